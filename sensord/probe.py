@@ -46,7 +46,9 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     given), each replaced by the option given on the command line; an exit code when the
     sensor cannot be found or no port is given. ``args.timeout`` and ``args.connect_delay``
     are set too: those given, else the sensor's (its response timeout when longer than the
-    probe's own :data:`PROBE_TIMEOUT_S`), else the probe's."""
+    probe's own :data:`PROBE_TIMEOUT_S`), else the probe's; and ``args.busy_retries`` and
+    ``args.busy_wait``: the sensor's, else :data:`PROBE_BUSY_RETRIES` and
+    :data:`PROBE_BUSY_WAIT_S`."""
     for option, value, lowest in (
         ("--timeout", args.timeout, 0.001),
         ("--connect-delay", args.connect_delay, 0.0),
@@ -62,6 +64,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     port: str | None = None
     unit = 1
     timeout_s, connect_delay_s = PROBE_TIMEOUT_S, 0.0
+    args.busy_retries, args.busy_wait = PROBE_BUSY_RETRIES, PROBE_BUSY_WAIT_S
     if args.sensor is not None:
         path = args.config or DEFAULT_CONFIG_PATH
         try:
@@ -84,6 +87,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         port, unit = sensor.port, device.unit
         timeout_s = max(timeout_s, device.timeout_s)
         connect_delay_s = device.connect_delay_s
+        args.busy_retries, args.busy_wait = device.busy_retries, device.busy_wait_s
     elif args.config is not None:
         print("sensord: --config is read for --sensor only", file=sys.stderr)
         return EXIT_USAGE
@@ -178,14 +182,14 @@ def modbus_read(args: argparse.Namespace) -> int:
             while (
                 response is not None
                 and response.exception_code in BUSY_CODES
-                and busy < PROBE_BUSY_RETRIES
+                and busy < args.busy_retries
             ):
                 busy += 1
-                time.sleep(PROBE_BUSY_WAIT_S)
+                time.sleep(args.busy_wait)
                 source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
                 response, miscounted = _await_response(source, link, args, function, received)
             if busy and response is not None:
-                print(_busy_note(args.unit, busy, response), file=sys.stderr)
+                print(_busy_note(args, busy, response), file=sys.stderr)
             if response is not None and _other_table_may_hold(table, response):
                 other = _read_other_table(source, link, args, read, 0.0 if tcp else settings)
     except SourceError as exc:
@@ -262,25 +266,25 @@ def modbus_read(args: argparse.Namespace) -> int:
 #: Seconds the probe waits for an answer unless told (or its sensor's timeout is longer).
 PROBE_TIMEOUT_S = 1.0
 
-#: How often a read answered busy (05, 06) is asked again, and how much later each time:
-#: the defaults of ``modbus.busy_retries`` and ``modbus.busy_wait_s``.
+#: How often a read answered busy (05, 06) is asked again, and how much later each time,
+#: unless its sensor says: the defaults of ``modbus.busy_retries`` and ``modbus.busy_wait_s``.
 PROBE_BUSY_RETRIES = 3
 PROBE_BUSY_WAIT_S = 0.1
 
 
-def _busy_note(unit: int, busy: int, response: Response) -> str:
+def _busy_note(args: argparse.Namespace, busy: int, response: Response) -> str:
     """What the probe tells of the ``busy`` reads it asked again after a busy answer, now
     that ``response`` came."""
+    unit = args.unit
     still = response.exception_code in BUSY_CODES
     answers = busy + 1 if still else busy
     times = "once" if answers == 1 else f"{answers} times"
     told = f"unit {unit} answered busy {times}"
-    asked = (
-        f"{PROBE_BUSY_WAIT_S:g} s later, as the daemon asks it (modbus.busy_wait_s, busy_retries)"
-    )
+    again = "once" if busy == 1 else f"{busy} times"
+    asked = f"{args.busy_wait:g} s later, as the daemon asks it (modbus.busy_wait_s, busy_retries)"
     if still:
         return (
-            f"{told}, asked again {busy} times each {asked}; still busy at the last try: "
+            f"{told}, asked again {again}, each time {asked}; still busy at the last try: "
             "the device is busy with something else (a write to its memory, a measurement) "
             "or answers every read so; try again later"
         )

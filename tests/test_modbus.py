@@ -1560,11 +1560,12 @@ def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixtur
 
 @pytest.mark.slow
 def test_the_probe_asks_a_busy_device_again_as_the_daemon_does(
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A device that answers a read busy (06) twice, then the registers: the probe asks it
     again 0.1 s later each time and prints the registers (exit 0), saying so; one busy at
-    every try is reported as busy (exit 1) after the daemon's 3 busy retries."""
+    every try is reported as busy (exit 1) after the daemon's 3 busy retries, or its
+    sensor's ``busy_retries`` at its ``busy_wait_s`` with ``--sensor``."""
     busy: list[float] = []
     limit = [2]
 
@@ -1595,10 +1596,33 @@ def test_the_probe_asks_a_busy_device_again_as_the_daemon_does(
         captured = capsys.readouterr()
         assert "unit 1 answered with exception 6 (server device busy)" in captured.out
         assert (
-            "unit 1 answered busy 4 times, asked again 3 times each 0.1 s later, as the daemon "
-            "asks it (modbus.busy_wait_s, busy_retries); still busy at the last try"
+            "unit 1 answered busy 4 times, asked again 3 times, each time 0.1 s later, as the "
+            "daemon asks it (modbus.busy_wait_s, busy_retries); still busy at the last try"
         ) in captured.err
         assert len(busy) == 4  # the read and its 3 busy retries
+        # a sensor's busy_retries and busy_wait_s are the probe's with --sensor
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            f"""
+[[sensors]]
+name = "scd30"
+port = "{relay.near.path}"
+format = "modbus"
+serial = {{ baudrate = 115200 }}
+modbus = {{ unit = 1, busy_retries = 1, busy_wait_s = 0.3 }}
+registers = [{{ name = "co2", table = "holding", address = 0 }}]
+channels = [{{ name = "co2" }}]
+"""
+        )
+        busy.clear()
+        assert (
+            main(["modbus", "read", "--sensor", "scd30", "-c", str(config), "--holding", "0"]) == 1
+        )
+        assert (
+            "unit 1 answered busy 2 times, asked again once, each time 0.3 s later"
+        ) in capsys.readouterr().err
+        assert len(busy) == 2
+        assert busy[1] - busy[0] >= 0.3
 
 
 @pytest.mark.slow
