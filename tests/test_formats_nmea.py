@@ -2356,14 +2356,93 @@ def test_quectel_pq_satellites_up_to_63_are_beidou() -> None:
     ]
 
 
-def test_gsv_groups_of_each_signal_are_assembled_apart() -> None:
-    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+def test_gsv_groups_of_each_signal_are_assembled_apart_and_merged_by_epoch() -> None:
+    """Groups of two signals, their sentences interleaved, are each assembled whole; the
+    first epoch gives the readings of its first group (the first begun) and learns from the
+    second that its epochs have two, the next gives the epoch's at its second group: 5
+    distinct satellites, 01 at its best SNR, 46 on L1 (40 on L2), 12 at 43 on L2 (39 on L1)."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_mean_gps", "GSV.snr_max_gps")
     l1_first = nmea("GPGSV,2,1,05,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45,1")
     l1_last = nmea("GPGSV,2,2,05,15,10,100,30,1")
-    l2 = nmea("GPGSV,1,1,02,01,40,083,40,12,07,344,33,6")  # NMEA 4.10 signal ID 6: L2 CL
+    l2 = nmea("GPGSV,1,1,02,01,40,083,40,12,07,344,43,6")  # NMEA 4.10 signal ID 6: L2 CL
+    gga = nmea("GPGGA,092725.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
     assert parse(l1_first) == []
-    assert parse(l2) == [("GSV.in_view_gps", 2.0), ("GSV.snr_max_gps", 40.0)]
-    assert parse(l1_last) == [("GSV.in_view_gps", 5.0), ("GSV.snr_max_gps", 46.0)]
+    assert parse(l2) == []  # the epoch's second group: no second reading in the epoch
+    assert parse(l1_last) == [
+        ("GSV.in_view_gps", 5.0),
+        ("GSV.snr_mean_gps", 40.2),
+        ("GSV.snr_max_gps", 46.0),
+    ]
+    assert parse(gga) == []
+    assert parse(l1_first) == []
+    assert parse(l2) == []  # one group of two
+    # 01 at 46, 02 at 41, 12 at 43 (L2; 39 on L1), 14 at 45, 15 at 30
+    assert parse(l1_last) == [
+        ("GSV.in_view_gps", 5.0),
+        ("GSV.snr_mean_gps", 41.0),
+        ("GSV.snr_max_gps", 46.0),
+    ]
+
+
+#: A dual-band receiver's GPS groups, L1 C/A (signal ID 1) and L5 (signal ID 7), and the GGA
+#: and GLL around them.
+DUAL_L1 = nmea("GPGSV,1,1,03,05,40,083,46,12,17,308,41,25,07,344,39,1")
+DUAL_L5 = nmea("GPGSV,1,1,02,05,40,083,44,30,22,228,49,7")
+DUAL_GLL = nmea("GNGLL,4717.11364,N,00833.91565,E,092321.00,A,A")
+
+
+def dual_gga(second: int) -> bytes:
+    """The dual-band receiver's GGA at 09:27:``second``."""
+    return nmea(f"GPGGA,0927{second:02d}.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
+
+
+def test_a_dual_band_epoch_without_its_second_group_gives_its_reading_at_its_end() -> None:
+    """Once the epochs have had two GPS groups, an epoch with the L1 group alone (no satellite
+    left on L5) gives its reading at the frame after the GSV sentences, in its epoch, not at
+    the next epoch's; its readings come with that frame's own."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps", "GGA.altitude")
+    assert parse(DUAL_L1) == [("GSV.in_view_gps", 3.0), ("GSV.snr_max_gps", 46.0)]
+    assert parse(DUAL_L5) == []  # the first epoch's reading was its first group's
+    assert parse(dual_gga(1)) == [("GGA.altitude", 499.6)]
+    assert parse(DUAL_L1) == []
+    assert parse(DUAL_L5) == [("GSV.in_view_gps", 4.0), ("GSV.snr_max_gps", 49.0)]
+    assert parse(DUAL_GLL) == []  # no channel reads GLL; the epoch gave its reading
+    assert parse(dual_gga(2)) == [("GGA.altitude", 499.6)]
+    assert parse(DUAL_L1) == []  # one of two
+    assert parse(DUAL_GLL) == [("GSV.in_view_gps", 3.0), ("GSV.snr_max_gps", 46.0)]
+    assert parse(nmea("PUBX,00")) == []
+    assert parse(DUAL_L1) == []
+    assert parse(dual_gga(3)) == [
+        ("GGA.altitude", 499.6),
+        ("GSV.in_view_gps", 3.0),
+        ("GSV.snr_max_gps", 46.0),
+    ]
+    assert parse(DUAL_L1) == []
+    assert parse(nmea("PUBX,00")) == [("GSV.in_view_gps", 3.0), ("GSV.snr_max_gps", 46.0)]
+
+
+def test_a_dual_band_epoch_short_of_a_group_that_lost_a_sentence_gives_nothing() -> None:
+    """A GSV sentence lost in an epoch (a checksum that fails) may be of the constellation
+    whose epoch is short of a group: its merge would be short of satellites, and it gives
+    no reading; the next epoch reads as ever."""
+    parse = decoder("GSV.in_view_gps", "GSV.in_view_glonass")
+    glonass = nmea("GLGSV,1,1,02,65,40,083,46,66,17,308,41,1")
+    for frame in (DUAL_L1, DUAL_L5, DUAL_GLL, DUAL_L1, DUAL_L5, DUAL_GLL):
+        parse(frame)
+    assert parse(DUAL_L1) == []
+    assert reason(parse, DUAL_L5[:-1] + b"0") == "checksum"
+    assert parse(glonass) == [("GSV.in_view_glonass", 2.0)]
+    assert parse(DUAL_GLL) == []
+    assert parse(DUAL_L1) == []
+    assert parse(DUAL_GLL) == [("GSV.in_view_gps", 3.0)]  # short, nothing lost
+
+
+def test_a_stream_of_gsv_alone_of_two_signals_gives_one_reading_an_epoch() -> None:
+    """Without a frame of another kind between epochs, a group of a signal the epoch has had
+    begins the next epoch."""
+    parse = decoder("GSV.in_view_gps")
+    got = [parse(frame) for frame in (DUAL_L1, DUAL_L5) * 4]
+    assert got == [[("GSV.in_view_gps", 3.0)], [], *[[], [("GSV.in_view_gps", 4.0)]] * 3]
 
 
 def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:

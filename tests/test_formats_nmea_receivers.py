@@ -36,8 +36,11 @@ FIELDS = (
     "GSV.in_view_gps",
     "GSV.in_view_glonass",
     "GSV.snr_max_gps",
+    "GSV.snr_mean_gps",
     "GSV.snr_max_glonass",
     "GSV.in_view_galileo",
+    "GSV.snr_max_galileo",
+    "GSV.snr_mean_galileo",
     "GSV.in_view_beidou",
     "GSV.in_view_qzss",
     "VTG.speed_kmh",
@@ -336,16 +339,73 @@ def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> No
     got = read("quectel_lc79d.nmea")
     assert rejected(got) == {}
     r = got.readings
-    # each $GPGSV group of 10: 7 satellites on L1, then 06, 09 and 30 again on L5 (signal 8)
-    assert r["GSV.in_view_gps"] == [10.0, 10.0]
+    # each $GPGSV group of 10: 7 satellites on L1, then 06, 09 and 30 again on L5 (signal 8).
+    # The first teaches that the talker's groups carry several signals: read as sent, 10 in
+    # view (as gpsd counts them, each satellite and signal); the next, 7 satellites in view,
+    # 06 at its L1 SNR, 45, not L5's 40
+    assert r["GSV.in_view_gps"] == [10.0, 7.0]
     assert r["GSV.snr_max_gps"] == [49.0, 49.0]
-    assert r["GSV.in_view_galileo"] == [4.0, 4.0]
+    assert r["GSV.snr_mean_gps"] == [pytest.approx(35.1), pytest.approx(246 / 7)]
+    # $GAGSV,2,1,04 lists 102 and 103 on E1, $GAGSV,2,2,04 again on E5a (signal 1)
+    assert r["GSV.in_view_galileo"] == [4.0, 2.0]
     assert r["GSV.in_view_glonass"] == [6.0, 6.0]
     assert r["GSV.in_view_qzss"] == [1.0, 1.0]
     assert r["GSV.in_view_beidou"] == [1.0]
     # $GPGSA and $GNGSA list the same six: one reading an epoch
     assert r["GSA.used_gps"] == [6.0, 6.0]
     assert r["GSA.used_glonass"] == [5.0, 4.0]
+
+
+def test_skytraq_px1172rh_one_reading_an_epoch_over_its_groups_of_each_signal() -> None:
+    """A SkyTraq PX1172RH sends a $GPGSV group for L1 (10 satellites) and one for L2 (4 of
+    them), and a $GAGSV group for E1 (10) and one for E5b (5 of them): each constellation
+    gets one reading an epoch, of its distinct satellites (10, not 10 and 4 in turn), each at
+    its best SNR. The first epoch gives its first groups' readings and teaches that the
+    epochs have two."""
+    got = read("skytraq_px1172rh.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSV.in_view_gps"] == [10.0, 10.0, 10.0]
+    # L1 at 00:38:36: 25 at 47, 12 at 47, 29 at 44, 05 at 48; L2: 50, 45, 39, 48
+    assert r["GSV.snr_max_gps"] == [47.0, 50.0, 50.0]
+    assert r["GSV.snr_mean_gps"] == [45.5, (50 + 47 + 44 + 48) / 4, (50 + 46 + 43 + 48) / 4]
+    assert r["GSV.in_view_galileo"] == [10.0, 10.0, 10.0]
+    # E1 at 00:38:36: 11 at 41, 36 at 42, 25 at 46, 02 at 38, 10 at 42; E5b: 41, 51, 48, 44, 44
+    assert r["GSV.snr_max_galileo"] == [46.0, 51.0, 51.0]
+    assert r["GSV.snr_mean_galileo"] == [
+        pytest.approx(41.6),
+        pytest.approx((41 + 51 + 48 + 44 + 44) / 5),
+        pytest.approx((41 + 51 + 48 + 44 + 44) / 5),
+    ]
+    # one group of one signal: as ever
+    assert r["GSV.in_view_glonass"] == [8.0, 8.0, 8.0]
+    assert r["GSV.snr_max_glonass"] == [43.0, 43.0, 43.0]
+    assert r["GSV.in_view_beidou"] == [10.0, 10.0, 10.0]
+    # 38 satellites in view; gpsd's SKY of the same epoch says nSat 47, its satellite and
+    # signal pairs (test/daemon/skytraq-PX1172RH_DS.log.chk)
+    assert sum(r[f"GSV.in_view_{c}"][-1] for c in ("gps", "glonass", "galileo", "beidou")) == 38
+
+
+def test_ublox_zed_f9p_one_reading_an_epoch_over_its_two_bands() -> None:
+    """A u-blox ZED-F9P sends every epoch a GSV group per signal of each constellation, the
+    same satellites on both bands: one reading an epoch, not one a band; the SNRs are each
+    satellite's best (GPS on L2 reaches 29 dB-Hz at most, L1 34; Galileo's E5b 35, E1 32)."""
+    got = read("ublox_zed_f9p.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSV.in_view_gps"] == [12.0, 12.0, 12.0]
+    assert r["GSV.snr_max_gps"] == [34.0, 34.0, 34.0]
+    # 00:39:57, L1: 05 at 18, 10 at 34, 13 at 29, 15 at 10, 16 at 7, 20 at 34, 21 at 30,
+    # 27 at 31 (29 on L2), 29 at 12
+    assert r["GSV.snr_mean_gps"][1] == pytest.approx(205 / 9)
+    assert r["GSV.in_view_glonass"] == [10.0, 10.0, 10.0]
+    assert r["GSV.snr_max_glonass"] == [35.0, 35.0, 35.0]
+    assert r["GSV.in_view_galileo"] == [9.0, 9.0, 9.0]
+    # 00:39:57: 07 at 11, 12 at 35 (31 on E1), 18 at 32 (31 on E5b), 33 at 9
+    assert r["GSV.snr_max_galileo"] == [32.0, 35.0, 35.0]
+    assert r["GSV.snr_mean_galileo"][1] == (11 + 35 + 32 + 9) / 4
+    # B1I with signal ID 1, then B2I with the signal ID field empty: two groups as well
+    assert r["GSV.in_view_beidou"] == [10.0, 10.0, 10.0]
 
 
 def test_trimble_rtk_at_10_hz_every_epochs_gga_is_read() -> None:

@@ -96,10 +96,13 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   them: a line cut short, its ``*hh`` lost with its end, whose satellites left would be read
   as all; a sentence rejected for any reason is its group's one error,
   not counted again as a group cut; the end of the group under way when the stream started is
-  ignored). ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
+  ignored). A receiver that sends a group per signal (NMEA 4.10 signal IDs: L1 and L2 or L5)
+  gets one reading of each constellation an epoch, over its groups of the epoch: its distinct
+  satellites, each at its best SNR. ``GSV.in_view_sbas``, ``GSV.snr_mean_sbas`` and
   ``GSV.snr_max_sbas`` read the SBAS satellites (33-64, 120-158) that GPS and ``GN`` groups
   list, so that the ``in_view_`` channels add up to the satellites in view as gpsd counts
-  them (its SKY ``nSat``); no GSA channel counts SBAS.
+  them (its SKY ``nSat``; on a receiver of several signals gpsd counts each satellite once
+  per signal); no GSA channel counts SBAS.
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
   ``N`` (not valid), ``M`` or ``S``. Its unit letters ``T``, ``M``, ``N``, ``K`` are fixed
   (above); a VTG of the older layout, ``$GPVTG,054.7,034.4,005.5,010.2``, is read from its
@@ -1972,8 +1975,10 @@ def timed_decoder(
     spec: FormatSpec, wall_clock: Callable[[], float], counts: DecoderCounts
 ) -> Decoder:
     """The decoder of one sensor; ``wall_clock`` is read at a frame's arrival (clock offset).
-    It keeps state across frames: the GSV groups under way
-    (:class:`~sensord.formats.nmea_satellites.SatelliteGroups`), the run of GSA sentences
+    It keeps state across frames: the GSV groups and epoch under way
+    (:class:`~sensord.formats.nmea_satellites.SatelliteGroups`, whose epoch a frame of
+    another kind ends: such a frame costs one test of the epoch's dict, and gives the
+    epoch's readings due with its own), the run of GSA sentences
     under way (:class:`~sensord.formats.nmea_satellites.UsedSatellites`), and the last GGA,
     RMC, GLL and ZDA read, whose repeats it ignores (:func:`_repeated_gga`,
     :func:`_fix_validator`, :func:`_time_validator`), and whether the receiver says it is in
@@ -2026,6 +2031,8 @@ def timed_decoder(
             if field.partition(".")[2] in keeps:
                 kept.append((channel, getter))
     groups = SatelliteGroups(by_constellation) if by_constellation else None
+    #: The GSV epoch under way (empty between epochs), which a frame of another kind ends.
+    gsv_epoch = groups.epoch if groups is not None else {}
     used = UsedSatellites(used_by) if used_by else None
     counts.fix_channels = (
         *(channel for s in _FIX_SENTENCES for channel, _ in wanted.get(s, ())),
@@ -2098,6 +2105,9 @@ def timed_decoder(
                 ):  # proprietary, an address longer than talker and type, a vendor's line
                     counts.unread += 1
                     counts.unread_frame = frame
+                    if gsv_epoch:
+                        assert groups is not None
+                        return groups.close()
                     return []
                 if star < 0 and len(fields) == 1 and (address.isalnum() or not address):
                     # the line ends within the address (a start character, or "$GP"): cut short
@@ -2120,6 +2130,9 @@ def timed_decoder(
             if getters is None and (groups is None or sentence != "GSV"):
                 counts.unread += 1
                 counts.unread_frame = frame
+                if gsv_epoch:
+                    assert groups is not None
+                    return groups.close()
                 return []
             if star < 0:
                 if address in checked:
@@ -2199,6 +2212,9 @@ def timed_decoder(
                     readings.append((channel, value))
             if used is not None and sentence == "GSA":
                 readings += used.feed(fields)
+            if gsv_epoch:
+                assert groups is not None
+                readings += groups.close()
             if failed is not None:
                 raise type(failed)(failed.reason, failed.detail, readings, other_unit) from failed
             return readings

@@ -189,16 +189,33 @@ def _whole(text: str) -> int:
 #: GSV groups waiting for their next sentence, at most: one per talker and signal of a
 #: receiver (seven constellations of up to a few signals each), with room to spare.
 _PENDING_GROUPS = 32
+#: A satellite a GSV group lists: its constellation (None: unknown) and its SNR (None: not
+#: tracked).
+_Satellite = tuple[str | None, float | None]
 #: A GSV group under way (see :class:`SatelliteGroups`): its sentences, the next sentence's
-#: number, and its satellites so far (None: none to give, a sentence of it lost).
-_Pending = tuple[int, int, list[tuple[str | None, float | None]] | None]
+#: number, its satellites so far (None: none to give, a sentence of it lost), their number
+#: fields when it is read with the epoch's other groups (its talker's groups carry several
+#: signal IDs; else None), and the signal ID of its talker's groups before it when it is the
+#: first of another (else None).
+_Pending = tuple[int, int, list[_Satellite] | None, list[str] | None, str | None]
+#: A GSV group's talker and signal ID.
+_Key = tuple[str, str]
+#: A group of an epoch (see :attr:`SatelliteGroups._groups`): its talker and signal ID, its
+#: satellites and their number fields.
+_Group = tuple[_Key, list[_Satellite], list[str]]
+#: In :attr:`SatelliteGroups.epoch`: a GSV sentence was lost in the epoch under way (its
+#: constellation unknown).
+_LOST = ""
+#: In ``SatelliteGroups._begun``: the talker's groups carry several signal IDs.
+_SEVERAL = "*"
 
 
 class SatelliteGroups:
     """GSV read as whole groups, per talker and signal ID: the sentences of a group are
     collected in order, and only a complete group gives readings, on its last sentence
     (``in_view_<constellation>``, and ``snr_mean_...``/``snr_max_...`` over the satellites
-    with an SNR). The sentences before the last give none (ignored frames).
+    with an SNR), one reading of a constellation an epoch when it has a group per signal
+    (below). The sentences before the last give none (ignored frames).
 
     A group is its talker's constellation's. A talker that names none (``GN``, which some
     receivers send for GLONASS alone; Quectel's ``PQ``) and GPS's ``GP``, whose groups carry
@@ -211,7 +228,9 @@ class SatelliteGroups:
     (none listed, or SBAS only) is GPS's too: GPS has none in view. So the ``in_view_``
     channels, ``in_view_sbas`` among them, add up to the satellites in view that gpsd's SKY
     ``nSat`` counts (gpsd's capture polarx2.log, a Septentrio PolarRx2: ``$GPGSV`` groups of
-    17, 10 GPS and 7 SBAS satellites).
+    17, 10 GPS and 7 SBAS satellites). On a receiver of several signals gpsd counts each
+    satellite once per signal (its capture skytraq-PX1172RH_DS.log: ``nSat`` 47 where its
+    groups list 38 distinct satellites), these channels each satellite once.
 
     A sentence whose signal ID differs from the sentences before it in its group continues the
     group of its talker that waits for its number (see :meth:`_continued`).
@@ -232,12 +251,49 @@ class SatelliteGroups:
     group, counted: a sentence lost without a trace (a line cut within its ``$``, its bytes
     skipped by the framer) is counted at the sentence after it, not at each one after it.
 
-    A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L2,
-    Galileo E1 and E5b) sends one group per signal, each counting the satellites tracked on
-    that signal: each group gives its own readings, so the constellation's channels get one
-    reading per signal and epoch."""
+    A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L5,
+    Galileo E1 and E5a) sends one group per signal, each listing the satellites tracked on
+    that signal, most of them on the others too (gpsd's capture
+    test/daemon/skytraq-PX1172RH_DS.log, a SkyTraq PX1172RH: ``$GPGSV`` groups of 10
+    satellites on L1, signal ID 1, and 4 of them on L2, signal ID 6). Once a talker has begun
+    a group of another signal ID than its first's, the readings of its constellations are of
+    their epoch: ``in_view`` counts the distinct satellite numbers their groups of the epoch
+    list, and ``snr_mean`` and ``snr_max`` take each satellite's best SNR among its signals (a
+    satellite tracked at 40 dB-Hz on L1 and 30 on L5 is one satellite received at 40), as
+    u-blox's UBX-NAV-SAT reports one entry a satellite beside UBX-NAV-SIG's one a signal. A
+    group that lists satellites again under another signal ID within its own numbering
+    (:meth:`_continued`) teaches the same of its talker (it is read as sent). The groups are
+    merged as :class:`UsedSatellites` merges an epoch's GSA sentences: the GSV groups between
+    two frames of another kind (:meth:`close`), of distinct talkers and signal IDs, are one
+    epoch, and a constellation's reading is given
 
-    __slots__ = ("_anonymous", "_begun", "_channels", "_counted", "_lost", "_pending")
+    * at its group number ``n`` of the epoch, ``n`` being the most groups of it one epoch has
+      had so far (1 until an epoch has had more): a receiver of two signals gets the merged
+      readings at the second group;
+    * else at the epoch's end, with the readings of the frame after it (:meth:`close`), when
+      the epoch had fewer groups of the constellation than ``n`` (a signal with no satellite
+      left, whose group the receiver leaves out), but not when a GSV sentence was lost in the
+      epoch (the lost one may be of the constellation's groups, their merge short of
+      satellites: its last reading ages).
+
+    The group that teaches a talker's second signal ID is its epoch's second and gives no
+    reading (the first gave its own), nor does a group past the ``n``-th. A group of a
+    talker and signal ID that the epoch has had already begins the constellation's next
+    epoch (a stream of GSV alone, in which no frame of another kind ends one). A talker whose
+    groups carry one signal ID has each group read as it comes, the decoder's frames of
+    another kind never calling :meth:`close` for it."""
+
+    __slots__ = (
+        "_anonymous",
+        "_begun",
+        "_channels",
+        "_counted",
+        "_groups",
+        "_lost",
+        "_most",
+        "_pending",
+        "epoch",
+    )
 
     def __init__(self, channels: dict[str, list[tuple[str, str]]]) -> None:
         #: constellation -> (statistic, channel) pairs
@@ -257,8 +313,21 @@ class SatelliteGroups:
         #: Whether :meth:`feed` raised the last error, counting a group cut itself.
         self._counted = False
         #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
-        #: group under way when the stream started are ignored (nothing was lost).
-        self._begun: set[str] = set()
+        #: group under way when the stream started are ignored (nothing was lost); each with
+        #: the signal ID of its groups, :data:`_SEVERAL` once they have carried two.
+        self._begun: dict[str, str] = {}
+        #: The epoch under way of the constellations read over their epoch's groups (of a
+        #: talker of several signal IDs, see :attr:`_begun`): constellation -> the talker and
+        #: signal ID of its first group in it; :data:`_LOST` when a GSV sentence was lost in
+        #: it. Empty between epochs, and on a receiver of one signal: the decoder calls
+        #: :meth:`close` at a frame of another kind while it is not.
+        self.epoch: dict[str, _Key] = {}
+        #: constellation -> its groups of the epoch under way, their keys and satellites; the
+        #: first group of the epoch that teaches a talker's several signal IDs has no
+        #: satellites here (its readings were given).
+        self._groups: dict[str, list[_Group]] = {}
+        #: constellation -> the most groups of it one epoch has had (absent: 1)
+        self._most: dict[str, int] = {}
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         talker = fields[0][:2]
@@ -287,9 +356,13 @@ class SatelliteGroups:
         ]
         key = (talker, signal)
         pending = self._pending.pop(key, None)
+        numbers: list[str] | None = None  # of a group read with the epoch's other groups
+        taught: str | None = None  # the signal ID of the talker's groups before this one's
         if number_ > 1 and pending is None:
             pending = self._continued(talker, total, number_)
-        group: list[tuple[str | None, float | None]] | None = seen
+            if pending is not None:  # its groups are read with the epoch's from the next on
+                self._begun[talker] = _SEVERAL
+        group: list[_Satellite] | None = seen
         cut = ""  # the group cut, to count
         if number_ > 1:
             if pending is None or pending[:2] != (total, number_):
@@ -298,20 +371,38 @@ class SatelliteGroups:
                 if not counted:
                     cut = f"GSV sentence {number_} of {total} out of its group"
                 group = None  # after the sentence lost: the group goes on, to give nothing
+                self.epoch[_LOST] = key  # the epoch lost a sentence: see close()
             else:
                 group = None if pending[2] is None else pending[2] + seen
+                numbers = pending[3]
+                taught = pending[4]
         else:
-            self._begun.add(talker)
+            known = self._begun.setdefault(talker, signal)
+            if known != signal:  # the talker's groups carry several signal IDs
+                if known != _SEVERAL:
+                    taught = known
+                    self._begun[talker] = _SEVERAL
+                numbers = []
+        if numbers is not None:
+            numbers = numbers + [
+                fields[at - 3] for at in range(7, ends, 4) if own is not None or fields[at - 3]
+            ]
         readings: list[tuple[str, float]] = []
         if number_ < total:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
                 del self._pending[next(iter(self._pending))]
-            self._pending[key] = (total, number_ + 1, group)
+            self._pending[key] = (total, number_ + 1, group, numbers, taught)
         elif group is not None:
-            readings = self._readings(own or _TALKER_CONSTELLATION.get(talker), group, in_view)
-        if number_ == 1 and pending is not None and not counted:
-            # the cut group is the error; a one-sentence group that cut it is whole
-            cut = f"GSV group of {pending[0]} cut before its end"
+            own = own or _TALKER_CONSTELLATION.get(talker)
+            if numbers is None:
+                readings = self._readings(own, group, in_view)
+            else:
+                readings = self._readings(own, group, in_view, (key, numbers, taught))
+        if number_ == 1 and pending is not None:
+            self.epoch[_LOST] = key
+            if not counted:
+                # the cut group is the error; a one-sentence group that cut it is whole
+                cut = f"GSV group of {pending[0]} cut before its end"
         if "" in self._lost:
             if (group is None and number_ > 1) or (number_ == 1 and pending is not None):
                 self._lost.discard("")  # this talker's group lost the unknown sentence
@@ -338,6 +429,7 @@ class SatelliteGroups:
         if len(head) == 6 and head[5:] == b"," and head[:5].isalnum():
             kind = head[2:5].decode("ascii")
             if kind == "GSV":  # a talker never seen is one damaged: any talker's
+                self.epoch[_LOST] = ("", "")
                 talker = head[:2].decode("ascii")
                 if talker in self._begun:
                     self._lost.add(talker)
@@ -346,6 +438,7 @@ class SatelliteGroups:
                 return
             if kind in sentence_types:
                 return
+        self.epoch[_LOST] = ("", "")
         self._lose_unknown()
         self._lost.update(talker for talker, _ in self._pending)
 
@@ -361,17 +454,23 @@ class SatelliteGroups:
         sends ``$GPGSV,3,1,10`` and ``3,2,10`` without signal ID, then ``3,3,10`` with the
         L5 entries of three satellites and signal ID 8 (gpsd's capture
         test/daemon/quectelLC79D.log), one group of 10 by its numbering."""
-        for key, (first, expected, _) in self._pending.items():
+        for key, (first, expected, *_) in self._pending.items():
             if key[0] == talker and (first, expected) == (total, number_):
                 return self._pending.pop(key)
         return None
 
     def _readings(
-        self, own: str | None, seen: list[tuple[str | None, float | None]], in_view: int
+        self,
+        own: str | None,
+        seen: list[_Satellite],
+        in_view: int,
+        merged: tuple[_Key, list[str], str | None] | None = None,
     ) -> list[tuple[str, float]]:
         """The readings of a whole group of talker constellation ``own`` (None: none): its
-        satellites ``seen`` (each of ``own`` unless the talker is ``GP`` or names none) and
-        its in-view field."""
+        satellites ``seen`` (each of ``own`` unless the talker is ``GP`` or names none) and its
+        in-view field; for a group ``merged`` with its epoch's others, its talker and signal
+        ID, its satellites' number fields, and the signal ID of its talker's groups before it
+        when it is the first of another (see :meth:`_epoch_readings`), its epoch's."""
         if own is not None and own != "gps":
             kinds: list[str | None] = [own]
         else:
@@ -383,6 +482,11 @@ class SatelliteGroups:
             wanted = None if constellation is None else self._channels.get(constellation)
             if wanted is None:
                 continue
+            if merged is not None:
+                assert constellation is not None  # the channels name constellations only
+                key, numbers, taught = merged
+                readings += self._epoch_readings(constellation, (key, seen, numbers), taught)
+                continue
             mine = [snr for c, snr in seen if c == constellation]
             snrs = [snr for snr in mine if snr is not None]
             stats = {"in_view": float(in_view if len(kinds) == 1 else len(mine))}
@@ -390,6 +494,74 @@ class SatelliteGroups:
                 stats["snr_mean"] = sum(snrs) / len(snrs)
                 stats["snr_max"] = max(snrs)
             readings += [(ch, stats[stat]) for stat, ch in wanted if stat in stats]
+        return readings
+
+    def _epoch_readings(
+        self, constellation: str, group: _Group, taught: str | None
+    ) -> list[tuple[str, float]]:
+        """The readings of ``constellation`` that its ``group`` gives to its epoch: those of
+        the epoch at its ``n``-th group (see the class). A group that is the first of its
+        talker's of another signal ID than ``taught`` is the epoch's second: its first one
+        gave the readings."""
+        epoch = self.epoch
+        key = group[0]
+        if taught is not None and constellation not in self._most:
+            self._most[constellation] = 2
+            self._groups[constellation] = [((key[0], taught), [], []), group]
+            epoch[constellation] = key
+            return []
+        readings: list[tuple[str, float]] = []
+        groups = self._groups.get(constellation)
+        if constellation not in epoch or groups is None:
+            epoch[constellation] = key
+            groups = self._groups[constellation] = []
+        elif any(k == key for k, _, _ in groups):  # a stream of GSV alone: the next epoch
+            readings = self._due(constellation, groups)
+            epoch.pop(_LOST, None)
+            groups = self._groups[constellation] = []
+        groups.append(group)
+        most = self._most.get(constellation, 1)
+        if len(groups) == most:
+            readings += self._merged(constellation, groups)
+        elif len(groups) > most:
+            self._most[constellation] = len(groups)
+        return readings
+
+    def _merged(self, constellation: str, groups: list[_Group]) -> list[tuple[str, float]]:
+        """The readings of ``constellation`` over its ``groups`` of an epoch: its distinct
+        satellite numbers, each with its best SNR."""
+        best: dict[str, float | None] = {}
+        for _, seen, numbers in groups:
+            for (c, snr), text in zip(seen, numbers, strict=True):
+                if c != constellation or not text:
+                    continue
+                satellite = text.lstrip("0")
+                before = best.get(satellite)
+                if before is None or (snr is not None and snr > before):
+                    best[satellite] = snr
+        snrs = [snr for snr in best.values() if snr is not None]
+        stats = {"in_view": float(len(best))}
+        if snrs:
+            stats["snr_mean"] = sum(snrs) / len(snrs)
+            stats["snr_max"] = max(snrs)
+        return [(ch, stats[stat]) for stat, ch in self._channels[constellation] if stat in stats]
+
+    def _due(self, constellation: str, groups: list[_Group]) -> list[tuple[str, float]]:
+        """The readings of ``constellation`` due at the end of its epoch of ``groups``: merged,
+        when the epoch had fewer groups of it than its most and lost no GSV sentence."""
+        if len(groups) < self._most.get(constellation, 1) and _LOST not in self.epoch:
+            return self._merged(constellation, groups)
+        return []
+
+    def close(self) -> list[tuple[str, float]]:
+        """Ends the epoch under way (the decoder calls it at a frame of another kind than GSV
+        while :attr:`epoch` is not empty): the readings of the constellations it had fewer
+        groups of than their most (see the class)."""
+        readings: list[tuple[str, float]] = []
+        for constellation, groups in self._groups.items():
+            if constellation in self.epoch:
+                readings += self._due(constellation, groups)
+        self.epoch.clear()
         return readings
 
 
