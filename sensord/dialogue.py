@@ -41,8 +41,10 @@ is run again, while the port stays open, when
   :data:`COMMAND_RESTART_S` (and a poll interval) of the acknowledgement of a set-up
   command after which the
   device restarts (MH-Z19 ``range``, ``sensord.formats.presets.restarts_device``), or of
-  the end of the wait for an acknowledgement that did not come (the MH-Z19B's datasheet
-  gives ``range`` no reply, and such a device restarts all the same), is that
+  the end of the wait for an acknowledgement that did not come from a device that was
+  answering when the command went out (the MH-Z19B's datasheet gives ``range`` no reply,
+  and such a device restarts all the same; one that had sent no frame since the port
+  opened, or was stale, may not have been powered, and boots as it powers up), is that
   command's doing
   (``restarted_by_setup``): its re-run writes the other commands (the boot undid them), not
   that one, which has taken and would restart the device again, for ever.
@@ -133,10 +135,10 @@ SETUP_GAP_S = 0.1
 RERUN_MAX_WAIT_S = 300.0
 
 #: How long after the device took a set-up command that restarts it (MH-Z19 ``range``,
-#: acknowledged, or its acknowledgement awaited in vain) a frame of its boot is taken for
-#: that command's doing, a poll interval more for a polled device: it answers with its
-#: boot's frames from the first poll it answers once it is up (the one that follows the
-#: set-up's last command may find it restarting still).
+#: acknowledged, or its acknowledgement awaited in vain from a device that was answering) a
+#: frame of its boot is taken for that command's doing, a poll interval more for a polled
+#: device: it answers with its boot's frames from the first poll it answers once it is up
+#: (the one that follows the set-up's last command may find it restarting still).
 COMMAND_RESTART_S = 30.0
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
@@ -299,6 +301,11 @@ class Dialogue:
         self._restarts = (False,) * len(self._setup)
         self._restart_taken_at: float | None = None
         self._skip_restarting = False
+        #: the framer's frame count when the port opened, and whether the device was
+        #: answering (a frame since then, not stale) when the command whose reply is awaited
+        #: was first written
+        self._frames_at_open = 0
+        self._answering_at_write = False
         #: the bytes of the preset's command that wakes the device (None: it has none)
         self._wake: bytes | None = None
         #: the set-up leaves the preset's device sending only when asked
@@ -390,6 +397,7 @@ class Dialogue:
         self._rerunning = False
         self._restart_taken_at = None
         self._skip_restarting = False
+        self._frames_at_open = self._port.framer.frames
         if not same_device:
             self._rerun_wait = self._stale_after_s
             self._rerun_at = -math.inf
@@ -507,9 +515,11 @@ class Dialogue:
                 return
         self._watch(None)
         held, missing = acks.finish()
-        if missing and self._restarts[self._setup_sent - 1]:
+        if missing and self._answering_at_write and self._restarts[self._setup_sent - 1]:
             # a device may take such a command without a reply (the MH-Z19B's datasheet
-            # gives none to ``range``) and restart: its boot is the command's doing
+            # gives none to ``range``) and restart: its boot is the command's doing, when it
+            # was answering as the command went out (one not powered yet, or whose supply
+            # was cut, boots as it powers up, without the command's setting)
             self._restart_taken_at = now
         heard = self._port.bytes_read != self._bytes_at_write
         unheard = []
@@ -670,6 +680,9 @@ class Dialogue:
             from sensord.formats.acks import AckWatch  # noqa: PLC0415  (loaded by the first command that expects a reply)
 
             self._bytes_at_write = self._port.bytes_read
+            self._answering_at_write = (
+                self._port.framer.frames != self._frames_at_open and self._port.state != "stale"
+            )
             self._watch(AckWatch([(command, acks)]))
             self._acks_until = now + ACK_TIMEOUT_S
             self._setup_tries = 1

@@ -928,9 +928,10 @@ def test_an_mhz19_that_restarts_on_a_range_command_it_does_not_answer_is_not_set
 ):
     """An MH-Z19 with ``setup = ["range=5000", "abc_off"]`` that takes the range command
     without a reply and restarts: the command is written three times (its reply never
-    comes), each write restarts the device, and the boot that follows is still the set-up's
-    doing. ``abc_off`` is written again after it, range is not, and the readings are
-    published once the device has warmed up."""
+    comes), each write restarts the device. At the open nothing had come from it yet, so its
+    boot may be its power-up (below): the whole set-up is written again once it is up. The
+    boot that follows that run is the set-up's doing: ``abc_off`` is written again after it,
+    range is not, and the readings are published once the device has warmed up."""
     clock = Clock()
     table = {
         "preset": "mhz19",
@@ -943,10 +944,54 @@ def test_an_mhz19_that_restarts_on_a_range_command_it_does_not_answer_is_not_set
         rt = open_sensor(pair, clock, table)
         got = run_polls(rt, pair, clock, device, clock.now + 300.0)
         rt.stop()
-    assert device.range_writes == 3
+    assert device.range_writes == 6
     assert not device.abc
     assert got
     assert {value for _, value in got} == {650.0}
-    assert rt.setup_reruns == 1
+    assert rt.setup_reruns == 2
     reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
-    assert [e["commands"] for e in reruns] == [["abc_off"]]
+    assert [e["commands"] for e in reruns] == [["range=5000", "abc_off"], ["abc_off"]]
+
+
+class LatePoweredRangeMhz19(RangeRestartingMhz19):
+    """A :class:`RangeRestartingMhz19` powered at ``on_at`` on ``clock``, after its port
+    opened: nothing written to it before is taken or answered, and it boots as it powers up."""
+
+    def __init__(self, clock: Clock, on_at: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.on_at = on_at
+        self.powered = False
+
+    def __call__(self, written: bytes) -> bytes:
+        if self.clock.now < self.on_at:
+            return b""
+        if not self.powered:
+            self.powered = True
+            self.restart([mhz19_answer(500, BOOTING)] * 3 + [mhz19_answer(650)])
+        return super().__call__(written)
+
+
+def test_an_mhz19_powered_after_its_port_opened_gets_its_range_command_once_it_is_up() -> None:
+    """An MH-Z19 with ``setup = ["range=5000", "abc_off"]`` that is powered 12 s after its
+    port opened: the set-up's commands go unanswered, and its boot follows the end of the
+    wait for the range command's reply within :data:`COMMAND_RESTART_S`. It never took the
+    command: the re-run once it is up writes range too (acknowledged, the device restarts),
+    and the one after that restart leaves it out."""
+    clock = Clock()
+    table = {
+        "preset": "mhz19",
+        "warmup_s": 20,
+        "setup": ["range=5000", "abc_off"],
+        "poll": {"interval_s": 1},
+    }
+    device = LatePoweredRangeMhz19(clock, clock.now + 12.0)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        got = run_polls(rt, pair, clock, device, clock.now + 200.0)
+        rt.stop()
+    assert device.range_writes == 1
+    assert not device.abc
+    assert {value for _, value in got} == {650.0}
+    reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
+    assert [e["commands"] for e in reruns] == [["range=5000", "abc_off"], ["abc_off"]]
