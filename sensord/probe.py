@@ -168,6 +168,7 @@ def modbus_read(args: argparse.Namespace) -> int:
     source = SerialSource(PROBE_SOURCE, target.text, settings)
     function = FUNCTION_CODES[table]
     other: Response | None = None
+    busy = 0  # the reads asked again after a busy answer
     try:
         with source:
             # a device (a Huawei inverter's dongle) that ignores requests for a while after
@@ -176,7 +177,6 @@ def modbus_read(args: argparse.Namespace) -> int:
             source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
             received = bytearray()
             response, miscounted = _await_response(source, link, args, function, received)
-            busy = 0
             # a device busy (06) or still working on an earlier request (05) is asked again
             # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries)
             while (
@@ -188,7 +188,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                 time.sleep(args.busy_wait)
                 source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
                 response, miscounted = _await_response(source, link, args, function, received)
-            if busy and response is not None:
+            if busy:
                 print(_busy_note(args, busy, response), file=sys.stderr)
             if response is not None and _other_table_may_hold(table, response):
                 other = _read_other_table(source, link, args, read, 0.0 if tcp else settings)
@@ -220,6 +220,8 @@ def modbus_read(args: argparse.Namespace) -> int:
                 "biasing",
                 file=sys.stderr,
             )
+        elif busy:
+            pass  # the device answered busy (the note above): unit id and line hold
         elif tcp:
             delay = (
                 ""
@@ -272,11 +274,11 @@ PROBE_BUSY_RETRIES = 3
 PROBE_BUSY_WAIT_S = 0.1
 
 
-def _busy_note(args: argparse.Namespace, busy: int, response: Response) -> str:
+def _busy_note(args: argparse.Namespace, busy: int, response: Response | None) -> str:
     """What the probe tells of the ``busy`` reads it asked again after a busy answer, now
-    that ``response`` came."""
+    that ``response`` came (None: none came to the last)."""
     unit = args.unit
-    still = response.exception_code in BUSY_CODES
+    still = response is not None and response.exception_code in BUSY_CODES
     answers = busy + 1 if still else busy
     times = "once" if answers == 1 else f"{answers} times"
     told = f"unit {unit} answered busy {times}"
@@ -287,6 +289,12 @@ def _busy_note(args: argparse.Namespace, busy: int, response: Response) -> str:
             f"{told}, asked again {again}, each time {asked}; still busy at the last try: "
             "the device is busy with something else (a write to its memory, a measurement) "
             "or answers every read so; try again later"
+        )
+    if response is None:
+        return (
+            f"{told}, asked again {again}, each time {asked}; no answer came to the last: the "
+            "device hears the probe (unit id, line settings and wiring hold) and takes no "
+            "request while it is busy; try again later"
         )
     return f"{told} and was asked again each time {asked}; it answered then"
 

@@ -1626,6 +1626,35 @@ channels = [{{ name = "co2" }}]
 
 
 @pytest.mark.slow
+def test_the_probe_tells_a_busy_device_that_then_does_not_answer_as_busy_not_unreached(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A device that answers a read busy (06) and then takes no request while it is busy
+    (a long write to its memory): the read asked again gets no answer. The probe says the
+    device answered busy and took no request since, not that nothing came and the unit id,
+    baud rate and wiring are to be checked: its busy answer shows they hold."""
+    asked: list[bytes] = []
+
+    def firmware(request: bytes) -> bytes | None:
+        asked.append(request)
+        return rtu_frame(bytes([request[0], 0x83, 6])) if len(asked) == 1 else b""
+
+    with PtyRelay(answer=firmware) as relay, ModbusServer([1], "serial", relay.far.path):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--baudrate", "115200", "--timeout", "0.3"]) == 1
+    err = capsys.readouterr().err
+    assert len(asked) == 2
+    assert "no response from unit 1 within 0.3 s" in err
+    assert (
+        "unit 1 answered busy once, asked again once, each time 0.1 s later, as the daemon "
+        "asks it (modbus.busy_wait_s, busy_retries); no answer came to the last: the device "
+        "hears the probe (unit id, line settings and wiring hold)"
+    ) in err
+    assert "nothing came" not in err
+    assert "wiring (A and B" not in err
+
+
+@pytest.mark.slow
 def test_the_probe_tells_a_gateway_s_0b_as_a_device_that_did_not_answer(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
