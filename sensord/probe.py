@@ -178,14 +178,16 @@ def modbus_read(args: argparse.Namespace) -> int:
             received = bytearray()
             response, miscounted = _await_response(source, link, args, function, received)
             # a device busy (06) or still working on an earlier request (05) is asked again
-            # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries)
+            # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries), and
+            # no sooner than the line's inter-frame silence
+            wait_s = max(args.busy_wait, 0.0 if tcp else silence_s(settings))
             while (
                 response is not None
                 and response.exception_code in BUSY_CODES
                 and busy < args.busy_retries
             ):
                 busy += 1
-                time.sleep(args.busy_wait)
+                time.sleep(wait_s)
                 source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
                 response, miscounted = _await_response(source, link, args, function, received)
             if busy:

@@ -1626,6 +1626,43 @@ channels = [{{ name = "co2" }}]
 
 
 @pytest.mark.slow
+def test_the_probe_asks_a_busy_device_again_no_sooner_than_the_line_s_silence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sensor with ``busy_wait_s = 0`` on a 1200-baud line: the read its device answered
+    busy is asked again after the line's inter-frame silence (3.5 characters, 29 ms), as
+    the daemon's bus asks its next request, not on the heels of the busy answer, where the
+    device would take it for the rest of a frame."""
+    asked: list[float] = []
+
+    def firmware(request: bytes) -> bytes:
+        asked.append(time.monotonic())
+        if len(asked) == 1:
+            return rtu_frame(bytes([request[0], 0x83, 6]))
+        return rtu_frame(bytes([request[0], 3, 2, 0x01, 0x02]))
+
+    with PtyRelay(answer=firmware) as relay:
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            f"""
+[[sensors]]
+name = "meter"
+port = "{relay.near.path}"
+format = "modbus"
+serial = {{ baudrate = 1200 }}
+modbus = {{ unit = 1, busy_retries = 1, busy_wait_s = 0 }}
+registers = [{{ name = "power", table = "holding", address = 0 }}]
+channels = [{{ name = "power" }}]
+"""
+        )
+        probe = ["modbus", "read", "--sensor", "meter", "-c", str(config), "--holding", "0"]
+        assert main(probe) == 0
+    assert "      0: 0x0102    258" in capsys.readouterr().out
+    assert len(asked) == 2
+    assert asked[1] - asked[0] >= 3.5 * 10 / 1200
+
+
+@pytest.mark.slow
 def test_the_probe_tells_a_busy_device_that_then_does_not_answer_as_busy_not_unreached(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
