@@ -195,7 +195,7 @@ class _Device:
         self.busy_tries = 0
         self.retried = 0
         waited, self.busy_waited = self.busy_waited, False
-        if self.unwritten and not self.counters.down:  # set up once it answers (``_answered``)
+        if self.unwritten and not self.counters.down:  # set up once it answers (``Bus._answered``)
             self.pending[0:0] = self.unwritten
         if self.counters.down:
             if self.reads[0] not in self.answered_reads:

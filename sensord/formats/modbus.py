@@ -1781,7 +1781,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         if response[body_at] != read.function_code:
             raise ParseError("syntax", f"not a {read.table} read response")
         # a longer answer whose byte count holds has the values asked for first (the bus
-        # reads such answers of a device that gives them twice running: ``Bus._long``)
+        # reads such answers of a device that gives them twice running: ``DeviceReads.long``)
         extra = len(response) - request.size
         if extra < 0 or response[body_at + 1] != request.head[-1] + extra:
             raise ParseError("truncated", f"{len(response)} bytes answer a read of {read.count}")
