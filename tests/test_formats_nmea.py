@@ -2445,6 +2445,26 @@ def test_a_stream_of_gsv_alone_of_two_signals_gives_one_reading_an_epoch() -> No
     assert got == [[("GSV.in_view_gps", 3.0)], [], *[[], [("GSV.in_view_gps", 4.0)]] * 3]
 
 
+def test_a_dual_band_epoch_short_of_a_group_ends_at_a_sentence_read_for_nothing() -> None:
+    """A receiver without a fix (its RMC and GLL of status V), or one that repeats its last
+    GGA, ends the GSV epoch with a sentence that gives nothing: the epoch short of its L5
+    group gives its reading there, in its epoch, not at the next epoch's GSV sentences."""
+    parse = decoder("GSV.in_view_gps", "RMC.speed", "GLL.latitude", "GGA.altitude")
+    rmc_void = nmea("GPRMC,092725.00,V,,,,,,,290322,,,N")
+    gll_void = nmea("GPGLL,,,,,092725.00,V,N")
+    for frame in (DUAL_L1, DUAL_L5, rmc_void, DUAL_L1, DUAL_L5, rmc_void):
+        parse(frame)
+    assert parse(DUAL_L1) == []
+    assert parse(rmc_void) == [("GSV.in_view_gps", 3.0)]
+    assert parse(DUAL_L1) == []
+    assert parse(gll_void) == [("GSV.in_view_gps", 3.0)]
+    assert parse(dual_gga(4)) == [("GGA.altitude", 499.6)]
+    assert parse(DUAL_L1) == []
+    assert parse(dual_gga(4)) == [("GSV.in_view_gps", 3.0)]  # a repeat: the fix ignored
+    assert parse(DUAL_L1) == []
+    assert parse(DUAL_L5) == [("GSV.in_view_gps", 4.0)]
+
+
 def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:
     """A damaged signal ID would open a waiting group of its own for every sentence (a
     receiver whose sentences come without checksum): it is a syntax error, and however many

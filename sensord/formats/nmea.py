@@ -2175,7 +2175,8 @@ def timed_decoder(
                             raise ParseError("syntax", detail)
                         fields = reshaped
             if sentence == "GGA" and _repeated_gga(fields, last_gga):
-                return []
+                # a sentence that gives nothing ends the GSV epoch all the same
+                return groups.close() if gsv_epoch and groups is not None else []
             if len(fields) >= _GSA_FIELDS and sentence == "GSA":
                 fields = _gsa_of_twelve(fields)
             says_fix = fix_readers.get(sentence)
@@ -2187,7 +2188,7 @@ def timed_decoder(
                     counts.no_fixes += 1
             is_valid = valid.get(sentence)
             if is_valid is not None and not is_valid(fields):
-                return []
+                return groups.close() if gsv_epoch and groups is not None else []
             if simulating[0] and sentence in simulated:
                 getters = simulated[sentence]
             readings: list[tuple[str, float]] = []
