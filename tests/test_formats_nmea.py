@@ -2465,6 +2465,27 @@ def test_a_dual_band_epoch_short_of_a_group_ends_at_a_sentence_read_for_nothing(
     assert parse(DUAL_L5) == [("GSV.in_view_gps", 4.0)]
 
 
+def test_a_port_opened_between_a_dual_band_epochs_groups_merges_from_its_next_epoch() -> None:
+    """A port opened after the L1 group of an epoch: the L5 group is read as sent, and the
+    next epoch, whose L1 group is the first of the talker's of another signal, gives the
+    reading of its L1 and L5 groups at the L5 group, not of its L5 group alone at its end."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps", "GGA.altitude")
+    assert parse(DUAL_L5) == [("GSV.in_view_gps", 2.0), ("GSV.snr_max_gps", 49.0)]
+    assert parse(dual_gga(1)) == [("GGA.altitude", 499.6)]
+    assert parse(DUAL_L1) == []
+    assert parse(DUAL_L5) == [("GSV.in_view_gps", 4.0), ("GSV.snr_max_gps", 49.0)]
+    assert parse(dual_gga(2)) == [("GGA.altitude", 499.6)]
+    assert parse(DUAL_L1) == []
+    assert parse(DUAL_L5) == [("GSV.in_view_gps", 4.0), ("GSV.snr_max_gps", 49.0)]
+    assert parse(dual_gga(3)) == [("GGA.altitude", 499.6)]
+    assert parse(DUAL_L1) == []
+    assert parse(dual_gga(4)) == [
+        ("GGA.altitude", 499.6),
+        ("GSV.in_view_gps", 3.0),
+        ("GSV.snr_max_gps", 46.0),
+    ]
+
+
 def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:
     """A damaged signal ID would open a waiting group of its own for every sentence (a
     receiver whose sentences come without checksum): it is a syntax error, and however many

@@ -77,15 +77,20 @@ class Outcome:
     skipped_bytes: int = 0
 
 
-def read(name: str, fields: tuple[str, ...] = FIELDS, host_s: float = 0.0) -> Outcome:
+def read(
+    name: str, fields: tuple[str, ...] = FIELDS, host_s: float = 0.0, opened_at: bytes = b""
+) -> Outcome:
     """A fixture through the framer (cut into 7-byte reads) and a decoder of ``fields`` whose
     host clock stands at ``host_s``: at the Unix epoch, a clock offset reads as the
-    receiver's Unix time."""
+    receiver's Unix time. With ``opened_at``, the stream starts at the first line that
+    begins with it (a port opened there)."""
     spec = FormatSpec("nmea", tuple((f, f) for f in fields))
     codec = codec_for("nmea")
     framer = codec.framer(spec, b"\n", 512)
     parse = codec.sensor_decoder(spec, lambda: host_s)
     data = stream(name)
+    if opened_at:
+        data = data[data.index(b"\n" + opened_at) + 1 :]
     outcome = Outcome()
     for at in range(0, len(data), 7):
         for frame in framer.feed(data[at : at + 7]):
@@ -384,6 +389,20 @@ def test_skytraq_px1172rh_one_reading_an_epoch_over_its_groups_of_each_signal() 
     # 38 satellites in view; gpsd's SKY of the same epoch says nSat 47, its satellite and
     # signal pairs (test/daemon/skytraq-PX1172RH_DS.log.chk)
     assert sum(r[f"GSV.in_view_{c}"][-1] for c in ("gps", "glonass", "galileo", "beidou")) == 38
+
+
+def test_skytraq_px1172rh_read_from_between_its_groups_of_two_signals() -> None:
+    """The port opened after the $GPGSV L1 group of 00:38:33, at the L2 one: the talker's
+    first group is its L2 group, read as sent (4 satellites), and the L1 group of 00:38:36
+    teaches its second signal ID; the epoch's reading is of both groups, 10 satellites,
+    not of the L2 group alone. Galileo's groups of that epoch come whole, E1 first."""
+    got = read("skytraq_px1172rh.nmea", opened_at=b"$GPGSV,1,1,04")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSV.in_view_gps"] == [4.0, 10.0, 10.0]
+    assert r["GSV.snr_max_gps"] == [50.0, 50.0, 50.0]
+    assert r["GSV.in_view_galileo"] == [10.0, 10.0, 10.0]
+    assert r["GSV.in_view_glonass"] == [8.0, 8.0, 8.0]
 
 
 def test_ublox_zed_f9p_one_reading_an_epoch_over_its_two_bands() -> None:

@@ -208,6 +208,13 @@ _Group = tuple[_Key, list[_Satellite], list[str]]
 _LOST = ""
 #: In ``SatelliteGroups._begun``: the talker's groups carry several signal IDs.
 _SEVERAL = "*"
+#: In :attr:`SatelliteGroups.epoch` from the start until the first frame of another kind than
+#: GSV: while it is there, the stream may be of GSV alone.
+_UNFRAMED = "-"
+#: The satellites of the group before the one that teaches its talker's second signal ID, in
+#: the teaching group's epoch (see :meth:`SatelliteGroups._epoch_readings`): its readings
+#: were given. Never filled.
+_GIVEN: list[_Satellite] = []
 
 
 class SatelliteGroups:
@@ -277,9 +284,13 @@ class SatelliteGroups:
       satellites: its last reading ages).
 
     The group that teaches a talker's second signal ID is its epoch's second and gives no
-    reading (the first gave its own), nor does a group past the ``n``-th. A group of a
-    talker and signal ID that the epoch has had already begins the constellation's next
-    epoch (a stream of GSV alone, in which no frame of another kind ends one). A talker whose
+    reading (the first gave its own), nor does a group past the ``n``-th; but when the
+    talker's group of that first signal ID comes after it in the same epoch, in a stream with
+    frames of other kinds, the teaching group was the epoch's first (the port was opened
+    after the epoch's first group, and the group read before was the last epoch's), and the
+    two are the epoch's groups. A group of a talker and signal ID that the epoch has had
+    already begins the constellation's next epoch (a stream of GSV alone, in which no frame
+    of another kind ends one). A talker whose
     groups carry one signal ID has each group read as it comes, the decoder's frames of
     another kind never calling :meth:`close` for it."""
 
@@ -319,9 +330,10 @@ class SatelliteGroups:
         #: The epoch under way of the constellations read over their epoch's groups (of a
         #: talker of several signal IDs, see :attr:`_begun`): constellation -> the talker and
         #: signal ID of its first group in it; :data:`_LOST` when a GSV sentence was lost in
-        #: it. Empty between epochs, and on a receiver of one signal: the decoder calls
-        #: :meth:`close` at a frame of another kind while it is not.
-        self.epoch: dict[str, _Key] = {}
+        #: it; :data:`_UNFRAMED` until the first frame of another kind. Empty between epochs,
+        #: and on a receiver of one signal: the decoder calls :meth:`close` at a frame of
+        #: another kind while it is not.
+        self.epoch: dict[str, _Key] = {_UNFRAMED: ("", "")}
         #: constellation -> its groups of the epoch under way, their keys and satellites; the
         #: first group of the epoch that teaches a talker's several signal IDs has no
         #: satellites here (its readings were given).
@@ -507,7 +519,7 @@ class SatelliteGroups:
         key = group[0]
         if taught is not None and constellation not in self._most:
             self._most[constellation] = 2
-            self._groups[constellation] = [((key[0], taught), [], []), group]
+            self._groups[constellation] = [((key[0], taught), _GIVEN, []), group]
             epoch[constellation] = key
             return []
         readings: list[tuple[str, float]] = []
@@ -515,6 +527,8 @@ class SatelliteGroups:
         if constellation not in epoch or groups is None:
             epoch[constellation] = key
             groups = self._groups[constellation] = []
+        elif groups[0][1] is _GIVEN and groups[0][0] == key and _UNFRAMED not in epoch:
+            del groups[0]  # the teaching group was the epoch's first: see the class
         elif any(k == key for k, _, _ in groups):  # a stream of GSV alone: the next epoch
             readings = self._due(constellation, groups)
             epoch.pop(_LOST, None)
