@@ -559,3 +559,14 @@ def test_skytraq_clock_at_its_power_up_default_gives_no_clock_offset() -> None:
     assert r["RMC.clock_offset"] == [-0.5]
     assert r["GGA.fix_quality"] == [0.0, 0.0, 5.0]
     assert r["GSA.used_gps"] == [0.0, 4.0]
+
+
+def test_skytraq_power_up_default_gives_no_clock_offset_on_a_host_without_clock() -> None:
+    """A host without a battery-backed clock starts at the Unix epoch, its receiver at its
+    power-up default in GPS week 0, ten years ahead of it: no clock offset from the latter
+    either; the ZDA and RMC with a fix give the host's clock 52 years behind, as it is."""
+    got = read("skytraq_cold_start.nmea", host_s=42.0)  # 42 s after boot, clock at 1970
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["ZDA.clock_offset"] == [1648514312.0 - 42.0]
+    assert r["RMC.clock_offset"] == [1648514312.0 - 42.0]

@@ -1495,9 +1495,9 @@ def _minus_clock(get: _Getter, wall_clock: Callable[[], float]) -> _Getter:
     its time of day and the rest of its fix are right. A date in GPS week 0 that is no such
     rollover gives no offset: it is the power-up default of a receiver that does not know the
     time yet (:data:`_GPS_WEEK_ONE_S`), which a ZDA carries whether the receiver has a fix or
-    not. Both are told apart only among dates more than a rollover behind the host's clock,
-    which a date of 1980 is on any host whose clock is past 1999, so that the offsets of the
-    other dates cost nothing more."""
+    not, also on a host whose clock is behind 1999: one without a battery-backed clock starts
+    at the Unix epoch as its receiver starts at its default, and their offset of ten years
+    measures neither clock. The other dates cost one comparison more."""
 
     def get_offset(fields: list[str]) -> float | None:
         utc = get(fields)
@@ -1511,6 +1511,8 @@ def _minus_clock(get: _Getter, wall_clock: Callable[[], float]) -> _Getter:
                 return late
             if utc < _GPS_WEEK_ONE_S:
                 return None
+        elif utc < _GPS_WEEK_ONE_S:  # on a host clock behind 1999, as one without RTC at 1970
+            return None
         return offset
 
     return get_offset
