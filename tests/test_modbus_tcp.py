@@ -565,19 +565,36 @@ def test_rtu_over_tcp_reads_frames_however_the_serial_server_splits_or_merges_th
     and passes bytes on as they come: all at once, so that unit 2's late reply and unit 1's
     reply to the request after it reach sensord in one segment, or one by one, 2 ms apart
     (a UART's pace). Unit 1 is read every time; unit 2's replies are counted late for unit
-    2 and never taken as unit 1's."""
+    2 and never taken as unit 1's.
+
+    Unit 2's replies come 0.35 s after its timeout: a reply already there when a loop that
+    a loaded machine stalled looks at the timeout is the exchange's, and tens of
+    milliseconds past it were such a stall's. Unit 1's reply waits behind unit 2's (one
+    line): its 1 s timeout leaves the same room."""
     with ModbusServer([1, 2], "rtu-tcp") as server, TcpRelay(server.port, mbap=False) as relay:
         server.set(1, "input", 0, [11, 0, 0, 12])
         server.set(2, "input", 0, [21, 0, 0, 22])
         relay.byte_gap_s = byte_gap_s
-        relay.hold = lambda reply: 0.2 if reply[0] == 2 else 0.0
+        relay.hold = lambda reply: 0.5 if reply[0] == 2 else 0.0
         url = relay.url("socket")
         config = load(
-            device("one", url, 1, 4, interval_s=0.2, timeout_s=0.15),
+            device("one", url, 1, 4, interval_s=0.2, timeout_s=1.0),
             device("two", url, 2, 4, interval_s=0.2, timeout_s=0.15),
         )
-        with run_for(config, 3.0) as reader:
-            one, two = reader.sensors["one"], reader.sensors["two"]
+        reader = Reader([SensorRuntime(s) for s in config.sensors])
+        one, two = reader.sensors["one"], reader.sensors["two"]
+
+        def read_enough() -> bool:
+            return (
+                one.modbus is not None
+                and two.modbus is not None
+                and one.modbus.transactions >= 12
+                and two.modbus.errors["late"] >= 2
+                and two.state == "down"
+            )
+
+        with reader:
+            run_reader_until(reader, read_enough, 15.0)
             assert counters(one).timeouts == 0
             assert counters(one).errors == dict.fromkeys(counters(one).errors, 0)
             assert counters(one).transactions >= 12
