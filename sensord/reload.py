@@ -258,6 +258,13 @@ def reload_daemon(
         if after is not None:
             done = after.get("config_reloads")
             if _count(done) and done > begun:
+                if found_where_it_listens and where == asked_at and in_file != asked_at:
+                    # the outcome can come over a connection accepted before the reload
+                    # changed the daemon's [http] (its TLS is taken at accept): the file's
+                    # address tells whether the daemon serves there now
+                    moved, _ = _status(http, in_file, deadline, answering, unverified)
+                    if moved is not None and moved.get("pid") == answering:
+                        after, where = moved, in_file
                 code = _outcome(after, answering, moved=where != asked_at)
                 if renewal or where in unverified:
                     _tell_certificate(http, where, deadline)
