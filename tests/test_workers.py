@@ -602,6 +602,9 @@ def kill_worker_1_when_ready(self):
     if worker.ready and worker.alive:  # as the OOM killer does once it has read its sensors
         time.sleep(0.1)  # (its log line "ready" follows its READY=1)
         os.kill(worker.proc.pid, signal.SIGKILL)
+        # dead before the primary looks again, however long its start took: a worker killed
+        # but not yet gone would count as up (longer than STABLE_AFTER_S on a loaded machine)
+        os.waitid(os.P_PID, worker.proc.pid, os.WEXITED | os.WNOWAIT)
 
 workers.Primary._on_notify = kill_worker_1_when_ready
 """
