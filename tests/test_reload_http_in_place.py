@@ -12,16 +12,14 @@ import http.client
 import json
 import signal
 import ssl
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from harness.common import REPO, free_port, wait_for
+from harness.common import free_port, wait_for
 from harness.config import sensor_toml, write_atomically
-from harness.daemon import DaemonProcess, StartDaemon
+from harness.daemon import DaemonProcess, StartDaemon, sensord_cli
 from harness.proc import listener
 from harness.tls import self_signed, write_self_signed
 
@@ -132,17 +130,6 @@ def test_a_workers_primary_applies_a_new_password_at_the_reload(
     assert _get(daemon, "u", "old")[0] == 401
 
 
-def _reload(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sensord", "reload", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        check=False,
-    )
-
-
 def _status_at(
     url: str, user: str, password: str, cert: Path | None = None
 ) -> tuple[int, dict[str, object]]:
@@ -180,13 +167,13 @@ def test_sensord_reload_pid_reloads_a_daemon_that_refuses_the_file_s_new_passwor
     wait_for(lambda: _alive_at(daemon, url, cert), 20, "the daemon answering")
     _write(config, port, http.replace('"old"', '"new"'), SENSORS + sensor_toml("c", "sim://c"))
 
-    unasked = _reload("-c", str(config))
+    unasked = sensord_cli("reload", "-c", str(config))
 
     assert unasked.returncode == 3, unasked.stderr
     assert unasked.stderr.startswith(f"sensord: no daemon to reload: {url}: HTTP 401\n")
     assert _status_at(url, "u", "old", cert)[1]["config_reloads_begun"] == 0
 
-    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+    done = sensord_cli("reload", "-c", str(config), "--pid", str(daemon.pid))
 
     assert done.returncode == 0, done.stderr
     assert (
@@ -223,7 +210,7 @@ def test_a_new_password_and_an_error_elsewhere_fail_the_reload_unread(
     broken = SENSORS.replace('name = "b"', 'name = "b"\nwarmup_s = -1', 1)
     _write(config, daemon.port, _auth("u", "new"), broken)
 
-    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+    done = sensord_cli("reload", "-c", str(config), "--pid", str(daemon.pid))
 
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines()[-1] == (
@@ -243,7 +230,7 @@ def test_a_workers_primary_is_reloaded_with_its_new_password(
     daemon, config = _started(start_daemon, tmp_path, _auth("u", "old"), "--workers", "2")
     _write(config, daemon.port, _auth("u", "new"))
 
-    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+    done = sensord_cli("reload", "-c", str(config), "--pid", str(daemon.pid))
 
     assert done.returncode == 0, done.stderr
     assert (
@@ -265,7 +252,7 @@ def test_tls_turned_on_and_off_is_served_on_the_listener_that_runs(
     tls = f'tls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
     _write(config, daemon.port, _auth("u", "old") + tls)
 
-    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+    done = sensord_cli("reload", "-c", str(config), "--pid", str(daemon.pid))
 
     assert done.returncode == 0, done.stderr
     https = f"https://127.0.0.1:{daemon.port}/status"
@@ -276,7 +263,7 @@ def test_tls_turned_on_and_off_is_served_on_the_listener_that_runs(
     assert [event["tls_cert_file"] for event in daemon.events("http tls changed")] == [str(cert)]
 
     _write(config, daemon.port, _auth("u", "old"))
-    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+    done = sensord_cli("reload", "-c", str(config), "--pid", str(daemon.pid))
 
     assert done.returncode == 0, done.stderr
     plain = _status(daemon, "u", "old")
@@ -360,7 +347,7 @@ def test_tls_files_replaced_by_others_and_removed_are_left_at_the_reload(
     old_cert.unlink()
     old_key.unlink()
 
-    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+    done = sensord_cli("reload", "-c", str(config), "--pid", str(daemon.pid))
 
     assert done.returncode == 0, done.stderr
     code, status = _status_at(https, "u", "old", cert)  # the new certificate verifies
@@ -370,7 +357,7 @@ def test_tls_files_replaced_by_others_and_removed_are_left_at_the_reload(
     cert.unlink()
     key.unlink()
 
-    done = _reload("-c", str(config), "--pid", str(daemon.pid))
+    done = sensord_cli("reload", "-c", str(config), "--pid", str(daemon.pid))
 
     assert done.returncode == 0, done.stderr
     plain = _status(daemon, "u", "old")
