@@ -11,7 +11,7 @@ For each module it copies ``sensord/``, ``tests/`` and ``pyproject.toml`` into
 and runs only its fast tests, and runs ``mutmut run --max-children 1`` there (one worker: the
 machine is shared). It then reads ``mutmut results`` and prints killed / survived /
 equivalent and the score ``killed / (all - equivalent)``. The work folder is kept, so
-``cd build/mutate/<name> && ../../../.venv/bin/mutmut show MUTANT`` shows a survivor's diff.
+``cd build/mutate/<name> && ../../../.venv-mutate/bin/mutmut show MUTANT`` shows a survivor's diff.
 
 Two rewrites are made to the copy only, so that mutmut reaches the code that matters:
 
@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "mutate"
-MUTMUT = ROOT / ".venv" / "bin" / "mutmut"
+MUTMUT = ROOT / ".venv-mutate" / "bin" / "mutmut"
 EQUIVALENTS_DOC = ROOT / "docs" / "testing.md"
 
 
