@@ -2289,6 +2289,8 @@ def _parse_config(text: str, source: str, mode: int) -> Config:
             )
         )
     config = Config.load(data, "", errors)
+    if isinstance(data.get("sensors"), list) and not _has_header(text, "sensors"):
+        errors = [_inline_channels(e) for e in errors]
     tables = {name: problem for name, problem in _misnamed_tables(text).items() if name in data}
     if tables:
         errors = [
@@ -2304,6 +2306,37 @@ def _parse_config(text: str, source: str, mode: int) -> Config:
 
 
 _SENSOR_PATH = re.compile(r"sensors\[(\d+)\]")
+
+#: The problem of a sensor without channels, whose text names the header to add.
+_NO_CHANNELS = re.compile(r"sensors\[\d+\]\.channels")
+
+
+def _has_header(text: str, name: str) -> bool:
+    """Whether ``text`` has a table header whose first key is ``name`` (``[[sensors]]``,
+    ``[sensors.serial]``)."""
+    return any(
+        (header := _HEADER.match(line)) is not None and header[2] == name
+        for line in text.split("\n")
+    )
+
+
+def _inline_channels(problem: str) -> str:
+    """``problem``, or for a sensor without channels in a file whose sensors are an inline
+    array (``sensors = [{ ... }]``), after which TOML takes no ``[[sensors.channels]]``
+    table: the problem told to write them in the sensor's inline table."""
+    if not (
+        isinstance(problem, Problem)
+        and _NO_CHANNELS.fullmatch(problem.key)
+        and problem.message.startswith("required key is missing")
+    ):
+        return problem
+    return Problem(
+        problem.key,
+        "required key is missing: the sensors are an inline array, so each sensor's channels "
+        "go in its inline table, one for each value the device sends, with its name: "
+        'channels = [{ name = "temperature_celsius" }]',
+    )
+
 
 #: A table header's brackets and the first key of its name (``[[sensor.channels]]``: ``[[``,
 #: ``sensor``); a quoted first key is left alone.

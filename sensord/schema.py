@@ -972,13 +972,16 @@ class Schema:
         tables, or of their entries' own tables or arrays (``format``, ``baudrate``:
         ``serial.baudrate``, ``window``: ``channels[].window``), which is given in this table
         when it is written above the entries' headers: the header to write it below, with the
-        key as written there (``serial = { baudrate = 9600 }``). "" for any other key, for
-        one a table of this one's own takes with that value (``format = "json"``:
-        ``log.format``), and for one whose value is of the type that table's key takes but
-        not the entries' key (``port = 70000``: ``http.port`` out of its range, no sensor's
-        port, which is a text)."""
+        key as written there (``serial = { baudrate = 9600 }``). A key that a table of this
+        one's own takes with that value as well (``format = "json"``: ``log.format``, and
+        each sensor's ``format``) is told both places. "" for any other key, for one only a
+        table of this one's own takes with that value (``level = "debug"``: ``log.level``),
+        and for one whose value is of the type that table's key takes but not the entries'
+        key (``port = 70000``: ``http.port`` out of its range, no sensor's port, which is a
+        text)."""
         typed = False  # a table of this one's own has the key and takes a value of this type
-        for field in cls._fields.values():
+        taken = ""  # the key of a table of this one's own that takes the value as it is
+        for name, field in cls._fields.items():
             own = field.schema._fields.get(key) if isinstance(field, Section) else None
             if own is not None:
                 try:
@@ -988,7 +991,8 @@ class Schema:
                 except ValueError:
                     typed = True
                     continue
-                return ""
+                taken = f"{name}.{key}"
+                break
         header = re.sub(r"\[\d+\]", "", f"{path}." if path else "")
         for name in cls._below_header:
             entry = cls._fields[name]
@@ -997,7 +1001,7 @@ class Schema:
             meant = key if key in entry.schema._fields else entry.schema._meant_for(key)
             if meant is None or (meant.rpartition(".")[2] != key and not synonym):
                 continue  # no such key, or one of a close spelling: not a key written here
-            if typed and _refuses_type(entry.schema, meant, value):
+            if (typed or taken) and _refuses_type(entry.schema, meant, value):
                 return ""
             inner, _, written = meant.rpartition("[].")  # channels[].window: in each channel
             array = f"{header}{name}.{inner}" if inner else f"{header}{name}"
@@ -1008,6 +1012,12 @@ class Schema:
             for table in reversed(parts[:-1]):  # serial.baudrate: serial = { baudrate = 9600 }
                 shown_key, example = table, f"{{ {shown_key} = {example} }}"
             what = f"stands for {written!r}, a key" if synonym else "is a key"
+            if taken:
+                return (
+                    f"; did you mean {taken!r}, or the key of each {noun} "
+                    f"({name}[].{meant})? That one goes below the [[{array}]] header of each "
+                    f"{noun} it is meant for, as {shown_key} = {example}"
+                )
             return (
                 f"; {key!r} {what} of each {noun} ({name}[].{meant}), not of "
                 f"{path or 'the top level'}: write it below the [[{array}]] header of each "

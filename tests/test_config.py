@@ -399,6 +399,24 @@ def test_no_sensors_and_missing_keys() -> None:
     ) in found
 
 
+def test_a_sensor_of_an_inline_array_without_channels_is_told_to_write_them_inline() -> None:
+    """After an inline ``sensors = [...]``, TOML refuses a ``[[sensors.channels]]`` table:
+    the channels are told to go in the sensor's inline table. A file of ``[[sensors]]``
+    tables, even one that also names the key inline elsewhere, is told the header."""
+    inline = 'sensors = [{ name = "a", port = "sim://a", format = "value" }]\n'
+    assert problems(inline) == [
+        "sensors[0].channels: required key is missing: the sensors are an inline array, so "
+        "each sensor's channels go in its inline table, one for each value the device sends, "
+        'with its name: channels = [{ name = "temperature_celsius" }]'
+    ]
+    tables = '[[sensors]]\nname = "a"\nport = "sim://a"\nformat = "value"\n'
+    assert problems(tables) == [
+        "sensors[0].channels: required key is missing: add a [[sensors.channels]] table below "
+        "the sensor's keys for each value the device sends, with its name: "
+        'name = "temperature_celsius"'
+    ]
+
+
 def test_value_format_needs_exactly_one_channel() -> None:
     found = problems(MINIMAL + "  [[sensors.channels]]\n  name = 'u'\n")
     assert any("channels" in p or "format" in p for p in found), found

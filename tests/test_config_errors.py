@@ -1402,8 +1402,16 @@ KNOWN = " (known: http, capture, log, metrics, reader, sensors)"
             "[[sensors.channels]] header of each channel it is meant for, as "
             "normalize = { scale = 0.1 }",
         ),
-        # a key of one of the file's own tables with a value it takes: that table's
-        ('format = "json"', "format: unknown key; did you mean 'log.format'?"),
+        # a key of one of the file's own tables with a value it takes, which a sensor's key
+        # takes too: both
+        (
+            'format = "json"',
+            "format: unknown key; did you mean 'log.format', or the key of each sensor "
+            "(sensors[].format)? That one goes below the [[sensors]] header of each sensor it "
+            'is meant for, as format = "json"',
+        ),
+        # one only that table's key takes: that table's
+        ('level = "debug"', "level: unknown key; did you mean 'log.level'?"),
         ("port = 9100", "port: unknown key; did you mean 'http.port'?"),
         # one of the type that table's key takes, out of its range, and no sensor's port (a
         # text): that table's, not a sensor's told to take a number it refuses
@@ -1414,7 +1422,8 @@ KNOWN = " (known: http, capture, log, metrics, reader, sensors)"
         "baudrate",
         "synonym",
         "channel-key",
-        "log-format",
+        "log-or-sensor-format",
+        "log-level",
         "http-port",
         "http-port-out-of-range",
     ],
