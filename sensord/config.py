@@ -1293,9 +1293,10 @@ class SensorConfig(Schema):
         "protocol": "format",
         "rate_hz": "sampling_rate_hz",
     }
-    #: a channel's keys (``window``, ``filter``, ``normalize = { scale = 0.1 }``) written in
-    #: the sensor's table are told to go in each of its channels
-    _per_entry: ClassVar[tuple[str, ...]] = ("channels",)
+    #: a channel's keys (``window``, ``filter``, ``normalize = { scale = 0.1 }``) and a
+    #: register's (``address``, ``type``) written in the sensor's table are told to go in
+    #: each of its channels or registers
+    _per_entry: ClassVar[tuple[str, ...]] = ("channels", "registers")
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     port = Str(check=_check_port)

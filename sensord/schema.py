@@ -956,13 +956,22 @@ class Schema:
             if field.required and required != key
         ]
         value = _toml_value(data[key])
+        # an optional table of this one's own that takes the key for every entry (a Modbus
+        # device's word_order in modbus = { ... })
+        shared = [
+            f"{table} = {{ {key} = {value} }}"
+            for table, field in cls._fields.items()
+            if isinstance(field, Section) and field.optional and key in field.schema._fields
+        ]
+        written = key
         for table in reversed(inner.split(".")[:-1]):  # normalize.scale: { scale = 2 }
-            value = f"{{ {key} = {value} }}"
-            key = table
-        keys.append(f"{key} = {value}")
+            value = f"{{ {written} = {value} }}"
+            written = table
+        keys.append(f"{written} = {value}")
+        also = f", or for every entry in {shared[0]}" if shared else ""
         return (
             f"; {inner.rpartition('.')[2]!r} belongs in each entry of {name} ({meant}), as in "
-            f"{name} = [{{ {', '.join(keys)} }}]"
+            f"{name} = [{{ {', '.join(keys)} }}]{also}"
         )
 
     @classmethod

@@ -344,6 +344,35 @@ def test_a_channel_s_key_is_told_so_before_a_key_of_a_close_spelling() -> None:
     )
 
 
+def test_a_register_s_key_in_the_sensor_s_table_or_above_it_is_told_where_it_belongs() -> None:
+    """A Modbus register's keys written in the device's table, where a register map of one
+    register is easily written, are told to go in each register, named as the first one is;
+    one that the device's ``modbus`` table also takes for every register (``word_order``) is
+    told both. Above the first ``[[sensors]]``, the header to write it below."""
+    device = (
+        '[[sensors]]\nname = "meter"\nport = "/dev/ttyUSB0"\nformat = "modbus"\n'
+        "modbus = { unit = 1 }\n"
+    )
+    rest = (
+        '[[sensors.registers]]\nname = "voltage"\ntable = "input"\naddress = 0\n'
+        '[[sensors.channels]]\nname = "voltage"\n'
+    )
+    text = device + 'type = "float32"\nword_order = "little"\n' + rest
+    assert [p.partition(" (known:")[0] for p in error_of(text).problems] == [
+        "sensors[0].type: unknown key; 'type' belongs in each entry of "
+        'registers (registers[].type), as in registers = [{ name = "voltage", type = '
+        '"float32" }]',
+        "sensors[0].word_order: unknown key; 'word_order' belongs in each "
+        'entry of registers (registers[].word_order), as in registers = [{ name = "voltage", '
+        'word_order = "little" }], or for every entry in modbus = { word_order = "little" }',
+    ]
+    assert error_of("address = 3\n" + device + rest).problems[0].partition(" (known:")[0] == (
+        "address: unknown key; 'address' is a key of each register "
+        "(sensors[].registers[].address), not of the top level: write it below the "
+        "[[sensors.registers]] header of each register it is meant for, as address = 3"
+    )
+
+
 @pytest.mark.parametrize(
     ("port", "where"), [("/dev/ttyS0 ", "end"), (" /dev/ttyS0", "start"), ("/dev/ttyS0\t", "end")]
 )
