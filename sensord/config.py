@@ -1279,7 +1279,9 @@ class SensorConfig(Schema):
     ``warmup_after_silence``: a device that streams warms up again when its frames come again
     after it was stale (a silence means it slept or lost power: a PMS on its SET pin or a
     switched supply); off for a device silent between measurements by design (an SDS011 on a
-    working period), and a polled device warms up again so anyway.
+    working period), and a polled device warms up again so anyway. Off, a device of binary
+    frames warms up again when its first frame after it was stale reads 0 in every field (an
+    SDS011 powered anew).
     """
 
     _synonyms: ClassVar[dict[str, str]] = {

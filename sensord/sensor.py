@@ -1542,7 +1542,9 @@ class SensorRuntime:
         requests in a row unanswered. A stale sensor is up again. A device that may have
         lost its supply warms up again: a polled one that answers again (the MH-Z19's
         answers after a power-up are its preheat's), a streaming one with
-        ``warmup_after_silence`` whose frames come again after it was stale."""
+        ``warmup_after_silence`` whose frames come again after it was stale, and, without
+        it, one whose first frame after it was stale reads 0 in every field
+        (``_reads_zero``)."""
         self._silence_to_end = False
         polled = self.config.poll is not None
         if self._ends.proving is not None:  # the first frame after hang-ups: the server serves
@@ -1577,6 +1579,26 @@ class SensorRuntime:
             and self.bytes_read - self._read_at_frame - sum(map(len, frames)) <= SILENCE_NOISE_BYTES
         ):
             self._warm_again(now, "its frames come again after a silence")
+        elif self._reads_zero(frames):
+            self._warm_again(now, "its frames come again after a silence, every value 0")
+
+    def _reads_zero(self, frames: list[bytes]) -> bool:
+        """Whether the first of ``frames`` (binary frames, the first after a silence) that
+        holds values reads exactly 0 in every field: what a device powered anew sends before
+        it measures (an SDS011 while its fan spins up, PM2.5 and PM10 both 0). Not for a
+        device whose frames come on a steady period longer than the stale timeout
+        (``pause_hint``: an SDS011 on a working period, whose every frame is a measurement,
+        0 in very clean air)."""
+        if self._frame_framer is None or self.pause_hint is not None:
+            return False
+        for frame in frames:
+            try:
+                pairs = self.parser(frame)
+            except Exception:  # counted when the frame is parsed in turn
+                return False
+            if pairs:
+                return not any(value for _, value in pairs)
+        return False
 
     def went_silent(self) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.went_silent`: the next frame ends the

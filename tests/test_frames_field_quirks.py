@@ -14,6 +14,10 @@ Each test plays what a device is known to send, with its origin:
 * A PMS whose supply sags: a frame cut off mid-way, bytes of no frame, then whole frames.
 * SDS011 ``AA C5`` replies to another program's commands between its ``AA C0`` data frames
   (the Laser Dust Sensor Control Protocol V1.3's reply layout), with its own device id.
+* An SDS011 powered anew whose first frames read PM2.5 = PM10 = 0 while its fan spins up:
+  ESPHome's ``esphome/components/sds011/sds011.cpp`` (``parse_data_``: "not yet any valid
+  data" when both are 0) and PyPMS's ``sds01x.py`` (``SensorWarmingUp``, "message empty")
+  drop such frames.
 * An SDS011 asleep that answers the first ``work`` command with five bytes of no frame
   (``AD 50 10 5E DD``) and the second with ``AA C5 06 01 01 00 EC E1 D5 AB``, the bytes
   recorded in lewapek/sds-dust-sensors-arduino-library issue #6 ("Issue when waking up").
@@ -242,6 +246,100 @@ def test_an_sds011_asleep_that_garbles_its_first_wake_reply_is_woken_by_the_seco
     assert published(rt, "pm10_ug_m3") == 3
     assert rt.framer.skipped_bytes == len(garbled)
     assert not [e for e in logs if e["event"] == "set-up command not acknowledged"]
+
+
+class PoweredSds011:
+    """An SDS011 that streams a frame a second while powered. Powered anew, its first
+    ``zeros`` frames read PM2.5 = PM10 = 0 (its fan spinning up: the frames ESPHome's
+    sds011 component and PyPMS's sds01x drop as "not yet any valid data", "warming up
+    sensor"), then its settled 3.5 and 5.2 µg/m³."""
+
+    def __init__(self, zeros: int) -> None:
+        self.powered = True
+        self.zeros = zeros
+        self.left = 0
+
+    def frame(self) -> bytes:
+        if self.left:
+            self.left -= 1
+            return sds011_frame(0, 0, b"\xec\xe1")
+        return sds011_frame(35, 52, b"\xec\xe1")
+
+    def power_on(self) -> None:
+        self.powered = True
+        self.left = self.zeros
+
+
+def run_sds011(
+    rt: SensorRuntime, pair: PtyPair, clock: Clock, device: PoweredSds011, until: float
+) -> list[tuple[float, float]]:
+    """A frame of ``device`` a second while it is powered, until ``until``: the times and
+    values of ``pm2_5_ug_m3`` published."""
+    got: list[tuple[float, float]] = []
+    while clock.now < until:
+        clock.now += 1.0
+        rt.tick(clock.now)
+        if device.powered:
+            before = published(rt, "pm2_5_ug_m3")
+            feed(rt, pair, device.frame())
+            if published(rt, "pm2_5_ug_m3") > before:
+                got.append((clock.now, last_value(rt, "pm2_5_ug_m3")))
+    return got
+
+
+@pytest.mark.parametrize(("zeros", "values"), [(8, {3.5}), (40, {0.0, 3.5})])
+def test_an_sds011_whose_supply_was_cut_warms_up_before_its_zero_frames_count(
+    zeros: int, values: set[float]
+) -> None:
+    """An SDS011 that streams, its supply cut for a minute behind the open port: it goes
+    stale, and its first frames when it is powered again read 0 in both channels. A first
+    frame after a silence that reads 0 in every field is a power-up's: it starts a warm-up
+    (the preset's 30 s), so none of those zeros is published. Zeros that last past the
+    warm-up (very clean air) are published: 0 is a reading too."""
+    clock = Clock()
+    device = PoweredSds011(zeros)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "sds011"})
+        start = clock.now
+        before = run_sds011(rt, pair, clock, device, start + 60.0)
+        device.powered = False
+        run_sds011(rt, pair, clock, device, start + 120.0)
+        assert rt.state == "stale"
+        device.power_on()
+        woke = clock.now
+        after = run_sds011(rt, pair, clock, device, start + 200.0)
+        rt.stop()
+    assert {value for _, value in before} == {3.5}
+    assert {value for _, value in after} == values
+    assert after[0][0] >= woke + 30.0
+    why = "its frames come again after a silence, every value 0"
+    assert len([e for e in logs if e.get("why") == why]) == 1
+
+
+def test_an_sds011_on_a_working_period_in_clean_air_publishes_its_zero_frames() -> None:
+    """An SDS011 given a working period of 2 minutes by another program (the sensor's
+    set-up does not say so): it goes stale between its frames, each of which is a
+    measurement, 0 in both channels in very clean air. The first, 2 minutes after the open,
+    ends a silence as a device powered after the open would and starts a warm-up; the next
+    follows a warm-up that published nothing and is published, and the ones after it come
+    on a steady period (the ``frames come once every N s`` hint) and are published too."""
+    clock = Clock()
+    zero = sds011_frame(0, 0, b"\xec\xe1")
+    got = 0
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "sds011"})
+        start = clock.now
+        for n in range(1, 6):
+            while clock.now < start + 120.0 * n:
+                clock.now += 1.0
+                rt.tick(clock.now)
+            feed(rt, pair, zero)
+            got = published(rt, "pm2_5_ug_m3")
+            assert got == n - 1, n
+        rt.stop()
+    assert rt.pause_hint is not None
+    assert last_value(rt, "pm2_5_ug_m3") == 0.0
+    assert len([e for e in logs if str(e.get("why", "")).endswith("every value 0")]) == 1
 
 
 # -- MH-Z19 --------------------------------------------------------------------------------------

@@ -75,8 +75,14 @@ sleep/wake cycle a PMS sends PM values with every particle count 0 for its first
 (avaldebe/PyPMS issue #3, "Discard invalid observations after wake up"). So does a polled
 device that answers again after two polls in a row went unanswered, stale or not (an MH-Z19
 powered anew behind its open port, whose boot answers fell between two polls, sends its
-preheat values: ``sensord.dialogue.SILENT_POLLS``), and a PMS that streams
-again after it was stale (``warmup_after_silence``: its SET pin or its supply put it to sleep).
+preheat values: ``sensord.dialogue.SILENT_POLLS``), a PMS that streams
+again after it was stale (``warmup_after_silence``: its SET pin or its supply put it to sleep),
+and an SDS011 whose first frame after it was stale reads 0 for PM2.5 and PM10: powered anew, it
+sends zeros while its fan spins up (ESPHome's ``esphome/components/sds011/sds011.cpp``
+``parse_data_`` drops every frame whose both values are 0 as "not yet any valid data", PyPMS's
+``sds01x.py`` raises ``SensorWarmingUp`` for it; Tasmota's ``xsns_20_novasds.ino`` and the
+airrohr firmware instead read only 30 s and 15 s after starting the sensor). Zeros after the
+warm-up are readings: very clean air reads 0.
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
