@@ -15,6 +15,9 @@ once per event:
   :data:`REJECTS_RISE_FACTOR` times as many as the one before, and at least
   :data:`REJECTS_RISE_MIN`, is a warning as soon as it does (``frames rejected more often``);
   a reason not logged before is still a warning;
+* a Modbus float register that reads NaN from its first read on (a quantity the device does
+  not measure) is counted and logged once (:meth:`FrameRejects.not_measured`, ``values not
+  measured``), its later reads not at all;
 * a fault the device reports by a status (a Modbus value's ``status_register``) is a warning
   the first time its text comes (``device reports a fault``), whatever the limit and the
   summaries hold back (:data:`FAULTS_REMEMBERED`); its repeats are logged as other values
@@ -267,6 +270,24 @@ class FrameRejects:
         fields: dict[str, Any] = {"fields_kept": len(exc.kept)} if exc.kept else {}
         measured = not isinstance(exc, NotMeasuredError)
         self._told_of(exc.reason, exc.detail, frame, measured=measured, **fields)
+
+    def not_measured(self, exc: ParseError, frame: bytes, channels: list[str]) -> None:
+        """A read left ``channels`` out (``exc``) whose float registers read NaN from the
+        first read on, a quantity the device does not measure: counted once, as the first
+        such read, and logged once at info level (``values not measured``); their reads after
+        it count nothing (``sensord.sensor``)."""
+        self._parse_errors[exc.reason] += 1
+        self._log.info(
+            "values not measured",
+            channels=channels,
+            reason=exc.reason,
+            detail=exc.detail,
+            frame=shown(frame[:80], binary=self._binary),
+            hint="their registers read NaN from the first read: the device does not measure "
+            "them (a single-phase meter's phases 2 and 3, a value its model does not "
+            "implement); counted once, not at every read, until a value came: a NaN after "
+            "values is counted at every read",
+        )
 
     def framer_rejected(
         self, reason: str, last: Callable[[], tuple[str, bytes]], count: int = 1

@@ -617,6 +617,10 @@ class SensorRuntime:
             self.modbus = ModbusCounters(transport=modbus_spec.transport)
         #: the Modbus counters when the last values came (or the bus opened): the stale hint
         self._modbus_mark: ModbusMark | None = None if self.modbus is None else self.modbus.mark()
+        #: channels whose float register has read NaN (or an infinity) at every read, from
+        #: the first: a quantity the device does not measure, told once (``_unmeasured_nan``);
+        #: the registers, as the read's error names them
+        self._unmeasured: dict[str, str] = {}
 
     @property
     def last_error(self) -> str:
@@ -1723,7 +1727,8 @@ class SensorRuntime:
                 self._warm_frames += 1
                 return
             if rejected is not None:
-                self.rejects.rejected(rejected, frame)
+                if rejected.reason != "nonfinite" or not self._unmeasured_nan(rejected, frame):
+                    self.rejects.rejected(rejected, frame)
                 if rejected.unavailable:
                     self._not_measured(rejected.unavailable)
                     faulty: tuple[str, ...] = ()
@@ -1748,6 +1753,26 @@ class SensorRuntime:
             self._drain(now, self._wall())
         finally:
             self._taking += 1
+
+    def _unmeasured_nan(self, rejected: ParseError, frame: bytes) -> bool:
+        """A read whose float registers left ``rejected.unavailable`` out, not finite
+        (``nonfinite``): True when none of those channels ever had a value, registers that
+        read NaN from the first read on (a single-phase meter's phases 2 and 3, SunSpec's
+        "not implemented"): the device does not measure them. Counted and logged the first
+        time each channel comes so, then no more. False (counted as any rejection) when one
+        of them had a value before: a NaN now and then."""
+        channels = self.channels
+        for name in rejected.unavailable:
+            channel = channels.get(name)
+            if channel is None or not channel.chain.stages or channel.chain.stages[0].records_in:
+                return False
+        unmeasured = self._unmeasured
+        new = [name for name in rejected.unavailable if name not in unmeasured]
+        if new:
+            for name in new:
+                unmeasured[name] = rejected.detail
+            self.rejects.not_measured(rejected, frame, new)
+        return True
 
     def _faults_over(self, pairs: list[tuple[str, float]], now: float) -> None:
         """Channels whose values a status withheld (``_faults``) have one again: logged at
@@ -2206,8 +2231,13 @@ class SensorRuntime:
                         parse_errors[reason] += n
                 _add_step(steps, stage.step, stage.records_in, stage.records_out, dropped)
             window = ch.chain.window
+            unmeasured = self._unmeasured.get(ch.name) if self._unmeasured else None
+            if unmeasured is not None and ch.chain.stages and ch.chain.stages[0].records_in:
+                unmeasured = None  # a value came since
             channels.append(
-                ChannelSnapshot(ch.name, window.last if window is not None else None, ch.available)
+                ChannelSnapshot(
+                    ch.name, window.last if window is not None else None, ch.available, unmeasured
+                )
             )
         now = self._clock()
         hint = self.stale_hint if self.rejects.hint is None else self.rejects.hint

@@ -37,6 +37,10 @@ class ChannelSnapshot:
     #: since): its latest reading is not current, and neither it nor the window's statistics
     #: are published
     available: bool = True
+    #: the registers (as the read's error names them) of a channel whose float register has
+    #: read NaN at every read, from the first: a quantity the device does not measure; None
+    #: otherwise
+    not_measured: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,7 @@ class SensorSnapshot:
                 if stats is None or not ch.available
                 else _json_number(stats.reading.value),
                 "available": ch.available,
+                "not_measured": ch.not_measured,
                 "timestamp": None if stats is None else stats.reading.wall_s,
                 "window": None
                 if stats is None or not ch.available

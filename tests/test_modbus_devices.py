@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from harness.common import wait_for
 from harness.daemon import StartDaemon
-from harness.modbus import ModbusServer
+from harness.modbus import ModbusServer, daemon_in_process, run_reader_until
+from structlog.testing import capture_logs
 from test_modbus import ORDERS, SAMPLES, device, load_errors, modbus_format, reg, words_of
 
 from sensord.cli import main
+from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import ModbusSpec, RegisterSpec
@@ -323,6 +325,48 @@ def test_a_float_register_s_nan_leaves_its_channel_without_a_current_value(
         wait_for(lambda: reading("energy") == 1235.5, 5, "the energy again")
         assert daemon.status()["sensors"]["meter"]["channels"]["v_l3"]["available"] is True
         assert daemon.stop() == 0
+
+
+def test_a_float_register_that_reads_nan_from_the_first_read_is_not_measured() -> None:
+    """A single-phase meter's phase-3 voltage reads NaN at every read, from the first: a
+    quantity it does not measure. The first read counts one ``nonfinite`` and logs ``values
+    not measured`` naming the channel; the reads after it count nothing more, and ``/status``
+    shows the channel not available and not measured, naming its register. Once the register
+    held a number, a NaN counts at every read again (a value the meter measures, missing now
+    and then)."""
+    with ModbusServer([1], "tcp", first_address=3000) as server, capture_logs() as logs:
+        server.set(1, "holding", 3027, words_of("float32", 230.5, "big", "big"))
+        server.set(1, "holding", 3031, [0x0000, 0x7FC0])  # NaN, low word first
+        server.set(1, "holding", 3033, words_of("float64", 1234.5, "big", "big"))
+        server.set(1, "holding", 3037, [7])
+        daemon = daemon_in_process(parse_config(NAN_METER_TOML.format(port=server.url)))
+        reader = daemon.reader
+        try:
+            meter = reader.sensors["meter"]
+            modbus = meter.modbus
+            assert modbus is not None
+            run_reader_until(reader, lambda: modbus.transactions >= 5, 10.0)
+            snapshot = meter.snapshot()
+            assert snapshot.parse_errors["nonfinite"] == 1
+            channels = snapshot.as_json()["channels"]
+            assert channels["v_l3"]["available"] is False
+            assert channels["v_l3"]["not_measured"] == "v_l3 is nan"
+            assert (channels["v_l1"]["value"], channels["v_l1"]["not_measured"]) == (230.5, None)
+            [told] = [e for e in logs if e["event"] == "values not measured"]
+            assert told["channels"] == ["v_l3"]
+            assert not [e for e in logs if e["event"] == "values not available"]
+
+            server.set(1, "holding", 3031, words_of("float32", 229.5, "big", "little"))
+            run_reader_until(
+                reader, lambda: meter.snapshot().as_json()["channels"]["v_l3"]["available"], 5.0
+            )
+            assert meter.snapshot().as_json()["channels"]["v_l3"]["not_measured"] is None
+            server.set(1, "holding", 3031, [0x0000, 0x7FC0])
+            reads = modbus.transactions
+            run_reader_until(reader, lambda: modbus.transactions >= reads + 4, 5.0)
+            assert meter.snapshot().parse_errors["nonfinite"] >= 1 + 3
+        finally:
+            reader.close()
 
 
 @pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
