@@ -619,7 +619,7 @@ class SensorRuntime:
         self._modbus_mark: ModbusMark | None = None if self.modbus is None else self.modbus.mark()
         #: channels whose float register has read NaN (or an infinity) at every read, from
         #: the first: a quantity the device does not measure, told once (``_unmeasured_nan``);
-        #: the registers, as the read's error names them
+        #: what each one's register held, as the read's error names it (``v_l3 is nan``)
         self._unmeasured: dict[str, str] = {}
 
     @property
@@ -1769,8 +1769,15 @@ class SensorRuntime:
         unmeasured = self._unmeasured
         new = [name for name in rejected.unavailable if name not in unmeasured]
         if new:
+            # the error names each register once (``v_l2 is nan, v_l3 is inf``): each
+            # channel keeps its own register's part
+            whys = rejected.detail.split(", ")
+            fields = dict(self.config.format_spec().fields)  # channel -> its register
             for name in new:
-                unmeasured[name] = rejected.detail
+                held = f"{fields.get(name, name)} is "
+                unmeasured[name] = next(
+                    (why for why in whys if why.startswith(held)), rejected.detail
+                )
             self.rejects.not_measured(rejected, frame, new)
         return True
 

@@ -37,9 +37,9 @@ class ChannelSnapshot:
     #: since): its latest reading is not current, and neither it nor the window's statistics
     #: are published
     available: bool = True
-    #: the registers (as the read's error names them) of a channel whose float register has
-    #: read NaN at every read, from the first: a quantity the device does not measure; None
-    #: otherwise
+    #: what the float register of a channel held (as the read's error names it: ``v_l3 is
+    #: nan``) when it has read NaN at every read, from the first: a quantity the device does
+    #: not measure; None otherwise
     not_measured: str | None = None
 
 

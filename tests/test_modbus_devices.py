@@ -369,6 +369,45 @@ def test_a_float_register_that_reads_nan_from_the_first_read_is_not_measured() -
             reader.close()
 
 
+#: A single-phase meter read as a three-phase one: the voltages of phases 2 and 3 hold NaN.
+NAN_PHASES_TOML = """
+[[sensors]]
+name = "meter"
+port = "{port}"
+format = "modbus"
+modbus = {{ unit = 1, interval_s = 0.1, max_gap = 10 }}
+registers = [
+  {{ name = "v_l1", table = "holding", address = 3027, type = "float32" }},
+  {{ name = "v_l2", table = "holding", address = 3029, type = "float32" }},
+  {{ name = "v_l3", table = "holding", address = 3031, type = "float32" }},
+]
+channels = [{{ name = "v_l1"{filter} }}, {{ name = "v_l2" }}, {{ name = "v_l3" }}]
+"""
+
+
+def test_registers_that_read_nan_from_the_first_read_are_each_named_in_status() -> None:
+    """A single-phase meter's phases 2 and 3 read NaN from the first read, in the same read:
+    ``/status`` shows each channel not measured naming its own register, not the read's
+    whole list."""
+    with ModbusServer([1], "tcp", first_address=3000) as server:
+        server.set(1, "holding", 3027, words_of("float32", 230.5, "big", "big"))
+        server.set(1, "holding", 3029, [0x7FC0, 0x0000])
+        server.set(1, "holding", 3031, [0x7F80, 0x0000])  # +inf
+        config = parse_config(NAN_PHASES_TOML.format(port=server.url, filter=""))
+        daemon = daemon_in_process(config)
+        reader = daemon.reader
+        try:
+            meter = reader.sensors["meter"]
+            modbus = meter.modbus
+            assert modbus is not None
+            run_reader_until(reader, lambda: modbus.transactions >= 3, 10.0)
+            channels = meter.snapshot().as_json()["channels"]
+        finally:
+            reader.close()
+    assert channels["v_l2"]["not_measured"] == "v_l2 is nan"
+    assert channels["v_l3"]["not_measured"] == "v_l3 is inf"
+
+
 @pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
 @pytest.mark.parametrize("type_", ["float32", "float64"])
 def test_a_float_that_is_not_finite_is_left_out_and_names_its_register(
