@@ -621,6 +621,9 @@ class SensorRuntime:
         #: the first: a quantity the device does not measure, told once (``_unmeasured_nan``);
         #: what each one's register held, as the read's error names it (``v_l3 is nan``)
         self._unmeasured: dict[str, str] = {}
+        #: channels that had a value in a chain a reload replaced (``retune``): a NaN in their
+        #: register is a value missing, not a quantity the device does not measure
+        self._measured: set[str] = set()
 
     @property
     def last_error(self) -> str:
@@ -727,6 +730,9 @@ class SensorRuntime:
                     continue
                 stages = running.chain.stages
                 self._readings_retired += stages[0].records_in
+                if stages[0].records_in:
+                    self._measured.add(name)
+                    self._unmeasured.pop(name, None)
                 for stage in stages:
                     _add_step(
                         retired, stage.step, stage.records_in, stage.records_out, stage.dropped
@@ -735,6 +741,8 @@ class SensorRuntime:
                 if name not in channels:
                     self._faults.pop(name, None)
                     self._unread.forget(name)
+                    self._measured.discard(name)
+                    self._unmeasured.pop(name, None)
             if not channels.keys() <= self.channels.keys():
                 self._unread.restart()  # a channel added is watched for a value as at a start
             self.config = config
@@ -1764,7 +1772,12 @@ class SensorRuntime:
         channels = self.channels
         for name in rejected.unavailable:
             channel = channels.get(name)
-            if channel is None or not channel.chain.stages or channel.chain.stages[0].records_in:
+            if (
+                channel is None
+                or not channel.chain.stages
+                or channel.chain.stages[0].records_in
+                or name in self._measured
+            ):
                 return False
         unmeasured = self._unmeasured
         new = [name for name in rejected.unavailable if name not in unmeasured]

@@ -408,6 +408,37 @@ def test_registers_that_read_nan_from_the_first_read_are_each_named_in_status() 
     assert channels["v_l3"]["not_measured"] == "v_l3 is inf"
 
 
+def test_a_nan_after_a_reload_that_renews_a_measured_channel_counts_at_every_read() -> None:
+    """A reload that changes a measured channel's filter gives it a new chain, with the port
+    open: a NaN in its register after it is a value missing, not a quantity the meter does
+    not measure (its register held numbers before the reload): counted at every read, and
+    ``/status`` does not show the channel not measured."""
+    with ModbusServer([1], "tcp", first_address=3000) as server, capture_logs() as logs:
+        server.set(1, "holding", 3027, words_of("float32", 230.5, "big", "big"))
+        server.set(1, "holding", 3029, words_of("float32", 231.5, "big", "big"))
+        server.set(1, "holding", 3031, words_of("float32", 232.5, "big", "big"))
+        toml = NAN_PHASES_TOML.format(port=server.url, filter="")
+        daemon = daemon_in_process(parse_config(toml))
+        reader = daemon.reader
+        try:
+            meter = reader.sensors["meter"]
+            modbus = meter.modbus
+            assert modbus is not None
+            run_reader_until(reader, lambda: modbus.transactions >= 3, 10.0)
+            filtered = ", filter = { min = 100.0, max = 300.0 }"
+            daemon.apply(parse_config(NAN_PHASES_TOML.format(port=server.url, filter=filtered)))
+            assert reader.sensors["meter"] is meter  # retuned, its port open
+            server.set(1, "holding", 3027, [0x7FC0, 0x0000])
+            reads = modbus.transactions
+            run_reader_until(reader, lambda: modbus.transactions >= reads + 4, 5.0)
+            snapshot = meter.snapshot()
+        finally:
+            reader.close()
+    assert snapshot.parse_errors["nonfinite"] >= 3
+    assert snapshot.as_json()["channels"]["v_l1"]["not_measured"] is None
+    assert not [e for e in logs if e["event"] == "values not measured"]
+
+
 @pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
 @pytest.mark.parametrize("type_", ["float32", "float64"])
 def test_a_float_that_is_not_finite_is_left_out_and_names_its_register(
