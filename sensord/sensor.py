@@ -1626,7 +1626,13 @@ class SensorRuntime:
             try:
                 pairs = parse(frame)
             except ParseError as exc:
-                self.rejects.rejected(exc, frame)
+                # a Modbus device's replayed capture counts as its exchanges did live
+                if (
+                    exc.reason != "nonfinite"
+                    or self.modbus is None
+                    or not self._unmeasured_nan(exc, frame)
+                ):
+                    self.rejects.rejected(exc, frame)
                 if exc.unavailable:
                     self._not_measured(exc.unavailable)
                 refused = self._refusal_status
@@ -1768,7 +1774,8 @@ class SensorRuntime:
         read NaN from the first read on (a single-phase meter's phases 2 and 3, SunSpec's
         "not implemented"): the device does not measure them. Counted and logged the first
         time each channel comes so, then no more. False (counted as any rejection) when one
-        of them had a value before: a NaN now and then."""
+        of them had a value before: a NaN now and then. Live, a read is a chunk of its own;
+        replayed, a chunk holds many, whose values wait in ``values`` (had too)."""
         channels = self.channels
         for name in rejected.unavailable:
             channel = channels.get(name)
@@ -1776,6 +1783,7 @@ class SensorRuntime:
                 channel is None
                 or not channel.chain.stages
                 or channel.chain.stages[0].records_in
+                or channel.values
                 or name in self._measured
             ):
                 return False

@@ -14,11 +14,21 @@ import pytest
 from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, daemon_in_process, run_reader_until
+from harness.replay import counts, replay_counts
 from structlog.testing import capture_logs
-from test_modbus import ORDERS, SAMPLES, device, load_errors, modbus_format, reg, words_of
+from test_modbus import (
+    ORDERS,
+    SAMPLES,
+    device,
+    latest,
+    load_errors,
+    modbus_format,
+    reg,
+    words_of,
+)
 
 from sensord.cli import main
-from sensord.config import parse_config
+from sensord.config import Config, parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import ModbusSpec, RegisterSpec
@@ -30,6 +40,7 @@ from sensord.formats.modbus import (
     plan,
     response_frame,
 )
+from sensord.sensor import SensorRuntime
 
 #: The registers of an SMA inverter (SMA Modbus profile, unit 3; its manual's register
 #: numbers are the 0-based addresses, not references): AC power (S32, W), total
@@ -437,6 +448,60 @@ def test_a_nan_after_a_reload_that_renews_a_measured_channel_counts_at_every_rea
     assert snapshot.parse_errors["nonfinite"] >= 3
     assert snapshot.as_json()["channels"]["v_l1"]["not_measured"] is None
     assert not [e for e in logs if e["event"] == "values not measured"]
+
+
+def nonfinite(sensor: SensorRuntime) -> int:
+    return sensor.snapshot().parse_errors.get("nonfinite", 0)
+
+
+def test_a_capture_of_a_meter_with_a_register_not_measured_replays_to_the_same_counts(
+    tmp_path: Path,
+) -> None:
+    """A meter whose phase-3 voltage reads NaN from the first read (not measured: counted
+    once), then a number, then NaN again (a value missing: counted at every read). Its
+    capture replayed as fast as it goes, many exchanges to a chunk, gives the counts of the
+    live run (README: the counters show what the daemon saw), and shows the same channel
+    not measured when the replay ends before a number came."""
+    table = device(
+        "meter",
+        "",
+        1,
+        [
+            {"name": "v_l1", "table": "holding", "address": 3027, "type": "float32"},
+            {"name": "v_l3", "table": "holding", "address": 3031, "type": "float32"},
+        ],
+        interval_s=0.05,
+    )
+    del table["port"]
+    nan = [0x7FC0, 0x0000]
+    with ModbusServer([1], "tcp", first_address=3000) as server:
+        server.set(1, "holding", 3027, words_of("float32", 230.5, "big", "big"))
+        server.set(1, "holding", 3031, nan)
+        errors: list[str] = []
+        config = Config.load({"sensors": [{**table, "port": server.url}]}, "", errors)
+        assert config is not None, errors
+        daemon = daemon_in_process(config)
+        reader = daemon.reader
+        meter = reader.sensors["meter"]
+        modbus = meter.modbus
+        assert modbus is not None
+        header = {"sensor": "meter", "format": "modbus", "port": server.url}
+        try:
+            run_reader_until(reader, lambda: modbus.transactions >= 4, 10.0)
+            unmeasured = counts(meter.snapshot().as_json())
+            path = tmp_path / "unmeasured.cap"
+            path.write_bytes(meter.capture.capture(header))
+            server.set(1, "holding", 3031, words_of("float32", 229.5, "big", "big"))
+            run_reader_until(reader, lambda: latest(meter)["v_l3"] == 229.5, 10.0)
+            server.set(1, "holding", 3031, nan)
+            run_reader_until(reader, lambda: nonfinite(meter) >= 1 + 3, 10.0)
+            live = counts(meter.snapshot().as_json())
+            (tmp_path / "meter.cap").write_bytes(meter.capture.capture(header))
+        finally:
+            reader.close()
+    assert unmeasured["parse_errors"] == {"nonfinite": 1}
+    assert replay_counts(table, path) == unmeasured
+    assert replay_counts(table, tmp_path / "meter.cap") == live
 
 
 @pytest.mark.parametrize(("byte_order", "word_order"), ORDERS)
