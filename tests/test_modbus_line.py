@@ -60,6 +60,8 @@ class HandBus:
         for runtime in self.runtimes.values():
             self.bus.add(runtime)
         assert self.bus.try_open()
+        #: the exchange in flight at the last look: its request was read then
+        self._looked: object = None
 
     def clock(self) -> float:
         return self.now
@@ -77,10 +79,13 @@ class HandBus:
 
     def sent(self) -> bytes:
         """What the bus wrote since the last look (a request is 8 bytes): nothing when no
-        exchange is in flight (the bus writes a request as it starts one)."""
-        if self.bus.in_flight is None:
+        exchange is in flight (the bus writes a request as it starts one, and only then: an
+        exchange looked at before is only looked at again for bytes already there)."""
+        flight = self.bus.in_flight
+        if flight is None:
             return b""
-        data = self.pty.read(8, timeout_s=0.05)
+        started, self._looked = flight is not self._looked, flight
+        data = self.pty.read(8, timeout_s=0.05 if started else 0.001)
         assert len(data) in (0, 8), data.hex()
         return data
 
@@ -187,6 +192,8 @@ def test_a_late_answer_waiting_when_the_next_poll_is_due_is_read_before_it_goes(
     def device_sends(at: float, data: bytes) -> None:
         now[0] = at
         pty_pair.write(data)
+        # in the port for its reader (or the timer pass) to take: what loop_reads waits on
+        wait_for(lambda: pty_pair.queued_bytes() >= len(data), 1.0, "the bytes in the port", 0.002)
 
     def loop_reads(at: float) -> None:
         now[0] = at
@@ -194,7 +201,7 @@ def test_a_late_answer_waiting_when_the_next_poll_is_due_is_read_before_it_goes(
         source = bus.source
         assert source is not None
         deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline:
+        while pty_pair.queued_bytes() and time.monotonic() < deadline:
             chunk = source.read()
             if chunk:
                 bus.feed(chunk)
