@@ -573,9 +573,12 @@ def test_bytes_on_the_bus_that_make_no_answer_are_counted_as_skipped() -> None:
 
 
 @contextlib.contextmanager
-def one_device_behind(relay: PtyRelay, name: str, timeout_s: float) -> Iterator[Config]:
+def one_device_behind(
+    relay: PtyRelay, name: str, timeout_s: float, **reconnect: float
+) -> Iterator[Config]:
     """A device ``name`` (unit 1, input register 0: 7, polled every 0.1 s at 115200 baud)
-    played by a pymodbus serial server behind ``relay``: the config that reads it."""
+    played by a pymodbus serial server behind ``relay``: the config that reads it
+    (``reconnect``: its ``[sensors.reconnect]`` keys other than ``device``'s)."""
     with relay, ModbusServer([1], "serial", relay.far.path) as server:
         server.set(1, "input", 0, [7])
         table = device(
@@ -587,6 +590,7 @@ def one_device_behind(relay: PtyRelay, name: str, timeout_s: float) -> Iterator[
             timeout_s=timeout_s,
         )
         table["serial"] = {"baudrate": 115200}
+        table["reconnect"].update(reconnect)
         yield load(table)
 
 
@@ -614,12 +618,17 @@ def test_a_device_that_keeps_going_down_and_answering_again_is_logged_once_a_min
         asked[0] += 1
         return None if asked[0] % 4 == 0 else b""  # b"": the request is lost
 
-    # nine answers: nine returns, 18 state changes, more than the lines allowed below
+    # seven answers: seven returns, 14 state changes after the first up, more than the 13
+    # lines allowed below; each return at the device's backoff (0.1 to 0.2 s), all of them
+    # within the minute
+    flapping = PtyRelay(answer=one_in_four)
     with (
-        one_device_behind(PtyRelay(answer=one_in_four), "bms", timeout_s=0.1) as config,
+        one_device_behind(
+            flapping, "bms", timeout_s=0.1, initial_delay_s=0.1, max_delay_s=0.2
+        ) as config,
         capture_logs() as logs,
     ):
-        reader = read_all(config, lambda r: answers(r, "bms") >= 9, 20.0)
+        reader = read_all(config, lambda r: answers(r, "bms") >= 7, 20.0)
         reader.close()
     runtime = reader.sensors["bms"]
     assert runtime.modbus is not None
