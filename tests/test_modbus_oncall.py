@@ -348,8 +348,8 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
     start_daemon: StartDaemon,
 ) -> None:
     """The daemon against a pymodbus server that maps none of ten configured registers
-    (exception 02 at every poll, every 40 s) for an hour, its clock sped up 480 times by
-    libfaketime (an hour in 7.5 s; a poll every 83 ms and a timeout of 75 ms of real time):
+    (exception 02 at every poll, every 60 s) for an hour, its clock sped up 720 times by
+    libfaketime (an hour in 5 s; a poll every 83 ms and a timeout of 75 ms of real time):
     ten ``exception response`` lines when the refusals start, then one ``exception responses
     unchanged`` line an hour, not ten lines a minute (14,400 a day);
     sensord_modbus_exceptions_total counts every refusal."""
@@ -361,10 +361,10 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
         daemon = start_daemon(
             config=(
                 f'[[sensors]]\nname = "meter"\nport = "{server.url}"\nformat = "modbus"\n'
-                "modbus = { unit = 1, interval_s = 40, timeout_s = 36 }\n"
+                "modbus = { unit = 1, interval_s = 60, timeout_s = 54 }\n"
                 f"registers = [{', '.join(registers)}]\nchannels = [{channels}]\n"
             ),
-            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x480"},
+            env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x720"},
         )
         daemon.wait_http()
         wait_for(
@@ -381,7 +381,7 @@ def test_a_meter_refusing_ten_reads_for_an_hour_logs_eleven_lines(
     assert len(summary["reads"]) == 10
     assert all(r["code"] == 2 for r in summary["reads"])
     held = summary["suppressed"]
-    assert held >= 10 * 82  # an hour of polls every 40 s, less what a loaded host misses
+    assert held >= 10 * 54  # an hour of polls every 60 s, less what a loaded host misses
     [line] = [
         line
         for line in refused.splitlines()
