@@ -1374,8 +1374,13 @@ def test_polled_device_that_never_reads_does_not_stall_other_sensors(tmp_path: P
         )
         with running(["--config", str(config)], tmp_path=tmp_path) as daemon:
             daemon.wait_state("up", ("steady",), 5)
-            time.sleep(1.0)  # the deaf device's input is full by now
-            for i in range(20):  # 2 s: ten polls of the deaf device
+            wait_for(  # the deaf device's input is full: a poll found no room
+                lambda: bool(daemon.events("device is not reading; poll request not sent")),
+                5,
+                "the line of the poll not sent",
+            )
+            # 1 s: five polls of the deaf device, each of them not sent as the one before
+            for i in range(10):
                 sent = time.monotonic()
                 steady.write(b"%d\n" % i)
                 daemon.wait_frames({"steady": i + 1})
@@ -1387,11 +1392,6 @@ def test_polled_device_that_never_reads_does_not_stall_other_sensors(tmp_path: P
             deaf_status = daemon.status()["sensors"]["deaf"]
             assert deaf_status["state"] == "up"
             assert deaf_status["poll_timeouts"] >= 5
-            wait_for(
-                lambda: bool(daemon.events("device is not reading; poll request not sent")),
-                5,
-                "the line of the poll not sent",
-            )
 
 
 # -- a port that hangs up as soon as it is opened ------------------------------------------------
@@ -1470,7 +1470,9 @@ def hang_up_leaving_link(link: SymlinkedPty, node: Path) -> None:
     link.pty.close_master()
 
 
-def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_over() -> None:
+def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A port that breaks before it gave a reading did not prove itself: its backoff grows
     (initial 0.05 s, up to 2 s) instead of starting over at each successful open, so it is
     not reopened 20 times a second for ever; a port that delivered a reading before it broke
@@ -1495,6 +1497,10 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
         (b"21.5\n", reading_read_whole, 6.0, 25),
     )
     for greeting, ready, run_s, enough in cases:
+        if ready is not None:
+            # the delivering server writes only once the port is up: no refusal can come
+            # within the open's wait for one (50 ms of each open, idle time)
+            monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (0.0, 0.0))
         with hanging_up_server(greeting, ready=ready) as (url, accepted):
             table = {"name": "net", "port": url, "format": "value", "reconnect": reconnect}
             errors: list[str] = []
@@ -1803,15 +1809,19 @@ def test_a_shutdown_ends_the_wait_for_a_serial_server_s_refusal(
         listener.close()
 
 
-def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_starts_over() -> (
-    None
-):
+def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_starts_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The same for a Modbus bus: a serial server that hangs up at once keeps its backoff
     growing; one that answered a request before it hung up is reopened after the first
     delay again."""
     spec = ModbusSpec(1, "rtu", (RegisterSpec("a", "input", 0, "uint16", "big", "big"),))
     outcomes: dict[bool, tuple[int, int]] = {}
     for answers in (False, True):
+        if answers:
+            # the answering server writes only once asked: no refusal can come within the
+            # open's wait for one (50 ms of each open, idle time)
+            monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (0.0, 0.0))
         listener = socket.create_server(("127.0.0.1", 0))
         listener.settimeout(0.05)
         accepted: list[float] = []
