@@ -35,12 +35,14 @@ def network_sensor(name: str, port: int) -> SensorConfig:
 
 
 @contextlib.contextmanager
-def slow_listener(delay_s: float) -> Iterator[int]:
+def slow_listener(delay_s: float) -> Iterator[tuple[int, threading.Event]]:
     """A TCP listener with a one-connection backlog that accepts one connection every
-    ``delay_s`` and holds it open: most connects wait in SYN retries for their turn."""
+    ``delay_s`` and holds it open: most connects wait in SYN retries for their turn. Its
+    port, and an event that, while set, has it accept at once."""
     server = socket.create_server(("127.0.0.1", 0), backlog=1)
     accepted: list[socket.socket] = []
     stop = threading.Event()
+    quick = threading.Event()
 
     def accept() -> None:
         server.settimeout(0.05)
@@ -50,12 +52,13 @@ def slow_listener(delay_s: float) -> Iterator[int]:
             except (TimeoutError, OSError):
                 continue
             accepted.append(conn)
-            stop.wait(delay_s)
+            if not quick.is_set():
+                stop.wait(delay_s)
 
     thread = threading.Thread(target=accept, name="slow-listener")
     thread.start()
     try:
-        yield server.getsockname()[1]
+        yield server.getsockname()[1], quick
     finally:
         stop.set()
         thread.join()
@@ -81,8 +84,9 @@ def test_closing_ends_every_open_thread_and_closes_every_source() -> None:
     # the first connect took seconds) tests nothing of the kind: two cycles must have stopped
     # with at least 10 in progress, within 6
     stopped_connecting: list[int] = []
-    with slow_listener(0.05) as port:
+    with slow_listener(0.05) as (port, quick):
         for cycle in range(6):
+            quick.clear()
             if len([n for n in stopped_connecting if n >= 10]) == 2:
                 break
             runtimes = [SensorRuntime(network_sensor(f"n{cycle}_{i}", port)) for i in range(100)]
@@ -99,6 +103,7 @@ def test_closing_ends_every_open_thread_and_closes_every_source() -> None:
             stopped_connecting.append(sum(r.opening for r in runtimes))
             reader.close()
             assert all(r.state == "stopped" for r in runtimes)
+            quick.set()  # the connects left end on their threads all the same, sooner
             deadline = time.monotonic() + 10
             while [t for t in threading.enumerate() if t.name.startswith("sensord-")]:
                 assert time.monotonic() < deadline, "open threads still running"
@@ -181,7 +186,7 @@ def test_an_open_that_gets_no_thread_is_retried_as_a_failed_open(
     """When the process may start no more threads (a service's TasksMax=, memory), a network
     port's open fails like any other: counted, its reason named, retried with backoff, and the
     loop runs on; once threads can be had again the port opens."""
-    with slow_listener(0.0) as port:
+    with slow_listener(0.0) as (port, _):
         runtime = SensorRuntime(network_sensor("n", port))
         with Reader([runtime]) as reader:
             refused = refuse_threads(monkeypatch, "sensord-open-")
