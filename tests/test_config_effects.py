@@ -177,6 +177,13 @@ def polls_in_window(key: str, interval: Any) -> int:
     return sent.count(b"M\n")
 
 
+def one_write(pair: PtyPair) -> bytes:
+    """The bytes of one write to the port as the device reads them: the first (waited for up
+    to 2 s), and those that follow within 0.2 s."""
+    got = pair.read(1, timeout_s=2.0)
+    return got + pair.read(64, timeout_s=0.2) if got else got
+
+
 def request_bytes(key: str, request: Any) -> bytes:
     """The bytes of one poll request as the device reads them."""
     clock = Clock()
@@ -185,7 +192,7 @@ def request_bytes(key: str, request: Any) -> bytes:
         rt = runtime({"sensors.port": pair.path, "sensors.poll": poll}, clock)
         assert rt.try_open()
         rt.tick(clock.now)
-        got = pair.read(64, timeout_s=0.5)
+        got = one_write(pair)
         rt.stop()
     return got
 
@@ -199,16 +206,19 @@ def frames_past_an_echo(key: str, value: Any) -> int:
         rt = runtime({"sensors.port": pair.path, "sensors.poll": poll, key: value}, clock)
         assert rt.try_open()
         rt.tick(clock.now)
-        request = pair.read(64, timeout_s=0.5)
+        request = one_write(pair)
         assert request == b"7\n"
         pair.write(request + b"21.5\n")
         source = rt.source
         assert source is not None
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:  # until the answer, the last line written, is read
             chunk = source.read()
             if chunk:
                 rt.feed(chunk)
+                stats = window_stats(rt)["v"]
+                if stats is not None and stats.reading.value == 21.5:
+                    break
             else:
                 time.sleep(0.01)
         frames = rt.framer.frames
@@ -262,8 +272,8 @@ def read_passes(key: str, value: Any) -> int:
 
         writer = threading.Thread(target=device)
         try:
+            writer.start()  # its lines wake the loop, which looks at ``until`` once a pass
             daemon.reader.run(until=lambda: rt.up)
-            writer.start()
             passes = 0
             end = time.monotonic() + 1.0
 
@@ -461,10 +471,10 @@ def second_connection_status(key: str, value: Any) -> int:
 
 
 def idle_connection_closed(key: str, value: Any) -> bool:
-    """Whether the server closes a connection that sends nothing within 1.5 s."""
+    """Whether the server closes a connection that sends nothing within 1 s."""
     with http_server({key: value}) as srv:
         idle = socket.create_connection(("127.0.0.1", srv.port))
-        idle.settimeout(1.5)
+        idle.settimeout(1.0)
         try:
             return idle.recv(1) == b""
         except TimeoutError:
@@ -1718,8 +1728,8 @@ def modbus_poll(
     changes: dict[str, Any], words: tuple[int, ...] = MODBUS_WORDS, exception: int = 0
 ) -> ModbusSeen | str:
     """One poll of a device on a bus over a real pty, answered from the pty's master with
-    ``words`` (or with the ``exception`` code); "invalid" when the configuration is
-    refused."""
+    ``words`` (or with the ``exception`` code; a set-up write with its echo); "invalid" when
+    the configuration is refused."""
     with PtyPair() as pair:
         try:
             fresh = json.loads(json.dumps(changes))  # rows share their tables
@@ -1748,6 +1758,9 @@ def modbus_poll(
             if exception:
                 body = bytes([spec.unit, flight.read.function_code | 0x80, exception])
                 pair.write(body + crc16(body).to_bytes(2, "little"))
+            elif flight.expected.write:  # a set-up write: its echo, as a device answers it
+                echo = flight.expected.head
+                pair.write(echo + crc16(echo).to_bytes(2, "little"))
             else:
                 pair.write(response_frame(spec, flight.read, answer, 0))
             deadline = time.monotonic() + 2.0
