@@ -949,6 +949,32 @@ def test_a_primary_that_cannot_write_the_workers_copy_exits_naming_the_directory
     assert not daemon.events("worker started")
 
 
+#: The primary logs ``devices read heard`` with the device paths it holds as read each time a
+#: worker's housekeeping (every second) has told it more.
+_DEVICES_READ_HEARD = """
+import structlog
+import sensord.workers as workers
+notified = workers.Primary._on_notify
+
+def notified_and_logged(self):
+    before = set(self._devices_read)
+    notified(self)
+    if self._devices_read != before:
+        structlog.get_logger("test").info("devices read heard", paths=sorted(self._devices_read))
+
+workers.Primary._on_notify = notified_and_logged
+"""
+
+
+def _wait_primary_heard_read(daemon: DaemonProcess, path: str) -> None:
+    """Wait until a worker told the primary it read the device at ``path``."""
+    wait_for(
+        lambda: any(path in r["paths"] for r in daemon.events("devices read heard")),
+        10,
+        "the worker telling the primary the device it read",
+    )
+
+
 @pytest.mark.slow
 def test_a_worker_restarted_while_a_device_it_read_is_unplugged_waits_for_it(
     start_daemon: StartDaemon, linked_pty: SymlinkedPty, tmp_path: Path
@@ -960,7 +986,9 @@ def test_a_worker_restarted_while_a_device_it_read_is_unplugged_waits_for_it(
     link = linked_pty.link
     config = tmp_path / "sensord.toml"
     config.write_text(sensor_toml("probe", str(link)) + sensor_toml("other", "sim://other"))
-    daemon = start_daemon(["--config", str(config), "--workers", "2"])
+    daemon = start_daemon(
+        ["--config", str(config), "--workers", "2"], python_prelude=_DEVICES_READ_HEARD
+    )
     home = shard_of("probe", 2)
 
     def probe() -> dict[str, Any]:
@@ -975,7 +1003,7 @@ def test_a_worker_restarted_while_a_device_it_read_is_unplugged_waits_for_it(
     try:
         daemon.wait_http(15)  # /healthz answers 200 once every worker is ready
         wait_for(reads_device, 10, "the device read")
-        time.sleep(2.5)  # the worker tells the primary at its housekeeping (every second)
+        _wait_primary_heard_read(daemon, str(link))  # at its housekeeping (every second)
         linked_pty.unplug(remove_link=True)
         wait_for(lambda: probe()["state"] == "down", 10, "the sensor down")
         before: int = daemon.status()["workers"][home]["pid"]
@@ -1011,7 +1039,9 @@ def test_a_sensor_a_reload_moves_to_another_worker_while_its_device_is_unplugged
     link = linked_pty.link
     config = tmp_path / "sensord.toml"
     config.write_text(sensor_toml("probe", str(link)) + sensor_toml("other", "sim://other"))
-    daemon = start_daemon(["--config", str(config), "--workers", "2"])
+    daemon = start_daemon(
+        ["--config", str(config), "--workers", "2"], python_prelude=_DEVICES_READ_HEARD
+    )
     moved = next(
         f"probe{i}" for i in range(100) if shard_of(f"probe{i}", 2) != shard_of("probe", 2)
     )
@@ -1028,7 +1058,7 @@ def test_a_sensor_a_reload_moves_to_another_worker_while_its_device_is_unplugged
     try:
         daemon.wait_http(15)
         wait_for(lambda: reads_device("probe"), 10, "the device read")
-        time.sleep(2.5)  # the worker tells the primary at its housekeeping (every second)
+        _wait_primary_heard_read(daemon, str(link))  # at its housekeeping (every second)
         linked_pty.unplug(remove_link=True)
         wait_for(lambda: shown("probe")["state"] == "down", 10, "the sensor down")
         config.write_text(sensor_toml(moved, str(link)) + sensor_toml("other", "sim://other"))
@@ -1062,7 +1092,9 @@ def test_a_sensor_added_on_the_path_of_a_removed_one_while_it_is_absent_is_simul
     link = linked_pty.link
     config = tmp_path / "sensord.toml"
     config.write_text(sensor_toml("probe", str(link)) + sensor_toml("other", "sim://other"))
-    daemon = start_daemon(["--config", str(config), "--workers", "2"])
+    daemon = start_daemon(
+        ["--config", str(config), "--workers", "2"], python_prelude=_DEVICES_READ_HEARD
+    )
     home = shard_of("probe", 2)
     newcomer = next(f"new{i}" for i in range(100) if shard_of(f"new{i}", 2) == home)
 
@@ -1082,7 +1114,7 @@ def test_a_sensor_added_on_the_path_of_a_removed_one_while_it_is_absent_is_simul
     try:
         daemon.wait_http(15)
         wait_for(reads_device, 10, "the device read")
-        time.sleep(2.5)  # the worker tells the primary at its housekeeping (every second)
+        _wait_primary_heard_read(daemon, str(link))  # at its housekeeping (every second)
         config.write_text(sensor_toml("other", "sim://other"))
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: not shown("probe"), 10, "the sensor removed")
