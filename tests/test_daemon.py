@@ -300,23 +300,29 @@ def test_signals_while_the_sensors_are_built_are_taken_once_the_run_starts(
     assert daemon.events("sensord stopped")
 
 
-def slow_import_prelude(module: str, line: str) -> str:
-    """A prelude after which importing ``module`` takes a second, after ``line`` on stdout."""
+def slow_import_prelude(module: str, line: str, signals: int = 1) -> str:
+    """A prelude after which importing ``module`` takes a second, after ``line`` on stdout,
+    or less: it goes on once ``signals`` signals were held (``sensord.early_signals``), all
+    of them during the import. Signals that are not held leave it the whole second."""
     return f"""
 import importlib.abc, sys, time
+def _held():
+    return len(getattr(sys.modules.get("sensord.early_signals"), "_noted", ()))
 class _Slow(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name == {module!r}:
             print({line!r}, flush=True)
-            time.sleep(1.0)
+            deadline = time.monotonic() + 1.0
+            while _held() < {signals} and time.monotonic() < deadline:
+                time.sleep(0.01)
         return None
 sys.meta_path.insert(0, _Slow())
 """
 
 
-#: Importing the command line module takes a second: the time Python spends importing sensord
-#: and its libraries before ``sensord run`` even parses its arguments (a fifth of a second
-#: here, more on a slow SD card).
+#: Importing the command line module takes a second (less once the test's signal is held):
+#: the time Python spends importing sensord and its libraries before ``sensord run`` even
+#: parses its arguments (a fifth of a second here, more on a slow SD card).
 SLOW_IMPORT_PRELUDE = slow_import_prelude("sensord.cli", "importing the command line")
 
 
@@ -327,7 +333,8 @@ def test_signals_while_python_imports_sensord_are_taken_once_the_run_starts(
     the command line is parsed, do not end the process: the entry point holds them from its
     first line and the run takes them as it starts (one reload; the demo's answer to a
     capture request, which has no capture directory), then runs on."""
-    daemon = start_daemon(python_prelude=SLOW_IMPORT_PRELUDE)
+    prelude = slow_import_prelude("sensord.cli", "importing the command line", signals=2)
+    daemon = start_daemon(python_prelude=prelude)
     wait_for(lambda: "importing the command line" in daemon.log_text(), 10, "the import")
     daemon.proc.send_signal(signal.SIGHUP)
     daemon.proc.send_signal(signal.SIGUSR1)
@@ -355,8 +362,8 @@ def test_a_sigterm_while_python_imports_sensord_stops_the_run_cleanly(
     assert daemon.events("sensord stopped")
 
 
-#: Importing importlib.metadata (which reads sensord's version) takes a second: a few tens of
-#: milliseconds on this machine, more on a slow SD card.
+#: Importing importlib.metadata (which reads sensord's version) takes a second (less once the
+#: test's signal is held): a few tens of milliseconds on this machine, more on a slow SD card.
 SLOW_METADATA_PRELUDE = slow_import_prelude("importlib.metadata", "importing importlib.metadata")
 
 
