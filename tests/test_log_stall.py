@@ -219,6 +219,7 @@ def test_a_stop_while_the_log_stream_is_stalled_exits_at_once(
 
 
 _THREAD_FAILS = """
+import os
 import threading
 import warnings
 
@@ -242,6 +243,7 @@ def _serve_after_a_thread_failed(self):
     thread.start()
     thread.join(2.0)
     structlog.get_logger("t").info("joined", alive=thread.is_alive())
+    open(os.environ["JOINED_MARK"], "w").close()  # the test reads the stream from then on
     _serve(self)
 
 daemon.Daemon.serve = _serve_after_a_thread_failed
@@ -249,7 +251,7 @@ daemon.Daemon.serve = _serve_after_a_thread_failed
 
 
 def test_a_thread_s_exception_and_a_warning_are_records_in_order_with_the_lines(
-    start_daemon: StartDaemon,
+    start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
     """A thread of ``sensord run`` that a warning and an uncaught exception end, while the
     stream takes nothing: neither blocks the thread (it ends at once), and read again (slowly,
@@ -257,12 +259,16 @@ def test_a_thread_s_exception_and_a_warning_are_records_in_order_with_the_lines(
     JSON lines only, the warning and the exception as records of their own (its traceback a
     field, as sensord's own tracebacks) among the lines around them, in order."""
     stream = LogStream(stalled=True)
+    joined = tmp_path / "joined"
     daemon = start_daemon(
-        config=CONFIG, stderr=stream.daemon_end.fileno(), python_prelude=_THREAD_FAILS
+        config=CONFIG,
+        stderr=stream.daemon_end.fileno(),
+        python_prelude=_THREAD_FAILS,
+        env={"JOINED_MARK": str(joined)},
     )
     try:
         daemon.wait_http()
-        time.sleep(2.5)  # the thread ended, or its join timed out
+        wait_for(joined.exists, 10.0, "the thread ended, or its join timed out")
         stream.read_slowly(100_000)
         wait_for(lambda: b'"joined"' in stream.received, 10.0, "the line after the join")
         assert daemon.stop() == 0
