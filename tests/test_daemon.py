@@ -182,14 +182,19 @@ def test_stalled_pipeline_stops_watchdog_pings_and_healthz(
     assert "has not run" in body
 
 
-#: The daemon's start held for a second once its HTTP server serves: the time a slow start
-#: (ports that take long to open, many sensors) leaves between /healthz answering and the loop.
-SLOW_START_PRELUDE = """
+def slow_start_prelude(signals: int) -> str:
+    """The daemon's start held for a second once its HTTP server serves: the time a slow start
+    (ports that take long to open, many sensors) leaves between /healthz answering and the
+    loop; or less, once the ``signals`` signals the test sends have come (noted by the run's
+    handlers, for the loop's first iteration to take)."""
+    return f"""
 import time
 import sensord.daemon as d
 _original = d.Daemon.start
 def _start(self, run):
-    time.sleep(1.0)
+    deadline = time.monotonic() + 1.0
+    while len(self._pending_signals) < {signals} and time.monotonic() < deadline:
+        time.sleep(0.01)
     return _original(self, run)
 d.Daemon.start = _start
 """
@@ -200,7 +205,7 @@ def test_sigterm_while_the_daemon_starts_stops_it_cleanly(start_daemon: StartDae
     SIGTERM that comes once /healthz answers but before the reader loop runs (systemctl stop
     during a slow start) is taken as a stop like any other: exit code 0, the ports closed and
     the stop logged, never the default action that ends the process by the signal."""
-    daemon = start_daemon(python_prelude=SLOW_START_PRELUDE)
+    daemon = start_daemon(python_prelude=slow_start_prelude(signals=1))
     daemon.wait_http()
     status = daemon.status()
     assert status["state"] == "starting"
@@ -212,16 +217,17 @@ def test_sigterm_while_the_daemon_starts_stops_it_cleanly(start_daemon: StartDae
 
 
 def _starting_with_its_file_edited(
-    tmp_path: Path, start_daemon: StartDaemon, listener: NotifyListener
+    tmp_path: Path, start_daemon: StartDaemon, listener: NotifyListener, signals: int
 ) -> DaemonProcess:
-    """A daemon of sensor ``a`` that starts slowly, notifying ``listener``: its HTTP answers
-    while it starts, and its file then has sensor ``b`` too."""
+    """A daemon of sensor ``a`` that starts slowly (until the test's ``signals`` signals came),
+    notifying ``listener``: its HTTP answers while it starts, and its file then has sensor
+    ``b`` too."""
     config = tmp_path / "sensord.toml"
     write_atomically(config, sensor_toml("a", "sim://a"))
     daemon = start_daemon(
         ["--config", str(config)],
         env={"NOTIFY_SOCKET": listener.address},
-        python_prelude=SLOW_START_PRELUDE,
+        python_prelude=slow_start_prelude(signals),
     )
     daemon.wait_http()
     write_atomically(config, sensor_toml("a", "sim://a") + sensor_toml("b", "sim://b"))
@@ -235,7 +241,7 @@ def test_a_stop_signal_with_a_sighup_stops_without_reloading(
     the daemon stops, exit code 0, without a reload first: no sensor of the edited file is
     started, and the service manager is told STOPPING=1, never RELOADING=1 or READY=1."""
     listener = notify_listener
-    daemon = _starting_with_its_file_edited(tmp_path, start_daemon, listener)
+    daemon = _starting_with_its_file_edited(tmp_path, start_daemon, listener, signals=2)
     daemon.signal(signal.SIGTERM)
     daemon.signal(signal.SIGHUP)
     assert daemon.proc.wait(10) == 0
@@ -254,7 +260,7 @@ def test_sighup_during_the_start_reloads_before_the_first_ready(
     loop's first iteration, and the service manager hears of the start once: one READY=1,
     with the sensors of the reloaded file, and no RELOADING=1 before it."""
     listener = notify_listener
-    daemon = _starting_with_its_file_edited(tmp_path, start_daemon, listener)
+    daemon = _starting_with_its_file_edited(tmp_path, start_daemon, listener, signals=1)
     try:
         daemon.signal(signal.SIGHUP)
         listener.wait_for("READY=1", 5.0)
@@ -270,14 +276,18 @@ def test_sighup_during_the_start_reloads_before_the_first_ready(
 
 
 #: The daemon's sensors built for a second, after a line that says so: the time a start with
-#: many sensors, or pymodbus to load, spends before the run's signal handlers are in place.
+#: many sensors, or pymodbus to load, spends before the run's signal handlers are in place; or
+#: less, once the test's two signals were held (``sensord.early_signals``).
 SLOW_BUILD_PRELUDE = """
 import sys, time
 import sensord.daemon as d
+from sensord import early_signals
 _original = d.Daemon.__init__
 def _init(self, *args, **kw):
     print("building the sensors", flush=True)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 1.0
+    while len(early_signals._noted) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     _original(self, *args, **kw)
 d.Daemon.__init__ = _init
 """
