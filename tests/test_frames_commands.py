@@ -450,9 +450,9 @@ def test_a_polled_device_is_not_stale_before_its_first_poll_after_a_long_set_up(
         start = clock.now
         read = command_bytes("mhz19", "read")
         first_poll = None
+        device_end = DeviceEnd(rt, pair)
         while rt.state == "up" and clock.now < start + 30:
-            rt.tick(clock.now)
-            if first_poll is None and read in pair.read(64, timeout_s=0.005):
+            if read in device_end.tick(clock.now) and first_poll is None:
                 first_poll = clock.now - start
             clock.now = round(clock.now + 0.05, 3)
         rt.stop()
@@ -509,20 +509,59 @@ def test_a_missing_reply_is_counted_after_the_last_of_three_writes_on_every_conn
     ]
 
 
+class DeviceEnd:
+    """The device end of ``pair`` for ``rt``: ``tick`` ticks the sensor and returns the bytes
+    that its tick wrote, read from the pty's master. The sensor's source counts the bytes it
+    takes (its ``try_write``, through which every command and request goes), so the device
+    end waits for exactly those, and for nothing when the tick wrote nothing."""
+
+    def __init__(self, rt: SensorRuntime, pair: PtyPair) -> None:
+        assert pair.master_fd is not None
+        self.rt = rt
+        self.fd = pair.master_fd
+        self.sent = 0
+        self.taken = 0
+        self._source: object = None
+
+    def _count(self) -> None:
+        source = self.rt.source
+        if source is None or source is self._source:
+            return
+        self._source = source
+        try_write = source.try_write
+
+        def counted(data: bytes) -> bool:
+            sent = try_write(data)
+            assert sent, "the pty took the whole write"
+            self.sent += len(data)
+            return sent
+
+        source.try_write = counted  # type: ignore[method-assign]
+
+    def tick(self, now: float) -> bytes:
+        self._count()
+        self.rt.tick(now)
+        written = b""
+        deadline = time.monotonic() + 2.0
+        while self.taken < self.sent and wait_readable(self.fd, deadline - time.monotonic()):
+            chunk = os.read(self.fd, 4096)
+            self.taken += len(chunk)
+            written += chunk
+        assert self.taken == self.sent, (self.taken, self.sent)
+        return written
+
+
 def tick_through(
     rt: SensorRuntime, pair: PtyPair, clock: Clock, answer: Callable[[bytes], bytes], until: float
 ) -> list[tuple[float, bytes]]:
     """Tick ``rt`` at each of its deadlines up to ``until`` (injected time). The device end of
     ``pair`` reads what each tick wrote and writes back ``answer(written)``, which the sensor
     reads. Returns every write with its time."""
-    assert pair.master_fd is not None
+    device_end = DeviceEnd(rt, pair)
     writes: list[tuple[float, bytes]] = []
     while (due := rt.next_deadline()) is not None and due <= until:
         clock.now = max(clock.now, due)
-        rt.tick(clock.now)
-        written = b""
-        while wait_readable(pair.master_fd, 0.02):
-            written += os.read(pair.master_fd, 256)
+        written = device_end.tick(clock.now)
         if written:
             writes.append((clock.now, written))
             reply = answer(written)
@@ -1003,14 +1042,12 @@ def sds011_stale_hint(setup: list[str], answer: bool) -> str:
         rt = SensorRuntime(sensor_config({**table, "setup": setup}), clock=clock, wall_clock=clock)
         assert rt.try_open()
         device = PresetDevice("sds011")
+        device_end = DeviceEnd(rt, pair)
         try:
             start = clock.now
             while rt.state == "up" and clock.now < start + 60.0:
-                rt.tick(clock.now)
-                fd = pair.master_fd
-                assert fd is not None
-                if wait_readable(fd, 0.005):
-                    written = os.read(fd, 4096)
+                written = device_end.tick(clock.now)
+                if written:
                     replies = [r for r in device.receive(written) if r is not None]
                     if answer and replies:
                         pair.write(b"".join(replies) + SDS011_FRAME)

@@ -37,14 +37,20 @@ Each test plays what a device is known to send, with its origin:
 from __future__ import annotations
 
 import collections
-import os
 import random
 from typing import Any
 
 import pytest
-from harness.pty import PtyPair, wait_readable
+from harness.pty import PtyPair
 from structlog.testing import capture_logs
-from test_frames_commands import Clock, pms_frame, read_all, sensor_config, tick_through
+from test_frames_commands import (
+    Clock,
+    DeviceEnd,
+    pms_frame,
+    read_all,
+    sensor_config,
+    tick_through,
+)
 
 from sensord.config import Config
 from sensord.formats.presets import command_bytes
@@ -387,7 +393,7 @@ def run_polls(
 ) -> list[tuple[float, float]]:
     """Tick ``rt`` at its deadlines and every second up to ``until``; the device answers
     what each tick wrote. Returns the CO2 readings published, with their times."""
-    assert pair.master_fd is not None
+    device_end = DeviceEnd(rt, pair)
     got: list[tuple[float, float]] = []
     while True:
         due = rt.next_deadline()
@@ -395,10 +401,7 @@ def run_polls(
         if due > until:
             return got
         clock.now = max(clock.now, due)
-        rt.tick(clock.now)
-        written = b""
-        while wait_readable(pair.master_fd, 0.01):
-            written += os.read(pair.master_fd, 256)
+        written = device_end.tick(clock.now)
         reply = device(written) if written else b""
         if reply:
             before = published(rt, "co2_ppm")
@@ -566,7 +569,7 @@ def test_a_pms_woken_by_a_set_up_re_run_warms_up_before_its_readings_count() -> 
     got: list[tuple[float, float]] = []
     with PtyPair() as pair, capture_logs() as logs:
         rt = open_sensor(pair, clock, {"preset": "pms5003", "warmup_s": 30, "setup": ["wakeup"]})
-        assert pair.master_fd is not None
+        device_end = DeviceEnd(rt, pair)
         start = clock.now
         asleep_at = start + 40.0
         while clock.now < start + 120.0:
@@ -574,10 +577,7 @@ def test_a_pms_woken_by_a_set_up_re_run_warms_up_before_its_readings_count() -> 
             clock.now = (
                 clock.now + 1.0 if due is None else max(clock.now, min(due, clock.now + 1.0))
             )
-            rt.tick(clock.now)
-            written = b""
-            while wait_readable(pair.master_fd, 0.005):
-                written += os.read(pair.master_fd, 256)
+            written = device_end.tick(clock.now)
             if written:
                 device.receive(written)
             if clock.now >= asleep_at and device.wakeups == 1:

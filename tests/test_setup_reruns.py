@@ -7,13 +7,19 @@ simulated device (``PresetDevice``, PMS5003), with time injected."""
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import socket
 
-from harness.pty import PtyPair, wait_readable
+from harness.pty import PtyPair
 from structlog.testing import capture_logs
-from test_frames_commands import Clock, pms_frame, read_all, sensor_config, tick_through
+from test_frames_commands import (
+    Clock,
+    DeviceEnd,
+    pms_frame,
+    read_all,
+    sensor_config,
+    tick_through,
+)
 from test_frames_generic import SPS30
 from test_frames_setup_bytes import NOT_ALLOWED, READ, START, STARTED, Sps30, sps30_on
 
@@ -249,6 +255,7 @@ class Pms5003:
     def run(self, rt: SensorRuntime, until: float) -> None:
         """Tick ``rt`` at its deadlines, the device's frame times and every second up to
         ``until``; the device answers what was written and streams while active."""
+        device_end = DeviceEnd(rt, self.pair)
         while True:
             due = min(
                 d
@@ -262,10 +269,7 @@ class Pms5003:
             if due > until:
                 return
             self.clock.now = max(self.clock.now, due)
-            rt.tick(self.clock.now)
-            written = b""
-            while wait_readable(self.fd, 0.01):
-                written += os.read(self.fd, 256)
+            written = device_end.tick(self.clock.now)
             out = b""
             if written:
                 self.written.append((self.clock.now, written))
@@ -490,16 +494,14 @@ def test_a_device_back_while_a_re_run_s_later_command_is_awaited_is_set_up_again
         table["port"] = pair.path
         rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
         assert rt.try_open()
+        device_end = DeviceEnd(rt, pair)
         start = clock.now
         while clock.now < start + 40.0:
             clock.now = round(clock.now + 0.1, 6)
             if clock.now >= start + 5.0 and not cut:
                 on, cut = False, True
-            rt.tick(clock.now)
+            written = device_end.tick(clock.now)
             out = b""
-            written = b""
-            while wait_readable(pair.master_fd, 0.005):
-                written += os.read(pair.master_fd, 256)
             if written:
                 got.append((on, written))
                 if not on and written == b"A 32\r\n":
