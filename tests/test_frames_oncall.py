@@ -27,6 +27,7 @@ from sensord.config import parse_config
 from sensord.dialogue import IGNORED_COMMAND_HINT, NOTHING_CAME_HINT
 from sensord.formats.presets import FITTING_FRAMES, PresetDevice, preset_hint, silent_hint
 from sensord.sensor import SensorRuntime
+from sensord.sources.base import Source
 
 
 def pms_frame(value: int) -> bytes:
@@ -221,19 +222,21 @@ def test_a_pms_that_sends_but_ignores_its_set_up_is_told_from_a_deaf_one() -> No
         '[[sensors]]\nname = "s"\nport = "{port}"\npreset = "pms5003"\nwarmup_s = 0\n'
         'setup = ["active_mode"]\n'
     )
+    clock = Clock()
     with PtyPair() as pair:
-        device = Responder(pair, frame=lambda: pms_frame(5), period_s=0.2)
-        runtime = SensorRuntime(parse_config(text.format(port=pair.path)).sensors[0])
+        device = Responder(pair, frame=lambda: pms_frame(5), period_s=0.02)
+        config = parse_config(text.format(port=pair.path)).sensors[0]
+        runtime = SensorRuntime(config, clock=clock, wall_clock=clock)
         try:
             assert runtime.try_open()
             with capture_logs() as logs:
-                deadline = time.monotonic() + 10.0
-                while runtime.setup_ack_errors["missing"] == 0 and time.monotonic() < deadline:
+                end = clock.now + 10.0
+                while runtime.setup_ack_errors["missing"] == 0 and clock.now < end:
                     source = runtime.source
                     assert source is not None
-                    runtime.feed(source.read())
-                    runtime.tick(time.monotonic())
-                    time.sleep(0.05)
+                    deliver_some(runtime, source)  # a frame or more each 0.2 s of its clock
+                    runtime.tick(clock.now)
+                    clock.now += 0.2
         finally:
             device.stop()
             runtime.stop()
@@ -277,6 +280,31 @@ def sds011_on_a_period(
         finally:
             runtime.stop()
     return hint, logs
+
+
+def deliver_some(runtime: SensorRuntime, source: Source) -> None:
+    """What the device has sent, fed as the reader loop reads it: at least one byte."""
+    got = b""
+    deadline = time.monotonic() + 2.0
+    while not got and time.monotonic() < deadline:
+        got = source.read()
+        if not got:
+            time.sleep(0.001)
+    assert got
+    runtime.feed(got)
+
+
+def feed_answer(runtime: SensorRuntime, source: Source) -> None:
+    """What the device has sent, fed as the reader loop reads it, up to the answer to the
+    poll request the last tick wrote, if it wrote one."""
+    dialogue = runtime.dialogue
+    assert dialogue is not None
+    deadline = time.monotonic() + 2.0
+    runtime.feed(source.read())
+    while dialogue.awaiting_response and time.monotonic() < deadline:
+        time.sleep(0.001)
+        runtime.feed(source.read())
+    assert not dialogue.awaiting_response
 
 
 def deliver(runtime: SensorRuntime, pair: PtyPair, data: bytes) -> None:
@@ -369,8 +397,7 @@ def test_a_clone_ignoring_its_set_up_on_a_port_that_reconnects_is_named_once_a_m
                     runtime.tick(clock.now)
                     source = runtime.source
                     assert source is not None
-                    time.sleep(0.005)
-                    runtime.feed(source.read())
+                    feed_answer(runtime, source)
                 runtime.close_source()
                 clock.now += 1.0
             errors = runtime.setup_ack_errors
@@ -388,7 +415,7 @@ def test_a_dead_polled_device_is_not_warned_of_every_minute_for_as_long_as_it_st
     start_daemon: StartDaemon, pty_pair: PtyPair
 ) -> None:
     """A device polled every 5 s that never answers, for 40 minutes of the daemon's clock
-    (sped up 240 times by libfaketime): its first unanswered polls are a warning, then the
+    (sped up 480 times by libfaketime): its first unanswered polls are a warning, then the
     sensor goes stale with a hint that names the poll, and stays so; the hourly reminder
     tells it goes on (README, Logging). Not a ``no response to poll request`` warning a
     minute on top (43,000 lines in a month); sensord_poll_timeouts_total counts every one."""
@@ -397,7 +424,7 @@ def test_a_dead_polled_device_is_not_warned_of_every_minute_for_as_long_as_it_st
             f'[[sensors]]\nname = "dead"\nport = "{pty_pair.path}"\nformat = "value"\n'
             'poll = { request = "R\\r\\n", interval_s = 5 }\nchannels = [{ name = "v" }]\n'
         ),
-        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x240"},
+        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x480"},
     )
     daemon.wait_http()
     stop = threading.Event()
