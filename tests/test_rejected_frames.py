@@ -94,11 +94,13 @@ def test_a_device_at_another_baud_rate_whose_garbage_holds_line_ends_is_pointed_
 def test_a_healthy_device_with_a_rejected_line_now_and_then_gets_no_hint(
     start_daemon: StartDaemon, pty_pair: PtyPair
 ) -> None:
-    daemon = start_daemon(config=CONFIG.format(port=pty_pair.path))
+    # rejected and good lines for twice stale_after_s (1 s): no spell of rejections as long
+    config = CONFIG.format(port=pty_pair.path).replace("stale_after_s = 2", "stale_after_s = 1")
+    daemon = start_daemon(config=config)
     with device(pty_pair, [LINE + b"T=2\x001.5\r\n"]):  # a good line, and one hit by noise
         daemon.wait_http()
         daemon.wait_state("up", timeout_s=10)
-        time.sleep(4)
+        time.sleep(2)
         climate = daemon.status()["sensors"]["climate"]
     assert climate["parse_errors"]["encoding"] > 5
     assert climate["hint"] is None
@@ -231,7 +233,7 @@ def test_the_end_of_a_spell_told_as_no_reading_is_logged(pty_pair: PtyPair) -> N
 def test_the_log_s_counts_of_rejected_frames_add_up_to_the_metric(
     start_daemon: StartDaemon, pty_pair: PtyPair
 ) -> None:
-    """The daemon (its clock sped up 480 times by libfaketime) reads a device that sends a
+    """The daemon (its clock sped up 960 times by libfaketime) reads a device that sends a
     line that is no number and one that is no UTF-8 about every 5 s for six minutes, and a
     ``nan`` line from the third minute on, then falls silent. The rejections the log tells
     of (each ``frame rejected`` line, its ``suppressed``, and the hour's ``frames rejected``)
@@ -243,14 +245,14 @@ def test_the_log_s_counts_of_rejected_frames_add_up_to_the_metric(
             f'[[sensors]]\nname = "junk"\nport = "{pty_pair.path}"\nformat = "value"\n'
             'stale_after_s = 86400\nchannels = [{ name = "v" }]\n'
         ),
-        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x480"},
+        env={"LD_PRELOAD": libfaketime(), "FAKETIME": "+0 x960"},
     )
     daemon.wait_http()
     daemon.wait_state("up", ["junk"])
     started = time.monotonic()
-    while (elapsed := time.monotonic() - started) < 0.75:  # six minutes of the daemon's time
-        pty_pair.write(b"garbage\n\xff\xfe\n" + (b"nan\n" if elapsed > 0.25 else b""))
-        time.sleep(0.01)
+    while (elapsed := time.monotonic() - started) < 0.375:  # six minutes of the daemon's time
+        pty_pair.write(b"garbage\n\xff\xfe\n" + (b"nan\n" if elapsed > 0.125 else b""))
+        time.sleep(0.005)
     wait_for(lambda: bool(daemon.events("frames rejected")), 30.0, "the hour's summary", 0.2)
     metrics = daemon.scrape()
     assert daemon.stop(30.0) == 0
