@@ -777,8 +777,9 @@ def warm_readings(key: str, value: Any) -> int:
 
 def rewarmed_after_silence(key: str, value: Any) -> int:
     """Readings of a streaming PMS5003 on a pty (warm-up 5 s) from the frames of 10 s after
-    a 20 s silence, on an injected clock."""
-    frame = b"\x42\x4d\x00\x1c" + bytes(26)
+    a 20 s silence, on an injected clock. Its values are 1, not 0: a first frame after a
+    silence that reads 0 in every field warms any device of frames up again."""
+    frame = b"\x42\x4d\x00\x1c" + (1).to_bytes(2, "big") * 13
     frame += (sum(frame) % 65536).to_bytes(2, "big")
     now = [1000.0]
     with PtyPair() as pair:
