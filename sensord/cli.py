@@ -1802,6 +1802,15 @@ def _modbus_options(sub: Any) -> None:
         help="seconds to wait after the port opens before the request, for a device that "
         "ignores requests at first (default: the modbus.connect_delay_s of --sensor, else 0)",
     )
+    read.add_argument(
+        "--gap",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds the device needs between requests, waited on top of the line's silence "
+        "before a read asked again (busy, or of the other table) (default: the modbus.gap_s "
+        "of --sensor, else 0)",
+    )
 
 
 def _decimal_or_hex(text: str) -> int:

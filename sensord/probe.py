@@ -46,24 +46,25 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     given), each replaced by the option given on the command line; an exit code when the
     sensor cannot be found or no port is given. ``args.timeout`` and ``args.connect_delay``
     are set too: those given, else the sensor's (its response timeout when longer than the
-    probe's own :data:`PROBE_TIMEOUT_S`), else the probe's; and ``args.busy_retries`` and
-    ``args.busy_wait``: the sensor's, else :data:`PROBE_BUSY_RETRIES` and
-    :data:`PROBE_BUSY_WAIT_S`."""
-    for option, value, lowest in (
-        ("--timeout", args.timeout, 0.001),
-        ("--connect-delay", args.connect_delay, 0.0),
+    probe's own :data:`PROBE_TIMEOUT_S`), else the probe's; ``args.gap`` likewise (else 0);
+    and ``args.busy_retries`` and ``args.busy_wait``: the sensor's, else
+    :data:`PROBE_BUSY_RETRIES` and :data:`PROBE_BUSY_WAIT_S`."""
+    for option, value, lowest, highest in (
+        ("--timeout", args.timeout, 0.001, 60),
+        ("--connect-delay", args.connect_delay, 0.0, 60),
+        ("--gap", args.gap, 0.0, 10),
     ):
-        # the bounds of modbus.timeout_s and modbus.connect_delay_s
-        if value is not None and not lowest <= value <= 60:
+        # the bounds of modbus.timeout_s, modbus.connect_delay_s and modbus.gap_s
+        if value is not None and not lowest <= value <= highest:
             print(
-                f"sensord: {option} must be in [{lowest:g}, 60] seconds, got {value:g}",
+                f"sensord: {option} must be in [{lowest:g}, {highest}] seconds, got {value:g}",
                 file=sys.stderr,
             )
             return EXIT_USAGE
     settings = SerialSettings()
     port: str | None = None
     unit = 1
-    timeout_s, connect_delay_s = PROBE_TIMEOUT_S, 0.0
+    timeout_s, connect_delay_s, gap_s = PROBE_TIMEOUT_S, 0.0, 0.0
     args.busy_retries, args.busy_wait = PROBE_BUSY_RETRIES, PROBE_BUSY_WAIT_S
     if args.sensor is not None:
         path = args.config or DEFAULT_CONFIG_PATH
@@ -86,7 +87,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         device = sensor.modbus_device
         port, unit = sensor.port, device.unit
         timeout_s = max(timeout_s, device.timeout_s)
-        connect_delay_s = device.connect_delay_s
+        connect_delay_s, gap_s = device.connect_delay_s, device.gap_s
         args.busy_retries, args.busy_wait = device.busy_retries, device.busy_wait_s
     elif args.config is not None:
         print("sensord: --config is read for --sensor only", file=sys.stderr)
@@ -95,6 +96,8 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         args.timeout = timeout_s
     if args.connect_delay is None:
         args.connect_delay = connect_delay_s
+    if args.gap is None:
+        args.gap = gap_s
     port = args.port if args.port is not None else port
     if port is None:
         print("sensord: give the PORT, or --sensor NAME of a config", file=sys.stderr)
@@ -179,8 +182,10 @@ def modbus_read(args: argparse.Namespace) -> int:
             response, miscounted = _await_response(source, link, args, function, received)
             # a device busy (06) or still working on an earlier request (05) is asked again
             # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries), and
-            # no sooner than the line's inter-frame silence
-            wait_s = max(args.busy_wait, 0.0 if tcp else silence_s(settings))
+            # no sooner than the line's inter-frame silence and the device's gap after it
+            # (modbus.gap_s), as the daemon's bus keeps the line quiet after each exchange
+            quiet_s = (0.0 if tcp else silence_s(settings)) + args.gap
+            wait_s = max(args.busy_wait, quiet_s)
             while (
                 response is not None
                 and response.exception_code in BUSY_CODES
@@ -191,9 +196,9 @@ def modbus_read(args: argparse.Namespace) -> int:
                 source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
                 response, miscounted = _await_response(source, link, args, function, received)
             if busy:
-                print(_busy_note(args, busy, response), file=sys.stderr)
+                print(_busy_note(args, busy, response, wait_s), file=sys.stderr)
             if response is not None and _other_table_may_hold(table, response):
-                other = _read_other_table(source, link, args, read, 0.0 if tcp else settings)
+                other = _read_other_table(source, link, args, read, quiet_s)
     except SourceError as exc:
         print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
         return EXIT_INVALID
@@ -247,8 +252,7 @@ def modbus_read(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if response.exception_code:
         code = response.exception_code
-        name = EXCEPTION_NAMES.get(code, "not a standard exception")
-        print(f"unit {args.unit} answered with exception {code} ({name})")
+        print(f"unit {args.unit} answered with {exception_named(code)}")
         as_ref = reference_read_as_address(table, address)
         if code == 2 and as_ref is not None:
             print(
@@ -276,16 +280,30 @@ PROBE_BUSY_RETRIES = 3
 PROBE_BUSY_WAIT_S = 0.1
 
 
-def _busy_note(args: argparse.Namespace, busy: int, response: Response | None) -> str:
-    """What the probe tells of the ``busy`` reads it asked again after a busy answer, now
-    that ``response`` came (None: none came to the last)."""
+def exception_named(code: int) -> str:
+    """Exception ``code`` as the Modbus specification and device manuals write it, in hex
+    with its name: ``exception 0x0B (gateway target device failed to respond)``."""
+    return f"exception 0x{code:02X} ({EXCEPTION_NAMES.get(code, 'not a standard exception')})"
+
+
+def _busy_note(
+    args: argparse.Namespace, busy: int, response: Response | None, wait_s: float
+) -> str:
+    """What the probe tells of the ``busy`` reads it asked again after a busy answer, each
+    ``wait_s`` after it, now that ``response`` came (None: none came to the last)."""
     unit = args.unit
     still = response is not None and response.exception_code in BUSY_CODES
     answers = busy + 1 if still else busy
     times = "once" if answers == 1 else f"{answers} times"
     told = f"unit {unit} answered busy {times}"
     again = "once" if busy == 1 else f"{busy} times"
-    asked = f"{args.busy_wait:g} s later, as the daemon asks it (modbus.busy_wait_s, busy_retries)"
+    later = f"{args.busy_wait:g} s later"
+    if wait_s > args.busy_wait:  # the line's quiet time after the busy answer is longer
+        after = "the line's silence"
+        if args.gap:
+            after += " and the device's gap, modbus.gap_s"
+        later = f"{wait_s:.3g} s later ({after})"
+    asked = f"{later}, as the daemon asks it (modbus.busy_wait_s, busy_retries)"
     if still:
         return (
             f"{told}, asked again {again}, each time {asked}; still busy at the last try: "
@@ -304,7 +322,6 @@ def _busy_note(args: argparse.Namespace, busy: int, response: Response | None) -
 def _gateway_said(args: argparse.Namespace, code: int) -> str:
     """The answer of a gateway that did not reach ``args.unit`` (exception 0A or 0B): the
     device did not answer (what to check), not a refusal of the read."""
-    name = EXCEPTION_NAMES[code]
     what = (
         "the gateway has no path to it: check the gateway's routing of unit ids to its ports"
         if code == 0x0A
@@ -312,7 +329,7 @@ def _gateway_said(args: argparse.Namespace, code: int) -> str:
         "serial settings (baud rate, parity) against the device's, and the wiring (A and B "
         "swapped, termination)"
     )
-    return f"the gateway answered for unit {args.unit} with exception {code} ({name}): {what}"
+    return f"the gateway answered for unit {args.unit} with {exception_named(code)}: {what}"
 
 
 #: The last address of every table (addresses are 16 bits).
@@ -401,11 +418,11 @@ def _read_other_table(
     link: ModbusLink,
     args: argparse.Namespace,
     read: Read,
-    settings: SerialSettings | float,
+    quiet_s: float,
 ) -> Response | None:
-    """The answer to ``read`` of the other register table, asked after the line's
-    inter-frame silence at ``settings`` (none over TCP); None when none comes."""
-    time.sleep(settings if isinstance(settings, float) else silence_s(settings))
+    """The answer to ``read`` of the other register table, asked ``quiet_s`` after the
+    refusal (the line's inter-frame silence and the device's gap); None when none comes."""
+    time.sleep(quiet_s)
     twin = Read(OTHER_TABLE[read.table], read.address, read.count, ())
     try:
         source.write(link.request(args.unit, twin, PROBE_TRANSACTION_ID))

@@ -1485,13 +1485,13 @@ def test_probe_reports_silence_and_exceptions(
         == 1
     )
     out = capsys.readouterr().out
-    assert "answered with exception 2" in out
+    assert "answered with exception 0x02 (illegal data address)" in out
     assert "reference" not in out  # 999 is no input register's reference
     # a manual's reference asked as an address: the address it stands for is named
     tcp_server.set(1, "holding", 3, [42])
     assert main(["modbus", "read", tcp_server.url, "--unit", "1", "--holding", "40004"]) == 1
     out = capsys.readouterr().out
-    assert "answered with exception 2" in out
+    assert "answered with exception 0x02 (illegal data address)" in out
     assert (
         "40004 is asked as the address it says; if the manual gives 40004 as a reference, "
         "that is --holding 3"
@@ -1528,7 +1528,7 @@ def test_a_read_of_the_wrong_register_table_is_shown_the_other_table_s_answer(
         probe = ["modbus", "read", port, "--unit", "1", "--count", "4", *options]
         assert main([*probe, "--holding", "0x3100"]) == 1
         out = capsys.readouterr().out
-        assert "answered with exception 2" in out
+        assert "answered with exception 0x02 (illegal data address)" in out
         assert (
             "the same addresses of the input registers answer (function 04; --input 12544, "
             'table = "input"):'
@@ -1540,7 +1540,7 @@ def test_a_read_of_the_wrong_register_table_is_shown_the_other_table_s_answer(
         assert "the same addresses" not in capsys.readouterr().out
         assert main([*probe, "--holding", "0x5000"]) == 1
         out = capsys.readouterr().out
-        assert "answered with exception 2" in out
+        assert "answered with exception 0x02 (illegal data address)" in out
         assert "the same addresses" not in out
 
 
@@ -1574,7 +1574,8 @@ def test_the_probe_asks_a_busy_device_again_as_the_daemon_does(
     """A device that answers a read busy (06) twice, then the registers: the probe asks it
     again 0.1 s later each time and prints the registers (exit 0), saying so; one busy at
     every try is reported as busy (exit 1) after the daemon's 3 busy retries, or its
-    sensor's ``busy_retries`` at its ``busy_wait_s`` with ``--sensor``."""
+    sensor's ``busy_retries`` at its ``busy_wait_s`` with ``--sensor``; never sooner than
+    the device's gap after the line's silence (``--gap``, or the sensor's ``gap_s``)."""
     busy: list[float] = []
     limit = [2]
 
@@ -1599,11 +1600,19 @@ def test_the_probe_asks_a_busy_device_again_as_the_daemon_does(
             "daemon asks it (modbus.busy_wait_s, busy_retries); it answered then"
         ) in captured.err
         assert busy[1] - busy[0] >= 0.1
+        # a device that needs 0.15 s between requests (--gap) is asked again no sooner
+        busy.clear()
+        assert main([*probe, "--gap", "0.15"]) == 0
+        assert (
+            "unit 1 answered busy 2 times and was asked again each time 0.152 s later (the "
+            "line's silence and the device's gap, modbus.gap_s)"
+        ) in capsys.readouterr().err
+        assert busy[1] - busy[0] >= 0.15
         busy.clear()
         limit[0] = 10
         assert main(probe) == 1
         captured = capsys.readouterr()
-        assert "unit 1 answered with exception 6 (server device busy)" in captured.out
+        assert "unit 1 answered with exception 0x06 (server device busy)" in captured.out
         assert (
             "unit 1 answered busy 4 times, asked again 3 times, each time 0.1 s later, as the "
             "daemon asks it (modbus.busy_wait_s, busy_retries); still busy at the last try"
@@ -1618,7 +1627,7 @@ name = "scd30"
 port = "{relay.near.path}"
 format = "modbus"
 serial = {{ baudrate = 115200 }}
-modbus = {{ unit = 1, busy_retries = 1, busy_wait_s = 0.3 }}
+modbus = {{ unit = 1, busy_retries = 1, busy_wait_s = 0.3, gap_s = 0.4 }}
 registers = [{{ name = "co2", table = "holding", address = 0 }}]
 channels = [{{ name = "co2" }}]
 """
@@ -1628,10 +1637,11 @@ channels = [{{ name = "co2" }}]
             main(["modbus", "read", "--sensor", "scd30", "-c", str(config), "--holding", "0"]) == 1
         )
         assert (
-            "unit 1 answered busy 2 times, asked again once, each time 0.3 s later"
+            "unit 1 answered busy 2 times, asked again once, each time 0.402 s later (the "
+            "line's silence and the device's gap, modbus.gap_s)"
         ) in capsys.readouterr().err
         assert len(busy) == 2
-        assert busy[1] - busy[0] >= 0.3
+        assert busy[1] - busy[0] >= 0.4
 
 
 @pytest.mark.slow
@@ -1717,7 +1727,7 @@ def test_the_probe_tells_a_gateway_s_0b_as_a_device_that_did_not_answer(
         out = capsys.readouterr().out
         assert "unit 9 answered" not in out
         assert (
-            "the gateway answered for unit 9 with exception 11 (gateway target device failed "
+            "the gateway answered for unit 9 with exception 0x0B (gateway target device failed "
             "to respond): the device behind the gateway did not answer it: check --unit, the "
             "gateway's serial settings (baud rate, parity) against the device's, and the wiring"
         ) in out
