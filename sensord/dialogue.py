@@ -67,8 +67,10 @@ it is under way and go on :data:`SETUP_GAP_S` after its last command. Each re-ru
 once a minute, with the runs held back as ``suppressed``). A command's ``missing`` or
 ``wrong`` is counted on each connect, and on a re-run (or a connect after a silent
 connection) only when the command was acknowledged since it was last counted: a device that
-stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A replayed
-capture is never set up again.
+stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A re-run for a
+stale device that got no reply and no byte is written again once the device answers
+(``_check_ignored``), a command it never acknowledges as well (a clone MH-Z19's ``abc_off``,
+lost with its supply as a genuine unit's is). A replayed capture is never set up again.
 
 A poll request is written every poll interval once the set-up is done (several requests in
 turn, one each interval); one that no frame answered before the next is counted in
@@ -522,13 +524,17 @@ class Dialogue:
             # was cut, boots as it powers up, without the command's setting)
             self._restart_taken_at = now
         heard = self._port.bytes_read != self._bytes_at_write
+        # a re-run for a stale device wrote to one that may be off: it is written again once
+        # the device answers, even a command it never acknowledges (a clone MH-Z19 that
+        # takes abc_off without a reply loses it with its supply, as a genuine one does)
+        silent_rerun = self._rerunning and self._port.state == "stale"
         unheard = []
         for command in missing:
             self.acknowledged.discard(command)
             if command not in self.unanswered:
                 self.unanswered.append(command)
             hint = IGNORED_COMMAND_HINT if heard else NOTHING_CAME_HINT
-            if self._ack_error("missing", command, hint=hint) and not heard:
+            if (self._ack_error("missing", command, hint=hint) or silent_rerun) and not heard:
                 unheard.append(command)
         if unheard:
             self._missing_unheard = (unheard, self._port.framer.frames, self._rerunning)

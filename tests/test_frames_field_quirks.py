@@ -27,7 +27,8 @@ Each test plays what a device is known to send, with its origin:
   ``xsns_15_mhz19.ino`` and ESPEasy's ``_P049_MHZ19.ino`` ("During (and only ever at)
   sensor boot, 'u' is reported as 15000"; "After bootup of the sensor the ABC will be
   enabled. Thus only actively disable after bootup"). Its preheat values follow (410 or
-  500 ppm, the MH-Z19B datasheet's 3-minute preheat).
+  500 ppm, the MH-Z19B datasheet's 3-minute preheat). Its supply cut until it is stale
+  loses ``abc_off`` the same way, a clone's that takes it without a reply as well.
 * An MH-Z19 that restarts once it took ``range=N`` (ESPEasy's ``P049_data_struct.cpp``:
   "case 0x99: // Detection range setting" expects a reset), acknowledged as Zephyr's
   MH-Z19B driver reads the reply, or not at all, as the MH-Z19B datasheet has it ("0x99-
@@ -53,6 +54,7 @@ from test_frames_commands import (
 )
 
 from sensord.config import Config
+from sensord.dialogue import SETUP_TRIES
 from sensord.formats.presets import command_bytes
 from sensord.sensor import SensorRuntime
 
@@ -362,27 +364,35 @@ def mhz19_answer(ppm: int, u: int = 0) -> bytes:
 
 
 class Mhz19:
-    """An MH-Z19 on a pty master: ``abc_off`` acknowledged (``FF 79 01 ... 86``), each read
-    request answered with the next of ``answers`` (the last one for ever). ``restart`` powers
-    it anew: automatic baseline calibration on again, and the answers given."""
+    """An MH-Z19 on a pty master: ``abc_off`` acknowledged (``FF 79 01 ... 86``; taken
+    without a reply by a clone, ``acks = False``), each read request answered with the next
+    of ``answers`` (the last one for ever). ``restart`` powers it anew: automatic baseline
+    calibration on again, and the answers given; while ``powered`` is False it hears and
+    sends nothing."""
 
-    def __init__(self, answers: list[bytes]) -> None:
+    def __init__(self, answers: list[bytes], *, acks: bool = True) -> None:
         self.abc = True
         self.answers = collections.deque(answers)
         self.abc_off_writes = 0
+        self.acks = acks
+        self.powered = True
 
     def restart(self, answers: list[bytes]) -> None:
         self.abc = True
+        self.powered = True
         self.answers = collections.deque(answers)
 
     def __call__(self, written: bytes) -> bytes:
         out = b""
+        if not self.powered:
+            return out
         for at in range(0, len(written) - 8, 9):
             command = written[at : at + 9]
             if command == command_bytes("mhz19", "abc_off"):
                 self.abc = False
                 self.abc_off_writes += 1
-                out += bytes.fromhex("FF 79 01 00 00 00 00 00 86")
+                if self.acks:
+                    out += bytes.fromhex("FF 79 01 00 00 00 00 00 86")
             elif command == command_bytes("mhz19", "read"):
                 out += self.answers[0] if len(self.answers) == 1 else self.answers.popleft()
         return out
@@ -456,6 +466,36 @@ def test_an_mhz19_that_restarts_behind_its_open_port_is_set_up_and_warmed_up_aga
     reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
     assert [e["why"] for e in reruns] == ["the device restarted"] * 2
     assert [e["log_level"] for e in reruns] == ["info", "warning"]  # powered with the host
+
+
+@pytest.mark.parametrize("acks", [True, False])
+def test_an_mhz19_whose_supply_was_cut_until_it_went_stale_is_set_up_again(acks: bool) -> None:
+    """An MH-Z19 with ``setup = ["abc_off"]`` whose supply is cut for a minute: it goes
+    stale, and the set-up runs while it is off, unanswered. Powered again it boots with its
+    automatic baseline calibration on (Tasmota's and ESPEasy's "After bootup of the sensor
+    the ABC will be enabled"); its boot's answers fall between two polls, so its first
+    answers are its preheat values. Once it answers, ``abc_off`` is written again: for a
+    genuine unit that acknowledges it, and for a clone that takes it without a reply alike."""
+    clock = Clock()
+    table = {"preset": "mhz19", "warmup_s": 0, "setup": ["abc_off"], "poll": {"interval_s": 1}}
+    device = Mhz19([mhz19_answer(650)], acks=acks)
+    with PtyPair() as pair:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 15.0)
+        assert not device.abc
+        device.powered = False
+        run_polls(rt, pair, clock, device, start + 75.0)
+        assert rt.state == "stale"
+        writes = device.abc_off_writes
+        device.restart([mhz19_answer(410)] * 3 + [mhz19_answer(700)])
+        after = run_polls(rt, pair, clock, device, start + 100.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert after[-1][1] == 700.0
+    assert not device.abc
+    # once: a clone's three writes (SETUP_TRIES) of the run await the reply it never sends
+    assert device.abc_off_writes == writes + (1 if acks else SETUP_TRIES)
 
 
 def test_boot_bytes_of_a_frame_spec_mark_frames_without_values_and_a_restart() -> None:
