@@ -2437,6 +2437,31 @@ def test_a_dual_band_epoch_short_of_a_group_that_lost_a_sentence_gives_nothing()
     assert parse(DUAL_GLL) == [("GSV.in_view_gps", 3.0)]  # short, nothing lost
 
 
+def test_a_band_left_out_of_five_epochs_in_a_row_holds_no_reading_to_the_epochs_end() -> None:
+    """A receiver that sends GPS L1, L2 and L5 groups, then L1 and L5 alone (reconfigured, or
+    its satellites on L2 lost): an epoch short of L2 gives its reading at its end, but the
+    fifth in a row makes two GPS groups the epoch's most, and the reading comes at the L5
+    group again, which a GSV sentence lost after it in the epoch no longer costs. An epoch or
+    two without L2 keeps three the most; L2 back after five gives the reading at its second
+    group, of L1 and L2 (3 satellites), the L5 group after it none, and the next epoch's is
+    of three groups again."""
+    parse = decoder("GSV.in_view_gps", "GSV.in_view_glonass")
+    l2 = nmea("GPGSV,1,1,02,05,40,083,38,12,17,308,35,6")
+    glonass_damaged = nmea("GLGSV,1,1,02,65,40,083,46,66,17,308,41,1")[:-1] + b"0"
+    gps = [("GSV.in_view_gps", 4.0)]
+    for frame in (DUAL_L1, l2, DUAL_L5, DUAL_GLL) * 2:
+        parse(frame)
+    assert [parse(frame) for frame in (DUAL_L1, DUAL_L5, DUAL_GLL)] == [[], [], gps]
+    assert [parse(frame) for frame in (DUAL_L1, l2, DUAL_L5, DUAL_GLL)] == [[], [], gps, []]
+    for _ in range(5):
+        assert [parse(frame) for frame in (DUAL_L1, DUAL_L5, DUAL_GLL)] == [[], [], gps]
+    assert [parse(frame) for frame in (DUAL_L1, DUAL_L5)] == [[], gps]
+    assert reason(parse, glonass_damaged) == "checksum"
+    assert parse(DUAL_GLL) == []
+    got = [parse(frame) for frame in (DUAL_L1, l2, DUAL_L5, DUAL_GLL, DUAL_L1, l2, DUAL_L5)]
+    assert got == [[], [("GSV.in_view_gps", 3.0)], [], [], [], [], gps]
+
+
 def test_a_stream_of_gsv_alone_of_two_signals_gives_one_reading_an_epoch() -> None:
     """Without a frame of another kind between epochs, a group of a signal the epoch has had
     begins the next epoch."""

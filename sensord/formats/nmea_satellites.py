@@ -198,6 +198,12 @@ _Satellite = tuple[str | None, float | None]
 #: signal IDs; else None), and the signal ID of its talker's groups before it when it is the
 #: first of another (else None).
 _Pending = tuple[int, int, list[_Satellite] | None, list[str] | None, str | None]
+#: The epochs in a row, each short of a constellation's groups, that make the most of them
+#: any one of these had its most (see :class:`SatelliteGroups`): a band the receiver no longer
+#: sends (reconfigured, or its last satellite on it lost for good) holds the constellation's
+#: readings to the epoch's end only so long, while one left out of an epoch or two (a
+#: satellite at the edge of tracking on it) keeps its place.
+_SHORT_EPOCHS = 5
 #: A GSV group's talker and signal ID.
 _Key = tuple[str, str]
 #: A group of an epoch (see :attr:`SatelliteGroups._groups`): its talker and signal ID, its
@@ -281,7 +287,11 @@ class SatelliteGroups:
       the epoch had fewer groups of the constellation than ``n`` (a signal with no satellite
       left, whose group the receiver leaves out), but not when a GSV sentence was lost in the
       epoch (the lost one may be of the constellation's groups, their merge short of
-      satellites: its last reading ages).
+      satellites: its last reading ages). :data:`_SHORT_EPOCHS` such epochs in a row (a
+      band the receiver no longer sends) make the most groups one of them had ``n``: the
+      readings come at their group again, not at each epoch's end, and a sentence lost
+      after it costs them nothing; when the band comes back, its first epoch gives the
+      reading at its group ``n``, without the band's group after it, and raises ``n``.
 
     The group that teaches a talker's second signal ID is its epoch's second and gives no
     reading (the first gave its own), nor does a group past the ``n``-th; but when the
@@ -303,6 +313,7 @@ class SatelliteGroups:
         "_lost",
         "_most",
         "_pending",
+        "_short",
         "epoch",
     )
 
@@ -338,8 +349,12 @@ class SatelliteGroups:
         #: first group of the epoch that teaches a talker's several signal IDs has no
         #: satellites here (its readings were given).
         self._groups: dict[str, list[_Group]] = {}
-        #: constellation -> the most groups of it one epoch has had (absent: 1)
+        #: constellation -> the most groups of it one epoch has had (absent: 1), or, after
+        #: :data:`_SHORT_EPOCHS` epochs in a row short of it, the most of those
         self._most: dict[str, int] = {}
+        #: constellation -> the epochs in a row short of its most groups, and the most groups
+        #: of it one of them had (see :meth:`_due`)
+        self._short: dict[str, tuple[int, int]] = {}
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         talker = fields[0][:2]
@@ -562,10 +577,23 @@ class SatelliteGroups:
 
     def _due(self, constellation: str, groups: list[_Group]) -> list[tuple[str, float]]:
         """The readings of ``constellation`` due at the end of its epoch of ``groups``: merged,
-        when the epoch had fewer groups of it than its most and lost no GSV sentence."""
-        if len(groups) < self._most.get(constellation, 1) and _LOST not in self.epoch:
-            return self._merged(constellation, groups)
-        return []
+        when the epoch had fewer groups of it than its most and lost no GSV sentence. The
+        :data:`_SHORT_EPOCHS`-th such epoch in a row makes the most groups one of them had
+        the constellation's most; an epoch that lost a sentence tells nothing."""
+        if _LOST in self.epoch:
+            return []
+        count = len(groups)
+        if count >= self._most.get(constellation, 1):
+            if self._short:
+                self._short.pop(constellation, None)
+            return []
+        epochs, most = self._short.get(constellation, (0, 0))
+        if epochs + 1 < _SHORT_EPOCHS:
+            self._short[constellation] = (epochs + 1, max(most, count))
+        else:
+            self._short.pop(constellation, None)
+            self._most[constellation] = max(most, count)
+        return self._merged(constellation, groups)
 
     def close(self) -> list[tuple[str, float]]:
         """Ends the epoch under way (the decoder calls it at a frame of another kind than GSV
