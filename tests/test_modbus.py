@@ -23,7 +23,14 @@ from harness.common import wait_for
 from harness.config import load_sensors as load
 from harness.config import write_atomically
 from harness.daemon import StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, TcpGateway, rtu_frame, run_reader_until
+from harness.modbus import (
+    ModbusServer,
+    PtyRelay,
+    TcpGateway,
+    read_all,
+    rtu_frame,
+    run_reader_until,
+)
 from harness.pty import SymlinkedPty, wait_readable
 from harness.replay import counts, replay_counts
 from hypothesis import assume, given
@@ -476,16 +483,6 @@ def test_only_modbus_devices_share_a_port() -> None:
 
 
 # -- buses against real pymodbus servers -----------------------------------------------------------
-
-
-def read_all(config: Config, done: Any, timeout_s: float = 10.0) -> Reader:
-    reader = Reader([SensorRuntime(s) for s in config.sensors])
-    try:
-        run_reader_until(reader, lambda: done(reader), timeout_s)
-    except BaseException:
-        reader.close()
-        raise
-    return reader
 
 
 def values_of(reader: Reader, name: str) -> dict[str, float | None]:

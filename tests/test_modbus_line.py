@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from harness.common import wait_for
 from harness.config import load_sensors as load
-from harness.modbus import ModbusServer, PtyRelay, rtu_frame
+from harness.modbus import ModbusServer, PtyRelay, read_all, rtu_frame
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
-from test_modbus import device, latest, read_all
+from test_modbus import device, latest
 
 from sensord.bus import Bus
 from sensord.formats.base import RegisterSpec

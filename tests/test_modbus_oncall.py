@@ -15,12 +15,12 @@ import pytest
 from harness.common import accepted_clients, wait_for
 from harness.config import load_sensors as load
 from harness.daemon import StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, rtu_frame, run_reader_until
+from harness.modbus import ModbusServer, PtyRelay, read_all, rtu_frame, run_reader_until
 from harness.pty import PtyPair
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 from test_clock_steps import libfaketime
-from test_modbus import device, latest, modbus_format, read_all, reg
+from test_modbus import device, latest, modbus_format, reg
 from test_modbus_line import METER, HandBus, float32, read_reply, read_request
 
 from sensord.formats import codec_for

@@ -17,7 +17,14 @@ import pytest
 from harness.common import GreetingServer, free_port, wait_for
 from harness.config import load_sensors as load
 from harness.daemon import StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, TcpGateway, run_reader_until, waking
+from harness.modbus import (
+    ModbusServer,
+    PtyRelay,
+    TcpGateway,
+    read_all,
+    run_reader_until,
+    waking,
+)
 from harness.pty import open_fd_count
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
@@ -77,17 +84,6 @@ def run_for(config: Config, seconds: float) -> Reader:
     return reader
 
 
-def run_until(config: Config, done: Callable[[Reader], bool], timeout_s: float) -> Reader:
-    """A reader over ``config``'s sensors, run until ``done(reader)`` (the caller closes it)."""
-    reader = Reader([SensorRuntime(s) for s in config.sensors])
-    try:
-        run_reader_until(reader, lambda: done(reader), timeout_s)
-    except BaseException:
-        reader.close()
-        raise
-    return reader
-
-
 def window(runtime: SensorRuntime) -> dict[str, tuple[float, float] | None]:
     """Each channel's (min, max) over its window: every value it ever took, here."""
     return {
@@ -131,7 +127,7 @@ def test_a_reply_whose_rest_comes_after_the_timeout_does_not_desynchronise_the_s
                 and two.state == "down"
             )
 
-        with run_until(config, done, 10.0) as reader:
+        with read_all(config, done, 10.0) as reader:
             one, two = reader.sensors["one"], reader.sensors["two"]
             assert counters(one).timeouts == 0
             assert counters(one).errors == dict.fromkeys(counters(one).errors, 0)
@@ -172,7 +168,7 @@ def test_a_reply_cut_short_for_good_does_not_take_the_next_reply_with_it() -> No
             one, two = counters(reader.sensors["one"]), counters(reader.sensors["two"])
             return bool(one.transactions >= 12 and two.timeouts >= 3)
 
-        with run_until(config, done, 10.0) as reader:
+        with read_all(config, done, 10.0) as reader:
             one, two = counters(reader.sensors["one"]), counters(reader.sensors["two"])
             assert one.timeouts == 0
             assert one.errors == dict.fromkeys(one.errors, 0)
@@ -203,7 +199,7 @@ def test_a_gateway_that_cuts_long_answers_has_its_device_s_read_split() -> None:
             long, other = reader.sensors["long"], reader.sensors["other"]
             return None not in window(long).values() and counters(other).transactions >= 8
 
-        with capture_logs() as logs, run_until(config, done, 10.0) as reader:
+        with capture_logs() as logs, read_all(config, done, 10.0) as reader:
             long, other = reader.sensors["long"], reader.sensors["other"]
             assert window(long) == {f"r{i}": (100.0 + i, 100.0 + i) for i in range(12)}
             counts = counters(long)
@@ -249,7 +245,7 @@ def test_a_gateway_slower_than_the_timeout_costs_the_other_units_nothing() -> No
                 and gone.errors["late"] >= 2
             )
 
-        with capture_logs() as logs, run_until(config, done, 12.0) as reader:
+        with capture_logs() as logs, read_all(config, done, 12.0) as reader:
             live, gone = counters(reader.sensors["live"]), counters(reader.sensors["gone"])
             assert live.timeouts == 0
             assert live.errors == dict.fromkeys(live.errors, 0)

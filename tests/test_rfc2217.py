@@ -30,12 +30,12 @@ from harness.common import (
 )
 from harness.config import load_sensors as load
 from harness.daemon import DaemonProcess, StartDaemon
-from harness.modbus import ModbusServer, PtyRelay, run_reader_until
+from harness.modbus import ModbusServer, PtyRelay, read_all, run_reader_until
 from harness.pty import PtyPair, Rfc2217Server, open_fd_count
 from harness.tcp_relay import TcpRelay
 from harness.wire import nmea
 from structlog.testing import capture_logs
-from test_modbus import assert_typed_values, device, read_all, typed_device, values_of
+from test_modbus import assert_typed_values, device, typed_device, values_of
 from test_modbus_line import METER, float32
 from test_reader_replies import streaming_port
 

@@ -47,6 +47,8 @@ from harness.common import HarnessError, accepted_clients, free_port
 from harness.pty import PtyPair
 from sensord.config import Config
 from sensord.daemon import Daemon
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
 
 __all__ = ["FUNCTION_OF_TABLE", "ModbusServer", "PtyRelay", "TcpGateway", "rtu_frame"]
 
@@ -486,3 +488,15 @@ def run_reader_until(reader: Any, predicate: Callable[[], bool], timeout_s: floa
     reader.run(until=lambda: predicate() or time.monotonic() > deadline)
     if not predicate():
         raise HarnessError(f"not reached within {timeout_s}s")
+
+
+def read_all(config: Config, done: Callable[[Reader], bool], timeout_s: float = 10.0) -> Reader:
+    """A reader over ``config``'s sensors, run on this thread until ``done(reader)`` (the
+    caller closes it)."""
+    reader = Reader([SensorRuntime(s) for s in config.sensors])
+    try:
+        run_reader_until(reader, lambda: done(reader), timeout_s)
+    except BaseException:
+        reader.close()
+        raise
+    return reader
