@@ -68,9 +68,10 @@ once a minute, with the runs held back as ``suppressed``). A command's ``missing
 ``wrong`` is counted on each connect, and on a re-run (or a connect after a silent
 connection) only when the command was acknowledged since it was last counted: a device that
 stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A re-run for a
-stale device that got no reply and no byte is written again once the device answers
-(``_check_ignored``), a command it never acknowledges as well (a clone MH-Z19's ``abc_off``,
-lost with its supply as a genuine unit's is). A replayed capture is never set up again.
+stale device, or the run of a connection opened again for its silence, that got no reply and
+no byte is written again once the device answers (``_check_ignored``), a command it never
+acknowledges as well (a clone MH-Z19's ``abc_off``, lost with its supply as a genuine unit's
+is). A replayed capture is never set up again.
 
 A poll request is written every poll interval once the set-up is done (several requests in
 turn, one each interval); one that no frame answered before the next is counted in
@@ -371,10 +372,10 @@ class Dialogue:
         self.acknowledged: set[str] = set()
         #: ``bytes_read`` when the command whose reply is awaited was first written
         self._bytes_at_write = 0
-        #: the commands logged missing while the device had sent nothing, the frame count
-        #: then, and whether a re-run wrote them (the device silent before it): a frame after
-        #: it (a poll answered) shows the device ignores them, or, after such a re-run, that
-        #: it is back
+        #: the commands logged missing while the device had sent nothing (or written to it
+        #: stale), the frame count then, and whether a re-run or a reconnect for silence wrote
+        #: them to the stale device: a frame after it (a poll answered) shows the device ignores
+        #: them, or, after such a run, that it is back
         self._missing_unheard: tuple[list[str], int, bool] | None = None
 
     def _watch(self, acks: AckWatch | None) -> None:
@@ -524,20 +525,25 @@ class Dialogue:
             # was cut, boots as it powers up, without the command's setting)
             self._restart_taken_at = now
         heard = self._port.bytes_read != self._bytes_at_write
-        # a re-run for a stale device wrote to one that may be off: it is written again once
-        # the device answers, even a command it never acknowledges (a clone MH-Z19 that
-        # takes abc_off without a reply loses it with its supply, as a genuine one does)
-        silent_rerun = self._rerunning and self._port.state == "stale"
+        # a run for a stale device (a re-run, or the connect of a connection opened again for
+        # its silence) wrote to one that may be off: it is written again once the device
+        # answers, even a command it never acknowledges (a clone MH-Z19 that takes abc_off
+        # without a reply loses it with its supply, as a genuine one does)
+        silent_run = (self._rerunning or self._same_device) and self._port.state == "stale"
         unheard = []
         for command in missing:
             self.acknowledged.discard(command)
             if command not in self.unanswered:
                 self.unanswered.append(command)
             hint = IGNORED_COMMAND_HINT if heard else NOTHING_CAME_HINT
-            if (self._ack_error("missing", command, hint=hint) or silent_rerun) and not heard:
+            if (self._ack_error("missing", command, hint=hint) or silent_run) and not heard:
                 unheard.append(command)
         if unheard:
-            self._missing_unheard = (unheard, self._port.framer.frames, self._rerunning)
+            self._missing_unheard = (
+                unheard,
+                self._port.framer.frames,
+                self._rerunning or silent_run,
+            )
         if held:
             self._port.process(held, now)
         self._setup_step_done(now)
@@ -568,7 +574,8 @@ class Dialogue:
         (a polled device answers only after its set-up), the device is known to hear and to
         ignore them, which is logged at most once a minute (a port that is opened again and
         again finds it at each connect; ``suppressed``: the connects held back). A re-run
-        wrote them to a device that was silent (stale: its supply cut, say) when it began:
+        (or the connect of a connection opened again for its silence) wrote them to a device
+        that was silent (stale: its supply cut, say) when it began:
         its frame tells only that it is back, as it powered up (an MH-Z19's calibration on
         again, a PMS in active mode), and the set-up is written again at once, or as soon as
         the run that missed them is over (a later command's reply still awaited)."""

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import itertools
 import random
+import select
 import socket
+from typing import Any
 
+import pytest
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
 from test_frames_commands import (
@@ -402,12 +405,13 @@ def test_a_device_that_stays_not_measuring_is_set_up_again_at_a_growing_wait() -
 class Mhz19:
     """An MH-Z19 on a pty master, powered or not: its automatic baseline calibration is on
     again after every power-up (its boot answers, 15000 in bytes 6..7, are not sent here: they
-    fell between two polls), ``abc_off`` turns it off and is acknowledged, a read is answered
-    with the CO2."""
+    fell between two polls), ``abc_off`` turns it off and is acknowledged (taken without a
+    reply by a clone, ``acks = False``), a read is answered with the CO2."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, acks: bool = True) -> None:
         self.powered = True
         self.abc = True
+        self.acks = acks
         self.read = command_bytes("mhz19", "read")
         self.abc_off = command_bytes("mhz19", "abc_off")
 
@@ -423,7 +427,8 @@ class Mhz19:
         for request in (written[i : i + 9] for i in range(0, len(written), 9)):
             if request == self.abc_off:
                 self.abc = False
-                out += bytes.fromhex("FF 79 01 00 00 00 00 00 86")
+                if self.acks:
+                    out += bytes.fromhex("FF 79 01 00 00 00 00 00 86")
             elif request == self.read:
                 body = b"\xff\x86\x02\x64\x3f\x00\x00\x00"
                 out += body + bytes([-sum(body[1:]) % 256])
@@ -465,6 +470,81 @@ def test_a_device_back_after_a_set_up_it_missed_while_silent_is_set_up_again() -
     assert [e for e in logs if e["event"].startswith("set-up commands ignored")] == []
     [again] = [e for e in logs if e["event"] == RERUN][1:]
     assert again["commands"] == ["abc_off"]
+
+
+@pytest.mark.parametrize("acks", [True, False])
+def test_a_device_behind_a_serial_server_back_after_a_silent_reopen_is_set_up_again(
+    acks: bool,
+) -> None:
+    """An MH-Z19 behind a serial server (``socket://``) whose supply is cut for two minutes:
+    the connection, silent, is opened again (after 45 s, three times its stale timeout), and
+    each connect writes the set-up to the device that is off, unanswered. Its answers when it
+    is back show it is back as it powered up, calibration on: the set-up is written again at
+    once (for a clone that takes ``abc_off`` without a reply as well), not told as commands
+    it ignores."""
+    clock = Clock()
+    device = Mhz19(acks=acks)
+    text = """
+[[sensors]]
+name = "co2"
+port = "socket://127.0.0.1:{port}"
+preset = "mhz19"
+warmup_s = 0
+setup = ["abc_off"]
+"""
+    held: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as server, capture_logs() as logs:
+        server.settimeout(5.0)
+        config = parse_config(text.format(port=server.getsockname()[1]))
+        rt = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock, rng=random.Random(1))
+        start = clock.now
+        written = [0]
+        source = None
+        try:
+            while clock.now < start + 200.0:
+                if clock.now >= start + 20.0 and device.powered and clock.now < start + 140.0:
+                    device.power(False)
+                elif clock.now >= start + 140.0 and not device.powered:
+                    device.power(True)
+                if rt.source is None:  # as the reader reopens it: at its backoff
+                    clock.now = max(clock.now, rt.retry.next_at)
+                    assert rt.try_open()
+                    held.append(server.accept()[0])
+                    continue
+                if rt.source is not source:  # the device end takes what the sensor writes
+                    source = rt.source
+                    try_write = source.try_write
+
+                    def counted(data: bytes, try_write: Any = try_write) -> bool:
+                        written[0] += len(data)
+                        return bool(try_write(data))
+
+                    source.try_write = counted  # type: ignore[method-assign]
+                due = rt.next_deadline()
+                clock.now = clock.now + 1.0 if due is None else min(due, clock.now + 1.0)
+                before = written[0]
+                rt.tick(clock.now)
+                got = b""
+                while rt.source is not None and len(got) < written[0] - before:
+                    assert select.select([held[-1]], [], [], 2.0)[0]
+                    got += held[-1].recv(4096)
+                reply = device(got) if got else b""
+                if reply:
+                    held[-1].sendall(reply)
+                    read_all(rt, len(reply))
+            assert rt.state == "up"
+            rt.stop()
+        finally:
+            for connection in held:
+                connection.close()
+    assert rt.silent_reconnects >= 1
+    assert not device.abc, "the calibration its power-up turned on stays on"
+    # a clone's, told once: at the first connect, where it answered the polls after it
+    ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
+    assert len(ignored) == (0 if acks else 1)
+    assert [e["why"] for e in logs if e["event"] == RERUN][-1].startswith(
+        "the device answers again"
+    )
 
 
 def test_a_device_back_while_a_re_run_s_later_command_is_awaited_is_set_up_again() -> None:
