@@ -71,7 +71,8 @@ stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A r
 stale device, or the run of a connection opened again for its silence, that got no reply and
 no byte is written again once the device answers (``_check_ignored``), a command it never
 acknowledges as well (a clone MH-Z19's ``abc_off``, lost with its supply as a genuine unit's
-is). A replayed capture is never set up again.
+is); when it answers with a frame of its boot, by the run after the boot (``booting``). A
+replayed capture is never set up again.
 
 A poll request is written every poll interval once the set-up is done (several requests in
 turn, one each interval); one that no frame answered before the next is counted in
@@ -436,6 +437,15 @@ class Dialogue:
         """True while set-up commands are under way (a polled device is asked only after
         them, and the sensor does not go stale meanwhile)."""
         return self._setup_at is not None or self._acks is not None
+
+    def booting(self) -> None:
+        """The device sent a frame of its boot: a run that missed it while it was silent is
+        not written again as its boot goes on (a booting device would undo it, and one that
+        restarts on a command, MH-Z19 ``range``, would restart), but with the whole set-up
+        once it is up (``SensorRuntime.check_stale``)."""
+        missing = self._missing_unheard
+        if missing is not None and missing[2]:
+            self._missing_unheard = None
 
     def restarted_by_setup(self, now: float) -> bool:
         """Whether a device that began to boot at ``now`` was restarted by a set-up command

@@ -1664,6 +1664,8 @@ class SensorRuntime:
         open (a device powered with the host boots then), as is the set-up's run after it."""
         warmup_s = self.config.warmup_s
         self._warm_again(now, None)
+        if self.dialogue is not None:
+            self.dialogue.booting()
         at_open = now - self._port_opened_at <= warmup_s
         self._boot_at_open = at_open
         if self._boot_frame_at is None:

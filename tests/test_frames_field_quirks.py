@@ -939,6 +939,8 @@ class RangeRestartingMhz19(Mhz19):
 
     def __call__(self, written: bytes) -> bytes:
         out = b""
+        if not self.powered:
+            return out
         for at in range(0, len(written) - 8, 9):
             command = written[at : at + 9]
             if command == command_bytes("mhz19", "range=5000"):
@@ -1133,3 +1135,44 @@ def test_an_mhz19_powered_after_its_port_opened_gets_its_range_command_once_it_i
     assert {value for _, value in got} == {650.0}
     reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
     assert [e["commands"] for e in reruns] == [["range=5000", "abc_off"], ["abc_off"]]
+
+
+@pytest.mark.parametrize("acks", [True, False])
+def test_an_mhz19_back_from_a_supply_cut_with_its_boot_is_set_up_once_it_is_up(
+    acks: bool,
+) -> None:
+    """An MH-Z19 with ``setup = ["range=5000", "abc_off"]`` that takes the range command
+    without a reply and restarts (``abc_off`` acknowledged, or taken without a reply by a
+    clone) has its supply cut until it is stale: the set-up runs while it is off, unanswered.
+    Powered again, its first answers are its boot's: the set-up is written once the boot is
+    over, whole (range three times, unanswered), and after the restart that range causes
+    without it; not also as the boot begins, which would restart the booting device with
+    range three times more and set it up again whole after that restart."""
+    clock = Clock()
+    table = {
+        "preset": "mhz19",
+        "warmup_s": 20,
+        "setup": ["range=5000", "abc_off"],
+        "poll": {"interval_s": 1},
+    }
+    device = SilentRangeMhz19()
+    device.acks = acks
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 120.0)
+        device.powered = False
+        run_polls(rt, pair, clock, device, start + 180.0)
+        assert rt.state == "stale"
+        range_writes, cut = device.range_writes, len(logs)
+        device.restart([mhz19_answer(500, BOOTING)] * 3 + [mhz19_answer(650)])
+        got = run_polls(rt, pair, clock, device, start + 300.0)
+        rt.stop()
+    assert not device.abc
+    assert got
+    assert device.range_writes == range_writes + SETUP_TRIES
+    reruns = [e for e in logs[cut:] if e["event"] == "sending the set-up commands again"]
+    assert [(e["why"], e["commands"]) for e in reruns] == [
+        ("the device restarted", ["range=5000", "abc_off"]),
+        ("the device restarted", ["abc_off"]),
+    ]
