@@ -587,7 +587,9 @@ def test_the_daemon_rides_out_resets_and_a_gateway_reboot_without_leaking(
         assert relay.accepted <= 25
         # a leaked descriptor stays; a scrape's connection or a reconnect in progress closes
         assert daemon.settled_fd_count() == fds
-        assert used_s < 3.0  # about 3.5 s of polling, reconnecting and scraping
+        # about 6 s of polling, reconnecting and scraping take under 0.1 s of CPU: a loop
+        # that spins through the 2 s of refusals takes about 2 s
+        assert used_s < 1.0, used_s
         records = daemon.log_records()
         assert [r for r in records if r.get("level") in ("error", "critical")] == []
         assert daemon.uncaught() == []
