@@ -138,6 +138,7 @@ from sensord.formats.modbus import (
     REQUEST_BYTES,
     ModbusLink,
     Response,
+    exception_named,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.modbus_state import (
@@ -180,8 +181,8 @@ LATE_DRAIN_TIMEOUTS = 4
 #: gateway's port or route is down), and 0B, it did not answer the gateway in time. The
 #: device is as silent as one that times out on a line of its own.
 GATEWAY_NO_ANSWER = {
-    0x0A: "the gateway has no path to it (exception 10)",
-    0x0B: "it did not answer the gateway (exception 11)",
+    0x0A: f"the gateway has no path to it and answers {exception_named(0x0A)}",
+    0x0B: f"it did not answer the gateway, which answers {exception_named(0x0B)}",
 }
 
 #: What to change when an RTU device that never answered has its requests time out while a
@@ -211,13 +212,15 @@ TEXT_TAIL_BYTES = 256
 #: and checked out.
 LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
 
-#: What to do when a gateway's exception 10 or 11 (it had no answer from the device) comes
+#: What to do when a gateway's exception 0A or 0B (it had no answer from the device) comes
 #: after the request's timeout: the gateway's own response timeout is the longer one (the
-#: log line of such a reply; the down reason when requests time out while they come).
-LATE_GATEWAY_HINT = (
-    "the gateway waits longer for the device than modbus.timeout_s before it answers "
-    "exception {code}: raise modbus.timeout_s above the gateway's response timeout"
-)
+#: log line of such a reply; the down reason when requests time out while they come), by
+#: exception code.
+LATE_GATEWAY_HINT = {
+    code: "the gateway waits longer for the device than modbus.timeout_s before it answers "
+    f"{exception_named(code)}: raise modbus.timeout_s above the gateway's response timeout"
+    for code in GATEWAY_NO_ANSWER
+}
 
 #: What to check when replies come over Modbus TCP with a transaction id that no request on
 #: the connection was sent with (the log line of such a reply, and the down reason when a
@@ -1148,7 +1151,7 @@ class Bus:
             device,
             f"{LATE_ANSWER_HINT} (this one came at least {after_s:.2f} s after its request)"
             if code not in GATEWAY_NO_ANSWER
-            else LATE_GATEWAY_HINT.format(code=code),
+            else LATE_GATEWAY_HINT[code],
             after_s,
         )
         return True
@@ -1655,7 +1658,7 @@ class Bus:
         elif device.late_in_row:
             why = LATE_ANSWER_HINT
         elif device.late_gateway_code:
-            why = LATE_GATEWAY_HINT.format(code=device.late_gateway_code)
+            why = LATE_GATEWAY_HINT[device.late_gateway_code]
         elif device.foreign_in_row:
             why = FOREIGN_TRANSACTION_HINT
         if why in (NO_ANSWER_HINT[self.transport], SPOILT_ANSWER_HINT[self.transport]):

@@ -1708,7 +1708,7 @@ def _modbus_options(sub: Any) -> None:
         description="Send one read request to a Modbus device and print the registers it "
         "answers with, raw, and decoded as every type in all four byte/word orders from the "
         "first register on, to match a device's manual to [[sensors.registers]]. A holding "
-        "register read the device refuses (exception 01 or 02) is tried once more as an input "
+        "register read the device refuses (exception 0x01 or 0x02) is tried once more as an input "
         "register read, and the other way round, and what answers is shown.",
     )
     read.add_argument(

@@ -471,7 +471,7 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
     s = ["sensor"]
     transactions = CounterMetricFamily(
         "sensord_modbus_transactions",
-        "Requests answered by the device (a gateway's exception 0A or 0B is not one)",
+        "Requests answered by the device (a gateway's exception 0x0A or 0x0B is not one)",
         labels=s,
     )
     timeouts = CounterMetricFamily(
@@ -509,7 +509,7 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
     rtt = HistogramMetricFamily(
         "sensord_modbus_round_trip_seconds",
         "Time from a request to its response (every exchange the device answered; a "
-        "gateway's exception 0A or 0B, its own timeout, is none)",
+        "gateway's exception 0x0A or 0x0B, its own timeout, is none)",
         labels=s,
     )
     for name, snap in devices:

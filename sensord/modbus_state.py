@@ -13,7 +13,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
-from sensord.formats.modbus import EXCEPTION_NAMES, Request
+from sensord.formats.modbus import Request, exception_named
 from sensord.formats.modbus_keys import reference_of
 
 __all__ = [
@@ -214,8 +214,7 @@ class ModbusCounters:
         }
         if answered:
             codes = ", ".join(
-                f"{n} request{'s' if n > 1 else ''} with exception {code:02d} "
-                f"({EXCEPTION_NAMES.get(code, 'not standard')})"
+                f"{n} request{'s' if n > 1 else ''} with {exception_named(code)}"
                 for code, n in answered.items()
             )
             advice: list[str] = []
@@ -396,10 +395,9 @@ class ModbusSnapshot:
             return silent
         told = "; ".join(
             f"{', '.join(register.name for register in request.read.registers)} "
-            f"({_where(request.read.table, request.read.address)}) with exception "
-            f"{refusal.code:02d} ({EXCEPTION_NAMES.get(refusal.code, 'not standard')}) "
-            f"{refusal.count} times in "
-            f"a row, for {max(0.0, self.at - refusal.since):.0f} s"
+            f"({_where(request.read.table, request.read.address)}) with "
+            f"{exception_named(refusal.code)} {refusal.count} times in a row, for "
+            f"{max(0.0, self.at - refusal.since):.0f} s"
             for request, refusal in refused
         )
         advice = dict.fromkeys(

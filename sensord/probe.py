@@ -22,7 +22,13 @@ from sensord.address import MODBUS_TCP_SCHEME, parse_address
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
 from sensord.formats.base import RegisterSpec, looks_like_text
-from sensord.formats.modbus import EXCEPTION_NAMES, FUNCTION_CODES, ModbusLink, Read, Response
+from sensord.formats.modbus import (
+    FUNCTION_CODES,
+    ModbusLink,
+    Read,
+    Response,
+    exception_named,
+)
 from sensord.formats.modbus_keys import (
     BYTE_ORDERS,
     MAX_BITS,
@@ -278,12 +284,6 @@ PROBE_TIMEOUT_S = 1.0
 #: unless its sensor says: the defaults of ``modbus.busy_retries`` and ``modbus.busy_wait_s``.
 PROBE_BUSY_RETRIES = 3
 PROBE_BUSY_WAIT_S = 0.1
-
-
-def exception_named(code: int) -> str:
-    """Exception ``code`` as the Modbus specification and device manuals write it, in hex
-    with its name: ``exception 0x0B (gateway target device failed to respond)``."""
-    return f"exception 0x{code:02X} ({EXCEPTION_NAMES.get(code, 'not a standard exception')})"
 
 
 def _busy_note(

@@ -32,7 +32,7 @@ from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from sensord.formats.modbus import EXCEPTION_NAMES, Read, Request
+from sensord.formats.modbus import EXCEPTION_NAMES, Read, Request, exception_named
 from sensord.log import RateLimiter
 from sensord.modbus_state import (
     SPLIT_AFTER_REFUSALS,
@@ -65,7 +65,7 @@ ANSWERED_BEFORE_REFUSAL: Mapping[int, str] = {
     f"polls running while its other reads are answered, or for {SPLIT_ALONE_S / 60:g} "
     "minutes",
     4: "the device answered this read before: a device restarting, or failing inside, "
-    "answers 04 (server device failure) for a while; if it lasts, check the device",
+    f"answers {exception_named(4)} for a while; if it lasts, check the device",
 }
 
 #: A device that answers busy in this many polls running is logged; the odd busy answer,
@@ -242,7 +242,7 @@ class DeviceRefusals:
             elif code == 2 and len(parts) > 2:
                 told["hint"] = (
                     "the device does not map a register between these values, or it answers "
-                    "02 to a read longer than it takes (some energy meters above 50 "
+                    "exception 0x02 to a read longer than it takes (some energy meters above 50 "
                     "registers): then set modbus.max_registers to what it takes, to read in "
                     f"fewer requests than these {len(parts)}"
                 )
@@ -306,7 +306,7 @@ class DeviceRefusals:
             )
         elif code == 4 and len(read.registers) > 1:
             fields["hint"] = for_sensor(
-                "some devices answer 04 to a read across a boundary of their register "
+                "some devices answer exception 0x04 to a read across a boundary of their register "
                 "map: when each of these registers reads alone (sensord modbus read "
                 "--sensor NAME), read them apart with modbus.max_gap = 0 or a smaller "
                 "modbus.max_registers",

@@ -46,6 +46,7 @@ from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec, float32_decimal
 from sensord.formats.modbus import (
+    EXCEPTION_NAMES,
     DeviceModel,
     ModbusLink,
     Read,
@@ -889,7 +890,10 @@ def test_a_gateway_reporting_its_device_silent_takes_it_down_like_a_timeout() ->
             assert gone_rt.state == "down"
             assert gone_rt.modbus.down
             assert gone_rt.last_error is not None
-            assert "did not answer the gateway (exception 11)" in gone_rt.last_error
+            assert (
+                "did not answer the gateway, which answers exception 0x0B (gateway target "
+                "device failed to respond)" in gone_rt.last_error
+            )
             # three answers of 0B, then backoff (0.5 s, 1 s, 2 s, jittered), not one every 0.1 s
             attempts = gone_rt.modbus.exceptions.get(11, 0)
             assert 3 <= attempts <= 8, gone_rt.modbus.exceptions
@@ -2232,7 +2236,7 @@ def test_a_device_answering_only_exceptions_is_stale_with_a_hint_at_its_register
     with read_all(load(sensor), lambda r: r.sensors["m"].state == "stale") as reader:
         hint = reader.sensors["m"].stale_hint
         assert hint is not None
-        assert "with exception 02 (illegal data address)" in hint, hint
+        assert "with exception 0x02 (illegal data address)" in hint, hint
         assert "register map" in hint, hint
         assert "no bytes came" not in hint, hint
 
@@ -2249,8 +2253,8 @@ def test_a_modbus_stale_hint_names_what_went_wrong_since_the_last_values() -> No
     hint = counters.hint_since(mark, "meter")
     assert hint is not None
     assert (
-        "answered 3 requests with exception 04 (server device failure), 1 request with "
-        "exception 06 (server device busy)" in hint
+        "answered 3 requests with exception 0x04 (server device failure), 1 request with "
+        "exception 0x06 (server device busy)" in hint
     ), hint
     assert "3 requests went unanswered: check the unit id" in hint, hint
     assert "answers were spoilt (crc 2)" in hint, hint
@@ -2271,7 +2275,7 @@ def test_a_modbus_stale_hint_gives_the_advice_of_each_exception_code() -> None:
     counters.exceptions[4] = 6
     hint = counters.hint_since(mark, "meter")
     assert hint is not None
-    assert "answered 6 requests with exception 04 (server device failure)" in hint, hint
+    assert "answered 6 requests with exception 0x04 (server device failure)" in hint, hint
     assert "a failure of its own" in hint, hint
     assert "register map" not in hint, hint
     counters.exceptions[2] = 1
@@ -2303,6 +2307,9 @@ def test_a_modbus_stale_hint_sends_no_busy_gateway_or_other_code_to_the_register
     assert hint is not None
     assert advice in hint, hint
     assert "register map" not in hint, hint
+    # the code in hex as the probe and the manuals write it, its name once
+    assert f"answered 5 requests with exception 0x{code:02X} (" in hint, hint
+    assert hint.count(EXCEPTION_NAMES.get(code, "not a standard exception")) == 1, hint
 
 
 def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
@@ -2329,8 +2336,8 @@ def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
         "probe or module of it missing or broken): check the device"
     )
     assert hint(2, 2) == (
-        "the device refuses typo (input 2000, ref 32001) with exception 02 (illegal data address) 2 times "
-        "in a row, for 37 s: their values never come; check the register map's tables and "
+        "the device refuses typo (input 2000, ref 32001) with exception 0x02 (illegal data "
+        "address) 2 times in a row, for 37 s: their values never come; check the register map's tables and "
         "addresses against its manual (sensord modbus read --sensor meter probes them)"
     )
 

@@ -873,6 +873,9 @@ def test_a_meter_that_answers_02_to_long_reads_is_told_to_set_max_registers(
                 [split_line] = splits
                 assert "modbus.max_registers" in split_line["hint"]
                 assert "fewer requests than these 40" in split_line["hint"]
+                # the code as the manual writes it; the structured field keeps the number
+                assert "answers exception 0x02 to a read longer" in split_line["hint"]
+                assert split_line["code"] == 2
             else:
                 assert (counters.reads, counters.exceptions, splits) == (2, {}, [])
 

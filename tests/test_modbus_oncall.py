@@ -314,6 +314,7 @@ def test_exception_04_to_a_merged_read_says_to_read_its_registers_apart(
         [warning] = [e for e in logs if e["event"] == "exception response"]
         assert warning["code"] == 4
         assert "modbus.max_gap = 0" in warning["hint"], warning
+        assert "some devices answer exception 0x04 to a read across" in warning["hint"], warning
     finally:
         hand.close()
 
@@ -684,7 +685,7 @@ def test_status_shows_the_reads_a_meter_refuses_now() -> None:
     # sensord status tells of it and exits 1
     assert whole["up"]
     assert whole["hint"].startswith(
-        f"the device refuses typo (input 2000, ref 32001) with exception 02 (illegal data address) "
+        f"the device refuses typo (input 2000, ref 32001) with exception 0x02 (illegal data address) "
         f"{refused} times in a row, for "
     ), whole["hint"]
     assert whole["hint"].endswith(

@@ -274,6 +274,7 @@ def test_a_04_of_a_read_answered_before_is_not_blamed_on_the_register_map(
         [refusal] = [e for e in logs if e["event"] == "exception response"]
         assert refusal["code"] == 4
         assert "restarting" in refusal["hint"]
+        assert "answers exception 0x04 (server device failure) for a while" in refusal["hint"]
         assert "boundary of their register map" not in refusal["hint"]
         assert hand.counters("m").splits == 0
     finally:

@@ -261,7 +261,8 @@ def test_a_gateway_slower_than_the_timeout_costs_the_other_units_nothing() -> No
     assert [e["sensor"] for e in late] == ["gone"]  # once, rate-limited
     assert late[0]["hint"] == (
         "the gateway waits longer for the device than modbus.timeout_s before it answers "
-        "exception 11: raise modbus.timeout_s above the gateway's response timeout"
+        "exception 0x0B (gateway target device failed to respond): raise modbus.timeout_s "
+        "above the gateway's response timeout"
     )
     assert down_why.endswith(f"in a row: {late[0]['hint']}"), down_why
 
@@ -1011,7 +1012,8 @@ def test_a_device_down_for_one_reason_tells_the_next_when_it_changes() -> None:
         with Reader(runtimes) as reader:
             run_reader_until(reader, lambda: two.state == "down", 5.0)
             assert two.last_error == (
-                "no response to 3 requests in a row: it did not answer the gateway (exception 11)"
+                "no response to 3 requests in a row: it did not answer the gateway, which "
+                "answers exception 0x0B (gateway target device failed to respond)"
             )
             code[0] = 0x0A
             with capture_logs() as logs:
@@ -1019,7 +1021,8 @@ def test_a_device_down_for_one_reason_tells_the_next_when_it_changes() -> None:
             assert two.state == "down"
             assert two.last_error.startswith("no response to ")
             assert two.last_error.endswith(
-                " requests in a row: the gateway has no path to it (exception 10)"
+                " requests in a row: the gateway has no path to it and answers exception 0x0A "
+                "(gateway path unavailable)"
             )
             assert two.snapshot().as_json()["last_error"] == two.last_error
             assert one.state == "up"

@@ -117,6 +117,7 @@ __all__ = [
     "Response",
     "WriteRequest",
     "crc16",
+    "exception_named",
     "first_piece",
     "hold",
     "not_available_problem",
@@ -216,6 +217,16 @@ EXCEPTION_NAMES: Mapping[int, str] = {
     10: "gateway path unavailable",
     11: "gateway target device failed to respond",
 }
+
+
+def exception_named(code: int) -> str:
+    """Exception ``code`` as the Modbus specification and device manuals write it, in hex
+    with its name: ``exception 0x0B (gateway target device failed to respond)``. Every text
+    for people names a code so (the probe's output, log hints, ``/status`` hints and down
+    reasons); the exception counter's ``code`` label and the log lines' ``code`` field keep
+    the decimal number."""
+    return f"exception 0x{code:02X} ({EXCEPTION_NAMES.get(code, 'not a standard exception')})"
+
 
 #: The request frame's length: RTU (unit, PDU of 5 bytes, CRC) and MBAP (7-byte header, PDU).
 REQUEST_BYTES = {"rtu": 8, "tcp": 12}
