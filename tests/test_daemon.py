@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from harness.common import wait_for
 from harness.config import sensor_toml, write_atomically
-from harness.daemon import DaemonProcess, StartDaemon, running
+from harness.daemon import BareImport, DaemonProcess, StartDaemon, running
 from harness.notify import NotifyListener
 from harness.pty import PtyPair, SymlinkedPty
 from harness.scrape import Scrape, metrics_read_by_rules
@@ -31,15 +31,20 @@ DEMO_SENSORS = ("boiler", "weather", "power", "air", "gps", "particulates", "co2
 
 def test_demo_serves_every_sensor_within_2s_and_passes_promtool(tmp_path: Path) -> None:
     daemon = DaemonProcess(tmp_path=tmp_path)
+    bare = BareImport()
     try:
-        daemon.wait_http(timeout_s=5)
+        daemon.wait_http(timeout_s=30)
 
         def all_have_readings() -> bool:
             m = daemon.scrape()
             return all(m.has("sensord_reading_value", sensor=s) for s in DEMO_SENSORS)
 
-        wait_for(all_have_readings, 5.0, "a reading from every demo sensor")
-        assert time.monotonic() - daemon.started < 2.0 + 1.5  # interpreter start included
+        wait_for(all_have_readings, 30.0, "a reading from every demo sensor")
+        served_s = time.monotonic() - daemon.started
+        # the interpreter's start included: 1.5 s, or more where the host's load slows a bare
+        # import beside it (the 2 s are the demo sensors' own pace)
+        start_s = bare.allowance_s(1.5)
+        assert served_s < 2.0 + start_s, (served_s, start_s)
         text = daemon.metrics_text()
         samples = Scrape(text)
         for sensor in DEMO_SENSORS:
@@ -119,9 +124,12 @@ def test_ready_then_watchdog_pings(
     listener = NotifyListener(tmp_path, abstract=abstract)
     env = {"NOTIFY_SOCKET": listener.address, "WATCHDOG_USEC": "1000000"}
     daemon = start_daemon(env=env)
+    bare = BareImport()
     try:
-        ready_at = listener.wait_for("READY=1", 5.0)
-        assert ready_at - daemon.started < 3.0
+        ready_at = listener.wait_for("READY=1", 30.0)
+        # 3 s, or more where the host's load slows a bare import beside it
+        start_s = bare.allowance_s(3.0)
+        assert ready_at - daemon.started < start_s, start_s
         ready = next(m for _, m in listener.messages if "READY=1" in m)
         assert "STATUS=" in ready
         assert "sensors up" in ready
