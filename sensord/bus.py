@@ -1095,6 +1095,15 @@ class Bus:
                 self._answered(flight, response.frame, response)
                 flight = None
 
+    def _heard_others(self, flight: _Exchange) -> bool:
+        """Bytes that were no answer of the bus came while ``flight`` was in flight (bytes that
+        form no reply: another master's request, noise) or within its device's timeout
+        before its request went out: the frame that answered it may answer them."""
+        return (
+            self.link.skipped_bytes != flight.skipped_before
+            or self._unasked_at >= flight.sent_at - flight.device.timeout_s
+        )
+
     def _late(self, response: Response) -> bool:
         """``response`` answers a request of a device of the bus that is not in flight: an
         answer after its timeout. Counted as ``late`` for that device (over Modbus TCP the
@@ -1522,8 +1531,10 @@ class Bus:
             # (its transaction id is the request's, or 0 from a device that answers so)
             if not expected.answers(frame, response.transaction_id):  # its count or length
                 # the values asked for are read from the front of a long answer
-                # (``DeviceReads.long``)
-                long = len(frame) > expected.size and self.reads.long(device, expected, response)
+                # (``DeviceReads.long``), unless bytes nobody asked for came with it
+                long = len(frame) > expected.size and self.reads.long(
+                    device, expected, response, self._heard_others(flight)
+                )
                 if not long:
                     counters.errors["length"] += 1
                     if len(frame) < expected.size:

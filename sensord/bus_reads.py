@@ -570,7 +570,7 @@ class DeviceReads:
             **told,
         )
 
-    def long(self, device: _Device, expected: Request, response: Response) -> bool:
+    def long(self, device: _Device, expected: Request, response: Response, others: bool) -> bool:
         """The device answered ``expected`` with a sound read reply of more values than asked
         for, its byte count matching its length: a Modbus server that answers a 32-bit value
         whole to a read of its first register (ESPHome's ``modbus_controller`` server) or
@@ -579,9 +579,16 @@ class DeviceReads:
         before was as long too, with no other frame of the device between them (``Bus._late``:
         on RTU another master's read of the same unit may be answered while this one is in
         flight and be taken for its answer, the device's own answer following it); the first
-        time it is read the log says so."""
+        time it is read the log says so. ``others``: bytes nobody asked for came during the
+        exchange or shortly before it (``Bus._heard_others``), as another master's request
+        does before its answer: such an answer is never read, and the run starts again (when
+        the device's own answers are lost, a PLC's longer answers to its own reads come one
+        after the other, each as long as the one before)."""
         size = len(response.frame)
         if response.function_code != expected.read.function_code:
+            return False
+        if others:
+            device.long.pop(expected, None)
             return False
         if device.long.get(expected) != size:
             device.long[expected] = size

@@ -752,6 +752,40 @@ def test_another_master_s_longer_answers_are_not_read_as_the_values_asked_for(
         hand.close()
 
 
+def test_another_master_s_answers_to_its_own_reads_are_not_read_as_the_device_s(
+    pty_pair: PtyPair,
+) -> None:
+    """A PLC reads the meter's registers 0 to 9 while sensord reads voltage (0) and energy
+    (100), and the meter's answers to sensord are lost: each exchange of two polls running
+    gets the PLC's request and the meter's answer to it, as long each time. That answer is
+    never read as the values asked for (its registers 0 and 1 as energy); sensord's own
+    answers at the third poll are."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=1.0, timeout_s=0.1))
+    plc_request = rtu_frame(bytes([1, 3]) + struct.pack(">HH", 0, 10))
+    plc_answer = plc_request + read_reply(1, float32(230.0) + [0] * 8)
+    try:
+        with capture_logs() as logs:
+            for poll in range(2):
+                at = 100.0 + poll
+                assert hand.tick(at) == read_request(1, 0, 2)
+                hand.receive(at + 0.02, plc_answer, look=False)
+                assert hand.tick(at + 0.03) == read_request(1, 100, 2)
+                hand.receive(at + 0.05, plc_answer, look=False)
+            assert hand.values("meter") == {"voltage": None, "energy": None}
+            assert hand.tick(102.0) == read_request(1, 0, 2)
+            hand.receive(102.01, read_reply(1, float32(230.0)), look=False)
+            assert hand.tick(102.03) == read_request(1, 100, 2)
+            hand.receive(102.04, read_reply(1, float32(5000.0)), look=False)
+        assert hand.values("meter") == {
+            "voltage": (230.0, 230.0, 1),
+            "energy": (5000.0, 5000.0, 1),
+        }
+        assert hand.counters("meter").errors["length"] == 4
+        assert not [e for e in logs if e["event"].startswith("device answers a read with more")]
+    finally:
+        hand.close()
+
+
 def time_out_thrice(hand: HandBus, now: float, request: bytes) -> float:
     """A device of ``hand`` asked ``request`` from ``now`` and timing out three times in a
     row (0.2 s each, a second apart), so that it is down; the time after it."""
