@@ -668,6 +668,22 @@ class Bus:
             self.quiet_until = max([self.quiet_until, *(each.until for each in self.left.kept)])
             self._answer_may_wait = True
 
+    def held(self, held_s: float) -> None:
+        """The reader's loop read no port for ``held_s`` (a reload ran on it): an answer of a
+        device that left (``left``) that came meanwhile waits in the open port, read only now,
+        after it may have come by the clock, so that time does not count against it. Each
+        left exchange is awaited ``held_s`` longer, the line kept quiet and the devices of
+        its unit id held as long. A port not open (a bus the reload built anew, whose port
+        opens after it) held nothing. The exchange in flight needs nothing: what the port
+        holds is read before its timeout is looked at (``Reader._read_before_tick``)."""
+        if not self.left.kept or held_s <= 0 or self.source is None:
+            return
+        self.left.later(held_s)
+        self.quiet_until = max([self.quiet_until, *(each.until for each in self.left.kept)])
+        for device in self.devices.values():
+            self._hold(device)
+        self._upcoming = None
+
     def _hold(self, device: _Device) -> None:
         """Hold ``device`` until ``LeftExchanges.left_drain``: its drain, and the time its next
         poll is due (a poll the hold delays is no poll missed for want of the line's time)."""

@@ -57,6 +57,16 @@ class LeftExchange:
     timeout_s: float
     resent_at: int = 0
 
+    def later(self, by_s: float) -> LeftExchange:
+        """The exchange awaited ``by_s`` longer: its ``until``, ``late_until`` and
+        ``late_limit`` that much later."""
+        return replace(
+            self,
+            until=self.until + by_s,
+            late_until=self.late_until + by_s,
+            late_limit=self.late_limit + by_s,
+        )
+
     def answered_by(self, response: Response) -> bool:
         """Whether ``response`` is the answer to this exchange's request."""
         if self.transaction_id:
@@ -128,6 +138,10 @@ class LeftExchanges:
             return [left for left in self.kept if sent < left.resent_at]
         now = self._clock()
         return [left for left in self.kept if left.late_until >= now]
+
+    def later(self, by_s: float) -> None:
+        """Await each exchange kept ``by_s`` longer (``LeftExchange.later``)."""
+        self.kept = [left.later(by_s) for left in self.kept]
 
     def left_drain(self, device: _Device) -> float:
         """When ``device`` may first be asked for the answers of devices that left with its

@@ -541,6 +541,12 @@ class Daemon(Service):
             and not wants_simulation(config)
         )
 
+    def reload(self) -> bool:
+        # the loop reads no port while the reload runs on it: answers that came meanwhile
+        # are not late for that (``Reader.holding``)
+        with self.reader.holding():
+            return super().reload()
+
     def apply(self, new: Config) -> list[str]:
         self._applied = None
         try:
@@ -549,7 +555,12 @@ class Daemon(Service):
             self.reload_sensors = self._applied
 
     def _apply(self, new: Config, event: str) -> list[str]:
-        """Apply ``new`` as a diff (see ``apply``), logged as ``event``."""
+        """Apply ``new`` as a diff (see ``apply``), logged as ``event``, the loop held
+        meanwhile (``Reader.holding``)."""
+        with self.reader.holding():
+            return self._apply_held(new, event)
+
+    def _apply_held(self, new: Config, event: str) -> list[str]:
         old = self.config
         # the sensors that run, as they were built (a sensor a reload could not start is not
         # among them, so the next reload starts it)

@@ -41,7 +41,7 @@ import queue
 import select
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import structlog
@@ -239,6 +239,8 @@ class Reader:
         #: (``Bus.follow``)
         self._left: dict[str, list[LeftExchange]] = {}
         self._timed: dict[str, Port] = {}
+        #: when the ``holding`` under way began (None: none is)
+        self._held_since: float | None = None
         self._deadline = 0.0
         #: the next timer pass visits every port, whatever its ``timers_at``
         self._visit_all = True
@@ -332,6 +334,25 @@ class Reader:
                     self._left[key] = bus.left.kept
         sensor.stop()
         return sensor
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Run the body on the loop's thread between two of its passes (a reload): the loop
+        reads no port meanwhile, and what arrives is read after it. The time it took does not
+        count against the answers of devices that left a bus, which its open port held
+        meanwhile and the clock alone would show came too late: each is awaited that much
+        longer (``Bus.held``). Within another ``holding`` the body is part of that one."""
+        if self._held_since is not None:
+            yield
+            return
+        since = self._held_since = self._clock()
+        try:
+            yield
+        finally:
+            self._held_since = None
+            held_s = self._clock() - since
+            for bus in self._buses.values():
+                bus.held(held_s)
 
     def _watch(self, fd: int, data: Any) -> None:
         if fd in self._watched:

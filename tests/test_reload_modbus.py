@@ -383,6 +383,55 @@ def test_an_answer_after_its_timeout_of_a_device_a_reload_changed_is_nobody_s() 
         assert not late  # the late answer was sent
 
 
+@pytest.mark.parametrize("hold", ["after", "before"])
+def test_an_answer_that_came_while_a_slow_reload_held_the_loop_is_nobody_s(hold: str) -> None:
+    """A reload holds the loop (it runs on it) past the time a device it changes could still
+    have answered the request in flight: the answer came in time meanwhile, while the loop
+    read nothing, and is read after the reload. It is still the left device's, nobody's: the
+    time the loop was held does not count against it (``Reader.holding``), whether the hold
+    comes after the device left or before (a configuration slow to load)."""
+    asked = threading.Event()
+    reader_of: list[Reader] = []
+    answered_at: list[float] = []  # when the answer reaches sensord
+
+    def on_request(request: bytes) -> bytes | None:
+        if request[0] == 2 and reader_of:
+            asked.set()
+            reader_of[0].wake()  # the reload comes as the request reaches the device
+        return None  # the server answers it
+
+    def later(answer: bytes) -> float:
+        if answer[0] == 2 and asked.is_set() and not answered_at:
+            answered_at.append(time.monotonic() + SLOW_ANSWER_S)
+            return SLOW_ANSWER_S
+        return 0.0
+
+    with fast_and_slow_on_a_line(later, on_request) as (daemon, before, reload):
+        reader = daemon.reader
+        (bus,) = reader._buses.values()
+        reader_of.append(reader)
+        run_reader_until(reader, asked.is_set, 5.0)
+        reader_of.clear()
+        flight = bus.in_flight
+        assert flight is not None
+        # when the left answer can come no more: the device's timeout after its deadline
+        gone_at = flight.deadline + bus.silence_s + 1.0
+
+        def hold_past_it() -> None:
+            time.sleep(max(0.0, gone_at + 0.1 - time.monotonic()))
+            assert answered_at
+            assert time.monotonic() > answered_at[0] + 0.1  # the answer waits for the loop
+
+        with reader.holding():
+            if hold == "before":
+                hold_past_it()
+            modbus = reload(1)
+            if hold == "after":
+                hold_past_it()
+        assert before.transactions == 2  # the answer was not read before the reload
+        assert_reads_its_own(daemon, modbus)
+
+
 def test_a_late_answer_on_its_way_at_a_reload_that_changes_its_device_is_nobody_s() -> None:
     """A device's request times out and its answer is still on its way when a reload
     changes the device: that answer is nobody's, as one in flight at the reload is, and the
