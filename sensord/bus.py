@@ -371,6 +371,9 @@ class Bus:
         #: when the run of bytes that nobody asked for began, and when its last bytes came
         self._unasked_since = float("-inf")
         self._unasked_at = float("-inf")
+        #: when the link last dropped bytes that form no reply (noise, another master's
+        #: request, a partial frame) outside an exchange (``_heard_others``)
+        self._others_at = float("-inf")
         #: the last bytes that came in more than one piece or unasked (an answer read whole
         #: never goes here), and when they last held lines of text: a device in a text output
         #: mode (an XY-MD02 set to its "ordinary protocol") sends lines, not Modbus
@@ -992,6 +995,8 @@ class Bus:
         skipped = self.link.skipped_bytes
         dropped = skipped - self._skipped_told
         self._skipped_told = skipped  # bytes of no device (one removed) are no one's
+        if dropped and self.in_flight is None:
+            self._others_at = self._clock()
         if dropped and device is not None:
             device.sensor.bus_skipped_bytes += dropped
 
@@ -1112,12 +1117,13 @@ class Bus:
                 flight = None
 
     def _heard_others(self, flight: _Exchange) -> bool:
-        """Bytes that were no answer of the bus came while ``flight`` was in flight (bytes that
-        form no reply: another master's request, noise) or within its device's timeout
-        before its request went out: the frame that answered it may answer them."""
+        """Bytes that form no reply (another master's request, noise) came while ``flight``
+        was in flight or within its device's timeout before its request went out: the frame
+        that answered it may answer them. A late answer of a device of the bus, or of one
+        that left it, forms a reply and is none of them."""
         return (
             self.link.skipped_bytes != flight.skipped_before
-            or self._unasked_at >= flight.sent_at - flight.device.timeout_s
+            or self._others_at >= flight.sent_at - flight.device.timeout_s
         )
 
     def _late(self, response: Response) -> bool:

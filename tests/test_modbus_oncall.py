@@ -786,6 +786,45 @@ def test_another_master_s_answers_to_its_own_reads_are_not_read_as_the_device_s(
         hand.close()
 
 
+def test_a_late_answer_of_another_device_does_not_stop_long_answers_being_read(
+    pty_pair: PtyPair,
+) -> None:
+    """A device that answers a read of 2 registers with 3 (ESPHome), polled every 0.5 s, and
+    a meter polled every second, both with a 0.3 s timeout: the meter answers once after its
+    timeout, shortly before the first device is asked again. That late answer is a reply, no
+    bytes of another master: every long answer but the first is read as before."""
+    registers = [
+        {"name": "a", "table": "holding", "address": 10},
+        {"name": "b", "table": "holding", "address": 11},
+    ]
+    meter = [{"name": "t", "table": "holding", "address": 0}]
+    hand = HandBus(
+        pty_pair,
+        device("m", "", 1, registers, interval_s=0.5, timeout_s=0.3),
+        device("meter", "", 2, meter, interval_s=1.0, timeout_s=0.3),
+    )
+    try:
+        late_at = None
+        for step in range(400):
+            at = round(100.0 + step * 0.01, 2)
+            if late_at is not None and at >= late_at:  # 0.33 s after its request
+                hand.receive(at, read_reply(2, [9]), look=False)
+                late_at = None
+                continue
+            request = hand.tick(at)
+            if request == read_request(1, 10, 2):
+                hand.receive(at + 0.005, read_reply(1, [5, 6, 7]), look=False)
+            elif request and at == 102.01:
+                late_at = at + 0.33
+            elif request:
+                hand.receive(at + 0.005, read_reply(2, [9]), look=False)
+        assert hand.counters("meter").errors["late"] == 1
+        assert hand.counters("m").errors["length"] == 1
+        assert hand.values("m") == {"a": (5.0, 5.0, 7), "b": (6.0, 6.0, 7)}
+    finally:
+        hand.close()
+
+
 def time_out_thrice(hand: HandBus, now: float, request: bytes) -> float:
     """A device of ``hand`` asked ``request`` from ``now`` and timing out three times in a
     row (0.2 s each, a second apart), so that it is down; the time after it."""
