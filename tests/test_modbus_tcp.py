@@ -538,7 +538,7 @@ def test_the_daemon_rides_out_resets_and_a_gateway_reboot_without_leaking(
     start_daemon: StartDaemon,
 ) -> None:
     """The real daemon against a gateway that resets the connection 20 times (during an
-    exchange or between them) and then refuses connections for 2 s, as while it reboots:
+    exchange or between them) and then refuses connections for 3 s, as while it reboots:
     every loss and refusal is counted on /metrics, the reopens follow the backoff (no tight
     loop), no descriptor is left behind, nothing is logged as an error, and both devices are
     read again afterwards."""
@@ -562,7 +562,9 @@ def test_the_daemon_rides_out_resets_and_a_gateway_reboot_without_leaking(
             relay.reset()
             time.sleep(0.15)
         relay.refuse()
-        time.sleep(2.0)
+        # the opens the refusals fail make up for the resets that found no connection up
+        # (a reopen still waiting out its backoff): the count below holds on a loaded host
+        time.sleep(3.0)
         relay.listen()
         before = transactions()
         wait_for(
@@ -582,14 +584,14 @@ def test_the_daemon_rides_out_resets_and_a_gateway_reboot_without_leaking(
             # (full jitter, and a loaded host's scheduling): some do, and each one is counted
             assert reconnects >= 2
             assert reconnects + failures >= 15
-            # and 2 s of refusals at a backoff from 0.2 s to 1 s (full jitter): a handful of
+            # and 3 s of refusals at a backoff from 0.2 s to 1 s (full jitter): a handful of
             # attempts, not a loop
             assert 2 <= failures <= 35
         assert relay.accepted <= 25
         # a leaked descriptor stays; a scrape's connection or a reconnect in progress closes
         assert daemon.settled_fd_count() == fds
-        # about 6 s of polling, reconnecting and scraping take under 0.1 s of CPU: a loop
-        # that spins through the 2 s of refusals takes about 2 s
+        # about 7 s of polling, reconnecting and scraping take under 0.1 s of CPU: a loop
+        # that spins through the 3 s of refusals takes about 3 s
         assert used_s < 1.0, used_s
         records = daemon.log_records()
         assert [r for r in records if r.get("level") in ("error", "critical")] == []
