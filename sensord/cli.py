@@ -1795,6 +1795,15 @@ def _modbus_options(sub: Any) -> None:
         "when longer)",
     )
     read.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="times a read that goes unanswered within the timeout is asked again, for a line "
+        "or a device that loses the odd request (default: the modbus.retries of --sensor, "
+        "else 0)",
+    )
+    read.add_argument(
         "--connect-delay",
         type=float,
         default=None,

@@ -50,6 +50,7 @@ from sensord.formats.modbus_keys import (
     BYTE_ORDERS,
     MAX_GAP,
     MAX_REGISTERS,
+    MAX_RETRIES,
     REGISTER_TABLES,
     SERIAL_UNITS,
     SIGNS,
@@ -891,7 +892,7 @@ class ModbusConfig(Schema):
     gap_s = Float(min=0, max=10, default=0.0)
     busy_retries = Int(min=0, max=10, default=3)
     busy_wait_s = Float(min=0, max=10, default=0.1)
-    retries = Int(min=0, max=5, default=0)
+    retries = Int(min=0, max=MAX_RETRIES, default=0)
     connect_delay_s = Float(min=0, max=60, default=0.0)
     byte_order = Choice(BYTE_ORDERS, default="big")
     word_order = Choice(BYTE_ORDERS, default="big")

@@ -33,6 +33,7 @@ from sensord.formats.modbus_keys import (
     BYTE_ORDERS,
     MAX_BITS,
     MAX_REGISTERS,
+    MAX_RETRIES,
     SERIAL_UNITS,
     SUNSPEC_NOT_AVAILABLE,
     WIDTHS,
@@ -53,8 +54,9 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     sensor cannot be found or no port is given. ``args.timeout`` and ``args.connect_delay``
     are set too: those given, else the sensor's (its response timeout when longer than the
     probe's own :data:`PROBE_TIMEOUT_S`), else the probe's; ``args.gap`` likewise (else 0);
-    and ``args.busy_retries`` and ``args.busy_wait``: the sensor's, else
-    :data:`PROBE_BUSY_RETRIES` and :data:`PROBE_BUSY_WAIT_S`."""
+    ``args.busy_retries`` and ``args.busy_wait``: the sensor's, else
+    :data:`PROBE_BUSY_RETRIES` and :data:`PROBE_BUSY_WAIT_S`; and ``args.retries``: the one
+    given, else the sensor's ``modbus.retries``, else 0."""
     for option, value, lowest, highest in (
         ("--timeout", args.timeout, 0.001, 60),
         ("--connect-delay", args.connect_delay, 0.0, 60),
@@ -67,10 +69,16 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
                 file=sys.stderr,
             )
             return EXIT_USAGE
+    if args.retries is not None and not 0 <= args.retries <= MAX_RETRIES:
+        # the bounds of modbus.retries
+        print(
+            f"sensord: --retries must be in [0, {MAX_RETRIES}], got {args.retries}", file=sys.stderr
+        )
+        return EXIT_USAGE
     settings = SerialSettings()
     port: str | None = None
     unit = 1
-    timeout_s, connect_delay_s, gap_s = PROBE_TIMEOUT_S, 0.0, 0.0
+    timeout_s, connect_delay_s, gap_s, retries = PROBE_TIMEOUT_S, 0.0, 0.0, 0
     args.busy_retries, args.busy_wait = PROBE_BUSY_RETRIES, PROBE_BUSY_WAIT_S
     if args.sensor is not None:
         path = args.config or DEFAULT_CONFIG_PATH
@@ -93,7 +101,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         device = sensor.modbus_device
         port, unit = sensor.port, device.unit
         timeout_s = max(timeout_s, device.timeout_s)
-        connect_delay_s, gap_s = device.connect_delay_s, device.gap_s
+        connect_delay_s, gap_s, retries = device.connect_delay_s, device.gap_s, device.retries
         args.busy_retries, args.busy_wait = device.busy_retries, device.busy_wait_s
     elif args.config is not None:
         print("sensord: --config is read for --sensor only", file=sys.stderr)
@@ -104,6 +112,8 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         args.connect_delay = connect_delay_s
     if args.gap is None:
         args.gap = gap_s
+    if args.retries is None:
+        args.retries = retries
     port = args.port if args.port is not None else port
     if port is None:
         print("sensord: give the PORT, or --sensor NAME of a config", file=sys.stderr)
@@ -178,6 +188,7 @@ def modbus_read(args: argparse.Namespace) -> int:
     function = FUNCTION_CODES[table]
     other: Response | None = None
     busy = 0  # the reads asked again after a busy answer
+    unanswered = 0  # the reads asked again after no answer came within the timeout
     try:
         with source:
             # a device (a Huawei inverter's dongle) that ignores requests for a while after
@@ -192,15 +203,26 @@ def modbus_read(args: argparse.Namespace) -> int:
             # (modbus.gap_s), as the daemon's bus keeps the line quiet after each exchange
             quiet_s = (0.0 if tcp else silence_s(settings)) + args.gap
             wait_s = max(args.busy_wait, quiet_s)
-            while (
-                response is not None
-                and response.exception_code in BUSY_CODES
-                and busy < args.busy_retries
-            ):
-                busy += 1
-                time.sleep(wait_s)
+            while True:
+                if response is None and unanswered < args.retries:
+                    # a request the line lost or the device missed is asked again, as the
+                    # daemon asks it (modbus.retries), once the line is quiet; an answer
+                    # to the one before that comes late reads the same registers
+                    unanswered += 1
+                    time.sleep(quiet_s)
+                elif (
+                    response is not None
+                    and response.exception_code in BUSY_CODES
+                    and busy < args.busy_retries
+                ):
+                    busy += 1
+                    time.sleep(wait_s)
+                else:
+                    break
                 source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
                 response, miscounted = _await_response(source, link, args, function, received)
+            if unanswered:
+                print(_unanswered_note(args, unanswered, response), file=sys.stderr)
             if busy:
                 print(_busy_note(args, busy, response, wait_s), file=sys.stderr)
             if response is not None and _other_table_may_hold(table, response):
@@ -284,6 +306,23 @@ PROBE_TIMEOUT_S = 1.0
 #: unless its sensor says: the defaults of ``modbus.busy_retries`` and ``modbus.busy_wait_s``.
 PROBE_BUSY_RETRIES = 3
 PROBE_BUSY_WAIT_S = 0.1
+
+
+def _unanswered_note(args: argparse.Namespace, unanswered: int, response: Response | None) -> str:
+    """What the probe tells of the ``unanswered`` reads it asked again after no answer came
+    within the timeout, now that ``response`` came (None: none came to the last)."""
+    again = "once" if unanswered == 1 else f"{unanswered} times"
+    told = (
+        f"unit {args.unit} did not answer within {args.timeout:g} s and was asked again "
+        f"{again}, as the daemon asks it (modbus.retries)"
+    )
+    if response is None:
+        return f"{told}; no answer came to any of the {unanswered + 1} requests"
+    return (
+        f"{told}; it answered then: the line or the device loses requests now and then "
+        "(termination and biasing, the A/B wiring, a gap the device needs: --gap), and the "
+        "daemon needs modbus.retries to read it at every poll"
+    )
 
 
 def _busy_note(

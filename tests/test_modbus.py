@@ -1646,6 +1646,75 @@ channels = [{{ name = "co2" }}]
 
 
 @pytest.mark.slow
+def test_the_probe_asks_an_unanswered_read_again_as_the_daemon_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line that loses the first requests: with ``--retries`` the probe asks the read
+    again after each timeout, once the line is quiet, and prints the registers when an
+    answer comes, saying how often it asked; ``--sensor`` takes the sensor's
+    ``modbus.retries``; without retries one lost request is no response."""
+    lost = [0]
+    asked: list[float] = []
+
+    def line(request: bytes) -> bytes | None:
+        asked.append(time.monotonic())
+        if lost[0]:
+            lost[0] -= 1
+            return b""  # the request never reaches the device
+        return None
+
+    with (
+        PtyRelay(answer=line) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--baudrate", "115200", "--timeout", "0.2"]
+        lost[0] = 2
+        assert main([*probe, "--retries", "2"]) == 0
+        captured = capsys.readouterr()
+        assert "      0: 0x0102    258" in captured.out
+        assert (
+            "unit 1 did not answer within 0.2 s and was asked again 2 times, as the daemon "
+            "asks it (modbus.retries); it answered then"
+        ) in captured.err
+        assert len(asked) == 3
+        assert asked[1] - asked[0] >= 0.2
+        # one lost request, no retries: no response, and nothing said of retries
+        lost[0], asked[:] = 1, []
+        assert main(probe) == 1
+        captured = capsys.readouterr()
+        assert "no response from unit 1 within 0.2 s" in captured.err
+        assert "asked again" not in captured.err
+        assert len(asked) == 1
+        # a sensor's modbus.retries is the probe's with --sensor: 1 retry, 2 requests lost
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            f"""
+[[sensors]]
+name = "s8"
+port = "{relay.near.path}"
+format = "modbus"
+serial = {{ baudrate = 115200 }}
+modbus = {{ unit = 1, retries = 1, timeout_s = 0.2 }}
+registers = [{{ name = "co2", table = "holding", address = 0 }}]
+channels = [{{ name = "co2" }}]
+"""
+        )
+        lost[0], asked[:] = 2, []
+        sensor = ["modbus", "read", "--sensor", "s8", "-c", str(config), "--holding", "0"]
+        assert main([*sensor, "--timeout", "0.2"]) == 1
+        captured = capsys.readouterr()
+        assert (
+            "unit 1 did not answer within 0.2 s and was asked again once, as the daemon asks it "
+            "(modbus.retries); no answer came to any of the 2 requests"
+        ) in captured.err
+        assert len(asked) == 2
+        assert main([*probe, "--retries", "6"]) == 2
+        assert "--retries must be in [0, 5], got 6" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_the_probe_asks_a_busy_device_again_no_sooner_than_the_line_s_silence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -83,6 +83,9 @@ MAX_REGISTERS = 125
 MAX_BITS = 2000
 #: The largest ``max_gap``: a gap never exceeds what one read can hold.
 MAX_GAP = MAX_REGISTERS - 2
+#: The most times a read that went unanswered is asked again within a poll
+#: (``modbus.retries``, ``sensord modbus read --retries``).
+MAX_RETRIES = 5
 
 #: Tables that hold 16-bit registers; the others hold single bits.
 REGISTER_TABLE_SET = frozenset({"holding", "input"})
