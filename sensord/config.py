@@ -2448,7 +2448,7 @@ def _twice_hint(lines: list[str], index: int, key: str) -> str:
     twice = (
         header is not None
         and header[0].lstrip().startswith("[[")
-        and _entry_twice_hint(path, key, index + 1)
+        and _entry_twice_hint(path, key, _entry_start(lines, index, key) + 1)
     ) or f" ({key} is given twice in its table: keep one)"
     if path[0] != "sensors" or key not in SensorConfig._fields:
         return twice
@@ -2476,6 +2476,24 @@ def _twice_hint(lines: list[str], index: int, key: str) -> str:
         f" ({key} is given twice in one table: if line {start + 1} begins a second sensor, it "
         f"needs a [[sensors]] header above it; otherwise keep one {key})"
     )
+
+
+#: A line with nothing for TOML: blank, or a comment.
+_EMPTY_LINE = re.compile(r"[ \t]*(?:#.*)?")
+
+
+def _entry_start(lines: list[str], index: int, key: str) -> int:
+    """Where a second entry of an array of tables likely begins (0-based), its header left
+    out, given that its ``key`` on line ``index`` is the first key given twice: the first of
+    the key lines right above it when a blank line or a comment parts them from the first
+    entry's ``key`` (``scale`` above ``name`` in ``name, field, (blank), scale, name``), the
+    line of ``key`` itself when nothing parts them."""
+    start = index
+    while start > 0 and (found := _KEY_LINE.match(lines[start - 1])) and found[1] != key:
+        start -= 1
+    if start in (index, 0) or not _EMPTY_LINE.fullmatch(lines[start - 1]):
+        return index
+    return start
 
 
 def _entry_twice_hint(path: list[str], key: str, line: int) -> str:

@@ -951,6 +951,33 @@ def test_an_entry_s_key_given_twice_is_told_the_header_a_second_entry_needs(
     ), problem
 
 
+@pytest.mark.parametrize(
+    ("tail", "error_line", "hint_line"),
+    [
+        # a blank line parts the second channel from the first: it begins at its first key
+        ('  field = "T"\n\n  scale = 2\n  name = "p"\n', 12, 11),
+        ('  field = "T"\n  # pressure\n  scale = 2\n  unit = "bar"\n  name = "p"\n', 13, 11),
+        # nothing parts them: the scale may be the first channel's, the line of the key is named
+        ('  field = "T"\n  scale = 2\n  name = "p"\n', 11, 11),
+    ],
+    ids=["blank-line", "comment", "no-parting"],
+)
+def test_the_second_entry_is_named_at_its_first_key_below_a_blank_line(
+    tail: str, error_line: int, hint_line: int
+) -> None:
+    """A second channel whose first key is not the one given twice (``scale`` above
+    ``name``): the line named is where it begins when a blank line or a comment parts it
+    from the first, since adding the header above the key given twice would leave the
+    keys above it to the first channel."""
+    [problem] = error_of(sensor("boiler", "sim://boiler") + tail).problems
+    assert problem.startswith(f"not valid TOML: Cannot overwrite a value (at line {error_line}, ")
+    assert problem.endswith(
+        f"(name is given twice in one [[sensors.channels]] table: if line {hint_line} begins a "
+        "second channel, it needs a [[sensors.channels]] header line above it; otherwise keep "
+        "one name)"
+    ), problem
+
+
 #: The first sensor's table misnamed [[sensor]]: its [[sensors.channels]] makes "sensors" a
 #: table, so the TOML parser stops at the [[sensors]] of the next sensor.
 MISNAMED_FIRST = (
