@@ -84,13 +84,15 @@ def outcome(framer: FrameFramer, chunks: list[bytes]) -> tuple[Any, ...]:
     return frames, counters, dict(framer.rejected), framer._buffer
 
 
-@st.composite
-def bulk_streams(draw: st.DrawFn) -> tuple[FrameSpec, bytes, list[int]]:
-    """Valid frames, often back to back, with damaged and cut frames, start bytes with and
-    without lengths, and noise between them; cut at arbitrary points."""
-    frame = BULK_SPECS[draw(st.sampled_from(sorted(BULK_SPECS)))]
+def pms_reply(command: bytes) -> bytes:
+    body = b"\x42\x4d\x00\x04" + command
+    return body + checksum("sum16be", body)
+
+
+def _pieces(frame: FrameSpec) -> st.SearchStrategy[bytes]:
+    """The pieces a stream of ``frame`` is made of (see :func:`bulk_streams`)."""
     valid = frames_of(frame)
-    piece = st.one_of(
+    return st.one_of(
         st.lists(valid, min_size=1, max_size=RUN_LIMIT + 3).map(b"".join),
         valid.flatmap(lambda f: st.integers(1, len(f) - 1).map(lambda k: f[:k])),
         st.tuples(valid, st.integers(0, 400), st.integers(1, 255)).map(
@@ -108,14 +110,22 @@ def bulk_streams(draw: st.DrawFn) -> tuple[FrameSpec, bytes, list[int]]:
         if frame.reply_length == 8
         else st.just(b""),
     )
-    stream = b"".join(draw(st.lists(piece, max_size=10)))
+
+
+#: The pieces of each spec's streams, made once: hypothesis checks a strategy at its first
+#: draw, which made afresh at each draw cost more than the framers under test.
+PIECES = {name: st.lists(_pieces(frame), max_size=10) for name, frame in BULK_SPECS.items()}
+
+
+@st.composite
+def bulk_streams(draw: st.DrawFn) -> tuple[FrameSpec, bytes, list[int]]:
+    """Valid frames, often back to back, with damaged and cut frames, start bytes with and
+    without lengths, and noise between them; cut at arbitrary points."""
+    name = draw(st.sampled_from(sorted(BULK_SPECS)))
+    frame = BULK_SPECS[name]
+    stream = b"".join(draw(PIECES[name]))
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=8)))
     return frame, stream, cuts
-
-
-def pms_reply(command: bytes) -> bytes:
-    body = b"\x42\x4d\x00\x04" + command
-    return body + checksum("sum16be", body)
 
 
 def chunked(stream: bytes, cuts: list[int]) -> list[bytes]:
