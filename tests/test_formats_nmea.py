@@ -1521,6 +1521,122 @@ def test_an_epoch_that_leaves_out_a_signals_gsa_gives_its_reading_at_the_next_fr
     assert readings[gsv] == [("GSA.used_gps", 3.0)]
 
 
+def placed(
+    parse: Decoder, epoch: list[bytes], damaged: int | None = None
+) -> list[tuple[int, str, float]]:
+    """The readings of ``epoch``'s frames, each with the index of the frame that gave it; the
+    frame at ``damaged`` gets a character changed and is rejected, ``checksum``."""
+    got: list[tuple[int, str, float]] = []
+    for at, frame in enumerate(epoch):
+        if at == damaged:
+            assert reason(parse, damage(frame)) == "checksum"
+        else:
+            got += [(at, channel, value) for channel, value in parse(frame)]
+    return got
+
+
+#: Where a Teseo epoch's readings come (:func:`placed`), the constellations' sentences at 2 to
+#: 4 (L1, E1, B1) and 5 to 7 (L5, E5a, B2a), its GSV at 8: each at its constellation's last
+#: sentence.
+TESEO_WHOLE = [(5, "GSA.used_gps", 4.0), (6, "GSA.used_galileo", 3.0), (7, "GSA.used_beidou", 8.0)]
+#: An epoch without its GPS L5 sentence, the others at 5 and 6 and its GSV at 7: GPS's reading
+#: at the GSV while two sentences are its most, at its L1 sentence once one is.
+TESEO_SHORT = [(5, "GSA.used_galileo", 3.0), (6, "GSA.used_beidou", 8.0), (7, "GSA.used_gps", 3.0)]
+#: The same epoch once one GPS sentence is the most.
+TESEO_ONE_GPS = [(2, "GSA.used_gps", 3.0), *TESEO_SHORT[:2]]
+
+
+def test_a_band_left_out_of_five_gsa_runs_in_a_row_holds_no_reading_to_the_runs_end() -> None:
+    """A Teseo that sends GPS L1 and L5 GSA sentences, then L1 alone (reconfigured, or its
+    satellites on L5 lost): a run short of L5 gives GPS its reading at its end, at the GSV
+    after it, but the fifth in a row makes one GPS sentence the most, and the reading comes at
+    the L1 sentence again. A GSA that fails its checksum after that (Galileo's E1) costs GPS
+    nothing; Galileo, its E5a sentence alone, gets no reading, as in any run that may have
+    lost one of a constellation's sentences (the union without it may be short of satellites
+    the fix used). An epoch or two without L5 keeps two the most; L5 back after five gives
+    the reading at the L1 sentence, of L1 alone (3 satellites), the L5 sentence none, and the
+    next epoch's is the union at the L5 sentence again."""
+    parse = decoder(*TESEO_USED)
+    assert placed(parse, teseo_epoch(6)) == [
+        (2, "GSA.used_gps", 3.0),
+        (3, "GSA.used_galileo", 3.0),
+        (4, "GSA.used_beidou", 7.0),
+    ]
+    assert placed(parse, teseo_epoch(7)) == TESEO_WHOLE
+    for second in (8, 9):
+        assert placed(parse, teseo_epoch(second, gps_l5=None)) == TESEO_SHORT
+    assert placed(parse, teseo_epoch(10)) == TESEO_WHOLE
+    for second in range(11, 16):
+        assert placed(parse, teseo_epoch(second, gps_l5=None)) == TESEO_SHORT
+    assert placed(parse, teseo_epoch(16, gps_l5=None)) == TESEO_ONE_GPS
+    galileo_e1 = 3
+    got = placed(parse, teseo_epoch(17, gps_l5=None), damaged=galileo_e1)
+    assert got == [(2, "GSA.used_gps", 3.0), (6, "GSA.used_beidou", 8.0)]
+    assert placed(parse, teseo_epoch(18, gps_l5=None)) == TESEO_ONE_GPS
+    assert placed(parse, teseo_epoch(19)) == [(2, "GSA.used_gps", 3.0), *TESEO_WHOLE[1:]]
+    assert placed(parse, teseo_epoch(20)) == TESEO_WHOLE
+
+
+def test_a_gsa_run_that_lost_a_sentence_counts_as_no_run_short_of_a_band() -> None:
+    """A run that may have lost a GSA tells nothing of a band left out: its count of a
+    constellation's sentences may be short by the lost one. Galileo's E1 sentence failing its
+    checksum in five epochs in a row leaves two Galileo sentences the most (a line that
+    damages a sentence an epoch lowers none), and an epoch that lost a sentence among those
+    without GPS L5 neither ends their row nor adds to it."""
+    parse = decoder(*TESEO_USED)
+    placed(parse, teseo_epoch(6))
+    galileo_e1, beidou_b1 = 3, 4
+    for second in range(7, 12):
+        got = placed(parse, teseo_epoch(second), damaged=galileo_e1)
+        assert got == [(5, "GSA.used_gps", 4.0), (7, "GSA.used_beidou", 8.0)]
+    assert placed(parse, teseo_epoch(12)) == TESEO_WHOLE
+    for second in range(13, 16):
+        assert placed(parse, teseo_epoch(second, gps_l5=None)) == TESEO_SHORT
+    got = placed(parse, teseo_epoch(16, gps_l5=None), damaged=beidou_b1)
+    assert got == [(5, "GSA.used_galileo", 3.0)]  # the sentence lost may be GPS's or BeiDou's
+    for second in (17, 18):
+        assert placed(parse, teseo_epoch(second, gps_l5=None)) == TESEO_SHORT
+    assert placed(parse, teseo_epoch(19, gps_l5=None)) == TESEO_ONE_GPS
+
+
+def test_a_cut_gsa_run_counts_as_no_run_short_of_a_band() -> None:
+    """A run cut at its 13th GLONASS sentence (no epoch's) gives GPS, of which it had one
+    sentence of two, its reading, but is not one of the runs in a row short of GPS L5: the
+    fifth is the run after it, and the run after that gives the reading at the L1 sentence."""
+    parse = decoder("GSA.used_gps", "GSA.used_glonass")
+    l1 = nmea("GNGSA,A,3,27,08,07,,,,,,,,,,2.5,1.7,1.8,1")
+    l5 = nmea("GNGSA,A,3,27,08,30,,,,,,,,,,2.5,1.7,1.8,1")
+    glonass = nmea("GNGSA,A,3,65,66,,,,,,,,,,,2.5,1.7,1.8,2")
+    gps, gps_l1, two = ("GSA.used_gps", 4.0), ("GSA.used_gps", 3.0), ("GSA.used_glonass", 2.0)
+    for frame in [UBLOX_GGA, l1, l5, glonass] * 2 + [UBLOX_GGA, l1, glonass] * 4:
+        parse(frame)
+    cut = [UBLOX_GGA, l1, *[glonass] * 13]
+    assert [parse(frame) for frame in cut] == [[gps_l1], [], [two]] + [[]] * 11 + [[gps_l1, two]]
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, glonass)] == [[], [], [two]]
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, glonass)] == [[gps_l1], [gps_l1], [two]]
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, l5, glonass)] == [[], [gps_l1], [], [two]]
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, l5, glonass)] == [[], [], [gps], [two]]
+
+
+def test_two_epochs_gsa_runs_joined_by_a_lost_frame_hold_their_count_five_runs() -> None:
+    """A GGA between two epochs of GPS L1 and L5 GSA sentences, lost with its address damaged
+    (it may have been a GSA: it ends no run), joins their runs in one of four GPS sentences,
+    which makes four the most. The runs after it, of two, give their readings at their end;
+    the fifth makes two the most again, and the reading comes at the L5 sentence."""
+    parse = decoder("GSA.used_gps")
+    l1 = nmea("GNGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54,1")
+    l5 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
+    union = [("GSA.used_gps", 8.0)]
+    for frame in (UBLOX_GGA, l1, l5) * 2:
+        parse(frame)
+    assert reason(parse, b"$GNG#A" + damage(UBLOX_GGA_NEXT)[6:]) == "checksum"
+    assert [parse(frame) for frame in (l1, l5)] == [[], []]
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, l5)] == [[], [], []]  # the joined run
+    for _ in range(4):
+        assert [parse(frame) for frame in (UBLOX_GGA, l1, l5)] == [union, [], []]
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, l5)] == [union, [], union]
+
+
 @pytest.mark.parametrize("sizes", [[], [1], [7], [3, 61, 200]], ids=["whole", "1", "7", "mixed"])
 def test_merged_gsa_readings_are_the_same_whatever_the_chunking(sizes: list[int]) -> None:
     parse = decoder(*TESEO_USED)

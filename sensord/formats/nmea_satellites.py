@@ -198,12 +198,37 @@ _Satellite = tuple[str | None, float | None]
 #: signal IDs; else None), and the signal ID of its talker's groups before it when it is the
 #: first of another (else None).
 _Pending = tuple[int, int, list[_Satellite] | None, list[str] | None, str | None]
-#: The epochs in a row, each short of a constellation's groups, that make the most of them
-#: any one of these had its most (see :class:`SatelliteGroups`): a band the receiver no longer
-#: sends (reconfigured, or its last satellite on it lost for good) holds the constellation's
-#: readings to the epoch's end only so long, while one left out of an epoch or two (a
-#: satellite at the edge of tracking on it) keeps its place.
+#: The epochs in a row, each short of a constellation's GSV groups (see
+#: :class:`SatelliteGroups`) or of its GSA sentences (see :class:`UsedSatellites`), that make
+#: the most of them any one of these had its most (:func:`_short_of_most`): a band the
+#: receiver no longer sends (reconfigured, or its last satellite on it lost for good) holds the
+#: constellation's readings to the epoch's end only so long, while one left out of an epoch or
+#: two (a satellite at the edge of tracking on it) keeps its place.
 _SHORT_EPOCHS = 5
+
+
+def _short_of_most(
+    most: dict[str, int], short: dict[str, tuple[int, int]], constellation: str, count: int
+) -> bool:
+    """Whether an epoch that lost nothing on the line, with ``count`` GSV groups or GSA
+    sentences of ``constellation``, had fewer than its most (``most``, absent: 1), its reading
+    then due at the epoch's end. ``short`` holds, by constellation, the epochs in a row so far
+    that had fewer, and the most of them one of these had: an epoch that had as many or more
+    ends the row, and the :data:`_SHORT_EPOCHS`-th in a row makes the most of them one had the
+    constellation's most."""
+    if count >= most.get(constellation, 1):
+        if short:
+            short.pop(constellation, None)
+        return False
+    epochs, fewer = short.get(constellation, (0, 0))
+    if epochs + 1 < _SHORT_EPOCHS:
+        short[constellation] = (epochs + 1, max(fewer, count))
+    else:
+        short.pop(constellation, None)
+        most[constellation] = max(fewer, count)
+    return True
+
+
 #: A GSV group's talker and signal ID.
 _Key = tuple[str, str]
 #: A group of an epoch (see :attr:`SatelliteGroups._groups`): its talker and signal ID, its
@@ -579,20 +604,12 @@ class SatelliteGroups:
         """The readings of ``constellation`` due at the end of its epoch of ``groups``: merged,
         when the epoch had fewer groups of it than its most and lost no GSV sentence. The
         :data:`_SHORT_EPOCHS`-th such epoch in a row makes the most groups one of them had
-        the constellation's most; an epoch that lost a sentence tells nothing."""
-        if _LOST in self.epoch:
+        the constellation's most (:func:`_short_of_most`); an epoch that lost a sentence tells
+        nothing."""
+        if _LOST in self.epoch or not _short_of_most(
+            self._most, self._short, constellation, len(groups)
+        ):
             return []
-        count = len(groups)
-        if count >= self._most.get(constellation, 1):
-            if self._short:
-                self._short.pop(constellation, None)
-            return []
-        epochs, most = self._short.get(constellation, (0, 0))
-        if epochs + 1 < _SHORT_EPOCHS:
-            self._short[constellation] = (epochs + 1, max(most, count))
-        else:
-            self._short.pop(constellation, None)
-            self._most[constellation] = max(most, count)
         return self._merged(constellation, groups)
 
     def close(self) -> list[tuple[str, float]]:
@@ -642,11 +659,20 @@ class UsedSatellites:
     sentences of a constellation are merged, and its reading is given
 
     * at its sentence number ``n``, ``n`` being the most sentences of the constellation one run
-      has had so far (1 until a run has had more): a receiver that sends one GSA per
-      constellation gets each sentence's count at that sentence, as it comes; one that sends
-      two gets the union at the second;
+      has had so far (1 until a run has had more; lowered by runs short of it, below): a
+      receiver that sends one GSA per constellation gets each sentence's count at that
+      sentence, as it comes; one that sends two gets the union at the second;
     * else when the run ends, with the readings of the frame after it, when the run had fewer
-      sentences of the constellation than ``n`` (a receiver that left one out).
+      sentences of the constellation than ``n`` (a receiver that left one out), but not when
+      the run may have lost a GSA to damage on the line (the lost one may be of the
+      constellation's sentences, their union short of satellites: its last reading ages; see
+      :meth:`_close`). :data:`_SHORT_EPOCHS` runs in a row with fewer that lost none (a band
+      the receiver no longer sends; a damaged or cut run neither counts in the row nor ends
+      it) make the most sentences one of them had ``n``: the readings come at their sentence
+      again, not at the frame after the run, and a GSA lost after that sentence costs them
+      nothing; the first run in which the band is back gives the reading at its sentence
+      ``n``, without the sentences after it (the band's, when the receiver sends it last, as
+      the Teseo its L5), and raises ``n``.
 
     A sentence past the ``n``-th is merged into the run but gives no second reading (the first
     epoch of a receiver of several signals: its reading is of the first sentence). So no
@@ -671,6 +697,7 @@ class UsedSatellites:
         "_most",
         "_run",
         "_sentences",
+        "_short",
         "_start",
         "frame",
     )
@@ -689,8 +716,12 @@ class UsedSatellites:
         self._sentences = 0
         #: Whether the run follows a frame of another kind (else each sentence is its own).
         self._merging = False
-        #: constellation -> the most sentences of it one run has had (absent: 1)
+        #: constellation -> the most sentences of it one run has had (absent: 1), or, after
+        #: :data:`_SHORT_EPOCHS` runs in a row short of it, the most of those
         self._most: dict[str, int] = {}
+        #: constellation -> the runs in a row short of its most sentences, and the most
+        #: sentences of it one of them had (see :meth:`_close`)
+        self._short: dict[str, tuple[int, int]] = {}
         #: The number of the frame after which the last sentence damaged on the line came
         #: (see :meth:`wrap`), and of the first frame of the run under way: the damaged
         #: sentence may be one of the run's GSA sentences when it came after the frame before
@@ -748,18 +779,32 @@ class UsedSatellites:
         the line (a sentence that failed within or right after it, see :meth:`wrap`): the
         lost sentence may be one of theirs, and the union without it short of satellites the
         fix used (a Teseo's GPS L1 sentence lost, its L5 sentence listing half of them). Those
-        constellations get no reading that epoch; their last reading ages. A run that is cut
-        (``learn`` false) teaches no number of sentences."""
+        constellations get no reading that epoch; their last reading ages.
+
+        A run with more sentences of a constellation than its most makes them its most, a
+        damaged one too: so does a run of two epochs' sentences, joined by the frame of another
+        kind between them lost with its address damaged, until the runs short of that most
+        lower it. A run that lost nothing and had fewer counts toward the
+        :data:`_SHORT_EPOCHS` runs in a row that make the most sentences one of them had the
+        constellation's most, and one that had as many ends the row (:func:`_short_of_most`);
+        a damaged run does neither, its count short by the lost sentence or two epochs'. A
+        run that is cut (``learn`` false) teaches no number of sentences, nor counts in a
+        row."""
         readings: list[tuple[str, float]] = []
         most = self._most
         damaged = self._start - 1 <= self._lost <= self._last
         for constellation, (sentences, satellites) in self._run.items():
-            expected = most.get(constellation, 1)
-            if sentences < expected and not damaged:
+            if learn and sentences > most.get(constellation, 1):
+                most[constellation] = sentences
+            if damaged:
+                continue
+            if learn:
+                due = _short_of_most(most, self._short, constellation, sentences)
+            else:
+                due = sentences < most.get(constellation, 1)
+            if due:
                 count = float(len(satellites))
                 readings += [(channel, count) for channel in self._channels[constellation]]
-            elif sentences > expected and learn:
-                most[constellation] = sentences
         self._run.clear()
         return readings
 
