@@ -306,17 +306,19 @@ class SatelliteGroups:
     epoch, and a constellation's reading is given
 
     * at its group number ``n`` of the epoch, ``n`` being the most groups of it one epoch has
-      had so far (1 until an epoch has had more): a receiver of two signals gets the merged
-      readings at the second group;
+      had so far (1 until an epoch has had more; lowered by epochs short of it, below): a
+      receiver of two signals gets the merged readings at the second group;
     * else at the epoch's end, with the readings of the frame after it (:meth:`close`), when
       the epoch had fewer groups of the constellation than ``n`` (a signal with no satellite
       left, whose group the receiver leaves out), but not when a GSV sentence was lost in the
       epoch (the lost one may be of the constellation's groups, their merge short of
-      satellites: its last reading ages). :data:`_SHORT_EPOCHS` such epochs in a row (a
-      band the receiver no longer sends) make the most groups one of them had ``n``: the
-      readings come at their group again, not at each epoch's end, and a sentence lost
-      after it costs them nothing; when the band comes back, its first epoch gives the
-      reading at its group ``n``, without the band's group after it, and raises ``n``.
+      satellites: its last reading ages). :data:`_SHORT_EPOCHS` epochs in a row with fewer
+      that lost none (a band the receiver no longer sends; an epoch that lost a sentence
+      neither counts in the row nor ends it, see :meth:`_due`) make the most
+      groups one of them had ``n``: the readings come at their group again, not at each
+      epoch's end, and a sentence lost after that group costs them nothing; the first epoch
+      in which the band is back gives the reading at its group ``n``, without the groups
+      after it (the band's, when the receiver sends it last), and raises ``n``.
 
     The group that teaches a talker's second signal ID is its epoch's second and gives no
     reading (the first gave its own), nor does a group past the ``n``-th; but when the
