@@ -1799,9 +1799,9 @@ def _modbus_options(sub: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="times a read that goes unanswered within the timeout is asked again, for a line "
-        "or a device that loses the odd request (default: the modbus.retries of --sensor, "
-        "else 0)",
+        help="times a read that goes unanswered within the timeout (or that a gateway answers "
+        "with exception 0x0A or 0x0B) is asked again, for a line or a device that loses the odd "
+        "request (default: the modbus.retries of --sensor, else 0)",
     )
     read.add_argument(
         "--connect-delay",

@@ -194,7 +194,11 @@ def modbus_read(args: argparse.Namespace) -> int:
             # a device (a Huawei inverter's dongle) that ignores requests for a while after
             # each connect: waited out as the daemon does (modbus.connect_delay_s)
             time.sleep(args.connect_delay)
-            source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
+            # each request over Modbus TCP has a transaction id of its own: a gateway's late
+            # answer to an earlier one (its 0x0B after the probe's timeout) is told from the
+            # answer to the one in flight
+            transaction_id = PROBE_TRANSACTION_ID
+            source.write(link.request(args.unit, read, transaction_id))
             received = bytearray()
             response, miscounted = _await_response(source, link, args, function, received)
             # a device busy (06) or still working on an earlier request (05) is asked again
@@ -203,12 +207,17 @@ def modbus_read(args: argparse.Namespace) -> int:
             # (modbus.gap_s), as the daemon's bus keeps the line quiet after each exchange
             quiet_s = (0.0 if tcp else silence_s(settings)) + args.gap
             wait_s = max(args.busy_wait, quiet_s)
+            missed: list[int] = []  # why each read asked again went unanswered (0: timeout)
             while True:
-                if response is None and unanswered < args.retries:
-                    # a request the line lost or the device missed is asked again, as the
-                    # daemon asks it (modbus.retries), once the line is quiet; an answer
-                    # to the one before that comes late reads the same registers
+                if (
+                    response is None or response.exception_code in GATEWAY_CODES
+                ) and unanswered < args.retries:
+                    # a request the line lost or the device missed (the gateway's 0x0A or
+                    # 0x0B for it) is asked again, as the daemon asks it (modbus.retries),
+                    # once the line is quiet; an answer to the one before that comes late
+                    # reads the same registers
                     unanswered += 1
+                    missed.append(0 if response is None else response.exception_code)
                     time.sleep(quiet_s)
                 elif (
                     response is not None
@@ -219,14 +228,19 @@ def modbus_read(args: argparse.Namespace) -> int:
                     time.sleep(wait_s)
                 else:
                     break
-                source.write(link.request(args.unit, read, PROBE_TRANSACTION_ID))
-                response, miscounted = _await_response(source, link, args, function, received)
+                transaction_id += 1
+                source.write(link.request(args.unit, read, transaction_id))
+                response, miscounted = _await_response(
+                    source, link, args, function, received, transaction_id=transaction_id
+                )
             if unanswered:
-                print(_unanswered_note(args, unanswered, response), file=sys.stderr)
+                print(_unanswered_note(args, missed, response), file=sys.stderr)
             if busy:
                 print(_busy_note(args, busy, response, wait_s), file=sys.stderr)
             if response is not None and _other_table_may_hold(table, response):
-                other = _read_other_table(source, link, args, read, quiet_s)
+                other = _read_other_table(
+                    source, link, args, read, quiet_s, transaction_id=transaction_id + 1
+                )
     except SourceError as exc:
         print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
         return EXIT_INVALID
@@ -308,15 +322,20 @@ PROBE_BUSY_RETRIES = 3
 PROBE_BUSY_WAIT_S = 0.1
 
 
-def _unanswered_note(args: argparse.Namespace, unanswered: int, response: Response | None) -> str:
-    """What the probe tells of the ``unanswered`` reads it asked again after no answer came
-    within the timeout, now that ``response`` came (None: none came to the last)."""
+def _unanswered_note(args: argparse.Namespace, missed: list[int], response: Response | None) -> str:
+    """What the probe tells of the reads it asked again after no answer came: ``missed``
+    holds why each went unanswered (0: none came within the timeout, else the gateway's
+    exception code for it), now that ``response`` came (None, or a gateway's 0x0A or 0x0B:
+    none came to the last)."""
+    unanswered = len(missed)
     again = "once" if unanswered == 1 else f"{unanswered} times"
+    how = [f"within {args.timeout:g} s"] if 0 in missed else []
+    how += [f"(the gateway answered {exception_named(code)})" for code in sorted(set(missed) - {0})]
     told = (
-        f"unit {args.unit} did not answer within {args.timeout:g} s and was asked again "
+        f"unit {args.unit} did not answer {' or '.join(how)} and was asked again "
         f"{again}, as the daemon asks it (modbus.retries)"
     )
-    if response is None:
+    if response is None or response.exception_code in GATEWAY_CODES:
         return f"{told}; no answer came to any of the {unanswered + 1} requests"
     return (
         f"{told}; it answered then: the line or the device loses requests now and then "
@@ -458,14 +477,24 @@ def _read_other_table(
     args: argparse.Namespace,
     read: Read,
     quiet_s: float,
+    *,
+    transaction_id: int,
 ) -> Response | None:
     """The answer to ``read`` of the other register table, asked ``quiet_s`` after the
-    refusal (the line's inter-frame silence and the device's gap); None when none comes."""
+    refusal (the line's inter-frame silence and the device's gap) with ``transaction_id``
+    (Modbus TCP); None when none comes."""
     time.sleep(quiet_s)
     twin = Read(OTHER_TABLE[read.table], read.address, read.count, ())
     try:
-        source.write(link.request(args.unit, twin, PROBE_TRANSACTION_ID))
-        response, _ = _await_response(source, link, args, FUNCTION_CODES[twin.table], quiet=True)
+        source.write(link.request(args.unit, twin, transaction_id))
+        response, _ = _await_response(
+            source,
+            link,
+            args,
+            FUNCTION_CODES[twin.table],
+            quiet=True,
+            transaction_id=transaction_id,
+        )
     except SourceError:  # (a gateway that closed the connection): the refusal is the answer
         return None
     return response
@@ -479,12 +508,19 @@ def _await_response(
     received: bytearray | None = None,
     *,
     quiet: bool = False,
+    transaction_id: int = PROBE_TRANSACTION_ID,
 ) -> tuple[Response | None, Response | None]:
     """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
     an exception) within ``args.timeout``, and the last one of that unit and function that
     had another number of values (None: none came). Every other frame on the line (another
     device's reply, a stale answer) is named on stderr and skipped. The bytes read go to
-    ``received`` too, when given. ``quiet``: nothing is printed."""
+    ``received`` too, when given. ``quiet``: nothing is printed.
+
+    Over Modbus TCP the answer is the one to ``transaction_id``; one to an earlier request
+    of the probe, which timed out, comes from a gateway that serves one request at a time:
+    its values are the same read's and are taken, while its exception (the gateway's 0x0B,
+    a busy answer) tells of that request only, and the one in flight waits behind it, its
+    timeout starting again."""
     deadline = time.monotonic() + args.timeout
     fd = source.fileno()
     tcp = link.transport == "tcp"
@@ -502,7 +538,17 @@ def _await_response(
         for response in link.feed(chunk, awaited):
             # over TCP the transaction id names the exchange: some devices answer with unit
             # 0 or 255 whatever was asked
-            ours = response.transaction_id == PROBE_TRANSACTION_ID if tcp else True
+            earlier = tcp and PROBE_TRANSACTION_ID <= response.transaction_id < transaction_id
+            if earlier and response.exception_code and response.function_code == function:
+                deadline = time.monotonic() + args.timeout
+                if not quiet:
+                    print(
+                        "skipped a late answer to an earlier request (transaction "
+                        f"{response.transaction_id}): {exception_named(response.exception_code)}",
+                        file=sys.stderr,
+                    )
+                continue
+            ours = response.transaction_id == transaction_id or earlier if tcp else True
             if tcp and ours and response.unit != args.unit and not quiet:
                 print(
                     f"the answer comes from unit {response.unit}, not {args.unit} (matched by "

@@ -1804,6 +1804,56 @@ def test_the_probe_tells_a_gateway_s_0b_as_a_device_that_did_not_answer(
         assert main(["modbus", "read", gateway.url, "--unit", "1", "--input", "0"]) == 0
 
 
+@pytest.mark.slow
+def test_the_probe_asks_again_a_read_a_gateway_answers_for_a_silent_device(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Behind a Modbus TCP gateway a request the line loses is answered by the gateway with
+    exception 0x0B: with ``--retries`` the probe asks it again, as the daemon asks a read
+    the gateway answers so (``modbus.retries``). A gateway slower than the probe answers
+    0x0B to the first request while the one asked again waits behind it: that late answer
+    of the first request is not taken for the answer of the one asked again."""
+    lost = [0]
+
+    def line(request: bytes) -> bytes | None:
+        if lost[0]:
+            lost[0] -= 1
+            return b""  # the request never reaches the device
+        return None
+
+    with (
+        PtyRelay(answer=line) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=0.15) as gateway,
+    ):
+        server.set(1, "input", 0, [0x0304])
+        probe = ["modbus", "read", gateway.url, "--unit", "1", "--input", "0"]
+        lost[0] = 1
+        assert main([*probe, "--retries", "1"]) == 0
+        captured = capsys.readouterr()
+        assert "      0: 0x0304    772" in captured.out
+        assert "the gateway answered" not in captured.out
+        assert (
+            "unit 1 did not answer (the gateway answered exception 0x0B (gateway target device "
+            "failed to respond)) and was asked again once, as the daemon asks it "
+            "(modbus.retries); it answered then"
+        ) in captured.err
+        # no retries: the gateway's 0x0B is the answer, as before
+        lost[0] = 1
+        assert main(probe) == 1
+        captured = capsys.readouterr()
+        assert "the gateway answered for unit 1 with exception 0x0B" in captured.out
+        assert "asked again" not in captured.err
+        # the probe gives up on the first request at 0.1 s, the gateway at 0.15 s: its 0x0B
+        # of the first request comes while the one asked again waits
+        lost[0] = 1
+        assert main([*probe, "--retries", "1", "--timeout", "0.1"]) == 0
+        captured = capsys.readouterr()
+        assert "      0: 0x0304    772" in captured.out
+        assert "unit 1 did not answer within 0.1 s and was asked again once" in captured.err
+        assert "a late answer to an earlier request (transaction 1)" in captured.err
+
+
 def unanswered_probe(mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str]) -> str:
     """``modbus read`` of two holding registers of unit 1 through a relay whose answers
     ``mangle`` turns into no answer: what it printed on stderr (it exits 1, saying so)."""
