@@ -2478,22 +2478,34 @@ def _twice_hint(lines: list[str], index: int, key: str) -> str:
     )
 
 
-#: A line with nothing for TOML: blank, or a comment.
-_EMPTY_LINE = re.compile(r"[ \t]*(?:#.*)?")
+#: A line with nothing for TOML: blank, or a comment (a line of a file with CR LF line ends
+#: ends in its CR).
+_EMPTY_LINE = re.compile(r"[ \t\r]*(?:#.*)?")
 
 
 def _entry_start(lines: list[str], index: int, key: str) -> int:
     """Where a second entry of an array of tables likely begins (0-based), its header left
     out, given that its ``key`` on line ``index`` is the first key given twice: the first of
-    the key lines right above it when a blank line or a comment parts them from the first
-    entry's ``key`` (``scale`` above ``name`` in ``name, field, (blank), scale, name``), the
-    line of ``key`` itself when nothing parts them."""
+    the lines right above it when a blank line or a comment parts them from the first
+    entry's ``key`` (``scale`` above ``name`` in ``name, field, (blank), scale, name``) and
+    they are keys and values of their own, the line of ``key`` itself when nothing parts
+    them. The lines above may set dotted or quoted keys and values written over several
+    lines (an array), which TOML itself reads."""
     start = index
-    while start > 0 and (found := _KEY_LINE.match(lines[start - 1])) and found[1] != key:
+    while (
+        start > 0
+        and not _EMPTY_LINE.fullmatch(lines[start - 1])
+        and not _TABLE_HEADER.match(lines[start - 1])
+    ):
         start -= 1
     if start in (index, 0) or not _EMPTY_LINE.fullmatch(lines[start - 1]):
         return index
-    return start
+    try:
+        # (the lines keep a CRLF file's CR: each ends in CR LF again)
+        above = tomllib.loads("\n".join(lines[start:index]) + "\n")
+    except tomllib.TOMLDecodeError:  # the lines begin inside a value: whose they are is unknown
+        return index
+    return index if key in above else start
 
 
 def _entry_twice_hint(path: list[str], key: str, line: int) -> str:

@@ -978,6 +978,62 @@ def test_the_second_entry_is_named_at_its_first_key_below_a_blank_line(
     ), problem
 
 
+@pytest.mark.parametrize(
+    ("tail", "crlf", "error_line", "hint_line"),
+    [
+        # the same file with the line ends an editor on Windows writes
+        ('  field = "T"\n\n  scale = 2\n  name = "p"\n', True, 12, 11),
+        ('  field = "T"\n  \n  scale = 2\n  name = "p"\n', True, 12, 11),
+        # a value written over several lines above the key given twice
+        (
+            '  field = "T"\n\n  scale = 2\n  ignore = [\n    "^#",\n    "^$",\n  ]\n  name = "p"\n',
+            False,
+            16,
+            11,
+        ),
+        # a dotted key, and a quoted one
+        ('  field = "T"\n\n  filter.min = 0\n  scale = 2\n  name = "p"\n', False, 13, 11),
+        ('  field = "T"\n\n  "scale" = 2\n  name = "p"\n', False, 12, 11),
+        # a blank line right above the key given twice: it begins the second channel
+        ('  field = "T"\n\n  scale = 2\n\n  name = "p"\n', True, 13, 13),
+    ],
+    ids=[
+        "crlf",
+        "crlf-spaces",
+        "multi-line-array",
+        "dotted-key",
+        "quoted-key",
+        "blank-above",
+    ],
+)
+def test_the_second_entry_is_found_in_toml_as_people_write_it(
+    tail: str, crlf: bool, error_line: int, hint_line: int
+) -> None:
+    """The line where a second channel begins, its header left out, is found in a file with
+    CR LF line ends, past a value written over several lines, and below dotted and quoted
+    keys, as in a file with none of them."""
+    text = sensor("boiler", "sim://boiler") + tail
+    [problem] = error_of(text.replace("\n", "\r\n") if crlf else text).problems
+    assert problem.startswith(f"not valid TOML: Cannot overwrite a value (at line {error_line}, ")
+    assert problem.endswith(
+        f"(name is given twice in one [[sensors.channels]] table: if line {hint_line} begins a "
+        "second channel, it needs a [[sensors.channels]] header line above it; otherwise keep "
+        "one name)"
+    ), problem
+
+
+def test_the_first_entry_under_a_comment_is_not_taken_for_the_second() -> None:
+    """A comment under the header parts the first channel's own keys from it: those keys
+    hold the key given twice, so they are the first channel's, and the line named is the
+    key's."""
+    text = sensor("boiler", "sim://boiler").replace(
+        "[[sensors.channels]]\n", "[[sensors.channels]]\n  # the boiler's temperature\n"
+    )
+    [problem] = error_of(text + '  field = "T"\n  name = "p"\n').problems
+    assert problem.startswith("not valid TOML: Cannot overwrite a value (at line 11, ")
+    assert "if line 11 begins a second channel" in problem, problem
+
+
 #: The first sensor's table misnamed [[sensor]]: its [[sensors.channels]] makes "sensors" a
 #: table, so the TOML parser stops at the [[sensors]] of the next sensor.
 MISNAMED_FIRST = (
