@@ -210,12 +210,14 @@ def modbus_read(args: argparse.Namespace) -> int:
             missed: list[int] = []  # why each read asked again went unanswered (0: timeout)
             while True:
                 if (
-                    response is None or response.exception_code in GATEWAY_CODES
+                    (response is None and miscounted is None)
+                    or (response is not None and response.exception_code in GATEWAY_CODES)
                 ) and unanswered < args.retries:
                     # a request the line lost or the device missed (the gateway's 0x0A or
                     # 0x0B for it) is asked again, as the daemon asks it (modbus.retries),
                     # once the line is quiet; an answer to the one before that comes late
-                    # reads the same registers
+                    # reads the same registers. An answer of another count is an answer (a
+                    # device that does not follow the protocol): it is told, not asked again
                     unanswered += 1
                     missed.append(0 if response is None else response.exception_code)
                     time.sleep(quiet_s)

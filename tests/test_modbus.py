@@ -1854,15 +1854,21 @@ def test_the_probe_asks_again_a_read_a_gateway_answers_for_a_silent_device(
         assert "a late answer to an earlier request (transaction 1)" in captured.err
 
 
-def unanswered_probe(mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str]) -> str:
+def unanswered_probe(
+    mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str], *options: str
+) -> str:
     """``modbus read`` of two holding registers of unit 1 through a relay whose answers
     ``mangle`` turns into no answer: what it printed on stderr (it exits 1, saying so)."""
     with (
         PtyRelay(mangle) as relay,
         ModbusServer([1], "serial", relay.far.path),
     ):
-        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0", *options]
         code = main([*probe, "--count", "2", "--baudrate", "115200", "--timeout", "0.5"])
+        requests = bytes(relay.requests)
+    if "--retries" in options:
+        # an answer of another count is an answer: told, not asked again
+        assert requests == rtu_frame(bytes([1, 3, 0, 0, 0, 2])), requests.hex()
     err = capsys.readouterr().err
     assert code == 1
     assert "no response from unit 1 within 0.5 s" in err
@@ -1874,8 +1880,9 @@ def test_probe_says_when_the_only_answer_has_another_count(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     one = rtu_frame(bytes([1, 3, 2, 0x99, 0x99]))  # one register where two were asked for
-    err = unanswered_probe(lambda chunk: one, capsys)
+    err = unanswered_probe(lambda chunk: one, capsys, "--retries", "2")
     assert "unit 1 answered with 1 values where 2 were asked for" in err
+    assert "asked again" not in err
 
 
 # -- the simulated device ------------------------------------------------------------------------
