@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -976,6 +976,22 @@ def _wait_primary_heard_read(daemon: DaemonProcess, path: str) -> None:
     )
 
 
+def _wait_tries_of_the_absent_device(shown: Callable[[], dict[str, Any]]) -> None:
+    """Wait until the sensor ``shown`` returns the ``/status`` of has tried its absent device
+    three times in the worker that runs it (at its start, then at two reopens of its backoff,
+    at most ``DEVICE_WATCH_S`` apart while the path is gone): it stayed down waiting for the
+    device at each, never a simulation with made-up readings under its name."""
+
+    def tried_three_times() -> bool:
+        state = shown()
+        assert not state["simulated"], state
+        assert state["frames"] == 0, state
+        assert state["state"] != "up", state
+        return bool(state["open_failures"] >= 3)
+
+    wait_for(tried_three_times, 10, "three tries of the absent device", interval_s=0.1)
+
+
 @pytest.mark.slow
 def test_a_worker_restarted_while_a_device_it_read_is_unplugged_waits_for_it(
     start_daemon: StartDaemon, linked_pty: SymlinkedPty, tmp_path: Path
@@ -1015,12 +1031,7 @@ def test_a_worker_restarted_while_a_device_it_read_is_unplugged_waits_for_it(
             return bool(state["ready"]) and state["pid"] != before
 
         wait_for(restarted, 15, "the worker restarted")
-        for _ in range(6):  # the restarted worker looks for absent devices every 2 s
-            shown = probe()
-            assert not shown["simulated"], shown
-            assert shown["frames"] == 0, shown
-            assert shown["state"] != "up", shown
-            time.sleep(0.5)
+        _wait_tries_of_the_absent_device(probe)
         linked_pty.replug()
         wait_for(reads_device, 15, "the device read again")
         assert not daemon.events("device absent: simulating it")
@@ -1066,12 +1077,7 @@ def test_a_sensor_a_reload_moves_to_another_worker_while_its_device_is_unplugged
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: moved in daemon.status()["sensors"], 10, "the renamed sensor")
         assert shown(moved)["worker"] != shard_of("probe", 2)
-        for _ in range(6):  # the worker looks for absent devices every 2 s
-            state = shown(moved)
-            assert not state["simulated"], state
-            assert state["frames"] == 0, state
-            assert state["state"] != "up", state
-            time.sleep(0.5)
+        _wait_tries_of_the_absent_device(lambda: shown(moved))
         linked_pty.replug()
         wait_for(lambda: reads_device(moved), 15, "the device read again")
         assert not daemon.events("device absent: simulating it")
