@@ -54,13 +54,15 @@ FRAME_MODULES = frozenset(
 #: The framer of lines in checked blocks (DSMR telegrams, VE.Direct blocks).
 BLOCK_MODULES = frozenset({"sensord.formats.blocks"})
 
-#: A simulated particulate sensor (the preset's binary frames, its set-up commands).
+#: A simulated particulate sensor (the preset's binary frames, its set-up commands), at ten
+#: frames a second.
 SIM_PARTICULATES_TOML = """
 [[sensors]]
 name = "particulates"
 port = "sim://particulates"
 preset = "pms5003"
 setup = ["active_mode"]
+sampling_rate_hz = 10
 """
 
 #: A simulated multimeter that sends a reading when asked: a line sensor that is polled.
