@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import signal
 import textwrap
-import time
 from pathlib import Path
 
 from harness.common import REPO, wait_for
@@ -203,10 +202,12 @@ def test_presets_that_no_longer_load_leave_a_line_sensor_stale_with_its_framer_s
     head, future, rest = presets.read_text().partition("from __future__ import annotations\n")
     presets.write_text(f"{head}{future}from sensord.formats.base import NEWER_NAME\n{rest}")
     garbage = bytes([0x80, 0xF8, 0x00, 0xFE, 0x78, 0x86, 0xE0, 0x1E]) * 4  # 9600 at 38400
-    end = time.monotonic() + 3.0
-    while time.monotonic() < end:
+
+    def no_longer_up() -> bool:  # its hint is made as it leaves up: stale, or down
         pty_pair.write(garbage)
-        time.sleep(0.2)
+        return bool(daemon.status()["sensors"]["line"]["state"] != "up")
+
+    wait_for(no_longer_up, 10, "the sensor no longer up", interval_s=0.2)
     sensor = daemon.status()["sensors"]["line"]
     assert sensor["reconnects"] == 0, sensor.get("last_error")
     assert sensor["state"] == "stale", sensor
