@@ -757,19 +757,20 @@ def test_reader_batch_interval_comes_from_the_config_and_reloads(tmp_path: Path)
     try:
         daemon.wait_http()
         wait_for(lambda: daemon.status()["sensors"]["probe"]["up"], 5, "probe up")
-        batched = _frame_counts_while_streaming(daemon, port, 2.0)
+        batched = _frame_counts_while_streaming(daemon, port, 1.0)
         write_atomically(config, "[reader]\nbatch_interval_s = 0\n" + probe)
         daemon.signal(signal.SIGHUP)
         wait_for(lambda: bool(daemon.events("configuration reloaded")), 5, "reload")
-        unbatched = _frame_counts_while_streaming(daemon, port, 2.0)
+        unbatched = _frame_counts_while_streaming(daemon, port, 1.0)
     finally:
         assert daemon.stop() == 0
         port.close()
-    # read every 0.5 s (and when the loop's timers run): the counter moves a few times, by
-    # about 100 lines each; without batching it moves between nearly every two requests
-    assert len(set(batched)) <= 12, batched
+    # read every 0.5 s (and when the loop's timers run): the counter moves a few times in the
+    # second, by about 100 lines each (3 or 4 values, measured); without batching it moves
+    # between nearly every two requests (about 45 of them, fewer on a loaded host)
+    assert len(set(batched)) <= 6, batched
     assert max(b - a for a, b in itertools.pairwise(batched)) >= 50, batched
-    assert len(set(unbatched)) >= 30, unbatched
+    assert len(set(unbatched)) >= 15, unbatched
 
 
 def test_status_counts_a_reload_once_its_outcome_is_known(
