@@ -697,11 +697,11 @@ def test_no_fd_leak_over_reconnects(tmp_path: Path, linked_pty: SymlinkedPty) ->
         # answered, which the server may or may not have closed yet when they are counted.
         files, sockets = _fds_by_kind(daemon.proc.pid)
         threads = daemon.thread_count()
-        for _ in range(20):
+        for _ in range(20):  # each state looked for every 10 ms: it comes within tens of ms
             link.unplug()
-            wait_for(lambda: not daemon.status()["sensors"]["leak"]["up"], 5, "down")
+            wait_for(lambda: not daemon.status()["sensors"]["leak"]["up"], 5, "down", 0.01)
             link.replug()
-            wait_for(lambda: daemon.status()["sensors"]["leak"]["up"], 5, "up")
+            wait_for(lambda: daemon.status()["sensors"]["leak"]["up"], 5, "up", 0.01)
         assert daemon.scrape().value("sensord_serial_reconnects_total", sensor="leak") == 20
         # the port, its pipes and the selector are closed and reopened on the loop thread
         # before the sensor reports "up": their count is exact
