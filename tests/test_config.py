@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from harness.chain import normalized
-from harness.common import wait_for
+from harness.common import free_port, wait_for
 from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
 from test_frames_generic import SPS30
@@ -520,10 +520,25 @@ def test_example_config_shows_the_defaults_it_says_it_shows() -> None:
         assert "default" in line[0].partition("#")[2], f"{key} is not its default and says not"
 
 
-def test_check_command_on_example_exits_0() -> None:
-    result = sensord_cli("check", str(REPO / "systemd" / "sensord.toml"))
+def test_check_command_on_example_exits_0(tmp_path: Path) -> None:
+    """The example's devices are checked too: its serial adapters are absent and simulated,
+    and its Modbus TCP gateway, moved here to a loopback port nothing listens on (the example's
+    192.0.2.10 is no host to send to from a test), refuses the connection: a device sensord
+    retries while it runs, exit 0."""
+    example = (REPO / "systemd" / "sensord.toml").read_text()
+    gateway = "modbus-tcp://192.0.2.10:502"
+    assert gateway in example
+    closed = f"modbus-tcp://127.0.0.1:{free_port()}"
+    path = tmp_path / "sensord.toml"
+    path.write_text(example.replace(gateway, closed))
+    result = sensord_cli("check", str(path))
     assert result.returncode == 0, result.stderr
     assert "configuration is valid" in result.stdout
+    for meter in ("meter_main", "meter_heat_pump"):
+        assert (
+            f"device {meter}: {closed} does not accept a connection now (Connection refused); "
+            "sensord retries it while it runs\n"
+        ) in result.stdout
     # a polled sensor is described by its poll interval, a preset's by its preset
     assert " format=kv polled every 5 s " in result.stdout
     assert " format=frames preset=pms5003 rate=1 Hz " in result.stdout
