@@ -600,27 +600,40 @@ def test_check_command_device_problems(tmp_path: Path) -> None:
     assert f"{cfg}: device check failed" in result.stderr
 
 
-def test_help_explains_commands() -> None:
-    result = sensord_cli("--help")
+def _help_of(capsys: pytest.CaptureFixture[str], *command: str) -> str:
+    """What ``sensord COMMAND --help`` prints, from ``cli.main`` in this process, wrapped at
+    80 columns as a command whose output is no terminal has it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COLUMNS", "80")
+        with pytest.raises(SystemExit) as exited:
+            cli.main([*command, "--help"])
+    assert exited.value.code == 0
+    out: str = capsys.readouterr().out
+    return out
+
+
+def test_help_explains_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    result = sensord_cli("--help")  # the entry point of the installed command
     assert result.returncode == 0
     for word in ("run", "check", "ports", "simulate", "exit codes", "SIGHUP"):
         assert word in result.stdout
-    run_help = sensord_cli("run", "--help")
-    assert "--config" in run_help.stdout
-    assert "built-in demo" in run_help.stdout
+    run_help = _help_of(capsys, "run")
+    assert "--config" in run_help
+    assert "built-in demo" in run_help
     # every command that reads a config file shows -c in its help
     for command in ("run", "check", "ports", "simulate"):
-        assert "-c CONFIG" in sensord_cli(command, "--help").stdout, command
+        assert "-c CONFIG" in _help_of(capsys, command), command
 
 
-def test_help_says_what_an_option_does_and_its_default() -> None:
+def test_help_says_what_an_option_does_and_its_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """``--seconds`` said nothing of running until stopped, ``record --format`` neither its
     default nor that it only labels the capture, ``modbus read --count`` not its limits."""
 
     def help_of(*command: str) -> str:
-        result = sensord_cli(*command, "--help")
-        assert result.returncode == 0
-        return " ".join(result.stdout.split())  # argparse wraps at the terminal's width
+        # argparse wraps at the terminal's width
+        return " ".join(_help_of(capsys, *command).split())
 
     simulate = help_of("simulate")
     assert "--seconds S stop after this many seconds (default: run until Ctrl-C or SIGTERM)" in (
