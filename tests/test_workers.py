@@ -404,7 +404,7 @@ def spawn_and_stop_the_first(self, worker):
     spawn(self, worker)
     if not started:  # the first worker ever started stays stopped before it is ready,
         os.kill(worker.proc.pid, signal.SIGSTOP)
-        worker.started_at -= workers.START_TIMEOUT_S - 2.0  # 2 s from its start timeout
+        worker.started_at -= workers.START_TIMEOUT_S - 1.0  # 1 s from its start timeout
     started.append(worker.proc.pid)
 
 workers.Primary._spawn = spawn_and_stop_the_first
