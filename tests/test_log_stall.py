@@ -204,16 +204,20 @@ def test_a_stop_while_the_log_stream_is_stalled_exits_at_once(
         daemon.wait_http()
         stream.reading.clear()
         time.sleep(0.2)
-        for _ in range(400):
-            daemon.signal(signal.SIGUSR1)
-            time.sleep(0.003)
-        wait_for(lambda: stream.unread() >= 16384, 5.0, "the stream full")
-        time.sleep(0.3)  # and the lines behind it queued
+        # until lines are dropped: the stream is full, and so is the queue behind it
+        for _ in range(50):
+            if daemon.scrape().total("sensord_log_lines_dropped_total") > 0:
+                break
+            for _ in range(20):
+                daemon.signal(signal.SIGUSR1)
+                time.sleep(0.003)
+        assert stream.unread() >= 16384
+        assert daemon.scrape().total("sensord_log_lines_dropped_total") > 0
         elapsed, code = daemon.stop_timed()
         assert code == 0
         assert elapsed < 1.0
         stream.reading.set()
-        time.sleep(0.2)
+        wait_for(lambda: stream.unread() == 0, 5.0, "the stream read")
         assert stream.records()  # each one whole JSON
     finally:
         stream.reading.set()
