@@ -27,7 +27,8 @@ def _write_issued(cert: Path, key: Path, ca: Path, ca_key: Path, serial: int) ->
     certbot's ``cert.pem`` holds it), each written over the old file whole."""
     new_cert, new_key, request = (cert.with_suffix(s) for s in (".new", ".key.new", ".csr"))
     openssl(
-        "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-subj", "/CN=localhost",
         "-keyout", str(new_key), "-out", str(request),
     )  # fmt: skip
     openssl(
@@ -234,7 +235,8 @@ def test_sensord_reload_pid_reaches_a_daemon_that_serves_the_previous_certificat
     serves the new one (another serial) after the reload."""
     ca, ca_key = tmp_path / "ca.pem", tmp_path / "ca.key"
     openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test CA",
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-days", "2", "-subj", "/CN=test CA",
         "-keyout", str(ca_key), "-out", str(ca),
     )  # fmt: skip
     daemon, config, cert, key = _started(start_daemon, tmp_path)

@@ -12,12 +12,14 @@ def openssl(*args: str) -> None:
 
 
 def write_self_signed(cert: Path, key: Path, name: str = "localhost") -> None:
-    """A new RSA key and a self-signed certificate for it (CN ``name``, valid for 127.0.0.1),
+    """A new key and a self-signed certificate for it (CN ``name``, valid for 127.0.0.1),
     written over ``cert`` and ``key`` as a renewal writes them: each file replaced whole (a
-    rename), the key readable by its owner only."""
+    rename), the key readable by its owner only. The key is an EC P-256 one, made in about a
+    millisecond (an RSA 2048 one takes openssl 0.25 s and more of CPU)."""
     new_cert, new_key = cert.with_suffix(".new"), key.with_suffix(".new")
     openssl(
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+        "-nodes", "-days", "2",
         "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1",
         "-keyout", str(new_key), "-out", str(new_cert),
     )  # fmt: skip
