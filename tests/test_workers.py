@@ -844,6 +844,15 @@ def test_a_sensor_only_a_worker_it_is_not_placed_on_reports_is_still_served(
         primary._close_loop()
 
 
+#: Workers restarted 0.05 to 0.2 s after an exit (0.5 s up to 30 s as installed), for tests of
+#: what a restarted worker runs rather than of when it starts.
+_QUICK_RESTARTS = """
+import sensord.workers as workers
+backoff = workers.Backoff
+workers.Backoff = lambda initial_s, cap_s: backoff(0.05, 0.2)
+"""
+
+
 @pytest.mark.slow
 def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
     tmp_path: Path,
@@ -853,7 +862,11 @@ def test_a_restarted_worker_runs_what_the_primary_validated_not_the_edited_file(
     fail for ever, or read a renamed sensor twice beside the other worker. The copy follows a
     reload and goes with the primary."""
     config = _workers_config(tmp_path, 4)
-    daemon = DaemonProcess(["--config", str(config), "--workers", "2"], tmp_path=tmp_path)
+    daemon = DaemonProcess(
+        ["--config", str(config), "--workers", "2"],
+        tmp_path=tmp_path,
+        python_prelude=_QUICK_RESTARTS,
+    )
     try:
         daemon.wait_http()
         wait_for(lambda: all(w["ready"] for w in daemon.status()["workers"]), 15, "workers ready")
@@ -1156,7 +1169,9 @@ def _kill_each_worker(daemon: DaemonProcess) -> None:
         wait_for(restarted, 15, f"worker {worker} restarted and ready")
 
 
-def _workers_on_own_tmp(tmp_path: Path) -> tuple[Path, Path, DaemonProcess]:
+def _workers_on_own_tmp(
+    tmp_path: Path, python_prelude: str | None = None
+) -> tuple[Path, Path, DaemonProcess]:
     """A daemon with two workers over four sensors whose temporary directory is its own
     (``tmp_path / "tmp"``), started and its workers ready: that directory, the configuration
     file and the daemon (stop it when done)."""
@@ -1164,7 +1179,10 @@ def _workers_on_own_tmp(tmp_path: Path) -> tuple[Path, Path, DaemonProcess]:
     tmp.mkdir()
     config = _workers_config(tmp_path, 4)
     daemon = DaemonProcess(
-        ["--config", str(config), "--workers", "2"], tmp_path=tmp_path, env={"TMPDIR": str(tmp)}
+        ["--config", str(config), "--workers", "2"],
+        tmp_path=tmp_path,
+        env={"TMPDIR": str(tmp)},
+        python_prelude=python_prelude,
     )
     try:
         daemon.wait_http()
@@ -1188,7 +1206,7 @@ def test_a_worker_restarts_after_the_temporary_directory_s_cleanup_removed_the_c
     files, a service's PrivateTmp= ones too, 10 days on many distributions) may remove it,
     and its directory, while the workers run: a worker that crashes after that is started
     on a copy written again, not left failing for good on a file that is gone."""
-    tmp, config, daemon = _workers_on_own_tmp(tmp_path)
+    tmp, config, daemon = _workers_on_own_tmp(tmp_path, _QUICK_RESTARTS)
     try:
         copy = _workers_copy(daemon)
         names = set(daemon.status()["sensors"])
