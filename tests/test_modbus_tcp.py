@@ -1381,7 +1381,10 @@ def test_a_gateway_that_drops_requests_right_after_a_connect_gets_its_delay_on_e
         config = load(
             device("one", relay.url(), 1, interval_s=1.2, timeout_s=0.3, connect_delay_s=0.35)
         )
-        with capture_logs() as logs, run_for(config, 3.3) as reader:
+        # its connections open at about 0, 1.6 and 2.8 s (the connect delay postpones a poll),
+        # and the third poll's request goes out 0.35 s after its connect: about 0.45 s before
+        # the end of the run
+        with capture_logs() as logs, run_for(config, 3.6) as reader:
             one = reader.sensors["one"]
             assert relay.accepted >= 3  # a new connection at (nearly) every poll
             assert relay.dropped_early == 0
