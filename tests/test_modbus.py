@@ -1422,6 +1422,23 @@ def test_check_tries_every_address_of_a_name(monkeypatch: pytest.MonkeyPatch) ->
         assert _tcp_reachable(f"modbus-tcp://gw.example:{port}") == "accepts connections"
 
 
+def test_check_gives_up_on_a_connect_that_goes_unanswered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway that answers no connect (a host that is off, or a firewall that drops it) is
+    told as one that gives no answer, after the connect's timeout (0.3 s here, 2 s installed)
+    and not the kernel's two minutes of retries. The listener's accept queue is full: Linux
+    drops the connect's SYN as such a host does."""
+    monkeypatch.setattr("sensord.cli.CHECK_CONNECT_TIMEOUT_S", 0.3)
+    with socket.socket() as full, socket.socket() as queued:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)  # room for one connection not yet accepted
+        queued.connect(full.getsockname())
+        started = time.monotonic()
+        said = _tcp_reachable(f"modbus-tcp://127.0.0.1:{full.getsockname()[1]}")
+        waited_s = time.monotonic() - started
+    assert said == "does not accept a connection now (no answer); sensord retries it while it runs"
+    assert 0.3 <= waited_s < 1.5, waited_s
+
+
 # -- the probe -----------------------------------------------------------------------------------
 
 
