@@ -39,6 +39,9 @@ _NOT_COPIED = shutil.ignore_patterns(
 def _run_install(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHON": sys.executable, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("VIRTUAL_ENV", None)
+    # the installed venv's python reads its own package, not the tree the tests run from (its
+    # ``-m sensord`` looks in the working directory first)
+    env.pop("PYTHONPATH", None)
     return subprocess.run(
         [str(repo / "scripts" / "install"), *args],
         capture_output=True,
@@ -46,6 +49,7 @@ def _run_install(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=600,
         check=False,
         env=env,
+        cwd=repo.parent,
     )
 
 
@@ -159,14 +163,17 @@ def test_install_twice_then_uninstall(repo_copy: Path, target_root: Path) -> Non
     assert sensord_bin.exists()
 
     # a configuration the new package rejects fails the install, which installs all the same
-    # and leaves the file as it is
+    # and leaves the file as it is. The installed package is made one that cannot read a
+    # configuration: the message comes from the new package, installed before the check
+    [installed_config] = venv.glob("lib/python3*/site-packages/sensord/config.py")
+    installed_config.write_text('raise ImportError("the previous package")\n')
     edited = config.read_text()
     config.write_text("[[sensors]]\nname = 'x'\n")
     rejected = _run_install(repo_copy, "--root", str(root), "--no-systemctl")
     assert rejected.returncode == 1, rejected.stdout + rejected.stderr
     assert f"install: error: the new package rejects {config} (above)" in rejected.stderr
     assert "sensors[0].port (sensor 'x'): required key is missing" in rejected.stdout
-    assert sensord_bin.exists()
+    assert installed_config.read_bytes() == (repo_copy / "sensord/config.py").read_bytes()
     assert config.read_text() == "[[sensors]]\nname = 'x'\n"
     config.write_text(edited)
 
