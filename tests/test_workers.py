@@ -35,6 +35,7 @@ from sensord.demo import demo_config
 from sensord.export import merge_expositions, render_families
 from sensord.http import CaptureUnavailableError
 from sensord.log import configure as configure_logging
+from sensord.reopen import DEVICE_WATCH_S
 from sensord.service import EXIT_HTTP
 from sensord.shard import shard_key, shard_of, shard_sensors
 from sensord.workers import Primary
@@ -990,19 +991,22 @@ def _wait_primary_heard_read(daemon: DaemonProcess, path: str) -> None:
 
 
 def _wait_tries_of_the_absent_device(shown: Callable[[], dict[str, Any]]) -> None:
-    """Wait until the sensor ``shown`` returns the ``/status`` of has tried its absent device
-    three times in the worker that runs it (at its start, then at two reopens of its backoff,
-    at most ``DEVICE_WATCH_S`` apart while the path is gone): it stayed down waiting for the
-    device at each, never a simulation with made-up readings under its name."""
+    """Wait until the sensor ``shown`` returns the ``/status`` of has been down for longer
+    than ``DEVICE_WATCH_S`` in the worker that runs it (the worker looked for absent devices
+    again meanwhile), and has tried its absent device at least four times there: at its
+    start, then at reopens of its backoff, jittered and at most ``DEVICE_WATCH_S`` apart
+    while the path is gone (measured: the fourth 1.2 s to over 2 s after the start). The
+    sensor stayed down waiting for the device at each look, never a simulation with made-up
+    readings under its name."""
 
-    def tried_three_times() -> bool:
+    def watched() -> bool:
         state = shown()
         assert not state["simulated"], state
         assert state["frames"] == 0, state
         assert state["state"] != "up", state
-        return bool(state["open_failures"] >= 3)
+        return bool(state["open_failures"] >= 4 and state["state_for_s"] > DEVICE_WATCH_S)
 
-    wait_for(tried_three_times, 10, "three tries of the absent device", interval_s=0.1)
+    wait_for(watched, 10, "the absent device tried for a device watch", interval_s=0.1)
 
 
 @pytest.mark.slow
