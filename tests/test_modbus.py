@@ -1696,7 +1696,9 @@ def test_the_probe_asks_an_unanswered_read_again_as_the_daemon_does(
             "asks it (modbus.retries); it answered then"
         ) in captured.err
         assert len(asked) == 3
-        assert asked[1] - asked[0] >= 0.2
+        # asked again after the timeout, not at once (the relay reads each request a
+        # little after it is written: the first one may be read later than the second)
+        assert asked[1] - asked[0] >= 0.15
         # one lost request, no retries: no response, and nothing said of retries
         lost[0], asked[:] = 1, []
         assert main(probe) == 1
