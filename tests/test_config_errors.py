@@ -952,35 +952,13 @@ def test_an_entry_s_key_given_twice_is_told_the_header_a_second_entry_needs(
 
 
 @pytest.mark.parametrize(
-    ("tail", "error_line", "hint_line"),
-    [
-        # a blank line parts the second channel from the first: it begins at its first key
-        ('  field = "T"\n\n  scale = 2\n  name = "p"\n', 12, 11),
-        ('  field = "T"\n  # pressure\n  scale = 2\n  unit = "bar"\n  name = "p"\n', 13, 11),
-        # nothing parts them: the scale may be the first channel's, the line of the key is named
-        ('  field = "T"\n  scale = 2\n  name = "p"\n', 11, 11),
-    ],
-    ids=["blank-line", "comment", "no-parting"],
-)
-def test_the_second_entry_is_named_at_its_first_key_below_a_blank_line(
-    tail: str, error_line: int, hint_line: int
-) -> None:
-    """A second channel whose first key is not the one given twice (``scale`` above
-    ``name``): the line named is where it begins when a blank line or a comment parts it
-    from the first, since adding the header above the key given twice would leave the
-    keys above it to the first channel."""
-    [problem] = error_of(sensor("boiler", "sim://boiler") + tail).problems
-    assert problem.startswith(f"not valid TOML: Cannot overwrite a value (at line {error_line}, ")
-    assert problem.endswith(
-        f"(name is given twice in one [[sensors.channels]] table: if line {hint_line} begins a "
-        "second channel, it needs a [[sensors.channels]] header line above it; otherwise keep "
-        "one name)"
-    ), problem
-
-
-@pytest.mark.parametrize(
     ("tail", "crlf", "error_line", "hint_line"),
     [
+        # a blank line parts the second channel from the first: it begins at its first key
+        ('  field = "T"\n\n  scale = 2\n  name = "p"\n', False, 12, 11),
+        ('  field = "T"\n  # pressure\n  scale = 2\n  unit = "bar"\n  name = "p"\n', False, 13, 11),
+        # nothing parts them: the scale may be the first channel's, the line of the key is named
+        ('  field = "T"\n  scale = 2\n  name = "p"\n', False, 11, 11),
         # the same file with the line ends an editor on Windows writes
         ('  field = "T"\n\n  scale = 2\n  name = "p"\n', True, 12, 11),
         ('  field = "T"\n  \n  scale = 2\n  name = "p"\n', True, 12, 11),
@@ -998,6 +976,9 @@ def test_the_second_entry_is_named_at_its_first_key_below_a_blank_line(
         ('  field = "T"\n\n  scale = 2\n\n  name = "p"\n', True, 13, 13),
     ],
     ids=[
+        "blank-line",
+        "comment",
+        "no-parting",
         "crlf",
         "crlf-spaces",
         "multi-line-array",
@@ -1009,9 +990,12 @@ def test_the_second_entry_is_named_at_its_first_key_below_a_blank_line(
 def test_the_second_entry_is_found_in_toml_as_people_write_it(
     tail: str, crlf: bool, error_line: int, hint_line: int
 ) -> None:
-    """The line where a second channel begins, its header left out, is found in a file with
-    CR LF line ends, past a value written over several lines, and below dotted and quoted
-    keys, as in a file with none of them."""
+    """A second channel whose first key is not the one given twice (``scale`` above
+    ``name``): the line named is where it begins when a blank line or a comment parts it
+    from the first, since adding the header above the key given twice would leave the keys
+    above it to the first channel. It is found in a file with CR LF line ends, past a value
+    written over several lines, and below dotted and quoted keys, as in a file with none of
+    them."""
     text = sensor("boiler", "sim://boiler") + tail
     [problem] = error_of(text.replace("\n", "\r\n") if crlf else text).problems
     assert problem.startswith(f"not valid TOML: Cannot overwrite a value (at line {error_line}, ")
