@@ -226,11 +226,12 @@ def test_uninstall_of_an_empty_root_changes_nothing(tmp_path: Path) -> None:
 
 
 def _run_step(
-    tmp_path: Path, step: str, **variables: str
+    tmp_path: Path, step: str, *, cwd: Path | None = None, **variables: str
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """One step of scripts/install, sourced, after setting ``variables``, with a stand-in
     ``systemctl`` that logs its calls and answers ``SYSTEMCTL_ACTIVE`` to ``is-active`` and
-    ``SYSTEMCTL_RESTART`` to ``try-restart`` (exit codes); (the run, systemctl's calls)."""
+    ``SYSTEMCTL_RESTART`` to ``try-restart`` (exit codes), run in ``cwd``; (the run,
+    systemctl's calls)."""
     calls = tmp_path / "systemctl-calls"
     calls.write_text("")
     settings = "".join(f"{name}={shlex.quote(value)}\n" for name, value in variables.items())
@@ -249,7 +250,7 @@ systemctl() {{
 {step}
 """
     done = subprocess.run(
-        ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=False
+        ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=False, cwd=cwd
     )
     return done, calls.read_text().splitlines()
 
@@ -311,3 +312,12 @@ def test_the_configuration_is_checked_with_the_new_package(tmp_path: Path) -> No
     done, _ = _run_step(tmp_path, step, venv=str(venv), config=str(config))
     assert f"valid: {config}" in done.stdout
     assert done.stdout.endswith("config_ok=yes\n")
+
+    # run from a checkout (the installer's own directory, or another tree): the check is the
+    # venv's package, not the sensord/ of the working directory
+    checkout = tmp_path / "checkout"
+    (checkout / "sensord").mkdir(parents=True)
+    (checkout / "sensord" / "__init__.py").write_text('raise ImportError("the checkout\'s")\n')
+    done, _ = _run_step(tmp_path, step, cwd=checkout, venv=str(venv), config=str(config))
+    assert "the checkout's" not in done.stdout
+    assert f"valid: {config}" in done.stdout
