@@ -1637,6 +1637,27 @@ def test_two_epochs_gsa_runs_joined_by_a_lost_frame_hold_their_count_five_runs()
     assert [parse(frame) for frame in (UBLOX_GGA, l1, l5)] == [union, [], union]
 
 
+def test_five_gsa_runs_short_of_a_band_make_the_most_sentences_of_them_the_most() -> None:
+    """A receiver of three GPS signals (L1, L2, L5) that sends L1 and L2 in some runs and L1
+    alone in others, five runs in a row: two sentences, the most one of the five had, become
+    the most (not the one sentence of the last run), and the next run of L1 and L2 gives
+    their union at the L2 sentence."""
+    parse = decoder("GSA.used_gps")
+    l1 = nmea("GNGSA,A,3,23,29,07,,,,,,,,,,1.94,1.18,1.54,1")
+    l2 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
+    l5 = nmea("GNGSA,A,3,23,08,,,,,,,,,,,1.94,1.18,1.54,1")
+    for frame in (UBLOX_GGA, l1, l2, l5) * 2:
+        parse(frame)
+    for run in ([l1, l2], [l1, l2], [l1], [l1], [l1]):
+        for frame in (UBLOX_GGA, *run):
+            parse(frame)
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, l2)] == [
+        [("GSA.used_gps", 3.0)],  # the fifth short run's, at its end
+        [],
+        [("GSA.used_gps", 4.0)],  # L1 and L2: 23, 29, 07, 30
+    ]
+
+
 @pytest.mark.parametrize("sizes", [[], [1], [7], [3, 61, 200]], ids=["whole", "1", "7", "mixed"])
 def test_merged_gsa_readings_are_the_same_whatever_the_chunking(sizes: list[int]) -> None:
     parse = decoder(*TESEO_USED)
