@@ -188,7 +188,6 @@ def modbus_read(args: argparse.Namespace) -> int:
     function = FUNCTION_CODES[table]
     other: Response | None = None
     busy = 0  # the reads asked again after a busy answer
-    unanswered = 0  # the reads asked again after no answer came within the timeout
     try:
         with source:
             # a device (a Huawei inverter's dongle) that ignores requests for a while after
@@ -207,18 +206,19 @@ def modbus_read(args: argparse.Namespace) -> int:
             # (modbus.gap_s), as the daemon's bus keeps the line quiet after each exchange
             quiet_s = (0.0 if tcp else silence_s(settings)) + args.gap
             wait_s = max(args.busy_wait, quiet_s)
-            missed: list[int] = []  # why each read asked again went unanswered (0: timeout)
+            # why each read asked again went unanswered (0: its timeout, else the gateway's
+            # exception)
+            missed: list[int] = []
             while True:
                 if (
                     (response is None and miscounted is None)
                     or (response is not None and response.exception_code in GATEWAY_CODES)
-                ) and unanswered < args.retries:
+                ) and len(missed) < args.retries:
                     # a request the line lost or the device missed (the gateway's 0x0A or
                     # 0x0B for it) is asked again, as the daemon asks it (modbus.retries),
                     # once the line is quiet; an answer to the one before that comes late
                     # reads the same registers. An answer of another count is an answer (a
                     # device that does not follow the protocol): it is told, not asked again
-                    unanswered += 1
                     missed.append(0 if response is None else response.exception_code)
                     time.sleep(quiet_s)
                 elif (
@@ -235,7 +235,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                 response, miscounted = _await_response(
                     source, link, args, function, received, transaction_id=transaction_id
                 )
-            if unanswered:
+            if missed:
                 print(_unanswered_note(args, missed, response), file=sys.stderr)
             if busy:
                 print(_busy_note(args, busy, response, wait_s), file=sys.stderr)
