@@ -1585,6 +1585,42 @@ def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixtur
     assert "0x9999" not in captured.out
 
 
+def losing_line(
+    lost: list[int], asked: list[float] | None = None
+) -> Callable[[bytes], bytes | None]:
+    """A relay's ``answer`` for a line that loses requests: the next ``lost[0]`` requests
+    never reach the device; each request's time of arrival goes to ``asked``, when given."""
+
+    def line(request: bytes) -> bytes | None:
+        if asked is not None:
+            asked.append(time.monotonic())
+        if lost[0]:
+            lost[0] -= 1
+            return b""  # the request never reaches the device
+        return None
+
+    return line
+
+
+def probed_sensor(directory: Path, name: str, port: str, baudrate: int, modbus: str) -> Path:
+    """A config file of one Modbus sensor ``name`` on ``port`` at ``baudrate``, with the keys
+    ``modbus`` of its ``modbus`` table and one holding register at 0, for ``--sensor``."""
+    config = directory / "sensord.toml"
+    config.write_text(
+        f"""
+[[sensors]]
+name = "{name}"
+port = "{port}"
+format = "modbus"
+serial = {{ baudrate = {baudrate} }}
+modbus = {{ {modbus} }}
+registers = [{{ name = "v", table = "holding", address = 0 }}]
+channels = [{{ name = "v" }}]
+"""
+    )
+    return config
+
+
 @pytest.mark.slow
 def test_the_probe_asks_a_busy_device_again_as_the_daemon_does(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -1637,18 +1673,12 @@ def test_the_probe_asks_a_busy_device_again_as_the_daemon_does(
         ) in captured.err
         assert len(busy) == 4  # the read and its 3 busy retries
         # a sensor's busy_retries and busy_wait_s are the probe's with --sensor
-        config = tmp_path / "sensord.toml"
-        config.write_text(
-            f"""
-[[sensors]]
-name = "scd30"
-port = "{relay.near.path}"
-format = "modbus"
-serial = {{ baudrate = 115200 }}
-modbus = {{ unit = 1, busy_retries = 1, busy_wait_s = 0.3, gap_s = 0.4 }}
-registers = [{{ name = "co2", table = "holding", address = 0 }}]
-channels = [{{ name = "co2" }}]
-"""
+        config = probed_sensor(
+            tmp_path,
+            "scd30",
+            relay.near.path,
+            115200,
+            "unit = 1, busy_retries = 1, busy_wait_s = 0.3, gap_s = 0.4",
         )
         busy.clear()
         assert (
@@ -1672,16 +1702,8 @@ def test_the_probe_asks_an_unanswered_read_again_as_the_daemon_does(
     ``modbus.retries``; without retries one lost request is no response."""
     lost = [0]
     asked: list[float] = []
-
-    def line(request: bytes) -> bytes | None:
-        asked.append(time.monotonic())
-        if lost[0]:
-            lost[0] -= 1
-            return b""  # the request never reaches the device
-        return None
-
     with (
-        PtyRelay(answer=line) as relay,
+        PtyRelay(answer=losing_line(lost, asked)) as relay,
         ModbusServer([1], "serial", relay.far.path) as server,
     ):
         server.set(1, "holding", 0, [0x0102])
@@ -1707,18 +1729,8 @@ def test_the_probe_asks_an_unanswered_read_again_as_the_daemon_does(
         assert "asked again" not in captured.err
         assert len(asked) == 1
         # a sensor's modbus.retries is the probe's with --sensor: 1 retry, 2 requests lost
-        config = tmp_path / "sensord.toml"
-        config.write_text(
-            f"""
-[[sensors]]
-name = "s8"
-port = "{relay.near.path}"
-format = "modbus"
-serial = {{ baudrate = 115200 }}
-modbus = {{ unit = 1, retries = 1, timeout_s = 0.2 }}
-registers = [{{ name = "co2", table = "holding", address = 0 }}]
-channels = [{{ name = "co2" }}]
-"""
+        config = probed_sensor(
+            tmp_path, "s8", relay.near.path, 115200, "unit = 1, retries = 1, timeout_s = 0.2"
         )
         lost[0], asked[:] = 2, []
         sensor = ["modbus", "read", "--sensor", "s8", "-c", str(config), "--holding", "0"]
@@ -1750,18 +1762,8 @@ def test_the_probe_asks_a_busy_device_again_no_sooner_than_the_line_s_silence(
         return rtu_frame(bytes([request[0], 3, 2, 0x01, 0x02]))
 
     with PtyRelay(answer=firmware) as relay:
-        config = tmp_path / "sensord.toml"
-        config.write_text(
-            f"""
-[[sensors]]
-name = "meter"
-port = "{relay.near.path}"
-format = "modbus"
-serial = {{ baudrate = 1200 }}
-modbus = {{ unit = 1, busy_retries = 1, busy_wait_s = 0 }}
-registers = [{{ name = "power", table = "holding", address = 0 }}]
-channels = [{{ name = "power" }}]
-"""
+        config = probed_sensor(
+            tmp_path, "meter", relay.near.path, 1200, "unit = 1, busy_retries = 1, busy_wait_s = 0"
         )
         probe = ["modbus", "read", "--sensor", "meter", "-c", str(config), "--holding", "0"]
         assert main(probe) == 0
@@ -1833,15 +1835,8 @@ def test_the_probe_asks_again_a_read_a_gateway_answers_for_a_silent_device(
     0x0B to the first request while the one asked again waits behind it: that late answer
     of the first request is not taken for the answer of the one asked again."""
     lost = [0]
-
-    def line(request: bytes) -> bytes | None:
-        if lost[0]:
-            lost[0] -= 1
-            return b""  # the request never reaches the device
-        return None
-
     with (
-        PtyRelay(answer=line) as relay,
+        PtyRelay(answer=losing_line(lost)) as relay,
         ModbusServer([1], "serial", relay.far.path) as server,
         TcpGateway(relay.near.path, timeout_s=0.15) as gateway,
     ):
