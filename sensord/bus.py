@@ -80,14 +80,14 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   late as the latest of them can have come); an RTU reply names no request, so its late
   answer to one read would otherwise pass for the answer to its next read of the same length
   (see ``_drain``);
-* a device that answers a read with exception 06 (busy) or 05 (acknowledge) is asked the same
+* a device that answers a read with exception 0x06 (busy) or 0x05 (acknowledge) is asked the same
   read again ``busy_wait_s`` later, up to ``busy_retries`` times (the others may go
   meanwhile), instead of losing the value until the next poll; a device busy in several
   polls running is logged then, summed up hourly while it stays so, and logged when that is
   over, the odd busy answer only counted (:mod:`sensord.refusals`);
 * an exception response is counted by code, and a read refused with one code at every poll
   is logged when that starts, summed up hourly, and logged again when its code changes or it
-  is answered (:mod:`sensord.refusals`); exception 02 (illegal data address) or 03 (illegal
+  is answered (:mod:`sensord.refusals`); exception 0x02 (illegal data address) or 0x03 (illegal
   data value: a count the device's firmware does not take) on a merged read, or two sound answers
   running to it that hold the same fewer values than asked (firmware that caps a read without
   saying so; one such frame may be another master's answer taken for it), or two answers
@@ -95,7 +95,7 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   gateway that passes only so many bytes of an answer, ``_cut``), splits that
   read for as long as the bus runs (:func:`~sensord.formats.modbus.split`): into the runs of
   adjacent values it joined across gaps, then a run refused again in halves, so a device that does
-  not map one gap costs a request per run, not one per value; exceptions 0A and 0B come from a
+  not map one gap costs a request per run, not one per value; exceptions 0x0A and 0x0B come from a
   gateway whose device did not answer (:data:`GATEWAY_NO_ANSWER`), so they count towards the
   device going down as timeouts do, without their wait;
 * a network connection (``modbus-tcp://``, ``socket://``, ``rfc2217://``) that carries no
@@ -105,7 +105,7 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   backoff (:meth:`Bus._check_silence`): a gateway or serial server whose session is stuck
   (cheap RS-485 to Ethernet converters, gateways that serve one client and keep a stale
   session) takes requests and answers none until its client connects again. A single dead
-  device cannot cause it: the others' answers, a gateway's exception 0A or 0B, a late reply
+  device cannot cause it: the others' answers, a gateway's exception 0x0A or 0x0B, a late reply
   are all bytes on the connection. The devices go on across it as across an idle close
   (schedule, quarantine, state), except that each quarantined device is asked once on the
   new connection without waiting out its backoff (whose growth it keeps). Never on a
@@ -177,8 +177,8 @@ log = structlog.get_logger("sensord.bus")
 #: held for long after each of its timeouts.
 LATE_DRAIN_TIMEOUTS = 4
 
-#: Exception codes a gateway answers with for the device behind it: 0A, no path to it (the
-#: gateway's port or route is down), and 0B, it did not answer the gateway in time. The
+#: Exception codes a gateway answers with for the device behind it: 0x0A, no path to it (the
+#: gateway's port or route is down), and 0x0B, it did not answer the gateway in time. The
 #: device is as silent as one that times out on a line of its own.
 GATEWAY_NO_ANSWER = {
     0x0A: f"the gateway has no path to it and answers {exception_named(0x0A)}",
@@ -212,7 +212,7 @@ TEXT_TAIL_BYTES = 256
 #: and checked out.
 LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
 
-#: What to do when a gateway's exception 0A or 0B (it had no answer from the device) comes
+#: What to do when a gateway's exception 0x0A or 0x0B (it had no answer from the device) comes
 #: after the request's timeout: the gateway's own response timeout is the longer one (the
 #: log line of such a reply; the down reason when requests time out while they come), by
 #: exception code.
@@ -284,12 +284,12 @@ MISSED_POLLS_NETWORK_HINT = (
     "and the network's delay"
 )
 
-#: Exception codes that split a merged read (runs, then halves): 02, an address in it
-#: that the device does not map, and 03, a count above what its firmware takes (the
+#: Exception codes that split a merged read (runs, then halves): 0x02, an address in it
+#: that the device does not map, and 0x03, a count above what its firmware takes (the
 #: specification's answer to a count out of range; many devices take fewer than 125).
 SPLIT_ON = frozenset({0x02, 0x03})
 
-#: Exception codes that mean "ask again later": 06, the device is busy, and 05, it accepted
+#: Exception codes that mean "ask again later": 0x06, the device is busy, and 0x05, it accepted
 #: the request and is still working on it.
 BUSY = BUSY_CODES
 
@@ -1526,7 +1526,7 @@ class Bus:
         long = False
         if response is not None:
             code = response.exception_code
-            # (a write answered 05 was taken: ``DeviceReads.written``)
+            # (a write answered 0x05 was taken: ``DeviceReads.written``)
             if (
                 code in BUSY
                 and tries < device.busy_retries
@@ -1632,7 +1632,7 @@ class Bus:
         to a later request shows it has given up), this one waits in the gateway's queue,
         also when that request's device has left the bus since (``left``). Its wait then
         starts again, once; and each late reply that arrives meanwhile starts it again too
-        (``_answers``), so a dead unit behind a gateway that answers 0B only after a timeout
+        (``_answers``), so a dead unit behind a gateway that answers 0x0B only after a timeout
         longer than sensord's does not time out the units asked after it."""
         if flight.reply != NOTHING:  # an answer began: the device takes a read that long
             flight.device.probe_answered = False

@@ -80,7 +80,7 @@ class _Device:
         #: the answers the bus's other devices had given at the first of ``timeouts_in_row``
         self.others_answered_at_timeout = 0
         #: its answers that came after their timeout since its last request timed out, while
-        #: none came in time (not a gateway's 0A or 0B: those say the device did not answer);
+        #: none came in time (not a gateway's 0x0A or 0x0B: those say the device did not answer);
         #: read and cleared at each timeout, so a device whose answers stopped coming at all
         #: is not told to raise its timeout
         self.late_in_row = 0
@@ -91,7 +91,7 @@ class _Device:
         #: each of its timeouts it is drained until an answer as late could have come (see
         #: ``Bus._drain``)
         self.late_s = 0.0
-        #: the code of a gateway's 0A or 0B for it that came after the timeout since its last
+        #: the code of a gateway's 0x0A or 0x0B for it that came after the timeout since its last
         #: request timed out (0: none): the gateway waits longer for the device than this
         #: timeout (read and cleared at each timeout, as ``late_in_row``)
         self.late_gateway_code = 0

@@ -53,7 +53,7 @@ __all__ = [
 #: Timeouts in a row after which a device is quarantined (polled only after a backoff).
 DOWN_AFTER_TIMEOUTS = 3
 
-#: Exception 06 (server device busy) and 05 (acknowledge: taken, still being worked on).
+#: Exception 0x06 (server device busy) and 0x05 (acknowledge: taken, still being worked on).
 BUSY_CODE, ACKNOWLEDGE_CODE = 6, 5
 #: Polls in a row at which a set-up write goes unanswered or is answered busy (its retries
 #: used up each time) before it is given up until the next open or return.
@@ -223,8 +223,8 @@ class DeviceReads:
                 device.retry.failed(now)
             why = self._down_why(device, why)
             if why != device.down_why:
-                # still down, for another reason (a gateway that answered 0B now answers
-                # 0A): /status and the hourly reminder say the one that holds now
+                # still down, for another reason (a gateway that answered 0x0B now answers
+                # 0x0A): /status and the hourly reminder say the one that holds now
                 device.down_why = why
                 device.sensor.device_down_again(
                     f"no response to {device.timeouts_in_row} requests in a row: {why}",
@@ -359,7 +359,7 @@ class DeviceReads:
         """The device left ``expected`` unanswered, its request before answered: counted for
         the read when the device answered other requests since the read's last timeout
         (a device that answers nothing counts none). At :data:`SILENT_READ_POLLS` polls in a
-        row a read of several values is split, as a read refused with exception 02 is, and
+        row a read of several values is split, as a read refused with exception 0x02 is, and
         one of a single value is told of in ``/status`` (``refused_hint``). ``awake``: the
         poll's first read, unanswered again after the device answered the poll's others."""
         counters = device.counters
@@ -481,7 +481,7 @@ class DeviceReads:
             )
 
     def split_refused(self, device: _Device, expected: Request, answered_before: bool) -> bool:
-        """Whether ``expected``, refused with exception 02 or 03, is split now: at once when
+        """Whether ``expected``, refused with exception 0x02 or 0x03, is split now: at once when
         the device never answered it (a register it does not map, a count it does not take),
         else when it refused it at :data:`SPLIT_AFTER_REFUSALS` polls in a row (a device
         restarting, or a gateway whose module is away, refuses for a while what it reads
@@ -523,8 +523,8 @@ class DeviceReads:
     def short(self, device: _Device, expected: Request, size: int, *, cut: bool = False) -> None:
         """The device answered ``expected`` with a sound frame that holds fewer bytes than the
         read asks for (a firmware that caps a read at fewer registers than the 125 Modbus
-        allows answers with what it takes instead of exception 03), or with an answer ``cut``
-        off after ``size`` bytes (see ``Bus._cut``): the read is split as for an exception 03, and
+        allows answers with what it takes instead of exception 0x03), or with an answer ``cut``
+        off after ``size`` bytes (see ``Bus._cut``): the read is split as for an exception 0x03, and
         the log names the counts. Only when its answer before was as short too: on RTU a
         frame of the device's unit id that another master asked for (a read of fewer
         registers) may come during the exchange and be taken for its answer, and once is no

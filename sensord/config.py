@@ -862,16 +862,16 @@ class ModbusConfig(Schema):
     delays its first poll after the port opens, and its first request on each network
     connection opened again (devices or gateways that drop requests sent right after a
     connect, as a Huawei SDongle does). A device that
-    answers a read with exception 06 (busy) or 05 (acknowledge: still working) is asked the
+    answers a read with exception 0x06 (busy) or 0x05 (acknowledge: still working) is asked the
     same read again ``busy_wait_s`` later, up to ``busy_retries`` times, before that read
     waits for the next poll. A read that goes unanswered (its timeout, or a gateway's
-    exception 0A or 0B) is asked again up to ``retries`` times before the rest of the poll
+    exception 0x0A or 0x0B) is asked again up to ``retries`` times before the rest of the poll
     waits for the next one: a device that sleeps between polls and loses the request that
     wakes it, or one that drops the odd request, is read at every poll. ``byte_order`` and
     ``word_order`` are the defaults of its registers; ``max_gap`` is how many unmapped
     registers (or coils) a merged read may span between two values, and ``max_registers``
     the most registers one read asks for (for devices that refuse reads longer than their
-    firmware takes, which the bus also learns from their exception 03). With
+    firmware takes, which the bus also learns from their exception 0x03). With
     ``sunspec_not_available`` every integer register also has SunSpec's "not implemented"
     value as a ``not_available`` value
     (:data:`~sensord.formats.modbus_keys.SUNSPEC_NOT_AVAILABLE`).

@@ -61,10 +61,10 @@ REFUSED_HINT_COUNT = 2
 #: do not answer a read of registers they do not map, or longer than they take, at all.
 SILENT_READ_POLLS = 3
 
-#: Polls in a row at which a read the device answered before is refused with exception 02
-#: or 03 before it is split (one it never answered is split at its first refusal).
+#: Polls in a row at which a read the device answered before is refused with exception 0x02
+#: or 0x03 before it is split (one it never answered is split at its first refusal).
 SPLIT_AFTER_REFUSALS = 3
-#: How long a read the device answered before, and now refuses with 02 or 03 while it
+#: How long a read the device answered before, and now refuses with 0x02 or 0x03 while it
 #: answers no other read (a device with one read), is refused before it is split all the
 #: same: a device away for a while refuses every read alike.
 SPLIT_ALONE_S = 600.0
@@ -107,11 +107,11 @@ class SilentRead:
     last: float = 0.0
 
 
-#: Exception codes that say the device is busy (06) or working on it (05): the read is asked
+#: Exception codes that say the device is busy (0x06) or working on it (0x05): the read is asked
 #: again, and they are told apart (``sensord.refusals``).
 BUSY_CODES = frozenset({0x05, 0x06})
 
-#: A gateway's exceptions that say its device did not answer (0A no path, 0B no response):
+#: A gateway's exceptions that say its device did not answer (0x0A no path, 0x0B no response):
 #: counted as timeouts of the device, not as refusals of a read.
 GATEWAY_CODES = frozenset({0x0A, 0x0B})
 
@@ -164,13 +164,13 @@ class ModbusCounters:
     """A Modbus device's exchanges, counted by the bus that runs them (plain integers)."""
 
     #: requests answered with a response that was used (values or an exception; not a
-    #: gateway's exception 0A or 0B, which says the device did not answer)
+    #: gateway's exception 0x0A or 0x0B, which says the device did not answer)
     transactions: int = 0
     timeouts: int = 0
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODBUS_ERROR_REASONS, 0))
     #: exception responses by exception code
     exceptions: dict[int, int] = field(default_factory=dict)
-    #: refused reads split (exception 02 or 03; a read split in turn counts again)
+    #: refused reads split (exception 0x02 or 0x03; a read split in turn counts again)
     splits: int = 0
     #: polls not made because the device fell a whole interval behind (see ``Bus._missed``)
     polls_missed: int = 0
@@ -382,7 +382,7 @@ class ModbusSnapshot:
 
     def refused_hint(self, sensor: str) -> str | None:
         """While the device refuses a read at every poll (twice in a row or more; not a busy
-        answer, which is asked again, nor a gateway's 0A or 0B, which says the device did not
+        answer, which is asked again, nor a gateway's 0x0A or 0x0B, which says the device did not
         answer): the registers it refuses, with the code and for how long, and what the codes
         say to check (the probe command for ``sensor``), for ``/status``; None otherwise."""
         refused = [

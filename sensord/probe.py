@@ -200,7 +200,7 @@ def modbus_read(args: argparse.Namespace) -> int:
             source.write(link.request(args.unit, read, transaction_id))
             received = bytearray()
             response, miscounted = _await_response(source, link, args, function, received)
-            # a device busy (06) or still working on an earlier request (05) is asked again
+            # a device busy (0x06) or still working on an earlier request (0x05) is asked again
             # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries), and
             # no sooner than the line's inter-frame silence and the device's gap after it
             # (modbus.gap_s), as the daemon's bus keeps the line quiet after each exchange
@@ -318,7 +318,7 @@ def modbus_read(args: argparse.Namespace) -> int:
 #: Seconds the probe waits for an answer unless told (or its sensor's timeout is longer).
 PROBE_TIMEOUT_S = 1.0
 
-#: How often a read answered busy (05, 06) is asked again, and how much later each time,
+#: How often a read answered busy (0x05, 0x06) is asked again, and how much later each time,
 #: unless its sensor says: the defaults of ``modbus.busy_retries`` and ``modbus.busy_wait_s``.
 PROBE_BUSY_RETRIES = 3
 PROBE_BUSY_WAIT_S = 0.1
@@ -380,7 +380,7 @@ def _busy_note(
 
 
 def _gateway_said(args: argparse.Namespace, code: int) -> str:
-    """The answer of a gateway that did not reach ``args.unit`` (exception 0A or 0B): the
+    """The answer of a gateway that did not reach ``args.unit`` (exception 0x0A or 0x0B): the
     device did not answer (what to check), not a refusal of the read."""
     what = (
         "the gateway has no path to it: check the gateway's routing of unit ids to its ports"
@@ -469,7 +469,7 @@ OTHER_TABLE = {"holding": "input", "input": "holding"}
 def _other_table_may_hold(table: str, response: Response) -> bool:
     """Whether a read refused with ``response`` may be of the wrong table: holding and
     input registers are easily confused (a device's manual may say "register 3100" of
-    either), and a device refuses the function (01) or the addresses (02) of the other."""
+    either), and a device refuses the function (0x01) or the addresses (0x02) of the other."""
     return table in OTHER_TABLE and response.exception_code in (1, 2)
 
 

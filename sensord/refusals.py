@@ -19,7 +19,7 @@ refused, since when and how often, and which of it the log has told, is kept her
 * a refused merged read that the bus splits is told by the split's line, with the refusals of
   that read not told before (:meth:`DeviceRefusals.told_at_split`, also for a read split for
   its short answers);
-* a device that answers busy (exception 06 or 05) in :data:`BUSY_POLLS_LOGGED` polls running
+* a device that answers busy (exception 0x06 or 0x05) in :data:`BUSY_POLLS_LOGGED` polls running
   is logged then (``device busy at every poll; its reads are asked again``), summed up once
   per :data:`REFUSALS_SUMMARY_S` while it stays so (``device still busy``), and logged when a
   poll has no busy answer (``device no longer busy``); the odd busy answer is only counted.

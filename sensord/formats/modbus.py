@@ -9,7 +9,7 @@ what a poller needs on top of it:
   few reads as the protocol allows (:func:`plan`): values of one table whose registers lie at
   most ``max_gap`` apart share a read of at most 125 registers (``max_registers`` for devices
   that take fewer; 2000 coils or discrete inputs). A device that rejects a merged read with
-  exception 02 (illegal data address: a gap it does not map) or 03 (illegal data value: a
+  exception 0x02 (illegal data address: a gap it does not map) or 0x03 (illegal data value: a
   count above what its firmware takes) has that read split (:func:`split`): first into the
   runs of adjacent values the merge joined across gaps, then a run refused again in halves,
   down to one read per value only where every larger read is refused;
@@ -1391,8 +1391,8 @@ class DeviceModel:
     response frame the device sends, from the values of its registers at that moment.
 
     A request for another unit id, with a wrong CRC or cut short gets no answer (as on a bus);
-    a function code other than the four reads gets exception 01, a read that touches an
-    address outside the map exception 02.
+    a function code other than the four reads gets exception 0x01, a read that touches an
+    address outside the map exception 0x02.
     """
 
     def __init__(self, spec: ModbusSpec) -> None:
@@ -1738,7 +1738,7 @@ def _span(reg: RegisterSpec) -> str:
 
 def _requests_by_pdu(spec: FormatSpec) -> dict[bytes, Request]:
     """Every read the bus may send for the device of ``spec`` (merged, and split after an
-    exception 02 or 03, down to one read per value), by the request's PDU (function code,
+    exception 0x02 or 0x03, down to one read per value), by the request's PDU (function code,
     address, count)."""
     modbus = spec.modbus
     assert modbus is not None

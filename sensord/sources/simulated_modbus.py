@@ -138,7 +138,7 @@ class RtuResponder:
     request still incomplete when the master falls silent for ``silence_s`` is dropped
     (a stray byte can make the next bytes look like the start of a long request).
     Requests for a unit id no device has are heard and not answered; a device answers the
-    functions it does not serve with exception 01."""
+    functions it does not serve with exception 0x01."""
 
     def __init__(
         self, devices: Mapping[int, SimulatedModbusDevice], *, silence_s: float = FRAME_SILENCE_S
