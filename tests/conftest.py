@@ -19,7 +19,9 @@ from sensord.sources import serial_port
 # 200 ms, and on a loaded machine (CI runs the suite on two cores, every test under load) a
 # process stalled that long fails a sub-millisecond example. What a property test shows is
 # what its examples assert; a test that is about speed measures it itself.
-settings.register_profile("sensord", deadline=None)
+# Examples are drawn afresh at each run, in CI too, so a run may find a counterexample no run
+# found before: its report then carries the ``@reproduce_failure`` blob that replays it.
+settings.register_profile("sensord", deadline=None, print_blob=True)
 settings.load_profile("sensord")
 
 
