@@ -2406,7 +2406,8 @@ def _quoted_line(text: str, message: str) -> str:
             f"array as [[{name}]])"
         )
     elif not line.startswith("[") and equals and message.startswith("Cannot overwrite a value"):
-        hint = _twice_hint(lines, int(found[1]) - 1, key)
+        # a quoted key names the key its text does: "name" = is name =
+        hint = _twice_hint(lines, int(found[1]) - 1, _UNQUOTED_KEY.sub(r"\2", key))
     elif equals and message.startswith("Invalid value") and bare.lower() in _LOWER_CASE_VALUES:
         hint = f" (TOML writes {bare.lower()} in lower case: {key} = {bare.lower()})"
     elif equals and message.startswith("Invalid value") and _NO_LEADING_DIGIT.fullmatch(bare):
@@ -2423,8 +2424,11 @@ def _quoted_line(text: str, message: str) -> str:
     return f": {line[:120]}{hint}"
 
 
-#: A line that sets a key, and its key (a bare one: a dotted or quoted key is no table's own).
-_KEY_LINE = re.compile(r"[ \t]*([A-Za-z0-9_-]+)[ \t]*=")
+#: A key in quotes whose text is a bare key (``"name"``, ``'name'``): that key, group 2.
+_UNQUOTED_KEY = re.compile(r"""^(["'])([A-Za-z0-9_-]+)\1$""")
+#: A line that sets a key, and its key, group 2 (a bare one or one in quotes whose text is a
+#: bare key: a dotted key is no table's own).
+_KEY_LINE = re.compile(r"""[ \t]*(["']?)([A-Za-z0-9_-]+)\1[ \t]*=""")
 #: A table header's dotted name (``sensors.channels`` of ``[[sensors.channels]]  # pumps``).
 _HEADER_NAME = re.compile(r"[ \t]*\[\[?([^\]#]*)\]")
 
@@ -2466,10 +2470,10 @@ def _twice_hint(lines: list[str], index: int, key: str) -> str:
             )
         ]
         while (
-            start > 0 and (found := _KEY_LINE.match(lines[start - 1])) and found[1] in only_sensor
+            start > 0 and (found := _KEY_LINE.match(lines[start - 1])) and found[2] in only_sensor
         ):
             start -= 1
-        keys = [found[1] for line in after if (found := _KEY_LINE.match(line))]
+        keys = [found[2] for line in after if (found := _KEY_LINE.match(line))]
         if start == index and not any(k in only_sensor for k in keys):
             return twice
     return (

@@ -855,8 +855,20 @@ METER = '\n# the meter\nname = "meter"\nport = "sim://meter"\nformat = "value"\n
             8,
             "name",
         ),
+        # keys in quotes, as some generators of TOML write every key
+        (
+            BOILER + '  [[sensors.channels]]\n  name = "v"\n' + METER.replace("name =", '"name" ='),
+            9,
+            "name",
+        ),
+        (
+            BOILER + '  [[sensors.channels]]\n  name = "v"\n\n"port" = "sim://meter"\n'
+            '\'format\' = "value"\nname = "meter"\n',
+            8,
+            "name",
+        ),
     ],
-    ids=["after-a-channel", "after-the-sensor-s-keys", "name-not-first"],
+    ids=["after-a-channel", "after-the-sensor-s-keys", "name-not-first", "quoted", "quoted-above"],
 )
 def test_a_second_sensor_without_its_header_is_told_the_header_not_to_keep_one_key(
     text: str, line: int, key: str
@@ -904,6 +916,13 @@ def test_a_key_given_twice_outside_a_sensor_s_keys_is_told_to_keep_one(text: str
             "channel",
         ),
         (
+            sensor("boiler", "sim://boiler") + "  'name' = \"w\"\n",
+            9,
+            "name",
+            "sensors.channels",
+            "channel",
+        ),
+        (
             sensor("boiler", "sim://boiler")
             + '  field = "T"\n  window = { size = 10 }\n\n  field = "P"\n  name = "p"\n',
             12,
@@ -932,7 +951,7 @@ def test_a_key_given_twice_outside_a_sensor_s_keys_is_told_to_keep_one(text: str
             "entry",
         ),
     ],
-    ids=["channel-name", "channel-field", "register", "modbus-setup"],
+    ids=["channel-name", "channel-name-quoted", "channel-field", "register", "modbus-setup"],
 )
 def test_an_entry_s_key_given_twice_is_told_the_header_a_second_entry_needs(
     text: str, line: int, key: str, header: str, entry: str
