@@ -1499,7 +1499,8 @@ def test_another_sentence_failing_its_checksum_still_ends_the_gsa_run() -> None:
     got += parse(gps) + parse(glonass)
     assert got == expected * 2
     # a sentence whose address is damaged as well, between an epoch's two GPS sentences (L1
-    # and L5): whatever it was, the run goes on, and gives the union from the second epoch on
+    # and L5): whatever it was, the run goes on (L5 gives no reading of its own); a run that
+    # may have lost a frame teaches no number of sentences, so each gives L1's at its sentence
     gps_l5 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
     parse = decoder("GSA.used_gps")
     values: list[tuple[str, float]] = []
@@ -1507,7 +1508,7 @@ def test_another_sentence_failing_its_checksum_still_ends_the_gsa_run() -> None:
         values += parse(UBLOX_GGA) + parse(gps)
         assert reason(parse, b"$GNG#A" + damage(gps_l5)[6:]) == "checksum"
         values += parse(gps_l5)
-    assert values == [("GSA.used_gps", 7.0), ("GSA.used_gps", 8.0), ("GSA.used_gps", 8.0)]
+    assert values == [("GSA.used_gps", 7.0)] * 3
 
 
 def test_an_epoch_that_leaves_out_a_signals_gsa_gives_its_reading_at_the_next_frame() -> None:
@@ -1618,11 +1619,12 @@ def test_a_cut_gsa_run_counts_as_no_run_short_of_a_band() -> None:
     assert [parse(frame) for frame in (UBLOX_GGA, l1, l5, glonass)] == [[], [], [gps], [two]]
 
 
-def test_two_epochs_gsa_runs_joined_by_a_lost_frame_hold_their_count_five_runs() -> None:
+def test_two_epochs_gsa_runs_joined_by_a_lost_frame_teach_no_number_of_sentences() -> None:
     """A GGA between two epochs of GPS L1 and L5 GSA sentences, lost with its address damaged
     (it may have been a GSA: it ends no run), joins their runs in one of four GPS sentences,
-    which makes four the most. The runs after it, of two, give their readings at their end;
-    the fifth makes two the most again, and the reading comes at the L5 sentence."""
+    which may have lost a GSA and teaches nothing: the second epoch's sentences, the run's
+    third and fourth, give no reading, and the runs after it give theirs at the L5
+    sentence, as before."""
     parse = decoder("GSA.used_gps")
     l1 = nmea("GNGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54,1")
     l5 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
@@ -1631,10 +1633,76 @@ def test_two_epochs_gsa_runs_joined_by_a_lost_frame_hold_their_count_five_runs()
         parse(frame)
     assert reason(parse, b"$GNG#A" + damage(UBLOX_GGA_NEXT)[6:]) == "checksum"
     assert [parse(frame) for frame in (l1, l5)] == [[], []]
-    assert [parse(frame) for frame in (UBLOX_GGA, l1, l5)] == [[], [], []]  # the joined run
-    for _ in range(4):
-        assert [parse(frame) for frame in (UBLOX_GGA, l1, l5)] == [union, [], []]
-    assert [parse(frame) for frame in (UBLOX_GGA, l1, l5)] == [union, [], union]
+    for _ in range(6):
+        assert [parse(frame) for frame in (UBLOX_GGA, l1, l5)] == [[], [], union]
+
+
+def teseo_gga_gsa(second: int) -> list[bytes]:
+    """A Teseo epoch (:func:`teseo_epoch`) of a receiver whose message list is set to GGA and
+    GSA: its GGA at 0, the one frame between two epochs' GSA runs, then its GSA sentences,
+    L1, E1 and B1 at 1 to 3, L5, E5a and B2a at 4 to 6."""
+    return [frame for frame in teseo_epoch(second) if frame[3:6] in (b"GGA", b"GSA")]
+
+
+#: Where the readings of a :func:`teseo_gga_gsa` epoch come: each at its constellation's last
+#: sentence.
+TESEO_GGA_WHOLE = [
+    (4, "GSA.used_gps", 4.0),
+    (5, "GSA.used_galileo", 3.0),
+    (6, "GSA.used_beidou", 8.0),
+]
+
+
+def test_teseo_epochs_joined_by_a_lost_gga_give_later_readings_at_their_last_gsa() -> None:
+    """A Teseo that sends GGA and GSA alone, its GGA lost with its address damaged (it may
+    have been a GSA: it ends no run): epochs 7 and 8 are one run of four sentences of each
+    constellation. It may have lost a GSA and teaches no number of sentences: epoch 8, the
+    run's third and fourth sentences of each, gives no reading, and every epoch after it
+    gives each constellation's at its last sentence, the frame it came at before the
+    damage, not at the next epoch's GGA."""
+    parse = decoder(*TESEO_USED)
+    placed(parse, teseo_gga_gsa(6))
+    assert placed(parse, teseo_gga_gsa(7)) == TESEO_GGA_WHOLE
+    gga, *gsa = teseo_gga_gsa(8)
+    assert reason(parse, b"$GNG#A" + damage(gga)[6:]) == "checksum"
+    assert [parse(frame) for frame in gsa] == [[]] * 6
+    for second in range(9, 16):
+        assert placed(parse, teseo_gga_gsa(second)) == TESEO_GGA_WHOLE
+
+
+def teseo_band_back_in_a_damaged_run(parse: Decoder) -> None:
+    """Feeds ``parse`` two Teseo epochs without GPS L5 (one GPS sentence its most, two of
+    Galileo and BeiDou), then one with L5 back whose Galileo E1 sentence fails its checksum:
+    a run of more GPS sentences than their most that may have lost a GSA. GPS gives its
+    reading at the L1 sentence (one its most), Galileo none (its E5a sentence alone), BeiDou
+    its union at B2a."""
+    placed(parse, teseo_epoch(6, gps_l5=None))
+    assert placed(parse, teseo_epoch(7, gps_l5=None)) == TESEO_ONE_GPS
+    galileo_e1 = 3
+    got = placed(parse, teseo_epoch(8), damaged=galileo_e1)
+    assert got == [(2, "GSA.used_gps", 3.0), (7, "GSA.used_beidou", 8.0)]
+
+
+def test_a_damaged_gsa_run_with_more_sentences_than_the_most_does_not_raise_it() -> None:
+    """The run with GPS L5 back that lost a GSA teaches nothing: one GPS sentence stays the
+    most, and the epochs after it without L5 give GPS's reading at the L1 sentence, not at
+    the GSV after the run."""
+    parse = decoder(*TESEO_USED)
+    teseo_band_back_in_a_damaged_run(parse)
+    for second in range(9, 12):
+        assert placed(parse, teseo_epoch(second, gps_l5=None)) == TESEO_ONE_GPS
+
+
+def test_the_first_whole_gsa_run_with_a_band_back_raises_the_most() -> None:
+    """After the damaged run with GPS L5 back, which teaches nothing, the first run with L5
+    that lost nothing gives GPS's reading at the L1 sentence (one the most still) and makes
+    two the most: the next run gives the union at the L5 sentence, and the one after it
+    without L5 gives GPS's reading at the GSV after it."""
+    parse = decoder(*TESEO_USED)
+    teseo_band_back_in_a_damaged_run(parse)
+    assert placed(parse, teseo_epoch(9)) == [(2, "GSA.used_gps", 3.0), *TESEO_WHOLE[1:]]
+    assert placed(parse, teseo_epoch(10)) == TESEO_WHOLE
+    assert placed(parse, teseo_epoch(11, gps_l5=None)) == TESEO_SHORT
 
 
 def test_five_gsa_runs_short_of_a_band_make_the_most_sentences_of_them_the_most() -> None:

@@ -305,9 +305,15 @@ class SatelliteGroups:
     two frames of another kind (:meth:`close`), of distinct talkers and signal IDs, are one
     epoch, and a constellation's reading is given
 
-    * at its group number ``n`` of the epoch, ``n`` being the most groups of it one epoch has
-      had so far (1 until an epoch has had more; lowered by epochs short of it, below): a
-      receiver of two signals gets the merged readings at the second group;
+    * at its group number ``n`` of the epoch, ``n`` being the most groups of it one epoch,
+      one that lost a GSV sentence too, has had so far (1 until an epoch has had more;
+      lowered by epochs short of it, below): a receiver of two signals gets the merged
+      readings at the second group. An epoch's groups are whole (a group that lost a
+      sentence is none of them) and each of another talker or signal ID (a group of one the
+      epoch has had begins the next, so two epochs joined by the frame between them lost on
+      the line are two): one that lost a sentence has only groups the receiver sent, one a
+      talker and signal ID, unlike a GSA run, whose sentences carry no signal ID (see
+      :meth:`UsedSatellites._close`);
     * else at the epoch's end, with the readings of the frame after it (:meth:`close`), when
       the epoch had fewer groups of the constellation than ``n`` (a signal with no satellite
       left, whose group the receiver leaves out), but not when a GSV sentence was lost in the
@@ -661,9 +667,10 @@ class UsedSatellites:
     sentences of a constellation are merged, and its reading is given
 
     * at its sentence number ``n``, ``n`` being the most sentences of the constellation one run
-      has had so far (1 until a run has had more; lowered by runs short of it, below): a
-      receiver that sends one GSA per constellation gets each sentence's count at that
-      sentence, as it comes; one that sends two gets the union at the second;
+      that lost nothing on the line has had so far (1 until such a run has had more; lowered
+      by runs short of it, below; a run that may have lost a GSA never raises it, see
+      :meth:`_close`): a receiver that sends one GSA per constellation gets each sentence's
+      count at that sentence, as it comes; one that sends two gets the union at the second;
     * else when the run ends, with the readings of the frame after it, when the run had fewer
       sentences of the constellation than ``n`` (a receiver that left one out), but not when
       the run may have lost a GSA to damage on the line (the lost one may be of the
@@ -674,7 +681,8 @@ class UsedSatellites:
       again, not at the frame after the run, and a GSA lost after that sentence costs them
       nothing; the first run in which the band is back gives the reading at its sentence
       ``n``, without the sentences after it (the band's, when the receiver sends it last, as
-      the Teseo its L5), and raises ``n``.
+      the Teseo its L5), and raises ``n`` when it lost nothing (else the first run with the
+      band that lost nothing does).
 
     A sentence past the ``n``-th is merged into the run but gives no second reading (the first
     epoch of a receiver of several signals: its reading is of the first sentence). So no
@@ -718,8 +726,9 @@ class UsedSatellites:
         self._sentences = 0
         #: Whether the run follows a frame of another kind (else each sentence is its own).
         self._merging = False
-        #: constellation -> the most sentences of it one run has had (absent: 1), or, after
-        #: :data:`_SHORT_EPOCHS` runs in a row short of it, the most of those
+        #: constellation -> the most sentences of it one run that lost nothing has had
+        #: (absent: 1), or, after :data:`_SHORT_EPOCHS` runs in a row short of it, the most of
+        #: those
         self._most: dict[str, int] = {}
         #: constellation -> the runs in a row short of its most sentences, and the most
         #: sentences of it one of them had (see :meth:`_close`)
@@ -783,23 +792,26 @@ class UsedSatellites:
         fix used (a Teseo's GPS L1 sentence lost, its L5 sentence listing half of them). Those
         constellations get no reading that epoch; their last reading ages.
 
-        A run with more sentences of a constellation than its most makes them its most, a
-        damaged one too: so does a run of two epochs' sentences, joined by the frame of another
-        kind between them lost with its address damaged, until the runs short of that most
-        lower it. A run that lost nothing and had fewer counts toward the
+        A run that lost nothing with more sentences of a constellation than its most makes
+        them its most (a band back, a receiver's first run of several signals). A damaged run
+        teaches nothing, whatever it has: it may be two epochs' runs, joined by the frame of
+        another kind between them lost with its address damaged (it may have been a GSA: it
+        ends no run), twice an epoch's sentences, which would hold every epoch's reading after
+        it to its run's end; a band back in a damaged run raises the most at the first run
+        with it that lost nothing. A run that lost nothing and had fewer counts toward the
         :data:`_SHORT_EPOCHS` runs in a row that make the most sentences one of them had the
-        constellation's most, and one that had as many ends the row (:func:`_short_of_most`);
-        a damaged run does neither, its count short by the lost sentence or two epochs'. A
-        run that is cut (``learn`` false) teaches no number of sentences, nor counts in a
-        row."""
+        constellation's most, and one that had as many or more ends the row
+        (:func:`_short_of_most`); a damaged run does neither, its count short by the lost
+        sentence or two epochs'. A run that is cut (``learn`` false) teaches no number of
+        sentences, nor counts in a row."""
         readings: list[tuple[str, float]] = []
         most = self._most
         damaged = self._start - 1 <= self._lost <= self._last
         for constellation, (sentences, satellites) in self._run.items():
-            if learn and sentences > most.get(constellation, 1):
-                most[constellation] = sentences
             if damaged:
                 continue
+            if learn and sentences > most.get(constellation, 1):
+                most[constellation] = sentences
             if learn:
                 due = _short_of_most(most, self._short, constellation, sentences)
             else:
