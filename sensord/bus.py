@@ -144,7 +144,14 @@ from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.modbus_state import (
     BUSY_CODES,
 )
-from sensord.modbus_timing import ARRIVAL_SLACK_S, char_s, silence_s
+from sensord.modbus_timing import (
+    ARRIVAL_SLACK_S,
+    LATE_DRAIN_TIMEOUTS,
+    LINE_BUSY_LIMIT_S,
+    LINE_QUIET_GAP_S,
+    char_s,
+    silence_s,
+)
 from sensord.refusals import DeviceRefusals
 from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
 from sensord.retry import Backoff, Retry
@@ -169,13 +176,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger("sensord.bus")
-
-#: How late after its request an RTU answer that came after its timeout is taken to come
-#: again at most, in the device's timeouts: the drain after a timeout (``Bus._drain``) lasts
-#: until an answer as late as the device's latest (the longest of its late answers) could
-#: have come, and no longer than this, so that a device that once answered very late is not
-#: held for long after each of its timeouts.
-LATE_DRAIN_TIMEOUTS = 4
 
 #: Exception codes a gateway answers with for the device behind it: 0x0A, no path to it (the
 #: gateway's port or route is down), and 0x0B, it did not answer the gateway in time. The
@@ -296,14 +296,6 @@ BUSY = BUSY_CODES
 #: How often the devices' staleness is checked: as often as the reader's housekeeping ticks
 #: every port, however often a bus is ticked for its exchanges.
 STALE_CHECK_S = 1.0
-
-#: How long bytes that nobody asked for may keep the line busy before requests go out anyway:
-#: no answer takes that long, so bytes that keep coming are another master or a device that
-#: sends on its own, and waiting for silence would stop the bus for as long as they last.
-LINE_BUSY_LIMIT_S = 1.0
-#: Unasked bytes that come within this of the ones before are one run: the reader hands a
-#: port's bytes over in chunks up to its batch interval (20 ms) apart.
-LINE_QUIET_GAP_S = 0.1
 
 #: A network connection that carries no byte while this many requests in a row go unanswered
 #: (over a long enough time: see the module docstring) is opened again. pymodbus's own

@@ -87,9 +87,9 @@ class _Device:
         #: when its last request that timed out was sent: how late an answer to it came
         self.timed_out_sent_at = 0.0
         #: how long after its request the latest of its answers that came after the timeout
-        #: took (RTU; the longest of them, at most ``bus.LATE_DRAIN_TIMEOUTS`` timeouts): after
-        #: each of its timeouts it is drained until an answer as late could have come (see
-        #: ``Bus._drain``)
+        #: took (RTU; the longest of them, at most ``modbus_timing.LATE_DRAIN_TIMEOUTS``
+        #: timeouts): after each of its timeouts it is drained until an answer as late could
+        #: have come (see ``Bus._drain``)
         self.late_s = 0.0
         #: the code of a gateway's 0x0A or 0x0B for it that came after the timeout since its last
         #: request timed out (0: none): the gateway waits longer for the device than this

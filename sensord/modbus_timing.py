@@ -1,14 +1,25 @@
 """The timing of a Modbus serial line: the time one character takes at a port's settings
 (:func:`char_s`), and the silence between frames (:func:`silence_s`: 3.5 character times,
 :data:`FAST_SILENCE_S` above 19200 baud). The bus (:mod:`sensord.bus`) times its exchanges
-with them, ``sensord modbus read`` (:mod:`sensord.probe`) its request; a reply on its way
-is read until :data:`ARRIVAL_SLACK_S` after the rest of it can have come."""
+with them, ``sensord modbus read`` (:mod:`sensord.probe`) its requests; a reply on its way
+is read until :data:`ARRIVAL_SLACK_S` after the rest of it can have come. Both wait as long
+after a request that timed out (its device's drain, at most :data:`LATE_DRAIN_TIMEOUTS` of
+its timeouts for a late answer to come) and after bytes nobody asked for (the line's silence
+after them, while they have not kept it busy for :data:`LINE_BUSY_LIMIT_S`)."""
 
 from __future__ import annotations
 
 from sensord.serial_settings import SerialSettings
 
-__all__ = ["ARRIVAL_SLACK_S", "FAST_SILENCE_S", "char_s", "silence_s"]
+__all__ = [
+    "ARRIVAL_SLACK_S",
+    "FAST_SILENCE_S",
+    "LATE_DRAIN_TIMEOUTS",
+    "LINE_BUSY_LIMIT_S",
+    "LINE_QUIET_GAP_S",
+    "char_s",
+    "silence_s",
+]
 
 #: The silence between frames above 19200 baud (the Modbus serial line specification fixes it
 #: there instead of scaling it further down).
@@ -18,6 +29,21 @@ FAST_SILENCE_S = 0.00175
 #: a USB adapter holds what it received up to its latency timer (16 ms by default on FTDI
 #: chips) and a serial server sends it in packets; 50 ms covers both on a loaded host.
 ARRIVAL_SLACK_S = 0.05
+
+#: How late after its request an RTU answer that came after its timeout is taken to come
+#: again at most, in the device's timeouts: the drain after a timeout (``Bus._drain``) lasts
+#: until an answer as late as the device's latest (the longest of its late answers) could
+#: have come, and no longer than this, so that a device that once answered very late is not
+#: held for long after each of its timeouts.
+LATE_DRAIN_TIMEOUTS = 4
+
+#: How long bytes that nobody asked for may keep the line busy before requests go out anyway:
+#: no answer takes that long, so bytes that keep coming are another master or a device that
+#: sends on its own, and waiting for silence would stop the bus for as long as they last.
+LINE_BUSY_LIMIT_S = 1.0
+#: Unasked bytes that come within this of the ones before are one run: the reader hands a
+#: port's bytes over in chunks up to its batch interval (20 ms) apart.
+LINE_QUIET_GAP_S = 0.1
 
 
 def char_s(settings: SerialSettings) -> float:
