@@ -41,7 +41,13 @@ from sensord.formats.modbus_keys import (
     reference_read_as_address,
 )
 from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
-from sensord.modbus_timing import silence_s
+from sensord.modbus_timing import (
+    LATE_DRAIN_TIMEOUTS,
+    LINE_BUSY_LIMIT_S,
+    LINE_QUIET_GAP_S,
+    char_s,
+    silence_s,
+)
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 
@@ -58,7 +64,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     :data:`PROBE_BUSY_RETRIES` and :data:`PROBE_BUSY_WAIT_S`; and ``args.retries``: the one
     given, else the sensor's ``modbus.retries``, else 0."""
     for option, value, lowest, highest in (
-        ("--timeout", args.timeout, 0.001, 60),
+        ("--timeout", args.timeout, 0.001, TIMEOUT_MAX_S),
         ("--connect-delay", args.connect_delay, 0.0, 60),
         ("--gap", args.gap, 0.0, 10),
     ):
@@ -188,6 +194,7 @@ def modbus_read(args: argparse.Namespace) -> int:
     function = FUNCTION_CODES[table]
     other: Response | None = None
     busy = 0  # the reads asked again after a busy answer
+    late = _Late()
     try:
         with source:
             # a device (a Huawei inverter's dongle) that ignores requests for a while after
@@ -197,6 +204,7 @@ def modbus_read(args: argparse.Namespace) -> int:
             # answer to an earlier one (its 0x0B after the probe's timeout) is told from the
             # answer to the one in flight
             transaction_id = PROBE_TRANSACTION_ID
+            sent_at = time.monotonic()
             source.write(link.request(args.unit, read, transaction_id))
             received = bytearray()
             response, miscounted = _await_response(source, link, args, function, received)
@@ -210,17 +218,33 @@ def modbus_read(args: argparse.Namespace) -> int:
             # exception)
             missed: list[int] = []
             while True:
+                unanswered = response is None and miscounted is None
+                if unanswered and not tcp:
+                    # the device may still be answering: before it is asked again, and before
+                    # the probe tells what came, it is drained as the daemon's bus drains it,
+                    # its late answer taken for what it is (an RTU answer names no request)
+                    _drain(
+                        source,
+                        link,
+                        args,
+                        function,
+                        late,
+                        sent_at=sent_at,
+                        settings=settings,
+                        received=received,
+                    )
                 if (
-                    (response is None and miscounted is None)
+                    unanswered
                     or (response is not None and response.exception_code in GATEWAY_CODES)
                 ) and len(missed) < args.retries:
                     # a request the line lost or the device missed (the gateway's 0x0A or
                     # 0x0B for it) is asked again, as the daemon asks it (modbus.retries),
-                    # once the line is quiet; an answer to the one before that comes late
-                    # reads the same registers. An answer of another count is an answer (a
-                    # device that does not follow the protocol): it is told, not asked again
+                    # once the line is quiet (on RTU once the device is drained, above). An
+                    # answer of another count is an answer (a device that does not follow
+                    # the protocol): it is told, not asked again
                     missed.append(0 if response is None else response.exception_code)
-                    time.sleep(quiet_s)
+                    if not unanswered or tcp:
+                        time.sleep(quiet_s)
                 elif (
                     response is not None
                     and response.exception_code in BUSY_CODES
@@ -231,12 +255,15 @@ def modbus_read(args: argparse.Namespace) -> int:
                 else:
                     break
                 transaction_id += 1
+                sent_at = time.monotonic()
                 source.write(link.request(args.unit, read, transaction_id))
                 response, miscounted = _await_response(
                     source, link, args, function, received, transaction_id=transaction_id
                 )
             if missed:
-                print(_unanswered_note(args, missed, response), file=sys.stderr)
+                print(_unanswered_note(args, missed, response, late), file=sys.stderr)
+            if late.response is not None:
+                print(_late_note(args, late), file=sys.stderr)
             if busy:
                 print(_busy_note(args, busy, response, wait_s), file=sys.stderr)
             if response is not None and _other_table_may_hold(table, response):
@@ -245,6 +272,15 @@ def modbus_read(args: argparse.Namespace) -> int:
                 )
     except SourceError as exc:
         print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
+        return EXIT_INVALID
+    if response is None and late.response is not None:
+        # only late answers came: what the device answered is shown (its registers are its
+        # values), and the read failed with these settings (the note above says the timeout
+        # that takes it)
+        if late.response.exception_code:
+            print(f"unit {args.unit} answered with {exception_named(late.response.exception_code)}")
+        else:
+            print(format_read(table, address, late.response.words[: args.count]))
         return EXIT_INVALID
     if response is None:
         print(f"no response from unit {args.unit} within {args.timeout:g} s", file=sys.stderr)
@@ -318,17 +354,146 @@ def modbus_read(args: argparse.Namespace) -> int:
 #: Seconds the probe waits for an answer unless told (or its sensor's timeout is longer).
 PROBE_TIMEOUT_S = 1.0
 
+#: The longest timeout the probe takes: the most ``modbus.timeout_s`` takes.
+TIMEOUT_MAX_S = 60
+
+
+@dataclasses.dataclass
+class _Late:
+    """The answers to the probe's read that came after its timeout (late answers): how long
+    after its request the latest of them came, and the last of them (None: none came)."""
+
+    after_s: float = 0.0
+    response: Response | None = None
+
+    def took(self, response: Response, after_s: float) -> None:
+        """``response`` came ``after_s`` after its request, past the timeout."""
+        self.after_s = max(self.after_s, after_s)
+        self.response = response
+
+
+def _drain(
+    source: SerialSource,
+    link: ModbusLink,
+    args: argparse.Namespace,
+    function: int,
+    late: _Late,
+    *,
+    sent_at: float,
+    settings: SerialSettings,
+    received: bytearray,
+) -> None:
+    """Wait, after the request sent at ``sent_at`` timed out (RTU), as the daemon's bus waits
+    before it asks that device again (``Bus._drain``, ``Bus._unasked``): until the unit has
+    been quiet for the timeout, from now or, once an answer of its came late (``late``), from
+    when one as late can have come (at most :data:`LATE_DRAIN_TIMEOUTS` timeouts after the
+    request), each frame of the unit starting that wait again; and until the line has been
+    quiet for its silence and the device's gap (``args.gap``) after the timeout, and for its
+    silence after the last bytes that came and the rest of the frame they begin, unless those
+    bytes have kept it busy for :data:`LINE_BUSY_LIMIT_S`. The answer of the unit to the
+    read that comes meanwhile is a late one, taken into ``late`` with how long after
+    ``sent_at`` it came; other frames are named on stderr and skipped. The probe has an end:
+    it waits no longer than the bus's longest drain, a timeout after an answer
+    :data:`LATE_DRAIN_TIMEOUTS` timeouts late (frames of the unit that keep coming, another
+    master's answers, would hold the bus as long as they come). The bytes read go to
+    ``received`` too."""
+    timeout_s = args.timeout
+    silence, char = silence_s(settings), char_s(settings)
+    exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
+    # the late answer's first bytes: no frame is taken out of its registers while it comes
+    awaited = bytes((args.unit, function, 2 * args.count if exact else (args.count + 7) // 8))
+    now = time.monotonic()
+    drain_until = max(now, sent_at + min(late.after_s, LATE_DRAIN_TIMEOUTS * timeout_s))
+    drain_until += timeout_s
+    quiet_until = now + silence + args.gap
+    last = sent_at + (LATE_DRAIN_TIMEOUTS + 1) * timeout_s
+    busy_since = heard_at = float("-inf")
+    fd = source.fileno()
+    while (now := time.monotonic()) < (end := min(max(drain_until, quiet_until), last)):
+        if fd is not None:
+            select.select([fd], [], [], end - now)
+        chunk = source.read()
+        if not chunk:
+            continue
+        received += chunk
+        now = time.monotonic()
+        for response in link.feed(chunk, awaited):
+            if response.unit != args.unit:
+                print(
+                    "skipped a frame that is not the answer: unit "
+                    f"{response.unit}, function {response.function_code}",
+                    file=sys.stderr,
+                )
+                continue
+            drain_until = now + timeout_s
+            code = response.exception_code
+            if response.function_code == function and code in GATEWAY_CODES:
+                # a gateway's word that the device did not answer: no answer of the device's
+                print(
+                    f"skipped a late answer to an earlier request: {exception_named(code)}",
+                    file=sys.stderr,
+                )
+            elif response.function_code == function and _whole(response, args.count, exact):
+                late.took(response, now - sent_at)
+            else:
+                why = f"unit {response.unit}, function {response.function_code}"
+                if response.function_code == function:
+                    why = f"{len(response.words)} values, not {args.count}"
+                print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
+        if now - heard_at > LINE_QUIET_GAP_S:  # a run of bytes begins
+            busy_since = now
+        heard_at = now
+        if now - busy_since <= LINE_BUSY_LIMIT_S:
+            quiet_until = max(quiet_until, now + silence + link.awaited_bytes() * char)
+
+
+def _whole(response: Response, count: int, exact: bool) -> bool:
+    """Whether ``response`` answers a read of ``count`` values: an exception, or as many
+    registers (``exact``), or bits padded to a whole byte."""
+    n = len(response.words)
+    return bool(response.exception_code) or n == count or (not exact and n > count)
+
+
+def _timeout_for(late_s: float) -> float:
+    """A timeout that takes an answer ``late_s`` after its request, with a margin: half as
+    long again, rounded up to 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten."""
+    want = 1.5 * late_s
+    scale = 10.0 ** math.floor(math.log10(want))
+    step = next(s for s in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if s * scale >= want * 0.999_999)
+    return float(f"{step * scale:.6g}")
+
+
+def _late_note(args: argparse.Namespace, late: _Late) -> str:
+    """What the probe tells of the answers of ``args.unit`` that came after its timeout:
+    the device answers, later than the timeout, which the daemon needs longer."""
+    told = (
+        f"unit {args.unit} answered {late.after_s:.2f} s after the request, past the --timeout "
+        f"of {args.timeout:g} s: the daemon discards answers that come after modbus.timeout_s"
+    )
+    sensor = "the sensor" if args.sensor is None else f"sensor {args.sensor!r}"
+    need = _timeout_for(late.after_s)
+    if late.after_s >= TIMEOUT_MAX_S:
+        return f"{told}, which takes {TIMEOUT_MAX_S} s at most: {sensor} cannot be read so"
+    return (
+        f"{told}, so {sensor} needs modbus.timeout_s (and --timeout) of at least about "
+        f"{min(need, TIMEOUT_MAX_S):g} s"
+    )
+
+
 #: How often a read answered busy (0x05, 0x06) is asked again, and how much later each time,
 #: unless its sensor says: the defaults of ``modbus.busy_retries`` and ``modbus.busy_wait_s``.
 PROBE_BUSY_RETRIES = 3
 PROBE_BUSY_WAIT_S = 0.1
 
 
-def _unanswered_note(args: argparse.Namespace, missed: list[int], response: Response | None) -> str:
+def _unanswered_note(
+    args: argparse.Namespace, missed: list[int], response: Response | None, late: _Late
+) -> str:
     """What the probe tells of the reads it asked again after no answer came: ``missed``
     holds why each went unanswered (0: none came within the timeout, else the gateway's
     exception code for it), now that ``response`` came (None, or a gateway's 0x0A or 0x0B:
-    none came to the last)."""
+    none came to the last). When answers came after the timeout (``late``: told by
+    :func:`_late_note`), the device was slow, not a line that loses requests."""
     unanswered = len(missed)
     again = "once" if unanswered == 1 else f"{unanswered} times"
     how = [f"within {args.timeout:g} s"] if 0 in missed else []
@@ -338,7 +503,11 @@ def _unanswered_note(args: argparse.Namespace, missed: list[int], response: Resp
         f"{again}, as the daemon asks it (modbus.retries)"
     )
     if response is None or response.exception_code in GATEWAY_CODES:
+        if late.response is not None:
+            return f"{told}; no answer came in time to any of the {unanswered + 1} requests"
         return f"{told}; no answer came to any of the {unanswered + 1} requests"
+    if late.response is not None:
+        return f"{told}; it answered then"
     return (
         f"{told}; it answered then: the line or the device loses requests now and then "
         "(termination and biasing, the A/B wiring, a gap the device needs: --gap), and the "
@@ -558,12 +727,11 @@ def _await_response(
                     file=sys.stderr,
                 )
             if ours and (tcp or response.unit == args.unit) and response.function_code == function:
-                n = len(response.words)
                 # registers come whole, bits padded to a whole byte
-                if response.exception_code or n == args.count or (not exact and n > args.count):
+                if _whole(response, args.count, exact):
                     return response, None
                 miscounted = response
-                why = f"{n} values, not {args.count}"
+                why = f"{len(response.words)} values, not {args.count}"
             else:
                 why = f"unit {response.unit}, function {response.function_code}"
                 if tcp:

@@ -1745,6 +1745,126 @@ def test_the_probe_asks_an_unanswered_read_again_as_the_daemon_does(
         assert "--retries must be in [0, 5], got 6" in capsys.readouterr().err
 
 
+def slow_answers(delay_s: float, late: list[int]) -> Callable[[bytes], float]:
+    """A relay's ``delay_s`` for a device slower than the probe's timeout: its next
+    ``late[0]`` answers reach the probe ``delay_s`` after the device sent them, the others at
+    once."""
+
+    def delay(answer: bytes) -> float:
+        if late[0]:
+            late[0] -= 1
+            return delay_s
+        return 0.0
+
+    return delay
+
+
+#: The probe's note of a late answer: how late it came, and the timeout it needs.
+LATE_NOTE = re.compile(
+    r"unit 1 answered (\d+\.\d\d) s after the request, past the --timeout of 0\.3 s: the "
+    r"daemon discards answers that come after modbus\.timeout_s, so (the sensor|sensor 's8') "
+    r"needs modbus\.timeout_s \(and --timeout\) of at least about (\d+(?:\.\d+)?) s$",
+    re.MULTILINE,
+)
+
+
+def late_note(err: str, sensor: str = "the sensor") -> float:
+    """The lateness the probe's stderr ``err`` tells of, which the device's answer took (0.45 s
+    and the relay's jitter), with the timeout it says the sensor needs: half as long again,
+    rounded up."""
+    found = LATE_NOTE.search(err)
+    assert found is not None, err
+    late_s, named, need_s = float(found[1]), found[2], float(found[3])
+    assert named == sensor
+    assert 0.45 <= late_s < 0.6
+    assert 1.5 * late_s <= need_s <= 2 * late_s
+    return late_s
+
+
+@pytest.mark.slow
+def test_the_probe_tells_an_answer_after_its_timeout_as_a_timeout_too_short(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A device that answers 0.45 s after the request, past the probe's 0.3 s timeout: with
+    ``--retries 1`` the probe waits, as the daemon waits before it asks a device again after
+    a timeout, until the device has been quiet for the timeout, so the late answer comes
+    then and the read asked again gets its own answer, alone on the line; the registers are
+    printed once (exit 0), and the probe says the answer came late and the timeout to set,
+    not that the line loses requests. Without retries the late answer is all that came: its
+    registers are printed, and the probe exits 1 (a read with these settings fails)."""
+    late = [1]
+    asked: list[float] = []
+    with (
+        PtyRelay(answer=losing_line([0], asked), delay_s=slow_answers(0.45, late)) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [0x0102, 0x0304])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--count", "2", "--baudrate", "115200", "--timeout", "0.3"]
+        assert main([*probe, "--retries", "1"]) == 0
+        captured = capsys.readouterr()
+        assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+        assert "      0: 0x0102    258\n      1: 0x0304    772\n" in captured.out
+        assert (
+            "unit 1 did not answer within 0.3 s and was asked again once, as the daemon asks it "
+            "(modbus.retries); it answered then\n"
+        ) in captured.err
+        late_s = late_note(captured.err)
+        assert "loses requests" not in captured.err
+        assert "skipped" not in captured.err  # the late answer and the next one did not collide
+        assert len(asked) == 2
+        # asked again once quiet for the timeout after the late answer (the relay reads each
+        # request a little after it is written)
+        assert asked[1] - asked[0] >= late_s + 0.3 - 0.1
+        # no retries: the late answer is the only one
+        late[0], asked[:] = 1, []
+        assert main(probe) == 1
+        captured = capsys.readouterr()
+        assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+        assert "      0: 0x0102    258\n      1: 0x0304    772\n" in captured.out
+        late_note(captured.err)
+        assert "no response" not in captured.err
+        assert "nothing came" not in captured.err
+        assert "asked again" not in captured.err
+        assert len(asked) == 1
+
+
+@pytest.mark.slow
+def test_the_probe_tells_a_device_whose_every_answer_comes_late_as_a_timeout_too_short(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sensor whose device answers every read 0.45 s after it, past the 0.3 s timeout,
+    with ``modbus.retries = 1``: the read asked again once the first answer came late and
+    the device was quiet for the timeout gets a late answer too, waited for as long as the
+    first took (the daemon's drain after a device's late answers), never taken for an
+    answer in time. The registers are printed once, the probe exits 1 and names the
+    sensor's timeout to raise; the line is not said to lose requests."""
+    late = [2]
+    asked: list[float] = []
+    with (
+        PtyRelay(answer=losing_line([0], asked), delay_s=slow_answers(0.45, late)) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        config = probed_sensor(
+            tmp_path, "s8", relay.near.path, 115200, "unit = 1, retries = 1, timeout_s = 0.3"
+        )
+        sensor = ["modbus", "read", "--sensor", "s8", "-c", str(config), "--holding", "0"]
+        assert main([*sensor, "--timeout", "0.3"]) == 1
+        captured = capsys.readouterr()
+        assert late[0] == 0
+        assert len(asked) == 2
+    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+    assert "      0: 0x0102    258\n" in captured.out
+    assert (
+        "unit 1 did not answer within 0.3 s and was asked again once, as the daemon asks it "
+        "(modbus.retries); no answer came in time to any of the 2 requests\n"
+    ) in captured.err
+    late_note(captured.err, "sensor 's8'")
+    assert "loses requests" not in captured.err
+    assert "skipped" not in captured.err
+
+
 @pytest.mark.slow
 def test_the_probe_asks_a_busy_device_again_no_sooner_than_the_line_s_silence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -1872,20 +1992,21 @@ def unanswered_probe(
     mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str], *options: str
 ) -> str:
     """``modbus read`` of two holding registers of unit 1 through a relay whose answers
-    ``mangle`` turns into no answer: what it printed on stderr (it exits 1, saying so)."""
+    ``mangle`` turns into no answer: what it printed on stderr (it exits 1, saying so). Its
+    timeout is 0.3 s: the probe then waits as long again for a late answer."""
     with (
         PtyRelay(mangle) as relay,
         ModbusServer([1], "serial", relay.far.path),
     ):
         probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0", *options]
-        code = main([*probe, "--count", "2", "--baudrate", "115200", "--timeout", "0.5"])
+        code = main([*probe, "--count", "2", "--baudrate", "115200", "--timeout", "0.3"])
         requests = bytes(relay.requests)
     if "--retries" in options:
         # an answer of another count is an answer: told, not asked again
         assert requests == rtu_frame(bytes([1, 3, 0, 0, 0, 2])), requests.hex()
     err = capsys.readouterr().err
     assert code == 1
-    assert "no response from unit 1 within 0.5 s" in err
+    assert "no response from unit 1 within 0.3 s" in err
     return err
 
 
