@@ -204,10 +204,12 @@ def modbus_read(args: argparse.Namespace) -> int:
             # answer to an earlier one (its 0x0B after the probe's timeout) is told from the
             # answer to the one in flight
             transaction_id = PROBE_TRANSACTION_ID
-            sent_at = time.monotonic()
+            sent_at = late.sent_at[transaction_id] = time.monotonic()
             source.write(link.request(args.unit, read, transaction_id))
             received = bytearray()
-            response, miscounted = _await_response(source, link, args, function, received)
+            response, miscounted = _await_response(
+                source, link, args, function, received, late=late
+            )
             # a device busy (0x06) or still working on an earlier request (0x05) is asked again
             # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries), and
             # no sooner than the line's inter-frame silence and the device's gap after it
@@ -255,10 +257,16 @@ def modbus_read(args: argparse.Namespace) -> int:
                 else:
                     break
                 transaction_id += 1
-                sent_at = time.monotonic()
+                sent_at = late.sent_at[transaction_id] = time.monotonic()
                 source.write(link.request(args.unit, read, transaction_id))
                 response, miscounted = _await_response(
-                    source, link, args, function, received, transaction_id=transaction_id
+                    source,
+                    link,
+                    args,
+                    function,
+                    received,
+                    transaction_id=transaction_id,
+                    late=late,
                 )
             if missed:
                 print(_unanswered_note(args, missed, response, late), file=sys.stderr)
@@ -365,6 +373,9 @@ class _Late:
 
     after_s: float = 0.0
     response: Response | None = None
+    #: when each request of the read went out, by transaction id (over Modbus TCP an answer
+    #: to an earlier one names it)
+    sent_at: dict[int, float] = dataclasses.field(default_factory=dict)
 
     def took(self, response: Response, after_s: float) -> None:
         """``response`` came ``after_s`` after its request, past the timeout."""
@@ -680,6 +691,7 @@ def _await_response(
     *,
     quiet: bool = False,
     transaction_id: int = PROBE_TRANSACTION_ID,
+    late: _Late | None = None,
 ) -> tuple[Response | None, Response | None]:
     """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
     an exception) within ``args.timeout``, and the last one of that unit and function that
@@ -688,10 +700,11 @@ def _await_response(
     ``received`` too, when given. ``quiet``: nothing is printed.
 
     Over Modbus TCP the answer is the one to ``transaction_id``; one to an earlier request
-    of the probe, which timed out, comes from a gateway that serves one request at a time:
-    its values are the same read's and are taken, while its exception (the gateway's 0x0B,
-    a busy answer) tells of that request only, and the one in flight waits behind it, its
-    timeout starting again."""
+    of the probe, which timed out, comes from a gateway that serves one request at a time,
+    and the one in flight waits behind it, its timeout starting again: its exception (the
+    gateway's 0x0B, a busy answer) tells of that request only, and its values, the same
+    read's, are a late answer, taken into ``late`` with how long after that request they came
+    (``late.sent_at``; without ``late``, they are taken for the answer)."""
     deadline = time.monotonic() + args.timeout
     fd = source.fileno()
     tcp = link.transport == "tcp"
@@ -718,6 +731,16 @@ def _await_response(
                         f"{response.transaction_id}): {exception_named(response.exception_code)}",
                         file=sys.stderr,
                     )
+                continue
+            if (
+                earlier
+                and late is not None
+                and response.function_code == function
+                and _whole(response, args.count, exact)
+            ):
+                now = time.monotonic()
+                late.took(response, now - late.sent_at[response.transaction_id])
+                deadline = now + args.timeout
                 continue
             ours = response.transaction_id == transaction_id or earlier if tcp else True
             if tcp and ours and response.unit != args.unit and not quiet:

@@ -1988,6 +1988,51 @@ def test_the_probe_asks_again_a_read_a_gateway_answers_for_a_silent_device(
         assert "a late answer to an earlier request (transaction 1)" in captured.err
 
 
+@pytest.mark.slow
+def test_the_probe_tells_a_gateway_s_late_answer_to_an_earlier_request_as_a_timeout_too_short(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Behind a Modbus TCP gateway, a device that answers 0.45 s after the request, past the
+    probe's 0.3 s timeout: the gateway answers the first request late, with its transaction
+    id, while the one asked again waits behind it. That answer is told as a late one (the
+    timeout to set, not a line that loses requests) and the one asked again gets its own
+    timeout afresh: its answer, in time, is printed (exit 0). When it comes late too, the
+    late answer's registers are printed and the probe exits 1."""
+    late = [1]
+    with (
+        PtyRelay(delay_s=slow_answers(0.45, late)) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=1.0) as gateway,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", gateway.url, "--unit", "1", "--holding", "0"]
+        probe += ["--timeout", "0.3", "--retries", "1"]
+        assert main(probe) == 0
+        captured = capsys.readouterr()
+        assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+        assert "      0: 0x0102    258\n" in captured.out
+        assert (
+            "unit 1 did not answer within 0.3 s and was asked again once, as the daemon asks it "
+            "(modbus.retries); it answered then\n"
+        ) in captured.err
+        late_note(captured.err)
+        assert "loses requests" not in captured.err
+        # the answer to the read asked again comes 0.45 s after the first one's, past the
+        # timeout that started again then
+        late[0] = 2
+        assert main(probe) == 1
+        captured = capsys.readouterr()
+        assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+        assert "      0: 0x0102    258\n" in captured.out
+        assert (
+            "unit 1 did not answer within 0.3 s and was asked again once, as the daemon asks it "
+            "(modbus.retries); no answer came in time to any of the 2 requests\n"
+        ) in captured.err
+        late_note(captured.err)
+        assert "loses requests" not in captured.err
+        assert "nothing came" not in captured.err
+
+
 def unanswered_probe(
     mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str], *options: str
 ) -> str:
