@@ -62,7 +62,8 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     probe's own :data:`PROBE_TIMEOUT_S`), else the probe's; ``args.gap`` likewise (else 0);
     ``args.busy_retries`` and ``args.busy_wait``: the sensor's, else
     :data:`PROBE_BUSY_RETRIES` and :data:`PROBE_BUSY_WAIT_S`; and ``args.retries``: the one
-    given, else the sensor's ``modbus.retries``, else 0."""
+    given, else the sensor's ``modbus.retries``, else 0; ``args.sensor_timeout``: the
+    sensor's ``modbus.timeout_s`` (None without ``--sensor``)."""
     for option, value, lowest, highest in (
         ("--timeout", args.timeout, 0.001, TIMEOUT_MAX_S),
         ("--connect-delay", args.connect_delay, 0.0, 60),
@@ -84,6 +85,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     settings = SerialSettings()
     port: str | None = None
     unit = 1
+    args.sensor_timeout = None
     timeout_s, connect_delay_s, gap_s, retries = PROBE_TIMEOUT_S, 0.0, 0.0, 0
     args.busy_retries, args.busy_wait = PROBE_BUSY_RETRIES, PROBE_BUSY_WAIT_S
     if args.sensor is not None:
@@ -107,6 +109,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         device = sensor.modbus_device
         port, unit = sensor.port, device.unit
         timeout_s = max(timeout_s, device.timeout_s)
+        args.sensor_timeout = device.timeout_s
         connect_delay_s, gap_s, retries = device.connect_delay_s, device.gap_s, device.retries
         args.busy_retries, args.busy_wait = device.busy_retries, device.busy_wait_s
     elif args.config is not None:
@@ -268,6 +271,8 @@ def modbus_read(args: argparse.Namespace) -> int:
                     transaction_id=transaction_id,
                     late=late,
                 )
+            # how long after its request the answer taken came (the loop ends as it comes)
+            answered_s = time.monotonic() - sent_at
             if missed:
                 print(_unanswered_note(args, missed, response, late), file=sys.stderr)
             if late.response is not None:
@@ -356,6 +361,15 @@ def modbus_read(args: argparse.Namespace) -> int:
             print(format_read(twin, address, other.words[: args.count]))
         return EXIT_INVALID
     print(format_read(table, address, response.words[: args.count]))
+    # the probe waits the longer of its own timeout and the sensor's: an answer it took may
+    # come after the sensor's, which the daemon times from the request's end on the line to
+    # the answer's start (an answer begun in time is read whole): the probe takes the answer
+    # whole, so both frames' time on the line is allowed for
+    frames = len(link.request(args.unit, read, transaction_id)) + len(response.frame)
+    wire_s = 0.0 if tcp else frames * char_s(settings)
+    if args.sensor_timeout is not None and answered_s > args.sensor_timeout + wire_s:
+        print(_slow_for_sensor_note(args, answered_s), file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 
@@ -472,6 +486,19 @@ def _timeout_for(late_s: float) -> float:
     scale = 10.0 ** math.floor(math.log10(want))
     step = next(s for s in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if s * scale >= want * 0.999_999)
     return float(f"{step * scale:.6g}")
+
+
+def _slow_for_sensor_note(args: argparse.Namespace, answered_s: float) -> str:
+    """What the probe tells of an answer it took that came ``answered_s`` after its request,
+    later than ``--sensor``'s own ``modbus.timeout_s``, which the daemon waits."""
+    told = (
+        f"unit {args.unit} answered {answered_s:.2f} s after the request, past the "
+        f"modbus.timeout_s of sensor {args.sensor!r} ({args.sensor_timeout:g} s): the daemon "
+        "discards answers that come after it"
+    )
+    if answered_s >= TIMEOUT_MAX_S:
+        return f"{told}, which takes {TIMEOUT_MAX_S} s at most: the sensor cannot be read so"
+    return f"{told}, so it needs modbus.timeout_s of at least about {_timeout_for(answered_s):g} s"
 
 
 def _late_note(args: argparse.Namespace, late: _Late) -> str:

@@ -1866,6 +1866,40 @@ def test_the_probe_tells_a_device_whose_every_answer_comes_late_as_a_timeout_too
 
 
 @pytest.mark.slow
+def test_the_probe_tells_an_answer_in_its_time_but_after_the_sensor_s_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With ``--sensor`` the probe waits the longer of its own timeout (1 s) and the
+    sensor's: a device that answers 0.45 s after the request, where the sensor's
+    ``modbus.timeout_s`` is 0.3 s, has its registers printed, and the probe exits 1 and
+    says the timeout the sensor needs, since the daemon would time out on every read."""
+    asked: list[float] = []
+    with (
+        PtyRelay(answer=losing_line([0], asked), delay_s=slow_answers(0.45, [1])) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        config = probed_sensor(tmp_path, "s8", relay.near.path, 115200, "unit = 1, timeout_s = 0.3")
+        sensor = ["modbus", "read", "--sensor", "s8", "-c", str(config), "--holding", "0"]
+        assert main(sensor) == 1
+        captured = capsys.readouterr()
+    assert len(asked) == 1
+    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+    assert "      0: 0x0102    258\n" in captured.out
+    told = re.search(
+        r"^unit 1 answered (\d+\.\d\d) s after the request, past the modbus\.timeout_s of "
+        r"sensor 's8' \(0\.3 s\): the daemon discards answers that come after it, so it needs "
+        r"modbus\.timeout_s of at least about (\d+(?:\.\d+)?) s$",
+        captured.err,
+        re.MULTILINE,
+    )
+    assert told is not None, captured.err
+    answered, needed = float(told[1]), float(told[2])
+    assert 0.45 <= answered < 0.75
+    assert 1.5 * answered <= needed <= 2 * answered
+
+
+@pytest.mark.slow
 def test_the_probe_asks_a_busy_device_again_no_sooner_than_the_line_s_silence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
