@@ -24,8 +24,10 @@ from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, Sourc
 from sensord.formats.base import RegisterSpec, looks_like_text
 from sensord.formats.modbus import (
     FUNCTION_CODES,
+    MAX_FRAME_BYTES,
     ModbusLink,
     Read,
+    Request,
     Response,
     exception_named,
 )
@@ -42,6 +44,7 @@ from sensord.formats.modbus_keys import (
 )
 from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
 from sensord.modbus_timing import (
+    ARRIVAL_SLACK_S,
     LATE_DRAIN_TIMEOUTS,
     LINE_BUSY_LIMIT_S,
     LINE_QUIET_GAP_S,
@@ -211,7 +214,7 @@ def modbus_read(args: argparse.Namespace) -> int:
             source.write(link.request(args.unit, read, transaction_id))
             received = bytearray()
             response, miscounted = _await_response(
-                source, link, args, function, received, late=late
+                source, link, args, function, received, late=late, settings=settings
             )
             # a device busy (0x06) or still working on an earlier request (0x05) is asked again
             # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries), and
@@ -270,6 +273,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                     received,
                     transaction_id=transaction_id,
                     late=late,
+                    settings=settings,
                 )
             # how long after its request the answer taken came (the loop ends as it comes)
             answered_s = time.monotonic() - sent_at
@@ -281,7 +285,13 @@ def modbus_read(args: argparse.Namespace) -> int:
                 print(_busy_note(args, busy, response, wait_s), file=sys.stderr)
             if response is not None and _other_table_may_hold(table, response):
                 other = _read_other_table(
-                    source, link, args, read, quiet_s, transaction_id=transaction_id + 1
+                    source,
+                    link,
+                    args,
+                    read,
+                    quiet_s,
+                    transaction_id=transaction_id + 1,
+                    settings=settings,
                 )
     except SourceError as exc:
         print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
@@ -688,10 +698,11 @@ def _read_other_table(
     quiet_s: float,
     *,
     transaction_id: int,
+    settings: SerialSettings,
 ) -> Response | None:
     """The answer to ``read`` of the other register table, asked ``quiet_s`` after the
     refusal (the line's inter-frame silence and the device's gap) with ``transaction_id``
-    (Modbus TCP); None when none comes."""
+    (Modbus TCP) on a line of ``settings``; None when none comes."""
     time.sleep(quiet_s)
     twin = Read(OTHER_TABLE[read.table], read.address, read.count, ())
     try:
@@ -703,6 +714,7 @@ def _read_other_table(
             FUNCTION_CODES[twin.table],
             quiet=True,
             transaction_id=transaction_id,
+            settings=settings,
         )
     except SourceError:  # (a gateway that closed the connection): the refusal is the answer
         return None
@@ -719,6 +731,7 @@ def _await_response(
     quiet: bool = False,
     transaction_id: int = PROBE_TRANSACTION_ID,
     late: _Late | None = None,
+    settings: SerialSettings | None = None,
 ) -> tuple[Response | None, Response | None]:
     """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
     an exception) within ``args.timeout``, and the last one of that unit and function that
@@ -731,7 +744,13 @@ def _await_response(
     and the one in flight waits behind it, its timeout starting again: its exception (the
     gateway's 0x0B, a busy answer) tells of that request only, and its values, the same
     read's, are a late answer, taken into ``late`` with how long after that request they came
-    (``late.sent_at``; without ``late``, they are taken for the answer)."""
+    (``late.sent_at``; without ``late``, they are taken for the answer).
+
+    On RTU, with the line's ``settings``, an answer that begins within the timeout is read
+    whole, as the daemon's bus reads it (``Bus._arriving``): the wait covers the rest of its
+    frame at the line's character time, the silence and :data:`ARRIVAL_SLACK_S` (125
+    registers take 266 ms at 9600 baud), so that it is not cut off by the timeout and then
+    told as a late answer."""
     deadline = time.monotonic() + args.timeout
     fd = source.fileno()
     tcp = link.transport == "tcp"
@@ -739,6 +758,13 @@ def _await_response(
     # the answer's first bytes: no frame is taken out of its registers while it comes
     count = 2 * args.count if exact else (args.count + 7) // 8
     awaited = b"" if tcp else bytes((args.unit, function, count))
+    expected: Request | None = None
+    char = silence = 0.0
+    if settings is not None and not tcp:
+        table = next(t for t, code in FUNCTION_CODES.items() if code == function)
+        expected = Request(args.unit, Read(table, 0, args.count, ()), "rtu", {})
+        char, silence = char_s(settings), silence_s(settings)
+    heard = bytearray()  # the bytes since the request (RTU), where the answer begins
     miscounted = None
     while time.monotonic() < deadline:
         if fd is not None:
@@ -746,6 +772,13 @@ def _await_response(
         chunk = source.read()
         if received is not None:
             received += chunk
+        if expected is not None and chunk and len(heard) <= 2 * MAX_FRAME_BYTES:
+            heard += chunk
+            start, size = expected.reply_in(bytes(heard))
+            missing = start + size - len(heard)
+            if start >= 0 and missing > 0:  # the answer has begun: its rest is waited for
+                rest_s = missing * char + silence + ARRIVAL_SLACK_S
+                deadline = max(deadline, time.monotonic() + rest_s)
         for response in link.feed(chunk, awaited):
             # over TCP the transaction id names the exchange: some devices answer with unit
             # 0 or 255 whatever was asked

@@ -1900,6 +1900,36 @@ def test_the_probe_tells_an_answer_in_its_time_but_after_the_sensor_s_timeout(
 
 
 @pytest.mark.slow
+def test_the_probe_reads_a_long_answer_begun_within_the_timeout_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """125 registers at 9600 baud: the answer takes 266 ms on the line. One that begins 0.1 s
+    after the request, within the 0.3 s timeout, ends past it; the daemon reads an answer
+    begun in time whole (``Bus._arriving``), and so does the probe: it prints the registers
+    and exits 0, telling no late answer and no timeout to raise. With ``--sensor`` of a
+    0.3 s ``modbus.timeout_s`` the probe waits its own 1 s, and the time the request and the
+    answer take on the line is no lateness either."""
+    with (
+        PtyRelay(char_s=10 / 9600, delay_s=lambda _: 0.1) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, list(range(1000, 1125)))
+        read = ["--holding", "0", "--count", "125"]
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", *read, "--baudrate", "9600"]
+        config = probed_sensor(tmp_path, "s8", relay.near.path, 9600, "unit = 1, timeout_s = 0.3")
+        sensor = ["modbus", "read", "--sensor", "s8", "-c", str(config), *read]
+        for args in ([*probe, "--timeout", "0.3"], sensor):
+            assert main(args) == 0, capsys.readouterr().err
+            captured = capsys.readouterr()
+            assert "      0: 0x03e8   1000\n" in captured.out
+            assert "    124: 0x0464   1124\n" in captured.out
+            assert "answered" not in captured.err
+            assert "timeout" not in captured.err
+            assert len(relay.requests) == 8  # one request, no retries
+            relay.requests.clear()
+
+
+@pytest.mark.slow
 def test_the_probe_asks_a_busy_device_again_no_sooner_than_the_line_s_silence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
