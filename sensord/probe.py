@@ -513,13 +513,22 @@ def _slow_for_sensor_note(args: argparse.Namespace, answered_s: float) -> str:
 
 def _late_note(args: argparse.Namespace, late: _Late) -> str:
     """What the probe tells of the answers of ``args.unit`` that came after its timeout:
-    the device answers, later than the timeout, which the daemon needs longer."""
+    the device answers, later than the timeout, which the daemon needs longer; or, with a
+    ``--timeout`` shorter than ``--sensor``'s own ``modbus.timeout_s`` that takes them, the
+    probe does."""
+    need = _timeout_for(late.after_s)
+    if args.sensor_timeout is not None and late.after_s <= args.sensor_timeout:
+        return (
+            f"unit {args.unit} answered {late.after_s:.2f} s after the request, past the "
+            f"--timeout of {args.timeout:g} s; the modbus.timeout_s of sensor {args.sensor!r} "
+            f"({args.sensor_timeout:g} s) takes it: probe it with a --timeout of at least about "
+            f"{min(need, args.sensor_timeout):g} s, or none"
+        )
     told = (
         f"unit {args.unit} answered {late.after_s:.2f} s after the request, past the --timeout "
         f"of {args.timeout:g} s: the daemon discards answers that come after modbus.timeout_s"
     )
     sensor = "the sensor" if args.sensor is None else f"sensor {args.sensor!r}"
-    need = _timeout_for(late.after_s)
     if late.after_s >= TIMEOUT_MAX_S:
         return f"{told}, which takes {TIMEOUT_MAX_S} s at most: {sensor} cannot be read so"
     return (

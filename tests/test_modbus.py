@@ -1866,6 +1866,39 @@ def test_the_probe_tells_a_device_whose_every_answer_comes_late_as_a_timeout_too
 
 
 @pytest.mark.slow
+def test_the_probe_tells_a_late_answer_the_sensor_s_own_timeout_takes_as_the_timeout_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--sensor`` with a ``--timeout`` shorter than the sensor's own 1.5 s: a device that
+    answers 0.45 s after the request answers past the timeout given, within the sensor's. The
+    probe exits 1, as the read with its settings failed, and says that the sensor's
+    ``modbus.timeout_s`` takes that answer and the ``--timeout`` it needs, not that the sensor
+    needs a longer ``modbus.timeout_s``."""
+    with (
+        PtyRelay(delay_s=slow_answers(0.45, [1])) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        config = probed_sensor(tmp_path, "s8", relay.near.path, 115200, "unit = 1, timeout_s = 1.5")
+        sensor = ["modbus", "read", "--sensor", "s8", "-c", str(config), "--holding", "0"]
+        assert main([*sensor, "--timeout", "0.3"]) == 1
+        captured = capsys.readouterr()
+    assert "      0: 0x0102    258\n" in captured.out
+    told = re.search(
+        r"^unit 1 answered (\d+\.\d\d) s after the request, past the --timeout of 0\.3 s; the "
+        r"modbus\.timeout_s of sensor 's8' \(1\.5 s\) takes it: probe it with a --timeout of at "
+        r"least about (\d+(?:\.\d+)?) s, or none$",
+        captured.err,
+        re.MULTILINE,
+    )
+    assert told is not None, captured.err
+    answered, needed = float(told[1]), float(told[2])
+    assert 0.45 <= answered < 0.75
+    assert 1.5 * answered <= needed <= 2 * answered
+    assert "needs modbus.timeout_s" not in captured.err
+
+
+@pytest.mark.slow
 def test_the_probe_tells_an_answer_in_its_time_but_after_the_sensor_s_timeout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
