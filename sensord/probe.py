@@ -261,6 +261,19 @@ def modbus_read(args: argparse.Namespace) -> int:
                     busy += 1
                     time.sleep(wait_s)
                 else:
+                    if unanswered and tcp:
+                        # a gateway answers each request once, however late: the answer to
+                        # the last one is waited for as on RTU (its drain, above), as long as
+                        # the timeout again, and told for what it is
+                        _, miscounted = _await_response(
+                            source,
+                            link,
+                            args,
+                            function,
+                            received,
+                            transaction_id=transaction_id + 1,
+                            late=late,
+                        )
                     break
                 transaction_id += 1
                 sent_at = late.sent_at[transaction_id] = time.monotonic()
@@ -400,6 +413,10 @@ class _Late:
     #: when each request of the read went out, by transaction id (over Modbus TCP an answer
     #: to an earlier one names it)
     sent_at: dict[int, float] = dataclasses.field(default_factory=dict)
+    #: when the last late answer over Modbus TCP came: a gateway that serves one request at a
+    #: time asks the device the next one only then, so that one's answer is as late as the
+    #: device from then on, not from its request
+    answered_at: float = float("-inf")
 
     def took(self, response: Response, after_s: float) -> None:
         """``response`` came ``after_s`` after its request, past the timeout."""
@@ -752,8 +769,9 @@ def _await_response(
     of the probe, which timed out, comes from a gateway that serves one request at a time,
     and the one in flight waits behind it, its timeout starting again: its exception (the
     gateway's 0x0B, a busy answer) tells of that request only, and its values, the same
-    read's, are a late answer, taken into ``late`` with how long after that request they came
-    (``late.sent_at``; without ``late``, they are taken for the answer).
+    read's, are a late answer, taken into ``late`` with how long after that request, or after
+    the late answer before them (the gateway asked the device only then), they came
+    (``late.sent_at``, ``late.answered_at``; without ``late``, they are taken for the answer).
 
     On RTU, with the line's ``settings``, an answer that begins within the timeout is read
     whole, as the daemon's bus reads it (``Bus._arriving``): the wait covers the rest of its
@@ -794,6 +812,8 @@ def _await_response(
             earlier = tcp and PROBE_TRANSACTION_ID <= response.transaction_id < transaction_id
             if earlier and response.exception_code and response.function_code == function:
                 deadline = time.monotonic() + args.timeout
+                if late is not None:
+                    late.answered_at = time.monotonic()
                 if not quiet:
                     print(
                         "skipped a late answer to an earlier request (transaction "
@@ -808,7 +828,9 @@ def _await_response(
                 and _whole(response, args.count, exact)
             ):
                 now = time.monotonic()
-                late.took(response, now - late.sent_at[response.transaction_id])
+                asked_at = max(late.sent_at[response.transaction_id], late.answered_at)
+                late.took(response, now - asked_at)
+                late.answered_at = now
                 deadline = now + args.timeout
                 continue
             ours = response.transaction_id == transaction_id or earlier if tcp else True

@@ -2130,6 +2130,33 @@ def test_the_probe_tells_a_gateway_s_late_answer_to_an_earlier_request_as_a_time
         assert "nothing came" not in captured.err
 
 
+@pytest.mark.slow
+def test_the_probe_waits_for_a_gateway_s_late_answer_to_its_last_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Behind a Modbus TCP gateway, a device that answers 0.45 s after the request, past the
+    probe's 0.3 s timeout, read without retries: the gateway answers each request once,
+    however late, and the probe waits for that answer as on RTU (as long as the timeout
+    again, and as long again after each late answer). Its registers are printed and the probe
+    exits 1, saying the answer came late and the timeout that takes it, not that nothing
+    came (the unit id, whether the gateway reaches the device)."""
+    with (
+        PtyRelay(delay_s=slow_answers(0.45, [1])) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=1.0) as gateway,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", gateway.url, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--timeout", "0.3"]) == 1
+        captured = capsys.readouterr()
+    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+    assert "      0: 0x0102    258\n" in captured.out
+    late_note(captured.err)
+    assert "no response" not in captured.err
+    assert "nothing came" not in captured.err
+    assert "asked again" not in captured.err
+
+
 def unanswered_probe(
     mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str], *options: str
 ) -> str:
