@@ -2131,6 +2131,42 @@ def test_the_probe_tells_a_gateway_s_late_answer_to_an_earlier_request_as_a_time
 
 
 @pytest.mark.slow
+def test_the_probe_s_request_asked_again_gets_its_timeout_from_the_gateway_s_late_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Behind a Modbus TCP gateway, a device that answers the first request 0.8 s after it,
+    past the probe's 0.5 s timeout, and the one asked again 0.35 s after it reached it. The
+    gateway serves one request at a time: it asks the device the second request only once
+    the first one's answer came, 0.3 s after the second was sent, and that answer comes 1.15 s
+    after the first request, past the second one's own timeout. Its timeout starts again at
+    the late answer, as the daemon's does, so its answer is the read's (exit 0), and the late
+    one is told with how late it came."""
+    delays = [0.8, 0.35]
+    with (
+        PtyRelay(delay_s=lambda _: delays.pop(0) if delays else 0.0) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        TcpGateway(relay.near.path, timeout_s=1.5) as gateway,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", gateway.url, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--timeout", "0.5", "--retries", "1"]) == 0
+        captured = capsys.readouterr()
+    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+    assert "      0: 0x0102    258\n" in captured.out
+    assert (
+        "unit 1 did not answer within 0.5 s and was asked again once, as the daemon asks it "
+        "(modbus.retries); it answered then\n"
+    ) in captured.err
+    found = re.search(
+        r"^unit 1 answered (\d+\.\d\d) s after the request, past the --timeout",
+        captured.err,
+        re.MULTILINE,
+    )
+    assert found is not None, captured.err
+    assert 0.8 <= float(found[1]) < 1.0
+
+
+@pytest.mark.slow
 def test_the_probe_waits_for_a_gateway_s_late_answer_to_its_last_request(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
