@@ -1866,6 +1866,45 @@ def test_the_probe_tells_a_device_whose_every_answer_comes_late_as_a_timeout_too
 
 
 @pytest.mark.slow
+def test_the_probe_waits_after_a_timeout_as_long_as_the_device_s_late_answer_took(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A device that answers 0.75 s after the first request and 1.05 s after the second,
+    with the probe's 0.5 s timeout: the first late answer comes in the wait after the
+    first timeout. The wait after the second one lasts, as the daemon's drain does, until
+    an answer as late as the first could have come and the device has been quiet for the
+    timeout after it (1.25 s after the request), not for twice the timeout as after a device
+    never late (1 s): the second late answer comes in it, and the probe tells how late it came."""
+    delays = [0.75, 1.05]
+    asked: list[float] = []
+    with (
+        PtyRelay(
+            answer=losing_line([0], asked), delay_s=lambda _: delays.pop(0) if delays else 0.0
+        ) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--baudrate", "115200", "--timeout", "0.5", "--retries", "1"]
+        assert main(probe) == 1
+        captured = capsys.readouterr()
+    assert len(asked) == 2
+    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
+    assert "      0: 0x0102    258\n" in captured.out
+    assert (
+        "unit 1 did not answer within 0.5 s and was asked again once, as the daemon asks it "
+        "(modbus.retries); no answer came in time to any of the 2 requests\n"
+    ) in captured.err
+    found = re.search(
+        r"^unit 1 answered (\d+\.\d\d) s after the request, past the --timeout",
+        captured.err,
+        re.MULTILINE,
+    )
+    assert found is not None, captured.err
+    assert 1.05 <= float(found[1]) < 1.25
+
+
+@pytest.mark.slow
 def test_the_probe_tells_a_late_answer_the_sensor_s_own_timeout_takes_as_the_timeout_given(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
