@@ -1500,7 +1500,9 @@ def test_another_sentence_failing_its_checksum_still_ends_the_gsa_run() -> None:
     assert got == expected * 2
     # a sentence whose address is damaged as well, between an epoch's two GPS sentences (L1
     # and L5): whatever it was, the run goes on (L5 gives no reading of its own); a run that
-    # may have lost a frame teaches no number of sentences, so each gives L1's at its sentence
+    # may have lost a frame teaches no number of sentences on its own, so the first two give
+    # L1's at its sentence, and two such runs in a row with two make two the most: the third
+    # gives the union at L5
     gps_l5 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
     parse = decoder("GSA.used_gps")
     values: list[tuple[str, float]] = []
@@ -1508,7 +1510,7 @@ def test_another_sentence_failing_its_checksum_still_ends_the_gsa_run() -> None:
         values += parse(UBLOX_GGA) + parse(gps)
         assert reason(parse, b"$GNG#A" + damage(gps_l5)[6:]) == "checksum"
         values += parse(gps_l5)
-    assert values == [("GSA.used_gps", 7.0)] * 3
+    assert values == [("GSA.used_gps", 7.0)] * 2 + [("GSA.used_gps", 8.0)]
 
 
 def test_an_epoch_that_leaves_out_a_signals_gsa_gives_its_reading_at_the_next_frame() -> None:
@@ -1703,6 +1705,22 @@ def test_the_first_whole_gsa_run_with_a_band_back_raises_the_most() -> None:
     assert placed(parse, teseo_epoch(9)) == [(2, "GSA.used_gps", 3.0), *TESEO_WHOLE[1:]]
     assert placed(parse, teseo_epoch(10)) == TESEO_WHOLE
     assert placed(parse, teseo_epoch(11, gps_l5=None)) == TESEO_SHORT
+
+
+def test_gsa_runs_that_each_lose_a_sentence_teach_the_number_two_of_them_had() -> None:
+    """A Teseo whose BeiDou B1 sentence is rejected in every epoch (damage that comes at the
+    same place each second, a sentence of the receiver's that always fails its checksum):
+    no run is whole. Two runs in a row that may have lost a GSA with two GPS sentences each
+    make two the most (two epochs joined by a lost frame twice in a row, each run as long,
+    are far rarer than a sentence lost in each): from the third epoch on GPS's reading is the
+    union of L1 and L5 (4) at the L5 sentence, not L1's alone (3) at its own, every epoch."""
+    parse = decoder(*TESEO_USED)
+    beidou_b1 = 4
+    gps = []
+    for second in range(6, 12):
+        got = placed(parse, teseo_epoch(second), damaged=beidou_b1)
+        gps.append([(at, value) for at, channel, value in got if channel == "GSA.used_gps"])
+    assert gps == [[(2, 3.0)]] * 2 + [[(5, 4.0)]] * 4
 
 
 def test_five_gsa_runs_short_of_a_band_make_the_most_sentences_of_them_the_most() -> None:

@@ -668,9 +668,10 @@ class UsedSatellites:
 
     * at its sentence number ``n``, ``n`` being the most sentences of the constellation one run
       that lost nothing on the line has had so far (1 until such a run has had more; lowered
-      by runs short of it, below; a run that may have lost a GSA never raises it, see
-      :meth:`_close`): a receiver that sends one GSA per constellation gets each sentence's
-      count at that sentence, as it comes; one that sends two gets the union at the second;
+      by runs short of it, below; a run that may have lost a GSA raises it only with the run
+      before it, which may have lost one too, see :meth:`_close`): a receiver that sends one
+      GSA per constellation gets each sentence's count at that sentence, as it comes; one
+      that sends two gets the union at the second;
     * else when the run ends, with the readings of the frame after it, when the run had fewer
       sentences of the constellation than ``n`` (a receiver that left one out), but not when
       the run may have lost a GSA to damage on the line (the lost one may be of the
@@ -701,6 +702,7 @@ class UsedSatellites:
 
     __slots__ = (
         "_channels",
+        "_damaged_before",
         "_last",
         "_lost",
         "_merging",
@@ -726,9 +728,9 @@ class UsedSatellites:
         self._sentences = 0
         #: Whether the run follows a frame of another kind (else each sentence is its own).
         self._merging = False
-        #: constellation -> the most sentences of it one run that lost nothing has had
-        #: (absent: 1), or, after :data:`_SHORT_EPOCHS` runs in a row short of it, the most of
-        #: those
+        #: constellation -> the most sentences of it one run that lost nothing has had, or two
+        #: in a row that may have lost a GSA both had (absent: 1), or, after
+        #: :data:`_SHORT_EPOCHS` runs in a row short of it, the most of those
         self._most: dict[str, int] = {}
         #: constellation -> the runs in a row short of its most sentences, and the most
         #: sentences of it one of them had (see :meth:`_close`)
@@ -739,6 +741,9 @@ class UsedSatellites:
         #: the run and no later than after the run's last GSA.
         self._lost = -2
         self._start = 0
+        #: constellation -> the sentences of it the run before had, when that run may have
+        #: lost a GSA (else empty; see :meth:`_close`)
+        self._damaged_before: dict[str, int] = {}
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSA sentence (in the standard's layout, see
@@ -794,21 +799,31 @@ class UsedSatellites:
 
         A run that lost nothing with more sentences of a constellation than its most makes
         them its most (a band back, a receiver's first run of several signals). A damaged run
-        teaches nothing, whatever it has: it may be two epochs' runs, joined by the frame of
-        another kind between them lost with its address damaged (it may have been a GSA: it
-        ends no run), twice an epoch's sentences, which would hold every epoch's reading after
-        it to its run's end; a band back in a damaged run raises the most at the first run
-        with it that lost nothing. A run that lost nothing and had fewer counts toward the
-        :data:`_SHORT_EPOCHS` runs in a row that make the most sentences one of them had the
-        constellation's most, and one that had as many or more ends the row
-        (:func:`_short_of_most`); a damaged run does neither, its count short by the lost
-        sentence or two epochs'. A run that is cut (``learn`` false) teaches no number of
-        sentences, nor counts in a row."""
+        teaches nothing on its own, whatever it has: it may be two epochs' runs, joined by the
+        frame of another kind between them lost with its address damaged (it may have been a
+        GSA: it ends no run), twice an epoch's sentences, which would hold every epoch's
+        reading after it to its run's end; a band back in a damaged run raises the most at the
+        first run with it that lost nothing. Two damaged runs in a row raise it to the
+        sentences both had: a sentence lost in every epoch (damage at the same place each
+        second) leaves no run whole, and a most never learnt would give every epoch's reading
+        at its first sentence, short of the others' satellites; two epochs joined twice in a
+        row, each run as long, are far rarer, and only hold readings to the run's end. A run
+        that lost nothing and had fewer counts toward the :data:`_SHORT_EPOCHS` runs in a row
+        that make the most sentences one of them had the constellation's most, and one that
+        had as many or more ends the row (:func:`_short_of_most`); a damaged run does neither,
+        its count short by the lost sentence or two epochs'. A run that is cut (``learn``
+        false) teaches no number of sentences, nor counts in a row."""
         readings: list[tuple[str, float]] = []
         most = self._most
         damaged = self._start - 1 <= self._lost <= self._last
+        before, self._damaged_before = self._damaged_before, {}
         for constellation, (sentences, satellites) in self._run.items():
             if damaged:
+                if learn:
+                    self._damaged_before[constellation] = sentences
+                    agreed = min(sentences, before.get(constellation, 0))
+                    if agreed > most.get(constellation, 1):
+                        most[constellation] = agreed
                 continue
             if learn and sentences > most.get(constellation, 1):
                 most[constellation] = sentences
