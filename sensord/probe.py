@@ -271,9 +271,16 @@ def modbus_read(args: argparse.Namespace) -> int:
                             args,
                             function,
                             received,
+                            quiet=True,  # what came is told below, as the answer or late
                             transaction_id=transaction_id + 1,
                             late=late,
                         )
+                        last = late.exception
+                        if last is not None and last.transaction_id == transaction_id:
+                            # the gateway's word on the last request (its 0x0B: the device did
+                            # not answer it within the gateway's own, longer timeout) is the
+                            # answer the probe tells, not "nothing came"
+                            response = last
                     break
                 transaction_id += 1
                 sent_at = late.sent_at[transaction_id] = time.monotonic()
@@ -417,6 +424,9 @@ class _Late:
     #: time asks the device the next one only then, so that one's answer is as late as the
     #: device from then on, not from its request
     answered_at: float = float("-inf")
+    #: the last exception that came late over Modbus TCP (a gateway's 0x0B after the probe's
+    #: timeout), with its transaction id (None: none came)
+    exception: Response | None = None
 
     def took(self, response: Response, after_s: float) -> None:
         """``response`` came ``after_s`` after its request, past the timeout."""
@@ -814,6 +824,7 @@ def _await_response(
                 deadline = time.monotonic() + args.timeout
                 if late is not None:
                     late.answered_at = time.monotonic()
+                    late.exception = response
                 if not quiet:
                     print(
                         "skipped a late answer to an earlier request (transaction "

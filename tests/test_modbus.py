@@ -2170,6 +2170,33 @@ def test_the_probe_tells_a_gateway_s_late_answer_to_an_earlier_request_as_a_time
 
 
 @pytest.mark.slow
+def test_the_probe_tells_a_gateway_s_late_no_answer_of_the_last_request_as_its_word(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Behind a Modbus TCP gateway whose own timeout (0.5 s) is longer than the probe's
+    (0.3 s), a device that takes no request: the gateway's 0x0B for the last request comes
+    after the probe's timeout, within its wait for a late answer. That is the answer the
+    probe tells (the gateway reached no device: what to check), not "nothing came", which
+    would say the gateway itself was silent, nor a late answer "to an earlier request"."""
+    with (
+        PtyRelay(answer=losing_line([100])) as relay,
+        TcpGateway(relay.near.path, timeout_s=0.5) as gateway,
+    ):
+        probe = ["modbus", "read", gateway.url, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--timeout", "0.3"]) == 1
+        captured = capsys.readouterr()
+    assert captured.out == (
+        "the gateway answered for unit 1 with exception 0x0B (gateway target device failed to "
+        "respond): the device behind the gateway did not answer it: check --unit, the "
+        "gateway's serial settings (baud rate, parity) against the device's, and the wiring "
+        "(A and B swapped, termination)\n"
+    )
+    assert "nothing came" not in captured.err
+    assert "earlier request" not in captured.err
+    assert "no response" not in captured.err
+
+
+@pytest.mark.slow
 def test_the_probe_s_request_asked_again_gets_its_timeout_from_the_gateway_s_late_answer(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
