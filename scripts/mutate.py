@@ -68,6 +68,8 @@ MODULES: dict[str, Module] = {
         (
             "tests/test_formats_nmea.py",
             "tests/test_formats_nmea_damage.py",
+            "tests/test_formats_nmea_receivers.py",
+            "tests/test_formats_nmea_units.py",
             "tests/test_formats_roundtrip.py",
         ),
     ),
