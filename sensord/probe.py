@@ -12,49 +12,44 @@ import argparse
 import contextlib
 import dataclasses
 import math
-import select
-import struct
 import sys
 import time
-from typing import Literal
 
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
-from sensord.formats.base import RegisterSpec, looks_like_text
+from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
     FUNCTION_CODES,
-    MAX_FRAME_BYTES,
     ModbusLink,
     Read,
-    Request,
     Response,
     exception_named,
 )
 from sensord.formats.modbus_keys import (
-    BYTE_ORDERS,
     MAX_BITS,
     MAX_REGISTERS,
     MAX_RETRIES,
     SERIAL_UNITS,
-    SUNSPEC_NOT_AVAILABLE,
-    WIDTHS,
     parse_reference,
     reference_read_as_address,
 )
 from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
 from sensord.modbus_timing import (
-    ARRIVAL_SLACK_S,
-    LATE_DRAIN_TIMEOUTS,
-    LINE_BUSY_LIMIT_S,
-    LINE_QUIET_GAP_S,
     char_s,
     silence_s,
+)
+from sensord.probe_format import format_read
+from sensord.probe_wire import (
+    PROBE_TRANSACTION_ID,
+    LateAnswers,
+    await_response,
+    drain_after_timeout,
 )
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 
-__all__ = ["PROBE_TRANSACTION_ID", "format_read", "modbus_read", "whole_number"]
+__all__ = ["modbus_read"]
 
 
 def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] | int:
@@ -200,7 +195,7 @@ def modbus_read(args: argparse.Namespace) -> int:
     function = FUNCTION_CODES[table]
     other: Response | None = None
     busy = 0  # the reads asked again after a busy answer
-    late = _Late()
+    late = LateAnswers()
     try:
         with source:
             # a device (a Huawei inverter's dongle) that ignores requests for a while after
@@ -213,7 +208,7 @@ def modbus_read(args: argparse.Namespace) -> int:
             sent_at = late.sent_at[transaction_id] = time.monotonic()
             source.write(link.request(args.unit, read, transaction_id))
             received = bytearray()
-            response, miscounted = _await_response(
+            response, miscounted = await_response(
                 source, link, args, function, received, late=late, settings=settings
             )
             # a device busy (0x06) or still working on an earlier request (0x05) is asked again
@@ -231,7 +226,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                     # the device may still be answering: before it is asked again, and before
                     # the probe tells what came, it is drained as the daemon's bus drains it,
                     # its late answer taken for what it is (an RTU answer names no request)
-                    _drain(
+                    drain_after_timeout(
                         source,
                         link,
                         args,
@@ -265,7 +260,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                         # a gateway answers each request once, however late: the answer to
                         # the last one is waited for as on RTU (its drain, above), as long as
                         # the timeout again, and told for what it is
-                        _, miscounted = _await_response(
+                        _, miscounted = await_response(
                             source,
                             link,
                             args,
@@ -285,7 +280,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                 transaction_id += 1
                 sent_at = late.sent_at[transaction_id] = time.monotonic()
                 source.write(link.request(args.unit, read, transaction_id))
-                response, miscounted = _await_response(
+                response, miscounted = await_response(
                     source,
                     link,
                     args,
@@ -410,112 +405,6 @@ PROBE_TIMEOUT_S = 1.0
 TIMEOUT_MAX_S = 60
 
 
-@dataclasses.dataclass
-class _Late:
-    """The answers to the probe's read that came after its timeout (late answers): how long
-    after its request the latest of them came, and the last of them (None: none came)."""
-
-    after_s: float = 0.0
-    response: Response | None = None
-    #: when each request of the read went out, by transaction id (over Modbus TCP an answer
-    #: to an earlier one names it)
-    sent_at: dict[int, float] = dataclasses.field(default_factory=dict)
-    #: when the last late answer over Modbus TCP came: a gateway that serves one request at a
-    #: time asks the device the next one only then, so that one's answer is as late as the
-    #: device from then on, not from its request
-    answered_at: float = float("-inf")
-    #: the last exception that came late over Modbus TCP (a gateway's 0x0B after the probe's
-    #: timeout), with its transaction id (None: none came)
-    exception: Response | None = None
-
-    def took(self, response: Response, after_s: float) -> None:
-        """``response`` came ``after_s`` after its request, past the timeout."""
-        self.after_s = max(self.after_s, after_s)
-        self.response = response
-
-
-def _drain(
-    source: SerialSource,
-    link: ModbusLink,
-    args: argparse.Namespace,
-    function: int,
-    late: _Late,
-    *,
-    sent_at: float,
-    settings: SerialSettings,
-    received: bytearray,
-) -> None:
-    """Wait, after the request sent at ``sent_at`` timed out (RTU), as the daemon's bus waits
-    before it asks that device again (``Bus._drain``, ``Bus._unasked``): until the unit has
-    been quiet for the timeout, from now or, once an answer of its came late (``late``), from
-    when one as late can have come (at most :data:`LATE_DRAIN_TIMEOUTS` timeouts after the
-    request), each frame of the unit starting that wait again; and until the line has been
-    quiet for its silence and the device's gap (``args.gap``) after the timeout, and for its
-    silence after the last bytes that came and the rest of the frame they begin, unless those
-    bytes have kept it busy for :data:`LINE_BUSY_LIMIT_S`. The answer of the unit to the
-    read that comes meanwhile is a late one, taken into ``late`` with how long after
-    ``sent_at`` it came; other frames are named on stderr and skipped. The probe has an end:
-    it waits no longer than the bus's longest drain, a timeout after an answer
-    :data:`LATE_DRAIN_TIMEOUTS` timeouts late (frames of the unit that keep coming, another
-    master's answers, would hold the bus as long as they come). The bytes read go to
-    ``received`` too."""
-    timeout_s = args.timeout
-    silence, char = silence_s(settings), char_s(settings)
-    exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
-    # the late answer's first bytes: no frame is taken out of its registers while it comes
-    awaited = bytes((args.unit, function, 2 * args.count if exact else (args.count + 7) // 8))
-    now = time.monotonic()
-    drain_until = max(now, sent_at + min(late.after_s, LATE_DRAIN_TIMEOUTS * timeout_s))
-    drain_until += timeout_s
-    quiet_until = now + silence + args.gap
-    last = sent_at + (LATE_DRAIN_TIMEOUTS + 1) * timeout_s
-    busy_since = heard_at = float("-inf")
-    fd = source.fileno()
-    while (now := time.monotonic()) < (end := min(max(drain_until, quiet_until), last)):
-        if fd is not None:
-            select.select([fd], [], [], end - now)
-        chunk = source.read()
-        if not chunk:
-            continue
-        received += chunk
-        now = time.monotonic()
-        for response in link.feed(chunk, awaited):
-            if response.unit != args.unit:
-                print(
-                    "skipped a frame that is not the answer: unit "
-                    f"{response.unit}, function {response.function_code}",
-                    file=sys.stderr,
-                )
-                continue
-            drain_until = now + timeout_s
-            code = response.exception_code
-            if response.function_code == function and code in GATEWAY_CODES:
-                # a gateway's word that the device did not answer: no answer of the device's
-                print(
-                    f"skipped a late answer to an earlier request: {exception_named(code)}",
-                    file=sys.stderr,
-                )
-            elif response.function_code == function and _whole(response, args.count, exact):
-                late.took(response, now - sent_at)
-            else:
-                why = f"unit {response.unit}, function {response.function_code}"
-                if response.function_code == function:
-                    why = f"{len(response.words)} values, not {args.count}"
-                print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
-        if now - heard_at > LINE_QUIET_GAP_S:  # a run of bytes begins
-            busy_since = now
-        heard_at = now
-        if now - busy_since <= LINE_BUSY_LIMIT_S:
-            quiet_until = max(quiet_until, now + silence + link.awaited_bytes() * char)
-
-
-def _whole(response: Response, count: int, exact: bool) -> bool:
-    """Whether ``response`` answers a read of ``count`` values: an exception, or as many
-    registers (``exact``), or bits padded to a whole byte."""
-    n = len(response.words)
-    return bool(response.exception_code) or n == count or (not exact and n > count)
-
-
 def _timeout_for(late_s: float) -> float:
     """A timeout that takes an answer ``late_s`` after its request, with a margin: half as
     long again, rounded up to 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten."""
@@ -538,7 +427,7 @@ def _slow_for_sensor_note(args: argparse.Namespace, answered_s: float) -> str:
     return f"{told}, so it needs modbus.timeout_s of at least about {_timeout_for(answered_s):g} s"
 
 
-def _late_note(args: argparse.Namespace, late: _Late) -> str:
+def _late_note(args: argparse.Namespace, late: LateAnswers) -> str:
     """What the probe tells of the answers of ``args.unit`` that came after its timeout:
     the device answers, later than the timeout, which the daemon needs longer; or, with a
     ``--timeout`` shorter than ``--sensor``'s own ``modbus.timeout_s`` that takes them, the
@@ -571,7 +460,7 @@ PROBE_BUSY_WAIT_S = 0.1
 
 
 def _unanswered_note(
-    args: argparse.Namespace, missed: list[int], response: Response | None, late: _Late
+    args: argparse.Namespace, missed: list[int], response: Response | None, late: LateAnswers
 ) -> str:
     """What the probe tells of the reads it asked again after no answer came: ``missed``
     holds why each went unanswered (0: none came within the timeout, else the gateway's
@@ -700,9 +589,6 @@ def _unit_problem(unit: int, tcp: bool) -> str:
     return f"--unit {unit}: a unit id on a serial line is 1..255"
 
 
-#: The Modbus TCP transaction id of the probe's one request.
-PROBE_TRANSACTION_ID = 1
-
 #: The name of the probe's port source, which the probe's own messages leave out
 PROBE_SOURCE = "modbus-read"
 
@@ -743,7 +629,7 @@ def _read_other_table(
     twin = Read(OTHER_TABLE[read.table], read.address, read.count, ())
     try:
         source.write(link.request(args.unit, twin, transaction_id))
-        response, _ = _await_response(
+        response, _ = await_response(
             source,
             link,
             args,
@@ -755,190 +641,3 @@ def _read_other_table(
     except SourceError:  # (a gateway that closed the connection): the refusal is the answer
         return None
     return response
-
-
-def _await_response(
-    source: SerialSource,
-    link: ModbusLink,
-    args: argparse.Namespace,
-    function: int,
-    received: bytearray | None = None,
-    *,
-    quiet: bool = False,
-    transaction_id: int = PROBE_TRANSACTION_ID,
-    late: _Late | None = None,
-    settings: SerialSettings | None = None,
-) -> tuple[Response | None, Response | None]:
-    """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
-    an exception) within ``args.timeout``, and the last one of that unit and function that
-    had another number of values (None: none came). Every other frame on the line (another
-    device's reply, a stale answer) is named on stderr and skipped. The bytes read go to
-    ``received`` too, when given. ``quiet``: nothing is printed.
-
-    Over Modbus TCP the answer is the one to ``transaction_id``; one to an earlier request
-    of the probe, which timed out, comes from a gateway that serves one request at a time,
-    and the one in flight waits behind it, its timeout starting again: its exception (the
-    gateway's 0x0B, a busy answer) tells of that request only, and its values, the same
-    read's, are a late answer, taken into ``late`` with how long after that request, or after
-    the late answer before them (the gateway asked the device only then), they came
-    (``late.sent_at``, ``late.answered_at``; without ``late``, they are taken for the answer).
-
-    On RTU, with the line's ``settings``, an answer that begins within the timeout is read
-    whole, as the daemon's bus reads it (``Bus._arriving``): the wait covers the rest of its
-    frame at the line's character time, the silence and :data:`ARRIVAL_SLACK_S` (125
-    registers take 266 ms at 9600 baud), so that it is not cut off by the timeout and then
-    told as a late answer."""
-    deadline = time.monotonic() + args.timeout
-    fd = source.fileno()
-    tcp = link.transport == "tcp"
-    exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
-    # the answer's first bytes: no frame is taken out of its registers while it comes
-    count = 2 * args.count if exact else (args.count + 7) // 8
-    awaited = b"" if tcp else bytes((args.unit, function, count))
-    expected: Request | None = None
-    char = silence = 0.0
-    if settings is not None and not tcp:
-        table = next(t for t, code in FUNCTION_CODES.items() if code == function)
-        expected = Request(args.unit, Read(table, 0, args.count, ()), "rtu", {})
-        char, silence = char_s(settings), silence_s(settings)
-    heard = bytearray()  # the bytes since the request (RTU), where the answer begins
-    miscounted = None
-    while time.monotonic() < deadline:
-        if fd is not None:
-            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        chunk = source.read()
-        if received is not None:
-            received += chunk
-        if expected is not None and chunk and len(heard) <= 2 * MAX_FRAME_BYTES:
-            heard += chunk
-            start, size = expected.reply_in(bytes(heard))
-            missing = start + size - len(heard)
-            if start >= 0 and missing > 0:  # the answer has begun: its rest is waited for
-                rest_s = missing * char + silence + ARRIVAL_SLACK_S
-                deadline = max(deadline, time.monotonic() + rest_s)
-        for response in link.feed(chunk, awaited):
-            # over TCP the transaction id names the exchange: some devices answer with unit
-            # 0 or 255 whatever was asked
-            earlier = tcp and PROBE_TRANSACTION_ID <= response.transaction_id < transaction_id
-            if earlier and response.exception_code and response.function_code == function:
-                deadline = time.monotonic() + args.timeout
-                if late is not None:
-                    late.answered_at = time.monotonic()
-                    late.exception = response
-                if not quiet:
-                    print(
-                        "skipped a late answer to an earlier request (transaction "
-                        f"{response.transaction_id}): {exception_named(response.exception_code)}",
-                        file=sys.stderr,
-                    )
-                continue
-            if (
-                earlier
-                and late is not None
-                and response.function_code == function
-                and _whole(response, args.count, exact)
-            ):
-                now = time.monotonic()
-                asked_at = max(late.sent_at[response.transaction_id], late.answered_at)
-                late.took(response, now - asked_at)
-                late.answered_at = now
-                deadline = now + args.timeout
-                continue
-            ours = response.transaction_id == transaction_id or earlier if tcp else True
-            if tcp and ours and response.unit != args.unit and not quiet:
-                print(
-                    f"the answer comes from unit {response.unit}, not {args.unit} (matched by "
-                    "its transaction id)",
-                    file=sys.stderr,
-                )
-            if ours and (tcp or response.unit == args.unit) and response.function_code == function:
-                # registers come whole, bits padded to a whole byte
-                if _whole(response, args.count, exact):
-                    return response, None
-                miscounted = response
-                why = f"{len(response.words)} values, not {args.count}"
-            else:
-                why = f"unit {response.unit}, function {response.function_code}"
-                if tcp:
-                    why += f", transaction {response.transaction_id}"
-            if not quiet:
-                print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
-    return None, miscounted
-
-
-def format_read(table: str, address: int, words: list[int]) -> str:
-    if table in ("coil", "discrete"):
-        bits = " ".join(str(b) for b in words)
-        return f"{table} {address}..{address + len(words) - 1}: {bits}"
-    lines = [f"{table} registers from {address} (ref {_ref(table, address)}):"]
-    for i, word in enumerate(words):
-        lines.append(f"  {address + i:5d}: 0x{word:04x} {word:6d}")
-    lines.append("decoded from the first register on (byte_order/word_order):")
-    orders = [(b, w) for b in BYTE_ORDERS for w in BYTE_ORDERS]
-    header = "".join(f"{f'{b}/{w}':>24}" for b, w in orders)
-    lines.append(f"  {'type':8}{header}")
-    for type_, width in WIDTHS.items():
-        if type_ == "bool" or width > len(words):
-            continue
-        cells = []
-        for byte_order, word_order in orders:
-            spec = RegisterSpec("v", table, address, type_, byte_order, word_order)
-            [(_, value)] = Read.of(table, (spec,)).values(words[:width])
-            if type_.startswith("float"):
-                digits = 7 if type_ == "float32" else 15
-                cells.append(f"{value:>24.{digits}g}")
-            else:  # exact: a 64-bit integer past 2**53 has no float of its own
-                whole = whole_number(words[:width], type_, byte_order, word_order)
-                cells.append(f"{whole:>24d}")
-        lines.append(f"  {type_:8}" + "".join(cells))
-    lines += _not_available_notes(words)
-    return "\n".join(lines)
-
-
-def _not_available_notes(words: list[int]) -> list[str]:
-    """What the registers ``words`` hold from the first on, in the standard orders (big/big),
-    that devices hold for a value they do not measure: SunSpec's "not implemented" integer
-    values, which the daemon publishes unless told, and a float's NaN, which it never does."""
-    marked = [
-        f"{type_} ({bits:#x})"
-        for type_, bits in SUNSPEC_NOT_AVAILABLE.items()
-        if WIDTHS[type_] <= len(words)
-        and whole_number(words[: WIDTHS[type_]], f"uint{16 * WIDTHS[type_]}", "big", "big") == bits
-    ]
-    notes = []
-    if marked:
-        notes.append(
-            f'note: big/big holds SunSpec\'s "not implemented" value of {", ".join(marked)}: a '
-            "device's value for one it does not measure, which the daemon publishes as a "
-            "reading unless the register's not_available (or modbus.sunspec_not_available) "
-            "names it"
-        )
-    nan = [
-        type_
-        for type_, fmt in (("float32", ">f"), ("float64", ">d"))
-        if WIDTHS[type_] <= len(words)
-        and math.isnan(
-            struct.unpack(fmt, b"".join(w.to_bytes(2, "big") for w in words[: WIDTHS[type_]]))[0]
-        )
-    ]
-    if nan:
-        notes.append(
-            f"note: big/big holds a NaN as {' and '.join(nan)}: a device's value for one it "
-            "does not measure (SunSpec's 0x7fc00000), which the daemon never publishes "
-            "(nonfinite)"
-        )
-    return notes
-
-
-def whole_number(words: list[int], type_: str, byte_order: str, word_order: str) -> int:
-    """The integer of type ``type_`` that the registers ``words`` hold in these orders."""
-    ordered = words if word_order == "big" else words[::-1]
-    within: Literal["big", "little"] = "big" if byte_order == "big" else "little"
-    data = b"".join(word.to_bytes(2, within) for word in ordered)
-    return int.from_bytes(data, "big", signed=type_.startswith("int"))
-
-
-def _ref(table: str, address: int) -> str:
-    prefix = "4" if table == "holding" else "3"
-    digits = 4 if address < 9999 else 5
-    return f"{prefix}{address + 1:0{digits}d}"

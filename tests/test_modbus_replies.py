@@ -29,7 +29,7 @@ from sensord.formats.modbus import (
     plan,
     response_frame,
 )
-from sensord.probe import format_read, whole_number
+from sensord.probe_format import format_read, whole_number
 
 #: What a decoder gives for a reply: its pairs, or the error that keeps its finite values.
 Decoded = list[tuple[str, float]] | ParseError

@@ -1,0 +1,261 @@
+"""The wire side of ``sensord modbus read`` (:mod:`sensord.probe`): a request's answer awaited
+as the daemon's bus awaits it (an RTU answer begun within the timeout read whole; over Modbus
+TCP the answer to the request's transaction id, an earlier request's late answer told apart),
+and a device drained after a timeout as the bus drains it, its late answers kept with how
+late they came.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import select
+import sys
+import time
+
+from sensord.formats.modbus import (
+    FUNCTION_CODES,
+    MAX_FRAME_BYTES,
+    ModbusLink,
+    Read,
+    Request,
+    Response,
+    exception_named,
+)
+from sensord.modbus_state import GATEWAY_CODES
+from sensord.modbus_timing import (
+    ARRIVAL_SLACK_S,
+    LATE_DRAIN_TIMEOUTS,
+    LINE_BUSY_LIMIT_S,
+    LINE_QUIET_GAP_S,
+    char_s,
+    silence_s,
+)
+from sensord.serial_settings import SerialSettings
+from sensord.sources.serial_port import SerialSource
+
+__all__ = [
+    "PROBE_TRANSACTION_ID",
+    "LateAnswers",
+    "await_response",
+    "drain_after_timeout",
+]
+
+
+#: The Modbus TCP transaction id of the probe's one request.
+PROBE_TRANSACTION_ID = 1
+
+
+@dataclasses.dataclass
+class LateAnswers:
+    """The answers to the probe's read that came after its timeout (late answers): how long
+    after its request the latest of them came, and the last of them (None: none came)."""
+
+    after_s: float = 0.0
+    response: Response | None = None
+    #: when each request of the read went out, by transaction id (over Modbus TCP an answer
+    #: to an earlier one names it)
+    sent_at: dict[int, float] = dataclasses.field(default_factory=dict)
+    #: when the last late answer over Modbus TCP came: a gateway that serves one request at a
+    #: time asks the device the next one only then, so that one's answer is as late as the
+    #: device from then on, not from its request
+    answered_at: float = float("-inf")
+    #: the last exception that came late over Modbus TCP (a gateway's 0x0B after the probe's
+    #: timeout), with its transaction id (None: none came)
+    exception: Response | None = None
+
+    def took(self, response: Response, after_s: float) -> None:
+        """``response`` came ``after_s`` after its request, past the timeout."""
+        self.after_s = max(self.after_s, after_s)
+        self.response = response
+
+
+def drain_after_timeout(
+    source: SerialSource,
+    link: ModbusLink,
+    args: argparse.Namespace,
+    function: int,
+    late: LateAnswers,
+    *,
+    sent_at: float,
+    settings: SerialSettings,
+    received: bytearray,
+) -> None:
+    """Wait, after the request sent at ``sent_at`` timed out (RTU), as the daemon's bus waits
+    before it asks that device again (``Bus._drain``, ``Bus._unasked``): until the unit has
+    been quiet for the timeout, from now or, once an answer of its came late (``late``), from
+    when one as late can have come (at most :data:`LATE_DRAIN_TIMEOUTS` timeouts after the
+    request), each frame of the unit starting that wait again; and until the line has been
+    quiet for its silence and the device's gap (``args.gap``) after the timeout, and for its
+    silence after the last bytes that came and the rest of the frame they begin, unless those
+    bytes have kept it busy for :data:`LINE_BUSY_LIMIT_S`. The answer of the unit to the
+    read that comes meanwhile is a late one, taken into ``late`` with how long after
+    ``sent_at`` it came; other frames are named on stderr and skipped. The probe has an end:
+    it waits no longer than the bus's longest drain, a timeout after an answer
+    :data:`LATE_DRAIN_TIMEOUTS` timeouts late (frames of the unit that keep coming, another
+    master's answers, would hold the bus as long as they come). The bytes read go to
+    ``received`` too."""
+    timeout_s = args.timeout
+    silence, char = silence_s(settings), char_s(settings)
+    exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
+    # the late answer's first bytes: no frame is taken out of its registers while it comes
+    awaited = bytes((args.unit, function, 2 * args.count if exact else (args.count + 7) // 8))
+    now = time.monotonic()
+    drain_until = max(now, sent_at + min(late.after_s, LATE_DRAIN_TIMEOUTS * timeout_s))
+    drain_until += timeout_s
+    quiet_until = now + silence + args.gap
+    last = sent_at + (LATE_DRAIN_TIMEOUTS + 1) * timeout_s
+    busy_since = heard_at = float("-inf")
+    fd = source.fileno()
+    while (now := time.monotonic()) < (end := min(max(drain_until, quiet_until), last)):
+        if fd is not None:
+            select.select([fd], [], [], end - now)
+        chunk = source.read()
+        if not chunk:
+            continue
+        received += chunk
+        now = time.monotonic()
+        for response in link.feed(chunk, awaited):
+            if response.unit != args.unit:
+                print(
+                    "skipped a frame that is not the answer: unit "
+                    f"{response.unit}, function {response.function_code}",
+                    file=sys.stderr,
+                )
+                continue
+            drain_until = now + timeout_s
+            code = response.exception_code
+            if response.function_code == function and code in GATEWAY_CODES:
+                # a gateway's word that the device did not answer: no answer of the device's
+                print(
+                    f"skipped a late answer to an earlier request: {exception_named(code)}",
+                    file=sys.stderr,
+                )
+            elif response.function_code == function and _answers_read(response, args.count, exact):
+                late.took(response, now - sent_at)
+            else:
+                why = f"unit {response.unit}, function {response.function_code}"
+                if response.function_code == function:
+                    why = f"{len(response.words)} values, not {args.count}"
+                print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
+        if now - heard_at > LINE_QUIET_GAP_S:  # a run of bytes begins
+            busy_since = now
+        heard_at = now
+        if now - busy_since <= LINE_BUSY_LIMIT_S:
+            quiet_until = max(quiet_until, now + silence + link.awaited_bytes() * char)
+
+
+def _answers_read(response: Response, count: int, exact: bool) -> bool:
+    """Whether ``response`` answers a read of ``count`` values: an exception, or as many
+    registers (``exact``), or bits padded to a whole byte."""
+    n = len(response.words)
+    return bool(response.exception_code) or n == count or (not exact and n > count)
+
+
+def await_response(
+    source: SerialSource,
+    link: ModbusLink,
+    args: argparse.Namespace,
+    function: int,
+    received: bytearray | None = None,
+    *,
+    quiet: bool = False,
+    transaction_id: int = PROBE_TRANSACTION_ID,
+    late: LateAnswers | None = None,
+    settings: SerialSettings | None = None,
+) -> tuple[Response | None, Response | None]:
+    """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
+    an exception) within ``args.timeout``, and the last one of that unit and function that
+    had another number of values (None: none came). Every other frame on the line (another
+    device's reply, a stale answer) is named on stderr and skipped. The bytes read go to
+    ``received`` too, when given. ``quiet``: nothing is printed.
+
+    Over Modbus TCP the answer is the one to ``transaction_id``; one to an earlier request
+    of the probe, which timed out, comes from a gateway that serves one request at a time,
+    and the one in flight waits behind it, its timeout starting again: its exception (the
+    gateway's 0x0B, a busy answer) tells of that request only, and its values, the same
+    read's, are a late answer, taken into ``late`` with how long after that request, or after
+    the late answer before them (the gateway asked the device only then), they came
+    (``late.sent_at``, ``late.answered_at``; without ``late``, they are taken for the answer).
+
+    On RTU, with the line's ``settings``, an answer that begins within the timeout is read
+    whole, as the daemon's bus reads it (``Bus._arriving``): the wait covers the rest of its
+    frame at the line's character time, the silence and :data:`ARRIVAL_SLACK_S` (125
+    registers take 266 ms at 9600 baud), so that it is not cut off by the timeout and then
+    told as a late answer."""
+    deadline = time.monotonic() + args.timeout
+    fd = source.fileno()
+    tcp = link.transport == "tcp"
+    exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
+    # the answer's first bytes: no frame is taken out of its registers while it comes
+    count = 2 * args.count if exact else (args.count + 7) // 8
+    awaited = b"" if tcp else bytes((args.unit, function, count))
+    expected: Request | None = None
+    char = silence = 0.0
+    if settings is not None and not tcp:
+        table = next(t for t, code in FUNCTION_CODES.items() if code == function)
+        expected = Request(args.unit, Read(table, 0, args.count, ()), "rtu", {})
+        char, silence = char_s(settings), silence_s(settings)
+    heard = bytearray()  # the bytes since the request (RTU), where the answer begins
+    miscounted = None
+    while time.monotonic() < deadline:
+        if fd is not None:
+            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = source.read()
+        if received is not None:
+            received += chunk
+        if expected is not None and chunk and len(heard) <= 2 * MAX_FRAME_BYTES:
+            heard += chunk
+            start, size = expected.reply_in(bytes(heard))
+            missing = start + size - len(heard)
+            if start >= 0 and missing > 0:  # the answer has begun: its rest is waited for
+                rest_s = missing * char + silence + ARRIVAL_SLACK_S
+                deadline = max(deadline, time.monotonic() + rest_s)
+        for response in link.feed(chunk, awaited):
+            # over TCP the transaction id names the exchange: some devices answer with unit
+            # 0 or 255 whatever was asked
+            earlier = tcp and PROBE_TRANSACTION_ID <= response.transaction_id < transaction_id
+            if earlier and response.exception_code and response.function_code == function:
+                deadline = time.monotonic() + args.timeout
+                if late is not None:
+                    late.answered_at = time.monotonic()
+                    late.exception = response
+                if not quiet:
+                    print(
+                        "skipped a late answer to an earlier request (transaction "
+                        f"{response.transaction_id}): {exception_named(response.exception_code)}",
+                        file=sys.stderr,
+                    )
+                continue
+            if (
+                earlier
+                and late is not None
+                and response.function_code == function
+                and _answers_read(response, args.count, exact)
+            ):
+                now = time.monotonic()
+                asked_at = max(late.sent_at[response.transaction_id], late.answered_at)
+                late.took(response, now - asked_at)
+                late.answered_at = now
+                deadline = now + args.timeout
+                continue
+            ours = response.transaction_id == transaction_id or earlier if tcp else True
+            if tcp and ours and response.unit != args.unit and not quiet:
+                print(
+                    f"the answer comes from unit {response.unit}, not {args.unit} (matched by "
+                    "its transaction id)",
+                    file=sys.stderr,
+                )
+            if ours and (tcp or response.unit == args.unit) and response.function_code == function:
+                # registers come whole, bits padded to a whole byte
+                if _answers_read(response, args.count, exact):
+                    return response, None
+                miscounted = response
+                why = f"{len(response.words)} values, not {args.count}"
+            else:
+                why = f"unit {response.unit}, function {response.function_code}"
+                if tcp:
+                    why += f", transaction {response.transaction_id}"
+            if not quiet:
+                print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
+    return None, miscounted
