@@ -2457,6 +2457,10 @@ def test_sbas_and_qzss_in_gps_sentences_are_not_gps() -> None:
     # NMEA 4.10, u-blox: system ID 1 with SBAS 44 and QZSS 193 among the GPS satellites
     gsa = nmea("GNGSA,A,3,05,12,44,193,24,,,,,,,,1.5,0.9,1.2,1")
     assert dict(parse(gsa)) == {"GSA.used_gps": 3.0, "GSA.used_qzss": 1.0}
+    # QZSS's PRNs run to 202 (IS-QZSS; Nordic's nRF91 numbers QZSS 193-202 in its GPS
+    # sentences): QZS-3 at 199, and 200 and 202, are QZSS, not GPS
+    gsa = nmea("GNGSA,A,3,05,199,195,200,202,12,,,,,,,1.5,0.9,1.2,1")
+    assert dict(parse(gsa)) == {"GSA.used_gps": 2.0, "GSA.used_qzss": 4.0}
     # system ID 1 listing SBAS satellites only: no GPS satellite used
     assert parse(nmea("GNGSA,A,3,44,,,,,,,,,,,,1.5,0.9,1.2,1")) == [("GSA.used_gps", 0.0)]
     # NMEA 4.0 and earlier: talker GP, the numbers say which satellite is which

@@ -122,16 +122,21 @@ def _in_view_kind(text: str, talker: str) -> str | None:
     return found
 
 
+#: The last QZSS PRN (IS-QZSS: 193-202), the last number of QZSS under system ID 1.
+_QZSS_LAST = 202
+
+
 def _gps_system_constellation(text: str, talker: str) -> str | None:
     """The constellation of a satellite number field of a sentence with system ID 1 (GPS): as
     u-blox numbers them there (ZED-F9P Interface Description, appendix "Satellite numbering"),
-    SBAS (33-64, 120-158) for none, QZSS at 193-199, any other number GPS."""
+    SBAS (33-64, 120-158) for none, QZSS at 193-202 (QZSS's PRNs, IS-QZSS; u-blox 193-197,
+    Nordic's nRF91 193-202; QZS-3 is 199), any other number GPS."""
     del talker
     if text.isdigit():
         number_ = int(text)
         if number_ in _SBAS_IDS:
             return None
-        if 193 <= number_ <= 199:
+        if 193 <= number_ <= _QZSS_LAST:
             return "qzss"
     return "gps"
 
