@@ -1318,6 +1318,14 @@ def test_gn_gsa_without_system_id_counts_each_satellite_for_its_constellation() 
     }
     # no satellite listed: no constellation to count for
     assert parse(nmea("GNGSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99")) == [("GSA.satellites_used", 0.0)]
+    # a number past every range (BeiDou's last, 437) is of no constellation, as SBAS is
+    for past in ("438", "500"):
+        got = parse(nmea(f"GNGSA,A,3,05,71,{past},,,,,,,,,,1.5,0.9,1.2"))
+        assert dict(got) == {
+            "GSA.used_gps": 1.0,
+            "GSA.used_glonass": 1.0,
+            "GSA.satellites_used": 3.0,
+        }
     # a system ID decides over the numbers, and so does a constellation's own talker
     assert dict(parse(nmea("GNGSA,A,3,65,67,,,,,,,,,,,1.9,1.1,1.5,1")))["GSA.used_gps"] == 2.0
     assert dict(parse(nmea("GPGSA,A,3,05,46,,,,,,,,,,,1.9,1.1,1.5")))["GSA.used_gps"] == 1.0
@@ -2575,6 +2583,11 @@ def test_quectel_pq_satellites_up_to_63_are_beidou() -> None:
         "GSV.snr_mean_beidou": pytest.approx(31.333, abs=1e-3),
         "GSV.snr_max_beidou": 33.0,
     }
+    # nor is 0 (a satellite field some receivers fill with zeros): of no constellation
+    assert parse(nmea("PQGSV,1,1,03,05,34,137,30,00,,,,40,06,045,31,0,4"))[0] == (
+        "GSV.in_view_beidou",
+        2.0,
+    )
     # 64 is no BeiDou PRN: of no constellation there, and no SBAS
     assert parse(nmea("PQGSV,1,1,02,05,34,137,30,64,06,045,31,0,4")) == [
         ("GSV.in_view_beidou", 1.0),
