@@ -2896,6 +2896,17 @@ def test_gsv_and_gsa_without_checksum_are_read_in_a_stream_without_checksums() -
     assert counts.unchecked == 4
 
 
+def test_a_gsv_that_lost_bytes_in_a_stream_without_checksums_is_a_syntax_error() -> None:
+    """A receiver without checksums whose UART dropped bytes from the middle of a GLGSV to
+    the middle of the GGA after it: the sentence number field is the GGA's longitude, no
+    whole number. Rejected as ``syntax``, the field shown to its first 8 characters."""
+    parse = decoder("GSV.in_view_glonass")
+    with pytest.raises(ParseError) as caught:
+        parse(b"$GLGSV,2,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
+    assert caught.value.reason == "syntax"
+    assert caught.value.detail == "not a whole number: '00833.91'"
+
+
 def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:
     """A port opened while the receiver is in the middle of a GSV group gets that group's last
     sentences first, intact (gpsd's captures quectel-l76k-nmea.log, quectelLC79D-1.log and
