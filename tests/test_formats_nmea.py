@@ -1521,6 +1521,41 @@ def test_another_sentence_failing_its_checksum_still_ends_the_gsa_run() -> None:
     assert values == [("GSA.used_gps", 7.0)] * 2 + [("GSA.used_gps", 8.0)]
 
 
+@pytest.mark.parametrize(
+    "address",
+    [b"$GN\xc7SA,", b"$GNGSV\xac"],
+    ids=["a type letter turned non-ASCII", "a burst over type and comma"],
+)
+def test_a_gsa_whose_address_is_damaged_ends_no_run(address: bytes) -> None:
+    """A GSA whose address is damaged (its type's G with the top bit set; a burst that turns
+    its ``A,`` into ``V`` and a byte that is no comma) may have been any sentence: it ends
+    no run, whatever type its letters name, and the epoch's GPS L1 and L5 sentences around it
+    stay one run, the union read at L5 once two runs in a row that may have lost a GSA had
+    both."""
+    gps = nmea("GNGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54,1")
+    gps_l5 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
+    parse = decoder("GSA.used_gps")
+    values: list[tuple[str, float]] = []
+    for _ in range(3):
+        values += parse(UBLOX_GGA) + parse(gps)
+        assert reason(parse, address + damage(gps_l5)[len(address) :]) == "encoding"
+        values += parse(gps_l5)
+    assert values == [("GSA.used_gps", 7.0)] * 2 + [("GSA.used_gps", 8.0)]
+
+
+def test_a_damaged_sentence_after_a_space_is_known_by_its_address_too() -> None:
+    """The decoder reads a sentence after a leading space (a frame handed to it as the line
+    came), and knows a damaged one there by its address as well: a GGA failing its checksum
+    after a space still ends the GSA run before it."""
+    gps = nmea("GNGSA,A,3,23,29,07,08,09,18,26,,,,,,1.94,1.18,1.54,1")
+    glonass = nmea("GNGSA,A,3,65,67,80,,,,,,,,,,1.94,1.18,1.54,2")
+    parse = decoder("GSA.used_gps", "GSA.used_glonass")
+    got = parse(b" " + UBLOX_GGA) + parse(gps) + parse(glonass)
+    assert reason(parse, b" " + damage(UBLOX_GGA_NEXT)) == "checksum"
+    got += parse(gps) + parse(glonass)
+    assert got == [("GSA.used_gps", 7.0), ("GSA.used_glonass", 3.0)] * 2
+
+
 def test_an_epoch_that_leaves_out_a_signals_gsa_gives_its_reading_at_the_next_frame() -> None:
     parse = decoder(*TESEO_USED)
     stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8, gps_l5=None) + teseo_epoch(9)
