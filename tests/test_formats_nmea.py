@@ -1760,10 +1760,14 @@ def test_gsa_runs_that_each_lose_a_sentence_teach_the_number_two_of_them_had() -
     parse = decoder(*TESEO_USED)
     beidou_b1 = 4
     gps = []
+    galileo = []
     for second in range(6, 12):
         got = placed(parse, teseo_epoch(second), damaged=beidou_b1)
         gps.append([(at, value) for at, channel, value in got if channel == "GSA.used_gps"])
+        galileo += [(at, value) for at, channel, value in got if channel == "GSA.used_galileo"]
     assert gps == [[(2, 3.0)]] * 2 + [[(5, 4.0)]] * 4
+    # every constellation of the runs learns it: Galileo's E1 and E5a, at E5a from the third
+    assert galileo == [(3, 3.0)] * 2 + [(6, 3.0)] * 4
 
 
 def test_five_gsa_runs_short_of_a_band_make_the_most_sentences_of_them_the_most() -> None:
@@ -1891,6 +1895,39 @@ def test_gsa_sentences_with_nothing_between_epochs_are_each_read_alone() -> None
     # a cut run teaches no number of sentences: the next epoch's one GSA gives its reading
     assert parse(UBLOX_GGA_NEXT) == []
     assert parse(l1) == [("GSA.used_gps", 3.0)]
+
+
+def test_a_gsa_lost_first_or_last_in_its_run_costs_its_constellations_reading_only() -> None:
+    """A Teseo sending GGA and GSA alone (:func:`teseo_gga_gsa`): its GPS L1 sentence, the
+    run's first, lost gives GPS no reading (L5 alone, 3 satellites, is short of the 4 the fix
+    used), and its BeiDou B2a, the run's last, BeiDou none (B1's 7 of 8), the others theirs.
+    The damage after the last GSA of a run is that run's, not the next: the next run, which
+    leaves out GPS L5, still gives GPS's L1 reading at its end."""
+    parse = decoder(*TESEO_USED)
+    placed(parse, teseo_gga_gsa(6))
+    assert placed(parse, teseo_gga_gsa(7)) == TESEO_GGA_WHOLE
+    gps_l1, beidou_b2a = 1, 6
+    assert placed(parse, teseo_gga_gsa(8), damaged=gps_l1) == TESEO_GGA_WHOLE[1:]
+    assert placed(parse, teseo_gga_gsa(9), damaged=beidou_b2a) == TESEO_GGA_WHOLE[:2]
+    without_l5 = [f for f in teseo_epoch(10, gps_l5=None) if f[3:6] in (b"GGA", b"GSA")]
+    assert placed(parse, without_l5) == [(4, "GSA.used_galileo", 3.0), (5, "GSA.used_beidou", 8.0)]
+    assert placed(parse, teseo_gga_gsa(11)) == [(0, "GSA.used_gps", 3.0), *TESEO_GGA_WHOLE]
+
+
+def test_gsa_runs_ended_by_a_gga_failing_its_checksum_teach_their_number_of_sentences() -> None:
+    """A Teseo sending GGA and GSA alone whose GGA fails its checksum every epoch (its
+    address intact: another sentence, it ends the run at the next GSA): each run still
+    teaches two sentences of each constellation, and from the second epoch on each reading
+    is the union at the constellation's last sentence."""
+    parse = decoder(*TESEO_USED)
+    gga = 0
+    assert placed(parse, teseo_gga_gsa(6), damaged=gga) == [
+        (1, "GSA.used_gps", 3.0),
+        (2, "GSA.used_galileo", 3.0),
+        (3, "GSA.used_beidou", 7.0),
+    ]
+    for second in range(7, 10):
+        assert placed(parse, teseo_gga_gsa(second), damaged=gga) == TESEO_GGA_WHOLE
 
 
 def test_vtg_gll_gns() -> None:
