@@ -1897,6 +1897,35 @@ def test_gsa_sentences_with_nothing_between_epochs_are_each_read_alone() -> None
     assert parse(l1) == [("GSA.used_gps", 3.0)]
 
 
+def test_a_cut_gsa_run_gives_no_second_reading_of_a_constellation_it_read_at_its_sentence() -> None:
+    """A cut run (13 GLONASS sentences after some other frame, no epoch's) gives at the cut
+    the readings of the constellations short of their most only: GPS, one sentence its most,
+    gave its reading at that sentence and gets none at the cut."""
+    parse = decoder("GSA.used_gps", "GSA.used_glonass")
+    l1 = nmea("GNGSA,A,3,27,08,07,,,,,,,,,,2.5,1.7,1.8,1")
+    glonass = nmea("GNGSA,A,3,65,66,,,,,,,,,,,2.5,1.7,1.8,2")
+    gps, two = ("GSA.used_gps", 3.0), ("GSA.used_glonass", 2.0)
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, glonass) * 2] == [[], [gps], [two]] * 2
+    cut = [UBLOX_GGA, l1, *[glonass] * 13]
+    assert [parse(frame) for frame in cut] == [[], [gps], [two]] + [[]] * 11 + [[two]]
+
+
+def test_a_gsa_run_short_of_two_constellations_gives_both_readings_at_its_end() -> None:
+    """A Teseo epoch that leaves out GPS L5 and Galileo E5a: both constellations get their
+    reading at the GSV after the run, BeiDou its union at B2a."""
+    parse = decoder(*TESEO_USED)
+    placed(parse, teseo_epoch(6))
+    assert placed(parse, teseo_epoch(7)) == TESEO_WHOLE
+    epoch = teseo_epoch(8, gps_l5=None)
+    assert epoch[5] == nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")  # Galileo E5a
+    del epoch[5]
+    assert placed(parse, epoch) == [
+        (5, "GSA.used_beidou", 8.0),
+        (6, "GSA.used_gps", 3.0),
+        (6, "GSA.used_galileo", 3.0),
+    ]
+
+
 def test_a_gsa_lost_first_or_last_in_its_run_costs_its_constellations_reading_only() -> None:
     """A Teseo sending GGA and GSA alone (:func:`teseo_gga_gsa`): its GPS L1 sentence, the
     run's first, lost gives GPS no reading (L5 alone, 3 satellites, is short of the 4 the fix
@@ -1928,6 +1957,84 @@ def test_gsa_runs_ended_by_a_gga_failing_its_checksum_teach_their_number_of_sent
     ]
     for second in range(7, 10):
         assert placed(parse, teseo_gga_gsa(second), damaged=gga) == TESEO_GGA_WHOLE
+
+
+def test_a_gsa_band_dropped_after_another_lowers_the_most_each_time() -> None:
+    """A receiver of GPS L1, L2 and L5 (three GSA sentences an epoch) reconfigured to send
+    L1 and L2, then L1 alone. Two runs that each lost L5's sentence leave three the most;
+    the first whole run of two gives its union at its end (the frame after it), and five in
+    a row make two the most; five runs of L1 alone right after make one the most, and from
+    then on L1's reading comes at its sentence."""
+    parse = decoder("GSA.used_gps")
+    l1 = nmea("GNGSA,A,3,23,29,07,,,,,,,,,,1.94,1.18,1.54,1")
+    l2 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
+    l5 = nmea("GNGSA,A,3,23,08,,,,,,,,,,,1.94,1.18,1.54,1")
+    for frame in (UBLOX_GGA, l1, l2, l5) * 2:
+        parse(frame)
+    for _ in range(2):
+        assert [parse(frame) for frame in (UBLOX_GGA, l1, l2)] == [[], [], []]
+        assert reason(parse, damage(l5)) == "checksum"
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, l2, l5)] == [
+        [],
+        [],
+        [],
+        [("GSA.used_gps", 5.0)],
+    ]
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, l2, UBLOX_GGA)] == [
+        [],
+        [],
+        [],
+        [("GSA.used_gps", 4.0)],
+    ]
+    for _ in range(4):
+        parse(l1)
+        parse(l2)
+        parse(UBLOX_GGA)
+    for _ in range(5):
+        assert [parse(frame) for frame in (l1, UBLOX_GGA)] == [[], [("GSA.used_gps", 3.0)]]
+    assert [parse(frame) for frame in (l1, UBLOX_GGA)] == [[("GSA.used_gps", 3.0)], []]
+
+
+def test_a_stream_of_gsa_alone_of_four_constellations_is_cut_at_32_sentences() -> None:
+    """A receiver told to send GSA alone after its start-up text, one sentence for each of
+    GPS, GLONASS, Galileo and BeiDou an epoch: no constellation reaches twelve sentences in
+    the run, which is cut at its 33rd (more than an epoch has): the first four give their
+    readings, the next 28 none, and each sentence from the 33rd on its own."""
+    channels = ("GSA.used_gps", "GSA.used_glonass", "GSA.used_galileo", "GSA.used_beidou")
+    parse = decoder(*channels)
+    epoch = [
+        nmea("GNGSA,A,3,04,05,09,,,,,,,,,,2.5,1.3,2.1,1"),
+        nmea("GNGSA,A,3,65,66,,,,,,,,,,,2.5,1.3,2.1,2"),
+        nmea("GNGSA,A,3,24,16,25,11,,,,,,,,,2.5,1.3,2.1,3"),
+        nmea("GNGSA,A,3,44,34,25,11,19,,,,,,,,2.5,1.3,2.1,4"),
+    ]
+    each = [
+        [(channel, count)] for channel, count in zip(channels, (3.0, 2.0, 4.0, 5.0), strict=True)
+    ]
+    assert parse(nmea("GNTXT,01,01,02,u-blox AG")) == []
+    got = [parse(frame) for frame in epoch * 10]
+    assert got == each + [[]] * 28 + each * 2
+
+
+def test_a_gn_gsa_gives_each_constellation_it_lists_that_has_channels_its_count() -> None:
+    """A GN sentence without system ID listing GPS and GLONASS satellites, on a sensor that
+    reads GLONASS's count alone, gives it; and in an epoch of an NMEA 4.0 receiver that
+    lists GPS L1 and GLONASS in one GN sentence and GPS L2 in a second, GLONASS gets its
+    count at the first sentence though GPS's comes at the second."""
+    assert decoder("GSA.used_glonass")(nmea("GNGSA,A,3,05,12,71,72,74,46,,,,,,,1.5,0.9,1.2")) == [
+        ("GSA.used_glonass", 3.0)
+    ]
+    parse = decoder("GSA.used_gps", "GSA.used_glonass")
+    l1 = nmea("GNGSA,A,3,05,12,71,72,74,,,,,,,,1.5,0.9,1.2")
+    l2 = nmea("GNGSA,A,3,05,12,24,,,,,,,,,,1.5,0.9,1.2")
+    gps, glonass = ("GSA.used_gps", 3.0), ("GSA.used_glonass", 3.0)
+    assert [parse(frame) for frame in (UBLOX_GGA, l1, l2)] == [
+        [],
+        [("GSA.used_gps", 2.0), glonass],
+        [],
+    ]
+    for _ in range(3):
+        assert [parse(frame) for frame in (UBLOX_GGA, l1, l2)] == [[], [glonass], [gps]]
 
 
 def test_vtg_gll_gns() -> None:
