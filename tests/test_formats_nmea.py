@@ -2686,13 +2686,14 @@ def test_sbas_satellites_in_view_are_counted_apart_as_gpsd_counts_them() -> None
         "GSV.snr_mean_sbas": 41.0,
         "GSV.snr_max_sbas": 41.0,
     }
-    # a GP group of SBAS satellites only, numbered by PRN: GPS has none in view
-    assert dict(parse(nmea("GPGSV,1,1,02,133,30,200,38,138,28,190,36"))) == {
-        "GSV.in_view_gps": 0.0,
-        "GSV.in_view_sbas": 2.0,
-        "GSV.snr_mean_sbas": 37.0,
-        "GSV.snr_max_sbas": 38.0,
-    }
+    # a GP group of SBAS satellites only, numbered by PRN: GPS has none in view, its reading
+    # first, as the talker's constellation
+    assert parse(nmea("GPGSV,1,1,02,133,30,200,38,138,28,190,36")) == [
+        ("GSV.in_view_gps", 0.0),
+        ("GSV.in_view_sbas", 2.0),
+        ("GSV.snr_mean_sbas", 37.0),
+        ("GSV.snr_max_sbas", 38.0),
+    ]
     # a GN group of SBAS satellites only: its in-view field
     assert parse(nmea("GNGSV,1,1,01,44,07,344,")) == [("GSV.in_view_sbas", 1.0)]
     # PQ's 33 to 63 are BeiDou's, no SBAS
@@ -2813,6 +2814,36 @@ DUAL_GLL = nmea("GNGLL,4717.11364,N,00833.91565,E,092321.00,A,A")
 def dual_gga(second: int) -> bytes:
     """The dual-band receiver's GGA at 09:27:``second``."""
     return nmea(f"GPGGA,0927{second:02d}.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
+
+
+def test_a_gp_talkers_groups_of_two_signals_merge_gps_qzss_and_sbas_each_apart() -> None:
+    """A u-blox ZED-F9P set to NMEA 4.10 numbers QZSS (193-197) and SBAS (33-64) in its GPS
+    groups (ZED-F9P Interface Description, appendix "Satellite numbering"): its ``$GPGSV`` L1
+    C/A group (signal ID 1) lists GPS 05 and 12, EGNOS 46 and QZSS 193, its L2 CL group
+    (signal ID 6) GPS 05 and 12 and QZSS 193 again. Each constellation's epoch reading is of
+    its own satellites only, both read at the L2 group: 2 GPS satellites, not the 4 numbers
+    the groups list, and QZSS 193 at its best SNR, 40 on L2. The first epoch's L1 group is
+    read as sent, QZSS after the SBAS satellite no channel reads."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps", "GSV.in_view_qzss", "GSV.snr_max_qzss")
+    l1 = nmea("GPGSV,1,1,04,05,40,083,46,12,17,308,41,46,30,200,41,193,58,085,38,1")
+    l2 = nmea("GPGSV,1,1,03,05,40,083,33,12,17,308,44,193,58,085,40,6")
+    assert parse(l1) == [
+        ("GSV.in_view_gps", 2.0),
+        ("GSV.snr_max_gps", 46.0),
+        ("GSV.in_view_qzss", 1.0),
+        ("GSV.snr_max_qzss", 38.0),
+    ]
+    assert parse(l2) == []  # the second signal ID: the epoch's second group
+    assert parse(dual_gga(1)) == []
+    for second in (2, 3):
+        assert parse(l1) == []
+        assert parse(l2) == [
+            ("GSV.in_view_gps", 2.0),
+            ("GSV.snr_max_gps", 46.0),
+            ("GSV.in_view_qzss", 1.0),
+            ("GSV.snr_max_qzss", 40.0),
+        ]
+        assert parse(dual_gga(second)) == []
 
 
 def test_a_dual_band_epoch_without_its_second_group_gives_its_reading_at_its_end() -> None:
