@@ -2846,6 +2846,19 @@ def test_a_gp_talkers_groups_of_two_signals_merge_gps_qzss_and_sbas_each_apart()
         assert parse(dual_gga(second)) == []
 
 
+def test_a_satellite_number_with_or_without_its_leading_zero_is_one_satellite() -> None:
+    """Some receivers write satellite numbers without their leading zero (a Jackson Labs
+    Micro JLT's u-blox 8 lists ``27,9,20,5`` in its GSA): an epoch's groups merge a satellite
+    by its number, ``05`` and ``5`` being one, and ``1`` and ``10`` two."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_mean_gps")
+    l1 = nmea("GPGSV,1,1,04,1,40,083,46,5,17,308,41,10,07,344,39,25,22,228,45,1")
+    l5 = nmea("GPGSV,1,1,03,01,40,083,44,05,17,308,47,30,22,228,49,7")
+    for frame in (l1, l5, dual_gga(1), l1):
+        parse(frame)
+    # 1 at 46, 5 at 47 (on L5), 10 at 39, 25 at 45 and 30 at 49
+    assert parse(l5) == [("GSV.in_view_gps", 5.0), ("GSV.snr_mean_gps", 45.2)]
+
+
 def test_a_dual_band_epoch_without_its_second_group_gives_its_reading_at_its_end() -> None:
     """Once the epochs have had two GPS groups, an epoch with the L1 group alone (no satellite
     left on L5) gives its reading at the frame after the GSV sentences, in its epoch, not at
