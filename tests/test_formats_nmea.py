@@ -3083,6 +3083,31 @@ def test_a_gsv_sentence_damaged_on_the_line_is_one_error(
     assert [pair for line in GSV_FOUR for pair in parse(line)] == GSV_FOUR_READ
 
 
+def test_a_damaged_gsv_sentence_excuses_its_own_talkers_next_loss_and_no_other() -> None:
+    """A GSV sentence rejected on the line (its checksum fails) was counted: the next sentence
+    of its talker that does not continue its group is no second loss. Another talker's loss
+    still counts: the GLONASS group's first sentence lost without a trace after the GPS
+    group's damaged last one, the GLONASS second is ``truncated``. After a group cut that
+    the decoder counted itself, a sentence damaged on the line is again its group's one
+    error."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps", "GSV.in_view_glonass", "GGA.altitude")
+    glonass = [
+        nmea("GLGSV,2,1,06,65,53,144,,66,58,305,32,67,06,313,,72,09,137,"),
+        nmea("GLGSV,2,2,06,81,64,223,35,82,13,214,33"),
+    ]
+    assert parse(UBLOX_GGA) == [("GGA.altitude", 499.6)]
+    assert [pair for line in GSV_FOUR for pair in parse(line)] == GSV_FOUR_READ
+    assert [pair for line in glonass for pair in parse(line)] == [("GSV.in_view_glonass", 6.0)]
+    assert parse(UBLOX_GGA_NEXT) == [("GGA.altitude", 499.6)]
+    assert [parse(line) for line in GSV_FOUR[:3]] == [[], [], []]
+    assert reason(parse, GSV_FOUR[3][:-1] + b"0") == "checksum"
+    assert reason(parse, glonass[1]) == "truncated"  # its sentence 1 lost without a trace
+    assert parse(GSV_FOUR[0]) == []
+    assert reason(parse, GSV_FOUR[1][:-1] + b"0") == "checksum"
+    assert [parse(line) for line in GSV_FOUR[2:]] == [[], []]  # after the loss, counted
+    assert [pair for line in GSV_FOUR for pair in parse(line)] == GSV_FOUR_READ
+
+
 @pytest.mark.parametrize(
     "cut",
     [
