@@ -2933,6 +2933,25 @@ def test_a_stream_of_gsv_alone_of_two_signals_gives_one_reading_an_epoch() -> No
     assert got == [[("GSV.in_view_gps", 3.0)], [], *[[], [("GSV.in_view_gps", 4.0)]] * 3]
 
 
+def test_a_stream_of_gsv_alone_gives_an_epoch_short_of_a_band_at_the_next_epochs_start() -> None:
+    """In a stream of GSV alone, an epoch without its L5 group gives its L1 reading at the
+    next epoch's first group, but not one that lost a sentence (its L5 group's checksum
+    fails); the loss is that epoch's only. The fifth short epoch in a row makes one group
+    the most: its reading and the next epoch's come at that epoch's L1 group, and every
+    L1 group gives its own from then on."""
+    parse = decoder("GSV.in_view_gps")
+    l1 = [("GSV.in_view_gps", 3.0)]
+    assert [parse(frame) for frame in (DUAL_L1, DUAL_L5, DUAL_L1)] == [l1, [], []]
+    assert reason(parse, DUAL_L5[:-1] + b"0") == "checksum"
+    assert [parse(frame) for frame in (DUAL_L1, DUAL_L1, DUAL_L5)] == [
+        [],  # the epoch that lost its L5 group's sentence: nothing
+        l1,  # the one short of its L5 group, nothing lost
+        [("GSV.in_view_gps", 4.0)],
+    ]
+    got = [parse(DUAL_L1) for _ in range(7)]
+    assert got == [[], l1, l1, l1, l1, l1 + l1, l1]
+
+
 def test_a_dual_band_epoch_short_of_a_group_ends_at_a_sentence_read_for_nothing() -> None:
     """A receiver without a fix (its RMC and GLL of status V), or one that repeats its last
     GGA, ends the GSV epoch with a sentence that gives nothing: the epoch short of its L5
