@@ -2993,6 +2993,65 @@ def test_a_port_opened_between_a_dual_band_epochs_groups_merges_from_its_next_ep
     ]
 
 
+#: One epoch of GSV groups of an ST Teseo LIV4F (L1 and L5), verbatim from gpsd's capture
+#: test/daemon/st-teseo-liv4f.log (13:58:08): its GPS L1, Galileo E1 and BeiDou B1 groups,
+#: then the L5, E5a and B2a ones, each group's last sentence filled up to four satellites
+#: with empty fields, and its proprietary antenna report after them.
+TESEO_LIV4F_GSV = [
+    b"$GPGSV,3,1,10,16,71,196,25,27,64,299,34,23,44,092,22,26,44,172,25,1*60",
+    b"$GPGSV,3,2,10,18,35,054,23,10,33,146,,08,27,286,38,07,14,316,42,1*63",
+    b"$GPGSV,3,3,10,15,05,057,32,02,03,235,,,,,,,,,,1*62",
+    b"$GAGSV,2,1,05,24,68,279,38,16,43,305,42,10,42,222,,25,20,312,36,7*7F",
+    b"$GAGSV,2,2,05,11,15,224,,,,,,,,,,,,,,7*46",
+    b"$BDGSV,4,1,13,12,81,342,22,44,61,062,28,34,57,269,41,25,45,271,45,1*7A",
+    b"$BDGSV,4,2,13,11,33,259,32,24,32,198,,08,25,032,26,22,20,098,29,1*7B",
+    b"$BDGSV,4,3,13,19,15,044,32,23,15,320,39,35,15,073,28,38,11,027,31,1*73",
+    b"$BDGSV,4,4,13,43,09,259,35,,,,,,,,,,,,,1*41",
+    b"$GPGSV,1,1,02,27,64,299,40,08,27,286,35,,,,,,,,,8*69",
+    b"$GAGSV,1,1,03,24,68,279,37,16,43,305,42,25,20,312,36,,,,,1*46",
+    b"$BDGSV,1,1,04,34,57,269,35,25,45,271,40,23,15,320,22,38,11,027,23,5*76",
+    b"$PSTMANTENNASTATUS,0,0,0,0*51",
+]
+
+
+def test_a_teseo_liv4f_epochs_groups_filled_with_empty_fields_are_merged() -> None:
+    """The Teseo LIV4F fills each group's last sentence with empty satellite fields: they
+    list no satellite, on a talker of no constellation (``GP``) as on one of its own
+    (``GA``), whether a group is read alone or merged with its epoch's others. The first
+    epoch gives its first groups' readings; each epoch after it gives GPS's of L1 and L5 at
+    its L5 group (27 at its L5 SNR, 40), Galileo's at E5a and BeiDou's at B2a. An epoch
+    without the L5 group gives GPS's reading of L1 at its end, with the antenna report,
+    while Galileo's and BeiDou's came at their second group as ever."""
+    parse = decoder(
+        "GSV.in_view_gps",
+        "GSV.snr_mean_gps",
+        "GSV.snr_max_gps",
+        "GSV.in_view_galileo",
+        "GSV.snr_mean_galileo",
+        "GSV.in_view_beidou",
+    )
+    gps_l1 = [
+        ("GSV.in_view_gps", 10.0),
+        ("GSV.snr_mean_gps", (25 + 34 + 22 + 25 + 23 + 38 + 42 + 32) / 8),
+        ("GSV.snr_max_gps", 42.0),
+    ]
+    gps = [
+        ("GSV.in_view_gps", 10.0),
+        ("GSV.snr_mean_gps", (25 + 40 + 22 + 25 + 23 + 38 + 42 + 32) / 8),
+        ("GSV.snr_max_gps", 42.0),
+    ]
+    galileo = [("GSV.in_view_galileo", 5.0), ("GSV.snr_mean_galileo", (38 + 42 + 36) / 3)]
+    beidou = [("GSV.in_view_beidou", 13.0)]
+    first = [parse(frame) for frame in TESEO_LIV4F_GSV]
+    assert first == [[], [], gps_l1, [], galileo, [], [], [], beidou, [], [], [], []]
+    for _ in range(2):
+        got = [parse(frame) for frame in TESEO_LIV4F_GSV]
+        assert got == [*[[]] * 9, gps, galileo, beidou, []]
+    without_l5 = [frame for frame in TESEO_LIV4F_GSV if not frame.startswith(b"$GPGSV,1,1")]
+    got = [parse(frame) for frame in without_l5]
+    assert got == [*[[]] * 9, galileo, beidou, gps_l1]
+
+
 def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:
     """A damaged signal ID would open a waiting group of its own for every sentence (a
     receiver whose sentences come without checksum): it is a syntax error, and however many
