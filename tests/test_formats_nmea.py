@@ -3052,6 +3052,32 @@ def test_a_teseo_liv4f_epochs_groups_filled_with_empty_fields_are_merged() -> No
     assert got == [*[[]] * 9, galileo, beidou, gps_l1]
 
 
+def test_a_signals_group_that_lists_no_satellite_is_one_of_its_epochs_groups() -> None:
+    """A u-blox receiver sends a group for each signal it is set to receive, one of no
+    satellite when it tracks none on it (``$GPGSV,1,1,00,6``: nothing on L2 yet): GPS's
+    group all the same, which teaches that GPS's epochs have two groups and whose place the
+    epoch's reading comes at, of the L1 satellites; so it comes at the L2 group once L2
+    lists satellites. The L1 and L2 groups are a ZED-F9P's (gpsd's capture
+    test/daemon/ublox-zed-f9p-nmea.log, 00:39:56)."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    l1 = [
+        b"$GPGSV,3,1,12,05,06,110,19,10,24,284,34,13,37,124,29,15,63,083,11,1*60",
+        b"$GPGSV,3,2,12,16,11,248,10,20,52,273,34,21,79,231,30,24,07,045,,1*64",
+        b"$GPGSV,3,3,12,26,04,276,,27,15,218,31,29,24,004,13,30,00,159,,1*69",
+    ]
+    l2 = [
+        b"$GPGSV,3,1,12,05,06,110,,10,24,284,,13,37,124,,15,63,083,,6*63",
+        b"$GPGSV,3,2,12,16,11,248,,20,52,273,,21,79,231,,24,07,045,,6*66",
+        b"$GPGSV,3,3,12,26,04,276,,27,15,218,29,29,24,004,,30,00,159,,6*65",
+    ]
+    none_on_l2 = nmea("GPGSV,1,1,00,6")
+    gll = b"$GNGLL,4552.65403,S,17030.00668,E,003956.00,A,A*6C"
+    gps = [("GSV.in_view_gps", 12.0), ("GSV.snr_max_gps", 34.0)]
+    assert [parse(frame) for frame in (*l1, none_on_l2, gll)] == [[], [], gps, [], []]
+    assert [parse(frame) for frame in (*l1, none_on_l2, gll)] == [[], [], [], gps, []]
+    assert [parse(frame) for frame in (*l1, *l2, gll)] == [[], [], [], [], [], gps, []]
+
+
 def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:
     """A damaged signal ID would open a waiting group of its own for every sentence (a
     receiver whose sentences come without checksum): it is a syntax error, and however many
