@@ -3118,6 +3118,29 @@ def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
     assert reason(parse, nmea("GPGSV,2,3,11")) == "syntax"
 
 
+def test_a_rejected_gsv_sentence_says_why() -> None:
+    """The detail the log's ``frame rejected`` shows for a GSV sentence: a signal ID of more
+    than one digit, at most 8 characters of it (a line without checksums whose last
+    satellite's commas were damaged), a sentence number past its group's, and of a group
+    cut short, how many sentences the cut group has, or which sentence came out of its
+    group."""
+
+    def why(parse: Decoder, frame: bytes) -> tuple[str, str]:
+        with pytest.raises(ParseError) as caught:
+            parse(frame)
+        return caught.value.reason, caught.value.detail
+
+    parse = decoder("GSV.in_view_gps")
+    damaged = b"$GPGSV,2,1,05,01,40,083,46,12;17;308;41"
+    assert why(parse, damaged) == ("syntax", "GSV signal ID '12;17;30'")
+    parse = decoder("GSV.in_view_gps")
+    first, _, last = GSV_GROUP
+    assert why(parse, nmea("GPGSV,2,3,11")) == ("syntax", "GSV sentence 3 of 2")
+    assert parse(first) == []
+    assert why(parse, first) == ("truncated", "GSV group of 3 cut before its end")
+    assert why(parse, last) == ("truncated", "GSV sentence 3 of 3 out of its group")
+
+
 @pytest.mark.parametrize("at", [15, 31, 40, 52, 54], ids=lambda at: f"cut at {at}")
 def test_a_gsv_line_cut_short_in_a_stream_with_checksums_is_truncated(at: int) -> None:
     """Bytes lost from within a GSV to its line end take its checksum with them: of a talker
