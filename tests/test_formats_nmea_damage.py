@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_formats_nmea_receivers import stream
 from test_formats_roundtrip import field_values
 
 from sensord.errors import ParseError
@@ -202,3 +203,32 @@ def test_a_lost_sentence_of_an_unknown_talker_is_counted_once_across_other_talke
     cut = [glonass[0], glonass[1]]
     stream = [[gga, *whole], [whole[0], b"$0LGSV,1,1,00*65\r\n"], [gga, *whole], [*cut], whole]
     assert [reason for reason, _ in parse_errors(stream)] == ["checksum", "truncated"]
+
+
+def receiver_epochs(name: str) -> list[list[bytes]]:
+    """The lines of a receiver's fixture (``tests/fixtures/nmea``), each ended by CR LF, cut
+    into epochs, each beginning at an RMC."""
+    epochs: list[list[bytes]] = []
+    for line in stream(name).splitlines(keepends=True):
+        if line[3:6] == b"RMC" or not epochs:
+            epochs.append([])
+        epochs[-1].append(line)
+    return epochs
+
+
+def test_a_dropout_across_two_gsv_groups_is_counted_at_each_group_it_cut() -> None:
+    """A UART overrun in a ZED-F9P's second epoch loses the end of GPS's L2 group and the
+    start of GLONASS's L1 group, both of three sentences: GLONASS's sentence 2 after it is
+    out of its group, never taken as the next sentence of the GPS group that waits for its
+    sentence 2 (another talker's); the GPS group is counted when the next epoch's L2 group
+    begins."""
+    epochs = receiver_epochs("ublox_zed_f9p.nmea")
+    lines = epochs[1]
+    start = lines.index(b"$GPGSV,3,2,12,16,11,248,,20,52,273,,21,80,232,,24,07,045,,6*63\r\n")
+    end = lines.index(b"$GLGSV,3,1,10,65,53,144,,66,58,305,32,67,06,313,,72,09,137,,1*7A\r\n")
+    assert parse_errors(epochs) == []
+    found = parse_errors([epochs[0], lines[:start] + lines[end + 1 :], epochs[2]])
+    assert [(reason, frame[:14]) for reason, frame in found] == [
+        ("truncated", b"$GLGSV,3,2,10,"),
+        ("truncated", b"$GPGSV,3,1,12,"),
+    ]
