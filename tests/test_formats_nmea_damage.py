@@ -232,3 +232,31 @@ def test_a_dropout_across_two_gsv_groups_is_counted_at_each_group_it_cut() -> No
         ("truncated", b"$GLGSV,3,2,10,"),
         ("truncated", b"$GPGSV,3,1,12,"),
     ]
+
+
+def test_a_gsv_sentence_of_an_unknown_talker_is_one_loss_and_the_next_is_another() -> None:
+    """A Teseo LIV3F's GPS and GLONASS groups: the last sentence of the GPS group loses its
+    talker (``$0PGSV``, a checksum error); the GLONASS group after it, whole, does not take
+    that loss for its own, nor does it end the wait for the GPS group that shows it, cut
+    when the next epoch's begins: one error. The first sentence of the GLONASS group losing
+    its talker is found lost at its sentence 2, out of its group; GLONASS's sentence 3 lost
+    without a trace after it is another loss, counted when the next GLONASS group cuts the
+    group: two errors."""
+    epoch = receiver_epochs("st_teseo_liv3f.nmea")[0]
+    gps_last = epoch.index(b"$GPGSV,4,4,13,44,33,219,36,,,,,,,,,,,,*44\r\n")
+    glonass = epoch.index(
+        b"$GLGSV,3,1,10,88,50,302,42,78,48,277,43,87,40,047,31,72,31,092,25*63\r\n"
+    )
+    assert parse_errors([epoch, epoch]) == []
+    damaged = [*epoch]
+    damaged[gps_last] = b"$0P" + epoch[gps_last][3:]
+    found = parse_errors([epoch, damaged, epoch])
+    assert found == [("checksum", damaged[gps_last].rstrip())]
+    damaged = [*epoch]
+    damaged[glonass] = b"$0L" + epoch[glonass][3:]
+    del damaged[glonass + 2]
+    found = parse_errors([epoch, damaged, epoch])
+    assert [(reason, frame[:14]) for reason, frame in found] == [
+        ("checksum", b"$0LGSV,3,1,10,"),
+        ("truncated", b"$GLGSV,3,1,10,"),
+    ]
