@@ -1,12 +1,15 @@
 """Damage on the line in a receiver's NMEA stream: one byte changed, or one line cut short (a
 UART overrun that lost its end, with or without its line end). The sentences are the
 simulator's (the codec's encoder, values drawn as tests/test_formats_roundtrip.py draws
-them), epoch after epoch, through the framer and the decoder as a sensor reads them."""
+them), or receivers' own (tests/fixtures/nmea), epoch after epoch, through the framer and the
+decoder as a sensor reads them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_formats_nmea_receivers import stream
@@ -260,3 +263,24 @@ def test_a_gsv_sentence_of_an_unknown_talker_is_one_loss_and_the_next_is_another
         ("checksum", b"$0LGSV,3,1,10,"),
         ("truncated", b"$GLGSV,3,1,10,"),
     ]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda line: line.replace(b",31,", b",37,"),  # its checksum fails
+        lambda line: b"$0P" + line[3:],  # its talker damaged: of an unknown talker
+    ],
+    ids=["checksum", "talker"],
+)
+def test_the_last_sentence_of_a_signals_gsv_group_lost_is_one_error(
+    damage: Callable[[bytes], bytes],
+) -> None:
+    """A ZED-F9P's GPS L1 group loses its last sentence in its second epoch: one error. The
+    L2 group after it, of the same talker, is whole and does not show the loss, which shows
+    when the next epoch's L1 group cuts the group that waits: no group cut counted again."""
+    epochs = receiver_epochs("ublox_zed_f9p.nmea")
+    lines = [*epochs[1]]
+    last = lines.index(b"$GPGSV,3,3,12,26,04,276,,27,15,218,31,29,24,004,12,30,00,159,,1*68\r\n")
+    lines[last] = damage(lines[last])
+    assert parse_errors([epochs[0], lines, epochs[2]]) == [("checksum", lines[last].rstrip())]

@@ -286,13 +286,16 @@ class SatelliteGroups:
     are the end of the group under way when the stream started (the port was opened in the
     middle of it): they are ignored, not counted, as nothing was lost on the line.
 
-    A lost sentence is counted once: one that the decoder rejected (a ``checksum`` that
-    fails, cut short, ``syntax``, ...: see :meth:`rejected`) was counted under its reason, so
-    the sentence of its talker that comes next and does not continue the group is no second
-    loss. Its group gives nothing and is not counted again: a sentence after the gap goes on
-    with it to its end, a sentence 1 starts the next group. So does a sentence out of its
-    group, counted: a sentence lost without a trace (a line cut within its ``$``, its bytes
-    skipped by the framer) is counted at the sentence after it, not at each one after it.
+    A lost sentence is counted once: one that the decoder rejected (a ``checksum`` that fails,
+    cut short, ``syntax``, ...: see :meth:`rejected`) was counted under its reason, so the
+    sentence of its talker that comes next and does not continue the group is no second loss;
+    while the talker's next sentences are whole ones of its groups of other signal IDs (a
+    ZED-F9P's L2 group after the L1 group that lost its last sentence), so is the next sentence
+    of the group that waits, the next epoch's sentence 1 that cuts it. Its group gives nothing
+    and is not counted again: a sentence after the gap goes on with it to its end, a sentence 1
+    starts the next group. So does a sentence out of its group, counted: a sentence lost without
+    a trace (a line cut within its ``$``, its bytes skipped by the framer) is counted at the
+    sentence after it, not at each one after it.
 
     A receiver that tracks several signals of a constellation (NMEA 4.10: GPS L1 C/A and L5,
     Galileo E1 and E5a) sends one group per signal, each listing the satellites tracked on
@@ -363,9 +366,11 @@ class SatelliteGroups:
         #: for a group that lost a sentence counted already, which gives nothing at its end
         self._pending: dict[tuple[str, str], _Pending] = {}
         #: The talkers of the GSV sentences rejected since their talker's last sentence fed
-        #: (see :meth:`rejected`); "" for a sentence whose talker is unknown, until a GSV
-        #: sentence of any talker does not continue its group (the loss is that one's), or
-        #: until every talker in :attr:`_anonymous` has begun a group whole since.
+        #: (see :meth:`rejected`), kept past a sentence of the talker that shows no loss while
+        #: another group of the talker waits (the loss may be that one's); "" for a sentence
+        #: whose talker is unknown, until a GSV sentence of any talker does not continue its
+        #: group (the loss is that one's), or until every talker in :attr:`_anonymous` has
+        #: begun a group whole since.
         self._lost: set[str] = set()
         #: While "" is in ``_lost``: the talkers yet to begin a new group whole (a sentence 1
         #: that cuts none) before "" lapses: a one-sentence group lost leaves no group cut.
@@ -475,6 +480,14 @@ class SatelliteGroups:
                 self._anonymous.discard(talker)
                 if not self._anonymous:
                     self._lost.discard("")
+        if number_ == 1:
+            whole = pending is None  # cuts no group
+        else:
+            whole = pending is not None and pending[:2] == (total, number_)
+        if counted and whole and any(k[0] == talker and k != key for k in self._pending):
+            # the loss counted may be of the talker's group of another signal ID that waits,
+            # which shows it at its next sentence: no second loss
+            self._lost.add(talker)
         if cut:
             self._counted = True
             raise ParseError("truncated", cut, kept=readings)
