@@ -203,10 +203,14 @@ def prepare(name: str, module: Module) -> Path:
 
 
 def equivalents() -> set[str]:
+    """The mutants docs/testing.md lists as equivalent: every one an entry names before its
+    reason (``- `A`, `B`: reason``, the names over one line or several)."""
     if not EQUIVALENTS_DOC.exists():
         return set()
-    found = re.findall(r"^- `(sensord\.[^`]+__mutmut_\d+)`", EQUIVALENTS_DOC.read_text(), re.M)
-    return set(found)
+    found: set[str] = set()
+    for names in re.findall(r"^- ((?:`sensord\.[^`]+`,?\s*)+):", EQUIVALENTS_DOC.read_text(), re.M):
+        found.update(re.findall(r"`(sensord\.[^`]+__mutmut_\d+)`", names))
+    return found
 
 
 def results(work: Path) -> dict[str, str]:
