@@ -1759,6 +1759,42 @@ def slow_answers(delay_s: float, late: list[int]) -> Callable[[bytes], float]:
     return delay
 
 
+def printed_once(out: str, registers: str = "      0: 0x0102    258\n") -> None:
+    """The probe printed one table of the holding registers from 0, holding ``registers``."""
+    assert out.count("holding registers from 0 (ref 40001):") == 1, out
+    assert registers in out, out
+
+
+def asked_again_once(err: str, timeout_s: float, *, answered: bool) -> None:
+    """The probe's stderr ``err`` says its read, unanswered within ``timeout_s``, was asked
+    again once, and whether an answer then came in time."""
+    then = "it answered then" if answered else "no answer came in time to any of the 2 requests"
+    assert (
+        f"unit 1 did not answer within {timeout_s:g} s and was asked again once, as the daemon "
+        f"asks it (modbus.retries); {then}\n"
+    ) in err, err
+
+
+def told_late(err: str, note: str) -> None:
+    """The probe's stderr ``err`` has the line ``note`` (a pattern: how late the answer came,
+    group 1, and the timeout to set, group 2) for an answer 0.45 s late: the timeout half as
+    long again, rounded up."""
+    told = re.search(note, err, re.MULTILINE)
+    assert told is not None, err
+    answered, needed = float(told[1]), float(told[2])
+    assert 0.45 <= answered < 0.75
+    assert 1.5 * answered <= needed <= 2 * answered
+
+
+def lateness(err: str) -> float:
+    """How late after its request the probe's stderr ``err`` says an answer came."""
+    found = re.search(
+        r"^unit 1 answered (\d+\.\d\d) s after the request, past the --timeout", err, re.MULTILINE
+    )
+    assert found is not None, err
+    return float(found[1])
+
+
 #: The probe's note of a late answer: how late it came, and the timeout it needs.
 LATE_NOTE = re.compile(
     r"unit 1 answered (\d+\.\d\d) s after the request, past the --timeout of 0\.3 s: the "
@@ -1803,12 +1839,8 @@ def test_the_probe_tells_an_answer_after_its_timeout_as_a_timeout_too_short(
         probe += ["--count", "2", "--baudrate", "115200", "--timeout", "0.3"]
         assert main([*probe, "--retries", "1"]) == 0
         captured = capsys.readouterr()
-        assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-        assert "      0: 0x0102    258\n      1: 0x0304    772\n" in captured.out
-        assert (
-            "unit 1 did not answer within 0.3 s and was asked again once, as the daemon asks it "
-            "(modbus.retries); it answered then\n"
-        ) in captured.err
+        printed_once(captured.out, "      0: 0x0102    258\n      1: 0x0304    772\n")
+        asked_again_once(captured.err, 0.3, answered=True)
         late_s = late_note(captured.err)
         assert "loses requests" not in captured.err
         assert "skipped" not in captured.err  # the late answer and the next one did not collide
@@ -1820,8 +1852,7 @@ def test_the_probe_tells_an_answer_after_its_timeout_as_a_timeout_too_short(
         late[0], asked[:] = 1, []
         assert main(probe) == 1
         captured = capsys.readouterr()
-        assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-        assert "      0: 0x0102    258\n      1: 0x0304    772\n" in captured.out
+        printed_once(captured.out, "      0: 0x0102    258\n      1: 0x0304    772\n")
         late_note(captured.err)
         assert "no response" not in captured.err
         assert "nothing came" not in captured.err
@@ -1854,12 +1885,8 @@ def test_the_probe_tells_a_device_whose_every_answer_comes_late_as_a_timeout_too
         captured = capsys.readouterr()
         assert late[0] == 0
         assert len(asked) == 2
-    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-    assert "      0: 0x0102    258\n" in captured.out
-    assert (
-        "unit 1 did not answer within 0.3 s and was asked again once, as the daemon asks it "
-        "(modbus.retries); no answer came in time to any of the 2 requests\n"
-    ) in captured.err
+    printed_once(captured.out)
+    asked_again_once(captured.err, 0.3, answered=False)
     late_note(captured.err, "sensor 's8'")
     assert "loses requests" not in captured.err
     assert "skipped" not in captured.err
@@ -1889,19 +1916,9 @@ def test_the_probe_waits_after_a_timeout_as_long_as_the_device_s_late_answer_too
         assert main(probe) == 1
         captured = capsys.readouterr()
     assert len(asked) == 2
-    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-    assert "      0: 0x0102    258\n" in captured.out
-    assert (
-        "unit 1 did not answer within 0.5 s and was asked again once, as the daemon asks it "
-        "(modbus.retries); no answer came in time to any of the 2 requests\n"
-    ) in captured.err
-    found = re.search(
-        r"^unit 1 answered (\d+\.\d\d) s after the request, past the --timeout",
-        captured.err,
-        re.MULTILINE,
-    )
-    assert found is not None, captured.err
-    assert 1.05 <= float(found[1]) < 1.25
+    printed_once(captured.out)
+    asked_again_once(captured.err, 0.5, answered=False)
+    assert 1.05 <= lateness(captured.err) < 1.25
 
 
 @pytest.mark.slow
@@ -1923,17 +1940,12 @@ def test_the_probe_tells_a_late_answer_the_sensor_s_own_timeout_takes_as_the_tim
         assert main([*sensor, "--timeout", "0.3"]) == 1
         captured = capsys.readouterr()
     assert "      0: 0x0102    258\n" in captured.out
-    told = re.search(
+    told_late(
+        captured.err,
         r"^unit 1 answered (\d+\.\d\d) s after the request, past the --timeout of 0\.3 s; the "
         r"modbus\.timeout_s of sensor 's8' \(1\.5 s\) takes it: probe it with a --timeout of at "
         r"least about (\d+(?:\.\d+)?) s, or none$",
-        captured.err,
-        re.MULTILINE,
     )
-    assert told is not None, captured.err
-    answered, needed = float(told[1]), float(told[2])
-    assert 0.45 <= answered < 0.75
-    assert 1.5 * answered <= needed <= 2 * answered
     assert "needs modbus.timeout_s" not in captured.err
 
 
@@ -1956,19 +1968,13 @@ def test_the_probe_tells_an_answer_in_its_time_but_after_the_sensor_s_timeout(
         assert main(sensor) == 1
         captured = capsys.readouterr()
     assert len(asked) == 1
-    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-    assert "      0: 0x0102    258\n" in captured.out
-    told = re.search(
+    printed_once(captured.out)
+    told_late(
+        captured.err,
         r"^unit 1 answered (\d+\.\d\d) s after the request, past the modbus\.timeout_s of "
         r"sensor 's8' \(0\.3 s\): the daemon discards answers that come after it, so it needs "
         r"modbus\.timeout_s of at least about (\d+(?:\.\d+)?) s$",
-        captured.err,
-        re.MULTILINE,
     )
-    assert told is not None, captured.err
-    answered, needed = float(told[1]), float(told[2])
-    assert 0.45 <= answered < 0.75
-    assert 1.5 * answered <= needed <= 2 * answered
 
 
 @pytest.mark.slow
@@ -2145,12 +2151,8 @@ def test_the_probe_tells_a_gateway_s_late_answer_to_an_earlier_request_as_a_time
         probe += ["--timeout", "0.3", "--retries", "1"]
         assert main(probe) == 0
         captured = capsys.readouterr()
-        assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-        assert "      0: 0x0102    258\n" in captured.out
-        assert (
-            "unit 1 did not answer within 0.3 s and was asked again once, as the daemon asks it "
-            "(modbus.retries); it answered then\n"
-        ) in captured.err
+        printed_once(captured.out)
+        asked_again_once(captured.err, 0.3, answered=True)
         late_note(captured.err)
         assert "loses requests" not in captured.err
         # the answer to the read asked again comes 0.45 s after the first one's, past the
@@ -2158,12 +2160,8 @@ def test_the_probe_tells_a_gateway_s_late_answer_to_an_earlier_request_as_a_time
         late[0] = 2
         assert main(probe) == 1
         captured = capsys.readouterr()
-        assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-        assert "      0: 0x0102    258\n" in captured.out
-        assert (
-            "unit 1 did not answer within 0.3 s and was asked again once, as the daemon asks it "
-            "(modbus.retries); no answer came in time to any of the 2 requests\n"
-        ) in captured.err
+        printed_once(captured.out)
+        asked_again_once(captured.err, 0.3, answered=False)
         late_note(captured.err)
         assert "loses requests" not in captured.err
         assert "nothing came" not in captured.err
@@ -2217,19 +2215,9 @@ def test_the_probe_s_request_asked_again_gets_its_timeout_from_the_gateway_s_lat
         probe = ["modbus", "read", gateway.url, "--unit", "1", "--holding", "0"]
         assert main([*probe, "--timeout", "0.5", "--retries", "1"]) == 0
         captured = capsys.readouterr()
-    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-    assert "      0: 0x0102    258\n" in captured.out
-    assert (
-        "unit 1 did not answer within 0.5 s and was asked again once, as the daemon asks it "
-        "(modbus.retries); it answered then\n"
-    ) in captured.err
-    found = re.search(
-        r"^unit 1 answered (\d+\.\d\d) s after the request, past the --timeout",
-        captured.err,
-        re.MULTILINE,
-    )
-    assert found is not None, captured.err
-    assert 0.8 <= float(found[1]) < 1.0
+    printed_once(captured.out)
+    asked_again_once(captured.err, 0.5, answered=True)
+    assert 0.8 <= lateness(captured.err) < 1.0
 
 
 @pytest.mark.slow
@@ -2251,8 +2239,7 @@ def test_the_probe_waits_for_a_gateway_s_late_answer_to_its_last_request(
         probe = ["modbus", "read", gateway.url, "--unit", "1", "--holding", "0"]
         assert main([*probe, "--timeout", "0.3"]) == 1
         captured = capsys.readouterr()
-    assert captured.out.count("holding registers from 0 (ref 40001):") == 1
-    assert "      0: 0x0102    258\n" in captured.out
+    printed_once(captured.out)
     late_note(captured.err)
     assert "no response" not in captured.err
     assert "nothing came" not in captured.err
