@@ -1770,17 +1770,24 @@ def test_gsa_runs_that_each_lose_a_sentence_teach_the_number_two_of_them_had() -
     assert galileo == [(3, 3.0)] * 2 + [(6, 3.0)] * 4
 
 
-def test_five_gsa_runs_short_of_a_band_make_the_most_sentences_of_them_the_most() -> None:
-    """A receiver of three GPS signals (L1, L2, L5) that sends L1 and L2 in some runs and L1
-    alone in others, five runs in a row: two sentences, the most one of the five had, become
-    the most (not the one sentence of the last run), and the next run of L1 and L2 gives
-    their union at the L2 sentence."""
+def three_gps_bands() -> tuple[Decoder, bytes, bytes, bytes]:
+    """A decoder of ``GSA.used_gps`` after two epochs of a receiver of GPS L1, L2 and L5 (a
+    GSA sentence each, after a GGA), and the three sentences: three is the most."""
     parse = decoder("GSA.used_gps")
     l1 = nmea("GNGSA,A,3,23,29,07,,,,,,,,,,1.94,1.18,1.54,1")
     l2 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
     l5 = nmea("GNGSA,A,3,23,08,,,,,,,,,,,1.94,1.18,1.54,1")
     for frame in (UBLOX_GGA, l1, l2, l5) * 2:
         parse(frame)
+    return parse, l1, l2, l5
+
+
+def test_five_gsa_runs_short_of_a_band_make_the_most_sentences_of_them_the_most() -> None:
+    """A receiver of three GPS signals (L1, L2, L5) that sends L1 and L2 in some runs and L1
+    alone in others, five runs in a row: two sentences, the most one of the five had, become
+    the most (not the one sentence of the last run), and the next run of L1 and L2 gives
+    their union at the L2 sentence."""
+    parse, l1, l2, _ = three_gps_bands()
     for run in ([l1, l2], [l1, l2], [l1], [l1], [l1]):
         for frame in (UBLOX_GGA, *run):
             parse(frame)
@@ -1965,12 +1972,7 @@ def test_a_gsa_band_dropped_after_another_lowers_the_most_each_time() -> None:
     the first whole run of two gives its union at its end (the frame after it), and five in
     a row make two the most; five runs of L1 alone right after make one the most, and from
     then on L1's reading comes at its sentence."""
-    parse = decoder("GSA.used_gps")
-    l1 = nmea("GNGSA,A,3,23,29,07,,,,,,,,,,1.94,1.18,1.54,1")
-    l2 = nmea("GNGSA,A,3,23,29,30,,,,,,,,,,1.94,1.18,1.54,1")
-    l5 = nmea("GNGSA,A,3,23,08,,,,,,,,,,,1.94,1.18,1.54,1")
-    for frame in (UBLOX_GGA, l1, l2, l5) * 2:
-        parse(frame)
+    parse, l1, l2, l5 = three_gps_bands()
     for _ in range(2):
         assert [parse(frame) for frame in (UBLOX_GGA, l1, l2)] == [[], [], []]
         assert reason(parse, damage(l5)) == "checksum"
