@@ -17,6 +17,10 @@ other tests: a daemon that reopens a pty path of its own whose number the new pt
 keeps the soak's daemon out, ``down`` with the holder as its ``last_error``, for as long as it
 holds it) is replugged at a new pty, and named in the output.
 
+The daemon runs under the ``Environment=`` settings of ``systemd/sensord.service`` (glibc's
+fixed mmap threshold among them), as it does under systemd, and the run fails if its process
+lacks them; ``--without-unit-environment`` runs it in the caller's environment alone.
+
 Every ``--interval`` seconds it pauses the faults at a quiet point (every pty plugged in and
 confirmed open, everything written read; the bus plugged in, its live devices up and read since
 their registers were last set, its dead device down) and samples the daemon: RSS, open
@@ -88,6 +92,10 @@ from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
 from sensord.ports import find_holders
 from sensord.sensor import CUT_LINE_S
+from sensord.unit_file import unit_environment
+
+#: The unit whose Environment= settings the daemon runs under.
+UNIT = Path(__file__).resolve().parent.parent / "systemd" / "sensord.service"
 
 TICK_S = 0.05
 
@@ -708,10 +716,16 @@ class Soak:
         self.configs = make_configs(self.ptys, self.bus, args.sim_sensors, args.seed)
         self.config_path = workdir / "sensord.toml"
         write_atomically(self.config_path, self.configs.base)
+        #: what systemd/sensord.service sets (the allocator's settings among them), which the
+        #: daemon runs under here as it does under systemd
+        self.environment = (
+            {} if args.without_unit_environment else unit_environment(UNIT.read_text())
+        )
         self.daemon = DaemonProcess(
             ["--config", str(self.config_path)],
             tmp_path=workdir,
             name="sensord",
+            env=self.environment,
             python=args.python,
         )
         self.scraper = Scraper(self.daemon)
@@ -1214,6 +1228,7 @@ class Soak:
             f"of {len(self.bus.devices)} devices, pid {daemon.proc.pid}, workdir {self.workdir}",
             flush=True,
         )
+        print(f"environment: {self.environment_note()}", flush=True)
         self.quiet()
         self._last_cpu = (time.monotonic(), daemon.cpu_s())
         print(HEADER, flush=True)
@@ -1297,6 +1312,20 @@ class Soak:
         print("\nPASS")
         return 0
 
+    def environment_note(self) -> str:
+        """The unit's variables as the daemon's process has them, or what differs."""
+        if not self.environment:
+            return "the caller's, without systemd/sensord.service's"
+        raw = Path(f"/proc/{self.daemon.proc.pid}/environ").read_bytes().split(b"\0")
+        present = dict(v.decode(errors="replace").partition("=")[::2] for v in raw if b"=" in v)
+        wrong = [
+            f"{k}={present.get(k)!r}" for k, v in self.environment.items() if present.get(k) != v
+        ]
+        if wrong:
+            self.failures.append(f"the daemon runs without the unit's environment: {wrong}")
+        settings = " ".join(f"{k}={v}" for k, v in self.environment.items())
+        return f"systemd/sensord.service's {settings}"
+
     def check_resources(self) -> None:
         warm = [r for r in self.rows if r.t_s >= self.args.warmup]
         if len(warm) < 2:
@@ -1353,6 +1382,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the work directory (a failed run keeps it anyway)"
     )
     parser.add_argument("--python", default=sys.executable, help="interpreter to run sensord")
+    parser.add_argument(
+        "--without-unit-environment",
+        action="store_true",
+        help="run the daemon in this shell's environment only, without the Environment= "
+        "settings of systemd/sensord.service (the allocator's among them)",
+    )
     args = parser.parse_args(argv)
     if args.warmup is None:
         args.warmup = min(60.0, max(15.0, args.duration / 5))

@@ -74,6 +74,10 @@ def test_10_second_soak_passes_with_every_line_accounted_for() -> None:
     assert transactions[0] > 0, report
     assert transactions == sorted(set(transactions)), report
     assert "unaccounted lines: 0" in result.stdout
+    # the daemon runs under the unit's environment (the soak reads it from /proc and fails
+    # a run whose daemon lacks it)
+    assert "environment: systemd/sensord.service's " in result.stdout, report
+    assert "MALLOC_MMAP_THRESHOLD_=131072" in result.stdout, report
     assert result.stdout.rstrip().endswith("PASS"), report
 
 
