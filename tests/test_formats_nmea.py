@@ -2954,6 +2954,28 @@ def test_a_stream_of_gsv_alone_gives_an_epoch_short_of_a_band_at_the_next_epochs
     assert got == [[], l1, l1, l1, l1, l1 + l1, l1]
 
 
+def test_a_stream_of_gsv_alone_counts_a_loss_before_an_epochs_last_group_in_that_epoch() -> None:
+    """In a stream of GSV alone, a sentence lost before an epoch's L5 group (a GLONASS one
+    whose talker is damaged) is that epoch's, which gives its reading at its L5 group as
+    ever: the next epoch, short of its L5 group and whole, gives its L1 reading at the
+    start of the epoch after it."""
+    parse = decoder("GSV.in_view_gps")
+    lost = nmea("GLGSV,1,1,02,65,40,083,46,66,17,308,41,1").replace(b"$GL", b"$0L")
+    assert [parse(frame) for frame in (DUAL_L1, DUAL_L5, DUAL_L1)] == [
+        [("GSV.in_view_gps", 3.0)],
+        [],
+        [],
+    ]
+    assert reason(parse, lost) == "checksum"
+    got = [parse(frame) for frame in (DUAL_L5, DUAL_L1, DUAL_L1, DUAL_L5)]
+    assert got == [
+        [("GSV.in_view_gps", 4.0)],
+        [],
+        [("GSV.in_view_gps", 3.0)],
+        [("GSV.in_view_gps", 4.0)],
+    ]
+
+
 def test_a_dual_band_epoch_short_of_a_group_ends_at_a_sentence_read_for_nothing() -> None:
     """A receiver without a fix (its RMC and GLL of status V), or one that repeats its last
     GGA, ends the GSV epoch with a sentence that gives nothing: the epoch short of its L5
@@ -3016,6 +3038,31 @@ TESEO_LIV4F_GSV = [
 ]
 
 
+#: The channels the tests of :data:`TESEO_LIV4F_GSV` read.
+TESEO_GSV_FIELDS = (
+    "GSV.in_view_gps",
+    "GSV.snr_mean_gps",
+    "GSV.snr_max_gps",
+    "GSV.in_view_galileo",
+    "GSV.snr_mean_galileo",
+    "GSV.in_view_beidou",
+)
+#: What :data:`TESEO_LIV4F_GSV` gives: GPS's readings of its L1 group alone, and of its L1 and
+#: L5 groups (27 at its L5 SNR, 40), Galileo's of E1 and E5a, BeiDou's of B1 and B2a.
+TESEO_GPS_L1 = [
+    ("GSV.in_view_gps", 10.0),
+    ("GSV.snr_mean_gps", (25 + 34 + 22 + 25 + 23 + 38 + 42 + 32) / 8),
+    ("GSV.snr_max_gps", 42.0),
+]
+TESEO_GPS = [
+    ("GSV.in_view_gps", 10.0),
+    ("GSV.snr_mean_gps", (25 + 40 + 22 + 25 + 23 + 38 + 42 + 32) / 8),
+    ("GSV.snr_max_gps", 42.0),
+]
+TESEO_GALILEO = [("GSV.in_view_galileo", 5.0), ("GSV.snr_mean_galileo", (38 + 42 + 36) / 3)]
+TESEO_BEIDOU = [("GSV.in_view_beidou", 13.0)]
+
+
 def test_a_teseo_liv4f_epochs_groups_filled_with_empty_fields_are_merged() -> None:
     """The Teseo LIV4F fills each group's last sentence with empty satellite fields: they
     list no satellite, on a talker of no constellation (``GP``) as on one of its own
@@ -3024,26 +3071,8 @@ def test_a_teseo_liv4f_epochs_groups_filled_with_empty_fields_are_merged() -> No
     its L5 group (27 at its L5 SNR, 40), Galileo's at E5a and BeiDou's at B2a. An epoch
     without the L5 group gives GPS's reading of L1 at its end, with the antenna report,
     while Galileo's and BeiDou's came at their second group as ever."""
-    parse = decoder(
-        "GSV.in_view_gps",
-        "GSV.snr_mean_gps",
-        "GSV.snr_max_gps",
-        "GSV.in_view_galileo",
-        "GSV.snr_mean_galileo",
-        "GSV.in_view_beidou",
-    )
-    gps_l1 = [
-        ("GSV.in_view_gps", 10.0),
-        ("GSV.snr_mean_gps", (25 + 34 + 22 + 25 + 23 + 38 + 42 + 32) / 8),
-        ("GSV.snr_max_gps", 42.0),
-    ]
-    gps = [
-        ("GSV.in_view_gps", 10.0),
-        ("GSV.snr_mean_gps", (25 + 40 + 22 + 25 + 23 + 38 + 42 + 32) / 8),
-        ("GSV.snr_max_gps", 42.0),
-    ]
-    galileo = [("GSV.in_view_galileo", 5.0), ("GSV.snr_mean_galileo", (38 + 42 + 36) / 3)]
-    beidou = [("GSV.in_view_beidou", 13.0)]
+    parse = decoder(*TESEO_GSV_FIELDS)
+    gps_l1, gps, galileo, beidou = TESEO_GPS_L1, TESEO_GPS, TESEO_GALILEO, TESEO_BEIDOU
     first = [parse(frame) for frame in TESEO_LIV4F_GSV]
     assert first == [[], [], gps_l1, [], galileo, [], [], [], beidou, [], [], [], []]
     for _ in range(2):
@@ -3052,6 +3081,32 @@ def test_a_teseo_liv4f_epochs_groups_filled_with_empty_fields_are_merged() -> No
     without_l5 = [frame for frame in TESEO_LIV4F_GSV if not frame.startswith(b"$GPGSV,1,1")]
     got = [parse(frame) for frame in without_l5]
     assert got == [*[[]] * 9, galileo, beidou, gps_l1]
+
+
+def test_a_teseo_epoch_joined_to_the_last_and_short_of_its_l1_group_gives_no_gps_reading() -> None:
+    """Two damages in a row on a Teseo LIV4F: the antenna report, the one frame between two
+    epochs' GSV groups, fails its checksum, and the next epoch's GPS L1 group loses its second
+    sentence. Nothing marks the epochs' boundary: GPS's next epoch begins at its L5 group
+    (a talker and signal the epoch has had), whose 2 satellites are not the 10 in view. That
+    epoch lost the L1 group's sentence: it gives no GPS reading, Galileo's and BeiDou's
+    come as ever, and it is no epoch short of a group, five of which in a row would make one
+    GPS group the most (every epoch's reading then of L1 alone, at its L1 group)."""
+    parse = decoder(*TESEO_GSV_FIELDS)
+    *groups, antenna = TESEO_LIV4F_GSV
+    antenna_damaged = antenna[:-1] + b"0"
+    l1_second_damaged = groups[1][:-1] + b"0"
+    whole = [*[[]] * 9, TESEO_GPS, TESEO_GALILEO, TESEO_BEIDOU]
+    for frame in TESEO_LIV4F_GSV * 2:
+        parse(frame)
+    for _ in range(5):
+        assert [parse(frame) for frame in groups] == whole
+        assert reason(parse, antenna_damaged) == "checksum"
+        assert parse(groups[0]) == []
+        assert reason(parse, l1_second_damaged) == "checksum"
+        got = [parse(frame) for frame in (*groups[2:], antenna)]
+        assert got == [*[[]] * 8, TESEO_GALILEO, TESEO_BEIDOU, []]
+    for _ in range(2):
+        assert [parse(frame) for frame in TESEO_LIV4F_GSV] == [*whole, []]
 
 
 def test_a_signals_group_that_lists_no_satellite_is_one_of_its_epochs_groups() -> None:

@@ -18,6 +18,7 @@ from test_formats_roundtrip import field_values
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
+from sensord.formats.nmea_framer import checksum
 
 #: A GNSS receiver's usual output: GGA, RMC, one GSA per constellation, GSV groups, GLL, VTG
 #: and ZDA.
@@ -284,3 +285,38 @@ def test_the_last_sentence_of_a_signals_gsv_group_lost_is_one_error(
     last = lines.index(b"$GPGSV,3,3,12,26,04,276,,27,15,218,31,29,24,004,12,30,00,159,,1*68\r\n")
     lines[last] = damage(lines[last])
     assert parse_errors([epochs[0], lines, epochs[2]]) == [("checksum", lines[last].rstrip())]
+
+
+def test_a_zed_f9p_epoch_joined_to_the_last_and_short_of_its_l1_group_gives_no_gps_reading() -> (
+    None
+):
+    """A ZED-F9P whose message list is set to GGA and GSV: in its third epoch the GGA, the one
+    frame between two epochs' GSV groups, fails its checksum, and the GPS L1 group loses its
+    second sentence. Nothing marks the epochs' boundary: GPS's third epoch begins at its L2
+    group (a talker and signal the epoch has had), whose SNRs reach 29 dB-Hz where L1's
+    reach 34. That epoch lost the L1 group's sentence: it gives no GPS reading at the next
+    epoch's GGA, and GLONASS's readings are those of the intact stream."""
+    epochs = [
+        [line for line in lines if line[3:6] in (b"GGA", b"GSV")]
+        for lines in receiver_epochs("ublox_zed_f9p.nmea")
+    ]
+    body = b"GNGGA,003959.00,4552.65403,S,17030.00672,E,1,12,0.71,14.2,M,1.8,M,,"
+    epochs.append([b"$%s*%02X\r\n" % (body, checksum(body))])  # the next epoch's GGA
+    lines = [*epochs[2]]
+    second = lines.index(
+        b"$GPGSV,3,2,12,16,11,248,11,20,52,273,34,21,80,232,30,24,07,045,,1*60\r\n"
+    )
+    assert lines[0].startswith(b"$GNGGA,003958.00,")
+    for at in (0, second):
+        lines[at] = lines[at][:-3] + b"F\r\n"  # its checksum fails
+    damaged = [*epochs[:2], lines, epochs[3]]
+    assert [reason for reason, _ in parse_errors(damaged)] == ["checksum", "checksum"]
+    sound, got = read(epochs), read(damaged)
+
+    def values(readings: list[Reading], channel: str) -> list[tuple[int, float]]:
+        return [(k, value) for k, ch, value in readings if ch == channel]
+
+    assert values(sound, "GSV.snr_max_gps") == [(0, 34.0), (1, 34.0), (2, 34.0)]
+    assert values(got, "GSV.snr_max_gps") == [(0, 34.0), (1, 34.0)]
+    assert values(got, "GSV.in_view_gps") == [(0, 12.0), (1, 12.0)]
+    assert values(got, "GSV.in_view_glonass") == values(sound, "GSV.in_view_glonass")

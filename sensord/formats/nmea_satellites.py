@@ -239,8 +239,8 @@ _Key = tuple[str, str]
 #: A group of an epoch (see :attr:`SatelliteGroups._groups`): its talker and signal ID, its
 #: satellites and their number fields.
 _Group = tuple[_Key, list[_Satellite], list[str]]
-#: In :attr:`SatelliteGroups.epoch`: a GSV sentence was lost in the epoch under way (its
-#: constellation unknown).
+#: In :attr:`SatelliteGroups.epoch`: the GSV sentences lost (their constellations unknown)
+#: since the last frame of another kind (or the stream's start); absent, none.
 _LOST = ""
 #: In ``SatelliteGroups._begun``: the talker's groups carry several signal IDs.
 _SEVERAL = "*"
@@ -327,8 +327,8 @@ class SatelliteGroups:
       left, whose group the receiver leaves out), but not when a GSV sentence was lost in the
       epoch (the lost one may be of the constellation's groups, their merge short of
       satellites: its last reading ages). :data:`_SHORT_EPOCHS` epochs in a row with fewer
-      that lost none (a band the receiver no longer sends; an epoch that lost a sentence
-      neither counts in the row nor ends it, see :meth:`_due`) make the most
+      that lost none (a band the receiver no longer sends; an epoch with fewer that lost a
+      sentence neither counts in the row nor ends it, see :meth:`_due`) make the most
       groups one of them had ``n``: the readings come at their group again, not at each
       epoch's end, and a sentence lost after that group costs them nothing; the first epoch
       in which the band is back gives the reading at its group ``n``, without the groups
@@ -341,7 +341,12 @@ class SatelliteGroups:
     after the epoch's first group, and the group read before was the last epoch's), and the
     two are the epoch's groups. A group of a talker and signal ID that the epoch has had
     already begins the constellation's next epoch (a stream of GSV alone, in which no frame
-    of another kind ends one). A talker whose
+    of another kind ends one, or two epochs whose frames between them were lost on the
+    line). Without such a frame, a GSV sentence lost after the constellation's epoch had its
+    ``n`` groups is the next epoch's too: it may be of that epoch's first group (a Teseo's
+    L1 group, its antenna report before it lost), the epoch then short of it, with its L5
+    group alone (2 satellites of 10); one lost while the epoch was short of its groups is
+    that epoch's only (the group it is short of may be the one that lost it). A talker whose
     groups carry one signal ID has each group read as it comes, the decoder's frames of
     another kind never calling :meth:`close` for it."""
 
@@ -382,12 +387,15 @@ class SatelliteGroups:
         #: the signal ID of its groups, :data:`_SEVERAL` once they have carried two.
         self._begun: dict[str, str] = {}
         #: The epoch under way of the constellations read over their epoch's groups (of a
-        #: talker of several signal IDs, see :attr:`_begun`): constellation -> the talker and
-        #: signal ID of its first group in it; :data:`_LOST` when a GSV sentence was lost in
-        #: it; :data:`_UNFRAMED` until the first frame of another kind. Empty between epochs,
-        #: and on a receiver of one signal: the decoder calls :meth:`close` at a frame of
-        #: another kind while it is not.
-        self.epoch: dict[str, _Key] = {_UNFRAMED: ("", "")}
+        #: talker of several signal IDs, see :attr:`_begun`): constellation -> the value of
+        #: :data:`_LOST` whose losses are not its epoch's (0 from the frame of another kind
+        #: before it; those up to its epoch's last group, once it has its most groups: a
+        #: loss after that may be the next epoch's, see :meth:`_epoch_readings`), its epoch
+        #: having lost a GSV sentence when :data:`_LOST` is past it; :data:`_LOST`, the GSV
+        #: sentences lost; :data:`_UNFRAMED` until the first frame of another kind. Empty
+        #: between epochs, and on a receiver of one signal: the decoder calls :meth:`close`
+        #: at a frame of another kind while it is not.
+        self.epoch: dict[str, int] = {_UNFRAMED: 0}
         #: constellation -> its groups of the epoch under way, their keys and satellites; the
         #: first group of the epoch that teaches a talker's several signal IDs has no
         #: satellites here (its readings were given).
@@ -441,7 +449,7 @@ class SatelliteGroups:
                 if not counted:
                     cut = f"GSV sentence {number_} of {total} out of its group"
                 group = None  # after the sentence lost: the group goes on, to give nothing
-                self.epoch[_LOST] = key  # the epoch lost a sentence: see close()
+                self._lose()
             else:
                 group = None if pending[2] is None else pending[2] + seen
                 numbers = pending[3]
@@ -469,7 +477,7 @@ class SatelliteGroups:
             else:
                 readings = self._readings(own, group, in_view, (key, numbers, taught))
         if number_ == 1 and pending is not None:
-            self.epoch[_LOST] = key
+            self._lose()
             if not counted:
                 # the cut group is the error; a one-sentence group that cut it is whole
                 cut = f"GSV group of {pending[0]} cut before its end"
@@ -507,7 +515,7 @@ class SatelliteGroups:
         if len(head) == 6 and head[5:] == b"," and head[:5].isalnum():
             kind = head[2:5].decode("ascii")
             if kind == "GSV":  # a talker never seen is one damaged: any talker's
-                self.epoch[_LOST] = ("", "")
+                self._lose()
                 talker = head[:2].decode("ascii")
                 if talker in self._begun:
                     self._lost.add(talker)
@@ -516,9 +524,13 @@ class SatelliteGroups:
                 return
             if kind in sentence_types:
                 return
-        self.epoch[_LOST] = ("", "")
+        self._lose()
         self._lose_unknown()
         self._lost.update(talker for talker, _ in self._pending)
+
+    def _lose(self) -> None:
+        """A GSV sentence was lost in the epoch under way (counted): see :attr:`epoch`."""
+        self.epoch[_LOST] = self.epoch.get(_LOST, 0) + 1
 
     def _lose_unknown(self) -> None:
         """A GSV sentence of an unknown talker was lost (counted): see ``_lost``."""
@@ -586,25 +598,29 @@ class SatelliteGroups:
         if taught is not None and constellation not in self._most:
             self._most[constellation] = 2
             self._groups[constellation] = [((key[0], taught), _GIVEN, []), group]
-            epoch[constellation] = key
+            epoch[constellation] = epoch.get(_LOST, 0)  # its most groups
             return []
         readings: list[tuple[str, float]] = []
         groups = self._groups.get(constellation)
         if constellation not in epoch or groups is None:
-            epoch[constellation] = key
+            epoch[constellation] = 0
             groups = self._groups[constellation] = []
         elif groups[0][1] is _GIVEN and groups[0][0] == key and _UNFRAMED not in epoch:
             del groups[0]  # the teaching group was the epoch's first: see the class
-        elif any(k == key for k, _, _ in groups):  # a stream of GSV alone: the next epoch
+        elif any(k == key for k, _, _ in groups):  # no frame of another kind: the next epoch
+            short = len(groups) < self._most.get(constellation, 1)
             readings = self._due(constellation, groups)
-            epoch.pop(_LOST, None)
+            if short:  # the sentences lost may be of its group left out: the epoch's only
+                epoch[constellation] = epoch.get(_LOST, 0)
             groups = self._groups[constellation] = []
         groups.append(group)
         most = self._most.get(constellation, 1)
-        if len(groups) == most:
-            readings += self._merged(constellation, groups)
-        elif len(groups) > most:
-            self._most[constellation] = len(groups)
+        if len(groups) >= most:  # whole: a sentence lost from here on may be the next epoch's
+            epoch[constellation] = epoch.get(_LOST, 0)
+            if len(groups) == most:
+                readings += self._merged(constellation, groups)
+            else:
+                self._most[constellation] = len(groups)
         return readings
 
     def _merged(self, constellation: str, groups: list[_Group]) -> list[tuple[str, float]]:
@@ -631,8 +647,9 @@ class SatelliteGroups:
         when the epoch had fewer groups of it than its most and lost no GSV sentence. The
         :data:`_SHORT_EPOCHS`-th such epoch in a row makes the most groups one of them had
         the constellation's most (:func:`_short_of_most`); an epoch that lost a sentence tells
-        nothing."""
-        if _LOST in self.epoch or not _short_of_most(
+        nothing, but one with its most groups, which lost none after them, ends the row."""
+        epoch = self.epoch
+        if epoch.get(_LOST, 0) > epoch[constellation] or not _short_of_most(
             self._most, self._short, constellation, len(groups)
         ):
             return []
