@@ -3135,6 +3135,33 @@ def test_a_signals_group_that_lists_no_satellite_is_one_of_its_epochs_groups() -
     assert [parse(frame) for frame in (*l1, *l2, gll)] == [[], [], [], [], [], gps, []]
 
 
+def test_a_gsv_entry_without_satellite_number_is_no_satellite_alone_or_merged() -> None:
+    """gpsd skips a GSV entry whose satellite number reads 0 (``processGSV`` in
+    drivers/driver_nmea0183.c: "skip bogus fields"): an entry without a number is no
+    satellite. On a talker that names its constellation, as on one that names none, its SNR
+    counts in no SNR figure, whether its group is read alone or merged with the epoch's
+    others. A ZED-F9P's GLONASS groups, L1 and L2 (signal ID 3), the L1 one with an entry
+    of SNR 50 and no number."""
+    parse = decoder("GSV.in_view_glonass", "GSV.snr_mean_glonass", "GSV.snr_max_glonass")
+    l1 = nmea("GLGSV,1,1,04,65,53,144,30,,58,305,50,81,64,223,35,82,13,214,33,1")
+    l2 = nmea("GLGSV,1,1,03,65,53,144,32,81,64,223,34,82,13,214,34,3")
+    # read alone (the first epoch): in view as its field says, the SNRs of 65, 81 and 82
+    assert parse(l1) == [
+        ("GSV.in_view_glonass", 4.0),
+        ("GSV.snr_mean_glonass", pytest.approx((30 + 35 + 33) / 3)),
+        ("GSV.snr_max_glonass", 35.0),
+    ]
+    assert parse(l2) == []
+    assert parse(UBLOX_GNGGA) == []
+    assert parse(l1) == []
+    # merged: 65 at 32 (on L2), 81 at 35 and 82 at 34 (on L2)
+    assert parse(l2) == [
+        ("GSV.in_view_glonass", 3.0),
+        ("GSV.snr_mean_glonass", pytest.approx((32 + 35 + 34) / 3)),
+        ("GSV.snr_max_glonass", 35.0),
+    ]
+
+
 def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:
     """A damaged signal ID would open a waiting group of its own for every sentence (a
     receiver whose sentences come without checksum): it is a syntax error, and however many

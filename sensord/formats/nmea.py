@@ -89,7 +89,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   ``GNS.hdop``), which a receiver that computes none may write in place of an empty field.
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR; an SNR of ``00``,
-  which Garmin, SiRF and Haicom receivers write for a satellite they do not track, is none),
+  which Garmin, SiRF and Haicom receivers write for a satellite they do not track, is none;
+  an entry without a satellite number is no satellite, its SNR in no figure, as gpsd skips it),
   read from whole groups of GSV sentences (see
   :class:`~sensord.formats.nmea_satellites.SatelliteGroups`; a group cut short is rejected
   as ``truncated``, never half-used, and so is a GSV without checksum of a talker that sends

@@ -430,7 +430,7 @@ class SatelliteGroups:
                 (number(fields[at]) or None) if fields[at] else None,
             )
             for at in range(7, ends, 4)
-            if own is not None or fields[at - 3]
+            if fields[at - 3]  # an entry without a number is no satellite (gpsd skips it)
         ]
         key = (talker, signal)
         pending = self._pending.pop(key, None)
@@ -462,9 +462,7 @@ class SatelliteGroups:
                     self._begun[talker] = _SEVERAL
                 numbers = []
         if numbers is not None:
-            numbers = numbers + [
-                fields[at - 3] for at in range(7, ends, 4) if own is not None or fields[at - 3]
-            ]
+            numbers = numbers + [fields[at - 3] for at in range(7, ends, 4) if fields[at - 3]]
         readings: list[tuple[str, float]] = []
         if number_ < total:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
@@ -629,7 +627,7 @@ class SatelliteGroups:
         best: dict[str, float | None] = {}
         for _, seen, numbers in groups:
             for (c, snr), text in zip(seen, numbers, strict=True):
-                if c != constellation or not text:
+                if c != constellation:
                     continue
                 satellite = text.lstrip("0")
                 before = best.get(satellite)
