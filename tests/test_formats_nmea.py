@@ -1417,13 +1417,17 @@ def damage(sentence: bytes) -> bytes:
 #: checksum fails), its end lost with the bytes after it (a UART overrun: the next sentence's
 #: start follows within it), a byte turned non-ASCII, a checksum field turned into no hex
 #: number, a field garbled in a stream without checksums (nothing tells that damage from a
-#: receiver's), a letter of its type changed into one that names no sentence type.
+#: receiver's), a satellite number there garbled into no whole number (a letter, a sign, a
+#: space), a letter of its type changed into one that names no sentence type.
 GSA_DAMAGE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "checksum": (damage, "checksum"),
     "cut short": (lambda s: s[:17], "truncated"),
     "non-ASCII byte": (lambda s: s[:12] + b"\xe9" + s[13:], "encoding"),
     "checksum field": (lambda s: s[:-1] + b"G", "syntax"),
     "field without checksum": (lambda s: s.replace(b",2.5,", b",2.#,"), "syntax"),
+    "satellite letter without checksum": (lambda s: s.replace(b",16,", b",1A,"), "syntax"),
+    "satellite sign without checksum": (lambda s: s.replace(b",16,", b",+6,"), "syntax"),
+    "satellite space without checksum": (lambda s: s.replace(b",16,", b", 6,"), "syntax"),
     "type": (lambda s: s.replace(b"$GNGSA", b"$GN6SA"), "checksum"),  # no sentence type
 }
 
@@ -1437,7 +1441,7 @@ def test_a_gsa_damaged_in_any_way_within_an_epoch_gives_no_short_union(kind: str
     change, expected = GSA_DAMAGE[kind]
     parse = decoder(*TESEO_USED, "GSA.pdop")
     stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8)
-    if kind == "field without checksum":
+    if kind.endswith("without checksum"):
         stream = [sentence.split(b"*")[0] for sentence in stream]
     galileo_e1 = 20 + 3
     assert stream[galileo_e1].startswith(b"$GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
@@ -3061,6 +3065,9 @@ TESEO_GPS = [
 ]
 TESEO_GALILEO = [("GSV.in_view_galileo", 5.0), ("GSV.snr_mean_galileo", (38 + 42 + 36) / 3)]
 TESEO_BEIDOU = [("GSV.in_view_beidou", 13.0)]
+#: The readings of a :data:`TESEO_LIV4F_GSV` epoch after the first, at its L5, E5a and B2a
+#: groups.
+TESEO_READ = [TESEO_GPS, TESEO_GALILEO, TESEO_BEIDOU]
 
 
 def test_a_teseo_liv4f_epochs_groups_filled_with_empty_fields_are_merged() -> None:
@@ -3364,6 +3371,36 @@ def test_a_gsv_that_lost_bytes_in_a_stream_without_checksums_is_a_syntax_error()
         parse(b"$GLGSV,2,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,")
     assert caught.value.reason == "syntax"
     assert caught.value.detail == "not a whole number: '00833.91'"
+
+
+@pytest.mark.parametrize("garbled", [b"1A", b"+6", b" 6"], ids=["letter", "sign", "space"])
+@pytest.mark.parametrize("lost", [0, 3], ids=["GP, of no constellation", "GA, of its own"])
+def test_a_gsv_satellite_number_garbled_without_checksum_is_a_syntax_error(
+    garbled: bytes, lost: int
+) -> None:
+    """In a stream without checksums, a GSV satellite number field that is no whole number
+    was damaged on the line: its sentence is rejected as ``syntax``, as a GSA's is (and a
+    GSV's garbled SNR), never read with that number as a satellite in view (a talker that
+    names its constellation) or left out of its group unseen (one that names none). Its
+    group gives nothing, the constellation no reading that epoch. A Teseo LIV4F's GSV epochs
+    sent without checksums: its GPS L1 group's first sentence, or Galileo's E1 group's
+    first, with satellite 16 garbled."""
+    parse = decoder(*TESEO_GSV_FIELDS)
+    epoch = [frame.split(b"*")[0] for frame in TESEO_LIV4F_GSV]
+    for frame in epoch * 2:
+        parse(frame)
+    damaged = epoch[lost].replace(b",16,", b"," + garbled + b",", 1)
+    assert damaged != epoch[lost]
+    got: list[list[tuple[str, float]]] = []
+    for at, frame in enumerate(epoch):
+        if at == lost:
+            assert reason(parse, damaged) == "syntax"
+            got.append([])
+        else:
+            got.append(parse(frame))
+    gps, galileo = ([], TESEO_GALILEO) if lost == 0 else (TESEO_GPS, [])
+    assert got == [*[[]] * 9, gps, galileo, TESEO_BEIDOU, []]
+    assert [parse(frame) for frame in epoch] == [*[[]] * 9, *TESEO_READ, []]
 
 
 def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:

@@ -247,6 +247,7 @@ from sensord.formats.nmea_satellites import (
     SBAS,
     SatelliteGroups,
     UsedSatellites,
+    whole_satellite_numbers,
 )
 from sensord.formats.nmea_satellites import field as _field
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
@@ -2155,7 +2156,7 @@ def timed_decoder(
                 counts.unchecked += 1
             if getters is None:
                 assert groups is not None  # a GSV sentence, wanted
-                return groups.feed(fields)
+                return groups.feed(fields, star < 0)
             letters = hemispheres.get(sentence)
             if letters is not None:
                 misplaced = _out_of_place(fields, letters)
@@ -2180,8 +2181,11 @@ def timed_decoder(
             if sentence == "GGA" and _repeated_gga(fields, last_gga):
                 # a sentence that gives nothing ends the GSV epoch all the same
                 return groups.close() if gsv_epoch and groups is not None else []
-            if len(fields) >= _GSA_FIELDS and sentence == "GSA":
-                fields = _gsa_of_twelve(fields)
+            if sentence == "GSA":
+                if len(fields) >= _GSA_FIELDS:
+                    fields = _gsa_of_twelve(fields)
+                if star < 0:  # damage on the line: see whole_satellite_numbers()
+                    whole_satellite_numbers("GSA", fields[3:15] + fields[19:])
             says_fix = fix_readers.get(sentence)
             if says_fix is not None:
                 fix = says_fix(fields)

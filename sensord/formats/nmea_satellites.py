@@ -7,7 +7,9 @@ that span sentences, and the constellation of a satellite by its talker, system 
 :mod:`sensord.formats.nmea` keeps one of each per sensor and feeds them its sentences; its
 sentence table (:data:`~sensord.formats.nmea.SENTENCES`) and its slots are there. The slots
 take :data:`CONSTELLATIONS`, :data:`SBAS` and :data:`NO_SATELLITE` from here, and its getters
-take :func:`field` (a sentence's field by index), which both modules read sentences with:
+take :func:`field` (a sentence's field by index), which both modules read sentences with,
+and the decoder :func:`whole_satellite_numbers`, which checks the satellite numbers of a GSA
+without checksum (:meth:`SatelliteGroups.feed` those of a GSV):
 :mod:`sensord.formats.nmea` imports this module, never the other way round.
 """
 
@@ -26,6 +28,7 @@ __all__ = [
     "SatelliteGroups",
     "UsedSatellites",
     "field",
+    "whole_satellite_numbers",
 ]
 
 
@@ -183,6 +186,17 @@ def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> di
     if own is not None and not listed:
         listed[own] = []
     return listed
+
+
+def whole_satellite_numbers(sentence: str, numbers: list[str]) -> None:
+    """Raises ``syntax`` for a satellite number field of a ``sentence`` (GSA, GSV) among
+    ``numbers`` that is no whole number (digits only; an empty one lists no satellite). Only
+    a sentence without checksum is checked so: one damaged on the line (``1A``, ``+3``,
+    `` 7``), read, would count a satellite that is none, or leave one out unseen, where a
+    field that does not parse rejects such a sentence."""
+    for text in numbers:
+        if text and not text.isdigit():
+            raise ParseError("syntax", f"{sentence} satellite number {text[:8]!r}")
 
 
 def _whole(text: str) -> int:
@@ -407,7 +421,9 @@ class SatelliteGroups:
         #: of it one of them had (see :meth:`_due`)
         self._short: dict[str, tuple[int, int]] = {}
 
-    def feed(self, fields: list[str]) -> list[tuple[str, float]]:
+    def feed(self, fields: list[str], unchecked: bool = False) -> list[tuple[str, float]]:
+        """The readings of a GSV sentence (see the class); ``unchecked``, of one without
+        checksum, whose satellite numbers are checked (:func:`whole_satellite_numbers`)."""
         talker = fields[0][:2]
         counted = False  # whether a sentence lost before this one has been counted
         if self._lost:
@@ -424,6 +440,8 @@ class SatelliteGroups:
         if len(signal) > 1:  # NMEA 4.10's signal ID is one hex digit
             raise ParseError("syntax", f"GSV signal ID {signal[:8]!r}")
         ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
+        if unchecked:
+            whole_satellite_numbers("GSV", fields[4:ends:4])
         seen = [
             (
                 own or _in_view_kind(fields[at - 3], talker),
