@@ -60,7 +60,7 @@ class LateAnswers:
     #: time asks the device the next one only then, so that one's answer is as late as the
     #: device from then on, not from its request
     answered_at: float = float("-inf")
-    #: the last exception that came late over Modbus TCP (a gateway's 0x0B after the probe's
+    #: the gateway's last 0x0A or 0x0B that came late over Modbus TCP (after the probe's
     #: timeout), with its transaction id (None: none came)
     exception: Response | None = None
 
@@ -172,11 +172,13 @@ def await_response(
 
     Over Modbus TCP the answer is the one to ``transaction_id``; one to an earlier request
     of the probe, which timed out, comes from a gateway that serves one request at a time,
-    and the one in flight waits behind it, its timeout starting again: its exception (the
-    gateway's 0x0B, a busy answer) tells of that request only, and its values, the same
-    read's, are a late answer, taken into ``late`` with how long after that request, or after
-    the late answer before them (the gateway asked the device only then), they came
-    (``late.sent_at``, ``late.answered_at``; without ``late``, they are taken for the answer).
+    and the one in flight waits behind it, its timeout starting again: the gateway's 0x0A or
+    0x0B tells of that request only (``late.exception``: no answer of the device's), and the
+    device's answer, its values or its exception (0x02, a busy one), is a late answer, as on
+    RTU (:func:`drain_after_timeout`), taken into ``late`` with how long after that request,
+    or after the late answer before it (the gateway asked the device only then), it came
+    (``late.sent_at``, ``late.answered_at``; without ``late``, values are taken for the
+    answer and an exception is skipped).
 
     On RTU, with the line's ``settings``, an answer that begins within the timeout is read
     whole, as the daemon's bus reads it (``Bus._arriving``): the wait covers the rest of its
@@ -215,7 +217,13 @@ def await_response(
             # over TCP the transaction id names the exchange: some devices answer with unit
             # 0 or 255 whatever was asked
             earlier = tcp and PROBE_TRANSACTION_ID <= response.transaction_id < transaction_id
-            if earlier and response.exception_code and response.function_code == function:
+            code = response.exception_code
+            if (
+                earlier
+                and code
+                and response.function_code == function
+                and (late is None or code in GATEWAY_CODES)
+            ):
                 deadline = time.monotonic() + args.timeout
                 if late is not None:
                     late.answered_at = time.monotonic()
@@ -223,7 +231,7 @@ def await_response(
                 if not quiet:
                     print(
                         "skipped a late answer to an earlier request (transaction "
-                        f"{response.transaction_id}): {exception_named(response.exception_code)}",
+                        f"{response.transaction_id}): {exception_named(code)}",
                         file=sys.stderr,
                     )
                 continue

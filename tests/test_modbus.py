@@ -2246,6 +2246,41 @@ def test_the_probe_waits_for_a_gateway_s_late_answer_to_its_last_request(
     assert "asked again" not in captured.err
 
 
+@pytest.mark.slow
+def test_the_probe_tells_a_gateway_s_late_refusal_of_an_earlier_request_as_a_late_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Behind a Modbus TCP gateway, a device that refuses the read (exception 0x02) 0.45 s
+    after the request, past the probe's 0.3 s timeout: its refusal of the first request comes
+    while the one asked again waits behind it. It is the device's answer, told as on RTU as a
+    late one (the timeout to set), not skipped as the gateway's 0x0B on that request is; the
+    read asked again is refused in time, and the probe tells the refusal (exit 1), not a line
+    that loses requests. Without retries the late refusal is all that came: it is told, with
+    the timeout to set."""
+    late = [1]
+    with (
+        PtyRelay(delay_s=slow_answers(0.45, late)) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+        TcpGateway(relay.near.path, timeout_s=1.0) as gateway,
+    ):
+        probe = ["modbus", "read", gateway.url, "--unit", "1", "--input", "999", "--count", "5"]
+        probe += ["--timeout", "0.3"]
+        assert main([*probe, "--retries", "1"]) == 1
+        captured = capsys.readouterr()
+        assert "unit 1 answered with exception 0x02 (illegal data address)\n" in captured.out
+        asked_again_once(captured.err, 0.3, answered=True)
+        late_note(captured.err)
+        assert "loses requests" not in captured.err
+        assert "skipped" not in captured.err
+        late[0] = 1
+        assert main(probe) == 1
+        captured = capsys.readouterr()
+    assert captured.out == "unit 1 answered with exception 0x02 (illegal data address)\n"
+    late_note(captured.err)
+    assert "no response" not in captured.err
+    assert "skipped" not in captured.err
+
+
 def unanswered_probe(
     mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str], *options: str
 ) -> str:
