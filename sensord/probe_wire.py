@@ -8,6 +8,7 @@ late they came.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import select
 import sys
@@ -90,11 +91,12 @@ def drain_after_timeout(
     silence after the last bytes that came and the rest of the frame they begin, unless those
     bytes have kept it busy for :data:`LINE_BUSY_LIMIT_S`. The answer of the unit to the
     read that comes meanwhile is a late one, taken into ``late`` with how long after
-    ``sent_at`` it came; other frames are named on stderr and skipped. The probe has an end:
-    it waits no longer than the bus's longest drain, a timeout after an answer
-    :data:`LATE_DRAIN_TIMEOUTS` timeouts late (frames of the unit that keep coming, another
-    master's answers, would hold the bus as long as they come). The bytes read go to
-    ``received`` too."""
+    ``sent_at`` it came; its other frames are named on stderr and skipped, and those of other
+    unit ids (another master's exchanges) are counted by unit id and named in one line when
+    the wait ends. The probe has an end: it waits no longer than the bus's longest drain, a
+    timeout after an answer :data:`LATE_DRAIN_TIMEOUTS` timeouts late (frames of the unit
+    that keep coming, another master's answers, would hold the bus as long as they come).
+    The bytes read go to ``received`` too."""
     timeout_s = args.timeout
     silence, char = silence_s(settings), char_s(settings)
     exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
@@ -107,6 +109,7 @@ def drain_after_timeout(
     last = sent_at + (LATE_DRAIN_TIMEOUTS + 1) * timeout_s
     busy_since = heard_at = float("-inf")
     fd = source.fileno()
+    others: collections.Counter[int] = collections.Counter()  # other units' frames, by unit id
     while (now := time.monotonic()) < (end := min(max(drain_until, quiet_until), last)):
         if fd is not None:
             select.select([fd], [], [], end - now)
@@ -117,11 +120,7 @@ def drain_after_timeout(
         now = time.monotonic()
         for response in link.feed(chunk, awaited):
             if response.unit != args.unit:
-                print(
-                    "skipped a frame that is not the answer: unit "
-                    f"{response.unit}, function {response.function_code}",
-                    file=sys.stderr,
-                )
+                others[response.unit] += 1
                 continue
             drain_until = now + timeout_s
             code = response.exception_code
@@ -143,6 +142,15 @@ def drain_after_timeout(
         heard_at = now
         if now - busy_since <= LINE_BUSY_LIMIT_S:
             quiet_until = max(quiet_until, now + silence + link.awaited_bytes() * char)
+    if others:
+        units = ", ".join(f"{n} of unit {unit}" for unit, n in sorted(others.items()))
+        total = sum(others.values())
+        print(
+            f"skipped {total} frame{'s' if total > 1 else ''} of other unit ids while waiting "
+            "for a late answer (another master's exchanges, or devices that send on their "
+            f"own): {units}",
+            file=sys.stderr,
+        )
 
 
 def _answers_read(response: Response, count: int, exact: bool) -> bool:

@@ -2281,6 +2281,62 @@ def test_the_probe_tells_a_gateway_s_late_refusal_of_an_earlier_request_as_a_lat
     assert "skipped" not in captured.err
 
 
+@contextlib.contextmanager
+def sent_on_the_line(
+    relay: PtyRelay, asked: list[float], frames: list[tuple[float, bytes]]
+) -> Iterator[None]:
+    """A thread that sends the probe each of ``frames`` on ``relay``'s line (as another master
+    or a device on it does), as long after the relay passed on the first request (``asked``)
+    as it says; it stops when the block ends."""
+    stop = threading.Event()
+
+    def send() -> None:
+        while not asked:
+            if stop.wait(0.005):
+                return
+        for at, frame in frames:
+            if stop.wait(max(0.0, asked[0] + at - time.monotonic())):
+                return
+            relay.near.write(frame)
+
+    thread = threading.Thread(target=send, name="sent-on-the-line", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5.0)
+
+
+@pytest.mark.slow
+def test_the_probe_names_other_units_frames_in_its_wait_for_a_late_answer_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another master's exchanges with units 2 and 3 on the line while the probe waits for a
+    late answer of unit 1 after its timeout: they are counted by unit id and named in one
+    line when the wait ends, not one line each."""
+    asked: list[float] = []
+    two, three = rtu_frame(bytes([2, 3, 2, 0, 1])), rtu_frame(bytes([3, 4, 2, 0, 2]))
+    frames = [two, three, two, two, three, two]
+    with (
+        PtyRelay(answer=losing_line([1], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+        sent_on_the_line(relay, asked, [(1.0 + 0.05 * i, f) for i, f in enumerate(frames)]),
+    ):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--baudrate", "115200", "--timeout", "0.8"]) == 1
+        err = capsys.readouterr().err
+    assert len(asked) == 1
+    assert "no response from unit 1 within 0.8 s" in err
+    assert (
+        "skipped 6 frames of other unit ids while waiting for a late answer (another master's "
+        "exchanges, or devices that send on their own): 4 of unit 2, 2 of unit 3\n"
+    ) in err
+    assert err.count("unit 2") == 1, err
+    assert "skipped a frame" not in err
+    assert "stopped waiting" not in err
+
+
 def unanswered_probe(
     mangle: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str], *options: str
 ) -> str:
