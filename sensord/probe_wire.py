@@ -111,9 +111,7 @@ def drain_after_timeout(
     fd = source.fileno()
     others: collections.Counter[int] = collections.Counter()  # other units' frames, by unit id
     while (now := time.monotonic()) < (end := min(max(drain_until, quiet_until), last)):
-        if fd is not None:
-            select.select([fd], [], [], end - now)
-        chunk = source.read()
+        chunk = _read_by(source, fd, end)
         if not chunk:
             continue
         received += chunk
@@ -151,6 +149,17 @@ def drain_after_timeout(
             f"own): {units}",
             file=sys.stderr,
         )
+
+
+def _read_by(source: SerialSource, fd: int | None, end: float) -> bytes:
+    """What came by ``end`` (monotonic), read once: on a port with a descriptor once it is
+    readable, on one without (``rfc2217://``, ``loop://``) with a read timeout of the time
+    left, so that a wait ends on time, not up to the port's timeout after it."""
+    left = max(0.0, end - time.monotonic())
+    if fd is not None:
+        select.select([fd], [], [], left)
+        return source.read()
+    return source.read_within(left)
 
 
 def _answers_read(response: Response, count: int, exact: bool) -> bool:
@@ -209,9 +218,7 @@ def await_response(
     heard = bytearray()  # the bytes since the request (RTU), where the answer begins
     miscounted = None
     while time.monotonic() < deadline:
-        if fd is not None:
-            select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        chunk = source.read()
+        chunk = _read_by(source, fd, deadline)
         if received is not None:
             received += chunk
         if expected is not None and chunk and len(heard) <= 2 * MAX_FRAME_BYTES:

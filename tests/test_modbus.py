@@ -31,7 +31,7 @@ from harness.modbus import (
     rtu_frame,
     run_reader_until,
 )
-from harness.pty import SymlinkedPty, wait_readable
+from harness.pty import Rfc2217Server, SymlinkedPty, wait_readable
 from harness.replay import counts, replay_counts
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -2335,6 +2335,32 @@ def test_the_probe_names_other_units_frames_in_its_wait_for_a_late_answer_in_one
     assert err.count("unit 2") == 1, err
     assert "skipped a frame" not in err
     assert "stopped waiting" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("at_s", [0.9, 1.9])
+def test_the_probe_s_waits_end_on_time_on_a_port_without_a_descriptor(
+    at_s: float, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Over ``rfc2217://`` (a port without a file descriptor, read with pyserial's timeout) a
+    frame of another unit that comes 0.1 s before the end of the wait for the answer (the
+    timeout of 1 s, ``at_s`` 0.9) or of the wait for a late answer after it (1.9) does not
+    hold that wait for another timeout: the next read waits only the time left, and the read
+    asked again goes out 2 s after the first, when the wait for a late answer ends."""
+    asked: list[float] = []
+    with (
+        PtyRelay(answer=losing_line([1], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        Rfc2217Server(relay.near) as rfc2217,
+        sent_on_the_line(relay, asked, [(at_s, rtu_frame(bytes([2, 3, 2, 0, 1])))]),
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", rfc2217.url, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--timeout", "1", "--retries", "1"]) == 0
+        captured = capsys.readouterr()
+    printed_once(captured.out)
+    assert len(asked) == 2
+    assert 1.9 <= asked[1] - asked[0] < 2.4
 
 
 def unanswered_probe(

@@ -66,7 +66,7 @@ import sys
 import termios
 import threading
 import time
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import serial
@@ -769,6 +769,13 @@ def _wait_writable(fd: int, timeout_s: float) -> bool:
     return bool(poller.poll(max(0, int(timeout_s * 1000))))
 
 
+class _TimedPort(Protocol):
+    """A pyserial port's read timeout as every port of pyserial keeps it, which its stubs
+    leave out."""
+
+    _timeout: float | None
+
+
 class SerialSource(Source):
     """One sensor's serial port, opened through pyserial (see the module docstring)."""
 
@@ -1194,6 +1201,23 @@ class SerialSource(Source):
                 why = f"the server closed the connection or stopped answering (pyserial: {why})"
             raise SourceBrokenError(self.sensor, f"reading {self._display} failed: {why}") from exc
         return data if self.echo is None or not data else self._without_echo(self.echo, data)
+
+    def read_within(self, timeout_s: float) -> bytes:
+        """``read()`` for a caller with a deadline of its own (``sensord modbus read``):
+        without a descriptor it blocks up to ``timeout_s`` for at least one byte (``b""``
+        when none came), not up to the port's ``timeout_s``; with one it never blocks."""
+        port = self._port
+        if self._fd is not None or port is None:
+            return self.read()
+        # pyserial's read timeout, set past its setter: an rfc2217:// port's setter negotiates
+        # the line settings with the server again, which takes a round trip or more
+        timed = cast(_TimedPort, port)
+        held = timed._timeout
+        timed._timeout = max(0.0, timeout_s)
+        try:
+            return self.read()
+        finally:
+            timed._timeout = held
 
     def _hung_up_text(self) -> str:
         """The error of an end of file; on a network port whose connection brought no more than
