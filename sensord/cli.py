@@ -1792,7 +1792,9 @@ def _modbus_options(sub: Any) -> None:
         default=None,
         metavar="S",
         help="seconds to wait for the answer (default 1, or the modbus.timeout_s of --sensor "
-        "when longer)",
+        "when longer); after a timeout the probe waits for a late answer as the daemon does "
+        "before it asks the device again (at most the longer of 3 s and two timeouts while "
+        "frames of the unit keep coming) and tells one that comes as a timeout too short",
     )
     read.add_argument(
         "--retries",

@@ -4,8 +4,10 @@
 with them, ``sensord modbus read`` (:mod:`sensord.probe`) its requests; a reply on its way
 is read until :data:`ARRIVAL_SLACK_S` after the rest of it can have come. Both wait as long
 after a request that timed out (its device's drain, at most :data:`LATE_DRAIN_TIMEOUTS` of
-its timeouts for a late answer to come) and after bytes nobody asked for (the line's silence
-after them, while they have not kept it busy for :data:`LINE_BUSY_LIMIT_S`)."""
+its timeouts for a late answer to come; the probe no longer than its limit while frames of
+the device keep coming, :func:`sensord.probe_wire.drain_limit_s`) and after bytes nobody
+asked for (the line's silence after them, while they have not kept it busy for
+:data:`LINE_BUSY_LIMIT_S`)."""
 
 from __future__ import annotations
 

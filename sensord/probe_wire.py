@@ -36,15 +36,21 @@ from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 
 __all__ = [
+    "PROBE_DRAIN_LIMIT_S",
     "PROBE_TRANSACTION_ID",
     "LateAnswers",
     "await_response",
     "drain_after_timeout",
+    "drain_limit_s",
 ]
 
 
 #: The Modbus TCP transaction id of the probe's one request.
 PROBE_TRANSACTION_ID = 1
+
+#: The shortest limit of the probe's wait for a late answer after a timeout, in seconds
+#: (:func:`drain_limit_s`): a few polls of another master at a second's interval.
+PROBE_DRAIN_LIMIT_S = 3.0
 
 
 @dataclasses.dataclass
@@ -93,22 +99,27 @@ def drain_after_timeout(
     read that comes meanwhile is a late one, taken into ``late`` with how long after
     ``sent_at`` it came; its other frames are named on stderr and skipped, and those of other
     unit ids (another master's exchanges) are counted by unit id and named in one line when
-    the wait ends. The probe has an end: it waits no longer than the bus's longest drain, a
-    timeout after an answer :data:`LATE_DRAIN_TIMEOUTS` timeouts late (frames of the unit
-    that keep coming, another master's answers, would hold the bus as long as they come).
-    The bytes read go to ``received`` too."""
+    the wait ends.
+
+    The probe's wait has an end where the bus's has none (frames of the unit that keep
+    coming, another master asking it, hold the device as long as they come): it lasts at
+    most :func:`drain_limit_s` after the timeout, or as long as the wait the unit's known
+    lateness gives before any frame comes, when that is longer; a wait that frames of the
+    unit kept going until then is said on stderr to be cut short. The bytes read go to
+    ``received`` too."""
     timeout_s = args.timeout
     silence, char = silence_s(settings), char_s(settings)
     exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
     # the late answer's first bytes: no frame is taken out of its registers while it comes
     awaited = bytes((args.unit, function, 2 * args.count if exact else (args.count + 7) // 8))
-    now = time.monotonic()
+    start = now = time.monotonic()
     drain_until = max(now, sent_at + min(late.after_s, LATE_DRAIN_TIMEOUTS * timeout_s))
     drain_until += timeout_s
     quiet_until = now + silence + args.gap
-    last = sent_at + (LATE_DRAIN_TIMEOUTS + 1) * timeout_s
+    last = max(drain_until, quiet_until, now + drain_limit_s(timeout_s))
     busy_since = heard_at = float("-inf")
     fd = source.fileno()
+    own = 0  # the frames of the unit that came
     others: collections.Counter[int] = collections.Counter()  # other units' frames, by unit id
     while (now := time.monotonic()) < (end := min(max(drain_until, quiet_until), last)):
         chunk = _read_by(source, fd, end)
@@ -120,6 +131,7 @@ def drain_after_timeout(
             if response.unit != args.unit:
                 others[response.unit] += 1
                 continue
+            own += 1
             drain_until = now + timeout_s
             code = response.exception_code
             if response.function_code == function and code in GATEWAY_CODES:
@@ -149,6 +161,27 @@ def drain_after_timeout(
             f"own): {units}",
             file=sys.stderr,
         )
+    if drain_until > last:
+        came = f"{own} frames of its came in the wait, each" if own > 1 else "a frame of its came"
+        print(
+            f"stopped waiting for a late answer {last - start:.2f} s after the timeout, the "
+            f"probe's limit, before unit {args.unit} had been quiet for the timeout: {came} "
+            "starting it again (another master asking it, or a device that sends on its own); "
+            "a request sent now may meet a late one",
+            file=sys.stderr,
+        )
+
+
+def drain_limit_s(timeout_s: float) -> float:
+    """How long after a timeout of ``timeout_s`` the probe waits at most for the device to
+    be quiet (:func:`drain_after_timeout`) while frames of its keep coming: the longer of
+    :data:`PROBE_DRAIN_LIMIT_S` and two timeouts, at most :data:`LATE_DRAIN_TIMEOUTS`
+    timeouts. A device never late is quiet one timeout after its timeout: the limit takes a
+    frame of its at the end of that wait and the timeout after it, and at short timeouts a
+    few seconds of frames (another master's poll cycle). ``--timeout 60 --retries 5`` waits
+    so at most 2 minutes after each of its 6 requests, 12 in all, not the 4 timeouts after
+    each (24 minutes) of the bus's longest drain."""
+    return min(max(PROBE_DRAIN_LIMIT_S, 2 * timeout_s), LATE_DRAIN_TIMEOUTS * timeout_s)
 
 
 def _read_by(source: SerialSource, fd: int | None, end: float) -> bytes:

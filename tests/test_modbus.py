@@ -59,6 +59,7 @@ from sensord.formats.modbus import (
 from sensord.formats.modbus_keys import reference_of
 from sensord.modbus_state import ModbusCounters, Refusal
 from sensord.modbus_timing import FAST_SILENCE_S, silence_s
+from sensord.probe_wire import drain_limit_s
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
@@ -2306,6 +2307,59 @@ def sent_on_the_line(
     finally:
         stop.set()
         thread.join(5.0)
+
+
+#: The probe's line when its wait for a late answer is cut short at its limit.
+CUT_SHORT = re.compile(
+    r"^stopped waiting for a late answer (\d+\.\d\d) s after the timeout, the probe's limit, "
+    r"before unit 1 had been quiet for the timeout: (\d+) frames of its came in the wait, each "
+    r"starting it again \(another master asking it, or a device that sends on its own\); a "
+    r"request sent now may meet a late one$",
+    re.MULTILINE,
+)
+
+
+@pytest.mark.slow
+def test_the_probe_s_wait_for_a_late_answer_ends_at_its_limit_while_frames_of_the_unit_come(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Frames of the probed unit that keep coming after a timeout (another master reading its
+    input registers every 0.4 s) start the wait for its quiet again each time, as the daemon's
+    drain does. The probe's wait ends at its limit, 3 s after the timeout of 1 s (the longer
+    of 3 s and two timeouts, not the bus's longest drain of 4), and says so; the read asked
+    again then goes out, and its answer is printed."""
+    asked: list[float] = []
+    theirs = rtu_frame(bytes([1, 4, 2, 0x00, 0x07]))
+    with (
+        PtyRelay(answer=losing_line([1], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        sent_on_the_line(relay, asked, [(0.2 + 0.4 * i, theirs) for i in range(16)]),
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--baudrate", "115200", "--timeout", "1", "--retries", "1"]
+        assert main(probe) == 0
+        captured = capsys.readouterr()
+    printed_once(captured.out)
+    assert len(asked) == 2
+    assert 1 + 3 - 0.1 <= asked[1] - asked[0] < 1 + 3 + 0.5
+    cut = CUT_SHORT.findall(captured.err)
+    assert len(cut) == 1, captured.err
+    assert cut[0][0] == "3.00"
+    assert 6 <= int(cut[0][1]) <= 9
+
+
+@pytest.mark.parametrize(
+    ("timeout_s", "limit_s"),
+    [(0.3, 1.2), (0.75, 3.0), (1.0, 3.0), (1.5, 3.0), (2.0, 4.0), (60, 120)],
+)
+def test_the_probe_s_wait_for_a_late_answer_is_limited_to_3_s_or_two_timeouts(
+    timeout_s: float, limit_s: float
+) -> None:
+    """The longest wait for a late answer after a timeout while frames of the unit keep
+    coming: the longer of 3 s and two timeouts, never longer than the bus's longest drain
+    (4 timeouts after the timeout)."""
+    assert drain_limit_s(timeout_s) == pytest.approx(limit_s)
 
 
 @pytest.mark.slow
