@@ -79,7 +79,21 @@ MODULES: dict[str, Module] = {
     ),
     "frames": Module(
         "sensord/formats/frames.py",
-        ("tests/test_formats_frames.py", "tests/test_formats_roundtrip.py"),
+        (
+            "tests/test_formats_frames.py",
+            "tests/test_formats_roundtrip.py",
+            "tests/test_formats_pms_variants.py",
+            "tests/test_frames_commands.py",
+            "tests/test_frames_fast.py",
+            "tests/test_frames_field_quirks.py",
+            "tests/test_frames_generic.py",
+            "tests/test_frames_headless.py",
+            "tests/test_frames_kinds.py",
+            "tests/test_frames_not_available.py",
+            "tests/test_frames_setup_bytes.py",
+            "tests/test_frames_spec_edges.py",
+            "tests/test_frames_umb_han.py",
+        ),
     ),
     "text-formats": Module(
         "sensord/formats/text.py",
