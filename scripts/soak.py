@@ -1347,10 +1347,12 @@ class Soak:
             self.failures.append(
                 f"RSS grew {growth:.2f}% after warm-up (limit {self.args.rss_growth_pct:g}%)"
             )
-        if max(r.fds for r in warm) > base.fds:
-            self.failures.append(f"open descriptors grew: {[r.fds for r in warm]}")
-        if max(r.threads for r in warm) > base.threads:
-            self.failures.append(f"threads grew: {[r.threads for r in warm]}")
+        for what, counts in (
+            ("open descriptors", [(r.t_s, r.fds) for r in warm]),
+            ("threads", [(r.t_s, r.threads) for r in warm]),
+        ):
+            if max(n for _, n in counts) > counts[0][1]:
+                self.failures.append(f"{what} grew: {growth_steps(counts)}")
 
     def close(self) -> None:
         if self.daemon.alive():
@@ -1359,6 +1361,14 @@ class Soak:
         for device in self.ptys:
             device.close()
         self.bus.close()
+
+
+def growth_steps(counts: list[tuple[float, int]]) -> str:
+    """A count's samples ``(t_s, n)`` told by its changes: "24 at 60 s, 25 at 312 s, ..."."""
+    steps = [
+        f"{n} at {t:.0f} s" for i, (t, n) in enumerate(counts) if i == 0 or n != counts[i - 1][1]
+    ]
+    return ", ".join(steps) + f" ({len(counts)} samples)"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

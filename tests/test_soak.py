@@ -142,3 +142,9 @@ def test_a_replugged_pty_another_process_holds_is_replugged_at_a_new_one(tmp_pat
         assert len(device.contested) == 1
     finally:
         device.close()
+
+
+def test_a_count_that_grew_is_told_by_its_changes_not_every_sample() -> None:
+    soak = load_soak()
+    samples = [(60.0, 24), (65.0, 24), (70.0, 25), (75.0, 25), (80.0, 24)]
+    assert soak.growth_steps(samples) == "24 at 60 s, 25 at 70 s, 24 at 80 s (5 samples)"
