@@ -87,12 +87,12 @@ from harness.pty import SymlinkedPty
 from harness.scrape import Scrape
 from harness.wire import nmea
 
+from sensord import unit_file
 from sensord.bus_reads import DOWN_AFTER_TIMEOUTS
 from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
 from sensord.ports import find_holders
 from sensord.sensor import CUT_LINE_S
-from sensord.unit_file import unit_environment
 
 #: The unit whose Environment= settings the daemon runs under.
 UNIT = Path(__file__).resolve().parent.parent / "systemd" / "sensord.service"
@@ -1361,6 +1361,23 @@ class Soak:
         for device in self.ptys:
             device.close()
         self.bus.close()
+
+
+def unit_environment(text: str) -> dict[str, str]:
+    """The variables one unit file's ``text`` sets with ``Environment=`` in its ``[Service]``
+    section, a later assignment of a name over an earlier one as systemd takes them; an
+    empty ``Environment=`` clears the ones before it."""
+    settings: dict[str, list[str]] = {}
+    unit_file._read_service_section(text, settings)
+    environment: dict[str, str] = {}
+    for value in settings.get("Environment", []):
+        if not value:
+            environment.clear()
+        for word in unit_file._words(value):
+            name, equals, setting = word.partition("=")
+            if equals and name:
+                environment[name] = setting
+    return environment
 
 
 def growth_steps(counts: list[tuple[float, int]]) -> str:

@@ -206,23 +206,6 @@ def _last(settings: dict[str, list[str]], key: str, default: str) -> str:
 _LISTS = {"DeviceAllow", "ReadWritePaths", *_DIRECTORY_ROOTS}
 
 
-def unit_environment(text: str) -> dict[str, str]:
-    """The variables one unit file's ``text`` sets with ``Environment=`` in its ``[Service]``
-    section, a later assignment of a name over an earlier one as systemd takes them; an
-    empty ``Environment=`` clears the ones before it."""
-    settings: dict[str, list[str]] = {}
-    _read_service_section(text, settings)
-    environment: dict[str, str] = {}
-    for value in settings.get("Environment", []):
-        if not value:
-            environment.clear()
-        for word in _words(value):
-            name, equals, setting = word.partition("=")
-            if equals and name:
-                environment[name] = setting
-    return environment
-
-
 def _read_service_section(text: str, settings: dict[str, list[str]]) -> None:
     """Add the ``[Service]`` settings of one unit file's ``text`` to ``settings``: a line
     that ends in a backslash goes on in the next (the comment lines between left out)."""

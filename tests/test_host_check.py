@@ -17,7 +17,7 @@ from harness.pty import PtyPair
 from sensord import cli
 from sensord.config import parse_config
 from sensord.host_check import capture_directory_warning, listen_warning, unit_device_warning
-from sensord.unit_file import read_unit, unit_environment
+from sensord.unit_file import read_unit
 
 SHIPPED_UNIT = str(REPO / "systemd" / "sensord.service")
 
@@ -96,23 +96,6 @@ def test_a_drop_in_is_read_as_systemd_reads_it(tmp_path: Path) -> None:
     assert sandbox.protect_system == "yes"
     assert sandbox.refuses_writes("/usr/local/captures")
     assert not sandbox.refuses_writes("/srv/captures")
-
-
-def test_the_unit_s_environment_is_read_as_systemd_reads_it() -> None:
-    text = (
-        "[Unit]\nEnvironment=NOT=service\n[Service]\n"
-        'Environment=A=1 "B=two words" NOVALUE\n'
-        "# Environment=C=commented\n"
-        "Environment=A=4 C= \\\n  D=continued\n"
-        "[Install]\nEnvironment=NOT=service\n"
-    )
-    assert unit_environment(text) == {"A": "4", "B": "two words", "C": "", "D": "continued"}
-    assert unit_environment("[Service]\nEnvironment=A=1\nEnvironment=\nEnvironment=B=2\n") == {
-        "B": "2"
-    }
-    shipped = unit_environment(Path(SHIPPED_UNIT).read_text())
-    assert shipped["MALLOC_MMAP_THRESHOLD_"] == "131072"
-    assert shipped["PYTHONFAULTHANDLER"] == "1"
 
 
 def test_drop_ins_of_every_unit_directory_are_read_in_name_order(tmp_path: Path) -> None:

@@ -148,3 +148,21 @@ def test_a_count_that_grew_is_told_by_its_changes_not_every_sample() -> None:
     soak = load_soak()
     samples = [(60.0, 24), (65.0, 24), (70.0, 25), (75.0, 25), (80.0, 24)]
     assert soak.growth_steps(samples) == "24 at 60 s, 25 at 70 s, 24 at 80 s (5 samples)"
+
+
+def test_the_unit_s_environment_is_read_as_systemd_reads_it() -> None:
+    unit_environment = load_soak().unit_environment
+    text = (
+        "[Unit]\nEnvironment=NOT=service\n[Service]\n"
+        'Environment=A=1 "B=two words" NOVALUE\n'
+        "# Environment=C=commented\n"
+        "Environment=A=4 C= \\\n  D=continued\n"
+        "[Install]\nEnvironment=NOT=service\n"
+    )
+    assert unit_environment(text) == {"A": "4", "B": "two words", "C": "", "D": "continued"}
+    assert unit_environment("[Service]\nEnvironment=A=1\nEnvironment=\nEnvironment=B=2\n") == {
+        "B": "2"
+    }
+    shipped = unit_environment((REPO / "systemd" / "sensord.service").read_text())
+    assert shipped["MALLOC_MMAP_THRESHOLD_"] == "131072"
+    assert shipped["PYTHONFAULTHANDLER"] == "1"
