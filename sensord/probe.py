@@ -43,6 +43,7 @@ from sensord.probe_format import format_read
 from sensord.probe_wire import (
     PROBE_TRANSACTION_ID,
     LateAnswers,
+    OtherUnits,
     await_response,
     drain_after_timeout,
 )
@@ -196,6 +197,9 @@ def modbus_read(args: argparse.Namespace) -> int:
     other: Response | None = None
     busy = 0  # the reads asked again after a busy answer
     late = LateAnswers()
+    # frames of other unit ids on an RTU line (another master's exchanges): told in one line
+    # per request
+    others = OtherUnits()
     try:
         with source:
             # a device (a Huawei inverter's dongle) that ignores requests for a while after
@@ -209,7 +213,14 @@ def modbus_read(args: argparse.Namespace) -> int:
             source.write(link.request(args.unit, read, transaction_id))
             received = bytearray()
             response, miscounted = await_response(
-                source, link, args, function, received, late=late, settings=settings
+                source,
+                link,
+                args,
+                function,
+                received,
+                late=late,
+                settings=settings,
+                others=others,
             )
             # a device busy (0x06) or still working on an earlier request (0x05) is asked again
             # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries), and
@@ -235,7 +246,11 @@ def modbus_read(args: argparse.Namespace) -> int:
                         sent_at=sent_at,
                         settings=settings,
                         received=received,
+                        others=others,
                     )
+                skipped = others.summary()  # this request's, before and after its timeout
+                if skipped is not None:
+                    print(skipped, file=sys.stderr)
                 if (
                     unanswered
                     or (response is not None and response.exception_code in GATEWAY_CODES)
@@ -289,6 +304,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                     transaction_id=transaction_id,
                     late=late,
                     settings=settings,
+                    others=others,
                 )
             # how long after its request the answer taken came (the loop ends as it comes)
             answered_s = time.monotonic() - sent_at

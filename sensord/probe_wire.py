@@ -39,9 +39,11 @@ __all__ = [
     "PROBE_DRAIN_LIMIT_S",
     "PROBE_TRANSACTION_ID",
     "LateAnswers",
+    "OtherUnits",
     "await_response",
     "drain_after_timeout",
     "drain_limit_s",
+    "told_by_unit",
 ]
 
 
@@ -77,6 +79,48 @@ class LateAnswers:
         self.response = response
 
 
+@dataclasses.dataclass
+class OtherUnits:
+    """The frames of other unit ids (valid CRCs: another master's exchanges on an RTU line, or
+    devices that send on their own) that came while the probe waited for the answer to a
+    request, before its timeout, and for a late answer after it, counted by unit id: told in
+    one line per request (:meth:`summary`), not one line per frame."""
+
+    #: this request's frames before its timeout, by unit id
+    before: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
+    #: this request's frames in the wait for a late answer after its timeout, by unit id
+    after: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
+
+    def count(self, unit: int, *, late: bool) -> None:
+        """A frame of ``unit`` came, after the timeout (``late``) or before it."""
+        (self.after if late else self.before)[unit] += 1
+
+    def summary(self) -> str | None:
+        """The line that tells this request's frames of other unit ids, by unit id, and the
+        waits they came in (None: none came); the next request's are counted afresh."""
+        both = self.before + self.after
+        if not both:
+            return None
+        waits = [
+            wait
+            for wait, counted in (("the answer", self.before), ("a late answer", self.after))
+            if counted
+        ]
+        self.before.clear()
+        self.after.clear()
+        total = sum(both.values())
+        return (
+            f"skipped {total} frame{'s' if total > 1 else ''} of other unit ids while waiting "
+            f"for {' and then for '.join(waits)} (another master's exchanges, or devices that "
+            f"send on their own): {told_by_unit(both)}"
+        )
+
+
+def told_by_unit(frames: collections.Counter[int]) -> str:
+    """``frames``, counted by unit id, as the probe tells them: ``4 of unit 2, 2 of unit 3``."""
+    return ", ".join(f"{n} of unit {unit}" for unit, n in sorted(frames.items()))
+
+
 def drain_after_timeout(
     source: SerialSource,
     link: ModbusLink,
@@ -87,6 +131,7 @@ def drain_after_timeout(
     sent_at: float,
     settings: SerialSettings,
     received: bytearray,
+    others: OtherUnits,
 ) -> None:
     """Wait, after the request sent at ``sent_at`` timed out (RTU), as the daemon's bus waits
     before it asks that device again (``Bus._drain``, ``Bus._unasked``): until the unit has
@@ -98,8 +143,8 @@ def drain_after_timeout(
     bytes have kept it busy for :data:`LINE_BUSY_LIMIT_S`. The answer of the unit to the
     read that comes meanwhile is a late one, taken into ``late`` with how long after
     ``sent_at`` it came; its other frames are named on stderr and skipped, and those of other
-    unit ids (another master's exchanges) are counted by unit id and named in one line when
-    the wait ends.
+    unit ids (another master's exchanges) are counted by unit id into ``others``, which the
+    caller tells in one line.
 
     The probe's wait has an end where the bus's has none (frames of the unit that keep
     coming, another master asking it, hold the device as long as they come): it lasts at
@@ -120,7 +165,6 @@ def drain_after_timeout(
     busy_since = heard_at = float("-inf")
     fd = source.fileno()
     own = 0  # the frames of the unit that came
-    others: collections.Counter[int] = collections.Counter()  # other units' frames, by unit id
     while (now := time.monotonic()) < (end := min(max(drain_until, quiet_until), last)):
         chunk = _read_by(source, fd, end)
         if not chunk:
@@ -129,7 +173,7 @@ def drain_after_timeout(
         now = time.monotonic()
         for response in link.feed(chunk, awaited):
             if response.unit != args.unit:
-                others[response.unit] += 1
+                others.count(response.unit, late=True)
                 continue
             own += 1
             drain_until = now + timeout_s
@@ -152,15 +196,6 @@ def drain_after_timeout(
         heard_at = now
         if now - busy_since <= LINE_BUSY_LIMIT_S:
             quiet_until = max(quiet_until, now + silence + link.awaited_bytes() * char)
-    if others:
-        units = ", ".join(f"{n} of unit {unit}" for unit, n in sorted(others.items()))
-        total = sum(others.values())
-        print(
-            f"skipped {total} frame{'s' if total > 1 else ''} of other unit ids while waiting "
-            "for a late answer (another master's exchanges, or devices that send on their "
-            f"own): {units}",
-            file=sys.stderr,
-        )
     if drain_until > last:
         came = f"{own} frames of its came in the wait, each" if own > 1 else "a frame of its came"
         print(
@@ -213,11 +248,14 @@ def await_response(
     transaction_id: int = PROBE_TRANSACTION_ID,
     late: LateAnswers | None = None,
     settings: SerialSettings | None = None,
+    others: OtherUnits | None = None,
 ) -> tuple[Response | None, Response | None]:
     """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
     an exception) within ``args.timeout``, and the last one of that unit and function that
-    had another number of values (None: none came). Every other frame on the line (another
-    device's reply, a stale answer) is named on stderr and skipped. The bytes read go to
+    had another number of values (None: none came). Every other frame on the line (a stale
+    answer, another function's) is named on stderr and skipped, but on RTU those of other
+    unit ids (another master's exchanges on a busy bus), which are counted by unit id into
+    ``others`` (when given) for the caller to tell in one line. The bytes read go to
     ``received`` too, when given. ``quiet``: nothing is printed.
 
     Over Modbus TCP the answer is the one to ``transaction_id``; one to an earlier request
@@ -294,6 +332,10 @@ def await_response(
                 late.took(response, now - asked_at)
                 late.answered_at = now
                 deadline = now + args.timeout
+                continue
+            if not tcp and response.unit != args.unit:
+                if others is not None:
+                    others.count(response.unit, late=False)
                 continue
             ours = response.transaction_id == transaction_id or earlier if tcp else True
             if tcp and ours and response.unit != args.unit and not quiet:

@@ -1565,8 +1565,9 @@ def test_a_read_of_the_wrong_register_table_is_shown_the_other_table_s_answer(
 
 @pytest.mark.slow
 def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    """Another device's reply on the line ahead of the answer (a stale one, or a second
-    master's) is named and skipped; the registers printed are the asked unit's."""
+    """Another device's reply on the line ahead of the answer (a second master's) is skipped
+    and counted by unit id, a stale one of the unit named and skipped; the registers printed
+    are the asked unit's."""
     foreign = rtu_frame(bytes([2, 4, 4, 0x11, 0x11, 0x22, 0x22]))  # unit 2's input registers
     stale = rtu_frame(bytes([1, 3, 2, 0x99, 0x99]))  # unit 1's answer to a read of one
     with (
@@ -1578,7 +1579,11 @@ def test_probe_skips_frames_that_are_not_its_answer(capsys: pytest.CaptureFixtur
         code = main([*probe, "--count", "2", "--baudrate", "115200"])
     captured = capsys.readouterr()
     assert code == 0
-    assert "skipped a frame that is not the answer: unit 2, function 4" in captured.err
+    assert (
+        "skipped 1 frame of other unit ids while waiting for the answer (another master's "
+        "exchanges, or devices that send on their own): 1 of unit 2\n"
+    ) in captured.err
+    assert "unit 2, function 4" not in captured.err
     assert "skipped a frame that is not the answer: 1 values, not 2" in captured.err
     assert "      0: 0x0102    258" in captured.out
     assert "      1: 0x0304    772" in captured.out
@@ -2389,6 +2394,85 @@ def test_the_probe_names_other_units_frames_in_its_wait_for_a_late_answer_in_one
     assert err.count("unit 2") == 1, err
     assert "skipped a frame" not in err
     assert "stopped waiting" not in err
+
+
+#: Another master's exchanges with units 2 and 3 on a busy bus: its requests (which the
+#: probe skips as bytes that make no answer) and their answers.
+ANOTHER_MASTER = [
+    rtu_frame(bytes([2, 3, 0, 0, 0, 1])),
+    rtu_frame(bytes([2, 3, 2, 0, 1])),
+    rtu_frame(bytes([3, 4, 0, 0, 0, 1])),
+    rtu_frame(bytes([3, 4, 2, 0, 2])),
+]
+
+
+def busy_bus(first_s: float, exchanges: int) -> list[tuple[float, bytes]]:
+    """``exchanges`` of :data:`ANOTHER_MASTER`'s in turn, the first ``first_s`` after the
+    probe's request, one frame every 0.05 s: ``exchanges`` answers, those of unit 2 first."""
+    frames = [ANOTHER_MASTER[i % 4] for i in range(2 * exchanges)]
+    return [(first_s + 0.05 * i, frame) for i, frame in enumerate(frames)]
+
+
+@pytest.mark.slow
+def test_the_probe_names_other_units_frames_before_its_answer_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another master's exchanges with units 2 and 3 while the probe waits for unit 1's
+    answer, which comes 0.8 s after the request, within the timeout: they are counted by unit
+    id and named in one line, not one line each (a long timeout on a busy bus would flood
+    the terminal). A frame of unit 1 that is not the answer still has a line of its own: it
+    tells of the device."""
+    asked: list[float] = []
+    own = rtu_frame(bytes([1, 4, 2, 0, 7]))  # unit 1's input register, asked by the other
+    frames = [*busy_bus(0.05, 6), (0.45, own)]
+    with (
+        PtyRelay(answer=losing_line([0], asked), delay_s=slow_answers(0.8, [1])) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        sent_on_the_line(relay, asked, frames),
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--baudrate", "115200", "--timeout", "1.5"]) == 0
+        captured = capsys.readouterr()
+    printed_once(captured.out)
+    assert len(asked) == 1
+    assert (
+        "skipped 6 frames of other unit ids while waiting for the answer (another master's "
+        "exchanges, or devices that send on their own): 3 of unit 2, 3 of unit 3\n"
+    ) in captured.err
+    assert captured.err.count("unit 2") == 1, captured.err
+    assert captured.err.count("skipped") == 2, captured.err
+    assert "skipped a frame that is not the answer: unit 1, function 4\n" in captured.err
+
+
+@pytest.mark.slow
+def test_the_probe_names_other_units_frames_before_and_after_its_timeout_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another master's exchanges while the probe waits for unit 1's answer and, after its
+    timeout, for a late one: one line for the request, counting both waits' frames by unit
+    id; the read asked again, answered at once, has none."""
+    asked: list[float] = []
+    with (
+        PtyRelay(answer=losing_line([1], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+        sent_on_the_line(relay, asked, [*busy_bus(0.1, 2), *busy_bus(0.6, 3)]),
+    ):
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--baudrate", "115200", "--timeout", "0.5", "--retries", "1"]
+        assert main(probe) == 0
+        captured = capsys.readouterr()
+    printed_once(captured.out)
+    assert len(asked) == 2
+    assert asked[1] - asked[0] > 0.6 + 0.05 * 5
+    assert (
+        "skipped 5 frames of other unit ids while waiting for the answer and then for a late "
+        "answer (another master's exchanges, or devices that send on their own): 3 of unit "
+        "2, 2 of unit 3\n"
+    ) in captured.err
+    assert captured.err.count("unit 2") == 1, captured.err
+    assert "skipped a frame" not in captured.err
 
 
 @pytest.mark.slow
