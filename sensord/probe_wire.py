@@ -90,10 +90,14 @@ class OtherUnits:
     before: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
     #: this request's frames in the wait for a late answer after its timeout, by unit id
     after: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
+    #: the frames of every request of the read, by unit id: other devices that the line
+    #: carries at the probe's settings
+    seen: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
 
     def count(self, unit: int, *, late: bool) -> None:
         """A frame of ``unit`` came, after the timeout (``late``) or before it."""
         (self.after if late else self.before)[unit] += 1
+        self.seen[unit] += 1
 
     def summary(self) -> str | None:
         """The line that tells this request's frames of other unit ids, by unit id, and the

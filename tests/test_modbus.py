@@ -2391,7 +2391,10 @@ def test_the_probe_names_other_units_frames_in_its_wait_for_a_late_answer_in_one
         "skipped 6 frames of other unit ids while waiting for a late answer (another master's "
         "exchanges, or devices that send on their own): 4 of unit 2, 2 of unit 3\n"
     ) in err
-    assert err.count("unit 2") == 1, err
+    # that line, and the verdict that the line is alive but unit 1 did not answer
+    named = [line for line in err.splitlines() if "unit 2" in line]
+    assert len(named) == 2, err
+    assert named[1].startswith("the line is alive: 6 frames of other unit ids came"), err
     assert "skipped a frame" not in err
     assert "stopped waiting" not in err
 
@@ -2443,6 +2446,7 @@ def test_the_probe_names_other_units_frames_before_its_answer_in_one_line(
     assert captured.err.count("unit 2") == 1, captured.err
     assert captured.err.count("skipped") == 2, captured.err
     assert "skipped a frame that is not the answer: unit 1, function 4\n" in captured.err
+    assert "the line is alive" not in captured.err
 
 
 @pytest.mark.slow
@@ -2473,6 +2477,38 @@ def test_the_probe_names_other_units_frames_before_and_after_its_timeout_in_one_
     ) in captured.err
     assert captured.err.count("unit 2") == 1, captured.err
     assert "skipped a frame" not in captured.err
+
+
+@pytest.mark.slow
+def test_the_probe_tells_a_unit_that_does_not_answer_on_a_live_line_as_its_unit_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Unit 1 never answers while another master's exchanges with units 2 and 3 go on: the
+    probe says the line is alive (their frames came with valid CRCs, named by unit id), and
+    what to check of unit 1, not that nothing came, nor the baud rate, parity or wiring of
+    the line that carries them (the other master's requests are bytes that make no answer,
+    not a wrong baud rate's); it exits 1, as when nothing at all came."""
+    asked: list[float] = []
+    with (
+        PtyRelay(lambda answer: b"", answer=losing_line([0], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+        sent_on_the_line(relay, asked, [*busy_bus(0.1, 2), *busy_bus(0.6, 3)]),
+    ):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--baudrate", "115200", "--timeout", "0.5"]) == 1
+        err = capsys.readouterr().err
+    assert len(asked) == 1
+    assert "no response from unit 1 within 0.5 s\n" in err
+    assert (
+        "the line is alive: 5 frames of other unit ids came with valid CRCs (3 of unit 2, 2 of "
+        "unit 3), but unit 1 did not answer: check --unit against the unit id set in the "
+        "device, and that the device is powered, on this bus and set to the baud rate and "
+        "parity of the devices that answer\n"
+    ) in err
+    assert err.count("3 of unit 2") == 2, err  # the request's line, and this one
+    assert "nothing came" not in err
+    assert "make no Modbus frame" not in err
+    assert "--baudrate" not in err
 
 
 @pytest.mark.slow
