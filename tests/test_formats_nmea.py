@@ -378,6 +378,85 @@ def test_a_piece_being_dropped_is_counted_once_by_a_reset_and_at_the_end(
         assert (cut.skipped_bytes, cut.overlong) == (skipped + 1, 0), size
 
 
+@pytest.mark.parametrize("terminator", [b"\n", b"\r\n"], ids=["LF", "CR LF"])
+@pytest.mark.parametrize("extra", [0, 1], ids=["max_frame_bytes", "a byte more"])
+def test_a_piece_glued_to_a_sentence_is_a_frame_up_to_max_frame_bytes_however_it_comes(
+    terminator: bytes, extra: int
+) -> None:
+    """A sentence without checksum glued to the one before it, on a framer whose
+    max_frame_bytes is NMEA 0183's 82: when the pending bytes pass the limit before the line
+    end comes (in a chunk of its own, or its CR LF split), the piece from the last start
+    character stays pending while it is at most max_frame_bytes long and is passed on at its
+    line end, as in a whole line; a byte longer, it is overlong."""
+    limit = 82
+    unchecked = (b"$GPTXT,01,01,02,ANTENNA OK" + b" " * limit)[: limit + extra]
+    stream = UBLOX_GGA + unchecked + terminator
+    glued = len(UBLOX_GGA + unchecked)
+    results = set()
+    for sizes in ([], [1], [7], [glued, len(terminator)], [glued + 1, 1]):
+        cut = NmeaFramer(terminator, limit)
+        frames = feed_in_pieces(cut, stream, sizes)
+        results.add((tuple(frames), cut.frames, cut.overlong, cut.skipped_bytes))
+    if extra:
+        assert results == {((UBLOX_GGA,), 1, 1, 0)}
+    else:
+        assert results == {((UBLOX_GGA, unchecked), 2, 0, 0)}
+
+
+@pytest.mark.parametrize("sizes", [[], [1], [7], [0]], ids=["whole", "bytewise", "7", "split"])
+def test_a_sentence_with_a_noise_burst_past_max_frame_bytes_is_overlong_however_it_comes(
+    sizes: list[int],
+) -> None:
+    """A burst of line noise inside a sentence (600 bytes between two of its fields) makes it
+    longer than max_frame_bytes: it is overlong, also when its checksum has come by the time
+    the pending bytes pass the limit (the line end in a chunk of its own); the sentences
+    around it come through."""
+    damaged = UBLOX_GGA[:30] + BINARY_RUN + UBLOX_GGA[30:]
+    stream = UBLOX_RMC + b"\r\n" + damaged + b"\r\n" + GSA_NO_FIX + b"\r\n"
+    if sizes == [0]:
+        sizes = [len(UBLOX_RMC) + 2 + len(damaged), len(stream)]
+    cut = framer()
+    assert feed_in_pieces(cut, stream, sizes) == [UBLOX_RMC, GSA_NO_FIX]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (2, 1, 0)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 0], ids=["bytewise", "7", "64", "whole"])
+def test_binary_bytes_past_max_frame_bytes_are_skipped_once_with_the_terminator_cr_lf(
+    chunk: int,
+) -> None:
+    """With the terminator CR LF, binary bytes without a start character or line end, more
+    than max_frame_bytes of them (a run of RTCM 3 data whose frame failed its CRC): they are
+    skipped as they come but for the last byte, which may be the CR of the line end; each is
+    counted once, and the line end after them still ends the line."""
+    stream = UBLOX_RMC + b"\r\n" + BINARY_RUN + b"\r\n" + UBLOX_GGA + b"\r\n"
+    cut = NmeaFramer(b"\r\n")
+    assert feed_in_pieces(cut, stream, [chunk] if chunk else []) == [UBLOX_RMC, UBLOX_GGA]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (2, 0, len(BINARY_RUN))
+
+
+@pytest.mark.parametrize("last", [b"", UBLOX_RMC], ids=["at the line end", "in a sentence"])
+@pytest.mark.parametrize("sizes", [[], [1], [7], [0]], ids=["whole", "bytewise", "7", "split"])
+def test_a_replay_ending_after_a_dropped_run_of_binary_bytes_gives_every_sentence(
+    last: bytes, sizes: list[int]
+) -> None:
+    """A capture that ends behind a sentence followed by more than max_frame_bytes of binary
+    bytes and their line end, or behind the next sentence, which has no line end: ``flush``
+    passes on that sentence, the counters are those of the whole stream, and the framer then
+    reads on as a new one, whatever the chunking (the line end in a chunk of its own
+    included)."""
+    stream = UBLOX_GGA + BINARY_RUN + b"\r\n" + last
+    if sizes == [0]:
+        sizes = [len(UBLOX_GGA + BINARY_RUN), 2, len(last) or 1]
+    cut = framer()
+    frames = feed_in_pieces(cut, stream, sizes)
+    frames += cut.flush()
+    sentences = [UBLOX_GGA, last] if last else [UBLOX_GGA]
+    assert frames == sentences
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (len(sentences), 0, len(BINARY_RUN))
+    assert cut.feed(b"\x00" + GSA_NO_FIX + b"\r\n") == [GSA_NO_FIX]
+    assert (cut.frames, cut.skipped_bytes) == (len(sentences) + 1, len(BINARY_RUN) + 1)
+
+
 SENTENCES = [
     UBLOX_GGA,
     UBLOX_RMC,
