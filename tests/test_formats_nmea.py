@@ -744,6 +744,67 @@ def test_reset_counts_the_held_and_pending_bytes_it_drops() -> None:
     assert cut.frames == 3
 
 
+#: What a reconnect (``reset``) or the end of a replay (``flush``) may cut, each after a
+#: sentence and its line end: the bytes left over that are not frames.
+CUT_BY_RESET = {
+    "a line": b"$GPGGA,0927",
+    "NUL filler": b"\x00" * 16,
+    "a run of binary bytes after a sentence": UBLOX_GGA + BINARY_RUN,
+    "a damaged frame": DAMAGED_PVT[:50],
+}
+#: What a receiver sends after a reconnect: a UBX frame first (the acknowledgement of the
+#: configuration sent on connecting), or the tail of the sentence the reconnect cut; then a
+#: line of filler, a sentence followed by a run of binary bytes, and a line cut short.
+AFTER_RECONNECT = {
+    "a UBX frame first": UBX_ACK,
+    "a cut sentence first": UBLOX_GGA[40:] + b"\r\n",
+}
+
+
+@pytest.mark.parametrize("first", list(AFTER_RECONNECT))
+@pytest.mark.parametrize("cut_off", list(CUT_BY_RESET))
+@pytest.mark.parametrize("how", ["reset", "flush"])
+def test_after_a_reset_or_a_flush_the_framer_reads_on_as_a_new_one(
+    how: str, cut_off: str, first: str
+) -> None:
+    """The bytes that ``reset`` or ``flush`` cut off are counted once (the whole sentence
+    before the binary run passed on at once); then the framer gives the frames and moves its
+    counters at the same bytes as a new framer fed the same chunks, up to and including the
+    next ``reset``."""
+    left = CUT_BY_RESET[cut_off]
+    after = (
+        AFTER_RECONNECT[first]
+        + UBLOX_GGA + b"\r\n"
+        + b"\x00" * 8 + b"\r\n"
+        + UBLOX_RMC + BINARY_RUN + b"\r\n"
+        + GSA_NO_FIX + b"\r\n"
+        + b"$GPGGA,09"
+    )  # fmt: skip
+    passed = [UBLOX_RMC, UBLOX_GGA] if left.startswith(UBLOX_GGA) else [UBLOX_RMC]
+    dropped = len(left) - sum(map(len, passed[1:]))
+    if how == "flush" and cut_off == "a damaged frame":
+        dropped = junk(left)  # its CR ended a line when it went to the line framer
+    for size in (len(after), 7, 1):
+        used = framer()
+        frames = used.feed(UBLOX_RMC + b"\r\n" + left)
+        if how == "flush":
+            frames += used.flush()
+        else:
+            used.reset()
+        assert frames == passed
+        assert (used.frames, used.skipped_bytes, used.overlong) == (len(passed), dropped, 0)
+        new = framer()
+        for at in range(0, len(after), size):
+            chunk = after[at : at + size]
+            assert used.feed(chunk) == new.feed(chunk), (size, at)
+            counts = (used.frames - len(passed), used.skipped_bytes - dropped, used.overlong)
+            assert counts == (new.frames, new.skipped_bytes, new.overlong), (size, at)
+        used.reset()
+        new.reset()
+        counts = (used.frames - len(passed), used.skipped_bytes - dropped, used.overlong)
+        assert counts == (new.frames, new.skipped_bytes, new.overlong), size
+
+
 def test_a_finished_replay_gives_the_sentences_its_framer_held(tmp_path: Path) -> None:
     """A replayed capture that ends behind a damaged UBX frame: once the replay has finished,
     the sensor's next tick gives the sentence without checksum that waited behind it."""
