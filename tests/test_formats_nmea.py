@@ -677,6 +677,23 @@ def test_a_ubx_frame_whose_payload_holds_start_characters_and_line_breaks_is_tak
         assert cut.skipped_bytes == len(frame) - len(text) - 2, chunk
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 64, 0], ids=["bytewise", "7", "64", "whole"])
+def test_a_damaged_ubx_frame_holding_a_cr_is_skipped_whole_with_the_terminator_cr_lf(
+    chunk: int,
+) -> None:
+    """With the terminator CR LF a CR alone ends no line: every byte of a NAV-PVT that fails
+    its checksum, the CR in its payload included, is a skipped byte, and the sentences around
+    it come through."""
+    damaged = NAV_PVT[:-1] + bytes((NAV_PVT[-1] ^ 1,))
+    assert b"\r" in damaged
+    assert b"\r\n" not in damaged
+    stream = UBLOX_RMC + b"\r\n" + damaged + UBLOX_GGA + b"\r\n"
+    cut = NmeaFramer(b"\r\n")
+    frames = [f for _, f in feed_timed(cut, stream, chunk or len(stream))]
+    assert frames == [UBLOX_RMC, UBLOX_GGA]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (2, 0, len(damaged))
+
+
 def rxm_rawx(measurements: int) -> bytes:
     """A UBX-RXM-RAWX frame (class 0x02, ID 0x15) of ``measurements`` 32-byte measurement
     blocks after its 16-byte header, laid out as the u-blox 8 / M8 receiver description
