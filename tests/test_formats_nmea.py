@@ -1162,6 +1162,18 @@ def test_the_no_frame_hint_names_rtcm3_output_without_sentences() -> None:
     assert "RTCM 3" in framer().no_frame_hint(RTCM_1005 + RTCM_1077 + RTCM_1005[:5])
 
 
+def test_the_no_frame_hints_for_ubx_and_rtcm3_output_are_given_whole() -> None:
+    """The hints name what the device sends and what to set on the receiver."""
+    assert framer().no_frame_hint(UBX_PVT + UBX_ACK + RTCM_1005) == (
+        "the device sends u-blox UBX binary frames and no NMEA sentence: enable NMEA output on "
+        "this port (UBX-CFG-PRT outProtoMask, or CFG-UART1OUTPROT-NMEA)"
+    )
+    assert framer().no_frame_hint(RTCM_1005 + RTCM_1077 + RTCM_1005[:5]) == (
+        "the device sends RTCM 3 correction frames and no NMEA sentence: enable NMEA output on "
+        "this port, or read the NMEA port of the receiver"
+    )
+
+
 # -- sentences cut short, talkers, addresses -----------------------------------------------------
 
 
