@@ -97,7 +97,7 @@ BATCH_INTERVAL_S = 0.02
 BUSY_READ_BYTES = 2048
 
 #: The most chunks a blocking-read thread queues for the loop before it waits for the loop
-#: to take them (about 1 MiB of 64 KiB chunks): a port that delivers faster than its sensor
+#: to take them (64 KiB of 4 KiB chunks): a port that delivers faster than its sensor
 #: takes its data then fills its own receive queue, which has a bound (an ``rfc2217://``
 #: port's drops and counts what does not fit), rather than this one.
 FEEDER_QUEUED_CHUNKS = 16

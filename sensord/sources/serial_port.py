@@ -107,8 +107,14 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 
-#: Upper bound of one ``read()``.
-READ_CHUNK_BYTES = 65536
+#: Upper bound of one ``read()``: what one read of a tty gives at most (the kernel's line
+#: discipline buffers 4 KiB). ``os.read`` allocates the size it is asked for and then shrinks
+#: the bytes object to what came, so a larger bound costs a heap block of that size per read
+#: for nothing; at 64 KiB the blocks left glibc's heap in holes too small for the next one,
+#: and the daemon's memory grew by about 2 MiB an hour (docs/performance.md, "Memory over
+#: hours"). A socket with more waiting is read again at once: a full read makes the loop poll
+#: without waiting out its batch interval (``BUSY_READ_BYTES``).
+READ_CHUNK_BYTES = 4096
 
 #: The most received bytes an ``rfc2217://`` port holds for its reader. pyserial's client
 #: queues every byte its thread receives, with no bound, so a server that sends faster than
