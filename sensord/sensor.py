@@ -583,6 +583,13 @@ class SensorRuntime:
         self._pause_s: float | None = None
         self._frames_at_pause = 0
         self.pause_hint: str | None = None
+        #: the set-up gives the device a working period (an SDS011's ``working_period=N``,
+        #: N > 0): it sends one frame a period, after its fan ran, each a measurement
+        self._periodic = False
+        if config.preset is not None:
+            from sensord.formats.presets import working_period_s  # noqa: PLC0415  (loaded by a sensor with a preset)
+
+            self._periodic = working_period_s(config.preset, config.setup_names()) > 0.0
         self.reconnects = 0
         #: of them, reopens of a network connection that carried no byte for too long
         #: (``_check_silence``; on a bus, its connection's)
@@ -1598,10 +1605,12 @@ class SensorRuntime:
         """Whether the first of ``frames`` (binary frames, the first after a silence) that
         holds values reads exactly 0 in every field: what a device powered anew sends before
         it measures (an SDS011 while its fan spins up, PM2.5 and PM10 both 0). Not for a
-        device whose frames come on a steady period longer than the stale timeout
-        (``pause_hint``: an SDS011 on a working period, whose every frame is a measurement,
-        0 in very clean air)."""
-        if self._frame_framer is None or self.pause_hint is not None:
+        device on a working period, whose every frame is a measurement, 0 in very clean air
+        (an SDS011 sends its frame after its fan ran for 30 s, also the first after a power
+        cut: the sensor keeps its working period through one): one its set-up sets
+        (``working_period=N``), or whose frames come on a steady period longer than the
+        stale timeout (``pause_hint``: a period another program set)."""
+        if self._frame_framer is None or self.pause_hint is not None or self._periodic:
             return False
         for frame in frames:
             try:

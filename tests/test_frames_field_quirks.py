@@ -350,6 +350,35 @@ def test_an_sds011_on_a_working_period_in_clean_air_publishes_its_zero_frames() 
     assert len([e for e in logs if str(e.get("why", "")).endswith("every value 0")]) == 1
 
 
+def test_an_sds011_set_to_a_working_period_publishes_a_zero_frame_after_a_missed_one() -> None:
+    """An SDS011 whose set-up sets a working period of 2 minutes: it sends one frame every
+    2 minutes, after its fan ran for 30 s, so every frame is a measurement. One of its frames
+    is lost on the line, so it goes stale (its stale timeout is the period and a margin);
+    the next, 0 in both channels in very clean air, is a reading like the others, not the
+    zeros of a device powered anew (those come while the fan spins up, and a device on a
+    working period sends nothing then)."""
+    clock = Clock()
+    zero = sds011_frame(0, 0, b"\xec\xe1")
+    with PtyPair() as pair:
+        rt = open_sensor(pair, clock, {"preset": "sds011", "setup": ["working_period=2"]})
+        start = clock.now
+        rt.tick(clock.now)
+        command = command_bytes("sds011", "working_period=2")
+        assert pair.read(len(command)) == command
+        feed(rt, pair, sds011_reply(0x08, 1, 2, b"\xec\xe1"))
+        for minute in (2, 4, 8):  # the frame of minute 6 is lost
+            while clock.now < start + 60.0 * minute:
+                clock.now += 1.0
+                rt.tick(clock.now)
+            if minute == 8:
+                assert rt.state == "stale"
+            feed(rt, pair, sds011_frame(12, 17, b"\xec\xe1") if minute < 8 else zero)
+        rt.stop()
+    assert published(rt, "pm2_5_ug_m3") == 3
+    assert last_value(rt, "pm2_5_ug_m3") == 0.0
+    assert last_value(rt, "pm10_ug_m3") == 0.0
+
+
 # -- MH-Z19 --------------------------------------------------------------------------------------
 
 #: What an MH-Z19 answers the read request with while it boots: bytes 6..7 are 15000.

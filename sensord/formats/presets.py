@@ -82,7 +82,10 @@ sends zeros while its fan spins up (ESPHome's ``esphome/components/sds011/sds011
 ``parse_data_`` drops every frame whose both values are 0 as "not yet any valid data", PyPMS's
 ``sds01x.py`` raises ``SensorWarmingUp`` for it; Tasmota's ``xsns_20_novasds.ino`` and the
 airrohr firmware instead read only 30 s and 15 s after starting the sensor). Zeros after the
-warm-up are readings: very clean air reads 0.
+warm-up are readings: very clean air reads 0; so are those of an SDS011 whose set-up sets a
+working period, which sends each frame after its fan ran for 30 s (the sensor keeps its
+working period through a power cut: "still effective after power off", Laser Dust Sensor
+Control Protocol V1.3).
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
