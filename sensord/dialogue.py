@@ -32,7 +32,12 @@ started, a PMS streaming in active mode) and no connect writes its set-up again.
 is run again, while the port stays open, when
 
 * the sensor goes stale (no frame for ``stale_after``, a polled device's polls unanswered as
-  long), and again while it stays stale; or
+  long), and again while it stays stale; for a device that answers its poll whenever it is
+  powered (a polled MH-Z19, ``sensord.formats.presets.answers_when_powered``: no command ends
+  its silence, and its commands write its EEPROM) instead once, when it answers again after
+  a stale spell in which it left :data:`SILENT_POLLS` polls in a row unanswered and sent no
+  byte (``answers_again``: its supply may have been cut), not after one in which the rest of
+  its spoilt answers came (a line that drops bytes); or
 * a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
   ``query_mode``, with their poll) sent more than one frame between two polls, in two poll
   intervals running: one late reply can give one interval two frames, never two running; or
@@ -314,8 +319,13 @@ class Dialogue:
         self._wake: bytes | None = None
         #: the set-up leaves the preset's device sending only when asked
         sends_when_asked = False
+        #: the set-up runs again while the sensor is stale (False: once the device answers
+        #: again, ``answers_again``), and such a run is due at the next tick
+        self.reruns_while_stale = True
+        self._due_when_back = False
         if config.preset is not None:  # what is known of a preset's device and its commands
             from sensord.formats.presets import (  # noqa: PLC0415  (loaded by a sensor with a preset)
+                answers_when_powered,
                 asked_only,
                 command_bytes,
                 restarts_device,
@@ -327,6 +337,7 @@ class Dialogue:
             wake = wake_command(config.preset)
             self._wake = None if wake is None else command_bytes(config.preset, wake)
             sends_when_asked = asked_only(config.preset, names) is not None
+            self.reruns_while_stale = config.poll is None or not answers_when_powered(config.preset)
         #: how many of them this connect has written, and when the next one is due (None:
         #: all written)
         self._setup_sent = 0
@@ -414,6 +425,7 @@ class Dialogue:
         self.unanswered = []
         self.acknowledged.clear()
         self._missing_unheard = None
+        self._due_when_back = False
 
     def retime(self, stale_after_s: float) -> None:
         """The sensor's ``stale_after`` changed (a reload that kept its port open): the wait
@@ -426,6 +438,20 @@ class Dialogue:
         self._rerun_wait = self._stale_after_s
         self._rerun_at = -math.inf
         self._spell_reruns = 0
+
+    def answers_again(self) -> None:
+        """A device whose set-up does not run while it is stale (``reruns_while_stale``
+        False: a polled MH-Z19) answers again after a stale spell in which it sent nothing:
+        when it left :data:`SILENT_POLLS` polls in a row unanswered, it may have lost its
+        supply, which undoes its set-up, so the set-up runs again at the next tick, once (a
+        run for a set-up it missed while it was silent, ``_check_ignored``, is that run). A
+        spell of no unanswered poll is the set-up's own (polls pause while it runs)."""
+        if self._silent_polls < SILENT_POLLS:
+            return
+        self._due_when_back = True
+        missing = self._missing_unheard
+        if missing is not None:  # the connect's run found it silent: not ignored, but off
+            self._missing_unheard = (missing[0], missing[1], True)
 
     @property
     def sets_up(self) -> bool:
@@ -446,6 +472,7 @@ class Dialogue:
         missing = self._missing_unheard
         if missing is not None and missing[2]:
             self._missing_unheard = None
+        self._due_when_back = False
 
     def restarted_by_setup(self, now: float) -> bool:
         """Whether a device that began to boot at ``now`` was restarted by a set-up command
@@ -468,6 +495,12 @@ class Dialogue:
         port = self._port
         if self._missing_unheard is not None:
             self._check_ignored()
+        if self._due_when_back and self.rerun(
+            now,
+            "the device answers again after a silence without a byte: it may have lost its supply",
+            wait=False,
+        ):
+            self._due_when_back = False
         if self._acks is not None and now >= self._acks_until:
             self._acks_expired()
             if port.source is None:
@@ -671,6 +704,7 @@ class Dialogue:
                 suppressed=held,
             )
         self._rerunning = True
+        self._due_when_back = False  # this run is the one due
         self._setup_sent = 0
         self._setup_at = now + SETUP_GAP_S  # a poll may have been written just now
         if self._config.poll is not None:

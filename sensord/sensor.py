@@ -132,6 +132,13 @@ CHAIN_KEYS = frozenset({"filter", "normalize", "window"})
 #: wakes. More means it went on sending frames that were all rejected: it did not sleep.
 SILENCE_NOISE_BYTES = 48
 
+#: The most bytes besides its frames a polled device whose set-up runs again only once it
+#: answers (``Dialogue.reruns_while_stale``: an MH-Z19) may have sent in a stale spell for the
+#: spell to count as one in which it may have lost its supply: a byte or two that the UART reads
+#: as the supply falls or comes back. A line that drops bytes passes the rest of each answer
+#: it spoils, more than that over the polls of a spell.
+SUPPLY_GLITCH_BYTES = 2
+
 #: The text formats whose line, cut anywhere, may still read as a line: a streaming device's
 #: first line after the port opened is dropped when it began before the open (see
 #: ``SensorRuntime._first_line``). NMEA finds its sentences by ``$`` and checks them, the
@@ -1571,8 +1578,17 @@ class SensorRuntime:
             return
         if self.state == "stale":
             self._set_state("up", **self._pause_ended(now, previous))
-            if self.dialogue is not None:
-                self.dialogue.back_from_stale()
+            dialogue = self.dialogue
+            if dialogue is not None:
+                dialogue.back_from_stale()
+                # a polled MH-Z19 is set up again only after a spell in which it sent
+                # nothing: a line that drops bytes passes the rest of the answers it spoils
+                if (
+                    not dialogue.reruns_while_stale
+                    and self.bytes_read - self._read_at_frame - sum(map(len, frames))
+                    <= SUPPLY_GLITCH_BYTES
+                ):
+                    dialogue.answers_again()
         elif not polled:
             return
         # not again before a reading was published after the last warm-up: a line that
@@ -2017,7 +2033,12 @@ class SensorRuntime:
             ):
                 self._readings_at_invalid_rerun = None  # it measures again
                 dialogue.back_from_stale()
-        if dialogue is not None and self.state == "stale" and now >= dialogue.rerun_at:
+        if (
+            dialogue is not None
+            and self.state == "stale"
+            and dialogue.reruns_while_stale
+            and now >= dialogue.rerun_at
+        ):
             dialogue.rerun(now, f"stale for {round(now - last, 1)} s")
 
     def _check_silence(self, now: float, limit_s: float) -> None:

@@ -913,6 +913,81 @@ def test_an_mhz19_on_a_line_that_loses_answers_now_and_then_still_publishes() ->
     assert 1 <= len(again) <= 5
 
 
+class LossyMhz19(Mhz19):
+    """An MH-Z19 with ``setup = ["abc_off"]`` whose answers to four polls in a row every
+    ``every`` polls do not come whole: the line loses them (``lost``: no byte, as when its
+    supply is cut, its boot's answers falling between two polls) or drops a byte of each
+    (``spoilt``: its power stays on, and the rest of each answer comes)."""
+
+    def __init__(self, every: int, how: str) -> None:
+        super().__init__([mhz19_answer(650)])
+        self.every = every
+        self.how = how
+        self.polls = 0
+
+    def __call__(self, written: bytes) -> bytes:
+        out = super().__call__(written)
+        if command_bytes("mhz19", "read") in written:
+            self.polls += 1
+            if self.polls % self.every < 4:
+                return b"" if self.how == "lost" else out[:3] + out[4:]
+        return out
+
+
+@pytest.mark.parametrize("how", ["spoilt", "lost"])
+def test_an_mhz19_on_a_lossy_line_is_set_up_again_only_after_a_silence_without_a_byte(
+    how: str,
+) -> None:
+    """A polled MH-Z19 with ``setup = ["abc_off"]`` whose line spoils four answers in a row
+    every two minutes: it goes stale each time, and answers again. Its ABC command writes
+    its EEPROM: nothing is written to it while it is stale (a device without supply would
+    not hear it; one whose answers the line drops would store it again), and it is set up
+    again when it answers only after a spell in which no byte came (its supply may have been
+    cut), once, not after one in which the spoilt answers' bytes came (it was powered)."""
+    clock = Clock()
+    device = LossyMhz19(every=24, how=how)
+    table = {"preset": "mhz19", "warmup_s": 0, "setup": ["abc_off"]}
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        got = run_polls(rt, pair, clock, device, clock.now + 600.0)
+        assert rt.state == "up"
+        rt.stop()
+    back = [e for e in logs if e.get("state") == "up" and e.get("previous") == "stale"]
+    assert len(back) >= 4
+    assert {value for _, value in got} == {650.0}
+    runs = 0 if how == "spoilt" else len(back)
+    assert rt.setup_reruns == runs
+    assert device.abc_off_writes == 1 + runs
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+
+
+def test_an_mhz19_powered_after_its_port_opened_and_went_stale_is_set_up_once_it_answers() -> None:
+    """An MH-Z19 with ``setup = ["abc_off"]`` without supply when its port opens: the
+    connect's ``abc_off`` goes unanswered (``missing``), and nothing is written while it is
+    stale. Powered a minute later, it answers: it was off, not ignoring the command, so
+    ``abc_off`` is written again, once, and acknowledged, and no ``set-up commands ignored``
+    is told."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)])
+    device.powered = False
+    table = {"preset": "mhz19", "warmup_s": 0, "setup": ["abc_off"]}
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 60.0)
+        assert rt.state == "stale"
+        assert rt.setup_reruns == 0
+        device.restart([mhz19_answer(650)])
+        got = run_polls(rt, pair, clock, device, start + 90.0)
+        rt.stop()
+    assert got
+    assert not device.abc
+    assert device.abc_off_writes == 1
+    assert rt.setup_reruns == 1
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+    assert [e for e in logs if e["event"].startswith("set-up commands ignored")] == []
+
+
 class RestartingMhz19(Mhz19):
     """An MH-Z19 on a supply that sags under its load: it restarts every four polls, and
     answers two of them with its boot's 15000 in bytes 6..7."""

@@ -158,6 +158,7 @@ __all__ = [
     "WORKING_PERIOD_MARGIN_S",
     "Command",
     "PresetDevice",
+    "answers_when_powered",
     "asked_only",
     "command_ack",
     "command_bytes",
@@ -692,6 +693,16 @@ def left_asleep(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | N
         return None
     asleep = _last_left_on(setup, reporting.sleep, reporting.wake)
     return None if asleep is None else (asleep, reporting.wake)
+
+
+def answers_when_powered(preset: str | None) -> bool:
+    """Whether the device of ``preset`` answers its poll whenever it is powered and its line
+    carries the bytes, whatever was written to it (an MH-Z19: it has no sleep and no reporting
+    mode), so no set-up command ends its silence: one written to it while it is silent reaches
+    a device without supply, or one whose answers the line loses, which stores the setting
+    again for nothing (the MH-Z19's ABC and range commands write its EEPROM, which each write
+    wears)."""
+    return _KINDS.get(preset or "") == "mhz19"
 
 
 def wake_command(preset: str | None) -> str | None:
