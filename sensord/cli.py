@@ -839,7 +839,12 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     compares with the device's datasheet (the file gives the spec's bytes as escapes)."""
     if s.format != "frames" or s.preset is not None or s.frame is None:
         return []
-    from sensord.formats.frames import CHECKSUMS, frame_length, kinds_of  # noqa: PLC0415  (loaded by a sensor of binary frames)
+    from sensord.formats.frames import (  # noqa: PLC0415  (loaded by a sensor of binary frames)
+        CHECKSUMS,
+        frame_length,
+        kinds_of,
+        status_ok_shown,
+    )
 
     frame = s.frame.spec()
     if frame.length is not None:
@@ -865,7 +870,7 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     if frame.end_bytes:
         parts.append(f"ends {frame.end_bytes.hex(' ')}")
     if frame.status_offset is not None:
-        valid = "/".join(f"{value:02x}" for value in frame.status_ok)
+        valid = status_ok_shown(frame, "{:02x}", "/")
         masked = f" masked {frame.status_mask:02x}" if frame.status_mask != 0xFF else ""
         parts.append(f"status at {frame.status_offset}{masked} valid {valid}")
     kinds = kinds_of(frame)

@@ -36,7 +36,7 @@ from sensord.config import load_config, parse_config
 from sensord.errors import EXIT_INVALID, ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
-from sensord.formats.frames import FrameFramer, check, checksum
+from sensord.formats.frames import FrameFramer, check, checksum, status_ok_shown
 from sensord.formats.presets import PRESETS
 from sensord.sources.simulated import SimulatedDevice
 
@@ -996,3 +996,24 @@ def test_a_preset_channel_whose_field_is_misspelt_is_told_the_preset_fields() ->
     assert message.startswith("sensors[0].channels[0].field: 'pm2_5' is not a field of the frame")
     assert "pm10_standard_ug_m3" in message
     assert message.endswith("did you mean 'pm2_5_ug_m3'?")
+
+
+@pytest.mark.parametrize(
+    ("mask", "ok", "shown"),
+    [
+        (0xFF, (0,), "0x00"),
+        (0xFF, (0x40, 0), "0x40, 0x00"),
+        (0xFF, (0, *range(2, 256)), "any but 0x01"),
+        (0x7F, tuple(v for v in range(128) if v not in (3, 5)), "any but 0x03, 0x05"),
+        (0x03, (0, 1), "0x00, 0x01"),  # half of the masked values: named as they are
+        (0x03, (0, 1, 3), "any but 0x02"),
+    ],
+)
+def test_the_valid_statuses_are_named_or_the_fewer_invalid_ones(
+    mask: int, ok: tuple[int, ...], shown: str
+) -> None:
+    """A status check is told by its valid values, or, when they are most of those the mask
+    lets through (the MH-Z19 preset's: every status but 1), by those that are not."""
+    frame = FrameSpec(start=b"\xff", length=4, status_offset=1, status_mask=mask, status_ok=ok)
+    assert status_ok_shown(frame) == shown
+    assert status_ok_shown(frame, "{:02x}", "/") == shown.replace("0x", "").replace(", ", "/")

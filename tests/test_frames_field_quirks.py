@@ -385,10 +385,10 @@ def test_an_sds011_set_to_a_working_period_publishes_a_zero_frame_after_a_missed
 BOOTING = 15000
 
 
-def mhz19_answer(ppm: int, u: int = 0) -> bytes:
-    """``FF 86``, CO2, temperature + 40 (22 °C), status 0, bytes 6..7 ``u`` and the checksum
-    of the MH-Z19B datasheet, computed here."""
-    body = bytes([0x86, ppm >> 8, ppm & 0xFF, 62, 0, u >> 8, u & 0xFF])
+def mhz19_answer(ppm: int, u: int = 0, status: int = 0) -> bytes:
+    """``FF 86``, CO2, temperature + 40 (22 °C), ``status``, bytes 6..7 ``u`` and the
+    checksum of the MH-Z19B datasheet, computed here."""
+    body = bytes([0x86, ppm >> 8, ppm & 0xFF, 62, status, u >> 8, u & 0xFF])
     return b"\xff" + body + bytes([-sum(body) % 256])
 
 
@@ -525,6 +525,39 @@ def test_an_mhz19_whose_supply_was_cut_until_it_went_stale_is_set_up_again(acks:
     assert not device.abc
     # once: a clone's three writes (SETUP_TRIES) of the run await the reply it never sends
     assert device.abc_off_writes == writes + (1 if acks else SETUP_TRIES)
+
+
+def test_an_mhz19_a_version_s_status_byte_1_is_no_measurement() -> None:
+    """The MH-Z19 "A" version sends a status byte in byte 5 of its answer, after the
+    temperature + 40 in byte 4: 64 for a stable reading, less while the CO2 changes fast, and
+    1 while it boots, whose values are no measurement (Tasmota's ``xsns_15_mhz19.ino`` and
+    ESPEasy's ``P049_data_struct.cpp``: "S==1 => "A" version sensor bootup, do not use
+    values"); the "B" version (MH-Z19B, MH-Z19C) sends 0 there. Bytes 6..7 hold 15000 only
+    early in the boot. A frame of status 1 is rejected (``invalid``, the status named); the
+    others are read alike, CO2 and temperature, whatever their status."""
+    clock = Clock()
+    answers = [
+        mhz19_answer(650, 10500, status=0),  # "B" version
+        mhz19_answer(660, 10500, status=0x40),  # "A" version, stable
+        mhz19_answer(670, 10500, status=0x10),  # "A" version, CO2 changing fast
+        mhz19_answer(500, 10500, status=0x01),  # "A" version booting
+        mhz19_answer(680, 10500, status=0x40),
+    ]
+    device = Mhz19(answers)
+    table = {"preset": "mhz19", "warmup_s": 0, "poll": {"interval_s": 1}}
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        got = run_polls(rt, pair, clock, device, clock.now + 4.5)  # five polls
+        temperature = last_value(rt, "temperature_celsius")
+        rt.stop()
+    assert [value for _, value in got] == [650.0, 660.0, 670.0, 680.0]
+    assert temperature == 22.0
+    assert published(rt, "temperature_celsius") == 4
+    assert rt.snapshot().parse_errors["invalid"] == 1
+    [rejected] = [e for e in logs if e["event"] == "frame rejected"]
+    assert rejected["detail"] == (
+        "the device reports status 0x01 at byte 5; its values are valid with any but 0x01"
+    )
 
 
 def test_boot_bytes_of_a_frame_spec_mark_frames_without_values_and_a_restart() -> None:

@@ -169,6 +169,7 @@ __all__ = [
     "length_base",
     "of_kind",
     "status_check",
+    "status_ok_shown",
     "stuff",
     "unstuff",
 ]
@@ -2082,7 +2083,7 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
     if refused is None:
         return decode
     at, mask = frame.status_offset, frame.status_mask
-    valid = ", ".join(f"0x{value:02X}" for value in frame.status_ok)
+    valid = status_ok_shown(frame)
     channels = tuple(channel for channel, _ in spec.fields)
     masked = "" if mask == 0xFF else f" (masked 0x{mask:02X})"
 
@@ -2099,6 +2100,17 @@ def _with_status(spec: FormatSpec, frame: FrameSpec, decode: Decoder) -> Decoder
         return decode(data)
 
     return decode_valid
+
+
+def status_ok_shown(frame: FrameSpec, form: str = "0x{:02X}", sep: str = ", ") -> str:
+    """The values of the status byte (masked) with which a frame's values are valid, each
+    written as ``form``: ``0x00, 0x40``; or, when they are most of the values the mask lets
+    through, those that are not: ``any but 0x01``."""
+    ok = frozenset(frame.status_ok)
+    masked = [value for value in range(256) if value & frame.status_mask == value]
+    if 2 * len(ok) > len(masked):
+        return "any but " + sep.join(form.format(value) for value in masked if value not in ok)
+    return sep.join(form.format(value) for value in frame.status_ok)
 
 
 def status_check(frame: FrameSpec) -> Callable[[bytes], int | None] | None:

@@ -57,13 +57,20 @@ Layouts, from the manufacturers' datasheets:
 * Winsen MH-Z19B/C: answers the read request ``FF 01 86 00 00 00 00 00 79`` with 9 bytes
   ``FF 86``, CO2 ppm big-endian, and a two's-complement 8-bit checksum of bytes 1..7. Byte 4
   is the temperature plus 40 °C (not in the datasheet; read by every public MH-Z19 library, and
-  coarse). The preset polls every 5 s with the request, its checksum computed. While it
-  boots, the sensor answers with 15000 in bytes 6..7 (``3A 98``), and its automatic baseline
-  calibration is on again after it: Tasmota's ``xsns_15_mhz19.ino`` and ESPEasy's
-  ``_P049_MHZ19.ino`` ignore such answers and write their ABC command again once the boot is
-  over. The preset gives those bytes as its ``boot_bytes``: such answers publish nothing, and
-  a sensor that gets one mid-run warms up again and writes its set-up commands again once an
-  answer without them comes (a supply that sags restarts the sensor behind an open port).
+  coarse). The datasheets leave bytes 4..7 undocumented; the MH-Z19 "A" version sends a
+  status byte in byte 5 (64 for a stable reading, less while the CO2 changes fast, 1 while it
+  boots), the "B" version 0, and both the same temperature byte (Tasmota's
+  ``xsns_15_mhz19.ino`` and ESPEasy's ``P049_data_struct.cpp`` read byte 4 of both and tell
+  them by byte 5). A frame of status 1 holds no measurement ("S==1 => "A" version sensor
+  bootup, do not use values", in both): the preset's status check rejects it (``invalid``),
+  and reads every other status alike. The preset polls every 5 s with the request, its
+  checksum computed. While it boots, the sensor answers with 15000 in bytes 6..7 (``3A 98``),
+  and its automatic baseline calibration is on again after it: Tasmota's
+  ``xsns_15_mhz19.ino`` and ESPEasy's ``_P049_MHZ19.ino`` ignore such answers and write
+  their ABC command again once the boot is over. The preset gives those bytes as its
+  ``boot_bytes``: such answers publish nothing, and a sensor that gets one mid-run warms up
+  again and writes its set-up commands again once an answer without them comes (a supply
+  that sags restarts the sensor behind an open port).
 
 Warm-up (``warmup_s``): when a device may just have been powered (see ``sensord.sensor``), the
 frames of the first seconds are read and not published. The PMS sensors' datasheet asks for at
@@ -468,6 +475,10 @@ _MHZ19: dict[str, Any] = {
         "checksum_start": 1,
         "boot_bytes": (15000).to_bytes(2, "big"),
         "boot_offset": 6,
+        # the "A" version's status byte: 1 while it boots, its values no measurement; the
+        # "B" version (MH-Z19B, MH-Z19C) sends 0
+        "status_offset": 5,
+        "status_ok": [0, *range(2, 256)],
         "fields": [
             {"name": "co2_ppm", "offset": 2, "type": "u16be"},
             {"name": "temperature_celsius", "offset": 4, "type": "u8", "bias": -40.0},
@@ -879,7 +890,8 @@ def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes
     start bytes and length, none of them with the preset's checksum: a clone's frames, whose
     checksum is another variant. The hint says so, and how to read them (a preset cannot be
     edited, but a ``frame`` table in the sensor's table replaces the preset's), with the
-    preset's frame spec to copy and, when one variant holds over every frame, its checksum.
+    preset's frame spec to copy (without its status check) and, when one variant holds over
+    every frame, its checksum.
     Computed only when the sensor goes stale, or its hint is read again. None otherwise."""
     if preset is None or frame is None or not reads_preset_frame(preset, frame):
         return None
@@ -896,7 +908,9 @@ def clone_checksum_hint(preset: str | None, frame: FrameSpec | None, data: bytes
     if len(set(candidates)) < FITTING_FRAMES:  # one may be noise that begins like a frame
         return None
     found = _clone_checksum(candidates, len(frame.end_bytes))
-    spec = dict(own)
+    # a clone's status byte need not be the genuine device's (the MH-Z19 "A" version's): its
+    # frame table reads the values without that check
+    spec = {key: value for key, value in own.items() if not key.startswith("status_")}
     own_sum = f"{own['checksum']} from byte {own.get('checksum_start', 0)}"
     if found is None:
         spec["checksum"] = "none"
