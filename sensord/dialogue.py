@@ -1001,8 +1001,10 @@ class Dialogue:
     def _check_unasked(self, got: int, now: float) -> None:
         """``got`` frames came in the poll interval that ends ``now``, from a device whose
         set-up leaves it sending only when asked: more than one in two intervals running is a
-        device that streams again (powered anew, in its default mode), set up again; one in
-        each for a whole wait after the last such interval starts the wait over."""
+        device that streams again (a PMS powered anew, in its default mode; an SDS011 that
+        another program switched to active reporting: it keeps its mode through a power
+        cut), set up again; one in each for a whole wait after the last such interval
+        starts the wait over."""
         assert self._unasked is not None
         if got > 1:
             self._unasked += 1

@@ -16,6 +16,7 @@ import pytest
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
 from test_frames_commands import (
+    SDS011_FRAME,
     Clock,
     DeviceEnd,
     pms_frame,
@@ -334,6 +335,60 @@ def test_a_pms_in_passive_mode_that_power_cycles_into_active_mode_is_put_back() 
     lines = [e for e in logs if e["event"] == RERUN]
     assert len(lines) == 1
     assert "frames came between two polls, twice running" in lines[0]["why"]
+
+
+class Sds011(Pms5003):
+    """An SDS011 on a pty master: the preset's simulated device (active reporting after
+    power-up, ``query_mode`` acknowledged, ``query`` answered with a data frame), streaming
+    a frame a second while in active reporting mode."""
+
+    def __init__(self, pair: PtyPair, clock: Clock) -> None:
+        super().__init__(pair, clock)
+        self.device = PresetDevice("sds011")
+
+    def frame(self) -> bytes:
+        self.sent += 1
+        return self.device.stamp(SDS011_FRAME)
+
+
+def test_an_sds011_in_query_mode_that_reports_unasked_is_put_back_in_query_mode() -> None:
+    """An SDS011 set to query mode keeps it through a power cut (the Laser Dust Sensor
+    Control Protocol V1.3: "the setting is still effective after power off"), but another
+    program on the line can switch it to active reporting: it streams a frame a second,
+    never stale. More than one frame between two polls, twice running, has ``query_mode``
+    written again, counted and logged once; acknowledged, the device answers only its
+    queries after it."""
+    clock = Clock()
+    query_mode = command_bytes("sds011", "query_mode")
+    table = {
+        "preset": "sds011",
+        "simulate": "never",
+        "warmup_s": 0,
+        "setup": ["query_mode"],
+        "poll": {"command": "query", "interval_s": 2.0},
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = Sds011(pair, clock)
+        sds.run(rt, clock.now + 30.0)
+        assert not sds.device.active
+        switched = clock.now
+        sds.device.receive(command_bytes("sds011", "active_mode"))  # the other program's
+        sds.next_frame_at = clock.now + 1.0
+        sds.run(rt, switched + 20.0)
+        frames_then, sent_then = rt.framer.frames, sds.sent
+        sds.run(rt, switched + 40.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert len([at for at, w in sds.written if w == query_mode and at > switched]) == 1
+    assert not sds.device.active
+    assert rt.setup_reruns == 1
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert sds.sent - sent_then == rt.framer.frames - frames_then == 10
+    [line] = [e for e in logs if e["event"] == RERUN]
+    assert "frames came between two polls, twice running" in line["why"]
 
 
 def test_a_dead_device_behind_a_silent_serial_server_is_set_up_again_at_the_waits_pace() -> None:
