@@ -2938,11 +2938,11 @@ def test_quectel_pq_satellites_up_to_63_are_beidou() -> None:
         "GSV.snr_mean_beidou": pytest.approx(31.333, abs=1e-3),
         "GSV.snr_max_beidou": 33.0,
     }
-    # nor is 0 (a satellite field some receivers fill with zeros): of no constellation
-    assert parse(nmea("PQGSV,1,1,03,05,34,137,30,00,,,,40,06,045,31,0,4"))[0] == (
-        "GSV.in_view_beidou",
-        2.0,
-    )
+    # nor is 0 (a satellite field some receivers fill with zeros): no satellite, as an entry
+    # without a number is none, the group BeiDou's alone, in view as its field says
+    zero = parse(nmea("PQGSV,1,1,03,05,34,137,30,00,,,,40,06,045,31,0,4"))
+    assert zero[0] == ("GSV.in_view_beidou", 3.0)
+    assert zero == parse(nmea("PQGSV,1,1,03,05,34,137,30,,,,,40,06,045,31,0,4"))
     # 64 is no BeiDou PRN: of no constellation there, and no SBAS
     assert parse(nmea("PQGSV,1,1,02,05,34,137,30,64,06,045,31,0,4")) == [
         ("GSV.in_view_beidou", 1.0),
@@ -3336,6 +3336,60 @@ def test_a_gsv_entry_without_satellite_number_is_no_satellite_alone_or_merged() 
         ("GSV.snr_mean_glonass", pytest.approx((32 + 35 + 34) / 3)),
         ("GSV.snr_max_glonass", 35.0),
     ]
+
+
+#: The L1 and second-signal groups of a ZED-F9P's GLONASS (signal IDs 1 and 3) and GPS (1 and
+#: 6), cut to three satellites each (gpsd's capture test/daemon/ublox-zed-f9p-nmea.log,
+#: 00:39:56), the L1 group with a fourth entry of SNR 50 numbered ``{}``.
+ZED_ZERO_ENTRY = {
+    "GL": (
+        "GLGSV,1,1,04,65,53,144,30,{},58,305,50,81,64,223,35,82,13,214,33,1",
+        "GLGSV,1,1,03,65,53,144,32,81,64,223,34,82,13,214,34,3",
+    ),
+    "GP": (
+        "GPGSV,1,1,04,05,06,110,19,{},58,305,50,10,24,284,34,13,37,124,29,1",
+        "GPGSV,1,1,03,05,06,110,,10,24,284,,13,37,124,27,6",
+    ),
+}
+
+
+@pytest.mark.parametrize("zero", ["00", "0"])
+@pytest.mark.parametrize("talker", ["GL", "GP"], ids=["GL, of its own", "GP, by numbers"])
+def test_a_gsv_entry_numbered_zero_is_no_satellite_alone_or_merged(talker: str, zero: str) -> None:
+    """gpsd skips a GSV entry whose satellite number reads 0 (``processGSV`` in
+    drivers/driver_nmea0183.c: ``atoi()`` of the field is 0, "skip bogus fields"): no
+    satellite has number 0 (some encoders fill unused entries with zeros). Such an entry is
+    read as one without a number on every talker, whether its group is read alone or merged
+    with the epoch's others: its SNR in no figure, not counted in view when merged (a
+    talker that names its constellation would count it), and on ``GP``, whose satellites
+    are each of the constellation their number falls in, no satellite of no constellation
+    (which would have its group's in-view count taken from its GPS entries, not from its
+    in-view field). The epoch after the first merges the L1 group with the second signal's:
+    three satellites, each at its best SNR."""
+    name = {"GL": "glonass", "GP": "gps"}[talker]
+    fields = [f"GSV.{stat}_{name}" for stat in ("in_view", "snr_mean", "snr_max")]
+    l1, second = ZED_ZERO_ENTRY[talker]
+
+    def epochs(number: str) -> list[list[tuple[str, float]]]:
+        parse = decoder(*fields)
+        frames = [nmea(l1.format(number)), nmea(second), UBLOX_GNGGA]
+        return [parse(frame) for frame in frames * 2]
+
+    alone, merged = {
+        "GL": ([4.0, (30 + 35 + 33) / 3, 35.0], [3.0, (32 + 35 + 34) / 3, 35.0]),
+        "GP": ([4.0, (19 + 34 + 29) / 3, 34.0], [3.0, (19 + 34 + 29) / 3, 34.0]),
+    }[talker]
+    got = epochs(zero)
+    expected: list[list[tuple[str, Any]]] = [
+        list(zip(fields, map(pytest.approx, alone), strict=True)),
+        [],
+        [],
+        [],
+        list(zip(fields, map(pytest.approx, merged), strict=True)),
+        [],
+    ]
+    assert got == expected
+    assert got == epochs("")
 
 
 def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:

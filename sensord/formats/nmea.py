@@ -90,7 +90,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 * ``GSV.in_view_<constellation>``, ``GSV.snr_mean_<constellation>`` and
   ``GSV.snr_max_<constellation>`` (dB-Hz, over the satellites with an SNR; an SNR of ``00``,
   which Garmin, SiRF and Haicom receivers write for a satellite they do not track, is none;
-  an entry without a satellite number is no satellite, its SNR in no figure, as gpsd skips it),
+  an entry without a satellite number, or numbered 0, is no satellite, its SNR in no figure,
+  on every talker, as gpsd skips it),
   read from whole groups of GSV sentences (see
   :class:`~sensord.formats.nmea_satellites.SatelliteGroups`; a group cut short is rejected
   as ``truncated``, never half-used, and so is a GSV without checksum of a talker that sends

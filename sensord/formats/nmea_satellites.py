@@ -144,8 +144,9 @@ def _gps_system_constellation(text: str, talker: str) -> str | None:
     return "gps"
 
 
-#: GSA's satellite fields that list no satellite: empty, as the standard writes them, or a
-#: number 0, which no satellite has (some encoders fill the unused fields with zeros).
+#: GSA's and GSV's satellite number fields that list no satellite: empty, as the standard
+#: writes them, or a number 0, which no satellite has (some encoders fill the unused fields
+#: with zeros; gpsd's ``processGSA`` and ``processGSV`` skip a field whose ``atoi()`` is 0).
 NO_SATELLITE = frozenset({"", "0", "00", "000"})
 
 
@@ -448,7 +449,8 @@ class SatelliteGroups:
                 (number(fields[at]) or None) if fields[at] else None,
             )
             for at in range(7, ends, 4)
-            if fields[at - 3]  # an entry without a number is no satellite (gpsd skips it)
+            # an entry without a number, or numbered 0, is no satellite (gpsd skips it)
+            if fields[at - 3] not in NO_SATELLITE
         ]
         key = (talker, signal)
         pending = self._pending.pop(key, None)
@@ -480,7 +482,9 @@ class SatelliteGroups:
                     self._begun[talker] = _SEVERAL
                 numbers = []
         if numbers is not None:
-            numbers = numbers + [fields[at - 3] for at in range(7, ends, 4) if fields[at - 3]]
+            numbers = numbers + [
+                fields[at - 3] for at in range(7, ends, 4) if fields[at - 3] not in NO_SATELLITE
+            ]
         readings: list[tuple[str, float]] = []
         if number_ < total:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
