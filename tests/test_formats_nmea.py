@@ -1627,6 +1627,57 @@ def test_a_gsa_damaged_in_any_way_within_an_epoch_gives_no_short_union(kind: str
     assert values["GSA.used_beidou"] == [7.0, 8.0, 8.0]
 
 
+def checksummed_anew(sentence: bytes, old: bytes, new: bytes) -> bytes:
+    """``sentence`` (with its checksum) with ``old`` replaced by ``new`` once and its checksum
+    computed again: a receiver that wrote ``new`` there."""
+    body = sentence[1 : sentence.index(b"*")]
+    changed = body.replace(old, new, 1)
+    assert changed != body
+    return nmea(changed.decode("ascii"))
+
+
+#: A satellite number field that is no whole number: a letter, a sign, a space.
+GARBLED_NUMBERS = {"letter": "1A", "sign": "+6", "space": " 6"}
+
+
+@pytest.mark.parametrize("garbled", list(GARBLED_NUMBERS.values()), ids=list(GARBLED_NUMBERS))
+def test_a_gsa_satellite_number_garbled_under_its_checksum_counts_no_satellite(
+    garbled: str,
+) -> None:
+    """A GSA whose checksum holds and whose satellite number field is no whole number: the
+    checksum proves only that the bytes arrived as the receiver sent them, and what it sent
+    there is no satellite number. The field written wrong is counted as the same field
+    damaged without checksum is (``syntax``, the field named), and as any field written
+    wrong under a checksum, its channels get no value (``satellites_used`` and
+    ``used_<constellation>``) while the sentence's others are read (fix mode, DOPs). Its
+    run is one that lost a GSA: a Teseo LIV4F's Galileo E1 sentence with satellite 16
+    garbled gives Galileo no reading that epoch (its E5a sentence alone is no union), GPS
+    and BeiDou theirs; the next epoch is read whole."""
+    parse = decoder(*TESEO_USED, "GSA.pdop", "GSA.fix_mode", "GSA.satellites_used")
+    stream = teseo_epoch(6) + teseo_epoch(7) + teseo_epoch(8)
+    galileo_e1 = 10 + 3
+    assert stream[galileo_e1] == nmea("GNGSA,A,3,24,16,25,,,,,,,,,,2.5,1.7,1.8,3")
+    stream[galileo_e1] = checksummed_anew(stream[galileo_e1], b",16,", f",{garbled},".encode())
+    readings: list[list[tuple[str, float]]] = []
+    for at, frame in enumerate(stream):
+        if at == galileo_e1:
+            with pytest.raises(ParseError) as caught:
+                parse(frame)
+            assert caught.value.reason == "syntax"
+            assert caught.value.detail == f"GSA satellite number {garbled!r}"
+            assert caught.value.kept == [("GSA.pdop", 2.5), ("GSA.fix_mode", 3.0)]
+            readings.append(caught.value.kept)
+        else:
+            readings.append(parse(frame))
+    values = by_channel(readings)
+    assert values["GSA.used_gps"] == [3.0, 4.0, 4.0]
+    assert values["GSA.used_galileo"] == [3.0, 3.0]
+    assert values["GSA.used_beidou"] == [7.0, 8.0, 8.0]
+    assert values["GSA.pdop"] == [2.5] * 18
+    epoch = [3.0, 3.0, 7.0, 3.0, 3.0, 4.0]
+    assert values["GSA.satellites_used"] == [*epoch, *epoch[:1], *epoch[2:], *epoch]
+
+
 def test_a_run_that_lost_a_gsa_gives_no_reading_short_of_a_constellations_sentences() -> None:
     """An epoch whose BeiDou B1 sentence (7 satellites) fails its checksum has only its B2a
     sentence (4, one of them not on B1) of BeiDou: their union is 8, the B2a sentence alone
@@ -3618,6 +3669,39 @@ def test_a_gsv_satellite_number_garbled_without_checksum_is_a_syntax_error(
     for at, frame in enumerate(epoch):
         if at == lost:
             assert reason(parse, damaged) == "syntax"
+            got.append([])
+        else:
+            got.append(parse(frame))
+    gps, galileo = ([], TESEO_GALILEO) if lost == 0 else (TESEO_GPS, [])
+    assert got == [*[[]] * 9, gps, galileo, TESEO_BEIDOU, []]
+    assert [parse(frame) for frame in epoch] == [*[[]] * 9, *TESEO_READ, []]
+
+
+@pytest.mark.parametrize("garbled", list(GARBLED_NUMBERS.values()), ids=list(GARBLED_NUMBERS))
+@pytest.mark.parametrize("lost", [0, 3], ids=["GP, of no constellation", "GA, of its own"])
+def test_a_gsv_satellite_number_garbled_under_its_checksum_is_a_syntax_error(
+    garbled: str, lost: int
+) -> None:
+    """A GSV whose checksum holds and whose satellite number field is no whole number is
+    rejected as the same sentence without checksum is (``syntax``, the field named): what
+    the receiver sent there is no satellite number, neither a satellite in view (a talker
+    that names its constellation) nor one to leave out unseen (one that names none), and a
+    GSV with a field written wrong is rejected whole, as one with a garbled SNR is (its group
+    is read whole or not at all). A Teseo LIV4F's GSV epochs with satellite 16 of its GPS L1
+    group, or of its Galileo E1 group, garbled: that constellation gets no reading that
+    epoch, the others theirs, and the next epoch is read whole."""
+    parse = decoder(*TESEO_GSV_FIELDS)
+    epoch = [*TESEO_LIV4F_GSV]
+    for frame in epoch * 2:
+        parse(frame)
+    damaged = checksummed_anew(epoch[lost], b",16,", f",{garbled},".encode())
+    got: list[list[tuple[str, float]]] = []
+    for at, frame in enumerate(epoch):
+        if at == lost:
+            with pytest.raises(ParseError) as caught:
+                parse(damaged)
+            assert caught.value.reason == "syntax"
+            assert caught.value.detail == f"GSV satellite number {garbled!r}"
             got.append([])
         else:
             got.append(parse(frame))

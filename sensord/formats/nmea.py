@@ -26,9 +26,14 @@ sentence whose checksum holds, a field the receiver wrote wrong (a date such as 
 from a firmware bug, a number that is not finite) is counted under its reason (``syntax``,
 ``nonfinite``; once per sentence) and its channel gets no value, while the sentence's other
 fields are read; without a checksum such a sentence is rejected whole, and so is a GSV
-sentence (its group is read whole or not at all). A sentence whose coordinate's hemisphere
-field holds no hemisphere letter is rejected whole (``syntax``), its checksum holding or not:
-its fields are out of place, a comma lost or added before the checksum was computed (see
+sentence (its group is read whole or not at all). A GSA or GSV satellite number field that
+is no whole number (``1A``, ``+3``) is ``syntax`` whether the checksum holds or not: the
+checksum proves only that the bytes arrived as sent, and the receiver sent no satellite
+number there; a GSV is rejected whole, a GSA whose checksum holds has its fix mode and DOPs
+read and no ``satellites_used`` or ``used_<constellation>``, its epoch's run having lost it.
+A sentence whose coordinate's hemisphere field holds no hemisphere letter is rejected whole
+(``syntax``), its checksum holding or not: its fields are out of place, a comma lost or
+added before the checksum was computed (see
 :func:`_out_of_place`); and so is a sentence of a type whose numbers each have their unit
 fixed by the standard (MWD, VWR, VWT, DBT, VHW, VLW, VTG, HDT, HDM, and GGA's altitude and
 geoid separation) with a unit letter out of place: another letter than its number's unit, in either
@@ -248,7 +253,7 @@ from sensord.formats.nmea_satellites import (
     SBAS,
     SatelliteGroups,
     UsedSatellites,
-    whole_satellite_numbers,
+    garbled_satellite_number,
 )
 from sensord.formats.nmea_satellites import field as _field
 from sensord.formats.text import check_common, decode_text, number, number_text, unique_fields
@@ -1023,6 +1028,8 @@ class _SatelliteIds(_Slot):
         past_twelve = index + 16  # after the DOPs and the system ID (see _gsa_of_twelve)
 
         def count(fields: list[str]) -> float | None:
+            if garbled_satellite_number(fields) is not None:
+                return None  # the decoder counts the field that is no satellite number
             listed = sum(1 for text in fields[index : index + 12] if text not in NO_SATELLITE)
             return float(listed + max(0, len(fields) - past_twelve))
 
@@ -2123,6 +2130,7 @@ def timed_decoder(
             if star >= 0 and address not in checked and len(checked) < ADDRESSES_KEPT:
                 checked.add(address)
             sentence = address[2:]
+            no_satellite: ParseError | None = None  # a GSA's satellite number field written wrong
             mode_at = simulator_mode.get(sentence)
             # not from a sentence damaged on the line (without the checksum its address
             # carries, or cut short): it may have lost the field that tells
@@ -2157,7 +2165,7 @@ def timed_decoder(
                 counts.unchecked += 1
             if getters is None:
                 assert groups is not None  # a GSV sentence, wanted
-                return groups.feed(fields, star < 0)
+                return groups.feed(fields)
             letters = hemispheres.get(sentence)
             if letters is not None:
                 misplaced = _out_of_place(fields, letters)
@@ -2185,8 +2193,11 @@ def timed_decoder(
             if sentence == "GSA":
                 if len(fields) >= _GSA_FIELDS:
                     fields = _gsa_of_twelve(fields)
-                if star < 0:  # damage on the line: see whole_satellite_numbers()
-                    whole_satellite_numbers("GSA", fields[3:15] + fields[19:])
+                garbled = garbled_satellite_number(fields)
+                if garbled is not None:  # no satellite number: see garbled_satellite_number()
+                    no_satellite = ParseError("syntax", f"GSA satellite number {garbled[:8]!r}")
+                    if star < 0:  # damage on the line
+                        raise no_satellite
             says_fix = fix_readers.get(sentence)
             if says_fix is not None:
                 fix = says_fix(fields)
@@ -2200,7 +2211,7 @@ def timed_decoder(
             if simulating[0] and sentence in simulated:
                 getters = simulated[sentence]
             readings: list[tuple[str, float]] = []
-            failed: ParseError | None = None
+            failed = no_satellite
             #: the channels given a value in a unit they do not take (XDR's ``units``)
             other_unit: list[str] = []
             for channel, getter in getters:
@@ -2219,7 +2230,8 @@ def timed_decoder(
                     continue
                 if value is not None:
                     readings.append((channel, value))
-            if used is not None and sentence == "GSA":
+            if used is not None and sentence == "GSA" and no_satellite is None:
+                # a GSA that lists no satellite number is one the run lost (see wrap())
                 readings += used.feed(fields)
             if gsv_epoch:
                 assert groups is not None

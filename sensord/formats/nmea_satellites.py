@@ -8,8 +8,8 @@ that span sentences, and the constellation of a satellite by its talker, system 
 sentence table (:data:`~sensord.formats.nmea.SENTENCES`) and its slots are there. The slots
 take :data:`CONSTELLATIONS`, :data:`SBAS` and :data:`NO_SATELLITE` from here, and its getters
 take :func:`field` (a sentence's field by index), which both modules read sentences with,
-and the decoder :func:`whole_satellite_numbers`, which checks the satellite numbers of a GSA
-without checksum (:meth:`SatelliteGroups.feed` those of a GSV):
+and the decoder :func:`garbled_satellite_number`, which finds a GSA's satellite number
+that is no whole number (:meth:`SatelliteGroups.feed` checks those of a GSV):
 :mod:`sensord.formats.nmea` imports this module, never the other way round.
 """
 
@@ -28,7 +28,7 @@ __all__ = [
     "SatelliteGroups",
     "UsedSatellites",
     "field",
-    "whole_satellite_numbers",
+    "garbled_satellite_number",
 ]
 
 
@@ -189,15 +189,20 @@ def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> di
     return listed
 
 
-def whole_satellite_numbers(sentence: str, numbers: list[str]) -> None:
-    """Raises ``syntax`` for a satellite number field of a ``sentence`` (GSA, GSV) among
-    ``numbers`` that is no whole number (digits only; an empty one lists no satellite). Only
-    a sentence without checksum is checked so: one damaged on the line (``1A``, ``+3``,
-    `` 7``), read, would count a satellite that is none, or leave one out unseen, where a
-    field that does not parse rejects such a sentence."""
-    for text in numbers:
-        if text and not text.isdigit():
-            raise ParseError("syntax", f"{sentence} satellite number {text[:8]!r}")
+def garbled_satellite_number(fields: list[str]) -> str | None:
+    """The first satellite number field of a GSA sentence (in the standard's layout, see
+    :func:`~sensord.formats.nmea._gsa_of_twelve`: its twelve fields from
+    :data:`_GSA_IDS_AT` and those past its system ID) that is no whole number (digits only;
+    an empty one lists no satellite), or None. Read, such a field (``1A``, ``+3``, `` 7``)
+    would count a satellite that is none, or leave one out unseen: without checksum it is
+    damage on the line, with its checksum holding the receiver sent no satellite number
+    there (the checksum proves only that the bytes arrived as sent). The decoder counts it as
+    ``syntax`` either way, as :meth:`SatelliteGroups.feed` does a GSV's."""
+    for at in range(_GSA_IDS_AT, len(fields)):
+        text = fields[at]
+        if text and not text.isdigit() and not _GSA_IDS_AT + 12 <= at <= _GSA_SYSTEM_AT:
+            return text
+    return None
 
 
 def _whole(text: str) -> int:
@@ -422,9 +427,10 @@ class SatelliteGroups:
         #: of it one of them had (see :meth:`_due`)
         self._short: dict[str, tuple[int, int]] = {}
 
-    def feed(self, fields: list[str], unchecked: bool = False) -> list[tuple[str, float]]:
-        """The readings of a GSV sentence (see the class); ``unchecked``, of one without
-        checksum, whose satellite numbers are checked (:func:`whole_satellite_numbers`)."""
+    def feed(self, fields: list[str]) -> list[tuple[str, float]]:
+        """The readings of a GSV sentence (see the class). A satellite number field that is
+        no whole number rejects it (``syntax``), its checksum holding or not (see
+        :func:`garbled_satellite_number`): its group is read whole or not at all."""
         talker = fields[0][:2]
         counted = False  # whether a sentence lost before this one has been counted
         if self._lost:
@@ -441,8 +447,10 @@ class SatelliteGroups:
         if len(signal) > 1:  # NMEA 4.10's signal ID is one hex digit
             raise ParseError("syntax", f"GSV signal ID {signal[:8]!r}")
         ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
-        if unchecked:
-            whole_satellite_numbers("GSV", fields[4:ends:4])
+        for at in range(4, ends, 4):
+            text = fields[at]
+            if text and not text.isdigit():
+                raise ParseError("syntax", f"GSV satellite number {text[:8]!r}")
         seen = [
             (
                 own or _in_view_kind(fields[at - 3], talker),
@@ -906,9 +914,11 @@ class UsedSatellites:
         other GSA sentences one run, whose ``used_<constellation>`` is their union, given once,
         unless the run is short of a constellation's sentences (see :meth:`_close`). A GSA
         whose checksum holds and that has a field the receiver wrote wrong is read (its
-        satellites merged) before it raises, and is counted as read. Only frames that raise
-        take this path. ``sentence_types`` are the known sentence types (the decoder's
-        :data:`~sensord.formats.nmea.SENTENCES`)."""
+        satellites merged) before it raises, and is counted as read, but for a satellite
+        number field that is no whole number (:func:`garbled_satellite_number`): it lists
+        no satellites to merge, its fix mode and DOPs read, and the run has lost it as it
+        would a damaged one. Only frames that raise take this path. ``sentence_types`` are
+        the known sentence types (the decoder's :data:`~sensord.formats.nmea.SENTENCES`)."""
 
         def parse_counting(frame: bytes) -> list[tuple[str, float]]:
             self.frame += 1
