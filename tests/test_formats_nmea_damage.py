@@ -287,6 +287,45 @@ def test_the_last_sentence_of_a_signals_gsv_group_lost_is_one_error(
     assert parse_errors([epochs[0], lines, epochs[2]]) == [("checksum", lines[last].rstrip())]
 
 
+def zed_gga_gsv_epochs() -> list[list[bytes]]:
+    """A ZED-F9P's fixture epochs as the receiver sends them with its message list set to GGA
+    and GSV, and the GGA of the epoch after them."""
+    epochs = [
+        [line for line in lines if line[3:6] in (b"GGA", b"GSV")]
+        for lines in receiver_epochs("ublox_zed_f9p.nmea")
+    ]
+    body = b"GNGGA,003959.00,4552.65403,S,17030.00672,E,1,12,0.71,14.2,M,1.8,M,,"
+    epochs.append([b"$%s*%02X\r\n" % (body, checksum(body))])
+    return epochs
+
+
+def channel_values(readings: list[Reading], channel: str) -> list[tuple[int, float]]:
+    """The values of ``channel`` among ``readings``, each with the epoch that gave it."""
+    return [(k, value) for k, ch, value in readings if ch == channel]
+
+
+def test_a_zed_f9p_epoch_joined_to_the_first_merges_no_group_across_them() -> None:
+    """A ZED-F9P sending GGA and GSV whose second epoch's GGA, the frame that ends the first
+    epoch, fails its checksum. In the first epoch each constellation's L1 group gave its
+    reading and its second signal's group taught that its epochs have two groups; nothing
+    marks the second epoch's start, and its L1 group is no epoch's first that the port
+    opened after (that rule holds only for groups read before the stream's first frame of
+    another kind): it begins the next epoch. No reading merges the first epoch's second
+    group with the second epoch's L1 group (whose SNRs differ), nor is the second epoch's
+    L2 group read alone at the third epoch's GGA (GPS's L2 SNRs reach 29 dB-Hz, L1's 34):
+    every epoch's readings are those of the intact stream, at the same frames."""
+    epochs = zed_gga_gsv_epochs()
+    lines = [*epochs[1]]
+    assert lines[0].startswith(b"$GNGGA,003957.00,")
+    lines[0] = lines[0][:-3] + b"F\r\n"  # its checksum fails
+    damaged = [epochs[0], lines, *epochs[2:]]
+    assert [reason for reason, _ in parse_errors(damaged)] == ["checksum"]
+    sound, got = read(epochs), read(damaged)
+    assert channel_values(sound, "GSV.snr_max_gps") == [(0, 34.0), (1, 34.0), (2, 34.0)]
+    for channel in ("GSV.in_view_gps", "GSV.snr_max_gps", "GSV.in_view_glonass"):
+        assert channel_values(got, channel) == channel_values(sound, channel), channel
+
+
 def test_a_zed_f9p_epoch_joined_to_the_last_and_short_of_its_l1_group_gives_no_gps_reading() -> (
     None
 ):

@@ -268,8 +268,10 @@ _SEVERAL = "*"
 #: GSV: while it is there, the stream may be of GSV alone.
 _UNFRAMED = "-"
 #: The satellites of the group before the one that teaches its talker's second signal ID, in
-#: the teaching group's epoch (see :meth:`SatelliteGroups._epoch_readings`): its readings
-#: were given. Never filled.
+#: the teaching group's epoch (see :meth:`SatelliteGroups._epoch_readings`), when that group
+#: came before the stream's first frame of another kind and the teaching one after: its
+#: readings were given, and it may be of the epoch before (else an empty list of its own
+#: stands for it). Never filled.
 _GIVEN: list[_Satellite] = []
 
 
@@ -356,11 +358,17 @@ class SatelliteGroups:
 
     The group that teaches a talker's second signal ID is its epoch's second and gives no
     reading (the first gave its own), nor does a group past the ``n``-th; but when the
-    talker's group of that first signal ID comes after it in the same epoch, in a stream with
-    frames of other kinds, the teaching group was the epoch's first (the port was opened
-    after the epoch's first group, and the group read before was the last epoch's), and the
-    two are the epoch's groups. A group of a talker and signal ID that the epoch has had
-    already begins the constellation's next epoch (a stream of GSV alone, in which no frame
+    talker's groups before it came before the stream's first frame of another kind, and it
+    after, and the talker's group of that first signal ID comes after it in the same epoch,
+    the teaching group was the epoch's first (the port was opened after the epoch's first
+    group, and the group read before was the last epoch's), and the two are the epoch's
+    groups. A talker whose groups before the teaching one came after such a frame had them
+    in the teaching group's epoch: its next group of the first signal ID begins the next
+    epoch, even when the frame that ended the teaching group's epoch was lost on the line
+    (read as the epoch's second group, it would merge two epochs' groups, and the next
+    epoch's second group, left alone, would give a short reading at that epoch's end). A
+    group of a talker and signal ID that the epoch has had already begins the
+    constellation's next epoch (a stream of GSV alone, in which no frame
     of another kind ends one, or two epochs whose frames between them were lost on the
     line). Without such a frame, a GSV sentence lost after the constellation's epoch had its
     ``n`` groups is the next epoch's too: it may be of that epoch's first group (a Teseo's
@@ -373,6 +381,7 @@ class SatelliteGroups:
     __slots__ = (
         "_anonymous",
         "_begun",
+        "_begun_unframed",
         "_channels",
         "_counted",
         "_groups",
@@ -406,6 +415,10 @@ class SatelliteGroups:
         #: group under way when the stream started are ignored (nothing was lost); each with
         #: the signal ID of its groups, :data:`_SEVERAL` once they have carried two.
         self._begun: dict[str, str] = {}
+        #: The talkers of :attr:`_begun` at the stream's first frame of another kind (see
+        #: :meth:`close`): their groups before it may be of the epoch before the teaching
+        #: group's (see :meth:`_epoch_readings`).
+        self._begun_unframed: frozenset[str] = frozenset()
         #: The epoch under way of the constellations read over their epoch's groups (of a
         #: talker of several signal IDs, see :attr:`_begun`): constellation -> the value of
         #: :data:`_LOST` whose losses are not its epoch's (0 from the frame of another kind
@@ -620,12 +633,16 @@ class SatelliteGroups:
         """The readings of ``constellation`` that its ``group`` gives to its epoch: those of
         the epoch at its ``n``-th group (see the class). A group that is the first of its
         talker's of another signal ID than ``taught`` is the epoch's second: its first one
-        gave the readings."""
+        gave the readings. It is the epoch's first when the group of ``taught`` comes after
+        it in its epoch, its talker's groups before it having come before the stream's first
+        frame of another kind and it after (:data:`_GIVEN` marks the group before it then);
+        else the group of ``taught`` that comes next begins the next epoch."""
         epoch = self.epoch
         key = group[0]
         if taught is not None and constellation not in self._most:
             self._most[constellation] = 2
-            self._groups[constellation] = [((key[0], taught), _GIVEN, []), group]
+            before = _GIVEN if key[0] in self._begun_unframed else []
+            self._groups[constellation] = [((key[0], taught), before, []), group]
             epoch[constellation] = epoch.get(_LOST, 0)  # its most groups
             return []
         readings: list[tuple[str, float]] = []
@@ -633,7 +650,7 @@ class SatelliteGroups:
         if constellation not in epoch or groups is None:
             epoch[constellation] = 0
             groups = self._groups[constellation] = []
-        elif groups[0][1] is _GIVEN and groups[0][0] == key and _UNFRAMED not in epoch:
+        elif groups[0][1] is _GIVEN and groups[0][0] == key:
             del groups[0]  # the teaching group was the epoch's first: see the class
         elif any(k == key for k, _, _ in groups):  # no frame of another kind: the next epoch
             short = len(groups) < self._most.get(constellation, 1)
@@ -691,6 +708,8 @@ class SatelliteGroups:
         for constellation, groups in self._groups.items():
             if constellation in self.epoch:
                 readings += self._due(constellation, groups)
+        if _UNFRAMED in self.epoch:  # the stream's first frame of another kind
+            self._begun_unframed = frozenset(self._begun)
         self.epoch.clear()
         return readings
 
