@@ -326,6 +326,99 @@ def test_a_zed_f9p_epoch_joined_to_the_first_merges_no_group_across_them() -> No
         assert channel_values(got, channel) == channel_values(sound, channel), channel
 
 
+@pytest.mark.parametrize("group", [1, 4], ids=["L1", "L2"])
+def test_a_gsv_group_that_lost_a_sentence_costs_its_own_epochs_reading_only(group: int) -> None:
+    """A ZED-F9P sending GGA and GSV whose second epoch's GPS L1 or L2 group loses its second
+    sentence: that epoch gives no GPS reading, and the GGA after it ends it whole, the lost
+    group's talker and signal with it: the third epoch's L2 group is its second group, not
+    the start of another epoch (which would give the L1 group's reading alone, then the L2
+    group's alone at the next GGA)."""
+    epochs = zed_gga_gsv_epochs()
+    damaged = [[*lines] for lines in epochs]
+    at = group + 1
+    assert damaged[1][at].startswith(b"$GPGSV,3,2,12,")
+    damaged[1][at] = damaged[1][at][:-3] + b"F\r\n"  # its checksum fails
+    assert [reason for reason, _ in parse_errors(damaged)] == ["checksum"]
+    sound, got = read(epochs), read(damaged)
+    for channel in ("GSV.in_view_gps", "GSV.snr_max_gps"):
+        intact = channel_values(sound, channel)
+        assert [k for k, _ in intact] == [0, 1, 2]
+        assert channel_values(got, channel) == [(k, v) for k, v in intact if k != 1], channel
+
+
+def test_a_gsv_group_that_lost_a_sentence_in_a_stream_of_gsv_alone_costs_one_reading() -> None:
+    """A ZED-F9P whose message list is set to GSV alone, its GPS L1 and L2 groups (its
+    fixture's epochs, sent twice): the second epoch's L2 group loses its second sentence.
+    That epoch gives no GPS reading; the next L1 group begins the next epoch, and once the
+    L2 signal has given a whole group again its loss is behind it: every later epoch gives
+    its reading of both groups at its L2 group, as the intact stream does (not the L1 group's
+    alone there, nor the L2 group's with the next epoch's L1 group)."""
+    gps = [
+        [line for line in lines if line.startswith(b"$GPGSV")]
+        for lines in receiver_epochs("ublox_zed_f9p.nmea")
+    ]
+    epochs = gps + gps
+    damaged = [[*lines] for lines in epochs]
+    assert damaged[1][4].startswith(b"$GPGSV,3,2,12,")
+    damaged[1][4] = damaged[1][4][:-3] + b"F\r\n"  # its checksum fails
+    spec = FormatSpec("nmea", tuple((f, f) for f in ("GSV.in_view_gps", "GSV.snr_mean_gps")))
+
+    def placed(stream: list[list[bytes]]) -> list[tuple[int, int, str, float]]:
+        parse = codec_for("nmea").decoder(spec)
+        got: list[tuple[int, int, str, float]] = []
+        for k, lines in enumerate(stream):
+            for at, line in enumerate(lines):
+                if line == damaged[1][4]:
+                    with pytest.raises(ParseError, match="checksum mismatch"):
+                        parse(line.rstrip())
+                    continue
+                got += [(k, at, channel, value) for channel, value in parse(line.rstrip())]
+        return got
+
+    intact = placed(epochs)
+    assert [(k, at) for k, at, _, _ in intact[2:]] == [(k, 5) for k in range(1, 6) for _ in "ab"]
+    assert placed(damaged) == [reading for reading in intact if reading[0] != 1]
+
+
+@pytest.mark.parametrize(
+    ("lost", "without_trace"),
+    [(2, False), (3, False), (3, True)],
+    ids=["sentence 2", "last sentence", "last sentence without a trace"],
+)
+def test_three_damages_in_a_row_merge_no_two_epochs_gsv_groups(
+    lost: int, without_trace: bool
+) -> None:
+    """A ZED-F9P sending GGA and GSV (its fixture's epochs, the second and third sent again
+    after the third) loses, in a row, the GGA that ends its second epoch, a sentence of the
+    third epoch's GPS L1 group (its checksum fails, or its line is lost whole), and the GGA
+    that ends the third epoch. That L1 group gives nothing, and its L2 group begins an epoch
+    (the second epoch had its L2 group); the fourth epoch's L1 group then does not join that
+    L2 group, as a group of an epoch that had none of its signal would: the epoch had one,
+    which lost a sentence (or was cut by the next one's sentence 1, when it lost its last).
+    The fourth epoch's groups are merged at its L2 group, and no L2 group is read alone at
+    the next GGA: GPS's readings are the intact stream's but for the third epoch's, which
+    it lost."""
+    first, second, third, after = zed_gga_gsv_epochs()
+    epochs = [first, second, third, [*second], [*third], after]
+    damaged = [[*lines] for lines in epochs]
+    assert damaged[2][lost].startswith(b"$GPGSV,3,%d,12," % (lost,))
+    for k, at in ((2, 0), (2, lost), (3, 0)):  # two GGA and the GPS L1 sentence
+        damaged[k][at] = damaged[k][at][:-3] + b"F\r\n"  # its checksum fails
+    reasons = ["checksum"] * 3
+    if without_trace:
+        del damaged[2][lost]
+        reasons[1:] = ["checksum", "truncated"]  # the group cut by the next one's sentence 1
+    assert [reason for reason, _ in parse_errors(damaged)] == reasons
+    sound, got = read(epochs), read(damaged)
+    for channel in ("GSV.in_view_gps", "GSV.snr_max_gps"):
+        intact = channel_values(sound, channel)
+        assert [k for k, _ in intact] == [0, 1, 2, 3, 4]
+        assert channel_values(got, channel) == [(k, v) for k, v in intact if k != 2], channel
+    assert channel_values(got, "GSV.in_view_glonass") == channel_values(
+        sound, "GSV.in_view_glonass"
+    )
+
+
 def test_a_zed_f9p_epoch_joined_to_the_last_and_short_of_its_l1_group_gives_no_gps_reading() -> (
     None
 ):

@@ -370,13 +370,16 @@ class SatelliteGroups:
     group of a talker and signal ID that the epoch has had already begins the
     constellation's next epoch (a stream of GSV alone, in which no frame
     of another kind ends one, or two epochs whose frames between them were lost on the
-    line). Without such a frame, a GSV sentence lost after the constellation's epoch had its
-    ``n`` groups is the next epoch's too: it may be of that epoch's first group (a Teseo's
-    L1 group, its antenna report before it lost), the epoch then short of it, with its L5
-    group alone (2 satellites of 10); one lost while the epoch was short of its groups is
-    that epoch's only (the group it is short of may be the one that lost it). A talker whose
-    groups carry one signal ID has each group read as it comes, the decoder's frames of
-    another kind never calling :meth:`close` for it."""
+    line), and so does one of a talker and signal ID whose group lost a sentence in the
+    epoch (it was the epoch's group, though it gives nothing), or whose group its sentence 1
+    cut: otherwise the next epoch's group of that signal would join the epoch's others,
+    one epoch's satellites merged with another's. Without such a frame, a GSV sentence lost
+    after the constellation's epoch had its ``n`` groups is the next epoch's too: it may be
+    of that epoch's first group (a Teseo's L1 group, its antenna report before it lost), the
+    epoch then short of it, with its L5 group alone (2 satellites of 10); one lost while the
+    epoch was short of its groups is that epoch's only (the group it is short of may be the
+    one that lost it). A talker whose groups carry one signal ID has each group read as it
+    comes, the decoder's frames of another kind never calling :meth:`close` for it."""
 
     __slots__ = (
         "_anonymous",
@@ -386,6 +389,7 @@ class SatelliteGroups:
         "_counted",
         "_groups",
         "_lost",
+        "_lost_keys",
         "_most",
         "_pending",
         "_short",
@@ -433,6 +437,14 @@ class SatelliteGroups:
         #: first group of the epoch that teaches a talker's several signal IDs has no
         #: satellites here (its readings were given).
         self._groups: dict[str, list[_Group]] = {}
+        #: The talkers and signal IDs of the groups that lost a sentence (ended without it, or
+        #: cut by the next group's sentence 1) since the last frame of another kind, each
+        #: with the value of :data:`_LOST` in :attr:`epoch` then: a group that a
+        #: constellation's epoch has had when that is past the constellation's value there,
+        #: a loss of its epoch (see :meth:`_epoch_readings`). At most :data:`_PENDING_GROUPS`
+        #: (a stream of GSV alone keeps them, one a talker and signal ID; a new one past them
+        #: clears them).
+        self._lost_keys: dict[_Key, int] = {}
         #: constellation -> the most groups of it one epoch has had (absent: 1), or, after
         #: :data:`_SHORT_EPOCHS` epochs in a row short of it, the most of those
         self._most: dict[str, int] = {}
@@ -507,6 +519,8 @@ class SatelliteGroups:
                 fields[at - 3] for at in range(7, ends, 4) if fields[at - 3] not in NO_SATELLITE
             ]
         readings: list[tuple[str, float]] = []
+        if number_ == 1 and pending is not None:
+            self._lost_group(key, 1)  # the group it cuts, with the loss counted below
         if number_ < total:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
                 del self._pending[next(iter(self._pending))]
@@ -517,6 +531,8 @@ class SatelliteGroups:
                 readings = self._readings(own, group, in_view)
             else:
                 readings = self._readings(own, group, in_view, (key, numbers, taught))
+        else:
+            self._lost_group(key, 0)  # a group that lost a sentence, counted
         if number_ == 1 and pending is not None:
             self._lose()
             if not counted:
@@ -572,6 +588,14 @@ class SatelliteGroups:
     def _lose(self) -> None:
         """A GSV sentence was lost in the epoch under way (counted): see :attr:`epoch`."""
         self.epoch[_LOST] = self.epoch.get(_LOST, 0) + 1
+
+    def _lost_group(self, key: _Key, uncounted: int) -> None:
+        """The group of ``key`` lost a sentence, counted but for ``uncounted`` losses: see
+        ``_lost_keys``."""
+        lost_keys = self._lost_keys
+        if len(lost_keys) >= _PENDING_GROUPS and key not in lost_keys:
+            lost_keys.clear()  # of damaged talkers, without checksum: the oldest are stale
+        lost_keys[key] = self.epoch.get(_LOST, 0) + uncounted
 
     def _lose_unknown(self) -> None:
         """A GSV sentence of an unknown talker was lost (counted): see ``_lost``."""
@@ -652,7 +676,10 @@ class SatelliteGroups:
             groups = self._groups[constellation] = []
         elif groups[0][1] is _GIVEN and groups[0][0] == key:
             del groups[0]  # the teaching group was the epoch's first: see the class
-        elif any(k == key for k, _, _ in groups):  # no frame of another kind: the next epoch
+        elif self._lost_keys.get(key, 0) > epoch[constellation] or any(
+            k == key for k, _, _ in groups
+        ):
+            # no frame of another kind: the next epoch
             short = len(groups) < self._most.get(constellation, 1)
             readings = self._due(constellation, groups)
             if short:  # the sentences lost may be of its group left out: the epoch's only
@@ -711,6 +738,7 @@ class SatelliteGroups:
         if _UNFRAMED in self.epoch:  # the stream's first frame of another kind
             self._begun_unframed = frozenset(self._begun)
         self.epoch.clear()
+        self._lost_keys.clear()
         return readings
 
 
