@@ -35,6 +35,7 @@ from sensord import cli
 from sensord.config import load_config, parse_config
 from sensord.errors import EXIT_INVALID, ConfigError, ParseError
 from sensord.formats import codec_for
+from sensord.formats import frames as frames_module
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
 from sensord.formats.frames import FrameFramer, check, checksum, status_ok_shown
 from sensord.formats.presets import PRESETS
@@ -156,6 +157,25 @@ def ccitt_bitwise(data: bytes, crc: int) -> int:
 def test_the_ccitt_crcs_are_the_bitwise_ones(data: bytes) -> None:
     assert checksum("crc16_xmodem", data) == ccitt_bitwise(data, 0).to_bytes(2, "big")
     assert checksum("crc16_ccitt_false", data) == ccitt_bitwise(data, 0xFFFF).to_bytes(2, "big")
+
+
+def test_the_crc8_table_is_the_one_of_crc8_smbus() -> None:
+    """The table ``crc8`` reads, built when the module is imported, is CRC-8/SMBUS's (poly
+    0x07, not reflected): each entry the remainder of its byte, bit by bit, and the catalogue's
+    check value 0xF4 for "123456789" folded through it."""
+    table = frames_module._crc8_table()
+    assert table == frames_module._CRC8
+    assert len(table) == 256
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x107) if crc & 0x80 else crc << 1
+        assert table[byte] == crc, byte
+    assert table[:8] == (0x00, 0x07, 0x0E, 0x09, 0x1C, 0x1B, 0x12, 0x15)
+    crc = 0
+    for byte in b"123456789":
+        crc = table[crc ^ byte]
+    assert crc == 0xF4
 
 
 def test_a_packet_with_an_xmodem_crc_is_read_and_one_with_a_changed_byte_is_not() -> None:
