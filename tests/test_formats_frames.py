@@ -1037,3 +1037,70 @@ def test_the_valid_statuses_are_named_or_the_fewer_invalid_ones(
     frame = FrameSpec(start=b"\xff", length=4, status_offset=1, status_mask=mask, status_ok=ok)
     assert status_ok_shown(frame) == shown
     assert status_ok_shown(frame, "{:02x}", "/") == shown.replace("0x", "").replace(", ", "/")
+
+
+# -- what is told of a rejected candidate, and of bytes without a frame -------------------------
+
+#: a device whose frames begin AA 55 and a little-endian 2-byte length of the bytes after it,
+#: end FE FD, with a CRC-16/MODBUS from byte 2 before the end bytes
+TOLD = """
+[[sensors]]
+name = "dev"
+port = "/dev/ttyUSB0"
+format = "frames"
+max_frame_bytes = 64
+  [sensors.frame]
+  start = '\\xaa\\x55'
+  length_offset = 2
+  length_size = 2
+  length_byteorder = "little"
+  end = "FE FD"
+  checksum = "crc16_modbus"
+  checksum_start = 2
+  fields = [ { name = "a", offset = 4, type = "u16be" } ]
+  [[sensors.channels]]
+  name = "a"
+"""
+
+
+def told_frame(payload: bytes, end: bytes = b"\xfe\xfd") -> bytes:
+    body = (len(payload) + 4).to_bytes(2, "little") + payload
+    return b"\xaa\x55" + body + checksum("crc16_modbus", body) + end
+
+
+def told_framer() -> FrameFramer:
+    config = parse_config(TOLD).sensors[0]
+    framer = codec_for("frames").framer(config.format_spec(), b"", config.max_frame_bytes)
+    assert isinstance(framer, FrameFramer)
+    return framer
+
+
+def test_a_rejected_candidate_is_told_of_by_its_bytes_and_what_was_wrong() -> None:
+    """Each reason's last rejected candidate, after bytes of noise, its line for the log given
+    whole: the length its little-endian length field says (plus the 4 bytes up to the field's
+    end), the end bytes it has, the checksum it holds and the one its bytes give."""
+    good = told_frame(b"\x12\x34")
+    assert good.hex(" ") == "aa 55 06 00 12 34 0d db fe fd"
+    framer = told_framer()
+    assert framer.feed(b"\x00\x01\xaa\x55\x00\x01" + good) == [good]
+    assert framer.last_rejected("overlong") == (
+        "its length field says 260 bytes, more than max_frame_bytes",
+        bytes.fromhex("AA 55 00 01"),
+    )
+    framer = told_framer()
+    assert framer.feed(b"\x03\x00\xaa\x55\x03\x00" + good) == [good]
+    assert framer.last_rejected("syntax") == (
+        "its length field says 7 bytes, the length of no frame of the spec",
+        bytes.fromhex("AA 55 03 00"),
+    )
+    framer = told_framer()
+    wrong_end = told_frame(b"\x56\x78", b"\xfe\xfc")
+    assert framer.feed(b"\x06\x00" + wrong_end + good) == [good]
+    assert framer.last_rejected("syntax") == ("ends FE FC, not frame.end FE FD", wrong_end)
+    framer = told_framer()
+    damaged = good[:6] + b"\xab\xcd" + good[8:]
+    assert framer.feed(b"\x06\x00" + damaged + good) == [good]
+    assert framer.last_rejected("checksum") == (
+        "holds the checksum AB CD at byte 6, and crc16_modbus over bytes 2 to 5 gives 0D DB",
+        damaged,
+    )
