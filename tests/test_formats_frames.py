@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from test_frames_generic import SPS30, spec_of
 
 from sensord import cli
 from sensord.config import load_config, parse_config
@@ -1103,4 +1104,81 @@ def test_a_rejected_candidate_is_told_of_by_its_bytes_and_what_was_wrong() -> No
     assert framer.last_rejected("checksum") == (
         "holds the checksum AB CD at byte 6, and crc16_modbus over bytes 2 to 5 gives 0D DB",
         damaged,
+    )
+
+
+SERIAL_HINT = (
+    "no frame start (aa 55) in the bytes: check the serial settings (baudrate, parity) and the "
+    "preset or frame spec"
+)
+
+
+def test_bytes_without_a_frame_start_are_told_apart_as_text_lines_or_noise() -> None:
+    """Two lines of text (the last cut to 40 characters, a Latin-1 degree sign in it shown as
+    a replacement character) point at the device's output mode; one line, or noise, at the
+    serial settings."""
+    framer = told_framer()
+    lines = b"1.23\r\n\r\n1.24 \xb0C and a last line longer than forty characters\r\n"
+    assert framer.no_frame_hint(lines) == (
+        "no frame start (aa 55) in the bytes, which are lines of text (the last: '1.24 \ufffdC "
+        "and a last line longer than fort'): the device sends text, not these frames; check "
+        "its output mode (a sensor set to a text or another output format), or read it with a "
+        "text format"
+    )
+    assert framer.no_frame_hint(b"1.23\r\n") == SERIAL_HINT
+    assert framer.no_frame_hint(bytes(range(128, 160)) + b"\r\n") == SERIAL_HINT
+
+
+def test_the_hint_for_candidates_that_gave_no_frame_is_given_whole() -> None:
+    """Candidates whose length field says one length, for a spec of a range of lengths and for
+    one of a fixed length; a frame cut short; the rejections counted since the sensor
+    started, none, only overlong ones, or of every reason; and a spec without start bytes."""
+    announcing = b"\xaa\x55\x00\x01" * 3
+    framer = told_framer()
+    assert framer.no_frame_hint(announcing) == (
+        "candidates starting aa 55 announce 260-byte frames in their length field, and the frame "
+        "spec reads frames of 10 to 64 bytes: check the frame spec's length, or the preset"
+    )
+    fixed = parse_config(TOLD.replace("  length_offset", "  length = 10\n  length_offset"))
+    spec = fixed.sensors[0].format_spec()
+    assert codec_for("frames").framer(spec, b"", 64).no_frame_hint(announcing) == (
+        "candidates starting aa 55 announce 260-byte frames in their length field, and the frame "
+        "spec reads 10-byte frames: check the frame spec's length, or the preset"
+    )
+    good = told_frame(b"\x12\x34")
+    assert framer.no_frame_hint(good[:7]) == (
+        "a frame began (aa 55) and stopped after 7 of its 10 bytes, and nothing came after it: "
+        "the device stopped sending in the middle of a frame (its power cut or sagging, its "
+        "cable pulled), or it restarted and is silent since"
+    )
+    rejected = "candidates starting aa 55 gave no frame (rejected since the sensor started: {}): "
+    advice = "check the frame spec's length and checksum"
+    assert framer.no_frame_hint(good) == rejected.format("none") + advice
+    framer.feed(b"\xaa\x55\x00\x01" + good)
+    assert framer.no_frame_hint(good) == rejected.format("1 overlong") + advice
+    damaged = good[:6] + b"\xab\xcd" + good[8:]
+    framer.feed(damaged + told_frame(b"\x56\x78", b"\xfe\xfc") + b"\xaa\x55\x03\x00")
+    assert framer.no_frame_hint(good) == (
+        rejected.format("1 checksum, 2 syntax, 1 overlong") + advice
+    )
+    startless = TOLD.replace("  start = '\\xaa\\x55'\n", "  start = ''\n  silence_s = 0.1\n")
+    startless = startless.replace("  length_offset = 2\n", "  length = 10\n")
+    startless = startless.replace('  length_size = 2\n  length_byteorder = "little"\n', "")
+    config = parse_config(startless).sensors[0]
+    by_silences = codec_for("frames").framer(config.format_spec(), b"", 64)
+    assert by_silences.feed(bytes(20)) == []
+    assert by_silences.no_frame_hint(bytes(20)) == (
+        "the bytes gave no frame (rejected since the sensor started: 11 syntax): " + advice
+    )
+
+
+def test_the_no_frame_hint_reads_byte_stuffed_bytes_as_the_framer_does() -> None:
+    """An SPS30's escape byte before a frame delimiter is dropped, not read as an escaped byte:
+    the start bytes after it are found, and the hint tells of a frame cut short."""
+    spec, max_frame_bytes = spec_of(SPS30)
+    framer = codec_for("frames").framer(spec, b"", max_frame_bytes)
+    assert framer.no_frame_hint(b"\x7d\x7e\x00\x03\x00") == (
+        "a frame began (7e 00 03) and stopped after 4 bytes, and nothing came after it: the "
+        "device stopped sending in the middle of a frame (its power cut or sagging, its cable "
+        "pulled), or it restarted and is silent since"
     )
