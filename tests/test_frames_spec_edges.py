@@ -480,3 +480,184 @@ def test_check_refuses_an_escape_whose_escaped_bytes_read_as_a_delimiter(
     assert problem.startswith(f"sensors[0].frame.escape: {clash}")
     if not end:
         assert errors(spec(0x7D)) == []
+
+
+# -- what check says of kinds, whole ---------------------------------------------------------
+
+
+def _kinds(head: str, *fields: str) -> str:
+    """A sensor of the frame keys ``head`` and the fields ``fields``, a channel each."""
+    names = [field.split("'")[1] for field in fields]
+    rows = "".join(f"    {field},\n" for field in fields)
+    return sensor(f"{head}\n  fields = [\n{rows}  ]", names)
+
+
+AA_BB = "  start = '\\xaa\\xbb'\n  checksum = 'sum8'\n"
+STATUS_IN_KIND = AA_BB + "  kind_offset = 2\n  length = 8\n  status_ok = [0]\n"
+#: the kind's one byte is the length byte: frames of it + 2 bytes
+LENGTH_IN_KIND = (
+    "  start = '\\xa5'\n  kind_offset = 1\n  length_offset = 1\n  length_size = 1\n"
+    "  checksum = 'sum8'"
+)
+PREFIX = "  start = '\\xa5'\n  length = 8\n  checksum = 'sum8'\n  kind_offset = 1"
+#: kinds of 2 bytes whose second holds the length byte: 12-byte frames (9 + the 3 up to it)
+KIND_LENGTH = (
+    "  start = '\\xa5'\n  kind_offset = 1\n  length_offset = 2\n  length_size = 1\n"
+    "  checksum = 'sum8'\n  checksum_end = 10"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            _kinds(
+                AA_BB + "  kind_offset = 1\n  length = 6",
+                "{ name = 'a', offset = 3, type = 'u8', kind = 'AB CC' }",
+            ),
+            [
+                "sensors[0].frame.fields[0].kind: AB CC holds AB where every frame begins BB: "
+                "no frame is of that kind"
+            ],
+            id="kind-on-other-start-bytes",
+        ),
+        pytest.param(
+            _kinds(
+                AA_BB + "  kind_offset = 1\n  length = 6",
+                "{ name = 'a', offset = 3, type = 'u8', kind = 'BB 01' }",
+            ),
+            [],
+            id="kind-on-its-start-bytes",
+        ),
+        pytest.param(
+            _kinds(
+                AA_BB + "  kind_offset = 2\n  length_offset = 3\n  length_size = 1",
+                "{ name = 'a', offset = 4, type = 'u8', kind = '01 02' }",
+            ),
+            [],
+            id="kind-length-exactly-its-fields",
+        ),
+        pytest.param(
+            _kinds(LENGTH_IN_KIND, "{ name = 'a', offset = 2, type = 'u8', kind = '01' }"),
+            [
+                "sensors[0].frame.fields[0].kind: 01 holds the length field, which says 3-byte "
+                "frames, and the frames of that kind take 4"
+            ],
+            id="kind-of-the-length-byte-too-short",
+        ),
+        pytest.param(
+            _kinds(LENGTH_IN_KIND, "{ name = 'a', offset = 2, type = 'u8', kind = '02' }"),
+            [],
+            id="kind-of-the-length-byte",
+        ),
+        pytest.param(
+            _kinds(
+                "  start = '\\xa5'\n  kind_offset = 1\n  length_offset = 1\n  length_size = 2\n"
+                "  length_byteorder = 'little'\n  checksum = 'sum8'",
+                "{ name = 'a', offset = 3, type = 'u8', kind = '0C 00' }",
+            ),
+            [],
+            id="kind-of-a-little-endian-length",
+        ),
+        pytest.param(
+            _kinds(
+                STATUS_IN_KIND + "  status_offset = 2",
+                "{ name = 'a', offset = 4, type = 'u8', kind = 'A5 01' }",
+            ),
+            [
+                "sensors[0].frame.fields[0].kind: A5 01 holds the status byte, and A5 is no "
+                "valid status"
+            ],
+            id="kind-first-byte-a-bad-status",
+        ),
+        pytest.param(
+            _kinds(
+                STATUS_IN_KIND + "  status_offset = 3\n  status_mask = 0x0F",
+                "{ name = 'a', offset = 4, type = 'u8', kind = '01 F0' }",
+            ),
+            [],
+            id="kind-status-valid-under-its-mask",
+        ),
+        pytest.param(
+            _kinds(
+                STATUS_IN_KIND + "  status_offset = 3\n  status_mask = 0x0F",
+                "{ name = 'a', offset = 4, type = 'u8', kind = '01 F5' }",
+            ),
+            [
+                "sensors[0].frame.fields[0].kind: 01 F5 holds the status byte, and F5 is no "
+                "valid status"
+            ],
+            id="kind-status-invalid-under-its-mask",
+        ),
+        pytest.param(
+            _kinds(
+                "  start = '\\xa5'\n  length_offset = 1\n  length_size = 1\n  kind_offset = 2\n"
+                "  checksum = 'sum8'\n  checksum_end = 8",
+                "{ name = 'a', offset = 3, type = 'u8', kind = 'A1' }",
+                "{ name = 'x', offset = 3, type = 'f32be', kind = '0B' }",
+                "{ name = 'y', offset = 7, type = 'f32be', kind = '0B' }",
+            ),
+            [
+                "sensors[0].frame.kind_offset: the frames of kind A1 (5 bytes) cannot hold the "
+                "checksum apart from the range it covers: check checksum_start, checksum_end "
+                "and checksum_offset"
+            ],
+            id="kind-too-short-for-the-checksum-range",
+        ),
+        pytest.param(
+            _kinds(
+                KIND_LENGTH,
+                "{ name = 'a', offset = 3, type = 'u8', kind = '0C 09' }",
+                "{ name = 'y', offset = 3, type = 'f32be', kind = '0D 09' }",
+                "{ name = 'z', offset = 7, type = 'f32be', kind = '0D 09' }",
+            ),
+            [],
+            id="kind-length-field-longer-than-its-fields-holds-the-range",
+        ),
+        pytest.param(
+            _kinds(
+                PREFIX,
+                "{ name = 'a', offset = 2, type = 'u8', kind = 'A0' }",
+                "{ name = 'b', offset = 4, type = 'u16be', kind = 'A0 0B' }",
+            ),
+            [
+                "sensors[0].frame.fields[0].offset: 'a' lies on bytes [2, 3), by which kind "
+                "A0 0B is told from A0: a frame of the shorter kind holding those bytes would "
+                "be read as the longer"
+            ],
+            id="field-on-a-longer-kinds-bytes",
+        ),
+        pytest.param(
+            _kinds(
+                PREFIX,
+                "{ name = 'a', offset = 3, type = 'u8', kind = 'A0' }",
+                "{ name = 'b', offset = 4, type = 'u16be', kind = 'A0 0B' }",
+            ),
+            [],
+            id="field-right-after-a-longer-kinds-bytes",
+        ),
+        pytest.param(
+            _kinds(
+                PREFIX,
+                "{ name = 'a', offset = 3, type = 'u8', kind = 'A0' }",
+                "{ name = 'b', offset = 2, type = 'u16be', kind = 'A0 0B' }",
+            ),
+            ["sensors[0].frame.fields[1].offset: bytes [2, 4) overlap the kind bytes [1, 3)"],
+            id="field-across-the-end-of-its-kinds-bytes",
+        ),
+        pytest.param(
+            _kinds(
+                PREFIX,
+                "{ name = 'a', offset = 1, type = 'u8', kind = 'A0' }",
+                "{ name = 'b', offset = 4, type = 'u16be', kind = 'A0 0B' }",
+            ),
+            ["sensors[0].frame.fields[0].offset: bytes [1, 2) overlap the kind bytes [1, 2)"],
+            id="field-on-its-kinds-bytes",
+        ),
+    ],
+)
+def test_check_says_what_is_wrong_with_kind_bytes_whole(text: str, expected: list[str]) -> None:
+    """Kind bytes on the start bytes, the length field or the status byte; kinds whose frames
+    cannot hold the checksum's range; a field of a kind on the bytes that tell a longer kind
+    from it: each problem, and only it, or none for the spec beside it that is right."""
+    assert errors(text) == expected
