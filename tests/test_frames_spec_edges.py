@@ -546,6 +546,21 @@ KIND_LENGTH = (
             id="kind-of-the-length-byte-too-short",
         ),
         pytest.param(
+            _kinds(
+                LENGTH_IN_KIND.replace("  kind_offset", "  length = 6\n  kind_offset")
+                + "\n  length_counts = 'frame'",
+                "{ name = 'a', offset = 2, type = 'u8', kind = '06' }",
+                "{ name = 'b', offset = 4, type = 'u32be', kind = '06' }",
+            ),
+            [
+                "sensors[0].frame.fields[0].kind: 06 holds the length field, which says 6-byte "
+                "frames, and the frames of that kind take 9",
+                "sensors[0].frame.fields[1].offset: 'b' (a 4-byte u32be at offset 4) ends at "
+                "byte 8, past the 6-byte frame",
+            ],
+            id="kind-length-the-fixed-length-too-short-for-its-fields",
+        ),
+        pytest.param(
             _kinds(LENGTH_IN_KIND, "{ name = 'a', offset = 2, type = 'u8', kind = '02' }"),
             [],
             id="kind-of-the-length-byte",

@@ -600,7 +600,7 @@ def _kind_bytes_problem(frame: FrameSpec, kind: bytes) -> str | None:
     if n is not None and (n < need or (frame.length is not None and n != frame.length)):
         return (
             f"{shown} holds the length field, which says {n}-byte frames, and "
-            f"the frames of that kind take {frame.length or need}"
+            f"the frames of that kind take {max(frame.length or 0, need)}"
         )
     status = frame.status_offset
     if (
