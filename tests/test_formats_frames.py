@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_frames_generic import SPS30, spec_of
+from test_frames_generic import SPS30, TFMINI, errors, spec_of
 
 from sensord import cli
 from sensord.config import load_config, parse_config
@@ -1182,3 +1182,133 @@ def test_the_no_frame_hint_reads_byte_stuffed_bytes_as_the_framer_does() -> None
         "device stopped sending in the middle of a frame (its power cut or sagging, its cable "
         "pulled), or it restarted and is silent since"
     )
+
+
+#: frames that begin 7E A1 and end 7F, byte-stuffed with the escape byte 7D, a length byte
+#: that counts the whole frame and a sum8 before the end byte
+STUFFED = """
+[[sensors]]
+name = "dev"
+port = "/dev/ttyUSB0"
+format = "frames"
+  [sensors.frame]
+  start = '\\x7e\\xa1'
+  length_offset = 2
+  length_size = 1
+  length_counts = "frame"
+  end = 0x7f
+  escape = 0x7d
+  checksum = "sum8"
+  fields = [ { name = "a", offset = 3, type = "u8" } ]
+  [[sensors.channels]]
+  name = "a"
+"""
+CHECK_IT = ": check frame.checksum and the range it covers"
+
+
+def with_example(text: str, after: str, example: bytes) -> str:
+    assert after in text
+    return text.replace(after, f'{after}\n  examples = ["{example.hex(" ")}"]', 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "after", "example", "expected"),
+    [
+        pytest.param(
+            TOLD,
+            "  checksum_start = 2",
+            told_frame(b"\x12\x34") * 2,
+            "is 20 bytes long, and its length field (06 00 at 2, with length_counts and "
+            "length_adjust) says 10",
+            id="two-frames",
+        ),
+        pytest.param(
+            TOLD,
+            "  checksum_start = 2",
+            b"\x00" + told_frame(b"\x12\x34"),
+            "does not begin with the start bytes AA 55",
+            id="a-byte-before-a-frame",
+        ),
+        pytest.param(
+            TOLD,
+            "  checksum_start = 2",
+            bytes.fromhex("AA 55 07 00 12 34 0D DB FE FD"),
+            "is 10 bytes long, and its length field (07 00 at 2, with length_counts and "
+            "length_adjust) says 11",
+            id="little-endian-length",
+        ),
+        pytest.param(
+            TOLD,
+            "  checksum_start = 2",
+            bytes.fromhex("AA 55 06 00 12 34 0D DB FE FC"),
+            "ends FE FC, not frame.end FE FD",
+            id="end-bytes",
+        ),
+        pytest.param(
+            TOLD,
+            "  checksum_start = 2",
+            bytes.fromhex("AA 55 06 00 12 34 AB CD FE FD"),
+            "holds the checksum AB CD at byte 6, and crc16_modbus over bytes 2 to 5 gives 0D DB"
+            + CHECK_IT,
+            id="checksum",
+        ),
+        pytest.param(
+            TOLD,
+            "  checksum_start = 2",
+            bytes.fromhex("AA 55 03 00 CC FE FD"),
+            "is not cut as one frame of the spec (7 bytes: check its length and layout)",
+            id="shorter-than-the-fields",
+        ),
+        pytest.param(
+            STUFFED,
+            '  checksum = "sum8"',
+            bytes.fromhex("7E A1 06 7D A1 00 7F"),
+            "holds the checksum 00 at byte 4, and sum8 over bytes 0 to 3 gives A6" + CHECK_IT,
+            id="an-escaped-second-start-byte",
+        ),
+        pytest.param(
+            STUFFED,
+            '  checksum = "sum8"',
+            bytes.fromhex("7E A1 06 01 00 7D 7F"),
+            "holds the checksum 00 at byte 4, and sum8 over bytes 0 to 3 gives 26" + CHECK_IT,
+            id="an-escape-byte-before-the-end-byte",
+        ),
+        pytest.param(
+            STUFFED.replace("  end = 0x7f\n", ""),
+            '  checksum = "sum8"',
+            bytes.fromhex("7E A1 05 7D 58 00"),
+            "holds the checksum 00 at byte 4, and sum8 over bytes 0 to 3 gives 9C" + CHECK_IT,
+            id="an-escaped-byte-without-an-end-byte",
+        ),
+        pytest.param(
+            STUFFED,
+            '  checksum = "sum8"',
+            bytes.fromhex("7E A1 06"),
+            "is 3 bytes long, and its length field (06 at 2, with length_counts and "
+            "length_adjust) says 6",
+            id="up-to-the-length-field",
+        ),
+        pytest.param(
+            TFMINI,
+            '  checksum = "sum8"',
+            bytes.fromhex("59 59 01 02 03 04 05 06 07 08"),
+            "is 10 bytes long, and frame.length is 9",
+            id="fixed-length",
+        ),
+        pytest.param(
+            TFMINI,
+            '  checksum = "sum8"',
+            bytes.fromhex("59 59 01 02 03 04 05 06 00"),
+            "holds the checksum 00 at byte 8, and sum8 over bytes 0 to 7 gives C7" + CHECK_IT,
+            id="fixed-length-checksum",
+        ),
+    ],
+)
+def test_check_says_why_an_example_is_not_a_frame_whole(
+    text: str, after: str, example: bytes, expected: str
+) -> None:
+    """An example as a datasheet gives it, byte-stuffed as on the wire (7D A1 is A1 ^ 0x20; an
+    escape byte before a delimiter is dropped): what keeps it from being one frame of the
+    spec, the positions and sums those of its unstuffed bytes."""
+    problems = errors(with_example(text, after, example))
+    assert problems == [f"sensors[0].frame.examples[0]: {expected}"]
