@@ -676,3 +676,111 @@ def test_check_says_what_is_wrong_with_kind_bytes_whole(text: str, expected: lis
     cannot hold the checksum's range; a field of a kind on the bytes that tell a longer kind
     from it: each problem, and only it, or none for the spec beside it that is right."""
     assert errors(text) == expected
+
+
+# -- what check says of a reply length and of a field's values, whole -----------------------
+
+#: 10-byte data frames with a length byte that counts the bytes after it (from byte 2)
+REPLIES = "  start = '\\xa5'\n  length = 10\n  length_offset = 1\n  length_size = 1\n  checksum = 'sum8'\n"
+#: the same without a checksum, its length byte counting the whole frame, and an end byte
+REPLIES_ENDED = (
+    "  start = '\\xa5'\n  length = 8\n  length_offset = 1\n  length_size = 1\n"
+    "  length_counts = 'frame'\n  end = 0x0d\n"
+)
+ONE_FIELD = "\n  fields = [ { name = 'a', offset = 2, type = 'u8' } ]"
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        pytest.param(REPLIES + "  reply_length = 257", [], id="the-longest-a-length-byte-gives"),
+        pytest.param(
+            REPLIES + "  reply_length = 258",
+            ["sensors[0].frame.reply_length: a 1-byte length field cannot give 258 bytes"],
+            id="longer-than-a-length-byte-gives",
+        ),
+        pytest.param(
+            REPLIES + "  end = 0x0d\n  checksum_offset = 5\n  reply_length = 6",
+            [
+                "sensors[0].frame.reply_length: the checksum is not inside a 6-byte reply after "
+                "its header"
+            ],
+            id="checksum-on-the-end-byte",
+        ),
+        pytest.param(
+            REPLIES + "  end = 0x0d\n  checksum_offset = 5\n  reply_length = 7",
+            [],
+            id="checksum-right-before-the-end-byte",
+        ),
+        pytest.param(
+            REPLIES + "  checksum_start = 2\n  checksum_end = -3\n  reply_length = 5",
+            [
+                "sensors[0].frame.reply_length: the checksum's range [2, 2) is not inside a "
+                "5-byte reply"
+            ],
+            id="empty-checksum-range",
+        ),
+        pytest.param(REPLIES_ENDED + "  reply_length = 3", [], id="header-and-end-byte"),
+    ],
+)
+def test_check_says_what_a_reply_length_cannot_hold_whole(frame: str, expected: list[str]) -> None:
+    """A reply of ``reply_length`` bytes, beside 10-byte (or 8-byte) data frames: the length
+    its length byte can give, the checksum's place and range in it, its header and end
+    byte."""
+    assert errors(sensor(frame + ONE_FIELD, ["a"])) == expected
+
+
+def test_check_says_the_shortest_kind_s_frames_bound_a_reply_length() -> None:
+    """Kind 01's frames are 5 bytes, kind 02's 12: a 7-byte reply would be read as a data
+    frame of kind 01."""
+    text = _kinds(
+        "  start = '\\xa5'\n  kind_offset = 1\n  length_offset = 2\n  length_size = 1\n"
+        "  checksum = 'sum8'\n  reply_length = 7",
+        "{ name = 'a', offset = 3, type = 'u8', kind = '01' }",
+        "{ name = 'b', offset = 3, type = 'u32be', kind = '02' }",
+        "{ name = 'c', offset = 7, type = 'u32be', kind = '02' }",
+    )
+    assert errors(text) == [
+        "sensors[0].frame.reply_length: must be shorter than the shortest data frame (5 bytes) "
+        "when the length field gives the frames' length"
+    ]
+
+
+EIGHT = "  start = '\\xa5'\n  length = 8\n  checksum = 'sum8'\n"
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param(
+            "{ name = 'a', offset = 1, type = 'f32be', bit = 0 }",
+            [
+                "sensors[0].frame.fields[0].type: a bit field reads bits of an unsigned integer: "
+                "u16be, u32le, ... in place of f32be"
+            ],
+            id="bit-of-a-float",
+        ),
+        pytest.param(
+            "{ name = 'a', offset = 1, type = 'f32be', "
+            "not_available = [3.4028234663852886e38, -3.4028234663852886e38] }",
+            [],
+            id="the-largest-floats",
+        ),
+        pytest.param(
+            "{ name = 'a', offset = 1, type = 'u8', not_available = [0, 255] }, "
+            "{ name = 'b', offset = 2, type = 'i8', not_available = [-128, 127] }",
+            [],
+            id="the-ends-of-integer-ranges",
+        ),
+        pytest.param(
+            "{ name = 'a', offset = 1, type = 'i8', not_available = [-129] }",
+            ["sensors[0].frame.fields[0].not_available: a i8 holds -128..127, got -129"],
+            id="below-an-integer-range",
+        ),
+    ],
+)
+def test_check_says_what_a_field_cannot_be_whole(fields: str, expected: list[str]) -> None:
+    """A bit field of a float; ``not_available`` values at and past the ends of what a
+    field's type holds."""
+    names = [part.split("'")[1] for part in fields.split("name = ")[1:]]
+    assert errors(sensor(f"{EIGHT}  fields = [ {fields} ]", names)) == expected
