@@ -720,6 +720,27 @@ ONE_FIELD = "\n  fields = [ { name = 'a', offset = 2, type = 'u8' } ]"
             ],
             id="empty-checksum-range",
         ),
+        pytest.param(
+            REPLIES_ENDED + "  reply_length = 2",
+            [
+                "sensors[0].frame.reply_length: 2 bytes cannot hold the start bytes, length "
+                "field and end byte"
+            ],
+            id="no-room-for-the-end-byte",
+        ),
+        pytest.param(
+            REPLIES_ENDED.replace("end = 0x0d", "end = '0D 0A'") + "  reply_length = 3",
+            [
+                "sensors[0].frame.reply_length: 3 bytes cannot hold the start bytes, length "
+                "field and end bytes"
+            ],
+            id="no-room-for-the-end-bytes",
+        ),
+        pytest.param(
+            REPLIES_ENDED.replace("  end = 0x0d\n", "") + "  reply_length = 1",
+            ["sensors[0].frame.reply_length: 1 byte cannot hold the start bytes and length field"],
+            id="no-room-for-the-length-field",
+        ),
         pytest.param(REPLIES_ENDED + "  reply_length = 3", [], id="header-and-end-byte"),
     ],
 )

@@ -1009,7 +1009,11 @@ def _check_reply(frame: FrameSpec, n: int) -> list[tuple[str, str]]:
     if width and not 0 <= lo < hi <= layout.sum_at:
         return [(key, f"the checksum's range [{lo}, {hi}) is not inside a {n}-byte reply")]
     if n < head + width + _end_width(frame):
-        return [(key, f"{n} bytes cannot hold the start bytes, length field and checksum")]
+        parts = ["the start bytes", "length field"]
+        parts += ["checksum"] * bool(width)
+        parts += [f"end byte{'s' * (_end_width(frame) > 1)}"] * bool(_end_width(frame))
+        held = f"{', '.join(parts[:-1])} and {parts[-1]}"
+        return [(key, f"{n} byte{'s' * (n != 1)} cannot hold {held}")]
     return []
 
 
