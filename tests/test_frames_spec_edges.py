@@ -788,6 +788,14 @@ EIGHT = "  start = '\\xa5'\n  length = 8\n  checksum = 'sum8'\n"
             id="the-largest-floats",
         ),
         pytest.param(
+            "{ name = 'a', offset = 1, type = 'f32be', not_available = [3.4028235e38] }",
+            [
+                "sensors[0].frame.fields[0].not_available: a f32be holds at most ±3.402823e+38, "
+                "got 3.4028235e+38"
+            ],
+            id="just-past-the-largest-float",
+        ),
+        pytest.param(
             "{ name = 'a', offset = 1, type = 'u8', not_available = [0, 255] }, "
             "{ name = 'b', offset = 2, type = 'i8', not_available = [-128, 127] }",
             [],

@@ -2021,7 +2021,7 @@ def field_value_problem(type_: str, value: float) -> str | None:
     fmt = FIELD_TYPES[type_]
     if fmt[1] == "f":
         if math.isfinite(value) and abs(value) > FLOAT32_MAX:
-            return f"a {type_} holds at most ±{FLOAT32_MAX:.7g}, got {value:g}"
+            return f"a {type_} holds at most ±{FLOAT32_MAX:.7g}, got {value!r}"
         return None
     if not float(value).is_integer():
         return f"a {type_} holds integers, got {value:g}"
