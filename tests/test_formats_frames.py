@@ -23,6 +23,7 @@ Fixtures and their origins:
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -1312,3 +1313,162 @@ def test_check_says_why_an_example_is_not_a_frame_whole(
     spec, the positions and sums those of its unstuffed bytes."""
     problems = errors(with_example(text, after, example))
     assert problems == [f"sensors[0].frame.examples[0]: {expected}"]
+
+
+# -- the encoder: every field type and byte order, clamped, bit fields, kinds ---------------------
+
+FIELD_TYPE_SIZES = {
+    "u8": 1, "i8": 1, "u16be": 2, "u16le": 2, "i16be": 2, "i16le": 2,
+    "u32be": 4, "u32le": 4, "i32be": 4, "i32le": 4, "f32be": 4, "f32le": 4,
+}  # fmt: skip
+
+
+def every_type_spec(scale: float, bias: float) -> FormatSpec:
+    """A 36-byte frame (A5, a field of each type in the order above, sum8) read with
+    ``raw * scale + bias``."""
+    rows, offset = [], 1
+    for name, size in FIELD_TYPE_SIZES.items():
+        rows.append(
+            f"{{ name = '{name}', offset = {offset}, type = '{name}', scale = {scale}, "
+            f"bias = {bias} }}"
+        )
+        offset += size
+    channels = "".join(
+        f"  [[sensors.channels]]\n  name = 'c_{n}'\n  field = '{n}'\n" for n in FIELD_TYPE_SIZES
+    )
+    text = (
+        "[[sensors]]\nname = 's'\nport = '/dev/ttyUSB0'\nformat = 'frames'\n  [sensors.frame]\n"
+        f"  start = '\\xa5'\n  length = {offset + 1}\n  checksum = 'sum8'\n"
+        f"  fields = [{', '.join(rows)}]\n{channels}"
+    )
+    return parse_config(text).sensors[0].format_spec()
+
+
+def test_the_encoder_writes_every_field_type_in_its_byte_order_and_reads_back() -> None:
+    """Each field written as ``(value - bias) / scale``: 139 is raw 258 (01 02) in each type
+    and byte order of two or four bytes, 74.5 raw 0x81 in a u8, 9 raw -2 in an i8; what the
+    decoder reads of the frame is what was written."""
+    spec = every_type_spec(0.5, 10)
+    codec = codec_for("frames")
+    values = {name: 139.0 for name in FIELD_TYPE_SIZES} | {"u8": 74.5, "i8": 9.0}
+    (frame,) = codec.encoder(spec)(values, 0.0)
+    body = (
+        "81 FE 01 02 02 01 01 02 02 01 00 00 01 02 02 01 00 00 00 00 01 02 02 01 00 00 "
+        "43 81 00 00 00 00 81 43"
+    )
+    assert frame == bytes.fromhex("A5" + body) + bytes([(0xA5 + sum(bytes.fromhex(body))) % 256])
+    assert dict(codec.decoder(spec)(frame)) == {f"c_{name}": v for name, v in values.items()}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        pytest.param(
+            1e39,
+            {"u8": 255, "i8": 127, "u16be": 65535, "i16le": 32767, "u32be": 2**32 - 1,
+             "i32le": 2**31 - 1, "f32be": 3.4e38},
+            id="past-the-top",
+        ),
+        pytest.param(
+            -1e39,
+            {"u8": 0, "i8": -128, "u16be": 0, "i16le": -32768, "u32be": 0, "i32le": -(2**31),
+             "f32be": -3.4e38},
+            id="past-the-bottom",
+        ),
+        pytest.param(
+            200.0,
+            {"u8": 200, "i8": 127, "u16be": 200, "i16le": 200, "u32be": 200, "i32le": 200,
+             "f32be": 200.0},
+            id="past-a-signed-byte",
+        ),
+        pytest.param(
+            -127.0,
+            {"u8": 0, "i8": -127, "u16be": 0, "i16le": -127, "u32be": 0, "i32le": -127,
+             "f32be": -127.0},
+            id="a-negative-signed-byte",
+        ),
+        pytest.param(
+            math.nan,
+            {"u8": 0, "i8": 0, "u16be": 0, "i16le": 0, "u32be": 0, "i32le": 0},
+            id="not-a-number",
+        ),
+    ],
+)  # fmt: skip
+def test_the_encoder_clamps_each_value_to_what_its_type_holds(
+    value: float, expected: dict[str, float]
+) -> None:
+    """A value past a type's range is written as its end (a float32 at ±3.4e38); not a
+    number as 0 in an integer."""
+    spec = every_type_spec(1.0, 0.0)
+    codec = codec_for("frames")
+    (frame,) = codec.encoder(spec)(dict.fromkeys(FIELD_TYPE_SIZES, value), 0.0)
+    read = dict(codec.decoder(spec)(frame))
+    assert {name: read[f"c_{name}"] for name in expected} == expected
+
+
+BIT_FIELDS = """
+[[sensors]]
+name = "s"
+port = "/dev/ttyUSB0"
+format = "frames"
+  [sensors.frame]
+  start = '\\xa5'
+  length = 3
+  checksum = "sum8"
+  fields = [
+    { name = "flags", offset = 1, type = "u8" },
+    { name = "b", offset = 1, type = "u8", bit = 4, bits = 2, scale = 0.5 },
+  ]
+  [[sensors.channels]]
+  name = "flags"
+  [[sensors.channels]]
+  name = "b"
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "byte"),
+    [(0.0, 0xCF), (1.5, 0xFF), (2.5, 0xDF), (-0.5, 0xFF), (math.nan, 0xCF)],
+)
+def test_the_encoder_writes_a_bit_field_s_bits_and_keeps_the_others(
+    value: float, byte: int
+) -> None:
+    """Bits 4 and 5 of a byte written all ones first (``flags`` = 255): ``b`` (raw * 0.5)
+    sets them to its raw value modulo 4 (3, 5 and -1 are 3, 1 and 3), not a number to 0, and
+    leaves the other bits set."""
+    spec, _ = spec_of(BIT_FIELDS)
+    (frame,) = codec_for("frames").encoder(spec)({"flags": 255.0, "b": value}, 0.0)
+    assert frame == bytes([0xA5, byte, (0xA5 + byte) % 256])
+
+
+def test_the_encoder_writes_a_frame_of_each_kind_with_a_value_at_kind_offset_0() -> None:
+    """Frames without start bytes (cut by silences), their kind their first byte: a frame
+    of each kind that has a value, in the field table's order, kind 01 left out when none
+    of its values is given."""
+    text = """
+[[sensors]]
+name = "s"
+port = "/dev/ttyUSB0"
+format = "frames"
+  [sensors.frame]
+  start = ''
+  silence_s = 0.1
+  kind_offset = 0
+  length = 3
+  checksum = "sum8"
+  fields = [
+    { name = "a", offset = 1, type = "u8", kind = '01' },
+    { name = "b", offset = 1, type = "u8", kind = '02' },
+  ]
+  [[sensors.channels]]
+  name = "a"
+  [[sensors.channels]]
+  name = "b"
+"""
+    spec, _ = spec_of(text)
+    encode = codec_for("frames").encoder(spec)
+    assert encode({"b": 7.0}, 0.0) == [bytes.fromhex("02 07 09")]
+    assert encode({"a": 5.0, "b": 7.0}, 0.0) == [
+        bytes.fromhex("01 05 06"),
+        bytes.fromhex("02 07 09"),
+    ]
