@@ -1472,3 +1472,68 @@ format = "frames"
         bytes.fromhex("01 05 06"),
         bytes.fromhex("02 07 09"),
     ]
+
+
+#: a length byte that leaves out the last 3 bytes (two that hold no field in a short frame,
+#: and the end byte F5): in a frame of 3 counted bytes, ``far`` (bytes 6 and 7) is not read
+COUNTED = """
+[[sensors]]
+name = "s"
+port = "/dev/ttyUSB0"
+format = "frames"
+  [sensors.frame]
+  start = '\\xf4\\xf3'
+  length_offset = 2
+  length_size = 1
+  length_adjust = 3
+  end = 0xf5
+  fields = [
+    { name = "temp", offset = 3, type = "u16be", scale = 0.1, bias = -273.1 },
+    { name = "m", offset = 5, type = "u8", scale = 2, bias = 1 },
+    { name = "far", offset = 6, type = "u16be" },
+  ]
+  [[sensors.channels]]
+  name = "far"
+  [[sensors.channels]]
+  name = "temp"
+  [[sensors.channels]]
+  name = "m"
+"""
+
+
+def test_fields_past_the_bytes_a_length_field_counts_are_left_out_and_the_others_read() -> None:
+    """A frame of 3 counted bytes reads ``temp`` (2934 at 0.1 and -273.1: 20.3 as written)
+    and ``m`` (5 * 2 + 1), which ends at the last counted byte, though ``far``, named first,
+    is not in it; a frame of 5 reads all three."""
+    spec, _ = spec_of(COUNTED)
+    decode = codec_for("frames").decoder(spec)
+    assert decode(bytes.fromhex("F4 F3 03 0B 76 05 F8 F7 F5")) == [("temp", 20.3), ("m", 11.0)]
+    assert decode(bytes.fromhex("F4 F3 05 0B 76 05 01 02 F8 F7 F5")) == [
+        ("far", 258.0),
+        ("temp", 20.3),
+        ("m", 11.0),
+    ]
+
+
+def test_a_frame_whose_counted_bytes_hold_no_field_or_a_nan_is_a_parse_error() -> None:
+    """Of a float and a byte after it: 4 counted bytes hold the float (NaN: ``nonfinite``);
+    3 hold neither, and the error tells how to count bytes left out before the counted."""
+    text = COUNTED.split("  fields = [", maxsplit=1)[0] + (
+        '  fields = [ { name = "f", offset = 3, type = "f32be" }, '
+        '{ name = "g", offset = 7, type = "u8" } ]\n'
+        '  [[sensors.channels]]\n  name = "f"\n  [[sensors.channels]]\n  name = "g"\n'
+    )
+    spec, _ = spec_of(text)
+    decode = codec_for("frames").decoder(spec)
+    with pytest.raises(ParseError) as nan:
+        decode(bytes.fromhex("F4 F3 04 7F C0 00 00 F8 F7 F5"))
+    assert (nan.value.reason, nan.value.detail) == ("nonfinite", "f is nan")
+    with pytest.raises(ParseError) as none:
+        decode(bytes.fromhex("F4 F3 03 7F C0 00 F8 F7 F5"))
+    assert (none.value.reason, none.value.detail) == (
+        "syntax",
+        "the length field counts none of the fields' bytes: it leaves out the last 3 (its "
+        "length_adjust), which hold no field; if some of the bytes it leaves out come before "
+        'those it counts (an STX), give length_counts = "frame" and length_adjust the '
+        "frame's length less the length field's value",
+    )
