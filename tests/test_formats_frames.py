@@ -290,7 +290,10 @@ def test_a_reply_to_a_command_is_a_frame_without_values_not_an_error() -> None:
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({"length_size": 0}, "needs a length field (length_size) to tell replies apart"),
+        (
+            {"length_size": 0, "length_offset": 0},
+            "needs a length field (length_size) to tell replies apart",
+        ),
         ({"reply_length": 32}, "is the length of the data frames"),
         ({"reply_length": 5}, "the checksum is not inside a 5-byte reply after its header"),
         ({"reply_length": 70000}, "a 2-byte length field cannot give 70000 bytes"),

@@ -813,3 +813,17 @@ def test_check_says_what_a_field_cannot_be_whole(fields: str, expected: list[str
     field's type holds."""
     names = [part.split("'")[1] for part in fields.split("name = ")[1:]]
     assert errors(sensor(f"{EIGHT}  fields = [ {fields} ]", names)) == expected
+
+
+def test_check_refuses_a_length_offset_without_a_length_field() -> None:
+    """``length_offset`` without ``length_size`` reads no length: a spec that gives it meant a
+    length field, and is told so rather than read as frames of the fixed length."""
+    text = _kinds(
+        "  start = '\\xa5'\n  length = 8\n  length_offset = 2\n  checksum = 'sum8'",
+        "{ name = 'a', offset = 3, type = 'u8' }",
+    )
+    assert errors(text) == [
+        "sensors[0].frame.length_offset: is where a length field begins: give its length_size, "
+        "or leave length_offset out"
+    ]
+    assert errors(text.replace("  length_offset = 2\n", "")) == []

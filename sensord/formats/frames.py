@@ -697,6 +697,13 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
         problems.append(("frame.length_byteorder", "must be 'big' or 'little'"))
     if frame.length_counts not in {"frame", "after"}:
         problems.append(("frame.length_counts", "must be 'frame' or 'after'"))
+    if frame.length_offset and not frame.length_size:
+        problems.append(
+            (
+                "frame.length_offset",
+                "is where a length field begins: give its length_size, or leave length_offset out",
+            )
+        )
     if frame.length_adjust and not frame.length_size:
         problems.append(("frame.length_adjust", "needs a length field (length_size) to adjust"))
     if frame.end is not None and not 0 <= frame.end <= 255:
