@@ -1540,3 +1540,145 @@ def test_a_frame_whose_counted_bytes_hold_no_field_or_a_nan_is_a_parse_error() -
         'those it counts (an STX), give length_counts = "frame" and length_adjust the '
         "frame's length less the length field's value",
     )
+
+
+# -- the hint for a frame cut short --------------------------------------------------------------
+
+#: Bytes that begin no frame, before the start bytes: the hint counts from the start bytes.
+NOISE = bytes.fromhex("13 00 7F")
+#: A PMS5003's 8-byte reply to a command (``42 4D 00 04 E1 00 01 74``, its sum16be last).
+PMS_REPLY = bytes.fromhex("42 4D 00 04 E1 00 01 74")
+#: An HPMA115C0's reply to "read particle measuring results": start 40, a length field.
+HPMA_REPLY = bytes.fromhex("40 05 04 00 07 00 17 99")
+HPMA_FRAME = FrameSpec(
+    start=b"\x40", length_offset=1, length_size=1, length_adjust=1, checksum="twos8",
+    fields=(FieldSpec("pm2_5", 3, "u16be"), FieldSpec("pm10", 5, "u16be")),
+)  # fmt: skip
+
+STOPPED = (
+    "and nothing came after it: the device stopped sending in the middle of a frame (its power "
+    "cut or sagging, its cable pulled), or it restarted and is silent since"
+)
+RESTARTED = (
+    "where a new frame began ({}the device restarted in the middle of a frame: its power cut "
+    "or sagging); the last"
+)
+STOPPED_AGAIN = (
+    "and nothing came after it: the device stopped sending again, or is silent since it restarted"
+)
+
+
+def preset_framer(preset: str) -> FrameFramer:
+    spec, max_frame_bytes = sensor_spec(preset)
+    assert spec.frame is not None
+    return FrameFramer(spec.frame, max_frame_bytes)
+
+
+@pytest.mark.parametrize(
+    ("preset", "data", "hint"),
+    [
+        # noise, then the first 16 bytes of a frame
+        (
+            "pms5003",
+            NOISE + pms_frame(PMS_VALUES)[:16],
+            f"a frame began (42 4d) and stopped after 16 of its 32 bytes, {STOPPED}",
+        ),
+        # its length field has just come: the length is known
+        (
+            "pms5003",
+            NOISE + pms_frame(PMS_VALUES)[:4],
+            f"a frame began (42 4d) and stopped after 4 of its 32 bytes, {STOPPED}",
+        ),
+        # its length field has not all come: no length to name
+        (
+            "pms5003",
+            NOISE + b"\x42\x4d\x00",
+            f"a frame began (42 4d) and stopped after 3 bytes, {STOPPED}",
+        ),
+        (
+            "mhz19",
+            NOISE + MHZ19_REPLY[:4],
+            f"a frame began (ff 86) and stopped after 4 of its 9 bytes, {STOPPED}",
+        ),
+        # a frame cut short, a new one begun within it (the device restarted) and cut short
+        # too: the first stopped where the second began
+        (
+            "pms5003",
+            NOISE + pms_frame(PMS_VALUES)[:10] + pms_frame(PMS_VALUES)[:7],
+            "a frame began (42 4d) and stopped after 10 of its 32 bytes, "
+            f"{RESTARTED.format('')} stopped after 7 of its 32 bytes, {STOPPED_AGAIN}",
+        ),
+        # restarted twice; the last cut before its length field
+        (
+            "pms5003",
+            NOISE + pms_frame(PMS_VALUES)[:6] + pms_frame(PMS_VALUES)[:8] + b"\x42\x4d\x00",
+            "a frame began (42 4d) and stopped after 6 of its 32 bytes, "
+            f"{RESTARTED.format('2 times; ')} stopped after 3 bytes, {STOPPED_AGAIN}",
+        ),
+        # the last with a length field that gives no frame (noise after its start bytes)
+        (
+            "pms5003",
+            NOISE + pms_frame(PMS_VALUES)[:12] + b"\x42\x4d\xff\xff\x00",
+            "a frame began (42 4d) and stopped after 12 of its 32 bytes, "
+            f"{RESTARTED.format('')} stopped after 5 bytes, {STOPPED_AGAIN}",
+        ),
+        # the last whole, to its last byte (a reply): it waits for the first one's length
+        (
+            "pms5003",
+            NOISE + pms_frame(PMS_VALUES)[:10] + PMS_REPLY,
+            "a frame began (42 4d) and stopped after 10 of its 32 bytes, "
+            f"{RESTARTED.format('')} is whole, and waits until the 32 bytes of the first have "
+            "come: the bytes of a frame cut short hold the frames after them back so long",
+        ),
+    ],
+)
+def test_a_frame_cut_short_is_told_where_it_stopped(preset: str, data: bytes, hint: str) -> None:
+    """The hint for bytes that end in the middle of a frame: where it began and stopped, of
+    how many bytes (when its length is known), and what came of the frames begun inside it."""
+    framer = preset_framer(preset)
+    assert framer.feed(data) == []
+    assert framer.no_frame_hint(data) == hint
+
+
+def test_a_lone_start_byte_before_a_cut_frame_is_a_frame_that_stopped_after_one_byte() -> None:
+    """An HPMA115C0 (one start byte, 40): a stray 40, then a reply cut short. The stray byte's
+    candidate (its length field the reply's 40: 67 bytes) stopped where the reply began."""
+    framer = FrameFramer(HPMA_FRAME, 512)
+    data = b"\x40" + HPMA_REPLY[:5]
+    assert framer.feed(data) == []
+    assert framer.no_frame_hint(data) == (
+        f"a frame began (40) and stopped after 1 of its 67 bytes, {RESTARTED.format('')} "
+        f"stopped after 5 of its 8 bytes, {STOPPED_AGAIN}"
+    )
+    assert framer.feed(HPMA_REPLY[5:]) == []  # held back by the 67-byte candidate
+    assert framer.flush() == [HPMA_REPLY]
+
+
+@pytest.mark.parametrize(
+    ("preset", "data"),
+    [
+        # a whole candidate, rejected: its checksum
+        ("pms5003", NOISE + pms_frame(PMS_VALUES)[:-1] + b"\x00"),
+        ("mhz19", MHZ19_REPLY[:-1] + b"\x00"),
+        # start bytes whose length field gives no frame
+        ("pms5003", NOISE + b"\x42\x4d\xff\xff\x00\x00"),
+    ],
+)
+def test_candidates_that_are_whole_or_refused_are_not_told_cut_short(
+    preset: str, data: bytes
+) -> None:
+    framer = preset_framer(preset)
+    assert framer.feed(data) == []
+    hint = framer.no_frame_hint(data)
+    assert hint.startswith("candidates starting "), hint
+    assert "stopped" not in hint
+
+
+def test_a_headless_frame_not_all_come_is_not_told_cut_short() -> None:
+    """Frames without start bytes (a Geiger counter's two-byte count): one byte of a reply is
+    no frame begun, and the hint names no start bytes."""
+    framer = FrameFramer(FrameSpec(start=b"", length=2, fields=(FieldSpec("cpm", 0, "u16be"),)), 64)
+    assert framer.no_frame_hint(b"\x01") == (
+        "the bytes gave no frame (rejected since the sensor started: none): check the frame "
+        "spec's length and checksum"
+    )
