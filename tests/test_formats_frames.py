@@ -1682,3 +1682,96 @@ def test_a_headless_frame_not_all_come_is_not_told_cut_short() -> None:
         "the bytes gave no frame (rejected since the sensor started: none): check the frame "
         "spec's length and checksum"
     )
+
+
+# -- the lengths that candidates announce --------------------------------------------------------
+
+
+def damaged(frame: bytes) -> bytes:
+    """``frame`` with its last byte changed: its checksum (or end byte) no longer holds."""
+    return frame[:-1] + bytes([frame[-1] ^ 0x01])
+
+
+#: A PMS5003ST's 40-byte frame (length field 00 24), sent to a framer of PMS5003 frames.
+PMS5003ST_FRAME = b"\x42\x4d\x00\x24" + bytes(34) + b"\x00\xb3"
+ANNOUNCE = "candidates starting {} announce {}-byte frames in their length field, and the frame "
+ANNOUNCE_END = "spec reads {}: check the frame spec's length, or the preset"
+
+
+@pytest.mark.parametrize(
+    ("data", "announced"),
+    [
+        # frames of another model, which its length field gives
+        (PMS5003ST_FRAME * 3, 40),
+        # start bytes and noise: a length past max_frame_bytes
+        (b"\x42\x4d\xff\xff\x00\x00" * 3, 65539),
+    ],
+)
+def test_pms5003_candidates_of_a_length_it_never_sends_are_told_so(
+    data: bytes, announced: int
+) -> None:
+    framer = preset_framer("pms5003")
+    assert framer.feed(data) == []
+    assert framer.no_frame_hint(data) == (
+        ANNOUNCE.format("42 4d", announced) + ANNOUNCE_END.format("32-byte frames")
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # damaged frames of its own length: no length to blame
+        damaged(pms_frame(PMS_VALUES)) * 3,
+        # damaged replies to commands, of the length the spec reads them at
+        damaged(PMS_REPLY) * 3,
+    ],
+)
+def test_pms5003_candidates_of_its_own_lengths_are_not_told_a_wrong_length(data: bytes) -> None:
+    framer = preset_framer("pms5003")
+    assert framer.feed(data) == []
+    assert framer.rejected["checksum"] == 3
+    hint = framer.no_frame_hint(data)
+    assert hint == (
+        "candidates starting 42 4d gave no frame (rejected since the sensor started: 3 checksum): "
+        "check the frame spec's length and checksum"
+    )
+
+
+@pytest.mark.parametrize(
+    ("length", "takes"), [(7, False), (8, True), (40, True), (64, True), (65, False)]
+)
+def test_a_length_field_spec_takes_lengths_from_its_smallest_frame_to_max_frame_bytes(
+    length: int, takes: bool
+) -> None:
+    """HPMA115C0 candidates (a length field) that announce ``length`` bytes, cut short or
+    damaged: only a length below the spec's smallest frame (8 bytes) or above max_frame_bytes
+    (64 here) is told as the frames' fault."""
+    head = bytes([0x40, length - 3, 0x04])
+    data = (head + bytes(length - 3))[:length] * 2 if length <= 8 else head * 2
+    framer = FrameFramer(HPMA_FRAME, 64)
+    framer.feed(data)
+    hint = framer.no_frame_hint(data)
+    wrong = ANNOUNCE.format("40", length) + ANNOUNCE_END.format("frames of 8 to 64 bytes")
+    assert (hint == wrong) is not takes, hint
+
+
+def hpma_frame(length: int) -> bytes:
+    """An HPMA115C0-like frame of ``length`` bytes (its length field, zeros, its checksum)."""
+    body = bytes([0x40, length - 3, 0x04]) + bytes(length - 4)
+    return body + checksum("twos8", body)
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_frame_of_max_frame_bytes_is_read_and_a_longer_one_is_overlong(runs: bool) -> None:
+    """max_frame_bytes is the longest frame read: a frame of that length is one, a length
+    field that gives one byte more is counted overlong as soon as it has come, and costs its
+    start byte, so the frame after it is read."""
+    framer = FrameFramer(HPMA_FRAME, 64, runs=runs)
+    assert framer.feed(hpma_frame(64) + hpma_frame(8)) == [hpma_frame(64), hpma_frame(8)]
+    assert framer.overlong == 0
+    assert framer.feed(hpma_frame(65)[:2]) == []
+    assert framer.overlong == 1
+    assert framer.skipped_bytes == 2  # its start byte, and its length field
+    assert framer.feed(hpma_frame(65)[2:] + hpma_frame(9)) == [hpma_frame(9)]
+    assert framer.overlong == 1
+    assert framer.skipped_bytes == 65
