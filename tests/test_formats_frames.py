@@ -1775,3 +1775,43 @@ def test_a_frame_of_max_frame_bytes_is_read_and_a_longer_one_is_overlong(runs: b
     assert framer.feed(hpma_frame(65)[2:] + hpma_frame(9)) == [hpma_frame(9)]
     assert framer.overlong == 1
     assert framer.skipped_bytes == 65
+
+
+# -- checksum ranges -----------------------------------------------------------------------------
+
+#: M-Bus long frames (EN 13757-2): 68 L L 68, L bytes from C on, the sum8 of those L bytes,
+#: end 16. Both L bytes are the same: the first is the length field, the second and the
+#: second 68 are the frame's fixed bytes that the spec does not check.
+MBUS_FRAME = FrameSpec(
+    start=b"\x68", length_offset=1, length_size=1, length_adjust=4, end=0x16, checksum="sum8",
+    checksum_start=4, checksum_end=-2,
+    fields=(FieldSpec("c_field", 4, "u8"), FieldSpec("address", 5, "u8")),
+)  # fmt: skip
+
+
+def mbus_frame(address: int, data: bytes) -> bytes:
+    counted = bytes([0x08, address, 0x72]) + data  # C (RSP_UD), A, CI
+    head = bytes([0x68, len(counted), len(counted), 0x68])
+    return head + counted + checksum("sum8", counted) + b"\x16"
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_checksum_range_given_from_the_end_covers_those_bytes(runs: bool) -> None:
+    """Checksum ranges written from the end of the frame: an MH-Z19's bytes 1 to 7 as -8 to
+    -1 (fixed length), and an M-Bus frame's bytes from its C field up to the checksum, -2 (a
+    length field): every good frame is read, a frame with a byte changed is rejected."""
+    mhz19 = FrameSpec(
+        start=b"\xff\x86", length=9, checksum="twos8", checksum_start=-8, checksum_end=-1,
+        fields=(FieldSpec("co2", 2, "u16be"),),
+    )  # fmt: skip
+    for frame in (mhz19, MBUS_FRAME):
+        problems = check(FormatSpec("frames", (("c", "co2"),), frame=frame))
+        assert [key for key, _ in problems if key.startswith("frame")] == []
+    for frame, good in (
+        (mhz19, [MHZ19_REPLY, bytes.fromhex("FF 86 02 3B 3D 00 00 00 00")]),
+        (MBUS_FRAME, [mbus_frame(5, bytes(range(12))), mbus_frame(0xFD, b"\x16" * 8)]),
+    ):
+        framer = FrameFramer(frame, 255, runs=runs)
+        bad = [g[:5] + bytes([g[5] ^ 0x10]) + g[6:] for g in good]
+        assert framer.feed(b"".join(good + bad + good)) == good + good
+        assert framer.skipped_bytes == len(b"".join(bad))
