@@ -28,6 +28,7 @@ from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.crc import crc16_mcrf4xx, crc16_x25
+from sensord.formats.frames import FrameFramer
 
 # -- Lufft UMB -----------------------------------------------------------------------------------
 
@@ -257,6 +258,41 @@ def test_lists_that_share_one_flag_are_each_read() -> None:
         got, framer = read_chunked(HAN, stream, size)
         assert [[round(v, 2) for v in values] for values in got] == [*VALUES, VALUES[0]]
         assert framer.skipped_bytes == 0
+
+
+def with_flag_byte(frame: bytes, at: int) -> bytes:
+    """``frame`` with its byte at ``at`` (past the header and its check sequence) set to 7E,
+    the flag, as a value byte may be in an HDLC frame, and its frame check sequence made
+    again."""
+    changed = bytearray(frame)
+    changed[at] = 0x7E
+    changed[-3:-1] = crc16_x25(bytes(changed[1:-3])).to_bytes(2, "little")
+    return bytes(changed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    at=st.integers(8, 224),
+    which=st.sampled_from(LISTS),
+    size=st.integers(1, 97),
+    runs=st.booleans(),
+)
+def test_a_list_that_shares_a_flag_is_read_with_a_flag_byte_in_its_data(
+    at: int, which: bytes, size: int, runs: bool
+) -> None:
+    """Lists that share one flag, the middle one holding 7E in its data (a power of 894 W is
+    00 00 03 7E): a frame only its length field delimits, so the 7E begins no frame (what
+    follows it gives no frame length), and each list is read, no byte skipped, in any
+    chunking, on both paths of the framer."""
+    middle = with_flag_byte(which, at)
+    stream = LISTS[0] + middle[1:] + LISTS[1][1:]
+    spec, max_frame_bytes = spec_of(HAN)
+    assert spec.frame is not None
+    framer = FrameFramer(spec.frame, max_frame_bytes, runs=runs)
+    frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+    assert frames == [LISTS[0], middle, LISTS[1]]
+    assert framer.skipped_bytes == 0
+    assert framer.rejected == {"checksum": 0, "syntax": 0}
 
 
 @settings(max_examples=60, deadline=None)

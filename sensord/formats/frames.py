@@ -83,7 +83,8 @@ bytes (SHDLC's ``7E ... 7E``), a frame that lost its end byte ends, checksum goo
 next frame's first byte: when no start bytes follow an accepted frame, its end bytes are also
 tried as the first bytes of the next (held, as any candidate, until it is complete), so the
 frame after it is read (and HDLC frames that share one flag, as ISO/IEC 13239 allows, are
-each read); that candidate is a guess, and when it is no frame, no rejection is
+each read, a flag byte in one's data whose next bytes give no frame length being its own);
+that candidate is a guess, and when it is no frame, no rejection is
 counted and its bytes are searched as any others. Counters:
 ``frames``, ``overlong`` (a length field beyond ``max_frame_bytes``), ``rejected`` by reason
 (``checksum``; ``syntax`` for a length that cannot hold the layout or a wrong end byte) and
@@ -1537,7 +1538,10 @@ class FrameFramer:
         frame's, 0 not decided until more bytes come, -1 none. Such a candidate is a guess:
         its rejection is not counted, and it is no frame when it reaches past the end bytes
         that the next start bytes may be (a frame that lost them), so it never holds back the
-        frame they begin (noise after a frame, then the next one)."""
+        frame they begin (noise after a frame, then the next one). Start bytes whose length
+        field gives no frame begin none: they are the candidate's own bytes (a 7E in the data
+        of an HDLC frame that shares its opening flag with the frame before it), and the next
+        start bytes are looked for after them."""
         start = self._start
         if not data.startswith(start, at):
             # the bytes up to the end may still become the start bytes
@@ -1548,6 +1552,11 @@ class FrameFramer:
         if not n:
             return 0  # the next candidate's length field has not all come either
         shared = self._shared
+        while found >= 0 and at + n > found + shared:
+            m = self._length(data, found, size)
+            if m >= 0:
+                return -1 if m else 0  # 0: its length field has not all come
+            found = data.find(start, found + 1)
         if found < 0:  # the next start bytes may still begin where the bytes end
             found = size
             for j in range(max(at + shared, size - len(start) + 1), size):
@@ -1556,8 +1565,6 @@ class FrameFramer:
                     break
             if at + n > min(size, found + shared):
                 return 0
-        elif at + n > found + shared:
-            return -1
         return n if self._check(data[at : at + n], n) is None else -1
 
     def _unstuff(self, chunk: bytes) -> bytes:
