@@ -536,6 +536,60 @@ def test_an_shdlc_frame_after_garbage_is_read_once() -> None:
         assert framer.feed(SPS30_FRAMES[2][1:]) == []  # no frame begins before the request
 
 
+def sps30_read(stream: bytes, size: int, runs: bool = True) -> tuple[list[bytes], FrameFramer]:
+    spec, max_frame_bytes = spec_of(SPS30)
+    assert spec.frame is not None
+    framer = FrameFramer(spec.frame, max_frame_bytes, runs=runs)
+    frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+    return frames, framer
+
+
+SPS30_READ = [unstuff(frame, 0x7D, b"\x7e")[0] for frame in SPS30_FRAMES]
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_frame_that_lost_its_end_byte_after_noise_costs_no_frame(runs: bool) -> None:
+    """Noise, then an SPS30 frame without its end byte, then two frames: the first ends with
+    the second's start byte, which the second is read with; only the noise is skipped."""
+    stream = b"\x00\x11" + SPS30_FRAMES[0][:-1] + SPS30_FRAMES[1] + SPS30_FRAMES[2]
+    for size in (1, 5, 50, len(stream)):
+        frames, framer = sps30_read(stream, size, runs)
+        assert frames == SPS30_READ
+        assert framer.skipped_bytes == 2
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_frame_that_lost_its_end_byte_and_the_last_frame_are_read_at_once(runs: bool) -> None:
+    """A polled SPS30's reply without its end byte, then the next reply, then silence: both
+    are read as soon as the second's end byte has come, not when more bytes come."""
+    frames, framer = sps30_read(SPS30_FRAMES[0][:-1] + SPS30_FRAMES[1], 1000, runs)
+    assert frames == SPS30_READ[:2]
+    assert framer._buffer == b""
+    frames, _ = sps30_read(SPS30_FRAMES[0][:-1] + SPS30_FRAMES[1] + SPS30_FRAMES[2], 20, runs)
+    assert frames == SPS30_READ
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [
+        h("00 11 22"),  # no start bytes after the end byte
+        h("00 03 00 00 FB"),  # a reply's start and length, a wrong checksum: not a reply
+        h("00 03 00 00"),  # a reply's start and length, cut short by the next frame
+    ],
+)
+def test_noise_after_a_frame_is_skipped_at_once_and_not_counted_rejected(noise: bytes) -> None:
+    """After an SPS30 frame, noise that its end byte begins no frame with: the noise is
+    skipped (no rejection counted: the end byte as a start was a guess), and the frame after
+    it is read by the same feed."""
+    stream = SPS30_FRAMES[0] + noise + SPS30_FRAMES[1]
+    for size in (1, 3, len(stream)):
+        frames, framer = sps30_read(stream, size)
+        assert frames == SPS30_READ[:2]
+        assert framer.skipped_bytes == len(noise)
+        assert framer.rejected == {"checksum": 0, "syntax": 0}
+        assert framer._buffer == b""
+
+
 def test_shdlc_checksum_of_the_datasheet_request() -> None:
     request = h("7E 00 00 02 01 03 F9 7E")
     assert checksum("ones8", request[1:-2]) == b"\xf9"
