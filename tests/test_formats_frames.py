@@ -1815,3 +1815,30 @@ def test_a_checksum_range_given_from_the_end_covers_those_bytes(runs: bool) -> N
         bad = [g[:5] + bytes([g[5] ^ 0x10]) + g[6:] for g in good]
         assert framer.feed(b"".join(good + bad + good)) == good + good
         assert framer.skipped_bytes == len(b"".join(bad))
+
+
+# -- pending bytes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("drop", ["drop_pending", "reset"])
+def test_dropping_the_pending_bytes_ends_the_lenient_start(drop: str) -> None:
+    """The tail of a frame that the port's open cut is skipped without a rejection
+    (``lenient``); when the pending bytes are dropped (a request written, a reconnect), what
+    comes next is the device's answer, and a damaged PMS5003 frame in it is a rejection."""
+    frame = pms_frame(PMS_VALUES)
+    framer = preset_framer("pms5003")
+    framer.lenient = 64
+    assert framer.feed(frame[:10]) == []
+    getattr(framer, drop)()
+    assert framer.lenient == 0
+    assert framer.skipped_bytes == 10
+    assert framer.feed(damaged(frame) + frame) == [frame]
+    assert framer.rejected["checksum"] == 1
+
+
+def test_reset_with_nothing_pending_ends_the_lenient_start() -> None:
+    framer = preset_framer("pms5003")
+    framer.lenient = 64
+    framer.reset()
+    assert framer.feed(damaged(pms_frame(PMS_VALUES))) == []
+    assert framer.rejected["checksum"] == 1

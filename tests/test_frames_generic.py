@@ -649,11 +649,48 @@ def test_a_float32_field_is_read_as_the_decimal_a_person_reads() -> None:
 def test_a_pending_escape_byte_is_dropped_and_counted() -> None:
     spec, max_frame_bytes = spec_of(SPS30)
     framer = codec_for("frames").framer(spec, b"", max_frame_bytes)
-    assert framer.feed(SPS30_FRAMES[0][:26]) == []  # ends with the 7D of 7D 33
+    assert framer.feed(SPS30_FRAMES[0][:27]) == []  # ends with the 7D of 7D 33
     framer.drop_pending()
-    assert framer.skipped_bytes == 26  # 25 unstuffed bytes and the escape byte
+    assert framer.skipped_bytes == 27  # 26 unstuffed bytes and the escape byte
     # the 33 after it is not read as escaped: the next frame is read whole
-    assert len(framer.feed(SPS30_FRAMES[0][26:] + SPS30_FRAMES[1])) == 1
+    assert len(framer.feed(SPS30_FRAMES[0][27:] + SPS30_FRAMES[1])) == 1
+
+
+def test_a_flush_counts_a_pending_escape_byte_once_and_keeps_unstuffing() -> None:
+    """A replay that ends with an escape byte (an SPS30 frame cut after the 7D of 7D 33): the
+    flush skips the frame's 26 unstuffed bytes and the escape byte, after the noise counted
+    before it; the frames fed after the flush are unstuffed as before (7D 33 is 13), and
+    their first byte is not taken as escaped."""
+    spec, max_frame_bytes = spec_of(SPS30)
+    assert spec.frame is not None
+    framer = FrameFramer(spec.frame, max_frame_bytes)
+    assert framer.feed(b"\x00\x11\x22" + SPS30_FRAMES[0][:27]) == []
+    assert framer.skipped_bytes == 3
+    assert framer.flush() == []
+    assert framer.skipped_bytes == 3 + 26 + 1
+    assert framer.flush() == []
+    assert framer.skipped_bytes == 30
+    assert framer.feed(SPS30_FRAMES[0] + SPS30_FRAMES[2]) == [SPS30_READ[0], SPS30_READ[2]]
+    assert framer.skipped_bytes == 30
+
+
+def test_an_escape_byte_at_a_chunk_end_before_a_delimiter_is_counted_with_the_rest() -> None:
+    """Noise that ends with an escape byte, then, in the next chunk, a frame's start byte (a
+    delimiter, never escaped): the escape byte is one more skipped byte, the noise's count
+    kept, and the frame is read."""
+    spec, max_frame_bytes = spec_of(SPS30)
+    assert spec.frame is not None
+    framer = FrameFramer(spec.frame, max_frame_bytes)
+    assert framer.feed(b"\x00\x11\x22\x33\x7d") == []
+    assert framer.skipped_bytes == 2  # the last two may begin the start bytes
+    assert framer.feed(SPS30_FRAMES[1]) == [SPS30_READ[1]]
+    assert framer.skipped_bytes == 5
+
+
+def test_unstuff_without_flags_escapes_every_byte() -> None:
+    """Without delimiters to keep (``flags``), the byte after an escape byte is always read
+    XORed, whichever it is."""
+    assert unstuff(b"\x7d\x5e\x7d\x58\x7d\x7e", 0x7D) == (b"\x7e\x78\x5e", False, 0)
 
 
 #: An SPS30's reply to "read measured values" while it does not measure: state 0x43, command
