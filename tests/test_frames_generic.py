@@ -47,8 +47,8 @@ from sensord.cli import main
 from sensord.config import parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
-from sensord.formats.base import FormatSpec
-from sensord.formats.frames import FrameFramer, checksum, unstuff
+from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
+from sensord.formats.frames import FrameFramer, checksum, stuff, unstuff
 
 PM1006 = """
 [[sensors]]
@@ -685,6 +685,34 @@ def test_an_escape_byte_at_a_chunk_end_before_a_delimiter_is_counted_with_the_re
     assert framer.skipped_bytes == 2  # the last two may begin the start bytes
     assert framer.feed(SPS30_FRAMES[1]) == [SPS30_READ[1]]
     assert framer.skipped_bytes == 5
+
+
+def test_stuff_escapes_the_end_byte_and_the_byte_before_it() -> None:
+    """A frame spec with byte stuffing whose end byte (03, ETX) is not its start byte (02,
+    STX): the encoder escapes both, and the escape byte, wherever they occur after the first
+    byte and before the end byte, the checksum right before the end byte too; the framer
+    reads the frame back."""
+    frame = FrameSpec(
+        start=b"\x02", length=7, end=0x03, escape=0x7D, checksum="sum8", checksum_start=1,
+        fields=(FieldSpec("a", 1, "u8"),),
+    )  # fmt: skip
+    raw = h("02 03 7D 02 81 03 03")  # its sum is 03, an end byte
+    assert checksum("sum8", raw[1:5]) == raw[5:6]
+    assert stuff(frame, raw) == h("02 7D 23 7D 5D 7D 22 81 7D 23 03")
+    assert FrameFramer(frame, 64).feed(stuff(frame, raw)) == [raw]
+
+
+def test_stuff_escapes_the_last_byte_of_a_frame_without_an_end_byte() -> None:
+    """XBee API frames (7E, a length, the data, one's complement checksum; escape 7D): no end
+    byte, so the last byte is stuffed as any other, here a checksum of 7D."""
+    frame = FrameSpec(
+        start=b"\x7e", length_offset=1, length_size=2, length_adjust=1, checksum="ones8",
+        checksum_start=3, escape=0x7D, fields=(FieldSpec("api", 3, "u8"),),
+    )  # fmt: skip
+    raw = h("7E 00 02 80 02 7D")
+    assert checksum("ones8", raw[3:5]) == b"\x7d"
+    assert stuff(frame, raw) == h("7E 00 02 80 02 7D 5D")
+    assert FrameFramer(frame, 64).feed(stuff(frame, raw)) == [raw]
 
 
 def test_unstuff_without_flags_escapes_every_byte() -> None:
