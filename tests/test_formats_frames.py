@@ -1842,3 +1842,25 @@ def test_reset_with_nothing_pending_ends_the_lenient_start() -> None:
     framer.reset()
     assert framer.feed(damaged(pms_frame(PMS_VALUES))) == []
     assert framer.rejected["checksum"] == 1
+
+
+# -- runs of frames ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_damaged_header_that_the_checksum_cannot_see_is_refused_in_a_run(runs: bool) -> None:
+    """PMS5003 frames back to back after a stray byte, the last with its length field 00 1C
+    damaged to 00 1D and a data byte one less: its sum16 still holds, and its length is no
+    PMS5003 frame's, so it is refused (as syntax) on both paths, wherever its run begins."""
+    frames = [pms_frame([v + i for v in PMS_VALUES]) for i in range(4)]
+    last = bytearray(frames[3])
+    last[3] += 1
+    last[5] -= 1
+    stream = frames[0] + frames[1] + b"\x42" + frames[2] + bytes(last)
+    framer = (
+        preset_framer("pms5003")
+        if runs
+        else FrameFramer(preset_framer("pms5003")._frame, 512, runs=False)
+    )
+    assert framer.feed(stream) == frames[:3]
+    assert framer.rejected == {"checksum": 0, "syntax": 1}
