@@ -39,7 +39,13 @@ from sensord.errors import EXIT_INVALID, ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats import frames as frames_module
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
-from sensord.formats.frames import FrameFramer, check, checksum, status_ok_shown
+from sensord.formats.frames import (
+    FrameFramer,
+    announced_length,
+    check,
+    checksum,
+    status_ok_shown,
+)
 from sensord.formats.presets import PRESETS
 from sensord.sources.simulated import SimulatedDevice
 
@@ -1864,3 +1870,40 @@ def test_a_damaged_header_that_the_checksum_cannot_see_is_refused_in_a_run(runs:
     )
     assert framer.feed(stream) == frames[:3]
     assert framer.rejected == {"checksum": 0, "syntax": 1}
+
+
+# -- the length that most candidates announce ----------------------------------------------------
+
+#: A u-blox UBX NAV-PVT message: B5 62, class 01, id 07, a 92-byte payload (length 5C 00,
+#: little-endian), its 2-byte Fletcher checksum (zeros here: its value does not matter).
+UBX_NAV_PVT = b"\xb5\x62\x01\x07\x5c\x00" + bytes(92) + b"\x00\x00"
+UBX_FRAME = FrameSpec(
+    start=b"\xb5\x62", length_offset=4, length_size=2, length_byteorder="little",
+    length_adjust=2, fields=(FieldSpec("id", 3, "u8"),),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("frame", "data", "announced"),
+    [
+        # two frames of the PMS5003ST, then start bytes whose length field is start bytes too,
+        # then start bytes cut before their length field: not a third length
+        (None, PMS5003ST_FRAME * 2 + b"\x42\x4d\x42\x4d", 40),
+        # the second frame's length field ends with the bytes
+        (None, PMS5003ST_FRAME + PMS5003ST_FRAME[:4], 40),
+        # a stray start byte right before the first frame (one-byte start bytes)
+        (HPMA_FRAME, b"\x40" + hpma_frame(70) * 2, 70),
+        # a little-endian length field
+        (UBX_FRAME, UBX_NAV_PVT * 2, 100),
+    ],
+)
+def test_the_length_most_candidates_announce_is_told(
+    frame: FrameSpec | None, data: bytes, announced: int
+) -> None:
+    """What the stale hint tells of candidates whose length field gives the length of no
+    frame the spec reads: the length most of them announce, read as the spec reads it."""
+    if frame is None:
+        spec, _ = sensor_spec("pms5003")
+        assert spec.frame is not None
+        frame = spec.frame
+    assert announced_length(frame, data) == announced
