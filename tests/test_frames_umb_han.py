@@ -295,6 +295,30 @@ def test_a_list_that_shares_a_flag_is_read_with_a_flag_byte_in_its_data(
     assert framer.rejected == {"checksum": 0, "syntax": 0}
 
 
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_list_whose_check_sequence_ends_with_a_flag_byte_is_read_at_its_end_flag(
+    runs: bool,
+) -> None:
+    """The last of lists that share one flag, its power 1000 W (00 00 03 E8), so its frame
+    check sequence is C4 7E: the 7E before its end flag begins no frame inside it, its length
+    field being past its end; the list is read by the feed that brings its end flag, in any
+    chunking, and nothing is left to a flush."""
+    changed = bytearray(LISTS[1])
+    changed[113] = 0xE8
+    changed[-3:-1] = crc16_x25(bytes(changed[1:-3])).to_bytes(2, "little")
+    last = bytes(changed)
+    assert last[-3:] == b"\xc4\x7e\x7e"
+    stream = LISTS[0] + last[1:]
+    spec, max_frame_bytes = spec_of(HAN)
+    assert spec.frame is not None
+    for size in (1, 2, 3, 100, len(stream)):
+        framer = FrameFramer(spec.frame, max_frame_bytes, runs=runs)
+        frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+        assert frames == [LISTS[0], last]
+        assert framer.flush() == []
+        assert framer.skipped_bytes == 0
+
+
 @settings(max_examples=60, deadline=None)
 @given(garbage=st.lists(st.binary(max_size=40), min_size=3, max_size=3), size=st.integers(1, 97))
 def test_noise_between_the_lists_never_costs_one(garbage: list[bytes], size: int) -> None:

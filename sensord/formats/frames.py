@@ -1541,7 +1541,9 @@ class FrameFramer:
         frame they begin (noise after a frame, then the next one). Start bytes whose length
         field gives no frame begin none: they are the candidate's own bytes (a 7E in the data
         of an HDLC frame that shares its opening flag with the frame before it), and the next
-        start bytes are looked for after them."""
+        start bytes are looked for after them; start bytes whose length field reaches past
+        the candidate's end (a checksum byte 7E before the end flag) leave it to the
+        candidate's own bytes."""
         start = self._start
         if not data.startswith(start, at):
             # the bytes up to the end may still become the start bytes
@@ -1552,7 +1554,14 @@ class FrameFramer:
         if not n:
             return 0  # the next candidate's length field has not all come either
         shared = self._shared
+        head = self._length_field[1] if self._length_field is not None else 0
         while found >= 0 and at + n > found + shared:
+            if found + head > at + n:
+                # its length field reaches past the candidate (a checksum byte that is a start
+                # byte): the candidate's own bytes decide, once they have all come
+                if at + n > size:
+                    return 0
+                break
             m = self._length(data, found, size)
             if m >= 0:
                 return -1 if m else 0  # 0: its length field has not all come
