@@ -575,6 +575,7 @@ def test_a_frame_that_lost_its_end_byte_and_the_last_frame_are_read_at_once(runs
         h("00 11 22"),  # no start bytes after the end byte
         h("00 03 00 00 FB"),  # a reply's start and length, a wrong checksum: not a reply
         h("00 03 00 00"),  # a reply's start and length, cut short by the next frame
+        h("00 03 00 F0 11"),  # a reply's start and a length past the bytes after it
     ],
 )
 def test_noise_after_a_frame_is_skipped_at_once_and_not_counted_rejected(noise: bytes) -> None:
