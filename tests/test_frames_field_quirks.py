@@ -907,24 +907,6 @@ def test_an_mhz19_that_misses_one_answer_goes_on_publishing() -> None:
     assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
 
 
-class FlakyMhz19(Mhz19):
-    """An MH-Z19 on a line that loses the answers to four polls in a row every ``every``
-    polls: its power stays on, so every answer it gives is a measurement."""
-
-    def __init__(self, ppm: int, every: int) -> None:
-        super().__init__([mhz19_answer(ppm)])
-        self.every = every
-        self.polls = 0
-
-    def __call__(self, written: bytes) -> bytes:
-        out = super().__call__(written)
-        if command_bytes("mhz19", "read") in written:
-            self.polls += 1
-            if self.polls % self.every < 4:
-                return b""
-        return out
-
-
 def test_an_mhz19_on_a_line_that_loses_answers_now_and_then_still_publishes() -> None:
     """A polled MH-Z19 (the preset's 5 s polls and 180 s warm-up) whose line loses four
     answers in a row every minute: it goes stale and answers again twelve times in twenty
@@ -932,7 +914,7 @@ def test_an_mhz19_on_a_line_that_loses_answers_now_and_then_still_publishes() ->
     once a reading was published after the last one, so the device is never held back for
     good: its answers between the warm-ups are published."""
     clock = Clock()
-    device = FlakyMhz19(650, every=12)
+    device = LossyMhz19(every=12, how="lost")
     with PtyPair() as pair, capture_logs() as logs:
         rt = open_sensor(pair, clock, {"preset": "mhz19"})
         start = clock.now
@@ -947,8 +929,8 @@ def test_an_mhz19_on_a_line_that_loses_answers_now_and_then_still_publishes() ->
 
 
 class LossyMhz19(Mhz19):
-    """An MH-Z19 with ``setup = ["abc_off"]`` whose answers to four polls in a row every
-    ``every`` polls do not come whole: the line loses them (``lost``: no byte, as when its
+    """An MH-Z19 answering 650 ppm whose answers to four polls in a row every ``every`` polls
+    do not come whole: the line loses them (``lost``: no byte, as when its
     supply is cut, its boot's answers falling between two polls) or drops a byte of each
     (``spoilt``: its power stays on, and the rest of each answer comes)."""
 
