@@ -167,6 +167,31 @@ def test_noise_between_sentences_yields_exactly_the_sentences() -> None:
     assert framer().feed(stream) == [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX, RMC_VOID]
 
 
+@pytest.mark.parametrize("noise", [b"%", b"X", b"r"])
+@pytest.mark.parametrize("line", [0, 1, 2], ids=["first line", "second line", "last line"])
+def test_a_stray_character_before_one_sentence_of_a_chunk_of_clean_lines_is_skipped(
+    noise: bytes, line: int
+) -> None:
+    """A chunk of lines of one sentence each, one of which starts with a stray character:
+    the sentences come out without it, whichever line it is on, and it is counted."""
+    sentences = [UBLOX_GGA, UBLOX_RMC, GSA_NO_FIX]
+    stream = b"".join((noise if i == line else b"") + s + b"\r\n" for i, s in enumerate(sentences))
+    cut = framer()
+    assert cut.feed(stream) == sentences
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (3, 0, len(noise))
+
+
+@pytest.mark.parametrize("after", [b"\n", b"\n\n"], ids=["LF", "LF LF"])
+def test_line_feeds_after_a_checksum_are_skipped_with_the_terminator_cr_lf(after: bytes) -> None:
+    """With the terminator CR LF, a line feed is no line end: LFs between a sentence's
+    checksum and its CR LF (a converter that ends lines with LF of its own) are bytes after
+    the checksum, skipped, whether the line comes alone or with others."""
+    cut = NmeaFramer(b"\r\n")
+    assert cut.feed(UBLOX_GGA + after + b"\r\n") == [UBLOX_GGA]
+    assert cut.feed(UBLOX_RMC + b"\r\n" + GSA_NO_FIX + after + b"\r\n") == [UBLOX_RMC, GSA_NO_FIX]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (3, 0, 2 * len(after))
+
+
 @pytest.mark.parametrize("after", [b"\x00\x00", b"junk", b" ", b"*47", b"\xff"])
 @pytest.mark.parametrize("chunk", [1, 7, None], ids=["bytewise", "7", "whole"])
 def test_bytes_after_the_checksum_of_a_lines_last_sentence_are_skipped(
