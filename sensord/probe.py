@@ -315,7 +315,10 @@ def modbus_read(args: argparse.Namespace) -> int:
                 print(_late_note(args, late), file=sys.stderr)
             if busy:
                 print(_busy_note(args, busy, response, wait_s), file=sys.stderr)
-            if response is not None and _other_table_may_hold(table, response):
+            # a refusal that came late is told as one in time: the other table is asked with
+            # a timeout that takes as late an answer
+            refusal = response if response is not None else late.response
+            if refusal is not None and _other_table_may_hold(table, refusal):
                 other = _read_other_table(
                     source,
                     link,
@@ -324,6 +327,9 @@ def modbus_read(args: argparse.Namespace) -> int:
                     quiet_s,
                     transaction_id=transaction_id + 1,
                     settings=settings,
+                    timeout_s=args.timeout
+                    if response is not None
+                    else max(args.timeout, min(_timeout_for(late.after_s), TIMEOUT_MAX_S)),
                 )
     except SourceError as exc:
         print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
@@ -333,7 +339,7 @@ def modbus_read(args: argparse.Namespace) -> int:
         # values), and the read failed with these settings (the note above says the timeout
         # that takes it)
         if late.response.exception_code:
-            print(f"unit {args.unit} answered with {exception_named(late.response.exception_code)}")
+            _tell_refusal(args, table, address, late.response.exception_code, other)
         else:
             print(format_read(table, address, late.response.words[: args.count]))
         return EXIT_INVALID
@@ -391,21 +397,7 @@ def modbus_read(args: argparse.Namespace) -> int:
         print(_gateway_said(args, response.exception_code))
         return EXIT_INVALID
     if response.exception_code:
-        code = response.exception_code
-        print(f"unit {args.unit} answered with {exception_named(code)}")
-        as_ref = reference_read_as_address(table, address)
-        if code == 2 and as_ref is not None:
-            print(
-                f"{address} is asked as the address it says; if the manual gives {address} as "
-                f"a reference, that is --{table} {as_ref}"
-            )
-        if other is not None and not other.exception_code:
-            twin = OTHER_TABLE[table]
-            print(
-                f"the same addresses of the {twin} registers answer (function "
-                f'{FUNCTION_CODES[twin]:02d}; --{twin} {address}, table = "{twin}"):'
-            )
-            print(format_read(twin, address, other.words[: args.count]))
+        _tell_refusal(args, table, address, response.exception_code, other)
         return EXIT_INVALID
     print(format_read(table, address, response.words[: args.count]))
     # the probe waits the longer of its own timeout and the sensor's: an answer it took may
@@ -418,6 +410,29 @@ def modbus_read(args: argparse.Namespace) -> int:
         print(_slow_for_sensor_note(args, answered_s), file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _tell_refusal(
+    args: argparse.Namespace, table: str, address: int, code: int, other: Response | None
+) -> None:
+    """Print the exception ``code`` that ``args.unit`` answered the read of ``table`` from
+    ``address`` with: for 0x02 on an address that reads as a manual's reference, the address
+    it stands for; and ``other``, the other register table's answer at those addresses, when
+    it holds registers."""
+    print(f"unit {args.unit} answered with {exception_named(code)}")
+    as_ref = reference_read_as_address(table, address)
+    if code == 2 and as_ref is not None:
+        print(
+            f"{address} is asked as the address it says; if the manual gives {address} as "
+            f"a reference, that is --{table} {as_ref}"
+        )
+    if other is not None and not other.exception_code:
+        twin = OTHER_TABLE[table]
+        print(
+            f"the same addresses of the {twin} registers answer (function "
+            f'{FUNCTION_CODES[twin]:02d}; --{twin} {address}, table = "{twin}"):'
+        )
+        print(format_read(twin, address, other.words[: args.count]))
 
 
 #: Seconds the probe waits for an answer unless told (or its sensor's timeout is longer).
@@ -656,10 +671,12 @@ def _read_other_table(
     *,
     transaction_id: int,
     settings: SerialSettings,
+    timeout_s: float,
 ) -> Response | None:
     """The answer to ``read`` of the other register table, asked ``quiet_s`` after the
     refusal (the line's inter-frame silence and the device's gap) with ``transaction_id``
-    (Modbus TCP) on a line of ``settings``; None when none comes."""
+    (Modbus TCP) on a line of ``settings``, awaited for ``timeout_s``; None when none
+    comes."""
     time.sleep(quiet_s)
     twin = Read(OTHER_TABLE[read.table], read.address, read.count, ())
     try:
@@ -672,6 +689,7 @@ def _read_other_table(
             quiet=True,
             transaction_id=transaction_id,
             settings=settings,
+            timeout_s=timeout_s,
         )
     except SourceError:  # (a gateway that closed the connection): the refusal is the answer
         return None

@@ -253,14 +253,15 @@ def await_response(
     late: LateAnswers | None = None,
     settings: SerialSettings | None = None,
     others: OtherUnits | None = None,
+    timeout_s: float | None = None,
 ) -> tuple[Response | None, Response | None]:
     """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
-    an exception) within ``args.timeout``, and the last one of that unit and function that
-    had another number of values (None: none came). Every other frame on the line (a stale
-    answer, another function's) is named on stderr and skipped, but on RTU those of other
-    unit ids (another master's exchanges on a busy bus), which are counted by unit id into
-    ``others`` (when given) for the caller to tell in one line. The bytes read go to
-    ``received`` too, when given. ``quiet``: nothing is printed.
+    an exception) within ``timeout_s`` (None: ``args.timeout``), and the last one of that
+    unit and function that had another number of values (None: none came). Every other frame
+    on the line (a stale answer, another function's) is named on stderr and skipped, but on
+    RTU those of other unit ids (another master's exchanges on a busy bus), which are counted
+    by unit id into ``others`` (when given) for the caller to tell in one line. The bytes
+    read go to ``received`` too, when given. ``quiet``: nothing is printed.
 
     Over Modbus TCP the answer is the one to ``transaction_id``; one to an earlier request
     of the probe, which timed out, comes from a gateway that serves one request at a time,
@@ -277,7 +278,9 @@ def await_response(
     frame at the line's character time, the silence and :data:`ARRIVAL_SLACK_S` (125
     registers take 266 ms at 9600 baud), so that it is not cut off by the timeout and then
     told as a late answer."""
-    deadline = time.monotonic() + args.timeout
+    if timeout_s is None:
+        timeout_s = args.timeout
+    deadline = time.monotonic() + timeout_s
     fd = source.fileno()
     tcp = link.transport == "tcp"
     exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
@@ -314,7 +317,7 @@ def await_response(
                 and response.function_code == function
                 and (late is None or code in GATEWAY_CODES)
             ):
-                deadline = time.monotonic() + args.timeout
+                deadline = time.monotonic() + timeout_s
                 if late is not None:
                     late.answered_at = time.monotonic()
                     late.exception = response
@@ -335,7 +338,7 @@ def await_response(
                 asked_at = max(late.sent_at[response.transaction_id], late.answered_at)
                 late.took(response, now - asked_at)
                 late.answered_at = now
-                deadline = now + args.timeout
+                deadline = now + timeout_s
                 continue
             if not tcp and response.unit != args.unit:
                 if others is not None:

@@ -2287,6 +2287,46 @@ def test_the_probe_tells_a_gateway_s_late_refusal_of_an_earlier_request_as_a_lat
     assert "skipped" not in captured.err
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["serial", "tcp"])
+def test_the_probe_tells_a_late_refusal_of_the_address_as_one_in_time(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A device whose every answer comes 0.45 s after the request, past the probe's 0.3 s
+    timeout (on its line, or behind a Modbus TCP gateway), refuses the read (0x02): its late
+    refusal is told as one in time, with the timeout to set besides. A read of the wrong
+    register table is shown the other table's answer at those addresses, asked with a
+    timeout that takes the device's lateness; an address that reads as a manual's reference
+    gets the address it stands for."""
+    with contextlib.ExitStack() as stack:
+        relay = stack.enter_context(PtyRelay(delay_s=lambda _: 0.45))
+        server = stack.enter_context(
+            ModbusServer([1], "serial", relay.far.path, first_address=EPEVER_TABLES)
+        )
+        port, options = relay.near.path, ["--baudrate", "115200"]
+        if kind == "tcp":
+            port, options = stack.enter_context(TcpGateway(relay.near.path, timeout_s=1.0)).url, []
+        server.set(1, "input", 0x3100, [1834, 255, 4677, 0])
+        probe = ["modbus", "read", port, "--unit", "1", "--timeout", "0.3", *options]
+        assert main([*probe, "--holding", "0x3100", "--count", "4"]) == 1
+        captured = capsys.readouterr()
+        assert "unit 1 answered with exception 0x02 (illegal data address)\n" in captured.out
+        assert (
+            "the same addresses of the input registers answer (function 04; --input 12544, "
+            'table = "input"):'
+        ) in captured.out
+        assert "  12544: 0x072a   1834" in captured.out
+        late_note(captured.err)
+        assert main([*probe, "--holding", "40004"]) == 1
+        captured = capsys.readouterr()
+    assert captured.out == (
+        "unit 1 answered with exception 0x02 (illegal data address)\n"
+        "40004 is asked as the address it says; if the manual gives 40004 as a reference, "
+        "that is --holding 3\n"
+    )
+    late_note(captured.err)
+
+
 @contextlib.contextmanager
 def sent_on_the_line(
     relay: PtyRelay, asked: list[float], frames: list[tuple[float, bytes]]
