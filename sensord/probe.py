@@ -197,6 +197,7 @@ def modbus_read(args: argparse.Namespace) -> int:
     function = FUNCTION_CODES[table]
     other: Response | None = None
     busy = 0  # the reads asked again after a busy answer
+    busy_late = 0  # the busy answers that came after the timeout
     late = LateAnswers()
     # frames of other unit ids on an RTU line (another master's exchanges): told in one line
     # per request, and, when the unit never answers, as the line that works
@@ -249,6 +250,38 @@ def modbus_read(args: argparse.Namespace) -> int:
                         received=received,
                         others=others,
                     )
+                elif unanswered and len(missed) >= args.retries:
+                    # over Modbus TCP a gateway answers each request once, however late: the
+                    # answer to the last one is waited for as on RTU (its drain, above), as
+                    # long as the timeout again, and told for what it is
+                    _, miscounted = await_response(
+                        source,
+                        link,
+                        args,
+                        function,
+                        received,
+                        quiet=True,  # what came is told below, as the answer or late
+                        transaction_id=transaction_id + 1,
+                        late=late,
+                    )
+                    last = late.exception
+                    if last is not None and last.transaction_id == transaction_id:
+                        # the gateway's word on the last request (its 0x0B: the device did
+                        # not answer it within the gateway's own, longer timeout) is the
+                        # answer the probe tells, not "nothing came"
+                        response = last
+                # a busy answer that came late is the answer of this request, which is asked
+                # again as after a busy answer in time; one to an earlier request over Modbus
+                # TCP came while the one asked again was in flight, which has its own
+                late_busy = late.busy_answer()
+                if (
+                    late_busy is not None
+                    and response is None
+                    and miscounted is None
+                    and (not tcp or late_busy.transaction_id == transaction_id)
+                ):
+                    response, unanswered = late_busy, False
+                    busy_late += 1
                 skipped = others.summary()  # this request's, before and after its timeout
                 if skipped is not None:
                     print(skipped, file=sys.stderr)
@@ -272,26 +305,6 @@ def modbus_read(args: argparse.Namespace) -> int:
                     busy += 1
                     time.sleep(wait_s)
                 else:
-                    if unanswered and tcp:
-                        # a gateway answers each request once, however late: the answer to
-                        # the last one is waited for as on RTU (its drain, above), as long as
-                        # the timeout again, and told for what it is
-                        _, miscounted = await_response(
-                            source,
-                            link,
-                            args,
-                            function,
-                            received,
-                            quiet=True,  # what came is told below, as the answer or late
-                            transaction_id=transaction_id + 1,
-                            late=late,
-                        )
-                        last = late.exception
-                        if last is not None and last.transaction_id == transaction_id:
-                            # the gateway's word on the last request (its 0x0B: the device did
-                            # not answer it within the gateway's own, longer timeout) is the
-                            # answer the probe tells, not "nothing came"
-                            response = last
                     break
                 transaction_id += 1
                 sent_at = late.sent_at[transaction_id] = time.monotonic()
@@ -311,10 +324,10 @@ def modbus_read(args: argparse.Namespace) -> int:
             answered_s = time.monotonic() - sent_at
             if missed:
                 print(_unanswered_note(args, missed, response, late), file=sys.stderr)
-            if late.response is not None:
+            if late.came:
                 print(_late_note(args, late), file=sys.stderr)
             if busy:
-                print(_busy_note(args, busy, response, wait_s), file=sys.stderr)
+                print(_busy_note(args, busy, busy_late, response, wait_s), file=sys.stderr)
             # a refusal that came late is told as one in time: the other table is asked with
             # a timeout that takes as late an answer
             refusal = response if response is not None else late.response
@@ -513,10 +526,10 @@ def _unanswered_note(
         f"{again}, as the daemon asks it (modbus.retries)"
     )
     if response is None or response.exception_code in GATEWAY_CODES:
-        if late.response is not None:
+        if late.came:
             return f"{told}; no answer came in time to any of the {unanswered + 1} requests"
         return f"{told}; no answer came to any of the {unanswered + 1} requests"
-    if late.response is not None:
+    if late.came:
         return f"{told}; it answered then"
     return (
         f"{told}; it answered then: the line or the device loses requests now and then "
@@ -526,15 +539,18 @@ def _unanswered_note(
 
 
 def _busy_note(
-    args: argparse.Namespace, busy: int, response: Response | None, wait_s: float
+    args: argparse.Namespace, busy: int, busy_late: int, response: Response | None, wait_s: float
 ) -> str:
     """What the probe tells of the ``busy`` reads it asked again after a busy answer, each
-    ``wait_s`` after it, now that ``response`` came (None: none came to the last)."""
+    ``wait_s`` after it, now that ``response`` came (None: none came to the last);
+    ``busy_late`` of the busy answers came after the timeout (the late note tells how late)."""
     unit = args.unit
     still = response is not None and response.exception_code in BUSY_CODES
     answers = busy + 1 if still else busy
     times = "once" if answers == 1 else f"{answers} times"
     told = f"unit {unit} answered busy {times}"
+    if busy_late:
+        told += " (late)" if busy_late == answers else f" ({busy_late} of them late)"
     again = "once" if busy == 1 else f"{busy} times"
     later = f"{args.busy_wait:g} s later"
     if wait_s > args.busy_wait:  # the line's quiet time after the busy answer is longer

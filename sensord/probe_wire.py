@@ -23,7 +23,7 @@ from sensord.formats.modbus import (
     Response,
     exception_named,
 )
-from sensord.modbus_state import GATEWAY_CODES
+from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
 from sensord.modbus_timing import (
     ARRIVAL_SLACK_S,
     LATE_DRAIN_TIMEOUTS,
@@ -58,10 +58,16 @@ PROBE_DRAIN_LIMIT_S = 3.0
 @dataclasses.dataclass
 class LateAnswers:
     """The answers to the probe's read that came after its timeout (late answers): how long
-    after its request the latest of them came, and the last of them (None: none came)."""
+    after its request the latest of them came, and the last of them that is not a busy one
+    (None: none came). A busy answer (0x05, 0x06) is kept apart, for the caller to take as
+    the answer of its request and ask it again (:meth:`busy_answer`)."""
 
     after_s: float = 0.0
     response: Response | None = None
+    #: whether any late answer came, a busy one included
+    came: bool = False
+    #: the last busy answer that came late and that the caller has not taken
+    busy: Response | None = None
     #: when each request of the read went out, by transaction id (over Modbus TCP an answer
     #: to an earlier one names it)
     sent_at: dict[int, float] = dataclasses.field(default_factory=dict)
@@ -76,7 +82,16 @@ class LateAnswers:
     def took(self, response: Response, after_s: float) -> None:
         """``response`` came ``after_s`` after its request, past the timeout."""
         self.after_s = max(self.after_s, after_s)
-        self.response = response
+        self.came = True
+        if response.exception_code in BUSY_CODES:
+            self.busy = response
+        else:
+            self.response = response
+
+    def busy_answer(self) -> Response | None:
+        """The busy answer that came late since the last call (None: none)."""
+        busy, self.busy = self.busy, None
+        return busy
 
 
 @dataclasses.dataclass

@@ -2354,6 +2354,41 @@ def sent_on_the_line(
         thread.join(5.0)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["serial", "tcp"])
+def test_the_probe_asks_a_device_that_answers_busy_after_its_timeout_again(
+    kind: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A device that answers the read busy (06) 0.45 s after it, past the probe's 0.3 s
+    timeout (on its line, or behind a Modbus TCP gateway), and the read asked again with its
+    registers: the late busy answer is a busy one, asked again ``busy_wait_s`` later as one
+    in time is, not the late answer told as the read's. The registers are printed (exit 0);
+    the probe says the device answered busy, late, and the timeout that takes its answers."""
+    asked: list[float] = []
+    busy = rtu_frame(bytes([1, 0x83, 6]))
+    with contextlib.ExitStack() as stack:
+        relay = stack.enter_context(PtyRelay(answer=losing_line([1], asked)))
+        server = stack.enter_context(ModbusServer([1], "serial", relay.far.path))
+        stack.enter_context(sent_on_the_line(relay, asked, [(0.45, busy)]))
+        port, options = relay.near.path, ["--baudrate", "115200"]
+        if kind == "tcp":
+            port, options = stack.enter_context(TcpGateway(relay.near.path, timeout_s=1.0)).url, []
+        server.set(1, "holding", 0, [0x0102])
+        probe = ["modbus", "read", port, "--unit", "1", "--holding", "0", *options]
+        assert main([*probe, "--timeout", "0.3"]) == 0
+        captured = capsys.readouterr()
+    printed_once(captured.out)
+    assert len(asked) == 2
+    assert asked[1] - asked[0] >= 0.45 + 0.1 - 0.05
+    late_note(captured.err)
+    assert (
+        "unit 1 answered busy once (late) and was asked again each time 0.1 s later, as the "
+        "daemon asks it (modbus.busy_wait_s, busy_retries); it answered then\n"
+    ) in captured.err
+    assert "exception" not in captured.out
+    assert "did not answer" not in captured.err
+
+
 #: The probe's line when its wait for a late answer is cut short at its limit.
 CUT_SHORT = re.compile(
     r"^stopped waiting for a late answer (\d+\.\d\d) s after the timeout, the probe's limit, "
