@@ -169,8 +169,9 @@ def drain_after_timeout(
     coming, another master asking it, hold the device as long as they come): it lasts at
     most :func:`drain_limit_s` after the timeout, or as long as the wait the unit's known
     lateness gives before any frame comes, when that is longer; a wait that frames of the
-    unit kept going until then is said on stderr to be cut short. The bytes read go to
-    ``received`` too."""
+    unit kept going until then is said on stderr to be cut short, and one that other bytes
+    kept from the line's silence until then is said so too, naming the unit ids of the
+    frames among them. The bytes read go to ``received`` too."""
     timeout_s = args.timeout
     silence, char = silence_s(settings), char_s(settings)
     exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
@@ -222,6 +223,21 @@ def drain_after_timeout(
             f"probe's limit, before unit {args.unit} had been quiet for the timeout: {came} "
             "starting it again (another master asking it, or a device that sends on its own); "
             "a request sent now may meet a late one",
+            file=sys.stderr,
+        )
+    elif quiet_until > last:
+        # bytes that nobody asked for kept the line from its silence until the limit
+        units = sorted(others.after)
+        carried = (
+            f"frames of unit{'s' if len(units) > 1 else ''} {', '.join(map(str, units))}"
+            if units
+            else "bytes that make no frame"
+        )
+        print(
+            f"stopped waiting for a late answer {last - start:.2f} s after the timeout, the "
+            f"probe's limit, while the line still carried {carried} (another master's "
+            "exchanges, or devices that send on their own): a request sent now may collide "
+            "with them; probe when the line is quiet",
             file=sys.stderr,
         )
 

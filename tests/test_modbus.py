@@ -2492,6 +2492,46 @@ def busy_bus(first_s: float, exchanges: int) -> list[tuple[float, bytes]]:
 
 
 @pytest.mark.slow
+def test_the_probe_says_when_other_units_frames_keep_its_wait_for_a_late_answer_to_its_limit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another master's exchanges with units 2 and 3 back to back on a 1200-baud line from
+    0.1 s after the probe's request, each byte a character time (8.3 ms) after the one
+    before, never the line's silence (29 ms) between them:
+    the line stays busy through the probe's wait for a late answer after its 0.2 s timeout,
+    which ends at its limit (0.8 s after the timeout: four timeouts). The probe says so,
+    naming the unit ids the line carried, where it said nothing."""
+    asked: list[float] = []
+    char = 10 / 1200
+    # reads of two registers each, no byte of them unit 1's id (the start of its answer)
+    exchanges = [
+        rtu_frame(bytes([2, 3, 0, 0x10, 0, 2])),
+        rtu_frame(bytes([2, 3, 4, 0, 5, 0, 6])),
+        rtu_frame(bytes([3, 4, 0, 0x20, 0, 2])),
+        rtu_frame(bytes([3, 4, 4, 0, 7, 0, 8])),
+    ]
+    stream = b"".join(exchanges * 5)  # 170 bytes: 1.4 s on the line
+    with (
+        PtyRelay(answer=losing_line([1], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+        sent_on_the_line(
+            relay, asked, [(0.1 + char * i, bytes([b])) for i, b in enumerate(stream)]
+        ),
+    ):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--baudrate", "1200", "--timeout", "0.2"]) == 1
+        err = capsys.readouterr().err
+    assert len(asked) == 1
+    assert "no response from unit 1 within 0.2 s" in err
+    assert (
+        "stopped waiting for a late answer 0.80 s after the timeout, the probe's limit, while "
+        "the line still carried frames of units 2, 3 (another master's exchanges, or devices "
+        "that send on their own): a request sent now may collide with them; probe when the "
+        "line is quiet\n"
+    ) in err
+
+
+@pytest.mark.slow
 def test_the_probe_names_other_units_frames_before_its_answer_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
