@@ -46,7 +46,6 @@ from sensord.probe_wire import (
     OtherUnits,
     await_response,
     drain_after_timeout,
-    told_by_unit,
 )
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
@@ -370,7 +369,7 @@ def modbus_read(args: argparse.Namespace) -> int:
             # other devices' frames came whole at the probe's settings: the line, its wiring
             # and its settings work (the bytes that make no frame are the other master's
             # requests, or frames that collided), and the unit id is the likely cause
-            print(_others_answered(args, others), file=sys.stderr)
+            print(_others_answered(args), file=sys.stderr)
         elif garbled and _text_lines(bytes(received)):
             print(
                 f"{garbled} bytes came that are lines of text, not Modbus frames (the last: "
@@ -574,16 +573,16 @@ def _busy_note(
     return f"{told} and was asked again each time {asked}; it answered then"
 
 
-def _others_answered(args: argparse.Namespace, others: OtherUnits) -> str:
+def _others_answered(args: argparse.Namespace) -> str:
     """What the probe tells when ``args.unit`` did not answer on an RTU line that carried
-    frames of other unit ids with valid CRCs (``others.seen``): the line is alive, so the unit
-    id is what to check, not the probe's line settings or the wiring."""
-    total = sum(others.seen.values())
+    frames of other unit ids with valid CRCs (``OtherUnits.seen``, named by unit id in each
+    request's line of skipped frames, above it): the line is alive, so the unit id is what to
+    check, not the probe's line settings or the wiring."""
     return (
-        f"the line is alive: {total} frame{'s' if total > 1 else ''} of other unit ids came "
-        f"with valid CRCs ({told_by_unit(others.seen)}), but unit {args.unit} did not answer: "
-        "check --unit against the unit id set in the device, and that the device is powered, "
-        "on this bus and set to the baud rate and parity of the devices that answer"
+        "the line is alive: the frames of other unit ids skipped above came with valid CRCs, "
+        f"but unit {args.unit} did not answer: check --unit against the unit id set in the "
+        "device, and that the device is powered, on this bus and set to the baud rate and "
+        "parity of the devices that answer"
     )
 
 
