@@ -1931,6 +1931,22 @@ class SensorConfig(Schema):
                 steps.append((command.name, command.command, command.acks()))
         return tuple(steps)
 
+    def setup_queries(self) -> tuple[tuple[bytes, Ack] | None, ...]:
+        """Of each ``setup`` command in order, the query that asks the device for the setting
+        it stores, and the reply that tells the setting is in force
+        (``sensord.formats.presets.command_query``): a command by name of a preset whose
+        device keeps the setting in a memory each write wears (the SDS011's reporting mode
+        and working period); None for every other command, written without asking."""
+        queries: list[tuple[bytes, Ack] | None] = []
+        for command in self.setup:
+            if isinstance(command, str):
+                from sensord.formats.presets import command_query  # noqa: PLC0415  (loaded by a sensor with a preset or set-up)
+
+                queries.append(command_query(self.preset, command))
+            else:
+                queries.append(None)
+        return tuple(queries)
+
     def format_spec(self) -> FormatSpec:
         p = self.parse
         return FormatSpec(

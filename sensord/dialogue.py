@@ -23,6 +23,12 @@ acknowledge its command (``wrong``), or none after the last write (``missing``),
 in ``setup_ack_errors`` once per command and connect (re-runs: below), and logged at most
 once a minute per command and reason, naming the command. A command without acknowledgement
 is written once.
+A command that stores a setting the device keeps in a memory each write wears (the SDS011's
+reporting mode and working period, ``sensord.formats.presets.command_query``) is asked for
+first: the query is written, retried and counted as a command is, and its reply tells the
+setting in force. The same, and the command is done without a write; another, and the
+command is written :data:`SETUP_GAP_S` later, its acknowledgement awaited as any other's. A
+query that gets no reply leaves the command unwritten on that run (counted ``missing``).
 The writes go out from ``tick``, on the reader loop's timers (``next_deadline``). Data frames
 around the replies are read as always.
 
@@ -309,6 +315,13 @@ class Dialogue:
         #: written), and whether the run under way leaves them out
         self._restarts = (False,) * len(self._setup)
         self._restart_taken_at: float | None = None
+        #: of each set-up command, the query that asks for the setting it stores and the
+        #: reply that tells the setting is in force (None: written without asking); whether
+        #: the reply awaited is a query's, and the command found set otherwise, written next
+        #: (None: none)
+        self._queries = config.setup_queries()
+        self._asking = False
+        self._differs: int | None = None
         self._skip_restarting = False
         #: the framer's frame count when the port opened, and whether the device was
         #: answering (a frame since then, not stale) when the command whose reply is awaited
@@ -409,6 +422,8 @@ class Dialogue:
         self.next_poll_at = now if self._config.poll is not None and not self._setup else None
         self._watch(None)
         self._setup_tries = 0
+        self._asking = False
+        self._differs = None
         self._rerunning = False
         self._restart_taken_at = None
         self._skip_restarting = False
@@ -528,8 +543,14 @@ class Dialogue:
         assert acks is not None
         rest, found = acks.feed(chunk)
         for command, ok in found:
-            if ok:
-                if any(
+            # a query's reply tells the setting in force: the command's, which needs no
+            # write, or another, and the command is written next, its reply checked
+            asking, self._asking = self._asking, False
+            if asking and not ok:
+                self._setup_sent -= 1
+                self._differs = self._setup_sent
+            elif ok:
+                if not asking and any(
                     restarts and name == command
                     for (name, _, _), restarts in zip(self._setup, self._restarts, strict=True)
                 ):
@@ -553,7 +574,7 @@ class Dialogue:
         assert acks is not None
         now = self._clock()
         if self._setup_tries < SETUP_TRIES:
-            if self._write_setup(self._setup_sent - 1):
+            if self._write_setup(self._setup_sent - 1, query=self._asking):
                 self._acks_until = now + ACK_TIMEOUT_S * 2**self._setup_tries
                 self._setup_tries += 1
                 return
@@ -561,7 +582,13 @@ class Dialogue:
                 return
         self._watch(None)
         held, missing = acks.finish()
-        if missing and self._answering_at_write and self._restarts[self._setup_sent - 1]:
+        asking, self._asking = self._asking, False  # a query unanswered: nothing is written
+        if (
+            missing
+            and not asking
+            and self._answering_at_write
+            and self._restarts[self._setup_sent - 1]
+        ):
             # a device may take such a command without a reply (the MH-Z19B's datasheet
             # gives none to ``range``) and restart: its boot is the command's doing, when it
             # was answering as the command went out (one not powered yet, or whose supply
@@ -706,6 +733,7 @@ class Dialogue:
         self._rerunning = True
         self._due_when_back = False  # this run is the one due
         self._setup_sent = 0
+        self._differs = None
         self._setup_at = now + SETUP_GAP_S  # a poll may have been written just now
         if self._config.poll is not None:
             self.next_poll_at = None  # polls go on after the run (``_setup_step_done``)
@@ -723,16 +751,26 @@ class Dialogue:
             if index == len(self._setup):
                 self._setup_step_done(now)
                 return
-        if not self._write_setup(index):
+        query = self._queries[index]
+        # a setting the device stores is asked for first, and written once the reply tells
+        # another is in force
+        asking = query is not None and self._differs != index
+        self._differs = None
+        if not self._write_setup(index, query=asking):
             if self._port.source is not None:  # not taken: no set-up command more on this connect
                 self._setup_step_done(now)
             return
         self._setup_sent += 1
         command, data, acks = self._setup[index]
-        if self._restarts[index] and not acks:
-            self._restart_taken_at = now
-        if self._rerunning and data == self._wake:
-            self._port.woken(now)
+        if asking:
+            assert query is not None
+            acks = (query[1],)
+            self._asking = True
+        else:
+            if self._restarts[index] and not acks:
+                self._restart_taken_at = now
+            if self._rerunning and data == self._wake:
+                self._port.woken(now)
         if acks:
             from sensord.formats.acks import AckWatch  # noqa: PLC0415  (loaded by the first command that expects a reply)
 
@@ -746,14 +784,15 @@ class Dialogue:
         else:
             self._setup_step_done(now)
 
-    def _write_setup(self, index: int) -> bool:
-        """Write set-up command ``index``; True when the port took it. A port that fails is
-        disconnected; a device that does not read its input gets no set-up command more on
-        this connect (logged)."""
+    def _write_setup(self, index: int, *, query: bool = False) -> bool:
+        """Write set-up command ``index`` (``query``: the query of the setting it stores);
+        True when the port took it. A port that fails is disconnected; a device that does
+        not read its input gets no set-up command more on this connect (logged)."""
         port = self._port
         source = port.source
         assert source is not None
-        data = self._setup[index][1]
+        asked = self._queries[index] if query else None
+        data = self._setup[index][1] if asked is None else asked[0]
         try:
             sent = source.try_write(data)
         except SourceError as exc:

@@ -49,7 +49,7 @@ from sensord.formats.frames import FrameFramer
 from sensord.formats.lines import LineFramer
 from sensord.formats.modbus import ExchangeFramer
 from sensord.formats.nmea_framer import NmeaFramer
-from sensord.formats.presets import PresetDevice, command_ack, command_bytes
+from sensord.formats.presets import PresetDevice, command_ack, command_bytes, command_query
 from sensord.sensor import SensorRuntime, make_device
 
 REPLIES = [
@@ -256,6 +256,13 @@ def sds011_on(
     return rt
 
 
+def sds011_query(command: str) -> bytes:
+    """The bytes that ask an SDS011 for the setting its set-up ``command`` stores."""
+    query = command_query("sds011", command)
+    assert query is not None
+    return query[0]
+
+
 def read_all(rt: SensorRuntime, expected_bytes: int) -> None:
     """Feed the sensor what the device end wrote, ``expected_bytes`` in all."""
     got = 0
@@ -290,12 +297,23 @@ def test_set_up_replies_are_checked_and_the_readings_around_them_kept() -> None:
     with PtyPair() as pair, capture_logs() as logs:
         rt = sds011_on(pair, clock, ["query_mode", "working_period=5"])
         rt.tick(clock.now)
-        # one command at a time: the second only SETUP_GAP_S after the first was acknowledged
+        # each setting is asked for first: the device reports active mode, then continuous
+        # working, and each command is written after the reply, checked by its own reply
+        asked_mode = bytes.fromhex("AA C5 02 00 00 00 A1 60 03 AB")
+        asked_period = bytes.fromhex("AA C5 08 00 00 00 A1 60 09 AB")
+        assert pair.read(20, timeout_s=0.2) == sds011_query("query_mode")
+        pair.write(asked_mode)
+        read_all(rt, len(asked_mode))
+        clock.now += SETUP_GAP_S
+        rt.tick(clock.now)
+        # one command at a time: the next only SETUP_GAP_S after the one before was answered
         first = command_bytes("sds011", "query_mode")
         assert pair.read(len(first) + 1, timeout_s=0.2) == first
         good = bytes.fromhex("AA C5 02 01 01 00 A1 60 05 AB")
         wrong = bytes.fromhex("AA C5 08 01 01 00 A1 60 0B AB")  # reports 1 minute, not 5
-        stream = SDS011_FRAME + good[:4] + good[4:] + SDS011_FRAME + wrong + SDS011_FRAME
+        stream = (
+            asked_mode + SDS011_FRAME + good + SDS011_FRAME + asked_period + wrong + SDS011_FRAME
+        )
         for piece in (SDS011_FRAME + good[:4], good[4:] + SDS011_FRAME):
             pair.write(piece)
             read_all(rt, len(piece))
@@ -304,6 +322,11 @@ def test_set_up_replies_are_checked_and_the_readings_around_them_kept() -> None:
         rt.tick(clock.now)
         assert pair.read(1, timeout_s=0.1) == b""
         clock.now += 0.01
+        rt.tick(clock.now)
+        assert pair.read(20, timeout_s=0.2) == sds011_query("working_period=5")
+        pair.write(asked_period)
+        read_all(rt, len(asked_period))
+        clock.now += SETUP_GAP_S
         rt.tick(clock.now)
         assert pair.read(19) == command_bytes("sds011", "working_period=5")
         pair.write(wrong + SDS011_FRAME)
@@ -407,9 +430,18 @@ def test_an_sds011_with_a_working_period_is_up_between_its_frames() -> None:
         rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
         assert rt.try_open()
         rt.tick(clock.now)
+        device = PresetDevice("sds011")  # working continuously, as it left the factory
+        query = sds011_query("working_period=2")
+        assert pair.read(len(query)) == query
+        [continuous] = device.receive(query)
+        assert continuous is not None
+        pair.write(continuous)
+        read_all(rt, len(continuous))
+        clock.now += SETUP_GAP_S
+        rt.tick(clock.now)
         command = command_bytes("sds011", "working_period=2")
         assert pair.read(len(command)) == command
-        [reply] = PresetDevice("sds011").receive(command)
+        [reply] = device.receive(command)
         assert reply is not None
         pair.write(reply + SDS011_FRAME)
         read_all(rt, len(reply + SDS011_FRAME))
@@ -470,10 +502,12 @@ def test_a_polled_device_is_not_stale_before_its_first_poll_after_a_long_set_up(
 
 
 def test_a_missing_reply_is_counted_after_the_last_of_three_writes_on_every_connect() -> None:
-    """A device that never acknowledges: the command is written again 1 s after the first
-    write, then 2 s after the second; ``missing`` is counted once, 4 s after the third."""
+    """A device that never answers: the query of the setting (the command that sets it is
+    written only once a reply tells another setting is in force) is written again 1 s after
+    the first write, then 2 s after the second; ``missing`` is counted once, 4 s after the
+    third, and the command itself is never written."""
     clock = Clock()
-    command = command_bytes("sds011", "query_mode")
+    command = sds011_query("query_mode")
     with PtyPair() as pair, capture_logs() as logs:
         rt = sds011_on(pair, clock, ["query_mode"])
         for connect in (1, 2):
@@ -493,8 +527,12 @@ def test_a_missing_reply_is_counted_after_the_last_of_three_writes_on_every_conn
                 rt.tick(clock.now)
                 assert pair.read(19, timeout_s=0.2 if written else 0.05) == written
             assert rt.setup_ack_errors == {"missing": connect, "wrong": 0}
-            # no set-up command more on this connect: the first poll, a set-up gap later
+            # no set-up command more on this connect: the first poll, a set-up gap later, and
+            # not the command whose setting the device did not tell
             assert rt.next_deadline() == pytest.approx(clock.now + SETUP_GAP_S)
+            clock.now += SETUP_GAP_S
+            rt.tick(clock.now)
+            assert pair.read(20, timeout_s=0.2) == command_bytes("sds011", "query")
             # the held bytes went on to the framer, which drops them as noise before the next frame
             pair.write(SDS011_FRAME)
             read_all(rt, 10)
@@ -585,13 +623,17 @@ def test_a_set_up_command_the_device_ignored_is_written_again_and_acknowledged(
 ) -> None:
     """A device that ignores the first write of a set-up command (busy, just powered) and
     acknowledges the second: the command is written twice, 1 s apart, and nothing is
-    counted missing."""
+    counted missing. An SDS011 is asked for the setting first, and reports another one."""
     clock = Clock()
     data = command_bytes(preset, command)
+    query = command_query(preset, command)
     seen: collections.Counter[bytes] = collections.Counter()
+    device = PresetDevice(preset)  # as it left the factory: another setting than the command's
 
     def answer(written: bytes) -> bytes:
         seen[written] += 1
+        if query is not None and written == query[0]:
+            return b"".join(r for r in device.receive(written) if r is not None)
         return bytes.fromhex(reply) if written == data and seen[written] >= 2 else b""
 
     with PtyPair() as pair, capture_logs() as logs:
@@ -609,6 +651,11 @@ def test_a_set_up_command_the_device_ignored_is_written_again_and_acknowledged(
         start = clock.now
         writes = tick_through(rt, pair, clock, answer, start + 10.0)
         rt.stop()
+    if query is not None:  # asked at the open, written a set-up gap after the reply
+        assert [(at - start, w) for at, w in writes if w == query[0]] == [(0.0, query[0])]
+        first = next(at for at, w in writes if w == data)
+        assert first - start == pytest.approx(SETUP_GAP_S)
+        start = first
     assert [(at - start, w) for at, w in writes if w == data] == [
         (0.0, data),
         (pytest.approx(ACK_TIMEOUT_S), data),
@@ -616,6 +663,145 @@ def test_a_set_up_command_the_device_ignored_is_written_again_and_acknowledged(
     assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
     assert rt.framer.skipped_bytes == 0  # the reply was taken out of the stream
     assert not [e for e in logs if e["event"] == "set-up command not acknowledged"]
+
+
+# -- settings the device stores: asked for, written only when another is in force -------------
+
+
+@pytest.mark.parametrize(
+    ("command", "query", "reply"),
+    [
+        # the examples of the Laser Dust Sensor Control Protocol V1.3: the reporting mode of
+        # sensor A1 60 (active), and its working period (2 minutes)
+        (
+            "query_mode",
+            "AA B4 02 00 00 00 00 00 00 00 00 00 00 00 00 FF FF 00 AB",
+            "AA C5 02 00 00 00 A1 60 03 AB",
+        ),
+        (
+            "working_period=2",
+            "AA B4 08 00 00 00 00 00 00 00 00 00 00 00 00 FF FF 06 AB",
+            "AA C5 08 00 02 00 A1 60 0B AB",
+        ),
+    ],
+)
+def test_the_simulated_sds011_answers_a_query_with_the_setting_in_force(
+    command: str, query: str, reply: str
+) -> None:
+    device = PresetDevice("sds011")
+    device.period = 2
+    assert sds011_query(command) == bytes.fromhex(query)
+    assert device.receive(bytes.fromhex(query)) == [bytes.fromhex(reply)]
+    # the query changes nothing
+    assert (device.active, device.period) == (True, 2)
+
+
+SDS011_SETUP = ["query_mode", "working_period=5"]
+
+
+def sds011_connects(
+    device: Callable[[bytes], bytes], connects: int
+) -> tuple[list[list[bytes]], SensorRuntime]:
+    """An SDS011 of set-up :data:`SDS011_SETUP` on a pty, whose device end answers what is
+    written with ``device``, connected ``connects`` times (unplugged and plugged in again a
+    minute after each set-up): the bytes written on each connect, and the sensor."""
+    clock = Clock()
+    done: list[list[bytes]] = []
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, SDS011_SETUP)
+        for connect in range(connects):
+            start = clock.now
+            writes = tick_through(rt, pair, clock, device, start + 20.0)
+            done.append([w for _, w in writes])
+            if connect < connects - 1:
+                rt.disconnect("unplugged")
+                clock.now += 60.0
+                assert rt.try_open()
+        rt.stop()
+    return done, rt
+
+
+def answering(device: PresetDevice) -> Callable[[bytes], bytes]:
+    return lambda written: b"".join(r for r in device.receive(written) if r is not None)
+
+
+def test_an_sds011_that_keeps_the_set_up_s_settings_is_only_asked_on_every_connect() -> None:
+    """An SDS011 in query mode with a working period of 5 minutes, as an earlier run left it
+    in its flash: each connect asks for both settings, writes neither, and counts nothing."""
+    device = PresetDevice("sds011")
+    device.active, device.period = False, 5
+    asked = [sds011_query(command) for command in SDS011_SETUP]
+    poll = command_bytes("sds011", "query")
+    writes, rt = sds011_connects(answering(device), 3)
+    assert writes == [[*asked, poll]] * 3
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert rt.dialogue is not None
+    assert rt.dialogue.acknowledged == set(SDS011_SETUP)
+    assert rt.framer.skipped_bytes == 0  # the replies were taken out of the stream
+
+
+def test_an_sds011_set_otherwise_is_written_once_then_only_asked_over_reconnects() -> None:
+    """An SDS011 as it left the factory (active reporting, continuous working): the first
+    connect asks for each setting and writes it, its reply checked; the device keeps both,
+    so the next connects only ask: one write of each setting in three connects."""
+    device = PresetDevice("sds011")
+    query_mode, period = (command_bytes("sds011", command) for command in SDS011_SETUP)
+    ask_mode, ask_period = (sds011_query(command) for command in SDS011_SETUP)
+    poll = command_bytes("sds011", "query")
+    writes, rt = sds011_connects(answering(device), 3)
+    assert writes == [
+        [ask_mode, query_mode, ask_period, period, poll],
+        [ask_mode, ask_period, poll],
+        [ask_mode, ask_period, poll],
+    ]
+    assert (device.active, device.period) == (False, 5)
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+
+
+def test_an_sds011_that_does_not_take_a_setting_is_written_once_per_connect_and_counted() -> None:
+    """An SDS011 that answers the write of query mode with active mode (its flash did not
+    take it): on each connect the query reports active mode, the command is written once,
+    and its reply counted ``wrong``."""
+    device = PresetDevice("sds011")
+    query_mode = command_bytes("sds011", "query_mode")
+    active = bytes.fromhex("AA C5 02 01 00 00 A1 60 04 AB")
+
+    def stays_active(written: bytes) -> bytes:
+        return active if written == query_mode else answering(device)(written)
+
+    writes, rt = sds011_connects(stays_active, 2)
+    assert [w.count(query_mode) for w in writes] == [1, 1]
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 2}
+
+
+def test_an_sds011_whose_first_answer_to_a_query_is_lost_is_asked_again_not_written() -> None:
+    """The reply to the first query of the reporting mode is lost on the line: the query is
+    written again a second later, and its reply (query mode in force) spares the write."""
+    device = PresetDevice("sds011")
+    device.active, device.period = False, 5
+    ask_mode, ask_period = (sds011_query(command) for command in SDS011_SETUP)
+    lost = [True]
+
+    def loses_one(written: bytes) -> bytes:
+        answer = answering(device)(written)
+        if written == ask_mode and lost:
+            lost.clear()
+            return b""
+        return answer
+
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, SDS011_SETUP)
+        start = clock.now
+        writes = tick_through(rt, pair, clock, loses_one, start + 20.0)
+        rt.stop()
+    assert [(round(at - start, 6), w) for at, w in writes] == [
+        (0.0, ask_mode),
+        (ACK_TIMEOUT_S, ask_mode),
+        (ACK_TIMEOUT_S + SETUP_GAP_S, ask_period),
+        (ACK_TIMEOUT_S + 2 * SETUP_GAP_S, command_bytes("sds011", "query")),
+    ]
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
 
 
 def test_a_command_never_acknowledged_is_written_three_times_then_counted_missing() -> None:
@@ -865,8 +1051,11 @@ def test_a_simulated_sds011_in_query_mode_answers_its_queries() -> None:
         "setup": ["query_mode", "working_period=0"],
         "poll": {"command": "query", "interval_s": 3.0},
     }
-    rt = drive(table, 9.5)
-    assert rt.framer.frames == 1 + 4  # the frame at the open, then queries at 0, 3, 6, 9 s
+    rt = drive(table, 9.8)
+    # the frame at the open, then polls at 0.6, 3.6, 6.6 and 9.6 s: the set-up asks for the
+    # reporting mode (active), writes query mode and asks for the working period (continuous,
+    # not written), each 0.05 s after the one before, a set-up gap after its reply
+    assert rt.framer.frames == 1 + 4
     assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
     assert rt.framer.skipped_bytes == 0
 

@@ -54,8 +54,8 @@ from test_frames_commands import (
 )
 
 from sensord.config import Config
-from sensord.dialogue import SETUP_TRIES
-from sensord.formats.presets import command_bytes
+from sensord.dialogue import SETUP_GAP_S, SETUP_TRIES
+from sensord.formats.presets import command_bytes, command_query
 from sensord.sensor import SensorRuntime
 
 PASSIVE_ACK = bytes.fromhex("42 4D 00 04 E1 00 01 74")
@@ -362,6 +362,13 @@ def test_an_sds011_set_to_a_working_period_publishes_a_zero_frame_after_a_missed
     with PtyPair() as pair:
         rt = open_sensor(pair, clock, {"preset": "sds011", "setup": ["working_period=2"]})
         start = clock.now
+        rt.tick(clock.now)
+        # the set-up asks for the working period first: continuous, so it writes 2 minutes
+        query = command_query("sds011", "working_period=2")
+        assert query is not None
+        assert pair.read(len(query[0])) == query[0]
+        feed(rt, pair, sds011_reply(0x08, 0, 0, b"\xec\xe1"))
+        clock.now += SETUP_GAP_S
         rt.tick(clock.now)
         command = command_bytes("sds011", "working_period=2")
         assert pair.read(len(command)) == command

@@ -103,7 +103,16 @@ them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { 
   ``sleep`` (E4 00 00), ``wakeup`` (E4 00 01).
 * SDS011: ``AA B4``, 15 data bytes (the last two FF FF: every sensor), their 8-bit sum, ``AB``.
   ``query_mode`` and ``active_mode`` (report mode 02), ``query`` (04), ``working_period=N`` (08,
-  N minutes between measurements, 0..30; 0 is continuous), ``sleep`` and ``work`` (06). With
+  N minutes between measurements, 0..30; 0 is continuous), ``sleep`` and ``work`` (06). The
+  reporting mode and the working period are stored in the sensor's flash ("still effective
+  after power off", Laser Dust Sensor Control Protocol V1.3), which each write wears: the
+  set-up asks for them first (:func:`command_query`: the command's id with byte 3 at 0,
+  "query the current mode", and no value; the reply ``AA C5``, the id, 0 and the setting in
+  force) and writes the command only when another setting is in force. ESPHome's ``sds011``
+  component and Tasmota's ``xsns_20_novasds.ino`` write both at every start; lewapek's
+  sds-dust-sensors-arduino-library has ``queryReportingMode`` and ``queryWorkingPeriod``
+  (the command id alone, answered ``AA C5``), and the kolen/pm_logger firmware asks with them
+  and sets only a setting that differs. With
   a working period N > 0 the sensor sends one frame every N minutes, so its stale timeout,
   unless configured, is at least N minutes and :data:`WORKING_PERIOD_MARGIN_S`
   (:func:`working_period_s`).
@@ -125,7 +134,8 @@ device answers them with a reply of its own, checked after the set-up commands:
 * SDS011: every set command is answered ``AA C5``, the command's id, its write flag and value,
   a reserved byte, the device id, the 8-bit sum of bytes 2..7 and ``AB`` (Laser Dust Sensor
   Control Protocol V1.3); a reply whose setting differs from the one written is a wrong
-  acknowledgement. ``query`` is answered with a data frame.
+  acknowledgement. A query of a setting is answered the same way with the write flag 0 and
+  the setting in force. ``query`` is answered with a data frame.
 * MH-Z19: ``abc_on``/``abc_off`` and ``range`` are answered with 9 bytes ``FF``, the command
   and the checksum; the reply's command byte is what Zephyr's MH-Z19B driver checks
   (drivers/sensor/mhz19b), and all that is checked here.
@@ -170,6 +180,7 @@ __all__ = [
     "command_ack",
     "command_bytes",
     "command_named",
+    "command_query",
     "left_asleep",
     "preset_hint",
     "restarts_device",
@@ -308,13 +319,16 @@ def _mhz19_command(command: int, data: bytes = b"") -> bytes:
 class Command(NamedTuple):
     """A preset command: its bytes from its number (None for a command without one), the
     numbers it takes (empty: none), the reply that acknowledges it, built from the
-    command's bytes (None: the device sends no reply, or answers with a data frame), and
-    whether the device restarts once it took the command (:func:`restarts_device`)."""
+    command's bytes (None: the device sends no reply, or answers with a data frame),
+    whether the device restarts once it took the command (:func:`restarts_device`), and the
+    query that asks the device for the setting the command stores, built from the command's
+    bytes (None: the command is written without asking first; :func:`command_query`)."""
 
     build: Callable[[int | None], bytes]
     numbers: range | tuple[int, ...]
     ack: Callable[[bytes], Ack] | None = None
     restarts: bool = False
+    query: Callable[[bytes], tuple[bytes, Ack]] | None = None
 
 
 def _pms_ack(command: bytes) -> Ack:
@@ -326,6 +340,17 @@ def _sds011_ack(command: bytes) -> Ack:
     echo = b"\xaa\xc5" + command[2:5]
     layout = FrameSpec(start=echo[:3], length=10, end=0xAB, checksum="sum8", checksum_start=2)
     return Ack(layout, echo)
+
+
+def _sds011_query(command: bytes) -> tuple[bytes, Ack]:
+    """The query of the setting that the SDS011 set command ``command`` stores: the command
+    with byte 3 0 ("query the current mode") and no value, and the reply that tells the
+    setting is in force, ``AA C5``, the command's id, 0, the setting written (a reply of
+    another setting has the same start bytes)."""
+    code, value = command[2], command[4]
+    echo = bytes([0xAA, 0xC5, code, 0, value])
+    layout = FrameSpec(start=echo[:4], length=10, end=0xAB, checksum="sum8", checksum_start=2)
+    return _sds011_command(code), Ack(layout, echo)
 
 
 def _mhz19_ack(command: bytes) -> Ack:
@@ -352,11 +377,20 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
         "pms5003st": _PMS_COMMANDS,
         "pms3003": {},  # a PMS3003 takes no command: its SET pin puts it to sleep
         "sds011": {
-            "query_mode": Command(lambda _: _sds011_command(0x02, 1, 1), range(0), _sds011_ack),
-            "active_mode": Command(lambda _: _sds011_command(0x02, 1, 0), range(0), _sds011_ack),
+            # the reporting mode and the working period are stored in the sensor's flash:
+            # asked for first, written only when another setting is in force
+            "query_mode": Command(
+                lambda _: _sds011_command(0x02, 1, 1), range(0), _sds011_ack, query=_sds011_query
+            ),
+            "active_mode": Command(
+                lambda _: _sds011_command(0x02, 1, 0), range(0), _sds011_ack, query=_sds011_query
+            ),
             "query": Command(lambda _: _sds011_command(0x04), range(0)),
             "working_period": Command(
-                lambda n: _sds011_command(0x08, 1, n or 0), range(31), _sds011_ack
+                lambda n: _sds011_command(0x08, 1, n or 0),
+                range(31),
+                _sds011_ack,
+                query=_sds011_query,
             ),
             "sleep": Command(lambda _: _sds011_command(0x06, 1, 0), range(0), _sds011_ack),
             "work": Command(lambda _: _sds011_command(0x06, 1, 1), range(0), _sds011_ack),
@@ -436,6 +470,19 @@ def command_ack(preset: str | None, command: str) -> Ack | None:
     if entry.ack is None:
         return None
     return entry.ack(command_bytes(preset, command))
+
+
+def command_query(preset: str | None, command: str) -> tuple[bytes, Ack] | None:
+    """For a set-up ``command`` of ``preset`` (a valid command) that stores a setting the
+    device keeps through a power cut, in a memory each write wears (the SDS011's reporting
+    mode and working period): the bytes that ask the device for the setting in force, and
+    the reply that tells it is the one ``command`` sets (a reply of the same layout with
+    another value tells another setting is in force). None for a command written without
+    asking."""
+    entry = COMMANDS[preset or ""][command.partition("=")[0]]
+    if entry.query is None:
+        return None
+    return entry.query(command_bytes(preset, command))
 
 
 _SDS011: dict[str, Any] = {
@@ -578,8 +625,9 @@ class PresetDevice:
       answers one data frame. ``sleep`` silences the device (acknowledged ``42 4D 00 04 E4 00
       <sum>``) until ``wakeup``, which gets no reply; asleep, it answers nothing else.
     * SDS011: streams after power-on (active reporting mode). Report mode (``query_mode``,
-      ``active_mode``), ``working_period`` and sleep/work are answered with ``AA C5``, the
-      command, the setting now in force, the device id and the sum; ``query`` answers one data
+      ``active_mode``), ``working_period`` and sleep/work, set or queried (byte 3 1 or 0), are
+      answered with ``AA C5``, the command, its byte 3, the setting now in force, the device
+      id and the sum; ``query`` answers one data
       frame. Asleep, it answers only sleep/work. The working period is acknowledged; the
       simulated device keeps sending at its sampling rate. Its data frames carry the device
       id of its replies (:data:`SDS011_DEVICE_ID`, filled in by ``stamp``).
