@@ -251,6 +251,11 @@ class DialoguePort(Protocol):
         power-up."""
         ...
 
+    def on_working_period(self, now: float) -> None:
+        """The device told at ``now`` that the set-up's working period is in force (an
+        SDS011's query reply): each frame it sends follows a run of its fan."""
+        ...
+
 
 class Dialogue:
     """The set-up commands, acknowledgements, re-runs and polls of one sensor's device; see
@@ -322,6 +327,10 @@ class Dialogue:
         self._queries = config.setup_queries()
         self._asking = False
         self._differs: int | None = None
+        #: the set-up command that leaves the device on a working period (an SDS011's
+        #: ``working_period=N``, N > 0, the last of them): a query that finds it in force
+        #: tells the sensor (``on_working_period``); None: none
+        self._period_step: int | None = None
         self._skip_restarting = False
         #: the framer's frame count when the port opened, and whether the device was
         #: answering (a frame since then, not stale) when the command whose reply is awaited
@@ -343,10 +352,15 @@ class Dialogue:
                 command_bytes,
                 restarts_device,
                 wake_command,
+                working_period_s,
             )
 
             names = config.setup_names()
             self._restarts = tuple(restarts_device(config.preset, name) for name in names)
+            if working_period_s(config.preset, names) > 0.0:
+                self._period_step = max(
+                    i for i, name in enumerate(names) if name.startswith("working_period=")
+                )
             wake = wake_command(config.preset)
             self._wake = None if wake is None else command_bytes(config.preset, wake)
             sends_when_asked = asked_only(config.preset, names) is not None
@@ -542,6 +556,7 @@ class Dialogue:
         acks = self._acks
         assert acks is not None
         rest, found = acks.feed(chunk)
+        index = self._setup_sent - 1
         for command, ok in found:
             # a query's reply tells the setting in force: the command's, which needs no
             # write, or another, and the command is written next, its reply checked
@@ -550,6 +565,8 @@ class Dialogue:
                 self._setup_sent -= 1
                 self._differs = self._setup_sent
             elif ok:
+                if asking and index == self._period_step:
+                    self._port.on_working_period(self._clock())
                 if not asking and any(
                     restarts and name == command
                     for (name, _, _), restarts in zip(self._setup, self._restarts, strict=True)

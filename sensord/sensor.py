@@ -1642,6 +1642,25 @@ class SensorRuntime:
         silence (``_silence_ended``)."""
         self._silence_to_end = True
 
+    def on_working_period(self, now: float) -> None:
+        """See :meth:`sensord.dialogue.DialoguePort.on_working_period`: a device on a working
+        period (an SDS011) sends each frame after its fan ran for 30 s, the first after a
+        power-up too, so a warm-up under way ends: it would drop a measurement, and the
+        next comes a whole period later. A device found on another setting and set to it
+        warms up to the end (the frames it sent before it took the setting may be those
+        of a fan spinning up)."""
+        if now >= self._warm_until:
+            return
+        self._warm_until = -math.inf
+        if self._changes.flapping:
+            self._changes.hold()
+        else:
+            self.log.info(
+                "warmed up: readings are published",
+                warmup_s=self.config.warmup_s,
+                why="the device is on its working period: each frame follows its fan's run",
+            )
+
     def _parse_frames(self, frames: list[bytes], now: float) -> None:
         """Each frame, cut at ``now``, through the parser into its channels' values; errors
         counted."""

@@ -391,6 +391,49 @@ def test_a_device_warms_up_when_it_may_be_cold_before_its_readings_count(
     assert [e["warmup_s"] for e in warmed] == [30.0, 30.0]
 
 
+@pytest.mark.parametrize(
+    ("period", "written", "at_10_s"),
+    [
+        (2, ["working_period=2?"], True),  # in force: its frames follow its fan's run
+        (0, ["working_period=2?", "working_period=2"], False),  # continuous until set
+    ],
+)
+def test_an_sds011_found_on_its_working_period_publishes_its_first_frame_at_once(
+    period: int, written: list[str], at_10_s: bool
+) -> None:
+    """An SDS011 whose set-up sets a working period of 2 minutes, opened for the first time
+    (30 s of warm-up). A unit that reports the period in force sends each frame after its
+    fan ran for 30 s: the warm-up ends, and its frame 10 s after the open (the next would
+    come 2 minutes later) is published. A unit found working continuously is set to the
+    period and warms up to the end: what it sent before may be a fan spinning up."""
+    clock = Clock()
+    device = PresetDevice("sds011")
+    device.period = period
+    names = {
+        sds011_query("working_period=2"): "working_period=2?",
+        command_bytes("sds011", "working_period=2"): "working_period=2",
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        table = {"port": pair.path, "preset": "sds011", "simulate": "never"}
+        rt = SensorRuntime(
+            sensor_config({**table, "setup": ["working_period=2"]}),
+            clock=clock,
+            wall_clock=clock,
+            rng=random.Random(1),
+        )
+        assert rt.try_open()
+        start = clock.now
+        writes = tick_through(rt, pair, clock, answering(device), start + 1.0)
+        assert [names[w] for _, w in writes] == written
+        assert sds011_frame_gives_readings(rt, clock, pair, start + 10.0 - clock.now) == at_10_s
+        assert sds011_frame_gives_readings(rt, clock, pair, 20.0)
+        rt.stop()
+    ended = [e for e in logs if e["event"] == "warmed up: readings are published"]
+    assert [str(e.get("why")) for e in ended] == [
+        "the device is on its working period: each frame follows its fan's run"
+    ] * at_10_s
+
+
 def test_a_reopen_during_the_warm_up_lets_it_run_to_its_end(tmp_path: Path) -> None:
     """A read error 10 s into an SDS011's 30 s warm-up, the device present all along: the
     reopen neither starts the warm-up again nor ends it, so frames are published 30 s after

@@ -92,7 +92,10 @@ airrohr firmware instead read only 30 s and 15 s after starting the sensor). Zer
 warm-up are readings: very clean air reads 0; so are those of an SDS011 whose set-up sets a
 working period, which sends each frame after its fan ran for 30 s (the sensor keeps its
 working period through a power cut: "still effective after power off", Laser Dust Sensor
-Control Protocol V1.3).
+Control Protocol V1.3). For the same reason the warm-up of an open ends when such a sensor's
+reply to the set-up's query reports that working period in force
+(``sensord.dialogue.DialoguePort.on_working_period``): its first frame may come within 30 s
+of the open, and the next a whole period later.
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
