@@ -56,8 +56,21 @@ Layouts, from the manufacturers' datasheets:
   a second in its default reporting mode.
 * Winsen MH-Z19B/C: answers the read request ``FF 01 86 00 00 00 00 00 79`` with 9 bytes
   ``FF 86``, CO2 ppm big-endian, and a two's-complement 8-bit checksum of bytes 1..7. Byte 4
-  is the temperature plus 40 °C (not in the datasheet; read by every public MH-Z19 library, and
-  coarse). The datasheets leave bytes 4..7 undocumented; the MH-Z19 "A" version sends a
+  is the temperature plus 40 °C, in whole degrees, and coarse (the sensor's own, near its
+  lamp). Winsen's datasheets do not document it; 40 is what ESPHome's ``mhz19.cpp``
+  (``response[4] - 40``), Tasmota's ``xsns_15_mhz19.ino`` (``mhz_response[4] - 40``),
+  ESPEasy's ``P049_data_struct.cpp`` ("set temperature (offset 40)") and UedaTakeyuki's
+  ``mh_z19`` package (its issue #5: byte 57 read as 17 °C) subtract, for the A, B and C
+  versions alike, and what the sensor reports as its own temperature adjustment (command
+  ``A3``: "40 is returned here", WifWaf/MH-Z19's ``getTempAdjustment``). The one library that
+  subtracted 38, WifWaf/MH-Z19 1.5.0 to 1.5.2 (``TEMP_ADJUST 38``, "Older datasheets use 40,
+  however is likely incorrect"; "this library deducts -2 ... as it appears inaccurate"), took
+  2 °C more off because its author's readings seemed high, not for another model's layout,
+  and went back to ``TEMP_ADJUST 40`` in 1.5.3. Units read several degrees above the room
+  (UedaTakeyuki/mh-z19 issue #5: 29 to 30 °C in a 22 °C room; WifWaf/MH-Z19 issue #37: about
+  10 °C on an MH-Z19C), more than those 2 °C and unit by unit: a channel's
+  ``normalize.offset`` corrects one against a thermometer. The
+  datasheets leave bytes 4..7 undocumented; the MH-Z19 "A" version sends a
   status byte in byte 5 (64 for a stable reading, less while the CO2 changes fast, 1 while it
   boots), the "B" version 0, and both the same temperature byte (Tasmota's
   ``xsns_15_mhz19.ino`` and ESPEasy's ``P049_data_struct.cpp`` read byte 4 of both and tell
