@@ -392,10 +392,10 @@ def test_an_sds011_set_to_a_working_period_publishes_a_zero_frame_after_a_missed
 BOOTING = 15000
 
 
-def mhz19_answer(ppm: int, u: int = 0, status: int = 0) -> bytes:
-    """``FF 86``, CO2, temperature + 40 (22 °C), ``status``, bytes 6..7 ``u`` and the
-    checksum of the MH-Z19B datasheet, computed here."""
-    body = bytes([0x86, ppm >> 8, ppm & 0xFF, 62, status, u >> 8, u & 0xFF])
+def mhz19_answer(ppm: int, u: int = 0, status: int = 0, temperature: int = 62) -> bytes:
+    """``FF 86``, CO2, ``temperature`` + 40 (62: 22 °C), ``status``, bytes 6..7 ``u`` and
+    the checksum of the MH-Z19B datasheet, computed here."""
+    body = bytes([0x86, ppm >> 8, ppm & 0xFF, temperature, status, u >> 8, u & 0xFF])
     return b"\xff" + body + bytes([-sum(body) % 256])
 
 
@@ -565,6 +565,32 @@ def test_an_mhz19_a_version_s_status_byte_1_is_no_measurement() -> None:
     assert rejected["detail"] == (
         "the device reports status 0x01 at byte 5; its values are valid with any but 0x01"
     )
+
+
+def test_an_mhz19c_answer_whose_temperature_byte_is_0_publishes_its_co2_alone() -> None:
+    """Some MH-Z19C firmware leaves byte 4 of the read answer at 0, read as -40 °C on every
+    answer by the libraries that subtract 40 (strange-v/MHZ19 issue #14 and WifWaf/MH-Z19
+    issue #43, "Temperature: -40" with the CO2 right), far below the sensor's working range
+    (0 to 50 °C for the MH-Z19B). The preset reads it as no temperature: the CO2 of such an
+    answer is published, its temperature is not (counted ``invalid``), and a temperature
+    that comes again is."""
+    clock = Clock()
+    answers = [
+        mhz19_answer(650, 10500, temperature=0),
+        mhz19_answer(660, 10500, temperature=0),
+        mhz19_answer(670, 10500),
+    ]
+    device = Mhz19(answers)
+    table = {"preset": "mhz19", "warmup_s": 0, "poll": {"interval_s": 1}}
+    with PtyPair() as pair:
+        rt = open_sensor(pair, clock, table)
+        got = run_polls(rt, pair, clock, device, clock.now + 2.5)  # three polls
+        temperature = last_value(rt, "temperature_celsius")
+        rt.stop()
+    assert [value for _, value in got] == [650.0, 660.0, 670.0]
+    assert published(rt, "temperature_celsius") == 1
+    assert temperature == 22.0
+    assert rt.snapshot().parse_errors["invalid"] == 2
 
 
 def test_boot_bytes_of_a_frame_spec_mark_frames_without_values_and_a_restart() -> None:

@@ -544,7 +544,15 @@ _MHZ19: dict[str, Any] = {
         "status_ok": [0, *range(2, 256)],
         "fields": [
             {"name": "co2_ppm", "offset": 2, "type": "u16be"},
-            {"name": "temperature_celsius", "offset": 4, "type": "u8", "bias": -40.0},
+            # byte 4 at 0 (-40 °C, below either version's working range) is an MH-Z19C
+            # firmware's "no temperature"
+            {
+                "name": "temperature_celsius",
+                "offset": 4,
+                "type": "u8",
+                "bias": -40.0,
+                "not_available": [0],
+            },
         ],
     },
     "channels": [
