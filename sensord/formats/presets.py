@@ -83,7 +83,15 @@ Layouts, from the manufacturers' datasheets:
   their ABC command again once the boot is over. The preset gives those bytes as its
   ``boot_bytes``: such answers publish nothing, and a sensor that gets one mid-run warms up
   again and writes its set-up commands again once an answer without them comes (a supply
-  that sags restarts the sensor behind an open port).
+  that sags restarts the sensor behind an open port). Tasmota calls 15000 the value of "During
+  (and only ever at) sensor boot"; no source gives how long the boot lasts, and nothing else
+  in a B or C version's answer tells a restart: its status byte is 0 throughout, and the
+  preheat's 410 or 500 ppm are values that real air gives too. A cut whose boot answers all
+  fall between two polls is told only by its silence: :data:`sensord.dialogue.SILENT_POLLS`
+  polls unanswered warm the sensor up again, and a stale spell in which no byte came runs
+  its set-up again once it answers (``answers_when_powered``); a shorter silence leaves the
+  set-up as it is, since a line that loses two answers would otherwise have the ABC command
+  stored in the sensor's EEPROM again each time.
 
 Warm-up (``warmup_s``): when a device may just have been powered (see ``sensord.sensor``), the
 frames of the first seconds are read and not published. The PMS sensors' datasheet asks for at
