@@ -1144,9 +1144,9 @@ _SILENT_CAUSES: Mapping[str, _SilentCause] = MappingProxyType(
             ("wakeup", "active_mode"),
         ),
         "sds011": _SilentCause(
-            "an SDS011 keeps its sleep, query mode and working period through a power cycle: "
-            "one left asleep or in query mode by another program sends nothing, one on a "
-            "working period of N minutes one frame every N minutes",
+            "an SDS011 keeps its query mode and working period through a power cycle and its "
+            "sleep until one: one left asleep or in query mode by another program sends "
+            "nothing, one on a working period of N minutes one frame every N minutes",
             ("work", "active_mode", "working_period=0"),
             "brings it back to a frame a second",
         ),
