@@ -4223,6 +4223,41 @@ def test_a_gsa_of_more_than_12_satellites_counts_each_constellation_in_full() ->
     }
 
 
+def test_satellite_fields_of_zeros_list_no_satellite_past_the_twelfth_too() -> None:
+    """A satellite number field of zeros, however many (``0000``), lists no satellite, as an
+    empty one does, in a GSA's first twelve fields and past them: gpsd's ``processGSA`` reads
+    every satellite field of the sentence with ``atoi()`` and skips one below 1, and its
+    ``processGSV`` an entry numbered 0. A receiver of more channels than twelve fills the
+    fields it does not use as one of twelve does, with nothing or with zeros."""
+    parse = decoder("GSA.satellites_used", "GSA.used_gps")
+    thirteen = ",".join(f"{n:02d}" for n in range(1, 14))
+    zeros = ",".join(["00"] * 11)  # 24 satellite fields in all
+    # a GPS sentence of 24 fields without system ID, and a GN one with system ID 1
+    for body in (
+        f"GPGSA,A,3,{thirteen},{zeros},1.2,0.8,0.9",
+        f"GNGSA,A,3,{thirteen},{zeros},1.2,0.8,0.9,1",
+    ):
+        assert dict(parse(nmea(body))) == {"GSA.satellites_used": 13.0, "GSA.used_gps": 13.0}
+    # zeros of every width, before and after the thirteenth satellite, as empty fields are
+    twelve = ",".join(f"{n:02d}" for n in range(1, 13))
+    mixed = nmea(f"GNGSA,A,3,{twelve},0,13,000,,0000,14,00,1.2,0.8,0.9,1")
+    assert dict(parse(mixed)) == {"GSA.satellites_used": 14.0, "GSA.used_gps": 14.0}
+    # 0000 among a standard sentence's twelve, with and without system ID
+    for body in (
+        "GPGSA,A,3,04,05,0000,,,,,,,,,,2.5,1.3,2.1",
+        "GNGSA,A,3,04,0000,05,,,,,,,,,,2.5,1.3,2.1,1",
+    ):
+        assert dict(parse(nmea(body))) == {"GSA.satellites_used": 2.0, "GSA.used_gps": 2.0}
+    # a GSV entry numbered 0000 is no satellite: its SNR is in no figure (20 dB-Hz would make
+    # the mean 25)
+    gsv = decoder("GSV.in_view_glonass", "GSV.snr_mean_glonass", "GSV.snr_max_glonass")
+    assert gsv(nmea("GLGSV,1,1,01,65,10,100,30,0000,00,000,20,,,,,,,,")) == [
+        ("GSV.in_view_glonass", 1.0),
+        ("GSV.snr_mean_glonass", 30.0),
+        ("GSV.snr_max_glonass", 30.0),
+    ]
+
+
 def test_a_long_gsa_finds_its_dops_with_integer_dops_or_an_empty_system_id() -> None:
     """The last field of a GSA longer than the standard's is its system ID only when the
     three before it are DOPs: integer DOPs are not read as a satellite and two DOPs, and an

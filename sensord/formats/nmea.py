@@ -87,7 +87,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   system ID (NMEA 4.0 and earlier) counts each satellite for the constellation its number
   falls in (1-32 GPS, 65-96 GLONASS, 193-199 QZSS, 201-237 and 401-437 BeiDou, 301-356
   Galileo), and reports no
-  ``used_<constellation>`` when it lists no satellite. A GPS sentence (system ID 1, or talker
+  ``used_<constellation>`` when it lists no satellite. A satellite field that is empty or
+  zeros (``00``, ``0000``: the number 0, no satellite's) lists none, in the first twelve and
+  past them (a receiver of more channels sends up to 24). A GPS sentence (system ID 1, or talker
   ``GP``) counts its satellites by their numbers too: SBAS satellites (33-64, 120-158) count
   for no constellation, u-blox's QZSS (193-197) for QZSS. Without a fix (mode 1, or an empty
   mode field) the DOPs are not reported; nor is a DOP of 0 (``GSA``'s, ``GGA.hdop``,
@@ -249,7 +251,6 @@ from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatS
 from sensord.formats.nmea_framer import checksum, nmea_framer
 from sensord.formats.nmea_satellites import (
     CONSTELLATIONS,
-    NO_SATELLITE,
     SBAS,
     SatelliteGroups,
     UsedSatellites,
@@ -1030,7 +1031,8 @@ class _SatelliteIds(_Slot):
         def count(fields: list[str]) -> float | None:
             if garbled_satellite_number(fields) is not None:
                 return None  # the decoder counts the field that is no satellite number
-            listed = sum(1 for text in fields[index : index + 12] if text not in NO_SATELLITE)
+            # a field of zeros lists no satellite (see nmea_satellites), nor does an empty one
+            listed = sum(1 for text in fields[index : index + 12] if text.lstrip("0"))
             return float(listed + max(0, len(fields) - past_twelve))
 
         return count
@@ -1811,7 +1813,8 @@ def _gsa_of_twelve(fields: list[str]) -> list[str]:
     """A GSA sentence that lists more than 12 satellite fields (receivers with more channels
     send up to 24) in the standard's layout: its first 12 satellites, then the DOPs and the
     system ID (empty when the sentence has none) from the end of the sentence, then the
-    satellites past the twelfth. Read at their usual places, its DOPs would be satellite
+    satellites past the twelfth; fields that list no satellite (empty, or zeros of any width)
+    are left out, wherever they are. Read at their usual places, its DOPs would be satellite
     numbers. ``satellites_used`` and ``used_<constellation>`` count every satellite listed. A
     standard sentence is returned as it is.
 
@@ -1830,7 +1833,7 @@ def _gsa_of_twelve(fields: list[str]) -> list[str]:
     tail = 4 if system else 3
     if len(fields) - tail <= _GSA_FIELDS - 4:
         return fields
-    ids = [text for text in fields[3 : len(fields) - tail] if text]
+    ids = [text for text in fields[3 : len(fields) - tail] if text.lstrip("0")]
     dops = fields[len(fields) - tail :] + ([] if system else [""])
     return fields[:3] + ids[:12] + [""] * (12 - len(ids[:12])) + dops + ids[12:]
 

@@ -6,7 +6,7 @@ that span sentences, and the constellation of a satellite by its talker, system 
 ``used_<constellation>`` over the GSA sentences of an epoch. The decoder of
 :mod:`sensord.formats.nmea` keeps one of each per sensor and feeds them its sentences; its
 sentence table (:data:`~sensord.formats.nmea.SENTENCES`) and its slots are there. The slots
-take :data:`CONSTELLATIONS`, :data:`SBAS` and :data:`NO_SATELLITE` from here, and its getters
+take :data:`CONSTELLATIONS` and :data:`SBAS` from here, and its getters
 take :func:`field` (a sentence's field by index), which both modules read sentences with,
 and the decoder :func:`garbled_satellite_number`, which finds a GSA's satellite number
 that is no whole number (:meth:`SatelliteGroups.feed` checks those of a GSV):
@@ -23,7 +23,6 @@ from sensord.formats.text import number
 
 __all__ = [
     "CONSTELLATIONS",
-    "NO_SATELLITE",
     "SBAS",
     "SatelliteGroups",
     "UsedSatellites",
@@ -144,10 +143,11 @@ def _gps_system_constellation(text: str, talker: str) -> str | None:
     return "gps"
 
 
-#: GSA's and GSV's satellite number fields that list no satellite: empty, as the standard
-#: writes them, or a number 0, which no satellite has (some encoders fill the unused fields
-#: with zeros; gpsd's ``processGSA`` and ``processGSV`` skip a field whose ``atoi()`` is 0).
-NO_SATELLITE = frozenset({"", "0", "00", "000"})
+# A satellite number field of GSA or GSV lists no satellite when ``text.lstrip("0")`` is
+# empty: empty, as the standard writes an unused field, or zeros of any width (``0``, ``00``,
+# ``0000``), the number 0, which no satellite has (some encoders fill the unused fields with
+# zeros; gpsd's ``processGSA`` and ``processGSV`` skip a field whose ``atoi()`` is 0). The
+# test is written out where the fields are read (a method call, no function call a field).
 
 
 def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, list[str]]:
@@ -161,7 +161,7 @@ def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> di
     before NMEA 4.10, Quectel's ``PQ``; see :data:`_OWN_TALKERS`). A GPS sentence that lists
     no satellite of any constellation (none at all, or SBAS only) lists none for GPS; any
     other such sentence names no constellation."""
-    ids = [text for text in fields[ids_at : ids_at + 12] if text not in NO_SATELLITE]
+    ids = [text for text in fields[ids_at : ids_at + 12] if text.lstrip("0")]
     ids += fields[system_at + 1 :]
     system = field(fields, system_at)
     talker = fields[0][:2]
@@ -483,7 +483,7 @@ class SatelliteGroups:
             )
             for at in range(7, ends, 4)
             # an entry without a number, or numbered 0, is no satellite (gpsd skips it)
-            if fields[at - 3] not in NO_SATELLITE
+            if fields[at - 3].lstrip("0")
         ]
         key = (talker, signal)
         pending = self._pending.pop(key, None)
@@ -516,7 +516,7 @@ class SatelliteGroups:
                 numbers = []
         if numbers is not None:
             numbers = numbers + [
-                fields[at - 3] for at in range(7, ends, 4) if fields[at - 3] not in NO_SATELLITE
+                fields[at - 3] for at in range(7, ends, 4) if fields[at - 3].lstrip("0")
             ]
         readings: list[tuple[str, float]] = []
         if number_ == 1 and pending is not None:
