@@ -326,6 +326,39 @@ def test_a_zed_f9p_epoch_joined_to_the_first_merges_no_group_across_them() -> No
         assert channel_values(got, channel) == channel_values(sound, channel), channel
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda line: line[:-3] + b"F\r\n",  # its checksum fails
+        lambda line: b"$0N" + line[3:],  # its talker damaged, its sentence type readable
+    ],
+    ids=["checksum", "talker"],
+)
+def test_a_port_opened_after_the_l1_group_whose_first_gga_is_lost_merges_the_next_epoch(
+    damage: Callable[[bytes], bytes],
+) -> None:
+    """A ZED-F9P sending GGA and GSV, its port opened after the first epoch's GPS L1 group:
+    the L2 group is the talker's first, read as sent. The GGA after it, the stream's first
+    frame of another kind, is lost on the line, its sentence type readable: a frame of
+    another kind came all the same, so the next epoch's L1 group, which teaches the talker's
+    second signal, is its epoch's first, and that epoch gives its reading of both groups at
+    its L2 group, as the stream that lost nothing does. Not its L2 group alone at the third
+    epoch's GGA (GPS's L2 SNRs reach 29 dB-Hz, L1's 34), and no reading for the second
+    epoch."""
+    epochs = zed_gga_gsv_epochs()
+    assert epochs[0][4].startswith(b"$GPGSV,3,1,12,05,06,110,,10,24,284,,13,37,124,,")  # L2
+    opened = [epochs[0][4:], *epochs[1:]]
+    lines = [*opened[1]]
+    assert lines[0].startswith(b"$GNGGA,003957.00,")
+    lines[0] = damage(lines[0])
+    damaged = [opened[0], lines, *opened[2:]]
+    assert [reason for reason, _ in parse_errors(damaged)] == ["checksum"]
+    sound, got = read(opened), read(damaged)
+    assert channel_values(sound, "GSV.snr_max_gps") == [(0, 29.0), (1, 34.0), (2, 34.0)]
+    for channel in ("GSV.in_view_gps", "GSV.snr_max_gps", "GSV.in_view_glonass"):
+        assert channel_values(got, channel) == channel_values(sound, channel), channel
+
+
 @pytest.mark.parametrize("group", [1, 4], ids=["L1", "L2"])
 def test_a_gsv_group_that_lost_a_sentence_costs_its_own_epochs_reading_only(group: int) -> None:
     """A ZED-F9P sending GGA and GSV whose second epoch's GPS L1 or L2 group loses its second

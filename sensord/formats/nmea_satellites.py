@@ -358,7 +358,8 @@ class SatelliteGroups:
 
     The group that teaches a talker's second signal ID is its epoch's second and gives no
     reading (the first gave its own), nor does a group past the ``n``-th; but when the
-    talker's groups before it came before the stream's first frame of another kind, and it
+    talker's groups before it came before the stream's first frame of another kind (read,
+    or rejected with its sentence type readable: a GGA whose checksum fails), and it
     after, and the talker's group of that first signal ID comes after it in the same epoch,
     the teaching group was the epoch's first (the port was opened after the epoch's first
     group, and the group read before was the last epoch's), and the two are the epoch's
@@ -563,8 +564,11 @@ class SatelliteGroups:
         group cut (:meth:`feed`'s own ``truncated``): when it may be a GSV sentence (its
         address is one, or is damaged: no address of a known sentence type), the next GSV
         sentence of its talker (of any talker, its address damaged) that does not continue
-        its group is no second loss. Only rejected frames take this path. ``sentence_types``
-        are the known sentence types (the decoder's :data:`~sensord.formats.nmea.SENTENCES`)."""
+        its group is no second loss. One whose sentence type is readable and another known
+        one is a frame of another kind all the same: before the stream's first one read, it
+        is that first frame (see :meth:`_framed`). Only rejected frames take this path.
+        ``sentence_types`` are the known sentence types (the decoder's
+        :data:`~sensord.formats.nmea.SENTENCES`)."""
         if self._counted:
             self._counted = False
             return
@@ -580,10 +584,19 @@ class SatelliteGroups:
                     self._lose_unknown()
                 return
             if kind in sentence_types:
+                if _UNFRAMED in self.epoch:  # the stream's first frame of another kind, lost
+                    self._framed()
                 return
         self._lose()
         self._lose_unknown()
         self._lost.update(talker for talker, _ in self._pending)
+
+    def _framed(self) -> None:
+        """The stream's first frame of another kind than GSV has come (read, or rejected with
+        its sentence type readable): the stream is not of GSV alone, and the talkers begun
+        so far had their groups before it (see :meth:`_epoch_readings`)."""
+        del self.epoch[_UNFRAMED]
+        self._begun_unframed = frozenset(self._begun)
 
     def _lose(self) -> None:
         """A GSV sentence was lost in the epoch under way (counted): see :attr:`epoch`."""
@@ -736,7 +749,7 @@ class SatelliteGroups:
             if constellation in self.epoch:
                 readings += self._due(constellation, groups)
         if _UNFRAMED in self.epoch:  # the stream's first frame of another kind
-            self._begun_unframed = frozenset(self._begun)
+            self._framed()
         self.epoch.clear()
         self._lost_keys.clear()
         return readings
