@@ -445,6 +445,58 @@ def test_a_sentence_with_a_noise_burst_past_max_frame_bytes_is_overlong_however_
     assert (cut.frames, cut.overlong, cut.skipped_bytes) == (2, 1, 0)
 
 
+def pubx_svstatus(satellites: int) -> bytes:
+    """A u-blox ``$PUBX,03`` (SVSTATUS: one entry of satellite number, status, azimuth,
+    elevation, C/N0 and lock time a satellite, as a u-blox 8 or 9 sends it, BeiDou numbered
+    from 201) listing ``satellites`` satellites, with its checksum."""
+    entries = []
+    for k in range(satellites):
+        number_ = 201 + k if k % 3 == 2 else 1 + k
+        status = "U-e"[k % 3]
+        cno = "" if status == "-" else f"{25 + k % 20:02d}"
+        entries.append(
+            f"{number_},{status},{k * 37 % 360:03d},{k * 11 % 90:02d},{cno},{k % 65:03d}"
+        )
+    return nmea(f"PUBX,03,{satellites}," + ",".join(entries))
+
+
+@pytest.mark.parametrize(
+    ("terminator", "line_end"),
+    [(b"\n", b"\r\n"), (b"\n", b"\n"), (b"\n", b"\r"), (b"\r\n", b"\r\n")],
+    ids=["CR LF", "LF", "CR", "terminator CR LF"],
+)
+@pytest.mark.parametrize("after_ubx", [False, True], ids=["NMEA", "after a UBX frame"])
+def test_a_pubx_svstatus_past_max_frame_bytes_is_ignored_and_costs_no_sentence(
+    terminator: bytes, line_end: bytes, after_ubx: bool
+) -> None:
+    """A u-blox receiver told to send ``$PUBX,03`` lists every satellite it tracks in it: 32
+    of them make it longer than max_frame_bytes (512; NMEA 0183's 82 is for the standard's
+    sentences). No channel reads a proprietary sentence: whole, its checksum holding, it is
+    an ignored frame, not ``overlong`` (a parse error every second), whatever the chunking,
+    its line end, a UBX frame before it (UBX-NAV-PVT, taken out as ever) or none, or glued
+    to the next sentence, its line end lost; the sentences around it are read. One that a
+    damaged byte spoils is ``overlong`` still, and so is one cut before its checksum."""
+    pubx = pubx_svstatus(32)
+    assert len(pubx) > 512
+    before = ubx(0x01, 0x07, bytes(range(92))) if after_ubx else b""
+
+    def cut_all(middle: bytes) -> set[tuple[tuple[bytes, ...], int, int, int, int]]:
+        stream = UBLOX_GGA + line_end + before + middle + UBLOX_RMC + line_end
+        results = set()
+        for sizes in ([], [1], [7], [64], [300], [len(UBLOX_GGA) + 2 + len(pubx), 1]):
+            cut = NmeaFramer(terminator)
+            frames = feed_in_pieces(cut, stream, sizes)
+            results.add((tuple(frames), cut.frames, cut.overlong, cut.ignored, cut.skipped_bytes))
+        return results
+
+    around, skipped = (UBLOX_GGA, UBLOX_RMC), len(before)
+    assert cut_all(pubx + line_end) == {(around, 2, 0, 1, skipped)}
+    assert cut_all(pubx) == {(around, 2, 0, 1, skipped)}  # glued to the next sentence
+    damaged = pubx.replace(b",U,", b",u,", 1)
+    assert cut_all(damaged + line_end) == {(around, 2, 1, 0, skipped)}
+    assert cut_all(pubx[:-3] + line_end) == {(around, 2, 1, 0, skipped)}
+
+
 @pytest.mark.parametrize("chunk", [1, 7, 64, 0], ids=["bytewise", "7", "64", "whole"])
 def test_binary_bytes_past_max_frame_bytes_are_skipped_once_with_the_terminator_cr_lf(
     chunk: int,
@@ -4280,6 +4332,29 @@ GPS_FIX = (
     '  [[sensors.channels]]\n  name = "alt"\n  field = "GGA.altitude"\n'
     '  [[sensors.channels]]\n  name = "lat"\n  field = "RMC.latitude"\n'
 )
+
+
+def test_a_pubx_svstatus_past_max_frame_bytes_is_an_ignored_frame_of_the_sensor() -> None:
+    """Through a sensor: a u-blox's ``$PUBX,03`` of 32 satellites each epoch, between its
+    GGA and RMC, counts in ``ignored_frames`` (``sensord_frames_ignored_total``), no parse
+    error, and every GGA and RMC is read."""
+    now = [100.0]
+    runtime = SensorRuntime(parse_config(GPS_FIX).sensors[0], clock=lambda: now[0])
+    assert runtime.try_open()
+    try:
+        for second in range(3):
+            now[0] += 1.0
+            epoch = (nmea(gga(second)), pubx_svstatus(32), nmea(rmc(second)))
+            runtime.feed(b"".join(sentence + b"\r\n" for sentence in epoch))
+        snapshot = runtime.snapshot()
+    finally:
+        runtime.stop()
+    assert sum(snapshot.parse_errors.values()) == 0
+    assert snapshot.ignored_frames == 3
+    assert {c.name: c.stats.count if c.stats else 0 for c in snapshot.channels} == {
+        "alt": 3,
+        "lat": 3,
+    }
 
 
 def fix_watch(

@@ -351,7 +351,7 @@ class Framer(Protocol):
     #: (``parse.block``), by parse error reason.
     rejected: dict[str, int]
     #: Frames the framer recognised as no reading and dropped (a VE.Direct device's HEX
-    #: messages between its text blocks).
+    #: messages between its text blocks, an NMEA proprietary sentence longer than the bound).
     ignored: int
 
     def feed(self, chunk: bytes) -> list[bytes]:

@@ -38,6 +38,15 @@ def checksum(body: bytes) -> int:
 _START = re.compile(rb"[$!]")
 #: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
 _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
+#: A proprietary sentence (``$P``, the rest of its address, a comma) from its start character
+#: to its checksum, with nothing after it: what a piece longer than ``max_frame_bytes`` must be
+#: to be an ignored frame rather than ``overlong`` (see :class:`NmeaFramer`). Group 1 is the
+#: checksum.
+_PROPRIETARY = re.compile(rb"\$P[A-Z][A-Z0-9]*,[^$!*]*\*([0-9A-Fa-f]{2})")
+#: The start of such a sentence.
+_PROPRIETARY_HEAD = re.compile(rb"\$P[A-Z][A-Z0-9]*,")
+#: A checksum field: ``*`` and two hex digits.
+_CHECKSUM_FIELD = re.compile(rb"\*[0-9A-Fa-f]{2}")
 #: A CR that no LF follows: with the terminator ``\n``, a line end of its own.
 _LONE_CR = re.compile(rb"\r(?!\n)")
 #: Every hex digit as ``h``: in lines joined by ``\n`` and so translated, each checksum that
@@ -75,6 +84,34 @@ def _ubx_checksum(body: bytes) -> bytes:
     ck_a = sum(body)
     ck_b = sum(map(mul, range(len(body), 0, -1), body))
     return bytes((ck_a & 0xFF, ck_b & 0xFF))
+
+
+def _whole_proprietary(piece: bytes) -> bool:
+    """Whether ``piece`` is a proprietary sentence whose checksum holds (:data:`_PROPRIETARY`),
+    of any length."""
+    match = _PROPRIETARY.fullmatch(piece)
+    return match is not None and checksum(piece[1:-3]) == int(match.group(1), 16)
+
+
+#: The state of a piece being dropped that may be a proprietary sentence (see
+#: :meth:`NmeaFramer._dropped`): the XOR of its bytes after the start character so far, how
+#: many ``*`` they hold, and their last three bytes.
+_Proprietary = tuple[int, int, bytes]
+
+
+def _proprietary_so_far(state: _Proprietary, data: bytes) -> _Proprietary:
+    """``state`` after the bytes ``data`` of the piece."""
+    total, stars, tail = state
+    return checksum(data) ^ total, stars + data.count(b"*"), (tail + data)[-3:]
+
+
+def _proprietary_ends(state: _Proprietary) -> bool:
+    """Whether the piece of ``state`` ends a whole proprietary sentence: its one ``*`` third
+    from its end, then two hex digits that are the XOR of the bytes before the ``*``."""
+    total, stars, tail = state
+    if stars != 1 or _CHECKSUM_FIELD.fullmatch(tail) is None:
+        return False
+    return total ^ checksum(tail) == int(tail[1:], 16)
 
 
 #: A span of bytes, ``(start, end)``.
@@ -349,6 +386,14 @@ class NmeaFramer(LineFramer):
     skipped bytes, as a pending line is. LineFramer's discard mode is never reached. Dropped
     bytes are counted in ``skipped_bytes``; ``frames`` counts sentences.
 
+    A piece longer than ``max_frame_bytes`` that is a whole proprietary sentence, ``$P``, its
+    address and a comma, its checksum holding and nothing after it, is counted in ``ignored``
+    instead, whichever of a line end or a start character ends it and however it is chunked
+    (its bytes are not skipped bytes): the decoder ignores every proprietary sentence, and
+    u-blox's ``$PUBX,03`` lists every satellite it tracks, several hundred bytes a second,
+    which would otherwise be a parse error each time. While such a piece is dropped as it
+    comes, only the XOR of its bytes, its count of ``*`` and its last three bytes are kept.
+
     With the terminator ``\\n``, a CR that no LF follows ends a line as well (receivers and
     converters that end lines with CR alone; NMEA text never holds a CR): each such sentence
     comes out as soon as its CR is in. A CR that is a chunk's last byte ends its line there,
@@ -369,6 +414,7 @@ class NmeaFramer(LineFramer):
         "_dropping",
         "_held",
         "_lines_hold_newlines",
+        "_proprietary",
         "_released",
         "_scan_from",
         "_sentences_in_binary",
@@ -395,6 +441,9 @@ class NmeaFramer(LineFramer):
         #: bytes if a start character ends it, as overlong if the line end does; 0 when the
         #: piece's sentence was passed on and its bytes after it are counted as they go.
         self._undecided = 0
+        #: While such a piece without sentence begins as a proprietary sentence: its state
+        #: so far (see :meth:`_dropped`); else None.
+        self._proprietary: _Proprietary | None = None
 
     def reset(self) -> None:
         """Forget the held and the pending bytes (after a reconnect), and count them in
@@ -410,6 +459,7 @@ class NmeaFramer(LineFramer):
         self._scan_from = 0
         self._dropping = False
         self._undecided = 0
+        self._proprietary = None
 
     def drop_pending(self) -> None:
         """See :meth:`sensord.formats.base.Framer.drop_pending`: the held and the pending bytes
@@ -440,6 +490,7 @@ class NmeaFramer(LineFramer):
         self._forget()
         self._dropping = False
         self._undecided = 0
+        self._proprietary = None
         return frames
 
     def feed(self, chunk: bytes) -> list[bytes]:
@@ -540,21 +591,33 @@ class NmeaFramer(LineFramer):
         data = self._buffer + chunk if self._buffer else chunk
         end = data.find(self.terminator)
         start = _START.search(data, 0, len(data) if end < 0 else end)
+        proprietary = self._proprietary
         if start is not None:
             at = start.start()
-            self.skipped_bytes += self._undecided + at
+            if proprietary is not None and _proprietary_ends(
+                _proprietary_so_far(proprietary, data[:at])
+            ):
+                self.ignored += 1  # a whole proprietary sentence glued to the next one
+            else:
+                self.skipped_bytes += self._undecided + at
             rest = data[at:]
         elif end >= 0:
-            if self._undecided:
+            cr = 1 if self._strip_cr and data[end - 1 : end] == b"\r" else 0
+            if proprietary is not None and _proprietary_ends(
+                _proprietary_so_far(proprietary, data[: end - cr])
+            ):
+                self.ignored += 1
+            elif self._undecided:
                 self.overlong += 1
             else:  # the bytes after a sentence, up to the CR of a CR LF line end
-                cr = 1 if self._strip_cr and data[end - 1 : end] == b"\r" else 0
                 self.skipped_bytes += end - cr
             rest = data[end + len(self.terminator) :]
         else:
             kept = len(data) - self._keep_tail
             if self._undecided:
                 self._undecided += kept
+                if proprietary is not None:
+                    self._proprietary = _proprietary_so_far(proprietary, data[:kept])
             else:
                 self.skipped_bytes += kept
             self._buffer = data[kept:]
@@ -562,6 +625,7 @@ class NmeaFramer(LineFramer):
         self._buffer = b""
         self._dropping = False
         self._undecided = 0
+        self._proprietary = None
         return rest
 
     def _sentences(self, line: bytes) -> list[bytes]:
@@ -589,7 +653,10 @@ class NmeaFramer(LineFramer):
         for start, end in pairwise(starts):
             match = _CHECKED_SENTENCE.match(data, start, min(end, start + limit))
             if match is None:
-                skipped += end - start
+                if end - start > limit and _whole_proprietary(data[start:end]):
+                    self.ignored += 1  # glued to the next sentence
+                else:
+                    skipped += end - start
             else:
                 sentences.append(match.group())
                 skipped += end - match.end()
@@ -608,8 +675,10 @@ class NmeaFramer(LineFramer):
             return []
         sentences = self._sentences(part)
         if len(sentences[-1]) > self.max_frame_bytes:
-            sentences.pop()
-            self.overlong += 1
+            if _whole_proprietary(sentences.pop()):
+                self.ignored += 1
+            else:
+                self.overlong += 1
         return sentences
 
     def _overlong_pending(self, rest: bytes) -> tuple[list[bytes], bytes]:
@@ -635,6 +704,8 @@ class NmeaFramer(LineFramer):
         match = _CHECKED_SENTENCE.match(rest, last, last + limit)
         if match is None:
             self._undecided = kept - last
+            if _PROPRIETARY_HEAD.match(rest, last) is not None:
+                self._proprietary = _proprietary_so_far((0, 0, b""), rest[last + 1 : kept])
         else:
             sentences.append(match.group())
             self.skipped_bytes += kept - match.end()
