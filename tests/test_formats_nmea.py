@@ -3318,6 +3318,40 @@ def test_a_port_opened_between_a_dual_band_epochs_groups_merges_from_its_next_ep
     ]
 
 
+def test_a_port_opened_after_the_l1_group_of_three_signals_the_gga_after_lost_unseen() -> None:
+    """A receiver of three GPS signals (L1, L2, L5; signal IDs 1, 6, 8) whose port opened
+    after an epoch's L1 group, the GGA after that epoch lost without a trace: the next
+    epoch's L1 group comes right after the first epoch's L5 group, and its L2 group, a
+    signal the epoch has had (the first epoch's), is taken for the start of another epoch.
+    At the next GGA, the first frame of another kind, that epoch of L2 and L5 is joined by
+    the L1 group read before it, not by the first epoch's L5 group (whose satellite 31 the
+    second epoch no longer tracks): 4 satellites, not 3 (L2 and L5 alone), nor 5. When that
+    epoch lost a GSV sentence, it gives no reading, as any epoch that lost one."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    l1 = nmea("GPGSV,1,1,03,05,40,083,46,12,17,308,41,25,07,344,39,1")
+    l2 = nmea("GPGSV,1,1,02,05,40,083,30,12,17,308,28,6")
+    l5 = nmea("GPGSV,1,1,02,05,40,083,44,30,22,228,49,8")
+    first_l5 = nmea("GPGSV,1,1,02,30,22,228,47,31,05,140,20,8")
+    assert parse(l2) == [("GSV.in_view_gps", 2.0), ("GSV.snr_max_gps", 30.0)]
+    assert parse(first_l5) == []  # teaches the talker's second signal
+    for group in (l1, l2, l5):
+        assert parse(group) == []
+    assert parse(dual_gga(2)) == [("GSV.in_view_gps", 4.0), ("GSV.snr_max_gps", 49.0)]
+    assert [parse(group) for group in (l1, l2, l5)] == [
+        [],
+        [],
+        [("GSV.in_view_gps", 4.0), ("GSV.snr_max_gps", 49.0)],
+    ]
+    assert parse(dual_gga(3)) == []
+    # a GSV sentence lost in that epoch (it may have been one of its groups'): no reading
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    for group in (l2, first_l5, l1, l2):
+        parse(group)
+    assert reason(parse, nmea("GPGSV,2,2,05,31,05,140,20,8")[:-2] + b"00") == "checksum"
+    assert parse(l5) == []
+    assert parse(dual_gga(2)) == []
+
+
 #: One epoch of GSV groups of an ST Teseo LIV4F (L1 and L5), verbatim from gpsd's capture
 #: test/daemon/st-teseo-liv4f.log (13:58:08): its GPS L1, Galileo E1 and BeiDou B1 groups,
 #: then the L5, E5a and B2a ones, each group's last sentence filled up to four satellites

@@ -359,6 +359,42 @@ def test_a_port_opened_after_the_l1_group_whose_first_gga_is_lost_merges_the_nex
         assert channel_values(got, channel) == channel_values(sound, channel), channel
 
 
+@pytest.mark.parametrize(
+    ("damage", "reasons"),
+    [
+        (lambda line: b"$GNG0A" + line[6:], ["checksum"]),  # its sentence type damaged
+        (lambda line: line[:30], []),  # its end lost: glued to the next line, skipped bytes
+    ],
+    ids=["type", "without a trace"],
+)
+def test_a_port_opened_after_the_l1_group_whose_first_gga_is_lost_unseen_reads_both_groups(
+    damage: Callable[[bytes], bytes], reasons: list[str]
+) -> None:
+    """As above, but the GGA after the first L2 group is lost with its sentence type
+    damaged (it may have been a GSV sentence) or without a trace: nothing shows a frame of
+    another kind between the L2 group and the next epoch's L1 group, and the next L2 group
+    is taken for the start of another epoch. At the third epoch's GGA, the stream's first
+    frame of another kind, that epoch, short of its L1 group, is joined by the L1 group read
+    before it: the second epoch's reading is of both groups (12 satellites, 34 dB-Hz at
+    most), one frame late, not of the L2 group alone (29 dB-Hz at most)."""
+    epochs = zed_gga_gsv_epochs()
+    opened = [epochs[0][4:], *epochs[1:]]
+    lines = [*opened[1]]
+    assert lines[0].startswith(b"$GNGGA,003957.00,")
+    lines[0] = damage(lines[0])
+    damaged = [opened[0], lines, *opened[2:]]
+    assert [reason for reason, _ in parse_errors(damaged)] == reasons
+    sound, got = read(opened), read(damaged)
+    for channel in ("GSV.in_view_gps", "GSV.snr_max_gps"):
+        intact = channel_values(sound, channel)
+        assert [k for k, _ in intact] == [0, 1, 2]
+        late = [(2 if k == 1 else k, value) for k, value in intact]
+        assert channel_values(got, channel) == late, channel
+    assert channel_values(got, "GSV.in_view_glonass") == channel_values(
+        sound, "GSV.in_view_glonass"
+    )
+
+
 @pytest.mark.parametrize("group", [1, 4], ids=["L1", "L2"])
 def test_a_gsv_group_that_lost_a_sentence_costs_its_own_epochs_reading_only(group: int) -> None:
     """A ZED-F9P sending GGA and GSV whose second epoch's GPS L1 or L2 group loses its second

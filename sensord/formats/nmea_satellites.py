@@ -363,8 +363,14 @@ class SatelliteGroups:
     after, and the talker's group of that first signal ID comes after it in the same epoch,
     the teaching group was the epoch's first (the port was opened after the epoch's first
     group, and the group read before was the last epoch's), and the two are the epoch's
-    groups. A talker whose groups before the teaching one came after such a frame had them
-    in the teaching group's epoch: its next group of the first signal ID begins the next
+    groups. When that frame was lost unseen (without a trace, or its sentence type
+    damaged: it may have been a GSV sentence), the talker's next group of the first signal
+    ID begins the next epoch, and the first frame of another kind finds that epoch short
+    of the teaching group's signal: the groups of the epoch before it of the signals it is
+    short of join it then, and the epoch's reading is of them all, at that frame
+    (:meth:`_joined`), not of its groups after the teaching one alone. A talker whose
+    groups before the teaching one came after such a frame had them in the teaching group's
+    epoch: its next group of the first signal ID begins the next
     epoch, even when the frame that ended the teaching group's epoch was lost on the line
     (read as the epoch's second group, it would merge two epochs' groups, and the next
     epoch's second group, left alone, would give a short reading at that epoch's end). A
@@ -394,6 +400,7 @@ class SatelliteGroups:
         "_most",
         "_pending",
         "_short",
+        "_unframed_epochs",
         "epoch",
     )
 
@@ -452,6 +459,9 @@ class SatelliteGroups:
         #: constellation -> the epochs in a row short of its most groups, and the most groups
         #: of it one of them had (see :meth:`_due`)
         self._short: dict[str, tuple[int, int]] = {}
+        #: constellation -> its groups of the last epoch that a group of a talker and signal
+        #: ID it had ended while no frame of another kind had come yet (see :meth:`close`)
+        self._unframed_epochs: dict[str, list[_Group]] = {}
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSV sentence (see the class). A satellite number field that is
@@ -597,6 +607,34 @@ class SatelliteGroups:
         so far had their groups before it (see :meth:`_epoch_readings`)."""
         del self.epoch[_UNFRAMED]
         self._begun_unframed = frozenset(self._begun)
+        self._unframed_epochs.clear()
+
+    def _joined(
+        self, constellation: str, groups: list[_Group], before: list[_Group]
+    ) -> list[tuple[str, float]] | None:
+        """The readings of ``constellation``'s epoch of ``groups`` at the stream's first
+        frame of another kind, when the epoch is short of its most groups and was begun by a
+        group of a talker and signal ID that the epoch ``before`` it had (no frame of another
+        kind came between them, so only their talkers and signal IDs told the epochs apart):
+        its groups joined by those of ``before`` of the talkers and signal IDs it is short
+        of, when they make its most and the epoch lost no GSV sentence; else None, the
+        readings then those :meth:`_due` gives. A receiver sends its groups in the same
+        order every epoch, and the frame of another kind comes after its last group: the
+        groups of ``before`` it is short of are its own, which came first (a ZED-F9P whose
+        port opened after an epoch's L1 group, the GGA after that epoch lost unseen: the next
+        epoch's L1 group follows the L2 group read first, and that epoch's L2 group, a signal
+        the epoch had, begins another)."""
+        most = self._most.get(constellation, 1)
+        if len(groups) >= most:
+            return None
+        epoch = self.epoch
+        if epoch.get(_LOST, 0) > epoch[constellation]:
+            return None
+        keys = {key for key, _, _ in groups}
+        joined = [group for group in before if group[0] not in keys] + groups
+        if len(joined) < most:
+            return None
+        return self._merged(constellation, joined)
 
     def _lose(self) -> None:
         """A GSV sentence was lost in the epoch under way (counted): see :attr:`epoch`."""
@@ -697,6 +735,8 @@ class SatelliteGroups:
             readings = self._due(constellation, groups)
             if short:  # the sentences lost may be of its group left out: the epoch's only
                 epoch[constellation] = epoch.get(_LOST, 0)
+            if _UNFRAMED in epoch:
+                self._unframed_epochs[constellation] = groups
             groups = self._groups[constellation] = []
         groups.append(group)
         most = self._most.get(constellation, 1)
@@ -745,9 +785,14 @@ class SatelliteGroups:
         while :attr:`epoch` is not empty): the readings of the constellations it had fewer
         groups of than their most (see the class)."""
         readings: list[tuple[str, float]] = []
+        before = self._unframed_epochs if _UNFRAMED in self.epoch else None
         for constellation, groups in self._groups.items():
-            if constellation in self.epoch:
-                readings += self._due(constellation, groups)
+            if constellation not in self.epoch:
+                continue
+            joined = None
+            if before and constellation in before:
+                joined = self._joined(constellation, groups, before[constellation])
+            readings += self._due(constellation, groups) if joined is None else joined
         if _UNFRAMED in self.epoch:  # the stream's first frame of another kind
             self._framed()
         self.epoch.clear()
