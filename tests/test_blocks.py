@@ -26,16 +26,25 @@ from test_first_line import send
 from test_first_line import sensor as sensor_on
 from test_formats_blocks import (
     BLUESOLAR,
+    BLUESOLAR_75_15,
     BMV702,
+    BMV712,
     BMV_CR_LF,
     DSMR5,
     DSMR22,
     DSMR42,
     FLUVIUS,
     HEX_0121,
+    HEX_0201,
     P1,
+    PHOENIX_120V,
+    PHOENIX_230V,
     README,
+    SMARTSHUNT,
+    SMARTSHUNT_READS,
+    SMARTSHUNT_WITH_MON,
     SMARTSOLAR,
+    SMARTSOLAR_75_15,
     SMARTY,
     counts,
     crc16_arc,
@@ -64,7 +73,18 @@ BATTERY = README["battery"]
 SOLAR = README["solar"]
 
 TELEGRAMS = {"dsmr5": DSMR5, "dsmr42": DSMR42, "fluvius": FLUVIUS}
-VE_DUMPS = {"bmv702": BMV702, "smartsolar": SMARTSOLAR, "bluesolar": BLUESOLAR, "cr-lf": BMV_CR_LF}
+VE_DUMPS = {
+    "bmv702": BMV702,
+    "smartsolar": SMARTSOLAR,
+    "bluesolar": BLUESOLAR,
+    "cr-lf": BMV_CR_LF,
+    "bmv712": BMV712,
+    "bluesolar-75-15": BLUESOLAR_75_15,
+    "phoenix-120v": PHOENIX_120V,
+    "phoenix-230v": PHOENIX_230V,
+    "smartsolar-75-15": SMARTSOLAR_75_15,
+    "smartshunt": SMARTSHUNT,
+}
 
 
 def telegram_lines(telegram: bytes) -> list[bytes]:
@@ -995,7 +1015,17 @@ def lines_begun(cut: bytes) -> int:
     return len([line for line in cut.split(b"\n")[1:] if line not in (b"", b"\r")])
 
 
-@pytest.mark.parametrize("dump", ["bmv702-main", "bmv702-history", "smartsolar", "bluesolar"])
+@pytest.mark.parametrize(
+    "dump",
+    [
+        "bmv702-main",
+        "bmv702-history",
+        "smartsolar",
+        "bluesolar",
+        "bmv712-main",
+        "smartshunt",
+    ],
+)
 @pytest.mark.parametrize("keep", [5, 20, 0.5, -12, -1])
 def test_a_ve_direct_block_cut_short_mid_stream_costs_its_own_lines_only(
     dump: str, keep: float
@@ -1239,3 +1269,126 @@ def test_dsmr_garbage_with_a_header_by_chance_is_not_told_as_an_encrypted_meter(
     framer.feed(garbage)
     hint = framer.no_frame_hint(garbage)
     assert "serial settings" in hint.split(";")[0], hint
+
+
+# -- real captures of more Victron devices: every field a user reads ----------------------------
+
+
+def ve_sensor(fields: str) -> Config:
+    """The README's VE.Direct sensor reading a channel of each of ``fields`` (``V*0.001``: the
+    field ``V`` times 0.001, ``PPV``: as sent), named after its field."""
+    channels = []
+    for field in fields.split():
+        label, _, scale = field.partition("*")
+        name = label.lower().replace("#", "")
+        channels.append({"name": name, "field": label, "normalize": {"scale": float(scale or 1)}})
+    return sensor_of({**BATTERY, "channels": channels})
+
+
+@pytest.mark.parametrize(
+    ("data", "fields", "values"),
+    [
+        (  # charging: TTG -1 (infinite), SOC in per mille, CE in mAh, T in degrees C
+            BMV712,
+            "V*0.001 I*0.001 P CE*0.001 SOC*0.1 TTG T AR H1*0.001 H6*0.001 H7*0.001 H8*0.001 "
+            "H10 H15*0.001 H16*0.001 H17*0.01 H18*0.01",
+            {"v": 13.043, "i": 3.856, "p": 50, "ce": 0, "soc": 100.0, "ttg": -1, "t": 23}
+            | {"ar": 0, "h1": -161.154, "h6": -979.55, "h7": 0.029, "h8": 14.371, "h10": 1}
+            | {"h15": 0.026, "h16": 9.047, "h17": 12.24, "h18": 11.45},
+        ),
+        (  # at night: CS 0 (off), MPPT 0 (off), its yields in 0.01 kWh
+            BLUESOLAR_75_15,
+            "V*0.001 I*0.001 VPV*0.001 PPV CS MPPT ERR IL*0.001 H19*0.01 H20*0.01 H21 "
+            "H22*0.01 H23 HSDS",
+            {"v": 12.44, "i": 0, "vpv": 0, "ppv": 0, "cs": 0, "mppt": 0, "err": 0, "il": 0}
+            | {"h19": 5.59, "h20": 0.24, "h21": 84, "h22": 0.22, "h23": 67, "hsds": 34},
+        ),
+        (  # inverting (CS 9, MODE 2): AC_OUT_V in 0.01 V, AC_OUT_I in 0.1 A
+            PHOENIX_120V,
+            "AC_OUT_V*0.01 AC_OUT_I*0.1 V*0.001 CS MODE AR WARN",
+            {"ac_out_v": 120.03, "ac_out_i": 0.2, "v": 13.308, "cs": 9, "mode": 2, "ar": 0}
+            | {"warn": 0},
+        ),
+        (  # AC_OUT_S in VA
+            PHOENIX_230V,
+            "AC_OUT_V*0.01 AC_OUT_I*0.1 AC_OUT_S V*0.001",
+            {"ac_out_v": 230.07, "ac_out_i": 0.1, "ac_out_s": 38, "v": 13.232},
+        ),
+        (  # bulk (CS 3), MPPT 2 (tracking), after a HEX message
+            b"abcd" + HEX_0201 + SMARTSOLAR_75_15,
+            "V*0.001 I*0.001 VPV*0.001 PPV CS MPPT H19*0.01 H20*0.01 H21",
+            {"v": 13.26, "i": 1.83, "vpv": 33.65, "ppv": 26, "cs": 3, "mppt": 2, "h19": 25.52}
+            | {"h20": 0.03, "h21": 34},
+        ),
+        (  # VS: the starter battery's input, here unconnected
+            SMARTSHUNT,
+            "V*0.001 VS*0.001 I*0.001 SOC*0.1 TTG H1*0.001 H7*0.001 H8*0.001 H15*0.001",
+            {"v": 12.868, "vs": -0.012, "i": 0, "soc": 100.0, "ttg": -1, "h1": -32.914}
+            | {"h7": 12.041, "h8": 14.282, "h15": -0.022},
+        ),
+    ],
+    ids=["bmv712", "bluesolar-75-15", "phoenix-120v", "phoenix-230v", "smartsolar-75-15", "shunt"],
+)
+def test_every_field_of_a_real_block_reads_its_value_in_its_unit(
+    data: bytes, fields: str, values: dict[str, float]
+) -> None:
+    """Each capture's numeric fields, scaled from the unit VE.Direct sends them in (Victron's
+    VE.Direct protocol document, "Fields"), read as the device meant them, without a parse
+    error; the next block's CR LF ends the last line."""
+    rt = runtime(ve_sensor(fields))
+    rt.feed(data + b"\r\n")
+    assert counts(rt)["errors"] == {}
+    assert latest(rt) == pytest.approx(values)
+
+
+def test_a_smartshunt_s_reads_give_every_block_whose_check_holds() -> None:
+    """Two reads of a SmartShunt as they came: the bytes before the first block are skipped,
+    the history block with a line its checksum does not count is rejected (its 17 lines), and
+    the blocks around it are read, however the stream is chunked."""
+    history, main_k = (block for block, _ in ve_blocks(SMARTSHUNT))
+    main_j = SMARTSHUNT_READS[-len(main_k) :]
+    whole = take("vedirect", SMARTSHUNT_READS)
+    expected = block_lines(history) + block_lines(main_k) + block_lines(main_j)
+    assert whole == (
+        expected,
+        {"frames": len(expected), "skipped": 2, "rejected": {"checksum": 17}, "ignored": 0}
+        | {"overlong": 0},
+    )
+    assert len(block_lines(SMARTSHUNT_WITH_MON)) == 17
+    for size in (1, 2, 7, 64):
+        assert take("vedirect", SMARTSHUNT_READS, [size]) == whole
+    rt = runtime(sensor_of(BATTERY))
+    rt.feed(SMARTSHUNT_READS + b"\r\n")
+    assert latest(rt) == pytest.approx(
+        {"battery_voltage_v": 12.868, "battery_current_a": 0.0, "state_of_charge_percent": 100.0}
+    )
+    assert counts(rt)["errors"] == {"checksum": 17}
+
+
+def test_a_smartsolar_s_block_after_a_hex_message_and_the_end_of_another_is_read() -> None:
+    data = b"abcd" + HEX_0201 + SMARTSOLAR_75_15
+    whole = take("vedirect", data)
+    expected = block_lines(SMARTSOLAR_75_15)
+    assert whole == (
+        expected,
+        {"frames": len(expected), "skipped": 4, "rejected": {}, "ignored": 1, "overlong": 0},
+    )
+    for size in (1, 2, 7):
+        assert take("vedirect", data, [size]) == whole
+
+
+@pytest.mark.parametrize("byte", [0x09, 0x00, 0x20, 0xFF])
+def test_a_checksum_byte_that_is_a_tab_a_nul_or_a_space_ends_its_block(byte: int) -> None:
+    """A value's separator (TAB), a NUL or a space for the checksum byte: the block is read,
+    and so is the BMV-712's pair after it, with or without a HEX message between."""
+    block = block_whose_checksum_is(byte)
+    for between in (b"", HEX_0201):
+        data = block + between + BMV712 + block
+        whole = take("vedirect", data)
+        expected = block_lines(block) + [
+            line for b, _ in ve_blocks(BMV712) for line in block_lines(b)
+        ]
+        assert whole[0] == expected + block_lines(block), (byte, between)
+        assert (whole[1]["rejected"], whole[1]["skipped"]) == ({}, 0)
+        for size in (1, 3):
+            assert take("vedirect", data, [size]) == whole

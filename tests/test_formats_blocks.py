@@ -43,6 +43,32 @@ as VE.Direct sends them (each line after a CR LF) and their checksum bytes as La
 the byte sum of every block is 0 mod 256, as VE.Direct's checksum makes it, and the sum of every
 HEX message is 0x55 shows this gives the bytes the devices sent.
 
+* ``BMV712``: a pair of blocks of a Victron BMV-712 Smart (firmware 4.03, a temperature sensor
+  on its aux input: ``T``), charging (``TTG`` -1), its readings and its history (``H1`` to
+  ``H18`` with ``H15`` and ``H16``); public repository ullman/velog, file
+  src/vedirect_test.c, ``test__parse_block__bmv_001``, checksum bytes 0xB5 and 0x01.
+* ``BLUESOLAR_75_15``: a block of a BlueSolar MPPT 75/15 (firmware 1.50) at night; the same
+  file, ``test__parse_block__mppt_001``, checksum byte 0xC8.
+* ``PHOENIX_120V``: a block of a Phoenix Inverter 12 V 1200 VA 120 V (``AC_OUT_V`` in 0.01 V,
+  ``AC_OUT_I`` in 0.1 A, ``OR`` in hex); the same file, ``test__parse_block__inverter_001``,
+  checksum byte 0x05.
+* ``PHOENIX_230V``: a block of a Phoenix 12/1200 230 V (``AC_OUT_S`` too), and
+  ``SMARTSOLAR_75_15``: a block of a SmartSolar MPPT 75/15 (firmware 1.63, ``MPPT`` and ``OR``)
+  after the asynchronous HEX message it sent (``:A0102000543``: register 0x0201, the device
+  state, 5) and bytes of a block the capture began in (``abcd``); public repository
+  RexLinz/VEdirect, file examples/parseStringTest.cpp ("captured with logic analyzer"),
+  checksum bytes 0xB1 and ``f``.
+* ``SMARTSHUNT``: two reads of a SmartShunt 500A/50mV (firmware 4.05: ``VS``, no ``Relay``)
+  one after the other, the CR LF between them split across the reads: a byte 0x00 and the
+  ``L`` that ended an earlier block, a history block (0x1A), a block of readings (``K``), a
+  history block with a ``MON`` line its checksum does not count (the byte sum fails by
+  exactly that line's bytes) and a block of readings (``J``); public repository
+  jblance/mpp-solar, file powermon/protocols/ved.py, the second and third of the
+  ``vedtext`` command's ``test_responses``.
+
+The ullman/velog blocks are C strings, each line after its CR LF and the checksum byte in
+hex, and the byte sum of each is 0 mod 256: they are the bytes sent.
+
 ``BMV_CR_LF``: two blocks built as a BMV-702 sends them (a full battery charging), with values
 chosen so that their checksum bytes are CR and LF, which about one block in 128 has each; the
 real captures above happen to have none.
@@ -384,6 +410,166 @@ BLUESOLAR_RUNS = (
 )
 BLUESOLAR = b"".join(BLUESOLAR_RUNS)
 
+BMV712 = bmv_pair(
+    """
+PID\t0xA381
+V\t13043
+T\t23
+I\t3856
+P\t50
+CE\t0
+SOC\t1000
+TTG\t-1
+Alarm\tOFF
+Relay\tOFF
+AR\t0
+BMV\t712 Smart
+FW\t0403
+""",
+    0xB5,
+    """
+H1\t-161154
+H2\t0
+H3\t0
+H4\t0
+H5\t0
+H6\t-979550
+H7\t29
+H8\t14371
+H9\t0
+H10\t1
+H11\t0
+H12\t0
+H15\t26
+H16\t9047
+H17\t1224
+H18\t1145
+""",
+    0x01,
+)
+BLUESOLAR_75_15 = ve_block(
+    """
+PID\t0xA042
+FW\t150
+SER#\tHQ1909K249H
+V\t12440
+I\t0
+VPV\t0
+PPV\t0
+CS\t0
+MPPT\t0
+ERR\t0
+LOAD\tOFF
+IL\t0
+H19\t559
+H20\t24
+H21\t84
+H22\t22
+H23\t67
+HSDS\t34
+""",
+    0xC8,
+)
+PHOENIX_120V = ve_block(
+    """
+PID\t0xA279
+FW\t0121
+SER#\tHQ2017JGK6S
+MODE\t2
+CS\t9
+AC_OUT_V\t12003
+AC_OUT_I\t2
+V\t13308
+AR\t0
+WARN\t0
+OR\t0x00000000
+""",
+    0x05,
+)
+PHOENIX_230V = ve_block(
+    """
+PID\t0xA2F1
+FW\t0124
+SER#\tHQ2152UFKWY
+MODE\t2
+CS\t9
+AC_OUT_V\t23007
+AC_OUT_I\t1
+AC_OUT_S\t38
+V\t13232
+AR\t0
+WARN\t0
+OR\t0x00000000
+""",
+    0xB1,
+)
+#: The HEX message the SmartSolar sent before its block, and the block.
+HEX_0201 = b":A0102000543\n"
+SMARTSOLAR_75_15 = ve_block(
+    """
+PID\t0xA053
+FW\t163
+SER#\tHQ2144VVVT4
+V\t13260
+I\t1830
+VPV\t33650
+PPV\t26
+CS\t3
+MPPT\t2
+OR\t0x00000000
+ERR\t0
+LOAD\tON
+IL\t0
+H19\t2552
+H20\t3
+H21\t34
+H22\t3
+H23\t21
+HSDS\t50
+""",
+    ord("f"),
+)
+SMARTSHUNT_HISTORY = """
+H1\t-32914
+H2\t0
+H3\t0
+H4\t0
+H5\t0
+H6\t-35652
+H7\t12041
+H8\t14282
+H9\t0
+H10\t0
+H11\t0
+H12\t0
+H15\t-22
+H16\t0
+H17\t46
+H18\t48
+"""
+SMARTSHUNT_MAIN = """
+PID\t0xA389
+V\t12868
+VS\t{VS}
+I\t0
+P\t0
+CE\t0
+SOC\t1000
+TTG\t-1
+Alarm\tOFF
+AR\t0
+BMV\tSmartShunt 500A/50mV
+FW\t0405
+"""
+#: The SmartShunt's history block and block of readings of its second read.
+SMARTSHUNT = ve_block(SMARTSHUNT_HISTORY, 0x1A) + ve_block(SMARTSHUNT_MAIN.format(VS=-12), ord("K"))
+#: The history block of its third read, with the line its checksum does not count.
+SMARTSHUNT_WITH_MON = ve_block(SMARTSHUNT_HISTORY.replace("H3\t0\n", "H3\t0\nMON\t0\n"), 0x1A)
+#: Both reads as they came: the stream the SmartShunt sent, from a byte 0x00 and an ``L``.
+SMARTSHUNT_READS = (
+    b"\x00L" + SMARTSHUNT + SMARTSHUNT_WITH_MON + ve_block(SMARTSHUNT_MAIN.format(VS=-13), ord("J"))
+)
+
 BMV_FULL = """
 PID\t0x203
 V\t13000
@@ -444,6 +630,11 @@ def test_the_fixtures_are_byte_exact() -> None:
     assert (SMARTY[:2], SMARTY[2:10], SMARTY[10]) == (b"\xdb\x08", b"SAGgp\x01\xbdT", 0x82)
     assert int.from_bytes(SMARTY[11:13], "big") == len(SMARTY) - 13 == 0x27A
     assert (SMARTY[13], SMARTY[14:18].hex()) == (0x30, "0005a8e3")
+    for data in (BMV712, BLUESOLAR_75_15, PHOENIX_120V, PHOENIX_230V, SMARTSOLAR_75_15):
+        assert all(sum(block) % 256 == 0 for block, _ in ve_blocks(data))
+    assert (int(HEX_0201[1:2], 16) + sum(bytes.fromhex(HEX_0201[2:-1].decode()))) % 256 == 0x55
+    assert [sum(block) % 256 for block, _ in ve_blocks(SMARTSHUNT_READS[2:])] == [0, 0, 58, 0]
+    assert sum(b"\r\nMON\t0") % 256 == 58  # the one line its checksum does not count
     assert len(ve_blocks(BMV702)) == 4
     assert len(ve_blocks(BLUESOLAR)) == 8
     assert [block[-1] for block, _ in ve_blocks(BMV_CR_LF)] == [0x0D, 0x0A]
