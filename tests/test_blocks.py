@@ -1392,3 +1392,24 @@ def test_a_checksum_byte_that_is_a_tab_a_nul_or_a_space_ends_its_block(byte: int
         assert (whole[1]["rejected"], whole[1]["skipped"]) == ({}, 0)
         for size in (1, 3):
             assert take("vedirect", data, [size]) == whole
+
+
+def test_a_bmv_not_synchronised_has_no_state_of_charge_and_no_frame_error() -> None:
+    """Until its first full charge (after it lost power, or a new battery) a BMV sends
+    ``---`` for CE, SOC and TTG (Victron's VE.Direct protocol document: "When the BMV is not
+    synchronised, these statistics have no meaning, so '---' will be sent instead of a
+    value"), here in the BMV-702's blocks. The README's battery reads it as the device marking
+    no value: ``invalid``, which the frame error alert leaves out, and the state of charge has
+    no current value (not the last one read, shown as current); the other readings come."""
+    main, history = (block for block, _ in ve_blocks(BMV702)[:2])
+    lines = [re.sub(rb"^(CE|SOC|TTG)\t.*", rb"\1\t---", line) for line in block_lines(main)]
+    unsynchronised = envelope("vedirect", lines)
+    assert b"\r\nSOC\t---\r\n" in unsynchronised
+    rt = runtime(sensor_of(BATTERY))
+    rt.feed(main + history + unsynchronised + history + b"\r\n")
+    assert counts(rt) == {"frames": 52, "ignored": 46, "readings": 5, "errors": {"invalid": 1}}
+    assert {c.name: c.available for c in rt.snapshot().channels} == {
+        "battery_voltage_v": True,
+        "battery_current_a": True,
+        "state_of_charge_percent": False,
+    }
