@@ -1413,3 +1413,21 @@ def test_a_bmv_not_synchronised_has_no_state_of_charge_and_no_frame_error() -> N
         "battery_current_a": True,
         "state_of_charge_percent": False,
     }
+
+
+@pytest.mark.parametrize(
+    "name", ["bmv712", "bluesolar-75-15", "phoenix-120v", "phoenix-230v", "smartshunt"]
+)
+def test_the_smartsolar_s_hex_message_at_any_byte_of_a_real_block_leaves_it_read(
+    name: str,
+) -> None:
+    """The SmartSolar MPPT 75/15's asynchronous message (``:A0102000543``) sent at any byte of
+    each block of another capture but its first CR LF and its checksum byte: the blocks are
+    read as sent, the message ignored."""
+    blocks = [block for block, _ in ve_blocks(VE_DUMPS[name])]
+    for k, block in enumerate(blocks):
+        for at in range(2, len(block) - 1):
+            sent = [*blocks[:k], block[:at] + HEX_0201 + block[at:], *blocks[k + 1 :]]
+            lines, counted = take("vedirect", b"".join(blocks + sent + blocks))
+            assert lines == [line for b in blocks * 3 for line in block_lines(b)], (k, at)
+            assert (counted["ignored"], counted["rejected"], counted["skipped"]) == (1, {}, 0)
