@@ -569,6 +569,39 @@ def test_a_frame_that_lost_its_end_byte_and_the_last_frame_are_read_at_once(runs
     assert frames == SPS30_READ
 
 
+def sps30_holding(at: int, data: bytes) -> bytes:
+    """The second SPS30 frame as read (unstuffed), ``data`` at byte ``at`` of its measured
+    values, its checksum made again."""
+    changed = bytearray(SPS30_READ[1])
+    changed[at : at + len(data)] = data
+    changed[-2:-1] = checksum("ones8", bytes(changed[1:-2]))
+    return bytes(changed)
+
+
+@pytest.mark.parametrize("runs", [True, False])
+@pytest.mark.parametrize("at", [5, 9, 40])
+def test_a_frame_with_a_start_and_a_length_in_its_data_after_a_lost_end_byte_is_read(
+    at: int, runs: bool
+) -> None:
+    """An SPS30 frame without its end byte, then a frame whose values hold 7E 00 03 00 28
+    (sent 7D 5E 00 03 00 28: the start bytes, a state and the length of a measurement frame),
+    then one more: the second frame is taken from the first one's lost end byte, and the
+    start bytes in its data begin a candidate that ends past it, which leaves the second
+    frame to its own bytes. Every frame is read, no byte skipped and nothing rejected, in any
+    chunking, on both paths of the framer."""
+    spec, _ = spec_of(SPS30)
+    assert spec.frame is not None
+    middle = sps30_holding(at, h("7E 00 03 00 28"))
+    sent = stuff(spec.frame, middle)
+    assert h("7D 5E 00 03 00 28") in sent
+    stream = SPS30_FRAMES[0][:-1] + sent + SPS30_FRAMES[2]
+    for size in (1, 2, 5, 50, len(stream)):
+        frames, framer = sps30_read(stream, size, runs)
+        assert frames == [SPS30_READ[0], middle, SPS30_READ[2]]
+        assert framer.skipped_bytes == 0
+        assert framer.rejected == {"checksum": 0, "syntax": 0}
+
+
 @pytest.mark.parametrize(
     "noise",
     [

@@ -14,6 +14,7 @@ Origins of the frames:
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import struct
 from pathlib import Path
@@ -316,6 +317,65 @@ def test_a_list_whose_check_sequence_ends_with_a_flag_byte_is_read_at_its_end_fl
         frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
         assert frames == [LISTS[0], last]
         assert framer.flush() == []
+        assert framer.skipped_bytes == 0
+
+
+#: The power and reactive power imported (W, var) with which a list laid out as
+#: KAMSTRUP_SE has the frame check sequence 7E A0, 7E A1, 7E A2 or 7E A3 (by its second byte):
+#: a flag, then what reads as frame format A and a length of 128, 384, 640 or 896 bytes.
+FLAG_IN_CHECK_SEQUENCE = {0xA0: (853, 5), 0xA1: (882, 41), 0xA2: (844, 17), 0xA3: (828, 113)}
+
+
+def with_power(frame: bytes, power: int, reactive: int) -> bytes:
+    """``frame`` (a Kamstrup list) with its active and reactive power import set, and its
+    frame check sequence made again."""
+    changed = bytearray(frame)
+    changed[110:114] = power.to_bytes(4, "big")
+    changed[136:140] = reactive.to_bytes(4, "big")
+    changed[-3:-1] = crc16_x25(bytes(changed[1:-3])).to_bytes(2, "little")
+    return bytes(changed)
+
+
+@pytest.mark.parametrize("runs", [True, False])
+@pytest.mark.parametrize("second", sorted(FLAG_IN_CHECK_SEQUENCE), ids="7E-{:02X}".format)
+def test_a_list_whose_check_sequence_reads_as_a_flag_and_a_length_is_read(
+    second: int, runs: bool
+) -> None:
+    """Lists that share one flag, the middle one's frame check sequence 7E A0 to 7E A3: its
+    7E, the byte after it and the end flag read as start bytes with a length field, whose
+    candidate ends past the list. That candidate could not be whole before the list is, and
+    the list's own bytes decide: each list is read, no byte skipped and nothing rejected, in
+    any chunking, on both paths of the framer. The spec reads the power import alone (lists
+    of 117 bytes or more) and takes frames of up to 1024 bytes, so that each of the four
+    lengths is one a frame may have."""
+    middle = with_power(KAMSTRUP_SE, *FLAG_IN_CHECK_SEQUENCE[second])
+    assert middle[-3:] == bytes([0x7E, second, 0x7E])
+    spec, _ = spec_of(HAN)
+    assert spec.frame is not None
+    frame = dataclasses.replace(spec.frame, fields=spec.frame.fields[:1])
+    stream = LISTS[0] + middle[1:] + LISTS[1][1:]
+    for size in (1, 2, 3, 100, len(stream)):
+        framer = FrameFramer(frame, 1024, runs=runs)
+        frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+        assert frames == [LISTS[0], middle, LISTS[1]]
+        assert framer.flush() == []
+        assert framer.skipped_bytes == 0
+        assert framer.rejected == {"checksum": 0, "syntax": 0}
+
+
+def test_the_meter_s_spec_reads_a_list_whose_check_sequence_says_384_bytes() -> None:
+    """The meter's spec (frames of up to 512 bytes): a list of 882 W whose check sequence is
+    7E A1, a length of 384 bytes, between lists that share its flags, is read with its
+    values."""
+    middle = with_power(KAMSTRUP_SE, *FLAG_IN_CHECK_SEQUENCE[0xA1])
+    stream = LISTS[0] + middle[1:] + LISTS[1][1:]
+    for size in (1, 64, len(stream)):
+        got, framer = read_chunked(HAN, stream, size)
+        assert [[round(v, 2) for v in values] for values in got] == [
+            VALUES[0],
+            [882.0, 0.0, 2.37, 232.0],
+            VALUES[1],
+        ]
         assert framer.skipped_bytes == 0
 
 
