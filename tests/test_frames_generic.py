@@ -602,6 +602,56 @@ def test_a_frame_with_a_start_and_a_length_in_its_data_after_a_lost_end_byte_is_
         assert framer.rejected == {"checksum": 0, "syntax": 0}
 
 
+@pytest.mark.parametrize("runs", [True, False])
+@pytest.mark.parametrize(
+    ("at", "data"),
+    [
+        (5, h("7E 00 03 00 00")),
+        (9, h("7E 00 03 00 00")),
+        (39, h("7E 00 03 00 00")),
+        (40, h("7E 00 03 00 00")),
+        # its first 6 bytes end with 7E, and their 6th byte is the checksum of a reply of
+        # state 7E: only the 7th, not 7E, tells that it is no reply
+        (9, h("7E 00 03 7E 00 7E 11")),
+    ],
+    ids=lambda value: value.hex() if isinstance(value, bytes) else str(value),
+)
+def test_a_frame_with_a_reply_s_start_in_its_data_after_a_lost_end_byte_is_read(
+    at: int, data: bytes, runs: bool
+) -> None:
+    """As above, the second frame's values holding 7E 00 03 xx 00: the start bytes, a state
+    and the length of a reply, a 7-byte candidate that ends inside the frame (or with it,
+    from byte 40), and no frame (its checksum and end byte are the data's). The second frame
+    waits for that candidate to be whole and is read: every frame is read, no byte skipped
+    and nothing rejected, in any chunking, on both paths of the framer."""
+    spec, _ = spec_of(SPS30)
+    assert spec.frame is not None
+    middle = sps30_holding(at, data)
+    stream = SPS30_FRAMES[0][:-1] + stuff(spec.frame, middle) + SPS30_FRAMES[2]
+    for size in (1, 2, 5, 50, len(stream)):
+        frames, framer = sps30_read(stream, size, runs)
+        assert frames == [SPS30_READ[0], middle, SPS30_READ[2]]
+        assert framer.skipped_bytes == 0
+        assert framer.rejected == {"checksum": 0, "syntax": 0}
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_reply_inside_a_frame_taken_from_a_lost_end_byte_is_read_at_once(runs: bool) -> None:
+    """An SPS30 frame without its end byte, then noise 00 03 00 28 (what follows the lost
+    end byte reads as the start and length of a 47-byte frame), then a whole reply 7E 00 03
+    00 00 FC 7E inside those 47 bytes: the guess is given up when the reply is whole, and the
+    reply is read by the same feed, before the 47 bytes have come; the noise is skipped and
+    no rejection is counted."""
+    reply = h("7E 00 03 00 00 FC 7E")
+    stream = SPS30_FRAMES[0][:-1] + h("7E 00 03 00 28") + reply
+    for size in (1, 3, len(stream)):
+        frames, framer = sps30_read(stream, size, runs)
+        assert frames == [SPS30_READ[0], reply]
+        assert framer.skipped_bytes == 4
+        assert framer.rejected == {"checksum": 0, "syntax": 0}
+        assert framer._buffer == b""
+
+
 @pytest.mark.parametrize(
     "noise",
     [

@@ -379,6 +379,30 @@ def test_the_meter_s_spec_reads_a_list_whose_check_sequence_says_384_bytes() -> 
         assert framer.skipped_bytes == 0
 
 
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_list_whose_data_reads_as_a_shorter_frame_is_read(runs: bool) -> None:
+    """Lists that share one flag, the middle one's long-invoke-id 7E A0 D2 00 (a meter that
+    counts its lists there): a flag, frame format A and a length of 212 bytes, a candidate
+    that ends inside the list, and no frame (its check sequence is the list's data). The list
+    waits for that candidate and is read: each list is read, no byte skipped and nothing
+    rejected, in any chunking, on both paths of the framer."""
+    changed = bytearray(KAMSTRUP_SE)
+    assert changed[11:16] == bytes.fromhex("0F 00 00 00 00")  # data-notification, its id
+    changed[12:16] = bytes.fromhex("7E A0 D2 00")
+    changed[-3:-1] = crc16_x25(bytes(changed[1:-3])).to_bytes(2, "little")
+    middle = bytes(changed)
+    spec, max_frame_bytes = spec_of(HAN)
+    assert spec.frame is not None
+    stream = LISTS[0] + middle[1:] + LISTS[1][1:]
+    for size in (1, 2, 3, 100, len(stream)):
+        framer = FrameFramer(spec.frame, max_frame_bytes, runs=runs)
+        frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+        assert frames == [LISTS[0], middle, LISTS[1]]
+        assert framer.flush() == []
+        assert framer.skipped_bytes == 0
+        assert framer.rejected == {"checksum": 0, "syntax": 0}
+
+
 @settings(max_examples=60, deadline=None)
 @given(garbage=st.lists(st.binary(max_size=40), min_size=3, max_size=3), size=st.integers(1, 97))
 def test_noise_between_the_lists_never_costs_one(garbage: list[bytes], size: int) -> None:

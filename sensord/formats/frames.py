@@ -83,9 +83,9 @@ bytes (SHDLC's ``7E ... 7E``), a frame that lost its end byte ends, checksum goo
 next frame's first byte: when no start bytes follow an accepted frame, its end bytes are also
 tried as the first bytes of the next (held, as any candidate, until it is complete), so the
 frame after it is read (and HDLC frames that share one flag, as ISO/IEC 13239 allows, are
-each read, a flag byte in one's data or check sequence being its own unless its next
-bytes give a frame length that ends before that frame); that candidate is a guess, and when
-it is no frame, no rejection is counted and its bytes are searched as any others. Counters:
+each read, a flag byte in one's data or check sequence being its own unless it begins a
+frame that ends before that one); that candidate is a guess, and when it is no frame, no
+rejection is counted and its bytes are searched as any others. Counters:
 ``frames``, ``overlong`` (a length field beyond ``max_frame_bytes``), ``rejected`` by reason
 (``checksum``; ``syntax`` for a length that cannot hold the layout or a wrong end byte) and
 ``skipped_bytes`` (every byte that is in no accepted frame and no longer pending). The output
@@ -1537,15 +1537,17 @@ class FrameFramer:
         before it, the next start bytes after them at ``found`` (< 0: none yet): > 0 the
         frame's, 0 not decided until more bytes come, -1 none. Such a candidate is a guess:
         its rejection is not counted, and it is no frame when start bytes inside it begin a
-        candidate that ends before it (noise after a frame, then the next one), so it never
-        holds back a frame that begins inside it. Start bytes inside it that begin no such
-        candidate are its own bytes, and the next start bytes are looked for after them:
-        those whose length field gives no frame (a 7E in the data of an HDLC frame that shares
-        its opening flag with the frame before it), and those whose candidate ends where this
-        one does or past it (a check sequence 7E A1 before the end flag, read as a length of
-        384 bytes), which could not be whole before this one is; start bytes whose length
-        field reaches past the candidate's end (a check sequence byte 7E right before the end
-        flag) leave it to the candidate's own bytes."""
+        frame that ends before it (noise after a frame, then the next one), so it never holds
+        back a frame that begins inside it. Start bytes inside it that begin no such frame
+        are its own bytes, and the next start bytes are looked for after them: those whose
+        length field gives no frame (a 7E in the data of an HDLC frame that shares its opening
+        flag with the frame before it); those whose candidate, whole before this one, is no
+        frame (7E 00 03 00 00 in an SPS30 frame's data, a reply's start and length, its
+        checksum or end byte wrong), which it waits for; and those whose candidate ends where
+        this one does or past it (a check sequence 7E A1 before the end flag, read as a
+        length of 384 bytes), which could not be whole before this one is. Start bytes whose
+        length field reaches past the candidate's end (a check sequence byte 7E right before
+        the end flag) leave it to the candidate's own bytes."""
         start = self._start
         if not data.startswith(start, at):
             # the bytes up to the end may still become the start bytes
@@ -1568,7 +1570,12 @@ class FrameFramer:
             if not m:
                 return 0  # its length field has not all come
             if 0 < m < at + n - found:
-                return -1  # a candidate that ends inside this one, complete before it
+                # a candidate that ends inside this one, whole before it: when it is a frame,
+                # this one is none; when it is none, the next start bytes are looked for
+                if found + m > size:
+                    return 0
+                if self._check(data[found : found + m], m) is None:
+                    return -1
             found = data.find(start, found + 1)
         if found < 0:  # the next start bytes may still begin where the bytes end
             found = size
