@@ -620,13 +620,16 @@ def test_a_frame_with_a_reply_s_start_in_its_data_after_a_lost_end_byte_is_read(
     at: int, data: bytes, runs: bool
 ) -> None:
     """As above, the second frame's values holding 7E 00 03 xx 00: the start bytes, a state
-    and the length of a reply, a 7-byte candidate that ends inside the frame (or with it,
-    from byte 40), and no frame (its checksum and end byte are the data's). The second frame
-    waits for that candidate to be whole and is read: every frame is read, no byte skipped
-    and nothing rejected, in any chunking, on both paths of the framer."""
+    and the length of a reply, a 7-byte candidate that ends inside the frame, and no frame
+    (its checksum and end byte are the data's); from byte 40 it ends with the frame, and is
+    a whole reply (7E 00 03 00 00 FC 7E: the frame's checksum is FC), which begins after the
+    frame and is left to it. The second frame waits for that candidate to be whole and is
+    read: every frame is read, no byte skipped and nothing rejected, in any chunking, on both
+    paths of the framer."""
     spec, _ = spec_of(SPS30)
     assert spec.frame is not None
     middle = sps30_holding(at, data)
+    assert (middle[-7:] == h("7E 00 03 00 00 FC 7E")) == (at == 40)
     stream = SPS30_FRAMES[0][:-1] + stuff(spec.frame, middle) + SPS30_FRAMES[2]
     for size in (1, 2, 5, 50, len(stream)):
         frames, framer = sps30_read(stream, size, runs)

@@ -28,6 +28,7 @@ from sensord.cli import main
 from sensord.config import parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
+from sensord.formats.base import FrameSpec
 from sensord.formats.crc import crc16_mcrf4xx, crc16_x25
 from sensord.formats.frames import FrameFramer
 
@@ -294,6 +295,69 @@ def test_a_list_that_shares_a_flag_is_read_with_a_flag_byte_in_its_data(
     assert frames == [LISTS[0], middle, LISTS[1]]
     assert framer.skipped_bytes == 0
     assert framer.rejected == {"checksum": 0, "syntax": 0}
+
+
+def han_frame(fixed: bool) -> tuple[FrameSpec, int]:
+    """The meter's frame spec and frame bound; with ``fixed``, its lists' length of 228 bytes
+    given in place of the length field (a meter that sends one kind of list), so that every
+    7E begins a 228-byte candidate."""
+    spec, max_frame_bytes = spec_of(HAN)
+    assert spec.frame is not None
+    if not fixed:
+        return spec.frame, max_frame_bytes
+    frame = dataclasses.replace(
+        spec.frame, length=228, length_offset=0, length_size=0, length_adjust=0
+    )
+    assert codec_for("frames").check(dataclasses.replace(spec, frame=frame)) == []
+    return frame, max_frame_bytes
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    at=st.integers(8, 220),
+    flags=st.integers(1, 3),
+    length=st.integers(0xA000, 0xA1FF),
+    which=st.sampled_from(LISTS),
+    fixed=st.booleans(),
+    size=st.integers(1, 97),
+    runs=st.booleans(),
+)
+def test_a_list_that_shares_a_flag_is_read_with_flags_and_a_length_in_its_data(
+    *, at: int, flags: int, length: int, which: bytes, fixed: bool, size: int, runs: bool
+) -> None:
+    """Lists that share one flag, the middle one holding one to three 7E and then two bytes
+    that read as frame format A and a length (a meter's energy register 00 7E 7E A1, 8290
+    kWh): start bytes whose length field gives a frame length (up to 512 bytes) begin a
+    candidate that ends past the list, or that ends inside it and is no frame; each list is
+    read, no byte skipped and nothing rejected, in any chunking, on both paths of the framer,
+    with the meter's length field and with its lists' fixed length."""
+    changed = bytearray(which)
+    changed[at : at + flags + 2] = b"\x7e" * flags + length.to_bytes(2, "big")
+    changed[-3:-1] = crc16_x25(bytes(changed[1:-3])).to_bytes(2, "little")
+    middle = bytes(changed)
+    stream = LISTS[0] + middle[1:] + LISTS[1][1:]
+    frame, max_frame_bytes = han_frame(fixed)
+    framer = FrameFramer(frame, max_frame_bytes, runs=runs)
+    frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+    assert frames == [LISTS[0], middle, LISTS[1]]
+    assert framer.skipped_bytes == 0
+    assert framer.rejected == {"checksum": 0, "syntax": 0}
+
+
+@pytest.mark.parametrize("runs", [True, False])
+def test_a_list_after_noise_and_an_idle_flag_is_read_when_it_has_come(runs: bool) -> None:
+    """A list, noise A1 05 (after the list's end flag, frame format A and a length of 263
+    bytes), an idle flag, and the next list with its own opening flag: the idle flag begins
+    no frame (7E A0 gives no length), the next list ends inside the 263 bytes, and it is read
+    by the feed that brings its end flag, in any chunking; only the noise and the idle flag
+    are skipped."""
+    stream = LISTS[0] + bytes.fromhex("A1 05 7E") + LISTS[1]
+    frame, max_frame_bytes = han_frame(fixed=False)
+    for size in (1, 2, 3, 100, len(stream)):
+        framer = FrameFramer(frame, max_frame_bytes, runs=runs)
+        frames = [f for i in range(0, len(stream), size) for f in framer.feed(stream[i : i + size])]
+        assert frames == LISTS
+        assert framer.skipped_bytes == 3
 
 
 @pytest.mark.parametrize("runs", [True, False])
