@@ -1,0 +1,355 @@
+"""``format = "dsmr"`` on telegrams of more real meters than ``test_formats_dsmr``'s, and on
+the damage a line does to a real stream of them.
+
+Fixtures, each with its origin (the index shows the files with their line ends made ``\\n``;
+each line is put back with the CR LF a meter sends, and the CRC of each telegram that has one
+holding shows this gives the bytes the meter sent):
+
+* ``FLUVIUS_RUN``: three telegrams a Belgian Fluvius meter (``/FLU5\\253769484_A``) sent a
+  second apart, CRCs ``BCCF``, ``E9F6`` and ``0FD9``, with the empty lines between them and a
+  stray ``p`` before the second one's ``/`` as captured; public repository
+  matthijskooijman/arduino-dsmr, file "specs/Belgium Fluvius extention specification/
+  voorbeelden.txt", its third to fifth telegrams.
+* ``E350_DSMR40``: a DSMR 4.0 telegram of a Landis+Gyr E350 (``/XMX5LGBBFFB231216240``) whose
+  power failure log is empty, CRC ``4F82``; public repository athombv/node-dsmr-parser, file
+  tests/telegrams/dsmr/dsmr-4.0-isk-2.txt.
+* ``T210D_DAMAGED``: a Sagemcom T210-D (``/Ene5\\T210-D ESMR5.0``) telegram a user posted
+  because its CRC ``6D8C`` failed: ``1,0:2.7.0`` for ``1-0:2.7.0`` and a digit lost in
+  ``1-0:1.8.2(000027.00*kWh)``; public repository dsmrreader/dsmr-reader, issue #483.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_blocks import take, telegram_lines
+from test_formats_blocks import counts, crc16_arc, latest, runtime
+from test_formats_dsmr import meter
+
+
+def crlf(text: str) -> bytes:
+    """``text``'s lines, each ended in CR LF as a meter sends it."""
+    return "".join(line + "\r\n" for line in text.strip("\n").split("\n")).encode("ascii")
+
+
+FLUVIUS_RUN = crlf(
+    r"""
+/FLU5\253769484_A
+
+0-0:96.1.4(50213)
+0-0:96.1.1(3153414733313030303130383431)
+0-0:1.0.0(200207211650W)
+1-0:1.8.1(000604.154*kWh)
+1-0:1.8.2(000640.405*kWh)
+1-0:2.8.1(000000.005*kWh)
+1-0:2.8.2(000000.204*kWh)
+0-0:96.14.0(0001)
+1-0:1.7.0(00.643*kW)
+1-0:2.7.0(00.000*kW)
+1-0:32.7.0(223.0*V)
+1-0:52.7.0(233.0*V)
+1-0:72.7.0(229.5*V)
+1-0:31.7.0(000*A)
+1-0:51.7.0(001*A)
+1-0:71.7.0(000*A)
+0-0:96.3.10(1)
+0-0:17.0.0(999.9*kW)
+1-0:31.4.0(999*A)
+0-0:96.13.0()
+!BCCF
+
+p/FLU5\253769484_A
+
+0-0:96.1.4(50213)
+0-0:96.1.1(3153414733313030303130383431)
+0-0:1.0.0(200209122751W)
+1-0:1.8.1(000604.603*kWh)
+1-0:1.8.2(000675.909*kWh)
+1-0:2.8.1(000000.005*kWh)
+1-0:2.8.2(000000.204*kWh)
+0-0:96.14.0(0002)
+1-0:1.7.0(00.701*kW)
+1-0:2.7.0(00.000*kW)
+1-0:32.7.0(228.7*V)
+1-0:52.7.0(235.2*V)
+1-0:72.7.0(232.9*V)
+1-0:31.7.0(000*A)
+1-0:51.7.0(002*A)
+1-0:71.7.0(000*A)
+0-0:96.3.10(1)
+0-0:17.0.0(999.9*kW)
+1-0:31.4.0(999*A)
+0-0:96.13.0()
+!E9F6
+
+/FLU5\253769484_A
+
+0-0:96.1.4(50213)
+0-0:96.1.1(3153414733313030303130383431)
+0-0:1.0.0(200209122752W)
+1-0:1.8.1(000604.603*kWh)
+1-0:1.8.2(000675.909*kWh)
+1-0:2.8.1(000000.005*kWh)
+1-0:2.8.2(000000.204*kWh)
+0-0:96.14.0(0002)
+1-0:1.7.0(00.693*kW)
+1-0:2.7.0(00.000*kW)
+1-0:32.7.0(228.7*V)
+1-0:52.7.0(235.2*V)
+1-0:72.7.0(232.9*V)
+1-0:31.7.0(000*A)
+1-0:51.7.0(002*A)
+1-0:71.7.0(000*A)
+0-0:96.3.10(1)
+0-0:17.0.0(999.9*kW)
+1-0:31.4.0(999*A)
+0-0:96.13.0()
+!0FD9
+"""
+)
+
+E350_DSMR40 = crlf(
+    r"""
+/XMX5LGBBFFB231216240
+
+1-3:0.2.8(40)
+0-0:1.0.0(000101010000W)
+0-0:96.1.1(4530303034303031353931303932323134)
+1-0:1.8.1(001990.002*kWh)
+1-0:1.8.2(000000.000*kWh)
+1-0:2.8.1(000000.000*kWh)
+1-0:2.8.2(000000.000*kWh)
+0-0:96.14.0(0001)
+1-0:1.7.0(00.000*kW)
+1-0:2.7.0(00.000*kW)
+0-0:17.0.0(999.9*kW)
+0-0:96.3.10(1)
+0-0:96.7.21(00023)
+0-0:96.7.9(00000)
+1-0:99.97.0(0)(0-0:96.7.19)
+1-0:32.32.0(00000)
+1-0:32.36.0(00000)
+0-0:96.13.1()
+0-0:96.13.0()
+!4F82
+"""
+)
+
+T210D_DAMAGED = crlf(
+    r"""
+/Ene5\T210-D ESMR5.0
+
+1-3:0.2.8(50)
+0-0:1.0.0(180624230352S)
+0-0:96.1.1(4530303438303030303132333330373138)
+1-0:1.8.1(000050.134*kWh)
+1-0:1.8.2(000027.00*kWh)
+1-0:2.8.1(000000.148*kWh)
+1-0:2.8.2(000000.000*kWh)
+0-0:96.14.0(0001)
+1-0:1.7.0(00.215*kW)
+1,0:2.7.0(00.000*kW)
+0-0:96.7.21(00017)
+0-0:96.7.9(00006)
+1-0:99.97.0(1)(0-0:96.7.19)(180617150629S)(0000004386*s)
+1-0:32.32.0(00003)
+1-0:52.32.0(00003)
+1-0:72.32.0(00002)
+1-0:32.36.0(00000)
+1-0:52.36.0(00000)
+1-0:72.36.0(00000)
+0-0:96.13.0()
+1-0:32.7.0(234.0*V)
+1-0:52.7.0(234.0*V)
+1-0:72.7.0(236.0*V)
+1-0:31.7.0(001*A)
+1-0:51.7.0(000*A)
+1-0:71.7.0(000*A)
+1-0:21.7.0(00.215*kW)
+1-0:41.7.0(00.000*kW)
+1-0:61.7.0(00.00*kW)
+1-0:22.7.0(00.000*kW)
+1-0:42.7.0(00.000*kW)
+1-0:62.7.0(00.000*kW)
+0-1:24.1.0(003)
+0-1:96.1.0(4730303538353330303138393631303138)
+0-1:24.2.1(180624230000S)(00009.493*m3)
+!6D8C
+"""
+)
+
+
+def telegrams_of(run: bytes) -> list[bytes]:
+    """The telegrams of ``run``, each from its ``/`` to the CR LF after its CRC."""
+    found = []
+    start = run.find(b"/")
+    while start >= 0:
+        end = run.index(b"\r\n", run.index(b"\r\n!", start) + 2) + 2
+        found.append(run[start:end])
+        start = run.find(b"/", end)
+    return found
+
+
+FLUVIUS_TELEGRAMS = telegrams_of(FLUVIUS_RUN)
+
+#: A Belgian household's channels: energy per tariff both ways, the tariff, power both ways,
+#: voltage and current per phase, the power limit and the fuse.
+FLUVIUS_CHANNELS = (
+    ("imported_t1_kwh", "1-0:1.8.1"),
+    ("imported_t2_kwh", "1-0:1.8.2"),
+    ("exported_t1_kwh", "1-0:2.8.1"),
+    ("exported_t2_kwh", "1-0:2.8.2"),
+    ("tariff", "0-0:96.14.0"),
+    ("power_kw", "1-0:1.7.0"),
+    ("returned_kw", "1-0:2.7.0"),
+    ("voltage_l1_v", "1-0:32.7.0"),
+    ("voltage_l2_v", "1-0:52.7.0"),
+    ("voltage_l3_v", "1-0:72.7.0"),
+    ("current_l1_a", "1-0:31.7.0"),
+    ("current_l2_a", "1-0:51.7.0"),
+    ("current_l3_a", "1-0:71.7.0"),
+    ("limit_kw", "0-0:17.0.0"),
+    ("fuse_a", "1-0:31.4.0"),
+)
+#: What the lines of the run's last telegram show.
+FLUVIUS_LAST = {
+    "imported_t1_kwh": 604.603,
+    "imported_t2_kwh": 675.909,
+    "exported_t1_kwh": 0.005,
+    "exported_t2_kwh": 0.204,
+    "tariff": 2.0,
+    "power_kw": 0.693,
+    "returned_kw": 0.0,
+    "voltage_l1_v": 228.7,
+    "voltage_l2_v": 235.2,
+    "voltage_l3_v": 232.9,
+    "current_l1_a": 0.0,
+    "current_l2_a": 2.0,
+    "current_l3_a": 0.0,
+    "limit_kw": 999.9,
+    "fuse_a": 999.0,
+}
+
+
+def test_the_fixtures_are_the_bytes_the_meters_sent() -> None:
+    """Each CRC holds over the bytes from ``/`` to ``!`` with CR LF line ends, but the damaged
+    telegram's, which the user posted for that."""
+    assert len(FLUVIUS_TELEGRAMS) == 3
+    for telegram in (*FLUVIUS_TELEGRAMS, E350_DSMR40):
+        body, _, rest = telegram.partition(b"\r\n!")
+        assert b"%04X\r\n" % crc16_arc(body + b"\r\n!") == rest
+    body, _, rest = T210D_DAMAGED.partition(b"\r\n!")
+    assert rest == b"6D8C\r\n"
+    assert b"%04X\r\n" % crc16_arc(body + b"\r\n!") != rest
+    assert FLUVIUS_RUN.count(b"\r\np/FLU5") == 1
+
+
+def test_a_real_run_of_telegrams_with_a_stray_byte_gives_every_reading() -> None:
+    """Every channel a household configures reads the value its line shows, in each of the
+    three telegrams: the stray byte and the empty lines between them are skipped, no
+    telegram is lost, no parse error."""
+    rt = runtime(meter(*FLUVIUS_CHANNELS))
+    rt.feed(FLUVIUS_RUN)
+    assert latest(rt) == FLUVIUS_LAST
+    lines = sum(len(telegram_lines(t)) for t in FLUVIUS_TELEGRAMS)
+    assert counts(rt) == {
+        "frames": lines,
+        "ignored": lines - 3 * len(FLUVIUS_CHANNELS),
+        "readings": 3 * len(FLUVIUS_CHANNELS),
+        "errors": {},
+    }
+    whole = take("dsmr", FLUVIUS_RUN)
+    assert whole[0] == [line for t in FLUVIUS_TELEGRAMS for line in telegram_lines(t)]
+    assert whole[1]["skipped"] == len(b"\r\np\r\n")
+    for size in (1, 3, 64, 700):
+        assert take("dsmr", FLUVIUS_RUN, [size]) == whole
+
+
+SECOND = FLUVIUS_TELEGRAMS[1]
+SECOND_AT = FLUVIUS_RUN.index(SECOND)
+
+
+def second_made(telegram: bytes) -> bytes:
+    """The run with ``telegram`` in place of its second one."""
+    return FLUVIUS_RUN[:SECOND_AT] + telegram + FLUVIUS_RUN[SECOND_AT + len(SECOND) :]
+
+
+@pytest.mark.parametrize(
+    ("damaged", "read", "why"),
+    [
+        # a byte lost in a reading of the second telegram: its CRC fails
+        (second_made(SECOND.replace(b"(000675.909", b"(00675.909")), [0, 2], "checksum"),
+        # the second telegram cut short in a line: the third one's '/' follows
+        (
+            FLUVIUS_RUN[: SECOND_AT + SECOND.index(b"232.9")] + FLUVIUS_TELEGRAMS[2],
+            [0, 2],
+            "truncated",
+        ),
+        # the first telegram's CRC line lost: the second one's '/' cuts it short
+        (FLUVIUS_RUN.replace(b"!BCCF\r\n", b""), [1, 2], "truncated"),
+        # its CRC line cut after two digits
+        (FLUVIUS_RUN.replace(b"!E9F6\r\n", b"!E9\r\n"), [0, 2], "truncated"),
+        # the CRC in lower-case hex, as no meter here writes it (all, and DSMR's examples,
+        # write upper case): no CRC
+        (FLUVIUS_RUN.replace(b"!E9F6\r\n", b"!e9f6\r\n"), [0, 2], "syntax"),
+        # the CRs of the second telegram lost (a forwarder that makes line ends LF)
+        (second_made(SECOND.replace(b"\r\n", b"\n")), [0, 2], "checksum"),
+    ],
+    ids=["byte-lost", "cut-short", "crc-line-lost", "crc-cut", "crc-lower-case", "lf-only"],
+)
+def test_damage_to_a_real_telegram_costs_it_alone(
+    damaged: bytes, read: list[int], why: str
+) -> None:
+    """The damaged telegram's lines are counted in ``rejected[why]`` and none is read; the
+    telegrams around it give all their readings."""
+    lines, counted = take("dsmr", damaged)
+    assert lines == [line for k in read for line in telegram_lines(FLUVIUS_TELEGRAMS[k])]
+    assert set(counted["rejected"]) == {why}
+    assert counted["rejected"][why] >= 5
+    rt = runtime(meter(*FLUVIUS_CHANNELS))
+    rt.feed(damaged)
+    assert latest(rt) == FLUVIUS_LAST
+    assert counts(rt)["readings"] == len(read) * len(FLUVIUS_CHANNELS)
+
+
+def test_a_crc_line_padded_with_a_nul_is_read() -> None:
+    """A NUL after the CRC (before its CR LF) leaves the telegram read."""
+    padded = FLUVIUS_RUN.replace(b"!E9F6\r\n", b"!E9F6\0\r\n")
+    assert take("dsmr", padded)[0] == take("dsmr", FLUVIUS_RUN)[0]
+
+
+def test_a_telegram_a_user_posted_for_its_failed_crc_gives_no_reading() -> None:
+    """Its ``1-0:1.8.2(000027.00*kWh)``, a digit lost, would read 27.0 kWh for 270.0x; it is
+    rejected whole, and the whole telegram after it is read."""
+    rt = runtime(meter(("imported_t2_kwh", "1-0:1.8.2"), ("power_kw", "1-0:1.7.0")))
+    rt.feed(T210D_DAMAGED + FLUVIUS_TELEGRAMS[2])
+    assert latest(rt) == {"imported_t2_kwh": 675.909, "power_kw": 0.693}
+    assert counts(rt)["errors"] == {"checksum": len(telegram_lines(T210D_DAMAGED))}
+
+
+def test_a_landis_gyr_e350_dsmr_4_0_telegram_gives_the_value_of_each_code() -> None:
+    """Its energy, tariff, power limit, switch position and failure counts; its power failure
+    log is empty (``(0)(0-0:96.7.19)``: no entry), which holds no number and is ``syntax``."""
+    config = meter(
+        ("imported_t1_kwh", "1-0:1.8.1"),
+        ("exported_t2_kwh", "1-0:2.8.2"),
+        ("tariff", "0-0:96.14.0"),
+        ("limit_kw", "0-0:17.0.0"),
+        ("breaker", "0-0:96.3.10"),
+        ("failures", "0-0:96.7.21"),
+        ("long_failures", "0-0:96.7.9"),
+        ("sags_l1", "1-0:32.32.0"),
+        ("last_failure_s", "1-0:99.97.0"),
+    )
+    rt = runtime(config)
+    rt.feed(E350_DSMR40)
+    assert latest(rt) == {
+        "imported_t1_kwh": 1990.002,
+        "exported_t2_kwh": 0.0,
+        "tariff": 1.0,
+        "limit_kw": 999.9,
+        "breaker": 1.0,
+        "failures": 23.0,
+        "long_failures": 0.0,
+        "sags_l1": 0.0,
+    }
+    assert counts(rt)["errors"] == {"syntax": 1}
