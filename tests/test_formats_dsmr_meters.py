@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import pytest
 from test_blocks import take, telegram_lines
-from test_formats_blocks import counts, crc16_arc, latest, runtime
-from test_formats_dsmr import meter
+from test_formats_blocks import DSMR42, counts, crc16_arc, latest, runtime
+from test_formats_dsmr import XS210_NO_GAS, meter, read
+
+from sensord.errors import NotMeasuredError
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
 
 
 def crlf(text: str) -> bytes:
@@ -353,3 +357,77 @@ def test_a_landis_gyr_e350_dsmr_4_0_telegram_gives_the_value_of_each_code() -> N
         "sags_l1": 0.0,
     }
     assert counts(rt)["errors"] == {"syntax": 1}
+
+
+#: Power failure logs as meters list them: the count, ``0-0:96.7.19``, then per failure the
+#: time it ended and how long it lasted.
+#: athombv/node-dsmr-parser, tests/telegrams/dsmr/dsmr-5.0-ene-1.txt (a Sagemcom T210-D,
+#: ``/Ene5\T210-D ESMR5.0``): newest first, as DSMR's example has it.
+ENE5_LOG = (
+    b"1-0:99.97.0(9)(0-0:96.7.19)(190221201823W)(0000012287*s)(190221165316W)(0000066621*s)"
+    b"(190220173949W)(0000240199*s)(190217224923W)(0000009884*s)(190217200128W)(0000000813*s)"
+    b"(190217194527W)(0000005140*s)(190217181705W)(0000000266*s)(190217180549W)(0000331071*s)"
+    b"(190213220245W)(0000000230*s)"
+)
+#: athombv/node-dsmr-parser, tests/telegrams/dsmr/sagemcom-xt211.txt (``/GRE5...``): oldest
+#: first.
+XT211_LOG = b"1-0:99.97.0(2)(0-0:96.7.19)(240523144934S)(0005564711*s)(241109083138W)(0000000124*s)"
+#: The 13 months' peaks of a Belgian meter: the count, two codes, then per month its start,
+#: the time of its peak and the peak. athombv/node-dsmr-parser,
+#: tests/telegrams/dsmr/emucs-p1-v2.1.1-spec-example-2.txt (e-MUCS P1 2.1.1's example):
+#: newest month first.
+EMUCS_PEAKS = (
+    b"0-0:98.1.0(3)(1-0:1.6.0)(1-0:1.6.0)(200501000000S)(200423192538S)(03.695*kW)"
+    b"(200401000000S)(200305122139S)(05.980*kW)(200301000000S)(200210035421W)(04.318*kW)"
+)
+
+
+def decode(field: str, line: bytes) -> list[tuple[str, float]]:
+    spec = FormatSpec("dsmr", (("x", field),))
+    return codec_for("dsmr").decoder(spec)(line)
+
+
+@pytest.mark.parametrize(
+    ("line", "value"),
+    [
+        (ENE5_LOG, 12287.0),
+        (XT211_LOG, 124.0),
+        (EMUCS_PEAKS, 3.695),
+        # the month's peak, after its time
+        (b"1-0:1.6.0(200509134558S)(02.589*kW)", 2.589),
+        # a peak whose time is none among real ones: the latest real one
+        (
+            b"0-0:98.1.0(2)(1-0:1.6.0)(1-0:1.6.0)(231101000000W)(632525252525W)(00.000*kW)"
+            b"(251001000000S)(250913201500S)(02.508*kW)",
+            2.508,
+        ),
+        # several values and no time: the last
+        (b"1-1:31.4.0(100*A)(-063*A)", -63.0),
+    ],
+    ids=["newest-first", "oldest-first", "peaks", "peak", "peak-no-time", "no-time"],
+)
+def test_a_line_of_several_entries_gives_its_latest_whatever_their_order(
+    line: bytes, value: float
+) -> None:
+    """The number after the latest time in the line: the most recent power failure's
+    duration, the latest month's peak; the meters list them newest first or oldest first."""
+    field = line[: line.index(b"(")].decode()
+    assert decode(field, line) == [("x", value)]
+
+
+def test_the_most_recent_power_failure_is_read_from_real_telegrams() -> None:
+    """The XS210's log of ten failures, newest first: the one that ended 2019-05-08 09:43
+    lasted 55374 s (the oldest, of 2019-04-30, 165493 s); the Kaifa's three, whose times are
+    those of a clock not set: the latest, 2000-01-04, 237126 s."""
+    config = meter(("last_failure_s", "1-0:99.97.0"))
+    assert read(config, XS210_NO_GAS)[0] == {"last_failure_s": 55374.0}
+    assert read(config, DSMR42)[0] == {"last_failure_s": 237126.0}
+
+
+def test_a_line_whose_only_entry_has_no_time_holds_no_reading() -> None:
+    """A month without a peak (``(632525252525W)(00.000*kW)``), as a gas line without a time:
+    ``invalid``, no 0 kW."""
+    line = b"0-0:98.1.0(1)(1-0:1.6.0)(1-0:1.6.0)(231101000000W)(632525252525W)(00.000*kW)"
+    with pytest.raises(NotMeasuredError) as raised:
+        decode("0-0:98.1.0", line)
+    assert raised.value.reason == "invalid"

@@ -23,8 +23,14 @@ its gas reading on the line after its code's, which ends in the unit
 read as the code's value. Lines of codes no channel reads are ignored frames; a line a channel
 reads whose value is no number (a timestamp, an equipment id, an empty power failure log,
 whose last group is a code) is rejected as ``syntax``, and so is a line that is no OBIS line.
-A line of several values gives its last (a power failure log its last entry's duration in
-seconds, a Belgian meter's peaks of 13 months its last month's).
+A line of entries, each a time stamp and the number after it, gives the number of its latest
+entry, in whichever order the meter lists them: a power failure log
+(``1-0:99.97.0(2)(0-0:96.7.19)(101208152415W)(0000000240*s)(101208151004W)(0000000301*s)``,
+newest first as DSMR has it, oldest first on a Sagemcom XT211) the duration of the most recent
+failure, 240 s; a Belgian meter's peaks of 13 months (``0-0:98.1.0``: per month its start,
+its peak's time and its peak) the latest month's peak. An entry whose time is none does not
+count, and a line whose entries all have none holds no reading (``invalid``). A line of
+several values and no time stamp gives its last.
 
 Some meters write each code with its F group, ``*255`` (an EasyMeter Q3D:
 ``1-0:1.8.0*255(00032549.5061662*kWh)``, a Logarex, an eBZ DD3): by IEC 62056-61 an F of 255
@@ -102,6 +108,29 @@ def _no_time(text: str) -> bool:
     return not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 60)
 
 
+def _latest_entry(groups: str) -> tuple[str | None, str]:
+    """The value of the latest entry of ``groups``, a line's parenthesised groups: the group
+    after the latest time stamp that a number follows (a time stamp followed by another is a
+    month's start, which its peak's time follows), or, without such a time stamp, the last
+    group, with ``""``; when the time of every entry is none, None and that time."""
+    parts = groups[1:-1].split(")(")
+    latest: str | None = None
+    latest_time = none = ""
+    for k in range(len(parts) - 1):
+        stamp = parts[k]
+        if _TIME_STAMP.fullmatch(stamp) is None:
+            continue
+        if _NUMBER.fullmatch(parts[k + 1].partition("*")[0]) is None:
+            continue
+        if _no_time(stamp):
+            none = stamp
+        elif stamp[:12] >= latest_time:  # YYMMDDhhmmss: a later time reads greater
+            latest, latest_time = parts[k + 1], stamp[:12]
+    if latest is not None:
+        return latest, ""
+    return (parts[-1], "") if not none else (None, none)
+
+
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
     problems = check_common(dataclasses.replace(spec, block=None), reads_values=False)
     if spec.block not in (None, "dsmr"):
@@ -147,14 +176,16 @@ def decoder(spec: FormatSpec) -> Decoder:
         channels = wanted.get(code)
         if channels is None:
             return []
+        if groups.index(")") != len(groups) - 1:  # several values: its latest entry's
+            latest, none = _latest_entry(groups)
+            if latest is None:
+                raise NotMeasuredError(
+                    "invalid", f"{code}: no reading (its time {none[:20]!r} is none)", (), channels
+                )
+            last = latest
         number, _, unit = last.partition("*")
         if _NUMBER.fullmatch(number) is None:
             raise ParseError("syntax", f"{code}: {last[:40]!r} is no number")
-        first = groups[1 : groups.index(")")]
-        if first != last and _no_time(first):
-            raise NotMeasuredError(
-                "invalid", f"{code}: no reading (its time {first[:20]!r} is none)", (), channels
-            )
         # Wh in kWh as the decimal reads (12643.36 Wh is 12.64336, not 12.643360000000001)
         value = float(number + "e-3") if unit in _THOUSANDS else float(number)
         return [(channel, value) for channel in channels]
