@@ -1,7 +1,7 @@
 """``format = "dsmr"`` on telegrams of more real meters than ``test_formats_dsmr``'s, and on
 the damage a line does to a real stream of them.
 
-Fixtures, each with its origin (the index shows the files with their line ends made ``\\n``;
+Fixtures, each with its origin (the index shows them with their line ends made ``\\n``;
 each line is put back with the CR LF a meter sends, and the CRC of each telegram that has one
 holding shows this gives the bytes the meter sent):
 
@@ -13,6 +13,13 @@ holding shows this gives the bytes the meter sent):
 * ``E350_DSMR40``: a DSMR 4.0 telegram of a Landis+Gyr E350 (``/XMX5LGBBFFB231216240``) whose
   power failure log is empty, CRC ``4F82``; public repository athombv/node-dsmr-parser, file
   tests/telegrams/dsmr/dsmr-4.0-isk-2.txt.
+* ``FLUVIUS_PEAKS``: a Fluvius telegram (``/FLU5\\253769484_A``, e-MUCS 5B) with the average
+  demand, the month's peak, the peaks of three months before it (oldest first) and a gas
+  meter, CRC ``2579``; public repository home-assistant/core, issue #107813 (the header line,
+  which the log line before the telegram shows, put back).
+* ``ISKRA_DSMR22_RUN``: two consecutive DSMR 2.2 telegrams of an Iskra MT382
+  (``/ISk5\\2MT382-1003``, no CRC) whose gas meter is on M-Bus channel 2, its reading on the
+  line after ``0-2:24.3.0``; public repository nielsbasjes/dsmr-tools, issue #54.
 * ``T210D_DAMAGED``: a Sagemcom T210-D (``/Ene5\\T210-D ESMR5.0``) telegram a user posted
   because its CRC ``6D8C`` failed: ``1,0:2.7.0`` for ``1-0:2.7.0`` and a digit lost in
   ``1-0:1.8.2(000027.00*kWh)``; public repository dsmrreader/dsmr-reader, issue #483.
@@ -182,6 +189,93 @@ T210D_DAMAGED = crlf(
 )
 
 
+FLUVIUS_PEAKS = crlf(
+    r"""
+/FLU5\253769484_A
+
+0-0:96.1.4(50217)
+0-0:96.1.1(3153414733313035303536363235)
+0-0:1.0.0(240112231755W)
+1-0:1.8.1(000116.372*kWh)
+1-0:1.8.2(000062.192*kWh)
+1-0:2.8.1(000112.716*kWh)
+1-0:2.8.2(000042.757*kWh)
+0-0:96.14.0(0002)
+1-0:1.4.0(00.025*kW)
+1-0:1.6.0(240107190000W)(02.485*kW)
+0-0:98.1.0(3)(1-0:1.6.0)(1-0:1.6.0)(231101000000W)(231031120000W)(01.747*kW)(231201000000W)(231109164500W)(03.260*kW)(240101000000W)(231224134500W)(01.981*kW)
+1-0:1.7.0(00.134*kW)
+1-0:2.7.0(00.000*kW)
+1-0:21.7.0(00.027*kW)
+1-0:41.7.0(00.062*kW)
+1-0:61.7.0(00.044*kW)
+1-0:22.7.0(00.000*kW)
+1-0:42.7.0(00.000*kW)
+1-0:62.7.0(00.000*kW)
+1-0:32.7.0(230.6*V)
+1-0:52.7.0(230.5*V)
+1-0:72.7.0(229.2*V)
+1-0:31.7.0(000.17*A)
+1-0:51.7.0(000.49*A)
+1-0:71.7.0(000.25*A)
+0-0:96.3.10(1)
+0-0:17.0.0(999.9*kW)
+1-0:31.4.0(999*A)
+0-0:96.13.0()
+0-1:24.1.0(003)
+0-1:96.1.1(37464C4F32313233303036333835)
+0-1:24.4.0(1)
+0-1:24.2.3(240112231646W)(00338.711*m3)
+!2579
+"""
+)
+
+ISKRA_DSMR22_RUN = crlf(
+    r"""
+/ISk5\2MT382-1003
+
+0-0:96.1.1(5A424556303035313036383434393132)
+1-0:1.8.1(16722.627*kWh)
+1-0:1.8.2(19412.712*kWh)
+1-0:2.8.1(00859.681*kWh)
+1-0:2.8.2(01817.110*kWh)
+0-0:96.14.0(0002)
+1-0:1.7.0(0000.59*kW)
+1-0:2.7.0(0000.00*kW)
+0-0:17.0.0(0999.00*kW)
+0-0:96.3.10(1)
+0-0:96.13.1()
+0-0:96.13.0()
+0-2:24.1.0(3)
+0-2:96.1.0(3238303131303038333036343239303133)
+0-2:24.3.0(211123200000)(00)(60)(1)(0-2:24.2.1)(m3)
+(13376.292)
+0-2:24.4.0(1)
+!
+/ISk5\2MT382-1003
+
+0-0:96.1.1(5A424556303035313036383434393132)
+1-0:1.8.1(16722.627*kWh)
+1-0:1.8.2(19412.713*kWh)
+1-0:2.8.1(00859.681*kWh)
+1-0:2.8.2(01817.110*kWh)
+0-0:96.14.0(0002)
+1-0:1.7.0(0000.59*kW)
+1-0:2.7.0(0000.00*kW)
+0-0:17.0.0(0999.00*kW)
+0-0:96.3.10(1)
+0-0:96.13.1()
+0-0:96.13.0()
+0-2:24.1.0(3)
+0-2:96.1.0(3238303131303038333036343239303133)
+0-2:24.3.0(211123200000)(00)(60)(1)(0-2:24.2.1)(m3)
+(13376.292)
+0-2:24.4.0(1)
+!
+"""
+)
+
+
 def telegrams_of(run: bytes) -> list[bytes]:
     """The telegrams of ``run``, each from its ``/`` to the CR LF after its CRC."""
     found = []
@@ -238,7 +332,7 @@ def test_the_fixtures_are_the_bytes_the_meters_sent() -> None:
     """Each CRC holds over the bytes from ``/`` to ``!`` with CR LF line ends, but the damaged
     telegram's, which the user posted for that."""
     assert len(FLUVIUS_TELEGRAMS) == 3
-    for telegram in (*FLUVIUS_TELEGRAMS, E350_DSMR40):
+    for telegram in (*FLUVIUS_TELEGRAMS, E350_DSMR40, FLUVIUS_PEAKS):
         body, _, rest = telegram.partition(b"\r\n!")
         assert b"%04X\r\n" % crc16_arc(body + b"\r\n!") == rest
     body, _, rest = T210D_DAMAGED.partition(b"\r\n!")
@@ -431,3 +525,47 @@ def test_a_line_whose_only_entry_has_no_time_holds_no_reading() -> None:
     with pytest.raises(NotMeasuredError) as raised:
         decode("0-0:98.1.0", line)
     assert raised.value.reason == "invalid"
+
+
+def test_a_real_belgian_telegram_gives_its_demand_its_peaks_and_its_gas() -> None:
+    """The average demand, the month's peak (after its time), the latest of the three months'
+    peaks (December's, 1.981 kW on 2023-12-24), the gas reading after its time."""
+    config = meter(
+        ("demand_kw", "1-0:1.4.0"),
+        ("month_peak_kw", "1-0:1.6.0"),
+        ("last_month_peak_kw", "0-0:98.1.0"),
+        ("power_l3_kw", "1-0:61.7.0"),
+        ("current_l2_a", "1-0:51.7.0"),
+        ("gas_m3", "0-1:24.2.3"),
+    )
+    values, counted = read(config, FLUVIUS_PEAKS)
+    assert values == {
+        "demand_kw": 0.025,
+        "month_peak_kw": 2.485,
+        "last_month_peak_kw": 1.981,
+        "power_l3_kw": 0.044,
+        "current_l2_a": 0.49,
+        "gas_m3": 338.711,
+    }
+    assert counted["errors"] == {}
+
+
+def test_a_real_dsmr_2_2_run_gives_its_gas_from_the_line_after_its_code() -> None:
+    """Two telegrams without CRC, read unchecked: each gives its energy and the gas reading of
+    M-Bus channel 2 on the line after ``0-2:24.3.0``."""
+    config = meter(
+        ("imported_t2_kwh", "1-0:1.8.2"),
+        ("power_kw", "1-0:1.7.0"),
+        ("limit_kw", "0-0:17.0.0"),
+        ("gas_m3", "0-2:24.3.0"),
+    )
+    rt = runtime(config)
+    rt.feed(ISKRA_DSMR22_RUN)
+    assert latest(rt) == {
+        "imported_t2_kwh": 19412.713,
+        "power_kw": 0.59,
+        "limit_kw": 999.0,
+        "gas_m3": 13376.292,
+    }
+    counted = counts(rt)
+    assert (counted["readings"], counted["errors"]) == (8, {})
