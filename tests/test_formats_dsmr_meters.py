@@ -475,6 +475,17 @@ EMUCS_PEAKS = (
     b"(200401000000S)(200305122139S)(05.980*kW)(200301000000S)(200210035421W)(04.318*kW)"
 )
 
+#: The previous month's values of a Sanxing SX631 (and of the Hungarian meters like it): one
+#: time stamp, the month's end, then 19 values (energy imported, per tariff, exported,
+#: reactive, and the month's peaks). Public repository tasmota/docs, file
+#: docs/Smart-Meter-Interface.md, "Sanxing SX6x1" sample data.
+SANXING_MONTH = (
+    b"0-0:98.1.0(210301000000W)(000249.070*kWh)(000100.816*kWh)(000148.254*kWh)"
+    b"(000047.903*kWh)(000032.349*kWh)(000015.554*kWh)(000003.513*kvarh)(000150.665*kvarh)"
+    b"(000003.498*kvarh)(000000.015*kvarh)(000027.119*kvarh)(000123.546*kvarh)"
+    b"(000296.974*kWh)(04.872*kW)(04.872*kW)(04.072*kW)(01.844*kW)(01.672*kW)(01.844*kW)"
+)
+
 
 def decode(field: str, line: bytes) -> list[tuple[str, float]]:
     spec = FormatSpec("dsmr", (("x", field),))
@@ -497,8 +508,10 @@ def decode(field: str, line: bytes) -> list[tuple[str, float]]:
         ),
         # several values and no time: the last
         (b"1-1:31.4.0(100*A)(-063*A)", -63.0),
+        # one time stamp and 19 values: the one after it, the energy imported by then
+        (SANXING_MONTH, 249.07),
     ],
-    ids=["newest-first", "oldest-first", "peaks", "peak", "peak-no-time", "no-time"],
+    ids=["newest-first", "oldest-first", "peaks", "peak", "peak-no-time", "no-time", "month"],
 )
 def test_a_line_of_several_entries_gives_its_latest_whatever_their_order(
     line: bytes, value: float

@@ -29,8 +29,11 @@ entry, in whichever order the meter lists them: a power failure log
 newest first as DSMR has it, oldest first on a Sagemcom XT211) the duration of the most recent
 failure, 240 s; a Belgian meter's peaks of 13 months (``0-0:98.1.0``: per month its start,
 its peak's time and its peak) the latest month's peak. An entry whose time is none does not
-count, and a line whose entries all have none holds no reading (``invalid``). A line of
-several values and no time stamp gives its last.
+count, and a line whose entries all have none holds no reading (``invalid``). A line of one
+time stamp and several values, a Sanxing SX631's or a Hungarian meter's previous month
+(``0-0:98.1.0(210301000000W)(000249.070*kWh)(000100.816*kWh)...``, 19 values), gives the one
+after the time stamp, the energy imported by the month's end. A line of several values and
+no time stamp gives its last.
 
 Some meters write each code with its F group, ``*255`` (an EasyMeter Q3D:
 ``1-0:1.8.0*255(00032549.5061662*kWh)``, a Logarex, an eBZ DD3): by IEC 62056-61 an F of 255
