@@ -20,6 +20,10 @@ holding shows this gives the bytes the meter sent):
 * ``ISKRA_DSMR22_RUN``: two consecutive DSMR 2.2 telegrams of an Iskra MT382
   (``/ISk5\\2MT382-1003``, no CRC) whose gas meter is on M-Bus channel 2, its reading on the
   line after ``0-2:24.3.0``; public repository nielsbasjes/dsmr-tools, issue #54.
+* ``AUX_HU``: a telegram of a Hungarian meter (``/AUX59903218166``) whose text message
+  ``0-0:96.13.0`` is 1024 bytes 0xFF (an unwritten message), CRC ``5C2E``; public repository
+  kazhu/P1Monitor, file P1Monitor.Tests/DsmrReaderTest.cs, ``SampleDatagram`` (written there
+  as 1024 ``ÿ`` read as Latin-1, as its test says).
 * ``T210D_DAMAGED``: a Sagemcom T210-D (``/Ene5\\T210-D ESMR5.0``) telegram a user posted
   because its CRC ``6D8C`` failed: ``1,0:2.7.0`` for ``1-0:2.7.0`` and a digit lost in
   ``1-0:1.8.2(000027.00*kWh)``; public repository dsmrreader/dsmr-reader, issue #483.
@@ -28,11 +32,12 @@ holding shows this gives the bytes the meter sent):
 from __future__ import annotations
 
 import pytest
+from harness.config import load_sensors
 from test_blocks import take, telegram_lines
 from test_formats_blocks import DSMR42, counts, crc16_arc, latest, runtime
 from test_formats_dsmr import XS210_NO_GAS, meter, read
 
-from sensord.errors import NotMeasuredError
+from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
 
@@ -230,6 +235,59 @@ FLUVIUS_PEAKS = crlf(
 """
 )
 
+AUX_HU = crlf(
+    r"""
+/AUX59903218166
+
+0-0:1.0.0(230817171430S)
+0-0:42.0.0(AUX1030303218166)
+0-0:96.1.0(9903218166)
+0-0:96.14.0(0001)
+0-0:96.50.68(ON)
+0-0:17.0.0(90.000*kW)
+1-0:1.8.0(000812.421*kWh)
+1-0:1.8.1(000470.111*kWh)
+1-0:1.8.2(000342.310*kWh)
+1-0:1.8.3(000000.000*kWh)
+1-0:1.8.4(000000.000*kWh)
+1-0:2.8.0(001714.369*kWh)
+1-0:2.8.1(001233.413*kWh)
+1-0:2.8.2(000480.956*kWh)
+1-0:2.8.3(000000.000*kWh)
+1-0:2.8.4(000000.000*kWh)
+1-0:3.8.0(000018.858*kvarh)
+1-0:4.8.0(000439.269*kvarh)
+1-0:5.8.0(000011.481*kvarh)
+1-0:6.8.0(000007.377*kvarh)
+1-0:7.8.0(000186.705*kvarh)
+1-0:8.8.0(000252.564*kvarh)
+1-0:15.8.0(002526.790*kWh)
+1-0:32.7.0(234.0*V)
+1-0:52.7.0(232.7*V)
+1-0:72.7.0(233.5*V)
+1-0:31.7.0(001*A)
+1-0:51.7.0(000*A)
+1-0:71.7.0(000*A)
+1-0:13.7.0(0.336)
+1-0:33.7.0(0.842)
+1-0:53.7.0(0.989)
+1-0:73.7.0(0.845)
+1-0:14.7.0(49.99*Hz)
+1-0:1.7.0(00.250*kW)
+1-0:2.7.0(00.168*kW)
+1-0:5.7.0(00.000*kvar)
+1-0:6.7.0(00.000*kvar)
+1-0:7.7.0(00.066*kvar)
+1-0:8.7.0(00.159*kvar)
+1-0:31.4.0(200*A)
+1-0:51.4.0(200*A)
+1-0:71.4.0(200*A)
+0-0:98.1.0(230801000000S)(000663.924*kWh)(000383.623*kWh)(000280.301*kWh)(001304.175*kWh)(000906.937*kWh)(000397.238*kWh)(000015.142*kvarh)(000333.817*kvarh)(000009.479*kvarh)(000005.663*kvarh)(000142.881*kvarh)(000190.936*kvarh)(001968.098*kWh)(12.212*kW)(12.212*kW)(11.320*kW)(05.220*kW)(05.220*kW)(05.144*kW)
+0-0:96.13.0(MSG)
+!5C2E
+"""
+).replace(b"(MSG)", b"(" + b"\xff" * 1024 + b")")
+
 ISKRA_DSMR22_RUN = crlf(
     r"""
 /ISk5\2MT382-1003
@@ -332,7 +390,7 @@ def test_the_fixtures_are_the_bytes_the_meters_sent() -> None:
     """Each CRC holds over the bytes from ``/`` to ``!`` with CR LF line ends, but the damaged
     telegram's, which the user posted for that."""
     assert len(FLUVIUS_TELEGRAMS) == 3
-    for telegram in (*FLUVIUS_TELEGRAMS, E350_DSMR40, FLUVIUS_PEAKS):
+    for telegram in (*FLUVIUS_TELEGRAMS, E350_DSMR40, FLUVIUS_PEAKS, AUX_HU):
         body, _, rest = telegram.partition(b"\r\n!")
         assert b"%04X\r\n" % crc16_arc(body + b"\r\n!") == rest
     body, _, rest = T210D_DAMAGED.partition(b"\r\n!")
@@ -582,3 +640,62 @@ def test_a_real_dsmr_2_2_run_gives_its_gas_from_the_line_after_its_code() -> Non
     }
     counted = counts(rt)
     assert (counted["readings"], counted["errors"]) == (8, {})
+
+
+def test_a_text_message_of_bytes_0xff_that_no_channel_reads_is_ignored() -> None:
+    """The Hungarian meter's unwritten text message is no UTF-8; no channel reads it, so it is
+    an ignored line like the other codes no channel reads, not an ``encoding`` error in every
+    telegram. Its energy, power factor, frequency and previous month are read."""
+    config = load_sensors(
+        {
+            "name": "m",
+            "port": "sim://m",
+            "format": "dsmr",
+            "max_frame_bytes": 2100,
+            "channels": [
+                {"name": "imported_kwh", "field": "1-0:1.8.0"},
+                {"name": "power_factor", "field": "1-0:13.7.0"},
+                {"name": "frequency_hz", "field": "1-0:14.7.0"},
+                {"name": "last_month_kwh", "field": "0-0:98.1.0"},
+            ],
+        }
+    )
+    rt = runtime(config)
+    rt.feed(AUX_HU + AUX_HU)
+    assert latest(rt) == {
+        "imported_kwh": 812.421,
+        "power_factor": 0.336,
+        "frequency_hz": 49.99,
+        "last_month_kwh": 663.924,
+    }
+    lines = len(telegram_lines(AUX_HU))
+    assert counts(rt) == {
+        "frames": 2 * lines,
+        "ignored": 2 * (lines - 4),
+        "readings": 8,
+        "errors": {},
+    }
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"0-0:96.13.0(\xff\xff\xff\xff)",  # a line of the code the channel reads
+        b"\xff\xfe(1)",  # no OBIS line
+        b"0-0:96.1\xff.0(1)",  # a code damaged
+    ],
+)
+def test_a_line_that_is_not_text_is_still_an_encoding_error_but_an_unread_code_s(
+    line: bytes,
+) -> None:
+    """Only a whole OBIS code that no channel reads makes a line that is no text ignored."""
+    decoder = codec_for("dsmr").decoder(FormatSpec("dsmr", (("m", "0-0:96.13.0"),)))
+    with pytest.raises(ParseError) as raised:
+        decoder(line)
+    assert raised.value.reason == "encoding"
+    unread = codec_for("dsmr").decoder(FormatSpec("dsmr", (("e", "1-0:1.8.0"),)))
+    if line.startswith(b"0-0:96.13.0("):
+        assert unread(line) == []
+    else:
+        with pytest.raises(ParseError):
+            unread(line)

@@ -20,7 +20,9 @@ time is no time (``632525252525S``, as a Sagemcom XS210 writes it with no M-Bus 
 answering) holds no reading, and is ``invalid``. A DSMR 2.2 or 3 meter sends
 its gas reading on the line after its code's, which ends in the unit
 (``0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)``, then ``(00001.001)``): that line is
-read as the code's value. Lines of codes no channel reads are ignored frames; a line a channel
+read as the code's value. Lines of codes no channel reads are ignored frames, whatever their
+value holds (a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
+the sensor's ``encoding``, is one); a line a channel
 reads whose value is no number (a timestamp, an equipment id, an empty power failure log,
 whose last group is a code) is rejected as ``syntax``, and so is a line that is no OBIS line.
 A line of entries, each a time stamp and the number after it, gives the number of its latest
@@ -71,6 +73,8 @@ _F_GROUP = r"(?:\*(\d{1,3}))?"
 #: A channel's field: an OBIS code, maybe with its F group.
 _FIELD = re.compile(rf"({OBIS_CODE.pattern}){_F_GROUP}")
 _LINE = re.compile(rf"({OBIS_CODE.pattern}){_F_GROUP}((?:\([^()]*\))+)")
+#: The code (and F group) that begin a line, with its first ``(``, in the line's bytes.
+_LINE_HEAD = re.compile(rb"\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?\(")
 #: The F group of a code's current value (IEC 62056-61: "not used"), which is left out.
 _CURRENT = 255
 _CONTINUED = re.compile(r"(?:\([^()]*\))+")
@@ -162,7 +166,16 @@ def decoder(spec: FormatSpec) -> Decoder:
     pending: list[str] = []
 
     def parse_dsmr(frame: bytes) -> list[tuple[str, float]]:
-        text = decode_text(frame, encoding)
+        try:
+            text = decode_text(frame, encoding)
+        except ParseError:
+            # a line of a code no channel reads is ignored whatever its value holds (an
+            # unwritten text message of bytes 0xFF)
+            head = _LINE_HEAD.match(frame)
+            if head is None or _field_key(head[0][:-1].decode("ascii")) in wanted:
+                raise
+            pending.clear()
+            return []
         line = _LINE.fullmatch(text)
         if line is not None:
             code, groups = obis_key(line[1], line[2]), line[3]
