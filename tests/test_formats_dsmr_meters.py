@@ -699,3 +699,49 @@ def test_a_line_that_is_not_text_is_still_an_encoding_error_but_an_unread_code_s
     else:
         with pytest.raises(ParseError):
             unread(line)
+
+
+#: The first lines of an Iskra AM550 telegram (``/ISk5\2M550T-2006``, a meter outside the
+#: Netherlands with its own codes), as its P1 reader logged them; public repository
+#: esphome/esphome, issue #13751. Its firmware line nests its parentheses.
+AM550_LINES = (
+    b"1-0:0.9.1(074212)",
+    b"1-0:0.9.2(260204)",
+    b"0-0:96.1.0(77516706)",
+    b"0-2:25.6.0(ER23)",
+    b"0-0:25.1.0(ER23)",
+    b"1-0:1.8.0(069319.763*kWh)",
+    b"1-0:2.8.0(000000.000*kWh)",
+    b"1-0:3.8.0(000101.544*kvarh)",
+    b"1-0:4.8.0(010630.581*kvarh)",
+    b"1-0:1.7.0(04.392*kW)",
+    b"1-0:21.7.0(03.758*kW)",
+    b"1-0:31.7.0(017*A)",
+    b"1-0:32.7.0(218.0*V)",
+    b"1-0:0.2.0((ER11))",
+)
+
+
+def test_a_line_whose_parentheses_nest_is_ignored_when_no_channel_reads_its_code() -> None:
+    """The AM550's energy, power, current and voltage are read, and its firmware line
+    ``1-0:0.2.0((ER11))`` is an ignored line, as the other codes no channel reads are, not a
+    ``syntax`` error in every telegram; a channel of that code still has it rejected."""
+    channels = {
+        "1-0:1.8.0": "imported_kwh",
+        "1-0:1.7.0": "power_kw",
+        "1-0:31.7.0": "current_l1_a",
+        "1-0:32.7.0": "voltage_l1_v",
+    }
+    spec = FormatSpec("dsmr", tuple((name, code) for code, name in channels.items()))
+    decoder = codec_for("dsmr").decoder(spec)
+    read_lines = {line: decoder(line) for line in AM550_LINES}
+    assert read_lines == {
+        line: [(channels[code], float(line[line.index(b"(") + 1 :].split(b"*")[0]))]
+        if (code := line[: line.index(b"(")].decode()) in channels
+        else []
+        for line in AM550_LINES
+    }
+    firmware = codec_for("dsmr").decoder(FormatSpec("dsmr", (("fw", "1-0:0.2.0"),)))
+    with pytest.raises(ParseError) as raised:
+        firmware(b"1-0:0.2.0((ER11))")
+    assert raised.value.reason == "syntax"

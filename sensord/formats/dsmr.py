@@ -21,8 +21,9 @@ answering) holds no reading, and is ``invalid``. A DSMR 2.2 or 3 meter sends
 its gas reading on the line after its code's, which ends in the unit
 (``0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)``, then ``(00001.001)``): that line is
 read as the code's value. Lines of codes no channel reads are ignored frames, whatever their
-value holds (a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
-the sensor's ``encoding``, is one); a line a channel
+value holds: a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
+the sensor's ``encoding``, and an Iskra AM550's ``1-0:0.2.0((ER11))``, whose parentheses
+nest, are; a line a channel
 reads whose value is no number (a timestamp, an equipment id, an empty power failure log,
 whose last group is a code) is rejected as ``syntax``, and so is a line that is no OBIS line.
 A line of entries, each a time stamp and the number after it, gives the number of its latest
@@ -165,14 +166,18 @@ def decoder(spec: FormatSpec) -> Decoder:
     #: the code of a line whose value comes on the next line (DSMR 2.2 and 3 gas)
     pending: list[str] = []
 
+    def unread(frame: bytes) -> bool:
+        """Whether ``frame`` begins with an OBIS code and ``(``, the code one no channel
+        reads: the line is ignored whatever its value holds (an unwritten text message of
+        bytes 0xFF, an Iskra AM550's ``1-0:0.2.0((ER11))``)."""
+        head = _LINE_HEAD.match(frame)
+        return head is not None and _field_key(head[0][:-1].decode("ascii")) not in wanted
+
     def parse_dsmr(frame: bytes) -> list[tuple[str, float]]:
         try:
             text = decode_text(frame, encoding)
         except ParseError:
-            # a line of a code no channel reads is ignored whatever its value holds (an
-            # unwritten text message of bytes 0xFF)
-            head = _LINE_HEAD.match(frame)
-            if head is None or _field_key(head[0][:-1].decode("ascii")) in wanted:
+            if not unread(frame):
                 raise
             pending.clear()
             return []
@@ -184,6 +189,8 @@ def decoder(spec: FormatSpec) -> Decoder:
             code, groups = pending.pop(), text
         else:
             pending.clear()
+            if unread(frame):
+                return []
             raise ParseError("syntax", "not an OBIS line (code(value)...)")
         last = groups[groups.rindex("(") + 1 : -1]
         if _UNIT_ALONE.fullmatch(last) is not None and line is not None:
