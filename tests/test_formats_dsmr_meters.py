@@ -524,6 +524,12 @@ ENE5_LOG = (
 #: athombv/node-dsmr-parser, tests/telegrams/dsmr/sagemcom-xt211.txt (``/GRE5...``): oldest
 #: first.
 XT211_LOG = b"1-0:99.97.0(2)(0-0:96.7.19)(240523144934S)(0005564711*s)(241109083138W)(0000000124*s)"
+#: dsmrreader/dsmr-reader, issue #1090 (an Iskra AM550, ``/ISK5\2M550T-1013``): oldest first.
+AM550_LOG = (
+    b"1-0:99.97.0(6)(0-0:96.7.19)(200617142221S)(0000002699*s)(200629140534S)(0000000279*s)"
+    b"(200709143737S)(0000008325*s)(200718221801S)(0000000472*s)(200720180504S)(0000025401*s)"
+    b"(200806094440S)(0000000486*s)"
+)
 #: The 13 months' peaks of a Belgian meter: the count, two codes, then per month its start,
 #: the time of its peak and the peak. athombv/node-dsmr-parser,
 #: tests/telegrams/dsmr/emucs-p1-v2.1.1-spec-example-2.txt (e-MUCS P1 2.1.1's example):
@@ -555,6 +561,7 @@ def decode(field: str, line: bytes) -> list[tuple[str, float]]:
     [
         (ENE5_LOG, 12287.0),
         (XT211_LOG, 124.0),
+        (AM550_LOG, 486.0),
         (EMUCS_PEAKS, 3.695),
         # the month's peak, after its time
         (b"1-0:1.6.0(200509134558S)(02.589*kW)", 2.589),
@@ -569,7 +576,16 @@ def decode(field: str, line: bytes) -> list[tuple[str, float]]:
         # one time stamp and 19 values: the one after it, the energy imported by then
         (SANXING_MONTH, 249.07),
     ],
-    ids=["newest-first", "oldest-first", "peaks", "peak", "peak-no-time", "no-time", "month"],
+    ids=[
+        "newest-first",
+        "oldest-first",
+        "oldest-first-am550",
+        "peaks",
+        "peak",
+        "peak-no-time",
+        "no-time",
+        "month",
+    ],
 )
 def test_a_line_of_several_entries_gives_its_latest_whatever_their_order(
     line: bytes, value: float
