@@ -192,7 +192,6 @@ def test_a_telegram_whose_crc_fails_gives_no_reading() -> None:
     [
         ("0-0:96.1.1", "an equipment id in hex"),
         ("0-0:1.0.0", "a timestamp"),
-        ("1-0:99.97.0", "the power failure log, whose last group is a code"),
         ("0-0:96.13.0", "an empty text message"),
     ],
 )
@@ -201,6 +200,22 @@ def test_a_code_whose_value_is_no_number_is_a_syntax_error(field: str, why: str)
     values, counted = read(config, DSMR5)
     assert values == {"t1": 4.426}, why
     assert counted["errors"] == {"syntax": 1}, why
+
+
+def test_a_power_failure_log_of_no_entry_holds_no_reading_and_is_no_error() -> None:
+    """``1-0:99.97.0(0)(0-0:96.7.19)``: a meter that has had no long power failure sends its
+    log's count, 0, and the code of its entries, in every telegram; a channel of it has no
+    reading, counted ``invalid`` (which the frame-error alert leaves out), not ``syntax``."""
+    assert b"\r\n1-0:99.97.0(0)(0-0:96.7.19)\r\n" in DSMR5
+    config = meter(("t1", "1-0:1.8.1"), ("x", "1-0:99.97.0"))
+    values, counted = read(config, DSMR5)
+    assert values == {"t1": 4.426}
+    assert counted["errors"] == {"invalid": 1}
+    # a count that is not 0 with no entry after it is a cut log: no number, syntax
+    body = DSMR5[: DSMR5.index(b"!") + 1].replace(b"99.97.0(0)", b"99.97.0(1)")
+    values, counted = read(config, body + b"%04X\r\n" % crc16_arc(body))
+    assert values == {"t1": 4.426}
+    assert counted["errors"] == {"syntax": 1}
 
 
 @pytest.mark.parametrize(

@@ -484,7 +484,8 @@ def test_a_telegram_a_user_posted_for_its_failed_crc_gives_no_reading() -> None:
 
 def test_a_landis_gyr_e350_dsmr_4_0_telegram_gives_the_value_of_each_code() -> None:
     """Its energy, tariff, power limit, switch position and failure counts; its power failure
-    log is empty (``(0)(0-0:96.7.19)``: no entry), which holds no number and is ``syntax``."""
+    log is empty (``(0)(0-0:96.7.19)``: no entry), which holds no reading: ``invalid``, no
+    error (a meter that never had a long power failure sends it in every telegram)."""
     config = meter(
         ("imported_t1_kwh", "1-0:1.8.1"),
         ("exported_t2_kwh", "1-0:2.8.2"),
@@ -508,7 +509,7 @@ def test_a_landis_gyr_e350_dsmr_4_0_telegram_gives_the_value_of_each_code() -> N
         "long_failures": 0.0,
         "sags_l1": 0.0,
     }
-    assert counts(rt)["errors"] == {"syntax": 1}
+    assert counts(rt)["errors"] == {"invalid": 1}
 
 
 #: Power failure logs as meters list them: the count, ``0-0:96.7.19``, then per failure the

@@ -24,8 +24,9 @@ read as the code's value. Lines of codes no channel reads are ignored frames, wh
 value holds: a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
 the sensor's ``encoding``, and an Iskra AM550's ``1-0:0.2.0((ER11))``, whose parentheses
 nest, are; a line a channel
-reads whose value is no number (a timestamp, an equipment id, an empty power failure log,
-whose last group is a code) is rejected as ``syntax``, and so is a line that is no OBIS line.
+reads whose value is no number (a timestamp, an equipment id) is rejected as ``syntax``, and
+so is a line that is no OBIS line. A power failure log of no entry, ``(0)(0-0:96.7.19)`` (a
+meter that has had no long power failure), holds no reading: ``invalid``, no error.
 A line of entries, each a time stamp and the number after it, gives the number of its latest
 entry, in whichever order the meter lists them: a power failure log
 (``1-0:99.97.0(2)(0-0:96.7.19)(101208152415W)(0000000240*s)(101208151004W)(0000000301*s)``,
@@ -120,7 +121,9 @@ def _latest_entry(groups: str) -> tuple[str | None, str]:
     """The value of the latest entry of ``groups``, a line's parenthesised groups: the group
     after the latest time stamp that a number follows (a time stamp followed by another is a
     month's start, which its peak's time follows), or, without such a time stamp, the last
-    group, with ``""``; when the time of every entry is none, None and that time."""
+    group, with ``""``; when the time of every entry is none, None and that time; for a log
+    of no entry (``(0)(0-0:96.7.19)``: a power failure log of a meter that has had none),
+    None and ``""``."""
     parts = groups[1:-1].split(")(")
     latest: str | None = None
     latest_time = none = ""
@@ -136,7 +139,11 @@ def _latest_entry(groups: str) -> tuple[str | None, str]:
             latest, latest_time = parts[k + 1], stamp[:12]
     if latest is not None:
         return latest, ""
-    return (parts[-1], "") if not none else (None, none)
+    if none:
+        return None, none
+    if len(parts) == 2 and parts[0].lstrip("0") == "" and OBIS_CODE.fullmatch(parts[1]):
+        return None, ""  # a log of no entry: its count, 0, and the code of its entries
+    return parts[-1], ""
 
 
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
@@ -202,9 +209,8 @@ def decoder(spec: FormatSpec) -> Decoder:
         if groups.index(")") != len(groups) - 1:  # several values: its latest entry's
             latest, none = _latest_entry(groups)
             if latest is None:
-                raise NotMeasuredError(
-                    "invalid", f"{code}: no reading (its time {none[:20]!r} is none)", (), channels
-                )
+                why = f"its time {none[:20]!r} is none" if none else "its log holds no entry"
+                raise NotMeasuredError("invalid", f"{code}: no reading ({why})", (), channels)
             last = latest
         number, _, unit = last.partition("*")
         if _NUMBER.fullmatch(number) is None:
