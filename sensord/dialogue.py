@@ -28,7 +28,13 @@ reporting mode and working period, ``sensord.formats.presets.command_query``) is
 first: the query is written, retried and counted as a command is, and its reply tells the
 setting in force. The same, and the command is done without a write; another, and the
 command is written :data:`SETUP_GAP_S` later, its acknowledgement awaited as any other's. A
-query that gets no reply leaves the command unwritten on that run (counted ``missing``).
+query that gets no reply after its last write is counted ``missing``; the setting in force is
+then not known, and the command is written :data:`SETUP_GAP_S` later all the same, as one
+without a query is: its acknowledgement awaited, the command written again while none comes,
+and a ``wrong`` one counted (a ``missing`` one is not counted again: the query's was). So a
+unit whose replies to queries are lost (some libraries report irregular replies from a unit
+in active mode, which streams a frame a second between them) is set up as it was before it
+was asked, and the memory is written only when the query could not tell the setting in force.
 The writes go out from ``tick``, on the reader loop's timers (``next_deadline``). Data frames
 around the replies are read as always.
 
@@ -322,11 +328,13 @@ class Dialogue:
         self._restart_taken_at: float | None = None
         #: of each set-up command, the query that asks for the setting it stores and the
         #: reply that tells the setting is in force (None: written without asking); whether
-        #: the reply awaited is a query's, and the command found set otherwise, written next
-        #: (None: none)
+        #: the reply awaited is a query's, the command found set otherwise or whose query went
+        #: unanswered, written next (None: none), and the command written on this run for a
+        #: query that went unanswered, its ``missing`` counted for the query (None: none)
         self._queries = config.setup_queries()
         self._asking = False
         self._differs: int | None = None
+        self._unknown: int | None = None
         #: the set-up command that leaves the device on a working period (an SDS011's
         #: ``working_period=N``, N > 0, the last of them): a query that finds it in force
         #: tells the sensor (``on_working_period``); None: none
@@ -438,6 +446,7 @@ class Dialogue:
         self._setup_tries = 0
         self._asking = False
         self._differs = None
+        self._unknown = None
         self._rerunning = False
         self._restart_taken_at = None
         self._skip_restarting = False
@@ -586,12 +595,13 @@ class Dialogue:
 
     def _acks_expired(self) -> None:
         """The time for the set-up command's reply is up: the command is written again, or,
-        after its last write, counted missing."""
+        after its last write, counted missing (a query: its command is written next)."""
         acks = self._acks
         assert acks is not None
         now = self._clock()
+        index = self._setup_sent - 1
         if self._setup_tries < SETUP_TRIES:
-            if self._write_setup(self._setup_sent - 1, query=self._asking):
+            if self._write_setup(index, query=self._asking):
                 self._acks_until = now + ACK_TIMEOUT_S * 2**self._setup_tries
                 self._setup_tries += 1
                 return
@@ -599,7 +609,7 @@ class Dialogue:
                 return
         self._watch(None)
         held, missing = acks.finish()
-        asking, self._asking = self._asking, False  # a query unanswered: nothing is written
+        asking, self._asking = self._asking, False
         if (
             missing
             and not asking
@@ -623,7 +633,9 @@ class Dialogue:
             if command not in self.unanswered:
                 self.unanswered.append(command)
             hint = IGNORED_COMMAND_HINT if heard else NOTHING_CAME_HINT
-            if (self._ack_error("missing", command, hint=hint) or silent_run) and not heard:
+            # a command written for its unanswered query: its ``missing`` is the query's
+            counted = index != self._unknown and self._ack_error("missing", command, hint=hint)
+            if (counted or silent_run) and not heard:
                 unheard.append(command)
         if unheard:
             self._missing_unheard = (
@@ -633,6 +645,12 @@ class Dialogue:
             )
         if held:
             self._port.process(held, now)
+        if asking and missing and self._setup_tries == SETUP_TRIES:
+            # the query went unanswered after its last write (not one the device did not
+            # read): the setting in force is not known, and the command is written next, as
+            # it was on every connect before it had a query
+            self._setup_sent = index
+            self._differs = self._unknown = index
         self._setup_step_done(now)
 
     def _ack_error(self, reason: str, command: str, **fields: str) -> bool:
@@ -751,6 +769,7 @@ class Dialogue:
         self._due_when_back = False  # this run is the one due
         self._setup_sent = 0
         self._differs = None
+        self._unknown = None
         self._setup_at = now + SETUP_GAP_S  # a poll may have been written just now
         if self._config.poll is not None:
             self.next_poll_at = None  # polls go on after the run (``_setup_step_done``)

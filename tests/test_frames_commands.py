@@ -545,37 +545,40 @@ def test_a_polled_device_is_not_stale_before_its_first_poll_after_a_long_set_up(
 
 
 def test_a_missing_reply_is_counted_after_the_last_of_three_writes_on_every_connect() -> None:
-    """A device that never answers: the query of the setting (the command that sets it is
-    written only once a reply tells another setting is in force) is written again 1 s after
-    the first write, then 2 s after the second; ``missing`` is counted once, 4 s after the
-    third, and the command itself is never written."""
+    """A device that never answers: the query of the setting is written again 1 s after the
+    first write, then 2 s after the second; ``missing`` is counted once, 4 s after the third.
+    The setting in force is then not known, and the command that sets it is written a set-up
+    gap later, three times as the query was, without ``missing`` counted again; the first
+    poll follows it."""
     clock = Clock()
-    command = sds011_query("query_mode")
+    query = sds011_query("query_mode")
+    command = command_bytes("sds011", "query_mode")
     with PtyPair() as pair, capture_logs() as logs:
         rt = sds011_on(pair, clock, ["query_mode"])
         for connect in (1, 2):
             rt.tick(clock.now)
-            assert pair.read(19) == command
+            assert pair.read(19) == query
             # a data frame, then what could begin the reply, then silence
             pair.write(SDS011_FRAME + b"\xaa\xc5")
             read_all(rt, 12)
             assert rt.framer.frames == 2 * connect - 1  # the frame before the held bytes
-            for wait_s, written in ((1.0, command), (2.0, command), (4.0, b"")):
-                clock.now += wait_s - 0.01
+            for written, missing in ((query, connect - 1), (command, connect)):
+                for wait_s, again in ((1.0, written), (2.0, written), (4.0, b"")):
+                    clock.now += wait_s - 0.01
+                    rt.tick(clock.now)
+                    assert pair.read(1, timeout_s=0.05) == b""
+                    assert rt.setup_ack_errors["missing"] == missing
+                    assert rt.next_deadline() == pytest.approx(clock.now + 0.01)
+                    clock.now += 0.01
+                    rt.tick(clock.now)
+                    assert pair.read(19, timeout_s=0.2 if again else 0.05) == again
+                assert rt.setup_ack_errors == {"missing": connect, "wrong": 0}
+                # the next write, a set-up gap later: the command, then the first poll
+                assert rt.next_deadline() == pytest.approx(clock.now + SETUP_GAP_S)
+                clock.now += SETUP_GAP_S
                 rt.tick(clock.now)
-                assert pair.read(1, timeout_s=0.05) == b""
-                assert rt.setup_ack_errors["missing"] == connect - 1
-                assert rt.next_deadline() == pytest.approx(clock.now + 0.01)
-                clock.now += 0.01
-                rt.tick(clock.now)
-                assert pair.read(19, timeout_s=0.2 if written else 0.05) == written
-            assert rt.setup_ack_errors == {"missing": connect, "wrong": 0}
-            # no set-up command more on this connect: the first poll, a set-up gap later, and
-            # not the command whose setting the device did not tell
-            assert rt.next_deadline() == pytest.approx(clock.now + SETUP_GAP_S)
-            clock.now += SETUP_GAP_S
-            rt.tick(clock.now)
-            assert pair.read(20, timeout_s=0.2) == command_bytes("sds011", "query")
+                after = command if written == query else command_bytes("sds011", "query")
+                assert pair.read(20, timeout_s=0.2) == after
             # the held bytes went on to the framer, which drops them as noise before the next frame
             pair.write(SDS011_FRAME)
             read_all(rt, 10)
@@ -586,7 +589,7 @@ def test_a_missing_reply_is_counted_after_the_last_of_three_writes_on_every_conn
             assert rt.try_open()
         rt.stop()
     lines = [e for e in logs if e["event"] == "set-up command not acknowledged"]
-    # one line a minute per command and reason: the second connect came 67 s later
+    # one line a minute per command and reason: the second connect came 74 s later
     assert [
         (e["sensor"], e["command"], e["reason"], e["tries"], e["suppressed"]) for e in lines
     ] == [
@@ -845,6 +848,82 @@ def test_an_sds011_whose_first_answer_to_a_query_is_lost_is_asked_again_not_writ
         (ACK_TIMEOUT_S + 2 * SETUP_GAP_S, command_bytes("sds011", "query")),
     ]
     assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+
+
+def deaf_to_queries(answer: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """A device end that answers what is written with ``answer``, but a query of a setting
+    with a data frame alone (a unit in active mode whose replies to queries are lost)."""
+    queries = {sds011_query(command) for command in SDS011_SETUP}
+    return lambda written: SDS011_FRAME if written in queries else answer(written)
+
+
+def test_an_sds011_deaf_to_queries_is_written_its_settings_on_every_connect() -> None:
+    """An SDS011 as it left the factory that never answers a query of a setting, but takes
+    and acknowledges the commands that set them: on each connect each query is written three
+    times and counted ``missing``, then its command once, acknowledged; the unit is in query
+    mode with a working period of 5 minutes afterwards."""
+    device = PresetDevice("sds011")
+    query_mode, period = (command_bytes("sds011", command) for command in SDS011_SETUP)
+    ask_mode, ask_period = (sds011_query(command) for command in SDS011_SETUP)
+    poll = command_bytes("sds011", "query")
+    writes, rt = sds011_connects(deaf_to_queries(answering(device)), 2)
+    assert writes == [[ask_mode] * 3 + [query_mode] + [ask_period] * 3 + [period, poll]] * 2
+    assert (device.active, device.period) == (False, 5)
+    assert rt.setup_ack_errors == {"missing": 2 * 2, "wrong": 0}
+    assert rt.dialogue is not None
+    assert rt.dialogue.acknowledged == set(SDS011_SETUP)
+    assert rt.dialogue.unanswered == []
+    assert rt.framer.skipped_bytes == 0  # the replies were taken out of the stream
+
+
+def test_an_sds011_deaf_to_queries_that_does_not_take_a_setting_is_counted() -> None:
+    """An SDS011 that never answers a query of its reporting mode, and answers the write of
+    query mode with active mode: on each connect the command is written once after the
+    query went unanswered, and counted ``wrong`` as well as ``missing``."""
+    device = PresetDevice("sds011")
+    query_mode = command_bytes("sds011", "query_mode")
+    active = bytes.fromhex("AA C5 02 01 00 00 A1 60 04 AB")
+
+    def stays_active(written: bytes) -> bytes:
+        return active if written == query_mode else answering(device)(written)
+
+    writes, rt = sds011_connects(deaf_to_queries(stays_active), 2)
+    assert [w.count(query_mode) for w in writes] == [1, 1]
+    assert rt.setup_ack_errors == {"missing": 2 * 2, "wrong": 2}
+
+
+def test_an_sds011_that_stops_reading_while_asked_gets_no_command_after_the_query() -> None:
+    """An SDS011 whose input fills up while the reply to a query is awaited (it stopped
+    reading): the query's next write finds no room, the query is counted ``missing``, and the
+    command is not written after it, since a device that does not read gets no set-up
+    command more on that connect; the first poll follows."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sds011_on(pair, clock, ["query_mode"])
+        rt.tick(clock.now)
+        assert pair.read(19) == sds011_query("query_mode")
+        source = rt.source
+        assert source is not None
+        # the device end is read no more: its input is full once the pty, which moves what
+        # was written on to the device end's buffer a moment later, takes nothing more
+        while True:
+            while source.try_write(bytes(4096)):
+                pass
+            time.sleep(0.05)
+            if not source.try_write(bytes(1)):
+                break
+        start = clock.now
+        while (due := rt.next_deadline()) is not None and due <= start + 10.0:
+            clock.now = due
+            rt.tick(clock.now)
+        assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+        assert rt.dialogue is not None
+        assert not rt.dialogue.setting_up
+        rt.stop()
+    assert [(e["event"], e.get("commands")) for e in logs if "not reading" in e["event"]] == [
+        ("device is not reading; set-up commands not sent", ["query_mode"]),
+        ("device is not reading; poll request not sent", None),
+    ]
 
 
 def test_a_command_never_acknowledged_is_written_three_times_then_counted_missing() -> None:

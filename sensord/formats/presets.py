@@ -132,7 +132,8 @@ them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { 
   after power off", Laser Dust Sensor Control Protocol V1.3), which each write wears: the
   set-up asks for them first (:func:`command_query`: the command's id with byte 3 at 0,
   "query the current mode", and no value; the reply ``AA C5``, the id, 0 and the setting in
-  force) and writes the command only when another setting is in force. ESPHome's ``sds011``
+  force) and writes the command only when another setting is in force, or when the query got
+  no reply (the setting in force is not known). ESPHome's ``sds011``
   component and Tasmota's ``xsns_20_novasds.ino`` write both at every start; lewapek's
   sds-dust-sensors-arduino-library has ``queryReportingMode`` and ``queryWorkingPeriod``
   (the command id alone, answered ``AA C5``), and the kolen/pm_logger firmware asks with them
@@ -402,7 +403,8 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
         "pms3003": {},  # a PMS3003 takes no command: its SET pin puts it to sleep
         "sds011": {
             # the reporting mode and the working period are stored in the sensor's flash:
-            # asked for first, written only when another setting is in force
+            # asked for first, written only when another setting is in force or the query gets
+            # no reply
             "query_mode": Command(
                 lambda _: _sds011_command(0x02, 1, 1), range(0), _sds011_ack, query=_sds011_query
             ),
