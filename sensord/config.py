@@ -77,6 +77,7 @@ from sensord.schema import (
     IntOrHex,
     IntOrHexList,
     NumberList,
+    NumberTable,
     Schema,
     Section,
     SectionList,
@@ -1155,6 +1156,13 @@ class ChannelConfig(Schema):
     field = Str(optional=True)
     #: the unit texts that may follow this channel's number, in place of ``parse.units``
     units = StrList()
+    #: the texts a device sends for a state (``ON``, ``OFF``), each with the number it reads
+    #: as; a text format's values only
+    states = NumberTable()
+    #: the numbers (as the device writes them, before ``normalize``) that it sends for "no
+    #: value" in this channel's field: not published, counted as ``invalid``; a text
+    #: format's values only
+    not_available = NumberList()
     filter = Section(FilterConfig)
     normalize = Section(NormalizeConfig)
     window = Section(WindowConfig)
@@ -1962,6 +1970,12 @@ class SensorConfig(Schema):
             header=p.header,
             units=p.units,
             channel_units=tuple((c.name, c.units) for c in self.channels if c.units),
+            channel_states=tuple((c.name, c.states) for c in self.channels if c.states),
+            channel_not_available=tuple(
+                (c.name, tuple(map(float, c.not_available)))
+                for c in self.channels
+                if c.not_available
+            ),
             invalid=p.invalid,
             decimal=p.decimal,
             nul_padding=p.nul_padding,

@@ -42,6 +42,7 @@ __all__ = [
     "IntOrHex",
     "IntOrHexList",
     "NumberList",
+    "NumberTable",
     "Schema",
     "Section",
     "SectionList",
@@ -595,6 +596,40 @@ class NumberList(Field[tuple[int | float, ...]]):
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValueError(f"must be finite numbers, got {_fmt(item)}")
         return tuple(items)
+
+
+class NumberTable(Field[tuple[tuple[str, int | float], ...]]):
+    """A table of texts, each with a finite number (``{ ON = 1, OFF = 0 }``), kept in the
+    order written; a text is non-empty and without spaces at its ends (a key that a device's
+    value, stripped, could never be)."""
+
+    def __init__(self, **kw: Any) -> None:
+        kw.setdefault("default", ())
+        super().__init__(**kw)
+
+    def validate(self, value: Any) -> tuple[tuple[str, int | float], ...]:
+        if isinstance(value, tuple) and all(isinstance(p, tuple) for p in value):
+            value = dict(value)  # the stored form, given back by Schema.replace
+        if not isinstance(value, Mapping):
+            raise TypeError(
+                f"must be a table of texts and their numbers ({{ ON = 1, OFF = 0 }}), got "
+                f"{_type_name(value)} {_fmt(value)}"
+            )
+        for key, item in value.items():
+            if not isinstance(key, str) or not key.strip():
+                raise ValueError(f"a key must be a non-empty text, got {_fmt(key)}")
+            if key != key.strip():
+                raise ValueError(
+                    f"key {key!r} has spaces at its ends, which a value loses before it is "
+                    f"looked up: write {key.strip()!r}"
+                )
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise TypeError(
+                    f"{_key_text(key)} must be a number, got {_type_name(item)} {_fmt(item)}"
+                )
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{_key_text(key)} must be a finite number, got {_fmt(item)}")
+        return tuple(value.items())
 
 
 class Section(Field[S]):

@@ -139,7 +139,11 @@ def last(rt: SensorRuntime, channel: str = "v") -> WindowStats:
 
 def values_after(changes: dict[str, Any], *frames: bytes) -> dict[str, float]:
     """The latest value of every channel that got one."""
-    rt = fed(changes, *frames)
+    return values_of(fed(changes, *frames))
+
+
+def values_of(rt: SensorRuntime) -> dict[str, float]:
+    """The latest value of every channel of ``rt`` that got one."""
     return {ch: s.reading.value for ch, s in window_stats(rt).items() if s is not None}
 
 
@@ -1367,6 +1371,18 @@ EFFECTS: list[Effect] = [
     ),
     Effect("sensors.parse.units", ["C"], ["F"], latest(b"21.5C\n"), 21.5, None),
     Effect("sensors.channels.units", ["C"], ["F"], latest(b"21.5C\n"), 21.5, None),
+    Effect("sensors.channels.states", {"ON": 1}, {"OK": 1}, latest(b"ON\n"), 1.0, None),
+    Effect(
+        "sensors.channels.not_available",
+        [-2],
+        [-1],
+        after(
+            (b"-1\n",),
+            lambda rt: (values_of(rt).get("v"), rt.parse_errors["invalid"]),
+        ),
+        (-1.0, 0),
+        (None, 1),
+    ),
     Effect("sensors.parse.decimal", ",", ".", latest(b"21,5\n"), 21.5, None),
     Effect("sensors.parse.nul_padding", True, False, latest(b"21.5\0\0\n"), 21.5, None),
     Effect(

@@ -50,6 +50,7 @@ from sensord.schema import (
     IntOrHex,
     IntOrHexList,
     NumberList,
+    NumberTable,
     Schema,
     Section,
     SectionList,
@@ -721,6 +722,10 @@ def field_values(field: Field[Any]) -> st.SearchStrategy[object]:
     elif isinstance(field, NumberList):
         sentinels = [0, -1, 0x7FFF, 0x8000, 0xFFFF, 0x8000_0000, 0xFFFF_FFFF, 2**64, -(2**63)]
         plausible = st.lists(st.sampled_from(sentinels) | st.floats(), max_size=3)
+    elif isinstance(field, NumberTable):
+        states = st.sampled_from(["ON", "OFF", "1", "nan", "", " OK", "ERR", "1,5", "0xA3"])
+        numbers = st.sampled_from([0, 1, -1, 2**64]) | st.floats()
+        plausible = st.dictionaries(states | any_text, numbers, max_size=3)
     elif isinstance(field, SectionOrStrList):
         plausible = st.lists(
             st.sampled_from(["passive_mode", "sleep", "range=5000", " "]) | table(field.schema),

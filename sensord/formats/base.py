@@ -312,6 +312,13 @@ class FormatSpec:
     #: ``units`` replace ``units`` for their field (a weather station's ``C`` for its
     #: temperature, ``N``/``V``/``W``/``F`` for its heater's status).
     channel_units: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: value, kv, csv, json: ``(channel_name, ((text, number), ...))`` of the channels whose
+    #: field may hold a state in words (``ON``, ``OFF``) in place of a number, and the number
+    #: each reads as.
+    channel_states: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()
+    #: value, kv, csv, json: ``(channel_name, numbers)`` of the channels whose field holds
+    #: one of ``numbers`` for "no value" (a VE.Direct ``TTG`` of -1): read as ``invalid``.
+    channel_not_available: tuple[tuple[str, tuple[float, ...]], ...] = ()
     #: value, kv, csv, json: texts a device sends for a value it could not measure (``"ERR"``),
     #: alone or in place of the number or of its unit (``236#``, ``#M``); in kv, one of signs
     #: alone also right before a key (``*O2Concentration[uM]``).

@@ -5,13 +5,15 @@ when the value there is a list. A key that holds a point itself (Tasmota's ``"PM
 too: where a component is no key of its object, it is tried joined with the next ones
 (``SDS0X1.PM2.5`` reads ``{"SDS0X1":{"PM2.5":4.9}}``). A JSON number is the value; a string is
 read as the text of a number is in the other line formats (``"21.5"``, as sketches that format
-their numbers send them; ``parse.units`` and ``parse.invalid`` apply); a bool, an object or a
-list at the path raises ``syntax``; ``null`` means the channel is absent. ``NaN``, ``Infinity``
+their numbers send them; ``parse.units``, ``parse.invalid`` and the channel's ``states`` apply);
+a bool, an object or a list at the path raises ``syntax``, whatever the channel's ``states``;
+``null`` means the channel is absent. ``NaN``, ``Infinity``
 and integers beyond the float range are ``nonfinite``, and so are a bare ``nan``, ``inf`` or
 ``-inf``, which JSON has no token for but sketches that print their JSON themselves send for a
 reading that failed (C's printf and Arduino's ``Print`` print a failed float so:
 ``{"t":nan,"h":45.00}``); such a value, a string of ``parse.invalid`` or a number that one of
-its entries is (``-127`` marks ``-127`` and ``-127.0``) fails alone and the document's other
+its entries is (``-127`` marks ``-127`` and ``-127.0``) or one of the channel's
+``not_available`` fails alone and the document's other
 channels are read. Text before the object (a console's time and topic, as
 Tasmota's serial log prints ``18:55:09 MQT: tele/tasmota/SENSOR = {...}``) is skipped up to the
 object's first ``{``.
@@ -136,10 +138,15 @@ def _dotted(node: object, path: tuple[tuple[str, int | None], ...], start: int) 
 
 def decoder(spec: FormatSpec) -> Decoder:
     readers = value_readers(spec)
-    targets = [(channel, _json_path(field), readers[field]) for channel, field in spec.fields]
+    marked = marked_numbers(spec)  # a JSON number among them is marked as its text would be
+    absent = dict(spec.channel_not_available)
+    # a JSON number among a channel's not_available is marked too, in the same one lookup
+    targets = [
+        (channel, _json_path(field), readers[field], marked.union(absent.get(channel, ())))
+        for channel, field in spec.fields
+    ]
     encoding = spec.encoding
     loads = _loads
-    marked = marked_numbers(spec)  # a JSON number among them is marked as its text would be
 
     def parse_json(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding)
@@ -151,7 +158,7 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise ParseError("syntax", "not a JSON object")
         readings: list[tuple[str, float]] = []
         failed: ParseError | None = None
-        for channel, path, read in targets:
+        for channel, path, read, marked_here in targets:
             node: object = document
             for key, index in path:
                 if type(node) is dict:
@@ -172,8 +179,13 @@ def decoder(spec: FormatSpec) -> Decoder:
                     beyond = ParseError("nonfinite", f"{channel}: integer beyond float range")
                     failed = field_failed(beyond, failed, (channel,))
                     continue
-                if value in marked:
-                    named = ParseError("invalid", f"{channel}: {node!r} marks the value invalid")
+                if value in marked_here:
+                    named = ParseError(
+                        "invalid",
+                        f"{channel}: {node!r} marks the value invalid"
+                        if value in marked
+                        else f"{channel}: {node!r} is one of its not_available",
+                    )
                     failed = field_failed(named, failed, (channel,))
                     continue
             elif type(node) is str:

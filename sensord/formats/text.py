@@ -14,7 +14,8 @@ Decoding rules common to all of them:
     ``-9.9E37``: infinity) and a reading that is no number (``9.91E37``).
 ``invalid``
     A configured field holds one of ``parse.invalid``, the texts the device sends for a value it
-    could not measure (value, kv, csv, json).
+    could not measure, or one of its channels' ``not_available`` numbers (value, kv, csv,
+    json).
 ``syntax``
     A value that is not a number, a frame that is not of the format, or a frame that yields none
     of the configured channels (except frames that are not meant for this sensor, which decode
@@ -42,6 +43,12 @@ Decoding rules common to all of them:
   case (``c``) or ends in one (``tC``, a digit changed into a letter) is damage, ``syntax``;
   the rejection of a unit in another case names the unit listed, since a unit listed in
   another case than the device's (``HPA`` for ``hPa``) rejects every frame so.
+* A channel's ``states`` name the words its field may hold in place of a number (``ON``,
+  ``OFF``), each with the number it reads as; the stripped text is looked up as written, and a
+  word that is none of them is ``syntax`` as before. A channel's ``not_available`` numbers
+  (a VE.Direct ``TTG`` of -1) are ``invalid`` in its field alone, where a number of
+  ``parse.invalid`` is in every field. A field whose channels have neither is read by the
+  plain reader (:func:`value_readers`), with no lookup added per value.
 * An empty value means the channel is absent from this frame; that is not an error.
 * A configured field that is present but not a number makes the whole frame fail: a damaged
   field is a sign of a damaged frame. A field the device itself marks as holding no value
@@ -60,7 +67,7 @@ import contextlib
 import math
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sensord.errors import OtherUnitError, ParseError
 from sensord.formats.base import BLOCK_KINDS, FormatSpec
@@ -72,6 +79,7 @@ __all__ = [
     "DECIMAL_MARKS",
     "NOT_READ",
     "ValueReader",
+    "channel_reader",
     "channels_by_field",
     "check_common",
     "check_separator",
@@ -317,15 +325,52 @@ def _damaged_unit(text: str, folded: list[str]) -> bool:
 
 def value_readers(spec: FormatSpec) -> dict[str, ValueReader]:
     """:func:`value_reader` of each field: under its channels' own ``units`` where they have
-    them, else under ``parse.units``."""
+    them, else under ``parse.units``; with their ``states`` and ``not_available``
+    (:func:`channel_reader`) where they have either, and the plain reader otherwise."""
     default = value_reader(spec)
     own = dict(spec.channel_units)
+    states = dict(spec.channel_states)
+    absent = dict(spec.channel_not_available)
     readers: dict[str, ValueReader] = {}
     for channel, field in spec.fields:
-        if channel in own and field not in readers:
-            readers[field] = value_reader(spec, own[channel], f"the units of channel {channel!r}")
-        readers.setdefault(field, default)
+        if field in readers:
+            continue  # a field is read once: the config check makes its channels agree
+        read = (
+            value_reader(spec, own[channel], f"the units of channel {channel!r}")
+            if channel in own
+            else default
+        )
+        if channel in states or channel in absent:
+            read = channel_reader(read, states.get(channel, ()), absent.get(channel, ()), channel)
+        readers[field] = read
     return readers
+
+
+def channel_reader(
+    read: ValueReader,
+    states: Iterable[tuple[str, float]],
+    not_available: Iterable[float],
+    channel: str,
+) -> ValueReader:
+    """``read`` with the ``states`` and ``not_available`` of ``channel``: a text (stripped)
+    that is a state reads as its number; any other is read by ``read``, and a number among
+    ``not_available`` raises ParseError ``invalid``."""
+    numbers = {text: float(value) for text, value in states}
+    marked = frozenset(not_available)
+    state = numbers.get
+
+    def read_state(text: str) -> float:
+        value = state(text.strip())
+        if value is not None:
+            return value
+        value = read(text)
+        if value in marked:
+            raise ParseError(
+                "invalid", f"{text.strip()[:40]!r} is one of the not_available of {channel!r}"
+            )
+        return value
+
+    return read_state
 
 
 def number_text(value: float, decimal: str = ".") -> str:
@@ -549,6 +594,7 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
     for unit in spec.units if reads_values else ():
         problems.extend(_unit_problems("parse.units", unit, spec))
     problems.extend(_channel_units_problems(spec, reads_values=reads_values))
+    problems.extend(_channel_states_problems(spec, reads_values=reads_values))
     return problems
 
 
@@ -643,6 +689,82 @@ def _channel_units_problems(spec: FormatSpec, *, reads_values: bool) -> list[tup
                 )
             )
     return problems
+
+
+#: Where a binary or Modbus sensor's values marked "no value" are listed, told to a channel's
+#: ``not_available`` there.
+_NOT_AVAILABLE_ELSEWHERE = {
+    "frames": "a frame field's raw values that mean no value are its own not_available "
+    "(sensors.frame.fields[].not_available)",
+    "modbus": "a register's values that mean no value are its own not_available "
+    "(sensors.registers[].not_available)",
+}
+
+
+def _channel_states_problems(spec: FormatSpec, *, reads_values: bool) -> list[tuple[str, str]]:
+    """A channel's ``states`` and ``not_available``: used by a protocol that ``reads_values``;
+    a state's text is one that the field's number reader rejects as ``syntax`` (a text that
+    reads as a number, or as ``nonfinite`` or ``invalid``, would be read two ways); channels of
+    one field give the same of each (a field is read once)."""
+    states = dict(spec.channel_states)
+    absent = dict(spec.channel_not_available)
+    units = dict(spec.channel_units)
+    problems: list[tuple[str, str]] = []
+    first: dict[str, tuple[str, tuple[tuple[str, float], ...], tuple[float, ...]]] = {}
+    for i, (channel, field) in enumerate(spec.fields):
+        own_states, own_absent = states.get(channel, ()), absent.get(channel, ())
+        if not reads_values:
+            if own_states:
+                problems.append((f"channels[{i}].states", f"is not used by format {spec.format!r}"))
+            if own_absent:
+                elsewhere = _NOT_AVAILABLE_ELSEWHERE.get(spec.format)
+                problems.append(
+                    (
+                        f"channels[{i}].not_available",
+                        f"is not used by format {spec.format!r}"
+                        + (f": {elsewhere}" if elsewhere else ""),
+                    )
+                )
+            continue
+        if own_states:
+            read = value_reader(spec, units.get(channel))
+            for text, _ in own_states:
+                problem = _state_text_problem(read, text)
+                if problem is not None:
+                    problems.append((f"channels[{i}].states", problem))
+        other, theirs, their_absent = first.setdefault(field, (channel, own_states, own_absent))
+        if other == channel:
+            continue
+        for key, mine, others in (
+            ("states", dict(own_states), dict(theirs)),
+            ("not_available", set(own_absent), set(their_absent)),
+        ):
+            if mine != others:
+                problems.append(
+                    (
+                        f"channels[{i}].{key}",
+                        f"channel {other!r} reads the same field with other {key}: a field "
+                        f"is read once, so give both the same {key}",
+                    )
+                )
+    return problems
+
+
+def _state_text_problem(read: ValueReader, text: str) -> str | None:
+    """Why ``text`` cannot be a state of a field that ``read`` reads, or None."""
+    try:
+        value = read(text)
+    except ParseError as exc:
+        if exc.reason == "syntax":
+            return None
+        return (
+            f"{text!r} is read as {exc.reason} already ({exc.detail}): a state is a text "
+            "that is no number"
+        )
+    return (
+        f"{text!r} reads as the number {value:g}: a state is a text that is no number (a "
+        "number that means no value goes in not_available)"
+    )
 
 
 def text_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> LineFramer:

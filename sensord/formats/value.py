@@ -16,9 +16,10 @@ its line end), in one of two forms:
   value does in the other text formats; a match in which no channel's group takes part is
   ``invalid``, as above.
 
-``parse.units``, ``parse.invalid`` and ``parse.decimal`` apply to each group's text as to any
-value (``sensord.formats.text``); a value marked invalid fails alone and the frame's others are
-read. A frame the pattern does not match is ``syntax``.
+``parse.units``, ``parse.invalid``, ``parse.decimal`` and a channel's ``states`` and
+``not_available`` apply to each group's text as to any value (``sensord.formats.text``); a
+value marked invalid fails alone and the frame's others are read. A frame the pattern does
+not match is ``syntax``.
 
 The simulator sends the bare number, or with a pattern and ``parse.example`` (one frame as the
 device sends it, which the pattern must match) the example with the text of the pattern's group
@@ -322,10 +323,12 @@ def _check_lines_read_back(
 def _reads_plain_floats(spec: FormatSpec) -> bool:
     """True when a frame that ``float()`` reads is that number: no pattern around it, an
     ASCII-compatible encoding, a decimal point (with a decimal comma ``23.4`` is no number),
-    and no ``parse.invalid`` text (which may look like a number)."""
+    no ``parse.invalid`` text (which may look like a number) and no ``not_available`` number
+    of the channel. (A ``states`` text is no number ``float()`` reads: ``check`` makes sure.)"""
     return (
         spec.pattern is None
         and not spec.invalid
+        and not spec.channel_not_available
         and spec.decimal == "."
         and reads_float_bytes_as_ascii(spec.encoding)
     )

@@ -1,0 +1,307 @@
+"""A text channel's ``states`` (words a device sends in place of a number) and
+``not_available`` (numbers it sends for "no value" in that field alone).
+
+The VE.Direct blocks are the real captures of ``tests/test_formats_blocks.py`` (their origin is
+told there): a BMV-702 (``Relay OFF``, ``TTG 942``), a BMV-712 Smart charging (``TTG -1``), a
+SmartSolar MPPT (``LOAD ON``) and a BlueSolar MPPT 75/15 at night (``LOAD OFF``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.config import Outcome, channel_toml, decoded_frames, load_sensors, sensor_toml
+from harness.daemon import sensord_cli
+from test_first_line import Clock as PortClock
+from test_formats_blocks import (
+    BLUESOLAR_75_15,
+    BMV702,
+    BMV712,
+    README,
+    SMARTSOLAR,
+    counts,
+    latest,
+    runtime,
+    sensor_of,
+)
+
+from sensord.config import parse_config
+from sensord.errors import ConfigError
+from sensord.formats import codec_for
+from sensord.sensor import SensorRuntime
+
+RELAY = "  states = { ON = 1, OFF = 0 }\n"
+
+
+def decoded(fmt: str, extra: str, channels: list[str], data: bytes) -> list[Outcome]:
+    return decoded_frames(
+        parse_config(sensor_toml("s", "sim://s", fmt, extra, channels)).sensors[0], data
+    )
+
+
+def problems_of(fmt: str, extra: str, channels: list[str]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(sensor_toml("s", "sim://s", fmt, extra, channels))
+    return info.value.problems
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+def test_kv_reads_a_state_as_its_number_and_a_channel_s_not_available_as_invalid() -> None:
+    channels = [
+        channel_toml("relay") + RELAY,
+        channel_toml("ttg") + "  not_available = [-1]\n",
+        channel_toml("i"),
+    ]
+    assert decoded(
+        "kv",
+        "",
+        channels,
+        b"relay=ON,ttg=120,i=-1\n"  # -1 is a number in a field without not_available
+        b"relay=OFF,ttg=-1,i=-1\n"  # -1 in ttg: no value, the others read
+        b"relay=OFF,ttg=-1.0,i=2\n"  # however the device prints it
+        b"relay=on,ttg=5,i=3\n"  # a state is matched as written: 'on' is no state
+        b"relay=1,ttg=5,i=3\n",  # a number is still read
+    ) == [
+        [("relay", 1.0), ("ttg", 120.0), ("i", -1.0)],
+        ("invalid", [("relay", 0.0), ("i", -1.0)]),
+        ("invalid", [("relay", 0.0), ("i", 2.0)]),
+        ("syntax", []),
+        [("relay", 1.0), ("ttg", 5.0), ("i", 3.0)],
+    ]
+
+
+def test_csv_reads_states_and_not_available_per_column() -> None:
+    channels = [
+        channel_toml("door", field="0") + "  states = { OPEN = 1, CLOSED = 0 }\n",
+        channel_toml("level", field="1") + "  not_available = [9999]\n",
+        channel_toml("check", field="2") + "  states = { OK = 0, FAIL = 1 }\n",
+    ]
+    assert decoded(
+        "csv",
+        "",
+        channels,
+        b"OPEN,12.5,OK\n CLOSED , 9999 ,FAIL\nAJAR,1,OK\n9999,9999.00,1\n",
+    ) == [
+        [("door", 1.0), ("level", 12.5), ("check", 0.0)],
+        ("invalid", [("door", 0.0), ("check", 1.0)]),
+        ("syntax", []),
+        ("invalid", [("door", 9999.0), ("check", 1.0)]),
+    ]
+
+
+def test_json_reads_states_from_strings_and_not_available_from_numbers_and_strings() -> None:
+    """A JSON string is looked up; a bool is ``syntax`` as it is without ``states``."""
+    channels = [
+        channel_toml("relay") + RELAY,
+        channel_toml("ttg") + "  not_available = [-1]\n",
+    ]
+    assert decoded(
+        "json",
+        "",
+        channels,
+        b'{"relay":"ON","ttg":-1}\n{"relay":"OFF","ttg":"-1"}\n{"relay":"OFF","ttg":7}\n'
+        b'{"relay":true,"ttg":7}\n',
+    ) == [
+        ("invalid", [("relay", 1.0)]),
+        ("invalid", [("relay", 0.0)]),
+        [("relay", 0.0), ("ttg", 7.0)],
+        ("syntax", []),
+    ]
+
+
+def test_a_value_line_s_not_available_is_invalid_and_leaves_the_fast_paths() -> None:
+    """A ``value`` sensor reads plain numbers with ``float()`` on the bytes (per frame and per
+    batch): a channel with ``not_available`` does not, or -1 would pass as a number."""
+    plain = parse_config(sensor_toml("s", "sim://s")).sensors[0].format_spec()
+    table = sensor_toml("s", "sim://s", channels=[channel_toml("v") + "  not_available = [-1]\n"])
+    spec = parse_config(table).sensors[0].format_spec()
+    codec = codec_for("value")
+    assert codec.batch_decoder is not None
+    assert codec.batch_decoder(plain) is not None
+    assert codec.batch_decoder(spec) is None
+    rt = SensorRuntime(parse_config(table).sensors[0], clock=PortClock())
+    rt.feed(b"5\n-1\n")
+    assert rt.parse_errors["invalid"] == 1
+    assert latest(rt) == {"v": 5.0}
+    assert [c.available for c in rt.snapshot().channels] == [False]
+    states = sensor_toml("s", "sim://s", channels=[channel_toml("v") + RELAY])
+    assert decoded_frames(parse_config(states).sensors[0], b"ON\n2.5\nOFF\n") == [
+        [("v", 1.0)],
+        [("v", 2.5)],
+        [("v", 0.0)],
+    ]
+
+
+# -- VE.Direct blocks ----------------------------------------------------------------------------
+
+#: The README's battery with a channel on ``TTG`` (minutes; -1: not discharging) and one on
+#: ``Relay`` (``ON``, ``OFF``), as ``with`` adds them.
+TIME_TO_GO = {"name": "ttg_min", "field": "TTG", "not_available": [-1]}
+RELAY_STATES = {"name": "relay", "field": "Relay", "states": {"ON": 1, "OFF": 0}}
+
+
+def bmv(*channels: dict[str, Any]) -> SensorRuntime:
+    """A runtime of the README's battery's first three channels and ``channels``."""
+    table = README["battery"]
+    return runtime(sensor_of(table, channels=[*table["channels"][:3], *channels]))
+
+
+def test_a_bmv_s_relay_is_a_state_and_its_ttg_of_minus_one_no_value() -> None:
+    """A BMV-702 discharging (TTG 942) then a BMV-712 charging (TTG -1): the relay's OFF is
+    0, the time to go its minutes, then no value, counted ``invalid``, the others read."""
+    rt = bmv(TIME_TO_GO, RELAY_STATES)
+    rt.feed(BMV702)
+    assert latest(rt)["ttg_min"] == 942.0
+    assert latest(rt)["relay"] == 0.0
+    assert counts(rt)["errors"] == {}
+    rt.feed(BMV712)
+    assert counts(rt)["errors"] == {"invalid": 1}
+    assert {c.name: c.available for c in rt.snapshot().channels} == {
+        "battery_voltage_v": True,
+        "battery_current_a": True,
+        "state_of_charge_percent": True,
+        "ttg_min": False,
+        "relay": True,
+    }
+    assert latest(rt)["battery_voltage_v"] == pytest.approx(13.043)
+    assert latest(rt)["battery_current_a"] == pytest.approx(3.856)
+
+
+def test_states_and_not_available_are_their_own_channel_s_only() -> None:
+    """The same BMV blocks with ``states`` on the alarm's channel and ``not_available`` on the
+    power's: the relay's channel, without ``states``, has each ``Relay`` line rejected as
+    ``syntax`` (what ``states`` is for), and the time to go, without ``not_available``, reads
+    -1 as -1."""
+    rt = bmv(
+        {"name": "relay", "field": "Relay"},
+        {"name": "alarm", "field": "Alarm", "states": {"ON": 1, "OFF": 0}},
+        {"name": "ttg_min", "field": "TTG"},
+        {"name": "power_w", "field": "P", "not_available": [-1]},
+    )
+    rt.feed(BMV702 + BMV712 + b"\r\n")
+    assert counts(rt)["errors"] == {"syntax": 3}
+    assert "relay" not in latest(rt)
+    assert latest(rt)["alarm"] == 0.0
+    assert latest(rt)["ttg_min"] == -1.0
+    assert latest(rt)["power_w"] == 50.0
+
+
+@pytest.mark.parametrize(
+    ("data", "load"), [(SMARTSOLAR, 1.0), (BLUESOLAR_75_15 + b"\r\n", 0.0)], ids=["on", "off"]
+)
+def test_an_mppt_s_load_output_reads_as_its_state(data: bytes, load: float) -> None:
+    table = README["solar"]
+    channels = [
+        *table["channels"],
+        {"name": "load_on", "field": "LOAD", "states": {"ON": 1, "OFF": 0}},
+    ]
+    rt = runtime(sensor_of(table, channels=channels))
+    rt.feed(data)
+    assert latest(rt)["load_on"] == load
+    assert counts(rt)["errors"] == {}
+
+
+# -- sensord check -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extra", "channel", "problem"),
+    [
+        (
+            "kv",
+            "",
+            '  states = { "1" = 1 }\n',
+            "channels[0].states: '1' reads as the number 1: a state is a text that is no number",
+        ),
+        (
+            "kv",
+            'parse = { decimal = "," }',
+            '  states = { "1,5" = 1 }\n',
+            "channels[0].states: '1,5' reads as the number 1.5",
+        ),
+        ("csv", "", "  states = { nan = 1 }\n", "channels[0].states: 'nan' is read as nonfinite"),
+        (
+            "kv",
+            'parse = { invalid = ["ERR"] }',
+            "  states = { ERR = 1 }\n",
+            "channels[0].states: 'ERR' is read as invalid already",
+        ),
+        ("kv", "", '  states = { "" = 1 }\n', "channels[0].states: a key must be a non-empty text"),
+        (
+            "kv",
+            "",
+            '  states = { " ON" = 1 }\n',
+            "channels[0].states: key ' ON' has spaces at its ends",
+        ),
+        (
+            "kv",
+            "",
+            '  states = { ON = "1" }\n',
+            "channels[0].states: ON must be a number, got string",
+        ),
+        ("kv", "", "  states = { ON = nan }\n", "channels[0].states: ON must be a finite number"),
+        ("kv", "", '  states = ["ON"]\n', "channels[0].states: must be a table of texts"),
+        ("kv", "", '  not_available = ["-1"]\n', "channels[0].not_available: must be a number"),
+        (
+            "nmea",
+            "",
+            "  states = { A = 1 }\n",
+            "channels[0].states: is not used by format 'nmea'",
+        ),
+        (
+            "modbus",
+            'modbus = { unit = 1 }\nregisters = [{ name = "v", table = "input", address = 0 }]',
+            "  not_available = [65535]\n",
+            "channels[0].not_available: is not used by format 'modbus': a register's values",
+        ),
+    ],
+)
+def test_states_and_not_available_are_checked_naming_the_channel(
+    fmt: str, extra: str, channel: str, problem: str
+) -> None:
+    field = "GGA.altitude" if fmt == "nmea" else "v"
+    problems = problems_of(fmt, extra, [channel_toml("v", field=field) + channel])
+    assert any(p.startswith(f"sensors[0].{problem}") for p in problems), problems
+
+
+def test_channels_of_one_field_need_the_same_states_and_not_available() -> None:
+    channels = [
+        channel_toml("relay", field="Relay") + RELAY,
+        channel_toml("again", field="Relay") + "  states = { ON = 1 }\n  not_available = [2]\n",
+    ]
+    assert problems_of("kv", "", channels) == [
+        "sensors[0].channels[1].states: channel 'relay' reads the same field with other states: "
+        "a field is read once, so give both the same states",
+        "sensors[0].channels[1].not_available: channel 'relay' reads the same field with other "
+        "not_available: a field is read once, so give both the same not_available",
+    ]
+
+
+def test_sensord_check_names_the_channel_whose_state_is_a_number(tmp_path: Path) -> None:
+    path = tmp_path / "relay.toml"
+    channel = channel_toml("fan", field="F") + RELAY
+    path.write_text(sensor_toml("box", "/dev/ttyUSB0", "kv", "", [channel_toml("t"), channel]))
+    assert sensord_cli("check", "--no-devices", str(path)).returncode == 0
+    path.write_text(path.read_text().replace("OFF = 0", '"0" = 0'))
+    result = sensord_cli("check", "--no-devices", str(path))
+    assert result.returncode == 1
+    assert (
+        f"{path}: sensors[0].channels[1].states (sensor 'box'): '0' reads as the number 0: "
+        "a state is a text that is no number"
+    ) in result.stderr, result.stderr
+
+
+def test_states_keep_their_texts_and_numbers_as_written() -> None:
+    """The table as the file gives it, its order kept, an integer and a float each as given."""
+    table: dict[str, Any] = {
+        "name": "s",
+        "port": "sim://s",
+        "format": "kv",
+        "channels": [{"name": "relay", "states": {"ON": 1, "OFF": 0.5}}],
+    }
+    [channel] = load_sensors(table).sensors[0].channels
+    assert channel.states == (("ON", 1), ("OFF", 0.5))
