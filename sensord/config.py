@@ -1309,6 +1309,14 @@ class SensorConfig(Schema):
     #: each of its channels or registers
     _per_entry: ClassVar[tuple[str, ...]] = ("channels", "registers")
 
+    @classmethod
+    def _entry_order(cls, data: Mapping[str, Any]) -> tuple[str, ...]:
+        """A Modbus sensor's registers first (one with registers given): a key both take
+        (``not_available``) is a register's there, and a text channel's in the other formats."""
+        if data.get("format") == "modbus" or "registers" in data:
+            return ("registers", "channels")
+        return cls._per_entry
+
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     port = Str(check=_check_port)
     simulate = Choice(("auto", "always", "never"), default="auto")

@@ -820,7 +820,7 @@ class Schema:
         blind = False
         for key in data:
             if key not in cls._fields:
-                meant = cls._meant_for(str(key))
+                meant = cls._meant_for(str(key), cls._entry_order(data))
                 instead = cls._foreign.get(str(key).lower())
                 below = cls._below_header_hint(str(key), data[key], path)
                 if below:
@@ -927,15 +927,16 @@ class Schema:
         return misplaced
 
     @classmethod
-    def _meant_for(cls, key: str) -> str | None:
+    def _meant_for(cls, key: str, entries: tuple[str, ...] | None = None) -> str | None:
         """The key an unknown ``key`` was likely meant as: a field of a close spelling
         (``sampling_rat``: ``sampling_rate_hz``), else the key of that name in a nested
         table that is not optional (``baudrate``: ``serial.baudrate``); None when there is
-        none. A synonym (``_synonyms``) comes first."""
+        none. A synonym (``_synonyms``) comes first. ``entries``: the arrays of tables to
+        look in, in order (``_per_entry`` when None)."""
         synonym = cls._synonyms.get(key.lower())
         if synonym is not None:
             return synonym
-        entry = cls._entry_key(key)
+        entry = cls._entry_key(key, cls._per_entry if entries is None else entries)
         if entry is not None:
             return entry
         close = closest(key, cls._fields)
@@ -948,9 +949,16 @@ class Schema:
         return None
 
     @classmethod
-    def _entry_key(cls, key: str) -> str | None:
+    def _entry_order(cls, data: Mapping[str, Any]) -> tuple[str, ...]:
+        """The arrays of tables (``_per_entry``) in which a key of their entries written in
+        this table (``data``) is looked for, in order: the first that has it is told."""
+        return cls._per_entry
+
+    @classmethod
+    def _entry_key(cls, key: str, entries: tuple[str, ...]) -> str | None:
         """Where ``key``, written in this table, belongs when it is a key of each entry of
-        one of its arrays of tables (``_per_entry``), or of a table every such entry has:
+        the first of ``entries`` (arrays of tables of ``_per_entry``) whose entries take it,
+        or of a table every such entry has:
         ``channels[].window``, ``channels[].normalize.scale``. None for a key that a table
         of this one's own takes (``units``: ``parse.units``)."""
         if any(
@@ -958,7 +966,7 @@ class Schema:
             for field in cls._fields.values()
         ):
             return None
-        for name in cls._per_entry:
+        for name in entries:
             entry = cls._fields[name]
             assert isinstance(entry, SectionList)
             if key in entry.schema._fields:

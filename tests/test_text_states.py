@@ -305,3 +305,27 @@ def test_states_keep_their_texts_and_numbers_as_written() -> None:
     }
     [channel] = load_sensors(table).sensors[0].channels
     assert channel.states == (("ON", 1), ("OFF", 0.5))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extra", "where"),
+    [
+        ("kv", "", 'channels[].not_available), as in channels = [{ name = "v", not_available'),
+        (
+            "modbus",
+            'modbus = { unit = 1 }\nregisters = [{ name = "v", table = "input", address = 0 }]',
+            'registers[].not_available), as in registers = [{ name = "v", not_available',
+        ),
+    ],
+)
+def test_not_available_in_the_sensor_s_table_is_told_the_entries_of_its_format(
+    fmt: str, extra: str, where: str
+) -> None:
+    """A key that a text channel and a Modbus register both take, written in the sensor's
+    table: a Modbus sensor is told its registers, any other its channels."""
+    problems = problems_of(fmt, f"not_available = [-1]\n{extra}", [channel_toml("v")])
+    assert any(
+        p.startswith("sensors[0].not_available: unknown key; 'not_available' belongs in each ")
+        and where in p
+        for p in problems
+    ), problems
