@@ -445,7 +445,7 @@ def test_a_battery_voltage_with_a_changed_digit_is_not_published() -> None:
     added = per_block(sensor_of(BATTERY), block, bad, block)
     lost = len(block_lines(block))
     assert added[1] == {"frames": 0, "ignored": 0, "readings": 0, "errors": {"checksum": lost}}
-    assert added[0]["readings"] == added[2]["readings"] == 3
+    assert added[0]["readings"] == added[2]["readings"] == 5
 
 
 def test_hex_messages_are_ignored_frames_and_the_readings_come() -> None:
@@ -1362,7 +1362,8 @@ def test_a_smartshunt_s_reads_give_every_block_whose_check_holds() -> None:
     assert latest(rt) == pytest.approx(
         {"battery_voltage_v": 12.868, "battery_current_a": 0.0, "state_of_charge_percent": 100.0}
     )
-    assert counts(rt)["errors"] == {"checksum": 17}
+    # and each block of readings' TTG of -1 (the SmartShunt at rest): not_available
+    assert counts(rt)["errors"] == {"checksum": 17, "invalid": 2}
 
 
 def test_a_smartsolar_s_block_after_a_hex_message_and_the_end_of_another_is_read() -> None:
@@ -1407,11 +1408,15 @@ def test_a_bmv_not_synchronised_has_no_state_of_charge_and_no_frame_error() -> N
     assert b"\r\nSOC\t---\r\n" in unsynchronised
     rt = runtime(sensor_of(BATTERY))
     rt.feed(main + history + unsynchronised + history + b"\r\n")
-    assert counts(rt) == {"frames": 52, "ignored": 46, "readings": 5, "errors": {"invalid": 1}}
+    # readings: V, I, SOC, TTG and Relay of the first block, V, I and Relay of the second;
+    # invalid: its SOC and TTG lines
+    assert counts(rt) == {"frames": 52, "ignored": 42, "readings": 8, "errors": {"invalid": 2}}
     assert {c.name: c.available for c in rt.snapshot().channels} == {
         "battery_voltage_v": True,
         "battery_current_a": True,
         "state_of_charge_percent": False,
+        "time_to_go_seconds": False,
+        "relay_closed": True,
     }
 
 

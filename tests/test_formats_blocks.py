@@ -869,36 +869,50 @@ WITH_IGNORE = {"p1_meter": P1, "battery": BATTERY, "solar": SOLAR}
 def test_a_bmv_reads_its_blocks_and_ignores_checksum_lines_whatever_their_byte() -> None:
     rt = runtime(sensor_of(BATTERY))
     rt.feed(BMV702 + b"\r\n")  # the CR LF that starts the next block ends the last line
-    # 4 blocks: 12 + 14 lines of their own, each with its checksum line; 3 readings a pair
-    assert counts(rt) == {"frames": 56, "ignored": 50, "readings": 6, "errors": {}}
+    # 4 blocks: 12 + 14 lines of their own, each with its checksum line; 5 readings a pair
+    assert counts(rt) == {"frames": 56, "ignored": 46, "readings": 10, "errors": {}}
     assert latest(rt) == pytest.approx(
-        {"battery_voltage_v": 12.065, "battery_current_a": -7.626, "state_of_charge_percent": 83.9}
+        {
+            "battery_voltage_v": 12.065,
+            "battery_current_a": -7.626,
+            "state_of_charge_percent": 83.9,
+            "time_to_go_seconds": 942 * 60,
+            "relay_closed": 0.0,
+        }
     )
 
 
 @pytest.mark.parametrize("terminator", ["\r\n", "\n"], ids=["crlf", "lf"])
 @pytest.mark.parametrize(
-    ("table", "data", "lines", "readings"),
+    ("table", "data", "lines", "readings", "not_available"),
     [
-        (BATTERY, BMV702, 56, 6),
-        (BATTERY, BMV_CR_LF, 26, 6),
-        (SOLAR, SMARTSOLAR, 38, 8),
-        (SOLAR, BLUESOLAR, 144, 32),
+        (BATTERY, BMV702, 56, 10, 0),
+        (BATTERY, BMV_CR_LF, 26, 8, 2),
+        (SOLAR, SMARTSOLAR, 38, 8, 0),
+        (SOLAR, BLUESOLAR, 144, 32, 0),
     ],
     ids=["bmv702", "bmv-checksums-cr-lf", "smartsolar", "bluesolar-hex-messages"],
 )
 def test_every_ve_direct_block_is_read_without_a_parse_error(
-    terminator: str, table: dict[str, Any], data: bytes, lines: int, readings: int
+    terminator: str,
+    table: dict[str, Any],
+    data: bytes,
+    *,
+    lines: int,
+    readings: int,
+    not_available: int,
 ) -> None:
     """Whatever the checksum byte (not UTF-8, CR, LF), a HEX message after it or not, and with
-    the terminator CR LF or the default LF: no parse error, the block's readings."""
+    the terminator CR LF or the default LF: no parse error, the block's readings (a full
+    battery's ``TTG`` of -1, which the README's battery names ``not_available``, counted as
+    ``invalid``: the device marks it as no value)."""
     rt = runtime(sensor_of(table, terminator=terminator))
     rt.feed(data + b"\r\n")
     assert counts(rt) == {
         "frames": lines,
-        "ignored": lines - readings,
+        "ignored": lines - readings - not_available,
         "readings": readings,
-        "errors": {},
+        "errors": {"invalid": not_available} if not_available else {},
     }
 
 

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from harness.config import Outcome, channel_toml, decoded_frames, load_sensors, sensor_toml
 from harness.daemon import sensord_cli
+from harness.pty import PtyPair
 from test_first_line import Clock as PortClock
+from test_first_line import send
 from test_formats_blocks import (
     BLUESOLAR_75_15,
     BMV702,
@@ -23,6 +25,7 @@ from test_formats_blocks import (
     SMARTSOLAR,
     counts,
     latest,
+    readme_toml_blocks,
     runtime,
     sensor_of,
 )
@@ -305,6 +308,68 @@ def test_states_keep_their_texts_and_numbers_as_written() -> None:
     }
     [channel] = load_sensors(table).sensors[0].channels
     assert channel.states == (("ON", 1), ("OFF", 0.5))
+
+
+# -- the README's battery ------------------------------------------------------------------------
+
+
+def test_the_readme_battery_publishes_relay_and_time_to_go_of_real_bmv_blocks() -> None:
+    """The README's battery on a BMV-702 (discharging: TTG 942 minutes) then a BMV-712
+    (charging: TTG -1): the relay's OFF is 0, the time to go in seconds (-1 is matched before
+    normalize), then no value."""
+    rt = runtime(sensor_of(README["battery"]))
+    rt.feed(BMV702)
+    assert latest(rt)["time_to_go_seconds"] == 942 * 60
+    assert latest(rt)["relay_closed"] == 0.0
+    assert counts(rt)["errors"] == {}
+    rt.feed(BMV712)
+    assert counts(rt)["errors"] == {"invalid": 1}
+    assert {c.name: c.available for c in rt.snapshot().channels} == {
+        "battery_voltage_v": True,
+        "battery_current_a": True,
+        "state_of_charge_percent": True,
+        "time_to_go_seconds": False,
+        "relay_closed": True,
+    }
+
+
+def test_the_readme_battery_on_a_pty_publishes_the_state_and_counts_ttg_invalid(
+    pty_pair: PtyPair,
+) -> None:
+    """End to end on a real port: the README's battery table as written (on the pty's path),
+    its device a pty that sends a BMV-712's blocks (Relay OFF, TTG -1), then a BMV-702's."""
+    config = load_sensors({**README["battery"], "port": pty_pair.path, "simulate": "never"})
+    clock = PortClock()
+    rt = SensorRuntime(config.sensors[0], clock=clock)
+    assert rt.try_open()
+    try:
+        send(rt, pty_pair, BMV712 + b"\r\n")
+        snap = rt.snapshot()
+        assert snap.parse_errors["invalid"] == 1
+        assert {c.name: c.available for c in snap.channels}["time_to_go_seconds"] is False
+        assert latest(rt)["relay_closed"] == 0.0
+        clock.now += 1.0
+        send(rt, pty_pair, BMV702 + b"\r\n")
+        assert latest(rt)["time_to_go_seconds"] == 942 * 60
+        assert all(c.available for c in rt.snapshot().channels)
+        assert rt.snapshot().parse_errors["invalid"] == 1
+    finally:
+        rt.stop()
+
+
+def test_sensord_check_names_the_readme_battery_s_relay_state_that_is_a_number(
+    tmp_path: Path,
+) -> None:
+    [block] = [b for b in readme_toml_blocks() if 'name = "battery"' in b]
+    path = tmp_path / "victron.toml"
+    path.write_text(block)
+    assert sensord_cli("check", "--no-devices", str(path)).returncode == 0
+    path.write_text(block.replace("OFF = 0", '"0" = 0'))
+    result = sensord_cli("check", "--no-devices", str(path))
+    assert result.returncode == 1
+    assert (
+        f"{path}: sensors[0].channels[4].states (sensor 'battery'): '0' reads as the number 0"
+    ) in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(
