@@ -861,6 +861,15 @@ def test_a_real_encrypted_frame_s_slashes_begin_no_telegram_and_are_skipped_whol
 @example(
     title=b"ABCDEFGH", length=2000, form="82", control=0x30, junk=b"/\r\n", smarty=True, sizes=[1]
 )
+@example(
+    title=bytes(8),
+    length=17,
+    form="short",
+    control=0x10,
+    junk=bytes(16) + b"/",
+    smarty=False,
+    sizes=[1],
+)
 def test_noise_that_looks_like_an_encrypted_frame_costs_no_telegram_however_chunked(
     *,
     title: bytes,
@@ -875,13 +884,20 @@ def test_noise_that_looks_like_an_encrypted_frame_costs_no_telegram_however_chun
     telegrams (maybe a real encrypted frame between them): every telegram is read, and the
     lines and counters do not depend on the chunking."""
     if form == "short":
-        field = bytes([min(length, 0x7F)])
+        claimed = min(length, 0x7F)
+        field = bytes([claimed])
     elif form == "81":
-        field = b"\x81" + bytes([min(length, 0xFF)])
+        claimed = min(length, 0xFF)
+        field = b"\x81" + bytes([claimed])
     else:
+        claimed = length
         field = b"\x82" + length.to_bytes(2, "big")
     header = b"\xdb\x08" + title + field + bytes([control])
     junk = junk.replace(b"\xdb", b"")  # a frame of its own, maybe, as a real meter's is
+    # past the length the header claims (its control byte the first of it), a / begins a
+    # telegram that the next / cuts short, counted truncated, as a / of noise between
+    # telegrams is: the noise here is the frame's
+    junk = junk[: claimed - 1] + junk[claimed - 1 :].replace(b"/", b"")
     data = header + junk + DSMR5 + (SMARTY if smarty else b"") + DSMR5
     whole = take("dsmr", data)
     assert whole[0] == telegram_lines(DSMR5) * 2
