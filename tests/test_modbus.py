@@ -2532,6 +2532,88 @@ def test_the_probe_says_when_other_units_frames_keep_its_wait_for_a_late_answer_
     ) in err
 
 
+#: Another master's exchanges with units 2 and 3, reading register 1 of each: many of their
+#: bytes are 0x01, unit 1's id (the first byte of its answer), none followed by 0x03 (the
+#: function of a read of holding registers, its answer's second byte)
+ANOTHER_MASTER_AT_1 = [
+    rtu_frame(bytes([2, 3, 0, 1, 0, 1])),
+    rtu_frame(bytes([2, 3, 2, 0, 1])),
+    rtu_frame(bytes([3, 4, 0, 1, 0, 1])),
+    rtu_frame(bytes([3, 4, 2, 1, 1])),
+]
+
+
+@pytest.mark.slow
+def test_the_probe_s_timeout_holds_while_other_units_bytes_carry_its_unit_id(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another master's exchanges with units 2 and 3 back to back on a 9600-baud line from
+    0.02 s after the probe's request, each byte a character time after the one before, many
+    of them 0x01, unit 1's id: none follows the line's silence, so none can begin unit 1's
+    answer, and the wait for that answer (125 registers: 266 ms on the line) is not drawn out
+    by them past the 0.2 s timeout. The wait for a late answer after it ends at the probe's
+    limit, 0.8 s later, as the line stays busy: the probe is done 1 s after its request."""
+    asked: list[float] = []
+    char = 10 / 9600
+    stream = b"".join(ANOTHER_MASTER_AT_1 * 70)  # 2170 bytes: 2.3 s on the line
+    with (
+        PtyRelay(answer=losing_line([1], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+        sent_on_the_line(
+            relay, asked, [(0.02 + char * i, bytes([b])) for i, b in enumerate(stream)]
+        ),
+    ):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--count", "125", "--baudrate", "9600", "--timeout", "0.2"]
+        assert main(probe) == 1
+        done = time.monotonic()
+        err = capsys.readouterr().err
+    assert len(asked) == 1
+    assert "no response from unit 1 within 0.2 s" in err
+    assert (
+        "stopped waiting for a late answer 0.80 s after the timeout, the probe's limit, while "
+        "the line still carried frames of units 2, 3 "
+    ) in err
+    assert done - asked[0] < 0.2 + 0.8 + 0.15, err
+
+
+@pytest.mark.slow
+def test_the_probe_s_timeout_holds_past_bytes_that_cannot_begin_its_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Bytes just before the probe's 0.2 s timeout (9600 baud, 125 registers: 266 ms of
+    answer) that begin like unit 1's answer but cannot be its start do not draw the wait out:
+    a frame of unit 2 that comes in two pieces 10 ms apart, the second one 01 03 FA (unit 1,
+    function 3, 250 bytes) after a pause that looks like the line's silence, but inside that
+    frame, whose CRC closes; and the first six bytes of an answer of unit 2 that breaks off
+    (a collision), a byte per character time, the last 0x01 with no silence before it. The
+    line is quiet after them: the wait for a late answer after the timeout ends one timeout
+    later, 0.4 s after the request."""
+    asked: list[float] = []
+    char = 10 / 9600
+    inside = rtu_frame(bytes([2, 3, 6, 0, 0, 1, 3, 0xFA, 0]))
+    broken_off = bytes([2, 3, 0xFA, 0, 0, 1])
+    frames = [(0.10, inside[:5]), (0.11, inside[5:])]
+    frames += [(0.16 + char * i, bytes([b])) for i, b in enumerate(broken_off)]
+    with (
+        PtyRelay(answer=losing_line([1], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+        sent_on_the_line(relay, asked, frames),
+    ):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--count", "125", "--baudrate", "9600", "--timeout", "0.2"]
+        assert main(probe) == 1
+        done = time.monotonic()
+        err = capsys.readouterr().err
+    assert len(asked) == 1
+    assert "no response from unit 1 within 0.2 s" in err
+    assert (
+        "skipped 1 frame of other unit ids while waiting for the answer (another master's "
+        "exchanges, or devices that send on their own): 1 of unit 2\n"
+    ) in err
+    assert done - asked[0] < 0.2 + 0.2 + 0.15, err
+
+
 @pytest.mark.slow
 def test_the_probe_names_other_units_frames_before_its_answer_in_one_line(
     capsys: pytest.CaptureFixture[str],
