@@ -169,8 +169,8 @@ def drain_after_timeout(
     most :func:`drain_limit_s` after the timeout, or as long as the wait the unit's known
     lateness gives before any frame comes, when that is longer; a wait that frames of the
     unit kept going until then is said on stderr to be cut short, and one that other bytes
-    kept from the line's silence until then is said so too, naming the unit ids of the
-    frames among them. The bytes read go to ``received`` too."""
+    kept from the line's silence until then, or past the line-busy limit, is said so too,
+    naming the unit ids of the frames among them. The bytes read go to ``received`` too."""
     timeout_s = args.timeout
     silence, char = silence_s(settings), char_s(settings)
     exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
@@ -182,6 +182,8 @@ def drain_after_timeout(
     quiet_until = now + silence + args.gap
     last = max(drain_until, quiet_until, now + drain_limit_s(timeout_s))
     busy_since = heard_at = float("-inf")
+    # until when the bytes that came past the line-busy limit would have kept the line
+    unheld_until = float("-inf")
     fd = source.fileno()
     own = 0  # the frames of the unit that came
     while (now := time.monotonic()) < (end := min(max(drain_until, quiet_until), last)):
@@ -213,8 +215,11 @@ def drain_after_timeout(
         if now - heard_at > LINE_QUIET_GAP_S:  # a run of bytes begins
             busy_since = now
         heard_at = now
+        busy_until = now + silence + link.awaited_bytes() * char
         if now - busy_since <= LINE_BUSY_LIMIT_S:
-            quiet_until = max(quiet_until, now + silence + link.awaited_bytes() * char)
+            quiet_until = max(quiet_until, busy_until)
+        else:
+            unheld_until = busy_until
     if drain_until > last:
         came = f"{own} frames of its came in the wait, each" if own > 1 else "a frame of its came"
         print(
@@ -226,19 +231,32 @@ def drain_after_timeout(
         )
     elif quiet_until > last:
         # bytes that nobody asked for kept the line from its silence until the limit
-        units = sorted(others.after)
-        carried = (
-            f"frames of unit{'s' if len(units) > 1 else ''} {', '.join(map(str, units))}"
-            if units
-            else "bytes that make no frame"
+        _tell_line_busy(last - start, "the probe's limit", others)
+    elif unheld_until > end:
+        # they kept it so for the line-busy limit, and came on past it
+        limit = (
+            f"the line-busy limit ({LINE_BUSY_LIMIT_S:g} s of bytes without the line's silence, "
+            "past which the daemon's requests go out anyway)"
         )
-        print(
-            f"stopped waiting for a late answer {last - start:.2f} s after the timeout, the "
-            f"probe's limit, while the line still carried {carried} (another master's "
-            "exchanges, or devices that send on their own): a request sent now may collide "
-            "with them; probe when the line is quiet",
-            file=sys.stderr,
-        )
+        _tell_line_busy(end - start, limit, others)
+
+
+def _tell_line_busy(after_s: float, limit: str, others: OtherUnits) -> None:
+    """Say that the wait for a late answer stopped ``after_s`` after the timeout, at
+    ``limit``, while bytes nobody asked for still came: the unit ids of the frames among
+    them (``others.after``), else that they make no frame."""
+    units = sorted(others.after)
+    carried = (
+        f"frames of unit{'s' if len(units) > 1 else ''} {', '.join(map(str, units))}"
+        if units
+        else "bytes that make no frame"
+    )
+    print(
+        f"stopped waiting for a late answer {after_s:.2f} s after the timeout, {limit}, while "
+        f"the line still carried {carried} (another master's exchanges, or devices that send "
+        "on their own): a request sent now may collide with them; probe when the line is quiet",
+        file=sys.stderr,
+    )
 
 
 def drain_limit_s(timeout_s: float) -> float:

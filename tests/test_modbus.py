@@ -2532,6 +2532,58 @@ def test_the_probe_says_when_other_units_frames_keep_its_wait_for_a_late_answer_
     ) in err
 
 
+#: The probe's line when its wait for a late answer ends at the line-busy limit while other
+#: units' frames still come: how long after the timeout.
+LINE_BUSY_END = re.compile(
+    r"^stopped waiting for a late answer (\d+\.\d\d) s after the timeout, the line-busy limit "
+    r"\(1 s of bytes without the line's silence, past which the daemon's requests go out "
+    r"anyway\), while the line still carried frames of units 2, 3 \(another master's "
+    r"exchanges, or devices that send on their own\): a request sent now may collide with "
+    r"them; probe when the line is quiet$",
+    re.MULTILINE,
+)
+
+
+@pytest.mark.slow
+def test_the_probe_says_when_other_units_frames_keep_the_line_busy_to_its_limit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another master's exchanges with units 2 and 3 back to back on a 9600-baud line, each
+    byte a character time after the one before, through the probe's wait for a late answer
+    after its 1 s timeout: that wait ends when they have kept the line from its silence for
+    1 s, the line-busy limit (the daemon's requests go out then too), and the rest of the
+    frame they begin (at most 0.27 s), well before the probe's own limit (3 s, the longer of
+    3 s and two timeouts). The probe says so as it says it at its own limit, naming the unit
+    ids the line carried, where it said nothing."""
+    asked: list[float] = []
+    char = 10 / 9600
+    exchanges = [
+        rtu_frame(bytes([2, 3, 0, 0x10, 0, 2])),
+        rtu_frame(bytes([2, 3, 4, 0, 5, 0, 6])),
+        rtu_frame(bytes([3, 4, 0, 0x20, 0, 2])),
+        rtu_frame(bytes([3, 4, 4, 0, 7, 0, 8])),
+    ]
+    stream = b"".join(exchanges * 80)  # 2720 bytes: 2.8 s on the line
+    with (
+        PtyRelay(answer=losing_line([1], asked)) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+        sent_on_the_line(
+            relay, asked, [(0.1 + char * i, bytes([b])) for i, b in enumerate(stream)]
+        ),
+    ):
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--baudrate", "9600", "--timeout", "1"]) == 1
+        done = time.monotonic()
+        err = capsys.readouterr().err
+    assert len(asked) == 1
+    assert "no response from unit 1 within 1 s" in err
+    told = LINE_BUSY_END.findall(err)
+    assert len(told) == 1, err
+    assert 1.0 <= float(told[0]) < 1.35
+    assert "the probe's limit" not in err
+    assert done - asked[0] < 1 + 1.35 + 0.15
+
+
 #: Another master's exchanges with units 2 and 3, reading register 1 of each: many of their
 #: bytes are 0x01, unit 1's id (the first byte of its answer), none followed by 0x03 (the
 #: function of a read of holding registers, its answer's second byte)
