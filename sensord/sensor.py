@@ -51,7 +51,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -259,10 +259,15 @@ def log_simulated_absent_device(logger: FilteringBoundLogger, port: str, url: st
 
 
 def make_source(
-    config: SensorConfig, clock: Callable[[], float] = time.monotonic, *, simulated: bool
+    config: SensorConfig,
+    clock: Callable[[], float] = time.monotonic,
+    *,
+    simulated: bool,
+    flash: MutableMapping[str, int] | None = None,
 ) -> Source:
     """The source for a sensor: its serial port, a simulated port producing the same bytes, or
-    the replay of a capture file."""
+    the replay of a capture file. ``flash``: what the simulated device keeps over power cycles
+    (:func:`make_device`)."""
     if config.address.is_replay:
         return ReplaySource(
             config.name,
@@ -274,19 +279,26 @@ def make_source(
             writes=not config.is_modbus,
         )
     if simulated:
-        device = make_device(config, clock())
+        device = make_device(config, clock(), flash=flash)
         url = config.port if config.address.is_simulated else f"sim://{config.name}"
         return SimulatedSource(config.name, url, device, clock=clock)
     return SerialSource(config.name, config.port, config.serial.settings())
 
 
 def make_device(
-    config: SensorConfig, start_s: float, rate_hz: float | None = None
+    config: SensorConfig,
+    start_s: float,
+    rate_hz: float | None = None,
+    *,
+    flash: MutableMapping[str, int] | None = None,
 ) -> SimulatedDevice:
     """The simulated device of a sensor: it sends the sensor's frames at ``rate_hz`` (default
     its sampling rate) and answers what is written to it like the device: a preset's device
     its commands, another device each poll request and each set-up command written as bytes
-    (with the first reply the command expects)."""
+    (with the first reply the command expects). ``flash`` is a preset's device's memory that
+    outlives a power cycle (an SDS011's settings, :class:`~sensord.formats.presets.PresetDevice`):
+    a device made again on the same one starts with what was stored in it; None: a device as
+    it left the factory."""
     model: DeviceModel | None = None
     replies = {
         command.command: command.replies[0] if command.replies else b""
@@ -296,7 +308,7 @@ def make_device(
     if config.preset is not None:
         from sensord.formats.presets import PresetDevice  # noqa: PLC0415  (loaded by a sensor with a preset)
 
-        model = PresetDevice(config.preset)
+        model = PresetDevice(config.preset, flash)
     elif config.poll is not None or replies:
         requests = config.poll_requests() if config.poll is not None else ()
         model = RequestModel(requests, replies)
@@ -385,6 +397,9 @@ class SensorRuntime:
         #: a test's own source; else ``make_source`` at each open, with ``simulated`` as it
         #: is then (a reload's ``carry_device`` may set it before the first)
         self._source_factory = source_factory
+        #: the memory of the simulated device that outlives its reconnects (an SDS011's
+        #: settings, which its flash keeps), shared by the device made at each open
+        self.simulated_flash: dict[str, int] = {}
         self.log = log.bind(sensor=self.name)
         self._errors = RateLimiter(60.0, clock)
         #: the state lines: each change, or once a minute while the state flaps, and why it
@@ -896,7 +911,9 @@ class SensorRuntime:
     def new_source(self) -> Source:
         if self._source_factory is not None:
             return self._source_factory(self.config)
-        return make_source(self.config, self._clock, simulated=self.simulated)
+        return make_source(
+            self.config, self._clock, simulated=self.simulated, flash=self.simulated_flash
+        )
 
     def try_open(self) -> bool:
         """Open a new source now (blocking); True when the sensor is up. False with no try
@@ -985,9 +1002,14 @@ class SensorRuntime:
         same device path, with ``simulate = "auto"``, it reads the device ``before`` read
         (not a simulation standing in for it) whether the path is there now or not. A device
         unplugged while a reload changes its sensor is a device unplugged later, reopened,
-        never replaced by a simulation."""
-        if not before.simulated and before.config.port == self.config.port:
+        never replaced by a simulation. A simulated device of the same preset on the same
+        port is the same unit: it keeps what its flash holds (``simulated_flash``)."""
+        if before.config.port != self.config.port:
+            return
+        if not before.simulated:
             self.wait_for_device()
+        elif before.config.preset == self.config.preset:
+            self.simulated_flash = before.simulated_flash
 
     def wait_for_device(self) -> None:
         """This sensor's device was read before (by the sensor it replaces, or by the run's

@@ -1182,6 +1182,88 @@ def test_a_simulated_sds011_in_query_mode_answers_its_queries() -> None:
     assert rt.framer.skipped_bytes == 0
 
 
+def simulated_sds011(clock: Clock, interval_s: float = 3.0) -> SensorRuntime:
+    """A ``sim://`` SDS011 of set-up :data:`SDS011_SETUP`, polled every ``interval_s``."""
+    table = {
+        "port": "sim://s",
+        "preset": "sds011",
+        "setup": SDS011_SETUP,
+        "poll": {"command": "query", "interval_s": interval_s},
+    }
+    return SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1))
+
+
+def connected_for(rt: SensorRuntime, clock: Clock, seconds: float) -> list[bytes]:
+    """Open ``rt`` and read and tick it every 50 ms for ``seconds``: what it wrote."""
+    assert rt.try_open()
+    assert rt.source is not None
+    opened_at = clock.now
+    end = clock.now + seconds
+    while clock.now < end:
+        rt.tick(clock.now)
+        clock.now += 0.05
+        rt.feed(rt.source.read())
+    return [data for at, way, data in rt.capture.entries() if way == TX and at >= opened_at]
+
+
+def test_a_simulated_sds011_keeps_its_settings_over_reconnects() -> None:
+    """A ``sim://`` SDS011 keeps its reporting mode and working period over the reconnects of
+    its port, as the flash of a real one does: the first connect asks for each setting and
+    writes it; the next ones only ask, and the device, in query mode from the open on,
+    answers the polls."""
+    clock = Clock()
+    rt = simulated_sds011(clock)
+    writes: list[list[bytes]] = []
+    for connect in range(3):
+        if connect:
+            rt.disconnect("unplugged")
+            clock.now += 60.0
+        writes.append(connected_for(rt, clock, 10.0))
+    rt.stop()
+    query_mode, period = (command_bytes("sds011", command) for command in SDS011_SETUP)
+    ask_mode, ask_period = (sds011_query(command) for command in SDS011_SETUP)
+    poll = command_bytes("sds011", "query")
+    assert [(w.count(query_mode), w.count(period)) for w in writes] == [(1, 1), (0, 0), (0, 0)]
+    assert writes[0][:4] == [ask_mode, query_mode, ask_period, period]
+    assert [w[:2] for w in writes[1:]] == [[ask_mode, ask_period]] * 2
+    assert all(set(w[2:]) == {poll} for w in writes[1:])
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert rt.framer.skipped_bytes == 0
+    assert rt.poll_timeouts == 0
+
+
+def test_a_simulated_sds011_keeps_its_settings_over_a_reload_that_changes_its_sensor() -> None:
+    """A reload that changes a simulated SDS011's sensor (its poll interval) reads the same
+    unit, whose flash holds the settings the first set-up wrote: the new sensor only asks."""
+    clock = Clock()
+    before = simulated_sds011(clock)
+    first = connected_for(before, clock, 10.0)
+    before.stop()
+    after = simulated_sds011(clock, interval_s=2.0)
+    after.carry_device(before)
+    again = connected_for(after, clock, 10.0)
+    after.stop()
+    query_mode, period = (command_bytes("sds011", command) for command in SDS011_SETUP)
+    assert [(w.count(query_mode), w.count(period)) for w in (first, again)] == [(1, 1), (0, 0)]
+    assert again[:2] == [sds011_query(command) for command in SDS011_SETUP]
+    assert after.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert after.poll_timeouts == 0
+
+
+def test_a_simulated_sds011_wakes_at_each_connect_with_the_settings_of_its_flash() -> None:
+    """What a simulated SDS011 keeps over a reconnect is what its flash keeps: its reporting
+    mode and working period, not its sleep (a real one works after power-on)."""
+    flash: dict[str, int] = {}
+    device = PresetDevice("sds011", flash)
+    for command in ("query_mode", "working_period=5", "sleep"):
+        device.receive(command_bytes("sds011", command))
+    again = PresetDevice("sds011", flash)
+    assert (again.active, again.period, again.asleep) == (False, 5, False)
+    assert not again.streaming
+    factory = PresetDevice("sds011", {})
+    assert (factory.active, factory.period, factory.asleep) == (True, 0, False)
+
+
 def test_a_polled_sensor_without_preset_is_simulated_as_answering_its_request() -> None:
     table = {
         "format": "value",

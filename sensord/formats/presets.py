@@ -178,7 +178,7 @@ import collections
 import dataclasses
 import functools
 import itertools
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -629,6 +629,10 @@ _KINDS: Mapping[str, str] = MappingProxyType(
 #: examples).
 SDS011_DEVICE_ID = b"\xa1\x60"
 
+#: The keys of a simulated SDS011's flash: its reporting mode (0 active, 1 query) and its
+#: working period in minutes.
+_MODE, _PERIOD = "reporting_mode", "working_period"
+
 
 def _pms_reply(command: int, data: int) -> bytes:
     body = bytes([0x42, 0x4D, 0x00, 0x04, command, data])
@@ -658,20 +662,28 @@ class PresetDevice:
       resumes it, and both are acknowledged with ``42 4D 00 04 E1 <mode> <sum>``. ``read``
       answers one data frame. ``sleep`` silences the device (acknowledged ``42 4D 00 04 E4 00
       <sum>``) until ``wakeup``, which gets no reply; asleep, it answers nothing else.
-    * SDS011: streams after power-on (active reporting mode). Report mode (``query_mode``,
-      ``active_mode``), ``working_period`` and sleep/work, set or queried (byte 3 1 or 0), are
-      answered with ``AA C5``, the command, its byte 3, the setting now in force, the device
-      id and the sum; ``query`` answers one data
+    * SDS011: streams after power-on in active reporting mode, unless its flash holds query
+      mode. Report mode (``query_mode``, ``active_mode``), ``working_period`` and sleep/work,
+      set or queried (byte 3 1 or 0), are answered with ``AA C5``, the command, its byte 3,
+      the setting now in force, the device id and the sum; ``query`` answers one data
       frame. Asleep, it answers only sleep/work. The working period is acknowledged; the
       simulated device keeps sending at its sampling rate. Its data frames carry the device
-      id of its replies (:data:`SDS011_DEVICE_ID`, filled in by ``stamp``).
+      id of its replies (:data:`SDS011_DEVICE_ID`, filled in by ``stamp``). The reporting
+      mode and the working period it is set to go to ``flash`` (keys ``reporting_mode``, 0
+      active and 1 query, and ``working_period``, in minutes), which it reads at power-on,
+      so a device built again on the same ``flash`` (the same unit reconnected) starts with
+      them, as the Laser Dust Sensor Control Protocol V1.3 says its flash keeps them ("still
+      effective after power off"); it is awake after power-on whatever it was before.
     * MH-Z19: never streams. ``read`` (86) answers one data frame; ``abc_on``/``abc_off`` (79)
       and ``range`` (99) are answered with ``FF``, the command, ``01`` and the checksum.
+
+    ``flash`` is the device's memory that outlives a power cycle (see SDS011 above); without
+    one, the device has a memory of its own, as it left the factory.
     """
 
-    __slots__ = ("_answer", "_commands", "_kind", "active", "asleep", "period")
+    __slots__ = ("_answer", "_commands", "_flash", "_kind", "active", "asleep", "period")
 
-    def __init__(self, preset: str) -> None:
+    def __init__(self, preset: str, flash: MutableMapping[str, int] | None = None) -> None:
         kind = _KINDS[preset]
         self._kind = kind
         self._commands = FrameFramer(_COMMAND_FRAMES[kind], 64)
@@ -680,11 +692,12 @@ class PresetDevice:
             "sds011": self._sds011,
             "mhz19": self._mhz19,
         }[kind]
+        self._flash: MutableMapping[str, int] = {} if flash is None else flash
         #: in its active (streaming) mode
-        self.active = kind != "mhz19"
+        self.active = kind != "mhz19" and not (kind == "sds011" and self._flash.get(_MODE))
         self.asleep = False
         #: the SDS011's working period in minutes (0: continuous)
-        self.period = 0
+        self.period = self._flash.get(_PERIOD, 0) if kind == "sds011" else 0
 
     @property
     def streaming(self) -> bool:
@@ -727,10 +740,11 @@ class PresetDevice:
         if code == 0x02:
             if write:
                 self.active = value == 0
+                self._flash[_MODE] = 0 if self.active else 1
             return [_sds011_reply(code, write, 0 if self.active else 1)]
         if code == 0x08:
             if write:
-                self.period = value
+                self.period = self._flash[_PERIOD] = value
             return [_sds011_reply(code, write, self.period)]
         return [None] if code == 0x04 else []
 
