@@ -1174,8 +1174,16 @@ class ChannelConfig(Schema):
         return self.field if self.field is not None else self.name
 
     def signal_spec(self) -> SignalSpec:
+        """The simulated signal: ``signal`` as given; its center and amplitude default to a
+        sine from the smallest of the channel's ``states`` numbers to the largest (so a
+        two-state channel is written as one state and the other in turn), else over the
+        middle half of the filter's range, else around 20."""
         lo, hi = self.filter.min, self.filter.max
-        if lo is not None and hi is not None:
+        if self.states:
+            numbers = [float(number) for _, number in self.states]
+            low, high = min(numbers), max(numbers)
+            center, amplitude = low / 2 + high / 2, high / 2 - low / 2
+        elif lo is not None and hi is not None:
             # halves and quarters first: (hi - lo) overflows for bounds near the float limit
             center, amplitude = lo / 2 + hi / 2, hi / 4 - lo / 4
         elif lo is not None:

@@ -8,6 +8,7 @@ SmartSolar MPPT (``LOAD ON``) and a BlueSolar MPPT 75/15 at night (``LOAD OFF``)
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from test_formats_blocks import (
     BMV712,
     README,
     SMARTSOLAR,
+    Clock,
     counts,
     latest,
     readme_toml_blocks,
@@ -394,3 +396,114 @@ def test_not_available_in_the_sensor_s_table_is_told_the_entries_of_its_format(
         and where in p
         for p in problems
     ), problems
+
+
+# -- simulation ----------------------------------------------------------------------------------
+
+STATE_CHANNEL = {"name": "relay", "field": "relay", "states": {"ON": 1, "OFF": 0}}
+NUMBER_CHANNEL = {"name": "v", "field": "v", "signal": {"center": 12.5, "amplitude": 0.5}}
+
+SIMULATED_STATES: dict[str, dict[str, Any]] = {
+    "kv": {"format": "kv", "channels": [STATE_CHANNEL, NUMBER_CHANNEL]},
+    "csv": {
+        "format": "csv",
+        "parse": {"columns": ["relay", "v"]},
+        "channels": [STATE_CHANNEL, NUMBER_CHANNEL],
+    },
+    "json": {"format": "json", "channels": [STATE_CHANNEL, NUMBER_CHANNEL]},
+    "value": {"format": "value", "channels": [STATE_CHANNEL]},
+    "value-pattern": {
+        "format": "value",
+        "parse": {"pattern": r"^Relay (\S+)$", "example": "Relay ON"},
+        "channels": [STATE_CHANNEL],
+    },
+    "value-named-groups": {
+        "format": "value",
+        "parse": {"pattern": r"Relay (?P<relay>\S+) V (?P<v>\S+)", "example": "Relay ON V 12.5"},
+        "channels": [STATE_CHANNEL, NUMBER_CHANNEL],
+    },
+    # a device that prints its state's number: the example shows its shape
+    "value-pattern-number": {
+        "format": "value",
+        "parse": {"pattern": r"^Relay ([0-9.]+)$", "example": "Relay 1.0"},
+        "channels": [STATE_CHANNEL],
+    },
+    "kv-block": README["battery"],
+}
+
+
+def simulated_relay(table: dict[str, Any], seconds: float) -> tuple[SensorRuntime, list[float]]:
+    """The sensor ``table`` on ``sim://``, sending 2 frames a second, read every 50 ms of
+    injected time for ``seconds``: the runtime, and the relay's value after each read that
+    gave it a reading (each read takes at most one frame, so each reading it published)."""
+    config = sensor_of({"name": "s", "sampling_rate_hz": 2.0, **table})
+    clock = Clock()
+    rt = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
+    assert rt.try_open()
+    assert rt.source is not None
+    relay = next(c.name for c in config.sensors[0].channels if c.states)
+    published: list[float] = []
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.now += 0.05
+        before = counts(rt)["readings"]
+        rt.feed(rt.source.read())
+        if counts(rt)["readings"] > before and relay in latest(rt):
+            published.append(latest(rt)[relay])
+    return rt, published
+
+
+@pytest.mark.parametrize("table", SIMULATED_STATES.values(), ids=SIMULATED_STATES.keys())
+def test_a_simulated_state_channel_publishes_its_states_numbers_in_turn(
+    table: dict[str, Any],
+) -> None:
+    """A simulated device writes a channel with ``states`` as the word of the state nearest its
+    signal (a number where its example shows one), and its signal goes from the smallest
+    state's number to the largest: over two signal periods the channel publishes 1 and 0 in
+    turn, and nothing else, with no parse error."""
+    rt, published = simulated_relay(table, 120.0)
+    assert counts(rt)["errors"] == {}
+    assert counts(rt)["frames"] >= 200
+    assert len(published) >= 200
+    assert set(published) == {0.0, 1.0}
+    turns = sum(a != b for a, b in itertools.pairwise(published))
+    assert turns >= 3  # the sine crosses 0.5 at 30, 60 and 90 s; noise may add a few
+
+
+def test_a_simulated_state_channel_with_a_signal_of_its_own_writes_the_nearest_state() -> None:
+    """A signal given to a channel with ``states`` is used as given: of three states, a signal
+    around 1.8 writes HIGH (2) mostly, MID (1) at its low points, never LOW (0)."""
+    states = {"name": "level", "field": "level", "states": {"LOW": 0, "MID": 1, "HIGH": 2}}
+    signal = {"center": 1.8, "amplitude": 0.4, "noise": 0.0, "period_s": 20.0}
+    rt, published = simulated_relay(
+        {"format": "kv", "channels": [{**states, "signal": signal}]}, 40.0
+    )
+    assert counts(rt)["errors"] == {}
+    assert set(published) == {1.0, 2.0}
+    assert published.count(2.0) > published.count(1.0)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line"),
+    [("kv", b"level=MID,v=0.400"), ("csv", b"MID,0.400"), ("json", b'{"level":"MID","v":0.4}')],
+)
+def test_the_encoder_writes_the_word_of_the_nearest_state(fmt: str, line: bytes) -> None:
+    states = {"name": "level", "field": "level", "states": {"LOW": 0, "MID": 1, "HIGH": 2}}
+    table: dict[str, Any] = {"name": "s", "format": fmt, "channels": [states, {"name": "v"}]}
+    if fmt == "csv":
+        table["parse"] = {"columns": ["level", "v"]}
+    spec = sensor_of(table).sensors[0].format_spec()
+    encode = codec_for(fmt).encoder(spec)
+    assert encode({"level": 0.6, "v": 0.4}, 0.0) == [line]
+    words = [encode({"level": x, "v": 0.4}, 0.0)[0] for x in (-7.0, 0.5, 1.49, 1.51, 99.0)]
+    for word, expected in zip(words, ["LOW", "LOW", "MID", "HIGH", "HIGH"], strict=True):
+        assert expected.encode() in word
+
+
+def test_the_encoder_writes_the_first_word_of_a_state_s_number() -> None:
+    """Of several words for one number (a device that sends ``ON`` and, from an older firmware,
+    ``On``), the simulator writes the first one listed."""
+    relay = {"name": "relay", "states": {"ON": 1, "On": 1, "OFF": 0, "Off": 0}}
+    spec = sensor_of({"name": "s", "format": "kv", "channels": [relay]}).sensors[0].format_spec()
+    encode = codec_for("kv").encoder(spec)
+    assert [encode({"relay": x}, 0.0) for x in (0.9, 0.1)] == [[b"relay=ON"], [b"relay=OFF"]]

@@ -37,6 +37,7 @@ from sensord.formats.text import (
     check_separator,
     decode_text,
     field_failed,
+    field_states,
     kept_readings,
     no_channels,
     number_text,
@@ -234,7 +235,22 @@ def encoder(spec: FormatSpec) -> Encoder:
             cells[index] = "" if value is None else number_text(value, decimal)
         return [delimiter.join(cells).encode(encoding)]
 
-    return encode_csv
+    states = field_states(spec)
+    if not states:
+        return encode_csv
+    printers = [(field, index, states.get(field)) for field, index in targets]
+
+    def encode_csv_states(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        cells = ["0"] * width
+        for field, index, state in printers:
+            value = values.get(field)
+            if value is None:
+                cells[index] = ""
+            else:
+                cells[index] = number_text(value, decimal) if state is None else state(value)[0]
+        return [delimiter.join(cells).encode(encoding)]
+
+    return encode_csv_states
 
 
 def header(spec: FormatSpec) -> bytes | None:

@@ -38,6 +38,7 @@ from sensord.formats.text import (
     check_common,
     decode_text,
     field_failed,
+    field_states,
     kept_readings,
     marked_numbers,
     no_channels,
@@ -214,8 +215,9 @@ def decoder(spec: FormatSpec) -> Decoder:
 _JSON_MAX_INDEX = 1000
 
 
-def _json_set(root: dict[str, Any], parts: list[str], value: float) -> None:
-    """Store ``value`` at the dotted path ``parts``, creating objects and lists on the way."""
+def _json_set(root: dict[str, Any], parts: list[str], value: float | str) -> None:
+    """Store ``value`` (a number, or a state's word) at the dotted path ``parts``, creating objects
+    and lists on the way."""
     node: dict[str, Any] | list[Any] = root
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
@@ -265,7 +267,22 @@ def encoder(spec: FormatSpec) -> Encoder:
 
     # Conflicting paths (``a`` and ``a.b``) fail here, once, rather than per frame.
     encode_json(dict.fromkeys((field for field, _ in paths), 0.0), 0.0)
-    return encode_json
+    states = field_states(spec)
+    if not states:
+        return encode_json
+    printers = [(field, parts, states.get(field)) for field, parts in paths]
+
+    def encode_json_states(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        document: dict[str, Any] = {}
+        for field, parts, state in printers:
+            value = values.get(field)
+            if value is not None:
+                _json_set(
+                    document, parts, round(value, DECIMALS) if state is None else state(value)[0]
+                )
+        return [json.dumps(document, separators=(",", ":")).encode(encoding)]
+
+    return encode_json_states
 
 
 CODEC = Codec("json", check, decoder, encoder, text_framer)

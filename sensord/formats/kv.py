@@ -34,6 +34,7 @@ from sensord.formats.text import (
     check_separator,
     decode_text,
     field_failed,
+    field_states,
     kept_readings,
     no_channels,
     number_text,
@@ -191,7 +192,21 @@ def encoder(spec: FormatSpec) -> Encoder:
         ]
         return [pair_separator.join(pairs).encode(encoding)]
 
-    return encode_kv
+    states = field_states(spec)
+    if not states:
+        return encode_kv
+    printers = [(f, states.get(f)) for f in fields]
+
+    def encode_kv_states(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        pairs: list[str] = []
+        for f, state in printers:
+            if f in values:
+                value = values[f]
+                text = number_text(value, decimal) if state is None else state(value)[0]
+                pairs.append(f"{f}{kv_separator}{text}")
+        return [pair_separator.join(pairs).encode(encoding)]
+
+    return encode_kv_states
 
 
 CODEC = Codec("kv", check, decoder, encoder, text_framer, counted_decoder=counted_decoder)

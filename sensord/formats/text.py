@@ -58,12 +58,16 @@ Decoding rules common to all of them:
   the text in question up to its first 40 characters.
 
 Encoders print numbers with :data:`DECIMALS` decimals and the configured decimal mark, as a
-device with a fixed display precision does.
+device with a fixed display precision does. A field with ``states`` is printed as the word of
+the state whose number is nearest the value (:func:`field_states`), as the device writes it;
+the encoder of a sensor without ``states`` prints every field as a number, as it always did.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import itertools
 import math
 import re
 import warnings
@@ -78,6 +82,7 @@ __all__ = [
     "DECIMALS",
     "DECIMAL_MARKS",
     "NOT_READ",
+    "StateOf",
     "ValueReader",
     "channel_reader",
     "channels_by_field",
@@ -87,8 +92,10 @@ __all__ = [
     "checked_regex",
     "decode_text",
     "field_failed",
+    "field_states",
     "kept_readings",
     "marked_numbers",
+    "nearest_state",
     "no_channels",
     "number",
     "number_text",
@@ -371,6 +378,37 @@ def channel_reader(
         return value
 
     return read_state
+
+
+#: The state a simulated device writes for a value: its word and its number.
+StateOf = Callable[[float], tuple[str, float]]
+
+
+def nearest_state(states: Iterable[tuple[str, float]]) -> StateOf:
+    """The state of ``states`` whose number is nearest a value (of two as near, the one of the
+    smaller number; of several words for one number, the first): what a simulated device
+    writes for that value in a field with ``states``, as the device writes only its states."""
+    words: dict[float, str] = {}
+    for text, value in states:
+        words.setdefault(float(value), text)
+    numbers = sorted(words)
+    if not numbers:
+        raise ValueError("no states")
+    # the values at which the nearest state changes, halfway between two numbers
+    cuts = [low / 2 + high / 2 for low, high in itertools.pairwise(numbers)]
+    chosen = [(words[value], value) for value in numbers]
+    return lambda value: chosen[bisect.bisect_left(cuts, value)]
+
+
+def field_states(spec: FormatSpec) -> dict[str, StateOf]:
+    """:func:`nearest_state` of each field whose channels have ``states`` (the channels of one
+    field give the same: the config check makes them agree); the other fields are not in it."""
+    states = dict(spec.channel_states)
+    found: dict[str, StateOf] = {}
+    for channel, field in spec.fields:
+        if channel in states and field not in found:
+            found[field] = nearest_state(states[channel])
+    return found
 
 
 def number_text(value: float, decimal: str = ".") -> str:

@@ -27,7 +27,9 @@ replaced by the number, printed in the shape of the example's (as many decimals,
 a sign, an exponent: a device's fixed display format, as a MaxBotix's ``R0765``). A
 single-group pattern without an example simulates as the bare number. Named groups need an
 example: each channel's value replaces its group's number, printed likewise, with the text
-after the number kept; ``check`` makes sure the pattern reads that line back.
+after the number kept; ``check`` makes sure the pattern reads that line back. A channel with
+``states`` is sent as the word of the state nearest its value; where the example shows a
+number in its group, as that state's number in the example's shape.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ from sensord.errors import ParseError
 from sensord.formats.base import BatchDecoder, Codec, Decoder, Encoder, FormatSpec, regex_text
 from sensord.formats.text import (
     SCPI_INFINITY,
+    StateOf,
     channels_by_field,
     check_common,
     checked_regex,
     decode_text,
     field_failed,
+    field_states,
     kept_readings,
     no_channels,
     not_measured,
@@ -472,11 +476,16 @@ def encoder(spec: FormatSpec) -> Encoder:
     decimal = spec.decimal
     before = after = ""
     printed: Callable[[float], str] = lambda value: number_text(value, decimal)  # noqa: E731
+    shown: str | None = None  # the example's text of the group
     if spec.pattern is not None and spec.example is not None:
         match = re.compile(spec.pattern).search(spec.example)
         if match is not None and match.group(1) is not None:  # check() makes sure it is
             before, after = spec.example[: match.start(1)], spec.example[match.end(1) :]
-            printed = _printer(match.group(1), decimal)  # in the example's shape
+            shown = match.group(1)
+            printed = _printer(shown, decimal)  # in the example's shape
+    state = field_states(spec).get(field)
+    if state is not None:
+        printed = _state_printer(state, _words(spec, field), shown, printed)
 
     def encode_value(values: Mapping[str, float], t_s: float) -> list[bytes]:
         value = values.get(field)
@@ -518,6 +527,34 @@ def _printer(text: str, decimal: str) -> Callable[[float], str]:
     return print_value
 
 
+def _words(spec: FormatSpec, field: str) -> frozenset[str]:
+    """The words of the ``states`` of the channels that read ``field``."""
+    states = dict(spec.channel_states)
+    return frozenset(
+        text
+        for channel, name in spec.fields
+        if name == field
+        for text, _ in states.get(channel, ())
+    )
+
+
+def _state_printer(
+    state: StateOf, words: frozenset[str], shown: str | None, printed: Callable[[float], str]
+) -> Callable[[float], str]:
+    """How a value of a field with ``states`` is printed in place of ``shown``, its group's
+    text in the example (None: without one): the word of the nearest state, with the spaces
+    around ``shown`` kept; where the example shows a number and no word, that state's number
+    as ``printed`` prints a number there (in the example's shape), as a device that writes its
+    states' numbers does."""
+    if shown is None:
+        return lambda value: state(value)[0]
+    if shown.strip() not in words:
+        return lambda value: printed(state(value)[1])
+    head = shown[: len(shown) - len(shown.lstrip())]
+    tail = shown[len(shown.rstrip()) :]
+    return lambda value: head + state(value)[0] + tail
+
+
 def _named_encoder(spec: FormatSpec, pattern: re.Pattern[str], example: str) -> Encoder:
     """The example with each channel's group it holds replaced by its value."""
     encoding = spec.encoding
@@ -527,8 +564,14 @@ def _named_encoder(spec: FormatSpec, pattern: re.Pattern[str], example: str) -> 
     pieces: list[tuple[str, str, Callable[[float], str]]] = []
     at = 0
     held = [name for name in unique_fields(spec) if (match.group(name) or "").strip()]
+    states = field_states(spec)
     for start, end, field in sorted((match.start(name), match.end(name), name) for name in held):
-        pieces.append((example[at:start], field, _printer(example[start:end], spec.decimal)))
+        shown = example[start:end]
+        print_value = _printer(shown, spec.decimal)
+        state = states.get(field)
+        if state is not None:
+            print_value = _state_printer(state, _words(spec, field), shown, print_value)
+        pieces.append((example[at:start], field, print_value))
         at = end
     rest = example[at:]
 
