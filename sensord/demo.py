@@ -11,7 +11,8 @@ DEMO_CONFIG = """\
 # sensord demo: eight simulated devices: one per text wire format, two binary sensors read
 # through their presets (a Plantower PMS5003 that streams its frames, and a Winsen MH-Z19
 # polled with its read request, whose set-up command, automatic baseline calibration off, it
-# acknowledges on every connect), and a Modbus energy meter.
+# acknowledges on every connect), and a Modbus energy meter. The weather station's rain
+# sensor sends WET or DRY, which its channel's states publish as 1 and 0.
 [http]
 listen = "127.0.0.1"
 port = 9808
@@ -51,6 +52,11 @@ sampling_rate_hz = 2
   filter = { min = 800.0, max = 1100.0 }
   normalize = { from_unit = "hpa", to_unit = "pa" }
   signal = { center = 1013.0, amplitude = 3.0, period_s = 900.0 }
+  [[sensors.channels]]
+  name = "raining"
+  field = "rain"
+  states = { WET = 1, DRY = 0 }
+  signal = { period_s = 600.0 }
 
 [[sensors]]
 name = "power"

@@ -9,6 +9,7 @@ SmartSolar MPPT (``LOAD ON``) and a BlueSolar MPPT 75/15 at night (``LOAD OFF``)
 from __future__ import annotations
 
 import itertools
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from test_formats_blocks import (
 )
 
 from sensord.config import parse_config
+from sensord.demo import DEMO_CONFIG
 from sensord.errors import ConfigError
 from sensord.formats import codec_for
 from sensord.sensor import SensorRuntime
@@ -441,7 +443,8 @@ def simulated_relay(table: dict[str, Any], seconds: float) -> tuple[SensorRuntim
     rt = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
     assert rt.try_open()
     assert rt.source is not None
-    relay = next(c.name for c in config.sensors[0].channels if c.states)
+    relay = next((c.name for c in config.sensors[0].channels if c.states), None)
+    assert relay is not None, "no channel with states"
     published: list[float] = []
     end = clock.now + seconds
     while clock.now < end:
@@ -507,3 +510,12 @@ def test_the_encoder_writes_the_first_word_of_a_state_s_number() -> None:
     spec = sensor_of({"name": "s", "format": "kv", "channels": [relay]}).sensors[0].format_spec()
     encode = codec_for("kv").encoder(spec)
     assert [encode({"relay": x}, 0.0) for x in (0.9, 0.1)] == [[b"relay=ON"], [b"relay=OFF"]]
+
+
+def test_the_demo_s_rain_sensor_sends_its_states() -> None:
+    """The built-in demo's weather station writes its rain channel as WET and DRY, read as 1
+    and 0 with no parse error: the demo runs the states' decode path."""
+    [weather] = [s for s in tomllib.loads(DEMO_CONFIG)["sensors"] if s["name"] == "weather"]
+    rt, published = simulated_relay(weather, 600.0)
+    assert counts(rt)["errors"] == {}
+    assert set(published) == {0.0, 1.0}
