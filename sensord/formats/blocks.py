@@ -67,7 +67,9 @@ Kinds:
   been caught in its middle). A block has no empty line: a CR LF that another follows (the
   line end of a line of something else, a stray CR LF) begins none, and is skipped. A block
   whose end was lost on the line (a byte of its ``Checksum`` line, or bytes up to the middle
-  of a later block) runs into the next one, and the two fail their check as one; when the
+  of a later block) runs into the next one, and the two fail their check as one (two whose
+  damages add up to a sum that holds, 1 in 256, name a label twice, which a block never
+  does, and fail as well); when the
   next one begins at a ``PID`` line (the first of a device's block, or of a battery
   monitor's first) or an ``H1`` line (the first of its block of history) and the bytes from
   there hold its check, that block is read, and only the lines before it are rejected (or
@@ -570,7 +572,7 @@ class BlockFramer(LineFramer):
                 if self._too_long(pos, block_end):
                     pos += 1
                     continue
-                if sum(text) & 0xFF == 0:
+                if sum(text) & 0xFF == 0 and _labels_once(text):
                     self.ignored += messages
                     bodies.append(text[: len(text) - marker + 1])
                     self._synced = True
@@ -622,6 +624,15 @@ class BlockFramer(LineFramer):
         else:
             self.skipped_bytes += len(text) - lost
         return int(lost)
+
+
+def _labels_once(text: bytes) -> bool:
+    """Whether no label comes twice in the VE.Direct block ``text`` (up to its checksum
+    byte): a device's block names each field once, so one that names a field twice is two
+    blocks run into one, the first's ``Checksum`` line damaged, whose byte sum holds by chance
+    (the damage of the two adding up to 0 mod 256: 1 in 256)."""
+    labels = [line.partition(b"\t")[0] for line in text.split(b"\r\n")]
+    return len(set(labels)) == len(labels)
 
 
 def _ve_block(data: bytes, start: int) -> tuple[bytes, int, int] | None:

@@ -186,11 +186,18 @@ def encoder(spec: FormatSpec) -> Encoder:
     encoding = spec.encoding
     decimal = spec.decimal
 
-    def encode_kv(values: Mapping[str, float], t_s: float) -> list[bytes]:
-        pairs = [
-            f"{f}{kv_separator}{number_text(values[f], decimal)}" for f in fields if f in values
-        ]
+    #: a VE.Direct block holds one field a line, as a device sends it
+    line_a_pair = spec.block == "vedirect"
+
+    def joined(pairs: list[str]) -> list[bytes]:
+        if line_a_pair:
+            return [pair.encode(encoding) for pair in pairs]
         return [pair_separator.join(pairs).encode(encoding)]
+
+    def encode_kv(values: Mapping[str, float], t_s: float) -> list[bytes]:
+        return joined(
+            [f"{f}{kv_separator}{number_text(values[f], decimal)}" for f in fields if f in values]
+        )
 
     states = field_states(spec)
     if not states:
@@ -204,7 +211,7 @@ def encoder(spec: FormatSpec) -> Encoder:
                 value = values[f]
                 text = number_text(value, decimal) if state is None else state(value)[0]
                 pairs.append(f"{f}{kv_separator}{text}")
-        return [pair_separator.join(pairs).encode(encoding)]
+        return joined(pairs)
 
     return encode_kv_states
 
