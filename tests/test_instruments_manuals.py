@@ -488,3 +488,133 @@ def test_a_ctd_s_comma_and_spaces_separated_values_and_its_prompt() -> None:
             ("pressure_dbar", -9.257),
         ],
     ]
+
+
+# OpenEnergyMonitor emonTx V3 with its continuous monitoring firmware (openenergymonitor/
+# EmonTxV3CM, src/EmonTxV3CM.ino, "Key:Value format, used by EmonESP & emonhub"): a line each
+# datalog period, "MSG:", the message count, ",Vrms:" and the voltage, ",P1:" to ",P4:" the
+# powers (W), ",E1:" to ",E4:" the energies (Wh), ",T1:" to ",T3:" the temperatures and
+# ",pulse:" the pulse count, each float by Arduino's Serial.print (two decimals). A
+# temperature sensor never detected (300.00) is left out of the line; 302 is a sensor that
+# read outside -55..125 degC and 304 one that is gone or whose data failed its CRC (emontx-
+# 3phase release 1.2.0, "DS18B20 Temp Error Codes"). Before its first line the firmware prints
+# its settings, as an emonTx4's start-up shows them in the OpenEnergyMonitor community thread
+# "EmonTx4 Configuration by Direct Serial - notes" (emonTx V4 CM V1.5.7).
+EMONTX_CM = (
+    b"emonTx V4 CM Continuous Monitoring V1.5.7\r\n"
+    b"vCal = 807.86\r\n"
+    b"RFM69CW  Freq: 433MHz Group: 210 Node: 17 \r\n"
+    b"MSG:1,Vrms:240.00,P1:0,P2:0,P3:0,P4:0,E1:0,E2:0,E3:0,E4:0,T1:21.50,T2:302.00,pulse:0\r\n"
+    b"MSG:2,Vrms:243.18,P1:1454,P2:-12,P3:0,P4:0,E1:4,E2:0,E3:0,E4:0,T1:304.00,pulse:1\r\n"
+)
+EMONTX_TABLE = """
+[[sensors]]
+name = "emontx"
+port = "/dev/ttyUSB0"
+format = "kv"
+terminator = "\\r\\n"
+serial = { baudrate = 115200 }
+parse = { kv_separator = ":" }
+channels = [
+  { name = "voltage_v", field = "Vrms" }, { name = "power_1_w", field = "P1" },
+  { name = "power_2_w", field = "P2" }, { name = "energy_1_wh", field = "E1" },
+  { name = "temperature_1_celsius", field = "T1", not_available = [300, 302, 304] },
+  { name = "pulses", field = "pulse" },
+]
+"""
+
+
+def test_an_energy_monitor_s_pairs_and_its_temperature_error_codes() -> None:
+    assert decode_stream(EMONTX_TABLE, EMONTX_CM) == [
+        ("syntax", []),  # the firmware's name and settings: no pair
+        ("syntax", []),
+        [],  # a pair of no key configured: ignored
+        [
+            ("voltage_v", 240.0),
+            ("power_1_w", 0.0),
+            ("power_2_w", 0.0),
+            ("energy_1_wh", 0.0),
+            ("temperature_1_celsius", 21.5),
+            ("pulses", 0.0),
+        ],
+        (
+            "invalid",  # 304: the sensor is gone; the line's other values are read
+            [
+                ("voltage_v", 243.18),
+                ("power_1_w", 1454.0),
+                ("power_2_w", -12.0),
+                ("energy_1_wh", 4.0),
+                ("pulses", 1.0),
+            ],
+        ),
+    ]
+
+
+EMONTX_GOOD = b"MSG:7,Vrms:241.02,P1:96,P2:0,P3:0,P4:0,E1:9,E2:0,E3:0,E4:0,T1:21.62,pulse:3\r\n"
+EMONTX_GOOD_READINGS = [
+    ("voltage_v", 241.02),
+    ("power_1_w", 96.0),
+    ("power_2_w", 0.0),
+    ("energy_1_wh", 9.0),
+    ("temperature_1_celsius", 21.62),
+    ("pulses", 3.0),
+]
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        # a ":" lost: Vrms would be left out of the line and nothing counted
+        b"MSG:6,Vrms241.01,P1:95,P2:0,P3:0,P4:0,E1:9,E2:0,E3:0,E4:0,T1:21.62,pulse:3\r\n",
+        b"MSG:6,Vrms:241.01,P195,P2:0,P3:0,P4:0,E1:9,E2:0,E3:0,E4:0,T1:21.62,pulse:3\r\n",
+        # a "," lost: two pairs run into one
+        b"MSG:6,Vrms:241.01P1:95,P2:0,P3:0,P4:0,E1:9,E2:0,E3:0,E4:0,T1:21.62,pulse:3\r\n",
+        # cut short, and the rest of the line glued to the next one
+        b"MSG:6,Vrms:241.01,P1:95,P2:0,P3:0,P4:0,E1:9,E2:0,E3:0,E4:0,T1:21.62,pulse:3MSG:7,"
+        b"Vrms:241.02,P1:96,P2:0,P3:0,P4:0,E1:9,E2:0,E3:0,E4:0,T1:21.62,pulse:3\r\n",
+        b"MSG:6,Vrms:241.01,P1:9MSG:7,Vrms:241.02,P1:96,P2:0,P3:0,P4:0,E1:9,E2:0,E3:0,E4:0,"
+        b"T1:21.62,pulse:3\r\n",
+    ],
+)
+def test_an_energy_monitor_s_damaged_line_is_rejected_and_its_neighbours_read(
+    damaged: bytes,
+) -> None:
+    assert decode_stream(EMONTX_TABLE, EMONTX_GOOD + damaged + EMONTX_GOOD) == [
+        EMONTX_GOOD_READINGS,
+        ("syntax", []),
+        EMONTX_GOOD_READINGS,
+    ]
+
+
+# The emonTx V3.4 discrete sampling firmware's serial output as an owner posted it (community
+# thread "emonTx v3.4 rms voltage in USA, and raw Tx data units?", firmware V2.80): its
+# settings, a header line, then "ct1:-307,ct2:-184,ct3:0,ct4:0,vrms:12249,pulse:0", the
+# voltage in hundredths of a volt.
+EMONTX_DS = (
+    b"emonTx V3.4 Discrete Sampling V2.80\r\n"
+    b"CT 1 Cal 90.90\r\n"
+    b"CT1 CT2 CT3 CT4 VRMS/BATT PULSE \r\n"
+    b"ct1:-307,ct2:-184,ct3:0,ct4:0,vrms:12249,pulse:0\r\n"
+)
+EMONTX_DS_TABLE = """
+[[sensors]]
+name = "emontx"
+port = "/dev/ttyUSB0"
+format = "kv"
+terminator = "\\r\\n"
+serial = { baudrate = 115200 }
+parse = { kv_separator = ":" }
+channels = [
+  { name = "power_1_w", field = "ct1" }, { name = "power_2_w", field = "ct2" },
+  { name = "voltage_v", field = "vrms", normalize = { scale = 0.01 } },
+]
+"""
+
+
+def test_an_older_energy_monitor_s_pairs_are_read() -> None:
+    assert decode_stream(EMONTX_DS_TABLE, EMONTX_DS) == [
+        ("syntax", []),
+        ("syntax", []),
+        ("syntax", []),
+        [("power_1_w", -307.0), ("power_2_w", -184.0), ("voltage_v", 12249.0)],
+    ]

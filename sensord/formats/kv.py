@@ -19,11 +19,16 @@ configured key marks that key's value invalid, and the value is not read: Aander
 sensors print ``*`` before a parameter's name when the parameter has an error status (TD 269,
 appendix 11: "A '*' will precede the parameter name if an error status related to the
 specific parameter occur"). A key that is itself configured is read as itself.
+
+A cell without ``parse.kv_separator`` that is a configured key followed by a number
+(``Vrms240.00`` for ``Vrms:240.00``) is a pair whose separator was lost on the line: the line
+is rejected as ``syntax`` rather than read without that key's value, uncounted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 
 from sensord.errors import ParseError
 from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatSpec
@@ -89,6 +94,18 @@ def _flagged(flagged: str) -> ValueReader:
     return read_flagged
 
 
+def _glued_pair(
+    keys: tuple[str, ...], decimal: str
+) -> Callable[[str], re.Match[str] | None] | None:
+    """The match of a cell without the key-value separator that begins with one of ``keys``
+    and a number right after it (spaces and a sign aside): a pair whose separator was lost.
+    None without keys."""
+    if not keys:
+        return None
+    alternatives = "|".join(re.escape(key) for key in sorted(keys, key=len, reverse=True))
+    return re.compile(rf"\s*(?:{alternatives})\s*[+-]?\s*{re.escape(decimal)}?\d").match
+
+
 def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     """The decoder; a frame of pairs none of whose keys a channel reads is no reading and no
     error, counted in ``counts.unread`` (and kept as ``counts.unread_frame``)."""
@@ -103,6 +120,7 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     pair_separator = spec.pair_separator
     kv_separator = spec.kv_separator
     labelled = kv_separator == pair_separator  # a key's value is the cell after it
+    glued = None if labelled else _glued_pair(tuple(wanted), spec.decimal)
 
     def labelled_pairs(cells: list[str], gapped: bool = False) -> list[str]:
         """The cells of a labelled line as pairs: a configured key joined to the cell after
@@ -140,6 +158,12 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
         for pair in pairs:
             key, separator, text = pair.partition(kv_separator)
             if not separator:
+                if glued is not None and glued(pair):
+                    raise ParseError(
+                        "syntax",
+                        f"{pair.strip()[:40]!r} is a key and its value without "
+                        f"{kv_separator!r} between them",
+                    )
                 continue
             paired = True
             target = wanted.get(key.strip())
