@@ -618,3 +618,84 @@ def test_an_older_energy_monitor_s_pairs_are_read() -> None:
         ("syntax", []),
         [("power_1_w", -307.0), ("power_2_w", -184.0), ("voltage_v", 12249.0)],
     ]
+
+
+# A Campbell Scientific CR1000 logger's TOA5 table (ncasuk/ncas-aws-8-software, AWS-8.py, its
+# "Example top few lines of DAT file"): the environment line, the quoted column names, their
+# units (with "²") and processing, then a row a minute, the time stamp quoted and the values
+# not. A value the logger could not measure is written "NAN" (LoggerNet manual, appendix B).
+TOA5 = (
+    '"TOA5","CR1000","CR1000","2923","CR1000.Std.26","CPU:YORK3.CR1","15302","Table1"\r\n'
+    '"TIMESTAMP","RECORD","WS_ms_S_WVT","WindDir_D1_WVT","BP_mbar_Avg","AirTC_Avg","RH",'
+    '"Slr_W_Avg","Slr_kJ_Tot"\r\n'
+    '"TS","RN","meters/second","Deg","mbar","Deg C","%","W/m²","kJ/m²"\r\n'
+    '"","","WVc","WVc","Avg","Avg","Smp","Avg","Tot"\r\n'
+    '"2017-09-14 17:23:00",0,4.785,33.57,1014,26.73,77.77,440.5,77.09\r\n'
+    '"2017-09-14 17:24:00",1,5.062,37.94,1014,26.81,"NAN",441.3,132.4\r\n'
+    '"2017-09-14 17:25:00",2,4.412,43.33,1014,26.92,78.26,437.7,131.3\r\n'
+)
+TOA5_TABLE = """
+[[sensors]]
+name = "aws"
+port = "/dev/ttyUSB0"
+format = "csv"
+terminator = "\\r\\n"
+parse = { header = true, columns = ["TIMESTAMP", "RECORD", "WS_ms_S_WVT", "WindDir_D1_WVT", "BP_mbar_Avg", "AirTC_Avg", "RH", "Slr_W_Avg", "Slr_kJ_Tot"], ignore = ['^"TOA5",', '^"TS","RN",', '^"","",'] }
+channels = [
+  { name = "wind_speed_mps", field = "WS_ms_S_WVT" }, { name = "pressure_hpa", field = "BP_mbar_Avg" },
+  { name = "air_temperature_celsius", field = "AirTC_Avg" }, { name = "humidity_percent", field = "RH" },
+]
+"""
+TOA5_ROW_0 = [
+    ("wind_speed_mps", 4.785),
+    ("pressure_hpa", 1014.0),
+    ("air_temperature_celsius", 26.73),
+    ("humidity_percent", 77.77),
+]
+TOA5_ROW_2 = [
+    ("wind_speed_mps", 4.412),
+    ("pressure_hpa", 1014.0),
+    ("air_temperature_celsius", 26.92),
+    ("humidity_percent", 78.26),
+]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_logger_s_toa5_table_is_read_with_its_header_lines_ignored(encoding: str) -> None:
+    # the units line's "²" is one byte, B2, in a file the logger wrote in Latin-1: its
+    # ignore regex holds whatever the byte, and the rows are ASCII
+    outcomes = decode_stream(TOA5_TABLE, TOA5.encode(encoding))
+    assert outcomes == [
+        [],  # the environment line: ignored
+        [],  # the header: the configured columns
+        [],  # units and processing: ignored
+        [],
+        TOA5_ROW_0,
+        (
+            "nonfinite",  # "NAN": the humidity alone is dropped
+            [
+                ("wind_speed_mps", 5.062),
+                ("pressure_hpa", 1014.0),
+                ("air_temperature_celsius", 26.81),
+            ],
+        ),
+        TOA5_ROW_2,
+    ]
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b'"2017-09-14 17:24:00",1,5.062,37.94,1014,26.81,78.12441.3,132.4\r\n',  # a "," lost
+        b'"2017-09-14 17:24:00,1,5.062,37.94,1014,26.81,78.12,441.3,132.4\r\n',  # a quote lost
+        # cut short, the next row glued to it
+        b'"2017-09-14 17:24:00",1,5.062,37.9"2017-09-14 17:25:00",2,4.412,43.33,1014,26.92,'
+        b"78.26,437.7,131.3\r\n",
+        b'"2017-09-14 17:24:00",1,5.062,37.94,1014,26.81,78.12,441.3,132.4"2017-09-14 17:25:00",'
+        b"2,4.412,43.33,1014,26.92,78.26,437.7,131.3\r\n",
+    ],
+)
+def test_a_logger_s_damaged_toa5_row_is_rejected_and_its_neighbours_read(damaged: bytes) -> None:
+    rows = TOA5.encode().splitlines(keepends=True)
+    stream = b"".join(rows[:5]) + damaged + rows[6]
+    assert decode_stream(TOA5_TABLE, stream)[4:] == [TOA5_ROW_0, ("syntax", []), TOA5_ROW_2]
