@@ -699,3 +699,53 @@ def test_a_logger_s_damaged_toa5_row_is_rejected_and_its_neighbours_read(damaged
     rows = TOA5.encode().splitlines(keepends=True)
     stream = b"".join(rows[:5]) + damaged + rows[6]
     assert decode_stream(TOA5_TABLE, stream)[4:] == [TOA5_ROW_0, ("syntax", []), TOA5_ROW_2]
+
+
+# Sensirion SCD30 CO2 sensor through SparkFun's library example (sparkfun/SparkFun_SCD30_
+# Arduino_Library, examples/Example1_BasicReadings/Example1_BasicReadings.ino) at 9600 baud:
+# "SCD30 Example" at start, then each second "co2(ppm):", the CO2, " temp(C):" and
+# " humidity(%):" with a decimal each, or "No data" while the sensor (a reading every two
+# seconds) has none; Serial.println ends the lines with CR LF. Half the lines are "No data":
+# named in ignore, they are no frame errors.
+SCD30 = b"SCD30 Example\r\nNo data\r\nco2(ppm):412 temp(C):24.3 humidity(%):41.8\r\nNo data\r\n"
+SCD30_TABLE = """
+[[sensors]]
+name = "scd30"
+port = "/dev/ttyACM0"
+format = "kv"
+terminator = "\\r\\n"
+serial = { baudrate = 9600 }
+parse = { pair_separator = " ", kv_separator = ":", ignore = ['^SCD30 Example$', '^No data$'] }
+channels = [
+  { name = "co2_ppm", field = "co2(ppm)" }, { name = "temperature_celsius", field = "temp(C)" },
+  { name = "humidity_percent", field = "humidity(%)" },
+]
+"""
+SCD30_GOOD = b"co2(ppm):415 temp(C):24.3 humidity(%):41.9\r\n"
+SCD30_READINGS = [("co2_ppm", 415.0), ("temperature_celsius", 24.3), ("humidity_percent", 41.9)]
+
+
+def test_a_co2_sketch_s_pairs_are_read_and_its_no_data_lines_ignored() -> None:
+    assert decode_stream(SCD30_TABLE, SCD30) == [
+        [],
+        [],
+        [("co2_ppm", 412.0), ("temperature_celsius", 24.3), ("humidity_percent", 41.8)],
+        [],
+    ]
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b"co2(ppm):415 temp(C)24.3 humidity(%):41.9\r\n",  # a ":" lost
+        b"co2(ppm):415 temp(C):24.3humidity(%):41.9\r\n",  # a " " lost
+        b"co2(ppm):415 temp(C):24.3 humidity(%):41." + SCD30_GOOD,  # cut short, glued
+        b"co2(ppm):415 temp(C):24.3 humidity(%):41.9No data\r\n",  # a line end lost
+    ],
+)
+def test_a_co2_sketch_s_damaged_line_is_rejected_and_its_neighbours_read(damaged: bytes) -> None:
+    assert decode_stream(SCD30_TABLE, SCD30_GOOD + damaged + SCD30_GOOD) == [
+        SCD30_READINGS,
+        ("syntax", []),
+        SCD30_READINGS,
+    ]
