@@ -749,3 +749,73 @@ def test_a_co2_sketch_s_damaged_line_is_rejected_and_its_neighbours_read(damaged
         ("syntax", []),
         SCD30_READINGS,
     ]
+
+
+# Atlas Scientific EZO-HUM humidity circuit with its temperature and dew point outputs on: the
+# reading is humidity, temperature, the word "Dew" and the dew point (Atlas-Scientific/
+# Ezo_I2c_lib, Examples/I2c_lib_examples/humidity_parsing/humidity_parsing.ino: "the sensor
+# outputs the word "DEW" in the string"); in UART mode each line ends in CR, and the circuit
+# tells of a reset (*RS, *RE) and answers commands (*OK, *ER), as the other EZO circuits do.
+EZO_HUM = (
+    b"*RS\r*RE\r"
+    b"45.97,24.66,Dew,12.17\r"
+    b"*OK\r"
+    b"46.01,24.66,Dew,12.19\r"
+    b"*ER\r"  # a command refused: counted
+    b"46.05,24.67\r"  # O,Dew,0: the dew point switched off, a row of another layout
+    b"46.03,24.67,Dew,12.20\r"
+)
+EZO_HUM_TABLE = """
+[[sensors]]
+name = "air"
+port = "/dev/serial/by-id/usb-FTDI_FT231X_USB_UART_DN05XYZ2-if00-port0"
+format = "csv"
+terminator = "\\r"
+parse = { columns = ["humidity", "temperature", "dew_label", "dew_point"], ignore = ['^\\*(OK|RS|RE|SL|WA|DONE)$'] }
+channels = [
+  { name = "humidity_percent", field = "humidity" }, { name = "temperature_celsius", field = "temperature" },
+  { name = "dew_point_celsius", field = "dew_point" },
+]
+"""
+
+
+def ezo_hum(humidity: float, temperature: float, dew_point: float) -> list[tuple[str, float]]:
+    return [
+        ("humidity_percent", humidity),
+        ("temperature_celsius", temperature),
+        ("dew_point_celsius", dew_point),
+    ]
+
+
+def test_a_humidity_circuit_s_word_before_its_dew_point_is_a_column() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert EZO_HUM_TABLE.strip() in readme
+    assert decode_stream(EZO_HUM_TABLE, EZO_HUM) == [
+        [],
+        [],
+        ezo_hum(45.97, 24.66, 12.17),
+        [],
+        ezo_hum(46.01, 24.66, 12.19),
+        ("syntax", []),
+        ("syntax", []),
+        ezo_hum(46.03, 24.67, 12.2),
+    ]
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b"46.0124.66,Dew,12.19\r",  # a "," lost
+        b"46.01,24.6646.02,24.66,Dew,12.19\r",  # cut short, glued to the next
+        b"46.01,24.66,Dew,12.1946.02,24.66,Dew,12.19\r",  # a CR lost
+    ],
+)
+def test_a_humidity_circuit_s_damaged_row_is_rejected_and_its_neighbours_read(
+    damaged: bytes,
+) -> None:
+    good = b"46.03,24.67,Dew,12.20\r"
+    assert decode_stream(EZO_HUM_TABLE, good + damaged + good) == [
+        ezo_hum(46.03, 24.67, 12.2),
+        ("syntax", []),
+        ezo_hum(46.03, 24.67, 12.2),
+    ]
