@@ -619,12 +619,20 @@ def test_json_paths() -> None:
 
 
 def test_json_absent_values() -> None:
-    parse = decoder_for(FormatSpec("json", (("t", "a.b"), ("u", "c"))))
+    parse_spec = FormatSpec("json", (("t", "a.b"), ("u", "c")))
+    parse = decoder_for(parse_spec)
     assert parse(b'{"a": {"b": null}, "c": 1}') == [("u", 1.0)]
     assert parse(b'{"a": 5, "c": 2}') == [("u", 2.0)]
     assert parse(b'{"a": [1, 2], "c": 3}') == [("u", 3.0)]
-    assert reason(parse, b'{"x": 1}') == "syntax"
-    assert reason(parse, b"{}") == "syntax"
+    # an object of none of the channels' paths is another message of the device's: no
+    # reading and no error, counted as a frame of no key a channel reads
+    counts = DecoderCounts()
+    unread = codec_for("json").sensor_decoder(parse_spec, lambda: 0.0, counts)
+    assert parse(b'{"x": 1}') == unread(b'{"x": 1}') == []
+    assert parse(b"{}") == unread(b"{}") == []
+    assert (counts.unread, counts.unread_frame) == (2, b"{}")
+    # one that holds a path, if only as null, holds no reading: syntax
+    assert reason(parse, b'{"a": {"b": null}, "c": null}') == "syntax"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from test_formats_instruments import decode_stream
 
 from sensord.config import parse_config
 from sensord.formats import codec_for
+from sensord.formats.base import DecoderCounts
 
 # R. M. Young Model 81000 ultrasonic anemometer, manual 81000-90, "Initial checkout": at power
 # up it prints four lines a second of speed (m/s), azimuth (deg), elevation (deg), speed of
@@ -819,3 +820,50 @@ def test_a_humidity_circuit_s_damaged_row_is_rejected_and_its_neighbours_read(
         ("syntax", []),
         ezo_hum(46.03, 24.67, 12.2),
     ]
+
+
+# Tasmota's serial log on a Sonoff with a DHT11, as an owner posted it (arendst/Tasmota issue
+# 4202, "DHT11 in home assistant"): each TelePeriod a STATE message (uptime, supply, Wi-Fi)
+# and a SENSOR message, each after the time and the topic, and a line of the console's own.
+TASMOTA_DHT11 = (
+    b"07:17:22 MQT: kidsbedmain/SENSOR = "
+    b'{"Time":"2018-10-29T07:17:22","DHT11":{"Temperature":24.0,"Humidity":41.0},"TempUnit":"C"}'
+    b"\r\n"
+    b"07:17:32 MQT: kidsbedmain/STATE = "
+    b'{"Time":"2018-10-29T07:17:32","Uptime":"0T00:09:34","Vcc":3.143,"POWER":"OFF",'
+    b'"Wifi":{"AP":1,"SSId":"TazSpace","RSSI":98,"APMac":"FC:EC:DA:38:8F:04"}}\r\n'
+    b"07:17:32 MQT: kidsbedmain/SENSOR = "
+    b'{"Time":"2018-10-29T07:17:32","DHT11":{"Temperature":24.1,"Humidity":41.0},"TempUnit":"C"}'
+    b"\r\n"
+    b"07:17:58 APP: Serial logging disabled\r\n"
+)
+TASMOTA_DHT11_TABLE = """
+[[sensors]]
+name = "tasmota"
+port = "/dev/ttyUSB0"
+format = "json"
+serial = { baudrate = 115200 }
+channels = [
+  { name = "temperature_celsius", field = "DHT11.Temperature" },
+  { name = "humidity_percent", field = "DHT11.Humidity" },
+]
+"""
+
+
+def test_a_console_s_other_json_messages_are_no_frame_errors() -> None:
+    assert decode_stream(TASMOTA_DHT11_TABLE, TASMOTA_DHT11) == [
+        [("temperature_celsius", 24.0), ("humidity_percent", 41.0)],
+        [],  # STATE: an object of none of the channels' paths, another message
+        [("temperature_celsius", 24.1), ("humidity_percent", 41.0)],
+        ("syntax", []),  # no JSON at all
+    ]
+
+
+def test_a_console_s_other_json_messages_alone_are_pointed_at() -> None:
+    sensor = parse_config(TASMOTA_DHT11_TABLE).sensors[0]
+    spec = sensor.format_spec()
+    counts = DecoderCounts()
+    decode = codec_for(spec.format).sensor_decoder(spec, lambda: 0.0, counts)
+    state = TASMOTA_DHT11.splitlines()[1]
+    assert decode(state) == []
+    assert (counts.unread, counts.unread_frame) == (1, state)

@@ -17,6 +17,9 @@ its entries is (``-127`` marks ``-127`` and ``-127.0``) or one of the channel's
 channels are read. Text before the object (a console's time and topic, as
 Tasmota's serial log prints ``18:55:09 MQT: tele/tasmota/SENSOR = {...}``) is skipped up to the
 object's first ``{``.
+An object that holds none of the channels' paths, not even as ``null``, is another message
+of the device's (Tasmota's ``STATE`` beside its ``SENSOR``): it decodes to ``[]``, as a kv
+line of no configured key does.
 
 The encoder writes compact JSON and creates the objects and lists a path goes through (list
 indexes up to 1000); paths that conflict (``a`` and ``a.b``) make ``encoder`` raise ValueError.
@@ -30,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sensord.errors import ParseError
-from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.base import Codec, Decoder, DecoderCounts, Encoder, FormatSpec
 from sensord.formats.text import (
     DECIMALS,
     NOT_READ,
@@ -137,7 +140,19 @@ def _dotted(node: object, path: tuple[tuple[str, int | None], ...], start: int) 
     return _MISSING
 
 
+def _holds_none(document: dict[Any, Any], paths: list[tuple[tuple[str, int | None], ...]]) -> bool:
+    """Whether ``document`` holds nothing, not even ``null``, at any of ``paths``."""
+    return all(_dotted(document, path, 0) is _MISSING for path in paths)
+
+
 def decoder(spec: FormatSpec) -> Decoder:
+    return counted_decoder(spec, DecoderCounts())
+
+
+def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
+    """The decoder; an object that holds none of the channels' paths is another message of
+    the device's (Tasmota's STATE beside its SENSOR), no reading and no error, counted in
+    ``counts.unread`` (and kept as ``counts.unread_frame``)."""
     readers = value_readers(spec)
     marked = marked_numbers(spec)  # a JSON number among them is marked as its text would be
     absent = dict(spec.channel_not_available)
@@ -148,6 +163,7 @@ def decoder(spec: FormatSpec) -> Decoder:
     ]
     encoding = spec.encoding
     loads = _loads
+    paths = [path for _, path, _, _ in targets]
 
     def parse_json(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding)
@@ -206,6 +222,10 @@ def decoder(spec: FormatSpec) -> Decoder:
             readings.append((channel, value))
         readings = kept_readings(readings, failed)
         if not readings:
+            if _holds_none(document, paths):
+                counts.unread += 1
+                counts.unread_frame = frame
+                return []
             raise no_channels()
         return readings
 
@@ -285,4 +305,4 @@ def encoder(spec: FormatSpec) -> Encoder:
     return encode_json_states
 
 
-CODEC = Codec("json", check, decoder, encoder, text_framer)
+CODEC = Codec("json", check, decoder, encoder, text_framer, counted_decoder=counted_decoder)
