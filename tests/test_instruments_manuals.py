@@ -867,3 +867,54 @@ def test_a_console_s_other_json_messages_alone_are_pointed_at() -> None:
     state = TASMOTA_DHT11.splitlines()[1]
     assert decode(state) == []
     assert (counts.unread, counts.unread_frame) == (1, state)
+
+
+@pytest.mark.slow
+def test_a_console_s_other_json_messages_on_a_pty_through_the_daemon(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    table = TASMOTA_DHT11_TABLE.replace('"/dev/ttyUSB0"', f'"{pty_pair.path}"')
+    daemon = start_daemon(config=table.replace("[[sensors]]", '[[sensors]]\nsimulate = "never"'))
+    daemon.wait_http()
+    daemon.wait_up_settled(["tasmota"], timeout_s=10)
+    pty_pair.write(TASMOTA_DHT11)
+    daemon.wait_frames({"tasmota": 4})
+    samples = daemon.scrape()
+    assert samples.value("sensord_frames_ignored_total", sensor="tasmota") == 1  # STATE
+    assert (
+        samples.value("sensord_reading_value", sensor="tasmota", channel="temperature_celsius")
+        == 24.1
+    )
+    status = daemon.status()["sensors"]["tasmota"]
+    errors = {reason: n for reason, n in status["parse_errors"].items() if n}
+    assert errors == {"syntax": 1}  # the console's own line
+    assert daemon.alive()
+
+
+@pytest.mark.slow
+def test_an_energy_monitor_s_lost_separator_on_a_pty_through_the_daemon(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    table = EMONTX_TABLE.replace('"/dev/ttyUSB0"', f'"{pty_pair.path}"')
+    daemon = start_daemon(config=table.replace("[[sensors]]", '[[sensors]]\nsimulate = "never"'))
+    daemon.wait_http()
+    daemon.wait_up_settled(["emontx"], timeout_s=10)
+    damaged = b"MSG:6,Vrms241.01,P1:95,P2:0,P3:0,P4:0,E1:9,E2:0,E3:0,E4:0,T1:21.62,pulse:3"
+    pty_pair.write(EMONTX_GOOD + damaged + b"\r\n" + EMONTX_GOOD)
+    daemon.wait_frames({"emontx": 3})
+    status = daemon.status()["sensors"]["emontx"]
+    errors = {reason: n for reason, n in status["parse_errors"].items() if n}
+    assert errors == {"syntax": 1}
+    assert status["channels"]["voltage_v"]["window"]["count"] == 2
+    assert status["channels"]["power_1_w"]["window"]["count"] == 2  # not 3: the line is out
+
+    def rejected() -> list[str]:
+        return [
+            r["frame"]
+            for r in daemon.log_records()
+            if r.get("sensor") == "emontx" and r.get("msg") == "frame rejected"
+        ]
+
+    wait_for(lambda: bool(rejected()), 5, "the damaged line's rejection")
+    assert rejected() == [damaged.decode()]
+    assert daemon.alive()
