@@ -918,3 +918,114 @@ def test_an_energy_monitor_s_lost_separator_on_a_pty_through_the_daemon(
     wait_for(lambda: bool(rejected()), 5, "the damaged line's rejection")
     assert rejected() == [damaged.decode()]
     assert daemon.alive()
+
+
+# A Gill MaxiMet GMX501 in its full ASCII output, three messages as a weather buoy's receiver
+# logged them (flyinggorilla/weatherbuoy, testreceiver, its "GMX501 Full data" comment, with the
+# station's REPORT and UNITS lines): STX, 38 comma-separated values (a comma after the last),
+# ETX and the XOR of the bytes between them; empty cells for the values the station does not
+# compute (WCHILL, HEATIDX, USERINF), times and a sun position ("325:-33") among the numbers.
+GMX501_COLUMNS = [
+    "NODE",
+    "DIR",
+    "SPEED",
+    "CDIR",
+    "AVGDIR",
+    "AVGSPEED",
+    "GDIR",
+    "GSPEED",
+    "AVGCDIR",
+    "WINDSTAT",
+    "PRESS",
+    "PASL",
+    "PSTN",
+    "RH",
+    "TEMP",
+    "DEWPOINT",
+    "AH",
+    "COMPASSH",
+    "SOLARRAD",
+    "SOLARHOURS",
+    "WCHILL",
+    "HEATIDX",
+    "AIRDENS",
+    "WBTEMP",
+    "SUNR",
+    "SNOON",
+    "SUNS",
+    "SUNP",
+    "TWIC",
+    "TWIN",
+    "TWIA",
+    "XTILT",
+    "YTILT",
+    "ZORIENT",
+    "USERINF",
+    "TIME",
+    "VOLT",
+    "STATUS",
+    "CHECK",
+]
+GMX501 = [
+    b"\x02Q,168,000.02,213,000,000.00,053,000.05,000,0000,0991.1,1046.2,0991.4,035,+023.2,"
+    b"+007.1,07.42,045,0000,00.00,,,1.2,+014.2,04:55,11:11,17:27,325:-33,04:22,03:45,03:06,-34,"
+    b"+55,+1,,2021-03-27T21:19:31.7,+04.6,0000,\x030F\r\n",
+    b"\x02Q,160,000.02,205,000,000.00,053,000.05,000,0000,0991.0,1046.1,0991.3,035,+023.2,"
+    b"+007.1,07.40,045,0000,00.00,,,1.2,+014.2,04:55,11:11,17:27,325:-33,04:22,03:45,03:06,-34,"
+    b"+55,+1,,2021-03-27T21:19:32.7,+04.6,0000,\x0304\r\n",
+    b"\x02Q,156,000.02,201,000,000.00,053,000.05,000,0000,0991.0,1046.1,0991.3,035,+023.2,"
+    b"+007.0,07.38,045,0000,00.00,,,1.2,+014.2,04:55,11:11,17:27,325:-33,04:22,03:45,03:06,-34,"
+    b"+55,+1,,2021-03-27T21:19:33.7,+04.6,0000,\x030A\r\n",
+]
+GMX501_TABLE = f"""
+[[sensors]]
+name = "maximet"
+port = "/dev/ttyUSB0"
+format = "csv"
+serial = {{ baudrate = 19200 }}
+parse = {{ block = "gill", columns = [{", ".join(f'"{c}"' for c in GMX501_COLUMNS)}] }}
+channels = [
+  {{ name = "wind_speed_mps", field = "SPEED" }}, {{ name = "wind_direction_deg", field = "CDIR" }},
+  {{ name = "pressure_hpa", field = "PASL" }}, {{ name = "humidity_percent", field = "RH" }},
+  {{ name = "air_temperature_celsius", field = "TEMP" }}, {{ name = "supply_volts", field = "VOLT" }},
+]
+"""
+
+
+def gmx501(direction: float, pressure: float) -> list[tuple[str, float]]:
+    return [
+        ("wind_speed_mps", 0.02),
+        ("wind_direction_deg", direction),
+        ("pressure_hpa", pressure),
+        ("humidity_percent", 35.0),
+        ("air_temperature_celsius", 23.2),
+        ("supply_volts", 4.6),
+    ]
+
+
+def test_a_weather_station_s_checked_csv_messages_are_read_by_their_columns() -> None:
+    assert decode_stream(GMX501_TABLE, b"".join(GMX501)) == [
+        gmx501(213.0, 1046.2),
+        gmx501(205.0, 1046.1),
+        gmx501(201.0, 1046.1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("damaged", "why"),
+    [
+        (GMX501[1].replace(b"0991.0,", b"0991.0", 1), "checksum"),  # a "," lost
+        (GMX501[1].replace(b"1046.1", b"1047.1", 1), "checksum"),  # a bit changed
+        (GMX501[1][:60], "truncated"),  # cut short by the next message's STX
+    ],
+)
+def test_a_weather_station_s_damaged_message_is_rejected_and_its_neighbours_read(
+    damaged: bytes, why: str
+) -> None:
+    sensor = parse_config(GMX501_TABLE).sensors[0]
+    spec = sensor.format_spec()
+    framer = codec_for(spec.format).framer(spec, sensor.terminator, sensor.max_frame_bytes)
+    decode = codec_for(spec.format).decoder(spec)
+    lines = framer.feed(GMX501[0] + damaged + GMX501[2])
+    assert [decode(line) for line in lines] == [gmx501(213.0, 1046.2), gmx501(201.0, 1046.1)]
+    assert {reason: n for reason, n in framer.rejected.items() if n} == {why: 1}
