@@ -14,9 +14,10 @@ import pytest
 from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
+from test_formats_blocks import hint_after_repeats
 from test_formats_instruments import decode_stream
 
-from sensord.config import parse_config
+from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
 from sensord.formats.base import DecoderCounts
 
@@ -867,6 +868,21 @@ def test_a_console_s_other_json_messages_alone_are_pointed_at() -> None:
     state = TASMOTA_DHT11.splitlines()[1]
     assert decode(state) == []
     assert (counts.unread, counts.unread_frame) == (1, state)
+
+
+def tasmota_dht22_on(port: str) -> SensorConfig:
+    """The README's Tasmota sensor with its channels on a DHT22's paths, reading a console
+    whose sensor is a DHT11: no object holds a path a channel reads."""
+    table = TASMOTA_DHT11_TABLE.replace("DHT11.", "DHT22.").replace('"/dev/ttyUSB0"', f'"{port}"')
+    return parse_config(table.replace("[[sensors]]", "[[sensors]]\nstale_after_s = 5")).sensors[0]
+
+
+def test_a_console_whose_objects_hold_no_channel_s_path_is_pointed_at() -> None:
+    sensor_and_state = b"".join(TASMOTA_DHT11.splitlines(keepends=True)[:2])
+    hint = hint_after_repeats(tasmota_dht22_on, sensor_and_state)
+    assert hint is not None
+    assert hint.startswith("frames come, but none holds a key a channel reads ("), hint
+    assert "the last: '07:17:32 MQT: kidsbedmain/STATE = " in hint, hint
 
 
 @pytest.mark.slow
