@@ -24,13 +24,13 @@ from sensord.formats.modbus import (
 )
 from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
 from sensord.modbus_timing import (
-    ARRIVAL_SLACK_S,
     LATE_DRAIN_TIMEOUTS,
     LINE_BUSY_LIMIT_S,
     LINE_QUIET_GAP_S,
     char_s,
     silence_s,
 )
+from sensord.reply_starts import ReplyStarts
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 
@@ -289,58 +289,6 @@ def _answers_read(response: Response, count: int, exact: bool) -> bool:
     return bool(response.exception_code) or n == count or (not exact and n > count)
 
 
-class _AnswerStarts:
-    """Where in the bytes an RTU line carries after the probe's request the answer to it can
-    have begun, and until when the rest of it may come (:func:`await_response`). An RTU frame
-    begins after the line's silence (3.5 character times without a byte): the bytes that
-    come after a quiet that long, from the request on, can begin the answer, those in the
-    middle of a run of bytes cannot (on a busy line other units' frames hold the unit's id
-    among their bytes, one a character time after the other). Such a start holds while the
-    bytes from it are those the answer begins with (:meth:`Request.reply_in
-    <sensord.formats.modbus.Request.reply_in>`) and the link has not framed past it: a
-    frame whose CRC closes over it (another unit's, read in pieces whose pauses looked like
-    silence) or bytes skipped as noise are no answer's start."""
-
-    def __init__(self, expected: Request, char: float, silence: float, asked_at: float) -> None:
-        self.expected = expected
-        self.char = char
-        self.silence = silence
-        #: when the line last carried a byte: the request, at first
-        self.heard_at = asked_at
-        #: how many bytes came since the request
-        self.total = 0
-        #: where the possible starts are, counted in those bytes
-        self.starts: list[int] = []
-        #: the bytes from the first possible start on (all of them from ``total - len``)
-        self.tail = bytearray()
-
-    def heard(self, chunk: bytes, now: float, pending: int) -> float:
-        """``chunk`` came at ``now``, and ``pending`` bytes of the line are not yet framed by
-        the link: until when the rest of an answer they begin may come (``-inf``: none)."""
-        if now - self.heard_at >= self.silence:
-            self.starts.append(self.total)
-        self.heard_at = now
-        self.total += len(chunk)
-        self.tail += chunk
-        framed = self.total - pending  # the link took the bytes before this, or skipped them
-        tail_at = self.total - len(self.tail)
-        kept = []
-        until = float("-inf")
-        for at in self.starts:
-            if at < framed:
-                continue
-            start, size = self.expected.reply_in(bytes(self.tail[at - tail_at :]))
-            if start != 0:  # the bytes from there are not the answer's
-                continue
-            kept.append(at)
-            missing = at + size - self.total
-            if missing > 0:
-                until = max(until, now + missing * self.char + self.silence + ARRIVAL_SLACK_S)
-        self.starts = kept
-        del self.tail[: (kept[0] if kept else self.total) - tail_at]
-        return until
-
-
 def await_response(
     source: SerialSource,
     link: ModbusLink,
@@ -375,10 +323,11 @@ def await_response(
 
     On RTU, with the line's ``settings``, an answer that begins within the timeout is read
     whole, as the daemon's bus reads it (``Bus._arriving``): the wait covers the rest of its
-    frame at the line's character time, the silence and :data:`ARRIVAL_SLACK_S` (125
-    registers take 266 ms at 9600 baud), so that it is not cut off by the timeout and then
-    told as a late answer. Only bytes that can begin it do so (:class:`_AnswerStarts`): those
-    after the line's silence, not inside another frame."""
+    frame at the line's character time, the silence and
+    :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S` (125 registers take 266 ms at 9600 baud),
+    so that it is not cut off by the timeout and then told as a late answer. Only bytes that
+    can begin it do so (:class:`~sensord.reply_starts.ReplyStarts`): those after the line's
+    silence, not inside another frame."""
     if timeout_s is None:
         timeout_s = args.timeout
     deadline = time.monotonic() + timeout_s
@@ -388,11 +337,11 @@ def await_response(
     # the answer's first bytes: no frame is taken out of its registers while it comes
     count = 2 * args.count if exact else (args.count + 7) // 8
     awaited = b"" if tcp else bytes((args.unit, function, count))
-    starts: _AnswerStarts | None = None
+    starts: ReplyStarts | None = None
     if settings is not None and not tcp:
         table = next(t for t, code in FUNCTION_CODES.items() if code == function)
         expected = Request(args.unit, Read(table, 0, args.count, ()), "rtu", {})
-        starts = _AnswerStarts(expected, char_s(settings), silence_s(settings), time.monotonic())
+        starts = ReplyStarts(expected, char_s(settings), silence_s(settings), time.monotonic())
     arriving = float("-inf")  # until when the rest of an answer begun may come
     miscounted = None
     while time.monotonic() < (end := max(deadline, arriving)):
