@@ -134,7 +134,6 @@ from sensord.config import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
-    MAX_FRAME_BYTES,
     REQUEST_BYTES,
     ModbusLink,
     Response,
@@ -154,6 +153,7 @@ from sensord.modbus_timing import (
 )
 from sensord.refusals import DeviceRefusals
 from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
+from sensord.reply_starts import NONE, ReplyStarts
 from sensord.retry import Backoff, Retry
 from sensord.sensor import SensorRuntime, log_simulated_absent_device, wants_simulation
 from sensord.sources.base import Source
@@ -596,7 +596,7 @@ class Bus:
         crossed = (
             flight is not None
             and flight.reply == NOTHING
-            and not flight.received
+            and flight.starts is None
             and flight.idle_before_s >= IDLE_TIMEOUT_MIN_S
         )
         idle = network and answered and (flight is None or crossed) and not own_fault
@@ -993,35 +993,40 @@ class Bus:
             device.sensor.bus_skipped_bytes += dropped
 
     def _arriving(self, flight: _Exchange, chunk: bytes) -> None:
-        """Bytes of an RTU exchange that did not complete its answer: when they begin a frame
-        that starts like the reply (:meth:`~sensord.formats.modbus.Request.reply_in`: its
-        unit id, function code and byte count, or an exception), the exchange's deadline
-        covers the rest of that frame's length at the port's character time, the silence and
-        :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S`: a long reply on a slow line (255 bytes
-        take 266 ms at 9600 baud) that starts within the timeout is read whole, not cut off by
-        it.
+        """Bytes of an RTU exchange that did not complete its answer: when they can begin the
+        reply (:class:`~sensord.reply_starts.ReplyStarts`: after the line's silence, the
+        first bytes after the request too, and starting like it, its unit id, function code
+        and byte count or an exception, while the link has not framed past them), the
+        exchange's deadline covers the rest of that frame's length at the port's character
+        time, the silence and :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S`: a long reply on
+        a slow line (255 bytes take 266 ms at 9600 baud) that starts within the timeout is
+        read whole, not cut off by it. Once no reply can have begun in them (the bytes after
+        such a start turned out to be another frame's, or noise), the deadline is the
+        timeout again: on a busy line another master's frames hold the unit id among their
+        bytes, and they do not stretch a dead device's timeout.
 
         When that frame is whole and still not the answer, its CRC failed: the exchange ends
         as ``crc`` once the line has been silent for the silence between frames after it
         (:meth:`_spoilt`), instead of waiting out the timeout; more bytes meanwhile (the
-        real answer behind a glitch, say) are still read."""
-        received = flight.received + chunk
-        if len(received) > 2 * MAX_FRAME_BYTES:  # a flood of noise: no frame to follow
-            return
-        flight.received = received
-        start, size = flight.expected.reply_in(received)
-        if start < 0:
-            return
-        missing = start + size - len(received)
+        real answer behind a glitch, say) are still read, within the timeout."""
+        starts = flight.starts
+        if starts is None:  # the request is the line's last frame: what follows can answer it
+            starts = flight.starts = ReplyStarts(flight.expected, self.char_s, self.silence_s, NONE)
         now = self._clock()
-        if missing <= 0:
+        until = starts.heard(chunk, now, self.link.pending_bytes)
+        if until == starts.whole_at == NONE and flight.reply == NOTHING:
+            return  # the common case of a busy line: nothing that can be the reply
+        timeout_at = flight.sent_at + self.request_wire_s + flight.device.timeout_s
+        if until != NONE:
+            flight.reply = ARRIVING
+            flight.deadline = max(timeout_at, until)
+        elif starts.whole_at != NONE:
             flight.reply = SPOILT
-            flight.deadline = now + self.silence_s
-            return
-        flight.reply = ARRIVING
-        deadline = now + missing * self.char_s + self.silence_s + ARRIVAL_SLACK_S
-        if deadline > flight.deadline:
-            flight.deadline = deadline
+            quiet = min(now + self.silence_s, timeout_at)
+            flight.deadline = max(starts.whole_at + self.silence_s, quiet)
+        else:
+            flight.reply = NOTHING
+            flight.deadline = timeout_at
 
     def _unasked(self, chunk: bytes) -> None:
         """Bytes while no exchange is in flight: a late answer (counted) or noise. Someone is
@@ -1595,8 +1600,7 @@ class Bus:
         if self.transport == "tcp":
             received = self.link.pending_bytes
         else:
-            start, _ = expected.reply_in(flight.received)
-            received = len(flight.received) - start
+            received = 0 if flight.starts is None else flight.starts.begun_bytes()
         self.reads.short(device, expected, received, cut=True)
 
     def _missed(self, device: _Device, polls: int) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sensord.formats.modbus import Read, Request, WriteRequest, first_piece, plan
 from sensord.modbus_state import ModbusCounters
 from sensord.refusals import DeviceRefusals
+from sensord.reply_starts import ReplyStarts
 from sensord.retry import Backoff, Retry
 from sensord.sensor import SensorRuntime
 
@@ -19,8 +20,9 @@ __all__ = ["ARRIVING", "NOTHING", "SPOILT", "_Device", "_Exchange"]
 
 #: What is known of the reply to the exchange in flight (RTU), from the bytes received
 #: since its request when they did not come as one whole answer: nothing of it yet, a frame
-#: that starts like it (unit id, function code and byte count, or an exception) and has not
-#: all come, or such a frame, whole, that was not taken (its CRC does not match).
+#: that can have begun it (after the line's silence, unit id, function code and byte count,
+#: or an exception: ``ReplyStarts``) and has not all come, or such a frame, whole, that was
+#: not taken (its CRC does not match).
 NOTHING, ARRIVING, SPOILT = 0, 1, 2
 
 
@@ -228,8 +230,9 @@ class _Exchange:
     #: or a stray byte after a reply, which the next bytes may show to begin no header): the
     #: exchange's own noise is what it skipped and holds beyond these
     pending_before: int = 0
-    #: the bytes received since the request, when they did not come as one whole answer
-    received: bytes = b""
+    #: where in the bytes received since the request (RTU), when they did not come as one
+    #: whole answer, the reply can have begun (None: no such bytes came)
+    starts: ReplyStarts | None = None
     #: what they show of the reply (NOTHING, ARRIVING, SPOILT)
     reply: int = NOTHING
     #: Modbus TCP: its wait was started again at its deadline, because the request before it

@@ -8,7 +8,10 @@ from __future__ import annotations
 from sensord.formats.modbus import Request
 from sensord.modbus_timing import ARRIVAL_SLACK_S
 
-__all__ = ["ReplyStarts"]
+__all__ = ["NONE", "ReplyStarts"]
+
+#: No time: no reply can have begun (what :meth:`ReplyStarts.heard` returns then).
+NONE = float("-inf")
 
 
 class ReplyStarts:
@@ -17,58 +20,105 @@ class ReplyStarts:
     character times without a byte): the bytes that come after a quiet that long, from the
     request on, can begin the reply, those in the middle of a run of bytes cannot (on a busy
     line other units' frames hold the unit's id among their bytes, one a character time after
-    the other). Such a start holds while the bytes from it are those the reply begins with
-    (:meth:`Request.reply_in <sensord.formats.modbus.Request.reply_in>`) and the link has not
-    framed past it: a frame whose CRC closes over it (another unit's, read in pieces whose
-    pauses looked like silence) or bytes skipped as noise are no reply's start, nor is one
-    whose frame came whole any longer.
+    the other), nor can those inside a frame that can be the reply and has not all come. Such
+    a start holds while the bytes from it are those the reply begins with (its unit id,
+    function code and byte count, or its unit id and the exception function code:
+    :meth:`Request.reply_begun <sensord.formats.modbus.Request.reply_begun>`) and the link
+    has not framed past it: a frame whose CRC closes over it (another unit's, read in pieces
+    whose pauses looked like silence) or bytes skipped as noise are no reply's start. A
+    start whose frame came whole is done with (:attr:`whole_at`): when it was not taken as
+    the reply, its CRC does not match.
 
-    A chunk that follows no silence while no start holds costs a comparison: the bytes of
-    a busy line that can begin nothing are not looked at."""
+    The cost of a chunk is kept to those that matter: one that follows no silence while no
+    start holds is only counted, and a start's first bytes are looked at once, until they
+    tell whether it begins like the reply and how long that is; no byte is kept after."""
 
-    __slots__ = ("char", "expected", "heard_at", "silence", "starts", "tail", "total")
+    __slots__ = (
+        "after",
+        "char",
+        "expected",
+        "head_bytes",
+        "heard_at",
+        "recent",
+        "silence",
+        "size",
+        "starts",
+        "total",
+        "whole_at",
+    )
 
     def __init__(self, expected: Request, char: float, silence: float, heard_at: float) -> None:
         self.expected = expected
+        #: how many first bytes of a frame tell whether it begins the reply
+        self.head_bytes = len(expected.head)
+        self.size = expected.size
         self.char = char
         self.silence = silence
+        #: how long after a reply's last byte can have come it may still be read
+        self.after = silence + ARRIVAL_SLACK_S
         #: when the line last carried a byte (the request, or ``-inf``: whatever comes first
         #: after the request can begin the reply)
         self.heard_at = heard_at
         #: how many bytes came since the request
         self.total = 0
-        #: where the possible starts are, counted in those bytes
-        self.starts: list[int] = []
-        #: the bytes from the first possible start on (all of them from ``total - len``)
-        self.tail = bytearray()
+        #: the possible starts: where each is, counted in those bytes, and the length of the
+        #: frame it begins (0 while too few bytes from it have come to tell)
+        self.starts: list[list[int]] = []
+        #: the last bytes before the next chunk, from the first start whose length is not told
+        #: yet on (fewer than the head's)
+        self.recent = b""
+        #: when the last frame that began like the reply came whole (``-inf``: none did)
+        self.whole_at = NONE
 
     def heard(self, chunk: bytes, now: float, pending: int) -> float:
         """``chunk`` came at ``now``, and ``pending`` bytes of the line are not yet framed by
         the link: until when the rest of a reply they begin may come (``-inf``: none)."""
-        if now - self.heard_at < self.silence and not self.starts:
+        before = self.total
+        total = self.total = before + len(chunk)
+        framed = total - pending  # the link took the bytes before this, or skipped them
+        starts = self.starts
+        # a frame like the reply is coming (the reply in pieces): none begins inside it
+        if len(starts) == 1 and starts[0][1]:
             self.heard_at = now
-            self.total += len(chunk)
-            return float("-inf")
-        if now - self.heard_at >= self.silence:
-            self.starts.append(self.total)
+            at, size = starts[0]
+            missing = at + size - total
+            if missing > 0 and at >= framed:
+                return now + missing * self.char + self.after
+        elif now - self.heard_at >= self.silence and not any(size for _, size in starts):
+            starts.append([before, 0])
         self.heard_at = now
-        self.total += len(chunk)
-        self.tail += chunk
-        framed = self.total - pending  # the link took the bytes before this, or skipped them
-        tail_at = self.total - len(self.tail)
+        if not starts:
+            return NONE
+        data = b""
         kept = []
-        until = float("-inf")
-        for at in self.starts:
-            start, size = self.expected.reply_in(bytes(self.tail[at - tail_at :]))
-            if start != 0:  # the bytes from there are not the reply's
-                continue
-            missing = at + size - self.total
+        told = True
+        until = NONE
+        for start in starts:
+            at, size = start
+            if not size:
+                if not data:
+                    data = self.recent + chunk
+                offset = at - (before - len(self.recent))
+                size = self.expected.reply_begun(data[offset : offset + self.head_bytes])
+                if not size:  # the bytes from there are not the reply's
+                    continue
+                if size > 0:
+                    start[1] = size
+                else:
+                    size = self.size
+                    told = False
+            missing = at + size - total
             if missing <= 0:  # whole, and taken by the link or not: done with
+                self.whole_at = now
                 continue
             if at < framed:
                 continue
-            kept.append(at)
-            until = max(until, now + missing * self.char + self.silence + ARRIVAL_SLACK_S)
+            kept.append(start)
+            until = max(until, now + missing * self.char + self.after)
         self.starts = kept
-        del self.tail[: (kept[0] if kept else self.total) - tail_at]
+        self.recent = b"" if told else data[1 - self.head_bytes :]
         return until
+
+    def begun_bytes(self) -> int:
+        """How many bytes of the reply came from its first possible start on (0: none)."""
+        return self.total - self.starts[0][0] if self.starts else 0

@@ -35,6 +35,7 @@ MODBUS_MODULES = frozenset(
         "sensord.modbus_state",
         "sensord.modbus_timing",
         "sensord.refusals",
+        "sensord.reply_starts",
         "sensord.sources.simulated_modbus",
     }
 )

@@ -9,7 +9,10 @@ choice. The others read real pymodbus servers behind a relay that holds their an
 from __future__ import annotations
 
 import contextlib
+import itertools
+import queue
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,10 +21,10 @@ from typing import Any
 import pytest
 from harness.common import wait_for
 from harness.config import load_sensors as load
-from harness.modbus import ModbusServer, PtyRelay, read_all, rtu_frame
+from harness.modbus import ModbusServer, PtyRelay, read_all, rtu_frame, run_reader_until
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
-from test_modbus import device, latest
+from test_modbus import ANOTHER_MASTER_AT_1, device, latest
 
 from sensord.bus import Bus
 from sensord.formats.base import RegisterSpec
@@ -536,6 +539,172 @@ def test_a_meter_on_a_slow_line_is_read_past_its_timeout() -> None:
             assert runtime.modbus is not None
             assert runtime.modbus.timeouts == 0
             assert runtime.modbus.errors == dict.fromkeys(runtime.modbus.errors, 0)
+
+
+def test_bytes_that_cannot_begin_the_reply_leave_its_timeout_as_it_is(pty_pair: PtyPair) -> None:
+    """At 9600 baud, a read of 125 registers (its answer begins 01 03 FA and takes 266 ms)
+    with a 0.2 s timeout; before it ends, bytes that begin like the answer but cannot be its
+    start: a frame of unit 2 in two pieces 10 ms apart whose second begins 01 03 FA after a
+    pause that looks like the line's silence, inside that frame, whose CRC closes; a lone
+    0x01 after a pause, which the next byte shows to be no answer's start; and the first six
+    bytes of an answer of unit 2 that breaks off, a byte per character time, the last 0x01
+    with no silence before it. The request times out 0.2 s after it was on the wire, a plain
+    timeout: no answer of unit 1 began, none was cut off (``truncated``) or spoilt
+    (``crc``)."""
+    hand = HandBus(pty_pair, device("m", "", 1, WIDE, interval_s=5.0, timeout_s=0.2))
+    char = CHAR_9600_S
+    inside = rtu_frame(bytes([2, 3, 6, 0, 0, 1, 3, 0xFA, 0]))
+    timeout_at = 100.0 + 8 * char + 0.2
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 125)
+        hand.receive(100.10, inside[:5])
+        hand.receive(100.11, inside[5:])
+        hand.receive(100.13, b"\x01")
+        hand.receive(100.13 + char, b"\x06")
+        for i, byte in enumerate([2, 3, 0xFA, 0, 0, 1]):
+            hand.receive(100.16 + i * char, bytes([byte]))
+        assert hand.tick(timeout_at - 0.0005) == b""
+        assert hand.bus.in_flight is not None
+        assert hand.tick(timeout_at) == b""
+        assert hand.bus.in_flight is None
+        counters = hand.counters("m")
+        assert (counters.timeouts, counters.transactions) == (1, 0)
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "unit": 1}
+    finally:
+        hand.close()
+
+
+def test_an_answer_begun_after_other_units_bytes_within_the_timeout_is_read_whole(
+    pty_pair: PtyPair,
+) -> None:
+    """Another master's bytes a character time apart, many of them 0x01, for most of a 0.2 s
+    timeout at 9600 baud; after the line's silence, 0.19 s after the request, the 255-byte
+    answer of unit 1 begins: it is read whole, its last byte 0.27 s after its first, past the
+    timeout."""
+    hand = HandBus(pty_pair, device("m", "", 1, WIDE, interval_s=5.0, timeout_s=0.2))
+    char = CHAR_9600_S
+    reply = read_reply(1, list(range(125)))
+    stream = b"".join(ANOTHER_MASTER_AT_1 * 4)
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 125)
+        for i, byte in enumerate(stream):
+            hand.receive(100.02 + i * char, bytes([byte]), look=False)
+        assert 100.02 + len(stream) * char < 100.18
+        hand.receive(100.19, reply[:20])
+        assert hand.tick(100.19 + 250 * char) == b""
+        assert hand.bus.in_flight is not None
+        hand.receive(100.19 + 255 * char, reply[20:])
+        assert latest(hand.runtimes["m"]) == {f"r{i}": float(i) for i in range(125)}
+        counters = hand.counters("m")
+        assert (counters.timeouts, counters.transactions) == (0, 1)
+    finally:
+        hand.close()
+
+
+@contextlib.contextmanager
+def another_master(
+    relay: PtyRelay, starts: queue.Queue[float], bytes_at: list[tuple[float, int]]
+) -> Iterator[None]:
+    """A thread that sends sensord, on ``relay``'s line, each byte of ``bytes_at`` (another
+    master's exchanges) as long after each time put in ``starts`` as it says; it stops when
+    the block ends."""
+    stop = threading.Event()
+
+    def send() -> None:
+        while not stop.is_set():
+            try:
+                start = starts.get(timeout=0.02)
+            except queue.Empty:
+                continue
+            for at, byte in bytes_at:
+                if stop.wait(max(0.0, start + at - time.monotonic())):
+                    return
+                relay.near.write(bytes([byte]))
+
+    thread = threading.Thread(target=send, name="another-master", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5.0)
+
+
+@pytest.mark.slow
+def test_a_dead_device_s_timeout_holds_while_other_units_bytes_carry_its_unit_id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another master's exchanges with units 2 and 3 (many of their bytes 0x01, unit 1's id,
+    none followed by 0x03) on a 9600-baud line while each request of unit 1 goes unanswered
+    (the relay drops it): from 20 ms after it, 3 rounds of their 4 frames, each byte a
+    character time after the one before and 5 ms of silence between frames, 0.15 s in all.
+    None of their bytes begins unit 1's answer (125 registers: 266 ms on the line), so its
+    0.2 s timeout is not drawn out by them: each of its exchanges ends 0.2 s after the request
+    was on the wire (it lasted 0.49 s when the unit id among their bytes was taken for the
+    start of the answer), and unit 4 on the same line is read at its 0.3 s interval
+    throughout, none of its polls missed."""
+    char = CHAR_9600_S
+    bytes_at: list[tuple[float, int]] = []
+    at = 0.02
+    for frame in ANOTHER_MASTER_AT_1 * 3:
+        for byte in frame:
+            bytes_at.append((at, byte))
+            at += char
+        at += 0.005
+    assert at < 0.2
+    asked: list[tuple[float, int]] = []
+    starts: queue.Queue[float] = queue.Queue()
+
+    def line(request: bytes) -> bytes | None:
+        now = time.monotonic()
+        asked.append((now, request[0]))
+        if request[0] == 1:
+            starts.put(now)
+            return b""  # lost on its way to unit 1
+        return None
+
+    with (
+        PtyRelay(answer=line) as relay,
+        ModbusServer([1, 4], "serial", relay.far.path) as server,
+        another_master(relay, starts, bytes_at),
+    ):
+        server.set(4, "holding", 0, [44])
+        dead = device("dead", relay.near.path, 1, WIDE, interval_s=1.0, timeout_s=0.2)
+        live = device(
+            "live",
+            relay.near.path,
+            4,
+            [{"name": "v", "table": "holding", "address": 0}],
+            interval_s=0.3,
+            timeout_s=0.2,
+        )
+        for table in (dead, live):
+            table["serial"] = {"baudrate": 9600}
+        reader = Reader([SensorRuntime(s) for s in load(dead, live).sensors])
+        with contextlib.closing(reader):
+            (bus,) = reader._buses.values()
+            ended: list[float] = []  # when each exchange of unit 1 timed out
+            timed_out = bus._timed_out
+
+            def noted(flight: Any, now: float) -> None:
+                ended.append(time.monotonic())
+                timed_out(flight, now)
+
+            monkeypatch.setattr(bus, "_timed_out", noted)
+            run_reader_until(reader, lambda: len(ended) >= 4, 10.0)
+            live_counters = reader.sensors["live"].modbus
+            assert live_counters is not None
+            live_errors = (live_counters.timeouts, live_counters.polls_missed)
+            live_values = latest(reader.sensors["live"])
+    dead_asked = [t for t, unit in asked if unit == 1]
+    taken = [round(end - start, 3) for start, end in zip(dead_asked, ended, strict=False)]
+    assert all(0.2 <= each < 0.2 + 8 * char + 0.05 for each in taken), taken
+    live_asked = [t for t, unit in asked if unit == 4]
+    intervals = [round(b - a, 3) for a, b in itertools.pairwise(live_asked)]
+    assert len(intervals) >= 5
+    assert all(each < 0.3 + 0.05 for each in intervals), intervals
+    assert live_errors == (0, 0)
+    assert live_values == {"v": 44.0}
 
 
 @pytest.mark.slow

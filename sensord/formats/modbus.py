@@ -927,21 +927,16 @@ class Request:
         self.pairs: Callable[[bytes], list[tuple[str, float]]]
         self.pairs = _pairs(getters, checks, channels_of)
 
-    def reply_in(self, data: bytes) -> tuple[int, int]:
-        """Where in ``data`` (RTU bytes received since the request) the reply to this request
-        begins, and its length: the first place that starts like it (unit id, function code
-        and byte count, or the unit id and the exception function code), or where its first
-        one or two bytes end ``data``; ``(-1, 0)`` when none does."""
-        start = data.find(self.head)
-        exception = data.find(self.exception_head)
-        if exception >= 0 and (start < 0 or exception < start):
-            return exception, EXCEPTION_BYTES
-        if start >= 0:
-            return start, self.size
-        for have in (2, 1):
-            if data.endswith(self.head[:have]):
-                return len(data) - have, self.size
-        return -1, 0
+    def reply_begun(self, first: bytes) -> int:
+        """The length of the RTU reply to this request that ``first``, the first bytes of a
+        frame (up to the head's length), begin: its unit id, function code and byte count
+        (:attr:`head`), or its unit id and the exception function code; 0 when they begin no
+        such reply, -1 when too few have come to tell."""
+        if first[:2] == self.exception_head:
+            return EXCEPTION_BYTES
+        if len(first) >= len(self.head):
+            return self.size if first.startswith(self.head) else 0
+        return -1 if self.head.startswith(first) else 0
 
     def with_transaction(self, transaction_id: int) -> bytes:
         """The request frame to send: a Modbus TCP request with its transaction id."""
