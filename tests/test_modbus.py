@@ -2492,6 +2492,18 @@ def busy_bus(first_s: float, exchanges: int) -> list[tuple[float, bytes]]:
     return [(first_s + 0.05 * i, frame) for i, frame in enumerate(frames)]
 
 
+#: Another master's exchanges on the line: reads of two registers each from units 2 and 3,
+#: request and answer, no byte of them unit 1's id (the start of its answer).
+OTHER_MASTER = b"".join(
+    [
+        rtu_frame(bytes([2, 3, 0, 0x10, 0, 2])),
+        rtu_frame(bytes([2, 3, 4, 0, 5, 0, 6])),
+        rtu_frame(bytes([3, 4, 0, 0x20, 0, 2])),
+        rtu_frame(bytes([3, 4, 4, 0, 7, 0, 8])),
+    ]
+)
+
+
 @pytest.mark.slow
 def test_the_probe_says_when_other_units_frames_keep_its_wait_for_a_late_answer_to_its_limit(
     capsys: pytest.CaptureFixture[str],
@@ -2504,14 +2516,7 @@ def test_the_probe_says_when_other_units_frames_keep_its_wait_for_a_late_answer_
     naming the unit ids the line carried, where it said nothing."""
     asked: list[float] = []
     char = 10 / 1200
-    # reads of two registers each, no byte of them unit 1's id (the start of its answer)
-    exchanges = [
-        rtu_frame(bytes([2, 3, 0, 0x10, 0, 2])),
-        rtu_frame(bytes([2, 3, 4, 0, 5, 0, 6])),
-        rtu_frame(bytes([3, 4, 0, 0x20, 0, 2])),
-        rtu_frame(bytes([3, 4, 4, 0, 7, 0, 8])),
-    ]
-    stream = b"".join(exchanges * 5)  # 170 bytes: 1.4 s on the line
+    stream = OTHER_MASTER * 5  # 170 bytes: 1.4 s on the line
     with (
         PtyRelay(answer=losing_line([1], asked)) as relay,
         ModbusServer([1], "serial", relay.far.path),
@@ -2557,13 +2562,7 @@ def test_the_probe_says_when_other_units_frames_keep_the_line_busy_to_its_limit(
     ids the line carried, where it said nothing."""
     asked: list[float] = []
     char = 10 / 9600
-    exchanges = [
-        rtu_frame(bytes([2, 3, 0, 0x10, 0, 2])),
-        rtu_frame(bytes([2, 3, 4, 0, 5, 0, 6])),
-        rtu_frame(bytes([3, 4, 0, 0x20, 0, 2])),
-        rtu_frame(bytes([3, 4, 4, 0, 7, 0, 8])),
-    ]
-    stream = b"".join(exchanges * 80)  # 2720 bytes: 2.8 s on the line
+    stream = OTHER_MASTER * 80  # 2720 bytes: 2.8 s on the line
     with (
         PtyRelay(answer=losing_line([1], asked)) as relay,
         ModbusServer([1], "serial", relay.far.path),
