@@ -37,10 +37,9 @@ from sensord.formats.text import (
     check_separator,
     decode_text,
     field_failed,
-    field_states,
+    field_printers,
     kept_readings,
     no_channels,
-    number_text,
     text_framer,
     unique_fields,
     value_readers,
@@ -226,31 +225,18 @@ def encoder(spec: FormatSpec) -> Encoder:
     width = len(spec.columns) or max(index for _, index in targets) + 1
     delimiter = spec.delimiter
     encoding = spec.encoding
-    decimal = spec.decimal
+
+    printed = field_printers(spec)
+    printers = [(field, index, printed[field]) for field, index in targets]
 
     def encode_csv(values: Mapping[str, float], t_s: float) -> list[bytes]:
         cells = ["0"] * width
-        for field, index in targets:
+        for field, index, printed in printers:
             value = values.get(field)
-            cells[index] = "" if value is None else number_text(value, decimal)
+            cells[index] = "" if value is None else printed(value)
         return [delimiter.join(cells).encode(encoding)]
 
-    states = field_states(spec)
-    if not states:
-        return encode_csv
-    printers = [(field, index, states.get(field)) for field, index in targets]
-
-    def encode_csv_states(values: Mapping[str, float], t_s: float) -> list[bytes]:
-        cells = ["0"] * width
-        for field, index, state in printers:
-            value = values.get(field)
-            if value is None:
-                cells[index] = ""
-            else:
-                cells[index] = number_text(value, decimal) if state is None else state(value)[0]
-        return [delimiter.join(cells).encode(encoding)]
-
-    return encode_csv_states
+    return encode_csv
 
 
 def header(spec: FormatSpec) -> bytes | None:

@@ -39,10 +39,9 @@ from sensord.formats.text import (
     check_separator,
     decode_text,
     field_failed,
-    field_states,
+    field_printers,
     kept_readings,
     no_channels,
-    number_text,
     text_framer,
     unique_fields,
     value_readers,
@@ -208,7 +207,6 @@ def encoder(spec: FormatSpec) -> Encoder:
     pair_separator = spec.pair_separator
     kv_separator = spec.kv_separator
     encoding = spec.encoding
-    decimal = spec.decimal
 
     #: a VE.Direct block holds one field a line, as a device sends it
     line_a_pair = spec.block == "vedirect"
@@ -218,26 +216,15 @@ def encoder(spec: FormatSpec) -> Encoder:
             return [pair.encode(encoding) for pair in pairs]
         return [pair_separator.join(pairs).encode(encoding)]
 
+    printed = field_printers(spec)
+    printers = [(f, printed[f]) for f in fields]
+
     def encode_kv(values: Mapping[str, float], t_s: float) -> list[bytes]:
         return joined(
-            [f"{f}{kv_separator}{number_text(values[f], decimal)}" for f in fields if f in values]
+            [f"{f}{kv_separator}{text(values[f])}" for f, text in printers if f in values]
         )
 
-    states = field_states(spec)
-    if not states:
-        return encode_kv
-    printers = [(f, states.get(f)) for f in fields]
-
-    def encode_kv_states(values: Mapping[str, float], t_s: float) -> list[bytes]:
-        pairs: list[str] = []
-        for f, state in printers:
-            if f in values:
-                value = values[f]
-                text = number_text(value, decimal) if state is None else state(value)[0]
-                pairs.append(f"{f}{kv_separator}{text}")
-        return joined(pairs)
-
-    return encode_kv_states
+    return encode_kv
 
 
 CODEC = Codec("kv", check, decoder, encoder, text_framer, counted_decoder=counted_decoder)

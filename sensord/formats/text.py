@@ -92,6 +92,7 @@ __all__ = [
     "checked_regex",
     "decode_text",
     "field_failed",
+    "field_printers",
     "field_states",
     "kept_readings",
     "marked_numbers",
@@ -409,6 +410,23 @@ def field_states(spec: FormatSpec) -> dict[str, StateOf]:
         if channel in states and field not in found:
             found[field] = nearest_state(states[channel])
     return found
+
+
+def field_printers(spec: FormatSpec) -> dict[str, Callable[[float], str]]:
+    """How an encoder prints each field's value: the word of its nearest state for a field
+    whose channels have ``states`` (:func:`field_states`), else :func:`number_text`."""
+    decimal = spec.decimal
+    states = field_states(spec)
+
+    def as_number(value: float) -> str:
+        return number_text(value, decimal)
+
+    def as_word(state: StateOf) -> Callable[[float], str]:
+        return lambda value: state(value)[0]
+
+    return {
+        field: as_word(states[field]) if field in states else as_number for _, field in spec.fields
+    }
 
 
 def number_text(value: float, decimal: str = ".") -> str:
