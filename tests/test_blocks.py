@@ -419,7 +419,13 @@ def test_dsmr_2_2_telegrams_are_read_until_the_meter_has_sent_a_crc() -> None:
 
 @pytest.mark.parametrize(
     ("check", "why"),
-    [(b"!6EE", "truncated"), (b"!6eee", "syntax"), (b"!6EEF", "checksum"), (b"!6EEEE", "syntax")],
+    [
+        (b"!6EE", "truncated"),
+        (b"!6eef", "checksum"),
+        (b"!6EeG", "syntax"),
+        (b"!6EEF", "checksum"),
+        (b"!6EEEE", "syntax"),
+    ],
 )
 def test_a_telegram_whose_crc_line_is_damaged_is_rejected_by_reason(check: bytes, why: str) -> None:
     """Each of its lines is counted, as the lines read are counted in ``frames``."""

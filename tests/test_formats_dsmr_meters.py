@@ -444,13 +444,22 @@ def second_made(telegram: bytes) -> bytes:
         (FLUVIUS_RUN.replace(b"!BCCF\r\n", b""), [1, 2], "truncated"),
         # its CRC line cut after two digits
         (FLUVIUS_RUN.replace(b"!E9F6\r\n", b"!E9\r\n"), [0, 2], "truncated"),
-        # the CRC in lower-case hex, as no meter here writes it (all, and DSMR's examples,
-        # write upper case): no CRC
-        (FLUVIUS_RUN.replace(b"!E9F6\r\n", b"!e9f6\r\n"), [0, 2], "syntax"),
+        # a wrong CRC in lower-case hex (the right one, e9f6, is read): its CRC fails
+        (FLUVIUS_RUN.replace(b"!E9F6\r\n", b"!e9f7\r\n"), [0, 2], "checksum"),
+        # a CRC line that is no hex, one digit off it
+        (FLUVIUS_RUN.replace(b"!E9F6\r\n", b"!e9g6\r\n"), [0, 2], "syntax"),
         # the CRs of the second telegram lost (a forwarder that makes line ends LF)
         (second_made(SECOND.replace(b"\r\n", b"\n")), [0, 2], "checksum"),
     ],
-    ids=["byte-lost", "cut-short", "crc-line-lost", "crc-cut", "crc-lower-case", "lf-only"],
+    ids=[
+        "byte-lost",
+        "cut-short",
+        "crc-line-lost",
+        "crc-cut",
+        "crc-lower-case-wrong",
+        "crc-not-hex",
+        "lf-only",
+    ],
 )
 def test_damage_to_a_real_telegram_costs_it_alone(
     damaged: bytes, read: list[int], why: str
@@ -465,6 +474,48 @@ def test_damage_to_a_real_telegram_costs_it_alone(
     rt.feed(damaged)
     assert latest(rt) == FLUVIUS_LAST
     assert counts(rt)["readings"] == len(read) * len(FLUVIUS_CHANNELS)
+
+
+#: The run's three CRCs (``BCCF``, ``E9F6``, ``0FD9``) in lower case, and in mixed case.
+LOWER_CASE_CRCS = (b"!bccf\r\n", b"!e9f6\r\n", b"!0fd9\r\n")
+MIXED_CASE_CRCS = (b"!BcCf\r\n", b"!e9F6\r\n", b"!0fD9\r\n")
+
+
+def crcs_written(crcs: tuple[bytes, bytes, bytes]) -> bytes:
+    """:data:`FLUVIUS_RUN` with its three CRC lines written as ``crcs`` (each the same value)."""
+    run = FLUVIUS_RUN
+    for upper, written in zip((b"!BCCF\r\n", b"!E9F6\r\n", b"!0FD9\r\n"), crcs, strict=True):
+        assert written.upper() == upper
+        assert run.count(upper) == 1
+        run = run.replace(upper, written)
+    return run
+
+
+@pytest.mark.parametrize("crcs", [LOWER_CASE_CRCS, MIXED_CASE_CRCS], ids=["lower", "mixed"])
+def test_a_crc_in_lower_or_mixed_case_hex_is_read_however_chunked(
+    crcs: tuple[bytes, bytes, bytes],
+) -> None:
+    """arduino-dsmr's and ESPHome's parsers read a CRC in any case of hex: every telegram of
+    the run is read, in one chunk and cut anywhere, as with its CRCs in upper case."""
+    run = crcs_written(crcs)
+    upper = take("dsmr", FLUVIUS_RUN)
+    for sizes in (None, [1], [3], [7, 64], [700], [len(run) - 5, 1]):
+        assert take("dsmr", run, sizes) == upper
+    rt = runtime(meter(*FLUVIUS_CHANNELS))
+    rt.feed(run)
+    assert latest(rt) == FLUVIUS_LAST
+    assert counts(rt)["readings"] == 3 * len(FLUVIUS_CHANNELS)
+
+
+def test_a_wrong_crc_in_lower_case_is_a_crc_failure_however_chunked() -> None:
+    """The second telegram's CRC one off, in lower case: its lines are counted ``checksum``,
+    in any chunking, and the telegrams around it are read."""
+    run = crcs_written(LOWER_CASE_CRCS).replace(b"!e9f6\r\n", b"!e9f7\r\n")
+    lines = [line for k in (0, 2) for line in telegram_lines(FLUVIUS_TELEGRAMS[k])]
+    for sizes in (None, [1], [3], [7, 64], [700]):
+        got, counted = take("dsmr", run, sizes)
+        assert got == lines
+        assert counted["rejected"] == {"checksum": len(telegram_lines(FLUVIUS_TELEGRAMS[1]))}
 
 
 def test_a_crc_line_padded_with_a_nul_is_read() -> None:

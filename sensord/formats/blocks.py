@@ -18,7 +18,8 @@ Kinds:
 * ``dsmr``: a smart electricity meter's P1 telegram (DSMR 2.2 to 5, Belgium's e-MUCS). It
   begins with ``/`` and a header line (``/ISk5\\2MT382-1000``), holds a line per OBIS code and
   ends with ``!``, the CRC-16/ARC of the bytes from ``/`` to ``!`` as 4 hex digits (upper
-  case, as the standard has them), and CR LF
+  case, as the standard has them; lower or mixed case is read too, as arduino-dsmr and
+  ESPHome's ``dsmr`` read it, and the CRC is checked the same), and CR LF
   (a NUL before the CR is tolerated). A telegram of DSMR 2.2 or 3 ends with ``!`` alone and has
   no check: it is read unchecked, until the meter has sent one with a CRC; from then on a
   telegram without one is ``truncated`` (its CRC lost). ``/`` appears nowhere else in a
@@ -124,7 +125,10 @@ _VE_FIRST_LINES = (b"\r\nPID\t", b"\r\nH1\t")
 _STX, _ETX = b"\x02", b"\x03"
 #: The two hex digits of a Gill message's check.
 _HEX_PAIR = re.compile(rb"[0-9A-Fa-f]{2}")
-_HEX_DIGITS = re.compile(rb"[0-9A-F]*")
+#: The hex digits of a DSMR telegram's CRC, in upper case as the standard writes them or in
+#: lower or mixed case (read as arduino-dsmr and ESPHome's ``dsmr`` read it; its value is
+#: checked the same).
+_HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]*")
 _HEX_MESSAGE = re.compile(rb":[0-9A-F]+\r?")
 #: A HEX message inside a text block: a command digit and whole bytes up to its LF.
 _HEX_IN_BLOCK = re.compile(rb":[0-9A-F](?:[0-9A-F]{2})+")
