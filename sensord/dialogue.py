@@ -35,6 +35,17 @@ and a ``wrong`` one counted (a ``missing`` one is not counted again: the query's
 unit whose replies to queries are lost (some libraries report irregular replies from a unit
 in active mode, which streams a frame a second between them) is set up as it was before it
 was asked, and the memory is written only when the query could not tell the setting in force.
+A device that answered neither a setting's query nor the command written for it (six writes
+over 14.1 s) and sent no byte since the query was first written answers nothing: it is off,
+its TX or RX is not on the adapter, the port is another device's, or it is asleep (an SDS011
+left asleep answers its wake command alone). That is logged (``the device answers nothing``,
+with the port, at most once a minute), and from then on, while no byte comes, every set-up
+write of the connect is written once, its reply awaited :data:`ACK_TIMEOUT_S` (a query, then
+its command when it goes unanswered; a wake command after the settings still goes out): a
+device that hears answers within tens of milliseconds, so the retries, meant for one busy
+for a moment, would only hold back the first poll (for the SDS011's two settings, 16.4 s
+after the open rather than 28.4 s). A byte from the device ends it, and each connect starts
+with every write's three tries again.
 The writes go out from ``tick``, on the reader loop's timers (``next_deadline``). Data frames
 around the replies are read as always.
 
@@ -143,7 +154,9 @@ __all__ = [
 #: within tens of milliseconds at 9600 baud); each next write of it awaits twice as long.
 ACK_TIMEOUT_S = 1.0
 
-#: How many times in all a set-up command whose acknowledgement does not come is written.
+#: How many times in all a set-up command whose acknowledgement does not come is written (once
+#: while a device that answered neither a setting's query nor its command sends nothing: see
+#: the module docstring).
 SETUP_TRIES = 3
 
 #: The quiet time after a set-up command (after its acknowledgement, when it has one) before
@@ -191,6 +204,15 @@ NOTHING_CAME_HINT = (
     "nothing came from the device since the command was written: it hears nothing or sends "
     "nothing (the device's RX not on the adapter's TX, no power, asleep; the stale hint "
     "says more), or, if its polls are answered later, it ignores the command"
+)
+
+
+#: Why a device answered neither the query of a setting nor the command that sets it.
+ANSWERS_NOTHING_HINT = (
+    "neither the query of the setting nor the command that sets it got a reply, each written "
+    "three times, and no byte came: check the device's power, its TX on the adapter's RX and "
+    "its RX on TX, a common ground, the port and the baud rate; a unit left asleep answers "
+    "its wake command (SDS011 'work') alone"
 )
 
 
@@ -333,6 +355,13 @@ class Dialogue:
         #: query that went unanswered, its ``missing`` counted for the query (None: none)
         self._queries = config.setup_queries()
         self._asking = False
+        #: ``bytes_read`` and the time when the query of the setting under way was first
+        #: written; ``bytes_read`` when a setting's query and the command written for it both
+        #: went unanswered with no byte from the device meanwhile (None: not on this connect):
+        #: while no byte comes after it, each set-up write is written once (``_tries``)
+        self._bytes_at_ask = 0
+        self._asked_at = 0.0
+        self._silent_at: int | None = None
         self._differs: int | None = None
         self._unknown: int | None = None
         #: the set-up command that leaves the device on a working period (an SDS011's
@@ -447,6 +476,7 @@ class Dialogue:
         self._asking = False
         self._differs = None
         self._unknown = None
+        self._silent_at = None
         self._rerunning = False
         self._restart_taken_at = None
         self._skip_restarting = False
@@ -600,7 +630,8 @@ class Dialogue:
         assert acks is not None
         now = self._clock()
         index = self._setup_sent - 1
-        if self._setup_tries < SETUP_TRIES:
+        tries = self._tries()
+        if self._setup_tries < tries:
             if self._write_setup(index, query=self._asking):
                 self._acks_until = now + ACK_TIMEOUT_S * 2**self._setup_tries
                 self._setup_tries += 1
@@ -645,13 +676,53 @@ class Dialogue:
             )
         if held:
             self._port.process(held, now)
-        if asking and missing and self._setup_tries == SETUP_TRIES:
+        if (
+            missing
+            and not asking
+            and index == self._unknown
+            and self._port.bytes_read == self._bytes_at_ask
+        ):
+            self._answers_nothing(index, now)
+        if asking and missing and self._setup_tries == tries:
             # the query went unanswered after its last write (not one the device did not
             # read): the setting in force is not known, and the command is written next, as
             # it was on every connect before it had a query
             self._setup_sent = index
             self._differs = self._unknown = index
         self._setup_step_done(now)
+
+    def _tries(self) -> int:
+        """How many times in all the set-up write under way is written while its reply does
+        not come: :data:`SETUP_TRIES`, or once while the device answers nothing
+        (``_answers_nothing``) and no byte came since."""
+        silent_at = self._silent_at
+        return 1 if silent_at is not None and self._port.bytes_read == silent_at else SETUP_TRIES
+
+    def _answers_nothing(self, index: int, now: float) -> None:
+        """The query of set-up command ``index`` and the command written for it both went
+        unanswered, and the device sent no byte since the query was first written: it
+        answers nothing (off, its TX or RX not wired to the adapter, another port, asleep).
+        While no byte comes, the rest of the connect's set-up writes are written once each
+        (a query, and its command when it goes unanswered; a reply still awaited
+        :data:`ACK_TIMEOUT_S`), so the first poll is not held back by retries that a device
+        answering within tens of milliseconds has not used; logged when it begins, at most
+        once a minute."""
+        if self._tries() == 1:  # known since an earlier setting, and no byte came
+            return
+        self._silent_at = self._port.bytes_read
+        held = self._errors.check("answers-nothing")
+        if held is None:
+            return
+        port = self._port
+        port.log.warning(
+            "the device answers nothing: set-up commands are written once each until it sends",
+            port=self._config.port,
+            command=self._setup[index][0],
+            silent_for_s=round(now - self._asked_at, 3),
+            rest=[name for name, _, _ in self._setup[index + 1 :]],
+            hint=ANSWERS_NOTHING_HINT,
+            suppressed=held,
+        )
 
     def _ack_error(self, reason: str, command: str, **fields: str) -> bool:
         """Count and log a command not acknowledged: on a re-run, or on a connection opened
@@ -811,6 +882,8 @@ class Dialogue:
             from sensord.formats.acks import AckWatch  # noqa: PLC0415  (loaded by the first command that expects a reply)
 
             self._bytes_at_write = self._port.bytes_read
+            if asking:
+                self._bytes_at_ask, self._asked_at = self._bytes_at_write, now
             self._answering_at_write = (
                 self._port.framer.frames != self._frames_at_open and self._port.state != "stale"
             )

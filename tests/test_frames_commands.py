@@ -29,7 +29,7 @@ import sys
 import time
 import tty
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -924,6 +924,202 @@ def test_an_sds011_that_stops_reading_while_asked_gets_no_command_after_the_quer
         ("device is not reading; set-up commands not sent", ["query_mode"]),
         ("device is not reading; poll request not sent", None),
     ]
+
+
+# -- a unit that answers nothing ---------------------------------------------------------------
+
+#: When the first poll of an SDS011 of set-up :data:`SDS011_SETUP` that answers nothing goes
+#: out, after the open: the query of the reporting mode and its command three times each
+#: (replies awaited 1 + 2 + 4 s), then the query of the working period and its command once
+#: each (awaited 1 s), a set-up gap after each: 16.4 s (28.4 s with three tries of each).
+SILENT_FIRST_POLL_S = 2 * (ACK_TIMEOUT_S * (2**SETUP_TRIES - 1) + SETUP_GAP_S) + 2 * (
+    ACK_TIMEOUT_S + SETUP_GAP_S
+)
+
+
+def answers_nothing_lines(logs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for e in logs if e["event"].startswith("the device answers nothing")]
+
+
+def test_an_sds011_that_answers_nothing_is_polled_16_4_s_after_the_open_and_told() -> None:
+    """An SDS011 that answers nothing (off, miswired, on another port): the query of its
+    reporting mode and the command written for it go out three times each, as to a unit
+    busy for a moment; after 14.1 s of both unanswered, and no byte, a warning names the
+    sensor and its port and says the device answers nothing, and the working period's query
+    and command go out once each. The first poll comes 16.4 s after the open, ``missing``
+    counted once per setting (the query's); the next connect starts over with three tries."""
+    ask_mode, ask_period = (sds011_query(command) for command in SDS011_SETUP)
+    query_mode, period = (command_bytes("sds011", command) for command in SDS011_SETUP)
+    poll = command_bytes("sds011", "query")
+    clock = Clock()
+    schedules = []
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sds011_on(pair, clock, SDS011_SETUP)
+        for connect in (1, 2):
+            start = clock.now
+            writes = tick_through(rt, pair, clock, lambda _: b"", start + SILENT_FIRST_POLL_S + 1)
+            schedules.append([(round(at - start, 6), w) for at, w in writes])
+            assert rt.setup_ack_errors == {"missing": 2 * connect, "wrong": 0}
+            assert rt.dialogue is not None
+            assert rt.dialogue.unanswered == SDS011_SETUP
+            assert len(answers_nothing_lines(logs)) == connect
+            rt.disconnect("unplugged")
+            clock.now += 60.0
+            assert rt.try_open()
+        rt.stop()
+    assert round(SILENT_FIRST_POLL_S, 6) == 16.4
+    assert (
+        schedules
+        == [
+            [
+                (0.0, ask_mode),
+                (1.0, ask_mode),
+                (3.0, ask_mode),
+                (7.1, query_mode),
+                (8.1, query_mode),
+                (10.1, query_mode),
+                (14.2, ask_period),
+                (15.3, period),
+                (round(SILENT_FIRST_POLL_S, 6), poll),
+            ]
+        ]
+        * 2
+    )
+    # once a minute at most: the second connect came 77.4 s after the first
+    assert [
+        (e["log_level"], e["sensor"], e["port"], e["command"], e["silent_for_s"], e["rest"])
+        for e in answers_nothing_lines(logs)
+    ] == [("warning", "s", pair.path, "query_mode", 14.1, ["working_period=5"])] * 2
+    assert [e["suppressed"] for e in answers_nothing_lines(logs)] == [0, 0]
+
+
+def test_an_sds011_left_asleep_is_woken_by_its_set_up_s_last_command_without_retries() -> None:
+    """An SDS011 left asleep answers its wake command alone: of the set-up
+    ``query_mode, working_period=5, work`` its settings' queries and commands go
+    unanswered, the device answers nothing, and ``work`` still goes out, once, 16.4 s after
+    the open (28.4 s with three tries of each write before it); acknowledged, it wakes the
+    unit, and the first poll follows a set-up gap later."""
+    device = PresetDevice("sds011")
+    device.asleep = True
+    setup = [*SDS011_SETUP, "work"]
+    work, poll = command_bytes("sds011", "work"), command_bytes("sds011", "query")
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sds011_on(pair, clock, setup)
+        start = clock.now
+        writes = tick_through(rt, pair, clock, answering(device), start + 30.0)
+        rt.stop()
+    assert [(round(at - start, 6), w) for at, w in writes[-2:]] == [
+        (round(SILENT_FIRST_POLL_S, 6), work),
+        (round(SILENT_FIRST_POLL_S + SETUP_GAP_S, 6), poll),
+    ]
+    assert len(writes) == 10  # 3 + 3 for the reporting mode, 1 + 1 for the period
+    assert not device.asleep
+    assert rt.dialogue is not None
+    assert rt.dialogue.acknowledged == {"work"}
+    assert rt.setup_ack_errors == {"missing": 2, "wrong": 0}
+    assert [e["rest"] for e in answers_nothing_lines(logs)] == [["working_period=5", "work"]]
+
+
+def test_an_sds011_deaf_to_queries_that_takes_commands_at_their_second_write_is_configured() -> (
+    None
+):
+    """An SDS011 as it left the factory that sends nothing unasked, never answers a query of
+    a setting and ignores the first write of each command (busy), acknowledging the second:
+    it answers, so every write keeps its three tries; each query goes out three times, each
+    command twice, and the unit ends in query mode with a working period of 5 minutes."""
+    device = PresetDevice("sds011")
+    queries = {sds011_query(command) for command in SDS011_SETUP}
+    query_mode, period = (command_bytes("sds011", command) for command in SDS011_SETUP)
+    seen: collections.Counter[bytes] = collections.Counter()
+
+    def deaf_and_busy(written: bytes) -> bytes:
+        seen[written] += 1
+        if written in queries or seen[written] == 1:
+            return b""
+        return answering(device)(written)
+
+    writes, rt = sds011_connects(deaf_and_busy, 1)
+    ask_mode, ask_period = (sds011_query(command) for command in SDS011_SETUP)
+    poll = command_bytes("sds011", "query")
+    assert writes == [
+        [*[ask_mode] * 3, query_mode, query_mode, *[ask_period] * 3, period, period, poll]
+    ]
+    assert (device.active, device.period) == (False, 5)
+    assert rt.setup_ack_errors == {"missing": 2, "wrong": 0}
+    assert rt.dialogue is not None
+    assert rt.dialogue.acknowledged == set(SDS011_SETUP)
+
+
+class CountedFlash(dict[str, int]):
+    """A simulated SDS011's flash that counts the writes it takes."""
+
+    def __init__(self, **settings: int) -> None:
+        super().__init__(settings)
+        self.writes = 0
+
+    def __setitem__(self, key: str, value: int) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_an_sds011_already_set_that_answers_once_found_silent_gets_no_write() -> None:
+    """An SDS011 in query mode with a working period of 5 minutes, powered 14 s after its
+    port opened: its reporting mode's query and command went unanswered (it answered
+    nothing then), and the working period's query, written once, finds the period in force:
+    the command is not written, nor is any write taken by its flash; the first poll follows."""
+    flash = CountedFlash(reporting_mode=1, working_period=5)
+    device = PresetDevice("sds011", flash)
+    assert (device.active, device.period) == (False, 5)
+    clock = Clock()
+    start = clock.now
+
+    def powered_at_14_s(written: bytes) -> bytes:
+        return answering(device)(written) if clock.now - start >= 14.0 else b""
+
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, SDS011_SETUP)
+        writes = tick_through(rt, pair, clock, powered_at_14_s, start + 30.0)
+        rt.stop()
+    ask_period = sds011_query("working_period=5")
+    assert [(round(at - start, 6), w) for at, w in writes if at - start >= 14.0] == [
+        (14.2, ask_period),
+        (14.3, command_bytes("sds011", "query")),
+    ]
+    assert flash.writes == 0
+    assert (device.active, device.period) == (False, 5)
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+
+
+def test_an_sds011_that_answers_after_it_was_found_silent_gets_three_tries_again() -> None:
+    """An SDS011 as it left the factory, powered 14 s after its port opened, that ignores
+    the first write of a command (busy): the working period's query, written once, is
+    answered (continuous), and from that byte on each write has its three tries again: the
+    period's command, lost at its first write, is written again 1 s later and taken."""
+    device = PresetDevice("sds011")
+    period = command_bytes("sds011", "working_period=5")
+    clock = Clock()
+    start = clock.now
+    seen: collections.Counter[bytes] = collections.Counter()
+
+    def powered_at_14_s_and_busy(written: bytes) -> bytes:
+        if clock.now - start < 14.0:
+            return b""
+        seen[written] += 1
+        return b"" if written == period and seen[written] == 1 else answering(device)(written)
+
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, SDS011_SETUP)
+        writes = tick_through(rt, pair, clock, powered_at_14_s_and_busy, start + 30.0)
+        rt.stop()
+    assert [(round(at - start, 6), w) for at, w in writes if at - start >= 14.0] == [
+        (14.2, sds011_query("working_period=5")),
+        (14.3, period),
+        (15.3, period),
+        (15.4, command_bytes("sds011", "query")),
+    ]
+    assert device.period == 5
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
 
 
 def test_a_command_never_acknowledged_is_written_three_times_then_counted_missing() -> None:
