@@ -164,6 +164,31 @@ def test_a_pms7003s_version_and_error_code_bytes_do_not_spoil_its_frames() -> No
     assert not any(rt.snapshot().parse_errors.values())
 
 
+def test_a_pms7003_in_smoke_publishes_its_mass_concentrations_above_1000() -> None:
+    """Plantower's datasheets give the PM2.5 "maximum range" as >= 1000 µg/m³ ("the highest
+    output value of the PM2.5 standard data is not less than 1000", PMS5003ST data manual
+    V2.6, note 1): a lower bound of what the sensor sends, not an upper one. PMS7003 users
+    report more in smoke: 1500 µg/m³ when a neighbour's chimney smoke blows in
+    (hackerspace-silesia/Smogomierz issue #88), and PM1/PM2.5/PM10 of 386/1142/1267 µg/m³
+    (avaldebe/AQmon issue #9, the same reading in MarkJB/python-pms7003 issue #2's thread).
+    Frames of those values, sums good, are published whole: none of their mass
+    concentrations is dropped by the preset's filter."""
+    counts = [65000, 19000, 4100, 380, 95, 21]
+    smoke = [386, 1142, 1267, 386, 1142, 1267, *counts, 0x9100]
+    chimney = [900, 1500, 1700, 900, 1500, 1700, *counts, 0x9100]
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = open_sensor(pair, clock, {"preset": "pms7003", "warmup_s": 0})
+        feed(rt, pair, plantower(smoke) + plantower(chimney))
+        snapshot = rt.snapshot()
+        rt.stop()
+    assert snapshot.steps["filter"].dropped["range"] == 0
+    assert published(rt, "pm2_5_ug_m3") == 2
+    assert last_value(rt, "pm2_5_ug_m3") == 1500.0
+    assert last_value(rt, "pm10_standard_ug_m3") == 1700.0
+    assert last_value(rt, "particles_0_3um_per_dl") == 65000.0
+
+
 def test_a_pms_s_first_frames_after_power_up_are_not_published() -> None:
     """PMS frames after power-up with PM values and every particle count 0 (PyPMS issue #3):
     the preset's 30 s warm-up reads them and publishes nothing; the frames after it are."""

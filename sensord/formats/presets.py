@@ -272,12 +272,15 @@ def _size_of(name: str) -> str:
     return name.removesuffix("_ug_m3").removesuffix("_standard")
 
 
-#: Channel name -> its word. Mass concentrations are bounded by the PMS datasheets' maximum
-#: range (at least 1000 µg/m³); the temperature and humidity words are tenths, the temperature
-#: signed; HCHO (µg/m³) is bounded at 10 mg/m³.
+#: Channel name -> its word. Mass concentrations and counts are bounded only by their word:
+#: the PMS datasheets' "maximum range" of PM2.5 is at least 1000 µg/m³ ("the highest output
+#: value ... is not less than 1000", PMS5003ST data manual V2.6), a lower bound of what the
+#: sensor sends, and units in smoke send more (1142 and 1500 µg/m³ from PMS7003s:
+#: avaldebe/AQmon issue #9, hackerspace-silesia/Smogomierz issue #88). The temperature and
+#: humidity words are tenths, the temperature signed; HCHO (µg/m³) is bounded at 10 mg/m³.
 _PMS_WORDS: Mapping[str, _Word] = MappingProxyType(
     {
-        **{name: _Word(high=1000.0, signal=_PM_SIGNALS[_size_of(name)]) for name in _PMS_PM},
+        **{name: _Word(signal=_PM_SIGNALS[_size_of(name)]) for name in _PMS_PM},
         **{name: _Word(signal=_PM_SIGNALS[name]) for name in _PMS_COUNTS},
         "hcho_ug_m3": _Word(high=10000.0, signal={"center": 30.0, "amplitude": 15.0, "noise": 2.0}),
         "temperature_celsius": _Word(
