@@ -85,6 +85,7 @@ MODULES: dict[str, Module] = {
             "tests/test_formats_pms_variants.py",
             "tests/test_frames_commands.py",
             "tests/test_frames_fast.py",
+            "tests/test_frames_field_captures.py",
             "tests/test_frames_field_quirks.py",
             "tests/test_frames_generic.py",
             "tests/test_frames_headless.py",
