@@ -250,6 +250,26 @@ def test_the_preset_hint_names_the_plantower_preset_of_the_announced_length() ->
     assert preset_hint("pms3003", pms3003 * 2) is None
 
 
+def test_the_hint_of_32_byte_frames_names_pms5003_for_the_models_no_preset_is_named_after() -> None:
+    """A PMS1003, PMS6003 or PMS9003M sends the PMS5003's 32-byte frames (the Sensor.Community
+    firmware, opendata-stuttgart/sensors-software ``airrohr-firmware/intl_*.h``, lists
+    ``INTL_PMS32`` "PMS1003, PMS5003, PMS6003, PMS7003" apart from ``INTL_PMS24`` "PMS3003";
+    ESPHome's ``pmsx003.cpp`` ``check_payload_length_`` takes a payload of 28 from the PMS1003
+    and the PMS9003M, as from the PMS5003). Such a sensor read with preset pms3003 (an older
+    model's preset, as the 1003 may seem) is pointed at the presets of 32-byte frames, and,
+    since no preset bears its model's name, at pms5003 by that name."""
+    frame = plantower_frame([*PM_WORDS, *COUNT_WORDS, 0x8000])
+    hint = preset_hint("pms3003", frame * 2)
+    assert hint is not None
+    assert hint.startswith('presets "pms5003", "pms7003", "pmsa003", "pms5003t", "pms5003s"')
+    assert hint.endswith(
+        'the one of the model on the sensor\'s label ("pms5003" for a PMS1003, PMS6003 or '
+        "PMS9003M, which send the PMS5003's frames)"
+    )
+    # the 40-byte frames' hint names one preset, and no other model
+    assert preset_hint("pms5003", PMS5003ST_FRAME * 2) == 'preset "pms5003st" reads 40-byte frames'
+
+
 #: 24-byte PMS3003 frames (see the module docstring): PyPMS's, and a reader's source comment.
 PMS3003_FRAMES = [
     bytes.fromhex("424d001400000000000000000000000000000000005100f4"),

@@ -160,7 +160,8 @@ def test_32_byte_frames_read_with_preset_pms5003st_name_the_presets_of_that_leng
     assert event["hint"].startswith("candidates starting 42 4d announce 32-byte frames")
     assert event["hint"].endswith(
         '; presets "pms5003", "pms7003", "pmsa003", "pms5003t", "pms5003s" read 32-byte '
-        "frames: the one of the model on the sensor's label"
+        'frames: the one of the model on the sensor\'s label ("pms5003" for a PMS1003, '
+        "PMS6003 or PMS9003M, which send the PMS5003's frames)"
     )
 
 

@@ -891,11 +891,22 @@ _LAYOUTS: tuple[tuple[FrameSpec, tuple[str, ...]], ...] = (
 FITTING_FRAMES = 2
 
 
+#: Models that send the PMS5003's frames and have no preset of their name: the Sensor.Community
+#: firmware lists the PMS1003 and PMS6003 among the sensors of 32-byte frames, apart from the
+#: PMS3003's 24 (opendata-stuttgart/sensors-software, ``airrohr-firmware/intl_*.h``:
+#: ``INTL_PMS32``, ``INTL_PMS24``), and ESPHome's pmsx003 component takes the PMS5003's
+#: payload length from the PMS1003 and the PMS9003M (``check_payload_length_``).
+_PMS5003_ALIKE = "a PMS1003, PMS6003 or PMS9003M"
+
+
 def _presets_reading(names: Sequence[str], what: str) -> str:
     if len(names) == 1:
         return f'preset "{names[0]}" reads {what}'
     listed = ", ".join(f'"{name}"' for name in names)
-    return f"presets {listed} read {what}: the one of the model on the sensor's label"
+    told = f"presets {listed} read {what}: the one of the model on the sensor's label"
+    if "pms5003" in names:
+        told += f' ("pms5003" for {_PMS5003_ALIKE}, which send the PMS5003\'s frames)'
+    return told
 
 
 def preset_hint(preset: str | None, data: bytes) -> str | None:
