@@ -10,6 +10,7 @@ nothing, and is counted. The fixtures are the real telegrams and blocks of
 from __future__ import annotations
 
 import itertools
+import math
 import random
 import re
 import time
@@ -54,6 +55,7 @@ from test_formats_blocks import (
     runtime,
     sensor_of,
     ve_blocks,
+    with_ignore,
 )
 
 from sensord.config import Config
@@ -61,6 +63,7 @@ from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats import crc as crc_module
 from sensord.formats.blocks import MAX_BLOCK_BYTES, BlockFramer, ciphered_frame_end, envelope
+from sensord.formats.text import hex_or_number, number, value_readers
 from sensord.signals import SimulationSpec
 from sensord.sources.simulated import SimulatedDevice
 
@@ -1501,3 +1504,167 @@ def test_the_smartsolar_s_hex_message_at_any_byte_of_a_real_block_leaves_it_read
             lines, counted = take("vedirect", b"".join(blocks + sent + blocks))
             assert lines == [line for b in blocks * 3 for line in block_lines(b)], (k, at)
             assert (counted["ignored"], counted["rejected"], counted["skipped"]) == (1, {}, 0)
+
+
+# -- hex fields: PID, OR ------------------------------------------------------------------------
+
+
+def off_reason_block(off_reason: bytes) -> bytes:
+    """The SmartSolar MPPT 75/15's real block with ``off_reason`` in its ``OR`` line, its
+    checksum byte made to hold again: the block the charger sends when it is off so."""
+    lines = [
+        b"OR\t" + off_reason if line.startswith(b"OR\t") else line
+        for line in block_lines(SMARTSOLAR_75_15)
+    ]
+    return envelope("vedirect", lines)
+
+
+@pytest.mark.parametrize("table", ["battery", "solar"])
+@pytest.mark.parametrize(
+    ("data", "values"),
+    [
+        (BMV702, {"pid": 0x203}),
+        (BMV712, {"pid": 0xA381}),
+        (SMARTSHUNT, {"pid": 0xA389}),
+        (BLUESOLAR_75_15, {"pid": 0xA042}),
+        (PHOENIX_120V, {"pid": 0xA279, "or": 0}),
+        (PHOENIX_230V, {"pid": 0xA2F1, "or": 0}),
+        (SMARTSOLAR_75_15, {"pid": 0xA053, "or": 0}),
+    ],
+    ids=["bmv702", "bmv712", "shunt", "bluesolar-75-15", "phoenix-120v", "phoenix-230v", "mppt"],
+)
+def test_the_hex_fields_of_real_blocks_read_as_the_numbers_they_write(
+    table: str, data: bytes, values: dict[str, float]
+) -> None:
+    """``PID`` and ``OR``, which VE.Direct writes in hex (``0xA053``, ``0x00000000``), read as
+    those numbers, through the README's battery (its ``parse.invalid``) and charger (the plain
+    reader), without a parse error; the decimal fields around them read as before."""
+    channels: list[dict[str, Any]] = [
+        {"name": "pid", "field": "PID"},
+        {"name": "or", "field": "OR"},
+    ]
+    channels.append({"name": "v", "field": "V", "normalize": {"scale": 0.001}})
+    rt = runtime(sensor_of({**README[table], "channels": channels}))
+    rt.feed(data + b"\r\n")
+    assert counts(rt)["errors"] == {}
+    read = latest(rt)
+    assert {k: v for k, v in read.items() if k != "v"} == values
+    assert 11.0 < read["v"] < 14.0
+
+
+#: Victron's VE.Direct protocol document, "OR": the off reasons, one bit each.
+OFF_REASONS = {
+    b"0x00000001": 1,  # no input power
+    b"0x00000002": 2,  # switched off (power switch)
+    b"0x00000004": 4,  # switched off (device mode register)
+    b"0x00000008": 8,  # remote input
+    b"0x00000010": 16,  # protection active
+    b"0x00000020": 32,  # PAYGo
+    b"0x00000040": 64,  # BMS
+    b"0x00000080": 128,  # engine shutdown detection
+    b"0x00000100": 256,  # analysing input voltage
+    b"0x00000101": 257,  # no input power while it analyses the input voltage
+    b"0xFFFFFFFF": 0xFFFFFFFF,  # every bit: 32 of them, exact
+    b"0x0000abcd": 0xABCD,  # lower case digits
+}
+
+
+@pytest.mark.parametrize("written", list(OFF_REASONS))
+def test_an_off_reason_reads_as_its_bits_and_a_damaged_one_is_syntax(written: bytes) -> None:
+    """The charger's off reason as the document lists it reads as the number of its bits, to
+    alert on; a damaged one (a digit that is no hex digit, a ninth digit, the ``0x`` alone or
+    lost) is ``syntax``, the line rejected, as a damaged decimal value is."""
+    channels = [{"name": "off_reason", "field": "OR"}, {"name": "cs", "field": "CS"}]
+    rt = runtime(sensor_of({**SOLAR, "channels": channels}))
+    rt.feed(off_reason_block(written) + b"\r\n")
+    assert counts(rt)["errors"] == {}
+    assert latest(rt) == {"off_reason": OFF_REASONS[written], "cs": 3}
+    for damaged_value in (b"0x0000000G", b"0x000000001", b"0x", b"00000001x", b"0x-1"):
+        rt.feed(off_reason_block(damaged_value) + b"\r\n")
+    assert counts(rt)["errors"] == {"syntax": 5}
+
+
+def test_a_hex_value_is_no_number_without_a_vedirect_block() -> None:
+    """Read line by line (``parse.ignore``, no ``block``), a kv sensor's ``0x`` value stays
+    ``syntax``, as any text that is no number; in VE.Direct blocks the same lines read."""
+    channels = [{"name": "off_reason", "field": "OR"}, {"name": "pid", "field": "PID"}]
+    table = {**SOLAR, "channels": channels}
+    lines = with_ignore(table, ["^Checksum\t", "^:[0-9A-F]+$"])
+    read_by_line = runtime(load_sensors({**lines, "port": "sim://solar"}))
+    read_by_line.feed(SMARTSOLAR_75_15 + b"\r\n")
+    assert counts(read_by_line)["errors"] == {"syntax": 2}
+    in_blocks = runtime(sensor_of(table))
+    in_blocks.feed(SMARTSOLAR_75_15 + b"\r\n")
+    assert (counts(in_blocks)["errors"], latest(in_blocks)) == (
+        {},
+        {"off_reason": 0, "pid": 0xA053},
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=12),
+        st.floats().map(str),
+        st.integers().map(str),
+        st.from_regex(r"\A\s?[+-]?0[xX][0-9A-Fa-f_]{0,10}\s?\Z"),
+        st.sampled_from(["ovf", "- 12.5", "1_000", "9.9E37", "٣", " nan", "12 C"]),
+    )
+)
+def test_a_vedirect_value_that_is_no_hex_reads_as_number_reads_it(text: str) -> None:
+    """``hex_or_number`` gives what ``number`` gives, value or ParseError (reason and detail),
+    for every text but ``0x`` and 1 to 8 hex digits, which it reads as that whole number."""
+    written = re.fullmatch(r"[ \t\n\r\x0b\x0c]*0[xX]([0-9A-Fa-f]{1,8})[ \t\n\r\x0b\x0c]*", text)
+    if written is not None:
+        assert hex_or_number(text) == int(written[1], 16)
+        return
+    try:
+        expected: float | tuple[str, str] = number(text)
+    except ParseError as exc:
+        expected = (exc.reason, exc.detail)
+    try:
+        got: float | tuple[str, str] = hex_or_number(text)
+    except ParseError as exc:
+        got = (exc.reason, exc.detail)
+    assert got == expected
+
+
+def test_a_vedirect_sensor_reads_its_decimal_values_as_plain_numbers_do() -> None:
+    """The reader of a VE.Direct field without units or ``parse.invalid`` is
+    ``hex_or_number``, one function as ``number`` is elsewhere: no wrapper per value."""
+    spec = sensor_of({**SOLAR, "channels": [{"name": "v", "field": "V"}]}).sensors[0]
+    assert value_readers(spec.format_spec()) == {"V": hex_or_number}
+    plain = sensor_of({**SOLAR, "parse": {"kv_separator": "\t"}})
+    assert set(value_readers(plain.sensors[0].format_spec()).values()) == {number}
+
+
+def test_a_simulated_charger_writes_pid_and_or_in_hex_as_the_device_does() -> None:
+    """A simulated charger (``sim://``) whose channels read ``PID`` and ``OR`` writes them as
+    the device does: ``0x`` and upper case hex digits, ``OR`` with 8 of them, the whole number
+    nearest each sample; its sensor reads them back without a parse error."""
+    channels = [
+        {"name": "pid", "field": "PID", "signal": {"center": 0xA053, "amplitude": 0, "noise": 0}},
+        {
+            "name": "off_reason",
+            "field": "OR",
+            "signal": {"center": 4, "amplitude": 6, "period_s": 40, "noise": 0},
+        },
+        {"name": "panel_power_w", "field": "PPV"},
+    ]
+    config = sensor_of({**SOLAR, "channels": channels})
+    sensor = config.sensors[0]
+    spec = sensor.format_spec()
+    device = SimulatedDevice(spec, sensor.signal_specs(), 1.0, b"\r\n", SimulationSpec(), 0.0)
+    data = b"".join(device.bytes_due(float(t)) for t in range(40))  # samples at 0 to 39 s
+    assert device.frames_written == 40 * 3
+    pids = re.findall(rb"\r\nPID\t([^\r]*)", data)
+    reasons = re.findall(rb"\r\nOR\t([^\r]*)", data)
+    assert set(pids) == {b"0xA053"}
+    assert all(re.fullmatch(rb"0x[0-9A-F]{8}", r) for r in reasons), reasons
+    nearest = [max(0, round(4 + 6 * math.sin(2 * math.pi * t / 40))) for t in range(40)]
+    assert [int(r, 16) for r in reasons] == nearest  # below 0 written as 0
+    rt = runtime(config)
+    rt.feed(data + b"\r\n")
+    assert counts(rt)["errors"] == {}
+    assert counts(rt)["readings"] == 40 * 3
+    assert latest(rt)["pid"] == 0xA053

@@ -29,6 +29,10 @@ Decoding rules common to all of them:
 * With ``parse.decimal = ","`` the decimal mark is a comma (``23,4``, as instruments set to a
   German or French locale print it) and a point in a value is ``syntax``: there are no
   thousands separators to tell apart, and a device switched to another locale is noticed.
+* In VE.Direct blocks (``parse.block = "vedirect"``) a value of ``0x`` and up to 8 hex digits
+  is the whole number it writes (``PID``, ``OR``: :func:`hex_or_number`), as Victron's protocol
+  document writes its hex fields; a decimal value is read as anywhere else, at the same cost.
+  Encoders write the fields a device writes in hex so (:data:`VE_DIRECT_HEX_FIELDS`).
 * A channel's own ``units`` replace ``parse.units`` for its field: a weather station's
   temperature in ``C`` and its heater's status letters ``N``, ``V``, ``W`` and ``F``, where ``F``
   would be Fahrenheit for the temperature. Several channels of one field list the same units.
@@ -94,6 +98,8 @@ __all__ = [
     "field_failed",
     "field_printers",
     "field_states",
+    "hex_or_number",
+    "hex_text",
     "kept_readings",
     "marked_numbers",
     "nearest_state",
@@ -182,6 +188,38 @@ def number(text: str) -> float:
     return value
 
 
+#: A whole number written in hex after ``0x``, as VE.Direct writes its product ID and off
+#: reason (``0xA053``, ``0x00000001``): at most 8 digits, the 32 bits of the widest such field.
+_HEX_WHOLE_NUMBER = re.compile(r"[ \t\n\r\x0b\x0c]*0[xX]([0-9A-Fa-f]{1,8})[ \t\n\r\x0b\x0c]*")
+
+
+def hex_or_number(text: str) -> float:
+    """:func:`number`, and a whole number written in hex after ``0x`` (:data:`_HEX_WHOLE_NUMBER`)
+    as that number: the values of a VE.Direct block (``parse.block = "vedirect"``), whose
+    hex fields say so by their ``0x``. A decimal value takes the steps :func:`number` takes;
+    a text ``float()`` refuses is looked at as hex, and when it is none :func:`number` tells
+    why it is no number."""
+    try:
+        value = float(text)
+    except ValueError:
+        written = _HEX_WHOLE_NUMBER.fullmatch(text)
+        if written is None:
+            return number(text)  # raises its ParseError
+        return float(int(written[1], 16))
+    if "_" in text or not text.isascii() or not -SCPI_INFINITY < value < SCPI_INFINITY:
+        return number(text)  # raises its ParseError
+    return value
+
+
+#: The VE.Direct fields a device writes in hex (Victron's "VE.Direct Protocol": ``PID``, the
+#: product ID, ``0x203`` to ``0xA389``, and ``OR``, the off reason, ``0x00000001`` for "no
+#: input power"), with how many digits it writes at least: how a simulated device writes them.
+VE_DIRECT_HEX_FIELDS = {"PID": 1, "OR": 8}
+
+#: The largest number a VE.Direct hex field holds (32 bits).
+_HEX_FIELD_MAX = 0xFFFFFFFF
+
+
 #: A field's text in, its finite value out; raises ParseError ``syntax``, ``nonfinite`` or
 #: ``invalid``.
 ValueReader = Callable[[str], float]
@@ -244,17 +282,16 @@ def value_reader(
     """How a field's text becomes a value under ``parse.decimal``, ``parse.units`` (or the
     field's own ``units``, which ``owner`` names in a rejection) and ``parse.invalid``:
     :func:`number` itself when the decimal mark is a point and neither of the others is
-    set."""
+    set (:func:`hex_or_number` in VE.Direct blocks)."""
     markers = frozenset(spec.invalid)
     marked = marked_numbers(spec)
     own = spec.units if units is None else units
     texts = sorted(filter(None, own), key=len, reverse=True)  # "hPa" before "Pa"
     listed = ", ".join(own)
     folded = [unit.casefold() for unit in texts]
-    comma = spec.decimal == ","
+    to_number = _plain_reader(spec)
     if not markers and not texts:
-        return _comma_number if comma else number
-    to_number = _comma_number if comma else number
+        return to_number
     leading_number = _leading_number(spec.decimal)
 
     def invalid(text: str) -> ParseError:
@@ -303,6 +340,14 @@ def value_reader(
         return value
 
     return read_value
+
+
+def _plain_reader(spec: FormatSpec) -> ValueReader:
+    """How a value of ``spec`` is read as a number: :func:`number`; :func:`_comma_number`
+    with ``parse.decimal = ","``; :func:`hex_or_number` in VE.Direct blocks."""
+    if spec.decimal == ",":
+        return _comma_number
+    return hex_or_number if spec.block == "vedirect" else number
 
 
 def marked_numbers(spec: FormatSpec) -> frozenset[float]:
@@ -414,9 +459,12 @@ def field_states(spec: FormatSpec) -> dict[str, StateOf]:
 
 def field_printers(spec: FormatSpec) -> dict[str, Callable[[float], str]]:
     """How an encoder prints each field's value: the word of its nearest state for a field
-    whose channels have ``states`` (:func:`field_states`), else :func:`number_text`."""
+    whose channels have ``states`` (:func:`field_states`); in VE.Direct blocks, a field the
+    device writes in hex (:data:`VE_DIRECT_HEX_FIELDS`) as :func:`hex_text`; else
+    :func:`number_text`."""
     decimal = spec.decimal
     states = field_states(spec)
+    hex_fields = VE_DIRECT_HEX_FIELDS if spec.block == "vedirect" else {}
 
     def as_number(value: float) -> str:
         return number_text(value, decimal)
@@ -424,9 +472,24 @@ def field_printers(spec: FormatSpec) -> dict[str, Callable[[float], str]]:
     def as_word(state: StateOf) -> Callable[[float], str]:
         return lambda value: state(value)[0]
 
+    def as_hex(digits: int) -> Callable[[float], str]:
+        return lambda value: hex_text(value, digits)
+
     return {
-        field: as_word(states[field]) if field in states else as_number for _, field in spec.fields
+        field: as_word(states[field])
+        if field in states
+        else as_hex(hex_fields[field])
+        if field in hex_fields
+        else as_number
+        for _, field in spec.fields
     }
+
+
+def hex_text(value: float, digits: int) -> str:
+    """``value`` as a VE.Direct device writes a hex field: ``0x`` and at least ``digits``
+    upper case hex digits of the whole number nearest it, within 0 and 0xFFFFFFFF."""
+    whole = round(min(max(value, 0.0), _HEX_FIELD_MAX))
+    return f"0x{whole:0{digits}X}"
 
 
 def number_text(value: float, decimal: str = ".") -> str:
