@@ -69,6 +69,15 @@ HEX message is 0x55 shows this gives the bytes the devices sent.
 The ullman/velog blocks are C strings, each line after its CR LF and the checksum byte in
 hex, and the byte sum of each is 0 mod 256: they are the bytes sent.
 
+``BMV600S``: a pair of blocks of a BMV-600S battery monitor (firmware 2.12), which sends no
+``PID``: as Victron's "BMV Text Protocol" (the BMV-600S, 602S and 600HS serial interface) lists
+its fields, a block of readings from ``V`` to ``FW`` and one of history, ``H1`` to ``H12``, each
+with its checksum; the lines are those Simp BMS sends a Victron GX device as a BMV-600S
+(public repository Tom-evnut/BMWI3BMS, file BMWI3BMS.ino, ``myStrings``, sent as two blocks by
+``BMVmessage``), and the checksum bytes (0x85, 0xE7) are the ones that make each block's sum
+hold (the repository's are constants that do not): a block as the manual documents it, not a
+capture.
+
 ``BMV_CR_LF``: two blocks built as a BMV-702 sends them (a full battery charging), with values
 chosen so that their checksum bytes are CR and LF, which about one block in 128 has each; the
 real captures above happen to have none.
@@ -570,6 +579,37 @@ SMARTSHUNT_READS = (
     b"\x00L" + SMARTSHUNT + SMARTSHUNT_WITH_MON + ve_block(SMARTSHUNT_MAIN.format(VS=-13), ord("J"))
 )
 
+BMV600S = bmv_pair(
+    """
+V\t14674
+I\t0
+CE\t-1
+SOC\t800
+TTG\t-1
+Alarm\tOFF
+Relay\tOFF
+AR\t0
+BMV\t600S
+FW\t212
+""",
+    0x85,
+    """
+H1\t-3
+H2\t-3
+H3\t0
+H4\t0
+H5\t0
+H6\t-7
+H7\t13180
+H8\t14774
+H9\t137
+H10\t0
+H11\t0
+H12\t0
+""",
+    0xE7,
+)
+
 BMV_FULL = """
 PID\t0x203
 V\t13000
@@ -630,7 +670,7 @@ def test_the_fixtures_are_byte_exact() -> None:
     assert (SMARTY[:2], SMARTY[2:10], SMARTY[10]) == (b"\xdb\x08", b"SAGgp\x01\xbdT", 0x82)
     assert int.from_bytes(SMARTY[11:13], "big") == len(SMARTY) - 13 == 0x27A
     assert (SMARTY[13], SMARTY[14:18].hex()) == (0x30, "0005a8e3")
-    for data in (BMV712, BLUESOLAR_75_15, PHOENIX_120V, PHOENIX_230V, SMARTSOLAR_75_15):
+    for data in (BMV712, BLUESOLAR_75_15, PHOENIX_120V, PHOENIX_230V, SMARTSOLAR_75_15, BMV600S):
         assert all(sum(block) % 256 == 0 for block, _ in ve_blocks(data))
     assert (int(HEX_0201[1:2], 16) + sum(bytes.fromhex(HEX_0201[2:-1].decode()))) % 256 == 0x55
     assert [sum(block) % 256 for block, _ in ve_blocks(SMARTSHUNT_READS[2:])] == [0, 0, 58, 0]

@@ -72,11 +72,16 @@ Kinds:
   damages add up to a sum that holds, 1 in 256, name a label twice, which a block never
   does, and fail as well); when the
   next one begins at a ``PID`` line (the first of a device's block, or of a battery
-  monitor's first) or an ``H1`` line (the first of its block of history) and the bytes from
-  there hold its check, that block is read, and only the lines before it are rejected (or
-  skipped). A block whose checksum byte is a CR that an LF follows, and whose check fails,
-  lost its own byte and took the CR that begins the next block: the next block is searched
-  from that CR.
+  monitor's first), an ``H1`` line (the first of its block of history) or a line that began
+  one of the device's blocks whose check held (a BMV-600S or 602S sends no ``PID``: its
+  block of readings begins at ``V``), and the bytes from there hold its check, that block is
+  read, and only the lines before it are rejected (or skipped). A device names each field in
+  one kind of block: a line learned so that a block whose check holds has after its first
+  (one read after the port opened, caught in its middle, whose sum held by chance, or one of
+  another device on the port) is forgotten. The line a block cut short begins with begins
+  the next block of its kind too. A block whose checksum byte is a CR that an LF follows,
+  and whose check fails, lost its own byte and took the CR that begins the next block: the
+  next block is searched from that CR.
 * ``gill``: a Gill ultrasonic anemometer's message (WindSonic, WindObserver, MaxiMet in their
   ASCII output): STX (02), one line (``Q,229,002.74,M,00,``), ETX (03), the XOR of the bytes
   between STX and ETX as two hex digits, and the line end (``<STX>Q,229,002.74,M,00,<ETX>16``
@@ -119,8 +124,16 @@ _HEX_MESSAGE_BYTES = 512
 _VE_END = b"\r\nChecksum\t"
 #: The lines that begin a VE.Direct block: ``PID``, the first of every block of a device that
 #: sends one (a charger, an inverter) and of a battery monitor's first, and ``H1``, the first
-#: of a battery monitor's block of history.
+#: of a battery monitor's block of history. A BMV-600S or 602S sends no ``PID``: its block of
+#: readings begins at ``V``; a framer learns such a first line from the device's blocks
+#: (:meth:`BlockFramer._learn_first_line`).
 _VE_FIRST_LINES = (b"\r\nPID\t", b"\r\nH1\t")
+#: The start of a VE.Direct block's first line up to its tab: its label, as VE.Direct writes
+#: them (``V``, ``SER#``, ``AC_OUT_V``).
+_VE_FIRST_LABEL = re.compile(rb"\r\n[0-9A-Za-z_#]{1,16}\t")
+#: The most first lines a framer knows: its own two and those it learned (a device sends one to
+#: three kinds of block).
+_VE_MOST_FIRST_LINES = 6
 #: A Gill message's start and end of text.
 _STX, _ETX = b"\x02", b"\x03"
 #: The two hex digits of a Gill message's check.
@@ -221,7 +234,15 @@ class BlockFramer(LineFramer):
     ``ignored`` the HEX messages of a VE.Direct device.
     """
 
-    __slots__ = ("_block", "_crc_seen", "_dropping", "_kind", "_synced", "max_block_bytes")
+    __slots__ = (
+        "_block",
+        "_crc_seen",
+        "_dropping",
+        "_first_lines",
+        "_kind",
+        "_synced",
+        "max_block_bytes",
+    )
 
     def __init__(
         self,
@@ -247,10 +268,13 @@ class BlockFramer(LineFramer):
         self._synced = False
         #: an overlong block is being dropped, up to the next start of a block
         self._dropping = False
+        #: the lines that begin the device's VE.Direct blocks (see _learn_first_line)
+        self._first_lines: tuple[bytes, ...] = _VE_FIRST_LINES
 
     def reset(self) -> None:
         """Forget a block that has not all come (counted in ``skipped_bytes``) and where the
-        next one starts. Counters are kept."""
+        next one starts. Counters are kept, and so are the lines learned to begin VE.Direct
+        blocks (another device's blocks unteach those they hold after their first line)."""
         self.skipped_bytes += len(self._block)
         self._block = b""
         self._synced = self._dropping = False
@@ -579,6 +603,7 @@ class BlockFramer(LineFramer):
                 if sum(text) & 0xFF == 0 and _labels_once(text):
                     self.ignored += messages
                     bodies.append(text[: len(text) - marker + 1])
+                    self._learn_first_line(text)
                     self._synced = True
                     pos = block_end
                     continue
@@ -604,16 +629,42 @@ class BlockFramer(LineFramer):
             pos = following
         return size
 
+    def _learn_first_line(self, text: bytes) -> None:
+        """Know the first line of the VE.Direct block ``text`` (up to its checksum byte), one
+        whose check held, as a line that begins a block: a BMV-600S begins its block of
+        readings at ``V``. A device names each field in one kind of block, so a line learned
+        that this block holds after its first (a block read after the port opened may have
+        been caught in its middle, its sum holding by chance: 1 in 256) is forgotten again. A
+        block of the ``Checksum`` line alone teaches none, and at most
+        :data:`_VE_MOST_FIRST_LINES` are known."""
+        known = self._first_lines
+        learned = known[len(_VE_FIRST_LINES) :]
+        if learned and any(text.find(line, 1) >= 0 for line in learned):
+            known = _VE_FIRST_LINES + tuple(line for line in learned if text.find(line, 1) < 0)
+        first = _VE_FIRST_LABEL.match(text)
+        if (
+            first is not None
+            and first[0] != _VE_END
+            and first[0] not in known
+            and len(known) < _VE_MOST_FIRST_LINES
+        ):
+            known += (first[0],)
+        self._first_lines = known
+
     def _ve_failed(self, text: bytes, bodies: list[bytes], *, lost: bool) -> int:
         """Count the VE.Direct block ``text`` (up to its checksum byte) whose check failed:
         rejected, or skipped before a block whose check held. A block cut short on the line
         runs into the next one: when the text from the last line that begins a block in it
-        (:data:`_VE_FIRST_LINES`) holds its check, that block's body goes to ``bodies`` and
-        only the lines before it are counted. Otherwise, when the block's checksum byte is a
-        CR that an LF follows (``lost``), the block lost its own and took the CR that begins
-        the next: returns 1, the bytes to search again for that block, else 0."""
+        (:data:`_VE_FIRST_LINES`, one learned from the device's blocks, or the line the text
+        begins with: the next block of the cut one's kind) holds its check, that block's body
+        goes to ``bodies`` and only the lines before it are counted. Otherwise, when the
+        block's checksum byte is a CR that an LF follows (``lost``), the block lost its own
+        and took the CR that begins the next: returns 1, the bytes to search again for that
+        block, else 0."""
         marker = len(_VE_END)
-        begins = max(text.rfind(first, 1) for first in _VE_FIRST_LINES)
+        own = _VE_FIRST_LABEL.match(text)
+        firsts = self._first_lines if own is None else (*self._first_lines, own[0])
+        begins = max(text.rfind(first, 1) for first in firsts)
         if begins > 0 and sum(memoryview(text)[begins:]) & 0xFF == 0:
             cut = text[:begins]
             if self._synced:
