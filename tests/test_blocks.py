@@ -1681,12 +1681,15 @@ def bmv600s_stream(kept: int) -> tuple[bytes, list[bytes], int]:
     end lost on the line: it runs into the next block of readings, which begins at ``V``), and
     later a block of readings whose ``Checksum`` label was hit run into one with a changed
     value, the two changes cancelling (``Checksum`` to ``Checksun`` +1, ``CE -1`` to ``CE -0``
-    -1); the lines to read, and how many are rejected."""
+    -1); before them a block of the ``Checksum`` line alone, whose sum holds (its line,
+    taken for a first line, is forgotten at the next block, which has one after its first);
+    the lines to read, and how many are rejected."""
     main, history = BMV600S_MAIN, BMV600S_HISTORY
     first = main.replace(b"Checksum", b"Checksun")
     second = main.replace(b"CE\t-1", b"CE\t-0")
     assert (sum(first) + sum(second)) & 0xFF == 0  # the two hold as one
-    data = main + history + main + history[:kept] + main + history + first + second + main + history
+    data = envelope("vedirect", []) + main + history + main + history[:kept] + main + history
+    data += first + second + main + history
     read = [main, history, main, main, history, main, history]
     # the cut block's lines, the damaged pair's (the first's Checksum line among them)
     rejected = lines_begun(history[:kept]) + len(block_lines(first)) + 1 + len(block_lines(second))

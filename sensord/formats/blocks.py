@@ -634,20 +634,15 @@ class BlockFramer(LineFramer):
         whose check held, as a line that begins a block: a BMV-600S begins its block of
         readings at ``V``. A device names each field in one kind of block, so a line learned
         that this block holds after its first (a block read after the port opened may have
-        been caught in its middle, its sum holding by chance: 1 in 256) is forgotten again. A
-        block of the ``Checksum`` line alone teaches none, and at most
+        been caught in its middle, its sum holding by chance: 1 in 256; a block of the
+        ``Checksum`` line alone teaches that line) is forgotten again. At most
         :data:`_VE_MOST_FIRST_LINES` are known."""
         known = self._first_lines
         learned = known[len(_VE_FIRST_LINES) :]
         if learned and any(text.find(line, 1) >= 0 for line in learned):
             known = _VE_FIRST_LINES + tuple(line for line in learned if text.find(line, 1) < 0)
         first = _VE_FIRST_LABEL.match(text)
-        if (
-            first is not None
-            and first[0] != _VE_END
-            and first[0] not in known
-            and len(known) < _VE_MOST_FIRST_LINES
-        ):
+        if first is not None and first[0] not in known and len(known) < _VE_MOST_FIRST_LINES:
             known += (first[0],)
         self._first_lines = known
 
