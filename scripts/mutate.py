@@ -75,7 +75,12 @@ MODULES: dict[str, Module] = {
     ),
     "nmea-framing": Module(
         "sensord/formats/nmea_framer.py",
-        ("tests/test_formats_nmea.py", "tests/test_formats.py", "tests/test_formats_roundtrip.py"),
+        (
+            "tests/test_formats_nmea.py",
+            "tests/test_formats.py",
+            "tests/test_formats_roundtrip.py",
+            "tests/test_formats_nmea_stream_edges.py",
+        ),
     ),
     "frames": Module(
         "sensord/formats/frames.py",

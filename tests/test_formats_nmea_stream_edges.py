@@ -1,0 +1,139 @@
+"""The edges of a receiver's NMEA stream through the framer: a port opened at any byte of its
+output (the tail of the sentence the open cut, and what a USB adapter plugged in or opened
+reads before it: NUL bytes of a BREAK, 0xFF of a byte whose start bit was missed, stale
+bytes its buffer held, which may cut the next sentence too). The streams are the fixtures
+of ``tests/fixtures/nmea`` (each names its origin), read as the sensor reads them."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from test_formats_nmea import feed_in_pieces
+from test_formats_nmea_receivers import stream
+
+from sensord.formats.nmea_framer import NmeaFramer
+
+#: Receivers of several makers: u-blox (two glued GSA, a repeated ``$``), SiRF (a stray
+#: character before a ``$``, a GSV group cut short), MediaTek (a last sentence cut short),
+#: Airmar (proprietary lines without checksum).
+RECEIVERS = ["ublox_m8.nmea", "sirf_nmea.nmea", "mediatek_mt3339.nmea", "airmar_110wx.nmea"]
+
+#: What a USB serial adapter may read before a receiver's bytes when it is plugged in or its
+#: port opened while the receiver sends: a NUL (a BREAK: the line held low as the adapter
+#: powers up), 0xFF and other bytes of a start bit missed, a run of them.
+ADAPTER_NOISE = [b"\x00", b"\xff", b"\xff\xfe", b"\x00" * 8, b"\xff\xff\xff\x00", b"\xf8\xe0"]
+
+
+def run(data: bytes, sizes: list[int]) -> tuple[NmeaFramer, list[bytes]]:
+    """A framer that has read ``data`` in pieces of ``sizes`` (:func:`feed_in_pieces`) and
+    was flushed, and the frames it gave."""
+    cut = NmeaFramer()
+    frames = feed_in_pieces(cut, data, sizes)
+    return cut, frames + cut.flush()
+
+
+def located(data: bytes) -> list[tuple[int, bytes]]:
+    """The frames of the whole stream ``data``, each with where it starts in it."""
+    found: list[tuple[int, bytes]] = []
+    at = 0
+    for frame in run(data, [])[1]:
+        at = data.index(frame, at)
+        found.append((at, frame))
+        at += len(frame)
+    return found
+
+
+def line_end_bytes(data: bytes) -> int:
+    return data.count(b"\r") + data.count(b"\n")
+
+
+def next_start(data: bytes, at: int) -> int:
+    """The first start character at or after ``at``; the end of ``data`` when none."""
+    starts = [i for i in (data.find(b"$", at), data.find(b"!", at)) if i >= 0]
+    return min(starts, default=len(data))
+
+
+@pytest.mark.parametrize("name", RECEIVERS)
+def test_a_receiver_opened_at_any_byte_loses_only_the_sentence_the_open_cut(name: str) -> None:
+    """A port opened at any byte of a receiver's output reads every sentence that begins
+    after that byte, as the whole stream gives it: the tail of the sentence the open cut (up
+    to the next ``$``: on its own line, or glued to the next sentence) is skipped bytes, no
+    frame, no ``overlong``; its line end is no byte skipped."""
+    data = stream(name)
+    whole = located(data)
+    after: dict[int, tuple[int, int]] = {}
+    for at in range(len(data)):
+        cut, frames_read = run(data[at:], [[], [7], [64]][at % 3])
+        assert frames_read == [frame for start, frame in whole if start >= at], at
+        start = next_start(data, at)
+        if start not in after:
+            reference = run(data[start:], [])[0]
+            after[start] = (reference.frames, reference.skipped_bytes)
+        frames, skipped = after[start]
+        tail = data[at:start]
+        assert (cut.frames, cut.overlong, cut.ignored) == (frames, 0, 0), at
+        assert cut.skipped_bytes == skipped + len(tail) - line_end_bytes(tail), at
+
+
+@pytest.mark.parametrize("name", RECEIVERS)
+@pytest.mark.parametrize("noise", ADAPTER_NOISE, ids=lambda b: b.hex())
+def test_adapter_noise_before_a_cut_sentence_costs_no_sentence(name: str, noise: bytes) -> None:
+    """The bytes an adapter reads as it is plugged in, before the receiver's bytes from any
+    byte of its first two lines: the same frames as without them, which are skipped bytes
+    with the rest of the cut sentence (or before a whole one's ``$``), bytewise too."""
+    data = stream(name)
+    second_line_end = data.index(b"\n", data.index(b"\n") + 1) + 1
+    for at in range(second_line_end + 1):
+        quiet, frames = run(data[at:], [])
+        noisy, frames_read = run(noise + data[at:], [1] if at % 5 == 0 else [3, 64])
+        assert frames_read == frames, at
+        assert (noisy.frames, noisy.overlong) == (quiet.frames, 0)
+        assert noisy.skipped_bytes == quiet.skipped_bytes + len(noise), at
+
+
+def ending(frame: bytes) -> int:
+    """How many bytes from its start a frame needs to come whole: a checksummed sentence up
+    to its checksum, one without checksum up to its line end (the next ``$`` may have cut
+    it)."""
+    checked = frame[-3:-2] == b"*"
+    return len(frame) if checked else len(frame) + 1
+
+
+def stale_splices(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """Where an open cuts ``data`` (``opened``, in its first line), where the stale bytes an
+    adapter held end (``held``: any byte of its second and third lines), and where the
+    receiver's bytes read after them begin (``live``: at the fifth line's start, within its
+    address, in its middle, after its ``*``, at its line end)."""
+    ends = [i + 1 for i, byte in enumerate(data) if byte == 0x0A]
+    opened = ends[0] // 2
+    fifth, sixth = ends[3], ends[4]
+    star = data.find(b"*", fifth, sixth)
+    assert star > 0
+    lives = [fifth, fifth + 3, (fifth + sixth) // 2, star + 1, sixth - 2]
+    for held, live in itertools.product(range(ends[0], ends[2] + 1), lives):
+        yield opened, held, live
+
+
+@pytest.mark.parametrize("name", RECEIVERS)
+@pytest.mark.parametrize("between", [b"", b"\x00\xff"], ids=["joined", "noise between"])
+def test_a_second_sentence_cut_by_stale_bytes_is_the_one_more_lost(
+    name: str, between: bytes
+) -> None:
+    """Two lost frames in a row at the stream's start: the open cut a sentence, and the stale
+    bytes the adapter held end within a later one (or between two), the receiver's bytes
+    after them from within another: the sentences whole in the stale bytes and after them
+    are read, and what the two cut sentences make is at most one frame, where it came (a
+    sentence whose checksum fails, or without its checksum: the decoder's to judge), never
+    ``overlong``, never a whole sentence lost with it."""
+    data = stream(name)
+    whole = located(data)
+    for opened, held, live in stale_splices(data):
+        cut, frames = run(data[opened:held] + between + data[live:], [7])
+        before = [f for start, f in whole if start >= opened and start + ending(f) <= held]
+        after = [f for start, f in whole if start >= live]
+        assert frames[: len(before)] == before, (opened, held, live)
+        assert frames[len(frames) - len(after) :] == after, (opened, held, live)
+        assert len(frames) - len(before) - len(after) in (0, 1), (opened, held, live)
+        assert (cut.frames, cut.overlong) == (len(frames), 0), (opened, held, live)
