@@ -1,7 +1,8 @@
 """The edges of a receiver's NMEA stream through the framer: a port opened at any byte of its
 output (the tail of the sentence the open cut, and what a USB adapter plugged in or opened
 reads before it: NUL bytes of a BREAK, 0xFF of a byte whose start bit was missed, stale
-bytes its buffer held, which may cut the next sentence too). The streams are the fixtures
+bytes its buffer held, which may cut the next sentence too), and a u-blox ``$PUBX,03`` past
+max_frame_bytes padded with NULs or spaces after its checksum. The streams are the fixtures
 of ``tests/fixtures/nmea`` (each names its origin), read as the sensor reads them."""
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
-from test_formats_nmea import feed_in_pieces
+from harness.pty import PtyPair
+from test_first_line import Clock, send, sensor
+from test_formats_nmea import UBLOX_GGA, UBLOX_RMC, feed_in_pieces, nmea, pubx_svstatus
 from test_formats_nmea_receivers import stream
 
 from sensord.formats.nmea_framer import NmeaFramer
@@ -137,3 +140,115 @@ def test_a_second_sentence_cut_by_stale_bytes_is_the_one_more_lost(
         assert frames[len(frames) - len(after) :] == after, (opened, held, live)
         assert len(frames) - len(before) - len(after) in (0, 1), (opened, held, live)
         assert (cut.frames, cut.overlong) == (len(frames), 0), (opened, held, live)
+
+
+#: What an adapter may pad a line with after its last sentence's checksum.
+PADDING = [b"\x00", b"\x00" * 4, b"   ", b" \x00 \x00"]
+
+
+@pytest.mark.parametrize(
+    ("terminator", "line_end"),
+    [(b"\n", b"\r\n"), (b"\n", b"\n"), (b"\n", b"\r"), (b"\r\n", b"\r\n"), (b"\n", b"")],
+    ids=["CR LF", "LF", "CR", "terminator CR LF", "glued to the next sentence"],
+)
+@pytest.mark.parametrize("padding", PADDING, ids=lambda b: b.hex())
+def test_a_pubx_svstatus_past_max_frame_bytes_padded_after_its_checksum_is_ignored(
+    terminator: bytes, line_end: bytes, padding: bytes
+) -> None:
+    """A ``$PUBX,03`` of 32 satellites, past max_frame_bytes, whose checksum holds and which
+    the adapter pads with NULs or spaces before its line end (or before the next sentence,
+    its line end lost) is whole: an ignored frame, its padding skipped bytes as after a
+    shorter sentence, not ``overlong``; the sentences around it are read, whatever the
+    chunking. One that a damaged byte spoils is ``overlong`` at its line end, or skipped up
+    to the next ``$``, its padding with it; so is one cut before its checksum."""
+    pubx = pubx_svstatus(32)
+    assert len(pubx) > 512
+
+    def cut_all(middle: bytes) -> set[tuple[tuple[bytes, ...], int, int, int, int]]:
+        data = UBLOX_GGA + line_end + middle + padding + line_end + UBLOX_RMC + b"\r\n"
+        results = set()
+        for sizes in ([], [1], [7], [64], [300], [len(UBLOX_GGA) + len(pubx), 1]):
+            cut = NmeaFramer(terminator)
+            frames = feed_in_pieces(cut, data, sizes)
+            results.add((tuple(frames), cut.frames, cut.overlong, cut.ignored, cut.skipped_bytes))
+        return results
+
+    around = (UBLOX_GGA, UBLOX_RMC)
+    assert cut_all(pubx) == {(around, 2, 0, 1, len(padding))}
+    damaged = pubx.replace(b",U,", b",u,", 1)
+    cut_short = pubx[:-3]
+    for spoiled in (damaged, cut_short):
+        if line_end:
+            assert cut_all(spoiled) == {(around, 2, 1, 0, 0)}
+        else:
+            assert cut_all(spoiled) == {(around, 2, 0, 0, len(spoiled) + len(padding))}
+
+
+def test_the_sentence_after_a_padded_pubx_svstatus_is_read_and_counts_once() -> None:
+    """The padding after a ``$PUBX,03`` past max_frame_bytes and the sentence glued after it:
+    the PUBX ignored, each padding byte skipped once, the sentence after it a frame, a
+    sentence glued to that one too; a padded PUBX before the next one, twice in a row."""
+    pubx = pubx_svstatus(40)
+    pad = b"\x00\x00 "
+    data = pubx + pad + UBLOX_GGA + pubx + pad + pubx + pad + b"\r\n" + UBLOX_RMC + b"\r\n"
+    for sizes in ([], [1], [5], [511], [len(pubx) + 1, 2]):
+        cut = NmeaFramer()
+        assert feed_in_pieces(cut, data, sizes) == [UBLOX_GGA, UBLOX_RMC]
+        assert (cut.frames, cut.overlong, cut.ignored) == (2, 0, 3)
+        assert cut.skipped_bytes == 3 * len(pad)
+
+
+def test_a_ublox_stream_with_a_padded_pubx_svstatus_opened_at_any_byte() -> None:
+    """A u-blox M8's epoch, its ``$PUBX,03`` of 32 satellites padded with NULs, and the next
+    epoch, opened at any byte: the sentences that begin after the open are read, the PUBX is
+    ignored when the open came before it, and skipped with the rest of the cut bytes when
+    the open cut it; never ``overlong``."""
+    epoch = stream("ublox_m8.nmea")
+    pubx = pubx_svstatus(32)
+    pad = b"\x00" * 6
+    data = epoch + pubx + pad + b"\r\n" + epoch
+    pubx_at = len(epoch)
+    whole = located(data)
+    for at in range(len(data)):
+        cut, frames = run(data[at:], [[], [7], [64]][at % 3])
+        assert frames == [frame for start, frame in whole if start >= at], at
+        assert cut.overlong == 0, at
+        assert cut.ignored == (1 if at <= pubx_at else 0), at
+
+
+def test_a_receiver_plugged_in_while_sending_through_a_sensor_on_a_pty() -> None:
+    """Through a sensor on a real pty: what the port reads after a USB adapter is plugged in
+    while a u-blox receiver sends, its bytes from the middle of a GGA, a NUL and 0xFF before
+    them, its ``$PUBX,03`` padded with NULs each epoch: no parse error, every GGA and RMC
+    after the cut read, the PUBX an ignored frame each epoch, the cut bytes, the noise and
+    the padding skipped."""
+    body = (
+        'format = "nmea"\n'
+        'channels = [{ name = "alt", field = "GGA.altitude" }, '
+        '{ name = "lat", field = "RMC.latitude" }]\n'
+    )
+    pubx = pubx_svstatus(32)
+    pad = b"\x00" * 5
+
+    def epoch(second: int) -> bytes:
+        gga = f"GPGGA,0927{second:02d}.00,4717.11399,N,00833.91590,E,1,08,1.01,499.6,M,48.0,M,,"
+        rmc = f"GPRMC,0927{second:02d}.00,A,4717.11437,N,00833.91522,E,0.004,77.52,091202,,,A"
+        return nmea(gga) + b"\r\n" + pubx + pad + b"\r\n" + nmea(rmc) + b"\r\n"
+
+    first = epoch(10)
+    tail = first[first.index(b",N,") :]  # from the middle of the GGA
+    noise = b"\x00\xff"
+    clock = Clock()
+    with PtyPair() as pair, sensor(pair, clock, body) as runtime:
+        clock.now += 0.001
+        send(runtime, pair, noise + tail)
+        for second in range(11, 14):
+            clock.now += 1.0
+            send(runtime, pair, epoch(second))
+        snapshot = runtime.snapshot()
+    assert {reason: n for reason, n in snapshot.parse_errors.items() if n} == {}
+    cut_gga = tail.index(b"\r\n")
+    assert snapshot.skipped_bytes == len(noise) + cut_gga + 4 * len(pad)
+    assert snapshot.ignored_frames == 4
+    counts = {c.name: c.stats.count if c.stats else 0 for c in snapshot.channels}
+    assert counts == {"alt": 3, "lat": 4}

@@ -39,9 +39,8 @@ _START = re.compile(rb"[$!]")
 #: A whole sentence at the start of a piece: start character, body, ``*`` and checksum.
 _CHECKED_SENTENCE = re.compile(rb"[$!][^*]*\*[0-9A-Fa-f]{2}")
 #: A proprietary sentence (``$P``, the rest of its address, a comma) from its start character
-#: to its checksum, with nothing after it: what a piece longer than ``max_frame_bytes`` must be
-#: to be an ignored frame rather than ``overlong`` (see :class:`NmeaFramer`). Group 1 is the
-#: checksum.
+#: to its checksum: what a piece longer than ``max_frame_bytes`` must begin with to be an
+#: ignored frame rather than ``overlong`` (see :class:`NmeaFramer`). Group 1 is the checksum.
 _PROPRIETARY = re.compile(rb"\$P[A-Z][A-Z0-9]*,[^$!*]*\*([0-9A-Fa-f]{2})")
 #: The start of such a sentence.
 _PROPRIETARY_HEAD = re.compile(rb"\$P[A-Z][A-Z0-9]*,")
@@ -86,32 +85,47 @@ def _ubx_checksum(body: bytes) -> bytes:
     return bytes((ck_a & 0xFF, ck_b & 0xFF))
 
 
-def _whole_proprietary(piece: bytes) -> bool:
-    """Whether ``piece`` is a proprietary sentence whose checksum holds (:data:`_PROPRIETARY`),
-    of any length."""
-    match = _PROPRIETARY.fullmatch(piece)
-    return match is not None and checksum(piece[1:-3]) == int(match.group(1), 16)
+def _whole_proprietary(data: bytes, start: int, end: int) -> int:
+    """The length of the proprietary sentence whose checksum holds (:data:`_PROPRIETARY`), of
+    any length, that the piece ``data[start:end]`` begins with; 0 when it begins with none.
+    The bytes after its checksum (NUL or space padding, noise before the line end) are the
+    caller's to count."""
+    match = _PROPRIETARY.match(data, start, end)
+    if match is None or checksum(data[start + 1 : match.start(1) - 1]) != int(match.group(1), 16):
+        return 0
+    return match.end() - start
 
 
 #: The state of a piece being dropped that may be a proprietary sentence (see
-#: :meth:`NmeaFramer._dropped`): the XOR of its bytes after the start character so far, how
-#: many ``*`` they hold, and their last three bytes.
-_Proprietary = tuple[int, int, bytes]
+#: :meth:`NmeaFramer._dropped`): the XOR of its bytes after the start character and before
+#: its first ``*`` so far, the bytes of its checksum field so far (``b""`` until its ``*``
+#: has come, then the ``*`` and up to two bytes after it), and the number of its bytes after
+#: that field.
+_Proprietary = tuple[int, bytes, int]
 
 
 def _proprietary_so_far(state: _Proprietary, data: bytes) -> _Proprietary:
     """``state`` after the bytes ``data`` of the piece."""
-    total, stars, tail = state
-    return checksum(data) ^ total, stars + data.count(b"*"), (tail + data)[-3:]
+    total, field, after = state
+    if not field:
+        star = data.find(b"*")
+        if star < 0:
+            return checksum(data) ^ total, field, after
+        total ^= checksum(data[:star])
+        data = data[star:]
+    if len(field) < 3:
+        taken = 3 - len(field)
+        field += data[:taken]
+        data = data[taken:]
+    return total, field, after + len(data)
 
 
 def _proprietary_ends(state: _Proprietary) -> bool:
-    """Whether the piece of ``state`` ends a whole proprietary sentence: its one ``*`` third
-    from its end, then two hex digits that are the XOR of the bytes before the ``*``."""
-    total, stars, tail = state
-    if stars != 1 or _CHECKSUM_FIELD.fullmatch(tail) is None:
-        return False
-    return total ^ checksum(tail) == int(tail[1:], 16)
+    """Whether the piece of ``state`` holds a whole proprietary sentence: a ``*``, then two hex
+    digits that are the XOR of the bytes before the ``*`` (the bytes after them are the
+    piece's third element, counted as skipped)."""
+    total, field, _ = state
+    return _CHECKSUM_FIELD.fullmatch(field) is not None and total == int(field[1:], 16)
 
 
 #: A span of bytes, ``(start, end)``.
@@ -386,13 +400,15 @@ class NmeaFramer(LineFramer):
     skipped bytes, as a pending line is. LineFramer's discard mode is never reached. Dropped
     bytes are counted in ``skipped_bytes``; ``frames`` counts sentences.
 
-    A piece longer than ``max_frame_bytes`` that is a whole proprietary sentence, ``$P``, its
-    address and a comma, its checksum holding and nothing after it, is counted in ``ignored``
-    instead, whichever of a line end or a start character ends it and however it is chunked
-    (its bytes are not skipped bytes): the decoder ignores every proprietary sentence, and
-    u-blox's ``$PUBX,03`` lists every satellite it tracks, several hundred bytes a second,
-    which would otherwise be a parse error each time. While such a piece is dropped as it
-    comes, only the XOR of its bytes, its count of ``*`` and its last three bytes are kept.
+    A piece longer than ``max_frame_bytes`` that begins with a whole proprietary sentence,
+    ``$P``, its address and a comma, up to its first ``*`` and two hex digits that are its
+    checksum, is counted in ``ignored`` instead, whichever of a line end or a start character
+    ends it and however it is chunked (the sentence's bytes are not skipped bytes; those after
+    its checksum are, as after a sentence of any length: the NUL or space padding some
+    adapters add): the decoder ignores every proprietary sentence, and u-blox's ``$PUBX,03``
+    lists every satellite it tracks, several hundred bytes a second, which would otherwise be
+    a parse error each time. While such a piece is dropped as it comes, only the XOR of its
+    bytes before the ``*``, the checksum field and the count of bytes after it are kept.
 
     With the terminator ``\\n``, a CR that no LF follows ends a line as well (receivers and
     converters that end lines with CR alone; NMEA text never holds a CR): each such sentence
@@ -591,23 +607,17 @@ class NmeaFramer(LineFramer):
         data = self._buffer + chunk if self._buffer else chunk
         end = data.find(self.terminator)
         start = _START.search(data, 0, len(data) if end < 0 else end)
-        proprietary = self._proprietary
         if start is not None:
             at = start.start()
-            if proprietary is not None and _proprietary_ends(
-                _proprietary_so_far(proprietary, data[:at])
-            ):
-                self.ignored += 1  # a whole proprietary sentence glued to the next one
-            else:
+            # a whole proprietary sentence glued to the next one is ignored, else skipped
+            if not self._proprietary_ended(data[:at]):
                 self.skipped_bytes += self._undecided + at
             rest = data[at:]
         elif end >= 0:
             cr = 1 if self._strip_cr and data[end - 1 : end] == b"\r" else 0
-            if proprietary is not None and _proprietary_ends(
-                _proprietary_so_far(proprietary, data[: end - cr])
-            ):
-                self.ignored += 1
-            elif self._undecided:
+            if self._proprietary_ended(data[: end - cr]):
+                pass  # a whole proprietary sentence: ignored
+            elif self._undecided:  # a piece without sentence
                 self.overlong += 1
             else:  # the bytes after a sentence, up to the CR of a CR LF line end
                 self.skipped_bytes += end - cr
@@ -616,8 +626,8 @@ class NmeaFramer(LineFramer):
             kept = len(data) - self._keep_tail
             if self._undecided:
                 self._undecided += kept
-                if proprietary is not None:
-                    self._proprietary = _proprietary_so_far(proprietary, data[:kept])
+                if self._proprietary is not None:
+                    self._proprietary = _proprietary_so_far(self._proprietary, data[:kept])
             else:
                 self.skipped_bytes += kept
             self._buffer = data[kept:]
@@ -627,6 +637,19 @@ class NmeaFramer(LineFramer):
         self._undecided = 0
         self._proprietary = None
         return rest
+
+    def _proprietary_ended(self, data: bytes) -> bool:
+        """Whether the piece being dropped, ending with ``data``, is a whole proprietary
+        sentence (see :meth:`_dropped`): then it is counted in ``ignored``, and the bytes after
+        its checksum in ``skipped_bytes``."""
+        if self._proprietary is None:
+            return False
+        state = _proprietary_so_far(self._proprietary, data)
+        if not _proprietary_ends(state):
+            return False
+        self.ignored += 1
+        self.skipped_bytes += state[2]
+        return True
 
     def _sentences(self, line: bytes) -> list[bytes]:
         starts = [match.start() for match in _START.finditer(line)]
@@ -653,8 +676,10 @@ class NmeaFramer(LineFramer):
         for start, end in pairwise(starts):
             match = _CHECKED_SENTENCE.match(data, start, min(end, start + limit))
             if match is None:
-                if end - start > limit and _whole_proprietary(data[start:end]):
+                whole = _whole_proprietary(data, start, end) if end - start > limit else 0
+                if whole:
                     self.ignored += 1  # glued to the next sentence
+                    skipped += end - start - whole
                 else:
                     skipped += end - start
             else:
@@ -675,8 +700,11 @@ class NmeaFramer(LineFramer):
             return []
         sentences = self._sentences(part)
         if len(sentences[-1]) > self.max_frame_bytes:
-            if _whole_proprietary(sentences.pop()):
+            piece = sentences.pop()
+            whole = _whole_proprietary(piece, 0, len(piece))
+            if whole:
                 self.ignored += 1
+                self.skipped_bytes += len(piece) - whole
             else:
                 self.overlong += 1
         return sentences
@@ -705,7 +733,7 @@ class NmeaFramer(LineFramer):
         if match is None:
             self._undecided = kept - last
             if _PROPRIETARY_HEAD.match(rest, last) is not None:
-                self._proprietary = _proprietary_so_far((0, 0, b""), rest[last + 1 : kept])
+                self._proprietary = _proprietary_so_far((0, b"", 0), rest[last + 1 : kept])
         else:
             sentences.append(match.group())
             self.skipped_bytes += kept - match.end()
