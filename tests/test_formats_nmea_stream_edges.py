@@ -13,7 +13,16 @@ from collections.abc import Iterator
 import pytest
 from harness.pty import PtyPair
 from test_first_line import Clock, send, sensor
-from test_formats_nmea import UBLOX_GGA, UBLOX_RMC, feed_in_pieces, nmea, pubx_svstatus
+from test_formats_nmea import (
+    NAV_PVT,
+    RTCM_1005,
+    UBLOX_GGA,
+    UBLOX_RMC,
+    UBX_ACK,
+    feed_in_pieces,
+    nmea,
+    pubx_svstatus,
+)
 from test_formats_nmea_receivers import stream
 
 from sensord.formats.nmea_framer import NmeaFramer
@@ -140,6 +149,34 @@ def test_a_second_sentence_cut_by_stale_bytes_is_the_one_more_lost(
         assert frames[len(frames) - len(after) :] == after, (opened, held, live)
         assert len(frames) - len(before) - len(after) in (0, 1), (opened, held, live)
         assert (cut.frames, cut.overlong) == (len(frames), 0), (opened, held, live)
+
+
+def test_a_ublox_stream_with_binary_frames_opened_at_any_byte() -> None:
+    """A u-blox receiver that sends UBX and RTCM 3 frames on the port of its sentences (a
+    NAV-PVT, whose payload holds a CR, and an ACK-ACK after every third line; a message 1005
+    after every fifth), opened at any byte, within a binary frame too: the tail of a frame
+    the open cut (no sync bytes before it) goes to the line framer as bytes without
+    sentence, skipped; the sentences that begin after the open are the whole stream's,
+    never ``overlong``. Every byte read is a frame's, a line end's or skipped: the frames
+    taken out whole (their CR too), the cut frame's tail but its CR, the noise."""
+    lines = [line + b"\r\n" for line in stream("ublox_m8.nmea").split(b"\r\n") if line]
+    data = b""
+    binary: list[tuple[int, bytes]] = []  # each binary frame and where it starts
+    for number, line in enumerate(lines * 2, 1):
+        data += line
+        for frame in [NAV_PVT, UBX_ACK] * (number % 3 == 0) + [RTCM_1005] * (number % 5 == 0):
+            binary.append((len(data), frame))
+            data += frame
+    assert line_end_bytes(NAV_PVT) == 1
+    whole = located(data)
+    assert len(whole) == 2 * 13
+    for at in range(len(data)):
+        cut, frames = run(data[at:], [[], [7], [64]][at % 3])
+        assert frames == [frame for start, frame in whole if start >= at], at
+        assert (cut.frames, cut.overlong) == (len(frames), 0), at
+        taken_line_ends = sum(line_end_bytes(frame) for start, frame in binary if start >= at)
+        line_ends = line_end_bytes(data[at:]) - taken_line_ends
+        assert cut.skipped_bytes == len(data) - at - len(b"".join(frames)) - line_ends, at
 
 
 #: What an adapter may pad a line with after its last sentence's checksum.
