@@ -574,6 +574,45 @@ def test_kv_two_channels_on_one_key() -> None:
     assert parse(b"T=3") == [("raw", 3.0), ("calibrated", 3.0)]
 
 
+def test_kv_lines_run_together_are_rejected_naming_what_shows_it() -> None:
+    """A weather station's lines run into each other, their line end lost: a configured key
+    twice, or a configured key and its separator inside another pair's value, rejects the
+    line, naming it; a value that holds the separator but no configured key is read."""
+    parse = decoder_for(
+        spec_of("kv", "Dm", "Ta", "Pa", units=("D", "M", "C", "P", "H"), invalid=("#",))
+    )
+
+    def rejection(line: bytes) -> tuple[str, str, list[tuple[str, float]]]:
+        with pytest.raises(ParseError) as raised:
+            parse(line)
+        return raised.value.reason, raised.value.detail, raised.value.kept
+
+    # 0R2 cut in its key "Pa", the next 0R2 from its "a=": the temperature read as pressure
+    assert rejection(b"0R2,Ta=16.1C,Ua=79.3P,Pa=16.1C,Ua=79.3P,Pa=959.7H") == (
+        "syntax",
+        "the key 'Pa' twice: two lines run together (a line end lost)",
+        [],
+    )
+    # twice with one of its values empty, or failing alone
+    assert rejection(b"0R1,Dn=160D,Dm=,Dn=160D,Dm=182D")[:2] == (
+        "syntax",
+        "the key 'Dm' twice: two lines run together (a line end lost)",
+    )
+    assert rejection(b"0R1,Dm=182#,Dm=190D")[0] == "syntax"
+    # the next line's pair run into a value no channel reads: Ta would be left out uncounted
+    assert rejection(b"0R1,Dm=182D,Sx=5.8MTa=16.1C,Ua=79.3P,Pa=959.7H") == (
+        "syntax",
+        "'Sx=5.8MTa=16.1C' holds the key 'Ta' and its value: two lines run together (a line "
+        "end lost)",
+        [],
+    )
+    assert rejection(b"0R1,Dm=182D,Sx=5.8M Ta =16.1C")[0] == "syntax"
+    # a separator in a value with no configured key before it: a value of the device's
+    times = decoder_for(spec_of("kv", "T1", kv_separator=":"))
+    assert times(b"Time:12:30:00,T1:21.5") == [("ch0", 21.5)]
+    assert times(b"Time:12:30:00,AT1:7,T1:21.5") == [("ch0", 21.5)]
+
+
 # -- csv -----------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import string
 import time
 from typing import Any
@@ -229,6 +230,159 @@ def test_a_value_after_its_unit_or_another_in_every_text_format(
         )
         got = decode_stream(table, line + b"\n")
         assert got == [outcome], (fmt, got)
+
+
+# -- lines run together ---------------------------------------------------------------------------
+
+
+def glued(lines: list[bytes]) -> list[tuple[bytes, bytes, int, int]]:
+    """Each line ``a`` run into each ``b`` (``a`` itself too, as a device of one kind of line
+    sends it) at every joint: ``a`` cut after its byte ``i - 1`` (its line end lost, and with
+    it the rest of ``a`` when ``i`` is short of its end) and ``b`` from its byte ``j`` (the
+    bytes before it lost), but none that is one of ``lines`` whole."""
+    return [
+        (a, b, i, j)
+        for a in lines
+        for b in lines
+        for i in range(1, len(a) + 1)
+        for j in range(len(b))
+        if a[:i] + b[j:] not in lines
+    ]
+
+
+def kv_cells(line: str, pair_separator: str) -> list[tuple[int, str]]:
+    """The cells of a kv line, each with the offset it starts at."""
+    cells, at = [], 0
+    for cell in line.split(pair_separator):
+        cells.append((at, cell))
+        at += len(cell) + len(pair_separator)
+    return cells
+
+
+def key_at(line: str, at: int, separators: tuple[str, str]) -> str | None:
+    """The key of the pair of ``line`` that the character at ``at`` belongs to; None for a
+    pair separator or a cell without the key-value separator."""
+    pair_separator, kv_separator = separators
+    for start, cell in kv_cells(line, pair_separator):
+        if start <= at < start + len(cell):
+            key, separator, _ = cell.partition(kv_separator)
+            return key.strip() if separator else None
+    return None
+
+
+def values_of(line: str, separators: tuple[str, str]) -> dict[str, set[float]]:
+    """The numbers of the pairs of a device's line, by key: the leading number of each value
+    (its unit letters aside)."""
+    pair_separator, kv_separator = separators
+    found: dict[str, set[float]] = {}
+    for _, cell in kv_cells(line, pair_separator):
+        key, _, text = cell.partition(kv_separator)
+        number = re.match(r"\s*[+-]?[0-9.]+", text)
+        if number is not None:
+            found.setdefault(key.strip(), set()).add(float(number[0]))
+    return found
+
+
+def shows_it(line: str, keys: set[str], separators: tuple[str, str]) -> bool:
+    """Whether a line run into another shows it: a configured key twice, or a configured key
+    and the key-value separator inside another pair's value."""
+    pair_separator, kv_separator = separators
+    inside = re.compile(
+        "|".join(rf"{re.escape(key)}\s*{re.escape(kv_separator)}" for key in keys)
+    ).search
+    seen: list[str] = []
+    for _, cell in kv_cells(line, pair_separator):
+        key, separator, text = cell.partition(kv_separator)
+        if separator:
+            if inside(text):
+                return True
+            seen.append(key.strip())
+    configured = [key for key in seen if key in keys]
+    return len(configured) != len(set(configured))
+
+
+def assert_run_together_lines_read_safely(
+    table: str, lines: list[bytes], separators: tuple[str, str] = (",", "=")
+) -> None:
+    """``lines`` (a device's, without their line ends) run into each other at every joint
+    (:func:`glued`), each followed by a line of the device, through the sensor's framer and
+    decoder, the stream cut into chunks of several sizes: a run-together line that shows it
+    (:func:`shows_it`) is rejected as ``syntax`` with nothing kept; one whose joint is inside
+    pairs no channel reads publishes each value under its own key, as ``a`` or ``b`` holds
+    it; the line after it is read whole, and every chunking gives the same."""
+    sensor = parse_config(table).sensors[0]
+    spec = sensor.format_spec()
+    codec = codec_for(spec.format)
+    fields = dict(spec.fields)
+    keys = set(fields.values())
+    cases = glued(lines)
+    after = lines[0] + b"\r\n"
+    stream = b"".join(a[:i] + b[j:] + b"\r\n" + after for a, b, i, j in cases)
+    [intact] = decoded_frames(sensor, after)
+    by_chunking = []
+    for size in (len(stream), 61, 7):
+        decode = codec.sensor_decoder(spec, time.time)
+        framer = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes)
+        outcomes: list[Outcome] = []
+        for at in range(0, len(stream), size):
+            for frame in framer.feed(stream[at : at + size]):
+                try:
+                    outcomes.append(decode(frame))
+                except ParseError as exc:
+                    outcomes.append((exc.reason, exc.kept))
+        by_chunking.append(outcomes)
+    outcomes = by_chunking[0]
+    assert all(each == outcomes for each in by_chunking)
+    assert outcomes[1::2] == [intact] * len(cases)
+    for (a, b, i, j), outcome in zip(cases, outcomes[::2], strict=True):
+        frame = a[:i] + b[j:]
+        if shows_it(frame.decode(), keys, separators):
+            assert outcome == ("syntax", []), (frame, outcome)
+            continue
+        joint = {key_at(a.decode(), i - 1, separators), key_at(b.decode(), j, separators)}
+        if joint & keys:
+            continue  # a value the joint cut, read as another: only a check of the line tells
+        published = outcome if isinstance(outcome, list) else outcome[1]
+        truth = [values_of(a.decode(), separators), values_of(b.decode(), separators)]
+        for channel, value in published:
+            assert any(value in each.get(fields[channel], ()) for each in truth), (
+                frame,
+                channel,
+                value,
+            )
+
+
+#: The station with each channel's own unit letter: a value of another key that the joint of
+#: two lines puts after a channel's key (``0R5,T`` and ``a=79.3P``, the humidity's) is counted
+#: ``invalid``, where with the units shared it would be read as a temperature.
+WXT_OWN_UNITS_TABLE = sensor_toml(
+    "wxt",
+    "sim://wxt",
+    "kv",
+    'terminator = "\\r\\n"\nparse = { invalid = ["#"] }',
+    [
+        channel_toml("wind_direction_deg", field="Dm") + '  units = ["D"]\n',
+        channel_toml("wind_speed_mps", field="Sm") + '  units = ["M"]\n',
+        channel_toml("air_temperature_celsius", field="Ta") + '  units = ["C"]\n',
+        channel_toml("pressure_hpa", field="Pa") + '  units = ["H"]\n',
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "lines"),
+    [
+        (WXT_OWN_UNITS_TABLE, [line for line in WXT536.splitlines() if line != b"dud line"]),
+        (WXT_COMPOSITE_TABLE, WXT_COMPOSITE.splitlines()[:2]),
+    ],
+    ids=["messages", "composite"],
+)
+def test_a_weather_station_s_lines_run_together_are_rejected_when_they_show_it(
+    table: str, lines: list[bytes]
+) -> None:
+    """Its lines run into each other at every joint: ``0R1,...,Sm=4.1M,Sx=5.8M`` and the next
+    line's ``0R1,...``, with its line end and any bytes around it lost."""
+    assert_run_together_lines_read_safely(table, lines)
 
 
 def test_without_units_a_weather_station_gives_nothing_but_rejected_lines() -> None:

@@ -15,7 +15,7 @@ from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from test_formats_blocks import hint_after_repeats
-from test_formats_instruments import decode_stream
+from test_formats_instruments import assert_run_together_lines_read_safely, decode_stream
 
 from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
@@ -751,6 +751,22 @@ def test_a_co2_sketch_s_damaged_line_is_rejected_and_its_neighbours_read(damaged
         ("syntax", []),
         SCD30_READINGS,
     ]
+
+
+@pytest.mark.parametrize(
+    ("table", "lines", "separators"),
+    [
+        (EMONTX_TABLE, [EMONTX_GOOD.rstrip(), EMONTX_CM.splitlines()[-1]], (",", ":")),
+        (SCD30_TABLE, [SCD30_GOOD.rstrip(), SCD30.splitlines()[2]], (" ", ":")),
+    ],
+    ids=["emontx", "scd30"],
+)
+def test_a_device_s_lines_run_together_are_rejected_when_they_show_it(
+    table: str, lines: list[bytes], separators: tuple[str, str]
+) -> None:
+    """A device of one kind of line: the line that runs into the next holds its keys twice,
+    wherever the joint falls, unless both halves were cut at the same pair."""
+    assert_run_together_lines_read_safely(table, lines, separators)
 
 
 # Atlas Scientific EZO-HUM humidity circuit with its temperature and dew point outputs on: the

@@ -23,6 +23,26 @@ specific parameter occur"). A key that is itself configured is read as itself.
 A cell without ``parse.kv_separator`` that is a configured key followed by a number
 (``Vrms240.00`` for ``Vrms:240.00``) is a pair whose separator was lost on the line: the line
 is rejected as ``syntax`` rather than read without that key's value, uncounted.
+
+A line that ran into the next one (its line end lost, with or without the first bytes of the
+next) holds the pairs of two lines, and a pair made of both halves. When that pair is one a
+channel reads, its value holds the other line's text and the line fails as ``syntax``, unless
+what is left reads as a value (``Dm=1`` and the next line's ``82D``). Wherever the joint fell,
+two signs tell such a line, and reject it as ``syntax``:
+
+* a configured key twice (the same message of the device twice, as a device of one kind of
+  line always sends): which of its values is this line's cannot be told;
+* a configured key and ``parse.kv_separator`` inside another pair's value
+  (``Sx=5.8MTa=16.1C``: the next line's pair run into one no channel reads), whose channel
+  would be left out of the line uncounted.
+
+Neither costs a step per value: the first is one ``dict`` of the readings, the second one
+count of the separators in the line, looked into only when a pair holds more than one. A line
+that shows neither is read: a joint between two pairs, or inside one no channel reads that
+the next line's head or an unread key's value continues (``Sx=5.8M0R2,Ta=16.1C``), leaves
+every other pair as the device sent it, and nothing in the line tells it from a line of the
+device's without knowing what the values no channel reads look like; only a check of the line
+(``parse.checksum``) does.
 """
 
 from __future__ import annotations
@@ -105,6 +125,36 @@ def _glued_pair(
     return re.compile(rf"\s*(?:{alternatives})\s*[+-]?\s*{re.escape(decimal)}?\d").match
 
 
+def _run_into(keys: tuple[str, ...], kv_separator: str) -> Callable[[str], str | None]:
+    """The key of ``keys`` that, with ``kv_separator`` after it, stands inside a pair's
+    value (``5.8MTa=16.1C``: the pair of another line run into it), or None."""
+
+    def key_inside(value: str) -> str | None:
+        at = value.find(kv_separator)
+        while at >= 0:
+            before = value[:at].rstrip()
+            for key in keys:
+                if before.endswith(key):
+                    return key
+            at = value.find(kv_separator, at + len(kv_separator))
+        return None
+
+    return key_inside
+
+
+def _key_twice(pairs: list[str], kv_separator: str, keys: Mapping[str, object]) -> str | None:
+    """The first of ``keys`` that two of ``pairs`` have, or None."""
+    seen: set[str] = set()
+    for pair in pairs:
+        key, separator, _ = pair.partition(kv_separator)
+        key = key.strip()
+        if separator and key in keys:
+            if key in seen:
+                return key
+            seen.add(key)
+    return None
+
+
 def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     """The decoder; a frame of pairs none of whose keys a channel reads is no reading and no
     error, counted in ``counts.unread`` (and kept as ``counts.unread_frame``)."""
@@ -120,6 +170,10 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     kv_separator = spec.kv_separator
     labelled = kv_separator == pair_separator  # a key's value is the cell after it
     glued = None if labelled else _glued_pair(tuple(wanted), spec.decimal)
+    # the longest key first: a key that ends another (a, Ta) is named as the longer
+    key_inside = _run_into(
+        tuple(sorted(channels_by_field(spec.fields), key=len, reverse=True)), kv_separator
+    )
 
     def labelled_pairs(cells: list[str], gapped: bool = False) -> list[str]:
         """The cells of a labelled line as pairs: a configured key joined to the cell after
@@ -149,9 +203,11 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
         key where its value should be is read again as ``gapped`` (``labelled_pairs``)."""
         readings: list[tuple[str, float]] = []
         empty: list[str] = []  # the configured keys without a value
-        paired = configured = False
+        paired = 0  # the pairs with a separator
+        configured = False
         failed: ParseError | None = None
-        pairs = decode_text(frame, encoding).split(pair_separator)
+        line = decode_text(frame, encoding)
+        pairs = line.split(pair_separator)
         if labelled:
             pairs = labelled_pairs(pairs, gapped)
         for pair in pairs:
@@ -164,7 +220,7 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
                         f"{kv_separator!r} between them",
                     )
                 continue
-            paired = True
+            paired += 1
             target = wanted.get(key.strip())
             if target is None:
                 continue
@@ -182,6 +238,24 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
                 failed = field_failed(exc, failed, channels)
                 continue
             readings.extend((channel, value) for channel in channels)
+        # a key read twice gives a channel twice; one whose value was empty or failed alone
+        # is looked for only in a line that has such a value
+        if (empty or failed is not None or len(dict(readings)) < len(readings)) and (
+            twice := _key_twice(pairs, kv_separator, wanted)
+        ) is not None:
+            raise ParseError(
+                "syntax", f"the key {twice!r} twice: two lines run together (a line end lost)"
+            )
+        if not labelled and line.count(kv_separator) > paired:  # a value holds a separator
+            for pair in pairs:
+                _, _, text = pair.partition(kv_separator)
+                inside = key_inside(text)
+                if inside is not None:
+                    raise ParseError(
+                        "syntax",
+                        f"{pair.strip()[:40]!r} holds the key {inside!r} and its value: two "
+                        "lines run together (a line end lost)",
+                    )
         readings = kept_readings(readings, failed)
         if not readings:
             if paired and not configured:
