@@ -21,7 +21,7 @@ from harness.pty import PtyPair
 from harness.scrape import Scrape
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_formats_blocks import hint_after_repeats
+from test_formats_blocks import hint_after_repeats, readme_toml_blocks
 
 from sensord.config import Config, SensorConfig, parse_config
 from sensord.errors import ConfigError, ParseError
@@ -383,6 +383,50 @@ def test_a_weather_station_s_lines_run_together_are_rejected_when_they_show_it(
     """Its lines run into each other at every joint: ``0R1,...,Sm=4.1M,Sx=5.8M`` and the next
     line's ``0R1,...``, with its line end and any bytes around it lost."""
     assert_run_together_lines_read_safely(table, lines)
+
+
+# WXT530 series user guide M211840EN, "Automatic mode": the example with CRC, each line ended
+# in SDI-12's three-character CRC and its message letter in lower case.
+WXT_CRC = [
+    b"0r1,Sn=0.1M,Sm=0.1M,Sx=0.1MGOG",
+    b"0r2,Ta=22.7C,Ua=55.5P,Pa=1004.7H@Fn",
+    b"0r3,Rc=0.00M,Rd=0s,Ri=0.0MIlm",
+    b"0r5,Th=25.0C,Vh=10.6#,Vs=10.8V,Vr=3.369VO]T",
+]
+
+
+def test_a_weather_station_s_lines_with_crc_run_together_are_each_rejected() -> None:
+    """The README's station in its mode with CRC: its lines read, and each of them run into
+    each at every joint, in chunks of several sizes, rejected with nothing read."""
+    [table] = [
+        block
+        for block in readme_toml_blocks()
+        if 'checksum = "sdi12"' in block and 'field = "Dm"' in block
+    ]
+    assert decode_stream(table, b"\r\n".join(WXT_CRC) + b"\r\n") == [
+        [("wind_speed_mps", 0.1)],
+        [("air_temperature_celsius", 22.7), ("pressure_hpa", 1004.7)],
+        [],
+        [],
+    ]
+    stream = b"".join(a[:i] + b[j:] + b"\r\n" for a, b, i, j in glued(WXT_CRC))
+    sensor = parse_config(table).sensors[0]
+    spec = sensor.format_spec()
+    codec = codec_for(spec.format)
+    for size in (len(stream), 61, 7):
+        decode = codec.sensor_decoder(spec, time.time)
+        framer = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes)
+        reasons: set[str] = set()
+        frames = 0
+        for at in range(0, len(stream), size):
+            for frame in framer.feed(stream[at : at + size]):
+                frames += 1
+                with pytest.raises(ParseError) as raised:
+                    decode(frame)
+                assert raised.value.kept == [], frame
+                reasons.add(raised.value.reason)
+        assert frames == len(glued(WXT_CRC))
+        assert reasons == {"checksum", "no_checksum"}
 
 
 def test_without_units_a_weather_station_gives_nothing_but_rejected_lines() -> None:
