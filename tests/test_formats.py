@@ -613,6 +613,23 @@ def test_kv_lines_run_together_are_rejected_naming_what_shows_it() -> None:
     assert times(b"Time:12:30:00,AT1:7,T1:21.5") == [("ch0", 21.5)]
 
 
+def test_kv_line_end_left_inside_a_line_rejects_it() -> None:
+    """A CR or LF inside a line is what is left of a line end one byte of which was lost; at
+    a line's ends (a terminator that leaves it there) or as a separator, it is none."""
+    parse = decoder_for(spec_of("kv", "Dm", "Ta", units=("D", "M", "C")))
+    with pytest.raises(ParseError) as raised:
+        parse(b"0R1,Dm=182D,Sx=5.8M\r0R2,Ta=16.1C")
+    assert (raised.value.reason, raised.value.detail, raised.value.kept) == (
+        "syntax",
+        "'\\r' inside the line, at 19: two lines run together (a byte of the line end lost)",
+        [],
+    )
+    assert reason(parse, b"\n0R1,Dm=182D,Sx=5.8M\n0R2,Ta=16.1C\r") == "syntax"
+    assert parse(b"\n0R1,Dm=182D,Sx=5.8M\r\r") == [("ch0", 182.0)]
+    lines = decoder_for(spec_of("kv", "T", "H", pair_separator="\r"))
+    assert lines(b"T=21.5\rH=40") == [("ch0", 21.5), ("ch1", 40.0)]
+
+
 # -- csv -----------------------------------------------------------------------------------------
 
 

@@ -385,6 +385,38 @@ def test_a_weather_station_s_lines_run_together_are_rejected_when_they_show_it(
     assert_run_together_lines_read_safely(table, lines)
 
 
+def decoded_in_chunks(table: str, data: bytes, size: int) -> list[Outcome]:
+    """:func:`decode_stream` of ``data`` fed to the framer ``size`` bytes at a time."""
+    sensor = parse_config(table).sensors[0]
+    spec = sensor.format_spec()
+    codec = codec_for(spec.format)
+    decode = codec.sensor_decoder(spec, time.time)
+    framer = codec.framer(spec, sensor.terminator, sensor.max_frame_bytes)
+    outcomes: list[Outcome] = []
+    for at in range(0, len(data), size):
+        for frame in framer.feed(data[at : at + size]):
+            try:
+                outcomes.append(decode(frame))
+            except ParseError as exc:
+                outcomes.append((exc.reason, exc.kept))
+    return outcomes
+
+
+@pytest.mark.parametrize("left", [b"\r", b"\n"], ids=["lf-lost", "cr-lost"])
+def test_a_weather_station_s_line_end_that_lost_one_byte_rejects_the_line_it_makes(
+    left: bytes,
+) -> None:
+    """Each line end of the capture in turn loses its LF or its CR: the two lines it joined
+    are one line with the CR or LF inside, rejected whole, and the others are read."""
+    lines = WXT536.split(b"\r\n")[:-1]
+    intact = decode_stream(WXT_TABLE, WXT536)
+    for lost in range(len(lines) - 1):
+        data = b"".join(line + (left if k == lost else b"\r\n") for k, line in enumerate(lines))
+        expected = [*intact[:lost], ("syntax", []), *intact[lost + 2 :]]
+        for size in (len(data), 7, 1):
+            assert decoded_in_chunks(WXT_TABLE, data, size) == expected, (lost, size)
+
+
 # WXT530 series user guide M211840EN, "Automatic mode": the example with CRC, each line ended
 # in SDI-12's three-character CRC and its message letter in lower case.
 WXT_CRC = [

@@ -36,13 +36,17 @@ two signs tell such a line, and reject it as ``syntax``:
   (``Sx=5.8MTa=16.1C``: the next line's pair run into one no channel reads), whose channel
   would be left out of the line uncounted.
 
-Neither costs a step per value: the first is one ``dict`` of the readings, the second one
-count of the separators in the line, looked into only when a pair holds more than one. A line
-that shows neither is read: a joint between two pairs, or inside one no channel reads that
-the next line's head or an unread key's value continues (``Sx=5.8M0R2,Ta=16.1C``), leaves
-every other pair as the device sent it, and nothing in the line tells it from a line of the
-device's without knowing what the values no channel reads look like; only a check of the line
-(``parse.checksum``) does.
+A CR or LF inside a line (not at its ends, and neither separator) is what is left of a line
+end one byte of which was lost (a CR LF line whose LF was lost: ``Sx=5.8M``, CR, ``0R2,...``):
+the line is rejected as ``syntax`` too.
+
+None costs a step per value: the first is one ``dict`` of the readings, the second one count
+of the separators in the line, looked into only when a pair holds more than one, the third a
+search for each line end in the line. A line that shows none of them is read: a joint between
+two pairs, or inside one no channel reads that the next line's head or an unread key's value
+continues (``Sx=5.8M0R2,Ta=16.1C``), leaves every other pair as the device sent it, and
+nothing in the line tells it from a line of the device's without knowing what the values no
+channel reads look like; only a check of the line (``parse.checksum``) does.
 """
 
 from __future__ import annotations
@@ -170,6 +174,8 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     kv_separator = spec.kv_separator
     labelled = kv_separator == pair_separator  # a key's value is the cell after it
     glued = None if labelled else _glued_pair(tuple(wanted), spec.decimal)
+    # a CR or LF that is no separator: inside a line, what is left of a line end
+    line_ends = [end for end in "\r\n" if end not in pair_separator + kv_separator]
     # the longest key first: a key that ends another (a, Ta) is named as the longer
     key_inside = _run_into(
         tuple(sorted(channels_by_field(spec.fields), key=len, reverse=True)), kv_separator
@@ -207,6 +213,16 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
         configured = False
         failed: ParseError | None = None
         line = decode_text(frame, encoding)
+        if line_ends and ("\r" in line or "\n" in line):
+            start = len(line) - len(line.lstrip("\r\n"))
+            core = line[start:].rstrip("\r\n")
+            for end in line_ends:
+                if end in core:
+                    raise ParseError(
+                        "syntax",
+                        f"{end!r} inside the line, at {start + core.index(end)}: two lines "
+                        "run together (a byte of the line end lost)",
+                    )
         pairs = line.split(pair_separator)
         if labelled:
             pairs = labelled_pairs(pairs, gapped)
