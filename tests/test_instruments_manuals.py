@@ -15,7 +15,11 @@ from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from test_formats_blocks import hint_after_repeats
-from test_formats_instruments import assert_run_together_lines_read_safely, decode_stream
+from test_formats_instruments import (
+    assert_run_together_lines_read_safely,
+    decode_stream,
+    decoded_in_chunks,
+)
 
 from sensord.config import SensorConfig, parse_config
 from sensord.formats import codec_for
@@ -88,6 +92,20 @@ channels = [
   { name = "temperature_low_celsius", field = "16" }, { name = "pressure_hpa", field = "21" },
 ]
 """
+
+
+@pytest.mark.parametrize("left", [b"\r", b"\n"], ids=["lf-lost", "cr-lost"])
+def test_a_station_s_rows_joined_by_a_line_end_that_lost_a_byte_are_rejected(
+    left: bytes,
+) -> None:
+    """Read by index, the station's row and the next one joined by the CR or LF left of their
+    line end would give the first row's columns and lose the second uncounted: the CR or LF
+    inside the line rejects it, and the row after it is read."""
+    row = YOUNG_STATION.removesuffix(b"\r\n")
+    [read] = decode_stream(STATION_TABLE, YOUNG_STATION)
+    data = row + left + YOUNG_STATION + YOUNG_STATION
+    for size in (len(data), 7, 1):
+        assert decoded_in_chunks(STATION_TABLE, data, size) == [("syntax", []), read], size
 
 
 def test_a_station_s_missing_column_is_invalid_and_the_others_are_read_in_place() -> None:

@@ -24,6 +24,11 @@ delimiter's empty cell aside) is ``syntax``, since a column the device left out 
 switched off) or added would shift the others and read each value as another column's. With
 indexes alone, a record may have any number of cells, and a channel whose column a record
 lacks is absent from it.
+
+A CR or LF inside a line (not at its ends, and not the delimiter) is what is left of a line
+end one byte of which was lost, joining two rows: the line is ``syntax``, as two rows run
+together are when their cells are more than the named columns; read by index alone, the first
+row's cells would be read and the second row lost uncounted.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from sensord.formats.text import (
     field_failed,
     field_printers,
     kept_readings,
+    line_end_inside,
+    line_ends_apart_from,
     no_channels,
     text_framer,
     unique_fields,
@@ -176,9 +183,14 @@ def decoder(spec: FormatSpec) -> Decoder:
     header = list(spec.columns) if spec.header else None
     width = len(spec.columns)  # 0: no columns named, any number of cells
     aligned = delimiter == " "  # columns aligned with runs of spaces
+    line_ends = line_ends_apart_from(delimiter)
 
     def parse_csv(frame: bytes) -> list[tuple[str, float]]:
         text = decode_text(frame, encoding)
+        if ("\r" in text or "\n" in text) and (
+            run_together := line_end_inside(text, line_ends)
+        ) is not None:
+            raise run_together
         if '"' in text:
             cells = quoted_cells(text, delimiter, aligned)
         elif aligned:  # a CR or LF the terminator left at an end is no column either

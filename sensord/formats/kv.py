@@ -65,6 +65,8 @@ from sensord.formats.text import (
     field_failed,
     field_printers,
     kept_readings,
+    line_end_inside,
+    line_ends_apart_from,
     no_channels,
     text_framer,
     unique_fields,
@@ -174,8 +176,7 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
     kv_separator = spec.kv_separator
     labelled = kv_separator == pair_separator  # a key's value is the cell after it
     glued = None if labelled else _glued_pair(tuple(wanted), spec.decimal)
-    # a CR or LF that is no separator: inside a line, what is left of a line end
-    line_ends = [end for end in "\r\n" if end not in pair_separator + kv_separator]
+    line_ends = line_ends_apart_from(pair_separator, kv_separator)
     # the longest key first: a key that ends another (a, Ta) is named as the longer
     key_inside = _run_into(
         tuple(sorted(channels_by_field(spec.fields), key=len, reverse=True)), kv_separator
@@ -213,16 +214,10 @@ def counted_decoder(spec: FormatSpec, counts: DecoderCounts) -> Decoder:
         configured = False
         failed: ParseError | None = None
         line = decode_text(frame, encoding)
-        if line_ends and ("\r" in line or "\n" in line):
-            start = len(line) - len(line.lstrip("\r\n"))
-            core = line[start:].rstrip("\r\n")
-            for end in line_ends:
-                if end in core:
-                    raise ParseError(
-                        "syntax",
-                        f"{end!r} inside the line, at {start + core.index(end)}: two lines "
-                        "run together (a byte of the line end lost)",
-                    )
+        if ("\r" in line or "\n" in line) and (
+            run_together := line_end_inside(line, line_ends)
+        ) is not None:
+            raise run_together
         pairs = line.split(pair_separator)
         if labelled:
             pairs = labelled_pairs(pairs, gapped)

@@ -101,6 +101,8 @@ __all__ = [
     "hex_or_number",
     "hex_text",
     "kept_readings",
+    "line_end_inside",
+    "line_ends_apart_from",
     "marked_numbers",
     "nearest_state",
     "no_channels",
@@ -125,6 +127,29 @@ def decode_text(frame: bytes, encoding: str) -> str:
         return frame.decode(encoding)
     except UnicodeError:
         raise ParseError("encoding", f"not valid {encoding}") from None
+
+
+def line_ends_apart_from(*separators: str) -> tuple[str, ...]:
+    """The line end characters, CR and LF, that none of ``separators`` holds: inside a line,
+    one of them is what is left of a line end one byte of which was lost."""
+    return tuple(end for end in "\r\n" if not any(end in separator for separator in separators))
+
+
+def line_end_inside(line: str, ends: tuple[str, ...]) -> ParseError | None:
+    """The ``syntax`` error of a line with one of ``ends`` inside it (not at its ends, where a
+    terminator may leave a CR or LF): two lines run together, a byte of the line end between
+    them lost (``...,Sx=5.8M``, CR, ``0R2,Ta=16.1C,...``: a CR LF whose LF was lost); None
+    for a line without."""
+    start = len(line) - len(line.lstrip("\r\n"))
+    core = line[start:].rstrip("\r\n")
+    for end in ends:
+        if end in core:
+            return ParseError(
+                "syntax",
+                f"{end!r} inside the line, at {start + core.index(end)}: two lines run together "
+                "(a byte of the line end lost)",
+            )
+    return None
 
 
 #: A sign apart from the digits after it (``-   12.345``), as balances that print the sign in a
