@@ -8,10 +8,20 @@ from __future__ import annotations
 from sensord.formats.modbus import Request
 from sensord.modbus_timing import ARRIVAL_SLACK_S
 
-__all__ = ["NONE", "ReplyStarts"]
+__all__ = ["LINE_BYTES", "NONE", "ReplyStarts"]
 
 #: No time: no reply can have begun (what :meth:`ReplyStarts.heard` returns then).
 NONE = float("-inf")
+
+#: How many bytes 0x00 or 0xFF after the line's silence a reply may follow without a silence
+#: of its own: what a transceiver's direction turnaround or an unbiased line makes of the
+#: moment the device starts to drive the line (one or two in the captures of libmodbus
+#: issue 14, pymodbus issue 485, minimalmodbus issue 61 and eModbus issue 308).
+LINE_BYTES = 4
+
+#: The values such a byte has: the line held low (a break read as 0x00) or a start bit's
+#: glitch on a line idle high (0xFF).
+_LINE_BYTE_VALUES = (0x00, 0xFF)
 
 
 class ReplyStarts:
@@ -27,7 +37,10 @@ class ReplyStarts:
     has not framed past it: a frame whose CRC closes over it (another unit's, read in pieces
     whose pauses looked like silence) or bytes skipped as noise are no reply's start. A
     start whose frame came whole is done with (:attr:`whole_at`): when it was not taken as
-    the reply, its CRC does not match.
+    the reply, its CRC does not match. Up to :data:`LINE_BYTES` bytes 0x00 or 0xFF after the
+    silence that do not begin the reply are no frame's, but the line's (an RS-485
+    transceiver that turns the line around, a line that is not biased, reads a byte as it
+    switches): the reply may begin after them, with no silence between.
 
     The cost of a chunk is kept to those that matter: one that follows no silence while no
     start holds is only counted, and a start's first bytes are looked at once, until they
@@ -61,8 +74,9 @@ class ReplyStarts:
         self.heard_at = heard_at
         #: how many bytes came since the request
         self.total = 0
-        #: the possible starts: where each is, counted in those bytes, and the length of the
-        #: frame it begins (0 while too few bytes from it have come to tell)
+        #: the possible starts: where each is, counted in those bytes, the length of the
+        #: frame it begins (0 while too few bytes from it have come to tell), and how many
+        #: of the line's bytes (:data:`LINE_BYTES`) it was moved past
         self.starts: list[list[int]] = []
         #: the last bytes before the next chunk, from the first start whose length is not told
         #: yet on (fewer than the head's)
@@ -80,12 +94,12 @@ class ReplyStarts:
         # a frame like the reply is coming (the reply in pieces): none begins inside it
         if len(starts) == 1 and starts[0][1]:
             self.heard_at = now
-            at, size = starts[0]
+            at, size, _ = starts[0]
             missing = at + size - total
             if missing > 0 and at >= framed:
                 return now + missing * self.char + self.after
-        elif now - self.heard_at >= self.silence and not any(size for _, size in starts):
-            starts.append([before, 0])
+        elif now - self.heard_at >= self.silence and not any(start[1] for start in starts):
+            starts.append([before, 0, 0])
         self.heard_at = now
         if not starts:
             return NONE
@@ -94,12 +108,21 @@ class ReplyStarts:
         told = True
         until = NONE
         for start in starts:
-            at, size = start
+            at, size, moved = start
             if not size:
                 if not data:
                     data = self.recent + chunk
                 offset = at - (before - len(self.recent))
-                size = self.expected.reply_begun(data[offset : offset + self.head_bytes])
+                first = data[offset : offset + self.head_bytes]
+                size = self.expected.reply_begun(first)
+                while not size and first[0] in _LINE_BYTE_VALUES and moved < LINE_BYTES:
+                    # the line's byte, not the reply's: the reply may begin after it
+                    at += 1
+                    offset += 1
+                    moved += 1
+                    first = data[offset : offset + self.head_bytes]
+                    size = self.expected.reply_begun(first)
+                start[0], start[2] = at, moved
                 if not size:  # the bytes from there are not the reply's
                     continue
                 if size > 0:

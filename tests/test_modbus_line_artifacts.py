@@ -1,0 +1,108 @@
+"""What real RS-485 lines and adapters add to a Modbus RTU exchange, as users captured it: the
+bytes a transceiver's direction turnaround or an unbiased line puts before an answer. Each
+case names where its capture comes from. The tests drive a ``Bus`` on a pty by hand
+(:class:`~test_modbus_line.HandBus`: the test's end of the pty writes the bytes), or read a
+real pymodbus server behind a relay that adds what the line adds."""
+
+from __future__ import annotations
+
+import pytest
+from harness.config import load_sensors as load
+from harness.modbus import ModbusServer, PtyRelay, read_all
+from harness.pty import PtyPair
+from test_modbus import device, latest
+from test_modbus_line import CHAR_9600_S, WIDE, HandBus, read_reply, read_request
+
+from sensord.reader import Reader
+
+#: Bytes a line puts before an answer, right before its first byte with no silence between:
+#: one 0x00 (libmodbus issue 14, "1 or 2" zero bytes before a device's answer; pymodbus issue
+#: 485, ``RECV: 0x0 0x2 0x3 0x12 ...``; minimalmodbus issue 61, ``00 04 83 02 D0 F0 00`` from a
+#: Heru air handler; eModbus issue 308, a 0x00 read as the adapter switches direction), one
+#: 0xFF (ESPHome issues 2906, ``Modbus received Byte 255 (0Xff)`` on the line around a
+#: request) and two 0x00 (libmodbus issue 14).
+LINE_BYTES_BEFORE = [b"\x00", b"\xff", b"\x00\x00"]
+
+
+@pytest.mark.parametrize("before", LINE_BYTES_BEFORE, ids=lambda b: b.hex())
+def test_a_long_answer_after_the_line_s_bytes_is_read_past_the_timeout(
+    pty_pair: PtyPair, before: bytes
+) -> None:
+    """At 9600 baud, an answer of 125 registers (255 bytes, 266 ms on the line) begins 0.3 s
+    after the request, behind the byte(s) the line made as the device took it: it ends past
+    the 0.5 s timeout, and is read whole all the same, as without them. (The answer was cut
+    off at the timeout: the byte before it did not begin it, and the bytes after it were
+    taken for none of its start.)"""
+    hand = HandBus(pty_pair, device("m", "", 1, WIDE, interval_s=5.0, timeout_s=0.5))
+    reply = before + read_reply(1, list(range(125)))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 125)
+        at = 100.3
+        assert hand.receive(at, reply[:20]) == b""
+        for cut in range(20, len(reply), 20):
+            at += 20 * CHAR_9600_S
+            assert hand.tick(at) == b""
+            assert hand.bus.in_flight is not None, at
+            assert hand.receive(at, reply[cut : cut + 20]) == b""
+        assert hand.bus.in_flight is None
+        counters = hand.counters("m")
+        assert counters.transactions == 1
+        assert counters.timeouts == 0
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert latest(hand.runtimes["m"]) == {f"r{i}": float(i) for i in range(125)}
+        assert hand.runtimes["m"].bus_skipped_bytes == len(before)  # the line's, counted
+    finally:
+        hand.close()
+
+
+def test_a_dead_device_s_timeout_is_not_drawn_out_by_the_line_s_bytes(pty_pair: PtyPair) -> None:
+    """A 0x00 that the line makes after the request is no start of an answer on its own: when
+    the bytes after it begin no answer of the unit (the first bytes of another unit's answer,
+    which break off), the request times out at its timeout, a plain timeout, not drawn out
+    for an answer of 125 registers (266 ms at 9600 baud)."""
+    hand = HandBus(pty_pair, device("m", "", 1, WIDE, interval_s=5.0, timeout_s=0.2))
+    other = read_reply(2, [0x0103, 0xFA00, 7])
+    timeout_at = 100.0 + 8 * CHAR_9600_S + 0.2
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 125)
+        assert hand.receive(100.1, b"\x00" + other[:4]) == b""
+        assert hand.tick(timeout_at - 0.001) == b""
+        assert hand.bus.in_flight is not None
+        assert hand.tick(timeout_at + 0.001) == b""
+        assert hand.bus.in_flight is None
+        counters = hand.counters("m")
+        assert counters.timeouts == 1
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
+
+
+@pytest.mark.slow
+def test_a_meter_whose_line_adds_a_byte_before_each_answer_is_read_on_a_slow_line() -> None:
+    """A real device (pymodbus's serial server) behind a relay that puts a 0x00 before each
+    of its answers, as an RS-485 transceiver turning the line around does (the captures of
+    :data:`LINE_BYTES_BEFORE`), and passes them 0.3 s late at 9600 baud's pace: its 125
+    registers end past the 0.5 s timeout, and are read every time."""
+
+    def turnaround(chunk: bytes) -> bytes:
+        return b"\x00" + chunk if chunk.startswith(b"\x01\x03\xfa") else chunk
+
+    with (
+        PtyRelay(turnaround, delay_s=lambda reply: 0.3, char_s=CHAR_9600_S) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, list(range(1000, 1125)))
+        table = device("m", relay.near.path, 1, WIDE, interval_s=0.2, timeout_s=0.5)
+        table["serial"] = {"baudrate": 9600}
+
+        def two(reader: Reader) -> bool:
+            counters = reader.sensors["m"].modbus
+            return counters is not None and counters.transactions + counters.timeouts >= 2
+
+        with read_all(load(table), two) as reader:
+            runtime = reader.sensors["m"]
+            assert latest(runtime) == {f"r{i}": float(1000 + i) for i in range(125)}
+            assert runtime.modbus is not None
+            assert runtime.modbus.timeouts == 0
+            assert runtime.modbus.errors == dict.fromkeys(runtime.modbus.errors, 0)
+            assert runtime.bus_skipped_bytes >= 2
