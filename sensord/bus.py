@@ -134,6 +134,7 @@ from sensord.config import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
+    FUNCTION_CODES,
     REQUEST_BYTES,
     ModbusLink,
     Response,
@@ -168,6 +169,7 @@ __all__ = [
     "LATE_GATEWAY_HINT",
     "MISSED_POLLS_HINT",
     "MISSED_POLLS_NETWORK_HINT",
+    "OTHER_FUNCTION_HINT",
     "OTHER_UNIT_HINT",
     "REPEATED_REPLY_HINT",
     "SILENT_RECONNECT_REQUESTS",
@@ -195,6 +197,21 @@ OTHER_UNIT_HINT = (
     "has that unit id: if it is this device's address, set modbus.unit = {other} (some "
     "devices answer with their own address whatever was asked)"
 )
+
+#: What to change when an RTU device's read times out while a sound frame of its unit id that
+#: answers a read of another table (another read function code, or its exception) came in
+#: each of those exchanges: the device is there and the line's settings are right, and it
+#: reads the registers with that function (the text follows "no response to N requests in a
+#: row: ").
+OTHER_FUNCTION_HINT = (
+    'a frame of its unit id with function code {got} (table "{got_table}") came in each of '
+    'these exchanges, not {asked} (table "{asked_table}") as asked: the device is there and '
+    "the line's settings are right; check the registers' table against its manual (a device "
+    'that answers function {got} to every read reads them with table = "{got_table}")'
+)
+
+#: The table each read function code reads.
+_TABLE_OF_FUNCTION = {code: table for table, code in FUNCTION_CODES.items()}
 
 #: What a request gone unanswered while lines of text come says (``Bus._text_hint``).
 TEXT_LINES_HINT = (
@@ -1347,6 +1364,12 @@ class Bus:
             return False
         if response.function_code != flight.read.function_code:
             errors["function"] += 1
+            if (
+                self.transport == "rtu"
+                and not flight.expected.write
+                and response.function_code in _TABLE_OF_FUNCTION
+            ):
+                flight.device.other_function = response.function_code
             return False
         return True
 
@@ -1506,6 +1529,7 @@ class Bus:
             device.timeouts_in_row = 0
             device.retried = 0
         device.other_unit = -1
+        device.other_function = -1
         device.late_in_row = 0
         device.foreign_in_row = 0
         if counters.down:
@@ -1657,6 +1681,10 @@ class Bus:
         if device.timeouts_in_row and other != device.other_unit_row:
             other = -1
         device.other_unit_row = other
+        function = device.other_function
+        if device.timeouts_in_row and function != device.other_function_row:
+            function = -1
+        device.other_function_row = function
         if flight.reply == ARRIVING or pending == flight.transaction_id:
             counters.errors["truncated"] += 1  # the device began to answer and was cut off
             # the rest of its answers came after their timeout (a device that pauses inside
@@ -1681,6 +1709,15 @@ class Bus:
             device.probe_answered = False
             device.probe_misses = 0
             why = SPOILT_ANSWER_HINT[self.transport]
+        elif device.other_function_row >= 0:
+            # a sound frame of its unit id came each time, of another table's read
+            asked = flight.read.function_code
+            why = OTHER_FUNCTION_HINT.format(
+                got=function,
+                got_table=_TABLE_OF_FUNCTION[function],
+                asked=asked,
+                asked_table=_TABLE_OF_FUNCTION.get(asked, flight.read.table),
+            )
         elif device.other_unit_row >= 0 and not counters.transactions:
             # only such frames came for it, each time, and it never answered as its unit id
             why = OTHER_UNIT_HINT.format(other=device.other_unit_row)
@@ -1693,6 +1730,7 @@ class Bus:
         if why in (NO_ANSWER_HINT[self.transport], SPOILT_ANSWER_HINT[self.transport]):
             why = self._text_hint(device, now) or why
         device.other_unit = -1
+        device.other_function = -1
         device.late_in_row = 0
         device.late_gateway_code = 0
         device.foreign_in_row = 0

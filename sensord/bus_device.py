@@ -109,6 +109,14 @@ class _Device:
         #: one of them had none or another): a device whose address it is answers each request
         #: with it, another master's traffic now and then
         self.other_unit_row = -1
+        #: the function code of the last sound frame of its unit id that came in its exchange
+        #: answering a read of another table than the read's (RTU), since its last request
+        #: timed out or was answered; -1: none
+        self.other_function = -1
+        #: the function code such a frame had in each exchange of ``timeouts_in_row`` (-1:
+        #: none, or one of them had none or another): a device that answers with it whatever
+        #: it is asked, not another master reading its other table now and then
+        self.other_function_row = -1
         #: what its down reason says to check (while it is down)
         self.down_why = ""
         #: no request to the device before then: on RTU its answer to a request that timed

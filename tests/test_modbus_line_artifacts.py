@@ -106,3 +106,37 @@ def test_a_meter_whose_line_adds_a_byte_before_each_answer_is_read_on_a_slow_lin
             assert runtime.modbus.timeouts == 0
             assert runtime.modbus.errors == dict.fromkeys(runtime.modbus.errors, 0)
             assert runtime.bus_skipped_bytes >= 2
+
+
+def test_a_device_that_answers_another_table_s_function_is_told_so() -> None:
+    """A device asked for input register 0 (function 4) answers each request with a sound
+    frame of its unit id for function 3, holding registers: it is counted as ``function``
+    and its reads time out, and its down reason says the device is there and answers
+    function 3, not that nothing answered (check the unit id, the baud rate, the wiring).
+    A frame of its unit id for function 3 in the last of the three exchanges only (another
+    master reading its holding registers) says nothing of it."""
+    table = device("m", "", 1, [{"name": "a", "table": "input", "address": 0}])
+    table["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.3}
+    for every in (True, False):
+        with PtyPair() as pair:
+            hand = HandBus(pair, table)
+            try:
+                at = 100.0
+                for k in range(3):
+                    assert hand.tick(at) == read_request(1, 0, 1, function=4)
+                    if every or k == 2:
+                        hand.receive(at + 0.02, read_reply(1, [7], function=3))
+                    at += 5.0
+                    hand.tick(at - 4.0)  # its timeout
+                counters = hand.counters("m")
+                assert counters.down
+                assert counters.timeouts == 3
+                assert counters.errors["function"] == (3 if every else 1)
+                last_error = hand.runtimes["m"].snapshot().as_json()["last_error"]
+                assert isinstance(last_error, str)
+                told = 'function code 3 (table "holding")' in last_error
+                assert told is every, last_error
+                assert ('table = "holding"' in last_error) is every, last_error
+                assert ("check the unit id" in last_error) is not every, last_error
+            finally:
+                hand.close()
