@@ -162,6 +162,8 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
 __all__ = [
+    "ECHO_HINT",
+    "ECHO_NO_ANSWER_HINT",
     "FOREIGN_TRANSACTION_HINT",
     "GATEWAY_NO_ANSWER",
     "IDLE_CLOSE_HINT",
@@ -212,6 +214,24 @@ OTHER_FUNCTION_HINT = (
 
 #: The table each read function code reads.
 _TABLE_OF_FUNCTION = {code: table for table, code in FUNCTION_CODES.items()}
+
+#: What an RTU adapter that sends each read request back as it goes out (it hears its own
+#: transmission on a 2-wire line) is told: its echoes are skipped bytes, and the answers
+#: after them are read.
+ECHO_HINT = (
+    "the adapter hears its own transmission on the 2-wire line: set serial = { local_echo = "
+    "true } to drop its echoes (until then they are counted as skipped bytes, and the answers "
+    "after them are read)"
+)
+
+#: What to check when an RTU device's requests time out with only each request's echo on the
+#: line (the text follows "no response to N requests in a row: "): the echo is no answer,
+#: nor noise that tells of the line's settings.
+ECHO_NO_ANSWER_HINT = (
+    "only the request came back, as sent (the adapter hears its own transmission: set "
+    "serial = { local_echo = true }), and no answer after it: check the unit id, the baud "
+    "rate and parity, and the wiring (A and B swapped, termination)"
+)
 
 #: What a request gone unanswered while lines of text come says (``Bus._text_hint``).
 TEXT_LINES_HINT = (
@@ -441,6 +461,9 @@ class Bus:
         self._silence_logged = False
         #: a Modbus TCP reply whose length field was wrong has been logged (once a run)
         self._wrong_length_noted = False
+        #: requests that came back as sent (an adapter that hears its own transmission while
+        #: ``serial.local_echo`` is off) have been logged (once a run)
+        self._echo_noted = False
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         #: devices behind Modbus TCP that answer with transaction id 0 (logged once)
@@ -969,6 +992,8 @@ class Bus:
         if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
             self._answered(flight, chunk, None)
         else:
+            if 0 <= flight.echoed < len(flight.request):
+                self._echo(flight, chunk)
             self._feed_frames(chunk, flight)
             if self.in_flight is flight and flight.expected.rtu:
                 self._arriving(flight, chunk)
@@ -976,6 +1001,30 @@ class Bus:
                 self._tell_skipped(flight.device)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
+
+    def _echo(self, flight: _Exchange, chunk: bytes) -> None:
+        """``chunk`` is among the first bytes of ``flight``'s exchange: while they are its
+        read's request as sent, they are its echo (an adapter that hears its own
+        transmission, with ``serial.local_echo`` off), which is logged once and makes the
+        down reason of a device that answers nothing after it say so. A write is left out:
+        its answer is the request's bytes."""
+        if flight.expected.write or not flight.expected.rtu:
+            flight.echoed = -1
+            return
+        request = flight.request
+        at = flight.echoed
+        part = chunk[: len(request) - at]
+        if request[at : at + len(part)] != part:
+            flight.echoed = -1
+            return
+        flight.echoed = at + len(part)
+        if flight.echoed == len(request) and not self._echo_noted:
+            self._echo_noted = True
+            self.log.warning(
+                "requests come back as sent",
+                sensor=flight.device.sensor.name,
+                hint=ECHO_HINT,
+            )
 
     def _note_text(self, chunk: bytes) -> None:
         """``chunk`` holds a CR or LF: with the bytes before it, lines of text (when a device
@@ -1709,6 +1758,10 @@ class Bus:
             device.probe_answered = False
             device.probe_misses = 0
             why = SPOILT_ANSWER_HINT[self.transport]
+            came = self.link.pending_bytes + self.link.skipped_bytes - flight.skipped_before
+            if flight.echoed == len(flight.request) == came - flight.pending_before:
+                # the request's echo, and nothing after it
+                why = ECHO_NO_ANSWER_HINT
         elif device.other_function_row >= 0:
             # a sound frame of its unit id came each time, of another table's read
             asked = flight.read.function_code

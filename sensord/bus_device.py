@@ -249,6 +249,10 @@ class _Exchange:
     #: how long the connection had carried nothing when the request went out (its peer's
     #: idle close may cross it on the wire: see ``Bus.disconnect``)
     idle_before_s: float = 0.0
+    #: how many of the first bytes received since the request are the request's own (the
+    #: echo of an adapter that hears its own transmission: see ``Bus._echo``); -1 once one
+    #: differs
+    echoed: int = 0
 
     @property
     def read(self) -> Read:

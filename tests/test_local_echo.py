@@ -11,6 +11,7 @@ from harness.collector import RuntimesView
 from harness.modbus import ModbusServer, PtyRelay, run_reader_until
 from hypothesis import given
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.config import Config
@@ -245,3 +246,52 @@ def test_a_sensor_without_local_echo_has_no_echo_series() -> None:
     assert runtime.snapshot().as_json()["local_echo"] is None
     value = MetricsRegistry(RuntimesView([runtime]), "0", 0).registry.get_sample_value
     assert value("sensord_serial_echo_bytes_total", {"sensor": "plain"}) is None
+
+
+@pytest.mark.parametrize("echoes", [True, False])
+def test_an_echoing_adapter_without_local_echo_is_read_and_told_of(echoes: bool) -> None:
+    """An adapter that sends every request back (a 2-wire RS-485 line read by a port with no
+    echo suppression: epics-modules/modbus issue 39, whose reads of /dev/ttyS0 held each
+    request glued to its answer) and ``local_echo`` off: the answers after the echoes are
+    read, the echoes are skipped bytes, and one warning says to set ``local_echo``; a dead
+    unit on the same line goes down with a reason that names the echo, not a wrong baud rate
+    (the bytes that came are its request's). With an adapter that does not echo, nothing of
+    it is said."""
+    live = bus_table("", local_echo=False)
+    dead = bus_table("", local_echo=False) | {
+        "name": "dead",
+        "modbus": {"unit": 9, "interval_s": 0.02, "timeout_s": 0.05},
+    }
+    with (
+        capture_logs() as logs,
+        PtyRelay(echo=echoes, silent_units=[9]) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        live["port"] = dead["port"] = relay.near.path
+        errors: list[str] = []
+        config = Config.load({"sensors": [live, dead]}, "", errors)
+        assert config is not None, errors
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+        with Reader(runtimes) as reader:
+            counters, silent = runtimes[0].modbus, runtimes[1].modbus
+            assert counters is not None
+            assert silent is not None
+            run_reader_until(reader, lambda: counters.transactions >= 20 and silent.down, 10.0)
+    assert counters.timeouts == 0
+    assert sum(counters.errors.values()) == 0
+    stats = runtimes[0].snapshot().channels[0].stats
+    assert stats is not None
+    assert stats.reading.value == 4321.0
+    told = [e for e in logs if e["event"] == "requests come back as sent"]
+    reason = runtimes[1].snapshot().as_json()["last_error"]
+    assert isinstance(reason, str)
+    if echoes:
+        assert len(told) == 1
+        assert "local_echo = true" in told[0]["hint"]
+        assert "only the request came back" in reason, reason
+        assert "check the baud rate and parity, and the bus's termination" not in reason
+        assert runtimes[0].snapshot().skipped_bytes >= 8 * counters.transactions
+    else:
+        assert told == []
+        assert "came back" not in reason, reason

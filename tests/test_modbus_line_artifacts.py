@@ -140,3 +140,28 @@ def test_a_device_that_answers_another_table_s_function_is_told_so() -> None:
                 assert ("check the unit id" in last_error) is not every, last_error
             finally:
                 hand.close()
+
+
+def test_bytes_after_a_request_s_echo_are_still_told_as_noise(pty_pair: PtyPair) -> None:
+    """On an adapter that echoes (``local_echo`` off), a device at another baud rate answers
+    each request with bytes that make no frame: the echo comes first, and the down reason
+    still says to check the baud rate and parity, not only the echo."""
+    table = device("m", "", 1, [{"name": "a", "table": "holding", "address": 0}])
+    table["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.3}
+    hand = HandBus(pty_pair, table)
+    try:
+        at = 100.0
+        for _ in range(3):
+            request = hand.tick(at)
+            assert request == read_request(1, 0, 1)
+            hand.receive(at + 0.001, request)
+            hand.receive(at + 0.02, b"\x7f\xe6\x18\x80\xfe")  # no frame: a garbled answer
+            at += 5.0
+            hand.tick(at - 4.0)  # its timeout
+        assert hand.counters("m").down
+        last_error = hand.runtimes["m"].snapshot().as_json()["last_error"]
+        assert isinstance(last_error, str)
+        assert "check the baud rate and parity" in last_error, last_error
+        assert "only the request came back" not in last_error, last_error
+    finally:
+        hand.close()
