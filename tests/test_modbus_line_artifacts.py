@@ -10,6 +10,7 @@ import pytest
 from harness.config import load_sensors as load
 from harness.modbus import ModbusServer, PtyRelay, read_all
 from harness.pty import PtyPair
+from harness.tcp_relay import TcpRelay
 from test_modbus import device, latest
 from test_modbus_line import CHAR_9600_S, WIDE, HandBus, read_reply, read_request
 
@@ -165,3 +166,40 @@ def test_bytes_after_a_request_s_echo_are_still_told_as_noise(pty_pair: PtyPair)
         assert "only the request came back" not in last_error, last_error
     finally:
         hand.close()
+
+
+def test_rtu_over_tcp_replies_with_trailing_zero_bytes_are_read_for_each_unit() -> None:
+    """A serial server (RTU over TCP) that passes three 0x00 after each reply, as a boiler's
+    RS-485 dongle did (home-assistant/core issue 69742: "the first 7 bytes form a correct
+    message", then ``00 00 00``): two units polled back to back are each read at every poll,
+    the zeros counted as skipped bytes and no error, the zeros after one unit's reply never
+    spoiling the other's."""
+    with (
+        ModbusServer([1, 2], "rtu-tcp") as server,
+        TcpRelay(server.port, mbap=False) as relay,
+    ):
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [22])
+        relay.mangle = lambda reply: reply + b"\x00\x00\x00"
+        url = relay.url("socket")
+        tables = []
+        for unit in (1, 2):
+            table = device(f"u{unit}", url, unit, [{"name": "a", "table": "input", "address": 0}])
+            table["modbus"] |= {"interval_s": 0.05, "timeout_s": 0.3}
+            tables.append(table)
+
+        def enough(reader: Reader) -> bool:
+            return all(
+                (c := reader.sensors[f"u{u}"].modbus) is not None and c.transactions >= 20
+                for u in (1, 2)
+            )
+
+        with read_all(load(*tables), enough) as reader:
+            for unit in (1, 2):
+                runtime = reader.sensors[f"u{unit}"]
+                assert latest(runtime) == {"a": 11.0 * unit}
+                counters = runtime.modbus
+                assert counters is not None
+                assert counters.timeouts == 0
+                assert counters.errors == dict.fromkeys(counters.errors, 0)
+                assert runtime.bus_skipped_bytes >= 3 * (counters.transactions - 1)
