@@ -14,6 +14,7 @@ from harness.tcp_relay import TcpRelay
 from test_modbus import device, latest
 from test_modbus_line import CHAR_9600_S, WIDE, HandBus, read_reply, read_request
 
+from sensord.cli import main
 from sensord.reader import Reader
 
 #: Bytes a line puts before an answer, right before its first byte with no silence between:
@@ -203,3 +204,30 @@ def test_rtu_over_tcp_replies_with_trailing_zero_bytes_are_read_for_each_unit() 
                 assert counters.timeouts == 0
                 assert counters.errors == dict.fromkeys(counters.errors, 0)
                 assert runtime.bus_skipped_bytes >= 3 * (counters.transactions - 1)
+
+
+@pytest.mark.slow
+def test_the_probe_reads_a_long_answer_behind_the_line_s_byte_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``sensord modbus read`` on the line of
+    :func:`test_a_meter_whose_line_adds_a_byte_before_each_answer_is_read_on_a_slow_line`:
+    125 registers at 9600 baud behind a 0x00, begun 0.1 s after the request and ending past
+    the 0.3 s timeout, are printed with no late answer and no request asked again."""
+
+    def turnaround(chunk: bytes) -> bytes:
+        return b"\x00" + chunk if chunk.startswith(b"\x01\x03\xfa") else chunk
+
+    with (
+        PtyRelay(turnaround, char_s=CHAR_9600_S, delay_s=lambda _: 0.1) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, list(range(1000, 1125)))
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        probe += ["--count", "125", "--baudrate", "9600", "--timeout", "0.3"]
+        assert main(probe) == 0, capsys.readouterr().err
+        captured = capsys.readouterr()
+        assert "      0: 0x03e8   1000\n" in captured.out
+        assert "    124: 0x0464   1124\n" in captured.out
+        assert "answered" not in captured.err
+        assert len(relay.requests) == 8  # one request, no retries
