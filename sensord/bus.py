@@ -464,6 +464,13 @@ class Bus:
         #: requests that came back as sent (an adapter that hears its own transmission while
         #: ``serial.local_echo`` is off) have been logged (once a run)
         self._echo_noted = False
+        #: RTU with ``serial.local_echo`` off: the last write answered with its request's own
+        #: bytes (functions 05 and 06 answer so, and so does an adapter's echo of it), and
+        #: until when a second copy of them, the device's answer after such an echo, may come
+        #: (see ``_answered``)
+        self._echo_writes = self.transport == "rtu" and not self._settings.local_echo
+        self._write_copy = b""
+        self._write_copy_until = float("-inf")
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         #: devices behind Modbus TCP that answer with transaction id 0 (logged once)
@@ -1171,6 +1178,8 @@ class Bus:
                     ),
                 )
         for response in responses:
+            if self._write_copy and self._copy_of_write(response):
+                continue
             if flight is None:  # an answer after its timeout, before the next request
                 if not self._late(response) and tcp:
                     self._foreign_between(response)
@@ -1178,6 +1187,20 @@ class Bus:
             if self._answers(flight, response):
                 self._answered(flight, response.frame, response)
                 flight = None
+
+    def _copy_of_write(self, response: Response) -> bool:
+        """``response`` is a second copy of the write answered last (``_answered``), within
+        the device's timeout: the first was the adapter's echo of the request, this one the
+        device's answer. Logged as an echo (once a run) and dropped, not counted as a frame
+        nobody asked for (another master, two devices of one unit id) nor as the answer of
+        another function to the exchange in flight."""
+        copy, self._write_copy = self._write_copy, b""
+        if response.frame != copy or self._clock() > self._write_copy_until:
+            return False
+        if not self._echo_noted:
+            self._echo_noted = True
+            self.log.warning("requests come back as sent", unit=response.unit, hint=ECHO_HINT)
+        return True
 
     def _heard_others(self, flight: _Exchange) -> bool:
         """Bytes that form no reply (another master's request, noise) came while ``flight``
@@ -1554,6 +1577,12 @@ class Bus:
         device = flight.device
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
+        if flight.expected.write and self._echo_writes and frame == flight.request:
+            # the request's own bytes: an adapter that hears its own transmission sends them
+            # back before the device answers with the same, within its timeout
+            # (``_copy_of_write``)
+            self._write_copy = frame
+            self._write_copy_until = now + device.timeout_s
         counters = device.counters
         self.answered += 1
         self._silent_spell = 0  # the connection works: its next silence starts afresh

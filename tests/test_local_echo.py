@@ -295,3 +295,33 @@ def test_an_echoing_adapter_without_local_echo_is_read_and_told_of(echoes: bool)
     else:
         assert told == []
         assert "came back" not in reason, reason
+
+
+@pytest.mark.parametrize("echoes", [True, False])
+def test_a_set_up_write_s_echo_and_answer_are_not_taken_for_another_master(echoes: bool) -> None:
+    """A set-up write of one register (function 06, which the device answers with the
+    request's own bytes: the SCD30's start command) on an adapter that echoes, ``local_echo``
+    off, at 9600 baud's pace: the echo is taken for the answer, and the device's answer that
+    follows, the same bytes, is no frame nobody asked for (another master, or two devices
+    of one unit id, as it was logged) nor a wrong function of the read after it: it is the
+    echo's warning. The write is made and the reads go on; with an adapter that does not
+    echo, nothing of it is said."""
+    table = bus_table("", local_echo=False)
+    table["serial"]["baudrate"] = 9600
+    table["modbus"] |= {"setup": [{"table": "holding", "address": 0x36, "value": 7}]}
+    with (
+        capture_logs() as logs,
+        PtyRelay(echo=echoes, char_s=10 / 9600) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        table["port"] = relay.near.path
+        runtime, _ = run_bus(table, relay)
+        assert server.get(1, "holding", 0x36) == [7]
+    counters = runtime.modbus
+    assert counters is not None
+    assert counters.timeouts == 0
+    assert counters.errors == dict.fromkeys(counters.errors, 0)
+    assert not [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
+    told = [e for e in logs if e["event"] == "requests come back as sent"]
+    assert len(told) == (1 if echoes else 0)
