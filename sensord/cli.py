@@ -933,16 +933,22 @@ PRESET_BAUDRATE = 9600
 
 
 def _lone_unit_note(sensor: SensorConfig, config: Config) -> list[str]:
-    """A note on a device read at 248..255 on a serial line it shares: every device of its
-    kind answers there, whatever its own address."""
+    """A note on a device read at 248..255, or at 0 (``broadcast_reads``), on a serial line it
+    shares: every device of its kind answers there, whatever its own address."""
     unit = sensor.modbus_device.unit
-    if unit not in LONE_UNITS or sensor.address.scheme == "modbus-tcp":
+    if (unit and unit not in LONE_UNITS) or sensor.address.scheme == "modbus-tcp":
         return []
     others = [
         s.name for s in config.sensors if s is not sensor and s.is_modbus and s.port == sensor.port
     ]
     if not others:
         return []
+    if not unit:
+        return [
+            "      note: unit 0 is the broadcast address: every device on this line takes its "
+            "requests, and each that answers reads there (a Seplos V3 BMS) answers them, so "
+            f"{', '.join(others)} must be of kinds that do not, or their answers collide"
+        ]
     return [
         f"      note: unit {unit} is an address a device may answer whatever its own (a "
         "PZEM meter at 248, a SenseAir S8 at 254): every device of its kind on this line "

@@ -856,7 +856,9 @@ class ModbusConfig(Schema):
 
     ``unit`` is its address on the bus (1..247 on a serial line, or 248..255 for a device
     alone on its port that answers there whatever its own address, such as a SenseAir S8 at
-    254; 0..255 behind Modbus TCP, where some devices answer only to 0 or 255); it is polled
+    254; 0, the broadcast address, with ``broadcast_reads`` for a device that answers reads
+    there all the same, as a Seplos V3 BMS does; 0..255 behind Modbus TCP, where some devices
+    answer only to 0 or 255); it is polled
     every ``interval_s`` and each request waits at most ``timeout_s`` for its response.
     ``gap_s`` keeps the line quiet that much longer than the protocol's silence after each
     exchange with it (devices that need time between requests), and ``connect_delay_s``
@@ -900,6 +902,7 @@ class ModbusConfig(Schema):
     max_gap = Int(min=0, max=MAX_GAP, default=0)
     max_registers = Int(min=1, max=MAX_REGISTERS, default=MAX_REGISTERS)
     sunspec_not_available = Bool(default=False)
+    broadcast_reads = Bool(default=False)
     setup = SectionList(ModbusWriteConfig, max_items=32)
 
 
@@ -1774,13 +1777,32 @@ class SensorConfig(Schema):
             problems.append(
                 ("simulate", "a Modbus device is simulated on a sim:// bus: name one as its port")
             )
-        unit = self.modbus_device.unit
-        if self.address.scheme != MODBUS_TCP_SCHEME and unit not in SERIAL_UNITS:
+        device = self.modbus_device
+        unit = device.unit
+        serial = self.address.scheme != MODBUS_TCP_SCHEME
+        if serial and unit not in SERIAL_UNITS and not (unit == 0 and device.broadcast_reads):
             problems.append(
                 (
                     "modbus.unit",
                     f"must be in [1, 255] on a serial line, got {unit} (0 is the broadcast "
-                    "address, which no device answers; 0..255 are taken over modbus-tcp://)",
+                    "address, which no device answers; 0..255 are taken over modbus-tcp://; "
+                    "a device that answers reads at 0 all the same, as a Seplos V3 BMS does, "
+                    "takes modbus.broadcast_reads = true)",
+                )
+            )
+        if device.broadcast_reads and unit != 0:
+            problems.append(
+                (
+                    "modbus.broadcast_reads",
+                    f"reads a device at unit 0, the broadcast address; modbus.unit is {unit}",
+                )
+            )
+        if serial and unit == 0 and device.setup:
+            problems.append(
+                (
+                    "modbus.setup",
+                    "a write to unit 0 on a serial line is a broadcast: every device of the "
+                    "line takes it, and none answers it",
                 )
             )
         return problems

@@ -62,7 +62,8 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     ``args.busy_retries`` and ``args.busy_wait``: the sensor's, else
     :data:`PROBE_BUSY_RETRIES` and :data:`PROBE_BUSY_WAIT_S`; and ``args.retries``: the one
     given, else the sensor's ``modbus.retries``, else 0; ``args.sensor_timeout``: the
-    sensor's ``modbus.timeout_s`` (None without ``--sensor``)."""
+    sensor's ``modbus.timeout_s`` (None without ``--sensor``); ``args.broadcast_reads``: the
+    sensor's ``modbus.broadcast_reads`` (unit 0 is probed on a serial line only so)."""
     for option, value, lowest, highest in (
         ("--timeout", args.timeout, 0.001, TIMEOUT_MAX_S),
         ("--connect-delay", args.connect_delay, 0.0, 60),
@@ -85,6 +86,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     port: str | None = None
     unit = 1
     args.sensor_timeout = None
+    args.broadcast_reads = False
     timeout_s, connect_delay_s, gap_s, retries = PROBE_TIMEOUT_S, 0.0, 0.0, 0
     args.busy_retries, args.busy_wait = PROBE_BUSY_RETRIES, PROBE_BUSY_WAIT_S
     if args.sensor is not None:
@@ -109,6 +111,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         port, unit = sensor.port, device.unit
         timeout_s = max(timeout_s, device.timeout_s)
         args.sensor_timeout = device.timeout_s
+        args.broadcast_reads = device.broadcast_reads
         connect_delay_s, gap_s, retries = device.connect_delay_s, device.gap_s, device.retries
         args.busy_retries, args.busy_wait = device.busy_retries, device.busy_wait_s
     elif args.config is not None:
@@ -187,7 +190,8 @@ def modbus_read(args: argparse.Namespace) -> int:
         print(f"sensord: {_unprobeable(args, port, table, address)}", file=sys.stderr)
         return EXIT_USAGE
     tcp = target.scheme == MODBUS_TCP_SCHEME
-    if args.unit not in (TCP_UNITS if tcp else SERIAL_UNITS):
+    broadcast = args.unit == 0 and args.broadcast_reads
+    if args.unit not in (TCP_UNITS if tcp else SERIAL_UNITS) and not broadcast:
         print(f"sensord: {_unit_problem(args.unit, tcp)}", file=sys.stderr)
         return EXIT_USAGE
     link = ModbusLink("tcp" if tcp else "rtu")
@@ -649,7 +653,9 @@ def _unit_problem(unit: int, tcp: bool) -> str:
     if unit == 0:
         return (
             "--unit 0: a unit id on a serial line is 1..255 (0 is the broadcast address, "
-            "which no device answers; 0..255 are taken over modbus-tcp://)"
+            "which no device answers; 0..255 are taken over modbus-tcp://; a device that "
+            "answers reads at 0 all the same is probed with --sensor of a sensor that has "
+            "modbus.broadcast_reads = true)"
         )
     return f"--unit {unit}: a unit id on a serial line is 1..255"
 

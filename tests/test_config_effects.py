@@ -2092,6 +2092,14 @@ EFFECTS += [
         12.34,
     ),
     Effect(
+        "sensors.modbus.broadcast_reads",
+        False,
+        True,
+        modbus_seen(lambda s: (s.request[0], s.value), extra={"sensors.modbus.unit": 0}),
+        "invalid",
+        (0, 0x1234),
+    ),
+    Effect(
         "sensors.modbus.sunspec_not_available",
         False,
         True,

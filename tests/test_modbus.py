@@ -921,7 +921,9 @@ def test_units_0_to_255_are_taken_over_modbus_tcp_and_1_to_255_on_a_serial_line(
         assert Config.load({"sensors": [device("m", port, 0, one)]}, "", errors) is None
         assert errors == [
             "sensors[0].modbus.unit: must be in [1, 255] on a serial line, got 0 (0 is the "
-            "broadcast address, which no device answers; 0..255 are taken over modbus-tcp://)"
+            "broadcast address, which no device answers; 0..255 are taken over modbus-tcp://; "
+            "a device that answers reads at 0 all the same, as a Seplos V3 BMS does, takes "
+            "modbus.broadcast_reads = true)"
         ]
     probe = ["modbus", "read", "/dev/ttyUSB0", "--unit", "0", "--holding", "0"]
     assert main(probe) == 2

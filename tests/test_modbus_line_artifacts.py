@@ -1,17 +1,21 @@
-"""What real RS-485 lines and adapters add to a Modbus RTU exchange, as users captured it: the
-bytes a transceiver's direction turnaround or an unbiased line puts before an answer. Each
-case names where its capture comes from. The tests drive a ``Bus`` on a pty by hand
-(:class:`~test_modbus_line.HandBus`: the test's end of the pty writes the bytes), or read a
-real pymodbus server behind a relay that adds what the line adds."""
+"""What real RS-485 lines, adapters and devices do to a Modbus RTU exchange, as users captured
+it: the bytes a transceiver's direction turnaround or an unbiased line puts before an answer,
+zero bytes a serial server passes after one, an answer of another table's function, a
+request's echo, a device that answers only at unit 0. Each case names where its capture
+comes from. The tests drive a ``Bus`` on a pty by hand (:class:`~test_modbus_line.HandBus`:
+the test's end of the pty writes the bytes), or read a real pymodbus server behind a relay
+that adds what the line adds."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from harness.config import load_sensors as load
 from harness.modbus import ModbusServer, PtyRelay, read_all
 from harness.pty import PtyPair
 from harness.tcp_relay import TcpRelay
-from test_modbus import device, latest
+from test_modbus import device, latest, load_errors
 from test_modbus_line import CHAR_9600_S, WIDE, HandBus, read_reply, read_request
 
 from sensord.cli import main
@@ -231,3 +235,105 @@ def test_the_probe_reads_a_long_answer_behind_the_line_s_byte_whole(
         assert "    124: 0x0464   1124\n" in captured.out
         assert "answered" not in captured.err
         assert len(relay.requests) == 8  # one request, no retries
+
+
+#: A Seplos V3 BMS's pack read as its users' ESPHome logs show it (syssi/esphome-seplos-bms
+#: issue 123: ``>>> 00:04:10:00:00:0E:74:DF``): input registers 0x1000..0x100D of unit 0,
+#: the only address the BMS answers (issue 242 there: asked at its DIP switch's address 1,
+#: it "never replies"; ESPHome refused unit 0 in 2026.8 and took it back with
+#: ``allow_broadcast_read``, esphome/esphome pull request 19304).
+SEPLOS_PACK_READ = bytes.fromhex("00 04 10 00 00 0E 74 DF")
+
+
+def test_a_device_that_answers_at_unit_0_is_read_with_broadcast_reads(pty_pair: PtyPair) -> None:
+    """A BMS that answers reads only at unit 0, the broadcast address, read with
+    ``modbus.broadcast_reads``: the request is its users' capture, byte for byte, and its
+    answer from unit 0 is read (without the key a serial line refuses unit 0, as a read
+    there goes to every device of the line)."""
+    registers = [
+        {"name": f"p{i}", "table": "input", "address": 0x1000 + i} for i in range(0, 14, 13)
+    ]
+    table = device("bms", "", 0, registers, interval_s=1.0, max_gap=12, broadcast_reads=True)
+    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    hand = HandBus(pty_pair, table)
+    try:
+        assert hand.tick(100.0) == SEPLOS_PACK_READ
+        assert hand.receive(100.05, read_reply(0, words, function=4)) == b""
+        assert hand.bus.in_flight is None
+        counters = hand.counters("bms")
+        assert counters.transactions == 1
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert latest(hand.runtimes["bms"]) == {"p0": 5321.0, "p13": 240.0}
+    finally:
+        hand.close()
+
+
+def test_unit_0_is_taken_on_a_serial_line_only_for_reads_and_with_broadcast_reads() -> None:
+    one = [{"name": "a", "table": "input", "address": 0}]
+    port = "/dev/ttyUSB0"
+    assert load_errors(device("bms", port, 0, one, broadcast_reads=True)) == []
+    assert load_errors(device("m", port, 1, one, broadcast_reads=True)) == [
+        "sensors[0].modbus.broadcast_reads: reads a device at unit 0, the broadcast address; "
+        "modbus.unit is 1"
+    ]
+    setup = [{"table": "holding", "address": 0, "value": 1}]
+    assert load_errors(device("bms", port, 0, one, broadcast_reads=True, setup=setup)) == [
+        "sensors[0].modbus.setup: a write to unit 0 on a serial line is a broadcast: every "
+        "device of the line takes it, and none answers it"
+    ]
+    # behind Modbus TCP unit 0 is a unit id as any other, and is written as any other
+    tcp = "modbus-tcp://127.0.0.1:502"
+    assert load_errors(device("gw", tcp, 0, one, setup=setup)) == []
+
+
+def test_a_device_at_unit_0_on_a_shared_line_is_noted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord check`` takes a device at unit 0 (``broadcast_reads``) beside a device of
+    another kind, with a note that every device of the line takes its requests; alone on
+    its line, no note."""
+    path = tmp_path / "bus.toml"
+    bms = (
+        '[[sensors]]\nname = "bms"\nport = "/dev/ttyUSB0"\nformat = "modbus"\n'
+        "modbus = { unit = 0, broadcast_reads = true }\n"
+        'registers = [{ name = "a", table = "input", address = 4096 }]\n'
+        'channels = [{ name = "a" }]\n'
+    )
+    meter = bms.replace('"bms"', '"meter"').replace("unit = 0, broadcast_reads = true", "unit = 1")
+    for toml, noted in ((bms, False), (bms + meter, True)):
+        path.write_text(toml)
+        assert main(["check", "--no-devices", str(path)]) == 0
+        out = capsys.readouterr().out
+        assert ("note: unit 0 is the broadcast address" in out) is noted, out
+        assert ("so meter must be of kinds that do not" in out) is noted, out
+
+
+@pytest.mark.slow
+def test_the_probe_reads_a_device_at_unit_0_of_a_sensor_with_broadcast_reads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord modbus read --sensor`` of the BMS of
+    :func:`test_a_device_that_answers_at_unit_0_is_read_with_broadcast_reads` sends its
+    users' request and prints the answer; ``--unit 0`` alone on a serial line is still
+    refused, pointing to the key."""
+    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+
+    def bms(request: bytes) -> bytes | None:
+        return read_reply(0, words, function=4) if request[0] == 0 else None
+
+    with PtyRelay(answer=bms) as relay:
+        config = tmp_path / "sensord.toml"
+        config.write_text(
+            f'[[sensors]]\nname = "bms"\nport = "{relay.near.path}"\nformat = "modbus"\n'
+            "modbus = { unit = 0, broadcast_reads = true }\n"
+            'registers = [{ name = "v", table = "input", address = 4096 }]\n'
+            'channels = [{ name = "v" }]\n'
+        )
+        read = ["--input", "0x1000", "--count", "14"]
+        assert main(["modbus", "read", "--sensor", "bms", "-c", str(config), *read]) == 0
+        out = capsys.readouterr().out
+        assert "   4096: 0x14c9   5321\n" in out, out
+        assert "   4109: 0x00f0    240\n" in out, out
+        assert bytes(relay.requests) == SEPLOS_PACK_READ
+        assert main(["modbus", "read", relay.near.path, "--unit", "0", *read]) == 2
+        assert "modbus.broadcast_reads = true" in capsys.readouterr().err
