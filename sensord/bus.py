@@ -473,6 +473,8 @@ class Bus:
         self._write_copy_until = float("-inf")
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
+        #: RTU devices whose answers carry their CRC high byte first (logged once)
+        self._swapped_crcs: set[str] = set()
         #: devices behind Modbus TCP that answer with transaction id 0 (logged once)
         self._zero_ids: set[str] = set()
         self.log = log.bind(bus=self.port)
@@ -1650,7 +1652,9 @@ class Bus:
                 device.refusals.exception(expected, code, now, parts, answered_before=before)
                 return
             # (its transaction id is the request's, or 0 from a device that answers so)
-            if not expected.answers(frame, response.transaction_id):  # its count or length
+            if not expected.answers(frame, response.transaction_id) and not (
+                expected.swapped_crc(frame) and self._note_swapped_crc(device)
+            ):  # its count or length
                 # the values asked for are read from the front of a long answer
                 # (``DeviceReads.long``), unless bytes nobody asked for came with it
                 long = len(frame) > expected.size and self.reads.long(
@@ -1689,6 +1693,21 @@ class Bus:
             device.sensor.take_exchange(flight.request + frame, exc.kept, exc)
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
+
+    def _note_swapped_crc(self, device: _Device) -> bool:
+        """The device's answer is whole but for its CRC, high byte first (the link takes it
+        so for the reply awaited only): read, and logged once a run for the device. True."""
+        if device.sensor.name not in self._swapped_crcs:
+            self._swapped_crcs.add(device.sensor.name)
+            device.sensor.log.info(
+                "device sends its CRC high byte first",
+                unit=device.unit,
+                hint=(
+                    "its firmware swaps the CRC's bytes (the standard sends the low byte "
+                    "first); its answers are read all the same, checked against the CRC so"
+                ),
+            )
+        return True
 
     def _cut(self, device: _Device, flight: _Exchange) -> None:
         """``flight``'s answer began and was cut off at its timeout, and the rest of the

@@ -15,10 +15,12 @@ from harness.config import load_sensors as load
 from harness.modbus import ModbusServer, PtyRelay, read_all
 from harness.pty import PtyPair
 from harness.tcp_relay import TcpRelay
+from structlog.testing import capture_logs
 from test_modbus import device, latest, load_errors
 from test_modbus_line import CHAR_9600_S, WIDE, HandBus, read_reply, read_request
 
 from sensord.cli import main
+from sensord.formats.modbus import crc16
 from sensord.reader import Reader
 
 #: Bytes a line puts before an answer, right before its first byte with no silence between:
@@ -337,3 +339,67 @@ def test_the_probe_reads_a_device_at_unit_0_of_a_sensor_with_broadcast_reads(
         assert bytes(relay.requests) == SEPLOS_PACK_READ
         assert main(["modbus", "read", relay.near.path, "--unit", "0", *read]) == 2
         assert "modbus.broadcast_reads = true" in capsys.readouterr().err
+
+
+#: A Marstek Venus E battery's exchange as evcc logged it (evcc-io/evcc issue 18653): the
+#: read of holding registers 32104..32105 and its answer, whose CRC comes high byte first
+#: (``91 8A``; the standard sends ``8A 91``).
+MARSTEK_READ = bytes.fromhex("01 03 7d 68 00 02 5d bb")
+MARSTEK_ANSWER = bytes.fromhex("01 03 04 00 0b 02 00 91 8a")
+
+
+@pytest.mark.parametrize("pieces", [1, 3], ids=["whole", "in-pieces"])
+def test_a_device_that_sends_its_crc_high_byte_first_is_read(
+    pty_pair: PtyPair, pieces: int
+) -> None:
+    """The Marstek's answers, whole or in pieces: read (721408), logged once as a device
+    that swaps its CRC, not counted as ``crc`` with the advice to check the baud rate and
+    termination of a line that is fine."""
+    registers = [{"name": "a", "table": "holding", "address": 0x7D68, "type": "uint32"}]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=1.0, timeout_s=0.3))
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            for _ in range(3):
+                assert hand.tick(at) == MARSTEK_READ
+                step = -(-len(MARSTEK_ANSWER) // pieces)
+                for cut in range(0, len(MARSTEK_ANSWER), step):
+                    hand.receive(at + 0.02 + cut * 0.001, MARSTEK_ANSWER[cut : cut + step])
+                assert hand.bus.in_flight is None
+                at += 1.0
+        counters = hand.counters("m")
+        assert counters.transactions == 3
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert latest(hand.runtimes["m"]) == {"a": 0x000B0200}
+        told = [e for e in logs if e["event"] == "device sends its CRC high byte first"]
+        assert len(told) == 1
+    finally:
+        hand.close()
+
+
+def test_a_frame_of_another_unit_with_its_crc_high_byte_first_is_not_taken(
+    pty_pair: PtyPair,
+) -> None:
+    """Only the answer awaited is taken with its CRC's bytes swapped: such a frame of another
+    unit before it (another master's exchange) is bytes that make no frame, and the answer
+    after it is read."""
+    registers = [{"name": "a", "table": "holding", "address": 0x7D68, "type": "uint32"}]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=1.0, timeout_s=0.3))
+    other = bytes([2]) + MARSTEK_ANSWER[1:-2]
+    other += (int.from_bytes(rtu_crc(other), "little")).to_bytes(2, "big")
+    try:
+        assert hand.tick(100.0) == MARSTEK_READ
+        hand.receive(100.02, other)
+        hand.receive(100.03, MARSTEK_ANSWER[:-2] + rtu_crc(MARSTEK_ANSWER[:-2]))
+        assert hand.bus.in_flight is None
+        counters = hand.counters("m")
+        assert counters.transactions == 1
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert hand.runtimes["m"].bus_skipped_bytes == len(other)
+    finally:
+        hand.close()
+
+
+def rtu_crc(body: bytes) -> bytes:
+    """The CRC of an RTU frame's ``body``, as the standard sends it (low byte first)."""
+    return crc16(body).to_bytes(2, "little")

@@ -117,6 +117,7 @@ __all__ = [
     "Response",
     "WriteRequest",
     "crc16",
+    "crc_swapped",
     "exception_named",
     "first_piece",
     "hold",
@@ -633,6 +634,14 @@ def crc16(data: bytes) -> int:
 _Getter = Callable[[bytes], float]
 
 
+def crc_swapped(frame: bytes) -> bool:
+    """True when the RTU ``frame`` ends in the CRC of the bytes before it high byte first,
+    where the standard puts the low byte first: what the firmware of some devices sends (a
+    Marstek Venus E battery: evcc-io/evcc issue 18653; a UUMotor SVD48V drive: libmodbus
+    issue 812), whose answers are whole all the same."""
+    return crc16(frame[:-2]).to_bytes(2, "big") == frame[-2:]
+
+
 def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
     """The number of ``reg`` from a reply frame to ``read`` whose first register (or byte of
     bits) is at ``data_at``: what :func:`_value_reader` gives from pymodbus's registers.
@@ -937,6 +946,16 @@ class Request:
         if len(first) >= len(self.head):
             return self.size if first.startswith(self.head) else 0
         return -1 if self.head.startswith(first) else 0
+
+    def swapped_crc(self, frame: bytes) -> bool:
+        """True when ``frame`` is, whole, the RTU reply to this request but for its CRC,
+        which comes high byte first (:func:`crc_swapped`)."""
+        return (
+            self.rtu
+            and len(frame) == self.size
+            and frame.startswith(self.head)
+            and crc_swapped(frame)
+        )
 
     def with_transaction(self, transaction_id: int) -> bytes:
         """The request frame to send: a Modbus TCP request with its transaction id."""
@@ -1273,6 +1292,8 @@ class ModbusLink:
                     frame = data[at : at + size]
                     if self._check_crc(frame[:-2], int.from_bytes(frame[-2:], "big")):
                         return at, frame
+                    if awaited and data.startswith(awaited, at) and crc_swapped(frame):
+                        return at, frame  # the reply coming, its CRC high byte first
             at += 1
         return (at if waiting is None else waiting), None
 
