@@ -1,8 +1,8 @@
 """What real RS-485 lines, adapters and devices do to a Modbus RTU exchange, as users captured
 it: the bytes a transceiver's direction turnaround or an unbiased line puts before an answer,
 zero bytes a serial server passes after one, an answer of another table's function, a
-request's echo, a device that answers only at unit 0. Each case names where its capture
-comes from. The tests drive a ``Bus`` on a pty by hand (:class:`~test_modbus_line.HandBus`:
+request's echo, a device that answers only at unit 0, an answer whose CRC comes high byte
+first. Each case names where its capture comes from. The tests drive a ``Bus`` on a pty by hand (:class:`~test_modbus_line.HandBus`:
 the test's end of the pty writes the bytes), or read a real pymodbus server behind a relay
 that adds what the line adds."""
 
