@@ -382,6 +382,15 @@ def modbus_read(args: argparse.Namespace) -> int:
                 "protocol setting",
                 file=sys.stderr,
             )
+        elif garbled and not tcp and (echoes := _echoes(received, link.request(args.unit, read))):
+            print(
+                f"only what was sent came back ({echoes} request{'s' if echoes > 1 else ''}, "
+                "as sent): the adapter hears its "
+                "own transmission (--local-echo drops its echo, as serial.local_echo = true "
+                "does for the daemon), and no answer came after it: check --unit, --baudrate, "
+                "--parity and --stopbits, and the wiring (A and B swapped, termination)",
+                file=sys.stderr,
+            )
         elif garbled:
             print(
                 f"{garbled} bytes came that make no Modbus frame: check --baudrate, --parity "
@@ -644,6 +653,13 @@ def _read_problem(table: str, address: int, count: int) -> str | None:
             "there)"
         )
     return None
+
+
+def _echoes(received: bytearray, request: bytes) -> int:
+    """How many times ``received`` is the RTU ``request`` as sent, when it is nothing else (0
+    otherwise): the echoes of an adapter that hears its own transmission."""
+    copies, rest = divmod(len(received), len(request))
+    return copies if not rest and received == request * copies else 0
 
 
 def _unit_problem(unit: int, tcp: bool) -> str:

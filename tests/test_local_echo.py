@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from sensord.bus import Bus
+from sensord.cli import main
 from sensord.config import Config
 from sensord.export import MetricsRegistry
 from sensord.reader import Reader
@@ -325,3 +326,41 @@ def test_a_set_up_write_s_echo_and_answer_are_not_taken_for_another_master(echoe
     assert not [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
     told = [e for e in logs if e["event"] == "requests come back as sent"]
     assert len(told) == (1 if echoes else 0)
+
+
+def test_the_probe_tells_an_echo_with_no_answer_after_it_from_noise(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``sensord modbus read`` on an echoing adapter without ``--local-echo``: a unit that
+    answers is read (its echo skipped); one that does not is told as the request's echo with
+    no answer after it, not as bytes that make no frame (check the baud rate), which the
+    request's 8 bytes were taken for."""
+    with (
+        PtyRelay(echo=True, silent_units=[9]) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        read = ["--holding", "0", "--timeout", "0.2"]
+        assert main(["modbus", "read", relay.near.path, "--unit", "1", *read]) == 0
+        assert "      0: 0x10e1   4321\n" in capsys.readouterr().out
+        assert main(["modbus", "read", relay.near.path, "--unit", "9", *read]) == 1
+        err = capsys.readouterr().err
+    assert "only what was sent came back (1 request, as sent)" in err, err
+    assert "--local-echo" in err
+    assert "make no Modbus frame" not in err
+
+
+def test_the_probe_still_tells_bytes_after_an_echo_as_noise(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On an echoing adapter, bytes after the echo that make no frame (a device at another
+    baud rate) are still told as such, not as an echo alone."""
+    with (
+        PtyRelay(lambda reply: b"\x7f\xe6\x18\x80\xfe", echo=True) as relay,
+        ModbusServer([1], "serial", relay.far.path),
+    ):
+        read = ["--holding", "0", "--timeout", "0.2"]
+        assert main(["modbus", "read", relay.near.path, "--unit", "1", *read]) == 1
+        err = capsys.readouterr().err
+    assert "make no Modbus frame" in err, err
+    assert "only what was sent came back" not in err
