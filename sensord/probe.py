@@ -24,6 +24,7 @@ from sensord.formats.modbus import (
     ModbusLink,
     Read,
     Response,
+    crc16,
     exception_named,
 )
 from sensord.formats.modbus_keys import (
@@ -327,6 +328,9 @@ def modbus_read(args: argparse.Namespace) -> int:
             answered_s = time.monotonic() - sent_at
             if missed:
                 print(_unanswered_note(args, missed, response, late), file=sys.stderr)
+            if response is not None and not tcp and crc16(response.frame):
+                # taken with its CRC's bytes swapped (``ModbusLink``), as the daemon takes it
+                print(SWAPPED_CRC_NOTE, file=sys.stderr)
             if late.came:
                 print(_late_note(args, late), file=sys.stderr)
             if busy:
@@ -653,6 +657,13 @@ def _read_problem(table: str, address: int, count: int) -> str | None:
             "there)"
         )
     return None
+
+
+#: What the probe says of an answer whose CRC came high byte first.
+SWAPPED_CRC_NOTE = (
+    "the device sends its CRC high byte first (the standard sends the low byte first): its "
+    "firmware swaps the CRC's bytes, and the daemon reads its answers so too"
+)
 
 
 def _echoes(received: bytearray, request: bytes) -> int:

@@ -403,3 +403,18 @@ def test_a_frame_of_another_unit_with_its_crc_high_byte_first_is_not_taken(
 def rtu_crc(body: bytes) -> bytes:
     """The CRC of an RTU frame's ``body``, as the standard sends it (low byte first)."""
     return crc16(body).to_bytes(2, "little")
+
+
+def test_the_probe_reads_an_answer_whose_crc_comes_high_byte_first_and_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``sensord modbus read`` of the Marstek's registers prints them and says that the
+    device swaps its CRC's bytes, which the daemon reads so too."""
+    with PtyRelay(answer=lambda request: MARSTEK_ANSWER) as relay:
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "32104"]
+        assert main([*probe, "--count", "2"]) == 0
+        captured = capsys.readouterr()
+        assert bytes(relay.requests) == MARSTEK_READ
+    assert "  32104: 0x000b     11\n" in captured.out
+    assert "  32105: 0x0200    512\n" in captured.out
+    assert "the device sends its CRC high byte first" in captured.err
