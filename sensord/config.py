@@ -2489,6 +2489,10 @@ def _quoted_line(text: str, message: str) -> str:
         hint = " (an inline table takes no comma after its last key)"
     elif equals and re.fullmatch(r"[+-]?[0-9]+,[0-9]+", bare):
         hint = f" (a number takes a decimal point: {key} = {bare.replace(',', '.')})"
+    elif message.startswith("Expected '=' after a key") and (
+        inline := _INLINE_DECIMAL_COMMA.search(line)
+    ):
+        hint = f" (a number takes a decimal point: {inline[1]} = {inline[2]}.{inline[3]})"
     return f": {line[:120]}{hint}"
 
 
@@ -2610,6 +2614,10 @@ _LOWER_CASE_VALUES = frozenset(
 ) | {"true", "false"}
 #: A number without a digit before its decimal point (``.5``), which TOML does not take.
 _NO_LEADING_DIGIT = re.compile(r"[+-]?\.[0-9][0-9_]*(?:[eE][+-]?[0-9_]+)?")
+#: A number with a decimal comma in an inline table (``{ timeout_s = 0,5 }``): its key (group
+#: 1) and the digits around the comma (groups 2 and 3), which the parser reads as a number and
+#: then a key without ``=``; digits followed by ``=`` are a key, and stay unmatched.
+_INLINE_DECIMAL_COMMA = re.compile(r"([A-Za-z0-9_-]+)\s*=\s*([+-]?[0-9]+),([0-9]+)\s*(?=[,}\]]|$)")
 #: A value written bare that TOML takes for no value (a word, a path): a text not quoted.
 _BARE_TEXT = re.compile(r"(?!(?:true|false|inf|nan)\b)[A-Za-z/._~]")
 

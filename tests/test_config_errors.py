@@ -815,6 +815,15 @@ def test_a_toml_syntax_error_shows_its_line(text: str, problem: str) -> None:
         ("serial = { baudrate = 9600, }", "an inline table takes no comma after its last key"),
         ('port = "C:\\dev"', "write a backslash as \\\\, or the text in single quotes: 'C:\\path'"),
         ("sampling_rate_hz = 0,5", "a number takes a decimal point: sampling_rate_hz = 0.5"),
+        # in an inline table the parser reads the digits after the comma as the next key
+        (
+            "serial = { baudrate = 9600, timeout_s = 0,5 }",
+            "a number takes a decimal point: timeout_s = 0.5",
+        ),
+        (
+            'channels = [{ name = "t", filter = { min = -2,5, max = 40 } }]',
+            "a number takes a decimal point: min = -2.5",
+        ),
         # no text to quote: a boolean or number TOML spells otherwise
         ("log_frames = True", "TOML writes true in lower case: log_frames = true"),
         ("filter_max = -Inf", "TOML writes -inf in lower case: filter_max = -inf"),
