@@ -19,6 +19,7 @@ import hashlib
 import math
 import os
 import signal
+import socket
 import ssl
 import time
 from abc import ABC, abstractmethod
@@ -337,6 +338,8 @@ class Service(ABC):
                 hint = "set [http] port/listen in the config or pass --port/--listen"
                 if exc.errno == errno.EADDRINUSE and cfg.port:
                     hint = _port_taken_hint(cfg.port) + hint
+                else:
+                    hint = _listen_address_hint(cfg.listen, exc) + hint
             elif isinstance(exc, HttpThreadError):
                 hint = f"[http]'s server thread could not start: {NO_THREAD_HINT}"
             else:  # a fault of sensord's or a library's, not of the host: its traceback
@@ -686,6 +689,22 @@ def _port_taken_hint(port: int) -> str:
             "runs; systemctl stop sensord for the service), or "
         )
     return f"port {port} is taken by {named}: "
+
+
+def _listen_address_hint(listen: str, exc: OSError) -> str:
+    """The start of the hint for a ``listen`` address that cannot be bound because this host
+    has no such address (``exc`` EADDRNOTAVAIL) or its name does not resolve; "" for other
+    errors."""
+    if isinstance(exc, socket.gaierror):
+        found = f"{listen} does not resolve here ({exc.strerror})"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        found = (
+            f"{listen} is no address of this host now (a mistyped address, an interface "
+            "down, or a DHCP lease not there yet)"
+        )
+    else:
+        return ""
+    return f"{found}: listen on one of its addresses, 127.0.0.1, or 0.0.0.0 for every address; "
 
 
 def in_place_settings(running: HttpConfig, new: HttpConfig) -> HttpConfig:

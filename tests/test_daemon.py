@@ -683,6 +683,29 @@ def test_http_port_another_program_holds_names_it(tmp_path: Path) -> None:
         daemon.kill()
 
 
+@pytest.mark.parametrize(
+    ("listen", "told"),
+    [
+        # 192.0.2.1 (TEST-NET-1) is no address of this host
+        ("192.0.2.1", "192.0.2.1 is no address of this host now"),
+        ("sensord-nowhere.invalid", "sensord-nowhere.invalid does not resolve here"),
+    ],
+)
+def test_http_listen_address_this_host_has_not_exits_3_naming_it(
+    tmp_path: Path, listen: str, told: str
+) -> None:
+    """The kernel's words (``Cannot assign requested address``, ``Name or service not
+    known``) do not say that the address is the mistake, nor what to listen on instead."""
+    daemon = DaemonProcess(["--listen", listen], tmp_path=tmp_path)
+    assert daemon.proc.wait(timeout=15) == 3
+    [failed] = daemon.events("cannot serve HTTP")
+    assert failed["listen"] == listen
+    assert failed["hint"].startswith(f"{told} (")
+    assert "127.0.0.1, or 0.0.0.0 for every address; " in failed["hint"], failed
+    assert failed["hint"].endswith("set [http] port/listen in the config or pass --port/--listen")
+    daemon.kill()
+
+
 def test_explicit_missing_config_is_an_error_not_the_demo(tmp_path: Path) -> None:
     daemon = DaemonProcess(["--config", str(tmp_path / "nope.toml")], tmp_path=tmp_path)
     assert daemon.proc.wait(timeout=15) == 1
