@@ -601,6 +601,18 @@ def _probe_exclusive(real_path: str) -> str | None:
 _NUMBERED_DEVICE = re.compile(r"(tty(?:USB|ACM))[0-9]+")
 
 
+#: A UART of the board's own: a PL011 (``ttyAMAn``, a Raspberry Pi's), or ``serialN``, the
+#: link a Pi's udev rules make to the UART on its GPIO pins. It is there once enabled in the
+#: board's firmware settings, not plugged in.
+_BOARD_UART = re.compile(r"ttyAMA[0-9]+|serial[0-9]")
+
+#: What a missing board UART (:data:`_BOARD_UART`) usually means, and where to enable it.
+BOARD_UART_HINT = (
+    ": a UART on the board's pins is there once it is enabled (on a Raspberry Pi: "
+    "raspi-config, Interface Options, Serial Port: no login shell, the hardware enabled; then "
+    "reboot); /dev/serial0 names a Pi's UART on its GPIO pins"
+)
+
 #: The most links a missing by-id link's hint lists (a host may have dozens of adapters).
 _LINKS_LISTED = 4
 
@@ -645,9 +657,10 @@ def renumbered_hint(path: str) -> str:
     (``ttyUSBn``, ``ttyACMn``, also written with a letter for a digit), the advice to name
     the adapter by its by-id link, with the
     devices of that kind present now in its directory (the adapter under its new number); for
-    a link in a ``by-id`` directory, the links present now (:func:`_missing_link_hint`); ""
-    for other names. First, a name whose number has a letter that looks like a digit (O for
-    0, l or I for 1), where that digit's name is present: that path."""
+    a link in a ``by-id`` directory, the links present now (:func:`_missing_link_hint`); for
+    a board's UART, to enable it (:data:`BOARD_UART_HINT`); "" for other names. First, a
+    name whose number has a letter that looks like a digit (O for 0, l or I for 1), where
+    that digit's name is present: that path."""
     directory, name = os.path.split(path)
     lettered = ""
     digits = _LOOKALIKE_TAIL.search(name)
@@ -664,6 +677,8 @@ def renumbered_hint(path: str) -> str:
             name = meant
     if os.path.basename(directory) == os.path.basename(BY_ID_DIR):
         return _missing_link_hint(directory)
+    if _BOARD_UART.fullmatch(name):
+        return BOARD_UART_HINT
     match = _NUMBERED_DEVICE.fullmatch(name)
     if match is None:
         return ""

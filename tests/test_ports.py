@@ -190,6 +190,19 @@ def test_a_missing_ttyusb_device_is_pointed_at_its_by_id_link_and_the_numbers_pr
         ]
 
 
+@pytest.mark.parametrize("name", ["ttyAMA0", "ttyAMA1", "serial0"])
+def test_a_missing_board_uart_is_told_to_be_enabled(tmp_path: Path, name: str) -> None:
+    """A board's own UART (a Raspberry Pi's ttyAMA0, and serial0, the link to the one on
+    its GPIO pins) is no adapter that comes and goes: it is there once enabled in the
+    board's firmware settings, which is what a missing one usually means."""
+    path = str(tmp_path / name)
+    assert check_device(path) == [
+        f"{path} does not exist: a UART on the board's pins is there once it is enabled (on "
+        "a Raspberry Pi: raspi-config, Interface Options, Serial Port: no login shell, the "
+        "hardware enabled; then reboot); /dev/serial0 names a Pi's UART on its GPIO pins"
+    ]
+
+
 def test_a_device_name_with_a_letter_for_a_digit_is_pointed_at_the_device_meant(
     tmp_path: Path,
 ) -> None:
