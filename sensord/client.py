@@ -11,6 +11,7 @@ process listening there is the daemon (``sensord.reload``).
 from __future__ import annotations
 
 import base64
+import http.client
 import ssl
 import urllib.error
 import urllib.parse
@@ -138,11 +139,28 @@ def _request(
     return request, context
 
 
+#: What TLS says of an answer that is no TLS record (a plain HTTP server's), by OpenSSL version.
+_NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"}
+)
+
+
 def _unreachable(target: str, exc: OSError | ValueError) -> str:
     reason = getattr(exc, "reason", None) or exc
     text = f"cannot reach the daemon at {target}: {reason}"
     if isinstance(reason, ConnectionRefusedError):
         text += f" ({NOT_LISTENING_HINT})"
+    elif (
+        target.startswith("https:")
+        and isinstance(reason, ssl.SSLError)
+        and reason.reason in _NOT_TLS_REASONS
+    ):
+        text += f" (no TLS is served there: ask {'http' + target.removeprefix('https')})"
+    elif target.startswith("http:") and isinstance(reason, http.client.RemoteDisconnected):
+        text += (
+            " (a daemon that serves TLS there ends a plain HTTP connection so: ask "
+            f"{'https' + target.removeprefix('http')})"
+        )
     return text
 
 

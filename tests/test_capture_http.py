@@ -139,6 +139,30 @@ def test_an_unreachable_daemon_is_reported_not_raised() -> None:
     assert "cannot reach the daemon" in problem
 
 
+def test_a_url_of_the_wrong_scheme_is_told_the_scheme_the_daemon_serves(tmp_path: Path) -> None:
+    """``--url https://...`` of a daemon that serves plain HTTP (one whose file got TLS after
+    its start, not reloaded yet), and ``--url http://...`` of one that serves TLS: TLS's
+    ``WRONG_VERSION_NUMBER`` and a connection ended without an answer say neither."""
+    with server(HttpConfig()) as srv:
+        body, problem = fetch_capture(HttpConfig(), "a", url=f"https://127.0.0.1:{srv.port}")
+    assert body == b""
+    assert problem.startswith(f"cannot reach the daemon at https://127.0.0.1:{srv.port}/capture")
+    assert problem.endswith(
+        f" (no TLS is served there: ask http://127.0.0.1:{srv.port}/capture?sensor=a)"
+    ), problem
+    make_certificates(tmp_path)
+    cfg = HttpConfig(
+        tls_cert_file=str(tmp_path / "alpha.crt"), tls_key_file=str(tmp_path / "shared.key")
+    )
+    with server(cfg) as srv:
+        body, problem = fetch_capture(cfg, "a", url=f"http://127.0.0.1:{srv.port}")
+    assert body == b""
+    assert problem.endswith(
+        " (a daemon that serves TLS there ends a plain HTTP connection so: ask "
+        f"https://127.0.0.1:{srv.port}/capture?sensor=a)"
+    ), problem
+
+
 def test_the_capture_command_trusts_the_daemons_own_certificate(tmp_path: Path) -> None:
     make_certificates(tmp_path)
     cfg = HttpConfig(
