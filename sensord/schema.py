@@ -810,7 +810,12 @@ class Schema:
         ``complete`` False and its fields that failed to load holding no value; None only for
         ``data`` that is no table."""
         if not isinstance(data, Mapping):
-            errors.append(Problem(path or "top level", f"must be a table, got {_type_name(data)}"))
+            message = f"must be a table, got {_type_name(data)}"
+            if isinstance(data, str) and path.endswith("]") and "name" in cls._fields:
+                # an entry of an array of named tables written as its name alone
+                shown = json.dumps(data, ensure_ascii=False)
+                message += f" {data!r} (an entry is a table with its name: {{ name = {shown} }})"
+            errors.append(Problem(path or "top level", message))
             return None
         prefix = f"{path}." if path else ""
         before = len(errors)

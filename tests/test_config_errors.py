@@ -474,6 +474,28 @@ def test_an_unknown_key_of_a_nested_table_is_pointed_there() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            '[[sensors]]\nname = "a"\nport = "sim://a"\nformat = "kv"\n'
+            'channels = ["temperature", { name = "humidity" }]\n',
+            "sensors[0].channels[0]: must be a table, got string 'temperature' "
+            '(an entry is a table with its name: { name = "temperature" })',
+        ),
+        (
+            'sensors = ["boiler"]\n',
+            "sensors[0]: must be a table, got string 'boiler' "
+            '(an entry is a table with its name: { name = "boiler" })',
+        ),
+    ],
+)
+def test_an_entry_written_as_its_name_alone_is_shown_as_a_table(text: str, problem: str) -> None:
+    """``channels = ["temperature"]`` reads naturally but TOML's entries of such an array
+    are tables: the text is shown, and the table it would be."""
+    assert problem in error_of(text).problems
+
+
 def test_a_wrongly_typed_serial_table_does_not_hide_a_channel_without_its_register() -> None:
     assert error_of(MODBUS.format(extra='serial = "9600"', channel="flw")).problems == [
         "sensors[0].serial: must be a table, got string",
