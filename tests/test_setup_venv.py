@@ -5,7 +5,9 @@ upgraded from Debian 11, a venv left from an earlier try) is made again, not reu
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from harness.common import REPO
@@ -73,3 +75,40 @@ def test_a_venv_whose_python_is_gone_is_made_again(tmp_path: Path) -> None:
     assert f"{venv} was made by a Python that no longer runs" in done.stderr
     assert not venv.exists()
     assert done.returncode == 1  # and the stand-in is refused in turn
+
+
+def test_run_reads_a_config_file_relative_to_the_directory_it_is_run_in(tmp_path: Path) -> None:
+    """``scripts/run -c my.toml`` names the file as the shell it is typed in sees it, also
+    when the checkout is elsewhere: run from another directory, the daemon reads that file
+    (here one with a mistake, which it names and exits 1 for), not a my.toml of the
+    checkout. A checkout of the two scripts whose venv is set up already (the venv's python
+    recent, its stamp newer than pyproject.toml), its sensord this checkout's."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    for name in ("run", "setup-venv"):
+        shutil.copy2(REPO / "scripts" / name, checkout / "scripts" / name)
+    shutil.copy2(REPO / "pyproject.toml", checkout / "pyproject.toml")
+    venv_bin = checkout / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(sys.executable)
+    sensord = venv_bin / "sensord"
+    sensord.write_text(f'#!/bin/sh\nexec {sys.executable} -m sensord "$@"\n')
+    sensord.chmod(0o755)
+    (checkout / ".venv" / ".sensord-installed").touch()
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "my.toml").write_text('[[sensors]]\nname = "boiler"\n')
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [str(checkout / "scripts" / "run"), "-c", "my.toml"],
+        cwd=here,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "file does not exist" not in done.stderr
+    assert "my.toml: 3 configuration errors:" in done.stderr, done.stderr
+    assert "sensors[0].port (sensor 'boiler'): required key is missing" in done.stderr
