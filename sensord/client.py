@@ -24,6 +24,7 @@ __all__ = [
     "FETCH_TIMEOUT_S",
     "at_path",
     "certificate_refused",
+    "credentials_hint",
     "fetch",
     "fetch_headers",
     "local_url",
@@ -162,6 +163,25 @@ def _unreachable(target: str, exc: OSError | ValueError) -> str:
             f"{'https' + target.removeprefix('http')})"
         )
     return text
+
+
+def credentials_hint(http: HttpConfig, problem: str) -> str:
+    """For :func:`fetch`'s ``problem`` that is the daemon's refusal of the credentials (HTTP
+    401), where they come from: the file given with -c, when ``http`` (the file's, or none)
+    has none; else that the daemon asks for those it runs with until a reload. "" for other
+    problems."""
+    if not problem.partition(": HTTP ")[2].startswith("401"):  # a proxy's 401 has a body
+        return ""
+    if http.basic_auth_username is None:
+        return (
+            " (the daemon asks for basic-auth credentials, which its file's [http] holds: give "
+            "the file with -c, with sudo for /etc/sensord/sensord.toml, which only root and "
+            "group sensord may read)"
+        )
+    return (
+        " (the daemon refuses the file's [http] credentials: it asks for those it started "
+        "with or last reloaded, until a reload applies the file's: sensord reload)"
+    )
 
 
 def certificate_refused(problem: str) -> bool:

@@ -21,7 +21,7 @@ import textwrap
 from collections import Counter
 from typing import Any
 
-from sensord.client import at_path, fetch, local_url
+from sensord.client import at_path, credentials_hint, fetch, local_url
 from sensord.config import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
 from sensord.ports import PRESENT_NOW
@@ -45,7 +45,7 @@ def status(http: HttpConfig, url: str | None = None, *, as_json: bool = False) -
     target = local_url(http, "/status") if url is None else at_path(url, "/status")
     body, problem = fetch(http, target)
     if problem:
-        print(f"sensord: {problem}", file=sys.stderr)
+        print(f"sensord: {problem}{credentials_hint(http, problem)}", file=sys.stderr)
         return EXIT_NOT_ALL_UP
     try:
         data = json.loads(body)

@@ -35,7 +35,7 @@ from sensord.capture import (
     read_capture,
     utc_text,
 )
-from sensord.client import at_path, fetch, local_url
+from sensord.client import at_path, credentials_hint, fetch, local_url
 from sensord.config import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK, SourceError
 from sensord.schema import closest
@@ -321,7 +321,7 @@ def fetch_capture(http: HttpConfig, sensor: str, url: str | None = None) -> tupl
     )
     if problem.endswith("HTTP 404 no such sensor"):
         problem += _sensor_meant(http, sensor, url)
-    return body, problem
+    return body, problem + credentials_hint(http, problem)
 
 
 def _sensor_meant(http: HttpConfig, sensor: str, url: str | None) -> str:

@@ -15,6 +15,7 @@ from test_config_effects import make_certificates
 
 from sensord.config import HttpConfig
 from sensord.http import HttpServer, _is_loopback, serve
+from sensord.overview import status
 from sensord.tools import capture_url, fetch_capture
 
 BODY = b"sensord-capture 1\nsensor: a\n\nR\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\xff"
@@ -104,6 +105,38 @@ def test_the_capture_command_uses_the_configured_credentials() -> None:
         assert "HTTP 401" in problem
         body, problem = fetch_capture(http_cfg, "b")
         assert "HTTP 404 no such sensor" in problem
+
+
+def test_a_refusal_of_credentials_says_where_they_come_from(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``sensord status --url`` (as the README gives it, for a user who may not read the
+    service's file) and ``sensord capture`` of a daemon with basic auth: a bare "HTTP 401"
+    does not say that the credentials come from the file given with -c; with the file's
+    credentials refused, that the daemon asks for those it runs with until a reload."""
+    cfg = HttpConfig(basic_auth_username="admin", basic_auth_password="pw")
+    with server(cfg) as srv:
+        url = f"http://127.0.0.1:{srv.port}"
+        body, problem = fetch_capture(HttpConfig(), "a", url=url)
+        assert body == b""
+        assert problem == (
+            f"{url}/capture?sensor=a: HTTP 401 (the daemon asks for basic-auth credentials, "
+            "which its file's [http] holds: give the file with -c, with sudo for "
+            "/etc/sensord/sensord.toml, which only root and group sensord may read)"
+        )
+        assert status(HttpConfig(), url) == 1
+        assert capsys.readouterr().err == (
+            f"sensord: {url}/status: HTTP 401 (the daemon asks for basic-auth credentials, "
+            "which its file's [http] holds: give the file with -c, with sudo for "
+            "/etc/sensord/sensord.toml, which only root and group sensord may read)\n"
+        )
+        wrong = cfg.replace(port=srv.port, basic_auth_password="edited")
+        assert status(wrong) == 1
+        assert capsys.readouterr().err == (
+            f"sensord: {url}/status: HTTP 401 (the daemon refuses the file's [http] "
+            "credentials: it asks for those it started with or last reloaded, until a reload "
+            "applies the file's: sensord reload)\n"
+        )
 
 
 def test_a_given_url_asks_for_the_named_sensor() -> None:
