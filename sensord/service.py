@@ -338,6 +338,8 @@ class Service(ABC):
                 hint = "set [http] port/listen in the config or pass --port/--listen"
                 if exc.errno == errno.EADDRINUSE and cfg.port:
                     hint = _port_taken_hint(cfg.port) + hint
+                elif exc.errno == errno.EACCES and cfg.port:
+                    hint = _privileged_port_hint(cfg.port) + hint
                 else:
                     hint = _listen_address_hint(cfg.listen, exc) + hint
             elif isinstance(exc, HttpThreadError):
@@ -689,6 +691,28 @@ def _port_taken_hint(port: int) -> str:
             "runs; systemctl stop sensord for the service), or "
         )
     return f"port {port} is taken by {named}: "
+
+
+#: The first TCP port a process without CAP_NET_BIND_SERVICE may bind.
+UNPRIVILEGED_PORT_START = "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+
+
+def _privileged_port_hint(port: int) -> str:
+    """The start of the hint for an HTTP ``port`` whose bind was refused (EACCES): one below
+    the ports any process may bind, which sensord.service, granting no capability, cannot
+    bind; "" when the port is not below them (a security policy refused it)."""
+    try:
+        with open(UNPRIVILEGED_PORT_START, encoding="ascii") as f:
+            start = int(f.read())
+    except (OSError, ValueError):
+        start = 1024
+    if port >= start:
+        return ""
+    return (
+        f"port {port} is below {start}, the first port a process without privileges may bind "
+        "(net.ipv4.ip_unprivileged_port_start), and sensord.service grants none: use a port "
+        f"from {start} on (9808 by default), or a reverse proxy in front; "
+    )
 
 
 def _listen_address_hint(listen: str, exc: OSError) -> str:

@@ -706,6 +706,28 @@ def test_http_listen_address_this_host_has_not_exits_3_naming_it(
     daemon.kill()
 
 
+def test_http_port_below_the_unprivileged_ones_exits_3_saying_so(tmp_path: Path) -> None:
+    """``port = 443`` (TLS's) without the privilege to bind it, as under sensord.service,
+    which grants none: the kernel's ``Permission denied`` does not say that the port is the
+    mistake. Root runs the daemon without CAP_NET_BIND_SERVICE, as the service does."""
+    start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    if start == 0:
+        pytest.skip("every port may be bound without privileges on this host")
+    prefix = ["setpriv", "--bounding-set=-net_bind_service", "--inh-caps=-net_bind_service"]
+    daemon = DaemonProcess(
+        tmp_path=tmp_path, port=1, command_prefix=prefix if os.geteuid() == 0 else ()
+    )
+    assert daemon.proc.wait(timeout=15) == 3
+    [failed] = daemon.events("cannot serve HTTP")
+    assert failed["error"] == "Permission denied"
+    assert failed["hint"].startswith(
+        f"port 1 is below {start}, the first port a process without privileges may bind "
+        "(net.ipv4.ip_unprivileged_port_start), and sensord.service grants none: use a port "
+        f"from {start} on (9808 by default), or a reverse proxy in front; "
+    ), failed
+    daemon.kill()
+
+
 def test_explicit_missing_config_is_an_error_not_the_demo(tmp_path: Path) -> None:
     daemon = DaemonProcess(["--config", str(tmp_path / "nope.toml")], tmp_path=tmp_path)
     assert daemon.proc.wait(timeout=15) == 1
