@@ -495,6 +495,10 @@ class Service(ABC):
             )
             if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE and cfg.port:
                 hint = _port_taken_hint(cfg.port) + hint
+            elif isinstance(exc, OSError) and exc.errno == errno.EACCES and cfg.port:
+                hint = _privileged_port_hint(cfg.port) + hint
+            elif isinstance(exc, OSError):
+                hint = _listen_address_hint(cfg.listen, exc) + hint
             log.error(
                 "cannot serve HTTP with the new settings; keeping the old ones",
                 error=str(exc),

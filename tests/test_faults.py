@@ -1267,6 +1267,7 @@ def test_a_reload_whose_http_settings_cannot_be_served_applies_the_rest_and_says
         (failed,) = daemon.events("cannot serve HTTP with the new settings; keeping the old ones")
         assert failed["listen"] == "192.0.2.1"
         assert failed["serving"] == daemon.base_url
+        assert failed["hint"].startswith("192.0.2.1 is no address of this host now ("), failed
         assert f"sensord status --url {daemon.base_url}" in failed["hint"]
         assert "http.listen" in failed["hint"]
         daemon.wait_frames({"a": 1, "b": 1})  # the sensors were applied, on the old server
