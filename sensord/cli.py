@@ -1596,9 +1596,13 @@ def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         try:
             sensor = config.sensor(args.sensor)
         except KeyError:
-            names = ", ".join(s.name for s in config.sensors)
+            names = [s.name for s in config.sensors]
+            close = closest(args.sensor, names)
+            meant = f"; did you mean {close!r}?" if close else ""
             print(
-                f"sensord: no sensor {args.sensor!r} in the config (have: {names})", file=sys.stderr
+                f"sensord: no sensor {args.sensor!r} in the config{meant} "
+                f"(have: {', '.join(names)})",
+                file=sys.stderr,
             )
             return EXIT_INVALID
     else:

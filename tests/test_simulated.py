@@ -491,6 +491,19 @@ def test_simulate_refuses_options_its_device_would_ignore(
         )
 
 
+def test_simulate_of_a_mistyped_sensor_names_the_one_meant(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """``--sensor`` of a name the config does not have is told the closest, as ``sensord
+    capture`` tells a mistyped sensor, and the names there are."""
+    assert main(["simulate", "--sensor", "boilr", "--seconds", "0.2"]) == 1
+    err = capfd.readouterr().err
+    assert err.startswith("sensord: no sensor 'boilr' in the config; did you mean 'boiler'? "), err
+    assert main(["simulate", "--sensor", "zzz", "--seconds", "0.2"]) == 1
+    err = capfd.readouterr().err
+    assert err.startswith("sensord: no sensor 'zzz' in the config (have: boiler, "), err
+
+
 def test_simulate_link_replaces_nothing_but_its_own_links(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
