@@ -47,6 +47,7 @@ __all__ = [
     "find_holders",
     "format_ports",
     "group_name",
+    "holder_hint",
     "latency_hint",
     "line_counter_support",
     "list_ports",
@@ -235,6 +236,37 @@ def _command_of(pid: int) -> str:
     if len(text) > _COMMAND_MAX_CHARS:
         text = text[: _COMMAND_MAX_CHARS - 3] + "..."
     return text
+
+
+#: What keeps a program known to take serial ports off one, by its process name: a serial
+#: console's getty (``{name}``: the device's), ModemManager, brltty and gpsd.
+_HOLDER_HINTS = {
+    "getty": "a login prompt (getty) runs on it: turn it off (sudo systemctl disable --now "
+    "serial-getty@{name}.service; on a Raspberry Pi, raspi-config, Interface Options, Serial "
+    "Port: no login shell)",
+    "ModemManager": "ModemManager probes a USB serial device for up to 30 s after it is "
+    'plugged in: a udev rule with ENV{{ID_MM_DEVICE_IGNORE}}="1" keeps it off the device',
+    "brltty": "brltty takes USB serial adapters (a CH340, a CP210x) for braille displays: "
+    "remove it (sudo apt remove brltty) where no braille display is used",
+    "gpsd": "gpsd reads it: stop it (sudo systemctl disable --now gpsd.socket gpsd.service), "
+    "or take the device out of its DEVICES and its USB hotplug (USBAUTO) in /etc/default/gpsd",
+}
+
+
+def holder_hint(holders: Iterable[Holder], real_path: str) -> str:
+    """``; WHAT TO DO`` about the first of ``holders`` that is a program known to take serial
+    ports (:data:`_HOLDER_HINTS`, by the process name the kernel keeps: a getty's ends in
+    ``getty``), for the device ``real_path``; "" when none is."""
+    for holder in holders:
+        try:
+            with open(f"/proc/{holder.pid}/comm", encoding="utf-8", errors="replace") as f:
+                program = f.read().strip()
+        except OSError:
+            continue
+        key = "getty" if program.endswith("getty") else program
+        if key in _HOLDER_HINTS:
+            return "; " + _HOLDER_HINTS[key].format(name=os.path.basename(real_path))
+    return ""
 
 
 def _open_files() -> Iterator[tuple[int, str]]:
@@ -767,7 +799,9 @@ def check_device(url: str, *, probe_lock: bool = True, sys_root: str = SYS_ROOT)
     if others:
         listed = ", ".join(str(h) for h in others)
         verb = "locked" if any(h.locked for h in others) else "held"
-        problems.append(f"{display} is {verb} by another process: {listed}")
+        problems.append(
+            f"{display} is {verb} by another process: {listed}{holder_hint(others, real)}"
+        )
     elif probe_lock and accessible and not any(h.pid == me for h in everyone):
         found = _probe_exclusive(real)
         if found is not None:

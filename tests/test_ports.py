@@ -203,6 +203,60 @@ def test_a_missing_board_uart_is_told_to_be_enabled(tmp_path: Path, name: str) -
     ]
 
 
+def _named(tmp_path: Path, name: str) -> str:
+    """A link to this interpreter named ``name``: a process run by it has that name as the
+    first word of its command line, as the daemon of that name has."""
+    link = tmp_path / name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(os.path.realpath(sys.executable))
+    return str(link)
+
+
+@pytest.mark.parametrize(
+    ("program", "told"),
+    [
+        (
+            "agetty",
+            "a login prompt (getty) runs on it: turn it off (sudo systemctl disable --now "
+            "serial-getty@{name}.service; on a Raspberry Pi, raspi-config, Interface Options, "
+            "Serial Port: no login shell)",
+        ),
+        (
+            "ModemManager",
+            "ModemManager probes a USB serial device for up to 30 s after it is plugged in: a "
+            'udev rule with ENV{{ID_MM_DEVICE_IGNORE}}="1" keeps it off the device',
+        ),
+        (
+            "brltty",
+            "brltty takes USB serial adapters (a CH340, a CP210x) for braille displays: "
+            "remove it (sudo apt remove brltty) where no braille display is used",
+        ),
+        (
+            "gpsd",
+            "gpsd reads it: stop it (sudo systemctl disable --now gpsd.socket gpsd.service), "
+            "or take the device out of its DEVICES and its USB hotplug (USBAUTO) in "
+            "/etc/default/gpsd",
+        ),
+    ],
+)
+def test_a_holder_known_to_take_serial_ports_is_told_what_to_do_about_it(
+    tmp_path: Path, pty_pair: PtyPair, program: str, told: str
+) -> None:
+    """A serial console's getty, ModemManager, brltty and gpsd are what holds a sensor's
+    port on most hosts: their names alone do not say how to keep them off it."""
+    hint = told.format(name=os.path.basename(os.path.realpath(pty_pair.path)))
+    with held_by_subprocess(pty_pair.path, program=_named(tmp_path, program)):
+        [problem] = check_device(pty_pair.path)
+    assert " is held by another process: pid " in problem, problem
+    assert problem.endswith(f"; {hint}"), problem
+    # locked, as ModemManager does, the daemon's open names it so too
+    with held_by_subprocess(pty_pair.path, flock=True, program=_named(tmp_path, f"x/{program}")):
+        with pytest.raises(SourceError) as refused:
+            SerialSource("temp", pty_pair.path, SerialSettings()).open()
+        # the error names the holders as it is told, while they hold the device
+        assert str(refused.value).endswith(f"; {hint}"), refused.value
+
+
 def test_a_device_name_with_a_letter_for_a_digit_is_pointed_at_the_device_meant(
     tmp_path: Path,
 ) -> None:

@@ -89,6 +89,7 @@ from sensord.log import RateLimiter
 from sensord.ports import (
     PTY_SLAVE_MAJORS,
     file_kind,
+    holder_hint,
     lock_holders,
     permission_hint,
     renumbered_hint,
@@ -256,16 +257,17 @@ def _held_text(display: str, target: str) -> str:
             "Modbus devices share a port, and they name it the same way"
         )
     listed = ", ".join(f"{h} - this process" if h.pid == me else str(h) for h in shown)
+    known = holder_hint([h for h in shown if h.pid != me], os.path.realpath(target))
     if not complete:
         cut = (
             f"holders not all listed: the search of open files stopped after "
             f"{HOLDER_SEARCH_S:g} s; `sudo fuser -v {target}` names them"
         )
         if listed:
-            return f"{display} is held by another process: {listed} ({cut})"
+            return f"{display} is held by another process: {listed} ({cut}){known}"
         return f"{display} is held by another process ({cut})"
     if listed:
-        return f"{display} is held by another process: {listed}"
+        return f"{display} is held by another process: {listed}{known}"
     return (
         f"{display} is held by another process that this user cannot see (a root "
         "daemon: ModemManager probes a USB serial device for up to 30 s after it is "

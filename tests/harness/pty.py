@@ -529,14 +529,16 @@ sys.stdin.read()
 
 @contextmanager
 def held_by_subprocess(
-    path: str, *, flock: bool = False, tiocexcl: bool = False
+    path: str, *, flock: bool = False, tiocexcl: bool = False, program: str = sys.executable
 ) -> Iterator[subprocess.Popen[str]]:
     """Another Python process that has ``path`` open (with ``flock``: exclusively locked, as
     pyserial's ``exclusive=True`` does; with ``tiocexcl``: in exclusive mode, which makes the
-    kernel refuse any other open but root's, as gpsd does) until the block ends."""
+    kernel refuse any other open but root's, as gpsd does) until the block ends. ``program``
+    is the interpreter's path as the process runs it, the first word of its command line (a
+    link to it named as the daemon the process stands for: ``agetty``, ``ModemManager``)."""
     flags = ["1" if flock else "0", "1" if tiocexcl else "0"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER_CODE, path, *flags],
+        [program, "-c", _HOLDER_CODE, path, *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
