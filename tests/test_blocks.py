@@ -188,19 +188,28 @@ def damaged(data: bytes, offset: int, xor: int) -> bytes:
 @example(name="dsmr5", offset=len(DSMR5) - 1, xor=1)  # the LF after the CRC
 @example(name="dsmr5", offset=len(DSMR5) - 2, xor=0x0D)  # the CR after the CRC made a NUL
 @example(name="dsmr5", offset=DSMR5.index(b"4.426"), xor=ord("4") ^ ord("/"))
+@example(name="dsmr5", offset=DSMR5.index(b"!") + 2, xor=0x20)  # a CRC letter's case: read
+@example(name="dsmr5", offset=DSMR5.index(b"!") + 2, xor=0x21)  # another letter: no line
 def test_a_telegram_with_one_byte_changed_gives_no_line_and_the_next_one_is_read(
     name: str, offset: int, xor: int
 ) -> None:
     """One byte changed anywhere in a telegram between two whole ones: none of its lines is
     read, unless the byte is after its ``!`` and the CRC still reads the same (a CR that
-    became a NUL); it is counted (rejected, or its bytes skipped when its ``/`` was lost); the
+    became a NUL, or a hex letter of the CRC whose case changed: the CRC is read in either
+    case); it is counted (rejected, or its bytes skipped when its ``/`` was lost); the
     telegrams around it are read."""
     data = TELEGRAMS[name]
     bad = damaged(data, offset, xor)
     lines, counted = take("dsmr", data + bad + data)
     good = telegram_lines(data)
     if lines == good * 3:
-        assert offset % len(data) > data.index(b"!") + 4
+        at = offset % len(data)
+        crc = data.index(b"!") + 1
+        if crc <= at < crc + 4:
+            assert bad[crc : crc + 4] != data[crc : crc + 4]
+            assert bad[crc : crc + 4].upper() == data[crc : crc + 4].upper()
+        else:
+            assert at > crc + 3
         return
     assert lines == good * 2
     assert counted["rejected"] or counted["skipped"]
