@@ -1709,15 +1709,14 @@ def test_a_bmv600s_block_of_readings_after_a_cut_one_is_read_however_chunked() -
     """A BMV-600S sends no ``PID``: its block of readings begins at ``V``, its history block at
     ``H1``. The history block cut short at any byte runs into the block of readings after
     it, which is read (``V`` began the blocks of readings before it); only the cut block's
-    lines are rejected, whatever the chunking. Two blocks of readings run into one whose
+    lines are rejected, whatever the chunking. Cut after 15 bytes (``H1`` and ``H2`` with its
+    CR) its bytes sum to 0 mod 256, and the two make a block whose sum holds and that names
+    each label once: it holds ``V`` after its first line, so it is refused as two run into
+    one, and the block of readings read from there. Two blocks of readings run into one whose
     damages cancel are still rejected, though the second begins at ``V``: its own sum fails."""
     history = BMV600S_HISTORY
+    assert sum(history[:15]) & 0xFF == 0
     for kept in range(3, len(history)):  # (2: its CR LF alone, an empty line, skipped)
-        if sum(history[:kept]) & 0xFF == 0:
-            # after 15 bytes (H1 and H2 with its CR): the cut bytes sum to 0 mod 256, and the
-            # two make a block whose sum holds and that names each label once, read as one (a
-            # limit of the 8-bit sum: 1 cut in 256)
-            continue
         data, expected, rejected = bmv600s_stream(kept)
         read = take("vedirect", data)
         assert read == (
@@ -1850,3 +1849,85 @@ def test_the_readme_battery_reads_a_bmv600s_s_readings_after_a_cut_history_block
         {"battery_voltage_v": 14.676, "battery_current_a": 0.0, "state_of_charge_percent": 80.0}
         | {"relay_closed": 0.0}
     )
+
+
+# -- a cut block whose bytes sum to 0 mod 256 ---------------------------------------------------
+
+
+#: The devices that send two kinds of block (readings, history), each after the other.
+TWO_KINDS = {"bmv702": BMV702, "bmv712": BMV712, "smartshunt": SMARTSHUNT, "bmv600s": BMV600S}
+
+
+@pytest.mark.parametrize("name", list(TWO_KINDS))
+@pytest.mark.parametrize("at", [0, 1])
+def test_either_block_of_a_battery_monitor_cut_at_any_byte_costs_its_own_lines_only(
+    name: str, at: int
+) -> None:
+    """A battery monitor's block of readings or of history cut short at every byte (after
+    its first CR LF) runs into the block of the other kind after it; only the cut block's
+    lines are rejected, and the next block is read, whatever the chunking. Where the cut
+    bytes sum to 0 mod 256 (the BMV-702's history block after 52 bytes, ``H6`` cut to
+    ``-55262`` from ``-5526294``; the BMV-712's readings after 22 and 107, the SmartShunt's
+    after 16, the BMV-600S's history after 15), the two hold their sum as one and name each
+    label once: the next block's first line (``PID``, ``H1``, the BMV-600S's ``V``) after the
+    first shows two blocks run into one, and the cut value is not read."""
+    first, second = (block for block, _ in ve_blocks(TWO_KINDS[name])[:2])
+    cut_block = (first, second)[at]
+    zero_sum = [kept for kept in range(3, len(cut_block)) if sum(cut_block[:kept]) & 0xFF == 0]
+    assert zero_sum == {
+        ("bmv702", 1): [52],
+        ("bmv712", 0): [22, 107],
+        ("smartshunt", 1): [16],
+        ("bmv600s", 1): [15],
+    }.get((name, at), [])
+    for kept in range(3, len(cut_block)):
+        cut = cut_block[:kept]
+        if at == 0:
+            data = first + second + cut + second + first + second
+            read = [first, second, second, first, second]
+        else:
+            data = first + second + first + cut + first + second
+            read = [first, second, first, first, second]
+        expected = [line for block in read for line in block_lines(block)]
+        result = take("vedirect", data)
+        assert result == (
+            expected,
+            {"frames": len(expected), "skipped": 0, "rejected": {"checksum": lines_begun(cut)}}
+            | {"ignored": 0, "overlong": 0},
+        ), kept
+        for size in (1, 2, 7, 64):
+            assert take("vedirect", data, [size]) == result, (kept, size)
+
+
+def test_the_bmv702_s_history_cut_to_a_zero_sum_publishes_no_cut_value() -> None:
+    """The exact bytes: the BMV-702's history block cut after ``H6\t-55262`` (52 bytes that
+    sum to 0 mod 256), then its block of readings, whose sum makes the two hold theirs. The
+    readings are read, the cut block's six lines rejected, and no ``H6`` of ``-55262``."""
+    main, history = (block for block, _ in ve_blocks(BMV702)[:2])
+    cut = history[:52]
+    assert cut == b"\r\nH1\t-149322\r\nH2\t-82854\r\nH3\t0\r\nH4\t0\r\nH5\t0\r\nH6\t-55262"
+    assert sum(cut + main) & 0xFF == 0
+    for size in (None, 1, 3):
+        lines, counted = take("vedirect", main + history + cut + main, [size] if size else None)
+        assert lines == block_lines(main) + block_lines(history) + block_lines(main), size
+        assert b"H6\t-55262" not in lines
+        assert counted["rejected"] == {"checksum": 6}, size
+
+
+def test_a_line_wrongly_learned_refuses_one_block_that_holds_it_and_is_forgotten() -> None:
+    """The port opened in the middle of a BMV-600S's block of readings whose bytes from its
+    ``TTG`` line hold the check, and the device sends that block unchanged (its values
+    steady): ``TTG`` is taken for a first line, and the next such block, which holds it after
+    its first line with the bytes from there holding the check, is refused as two run into
+    one (its lines before ``TTG`` rejected, the rest read). ``TTG`` is forgotten with it, so
+    the blocks after it are read whole: the device is not locked out."""
+    history = BMV600S_HISTORY
+    caught = block_whose_lines_from(b"TTG\t-1", block_lines(BMV600S_MAIN))
+    middle = caught[caught.index(b"\r\nTTG\t") :]
+    data = middle + history + (caught + history) * 3
+    read = [middle, history, middle, history, caught, history, caught, history]
+    expected = [line for block in read for line in block_lines(block)]
+    for size in (None, 1, 5):
+        lines, counted = take("vedirect", data, [size] if size else None)
+        assert lines == expected, size
+        assert counted["rejected"] == {"checksum": 4}, size  # V, I, CE and SOC, once

@@ -75,10 +75,17 @@ Kinds:
   monitor's first), an ``H1`` line (the first of its block of history) or a line that began
   one of the device's blocks whose check held (a BMV-600S or 602S sends no ``PID``: its
   block of readings begins at ``V``), and the bytes from there hold its check, that block is
-  read, and only the lines before it are rejected (or skipped). A device names each field in
-  one kind of block: a line learned so that a block whose check holds has after its first
-  (one read after the port opened, caught in its middle, whose sum held by chance, or one of
-  another device on the port) is forgotten. The line a block cut short begins with begins
+  read, and only the lines before it are rejected (or skipped). The bytes of a block cut
+  short sum to 0 mod 256 once in 256 cuts: the two then hold their check as one, and name
+  each label once when they are of two kinds (a BMV's history cut, then its readings). A
+  block whose check holds and that holds such a line after its first is so refused as two
+  run into one, and read from there when the bytes from there hold the check by themselves;
+  its lines before it are counted as a cut block's. A device names each field in one kind
+  of block: a line learned that a block whose check holds has after its first (one read
+  after the port opened, caught in its middle, whose sum held by chance, or one of another
+  device on the port) is forgotten, by a block so refused too (a device whose steady block
+  holds such a line loses one block's first lines, not more). The line a block cut short
+  begins with begins
   the next block of its kind too. A block whose checksum byte is a CR that an LF follows,
   and whose check fails, lost its own byte and took the CR that begins the next block: the
   next block is searched from that CR.
@@ -602,8 +609,13 @@ class BlockFramer(LineFramer):
                     continue
                 if sum(text) & 0xFF == 0 and _labels_once(text):
                     self.ignored += messages
-                    bodies.append(text[: len(text) - marker + 1])
-                    self._learn_first_line(text)
+                    begins = _block_inside(text, self._first_lines)
+                    if begins:  # a block cut short whose bytes sum to 0, and the next
+                        self._count_cut(text[:begins])
+                        self._learn_first_line(text, learn=False)
+                    else:
+                        self._learn_first_line(text)
+                    bodies.append(text[begins : len(text) - marker + 1])
                     self._synced = True
                     pos = block_end
                     continue
@@ -629,43 +641,48 @@ class BlockFramer(LineFramer):
             pos = following
         return size
 
-    def _learn_first_line(self, text: bytes) -> None:
+    def _learn_first_line(self, text: bytes, *, learn: bool = True) -> None:
         """Know the first line of the VE.Direct block ``text`` (up to its checksum byte), one
-        whose check held, as a line that begins a block: a BMV-600S begins its block of
-        readings at ``V``. A device names each field in one kind of block, so a line learned
-        that this block holds after its first (a block read after the port opened may have
-        been caught in its middle, its sum holding by chance: 1 in 256; a block of the
-        ``Checksum`` line alone teaches that line) is forgotten again. At most
-        :data:`_VE_MOST_FIRST_LINES` are known."""
+        whose check held, as a line that begins a block (unless not ``learn``): a BMV-600S
+        begins its block of readings at ``V``. A device names each field in one kind of
+        block, so a line learned that this block holds after its first (a block read after
+        the port opened may have been caught in its middle, its sum holding by chance: 1 in
+        256; a block of the ``Checksum`` line alone teaches that line) is forgotten again. At
+        most :data:`_VE_MOST_FIRST_LINES` are known."""
         known = self._first_lines
         learned = known[len(_VE_FIRST_LINES) :]
         if learned and any(text.find(line, 1) >= 0 for line in learned):
             known = _VE_FIRST_LINES + tuple(line for line in learned if text.find(line, 1) < 0)
-        first = _VE_FIRST_LABEL.match(text)
+        first = _VE_FIRST_LABEL.match(text) if learn else None
         if first is not None and first[0] not in known and len(known) < _VE_MOST_FIRST_LINES:
             known += (first[0],)
         self._first_lines = known
 
+    def _count_cut(self, cut: bytes) -> None:
+        """Count the bytes of a VE.Direct block cut short, ``cut``, that ran into the next:
+        its lines rejected, or its bytes skipped while no block's start is known (it may have
+        been caught in its middle)."""
+        if self._synced:
+            self._reject("checksum", cut)
+        else:
+            self.skipped_bytes += len(cut)
+
     def _ve_failed(self, text: bytes, bodies: list[bytes], *, lost: bool) -> int:
         """Count the VE.Direct block ``text`` (up to its checksum byte) whose check failed:
         rejected, or skipped before a block whose check held. A block cut short on the line
-        runs into the next one: when the text from the last line that begins a block in it
+        runs into the next one: when the text from a line that begins a block in it
         (:data:`_VE_FIRST_LINES`, one learned from the device's blocks, or the line the text
-        begins with: the next block of the cut one's kind) holds its check, that block's body
-        goes to ``bodies`` and only the lines before it are counted. Otherwise, when the
-        block's checksum byte is a CR that an LF follows (``lost``), the block lost its own
-        and took the CR that begins the next: returns 1, the bytes to search again for that
-        block, else 0."""
+        begins with: the next block of the cut one's kind) holds its check (see
+        :func:`_block_inside`), that block's body goes to ``bodies`` and only the lines before
+        it are counted. Otherwise, when the block's checksum byte is a CR that an LF follows
+        (``lost``), the block lost its own and took the CR that begins the next: returns 1,
+        the bytes to search again for that block, else 0."""
         marker = len(_VE_END)
         own = _VE_FIRST_LABEL.match(text)
         firsts = self._first_lines if own is None else (*self._first_lines, own[0])
-        begins = max(text.rfind(first, 1) for first in firsts)
-        if begins > 0 and sum(memoryview(text)[begins:]) & 0xFF == 0:
-            cut = text[:begins]
-            if self._synced:
-                self._reject("checksum", cut)
-            else:
-                self.skipped_bytes += len(cut)
+        begins = _block_inside(text, firsts)
+        if begins:
+            self._count_cut(text[:begins])
             bodies.append(text[begins : len(text) - marker + 1])
             self._synced = True
             return 0
@@ -674,6 +691,21 @@ class BlockFramer(LineFramer):
         else:
             self.skipped_bytes += len(text) - lost
         return int(lost)
+
+
+def _block_inside(text: bytes, firsts: tuple[bytes, ...]) -> int:
+    """Where, in the VE.Direct text ``text`` (up to its checksum byte), a block that a block
+    cut short ran into begins: the last line of ``firsts`` (lines that begin a block) after
+    its first line and before its ``Checksum`` line, when the bytes from there hold the
+    check by themselves; 0 otherwise. The bytes before it
+    then sum to 0 mod 256 as well when the whole text's do: those of a block cut short (1 in
+    256 do), or of a block that holds such a line after its first (a line learned by chance,
+    which :meth:`BlockFramer._learn_first_line` forgets)."""
+    end = len(text) - len(_VE_END)
+    begins = max([text.rfind(line, 1, end) for line in firsts])
+    if begins > 0 and sum(memoryview(text)[begins:]) & 0xFF == 0:
+        return begins
+    return 0
 
 
 def _labels_once(text: bytes) -> bool:
