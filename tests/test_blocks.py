@@ -1914,6 +1914,71 @@ def test_the_bmv702_s_history_cut_to_a_zero_sum_publishes_no_cut_value() -> None
         assert counted["rejected"] == {"checksum": 6}, size
 
 
+def test_right_after_the_open_a_bmv600s_s_readings_after_a_cut_history_block_are_read() -> None:
+    """Right after the port opened in the middle of a block of readings, before any block
+    has been read: the BMV-600S's history block cut short at any byte runs into its block of
+    readings, which is read (a block of readings of a device without ``PID`` begins at
+    ``V``, known before any block showed it); the bytes before it are skipped (no block's
+    start is known yet), whatever the chunking. Cut after 15 bytes, the two hold their sum
+    as one and are read from ``V`` all the same."""
+    main, history = BMV600S_MAIN, BMV600S_HISTORY
+    caught = main[58:]  # the port opened in the middle of a block of readings
+    assert caught.startswith(b"FF\r\nAR\t0")
+    assert sum(caught[2:]) & 0xFF != 0  # the text from its first CR LF fails its check
+    for kept in range(3, len(history)):
+        data = caught + history[:kept] + main + history + main
+        expected = block_lines(main) + block_lines(history) + block_lines(main)
+        read = take("vedirect", data)
+        assert read == (
+            expected,
+            {"frames": len(expected), "skipped": len(caught) + kept, "rejected": {}}
+            | {"ignored": 0, "overlong": 0},
+        ), kept
+        for size in (1, 2, 7, 64):
+            assert take("vedirect", data, [size]) == read, (kept, size)
+
+
+def phoenix_block_whose_bytes_from_v_hold() -> bytes:
+    """The 230 V Phoenix inverter's block (``PID`` first, ``V`` after ``AC_OUT_V``,
+    ``AC_OUT_I`` and ``AC_OUT_S``, which are varied: a small load) whose bytes from its ``V``
+    line hold the check by themselves, as 1 in 256 such blocks do: the lines before it sum to
+    0 mod 256."""
+    lines = block_lines(PHOENIX_230V)
+    for volts, amps, va in itertools.product(range(23000, 23100), range(10), range(10)):
+        ac = [b"AC_OUT_V\t%d" % volts, b"AC_OUT_I\t%d" % amps, b"AC_OUT_S\t%d" % va]
+        block = envelope("vedirect", [*lines[:5], *ac, *lines[8:]])
+        if sum(block[block.index(b"\r\nV\t") :]) & 0xFF == 0:
+            return block
+    raise AssertionError("no such block")
+
+
+def test_a_device_that_sends_pid_loses_no_line_to_v_known_up_front() -> None:
+    """``V`` is known to begin a block before any block came, for a device without ``PID``;
+    on a Phoenix inverter, which sends ``V`` after ``PID`` and its AC readings, it costs
+    nothing: a block whose bytes from ``V`` hold the check by themselves is read whole, the
+    first after the open and those after it, and after a block cut short at any byte that
+    runs into it (read from its ``PID``, not from its ``V``), whatever the chunking."""
+    block = phoenix_block_whose_bytes_from_v_hold()
+    expected = block_lines(block) * 3
+    for size in (None, 1, 7):
+        read = take("vedirect", block * 3, [size] if size else None)
+        assert read == (
+            expected,
+            {"frames": len(expected), "skipped": 0, "rejected": {}, "ignored": 0} | {"overlong": 0},
+        ), size
+    for kept in range(3, len(block)):
+        data = block[:kept] + block * 2
+        expected = block_lines(block) * 2
+        read = take("vedirect", data)
+        assert read == (
+            expected,
+            {"frames": len(expected), "skipped": kept, "rejected": {}, "ignored": 0}
+            | {"overlong": 0},
+        ), kept
+        for size in (1, 7):
+            assert take("vedirect", data, [size]) == read, (kept, size)
+
+
 def test_a_line_wrongly_learned_refuses_one_block_that_holds_it_and_is_forgotten() -> None:
     """The port opened in the middle of a BMV-600S's block of readings whose bytes from its
     ``TTG`` line hold the check, and the device sends that block unchanged (its values

@@ -72,20 +72,22 @@ Kinds:
   damages add up to a sum that holds, 1 in 256, name a label twice, which a block never
   does, and fail as well); when the
   next one begins at a ``PID`` line (the first of a device's block, or of a battery
-  monitor's first), an ``H1`` line (the first of its block of history) or a line that began
-  one of the device's blocks whose check held (a BMV-600S or 602S sends no ``PID``: its
-  block of readings begins at ``V``), and the bytes from there hold its check, that block is
-  read, and only the lines before it are rejected (or skipped). The bytes of a block cut
-  short sum to 0 mod 256 once in 256 cuts: the two then hold their check as one, and name
-  each label once when they are of two kinds (a BMV's history cut, then its readings). A
-  block whose check holds and that holds such a line after its first is so refused as two
-  run into one, and read from there when the bytes from there hold the check by themselves;
-  its lines before it are counted as a cut block's. A device names each field in one kind
-  of block: a line learned that a block whose check holds has after its first (one read
-  after the port opened, caught in its middle, whose sum held by chance, or one of another
-  device on the port) is forgotten, by a block so refused too (a device whose steady block
-  holds such a line loses one block's first lines, not more). The line a block cut short
-  begins with begins
+  monitor's first), an ``H1`` line (the first of its block of history), a ``V`` line (a
+  BMV-600S or 602S sends no ``PID``: its block of readings begins at ``V``; not in a text
+  that holds ``PID``, whose device sends ``V`` in the block ``PID`` begins) or a line that
+  began one of the device's blocks whose check held, and the bytes from there hold its
+  check, that block is read, and only the lines before it are rejected (or skipped). The
+  bytes of a block cut short sum to 0 mod 256 once in 256 cuts: the two then hold their
+  check as one, and name each label once when they are of two kinds (a BMV's history cut,
+  then its readings). A block whose check holds and that holds such a line after its first
+  is so refused as two run into one, and read from there when the bytes from there hold
+  the check by themselves; its lines before it are counted as a cut block's. A device names
+  each field in one kind of block: a line learned (or ``V``, known before any block came)
+  that a block whose check holds has after its first (one read after the port opened,
+  caught in its middle, whose sum held by chance, or one of another device on the port; a
+  device that sends ``V`` later in its block) is forgotten, by a block so refused too (a
+  device whose steady block holds such a line loses one block's first lines, not more).
+  The line a block cut short begins with begins
   the next block of its kind too. A block whose checksum byte is a CR that an LF follows,
   and whose check fails, lost its own byte and took the CR that begins the next block: the
   next block is searched from that CR.
@@ -129,17 +131,24 @@ _CHECK_LINE_BYTES = 8
 _HEX_MESSAGE_BYTES = 512
 
 _VE_END = b"\r\nChecksum\t"
-#: The lines that begin a VE.Direct block: ``PID``, the first of every block of a device that
-#: sends one (a charger, an inverter) and of a battery monitor's first, and ``H1``, the first
-#: of a battery monitor's block of history. A BMV-600S or 602S sends no ``PID``: its block of
-#: readings begins at ``V``; a framer learns such a first line from the device's blocks
+#: The first line of every block of a device that sends ``PID`` (a charger, an inverter) and
+#: of a battery monitor's first.
+_VE_PID = b"\r\nPID\t"
+#: The lines that begin a VE.Direct block: ``PID`` and ``H1``, the first of a battery
+#: monitor's block of history. A framer learns others from the device's blocks
 #: (:meth:`BlockFramer._learn_first_line`).
-_VE_FIRST_LINES = (b"\r\nPID\t", b"\r\nH1\t")
+_VE_FIRST_LINES = (_VE_PID, b"\r\nH1\t")
+#: The first line of a BMV-600S's or 602S's block of readings (they send no ``PID``), known
+#: before any block came, as if learned: a block that holds it after its first line unteaches
+#: it, as the first of a device that sends ``V`` later in its block does. In a block that
+#: holds ``PID`` it begins no block (a device that sends ``PID`` sends ``V`` in the block
+#: ``PID`` begins).
+_VE_READINGS = b"\r\nV\t"
 #: The start of a VE.Direct block's first line up to its tab: its label, as VE.Direct writes
 #: them (``V``, ``SER#``, ``AC_OUT_V``).
 _VE_FIRST_LABEL = re.compile(rb"\r\n[0-9A-Za-z_#]{1,16}\t")
-#: The most first lines a framer knows: its own two and those it learned (a device sends one to
-#: three kinds of block).
+#: The most first lines a framer knows: ``PID``, ``H1``, ``V`` and those it learned (a device
+#: sends one to three kinds of block).
 _VE_MOST_FIRST_LINES = 6
 #: A Gill message's start and end of text.
 _STX, _ETX = b"\x02", b"\x03"
@@ -276,7 +285,7 @@ class BlockFramer(LineFramer):
         #: an overlong block is being dropped, up to the next start of a block
         self._dropping = False
         #: the lines that begin the device's VE.Direct blocks (see _learn_first_line)
-        self._first_lines: tuple[bytes, ...] = _VE_FIRST_LINES
+        self._first_lines: tuple[bytes, ...] = (*_VE_FIRST_LINES, _VE_READINGS)
 
     def reset(self) -> None:
         """Forget a block that has not all come (counted in ``skipped_bytes``) and where the
@@ -647,7 +656,8 @@ class BlockFramer(LineFramer):
         begins its block of readings at ``V``. A device names each field in one kind of
         block, so a line learned that this block holds after its first (a block read after
         the port opened may have been caught in its middle, its sum holding by chance: 1 in
-        256; a block of the ``Checksum`` line alone teaches that line) is forgotten again. At
+        256; a block of the ``Checksum`` line alone teaches that line; ``V``, known before
+        any block came, on a device that sends it later in its block) is forgotten again. At
         most :data:`_VE_MOST_FIRST_LINES` are known."""
         known = self._first_lines
         learned = known[len(_VE_FIRST_LINES) :]
@@ -671,8 +681,8 @@ class BlockFramer(LineFramer):
         """Count the VE.Direct block ``text`` (up to its checksum byte) whose check failed:
         rejected, or skipped before a block whose check held. A block cut short on the line
         runs into the next one: when the text from a line that begins a block in it
-        (:data:`_VE_FIRST_LINES`, one learned from the device's blocks, or the line the text
-        begins with: the next block of the cut one's kind) holds its check (see
+        (:data:`_VE_FIRST_LINES`, ``V``, one learned from the device's blocks, or the line the
+        text begins with: the next block of the cut one's kind) holds its check (see
         :func:`_block_inside`), that block's body goes to ``bodies`` and only the lines before
         it are counted. Otherwise, when the block's checksum byte is a CR that an LF follows
         (``lost``), the block lost its own and took the CR that begins the next: returns 1,
@@ -696,13 +706,15 @@ class BlockFramer(LineFramer):
 def _block_inside(text: bytes, firsts: tuple[bytes, ...]) -> int:
     """Where, in the VE.Direct text ``text`` (up to its checksum byte), a block that a block
     cut short ran into begins: the last line of ``firsts`` (lines that begin a block) after
-    its first line and before its ``Checksum`` line, when the bytes from there hold the
-    check by themselves; 0 otherwise. The bytes before it
+    its first line and before its ``Checksum`` line (``V`` not in a text that holds ``PID``),
+    when the bytes from there hold the check by themselves; 0 otherwise. The bytes before it
     then sum to 0 mod 256 as well when the whole text's do: those of a block cut short (1 in
     256 do), or of a block that holds such a line after its first (a line learned by chance,
     which :meth:`BlockFramer._learn_first_line` forgets)."""
     end = len(text) - len(_VE_END)
     begins = max([text.rfind(line, 1, end) for line in firsts])
+    if begins > 0 and text.startswith(_VE_READINGS, begins) and _VE_PID in text:
+        begins = max([text.rfind(line, 1, end) for line in firsts if line != _VE_READINGS])
     if begins > 0 and sum(memoryview(text)[begins:]) & 0xFF == 0:
         return begins
     return 0
