@@ -46,7 +46,7 @@ from sensord.formats.frames import (
     checksum,
     status_ok_shown,
 )
-from sensord.formats.presets import PRESETS
+from sensord.formats.presets import MHZ19_RANGES_HINT, PRESETS
 from sensord.sources.simulated import SimulatedDevice
 
 REPO = Path(__file__).resolve().parent.parent
@@ -822,7 +822,7 @@ def test_setup_and_poll_commands_in_order() -> None:
     [
         (
             'setup = ["range=1500"]',
-            "sensors[0].setup[0]: range: N must be one of 2000, 5000, 10000",
+            f"sensors[0].setup[0]: range: N must be one of 2000, 5000, 10000 ({MHZ19_RANGES_HINT})",
         ),
         ('setup = ["abc_on=1"]', "sensors[0].setup[0]: 'abc_on' takes no number"),
         ('setup = ["range"]', "sensors[0].setup[0]: 'range' needs a number: range=N"),

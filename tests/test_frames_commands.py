@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.daemon import sensord_cli
 from harness.pty import PtyPair, symlinked_pty, wait_readable
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -1730,3 +1731,69 @@ def test_a_set_up_command_unanswered_across_silent_reconnects_is_told_of_once() 
     assert rt.dialogue.setup_ack_errors["missing"] == 1
     told = [e for e in logs if e["event"] == "set-up command not acknowledged"]
     assert [e["command"] for e in told] == ["work"]
+
+
+# -- the MH-Z19's detection range ----------------------------------------------------------------
+
+
+def mhz19_site(port: str, setup: str) -> str:
+    """A site file of one MH-Z19 on ``port`` whose set-up is ``setup`` (a TOML list)."""
+    return (
+        f'[[sensors]]\nname = "co2"\nport = "{port}"\npreset = "mhz19"\nsetup = {setup}\n'
+        'poll = { command = "read", interval_s = 2 }\n'
+    )
+
+
+@pytest.mark.parametrize("value", [1000, 3000, 1500, 20000])
+def test_sensord_check_refuses_a_range_no_datasheet_gives_and_names_the_models(
+    tmp_path: Path, value: int
+) -> None:
+    """``range=N`` with an N that no Winsen datasheet gives the range command (1000 and 3000
+    are ESPEasy's disabled commands) is refused by ``sensord check``, which names the ranges
+    each model's datasheet gives."""
+    path = tmp_path / "site.toml"
+    path.write_text(mhz19_site("sim://co2", f'["abc_off", "range={value}"]'))
+    result = sensord_cli("check", "--no-devices", str(path))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"sensord: invalid configuration: {path}: sensors[0].setup[1] (sensor 'co2'): "
+        "range: N must be one of 2000, 5000, 10000 (the detection ranges Winsen's datasheets "
+        "give the range command (99): 2000 or 5000 ppm on an MH-Z19C, 2000, 5000 or 10000 on "
+        "an MH-Z19B or MH-Z14A (the original MH-Z19's datasheet has no range command); 1000 "
+        "and 3000, disabled commands in ESPEasy's MH-Z19 plugin, are in none)\n"
+    )
+
+
+#: Each range a datasheet gives and the command's bytes: the MH-Z19B datasheet's example for
+#: 2000 (``FF 01 99 00 00 00 07 D0 8F``); its example for 10000 repeats that checksum byte,
+#: where the bytes' two's-complement sum is 2F.
+RANGE_BYTES = [
+    (2000, "FF 01 99 00 00 00 07 D0 8F"),
+    (5000, "FF 01 99 00 00 00 13 88 CB"),
+    (10000, "FF 01 99 00 00 00 27 10 2F"),
+]
+
+
+@pytest.mark.parametrize(("value", "written"), RANGE_BYTES)
+def test_each_range_a_datasheet_gives_passes_check_and_is_written_on_the_port(
+    tmp_path: Path, value: int, written: str
+) -> None:
+    """``range=N`` for each range a datasheet gives: ``sensord check`` takes it, and the
+    sensor writes the range command on connect, its bytes as the datasheet has them (N in
+    bytes 6 and 7), on a real pty."""
+    path = tmp_path / "site.toml"
+    path.write_text(mhz19_site("sim://co2", f'["range={value}"]'))
+    checked = sensord_cli("check", "--no-devices", str(path))
+    assert checked.returncode == 0, checked.stderr
+    expected = bytes.fromhex(written)
+    assert (sum(expected[1:]) & 0xFF) == 0
+    clock = Clock()
+    with PtyPair() as pair:
+        table = {"port": pair.path, "preset": "mhz19", "simulate": "never", "warmup_s": 0}
+        poll = {"command": "read", "interval_s": 60.0}
+        config = sensor_config({**table, "setup": [f"range={value}"], "poll": poll})
+        rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
+        assert rt.try_open()
+        rt.tick(clock.now)
+        assert pair.read(len(expected) + 1, timeout_s=0.5) == expected
+        rt.stop()

@@ -143,7 +143,11 @@ them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { 
   (:func:`working_period_s`).
 * MH-Z19: ``FF 01`` command, five bytes, two's-complement sum of bytes 1..7. ``read`` (86),
   ``abc_on`` and ``abc_off`` (79, automatic baseline calibration), ``range=N`` (99, N ppm:
-  2000, 5000 or 10000), after which the sensor restarts (:func:`restarts_device`).
+  2000, 5000 or 10000, the detection ranges Winsen's datasheets give the command: 2000 and
+  5000 the MH-Z19C's, and 10000 too the MH-Z19B's and MH-Z14A's; the original MH-Z19's has no
+  range command), after which the sensor restarts (:func:`restarts_device`). Another N is
+  refused with the models named (:data:`MHZ19_RANGES_HINT`): 1000 and 3000, which ESPEasy's
+  MH-Z19 plugin has as commands it leaves disabled, are in no datasheet.
 
 Acknowledgements (:class:`~sensord.formats.acks.Ack`, ``Command.ack``) of the commands whose
 device answers them with a reply of its own, checked after the set-up commands:
@@ -348,15 +352,17 @@ class Command(NamedTuple):
     """A preset command: its bytes from its number (None for a command without one), the
     numbers it takes (empty: none), the reply that acknowledges it, built from the
     command's bytes (None: the device sends no reply, or answers with a data frame),
-    whether the device restarts once it took the command (:func:`restarts_device`), and the
+    whether the device restarts once it took the command (:func:`restarts_device`), the
     query that asks the device for the setting the command stores, built from the command's
-    bytes (None: the command is written without asking first; :func:`command_query`)."""
+    bytes (None: the command is written without asking first; :func:`command_query`), and
+    what a number it does not take is told after the numbers it takes."""
 
     build: Callable[[int | None], bytes]
     numbers: range | tuple[int, ...]
     ack: Callable[[bytes], Ack] | None = None
     restarts: bool = False
     query: Callable[[bytes], tuple[bytes, Ack]] | None = None
+    refused: str = ""
 
 
 def _pms_ack(command: bytes) -> Ack:
@@ -379,6 +385,17 @@ def _sds011_query(command: bytes) -> tuple[bytes, Ack]:
     echo = bytes([0xAA, 0xC5, code, 0, value])
     layout = FrameSpec(start=echo[:4], length=10, end=0xAB, checksum="sum8", checksum_start=2)
     return _sds011_command(code), Ack(layout, echo)
+
+
+#: The detection ranges (ppm) of an MH-Z19's range command (99) that Winsen's datasheets give.
+MHZ19_RANGES = (2000, 5000, 10000)
+#: What ``range=N`` with another N is told: which model's datasheet gives which range.
+MHZ19_RANGES_HINT = (
+    "the detection ranges Winsen's datasheets give the range command (99): 2000 or 5000 ppm "
+    "on an MH-Z19C, 2000, 5000 or 10000 on an MH-Z19B or MH-Z14A (the original MH-Z19's "
+    "datasheet has no range command); 1000 and 3000, disabled commands in ESPEasy's MH-Z19 "
+    "plugin, are in none"
+)
 
 
 def _mhz19_ack(command: bytes) -> Ack:
@@ -430,9 +447,10 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
             "abc_off": Command(lambda _: _mhz19_command(0x79, b"\x00"), range(0), _mhz19_ack),
             "range": Command(
                 lambda n: _mhz19_command(0x99, b"\x00\x00\x00" + (n or 0).to_bytes(2, "big")),
-                (2000, 5000, 10000),  # the ranges of the MH-Z19B/C datasheets
+                MHZ19_RANGES,
                 _mhz19_ack,
                 restarts=True,
+                refused=MHZ19_RANGES_HINT,
             ),
         },
     }
@@ -463,9 +481,10 @@ def command_bytes(preset: str | None, command: str) -> bytes:
     except ValueError:
         raise ValueError(f"{name!r} needs a number: {name}=N") from None
     if value not in numbers:
+        told = f" ({entry.refused})" if entry.refused else ""
         if isinstance(numbers, range):
-            raise ValueError(f"{name}: N must be one of {numbers.start}..{numbers.stop - 1}")
-        raise ValueError(f"{name}: N must be one of {', '.join(map(str, numbers))}")
+            raise ValueError(f"{name}: N must be one of {numbers.start}..{numbers.stop - 1}{told}")
+        raise ValueError(f"{name}: N must be one of {', '.join(map(str, numbers))}{told}")
     return build(value)
 
 
