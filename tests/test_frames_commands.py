@@ -1759,8 +1759,7 @@ def test_sensord_check_refuses_a_range_no_datasheet_gives_and_names_the_models(
         f"sensord: invalid configuration: {path}: sensors[0].setup[1] (sensor 'co2'): "
         "range: N must be one of 2000, 5000, 10000 (the detection ranges Winsen's datasheets "
         "give the range command (99): 2000 or 5000 ppm on an MH-Z19C, 2000, 5000 or 10000 on "
-        "an MH-Z19B or MH-Z14A (the original MH-Z19's datasheet has no range command); 1000 "
-        "and 3000, disabled commands in ESPEasy's MH-Z19 plugin, are in none)\n"
+        "an MH-Z19B or MH-Z14A; 1000 and 3000, disabled commands in ESPEasy's MH-Z19 plugin, are in none)\n"
     )
 
 

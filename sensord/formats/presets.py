@@ -144,8 +144,7 @@ them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { 
 * MH-Z19: ``FF 01`` command, five bytes, two's-complement sum of bytes 1..7. ``read`` (86),
   ``abc_on`` and ``abc_off`` (79, automatic baseline calibration), ``range=N`` (99, N ppm:
   2000, 5000 or 10000, the detection ranges Winsen's datasheets give the command: 2000 and
-  5000 the MH-Z19C's, and 10000 too the MH-Z19B's and MH-Z14A's; the original MH-Z19's has no
-  range command), after which the sensor restarts (:func:`restarts_device`). Another N is
+  5000 the MH-Z19C's, and 10000 too the MH-Z19B's and MH-Z14A's), after which the sensor restarts (:func:`restarts_device`). Another N is
   refused with the models named (:data:`MHZ19_RANGES_HINT`): 1000 and 3000, which ESPEasy's
   MH-Z19 plugin has as commands it leaves disabled, are in no datasheet.
 
@@ -392,9 +391,8 @@ MHZ19_RANGES = (2000, 5000, 10000)
 #: What ``range=N`` with another N is told: which model's datasheet gives which range.
 MHZ19_RANGES_HINT = (
     "the detection ranges Winsen's datasheets give the range command (99): 2000 or 5000 ppm "
-    "on an MH-Z19C, 2000, 5000 or 10000 on an MH-Z19B or MH-Z14A (the original MH-Z19's "
-    "datasheet has no range command); 1000 and 3000, disabled commands in ESPEasy's MH-Z19 "
-    "plugin, are in none"
+    "on an MH-Z19C, 2000, 5000 or 10000 on an MH-Z19B or MH-Z14A; 1000 and 3000, disabled "
+    "commands in ESPEasy's MH-Z19 plugin, are in none"
 )
 
 
