@@ -361,6 +361,29 @@ def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> No
     assert r["GSA.used_glonass"] == [5.0, 4.0]
 
 
+def test_quectel_lc79d_gsv_alone_then_its_gga_gives_one_reading_a_group() -> None:
+    """The LC79D's GSV sentences alone, its second epoch's again and again (a receiver set to
+    send GSV alone), then its GGA, the stream's first frame of another kind (its other
+    sentences switched on). Its GPS and Galileo groups change their signal ID within the
+    group: each is one epoch's, the talker's next group of that signal ID the next epoch's,
+    whose reading it gives at its last sentence (7 GPS satellites, 2 Galileo), every epoch
+    as the first; the GGA finds no epoch short of a group, and gives nothing more."""
+    lines = stream("quectel_lc79d.nmea").split(b"\r\n")
+    gsv = [line for line in lines if line[3:6] == b"GSV"]
+    first, second = gsv[:9], gsv[9:]
+    assert first[-1].startswith(b"$GAGSV,2,2,")
+    assert second[0].startswith(b"$GPGSV,3,1,")
+    gga = next(line for line in lines if line.startswith(b"$GPGGA,115034.00,"))
+    spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"), ("galileo", "GSV.in_view_galileo")))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    readings = [pair for frame in first for pair in parse(frame)]
+    assert readings == [("gps", 10.0), ("galileo", 4.0)]  # as sent, as gpsd counts them
+    for _ in range(3):
+        got = [parse(frame) for frame in second]
+        assert got == [[], [], [("gps", 7.0)], [], [], [], [], [("galileo", 2.0)]]
+    assert parse(gga) == []
+
+
 def test_skytraq_px1172rh_one_reading_an_epoch_over_its_groups_of_each_signal() -> None:
     """A SkyTraq PX1172RH sends a $GPGSV group for L1 (10 satellites) and one for L2 (4 of
     them), and a $GAGSV group for E1 (10) and one for E5b (5 of them): each constellation
