@@ -3255,6 +3255,22 @@ def test_a_stream_of_gsv_alone_gives_an_epoch_short_of_a_band_at_the_next_epochs
     assert got == [[], l1, l1, l1, l1, l1 + l1, l1]
 
 
+def test_a_stream_of_gsv_alone_counts_each_loss_after_an_epoch_short_of_a_band() -> None:
+    """In a stream of GSV alone, an epoch short of its L5 group before any loss gives its L1
+    reading at the next epoch's first group; the next two epochs each lose their L5 group's
+    sentence (its checksum fails): neither gives a reading, the second's loss told from the
+    first's, which came before that epoch began; the epoch after them, whole, gives its
+    reading at its L5 group."""
+    parse = decoder("GSV.in_view_gps")
+    l1 = [("GSV.in_view_gps", 3.0)]
+    damaged_l5 = DUAL_L5[:-1] + b"0"
+    assert [parse(frame) for frame in (DUAL_L1, DUAL_L5, DUAL_L1, DUAL_L1)] == [l1, [], [], l1]
+    for _ in range(2):
+        assert reason(parse, damaged_l5) == "checksum"
+        assert parse(DUAL_L1) == []  # the epoch that lost its L5 group's sentence: nothing
+    assert parse(DUAL_L5) == [("GSV.in_view_gps", 4.0)]
+
+
 def test_a_stream_of_gsv_alone_counts_a_loss_before_an_epochs_last_group_in_that_epoch() -> None:
     """In a stream of GSV alone, a sentence lost before an epoch's L5 group (a GLONASS one
     whose talker is damaged) is that epoch's, which gives its reading at its L5 group as
