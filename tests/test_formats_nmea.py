@@ -3629,9 +3629,10 @@ def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
 def test_a_rejected_gsv_sentence_says_why() -> None:
     """The detail the log's ``frame rejected`` shows for a GSV sentence: a signal ID of more
     than one digit, at most 8 characters of it (a line without checksums whose last
-    satellite's commas were damaged), a sentence number past its group's, and of a group
-    cut short, how many sentences the cut group has, or which sentence came out of its
-    group."""
+    satellite's commas were damaged), and so of a satellite number that is no whole number
+    (its first satellite's commas damaged), a sentence number past its group's, and of a
+    group cut short, how many sentences the cut group has, or which sentence came out of
+    its group."""
 
     def why(parse: Decoder, frame: bytes) -> tuple[str, str]:
         with pytest.raises(ParseError) as caught:
@@ -3641,12 +3642,26 @@ def test_a_rejected_gsv_sentence_says_why() -> None:
     parse = decoder("GSV.in_view_gps")
     damaged = b"$GPGSV,2,1,05,01,40,083,46,12;17;308;41"
     assert why(parse, damaged) == ("syntax", "GSV signal ID '12;17;30'")
+    damaged = b"$GPGSV,2,1,05,01;40;083;46,12,17,308,41,14,22,228"
+    assert why(parse, damaged) == ("syntax", "GSV satellite number '01;40;08'")
     parse = decoder("GSV.in_view_gps")
     first, _, last = GSV_GROUP
     assert why(parse, nmea("GPGSV,2,3,11")) == ("syntax", "GSV sentence 3 of 2")
     assert parse(first) == []
     assert why(parse, first) == ("truncated", "GSV group of 3 cut before its end")
     assert why(parse, last) == ("truncated", "GSV sentence 3 of 3 out of its group")
+
+
+def test_a_gsv_elevation_or_azimuth_is_not_checked() -> None:
+    """Of a GSV satellite's four fields, its number and its SNR are read (a number that is
+    no whole number rejects the sentence, a garbled SNR too); no channel reads its elevation
+    or azimuth, and whatever a receiver writes there leaves the sentence read: an elevation
+    below the horizon with its sign (gpsd's ``processGSV`` reads it with ``atoi``, sign and
+    all), an azimuth with a decimal."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    below = nmea("GPGSV,1,1,03,05,40,083,46,12,-02,308,41,25,07,344.5,39")
+    assert parse(below) == [("GSV.in_view_gps", 3.0), ("GSV.snr_max_gps", 46.0)]
+    assert reason(parse, nmea("GPGSV,1,1,02,05,40,083,4A,12,17,308,41")) == "syntax"
 
 
 @pytest.mark.parametrize("at", [15, 31, 40, 52, 54], ids=lambda at: f"cut at {at}")
