@@ -521,3 +521,29 @@ def test_a_zed_f9p_epoch_joined_to_the_last_and_short_of_its_l1_group_gives_no_g
     assert values(got, "GSV.snr_max_gps") == [(0, 34.0), (1, 34.0)]
     assert values(got, "GSV.in_view_gps") == [(0, 12.0), (1, 12.0)]
     assert values(got, "GSV.in_view_glonass") == values(sound, "GSV.in_view_glonass")
+
+
+def test_an_epoch_without_the_first_constellations_groups_still_ends_the_others() -> None:
+    """A ZED-F9P's third epoch without its GPS groups and BeiDou's B2I group, dropped whole
+    before they reached the line (a receiver whose output outgrows its port's baud rate
+    drops messages whole), no byte of them on the line: GPS, whose groups came first in
+    every epoch before, gets no reading that epoch; GLONASS and Galileo get theirs at their
+    second group as ever, and BeiDou, short of a group, its B1I reading at the epoch's end,
+    the GLL after the groups (10 satellites, 35 dB-Hz at most)."""
+    epochs = receiver_epochs("ublox_zed_f9p.nmea")
+    third = [
+        line
+        for line in epochs[2]
+        if not line.startswith(b"$GPGSV") and not (line.startswith(b"$GBGSV") and b",*" in line)
+    ]
+    assert len(third) == len(epochs[2]) - 9
+    fields = ("GSV.in_view_gps", "GSV.in_view_glonass", "GSV.in_view_beidou", "GSV.snr_max_beidou")
+    spec = FormatSpec("nmea", tuple((field, field) for field in fields))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    for line in epochs[0] + epochs[1]:
+        parse(line.rstrip())
+    got = [(line[:6], parse(line.rstrip())) for line in third]
+    assert [(kind, pairs) for kind, pairs in got if pairs] == [
+        (b"$GLGSV", [("GSV.in_view_glonass", 10.0)]),
+        (b"$GNGLL", [("GSV.in_view_beidou", 10.0), ("GSV.snr_max_beidou", 35.0)]),
+    ]
