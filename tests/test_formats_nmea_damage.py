@@ -547,3 +547,38 @@ def test_an_epoch_without_the_first_constellations_groups_still_ends_the_others(
         (b"$GLGSV", [("GSV.in_view_glonass", 10.0)]),
         (b"$GNGLL", [("GSV.in_view_beidou", 10.0), ("GSV.snr_max_beidou", 35.0)]),
     ]
+
+
+def test_a_gsv_stream_s_groups_that_lost_a_sentence_each_begin_their_next_epoch() -> None:
+    """A ZED-F9P's GSV sentences alone (a receiver set to send GSV alone, nothing between its
+    epochs): its second epoch loses a sentence of its GPS L1 group, then one of its GLONASS
+    L1 group (checksums that fail). Neither constellation gets a reading that epoch. Each
+    lost group was its epoch's: the third epoch's GPS L1 group begins GPS's next epoch,
+    though GLONASS's loss came after GPS's, and GPS's reading comes at that epoch's L2
+    group, of its own two groups, not at its L1 group merged with the second epoch's L2
+    group; GLONASS's likewise at its L2 group."""
+    epochs = [
+        [line.rstrip() for line in epoch if line[3:6] == b"GSV"]
+        for epoch in receiver_epochs("ublox_zed_f9p.nmea")
+    ]
+    lost = (
+        b"$GPGSV,3,2,12,16,11,248,07,20,52,273,34,21,80,232,30,24,07,045,,1*67",
+        b"$GLGSV,3,2,10,73,06,174,,74,05,132,,81,64,223,35,82,13,214,33,1*7F",
+    )
+    assert all(line in epochs[1] for line in lost)
+    spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"), ("glonass", "GSV.in_view_glonass")))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    for line in epochs[0]:
+        parse(line)
+    for line in epochs[1]:
+        if line in lost:
+            with pytest.raises(ParseError) as caught:
+                parse(line[:-1] + b"0")
+            assert caught.value.reason == "checksum"
+        else:
+            assert parse(line) == []
+    got = [(line[-5:], parse(line)) for line in epochs[2]]
+    assert [(end, pairs) for end, pairs in got if pairs] == [
+        (b",6*65", [("gps", 12.0)]),  # the last sentence of GPS's L2 group
+        (b",3*70", [("glonass", 10.0)]),  # of GLONASS's L2 group
+    ]
