@@ -3590,15 +3590,18 @@ def test_gsv_signal_ids_are_one_digit_and_waiting_groups_are_bounded() -> None:
 def test_the_signals_whose_gsv_groups_lost_a_sentence_are_bounded() -> None:
     """Each group cut by its signal's next sentence 1 is kept as one its epoch has had (see
     ``SatelliteGroups._lost_keys``): in a stream of GSV alone, of talkers and signal IDs
-    damaged without checksum, no more than the waiting groups' bound are kept, the newest
-    among them."""
+    damaged without checksum, no more than the waiting groups' bound are kept at any time,
+    the newest among them."""
     groups = SatelliteGroups({"gps": [], "glonass": [], "galileo": []})
     first = ["05", "01", "40", "083", "46"]
+    most = 0
     for signal in "0123456789ABCDEF":
         for talker in ("GP", "GL", "GA"):
             groups.feed([f"{talker}GSV", "2", "1", *first, signal])
             with pytest.raises(ParseError, match="cut before its end"):
                 groups.feed([f"{talker}GSV", "2", "1", *first, signal])
+            most = max(most, len(groups._lost_keys))
+    assert most == _PENDING_GROUPS
     assert 0 < len(groups._lost_keys) <= _PENDING_GROUPS
     assert ("GA", "F") in groups._lost_keys
 
