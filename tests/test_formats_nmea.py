@@ -3334,6 +3334,33 @@ def test_a_port_opened_between_a_dual_band_epochs_groups_merges_from_its_next_ep
     ]
 
 
+def test_groups_read_alone_after_a_lost_teaching_group_give_no_reading_at_the_first_frame() -> None:
+    """A stream of GSV alone until its first GGA (a receiver whose other sentences are
+    switched on later), of GPS L1 and L2 groups of two sentences each: the first epoch's two
+    groups each lose their second sentence without a trace, each cut by the next epoch's
+    group of its signal (counted). The L2 group that would have taught the talker's second
+    signal is lost: the next epoch's L1 group gives its reading as the epoch's whole, and so
+    does its L2 group, of its own satellites (the epoch's L2 group lost a sentence: the next
+    one begins another epoch). The GGA after them, the stream's first frame of another
+    kind, gives no third reading of that epoch."""
+    parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
+    l1 = [
+        nmea("GPGSV,2,1,05,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45,1"),
+        nmea("GPGSV,2,2,05,15,10,100,30,1"),
+    ]
+    l2 = [
+        nmea("GPGSV,2,1,05,01,40,083,40,12,07,344,43,02,17,308,30,14,22,228,20,6"),
+        nmea("GPGSV,2,2,05,16,10,100,31,6"),
+    ]
+    assert parse(l1[0]) == []
+    assert parse(l2[0]) == []
+    assert reason(parse, l1[0]) == "truncated"
+    assert parse(l1[1]) == [("GSV.in_view_gps", 5.0), ("GSV.snr_max_gps", 46.0)]
+    assert reason(parse, l2[0]) == "truncated"
+    assert parse(l2[1]) == [("GSV.in_view_gps", 5.0), ("GSV.snr_max_gps", 43.0)]
+    assert parse(dual_gga(1)) == []
+
+
 def test_a_port_opened_after_the_l1_group_of_three_signals_the_gga_after_lost_unseen() -> None:
     """A receiver of three GPS signals (L1, L2, L5; signal IDs 1, 6, 8) whose port opened
     after an epoch's L1 group, the GGA after that epoch lost without a trace: the next
