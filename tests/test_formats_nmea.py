@@ -3361,6 +3361,39 @@ def test_groups_read_alone_after_a_lost_teaching_group_give_no_reading_at_the_fi
     assert parse(dual_gga(1)) == []
 
 
+def test_a_loss_counted_at_a_cut_is_the_epoch_s_before_the_group_that_cut_it() -> None:
+    """A receiver of three GPS signals sending GSV alone (L1 and L2 in two sentences each, L5
+    in one), its port opened at an epoch's L2 group, which loses its second sentence without
+    a trace (a line cut within its ``$``); the L5 group after it teaches the talker's second
+    signal (two groups an epoch, so far). The next epoch's L1 group loses its second sentence
+    too. Each lost group is cut by the next group of its signal (counted): that epoch's L2
+    group cuts the first's, and its L2 and L5 groups give its reading at L5 (7 satellites);
+    the third epoch's L1 group cuts the second's and begins the next epoch. The L2 group's
+    loss was counted before the second epoch's reading, so it is none of the third epoch's:
+    that epoch's L2 group joins its L1 group, and the reading is at the L2 group, of L1 and
+    L2 (6 satellites), not of L2 and L5 at L5; its L5 group makes three the most, and the
+    next epochs give the reading of all three (8 satellites) at their L5 group."""
+    parse = decoder("GSV.in_view_gps")
+    l1 = [
+        nmea("GPGSV,2,1,05,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45,1"),
+        nmea("GPGSV,2,2,05,15,10,100,30,1"),
+    ]
+    l2 = [
+        nmea("GPGSV,2,1,05,01,40,083,40,12,07,344,43,02,17,308,30,14,22,228,20,6"),
+        nmea("GPGSV,2,2,05,16,10,100,31,6"),
+    ]
+    l5 = nmea("GPGSV,1,1,02,05,40,083,44,30,22,228,49,8")
+    assert [parse(frame) for frame in (l2[0], l5, l1[0])] == [[], [], []]
+    assert reason(parse, l2[0]) == "truncated"
+    assert [parse(frame) for frame in (l2[1], l5)] == [[], [("GSV.in_view_gps", 7.0)]]
+    assert reason(parse, l1[0]) == "truncated"
+    got = [parse(frame) for frame in (l1[1], *l2, l5)]
+    assert got == [[], [], [("GSV.in_view_gps", 6.0)], []]
+    for _ in range(2):
+        got = [parse(frame) for frame in (*l1, *l2, l5)]
+        assert got == [[], [], [], [], [("GSV.in_view_gps", 8.0)]]
+
+
 def test_a_port_opened_after_the_l1_group_of_three_signals_the_gga_after_lost_unseen() -> None:
     """A receiver of three GPS signals (L1, L2, L5; signal IDs 1, 6, 8) whose port opened
     after an epoch's L1 group, the GGA after that epoch lost without a trace: the next
