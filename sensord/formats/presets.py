@@ -144,9 +144,10 @@ them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { 
 * MH-Z19: ``FF 01`` command, five bytes, two's-complement sum of bytes 1..7. ``read`` (86),
   ``abc_on`` and ``abc_off`` (79, automatic baseline calibration), ``range=N`` (99, N ppm:
   2000, 5000 or 10000, the detection ranges Winsen's datasheets give the command: 2000 and
-  5000 the MH-Z19C's, and 10000 too the MH-Z19B's and MH-Z14A's), after which the sensor restarts (:func:`restarts_device`). Another N is
-  refused with the models named (:data:`MHZ19_RANGES_HINT`): 1000 and 3000, which ESPEasy's
-  MH-Z19 plugin has as commands it leaves disabled, are in no datasheet.
+  5000 the MH-Z19C's, and 10000 too the MH-Z19B's and MH-Z14A's), after which the sensor
+  restarts (:func:`restarts_device`). Another N is refused with the models named
+  (:data:`MHZ19_RANGES_HINT`): 1000 and 3000, which ESPEasy's MH-Z19 plugin has as commands
+  it leaves disabled, are in no datasheet.
 
 Acknowledgements (:class:`~sensord.formats.acks.Ack`, ``Command.ack``) of the commands whose
 device answers them with a reply of its own, checked after the set-up commands:
