@@ -204,11 +204,14 @@ def test_a_window_step_interrupted_after_taking_its_values_takes_none_twice() ->
 
 
 def test_a_frame_sensor_ends_with_the_figures_of_reading_by_reading_drains() -> None:
-    """64 frames of a PMS5003 (some out of a filter's range) fed in chunks of 1 to 5 frames:
-    every step's counters and every channel's window equal those of a sensor whose chains take
-    each chunk's readings through Chain.drain (the generators)."""
+    """64 frames of a PMS5003 (some out of its channels' filters' range) fed in chunks of 1 to
+    5 frames: every step's counters and every channel's window equal those of a sensor whose
+    chains take each chunk's readings through Chain.drain (the generators)."""
     config = parse_config(
         '[[sensors]]\nname = "pm"\nport = "sim://pm"\npreset = "pms5003"\n'
+        '[[sensors.channels]]\nname = "pm2_5_ug_m3"\nfilter = { max = 1000 }\n'
+        '[[sensors.channels]]\nname = "pm10_ug_m3"\nfilter = { min = 100, max = 1200 }\n'
+        '[[sensors.channels]]\nname = "particles_0_3um_per_dl"\n'
         "[metrics]\nstep_timing_sample_every = 5\n"
     ).sensors[0]
     registry = CollectorRegistry()
