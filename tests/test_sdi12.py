@@ -400,3 +400,43 @@ def test_a_sensor_asked_without_crc_while_one_is_checked_is_pointed_at_parse_che
     )
     assert "check the device's output against parse.checksum" in snapshot.hint
     assert "aMC!" in snapshot.hint
+
+
+@dataclass
+class ConcurrentCrcAdapter(CrcAdapter):
+    """The TEROS 12 asked with ``0CC!``: a concurrent measurement, answered ``atttnn`` (two
+    digits for the count) and followed by no service request; ``0D0!`` after ``ttt`` gets
+    the values with their CRC (Campbell Scientific's HygroVUE5 manual, "Start concurrent
+    measurement commands (aC!)", help.campbellsci.com/hygrovue5/shared/sdi-12-sensor-support/
+    start-concurrent-measurement-commands.htm: ``XC!`` answered ``X03005``, "The sensor will
+    not issue a service request"; the same of ``aCC!`` with the CRC on the data)."""
+
+    def answer(self, command: bytes) -> list[tuple[float, bytes]]:
+        if command == b"0CC!":
+            return [(0.05, b"000103\r\n")]
+        return super().answer(command)
+
+
+def test_the_readme_teros12_asked_with_acc_ignores_its_atttnn_reply() -> None:
+    """The README's ``soil_west`` polled with ``0CC!``, as it says it may be: the ``atttnn``
+    reply is ignored like the ``atttn`` of ``0MC!``, not rejected as a line without CRC, and
+    every data line is read."""
+    clock = Clock()
+    with PtyPair() as pair:
+        table = readme_sensor("soil_west") | {"port": pair.path, "simulate": "never"}
+        table["poll"] = {**table["poll"], "request": ["0CC!", "0D0!"]}
+        rt = SensorRuntime(
+            sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        poll(rt, pair, clock, ConcurrentCrcAdapter(), 6)
+        [vwc, temperature, ec] = [c.stats for c in rt.snapshot().channels]
+        rt.stop()
+    assert vwc is not None
+    assert temperature is not None
+    assert ec is not None
+    assert (vwc.count, temperature.count, ec.count) == (3, 3, 3)
+    assert ec.reading.value == 3.0
+    assert rt.ignored == 3
+    assert sum(rt.parse_errors.values()) == 0
+    assert rt.poll_timeouts == 0
