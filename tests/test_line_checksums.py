@@ -158,6 +158,8 @@ def test_an_rmy_checksum_covers_the_line_from_its_first_byte() -> None:
         ("sdi12", b"0+3.14", "no_checksum"),  # asked with aM!, not aMC!
         ("sdi12", b"00013", "no_checksum"),  # the atttn reply carries none
         ("sdi12", b"OqZ", "no_checksum"),  # a CRC of no line
+        ("sdi12", b"0+3.14Oq", "truncated"),  # its CRC's last character lost
+        ("sdi12", b"0+3.1Oq", "no_checksum"),  # two letters, not the CRC of what they end
         ("xor", b"0 003.7 327 00*0D", "checksum"),
         ("xor", b"0 003.6 327 00*0d", None),  # lower case hex
         ("xor", b"0 003.6 327 00", "no_checksum"),

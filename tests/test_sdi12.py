@@ -440,3 +440,48 @@ def test_the_readme_teros12_asked_with_acc_ignores_its_atttnn_reply() -> None:
     assert rt.ignored == 3
     assert sum(rt.parse_errors.values()) == 0
     assert rt.poll_timeouts == 0
+
+
+@dataclass
+class LastCharacterLost(CrcAdapter):
+    """The adapter with the TEROS 12 asked with ``0MC!`` that now and then misses the last
+    character of a reply, the third of its CRC (Arduino-SDI-12 issue 160,
+    github.com/EnviroDIY/Arduino-SDI-12/issues/160: "sometimes the last character in the
+    response is missing, i.e. the last character in the CRC. The first 2 characters in the
+    CRC are correct", with a TEROS 21 among the sensors); ``cut`` are the numbers of those
+    replies."""
+
+    cut: tuple[int, ...] = ()
+
+    def answer(self, command: bytes) -> list[tuple[float, bytes]]:
+        n = self.data_requests
+        replies = super().answer(command)
+        if command != b"0D0!" or n not in self.cut:
+            return replies
+        [(delay, line)] = replies
+        return [(delay, line.removesuffix(b"\r\n")[:-1] + b"\r\n")]
+
+
+def test_a_reply_whose_crc_lost_its_last_character_is_truncated_not_without_crc() -> None:
+    """The README's ``soil_west``: a data line that lost its CRC's last character is rejected
+    as ``truncated`` (bytes lost on the way), not as ``no_checksum``, the reason that says the
+    sensor sends no CRC at all; its neighbours are read."""
+    clock = Clock()
+    with PtyPair() as pair:
+        table = readme_sensor("soil_west") | {"port": pair.path, "simulate": "never"}
+        rt = SensorRuntime(
+            sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        poll(rt, pair, clock, LastCharacterLost(cut=(1,)), 6)
+        [vwc, temperature, ec] = [c.stats for c in rt.snapshot().channels]
+        rt.stop()
+    assert vwc is not None
+    assert temperature is not None
+    assert ec is not None
+    assert (vwc.count, temperature.count, ec.count) == (2, 2, 2)
+    assert ec.reading.value == 3.0
+    assert rt.parse_errors["truncated"] == 1
+    assert rt.parse_errors["no_checksum"] == 0
+    assert sum(rt.parse_errors.values()) == 1
+    assert rt.ignored == 6

@@ -42,7 +42,9 @@ A line's check fails for one of these reasons:
   two characters; for ``sdi12``, last three characters that are no CRC: each from ``@`` to
   DEL, the first at most ``O``): the device does not send it (an SDI-12 sensor asked with
   ``aM!``, a WXT polled in uppercase), or sends another kind;
-* ``truncated``: the line ends within its ``*hh`` (``*`` and at most one hex digit);
+* ``truncated``: the line ends within its ``*hh`` (``*`` and at most one hex digit), or
+  for ``sdi12`` in the first two characters of its CRC, its last one lost (a USB adapter
+  that misses the last character of a reply with CRC: Arduino-SDI-12 issue 160);
 * ``syntax``: ``*`` and two characters that are not hex digits, a line that is only its
   ``*hh``, or any other ``nmea`` line that does not begin with ``$`` or ``!``.
 
@@ -228,6 +230,12 @@ def _failed(kind: str, line: bytes) -> ParseError:
         end = len(line) - 3
         tail = line[end:] if end > 0 else b""
         if len(tail) < 3 or tail[0] & 0xF0 != 0x40 or any(c & 0xC0 != 0x40 for c in tail):
+            if _sdi12_cut(line):
+                return ParseError(
+                    "truncated",
+                    f"line cut in its SDI-12 CRC: it ends in {_quoted(line[-2:])}, the first "
+                    f"two of the three characters its bytes make, {_quoted(sdi12_crc(line[:-2]))}",
+                )
             return ParseError("no_checksum", f"no SDI-12 CRC at the end of the line{named}")
         return ParseError(
             "checksum",
@@ -256,6 +264,23 @@ def _failed(kind: str, line: bytes) -> ParseError:
         "checksum",
         f"XOR checksum mismatch: the line says {_quoted(given)}, its bytes make "
         f"'{computed:02X}'{named}",
+    )
+
+
+def _sdi12_cut(line: bytes) -> bool:
+    """Whether ``line``, which ends in no SDI-12 CRC, is an SDI-12 sensor's data line (its
+    address, then a value's sign) that ends in the first two characters of the CRC of the
+    bytes before them: one whose last character, its CRC's third, was lost. Its values end
+    in a digit, which no CRC character is, so a data line sent without a CRC never ends so.
+    Not told of other lines, whose text may end in letters from ``@`` to DEL (a Vaisala
+    WXT's unit letters), nor of one whose last three characters could be a CRC (told as a
+    CRC that does not hold): one in 1024 of those, damaged, would end so by chance."""
+    return (
+        len(line) > 3
+        and line[1] in b"+-"
+        and line[-2] & 0xF0 == 0x40
+        and line[-1] & 0xC0 == 0x40
+        and sdi12_crc(line[:-2])[:2] == line[-2:]
     )
 
 
