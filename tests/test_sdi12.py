@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 from harness.pty import PtyPair, wait_readable
+from structlog.testing import capture_logs
 from test_frames_commands import Clock, read_all, sensor_config
 
 from sensord.cli import main
@@ -485,3 +486,35 @@ def test_a_reply_whose_crc_lost_its_last_character_is_truncated_not_without_crc(
     assert rt.parse_errors["no_checksum"] == 0
     assert sum(rt.parse_errors.values()) == 1
     assert rt.ignored == 6
+
+
+def rejections_logged(table: dict[str, Any], adapter: Adapter, polls: int) -> list[str]:
+    """The details of the ``frame rejected`` warnings of the README sensor ``table`` polled
+    ``polls`` times on a real pty, ``adapter`` answering."""
+    clock = Clock()
+    with PtyPair() as pair:
+        table = table | {"port": pair.path, "simulate": "never"}
+        rt = SensorRuntime(
+            sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        with capture_logs() as logs:
+            poll(rt, pair, clock, adapter, polls)
+        rt.stop()
+    return [e["detail"] for e in logs if e["event"] == "frame rejected"]
+
+
+def test_a_crc_the_sensor_sends_unasked_for_by_parse_checksum_is_named() -> None:
+    """The README's ``soil_east`` polled with ``0MC!`` without ``parse.checksum``: every data
+    line ends in its CRC, which the pattern does not take, so each is rejected as ``syntax``,
+    and the warning says that the line ends in a CRC that ``parse.checksum = "sdi12"``
+    checks; a damaged line without CRC is told as before."""
+    table = readme_sensor("soil_east")
+    table["poll"] = {**table["poll"], "request": ["0MC!", "0D0!"]}
+    [detail] = rejections_logged(table, CrcAdapter(), 2)
+    assert detail == (
+        "pattern does not match; the line ends in a checksum that holds as parse.checksum = "
+        "'sdi12' has it, which takes it off before the pattern sees the line"
+    )
+    damaged = Adapter(replies={0: b"0#1850.16#21.9+124"})
+    assert rejections_logged(readme_sensor("soil_east"), damaged, 2) == ["pattern does not match"]

@@ -41,6 +41,7 @@ from collections.abc import Callable, Mapping
 
 from sensord.errors import ParseError
 from sensord.formats.base import BatchDecoder, Codec, Decoder, Encoder, FormatSpec, regex_text
+from sensord.formats.line_checksums import holding_kind
 from sensord.formats.text import (
     SCPI_INFINITY,
     StateOf,
@@ -378,10 +379,12 @@ def decoder(spec: FormatSpec) -> Decoder:
     if _named(spec, compiled):
         return _named_decoder(spec, compiled)
 
+    checksum = spec.checksum
+
     def parse_matched_value(frame: bytes) -> list[tuple[str, float]]:
         match = search(regex_text(decode_text(frame, encoding)))
         if match is None:
-            raise ParseError("syntax", "pattern does not match")
+            raise _unmatched(frame, checksum)
         text = match.group(1)
         if text is None:
             raise ParseError("invalid", "pattern matched without its group", (), (channel,))
@@ -391,6 +394,22 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise not_measured(exc, (channel,)) from None
 
     return parse_matched_value
+
+
+def _unmatched(frame: bytes, checksum: str | None) -> ParseError:
+    """The rejection of ``frame``, which ``parse.pattern`` does not match: one that ends in a
+    checksum whose check holds, of a sensor whose ``parse.checksum`` (``checksum``) names
+    none, says which (an SDI-12 sensor asked with ``aMC!``, which ends its data lines in a
+    CRC: ``parse.checksum = "sdi12"`` checks it and takes it off before the pattern sees the
+    line). Only a rejected line is looked at."""
+    kind = None if checksum is not None else holding_kind(frame.strip(b"\r\n"))
+    if kind is None:
+        return ParseError("syntax", "pattern does not match")
+    return ParseError(
+        "syntax",
+        f"pattern does not match; the line ends in a checksum that holds as parse.checksum = "
+        f"{kind!r} has it, which takes it off before the pattern sees the line",
+    )
 
 
 def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
@@ -403,10 +422,12 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
         for field, channels in channels_by_field(spec.fields).items()
     ]
 
+    checksum = spec.checksum
+
     def parse_named_values(frame: bytes) -> list[tuple[str, float]]:
         match = search(regex_text(decode_text(frame, encoding)))
         if match is None:
-            raise ParseError("syntax", "pattern does not match")
+            raise _unmatched(frame, checksum)
         readings: list[tuple[str, float]] = []
         took_part = False
         failed: ParseError | None = None
