@@ -518,3 +518,74 @@ def test_a_crc_the_sensor_sends_unasked_for_by_parse_checksum_is_named() -> None
     )
     damaged = Adapter(replies={0: b"0#1850.16#21.9+124"})
     assert rejections_logged(readme_sensor("soil_east"), damaged, 2) == ["pattern does not match"]
+
+
+@dataclass
+class RestartingAdapter(Adapter):
+    """The adapter restarted by the open of its port: what is written in its first
+    ``ready_s`` (its Arduino bootloader and its own start-up delay) is lost, as Dr. John
+    Liu's "Simple SDI-12 Sensor Reader" 1.0 (2018-12-03, for "Dr. Liu's family of SDI-12 USB
+    adapters", liudr.wordpress.com/gadget/sdi-12-usb-adapter/) has it: it opens the port,
+    then ``time.sleep(2.5) # delay for arduino bootloader and the 1 second delay of the
+    adapter.`` before it writes ``?!``. The sensor answers ``0!`` with its address; a ``0D0!``
+    before any ``0M!`` since the open gets the values of its last measurement before it,
+    which the sensor kept ("The data will be retained in the sensor until another "M", "C"
+    or "V" command is executed", Xylem H-335 manual, "Concurrent Measure Command")."""
+
+    clock: Clock = field(default_factory=Clock)
+    ready_s: float = 2.5
+    opened_at: float = 0.0
+    measured: bool = False
+    written: list[tuple[float, bytes]] = field(default_factory=list)
+
+    def answer(self, command: bytes) -> list[tuple[float, bytes]]:
+        self.written.append((round(self.clock.now - self.opened_at, 2), command))
+        if self.clock.now < self.opened_at + self.ready_s:
+            return []
+        if command == b"0!":
+            return [(0.03, b"0\r\n")]
+        self.measured = self.measured or command == b"0M!"
+        if command == b"0D0!" and not self.measured:
+            return [(0.15, b"0+1700.00+18.0+5\r\n")]
+        return super().answer(command)
+
+
+def readme_acknowledge_setup() -> list[dict[str, str]]:
+    """The set-up the README's SDI-12 section gives, read from its text."""
+    text = (REPO / "README.md").read_text()
+    [setup] = re.findall(r"`(setup = \[\{ send_text = '0!'.*?\])`", text)
+    return list(tomllib.loads(setup)["setup"])
+
+
+@pytest.mark.parametrize("acknowledged", [False, True], ids=["as_is", "with_its_setup"])
+def test_an_adapter_restarted_by_the_open_gets_its_first_poll_once_it_answers(
+    acknowledged: bool,
+) -> None:
+    """The README's ``soil_east`` on an adapter that the open restarts: as it is, its first
+    ``0M!`` is lost (a poll timeout) and the first ``0D0!`` publishes the values of the
+    measurement before the open (18.0 °C); with the set-up the README gives, the first
+    ``0M!`` waits for the adapter's answer to ``0!``, and only fresh values are read."""
+    clock = Clock()
+    adapter = RestartingAdapter(clock=clock, opened_at=clock.now)
+    with PtyPair() as pair:
+        table = readme_sensor("soil_east") | {"port": pair.path, "simulate": "never"}
+        if acknowledged:
+            table["setup"] = readme_acknowledge_setup()
+        rt = SensorRuntime(
+            sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        poll(rt, pair, clock, adapter, 8)
+        temperature = rt.snapshot().channels[1].stats
+        rt.stop()
+    assert temperature is not None
+    if not acknowledged:
+        assert adapter.written[0] == (0.0, b"0M!")
+        assert (rt.poll_timeouts, temperature.min) == (1, 18.0)
+        return
+    assert adapter.written[:4] == [(0.0, b"0!"), (1.0, b"0!"), (3.0, b"0!"), (3.13, b"0M!")]
+    assert rt.poll_timeouts == 0
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert temperature.min == temperature.max == 22.3
+    assert temperature.count == 2
+    assert sum(rt.parse_errors.values()) == 0
