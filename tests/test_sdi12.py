@@ -589,3 +589,41 @@ def test_an_adapter_restarted_by_the_open_gets_its_first_poll_once_it_answers(
     assert temperature.min == temperature.max == 22.3
     assert temperature.count == 2
     assert sum(rt.parse_errors.values()) == 0
+
+
+def test_two_replies_of_the_same_number_of_values_cannot_be_told_apart() -> None:
+    """A sensor that returns 8 values over ``aD0!`` and ``aD1!`` in two groups of 4 (Sommer's
+    SDI-12 manual, USH-9 "Request results": "if a measurement returns 8 values in two groups
+    of 4, the commands aD0! and aD1! need to be issued"; its ``0D0!`` reply
+    ``0+2591+706+25.53+0``): a pattern with an alternative per reply reads both with the
+    first, so the README's refusal holds, naming the second's first group; a second reply
+    of another number of values is read by its own alternative."""
+
+    def group(name: str) -> str:
+        return f"(?P<{name}>[+-][0-9.]+)"
+
+    def load(second: str, example: str) -> list[str]:
+        first = "".join(group(n) for n in ("a", "b", "c", "d"))
+        table = {
+            "name": "snow",
+            "port": "/dev/ttyUSB0",
+            "format": "value",
+            "terminator": "\r\n",
+            "poll": {"request": ["0M!", "0D0!", "0D1!"], "interval_s": 10},
+            "parse": {
+                "pattern": f"^0(?:{first}|{second})$",
+                "example": ["0+2591+706+25.53+0", example],
+                "ignore": ["^0$", "^0[0-9]{4}$"],
+            },
+            "channels": [{"name": n, "field": n} for n in re.findall(r"<(\w)>", first + second)],
+        }
+        errors: list[str] = []
+        Config.load({"sensors": [table]}, "", errors)
+        return errors
+
+    four = "".join(group(n) for n in ("e", "f", "g", "h"))
+    assert load(four, "0+2600+705+25.50+1") == [
+        "sensors[0].parse.example: group 'e' finds no number in any of its lines: give a "
+        "line of each kind the device sends"
+    ]
+    assert load(group("e") + group("f"), "0+2600+705") == []
