@@ -582,3 +582,33 @@ def test_a_gsv_stream_s_groups_that_lost_a_sentence_each_begin_their_next_epoch(
         (b",6*65", [("gps", 12.0)]),  # the last sentence of GPS's L2 group
         (b",3*70", [("glonass", 10.0)]),  # of GLONASS's L2 group
     ]
+
+
+@pytest.mark.parametrize("epoch", [0, 1], ids=["first epoch", "mid-stream"])
+def test_an_lc79d_gsv_group_that_lost_its_second_sentence_is_one_error(epoch: int) -> None:
+    """A Quectel LC79D's fixture sent twice (four epochs): one epoch's ``$GPGSV,3,2`` is lost
+    without a trace. Its ``3,3`` after it carries signal ID 8, which the group's first
+    sentences lack (the receiver's L5 entries): it is the group that waits for its sentence
+    2, which lost it, and is counted once, out of its group; that group does not wait on to
+    be counted again as cut by the next epoch's ``$GPGSV,3,1``. GPS's readings are those of
+    the intact stream but for that epoch's (after a loss in the first epoch, the next is
+    read over the talker's signals as the intact stream reads it: 7 satellites)."""
+    lines = stream("quectel_lc79d.nmea").splitlines(keepends=True) * 2
+    epochs: list[list[bytes]] = []
+    for line in lines:
+        if line.startswith(b"$GPGGA"):
+            epochs.append([])
+        epochs[-1].append(line)
+    assert len(epochs) == 4
+    damaged = [[*lines] for lines in epochs]
+    assert damaged[epoch][2].startswith(b"$GPGSV,3,2,10,")
+    del damaged[epoch][2]
+    assert parse_errors(epochs) == []
+    found = parse_errors(damaged)
+    assert [(reason, frame[:14]) for reason, frame in found] == [("truncated", b"$GPGSV,3,3,10,")]
+    sound, got = read(epochs), read(damaged)
+    intact = channel_values(sound, "GSV.in_view_gps")
+    assert intact == [(0, 10.0), (1, 7.0), (2, 7.0), (3, 7.0)]
+    for channel in ("GSV.in_view_gps", "GSV.snr_max_gps"):
+        expected = [(k, v) for k, v in channel_values(sound, channel) if k != epoch]
+        assert channel_values(got, channel) == expected, channel

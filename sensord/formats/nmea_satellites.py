@@ -298,7 +298,9 @@ class SatelliteGroups:
     groups list 38 distinct satellites), these channels each satellite once.
 
     A sentence whose signal ID differs from the sentences before it in its group continues the
-    group of its talker that waits for its number (see :meth:`_continued`).
+    group of its talker that waits for its number, or for a number before it when the group's
+    sentences carry no signal ID and it does: the sentences between were lost, one loss (see
+    :meth:`_continued`).
 
     A group cut short is never half-used: a sentence that does not continue its group (number
     2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
@@ -501,7 +503,7 @@ class SatelliteGroups:
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
         if number_ > 1 and pending is None:
-            pending = self._continued(talker, total, number_)
+            pending = self._continued(key, total, number_)
             if pending is not None:  # its groups are read with the epoch's from the next on
                 self._begun[talker] = _SEVERAL
         group: list[_Satellite] | None = seen
@@ -653,16 +655,23 @@ class SatelliteGroups:
         self._lost.add("")
         self._anonymous = set(self._begun)
 
-    def _continued(self, talker: str, total: int, number_: int) -> _Pending | None:
-        """The group of ``talker`` under another signal ID that waits for sentence
+    def _continued(self, key: _Key, total: int, number_: int) -> _Pending | None:
+        """The group of ``key``'s talker under another signal ID that waits for sentence
         ``number_`` of ``total``, taken out of the pending groups; None when there is none.
         A receiver may change the signal ID within one group: a Quectel LC79D (L1 and L5)
         sends ``$GPGSV,3,1,10`` and ``3,2,10`` without signal ID, then ``3,3,10`` with the
         L5 entries of three satellites and signal ID 8 (gpsd's capture
-        test/daemon/quectelLC79D.log), one group of 10 by its numbering."""
-        for key, (first, expected, *_) in self._pending.items():
-            if key[0] == talker and (first, expected) == (total, number_):
-                return self._pending.pop(key)
+        test/daemon/quectelLC79D.log), one group of 10 by its numbering. A sentence with a
+        signal ID takes the talker's group without one of ``total`` sentences that waits for
+        a sentence before ``number_`` too: the sentences between were lost (the LC79D's
+        ``3,3`` after its ``3,1``), and the group it takes, which lost them, is its own, not
+        one left waiting to be cut by the next group's sentence 1 and counted again."""
+        talker, signal = key
+        for waiting, (first, expected, *_) in self._pending.items():
+            if waiting[0] != talker or first != total:
+                continue
+            if expected == number_ or (expected < number_ and signal and not waiting[1]):
+                return self._pending.pop(waiting)
         return None
 
     def _readings(
