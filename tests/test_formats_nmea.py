@@ -3666,6 +3666,21 @@ def test_the_signals_whose_gsv_groups_lost_a_sentence_are_bounded() -> None:
     assert ("GA", "F") in groups._lost_keys
 
 
+def test_the_signals_that_began_gsv_groups_are_bounded() -> None:
+    """The talkers and signal IDs whose groups have begun (``SatelliteGroups._opening``, whose
+    sentences continue no group of another signal ID): in a stream of talkers and signal IDs
+    damaged without checksum, no more than the waiting groups' bound are kept at any time,
+    the newest among them."""
+    groups = SatelliteGroups({"gps": [], "glonass": [], "galileo": []})
+    most = 0
+    for signal in "0123456789ABCDEF":
+        for talker in ("GP", "GL", "GA"):
+            groups.feed([f"{talker}GSV", "1", "1", "01", "01", "40", "083", "46", signal])
+            most = max(most, len(groups._opening))
+    assert most == _PENDING_GROUPS
+    assert ("GA", "F") in groups._opening
+
+
 def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
     parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
     first, second, last = GSV_GROUP

@@ -114,12 +114,13 @@ def damage(draw: st.DrawFn, stream: list[list[bytes]]) -> Damage:
 Reading = tuple[int, str, float]
 
 
-def read(stream: list[list[bytes]]) -> list[Reading]:
-    """Every reading of ``stream`` fed epoch by epoch, as a sensor publishes them: those a
-    rejected frame keeps too (``ParseError.kept``). Any other exception fails the test."""
+def read(stream: list[list[bytes]], spec: FormatSpec = SPEC) -> list[Reading]:
+    """Every reading of ``stream`` fed epoch by epoch to a decoder of ``spec``, as a sensor
+    publishes them: those a rejected frame keeps too (``ParseError.kept``). Any other
+    exception fails the test."""
     codec = codec_for("nmea")
-    framer = codec.framer(SPEC, b"\n", 512)
-    parse = codec.sensor_decoder(SPEC, lambda: 0.0)
+    framer = codec.framer(spec, b"\n", 512)
+    parse = codec.sensor_decoder(spec, lambda: 0.0)
     readings: list[Reading] = []
     chunks = [b"".join(lines) for lines in stream]
     for epoch, chunk in enumerate(chunks):
@@ -159,11 +160,12 @@ def test_one_damaged_byte_or_cut_line_costs_its_sentence_only(data: st.DataObjec
         assert len(around) >= len(after), channel
 
 
-def parse_errors(stream: list[list[bytes]]) -> list[tuple[str, bytes]]:
-    """The parse errors of ``stream`` fed epoch by epoch: each one's reason and frame."""
+def parse_errors(stream: list[list[bytes]], spec: FormatSpec = SPEC) -> list[tuple[str, bytes]]:
+    """The parse errors of ``stream`` fed epoch by epoch to a decoder of ``spec``: each one's
+    reason and frame."""
     codec = codec_for("nmea")
-    framer = codec.framer(SPEC, b"\n", 512)
-    parse = codec.sensor_decoder(SPEC, lambda: 0.0)
+    framer = codec.framer(spec, b"\n", 512)
+    parse = codec.sensor_decoder(spec, lambda: 0.0)
     found: list[tuple[str, bytes]] = []
     for lines in stream:
         for frame in framer.feed(b"".join(lines)):
@@ -611,4 +613,54 @@ def test_an_lc79d_gsv_group_that_lost_its_second_sentence_is_one_error(epoch: in
     assert intact == [(0, 10.0), (1, 7.0), (2, 7.0), (3, 7.0)]
     for channel in ("GSV.in_view_gps", "GSV.snr_max_gps"):
         expected = [(k, v) for k, v in channel_values(sound, channel) if k != epoch]
+        assert channel_values(got, channel) == expected, channel
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "cut"),
+    [
+        (
+            (1, b"$GPGSV,3,2,12,16,11,248,07,20,52,273,34,21,80,232,30,24,07,045,,1*67\r\n"),
+            (1, b"$GPGSV,3,1,12,05,06,110,,10,24,284,,13,37,124,,15,63,083,,6*63\r\n"),
+            b"$GPGSV",
+        ),
+        (
+            (0, b"$GBGSV,3,2,10,10,00,282,,12,66,330,,13,23,233,,19,28,123,,*4E\r\n"),
+            (1, b"$GBGSV,3,1,10,01,29,321,,03,12,292,,04,37,345,,08,49,229,27,1*7D\r\n"),
+            b"$GBGSV",
+        ),
+    ],
+    ids=["GPS L2 after L1", "BeiDou B1I after B2I"],
+)
+def test_a_zed_f9p_sentence_after_a_lost_sentence_1_joins_no_other_signals_group(
+    first: tuple[int, bytes], last: tuple[int, bytes], cut: bytes
+) -> None:
+    """A ZED-F9P sends a group per signal, those of a constellation of as many sentences. A
+    dropout (lines lost without a trace) takes the end of one signal's group and the
+    sentence 1 of the next group of the same talker: GPS's L1 ``3,2`` and ``3,3`` and L2
+    ``3,1``; or from BeiDou's B2I group (empty signal ID) ``3,2`` on to the next epoch's B1I
+    ``3,1``. The sentence 2 after it, of the other signal, is out of its group (counted),
+    not the continuation of the group that waits for its sentence 2, which would give a
+    reading of one signal's sentence 1 and the other's sentences 2 and 3 and count no
+    loss; the group that waits is counted when the next group of its signal cuts it. GPS's
+    readings are the intact stream's but for the epoch of the dropout."""
+    epochs = receiver_epochs("ublox_zed_f9p.nmea")
+    start = epochs[first[0]].index(first[1])
+    end = epochs[last[0]].index(last[1])
+    if first[0] == last[0]:
+        lines = epochs[first[0]]
+        damaged = [*epochs[: first[0]], lines[:start] + lines[end + 1 :], *epochs[first[0] + 1 :]]
+    else:
+        damaged = [epochs[0][:start], epochs[1][end + 1 :], epochs[2]]
+    fields = ("GSV.in_view_gps", "GSV.snr_mean_gps", "GSV.in_view_beidou", "GSV.snr_mean_beidou")
+    spec = FormatSpec("nmea", tuple((field, field) for field in fields))
+    assert parse_errors(epochs, spec) == []
+    found = parse_errors(damaged, spec)
+    assert [(reason, frame[:11]) for reason, frame in found] == [
+        ("truncated", cut + b",3,2,"),
+        ("truncated", cut + b",3,1,"),
+    ]
+    sound, got = read(epochs, spec), read(damaged, spec)
+    for channel in ("GSV.in_view_gps", "GSV.snr_mean_gps"):
+        expected = [(k, v) for k, v in channel_values(sound, channel) if k != 1]
         assert channel_values(got, channel) == expected, channel

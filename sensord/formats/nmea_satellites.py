@@ -297,9 +297,10 @@ class SatelliteGroups:
     satellite once per signal (its capture skytraq-PX1172RH_DS.log: ``nSat`` 47 where its
     groups list 38 distinct satellites), these channels each satellite once.
 
-    A sentence whose signal ID differs from the sentences before it in its group continues the
-    group of its talker that waits for its number, or for a number before it when the group's
-    sentences carry no signal ID and it does: the sentences between were lost, one loss (see
+    A sentence with a signal ID that the sentences before it in its group lack continues the
+    group of its talker without signal ID that waits for its number, or for a number before
+    it (the sentences between were lost, one loss), unless a group of the talker has begun
+    with that signal ID: a group of one signal never continues another signal's group (see
     :meth:`_continued`).
 
     A group cut short is never half-used: a sentence that does not continue its group (number
@@ -400,6 +401,7 @@ class SatelliteGroups:
         "_lost",
         "_lost_keys",
         "_most",
+        "_opening",
         "_pending",
         "_short",
         "_unframed_epochs",
@@ -425,6 +427,10 @@ class SatelliteGroups:
         self._anonymous: set[str] = set()
         #: Whether :meth:`feed` raised the last error, counting a group cut itself.
         self._counted = False
+        #: The talkers and signal IDs (not empty) of which a group has begun: a sentence of
+        #: one of them continues no group of its talker without signal ID (see
+        #: :meth:`_continued`). At most :data:`_PENDING_GROUPS`, cleared past them.
+        self._opening: set[_Key] = set()
         #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
         #: group under way when the stream started are ignored (nothing was lost); each with
         #: the signal ID of its groups, :data:`_SEVERAL` once they have carried two.
@@ -521,6 +527,10 @@ class SatelliteGroups:
                 numbers = pending[3]
                 taught = pending[4]
         else:
+            if signal and key not in self._opening:
+                if len(self._opening) >= _PENDING_GROUPS:
+                    self._opening.clear()  # of damaged talkers, without checksum
+                self._opening.add(key)
             known = self._begun.setdefault(talker, signal)
             if known != signal:  # the talker's groups carry several signal IDs
                 if known != _SEVERAL:
@@ -656,23 +666,32 @@ class SatelliteGroups:
         self._anonymous = set(self._begun)
 
     def _continued(self, key: _Key, total: int, number_: int) -> _Pending | None:
-        """The group of ``key``'s talker under another signal ID that waits for sentence
-        ``number_`` of ``total``, taken out of the pending groups; None when there is none.
-        A receiver may change the signal ID within one group: a Quectel LC79D (L1 and L5)
-        sends ``$GPGSV,3,1,10`` and ``3,2,10`` without signal ID, then ``3,3,10`` with the
-        L5 entries of three satellites and signal ID 8 (gpsd's capture
-        test/daemon/quectelLC79D.log), one group of 10 by its numbering. A sentence with a
-        signal ID takes the talker's group without one of ``total`` sentences that waits for
-        a sentence before ``number_`` too: the sentences between were lost (the LC79D's
-        ``3,3`` after its ``3,1``), and the group it takes, which lost them, is its own, not
-        one left waiting to be cut by the next group's sentence 1 and counted again."""
+        """The group of ``key``'s talker without signal ID that waits for sentence ``number_``
+        of ``total``, or for a sentence before it, taken out of the pending groups, when
+        ``key`` has a signal ID that began none of the talker's groups (:attr:`_opening`);
+        else None. A receiver may change the signal ID within one group: a Quectel LC79D (L1
+        and L5) sends ``$GPGSV,3,1,10`` and ``3,2,10`` without signal ID, then ``3,3,10``
+        with the L5 entries of three satellites and signal ID 8 (gpsd's capture
+        test/daemon/quectelLC79D.log), one group of 10 by its numbering. Waiting for a
+        sentence before ``number_``, the group lost the sentences between (the LC79D's
+        ``3,3`` after its ``3,1``): it is the sentence's own, which is out of it, and does
+        not wait on to be cut by the next group's sentence 1 and counted again.
+
+        Groups of two signal IDs are never joined: a receiver that sends a group per signal
+        (a u-blox ZED-F9P's GPS L1 and L2 groups, of three sentences each) begins each with
+        its signal ID, and the next sentence of a group whose sentence 1 was lost unseen is
+        out of its group, not the continuation of another signal's group that waits for the
+        same number (its first sentence's satellites and SNRs read with the other signal's).
+        Nor is a group with a signal ID continued by a sentence without one: the ZED-F9P's
+        BeiDou B2I groups carry an empty signal ID, after its B1I groups (signal ID 1)."""
         talker, signal = key
-        for waiting, (first, expected, *_) in self._pending.items():
-            if waiting[0] != talker or first != total:
-                continue
-            if expected == number_ or (expected < number_ and signal and not waiting[1]):
-                return self._pending.pop(waiting)
-        return None
+        if not signal or key in self._opening:
+            return None
+        unsignalled = (talker, "")
+        waiting = self._pending.get(unsignalled)
+        if waiting is None or waiting[0] != total or waiting[1] > number_:
+            return None
+        return self._pending.pop(unsignalled)
 
     def _readings(
         self,
