@@ -564,6 +564,65 @@ def test_airmar_110wx_mda_with_its_wind_fields_empty_and_xdr_pressure_in_bars() 
     assert "XDR.HINX" not in r
 
 
+#: An AirMar instrument's $GPGSV groups, two epochs: sentences 2 and 3 leave the total and
+#: in-view fields empty, as NMEA 0183 4.11 recommends for values unchanged within a group.
+#: Origin: OpenCPN pull request #2146 ("Read SatsInView from GSV message #1 only", Håkan
+#: Svensson, 2020-12-29), its log of an AirMar's sentences at 12:28:02 and 12:28:04, copied
+#: verbatim with their checksums.
+AIRMAR_GSV = (
+    b"$GPGSV,3,1,10,8,13,62,35,13,50,277,39,18,18,324,33,5,53,228,38*48",
+    b"$GPGSV,,2,,7,43,71,39,30,73,107,38,27,13,26,34,15,14,289,37*7F",
+    b"$GPGSV,,3,,14,33,150,40,28,26,155,37*44",
+    b"$GPGSV,3,1,10,8,13,62,35,13,50,277,39,18,18,324,32,5,53,228,38*49",
+    b"$GPGSV,,2,,7,43,71,38,30,73,107,38,27,13,26,34,15,14,289,37*7E",
+    b"$GPGSV,,3,,14,33,150,40,28,26,155,36*45",
+)
+
+
+def test_airmar_gsv_sentences_after_the_first_without_total_and_in_view() -> None:
+    """An AirMar's GSV sentences 2 and 3 carry their sentence number but not the group's
+    total or satellites in view: the group they continue gives them (3 sentences, 10 in
+    view), and each group is read whole at its sentence 3."""
+    spec = FormatSpec("nmea", tuple((f, f) for f in ("GSV.in_view_gps", "GSV.snr_mean_gps")))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    got = [parse(line) for line in AIRMAR_GSV]
+    # SNRs 35, 39, 33, 38, 39, 38, 34, 37, 40, 37; then 32 for 33, 38 for 39, 36 for 37
+    first = [("GSV.in_view_gps", 10.0), ("GSV.snr_mean_gps", 37.0)]
+    second = [("GSV.in_view_gps", 10.0), ("GSV.snr_mean_gps", pytest.approx(36.7))]
+    assert got == [[], [], first, [], [], second]
+
+
+@pytest.mark.parametrize(
+    ("before", "lines", "reasons"),
+    [
+        ((), AIRMAR_GSV[1:3], []),
+        (AIRMAR_GSV[:3], (AIRMAR_GSV[3][:-1] + b"0", *AIRMAR_GSV[4:]), ["checksum"]),
+        (AIRMAR_GSV[:3], AIRMAR_GSV[4:], ["truncated"]),
+    ],
+    ids=["opened after sentence 1", "sentence 1 rejected", "sentence 1 lost"],
+)
+def test_airmar_gsv_sentences_without_their_group_are_one_loss_at_most(
+    before: tuple[bytes, ...], lines: tuple[bytes, ...], reasons: list[str]
+) -> None:
+    """An AirMar's GSV sentences 2 and 3 without total and in-view fields, whose sentence 1
+    did not come (no group gives them): the end of the group under way when the port was
+    opened, ignored; or, after a whole group, one loss: its sentence 1 rejected (counted under
+    its reason) or lost without a trace (counted at sentence 2, out of its group), not again
+    at sentence 3. They give nothing, and the next group is read whole."""
+    spec = FormatSpec("nmea", (("in_view", "GSV.in_view_gps"),))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    given = [pair for line in before for pair in parse(line)]
+    assert given == ([("in_view", 10.0)] if before else [])
+    found: list[str] = []
+    for line in lines:
+        try:
+            assert parse(line) == []
+        except ParseError as exc:
+            found.append(exc.reason)
+    assert found == reasons
+    assert [parse(line) for line in AIRMAR_GSV[:3]] == [[], [], [("in_view", 10.0)]]
+
+
 def test_skytraq_clock_at_its_power_up_default_gives_no_clock_offset() -> None:
     """Right after power-on a SkyTraq Phoenix dates its ZDA 1980-01-06, GPS week 0, where its
     clock starts before a satellite gives it the time: no clock offset of 42 years, while

@@ -1060,7 +1060,8 @@ class _System(_Slot):
 
 @dataclass(frozen=True, slots=True)
 class _SatellitesInView(_Slot):
-    """GSV's group fields: sentences in the group, this sentence's number, satellites in view,
+    """GSV's group fields: sentences in the group, this sentence's number, satellites in view
+    (the first and the last empty after sentence 1 on an AirMar: its group's),
     then per satellite its number, elevation, azimuth and SNR (dB-Hz; empty, or ``00`` from
     some receivers, when not tracked),
     at most four per sentence, and the NMEA 4.10 signal ID when there is one field more.

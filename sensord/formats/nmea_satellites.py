@@ -220,9 +220,9 @@ _Satellite = tuple[str | None, float | None]
 #: A GSV group under way (see :class:`SatelliteGroups`): its sentences, the next sentence's
 #: number, its satellites so far (None: none to give, a sentence of it lost), their number
 #: fields when it is read with the epoch's other groups (its talker's groups carry several
-#: signal IDs; else None), and the signal ID of its talker's groups before it when it is the
-#: first of another (else None).
-_Pending = tuple[int, int, list[_Satellite] | None, list[str] | None, str | None]
+#: signal IDs; else None), the signal ID of its talker's groups before it when it is the
+#: first of another (else None), and its satellites in view (its last sentence's field).
+_Pending = tuple[int, int, list[_Satellite] | None, list[str] | None, str | None, int]
 #: The epochs in a row, each short of a constellation's GSV groups (see
 #: :class:`SatelliteGroups`) or of its GSA sentences (see :class:`UsedSatellites`), that make
 #: the most of them any one of these had its most (:func:`_short_of_most`): a band the
@@ -302,6 +302,11 @@ class SatelliteGroups:
     it (the sentences between were lost, one loss), unless a group of the talker has begun
     with that signal ID: a group of one signal never continues another signal's group (see
     :meth:`_continued`).
+
+    A sentence after the first whose total and in-view fields are both empty (an AirMar's
+    ``$GPGSV,,2,,``, as NMEA 0183 4.11 recommends for values unchanged within a group; OpenCPN
+    pull request #2146) has its group's, of the group of its talker and signal ID that waits;
+    when none waits, it gives nothing and its group's size is unknown (see :meth:`_unplaced`).
 
     A group cut short is never half-used: a sentence that does not continue its group (number
     2 of 3 without number 1) is rejected as ``truncated``, and so is a number 1 that starts a
@@ -474,7 +479,9 @@ class SatelliteGroups:
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSV sentence (see the class). A satellite number field that is
         no whole number rejects it (``syntax``), its checksum holding or not (see
-        :func:`garbled_satellite_number`): its group is read whole or not at all."""
+        :func:`garbled_satellite_number`): its group is read whole or not at all. A sentence
+        after the first without total and in-view fields takes those of the group that waits
+        for it."""
         talker = fields[0][:2]
         counted = False  # whether a sentence lost before this one has been counted
         if self._lost:
@@ -483,13 +490,22 @@ class SatelliteGroups:
         own = _OWN_TALKERS.get(talker)
         if own is not None and own not in self._channels:
             return []
-        total, number_, in_view = (_whole(field(fields, i)) for i in (1, 2, 3))
-        if not 1 <= number_ <= total:
-            raise ParseError("syntax", f"GSV sentence {number_} of {total}")
+        number_ = _whole(field(fields, 2))
         satellites = len(fields) - 4
         signal = fields[-1] if satellites % 4 == 1 else ""
         if len(signal) > 1:  # NMEA 4.10's signal ID is one hex digit
             raise ParseError("syntax", f"GSV signal ID {signal[:8]!r}")
+        key = (talker, signal)
+        if number_ > 1 and not field(fields, 1) and not field(fields, 3):
+            # the total and in-view fields left out after sentence 1 (AirMar): its group's
+            waiting = self._pending.get(key)
+            if waiting is None:
+                return self._unplaced(talker, number_, counted)
+            total, in_view = waiting[0], waiting[5]
+        else:
+            total, in_view = _whole(field(fields, 1)), _whole(field(fields, 3))
+        if not 1 <= number_ <= total:
+            raise ParseError("syntax", f"GSV sentence {number_} of {total}")
         ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
         for at in range(4, ends, 4):
             text = fields[at]
@@ -504,7 +520,6 @@ class SatelliteGroups:
             # an entry without a number, or numbered 0, is no satellite (gpsd skips it)
             if fields[at - 3].lstrip("0")
         ]
-        key = (talker, signal)
         pending = self._pending.pop(key, None)
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
@@ -547,7 +562,7 @@ class SatelliteGroups:
         if number_ < total:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
                 del self._pending[next(iter(self._pending))]
-            self._pending[key] = (total, number_ + 1, group, numbers, taught)
+            self._pending[key] = (total, number_ + 1, group, numbers, taught, in_view)
         elif group is not None:
             own = own or _TALKER_CONSTELLATION.get(talker)
             if numbers is None:
@@ -580,6 +595,23 @@ class SatelliteGroups:
             self._counted = True
             raise ParseError("truncated", cut, kept=readings)
         return readings
+
+    def _unplaced(self, talker: str, number_: int, counted: bool) -> list[tuple[str, float]]:
+        """The readings of GSV sentence ``number_`` of ``talker`` without its total and in-view
+        fields, as an AirMar sends its sentences after the first, when no group of its talker
+        and signal ID waits for it: none. Before the talker's first sentence 1 it is the end
+        of the group under way when the stream started (ignored); after a loss of the talker
+        counted already (its sentence 1 rejected), it is that loss; else its sentence 1 was
+        lost unseen, and it is out of its group (``truncated``). Its group's size unknown, the
+        talker's next sentence that shows the loss is no second one."""
+        if talker not in self._begun:
+            return []
+        self._lost.add(talker)
+        if counted:
+            return []
+        self._lose()
+        self._counted = True
+        raise ParseError("truncated", f"GSV sentence {number_} out of its group")
 
     def rejected(self, frame: bytes, sentence_types: Container[str]) -> None:
         """Note a frame that the decoder rejected, counted under its reason, other than for a
