@@ -3946,6 +3946,32 @@ def test_a_gsv_satellite_number_garbled_under_its_checksum_is_a_syntax_error(
     assert [parse(frame) for frame in epoch] == [*[[]] * 9, *TESEO_READ, []]
 
 
+@pytest.mark.parametrize("checksum", [True, False], ids=["under its checksum", "without"])
+def test_a_gsv_snr_that_is_no_number_is_named_with_its_satellite(checksum: bool) -> None:
+    """A GSV whose SNR field is no number (a Teseo LIV4F's GPS L1 sentence, satellite 23's SNR
+    ``22`` written ``2A``, its checksum computed anew or the stream without checksums) is
+    rejected whole as ``syntax``, its detail naming the GSV field and its satellite, not the
+    advice of a text line to list a unit in ``parse.units``, which a GSV field never has. The
+    constellation gets no reading that epoch, the others theirs."""
+    parse = decoder(*TESEO_GSV_FIELDS)
+    epoch = [*TESEO_LIV4F_GSV]
+    if not checksum:
+        epoch = [frame.split(b"*")[0] for frame in epoch]
+    for frame in epoch * 2:
+        parse(frame)
+    damaged = checksummed_anew(TESEO_LIV4F_GSV[0], b",092,22,", b",092,2A,")
+    if not checksum:
+        damaged = damaged.split(b"*")[0]
+    with pytest.raises(ParseError) as caught:
+        parse(damaged)
+    assert (caught.value.reason, caught.value.detail) == (
+        "syntax",
+        "GSV SNR of satellite 23 not a number: '2A'",
+    )
+    got = [parse(frame) for frame in epoch[1:]]
+    assert got == [*[[]] * 8, [], TESEO_GALILEO, TESEO_BEIDOU, []]
+
+
 def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:
     """A port opened while the receiver is in the middle of a GSV group gets that group's last
     sentences first, intact (gpsd's captures quectel-l76k-nmea.log, quectelLC79D-1.log and

@@ -211,6 +211,24 @@ def _whole(text: str) -> int:
     return int(text)
 
 
+def _snr_error(fields: list[str], ends: int, error: ParseError) -> ParseError:
+    """The error of a GSV sentence whose SNR field, among its satellites' up to ``ends``,
+    :func:`~sensord.formats.text.number` rejected with ``error``: its reason, and which
+    satellite's SNR is no number (the advice of ``error`` is a text line's, a unit to list in
+    ``parse.units``, which a GSV field never has)."""
+    for at in range(7, ends, 4):
+        text = fields[at]
+        if text and fields[at - 3].lstrip("0"):
+            try:
+                number(text)
+            except ParseError:
+                satellite = fields[at - 3]
+                return ParseError(
+                    error.reason, f"GSV SNR of satellite {satellite} not a number: {text[:8]!r}"
+                )
+    return error
+
+
 #: GSV groups waiting for their next sentence, at most: one per talker and signal of a
 #: receiver (seven constellations of up to a few signals each), with room to spare.
 _PENDING_GROUPS = 32
@@ -479,7 +497,8 @@ class SatelliteGroups:
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSV sentence (see the class). A satellite number field that is
         no whole number rejects it (``syntax``), its checksum holding or not (see
-        :func:`garbled_satellite_number`): its group is read whole or not at all. A sentence
+        :func:`garbled_satellite_number`): its group is read whole or not at all; so does an
+        SNR field that is no number, its satellite named (:func:`_snr_error`). A sentence
         after the first without total and in-view fields takes those of the group that waits
         for it."""
         talker = fields[0][:2]
@@ -511,15 +530,18 @@ class SatelliteGroups:
             text = fields[at]
             if text and not text.isdigit():
                 raise ParseError("syntax", f"GSV satellite number {text[:8]!r}")
-        seen = [
-            (
-                own or _in_view_kind(fields[at - 3], talker),
-                (number(fields[at]) or None) if fields[at] else None,
-            )
-            for at in range(7, ends, 4)
-            # an entry without a number, or numbered 0, is no satellite (gpsd skips it)
-            if fields[at - 3].lstrip("0")
-        ]
+        try:
+            seen = [
+                (
+                    own or _in_view_kind(fields[at - 3], talker),
+                    (number(fields[at]) or None) if fields[at] else None,
+                )
+                for at in range(7, ends, 4)
+                # an entry without a number, or numbered 0, is no satellite (gpsd skips it)
+                if fields[at - 3].lstrip("0")
+            ]
+        except ParseError as exc:
+            raise _snr_error(fields, ends, exc) from None
         pending = self._pending.pop(key, None)
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
