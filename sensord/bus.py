@@ -174,6 +174,7 @@ __all__ = [
     "OTHER_FUNCTION_HINT",
     "OTHER_UNIT_HINT",
     "REPEATED_REPLY_HINT",
+    "REPLY_CLOSE_HINT",
     "SILENT_RECONNECT_REQUESTS",
     "UNASKED_FRAME_HINT",
     "Bus",
@@ -294,6 +295,18 @@ IDLE_CLOSE_HINT = (
     "at the next poll; if the bus is polled more often than the gateway's idle timeout, the "
     "gateway serves one client at a time and another one connected (a second sensord, a "
     "SCADA system or a configuration tool): each takes the connection from the other"
+)
+
+#: Why a network bus's connection that had answered was closed while the request sent right
+#: after an answer awaited its own (logged once a minute at most): a server that serves one
+#: request per connection and closes it after its reply, or a one-client gateway that another
+#: client took. The request is asked again on a new connection, each counted as a reconnect.
+REPLY_CLOSE_HINT = (
+    "the gateway or device closed the connection right after a reply, before the next "
+    "request's answer: it serves one request per connection (or another client took a "
+    "gateway that serves one at a time); the request is asked again on a new connection, "
+    "so each request costs a connect and counts as a reconnect: if the device can keep "
+    "its connections open, set it so"
 )
 
 #: A connection closed by its peer after carrying nothing for at least this long was closed
@@ -642,13 +655,12 @@ class Bus:
         answered = was_open and self.answered > self._answers_at_open
         network = self._address.kind == "network"
         flight = self.in_flight
-        crossed = (
-            flight is not None
-            and flight.reply == NOTHING
-            and flight.starts is None
-            and flight.idle_before_s >= IDLE_TIMEOUT_MIN_S
-        )
-        idle = network and answered and (flight is None or crossed) and not own_fault
+        # no byte of its answer came: the close may have crossed the request on the wire
+        unanswered = flight is not None and flight.reply == NOTHING and flight.starts is None
+        crossed = unanswered and flight is not None and flight.idle_before_s >= IDLE_TIMEOUT_MIN_S
+        # sent right after an answer on a connection its peer closes after each reply
+        after_reply = unanswered and not crossed
+        idle = network and answered and (flight is None or unanswered) and not own_fault
         unclosed: Exception | None = None
         try:
             self._close_source()
@@ -660,15 +672,23 @@ class Bus:
             if flight is not None:  # crossed: asked again first on the new connection
                 flight.device.pending.insert(0, flight.expected)
                 flight.device.hold_until = float("-inf")
-            self._timed_out_idle = (
-                flight is not None or now - self.quiet_until >= IDLE_TIMEOUT_MIN_S
+            self._timed_out_idle = crossed or (
+                flight is None and now - self.quiet_until >= IDLE_TIMEOUT_MIN_S
             )
             self.retry.succeeded()
             due = min((device.due_at() for device in self.devices.values()), default=now)
             self.retry.next_at = max(now, due)
             self.state = "down"
-            held = self._errors.check("idle close")
-            if held is not None:
+            if after_reply:
+                held = self._errors.check("reply close")
+                if held is not None:
+                    self.log.info(
+                        "connection closed after a reply",
+                        error=reason,
+                        hint=REPLY_CLOSE_HINT,
+                        suppressed=held,
+                    )
+            elif (held := self._errors.check("idle close")) is not None:
                 self.log.info(
                     "connection closed while idle",
                     error=reason,

@@ -30,7 +30,7 @@ from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
 from sensord import bus as bus_module
-from sensord.bus import IDLE_CLOSE_HINT, Bus
+from sensord.bus import IDLE_CLOSE_HINT, REPLY_CLOSE_HINT, Bus
 from sensord.capture import parse_capture
 from sensord.config import Config
 from sensord.formats import modbus as modbus_codec
@@ -298,6 +298,43 @@ def test_a_gateway_that_closes_idle_connections_costs_its_devices_nothing() -> N
     assert closed[0]["log_level"] == "info"
     assert "hung up" in closed[0]["error"]
     assert closed[0]["hint"] == IDLE_CLOSE_HINT
+
+
+@pytest.mark.slow
+def test_a_server_that_closes_the_connection_after_each_reply_has_every_device_read() -> None:
+    """A Modbus TCP server that serves one request per connection and closes it (FIN) as soon
+    as its reply is out: the STM32 library of
+    https://github.com/alejoseb/Modbus-STM32-HAL-FreeRTOS/issues/28 (and #32) does, and its
+    author holds the client must reconnect. The next device's request, sent right after the
+    reply, crosses that close on the wire: it was taken as a lost bus, every device started
+    afresh on the new connection, the first one was asked first again, and the second was
+    never read (a "bus lost" warning at every poll). The crossed request is asked again on
+    a new connection: both devices keep their interval, nothing times out, no device goes
+    down, and the close is logged once with what it means."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        relay.close_after_reply = True
+        config = load(
+            device("one", relay.url(), 1, interval_s=0.5, timeout_s=0.3),
+            device("two", relay.url(), 2, interval_s=0.5, timeout_s=0.3),
+        )
+        with capture_logs() as logs, run_for(config, 2.7) as reader:
+            for name, value in (("one", 11.0), ("two", 21.0)):
+                runtime = reader.sensors[name]
+                assert runtime.state == "up"
+                assert 5 <= counters(runtime).transactions <= 7  # one per 0.5 s
+                assert counters(runtime).timeouts == 0
+                assert window(runtime) == {"r0": (value, value)}
+                assert runtime.reconnects >= 4  # a connection per request
+            assert relay.accepted >= 10
+    assert [e for e in logs if e["event"] == "bus lost"] == []
+    states = [(e["sensor"], e["state"]) for e in logs if e["event"] == "sensor state"]
+    assert states == [("one", "up"), ("two", "up"), ("one", "stopped"), ("two", "stopped")]
+    closed = [e for e in logs if e["event"] == "connection closed after a reply"]
+    assert len(closed) == 1
+    assert closed[0]["log_level"] == "info"
+    assert closed[0]["hint"] == REPLY_CLOSE_HINT
 
 
 @pytest.mark.slow

@@ -24,6 +24,8 @@ change at any time:
   sensord sends on them is taken and dropped), while new ones are served: a gateway whose
   session is stuck until its client connects again;
 * ``idle_close_s``: a connection quiet for that long is closed (FIN), as many gateways do;
+* ``close_after_reply``: a connection is closed (FIN) as soon as a reply has gone out on it,
+  as a Modbus TCP server that serves one request per connection does;
 * ``single_client``: a new connection resets the ones open before it (RST), as gateways that
   serve one client at a time do when a second client connects;
 * :meth:`reset`: every open connection is reset (RST);
@@ -92,6 +94,7 @@ class TcpRelay:
         #: requests that closed their connection so
         self.closed_on_request = 0
         self.single_client = False
+        self.close_after_reply = False
         #: connections accepted so far, and requests (bytes) received from sensord
         self.accepted = 0
         self.received = bytearray()
@@ -297,6 +300,9 @@ class TcpRelay:
             try:
                 conn.client.sendall(due)
             except OSError:
+                self._close(conn, rst=False)
+                return
+            if self.close_after_reply and not conn.later:
                 self._close(conn, rst=False)
 
     def _close(self, conn: _Connection, *, rst: bool) -> None:
