@@ -162,6 +162,7 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
 __all__ = [
+    "CLOSED_ON_REQUEST_HINT",
     "ECHO_HINT",
     "ECHO_NO_ANSWER_HINT",
     "FOREIGN_TRANSACTION_HINT",
@@ -307,6 +308,15 @@ REPLY_CLOSE_HINT = (
     "gateway that serves one at a time); the request is asked again on a new connection, "
     "so each request costs a connect and counts as a reconnect: if the device can keep "
     "its connections open, set it so"
+)
+
+#: Why a device is not read whose request the gateway or device closes the connection on,
+#: also when it is asked again on a new connection (``Bus.disconnect``): counted as its
+#: timeout, while the other devices of the bus are read on the connection opened again.
+CLOSED_ON_REQUEST_HINT = (
+    "the gateway or device closed the connection at its request instead of answering, "
+    "also when it was asked again on a new connection: check modbus.unit (some servers end "
+    "the connection of a request for a unit id they do not serve) and the registers it reads"
 )
 
 #: A connection closed by its peer after carrying nothing for at least this long was closed
@@ -660,7 +670,21 @@ class Bus:
         crossed = unanswered and flight is not None and flight.idle_before_s >= IDLE_TIMEOUT_MIN_S
         # sent right after an answer on a connection its peer closes after each reply
         after_reply = unanswered and not crossed
-        idle = network and answered and (flight is None or unanswered) and not own_fault
+        # asked again on a new connection after such a close, and closed on again: the peer
+        # ends the connection of this request (a unit id it does not serve), and the other
+        # devices' go on
+        refused = (
+            network
+            and unanswered
+            and not own_fault
+            and flight is not None
+            and flight.expected is flight.device.closed_on
+        )
+        if refused and flight is not None:
+            self._timed_out(flight, now, closed=True)
+            flight = None
+        idle = network and (answered or refused) and (flight is None or unanswered)
+        idle = idle and not own_fault
         unclosed: Exception | None = None
         try:
             self._close_source()
@@ -672,6 +696,7 @@ class Bus:
             if flight is not None:  # crossed: asked again first on the new connection
                 flight.device.pending.insert(0, flight.expected)
                 flight.device.hold_until = float("-inf")
+                flight.device.closed_on = flight.expected
             self._timed_out_idle = crossed or (
                 flight is None and now - self.quiet_until >= IDLE_TIMEOUT_MIN_S
             )
@@ -679,7 +704,9 @@ class Bus:
             due = min((device.due_at() for device in self.devices.values()), default=now)
             self.retry.next_at = max(now, due)
             self.state = "down"
-            if after_reply:
+            if refused:
+                pass  # told as the device's no answer (``CLOSED_ON_REQUEST_HINT``)
+            elif after_reply:
                 held = self._errors.check("reply close")
                 if held is not None:
                     self.log.info(
@@ -1597,6 +1624,7 @@ class Bus:
         # that timed out before it, and the next timeout waits behind none of them
         self._timed_out_id = 0
         device = flight.device
+        device.closed_on = None
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
         if flight.expected.write and self._echo_writes and frame == flight.request:
@@ -1760,8 +1788,9 @@ class Bus:
                 else MISSED_POLLS_HINT,
             )
 
-    def _timed_out(self, flight: _Exchange, now: float) -> None:
-        """``flight`` got no answer by its deadline.
+    def _timed_out(self, flight: _Exchange, now: float, *, closed: bool = False) -> None:
+        """``flight`` got no answer by its deadline (``closed``: its connection was closed
+        instead, each time it was asked, see ``disconnect``).
 
         Over Modbus TCP a gateway serves one request at a time, in order: while the request
         before this one, which timed out, has not been answered yet, nor any sent after it
@@ -1780,7 +1809,7 @@ class Bus:
         if self.transport == "tcp":
             before = self._timed_out_id
             behind = before in self._asked or self.left.left_of(before, self._sent) is not None
-            if not flight.waited_behind and behind:
+            if not flight.waited_behind and behind and not closed:
                 flight.waited_behind = True
                 flight.deadline = now + flight.device.timeout_s
                 return
@@ -1793,7 +1822,7 @@ class Bus:
         self._not_heard(flight.sent_at)
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()
-        why = NO_ANSWER_HINT[self.transport]
+        why = CLOSED_ON_REQUEST_HINT if closed else NO_ANSWER_HINT[self.transport]
         other = device.other_unit
         if device.timeouts_in_row and other != device.other_unit_row:
             other = -1

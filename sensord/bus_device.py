@@ -79,6 +79,10 @@ class _Device:
         #: what it refuses or answers busy, and the lines that tell of it
         self.refusals = refusals
         self.timeouts_in_row = 0
+        #: its request that a network connection was closed on before any byte of its answer
+        #: came, asked again on a new connection; None once the device answers (see
+        #: ``Bus.disconnect``)
+        self.closed_on: Request | None = None
         #: the answers the bus's other devices had given at the first of ``timeouts_in_row``
         self.others_answered_at_timeout = 0
         #: its answers that came after their timeout since its last request timed out, while

@@ -30,7 +30,7 @@ from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
 from sensord import bus as bus_module
-from sensord.bus import IDLE_CLOSE_HINT, REPLY_CLOSE_HINT, Bus
+from sensord.bus import CLOSED_ON_REQUEST_HINT, IDLE_CLOSE_HINT, REPLY_CLOSE_HINT, Bus
 from sensord.capture import parse_capture
 from sensord.config import Config
 from sensord.formats import modbus as modbus_codec
@@ -335,6 +335,49 @@ def test_a_server_that_closes_the_connection_after_each_reply_has_every_device_r
     assert len(closed) == 1
     assert closed[0]["log_level"] == "info"
     assert closed[0]["hint"] == REPLY_CLOSE_HINT
+
+
+@pytest.mark.slow
+def test_a_server_that_closes_the_connection_on_one_unit_s_requests_costs_the_others_nothing() -> (
+    None
+):
+    """A Modbus TCP server ends the connection of a request for a unit id it does not serve
+    instead of answering it (FluentModbus's server closed it on unit 0xFF:
+    https://github.com/Apollo3zehn/FluentModbus/issues/102). With a device of that unit id
+    between two that answer, every close was a lost bus: all three went down and up at every
+    poll, a new connection started them afresh with the first device, and the one after the
+    unit closed on was never read. Its request is asked again on a new connection (the close
+    may have crossed it, see the test above); closed on there too, it is that device's
+    unanswered request: it goes down after 3 with what to check and is retried at its
+    backoff, while the two others are read at every poll and never go down."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        server.set(2, "input", 0, [21])
+        relay.close_on = lambda request: request[6] == 9  # the MBAP header's unit id
+        config = load(
+            device("one", relay.url(), 1, interval_s=0.5, timeout_s=0.3),
+            device("nine", relay.url(), 9, interval_s=0.5, timeout_s=0.3),
+            device("two", relay.url(), 2, interval_s=0.5, timeout_s=0.3),
+        )
+        with capture_logs() as logs, run_for(config, 4.2) as reader:
+            for name, value in (("one", 11.0), ("two", 21.0)):
+                runtime = reader.sensors[name]
+                assert runtime.state == "up"
+                assert 8 <= counters(runtime).transactions <= 10  # one per 0.5 s
+                assert window(runtime) == {"r0": (value, value)}
+            nine = reader.sensors["nine"]
+            assert nine.state == "down"
+            assert counters(nine).down
+            assert nine.last_error == (
+                f"no response to 3 requests in a row: {CLOSED_ON_REQUEST_HINT}"
+            )
+            # 3 closes to go down (the first asked again), then its backoff (0.5, 1, 2 s,
+            # jittered), not 2 closes at every poll
+            assert 4 <= relay.closed_on <= 7
+    assert [e for e in logs if e["event"] == "bus lost"] == []
+    states = [(e["sensor"], e["state"]) for e in logs if e["event"] == "sensor state"]
+    assert states[:4] == [("one", "up"), ("nine", "up"), ("two", "up"), ("nine", "down")]
+    assert states[4:] == [("one", "stopped"), ("nine", "stopped"), ("two", "stopped")]
 
 
 @pytest.mark.slow

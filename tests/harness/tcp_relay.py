@@ -26,6 +26,9 @@ change at any time:
 * ``idle_close_s``: a connection quiet for that long is closed (FIN), as many gateways do;
 * ``close_after_reply``: a connection is closed (FIN) as soon as a reply has gone out on it,
   as a Modbus TCP server that serves one request per connection does;
+* ``close_on(request)``: a request for which it is true closes its connection (FIN) instead
+  of reaching the server, as a server that ends the connection of a request it does not
+  take (a unit id it does not serve) does;
 * ``single_client``: a new connection resets the ones open before it (RST), as gateways that
   serve one client at a time do when a second client connects;
 * :meth:`reset`: every open connection is reset (RST);
@@ -95,6 +98,8 @@ class TcpRelay:
         self.closed_on_request = 0
         self.single_client = False
         self.close_after_reply = False
+        self.close_on: Callable[[bytes], bool] | None = None
+        self.closed_on = 0
         #: connections accepted so far, and requests (bytes) received from sensord
         self.accepted = 0
         self.received = bytearray()
@@ -245,6 +250,10 @@ class TcpRelay:
         conn.last_activity = now
         if from_client:
             self.received += data
+            if self.close_on is not None and self.close_on(data):
+                self.closed_on += 1
+                self._close(conn, rst=False)
+                return
             if self.ignore or conn.stalled:
                 return
             if time.monotonic() - conn.accepted_at < self.deaf_after_connect_s:
