@@ -72,6 +72,16 @@ class PortAddress:
         return self.text.split("://", 1)[1] if self.kind == "replay" else ""
 
     @property
+    def endpoint(self) -> tuple[str, str, int] | None:
+        """A network address's scheme, host and port as they name the same peer however
+        they are written (the case of the scheme and host, a trailing ``/``); None for any
+        other kind."""
+        if self.kind != "network":
+            return None
+        parts = urlsplit(self.text)  # (``parse_address`` checked its host and port)
+        return self.scheme, (parts.hostname or "").lower(), parts.port or 0
+
+    @property
     def serial_url(self) -> str:
         """What pyserial opens: a Modbus TCP address is a plain TCP socket to the same host."""
         if self.scheme == MODBUS_TCP_SCHEME:

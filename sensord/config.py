@@ -2207,7 +2207,33 @@ def _port_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, s
         (key, f"{message} (two sensors cannot share one port)")
         for key, message in _duplicates("sensors", devices, "port")
     ]
-    return problems + _bus_problems(loaded)
+    return problems + _endpoint_problems(loaded) + _bus_problems(loaded)
+
+
+def _endpoint_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
+    """Network ports that name the same peer written two ways (``modbus-tcp://GW:502`` and
+    ``modbus-tcp://gw:502/``): each would open a connection of its own, two Modbus buses on
+    one gateway that serve their requests over each other, or take the connection from
+    each other on a gateway that serves one client."""
+    first: dict[tuple[str, str, int], int] = {}
+    by_index = dict(sensors)
+    problems: list[tuple[str, str]] = []
+    for i, sensor in sensors:
+        endpoint = sensor.address.endpoint
+        if endpoint is None:
+            continue
+        j = first.setdefault(endpoint, i)
+        other = by_index[j].port
+        if other != sensor.port:
+            problems.append(
+                (
+                    f"sensors[{i}].port",
+                    f"{sensor.port!r} names the peer of sensors[{j}], written {other!r}: "
+                    "write it the same way (each way of writing it opens a connection of "
+                    "its own; Modbus devices on one port share one connection as a bus)",
+                )
+            )
+    return problems
 
 
 def _port_loaded(sensor: SensorConfig) -> bool:

@@ -1668,3 +1668,27 @@ def test_a_gateway_s_idle_close_whose_close_fails_is_a_lost_bus() -> None:
     ]
     assert [e for e in logs if e["event"] == "bus lost"]
     assert not [e for e in logs if e["event"] == "connection closed while idle"]
+
+
+@pytest.mark.parametrize(
+    "other",
+    ["modbus-tcp://GW.example:502", "modbus-tcp://gw.example:502/", "MODBUS-TCP://gw.example:502"],
+)
+def test_a_gateway_named_two_ways_is_a_config_error(other: str) -> None:
+    """Two devices behind one gateway whose port is written two ways were two buses, each with
+    a connection of its own: on a gateway that serves one client each new connection took
+    the other's (as a second master does: https://github.com/NModbus4/NModbus4/issues/152,
+    "My connection closes when another device connects to the same modbus slave"), and on
+    one that serves several their requests went to its serial line over each other's. The
+    config says to write the port the same way, so that they share one connection; written
+    the same way they load as one bus."""
+    first = device("one", "modbus-tcp://gw.example:502", 1)
+    errors: list[str] = []
+    assert Config.load({"sensors": [first, device("two", other, 2)]}, "", errors) is None
+    assert errors == [
+        f"sensors[1].port: {other!r} names the peer of sensors[0], written "
+        "'modbus-tcp://gw.example:502': write it the same way (each way of writing it opens "
+        "a connection of its own; Modbus devices on one port share one connection as a bus)"
+    ]
+    same = load(first, device("two", "modbus-tcp://gw.example:502", 2))
+    assert {sensor.port for sensor in same.sensors} == {"modbus-tcp://gw.example:502"}
