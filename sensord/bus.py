@@ -166,6 +166,7 @@ __all__ = [
     "ECHO_HINT",
     "ECHO_NO_ANSWER_HINT",
     "FOREIGN_TRANSACTION_HINT",
+    "FRESH_CONNECTION_HINT",
     "GATEWAY_NO_ANSWER",
     "IDLE_CLOSE_HINT",
     "LATE_ANSWER_HINT",
@@ -317,6 +318,16 @@ CLOSED_ON_REQUEST_HINT = (
     "the gateway or device closed the connection at its request instead of answering, "
     "also when it was asked again on a new connection: check modbus.unit (some servers end "
     "the connection of a request for a unit id they do not serve) and the registers it reads"
+)
+
+#: What to check when a Modbus TCP device's requests go unanswered on a connection that has
+#: answered nothing since it opened, and the device has no ``connect_delay_s``: a gateway or
+#: dongle that drops the requests of the first second or two of each connection answers
+#: none there (a Huawei SDongle: https://github.com/openhab/openhab-core/issues/2926).
+FRESH_CONNECTION_HINT = (
+    f"{NO_ANSWER_HINT['tcp']}; nothing has been answered on this connection since it "
+    "opened: a gateway or dongle that drops the requests that come in the first seconds "
+    "after a connect (a Huawei SDongle) is read with modbus.connect_delay_s = 1 (or 2)"
 )
 
 #: A connection closed by its peer after carrying nothing for at least this long was closed
@@ -1879,6 +1890,13 @@ class Bus:
             why = FOREIGN_TRANSACTION_HINT
         if why in (NO_ANSWER_HINT[self.transport], SPOILT_ANSWER_HINT[self.transport]):
             why = self._text_hint(device, now) or why
+        if (
+            why == NO_ANSWER_HINT["tcp"]
+            and self._network
+            and self.answered == self._answers_at_open
+            and not device.connect_delay_s
+        ):
+            why = FRESH_CONNECTION_HINT
         device.other_unit = -1
         device.other_function = -1
         device.late_in_row = 0

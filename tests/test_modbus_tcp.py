@@ -30,7 +30,14 @@ from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
 from sensord import bus as bus_module
-from sensord.bus import CLOSED_ON_REQUEST_HINT, IDLE_CLOSE_HINT, REPLY_CLOSE_HINT, Bus
+from sensord.bus import (
+    CLOSED_ON_REQUEST_HINT,
+    FRESH_CONNECTION_HINT,
+    IDLE_CLOSE_HINT,
+    REPLY_CLOSE_HINT,
+    Bus,
+)
+from sensord.bus_reads import NO_ANSWER_HINT
 from sensord.capture import parse_capture
 from sensord.config import Config
 from sensord.formats import modbus as modbus_codec
@@ -1692,3 +1699,35 @@ def test_a_gateway_named_two_ways_is_a_config_error(other: str) -> None:
     ]
     same = load(first, device("two", "modbus-tcp://gw.example:502", 2))
     assert {sensor.port for sensor in same.sensors} == {"modbus-tcp://gw.example:502"}
+
+
+@pytest.mark.slow
+def test_a_dongle_that_drops_the_first_requests_of_a_connection_is_told_of_connect_delay() -> None:
+    """A Huawei SDongle drops the requests that come in the first second or two after a
+    connect (https://github.com/openhab/openhab-core/issues/2926; evcc-io/evcc#31996 gives
+    1 to 2 s by firmware). A device behind it without ``connect_delay_s``, polled every
+    0.5 s, times out 3 times on the new connection and went down with "check the unit id,
+    and that the gateway reaches the device" alone, at every connect. Its down reason says
+    too that nothing was answered on the connection yet, and names connect_delay_s; a dead
+    unit beside one that answers on the connection is told the unit id and the gateway
+    only."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        relay.deaf_after_connect_s = 2.0
+        runtime = SensorRuntime(
+            load(device("one", relay.url(), 1, interval_s=0.5, timeout_s=0.3)).sensors[0]
+        )
+        with Reader([runtime]) as reader:
+            run_reader_until(reader, lambda: runtime.state == "down", 5.0)
+            assert runtime.last_error == (
+                f"no response to 3 requests in a row: {FRESH_CONNECTION_HINT}"
+            )
+            assert relay.dropped_early == 3
+            run_reader_until(reader, lambda: runtime.state == "up", 5.0)
+            assert window(runtime) == {"r0": (11.0, 11.0)}
+    with two_behind_gateway(0.2) as (relay, runtimes):
+        relay.mangle = lambda reply: b"" if reply[6] == 2 else reply  # unit 2 is dead
+        with Reader(runtimes) as reader:
+            two = runtimes[1]
+            run_reader_until(reader, lambda: two.state == "down", 5.0)
+            assert two.last_error == f"no response to 3 requests in a row: {NO_ANSWER_HINT['tcp']}"
