@@ -479,6 +479,9 @@ class Bus:
         #: the last idle close came after the connection carried nothing for at least
         #: IDLE_TIMEOUT_MIN_S: a gateway's idle timeout, whose reopening is no reconnect
         self._timed_out_idle = False
+        #: its port was open before in this run (a network port's refusal is then no absent
+        #: gateway: see ``SerialSource``)
+        self._connected = False
         #: a network connection is opened again when it carries no byte for too long (never
         #: a device path, nor a simulated bus)
         self._network = self._address.kind == "network" and self._simulated is None
@@ -541,7 +544,9 @@ class Bus:
             return SimulatedModbusLine(
                 self.name, url, self._simulated, char_s(self._settings), self._clock
             )
-        return SerialSource(self.name, self._address.text, self._settings)
+        return SerialSource(
+            self.name, self._address.text, self._settings, connected_before=self._connected
+        )
 
     def try_open(self) -> bool:
         if self._reopen.held(self.retry, self._clock()):
@@ -577,6 +582,7 @@ class Bus:
     def opened(self, source: Source) -> None:
         self.source = source
         self.state = "up"
+        self._connected = True
         self.link.reset()
         self._asked.clear()
         self._answered_ids.clear()

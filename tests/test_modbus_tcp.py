@@ -1731,3 +1731,37 @@ def test_a_dongle_that_drops_the_first_requests_of_a_connection_is_told_of_conne
             two = runtimes[1]
             run_reader_until(reader, lambda: two.state == "down", 5.0)
             assert two.last_error == f"no response to 3 requests in a row: {NO_ANSWER_HINT['tcp']}"
+
+
+@pytest.mark.slow
+def test_a_gateway_that_refuses_a_connection_after_serving_one_is_not_said_to_be_absent() -> None:
+    """A gateway that serves one client (or a few) refuses a connection while its slots are
+    taken: an ESP32 Modbus TCP server refuses past CONFIG_FMB_TCP_PORT_MAX_CONN
+    (https://github.com/espressif/esp-modbus/issues/127), and one whose half-open sessions
+    hold its few slots refuses every new one
+    (https://github.com/emelianov/modbus-esp8266/issues/86). Here the gateway resets
+    sensord's connection and refuses the next, as such a gateway does once another client
+    took its slot. The device's reason said "nothing listens at HOST:PORT; check that the
+    serial server (ser2net) or gateway runs there, and the port number", which the
+    connection that had worked a moment before belies; it says that the gateway accepted a
+    connection before and what takes its connections. The first open of a port that never
+    connected keeps the old text (``test_an_open_failure_names_the_url_as_configured``)."""
+    with ModbusServer([1], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        runtime = SensorRuntime(
+            load(device("one", relay.url(), 1, interval_s=0.2, timeout_s=0.3)).sensors[0]
+        )
+        with Reader([runtime]) as reader:
+            run_reader_until(reader, lambda: counters(runtime).transactions > 0, 5.0)
+            relay.refuse()
+            run_reader_until(reader, lambda: runtime.state == "down", 5.0)
+            address = relay.url().removeprefix("modbus-tcp://")
+            assert runtime.last_error == (
+                f"bus {relay.url()}: cannot open {relay.url()}: Connection refused: {address} "
+                "accepted a connection before in this run: a gateway or serial server that "
+                "serves one client (or a few) refuses more while they are taken (another "
+                "client: a second sensord, a SCADA system, a configuration tool; or an "
+                "earlier connection of this host's it has not seen end), or it is restarting"
+            )
+            relay.listen()
+            run_reader_until(reader, lambda: runtime.state == "up", 10.0)

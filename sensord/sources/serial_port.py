@@ -328,14 +328,23 @@ def _errno_in_chain(exc: BaseException) -> int | None:
 _NEGOTIATED: set[str] = set()
 
 
-def _network_hint(cause: OSError, url: str) -> str:
+def _network_hint(cause: OSError, url: str, connected_before: bool = False) -> str:
     """What a network port's open failure (``cause``) says to check, after its own text; ""
-    when there is nothing to add."""
+    when there is nothing to add. ``connected_before``: a connection to ``url`` was made
+    before in this run, so something listens there."""
     parts = urlsplit(url)
     host = parts.hostname or url
     if isinstance(cause, socket.gaierror):
         return f": the host name {host} does not resolve; check its spelling and the DNS"
     if cause.errno == errno.ECONNREFUSED:
+        if connected_before:
+            return (
+                f": {parts.netloc or host} accepted a connection before in this run: a gateway "
+                "or serial server that serves one client (or a few) refuses more while they "
+                "are taken (another client: a second sensord, a SCADA system, a configuration "
+                "tool; or an earlier connection of this host's it has not seen end), or it "
+                "is restarting"
+            )
         return (
             f": nothing listens at {parts.netloc or host}; check that the serial server "
             "(ser2net) or gateway runs there, and the port number"
@@ -787,9 +796,14 @@ class _TimedPort(Protocol):
 class SerialSource(Source):
     """One sensor's serial port, opened through pyserial (see the module docstring)."""
 
-    def __init__(self, sensor: str, url: str, settings: SerialSettings) -> None:
+    def __init__(
+        self, sensor: str, url: str, settings: SerialSettings, *, connected_before: bool = False
+    ) -> None:
         super().__init__(sensor, url)
         self.settings = settings
+        #: a connection to this network port was made before in this run (a refusal is then
+        #: no absent server, see ``_network_hint``)
+        self._connected_before = connected_before
         # serial_for_url's declared type; the object may be any pyserial port class.
         self._port: serial.Serial | None = None
         #: the port while its open() runs (see ``abort_open``)
@@ -1064,7 +1078,7 @@ class SerialSource(Source):
             return SourceError(sensor, f"invalid port URL {self.url}: {exc}")
         reason = (cause.strerror or str(cause)) if cause is not None else str(exc)
         if not local and cause is not None:
-            reason += _network_hint(cause, self.url)
+            reason += _network_hint(cause, self.url, self._connected_before)
         return SourceUnavailableError(sensor, f"cannot open {display}: {reason}")
 
     def _settings_unanswered_text(self, message: str) -> str:
