@@ -301,14 +301,16 @@ IDLE_CLOSE_HINT = (
 
 #: Why a network bus's connection that had answered was closed while the request sent right
 #: after an answer awaited its own (logged once a minute at most): a server that serves one
-#: request per connection and closes it after its reply, or a one-client gateway that another
-#: client took. The request is asked again on a new connection, each counted as a reconnect.
+#: request per connection and closes it after its reply, one that ends the connection of a
+#: request that follows a reply too closely, or a one-client gateway that another client
+#: took. The request is asked again on a new connection, each counted as a reconnect.
 REPLY_CLOSE_HINT = (
     "the gateway or device closed the connection right after a reply, before the next "
-    "request's answer: it serves one request per connection (or another client took a "
-    "gateway that serves one at a time); the request is asked again on a new connection, "
-    "so each request costs a connect and counts as a reconnect: if the device can keep "
-    "its connections open, set it so"
+    "request's answer: it serves one request per connection, or ends one whose next "
+    "request comes too soon after its reply (modbus.gap_s = 0.1 or more keeps that much "
+    "quiet after each exchange), or another client took a gateway that serves one at a "
+    "time; the request is asked again on a new connection, so each request costs a connect "
+    "and counts as a reconnect"
 )
 
 #: Why a device is not read whose request the gateway or device closes the connection on,

@@ -1765,3 +1765,53 @@ def test_a_gateway_that_refuses_a_connection_after_serving_one_is_not_said_to_be
             )
             relay.listen()
             run_reader_until(reader, lambda: runtime.state == "up", 10.0)
+
+
+def three_behind_a_device_that_needs_a_pause(gap_s: float) -> tuple[int, list[Any]]:
+    """Units 1..3 polled every 0.5 s with ``gap_s`` for 2.7 s behind a relay that closes the
+    connection of a request that comes within 50 ms of the last reply (each asserted read at
+    every poll): how many requests it closed on, and the log."""
+    with ModbusServer([1, 2, 3], "tcp") as server, TcpRelay(server.port) as relay:
+        replied = [float("-inf")]
+
+        def noted(reply: bytes) -> bytes:
+            replied[0] = time.monotonic()
+            return reply
+
+        for unit in (1, 2, 3):
+            server.set(unit, "input", 0, [unit * 10 + 1])
+        relay.mangle = noted
+        relay.close_on = lambda _request: time.monotonic() - replied[0] < 0.05
+        tables = [
+            device(f"d{unit}", relay.url(), unit, interval_s=0.5, timeout_s=0.3, gap_s=gap_s)
+            for unit in (1, 2, 3)
+        ]
+        with capture_logs() as logs, run_for(load(*tables), 2.7) as reader:
+            for unit in (1, 2, 3):
+                runtime = reader.sensors[f"d{unit}"]
+                assert runtime.state == "up"
+                assert 5 <= counters(runtime).transactions <= 7  # one per 0.5 s
+                assert counters(runtime).timeouts == 0
+                value = unit * 10 + 1.0
+                assert window(runtime) == {"r0": (value, value)}
+        return relay.closed_on, list(logs)
+
+
+@pytest.mark.slow
+def test_a_device_that_ends_the_connection_of_a_request_that_comes_too_soon_is_read() -> None:
+    """Some devices need a pause between a reply and the next request (wallboxes polled back
+    to back: https://github.com/steff393/wbec/issues/5; RTU devices behind their own TCP
+    converter: https://github.com/thingsboard/thingsboard-gateway/issues/1664); this one ends
+    the connection of a request that comes within 50 ms of its last reply. Over Modbus TCP
+    the next request goes out as soon as a reply is in: each of them is asked again on a
+    new connection, so the three devices are read at every poll, and the close's log line
+    names modbus.gap_s, with which (0.1 s) nothing is closed at all."""
+    closed_on, logs = three_behind_a_device_that_needs_a_pause(0.0)
+    assert closed_on >= 10  # two of the three requests of each poll
+    closed = [e for e in logs if e["event"] == "connection closed after a reply"]
+    assert len(closed) == 1
+    assert "modbus.gap_s" in closed[0]["hint"]
+    assert [e for e in logs if e["event"] == "bus lost"] == []
+    closed_on, logs = three_behind_a_device_that_needs_a_pause(0.1)
+    assert closed_on == 0
+    assert [e for e in logs if e["event"] == "connection closed after a reply"] == []
