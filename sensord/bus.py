@@ -665,8 +665,15 @@ class Bus:
         that comes while a request sent after at least IDLE_TIMEOUT_MIN_S of quiet awaits
         its answer, before any byte of it, is taken as the idle close it is (the request is
         asked again on the new connection, no timeout counted), not as a lost bus that takes
-        every device down. ``own_fault``: sensord's own failure closed it (its code raised,
-        the port could not be watched), never an idle close; nor is one whose close raises.
+        every device down. So is a close that crosses a request sent right after an answer
+        (a server that closes the connection after each reply, or of a request that follows
+        a reply too closely), counted as a reconnect and logged with REPLY_CLOSE_HINT. A
+        request closed on again when asked on the new connection is one the peer will not
+        take (a unit id it does not serve): it is its device's timeout
+        (CLOSED_ON_REQUEST_HINT), and the connection is opened again for the others, also
+        when that new connection had answered nothing. ``own_fault``: sensord's own failure
+        closed it (its code raised, the port could not be watched), never an idle close; nor
+        is one whose close raises.
 
         A close that raises is the port closed all the same: the bus and its devices go down
         for ``reason``, at the backoff of a lost port, then ``PortCloseError`` is raised from
