@@ -767,6 +767,8 @@ def _describe(config: Config) -> str:
             if s.poll is None
             else f"polled every {s.poll.interval_s:g} s"
         )
+        if s.connect_delay_s:
+            pace += f" connect_delay={s.connect_delay_s:g} s"
         preset = "" if s.preset is None else f" preset={s.preset}"
         checked = "" if s.parse.checksum is None else f" checksum={s.parse.checksum}"
         lines.append(

@@ -1293,6 +1293,11 @@ class SensorConfig(Schema):
     (PMS ``passive_mode``, SDS011 ``query_mode``) with no ``poll``, is refused: the sensor
     would fall silent for good. Bytes that are a preset command's are judged as that command;
     what other bytes do to a device, sensord cannot tell.
+    ``connect_delay_s`` holds the set-up commands and the first poll back that long after each
+    open of the port (a device the open restarts, an Arduino board that DTR resets, takes no
+    command while it boots); what it sends meanwhile is read as always. It means nothing to
+    a sensor that writes neither, nor to a Modbus device (its ``modbus.connect_delay_s``), and
+    is shorter than the sensor's ``stale_after``.
     ``warmup_s``: when the device may just have been powered (the first open of its port,
     or an open after its device path was gone), its frames are read for this long but their
     values are not published (a sensor that reports while it warms up).
@@ -1346,6 +1351,7 @@ class SensorConfig(Schema):
     serial = Section(SerialConfig)
     poll = Section(PollConfig, optional=True)
     setup = SectionOrStrList(SetupCommandConfig, max_items=64)
+    connect_delay_s = Float(min=0, max=60, default=0.0)
     reconnect = Section(ReconnectConfig)
     replay = Section(ReplayConfig)
     parse = Section(ParseConfig)
@@ -1417,10 +1423,44 @@ class SensorConfig(Schema):
             self._setup_command_problems,
             self._raw_setups_problems,
             self._poll_command_problems,
+            self._connect_delay_problems,
             self._hex_text_problems,
             self._codec_problems,
             self._headless_problems,
         )
+
+    def _connect_delay_problems(self) -> list[tuple[str, str]]:
+        """A ``connect_delay_s`` that holds nothing back (a Modbus device's is its
+        ``modbus.connect_delay_s``; a sensor with neither a poll nor set-up commands writes
+        nothing after the open), or that the sensor's stale time does not outlast."""
+        if not self.connect_delay_s:
+            return []
+        if self.format == "modbus":
+            return [
+                (
+                    "connect_delay_s",
+                    "is not used by format 'modbus' (see modbus.connect_delay_s)",
+                )
+            ]
+        if self.poll is None and not self.setup:
+            return [
+                (
+                    "connect_delay_s",
+                    "holds back the set-up commands and the first poll after each open, and "
+                    "this sensor has neither: what a device sends after the open is read at "
+                    "once without it",
+                )
+            ]
+        if self.connect_delay_s >= self.stale_after:
+            return [
+                (
+                    "connect_delay_s",
+                    f"must be shorter than the sensor's stale time ({self.stale_after:g} s, "
+                    "stale_after_s): the sensor would go stale at every open before its first "
+                    "poll is answered",
+                )
+            ]
+        return []
 
     def _headless_problems(self) -> list[tuple[str, str]]:
         """A frame spec without start bytes finds each frame's first byte only from a poll's

@@ -8,7 +8,9 @@ dialogue sets on the sensor for that time only), when frames come (``awaiting_re
 (``next_deadline``), and for the snapshot's counters. What it needs of the sensor, its port
 above all, is a ``DialoguePort``.
 
-Set-up commands are written after every open, one at a time: the first by the first tick,
+Set-up commands are written after every open, one at a time: the first by the first tick
+the sensor's ``connect_delay_s`` after the open (a device the open restarts takes no command
+while it boots; what it sends meanwhile is read as always),
 each next one :data:`SETUP_GAP_S` after the one before was acknowledged (or, for a command the
 device does not acknowledge, was written), and the first poll that long after the last, since
 the small sensors that take such commands miss one that follows another within tens of
@@ -102,9 +104,10 @@ acknowledges as well (a clone MH-Z19's ``abc_off``, lost with its supply as a ge
 is); when it answers with a frame of its boot, by the run after the boot (``booting``). A
 replayed capture is never set up again.
 
-A poll request is written every poll interval once the set-up is done (several requests in
-turn, one each interval); one that no frame answered before the next is counted in
-``poll_timeouts``, and logged with the request. :data:`SILENT_POLLS` of them in a row tell the
+A poll request is written every poll interval once the set-up is done, or without a set-up
+from ``connect_delay_s`` after the open (several requests in turn, one each interval); one
+that no frame answered before the next is counted in ``poll_timeouts``, and logged with the
+request. :data:`SILENT_POLLS` of them in a row tell the
 sensor (``went_silent``) that the device may have lost its supply: it warms up again when it
 answers. Of several requests, one the device has not answered since the port opened while it
 answered another is not counted there: a request it does not serve says nothing of its
@@ -462,15 +465,18 @@ class Dialogue:
 
     # -- the sensor's calls ----------------------------------------------------------------------
     def opened(self, now: float, *, same_device: bool) -> None:
-        """The port opened at ``now``: the set-up commands from the first tick on (the first
-        poll then, without any). ``same_device``: a connection opened again for its silence,
-        which keeps the re-runs' wait (the device behind it is the same one, still stale)."""
+        """The port opened at ``now``: the set-up commands from the first tick
+        ``connect_delay_s`` after it on (the first poll then, without any). ``same_device``: a
+        connection opened again for its silence, which keeps the re-runs' wait (the device
+        behind it is the same one, still stale)."""
         self.awaiting_response = False
         self._forget_polls()
         self._silent_polls = 0
         self._setup_sent = 0
-        self._setup_at = now if self._setup else None
-        self.next_poll_at = now if self._config.poll is not None and not self._setup else None
+        # a device the open restarts takes no command while it boots: the first write waits
+        at = now + self._config.connect_delay_s
+        self._setup_at = at if self._setup else None
+        self.next_poll_at = at if self._config.poll is not None and not self._setup else None
         self._watch(None)
         self._setup_tries = 0
         self._asking = False

@@ -181,6 +181,26 @@ def polls_in_window(key: str, interval: Any) -> int:
     return sent.count(b"M\n")
 
 
+def first_poll_s(key: str, delay: Any) -> float | None:
+    """The injected time from the open to the first poll request that reaches the device,
+    ticked every 50 ms (None: none in 5 s)."""
+    clock = Clock()
+    with PtyPair() as pair:
+        poll = {"request": "M\\n", "interval_s": 10.0}
+        rt = runtime({"sensors.port": pair.path, "sensors.poll": poll, key: delay}, clock)
+        assert rt.try_open()
+        opened_at = clock.now
+        first = None
+        while first is None and clock.now < opened_at + 5.0:
+            rt.tick(clock.now)
+            if rt.dialogue is not None and rt.dialogue.awaiting_response:
+                assert one_write(pair) == b"M\n"
+                first = round(clock.now - opened_at, 2)
+            clock.now = round(clock.now + 0.05, 3)
+        rt.stop()
+    return first
+
+
 def one_write(pair: PtyPair) -> bytes:
     """The bytes of one write to the port as the device reads them: the first (waited for up
     to 2 s), and those that follow within 0.2 s."""
@@ -1303,6 +1323,7 @@ EFFECTS: list[Effect] = [
     Effect("sensors.serial.local_echo", False, True, plain(frames_past_an_echo), 2, 1),
     # -- [sensors.poll] on a real pty, the loop's ticks on an injected clock
     Effect("sensors.poll.interval_s", 0.2, 0.02, plain(polls_in_window), 10, 100),
+    Effect("sensors.connect_delay_s", 0.0, 2.5, plain(first_poll_s), 0.0, 2.5),
     Effect(
         "sensors.poll.request", "M\\n", "READ?\\r\\n", plain(request_bytes), b"M\n", b"READ?\r\n"
     ),

@@ -60,8 +60,8 @@ def test_an_error_names_the_sensor_after_its_key_path() -> None:
     assert error.problems == [
         "sensors[1].unit: unknown key (known: name, port, simulate, preset, format, "
         "sampling_rate_hz, stale_after_s, warmup_s, warmup_after_silence, terminator, "
-        "max_frame_bytes, serial, poll, setup, reconnect, replay, parse, frame, modbus, "
-        "registers, simulation, channels)"
+        "max_frame_bytes, serial, poll, setup, connect_delay_s, reconnect, replay, parse, "
+        "frame, modbus, registers, simulation, channels)"
     ]
     assert error.lines == [
         error.problems[0].replace("sensors[1].unit:", "sensors[1].unit (sensor 'meter'):")
@@ -110,7 +110,8 @@ def test_a_quoted_key_holding_a_colon_and_space_is_named_whole_before_its_sensor
     message = (
         "unknown key (known: name, port, simulate, preset, format, sampling_rate_hz, "
         "stale_after_s, warmup_s, warmup_after_silence, terminator, max_frame_bytes, serial, "
-        "poll, setup, reconnect, replay, parse, frame, modbus, registers, simulation, channels)"
+        "poll, setup, connect_delay_s, reconnect, replay, parse, frame, modbus, registers, "
+        "simulation, channels)"
     )
     assert error.lines == [f"sensors[0].\"{key}\" (sensor 'boiler'): {message}"]
     assert error.problems == [f'sensors[0]."{key}": {message}']
@@ -122,8 +123,9 @@ def test_a_sensor_without_a_usable_name_is_named_by_its_place_alone() -> None:
     assert error_of(text).lines == [
         "sensors[0].baudrate: unknown key; did you mean 'serial.baudrate'? (known: name, port, "
         "simulate, preset, format, sampling_rate_hz, stale_after_s, warmup_s, "
-        "warmup_after_silence, terminator, max_frame_bytes, serial, poll, setup, reconnect, "
-        "replay, parse, frame, modbus, registers, simulation, channels)",
+        "warmup_after_silence, terminator, max_frame_bytes, serial, poll, setup, "
+        "connect_delay_s, reconnect, replay, parse, frame, modbus, registers, simulation, "
+        "channels)",
         "sensors[0].name: must be 1-64 letters, digits, '_', '.', '-' (not starting with '.' "
         "or '-'), got 'has space'",
         "sensors[1].name: required key is missing",

@@ -1796,3 +1796,75 @@ def test_each_range_a_datasheet_gives_passes_check_and_is_written_on_the_port(
         rt.tick(clock.now)
         assert pair.read(len(expected) + 1, timeout_s=0.5) == expected
         rt.stop()
+
+
+# -- a device the open restarts ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("delayed", [False, True], ids=["as_is", "with_connect_delay"])
+def test_a_device_the_open_restarts_is_set_up_and_polled_after_the_connect_delay(
+    delayed: bool,
+) -> None:
+    """An MH-Z19 behind an Arduino board that each open restarts: what is written in the
+    first 2.5 s after an open is lost. As it is, the ``abc_off`` of each open is written three
+    times (at 0, 1 and 3 s), the last answered; with ``connect_delay_s = 3`` it is written
+    once, 3 s after each open (at start and after a reconnect), and acknowledged; either way
+    the first poll follows the acknowledgement and every poll is answered. A frame the board
+    sends while the set-up waits is read meanwhile."""
+    ready_s = 2.5
+    abc_off = command_bytes("mhz19", "abc_off")
+    read = command_bytes("mhz19", "read")
+    ack = bytes.fromhex(dict(((p, c), r) for p, c, r in REPLIES)[("mhz19", "abc_off")])
+    clock = Clock()
+    table: dict[str, Any] = {
+        "preset": "mhz19",
+        "setup": ["abc_off"],
+        "poll": {"command": "read", "interval_s": 1.0},
+    }
+    if delayed:
+        table["connect_delay_s"] = 3.0
+    written: list[tuple[float, bytes]] = []
+    with PtyPair() as pair:
+        rt = polled(pair, clock, table)
+        device_end = DeviceEnd(rt, pair)
+        ppm = 500
+        for connect in (1, 2):
+            opened_at = clock.now
+            # the board's last frame before the open, passed on as it restarts
+            pair.write(mhz19_reply(ppm))
+            read_all(rt, 9)
+            while clock.now < opened_at + 10.0:
+                due = rt.next_deadline()
+                assert due is not None
+                clock.now = due
+                got = device_end.tick(clock.now)
+                if not got:
+                    continue
+                written.append((round(clock.now - opened_at, 2), got))
+                if clock.now < opened_at + ready_s:
+                    continue  # booting: lost
+                if got == abc_off:
+                    pair.write(ack)
+                    read_all(rt, len(ack))
+                elif got == read:
+                    ppm += 1
+                    pair.write(mhz19_reply(ppm))
+                    read_all(rt, 9)
+            if connect == 1:
+                rt.disconnect("read error")
+                clock.now += 60.0
+                assert rt.try_open()
+        co2 = rt.snapshot().channels[0].stats
+        rt.stop()
+    setups = [at for at, data in written if data == abc_off]
+    first_polls = [at for (at, data) in written if data == read][:1]
+    assert co2 is not None
+    assert rt.poll_timeouts == 0
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    assert co2.count == ppm - 500 + 2  # every reply, and the frame at each open
+    if not delayed:
+        assert setups == [0.0, 1.0, 3.0] * 2
+        assert first_polls == [round(3.0 + SETUP_GAP_S, 2)]
+        return
+    assert setups == [3.0, 3.0]
+    assert first_polls == [round(3.0 + SETUP_GAP_S, 2)]

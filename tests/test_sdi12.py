@@ -627,3 +627,144 @@ def test_two_replies_of_the_same_number_of_values_cannot_be_told_apart() -> None
         "line of each kind the device sends"
     ]
     assert load(group("e") + group("f"), "0+2600+705") == []
+
+
+@dataclass
+class RebootingAdapter(RestartingAdapter):
+    """The restarting adapter over several opens of its port: each open (``reopen``)
+    restarts it, and a ``0D0!`` before any ``0M!`` since then gets the last values the sensor
+    sent again (those of the last measurement, which it kept), not a measurement of its own."""
+
+    kept: bytes = b"0+1700.00+18.0+5\r\n"
+    stale_replies: int = 0
+
+    def reopen(self) -> None:
+        self.opened_at = self.clock.now
+        self.measured = False
+
+    def answer(self, command: bytes) -> list[tuple[float, bytes]]:
+        if self.clock.now >= self.opened_at + self.ready_s and command == b"0D0!":
+            if not self.measured:
+                self.written.append((round(self.clock.now - self.opened_at, 2), command))
+                self.stale_replies += 1
+                return [(0.15, self.kept)]
+            replies = super().answer(command)
+            self.kept = replies[-1][1]
+            return replies
+        return super().answer(command)
+
+
+def readme_connect_delay() -> float:
+    """The ``connect_delay_s`` the README's SDI-12 section gives, read from its text."""
+    text = (REPO / "README.md").read_text()
+    [delay] = re.findall(r"`connect_delay_s = ([0-9.]+)`", text)
+    return float(delay)
+
+
+@pytest.mark.parametrize("delayed", [False, True], ids=["as_is", "with_connect_delay"])
+def test_an_adapter_restarted_by_each_open_is_first_polled_after_the_connect_delay(
+    delayed: bool,
+) -> None:
+    """The README's ``soil_east`` on an adapter that every open restarts, opened, polled,
+    then opened again (a reconnect): as it is, the first ``0M!`` of each open is lost (a poll
+    timeout) and the ``0D0!`` after it publishes the sensor's kept values again; with the
+    README's ``connect_delay_s``, the first ``0M!`` of each open goes out that long after
+    it, is answered, and every value read is of a measurement of its own. What the adapter
+    sends while the first poll waits (its start-up banner) is read meanwhile."""
+    clock = Clock()
+    adapter = RebootingAdapter(clock=clock, opened_at=clock.now)
+    with PtyPair() as pair:
+        table = readme_sensor("soil_east") | {"port": pair.path, "simulate": "never"}
+        if delayed:
+            table["connect_delay_s"] = readme_connect_delay()
+        rt = SensorRuntime(
+            sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1)
+        )
+        assert rt.try_open()
+        first_poll = rt.next_deadline()
+        # the banner an Arduino sketch prints as it starts, before the first poll
+        clock.now += 1.0
+        pair.write(b"SDI-12 USB adapter\r\n")
+        read_all(rt, 20)
+        poll(rt, pair, clock, adapter, 6)
+        rt.disconnect("read error")
+        clock.now += 60.0
+        assert rt.try_open()
+        adapter.reopen()
+        poll(rt, pair, clock, adapter, 6)
+        ec = rt.snapshot().channels[2].stats
+        syntax = rt.parse_errors["syntax"]
+        rt.stop()
+    assert ec is not None
+    at_open = [(at, c) for at, c in adapter.written if c == b"0M!"][:1]
+    if not delayed:
+        assert first_poll == 1000.0
+        assert adapter.stale_replies == 2  # one per open
+        assert rt.poll_timeouts == 2
+        assert ec.count == adapter.data_requests + 2
+        return
+    assert adapter.stale_replies == 0
+    assert rt.poll_timeouts == 0
+    assert ec.count == adapter.data_requests == 6
+    assert first_poll == 1000.0 + readme_connect_delay()
+    assert at_open == [(readme_connect_delay(), b"0M!")]
+    assert adapter.written[-6][0] == readme_connect_delay()  # the reconnect's first 0M!
+    assert syntax == 1  # the banner, read while the first poll waited
+
+
+def test_check_refuses_a_connect_delay_that_holds_nothing_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord check`` shows a polled sensor's ``connect_delay_s``, and refuses one on a
+    sensor that neither polls nor sets up (it writes nothing after the open), on a Modbus
+    device (whose own is ``modbus.connect_delay_s``) and on a sensor whose stale time it
+    reaches (stale at every open)."""
+    polled = readme_sensor("soil_east") | {"port": str(tmp_path / "adapter")}
+    polled["connect_delay_s"] = 2.5
+    streaming = {k: v for k, v in polled.items() if k != "poll"} | {
+        "name": "streaming",
+        "port": str(tmp_path / "logger"),
+    }
+    modbus = {
+        "name": "meter",
+        "port": str(tmp_path / "rs485"),
+        "format": "modbus",
+        "connect_delay_s": 1.0,
+        "registers": [{"name": "volts", "table": "input", "address": 0}],
+        "channels": [{"name": "volts"}],
+    }
+
+    def check(*tables: dict[str, Any]) -> tuple[int, str]:
+        lines = []
+        for table in tables:
+            lines.append("[[sensors]]")
+            lines += [f"{key} = {_toml(value)}" for key, value in table.items()]
+        path = tmp_path / "sensord.toml"
+        path.write_text("\n".join(lines) + "\n")
+        code = main(["check", "--no-devices", str(path)])
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    code, out = check(polled)
+    assert code == 0, out
+    assert "format=value polled every 5 s connect_delay=2.5 s " in out, out
+    hasty = polled | {"name": "hasty", "port": str(tmp_path / "other"), "stale_after_s": 2.5}
+    code, out = check(polled, streaming, modbus, hasty)
+    assert code != 0
+    assert "3 configuration errors" in out, out
+    assert (
+        "sensors[1].connect_delay_s (sensor 'streaming'): holds back the set-up commands and "
+        "the first poll after each open, and this sensor has neither" in out
+    ), out
+    assert (
+        "sensors[2].connect_delay_s (sensor 'meter'): is not used by format 'modbus' (see "
+        "modbus.connect_delay_s)" in out
+    ), out
+    assert (
+        "sensors[3].connect_delay_s (sensor 'hasty'): must be shorter than the sensor's stale "
+        "time (2.5 s, stale_after_s): the sensor would go stale at every open before its first "
+        "poll is answered" in out
+    ), out
+    with_setup = streaming | {"setup": [{"send_text": "0XS!"}]}
+    code, out = check(with_setup)
+    assert code == 0, out
