@@ -3972,6 +3972,43 @@ def test_a_gsv_snr_that_is_no_number_is_named_with_its_satellite(checksum: bool)
     assert got == [*[[]] * 8, [], TESEO_GALILEO, TESEO_BEIDOU, []]
 
 
+#: A ZED-F9P's BeiDou B1I sentence 1 (tests/fixtures/nmea/ublox_zed_f9p.nmea), three
+#: satellites without SNR before satellite 08's 27 dB-Hz, and its GLONASS L1 group of
+#: ``ZED_ZERO_ENTRY``, its entry numbered ``00``, each without checksum.
+ZED_B1I = b"$GBGSV,3,1,10,01,29,321,,03,12,292,,04,37,345,,08,49,229,27,1"
+ZED_GL_ZERO = nmea(ZED_ZERO_ENTRY["GL"][0].format("00")).split(b"*")[0]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "old", "new", "detail"),
+    [
+        (ZED_B1I, b",08,49,229,27,", b",08,4?,229,2?,", "08 not a number: '2?'"),
+        (ZED_B1I, b",229,27,", b",229,27????????,", "08 not a number: '27??????'"),
+        (ZED_GL_ZERO, b",00,58,305,50,", b",00,58,305,5?,", "82 not a number: '3?'"),
+    ],
+    ids=["elevation too", "long", "after an entry numbered 00"],
+)
+def test_a_gsv_snr_damaged_on_the_line_is_named_with_its_satellite(
+    sentence: bytes, old: bytes, new: bytes, detail: str
+) -> None:
+    """A GSV sentence without checksum whose bytes the line damaged is rejected as ``syntax``
+    naming the satellite whose SNR is no number: after satellites without SNR (an empty field
+    is no SNR to read), where the bytes before the SNR are damaged too (an elevation is no
+    SNR), with at most the first eight characters of a long field, and where an entry
+    numbered 00 (no satellite) has its SNR damaged too."""
+    damaged = sentence.replace(old, new)
+    if sentence == ZED_GL_ZERO:
+        damaged = damaged.replace(b",82,13,214,33,", b",82,13,214,3?,")
+    assert damaged != sentence
+    parse = decoder("GSV.in_view_beidou", "GSV.in_view_glonass")
+    with pytest.raises(ParseError) as caught:
+        parse(damaged)
+    assert (caught.value.reason, caught.value.detail) == (
+        "syntax",
+        f"GSV SNR of satellite {detail}",
+    )
+
+
 def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:
     """A port opened while the receiver is in the middle of a GSV group gets that group's last
     sentences first, intact (gpsd's captures quectel-l76k-nmea.log, quectelLC79D-1.log and
