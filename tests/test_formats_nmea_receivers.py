@@ -596,29 +596,34 @@ def test_airmar_gsv_sentences_after_the_first_without_total_and_in_view() -> Non
     ("before", "lines", "reasons"),
     [
         ((), AIRMAR_GSV[1:3], []),
-        (AIRMAR_GSV[:3], (AIRMAR_GSV[3][:-1] + b"0", *AIRMAR_GSV[4:]), ["checksum"]),
-        (AIRMAR_GSV[:3], AIRMAR_GSV[4:], ["truncated"]),
+        (
+            AIRMAR_GSV[:3],
+            (AIRMAR_GSV[3][:-1] + b"0", *AIRMAR_GSV[4:]),
+            [("checksum", "NMEA checksum mismatch, sentence says b'40'")],
+        ),
+        (AIRMAR_GSV[:3], AIRMAR_GSV[4:], [("truncated", "GSV sentence 2 out of its group")]),
     ],
     ids=["opened after sentence 1", "sentence 1 rejected", "sentence 1 lost"],
 )
 def test_airmar_gsv_sentences_without_their_group_are_one_loss_at_most(
-    before: tuple[bytes, ...], lines: tuple[bytes, ...], reasons: list[str]
+    before: tuple[bytes, ...], lines: tuple[bytes, ...], reasons: list[tuple[str, str]]
 ) -> None:
     """An AirMar's GSV sentences 2 and 3 without total and in-view fields, whose sentence 1
     did not come (no group gives them): the end of the group under way when the port was
     opened, ignored; or, after a whole group, one loss: its sentence 1 rejected (counted under
-    its reason) or lost without a trace (counted at sentence 2, out of its group), not again
-    at sentence 3. They give nothing, and the next group is read whole."""
+    its reason) or lost without a trace (counted at sentence 2, out of its group, which the
+    error names), not again at sentence 3. They give nothing, and the next group is read
+    whole."""
     spec = FormatSpec("nmea", (("in_view", "GSV.in_view_gps"),))
     parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
     given = [pair for line in before for pair in parse(line)]
     assert given == ([("in_view", 10.0)] if before else [])
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
     for line in lines:
         try:
             assert parse(line) == []
         except ParseError as exc:
-            found.append(exc.reason)
+            found.append((exc.reason, exc.detail))
     assert found == reasons
     assert [parse(line) for line in AIRMAR_GSV[:3]] == [[], [], [("in_view", 10.0)]]
 
