@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from test_formats_nmea import checksummed_anew
 
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
@@ -626,6 +627,28 @@ def test_airmar_gsv_sentences_without_their_group_are_one_loss_at_most(
             found.append((exc.reason, exc.detail))
     assert found == reasons
     assert [parse(line) for line in AIRMAR_GSV[:3]] == [[], [], [("in_view", 10.0)]]
+
+
+@pytest.mark.parametrize("before", [(), AIRMAR_GSV[:3]], ids=["first", "after a group"])
+def test_an_airmar_gsv_sentence_1_without_total_and_in_view_is_a_syntax_error(
+    before: tuple[bytes, ...],
+) -> None:
+    """Only a sentence after the first takes its group's total and in-view fields: an AirMar's
+    sentence 1 written as its sentences 2 and 3 (both fields empty) has no group to take them
+    from, and is a ``syntax`` error, the stream's first frame too (not the ignored end of a
+    group under way), not a sentence out of its group. The group's sentences after it are
+    then out of their group, and the next group is read whole."""
+    spec = FormatSpec("nmea", (("in_view", "GSV.in_view_gps"),))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    for line in before:
+        parse(line)
+    blank = checksummed_anew(AIRMAR_GSV[0], b"GPGSV,3,1,10,", b"GPGSV,,1,,")
+    with pytest.raises(ParseError) as caught:
+        parse(blank)
+    assert (caught.value.reason, caught.value.detail) == ("syntax", "not a whole number: ''")
+    for line in AIRMAR_GSV[1:3]:
+        assert parse(line) == []
+    assert [parse(line) for line in AIRMAR_GSV[3:]] == [[], [], [("in_view", 10.0)]]
 
 
 def test_skytraq_clock_at_its_power_up_default_gives_no_clock_offset() -> None:
