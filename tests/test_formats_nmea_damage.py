@@ -306,6 +306,42 @@ def channel_values(readings: list[Reading], channel: str) -> list[tuple[int, flo
     return [(k, value) for k, ch, value in readings if ch == channel]
 
 
+def test_a_dropout_after_a_port_opened_mid_b1i_group_is_counted_at_each_group_it_cut() -> None:
+    """A port opened after a ZED-F9P's BeiDou B1I ``3,1`` (signal ID 1): its ``3,2`` and ``3,3``
+    are the end of the group under way, ignored, and the B2I group (empty signal ID) begins
+    the talker's groups. A dropout takes B2I's ``3,3`` and the next epoch's lines up to its
+    B1I ``3,1``. No group of signal ID 1 has begun yet, but the B1I ``3,2`` after the
+    dropout does not continue the B2I group, which waits for a later sentence (3 of 3): it
+    is out of its group, and the B2I group is counted when the next B2I ``3,1`` cuts it, one
+    error for each group the dropout cut. From the next epoch on, BeiDou's readings are
+    those of the stream without the dropout."""
+    epochs = receiver_epochs("ublox_zed_f9p.nmea")
+
+    def at(epoch: int, head: bytes, signal: bytes) -> int:
+        lines = epochs[epoch]
+        return next(
+            i for i, line in enumerate(lines) if line.startswith(head) and signal + b"*" in line
+        )
+
+    opened = at(0, b"$GBGSV,3,1,", b",1") + 1
+    start, end = at(0, b"$GBGSV,3,3,", b","), at(1, b"$GBGSV,3,1,", b",1")
+    sound = [epochs[0][opened:], *epochs[1:]]
+    damaged = [epochs[0][opened:start], epochs[1][end + 1 :], *epochs[2:]]
+    fields = ("GSV.in_view_beidou", "GSV.snr_mean_beidou")
+    spec = FormatSpec("nmea", tuple((field, field) for field in fields))
+    assert parse_errors(sound, spec) == []
+    found = parse_errors(damaged, spec)
+    assert [(reason, frame[:11]) for reason, frame in found] == [
+        ("truncated", b"$GBGSV,3,2,"),
+        ("truncated", b"$GBGSV,3,1,"),
+    ]
+    got = read(damaged, spec)
+    for channel in fields:
+        expected = [(k, v) for k, v in channel_values(read(sound, spec), channel) if k > 1]
+        assert expected
+        assert [(k, v) for k, v in channel_values(got, channel) if k > 1] == expected, channel
+
+
 def test_a_zed_f9p_epoch_joined_to_the_first_merges_no_group_across_them() -> None:
     """A ZED-F9P sending GGA and GSV whose second epoch's GGA, the frame that ends the first
     epoch, fails its checksum. In the first epoch each constellation's L1 group gave its
