@@ -33,6 +33,7 @@ from sensord.modbus_state import (
     WAKE_LOST_ADVICE,
     SilentRead,
     for_sensor,
+    naming_unit,
 )
 
 __all__ = [
@@ -252,6 +253,11 @@ class DeviceReads:
         return sum(d.counters.transactions for d in self.devices.values() if d is not device)
 
     def _down_why(self, device: _Device, why: str) -> str:
+        """What to check for ``device``, down after requests that went unanswered, the last
+        for ``why`` (its ``modbus.unit`` named where it tells to check the unit id)."""
+        return naming_unit(self._down_hint(device, why), device.unit)
+
+    def _down_hint(self, device: _Device, why: str) -> str:
         """What to check for ``device``, down after requests that went unanswered, the last
         for ``why``: a device that answered before, or whose bus's other devices answered
         meanwhile (RTU), is told more than the transport's general hint."""
@@ -476,7 +482,7 @@ class DeviceReads:
                 "set-up write unanswered",
                 sensor=device.sensor.name,
                 write=expected.described(),
-                hint=f"{why}; {WRITE_REFUSED_HINT}",
+                hint=f"{naming_unit(why, device.unit)}; {WRITE_REFUSED_HINT}",
                 suppressed=held,
             )
 

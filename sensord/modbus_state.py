@@ -8,6 +8,7 @@ which ``/status`` and ``/metrics`` render.
 
 from __future__ import annotations
 
+import re
 import shlex
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -142,6 +143,26 @@ NOT_REFUSAL_ADVICE = {
     "to the gateway",
 }
 
+#: The words of a hint that tell to check a device's unit id, not followed by its value yet.
+_UNIT_CHECK = re.compile(r"check (?:the|its) unit id(?! \(modbus\.unit =)|check modbus\.unit(?! =)")
+
+
+def naming_unit(text: str, unit: int | None) -> str:
+    """``text`` with the configured ``unit`` named wherever it tells to check the unit id
+    (``check the unit id (modbus.unit = 7)``, ``check modbus.unit = 7``); as is when
+    ``unit`` is None."""
+    if unit is None:
+        return text
+
+    def named(match: re.Match[str]) -> str:
+        words = match.group(0)
+        if words.endswith("modbus.unit"):
+            return f"{words} = {unit}"
+        return f"{words} (modbus.unit = {unit})"
+
+    return _UNIT_CHECK.sub(named, text)
+
+
 #: Upper bounds of the round-trip-time histogram of Modbus exchanges, seconds.
 RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -187,6 +208,9 @@ class ModbusCounters:
     #: "rtu" (a serial line, or a serial server's TCP connection) or "tcp" (Modbus TCP): what
     #: an unanswered request and a frame nobody asked for say there
     transport: str = "rtu"
+    #: the device's ``modbus.unit``, named where a hint tells to check the unit id (None:
+    #: not named)
+    unit: int | None = None
     #: the reads whose last answer was an exception response, kept by the device's
     #: ``sensord.refusals.DeviceRefusals``
     refused: dict[Request, Refusal] = field(default_factory=dict)
@@ -326,7 +350,7 @@ class ModbusCounters:
                         else ""
                     )
                 )
-        return "; ".join(hints) or None
+        return naming_unit("; ".join(hints), self.unit) or None
 
     def snapshot(self, bus: str, now: float, *, bus_open: bool = True) -> ModbusSnapshot:
         """The counters at ``now``; ``bus_open``: whether the bus's port is open (a device

@@ -643,7 +643,7 @@ class SensorRuntime:
 
             modbus_spec = config.format_spec().modbus
             assert modbus_spec is not None
-            self.modbus = ModbusCounters(transport=modbus_spec.transport)
+            self.modbus = ModbusCounters(transport=modbus_spec.transport, unit=modbus_spec.unit)
         #: the Modbus counters when the last values came (or the bus opened): the stale hint
         self._modbus_mark: ModbusMark | None = None if self.modbus is None else self.modbus.mark()
         #: channels whose float register has read NaN (or an infinity) at every read, from

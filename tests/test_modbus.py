@@ -3406,6 +3406,21 @@ def test_only_a_read_refused_twice_running_and_not_busy_makes_a_hint() -> None:
     )
 
 
+def test_a_modbus_stale_hint_that_says_to_check_the_unit_id_names_the_configured_one() -> None:
+    """Where a stale hint tells to check the unit id (requests unanswered over Modbus TCP, a
+    gateway's exception 0x0B), it names the device's ``modbus.unit``."""
+    counters = ModbusCounters(transport="tcp", unit=7)
+    mark = counters.mark()
+    counters.timeouts = 3
+    counters.exceptions[0x0B] = 1
+    assert counters.hint_since(mark, "meter") == (
+        "the device answered 1 request with exception 0x0B (gateway target device failed to "
+        "respond): the device did not answer the gateway: check its unit id (modbus.unit = "
+        "7), its power and its wiring to the gateway; 3 requests went unanswered: check the "
+        "unit id (modbus.unit = 7), and that the gateway reaches the device"
+    )
+
+
 def test_a_device_that_answered_before_is_not_sent_to_its_unit_id_when_it_goes_silent() -> None:
     """A meter that has answered and then stops (its power, its connection) goes stale before
     it is down: the stale hint says what the down reason says, not to check the unit id and

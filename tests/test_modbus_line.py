@@ -1265,7 +1265,11 @@ def test_a_replacement_is_not_asked_while_a_frame_keeps_the_left_answer_awaited(
 @pytest.mark.parametrize(
     ("answer", "told"),
     [
-        (None, "no response to 3 requests in a row: check the unit id, the baud rate"),
+        (
+            None,
+            "no response to 3 requests in a row: check the unit id (modbus.unit = 1), the baud "
+            "rate",
+        ),
         # a device at another baud rate: fewer bytes than its answer, none of them a frame
         (
             lambda request: bytes((b * 7 + 3) & 0xFF for b in read_reply(1, [7])[:4]),
@@ -1305,6 +1309,37 @@ def test_a_device_that_goes_down_says_what_to_check(
         last_error = hand.runtimes["a"].last_error
         assert last_error is not None
         assert last_error.startswith(told), last_error
+    finally:
+        hand.close()
+
+
+def test_a_silent_device_alone_on_its_bus_is_told_its_configured_unit_id(
+    pty_pair: PtyPair,
+) -> None:
+    """A device at unit 7 that never answers, alone on its bus, goes down with a reason that
+    names the unit id to check against the device's address (``modbus.unit = 7``), and the
+    stale hint of its unanswered requests names it too: the operator sees which value the
+    daemon asked with, not only that the unit id may be wrong."""
+    registers = [{"name": "v", "table": "holding", "address": 0}]
+    hand = HandBus(pty_pair, device("a", "", 7, registers, timeout_s=0.2))
+    counters = hand.counters("a")
+    mark = counters.mark()
+    try:
+        at = 100.0
+        while at < 104.0 and not counters.down:
+            hand.tick(at)
+            due = hand.bus.next_deadline()
+            assert due is not None
+            at = max(round(at + 0.001, 6), due)
+        assert counters.down
+        assert hand.runtimes["a"].last_error == (
+            "no response to 3 requests in a row: check the unit id (modbus.unit = 7), the "
+            "baud rate and parity, and the wiring (A and B swapped, termination)"
+        )
+        assert counters.hint_since(mark, "a") == (
+            "3 requests went unanswered: check the unit id (modbus.unit = 7), the baud rate "
+            "and parity, and the wiring (A and B swapped, termination)"
+        )
     finally:
         hand.close()
 
@@ -1472,7 +1507,11 @@ def bus_toml(port: str, units: dict[str, int]) -> str:
             "to the bus",
         ),
         # the line itself is dead (unplugged, A and B swapped): nobody answers
-        ([1, 2], "no response to 3 requests in a row: check the unit id, the baud rate"),
+        (
+            [1, 2],
+            "no response to 3 requests in a row: check the unit id (modbus.unit = 2), the baud "
+            "rate",
+        ),
     ],
     ids=["wrong-unit", "dead-line"],
 )
@@ -2004,8 +2043,8 @@ def test_noise_in_a_dead_device_s_exchanges_is_its_timeouts_not_crc_errors(
         assert counters.errors == dict.fromkeys(counters.errors, 0)
         assert other.snapshot().skipped_bytes == 3 * len(noise)
         assert counters.hint_since(mark, "other") == (
-            "3 requests went unanswered: check the unit id, the baud rate and parity, and the "
-            "wiring (A and B swapped, termination)"
+            "3 requests went unanswered: check the unit id (modbus.unit = 2), the baud rate "
+            "and parity, and the wiring (A and B swapped, termination)"
         )
         # its backoff's attempt gets a frame of its answer's shape with a spoilt CRC
         while counters.errors["crc"] == 0 and at < 120.0:

@@ -376,7 +376,8 @@ def test_a_server_that_closes_the_connection_on_one_unit_s_requests_costs_the_ot
             assert nine.state == "down"
             assert counters(nine).down
             assert nine.last_error == (
-                f"no response to 3 requests in a row: {CLOSED_ON_REQUEST_HINT}"
+                "no response to 3 requests in a row: "
+                + CLOSED_ON_REQUEST_HINT.replace("check modbus.unit", "check modbus.unit = 9")
             )
             # 3 closes to go down (the first asked again), then its backoff (0.5, 1, 2 s,
             # jittered), not 2 closes at every poll
@@ -1232,11 +1233,13 @@ def test_the_stale_hint_of_a_modbus_tcp_device_speaks_of_the_gateway_not_the_lin
             run_reader_until(reader, lambda: len(stale()) == 2, 5.0)
             hints = stale()
     unanswered = (
-        r"\d requests? went unanswered: check the unit id, and that the gateway reaches the device"
+        r"\d requests? went unanswered: check the unit id \(modbus\.unit = {unit}\), and that "
+        r"the gateway reaches the device"
     )
-    assert re.fullmatch(unanswered, hints["gone"]), hints["gone"]
+    assert re.fullmatch(unanswered.format(unit=3), hints["gone"]), hints["gone"]
     assert re.fullmatch(
-        unanswered + r"; \d repl(y|ies) came with a transaction id no request was sent with: "
+        unanswered.format(unit=2)
+        + r"; \d repl(y|ies) came with a transaction id no request was sent with: "
         r"the gateway or device does not return the request's transaction id, or a gateway "
         r"shared by several clients mixes up their replies",
         hints["two"],
@@ -1720,7 +1723,10 @@ def test_a_dongle_that_drops_the_first_requests_of_a_connection_is_told_of_conne
         with Reader([runtime]) as reader:
             run_reader_until(reader, lambda: runtime.state == "down", 5.0)
             assert runtime.last_error == (
-                f"no response to 3 requests in a row: {FRESH_CONNECTION_HINT}"
+                "no response to 3 requests in a row: "
+                + FRESH_CONNECTION_HINT.replace(
+                    "check the unit id", "check the unit id (modbus.unit = 1)"
+                )
             )
             assert relay.dropped_early == 3
             run_reader_until(reader, lambda: runtime.state == "up", 5.0)
@@ -1730,7 +1736,9 @@ def test_a_dongle_that_drops_the_first_requests_of_a_connection_is_told_of_conne
         with Reader(runtimes) as reader:
             two = runtimes[1]
             run_reader_until(reader, lambda: two.state == "down", 5.0)
-            assert two.last_error == f"no response to 3 requests in a row: {NO_ANSWER_HINT['tcp']}"
+            assert two.last_error == "no response to 3 requests in a row: " + NO_ANSWER_HINT[
+                "tcp"
+            ].replace("check the unit id", "check the unit id (modbus.unit = 2)")
 
 
 @pytest.mark.slow
