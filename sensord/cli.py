@@ -79,7 +79,13 @@ from sensord.ports import (
 from sensord.reopen import DEVICE_WATCH_S
 from sensord.schema import closest, decode_escapes
 from sensord.sensor import make_device
-from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
+from sensord.serial_settings import (
+    BYTESIZES,
+    PARITIES,
+    PARITY_WORDS,
+    STOPBITS,
+    SerialSettings,
+)
 from sensord.service import deferred_signals
 from sensord.shard import RESTARTS_IN_ROW_ENV, STABLE_AFTER_S, restarts_in_row, starts_quietly
 from sensord.sources.replay import silent_conversation
@@ -393,7 +399,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("--baudrate", type=int, help="line speed (default 9600)")
     rec.add_argument("--bytesize", type=int, choices=BYTESIZES, help="data bits (default 8)")
-    rec.add_argument("--parity", choices=PARITIES, help="parity (default N)")
+    rec.add_argument(
+        "--parity",
+        type=_parity,
+        metavar="{N,E,O,M,S}",
+        help="parity: N, E, O, M or S, in either case (default N)",
+    )
     rec.add_argument("--stopbits", type=float, choices=STOPBITS, help="stop bits (default 1)")
     rec.add_argument(
         "--rtscts", action="store_true", help="hardware (RTS/CTS) flow control (default off)"
@@ -471,6 +482,19 @@ def _speed(text: str) -> float:
 def max_workers() -> int:
     """The most ``--workers`` this machine takes: two per CPU."""
     return 2 * (os.cpu_count() or 1)
+
+
+def _parity(text: str) -> str:
+    """``--parity``: one of the letters of ``serial.parity`` (N, E, O, M, S), in either case;
+    a word for one (``even``) is refused with its letter, as the config file refuses it."""
+    letter = text.strip().upper()
+    if letter in PARITIES:
+        return letter
+    meant = PARITY_WORDS.get(text.strip().lower())
+    hint = f"; did you mean {meant}?" if meant else ""
+    raise argparse.ArgumentTypeError(
+        f"must be one of {', '.join(PARITIES)} (in either case), got {text!r}{hint}"
+    )
 
 
 def _seconds(text: str) -> float:
@@ -1774,7 +1798,10 @@ def _modbus_options(sub: Any) -> None:
         "--baudrate", type=int, help="serial speed (default: that of --sensor, else 9600)"
     )
     read.add_argument(
-        "--parity", choices=PARITIES, help="serial parity (default: that of --sensor, else N)"
+        "--parity",
+        type=_parity,
+        metavar="{N,E,O,M,S}",
+        help="serial parity: N, E, O, M or S, in either case (default: that of --sensor, else N)",
     )
     read.add_argument(
         "--bytesize",

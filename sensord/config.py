@@ -87,7 +87,13 @@ from sensord.schema import (
     UnloadedFieldError,
     closest,
 )
-from sensord.serial_settings import BYTESIZES, PARITIES, STOPBITS, SerialSettings
+from sensord.serial_settings import (
+    BYTESIZES,
+    PARITIES,
+    PARITY_WORDS,
+    STOPBITS,
+    SerialSettings,
+)
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.stage import DEFAULT_SAMPLE_EVERY
 from sensord.units import UNIT_WORDS, UNITS, affine, unit_dimension
@@ -313,7 +319,7 @@ class SerialConfig(Schema):
     parity = Choice(
         PARITIES,
         default="N",
-        meant={"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"},
+        meant=PARITY_WORDS,
     )
     stopbits = Choice(STOPBITS, default=1.0)
     xonxoff = Bool(default=False)

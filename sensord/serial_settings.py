@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BYTESIZES", "PARITIES", "STOPBITS", "SerialSettings"]
+__all__ = ["BYTESIZES", "PARITIES", "PARITY_WORDS", "STOPBITS", "SerialSettings"]
 
 #: Allowed values of the settings with a fixed set of choices.
 BYTESIZES: tuple[int, ...] = (5, 6, 7, 8)
 PARITIES: tuple[str, ...] = ("N", "E", "O", "M", "S")
 STOPBITS: tuple[float, ...] = (1.0, 1.5, 2.0)
+
+#: Other words for the parities: refused, with the letter as the did-you-mean (``serial.parity``
+#: in the config file and ``--parity`` on the command line alike).
+PARITY_WORDS: dict[str, str] = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
 
 
 @dataclass(frozen=True, slots=True)

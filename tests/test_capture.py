@@ -735,6 +735,30 @@ def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return " ".join(capsys.readouterr().err.split())  # argparse wraps its usage lines
 
 
+def test_record_takes_parity_in_either_case_and_names_the_letter_of_a_word(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--parity`` took N, E, O, M, S in upper case only (``--parity e``: invalid choice):
+    either case records, and a word for a parity (``even``) is refused with its letter, as
+    ``serial.parity`` refuses it in the config file; ``--help`` says so."""
+    out = tmp_path / "p.cap"
+    with PtyPair() as pair:
+        argv = ["record", pair.path, "-o", str(out), "--seconds", "0.2"]
+        for parity in ("e", "o", "N"):
+            assert cli.main([*argv, "--parity", parity]) == 0, parity
+            assert out.exists()
+            out.unlink()
+        err = usage_error([*argv, "--parity", "even"], capsys)
+        assert err.endswith(
+            "sensord record: error: argument --parity: must be one of N, E, O, M, S (in "
+            "either case), got 'even'; did you mean E?"
+        ), err
+        assert not out.exists()
+    with pytest.raises(SystemExit):
+        cli.main(["record", "--help"])
+    assert "parity: N, E, O, M or S, in either case" in " ".join(capsys.readouterr().out.split())
+
+
 def test_record_refuses_interval_s_without_a_request_and_labels_its_format(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1013,6 +1013,30 @@ def test_a_senseair_s8_is_probed_at_its_any_sensor_address(
         assert "612" in capsys.readouterr().out
 
 
+def test_modbus_read_takes_parity_in_either_case(capsys: pytest.CaptureFixture[str]) -> None:
+    """``sensord modbus read --parity e`` was refused (invalid choice: 'e'): the letter is
+    taken in either case, a word for it (``odd``) refused with the letter, as the config
+    file's ``serial.parity`` does, and ``--help`` says so."""
+    with PtyRelay() as relay, ModbusServer([1], "serial", relay.far.path) as server:
+        server.set(1, "holding", 0, [612])
+        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+        assert main([*probe, "--parity", "e"]) == 0
+        assert "612" in capsys.readouterr().out
+        with pytest.raises(SystemExit) as exited:
+            main([*probe, "--parity", "odd"])
+        assert exited.value.code == 2
+        err = " ".join(capsys.readouterr().err.split())
+        assert err.endswith(
+            "error: argument --parity: must be one of N, E, O, M, S (in either case), got "
+            "'odd'; did you mean O?"
+        ), err
+    with pytest.raises(SystemExit):
+        main(["modbus", "read", "--help"])
+    assert "serial parity: N, E, O, M or S, in either case" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
 @pytest.mark.slow
 def test_a_device_at_unit_255_behind_modbus_tcp_is_read() -> None:
     with ModbusServer([255], "tcp") as server:
