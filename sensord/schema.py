@@ -25,6 +25,7 @@ import re
 import tomllib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
 from sensord.errors import Problem
@@ -185,9 +186,8 @@ class Int(Field[int]):
 
     def validate(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(
-                f"must be an integer, got {_type_name(value)} {_fmt(value)}{_unquoted(value, int)}"
-            )
+            hint = _unquoted(value, int, self.name)
+            raise TypeError(f"must be an integer, got {_type_name(value)} {_fmt(value)}{hint}")
         _check_range(value, self.min, self.max)
         return value
 
@@ -208,9 +208,8 @@ class Float(Field[float]):
 
     def validate(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise TypeError(
-                f"must be a number, got {_type_name(value)} {_fmt(value)}{_unquoted(value, float)}"
-            )
+            hint = _unquoted(value, float, self.name)
+            raise TypeError(f"must be a number, got {_type_name(value)} {_fmt(value)}{hint}")
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
@@ -223,10 +222,13 @@ class Float(Field[float]):
         return number
 
 
-def _unquoted(value: object, kind: type) -> str:
-    """`` (write it without quotes: 9600)`` for a string that TOML reads as a value of
-    ``kind`` when written without its quotes (``"9600"`` for an integer, ``"true"`` for a
-    boolean, not ``".5"``, which is no TOML number): TOML reads a quoted value as text."""
+def _unquoted(value: object, kind: type, name: str = "") -> str:
+    """`` (write it without quotes: baudrate = 9600)`` for a string that TOML reads as a value
+    of ``kind`` when written without its quotes (``"9600"`` for an integer, ``"true"`` for a
+    boolean, not ``".5"``, which is no TOML number): TOML reads a quoted value as text. A
+    number with a unit that the key ``name`` implies (``"5s"``, ``"500ms"`` for a key in
+    seconds) is told as the number to write (:func:`_without_unit`). The key is named when
+    ``name`` is given."""
     if not isinstance(value, str):
         return ""
     read = _read_bare(value)
@@ -236,7 +238,43 @@ def _unquoted(value: object, kind: type) -> str:
         ok = False
     else:
         ok = (kind is float or isinstance(read, int)) and math.isfinite(read)
-    return f" (write it without quotes: {value.strip()})" if ok else ""
+    key = f"{name} = " if name else ""
+    if ok:
+        return f" (write it without quotes: {key}{value.strip()})"
+    if kind is bool or not name:
+        return ""
+    return _without_unit(value, kind, name)
+
+
+#: The units a number of a key may be written with in quotes, by the ending of the key's
+#: name, and what one of each is in the key's own unit.
+_UNITS_OF_KEY: dict[str, tuple[str, dict[str, Decimal]]] = {
+    "_s": ("seconds", {"s": Decimal(1), "ms": Decimal("0.001")}),
+    "_hz": ("hertz", {"hz": Decimal(1)}),
+}
+
+#: A number and its unit, as written in quotes: ``5s``, ``500 ms``, ``0.5s``.
+_NUMBER_AND_UNIT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]+)\s*", re.ASCII | re.IGNORECASE)
+
+
+def _without_unit(value: str, kind: type, name: str) -> str:
+    """`` (write the number of seconds without quotes or unit: timeout_s = 0.5)`` for a
+    quoted number with a unit that the key ``name`` implies by its ending (``_s``: seconds,
+    written ``s`` or ``ms``); ``""`` for any other text, and for a value an integer key
+    cannot take."""
+    match = _NUMBER_AND_UNIT.fullmatch(value)
+    ending = next((end for end in _UNITS_OF_KEY if name.endswith(end)), None)
+    if match is None or ending is None:
+        return ""
+    what, units = _UNITS_OF_KEY[ending]
+    factor = units.get(match.group(2).lower())
+    if factor is None:
+        return ""
+    number = Decimal(match.group(1)) * factor
+    if kind is int and number != number.to_integral_value():
+        return ""
+    text = format(number.normalize(), "f")
+    return f" (write the number of {what} without quotes or unit: {name} = {text})"
 
 
 def _read_bare(text: str) -> object:
@@ -270,7 +308,7 @@ class Bool(Field[bool]):
         if not isinstance(value, bool):
             raise TypeError(
                 f"must be true or false, got {_type_name(value)} {_fmt(value)}"
-                f"{_unquoted(value, bool)}"
+                f"{_unquoted(value, bool, self.name)}"
             )
         return value
 
@@ -362,7 +400,8 @@ class Choice(Field[T]):
         if _unquoted(text, float) and any(
             not isinstance(c, str | bool) and c == _read_bare(text) for c in self.choices
         ):
-            return f" (write it without quotes: {text})"
+            key = f"{self.name} = " if self.name else ""
+            return f" (write it without quotes: {key}{text})"
         close = closest(text, words)
         return f"; did you mean {close!r}?" if close else ""
 

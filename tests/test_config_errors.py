@@ -616,17 +616,17 @@ def test_a_field_that_failed_is_not_read_by_any_check() -> None:
         (
             'serial = { baudrate = "9600" }',
             "sensors[0].serial.baudrate: must be an integer, got string '9600' (write it without "
-            "quotes: 9600)",
+            "quotes: baudrate = 9600)",
         ),
         (
             'sampling_rate_hz = "0.5"',
             "sensors[0].sampling_rate_hz: must be a number, got string '0.5' (write it without "
-            "quotes: 0.5)",
+            "quotes: sampling_rate_hz = 0.5)",
         ),
         (
             'serial = { rs485 = "true" }',
             "sensors[0].serial.rs485: must be true or false, got string 'true' (write it without "
-            "quotes: true)",
+            "quotes: rs485 = true)",
         ),
         (
             'sampling_rate_hz = "fast"',
@@ -659,12 +659,12 @@ def test_a_quoted_number_or_boolean_is_told_to_lose_its_quotes(extra: str, probl
         (
             'serial = { stopbits = "1" }',
             "sensors[0].serial.stopbits: must be one of 1, 1.5, 2, got string '1' (write it "
-            "without quotes: 1)",
+            "without quotes: stopbits = 1)",
         ),
         (
             'serial = { bytesize = "8" }',
             "sensors[0].serial.bytesize: must be one of 5, 6, 7, 8, got string '8' (write it "
-            "without quotes: 8)",
+            "without quotes: bytesize = 8)",
         ),
         (
             'serial = { bytesize = "eight" }',
@@ -674,6 +674,55 @@ def test_a_quoted_number_or_boolean_is_told_to_lose_its_quotes(extra: str, probl
 )
 def test_a_choice_written_another_way_is_pointed_to_the_choice(extra: str, problem: str) -> None:
     assert error_of(sensor("meter", "sim://meter", extra)).problems == [problem]
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (
+            'modbus = { unit = 1, interval_s = "5s" }',
+            "sensors[0].modbus.interval_s: must be a number, got string '5s' (write the number "
+            "of seconds without quotes or unit: interval_s = 5)",
+        ),
+        (
+            'modbus = { unit = 1, timeout_s = "500ms" }',
+            "sensors[0].modbus.timeout_s: must be a number, got string '500ms' (write the "
+            "number of seconds without quotes or unit: timeout_s = 0.5)",
+        ),
+        (
+            'modbus = { unit = 1, timeout_s = "1.5 S" }',
+            "sensors[0].modbus.timeout_s: must be a number, got string '1.5 S' (write the "
+            "number of seconds without quotes or unit: timeout_s = 1.5)",
+        ),
+        (
+            'serial = { baudrate = "9600" }',
+            "sensors[0].serial.baudrate: must be an integer, got string '9600' (write it without "
+            "quotes: baudrate = 9600)",
+        ),
+        # a unit the key's name does not imply, or no number: no value to write is told
+        (
+            'modbus = { unit = 1, timeout_s = "2min" }',
+            "sensors[0].modbus.timeout_s: must be a number, got string '2min'",
+        ),
+        (
+            'serial = { baudrate = "9600ms" }',
+            "sensors[0].serial.baudrate: must be an integer, got string '9600ms'",
+        ),
+        (
+            'modbus = { unit = 1, interval_s = "s" }',
+            "sensors[0].modbus.interval_s: must be a number, got string 's'",
+        ),
+    ],
+)
+def test_a_quoted_number_with_a_unit_is_told_the_value_to_write(extra: str, problem: str) -> None:
+    """A number written in quotes with the unit its key's name implies (``interval_s = "5s"``,
+    ``timeout_s = "500ms"``) is still refused, with the value to write in the key's own unit
+    (``interval_s = 5``, ``timeout_s = 0.5``), as a quoted number is told to lose its
+    quotes (``baudrate = 9600``)."""
+    text = MODBUS.format(extra=extra, channel="flow") if "modbus" in extra else None
+    if text is None:
+        text = sensor("meter", "sim://meter", extra)
+    assert error_of(text).problems == [problem]
 
 
 def test_a_frame_field_past_the_frame_says_where_it_ends() -> None:
@@ -731,7 +780,10 @@ def test_a_quoted_number_is_not_told_to_lose_its_quotes_when_toml_reads_no_numbe
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ('"0x8"', "must be one of 5, 6, 7, 8, got string '0x8' (write it without quotes: 0x8)"),
+        (
+            '"0x8"',
+            "must be one of 5, 6, 7, 8, got string '0x8' (write it without quotes: bytesize = 0x8)",
+        ),
         ('"8."', "must be one of 5, 6, 7, 8, got string '8.'"),
     ],
 )
@@ -1295,7 +1347,7 @@ def test_two_modbus_devices_of_one_unit_are_reported_when_http_has_an_error() ->
     pump = MODBUS.format(extra="modbus = { unit = 3 }", channel="flow")
     text = '[http]\nport = "9808"\n' + pump + pump.replace('"pump"', '"fan"')
     assert error_of(text).problems == [
-        "http.port: must be an integer, got string '9808' (write it without quotes: 9808)",
+        "http.port: must be an integer, got string '9808' (write it without quotes: port = 9808)",
         "sensors[1].modbus.unit: 3 is already used by sensors[0] on sim://bus",
     ]
 
