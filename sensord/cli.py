@@ -1231,7 +1231,7 @@ def _check_devices(
                     f"this file (pid {daemons}); a reload keeps it open"
                 )
                 continue
-        problems = check_device(sensor.port, sys_root=sys_root)
+        problems = check_device(sensor.port, sys_root=sys_root, simulate=sensor.simulate)
         if not problems and sensor.address.is_device:
             service = service_access_problem(os.path.realpath(sensor.port), service_user)
             problems = [] if service is None else [service]
@@ -1254,7 +1254,7 @@ def _check_devices(
             problem(i, text)
         if fatal:
             ok = False
-        else:
+        elif not os.path.islink(sensor.port):  # a dangling link's problem tells it already
             print(
                 f"  device {sensor.name}: absent, so a daemon that starts now simulates it "
                 f"(simulate=auto) until its path is there (looked for every "

@@ -743,14 +743,40 @@ def _device_class(rdev: int, sys_root: str = SYS_ROOT) -> str | None:
         return None
 
 
-def check_device(url: str, *, probe_lock: bool = True, sys_root: str = SYS_ROOT) -> list[str]:
+#: What the daemon does while a sensor's device is absent, by the sensor's ``simulate``
+#: (``"always"`` never opens the device, so never finds it absent).
+ABSENT_MEANWHILE = {
+    "never": 'the daemon waits for it and reads it once it is back (simulate = "never")',
+    "auto": "a daemon that starts without it simulates it until it is back, and one that was "
+    'reading it waits for it (simulate = "auto")',
+}
+
+
+def dangling_link(url: str, real: str, simulate: str | None = None) -> str:
+    """What a device link ``url`` (a ``/dev/serial/by-id/...`` link) whose target ``real``
+    does not exist says, in ``sensord check`` and in the daemon alike: the device is absent
+    (its adapter unplugged), and, given the sensor's ``simulate``, what the daemon does
+    meanwhile (:data:`ABSENT_MEANWHILE`)."""
+    text = (
+        f"{url} is a link to {real}, which does not exist: its device is absent (the adapter "
+        "is unplugged)"
+    )
+    meanwhile = ABSENT_MEANWHILE.get(simulate or "")
+    return f"{text}; {meanwhile}" if meanwhile else text
+
+
+def check_device(
+    url: str, *, probe_lock: bool = True, sys_root: str = SYS_ROOT, simulate: str | None = None
+) -> list[str]:
     """Problems, in plain words, that would stop sensord from using the device at ``url``.
 
     An empty list means no problem was found. URLs (``socket://``, ``rfc2217://``, ``sim://``,
     ``loop://``) name no local device and return ``[]`` (``sensord check`` tries a network
-    port's connection itself). Other ``scheme://`` URLs are reported as unknown.
+    port's connection itself). Other ``scheme://`` URLs are reported as unknown. ``simulate``
+    is the sensor's setting, told with a dangling link.
 
-    Checked, in order: the path exists (a by-id link that points nowhere is called dangling),
+    Checked, in order: the path exists (a by-id link that points nowhere is told with what
+    the daemon does meanwhile under the sensor's ``simulate``: :func:`dangling_link`),
     it is a character device, one of a terminal's class (:func:`_device_class`), this user
     may read and write it, and no other process has it open or locked. Holders are found in
     ``/proc/*/fd`` and ``/proc/locks``. With ``probe_lock`` and no holder found, the device is
@@ -769,10 +795,7 @@ def check_device(url: str, *, probe_lock: bool = True, sys_root: str = SYS_ROOT)
     display = url if real == url else f"{url} -> {real}"
     if not os.path.exists(url):
         if os.path.islink(url):
-            return [
-                f"{url} is a dangling link: it points to {real}, which does not exist "
-                "(device unplugged, or renamed)"
-            ]
+            return [dangling_link(url, real, simulate)]
         return [f"{url} does not exist{renumbered_hint(url)}"]
     try:
         st = os.stat(real)

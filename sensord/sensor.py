@@ -85,6 +85,7 @@ from sensord.log import (
     shown,
 )
 from sensord.pipeline import Chain
+from sensord.ports import dangling_link
 from sensord.rejects import FrameRejects
 from sensord.reopen import (
     DEVICE_WATCH_S,
@@ -247,11 +248,17 @@ def wants_simulation(config: SensorConfig) -> bool:
 def log_simulated_absent_device(logger: FilteringBoundLogger, port: str, url: str) -> None:
     """Warn that a sensor (or a Modbus bus) whose device path ``port`` was absent at start
     reads the simulation ``url`` instead (``simulate = "auto"``): its readings are made up
-    until the path is there (the daemon looks for it every :data:`DEVICE_WATCH_S`)."""
+    until the path is there (the daemon looks for it every :data:`DEVICE_WATCH_S`). A
+    ``port`` that is a dangling link is told as ``sensord check`` tells it
+    (:func:`sensord.ports.dangling_link`)."""
+    link: dict[str, str] = {}
+    if os.path.islink(port) and not os.path.exists(port):
+        link["error"] = dangling_link(port, os.path.realpath(port), "auto")
     logger.warning(
         "device absent: simulating it",
         port=port,
         simulated_port=url,
+        **link,
         hint="the readings are simulated, not the device's, until this path is there (sensord "
         f'looks for it every {DEVICE_WATCH_S:g} s); simulate = "never" waits for the device '
         "instead",
@@ -282,7 +289,9 @@ def make_source(
         device = make_device(config, clock(), flash=flash)
         url = config.port if config.address.is_simulated else f"sim://{config.name}"
         return SimulatedSource(config.name, url, device, clock=clock)
-    return SerialSource(config.name, config.port, config.serial.settings())
+    return SerialSource(
+        config.name, config.port, config.serial.settings(), simulate=config.simulate
+    )
 
 
 def make_device(

@@ -19,7 +19,7 @@ from harness.pty import PtyPair, SymlinkedPty, held_by_subprocess
 from pytest_mock import MockerFixture
 from structlog.testing import capture_logs
 
-from sensord import ports
+from sensord import cli, ports
 from sensord.bus import Bus
 from sensord.config import SensorConfig, parse_config
 from sensord.errors import SourceUnavailableError
@@ -86,8 +86,9 @@ def test_a_port_gone_for_hours_is_logged_at_doubling_intervals_and_at_each_new_e
     with capture_logs() as logs:
         retry_until(runtime, clock, 5)
     assert [e["error"] for e in logs if e["event"] == "open failed"] == [
-        f"sensor 's': {link} does not exist: the link points to {gone}, which does not "
-        "exist (device unplugged?)"
+        f"sensor 's': {link} is a link to {gone}, which does not exist: its device is absent "
+        "(the adapter is unplugged); the daemon waits for it and reads it once it is back "
+        '(simulate = "never")'
     ]
     runtime.stop()
 
@@ -247,3 +248,53 @@ def test_an_adapter_back_under_another_ttyusb_number_is_named_by_the_running_dae
         )
     finally:
         adapter.close()
+
+
+@pytest.mark.parametrize("simulate", ["never", "auto"])
+def test_sensord_check_and_the_daemon_tell_a_dangling_link_in_one_text(
+    tmp_path: Path, simulate: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A by-id link whose adapter is unplugged (the link left, its target gone): ``sensord
+    check`` called it "a dangling link ... (device unplugged, or renamed)" and the daemon
+    "does not exist: the link points to ... (device unplugged?)", or, simulating it, did not
+    name the link at all. Both now say the same: the link, its target, that the device is
+    absent (the adapter unplugged), and what the daemon does meanwhile under ``simulate``."""
+    link = tmp_path / "usb-FTDI_FT232R_A50285BI-if00-port0"
+    gone = tmp_path / "ttyUSB-unplugged"
+    link.symlink_to(gone)
+    path = tmp_path / "sensord.toml"
+    path.write_text(
+        f'[[sensors]]\nname = "s"\nport = "{link}"\nformat = "value"\nsimulate = "{simulate}"\n'
+        '[[sensors.channels]]\nname = "v"\n'
+    )
+    meanwhile = {
+        "never": 'the daemon waits for it and reads it once it is back (simulate = "never")',
+        "auto": "a daemon that starts without it simulates it until it is back, and one that "
+        'was reading it waits for it (simulate = "auto")',
+    }[simulate]
+    told = (
+        f"{link} is a link to {gone}, which does not exist: its device is absent (the adapter "
+        f"is unplugged); {meanwhile}"
+    )
+    code = cli.main(["check", "-c", str(path)])
+    assert code == (1 if simulate == "never" else 0)
+    out = capsys.readouterr().out
+    assert f"{path}: sensors[0].port (sensor 's'): {told}\n" in out, out
+    assert "device s: absent" not in out, out  # told once, in the link's line
+    clock = Clock()
+    runtime = SensorRuntime(
+        parse_config(path.read_text()).sensors[0],
+        clock=clock,
+        wall_clock=clock,
+        rng=random.Random(7),
+    )
+    with capture_logs() as logs:
+        runtime.try_open()
+    if simulate == "never":
+        # the down state's warning names the open's error
+        assert [e["error"] for e in logs if e["event"] == "sensor state"] == [f"sensor 's': {told}"]
+        assert runtime.last_error == f"sensor 's': {told}"
+    else:
+        assert runtime.simulated
+        assert [e["error"] for e in logs if e["event"] == "device absent: simulating it"] == [told]
+    runtime.stop()

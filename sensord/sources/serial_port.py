@@ -88,6 +88,7 @@ from sensord.errors import (
 from sensord.log import RateLimiter
 from sensord.ports import (
     PTY_SLAVE_MAJORS,
+    dangling_link,
     file_kind,
     holder_hint,
     lock_holders,
@@ -797,10 +798,19 @@ class SerialSource(Source):
     """One sensor's serial port, opened through pyserial (see the module docstring)."""
 
     def __init__(
-        self, sensor: str, url: str, settings: SerialSettings, *, connected_before: bool = False
+        self,
+        sensor: str,
+        url: str,
+        settings: SerialSettings,
+        *,
+        connected_before: bool = False,
+        simulate: str | None = None,
     ) -> None:
         super().__init__(sensor, url)
         self.settings = settings
+        #: the sensor's ``simulate`` (None outside the daemon): what the daemon does while
+        #: its device is absent, told with a dangling link
+        self._simulate = simulate
         #: a connection to this network port was made before in this run (a refusal is then
         #: no absent server, see ``_network_hint``)
         self._connected_before = connected_before
@@ -947,9 +957,7 @@ class SerialSource(Source):
         except FileNotFoundError:
             if os.path.islink(url):
                 raise SourceUnavailableError(
-                    self.sensor,
-                    f"{url} does not exist: the link points to {real}, which does not exist "
-                    "(device unplugged?)",
+                    self.sensor, dangling_link(url, real, self._simulate)
                 ) from None
             raise SourceUnavailableError(
                 self.sensor, f"{url} does not exist{renumbered_hint(url)}"
