@@ -25,7 +25,6 @@ import re
 import tomllib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
 from sensord.errors import Problem
@@ -247,10 +246,11 @@ def _unquoted(value: object, kind: type, name: str = "") -> str:
 
 
 #: The units a number of a key may be written with in quotes, by the ending of the key's
-#: name, and what one of each is in the key's own unit.
-_UNITS_OF_KEY: dict[str, tuple[str, dict[str, Decimal]]] = {
-    "_s": ("seconds", {"s": Decimal(1), "ms": Decimal("0.001")}),
-    "_hz": ("hertz", {"hz": Decimal(1)}),
+#: name, and what one of each is in the key's own unit (a decimal's text: the hint computes
+#: with ``decimal``, imported only when one is given, as a mistake is rare).
+_UNITS_OF_KEY: dict[str, tuple[str, dict[str, str]]] = {
+    "_s": ("seconds", {"s": "1", "ms": "0.001"}),
+    "_hz": ("hertz", {"hz": "1"}),
 }
 
 #: A number and its unit, as written in quotes: ``5s``, ``500 ms``, ``0.5s``.
@@ -270,7 +270,9 @@ def _without_unit(value: str, kind: type, name: str) -> str:
     factor = units.get(match.group(2).lower())
     if factor is None:
         return ""
-    number = Decimal(match.group(1)) * factor
+    from decimal import Decimal  # noqa: PLC0415
+
+    number = Decimal(match.group(1)) * Decimal(factor)
     if kind is int and number != number.to_integral_value():
         return ""
     text = format(number.normalize(), "f")
