@@ -700,3 +700,130 @@ def test_a_zed_f9p_sentence_after_a_lost_sentence_1_joins_no_other_signals_group
     for channel in ("GSV.in_view_gps", "GSV.snr_mean_gps"):
         expected = [(k, v) for k, v in channel_values(sound, channel) if k != 1]
         assert channel_values(got, channel) == expected, channel
+
+
+def with_bad_checksum(line: bytes) -> bytes:
+    """``line`` with the last digit of its checksum changed: its checksum fails."""
+    end = line.rindex(b"*") + 2
+    digit = b"0" if line[end : end + 1] != b"0" else b"1"
+    return line[:end] + digit + line[end + 1 :]
+
+
+def test_two_gsv_sentences_of_a_talker_failing_their_checksum_in_a_row_are_two_errors() -> None:
+    """A ZED-F9P's epoch 0 BeiDou B2I ``3,3`` and epoch 1 B1I ``3,1``, the talker's next GSV
+    sentence, both fail their checksum: two errors. The B1I ``3,2`` after them shows the
+    second loss, the next B2I ``3,1``, which cuts the B2I group that waits, the first: no
+    group cut counted again."""
+    epochs = receiver_epochs("ublox_zed_f9p.nmea")
+    b2i_last = epochs[0].index(b"$GBGSV,3,3,10,21,41,301,,22,82,135,,*4F\r\n")
+    b1i_first = epochs[1].index(
+        b"$GBGSV,3,1,10,01,29,321,,03,12,292,,04,37,345,,08,49,229,27,1*7D\r\n"
+    )
+    damaged = [[*lines] for lines in epochs]
+    damaged[0][b2i_last] = with_bad_checksum(damaged[0][b2i_last])
+    damaged[1][b1i_first] = with_bad_checksum(damaged[1][b1i_first])
+    fields = ("GSV.in_view_beidou", "GSV.snr_mean_beidou")
+    spec = FormatSpec("nmea", tuple((field, field) for field in fields))
+    assert parse_errors(epochs, spec) == []
+    assert parse_errors(damaged, spec) == [
+        ("checksum", damaged[0][b2i_last].rstrip()),
+        ("checksum", damaged[1][b1i_first].rstrip()),
+    ]
+
+
+def beidou_line(epochs: list[list[bytes]], epoch: int, number_: int, b1i: bool) -> int:
+    """The index in ``epochs[epoch]`` of a ZED-F9P's BeiDou GSV sentence ``number_`` of 3, of
+    its B1I group (signal ID 1) or of its B2I group (signal ID empty)."""
+    head, end = b"$GBGSV,3,%d," % number_, b",1*" if b1i else b",*"
+    return next(i for i, line in enumerate(epochs[epoch]) if line.startswith(head) and end in line)
+
+
+@pytest.mark.parametrize(
+    ("rejected", "deleted", "shown"),
+    [
+        (((0, 3, False), (1, 1, True)), (1, 3, True), (2, 1, True)),
+        (((1, 2, True), (1, 3, True)), (2, 2, True), (2, 3, True)),
+    ],
+    ids=["two groups in a row", "one group"],
+)
+def test_two_gsv_sentences_of_a_talker_rejected_leave_its_next_loss_counted(
+    rejected: tuple[tuple[int, int, bool], ...],
+    deleted: tuple[int, int, bool],
+    shown: tuple[int, int, bool],
+) -> None:
+    """A ZED-F9P's BeiDou GSV sentences: two fail their checksum, the B2I ``3,3`` of one epoch
+    and the B1I ``3,1`` of the next (two groups, each showing one loss), or the B1I ``3,2``
+    and ``3,3`` of one epoch (one group, cut once by the next B1I ``3,1``). A B1I sentence
+    lost without a trace after them is a third loss, counted where it shows (the next B1I
+    ``3,1`` cuts the group that waits for its ``3,3``; the next B1I ``3,3`` is out of its
+    group): neither rejected sentence is taken for it."""
+    epochs = receiver_epochs("ublox_zed_f9p.nmea")
+    damaged = [[*lines] for lines in epochs]
+    for epoch, number_, b1i in rejected:
+        index = beidou_line(epochs, epoch, number_, b1i)
+        damaged[epoch][index] = with_bad_checksum(damaged[epoch][index])
+    epoch, number_, b1i = deleted
+    gone = damaged[epoch].pop(beidou_line(epochs, epoch, number_, b1i))
+    epoch, number_, b1i = shown
+    cut = epochs[epoch][beidou_line(epochs, epoch, number_, b1i)]
+    fields = ("GSV.in_view_beidou", "GSV.snr_mean_beidou")
+    spec = FormatSpec("nmea", tuple((field, field) for field in fields))
+    assert parse_errors(epochs, spec) == []
+    found = parse_errors(damaged, spec)
+    assert gone not in damaged[deleted[0]]
+    assert [reason for reason, _ in found] == ["checksum", "checksum", "truncated"], found
+    assert found[2][1] == cut.rstrip()
+
+
+#: Receivers' fixtures of GSV groups: of several signals (ZED-F9P), with the signal ID changed
+#: within a group (LC79D), NMEA 4.0 with ``GN`` GSA (Teseo), NMEA 4.10 of one signal (M8).
+GSV_RECEIVERS = ("ublox_zed_f9p.nmea", "quectel_lc79d.nmea", "st_teseo_liv3f.nmea", "ublox_m8.nmea")
+#: Every GSV channel: no talker's groups left unread.
+GSV_SPEC = FormatSpec(
+    "nmea",
+    tuple(
+        (f"{statistic}_{name}", f"GSV.{statistic}_{name}")
+        for name in ("gps", "glonass", "galileo", "beidou", "qzss", "sbas")
+        for statistic in ("in_view", "snr_mean", "snr_max")
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_two_sentences_lost_are_each_counted_once_at_most(data: st.DataObject) -> None:
+    """A receiver's fixture sent three times, its port opened at any of its lines; any two
+    lines lost (often two of one talker, near each other): with a trace, their checksum
+    failing, or deleted (lost without a trace, its bytes skipped). Each GSV sentence with a
+    trace is one error, at its frame; one deleted is counted once at most: once for each
+    group the loss cuts, which a group of one sentence deleted whole, or two sentences of
+    one group, cut less often than they are lost. So the errors at GSV frames are the GSV
+    sentences with a trace, plus at most the GSV sentences deleted."""
+    name = data.draw(st.sampled_from(GSV_RECEIVERS), label="receiver")
+    lines = stream(name).splitlines(keepends=True)
+    opened = data.draw(st.integers(min_value=0, max_value=len(lines) - 1), label="opened at")
+    sent = (lines * 3)[opened:]
+    assert parse_errors([sent], GSV_SPEC) == []
+    first = data.draw(st.integers(min_value=0, max_value=len(sent) - 1), label="first lost")
+    # the other: any line, or often one of the next lines of the first's talker, which lose
+    # two sentences of a group, of two groups of a signal, or of two signals in a row
+    talker = sent[first][1:3]
+    following = [k for k in range(first + 1, len(sent)) if sent[k][1:3] == talker][:4]
+    anywhere = st.integers(min_value=0, max_value=len(sent) - 1).filter(lambda k: k != first)
+    other = st.sampled_from(following) | anywhere if following else anywhere
+    at = [first, data.draw(other, label="other lost")]
+    kinds = st.sampled_from(("checksum", "deleted"))
+    damages = data.draw(st.lists(kinds, min_size=2, max_size=2), label="damages")
+    damaged = [*sent]
+    traced = deleted = 0
+    for index, kind in sorted(zip(at, damages, strict=True), reverse=True):
+        line = sent[index]
+        gsv = line[3:6] == b"GSV"
+        if kind == "checksum":
+            damaged[index] = with_bad_checksum(line)
+        else:
+            del damaged[index]
+        traced += gsv and kind != "deleted"
+        deleted += gsv and kind == "deleted"
+    found = [frame for _, frame in parse_errors([damaged], GSV_SPEC) if frame[3:6] == b"GSV"]
+    assert traced <= len(found) <= traced + deleted, found

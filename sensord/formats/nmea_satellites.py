@@ -339,7 +339,12 @@ class SatelliteGroups:
     sentence of its talker that comes next and does not continue the group is no second loss;
     while the talker's next sentences are whole ones of its groups of other signal IDs (a
     ZED-F9P's L2 group after the L1 group that lost its last sentence), so is the next sentence
-    of the group that waits, the next epoch's sentence 1 that cuts it. Its group gives nothing
+    of the group that waits, the next epoch's sentence 1 that cuts it. Each rejected sentence
+    is shown once so: two of a talker rejected in a row (a ZED-F9P's BeiDou B2I ``3,3`` and the
+    next epoch's B1I ``3,1``) are shown by two such sentences (the B1I ``3,2``, then the B2I
+    ``3,1`` that cuts the B2I group), two of one group by the one sentence that cuts it (as
+    many are kept as the talker's other groups wait); a loss after them is counted where it
+    shows. Its group gives nothing
     and is not counted again: a sentence after the gap goes on with it to its end, a sentence 1
     starts the next group. So does a sentence out of its group, counted: a sentence lost without
     a trace (a line cut within its ``$``, its bytes skipped by the framer) is counted at the
@@ -438,13 +443,15 @@ class SatelliteGroups:
         #: satellites so far: constellation (None: unknown) and SNR (None: not tracked); None
         #: for a group that lost a sentence counted already, which gives nothing at its end
         self._pending: dict[tuple[str, str], _Pending] = {}
-        #: The talkers of the GSV sentences rejected since their talker's last sentence fed
-        #: (see :meth:`rejected`), kept past a sentence of the talker that shows no loss while
-        #: another group of the talker waits (the loss may be that one's); "" for a sentence
-        #: whose talker is unknown, until a GSV sentence of any talker does not continue its
-        #: group (the loss is that one's), or until every talker in :attr:`_anonymous` has
-        #: begun a group whole since.
-        self._lost: set[str] = set()
+        #: Talker -> the GSV sentences of it rejected (see :meth:`rejected`) that no sentence
+        #: of it has shown yet: each sentence of the talker that does not continue its group
+        #: shows one of them, no second loss; one that shows none leaves as many of them as
+        #: other groups of the talker wait (each may be one's, shown when it is cut), none
+        #: when no other group waits. "" for the sentences whose talker is unknown, one less
+        #: at each GSV sentence of any talker that does not continue its group (the loss is
+        #: that one's), none once every talker in :attr:`_anonymous` has begun a group whole
+        #: since.
+        self._lost: dict[str, int] = {}
         #: While "" is in ``_lost``: the talkers yet to begin a new group whole (a sentence 1
         #: that cuts none) before "" lapses: a one-sentence group lost leaves no group cut.
         self._anonymous: set[str] = set()
@@ -502,12 +509,13 @@ class SatelliteGroups:
         after the first without total and in-view fields takes those of the group that waits
         for it."""
         talker = fields[0][:2]
-        counted = False  # whether a sentence lost before this one has been counted
-        if self._lost:
-            counted = talker in self._lost or "" in self._lost
-            self._lost.discard(talker)
+        lost = self._lost
+        marked = lost.get(talker, 0)  # the talker's rejected sentences not shown yet
+        # whether a sentence lost before this one has been counted
+        counted = bool(lost) and (marked > 0 or "" in lost)
         own = _OWN_TALKERS.get(talker)
         if own is not None and own not in self._channels:
+            lost.pop(talker, None)
             return []
         number_ = _whole(field(fields, 2))
         satellites = len(fields) - 4
@@ -554,6 +562,7 @@ class SatelliteGroups:
         if number_ > 1:
             if pending is None or pending[:2] != (total, number_):
                 if pending is None and talker not in self._begun:
+                    lost.pop(talker, None)
                     return []  # the end of the group under way when the stream started
                 if not counted:
                     cut = f"GSV sentence {number_} of {total} out of its group"
@@ -598,21 +607,31 @@ class SatelliteGroups:
             if not counted:
                 # the cut group is the error; a one-sentence group that cut it is whole
                 cut = f"GSV group of {pending[0]} cut before its end"
-        if "" in self._lost:
-            if (group is None and number_ > 1) or (number_ == 1 and pending is not None):
-                self._lost.discard("")  # this talker's group lost the unknown sentence
-            elif number_ == 1:
-                self._anonymous.discard(talker)
-                if not self._anonymous:
-                    self._lost.discard("")
         if number_ == 1:
             whole = pending is None  # cuts no group
         else:
             whole = pending is not None and pending[:2] == (total, number_)
-        if counted and whole and any(k[0] == talker and k != key for k in self._pending):
-            # the loss counted may be of the talker's group of another signal ID that waits,
-            # which shows it at its next sentence: no second loss
-            self._lost.add(talker)
+        if "" in lost:
+            if (group is None and number_ > 1) or (number_ == 1 and pending is not None):
+                if not (marked and not whole):  # not a loss of its talker's counted ones
+                    self._unmark("")  # this talker's group lost the unknown sentence
+            elif number_ == 1:
+                self._anonymous.discard(talker)
+                if not self._anonymous:
+                    del lost[""]
+        if counted:
+            if whole:
+                # the losses counted (one at least, of an unknown talker's) may be of the
+                # talker's groups of other signal IDs that wait, each showing one at its next
+                # sentence: no second loss
+                others = sum(1 for k in self._pending if k[0] == talker and k != key)
+                left = min(marked or 1, others)
+            else:
+                left = max(marked - 1, 0)  # the one this sentence shows
+            if left:
+                lost[talker] = left
+            else:
+                lost.pop(talker, None)
         if cut:
             self._counted = True
             raise ParseError("truncated", cut, kept=readings)
@@ -627,8 +646,11 @@ class SatelliteGroups:
         lost unseen, and it is out of its group (``truncated``). Its group's size unknown, the
         talker's next sentence that shows the loss is no second one."""
         if talker not in self._begun:
+            self._lost.pop(talker, None)
             return []
-        self._lost.add(talker)
+        # it shows a loss of the talker counted, and the talker's next sentence shows its
+        # group's: as many counted losses left, one at least
+        self._lost.setdefault(talker, 1)
         if counted:
             return []
         self._lose()
@@ -655,7 +677,7 @@ class SatelliteGroups:
                 self._lose()
                 talker = head[:2].decode("ascii")
                 if talker in self._begun:
-                    self._lost.add(talker)
+                    self._mark(talker)
                 else:
                     self._lose_unknown()
                 return
@@ -665,7 +687,8 @@ class SatelliteGroups:
                 return
         self._lose()
         self._lose_unknown()
-        self._lost.update(talker for talker, _ in self._pending)
+        for talker in {talker for talker, _ in self._pending}:
+            self._mark(talker)
 
     def _framed(self) -> None:
         """The stream's first frame of another kind than GSV has come (read, or rejected with
@@ -716,8 +739,21 @@ class SatelliteGroups:
 
     def _lose_unknown(self) -> None:
         """A GSV sentence of an unknown talker was lost (counted): see ``_lost``."""
-        self._lost.add("")
+        self._mark("")
         self._anonymous = set(self._begun)
+
+    def _mark(self, talker: str) -> None:
+        """A GSV sentence of ``talker`` ("": unknown) was lost, counted: see ``_lost``."""
+        self._lost[talker] = self._lost.get(talker, 0) + 1
+
+    def _unmark(self, talker: str) -> None:
+        """A sentence of ``talker`` ("": any) showed one of its losses counted: see
+        ``_lost``."""
+        left = self._lost[talker] - 1
+        if left:
+            self._lost[talker] = left
+        else:
+            del self._lost[talker]
 
     def _continued(self, key: _Key, total: int, number_: int) -> _Pending | None:
         """The group of ``key``'s talker without signal ID that waits for sentence ``number_``
