@@ -794,7 +794,8 @@ GSV_SPEC = FormatSpec(
 def test_two_sentences_lost_are_each_counted_once_at_most(data: st.DataObject) -> None:
     """A receiver's fixture sent three times, its port opened at any of its lines; any two
     lines lost (often two of one talker, near each other): with a trace, their checksum
-    failing, or deleted (lost without a trace, its bytes skipped). Each GSV sentence with a
+    failing (a byte of their checksum or of their talker changed: a sentence of an unknown
+    talker), or deleted (lost without a trace, its bytes skipped). Each GSV sentence with a
     trace is one error, at its frame; one deleted is counted once at most: once for each
     group the loss cuts, which a group of one sentence deleted whole, or two sentences of
     one group, cut less often than they are lost. So the errors at GSV frames are the GSV
@@ -812,7 +813,7 @@ def test_two_sentences_lost_are_each_counted_once_at_most(data: st.DataObject) -
     anywhere = st.integers(min_value=0, max_value=len(sent) - 1).filter(lambda k: k != first)
     other = st.sampled_from(following) | anywhere if following else anywhere
     at = [first, data.draw(other, label="other lost")]
-    kinds = st.sampled_from(("checksum", "deleted"))
+    kinds = st.sampled_from(("checksum", "talker", "deleted"))
     damages = data.draw(st.lists(kinds, min_size=2, max_size=2), label="damages")
     damaged = [*sent]
     traced = deleted = 0
@@ -821,9 +822,31 @@ def test_two_sentences_lost_are_each_counted_once_at_most(data: st.DataObject) -
         gsv = line[3:6] == b"GSV"
         if kind == "checksum":
             damaged[index] = with_bad_checksum(line)
+        elif kind == "talker":  # "$GP" made "$0P"
+            damaged[index] = line[:1] + b"0" + line[2:]
         else:
             del damaged[index]
         traced += gsv and kind != "deleted"
         deleted += gsv and kind == "deleted"
     found = [frame for _, frame in parse_errors([damaged], GSV_SPEC) if frame[3:6] == b"GSV"]
     assert traced <= len(found) <= traced + deleted, found
+
+
+def test_a_gsv_sentence_of_an_unknown_talker_and_another_talkers_are_two_errors() -> None:
+    """A Quectel LC79D's Galileo ``2,2`` loses its talker (``$0AGSV``, a checksum error), and
+    the next epoch's GPS ``3,1`` fails its checksum: two errors. GPS's ``3,2`` shows GPS's
+    own loss, and its ``3,3`` (signal ID 8) goes on with the group that lost it, showing
+    none: the unknown talker's loss waits on for the next Galileo ``2,1``, which cuts the
+    Galileo group that lost it, no group cut counted again."""
+    lines = stream("quectel_lc79d.nmea").splitlines(keepends=True) * 2
+    galileo_last = lines.index(b"$GAGSV,2,2,04,102,,,40,103,,,29,1*7F\r\n")
+    gps_first = lines.index(b"$GPGSV,3,1,10,02,25,260,40,04,15,092,27,05,,,14,06,12,215,45*43\r\n")
+    assert galileo_last < gps_first
+    damaged = [*lines]
+    damaged[galileo_last] = b"$0" + lines[galileo_last][2:]
+    damaged[gps_first] = with_bad_checksum(lines[gps_first])
+    assert parse_errors([lines], GSV_SPEC) == []
+    assert parse_errors([damaged], GSV_SPEC) == [
+        ("checksum", damaged[galileo_last].rstrip()),
+        ("checksum", damaged[gps_first].rstrip()),
+    ]

@@ -449,8 +449,9 @@ class SatelliteGroups:
         #: other groups of the talker wait (each may be one's, shown when it is cut), none
         #: when no other group waits. "" for the sentences whose talker is unknown, one less
         #: at each GSV sentence of any talker that does not continue its group (the loss is
-        #: that one's), none once every talker in :attr:`_anonymous` has begun a group whole
-        #: since.
+        #: that one's) and shows no loss of its own talker's (one that continues a group
+        #: that lost a sentence shows none), none once every talker in :attr:`_anonymous` has
+        #: begun a group whole since.
         self._lost: dict[str, int] = {}
         #: While "" is in ``_lost``: the talkers yet to begin a new group whole (a sentence 1
         #: that cuts none) before "" lapses: a one-sentence group lost leaves no group cut.
@@ -612,8 +613,8 @@ class SatelliteGroups:
         else:
             whole = pending is not None and pending[:2] == (total, number_)
         if "" in lost:
-            if (group is None and number_ > 1) or (number_ == 1 and pending is not None):
-                if not (marked and not whole):  # not a loss of its talker's counted ones
+            if not whole:  # it shows a loss: of its talker's counted ones first
+                if not marked:
                     self._unmark("")  # this talker's group lost the unknown sentence
             elif number_ == 1:
                 self._anonymous.discard(talker)
