@@ -850,3 +850,22 @@ def test_a_gsv_sentence_of_an_unknown_talker_and_another_talkers_are_two_errors(
         ("checksum", damaged[galileo_last].rstrip()),
         ("checksum", damaged[gps_first].rstrip()),
     ]
+
+
+def test_the_last_gsv_sentences_of_two_talkers_losing_their_talker_are_two_errors() -> None:
+    """A Teseo LIV3F's GPS ``4,4`` and GLONASS ``3,3`` of one epoch both lose their talker
+    (``$0PGSV``, ``$0LGSV``: two losses of an unknown talker, counted as checksum errors):
+    two errors. The next epoch's GPS ``4,1`` cuts the GPS group and shows one of the two
+    losses, its GLONASS ``3,1`` cuts the GLONASS group and shows the other: no group cut
+    counted again."""
+    epoch = receiver_epochs("st_teseo_liv3f.nmea")[0]
+    gps_last = epoch.index(b"$GPGSV,4,4,13,44,33,219,36,,,,,,,,,,,,*44\r\n")
+    glonass_last = epoch.index(b"$GLGSV,3,3,10,86,06,069,25,81,06,268,29,,,,,,,,*6C\r\n")
+    damaged = [*epoch]
+    damaged[gps_last] = b"$0P" + epoch[gps_last][3:]
+    damaged[glonass_last] = b"$0L" + epoch[glonass_last][3:]
+    assert parse_errors([epoch, epoch, epoch]) == []
+    assert parse_errors([epoch, damaged, epoch, epoch]) == [
+        ("checksum", damaged[gps_last].rstrip()),
+        ("checksum", damaged[glonass_last].rstrip()),
+    ]
