@@ -449,6 +449,24 @@ def test_value_pattern_with_optional_group_that_did_not_take_part() -> None:
     assert parse(b"x42") == [("temp", 42.0)]
 
 
+def test_value_pattern_s_line_with_a_line_end_inside_is_rejected_unless_it_names_it() -> None:
+    """A CR or LF inside a line a pattern reads is what is left of a line end one byte of
+    which was lost (the pattern would find the first line's number and lose the second's);
+    a pattern that names that line end reads a frame that holds it as the device sends it."""
+    one_line = decoder_for(FormatSpec("value", (("temp", ""),), pattern=r"T=\s*(\S+)\s*C"))
+    with pytest.raises(ParseError) as raised:
+        one_line(b"T= 21.25 C\rT= 21.50 C")
+    assert (raised.value.reason, raised.value.detail) == (
+        "syntax",
+        "'\\r' inside the line, at 10: two lines run together (a byte of the line end lost)",
+    )
+    assert reason(one_line, b"T= 21.25 C\nT= 21.50 C") == "syntax"
+    assert one_line(b"\nT= 21.25 C\r") == [("temp", 21.25)]  # at the ends: a terminator's
+    for pattern in (r"T=(\S+) C\r\nH=\S+", "T=(\\S+) C\r\nH=\\S+"):  # escaped, or as such
+        two_lines = decoder_for(FormatSpec("value", (("temp", ""),), pattern=pattern))
+        assert two_lines(b"T=21.25 C\r\nH=40") == [("temp", 21.25)], pattern
+
+
 def test_value_with_latin1_encoding() -> None:
     parse = decoder_for(
         FormatSpec("value", (("t", ""),), pattern=r"(\S+)\s*°C", encoding="latin-1")

@@ -1281,6 +1281,41 @@ def test_a_line_of_several_numbers_gives_one_channel_per_named_group() -> None:
     ]
 
 
+@pytest.mark.parametrize("left", [b"\r", b"\n"], ids=["lf-lost", "cr-lost"])
+def test_a_pattern_s_line_joined_to_the_next_by_a_line_end_that_lost_a_byte_is_rejected(
+    left: bytes,
+) -> None:
+    """A line of the MT-SICS balance or of the DHT sketch whose CR LF lost one byte runs into
+    the next with the CR or LF between them. The balance's pattern took its dynamic line and
+    the stable weight after it for one dynamic line (``D .*`` spans the CR: ``invalid``, the
+    weight lost uncounted); the DHT's pattern, unanchored, found the first line's numbers and
+    lost the second's uncounted. The CR or LF inside rejects the line as ``syntax``, and the
+    line after it is read, in every chunking."""
+    dht_unanchored = (
+        r"Humidity: (?P<humidity_percent>\S+)%  Temperature: (?P<temperature_celsius>\S+)°C"
+    )
+    balance = sensor_toml(
+        "balance",
+        "sim://balance",
+        "value",
+        "terminator = \"\\r\\n\"\nparse = { pattern = '^S (?:S +(\\S+) g|D .*|I|\\+|-)$' }",
+        [channel_toml("mass_g")],
+    )
+    dht_lines = DHT_TESTER.split(b"\r\n")
+    for table, first, second in (
+        (balance, b"S D     100.01 g", b"S S     100.00 g\r\n"),
+        (
+            dht_table(dht_unanchored, "humidity_percent", "temperature_celsius"),
+            dht_lines[1],
+            dht_lines[3] + b"\r\n",
+        ),
+    ):
+        [read] = decode_stream(table, second)
+        data = first + left + second + second
+        for size in (len(data), 7, 1):
+            assert decoded_in_chunks(table, data, size) == [("syntax", []), read], (table, size)
+
+
 #: Line ends that leave a CR or an LF at a line's start or end once the terminator is cut:
 #: a sketch that prints "\\r\\n" with println (CR CR LF), a device that ends its lines LF CR,
 #: and CR LF read with ``terminator = "\\r"``.

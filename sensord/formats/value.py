@@ -21,6 +21,14 @@ its line end), in one of two forms:
 value marked invalid fails alone and the frame's others are read. A frame the pattern does
 not match is ``syntax``.
 
+A CR or LF inside a line a pattern reads (not at its ends, and not one the pattern names, as
+the character or ``\\r``, ``\\n``) is what is left of a line end one byte of which was lost,
+joining two lines: the line is ``syntax``, as in kv and csv. Searched, it would give the first
+line's numbers (or the last's, with ``$``) and lose the other line uncounted, or, where
+``.*`` spans the CR, be taken whole for one line of the device's (a balance's dynamic line
+and the stable weight after it read as one ``invalid`` line). Without a pattern such a line
+is no number, ``syntax`` already.
+
 The simulator sends the bare number, or with a pattern and ``parse.example`` (one frame as the
 device sends it, which the pattern must match) the example with the text of the pattern's group
 replaced by the number, printed in the shape of the example's (as many decimals, zero padding,
@@ -52,6 +60,7 @@ from sensord.formats.text import (
     field_failed,
     field_states,
     kept_readings,
+    line_end_inside,
     no_channels,
     not_measured,
     number_text,
@@ -380,9 +389,15 @@ def decoder(spec: FormatSpec) -> Decoder:
         return _named_decoder(spec, compiled)
 
     checksum = spec.checksum
+    line_ends = _line_ends_unnamed(spec.pattern)
 
     def parse_matched_value(frame: bytes) -> list[tuple[str, float]]:
-        match = search(regex_text(decode_text(frame, encoding)))
+        text = decode_text(frame, encoding)
+        if ("\r" in text or "\n" in text) and (
+            run_together := line_end_inside(text, line_ends)
+        ) is not None:
+            raise run_together
+        match = search(regex_text(text))
         if match is None:
             raise _unmatched(frame, checksum)
         text = match.group(1)
@@ -394,6 +409,18 @@ def decoder(spec: FormatSpec) -> Decoder:
             raise not_measured(exc, (channel,)) from None
 
     return parse_matched_value
+
+
+def _line_ends_unnamed(pattern: str) -> tuple[str, ...]:
+    """The line ends, CR and LF, that ``pattern`` does not name (as the character or its
+    escape, ``\\r``, ``\\n``): inside a line, one of them is what is left of a line end one
+    byte of which was lost (:func:`sensord.formats.text.line_end_inside`); a pattern that
+    names one reads lines that hold it."""
+    return tuple(
+        end
+        for end, escape in (("\r", "\\r"), ("\n", "\\n"))
+        if end not in pattern and escape not in pattern
+    )
 
 
 def _unmatched(frame: bytes, checksum: str | None) -> ParseError:
@@ -423,9 +450,15 @@ def _named_decoder(spec: FormatSpec, pattern: re.Pattern[str]) -> Decoder:
     ]
 
     checksum = spec.checksum
+    line_ends = _line_ends_unnamed(pattern.pattern)
 
     def parse_named_values(frame: bytes) -> list[tuple[str, float]]:
-        match = search(regex_text(decode_text(frame, encoding)))
+        text = decode_text(frame, encoding)
+        if ("\r" in text or "\n" in text) and (
+            run_together := line_end_inside(text, line_ends)
+        ) is not None:
+            raise run_together
+        match = search(regex_text(text))
         if match is None:
             raise _unmatched(frame, checksum)
         readings: list[tuple[str, float]] = []
