@@ -8,6 +8,7 @@ and two of the instruments through the daemon on a pseudo-terminal.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -891,6 +892,25 @@ def test_a_console_s_other_json_messages_are_no_frame_errors() -> None:
         [],  # STATE: an object of none of the channels' paths, another message
         [("temperature_celsius", 24.1), ("humidity_percent", 41.0)],
         ("syntax", []),  # no JSON at all
+    ]
+
+
+def test_a_console_s_lines_joined_by_a_line_end_that_lost_its_lf_give_no_wrong_reading() -> None:
+    """Each line of the console run into the next by its CR LF that lost the LF (one that
+    lost the CR still ends the line: the terminator is LF): two objects with a CR between
+    them are no JSON (``syntax``, the next SENSOR line read); the console's own line run into
+    a SENSOR line is text before that object, which is read whole as it was sent."""
+    lines = TASMOTA_DHT11.splitlines()
+    sensor = decode_stream(TASMOTA_DHT11_TABLE, lines[0] + b"\r\n")
+    outcomes = [
+        decode_stream(TASMOTA_DHT11_TABLE, first + b"\r" + second + b"\r\n" + lines[0] + b"\r\n")
+        for first, second in itertools.pairwise([*lines, lines[0]])
+    ]
+    assert outcomes == [
+        [("syntax", []), *sensor],  # SENSOR, STATE
+        [("syntax", []), *sensor],  # STATE, SENSOR
+        [("syntax", []), *sensor],  # SENSOR, the console's line
+        [*sensor, *sensor],  # the console's line, SENSOR: its object whole
     ]
 
 
