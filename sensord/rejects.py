@@ -29,8 +29,10 @@ once per event:
   rejected``), until a frame is not rejected or the sensor's state changes
   (:meth:`FrameRejects.restart`); the lines ``parse.ignore`` names count neither way, and
   when they are every frame, that is the hint (``no reading: every frame ignored by
-  parse.ignore``); so do frames of keys no channel reads (``kv``) and NMEA sentences of a
-  type no channel reads, and when none but those come, the hint quotes the last (``no
+  parse.ignore``; among the last of them, an SDI-12 sensor's reply of no values to its
+  measurement command, ``00000``, is named as such, :func:`sdi12_no_values`); so do frames
+  of keys no channel reads (``kv``) and NMEA sentences of a type no channel reads, and when
+  none but those come, the hint quotes the last (``no
   reading: no frame holds a key a channel reads``, ``no reading: no sentence of a type a
   channel reads``).
 
@@ -41,7 +43,8 @@ frames and the count of those rejected whole, which only a rejected frame moves.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +63,7 @@ __all__ = [
     "REJECT_WARNINGS",
     "STATUS_REJECT_CAUSE",
     "FrameRejects",
+    "sdi12_no_values",
 ]
 
 #: Reasons for which the parser rejects a whole frame, and what each usually means: the cause
@@ -143,6 +147,47 @@ class _RejectPeriod:
         return max(REJECTS_RISE_FACTOR * self.before, REJECTS_RISE_MIN)
 
 
+#: An SDI-12 sensor's reply to a measurement command that announces no values: its address,
+#: the seconds until the values are ready and their number, 0 (``atttn``, ``00000``; to a
+#: concurrent one ``atttnn``, ``000000``; SDI-12 1.4, sections 4.4.5 and 4.4.8).
+_SDI12_NO_VALUES = re.compile(rb"[\r\n]*([0-9A-Za-z])([0-9]{3})(?:0|00)[\r\n]*")
+
+#: An SDI-12 command answered with ``atttn`` (``atttnn``): a measurement (``aM!``, ``aM1!`` to
+#: ``aM9!``, with CRC ``aMC!``), a concurrent measurement (``aC!``, ``aCC!``, ``aC1!``...) or
+#: a verification (``aV!``), with its address.
+_SDI12_MEASURE = re.compile(rb"([0-9A-Za-z])((?:M|C)C?[1-9]?|V)!")
+
+
+def sdi12_no_values(line: bytes, requests: Sequence[bytes]) -> str | None:
+    """Why no reading comes, when ``line`` is an SDI-12 sensor's reply of no values
+    (``00000``) to a measurement command among ``requests`` (the sensor's poll) addressed to
+    it: the sensor, the command and the reply named, and the commands to ask instead; None
+    for any other line."""
+    reply = _SDI12_NO_VALUES.fullmatch(line)
+    if reply is None:
+        return None
+    address = reply[1]
+    asked = [
+        request.decode("ascii")
+        for request in requests
+        if (command := _SDI12_MEASURE.fullmatch(request)) is not None and command[1] == address
+    ]
+    if not asked:
+        return None
+    a = address.decode("ascii")
+    said = line.strip(b"\r\n").decode("ascii")
+    return (
+        f"SDI-12 sensor {a} answers {' and '.join(asked)} with '{said}': "
+        f"the sensor reports no values for that measurement (0 values, ready in "
+        f"{int(reply[2])} s), so the {a}D0! after it gets the address alone, which "
+        f"parse.ignore names as a service request. The sensor does not measure what that "
+        f"command asks: poll with the command its manual gives for its values, another "
+        f"measurement ({a}M1! to {a}M9!), a concurrent one ({a}C!, its reply '^{a}[0-9]{{5}}$' "
+        f"in parse.ignore) or a continuous one ({a}R0!, answered with its values at once, no "
+        f"{a}D0!)"
+    )
+
+
 class FrameRejects:
     """The rejected frames of one sensor, and the lines that tell of them, on its log
     (``log``). ``errors`` is the sensor's rate limit of its lines, ``parse_errors`` its count
@@ -165,6 +210,7 @@ class FrameRejects:
         "_parse_errors",
         "_port",
         "_reasons",
+        "_requests",
         "_sentences",
         "_stale_after_s",
         "_status_byte",
@@ -191,8 +237,12 @@ class FrameRejects:
         status_byte: bool = False,
         binary: bool = False,
         sentences: bool = False,
+        requests: Callable[[], Sequence[bytes]] = tuple,
     ) -> None:
         self._log = log
+        #: the requests the sensor writes, as its config has them now: the hint of lines all
+        #: ignored tells a reply to one of them (:func:`sdi12_no_values`)
+        self._requests = requests
         #: the frames of no channel (``counts.unread``) are NMEA sentences of a type no
         #: channel reads, not pairs of keys no channel reads
         self._sentences = sentences
@@ -518,12 +568,17 @@ class FrameRejects:
             )
             return
         if rejected == mark_rejected:  # every frame ignored by parse.ignore
+            requests = self._requests()
+            cause = next(
+                filter(None, (sdi12_no_values(line, requests) for line in counts.ignored_lines)),
+                "check parse.ignore against the lines the device sends (sensord capture shows "
+                "them)",
+            )
             self._tell(
                 "ignored",
                 "no reading: every frame ignored by parse.ignore",
                 f"frames come, but parse.ignore names every one ({ignored - mark_ignored} in "
-                f"{seconds} s), so no reading: check parse.ignore against the lines the device "
-                "sends (sensord capture shows them)",
+                f"{seconds} s), so no reading: {cause}",
                 ignored=ignored - mark_ignored,
             )
             return

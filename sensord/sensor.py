@@ -498,6 +498,7 @@ class SensorRuntime:
             status_byte=spec.frame is not None and spec.frame.status_offset is not None,
             binary=codec.binary,
             sentences=config.format == "nmea",
+            requests=self._poll_requests,
         )
         #: a binary protocol's frames are logged in hex
         self._binary = codec.binary
@@ -803,6 +804,12 @@ class SensorRuntime:
             return fresh
         finally:
             self._taking += 1
+
+    def _poll_requests(self) -> Sequence[bytes]:
+        """The requests the sensor's poll writes, as its config has them now (none without a
+        poll)."""
+        poll = self.config.poll
+        return () if poll is None else poll.request
 
     # -- state ---------------------------------------------------------------------------------
     def _set_state(self, state: str, **fields: Any) -> None:

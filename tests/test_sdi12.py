@@ -40,6 +40,7 @@ from sensord.cli import main
 from sensord.config import Config
 from sensord.formats import codec_for
 from sensord.formats.line_checksums import sdi12_crc
+from sensord.rejects import sdi12_no_values
 from sensord.sensor import SensorRuntime
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,10 +63,15 @@ class Adapter:
     replies: dict[int, bytes] = field(default_factory=dict)
     silent: bool = False
     data_requests: int = 0
+    #: a sensor that reports no values for ``0M!``: ``00000`` (0 s, 0 values, so no service
+    #: request), and its ``0D0!`` answered with the address alone
+    no_values: bool = False
 
     def answer(self, command: bytes) -> list[tuple[float, bytes]]:
         if self.silent or not command.startswith(b"0"):
             return []  # no sensor at that address: the adapter passes on nothing
+        if self.no_values:
+            return {b"0M!": [(0.05, b"00000\r\n")], b"0D0!": [(0.05, b"0\r\n")]}.get(command, [])
         if command == b"0M!":
             # ttt = 001, 3 values; the service request once measured (some 130 ms)
             return [(0.05, b"00013\r\n"), (0.2, b"0\r\n")]
@@ -177,6 +183,46 @@ def test_a_sensor_that_does_not_answer_times_its_polls_out() -> None:
     assert rt.poll_timeouts == 4
     assert channels == [None, None, None]
     assert rt.ignored == 0
+
+
+def test_a_sensor_that_reports_no_values_for_its_measurement_is_named_with_its_reply() -> None:
+    """A sensor that answers ``0M!`` with ``00000`` (no values for that measurement: a
+    Campbell RainVUE10 under the EnviroDIY d_simple_logger printed such a measurement as
+    "0, 0, 0", address, seconds and values; EnviroDIY/ModularSensors issue 416) and so its
+    ``0D0!`` with its address alone: every line is one ``parse.ignore`` names, and the hint
+    and its warning name the sensor, the command, its reply and what ``00000`` means, and
+    the commands to ask instead."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = teros12_on(pair, clock)
+        poll(rt, pair, clock, Adapter(no_values=True), 10)
+        hint = rt.snapshot().hint
+        rt.stop()
+    assert rt.ignored == 10  # 00000 and 0, five times
+    assert sum(rt.parse_errors.values()) == 0
+    assert hint is not None
+    assert hint.startswith(
+        "frames come, but parse.ignore names every one (9 in 45.0 s), so no reading: SDI-12 sensor 0 answers 0M! with '00000': the sensor reports no values "
+        "for that measurement (0 values, ready in 0 s), so the 0D0! after it gets the address "
+        "alone"
+    ), hint
+    assert "0M1! to 0M9!" in hint, hint
+    assert "0C!" in hint, hint
+    assert "0R0!" in hint, hint
+    [told] = [e for e in logs if e["event"] == "no reading: every frame ignored by parse.ignore"]
+    assert "SDI-12 sensor 0 answers 0M! with '00000'" in told["hint"], told
+
+
+def test_lines_all_ignored_that_are_no_sdi12_reply_of_no_values_get_the_plain_hint() -> None:
+    """The hint names SDI-12 only for a reply of no values to a measurement command the
+    sensor writes, at the address that answers."""
+    asked = [b"0M!", b"0D0!"]
+    assert sdi12_no_values(b"00000", asked) is not None
+    assert sdi12_no_values(b"000000", [b"0C!", b"0D0!"]) is not None  # aC!: atttnn
+    assert sdi12_no_values(b"00013", asked) is None  # 3 values: they come
+    assert sdi12_no_values(b"10000", asked) is None  # another address than asked
+    assert sdi12_no_values(b"00000", [b"0R0!"]) is None  # no measurement command asked
+    assert sdi12_no_values(b"0", asked) is None
 
 
 def test_two_sdi12_sensors_cannot_share_one_adapter_as_two_sensors() -> None:

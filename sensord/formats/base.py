@@ -48,7 +48,7 @@ import math
 import re
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from sensord.errors import ParseError
@@ -108,6 +108,25 @@ class DecoderCounts:
     #: and the last of them: no reading, and no rejection either.
     unread: int = 0
     unread_frame: bytes = b""
+    #: The last lines ``parse.ignore`` named, each once and the latest last, at most
+    #: :data:`IGNORED_LINES_KEPT` (:meth:`ignore`): what the sensor's hint quotes when it
+    #: names every line.
+    ignored_lines: dict[bytes, None] = field(default_factory=dict)
+
+    def ignore(self, line: bytes) -> None:
+        """``line`` was ignored (``parse.ignore`` named it): counted and kept in
+        ``ignored_lines``."""
+        self.ignored += 1
+        lines = self.ignored_lines
+        lines.pop(line, None)
+        lines[line] = None
+        if len(lines) > IGNORED_LINES_KEPT:
+            del lines[next(iter(lines))]
+
+
+#: How many of the last lines ``parse.ignore`` named a sensor keeps
+#: (``DecoderCounts.ignored_lines``): a polled device's replies to each of its requests.
+IGNORED_LINES_KEPT = 4
 
 
 #: The frames of one chunk in, the one channel's values out (None: decode them one by one).
@@ -463,7 +482,7 @@ def ignoring(spec: FormatSpec, decode: Decoder, counts: DecoderCounts | None = N
         for search in searches:
             if search(text) is not None:
                 if counts is not None:
-                    counts.ignored += 1
+                    counts.ignore(frame)
                 return []
         return decode(frame)
 
@@ -537,7 +556,7 @@ def checking(
         for search in searches:
             if search(text) is not None:
                 if counts is not None:
-                    counts.ignored += 1
+                    counts.ignore(line)
                 return True
         return False
 
