@@ -44,6 +44,7 @@ from sensord.capture import (
     write_capture_file,
 )
 from sensord.config import (
+    CONNECT_DELAY_MAX_S,
     DEFAULT_CONFIG_PATH,
     DEFAULT_HTTP_PORT,
     Config,
@@ -430,6 +431,15 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help="with --request: seconds between requests (default 1)",
+    )
+    rec.add_argument(
+        "--connect-delay",
+        type=float,
+        metavar="S",
+        help="with --request: seconds (0 to 60) to wait after the port opens before the first "
+        "request, for a device that takes no command at first, such as an Arduino board that "
+        "the open restarts (some 2 s), as a sensor's connect_delay_s holds its first poll "
+        "back; what the device sends meanwhile is recorded (default 0)",
     )
     rec.add_argument(
         "--format",
@@ -1504,6 +1514,17 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             "--interval-s is the time between the writes of --request: give --request TEXT "
             "too (without it, record only listens)"
         )
+    if args.connect_delay is not None and args.request is None:
+        parser.error(
+            "--connect-delay holds the first --request back after the open: give --request "
+            "TEXT too (without it, record only listens, from the open on)"
+        )
+    connect_delay_s = 0.0 if args.connect_delay is None else args.connect_delay
+    if not 0 <= connect_delay_s <= CONNECT_DELAY_MAX_S:  # a sensor's connect_delay_s
+        parser.error(
+            f"argument --connect-delay: must be a number of seconds in [0, "
+            f"{CONNECT_DELAY_MAX_S:g}], got {connect_delay_s:g}"
+        )
     line = _given(
         ("--baudrate", args.baudrate),
         ("--bytesize", args.bytesize),
@@ -1563,6 +1584,7 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         request=args.request or b"",
         interval_s=interval_s,
         wire_format=args.format or "",
+        connect_delay_s=connect_delay_s,
     )
 
 

@@ -102,6 +102,7 @@ if TYPE_CHECKING:
     from sensord.formats.acks import Ack
 
 __all__ = [
+    "CONNECT_DELAY_MAX_S",
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_HTTP_PORT",
     "MAX_RING_BYTES",
@@ -116,6 +117,10 @@ __all__ = [
 
 DEFAULT_CONFIG_PATH = Path("/etc/sensord/sensord.toml")
 DEFAULT_HTTP_PORT = 9808
+
+#: The longest ``connect_delay_s`` (of a sensor, and of a Modbus device), in seconds; the
+#: command-line tools' ``--connect-delay`` takes the same range.
+CONNECT_DELAY_MAX_S = 60
 
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"
 
@@ -902,7 +907,7 @@ class ModbusConfig(Schema):
     busy_retries = Int(min=0, max=10, default=3)
     busy_wait_s = Float(min=0, max=10, default=0.1)
     retries = Int(min=0, max=MAX_RETRIES, default=0)
-    connect_delay_s = Float(min=0, max=60, default=0.0)
+    connect_delay_s = Float(min=0, max=CONNECT_DELAY_MAX_S, default=0.0)
     byte_order = Choice(BYTE_ORDERS, default="big")
     word_order = Choice(BYTE_ORDERS, default="big")
     max_gap = Int(min=0, max=MAX_GAP, default=0)
@@ -1357,7 +1362,7 @@ class SensorConfig(Schema):
     serial = Section(SerialConfig)
     poll = Section(PollConfig, optional=True)
     setup = SectionOrStrList(SetupCommandConfig, max_items=64)
-    connect_delay_s = Float(min=0, max=60, default=0.0)
+    connect_delay_s = Float(min=0, max=CONNECT_DELAY_MAX_S, default=0.0)
     reconnect = Section(ReconnectConfig)
     replay = Section(ReplayConfig)
     parse = Section(ParseConfig)

@@ -16,7 +16,7 @@ import sys
 import time
 
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
-from sensord.config import DEFAULT_CONFIG_PATH, load_config
+from sensord.config import CONNECT_DELAY_MAX_S, DEFAULT_CONFIG_PATH, load_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
@@ -67,7 +67,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     sensor's ``modbus.broadcast_reads`` (unit 0 is probed on a serial line only so)."""
     for option, value, lowest, highest in (
         ("--timeout", args.timeout, 0.001, TIMEOUT_MAX_S),
-        ("--connect-delay", args.connect_delay, 0.0, 60),
+        ("--connect-delay", args.connect_delay, 0.0, CONNECT_DELAY_MAX_S),
         ("--gap", args.gap, 0.0, 10),
     ):
         # the bounds of modbus.timeout_s, modbus.connect_delay_s and modbus.gap_s

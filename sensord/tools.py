@@ -83,9 +83,13 @@ def record(
     request: bytes = b"",
     interval_s: float = 1.0,
     wire_format: str = "",
+    connect_delay_s: float = 0.0,
 ) -> int:
     """Record what ``port`` receives (and the ``request`` written every ``interval_s``, if
-    given) into the capture file ``output`` until Ctrl-C, SIGTERM or ``seconds``."""
+    given, the first ``connect_delay_s`` after the open, as a sensor's ``connect_delay_s``
+    holds its first poll back) into the capture file ``output`` until Ctrl-C, SIGTERM or
+    ``seconds``. What comes before the first request (a board's start-up lines) is
+    recorded too."""
     source = SerialSource("record", port, settings)
     try:
         source.open()
@@ -105,7 +109,7 @@ def record(
         with source, open(output, "wb") as out:
             writer = CaptureWriter(out, header)
             print(f"recording {port} ({header['serial']}) into {output}", file=sys.stderr)
-            next_request = start
+            next_request = start + connect_delay_s
             fd = source.fileno()
             while seconds is None or time.monotonic() - start < seconds:
                 now = time.monotonic()

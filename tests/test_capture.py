@@ -795,6 +795,55 @@ def test_record_refuses_interval_s_without_a_request_and_labels_its_format(
     assert len([r for r in capture.records if r.direction == TX]) >= 2
 
 
+#: What Dr. Liu's SDI-12 USB adapter (an Arduino board that the open restarts) prints once it
+#: has started, its maker's page says some 2.5 s after the open; the README's SDI-12 section.
+ADAPTER_STARTED = b"SDI-12 USB adapter ready\r\n"
+
+
+def test_record_holds_its_first_request_back_for_the_connect_delay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A device that the open restarts takes no command while it boots: ``--connect-delay``
+    holds the first ``--request`` back that long after the open, as a sensor's
+    ``connect_delay_s`` holds its first poll, and what the device sends meanwhile (its
+    start-up line) is recorded before the request. Without ``--request`` it is a usage error,
+    and so is a delay outside a sensor's range."""
+    out = tmp_path / "delay.cap"
+    with PtyPair() as pair:
+        argv = ["record", pair.path, "-o", str(out), "--seconds", "2.5"]
+        done: list[int] = []
+        thread = threading.Thread(
+            target=lambda: done.append(
+                cli.main([*argv, "--request", "0M!", "--interval-s", "5", "--connect-delay", "1.2"])
+            )
+        )
+        thread.start()
+        wait_for(out.exists, 5.0, "the capture file, made once the port is open")
+        opened = time.monotonic()
+        pair.write(ADAPTER_STARTED)
+        assert pair.read(3, timeout_s=5.0) == b"0M!"
+        asked = time.monotonic() - opened
+        thread.join(10.0)
+        assert done == [0]
+        capsys.readouterr()
+        assert asked > 1.0, asked
+        for extra, why in (
+            (["--connect-delay", "2"], "--connect-delay holds the first --request back"),
+            (["--request", "0M!", "--connect-delay", "-1"], "must be a number of seconds in [0, "),
+            (["--request", "0M!", "--connect-delay", "61"], "in [0, 60], got 61"),
+            (["--request", "0M!", "--connect-delay", "nan"], "in [0, 60], got nan"),
+        ):
+            assert why in usage_error([*argv, *extra], capsys), extra
+    records = read_capture(str(out)).records
+    assert [(r.direction, r.data) for r in records][:2] == [(RX, ADAPTER_STARTED), (TX, b"0M!")]
+    assert records[1].offset_s >= 1.2
+    with pytest.raises(SystemExit):
+        cli.main(["record", "--help"])
+    assert "as a sensor's connect_delay_s holds its first poll back" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
 def test_record_refuses_line_settings_for_a_socket_port(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
