@@ -19,10 +19,12 @@ from test_formats_blocks import hint_after_repeats
 from test_formats_instruments import (
     assert_run_together_lines_read_safely,
     decode_stream,
+    decode_stream_raising,
     decoded_in_chunks,
 )
 
 from sensord.config import SensorConfig, parse_config
+from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import DecoderCounts
 
@@ -107,6 +109,23 @@ def test_a_station_s_rows_joined_by_a_line_end_that_lost_a_byte_are_rejected(
     data = row + left + YOUNG_STATION + YOUNG_STATION
     for size in (len(data), 7, 1):
         assert decoded_in_chunks(STATION_TABLE, data, size) == [("syntax", []), read], size
+
+
+def test_a_station_s_rows_joined_by_a_line_end_lost_whole_are_caught_by_its_columns() -> None:
+    """A line end lost whole joins two rows with nothing between them. Read by index alone (a
+    row may have any width), the joined row gives the first row's columns and loses the
+    second uncounted; with the station's 22 columns named, its channels still read by index,
+    the row of 44 cells is ``syntax`` naming the 22, and the row after it is read."""
+    row = YOUNG_STATION.removesuffix(b"\r\n")
+    [read] = decode_stream(STATION_TABLE, YOUNG_STATION)
+    data = row + YOUNG_STATION + YOUNG_STATION
+    assert decode_stream(STATION_TABLE, data) == [read, read]  # the second row lost
+    names = ", ".join(f'"c{i}"' for i in range(22))
+    named = STATION_TABLE.replace('delimiter = " ",', f'delimiter = " ", columns = [{names}],')
+    assert decode_stream(named, YOUNG_STATION) == [read]
+    assert decode_stream(named, data) == [("syntax", []), read]
+    with pytest.raises(ParseError, match=r"^syntax: 44 cells where parse.columns names 22"):
+        decode_stream_raising(named, data)
 
 
 def test_a_station_s_missing_column_is_invalid_and_the_others_are_read_in_place() -> None:

@@ -23,7 +23,9 @@ Named columns are the device's layout: a record of another number of cells (a tr
 delimiter's empty cell aside) is ``syntax``, since a column the device left out (an output
 switched off) or added would shift the others and read each value as another column's. With
 indexes alone, a record may have any number of cells, and a channel whose column a record
-lacks is absent from it.
+lacks is absent from it: a row that ran into the next with its whole line end lost is read as
+the first, the second lost uncounted. Named columns check the width of rows whose channels
+read them by index too.
 
 A CR or LF inside a line (not at its ends, and not the delimiter) is what is left of a line
 end one byte of which was lost, joining two rows: the line is ``syntax``, as two rows run
