@@ -391,6 +391,7 @@ class Bus:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         simulated: bool | None = None,
+        reached: set[tuple[str, int]] | None = None,
     ) -> None:
         self.name = name
         self.port = config.port
@@ -481,9 +482,12 @@ class Bus:
         #: the last idle close came after the connection carried nothing for at least
         #: IDLE_TIMEOUT_MIN_S: a gateway's idle timeout, whose reopening is no reconnect
         self._timed_out_idle = False
-        #: its port was open before in this run (a network port's refusal is then no absent
-        #: gateway: see ``SerialSource``)
-        self._connected = False
+        #: the hosts and ports of the network ports that opened in this run (the reader's,
+        #: kept across a reload that builds a bus anew), and this bus's: a refusal of a peer
+        #: that accepted a connection before is no absent gateway (see ``SerialSource``)
+        self._reached = set() if reached is None else reached
+        endpoint = self._address.endpoint
+        self._endpoint = None if endpoint is None else endpoint[1:]
         #: a network connection is opened again when it carries no byte for too long (never
         #: a device path, nor a simulated bus)
         self._network = self._address.kind == "network" and self._simulated is None
@@ -547,7 +551,10 @@ class Bus:
                 self.name, url, self._simulated, char_s(self._settings), self._clock
             )
         return SerialSource(
-            self.name, self._address.text, self._settings, connected_before=self._connected
+            self.name,
+            self._address.text,
+            self._settings,
+            connected_before=self._endpoint in self._reached,
         )
 
     def try_open(self) -> bool:
@@ -584,7 +591,8 @@ class Bus:
     def opened(self, source: Source) -> None:
         self.source = source
         self.state = "up"
-        self._connected = True
+        if self._endpoint is not None and self._simulated is None:
+            self._reached.add(self._endpoint)
         self.link.reset()
         self._asked.clear()
         self._answered_ids.clear()

@@ -238,6 +238,9 @@ class Reader:
         #: reload) whose answers may still come, for a bus built anew on its port
         #: (``Bus.follow``)
         self._left: dict[str, list[LeftExchange]] = {}
+        #: the hosts and ports that buses' network connections reached in this run, whatever
+        #: bus (a reload builds one anew): a refusal there is no absent gateway (``Bus``)
+        self._reached: set[tuple[str, int]] = set()
         self._timed: dict[str, Port] = {}
         #: when the ``holding`` under way began (None: none is)
         self._held_since: float | None = None
@@ -282,7 +285,13 @@ class Reader:
             if bus is None:
                 from sensord.bus import Bus  # noqa: PLC0415  (loaded with the first Modbus device)
 
-                bus = Bus(key, sensor.config, clock=self._clock, simulated=sensor.simulated)
+                bus = Bus(
+                    key,
+                    sensor.config,
+                    clock=self._clock,
+                    simulated=sensor.simulated,
+                    reached=self._reached,
+                )
                 left = self._left.pop(key, None)
                 if left:
                     bus.follow(left)
