@@ -2261,25 +2261,49 @@ def _port_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, s
     return problems + _endpoint_problems(loaded) + _bus_problems(loaded)
 
 
+#: What each network scheme carries to its host and port (``_endpoint_problems``).
+_SCHEME_PROTOCOLS = {
+    "modbus-tcp": "Modbus TCP",
+    "socket": "the serial bytes as they are (RTU over TCP, for a Modbus device)",
+    "rfc2217": "RFC 2217 (telnet)",
+}
+
+
 def _endpoint_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
     """Network ports that name the same peer written two ways (``modbus-tcp://GW:502`` and
     ``modbus-tcp://gw:502/``): each would open a connection of its own, two Modbus buses on
     one gateway that serve their requests over each other, or take the connection from
-    each other on a gateway that serves one client."""
-    first: dict[tuple[str, str, int], int] = {}
+    each other on a gateway that serves one client. Two schemes to one host and port
+    (``socket://gw:502`` and ``modbus-tcp://gw:502``) are two protocols to one port, which
+    speaks one of them: the other gets no answer. A host name and its address are told
+    apart only by the daemon, which resolves them (``Reader._reached_peer``)."""
+    first: dict[tuple[str, int], int] = {}
     by_index = dict(sensors)
     problems: list[tuple[str, str]] = []
     for i, sensor in sensors:
         endpoint = sensor.address.endpoint
         if endpoint is None:
             continue
-        j = first.setdefault(endpoint, i)
-        other = by_index[j].port
-        if other != sensor.port:
+        scheme, host, port = endpoint
+        j = first.setdefault((host, port), i)
+        other = by_index[j]
+        if other.address.scheme != scheme:
             problems.append(
                 (
                     f"sensors[{i}].port",
-                    f"{sensor.port!r} names the peer of sensors[{j}], written {other!r}: "
+                    f"{sensor.port!r} speaks {_SCHEME_PROTOCOLS[scheme]} to the host and port "
+                    f"that sensors[{j}] speaks {_SCHEME_PROTOCOLS[other.address.scheme]} to, "
+                    f"as {other.port!r}: a port of a gateway or serial server speaks one of "
+                    "them (its mode: Modbus TCP to RTU, or transparent), so the other gets no "
+                    "answer, and one that serves one client takes the connection of one for "
+                    "the other's; give both the scheme of that port's mode",
+                )
+            )
+        elif other.port != sensor.port:
+            problems.append(
+                (
+                    f"sensors[{i}].port",
+                    f"{sensor.port!r} names the peer of sensors[{j}], written {other.port!r}: "
                     "write it the same way (each way of writing it opens a connection of "
                     "its own; Modbus devices on one port share one connection as a bus)",
                 )

@@ -1704,6 +1704,53 @@ def test_a_gateway_named_two_ways_is_a_config_error(other: str) -> None:
     assert {sensor.port for sensor in same.sensors} == {"modbus-tcp://gw.example:502"}
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "says", "other_says"),
+    [
+        (
+            "modbus-tcp://gw.example:502",
+            "socket://GW.example:502",
+            "the serial bytes as they are (RTU over TCP, for a Modbus device)",
+            "Modbus TCP",
+        ),
+        (
+            "socket://gw.example:502",
+            "modbus-tcp://gw.example:502/",
+            "Modbus TCP",
+            "the serial bytes as they are (RTU over TCP, for a Modbus device)",
+        ),
+        (
+            "rfc2217://gw.example:502",
+            "modbus-tcp://gw.example:502",
+            "Modbus TCP",
+            "RFC 2217 (telnet)",
+        ),
+    ],
+)
+def test_two_protocols_to_one_gateway_port_are_a_config_error(
+    first: str, second: str, says: str, other_says: str
+) -> None:
+    """RTU over TCP (``socket://``) to the host and port that another device reads with
+    Modbus TCP (``modbus-tcp://``) were two ports: two buses, each with a connection of its
+    own, to a port that speaks one of the two (a gateway's mode: "Modbus TCP to RTU" or
+    transparent; https://github.com/timlaing/modbus_local_gateway/issues/113 reads a
+    transparent gateway only once its client frames RTU), so one bus got no answer and a
+    gateway that serves one client took the connection of one for the other's. The config
+    says so, naming both schemes, whatever the case of the host or a trailing ``/``."""
+    errors: list[str] = []
+    tables = [device("one", first, 1), device("two", second, 2)]
+    assert Config.load({"sensors": tables}, "", errors) is None
+    assert errors == [
+        f"sensors[1].port: {second!r} speaks {says} to the host and port that sensors[0] "
+        f"speaks {other_says} to, as {first!r}: a port of a gateway or serial server speaks "
+        "one of them (its mode: Modbus TCP to RTU, or transparent), so the other gets no "
+        "answer, and one that serves one client takes the connection of one for the "
+        "other's; give both the scheme of that port's mode"
+    ]
+    other_port = load(device("one", first, 1), device("two", second.replace("502", "503"), 2))
+    assert len(other_port.sensors) == 2
+
+
 @pytest.mark.slow
 def test_a_dongle_that_drops_the_first_requests_of_a_connection_is_told_of_connect_delay() -> None:
     """A Huawei SDongle drops the requests that come in the first second or two after a
