@@ -116,6 +116,18 @@ PORT_FAILURE_LOG_S = 60.0
 NO_THREAD_HINT = "(the service's task limit, TasksMax= in systemctl edit sensord, or memory)"
 
 
+#: Why two ports whose connections reached one peer are told of (``Reader._reached_peer``).
+SHARED_PEER_HINT = (
+    "each of these ports opens a connection of its own to the same peer (a host name and "
+    "its address, or socket:// and modbus-tcp:// to one port, are two ports): a gateway "
+    "that serves one client at a time takes the connection of one for the other's (closes, "
+    "refused opens), one that serves several passes the requests of both to its serial line "
+    "over each other, and a port of it speaks one protocol (Modbus TCP, or the serial bytes "
+    "of RTU over TCP), so the other gets no answer; write the port the same way for every "
+    "device behind it, so that they share one connection as a bus"
+)
+
+
 class Port(Protocol):
     """What the loop drives: a ``SensorRuntime`` with a port of its own, or a ``Bus``."""
 
@@ -241,6 +253,10 @@ class Reader:
         #: the hosts and ports that buses' network connections reached in this run, whatever
         #: bus (a reload builds one anew): a refusal there is no absent gateway (``Bus``)
         self._reached: set[tuple[str, int]] = set()
+        #: the ports (by name) whose connections reached each peer in this run, and the pairs
+        #: of ports told of for reaching one (``_reached_peer``)
+        self._peers: dict[tuple[str, int], set[str]] = {}
+        self._peers_told: set[frozenset[str]] = set()
         self._timed: dict[str, Port] = {}
         #: when the ``holding`` under way began (None: none is)
         self._held_since: float | None = None
@@ -325,6 +341,7 @@ class Reader:
         if key is None:
             self._ports.pop(name, None)
             self._detach(sensor)
+            self._left_peers(name)
         else:
             bus = self._buses[key]
             bus.remove(name)
@@ -332,6 +349,7 @@ class Reader:
                 del self._buses[key]
                 self._ports.pop(key, None)
                 self._detach(bus)
+                self._left_peers(key)
                 bus.stop()
                 now = self._clock()
                 self._left = {
@@ -372,6 +390,8 @@ class Reader:
     def _attach(self, sensor: Port) -> None:
         source = sensor.source
         assert source is not None
+        if source.peer is not None:
+            self._reached_peer(sensor.name, source.peer)
         fd = source.fileno()
         if fd is not None:
             self._watch(fd, sensor)
@@ -386,6 +406,44 @@ class Reader:
             self._bus_feeders.add(sensor.name)
         else:
             self._feeders[sensor.name] = _ThreadFeeder(sensor, self._chunks, self.wake)
+
+    def _reached_peer(self, name: str, peer: tuple[str, int]) -> None:
+        """Port ``name``'s connection reached ``peer`` (at an open): another port of this
+        reader whose connection reached it too in this run is one gateway named two ways,
+        which ``sensord check`` cannot always tell (a host name and its address: the name
+        resolves only here and now). Warned once per pair, naming both ports and their
+        sensors."""
+        names = self._peers.setdefault(peer, set())
+        host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]  # an IPv6 address
+        for other in sorted(names - {name}):
+            pair = frozenset((name, other))
+            if pair in self._peers_told:
+                continue
+            self._peers_told.add(pair)
+            port, sensors = self._entries(name)
+            other_port, other_sensors = self._entries(other)
+            log.warning(
+                "two ports reach one peer",
+                peer=f"{host}:{peer[1]}",
+                port=port,
+                sensors=sensors,
+                other_port=other_port,
+                other_sensors=other_sensors,
+                hint=SHARED_PEER_HINT,
+            )
+        names.add(name)
+
+    def _entries(self, name: str) -> tuple[str, list[str]]:
+        """The port as configured of the port ``name`` (a sensor's, or a bus's), and the
+        sensors that read it."""
+        sensors = [s for s in self.sensors.values() if (s.bus_key or s.name) == name]
+        return (sensors[0].config.port if sensors else name), [s.name for s in sensors]
+
+    def _left_peers(self, name: str) -> None:
+        """The port ``name`` left the reader: no peer is reached by it any more."""
+        for names in self._peers.values():
+            names.discard(name)
+        self._peers_told = {pair for pair in self._peers_told if name not in pair}
 
     def _attach_or_disconnect(self, sensor: Port) -> None:
         try:

@@ -6,14 +6,20 @@ loop, in front of a pymodbus Modbus TCP server behind the loopback relay
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.common import wait_for
-from harness.config import write_atomically
+from harness.config import load_sensors, write_atomically
 from harness.daemon import StartDaemon
-from harness.modbus import ModbusServer
+from harness.modbus import ModbusServer, run_reader_until
 from harness.tcp_relay import TcpRelay
+from structlog.testing import capture_logs
+
+from sensord.reader import SHARED_PEER_HINT, Reader
+from sensord.sensor import SensorRuntime
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +75,91 @@ def test_a_gateway_that_refuses_after_a_reload_rebuilt_its_bus_served_one_before
         relay.listen()
         daemon.wait_state("up", ["meter"], timeout_s=10)
         assert daemon.stop() == 0
+
+
+def device(name: str, port: str, unit: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "port": port,
+        "format": "modbus",
+        "modbus": {"unit": unit, "interval_s": 0.2, "timeout_s": 0.3},
+        "registers": [{"name": "v", "table": "input", "address": 0}],
+        "channels": [{"name": "v"}],
+        "reconnect": {"initial_delay_s": 0.2, "max_delay_s": 0.5},
+    }
+
+
+def reached_by_two(first: str, second: str, *, gateways: int = 1) -> list[Any]:
+    """Devices "a" (unit 1) on port ``first`` and "b" (unit 2) on ``second``, each with
+    ``{port}`` for the port of a relay that serves one client at a time in front of a
+    pymodbus Modbus TCP server (with ``gateways=2``, "b"'s is a second relay before the same
+    server), read by a real reader loop for a second and until the relays accepted 4
+    connections (two that take each other's connection) or 2 (two gateways): the log."""
+    with (
+        ModbusServer([1, 2], "tcp") as server,
+        TcpRelay(server.port) as one,
+        TcpRelay(server.port) as two,
+    ):
+        for relay in (one, two):
+            relay.single_client = True
+        other = one if gateways == 1 else two
+        config = load_sensors(
+            device("a", first.format(port=one.port), 1),
+            device("b", second.format(port=other.port), 2),
+        )
+        runtimes = [SensorRuntime(sensor) for sensor in config.sensors]
+        with capture_logs() as logs, Reader(runtimes) as reader:
+            start = time.monotonic()
+            run_reader_until(
+                reader,
+                lambda: (
+                    one.accepted + two.accepted >= 2 * (3 - gateways)
+                    and time.monotonic() - start > 1.0
+                ),
+                10.0,
+            )
+    return list(logs)
+
+
+@pytest.mark.parametrize(
+    "second",
+    ["modbus-tcp://127.0.0.1:{port}", "socket://127.0.0.1:{port}"],
+    ids=["name-and-address", "name-and-address-rtu-over-tcp"],
+)
+def test_two_ports_that_reach_one_gateway_are_told_of_naming_both(second: str) -> None:
+    """One gateway named by its host name on one device and by its address on another
+    (``localhost`` and ``127.0.0.1``) is two ports to ``sensord check``, which cannot
+    resolve names (the DNS may be down when it runs, and a name may resolve elsewhere
+    later): two buses, each with a connection of its own, and a gateway that serves one
+    client takes the connection of one for the other's at every poll, as two masters do
+    (https://github.com/openhab/openhab1-addons/issues/658: a binding that kept a connection
+    per slave entry to one IP:PORT; https://github.com/argonne-vci/node-red-contrib-modbustcp
+    /issues/35: two nodes to one LOGO! PLC, "connections starts to break"). The reader
+    compares the address each connection reached (its peer, the name resolved) and warns
+    once, naming both ports and their sensors; also when the second port speaks RTU over
+    TCP (``socket://``) to it, which a Modbus TCP port does not answer."""
+    logs = reached_by_two("modbus-tcp://localhost:{port}", second)
+    warned = [e for e in logs if e["event"] == "two ports reach one peer"]
+    assert len(warned) == 1, warned
+    (warning,) = warned
+    assert warning["log_level"] == "warning"
+    ports = {
+        (warning["port"], tuple(warning["sensors"])),
+        (warning["other_port"], tuple(warning["other_sensors"])),
+    }
+    port = warning["peer"].rsplit(":", 1)[1]
+    assert warning["peer"] == f"127.0.0.1:{port}"
+    assert ports == {
+        (f"modbus-tcp://localhost:{port}", ("a",)),
+        (second.format(port=port), ("b",)),
+    }
+    assert warning["hint"] == SHARED_PEER_HINT
+
+
+def test_two_gateways_at_one_address_are_not_told_of() -> None:
+    """Two gateways (two ports of one host: the relays here, a serial server's ports 4001 and
+    4002) are two peers: nothing is told."""
+    logs = reached_by_two(
+        "modbus-tcp://localhost:{port}", "modbus-tcp://127.0.0.1:{port}", gateways=2
+    )
+    assert [e for e in logs if e["event"] == "two ports reach one peer"] == []

@@ -37,6 +37,9 @@ class Source(ABC):
     finished: bool = False
     #: the echo a port that hears its own transmission owes (``serial.local_echo``)
     echo: LocalEcho | None = None
+    #: the address and port a network port's connection reached (the peer's, as connected:
+    #: a host name resolved), while it is open; None for any other port
+    peer: tuple[str, int] | None = None
 
     def __init__(self, sensor: str, url: str) -> None:
         self.sensor = sensor

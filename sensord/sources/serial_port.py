@@ -357,6 +357,16 @@ def _network_hint(cause: OSError, url: str, connected_before: bool = False) -> s
     return ""
 
 
+def _peer_of(sock: socket.socket) -> tuple[str, int] | None:
+    """The address and port ``sock`` is connected to; None when it cannot tell (the peer
+    reset it already)."""
+    try:
+        address = sock.getpeername()
+    except OSError:
+        return None
+    return str(address[0]), int(address[1])
+
+
 def _os_cause(exc: BaseException) -> OSError | None:
     """The first operating-system error (not a pyserial one) in the chain of ``exc``."""
     current: BaseException | None = exc
@@ -939,6 +949,7 @@ class SerialSource(Source):
 
     def _close(self, was_open: bool) -> None:
         port, self._port, self._fd = self._port, None, None
+        self.peer = None
         self._head = None
         if self.echo is not None:
             self.echo.reset()
@@ -1164,11 +1175,13 @@ class SerialSource(Source):
                 error, why = refused
                 raise error(self.sensor, f"{self._display}: {why}")
             _keep_alive(sock)
+            self.peer = _peer_of(sock)
             return fd
         if isinstance(port, Rfc2217Serial):
             sock = getattr(port, "_socket", None)
             if sock is not None:
                 _keep_alive(sock)
+                self.peer = _peer_of(sock)
         return None
 
     # -- I/O -----------------------------------------------------------------------------------
