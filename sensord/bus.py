@@ -313,6 +313,21 @@ REPLY_CLOSE_HINT = (
     "and counts as a reconnect"
 )
 
+#: Why a network bus's connection was closed, while requests went out on it or right after
+#: one, when it had carried no byte for IDLE_TIMEOUT_MIN_S or longer while they went
+#: unanswered (logged once a minute at most): no reply came to what was sent, so it is
+#: neither closed after a reply (REPLY_CLOSE_HINT) nor for carrying no request
+#: (IDLE_CLOSE_HINT).
+UNANSWERED_CLOSE_HINT = (
+    "the gateway closed the connection after it had carried no reply for a while, though "
+    "requests went out on it: a gateway whose inactivity time counts only what comes from "
+    "its serial side (the devices' answers, not the requests) closes it whenever the devices "
+    "that answer are polled less often than that time while another does not answer; the "
+    "devices that do not answer are told by their own state; it is opened again at once and "
+    "counted as a reconnect: set the gateway's inactivity time above the longest "
+    "modbus.interval_s of the devices that answer, or off"
+)
+
 #: Why a device is not read whose request the gateway or device closes the connection on,
 #: also when it is asked again on a new connection (``Bus.disconnect``): counted as its
 #: timeout, while the other devices of the bus are read on the connection opened again.
@@ -675,7 +690,9 @@ class Bus:
         asked again on the new connection, no timeout counted), not as a lost bus that takes
         every device down. So is a close that crosses a request sent right after an answer
         (a server that closes the connection after each reply, or of a request that follows
-        a reply too closely), counted as a reconnect and logged with REPLY_CLOSE_HINT. A
+        a reply too closely), counted as a reconnect and logged with REPLY_CLOSE_HINT, unless
+        the connection had carried no byte for IDLE_TIMEOUT_MIN_S or longer while requests went
+        unanswered on it (UNANSWERED_CLOSE_HINT, as for such a close between exchanges). A
         request closed on again when asked on the new connection is one the peer will not
         take (a unit id it does not serve): it is its device's timeout
         (CLOSED_ON_REQUEST_HINT), and the connection is opened again for the others, also
@@ -734,12 +751,26 @@ class Bus:
             self._timed_out_idle = crossed or (
                 flight is None and now - self.quiet_until >= IDLE_TIMEOUT_MIN_S
             )
+            # requests went unanswered since the connection last carried a byte: for how long
+            # at least it brought no reply
+            unheard_s = now - self._unheard_since if self._unheard else 0.0
             self.retry.succeeded()
             due = min((device.due_at() for device in self.devices.values()), default=now)
             self.retry.next_at = max(now, due)
             self.state = "down"
             if refused:
                 pass  # told as the device's no answer (``CLOSED_ON_REQUEST_HINT``)
+            elif unheard_s >= IDLE_TIMEOUT_MIN_S and not self._timed_out_idle:
+                held = self._errors.check("unanswered close")
+                if held is not None:
+                    self.log.info(
+                        "connection closed while its requests went unanswered",
+                        error=reason,
+                        no_reply_for_s=round(unheard_s, 3),
+                        unanswered=self._unheard,
+                        hint=UNANSWERED_CLOSE_HINT,
+                        suppressed=held,
+                    )
             elif after_reply:
                 held = self._errors.check("reply close")
                 if held is not None:

@@ -35,6 +35,7 @@ from sensord.bus import (
     FRESH_CONNECTION_HINT,
     IDLE_CLOSE_HINT,
     REPLY_CLOSE_HINT,
+    UNANSWERED_CLOSE_HINT,
     Bus,
 )
 from sensord.bus_reads import NO_ANSWER_HINT
@@ -1870,3 +1871,45 @@ def test_a_device_that_ends_the_connection_of_a_request_that_comes_too_soon_is_r
     closed_on, logs = three_behind_a_device_that_needs_a_pause(0.1)
     assert closed_on == 0
     assert [e for e in logs if e["event"] == "connection closed after a reply"] == []
+
+
+@pytest.mark.slow
+def test_a_gateway_that_closes_a_connection_without_replies_is_not_told_of_modbus_gap() -> None:
+    """A gateway whose inactivity time counts only what its serial side sends (2.5 s here;
+    60 s on many) closes the connection while requests go out on it, when the device that
+    answers is polled less often (every 3 s) and the other one behind it is dead: the close
+    crosses one of the dead device's requests, sent right after its last timeout, and was
+    logged as "connection closed after a reply" with modbus.gap_s for the cure, or, between
+    two of them, as closed for carrying no request; neither is what happened, and gap_s
+    changes nothing. The bus tells it by the requests that went unanswered since the
+    connection last carried a byte, which it counts for its silence already (no work per
+    exchange): logged once, with how long no reply came and what to set on the gateway.
+    The device that answers stays up and is read at every poll."""
+    with ModbusServer([1, 2], "tcp") as server, TcpRelay(server.port) as relay:
+        server.set(1, "input", 0, [11])
+        relay.mangle = lambda reply: b"" if reply[6] == 2 else reply  # unit 2 is dead
+        relay.reply_idle_close_s = 2.5
+        tables = [
+            device("one", relay.url(), 1, interval_s=3.0, timeout_s=0.3),
+            device("two", relay.url(), 2, interval_s=0.3, timeout_s=0.2),
+        ]
+        for table in tables:  # the dead device is asked at least every 0.6 s
+            table["reconnect"] = {"initial_delay_s": 0.3, "max_delay_s": 0.6}
+        config = load(*tables)
+        with capture_logs() as logs, run_for(config, 7.0) as reader:
+            one = reader.sensors["one"]
+            assert one.state == "up"
+            assert counters(one).transactions == 3  # at 0, 3 and 6 s
+            assert window(one) == {"r0": (11.0, 11.0)}
+            assert reader.sensors["two"].state == "down"
+            assert relay.accepted == 3
+    closed = [e for e in logs if e["event"].startswith("connection closed")]
+    assert [e["event"] for e in closed] == ["connection closed while its requests went unanswered"]
+    assert closed[0]["log_level"] == "info"
+    assert closed[0]["hint"] == UNANSWERED_CLOSE_HINT
+    assert "modbus.gap_s" not in closed[0]["hint"]
+    assert 2.0 <= closed[0]["no_reply_for_s"] <= 2.7
+    assert closed[0]["unanswered"] >= 3
+    assert [e for e in logs if e["event"] == "bus lost"] == []
+    states = [(e["sensor"], e["state"]) for e in logs if e["event"] == "sensor state"]
+    assert ("one", "down") not in states

@@ -24,6 +24,9 @@ change at any time:
   sensord sends on them is taken and dropped), while new ones are served: a gateway whose
   session is stuck until its client connects again;
 * ``idle_close_s``: a connection quiet for that long is closed (FIN), as many gateways do;
+* ``reply_idle_close_s``: a connection that sent no reply for that long is closed (FIN), also
+  while requests come on it: a gateway whose inactivity time counts only what its serial side
+  sends, with a device behind it that stopped answering;
 * ``close_after_reply``: a connection is closed (FIN) as soon as a reply has gone out on it,
   as a Modbus TCP server that serves one request per connection does;
 * ``close_on(request)``: a request for which it is true closes its connection (FIN) instead
@@ -69,6 +72,8 @@ class _Connection:
     #: when the last byte held back goes out (replies keep their order)
     line_free: float = 0.0
     last_activity: float = field(default_factory=time.monotonic)
+    #: when the last reply went out (or the connection was accepted)
+    last_reply: float = field(default_factory=time.monotonic)
     #: stuck for good (see ``TcpRelay.stall``)
     stalled: bool = False
     accepted_at: float = field(default_factory=time.monotonic)
@@ -91,6 +96,7 @@ class TcpRelay:
         #: requests dropped because they came too soon after their connection was accepted
         self.dropped_early = 0
         self.idle_close_s: float | None = None
+        self.reply_idle_close_s: float | None = None
         #: a request that comes after the connection carried nothing for this long closes it
         #: unanswered: the gateway's idle close crossing the request on the wire
         self.close_on_request_after_s: float | None = None
@@ -202,6 +208,9 @@ class TcpRelay:
                 self._release(conn, now)
                 if self.idle_close_s is not None and now - conn.last_activity > self.idle_close_s:
                     self._close(conn, rst=False)
+                reply_idle_s = self.reply_idle_close_s
+                if reply_idle_s is not None and now - conn.last_reply > reply_idle_s:
+                    self._close(conn, rst=False)
         self._close_all(rst=False)
         if self._listener is not None:
             self._listener.close()
@@ -305,7 +314,7 @@ class TcpRelay:
         while conn.later and conn.later[0][0] <= now:
             due += heapq.heappop(conn.later)[2]
         if due:
-            conn.last_activity = now
+            conn.last_activity = conn.last_reply = now
             try:
                 conn.client.sendall(due)
             except OSError:
