@@ -5,23 +5,13 @@ whole, and only bytes that can begin it draw their wait out (:class:`ReplyStarts
 
 from __future__ import annotations
 
-from sensord.formats.modbus import Request
+from sensord.formats.modbus import LINE_BYTE_VALUES, LINE_BYTES, Request
 from sensord.modbus_timing import ARRIVAL_SLACK_S
 
 __all__ = ["LINE_BYTES", "NONE", "ReplyStarts"]
 
 #: No time: no reply can have begun (what :meth:`ReplyStarts.heard` returns then).
 NONE = float("-inf")
-
-#: How many bytes 0x00 or 0xFF after the line's silence a reply may follow without a silence
-#: of its own: what a transceiver's direction turnaround or an unbiased line makes of the
-#: moment the device starts to drive the line (one or two in the captures of libmodbus
-#: issue 14, pymodbus issue 485, minimalmodbus issue 61 and eModbus issue 308).
-LINE_BYTES = 4
-
-#: The values such a byte has: the line held low (a break read as 0x00) or a start bit's
-#: glitch on a line idle high (0xFF).
-_LINE_BYTE_VALUES = (0x00, 0xFF)
 
 
 class ReplyStarts:
@@ -115,7 +105,7 @@ class ReplyStarts:
                 offset = at - (before - len(self.recent))
                 first = data[offset : offset + self.head_bytes]
                 size = self.expected.reply_begun(first)
-                while not size and first[0] in _LINE_BYTE_VALUES and moved < LINE_BYTES:
+                while not size and first[0] in LINE_BYTE_VALUES and moved < LINE_BYTES:
                     # the line's byte, not the reply's: the reply may begin after it
                     at += 1
                     offset += 1

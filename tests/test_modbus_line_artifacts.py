@@ -85,6 +85,49 @@ def test_a_dead_device_s_timeout_is_not_drawn_out_by_the_line_s_bytes(pty_pair: 
         hand.close()
 
 
+@pytest.mark.parametrize("before", LINE_BYTES_BEFORE, ids=lambda b: b.hex())
+def test_a_late_answer_after_the_line_s_bytes_keeps_the_line_until_its_end(
+    pty_pair: PtyPair, before: bytes
+) -> None:
+    """At 9600 baud, an answer of 125 registers (255 bytes, 266 ms on the line) comes after
+    its timeout, behind the byte(s) the line made (:data:`LINE_BYTES_BEFORE`), its first
+    piece 5 bytes long, the rest in pieces 20 character times apart: while it comes no
+    request goes out, also to the other device, whose first poll is due meanwhile; that
+    request goes once the line has been silent after its last byte, the answer is counted
+    late for its device and the other device's exchange is clean. (Taking the line's byte
+    for the answer's unit id, its unit id for the function code and its function code for
+    the byte count, the bus took it for a frame of 8 bytes and sent the request 3 character
+    times after its first piece, into the middle of the answer.)"""
+    slow = {"baudrate": 9600}
+    meter = device("m", "", 1, WIDE, interval_s=5.0, timeout_s=0.1) | {"serial": slow}
+    other = device("o", "", 2, [{"name": "x", "table": "holding", "address": 0}])
+    other["modbus"] |= {"interval_s": 5.0, "timeout_s": 0.1, "connect_delay_s": 0.155}
+    hand = HandBus(pty_pair, meter, other | {"serial": slow})
+    late = before + read_reply(1, list(range(125)))
+    silence = 3.5 * CHAR_9600_S
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 125)
+        assert hand.tick(100.15) == b""  # its timeout passed: the other is not due yet
+        assert hand.bus.in_flight is None
+        at = 100.15
+        assert hand.receive(at, late[:5]) == b""
+        for cut in range(5, len(late), 20):
+            at += 20 * CHAR_9600_S
+            assert hand.tick(at - 10 * CHAR_9600_S) == b"", at  # between two pieces
+            assert hand.receive(at, late[cut : cut + 20]) == b""
+        end = at
+        assert hand.tick(end + silence - 0.0001) == b""
+        assert hand.tick(end + silence + 0.0001) == read_request(2, 0, 1)
+        hand.receive(end + 0.01, read_reply(2, [5]))
+        assert hand.counters("m").errors["late"] == 1
+        assert latest(hand.runtimes["o"]) == {"x": 5.0}
+        others = hand.counters("o")
+        assert others.transactions == 1
+        assert others.errors == dict.fromkeys(others.errors, 0)
+    finally:
+        hand.close()
+
+
 @pytest.mark.slow
 def test_a_meter_whose_line_adds_a_byte_before_each_answer_is_read_on_a_slow_line() -> None:
     """A real device (pymodbus's serial server) behind a relay that puts a 0x00 before each

@@ -97,6 +97,8 @@ __all__ = [
     "BYTE_ORDERS",
     "CODEC",
     "EXCEPTION_NAMES",
+    "LINE_BYTES",
+    "LINE_BYTE_VALUES",
     "LONE_UNITS",
     "MAX_FRAME_BYTES",
     "MAX_GAP",
@@ -234,6 +236,9 @@ REQUEST_BYTES = {"rtu": 8, "tcp": 12}
 #: The shortest RTU frame (unit, function code, CRC), an MBAP header with the unit id, and
 #: the longest frame of either (RTU: 256 bytes; MBAP: 7 + 253).
 RTU_MIN_BYTES = 4
+#: The first bytes of an RTU frame that tell its length: a read response's unit id, function
+#: code and byte count.
+_LENGTH_BYTES = 3
 #: An RTU exception response: unit id, function code | 0x80, exception code, CRC.
 EXCEPTION_BYTES = 5
 MBAP_HEADER_BYTES = 7
@@ -241,6 +246,18 @@ MBAP_HEADER_BYTES = 7
 #: the head of a read response (the same, with the byte count in place of the code).
 MBAP_EXCEPTION_BYTES = 9
 MAX_FRAME_BYTES = 260
+
+#: How many bytes 0x00 or 0xFF after the line's silence a reply may follow without a silence
+#: of its own: what a transceiver's direction turnaround or an unbiased line makes of the
+#: moment the device starts to drive the line (one or two in the captures of libmodbus
+#: issue 14, pymodbus issue 485, minimalmodbus issue 61 and eModbus issue 308).
+LINE_BYTES = 4
+
+#: The values such a byte has: the line held low (a break read as 0x00) or a start bit's
+#: glitch on a line idle high (0xFF).
+LINE_BYTE_VALUES = (0x00, 0xFF)
+#: each such byte on its own
+_LINE_BYTES = tuple(bytes((value,)) for value in LINE_BYTE_VALUES)
 
 
 # -- values ----------------------------------------------------------------------------------------
@@ -1217,9 +1234,27 @@ class ModbusLink:
 
     def awaited_bytes(self) -> int:
         """How many bytes of the RTU frame that the bytes received begin are still to come,
-        once its length is known from its function code (and byte count); else 0."""
+        once its length is known from its function code (and byte count); else 0. Bytes
+        received that begin with the line's bytes (up to :data:`LINE_BYTES` bytes 0x00 or
+        0xFF, which a reply may follow with no silence between) may begin a frame after them
+        too: the most bytes still to come of any of those frames (a line byte read as the
+        unit id makes the reply's unit id its function code, and its function code its byte
+        count, and the length of a long reply that short)."""
         buffer = self._buffer
-        if self.transport != "rtu" or len(buffer) < RTU_MIN_BYTES:
+        if self.transport != "rtu":
+            return 0
+        awaited = self._awaited_from(buffer)
+        line_bytes = 0
+        while line_bytes < LINE_BYTES and buffer[line_bytes : line_bytes + 1] in _LINE_BYTES:
+            line_bytes += 1
+            awaited = max(awaited, self._awaited_from(buffer[line_bytes:]))
+        return awaited
+
+    def _awaited_from(self, buffer: bytes) -> int:
+        """How many bytes of the RTU frame that ``buffer`` begins are still to come, once its
+        length is known (a read response's from its first three bytes: unit id, function code
+        and byte count); else 0."""
+        if len(buffer) < _LENGTH_BYTES:
             return 0
         pdu_class = self._decoder.lookupPduClass(buffer)
         if pdu_class is None:
