@@ -1541,6 +1541,8 @@ class Bus:
             if response.unit != flight.device.unit:
                 self._note_other_unit(flight.device, response.unit)
         elif response.unit != flight.device.unit:
+            if not flight.device.unit and self._answers_broadcast(flight, response):
+                return True
             if not self._late(response):
                 errors["unit"] += 1
                 if response.function_code == flight.read.function_code and (
@@ -1557,6 +1559,41 @@ class Bus:
             ):
                 flight.device.other_function = response.function_code
             return False
+        return True
+
+    def _answers_broadcast(self, flight: _Exchange, response: Response) -> bool:
+        """True when ``response``, of another unit id, answers ``flight``, a read at unit 0
+        (``modbus.broadcast_reads``), as a device that answers reads at the broadcast address
+        with its own unit id does (pymodbus's client takes an answer of any unit id to a
+        request at 0 for that reason: pymodbus pull requests 2298 and 2845): when it is the one
+        frame the exchange awaits, sound (its CRC, which the link checked) and of the read's
+        function code, byte count and length, and its unit id is that of no device of the bus
+        (nor of one that left it, whose answers are nobody's) and the one the device's answers
+        taken so carried before (logged at the first). A frame of a second unit id is another
+        device's, and counted as ``unit`` as any other is."""
+        device = flight.device
+        expected = flight.expected
+        frame = response.frame
+        unit = response.unit
+        if (
+            len(frame) != expected.size
+            or frame[1:3] != expected.head[1:3]
+            or device.answers_as not in (-1, unit)
+            or any(other.unit == unit for other in self.devices.values())
+            or any(left.unit == unit for left in self.left.kept)
+        ):
+            return False
+        if device.answers_as < 0:
+            device.answers_as = unit
+            device.sensor.log.info(
+                "device answers its reads at unit 0 with its own unit id",
+                unit=device.unit,
+                answers_as=unit,
+                hint=(
+                    "its answers are read all the same; a second device that answers reads at "
+                    "unit 0 on this line would answer each request too, and their answers collide"
+                ),
+            )
         return True
 
     def _foreign(self, flight: _Exchange, response: Response) -> None:
@@ -1764,9 +1801,12 @@ class Bus:
                 )
                 device.refusals.exception(expected, code, now, parts, answered_before=before)
                 return
-            # (its transaction id is the request's, or 0 from a device that answers so)
-            if not expected.answers(frame, response.transaction_id) and not (
-                expected.swapped_crc(frame) and self._note_swapped_crc(device)
+            # (its transaction id is the request's, or 0 from a device that answers so; on
+            # RTU a frame of another unit id answers a read at unit 0, ``_answers_broadcast``)
+            if (
+                not expected.answers(frame, response.transaction_id)
+                and not (expected.swapped_crc(frame) and self._note_swapped_crc(device))
+                and not (expected.rtu and response.unit != expected.unit)
             ):  # its count or length
                 # the values asked for are read from the front of a long answer
                 # (``DeviceReads.long``), unless bytes nobody asked for came with it

@@ -121,6 +121,9 @@ class _Device:
         #: none, or one of them had none or another): a device that answers with it whatever
         #: it is asked, not another master reading its other table now and then
         self.other_function_row = -1
+        #: a device read at unit 0 (``modbus.broadcast_reads``) whose answers carry its own
+        #: unit id: that unit id, once one was taken (-1: none; see ``Bus._answers_broadcast``)
+        self.answers_as = -1
         #: what its down reason says to check (while it is down)
         self.down_why = ""
         #: no request to the device before then: on RTU its answer to a request that timed

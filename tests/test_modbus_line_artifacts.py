@@ -313,6 +313,54 @@ def test_a_device_that_answers_at_unit_0_is_read_with_broadcast_reads(pty_pair: 
         hand.close()
 
 
+def test_a_device_that_answers_reads_at_unit_0_with_its_own_unit_id_is_read(
+    pty_pair: PtyPair,
+) -> None:
+    """A device read at unit 0 (``modbus.broadcast_reads``) that answers with its own unit id,
+    1, as devices do whose answers to a read at 0 pymodbus's client takes whatever their unit
+    id for it (pymodbus pull requests 2298, "used to identify device address", and 2845):
+    the sound frame of the read's function code and length is its answer, read and said
+    once in the log. A frame of a second unit id (3) in its exchange is another device's,
+    counted as ``unit``, and its own answer after it is read; a frame of the unit id of the
+    meter beside it on the bus (2), before its first answer, is the meter's (counted as
+    ``unasked`` there), never the BMS's answer, and the exchange waits on for its answer."""
+    registers = [
+        {"name": f"p{i}", "table": "input", "address": 0x1000 + i} for i in range(0, 14, 13)
+    ]
+    bms = device("bms", "", 0, registers, interval_s=1.0, max_gap=12, broadcast_reads=True)
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 1.0, "connect_delay_s": 0.5}
+    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    hand = HandBus(pty_pair, bms, meter)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == SEPLOS_PACK_READ
+            hand.receive(100.04, read_reply(2, [0] * 14, function=4))
+            assert hand.bus.in_flight is not None
+            assert hand.receive(100.05, read_reply(1, words, function=4)) == b""
+            assert hand.bus.in_flight is None
+            assert latest(hand.runtimes["bms"]) == {"p0": 5321.0, "p13": 240.0}
+            # (the meter's frame nobody asked for holds it for its timeout: ``Bus._drain``)
+            assert hand.tick(100.6) == read_request(2, 0, 1)
+            assert hand.receive(100.62, read_reply(2, [9])) == b""
+            assert hand.tick(101.0) == SEPLOS_PACK_READ
+            words[0] = 5322
+            hand.receive(101.03, read_reply(3, [0] * 14, function=4))
+            assert hand.bus.in_flight is not None
+            assert hand.receive(101.05, read_reply(1, words, function=4)) == b""
+            assert hand.bus.in_flight is None
+        assert latest(hand.runtimes["bms"]) == {"p0": 5322.0, "p13": 240.0}
+        counters = hand.counters("bms")
+        assert counters.transactions == 2
+        assert counters.timeouts == 0
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"unit": 1}
+        assert hand.counters("meter").errors["unasked"] == 1
+        told = [e for e in logs if e["event"].startswith("device answers its reads at unit 0")]
+        assert [(e["unit"], e["answers_as"]) for e in told] == [(0, 1)]
+    finally:
+        hand.close()
+
+
 def test_unit_0_is_taken_on_a_serial_line_only_for_reads_and_with_broadcast_reads() -> None:
     one = [{"name": "a", "table": "input", "address": 0}]
     port = "/dev/ttyUSB0"
