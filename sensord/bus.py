@@ -525,10 +525,13 @@ class Bus:
         #: RTU with ``serial.local_echo`` off: the last write answered with its request's own
         #: bytes (functions 05 and 06 answer so, and so does an adapter's echo of it), and
         #: until when a second copy of them, the device's answer after such an echo, may come
-        #: (see ``_answered``)
+        #: (see ``_answered``), that write's exchange, and the polls in a row at which it had
+        #: not got through before (``_Device.write_polls``, which taking it clears)
         self._echo_writes = self.transport == "rtu" and not self._settings.local_echo
         self._write_copy = b""
         self._write_copy_until = float("-inf")
+        self._write_copy_of: _Exchange | None = None
+        self._write_copy_polls = 0
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         #: RTU devices whose answers carry their CRC high byte first (logged once)
@@ -1307,10 +1310,24 @@ class Bus:
         the device's timeout: the first was the adapter's echo of the request, this one the
         device's answer. Logged as an echo (once a run) and dropped, not counted as a frame
         nobody asked for (another master, two devices of one unit id) nor as the answer of
-        another function to the exchange in flight."""
+        another function to the exchange in flight. An exception of the write's unit id and
+        function code in its place is the device's answer after the echo too: it refused the
+        write, which is that write's exception (``DeviceReads.refused_after_echo``), not a
+        frame nobody asked for."""
         copy, self._write_copy = self._write_copy, b""
-        if response.frame != copy or self._clock() > self._write_copy_until:
+        flight, self._write_copy_of = self._write_copy_of, None
+        if self._clock() > self._write_copy_until:
             return False
+        if response.frame != copy:
+            if (
+                not response.exception_code
+                or response.frame[:2] != bytes((copy[0], copy[1] | 0x80))
+                or flight is None
+                or self.devices.get(flight.device.sensor.name) is not flight.device
+            ):
+                return False
+            polls = self._write_copy_polls
+            self.reads.refused_after_echo(flight.device, flight.expected, response, polls)
         if not self._echo_noted:
             self._echo_noted = True
             self.log.warning("requests come back as sent", unit=response.unit, hint=ECHO_HINT)
@@ -1735,6 +1752,8 @@ class Bus:
             # (``_copy_of_write``)
             self._write_copy = frame
             self._write_copy_until = now + device.timeout_s
+            self._write_copy_of = flight
+            self._write_copy_polls = device.write_polls.get(flight.expected, 0)
         counters = device.counters
         self.answered += 1
         self._silent_spell = 0  # the connection works: its next silence starts afresh

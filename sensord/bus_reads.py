@@ -420,10 +420,37 @@ class DeviceReads:
         write, else refused (an exception, counted by code) or not echoed as sent; either
         way not asked again before the bus opens again or the device comes back (a write it
         refuses is refused again), and logged."""
-        assert isinstance(expected, WriteRequest)
-        fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
         if code == BUSY_CODE and self._write_again(device, expected):
             return  # still busy after its busy retries (a device just powered up)
+        self._write_answered(device, expected, code, frame)
+
+    def refused_after_echo(
+        self, device: _Device, expected: Request, response: Response, polls: int
+    ) -> None:
+        """The device answered its set-up write ``expected`` with an exception (``response``)
+        after the adapter's echo of the request had been taken for its answer (RTU with
+        ``serial.local_echo`` off, functions 05 and 06, which the device answers with the
+        request's bytes: ``Bus._copy_of_write``): the write's answer is the exception, counted
+        by code and logged as a refusal is; busy (0x06), the write is asked again at the next
+        poll (counted as each busy answer is), up to :data:`WRITE_POLLS` polls in a row
+        (``polls``: those before this one, which taking the echo cleared); 0x05 (acknowledge)
+        says it was taken, as the echo did."""
+        code = response.exception_code
+        if code == ACKNOWLEDGE_CODE:
+            return
+        if polls:
+            device.write_polls[expected] = polls
+        if code == BUSY_CODE and self._write_again(device, expected):
+            device.refusals.busy(code, self._clock())
+            if expected not in device.unwritten:
+                device.unwritten.insert(0, expected)
+            return
+        self._write_answered(device, expected, code, response.frame)
+
+    def _write_answered(self, device: _Device, expected: Request, code: int, frame: bytes) -> None:
+        """``written``, once the write is not asked again for a busy answer."""
+        assert isinstance(expected, WriteRequest)
+        fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
         device.write_polls.pop(expected, None)
         if expected in device.unwritten:
             device.unwritten.remove(expected)

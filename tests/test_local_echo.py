@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from harness.collector import RuntimesView
-from harness.modbus import ModbusServer, PtyRelay, run_reader_until
+from harness.modbus import ModbusServer, PtyRelay, rtu_frame, run_reader_until
+from harness.pty import PtyPair
 from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
+from test_modbus_line import HandBus, read_reply, read_request
 
 from sensord.bus import Bus
 from sensord.cli import main
@@ -326,6 +328,72 @@ def test_a_set_up_write_s_echo_and_answer_are_not_taken_for_another_master(echoe
     assert not [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
     told = [e for e in logs if e["event"] == "requests come back as sent"]
     assert len(told) == (1 if echoes else 0)
+
+
+def test_a_set_up_write_refused_after_its_echo_is_that_write_s_exception() -> None:
+    """A set-up write of one register (function 06) to a register the device does not map, on
+    an adapter that echoes, ``local_echo`` off, at 9600 baud's pace: the echo comes first and
+    is taken for the answer (it is the answer's bytes), and the device's exception 02 after
+    it is that write's: counted with its code, logged as a refused set-up write (not asked
+    again), no frame nobody asked for. The reads go on. (It was counted as ``unasked``, and
+    the write taken.)"""
+    table = bus_table("", local_echo=False)
+    table["serial"]["baudrate"] = 9600
+    table["modbus"] |= {"setup": [{"table": "holding", "address": 5000, "value": 7}]}
+    with (
+        capture_logs() as logs,
+        PtyRelay(echo=True, char_s=10 / 9600) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        table["port"] = relay.near.path
+        runtime, _ = run_bus(table, relay)
+        write = rtu_frame(bytes.fromhex("01 06 13 88 00 07"))
+        assert bytes(relay.requests).count(write) == 1
+    counters = runtime.modbus
+    assert counters is not None
+    assert counters.timeouts == 0
+    assert counters.errors == dict.fromkeys(counters.errors, 0)
+    assert counters.exceptions == {2: 1}
+    refused = [e for e in logs if e["event"] == "device refused a set-up write"]
+    assert [(e["write"], e["code"]) for e in refused] == [("holding 5000 = [7] (06)", 2)]
+    assert not [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
+    assert len([e for e in logs if e["event"] == "requests come back as sent"]) == 1
+
+
+def test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll(
+    pty_pair: PtyPair,
+) -> None:
+    """The same write on an echoing adapter (``local_echo`` off) answered busy (0x06) after
+    its echo, at each of its polls: each busy answer is counted, the write asked again at the
+    next poll (before the read), and after three polls running it is given up and logged as
+    refused, as a write busy after its busy retries is; the reads are answered meanwhile."""
+    table = bus_table(pty_pair.path, local_echo=False)
+    table["modbus"] |= {
+        "interval_s": 1.0,
+        "setup": [{"table": "holding", "address": 54, "value": 7}],
+    }
+    write = rtu_frame(bytes.fromhex("01 06 00 36 00 07"))
+    busy = rtu_frame(bytes.fromhex("01 86 06"))
+    hand = HandBus(pty_pair, table)
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            for _ in range(3):
+                assert hand.tick(at) == write
+                hand.receive(at + 0.001, write, look=False)
+                hand.receive(at + 0.01, busy, look=False)
+                assert hand.tick(at + 0.02) == read_request(1, 0, 1)
+                hand.receive(at + 0.03, read_reply(1, [9]), look=False)
+                at += 1.0
+            assert hand.tick(at) == read_request(1, 0, 1)
+        counters = hand.counters("m")
+        assert counters.exceptions == {6: 3}
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        refused = [e for e in logs if e["event"] == "device refused a set-up write"]
+        assert [e["code"] for e in refused] == [6]
+    finally:
+        hand.close()
 
 
 def test_the_probe_tells_an_echo_with_no_answer_after_it_from_noise(
