@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from harness.config import load_sensors as load
-from harness.modbus import ModbusServer, PtyRelay, read_all
+from harness.modbus import ModbusServer, PtyRelay, read_all, rtu_frame
 from harness.pty import PtyPair
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
@@ -191,6 +191,54 @@ def test_a_device_that_answers_another_table_s_function_is_told_so() -> None:
                 assert ("check the unit id" in last_error) is not every, last_error
             finally:
                 hand.close()
+
+
+#: Frames of unit 1 of function codes that read nothing: 0xFF, which pymodbus takes for an
+#: exception of function 0x7F; 0x49, a vendor code (a Sofar inverter's, esphome/esphome pull
+#: request 18483, where frames of such codes were cut at a wrong length and the answers
+#: after them lost), unknown to pymodbus; 0x11 (report server id) whose byte count, 0xFA,
+#: makes it a frame of 255 bytes that never comes whole; 0x41, a user-defined code, alone.
+NOTHING_READ = [
+    rtu_frame(bytes([1, 0xFF, 0x02])),
+    rtu_frame(bytes([1, 0x49, 1, 2, 3])),
+    rtu_frame(bytes([1, 0x11, 0xFA, 1, 2])),
+    rtu_frame(bytes([1, 0x41])),
+]
+
+
+def test_frames_that_read_nothing_never_cost_the_next_answer(pty_pair: PtyPair) -> None:
+    """A frame of each code of :data:`NOTHING_READ` comes before the device's answer, in the
+    answer's piece, in a piece of its own, and in a piece of its own after one between two
+    exchanges: each answer after it is read, with its own value, none times out. Only the frame of 0xFF is a sound frame
+    (of another function code than the read's, counted as ``function`` in an exchange and as
+    ``unasked`` between two); the others are skipped bytes."""
+    table = device("m", "", 1, [{"name": "a", "table": "holding", "address": 0}])
+    table["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.3}
+    hand = HandBus(pty_pair, table)
+    request = read_request(1, 0, 1)
+    try:
+        at = 100.0
+        value = 0
+        for frame in NOTHING_READ:
+            for glued, between in ((True, False), (False, False), (False, True)):
+                value += 1
+                if between:
+                    assert hand.receive(at - 0.5, frame) == b""
+                assert hand.tick(at) == request
+                if glued:
+                    hand.receive(at + 0.01, frame + read_reply(1, [value]))
+                else:
+                    hand.receive(at + 0.01, frame)
+                    hand.receive(at + 0.02, read_reply(1, [value]))
+                assert hand.bus.in_flight is None, (frame.hex(), glued, between)
+                assert latest(hand.runtimes["m"]) == {"a": float(value)}
+                at += 1.0
+        counters = hand.counters("m")
+        assert counters.transactions == 3 * len(NOTHING_READ)
+        assert counters.timeouts == 0
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"function": 3, "unasked": 1}
+    finally:
+        hand.close()
 
 
 def test_bytes_after_a_request_s_echo_are_still_told_as_noise(pty_pair: PtyPair) -> None:
