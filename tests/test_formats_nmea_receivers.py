@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from test_formats_nmea import checksummed_anew
+from test_formats_nmea import checksummed_anew, nmea
 
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
@@ -383,6 +383,38 @@ def test_quectel_lc79d_gsv_alone_then_its_gga_gives_one_reading_a_group() -> Non
         got = [parse(frame) for frame in second]
         assert got == [[], [], [("gps", 7.0)], [], [], [], [], [("galileo", 2.0)]]
     assert parse(gga) == []
+
+
+def test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss() -> None:
+    """The LC79D's stream (gpsd's capture test/daemon/quectelLC79D.log, the fixture's origin)
+    sent three times, each ``$GPGSV,3,3,10,...,8`` followed by a group that begins with signal
+    ID 8, the same three satellites' L5 entries as a group of their own
+    (``$GPGSV,1,1,03,06,,,40,09,,,27,30,,,39,8``, built from the ``3,3``'s entries, as a
+    receiver sends an L5-only group). The talker and signal ``GP``/``8`` has then begun a
+    group of its own, and the next epoch's ``3,3`` still continues its ``3,1``/``3,2`` as
+    the first epoch's did: no sentence out of its group, no group cut. From the third epoch
+    on, one GPS reading an epoch over both groups, at the L5 group: the 7 distinct
+    satellites, at their best SNR; the first epoch gives each group as sent (10, then the L5
+    group's 3, before the epoch has taught that it has two), the second its first group's 7,
+    learning the two."""
+    l5_group = nmea("GPGSV,1,1,03,06,,,40,09,,,27,30,,,39,8")
+    lines = [line for line in stream("quectel_lc79d.nmea").split(b"\r\n") if line]
+    epochs = []
+    for line in lines * 3:
+        epochs.append(line)
+        if line.startswith(b"$GPGSV,3,3,"):
+            epochs.append(l5_group.rstrip(b"\r\n"))
+    fields = ("GSV.in_view_gps", "GSV.snr_max_gps", "GSV.snr_mean_gps")
+    spec = FormatSpec("nmea", tuple((f, f) for f in fields))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    got: dict[str, list[float]] = {}
+    for frame in epochs:
+        for channel, value in parse(frame):  # raises on a loss counted
+            got.setdefault(channel, []).append(value)
+    assert got["GSV.in_view_gps"] == [10.0, 3.0, 7.0, 7.0, 7.0, 7.0, 7.0]
+    assert got["GSV.snr_max_gps"] == [49.0, 40.0, 49.0, 49.0, 49.0, 49.0, 49.0]
+    # L1 at 115034: 02 at 40, 04 at 27, 05 at 14, 06 at 45, 07 at 44, 09 at 27, 30 at 49
+    assert got["GSV.snr_mean_gps"][-1] == pytest.approx(246 / 7)
 
 
 def test_skytraq_px1172rh_one_reading_an_epoch_over_its_groups_of_each_signal() -> None:

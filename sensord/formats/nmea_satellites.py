@@ -319,7 +319,9 @@ class SatelliteGroups:
     group of its talker without signal ID that waits for its number, or for a number before
     it (the sentences between were lost, one loss), unless a group of the talker has begun
     with that signal ID: a group of one signal never continues another signal's group (see
-    :meth:`_continued`).
+    :meth:`_continued`), but for a signal ID whose sentence has continued such a group,
+    the very sentence it waited for (an LC79D-style ``3,3`` of signal 8 followed by an L5
+    group of its own). The group so continued is its sentence 1's, without signal ID.
 
     A sentence after the first whose total and in-view fields are both empty (an AirMar's
     ``$GPGSV,,2,,``, as NMEA 0183 4.11 recommends for values unchanged within a group; OpenCPN
@@ -424,6 +426,7 @@ class SatelliteGroups:
         "_begun",
         "_begun_unframed",
         "_channels",
+        "_continuing",
         "_counted",
         "_groups",
         "_lost",
@@ -462,6 +465,11 @@ class SatelliteGroups:
         #: one of them continues no group of its talker without signal ID (see
         #: :meth:`_continued`). At most :data:`_PENDING_GROUPS`, cleared past them.
         self._opening: set[_Key] = set()
+        #: The talkers and signal IDs (not empty) of which a sentence has continued a group of
+        #: its talker without signal ID, the sentence its group waited for: they continue
+        #: such groups whatever groups of their own begin (see :meth:`_continued`). At most
+        #: :data:`_PENDING_GROUPS`, cleared past them.
+        self._continuing: set[_Key] = set()
         #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
         #: group under way when the stream started are ignored (nothing was lost); each with
         #: the signal ID of its groups, :data:`_SEVERAL` once they have carried two.
@@ -558,6 +566,7 @@ class SatelliteGroups:
             pending = self._continued(key, total, number_)
             if pending is not None:  # its groups are read with the epoch's from the next on
                 self._begun[talker] = _SEVERAL
+                key = (talker, "")  # the group's, by its sentence 1
         group: list[_Satellite] | None = seen
         cut = ""  # the group cut, to count
         if number_ > 1:
@@ -774,14 +783,28 @@ class SatelliteGroups:
         out of its group, not the continuation of another signal's group that waits for the
         same number (its first sentence's satellites and SNRs read with the other signal's).
         Nor is a group with a signal ID continued by a sentence without one: the ZED-F9P's
-        BeiDou B2I groups carry an empty signal ID, after its B1I groups (signal ID 1)."""
+        BeiDou B2I groups carry an empty signal ID, after its B1I groups (signal ID 1).
+
+        But a signal ID whose sentence has continued a group without signal ID, the very
+        sentence that group waited for (:attr:`_continuing`), goes on continuing such groups
+        once groups of its own have begun: a receiver may send a group that changes its
+        signal ID within it and then a group that begins with that signal ID (an LC79D-style
+        ``$GPGSV,3,3,10,...,8`` then an L5-only ``$GPGSV,1,1,03,...,8``), and the next
+        epoch's ``3,3`` of signal 8 continues its group as the first one did, no loss. A
+        stream that begins with such a group of its own, before any continuation has taught
+        the signal ID, refuses the continuation as a ZED-F9P's, each epoch's ``3,3`` counted
+        out of its group."""
         talker, signal = key
-        if not signal or key in self._opening:
+        if not signal or (key in self._opening and key not in self._continuing):
             return None
         unsignalled = (talker, "")
         waiting = self._pending.get(unsignalled)
         if waiting is None or waiting[0] != total or waiting[1] > number_:
             return None
+        if waiting[1] == number_ and key not in self._continuing:
+            if len(self._continuing) >= _PENDING_GROUPS:
+                self._continuing.clear()  # of damaged talkers, without checksum
+            self._continuing.add(key)
         return self._pending.pop(unsignalled)
 
     def _readings(
