@@ -4009,6 +4009,108 @@ def test_a_gsv_snr_damaged_on_the_line_is_named_with_its_satellite(
     )
 
 
+#: A Quectel LC79D's QZSS group of one sentence (gpsd's capture test/daemon/quectelLC79D.log,
+#: tests/fixtures/nmea/quectel_lc79d.nmea) without its checksum: satellite 02 at elevation
+#: 05, azimuth 042, 29 dB-Hz.
+LC79D_QZSS = b"$QZGSV,1,1,01,02,05,042,29"
+#: Quectel BG96 GSV sentences, with the checksums they came with (AeroRust/nmea's
+#: src/sentences/gsv.rs, its tests): elevations, azimuths and SNRs with a decimal fraction,
+#: which its docs say the BG96 sends (test_parse_gsv_decimal_satellite_fields), and a GLONASS
+#: entry with an SNR but no satellite number, elevation or azimuth ("Captured from a Quectel
+#: BG96 while acquiring satellites", test_bg96_missing_satellite_id_preserves_signal_id).
+BG96_GSV = (
+    b"$GPGSV,6,1,24,05,13.4,30.9,26.8,16,64.7,258.8,32.2,18,67.5,83.0,31.6,08,7.7,279.8,,1*46",
+    b"$GLGSV,1,1,01,,,,26.9,1*6A",
+)
+
+
+@pytest.mark.parametrize(
+    ("elevation", "azimuth"),
+    [
+        ("05", "042"),
+        ("", ""),
+        ("-05", "042"),
+        ("5.4", "41.9"),
+        ("05", "360"),
+        ("90", "000"),
+        ("-90", "359"),
+    ],
+    ids=["as sent", "not located", "below the horizon", "fraction", "360", "zenith", "nadir"],
+)
+def test_gsv_angles_a_receiver_sends_are_read_without_checksum(
+    elevation: str, azimuth: str
+) -> None:
+    """A GSV sentence without checksum whose elevation and azimuth are what receivers send
+    is read: whole degrees, empty fields (a satellite not located yet, the LC79D's
+    ``05,,,14``), an elevation below the horizon (Inertial Sense's GSV printed negative ones,
+    its pull request #602), a decimal fraction (a Quectel BG96), an azimuth of 360 (north,
+    rounded up), and each range's ends. The LC79D's QZSS sentence with those angles."""
+    sentence = LC79D_QZSS.replace(b",05,042,", f",{elevation},{azimuth},".encode())
+    assert sentence != LC79D_QZSS or elevation == "05"
+    parse = decoder("GSV.in_view_qzss", "GSV.snr_max_qzss")
+    assert parse(sentence) == [("GSV.in_view_qzss", 1.0), ("GSV.snr_max_qzss", 29.0)]
+
+
+@pytest.mark.parametrize("checksum", [True, False], ids=["with its checksum", "without"])
+def test_a_quectel_bg96s_fractional_angles_are_no_damage(checksum: bool) -> None:
+    """A Quectel BG96's GSV sentences, as captured and without their checksums: their
+    fractional elevations and azimuths and their entry without satellite number, elevation
+    or azimuth are no damage. The GPS sentence 1 of 6 gives nothing yet; the GLONASS group's
+    entry is no satellite (no number), its in-view field 1."""
+    sentences = BG96_GSV if checksum else tuple(s.split(b"*")[0] for s in BG96_GSV)
+    parse = decoder("GSV.in_view_gps", "GSV.in_view_glonass", "GSV.snr_max_glonass")
+    assert parse(sentences[0]) == []
+    assert parse(sentences[1]) == [("GSV.in_view_glonass", 1.0)]
+
+
+@pytest.mark.parametrize(
+    ("elevation", "azimuth", "detail"),
+    [
+        ("0A", "042", "elevation of satellite 02 '0A'"),
+        ("95", "042", "elevation of satellite 02 '95'"),
+        ("-91", "042", "elevation of satellite 02 '-91'"),
+        ("0 5", "042", "elevation of satellite 02 '0 5'"),
+        ("05", "361", "azimuth of satellite 02 '361'"),
+        ("05", "-42", "azimuth of satellite 02 '-42'"),
+        ("05", "4.2.1", "azimuth of satellite 02 '4.2.1'"),
+        ("05", "+42", "azimuth of satellite 02 '+42'"),
+        ("05", "4e1", "azimuth of satellite 02 '4e1'"),
+        ("05", "0428", "azimuth of satellite 02 '0428'"),
+    ],
+    ids=[
+        "letter",
+        "past the zenith",
+        "past the nadir",
+        "space",
+        "past north",
+        "negative azimuth",
+        "two points",
+        "plus sign",
+        "exponent",
+        "digit added",
+    ],
+)
+def test_a_gsv_angle_damaged_without_checksum_is_a_syntax_error(
+    elevation: str, azimuth: str, detail: str
+) -> None:
+    """A GSV sentence without checksum whose elevation or azimuth no receiver sends (a letter,
+    a space, a value past its range: an elevation beyond 90 either way, an azimuth past 360
+    or below 0; text that is no decimal number as receivers write one) was damaged on the
+    line: rejected as ``syntax``, naming the field and its satellite, as a damaged SNR is:
+    the damage may have reached the fields around it too. Under its checksum the same
+    sentence is read: the receiver sent those bytes, and no channel reads the angles. The
+    LC79D's QZSS sentence with those angles."""
+    sentence = LC79D_QZSS.replace(b",05,042,", f",{elevation},{azimuth},".encode())
+    assert sentence != LC79D_QZSS
+    parse = decoder("GSV.in_view_qzss", "GSV.snr_max_qzss")
+    with pytest.raises(ParseError) as caught:
+        parse(sentence)
+    assert (caught.value.reason, caught.value.detail) == ("syntax", f"GSV {detail}")
+    checked = decoder("GSV.in_view_qzss", "GSV.snr_max_qzss")
+    read = [("GSV.in_view_qzss", 1.0), ("GSV.snr_max_qzss", 29.0)]
+    assert checked(nmea(sentence[1:].decode())) == read
+
+
 def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:
     """A port opened while the receiver is in the middle of a GSV group gets that group's last
     sentences first, intact (gpsd's captures quectel-l76k-nmea.log, quectelLC79D-1.log and

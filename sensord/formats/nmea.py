@@ -31,6 +31,12 @@ is no whole number (``1A``, ``+3``) is ``syntax`` whether the checksum holds or 
 checksum proves only that the bytes arrived as sent, and the receiver sent no satellite
 number there; a GSV is rejected whole, a GSA whose checksum holds has its fix mode and DOPs
 read and no ``satellites_used`` or ``used_<constellation>``, its epoch's run having lost it.
+A GSV's elevations and azimuths feed no channel: under a checksum that holds they are not
+looked at, and in a GSV without checksum one that no receiver sends (no decimal number as
+receivers write one, an elevation beyond 90 either way, an azimuth below 0 or past 360) is
+damage on the line, the sentence rejected whole (``syntax``); an empty one, a negative
+elevation, a fraction and an azimuth of 360 are a receiver's (see
+:meth:`~sensord.formats.nmea_satellites.SatelliteGroups.feed`).
 A sentence whose coordinate's hemisphere field holds no hemisphere letter is rejected whole
 (``syntax``), its checksum holding or not: its fields are out of place, a comma lost or
 added before the checksum was computed (see
@@ -2169,7 +2175,7 @@ def timed_decoder(
                 counts.unchecked += 1
             if getters is None:
                 assert groups is not None  # a GSV sentence, wanted
-                return groups.feed(fields)
+                return groups.feed(fields, star < 0)
             letters = hemispheres.get(sentence)
             if letters is not None:
                 misplaced = _out_of_place(fields, letters)

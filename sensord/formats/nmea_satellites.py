@@ -15,6 +15,7 @@ that is no whole number (:meth:`SatelliteGroups.feed` checks those of a GSV):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 
 from sensord.errors import ParseError
@@ -227,6 +228,32 @@ def _snr_error(fields: list[str], ends: int, error: ParseError) -> ParseError:
                     error.reason, f"GSV SNR of satellite {satellite} not a number: {text[:8]!r}"
                 )
     return error
+
+
+#: A GSV elevation or azimuth as receivers write them: whole degrees (``05``, ``083``), a minus
+#: sign before an elevation below the horizon (Inertial Sense's GSV, which printed them until
+#: its pull request #602 left those satellites out), a decimal fraction (a Quectel BG96's
+#: ``05,13.4,30.9,26.8``, AeroRust/nmea's src/sentences/gsv.rs). An empty field is a satellite
+#: not located yet (a Quectel LC79D's ``05,,,14``, a u-blox M8's ``23,,,28``).
+_ANGLE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+#: Each GSV angle's offset from its satellite number field, name and range of degrees: an
+#: elevation from -90 (the nadir) to 90, an azimuth from 0 to 360 (360 is north, a direction
+#: rounded up from 359.5).
+_ANGLES = ((1, "elevation", -90.0, 90.0), (2, "azimuth", 0.0, 360.0))
+
+
+def _damaged_angle(fields: list[str], ends: int) -> str | None:
+    """The error detail of a GSV sentence without checksum whose elevation or azimuth field,
+    among its satellites' up to ``ends``, is damage on the line: no number as a receiver
+    writes one (:data:`_ANGLE`), or past its range (:data:`_ANGLES`); None when each is
+    empty or one a receiver may send. Neither angle feeds a channel: they are looked at only
+    to tell damage, in a sentence that no checksum guards."""
+    for at in range(4, ends, 4):
+        for offset, name, low, high in _ANGLES:
+            text = fields[at + offset]
+            if text and (_ANGLE.fullmatch(text) is None or not low <= float(text) <= high):
+                return f"GSV {name} of satellite {fields[at][:8]} {text[:8]!r}"
+    return None
 
 
 #: GSV groups waiting for their next sentence, at most: one per talker and signal of a
@@ -510,13 +537,14 @@ class SatelliteGroups:
         #: ID it had ended while no frame of another kind had come yet (see :meth:`close`)
         self._unframed_epochs: dict[str, list[_Group]] = {}
 
-    def feed(self, fields: list[str]) -> list[tuple[str, float]]:
+    def feed(self, fields: list[str], unchecked: bool = False) -> list[tuple[str, float]]:
         """The readings of a GSV sentence (see the class). A satellite number field that is
         no whole number rejects it (``syntax``), its checksum holding or not (see
         :func:`garbled_satellite_number`): its group is read whole or not at all; so does an
-        SNR field that is no number, its satellite named (:func:`_snr_error`). A sentence
-        after the first without total and in-view fields takes those of the group that waits
-        for it."""
+        SNR field that is no number, its satellite named (:func:`_snr_error`), and, in a
+        sentence ``unchecked`` (without checksum), an elevation or azimuth that no receiver
+        sends (:func:`_damaged_angle`). A sentence after the first without total and in-view
+        fields takes those of the group that waits for it."""
         talker = fields[0][:2]
         lost = self._lost
         marked = lost.get(talker, 0)  # the talker's rejected sentences not shown yet
@@ -559,6 +587,10 @@ class SatelliteGroups:
             ]
         except ParseError as exc:
             raise _snr_error(fields, ends, exc) from None
+        if unchecked:
+            damaged = _damaged_angle(fields, ends)
+            if damaged is not None:
+                raise ParseError("syntax", damaged)
         pending = self._pending.pop(key, None)
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
