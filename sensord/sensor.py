@@ -109,6 +109,7 @@ from sensord.watches import FILTERED_HINT, FilterWatch, UnreadWatch
 if TYPE_CHECKING:  # loaded by the sensors that use them
     from sensord.dialogue import Dialogue
     from sensord.formats.frames import FrameFramer
+    from sensord.formats.nmea_framer import NmeaFramer
     from sensord.modbus_state import ModbusCounters, ModbusMark
 
 __all__ = [
@@ -142,9 +143,11 @@ SUPPLY_GLITCH_BYTES = 2
 
 #: The text formats whose line, cut anywhere, may still read as a line: a streaming device's
 #: first line after the port opened is dropped when it began before the open (see
-#: ``SensorRuntime._first_line``). NMEA finds its sentences by ``$`` and checks them, the
-#: binary formats by start bytes and checksum, Modbus by its requests; a sensor with
-#: ``parse.block`` reads only the lines of a block whose start it saw and whose check holds.
+#: ``SensorRuntime._first_line``). NMEA finds its sentences by ``$`` and checks them (its
+#: first sentence then is dropped only when it carries no checksum, see
+#: ``SensorRuntime._first_frame``), the binary formats by start bytes and checksum, Modbus by
+#: its requests; a sensor with ``parse.block`` reads only the lines of a block whose start it
+#: saw and whose check holds.
 CUT_LINE_FORMATS = frozenset({"value", "kv", "csv", "json"})
 
 #: First bytes that arrive within this long of the port's open began before it, as far as can
@@ -212,6 +215,14 @@ def _frame_framer(framer: Framer) -> FrameFramer | None:
     from sensord.formats.frames import FrameFramer  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
     return framer if isinstance(framer, FrameFramer) else None
+
+
+def _nmea_framer(framer: Framer) -> NmeaFramer | None:
+    """``framer`` when it is the NMEA framer (``sensord.formats.nmea_framer``, loaded by
+    then)."""
+    from sensord.formats.nmea_framer import NmeaFramer  # noqa: PLC0415  (loaded by a sensor of NMEA)
+
+    return framer if isinstance(framer, NmeaFramer) else None
 
 
 #: A sensor that stays down or stale is logged again each time it has been so for this much
@@ -537,6 +548,10 @@ class SensorRuntime:
             if self._frame_framer is not None and spec.frame is not None
             else 0
         )
+        #: an NMEA framer, whose first sentence after an open (within CUT_LINE_S of it) may
+        #: have been cut at its end by stale bytes (``NmeaFramer.cut_first``); None for the
+        #: other formats' framers
+        self._sentence_framer = _nmea_framer(self.framer) if spec.format == "nmea" else None
         #: how many rejected candidates of the binary framer were told of, in all and by
         #: reason
         self._rejections_told = 0
@@ -1111,7 +1126,9 @@ class SensorRuntime:
         self._fix_watch.opened(self._clock())
         self._flushed = False
         self._after_open = self._cut_lines and not source.simulated
-        self._frames_after_open = self._frame_tail_max > 0 and not source.simulated
+        self._frames_after_open = (
+            self._frame_tail_max > 0 or self._sentence_framer is not None
+        ) and not source.simulated
         self._cut_tail = None
         if self.last_frame_at is not None:
             self._frame_before_open = self.last_frame_at
@@ -1527,11 +1544,18 @@ class SensorRuntime:
         """The first bytes after the open, ``chunk`` read at ``now``: within
         :data:`CUT_LINE_S` of the open they may begin with the tail of a frame the open cut
         (at most a frame's length less one), and the framer counts a candidate that begins
-        there and fails its check (a start byte inside the tail's data) as skipped bytes."""
+        there and fails its check (a start byte inside the tail's data) as skipped bytes. An
+        NMEA framer drops its first sentence then when it carries no checksum, counted as
+        skipped bytes (``NmeaFramer.cut_first``): stale bytes that an adapter held may have
+        cut it at its end, every field there and the last one shortened."""
         self._frames_after_open = False
+        within = now - self._port_opened_at <= CUT_LINE_S
         framer = self._frame_framer
-        if framer is not None and now - self._port_opened_at <= CUT_LINE_S:
+        if framer is not None and within:
             framer.lenient = self._frame_tail_max
+        sentences = self._sentence_framer
+        if sentences is not None:
+            sentences.cut_first = within
 
     def process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""

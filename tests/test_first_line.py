@@ -229,3 +229,66 @@ def test_a_cut_line_whose_terminator_never_came_is_counted_at_the_next_open(
         assert values(runtime) == {"t": (1, 23.5, 23.5)}
         assert runtime.framer.skipped_bytes == 2
         assert runtime.parse_errors["syntax"] == 0
+
+
+#: A MediaTek MT3339's epoch (tests/fixtures/nmea/mediatek_mt3339.nmea: the GlobalTop PA6H
+#: datasheet's example output): its GGA, its GSA (VDOP 2.11), its RMC.
+MT3339_GGA = b"$GPGGA,064951.000,2307.1256,N,12016.4438,E,1,8,0.95,39.9,M,17.8,M,,*63\r\n"
+MT3339_GSA = b"$GPGSA,A,3,29,21,26,15,18,09,06,10,,,,,2.32,0.95,2.11*00\r\n"
+MT3339_RMC = b"$GPRMC,064951.000,A,2307.1256,N,12016.4438,E,0.03,165.48,260406,3.05,W,A*2C\r\n"
+NMEA_DOPS = (
+    'format = "nmea"\nchannels = [{ name = "vdop", field = "GSA.vdop" }, '
+    '{ name = "pdop", field = "GSA.pdop" }]\n'
+)
+
+
+def test_an_nmea_sentence_cut_by_stale_bytes_right_after_the_open_is_dropped(
+    pair: PtyPair,
+) -> None:
+    """The port opens while an adapter holds stale bytes: the tail of the MT3339's GGA, then
+    its GSA up to the first digit of its VDOP (``2`` of ``2.11``); the receiver's bytes read
+    after them begin at a line end. The first sentence is the GSA without its ``*hh``, every
+    field there: nothing has shown yet that the receiver sends checksums, and read it would
+    give a VDOP of 2. It is dropped, its bytes counted as skipped with the GGA's tail, and
+    the next epoch's GSA is read. The next open's first sentence is judged anew."""
+    gga_tail = MT3339_GGA[-7:]
+    cut = MT3339_GSA[: MT3339_GSA.index(b".11*")]
+    clock = Clock()
+    with sensor(pair, clock, NMEA_DOPS) as runtime:
+        clock.now += 0.001
+        send(runtime, pair, gga_tail + cut)
+        send(runtime, pair, b"\r\n" + MT3339_RMC + MT3339_GGA + MT3339_GSA)
+        assert values(runtime) == {"vdop": (1, 2.11, 2.11), "pdop": (1, 2.32, 2.32)}
+        assert runtime.framer.skipped_bytes == len(gga_tail) - 2 + len(cut)
+        assert runtime.decoder_counts.unchecked == 0
+        assert runtime.snapshot().frames == 3
+        runtime.disconnect("unplugged")
+        clock.now += 5.0
+        assert runtime.try_open()
+        clock.now += 0.002
+        send(runtime, pair, gga_tail + cut + b"\r\n" + MT3339_GSA)
+        assert runtime.framer.skipped_bytes == 2 * (len(gga_tail) - 2 + len(cut))
+        assert values(runtime)["vdop"] == (2, 2.11, 2.11)
+
+
+def test_an_nmea_first_sentence_with_its_checksum_or_when_quiet_at_the_open_is_read(
+    pair: PtyPair,
+) -> None:
+    """Only a first sentence without checksum whose bytes came right after the open is
+    dropped: one with its checksum is the decoder's to check, and a receiver without
+    checksums that was quiet when the port opened (its first byte later than ``CUT_LINE_S``)
+    has its first sentence read, unchecked."""
+    clock = Clock()
+    with sensor(pair, clock, NMEA_DOPS) as runtime:
+        clock.now += 0.001
+        send(runtime, pair, MT3339_GSA)
+        assert values(runtime) == {"vdop": (1, 2.11, 2.11), "pdop": (1, 2.32, 2.32)}
+        runtime.disconnect("unplugged")
+        clock.now += 5.0
+        assert runtime.try_open()
+        clock.now += CUT_LINE_S + 0.01
+        without = MT3339_GSA.replace(b"*00", b"")
+        send(runtime, pair, without)
+        assert values(runtime)["vdop"] == (2, 2.11, 2.11)
+        assert runtime.decoder_counts.unchecked == 1
+        assert runtime.framer.skipped_bytes == 0

@@ -436,6 +436,7 @@ class NmeaFramer(LineFramer):
         "_sentences_in_binary",
         "_ubx_limit",
         "_undecided",
+        "cut_first",
     )
 
     def __init__(self, terminator: bytes = b"\n", max_frame_bytes: int = 512) -> None:
@@ -460,6 +461,10 @@ class NmeaFramer(LineFramer):
         #: While such a piece without sentence begins as a proprietary sentence: its state
         #: so far (see :meth:`_dropped`); else None.
         self._proprietary: _Proprietary | None = None
+        #: Set by the sensor when the first bytes after an open came within ``CUT_LINE_S`` of
+        #: it (``sensord.sensor``): the next sentence passed on may have been cut at its end
+        #: (see :meth:`_cut_first`). Cleared by that sentence, and by :meth:`reset`.
+        self.cut_first = False
 
     def reset(self) -> None:
         """Forget the held and the pending bytes (after a reconnect), and count them in
@@ -476,6 +481,7 @@ class NmeaFramer(LineFramer):
         self._dropping = False
         self._undecided = 0
         self._proprietary = None
+        self.cut_first = False
 
     def drop_pending(self) -> None:
         """See :meth:`sensord.formats.base.Framer.drop_pending`: the held and the pending bytes
@@ -513,7 +519,8 @@ class NmeaFramer(LineFramer):
         # a byte B5 or D3 is one memchr each; a search for B5 62 costs 20 times more. Binary
         # frames are taken out first: their payloads may hold a CR
         if self._held or _UBX_FIRST in chunk or _RTCM_FIRST in chunk:
-            return self._feed_binary(chunk)
+            frames = self._feed_binary(chunk)
+            return self._cut_first(frames) if self.cut_first and frames else frames
         # two counts in C: a CR that no LF follows in the chunk (its last byte included)
         # becomes CR LF, and an LF that the next chunk begins with ends an empty line, which
         # is no frame
@@ -548,12 +555,29 @@ class NmeaFramer(LineFramer):
             or (marked := joined.translate(_HEX_AS_H)).count(b"*hh\n") + marked.endswith(b"*hh")
             == stars
         ):
-            return lines
+            return self._cut_first(lines) if self.cut_first else lines
         sentences: list[bytes] = []
         for line in lines:
             sentences += self._sentences(line)
         self.frames += len(sentences) - n
-        return sentences
+        return self._cut_first(sentences) if self.cut_first and sentences else sentences
+
+    def _cut_first(self, frames: list[bytes]) -> list[bytes]:
+        """``frames``, the first sentences since an open whose first bytes came right after
+        it (:attr:`cut_first`), without the first of them when it carries no checksum: it
+        may be a sentence that stale bytes a USB adapter held cut at its end, the receiver's
+        bytes read after them beginning at a line end, with every field of its type and its
+        last value shortened (a MediaTek GSA's VDOP ``2`` of ``2.11``), which nothing shows
+        as long as no checksum has come. Its bytes are counted in ``skipped_bytes``, as the
+        first line of a text device's that the open may have cut is; a first sentence with
+        its ``*`` is passed on, for the decoder to check."""
+        self.cut_first = False
+        first = frames[0]
+        if b"*" in first:
+            return frames
+        self.frames -= 1
+        self.skipped_bytes += len(first)
+        return frames[1:]
 
     def _feed_binary(self, chunk: bytes, final: bool = False) -> list[bytes]:
         """The frames of the held bytes and ``chunk``, binary frames taken out (counted in
