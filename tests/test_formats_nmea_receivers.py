@@ -396,7 +396,8 @@ def test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss
     on, one GPS reading an epoch over both groups, at the L5 group: the 7 distinct
     satellites, at their best SNR; the first epoch gives each group as sent (10, then the L5
     group's 3, before the epoch has taught that it has two), the second its first group's 7,
-    learning the two."""
+    learning the two. The same when the port opened at the L5 group, before any ``3,3`` had
+    continued a group: the ``3,3`` lists only satellites of its group, and continues it."""
     l5_group = nmea("GPGSV,1,1,03,06,,,40,09,,,27,30,,,39,8")
     lines = [line for line in stream("quectel_lc79d.nmea").split(b"\r\n") if line]
     epochs = []
@@ -415,6 +416,17 @@ def test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss
     assert got["GSV.snr_max_gps"] == [49.0, 40.0, 49.0, 49.0, 49.0, 49.0, 49.0]
     # L1 at 115034: 02 at 40, 04 at 27, 05 at 14, 06 at 45, 07 at 44, 09 at 27, 30 at 49
     assert got["GSV.snr_mean_gps"][-1] == pytest.approx(246 / 7)
+    # the port opened at the L5 group: GP/8 began a group of its own before any 3,3
+    # continued one; the 3,3 that lists only satellites its group listed continues it all
+    # the same. The L5 group read first is as sent (3), then one reading an epoch
+    start = epochs.index(l5_group.rstrip(b"\r\n"))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    got = {}
+    for frame in epochs[start:]:
+        for channel, value in parse(frame):
+            got.setdefault(channel, []).append(value)
+    assert got["GSV.in_view_gps"] == [3.0, 7.0, 7.0, 7.0, 7.0, 7.0]
+    assert got["GSV.snr_max_gps"] == [40.0, 49.0, 49.0, 49.0, 49.0, 49.0]
 
 
 def test_skytraq_px1172rh_one_reading_an_epoch_over_its_groups_of_each_signal() -> None:

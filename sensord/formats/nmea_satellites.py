@@ -348,7 +348,9 @@ class SatelliteGroups:
     with that signal ID: a group of one signal never continues another signal's group (see
     :meth:`_continued`), but for a signal ID whose sentence has continued such a group,
     the very sentence it waited for (an LC79D-style ``3,3`` of signal 8 followed by an L5
-    group of its own). The group so continued is its sentence 1's, without signal ID.
+    group of its own), and for the very sentence the group waits for that lists only
+    satellites the group has listed. The group so continued is its sentence 1's, without
+    signal ID.
 
     A sentence after the first whose total and in-view fields are both empty (an AirMar's
     ``$GPGSV,,2,,``, as NMEA 0183 4.11 recommends for values unchanged within a group; OpenCPN
@@ -595,7 +597,7 @@ class SatelliteGroups:
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
         if number_ > 1 and pending is None:
-            pending = self._continued(key, total, number_)
+            pending = self._continued(key, total, number_, fields, ends)
             if pending is not None:  # its groups are read with the epoch's from the next on
                 self._begun[talker] = _SEVERAL
                 key = (talker, "")  # the group's, by its sentence 1
@@ -797,7 +799,9 @@ class SatelliteGroups:
         else:
             del self._lost[talker]
 
-    def _continued(self, key: _Key, total: int, number_: int) -> _Pending | None:
+    def _continued(
+        self, key: _Key, total: int, number_: int, fields: list[str], ends: int
+    ) -> _Pending | None:
         """The group of ``key``'s talker without signal ID that waits for sentence ``number_``
         of ``total``, or for a sentence before it, taken out of the pending groups, when
         ``key`` has a signal ID that began none of the talker's groups (:attr:`_opening`);
@@ -824,15 +828,26 @@ class SatelliteGroups:
         ``$GPGSV,3,3,10,...,8`` then an L5-only ``$GPGSV,1,1,03,...,8``), and the next
         epoch's ``3,3`` of signal 8 continues its group as the first one did, no loss. A
         stream that begins with such a group of its own, before any continuation has taught
-        the signal ID, refuses the continuation as a ZED-F9P's, each epoch's ``3,3`` counted
-        out of its group."""
+        the signal ID, has the sentence (of ``fields``, its satellites' up to ``ends``)
+        continue the group all the same when it is the very sentence the group waits for and
+        lists only satellites the group has listed already (the LC79D's L5 entries of 06, 09
+        and 30, listed on L1 in its ``3,1`` and ``3,2``): a group lists each of its
+        satellites once a signal, and a ZED-F9P's B1I ``3,2`` lists other satellites than
+        the B2I ``3,1`` before it."""
         talker, signal = key
-        if not signal or (key in self._opening and key not in self._continuing):
+        if not signal:
             return None
         unsignalled = (talker, "")
         waiting = self._pending.get(unsignalled)
         if waiting is None or waiting[0] != total or waiting[1] > number_:
             return None
+        if key in self._opening and key not in self._continuing:
+            before = waiting[3]
+            if waiting[1] != number_ or before is None:
+                return None
+            listed = {fields[at].lstrip("0") for at in range(4, ends, 4) if fields[at].lstrip("0")}
+            if not listed or not listed <= {text.lstrip("0") for text in before}:
+                return None
         if waiting[1] == number_ and key not in self._continuing:
             if len(self._continuing) >= _PENDING_GROUPS:
                 self._continuing.clear()  # of damaged talkers, without checksum
