@@ -1492,6 +1492,8 @@ class SensorRuntime:
                     # tail of a line or frame the open cut (a CozIR's first reading came
                     # after its acknowledgement, and was dropped as one)
                     self._after_open = self._frames_after_open = False
+                    if self._sentence_framer is not None:
+                        self._sentence_framer.cut_first = False
                     if self._cut_tail:  # a cut line's bytes before the reply: skipped
                         self.framer.skipped_bytes += len(self._cut_tail)
                     self._cut_tail = None

@@ -180,3 +180,48 @@ def test_a_text_command_s_mistakes_name_the_key_written(setup: str, problem: str
     with pytest.raises(ConfigError) as info:
         parse_config(COZIR_TOML.format(setup=setup))
     assert any(p.startswith(problem) for p in info.value.problems), info.value.problems
+
+
+def test_an_nmea_receivers_first_sentence_after_its_acknowledgement_is_read() -> None:
+    """A MediaTek receiver set up with a PMTK command (``$PMTK220,1000``, its fix interval)
+    that answers ``$PMTK001,220,3`` (GlobalTop PMTK command packet manual), two NULs an
+    adapter read as the port opened first: the NULs came within 50 ms of the open, but the
+    sentence after the acknowledgement follows a reply and is whole, read without its
+    checksum, not dropped as a sentence stale bytes may have cut."""
+    clock = Clock()
+    with PtyPair() as pair:
+        rt = SensorRuntime(
+            sensor_config(
+                {
+                    "port": pair.path,
+                    "format": "nmea",
+                    "simulate": "never",
+                    "setup": [
+                        {
+                            "send_text": "$PMTK220,1000*1F\r\n",
+                            "expect_text": "$PMTK001,220,3*30\r\n",
+                        }
+                    ],
+                    "channels": [{"name": "vdop", "field": "GSA.vdop"}],
+                }
+            ),
+            clock=clock,
+            wall_clock=clock,
+            rng=random.Random(1),
+        )
+        assert rt.try_open()
+        clock.now += 0.001
+        noise = b"\x00\x00"
+        pair.write(noise)
+        read_all(rt, len(noise))
+        rt.tick(clock.now)
+        assert written(pair) == b"$PMTK220,1000*1F\r\n"
+        clock.now += 0.2
+        stream = b"$PMTK001,220,3*30\r\n$GPGSA,A,3,29,21,26,15,18,09,06,10,,,,,2.32,0.95,2.11\r\n"
+        pair.write(stream)
+        read_all(rt, len(stream))
+        [vdop] = [c.stats for c in rt.snapshot().channels]
+        rt.stop()
+    assert vdop is not None
+    assert (vdop.reading.value, vdop.count) == (2.11, 1)
+    assert rt.decoder_counts.unchecked == 1
