@@ -2025,6 +2025,9 @@ def timed_decoder(
     but for its first one when another address has carried checksums: that one is ignored,
     as it may be the first sentence, cut short, of an address that carries them (a port
     opened, a receiver that starts sending under another talker), whose next sentence tells.
+    The stream's first sentence, before any checksum has come, is read so too; on a port
+    whose first bytes came right after the open, the framer has dropped it when it carries
+    no checksum (:attr:`~sensord.formats.nmea_framer.NmeaFramer.cut_first`).
     A sentence whose checksum holds costs one membership test of its address, split from its
     fields already, in a set of them, which grows when an address first carries one."""
     wanted: dict[str, list[tuple[str, _Getter]]] = {}
