@@ -131,8 +131,17 @@ CHAIN_KEYS = frozenset({"filter", "normalize", "window"})
 #: The most bytes besides its frames a device that streams may have sent between its last
 #: frame and the first after it was stale for the pause to count as a silence
 #: (``warmup_after_silence``): a frame cut short when it fell asleep and a little noise as it
-#: wakes. More means it went on sending frames that were all rejected: it did not sleep.
+#: wakes. More means it went on sending frames that were all rejected: it did not sleep;
+#: unless a frame framer found no more than ``SILENCE_REJECTED_CANDIDATES`` candidates in them.
 SILENCE_NOISE_BYTES = 48
+
+#: The most candidate frames a frame framer may have rejected between a streaming device's
+#: last frame and the first after it was stale for the pause to count as a silence whatever
+#: the number of bytes: the frame cut short when it fell asleep or lost its supply. The bytes
+#: besides are no frames: a burst as its supply comes back (a TX line held low reads as
+#: ``00`` bytes, a sagging one as garbage) holds no start bytes, while a device that went on
+#: streaming on a line that spoils its frames gives a rejected candidate per frame.
+SILENCE_REJECTED_CANDIDATES = 1
 
 #: The most bytes besides its frames a polled device whose set-up runs again only once it
 #: answers (``Dialogue.reruns_while_stale``: an MH-Z19) may have sent in a stale spell for the
@@ -624,6 +633,8 @@ class SensorRuntime:
         self.bytes_read = 0
         #: ``bytes_read`` when the last frame came (or the port opened): for the stale hint
         self._read_at_frame = 0
+        #: the frame framer's ``rejections`` then (``_silent_since_frame``)
+        self._rejections_at_frame = 0
         #: the last pause between two frames that a frame ended while the sensor was stale,
         #: the frame count then, and the hint while two such pauses running were alike
         #: (``_pause_ended``)
@@ -1135,7 +1146,7 @@ class SensorRuntime:
         self.last_frame_at = None
         self._pause_s = self.pause_hint = None  # a period is the same connection's
         if not goes_on:  # the bytes since the last frame, or the first quiet open, for the hint
-            self._read_at_frame = self.bytes_read
+            self._at_frame()
         self._silent_connection.opened(self.bytes_read, now)
         self._warm_up(source, now)
         self._boot_frame_at = None  # the set-up of this connect follows
@@ -1385,7 +1396,7 @@ class SensorRuntime:
             self._frame_before_open = self.last_frame_at
         self.last_frame_at = None
         self._opened_at = self._clock()
-        self._read_at_frame = self.bytes_read
+        self._at_frame()
         if self.modbus is not None:
             self._modbus_mark = self.modbus.mark()
         self._warm_up(source, self._opened_at)
@@ -1608,7 +1619,7 @@ class SensorRuntime:
             dialogue.awaiting_response = False
         if self._silence_to_end:
             self._silence_ended(frames, now, previous)
-        self._read_at_frame = self.bytes_read
+        self._at_frame()
         if now < self._warm_until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
             self._warm_frames += len(frames)
@@ -1671,15 +1682,31 @@ class SensorRuntime:
         if polled:
             self._warm_again(now, "its polls are answered again")
             self._warm_by_silence = True
-        elif (
-            self.config.warmup_after_silence
-            # the bytes since the last frame's chunk, but these frames: silent, not sending
-            # frames that were all rejected (a noisy line)
-            and self.bytes_read - self._read_at_frame - sum(map(len, frames)) <= SILENCE_NOISE_BYTES
-        ):
+        elif self.config.warmup_after_silence and self._silent_since_frame(frames):
             self._warm_again(now, "its frames come again after a silence")
         elif self._reads_zero(frames):
             self._warm_again(now, "its frames come again after a silence, every value 0")
+
+    def _at_frame(self) -> None:
+        """Mark where the stream stands as a frame comes (or the port opens): the bytes read
+        and the candidates the frame framer rejected until now."""
+        self._read_at_frame = self.bytes_read
+        binary = self._frame_framer
+        if binary is not None:
+            self._rejections_at_frame = binary.rejections
+
+    def _silent_since_frame(self, frames: list[bytes]) -> bool:
+        """Whether a streaming device whose ``frames`` come after it was stale sent no frame
+        since the last frame's chunk, not frames that were all rejected (a noisy line): the
+        bytes besides ``frames`` are few (``SILENCE_NOISE_BYTES``), or a frame framer found
+        no more than ``SILENCE_REJECTED_CANDIDATES`` candidates in them."""
+        if self.bytes_read - self._read_at_frame - sum(map(len, frames)) <= SILENCE_NOISE_BYTES:
+            return True
+        binary = self._frame_framer
+        return (
+            binary is not None
+            and binary.rejections - self._rejections_at_frame <= SILENCE_REJECTED_CANDIDATES
+        )
 
     def _reads_zero(self, frames: list[bytes]) -> bool:
         """Whether the first of ``frames`` (binary frames, the first after a silence) that

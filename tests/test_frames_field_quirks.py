@@ -878,6 +878,66 @@ def test_a_pms_whose_frames_were_all_spoilt_for_a_while_does_not_warm_up_again()
     assert after[0][0] == back + 1.0
 
 
+#: Bytes of no frame from a PMS5003T's line (avaldebe/PyPMS issue #19, ``xxd`` of
+#: /dev/ttyAMA0 at 9600 baud, offsets 0x64 to 0x11F): runs of ``00`` with ``80``, ``78``,
+#: ``1E``, ``F8`` and ``FE`` between them, no ``42`` in them.
+PMS5003T_LINE_NOISE = bytes.fromhex(
+    "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+    "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 80 80 00 78 fe 00 78 fe 00 80 80 00"
+    "78 fe 00 78 fe 78 80 80 00 80 00 00 80 00 1e 80 78 00 00 80 80 00 00 00 1e 80 78 00"
+    "00 80 80 00 00 1e 80 78 00 00 80 80 00 00 1e 80 78 00 00 80 80 00 f8 f8 1e 80 78 00"
+    "00 80 80 00 f8 f8 1e 80 78 00 00 80 80 00 f8 f8 1e 80 78 00 00 80 80 00 80 f8 1e 80"
+    "78 00 00 80 80 00 80 f8 1e 80 78 00 00 80 80 00 80 f8 1e 80 78 00 00 80 80 00 80 f8"
+    "1e 80 78 00 00 80 80 00 80 f8 1e 80 78 00 00 80 80 00 80 f8"
+)
+
+
+@pytest.mark.parametrize(
+    "noise",
+    [bytes(200), PMS5003T_LINE_NOISE, bytes(30)],
+    ids=["200 zero bytes", "PyPMS issue 19 line noise", "30 zero bytes"],
+)
+def test_a_pms_powered_anew_after_a_burst_of_noise_warms_up_again(noise: bytes) -> None:
+    """A streaming PMS5003 whose supply is cut until it is stale: as its supply comes back
+    the port reads a burst of bytes of no frame before its first frame (a TX line held low
+    reads as ``00`` bytes, a sagging supply as garbage), more bytes than a frame cut short
+    and a little noise. No candidate frame was rejected in them, so the device sent no frame
+    while it was stale (three spoilt frames long before do not count): it was off, and it
+    warms up again. Its first frames (zero particle counts) are not published, the noise is
+    counted in the skipped bytes, and no frame is lost: every frame after the noise is read."""
+    clock = Clock()
+    device = SleepyPms(unsettled=8)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "pms5003", "warmup_s": 30})
+        start = clock.now
+        before = run_streaming_pms(rt, pair, clock, device, start + 50.0)
+        for _ in range(3):
+            spoilt = bytearray(device.frame())
+            spoilt[-1] ^= 0xFF
+            feed(rt, pair, bytes(spoilt))
+        before += run_streaming_pms(rt, pair, clock, device, start + 60.0)
+        device.asleep = True
+        run_streaming_pms(rt, pair, clock, device, start + 120.0)
+        assert rt.state == "stale"
+        skipped = rt.framer.skipped_bytes
+        frames = rt.framer.frames
+        feed(rt, pair, noise)
+        device.asleep = False
+        device.unsettled = device.after_wake
+        woke = clock.now
+        after = run_streaming_pms(rt, pair, clock, device, start + 200.0)
+        rt.stop()
+    assert {value for _, value in before} == {918.0}
+    again = [e for e in logs if e.get("why") == "its frames come again after a silence"]
+    assert len(again) == 1
+    assert {value for _, value in after} == {918.0}
+    assert after[0][0] >= woke + 30.0
+    assert rt.framer.skipped_bytes - skipped == len(noise)
+    assert rt.framer.frames - frames == 80
+    errors = rt.snapshot().parse_errors
+    assert errors["checksum"] == sum(errors.values()) == 3
+
+
 @pytest.mark.parametrize(
     ("preset", "rewarm"),
     [("pms5003", True), ("pmsa003", True), ("sds011", False), ("mhz19", False)],
