@@ -98,8 +98,11 @@ once a minute, with the runs held back as ``suppressed``). A command's ``missing
 ``wrong`` is counted on each connect, and on a re-run (or a connect after a silent
 connection) only when the command was acknowledged since it was last counted: a device that
 stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A re-run for a
-stale device, or the run of a connection opened again for its silence, that got no reply and
-no byte is written again once the device answers (``_check_ignored``), a command it never
+stale device, the run of a connection opened again for its silence, or the connect's run to a
+device that streams (no poll) and sent no byte since the open (asleep, or not powered yet),
+that got no reply and no byte is written again once the device answers (``_check_ignored``;
+an SDS011 asleep at the open answers neither queries nor settings, and streams as its flash
+holds once it is woken), a command it never
 acknowledges as well (a clone MH-Z19's ``abc_off``, lost with its supply as a genuine unit's
 is); when it answers with a frame of its boot, by the run after the boot (``booting``). A
 replayed capture is never set up again.
@@ -372,10 +375,11 @@ class Dialogue:
         #: tells the sensor (``on_working_period``); None: none
         self._period_step: int | None = None
         self._skip_restarting = False
-        #: the framer's frame count when the port opened, and whether the device was
-        #: answering (a frame since then, not stale) when the command whose reply is awaited
-        #: was first written
+        #: the framer's frame count and ``bytes_read`` when the port opened, and whether the
+        #: device was answering (a frame since then, not stale) when the command whose reply
+        #: is awaited was first written
         self._frames_at_open = 0
+        self._bytes_at_open = 0
         self._answering_at_write = False
         #: the bytes of the preset's command that wakes the device (None: it has none)
         self._wake: bytes | None = None
@@ -487,6 +491,7 @@ class Dialogue:
         self._restart_taken_at = None
         self._skip_restarting = False
         self._frames_at_open = self._port.framer.frames
+        self._bytes_at_open = self._port.bytes_read
         if not same_device:
             self._rerun_wait = self._stale_after_s
             self._rerun_at = -math.inf
@@ -664,6 +669,12 @@ class Dialogue:
         # answers, even a command it never acknowledges (a clone MH-Z19 that takes abc_off
         # without a reply loses it with its supply, as a genuine one does)
         silent_run = (self._rerunning or self._same_device) and self._port.state == "stale"
+        # so did the connect's run to a device that streams and sent no byte since the open
+        # (asleep or not powered yet: an SDS011 asleep answers only its wake command); a
+        # polled one is silent until asked, and its first answer tells it ignores them
+        silent_run = silent_run or (
+            self._config.poll is None and self._port.bytes_read == self._bytes_at_open
+        )
         unheard = []
         for command in missing:
             self.acknowledged.discard(command)

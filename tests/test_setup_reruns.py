@@ -656,3 +656,73 @@ def test_a_device_back_while_a_re_run_s_later_command_is_awaited_is_set_up_again
     missed = [i for i, (on, w) in enumerate(got) if not on and w == b"K 1\r\n"]
     assert missed, "the re-run while the device was off"
     assert (True, b"K 1\r\n") in got[missed[-1] :], "written again once the device is back"
+
+
+@pytest.mark.parametrize(
+    ("setup", "poll", "asleep_s"),
+    [
+        (["query_mode"], {"command": "query", "interval_s": 2.0}, 16.0),
+        (["query_mode"], {"command": "query", "interval_s": 2.0}, 30.0),
+        (["working_period=5"], None, 30.0),
+        (["active_mode", "working_period=0"], None, 18.0),
+    ],
+    ids=[
+        "query mode, polled, woken before it is stale",
+        "query mode, polled, woken after it went stale",
+        "working period, streaming",
+        "continuous active mode, streaming, woken as the set-up ends",
+    ],
+)
+def test_an_sds011_asleep_at_the_open_that_starts_streaming_ends_set_up(
+    setup: list[str], poll: dict[str, Any] | None, asleep_s: float
+) -> None:
+    """An SDS011 asleep when its port opens (another program put it to sleep; asleep it
+    answers only sleep/work, the Laser Dust Sensor Control Protocol V1.3): every query and
+    command of the connect's set-up goes unanswered, and no byte comes. Then the other
+    program wakes it, and it streams in active reporting mode, continuous, as its flash
+    holds (here query mode and a working period of 3 minutes for the last case, which the
+    set-up turns back). The set-up written to a silent device is written again once it
+    sends: a streaming one's as soon as it sends, with no "set-up commands ignored" logged
+    (it did not hear them); a polled one's when it is found streaming unasked, or, stale by
+    then, when it sends again. It ends in the settings asked for, and every frame it sent
+    is read."""
+    clock = Clock()
+    table: dict[str, Any] = {
+        "preset": "sds011",
+        "simulate": "never",
+        "warmup_s": 0,
+        "setup": setup,
+    }
+    if poll is not None:
+        table["poll"] = poll
+    flash = {"reporting_mode": 1, "working_period": 3} if "active_mode" in setup else {}
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = Sds011(pair, clock)
+        sds.device = PresetDevice("sds011", flash)
+        sds.device.active = True  # as another program left it before it put it to sleep
+        sds.device.asleep = True
+        start = clock.now
+        sds.run(rt, start + asleep_s)
+        assert rt.framer.frames == 0
+        sds.device.receive(command_bytes("sds011", "work"))  # the other program's
+        sds.next_frame_at = clock.now + 1.0
+        woke = clock.now
+        sds.run(rt, woke + 40.0)
+        rt.stop()
+    if poll is not None:
+        assert not sds.device.active
+    else:
+        assert sds.device.active
+        assert sds.device.period == (5 if "working_period=5" in setup else 0)
+    assert rt.setup_reruns >= 1
+    assert rt.framer.frames == sds.sent
+    assert rt.framer.skipped_bytes == 0
+    ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
+    if poll is None:
+        assert ignored == []
+        [again] = [e for e in logs if e["event"] == RERUN]
+        assert again["why"].startswith("the device answers again")
+        assert again["log_level"] == "info"
