@@ -47,6 +47,9 @@ from test_formats_blocks import (
     SMARTSHUNT_WITH_MON,
     SMARTSOLAR,
     SMARTSOLAR_75_15,
+    SMARTSOLAR_150_70,
+    SMARTSOLAR_150_70_ERR,
+    SMARTSOLAR_150_70_READ,
     SMARTY,
     counts,
     crc16_arc,
@@ -88,6 +91,7 @@ VE_DUMPS = {
     "phoenix-230v": PHOENIX_230V,
     "smartsolar-75-15": SMARTSOLAR_75_15,
     "smartshunt": SMARTSHUNT,
+    "smartsolar150": SMARTSOLAR_150_70,
 }
 
 
@@ -1100,6 +1104,8 @@ def lines_begun(cut: bytes) -> int:
         "bluesolar",
         "bmv712-main",
         "smartshunt",
+        "smartsolar150-main",
+        "smartsolar150-second",
     ],
 )
 @pytest.mark.parametrize("keep", [5, 20, 0.5, -12, -1])
@@ -1108,18 +1114,21 @@ def test_a_ve_direct_block_cut_short_mid_stream_costs_its_own_lines_only(
 ) -> None:
     """A block whose end was lost on the line (bytes dropped, no reconnect) runs into the
     next one, and the two fail their check as one: the next block begins at a ``PID`` line
-    (or a BMV's history block at ``H1``), and its lines are read; only the lines of the cut
+    (or a BMV's history block at ``H1``, the SmartSolar MPPT 150/70's second block at the
+    ``ERR`` line learned from its blocks), and its lines are read; only the lines of the cut
     block are rejected, whatever the chunking. With its checksum byte alone lost, the cut
     block's ``Checksum`` line takes the CR that begins the next block: that block is read
     too."""
     name, _, which = dump.partition("-")
     found = ve_blocks(VE_DUMPS[name])
     pieces = [block + (hex_message or b"") for block, hex_message in found]
-    at = 1 if which == "history" else 0  # a BMV's main block runs into its history block
+    # a device's first block runs into its second (a BMV's history block)
+    at = 1 if which in ("history", "second") else 0
     block = found[at][0]
     kept = int(keep * len(block)) if isinstance(keep, float) else keep % len(block)
-    data = b"".join(pieces) + b"".join(pieces[:at]) + block[:kept] + b"".join(pieces[at + 1 :])
-    whole = found + found[:at] + found[at + 1 :]
+    after = (found[at + 1 :], pieces[at + 1 :]) if at + 1 < len(found) else (found, pieces)
+    data = b"".join(pieces) + b"".join(pieces[:at]) + block[:kept] + b"".join(after[1])
+    whole = found + found[:at] + after[0]
     expected = [line for b, _ in whole for line in block_lines(b)]
     read = take("vedirect", data)
     assert read == (
@@ -1154,6 +1163,10 @@ def test_a_block_whose_check_fails_is_not_read_from_a_later_first_line_whose_sum
     sizes=st.lists(st.integers(1, 120), min_size=1, max_size=8),
 )
 @example(name="cr-lf", lost_at=115, lost=1, sizes=[1])  # a checksum byte 0x0D before a CR
+# the block from PID cut as the stream begins, run into the block from ERR
+@example(name="smartsolar150", lost_at=2, lost=107, sizes=[1])
+# a charger's first block cut as the stream begins, run into its next (ERR inside it)
+@example(name="smartsolar", lost_at=2, lost=147, sizes=[1])
 def test_bytes_lost_in_a_ve_direct_stream_cost_no_block_after_them_however_chunked(
     name: str, lost_at: int, lost: int, sizes: list[int]
 ) -> None:
@@ -1996,3 +2009,48 @@ def test_a_line_wrongly_learned_refuses_one_block_that_holds_it_and_is_forgotten
         lines, counted = take("vedirect", data, [size] if size else None)
         assert lines == expected, size
         assert counted["rejected"] == {"checksum": 4}, size  # V, I, CE and SOC, once
+
+
+def test_the_smartsolar_150_70_s_blocks_are_read_as_they_came_however_chunked() -> None:
+    """The SmartSolar MPPT 150/70's log as its maintainer quoted it: a HEX message, the block
+    from ``ERR``, three HEX messages (the first right after its checksum byte), the block from
+    ``PID``. Both blocks are read, the four HEX messages ignored, whatever the chunking."""
+    main = SMARTSOLAR_150_70_READ[SMARTSOLAR_150_70_READ.rindex(b"\r\nPID\t") :]
+    expected = block_lines(SMARTSOLAR_150_70_ERR) + block_lines(main)
+    read = take("vedirect", SMARTSOLAR_150_70_READ)
+    assert read == (
+        expected,
+        {"frames": 19, "skipped": 0, "rejected": {}, "ignored": 4, "overlong": 0},
+    )
+    for size in (1, 2, 7, 64):
+        assert take("vedirect", SMARTSOLAR_150_70_READ, [size]) == read, size
+
+
+def test_a_ve_direct_framer_learns_first_lines_up_to_its_bound() -> None:
+    """A device without ``PID`` (made-up blocks, for the bound) whose first kind of block holds
+    ``V`` after its first line (``SER#``), and three more kinds: a block of each read whole
+    teaches its first line and unteaches ``V``, up to six lines known (``PID``, ``H1``,
+    ``ERR``, ``SER#``, ``H19``, ``MON``); the fourth kind's (``FWE``) is not learned. A block
+    cut short mid-stream then costs only its own lines when it runs into a block of a kind
+    whose first line is known, and the block of the fourth kind with it."""
+    kinds = [
+        envelope("vedirect", [b"SER#\tHQ2247EP3FN", b"V\t12800", b"I\t100"]),
+        envelope("vedirect", [b"H19\t1158", b"H20\t77"]),
+        envelope("vedirect", [b"MON\t0", b"T\t23"]),
+        envelope("vedirect", [b"FWE\t316FF", b"AR\t0"]),
+    ]
+    first, second, third, fourth = kinds
+    cut = [first[:20], second[:14], third[:12]]
+    assert all(sum(part) & 0xFF for part in cut)  # no cut block's bytes hold by themselves
+    data = b"".join(kinds) + cut[0] + second + cut[1] + third + cut[2] + fourth + first
+    read = take("vedirect", data)
+    blocks = [first, second, third, fourth, second, third, first]
+    expected = [line for block in blocks for line in block_lines(block)]
+    rejected = sum(lines_begun(part) for part in cut) + len(block_lines(fourth))
+    assert read == (
+        expected,
+        {"frames": len(expected), "skipped": 0, "rejected": {"checksum": rejected}}
+        | {"ignored": 0, "overlong": 0},
+    )
+    for size in (1, 2, 7, 64):
+        assert take("vedirect", data, [size]) == read, size

@@ -66,6 +66,16 @@ HEX message is 0x55 shows this gives the bytes the devices sent.
   jblance/mpp-solar, file powermon/protocols/ved.py, the second and third of the
   ``vedtext`` command's ``test_responses``.
 
+* ``SMARTSOLAR_150_70``: a SmartSolar MPPT 150/70 (``PID`` 0xA06C, ``FWE`` 316FF) that splits
+  its fields in two blocks: one from ``PID`` to ``OR`` and one that begins at ``ERR`` (``ERR``,
+  ``LOAD``, ``Relay``, ``H19`` to ``HSDS``), neither ``H1`` nor ``V``; public repository
+  KinDR007/VictronMPPT-ESPHOME, issue #183 ("Smart Solar MPPT 150/70"), the ESPHome
+  ``uart_debug`` log of its reporter: the two blocks of 11:46:38 and 11:46:39 (checksum bytes
+  0x06 and 0x05) and the first HEX message after them; ``SMARTSOLAR_150_70_READ`` the part of
+  the same log its maintainer quoted (11:46:34 and 11:46:35): a HEX message, the ``ERR``
+  block with a HEX message right after its checksum byte, two more, then a block from
+  ``PID`` (checksum byte 0xFA).
+
 The ullman/velog blocks are C strings, each line after its CR LF and the checksum byte in
 hex, and the byte sum of each is 0 mod 256: they are the bytes sent.
 
@@ -579,6 +589,45 @@ SMARTSHUNT_READS = (
     b"\x00L" + SMARTSHUNT + SMARTSHUNT_WITH_MON + ve_block(SMARTSHUNT_MAIN.format(VS=-13), ord("J"))
 )
 
+SMARTSOLAR_150_70_MAIN = """
+PID\t0xA06C
+FWE\t316FF
+SER#\tHQ2247EP3FN
+V\t{V}
+I\t7600
+VPV\t{VPV}
+PPV\t412
+MPPT\t2
+CS\t3
+OR\t0x00000000
+"""
+#: The block the SmartSolar MPPT 150/70 sends after its block from ``PID``.
+SMARTSOLAR_150_70_ERR = ve_block(
+    """
+ERR\t0
+LOAD\tON
+Relay\tOFF
+H19\t1158
+H20\t77
+H21\t479
+H22\t135
+H23\t525
+HSDS\t2
+""",
+    0x05,
+)
+SMARTSOLAR_150_70 = (
+    ve_block(SMARTSOLAR_150_70_MAIN.format(V=52710, VPV=104010), 0x06)
+    + SMARTSOLAR_150_70_ERR
+    + b":A200100287003008F\n"
+)
+SMARTSOLAR_150_70_READ = (
+    b":A0202000200000045\n"
+    + SMARTSOLAR_150_70_ERR
+    + b":AD5ED009614DF\n:A8DED00961427\n:A0002000148\n"
+    + ve_block(SMARTSOLAR_150_70_MAIN.format(V=52700, VPV=103870), 0xFA)
+)
+
 BMV600S = bmv_pair(
     """
 V\t14674
@@ -656,7 +705,7 @@ def test_the_fixtures_are_byte_exact() -> None:
     for data in (DSMR5, DSMR42, FLUVIUS):
         body, _, rest = data.partition(b"!")
         assert f"{crc16_arc(body + b'!'):04X}".encode() + b"\r\n" == rest
-    for data in (BMV702, SMARTSOLAR, BLUESOLAR, BMV_CR_LF):
+    for data in (BMV702, SMARTSOLAR, BLUESOLAR, BMV_CR_LF, SMARTSOLAR_150_70):
         for block, hex_message in ve_blocks(data):
             assert sum(block) % 256 == 0
             if hex_message is not None:

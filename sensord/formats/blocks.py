@@ -74,15 +74,20 @@ Kinds:
   next one begins at a ``PID`` line (the first of a device's block, or of a battery
   monitor's first), an ``H1`` line (the first of its block of history), a ``V`` line (a
   BMV-600S or 602S sends no ``PID``: its block of readings begins at ``V``; not in a text
-  that holds ``PID``, whose device sends ``V`` in the block ``PID`` begins) or a line that
+  that holds ``PID``, whose device sends ``V`` in the block ``PID`` begins), an ``ERR`` line
+  (a SmartSolar MPPT 150/70 sends its fields in two blocks, the second from ``ERR`` to
+  ``HSDS``; other chargers send ``ERR`` in their block from ``PID``) or a line that
   began one of the device's blocks whose check held, and the bytes from there hold its
-  check, that block is read, and only the lines before it are rejected (or skipped). The
+  check (each such line in the text is tried, from the last: the block run into may hold
+  one after its own first), that block is read, and only the lines before it are rejected
+  (or skipped). The
   bytes of a block cut short sum to 0 mod 256 once in 256 cuts: the two then hold their
   check as one, and name each label once when they are of two kinds (a BMV's history cut,
   then its readings). A block whose check holds and that holds such a line after its first
   is so refused as two run into one, and read from there when the bytes from there hold
   the check by themselves; its lines before it are counted as a cut block's. A device names
-  each field in one kind of block: a line learned (or ``V``, known before any block came)
+  each field in one kind of block: a line learned (or ``V`` or ``ERR``, known before any
+  block came)
   that a block whose check holds has after its first (one read after the port opened,
   caught in its middle, whose sum held by chance, or one of another device on the port; a
   device that sends ``V`` later in its block) is forgotten, by a block so refused too (a
@@ -144,11 +149,15 @@ _VE_FIRST_LINES = (_VE_PID, b"\r\nH1\t")
 #: holds ``PID`` it begins no block (a device that sends ``PID`` sends ``V`` in the block
 #: ``PID`` begins).
 _VE_READINGS = b"\r\nV\t"
+#: The first line of the second block of a SmartSolar MPPT 150/70 (``ERR`` to ``HSDS``, after
+#: its block from ``PID`` to ``OR``), known before any block came, as if learned: the
+#: chargers that send ``ERR`` in the block ``PID`` begins unteach it with their first block.
+_VE_CHARGER_REST = b"\r\nERR\t"
 #: The start of a VE.Direct block's first line up to its tab: its label, as VE.Direct writes
 #: them (``V``, ``SER#``, ``AC_OUT_V``).
 _VE_FIRST_LABEL = re.compile(rb"\r\n[0-9A-Za-z_#]{1,16}\t")
-#: The most first lines a framer knows: ``PID``, ``H1``, ``V`` and those it learned (a device
-#: sends one to three kinds of block).
+#: The most first lines a framer knows: ``PID``, ``H1``, ``V``, ``ERR`` and those it learned
+#: (a device sends one to three kinds of block).
 _VE_MOST_FIRST_LINES = 6
 #: A Gill message's start and end of text.
 _STX, _ETX = b"\x02", b"\x03"
@@ -285,7 +294,7 @@ class BlockFramer(LineFramer):
         #: an overlong block is being dropped, up to the next start of a block
         self._dropping = False
         #: the lines that begin the device's VE.Direct blocks (see _learn_first_line)
-        self._first_lines: tuple[bytes, ...] = (*_VE_FIRST_LINES, _VE_READINGS)
+        self._first_lines: tuple[bytes, ...] = (*_VE_FIRST_LINES, _VE_READINGS, _VE_CHARGER_REST)
 
     def reset(self) -> None:
         """Forget a block that has not all come (counted in ``skipped_bytes``) and where the
@@ -681,8 +690,8 @@ class BlockFramer(LineFramer):
         """Count the VE.Direct block ``text`` (up to its checksum byte) whose check failed:
         rejected, or skipped before a block whose check held. A block cut short on the line
         runs into the next one: when the text from a line that begins a block in it
-        (:data:`_VE_FIRST_LINES`, ``V``, one learned from the device's blocks, or the line the
-        text begins with: the next block of the cut one's kind) holds its check (see
+        (:data:`_VE_FIRST_LINES`, ``V``, ``ERR``, one learned from the device's blocks, or the
+        line the text begins with: the next block of the cut one's kind) holds its check (see
         :func:`_block_inside`), that block's body goes to ``bodies`` and only the lines before
         it are counted. Otherwise, when the block's checksum byte is a CR that an LF follows
         (``lost``), the block lost its own and took the CR that begins the next: returns 1,
@@ -705,18 +714,33 @@ class BlockFramer(LineFramer):
 
 def _block_inside(text: bytes, firsts: tuple[bytes, ...]) -> int:
     """Where, in the VE.Direct text ``text`` (up to its checksum byte), a block that a block
-    cut short ran into begins: the last line of ``firsts`` (lines that begin a block) after
-    its first line and before its ``Checksum`` line (``V`` not in a text that holds ``PID``),
-    when the bytes from there hold the check by themselves; 0 otherwise. The bytes before it
-    then sum to 0 mod 256 as well when the whole text's do: those of a block cut short (1 in
-    256 do), or of a block that holds such a line after its first (a line learned by chance,
-    which :meth:`BlockFramer._learn_first_line` forgets)."""
+    cut short ran into begins: of the lines of ``firsts`` (lines that begin a block) after its
+    first line and before its ``Checksum`` line (``V`` not in a text that holds ``PID``), the
+    last from which the bytes hold the check by themselves; 0 when there is none. Each is
+    tried, from the last: the block run into may hold a line of ``firsts`` after its own
+    first (``ERR``, known before any block came, in the block a charger begins at ``PID``).
+    The bytes before it then sum to 0 mod 256 as well when the whole text's do: those of a
+    block cut short (1 in 256 do), or of a block that holds such a line after its first (a
+    line learned by chance, which :meth:`BlockFramer._learn_first_line` forgets)."""
     end = len(text) - len(_VE_END)
-    begins = max([text.rfind(line, 1, end) for line in firsts])
-    if begins > 0 and text.startswith(_VE_READINGS, begins) and _VE_PID in text:
-        begins = max([text.rfind(line, 1, end) for line in firsts if line != _VE_READINGS])
-    if begins > 0 and sum(memoryview(text)[begins:]) & 0xFF == 0:
-        return begins
+    if _VE_PID in text:
+        firsts = tuple(line for line in firsts if line != _VE_READINGS)
+    starts = set()
+    for line in firsts:
+        at = text.find(line, 1, end)
+        while at > 0:
+            starts.add(at)
+            at = text.find(line, at + 1, end)
+    if not starts:
+        return 0
+    view = memoryview(text)
+    total = 0
+    tail = len(text)
+    for begins in sorted(starts, reverse=True):  # the sum from each, built from the last
+        total += sum(view[begins:tail])
+        tail = begins
+        if total & 0xFF == 0:
+            return begins
     return 0
 
 
