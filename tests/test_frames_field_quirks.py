@@ -939,6 +939,35 @@ def test_a_pms_powered_anew_after_a_burst_of_noise_warms_up_again(noise: bytes) 
 
 
 @pytest.mark.parametrize(
+    "noise", [bytes(200), PMS5003T_LINE_NOISE], ids=["200 zero bytes", "PyPMS issue 19 line noise"]
+)
+def test_a_pms_powered_with_its_port_open_after_a_burst_of_noise_warms_up_once(
+    noise: bytes,
+) -> None:
+    """A PMS5003 powered as its port opens: a burst of bytes of no frame, then its frames,
+    the first with zero particle counts. The open's warm-up reads them and publishes none;
+    the noise is skipped bytes and no parse error, no frame is lost, and the warm-up does not
+    start again when the frames come (no silence came before them)."""
+    clock = Clock()
+    device = SleepyPms(unsettled=0)
+    device.unsettled = 8  # its first frames, unsettled
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "pms5003", "warmup_s": 30})
+        start = clock.now
+        clock.now += 0.5
+        feed(rt, pair, noise)
+        after = run_streaming_pms(rt, pair, clock, device, start + 60.0)
+        rt.stop()
+    assert {value for _, value in after} == {918.0}
+    assert after[0][0] >= start + 30.0
+    assert rt.framer.skipped_bytes == len(noise)
+    assert rt.framer.frames == 60
+    assert sum(rt.snapshot().parse_errors.values()) == 0
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    assert warming == [None]  # the open's, not again
+
+
+@pytest.mark.parametrize(
     ("preset", "rewarm"),
     [("pms5003", True), ("pmsa003", True), ("sds011", False), ("mhz19", False)],
 )
