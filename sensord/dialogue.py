@@ -102,7 +102,8 @@ stale device, the run of a connection opened again for its silence, or the conne
 device that streams (no poll) and sent no byte since the open (asleep, or not powered yet),
 that got no reply and no byte is written again once the device answers (``_check_ignored``;
 an SDS011 asleep at the open answers neither queries nor settings, and streams as its flash
-holds once it is woken), a command it never
+holds once it is woken; a command that the run its first frame starts misses again is one
+it ignores, logged as such), a command it never
 acknowledges as well (a clone MH-Z19's ``abc_off``, lost with its supply as a genuine unit's
 is); when it answers with a frame of its boot, by the run after the boot (``booting``). A
 replayed capture is never set up again.
@@ -460,6 +461,11 @@ class Dialogue:
         #: them to the stale device: a frame after it (a poll answered) shows the device ignores
         #: them, or, after such a run, that it is back
         self._missing_unheard: tuple[list[str], int, bool] | None = None
+        #: the connect's run found a device that streams silent since the open, and the re-run
+        #: its first frame started to write the set-up again: a command that re-run misses,
+        #: the device up, is one it ignores (logged as such)
+        self._silent_connect = False
+        self._recheck_ignored = False
 
     def _watch(self, acks: AckWatch | None) -> None:
         """Await the replies ``acks`` watches for (None: none), taking them out of the
@@ -504,6 +510,7 @@ class Dialogue:
         self.unanswered = []
         self.acknowledged.clear()
         self._missing_unheard = None
+        self._silent_connect = self._recheck_ignored = False
         self._due_when_back = False
 
     def retime(self, stale_after_s: float) -> None:
@@ -672,9 +679,12 @@ class Dialogue:
         # so did the connect's run to a device that streams and sent no byte since the open
         # (asleep or not powered yet: an SDS011 asleep answers only its wake command); a
         # polled one is silent until asked, and its first answer tells it ignores them
-        silent_run = silent_run or (
-            self._config.poll is None and self._port.bytes_read == self._bytes_at_open
+        silent_connect = (
+            not (self._rerunning or self._same_device)
+            and self._config.poll is None
+            and self._port.bytes_read == self._bytes_at_open
         )
+        silent_run = silent_run or silent_connect
         unheard = []
         for command in missing:
             self.acknowledged.discard(command)
@@ -691,6 +701,9 @@ class Dialogue:
                 self._port.framer.frames,
                 self._rerunning or silent_run,
             )
+            self._silent_connect = silent_connect
+        if missing and not asking and self._recheck_ignored:
+            self._log_ignored(missing)
         if held:
             self._port.process(held, now)
         if (
@@ -790,12 +803,18 @@ class Dialogue:
                 # the run that missed them is not over (a later command's reply awaited):
                 # the set-up is written again once it is
                 self._missing_unheard = (commands, frames, rerun)
+                return
+            self._recheck_ignored, self._silent_connect = self._silent_connect, False
             return
+        self._log_ignored(still)
+
+    def _log_ignored(self, commands: list[str]) -> None:
+        """The device answers, but not set-up ``commands``: logged at most once a minute."""
         held = self._errors.check("ignored")
         if held is not None:
             self._port.log.warning(
                 "set-up commands ignored: the device answers, but not them",
-                commands=still,
+                commands=commands,
                 hint=IGNORED_COMMAND_HINT,
                 suppressed=held,
             )
@@ -943,6 +962,7 @@ class Dialogue:
             return
         # the run is over: the next may start a wait from now
         self._rerun_at = now + self._rerun_wait
+        self._recheck_ignored = False
         self._skip_restarting = False
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0

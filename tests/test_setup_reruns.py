@@ -726,3 +726,56 @@ def test_an_sds011_asleep_at_the_open_that_starts_streaming_ends_set_up(
         [again] = [e for e in logs if e["event"] == RERUN]
         assert again["why"].startswith("the device answers again")
         assert again["log_level"] == "info"
+
+
+@pytest.mark.parametrize("answers", [True, False], ids=["answers K", "ignores K"])
+def test_a_streaming_device_powered_after_its_open_is_set_up_once_it_sends(answers: bool) -> None:
+    """A CO2 sensor that streams a line every half second (``Z 00400``), its supply switched
+    on 8 s after its port opened: the connect's set-up (``K 1``) goes unanswered and no byte
+    comes. Its first line has the set-up written again at once (logged at info level, no
+    "set-up commands ignored": it was off). A unit that answers ``K 1`` then is set up; one
+    that ignores it (a clone) is told of then, once, as ignoring it. Switched off again, it
+    goes stale and its set-up runs again unanswered: no "ignored" for that run."""
+    clock = Clock()
+    table = {
+        "port": "",
+        "format": "value",
+        "terminator": "\r\n",
+        "simulate": "never",
+        "warmup_s": 0,
+        "setup": [{"send_text": "K 1\r\n", "expect_text": " K 00001\r\n"}],
+        "parse": {"pattern": r"^ ?Z (?P<co2>\d{5})$", "example": " Z 00400"},
+        "channels": [{"name": "co2_ppm", "field": "co2"}],
+    }
+    got: list[tuple[float, bytes]] = []
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        device_end = DeviceEnd(rt, pair)
+        start = clock.now
+        while clock.now < start + 60.0:
+            clock.now = round(clock.now + 0.1, 6)
+            on = start + 8.0 <= clock.now < start + 30.0
+            written = device_end.tick(clock.now)
+            out = b""
+            if written:
+                got.append((clock.now - start, written))
+                if on and answers:
+                    out += b" K 00001\r\n"
+            if on and round((clock.now - start) * 10) % 5 == 0:
+                out += b" Z 00400\r\n"
+            if out:
+                pair.write(out)
+                read_all(rt, len(out))
+        rt.stop()
+    after = [w for at, w in got if 8.0 <= at < 30.0]
+    assert after == ([b"K 1\r\n"] if answers else [b"K 1\r\n"] * 3)
+    # counted again only once acknowledged since (the stale run of the unit that answers)
+    assert rt.setup_ack_errors == {"missing": 1 + answers, "wrong": 0}
+    again = [e for e in logs if e["event"] == RERUN]
+    assert (again[0]["log_level"], again[0]["why"][:25]) == ("info", "the device answers again:")
+    # switched off again at 30 s: stale, set up again while off, which is no ignoring
+    assert [e["why"][:9] for e in again[1:]] == ["stale for"]
+    ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
+    assert len(ignored) == (0 if answers else 1)
