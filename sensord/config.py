@@ -321,11 +321,7 @@ class SerialConfig(Schema):
 
     baudrate = Int(min=50, max=12_000_000, default=9600)
     bytesize = Choice(BYTESIZES, default=8)
-    parity = Choice(
-        PARITIES,
-        default="N",
-        meant=PARITY_WORDS,
-    )
+    parity = Choice(PARITIES, default="N", meant=PARITY_WORDS, any_case=True)
     stopbits = Choice(STOPBITS, default=1.0)
     xonxoff = Bool(default=False)
     rtscts = Bool(default=False)

@@ -359,13 +359,20 @@ class Choice(Field[T]):
     """One of a fixed set of values (strings or numbers). ``meant`` maps other words for a
     choice (``"even"`` for ``"E"``, compared without case) to it, for the did-you-mean of a
     refused value; a word for a value that is none of the choices (a map shared by fields of
-    fewer choices) gives no hint."""
+    fewer choices) gives no hint. With ``any_case``, a string is taken in either case and
+    stored as the choice is written (``"e"`` is ``"E"``)."""
 
     def __init__(
-        self, choices: Sequence[T], *, meant: Mapping[str, T] | None = None, **kw: Any
+        self,
+        choices: Sequence[T],
+        *,
+        meant: Mapping[str, T] | None = None,
+        any_case: bool = False,
+        **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.choices = tuple(choices)
+        self.any_case = any_case
         self.meant = {
             word.lower(): choice for word, choice in (meant or {}).items() if choice in self.choices
         }
@@ -381,7 +388,16 @@ class Choice(Field[T]):
                 and choice == value
             ):
                 return choice
+            if (
+                self.any_case
+                and isinstance(choice, str)
+                and isinstance(value, str)
+                and choice.casefold() == value.casefold()
+            ):
+                return choice
         options = ", ".join(_fmt(c) for c in self.choices)
+        if self.any_case:
+            options += " (in either case)"
         got = _fmt(value)
         kinds = {type(c) for c in self.choices}
         if type(value) not in kinds and not (type(value) is int and float in kinds):

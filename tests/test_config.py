@@ -198,7 +198,8 @@ def test_sensors_must_be_an_array_of_tables() -> None:
         ),
         (
             'serial = { parity = "X" }',
-            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S', got 'X'",
+            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S' (in either case), "
+            "got 'X'",
         ),
         (
             "serial = { stopbits = 3 }",

@@ -643,18 +643,18 @@ def test_a_quoted_number_or_boolean_is_told_to_lose_its_quotes(extra: str, probl
     [
         (
             'serial = { parity = "none" }',
-            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S', got 'none'; did "
-            "you mean 'N'?",
+            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S' (in either case), "
+            "got 'none'; did you mean 'N'?",
         ),
         (
             'serial = { parity = "Even" }',
-            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S', got 'Even'; did "
-            "you mean 'E'?",
+            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S' (in either case), "
+            "got 'Even'; did you mean 'E'?",
         ),
         (
-            'serial = { parity = "o" }',
-            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S', got 'o'; did "
-            "you mean 'O'?",
+            'serial = { parity = "x" }',
+            "sensors[0].serial.parity: must be one of 'N', 'E', 'O', 'M', 'S' (in either case), "
+            "got 'x'",
         ),
         (
             'serial = { stopbits = "1" }',
@@ -674,6 +674,19 @@ def test_a_quoted_number_or_boolean_is_told_to_lose_its_quotes(extra: str, probl
 )
 def test_a_choice_written_another_way_is_pointed_to_the_choice(extra: str, problem: str) -> None:
     assert error_of(sensor("meter", "sim://meter", extra)).problems == [problem]
+
+
+@pytest.mark.parametrize("written", ["e", "E"])
+def test_a_parity_letter_is_taken_in_either_case_as_on_the_command_line(written: str) -> None:
+    """``--parity e`` is taken; so is ``parity = "e"`` in the file, stored as the letter is
+    written in the list (the line settings, a bus's comparison of its devices' lines)."""
+    config = parse_config(sensor("meter", "sim://meter", f'serial = {{ parity = "{written}" }}'))
+    assert config.sensors[0].serial.parity == "E"
+    assert config.sensors[0].serial.settings().parity == "E"
+    bus = MODBUS.format(extra='serial = { parity = "e" }', channel="flow") + MODBUS.replace(
+        "pump", "tank"
+    ).format(extra=f'serial = {{ parity = "{written}" }}\nmodbus = {{ unit = 2 }}', channel="flow")
+    assert [s.serial.parity for s in parse_config(bus).sensors] == ["E", "E"]
 
 
 @pytest.mark.parametrize(
