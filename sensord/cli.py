@@ -47,10 +47,12 @@ from sensord.config import (
     CONNECT_DELAY_MAX_S,
     DEFAULT_CONFIG_PATH,
     DEFAULT_HTTP_PORT,
+    STDIN_SOURCE,
     Config,
     HttpConfig,
     SensorConfig,
     load_config,
+    load_config_stdin,
     load_config_text,
     load_http_config,
 )
@@ -180,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
         "config",
         nargs="?",
         type=Path,
-        help=f"config file (default: {DEFAULT_CONFIG_PATH}, when it exists)",
+        help=f"config file (default: {DEFAULT_CONFIG_PATH}, when it exists); - reads it from "
+        "standard input (cat new.toml | sensord check -), named <stdin> in messages",
     )
     check.add_argument(
         "-c",
@@ -188,7 +191,8 @@ def _parser() -> argparse.ArgumentParser:
         dest="config_opt",
         type=Path,
         metavar="CONFIG",
-        help="the config file, as the other commands take it (instead of the argument)",
+        help="the config file, as the other commands take it (instead of the argument; - for "
+        "standard input)",
     )
     check.add_argument(
         "--no-devices", action="store_true", help="only validate the file, do not look at devices"
@@ -759,16 +763,18 @@ def _cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         path = DEFAULT_CONFIG_PATH
     if path is None:
         parser.error(f"check needs a config file: sensord check CONFIG (no {DEFAULT_CONFIG_PATH})")
+    stdin = str(path) == "-"
+    source = STDIN_SOURCE if stdin else str(path)
     try:
-        config = load_config(path)
+        config = load_config_stdin(sys.stdin.buffer) if stdin else load_config(path)
     except ConfigError as exc:
         _print_config_error(exc)
         return EXIT_INVALID
-    print(f"{path}: configuration is valid")
+    print(f"{source}: configuration is valid")
     print(_describe(config))
     if args.no_devices:
         return EXIT_OK
-    return EXIT_OK if _check_devices(config, source=str(path)) else EXIT_INVALID
+    return EXIT_OK if _check_devices(config, source=source) else EXIT_INVALID
 
 
 def _describe(config: Config) -> str:

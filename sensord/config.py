@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Self
 
 from sensord.address import (
     KNOWN_SCHEMES,
@@ -106,11 +106,13 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "DEFAULT_HTTP_PORT",
     "MAX_RING_BYTES",
+    "STDIN_SOURCE",
     "ChannelConfig",
     "Config",
     "ExampleRead",
     "SensorConfig",
     "load_config",
+    "load_config_stdin",
     "load_http_config",
     "parse_config",
 ]
@@ -2794,6 +2796,33 @@ def _http_table_text(text: str, error: str) -> str | None:
     if error_line is None or start <= error_line < end:
         return None
     return "\n".join(lines[start:end])
+
+
+#: How a configuration read from standard input (``sensord check -``) is named in messages.
+STDIN_SOURCE = "<stdin>"
+
+
+def load_config_stdin(stream: BinaryIO) -> Config:
+    """Read, parse and validate the configuration in ``stream`` (standard input's bytes,
+    for ``sensord check -``), named :data:`STDIN_SOURCE` in its errors. Raises
+    ConfigError."""
+    try:
+        raw = stream.read()
+    except OSError as exc:
+        raise ConfigError([f"cannot read standard input: {exc.strerror}"], STDIN_SOURCE) from None
+    if not raw.strip():
+        raise ConfigError(
+            [
+                "standard input is empty: pipe the configuration in "
+                "(cat sensord.toml | sensord check -), or name its file"
+            ],
+            STDIN_SOURCE,
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"is not UTF-8 text (byte {exc.start})"], STDIN_SOURCE) from None
+    return parse_config(text, STDIN_SOURCE)
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

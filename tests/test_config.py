@@ -689,6 +689,58 @@ def test_check_of_two_files_is_a_usage_error(tmp_path: Path) -> None:
     assert sensord_cli("check", str(good), "-c", str(good)).returncode == 0
 
 
+def _check_stdin(text: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``sensord check ARGS`` with ``text`` on its standard input (``cat FILE | sensord
+    check -``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sensord", "check", *args],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+
+
+def test_check_reads_the_file_from_standard_input_named_stdin(tmp_path: Path) -> None:
+    """``cat new.toml | sensord check -`` (and ``-c -``) checks what is piped in, a generated
+    configuration that is no file yet, and names it ``<stdin>`` in every message."""
+    valid = _check_stdin(MINIMAL, "-")
+    assert valid.returncode == 0, valid.stderr
+    assert valid.stdout.startswith("<stdin>: configuration is valid\n")
+    assert "    probe: sim://probe format=value " in valid.stdout
+
+    invalid = _check_stdin(MINIMAL.replace('format = "value"', 'format = "vaule"'), "-c", "-")
+    assert invalid.returncode == 1
+    assert invalid.stderr.startswith(
+        "sensord: invalid configuration: <stdin>: sensors[0].format (sensor 'probe'): "
+    ), invalid.stderr
+    assert "did you mean 'value'?" in invalid.stderr
+
+    regular = tmp_path / "not-a-tty"
+    regular.write_text("x")
+    device = _check_stdin(
+        MINIMAL.replace('"sim://probe"', f'"{regular}"').replace(
+            'format = "value"', 'format = "value"\nsimulate = "never"'
+        ),
+        "-",
+    )
+    assert device.returncode == 1
+    assert (
+        f"<stdin>: sensors[0].port (sensor 'probe'): {regular} is not a character device (it "
+        "is a regular file)"
+    ) in device.stdout
+    assert "<stdin>: device check failed" in device.stderr
+
+    empty = _check_stdin("", "-")
+    assert empty.returncode == 1
+    assert empty.stderr == (
+        "sensord: invalid configuration: <stdin>: standard input is empty: pipe the "
+        "configuration in (cat sensord.toml | sensord check -), or name its file\n"
+    )
+
+
 def test_ports_lists_the_ports_when_the_config_is_not_valid(tmp_path: Path) -> None:
     """A file with a mistake (being edited: the port is what is wrong) still has ``sensord
     ports`` list the ports, which tell which port is which; the errors are printed and the
