@@ -156,6 +156,7 @@ from sensord.refusals import DeviceRefusals
 from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
 from sensord.reply_starts import NONE, ReplyStarts
 from sensord.retry import Backoff, Retry
+from sensord.schema import natural_key
 from sensord.sensor import SensorRuntime, log_simulated_absent_device, wants_simulation
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
@@ -422,6 +423,9 @@ class Bus:
         if simulated is None:
             simulated = wants_simulation(config)
         self._simulated: dict[int, SimulatedModbusDevice] | None = {} if simulated else None
+        #: the devices' ``simulate`` (one for the bus): what an absent port's error says
+        #: happens to them meanwhile
+        self._simulate_setting = config.simulate
         spec = config.format_spec().modbus
         assert spec is not None
         self.transport = spec.transport
@@ -573,6 +577,8 @@ class Bus:
             self._address.text,
             self._settings,
             connected_before=self._endpoint in self._reached,
+            simulate=self._simulate_setting,
+            bus_devices=sorted(self.devices, key=natural_key),
         )
 
     def try_open(self) -> bool:
@@ -641,7 +647,9 @@ class Bus:
                 **flapping,
             )
             if source.simulated and self._address.is_device:
-                log_simulated_absent_device(self.log, self.port, source.url)
+                log_simulated_absent_device(
+                    self.log, self.port, source.url, sorted(self.devices, key=natural_key)
+                )
         for device in self.devices.values():
             if device.sensor.name in idle_closed:  # it goes on: schedule, quarantine, state
                 # a new connection all the same: a device or gateway that drops the requests

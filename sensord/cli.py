@@ -80,7 +80,7 @@ from sensord.ports import (
     service_access_problem,
 )
 from sensord.reopen import DEVICE_WATCH_S
-from sensord.schema import closest, decode_escapes
+from sensord.schema import closest, decode_escapes, natural_key
 from sensord.sensor import make_device
 from sensord.serial_settings import (
     BYTESIZES,
@@ -1247,7 +1247,17 @@ def _check_devices(
                     f"this file (pid {daemons}); a reload keeps it open"
                 )
                 continue
-        problems = check_device(sensor.port, sys_root=sys_root, simulate=sensor.simulate)
+        bus = (
+            [s.name for s in config.sensors if s.is_modbus and s.port == sensor.port]
+            if sensor.is_modbus and sensor.address.is_device
+            else []
+        )
+        problems = check_device(
+            sensor.port,
+            sys_root=sys_root,
+            simulate=sensor.simulate,
+            bus_devices=sorted(bus, key=natural_key),
+        )
         if not problems and sensor.address.is_device:
             service = service_access_problem(os.path.realpath(sensor.port), service_user)
             problems = [] if service is None else [service]

@@ -21,7 +21,7 @@ import pwd
 import re
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from serial.tools.list_ports import comports
@@ -752,28 +752,54 @@ ABSENT_MEANWHILE = {
 }
 
 
-def dangling_link(url: str, real: str, simulate: str | None = None) -> str:
+#: What the daemon does with the devices of a Modbus bus (``{devices}``: their sensors'
+#: names) while the bus's port is absent, by their ``simulate`` (one for the whole bus).
+BUS_ABSENT_MEANWHILE = {
+    "never": "the daemon waits for it, and the bus's devices ({devices}) read nothing (down) "
+    'until it is back (simulate = "never")',
+    "auto": "a daemon that starts without it simulates the bus's devices ({devices}) until it "
+    "is back, and one that was reading it waits for it, the devices down meanwhile "
+    '(simulate = "auto")',
+}
+
+
+def dangling_link(
+    url: str, real: str, simulate: str | None = None, bus_devices: Sequence[str] = ()
+) -> str:
     """What a device link ``url`` (a ``/dev/serial/by-id/...`` link) whose target ``real``
     does not exist says, in ``sensord check`` and in the daemon alike: the device is absent
     (its adapter unplugged), and, given the sensor's ``simulate``, what the daemon does
-    meanwhile (:data:`ABSENT_MEANWHILE`)."""
+    meanwhile (:data:`ABSENT_MEANWHILE`); for the port of a Modbus bus (``bus_devices``: the
+    names of its devices' sensors), what happens to those devices
+    (:data:`BUS_ABSENT_MEANWHILE`)."""
     text = (
         f"{url} is a link to {real}, which does not exist: its device is absent (the adapter "
         "is unplugged)"
     )
-    meanwhile = ABSENT_MEANWHILE.get(simulate or "")
+    if bus_devices:
+        meanwhile = BUS_ABSENT_MEANWHILE.get(simulate or "")
+        if meanwhile is not None:
+            meanwhile = meanwhile.format(devices=", ".join(bus_devices))
+    else:
+        meanwhile = ABSENT_MEANWHILE.get(simulate or "")
     return f"{text}; {meanwhile}" if meanwhile else text
 
 
 def check_device(
-    url: str, *, probe_lock: bool = True, sys_root: str = SYS_ROOT, simulate: str | None = None
+    url: str,
+    *,
+    probe_lock: bool = True,
+    sys_root: str = SYS_ROOT,
+    simulate: str | None = None,
+    bus_devices: Sequence[str] = (),
 ) -> list[str]:
     """Problems, in plain words, that would stop sensord from using the device at ``url``.
 
     An empty list means no problem was found. URLs (``socket://``, ``rfc2217://``, ``sim://``,
     ``loop://``) name no local device and return ``[]`` (``sensord check`` tries a network
     port's connection itself). Other ``scheme://`` URLs are reported as unknown. ``simulate``
-    is the sensor's setting, told with a dangling link.
+    is the sensor's setting, told with a dangling link, as are the devices of a Modbus bus
+    (``bus_devices``: their sensors' names) on the port.
 
     Checked, in order: the path exists (a by-id link that points nowhere is told with what
     the daemon does meanwhile under the sensor's ``simulate``: :func:`dangling_link`),
@@ -795,7 +821,7 @@ def check_device(
     display = url if real == url else f"{url} -> {real}"
     if not os.path.exists(url):
         if os.path.islink(url):
-            return [dangling_link(url, real, simulate)]
+            return [dangling_link(url, real, simulate, bus_devices)]
         return [f"{url} does not exist{renumbered_hint(url)}"]
     try:
         st = os.stat(real)

@@ -265,15 +265,17 @@ def wants_simulation(config: SensorConfig) -> bool:
     )
 
 
-def log_simulated_absent_device(logger: FilteringBoundLogger, port: str, url: str) -> None:
-    """Warn that a sensor (or a Modbus bus) whose device path ``port`` was absent at start
-    reads the simulation ``url`` instead (``simulate = "auto"``): its readings are made up
-    until the path is there (the daemon looks for it every :data:`DEVICE_WATCH_S`). A
-    ``port`` that is a dangling link is told as ``sensord check`` tells it
-    (:func:`sensord.ports.dangling_link`)."""
+def log_simulated_absent_device(
+    logger: FilteringBoundLogger, port: str, url: str, bus_devices: Sequence[str] = ()
+) -> None:
+    """Warn that a sensor (or a Modbus bus: ``bus_devices``, its devices' sensors) whose
+    device path ``port`` was absent at start reads the simulation ``url`` instead (``simulate
+    = "auto"``): its readings are made up until the path is there (the daemon looks for it
+    every :data:`DEVICE_WATCH_S`). A ``port`` that is a dangling link is told as ``sensord
+    check`` tells it (:func:`sensord.ports.dangling_link`)."""
     link: dict[str, str] = {}
     if os.path.islink(port) and not os.path.exists(port):
-        link["error"] = dangling_link(port, os.path.realpath(port), "auto")
+        link["error"] = dangling_link(port, os.path.realpath(port), "auto", bus_devices)
     logger.warning(
         "device absent: simulating it",
         port=port,

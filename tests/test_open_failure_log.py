@@ -114,6 +114,75 @@ def test_a_modbus_bus_gone_for_hours_is_logged_the_same_way(tmp_path: Path) -> N
     bus.stop()
 
 
+@pytest.mark.parametrize("simulate", ["never", "auto"])
+def test_a_modbus_bus_on_a_dangling_link_tells_what_its_devices_do_meanwhile(
+    tmp_path: Path, simulate: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sensor's dangling link says what the daemon does meanwhile (simulate or wait); a
+    bus's said only that the device is absent, as ``simulate`` is each device's. It is one for
+    the whole bus (the configuration makes it so): the bus's error, and ``sensord check``'s of
+    each of its devices, tell what happens to the bus's devices, named."""
+    link = tmp_path / "usb-FTDI_USB-RS485_Cable_FT4XYZ-if00-port0"
+    gone = tmp_path / "ttyUSB-unplugged"
+    link.symlink_to(gone)
+    path = tmp_path / "sensord.toml"
+    path.write_text(
+        "".join(
+            f'[[sensors]]\nname = "{name}"\nport = "{link}"\nformat = "modbus"\n'
+            f'simulate = "{simulate}"\nmodbus = {{ unit = {unit} }}\n'
+            'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+            '[[sensors.channels]]\nname = "v"\n'
+            for name, unit in (("pump10", 10), ("pump2", 2))
+        )
+    )
+    meanwhile = {
+        "never": "the daemon waits for it, and the bus's devices (pump2, pump10) read nothing "
+        '(down) until it is back (simulate = "never")',
+        "auto": "a daemon that starts without it simulates the bus's devices (pump2, pump10) "
+        "until it is back, and one that was reading it waits for it, the devices down "
+        'meanwhile (simulate = "auto")',
+    }[simulate]
+    told = (
+        f"{link} is a link to {gone}, which does not exist: its device is absent (the adapter "
+        f"is unplugged); {meanwhile}"
+    )
+    assert cli.main(["check", "-c", str(path)]) == (1 if simulate == "never" else 0)
+    out = capsys.readouterr().out
+    for i, name in enumerate(("pump10", "pump2")):
+        assert f"{path}: sensors[{i}].port (sensor {name!r}): {told}\n" in out, out
+
+    configs = parse_config(path.read_text()).sensors
+    clock = Clock()
+    # a bus that was reading the port (not simulated) finds it gone; one that starts without
+    # it, at "auto", simulates its devices
+    bus = Bus(
+        "bus:" + str(link),
+        configs[0],
+        clock=clock,
+        rng=random.Random(7),
+        simulated=None if simulate == "never" else False,
+    )
+    runtimes = [SensorRuntime(c, clock=clock, wall_clock=clock) for c in configs]
+    for runtime in runtimes:
+        bus.add(runtime)
+    with capture_logs() as logs:
+        assert not bus.try_open()
+    # each device's down state names the bus's error, as /status does
+    assert [(e["sensor"], e["error"]) for e in logs if e["event"] == "sensor state"] == [
+        (name, f"bus {link}: {told}") for name in ("pump10", "pump2")
+    ]
+    assert [r.last_error for r in runtimes] == [f"bus {link}: {told}"] * 2
+    bus.stop()
+    if simulate == "auto":
+        started = Bus("bus:" + str(link), configs[0], clock=clock, rng=random.Random(7))
+        for config in configs:
+            started.add(SensorRuntime(config, clock=clock, wall_clock=clock))
+        with capture_logs() as logs:
+            assert started.try_open()
+        assert [e["error"] for e in logs if e["event"] == "device absent: simulating it"] == [told]
+        started.stop()
+
+
 # -- a port held by another process: its holders are searched for only when it is logged -------
 
 

@@ -66,6 +66,7 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
@@ -815,12 +816,15 @@ class SerialSource(Source):
         *,
         connected_before: bool = False,
         simulate: str | None = None,
+        bus_devices: Sequence[str] = (),
     ) -> None:
         super().__init__(sensor, url)
         self.settings = settings
         #: the sensor's ``simulate`` (None outside the daemon): what the daemon does while
-        #: its device is absent, told with a dangling link
+        #: its device is absent, told with a dangling link; for a Modbus bus's port, the
+        #: names of the bus's devices, which that tells of
         self._simulate = simulate
+        self._bus_devices = tuple(bus_devices)
         #: a connection to this network port was made before in this run (a refusal is then
         #: no absent server, see ``_network_hint``)
         self._connected_before = connected_before
@@ -968,7 +972,7 @@ class SerialSource(Source):
         except FileNotFoundError:
             if os.path.islink(url):
                 raise SourceUnavailableError(
-                    self.sensor, dangling_link(url, real, self._simulate)
+                    self.sensor, dangling_link(url, real, self._simulate, self._bus_devices)
                 ) from None
             raise SourceUnavailableError(
                 self.sensor, f"{url} does not exist{renumbered_hint(url)}"
