@@ -158,6 +158,7 @@ from sensord.reply_starts import NONE, ReplyStarts
 from sensord.retry import Backoff, Retry
 from sensord.schema import natural_key
 from sensord.sensor import SensorRuntime, log_simulated_absent_device, wants_simulation
+from sensord.shared_port import SharedPortWatch
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
@@ -426,6 +427,8 @@ class Bus:
         #: the devices' ``simulate`` (one for the bus): what an absent port's error says
         #: happens to them meanwhile
         self._simulate_setting = config.simulate
+        #: whether another process has the bus's port open too (searched by the reader)
+        self.shared_port = SharedPortWatch(log.bind(bus=config.port))
         spec = config.format_spec().modbus
         assert spec is not None
         self.transport = spec.transport
@@ -615,6 +618,7 @@ class Bus:
     def opened(self, source: Source) -> None:
         self.source = source
         self.state = "up"
+        self.shared_port.opened(source)
         if self._endpoint is not None and self._simulated is None:
             self._reached.add(self._endpoint)
         self.link.reset()
@@ -1005,6 +1009,10 @@ class Bus:
             for device in self.devices.values():
                 device.sensor.check_stale(now)
                 device.refusals.tell_untold()
+            if self.shared_port.watching and (
+                self._unheard or any(d.sensor.state == "stale" for d in self.devices.values())
+            ):
+                self.shared_port.trouble()  # another process may take its replies
         self._start_next(now)
 
     def _plan_next(self) -> tuple[float, _Device | None]:

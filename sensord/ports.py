@@ -31,6 +31,7 @@ from sensord.schema import natural_key
 from sensord.uart import read_icount
 
 __all__ = [
+    "CGROUP_ROOT",
     "PRESENT_NOW",
     "PTY_SLAVE_MAJORS",
     "SERVICE_GROUPS",
@@ -38,6 +39,7 @@ __all__ = [
     "SYS_ROOT",
     "AdapterFacts",
     "Holder",
+    "HolderScan",
     "PortInfo",
     "adapter_facts",
     "char_device_groups",
@@ -46,6 +48,7 @@ __all__ = [
     "file_kind",
     "find_holders",
     "format_ports",
+    "getty_unit",
     "group_name",
     "holder_hint",
     "latency_hint",
@@ -396,6 +399,107 @@ def search_holders(
         if include_self or pid != me
     ]
     return holders, complete
+
+
+class HolderScan:
+    """One search of every process's open files (``/proc/*/fd``, the processes this user may
+    inspect) for the holders of several devices at once, run in slices (``step``) so that no
+    call takes longer than it is given: a housekeeping tick of the reader's runs one slice.
+    The programs that play a pseudo-terminal's device (they hold its master, found by the
+    ``tty-index`` of their ``/dev/ptmx`` descriptor) are noted for ``holders`` to leave out."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        #: the devices' real paths, and the pids found with each open
+        self._open: dict[str, set[int]] = {path: set() for path in paths}
+        #: the pseudo-terminals among them by index, and their players' pids
+        self._ptys = {
+            path.removeprefix("/dev/pts/"): path
+            for path in self._open
+            if path.startswith("/dev/pts/") and path.removeprefix("/dev/pts/").isdigit()
+        }
+        self._players: dict[str, set[int]] = {path: set() for path in self._ptys.values()}
+        self._walk = _open_files()
+        self.done = False
+
+    @property
+    def paths(self) -> frozenset[str]:
+        return frozenset(self._open)
+
+    def step(self, time_limit_s: float, clock: Callable[[], float] = time.monotonic) -> bool:
+        """Search on for at most ``time_limit_s`` (after one file at least); True once every
+        open file was examined."""
+        if self.done:
+            return True
+        stop_at = clock() + time_limit_s
+        for pid, fd in self._walk:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                target = ""
+            found = self._open.get(target)
+            if found is not None:
+                found.add(pid)
+            elif self._ptys and target.endswith("/ptmx"):
+                self._note_player(pid, fd)
+            if clock() >= stop_at:
+                return False
+        self.done = True
+        return True
+
+    def _note_player(self, pid: int, fd: str) -> None:
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
+                info = f.read()
+        except OSError:
+            return
+        for line in info.splitlines():
+            key, _, value = line.partition(":")
+            if key == "tty-index" and value.strip() in self._ptys:
+                self._players[self._ptys[value.strip()]].add(pid)
+
+    def holders(self, path: str) -> list[Holder]:
+        """The processes but this one that hold ``path`` (one of the scan's), open or locked
+        (``/proc/locks``, read now), sorted by pid; a pseudo-terminal's player only when it
+        locks the device."""
+        locked = _pids_with_lock(path)
+        players = self._players.get(path, set())
+        me = os.getpid()
+        return [
+            Holder(pid, _command_of(pid), pid in locked)
+            for pid in sorted(self._open.get(path, set()) | locked)
+            if pid != me and (pid not in players or pid in locked)
+        ]
+
+
+#: Where the control groups are mounted (``unified`` and ``systemd`` below it on a host of
+#: the hybrid layout).
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+#: The systemd units that run a login prompt on a device, with the slice each runs in.
+_GETTY_UNITS = (
+    ("system-serial\\x2dgetty.slice", "serial-getty@{name}.service"),
+    ("system-getty.slice", "getty@{name}.service"),
+)
+
+
+def getty_unit(real_path: str, cgroup_root: str = CGROUP_ROOT) -> str | None:
+    """The systemd unit that runs a login prompt (getty) on the device ``real_path`` now
+    (``serial-getty@ttyAMA0.service``), or None: read from the unit's control group, which
+    every user may read, where the getty's process itself runs as root and is hidden from the
+    service's user (``ProtectProc=invisible``)."""
+    name = os.path.basename(real_path)
+    for hierarchy in ("", "unified", "systemd"):
+        for slice_name, unit_name in _GETTY_UNITS:
+            unit = unit_name.format(name=name)
+            procs = os.path.join(cgroup_root, hierarchy, "system.slice", slice_name, unit)
+            try:
+                with open(os.path.join(procs, "cgroup.procs"), encoding="ascii") as f:
+                    running = bool(f.read().split())
+            except OSError:
+                continue
+            if running:
+                return unit
+    return None
 
 
 def lock_holders(path: str) -> list[Holder]:

@@ -53,6 +53,7 @@ from sensord.log import RateLimiter
 from sensord.reopen import as_source_error
 from sensord.retry import Retry
 from sensord.sensor import SensorRuntime
+from sensord.shared_port import SharedPortScan, SharedPortWatch
 from sensord.sources.base import Source
 
 if TYPE_CHECKING:  # loaded with the first Modbus device
@@ -138,6 +139,8 @@ class Port(Protocol):
     retry: Retry
     #: when the reader's timers next need the port (kept by ``Reader._service_timers``)
     timers_at: float
+    #: whether another process has the port open too (searched at housekeeping)
+    shared_port: SharedPortWatch
 
     @property
     def opens_slowly(self) -> bool: ...
@@ -277,6 +280,9 @@ class Reader:
         #: ``sensord.capture.CaptureJournal``): flushed at housekeeping, at the end of a pass
         #: that read a large chunk or filled it, before a ring is read or resized, at close
         self.journal = CaptureJournal()
+        #: the search for other processes that have a port open too (``sensord.shared_port``),
+        #: a slice at each housekeeping: its time limit is real time, whatever ``clock``
+        self._shared_scan = SharedPortScan()
         #: the thread running ``run`` (None while none does)
         self._loop_thread: int | None = None
         for sensor in sensors:
@@ -983,6 +989,8 @@ class Reader:
                     deadline = at
         if housekeeping:
             self.journal.flush()
+            # a slice of the search for other processes on the ports due (sensord.shared_port)
+            self._shared_scan.step(port.shared_port for port in self._ports.values())
             self.last_housekeeping = now
             self.idle = not (up or self._fed)
             self._fed = False

@@ -296,6 +296,14 @@ class FrameRejects:
         #: the texts of the faults the device reported, oldest first (see FAULTS_REMEMBERED)
         self._faults_seen: dict[str, None] = {}
 
+    @property
+    def damaged(self) -> int:
+        """Frames rejected as damaged so far: those the parser rejected whole for a cause of
+        damage, and the binary framer's rejected candidates and overlong frames (a port's
+        trouble, for ``sensord.shared_port``). A sum over a few reasons: read at ticks."""
+        framer = self._framer
+        return self._whole + sum(framer.rejected.values()) + framer.overlong
+
     def retime(self, stale_after_s: float) -> None:
         """The sensor's ``stale_after`` changed (a reload that kept its port open)."""
         self._stale_after_s = stale_after_s

@@ -96,6 +96,7 @@ from sensord.reopen import (
     device_absent,
 )
 from sensord.retry import Backoff, Retry
+from sensord.shared_port import SharedPortWatch
 from sensord.snapshot import ChannelSnapshot, SensorSnapshot, StepSnapshot
 from sensord.sources.base import Source
 from sensord.sources.echo import EchoCounts
@@ -413,6 +414,10 @@ class SensorRuntime:
         self._to_journal: Callable[[tuple[CaptureRing, bytes, float]], None] | None = None
         #: the kernel's line error counters of a device port, read in the housekeeping tick
         self.line = LineErrors()
+        #: whether another process has the port open too (searched by the reader)
+        self.shared_port = SharedPortWatch(log.bind(sensor=config.name))
+        #: ``rejects.damaged`` at the port's open: one more is trouble for ``shared_port``
+        self._damaged_at_open = 0
         #: the bus's port while it is open (a device on a bus has no source of its own: the
         #: devices of a bus share their port's line error and echo counts)
         self._bus_source: Source | None = None
@@ -1159,6 +1164,8 @@ class SensorRuntime:
         if self.dialogue is not None:
             self.dialogue.opened(now, same_device=ends.reopening_stale or stale_at_open)
         self.line.opened(source.line_counters)
+        self.shared_port.opened(source)
+        self._damaged_at_open = self.rejects.damaged
         if self.local_echo is not None:
             self.local_echo.opened(source.echo)
         extra: dict[str, Any] = {"port": source.url}
@@ -2063,6 +2070,10 @@ class SensorRuntime:
             if self.source is None:  # a write broke the port
                 return
         self.check_stale(now)
+        if self.shared_port.watching and (
+            self.state == "stale" or self.rejects.damaged != self._damaged_at_open
+        ):
+            self.shared_port.trouble()  # another process may take its bytes: searched once
 
     def check_stale(self, now: float) -> None:
         """Up, but no frame for ``stale_after``: stale, with what came meanwhile. Also ends a
@@ -2451,6 +2462,10 @@ class SensorRuntime:
                 f"its device {self.config.port} was absent when it started: the readings are "
                 'simulated (simulate = "auto") until that path is there'
             )
+        port = self.source if self._bus_source is None else self._bus_source
+        shared = port.shared_hint if isinstance(port, SerialSource) else None
+        if shared is not None:  # the likely cause of what else is wrong: first
+            hint = shared if hint is None else f"{shared}; {hint}"
         last_frame_at = self.last_frame_at
         if last_frame_at is None:
             last_frame_at = self._frame_before_open

@@ -852,8 +852,22 @@ class SerialSource(Source):
             self._address = parse_address(url)
         except ValueError as exc:
             self._address_problem = str(exc)
+        #: another process that has this device open too, found after the open
+        #: (``sensord.shared_port``): the warning's text, for ``/status``; None: none found
+        self.shared_hint: str | None = None
 
     # -- properties ----------------------------------------------------------------------------
+    @property
+    def is_device(self) -> bool:
+        """The URL is a device path (or a by-id link), not a network or other URL."""
+        return self._address is not None and self._address.is_device
+
+    @property
+    def display(self) -> str:
+        """The port as errors name it: the configured path, with the device it resolved to at
+        the latest open (``LINK -> /dev/ttyUSB0``)."""
+        return self._display
+
     @property
     def resolved_path(self) -> str | None:
         """The device behind a device-path URL at the latest open attempt (a by-id link is

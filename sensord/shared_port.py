@@ -1,0 +1,196 @@
+"""Another process reading a port the daemon has open.
+
+A process that has a serial port open without a lock (a serial console's getty on
+``/dev/ttyAMA0`` or ``/dev/ttyS0``, a terminal program) does not stop the daemon's open:
+``serial.exclusive`` keeps out the opens that come after the daemon's, not one made before
+it, nor root's. The kernel then hands each byte to whichever of the two reads first, so the
+sensor's frames go missing or come cut, and the other process may set the port's line
+settings under the daemon's (a getty restarted sets its own baud rate). ``sensord check``
+names such a holder; the daemon looks once per open of a device port:
+
+* after the port's first open in the run (a getty that runs from boot), and
+* at the first sign of trouble after any open: the sensor goes stale, or a frame is rejected
+  as damaged (a process that opened the port between two opens of the daemon's).
+
+The search of every process's open files costs about 16 µs a file, a third of a second on a
+host with 20,000 open files: the reader runs it in slices of :data:`SCAN_SLICE_S` in its
+housekeeping ticks, one search for every port due at once (:class:`SharedPortScan`), never on
+the reading path. A getty's unit is found from its control group as well
+(:func:`sensord.ports.getty_unit`), which the service's user may read where the getty's
+process is hidden from it. What is found is a warning in the log (``port shared with another
+process``), naming the holders (pid and command) and how to keep them off the port, and a hint
+in ``/status`` for as long as the port stays open.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+
+from structlog.typing import FilteringBoundLogger
+
+from sensord.ports import CGROUP_ROOT, Holder, HolderScan, getty_unit, holder_hint
+from sensord.sources.base import Source
+from sensord.sources.serial_port import SerialSource
+
+__all__ = ["SCAN_SLICE_S", "SharedPortScan", "SharedPortWatch", "shared_port_text"]
+
+#: The longest one housekeeping tick spends on the search of open files.
+SCAN_SLICE_S = 0.02
+
+
+def shared_port_text(
+    display: str, real_path: str, holders: list[Holder], unit: str | None, *, exclusive: bool
+) -> str:
+    """The warning's text: who else has the port ``display`` (the device ``real_path``) open
+    (``holders``; ``unit``: the getty unit that runs on it), what that does to the sensor's
+    data, and how to stop it."""
+    if holders:
+        who = ", ".join(str(h) for h in holders)
+        if unit is not None:
+            who += f" (and {unit})"
+    else:
+        who = f"{unit}, a login prompt"
+    if unit is not None:
+        fix = (
+            f"; a login prompt runs on it: turn it off (sudo systemctl disable --now {unit}; "
+            "on a Raspberry Pi, raspi-config, Interface Options, Serial Port: no login shell)"
+        )
+    else:
+        fix = holder_hint(holders, real_path) or (
+            "; stop that process, or have it use another port"
+        )
+    late = (
+        " (serial.exclusive keeps out the opens after sensord's, not one made before it, nor "
+        "root's)"
+        if exclusive
+        else ""
+    )
+    return (
+        f"{display} is open in another process too: {who}; the kernel hands each byte to "
+        "whichever process reads first, so this sensor's frames go missing or come cut, and "
+        f"that process may change the port's line settings{late}{fix}"
+    )
+
+
+class SharedPortWatch:
+    """Whether another process has the device port of one sensor (or one Modbus bus) open:
+    due once after the port's first open and at the first trouble after each open
+    (:meth:`trouble`); searched by :class:`SharedPortScan`. What is found is kept on the source
+    (``SerialSource.shared_hint``), so it goes with the open it was found in."""
+
+    __slots__ = ("_checked", "_due", "_ever_opened", "_log", "_path", "_scanning", "_source")
+
+    def __init__(self, logger: FilteringBoundLogger) -> None:
+        self._log = logger
+        #: the open device port watched (None: no device port open)
+        self._source: SerialSource | None = None
+        self._path = ""
+        #: the search of this open was done (or is under way)
+        self._checked = False
+        self._due = False
+        self._ever_opened = False
+        #: the source a search under way was started for
+        self._scanning: SerialSource | None = None
+
+    def opened(self, source: Source) -> None:
+        """``source`` opened: watched when it is a device (a pseudo-terminal too), due at once
+        when it is the first device open of the run."""
+        self._checked = False
+        self._scanning = None
+        if not isinstance(source, SerialSource) or not source.is_device:
+            self._source, self._due = None, False
+            return
+        self._source = source
+        self._path = source.resolved_path or os.path.realpath(source.url)
+        self._due = not self._ever_opened
+        self._ever_opened = True
+
+    @property
+    def watching(self) -> bool:
+        """A device port is open and not searched yet in this open: :meth:`trouble` counts."""
+        return self._source is not None and not self._checked
+
+    def trouble(self) -> None:
+        """The port gives trouble (stale, a damaged frame): due unless searched in this open.
+        Cheap: called at every tick of a sensor in trouble."""
+        if not self._checked and self._source is not None:
+            self._due = True
+
+    def due(self) -> str | None:
+        """The real path of the port when a search of it is due now (it is then under way
+        until :meth:`found`), else None."""
+        source = self._source
+        if not self._due or self._checked or source is None or not source.is_open:
+            return None
+        self._due = False
+        self._checked = True
+        self._scanning = source
+        return self._path
+
+    def found(self, holders: list[Holder], unit: str | None) -> None:
+        """The search started by :meth:`due` found ``holders`` and the getty ``unit`` (None:
+        none) on the port: a warning and a hint when either is there, nothing when the port
+        closed meanwhile."""
+        source, self._scanning = self._scanning, None
+        if source is None or source is not self._source or not source.is_open:
+            return
+        if not holders and unit is None:
+            return
+        text = shared_port_text(
+            source.display, self._path, holders, unit, exclusive=source.settings.exclusive
+        )
+        source.shared_hint = text
+        self._log.warning(
+            "port shared with another process",
+            port=source.display,
+            holders=[str(h) for h in holders],
+            unit=unit,
+            error=text,
+        )
+
+
+class SharedPortScan:
+    """The reader's search for the ports due (:meth:`SharedPortWatch.due`): one search of
+    every process's open files for all of them, run a slice of ``slice_s`` at each
+    :meth:`step` (a housekeeping tick); the ports that come due meanwhile wait for the next."""
+
+    def __init__(
+        self,
+        *,
+        slice_s: float = SCAN_SLICE_S,
+        clock: Callable[[], float] = time.monotonic,
+        cgroup_root: str = CGROUP_ROOT,
+    ) -> None:
+        self._slice_s = slice_s
+        self._clock = clock
+        self._cgroup_root = cgroup_root
+        self._scan: HolderScan | None = None
+        self._watches: dict[str, list[SharedPortWatch]] = {}
+
+    @property
+    def running(self) -> bool:
+        return self._scan is not None
+
+    def step(self, watches: Iterable[SharedPortWatch]) -> None:
+        """Start a search when none is under way and a port of ``watches`` is due; search on
+        for one slice; hand each watch what was found once the search is done."""
+        if self._scan is None:
+            due: dict[str, list[SharedPortWatch]] = {}
+            for watch in watches:
+                path = watch.due()
+                if path is not None:
+                    due.setdefault(path, []).append(watch)
+            if not due:
+                return
+            self._scan, self._watches = HolderScan(due), due
+        if not self._scan.step(self._slice_s, self._clock):
+            return
+        scan, searched = self._scan, self._watches
+        self._scan, self._watches = None, {}
+        for path, waiting in searched.items():
+            holders = scan.holders(path)
+            unit = getty_unit(path, self._cgroup_root)
+            for watch in waiting:
+                watch.found(holders, unit)

@@ -1,0 +1,321 @@
+"""A port that another process has open without a lock (a serial console's getty on ttyAMA0 or
+ttyS0): the daemon's open succeeds beside it, the kernel hands each byte to whichever reads
+first, and the sensor's frames go missing or come cut. The daemon searches for such a process
+once after a port's first open and at the first trouble after each open (stale, a damaged
+frame), in slices at the reader's housekeeping, and names it with how to stop it
+(``sensord.shared_port``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from harness.daemon import StartDaemon
+from harness.pty import PtyPair
+from pytest_mock import MockerFixture
+from structlog.testing import capture_logs
+
+from sensord import ports
+from sensord.bus import Bus
+from sensord.config import parse_config
+from sensord.ports import HolderScan, getty_unit
+from sensord.sensor import SensorRuntime
+from sensord.shared_port import SharedPortScan
+
+#: A process that has the port open and reads it, as a getty waiting for a login name does:
+#: every byte it reads is one the daemon does not get. It ends when its stdin closes.
+_READER = """\
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)
+print("ready", flush=True)
+while True:
+    ready, _, _ = select.select([fd, sys.stdin], [], [])
+    if sys.stdin in ready:
+        break
+    try:
+        os.read(fd, 4096)
+    except OSError:
+        break
+"""
+
+
+@pytest.fixture
+def bin_dir() -> Iterator[Path]:
+    """A directory of a short path, for the programs of :func:`_named`: the log cuts a
+    command line to 60 characters, which a test's own directory alone may fill."""
+    with tempfile.TemporaryDirectory(prefix="sd-", dir="/tmp") as name:
+        yield Path(name)
+
+
+def _named(directory: Path, name: str) -> str:
+    """A link to this interpreter named ``name``: a process run by it has that name (its
+    ``comm``) and that first word of its command line, as the program of that name has."""
+    link = directory / name
+    link.symlink_to(os.path.realpath(sys.executable))
+    return str(link)
+
+
+@contextmanager
+def reading_port(path: str, program: str = sys.executable) -> Iterator[subprocess.Popen[str]]:
+    """Another process (run as ``program``) that has ``path`` open, unlocked, and reads it."""
+    proc = subprocess.Popen(
+        [program, "-c", _READER, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def _shown(proc: subprocess.Popen[str]) -> str:
+    """How the log names the process ``proc``: its pid and command line (cut to a length)."""
+    return str(ports.Holder(proc.pid, ports._command_of(proc.pid)))
+
+
+def _config(port: str, extra: str = "") -> str:
+    return (
+        f'[[sensors]]\nname = "console"\nport = "{port}"\nformat = "value"\n'
+        f'simulate = "never"\nstale_after_s = 1\n{extra}[[sensors.channels]]\nname = "v"\n'
+    )
+
+
+@pytest.mark.slow
+def test_the_daemon_names_a_getty_that_reads_its_port_and_how_to_stop_it(
+    start_daemon: StartDaemon, pty_pair: PtyPair, bin_dir: Path
+) -> None:
+    """A getty on the port before the daemon starts (as on a Pi's ttyAMA0 from boot): the
+    daemon opened and read the port beside it and said nothing, its readings lost or cut. It
+    now warns once, naming the process (pid and command) and the systemctl line that stops
+    it, and ``/status`` gives that as the sensor's hint."""
+    with reading_port(pty_pair.path, _named(bin_dir, "agetty")) as getty:
+        daemon = start_daemon(config=_config(pty_pair.path))
+        daemon.wait_http()
+        deadline = time.monotonic() + 20.0
+        while not daemon.events("port shared with another process"):
+            assert time.monotonic() < deadline, daemon.log_text()
+            pty_pair.write(b"21.5\n")
+            time.sleep(0.1)
+        [warning] = daemon.events("port shared with another process")
+        assert warning["sensor"] == "console"
+        shown = _shown(getty)
+        assert shown.startswith(f"pid {getty.pid} ({bin_dir}/agetty -c import os"), shown
+        assert warning["holders"] == [shown]
+        name = os.path.basename(pty_pair.path)
+        assert warning["error"] == (
+            f"{pty_pair.path} is open in another process too: {shown}; the kernel hands each "
+            "byte to whichever process reads first, so this sensor's frames go missing or come cut, and that "
+            "process may change the port's line settings (serial.exclusive keeps out the opens "
+            "after sensord's, not one made before it, nor root's); a login prompt (getty) runs "
+            f"on it: turn it off (sudo systemctl disable --now serial-getty@{name}.service; on "
+            "a Raspberry Pi, raspi-config, Interface Options, Serial Port: no login shell)"
+        )
+        status = daemon.status()["sensors"]["console"]
+        assert status["hint"].startswith(warning["error"]), status
+        for _ in range(20):  # it is told once for the open, not at every trouble after it
+            pty_pair.write(b"21.5\n")
+            time.sleep(0.05)
+        assert len(daemon.events("port shared with another process")) == 1
+
+
+def _runtime(port: str, extra: str = "") -> SensorRuntime:
+    return SensorRuntime(parse_config(_config(port, extra)).sensors[0])
+
+
+def _search(scan: SharedPortScan, runtime: SensorRuntime) -> None:
+    """Housekeeping ticks until the search that is due (if any) is done."""
+    scan.step([runtime.shared_port])
+    while scan.running:
+        scan.step([runtime.shared_port])
+
+
+def test_the_search_runs_once_after_the_first_open_and_at_trouble_after_another(
+    bin_dir: Path, pty_pair: PtyPair, mocker: MockerFixture
+) -> None:
+    """No search on the reading path, nor at every tick: one after the port's first open
+    (a reader there since boot), none after a reopen that gives no trouble (the search is a
+    walk of every process's open files), one at the first trouble after that reopen (a
+    process that opened the port meanwhile), and no other in that open."""
+    walks = mocker.spy(ports, "_open_files")
+    scan = SharedPortScan()
+    runtime = _runtime(pty_pair.path)
+    with capture_logs() as logs:
+        assert runtime.try_open()
+        _search(scan, runtime)  # the first open: searched, nobody else there
+        assert walks.call_count == 1
+        runtime.feed(b"1\n2\n")
+        _search(scan, runtime)
+        assert walks.call_count == 1
+        runtime.disconnect("hung up")
+        with reading_port(pty_pair.path, _named(bin_dir, "minicom")) as other:
+            runtime.retry.next_at = 0.0
+            assert runtime.try_open()
+            runtime.feed(b"3\n")
+            runtime.tick(time.monotonic())
+            _search(scan, runtime)
+            assert walks.call_count == 1  # a reopen without trouble: not searched
+            runtime.feed(b"4\x00x\n")  # damaged: trouble
+            runtime.tick(time.monotonic())
+            _search(scan, runtime)
+            assert walks.call_count == 2
+            runtime.feed(b"y\x00\n")
+            runtime.tick(time.monotonic())
+            _search(scan, runtime)
+            assert walks.call_count == 2  # once an open
+            hint = runtime.snapshot().hint
+            shown = _shown(other)
+    runtime.stop()
+    [warning] = [e for e in logs if e["event"] == "port shared with another process"]
+    assert warning["holders"] == [shown]
+    assert shown.startswith(f"pid {other.pid} ({bin_dir}/minicom -c "), shown
+    assert warning["error"].endswith("; stop that process, or have it use another port")
+    assert hint == warning["error"]
+    # the hint goes with the open it was found in
+    assert runtime.snapshot().hint is None
+
+
+def test_a_stale_port_is_trouble_and_its_search_is_found_in_slices(
+    pty_pair: PtyPair, mocker: MockerFixture
+) -> None:
+    """A port that stays silent (another process takes every byte) is searched at its stale
+    tick; a search cut into slices far shorter than one walk of every open file still finds
+    the holder."""
+    scan = SharedPortScan(slice_s=0.0)  # one open file a slice
+    runtime = _runtime(pty_pair.path)
+    assert runtime.try_open()
+    _search(scan, runtime)  # the first open's, with nobody else there
+    runtime.disconnect("hung up")
+    runtime.retry.next_at = 0.0
+    steps = mocker.spy(HolderScan, "step")
+    with reading_port(pty_pair.path) as other, capture_logs() as logs:
+        assert runtime.try_open()  # a reopen: searched only at trouble
+        scan.step([runtime.shared_port])
+        assert not scan.running
+        shown = _shown(other)
+        runtime.tick(time.monotonic() + 2.0)  # stale_after_s = 1
+        assert runtime.state == "stale"
+        _search(scan, runtime)
+        assert steps.call_count > 10
+    runtime.stop()
+    [warning] = [e for e in logs if e["event"] == "port shared with another process"]
+    assert warning["holders"] == [shown]
+
+
+def test_without_serial_exclusive_the_text_does_not_speak_of_it(pty_pair: PtyPair) -> None:
+    scan = SharedPortScan()
+    runtime = _runtime(pty_pair.path, "serial = { exclusive = false }\n")
+    with reading_port(pty_pair.path), capture_logs() as logs:
+        assert runtime.try_open()
+        _search(scan, runtime)
+    runtime.stop()
+    [warning] = [e for e in logs if e["event"] == "port shared with another process"]
+    assert "serial.exclusive" not in warning["error"]
+    assert (
+        "that process may change the port's line settings; stop that process" in (warning["error"])
+    )
+
+
+@pytest.mark.parametrize("layout", ["", "unified", "systemd"])
+def test_a_getty_unit_hidden_from_the_service_user_is_found_by_its_control_group(
+    tmp_path: Path, pty_pair: PtyPair, layout: str
+) -> None:
+    """Under sensord.service (user sensord, ProtectProc=invisible) root's agetty is not in
+    /proc, but its unit's control group is readable: a getty found there is named by its
+    unit, with the systemctl line that stops it; an empty group (the unit stopping) is
+    none."""
+    name = os.path.basename(pty_pair.path)
+    unit = f"serial-getty@{name}.service"
+    group = tmp_path / layout / "system.slice" / "system-serial\\x2dgetty.slice" / unit
+    group.mkdir(parents=True)
+    (group / "cgroup.procs").write_text("")
+    assert getty_unit(pty_pair.path, str(tmp_path)) is None
+    (group / "cgroup.procs").write_text("812\n")
+    assert getty_unit(pty_pair.path, str(tmp_path)) == unit
+    assert getty_unit("/dev/ttyS0", str(tmp_path)) is None
+
+    scan = SharedPortScan(cgroup_root=str(tmp_path))
+    runtime = _runtime(pty_pair.path)
+    with capture_logs() as logs:
+        assert runtime.try_open()
+        _search(scan, runtime)
+    runtime.stop()
+    [warning] = [e for e in logs if e["event"] == "port shared with another process"]
+    assert warning["holders"] == []
+    assert warning["unit"] == unit
+    assert warning["error"] == (
+        f"{pty_pair.path} is open in another process too: {unit}, a login prompt; the kernel "
+        "hands each byte to whichever process reads first, so this sensor's frames go missing "
+        "or come cut, and that process may change the port's line settings (serial.exclusive "
+        "keeps out the opens after sensord's, not one made before it, nor root's); a login "
+        f"prompt runs on it: turn it off (sudo systemctl disable --now {unit}; on a Raspberry "
+        "Pi, raspi-config, Interface Options, Serial Port: no login shell)"
+    )
+
+
+def test_a_port_closed_during_its_search_is_not_told_of(pty_pair: PtyPair) -> None:
+    """The search takes housekeeping ticks: a port closed meanwhile (unplugged, a reload) is
+    not warned of, nor is the next open given the hint of the one before."""
+    scan = SharedPortScan(slice_s=0.0)
+    runtime = _runtime(pty_pair.path)
+    with reading_port(pty_pair.path), capture_logs() as logs:
+        assert runtime.try_open()
+        scan.step([runtime.shared_port])
+        assert scan.running
+        runtime.disconnect("hung up")
+        while scan.running:
+            scan.step([])
+        runtime.retry.next_at = 0.0
+        assert runtime.try_open()
+        hint = runtime.snapshot().hint
+    runtime.stop()
+    assert [e for e in logs if e["event"] == "port shared with another process"] == []
+    assert hint is None
+
+
+def test_a_modbus_bus_port_read_by_another_process_is_told_for_each_device(
+    pty_pair: PtyPair, bin_dir: Path
+) -> None:
+    """A bus's port is searched as a sensor's is (once after its first open): the warning
+    names the bus's port, and each of its devices' ``/status`` hint carries it."""
+    text = "".join(
+        f'[[sensors]]\nname = "{name}"\nport = "{pty_pair.path}"\nformat = "modbus"\n'
+        f'simulate = "never"\nmodbus = {{ unit = {unit} }}\n'
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        '[[sensors.channels]]\nname = "v"\n'
+        for name, unit in (("meter1", 1), ("meter2", 2))
+    )
+    configs = parse_config(text).sensors
+    bus = Bus("bus:" + pty_pair.path, configs[0])
+    devices = [SensorRuntime(c) for c in configs]
+    for device in devices:
+        bus.add(device)
+    scan = SharedPortScan()
+    with reading_port(pty_pair.path, _named(bin_dir, "agetty")) as getty, capture_logs() as logs:
+        assert bus.try_open()
+        scan.step([bus.shared_port])
+        while scan.running:
+            scan.step([bus.shared_port])
+        shown = _shown(getty)
+        hints = [d.snapshot().hint for d in devices]
+    bus.stop()
+    [warning] = [e for e in logs if e["event"] == "port shared with another process"]
+    assert warning["bus"] == pty_pair.path
+    assert warning["holders"] == [shown]
+    assert "serial-getty@" in warning["error"]
+    assert [h is not None and h.startswith(warning["error"]) for h in hints] == [True, True]
