@@ -896,6 +896,7 @@ def check_device(
     sys_root: str = SYS_ROOT,
     simulate: str | None = None,
     bus_devices: Sequence[str] = (),
+    cgroup_root: str = CGROUP_ROOT,
 ) -> list[str]:
     """Problems, in plain words, that would stop sensord from using the device at ``url``.
 
@@ -909,10 +910,12 @@ def check_device(
     the daemon does meanwhile under the sensor's ``simulate``: :func:`dangling_link`),
     it is a character device, one of a terminal's class (:func:`_device_class`), this user
     may read and write it, and no other process has it open or locked. Holders are found in
-    ``/proc/*/fd`` and ``/proc/locks``. With ``probe_lock`` and no holder found, the device is
-    opened and a non-blocking shared flock is tried, which detects an exclusive hold by a
-    process this user cannot inspect. Opening a real serial port with nobody else on it raises
-    and then drops DTR, as any open does.
+    ``/proc/*/fd`` and ``/proc/locks``, and a getty by its unit's control group under
+    ``cgroup_root`` (:func:`getty_unit`), seen by a user who cannot see root's processes.
+    With ``probe_lock`` and no holder found, the device is opened and a non-blocking shared
+    flock is tried, which detects an exclusive hold by a process this user cannot inspect.
+    Opening a real serial port with nobody else on it raises and then drops DTR, as any open
+    does.
     """
     try:
         address = parse_address(url)
@@ -954,6 +957,12 @@ def check_device(
         verb = "locked" if any(h.locked for h in others) else "held"
         problems.append(
             f"{display} is {verb} by another process: {listed}{holder_hint(others, real)}"
+        )
+    elif (unit := getty_unit(real, cgroup_root)) is not None:
+        problems.append(
+            f"{display} is held by {unit}, a login prompt, whose process this user cannot "
+            f"see: turn it off (sudo systemctl disable --now {unit}; on a Raspberry Pi, "
+            "raspi-config, Interface Options, Serial Port: no login shell)"
         )
     elif probe_lock and accessible and not any(h.pid == me for h in everyone):
         found = _probe_exclusive(real)

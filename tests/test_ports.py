@@ -257,6 +257,26 @@ def test_a_holder_known_to_take_serial_ports_is_told_what_to_do_about_it(
         assert str(refused.value).endswith(f"; {hint}"), refused.value
 
 
+def test_check_names_a_getty_unit_whose_process_this_user_cannot_see(
+    tmp_path: Path, pty_pair: PtyPair
+) -> None:
+    """``sensord check`` run as a user who cannot see root's agetty in /proc (hidepid, or the
+    service's ProtectProc=invisible) passed a port a serial console's getty reads: the unit's
+    control group is readable by all, and names it (here a tree of the unified layout)."""
+    name = os.path.basename(pty_pair.path)
+    unit = f"serial-getty@{name}.service"
+    group = tmp_path / "system.slice" / "system-serial\\x2dgetty.slice" / unit
+    group.mkdir(parents=True)
+    (group / "cgroup.procs").write_text("")  # a unit stopping: no process left
+    assert check_device(pty_pair.path, cgroup_root=str(tmp_path)) == []
+    (group / "cgroup.procs").write_text("812\n")
+    assert check_device(pty_pair.path, cgroup_root=str(tmp_path)) == [
+        f"{pty_pair.path} is held by {unit}, a login prompt, whose process this user cannot "
+        f"see: turn it off (sudo systemctl disable --now {unit}; on a Raspberry Pi, "
+        "raspi-config, Interface Options, Serial Port: no login shell)"
+    ]
+
+
 def test_a_device_name_with_a_letter_for_a_digit_is_pointed_at_the_device_meant(
     tmp_path: Path,
 ) -> None:
