@@ -2347,6 +2347,14 @@ def _differences(path: str, mine: Any, theirs: Any) -> list[tuple[str, Any, Any]
 _BUS_KEYS = ("serial", "reconnect", "simulate")
 
 
+#: What to do about two devices of one bus at one unit id.
+_UNIT_TAKEN = (
+    ": each device on a port answers at its own unit id; set modbus.unit to the address this "
+    "device is set to (by its DIP switches, its menu or its address register), or, when both "
+    "sensors read one device, put their registers in one sensor"
+)
+
+
 def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, str]]:
     """Sensors that name one port form a bus: Modbus devices only, with distinct unit ids and
     the same line settings, reconnect backoff and ``simulate`` (the bus opens the port once,
@@ -2411,7 +2419,7 @@ def _bus_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, st
             problems.append(
                 (
                     f"sensors[{i}].modbus.unit",
-                    f"{unit} is already used by sensors[{k}] on {sensor.port}",
+                    f"{unit} is already used by sensors[{k}] on {sensor.port}{_UNIT_TAKEN}",
                 )
             )
     return problems

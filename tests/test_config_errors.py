@@ -1361,7 +1361,10 @@ def test_two_modbus_devices_of_one_unit_are_reported_when_http_has_an_error() ->
     text = '[http]\nport = "9808"\n' + pump + pump.replace('"pump"', '"fan"')
     assert error_of(text).problems == [
         "http.port: must be an integer, got string '9808' (write it without quotes: port = 9808)",
-        "sensors[1].modbus.unit: 3 is already used by sensors[0] on sim://bus",
+        "sensors[1].modbus.unit: 3 is already used by sensors[0] on sim://bus"
+        ": each device on a port answers at its own unit id; set modbus.unit to the address this "
+        "device is set to (by its DIP switches, its menu or its address register), or, when "
+        "both sensors read one device, put their registers in one sensor",
     ]
 
 
@@ -1556,7 +1559,10 @@ channels = [{{ name = "p" }}]
         "sensors[1].serial.baudrate: 19200 differs from 9600, the serial.baudrate of "
         "sensors[0], which opens the same bus /dev/ttyUSB0: the devices of a bus share its "
         "settings",
-        "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB0",
+        "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB0"
+        ": each device on a port answers at its own unit id; set modbus.unit to the address this "
+        "device is set to (by its DIP switches, its menu or its address register), or, when "
+        "both sensors read one device, put their registers in one sensor",
     ]
 
 

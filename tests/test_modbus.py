@@ -440,6 +440,9 @@ def test_config_errors_name_the_key_path() -> None:
     first = device("m", "/dev/ttyUSB9", 1, [{"name": "a", "table": "input", "address": 0}])
     assert load_errors(first, same_unit) == [
         "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB9"
+        ": each device on a port answers at its own unit id; set modbus.unit to the address this "
+        "device is set to (by its DIP switches, its menu or its address register), or, when "
+        "both sensors read one device, put their registers in one sensor"
     ]
     # an error elsewhere in either device's table hides no clash of their unit ids
     for broken in (first, same_unit):
@@ -447,7 +450,10 @@ def test_config_errors_name_the_key_path() -> None:
     assert load_errors(first, same_unit) == [
         "sensors[0].modbus.timeout_s: must be in [0.001, 60], got -1",
         "sensors[1].modbus.timeout_s: must be in [0.001, 60], got -1",
-        "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB9",
+        "sensors[1].modbus.unit: 1 is already used by sensors[0] on /dev/ttyUSB9"
+        ": each device on a port answers at its own unit id; set modbus.unit to the address this "
+        "device is set to (by its DIP switches, its menu or its address register), or, when "
+        "both sensors read one device, put their registers in one sensor",
     ]
 
 
@@ -957,6 +963,9 @@ def test_a_device_at_248_to_255_on_a_shared_serial_line_is_noted(
     assert load_errors(device("pzem", port, 248, one), device("th", port, 1, one)) == []
     assert load_errors(device("a", port, 248, one), device("b", port, 248, one)) == [
         f"sensors[1].modbus.unit: 248 is already used by sensors[0] on {port}"
+        ": each device on a port answers at its own unit id; set modbus.unit to the address this "
+        "device is set to (by its DIP switches, its menu or its address register), or, when "
+        "both sensors read one device, put their registers in one sensor"
     ]
     path = tmp_path / "bus.toml"
 
