@@ -2470,6 +2470,8 @@ def _parse_config(text: str, source: str, mode: int) -> Config:
     config = Config.load(data, "", errors)
     if isinstance(data.get("sensors"), list) and not _has_header(text, "sensors"):
         errors = [_inline_channels(e) for e in errors]
+    if isinstance(data.get("sensors"), Mapping):
+        errors = [_sensors_table(e, text) for e in errors]
     tables = {name: problem for name, problem in _misnamed_tables(text).items() if name in data}
     if tables:
         errors = [
@@ -2520,6 +2522,33 @@ def _inline_channels(problem: str) -> str:
 #: A table header's brackets and the first key of its name (``[[sensor.channels]]``: ``[[``,
 #: ``sensor``); a quoted first key is left alone.
 _HEADER = re.compile(r"[ \t]*(\[\[?)[ \t]*([A-Za-z0-9_-]+)[ \t]*[.\]]")
+
+
+def _sensors_table(problem: str, text: str) -> str:
+    """``problem``, or for ``sensors`` made a table where it is an array of tables, the
+    problem with the header that made it so: ``[sensors]`` in single brackets, or a sensor's
+    own table (``[[sensors.channels]]``, ``[sensors.serial]``) with no ``[[sensors]]`` header
+    above it (one misspelt, ``[[sensor]]``), and where that header belongs."""
+    if not (
+        isinstance(problem, Problem)
+        and problem.key == "sensors"
+        and problem.message.endswith("got table")
+    ):
+        return problem
+    for number, line in enumerate(text.split("\n"), 1):
+        header = _HEADER.match(line)
+        if header is None or header[2] != "sensors":
+            continue
+        shown = line.strip()[:120]
+        if header[1] == "[" and re.fullmatch(r"\[\s*sensors\s*\]", line.split("#")[0].strip()):
+            fix = "write it [[sensors]], in double brackets: each sensor is one entry of the array"
+        else:
+            fix = (
+                f"{shown} belongs below the [[sensors]] header of its sensor, and there is none "
+                "above it"
+            )
+        return Problem("sensors", f"{problem.message} (line {number}: {shown}): {fix}")
+    return problem
 
 
 def _misnamed_tables(text: str) -> dict[str, str]:

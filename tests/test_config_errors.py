@@ -1169,8 +1169,25 @@ MISNAMED_FIRST = (
             "[htttp]\nport = 9100\n" + sensor("boiler", "sim://boiler"),
             ["htttp (line 1: [htttp]): unknown table; did you mean [http]?"],
         ),
+        (
+            MISNAMED_FIRST.split("\n[[sensors]]")[0],
+            [
+                "sensor (line 1: [[sensor]]): unknown table; did you mean [[sensors]]?",
+                "sensors: must be an array of tables ([[sensors]]), got table (line 5: "
+                "[[sensors.channels]]): [[sensors.channels]] belongs below the [[sensors]] "
+                "header of its sensor, and there is none above it",
+            ],
+        ),
+        (
+            '[sensors]\nname = "boiler"\nport = "sim://boiler"\nformat = "value"\n',
+            [
+                "sensors: must be an array of tables ([[sensors]]), got table (line 1: "
+                "[sensors]): write it [[sensors]], in double brackets: each sensor is one entry "
+                "of the array"
+            ],
+        ),
     ],
-    ids=["toml-error-below", "loaded", "only-sensor", "http"],
+    ids=["toml-error-below", "loaded", "only-sensor", "http", "its-channels-below", "single"],
 )
 def test_a_misnamed_table_is_named_with_its_line_and_the_header_meant(
     tmp_path: Path, text: str, problems: list[str]
