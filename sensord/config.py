@@ -2253,7 +2253,7 @@ def _port_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[str, s
         if _port_loaded(s):
             loaded.append((i, s))
     problems = [
-        (key, f"{message} (two sensors cannot share one port)")
+        (key, f"{message} (two sensors cannot share one port{_PORT_TAKEN})")
         for key, message in _duplicates("sensors", devices, "port")
     ]
     return problems + _endpoint_problems(loaded) + _bus_problems(loaded)
@@ -2315,6 +2315,13 @@ def _port_loaded(sensor: SensorConfig) -> bool:
         return sensor.address is not None and isinstance(sensor.is_modbus, bool)
     except UnloadedFieldError:
         return False
+
+
+#: What to do about two sensors (not Modbus devices of one bus) on one port.
+_PORT_TAKEN = (
+    ": give each sensor the port of its own device, or read the values one device sends as "
+    "channels of one sensor"
+)
 
 
 def _own_port(sensor: SensorConfig) -> str | None:

@@ -350,7 +350,8 @@ format = "value"
     assert found == [
         "sensors[1].name: 'a' is already used by sensors[0]",
         "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[0]"
-        " (two sensors cannot share one port)",
+        " (two sensors cannot share one port: give each sensor the port of its own device, or "
+        "read the values one device sends as channels of one sensor)",
     ]
 
 
@@ -941,7 +942,9 @@ def test_simulated_sensors_may_share_a_port_url_devices_may_not() -> None:
     with pytest.raises(KeyError, match="missing"):
         config.sensor("missing")
     assert problems(two.replace("sim://probe", "/dev/ttyS9")) == [
-        "sensors[1].port: '/dev/ttyS9' is already used by sensors[0] (two sensors cannot share one port)"
+        "sensors[1].port: '/dev/ttyS9' is already used by sensors[0] (two sensors cannot share "
+        "one port: give each sensor the port of its own device, or read the values one device "
+        "sends as channels of one sensor)"
     ]
 
 

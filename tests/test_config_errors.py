@@ -98,7 +98,8 @@ def test_other_sensors_a_message_refers_to_are_named_too() -> None:
         # the sensor referred to has this one's name: that is the error, and is not repeated
         "sensors[1].name (sensor 'boiler'): 'boiler' is already used by sensors[0]",
         "sensors[2].port (sensor 'meter'): '/dev/ttyUSB0' is already used by sensors[0] "
-        "(sensor 'boiler') (two sensors cannot share one port)",
+        "(sensor 'boiler') (two sensors cannot share one port: give each sensor the port of its "
+        "own device, or read the values one device sends as channels of one sensor)",
     ]
 
 
@@ -1266,7 +1267,8 @@ def test_two_sensors_on_one_port_are_reported_when_another_sensor_has_errors() -
         "sensors[1].registers[0].ref (sensor 'pump'): must be 5 or 6 digits such as '40001', "
         "got '4001'",
         "sensors[2].port (sensor 'scale'): '/dev/ttyUSB0' is already used by sensors[0] "
-        "(sensor 'boiler') (two sensors cannot share one port)",
+        "(sensor 'boiler') (two sensors cannot share one port: give each sensor the port of its "
+        "own device, or read the values one device sends as channels of one sensor)",
     ]
 
 
@@ -1300,7 +1302,8 @@ def test_a_sensor_on_a_taken_port_is_told_so_with_its_other_errors() -> None:
     assert error_of(text).problems == [
         "sensors[1].sampling_rate_hz: must be greater than 0, got 0",
         "sensors[1].port: '/dev/ttyUSB0' is already used by sensors[0] (two sensors cannot "
-        "share one port)",
+        "share one port: give each sensor the port of its own device, or read the values one "
+        "device sends as channels of one sensor)",
         "sensors[2].format: must be one of 'value', 'kv', 'csv', 'json', 'nmea', 'frames', "
         "'modbus', 'dsmr', got 'modbsu'; did you mean 'modbus'?",
     ]
@@ -1326,7 +1329,8 @@ def test_each_sensor_of_a_file_with_errors_is_loaded_and_checked_once(
     assert error_of(text).problems == [
         "sensors[1].sampling_rate_hz: must be greater than 0, got 0",
         "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[0] (two sensors cannot "
-        "share one port)",
+        "share one port: give each sensor the port of its own device, or read the values one "
+        "device sends as channels of one sensor)",
     ]
     assert checked == ["boiler", "meter", "scale"]
 
@@ -1339,7 +1343,8 @@ def test_a_sensor_that_is_no_table_does_not_hide_two_others_on_one_port() -> Non
     assert error_of(text).problems == [
         "sensors[0]: must be a table, got integer",
         "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[1] (two sensors cannot "
-        "share one port)",
+        "share one port: give each sensor the port of its own device, or read the values one "
+        "device sends as channels of one sensor)",
     ]
 
 
@@ -1368,7 +1373,8 @@ def test_the_problems_of_a_file_are_in_the_order_of_its_sensors() -> None:
         "sensors[1].warmup_s: must be in [0, 3600], got -1",
         "sensors[1].name: 'boiler' is already used by sensors[0]",
         "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[0] (two sensors cannot "
-        "share one port)",
+        "share one port: give each sensor the port of its own device, or read the values one "
+        "device sends as channels of one sensor)",
         "sensors[3].sampling_rate_hz: must be greater than 0, got 0",
     ]
 
