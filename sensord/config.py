@@ -1343,7 +1343,10 @@ class SensorConfig(Schema):
         return cls._per_entry
 
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
-    port = Str(check=_check_port)
+    port = Str(
+        check=_check_port,
+        example='"/dev/ttyUSB0": a device path or a URL (socket://HOST:PORT), as text',
+    )
     simulate = Choice(("auto", "always", "never"), default="auto")
     preset = Choice(PRESET_NAMES, optional=True)
     format = Choice(

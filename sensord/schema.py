@@ -185,7 +185,7 @@ class Int(Field[int]):
 
     def validate(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            hint = _unquoted(value, int, self.name)
+            hint = _unquoted(value, int, self.name) or _whole_float(value, self.name)
             raise TypeError(f"must be an integer, got {_type_name(value)} {_fmt(value)}{hint}")
         _check_range(value, self.min, self.max)
         return value
@@ -219,6 +219,15 @@ class Float(Field[float]):
             raise ValueError(f"must be greater than {_fmt(self.above)}, got {_fmt(value)}")
         _check_range(number, self.min, self.max)
         return number
+
+
+def _whole_float(value: object, name: str = "") -> str:
+    """`` (write it without a decimal point: bytesize = 8)`` for a float that is a whole number
+    (``8.0``), where an integer is asked for; the key is named when ``name`` is given."""
+    if not isinstance(value, float) or not value.is_integer() or abs(value) >= 1e15:
+        return ""
+    key = f"{name} = " if name else ""
+    return f" (write it without a decimal point: {key}{int(value)})"
 
 
 def _unquoted(value: object, kind: type, name: str = "") -> str:
@@ -327,10 +336,14 @@ class Str(Field[str]):
         pattern_doc: str = "",
         check: Callable[[str], str | None] | None = None,
         secret: bool = False,
+        example: str = "",
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.secret = secret
+        #: a value as it is written, for a number given where text is asked for and whose
+        #: digits in quotes are no value of the key either (``port = 3``)
+        self.example = example
         self.non_empty = non_empty
         self.pattern = re.compile(pattern) if pattern else None
         self.pattern_doc = pattern_doc or (pattern or "")
@@ -345,6 +358,9 @@ class Str(Field[str]):
                 # in quotes only when the quoted text is a value this key takes (not port = 4001)
                 with contextlib.suppress(ValueError):
                     hint = f' (write it in quotes: "{self.validate(str(value))}")'
+                if not hint and self.example:
+                    key = f"{self.name} = " if self.name else ""
+                    hint = f" (written as {key}{self.example})"
             raise TypeError(f"must be a string, got {_type_name(value)} {_fmt(value)}{hint}")
         if self.non_empty and not value.strip():
             raise ValueError("must not be empty")
@@ -402,7 +418,12 @@ class Choice(Field[T]):
         kinds = {type(c) for c in self.choices}
         if type(value) not in kinds and not (type(value) is int and float in kinds):
             got = f"{_type_name(value)} {got}"  # 8.0 for an integer choice: "got float 8"
-        hint = "" if not isinstance(value, str) else self._hint(value)
+        if isinstance(value, str):
+            hint = self._hint(value)
+        elif int in kinds and float not in kinds:  # bytesize = 8.0
+            hint = _whole_float(value, self.name)
+        else:
+            hint = ""
         raise ValueError(f"must be one of {options}, got {got}{hint}")
 
     def _hint(self, value: str) -> str:

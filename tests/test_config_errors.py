@@ -605,7 +605,10 @@ def test_a_field_that_failed_is_not_read_by_any_check() -> None:
     field it is: a check that reads it meets ``UnloadedFieldError``, on which ``run_checks``
     leaves it out."""
     text = MODBUS.format(extra="", channel="flow").replace('port = "sim://bus"', "port = 5")
-    assert error_of(text).problems == ["sensors[0].port: must be a string, got integer 5"]
+    assert error_of(text).problems == [
+        'sensors[0].port: must be a string, got integer 5 (written as port = "/dev/ttyUSB0": a '
+        "device path or a URL (socket://HOST:PORT), as text)"
+    ]
 
 
 # -- what an operator writes wrong, and the fix the message suggests -----------------------------
@@ -675,6 +678,41 @@ def test_a_quoted_number_or_boolean_is_told_to_lose_its_quotes(extra: str, probl
 )
 def test_a_choice_written_another_way_is_pointed_to_the_choice(extra: str, problem: str) -> None:
     assert error_of(sensor("meter", "sim://meter", extra)).problems == [problem]
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        (
+            "serial = { bytesize = 8.0 }",
+            "sensors[0].serial.bytesize: must be one of 5, 6, 7, 8, got float 8 (write it "
+            "without a decimal point: bytesize = 8)",
+        ),
+        (
+            "serial = { baudrate = 9600.0 }",
+            "sensors[0].serial.baudrate: must be an integer, got float 9600 (write it without a "
+            "decimal point: baudrate = 9600)",
+        ),
+        (
+            "serial = { baudrate = 9600.5 }",
+            "sensors[0].serial.baudrate: must be an integer, got float 9600.5",
+        ),
+    ],
+)
+def test_a_whole_number_written_with_a_decimal_point_is_told_to_lose_it(
+    extra: str, problem: str
+) -> None:
+    assert error_of(sensor("meter", "sim://meter", extra)).problems == [problem]
+
+
+def test_a_port_written_as_a_number_is_told_how_a_port_is_written() -> None:
+    """``port = 3`` (a COM port's number, a ttyUSB's): "5" in quotes is no port either, so
+    the message shows one as it is written."""
+    text = sensor("meter", "sim://meter").replace('port = "sim://meter"', "port = 3")
+    assert error_of(text).problems == [
+        'sensors[0].port: must be a string, got integer 3 (written as port = "/dev/ttyUSB0": a '
+        "device path or a URL (socket://HOST:PORT), as text)"
+    ]
 
 
 @pytest.mark.parametrize("written", ["e", "E"])
