@@ -28,6 +28,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 
+import structlog
 from structlog.typing import FilteringBoundLogger
 
 from sensord.ports import CGROUP_ROOT, Holder, HolderScan, getty_unit, holder_hint
@@ -35,6 +36,8 @@ from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 
 __all__ = ["SCAN_SLICE_S", "SharedPortScan", "SharedPortWatch", "shared_port_text"]
+
+log = structlog.get_logger("sensord.shared_port")
 
 #: The longest one housekeeping tick spends on the search of open files.
 SCAN_SLICE_S = 0.02
@@ -175,7 +178,17 @@ class SharedPortScan:
 
     def step(self, watches: Iterable[SharedPortWatch]) -> None:
         """Start a search when none is under way and a port of ``watches`` is due; search on
-        for one slice; hand each watch what was found once the search is done."""
+        for one slice; hand each watch what was found once the search is done. A search that
+        fails is logged and given up (its ports are not searched again in their open): the
+        reader loop it runs in goes on."""
+        try:
+            self._step(watches)
+        except Exception:
+            paths = sorted(self._watches)
+            self._scan, self._watches = None, {}
+            log.exception("search for other processes on the ports failed", ports=paths)
+
+    def _step(self, watches: Iterable[SharedPortWatch]) -> None:
         if self._scan is None:
             due: dict[str, list[SharedPortWatch]] = {}
             for watch in watches:

@@ -319,3 +319,23 @@ def test_a_modbus_bus_port_read_by_another_process_is_told_for_each_device(
     assert warning["holders"] == [shown]
     assert "serial-getty@" in warning["error"]
     assert [h is not None and h.startswith(warning["error"]) for h in hints] == [True, True]
+
+
+def test_a_search_that_fails_is_logged_and_the_loop_goes_on(
+    pty_pair: PtyPair, mocker: MockerFixture
+) -> None:
+    """The search runs in the reader's housekeeping, outside any port's own guard: a failure
+    in it (a bug, a /proc that reads unlike Linux's) is logged with the ports it was for, and
+    never raised into the loop."""
+    mocker.patch.object(HolderScan, "step", side_effect=RuntimeError("unreadable /proc"))
+    scan = SharedPortScan()
+    runtime = _runtime(pty_pair.path)
+    with capture_logs() as logs:
+        assert runtime.try_open()
+        scan.step([runtime.shared_port])
+        assert not scan.running
+        scan.step([runtime.shared_port])  # searched once an open, failed or not
+    runtime.stop()
+    [failed] = [e for e in logs if e["event"] == "search for other processes on the ports failed"]
+    assert failed["ports"] == [os.path.realpath(pty_pair.path)]
+    assert failed["log_level"] == "error"
