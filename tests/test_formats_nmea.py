@@ -5214,3 +5214,70 @@ def test_sensord_check_accepts_a_weather_station_reading_mda(
     err = capsys.readouterr().err
     assert "unknown NMEA field 'MDA.pressure_hpa'" in err
     assert "known: MDA.pressure_inhg, MDA.pressure_bar, MDA.air_temperature" in err
+
+
+def test_an_unknown_talkers_loss_shown_at_a_group_while_two_of_its_talker_wait_is_one() -> None:
+    """A receiver of three GPS signals (L1 and L2 in two sentences each, L5 in one) and
+    GLONASS: one epoch's L1 group loses its second sentence without a trace (a line cut
+    within its ``$``), and its L2 group's second sentence loses its talker (``$0PGSV``, a
+    checksum error, a loss of an unknown talker). The L5 group after them is whole while
+    the L1 and L2 groups wait: the unknown talker's one loss may be of either, and is kept
+    for the talker once. The next epoch's L1 group, which cuts the L1 group, shows it; its
+    L2 group cuts the L2 group, the second loss, counted there: two errors for the two
+    sentences lost, not one."""
+    parse = decoder("GSV.in_view_gps", "GSV.in_view_glonass")
+    l1 = [
+        nmea("GPGSV,2,1,05,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45,1"),
+        nmea("GPGSV,2,2,05,15,10,100,30,1"),
+    ]
+    l2 = [
+        nmea("GPGSV,2,1,05,01,40,083,40,12,07,344,43,02,17,308,30,14,22,228,20,6"),
+        nmea("GPGSV,2,2,05,16,10,100,31,6"),
+    ]
+    l5 = nmea("GPGSV,1,1,02,05,40,083,44,30,22,228,49,8")
+    glonass = nmea("GLGSV,1,1,02,65,40,083,46,66,17,308,41,1")
+    epoch = [*l1, *l2, l5, glonass, dual_gga(1)]
+    for _ in range(2):
+        for frame in epoch:
+            parse(frame)
+    errors: list[str] = []
+    damaged = [l1[0], *l2[:1], b"$0P" + l2[1][3:], l5, glonass, dual_gga(2)]
+    for frame in [*damaged, *epoch]:
+        try:
+            parse(frame)
+        except ParseError as exc:
+            errors.append(exc.reason)
+    assert errors == ["checksum", "truncated"]
+
+
+def test_a_loss_of_a_group_without_total_and_in_view_is_shown_once_across_two_signals() -> None:
+    """A receiver of GPS L1 and L5 that leaves the total and in-view fields of its sentences
+    after the first empty, as NMEA 0183 4.11 recommends (an AirMar's ``$GPGSV,,2,,``), here
+    with signal IDs. In one epoch the L1 group loses its second sentence and the L5 group its
+    first, both without a trace (lines cut within their ``$``): the L5 sentence 2, out of its
+    group, is the first error. The next epoch's L1 sentence 1, which cuts the L1 group, shows
+    that loss (no second error); that epoch's L1 group loses its second sentence too, and the
+    third epoch's L1 sentence 1 cuts it: a loss no error has counted, the second error."""
+    parse = decoder("GSV.in_view_gps")
+    l1 = [
+        nmea("GPGSV,2,1,05,01,40,083,46,02,17,308,41,12,07,344,39,14,22,228,45,1"),
+        nmea("GPGSV,,2,,15,10,100,30,1"),
+    ]
+    l5 = [
+        nmea("GPGSV,2,1,05,01,40,083,44,12,07,344,43,02,17,308,30,14,22,228,20,8"),
+        nmea("GPGSV,,2,,15,10,100,31,8"),
+    ]
+    epoch = [*l1, *l5, dual_gga(1)]
+    assert [parse(frame) for frame in epoch] == [[], [("GSV.in_view_gps", 5.0)], [], [], []]
+    assert [parse(frame) for frame in epoch] == [[], [], [], [("GSV.in_view_gps", 5.0)], []]
+    errors: list[tuple[str, str]] = []
+    lost = [[l1[0], l5[1], dual_gga(2)], [l1[0], *l5, dual_gga(3)], epoch, epoch]
+    for frame in [frame for frames in lost for frame in frames]:
+        try:
+            parse(frame)
+        except ParseError as exc:
+            errors.append((exc.reason, exc.detail))
+    assert errors == [
+        ("truncated", "GSV sentence 2 out of its group"),
+        ("truncated", "GSV group of 2 cut before its end"),
+    ]
