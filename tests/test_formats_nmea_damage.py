@@ -869,3 +869,27 @@ def test_the_last_gsv_sentences_of_two_talkers_losing_their_talker_are_two_error
         ("checksum", damaged[gps_last].rstrip()),
         ("checksum", damaged[glonass_last].rstrip()),
     ]
+
+
+def test_a_gsv_sentence_whose_address_is_damaged_and_a_later_loss_are_two_errors() -> None:
+    """A Teseo LIV3F epoch whose GPS ``4,2`` has the comma after its address damaged
+    (``$GPGSV-``: one bit flipped, a checksum error whose talker is unknown) and whose
+    GLONASS ``3,2`` is lost without a trace (a line cut within its ``$``). The GPS ``4,3``
+    after the damaged sentence, out of its group, shows its loss; the GLONASS ``3,3``, out of
+    its group, is another loss, counted: two errors for the two sentences lost, the damaged
+    sentence not taken for the loss of every talker whose group was under way besides."""
+    epoch = receiver_epochs("st_teseo_liv3f.nmea")[0]
+    gps_second = epoch.index(
+        b"$GPGSV,4,2,13,19,39,099,31,25,28,311,24,05,19,197,43,17,15,108,27*7E\r\n"
+    )
+    glonass_second = epoch.index(
+        b"$GLGSV,3,2,10,77,27,203,36,71,20,036,34,79,18,331,37,65,12,145,26*64\r\n"
+    )
+    damaged = [*epoch]
+    damaged[gps_second] = epoch[gps_second].replace(b"GSV,", b"GSV-", 1)
+    del damaged[glonass_second]
+    assert parse_errors([epoch, epoch, epoch]) == []
+    assert parse_errors([epoch, damaged, epoch, epoch]) == [
+        ("checksum", damaged[gps_second].rstrip()),
+        ("truncated", epoch[glonass_second + 1].rstrip()),
+    ]

@@ -729,10 +729,8 @@ class SatelliteGroups:
                 if _UNFRAMED in self.epoch:  # the stream's first frame of another kind, lost
                     self._framed()
                 return
-        self._lose()
+        self._lose()  # one loss, of any talker's group: not one of each group under way
         self._lose_unknown()
-        for talker in {talker for talker, _ in self._pending}:
-            self._mark(talker)
 
     def _framed(self) -> None:
         """The stream's first frame of another kind than GSV has come (read, or rejected with
