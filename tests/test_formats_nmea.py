@@ -1251,6 +1251,105 @@ def test_the_no_frame_hints_for_ubx_and_rtcm3_output_are_given_whole() -> None:
     )
 
 
+#: The AIS sentences of an AIS receiver (gpsd's capture test/sample.aivdm and the AIVDO of an
+#: own-ship report), each ended by CR LF.
+AIS_LINES = [
+    b"!AIVDM,1,1,,B,177KQJ5000G?tO`K>RA1wUbN0TKH,0*5C\r\n",
+    b"!AIVDM,1,1,,A,13u?etPv2;0n:dDPwUM1U1Cb069D,0*24\r\n",
+    b"!AIVDO,1,1,,,B3P7U0P0000D`kWiL3N@A3P5P000,0*31\r\n",
+]
+
+
+@pytest.mark.parametrize("split", [1, 2, 20, 47])
+def test_ais_sentences_after_a_ubx_frame_with_a_damaged_length_come_at_once(split: int) -> None:
+    """A port that carries a u-blox receiver's UBX frames and an AIS receiver's ``!``
+    sentences: a NAV-PVT whose length field has a bit flipped (it claims 1124 bytes) holds a
+    ``!`` byte followed by a binary one in its payload, no sentence, and the AIS sentences
+    after it come inside its claimed length. A chunk that ends within the first of them
+    gives nothing, and the next chunk, which brings its CR, gives them all: the search inside
+    the frame resumes at the last start character, that of the sentence not all come yet,
+    not past it because an earlier ``!`` is followed by a binary byte."""
+    frame = flip_length_bit(ubx(0x01, 0x07, bytes(40) + b"!\x01" + bytes(50)), 10)
+    stream = frame + b"".join(AIS_LINES * 4)
+    assert len(stream) < 8 + (92 ^ 1 << 10)  # every sentence inside the claimed length
+    sentences = [line.rstrip() for line in AIS_LINES * 4]
+    assert framer().feed(stream) == sentences
+    cut = framer()
+    assert cut.feed(stream[: len(frame) + split]) == []
+    assert cut.feed(stream[len(frame) + split :]) == sentences
+    assert (cut.frames, cut.skipped_bytes) == (12, 0)
+
+
+def test_a_ubx_frame_whose_checksum_ends_in_a_frames_first_byte_is_taken_once() -> None:
+    """A NAV-PVT of a fix 0.37 m east of NAV_PVT's, whose checksum's second byte is ``D3``
+    (an RTCM 3 preamble's value), read by itself at the end of a chunk, as a receiver's
+    frame comes before the pause after it: the frame is taken out whole, its last byte not
+    held back as the start of another frame and counted again with the next chunk."""
+    payload = bytearray(NAV_PVT[6:-2])
+    payload[24:28] = (85265316 + 49).to_bytes(4, "little", signed=True)  # lon, 1e-7 degrees
+    frame = ubx(0x01, 0x07, bytes(payload))
+    assert frame[-1] == 0xD3
+    cut = framer()
+    assert cut.feed(UBLOX_GGA + b"\r\n" + frame) == [UBLOX_GGA]
+    assert cut.feed(b"\x00" + UBLOX_RMC + b"\r\n") == [UBLOX_RMC]
+    assert (cut.frames, cut.skipped_bytes) == (2, len(frame) + 1)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 0], ids=["bytewise", "7", "whole"])
+def test_sentences_after_an_rtcm3_frame_that_lost_its_message_come_at_once(chunk: int) -> None:
+    """A UART overrun loses an MSM7 (1077) frame's message and CRC after its 3-byte header,
+    which claims 306 bytes: the GGA right after the header, inside that length, comes in the
+    chunk that brings its CR, as the sentences after it do (the search inside the frame
+    starts after the 3 bytes of RTCM 3's header, not the 6 of UBX's)."""
+    parts = [RTCM_1077[:3], UBLOX_GGA + b"\r\n", UBLOX_RMC + b"\r\n", GSA_NO_FIX + b"\r\n"]
+    stream = b"".join(parts)
+    assert len(stream) < len(RTCM_1077)
+    cut = framer()
+    timed = feed_timed(cut, stream, chunk or len(stream))
+    expected = sentences_with_line_ends(parts)
+    assert [frame for _, frame in timed] == [frame for _, frame in expected]
+    for (came_at, _), (line_end, _) in zip(timed, expected, strict=True):
+        assert came_at - (chunk or len(stream)) < line_end <= came_at
+    assert (cut.frames, cut.skipped_bytes) == (3, 0)
+    assert cut.flush() == []
+    assert (cut.frames, cut.skipped_bytes) == (3, 3)
+
+
+def test_a_replay_ending_inside_a_damaged_frame_takes_the_whole_frames_after_it() -> None:
+    """A replay that ends inside the claimed length of a NAV-PVT whose length field was
+    damaged (it claims 348 bytes), after a GGA and a whole NAV-PVT: at the end of the stream
+    the damaged frame fails, and the whole NAV-PVT after it is still taken out (its bytes,
+    the CR of its ground speed too, counted as a frame's), not cut into lines."""
+    damaged = flip_length_bit(NAV_PVT, 8)
+    cut = framer()
+    assert cut.feed(damaged + UBLOX_GGA + b"\r\n" + NAV_PVT) == [UBLOX_GGA]
+    assert cut.flush() == []
+    assert (cut.frames, cut.overlong) == (1, 0)
+    assert cut.skipped_bytes == junk(damaged) + len(NAV_PVT)
+
+
+@pytest.mark.parametrize("cut_at", [1, 2, 3, 5])
+def test_a_replay_ending_inside_a_ubx_header_gives_its_bytes_as_skipped(cut_at: int) -> None:
+    """A replay that ends within the 6-byte header of a NAV-PVT after a GGA: the end of the
+    stream gives the header's bytes that came as skipped bytes, and the framer reads the
+    next stream as a new one."""
+    cut = framer()
+    assert cut.feed(UBLOX_GGA + b"\r\n" + NAV_PVT[:cut_at]) == [UBLOX_GGA]
+    assert cut.flush() == []
+    assert (cut.frames, cut.skipped_bytes, cut.overlong) == (1, cut_at, 0)
+    assert cut.feed(NAV_PVT + UBLOX_RMC + b"\r\n") == [UBLOX_RMC]
+    assert (cut.frames, cut.skipped_bytes) == (2, cut_at + len(NAV_PVT))
+
+
+def test_a_ubx_frame_of_the_capped_length_is_taken_whole() -> None:
+    """A UBX frame whose payload is exactly the cap, 9216 bytes (an RXM-RAWX-sized frame
+    holding a CR), is taken out whole, its CR too, not cut into lines."""
+    frame = ubx(0x02, 0x15, bytes(100) + b"\r" + bytes(9115))
+    cut = framer()
+    assert cut.feed(UBLOX_GGA + b"\r\n" + frame + UBLOX_RMC + b"\r\n") == [UBLOX_GGA, UBLOX_RMC]
+    assert cut.skipped_bytes == len(frame)
+
+
 # -- sentences cut short, talkers, addresses -----------------------------------------------------
 
 
