@@ -1350,6 +1350,43 @@ def test_a_ubx_frame_of_the_capped_length_is_taken_whole() -> None:
     assert cut.skipped_bytes == len(frame)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 0], ids=["bytewise", "7", "whole"])
+@pytest.mark.parametrize("length", [82, 83])
+def test_a_sentence_inside_a_cut_frame_is_bound_by_max_frame_bytes(chunk: int, length: int) -> None:
+    """With ``max_frame_bytes = 82``, NMEA 0183's bound, a u-blox TXT of 82 bytes inside the
+    claimed length of an RTCM 3 frame cut short comes in the chunk that brings its CR, as on a
+    line of its own; one of 83 bytes is not passed on from inside the frame, and when the
+    stream ends the frame's bytes are lines in which it is ``overlong``, as on a line."""
+    text = nmea("GPTXT,01,01,02,ANTSTATUS=OK " + "x" * (length - 32))
+    assert len(text) == length
+    parts = [RTCM_1077[:11], text + b"\r\n", UBLOX_GGA + b"\r\n"]
+    stream = b"".join(parts)
+    cut = codec_for("nmea").framer(FormatSpec("nmea", (("a", "GGA.altitude"),)), b"\n", 82)
+    assert isinstance(cut, NmeaFramer)
+    timed = feed_timed(cut, stream, chunk or len(stream))
+    expected = [pair for pair in sentences_with_line_ends(parts) if len(pair[1]) <= 82]
+    assert [frame for _, frame in timed] == [frame for _, frame in expected]
+    for (came_at, _), (line_end, _) in zip(timed, expected, strict=True):
+        assert came_at - (chunk or len(stream)) < line_end <= came_at
+    assert cut.flush() == []
+    assert (cut.overlong, cut.skipped_bytes) == (length - 82, 11)
+
+
+@pytest.mark.parametrize("byte", [b"\x00", b"\t", b"\x7f"], ids=["NUL", "TAB", "DEL"])
+def test_text_with_a_byte_no_sentence_holds_inside_a_ubx_frame_is_no_sentence(byte: bytes) -> None:
+    """A UBX frame whose checksum holds and whose payload holds the text of a TXT sentence
+    with a NUL, TAB or DEL byte before its ``*`` (binary data next to text), its checksum
+    matching and its CR LF after it: printable text alone makes a sentence inside a frame,
+    and the frame is taken out whole, no sentence passed on from it."""
+    inner = nmea("GPTXT,01,01,02,u-blox AG" + byte.decode("latin-1"))
+    frame = ubx(0x02, 0x13, bytes(8) + inner + b"\r\n" + bytes(8))
+    stream = UBLOX_RMC + b"\r\n" + frame + UBLOX_GGA + b"\r\n"
+    for chunk in (1, 7, len(stream)):
+        cut = framer()
+        assert [f for _, f in feed_timed(cut, stream, chunk)] == [UBLOX_RMC, UBLOX_GGA], chunk
+        assert cut.skipped_bytes == len(frame), chunk
+
+
 # -- sentences cut short, talkers, addresses -----------------------------------------------------
 
 
