@@ -1387,6 +1387,28 @@ def test_text_with_a_byte_no_sentence_holds_inside_a_ubx_frame_is_no_sentence(by
         assert cut.skipped_bytes == len(frame), chunk
 
 
+def test_binary_filler_past_max_frame_bytes_adds_to_the_skipped_bytes_before_it() -> None:
+    """A run of binary filler without start character, longer than ``max_frame_bytes``, on a
+    line of its own after noise that was skipped already: its bytes add to the skipped
+    bytes counted before it."""
+    cut = framer()
+    assert cut.feed(b"junk" + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
+    assert cut.skipped_bytes == 4
+    assert cut.feed(b"\x00" * 600 + b"\n" + UBLOX_RMC + b"\r\n") == [UBLOX_RMC]
+    assert (cut.skipped_bytes, cut.overlong) == (604, 0)
+
+
+def test_an_overlong_sentence_padded_after_its_checksum_is_one_overlong_line() -> None:
+    """With ``max_frame_bytes = 82``, a TXT of 83 bytes whose checksum NUL padding follows on
+    its line: the line is ``overlong``, its padding no skipped bytes of its own, and the GGA
+    after it is read."""
+    cut = codec_for("nmea").framer(FormatSpec("nmea", (("a", "GGA.altitude"),)), b"\n", 82)
+    text = nmea("GPTXT,01,01,02,ANTSTATUS=OK " + "x" * 51)
+    assert len(text) == 83
+    assert cut.feed(text + b"\x00\x00\r\n" + UBLOX_GGA + b"\r\n") == [UBLOX_GGA]
+    assert (cut.frames, cut.overlong, cut.skipped_bytes) == (1, 1, 0)
+
+
 # -- sentences cut short, talkers, addresses -----------------------------------------------------
 
 
