@@ -27,6 +27,19 @@ holding shows this gives the bytes the meter sent):
 * ``T210D_DAMAGED``: a Sagemcom T210-D (``/Ene5\\T210-D ESMR5.0``) telegram a user posted
   because its CRC ``6D8C`` failed: ``1,0:2.7.0`` for ``1-0:2.7.0`` and a digit lost in
   ``1-0:1.8.2(000027.00*kWh)``; public repository dsmrreader/dsmr-reader, issue #483.
+* ``AIDON_6534``: a telegram of a Swedish Aidon 6534 (``/ADN9 6534``: its header's fifth
+  character, 9, is no baud rate letter of IEC 62056-21) with the "Swedish P1" codes (energy
+  and reactive energy both ways in total, active and reactive power per phase in ``kVAr``, no
+  tariffs, no gas), CRC ``759E``; public repository evcc-io/evcc, file meter/dsmr_test.go,
+  ``dsmrTelegramADN``.
+* ``KAIFA_MA304``: a telegram of a Swedish Kaifa MA304H4E (``/KFM5KAIFA-METER``), CRC ``7D16``;
+  public repository dsmrreader/dsmr-reader, issue #1394 (posted with the header line after
+  the ``!``, where the next telegram began; put back before its first line).
+* ``ELL5``: a telegram with the Swedish codes (``/ELL5\\253833635_A``) that writes its reactive
+  units in lower case (``kvarh``, ``kvar``), CRC ``80FF``; public repository toreamun/amshan, file
+  tests/test_dlde.py, ``EXAMPLE_DATA_C``.
+* ``E360``: a telegram of a Swedish Landis+Gyr E360 (``/LGF5E360``), CRC ``8012``; the same
+  file, ``EXAMPLE_DATA_D_LANDISGYR_360``.
 """
 
 from __future__ import annotations
@@ -334,6 +347,147 @@ ISKRA_DSMR22_RUN = crlf(
 )
 
 
+AIDON_6534 = crlf(
+    r"""
+/ADN9 6534
+
+0-0:1.0.0(240108164940W)
+1-0:1.8.0(00010117.368*kWh)
+1-0:2.8.0(00000000.000*kWh)
+1-0:3.8.0(00001759.974*kVArh)
+1-0:4.8.0(00001260.519*kVArh)
+1-0:1.7.0(0004.251*kW)
+1-0:2.7.0(0000.000*kW)
+1-0:3.7.0(0001.279*kVAr)
+1-0:4.7.0(0000.000*kVAr)
+1-0:21.7.0(0001.462*kW)
+1-0:22.7.0(0000.000*kW)
+1-0:41.7.0(0001.263*kW)
+1-0:42.7.0(0000.000*kW)
+1-0:61.7.0(0001.523*kW)
+1-0:62.7.0(0000.000*kW)
+1-0:23.7.0(0000.529*kVAr)
+1-0:24.7.0(0000.000*kVAr)
+1-0:43.7.0(0000.500*kVAr)
+1-0:44.7.0(0000.000*kVAr)
+1-0:63.7.0(0000.269*kVAr)
+1-0:64.7.0(0000.000*kVAr)
+1-0:32.7.0(221.2*V)
+1-0:52.7.0(224.3*V)
+1-0:72.7.0(223.3*V)
+1-0:31.7.0(007.0*A)
+1-0:51.7.0(006.0*A)
+1-0:71.7.0(006.9*A)
+!759E
+"""
+)
+
+KAIFA_MA304 = crlf(
+    r"""
+/KFM5KAIFA-METER
+
+0-0:1.0.0(210524094210W)
+1-0:1.8.0(00000424.413*kWh)
+1-0:2.8.0(00000000.000*kWh)
+1-0:3.8.0(00000002.116*kVArh)
+1-0:4.8.0(00000170.745*kVArh)
+1-0:1.7.0(0000.182*kW)
+1-0:2.7.0(0000.000*kW)
+1-0:3.7.0(0000.000*kVAr)
+1-0:4.7.0(0000.069*kVAr)
+1-0:21.7.0(0000.053*kW)
+1-0:22.7.0(0000.000*kW)
+1-0:41.7.0(0000.107*kW)
+1-0:42.7.0(0000.000*kW)
+1-0:61.7.0(0000.020*kW)
+1-0:62.7.0(0000.000*kW)
+1-0:23.7.0(0000.000*kVAr)
+1-0:24.7.0(0000.016*kVAr)
+1-0:43.7.0(0000.000*kVAr)
+1-0:44.7.0(0000.023*kVAr)
+1-0:63.7.0(0000.000*kVAr)
+1-0:64.7.0(0000.029*kVAr)
+1-0:32.7.0(230.7*V)
+1-0:52.7.0(227.8*V)
+1-0:72.7.0(232.3*V)
+1-0:31.7.0(000.4*A)
+1-0:51.7.0(000.5*A)
+1-0:71.7.0(000.1*A)
+!7D16
+"""
+)
+
+ELL5 = crlf(
+    r"""
+/ELL5\253833635_A
+
+0-0:1.0.0(201020085222W)
+1-0:1.8.0(00001605.055*kWh)
+1-0:2.8.0(00000000.131*kWh)
+1-0:3.8.0(00000003.642*kvarh)
+1-0:4.8.0(00000185.707*kvarh)
+1-0:1.7.0(0006.000*kW)
+1-0:2.7.0(0000.000*kW)
+1-0:3.7.0(0000.200*kvar)
+1-0:4.7.0(0000.470*kvar)
+1-0:21.7.0(0003.172*kW)
+1-0:41.7.0(0000.441*kW)
+1-0:61.7.0(0002.386*kW)
+1-0:22.7.0(0000.000*kW)
+1-0:42.7.0(0000.000*kW)
+1-0:62.7.0(0000.000*kW)
+1-0:23.7.0(0000.000*kvar)
+1-0:43.7.0(0000.200*kvar)
+1-0:63.7.0(0000.000*kvar)
+1-0:24.7.0(0000.222*kvar)
+1-0:44.7.0(0000.000*kvar)
+1-0:64.7.0(0000.247*kvar)
+1-0:32.7.0(234.4*V)
+1-0:52.7.0(233.3*V)
+1-0:72.7.0(235.1*V)
+1-0:31.7.0(013.6*A)
+1-0:51.7.0(002.0*A)
+1-0:71.7.0(010.2*A)
+!80FF
+"""
+)
+
+E360 = crlf(
+    r"""
+/LGF5E360
+
+0-0:1.0.0(220204110650W)
+1-0:1.8.0(00010501.076*kWh)
+1-0:2.8.0(00000000.000*kWh)
+1-0:3.8.0(00001761.087*kVArh)
+1-0:4.8.0(00000008.391*kVArh)
+1-0:1.7.0(0002.301*kW)
+1-0:2.7.0(0000.000*kW)
+1-0:3.7.0(0000.135*kVAr)
+1-0:4.7.0(0000.000*kVAr)
+1-0:21.7.0(0000.622*kW)
+1-0:22.7.0(0000.000*kW)
+1-0:41.7.0(0000.667*kW)
+1-0:42.7.0(0000.000*kW)
+1-0:61.7.0(0001.011*kW)
+1-0:62.7.0(0000.000*kW)
+1-0:23.7.0(0000.000*kVAr)
+1-0:24.7.0(0000.208*kVAr)
+1-0:43.7.0(0000.000*kVAr)
+1-0:44.7.0(0000.142*kVAr)
+1-0:63.7.0(0000.486*kVAr)
+1-0:64.7.0(0000.000*kVAr)
+1-0:32.7.0(232.1*V)
+1-0:52.7.0(233.1*V)
+1-0:72.7.0(231.9*V)
+1-0:31.7.0(002.8*A)
+1-0:51.7.0(002.9*A)
+1-0:71.7.0(004.8*A)
+!8012
+"""
+)
+
+
 def telegrams_of(run: bytes) -> list[bytes]:
     """The telegrams of ``run``, each from its ``/`` to the CR LF after its CRC."""
     found = []
@@ -346,6 +500,8 @@ def telegrams_of(run: bytes) -> list[bytes]:
 
 
 FLUVIUS_TELEGRAMS = telegrams_of(FLUVIUS_RUN)
+#: The telegrams of the meters with the Swedish codes, in the order of their fixtures.
+SWEDISH = (AIDON_6534, KAIFA_MA304, ELL5, E360)
 
 #: A Belgian household's channels: energy per tariff both ways, the tariff, power both ways,
 #: voltage and current per phase, the power limit and the fuse.
@@ -390,7 +546,7 @@ def test_the_fixtures_are_the_bytes_the_meters_sent() -> None:
     """Each CRC holds over the bytes from ``/`` to ``!`` with CR LF line ends, but the damaged
     telegram's, which the user posted for that."""
     assert len(FLUVIUS_TELEGRAMS) == 3
-    for telegram in (*FLUVIUS_TELEGRAMS, E350_DSMR40, FLUVIUS_PEAKS, AUX_HU):
+    for telegram in (*FLUVIUS_TELEGRAMS, E350_DSMR40, FLUVIUS_PEAKS, AUX_HU, *SWEDISH):
         body, _, rest = telegram.partition(b"\r\n!")
         assert b"%04X\r\n" % crc16_arc(body + b"\r\n!") == rest
     body, _, rest = T210D_DAMAGED.partition(b"\r\n!")
@@ -813,3 +969,68 @@ def test_a_line_whose_parentheses_nest_is_ignored_when_no_channel_reads_its_code
     with pytest.raises(ParseError) as raised:
         firmware(b"1-0:0.2.0((ER11))")
     assert raised.value.reason == "syntax"
+
+
+#: A Swedish household's channels: energy imported and exported, reactive energy imported,
+#: power both ways, power per phase both ways, reactive power per phase exported, voltage and
+#: current per phase.
+SWEDISH_CHANNELS = (
+    ("imported_kwh", "1-0:1.8.0"),
+    ("exported_kwh", "1-0:2.8.0"),
+    ("reactive_imported_kvarh", "1-0:3.8.0"),
+    ("power_kw", "1-0:1.7.0"),
+    ("returned_kw", "1-0:2.7.0"),
+    ("power_l1_kw", "1-0:21.7.0"),
+    ("returned_l2_kw", "1-0:42.7.0"),
+    ("reactive_l1_kvar", "1-0:23.7.0"),
+    ("reactive_exported_l3_kvar", "1-0:64.7.0"),
+    ("voltage_l1_v", "1-0:32.7.0"),
+    ("current_l3_a", "1-0:71.7.0"),
+)
+#: What the lines of each telegram of :data:`SWEDISH` show, in the order of the channels.
+SWEDISH_VALUES = (
+    (10117.368, 0.0, 1759.974, 4.251, 0.0, 1.462, 0.0, 0.529, 0.0, 221.2, 6.9),
+    (424.413, 0.0, 2.116, 0.182, 0.0, 0.053, 0.0, 0.0, 0.029, 230.7, 0.1),
+    (1605.055, 0.131, 3.642, 6.0, 0.0, 3.172, 0.0, 0.0, 0.247, 234.4, 10.2),
+    (10501.076, 0.0, 1761.087, 2.301, 0.0, 0.622, 0.0, 0.0, 0.0, 232.1, 4.8),
+)
+
+
+@pytest.mark.parametrize(
+    ("telegram", "values"),
+    list(zip(SWEDISH, SWEDISH_VALUES, strict=True)),
+    ids=["aidon-6534", "kaifa-ma304", "ell5", "landis-gyr-e360"],
+)
+def test_a_swedish_p1_telegram_gives_the_value_of_each_code(
+    telegram: bytes, values: tuple[float, ...]
+) -> None:
+    """Totals without tariffs, power and reactive power per phase (``kVAr`` or ``kvar``: no
+    thousandth, as ``var`` would be), voltage and current; no gas line, no error. The Aidon's
+    header, ``/ADN9``, whose fifth character is no baud rate letter, is a header all the same."""
+    config = meter(*SWEDISH_CHANNELS)
+    got, counted = read(config, telegram)
+    assert got == dict(zip((name for name, _ in SWEDISH_CHANNELS), values, strict=True))
+    lines = len(telegram_lines(telegram))
+    assert counted == {
+        "frames": lines,
+        "ignored": lines - len(SWEDISH_CHANNELS),
+        "readings": len(SWEDISH_CHANNELS),
+        "errors": {},
+    }
+
+
+def test_a_run_of_swedish_telegrams_gives_every_reading_however_chunked() -> None:
+    """The four meters' telegrams one after the other: each is read whole, in one chunk and
+    cut anywhere, and the last one's values are the latest."""
+    run = b"".join(SWEDISH)
+    lines = [line for telegram in SWEDISH for line in telegram_lines(telegram)]
+    for sizes in (None, [1], [5], [9, 64], [len(SWEDISH[0]) - 3, 2]):
+        got, counted = take("dsmr", run, sizes)
+        assert got == lines
+        assert (counted["rejected"], counted["skipped"]) == ({}, 0)
+    rt = runtime(meter(*SWEDISH_CHANNELS))
+    rt.feed(run)
+    assert latest(rt) == dict(
+        zip((name for name, _ in SWEDISH_CHANNELS), SWEDISH_VALUES[-1], strict=True)
+    )
+    assert counts(rt)["readings"] == len(SWEDISH) * len(SWEDISH_CHANNELS)
