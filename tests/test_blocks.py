@@ -61,6 +61,7 @@ from test_formats_blocks import (
     ve_blocks,
     with_ignore,
 )
+from test_frames_umb_han import KAMSTRUP_NO, KAMSTRUP_SE
 
 from sensord.config import Config
 from sensord.errors import ParseError
@@ -784,6 +785,44 @@ def test_the_hint_for_an_encrypted_meter_names_its_system_title() -> None:
     assert "not text" in BlockFramer("dsmr", 2100).no_frame_hint(SMARTY[200:] + SMARTY)
     # a VE.Direct port is no meter
     assert "encrypted" not in BlockFramer("vedirect", 2100).no_frame_hint(SMARTY * 2)
+
+
+#: What a DLMS meter's HAN port is told when read as a P1 port.
+HAN_HINT = (
+    "the meter sends binary DLMS/COSEM HDLC frames (7E A0 ... 7E, IEC 62056-46), as the HAN "
+    "port of a Nordic meter (Kamstrup, Aidon, Kaifa) does, not DSMR text telegrams: read them "
+    "with format = 'frames' (the README has the frame spec of a Kamstrup Omnipower's), or read "
+    "the meter's P1 port if it has one"
+)
+
+
+def test_the_hint_for_a_han_port_says_it_sends_hdlc_frames() -> None:
+    """A Kamstrup's HAN port (its lists of a Norwegian and a Swedish meter, whose origins are
+    in ``test_frames_umb_han``) read with ``format = "dsmr"``: no telegram, and the hint says
+    what the bytes are and how to read them, not the serial settings (which are right) nor
+    the Smarty's encryption. The port's open may catch a frame in its middle, and frames may
+    share a flag; two whole frames whose check holds are needed."""
+    for data in (
+        (KAMSTRUP_NO + KAMSTRUP_SE) * 3,
+        KAMSTRUP_SE[100:] + KAMSTRUP_NO + KAMSTRUP_SE,
+        KAMSTRUP_NO + KAMSTRUP_SE[1:] + KAMSTRUP_NO[1:],  # the closing flag opens the next
+    ):
+        framer = BlockFramer("dsmr", 2100)
+        assert framer.feed(data) == []
+        assert framer.rejected == {"checksum": 0, "syntax": 0, "truncated": 0}
+        assert framer.no_frame_hint(data) == HAN_HINT
+    # one whole frame, or frames each with a byte changed: bytes that are not text, as before
+    one = KAMSTRUP_NO[50:] + KAMSTRUP_SE
+    changed = [
+        frame[:120] + bytes([frame[120] ^ 0x01]) + frame[121:]
+        for frame in (KAMSTRUP_NO, KAMSTRUP_SE)
+    ]
+    for data in (one, b"".join(changed) * 2):
+        hint = BlockFramer("dsmr", 2100).no_frame_hint(data)
+        assert "not text" in hint
+        assert "HDLC" not in hint
+    # a VE.Direct port is no meter
+    assert "HDLC" not in BlockFramer("vedirect", 2100).no_frame_hint(KAMSTRUP_NO * 2)
 
 
 def ciphered(title: bytes, length: bytes, control: int, rest: int) -> bytes:

@@ -44,6 +44,9 @@ Kinds:
   telegram is read as soon as its check line has come, whatever length the header claims.
   :meth:`BlockFramer.no_frame_hint` names the meter's system title once two whole frames
   with it came (random bytes hold one such header now and then, never two of one title).
+  A DLMS meter's HAN port (a Nordic Kamstrup, Aidon or Kaifa) sends its lists as binary HDLC
+  frames of IEC 62056-46 (``7E A0 E2 ... 7E``), no telegrams: once two whole frames whose
+  check holds came, the hint says so and to read them with ``format = "frames"``.
   The ``/`` bytes of its ciphertext begin no telegram: a
   telegram not ended before a 0xDB 0x08 (a ``/`` in the rest of a frame the port's open
   caught in its middle) is cut short there, and its bytes are skipped too (a telegram's text
@@ -118,7 +121,7 @@ import re
 from collections.abc import Sequence
 
 from sensord.formats.base import BLOCK_KINDS, looks_like_text
-from sensord.formats.crc import crc16_arc
+from sensord.formats.crc import crc16_arc, crc16_x25
 from sensord.formats.lines import LineFramer
 
 __all__ = ["BLOCK_KINDS", "MAX_BLOCK_BYTES", "BlockFramer", "envelope"]
@@ -236,6 +239,35 @@ def ciphered_title(data: bytes, limit: int) -> bytes | None:
     return None
 
 
+#: An IEC 62056-46 HDLC frame's flag, which begins and ends it.
+_HDLC_FLAG = 0x7E
+#: The frame format field of an HDLC frame of type 3 (its first byte 0xA0 to 0xAF: the type,
+#: the segmentation bit and the top 3 bits of the frame's 11-bit length).
+_HDLC_TYPE_3 = re.compile(rb"\x7e[\xa0-\xaf]", re.DOTALL)
+#: The fewest bytes an HDLC frame's length counts: format, addresses, control, HCS and FCS.
+_HDLC_LEAST = 9
+
+
+def hdlc_frames(data: bytes) -> int:
+    """How many whole HDLC frames of IEC 62056-46 whose check holds are in ``data``: a DLMS
+    smart meter's HAN port sends its lists so (``7E A0 E2 ... 7E``, a Kamstrup's 228 bytes).
+    Each is 0x7E, a frame format of type 3 whose 11 bits of length count the bytes from it to
+    the frame check sequence, that FCS (CRC-16/X-25 of the bytes it counts before it, low
+    byte first) and 0x7E; random bytes make one such frame once in 65536 headers."""
+    found = 0
+    for head in _HDLC_TYPE_3.finditer(data):
+        start = head.start()
+        if start + 2 >= len(data):
+            break
+        length = (data[start + 1] & 0x07) << 8 | data[start + 2]
+        end = start + 1 + length  # the closing flag
+        if length < _HDLC_LEAST or end >= len(data) or data[end] != _HDLC_FLAG:
+            continue
+        if crc16_x25(data[start + 1 : end - 2]) == int.from_bytes(data[end - 2 : end], "little"):
+            found += 1
+    return found
+
+
 def encrypted_hint(title: bytes) -> str:
     """What a meter that sends encrypted telegrams, with the system title ``title``, is told:
     the title in hex, and its first three bytes when they are a maker's letters (``SAG``)."""
@@ -322,6 +354,13 @@ class BlockFramer(LineFramer):
             title = ciphered_title(data, self.max_block_bytes)
             if title is not None:
                 return encrypted_hint(title)
+            if hdlc_frames(data) >= 2:
+                return (
+                    "the meter sends binary DLMS/COSEM HDLC frames (7E A0 ... 7E, IEC 62056-46), "
+                    "as the HAN port of a Nordic meter (Kamstrup, Aidon, Kaifa) does, not DSMR "
+                    "text telegrams: read them with format = 'frames' (the README has the frame "
+                    "spec of a Kamstrup Omnipower's), or read the meter's P1 port if it has one"
+                )
         if not looks_like_text(data):  # a '/' in bytes that are not text begins no telegram
             hint = LineFramer.no_frame_hint(self, data)
             if self._kind == "dsmr":
