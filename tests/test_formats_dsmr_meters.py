@@ -38,6 +38,10 @@ holding shows this gives the bytes the meter sent):
 * ``ELL5``: a telegram with the Swedish codes (``/ELL5\\253833635_A``) that writes its reactive
   units in lower case (``kvarh``, ``kvar``), CRC ``80FF``; public repository toreamun/amshan, file
   tests/test_dlde.py, ``EXAMPLE_DATA_C``.
+* ``AM550_DSMR50``: a DSMR 5.0 telegram of an Iskra AM550 (``/ISK5\\2M550T-1011``) whose power
+  failure log is empty, written ``1-0:99.97.0()``, CRC ``3F8B``; public repository
+  evcc-io/evcc, file meter/dsmr_test.go, ``dsmrTelegram50`` (from nlrb/node-dsmr-parser's
+  example-v5.txt, as its comment says).
 * ``E360``: a telegram of a Swedish Landis+Gyr E360 (``/LGF5E360``), CRC ``8012``; the same
   file, ``EXAMPLE_DATA_D_LANDISGYR_360``.
 """
@@ -347,6 +351,50 @@ ISKRA_DSMR22_RUN = crlf(
 )
 
 
+AM550_DSMR50 = crlf(
+    r"""
+/ISK5\2M550T-1011
+
+1-3:0.2.8(50)
+0-0:1.0.0(170531201444S)
+0-0:96.1.1(4530303334303036383234393130313137)
+1-0:1.8.1(000000.626*kWh)
+1-0:1.8.2(000002.564*kWh)
+1-0:2.8.1(000000.000*kWh)
+1-0:2.8.2(000000.000*kWh)
+0-0:96.14.0(0002)
+1-0:1.7.0(00.532*kW)
+1-0:2.7.0(00.000*kW)
+0-0:96.7.21(00004)
+0-0:96.7.9(00002)
+1-0:99.97.0()
+1-0:32.32.0(00000)
+1-0:52.32.0(00000)
+1-0:72.32.0(00000)
+1-0:32.36.0(00001)
+1-0:52.36.0(00001)
+1-0:72.36.0(00001)
+0-0:96.13.0()
+1-0:32.7.0(236.8*V)
+1-0:52.7.0(236.1*V)
+1-0:72.7.0(238.4*V)
+1-0:31.7.0(000*A)
+1-0:51.7.0(001*A)
+1-0:71.7.0(001*A)
+1-0:21.7.0(00.056*kW)
+1-0:41.7.0(00.270*kW)
+1-0:61.7.0(00.206*kW)
+1-0:22.7.0(00.000*kW)
+1-0:42.7.0(00.000*kW)
+1-0:62.7.0(00.000*kW)
+0-1:24.1.0(003)
+0-1:96.1.0(4730303332353635353039393034313137)
+0-1:24.2.1(170531201008S)(00000.038*m3)
+!3F8B
+"""
+)
+
+
 AIDON_6534 = crlf(
     r"""
 /ADN9 6534
@@ -546,7 +594,14 @@ def test_the_fixtures_are_the_bytes_the_meters_sent() -> None:
     """Each CRC holds over the bytes from ``/`` to ``!`` with CR LF line ends, but the damaged
     telegram's, which the user posted for that."""
     assert len(FLUVIUS_TELEGRAMS) == 3
-    for telegram in (*FLUVIUS_TELEGRAMS, E350_DSMR40, FLUVIUS_PEAKS, AUX_HU, *SWEDISH):
+    for telegram in (
+        *FLUVIUS_TELEGRAMS,
+        E350_DSMR40,
+        FLUVIUS_PEAKS,
+        AUX_HU,
+        AM550_DSMR50,
+        *SWEDISH,
+    ):
         body, _, rest = telegram.partition(b"\r\n!")
         assert b"%04X\r\n" % crc16_arc(body + b"\r\n!") == rest
     body, _, rest = T210D_DAMAGED.partition(b"\r\n!")
@@ -820,6 +875,39 @@ def test_a_line_whose_only_entry_has_no_time_holds_no_reading() -> None:
     with pytest.raises(NotMeasuredError) as raised:
         decode("0-0:98.1.0", line)
     assert raised.value.reason == "invalid"
+
+
+def test_an_empty_power_failure_log_written_as_nothing_holds_no_reading() -> None:
+    """An Iskra AM550 that has had no long power failure writes its log ``1-0:99.97.0()``, in
+    every telegram: a channel of it has no reading, ``invalid`` (which the frame-error alert
+    leaves out), as a log of count 0 is, not a ``syntax`` error per telegram; the telegram's
+    other codes are read."""
+    config = meter(
+        ("imported_t1_kwh", "1-0:1.8.1"),
+        ("last_failure_s", "1-0:99.97.0"),
+        ("power_l2_kw", "1-0:41.7.0"),
+        ("gas_m3", "0-1:24.2.1"),
+    )
+    values, counted = read(config, AM550_DSMR50)
+    assert values == {"imported_t1_kwh": 0.626, "power_l2_kw": 0.27, "gas_m3": 0.038}
+    assert counted["errors"] == {"invalid": 1}
+    assert counted["readings"] == 3
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"1-0:99.97.0()", b"0-0:98.1.0()", b"1-0:99.1.0()"],
+    ids=["power-failure-log", "monthly-peaks", "load-profile"],
+)
+def test_a_list_or_log_whose_value_is_empty_holds_no_reading(line: bytes) -> None:
+    """A code of C group 98 (billing values) or 99 (a profile or log) with an empty value is
+    a list of no entry; another code's empty value (an empty text message) stays ``syntax``,
+    as ``test_formats_dsmr`` shows."""
+    field = line[: line.index(b"(")].decode()
+    with pytest.raises(NotMeasuredError) as raised:
+        decode(field, line)
+    assert raised.value.reason == "invalid"
+    assert "no entry" in str(raised.value)
 
 
 def test_a_real_belgian_telegram_gives_its_demand_its_peaks_and_its_gas() -> None:

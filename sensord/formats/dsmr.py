@@ -26,7 +26,10 @@ the sensor's ``encoding``, and an Iskra AM550's ``1-0:0.2.0((ER11))``, whose par
 nest, are; a line a channel
 reads whose value is no number (a timestamp, an equipment id) is rejected as ``syntax``, and
 so is a line that is no OBIS line. A power failure log of no entry, ``(0)(0-0:96.7.19)`` (a
-meter that has had no long power failure), holds no reading: ``invalid``, no error.
+meter that has had no long power failure), holds no reading: ``invalid``, no error; so does
+a list or log (a code whose C group is 98, a list of billing values, or 99, a profile or
+log) whose value is empty, as an Iskra AM550 writes its power failure log of no entry,
+``1-0:99.97.0()``.
 A line of entries, each a time stamp and the number after it, gives the number of its latest
 entry, in whichever order the meter lists them: a power failure log
 (``1-0:99.97.0(2)(0-0:96.7.19)(101208152415W)(0000000240*s)(101208151004W)(0000000301*s)``,
@@ -86,6 +89,9 @@ _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _UNIT_ALONE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 #: Units some meters write in place of DSMR's, a thousandth of them.
 _THOUSANDS = frozenset({"Wh", "W", "varh", "var", "VAh", "VA"})
+#: A code of a list or a log (its C group 98, billing values, or 99, a profile or log): an
+#: empty value is a list of no entry.
+_LIST_CODE = re.compile(r"\d{1,3}-\d{1,3}:9[89]\.")
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
 
@@ -206,6 +212,10 @@ def decoder(spec: FormatSpec) -> Decoder:
         channels = wanted.get(code)
         if channels is None:
             return []
+        if groups == "()" and _LIST_CODE.match(code):  # an Iskra AM550's log of no entry
+            raise NotMeasuredError(
+                "invalid", f"{code}: no reading (its log holds no entry)", (), channels
+            )
         if groups.index(")") != len(groups) - 1:  # several values: its latest entry's
             latest, none = _latest_entry(groups)
             if latest is None:
