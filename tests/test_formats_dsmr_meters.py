@@ -57,6 +57,7 @@ from test_formats_dsmr import XS210_NO_GAS, meter, read
 from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
+from sensord.formats.blocks import BlockFramer
 
 
 def crlf(text: str) -> bytes:
@@ -685,6 +686,35 @@ def test_damage_to_a_real_telegram_costs_it_alone(
     rt.feed(damaged)
     assert latest(rt) == FLUVIUS_LAST
     assert counts(rt)["readings"] == len(read) * len(FLUVIUS_CHANNELS)
+
+
+#: What a meter read through something that takes the CRs out of its telegrams is told.
+CRS_STRIPPED_HINT = (
+    "telegrams came whose lines end in LF alone, and whose CRC holds over them with the CR LF "
+    "line ends a meter sends: something between the meter and sensord (a network bridge, a "
+    "logger) takes the CRs out; have it pass the bytes unchanged"
+)
+
+
+def test_telegrams_whose_crs_were_taken_out_are_rejected_and_told_so() -> None:
+    """Every CR of the Fluvius run taken out, as a forwarder that makes line ends LF does
+    (the port opened at its start, or in its first telegram): each telegram fails its check,
+    which counts the CRs, and none is read; the hint says their CRCs hold with the CRs put
+    back, not that the cable loses bytes. With a digit changed in each telegram as well, no
+    CRC holds either way: the cable's hint, as before."""
+    stripped = FLUVIUS_RUN.replace(b"\r\n", b"\n")
+    for data in (stripped, stripped[200:]):
+        framer = BlockFramer("dsmr", 2100)
+        assert framer.feed(data) == []
+        assert framer.rejected["checksum"] >= 2 * len(FLUVIUS_CHANNELS)
+        assert framer.no_frame_hint(data) == CRS_STRIPPED_HINT
+    assert stripped.count(b"\n1-0:1.8.2(0006") == 3
+    changed = stripped.replace(b"\n1-0:1.8.2(0006", b"\n1-0:1.8.2(0007")
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(changed) == []
+    hint = framer.no_frame_hint(changed)
+    assert hint.startswith("blocks came but failed their check")
+    assert "cable" in hint
 
 
 #: The run's three CRCs (``BCCF``, ``E9F6``, ``0FD9``) in lower case, and in mixed case.

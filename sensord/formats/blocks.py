@@ -44,15 +44,19 @@ Kinds:
   telegram is read as soon as its check line has come, whatever length the header claims.
   :meth:`BlockFramer.no_frame_hint` names the meter's system title once two whole frames
   with it came (random bytes hold one such header now and then, never two of one title).
-  A DLMS meter's HAN port (a Nordic Kamstrup, Aidon or Kaifa) sends its lists as binary HDLC
-  frames of IEC 62056-46 (``7E A0 E2 ... 7E``), no telegrams: once two whole frames whose
-  check holds came, the hint says so and to read them with ``format = "frames"``.
   The ``/`` bytes of its ciphertext begin no telegram: a
   telegram not ended before a 0xDB 0x08 (a ``/`` in the rest of a frame the port's open
   caught in its middle) is cut short there, and its bytes are skipped too (a telegram's text
   holds no 0xDB); so are
   the bytes of one cut short by the next ``/`` that are not text (see
   :func:`~sensord.formats.base.looks_like_text`), which no meter sent as a telegram.
+
+  A telegram whose lines end in LF alone fails its check (a meter sends CR LF, which its CRC
+  counts); when the CRC holds over it with its LFs made CR LF, the hint says that something
+  between the meter and sensord takes the CRs out.
+  A DLMS meter's HAN port (a Nordic Kamstrup, Aidon or Kaifa) sends its lists as binary HDLC
+  frames of IEC 62056-46 (``7E A0 E2 ... 7E``), no telegrams: once two whole frames whose
+  check holds came, the hint says so and to read them with ``format = "frames"``.
 * ``vedirect``: a Victron VE.Direct text block (BMV battery monitors, SmartShunt, MPPT
   chargers, Phoenix inverters). Each line comes after a CR LF; the last is ``Checksum``, a tab
   and one byte (any byte, CR and LF included) that makes the byte sum of the block, from its
@@ -268,6 +272,22 @@ def hdlc_frames(data: bytes) -> int:
     return found
 
 
+def crs_stripped(data: bytes) -> bool:
+    """Whether a DSMR telegram in ``data`` has lines that end in LF alone and a CRC that holds
+    over its bytes with each LF made CR LF, as the meter sent them: something between the
+    meter and sensord took its CRs out."""
+    end = data.find(b"\n!")
+    while end >= 0:
+        start = data.rfind(b"/", 0, end)
+        check = data[end + 2 : end + 6]
+        if start >= 0 and len(check) == 4 and _HEX_DIGITS.fullmatch(check):
+            body = data[start : end + 2]
+            if b"\r" not in body and crc16_arc(body.replace(b"\n", b"\r\n")) == int(check, 16):
+                return True
+        end = data.find(b"\n!", end + 2)
+    return False
+
+
 def encrypted_hint(title: bytes) -> str:
     """What a meter that sends encrypted telegrams, with the system title ``title``, is told:
     the title in hex, and its first three bytes when they are a maker's letters (``SAG``)."""
@@ -371,6 +391,13 @@ class BlockFramer(LineFramer):
             return hint
         rejected = ", ".join(f"{n} {why}" for why, n in sorted(self.rejected.items()) if n)
         if rejected:
+            if self._kind == "dsmr" and crs_stripped(data):
+                return (
+                    "telegrams came whose lines end in LF alone, and whose CRC holds over them "
+                    "with the CR LF line ends a meter sends: something between the meter and "
+                    "sensord (a network bridge, a logger) takes the CRs out; have it pass the "
+                    "bytes unchanged"
+                )
             return (
                 f"blocks came but failed their check (their lines: {rejected}): bytes lost or "
                 "changed on the line; check the cable, its length and the serial settings"
