@@ -154,7 +154,7 @@ from sensord.modbus_timing import (
 )
 from sensord.refusals import DeviceRefusals
 from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
-from sensord.reply_starts import NONE, ReplyStarts
+from sensord.reply_starts import NO_UNITS, NONE, ReplyStarts
 from sensord.retry import Backoff, Retry
 from sensord.schema import natural_key
 from sensord.sensor import SensorRuntime, log_simulated_absent_device, wants_simulation
@@ -1217,7 +1217,11 @@ class Bus:
         real answer behind a glitch, say) are still read, within the timeout."""
         starts = flight.starts
         if starts is None:  # the request is the line's last frame: what follows can answer it
-            starts = flight.starts = ReplyStarts(flight.expected, self.char_s, self.silence_s, NONE)
+            # (a read at unit 0 may be answered with the device's own unit id)
+            units = self._broadcast_answerers(flight.device) if not flight.device.unit else NO_UNITS
+            starts = flight.starts = ReplyStarts(
+                flight.expected, self.char_s, self.silence_s, NONE, units
+            )
         now = self._clock()
         until = starts.heard(chunk, now, self.link.pending_bytes)
         if until == starts.whole_at == NONE and flight.reply == NOTHING:
@@ -1628,6 +1632,16 @@ class Bus:
                 ),
             )
         return True
+
+    def _broadcast_answerers(self, device: _Device) -> frozenset[int]:
+        """The unit ids whose frames can answer a read of ``device`` at unit 0 as
+        :meth:`_answers_broadcast` takes them: the one its answers carried so far, else any
+        that no device of the bus (nor one that left it) has."""
+        if device.answers_as >= 0:
+            return frozenset((device.answers_as,))
+        taken = {other.unit for other in self.devices.values()}
+        taken.update(left.unit for left in self.left.kept)
+        return frozenset(range(1, 256)).difference(taken)
 
     def _foreign(self, flight: _Exchange, response: Response) -> None:
         """A Modbus TCP reply, during ``flight``, whose transaction id no request on the

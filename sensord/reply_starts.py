@@ -8,10 +8,13 @@ from __future__ import annotations
 from sensord.formats.modbus import LINE_BYTE_VALUES, LINE_BYTES, Request
 from sensord.modbus_timing import ARRIVAL_SLACK_S
 
-__all__ = ["LINE_BYTES", "NONE", "ReplyStarts"]
+__all__ = ["LINE_BYTES", "NONE", "NO_UNITS", "ReplyStarts"]
 
 #: No time: no reply can have begun (what :meth:`ReplyStarts.heard` returns then).
 NONE = float("-inf")
+
+#: No unit id besides the request's answers it (:attr:`ReplyStarts.units` of a read).
+NO_UNITS: frozenset[int] = frozenset()
 
 
 class ReplyStarts:
@@ -32,6 +35,12 @@ class ReplyStarts:
     transceiver that turns the line around, a line that is not biased, reads a byte as it
     switches): the reply may begin after them, with no silence between.
 
+    A read at unit 0 (``modbus.broadcast_reads``) may be answered by a device with its own
+    unit id (``Bus._answers_broadcast``): the bytes of one of ``units`` after the silence,
+    then the read's function code and byte count, begin its reply too (its reply with
+    values; an exception of another unit id is none). An ordinary read has no such
+    ``units``.
+
     The cost of a chunk is kept to those that matter: one that follows no silence while no
     start holds is only counted, and a start's first bytes are looked at once, until they
     tell whether it begins like the reply and how long that is; no byte is kept after."""
@@ -47,11 +56,22 @@ class ReplyStarts:
         "size",
         "starts",
         "total",
+        "units",
         "whole_at",
     )
 
-    def __init__(self, expected: Request, char: float, silence: float, heard_at: float) -> None:
+    def __init__(
+        self,
+        expected: Request,
+        char: float,
+        silence: float,
+        heard_at: float,
+        units: frozenset[int] = NO_UNITS,
+    ) -> None:
         self.expected = expected
+        #: the unit ids besides the request's whose frames can be its reply (a read at unit 0
+        #: answered with the device's own unit id), none for an ordinary read
+        self.units = units
         #: how many first bytes of a frame tell whether it begins the reply
         self.head_bytes = len(expected.head)
         self.size = expected.size
@@ -97,6 +117,8 @@ class ReplyStarts:
         kept = []
         told = True
         until = NONE
+        # (an ordinary read's starts are told by its request alone)
+        begun = self._begun if self.units else self.expected.reply_begun
         for start in starts:
             at, size, moved = start
             if not size:
@@ -104,14 +126,14 @@ class ReplyStarts:
                     data = self.recent + chunk
                 offset = at - (before - len(self.recent))
                 first = data[offset : offset + self.head_bytes]
-                size = self.expected.reply_begun(first)
+                size = begun(first)
                 while not size and first[0] in LINE_BYTE_VALUES and moved < LINE_BYTES:
                     # the line's byte, not the reply's: the reply may begin after it
                     at += 1
                     offset += 1
                     moved += 1
                     first = data[offset : offset + self.head_bytes]
-                    size = self.expected.reply_begun(first)
+                    size = begun(first)
                 start[0], start[2] = at, moved
                 if not size:  # the bytes from there are not the reply's
                     continue
@@ -131,6 +153,19 @@ class ReplyStarts:
         self.starts = kept
         self.recent = b"" if told else data[1 - self.head_bytes :]
         return until
+
+    def _begun(self, first: bytes) -> int:
+        """The length of the reply that ``first`` begins, as :meth:`Request.reply_begun
+        <sensord.formats.modbus.Request.reply_begun>` tells it; for a unit id of
+        :attr:`units`, that of the reply with values only (0: none, -1: too few bytes)."""
+        size = self.expected.reply_begun(first)
+        if size or first[0] not in self.units:
+            return size
+        head = self.expected.head[1:]
+        rest = first[1:]
+        if len(rest) >= len(head):
+            return self.size if rest.startswith(head) else 0
+        return -1 if head.startswith(rest) else 0
 
     def begun_bytes(self) -> int:
         """How many bytes of the reply came from its first possible start on (0: none)."""

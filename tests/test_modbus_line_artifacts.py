@@ -409,6 +409,59 @@ def test_a_device_that_answers_reads_at_unit_0_with_its_own_unit_id_is_read(
         hand.close()
 
 
+def test_a_long_answer_of_the_device_s_own_unit_id_to_a_read_at_unit_0_is_read_whole(
+    pty_pair: PtyPair,
+) -> None:
+    """At 9600 baud, the answer of 125 registers (255 bytes, 266 ms on the line) that a device
+    read at unit 0 sends with its own unit id, 1, begins 0.3 s after the request and ends past
+    the 0.5 s timeout: it is read whole, as the same answer of unit 0 is, the first time (any
+    unit id no device of the bus has can begin it) and once its unit id is known. Bytes that
+    begin no answer of the device draw no timeout out: those of the meter beside it (unit 2)
+    before its first answer, those of a second unit id (3) after it, each of them beginning
+    0.45 s after the request and breaking off: the request times out at its timeout."""
+    bms = device("bms", "", 0, WIDE, interval_s=5.0, timeout_s=0.5, broadcast_reads=True)
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 600.0, "connect_delay_s": 60.0}
+    hand = HandBus(pty_pair, bms, meter)
+    request = read_request(0, 0, 125)
+    timeout_s = 8 * CHAR_9600_S + 0.5  # from the request's start, its 8 bytes on the wire
+
+    def answered(at: float, reply: bytes) -> None:
+        assert hand.tick(at) == request
+        at += 0.3
+        assert hand.receive(at, reply[:20]) == b""
+        for cut in range(20, len(reply), 20):
+            at += 20 * CHAR_9600_S
+            assert hand.tick(at) == b""
+            assert hand.bus.in_flight is not None, at
+            assert hand.receive(at, reply[cut : cut + 20]) == b""
+        assert hand.bus.in_flight is None
+
+    def broken_off(at: float, unit: int) -> None:
+        assert hand.tick(at) == request
+        # (begun so late that its rest would come past the timeout)
+        assert hand.receive(at + 0.45, read_reply(unit, list(range(125)))[:30]) == b""
+        assert hand.tick(at + timeout_s - 0.001) == b""
+        assert hand.bus.in_flight is not None
+        assert hand.tick(at + timeout_s + 0.001) == b""
+        assert hand.bus.in_flight is None
+
+    try:
+        broken_off(100.0, 2)
+        answered(105.0, read_reply(1, list(range(125))))
+        assert latest(hand.runtimes["bms"]) == {f"r{i}": float(i) for i in range(125)}
+        broken_off(110.0, 3)
+        answered(115.0, read_reply(1, list(range(1, 126))))
+        assert latest(hand.runtimes["bms"]) == {f"r{i}": float(i + 1) for i in range(125)}
+        answered(120.0, read_reply(0, list(range(2, 127))))
+        assert latest(hand.runtimes["bms"]) == {f"r{i}": float(i + 2) for i in range(125)}
+        counters = hand.counters("bms")
+        assert (counters.transactions, counters.timeouts) == (3, 2)
+        assert hand.counters("meter").transactions == 0
+    finally:
+        hand.close()
+
+
 def test_unit_0_is_taken_on_a_serial_line_only_for_reads_and_with_broadcast_reads() -> None:
     one = [{"name": "a", "table": "input", "address": 0}]
     port = "/dev/ttyUSB0"
