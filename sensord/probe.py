@@ -64,7 +64,9 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     :data:`PROBE_BUSY_RETRIES` and :data:`PROBE_BUSY_WAIT_S`; and ``args.retries``: the one
     given, else the sensor's ``modbus.retries``, else 0; ``args.sensor_timeout``: the
     sensor's ``modbus.timeout_s`` (None without ``--sensor``); ``args.broadcast_reads``: the
-    sensor's ``modbus.broadcast_reads`` (unit 0 is probed on a serial line only so)."""
+    sensor's ``modbus.broadcast_reads`` (unit 0 is probed on a serial line only so);
+    ``args.bus_units``: the unit ids of the other Modbus devices of the sensor's port (none
+    without ``--sensor``), whose frames never answer a read at unit 0."""
     for option, value, lowest, highest in (
         ("--timeout", args.timeout, 0.001, TIMEOUT_MAX_S),
         ("--connect-delay", args.connect_delay, 0.0, CONNECT_DELAY_MAX_S),
@@ -88,6 +90,7 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
     unit = 1
     args.sensor_timeout = None
     args.broadcast_reads = False
+    args.bus_units = frozenset()
     timeout_s, connect_delay_s, gap_s, retries = PROBE_TIMEOUT_S, 0.0, 0.0, 0
     args.busy_retries, args.busy_wait = PROBE_BUSY_RETRIES, PROBE_BUSY_WAIT_S
     if args.sensor is not None:
@@ -113,6 +116,11 @@ def _probe_target(args: argparse.Namespace) -> tuple[str, int, SerialSettings] |
         timeout_s = max(timeout_s, device.timeout_s)
         args.sensor_timeout = device.timeout_s
         args.broadcast_reads = device.broadcast_reads
+        args.bus_units = frozenset(
+            other.modbus_device.unit
+            for other in config.sensors
+            if other.is_modbus and other.port == sensor.port and other is not sensor
+        )
         connect_delay_s, gap_s, retries = device.connect_delay_s, device.gap_s, device.retries
         args.busy_retries, args.busy_wait = device.busy_retries, device.busy_wait_s
     elif args.config is not None:
@@ -354,6 +362,9 @@ def modbus_read(args: argparse.Namespace) -> int:
     except SourceError as exc:
         print(f"sensord: {str(exc).removeprefix(f'sensor {PROBE_SOURCE!r}: ')}", file=sys.stderr)
         return EXIT_INVALID
+    taken = response if response is not None else late.response
+    if taken is not None and not tcp and taken.unit != args.unit:
+        print(_answered_from_note(args, taken.unit), file=sys.stderr)
     if response is None and late.response is not None:
         # only late answers came: what the device answered is shown (its registers are its
         # values), and the read failed with these settings (the note above says the timeout
@@ -439,6 +450,16 @@ def modbus_read(args: argparse.Namespace) -> int:
         print(_slow_for_sensor_note(args, answered_s), file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
+
+
+def _answered_from_note(args: argparse.Namespace, unit: int) -> str:
+    """What the probe tells of an answer to its read at unit 0 (``modbus.broadcast_reads``)
+    that came with the device's own unit id, ``unit``."""
+    return (
+        f"the device answered from unit {unit}: it answers reads at unit {args.unit}, the "
+        "broadcast address, with its own unit id; the daemon reads such answers too, from "
+        "that one unit id"
+    )
 
 
 def _tell_refusal(

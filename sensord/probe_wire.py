@@ -30,7 +30,7 @@ from sensord.modbus_timing import (
     char_s,
     silence_s,
 )
-from sensord.reply_starts import ReplyStarts
+from sensord.reply_starts import NO_UNITS, ReplyStarts
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 
@@ -40,6 +40,7 @@ __all__ = [
     "LateAnswers",
     "OtherUnits",
     "await_response",
+    "broadcast_answerers",
     "drain_after_timeout",
     "drain_limit_s",
     "told_by_unit",
@@ -176,6 +177,7 @@ def drain_after_timeout(
     exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
     # the late answer's first bytes: no frame is taken out of its registers while it comes
     awaited = bytes((args.unit, function, 2 * args.count if exact else (args.count + 7) // 8))
+    answerers = broadcast_answerers(args)
     start = now = time.monotonic()
     drain_until = max(now, sent_at + min(late.after_s, LATE_DRAIN_TIMEOUTS * timeout_s))
     drain_until += timeout_s
@@ -193,6 +195,12 @@ def drain_after_timeout(
         received += chunk
         now = time.monotonic()
         for response in link.feed(chunk, awaited):
+            if answerers and _answers_broadcast(response, answerers, function, args.count, exact):
+                # a late answer of the device's own unit id to a read at unit 0
+                own += 1
+                drain_until = now + timeout_s
+                late.took(response, now - sent_at)
+                continue
             if response.unit != args.unit:
                 others.count(response.unit, late=True)
                 continue
@@ -282,6 +290,30 @@ def _read_by(source: SerialSource, fd: int | None, end: float) -> bytes:
     return source.read_within(left)
 
 
+def broadcast_answerers(args: argparse.Namespace) -> frozenset[int]:
+    """The unit ids whose answers to a read at unit 0 (``modbus.broadcast_reads``) are taken
+    as the device's, as the daemon's bus takes them (``Bus._answers_broadcast``): a device
+    that answers such reads with its own unit id. Any unit id that no other device of
+    ``--sensor``'s bus has (``args.bus_units``); none for a read at another unit id."""
+    if args.unit != 0:
+        return NO_UNITS
+    return frozenset(range(1, 256)).difference(args.bus_units)
+
+
+def _answers_broadcast(
+    response: Response, answerers: frozenset[int], function: int, count: int, exact: bool
+) -> bool:
+    """Whether ``response``, of another unit id, is the answer with values to a read at unit
+    0 of ``count`` values of ``function``: of one of ``answerers`` (an exception of another
+    unit id is none, as the bus takes none)."""
+    return (
+        response.unit in answerers
+        and response.function_code == function
+        and not response.exception_code
+        and _answers_read(response, count, exact)
+    )
+
+
 def _answers_read(response: Response, count: int, exact: bool) -> bool:
     """Whether ``response`` answers a read of ``count`` values: an exception, or as many
     registers (``exact``), or bits padded to a whole byte."""
@@ -337,11 +369,15 @@ def await_response(
     # the answer's first bytes: no frame is taken out of its registers while it comes
     count = 2 * args.count if exact else (args.count + 7) // 8
     awaited = b"" if tcp else bytes((args.unit, function, count))
+    # a read at unit 0 that a device answers with its own unit id (``broadcast_answerers``)
+    answerers = NO_UNITS if tcp else broadcast_answerers(args)
     starts: ReplyStarts | None = None
     if settings is not None and not tcp:
         table = next(t for t, code in FUNCTION_CODES.items() if code == function)
         expected = Request(args.unit, Read(table, 0, args.count, ()), "rtu", {})
-        starts = ReplyStarts(expected, char_s(settings), silence_s(settings), time.monotonic())
+        starts = ReplyStarts(
+            expected, char_s(settings), silence_s(settings), time.monotonic(), answerers
+        )
     arriving = float("-inf")  # until when the rest of an answer begun may come
     miscounted = None
     while time.monotonic() < (end := max(deadline, arriving)):
@@ -386,6 +422,10 @@ def await_response(
                 deadline = now + timeout_s
                 continue
             if not tcp and response.unit != args.unit:
+                if answerers and _answers_broadcast(
+                    response, answerers, function, args.count, exact
+                ):
+                    return response, None
                 if others is not None:
                     others.count(response.unit, late=False)
                 continue

@@ -8,6 +8,8 @@ that adds what the line adds."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -531,6 +533,61 @@ def test_the_probe_reads_a_device_at_unit_0_of_a_sensor_with_broadcast_reads(
         assert bytes(relay.requests) == SEPLOS_PACK_READ
         assert main(["modbus", "read", relay.near.path, "--unit", "0", *read]) == 2
         assert "modbus.broadcast_reads = true" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_probe_reads_a_long_answer_of_the_device_s_own_unit_id_to_a_read_at_unit_0(
+    tmp_path: Path, pty_pair: PtyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord modbus read --sensor`` of a device read at unit 0 (``broadcast_reads``) that
+    answers with its own unit id, 1, played by hand on a pty at 9600 baud: its answer of 125
+    registers, begun 0.1 s after the request and ending past the 0.3 s timeout, is read
+    whole and printed, with the unit id it came from, as the daemon's bus reads it
+    (:func:`test_a_long_answer_of_the_device_s_own_unit_id_to_a_read_at_unit_0_is_read_whole`),
+    not skipped as a frame of another unit id; the request is sent once. A frame of the
+    unit id of the meter beside it on its port (2) that came before it, of the read's
+    function and length, is the meter's: skipped, never the answer."""
+    reply = read_reply(1, list(range(1000, 1125)))
+    requests = bytearray()
+
+    def bms() -> None:
+        request = pty_pair.read(8, timeout_s=5.0)
+        requests.extend(request)
+        if request != read_request(0, 0, 125):
+            return
+        time.sleep(0.03)
+        pty_pair.write(read_reply(2, [0] * 125))
+        time.sleep(0.07)
+        for cut in range(0, len(reply), 20):
+            pty_pair.write(reply[cut : cut + 20])
+            time.sleep(20 * CHAR_9600_S)
+        requests.extend(pty_pair.read(8, timeout_s=1.0))  # a request asked again
+
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        f'[[sensors]]\nname = "bms"\nport = "{pty_pair.path}"\nformat = "modbus"\n'
+        "serial = { baudrate = 9600 }\n"
+        "modbus = { unit = 0, broadcast_reads = true, timeout_s = 0.3 }\n"
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        'channels = [{ name = "v" }]\n'
+    )
+    meter = config.read_text().replace('"bms"', '"meter"')
+    meter = meter.replace("unit = 0, broadcast_reads = true", "unit = 2")
+    config.write_text(config.read_text() + meter)
+    device_side = threading.Thread(target=bms, daemon=True)
+    device_side.start()
+    read = ["--holding", "0", "--count", "125", "--timeout", "0.3"]
+    code = main(["modbus", "read", "--sensor", "bms", "-c", str(config), *read])
+    device_side.join(5.0)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "      0: 0x03e8   1000\n" in captured.out
+    assert "    124: 0x0464   1124\n" in captured.out
+    assert "answered from unit 1" in captured.err, captured.err
+    assert "other unit ids" in captured.err, captured.err
+    assert captured.err.count("1 of unit 2") == 1, captured.err
+    assert "of unit 1" not in captured.err, captured.err
+    assert bytes(requests) == read_request(0, 0, 125)
 
 
 #: A Marstek Venus E battery's exchange as evcc logged it (evcc-io/evcc issue 18653): the
