@@ -100,6 +100,8 @@ connection) only when the command was acknowledged since it was last counted: a 
 stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A re-run for a
 stale device, the run of a connection opened again for its silence, or the connect's run to a
 device that streams (no poll) and sent no byte since the open (asleep, or not powered yet),
+or to a polled one whose first frame comes after a poll it left unanswered after that run
+(it was as silent to its polls: an SDS011 asleep at the open and woken before it is stale),
 that got no reply and no byte is written again once the device answers (``_check_ignored``;
 an SDS011 asleep at the open answers neither queries nor settings, and streams as its flash
 holds once it is woken; a command that the run its first frame starts misses again is one
@@ -461,6 +463,9 @@ class Dialogue:
         #: them to the stale device: a frame after it (a poll answered) shows the device ignores
         #: them, or, after such a run, that it is back
         self._missing_unheard: tuple[list[str], int, bool] | None = None
+        #: ``poll_timeouts`` when they were: a poll left unanswered after them shows a device
+        #: that was silent, not one that ignores them
+        self._timeouts_at_unheard = 0
         #: the connect's run found a device that streams silent since the open, and the re-run
         #: its first frame started to write the set-up again: a command that re-run misses,
         #: the device up, is one it ignores (logged as such)
@@ -701,6 +706,7 @@ class Dialogue:
                 self._port.framer.frames,
                 self._rerunning or silent_run,
             )
+            self._timeouts_at_unheard = self.poll_timeouts
             self._silent_connect = silent_connect
         if missing and not asking and self._recheck_ignored:
             self._log_ignored(missing)
@@ -777,8 +783,9 @@ class Dialogue:
 
     def _check_ignored(self) -> None:
         """Commands counted missing while the device had sent nothing: once a frame comes
-        (a polled device answers only after its set-up), the device is known to hear and to
-        ignore them, which is logged at most once a minute (a port that is opened again and
+        (a polled device answers only after its set-up) with no poll left unanswered since
+        then, the device is known to hear and to ignore them, which is logged at most once a
+        minute (a port that is opened again and
         again finds it at each connect; ``suppressed``: the connects held back). A re-run
         (or the connect of a connection opened again for its silence) wrote them to a device
         that was silent (stale: its supply cut, say) when it began:
@@ -793,6 +800,13 @@ class Dialogue:
         still = [command for command in commands if command in self.unanswered]
         if not still:
             return
+        if not rerun and self.poll_timeouts != self._timeouts_at_unheard:
+            # a polled device whose first frame came after a poll it left unanswered was
+            # silent after its set-up too (an SDS011 asleep at the open, woken later): it did
+            # not answer them, which says nothing of whether it heard them. Its set-up is
+            # written again, as a streaming device's silent at its connect is, and the
+            # commands that run misses again are the ones it ignores
+            rerun = self._silent_connect = True
         if rerun:
             if not self.rerun(
                 self._clock(),

@@ -1150,6 +1150,74 @@ def test_an_mhz19_powered_after_its_port_opened_and_went_stale_is_set_up_once_it
     assert [e for e in logs if e["event"].startswith("set-up commands ignored")] == []
 
 
+@pytest.mark.parametrize("acks", [True, False], ids=["genuine", "clone"])
+def test_an_mhz19_powered_after_its_port_opened_before_it_went_stale_is_set_up_then(
+    acks: bool,
+) -> None:
+    """An MH-Z19 with ``setup = ["abc_off"]`` powered 8 s after its port opened, before it
+    goes stale: the connect's ``abc_off`` and the first polls go unanswered, no byte coming.
+    Its first answer comes after polls it left unanswered: it was off when ``abc_off`` went
+    out, not ignoring it, so ``abc_off`` is written again at once (logged at info level)
+    and no "set-up commands ignored" is told for the connect's run; a genuine unit
+    acknowledges it; a clone takes it without a reply, and is told as ignoring it once that
+    second run misses it, and only then. Either way its calibration is off."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)], acks=acks)
+    device.powered = False
+    table = {"preset": "mhz19", "warmup_s": 0, "setup": ["abc_off"]}
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 8.0)
+        assert rt.framer.frames == 0
+        assert rt.state == "up"  # not stale yet
+        device.restart([mhz19_answer(650)])
+        got = run_polls(rt, pair, clock, device, start + 30.0)
+        rt.stop()
+    assert got
+    assert [e for e in logs if e.get("state") == "stale"] == []
+    # powered, it heard the re-run's: once acknowledged, three times unacknowledged
+    assert device.abc_off_writes == (1 if acks else 3)
+    assert not device.abc, "the calibration its power-up turned on is off"
+    assert rt.setup_reruns == 1
+    events = [e["event"] for e in logs]
+    [again] = [e for e in logs if e["event"] == "sending the set-up commands again"]
+    assert (again["why"][:25], again["log_level"]) == ("the device answers again:", "info")
+    ignored = [i for i, event in enumerate(events) if event.startswith("set-up commands ignored")]
+    assert len(ignored) == (0 if acks else 1)
+    assert all(i > events.index("sending the set-up commands again") for i in ignored)
+
+
+def test_an_mhz19_clone_answering_its_first_poll_is_not_set_up_again_at_a_later_connect() -> None:
+    """An MH-Z19 clone that takes ``abc_off`` without a reply and answers its polls, whose
+    first connection ended after polls it left unanswered (its supply cut, the port closed):
+    at the next connect, powered again, it answers the first poll after the unanswered
+    ``abc_off``: it heard it, and ignores it. That connect does not write the set-up again,
+    as it does for a device that left polls unanswered after it (the polls unanswered
+    before that connect's set-up are not its)."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)], acks=False)
+    table = {"preset": "mhz19", "warmup_s": 0, "setup": ["abc_off"]}
+    with PtyPair() as pair, capture_logs():
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 10.0)
+        device.powered = False
+        run_polls(rt, pair, clock, device, start + 25.0)
+        timeouts = rt.snapshot().poll_timeouts
+        assert timeouts >= 1
+        rt.close_source()
+        device.restart([mhz19_answer(650)])
+        clock.now += 1.0
+        assert rt.try_open()
+        got = run_polls(rt, pair, clock, device, start + 50.0)
+        rt.stop()
+    assert [at for at, _ in got if at > start + 26.0]
+    assert rt.snapshot().poll_timeouts == timeouts
+    assert rt.setup_reruns == 0
+    assert device.abc_off_writes == 6  # three tries at each connect, none again
+
+
 class RestartingMhz19(Mhz19):
     """An MH-Z19 on a supply that sags under its load: it restarts every four polls, and
     answers two of them with its boot's 15000 in bytes 6..7."""

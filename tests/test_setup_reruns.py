@@ -682,10 +682,10 @@ def test_an_sds011_asleep_at_the_open_that_starts_streaming_ends_set_up(
     program wakes it, and it streams in active reporting mode, continuous, as its flash
     holds (here query mode and a working period of 3 minutes for the last case, which the
     set-up turns back). The set-up written to a silent device is written again once it
-    sends: a streaming one's as soon as it sends, with no "set-up commands ignored" logged
-    (it did not hear them); a polled one's when it is found streaming unasked, or, stale by
-    then, when it sends again. It ends in the settings asked for, and every frame it sent
-    is read."""
+    sends, with no "set-up commands ignored" logged (it did not hear them): a streaming
+    one's as soon as it sends; a polled one's, which left its polls unanswered after the
+    set-up too, as soon as it sends when it is not stale yet, or, stale by then, when it
+    sends again. It ends in the settings asked for, and every frame it sent is read."""
     clock = Clock()
     table: dict[str, Any] = {
         "preset": "sds011",
@@ -721,11 +721,15 @@ def test_an_sds011_asleep_at_the_open_that_starts_streaming_ends_set_up(
     assert rt.framer.frames == sds.sent
     assert rt.framer.skipped_bytes == 0
     ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
-    if poll is None:
-        assert ignored == []
+    assert ignored == []
+    if poll is None or asleep_s < 20.0:
         [again] = [e for e in logs if e["event"] == RERUN]
         assert again["why"].startswith("the device answers again")
         assert again["log_level"] == "info"
+        # written again as it sends (its first frames 1 and 2 s after it woke), not later
+        poll_request = command_bytes("sds011", "query")
+        setup_at = [at for at, w in sds.written if at > woke and w != poll_request]
+        assert setup_at[0] - woke < 2.0 + SETUP_GAP_S + 0.05, setup_at[0] - woke
 
 
 @pytest.mark.parametrize("answers", [True, False], ids=["answers K", "ignores K"])
