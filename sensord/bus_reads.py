@@ -419,9 +419,12 @@ class DeviceReads:
         """The device answered its set-up write ``expected``: taken when it echoed the
         write, else refused (an exception, counted by code) or not echoed as sent; either
         way not asked again before the bus opens again or the device comes back (a write it
-        refuses is refused again), and logged."""
+        refuses is refused again), and logged. Still busy (0x06) after its busy retries (a
+        device just powered up), it is asked again at the next poll, that busy answer
+        counted as each busy answer is, up to :data:`WRITE_POLLS` polls in a row."""
         if code == BUSY_CODE and self._write_again(device, expected):
-            return  # still busy after its busy retries (a device just powered up)
+            device.refusals.busy(code, self._clock())
+            return
         self._write_answered(device, expected, code, frame)
 
     def refused_after_echo(

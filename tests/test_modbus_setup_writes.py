@@ -305,6 +305,39 @@ def test_a_write_answered_busy_at_power_up_is_made_once_the_device_takes_it(
         hand.close()
 
 
+@pytest.mark.parametrize("busy_until", [102.5, 200.0], ids=["taken", "given up"])
+def test_every_busy_answer_to_a_set_up_write_is_counted_once(
+    pty_pair: PtyPair, busy_until: float
+) -> None:
+    """A write answered busy (0x06) at each of its busy retries, poll after poll: every busy
+    answer the device sent is counted once in its exceptions, the last of each poll too,
+    whether the write is asked again at the next poll (then taken: busy for 2.5 s after
+    power-up) or given up after its polls (busy for ever: logged as refused once). (The
+    last busy answer of a poll whose write was asked again at the next was not counted.)"""
+    hand = HandBus(pty_pair, scd30())
+    busy = rtu_frame(bytes([0x61, 0x86, 0x06]))
+    sent = 0
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            while at < 108.0:
+                request = hand.tick(at)
+                if request == START:
+                    taken = at >= busy_until
+                    sent += not taken
+                    hand.receive(at + 0.005, START if taken else busy, look=False)
+                elif request == READ:
+                    hand.receive(at + 0.005, READINGS, look=False)
+                at = round(at + 0.05, 6)
+        assert sent == 2 * 4 if busy_until < 200.0 else 3 * 4  # 3 busy retries a poll
+        counters = hand.counters("scd30")
+        assert counters.exceptions == {6: sent}
+        refused = [e for e in logs if e["event"] == "device refused a set-up write"]
+        assert [e["code"] for e in refused] == ([] if busy_until < 200.0 else [6])
+    finally:
+        hand.close()
+
+
 def test_a_gateway_s_0b_to_a_write_is_no_refused_read(pty_pair: PtyPair) -> None:
     hand = HandBus(pty_pair, scd30())
     try:
