@@ -437,9 +437,10 @@ class DeviceReads:
         by code and logged as a refusal is; busy (0x06), the write is asked again at the next
         poll (counted as each busy answer is), up to :data:`WRITE_POLLS` polls in a row
         (``polls``: those before this one, which taking the echo cleared); 0x05 (acknowledge)
-        says it was taken, as the echo did."""
+        says it was taken, as the echo did (counted, as every exception is)."""
         code = response.exception_code
         if code == ACKNOWLEDGE_CODE:
+            _count(device, code)
             return
         if polls:
             device.write_polls[expected] = polls
@@ -451,18 +452,19 @@ class DeviceReads:
         self._write_answered(device, expected, code, response.frame)
 
     def _write_answered(self, device: _Device, expected: Request, code: int, frame: bytes) -> None:
-        """``written``, once the write is not asked again for a busy answer."""
+        """``written``, once the write is not asked again for a busy answer: an exception
+        counted by code, 0x05 (acknowledge: taken, still being worked on) too."""
         assert isinstance(expected, WriteRequest)
         fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
         device.write_polls.pop(expected, None)
         if expected in device.unwritten:
             device.unwritten.remove(expected)
+        if code:
+            _count(device, code)
         if code == ACKNOWLEDGE_CODE:
             self.log.info("set-up write taken", **fields, acknowledged=True)
             return
         if code:
-            exceptions = device.counters.exceptions
-            exceptions[code] = exceptions.get(code, 0) + 1
             held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
             if held is not None:
                 self.log.warning(
@@ -651,3 +653,9 @@ class DeviceReads:
                 ),
             )
         return True
+
+
+def _count(device: _Device, code: int) -> None:
+    """The device answered a set-up write with exception ``code``: counted by code."""
+    exceptions = device.counters.exceptions
+    exceptions[code] = exceptions.get(code, 0) + 1

@@ -396,6 +396,31 @@ def test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll(
         hand.close()
 
 
+def test_a_set_up_write_acknowledged_after_its_echo_is_counted_once(pty_pair: PtyPair) -> None:
+    """The write of :func:`test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll`
+    answered 0x05 (acknowledge) after its echo: taken (as its echo was), not asked again,
+    and that exception response counted once by its code."""
+    table = bus_table(pty_pair.path, local_echo=False)
+    table["modbus"] |= {
+        "interval_s": 1.0,
+        "setup": [{"table": "holding", "address": 54, "value": 7}],
+    }
+    write = rtu_frame(bytes.fromhex("01 06 00 36 00 07"))
+    hand = HandBus(pty_pair, table)
+    try:
+        assert hand.tick(100.0) == write
+        hand.receive(100.001, write, look=False)
+        hand.receive(100.01, rtu_frame(bytes.fromhex("01 86 05")), look=False)
+        for at in (100.02, 101.0, 102.0):
+            assert hand.tick(at) == read_request(1, 0, 1)
+            hand.receive(at + 0.01, read_reply(1, [9]), look=False)
+        counters = hand.counters("m")
+        assert counters.exceptions == {5: 1}
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
+
+
 def test_the_probe_tells_an_echo_with_no_answer_after_it_from_noise(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

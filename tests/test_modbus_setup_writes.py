@@ -338,6 +338,22 @@ def test_every_busy_answer_to_a_set_up_write_is_counted_once(
         hand.close()
 
 
+def test_a_set_up_write_acknowledged_with_0x05_is_taken_and_counted(pty_pair: PtyPair) -> None:
+    """The SCD30's start write answered 0x05 (acknowledge: taken, still being worked on): taken
+    at once, not asked again, and that exception response counted once by its code, as
+    every exception the device sends is."""
+    hand = HandBus(pty_pair, scd30())
+    try:
+        with capture_logs() as logs:
+            sent = run(hand, 100.0, 106.0, writes=rtu_frame(bytes([0x61, 0x86, 0x05])), reads=True)
+        assert [request for _, request in sent].count(START) == 1
+        assert hand.counters("scd30").exceptions == {5: 1}
+        [taken] = [e for e in logs if e["event"] == "set-up write taken"]
+        assert taken["acknowledged"] is True
+    finally:
+        hand.close()
+
+
 def test_a_gateway_s_0b_to_a_write_is_no_refused_read(pty_pair: PtyPair) -> None:
     hand = HandBus(pty_pair, scd30())
     try:
