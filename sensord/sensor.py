@@ -51,6 +51,7 @@ import math
 import os
 import random
 import time
+import weakref
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -225,6 +226,19 @@ def _frame_framer(framer: Framer) -> FrameFramer | None:
     from sensord.formats.frames import FrameFramer  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
     return framer if isinstance(framer, FrameFramer) else None
+
+
+def _weakly(method: Callable[[], Sequence[bytes]]) -> Callable[[], Sequence[bytes]]:
+    """``method``, a sensor's, called through a weak reference to its sensor: what the
+    sensor's own parts hold (its rejects) keeps no cycle back to it, so a sensor removed at
+    a reload is freed with its last reference; () once the sensor is gone."""
+    held = weakref.WeakMethod(method)
+
+    def call() -> Sequence[bytes]:
+        bound = held()
+        return () if bound is None else bound()
+
+    return call
 
 
 def _nmea_framer(framer: Framer) -> NmeaFramer | None:
@@ -525,7 +539,7 @@ class SensorRuntime:
             status_byte=spec.frame is not None and spec.frame.status_offset is not None,
             binary=codec.binary,
             sentences=config.format == "nmea",
-            requests=self._poll_requests,
+            requests=_weakly(self._poll_requests),
         )
         #: a binary protocol's frames are logged in hex
         self._binary = codec.binary
