@@ -1333,17 +1333,22 @@ class Bus:
         another function to the exchange in flight. An exception of the write's unit id and
         function code in its place is the device's answer after the echo too: it refused the
         write, which is that write's exception (``DeviceReads.refused_after_echo``), not a
-        frame nobody asked for."""
+        frame nobody asked for; unless a write of that unit id and function code is in flight
+        now (the next set-up write, sent after the device's own answer to this one): the
+        exception is that write's answer, as an adapter that echoes would have sent the
+        echo of that write before it."""
         copy, self._write_copy = self._write_copy, b""
         flight, self._write_copy_of = self._write_copy_of, None
         if self._clock() > self._write_copy_until:
             return False
         if response.frame != copy:
+            current = self.in_flight
             if (
                 not response.exception_code
                 or response.frame[:2] != bytes((copy[0], copy[1] | 0x80))
                 or flight is None
                 or self.devices.get(flight.device.sensor.name) is not flight.device
+                or (current is not None and current.request[:2] == copy[:2])
             ):
                 return False
             polls = self._write_copy_polls

@@ -421,6 +421,50 @@ def test_a_set_up_write_acknowledged_after_its_echo_is_counted_once(pty_pair: Pt
         hand.close()
 
 
+def test_the_next_write_refused_within_the_first_one_s_timeout_is_refused_itself(
+    pty_pair: PtyPair,
+) -> None:
+    """Two set-up writes of one register (function 06) to one device, on an adapter that does
+    not echo, ``local_echo`` off: the device answers the first with its request's bytes, as
+    it does, and the second, sent within the first's timeout, with exception 02. That
+    exception answers the second write, in flight: the second is the write refused and the
+    first is taken, no timeout, no spoilt frame and no echo told of. (It was taken for the
+    first write's answer after an echo: the first logged as refused, an echo warned of, the
+    second left to time out as a CRC error.)"""
+    table = bus_table(pty_pair.path, local_echo=False)
+    table["modbus"] |= {
+        "interval_s": 1.0,
+        "setup": [
+            {"table": "holding", "address": 54, "value": 7},
+            {"table": "holding", "address": 55, "value": 8},
+        ],
+    }
+    first = rtu_frame(bytes.fromhex("01 06 00 36 00 07"))
+    second = rtu_frame(bytes.fromhex("01 06 00 37 00 08"))
+    refused = rtu_frame(bytes.fromhex("01 86 02"))
+    hand = HandBus(pty_pair, table)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == first
+            hand.receive(100.01, first, look=False)
+            assert hand.tick(100.02) == second
+            hand.receive(100.03, refused, look=False)
+            assert hand.tick(100.04) == read_request(1, 0, 1)
+            hand.receive(100.05, read_reply(1, [9]), look=False)
+        counters = hand.counters("m")
+        assert counters.exceptions == {2: 1}
+        assert counters.timeouts == 0
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        taken = [e["write"] for e in logs if e["event"] == "set-up write taken"]
+        assert taken == ["holding 54 = [7] (06)"]
+        refusals = [e for e in logs if e["event"] == "device refused a set-up write"]
+        assert [(e["write"], e["code"]) for e in refusals] == [("holding 55 = [8] (06)", 2)]
+        assert not [e for e in logs if e["event"] == "requests come back as sent"]
+        assert hand.values("m")["a"] == (9.0, 9.0, 1)
+    finally:
+        hand.close()
+
+
 def test_the_probe_tells_an_echo_with_no_answer_after_it_from_noise(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
