@@ -128,6 +128,16 @@ SHARED_PEER_HINT = (
     "device behind it, so that they share one connection as a bus"
 )
 
+#: Why two ports whose connections reached one peer are told of, when one of them is a
+#: sensor's own (not a Modbus bus): written alike, they would be two sensors on one port.
+SHARED_PEER_SENSOR_HINT = (
+    "each of these ports opens a connection of its own to the same peer (a host name and "
+    "its address are two ports): a serial server that serves one client at a time takes "
+    "the connection of one for the other's (closes, refused opens), and one that serves "
+    "several passes what each writes to its device over the other's; a device is read by "
+    "one sensor: read the values it sends as channels of one sensor, its port written once"
+)
+
 
 class Port(Protocol):
     """What the loop drives: a ``SensorRuntime`` with a port of its own, or a ``Bus``."""
@@ -418,7 +428,8 @@ class Reader:
         reader whose connection reached it too in this run is one gateway named two ways,
         which ``sensord check`` cannot always tell (a host name and its address: the name
         resolves only here and now). Warned once per pair, naming both ports and their
-        sensors."""
+        sensors, with the fix for two Modbus buses (:data:`SHARED_PEER_HINT`: one bus) or
+        for a sensor's own port (:data:`SHARED_PEER_SENSOR_HINT`: one sensor)."""
         names = self._peers.setdefault(peer, set())
         host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]  # an IPv6 address
         for other in sorted(names - {name}):
@@ -428,6 +439,7 @@ class Reader:
             self._peers_told.add(pair)
             port, sensors = self._entries(name)
             other_port, other_sensors = self._entries(other)
+            buses = name in self._buses and other in self._buses
             log.warning(
                 "two ports reach one peer",
                 peer=f"{host}:{peer[1]}",
@@ -435,7 +447,7 @@ class Reader:
                 sensors=sensors,
                 other_port=other_port,
                 other_sensors=other_sensors,
-                hint=SHARED_PEER_HINT,
+                hint=SHARED_PEER_HINT if buses else SHARED_PEER_SENSOR_HINT,
             )
         names.add(name)
 

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.common import wait_for
+from harness.common import GreetingServer, wait_for
 from harness.config import load_sensors, write_atomically
 from harness.daemon import StartDaemon
 from harness.modbus import ModbusServer, run_reader_until
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
-from sensord.reader import SHARED_PEER_HINT, Reader
+from sensord.reader import SHARED_PEER_HINT, SHARED_PEER_SENSOR_HINT, Reader
 from sensord.sensor import SensorRuntime
 
 pytestmark = pytest.mark.slow
@@ -163,3 +163,34 @@ def test_two_gateways_at_one_address_are_not_told_of() -> None:
         "modbus-tcp://localhost:{port}", "modbus-tcp://127.0.0.1:{port}", gateways=2
     )
     assert [e for e in logs if e["event"] == "two ports reach one peer"] == []
+
+
+def test_two_sensors_that_reach_one_serial_server_are_told_to_be_one_sensor() -> None:
+    """Two sensors of their own (no Modbus bus) on one serial server, named by its host name
+    and by its address: the config cannot join them (two sensors on one port written alike
+    are refused), so the warning does not say to write the port the same way for one bus,
+    but to read the device's values as channels of one sensor. (It gave the buses' hint.)"""
+    with GreetingServer(b"21.5\n") as server:
+        port = server.url.rsplit(":", 1)[1]
+        table = {
+            "format": "value",
+            "simulate": "never",
+            "channels": [{"name": "v"}],
+            "reconnect": {"initial_delay_s": 0.2, "max_delay_s": 0.5},
+        }
+        config = load_sensors(
+            table | {"name": "a", "port": f"socket://localhost:{port}"},
+            table | {"name": "b", "port": f"socket://127.0.0.1:{port}"},
+        )
+        runtimes = [SensorRuntime(sensor) for sensor in config.sensors]
+        with capture_logs() as logs, Reader(runtimes) as reader:
+            run_reader_until(reader, lambda: all(r.state == "up" for r in runtimes), 10.0)
+    warned = [e for e in logs if e["event"] == "two ports reach one peer"]
+    assert len(warned) == 1, warned
+    (warning,) = warned
+    assert {warning["port"], warning["other_port"]} == {
+        f"socket://localhost:{port}",
+        f"socket://127.0.0.1:{port}",
+    }
+    assert warning["hint"] == SHARED_PEER_SENSOR_HINT
+    assert "as a bus" not in warning["hint"]
