@@ -427,8 +427,10 @@ class Bus:
         #: the devices' ``simulate`` (one for the bus): what an absent port's error says
         #: happens to them meanwhile
         self._simulate_setting = config.simulate
-        #: whether another process has the bus's port open too (searched by the reader)
+        #: whether another process has the bus's port open too (searched by the reader), and
+        #: ``_damaged()`` at the port's open: one more is trouble for it
         self.shared_port = SharedPortWatch(log.bind(bus=config.port))
+        self._damaged_at_open = 0
         spec = config.format_spec().modbus
         assert spec is not None
         self.transport = spec.transport
@@ -619,6 +621,7 @@ class Bus:
         self.source = source
         self.state = "up"
         self.shared_port.opened(source)
+        self._damaged_at_open = self._damaged()
         if self._endpoint is not None and self._simulated is None:
             self._reached.add(self._endpoint)
         self.link.reset()
@@ -1010,10 +1013,21 @@ class Bus:
                 device.sensor.check_stale(now)
                 device.refusals.tell_untold()
             if self.shared_port.watching and (
-                self._unheard or any(d.sensor.state == "stale" for d in self.devices.values())
+                self._damaged() != self._damaged_at_open
+                or any(d.sensor.state == "stale" for d in self.devices.values())
             ):
                 self.shared_port.trouble()  # another process may take its replies
         self._start_next(now)
+
+    def _damaged(self) -> int:
+        """The answers of the bus's devices that came damaged (CRC) or cut off so far, and
+        their requests that went unanswered: what a process that takes some of the line's
+        bytes does to them (a port's trouble, for ``sensord.shared_port``). A sum over the
+        devices: read at stale checks, while the port is not searched yet in its open."""
+        return sum(
+            d.counters.errors["crc"] + d.counters.errors["truncated"] + d.counters.timeouts
+            for d in self.devices.values()
+        )
 
     def _plan_next(self) -> tuple[float, _Device | None]:
         """``_next_exchange()``, kept until the bus's state changes: an exchange starts or

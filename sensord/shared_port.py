@@ -10,7 +10,8 @@ names such a holder; the daemon looks once per open of a device port:
 
 * after the port's first open in the run (a getty that runs from boot), and
 * at the first sign of trouble after any open: the sensor goes stale, or a frame is rejected
-  as damaged (a process that opened the port between two opens of the daemon's).
+  as damaged (a process that opened the port between two opens of the daemon's); on a
+  Modbus bus, a device goes stale, or an answer comes damaged or cut off, or not at all.
 
 The search of every process's open files costs about 16 µs a file, a third of a second on a
 host with 20,000 open files: the reader runs it in slices of :data:`SCAN_SLICE_S` in its

@@ -21,6 +21,7 @@ from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from pytest_mock import MockerFixture
 from structlog.testing import capture_logs
+from test_modbus_line import read_reply
 
 from sensord import ports
 from sensord.bus import Bus
@@ -319,6 +320,61 @@ def test_a_modbus_bus_port_read_by_another_process_is_told_for_each_device(
     assert warning["holders"] == [shown]
     assert "serial-getty@" in warning["error"]
     assert [h is not None and h.startswith(warning["error"]) for h in hints] == [True, True]
+
+
+def test_a_modbus_bus_port_that_gets_a_damaged_answer_after_a_reopen_is_searched(
+    pty_pair: PtyPair, bin_dir: Path
+) -> None:
+    """A bus reopened while another process has come to read its port: no device goes stale
+    (the others' answers still come), but an answer arrives with a bad CRC, the bytes the
+    other process took missing from it. That is the bus's trouble, as a damaged frame is a
+    sensor's: its port is searched and the holder told of. (Only a stale device was, on a
+    device path: a count of unanswered requests kept for network connections alone stood
+    for the rest.)"""
+    text = (
+        f'[[sensors]]\nname = "meter"\nport = "{pty_pair.path}"\nformat = "modbus"\n'
+        'simulate = "never"\nstale_after_s = 60\nmodbus = { unit = 1, timeout_s = 0.2 }\n'
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        '[[sensors.channels]]\nname = "v"\n'
+    )
+    (config,) = parse_config(text).sensors
+    now = [100.0]
+    bus = Bus("bus:" + pty_pair.path, config, clock=lambda: now[0])
+    device = SensorRuntime(config, clock=lambda: now[0])
+    bus.add(device)
+    scan = SharedPortScan()
+    assert bus.try_open()
+    _search_bus(scan, bus)  # the first open's, with nobody else there
+    bus.disconnect("hung up")
+    bus.retry.next_at = 0.0
+    with reading_port(pty_pair.path, _named(bin_dir, "minicom")) as other, capture_logs() as logs:
+        assert bus.try_open()  # a reopen: searched only at trouble
+        for _ in range(3):
+            now[0] += 1.5
+            bus.tick(now[0])
+            _search_bus(scan, bus)
+            assert bus.in_flight is not None
+            bus.feed(read_reply(1, [7]))  # answered: no trouble
+        assert not [e for e in logs if e["event"] == "port shared with another process"]
+        now[0] += 1.5
+        bus.tick(now[0])
+        assert bus.in_flight is not None
+        bus.feed(read_reply(1, [7])[:-1] + b"\x00")  # its CRC spoilt
+        now[0] += 1.5
+        bus.tick(now[0])
+        _search_bus(scan, bus)
+        shown = _shown(other)
+        assert device.state == "up"
+    bus.stop()
+    [warning] = [e for e in logs if e["event"] == "port shared with another process"]
+    assert warning["holders"] == [shown]
+
+
+def _search_bus(scan: SharedPortScan, bus: Bus) -> None:
+    """Housekeeping ticks until the search of ``bus``'s port that is due (if any) is done."""
+    scan.step([bus.shared_port])
+    while scan.running:
+        scan.step([bus.shared_port])
 
 
 def test_a_search_that_fails_is_logged_and_the_loop_goes_on(
