@@ -471,6 +471,8 @@ class Dialogue:
         #: the device up, is one it ignores (logged as such)
         self._silent_connect = False
         self._recheck_ignored = False
+        #: the commands that re-run missed so far, told together when it is over
+        self._ignored_again: list[str] = []
 
     def _watch(self, acks: AckWatch | None) -> None:
         """Await the replies ``acks`` watches for (None: none), taking them out of the
@@ -516,6 +518,7 @@ class Dialogue:
         self.acknowledged.clear()
         self._missing_unheard = None
         self._silent_connect = self._recheck_ignored = False
+        self._ignored_again = []
         self._due_when_back = False
 
     def retime(self, stale_after_s: float) -> None:
@@ -709,7 +712,7 @@ class Dialogue:
             self._timeouts_at_unheard = self.poll_timeouts
             self._silent_connect = silent_connect
         if missing and not asking and self._recheck_ignored:
-            self._log_ignored(missing)
+            self._ignored_again += missing
         if held:
             self._port.process(held, now)
         if (
@@ -977,6 +980,9 @@ class Dialogue:
         # the run is over: the next may start a wait from now
         self._rerun_at = now + self._rerun_wait
         self._recheck_ignored = False
+        ignored, self._ignored_again = self._ignored_again, []
+        if ignored:  # each command the re-run missed, in one line
+            self._log_ignored(ignored)
         self._skip_restarting = False
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0

@@ -783,3 +783,41 @@ def test_a_streaming_device_powered_after_its_open_is_set_up_once_it_sends(answe
     assert [e["why"][:9] for e in again[1:]] == ["stale for"]
     ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
     assert len(ignored) == (0 if answers else 1)
+
+
+def test_every_command_the_re_run_after_a_silent_connect_misses_is_told_as_ignored() -> None:
+    """The CO2 sensor of the test above, powered 8 s after its open, with two set-up commands
+    (``K 1``, ``A 32``) that a clone ignores both: the re-run its first line starts misses
+    them again, and the one warning names both. (It named the first alone: the second one's
+    line fell within the first's minute of the rate limit, and was held back for good.)"""
+    clock = Clock()
+    table = {
+        "port": "",
+        "format": "value",
+        "terminator": "\r\n",
+        "simulate": "never",
+        "warmup_s": 0,
+        "setup": [
+            {"send_text": "K 1\r\n", "expect_text": " K 00001\r\n"},
+            {"send_text": "A 32\r\n", "expect_text": " A 00032\r\n"},
+        ],
+        "parse": {"pattern": r"^ ?Z (?P<co2>\d{5})$", "example": " Z 00400"},
+        "channels": [{"name": "co2_ppm", "field": "co2"}],
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        device_end = DeviceEnd(rt, pair)
+        start = clock.now
+        while clock.now < start + 40.0:
+            clock.now = round(clock.now + 0.1, 6)
+            device_end.tick(clock.now)
+            if start + 8.0 <= clock.now and round((clock.now - start) * 10) % 5 == 0:
+                pair.write(b" Z 00400\r\n")
+                read_all(rt, 10)
+        rt.stop()
+    again = [e for e in logs if e["event"] == RERUN]
+    assert [e["why"][:25] for e in again] == ["the device answers again:"]
+    ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
+    assert [e["commands"] for e in ignored] == [["'K 1\\r\\n'", "'A 32\\r\\n'"]]
