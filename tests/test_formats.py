@@ -462,7 +462,13 @@ def test_value_pattern_s_line_with_a_line_end_inside_is_rejected_unless_it_names
     )
     assert reason(one_line, b"T= 21.25 C\nT= 21.50 C") == "syntax"
     assert one_line(b"\nT= 21.25 C\r") == [("temp", 21.25)]  # at the ends: a terminator's
-    for pattern in (r"T=(\S+) C\r\nH=\S+", "T=(\\S+) C\r\nH=\\S+"):  # escaped, or as such
+    for pattern in (
+        r"T=(\S+) C\r\nH=\S+",  # escaped
+        "T=(\\S+) C\r\nH=\\S+",  # as such
+        r"T=(\S+) C\x0d\x0AH=\S+",  # in hex
+        r"T=(\S+) C\015\012H=\S+",  # in octal
+        r"T=(\S+) C\u000D\u000aH=\S+",  # as code points
+    ):
         two_lines = decoder_for(FormatSpec("value", (("temp", ""),), pattern=pattern))
         assert two_lines(b"T=21.25 C\r\nH=40") == [("temp", 21.25)], pattern
 

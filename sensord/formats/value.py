@@ -412,15 +412,21 @@ def decoder(spec: FormatSpec) -> Decoder:
 
 
 def _line_ends_unnamed(pattern: str) -> tuple[str, ...]:
-    """The line ends, CR and LF, that ``pattern`` does not name (as the character or its
-    escape, ``\\r``, ``\\n``): inside a line, one of them is what is left of a line end one
-    byte of which was lost (:func:`sensord.formats.text.line_end_inside`); a pattern that
-    names one reads lines that hold it."""
+    """The line ends, CR and LF, that ``pattern`` does not name (as the character or an
+    escape of it, ``\\r``, ``\\x0d``, ``\\015``, ``\\u000d`` and LF's): inside a line, one
+    of them is what is left of a line end one byte of which was lost
+    (:func:`sensord.formats.text.line_end_inside`); a pattern that names one reads lines that
+    hold it."""
     return tuple(
         end
-        for end, escape in (("\r", "\\r"), ("\n", "\\n"))
-        if end not in pattern and escape not in pattern
+        for end, escapes in (("\r", _CR_ESCAPES), ("\n", _LF_ESCAPES))
+        if end not in pattern and escapes.search(pattern) is None
     )
+
+
+#: How a pattern names CR and LF by an escape (``_line_ends_unnamed``).
+_CR_ESCAPES = re.compile(r"\\(?:r|x0[dD]|015|u000[dD])")
+_LF_ESCAPES = re.compile(r"\\(?:n|x0[aA]|012|u000[aA])")
 
 
 def _unmatched(frame: bytes, checksum: str | None) -> ParseError:
