@@ -285,6 +285,15 @@ class SensordCollector(Collector):
         open_failures = RowFamily(
             "sensord_serial_open_failures", "Failed attempts to open the port", "counter", s
         )
+        shared = RowFamily(
+            "sensord_port_shared",
+            "1 while the device port open now was found open in another process too (a getty, "
+            "a terminal program), which takes some of its bytes; found once an open, so it "
+            "stays 1 until the port is opened again; the devices of one bus each show their "
+            "port's",
+            "gauge",
+            s,
+        )
         line_errors = RowFamily(
             "sensord_serial_line_errors",
             "Line errors the kernel counted on the port since it was opened (TIOCGICOUNT): "
@@ -414,6 +423,7 @@ class SensordCollector(Collector):
                 age.rows.append((one, snap.last_frame_age_s))
             reconnects.rows.append((one, snap.reconnects))
             open_failures.rows.append((one, snap.open_failures))
+            shared.rows.append((one, 1 if snap.port_shared else 0))
             if snap.line_errors is not None:
                 for kind, n in snap.line_errors.items():
                     line_errors.rows.append(((name, kind), n))
@@ -454,7 +464,7 @@ class SensordCollector(Collector):
                 w_std.rows.append((labels, stats.stddev))
                 w_n.rows.append((labels, stats.count))
         yield from (
-            up, simulated, state, age, reconnects, open_failures, line_errors, echo_bytes,
+            up, simulated, state, age, reconnects, open_failures, shared, line_errors, echo_bytes,
             echo_mismatches, frames, ignored, unchecked, skipped, bytes_read, parse_errors,
             poll_timeouts, ack_errors, setup_reruns, pipeline_errors, step_in, step_out,
             step_dropped, value, stamp, w_mean, w_min, w_max, w_std, w_n,

@@ -2515,6 +2515,7 @@ class SensorRuntime:
             channels=tuple(channels),
             line_errors=self.line.exported(),
             line_errors_unsupported=self.line.unsupported,
+            port_shared=shared is not None,
             local_echo=None if self.local_echo is None else self.local_echo.totals(),
             modbus=modbus,
         )

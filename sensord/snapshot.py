@@ -99,6 +99,9 @@ class SensorSnapshot:
     #: while the device warms up after its port opened (``warmup_s``): the seconds left, in
     #: which its frames are read and publish nothing; else None
     warmup_left_s: float | None = None
+    #: the device port open now was found open in another process too (a getty, a terminal
+    #: program: ``sensord.shared_port``), for as long as this open lasts
+    port_shared: bool = False
 
     @property
     def up(self) -> bool:

@@ -129,6 +129,7 @@ def test_the_daemon_names_a_getty_that_reads_its_port_and_how_to_stop_it(
         )
         status = daemon.status()["sensors"]["console"]
         assert status["hint"].startswith(warning["error"]), status
+        assert daemon.scrape().value("sensord_port_shared", sensor="console") == 1
         for _ in range(20):  # it is told once for the open, not at every trouble after it
             pty_pair.write(b"21.5\n")
             time.sleep(0.05)
@@ -160,6 +161,7 @@ def test_the_search_runs_once_after_the_first_open_and_at_trouble_after_another(
         assert runtime.try_open()
         _search(scan, runtime)  # the first open: searched, nobody else there
         assert walks.call_count == 1
+        assert not runtime.snapshot().port_shared
         runtime.feed(b"1\n2\n")
         _search(scan, runtime)
         assert walks.call_count == 1
@@ -180,6 +182,7 @@ def test_the_search_runs_once_after_the_first_open_and_at_trouble_after_another(
             _search(scan, runtime)
             assert walks.call_count == 2  # once an open
             hint = runtime.snapshot().hint
+            shared = runtime.snapshot().port_shared
             shown = _shown(other)
     runtime.stop()
     [warning] = [e for e in logs if e["event"] == "port shared with another process"]
@@ -187,8 +190,10 @@ def test_the_search_runs_once_after_the_first_open_and_at_trouble_after_another(
     assert shown.startswith(f"pid {other.pid} ({bin_dir}/minicom -c "), shown
     assert warning["error"].endswith("; stop that process, or have it use another port")
     assert hint == warning["error"]
-    # the hint goes with the open it was found in
+    assert shared
+    # the hint and the metric's flag go with the open they were found in
     assert runtime.snapshot().hint is None
+    assert not runtime.snapshot().port_shared
 
 
 def test_a_stale_port_is_trouble_and_its_search_is_found_in_slices(
@@ -314,12 +319,14 @@ def test_a_modbus_bus_port_read_by_another_process_is_told_for_each_device(
             scan.step([bus.shared_port])
         shown = _shown(getty)
         hints = [d.snapshot().hint for d in devices]
+        shared = [d.snapshot().port_shared for d in devices]
     bus.stop()
     [warning] = [e for e in logs if e["event"] == "port shared with another process"]
     assert warning["bus"] == pty_pair.path
     assert warning["holders"] == [shown]
     assert "serial-getty@" in warning["error"]
     assert [h is not None and h.startswith(warning["error"]) for h in hints] == [True, True]
+    assert shared == [True, True]
 
 
 def test_a_modbus_bus_port_that_gets_a_damaged_answer_after_a_reopen_is_searched(
