@@ -294,6 +294,15 @@ class SensordCollector(Collector):
             "gauge",
             s,
         )
+        peer_shared = RowFamily(
+            "sensord_port_peer_shared",
+            "1 while another port of sensord reached the network peer this sensor's port "
+            "reached, in this run (one gateway named two ways: a host name and its address, "
+            "socket:// and modbus-tcp://): two connections to it, which it serves over each "
+            "other or takes from each other",
+            "gauge",
+            s,
+        )
         line_errors = RowFamily(
             "sensord_serial_line_errors",
             "Line errors the kernel counted on the port since it was opened (TIOCGICOUNT): "
@@ -424,6 +433,7 @@ class SensordCollector(Collector):
             reconnects.rows.append((one, snap.reconnects))
             open_failures.rows.append((one, snap.open_failures))
             shared.rows.append((one, 1 if snap.port_shared else 0))
+            peer_shared.rows.append((one, 1 if snap.peer_shared else 0))
             if snap.line_errors is not None:
                 for kind, n in snap.line_errors.items():
                     line_errors.rows.append(((name, kind), n))
@@ -464,10 +474,10 @@ class SensordCollector(Collector):
                 w_std.rows.append((labels, stats.stddev))
                 w_n.rows.append((labels, stats.count))
         yield from (
-            up, simulated, state, age, reconnects, open_failures, shared, line_errors, echo_bytes,
-            echo_mismatches, frames, ignored, unchecked, skipped, bytes_read, parse_errors,
-            poll_timeouts, ack_errors, setup_reruns, pipeline_errors, step_in, step_out,
-            step_dropped, value, stamp, w_mean, w_min, w_max, w_std, w_n,
+            up, simulated, state, age, reconnects, open_failures, shared, peer_shared,
+            line_errors, echo_bytes, echo_mismatches, frames, ignored, unchecked, skipped,
+            bytes_read, parse_errors, poll_timeouts, ack_errors, setup_reruns, pipeline_errors,
+            step_in, step_out, step_dropped, value, stamp, w_mean, w_min, w_max, w_std, w_n,
         )  # fmt: skip
         yield from _modbus_families([(s.name, s.modbus) for s in sensors if s.modbus is not None])
 

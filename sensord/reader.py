@@ -333,6 +333,7 @@ class Reader:
                 self._ports[key] = bus
             port = bus
         self.sensors[sensor.name] = sensor
+        self._mark_peers()  # a device added to a bus that shares its peer shares it too
         sensor.use_journal(self.journal)
         port.retry.next_at = min(port.retry.next_at, self._clock())
         self._wake_timers()
@@ -450,6 +451,7 @@ class Reader:
                 hint=SHARED_PEER_HINT if buses else SHARED_PEER_SENSOR_HINT,
             )
         names.add(name)
+        self._mark_peers()
 
     def _entries(self, name: str) -> tuple[str, list[str]]:
         """The port as configured of the port ``name`` (a sensor's, or a bus's), and the
@@ -462,6 +464,15 @@ class Reader:
         for names in self._peers.values():
             names.discard(name)
         self._peers_told = {pair for pair in self._peers_told if name not in pair}
+        self._mark_peers()
+
+    def _mark_peers(self) -> None:
+        """Each sensor's ``peer_shared``: whether its port (or bus) is one of a pair told of
+        by ``_reached_peer`` (the ``sensord_port_peer_shared`` gauge). Run at an open, an add
+        and a removal, never per chunk."""
+        shared = {name for pair in self._peers_told for name in pair}
+        for sensor in self.sensors.values():
+            sensor.peer_shared = (sensor.bus_key or sensor.name) in shared
 
     def _attach_or_disconnect(self, sensor: Port) -> None:
         try:

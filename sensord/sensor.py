@@ -430,6 +430,9 @@ class SensorRuntime:
         self.line = LineErrors()
         #: whether another process has the port open too (searched by the reader)
         self.shared_port = SharedPortWatch(log.bind(sensor=config.name))
+        #: another port of the reader reached the network peer its port (or bus) reached, in
+        #: this run (set by the reader, ``Reader._reached_peer``)
+        self.peer_shared = False
         #: ``rejects.damaged`` at the port's open: one more is trouble for ``shared_port``
         self._damaged_at_open = 0
         #: the bus's port while it is open (a device on a bus has no source of its own: the
@@ -2516,6 +2519,7 @@ class SensorRuntime:
             line_errors=self.line.exported(),
             line_errors_unsupported=self.line.unsupported,
             port_shared=shared is not None,
+            peer_shared=self.peer_shared,
             local_echo=None if self.local_echo is None else self.local_echo.totals(),
             modbus=modbus,
         )

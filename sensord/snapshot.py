@@ -102,6 +102,9 @@ class SensorSnapshot:
     #: the device port open now was found open in another process too (a getty, a terminal
     #: program: ``sensord.shared_port``), for as long as this open lasts
     port_shared: bool = False
+    #: another port of this sensord reached the network peer this sensor's port reached (a
+    #: gateway named two ways), in this run: the ``two ports reach one peer`` warning
+    peer_shared: bool = False
 
     @property
     def up(self) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.collector import RuntimesView
 from harness.common import GreetingServer, wait_for
 from harness.config import load_sensors, write_atomically
 from harness.daemon import StartDaemon
@@ -18,6 +19,7 @@ from harness.modbus import ModbusServer, run_reader_until
 from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
+from sensord.export import MetricsRegistry
 from sensord.reader import SHARED_PEER_HINT, SHARED_PEER_SENSOR_HINT, Reader
 from sensord.sensor import SensorRuntime
 
@@ -89,12 +91,17 @@ def device(name: str, port: str, unit: int) -> dict[str, Any]:
     }
 
 
-def reached_by_two(first: str, second: str, *, gateways: int = 1) -> list[Any]:
+def reached_by_two(
+    first: str, second: str, *, gateways: int = 1
+) -> tuple[list[Any], dict[str, bool], dict[str, bool]]:
     """Devices "a" (unit 1) on port ``first`` and "b" (unit 2) on ``second``, each with
     ``{port}`` for the port of a relay that serves one client at a time in front of a
     pymodbus Modbus TCP server (with ``gateways=2``, "b"'s is a second relay before the same
     server), read by a real reader loop for a second and until the relays accepted 4
-    connections (two that take each other's connection) or 2 (two gateways): the log."""
+    connections (two that take each other's connection) or 2 (two gateways): the log, whether
+    each sensor's ``sensord_port_peer_shared`` is 1 then (with a device "c", unit 3, added
+    to "b"'s bus), and a's once "b" and "c" were removed from the reader (a reload that wrote
+    their port the other way)."""
     with (
         ModbusServer([1, 2], "tcp") as server,
         TcpRelay(server.port) as one,
@@ -118,7 +125,21 @@ def reached_by_two(first: str, second: str, *, gateways: int = 1) -> list[Any]:
                 ),
                 10.0,
             )
-    return list(logs)
+            value = MetricsRegistry(RuntimesView(runtimes), "0", 0).registry.get_sample_value
+            value = MetricsRegistry(RuntimesView(runtimes), "0", 0).registry.get_sample_value
+            shared = {
+                r.name: value("sensord_port_peer_shared", {"sensor": r.name}) == 1 for r in runtimes
+            }
+            # a device added to b's bus (a reload), its connection kept: it shares the peer too
+            added = SensorRuntime(load_sensors(device("c", config.sensors[1].port, 3)).sensors[0])
+            reader.add(added)
+            value = MetricsRegistry(RuntimesView([added]), "0", 0).registry.get_sample_value
+            shared["c"] = value("sensord_port_peer_shared", {"sensor": "c"}) == 1
+            reader.remove("b")
+            reader.remove("c")
+            value = MetricsRegistry(RuntimesView(runtimes[:1]), "0", 0).registry.get_sample_value
+            left = {"a": value("sensord_port_peer_shared", {"sensor": "a"}) == 1}
+    return list(logs), shared, left
 
 
 @pytest.mark.parametrize(
@@ -138,7 +159,9 @@ def test_two_ports_that_reach_one_gateway_are_told_of_naming_both(second: str) -
     compares the address each connection reached (its peer, the name resolved) and warns
     once, naming both ports and their sensors; also when the second port speaks RTU over
     TCP (``socket://``) to it, which a Modbus TCP port does not answer."""
-    logs = reached_by_two("modbus-tcp://localhost:{port}", second)
+    logs, shared, left = reached_by_two("modbus-tcp://localhost:{port}", second)
+    assert shared == {"a": True, "b": True, "c": True}
+    assert left == {"a": False}  # the other port gone: one connection to the peer
     warned = [e for e in logs if e["event"] == "two ports reach one peer"]
     assert len(warned) == 1, warned
     (warning,) = warned
@@ -159,10 +182,11 @@ def test_two_ports_that_reach_one_gateway_are_told_of_naming_both(second: str) -
 def test_two_gateways_at_one_address_are_not_told_of() -> None:
     """Two gateways (two ports of one host: the relays here, a serial server's ports 4001 and
     4002) are two peers: nothing is told."""
-    logs = reached_by_two(
+    logs, shared, _ = reached_by_two(
         "modbus-tcp://localhost:{port}", "modbus-tcp://127.0.0.1:{port}", gateways=2
     )
     assert [e for e in logs if e["event"] == "two ports reach one peer"] == []
+    assert shared == {"a": False, "b": False, "c": False}
 
 
 def test_two_sensors_that_reach_one_serial_server_are_told_to_be_one_sensor() -> None:
