@@ -26,6 +26,7 @@ from harness.common import accepted_clients, free_port, wait_for
 from harness.daemon import DaemonProcess
 from harness.pty import SymlinkedPty, symlinked_pty
 from harness.scrape import metrics_read_by_rules
+from test_shared_port import reading_port
 
 pytestmark = pytest.mark.slow
 
@@ -354,7 +355,7 @@ def served_sensor_config(tmp_path: Path, url: str) -> Path:
 
 #: The ``for:`` of the alerts in the Prometheus of each test below that takes one from
 #: ``warm_prometheus``.
-WARM_FOR = {"idle": "6s", "refusing": "6s", "hanging-up": "3s"}
+WARM_FOR = {"idle": "6s", "refusing": "6s", "hanging-up": "3s", "told": "3s"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -527,3 +528,74 @@ def test_no_stale_alert_for_a_server_that_hangs_up_at_once(
             assert status.get("hint") is None, status["hint"]
             states = [e["state"] for e in daemon.events("sensor state") if e["sensor"] == SENSOR]
             assert states == ["up", "down"], states  # the first open, its end
+
+
+def told_config(tmp_path: Path, console: Path, soil: Path) -> Path:
+    """Sensor "console" on a port another process reads too, and "soil", whose every line
+    ``parse.ignore`` names (the README's TEROS 12 ignores ``00000`` and ``0``)."""
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        f'[[sensors]]\nname = "console"\nport = "{console}"\nformat = "value"\n'
+        'simulate = "never"\n  [[sensors.channels]]\n  name = "v"\n'
+        f'[[sensors]]\nname = "soil"\nport = "{soil}"\nformat = "value"\nsimulate = "never"\n'
+        "parse = { ignore = ['^0$', '^0[0-9]{4}$'] }\n"
+        '  [[sensors.channels]]\n  name = "vwc"\n'
+    )
+    return config
+
+
+def test_a_shared_port_and_frames_all_ignored_fire_their_alerts(
+    tmp_path: Path, warm_prometheus: dict[str, tuple[Prometheus, int]]
+) -> None:
+    """Two conditions of a sensor that stays up, which the journal's warnings and the
+    ``/status`` hints tell of, through a real Prometheus with the shipped rules (``for:``
+    3 s here): a port that another process reads too (a getty's stand-in, started before
+    the daemon) fires SensordPortShared for its sensor; a sensor whose every line
+    ``parse.ignore`` names fires SensordSensorFramesIgnored: an SDI-12 sensor that answers
+    ``0M!`` with ``00000`` and ``0D0!`` with ``0`` (as a Campbell RainVUE10 did,
+    EnviroDIY/ModularSensors issue 416). Neither fires for the other sensor."""
+    prometheus, port = warm_prometheus["told"]
+    with (
+        symlinked_pty(tmp_path, "ttyCONSOLE") as console,
+        symlinked_pty(tmp_path, "ttySOIL") as soil,
+        reading_port(str(console.link)),
+    ):
+        stop = threading.Event()
+
+        def feed() -> None:
+            while not stop.wait(0.1):
+                with contextlib.suppress(OSError):
+                    console.pty.write(b"21.5\n")
+                    soil.pty.write(b"00000\n0\n")
+
+        feeder = threading.Thread(target=feed, name="devices", daemon=True)
+        feeder.start()
+        try:
+            config = told_config(tmp_path, console.link, soil.link)
+            with served_and_watched(config, tmp_path, prometheus, port) as daemon:
+
+                def firing(name: str) -> list[dict[str, Any]]:
+                    return [a for a in prometheus.alerts(name) if a["state"] == "firing"]
+
+                wait_for(lambda: bool(firing("SensordPortShared")), 30, "SensordPortShared", 0.1)
+                wait_for(
+                    lambda: bool(firing("SensordSensorFramesIgnored")),
+                    30,
+                    "SensordSensorFramesIgnored",
+                    0.1,
+                )
+                assert [a["labels"]["sensor"] for a in firing("SensordPortShared")] == ["console"]
+                ignored = firing("SensordSensorFramesIgnored")
+                assert [a["labels"]["sensor"] for a in ignored] == ["soil"]
+                assert "Check first:" in ignored[0]["annotations"]["description"]
+
+                # the hint comes once every frame was ignored for stale_after_s
+                def hint(sensor: str) -> str:
+                    return str(daemon.status()["sensors"][sensor]["hint"])
+
+                wait_for(lambda: "parse.ignore names every one" in hint("soil"), 20, "soil's hint")
+                assert daemon.status()["sensors"]["soil"]["state"] == "up"
+                assert "is open in another process too" in hint("console")
+        finally:
+            stop.set()
+            feeder.join(5)
