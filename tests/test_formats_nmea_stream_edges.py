@@ -20,10 +20,11 @@ from test_formats_nmea import (
     UBLOX_RMC,
     UBX_ACK,
     feed_in_pieces,
+    feed_timed,
     nmea,
     pubx_svstatus,
 )
-from test_formats_nmea_receivers import stream
+from test_formats_nmea_receivers import FIXTURES, stream
 
 from sensord.formats.nmea_framer import NmeaFramer
 
@@ -289,3 +290,84 @@ def test_a_receiver_plugged_in_while_sending_through_a_sensor_on_a_pty() -> None
     assert snapshot.ignored_frames == 4
     counts = {c.name: c.stats.count if c.stats else 0 for c in snapshot.channels}
     assert counts == {"alt": 3, "lat": 4}
+
+
+def zed_f9p_messages() -> list[bytes]:
+    """The messages of ``ublox_zed_f9p_ubx.hex``, in order: UBX frames, and sentences each
+    with its CR LF."""
+    text = (FIXTURES / "ublox_zed_f9p_ubx.hex").read_text()
+    return [bytes.fromhex(line) for line in text.splitlines() if not line.startswith("#")]
+
+
+def came_in_chunks(
+    terminator: bytes, data: bytes, chunk: int
+) -> tuple[NmeaFramer, list[tuple[int, bytes]]]:
+    """A framer of ``terminator`` fed ``data`` in chunks of ``chunk`` bytes, then flushed, and
+    its frames, each with the length of the stream fed when it came (the flush's at the
+    end)."""
+    cut = NmeaFramer(terminator)
+    timed = feed_timed(cut, data, chunk)
+    return cut, timed + [(len(data), frame) for frame in cut.flush()]
+
+
+@pytest.mark.parametrize(
+    ("terminator", "lost_to"),
+    [(b"\n", b""), (b"\r\n", b""), (b"\r\n", b"\r"), (b"\r\n", b"\n")],
+    ids=[
+        "CR LF lost",
+        "terminator CR LF, CR LF lost",
+        "terminator CR LF, LF lost",
+        "terminator CR LF, CR lost",
+    ],
+)
+def test_a_sentence_glued_to_the_next_inside_a_cut_frame_comes_in_its_place(
+    terminator: bytes, lost_to: bytes
+) -> None:
+    """A ZED-F9P's UBX and NMEA output, its MON-SPAN cut after its 6-byte header (an overrun
+    lost the rest: it claims 556 bytes, the next 550 bytes of the stream), and inside that
+    length a GNGSA whose line end was lost before the NAV-COV frame after it and a GNGST whose
+    line end was lost before the GNZDA (or, with the terminator CR LF, is a CR or an LF
+    alone, no line end there): each is whole, its checksum holds and the next frame or
+    sentence follows it, so it comes as soon as that frame's ``B5`` or that sentence's ``$``
+    is in, in its place, not when the cut frame fails after the sentences behind it. The
+    frames are those of the same bytes without the cut frame, as a line gives them, the same
+    for every chunking, and so are the counters but for the cut frame's bytes."""
+    messages = zed_f9p_messages()
+    span, hw3, gsa = messages[1:4]
+    gst = messages[10]
+    assert span[:6] == bytes.fromhex("b5620a312402")  # MON-SPAN, 548 bytes of payload
+    assert gsa.startswith(b"$GNGSA")
+    cut_frame = span[:6]
+    parts = [messages[0], cut_frame, hw3]
+    for message in messages[3:]:
+        glued = message in (gsa, gst)
+        parts.append(message[:-2] + lost_to if glued else message)
+    parts += messages  # the next epoch
+    data = b"".join(parts)
+    glued_at = [data.index(gsa[:-2]) + len(gsa) - 2, data.index(gst[:-2]) + len(gst) - 2]
+    claimed_end = data.index(cut_frame) + len(span)
+    assert all(at + len(lost_to) < claimed_end for at in glued_at)
+    plain, plain_frames = came_in_chunks(terminator, data.replace(cut_frame, b"", 1), len(data))
+    sentences = [frame for _, frame in plain_frames]
+    assert len(sentences) == 2 * 6
+    assert sentences[1:3] == [gsa[:-2], gst[:-2]]
+    # where each sentence can come: with the byte that ends it (its CR, with the terminator CR
+    # LF its LF; the next message's first byte for the two glued ones)
+    line_end = len(terminator)
+    ready = []
+    at = 0
+    for sentence in sentences:
+        at = data.index(sentence, at) + len(sentence)
+        ready.append(at + len(lost_to) + 1 if at in glued_at else at + line_end)
+    results = set()
+    for chunk in (1, 2, 7, 64, len(data)):
+        cut, timed = came_in_chunks(terminator, data, chunk)
+        assert [frame for _, frame in timed] == sentences, chunk
+        for (came_at, _), ends_at in zip(timed, ready, strict=True):
+            assert came_at - chunk < ends_at <= came_at, chunk
+        results.add((cut.frames, cut.overlong, cut.skipped_bytes))
+    junk = NmeaFramer(terminator)
+    junk.feed(cut_frame)
+    junk.flush()
+    expected = (plain.frames, 0, plain.skipped_bytes + junk.skipped_bytes)
+    assert results == {expected}

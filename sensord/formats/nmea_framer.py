@@ -136,13 +136,16 @@ _Span = tuple[int, int]
 class _Sentences:
     """How whole sentences are found inside the bytes of a binary frame candidate."""
 
-    #: A whole sentence up to its line end: start character, an address letter, the rest of
-    #: the body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
-    #: digits, the bytes after the checksum that a line's sentence may have before its line
-    #: end (NUL padding, garbage: any but a start character, a line end byte, or ``B5`` and
-    #: ``D3``, which may start a binary frame), and the line end (with the terminator
-    #: ``\n``: CR LF, LF, or a CR alone, as :class:`NmeaFramer` cuts lines). Group 1 is the
-    #: body, group 2 the checksum, group 3 the bytes after it.
+    #: A whole sentence up to its end: start character, an address letter, the rest of the
+    #: body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
+    #: digits, the bytes after the checksum that a line's sentence may have before its end
+    #: (NUL padding, garbage: any but a start character, the line end, or ``B5`` and ``D3``,
+    #: which may start a binary frame), and the line end or, not taken into the match, one of
+    #: those four bytes (its line end lost, the next sentence or frame glued to it, which on a
+    #: line ends it as well). The line end is the terminator; with the terminator ``\n`` it is
+    #: CR LF, LF, or a CR alone, as :class:`NmeaFramer` cuts lines, and with another
+    #: terminator a CR or LF that is not part of it is a byte after the checksum, as on a
+    #: line. Group 1 is the body, group 2 the checksum, group 3 the bytes after it.
     pattern: re.Pattern[bytes]
     #: The sentence of :attr:`pattern`, up to its checksum.
     head: re.Pattern[bytes]
@@ -153,7 +156,12 @@ class _Sentences:
     def of(cls, terminator: bytes, max_frame_bytes: int) -> _Sentences:
         """The patterns for lines that end in ``terminator`` (``\\r\\n``, ``\\n`` or ``\\r``
         for ``\\n``) and are at most ``max_frame_bytes`` long."""
-        line_end = rb"(?:\r\n?|\n)" if terminator == b"\n" else re.escape(terminator)
+        if terminator == b"\n":
+            line_end = rb"\r\n?|\n"
+            after = rb"[^$!\r\n\xb5\xd3]*"
+        else:
+            line_end = re.escape(terminator)
+            after = rb"(?:(?!%s)[^$!\xb5\xd3])*" % line_end
         excluded = set(b"$!*\r\n") | set(terminator)
         body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
         allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
@@ -163,10 +171,7 @@ class _Sentences:
             never = re.compile(rb"(?!)")
             return cls(never, never, foreign)
         head = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})" % (body, longest)
-        after = b"".join(
-            re.escape(bytes((c,))) for c in sorted(set(b"$!\r\n\xb5\xd3") | set(terminator))
-        )
-        pattern = rb"%s([^%s]*)%s" % (head, after, line_end)
+        pattern = rb"%s(%s)(?:%s|(?=[$!\xb5\xd3]))" % (head, after, line_end)
         return cls(re.compile(pattern), re.compile(head), foreign)
 
 
@@ -220,10 +225,11 @@ def _found_sentences(
 ) -> list[tuple[_Span, bytes, int]]:
     """The whole sentences in ``data[start:end]`` whose checksum holds and that were not
     passed on yet (``done``: the ends of their spans by their starts): their spans (line end
-    included), each sentence up to its checksum, and the number of bytes between its checksum
-    and its line end. A sentence passed on when a CR was the last byte searched takes the LF
-    that follows that CR now into its span (in ``done``), as a span found with both has it,
-    so that the spans do not depend on the chunking."""
+    included; up to the next sentence or frame for a sentence glued to it), each sentence up
+    to its checksum, and the number of bytes between its checksum and its end. A sentence
+    passed on when a CR was the last byte searched takes the LF that follows that CR now into
+    its span (in ``done``), as a span found with both has it, so that the spans do not depend
+    on the chunking."""
     found: list[tuple[_Span, bytes, int]] = []
     for match in sentences.pattern.finditer(data, start, end):
         first, last = match.span()
@@ -369,14 +375,16 @@ class NmeaFramer(LineFramer):
     are searched for whole sentences as they come: a start character, an address letter,
     printable text, ``*`` and two hex digits (at most ``max_frame_bytes`` in all, as on a
     line), maybe bytes after the checksum (cut off and skipped, as on a line; none that may
-    start a binary frame), and the line end (a CR alone included, see below), whose checksum
-    holds. Each is passed on at once, after the frames of the bytes before the candidate,
-    whether the candidate is complete or not (so the frames do not depend on how the bytes
-    were chunked), and is left out of the bytes the candidate turns into when it fails. A
-    frame whose check holds is still taken out whole: its payload would need the text of
-    such a sentence, line end included, with a matching checksum, to give a false sentence.
-    Only a chunk that holds a byte ``B5`` or ``D3`` (never in NMEA text) is searched, and so
-    is every chunk while bytes are held.
+    start a binary frame), and the line end (a CR alone included, see below) or, its line end
+    lost, the start character or ``B5`` or ``D3`` of the next sentence or frame glued to it,
+    whose checksum holds: what a line of the same bytes gives. Each is passed on at once,
+    after the frames of the bytes before the candidate, whether the candidate is complete or
+    not (so the frames do not depend on how the bytes were chunked), and is left out of the
+    bytes the candidate turns into when it fails. A frame whose check holds is still taken
+    out whole: its payload would need the text of such a sentence, with a matching checksum
+    and one of the bytes that end it after it, to give a false sentence. Only a chunk that
+    holds a byte ``B5`` or ``D3`` (never in NMEA text) is searched, and so is every chunk
+    while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
