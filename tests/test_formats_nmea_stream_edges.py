@@ -16,6 +16,7 @@ from test_first_line import Clock, send, sensor
 from test_formats_nmea import (
     NAV_PVT,
     RTCM_1005,
+    RTCM_1077,
     UBLOX_GGA,
     UBLOX_RMC,
     UBX_ACK,
@@ -23,6 +24,7 @@ from test_formats_nmea import (
     feed_timed,
     nmea,
     pubx_svstatus,
+    sentences_with_line_ends,
 )
 from test_formats_nmea_receivers import FIXTURES, stream
 
@@ -371,3 +373,32 @@ def test_a_sentence_glued_to_the_next_inside_a_cut_frame_comes_in_its_place(
     junk.flush()
     expected = (plain.frames, 0, plain.skipped_bytes + junk.skipped_bytes)
     assert results == {expected}
+
+
+@pytest.mark.parametrize(
+    "cut_frame",
+    [RTCM_1077[:2], bytes.fromhex("b562013500")],
+    ids=["RTCM 3 MSM7 after 2 bytes", "UBX NAV-SAT after 5 bytes"],
+)
+def test_a_sentence_starting_in_the_header_of_a_cut_frame_comes_in_its_place(
+    cut_frame: bytes,
+) -> None:
+    """A frame cut short within its header, the ZED-F9P's sentences right after it: an MSM7
+    (``D3 01 2C``) cut after ``D3 01``, whose length's second byte is then the GPGSV's ``$``
+    (it claims 292 bytes), or a NAV-SAT of 42 satellites (512 bytes of payload, ``00 02``)
+    cut after the first length byte, whose second is then that ``$`` (it claims 9216 bytes,
+    the cap). The GPGSV, which starts inside the candidate's header, comes in the chunk that
+    brings its CR, before the sentences after it, not when the candidate fails (or at the
+    stream's end); the same frames and counters for every chunking."""
+    sentences = [m for m in zed_f9p_messages() if m.startswith(b"$")]
+    parts = [cut_frame, *sentences, *sentences]
+    data = b"".join(parts)
+    expected = sentences_with_line_ends(parts)
+    results = set()
+    for chunk in (1, 7, 64, len(data)):
+        cut, timed = came_in_chunks(b"\n", data, chunk)
+        assert [frame for _, frame in timed] == [frame for _, frame in expected], chunk
+        for (came_at, _), (line_end, _) in zip(timed, expected, strict=True):
+            assert came_at - chunk < line_end <= came_at, chunk
+        results.add((cut.frames, cut.overlong, cut.skipped_bytes))
+    assert results == {(12, 0, len(cut_frame))}

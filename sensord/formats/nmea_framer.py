@@ -268,8 +268,8 @@ def _cut_binary(
     """``data`` cut into the bytes for the line framer and the binary frames taken out.
 
     A UBX candidate (``B5 62``) with a payload of at most ``limit`` bytes, or an RTCM 3
-    candidate (``D3``, 6 zero bits), is searched, from its first payload byte to its claimed
-    end or the end of ``data``, for whole sentences whose checksum holds: those not passed on
+    candidate (``D3``, 6 zero bits), is searched, from its second byte to its claimed end or
+    the end of ``data``, for whole sentences whose checksum holds: those not passed on
     yet (``released``: spans in ``data``) are passed on after the bytes before the candidate.
     A candidate whose bytes have all come and whose checksum (UBX's Fletcher sum, RTCM's
     CRC-24Q) holds is taken out; one that fails is searched again from its second byte, and
@@ -313,7 +313,7 @@ def _cut_binary(
                 search = start + 1
                 continue
             end = start + 8 + length
-        first = start + header
+        first = start + 1
         if start == 0:
             first = max(first, scan_from)
         stop = min(end, size)
@@ -371,8 +371,9 @@ class NmeaFramer(LineFramer):
     searched again from its second byte. A candidate whose bytes have not all come yet is
     held back with what follows it, which may be up to its claimed length of sentences when
     its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
-    data). So the bytes of every candidate after its header (6 bytes for UBX, 3 for RTCM 3)
-    are searched for whole sentences as they come: a start character, an address letter,
+    data). So the bytes of every candidate after its first are searched for whole sentences
+    as they come (its header's too, whose length field may be the ``$`` of a sentence when
+    the frame was cut short within it): a start character, an address letter,
     printable text, ``*`` and two hex digits (at most ``max_frame_bytes`` in all, as on a
     line), maybe bytes after the checksum (cut off and skipped, as on a line; none that may
     start a binary frame), and the line end (a CR alone included, see below) or, its line end
