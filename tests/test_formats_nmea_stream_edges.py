@@ -402,3 +402,55 @@ def test_a_sentence_starting_in_the_header_of_a_cut_frame_comes_in_its_place(
             assert came_at - chunk < line_end <= came_at, chunk
         results.add((cut.frames, cut.overlong, cut.skipped_bytes))
     assert results == {(12, 0, len(cut_frame))}
+
+
+@pytest.mark.parametrize(
+    ("terminator", "lost_to"),
+    [(b"\n", b""), (b"\r\n", b""), (b"\r\n", b"\r"), (b"\r\n", b"\n")],
+    ids=[
+        "CR LF lost",
+        "terminator CR LF, CR LF lost",
+        "terminator CR LF, LF lost",
+        "terminator CR LF, CR lost",
+    ],
+)
+@pytest.mark.parametrize("cut_after", [6, 40])
+@pytest.mark.parametrize("damaged", [False, True], ids=["", "checksum failing"])
+def test_a_sentence_glued_to_a_cut_frame_comes_before_the_sentences_inside_it(
+    terminator: bytes, lost_to: bytes, cut_after: int, damaged: bool
+) -> None:
+    """The ZED-F9P's GPGSV whose line end was lost before its MON-SPAN (or, with the
+    terminator CR LF, is a CR or an LF alone), the MON-SPAN cut after its header or after 40
+    bytes, the sentences of three epochs after it, those of the first inside the 556 bytes it
+    claims: the GPGSV is whole and the frame's ``B5`` ends it, so it comes in the chunk that
+    brings that byte, before the sentences after it, not when the cut frame fails; so does one
+    whose checksum fails (a satellite's elevation damaged), for the decoder to reject, as on a
+    line. The frames are those of the same bytes without the cut frame, the counters the same
+    for every chunking."""
+    messages = zed_f9p_messages()
+    gsv, span = messages[:2]
+    sentences = [m for m in messages if m.startswith(b"$")]
+    if damaged:
+        gsv = gsv.replace(b",52,", b",53,")
+    cut_frame = span[:cut_after]
+    data = gsv[:-2] + lost_to + cut_frame + b"".join(sentences[1:] + sentences * 2)
+    assert len(data) > len(gsv) + len(span)  # the cut frame fails before the stream ends
+    plain, plain_frames = came_in_chunks(terminator, data.replace(cut_frame, b"", 1), len(data))
+    expected = [frame for _, frame in plain_frames]
+    assert expected == [m[:-2] for m in [gsv, *sentences[1:], *sentences * 2]]
+    ready = [len(gsv) - 2 + len(lost_to) + 1]
+    at = ready[0]
+    for sentence in expected[1:]:
+        at = data.index(sentence, at) + len(sentence)
+        ready.append(at + len(terminator))
+    results = set()
+    for chunk in (1, 2, 7, 64, len(data)):
+        cut, timed = came_in_chunks(terminator, data, chunk)
+        assert [frame for _, frame in timed] == expected, chunk
+        for (came_at, _), ends_at in zip(timed, ready, strict=True):
+            assert came_at - chunk < ends_at <= came_at, chunk
+        results.add((cut.frames, cut.overlong, cut.skipped_bytes))
+    junk = NmeaFramer(terminator)
+    junk.feed(cut_frame)
+    junk.flush()
+    assert results == {(plain.frames, 0, plain.skipped_bytes + junk.skipped_bytes)}

@@ -371,21 +371,24 @@ class NmeaFramer(LineFramer):
     searched again from its second byte. A candidate whose bytes have not all come yet is
     held back with what follows it, which may be up to its claimed length of sentences when
     its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
-    data). So the bytes of every candidate after its first are searched for whole sentences
-    as they come (its header's too, whose length field may be the ``$`` of a sentence when
-    the frame was cut short within it): a start character, an address letter,
-    printable text, ``*`` and two hex digits (at most ``max_frame_bytes`` in all, as on a
-    line), maybe bytes after the checksum (cut off and skipped, as on a line; none that may
-    start a binary frame), and the line end (a CR alone included, see below) or, its line end
-    lost, the start character or ``B5`` or ``D3`` of the next sentence or frame glued to it,
-    whose checksum holds: what a line of the same bytes gives. Each is passed on at once,
-    after the frames of the bytes before the candidate, whether the candidate is complete or
-    not (so the frames do not depend on how the bytes were chunked), and is left out of the
-    bytes the candidate turns into when it fails. A frame whose check holds is still taken
-    out whole: its payload would need the text of such a sentence, with a matching checksum
-    and one of the bytes that end it after it, to give a false sentence. Only a chunk that
-    holds a byte ``B5`` or ``D3`` (never in NMEA text) is searched, and so is every chunk
-    while bytes are held.
+    data). So the bytes of every candidate after its first are searched for whole sentences as
+    they come (its header's too, whose length field may be the ``$`` of a sentence when the
+    frame was cut short within it): a start character, an address letter, printable text, ``*``
+    and two hex digits (at most ``max_frame_bytes`` in all, as on a line), maybe bytes after the
+    checksum (cut off and skipped, as on a line; none that may start a binary frame), and the
+    line end (a CR alone included, see below) or, its line end lost, the start character or
+    ``B5`` or ``D3`` of the next sentence or frame glued to it, whose checksum holds: what a
+    line of the same bytes gives. Each is passed on at once, after the frames of the bytes
+    before the candidate, whether the candidate is complete or not (so the frames do not depend
+    on how the bytes were chunked), and is left out of the bytes the candidate turns into when
+    it fails. A line pending right before such a candidate (one that holds sentences or has not
+    all come), whose last piece is a whole checksummed sentence, its line end lost, is ended by
+    the candidate's first byte and cut into its sentences at once, so that they come before the
+    candidate's; a line whose line end was lost before a frame taken out whole goes on after it,
+    as if the frame were not there. A frame whose check holds is still taken out whole: its
+    payload would need the text of such a sentence, with a matching checksum and one of the
+    bytes that end it after it, to give a false sentence. Only a chunk that holds a byte ``B5``
+    or ``D3`` (never in NMEA text) is searched, and so is every chunk while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
@@ -611,12 +614,33 @@ class NmeaFramer(LineFramer):
                 binary = _UBX_FIRST in text or _RTCM_FIRST in text
                 frames += self._lines(text) if binary else self.feed(text)
             if sentences:
+                frames += self._glued_to_frame()
                 frames += sentences
                 self.frames += len(sentences)
+        if cut.held_at < len(data):
+            frames += self._glued_to_frame()
         self._held = data[cut.held_at :]
         self._released = cut.released
         self._scan_from = cut.scan_from
         return frames
+
+    def _glued_to_frame(self) -> list[bytes]:
+        """The sentences of the pending line when a binary frame candidate follows it that
+        holds sentences or has not all come (or a last ``B5`` or ``D3``), if its last piece
+        begins with a whole checksummed sentence, its line end lost: the ``B5`` or ``D3``
+        ends the line, as the start character of a sentence glued to it would end that
+        sentence, and its sentences are passed on at once, before the candidate's, as the
+        line gives them (:meth:`_sentences`); else the line stays pending."""
+        rest = self._buffer
+        if self._dropping or not rest:
+            return []
+        last = max(rest.rfind(b"$"), rest.rfind(b"!"))
+        if last < 0 or _CHECKED_SENTENCE.match(rest, last, last + self.max_frame_bytes) is None:
+            return []
+        self._buffer = b""
+        found = self._sentences(rest)
+        self.frames += len(found)
+        return found
 
     def _lines(self, text: bytes) -> list[bytes]:
         """The sentences of ``text``, bytes without binary frames but with a byte ``B5`` or
