@@ -454,3 +454,28 @@ def test_a_sentence_glued_to_a_cut_frame_comes_before_the_sentences_inside_it(
     junk.feed(cut_frame)
     junk.flush()
     assert results == {(plain.frames, 0, plain.skipped_bytes + junk.skipped_bytes)}
+
+
+def test_a_ubx_header_past_the_cap_is_bytes_as_soon_as_its_length_is_in() -> None:
+    """The ZED-F9P's GNGSA that lost its checksum, two bytes of noise ``B5 62`` before its CR
+    LF, then its GNGST: ``B5 62``, CR, LF, ``$``, ``G`` read as a UBX header claim 18212
+    bytes, past the cap, so they are no frame candidate. Fed in two chunks split at each
+    byte, the GNGSA's line (a last piece without checksum, passed on as it is for the decoder
+    to judge) comes with the first chunk when that chunk holds the whole 6-byte header, the
+    earliest its length can be read, and with the second otherwise; the frames and counters
+    are the same for every split."""
+    messages = zed_f9p_messages()
+    gsa, gst = messages[3], messages[10]
+    line = gsa[: -len(b"*0E\r\n")] + b"\xb5\x62"
+    data = line + b"\r\n" + gst + gsa
+    header_end = len(line) - 2 + 6
+    assert int.from_bytes(data[header_end - 2 : header_end], "little") == 18212
+    results = set()
+    for split in range(1, len(data)):
+        cut = NmeaFramer()
+        first = cut.feed(data[:split])
+        second = cut.feed(data[split:]) + cut.flush()
+        assert first + second == [line, gst[:-2], gsa[:-2]], split
+        assert (line in first) == (split >= header_end), split
+        results.add((cut.frames, cut.overlong, cut.skipped_bytes))
+    assert results == {(3, 0, 0)}
