@@ -208,8 +208,8 @@ class _Cut:
     taken: int
     #: Of ``taken``, those of RTCM 3 frames.
     taken_rtcm: int
-    #: The bytes after the checksums of the sentences passed on, before their line ends
-    #: (skipped, as the line framer skips them).
+    #: The bytes after the checksums of the sentences passed on, before what ends them (a
+    #: line end, or the next sentence or frame): skipped, as the line framer skips them.
     skipped: int
     #: Where the bytes start that wait for more: a candidate not all come yet, or a last
     #: ``B5`` or ``D3``; the length of the data when none waits.
