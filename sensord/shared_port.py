@@ -20,11 +20,16 @@ the reading path. A getty's unit is found from its control group as well
 (:func:`sensord.ports.getty_unit`), which the service's user may read where the getty's
 process is hidden from it. What is found is a warning in the log (``port shared with another
 process``), naming the holders (pid and command) and how to keep them off the port, and a hint
-in ``/status`` for as long as the port stays open.
+in ``/status`` (and ``sensord_port_shared``) while it stands. A port whose hint stands is
+searched again every :data:`RECHECK_S` (it joins any search that starts before then, so the
+flagged ports cost one search a period together): once nobody else has it open (the getty
+disabled, the terminal program closed), the hint is cleared, with one info line (``port no
+longer shared``), without a reopen. Ports that were never found shared are not searched again.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -36,12 +41,22 @@ from sensord.ports import CGROUP_ROOT, Holder, HolderScan, getty_unit, holder_hi
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 
-__all__ = ["SCAN_SLICE_S", "SharedPortScan", "SharedPortWatch", "shared_port_text"]
+__all__ = [
+    "RECHECK_S",
+    "SCAN_SLICE_S",
+    "SharedPortScan",
+    "SharedPortWatch",
+    "shared_port_text",
+]
 
 log = structlog.get_logger("sensord.shared_port")
 
 #: The longest one housekeeping tick spends on the search of open files.
 SCAN_SLICE_S = 0.02
+
+#: Seconds between two searches of a port found shared, to see whether the other process is
+#: gone (read when a :class:`SharedPortScan` is made).
+RECHECK_S = 60.0
 
 
 def shared_port_text(
@@ -81,10 +96,20 @@ def shared_port_text(
 class SharedPortWatch:
     """Whether another process has the device port of one sensor (or one Modbus bus) open:
     due once after the port's first open and at the first trouble after each open
-    (:meth:`trouble`); searched by :class:`SharedPortScan`. What is found is kept on the source
+    (:meth:`trouble`), and again every so often while it is found shared (:meth:`found`'s
+    ``recheck_at``); searched by :class:`SharedPortScan`. What is found is kept on the source
     (``SerialSource.shared_hint``), so it goes with the open it was found in."""
 
-    __slots__ = ("_checked", "_due", "_ever_opened", "_log", "_path", "_scanning", "_source")
+    __slots__ = (
+        "_checked",
+        "_due",
+        "_ever_opened",
+        "_log",
+        "_path",
+        "_recheck_at",
+        "_scanning",
+        "_source",
+    )
 
     def __init__(self, logger: FilteringBoundLogger) -> None:
         self._log = logger
@@ -97,12 +122,15 @@ class SharedPortWatch:
         self._ever_opened = False
         #: the source a search under way was started for
         self._scanning: SerialSource | None = None
+        #: when the port found shared is searched again (inf: never)
+        self._recheck_at = math.inf
 
     def opened(self, source: Source) -> None:
         """``source`` opened: watched when it is a device (a pseudo-terminal too), due at once
         when it is the first device open of the run."""
         self._checked = False
         self._scanning = None
+        self._recheck_at = math.inf
         if not isinstance(source, SerialSource) or not source.is_device:
             self._source, self._due = None, False
             return
@@ -122,30 +150,44 @@ class SharedPortWatch:
         if not self._checked and self._source is not None:
             self._due = True
 
-    def due(self) -> str | None:
-        """The real path of the port when a search of it is due now (it is then under way
-        until :meth:`found`), else None."""
+    def due(self, now: float, *, joining: bool = False) -> str | None:
+        """The real path of the port when a search of it is due at ``now`` (it is then under
+        way until :meth:`found`), else None: the first search of this open, or the next look
+        at a port found shared; with ``joining`` (a search starts for other ports) a port
+        found shared at once, whatever its time."""
         source = self._source
-        if not self._due or self._checked or source is None or not source.is_open:
+        if source is None or not source.is_open or self._scanning is not None:
             return None
-        self._due = False
+        if self._due and not self._checked:
+            self._due = False
+        elif source.shared_hint is None or not (joining or now >= self._recheck_at):
+            return None
         self._checked = True
         self._scanning = source
         return self._path
 
-    def found(self, holders: list[Holder], unit: str | None) -> None:
+    def found(self, holders: list[Holder], unit: str | None, recheck_at: float) -> None:
         """The search started by :meth:`due` found ``holders`` and the getty ``unit`` (None:
-        none) on the port: a warning and a hint when either is there, nothing when the port
-        closed meanwhile."""
+        none) on the port: a warning and a hint when either is there (the port is then
+        searched again at ``recheck_at``), nothing when the port closed meanwhile. A port
+        found shared before and alone now has its hint cleared, with an info line."""
         source, self._scanning = self._scanning, None
         if source is None or source is not self._source or not source.is_open:
             return
         if not holders and unit is None:
+            if source.shared_hint is not None:
+                source.shared_hint = None
+                self._recheck_at = math.inf
+                self._log.info("port no longer shared", port=source.display)
             return
         text = shared_port_text(
             source.display, self._path, holders, unit, exclusive=source.settings.exclusive
         )
-        source.shared_hint = text
+        self._recheck_at = recheck_at
+        told = source.shared_hint is not None
+        source.shared_hint = text  # the holders of now, when another took the place of one
+        if told:
+            return
         self._log.warning(
             "port shared with another process",
             port=source.display,
@@ -154,11 +196,19 @@ class SharedPortWatch:
             error=text,
         )
 
+    def given_up(self) -> None:
+        """The search under way failed: this open's port is not searched again (its hint, if
+        one stands, stays)."""
+        self._scanning = None
+        self._recheck_at = math.inf
+
 
 class SharedPortScan:
     """The reader's search for the ports due (:meth:`SharedPortWatch.due`): one search of
     every process's open files for all of them, run a slice of ``slice_s`` at each
-    :meth:`step` (a housekeeping tick); the ports that come due meanwhile wait for the next."""
+    :meth:`step` (a housekeeping tick); the ports that come due meanwhile wait for the next.
+    A search that starts takes along every port found shared, due or not, each then searched
+    again ``recheck_s`` after it ends."""
 
     def __init__(
         self,
@@ -166,10 +216,12 @@ class SharedPortScan:
         slice_s: float = SCAN_SLICE_S,
         clock: Callable[[], float] = time.monotonic,
         cgroup_root: str = CGROUP_ROOT,
+        recheck_s: float | None = None,
     ) -> None:
         self._slice_s = slice_s
         self._clock = clock
         self._cgroup_root = cgroup_root
+        self._recheck_s = RECHECK_S if recheck_s is None else recheck_s
         self._scan: HolderScan | None = None
         self._watches: dict[str, list[SharedPortWatch]] = {}
 
@@ -186,25 +238,37 @@ class SharedPortScan:
             self._step(watches)
         except Exception:
             paths = sorted(self._watches)
+            for waiting in self._watches.values():
+                for watch in waiting:
+                    watch.given_up()
             self._scan, self._watches = None, {}
             log.exception("search for other processes on the ports failed", ports=paths)
 
     def _step(self, watches: Iterable[SharedPortWatch]) -> None:
         if self._scan is None:
+            now = self._clock()
             due: dict[str, list[SharedPortWatch]] = {}
+            idle: list[SharedPortWatch] = []
             for watch in watches:
-                path = watch.due()
+                path = watch.due(now)
                 if path is not None:
                     due.setdefault(path, []).append(watch)
+                else:
+                    idle.append(watch)
             if not due:
                 return
-            self._scan, self._watches = HolderScan(due), due
+            self._watches = due  # before anything that may fail, for step's given_up
+            for watch in idle:  # the ports found shared: the walk costs the same with them
+                path = watch.due(now, joining=True)
+                if path is not None:
+                    due.setdefault(path, []).append(watch)
+            self._scan = HolderScan(due)
         if not self._scan.step(self._slice_s, self._clock):
             return
-        scan, searched = self._scan, self._watches
-        self._scan, self._watches = None, {}
-        for path, waiting in searched.items():
-            holders = scan.holders(path)
+        recheck_at = self._clock() + self._recheck_s
+        for path, waiting in self._watches.items():
+            holders = self._scan.holders(path)
             unit = getty_unit(path, self._cgroup_root)
             for watch in waiting:
-                watch.found(holders, unit)
+                watch.found(holders, unit, recheck_at)
+        self._scan, self._watches = None, {}

@@ -3,7 +3,8 @@ ttyS0): the daemon's open succeeds beside it, the kernel hands each byte to whic
 first, and the sensor's frames go missing or come cut. The daemon searches for such a process
 once after a port's first open and at the first trouble after each open (stale, a damaged
 frame), in slices at the reader's housekeeping, and names it with how to stop it
-(``sensord.shared_port``)."""
+(``sensord.shared_port``); a port found shared is searched again now and then, and its hint
+and flag cleared once the other process is gone."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from sensord.bus import Bus
 from sensord.config import parse_config
 from sensord.ports import HolderScan, getty_unit
 from sensord.sensor import SensorRuntime
-from sensord.shared_port import SharedPortScan
+from sensord.shared_port import SharedPortScan, SharedPortWatch
 
 #: A process that has the port open and reads it, as a getty waiting for a login name does:
 #: every byte it reads is one the daemon does not get. It ends when its stdin closes.
@@ -134,6 +135,49 @@ def test_the_daemon_names_a_getty_that_reads_its_port_and_how_to_stop_it(
             pty_pair.write(b"21.5\n")
             time.sleep(0.05)
         assert len(daemon.events("port shared with another process")) == 1
+
+
+@pytest.mark.slow
+def test_the_daemon_clears_the_shared_port_once_the_other_process_is_gone(
+    start_daemon: StartDaemon, pty_pair: PtyPair, bin_dir: Path
+) -> None:
+    """The operator stops the getty the warning named: the daemon, which searches a port found
+    shared again now and then (every second here, a minute by default), says so in one info
+    line and exports ``sensord_port_shared`` 0 and no hint, without reopening the port (the
+    flag stayed 1 until a restart)."""
+    daemon = start_daemon(
+        config=_config(pty_pair.path),
+        python_prelude="import sensord.shared_port\nsensord.shared_port.RECHECK_S = 1.0",
+    )
+    with reading_port(pty_pair.path, _named(bin_dir, "agetty")):
+        daemon.wait_http()
+        deadline = time.monotonic() + 20.0
+        while not daemon.events("port shared with another process"):
+            assert time.monotonic() < deadline, daemon.log_text()
+            pty_pair.write(b"21.5\n")
+            time.sleep(0.1)
+        assert daemon.scrape().value("sensord_port_shared", sensor="console") == 1
+        for _ in range(25):  # searched again while it is there: still shared, told once
+            pty_pair.write(b"21.5\n")
+            time.sleep(0.1)
+        assert daemon.scrape().value("sensord_port_shared", sensor="console") == 1
+        assert len(daemon.events("port shared with another process")) == 1
+    deadline = time.monotonic() + 20.0
+    while not daemon.events("port no longer shared"):
+        assert time.monotonic() < deadline, daemon.log_text()
+        pty_pair.write(b"21.5\n")
+        time.sleep(0.1)
+    [cleared] = daemon.events("port no longer shared")
+    assert cleared["sensor"] == "console"
+    assert cleared["port"] == pty_pair.path
+    assert cleared["level"] == "info"
+    scrape = daemon.scrape()
+    assert scrape.value("sensord_port_shared", sensor="console") == 0
+    assert scrape.value("sensord_serial_reconnects_total", sensor="console") == 0
+    status = daemon.status()["sensors"]["console"]
+    assert status["state"] == "up"
+    assert status["hint"] is None, status
+    assert len(daemon.events("port shared with another process")) == 1
 
 
 def _runtime(port: str, extra: str = "") -> SensorRuntime:
@@ -402,3 +446,129 @@ def test_a_search_that_fails_is_logged_and_the_loop_goes_on(
     [failed] = [e for e in logs if e["event"] == "search for other processes on the ports failed"]
     assert failed["ports"] == [os.path.realpath(pty_pair.path)]
     assert failed["log_level"] == "error"
+
+
+def _searches(scan: SharedPortScan, *watches: SharedPortWatch) -> None:
+    """Housekeeping ticks until the search that is due of ``watches`` (if any) is done."""
+    scan.step(watches)
+    while scan.running:
+        scan.step(watches)
+
+
+def test_a_port_found_shared_is_searched_again_and_cleared_once_the_other_process_is_gone(
+    pty_pair: PtyPair, bin_dir: Path, mocker: MockerFixture
+) -> None:
+    """The warning named a terminal program; the operator closes it. The port was not searched
+    again in its open, so its hint and ``port_shared`` stood until a reopen. A port found
+    shared is now searched again every ``recheck_s`` (not before: each search walks every
+    process's open files), told once while the other process stays, and cleared, with one
+    info line, once it is gone; a port left alone is not searched again."""
+    walks = mocker.spy(ports, "_open_files")
+    now = [1000.0]
+    scan = SharedPortScan(clock=lambda: now[0], recheck_s=60.0)
+    runtime = _runtime(pty_pair.path)
+    with capture_logs() as logs:
+        with reading_port(pty_pair.path, _named(bin_dir, "minicom")):
+            assert runtime.try_open()
+            _search(scan, runtime)
+            assert walks.call_count == 1
+            assert runtime.snapshot().port_shared
+            now[0] += 59.0
+            _search(scan, runtime)
+            assert walks.call_count == 1  # not before its time
+            now[0] += 1.0
+            _search(scan, runtime)
+            assert walks.call_count == 2
+            assert runtime.snapshot().port_shared  # still there
+            hint = runtime.snapshot().hint
+        now[0] += 59.0
+        _search(scan, runtime)
+        assert walks.call_count == 2
+        assert runtime.snapshot().port_shared  # gone, but not searched yet
+        now[0] += 1.0
+        _search(scan, runtime)
+        assert walks.call_count == 3
+        snapshot = runtime.snapshot()
+        for _ in range(3):
+            now[0] += 60.0
+            _search(scan, runtime)
+    assert walks.call_count == 3  # alone: not searched again
+    assert runtime.source is not None
+    assert runtime.reconnects == 0
+    runtime.stop()
+    assert hint is not None
+    assert hint.startswith(f"{pty_pair.path} is open in another process")
+    assert not snapshot.port_shared
+    assert snapshot.hint is None
+    assert [e["event"] for e in logs if "shared" in e["event"]] == [
+        "port shared with another process",
+        "port no longer shared",
+    ]
+    [cleared] = [e for e in logs if e["event"] == "port no longer shared"]
+    assert cleared["port"] == pty_pair.path
+    assert cleared["sensor"] == "console"
+    assert cleared["log_level"] == "info"
+
+
+def test_a_port_found_shared_joins_the_search_of_another_port_before_its_time(
+    bin_dir: Path, mocker: MockerFixture
+) -> None:
+    """A search costs the same walk for one port or several: one that starts for a port due
+    (here another sensor's first open) takes along the ports found shared, whatever their
+    time, so the flagged ports of a host cost one search a period, not one each."""
+    walks = mocker.spy(ports, "_open_files")
+    now = [1000.0]
+    scan = SharedPortScan(clock=lambda: now[0], recheck_s=60.0)
+    with PtyPair() as first, PtyPair() as second:
+        one = _runtime(first.path)
+        two = _runtime(second.path)
+        with capture_logs() as logs:
+            with reading_port(first.path, _named(bin_dir, "minicom")):
+                assert one.try_open()
+                _searches(scan, one.shared_port, two.shared_port)
+                assert one.snapshot().port_shared
+            now[0] += 10.0
+            assert two.try_open()
+            _searches(scan, one.shared_port, two.shared_port)
+            assert walks.call_count == 2
+            shared = (one.snapshot().port_shared, two.snapshot().port_shared)
+            now[0] += 60.0
+            _searches(scan, one.shared_port, two.shared_port)
+        one.stop()
+        two.stop()
+    assert shared == (False, False)
+    assert walks.call_count == 2
+    [cleared] = [e for e in logs if e["event"] == "port no longer shared"]
+    assert cleared["port"] == first.path
+
+
+def test_a_modbus_bus_port_no_longer_shared_clears_each_device(
+    pty_pair: PtyPair, bin_dir: Path
+) -> None:
+    """A bus's port found shared is searched again as a sensor's is: once its other process is
+    gone, every device of the bus loses the hint and the flag."""
+    text = "".join(
+        f'[[sensors]]\nname = "{name}"\nport = "{pty_pair.path}"\nformat = "modbus"\n'
+        f'simulate = "never"\nmodbus = {{ unit = {unit} }}\n'
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        '[[sensors.channels]]\nname = "v"\n'
+        for name, unit in (("meter1", 1), ("meter2", 2))
+    )
+    configs = parse_config(text).sensors
+    bus = Bus("bus:" + pty_pair.path, configs[0])
+    devices = [SensorRuntime(c) for c in configs]
+    for device in devices:
+        bus.add(device)
+    scan = SharedPortScan(recheck_s=0.0)
+    with capture_logs() as logs:
+        with reading_port(pty_pair.path, _named(bin_dir, "agetty")):
+            assert bus.try_open()
+            _search_bus(scan, bus)
+            before = [d.snapshot().port_shared for d in devices]
+        _search_bus(scan, bus)
+        after = [(d.snapshot().port_shared, d.snapshot().hint) for d in devices]
+    bus.stop()
+    assert before == [True, True]
+    assert after == [(False, None), (False, None)]
+    [cleared] = [e for e in logs if e["event"] == "port no longer shared"]
+    assert cleared["bus"] == pty_pair.path
