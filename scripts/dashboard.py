@@ -74,6 +74,16 @@ STATES = (
     ("4", "stopped", "#808080"),
 )
 
+#: Whether each sensor's port is shared, as one number per sensor: 1 another process has its
+#: device port open too, 2 its network port reaches a peer another port reaches, 3 both.
+SHARED_CODE = f"sensord_port_shared{{{HOST}}} + 2 * sensord_port_peer_shared{{{HOST}}}"
+SHARED = (
+    ("0", "alone", "green"),
+    ("1", "another process", "orange"),
+    ("2", "peer reached twice", "yellow"),
+    ("3", "both", "red"),
+)
+
 
 def query(expr: str, legend: str, ref: str = "A") -> prometheus.Dataquery:
     return (
@@ -169,6 +179,24 @@ def overview_panels() -> list[Any]:
         'its device was missing at start and the sensor has simulate = "auto".',
         query(f"sensord_sensor_simulated{{{HOST}}}", "{{sensor}}"),
     ).mappings([value_map((("0", "device", "green"), ("1", "simulated", "red")))])
+    shared = (
+        statetimeline.Panel()
+        .title("Shared ports")
+        .description(
+            "Another process has the sensor's device port open too (a serial console's "
+            "login prompt, a terminal program: it takes some of the bytes; "
+            "sensord_port_shared, SensordPortShared), searched again every minute and "
+            "cleared once that process is gone; or its network port reaches a gateway "
+            "another port of the configuration reaches too, written two ways "
+            "(sensord_port_peer_shared, SensordPortPeerShared), cleared by a reload that "
+            "writes them alike. The log's warning names the process or both ports."
+        )
+        .datasource(DATASOURCE)
+        .with_target(query(SHARED_CODE, "{{sensor}}"))
+        .mappings([value_map(SHARED)])
+        .height(6)
+        .span(24)
+    )
     frames = series_panel(
         "Frames per second", "Frames cut from each sensor's byte stream.", "fps"
     ).with_target(query(f"sensor:sensord_frames:rate5m{{{HOST}}}", "{{sensor}}"))
@@ -235,7 +263,7 @@ def overview_panels() -> list[Any]:
             "{{step}} p{{quantile}}",
         )
     )
-    return [state, simulated, frames, rejected, reconnects, reruns, unchecked, latency]
+    return [state, simulated, shared, frames, rejected, reconnects, reruns, unchecked, latency]
 
 
 def process_panels() -> list[Any]:

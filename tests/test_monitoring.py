@@ -96,6 +96,8 @@ def test_dashboard_has_the_variables_and_queries_of_the_kit() -> None:
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
         "sensord_worker_up",
+        "sensord_port_shared",
+        "sensord_port_peer_shared",
     ):
         assert any(needle in e for e in exprs), needle
     for panel in dashboard["panels"]:

@@ -553,7 +553,8 @@ def test_a_shared_port_and_frames_all_ignored_fire_their_alerts(
     the daemon) fires SensordPortShared for its sensor; a sensor whose every line
     ``parse.ignore`` names fires SensordSensorFramesIgnored: an SDI-12 sensor that answers
     ``0M!`` with ``00000`` and ``0D0!`` with ``0`` (as a Campbell RainVUE10 did,
-    EnviroDIY/ModularSensors issue 416). Neither fires for the other sensor."""
+    EnviroDIY/ModularSensors issue 416). Neither fires for the other sensor. The dashboard's
+    timeline of shared ports shows the one port shared."""
     prometheus, port = warm_prometheus["told"]
     with (
         symlinked_pty(tmp_path, "ttyCONSOLE") as console,
@@ -585,6 +586,10 @@ def test_a_shared_port_and_frames_all_ignored_fire_their_alerts(
                     0.1,
                 )
                 assert [a["labels"]["sensor"] for a in firing("SensordPortShared")] == ["console"]
+                # the dashboard's timeline of shared ports shows it for that sensor alone
+                shared = dict(dashboard_queries("127.0.0.1"))["Shared ports"]
+                shown = {s["metric"]["sensor"]: s["value"][1] for s in prometheus.query(shared)}
+                assert shown == {"console": "1", "soil": "0"}, shown
                 ignored = firing("SensordSensorFramesIgnored")
                 assert [a["labels"]["sensor"] for a in ignored] == ["soil"]
                 assert "Check first:" in ignored[0]["annotations"]["description"]
