@@ -923,8 +923,10 @@ class SensorRuntime:
         if self.state == "down":
             extra["error"] = self.last_error
             extra["open_failures"] = self.open_failures
-        elif self.stale_hint is not None:
-            extra["hint"] = self.stale_hint
+        else:
+            hint = self._with_shared(self.stale_hint)
+            if hint is not None:
+                extra["hint"] = hint
         self.log.warning(
             "sensor state unchanged",
             state=self.state,
@@ -1230,7 +1232,12 @@ class SensorRuntime:
         one, the first of them opened more than ``stale_after_s`` ago: stale, with what came
         since (``_silence``: with no byte, the hint :data:`ENDED_IDLE_HINT`)."""
         silence = self._silence(self._opened_at)
-        self._set_state("stale", silent_for_s=round(now - self._opened_at, 3), **fields, **silence)
+        self._set_state(
+            "stale",
+            silent_for_s=round(now - self._opened_at, 3),
+            **fields,
+            **self._shared_told(silence),
+        )
         self._note_hint(silence, now)
 
     def disconnect(self, reason: str, *, own_fault: bool = False) -> None:
@@ -2135,7 +2142,9 @@ class SensorRuntime:
             if self.framer.frames - self._frames_at_pause > 1:  # it streamed: no period
                 self._pause_s = self.pause_hint = None
             silence = self._silence(last)
-            self._set_state("stale", silent_for_s=round(now - last, 3), **silence)
+            self._set_state(
+                "stale", silent_for_s=round(now - last, 3), **self._shared_told(silence)
+            )
             self._note_hint(silence, now)
         elif (
             self.state == "stale"
@@ -2243,6 +2252,27 @@ class SensorRuntime:
         )
         fields["hint"] = self.pause_hint
         return fields
+
+    def _port_shared(self) -> str | None:
+        """What ``sensord.shared_port`` found on the port open now: another process that
+        reads it (None: nothing found)."""
+        port = self.source if self._bus_source is None else self._bus_source
+        return port.shared_hint if isinstance(port, SerialSource) else None
+
+    def _with_shared(self, hint: str | None) -> str | None:
+        """``hint`` after what was found on the port (:meth:`_port_shared`): the likely cause
+        of what else is wrong, so told first, in ``/status`` and in the log lines of a stale
+        sensor alike."""
+        shared = self._port_shared()
+        if shared is None:
+            return hint
+        return shared if hint is None else f"{shared}; {hint}"
+
+    def _shared_told(self, silence: dict[str, Any]) -> dict[str, Any]:
+        """The fields of a stale sensor's log line, ``silence``, with its hint after what was
+        found on its port (:meth:`_with_shared`)."""
+        hint = self._with_shared(silence.get("hint"))
+        return silence if hint is None else {**silence, "hint": hint}
 
     def _note_hint(self, silence: dict[str, Any], now: float) -> None:
         """Keep the stale hint of ``silence`` for ``/status``; read again at the earliest
@@ -2479,10 +2509,8 @@ class SensorRuntime:
                 f"its device {self.config.port} was absent when it started: the readings are "
                 'simulated (simulate = "auto") until that path is there'
             )
-        port = self.source if self._bus_source is None else self._bus_source
-        shared = port.shared_hint if isinstance(port, SerialSource) else None
-        if shared is not None:  # the likely cause of what else is wrong: first
-            hint = shared if hint is None else f"{shared}; {hint}"
+        shared = self._port_shared()
+        hint = self._with_shared(hint)
         last_frame_at = self.last_frame_at
         if last_frame_at is None:
             last_frame_at = self._frame_before_open

@@ -572,3 +572,30 @@ def test_a_modbus_bus_port_no_longer_shared_clears_each_device(
     assert after == [(False, None), (False, None)]
     [cleared] = [e for e in logs if e["event"] == "port no longer shared"]
     assert cleared["bus"] == pty_pair.path
+
+
+def test_the_stale_lines_of_a_port_read_by_another_process_name_it_first(
+    pty_pair: PtyPair, bin_dir: Path
+) -> None:
+    """A getty that reads the port takes the device's bytes: the sensor goes stale with "no
+    bytes came: check the wiring". The stale line and the hourly ``sensor state unchanged``
+    line, which a journal read hours into the fault shows, give the holder first, as
+    ``/status`` does; they gave the wiring's hint alone, the one warning of the open long
+    gone by then."""
+    scan = SharedPortScan()
+    runtime = _runtime(pty_pair.path)
+    with reading_port(pty_pair.path, _named(bin_dir, "agetty")), capture_logs() as logs:
+        assert runtime.try_open()
+        _search(scan, runtime)
+        runtime.tick(time.monotonic() + 2.0)  # stale_after_s = 1
+        assert runtime.state == "stale"
+        runtime.remind(time.monotonic() + 3602.0)
+        status = runtime.snapshot().hint
+    runtime.stop()
+    [warning] = [e for e in logs if e["event"] == "port shared with another process"]
+    [stale] = [e for e in logs if e["event"] == "sensor state" and e["state"] == "stale"]
+    [unchanged] = [e for e in logs if e["event"] == "sensor state unchanged"]
+    wiring = "no bytes came: check the wiring"
+    assert stale["hint"].startswith(f"{warning['error']}; {wiring}"), stale
+    assert unchanged["hint"].startswith(f"{warning['error']}; {wiring}"), unchanged
+    assert status == unchanged["hint"]
