@@ -102,6 +102,13 @@ def _fmt(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _as_written(value: object) -> str:
+    """``value`` as the file wrote it, for an error that names its type: a float with its
+    decimal point (``got float 9600.0``, where ``got float 9600`` would hide what is
+    wrong with it), anything else as :func:`_fmt` writes it."""
+    return repr(value) if isinstance(value, float) else _fmt(value)
+
+
 class UnloadedFieldError(Exception):
     """A field of ``obj`` was read that holds no value: one that failed to load (``Schema.load``
     builds a table with errors without it, for ``check_partial``).
@@ -186,7 +193,9 @@ class Int(Field[int]):
     def validate(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             hint = _unquoted(value, int, self.name) or _whole_float(value, self.name)
-            raise TypeError(f"must be an integer, got {_type_name(value)} {_fmt(value)}{hint}")
+            raise TypeError(
+                f"must be an integer, got {_type_name(value)} {_as_written(value)}{hint}"
+            )
         _check_range(value, self.min, self.max)
         return value
 
@@ -208,7 +217,7 @@ class Float(Field[float]):
     def validate(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             hint = _unquoted(value, float, self.name)
-            raise TypeError(f"must be a number, got {_type_name(value)} {_fmt(value)}{hint}")
+            raise TypeError(f"must be a number, got {_type_name(value)} {_as_written(value)}{hint}")
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
@@ -318,7 +327,7 @@ class Bool(Field[bool]):
     def validate(self, value: Any) -> bool:
         if not isinstance(value, bool):
             raise TypeError(
-                f"must be true or false, got {_type_name(value)} {_fmt(value)}"
+                f"must be true or false, got {_type_name(value)} {_as_written(value)}"
                 f"{_unquoted(value, bool, self.name)}"
             )
         return value
@@ -361,7 +370,7 @@ class Str(Field[str]):
                 if not hint and self.example:
                     key = f"{self.name} = " if self.name else ""
                     hint = f" (written as {key}{self.example})"
-            raise TypeError(f"must be a string, got {_type_name(value)} {_fmt(value)}{hint}")
+            raise TypeError(f"must be a string, got {_type_name(value)} {_as_written(value)}{hint}")
         if self.non_empty and not value.strip():
             raise ValueError("must not be empty")
         if self.pattern is not None and not self.pattern.fullmatch(value):
@@ -417,7 +426,7 @@ class Choice(Field[T]):
         got = _fmt(value)
         kinds = {type(c) for c in self.choices}
         if type(value) not in kinds and not (type(value) is int and float in kinds):
-            got = f"{_type_name(value)} {got}"  # 8.0 for an integer choice: "got float 8"
+            got = f"{_type_name(value)} {_as_written(value)}"  # "got float 8.0"
         if isinstance(value, str):
             hint = self._hint(value)
         elif int in kinds and float not in kinds:  # bytesize = 8.0
@@ -459,7 +468,7 @@ class Bytes(Field[bytes]):
         elif isinstance(value, str):
             data = decode_escapes(value)
         else:
-            raise TypeError(f"must be a string, got {_type_name(value)} {_fmt(value)}")
+            raise TypeError(f"must be a string, got {_type_name(value)} {_as_written(value)}")
         if self.non_empty and not data:
             raise ValueError("must not be empty")
         return data
@@ -469,7 +478,9 @@ def parse_hex(value: Any) -> bytes:
     """Bytes written in hex, pairs of digits with or without blanks between them
     (``"7E 00 FF"``, ``"7e00ff"``); TypeError or ValueError saying what is wrong."""
     if not isinstance(value, str):
-        raise TypeError(f"must be a string of hex bytes, got {_type_name(value)} {_fmt(value)}")
+        raise TypeError(
+            f"must be a string of hex bytes, got {_type_name(value)} {_as_written(value)}"
+        )
     try:
         data = bytes.fromhex(value)
     except ValueError:
@@ -549,7 +560,7 @@ class IntOrHex(Field[int | bytes]):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(
                 f"must be an integer or a string of hex bytes, got {_type_name(value)} "
-                f"{_fmt(value)}"
+                f"{_as_written(value)}"
             )
         _check_range(value, self.min, self.max)
         return value
@@ -576,7 +587,7 @@ class IntOrHexList(Field[int | bytes | tuple[int | bytes, ...]]):
             except TypeError:
                 raise TypeError(
                     "must be an integer, a string of hex bytes or an array of them, got "
-                    f"{_type_name(value)} {_fmt(value)}"
+                    f"{_type_name(value)} {_as_written(value)}"
                 ) from None
         if not value:
             raise ValueError("must not be an empty array")
@@ -691,7 +702,7 @@ class NumberTable(Field[tuple[tuple[str, int | float], ...]]):
         if not isinstance(value, Mapping):
             raise TypeError(
                 f"must be a table of texts and their numbers ({{ ON = 1, OFF = 0 }}), got "
-                f"{_type_name(value)} {_fmt(value)}"
+                f"{_type_name(value)} {_as_written(value)}"
             )
         for key, item in value.items():
             if not isinstance(key, str) or not key.strip():

@@ -685,12 +685,12 @@ def test_a_choice_written_another_way_is_pointed_to_the_choice(extra: str, probl
     [
         (
             "serial = { bytesize = 8.0 }",
-            "sensors[0].serial.bytesize: must be one of 5, 6, 7, 8, got float 8 (write it "
+            "sensors[0].serial.bytesize: must be one of 5, 6, 7, 8, got float 8.0 (write it "
             "without a decimal point: bytesize = 8)",
         ),
         (
             "serial = { baudrate = 9600.0 }",
-            "sensors[0].serial.baudrate: must be an integer, got float 9600 (write it without a "
+            "sensors[0].serial.baudrate: must be an integer, got float 9600.0 (write it without a "
             "decimal point: baudrate = 9600)",
         ),
         (

@@ -96,7 +96,7 @@ def sensor(**overrides: Any) -> dict[str, Any]:
     ("field", "value", "error", "message"),
     [
         (Int(), "5", TypeError, "must be an integer, got string '5'"),
-        (Int(), 5.0, TypeError, "must be an integer, got float 5"),
+        (Int(), 5.0, TypeError, "must be an integer, got float 5.0 (write it without a"),
         (Int(), 5.5, TypeError, "must be an integer, got float 5.5"),
         (Int(), True, TypeError, "must be an integer, got boolean true"),
         (Int(), False, TypeError, "must be an integer, got boolean false"),
@@ -157,7 +157,7 @@ def test_bool_is_not_an_int_but_an_int_is_a_float() -> None:
         (Choice(("auto", "always", "never")), "alway", "got 'alway'; did you mean 'always'?"),
         (Choice((5, 6, 7, 8)), 9, "must be one of 5, 6, 7, 8, got 9"),
         (Choice((5, 6, 7, 8)), True, "must be one of 5, 6, 7, 8, got boolean true"),
-        (Choice((5, 6, 7, 8)), 8.0, "must be one of 5, 6, 7, 8, got float 8"),
+        (Choice((5, 6, 7, 8)), 8.0, "must be one of 5, 6, 7, 8, got float 8.0 (write it"),
         (Choice((1.0, 1.5, 2.0)), 3, "must be one of 1, 1.5, 2, got 3"),
         (Choice((1.0, 1.5, 2.0)), "2", "must be one of 1, 1.5, 2, got string '2'"),
         (Str(), "", "must not be empty"),
