@@ -298,7 +298,9 @@ IDLE_CLOSE_HINT = (
     "the gateway closes connections that carry no request for a while: it is opened again "
     "at the next poll; if the bus is polled more often than the gateway's idle timeout, the "
     "gateway serves one client at a time and another one connected (a second sensord, a "
-    "SCADA system or a configuration tool): each takes the connection from the other"
+    "SCADA system, a configuration tool, or another port of this configuration that names "
+    "the gateway otherwise: its host name and its address): each takes the connection from "
+    "the other"
 )
 
 #: Why a network bus's connection that had answered was closed while the request sent right

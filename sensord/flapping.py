@@ -42,10 +42,11 @@ FLAPPING_PORT_HINT = (
 FLAPPING_CONNECTION_HINT = (
     "the connection keeps breaking and opening again: the gateway or serial server ends it "
     "(one that serves a single client drops this one whenever another connects: a second "
-    "sensord, a SCADA system or a configuration tool polling it; one with an inactivity "
-    "timeout ends each connection that carried nothing for that long: set it above the "
-    "device's longest pause between frames, or off), it restarts, or the network between "
-    "drops it; sensord_serial_reconnects_total counts them"
+    "sensord, a SCADA system or a configuration tool polling it, or another port of this "
+    "configuration that names it otherwise, its host name and its address; one with an "
+    "inactivity timeout ends each connection that carried nothing for that long: set it "
+    "above the device's longest pause between frames, or off), it restarts, or the network "
+    "between drops it; sensord_serial_reconnects_total counts them"
 )
 
 #: Why a sensor's network connection keeps breaking and being opened again with no frame

@@ -1787,7 +1787,8 @@ def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
         said = (
             f"sensor 'net': {url}: the gateway {how} as soon as it accepted it, saying nothing "
             "(one that serves one client at a time, held by another: a SCADA system, a second "
-            "sensord, a configuration tool; or one that is stopping or restarting)"
+            "sensord, a configuration tool, another port of this configuration that names it "
+            "otherwise, its host name and its address; or one that is stopping or restarting)"
         )
     assert texts == {said}, texts
 

@@ -1162,8 +1162,9 @@ def test_a_gateway_connection_that_keeps_breaking_is_not_blamed_on_a_usb_adapter
     assert warning["hint"] == (
         "the connection keeps breaking and opening again: the gateway or serial server ends "
         "it (one that serves a single client drops this one whenever another connects: a "
-        "second sensord, a SCADA system or a configuration tool polling it; one with an "
-        "inactivity timeout ends each connection that carried nothing for that long: set it "
+        "second sensord, a SCADA system or a configuration tool polling it, or another port "
+        "of this configuration that names it otherwise, its host name and its address; one "
+        "with an inactivity timeout ends each connection that carried nothing for that long: set it "
         "above the device's longest pause between frames, or off), it restarts, or the "
         "network between drops it; sensord_serial_reconnects_total counts them"
     )
@@ -1279,8 +1280,9 @@ def test_a_one_client_gateway_that_another_client_takes_is_named_in_the_close_hi
         "the gateway closes connections that carry no request for a while: it is opened again "
         "at the next poll; if the bus is polled more often than the gateway's idle timeout, "
         "the gateway serves one client at a time and another one connected (a second "
-        "sensord, a SCADA system or a configuration tool): each takes the connection from "
-        "the other"
+        "sensord, a SCADA system, a configuration tool, or another port of this "
+        "configuration that names the gateway otherwise: its host name and its address): "
+        "each takes the connection from the other"
     )
 
 
@@ -1816,8 +1818,10 @@ def test_a_gateway_that_refuses_a_connection_after_serving_one_is_not_said_to_be
                 f"bus {relay.url()}: cannot open {relay.url()}: Connection refused: {address} "
                 "accepted a connection before in this run: a gateway or serial server that "
                 "serves one client (or a few) refuses more while they are taken (another "
-                "client: a second sensord, a SCADA system, a configuration tool; or an "
-                "earlier connection of this host's it has not seen end), or it is restarting"
+                "client: a second sensord, a SCADA system, a configuration tool, another "
+                "port of this configuration that names it otherwise, its host name and its "
+                "address; or an earlier connection of this host's it has not seen end), or it "
+                "is restarting"
             )
             relay.listen()
             run_reader_until(reader, lambda: runtime.state == "up", 10.0)

@@ -71,8 +71,9 @@ def test_a_gateway_that_refuses_after_a_reload_rebuilt_its_bus_served_one_before
             f"Connection refused: {address} accepted a connection before in this run: a "
             "gateway or serial server that serves one client (or a few) refuses more while "
             "they are taken (another client: a second sensord, a SCADA system, a "
-            "configuration tool; or an earlier connection of this host's it has not seen "
-            "end), or it is restarting"
+            "configuration tool, another port of this configuration that names it otherwise, "
+            "its host name and its address; or an earlier connection of this host's it has "
+            "not seen end), or it is restarting"
         ), error
         relay.listen()
         daemon.wait_state("up", ["meter"], timeout_s=10)

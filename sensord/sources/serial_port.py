@@ -344,8 +344,9 @@ def _network_hint(cause: OSError, url: str, connected_before: bool = False) -> s
                 f": {parts.netloc or host} accepted a connection before in this run: a gateway "
                 "or serial server that serves one client (or a few) refuses more while they "
                 "are taken (another client: a second sensord, a SCADA system, a configuration "
-                "tool; or an earlier connection of this host's it has not seen end), or it "
-                "is restarting"
+                "tool, another port of this configuration that names it otherwise, its host "
+                "name and its address; or an earlier connection of this host's it has not "
+                "seen end), or it is restarting"
             )
         return (
             f": nothing listens at {parts.netloc or host}; check that the serial server "
@@ -475,7 +476,8 @@ def _ended_at_once(exc: OSError | None, gateway: bool = False) -> str:
         return (
             f"the gateway {how} as soon as it accepted it, saying nothing (one that serves "
             "one client at a time, held by another: a SCADA system, a second sensord, a "
-            "configuration tool; or one that is stopping or restarting)"
+            "configuration tool, another port of this configuration that names it otherwise, "
+            "its host name and its address; or one that is stopping or restarting)"
         )
     return (
         f"the server {how} as soon as it accepted it, saying nothing (a serial server "
