@@ -177,7 +177,7 @@ def sdi12_no_values(line: bytes, requests: Sequence[bytes]) -> str | None:
     a = address.decode("ascii")
     said = line.strip(b"\r\n").decode("ascii")
     return (
-        f"SDI-12 sensor {a} answers {' and '.join(asked)} with '{said}': "
+        f"the SDI-12 sensor at address {a} answers {' and '.join(asked)} with '{said}': "
         f"the sensor reports no values for that measurement (0 values, ready in "
         f"{int(reply[2])} s), so the {a}D0! after it gets the address alone, which "
         f"parse.ignore names as a service request. The sensor does not measure what that "

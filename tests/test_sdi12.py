@@ -202,7 +202,7 @@ def test_a_sensor_that_reports_no_values_for_its_measurement_is_named_with_its_r
     assert sum(rt.parse_errors.values()) == 0
     assert hint is not None
     assert hint.startswith(
-        "frames come, but parse.ignore names every one (9 in 45.0 s), so no reading: SDI-12 sensor 0 answers 0M! with '00000': the sensor reports no values "
+        "frames come, but parse.ignore names every one (9 in 45.0 s), so no reading: the SDI-12 sensor at address 0 answers 0M! with '00000': the sensor reports no values "
         "for that measurement (0 values, ready in 0 s), so the 0D0! after it gets the address "
         "alone"
     ), hint
@@ -210,7 +210,7 @@ def test_a_sensor_that_reports_no_values_for_its_measurement_is_named_with_its_r
     assert "0C!" in hint, hint
     assert "0R0!" in hint, hint
     [told] = [e for e in logs if e["event"] == "no reading: every frame ignored by parse.ignore"]
-    assert "SDI-12 sensor 0 answers 0M! with '00000'" in told["hint"], told
+    assert "the SDI-12 sensor at address 0 answers 0M! with '00000'" in told["hint"], told
 
 
 def test_lines_all_ignored_that_are_no_sdi12_reply_of_no_values_get_the_plain_hint() -> None:
