@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from sensord.log import RateLimiter
 from sensord.ports import CGROUP_ROOT, Holder, HolderScan, getty_unit, holder_hint
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
@@ -224,6 +225,9 @@ class SharedPortScan:
         self._recheck_s = RECHECK_S if recheck_s is None else recheck_s
         self._scan: HolderScan | None = None
         self._watches: dict[str, list[SharedPortWatch]] = {}
+        #: a failed search is logged at most once a minute: one that fails at every open
+        #: of a port that is opened again and again (a flapping adapter) fails alike
+        self._failures = RateLimiter(60.0, clock)
 
     @property
     def running(self) -> bool:
@@ -232,8 +236,8 @@ class SharedPortScan:
     def step(self, watches: Iterable[SharedPortWatch]) -> None:
         """Start a search when none is under way and a port of ``watches`` is due; search on
         for one slice; hand each watch what was found once the search is done. A search that
-        fails is logged and given up (its ports are not searched again in their open): the
-        reader loop it runs in goes on."""
+        fails is logged (at most once a minute, with a ``suppressed`` count) and given up (its
+        ports are not searched again in their open): the reader loop it runs in goes on."""
         try:
             self._step(watches)
         except Exception:
@@ -242,7 +246,15 @@ class SharedPortScan:
                 for watch in waiting:
                     watch.given_up()
             self._scan, self._watches = None, {}
-            log.exception("search for other processes on the ports failed", ports=paths)
+            held = self._failures.check("search")
+            if held is not None:
+                log.exception(
+                    "search for other processes on the ports failed",
+                    ports=paths,
+                    hint="a bug: the ports are read as before, not searched again until they "
+                    "are opened again; report it with this traceback",
+                    suppressed=held,
+                )
 
     def _step(self, watches: Iterable[SharedPortWatch]) -> None:
         if self._scan is None:

@@ -599,3 +599,33 @@ def test_the_stale_lines_of_a_port_read_by_another_process_name_it_first(
     assert stale["hint"].startswith(f"{warning['error']}; {wiring}"), stale
     assert unchanged["hint"].startswith(f"{warning['error']}; {wiring}"), unchanged
     assert status == unchanged["hint"]
+
+
+def test_a_search_that_fails_at_every_open_is_logged_once_a_minute(
+    pty_pair: PtyPair, mocker: MockerFixture
+) -> None:
+    """A search that fails (a bug) fails alike at each open of a port opened again and again
+    (an adapter that drops off every few seconds): its traceback is logged at most once a
+    minute, the next with the failures held back (``suppressed``), as the other failures of
+    the daemon's own code are, not once per open for as long as the port flaps."""
+    mocker.patch.object(HolderScan, "step", side_effect=RuntimeError("unreadable /proc"))
+    now = [1000.0]
+    scan = SharedPortScan(clock=lambda: now[0])
+    runtime = _runtime(pty_pair.path)
+    with capture_logs() as logs:
+        for at in (1000.0, 1010.0, 1020.0, 1070.0):
+            now[0] = at
+            assert runtime.try_open()
+            runtime.tick(time.monotonic() + 2.0)  # stale: trouble, so searched in every open
+            scan.step([runtime.shared_port])
+            assert not scan.running
+            runtime.disconnect("hung up")
+            runtime.retry.next_at = 0.0
+    runtime.stop()
+    failed = [e for e in logs if e["event"] == "search for other processes on the ports failed"]
+    assert [(e["log_level"], e["suppressed"]) for e in failed] == [("error", 0), ("error", 2)]
+    assert failed[0]["ports"] == [os.path.realpath(pty_pair.path)]
+    assert failed[0]["hint"] == (
+        "a bug: the ports are read as before, not searched again until they are opened again; "
+        "report it with this traceback"
+    )
