@@ -2276,7 +2276,9 @@ def _endpoint_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[st
     one gateway that serve their requests over each other, or take the connection from
     each other on a gateway that serves one client. Two schemes to one host and port
     (``socket://gw:502`` and ``modbus-tcp://gw:502``) are two protocols to one port, which
-    speaks one of them: the other gets no answer. A host name and its address are told
+    speaks one of them: the other gets no answer. Of two sensors that are not both Modbus
+    devices, either is told as two sensors on one port are (:func:`_one_peer_two_sensors`):
+    written alike, they would be refused all the same. A host name and its address are told
     apart only by the daemon, which resolves them (``Reader._reached_peer``)."""
     first: dict[tuple[str, int], int] = {}
     by_index = dict(sensors)
@@ -2288,7 +2290,10 @@ def _endpoint_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[st
         scheme, host, port = endpoint
         j = first.setdefault((host, port), i)
         other = by_index[j]
-        if other.address.scheme != scheme:
+        if not (sensor.is_modbus and other.is_modbus):
+            if other.address.scheme != scheme or other.port != sensor.port:
+                problems.append((f"sensors[{i}].port", _one_peer_two_sensors(sensor, other, j)))
+        elif other.address.scheme != scheme:
             problems.append(
                 (
                     f"sensors[{i}].port",
@@ -2310,6 +2315,35 @@ def _endpoint_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[st
                 )
             )
     return problems
+
+
+def _speaks(sensor: SensorConfig) -> str:
+    """What ``sensor``'s network port carries (:data:`_SCHEME_PROTOCOLS`): a ``socket://``
+    port's serial bytes are RTU frames for a Modbus device only."""
+    scheme = sensor.address.scheme
+    if scheme == "socket" and not sensor.is_modbus:
+        return "the serial bytes as they are"
+    return _SCHEME_PROTOCOLS.get(scheme, scheme)
+
+
+def _one_peer_two_sensors(sensor: SensorConfig, other: SensorConfig, j: int) -> str:
+    """Why ``sensor``'s network port, written otherwise than that of ``other`` (sensors[j])
+    to the same host and port, is refused when they are not two Modbus devices of one bus:
+    a serial server's port carries one device, which one sensor reads, and speaks one
+    protocol (``socket://`` or ``rfc2217://``)."""
+    scheme, other_scheme = sensor.address.scheme, other.address.scheme
+    if scheme != other_scheme:
+        what = (
+            f"{sensor.port!r} speaks {_speaks(sensor)} to the host and port that sensors[{j}] "
+            f"speaks {_speaks(other)} to, as {other.port!r}: a port of a serial server speaks "
+            "one of them, so the other gets no answer"
+        )
+    else:
+        what = (
+            f"{sensor.port!r} names the peer of sensors[{j}], written {other.port!r}: each "
+            "way of writing it opens a connection of its own"
+        )
+    return f"{what}; two sensors cannot share one port{_PORT_TAKEN}"
 
 
 def _port_loaded(sensor: SensorConfig) -> bool:

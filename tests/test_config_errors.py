@@ -103,6 +103,45 @@ def test_other_sensors_a_message_refers_to_are_named_too() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "what"),
+    [
+        (
+            "socket://ser2net.lan:4001",
+            "socket://SER2NET.lan:4001/",
+            "'socket://SER2NET.lan:4001/' names the peer of sensors[0], written "
+            "'socket://ser2net.lan:4001': each way of writing it opens a connection of its own",
+        ),
+        (
+            "rfc2217://ser2net.lan:4001",
+            "socket://ser2net.lan:4001",
+            "'socket://ser2net.lan:4001' speaks the serial bytes as they are to the host and "
+            "port that sensors[0] speaks RFC 2217 (telnet) to, as 'rfc2217://ser2net.lan:4001': "
+            "a port of a serial server speaks one of them, so the other gets no answer",
+        ),
+    ],
+)
+def test_two_sensors_on_one_serial_server_port_written_two_ways_are_told_to_part(
+    first: str, second: str, what: str
+) -> None:
+    """Two sensors of their own (no Modbus bus) on one serial server's port, written two
+    ways: the config said to write the port the same way, and that Modbus devices share
+    a connection as a bus. Written the same way, two sensors that are no Modbus devices are
+    refused all the same (one port, one sensor): the fix that works is the one for two
+    sensors on one port."""
+    text = sensor("a", first) + sensor("b", second)
+    assert error_of(text).problems == [
+        f"sensors[1].port: {what}; two sensors cannot share one port: give each sensor the "
+        "port of its own device, or read the values one device sends as channels of one sensor"
+    ]
+    # written the same way: refused, as two sensors on one port are
+    assert error_of(sensor("a", first) + sensor("b", first)).problems == [
+        f"sensors[1].port: {first!r} is already used by sensors[0] (two sensors cannot share "
+        "one port: give each sensor the port of its own device, or read the values one device "
+        "sends as channels of one sensor)"
+    ]
+
+
 @pytest.mark.parametrize("key", ["a: b", "sensors[0]: x", ": "])
 def test_a_quoted_key_holding_a_colon_and_space_is_named_whole_before_its_sensor(key: str) -> None:
     """A key path ends where the schema says, not at the first ``": "`` of its text: the
