@@ -4263,7 +4263,13 @@ def test_a_gsv_angle_damaged_without_checksum_is_a_syntax_error(
     parse = decoder("GSV.in_view_qzss", "GSV.snr_max_qzss")
     with pytest.raises(ParseError) as caught:
         parse(sentence)
-    assert (caught.value.reason, caught.value.detail) == ("syntax", f"GSV {detail}")
+    name, value = detail.split(" of satellite 02 ")
+    degrees = {"elevation": "-90 to 90", "azimuth": "0 to 360"}[name]
+    assert (caught.value.reason, caught.value.detail) == (
+        "syntax",
+        f"GSV {name} of satellite 02 not one a receiver sends (a number of degrees from "
+        f"{degrees}): {value}",
+    )
     checked = decoder("GSV.in_view_qzss", "GSV.snr_max_qzss")
     read = [("GSV.in_view_qzss", 1.0), ("GSV.snr_max_qzss", 29.0)]
     assert checked(nmea(sentence[1:].decode())) == read

@@ -252,7 +252,10 @@ def _damaged_angle(fields: list[str], ends: int) -> str | None:
         for offset, name, low, high in _ANGLES:
             text = fields[at + offset]
             if text and (_ANGLE.fullmatch(text) is None or not low <= float(text) <= high):
-                return f"GSV {name} of satellite {fields[at][:8]} {text[:8]!r}"
+                return (
+                    f"GSV {name} of satellite {fields[at][:8]} not one a receiver sends (a "
+                    f"number of degrees from {low:g} to {high:g}): {text[:8]!r}"
+                )
     return None
 
 
