@@ -431,7 +431,7 @@ class Bus:
         self._simulate_setting = config.simulate
         #: whether another process has the bus's port open too (searched by the reader), and
         #: ``_damaged()`` at the port's open: one more is trouble for it
-        self.shared_port = SharedPortWatch(log.bind(bus=config.port))
+        self.shared_port = SharedPortWatch(log.bind(bus=config.port), bus=True)
         self._damaged_at_open = 0
         spec = config.format_spec().modbus
         assert spec is not None

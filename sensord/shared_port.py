@@ -61,11 +61,17 @@ RECHECK_S = 60.0
 
 
 def shared_port_text(
-    display: str, real_path: str, holders: list[Holder], unit: str | None, *, exclusive: bool
+    display: str,
+    real_path: str,
+    holders: list[Holder],
+    unit: str | None,
+    *,
+    exclusive: bool,
+    bus: bool = False,
 ) -> str:
     """The warning's text: who else has the port ``display`` (the device ``real_path``) open
     (``holders``; ``unit``: the getty unit that runs on it), what that does to the sensor's
-    data, and how to stop it."""
+    data (``bus``: to the answers of a Modbus bus's devices), and how to stop it."""
     if holders:
         who = ", ".join(str(h) for h in holders)
         if unit is not None:
@@ -87,10 +93,11 @@ def shared_port_text(
         if exclusive
         else ""
     )
+    lost = "the answers of the bus's devices" if bus else "this sensor's frames"
     return (
         f"{display} is open in another process too: {who}; the kernel hands each byte to "
-        "whichever process reads first, so this sensor's frames go missing or come cut, and "
-        f"that process may change the port's line settings{late}{fix}"
+        f"whichever process reads first, so {lost} go missing or come cut, and that process "
+        f"may change the port's line settings{late}{fix}"
     )
 
 
@@ -102,6 +109,7 @@ class SharedPortWatch:
     (``SerialSource.shared_hint``), so it goes with the open it was found in."""
 
     __slots__ = (
+        "_bus",
         "_checked",
         "_due",
         "_ever_opened",
@@ -112,8 +120,10 @@ class SharedPortWatch:
         "_source",
     )
 
-    def __init__(self, logger: FilteringBoundLogger) -> None:
+    def __init__(self, logger: FilteringBoundLogger, *, bus: bool = False) -> None:
         self._log = logger
+        #: the port of a Modbus bus (its devices' answers are what is lost), not a sensor's
+        self._bus = bus
         #: the open device port watched (None: no device port open)
         self._source: SerialSource | None = None
         self._path = ""
@@ -182,7 +192,12 @@ class SharedPortWatch:
                 self._log.info("port no longer shared", port=source.display)
             return
         text = shared_port_text(
-            source.display, self._path, holders, unit, exclusive=source.settings.exclusive
+            source.display,
+            self._path,
+            holders,
+            unit,
+            exclusive=source.settings.exclusive,
+            bus=self._bus,
         )
         self._recheck_at = recheck_at
         told = source.shared_hint is not None

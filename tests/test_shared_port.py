@@ -368,7 +368,17 @@ def test_a_modbus_bus_port_read_by_another_process_is_told_for_each_device(
     [warning] = [e for e in logs if e["event"] == "port shared with another process"]
     assert warning["bus"] == pty_pair.path
     assert warning["holders"] == [shown]
-    assert "serial-getty@" in warning["error"]
+    name = os.path.basename(pty_pair.path)
+    # the bus's devices' answers are what is lost: no sensor's frames, as a bus has none
+    assert warning["error"] == (
+        f"{pty_pair.path} is open in another process too: {shown}; the kernel hands each "
+        "byte to whichever process reads first, so the answers of the bus's devices go "
+        "missing or come cut, and that process may change the port's line settings "
+        "(serial.exclusive keeps out the opens after sensord's, not one made before it, nor "
+        "root's); a login prompt (getty) runs on it: turn it off (sudo systemctl disable "
+        f"--now serial-getty@{name}.service; on a Raspberry Pi, raspi-config, Interface "
+        "Options, Serial Port: no login shell)"
+    )
     assert [h is not None and h.startswith(warning["error"]) for h in hints] == [True, True]
     assert shared == [True, True]
 
