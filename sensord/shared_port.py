@@ -8,7 +8,9 @@ sensor's frames go missing or come cut, and the other process may set the port's
 settings under the daemon's (a getty restarted sets its own baud rate). ``sensord check``
 names such a holder; the daemon looks once per open of a device port:
 
-* after the port's first open in the run (a getty that runs from boot), and
+* :data:`FIRST_SEARCH_S` after the port's first open in the run (a getty that runs from
+  boot; a program that opens a new port for a moment as it appears, ModemManager probing a
+  USB adapter, has let it go by then, and the daemon's start is over), and
 * at the first sign of trouble after any open: the sensor goes stale, or a frame is rejected
   as damaged (a process that opened the port between two opens of the daemon's); on a
   Modbus bus, a device goes stale, or an answer comes damaged or cut off, or not at all.
@@ -43,6 +45,7 @@ from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 
 __all__ = [
+    "FIRST_SEARCH_S",
     "RECHECK_S",
     "SCAN_SLICE_S",
     "SharedPortScan",
@@ -58,6 +61,11 @@ SCAN_SLICE_S = 0.02
 #: Seconds between two searches of a port found shared, to see whether the other process is
 #: gone (read when a :class:`SharedPortScan` is made).
 RECHECK_S = 60.0
+
+#: Seconds from a port's first open in the run, or from its open after that while that search
+#: has not run, to that search, unless trouble calls it earlier (read when a
+#: :class:`SharedPortScan` is made).
+FIRST_SEARCH_S = 60.0
 
 
 def shared_port_text(
@@ -113,6 +121,8 @@ class SharedPortWatch:
         "_checked",
         "_due",
         "_ever_opened",
+        "_first",
+        "_first_at",
         "_log",
         "_path",
         "_recheck_at",
@@ -131,23 +141,31 @@ class SharedPortWatch:
         self._checked = False
         self._due = False
         self._ever_opened = False
+        #: the search after the port's first open in the run has not run yet; it is due at
+        #: ``_first_at`` (inf until :meth:`due` first looks in an open)
+        self._first = False
+        self._first_at = math.inf
         #: the source a search under way was started for
         self._scanning: SerialSource | None = None
         #: when the port found shared is searched again (inf: never)
         self._recheck_at = math.inf
 
     def opened(self, source: Source) -> None:
-        """``source`` opened: watched when it is a device (a pseudo-terminal too), due at once
-        when it is the first device open of the run."""
+        """``source`` opened: watched when it is a device (a pseudo-terminal too); its search
+        is due a while after the first device open of the run (:data:`FIRST_SEARCH_S`), or
+        after this open while that search has not run."""
         self._checked = False
         self._scanning = None
         self._recheck_at = math.inf
+        self._due = False
+        self._first_at = math.inf
         if not isinstance(source, SerialSource) or not source.is_device:
-            self._source, self._due = None, False
+            self._source = None
             return
         self._source = source
         self._path = source.resolved_path or os.path.realpath(source.url)
-        self._due = not self._ever_opened
+        if not self._ever_opened:
+            self._first = True
         self._ever_opened = True
 
     @property
@@ -161,21 +179,34 @@ class SharedPortWatch:
         if not self._checked and self._source is not None:
             self._due = True
 
-    def due(self, now: float, *, joining: bool = False) -> str | None:
+    def due(self, now: float, *, joining: bool = False, first_wait_s: float = 0.0) -> str | None:
         """The real path of the port when a search of it is due at ``now`` (it is then under
-        way until :meth:`found`), else None: the first search of this open, or the next look
-        at a port found shared; with ``joining`` (a search starts for other ports) a port
-        found shared at once, whatever its time."""
+        way until :meth:`found`), else None: the search of this open at trouble, or
+        ``first_wait_s`` after the first look in the open while the search after the port's
+        first open has not run, or the next look at a port found shared; with ``joining`` (a
+        search starts for other ports) a port found shared, or waiting for that first search,
+        at once, whatever its time."""
         source = self._source
         if source is None or not source.is_open or self._scanning is not None:
             return None
-        if self._due and not self._checked:
-            self._due = False
+        if not self._checked and (
+            self._due or (joining and self._first) or self._first_due(now, first_wait_s)
+        ):
+            self._due = self._first = False
         elif source.shared_hint is None or not (joining or now >= self._recheck_at):
             return None
         self._checked = True
         self._scanning = source
         return self._path
+
+    def _first_due(self, now: float, wait_s: float) -> bool:
+        """Whether the search after the port's first open in the run is due at ``now``:
+        ``wait_s`` after the first look in this open."""
+        if not self._first:
+            return False
+        if self._first_at == math.inf:
+            self._first_at = now + wait_s
+        return now >= self._first_at
 
     def found(self, holders: list[Holder], unit: str | None, recheck_at: float) -> None:
         """The search started by :meth:`due` found ``holders`` and the getty ``unit`` (None:
@@ -224,7 +255,8 @@ class SharedPortScan:
     every process's open files for all of them, run a slice of ``slice_s`` at each
     :meth:`step` (a housekeeping tick); the ports that come due meanwhile wait for the next.
     A search that starts takes along every port found shared, due or not, each then searched
-    again ``recheck_s`` after it ends."""
+    again ``recheck_s`` after it ends, and every port whose search after its first open
+    (``first_search_s`` after it) has not run."""
 
     def __init__(
         self,
@@ -233,11 +265,13 @@ class SharedPortScan:
         clock: Callable[[], float] = time.monotonic,
         cgroup_root: str = CGROUP_ROOT,
         recheck_s: float | None = None,
+        first_search_s: float | None = None,
     ) -> None:
         self._slice_s = slice_s
         self._clock = clock
         self._cgroup_root = cgroup_root
         self._recheck_s = RECHECK_S if recheck_s is None else recheck_s
+        self._first_s = FIRST_SEARCH_S if first_search_s is None else first_search_s
         self._scan: HolderScan | None = None
         self._watches: dict[str, list[SharedPortWatch]] = {}
         #: a failed search is logged at most once a minute: one that fails at every open
@@ -277,7 +311,7 @@ class SharedPortScan:
             due: dict[str, list[SharedPortWatch]] = {}
             idle: list[SharedPortWatch] = []
             for watch in watches:
-                path = watch.due(now)
+                path = watch.due(now, first_wait_s=self._first_s)
                 if path is not None:
                     due.setdefault(path, []).append(watch)
                 else:
@@ -285,7 +319,7 @@ class SharedPortScan:
             if not due:
                 return
             self._watches = due  # before anything that may fail, for step's given_up
-            for watch in idle:  # the ports found shared: the walk costs the same with them
+            for watch in idle:  # found shared, or not searched yet: the walk costs the same
                 path = watch.due(now, joining=True)
                 if path is not None:
                     due.setdefault(path, []).append(watch)

@@ -325,12 +325,21 @@ def watched_by(prometheus: Prometheus, daemon: DaemonProcess) -> Iterator[None]:
 
 @contextmanager
 def served_and_watched(
-    config: Path, tmp_path: Path, prometheus: Prometheus, port: int
+    config: Path,
+    tmp_path: Path,
+    prometheus: Prometheus,
+    port: int,
+    python_prelude: str | None = None,
 ) -> Iterator[DaemonProcess]:
     """The daemon of ``config`` on ``port``, which ``prometheus`` scrapes, once both answer,
     :func:`watched_by` it."""
     with (
-        DaemonProcess(["--config", str(config)], tmp_path=tmp_path, port=port) as daemon,
+        DaemonProcess(
+            ["--config", str(config)],
+            tmp_path=tmp_path,
+            port=port,
+            python_prelude=python_prelude,
+        ) as daemon,
         watched_by(prometheus, daemon),
     ):
         daemon.wait_http(20)
@@ -573,7 +582,9 @@ def test_a_shared_port_and_frames_all_ignored_fire_their_alerts(
         feeder.start()
         try:
             config = told_config(tmp_path, console.link, soil.link)
-            with served_and_watched(config, tmp_path, prometheus, port) as daemon:
+            # the search after a port's first open waits a minute by default
+            prelude = "import sensord.shared_port\nsensord.shared_port.FIRST_SEARCH_S = 0.0"
+            with served_and_watched(config, tmp_path, prometheus, port, prelude) as daemon:
 
                 def firing(name: str) -> list[dict[str, Any]]:
                     return [a for a in prometheus.alerts(name) if a["state"] == "firing"]

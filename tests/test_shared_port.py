@@ -98,6 +98,10 @@ def _config(port: str, extra: str = "") -> str:
     )
 
 
+#: The daemon's search after a port's first open without its wait (a minute by default)
+_AT_ONCE = "import sensord.shared_port\nsensord.shared_port.FIRST_SEARCH_S = 0.0"
+
+
 @pytest.mark.slow
 def test_the_daemon_names_a_getty_that_reads_its_port_and_how_to_stop_it(
     start_daemon: StartDaemon, pty_pair: PtyPair, bin_dir: Path
@@ -107,7 +111,7 @@ def test_the_daemon_names_a_getty_that_reads_its_port_and_how_to_stop_it(
     now warns once, naming the process (pid and command) and the systemctl line that stops
     it, and ``/status`` gives that as the sensor's hint."""
     with reading_port(pty_pair.path, _named(bin_dir, "agetty")) as getty:
-        daemon = start_daemon(config=_config(pty_pair.path))
+        daemon = start_daemon(config=_config(pty_pair.path), python_prelude=_AT_ONCE)
         daemon.wait_http()
         deadline = time.monotonic() + 20.0
         while not daemon.events("port shared with another process"):
@@ -147,7 +151,7 @@ def test_the_daemon_clears_the_shared_port_once_the_other_process_is_gone(
     flag stayed 1 until a restart)."""
     daemon = start_daemon(
         config=_config(pty_pair.path),
-        python_prelude="import sensord.shared_port\nsensord.shared_port.RECHECK_S = 1.0",
+        python_prelude=f"{_AT_ONCE}\nsensord.shared_port.RECHECK_S = 1.0",
     )
     with reading_port(pty_pair.path, _named(bin_dir, "agetty")):
         daemon.wait_http()
@@ -199,7 +203,7 @@ def test_the_search_runs_once_after_the_first_open_and_at_trouble_after_another(
     walk of every process's open files), one at the first trouble after that reopen (a
     process that opened the port meanwhile), and no other in that open."""
     walks = mocker.spy(ports, "_open_files")
-    scan = SharedPortScan()
+    scan = SharedPortScan(first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
     with capture_logs() as logs:
         assert runtime.try_open()
@@ -246,7 +250,7 @@ def test_a_stale_port_is_trouble_and_its_search_is_found_in_slices(
     """A port that stays silent (another process takes every byte) is searched at its stale
     tick; a search cut into slices far shorter than one walk of every open file still finds
     the holder."""
-    scan = SharedPortScan(slice_s=0.0)  # one open file a slice
+    scan = SharedPortScan(slice_s=0.0, first_search_s=0.0)  # one open file a slice
     runtime = _runtime(pty_pair.path)
     assert runtime.try_open()
     _search(scan, runtime)  # the first open's, with nobody else there
@@ -268,7 +272,7 @@ def test_a_stale_port_is_trouble_and_its_search_is_found_in_slices(
 
 
 def test_without_serial_exclusive_the_text_does_not_speak_of_it(pty_pair: PtyPair) -> None:
-    scan = SharedPortScan()
+    scan = SharedPortScan(first_search_s=0.0)
     runtime = _runtime(pty_pair.path, "serial = { exclusive = false }\n")
     with reading_port(pty_pair.path), capture_logs() as logs:
         assert runtime.try_open()
@@ -299,7 +303,7 @@ def test_a_getty_unit_hidden_from_the_service_user_is_found_by_its_control_group
     assert getty_unit(pty_pair.path, str(tmp_path)) == unit
     assert getty_unit("/dev/ttyS0", str(tmp_path)) is None
 
-    scan = SharedPortScan(cgroup_root=str(tmp_path))
+    scan = SharedPortScan(cgroup_root=str(tmp_path), first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
     with capture_logs() as logs:
         assert runtime.try_open()
@@ -321,7 +325,7 @@ def test_a_getty_unit_hidden_from_the_service_user_is_found_by_its_control_group
 def test_a_port_closed_during_its_search_is_not_told_of(pty_pair: PtyPair) -> None:
     """The search takes housekeeping ticks: a port closed meanwhile (unplugged, a reload) is
     not warned of, nor is the next open given the hint of the one before."""
-    scan = SharedPortScan(slice_s=0.0)
+    scan = SharedPortScan(slice_s=0.0, first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
     with reading_port(pty_pair.path), capture_logs() as logs:
         assert runtime.try_open()
@@ -355,7 +359,7 @@ def test_a_modbus_bus_port_read_by_another_process_is_told_for_each_device(
     devices = [SensorRuntime(c) for c in configs]
     for device in devices:
         bus.add(device)
-    scan = SharedPortScan()
+    scan = SharedPortScan(first_search_s=0.0)
     with reading_port(pty_pair.path, _named(bin_dir, "agetty")) as getty, capture_logs() as logs:
         assert bus.try_open()
         scan.step([bus.shared_port])
@@ -403,7 +407,7 @@ def test_a_modbus_bus_port_that_gets_a_damaged_answer_after_a_reopen_is_searched
     bus = Bus("bus:" + pty_pair.path, config, clock=lambda: now[0])
     device = SensorRuntime(config, clock=lambda: now[0])
     bus.add(device)
-    scan = SharedPortScan()
+    scan = SharedPortScan(first_search_s=0.0)
     assert bus.try_open()
     _search_bus(scan, bus)  # the first open's, with nobody else there
     bus.disconnect("hung up")
@@ -445,7 +449,7 @@ def test_a_search_that_fails_is_logged_and_the_loop_goes_on(
     in it (a bug, a /proc that reads unlike Linux's) is logged with the ports it was for, and
     never raised into the loop."""
     mocker.patch.object(HolderScan, "step", side_effect=RuntimeError("unreadable /proc"))
-    scan = SharedPortScan()
+    scan = SharedPortScan(first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
     with capture_logs() as logs:
         assert runtime.try_open()
@@ -475,7 +479,7 @@ def test_a_port_found_shared_is_searched_again_and_cleared_once_the_other_proces
     info line, once it is gone; a port left alone is not searched again."""
     walks = mocker.spy(ports, "_open_files")
     now = [1000.0]
-    scan = SharedPortScan(clock=lambda: now[0], recheck_s=60.0)
+    scan = SharedPortScan(clock=lambda: now[0], recheck_s=60.0, first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
     with capture_logs() as logs:
         with reading_port(pty_pair.path, _named(bin_dir, "minicom")):
@@ -520,6 +524,86 @@ def test_a_port_found_shared_is_searched_again_and_cleared_once_the_other_proces
     assert cleared["log_level"] == "info"
 
 
+def test_the_search_after_a_first_open_waits_unless_trouble_or_another_search_comes_first(
+    bin_dir: Path, mocker: MockerFixture
+) -> None:
+    """The search after a port's first open in the run waits ``first_search_s`` (a minute by
+    default): a program that opens a new port for a moment as it appears (ModemManager
+    probing a USB adapter) has let it go by then, and the walk of every process's open files
+    does not add to the start, when every port opens at once. Trouble before then searches at
+    once; a search that starts for another port takes along a port still waiting; a reopen
+    before the wait is over waits again from its open."""
+    walks = mocker.spy(ports, "_open_files")
+    now = [1000.0]
+    scan = SharedPortScan(clock=lambda: now[0], first_search_s=60.0, recheck_s=1000.0)
+    with PtyPair() as first, PtyPair() as second, PtyPair() as third:
+        one, two, three = (_runtime(pair.path) for pair in (first, second, third))
+        watches = (one.shared_port, two.shared_port, three.shared_port)
+        with capture_logs() as logs, reading_port(first.path, _named(bin_dir, "agetty")):
+            assert one.try_open()
+            _searches(scan, *watches)
+            now[0] += 59.0
+            _searches(scan, *watches)
+            waited = walks.call_count  # not before its time
+            now[0] += 1.0
+            _searches(scan, *watches)
+            first_search = walks.call_count
+            told = one.snapshot().port_shared
+            # trouble calls the search of a port at once, and a port still waiting joins it
+            assert two.try_open()
+            assert three.try_open()
+            _searches(scan, *watches)
+            assert walks.call_count == first_search  # both wait
+            now[0] += 10.0
+            two.feed(b"3\n")  # (a first line may be one the open cut: not trouble)
+            two.feed(b"4\x00x\n")  # damaged: trouble
+            two.tick(time.monotonic())
+            _searches(scan, *watches)
+            joined = walks.call_count
+            waiting = three.shared_port.watching  # its search done with the trouble's
+            now[0] += 120.0
+            _searches(scan, *watches)
+            after = walks.call_count
+        for runtime in (one, two, three):
+            runtime.stop()
+    assert (waited, first_search, told) == (0, 1, True)
+    assert (joined, waiting, after) == (2, False, 2)  # one walk for both
+    assert len([e for e in logs if e["event"] == "port shared with another process"]) == 1
+
+
+def test_a_reopen_before_the_first_search_waits_again_from_its_open(
+    pty_pair: PtyPair, mocker: MockerFixture
+) -> None:
+    """A port closed and opened again before the search after its first open ran keeps that
+    search (a getty there since boot is still there), due ``first_search_s`` after the
+    reopen; a reopen after it ran is searched only at trouble."""
+    walks = mocker.spy(ports, "_open_files")
+    now = [1000.0]
+    scan = SharedPortScan(clock=lambda: now[0], first_search_s=60.0)
+    runtime = _runtime(pty_pair.path)
+    assert runtime.try_open()
+    _search(scan, runtime)
+    now[0] += 30.0
+    runtime.disconnect("hung up")
+    runtime.retry.next_at = 0.0
+    assert runtime.try_open()
+    _search(scan, runtime)
+    now[0] += 59.0
+    _search(scan, runtime)
+    before = walks.call_count
+    now[0] += 1.0
+    _search(scan, runtime)
+    searched = walks.call_count
+    runtime.disconnect("hung up")
+    runtime.retry.next_at = 0.0
+    assert runtime.try_open()
+    for _ in range(3):
+        now[0] += 60.0
+        _search(scan, runtime)
+    runtime.stop()
+    assert (before, searched, walks.call_count) == (0, 1, 1)
+
+
 def test_a_port_found_shared_joins_the_search_of_another_port_before_its_time(
     bin_dir: Path, mocker: MockerFixture
 ) -> None:
@@ -528,7 +612,7 @@ def test_a_port_found_shared_joins_the_search_of_another_port_before_its_time(
     time, so the flagged ports of a host cost one search a period, not one each."""
     walks = mocker.spy(ports, "_open_files")
     now = [1000.0]
-    scan = SharedPortScan(clock=lambda: now[0], recheck_s=60.0)
+    scan = SharedPortScan(clock=lambda: now[0], recheck_s=60.0, first_search_s=0.0)
     with PtyPair() as first, PtyPair() as second:
         one = _runtime(first.path)
         two = _runtime(second.path)
@@ -569,7 +653,7 @@ def test_a_modbus_bus_port_no_longer_shared_clears_each_device(
     devices = [SensorRuntime(c) for c in configs]
     for device in devices:
         bus.add(device)
-    scan = SharedPortScan(recheck_s=0.0)
+    scan = SharedPortScan(recheck_s=0.0, first_search_s=0.0)
     with capture_logs() as logs:
         with reading_port(pty_pair.path, _named(bin_dir, "agetty")):
             assert bus.try_open()
@@ -592,7 +676,7 @@ def test_the_stale_lines_of_a_port_read_by_another_process_name_it_first(
     line, which a journal read hours into the fault shows, give the holder first, as
     ``/status`` does; they gave the wiring's hint alone, the one warning of the open long
     gone by then."""
-    scan = SharedPortScan()
+    scan = SharedPortScan(first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
     with reading_port(pty_pair.path, _named(bin_dir, "agetty")), capture_logs() as logs:
         assert runtime.try_open()
@@ -620,7 +704,7 @@ def test_a_search_that_fails_at_every_open_is_logged_once_a_minute(
     the daemon's own code are, not once per open for as long as the port flaps."""
     mocker.patch.object(HolderScan, "step", side_effect=RuntimeError("unreadable /proc"))
     now = [1000.0]
-    scan = SharedPortScan(clock=lambda: now[0])
+    scan = SharedPortScan(clock=lambda: now[0], first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
     with capture_logs() as logs:
         for at in (1000.0, 1010.0, 1020.0, 1070.0):
