@@ -118,7 +118,11 @@ MODULES: dict[str, Module] = {
     ),
     "dsmr": Module(
         "sensord/formats/dsmr.py",
-        ("tests/test_formats_dsmr.py", "tests/test_formats_roundtrip.py"),
+        (
+            "tests/test_formats_dsmr.py",
+            "tests/test_formats_dsmr_meters.py",
+            "tests/test_formats_roundtrip.py",
+        ),
     ),
     "filter": Module(
         "sensord/filter.py",
