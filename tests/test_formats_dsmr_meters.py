@@ -1152,3 +1152,72 @@ def test_a_run_of_swedish_telegrams_gives_every_reading_however_chunked() -> Non
         zip((name for name, _ in SWEDISH_CHANNELS), SWEDISH_VALUES[-1], strict=True)
     )
     assert counts(rt)["readings"] == len(SWEDISH) * len(SWEDISH_CHANNELS)
+
+
+#: A DSMR 2.2 gas line as the P1 Companion Standard writes it, its reading at the end of the
+#: line: a Kamstrup's (``/KMP5 ZABF001587315111``), public repository plaatsoft/plaatenergy,
+#: file src/sensors/p1/kamstrup.py, the telegram in its opening comment.
+KAMSTRUP_GAS_ONE_LINE = b"0-1:24.3.0(120517020000)(08)(60)(1)(0-1:24.2.1)(m3)(00124.477)"
+
+
+def test_a_dsmr_2_2_gas_line_with_its_reading_at_its_end_gives_that_reading() -> None:
+    """Not the line's period (60), interval count (08) or the code after them: 124.477 m3,
+    every digit of it (a time without S or W is no DSMR time stamp, so the last group)."""
+    assert decode("0-1:24.3.0", KAMSTRUP_GAS_ONE_LINE) == [("x", 124.477)]
+
+
+def test_a_line_of_no_reading_says_why_and_leaves_its_channel_without_a_value() -> None:
+    """The detail names the code and the cause (a log of no entry, written with its count
+    or empty; the time that is none), and the channel is the one left unavailable."""
+    cases = [
+        (b"1-0:99.97.0(0)(0-0:96.7.19)", "1-0:99.97.0: no reading (its log holds no entry)"),
+        (b"1-0:99.97.0()", "1-0:99.97.0: no reading (its log holds no entry)"),
+        (
+            b"0-0:98.1.0(1)(1-0:1.6.0)(1-0:1.6.0)(231101000000W)(632525252525W)(00.000*kW)",
+            "0-0:98.1.0: no reading (its time '632525252525W' is none)",
+        ),
+    ]
+    for line, detail in cases:
+        with pytest.raises(NotMeasuredError) as raised:
+            decode(line[: line.index(b"(")].decode(), line)
+        assert (raised.value.reason, raised.value.detail) == ("invalid", detail), line
+        assert raised.value.unavailable == ("x",), line
+
+
+def test_a_power_failure_log_whose_count_is_damaged_is_no_log_of_no_entry() -> None:
+    """``(0)`` hit by line noise in a telegram read unchecked (``X``, ``O``): no count, so
+    no log of no entry, and no number: ``syntax``."""
+    for count in (b"X", b"O", b"0X"):
+        with pytest.raises(ParseError) as raised:
+            decode("1-0:99.97.0", b"1-0:99.97.0(" + count + b")(0-0:96.7.19)")
+        assert type(raised.value) is ParseError, count
+        assert raised.value.reason == "syntax", count
+
+
+#: The month's peak of the Fluvius meter of :data:`FLUVIUS_PEAKS`, its time replaced.
+PEAK_AT = b"1-0:1.6.0(%s)(02.485*kW)"
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        b"240007190000W",  # month 0
+        b"241307190000W",  # month 13
+        b"240100190000W",  # day 0
+        b"240132190000W",  # day 32
+        b"240107240000W",  # hour 24
+        b"240107196000W",  # minute 60
+        b"240107190060W",  # second 60
+    ],
+)
+def test_a_peak_whose_time_has_one_part_out_of_range_holds_no_reading(time: bytes) -> None:
+    """One field of the time past its range, the others in it, is no time, as
+    ``632525252525W`` is: no 2.485 kW."""
+    with pytest.raises(NotMeasuredError) as raised:
+        decode("1-0:1.6.0", PEAK_AT % time)
+    assert raised.value.reason == "invalid"
+
+
+@pytest.mark.parametrize("time", [b"240101000000W", b"241231235959W", b"240229120000S"])
+def test_a_peak_whose_time_is_at_the_ends_of_its_ranges_is_read(time: bytes) -> None:
+    assert decode("1-0:1.6.0", PEAK_AT % time) == [("x", 2.485)]
