@@ -1166,6 +1166,21 @@ def test_a_dsmr_2_2_gas_line_with_its_reading_at_its_end_gives_that_reading() ->
     assert decode("0-1:24.3.0", KAMSTRUP_GAS_ONE_LINE) == [("x", 124.477)]
 
 
+#: The power failure log of a Landis+Gyr E350 (``/XMX5LG...``, DSMR 5.0) whose clock was
+#: not set: three failures, each at ``000101000000W``. Public repository
+#: dsmrreader/dsmr-reader, issue #1922.
+E350_UNSET_CLOCK_LOG = (
+    b"1-0:99.97.0(3)(0-0:96.7.19)(000101000000W)(0000002216*s)(000101000000W)(0000005784*s)"
+    b"(000101000000W)(0000000545*s)"
+)
+
+
+def test_entries_of_one_time_are_taken_in_dsmr_s_order_newest_first() -> None:
+    """The E350's three failures carry one time; DSMR lists its log newest first, so the
+    most recent is the first listed, 2216 s, not the oldest, 545 s."""
+    assert decode("1-0:99.97.0", E350_UNSET_CLOCK_LOG) == [("x", 2216.0)]
+
+
 def test_a_line_of_no_reading_says_why_and_leaves_its_channel_without_a_value() -> None:
     """The detail names the code and the cause (a log of no entry, written with its count
     or empty; the time that is none), and the channel is the one left unavailable."""

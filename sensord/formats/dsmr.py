@@ -34,9 +34,11 @@ A line of entries, each a time stamp and the number after it, gives the number o
 entry, in whichever order the meter lists them: a power failure log
 (``1-0:99.97.0(2)(0-0:96.7.19)(101208152415W)(0000000240*s)(101208151004W)(0000000301*s)``,
 newest first as DSMR has it, oldest first on a Sagemcom XT211) the duration of the most recent
-failure, 240 s; a Belgian meter's peaks of 13 months (``0-0:98.1.0``: per month its start,
-its peak's time and its peak) the latest month's peak. An entry whose time is none does not
-count, and a line whose entries all have none holds no reading (``invalid``). A line of one
+failure, 240 s (of entries of one time, as a meter whose clock was not set writes them, the
+first, newest in DSMR's order); a Belgian meter's peaks of 13 months (``0-0:98.1.0``: per
+month its start, its peak's time and its peak) the latest month's peak. An entry whose time
+is none does not count, and a line whose entries all have none holds no reading
+(``invalid``). A line of one
 time stamp and several values, a Sanxing SX631's or a Hungarian meter's previous month
 (``0-0:98.1.0(210301000000W)(000249.070*kWh)(000100.816*kWh)...``, 19 values), gives the one
 after the time stamp, the energy imported by the month's end. A line of several values and
@@ -126,10 +128,11 @@ def _no_time(text: str) -> bool:
 def _latest_entry(groups: str) -> tuple[str | None, str]:
     """The value of the latest entry of ``groups``, a line's parenthesised groups: the group
     after the latest time stamp that a number follows (a time stamp followed by another is a
-    month's start, which its peak's time follows), or, without such a time stamp, the last
-    group, with ``""``; when the time of every entry is none, None and that time; for a log
-    of no entry (``(0)(0-0:96.7.19)``: a power failure log of a meter that has had none),
-    None and ``""``."""
+    month's start, which its peak's time follows; of entries of one time, the first, as DSMR
+    lists its logs newest first), or, without such a time stamp, the last group, with ``""``;
+    when the time of every entry is none, None and that time; for a log of no entry
+    (``(0)(0-0:96.7.19)``: a power failure log of a meter that has had none), None and
+    ``""``."""
     parts = groups[1:-1].split(")(")
     latest: str | None = None
     latest_time = none = ""
@@ -141,7 +144,7 @@ def _latest_entry(groups: str) -> tuple[str | None, str]:
             continue
         if _no_time(stamp):
             none = stamp
-        elif stamp[:12] >= latest_time:  # YYMMDDhhmmss: a later time reads greater
+        elif stamp[:12] > latest_time:  # YYMMDDhhmmss: a later time reads greater
             latest, latest_time = parts[k + 1], stamp[:12]
     if latest is not None:
         return latest, ""
