@@ -466,6 +466,50 @@ def test_a_gas_line_without_a_time_holds_no_reading() -> None:
     assert available == {"imported_t1_kwh": True, "gas_m3": False}
 
 
+#: An Iskra AM550 (ISK5\2M550E-1012) whose gas meter was paired on M-Bus channel 2: channel 1,
+#: with no device, gives the time 1970-01-01 (its clock's zero) and a bare 00000000. The lines
+#: of dsmrreader/dsmr-reader issue 778, its equipment ids blanked there; the CRC is computed
+#: for the lines as they are here.
+AM550_GAS_ON_CHANNEL_2 = (
+    b"/ISK5\\2M550E-1012\r\n"
+    b"\r\n"
+    b"1-3:0.2.8(50)\r\n"
+    b"0-0:1.0.0(191108145519W)\r\n"
+    b"1-0:1.8.1(001043.936*kWh)\r\n"
+    b"1-0:1.8.2(000870.706*kWh)\r\n"
+    b"0-0:96.14.0(0002)\r\n"
+    b"1-0:1.7.0(00.189*kW)\r\n"
+    b"1-0:99.97.0(1)(0-0:96.7.19)(190115011853W)(0000000389*s)\r\n"
+    b"0-1:24.1.0(003)\r\n"
+    b"0-1:96.1.0()\r\n"
+    b"0-1:24.2.1(700101010000W)(00000000)\r\n"
+    b"0-2:24.1.0(003)\r\n"
+    b"0-2:24.2.1(191108145505W)(00241.773*m3)\r\n"
+    b"!"
+)
+
+
+def test_an_m_bus_channel_without_a_device_dated_1970_holds_no_reading() -> None:
+    """The AM550 writes its empty M-Bus channel 1 as ``(700101010000W)(00000000)``: read, a
+    gas channel of ``0-1:24.2.1`` would publish 0 m3, a counter reset (and a spike of the
+    whole reading in a rate() once the right channel is configured). A time of 1 January 1970
+    is no time, as ``632525252525S`` is: ``invalid``, no value; the gas on channel 2 and a
+    power failure logged at a real time are read."""
+    config = meter(
+        ("gas1_m3", "0-1:24.2.1"),
+        ("gas2_m3", "0-2:24.2.1"),
+        ("failure_s", "1-0:99.97.0"),
+        ("imported_t1_kwh", "1-0:1.8.1"),
+    )
+    body = AM550_GAS_ON_CHANNEL_2
+    rt = runtime(config)
+    rt.feed(body + b"%04X\r\n" % crc16_arc(body))
+    assert latest(rt) == {"gas2_m3": 241.773, "failure_s": 389.0, "imported_t1_kwh": 1043.936}
+    assert counts(rt)["errors"] == {"invalid": 1}
+    available = {c.name: c.available for c in rt.snapshot().channels}
+    assert available["gas1_m3"] is False
+
+
 def test_a_channel_whose_code_never_comes_is_logged_once(pty_pair: PtyPair) -> None:
     """A Belgian meter read with the Dutch gas code: its gas is on 0-1:24.2.3, so gas_m3 of
     0-1:24.2.1 never gets a value. Once the meter has published five minutes with telegrams

@@ -117,12 +117,21 @@ def _field_key(field: str) -> str:
 
 def _no_time(text: str) -> bool:
     """Whether ``text``, a time stamp by its form, names no time: a month, day, hour,
-    minute or second out of range (``632525252525S``, an M-Bus channel without a reading)."""
+    minute or second out of range (``632525252525S``, an M-Bus channel without a reading),
+    or a time of 1 January 1970, the zero of a clock that was never set, which an Iskra
+    AM550 writes for a channel with no device (``0-1:24.2.1(700101010000W)(00000000)``)."""
     stamp = _TIME_STAMP.fullmatch(text)
     if stamp is None:
         return False
-    _, month, day, hour, minute, second = (int(part) for part in stamp.groups())
+    year, month, day, hour, minute, second = (int(part) for part in stamp.groups())
+    if (year, month, day) == _CLOCK_ZERO:
+        return True
     return not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 60)
+
+
+#: The date of a time stamp that names no time: 1 January (19)70, a clock's zero (no DSMR
+#: meter logged anything then).
+_CLOCK_ZERO = (70, 1, 1)
 
 
 def _latest_entry(groups: str) -> tuple[str | None, str]:
