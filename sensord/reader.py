@@ -333,7 +333,7 @@ class Reader:
                 self._ports[key] = bus
             port = bus
         self.sensors[sensor.name] = sensor
-        self._mark_peers()  # a device added to a bus that shares its peer shares it too
+        self._mark_peers((sensor,))  # a device added to a bus that shares its peer shares it
         sensor.use_journal(self.journal)
         port.retry.next_at = min(port.retry.next_at, self._clock())
         self._wake_timers()
@@ -466,12 +466,14 @@ class Reader:
         self._peers_told = {pair for pair in self._peers_told if name not in pair}
         self._mark_peers()
 
-    def _mark_peers(self) -> None:
-        """Each sensor's ``peer_shared``: whether its port (or bus) is one of a pair told of
-        by ``_reached_peer`` (the ``sensord_port_peer_shared`` gauge). Run at an open, an add
-        and a removal, never per chunk."""
+    def _mark_peers(self, sensors: Iterable[SensorRuntime] | None = None) -> None:
+        """Each sensor's ``peer_shared`` (of ``sensors``; None: every sensor's): whether its
+        port (or bus) is one of a pair told of by ``_reached_peer`` (the
+        ``sensord_port_peer_shared`` gauge). Run at an open and a removal for every sensor,
+        at an add for the sensor added (the others' pairs are as they were), never per
+        chunk."""
         shared = {name for pair in self._peers_told for name in pair}
-        for sensor in self.sensors.values():
+        for sensor in self.sensors.values() if sensors is None else sensors:
             sensor.peer_shared = (sensor.bus_key or sensor.name) in shared
 
     def _attach_or_disconnect(self, sensor: Port) -> None:
