@@ -44,14 +44,29 @@ holding shows this gives the bytes the meter sent):
   example-v5.txt, as its comment says).
 * ``E360``: a telegram of a Swedish Landis+Gyr E360 (``/LGF5E360``), CRC ``8012``; the same
   file, ``EXAMPLE_DATA_D_LANDISGYR_360``.
+* ``DSMR30``: the DSMR 3.0 telegram of the P1 Companion Standard's example (``/ISk5\\2MT382-1000``,
+  no version line, no CRC); public repository ndokter/dsmr_parser, file
+  test/example_telegrams.py, ``TELEGRAM_V3``. An example of the standard, not a capture.
 """
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from harness.config import load_sensors
 from test_blocks import take, telegram_lines
-from test_formats_blocks import DSMR42, counts, crc16_arc, latest, runtime
+from test_formats_blocks import (
+    DSMR5,
+    DSMR22,
+    DSMR42,
+    EASYMETER,
+    FLUVIUS,
+    counts,
+    crc16_arc,
+    latest,
+    runtime,
+)
 from test_formats_dsmr import XS210_NO_GAS, meter, read
 
 from sensord.errors import NotMeasuredError, ParseError
@@ -1236,3 +1251,109 @@ def test_a_peak_whose_time_has_one_part_out_of_range_holds_no_reading(time: byte
 @pytest.mark.parametrize("time", [b"240101000000W", b"241231235959W", b"240229120000S"])
 def test_a_peak_whose_time_is_at_the_ends_of_its_ranges_is_read(time: bytes) -> None:
     assert decode("1-0:1.6.0", PEAK_AT % time) == [("x", 2.485)]
+
+
+#: A DSMR 3.0 telegram, which has no version line and no CRC: the P1 Companion Standard 3.0's
+#: example as public repository ndokter/dsmr_parser, file test/example_telegrams.py, has it
+#: (``TELEGRAM_V3``; an example of the standard, not a capture).
+DSMR30 = crlf(
+    r"""
+/ISk5\2MT382-1000
+
+0-0:96.1.1(4B384547303034303436333935353037)
+1-0:1.8.1(12345.678*kWh)
+1-0:1.8.2(12345.678*kWh)
+1-0:2.8.1(12345.678*kWh)
+1-0:2.8.2(12345.678*kWh)
+0-0:96.14.0(0002)
+1-0:1.7.0(001.19*kW)
+1-0:2.7.0(000.00*kW)
+0-0:17.0.0(016*A)
+0-0:96.3.10(1)
+0-0:96.13.1(303132333435363738)
+0-0:96.13.0(303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F)
+0-1:96.1.0(3232323241424344313233343536373839)
+0-1:24.1.0(03)
+0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)
+(00001.001)
+0-1:24.4.0(1)
+!
+"""
+)
+
+
+def crc_lost(telegram: bytes) -> bytes:
+    """``telegram`` with the 4 hex digits of its CRC lost, its ``!`` and line end left."""
+    body, bang, _ = telegram.partition(b"\r\n!")
+    return body + bang + b"\r\n"
+
+
+#: Telegrams of DSMR 4 and later, each of which shows it by a line of its own: a Kaifa's
+#: (DSMR 4.2), an Iskra's (5.0) and an AM550's (5.0) version line, a Landis+Gyr E350's
+#: (``1-3:0.2.8(40)``), and a Fluvius meter's e-MUCS version, ``0-0:96.1.4(50213)``.
+CRC_REQUIRED = {
+    "kaifa-dsmr42": DSMR42,
+    "iskra-dsmr50": DSMR5,
+    "am550-dsmr50": AM550_DSMR50,
+    "e350-dsmr40": E350_DSMR40,
+    "fluvius-emucs": FLUVIUS,
+}
+
+
+@pytest.mark.parametrize("name", CRC_REQUIRED)
+def test_a_dsmr_4_or_5_telegram_whose_crc_was_lost_is_dropped_before_any_crc_came(
+    name: str,
+) -> None:
+    """The first telegram after the open, whose 4 CRC digits the adapter lost (``!`` and its
+    line end came): a meter of DSMR 4 or later always sends a CRC, and its telegram says
+    which it is, so it is not read unchecked as a DSMR 2.2 one is, but dropped,
+    ``truncated``, each of its lines counted; the telegram after it is read. A digit changed
+    in the dropped one shows that none of its values was published."""
+    telegram = CRC_REQUIRED[name]
+    assert b"\n1-3:0.2.8(" in telegram or b"\n0-0:96.1.4(" in telegram
+    lost = crc_lost(telegram)
+    lines, counted = take("dsmr", lost + telegram)
+    assert lines == telegram_lines(telegram)
+    assert counted["rejected"] == {"truncated": len(telegram_lines(telegram))}
+    for size in (1, 7, 500):
+        assert take("dsmr", lost + telegram, [size]) == (lines, counted)
+    changed = lost.replace(b"\n1-0:1.8.1(00", b"\n1-0:1.8.1(99")
+    assert changed != lost
+    rt = runtime(meter(("imported_t1_kwh", "1-0:1.8.1")))
+    rt.feed(changed)
+    assert latest(rt) == {}
+    rt.feed(telegram)
+    [reading] = latest(rt).values()
+    assert reading < 9900000
+    assert counts(rt)["errors"] == {"truncated": len(telegram_lines(telegram))}
+
+
+#: Telegrams of meters that send no CRC: DSMR 2.2 (an Iskra MT382's, as dsmr_parser has it,
+#: and the two of another MT382 of ``ISKRA_DSMR22_RUN``), DSMR 3.0 (the standard's example)
+#: and an EasyMeter Q3D's (``/ESY5Q3DA1004 V3.04``, which writes ``*255``; the lines its
+#: gateway adds after the ``!`` are skipped bytes). Each header has the ``5`` of a DSMR 5
+#: meter's: the baud rate letter of IEC 62056-21, no DSMR version.
+NO_CRC = {
+    "iskra-dsmr22": DSMR22,
+    "iskra-dsmr22-run": ISKRA_DSMR22_RUN,
+    "dsmr30": DSMR30,
+    "easymeter-q3d": EASYMETER,
+}
+
+
+@pytest.mark.parametrize("name", NO_CRC)
+def test_a_meter_that_sends_no_crc_is_read_unchecked(name: str) -> None:
+    """No version line, no CRC: every telegram is read, however the stream is chunked."""
+    data = NO_CRC[name]
+    assert data.count(b"\r\n!\r\n") >= 1
+    assert b"\n1-3:0.2.8(" not in data
+    assert b"\n0-0:96.1.4(" not in data
+    assert re.match(rb"/[A-Za-z]{3}5", data)
+    expected = []
+    for part in (data + data).split(b"/")[1:]:  # each telegram, up to its "!"
+        expected += [line for line in part[: part.index(b"\r\n!")].split(b"\r\n")[1:] if line]
+    lines, counted = take("dsmr", data + data)
+    assert lines == expected
+    assert counted["rejected"] == {}
+    for size in (1, 7, 500):
+        assert take("dsmr", data + data, [size]) == (lines, counted)

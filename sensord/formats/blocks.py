@@ -22,7 +22,13 @@ Kinds:
   ESPHome's ``dsmr`` read it, and the CRC is checked the same), and CR LF
   (a NUL before the CR is tolerated). A telegram of DSMR 2.2 or 3 ends with ``!`` alone and has
   no check: it is read unchecked, until the meter has sent one with a CRC; from then on a
-  telegram without one is ``truncated`` (its CRC lost). ``/`` appears nowhere else in a
+  telegram without one is ``truncated`` (its CRC lost). So is one without a CRC that shows
+  itself of DSMR 4 or later, whose meters always send one, before any CRC came too (the first
+  telegram after the open, whose CRC bytes the adapter lost): one with a version line
+  (``1-3:0.2.8(50)``, which DSMR 4.0 brought) or an e-MUCS meter's (``0-0:96.1.4(50217)``, a
+  Belgian or Swiss meter's). Its header tells nothing of it: the ``5`` of ``/ISk5`` is IEC
+  62056-21's baud rate letter, which a DSMR 2.2 meter writes as well, and an EasyMeter
+  (``/ESY5Q3DA1004``), which sends no CRC. ``/`` appears nowhere else in a
   telegram, so one that comes before the ``!`` begins a new telegram: the one before it was cut
   short (``truncated``). Its end is a ``!`` at the start of a line (a ``!`` inside a line,
   in a DSMR 2.2 text message, is text). Bytes outside telegrams (the rest of one the port's
@@ -177,6 +183,11 @@ _HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]*")
 _HEX_MESSAGE = re.compile(rb":[0-9A-F]+\r?")
 #: A HEX message inside a text block: a command digit and whole bytes up to its LF.
 _HEX_IN_BLOCK = re.compile(rb":[0-9A-F](?:[0-9A-F]{2})+")
+
+#: A line that only a telegram of DSMR 4 or later holds, each of which ends in a CRC: its
+#: version (``1-3:0.2.8(40)``, 42, 50; DSMR 2.2 and 3 have no such line) or an e-MUCS
+#: meter's (``0-0:96.1.4(50217)``: a Belgian or Swiss meter's, DSMR 5 based).
+_CRC_REQUIRED = re.compile(rb"\n(?:1-3:0\.2\.8|0-0:96\.1\.4)\(")
 
 #: The header line of a simulated meter's telegrams.
 SIMULATED_DSMR_HEADER = b"/SDR5\\2SENSORD-SIM"
@@ -591,7 +602,9 @@ class BlockFramer(LineFramer):
         """Why the telegram from ``start`` to its ``!`` at ``end``, with ``check`` after it,
         is rejected, or None."""
         if not check:
-            return "truncated" if self._crc_seen else None
+            if self._crc_seen or _CRC_REQUIRED.search(data, start, end) is not None:
+                return "truncated"
+            return None
         if len(check) != 4 or _HEX_DIGITS.fullmatch(check) is None:
             return "truncated" if len(check) < 4 and _HEX_DIGITS.fullmatch(check) else "syntax"
         if crc16_arc(data[start : end + 1]) != int(check, 16):
