@@ -238,14 +238,17 @@ def test_a_line_that_is_no_obis_line_is_rejected(line: bytes) -> None:
 
 def test_a_value_on_the_next_line_belongs_to_the_code_before_it_only() -> None:
     """DSMR 2.2's gas reading comes on the line after ``0-1:24.3.0(...)(m3)``; a line of
-    another code between them ends the wait."""
-    spec = meter(("gas", "0-1:24.3.0")).sensors[0].format_spec()
+    another code between them ends the wait: the gas value's line was lost, ``truncated``,
+    and that line's own reading is kept, not taken for the gas."""
+    spec = meter(("gas", "0-1:24.3.0"), ("t1", "1-0:1.8.1")).sensors[0].format_spec()
     decode = codec_for("dsmr").decoder(spec)
     head = b"0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)"
     assert decode(head) == []
     assert decode(b"(00001.001)") == [("gas", 1.001)]
     assert decode(head) == []
-    assert decode(b"1-0:1.8.1(00001.001*kWh)") == []
+    with pytest.raises(ParseError) as caught:
+        decode(b"1-0:1.8.1(00001.001*kWh)")
+    assert (caught.value.reason, caught.value.kept) == ("truncated", [("t1", 1.001)])
     with pytest.raises(ParseError):
         decode(b"(00001.001)")
 

@@ -47,6 +47,9 @@ holding shows this gives the bytes the meter sent):
 * ``DSMR30``: the DSMR 3.0 telegram of the P1 Companion Standard's example (``/ISk5\\2MT382-1000``,
   no version line, no CRC); public repository ndokter/dsmr_parser, file
   test/example_telegrams.py, ``TELEGRAM_V3``. An example of the standard, not a capture.
+
+The telegrams taken from ``test_formats_blocks`` (``DSMR5``, ``DSMR22``, ``DSMR42``,
+``EASYMETER``, ``FLUVIUS``) have their origin in its docstring.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ import re
 
 import pytest
 from harness.config import load_sensors
+from structlog.testing import capture_logs
 from test_blocks import take, telegram_lines
 from test_formats_blocks import (
     DSMR5,
@@ -1357,3 +1361,104 @@ def test_a_meter_that_sends_no_crc_is_read_unchecked(name: str) -> None:
     assert counted["rejected"] == {}
     for size in (1, 7, 500):
         assert take("dsmr", data + data, [size]) == (lines, counted)
+
+
+#: A household's channels of a DSMR 2.2 or 3 meter: energy, power, and the gas reading of
+#: M-Bus channel 1 on the line after ``0-1:24.3.0``, the valve's position on the line after
+#: that.
+DSMR22_CHANNELS = (
+    ("imported_t1_kwh", "1-0:1.8.1"),
+    ("power_kw", "1-0:1.7.0"),
+    ("gas_m3", "0-1:24.3.0"),
+    ("valve", "0-1:24.4.0"),
+)
+DSMR22_VALUE_LINE = b"\r\n(00001.001)\r\n"
+
+
+@pytest.mark.parametrize("telegram", [DSMR22, DSMR30], ids=["dsmr22", "dsmr30"])
+def test_a_gas_reading_whose_value_line_was_lost_is_counted_and_the_rest_is_read(
+    telegram: bytes,
+) -> None:
+    """The line after ``0-1:24.3.0(...)(m3)``, ``(00001.001)``, lost in a telegram read
+    unchecked: the valve's line that comes in its place is not taken for the gas reading
+    (1 m3), it gives the valve's position; the gas reading is lost, counted ``truncated``, and
+    the telegram's other readings are published. The next whole telegram gives the gas."""
+    assert telegram.count(DSMR22_VALUE_LINE) == 1
+    lost = telegram.replace(DSMR22_VALUE_LINE, b"\r\n")
+    assert b"\r\n0-1:24.3.0(" in lost
+    assert b"\r\n0-1:24.4.0(1)\r\n" in lost
+    rt = runtime(meter(*DSMR22_CHANNELS))
+    rt.feed(lost)
+    assert latest(rt) == {
+        "imported_t1_kwh": 1.001 if telegram is DSMR22 else 12345.678,
+        "power_kw": 1.01 if telegram is DSMR22 else 1.19,
+        "valve": 1.0,
+    }
+    assert counts(rt)["errors"] == {"truncated": 1}
+    rt.feed(telegram)
+    assert latest(rt)["gas_m3"] == 1.001
+    assert counts(rt)["errors"] == {"truncated": 1}
+    # no channel reads the gas: nothing was lost that a channel reads
+    rt = runtime(meter(DSMR22_CHANNELS[0], DSMR22_CHANNELS[3]))
+    rt.feed(lost)
+    assert counts(rt)["errors"] == {}
+
+
+def test_a_gas_value_line_lost_at_a_telegram_s_end_is_counted_at_the_next_one() -> None:
+    """The Iskra MT382's run, its gas code's line the last but one of each telegram: the
+    first telegram's value line and the line after it lost, so that its gas code is its last
+    line. The next telegram's first line is not taken for the value; the loss is counted
+    once, and the second telegram gives every reading."""
+    first, second = ISKRA_DSMR22_RUN.split(b"!\r\n")[:2]
+    lost = first.replace(b"\r\n(13376.292)\r\n0-2:24.4.0(1)\r\n", b"\r\n") + b"!\r\n"
+    assert lost.endswith(b"(0-2:24.2.1)(m3)\r\n!\r\n")
+    rt = runtime(meter(("imported_t2_kwh", "1-0:1.8.2"), ("gas_m3", "0-2:24.3.0")))
+    rt.feed(lost)
+    assert latest(rt) == {"imported_t2_kwh": 19412.712}
+    rt.feed(second + b"!\r\n")
+    assert latest(rt) == {"imported_t2_kwh": 19412.713, "gas_m3": 13376.292}
+    assert counts(rt)["errors"] == {"truncated": 1}
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        b"(00001.0O1)",  # a digit hit by noise
+        b"(00001.001",  # its ')' lost
+        b"00001.001)",  # its '(' lost
+        b"(0000",  # cut short
+        b"(00001.001)(",  # a byte of noise after it
+    ],
+)
+def test_a_damaged_gas_value_line_is_rejected_and_the_rest_is_read(damaged: bytes) -> None:
+    """The value line damaged: no gas reading, one ``syntax`` error that names the gas code
+    (the line is no number of it, or no line that can follow it), and the telegram's other
+    readings published."""
+    telegram = DSMR22.replace(DSMR22_VALUE_LINE, b"\r\n" + damaged + b"\r\n")
+    rt = runtime(meter(*DSMR22_CHANNELS))
+    with capture_logs() as logs:
+        rt.feed(telegram)
+    assert latest(rt) == {"imported_t1_kwh": 1.001, "power_kw": 1.01, "valve": 1.0}
+    assert counts(rt)["errors"] == {"syntax": 1}
+    [rejected] = [e for e in logs if e["event"] == "frame rejected"]
+    assert "0-1:24.3.0" in rejected["detail"]
+
+
+@pytest.mark.parametrize(
+    "data", [DSMR22, DSMR30, ISKRA_DSMR22_RUN], ids=["dsmr22", "dsmr30", "iskra-run"]
+)
+def test_a_dsmr_2_2_telegram_split_over_reads_anywhere_gives_every_reading(data: bytes) -> None:
+    """Two reads, split at every byte (in its header line, between the gas code's line and
+    its value's, in the value): the readings of the telegram read whole, gas included, and
+    no error."""
+    gas = "0-2:24.3.0" if data is ISKRA_DSMR22_RUN else "0-1:24.3.0"
+    config = meter(("imported_t1_kwh", "1-0:1.8.1"), ("gas_m3", gas))
+    whole = runtime(config)
+    whole.feed(data)
+    expected = latest(whole)
+    assert set(expected) == {"imported_t1_kwh", "gas_m3"}
+    for at in range(1, len(data)):
+        rt = runtime(config)
+        rt.feed(data[:at])
+        rt.feed(data[at:])
+        assert (latest(rt), counts(rt)) == (expected, counts(whole)), at

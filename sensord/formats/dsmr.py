@@ -20,7 +20,11 @@ time is no time (``632525252525S``, as a Sagemcom XS210 writes it with no M-Bus 
 answering) holds no reading, and is ``invalid``. A DSMR 2.2 or 3 meter sends
 its gas reading on the line after its code's, which ends in the unit
 (``0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)``, then ``(00001.001)``): that line is
-read as the code's value. Lines of codes no channel reads are ignored frames, whatever their
+read as the code's value, and no other is. When a line of a code comes in its place (the next
+code's, ``0-1:24.4.0(1)``, or the next telegram's first) its value's line was lost: that line
+is read as any other, and the code's reading is lost, ``truncated`` when a channel reads it
+(the other line's readings kept); a line that is neither, such as a value line damaged
+(``(00001.001``), is ``syntax``. Lines of codes no channel reads are ignored frames, whatever their
 value holds: a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
 the sensor's ``encoding``, and an Iskra AM550's ``1-0:0.2.0((ER11))``, whose parentheses
 nest, are; a line a channel
@@ -198,27 +202,19 @@ def decoder(spec: FormatSpec) -> Decoder:
         head = _LINE_HEAD.match(frame)
         return head is not None and _field_key(head[0][:-1].decode("ascii")) not in wanted
 
-    def parse_dsmr(frame: bytes) -> list[tuple[str, float]]:
-        try:
-            text = decode_text(frame, encoding)
-        except ParseError:
-            if not unread(frame):
-                raise
-            pending.clear()
-            return []
-        line = _LINE.fullmatch(text)
-        if line is not None:
-            code, groups = obis_key(line[1], line[2]), line[3]
-            pending.clear()
-        elif pending and _CONTINUED.fullmatch(text) is not None:
-            code, groups = pending.pop(), text
-        else:
-            pending.clear()
-            if unread(frame):
-                return []
-            raise ParseError("syntax", "not an OBIS line (code(value)...)")
+    def missed(waiting: str, readings: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """``readings``, of a line that came where the value of ``waiting`` (a DSMR 2.2 gas
+        line's code) should have: that value's line was lost, which is ``truncated`` when a
+        channel reads ``waiting`` (the readings kept)."""
+        if waiting not in wanted:
+            return readings
+        raise ParseError("truncated", f"{waiting}: the line of its value did not come", readings)
+
+    def read(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
+        """The readings of ``code`` from its parenthesised ``groups``, those of a line of its
+        own (``whole``) or of the line after it."""
         last = groups[groups.rindex("(") + 1 : -1]
-        if _UNIT_ALONE.fullmatch(last) is not None and line is not None:
+        if _UNIT_ALONE.fullmatch(last) is not None and whole:
             pending.append(code)  # the value is on the next line
             return []
         channels = wanted.get(code)
@@ -240,6 +236,41 @@ def decoder(spec: FormatSpec) -> Decoder:
         # Wh in kWh as the decimal reads (12643.36 Wh is 12.64336, not 12.643360000000001)
         value = float(number + "e-3") if unit in _THOUSANDS else float(number)
         return [(channel, value) for channel in channels]
+
+    def parse_dsmr(frame: bytes) -> list[tuple[str, float]]:
+        waiting = pending.pop() if pending else None
+        try:
+            text = decode_text(frame, encoding)
+        except ParseError:
+            if not unread(frame):
+                raise
+            return [] if waiting is None else missed(waiting, [])
+        line = _LINE.fullmatch(text)
+        if line is not None:
+            code, groups = obis_key(line[1], line[2]), line[3]
+        elif waiting is not None and _CONTINUED.fullmatch(text) is not None:
+            code, groups, waiting = waiting, text, None
+        else:
+            if unread(frame):
+                return [] if waiting is None else missed(waiting, [])
+            detail = "not an OBIS line (code(value)...)"
+            if waiting in wanted:  # most likely the value's line, damaged
+                detail += f", nor the (value) line that {waiting} is followed by"
+            raise ParseError("syntax", detail)
+        if waiting is None:
+            return read(code, groups, line is not None)
+        try:
+            readings = read(code, groups, whole=True)
+        except ParseError as exc:
+            if waiting not in wanted:
+                raise
+            raise ParseError(
+                "truncated",
+                f"{waiting}: the line of its value did not come (and {exc.detail})",
+                exc.kept,
+                exc.unavailable,
+            ) from exc
+        return missed(waiting, readings)
 
     return parse_dsmr
 
