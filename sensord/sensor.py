@@ -110,6 +110,7 @@ from sensord.watches import FILTERED_HINT, FilterWatch, UnreadWatch
 
 if TYPE_CHECKING:  # loaded by the sensors that use them
     from sensord.dialogue import Dialogue
+    from sensord.formats.blocks import BlockFramer
     from sensord.formats.frames import FrameFramer
     from sensord.formats.nmea_framer import NmeaFramer
     from sensord.modbus_state import ModbusCounters, ModbusMark
@@ -239,6 +240,14 @@ def _weakly(method: Callable[[], Sequence[bytes]]) -> Callable[[], Sequence[byte
         return () if bound is None else bound()
 
     return call
+
+
+def _block_framer(framer: Framer) -> BlockFramer | None:
+    """``framer`` when it is a framer of checked blocks (``sensord.formats.blocks``, loaded by
+    then)."""
+    from sensord.formats.blocks import BlockFramer  # noqa: PLC0415  (loaded by a sensor of blocks)
+
+    return framer if isinstance(framer, BlockFramer) else None
 
 
 def _nmea_framer(framer: Framer) -> NmeaFramer | None:
@@ -585,10 +594,14 @@ class SensorRuntime:
         #: have been cut at its end by stale bytes (``NmeaFramer.cut_first``); None for the
         #: other formats' framers
         self._sentence_framer = _nmea_framer(self.framer) if spec.format == "nmea" else None
-        #: how many rejected candidates of the binary framer were told of, in all and by
-        #: reason
+        #: how many rejected candidates of the binary framer (or blocks of the block framer)
+        #: were told of, in all and by reason
         self._rejections_told = 0
         self._rejected_told: dict[str, int] = {}
+        #: a framer of checked blocks (DSMR telegrams, VE.Direct blocks, Gill messages), whose
+        #: rejected blocks are told of in the log as the binary framer's candidates are (the
+        #: counts told of are those above); None for the other formats' framers
+        self._block_framer = _block_framer(self.framer) if spec.block or codec.block else None
         #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``);
         #: None for a device that is neither set up nor polled, the most common kind, whose
         #: frames, ticks and deadlines then touch nothing more than the sensor itself
@@ -1618,6 +1631,9 @@ class SensorRuntime:
         binary = self._frame_framer
         if binary is not None and binary.rejections != self._rejections_told:
             self._framer_rejected(binary)
+        blocks = self._block_framer
+        if blocks is not None and blocks.rejections != self._rejections_told:
+            self._blocks_rejected(blocks)
         if frames:
             self._take(frames, now)
 
@@ -1628,6 +1644,20 @@ class SensorRuntime:
         self._rejections_told = framer.rejections
         told = self._rejected_told
         for reason, n in (*framer.rejected.items(), ("overlong", framer.overlong)):
+            new = n - told.get(reason, 0)
+            if new > 0:
+                told[reason] = n
+                self.rejects.framer_rejected(
+                    reason, functools.partial(framer.last_rejected, reason), new
+                )
+
+    def _blocks_rejected(self, framer: BlockFramer) -> None:
+        """The block framer rejected blocks since the last chunk (their check failed or lost,
+        cut short): each reason told of as the parser's rejections are, with the last block
+        of it."""
+        self._rejections_told = framer.rejections
+        told = self._rejected_told
+        for reason, n in framer.rejected.items():
             new = n - told.get(reason, 0)
             if new > 0:
                 told[reason] = n

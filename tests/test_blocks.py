@@ -2093,3 +2093,23 @@ def test_a_ve_direct_framer_learns_first_lines_up_to_its_bound() -> None:
     )
     for size in (1, 2, 7, 64):
         assert take("vedirect", data, [size]) == read, size
+
+
+def test_a_rejected_ve_direct_block_says_why_for_the_log() -> None:
+    """A BMV-702 block with a digit changed after a block whose check held: its byte sum, and
+    its first bytes, for the sensor's ``frame rejected`` warning; one cut short by the next
+    block (its ``Checksum`` line lost) says so."""
+    first, _ = ve_blocks(BMV702)[0]
+    changed = first.replace(b"\r\nV\t", b"\r\nV\t1", 1)
+    assert changed != first
+    framer = BlockFramer("vedirect", 2100)
+    framer.feed(first + changed + first)
+    assert framer.rejections == 1
+    said, shown = framer.last_rejected("checksum")
+    assert said == f"its bytes sum to {sum(changed) & 0xFF} mod 256, not 0"
+    assert changed.startswith(shown)
+    cut = first[: first.index(b"\r\nChecksum")]
+    framer = BlockFramer("vedirect", 2100)
+    framer.feed(first + cut + first)
+    assert framer.rejections == 1
+    assert framer.last_rejected("checksum") == ("cut short: the next block began in it", cut[:80])

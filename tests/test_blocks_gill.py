@@ -194,3 +194,28 @@ def test_an_anemometer_on_a_pty_through_the_daemon(
     assert value("sensord_parse_errors_total", reason="invalid") == 1
     assert value("sensord_skipped_bytes_total") == 0
     assert daemon.alive()
+
+
+@pytest.mark.parametrize(
+    ("message", "reason", "detail"),
+    [
+        (
+            MANUAL.replace(b"\x0316", b"\x0317"),
+            "checksum",
+            "its check 17 does not hold: its bytes give 16",
+        ),
+        (MANUAL.replace(b"\x0316", b"\x03G6"), "syntax", "its check 'G6' is no hex"),
+        (MANUAL.replace(b"\x0316", b"\x031"), "truncated", "its check '1' is cut short"),
+        (MANUAL[:10], "truncated", "cut short: the next message's STX came before its ETX"),
+    ],
+)
+def test_a_rejected_message_says_why_for_the_log(message: bytes, reason: str, detail: str) -> None:
+    """What a sensor's ``frame rejected`` warning says of a message rejected: its check and
+    the one its bytes give, its check no hex or cut short, or the message cut short; with the
+    message's bytes."""
+    framer = BlockFramer("gill", 2100)
+    assert framer.feed(message + GUSTY) == [GUSTY[1:-5]]
+    assert framer.rejections == 1
+    said, shown = framer.last_rejected(reason)
+    assert said == detail
+    assert message.startswith(shown)

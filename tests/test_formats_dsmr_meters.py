@@ -1462,3 +1462,57 @@ def test_a_dsmr_2_2_telegram_split_over_reads_anywhere_gives_every_reading(data:
         rt.feed(data[:at])
         rt.feed(data[at:])
         assert (latest(rt), counts(rt)) == (expected, counts(whole)), at
+
+
+@pytest.mark.parametrize("name", CRC_REQUIRED)
+def test_a_telegram_dropped_for_its_lost_crc_is_logged_saying_why(name: str) -> None:
+    """The dropped telegram is a ``frame rejected`` warning, as a line the parser rejects
+    is: ``truncated``, the detail naming the line that shows it of DSMR 4 or later, and the
+    frame its first bytes, from its header."""
+    telegram = CRC_REQUIRED[name]
+    version = re.search(rb"\n((?:1-3:0\.2\.8|0-0:96\.1\.4)\(\d+\))\r", telegram)
+    assert version is not None
+    rt = runtime(meter(("imported_t1_kwh", "1-0:1.8.1")))
+    with capture_logs() as logs:
+        rt.feed(crc_lost(telegram) + telegram)
+    [event] = [e for e in logs if e["event"] == "frame rejected"]
+    assert (event["log_level"], event["reason"]) == ("warning", "truncated")
+    assert event["detail"] == (
+        f"no CRC after its '!', which a telegram of DSMR 4 or later "
+        f"({version[1].decode()}) always has"
+    )
+    assert event["frame"].startswith(telegram[:5].decode())
+
+
+def test_each_telegram_rejected_says_why_in_the_log() -> None:
+    """What the ``frame rejected`` warning of a telegram rejected for each cause says: the
+    CRC it holds and the one its bytes give, its CRC line cut or no hex, no line end after
+    its ``!``, cut short by the next ``/``, its CRC lost after the meter sent one."""
+    changed = DSMR5.replace(b"000004.426", b"000004.436")
+    body = changed[: changed.index(b"!") + 1]
+    cases = [
+        (changed, "checksum", f"its CRC 6EEE does not hold: its bytes give {crc16_arc(body):04X}"),
+        (DSMR5.replace(b"!6EEE", b"!6E"), "truncated", "its CRC '6E' is cut short"),
+        (DSMR5.replace(b"!6EEE", b"!6EeG"), "syntax", "its CRC line '6EeG' is no 4 hex digits"),
+        (
+            DSMR5.replace(b"!6EEE\r\n", b"!6EEExxxxxx"),
+            "syntax",
+            "no line end within 8 bytes of its '!'",
+        ),
+        (
+            DSMR5[: DSMR5.index(b"1-0:2.8.1")],
+            "truncated",
+            "cut short: the next telegram's '/' came before its '!'",
+        ),
+    ]
+    for data, reason, detail in cases:
+        framer = BlockFramer("dsmr", 2100)
+        framer.feed(data + DSMR5)
+        assert framer.rejections == 1, detail
+        assert framer.last_rejected(reason) == (detail, data[:80]), detail
+    framer = BlockFramer("dsmr", 2100)
+    framer.feed(DSMR5 + crc_lost(DSMR22))
+    assert framer.last_rejected("truncated") == (
+        "no CRC after its '!' (the meter has sent one before)",
+        DSMR22[:80],
+    )

@@ -189,6 +189,10 @@ _HEX_IN_BLOCK = re.compile(rb":[0-9A-F](?:[0-9A-F]{2})+")
 #: meter's (``0-0:96.1.4(50217)``: a Belgian or Swiss meter's, DSMR 5 based).
 _CRC_REQUIRED = re.compile(rb"\n(?:1-3:0\.2\.8|0-0:96\.1\.4)\(")
 
+#: The most bytes of a rejected block :meth:`BlockFramer.last_rejected` gives (its header line
+#: and its first lines, as the log shows a frame).
+_SHOWN_BYTES = 80
+
 #: The header line of a simulated meter's telegrams.
 SIMULATED_DSMR_HEADER = b"/SDR5\\2SENSORD-SIM"
 
@@ -319,7 +323,8 @@ class BlockFramer(LineFramer):
 
     The counters are :class:`~sensord.formats.lines.LineFramer`'s (``frames`` are the lines
     passed on), with ``rejected`` holding the lines of the blocks rejected, by reason, and
-    ``ignored`` the HEX messages of a VE.Direct device.
+    ``ignored`` the HEX messages of a VE.Direct device; ``rejections`` counts the blocks
+    rejected, and :meth:`last_rejected` says why the last of a reason was, for the log.
     """
 
     __slots__ = (
@@ -328,8 +333,10 @@ class BlockFramer(LineFramer):
         "_dropping",
         "_first_lines",
         "_kind",
+        "_last",
         "_synced",
         "max_block_bytes",
+        "rejections",
     )
 
     def __init__(
@@ -348,6 +355,10 @@ class BlockFramer(LineFramer):
         self._kind = kind
         self.max_block_bytes = max_block_bytes
         self.rejected = {"checksum": 0, "syntax": 0, "truncated": 0}
+        #: the blocks rejected, whatever their reason (the sensor tells of each new one)
+        self.rejections = 0
+        #: the last block rejected for each reason: why, and its first bytes
+        self._last: dict[str, tuple[str, bytes]] = {}
         #: the bytes of a block that has not all come (from its start)
         self._block = b""
         #: a DSMR meter has sent a telegram with a CRC
@@ -535,7 +546,11 @@ class BlockFramer(LineFramer):
             if again >= 0:  # a new telegram before this one's end
                 if not self._too_long(start, again + 1):
                     if looks_like_text(data[start:again]):
-                        self._reject("truncated", data[start:again])
+                        self._reject(
+                            "truncated",
+                            data[start:again],
+                            "cut short: the next telegram's '/' came before its '!'",
+                        )
                     else:  # a '/' in bytes that are not text (an encrypted frame's) began none
                         self.skipped_bytes += again - start
                 pos = again
@@ -547,7 +562,11 @@ class BlockFramer(LineFramer):
                 if size - end <= _CHECK_LINE_BYTES:
                     return start
                 if not self._too_long(start, end + 1 + _CHECK_LINE_BYTES):
-                    self._reject("syntax", data[start:end])
+                    self._reject(
+                        "syntax",
+                        data[start:end],
+                        f"no line end within {_CHECK_LINE_BYTES} bytes of its '!'",
+                    )
                 pos = end + 1
                 continue
             if self._too_long(start, line_end + 1):
@@ -555,9 +574,10 @@ class BlockFramer(LineFramer):
                 continue
             pos = line_end + 1
             check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
-            why = self._telegram_fault(data, start, end, check)
-            if why is not None:
-                self._reject(why, data[start:end])
+            fault = self._telegram_fault(data, start, end, check)
+            if fault is not None:
+                why, detail = fault
+                self._reject(why, data[start:end], detail)
                 continue
             # after the header line (the LF before the '!' ends it, if no other does)
             bodies.append(data[data.index(b"\n", start) + 1 : end])
@@ -591,24 +611,51 @@ class BlockFramer(LineFramer):
             slash = data.find(b"/", slash + 1, min(frame_end, size))
         return None
 
-    def _reject(self, why: str, block: bytes) -> None:
+    def _reject(self, why: str, block: bytes, detail: str) -> None:
         """Count the lines of ``block`` (from its start to its end mark, its first line a
         header or empty) in ``rejected[why]``: each is a frame lost, and the block's first
-        line none. A block without lines counts as one."""
+        line none. A block without lines counts as one. ``detail`` says what is wrong with
+        it."""
         lines = block.split(b"\n")[1:]
         self.rejected[why] += max(1, len(lines) - lines.count(b"") - lines.count(b"\r"))
+        self._rejected_block(why, block, detail)
 
-    def _telegram_fault(self, data: bytes, start: int, end: int, check: bytes) -> str | None:
+    def _rejected_block(self, why: str, block: bytes, detail: str) -> None:
+        """``block`` was rejected for ``why`` (counted by the caller): told of by
+        :meth:`last_rejected`."""
+        self.rejections += 1
+        self._last[why] = (detail, block[:_SHOWN_BYTES])
+
+    def last_rejected(self, reason: str) -> tuple[str, bytes]:
+        """The last block rejected for ``reason`` (one of ``rejected``): why, as a line for
+        the log, and its first bytes."""
+        return self._last.get(reason, ("", b""))
+
+    def _telegram_fault(
+        self, data: bytes, start: int, end: int, check: bytes
+    ) -> tuple[str, str] | None:
         """Why the telegram from ``start`` to its ``!`` at ``end``, with ``check`` after it,
-        is rejected, or None."""
+        is rejected (its reason, and what is wrong), or None."""
         if not check:
-            if self._crc_seen or _CRC_REQUIRED.search(data, start, end) is not None:
-                return "truncated"
-            return None
+            if self._crc_seen:
+                return "truncated", "no CRC after its '!' (the meter has sent one before)"
+            version = _CRC_REQUIRED.search(data, start, end)
+            if version is None:
+                return None  # DSMR 2.2 or 3: read unchecked
+            at = version.start() + 1
+            line = data[at : min(at + 20, end)].split(b"\r")[0].split(b"\n")[0]
+            return "truncated", (
+                f"no CRC after its '!', which a telegram of DSMR 4 or later "
+                f"({line.decode('latin-1')}) always has"
+            )
         if len(check) != 4 or _HEX_DIGITS.fullmatch(check) is None:
-            return "truncated" if len(check) < 4 and _HEX_DIGITS.fullmatch(check) else "syntax"
-        if crc16_arc(data[start : end + 1]) != int(check, 16):
-            return "checksum"
+            shown = check.decode("latin-1")
+            if len(check) < 4 and _HEX_DIGITS.fullmatch(check):
+                return "truncated", f"its CRC {shown!r} is cut short"
+            return "syntax", f"its CRC line {shown[:8]!r} is no 4 hex digits"
+        crc = crc16_arc(data[start : end + 1])
+        if crc != int(check, 16):
+            return "checksum", f"its CRC {check.decode()} does not hold: its bytes give {crc:04X}"
         self._crc_seen = True
         return None
 
@@ -633,6 +680,11 @@ class BlockFramer(LineFramer):
             if again >= 0:  # a new message before this one's end
                 if not self._too_long(start, again + 1):
                     self.rejected["truncated"] += 1
+                    self._rejected_block(
+                        "truncated",
+                        data[start:again],
+                        "cut short: the next message's STX came before its ETX",
+                    )
                 pos = again
                 continue
             if end < 0:
@@ -648,7 +700,16 @@ class BlockFramer(LineFramer):
                         taken = k
                         break
                 if not self._too_long(start, end + 2):
-                    self.rejected["truncated" if taken < 2 else "syntax"] += 1
+                    why = "truncated" if taken < 2 else "syntax"
+                    self.rejected[why] += 1
+                    shown = data[end + 1 : end + 1 + taken].decode("latin-1")
+                    self._rejected_block(
+                        why,
+                        data[start : end + 1 + taken],
+                        f"its check {shown!r} is cut short"
+                        if taken < 2
+                        else f"its check {shown!r} is no hex",
+                    )
                 pos = end + 1 + taken
                 continue
             pos = end + 3
@@ -660,6 +721,11 @@ class BlockFramer(LineFramer):
                 xor ^= byte
             if xor != int(check, 16):
                 self.rejected["checksum"] += 1
+                self._rejected_block(
+                    "checksum",
+                    data[start:pos],
+                    f"its check {check.decode('ascii')} does not hold: its bytes give {xor:02X}",
+                )
                 continue
             bodies.append(line)
         return size
@@ -761,7 +827,7 @@ class BlockFramer(LineFramer):
         its lines rejected, or its bytes skipped while no block's start is known (it may have
         been caught in its middle)."""
         if self._synced:
-            self._reject("checksum", cut)
+            self._reject("checksum", cut, "cut short: the next block began in it")
         else:
             self.skipped_bytes += len(cut)
 
@@ -785,7 +851,11 @@ class BlockFramer(LineFramer):
             self._synced = True
             return 0
         if self._synced:
-            self._reject("checksum", text[: len(text) - marker - 1])
+            self._reject(
+                "checksum",
+                text[: len(text) - marker - 1],
+                f"its bytes sum to {sum(text) & 0xFF} mod 256, not 0",
+            )
         else:
             self.skipped_bytes += len(text) - lost
         return int(lost)
