@@ -436,6 +436,31 @@ def test_dsmr_2_2_telegrams_are_read_until_the_meter_has_sent_a_crc() -> None:
 
 
 @pytest.mark.parametrize(
+    ("telegram", "version"),
+    [(DSMR5, b"1-3:0.2.8(50)"), (DSMR42, b"1-3:0.2.8(42)"), (FLUVIUS, b"0-0:96.1.4(50213)")],
+    ids=["dsmr50", "dsmr42", "emucs"],
+)
+def test_a_dsmr_4_or_5_telegram_without_its_crc_is_truncated_before_any_crc_came(
+    telegram: bytes, version: bytes
+) -> None:
+    """Its version line (or an e-MUCS meter's) shows a meter that always sends a CRC: the
+    telegram whose CRC digits were lost is ``truncated`` from the first, and so is it with
+    the version line anywhere in it; without that line it is read unchecked, as a DSMR 2.2
+    one."""
+    assert b"\r\n" + version + b"\r\n" in telegram
+    lost = telegram[: telegram.index(b"\r\n!") + 3] + b"\r\n"
+    lines, counted = take("dsmr", lost + telegram)
+    assert lines == telegram_lines(telegram)
+    assert counted["rejected"] == {"truncated": len(telegram_lines(telegram))}
+    moved = lost.replace(b"\r\n" + version, b"").replace(b"\r\n!", b"\r\n" + version + b"\r\n!")
+    lines, counted = take("dsmr", moved)
+    assert (lines, counted["rejected"]) == ([], {"truncated": len(telegram_lines(telegram))})
+    unmarked = lost.replace(b"\r\n" + version, b"")
+    lines, counted = take("dsmr", unmarked)
+    assert (lines, counted["rejected"]) == (telegram_lines(unmarked), {})
+
+
+@pytest.mark.parametrize(
     ("check", "why"),
     [
         (b"!6EE", "truncated"),
