@@ -52,7 +52,7 @@ import os
 import random
 import time
 import weakref
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -1642,28 +1642,30 @@ class SensorRuntime:
         byte or length field): each told of as the parser's rejections are, with the last
         one of its reason."""
         self._rejections_told = framer.rejections
-        told = self._rejected_told
-        for reason, n in (*framer.rejected.items(), ("overlong", framer.overlong)):
-            new = n - told.get(reason, 0)
-            if new > 0:
-                told[reason] = n
-                self.rejects.framer_rejected(
-                    reason, functools.partial(framer.last_rejected, reason), new
-                )
+        self._tell_rejected(
+            (*framer.rejected.items(), ("overlong", framer.overlong)), framer.last_rejected
+        )
 
     def _blocks_rejected(self, framer: BlockFramer) -> None:
         """The block framer rejected blocks since the last chunk (their check failed or lost,
         cut short): each reason told of as the parser's rejections are, with the last block
         of it."""
         self._rejections_told = framer.rejections
+        self._tell_rejected(framer.rejected.items(), framer.last_rejected)
+
+    def _tell_rejected(
+        self,
+        counts: Iterable[tuple[str, int]],
+        last_rejected: Callable[[str], tuple[str, bytes]],
+    ) -> None:
+        """Tell of the rejections of each reason in ``counts`` (a framer's, in all) that came
+        since they were last told of, with the last one of the reason (``last_rejected``)."""
         told = self._rejected_told
-        for reason, n in framer.rejected.items():
+        for reason, n in counts:
             new = n - told.get(reason, 0)
             if new > 0:
                 told[reason] = n
-                self.rejects.framer_rejected(
-                    reason, functools.partial(framer.last_rejected, reason), new
-                )
+                self.rejects.framer_rejected(reason, functools.partial(last_rejected, reason), new)
 
     def _framer_failed(self, exc: Exception, chunk: bytes) -> None:
         """The framer raised on ``chunk``: logged and counted as an unexpected error, the
