@@ -346,14 +346,15 @@ def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> No
     assert rejected(got) == {}
     r = got.readings
     # each $GPGSV group of 10: 7 satellites on L1, then 06, 09 and 30 again on L5 (signal 8).
-    # The first teaches that the talker's groups carry several signals: read as sent, 10 in
-    # view (as gpsd counts them, each satellite and signal); the next, 7 satellites in view,
-    # 06 at its L1 SNR, 45, not L5's 40
-    assert r["GSV.in_view_gps"] == [10.0, 7.0]
-    assert r["GSV.snr_max_gps"] == [49.0, 49.0]
-    assert r["GSV.snr_mean_gps"] == [pytest.approx(35.1), pytest.approx(246 / 7)]
-    # $GAGSV,2,1,04 lists 102 and 103 on E1, $GAGSV,2,2,04 again on E5a (signal 1)
-    assert r["GSV.in_view_galileo"] == [4.0, 2.0]
+    # The first teaches that the talker's groups carry several signals and gives nothing: its
+    # in-view field, 10, counts each satellite and signal (as gpsd counts them), and its 3,1
+    # and 3,2 were read before their satellite numbers were kept; the next, 7 satellites in
+    # view, 06 at its L1 SNR, 45, not L5's 40
+    assert r["GSV.in_view_gps"] == [7.0]
+    assert r["GSV.snr_max_gps"] == [49.0]
+    assert r["GSV.snr_mean_gps"] == [pytest.approx(246 / 7)]
+    # $GAGSV,2,1,04 lists 102 and 103 on E1, $GAGSV,2,2,04 again on E5a (signal 1): the same
+    assert r["GSV.in_view_galileo"] == [2.0]
     assert r["GSV.in_view_glonass"] == [6.0, 6.0]
     assert r["GSV.in_view_qzss"] == [1.0, 1.0]
     assert r["GSV.in_view_beidou"] == [1.0]
@@ -367,8 +368,9 @@ def test_quectel_lc79d_gsv_alone_then_its_gga_gives_one_reading_a_group() -> Non
     send GSV alone), then its GGA, the stream's first frame of another kind (its other
     sentences switched on). Its GPS and Galileo groups change their signal ID within the
     group: each is one epoch's, the talker's next group of that signal ID the next epoch's,
-    whose reading it gives at its last sentence (7 GPS satellites, 2 Galileo), every epoch
-    as the first; the GGA finds no epoch short of a group, and gives nothing more."""
+    whose reading it gives at its last sentence (7 GPS satellites, 2 Galileo); the first
+    epoch's, which teach the talkers' several signals, give none; the GGA finds no epoch
+    short of a group, and gives nothing more."""
     lines = stream("quectel_lc79d.nmea").split(b"\r\n")
     gsv = [line for line in lines if line[3:6] == b"GSV"]
     first, second = gsv[:9], gsv[9:]
@@ -378,7 +380,7 @@ def test_quectel_lc79d_gsv_alone_then_its_gga_gives_one_reading_a_group() -> Non
     spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"), ("galileo", "GSV.in_view_galileo")))
     parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
     readings = [pair for frame in first for pair in parse(frame)]
-    assert readings == [("gps", 10.0), ("galileo", 4.0)]  # as sent, as gpsd counts them
+    assert readings == []  # 10 and 4 as sent, each satellite and signal: withheld
     for _ in range(3):
         got = [parse(frame) for frame in second]
         assert got == [[], [], [("gps", 7.0)], [], [], [], [], [("galileo", 2.0)]]
@@ -392,12 +394,13 @@ def test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss
     (``$GPGSV,1,1,03,06,,,40,09,,,27,30,,,39,8``, built from the ``3,3``'s entries, as a
     receiver sends an L5-only group). The talker and signal ``GP``/``8`` has then begun a
     group of its own, and the next epoch's ``3,3`` still continues its ``3,1``/``3,2`` as
-    the first epoch's did: no sentence out of its group, no group cut. From the third epoch
-    on, one GPS reading an epoch over both groups, at the L5 group: the 7 distinct
-    satellites, at their best SNR; the first epoch gives each group as sent (10, then the L5
-    group's 3, before the epoch has taught that it has two), the second its first group's 7,
-    learning the two. The same when the port opened at the L5 group, before any ``3,3`` had
-    continued a group: the ``3,3`` lists only satellites of its group, and continues it."""
+    the first epoch's did: no sentence out of its group, no group cut. One GPS reading an
+    epoch over both groups, at the L5 group: the 7 distinct satellites, at their best SNR.
+    The first epoch gives none: its first group teaches the talker's several signals within
+    it (its 10 in view count a satellite once for each signal), and its L5 group, the epoch's
+    second, teaches that the epochs have two, giving no reading of its 3 L5 satellites
+    alone. The same when the port opened at the L5 group, before any ``3,3`` had continued a
+    group: the ``3,3`` lists only satellites of its group, and continues it."""
     l5_group = nmea("GPGSV,1,1,03,06,,,40,09,,,27,30,,,39,8")
     lines = [line for line in stream("quectel_lc79d.nmea").split(b"\r\n") if line]
     epochs = []
@@ -412,8 +415,8 @@ def test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss
     for frame in epochs:
         for channel, value in parse(frame):  # raises on a loss counted
             got.setdefault(channel, []).append(value)
-    assert got["GSV.in_view_gps"] == [10.0, 3.0, 7.0, 7.0, 7.0, 7.0, 7.0]
-    assert got["GSV.snr_max_gps"] == [49.0, 40.0, 49.0, 49.0, 49.0, 49.0, 49.0]
+    assert got["GSV.in_view_gps"] == [7.0] * 5  # the six epochs' but the first
+    assert got["GSV.snr_max_gps"] == [49.0] * 5
     # L1 at 115034: 02 at 40, 04 at 27, 05 at 14, 06 at 45, 07 at 44, 09 at 27, 30 at 49
     assert got["GSV.snr_mean_gps"][-1] == pytest.approx(246 / 7)
     # the port opened at the L5 group: GP/8 began a group of its own before any 3,3
@@ -427,6 +430,29 @@ def test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss
             got.setdefault(channel, []).append(value)
     assert got["GSV.in_view_gps"] == [3.0, 7.0, 7.0, 7.0, 7.0, 7.0]
     assert got["GSV.snr_max_gps"] == [40.0, 49.0, 49.0, 49.0, 49.0, 49.0]
+
+
+QZSS_L5 = ("GSV.in_view_qzss", "GSV.snr_max_qzss", "GSV.in_view_gps", "GSV.in_view_galileo")
+
+
+def test_an_lc79d_qzss_group_taking_an_l5_entry_mid_stream_counts_one_satellite() -> None:
+    """The LC79D's QZSS satellite 02, one sentence a second on L1 (``$QZGSV,1,1,01``) until its
+    L5 signal is tracked too (11:50:40 in gpsd's capture test/daemon/quectelLC79D.log,
+    tests/fixtures/nmea/quectel_lc79d_qzss_l5.nmea): ``$QZGSV,2,1,02`` without signal ID, then
+    ``2,2,02`` with 02's L5 entry and signal ID 8, 2 in view by the in-view field, which counts
+    each satellite and signal. One satellite is in view every second: the group that teaches
+    QZSS's two signals gives no reading (its 2 would read as two satellites), the next
+    second's, read over the signals, gives 1 at 02's better SNR, 28 (L1; L5 at 9), and so
+    does the one-sentence group after it. GPS and Galileo, whose groups carry two signals
+    from the first, give none in the first second and their distinct satellites after it
+    (7 and 2, not the 10 and 4 of their in-view fields)."""
+    got = read("quectel_lc79d_qzss_l5.nmea", QZSS_L5)
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSV.in_view_qzss"] == [1.0, 1.0, 1.0]  # 11:50:39, 11:50:41, 11:50:42
+    assert r["GSV.snr_max_qzss"] == [28.0, 28.0, 28.0]
+    assert r["GSV.in_view_gps"] == [7.0, 7.0, 7.0]
+    assert r["GSV.in_view_galileo"] == [2.0, 2.0, 2.0]
 
 
 def test_skytraq_px1172rh_one_reading_an_epoch_over_its_groups_of_each_signal() -> None:

@@ -269,7 +269,8 @@ _Satellite = tuple[str | None, float | None]
 #: number, its satellites so far (None: none to give, a sentence of it lost), their number
 #: fields when it is read with the epoch's other groups (its talker's groups carry several
 #: signal IDs; else None), the signal ID of its talker's groups before it when it is the
-#: first of another (else None), and its satellites in view (its last sentence's field).
+#: first of another (:data:`_SEVERAL` when it taught them within it, its reading withheld;
+#: else None), and its satellites in view (its last sentence's field).
 _Pending = tuple[int, int, list[_Satellite] | None, list[str] | None, str | None, int]
 #: The epochs in a row, each short of a constellation's GSV groups (see
 #: :class:`SatelliteGroups`) or of its GSA sentences (see :class:`UsedSatellites`), that make
@@ -395,7 +396,8 @@ class SatelliteGroups:
     satellite tracked at 40 dB-Hz on L1 and 30 on L5 is one satellite received at 40), as
     u-blox's UBX-NAV-SAT reports one entry a satellite beside UBX-NAV-SIG's one a signal. A
     group that lists satellites again under another signal ID within its own numbering
-    (:meth:`_continued`) teaches the same of its talker (it is read as sent). The groups are
+    (:meth:`_continued`) teaches the same of its talker (see below for its reading). The groups
+    are
     merged as :class:`UsedSatellites` merges an epoch's GSA sentences: the GSV groups between
     two frames of another kind (:meth:`close`), of distinct talkers and signal IDs, are one
     epoch, and a constellation's reading is given
@@ -420,6 +422,17 @@ class SatelliteGroups:
       epoch's end, and a sentence lost after that group costs them nothing; the first epoch
       in which the band is back gives the reading at its group ``n``, without the groups
       after it (the band's, when the receiver sends it last), and raises ``n``.
+
+    A group that teaches its talker's several signal IDs within it (a sentence with a signal
+    ID continues it, :meth:`_continued`: a Quectel LC79D's ``$GPGSV,3,1,10`` and ``3,2``
+    without signal ID, its ``3,3`` with the L5 entries of three of their satellites and signal
+    ID 8) gives no reading: its in-view field counts a satellite once for each signal (10 for
+    the LC79D's 7), and its sentences before the one with the signal ID were read before the
+    talker's satellite numbers were kept, so its distinct satellites are unknown. It is its
+    epoch's first group all the same: a group of another signal ID after it in the epoch (an
+    L5 group of its own, ``$GPGSV,1,1,03,...,8``) is the second and teaches that the epochs
+    have two, giving no reading of one signal's satellites alone. The constellation's first
+    reading is its next epoch's, at its ``n``-th group: one epoch withheld, once a talker.
 
     The group that teaches a talker's second signal ID is its epoch's second and gives no
     reading (the first gave its own), nor does a group past the ``n``-th; but when the
@@ -604,6 +617,8 @@ class SatelliteGroups:
             if pending is not None:  # its groups are read with the epoch's from the next on
                 self._begun[talker] = _SEVERAL
                 key = (talker, "")  # the group's, by its sentence 1
+                if pending[3] is None:  # it teaches them: its reading withheld (see the class)
+                    pending = (pending[0], pending[1], pending[2], None, _SEVERAL, pending[5])
         group: list[_Satellite] | None = seen
         cut = ""  # the group cut, to count
         if number_ > 1:
@@ -643,7 +658,7 @@ class SatelliteGroups:
             self._pending[key] = (total, number_ + 1, group, numbers, taught, in_view)
         elif group is not None:
             own = own or _TALKER_CONSTELLATION.get(talker)
-            if numbers is None:
+            if numbers is None and taught != _SEVERAL:
                 readings = self._readings(own, group, in_view)
             else:
                 readings = self._readings(own, group, in_view, (key, numbers, taught))
@@ -860,13 +875,15 @@ class SatelliteGroups:
         own: str | None,
         seen: list[_Satellite],
         in_view: int,
-        merged: tuple[_Key, list[str], str | None] | None = None,
+        merged: tuple[_Key, list[str] | None, str | None] | None = None,
     ) -> list[tuple[str, float]]:
         """The readings of a whole group of talker constellation ``own`` (None: none): its
         satellites ``seen`` (each of ``own`` unless the talker is ``GP`` or names none) and its
         in-view field; for a group ``merged`` with its epoch's others, its talker and signal
         ID, its satellites' number fields, and the signal ID of its talker's groups before it
-        when it is the first of another (see :meth:`_epoch_readings`), its epoch's."""
+        when it is the first of another (see :meth:`_epoch_readings`), its epoch's; for one
+        that taught its talker's several signal IDs within it (its number fields None), none,
+        its epoch's first group all the same (see the class)."""
         if own is not None and own != "gps":
             kinds: list[str | None] = [own]
         else:
@@ -881,7 +898,10 @@ class SatelliteGroups:
             if merged is not None:
                 assert constellation is not None  # the channels name constellations only
                 key, numbers, taught = merged
-                readings += self._epoch_readings(constellation, (key, seen, numbers), taught)
+                if numbers is None:  # the group that taught them: a place in its epoch only
+                    readings += self._epoch_readings(constellation, (key, [], []), None, True)
+                else:
+                    readings += self._epoch_readings(constellation, (key, seen, numbers), taught)
                 continue
             mine = [snr for c, snr in seen if c == constellation]
             snrs = [snr for snr in mine if snr is not None]
@@ -893,10 +913,12 @@ class SatelliteGroups:
         return readings
 
     def _epoch_readings(
-        self, constellation: str, group: _Group, taught: str | None
+        self, constellation: str, group: _Group, taught: str | None, withheld: bool = False
     ) -> list[tuple[str, float]]:
         """The readings of ``constellation`` that its ``group`` gives to its epoch: those of
-        the epoch at its ``n``-th group (see the class). A group that is the first of its
+        the epoch at its ``n``-th group (see the class), but for a group ``withheld``, which
+        taught its talker's several signal IDs within it (its satellites not given, and not
+        known by number), and takes its place in its epoch only. A group that is the first of its
         talker's of another signal ID than ``taught`` is the epoch's second: its first one
         gave the readings. It is the epoch's first when the group of ``taught`` comes after
         it in its epoch, its talker's groups before it having come before the stream's first
@@ -933,7 +955,8 @@ class SatelliteGroups:
         if len(groups) >= most:  # whole: a sentence lost from here on may be the next epoch's
             epoch[constellation] = epoch.get(_LOST, 0)
             if len(groups) == most:
-                readings += self._merged(constellation, groups)
+                if not withheld:
+                    readings += self._merged(constellation, groups)
             else:
                 self._most[constellation] = len(groups)
         return readings
