@@ -28,6 +28,9 @@ from test_formats_nmea import (
 )
 from test_formats_nmea_receivers import FIXTURES, stream
 
+from sensord.errors import ParseError
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
 from sensord.formats.nmea_framer import NmeaFramer
 
 #: Receivers of several makers: u-blox (two glued GSA, a repeated ``$``), SiRF (a stray
@@ -454,6 +457,87 @@ def test_a_sentence_glued_to_a_cut_frame_comes_before_the_sentences_inside_it(
     junk.feed(cut_frame)
     junk.flush()
     assert results == {(plain.frames, 0, plain.skipped_bytes + junk.skipped_bytes)}
+
+
+#: Frames cut short whose claimed length takes in the sentences after them: the ZED-F9P's
+#: MON-SPAN (``ublox_zed_f9p_ubx.hex``) cut after its 6-byte header (556 bytes), an MSM7 cut
+#: after ``D3 01``, the ``$`` after it its length's second byte (292), a NAV-SAT cut after its
+#: first length byte, the ``$`` its second (9216, the cap).
+CUT_FRAMES = {
+    "UBX MON-SPAN after its header": zed_f9p_messages()[1][:6],
+    "RTCM 3 MSM7 after 2 bytes": RTCM_1077[:2],
+    "UBX NAV-SAT after 5 bytes": bytes.fromhex("b562013500"),
+}
+
+
+@pytest.mark.parametrize("cut_frame", list(CUT_FRAMES.values()), ids=list(CUT_FRAMES))
+def test_a_damaged_sentence_inside_a_cut_frame_comes_in_its_place(cut_frame: bytes) -> None:
+    """The ZED-F9P's sentences (``ublox_zed_f9p_ubx.hex``) right after a frame cut short, the
+    first, its GPGSV, damaged on the line (a satellite's elevation 52 read as 53: its checksum
+    fails). Inside the candidate's claimed length a sentence whose checksum fails may be a
+    payload's bytes, and is not passed on alone; but the GNGSA after it, whose checksum holds,
+    shows the bytes to be text: the GPGSV comes with it, before it, for the decoder to reject,
+    not after every sentence of the claimed length when the candidate fails (9216 bytes later
+    behind a NAV-SAT's, 195 sentences). The frames are those of the same bytes without the cut
+    frame, in order, each sentence after the GPGSV in the chunk that brings its line end; the
+    counters the same for every chunking."""
+    sentences = [m for m in zed_f9p_messages() if m.startswith(b"$")]
+    damaged = sentences[0].replace(b",52,", b",53,")
+    assert damaged != sentences[0]
+    parts = [cut_frame, damaged, *sentences[1:], *sentences * 40]
+    data = b"".join(parts)
+    assert len(data) > 9216 + 8  # every candidate fails before the stream ends
+    expected = sentences_with_line_ends(parts)
+    assert expected[0][1] == damaged[:-2]
+    ready = [expected[1][0]] + [line_end for line_end, _ in expected[1:]]
+    plain, _ = came_in_chunks(b"\n", data.replace(cut_frame, b"", 1), len(data))
+    results = set()
+    for chunk in (1, 7, 64, len(data)):
+        cut, timed = came_in_chunks(b"\n", data, chunk)
+        assert [frame for _, frame in timed] == [frame for _, frame in expected], chunk
+        for (came_at, _), ends_at in zip(timed, ready, strict=True):
+            assert came_at - chunk < ends_at <= came_at, chunk
+        results.add((cut.frames, cut.overlong, cut.skipped_bytes))
+    junk = NmeaFramer()
+    junk.feed(cut_frame)
+    junk.flush()
+    assert results == {(plain.frames, 0, plain.skipped_bytes + junk.skipped_bytes)}
+
+
+@pytest.mark.parametrize("cut_frame", list(CUT_FRAMES.values()), ids=list(CUT_FRAMES))
+def test_a_damaged_gsv_sentence_inside_a_cut_frame_is_one_error(cut_frame: bytes) -> None:
+    """The ZED-F9P's NMEA output (``ublox_zed_f9p.nmea``, gpsd's capture
+    ublox-zed-f9p-nmea.log) behind a frame cut short (:data:`CUT_FRAMES`), its first
+    epoch's GLONASS L1 ``3,2`` damaged on the line (satellite 81's SNR 35 read as 36) right
+    after the cut frame. Read through the framer (64-byte reads) and the decoder as a sensor
+    reads them: one ``checksum`` error, as in the same stream without the cut frame, and the
+    same readings. Coming after the rest of its group, as it did when the candidate failed,
+    it made the ``3,3`` after it a second loss, ``truncated``."""
+    lines = [line + b"\r\n" for line in stream("ublox_zed_f9p.nmea").split(b"\r\n") if line]
+    at = lines.index(b"$GLGSV,3,2,10,73,06,174,,74,05,132,,81,64,223,35,82,13,214,33,1*7F\r\n")
+    damaged = lines[at].replace(b",35,", b",36,")
+    body = [*lines[:at], damaged, *lines[at + 1 :], *lines * 4]
+    fields = ("GSV.in_view_glonass", "GSV.snr_max_glonass", "GSA.used_gps", "GGA.latitude")
+    spec = FormatSpec("nmea", tuple((field, field) for field in fields))
+
+    def decoded(data: bytes) -> tuple[list[str], list[tuple[str, float]]]:
+        codec = codec_for("nmea")
+        framer = codec.framer(spec, b"\n", 512)
+        parse = codec.sensor_decoder(spec, lambda: 0.0)
+        errors: list[str] = []
+        readings: list[tuple[str, float]] = []
+        frames = [f for k in range(0, len(data), 64) for f in framer.feed(data[k : k + 64])]
+        for frame in frames + framer.flush():
+            try:
+                readings += parse(frame)
+            except ParseError as exc:
+                errors.append(exc.reason)
+                readings += exc.kept
+        return errors, readings
+
+    plain = decoded(b"".join(body))
+    assert plain[0] == ["checksum"]
+    assert decoded(b"".join([*body[:at], cut_frame, *body[at:]])) == plain
 
 
 def test_a_ubx_header_past_the_cap_is_bytes_as_soon_as_its_length_is_in() -> None:

@@ -222,23 +222,39 @@ class _Cut:
 
 def _found_sentences(
     data: bytes, start: int, end: int, sentences: _Sentences, done: dict[int, int]
-) -> list[tuple[_Span, bytes, int]]:
-    """The whole sentences in ``data[start:end]`` whose checksum holds and that were not
-    passed on yet (``done``: the ends of their spans by their starts): their spans (line end
-    included; up to the next sentence or frame for a sentence glued to it), each sentence up
-    to its checksum, and the number of bytes between its checksum and its end. A sentence
-    passed on when a CR was the last byte searched takes the LF that follows that CR now into
-    its span (in ``done``), as a span found with both has it, so that the spans do not depend
-    on the chunking."""
+) -> tuple[list[tuple[_Span, bytes, int]], int]:
+    """The whole sentences in ``data[start:end]`` not passed on yet (``done``: the ends of
+    their spans by their starts) whose checksum holds, each after those whose checksum fails
+    right before it (after the last sentence whose checksum holds or that was passed on):
+    their spans (line end included; up to the next sentence or frame for a sentence glued to
+    it), each sentence up to its checksum, and the number of bytes between its checksum and
+    its end; and where the first sentence whose checksum fails that none of those follows
+    starts (``end`` when there is none). A sentence whose checksum holds shows the
+    candidate's bytes before it to be text, not a frame's payload, as much as anything can
+    before the candidate's end: a sentence before it whose checksum fails was damaged on the
+    line, and comes in its place, for the decoder to reject, rather than after the sentences
+    behind it when the candidate fails, up to its claimed length later (9216 bytes). One
+    that nothing shows so waits, as a payload's bytes that only look like a sentence may. A
+    sentence passed on when a CR was the last byte searched takes the LF that follows that CR
+    now into its span (in ``done``), as a span found with both has it, so that the spans do
+    not depend on the chunking."""
     found: list[tuple[_Span, bytes, int]] = []
+    failing: list[tuple[_Span, bytes, int]] = []
     for match in sentences.pattern.finditer(data, start, end):
         first, last = match.span()
         if first in done:
             done[first] = max(done[first], last)
-        elif checksum(match.group(1)) == int(match.group(2), 16):
-            sentence = data[first : match.end(2)]
-            found.append(((first, last), sentence, match.end(3) - match.start(3)))
-    return found
+            found += failing  # a sentence after them: text, passed on in their place
+        else:
+            span = (first, last)
+            sentence = (span, data[first : match.end(2)], match.end(3) - match.start(3))
+            if checksum(match.group(1)) != int(match.group(2), 16):
+                failing.append(sentence)
+                continue
+            found += failing
+            found.append(sentence)
+        failing = []
+    return found, failing[0][0][0] if failing else end
 
 
 def _resume_at(data: bytes, start: int, end: int, sentences: _Sentences) -> int:
@@ -270,7 +286,10 @@ def _cut_binary(
     A UBX candidate (``B5 62``) with a payload of at most ``limit`` bytes, or an RTCM 3
     candidate (``D3``, 6 zero bits), is searched, from its second byte to its claimed end or
     the end of ``data``, for whole sentences whose checksum holds: those not passed on
-    yet (``released``: spans in ``data``) are passed on after the bytes before the candidate.
+    yet (``released``: spans in ``data``) are passed on after the bytes before the candidate,
+    each with the sentences whose checksum fails right before it (see
+    :func:`_found_sentences`; the search resumes no later than at the first of those that no
+    such sentence follows yet).
     A candidate whose bytes have all come and whose checksum (UBX's Fletcher sum, RTCM's
     CRC-24Q) holds is taken out; one that fails is searched again from its second byte, and
     the sentences passed on from it are left out of the bytes for the line framer, each with
@@ -317,11 +336,10 @@ def _cut_binary(
         if start == 0:
             first = max(first, scan_from)
         stop = min(end, size)
-        found = (
-            _found_sentences(data, first, stop, sentences, done)
-            if sentences.pattern.search(data, first, stop) is not None
-            else None
-        )
+        found = None
+        waits = stop  # where a sentence whose checksum fails waits for one after it
+        if sentences.pattern.search(data, first, stop) is not None:
+            found, waits = _found_sentences(data, first, stop, sentences, done)
         if found is not None:
             if found:
                 text.append(_strip_spans(data, at, start, spans))
@@ -336,7 +354,7 @@ def _cut_binary(
                 search = start + 1
                 continue
             held_at = start
-            resume = _resume_at(data, first, stop, sentences) - start
+            resume = min(_resume_at(data, first, stop, sentences), waits) - start
             break
         if (
             crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
@@ -381,14 +399,22 @@ class NmeaFramer(LineFramer):
     line of the same bytes gives. Each is passed on at once, after the frames of the bytes
     before the candidate, whether the candidate is complete or not (so the frames do not depend
     on how the bytes were chunked), and is left out of the bytes the candidate turns into when
-    it fails. A line pending right before such a candidate (one that holds sentences or has not
-    all come), whose last piece is a whole checksummed sentence, its line end lost, is ended by
-    the candidate's first byte and cut into its sentences at once, so that they come before the
-    candidate's; a line whose line end was lost before a frame taken out whole goes on after it,
-    as if the frame were not there. A frame whose check holds is still taken out whole: its
-    payload would need the text of such a sentence, with a matching checksum and one of the
-    bytes that end it after it, to give a false sentence. Only a chunk that holds a byte ``B5``
-    or ``D3`` (never in NMEA text) is searched, and so is every chunk while bytes are held.
+    it fails. A whole sentence whose checksum fails (damaged on the line) is passed on with the
+    first one after it in the candidate whose checksum holds, right before it: that one shows
+    the bytes to be text, and the damaged one comes in its place for the decoder to reject, not
+    up to the claimed length later (9216 bytes behind a cut frame's bogus length field), after
+    the sentences behind it, which would show the decoder its loss out of place (a GSV group's
+    next sentence counted as a second loss). One that no such sentence follows in the
+    candidate comes when the candidate fails: a payload's bytes look like a sentence whose
+    checksum fails 256 times as often as like one whose checksum holds. A line pending right
+    before such a candidate (one that holds sentences or has not all come), whose last piece
+    is a whole checksummed sentence, its line end lost, is ended by the candidate's first byte
+    and cut into its sentences at once, so that they come before the candidate's; a line
+    whose line end was lost before a frame taken out whole goes on after it, as if the frame
+    were not there. A frame whose check holds is still taken out whole: its payload would need
+    the text of such a sentence, with a matching checksum and one of the bytes that end it
+    after it, to give a false sentence. Only a chunk that holds a byte ``B5`` or ``D3`` (never
+    in NMEA text) is searched, and so is every chunk while bytes are held.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
