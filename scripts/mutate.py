@@ -113,7 +113,7 @@ MODULES: dict[str, Module] = {
     ),
     "blocks": Module(
         "sensord/formats/blocks.py",
-        ("tests/test_blocks.py",),
+        ("tests/test_blocks.py", "tests/test_blocks_gill.py", "tests/test_formats_dsmr_meters.py"),
         deselect=("tests/test_blocks.py::test_a_meter_and_a_charger_on_ptys_through_the_daemon",),
     ),
     "dsmr": Module(
