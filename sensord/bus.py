@@ -85,7 +85,9 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   meanwhile), instead of losing the value until the next poll; a device busy in several
   polls running is logged then, summed up hourly while it stays so, and logged when that is
   over, the odd busy answer only counted (:mod:`sensord.refusals`);
-* an exception response is counted by code, and a read refused with one code at every poll
+* an exception response is counted by code, also one that comes after its request's timeout
+  (counted ``late`` too: the device's word, or its gateway's, on a request of its), not one
+  that answers no request of sensord's (``unasked``); a read refused with one code at every poll
   is logged when that starts, summed up hourly, and logged again when its code changes or it
   is answered (:mod:`sensord.refusals`); exception 0x02 (illegal data address) or 0x03 (illegal
   data value: a count the device's firmware does not take) on a merged read, or two sound answers
@@ -134,6 +136,7 @@ from sensord.config import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
+    EXCEPTION_NAMES,
     FUNCTION_CODES,
     REQUEST_BYTES,
     ModbusLink,
@@ -1412,10 +1415,11 @@ class Bus:
                 after_s = now - device.timed_out_sent_at
                 limit_s = LATE_DRAIN_TIMEOUTS * device.timeout_s
                 device.late_s = max(device.late_s, min(after_s, limit_s))
-        device.counters.errors["late"] += 1
+        code = response.exception_code
+        self._count_late(device, code)
         if device.counters.silent:  # its timeouts are late answers, not reads it ignores
             device.counters.silent.clear()
-        if response.exception_code not in GATEWAY_NO_ANSWER:
+        if code not in GATEWAY_NO_ANSWER:
             device.late_in_row += 1
         else:
             device.late_gateway_code = response.exception_code
@@ -1434,7 +1438,6 @@ class Bus:
             self.quiet_until = min(self.quiet_until, now + device.gap_s)
             self._upcoming = None
         self._drain(device, now)
-        code = response.exception_code
         after_s = now - device.timed_out_sent_at
         self._warn_late(
             device,
@@ -1442,19 +1445,37 @@ class Bus:
             if code not in GATEWAY_NO_ANSWER
             else LATE_GATEWAY_HINT[code],
             after_s,
+            code,
         )
         return True
 
-    def _warn_late(self, device: _Device, hint: str, after_s: float) -> None:
+    @staticmethod
+    def _count_late(device: _Device, code: int) -> None:
+        """An answer of ``device`` after its timeout: counted as ``late``, and an exception
+        response (``code``) by its code too, as one in time is: it answers a request of
+        ``device``'s (its unit id's on RTU while one of its requests went unanswered, its
+        transaction id over Modbus TCP), so it is the device's word (a gateway's for it, 0x0A
+        or 0x0B), which sensord_modbus_exceptions_total tells. A frame nobody asked for
+        (``unasked``) is not counted by code: it answers no request of sensord's (another
+        master's exchange with the device, a second device of its unit id)."""
+        counters = device.counters
+        counters.errors["late"] += 1
+        if code:
+            counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
+
+    def _warn_late(self, device: _Device, hint: str, after_s: float, code: int) -> None:
         """Log ``device``'s answer after its timeout (``after_s`` after the request that
-        timed out was sent, at most), once a minute at most."""
+        timed out was sent, at most), once a minute at most; an exception response's
+        ``code`` with its meaning (0: an answer with values)."""
         held = self._errors.check(f"late:{device.sensor.name}")
         if held is not None:
+            exception = {"code": code, "meaning": EXCEPTION_NAMES.get(code, "not standard")}
             device.sensor.log.warning(
                 "answer after the timeout",
                 unit=device.unit,
                 timeout_s=device.timeout_s,
                 answered_after_s=round(after_s, 3),
+                **(exception if code else {}),
                 hint=hint,
                 suppressed=held,
             )
@@ -1751,23 +1772,24 @@ class Bus:
         late answer, counted as ``_repeated`` counts one, and False."""
         if device.owed:
             device.owed -= 1
-            self._late_zero_id(device)
+            self._late_zero_id(device, response.exception_code)
             return True
         self._count_repeated(device, response)
         return False
 
-    def _late_zero_id(self, device: _Device) -> None:
+    def _late_zero_id(self, device: _Device, code: int) -> None:
         """A reply with transaction id 0 from ``device``, which answers so, while none of its
         exchanges is in flight (none is, or another device's is): its answer after its
-        timeout. Counted as ``late``, and no request goes out until the connection has been
-        quiet for the device's timeout, each such reply starting that wait again, so that a
-        late one is not taken for the next request's answer (as on RTU: ``_drain``)."""
+        timeout. Counted as ``late`` (an exception by its code too, ``_count_late``), and no
+        request goes out until the connection has been quiet for the device's timeout, each
+        such reply starting that wait again, so that a late one is not taken for the next
+        request's answer (as on RTU: ``_drain``)."""
         now = self._clock()
-        device.counters.errors["late"] += 1
+        self._count_late(device, code)
         device.late_in_row += 1
         self.quiet_until = max(self.quiet_until, now + device.timeout_s)
         self._upcoming = None
-        self._warn_late(device, LATE_ANSWER_HINT, now - device.timed_out_sent_at)
+        self._warn_late(device, LATE_ANSWER_HINT, now - device.timed_out_sent_at, code)
 
     def _note_other_unit(self, device: _Device, unit: int) -> None:
         """A Modbus TCP reply with the exchange's transaction id but another unit id: the

@@ -507,7 +507,8 @@ def _modbus_families(devices: list[tuple[str, ModbusSnapshot]]) -> Iterable[Metr
     )
     exceptions = CounterMetricFamily(
         "sensord_modbus_exceptions",
-        "Exception responses, by exception code",
+        "Exception responses, by exception code (also those after their request's timeout, "
+        "which count as late errors too; not frames nobody asked for)",
         labels=["sensor", "code"],
     )
     splits = CounterMetricFamily(

@@ -189,7 +189,8 @@ class ModbusCounters:
     transactions: int = 0
     timeouts: int = 0
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODBUS_ERROR_REASONS, 0))
-    #: exception responses by exception code
+    #: exception responses by exception code: in time, and after their request's timeout
+    #: (counted ``late`` too); not those counted ``unasked``, which answer no request of its
     exceptions: dict[int, int] = field(default_factory=dict)
     #: refused reads split (exception 0x02 or 0x03; a read split in turn counts again)
     splits: int = 0

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.collector import RuntimesView
 from harness.common import wait_for
 from harness.config import load_sensors as load
 from harness.modbus import ModbusServer, PtyRelay, read_all, rtu_frame, run_reader_until
@@ -27,6 +28,7 @@ from structlog.testing import capture_logs
 from test_modbus import ANOTHER_MASTER_AT_1, device, latest
 
 from sensord.bus import Bus
+from sensord.export import MetricsRegistry
 from sensord.formats.base import RegisterSpec
 from sensord.formats.modbus import Read, plan, split, splits
 from sensord.modbus_state import ModbusCounters
@@ -404,6 +406,94 @@ def test_a_meter_that_answers_at_over_twice_its_timeout_is_drained_as_long_as_it
             assert energy.stats is None or energy.stats.count == 1
             assert runtime.modbus is not None
             assert runtime.modbus.timeouts >= 5
+
+
+@pytest.mark.slow
+def test_a_refusal_after_the_timeout_counts_by_its_code_and_as_late() -> None:
+    """A real device (pymodbus's serial server) refuses a read of a register outside its map
+    with exception 0x02, and its answers reach sensord 0.3 s after the request, past its
+    0.2 s timeout (a device slow to refuse, or a gateway's 0x0B after sensord gave up: the
+    budulinek/arduino-modbus-rtu-tcp-gateway issue 35 and RichiH/modbus_exporter issue 69
+    report such exceptions); unit 1 answers in time. Each late refusal counts by its code in
+    sensord_modbus_exceptions_total as well as ``late``, once each (the exceptions equal the
+    late answers), ``/status`` shows the code, and the late answer's line names it. No
+    refused read is kept for it (a late RTU answer names no read), nor is it logged as a
+    refusal in time (``exception response``)."""
+    with (
+        PtyRelay(delay_s=lambda reply: 0.3 if reply[:1] == b"\x02" else 0.0) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [11])
+        prompt = device("u1", relay.near.path, 1, [{"name": "v", "table": "holding", "address": 0}])
+        refusing = device(
+            "u2",
+            relay.near.path,
+            2,
+            [{"name": "w", "table": "holding", "address": 1500}],
+            interval_s=0.2,
+            timeout_s=0.2,
+        )
+        prompt["modbus"].update(interval_s=0.2, timeout_s=0.2)
+
+        def two_late(reader: Reader) -> bool:
+            modbus = reader.sensors["u2"].modbus
+            return modbus is not None and modbus.errors["late"] >= 2
+
+        with capture_logs() as logs, read_all(load(prompt, refusing), two_late) as reader:
+            runtime = reader.sensors["u2"]
+            counters = runtime.modbus
+            assert counters is not None
+            late = counters.errors["late"]
+            assert counters.exceptions == {2: late}, (counters.exceptions, counters.errors)
+            assert counters.errors["unasked"] == 0
+            assert counters.refused == {}
+            snapshot = runtime.snapshot()
+            assert snapshot.modbus is not None
+            assert snapshot.modbus.as_json()["exceptions"] == {"2": late}
+            value = MetricsRegistry(RuntimesView([runtime]), "0", 0).registry.get_sample_value
+            assert value("sensord_modbus_exceptions_total", {"sensor": "u2", "code": "2"}) == late
+            assert value("sensord_modbus_errors_total", {"sensor": "u2", "reason": "late"}) == late
+            other = reader.sensors["u1"].modbus
+            assert other is not None
+            assert other.exceptions == {}
+            assert other.transactions >= 2
+    told = [e for e in logs if e["event"] == "answer after the timeout"]
+    assert told
+    assert (told[0]["sensor"], told[0]["code"], told[0]["meaning"]) == (
+        "u2",
+        2,
+        "illegal data address",
+    )
+    assert not [e for e in logs if e["event"] == "exception response"]
+
+
+def test_an_exception_nobody_asked_for_is_unasked_not_counted_by_code(pty_pair: PtyPair) -> None:
+    """A meter's read is answered in time; then a frame of its unit id comes while none of its
+    requests awaits an answer: its exception 0x02 to another master's read (a PLC reading a
+    register the meter does not map). It answers no request of sensord's: counted
+    ``unasked``, logged as a frame nobody asked for, and not in the meter's exceptions, which
+    would otherwise tell of a refusal of a read sensord never made. A late exception of the
+    meter's, after one of its reads timed out, counts by its code (and ``late``)."""
+    hand = HandBus(pty_pair, device("m", "", 1, METER[:1], interval_s=1.0, timeout_s=0.3))
+    refusal = rtu_frame(bytes([1, 0x83, 0x02]))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(1, 0, 2)
+            assert hand.receive(100.01, read_reply(1, float32(230.0))) == b""
+            assert hand.receive(100.2, refusal) == b""  # another master's, not late
+            counters = hand.counters("m")
+            assert (counters.errors["unasked"], counters.errors["late"]) == (1, 0)
+            assert counters.exceptions == {}
+            assert hand.tick(101.0) == read_request(1, 0, 2)
+            assert hand.tick(101.31) == b""  # timed out
+            assert hand.receive(101.4, refusal) == b""  # its own answer, late
+            assert (counters.errors["unasked"], counters.errors["late"]) == (1, 1)
+            assert counters.exceptions == {2: 1}
+    finally:
+        hand.close()
+    events = [e["event"] for e in logs]
+    assert events.count("frame of the device's unit id nobody asked for") == 1
+    assert events.count("answer after the timeout") == 1
 
 
 # -- bytes that nobody asked for -------------------------------------------------------------

@@ -277,6 +277,36 @@ def test_a_gateway_slower_than_the_timeout_costs_the_other_units_nothing() -> No
 
 
 @pytest.mark.slow
+def test_a_gateway_s_0b_after_the_timeout_counts_by_its_code() -> None:
+    """A gateway waits 0.5 s for a dead unit before it answers exception 0x0B; sensord gives
+    up after 0.2 s. The 0x0B arrives late, named by its transaction id: the gateway's word
+    on that unit's request, so it counts in the unit's exceptions by its code (11) as an
+    in-time one does, and as ``late``, once each (RichiH/modbus_exporter issue 69: a 0x0B
+    that a gateway answered while its client had moved on). The live unit's exceptions stay
+    empty."""
+    with (
+        PtyRelay(silent_units=[9]) as line,
+        ModbusServer([1], "serial", line.far.path) as server,
+        TcpGateway(line.near.path, timeout_s=0.5) as gateway,
+    ):
+        server.set(1, "input", 0, [42])
+        config = load(
+            device("live", gateway.url, 1, interval_s=0.3, timeout_s=0.2),
+            device("gone", gateway.url, 9, interval_s=0.3, timeout_s=0.2),
+        )
+
+        def two_late(reader: Reader) -> bool:
+            return bool(counters(reader.sensors["gone"]).errors["late"] >= 2)
+
+        with read_all(config, two_late, 12.0) as reader:
+            gone, live = counters(reader.sensors["gone"]), counters(reader.sensors["live"])
+            late = gone.errors["late"]
+            assert gone.exceptions == {0x0B: late}, (gone.exceptions, gone.errors)
+            assert gone.transactions == 0
+            assert live.exceptions == {}
+
+
+@pytest.mark.slow
 def test_a_gateway_that_closes_idle_connections_costs_its_devices_nothing() -> None:
     """A gateway closes a connection after 0.5 s without a request, and the devices are
     polled every 0.9 s: each poll finds the connection closed. The connection is opened
