@@ -9,6 +9,7 @@ configuration (``--sensor``); the port is opened exclusively (a bus has one mast
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import math
@@ -47,6 +48,7 @@ from sensord.probe_wire import (
     OtherUnits,
     await_response,
     drain_after_timeout,
+    told_by_unit,
 )
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
@@ -332,8 +334,10 @@ def modbus_read(args: argparse.Namespace) -> int:
                     settings=settings,
                     others=others,
                 )
-            # how long after its request the answer taken came (the loop ends as it comes)
-            answered_s = time.monotonic() - sent_at
+            # how long after its request the answer taken came (the loop ends as it comes; a
+            # read at unit 0 waits out its timeout after the answer it took)
+            answered_s = max(others.taken_at, sent_at) if others.answered else time.monotonic()
+            answered_s -= sent_at
             if missed:
                 print(_unanswered_note(args, missed, response, late), file=sys.stderr)
             if response is not None and not tcp and crc16(response.frame):
@@ -365,6 +369,10 @@ def modbus_read(args: argparse.Namespace) -> int:
     taken = response if response is not None else late.response
     if taken is not None and not tcp and taken.unit != args.unit:
         print(_answered_from_note(args, taken.unit), file=sys.stderr)
+    # two devices that answer reads at unit 0 on one line: which one's values came is chance
+    collided = len(others.answered) > 1
+    if collided and taken is not None:
+        print(_answerers_note(args, taken.unit, others.answered), file=sys.stderr)
     if response is None and late.response is not None:
         # only late answers came: what the device answered is shown (its registers are its
         # values), and the read failed with these settings (the note above says the timeout
@@ -440,6 +448,8 @@ def modbus_read(args: argparse.Namespace) -> int:
         _tell_refusal(args, table, address, response.exception_code, other)
         return EXIT_INVALID
     print(format_read(table, address, response.words[: args.count]))
+    if collided:
+        return EXIT_INVALID
     # the probe waits the longer of its own timeout and the sensor's: an answer it took may
     # come after the sensor's, which the daemon times from the request's end on the line to
     # the answer's start (an answer begun in time is read whole): the probe takes the answer
@@ -459,6 +469,22 @@ def _answered_from_note(args: argparse.Namespace, unit: int) -> str:
         f"the device answered from unit {unit}: it answers reads at unit {args.unit}, the "
         "broadcast address, with its own unit id; the daemon reads such answers too, from "
         "that one unit id"
+    )
+
+
+def _answerers_note(args: argparse.Namespace, unit: int, answered: collections.Counter[int]) -> str:
+    """What the probe tells when devices of more than one unit id (``answered``: their sound
+    answers, by unit id) answered its read at unit 0: two devices answer reads at the
+    broadcast address on this line, and the answer taken, of ``unit``, is whichever came
+    first."""
+    others = sorted(set(answered) - {unit})
+    return (
+        f"unit{'s' if len(others) > 1 else ''} {', '.join(map(str, others))} answered the "
+        f"read at unit {args.unit} too ({told_by_unit(answered)}): more than one device on "
+        "this line answers reads at the broadcast address, and their answers collide on the "
+        f"line or come one after the other; the values shown are unit {unit}'s, and the "
+        "daemon reads the answers of the unit id it hears first and skips the others': give "
+        "each device a unit id of its own and read it there"
     )
 
 

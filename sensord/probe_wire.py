@@ -108,6 +108,12 @@ class OtherUnits:
     #: the frames of every request of the read, by unit id: other devices that the line
     #: carries at the probe's settings
     seen: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
+    #: a read at unit 0 (``modbus.broadcast_reads``): the sound answers to it of every request
+    #: of the read, in time or late, by the unit id they came with (their first is the one
+    #: taken); two unit ids are two devices answering reads at the broadcast address
+    answered: collections.Counter[int] = dataclasses.field(default_factory=collections.Counter)
+    #: when the last answer taken so came (monotonic): the probe waited on after it
+    taken_at: float = float("-inf")
 
     def count(self, unit: int, *, late: bool) -> None:
         """A frame of ``unit`` came, after the timeout (``late``) or before it."""
@@ -199,6 +205,7 @@ def drain_after_timeout(
                 # a late answer of the device's own unit id to a read at unit 0
                 own += 1
                 drain_until = now + timeout_s
+                others.answered[response.unit] += 1
                 late.took(response, now - sent_at)
                 continue
             if response.unit != args.unit:
@@ -214,6 +221,8 @@ def drain_after_timeout(
                     file=sys.stderr,
                 )
             elif response.function_code == function and _answers_read(response, args.count, exact):
+                if answerers and not code:
+                    others.answered[response.unit] += 1
                 late.took(response, now - sent_at)
             else:
                 why = f"unit {response.unit}, function {response.function_code}"
@@ -359,7 +368,14 @@ def await_response(
     :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S` (125 registers take 266 ms at 9600 baud),
     so that it is not cut off by the timeout and then told as a late answer. Only bytes that
     can begin it do so (:class:`~sensord.reply_starts.ReplyStarts`): those after the line's
-    silence, not inside another frame."""
+    silence, not inside another frame.
+
+    A read at unit 0 (``modbus.broadcast_reads``) goes to every device of the line, and each
+    that answers such reads answers it: with ``others`` given, the first sound answer (of unit
+    0, or of a unit id in :func:`broadcast_answerers`) is taken, and the rest of the timeout
+    is waited out all the same, every sound answer counted by its unit id into
+    ``others.answered``, so that a second device answering is told (two unit ids there), not
+    left unread on the line."""
     if timeout_s is None:
         timeout_s = args.timeout
     deadline = time.monotonic() + timeout_s
@@ -380,6 +396,8 @@ def await_response(
         )
     arriving = float("-inf")  # until when the rest of an answer begun may come
     miscounted = None
+    # a read at unit 0: its first sound answer, taken once the timeout has been waited out
+    taken: Response | None = None
     while time.monotonic() < (end := max(deadline, arriving)):
         chunk = _read_by(source, fd, end)
         if received is not None:
@@ -425,7 +443,12 @@ def await_response(
                 if answerers and _answers_broadcast(
                     response, answerers, function, args.count, exact
                 ):
-                    return response, None
+                    if others is None:
+                        return response, None
+                    others.answered[response.unit] += 1
+                    if taken is None:
+                        taken, others.taken_at = response, time.monotonic()
+                    continue
                 if others is not None:
                     others.count(response.unit, late=False)
                 continue
@@ -439,7 +462,12 @@ def await_response(
             if ours and (tcp or response.unit == args.unit) and response.function_code == function:
                 # registers come whole, bits padded to a whole byte
                 if _answers_read(response, args.count, exact):
-                    return response, None
+                    if not (answerers and others is not None and not code):
+                        return response, None
+                    others.answered[response.unit] += 1  # a device's answer at unit 0
+                    if taken is None:
+                        taken, others.taken_at = response, time.monotonic()
+                    continue
                 miscounted = response
                 why = f"{len(response.words)} values, not {args.count}"
             else:
@@ -448,4 +476,6 @@ def await_response(
                     why += f", transaction {response.transaction_id}"
             if not quiet:
                 print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
+    if taken is not None:
+        return taken, None
     return None, miscounted

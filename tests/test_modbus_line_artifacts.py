@@ -590,6 +590,59 @@ def test_the_probe_reads_a_long_answer_of_the_device_s_own_unit_id_to_a_read_at_
     assert bytes(requests) == read_request(0, 0, 125)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("second", [3, 0], ids=["own-unit-ids", "unit-0-then-own"])
+def test_the_probe_tells_a_second_device_that_answers_its_read_at_unit_0(
+    tmp_path: Path, pty_pair: PtyPair, capsys: pytest.CaptureFixture[str], second: int
+) -> None:
+    """A read at unit 0 (``broadcast_reads``) goes to every device of the line: two devices
+    that answer such reads both answer it (libmodbus issue 153: all slaves answering a
+    broadcast collide; pymodbus issue 2571: at unit 0 one cannot know how many devices,
+    real or virtual, are on the connection). Here they answer one after the other, sound:
+    unit 1 at 20 ms, then a second device 40 ms later (unit 3, or the first at unit 0 and
+    the second with its own unit id, 1). The probe takes the first answer and prints its
+    values, then waits out its timeout and names the second answerer with the count of
+    each unit id's answers, and exits 1: which device's values came is chance. The request
+    is sent once."""
+    first_unit, second_unit = (1, 3) if second else (0, 1)
+    requests = bytearray()
+
+    def devices() -> None:
+        request = pty_pair.read(8, timeout_s=5.0)
+        requests.extend(request)
+        time.sleep(0.02)
+        pty_pair.write(read_reply(first_unit, [1000], function=3))
+        time.sleep(0.04)
+        pty_pair.write(read_reply(second_unit, [3000], function=3))
+        requests.extend(pty_pair.read(8, timeout_s=1.0))  # a request asked again
+
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        f'[[sensors]]\nname = "bms"\nport = "{pty_pair.path}"\nformat = "modbus"\n'
+        "modbus = { unit = 0, broadcast_reads = true, timeout_s = 0.3 }\n"
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        'channels = [{ name = "v" }]\n'
+    )
+    device_side = threading.Thread(target=devices, daemon=True)
+    device_side.start()
+    read = ["--holding", "0", "--timeout", "0.3"]
+    code = main(["modbus", "read", "--sensor", "bms", "-c", str(config), *read])
+    device_side.join(5.0)
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    assert "      0: 0x03e8   1000\n" in captured.out, captured.out
+    assert "3000" not in captured.out, captured.out
+    told = (
+        f"unit {second_unit} answered the read at unit 0 too ("
+        + ", ".join(f"1 of unit {unit}" for unit in sorted((first_unit, second_unit)))
+        + "): more than one device on this line answers reads at the broadcast address"
+    )
+    assert told in captured.err, captured.err
+    assert f"the values shown are unit {first_unit}'s" in captured.err, captured.err
+    assert ("answered from unit 1" in captured.err) is (first_unit == 1), captured.err
+    assert bytes(requests) == read_request(0, 0, 1)
+
+
 #: A Marstek Venus E battery's exchange as evcc logged it (evcc-io/evcc issue 18653): the
 #: read of holding registers 32104..32105 and its answer, whose CRC comes high byte first
 #: (``91 8A``; the standard sends ``8A 91``).
