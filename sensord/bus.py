@@ -910,6 +910,7 @@ class Bus:
         return True
 
     def _close_source(self) -> None:
+        self.reads.tell_taken()  # nothing refused a write taken: its line waits no longer
         source, self.source = self.source, None
         flight, self.in_flight = self.in_flight, None
         self._upcoming = None
@@ -1010,6 +1011,11 @@ class Bus:
         flight = self.in_flight
         if flight is not None and now >= flight.deadline:
             self._timed_out(flight, now)
+        if self._write_copy and now > self._write_copy_until:
+            # no copy of the write answered with its request's bytes, nor an exception,
+            # followed it in its device's timeout: it was the device's answer, taken
+            self._write_copy, self._write_copy_of = b"", None
+            self.reads.tell_taken()
         if self._unheard >= SILENT_RECONNECT_REQUESTS and self._check_silence(now):
             return
         if now >= self._stale_check_at:
@@ -1349,16 +1355,20 @@ class Bus:
         the device's timeout: the first was the adapter's echo of the request, this one the
         device's answer. Logged as an echo (once a run) and dropped, not counted as a frame
         nobody asked for (another master, two devices of one unit id) nor as the answer of
-        another function to the exchange in flight. An exception of the write's unit id and
-        function code in its place is the device's answer after the echo too: it refused the
-        write, which is that write's exception (``DeviceReads.refused_after_echo``), not a
-        frame nobody asked for; unless a write of that unit id and function code is in flight
-        now (the next set-up write, sent after the device's own answer to this one): the
-        exception is that write's answer, as an adapter that echoes would have sent the
-        echo of that write before it."""
+        another function to the exchange in flight. The write's ``set-up write taken`` line
+        waits for this (``DeviceReads.written``'s ``copy``): told at the copy, at any other
+        frame, or once the window has passed (``tick``; ``_close_source``). An exception of
+        the write's unit id and function code in its place is the device's answer after the
+        echo too: it refused the write, which is that write's exception
+        (``DeviceReads.refused_after_echo``, which drops that line), not a frame nobody asked
+        for; unless a write of that unit id and function code is in flight now (the next
+        set-up write, sent after the device's own answer to this one): the exception is that
+        write's answer, as an adapter that echoes would have sent the echo of that write
+        before it."""
         copy, self._write_copy = self._write_copy, b""
         flight, self._write_copy_of = self._write_copy_of, None
         if self._clock() > self._write_copy_until:
+            self.reads.tell_taken()
             return False
         if response.frame != copy:
             current = self.in_flight
@@ -1369,9 +1379,12 @@ class Bus:
                 or self.devices.get(flight.device.sensor.name) is not flight.device
                 or (current is not None and current.request[:2] == copy[:2])
             ):
+                self.reads.tell_taken()
                 return False
             polls = self._write_copy_polls
             self.reads.refused_after_echo(flight.device, flight.expected, response, polls)
+        else:  # the device's own answer after the echo: the write was taken
+            self.reads.tell_taken()
         if not self._echo_noted:
             self._echo_noted = True
             self.log.warning("requests come back as sent", unit=response.unit, hint=ECHO_HINT)
@@ -1819,10 +1832,13 @@ class Bus:
         device.closed_on = None
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
-        if flight.expected.write and self._echo_writes and frame == flight.request:
+        copied = flight.expected.write and self._echo_writes and frame == flight.request
+        if copied:
             # the request's own bytes: an adapter that hears its own transmission sends them
             # back before the device answers with the same, within its timeout
-            # (``_copy_of_write``)
+            # (``_copy_of_write``); the line of the write answered so before this one, whose
+            # copy has not come, is told now
+            self.reads.tell_taken()
             self._write_copy = frame
             self._write_copy_until = now + device.timeout_s
             self._write_copy_of = flight
@@ -1882,7 +1898,7 @@ class Bus:
                 device.refusals.busy(code, now)
                 return
             if expected.write:
-                self.reads.written(device, expected, code, frame)
+                self.reads.written(device, expected, code, frame, copy=copied)
                 return
             if code:
                 before = expected in device.answered_reads
@@ -1911,7 +1927,7 @@ class Bus:
                         self.reads.short(device, expected, len(frame))
                     return
         elif expected.write:
-            self.reads.written(device, expected, 0, frame)
+            self.reads.written(device, expected, 0, frame, copy=copied)
             return
         device.short.pop(expected, None)
         device.answered_reads.add(expected)

@@ -151,6 +151,11 @@ class DeviceReads:
         self.log = log
         self._errors = errors
         self._clock = clock
+        #: the fields of the ``set-up write taken`` line of a write answered with its
+        #: request's own bytes while the device's answer may still follow them (an adapter's
+        #: echo comes first: ``Bus._copy_of_write``), told by ``tell_taken`` or dropped for
+        #: the exception that answers the write after its echo (``refused_after_echo``)
+        self._taken_untold: dict[str, Any] | None = None
 
     def unanswered(self, device: _Device, now: float, why: str, expected: Request) -> None:
         """The device did not answer ``expected`` (``why``: what the gateway said instead, or
@@ -415,17 +420,34 @@ class DeviceReads:
             ),
         )
 
-    def written(self, device: _Device, expected: Request, code: int, frame: bytes) -> None:
+    def written(
+        self, device: _Device, expected: Request, code: int, frame: bytes, *, copy: bool = False
+    ) -> None:
         """The device answered its set-up write ``expected``: taken when it echoed the
         write, else refused (an exception, counted by code) or not echoed as sent; either
         way not asked again before the bus opens again or the device comes back (a write it
         refuses is refused again), and logged. Still busy (0x06) after its busy retries (a
         device just powered up), it is asked again at the next poll, that busy answer
-        counted as each busy answer is, up to :data:`WRITE_POLLS` polls in a row."""
+        counted as each busy answer is, up to :data:`WRITE_POLLS` polls in a row.
+
+        ``copy``: ``frame`` is the request's own bytes on an RTU line whose adapter may echo
+        (``serial.local_echo`` off), where the device's own answer, its copy of the write or
+        its exception, may follow them (``Bus._copy_of_write``): the write is taken now, as
+        ever, and its line waits until the bus knows (``tell_taken``, at the device's copy,
+        at another frame or once its timeout has passed), or is dropped for the refusal's
+        (``refused_after_echo``), so that a write refused after its echo is logged once, as
+        refused."""
         if code == BUSY_CODE and self._write_again(device, expected):
             device.refusals.busy(code, self._clock())
             return
-        self._write_answered(device, expected, code, frame)
+        self._write_answered(device, expected, code, frame, copy=copy)
+
+    def tell_taken(self) -> None:
+        """Log the ``set-up write taken`` line that waited for what followed the write's
+        answer (``written``'s ``copy``), if any: nothing refused the write."""
+        fields, self._taken_untold = self._taken_untold, None
+        if fields is not None:
+            self.log.info("set-up write taken", **fields)
 
     def refused_after_echo(
         self, device: _Device, expected: Request, response: Response, polls: int
@@ -437,10 +459,15 @@ class DeviceReads:
         by code and logged as a refusal is; busy (0x06), the write is asked again at the next
         poll (counted as each busy answer is), up to :data:`WRITE_POLLS` polls in a row
         (``polls``: those before this one, which taking the echo cleared); 0x05 (acknowledge)
-        says it was taken, as the echo did (counted, as every exception is)."""
+        says it was taken, as the echo did (counted, as every exception is). The ``set-up
+        write taken`` line that waited for it (``written``'s ``copy``) is not logged: the
+        exception is the write's answer, logged as such (0x05: that line, acknowledged)."""
         code = response.exception_code
+        fields, self._taken_untold = self._taken_untold, None  # the echo's line: not its answer
         if code == ACKNOWLEDGE_CODE:
             _count(device, code)
+            if fields is not None:
+                self.log.info("set-up write taken", **fields, acknowledged=True)
             return
         if polls:
             device.write_polls[expected] = polls
@@ -451,9 +478,12 @@ class DeviceReads:
             return
         self._write_answered(device, expected, code, response.frame)
 
-    def _write_answered(self, device: _Device, expected: Request, code: int, frame: bytes) -> None:
+    def _write_answered(
+        self, device: _Device, expected: Request, code: int, frame: bytes, *, copy: bool = False
+    ) -> None:
         """``written``, once the write is not asked again for a busy answer: an exception
-        counted by code, 0x05 (acknowledge: taken, still being worked on) too."""
+        counted by code, 0x05 (acknowledge: taken, still being worked on) too; ``copy``: the
+        line of a write taken waits (see ``written``)."""
         assert isinstance(expected, WriteRequest)
         fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
         device.write_polls.pop(expected, None)
@@ -488,6 +518,10 @@ class DeviceReads:
                     hint=WRITE_REFUSED_HINT,
                     suppressed=held,
                 )
+            return
+        if copy:
+            self.tell_taken()  # a line still waiting is another write's: told first
+            self._taken_untold = fields
             return
         self.log.info("set-up write taken", **fields)
 

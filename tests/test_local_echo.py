@@ -3,7 +3,7 @@ port reads, split however the reads come, and a port that does not echo loses no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -361,6 +361,118 @@ def test_a_set_up_write_refused_after_its_echo_is_that_write_s_exception() -> No
     assert len([e for e in logs if e["event"] == "requests come back as sent"]) == 1
 
 
+#: The events of the lines that tell how a set-up write ended.
+WRITE_EVENTS = (
+    "set-up write taken",
+    "device refused a set-up write",
+    "set-up write not echoed as sent",
+    "set-up write unanswered",
+)
+
+
+def write_lines(logs: Sequence[Mapping[str, Any]]) -> list[tuple[str, Any]]:
+    """The lines of ``logs`` that tell how a set-up write ended: (event, code or None)."""
+    return [(e["event"], e.get("code")) for e in logs if e["event"] in WRITE_EVENTS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("echo", "address", "told"),
+    [
+        (True, 5000, [("device refused a set-up write", 2)]),
+        (True, 54, [("set-up write taken", None)]),
+        (False, 5000, [("device refused a set-up write", 2)]),
+        (False, 54, [("set-up write taken", None)]),
+    ],
+    ids=["echo-refused", "echo-taken", "plain-refused", "plain-taken"],
+)
+def test_a_set_up_write_s_end_is_logged_once_whether_the_adapter_echoes_or_not(
+    echo: bool, address: int, told: list[tuple[str, Any]]
+) -> None:
+    """A set-up write of one register (function 06) to a real device (pymodbus's serial
+    server) at 9600 baud's pace, ``local_echo`` off, on an adapter that echoes each request
+    (epics-modules/modbus issue 39) or not; to a register outside its map (exception 02) or
+    in it. Function 06's answer is its request's bytes, so an adapter's echo and the
+    device's answer are alike: the first copy cannot tell whether the device's word follows.
+    Each write is logged once, as what it was: refused with its code (the echo's copy was
+    logged as taken first, then the refusal), or taken (once, whether the device's copy
+    came after an echo or alone). The write taken is in the device's memory.
+
+    The bus takes the echo for the write's answer and does not wait for the device's own
+    after it; ``gap_s`` keeps the line quiet for 0.15 s after each exchange, so that the
+    server's answer, late on a loaded host, comes before the next request, not across it
+    (where the request's partial frame drop loses it, as a collision on the line would)."""
+    table = bus_table("", local_echo=False)
+    table["serial"]["baudrate"] = 9600
+    table["modbus"] |= {
+        "setup": [{"table": "holding", "address": address, "value": 7}],
+        "gap_s": 0.15,
+        "timeout_s": 0.5,
+    }
+    with (
+        capture_logs() as logs,
+        PtyRelay(echo=echo, char_s=10 / 9600) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        table["port"] = relay.near.path
+        errors: list[str] = []
+        config = Config.load({"sensors": [table]}, "", errors)
+        assert config is not None, errors
+        runtime = SensorRuntime(config.sensors[0])
+        with Reader([runtime]) as reader:
+            # the write's line, and reads for longer than its timeout after it
+
+            def told_and_read() -> bool:
+                counters = runtime.modbus
+                return (
+                    bool(write_lines(logs)) and counters is not None and counters.transactions >= 6
+                )
+
+            run_reader_until(reader, told_and_read, 10.0)
+        if address == 54:
+            assert server.get(1, "holding", 54) == [7]
+    assert write_lines(logs) == told, logs
+    counters = runtime.modbus
+    assert counters is not None
+    assert counters.exceptions == ({2: 1} if address == 5000 else {})
+    assert counters.timeouts == 0
+
+
+def test_a_write_answered_with_its_own_bytes_is_taken_at_once_and_logged_after_its_timeout(
+    pty_pair: PtyPair,
+) -> None:
+    """A device that answers a set-up write (function 06) with the request's bytes, as it
+    does, on an adapter that does not echo, ``local_echo`` off: the write is taken at once,
+    and the read goes out right after it (no wait for a second copy that an echoing adapter
+    would bring); its ``set-up write taken`` line comes once the write's timeout (0.2 s) has
+    passed with no exception after it, at the bus's next tick, and only once."""
+    table = bus_table(pty_pair.path, local_echo=False)
+    table["modbus"] |= {
+        "interval_s": 1.0,
+        "setup": [{"table": "holding", "address": 54, "value": 7}],
+    }
+    write = rtu_frame(bytes.fromhex("01 06 00 36 00 07"))
+    hand = HandBus(pty_pair, table)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == write
+            hand.receive(100.01, write, look=False)
+            assert hand.tick(100.02) == read_request(1, 0, 1)  # not held for the write
+            hand.receive(100.03, read_reply(1, [9]), look=False)
+            assert write_lines(logs) == []  # an exception of the write may still come
+            hand.tick(100.21)
+            assert write_lines(logs) == []
+            hand.tick(100.22)
+            assert write_lines(logs) == [("set-up write taken", None)]
+            assert hand.tick(101.0) == read_request(1, 0, 1)  # the write is not asked again
+            hand.receive(101.01, read_reply(1, [9]), look=False)
+        assert write_lines(logs) == [("set-up write taken", None)]
+        assert hand.counters("m").exceptions == {}
+    finally:
+        hand.close()
+
+
 def test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll(
     pty_pair: PtyPair,
 ) -> None:
@@ -392,6 +504,8 @@ def test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll(
         assert counters.errors == dict.fromkeys(counters.errors, 0)
         refused = [e for e in logs if e["event"] == "device refused a set-up write"]
         assert [e["code"] for e in refused] == [6]
+        # never logged as taken: each echo's line gave way to the busy answer after it
+        assert write_lines(logs) == [("device refused a set-up write", 6)]
     finally:
         hand.close()
 
@@ -408,15 +522,21 @@ def test_a_set_up_write_acknowledged_after_its_echo_is_counted_once(pty_pair: Pt
     write = rtu_frame(bytes.fromhex("01 06 00 36 00 07"))
     hand = HandBus(pty_pair, table)
     try:
-        assert hand.tick(100.0) == write
-        hand.receive(100.001, write, look=False)
-        hand.receive(100.01, rtu_frame(bytes.fromhex("01 86 05")), look=False)
-        for at in (100.02, 101.0, 102.0):
-            assert hand.tick(at) == read_request(1, 0, 1)
-            hand.receive(at + 0.01, read_reply(1, [9]), look=False)
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == write
+            hand.receive(100.001, write, look=False)
+            hand.receive(100.01, rtu_frame(bytes.fromhex("01 86 05")), look=False)
+            for at in (100.02, 101.0, 102.0):
+                assert hand.tick(at) == read_request(1, 0, 1)
+                hand.receive(at + 0.01, read_reply(1, [9]), look=False)
         counters = hand.counters("m")
         assert counters.exceptions == {5: 1}
         assert counters.errors == dict.fromkeys(counters.errors, 0)
+        # logged once, taken as acknowledged
+        taken = [e for e in logs if e["event"] in WRITE_EVENTS]
+        assert [(e["event"], e.get("acknowledged")) for e in taken] == [
+            ("set-up write taken", True)
+        ]
     finally:
         hand.close()
 
