@@ -139,6 +139,7 @@ from sensord.formats.modbus import (
     EXCEPTION_NAMES,
     FUNCTION_CODES,
     REQUEST_BYTES,
+    WRITE_FUNCTIONS,
     ModbusLink,
     Response,
     exception_named,
@@ -222,6 +223,9 @@ OTHER_FUNCTION_HINT = (
 
 #: The table each read function code reads.
 _TABLE_OF_FUNCTION = {code: table for table, code in FUNCTION_CODES.items()}
+
+#: The function codes of set-up writes (05, 06, 15, 16).
+_WRITE_CODES = frozenset(code for codes in WRITE_FUNCTIONS.values() for code in codes)
 
 #: What an RTU adapter that sends each read request back as it goes out (it hears its own
 #: transmission on a 2-wire line) is told: its echoes are skipped bytes, and the answers
@@ -1429,7 +1433,7 @@ class Bus:
                 limit_s = LATE_DRAIN_TIMEOUTS * device.timeout_s
                 device.late_s = max(device.late_s, min(after_s, limit_s))
         code = response.exception_code
-        self._count_late(device, code)
+        self._count_late(device, code, response.function_code)
         if device.counters.silent:  # its timeouts are late answers, not reads it ignores
             device.counters.silent.clear()
         if code not in GATEWAY_NO_ANSWER:
@@ -1463,17 +1467,19 @@ class Bus:
         return True
 
     @staticmethod
-    def _count_late(device: _Device, code: int) -> None:
+    def _count_late(device: _Device, code: int, function: int) -> None:
         """An answer of ``device`` after its timeout: counted as ``late``, and an exception
-        response (``code``) by its code too, as one in time is: it answers a request of
-        ``device``'s (its unit id's on RTU while one of its requests went unanswered, its
-        transaction id over Modbus TCP), so it is the device's word (a gateway's for it, 0x0A
-        or 0x0B), which sensord_modbus_exceptions_total tells. A frame nobody asked for
-        (``unasked``) is not counted by code: it answers no request of sensord's (another
-        master's exchange with the device, a second device of its unit id)."""
+        response (``code``, to a request of ``function``) by its code too, as one in time
+        is: it answers a request of ``device``'s (its unit id's on RTU while one of its
+        requests went unanswered, its transaction id over Modbus TCP), so it is the device's
+        word (a gateway's for it, 0x0A or 0x0B), which sensord_modbus_exceptions_total tells;
+        but a gateway's 0x0A or 0x0B to a set-up write, which is not counted by code in time
+        either (the write is told as unanswered: ``DeviceReads.unanswered``). A frame nobody
+        asked for (``unasked``) is not counted by code: it answers no request of sensord's
+        (another master's exchange with the device, a second device of its unit id)."""
         counters = device.counters
         counters.errors["late"] += 1
-        if code:
+        if code and not (code in GATEWAY_NO_ANSWER and function in _WRITE_CODES):
             counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
 
     def _warn_late(self, device: _Device, hint: str, after_s: float, code: int) -> None:
@@ -1785,12 +1791,12 @@ class Bus:
         late answer, counted as ``_repeated`` counts one, and False."""
         if device.owed:
             device.owed -= 1
-            self._late_zero_id(device, response.exception_code)
+            self._late_zero_id(device, response)
             return True
         self._count_repeated(device, response)
         return False
 
-    def _late_zero_id(self, device: _Device, code: int) -> None:
+    def _late_zero_id(self, device: _Device, response: Response) -> None:
         """A reply with transaction id 0 from ``device``, which answers so, while none of its
         exchanges is in flight (none is, or another device's is): its answer after its
         timeout. Counted as ``late`` (an exception by its code too, ``_count_late``), and no
@@ -1798,7 +1804,8 @@ class Bus:
         such reply starting that wait again, so that a late one is not taken for the next
         request's answer (as on RTU: ``_drain``)."""
         now = self._clock()
-        self._count_late(device, code)
+        code = response.exception_code
+        self._count_late(device, code, response.function_code)
         device.late_in_row += 1
         self.quiet_until = max(self.quiet_until, now + device.timeout_s)
         self._upcoming = None

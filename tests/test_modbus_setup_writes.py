@@ -354,6 +354,33 @@ def test_a_set_up_write_acknowledged_with_0x05_is_taken_and_counted(pty_pair: Pt
         hand.close()
 
 
+def test_a_gateway_s_late_0b_counts_by_code_for_a_read_not_for_a_write(
+    pty_pair: PtyPair,
+) -> None:
+    """Behind a serial server's gateway, the SCD30's set-up write and then its read time out,
+    and the gateway's exception 0x0B for each comes after the timeout: both are counted
+    ``late``; the read's counts in the exceptions by its code, as one in time does, and the
+    write's does not, as one in time does not either (the write is told as unanswered, see
+    :func:`test_a_gateway_s_0b_to_a_write_is_no_refused_read`)."""
+    hand = HandBus(pty_pair, scd30(timeout_s=0.3))
+    try:
+        assert hand.tick(100.0) == START
+        assert hand.tick(100.31) == b""  # timed out
+        hand.receive(100.4, rtu_frame(bytes([0x61, 0x86, 0x0B])), look=False)
+        counters = hand.counters("scd30")
+        assert (counters.errors["late"], counters.exceptions) == (1, {})
+        # the poll's read, once the device is drained (the write is asked at the next poll)
+        at = 100.41
+        while (request := hand.tick(at)) == b"" and at < 103.0:
+            at = round(at + 0.01, 6)
+        assert request == READ, (at, request.hex())
+        assert hand.tick(at + 0.31) == b""  # timed out
+        hand.receive(at + 0.4, rtu_frame(bytes([0x61, 0x83, 0x0B])), look=False)
+        assert (counters.errors["late"], counters.exceptions) == (2, {0x0B: 1})
+    finally:
+        hand.close()
+
+
 def test_a_gateway_s_0b_to_a_write_is_no_refused_read(pty_pair: PtyPair) -> None:
     hand = HandBus(pty_pair, scd30())
     try:
