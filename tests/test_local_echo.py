@@ -336,10 +336,13 @@ def test_a_set_up_write_refused_after_its_echo_is_that_write_s_exception() -> No
     is taken for the answer (it is the answer's bytes), and the device's exception 02 after
     it is that write's: counted with its code, logged as a refused set-up write (not asked
     again), no frame nobody asked for. The reads go on. (It was counted as ``unasked``, and
-    the write taken.)"""
+    the write taken.) The bus does not wait for the device's word after the echo: ``gap_s``
+    keeps the line quiet for 0.15 s after the exchange, so that the server's exception, late
+    on a loaded host, comes before the next request rather than across it (where the
+    request's partial frame drop loses it, as a collision on the line would)."""
     table = bus_table("", local_echo=False)
     table["serial"]["baudrate"] = 9600
-    table["modbus"] |= {"setup": [{"table": "holding", "address": 5000, "value": 7}]}
+    table["modbus"] |= {"setup": [{"table": "holding", "address": 5000, "value": 7}], "gap_s": 0.15}
     with (
         capture_logs() as logs,
         PtyRelay(echo=True, char_s=10 / 9600) as relay,
