@@ -101,7 +101,10 @@ stays silent adds re-runs and reconnects, not ``missing`` errors, each time. A r
 stale device, the run of a connection opened again for its silence, or the connect's run to a
 device that streams (no poll) and sent no byte since the open (asleep, or not powered yet),
 or to a polled one whose first frame comes after a poll it left unanswered after that run
-(it was as silent to its polls: an SDS011 asleep at the open and woken before it is stale),
+(it was as silent to its polls: an SDS011 asleep at the open and woken before it is stale)
+or, of a preset that has a sleep (PMS, SDS011), that sent no byte since the open (asleep, and
+woken by another program or by the set-up's own wake command before its first poll was
+answered),
 that got no reply and no byte is written again once the device answers (``_check_ignored``;
 an SDS011 asleep at the open answers neither queries nor settings, and streams as its flash
 holds once it is woken; a command that the run its first frame starts misses again is one
@@ -684,12 +687,15 @@ class Dialogue:
         # answers, even a command it never acknowledges (a clone MH-Z19 that takes abc_off
         # without a reply loses it with its supply, as a genuine one does)
         silent_run = (self._rerunning or self._same_device) and self._port.state == "stale"
-        # so did the connect's run to a device that streams and sent no byte since the open
-        # (asleep or not powered yet: an SDS011 asleep answers only its wake command); a
-        # polled one is silent until asked, and its first answer tells it ignores them
+        # so did the connect's run to a device that sent no byte since the open and may have
+        # been asleep or unpowered then: one that streams, or a polled one that has a sleep
+        # (an SDS011 or a PMS asleep answers only its wake command, and another program, or
+        # the set-up's own wake command, may wake it before its first poll is answered); a
+        # polled one without a sleep (an MH-Z19) is silent until asked, and its first answer
+        # tells it ignores them
         silent_connect = (
             not (self._rerunning or self._same_device)
-            and self._config.poll is None
+            and (self._config.poll is None or self._wake is not None)
             and self._port.bytes_read == self._bytes_at_open
         )
         silent_run = silent_run or silent_connect

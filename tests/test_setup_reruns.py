@@ -732,6 +732,88 @@ def test_an_sds011_asleep_at_the_open_that_starts_streaming_ends_set_up(
         assert setup_at[0] - woke < 2.0 + SETUP_GAP_S + 0.05, setup_at[0] - woke
 
 
+class DeafSds011(PresetDevice):
+    """An SDS011 awake in query mode that answers its data query (``04``) and nothing else:
+    a unit that ignores every set-up command and query of a setting."""
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        return [None] * data.count(command_bytes("sds011", "query"))
+
+
+@pytest.mark.parametrize(
+    ("setup", "woken_s", "active"),
+    [
+        (["query_mode"], 14.25, True),
+        (["query_mode"], 13.0, False),
+        (["query_mode", "work"], None, True),
+        (["query_mode", "work"], None, False),
+        (["query_mode"], None, False),
+    ],
+    ids=[
+        "streaming, woken by another program after the first poll went out",
+        "query mode in its flash, woken by another program before the first poll",
+        "streaming, woken by the set-up's own work command",
+        "query mode in its flash, woken by the set-up's own work command",
+        "awake, ignores every set-up command",
+    ],
+)
+def test_a_polled_sds011_asleep_through_its_set_up_is_not_told_as_ignoring_it(
+    setup: list[str], woken_s: float | None, active: bool
+) -> None:
+    """An SDS011 polled in query mode (``query`` every 2 s), asleep at the open (another
+    program put it to sleep): asleep, it answers neither queries nor settings (py-sds011
+    issue #1, "Initialize fails when device in sleep mode": the reply to the report mode
+    command times out with no byte), only sleep/work (Laser Dust Sensor Control Protocol
+    V1.3). Its reporting mode's query and command go unanswered, no byte comes, and the
+    first poll follows at 14.2 s. It is woken within the first poll interval: by the other
+    program (streaming in active mode as it left it, its first frame 1 s later, the answer
+    to no poll; or in query mode as its flash holds, answering the first poll), or by the
+    set-up's last command, ``work``, acknowledged before the first poll. Its first frame
+    has the set-up written again (logged at info level, not as ignoring it), which it
+    takes: it ends in query mode. A unit awake that answers its data query and ignores
+    every command is told of once as ignoring ``query_mode``, after that run missed it
+    again."""
+    clock = Clock()
+    table: dict[str, Any] = {
+        "preset": "sds011",
+        "simulate": "never",
+        "warmup_s": 0,
+        "setup": setup,
+        "poll": {"command": "query", "interval_s": 2.0},
+    }
+    ignores = setup == ["query_mode"] and woken_s is None
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = Sds011(pair, clock)
+        flash = {"reporting_mode": 0 if active else 1}
+        sds.device = DeafSds011("sds011", flash) if ignores else PresetDevice("sds011", flash)
+        sds.device.asleep = not ignores
+        start = clock.now
+        if woken_s is not None:
+            sds.run(rt, start + woken_s)
+            assert rt.framer.frames == 0
+            sds.device.receive(command_bytes("sds011", "work"))  # the other program's
+            sds.next_frame_at = clock.now + 1.0
+        sds.run(rt, start + 60.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert not sds.device.asleep
+    assert rt.framer.frames == sds.sent > 0
+    assert rt.framer.skipped_bytes == 0
+    ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
+    again = [e for e in logs if e["event"] == RERUN]
+    assert [(e["log_level"], e["why"][:25]) for e in again] == [
+        ("info", "the device answers again:")
+    ]
+    if ignores:
+        assert [e["commands"] for e in ignored] == [["query_mode"]]
+    else:
+        assert ignored == []
+        assert not sds.device.active
+
+
 @pytest.mark.parametrize("answers", [True, False], ids=["answers K", "ignores K"])
 def test_a_streaming_device_powered_after_its_open_is_set_up_once_it_sends(answers: bool) -> None:
     """A CO2 sensor that streams a line every half second (``Z 00400``), its supply switched
