@@ -146,6 +146,15 @@ SILENCE_NOISE_BYTES = 48
 #: streaming on a line that spoils its frames gives a rejected candidate per frame.
 SILENCE_REJECTED_CANDIDATES = 1
 
+#: The share of its stale timeout that a streaming device must have sent no byte at a
+#: stretch, between its last frame and the first after it was stale, for the pause to count
+#: as a silence (``warmup_after_silence``). A device that sleeps or loses its supply sends
+#: nothing from the frame it cut short until it runs again, at least the stale timeout; one
+#: that goes on streaming on a line that spoils its frames (their start bytes lost, which
+#: leaves a frame framer no candidate to reject) sends a frame every interval, and the stale
+#: timeout is three intervals at least (``SensorConfig.stale_after``, unless configured).
+QUIET_SHARE_OF_STALE = 0.5
+
 #: The most bytes besides its frames a polled device whose set-up runs again only once it
 #: answers (``Dialogue.reruns_while_stale``: an MH-Z19) may have sent in a stale spell for the
 #: spell to count as one in which it may have lost its supply: a byte or two that the UART reads
@@ -672,6 +681,10 @@ class SensorRuntime:
         self._read_at_frame = 0
         #: the frame framer's ``rejections`` then (``_silent_since_frame``)
         self._rejections_at_frame = 0
+        #: when the last chunk was read, and the longest stretch without a byte since the last
+        #: frame's chunk (``_silent_since_frame``)
+        self._byte_at = -math.inf
+        self._quiet_s = 0.0
         #: the last pause between two frames that a frame ended while the sensor was stale,
         #: the frame count then, and the hint while two such pauses running were alike
         #: (``_pause_ended``)
@@ -1542,6 +1555,10 @@ class SensorRuntime:
             else:
                 self.capture.rx(now, chunk)
             self.bytes_read += len(chunk)
+            quiet = now - self._byte_at
+            if quiet > self._quiet_s:
+                self._quiet_s = quiet
+            self._byte_at = now
             if self.take_replies is not None:  # a set-up command's reply is awaited
                 rest = self.take_replies(chunk)
                 if len(rest) != len(chunk):
@@ -1756,15 +1773,23 @@ class SensorRuntime:
         """Mark where the stream stands as a frame comes (or the port opens): the bytes read
         and the candidates the frame framer rejected until now."""
         self._read_at_frame = self.bytes_read
+        self._quiet_s = 0.0
         binary = self._frame_framer
         if binary is not None:
             self._rejections_at_frame = binary.rejections
 
     def _silent_since_frame(self, frames: list[bytes]) -> bool:
         """Whether a streaming device whose ``frames`` come after it was stale sent no frame
-        since the last frame's chunk, not frames that were all rejected (a noisy line): the
-        bytes besides ``frames`` are few (``SILENCE_NOISE_BYTES``), or a frame framer found
-        no more than ``SILENCE_REJECTED_CANDIDATES`` candidates in them."""
+        since the last frame's chunk, not frames that were all rejected (a noisy line): it
+        fell quiet, no byte for half the stale timeout at a stretch or longer
+        (:data:`QUIET_SHARE_OF_STALE`), and the bytes besides ``frames`` are few
+        (``SILENCE_NOISE_BYTES``), or a frame framer found no more than
+        ``SILENCE_REJECTED_CANDIDATES`` candidates in them. A device whose bytes kept coming
+        all through the spell went on sending frames that the line spoilt, their start
+        bytes too (a frame framer finds no candidate in frames without them): its fan never
+        stopped."""
+        if self._quiet_s < QUIET_SHARE_OF_STALE * self._stale_after_s:
+            return False
         if self.bytes_read - self._read_at_frame - sum(map(len, frames)) <= SILENCE_NOISE_BYTES:
             return True
         binary = self._frame_framer

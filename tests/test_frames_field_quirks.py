@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import collections
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -876,6 +877,85 @@ def test_a_pms_whose_frames_were_all_spoilt_for_a_while_does_not_warm_up_again()
     assert rt.snapshot().parse_errors["checksum"] == 20
     assert [e for e in logs if e.get("why") == "its frames come again after a silence"] == []
     assert after[0][0] == back + 1.0
+
+
+def without_start(frame: bytes) -> bytes:
+    """The frame without its two start bytes (``42 4D``), lost on the line."""
+    return frame[2:]
+
+
+def start_damaged(frame: bytes) -> bytes:
+    """The frame with its first start byte damaged (``42`` read as ``40``)."""
+    return b"\x40" + frame[1:]
+
+
+def second_start_lost(frame: bytes) -> bytes:
+    """The frame without its second start byte (``4D``): ``42 00 1C ...``."""
+    return frame[:1] + frame[2:]
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [without_start, start_damaged, second_start_lost],
+    ids=["start bytes lost", "first start byte damaged", "second start byte lost"],
+)
+def test_a_pms_whose_start_bytes_were_spoilt_for_a_while_does_not_warm_up_again(
+    spoil: Callable[[bytes], bytes],
+) -> None:
+    """A PMS5003 on a line that spoils the start bytes of every frame for 20 s (a USB-UART
+    adapter that drops or garbles bytes; drivers lose frame sync on a lost start byte:
+    pimoroni/pms5003-python PR #5, "Read SOF byte-by-byte to allow resync"): the frame
+    framer finds no candidate in them, so none is rejected, and the sensor goes stale. Its
+    bytes kept coming a frame a second all through the spell: it neither slept nor lost
+    power, its fan never stopped, and its good frames after the spell are published at once
+    (no warm-up of 30 s), every spoilt frame's bytes counted as skipped."""
+    clock = Clock()
+    device = SleepyPms(unsettled=0)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "pms5003", "warmup_s": 30})
+        start = clock.now
+        before = run_streaming_pms(rt, pair, clock, device, start + 60.0)
+        skipped = rt.framer.skipped_bytes
+        spoilt = 0
+        while clock.now < start + 80.0:
+            clock.now += 1.0
+            rt.tick(clock.now)
+            bad = spoil(device.frame())
+            spoilt += len(bad)
+            feed(rt, pair, bad)
+        assert rt.state == "stale"
+        back = clock.now
+        after = run_streaming_pms(rt, pair, clock, device, start + 100.0)
+        rt.stop()
+    assert {value for _, value in before} == {918.0}
+    assert [e for e in logs if e.get("why") == "its frames come again after a silence"] == []
+    assert after[0][0] == back + 1.0
+    assert len(after) == 20
+    assert rt.framer.skipped_bytes - skipped == spoilt
+
+
+def test_a_pms_silent_for_a_while_warms_up_again_though_its_first_frame_is_cut() -> None:
+    """A PMS5003 from which no byte comes for 40 s, then a frame without its start bytes and
+    good frames. Whether the device slept or the line lost its bytes, the host cannot tell:
+    no byte came, and a device woken or powered while the line was out resumes mid-frame as
+    well. It warms up again, as after any silence: its first frames may be unsettled."""
+    clock = Clock()
+    device = SleepyPms(unsettled=0)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "pms5003", "warmup_s": 30})
+        start = clock.now
+        run_streaming_pms(rt, pair, clock, device, start + 60.0)
+        while clock.now < start + 100.0:
+            clock.now += 1.0
+            rt.tick(clock.now)
+        assert rt.state == "stale"
+        feed(rt, pair, without_start(device.frame()))
+        back = clock.now
+        after = run_streaming_pms(rt, pair, clock, device, start + 160.0)
+        rt.stop()
+    again = [e for e in logs if e.get("why") == "its frames come again after a silence"]
+    assert len(again) == 1
+    assert after[0][0] >= back + 30.0
 
 
 #: Bytes of no frame from a PMS5003T's line (avaldebe/PyPMS issue #19, ``xxd`` of
