@@ -793,14 +793,17 @@ class Dialogue:
     def _check_ignored(self) -> None:
         """Commands counted missing while the device had sent nothing: once a frame comes
         (a polled device answers only after its set-up) with no poll left unanswered since
-        then, the device is known to hear and to ignore them, which is logged at most once a
-        minute (a port that is opened again and
+        then, a device that has no sleep (an MH-Z19) is known to hear and to ignore them,
+        which is logged at most once a minute (a port that is opened again and
         again finds it at each connect; ``suppressed``: the connects held back). A re-run
         (or the connect of a connection opened again for its silence) wrote them to a device
         that was silent (stale: its supply cut, say) when it began:
         its frame tells only that it is back, as it powered up (an MH-Z19's calibration on
         again, a PMS in active mode), and the set-up is written again at once, or as soon as
-        the run that missed them is over (a later command's reply still awaited)."""
+        the run that missed them is over (a later command's reply still awaited). So does
+        the connect's run to a silent device that streams, or to a polled one that has a
+        sleep (an SDS011 asleep at the open, woken within its first poll interval): the
+        commands the run its frame starts misses again are the ones it ignores."""
         assert self._missing_unheard is not None
         commands, frames, rerun = self._missing_unheard
         if self._port.framer.frames == frames:
