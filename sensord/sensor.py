@@ -152,7 +152,9 @@ SILENCE_REJECTED_CANDIDATES = 1
 #: nothing from the frame it cut short until it runs again, at least the stale timeout; one
 #: that goes on streaming on a line that spoils its frames (their start bytes lost, which
 #: leaves a frame framer no candidate to reject) sends a frame every interval, and the stale
-#: timeout is three intervals at least (``SensorConfig.stale_after``, unless configured).
+#: timeout is three intervals at least (``SensorConfig.stale_after``, unless configured): 5 s
+#: for the PMS presets, whose frames come every 2.3 s at the longest (the PMS5003 datasheet's
+#: "stable mode"; 200 to 800 ms in its "fast mode").
 QUIET_SHARE_OF_STALE = 0.5
 
 #: The most bytes besides its frames a polled device whose set-up runs again only once it
