@@ -1038,6 +1038,22 @@ def test_a_text_message_of_bytes_0xff_that_no_channel_reads_is_ignored() -> None
     }
 
 
+def test_a_value_of_letters_alone_is_no_gas_line_waiting_for_its_value() -> None:
+    """The Hungarian meter's breaker state, ``0-0:96.50.68(ON)``, one group of letters as a
+    DSMR 2.2 gas line's last group is a unit: a channel that reads it gets a ``syntax`` error
+    that says its value is no number, each telegram, not a gas value line lost
+    (``truncated``), and the threshold on the line after it, ``0-0:17.0.0(90.000*kW)``, is
+    read."""
+    assert b"\r\n0-0:96.50.68(ON)\r\n0-0:17.0.0(90.000*kW)\r\n" in AUX_HU
+    rt = runtime(meter(("breaker", "0-0:96.50.68"), ("threshold_kw", "0-0:17.0.0")))
+    with capture_logs() as logs:
+        rt.feed(AUX_HU + AUX_HU)
+    assert latest(rt) == {"threshold_kw": 90.0}
+    assert counts(rt)["errors"] == {"overlong": 2, "syntax": 2}  # the 0xFF message overlong
+    [rejected] = [e for e in logs if e["event"] == "frame rejected"]
+    assert rejected["detail"] == "0-0:96.50.68: 'ON' is no number"
+
+
 @pytest.mark.parametrize(
     "line",
     [

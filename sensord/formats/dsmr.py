@@ -24,7 +24,10 @@ read as the code's value, and no other is. When a line of a code comes in its pl
 code's, ``0-1:24.4.0(1)``, or the next telegram's first) its value's line was lost: that line
 is read as any other, and the code's reading is lost, ``truncated`` when a channel reads it
 (the other line's readings kept); a line that is neither, such as a value line damaged
-(``(00001.001``), is ``syntax``. Lines of codes no channel reads are ignored frames, whatever their
+(``(00001.001``), is ``syntax``. A line of one group of letters is no gas line but a value
+that is no number (a Hungarian meter's breaker state, ``0-0:96.50.68(ON)``): ``syntax`` when
+a channel reads it, and the line after it is read as it is. Lines of codes no channel reads
+are ignored frames, whatever their
 value holds: a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
 the sensor's ``encoding``, and an Iskra AM550's ``1-0:0.2.0((ER11))``, whose parentheses
 nest, are; a line a channel
@@ -91,7 +94,9 @@ _CURRENT = 255
 _CONTINUED = re.compile(r"(?:\([^()]*\))+")
 #: A value as DSMR writes it: fixed-point, maybe signed.
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
-#: A group that is a unit alone (``(m3)``): a DSMR 2.2 or 3 gas line, whose value comes next.
+#: A group that is a unit alone (``(m3)``): the last of a DSMR 2.2 or 3 gas line's groups,
+#: whose value comes next. A line of that group alone holds a value of letters (a Hungarian
+#: meter's breaker state, ``0-0:96.50.68(ON)``), no number.
 _UNIT_ALONE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 #: Units some meters write in place of DSMR's, a thousandth of them.
 _THOUSANDS = frozenset({"Wh", "W", "varh", "var", "VAh", "VA"})
@@ -214,7 +219,11 @@ def decoder(spec: FormatSpec) -> Decoder:
         """The readings of ``code`` from its parenthesised ``groups``, those of a line of its
         own (``whole``) or of the line after it."""
         last = groups[groups.rindex("(") + 1 : -1]
-        if _UNIT_ALONE.fullmatch(last) is not None and whole:
+        if (
+            _UNIT_ALONE.fullmatch(last) is not None
+            and whole
+            and groups.index(")") < len(groups) - 1
+        ):
             pending.append(code)  # the value is on the next line
             return []
         channels = wanted.get(code)
