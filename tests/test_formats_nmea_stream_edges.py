@@ -31,7 +31,7 @@ from test_formats_nmea_receivers import FIXTURES, stream
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
-from sensord.formats.nmea_framer import NmeaFramer
+from sensord.formats.nmea_framer import NmeaFramer, checksum
 
 #: Receivers of several makers: u-blox (two glued GSA, a repeated ``$``), SiRF (a stray
 #: character before a ``$``, a GSV group cut short), MediaTek (a last sentence cut short),
@@ -502,6 +502,36 @@ def test_a_damaged_sentence_inside_a_cut_frame_comes_in_its_place(cut_frame: byt
     junk.feed(cut_frame)
     junk.flush()
     assert results == {(plain.frames, 0, plain.skipped_bytes + junk.skipped_bytes)}
+
+
+@pytest.mark.parametrize("damaged", [False, True], ids=["intact", "first damaged"])
+@pytest.mark.parametrize("cut_frame", list(CUT_FRAMES.values()), ids=list(CUT_FRAMES))
+def test_text_of_a_whole_frame_s_payload_behind_a_cut_frame_is_no_sentence(
+    cut_frame: bytes, damaged: bool
+) -> None:
+    """The ZED-F9P's sentences (``ublox_zed_f9p_ubx.hex``) behind a frame cut short
+    (:data:`CUT_FRAMES`), with a whole RTCM 3 frame after the first of them whose payload
+    holds the text of a sentence whose checksum fails, ``$GPGGA,1*5A`` (its bytes give 4B),
+    and a line end (:data:`RTCM_1077`). The sentences after the frame, whose checksums hold,
+    show the bytes after the frame to be text, not those inside it, which are the frame's:
+    the frame is taken out whole and its payload's text is no frame; the frames are those of
+    the same bytes without the cut frame, however the bytes are chunked. So with the first
+    sentence damaged on the line (its checksum fails): it comes in its place, the first."""
+    sentences = [m for m in zed_f9p_messages() if m.startswith(b"$")]
+    lookalike = b"$GPGGA,1*5A"
+    assert lookalike + b"\r\n" in RTCM_1077
+    assert checksum(b"GPGGA,1") == 0x4B
+    first = sentences[0].replace(b",52,", b",53,") if damaged else sentences[0]
+    data = b"".join([cut_frame, first, RTCM_1077, *sentences[1:], *sentences * 40])
+    assert len(data) > 9216 + 8  # every candidate fails before the stream ends
+    plain, frames = came_in_chunks(b"\n", data.replace(cut_frame, b"", 1), len(data))
+    expected = [frame for _, frame in frames]
+    assert lookalike not in expected
+    assert expected[0] == first[:-2]
+    for chunk in (1, 7, 64, len(data)):
+        cut, timed = came_in_chunks(b"\n", data, chunk)
+        assert [frame for _, frame in timed] == expected, chunk
+        assert cut.frames == plain.frames, chunk
 
 
 @pytest.mark.parametrize("cut_frame", list(CUT_FRAMES.values()), ids=list(CUT_FRAMES))

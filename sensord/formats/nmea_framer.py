@@ -220,8 +220,35 @@ class _Cut:
     scan_from: int
 
 
+def _in_whole_frame(data: bytes, lower: int, at: int) -> bool:
+    """Whether byte ``at`` of ``data`` lies inside a whole UBX or RTCM 3 frame whose check
+    holds that starts in ``data[lower:at]``."""
+    size = len(data)
+    for candidate in _CANDIDATE.finditer(data, lower, at):
+        start = candidate.start()
+        if data[start] == _RTCM_FIRST:
+            if start + _RTCM_HEADER > size:
+                continue
+            end = start + _RTCM_HEADER + 3 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
+            if at < end <= size and crc24q(data[start : end - 3]) == int.from_bytes(
+                data[end - 3 : end], "big"
+            ):
+                return True
+        elif start + _UBX_HEADER <= size:
+            end = start + _UBX_HEADER + 2 + (data[start + 4] | data[start + 5] << 8)
+            if at < end <= size and _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]:
+                return True
+    return False
+
+
 def _found_sentences(
-    data: bytes, start: int, end: int, sentences: _Sentences, done: dict[int, int]
+    data: bytes,
+    start: int,
+    end: int,
+    sentences: _Sentences,
+    done: dict[int, int],
+    *,
+    frames_from: int,
 ) -> tuple[list[tuple[_Span, bytes, int]], int]:
     """The whole sentences in ``data[start:end]`` not passed on yet (``done``: the ends of
     their spans by their starts) whose checksum holds, each after those whose checksum fails
@@ -234,7 +261,10 @@ def _found_sentences(
     before the candidate's end: a sentence before it whose checksum fails was damaged on the
     line, and comes in its place, for the decoder to reject, rather than after the sentences
     behind it when the candidate fails, up to its claimed length later (9216 bytes). One
-    that nothing shows so waits, as a payload's bytes that only look like a sentence may. A
+    that nothing shows so waits, as a payload's bytes that only look like a sentence may;
+    one inside a whole frame whose check holds that starts at ``frames_from`` or after (the
+    candidate's second byte) is that frame's payload (an RTCM 3 frame's bytes that read
+    ``$GPGGA,1*5A``, whose checksum is 4B), no sentence: it is taken out with its frame. A
     sentence passed on when a CR was the last byte searched takes the LF that follows that CR
     now into its span (in ``done``), as a span found with both has it, so that the spans do
     not depend on the chunking."""
@@ -249,8 +279,9 @@ def _found_sentences(
             span = (first, last)
             sentence = (span, data[first : match.end(2)], match.end(3) - match.start(3))
             if checksum(match.group(1)) != int(match.group(2), 16):
-                failing.append(sentence)
-                continue
+                if not _in_whole_frame(data, frames_from, first):
+                    failing.append(sentence)
+                continue  # else a whole frame's payload, which is taken out with it
             found += failing
             found.append(sentence)
         failing = []
@@ -339,7 +370,9 @@ def _cut_binary(
         found = None
         waits = stop  # where a sentence whose checksum fails waits for one after it
         if sentences.pattern.search(data, first, stop) is not None:
-            found, waits = _found_sentences(data, first, stop, sentences, done)
+            found, waits = _found_sentences(
+                data, first, stop, sentences, done, frames_from=start + 1
+            )
         if found is not None:
             if found:
                 text.append(_strip_spans(data, at, start, spans))
@@ -406,7 +439,9 @@ class NmeaFramer(LineFramer):
     the sentences behind it, which would show the decoder its loss out of place (a GSV group's
     next sentence counted as a second loss). One that no such sentence follows in the
     candidate comes when the candidate fails: a payload's bytes look like a sentence whose
-    checksum fails 256 times as often as like one whose checksum holds. A line pending right
+    checksum fails 256 times as often as like one whose checksum holds. One inside a whole
+    frame whose check holds, after the candidate's start, is that frame's payload, taken out
+    with it, never passed on. A line pending right
     before such a candidate (one that holds sentences or has not all come), whose last piece
     is a whole checksummed sentence, its line end lost, is ended by the candidate's first byte
     and cut into its sentences at once, so that they come before the candidate's; a line
