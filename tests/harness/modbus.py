@@ -221,8 +221,14 @@ class PtyRelay:
         self.mangle = mangle
         self.delay_s = delay_s
         self.char_s = char_s
-        #: bytes for sensord still held back: (when, order, bytes)
-        self._later: list[tuple[float, int, bytes]] = []
+        #: bytes for sensord still held back: (when, order, bytes, when the request before
+        #: them came)
+        self._later: list[tuple[float, int, bytes, float]] = []
+        #: when the last request came from sensord
+        self._asked_at = 0.0
+        #: the longest time from a request's arrival to the delivery of bytes held back after
+        #: it (the device's own turnaround included, and what a loaded host adds to it)
+        self.held_answer_s = 0.0
         self._order = itertools.count()
         #: when the last byte held back reaches sensord (one line: bytes keep their order)
         self._line_free = 0.0
@@ -289,6 +295,7 @@ class PtyRelay:
                         continue
                     if key.fd == near:
                         self.requests += data
+                        self._asked_at = time.monotonic()
                         if self.echo:
                             with contextlib.suppress(OSError):
                                 os.write(near, data)
@@ -316,11 +323,12 @@ class PtyRelay:
         ``char_s`` after the one before."""
         at = max(time.monotonic() + delay_s, self._line_free)
         if self.char_s <= 0:
-            heapq.heappush(self._later, (at, next(self._order), data))
+            heapq.heappush(self._later, (at, next(self._order), data, self._asked_at))
             self._line_free = at
             return
         for i in range(len(data)):
-            heapq.heappush(self._later, (at + i * self.char_s, next(self._order), data[i : i + 1]))
+            held = (at + i * self.char_s, next(self._order), data[i : i + 1], self._asked_at)
+            heapq.heappush(self._later, held)
         self._line_free = at + len(data) * self.char_s
 
     def _release(self, near: int) -> None:
@@ -328,7 +336,9 @@ class PtyRelay:
         now = time.monotonic()
         due = bytearray()
         while self._later and self._later[0][0] <= now:
-            due += heapq.heappop(self._later)[2]
+            _, _, data, asked_at = heapq.heappop(self._later)
+            due += data
+            self.held_answer_s = max(self.held_answer_s, now - asked_at)
         if due:
             with contextlib.suppress(OSError):
                 os.write(near, due)
