@@ -942,10 +942,11 @@ def test_a_gateway_reporting_its_device_silent_takes_it_down_like_a_timeout() ->
                 "did not answer the gateway, which answers exception 0x0B (gateway target "
                 "device failed to respond)" in gone_rt.last_error
             )
-            # three answers of 0B, then backoff (full jitter below 0.5 s, 1 s, 2 s, ...), not
+            # three answers of 0B, then backoff (full jitter below 0.5 s, 1 s, 2 s, 2 s ...), not
             # one every 0.1 s (about 30 in the test's 3 s); full jitter draws each delay from
-            # zero up, so five or six retries in under 3 s happen (6 in about 1 run of 1,400),
-            # eight would not (under 1 in 100,000 even over 4 s)
+            # zero up, so five or six retries in the 2.5 s after it went down happen (each
+            # attempt 0.15 s on top of its delay: 6 in about 1 run of 400), eight would not
+            # (1 in 50,000 even over 2.7 s)
             attempts = gone_rt.modbus.exceptions.get(11, 0)
             assert 3 <= attempts <= 3 + 7, gone_rt.modbus.exceptions
             assert gone_rt.modbus.timeouts == 0  # the gateway answered: nothing was waited out
