@@ -113,21 +113,25 @@ acknowledges as well (a clone MH-Z19's ``abc_off``, lost with its supply as a ge
 is); when it answers with a frame of its boot, by the run after the boot (``booting``). A
 replayed capture is never set up again.
 
-A poll request is written every poll interval once the set-up is done, or without a set-up
-from ``connect_delay_s`` after the open (several requests in turn, one each interval); one
-that no frame answered before the next is counted in ``poll_timeouts``, and logged with the
-request. :data:`SILENT_POLLS` of them in a row tell the
-sensor (``went_silent``) that the device may have lost its supply: it warms up again when it
-answers. Of several requests, one the device has not answered since the port opened while it
-answered another is not counted there: a request it does not serve says nothing of its
-supply, and a single answer lost next to it would pass for a silence. One left unanswered
-:data:`UNANSWERED_HINT_POLLS` times in a row while the device answers another is told in
-``request_hint``; so is one refused as many times in a row (answered only with frames whose
-status byte the spec's check rejects, which the sensor tells by ``refused``) while the device
-answers another with a frame it takes, with the status it got back (and, for one it took
-before since the port opened, as refused in the device's present state, not for want of the
-command). A device that refuses every request is told by the sensor's hint of frames that
-are all rejected (``sensord.rejects``), which names the status byte as the cause.
+A poll request is written every poll interval once the set-up is done, or without a set-up from
+``connect_delay_s`` after the open (several requests in turn, one each interval); one that no
+frame answered before the next is counted in ``poll_timeouts``, and logged with the request.
+:data:`SILENT_POLLS` of them in a row tell the sensor (``went_silent``) that the device may
+have lost its supply: it warms up again when it answers. A poll answered with the device's
+answer spoilt on the line, its frame not whole but its check holding over what came (an
+MH-Z19's answer that lost its first byte, ``sensord.formats.presets.spoilt_answer_check``), is
+counted in ``poll_timeouts`` and logged with the bytes (``spoilt_answer``), not read, and ends
+the count as an answer does: the device was powered. Of several requests, one the device has
+not answered since the port opened while it answered another is not counted there: a request it
+does not serve says nothing of its supply, and a single answer lost next to it would pass for a
+silence. One left unanswered :data:`UNANSWERED_HINT_POLLS` times in a row while the device
+answers another is told in ``request_hint``; so is one refused as many times in a row (answered
+only with frames whose status byte the spec's check rejects, which the sensor tells by
+``refused``) while the device answers another with a frame it takes, with the status it got
+back (and, for one it took before since the port opened, as refused in the device's present
+state, not for want of the command). A device that refuses every request is told by the
+sensor's hint of frames that are all rejected (``sensord.rejects``), which names the status
+byte as the cause.
 """
 
 from __future__ import annotations
@@ -201,7 +205,9 @@ UNANSWERED_HINT_POLLS = 3
 #: (the MH-Z19B's preheat, 3 minutes by its datasheet, starts again at every power-up). A cut
 #: between two polls leaves none unanswered: only the device's boot answers tell it then.
 #: Of several requests, one the device has not answered since the port opened while it
-#: answered another is left out of the count (a request its firmware does not serve).
+#: answered another is left out of the count (a request its firmware does not serve). A poll
+#: answered with the device's answer spoilt on the line (an MH-Z19's that lost its first
+#: byte, its checksum holding over the rest) is no silence: the device was powered.
 SILENT_POLLS = 2
 
 #: Why a device that sends did not acknowledge a set-up command.
@@ -234,6 +240,12 @@ class DialoguePort(Protocol):
     #: Set by the dialogue while a set-up command's reply is awaited (None otherwise): takes
     #: the replies out of each chunk the sensor reads, before its framer sees the chunk.
     take_replies: Callable[[bytes], bytes] | None
+
+    #: Set by the dialogue, empty, as a poll request is written to a device whose answers
+    #: spoilt on the line can be told (None otherwise): the sensor adds the first bytes it
+    #: reads after it (``sensord.sensor.HEARD_BYTES`` at most), for the dialogue to check at
+    #: the next poll when no frame answered.
+    heard: bytearray | None
 
     @property
     def source(self) -> Source | None:
@@ -395,12 +407,17 @@ class Dialogue:
         #: again, ``answers_again``), and such a run is due at the next tick
         self.reruns_while_stale = True
         self._due_when_back = False
+        #: what tells the bytes read after a poll request, when no frame answered it, as the
+        #: device's answer spoilt on the line (None: the device's answers have no such check;
+        #: ``sensord.formats.presets.spoilt_answer_check``)
+        self._spoilt: Callable[[bytes], bool] | None = None
         if config.preset is not None:  # what is known of a preset's device and its commands
             from sensord.formats.presets import (  # noqa: PLC0415  (loaded by a sensor with a preset)
                 answers_when_powered,
                 asked_only,
                 command_bytes,
                 restarts_device,
+                spoilt_answer_check,
                 wake_command,
                 working_period_s,
             )
@@ -415,6 +432,8 @@ class Dialogue:
             self._wake = None if wake is None else command_bytes(config.preset, wake)
             sends_when_asked = asked_only(config.preset, names) is not None
             self.reruns_while_stale = config.poll is None or not answers_when_powered(config.preset)
+            if config.poll is not None:
+                self._spoilt = spoilt_answer_check(config.preset, self._poll_requests)
         #: how many of them this connect has written, and when the next one is due (None:
         #: all written)
         self._setup_sent = 0
@@ -492,6 +511,7 @@ class Dialogue:
         self.awaiting_response = False
         self._forget_polls()
         self._silent_polls = 0
+        self._port.heard = None
         self._setup_sent = 0
         # a device the open restarts takes no command while it boots: the first write waits
         at = now + self._config.connect_delay_s
@@ -1031,10 +1051,15 @@ class Dialogue:
                 self._count_refused(last, now)
         else:
             self.poll_timeouts += 1
+            # the device's answer came, its frame spoilt on the line (its first byte lost):
+            # it was powered, which ends a silence as an answer does
+            spoilt = self._spoilt_answer()
             # a request the device never answered while it answered another is one it does
             # not serve: it says nothing of a silence
             answered = self._ever_answered
-            if last is None or answered[last] or not any(answered):
+            if spoilt is not None:
+                self._silent_polls = 0
+            elif last is None or answered[last] or not any(answered):
                 self._silent_polls += 1
                 if self._silent_polls == SILENT_POLLS:
                     port.went_silent()
@@ -1043,6 +1068,8 @@ class Dialogue:
             held = self._unanswered("poll")
             if held is not None:
                 fields = {} if last is None else {"request": self._shown(last)}
+                if spoilt is not None:
+                    fields["spoilt_answer"] = shown(spoilt, binary=True)
                 port.log.warning(
                     "no response to poll request",
                     interval_s=poll.interval_s,
@@ -1060,6 +1087,8 @@ class Dialogue:
             port.disconnect(str(exc))
             return
         self.awaiting_response = sent
+        if self._spoilt is not None:
+            port.heard = bytearray() if sent else None
         self._last_turn = self._poll_turn if sent else None
         self._poll_turn = (self._poll_turn + 1) % len(self._poll_requests)
         if sent:
@@ -1079,6 +1108,16 @@ class Dialogue:
             held = self._unanswered("poll-write")
             if held is not None:
                 port.log.warning("device is not reading; poll request not sent", suppressed=held)
+
+    def _spoilt_answer(self) -> bytes | None:
+        """The bytes read after the last poll request when they are the device's answer
+        spoilt on the line (``_spoilt``); None when they are not, or cannot be told."""
+        check = self._spoilt
+        heard = self._port.heard
+        if check is None or heard is None:
+            return None
+        data = bytes(heard)
+        return data if check(data) else None
 
     def _forget_polls(self) -> None:
         """A connection's polls start from the first request, nothing counted unanswered."""

@@ -117,6 +117,7 @@ if TYPE_CHECKING:  # loaded by the sensors that use them
 
 __all__ = [
     "CHAIN_KEYS",
+    "HEARD_BYTES",
     "STATES",
     "SensorRuntime",
     "log_simulated_absent_device",
@@ -163,6 +164,11 @@ QUIET_SHARE_OF_STALE = 0.5
 #: as the supply falls or comes back. A line that drops bytes passes the rest of each answer
 #: it spoils, more than that over the polls of a spell.
 SUPPLY_GLITCH_BYTES = 2
+
+#: The most bytes read after a poll request that the sensor holds for its dialogue (``heard``):
+#: one more than the longest spoilt answer it checks (an MH-Z19's 9 bytes, its first
+#: damaged), so that more bytes than an answer are told from one.
+HEARD_BYTES = 10
 
 #: The text formats whose line, cut anywhere, may still read as a line: a streaming device's
 #: first line after the port opened is dropped when it began before the open (see
@@ -581,6 +587,10 @@ class SensorRuntime:
         #: set by ``dialogue`` while a set-up command's reply is awaited: takes the replies out
         #: of each chunk before the framer (one attribute test per chunk otherwise)
         self.take_replies: Callable[[bytes], bytes] | None = None
+        #: set by ``dialogue``, empty, as it writes a poll request to a device whose answers
+        #: spoilt on the line can be told: the first :data:`HEARD_BYTES` read after it (one
+        #: attribute test per chunk otherwise)
+        self.heard: bytearray | None = None
         #: a device port that streams lines of :data:`CUT_LINE_FORMATS` (a polled device's
         #: reply follows its request), not in checked blocks: its first line after an open
         #: may be cut
@@ -1557,6 +1567,9 @@ class SensorRuntime:
             else:
                 self.capture.rx(now, chunk)
             self.bytes_read += len(chunk)
+            heard = self.heard
+            if heard is not None and len(heard) < HEARD_BYTES:
+                heard += chunk[: HEARD_BYTES - len(heard)]
             quiet = now - self._byte_at
             if quiet > self._quiet_s:
                 self._quiet_s = quiet

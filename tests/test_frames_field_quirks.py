@@ -33,6 +33,12 @@ Each test plays what a device is known to send, with its origin:
   "case 0x99: // Detection range setting" expects a reset), acknowledged as Zephyr's
   MH-Z19B driver reads the reply, or not at all, as the MH-Z19B datasheet has it ("0x99-
   Detection range setting / Send command-No return value", Winsen MH-Z19B manual V1.0).
+* An MH-Z19 whose answers reach the port a byte out of place (ESPEasy issue #2394 logs a
+  unit's ``ff ff 79 1 0 0 0 0 0``), here without their first byte or with it damaged, and one
+  whose supply is cut, answering its polls with nothing or bursts of ``00`` bytes (ESPEasy
+  issue #2254: "Unknown response: 0 0 0 0 0 0 0 0 0" from units that came back after a
+  power-down) or ``FF`` bytes, or, just powered, with a bad checksum first
+  (bencorrado/pmsensor PR #8), then its preheat values.
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ from test_frames_commands import (
 
 from sensord.config import Config
 from sensord.dialogue import SETUP_GAP_S, SETUP_TRIES
-from sensord.formats.presets import command_bytes, command_query
+from sensord.formats.presets import command_bytes, command_query, spoilt_answer_check
 from sensord.sensor import SensorRuntime
 
 PASSIVE_ACK = bytes.fromhex("42 4D 00 04 E1 00 01 74")
@@ -1143,6 +1149,114 @@ def test_an_mhz19_that_misses_one_answer_goes_on_publishing() -> None:
     assert {value for _, value in after} == {660.0}
     assert after[0][0] <= lost + 10.0
     assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+
+
+#: An MH-Z19 answer whose first byte the line spoilt: lost (a USB-UART adapter that drops a
+#: byte; ESPEasy issue #2394 logs a unit's answers read a byte out of place, ``ff ff 79 1 0 0
+#: 0 0 0``), or damaged (a bit flipped by a glitch on the line).
+SPOILS: dict[str, Callable[[bytes], bytes]] = {
+    "first byte lost": lambda answer: answer[1:],
+    "first byte damaged": lambda answer: b"\x7f" + answer[1:],
+}
+
+
+@pytest.mark.parametrize("spoil", sorted(SPOILS))
+def test_an_mhz19_whose_first_bytes_the_line_spoils_twice_running_does_not_warm_up(
+    spoil: str,
+) -> None:
+    """The preset's MH-Z19 (polled every 5 s, 180 s warm-up) whose answers to two polls
+    running lose their first byte (``FF``) or have it damaged: no frame answers them, but
+    the rest of each answer comes, its command byte 86 and its checksum (which covers bytes
+    1..7, not the ``FF``) holding. The device answered, so it was powered: no silence, no
+    warm-up, and the answer after the glitch is published at once. The spoilt answers are
+    counted as polls no frame answered and told as such, with their bytes; their values are
+    not read (999 ppm is never published)."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)])
+    spoilt = SPOILS[spoil](mhz19_answer(999))
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "mhz19"})
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 300.0)
+        device.answers = collections.deque([spoilt, spoilt, mhz19_answer(660)])
+        glitch = clock.now
+        after = run_polls(rt, pair, clock, device, start + 330.0)
+        rt.stop()
+    assert rt.poll_timeouts == 2
+    assert {value for _, value in after} == {660.0}
+    assert after[0][0] <= glitch + 15.0  # the first answer after the two spoilt ones
+    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+    told = [e for e in logs if e["event"] == "no response to poll request"]
+    assert [e["spoilt_answer"] for e in told] == [spoilt.hex(" ").upper()]
+
+
+#: What an MH-Z19 whose supply is cut sends to a poll: nothing, a burst of ``00`` bytes (its TX
+#: line held low as its supply falls; ESPEasy issue #2254, "MHZ19: Unknown response: 0 0 0 0
+#: 0 0 0 0 0" from units that answered again after a power-down), or of ``FF`` (a line
+#: floating high), 8 or 9 bytes long; or 9 bytes of noise whose second byte is 86 but whose
+#: checksum fails, as a unit just powered answers first (bencorrado/pmsensor PR #8: "A bad
+#: checksum", then 1215 ppm twice, then 410 ppm for about a minute).
+BURSTS: dict[str, bytes] = {
+    "nothing": b"",
+    "nine 00": bytes(9),
+    "eight 00": bytes(8),
+    "nine FF": b"\xff" * 9,
+    "eight FF": b"\xff" * 8,
+    "nine of noise": bytes.fromhex("00 86 04 BF 3E 00 00 00 00"),
+}
+
+
+@pytest.mark.parametrize("burst", list(BURSTS))
+def test_an_mhz19_whose_supply_is_cut_for_two_polls_warms_up_whatever_came(burst: str) -> None:
+    """The preset's MH-Z19 whose supply is cut for two polls, each answered only by what a
+    line without the device's supply carries (``BURSTS``), 8 or 9 bytes like an answer that
+    lost its first byte or has it damaged: none is an answer (no command byte 86 with its
+    checksum), so the two polls are a silence, the device warms up again from its first
+    answer, and its preheat values (410 ppm for the 3 minutes of the MH-Z19B's preheat) are
+    not published."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)])
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "mhz19"})
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 300.0)
+        noise = BURSTS[burst]
+        device.restart([noise, noise] + [mhz19_answer(410)] * 36 + [mhz19_answer(700)])
+        cut = clock.now
+        after = run_polls(rt, pair, clock, device, start + 700.0)
+        rt.stop()
+    assert rt.poll_timeouts == 2
+    assert {value for _, value in after} == {700.0}
+    assert after[0][0] >= cut + 10.0 + 180.0
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    assert warming == [None, "its polls are answered again"]
+    told = [e for e in logs if e["event"] == "no response to poll request"]
+    assert told
+    assert not [e for e in told if "spoilt_answer" in e]
+
+
+@pytest.mark.parametrize(
+    ("preset", "poll"),
+    [("mhz19", None), ("mhz19", "read"), ("mhz19", "abc_off"), ("pms5003", "read")],
+)
+def test_only_an_mhz19_polled_with_its_read_request_has_its_spoilt_answers_told(
+    preset: str, poll: str | None
+) -> None:
+    """The MH-Z19's checksum leaves out its answer's first byte, so an answer without it can
+    be checked: only a sensor of the preset polled with its read request has such a check
+    (its own requests may get other answers, a PMS's frame checksum covers its start
+    bytes)."""
+    requests = () if poll is None else (command_bytes(preset, poll),)
+    check = spoilt_answer_check(preset, requests)
+    assert (check is not None) == (preset == "mhz19" and poll == "read")
+    if check is not None:
+        answer = mhz19_answer(650)
+        assert check(answer[1:])
+        assert check(b"\x00" + answer[1:])
+        assert not check(answer)  # whole: the framer's
+        assert not check(answer[1:-1] + bytes([answer[-1] ^ 1]))  # its checksum fails
+        assert not check(answer[2:])  # a byte more lost
+        assert not check(b"\x00" + answer)  # a byte more
 
 
 def test_an_mhz19_on_a_line_that_loses_answers_now_and_then_still_publishes() -> None:

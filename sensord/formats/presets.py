@@ -88,7 +88,9 @@ Layouts, from the manufacturers' datasheets:
   in a B or C version's answer tells a restart: its status byte is 0 throughout, and the
   preheat's 410 or 500 ppm are values that real air gives too. A cut whose boot answers all
   fall between two polls is told only by its silence: :data:`sensord.dialogue.SILENT_POLLS`
-  polls unanswered warm the sensor up again, and a stale spell in which no byte came runs
+  polls unanswered warm the sensor up again (a poll answered with the rest of an answer
+  whose first byte the line lost or damaged, its command byte and checksum holding, is
+  answered: :func:`spoilt_answer_check`), and a stale spell in which no byte came runs
   its set-up again once it answers (``answers_when_powered``); a shorter silence leaves the
   set-up as it is, since a line that loses two answers would otherwise have the ABC command
   stored in the sensor's EEPROM again each time.
@@ -213,6 +215,7 @@ __all__ = [
     "left_asleep",
     "preset_hint",
     "restarts_device",
+    "spoilt_answer_check",
     "wake_command",
     "working_period_s",
 ]
@@ -831,6 +834,41 @@ def answers_when_powered(preset: str | None) -> bool:
     again for nothing (the MH-Z19's ABC and range commands write its EEPROM, which each write
     wears)."""
     return _KINDS.get(preset or "") == "mhz19"
+
+
+def _mhz19_spoilt_answer(heard: bytes) -> bool:
+    """Whether ``heard``, every byte read after an MH-Z19's read request and before the next
+    one, is its answer with the first byte (``FF``) lost or damaged: 8 bytes ``86``, CO2,
+    temperature, status, U and the checksum, or 9 whose first is not ``FF`` and whose next 8
+    are those; the checksum, which covers bytes 1..7 and not the ``FF``, holds over them.
+    The command byte ``86`` and the checksum tell such an answer from a device that lost its
+    supply: what it sends then is nothing, or a burst of ``00`` (a TX line held low) or
+    ``FF`` bytes (one floating high), whose ``00`` or ``FF`` is no command byte, and noise
+    of 8 or 9 bytes passes both checks once in 65536."""
+    if len(heard) not in (8, 9) or heard[0] == 0xFF:
+        return False
+    body = heard[-8:]
+    return body[0] == 0x86 and checksum("twos8", body[:7]) == body[7:]
+
+
+def spoilt_answer_check(
+    preset: str | None, requests: Sequence[bytes]
+) -> Callable[[bytes], bool] | None:
+    """For a sensor of ``preset`` polled with ``requests``: what tells that the bytes read
+    after a request, before the next, are the device's answer spoilt on the line, its values
+    intact and its frame not whole, so the device answered and was powered; None when no
+    such answer can be told. Only an MH-Z19 polled with its read request (86) has one: its
+    checksum leaves out the first byte, so an answer that lost it (a USB-UART adapter that
+    drops a byte, a glitch on the line) can still be checked whole
+    (:func:`_mhz19_spoilt_answer`). An answer whose checksum fails is no such answer: a
+    unit just powered answers with a bad checksum first (bencorrado/pmsensor PR #8: "A bad
+    checksum", then 1215 ppm twice, then 410 ppm for about a minute), and that power-up
+    must not be hidden."""
+    if _KINDS.get(preset or "") != "mhz19" or not requests:
+        return None
+    if any(request != command_bytes(preset, "read") for request in requests):
+        return None
+    return _mhz19_spoilt_answer
 
 
 def wake_command(preset: str | None) -> str | None:
