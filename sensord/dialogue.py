@@ -469,6 +469,11 @@ class Dialogue:
         #: the poll requests in a row that no frame answered (``SILENT_POLLS``), of those the
         #: device answered since the port opened (of any before it answered one)
         self._silent_polls = 0
+        #: since the last poll a frame answered: whether a poll was answered with the device's
+        #: answer spoilt on the line, and whether :data:`SILENT_POLLS` in a row went silent
+        #: (``powered_through``)
+        self._spell_spoilt = False
+        self._spell_silent = False
         # counters (plain ints, exported by the collector through the sensor's snapshot)
         self.poll_timeouts = 0
         self.setup_ack_errors: dict[str, int] = dict.fromkeys(ACK_ERROR_REASONS, 0)
@@ -511,6 +516,7 @@ class Dialogue:
         self.awaiting_response = False
         self._forget_polls()
         self._silent_polls = 0
+        self._spell_spoilt = self._spell_silent = False
         self._port.heard = None
         self._setup_sent = 0
         # a device the open restarts takes no command while it boots: the first write waits
@@ -569,6 +575,14 @@ class Dialogue:
         missing = self._missing_unheard
         if missing is not None:  # the connect's run found it silent: not ignored, but off
             self._missing_unheard = (missing[0], missing[1], True)
+
+    @property
+    def powered_through(self) -> bool:
+        """Whether the polls since the last one a frame answered were answered with the
+        device's answer spoilt on the line (``_spoilt_answer``), one at least, and never
+        :data:`SILENT_POLLS` in a row went unanswered: a device that goes stale so, its
+        frames spoilt for a while, was powered through it (read as a frame comes)."""
+        return self._spell_spoilt and not self._spell_silent
 
     @property
     def sets_up(self) -> bool:
@@ -1043,6 +1057,7 @@ class Dialogue:
         last = self._last_turn
         if not self.awaiting_response:
             self._silent_polls = 0
+            self._spell_spoilt = self._spell_silent = False
             if last is not None:
                 self._unanswered_in_row[last] = 0
                 self._answered_polls += 1
@@ -1059,9 +1074,11 @@ class Dialogue:
             answered = self._ever_answered
             if spoilt is not None:
                 self._silent_polls = 0
+                self._spell_spoilt = True
             elif last is None or answered[last] or not any(answered):
                 self._silent_polls += 1
                 if self._silent_polls == SILENT_POLLS:
+                    self._spell_silent = True
                     port.went_silent()
             if last is not None:
                 self._count_unanswered(last, now)

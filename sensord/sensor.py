@@ -1739,10 +1739,11 @@ class SensorRuntime:
         ``previous``): the sensor was stale, or its polled device left ``SILENT_POLLS``
         requests in a row unanswered. A stale sensor is up again. A device that may have
         lost its supply warms up again: a polled one that answers again (the MH-Z19's
-        answers after a power-up are its preheat's), a streaming one with
-        ``warmup_after_silence`` whose frames come again after it was stale, and, without
-        it, one whose first frame after it was stale reads 0 in every field
-        (``_reads_zero``)."""
+        answers after a power-up are its preheat's), unless its polls were answered all
+        through, their frames spoilt on the line (``Dialogue.powered_through``), a
+        streaming one with ``warmup_after_silence`` whose frames come again after it was
+        stale, and, without it, one whose first frame after it was stale reads 0 in every
+        field (``_reads_zero``)."""
         self._silence_to_end = False
         polled = self.config.poll is not None
         if self._ends.proving is not None:  # the first frame after hang-ups: the server serves
@@ -1762,6 +1763,11 @@ class SensorRuntime:
                 ):
                     dialogue.answers_again()
         elif not polled:
+            return
+        dialogue = self.dialogue
+        if dialogue is not None and dialogue.powered_through:
+            # stale while its polls were answered, their frames spoilt on the line (an
+            # MH-Z19's answers that lost their first byte): no silence, no power-up
             return
         # not again before a reading was published after the last warm-up: a line that
         # loses a few answers (or frames) in a row now and then would hold every one back;

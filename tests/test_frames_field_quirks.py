@@ -1160,17 +1160,18 @@ SPOILS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
+@pytest.mark.parametrize("polls", [2, 4])
 @pytest.mark.parametrize("spoil", sorted(SPOILS))
-def test_an_mhz19_whose_first_bytes_the_line_spoils_twice_running_does_not_warm_up(
-    spoil: str,
+def test_an_mhz19_whose_first_bytes_the_line_spoils_for_a_while_does_not_warm_up(
+    spoil: str, polls: int
 ) -> None:
-    """The preset's MH-Z19 (polled every 5 s, 180 s warm-up) whose answers to two polls
-    running lose their first byte (``FF``) or have it damaged: no frame answers them, but
-    the rest of each answer comes, its command byte 86 and its checksum (which covers bytes
-    1..7, not the ``FF``) holding. The device answered, so it was powered: no silence, no
-    warm-up, and the answer after the glitch is published at once. The spoilt answers are
-    counted as polls no frame answered and told as such, with their bytes; their values are
-    not read (999 ppm is never published)."""
+    """The preset's MH-Z19 (polled every 5 s, 180 s warm-up, stale after 15 s) whose
+    answers to two polls running, or four (it goes stale), lose their first byte (``FF``) or
+    have it damaged: no frame answers them, but the rest of each answer comes, its command
+    byte 86 and its checksum (which covers bytes 1..7, not the ``FF``) holding. The device
+    answered, so it was powered: no silence, no warm-up, and the answer after the glitch is
+    published at once. The spoilt answers are counted as polls no frame answered and told as
+    such, with their bytes; their values are not read (999 ppm is never published)."""
     clock = Clock()
     device = Mhz19([mhz19_answer(650)])
     spoilt = SPOILS[spoil](mhz19_answer(999))
@@ -1178,14 +1179,17 @@ def test_an_mhz19_whose_first_bytes_the_line_spoils_twice_running_does_not_warm_
         rt = open_sensor(pair, clock, {"preset": "mhz19"})
         start = clock.now
         run_polls(rt, pair, clock, device, start + 300.0)
-        device.answers = collections.deque([spoilt, spoilt, mhz19_answer(660)])
+        device.answers = collections.deque([spoilt] * polls + [mhz19_answer(660)])
         glitch = clock.now
-        after = run_polls(rt, pair, clock, device, start + 330.0)
+        after = run_polls(rt, pair, clock, device, start + 340.0)
+        assert rt.state == "up"
         rt.stop()
-    assert rt.poll_timeouts == 2
+    assert rt.poll_timeouts == polls
     assert {value for _, value in after} == {660.0}
-    assert after[0][0] <= glitch + 15.0  # the first answer after the two spoilt ones
+    assert after[0][0] <= glitch + 5.0 * polls + 5.0  # the first answer after the spoilt ones
     assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+    stale = [e for e in logs if e.get("state") == "stale"]
+    assert len(stale) == (polls > 2)
     told = [e for e in logs if e["event"] == "no response to poll request"]
     assert [e["spoilt_answer"] for e in told] == [spoilt.hex(" ").upper()]
 
@@ -1206,14 +1210,17 @@ BURSTS: dict[str, bytes] = {
 }
 
 
+@pytest.mark.parametrize("polls", [2, 4])
 @pytest.mark.parametrize("burst", list(BURSTS))
-def test_an_mhz19_whose_supply_is_cut_for_two_polls_warms_up_whatever_came(burst: str) -> None:
-    """The preset's MH-Z19 whose supply is cut for two polls, each answered only by what a
-    line without the device's supply carries (``BURSTS``), 8 or 9 bytes like an answer that
-    lost its first byte or has it damaged: none is an answer (no command byte 86 with its
-    checksum), so the two polls are a silence, the device warms up again from its first
-    answer, and its preheat values (410 ppm for the 3 minutes of the MH-Z19B's preheat) are
-    not published."""
+def test_an_mhz19_whose_supply_is_cut_for_a_while_warms_up_whatever_came(
+    burst: str, polls: int
+) -> None:
+    """The preset's MH-Z19 whose supply is cut for two polls, or four (it goes stale), each
+    answered only by what a line without the device's supply carries (``BURSTS``), 8 or 9
+    bytes like an answer that lost its first byte or has it damaged: none is an answer (no
+    command byte 86 with its checksum), so the polls are a silence, the device warms up
+    again from its first answer, and its preheat values (410 ppm for the 3 minutes of the
+    MH-Z19B's preheat) are not published."""
     clock = Clock()
     device = Mhz19([mhz19_answer(650)])
     with PtyPair() as pair, capture_logs() as logs:
@@ -1221,18 +1228,45 @@ def test_an_mhz19_whose_supply_is_cut_for_two_polls_warms_up_whatever_came(burst
         start = clock.now
         run_polls(rt, pair, clock, device, start + 300.0)
         noise = BURSTS[burst]
-        device.restart([noise, noise] + [mhz19_answer(410)] * 36 + [mhz19_answer(700)])
+        device.restart([noise] * polls + [mhz19_answer(410)] * 36 + [mhz19_answer(700)])
         cut = clock.now
         after = run_polls(rt, pair, clock, device, start + 700.0)
         rt.stop()
-    assert rt.poll_timeouts == 2
+    assert rt.poll_timeouts == polls
     assert {value for _, value in after} == {700.0}
-    assert after[0][0] >= cut + 10.0 + 180.0
+    assert after[0][0] >= cut + 5.0 * polls + 180.0
     warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
     assert warming == [None, "its polls are answered again"]
     told = [e for e in logs if e["event"] == "no response to poll request"]
     assert told
     assert not [e for e in told if "spoilt_answer" in e]
+
+
+@pytest.mark.parametrize("spoil", sorted(SPOILS))
+def test_an_mhz19_whose_supply_is_cut_after_an_answer_the_line_spoilt_warms_up(
+    spoil: str,
+) -> None:
+    """The preset's MH-Z19 whose supply sags: the answer to the first poll of the spell
+    comes spoilt (its first byte lost or damaged, the rest checked), then the supply is cut
+    for three polls, unanswered, and it goes stale. The spoilt answer tells it was powered
+    then, not after: the polls it left unanswered since are a silence, and it warms up again
+    from its first answer, its preheat values not published."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)])
+    spoilt = SPOILS[spoil](mhz19_answer(999))
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "mhz19"})
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 300.0)
+        device.restart([spoilt] + [b""] * 3 + [mhz19_answer(410)] * 36 + [mhz19_answer(700)])
+        cut = clock.now
+        after = run_polls(rt, pair, clock, device, start + 700.0)
+        rt.stop()
+    assert rt.poll_timeouts == 4
+    assert {value for _, value in after} == {700.0}
+    assert after[0][0] >= cut + 20.0 + 180.0
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    assert warming == [None, "its polls are answered again"]
 
 
 @pytest.mark.parametrize(
