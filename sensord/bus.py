@@ -546,6 +546,11 @@ class Bus:
         #: (see ``_answered``), that write's exchange, and the polls in a row at which it had
         #: not got through before (``_Device.write_polls``, which taking it clears)
         self._echo_writes = self.transport == "rtu" and not self._settings.local_echo
+        #: RTU with ``serial.local_echo`` off: requests came back as sent since the port
+        #: opened (a read's echo, or a write's second copy: ``_echo``, ``_copy_of_write``), so
+        #: the adapter echoes, and the first copy of each write's request is its echo, dropped
+        #: (``_write_echo``); known afresh at each open (another adapter may be plugged in)
+        self._line_echoes = False
         self._write_copy = b""
         self._write_copy_until = float("-inf")
         self._write_copy_of: _Exchange | None = None
@@ -915,6 +920,7 @@ class Bus:
 
     def _close_source(self) -> None:
         self.reads.tell_taken()  # nothing refused a write taken: its line waits no longer
+        self._line_echoes = False
         source, self.source = self.source, None
         flight, self.in_flight = self.in_flight, None
         self._upcoming = None
@@ -1158,6 +1164,11 @@ class Bus:
             if self.link.skipped_bytes != self._skipped_told:
                 self._tell_skipped(self._last_asked)
             return
+        if self._line_echoes and flight.expected.write and 0 <= flight.echoed < len(flight.request):
+            chunk = self._write_echo(flight, chunk)
+            if not chunk:  # the echo, or its first bytes: the answer is still to come
+                self._tell_skipped(flight.device)
+                return
         if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
             self._answered(flight, chunk, None)
         else:
@@ -1174,9 +1185,10 @@ class Bus:
     def _echo(self, flight: _Exchange, chunk: bytes) -> None:
         """``chunk`` is among the first bytes of ``flight``'s exchange: while they are its
         read's request as sent, they are its echo (an adapter that hears its own
-        transmission, with ``serial.local_echo`` off), which is logged once and makes the
-        down reason of a device that answers nothing after it say so. A write is left out:
-        its answer is the request's bytes."""
+        transmission, with ``serial.local_echo`` off), which is logged once, makes the
+        down reason of a device that answers nothing after it say so, and tells the bus that
+        the line echoes (``_line_echoes``). A write is left out: its answer is the request's
+        bytes (once the line is known to echo, ``_write_echo`` drops a write's echo)."""
         if flight.expected.write or not flight.expected.rtu:
             flight.echoed = -1
             return
@@ -1187,13 +1199,43 @@ class Bus:
             flight.echoed = -1
             return
         flight.echoed = at + len(part)
-        if flight.echoed == len(request) and not self._echo_noted:
-            self._echo_noted = True
-            self.log.warning(
-                "requests come back as sent",
-                sensor=flight.device.sensor.name,
-                hint=ECHO_HINT,
-            )
+        if flight.echoed == len(request):
+            self._line_echoes = True
+            if not self._echo_noted:
+                self._echo_noted = True
+                self.log.warning(
+                    "requests come back as sent",
+                    sensor=flight.device.sensor.name,
+                    hint=ECHO_HINT,
+                )
+
+    def _write_echo(self, flight: _Exchange, chunk: bytes) -> bytes:
+        """``chunk`` is among the first bytes of ``flight``'s exchange, a set-up write on a
+        line known to echo (``_line_echoes``): while they are the write's request as sent,
+        they are the adapter's echo, which comes before anything the device sends (as
+        pymodbus's ``handle_local_echo`` drops it from the front of what comes, whole or in
+        pieces). Dropped and counted as skipped bytes, as a read's echo is; the rest of
+        ``chunk`` is returned. The device's answer is what follows within the write's
+        timeout: its copy of the request (05, 06), the address and count (15, 16) or an
+        exception; an echo alone is no answer, and the write times out as unanswered
+        (``DeviceReads.unanswered``: asked again at the next poll, logged as ``set-up write
+        unanswered`` after :data:`~sensord.bus_reads.WRITE_POLLS` polls). Bytes that differ
+        from the request are no echo: the rest of the exchange is read as on a line that
+        does not echo.
+
+        Before the bus knows that the line echoes (the first write after the port opens,
+        asked before any read), a write's first copy of its request is taken for its answer,
+        as a device's answer of functions 05 and 06 is that copy (``_answered``,
+        ``_copy_of_write``): a silent device's write is taken on its echo alone then."""
+        request = flight.request
+        at = flight.echoed
+        part = chunk[: len(request) - at]
+        if request[at : at + len(part)] != part:
+            flight.echoed = -1
+            return chunk
+        flight.echoed = at + len(part)
+        self.link.dropped(len(part))
+        return chunk[len(part) :]
 
     def _note_text(self, chunk: bytes) -> None:
         """``chunk`` holds a CR or LF: with the bytes before it, lines of text (when a device
@@ -1368,7 +1410,8 @@ class Bus:
         for; unless a write of that unit id and function code is in flight now (the next
         set-up write, sent after the device's own answer to this one): the exception is that
         write's answer, as an adapter that echoes would have sent the echo of that write
-        before it."""
+        before it. Either tells the bus that the line echoes (``_line_echoes``): the writes
+        after it have their echo dropped (``_write_echo``)."""
         copy, self._write_copy = self._write_copy, b""
         flight, self._write_copy_of = self._write_copy_of, None
         if self._clock() > self._write_copy_until:
@@ -1389,6 +1432,7 @@ class Bus:
             self.reads.refused_after_echo(flight.device, flight.expected, response, polls)
         else:  # the device's own answer after the echo: the write was taken
             self.reads.tell_taken()
+        self._line_echoes = True
         if not self._echo_noted:
             self._echo_noted = True
             self.log.warning("requests come back as sent", unit=response.unit, hint=ECHO_HINT)
@@ -1839,12 +1883,17 @@ class Bus:
         device.closed_on = None
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
-        copied = flight.expected.write and self._echo_writes and frame == flight.request
+        copied = (
+            flight.expected.write
+            and self._echo_writes
+            and frame == flight.request
+            and flight.echoed != len(frame)
+        )
         if copied:
-            # the request's own bytes: an adapter that hears its own transmission sends them
-            # back before the device answers with the same, within its timeout
-            # (``_copy_of_write``); the line of the write answered so before this one, whose
-            # copy has not come, is told now
+            # the request's own bytes, with no echo dropped before them (``_write_echo``): an
+            # adapter that hears its own transmission sends them back before the device
+            # answers with the same, within its timeout (``_copy_of_write``); the line of the
+            # write answered so before this one, whose copy has not come, is told now
             self.reads.tell_taken()
             self._write_copy = frame
             self._write_copy_until = now + device.timeout_s

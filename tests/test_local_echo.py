@@ -482,7 +482,13 @@ def test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll(
     """The same write on an echoing adapter (``local_echo`` off) answered busy (0x06) after
     its echo, at each of its polls: each busy answer is counted, the write asked again at the
     next poll (before the read), and after three polls running it is given up and logged as
-    refused, as a write busy after its busy retries is; the reads are answered meanwhile."""
+    refused, as a write busy after its busy retries is; the reads are answered meanwhile.
+    At the first poll the line is not known to echo: the echo is taken for the write's
+    answer and the busy answer after it is the write's, asked again at the next poll. That
+    busy answer after the echo tells the bus that the line echoes: at the polls after it
+    the echo is dropped and the busy answer is the write's own, asked again ``busy_wait_s``
+    (0.1 s) later up to ``busy_retries`` (3) times within the poll, as on a line that does
+    not echo, before the read goes."""
     table = bus_table(pty_pair.path, local_echo=False)
     table["modbus"] |= {
         "interval_s": 1.0,
@@ -493,17 +499,20 @@ def test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll(
     hand = HandBus(pty_pair, table)
     try:
         with capture_logs() as logs:
-            at = 100.0
-            for _ in range(3):
-                assert hand.tick(at) == write
-                hand.receive(at + 0.001, write, look=False)
-                hand.receive(at + 0.01, busy, look=False)
+            for poll in range(3):
+                at = 100.0 + poll
+                for asked in range(1 if poll == 0 else 4, 0, -1):
+                    assert hand.tick(at) == write
+                    hand.receive(at + 0.001, write, look=False)
+                    hand.receive(at + 0.01, busy, look=False)
+                    if asked > 1:  # held for its busy wait: the read does not go
+                        assert hand.tick(at + 0.02) == b""
+                        at += 0.11
                 assert hand.tick(at + 0.02) == read_request(1, 0, 1)
                 hand.receive(at + 0.03, read_reply(1, [9]), look=False)
-                at += 1.0
-            assert hand.tick(at) == read_request(1, 0, 1)
+            assert hand.tick(103.0) == read_request(1, 0, 1)
         counters = hand.counters("m")
-        assert counters.exceptions == {6: 3}
+        assert counters.exceptions == {6: 9}
         assert counters.errors == dict.fromkeys(counters.errors, 0)
         refused = [e for e in logs if e["event"] == "device refused a set-up write"]
         assert [e["code"] for e in refused] == [6]
@@ -624,3 +633,143 @@ def test_the_probe_still_tells_bytes_after_an_echo_as_noise(
         err = capsys.readouterr().err
     assert "make no Modbus frame" in err, err
     assert "only what was sent came back" not in err
+
+
+def play_echoing_line(hand: HandBus, until: float, answer: set[int]) -> list[bytes]:
+    """Run ``hand``'s bus on an adapter that echoes, ``local_echo`` off, from its clock to
+    ``until`` in steps of 10 ms: each request comes back as sent, then, from a unit in
+    ``answer``, its answer (a read of one register: 9; a write: its answer, the request's
+    first 6 bytes with their CRC). The requests sent, in order."""
+    sent: list[bytes] = []
+    looked = hand.bus.in_flight
+    at = hand.now
+    while at < until:
+        hand.now = at
+        hand.bus.tick(at)
+        flight = hand.bus.in_flight
+        if flight is not None and flight is not looked:
+            looked = flight
+            request = hand.pty.read(len(flight.request), timeout_s=0.05)
+            assert request == flight.request
+            sent.append(request)
+            reply = b""
+            if request[0] in answer:
+                body = request[:6]
+                reply = read_reply(request[0], [9]) if request[1] == 3 else rtu_frame(body)
+            hand.receive(at + 0.001, request + reply, look=False)
+        at = round(at + 0.01, 3)
+    return sent
+
+
+def echo_table(path: str, unit: int, name: str, **modbus: Any) -> dict[str, Any]:
+    table = bus_table(path, local_echo=False) | {"name": name}
+    table["modbus"] = {"unit": unit, "interval_s": 1.0, "timeout_s": 0.2, **modbus}
+    return table
+
+
+@pytest.mark.parametrize("function", [6, 16])
+def test_a_write_whose_echo_alone_came_on_a_line_known_to_echo_is_unanswered(
+    pty_pair: PtyPair, function: int
+) -> None:
+    """An adapter that echoes, ``local_echo`` off: the bus has seen a read of unit 1 come
+    back as sent before its answer, so it knows the line echoes. A set-up write (function
+    06, whose answer is its request's bytes; 16, whose answer begins as its request does) to
+    unit 2, which is silent: its echo alone comes. The echo is no answer: the exchange waits
+    out its timeout (no request goes meanwhile), the write is not taken, it is asked again
+    at each poll, and after three polls it is logged as unanswered, with the echo named.
+    (The echo was taken for the 06's answer, the write logged as taken; the 16's echo was
+    counted as a spoilt answer, ``crc``, at every poll, never told.)"""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": function}]
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            sent = play_echoing_line(hand, 100.02, {1})
+            assert [r[0] for r in sent] == [1, 2]  # the read of unit 1, then the write
+            assert hand.bus.in_flight is not None  # the write's echo came: still waited on
+            assert hand.bus.in_flight.expected.write
+            sent += play_echoing_line(hand, 100.2, {1})
+            assert len(sent) == 2  # nothing else goes while the write may be answered
+            sent += play_echoing_line(hand, 104.0, {1})
+        writes = [r for r in sent if r[0] == 2 and r[1] == function]
+        assert len(writes) == 3
+        counters = hand.counters("w")
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert write_lines(logs) == [("set-up write unanswered", None)]
+        (told,) = [e for e in logs if e["event"] == "set-up write unanswered"]
+        assert "only the request came back" in told["hint"], told
+        assert hand.counters("m").timeouts == 0
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize("function", [6, 16])
+def test_a_write_answered_after_its_echo_on_a_line_known_to_echo_is_taken_at_once(
+    pty_pair: PtyPair, function: int
+) -> None:
+    """The line of :func:`test_a_write_whose_echo_alone_came_on_a_line_known_to_echo_is_unanswered`
+    with unit 2 answering its write after the echo: the write is taken at its answer, and
+    logged then (no wait for a copy of it), never asked again; its read follows."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": function}]
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            sent = play_echoing_line(hand, 100.02, {1, 2})
+            assert [r[0] for r in sent] == [1, 2]
+            assert hand.bus.in_flight is None
+            assert write_lines(logs) == [("set-up write taken", None)]
+            sent += play_echoing_line(hand, 103.0, {1, 2})
+        assert [r for r in sent if r[1] == function] == [sent[1]]
+        assert hand.values("w")["a"] == (9.0, 9.0, 3)
+        assert write_lines(logs) == [("set-up write taken", None)]
+        for name in ("m", "w"):
+            counters = hand.counters(name)
+            assert counters.timeouts == 0
+            assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize("function", [6, 16])
+def test_a_silent_unit_s_write_on_an_echoing_line_is_told_unanswered_not_taken(
+    function: int,
+) -> None:
+    """A real device (pymodbus's serial server, unit 1) read through an adapter that echoes
+    (epics-modules/modbus issue 39), ``local_echo`` off, and a unit that never answers (9)
+    with a set-up write: once unit 1's reads came back as sent, the silent unit's write,
+    whose echo alone comes, is logged as unanswered (naming the echo), never as taken. A
+    second device (unit 2) answers its write after the echo: taken once, in its memory.
+    Pymodbus drops such an echo from the front of what comes (its transport's
+    ``handle_local_echo``), the answer coming after it."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": function}]
+    live = echo_table("", 1, "m", interval_s=0.05)
+    writer = echo_table("", 2, "w", interval_s=0.05, setup=setup)
+    dead = echo_table("", 9, "dead", interval_s=0.05, timeout_s=0.1, setup=setup)
+    with (
+        capture_logs() as logs,
+        PtyRelay(echo=True, silent_units=[9]) as relay,
+        ModbusServer([1, 2], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        server.set(2, "holding", 0, [1234])
+        for table in (live, writer, dead):
+            table["port"] = relay.near.path
+        errors: list[str] = []
+        config = Config.load({"sensors": [live, writer, dead]}, "", errors)
+        assert config is not None, errors
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+        with Reader(runtimes) as reader:
+
+            def told() -> bool:
+                return any(e["event"] == "set-up write unanswered" for e in logs)
+
+            run_reader_until(reader, told, 10.0)
+        assert server.get(2, "holding", 54) == [7]
+    lines = [(e["event"], e["sensor"]) for e in logs if e["event"] in WRITE_EVENTS]
+    assert lines == [("set-up write taken", "w"), ("set-up write unanswered", "dead")], lines
+    (unanswered,) = [e for e in logs if e["event"] == "set-up write unanswered"]
+    assert "only the request came back" in unanswered["hint"]
+    for runtime in runtimes[:2]:
+        counters = runtime.modbus
+        assert counters is not None
+        assert counters.timeouts == 0
+        assert counters.errors == dict.fromkeys(counters.errors, 0)

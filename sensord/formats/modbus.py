@@ -1265,6 +1265,11 @@ class ModbusLink:
             return 0
         return max(0, min(size, MAX_FRAME_BYTES) - len(buffer))
 
+    def dropped(self, count: int) -> None:
+        """``count`` bytes received were taken out of the stream before it (a request's
+        echo): counted as skipped."""
+        self.skipped_bytes += count
+
     def reset(self) -> None:
         """Drop a partial frame (at the end of an exchange); counted as skipped."""
         self.skipped_bytes += len(self._buffer)
