@@ -183,6 +183,7 @@ __all__ = [
     "OTHER_UNIT_HINT",
     "REPEATED_REPLY_HINT",
     "REPLY_CLOSE_HINT",
+    "SECOND_ANSWER_HINT",
     "SILENT_RECONNECT_REQUESTS",
     "UNASKED_FRAME_HINT",
     "Bus",
@@ -295,6 +296,16 @@ UNASKED_FRAME_HINT = (
     "its requests were all answered in time, so this is no late answer: another master "
     "polls the line (a second PLC, a gateway, sensord modbus read), or two devices have "
     "unit id {unit} and both answer each request (their answers collide or come twice)"
+)
+
+#: What a second device's answer to a read at unit 0 (``modbus.broadcast_reads``), after the
+#: answer taken, says: the read goes to every device of the line, and two of them answer
+#: reads at the broadcast address (``Bus._second_answer``).
+SECOND_ANSWER_HINT = (
+    "a read at unit 0 goes to every device of the line, and devices of unit ids {first} and "
+    "{second} both answered it: their answers collide on the line or come one after the "
+    "other, and the values read are whichever came first; give each device a unit id of "
+    "its own and read it there"
 )
 
 #: Why a network bus's connection that had answered was closed or reset between exchanges
@@ -551,6 +562,10 @@ class Bus:
         #: the adapter echoes, and the first copy of each write's request is its echo, dropped
         #: (``_write_echo``); known afresh at each open (another adapter may be plugged in)
         self._line_echoes = False
+        #: RTU: the last read at unit 0 (``modbus.broadcast_reads``) that was answered, the unit
+        #: id its answer came with, and until when a second device's answer to it may come
+        #: (``_second_answer``); None when no such read was answered since the port opened
+        self._broadcast: tuple[_Exchange, int, float] | None = None
         self._write_copy = b""
         self._write_copy_until = float("-inf")
         self._write_copy_of: _Exchange | None = None
@@ -921,6 +936,7 @@ class Bus:
     def _close_source(self) -> None:
         self.reads.tell_taken()  # nothing refused a write taken: its line waits no longer
         self._line_echoes = False
+        self._broadcast = None
         source, self.source = self.source, None
         flight, self.in_flight = self.in_flight, None
         self._upcoming = None
@@ -1389,6 +1405,8 @@ class Bus:
             if self._write_copy and self._copy_of_write(response):
                 continue
             if flight is None:  # an answer after its timeout, before the next request
+                if self._broadcast is not None and self._second_answer(response):
+                    continue
                 if not self._late(response) and tcp:
                     self._foreign_between(response)
                 continue
@@ -1685,6 +1703,8 @@ class Bus:
         elif response.unit != flight.device.unit:
             if not flight.device.unit and self._answers_broadcast(flight, response):
                 return True
+            if self._broadcast is not None and self._second_answer(response):
+                return False
             if not self._late(response):
                 errors["unit"] += 1
                 if response.function_code == flight.read.function_code and (
@@ -1735,6 +1755,49 @@ class Bus:
                     "its answers are read all the same; a second device that answers reads at "
                     "unit 0 on this line would answer each request too, and their answers collide"
                 ),
+            )
+        return True
+
+    def _second_answer(self, response: Response) -> bool:
+        """True when ``response``, a frame that answers no exchange in flight, is a second
+        device's answer to the last read at unit 0 that was answered (``_broadcast``): of
+        the read's function code, sound and of its length or an exception, of unit 0 or a
+        unit id no other device of the bus has (nor one that left it), and begun within
+        the read's timeout. The read goes to every device of the line: two devices that
+        answer reads at the broadcast address both answer it, one after the other or in a
+        collision. Counted as ``unit`` for the device read at unit 0, whichever exchange is
+        in flight when it comes, and logged (once a minute per device) naming the unit ids
+        of both answers. Only looked at after a read at unit 0 was answered."""
+        assert self._broadcast is not None
+        flight, first, until = self._broadcast
+        if self._clock() > until:
+            self._broadcast = None
+            return False
+        device = flight.device
+        expected = flight.expected
+        frame = response.frame
+        unit = response.unit
+        if (
+            response.function_code != expected.read.function_code
+            or not (
+                response.exception_code
+                or (len(frame) == expected.size and frame[1:3] == expected.head[1:3])
+            )
+            or self.devices.get(device.sensor.name) is not device
+            or any(other.unit == unit for other in self.devices.values() if other is not device)
+            or any(left.unit == unit for left in self.left.kept)
+        ):
+            return False
+        device.counters.errors["unit"] += 1
+        held = self._errors.check(f"second answer:{device.sensor.name}")
+        if held is not None:
+            device.sensor.log.warning(
+                "two devices answered a read at unit 0",
+                unit=device.unit,
+                answered_as=first,
+                also_answered=unit,
+                hint=SECOND_ANSWER_HINT.format(first=first, second=unit),
+                suppressed=held,
             )
         return True
 
@@ -1883,6 +1946,11 @@ class Bus:
         device.closed_on = None
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
+        if not device.unit and flight.expected.rtu:
+            # a read at unit 0: another device's answer to it may follow (``_second_answer``),
+            # begun within its timeout
+            until = flight.sent_at + self.request_wire_s + device.timeout_s + ARRIVAL_SLACK_S
+            self._broadcast = (flight, frame[0], until + flight.expected.size * self.char_s)
         copied = (
             flight.expected.write
             and self._echo_writes

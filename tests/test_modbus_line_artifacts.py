@@ -464,6 +464,65 @@ def test_a_long_answer_of_the_device_s_own_unit_id_to_a_read_at_unit_0_is_read_w
         hand.close()
 
 
+@pytest.mark.parametrize(
+    ("first", "second"), [(1, 3), (0, 1), (1, 0)], ids=["own-unit-ids", "0-then-own", "own-then-0"]
+)
+def test_a_second_device_s_answer_to_a_read_at_unit_0_is_counted_and_told(
+    pty_pair: PtyPair, first: int, second: int
+) -> None:
+    """A read at unit 0 (``broadcast_reads``) goes to every device of the line: two devices
+    that answer such reads both answer it (libmodbus issue 153: all slaves answering a
+    broadcast collide; pymodbus issue 2571: at unit 0 one cannot know how many devices are
+    on the connection). The first answer is read; the second (of another unit id, or unit 0
+    after an answer of the device's own unit id) is counted as ``unit`` for the device read
+    at unit 0 each time, whether it comes in the same chunk as the first, after it with no
+    exchange in flight, or during the meter's exchange that follows (not the meter's
+    ``unit``), and logged once a minute naming both unit ids. (It was dropped uncounted
+    after the first answer, counted for the meter during its exchange, or, of unit 0, taken
+    for a frame nobody asked for.)"""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 1.0}
+    hand = HandBus(pty_pair, bms, meter)
+    answer, other = read_reply(first, [1000]), read_reply(second, [3000])
+    try:
+        with capture_logs() as logs:
+            # in one chunk with the answer
+            assert hand.tick(100.0) == read_request(0, 0, 1)
+            assert hand.receive(100.02, answer + other) == b""
+            assert hand.tick(100.03) == read_request(2, 0, 1)
+            hand.receive(100.04, read_reply(2, [7]))
+            # after the answer, before the next request
+            assert hand.tick(101.0) == read_request(0, 0, 1)
+            hand.receive(101.02, answer)
+            assert hand.receive(101.021, other) == b""
+            assert hand.tick(101.03) == read_request(2, 0, 1)
+            hand.receive(101.04, read_reply(2, [7]))
+            # during the meter's exchange
+            assert hand.tick(102.0) == read_request(0, 0, 1)
+            hand.receive(102.02, answer)
+            assert hand.tick(102.03) == read_request(2, 0, 1)
+            hand.receive(102.035, other)
+            assert hand.bus.in_flight is not None
+            assert hand.receive(102.04, read_reply(2, [7])) == b""
+            assert hand.bus.in_flight is None
+        assert latest(hand.runtimes["bms"]) == {"v": 1000.0}
+        counters = hand.counters("bms")
+        assert counters.transactions == 3
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"unit": 3}
+        meter_counters = hand.counters("meter")
+        assert meter_counters.transactions == 3
+        assert meter_counters.errors == dict.fromkeys(meter_counters.errors, 0)
+        told = [e for e in logs if e["event"] == "two devices answered a read at unit 0"]
+        assert [(e["unit"], e["answered_as"], e["also_answered"]) for e in told] == [
+            (0, first, second)
+        ]
+        assert f"unit ids {first} and {second} both answered it" in told[0]["hint"]
+    finally:
+        hand.close()
+
+
 def test_unit_0_is_taken_on_a_serial_line_only_for_reads_and_with_broadcast_reads() -> None:
     one = [{"name": "a", "table": "input", "address": 0}]
     port = "/dev/ttyUSB0"
