@@ -29,12 +29,19 @@ Kinds:
   Belgian or Swiss meter's). Its header tells nothing of it: the ``5`` of ``/ISk5`` is IEC
   62056-21's baud rate letter, which a DSMR 2.2 meter writes as well, and an EasyMeter
   (``/ESY5Q3DA1004``), which sends no CRC. ``/`` appears nowhere else in a
-  telegram, so one that comes before the ``!`` begins a new telegram: the one before it was cut
-  short (``truncated``). Its end is a ``!`` at the start of a line (a ``!`` inside a line,
-  in a DSMR 2.2 text message, is text). Bytes outside telegrams (the rest of one the port's
-  open caught in its middle) are skipped. A check line that is neither (``!6E`` and CR LF:
-  ``truncated``; anything else, or no LF within 8 bytes of the ``!``: ``syntax``) rejects the
-  telegram. The header line is no reading and is not passed on.
+  telegram but in the header line of some meters (a Holley DTSD545's ``/HLY5/D545-METER``,
+  though IEC 62056-21's identification holds none): a ``/`` in the header line (printable
+  text up to its CR LF, within 40 bytes) is the header's, and one after it and before the
+  ``!`` begins a new telegram, wherever in its line it comes (a line that lost the end of
+  the telegram had the next one's ``/`` in its middle, ``0-0:96.13.0(FFFF/HLY5/D545-METER``
+  in a Holley's capture): the one before it was cut short (``truncated``). A telegram cut
+  short in its header line by the next one's ``/`` makes one header line of the two: its
+  check fails, and the telegram from the ``/`` in that line from which it holds is the next
+  one, read (the bytes before it ``truncated``). Its end is a ``!`` at the start of a line
+  (a ``!`` inside a line, in a DSMR 2.2 text message, is text). Bytes outside telegrams
+  (the rest of one the port's open caught in its middle) are skipped. A check line that is
+  neither (``!6E`` and CR LF: ``truncated``; anything else, or no LF within 8 bytes of the
+  ``!``: ``syntax``) rejects the telegram. The header line is no reading and is not passed on.
 
   A meter that encrypts its telegrams (Luxembourg's Smarty, a Sagemcom T210-D in Luxembourg,
   Austrian meters on their customer interface) sends each as a DLMS general-glo-ciphering
@@ -209,6 +216,32 @@ _CIPHERED_TAG = 12
 _UNDECIDED = -1
 #: A byte that is in no telegram between its ``/`` and its ``!``: no text, or another ``/``.
 _NOT_TELEGRAM_TEXT = re.compile(rb"[^\t\r\n -.0-~]")
+#: The most bytes of a DSMR telegram's header line after its ``/`` (IEC 62056-21's
+#: identification: 3 letters, the baud rate letter, ``\\2`` and up to 16 characters; a Holley
+#: DTSD545's ``HLY5/D545-METER``), with its CR LF.
+_HEADER_BYTES = 40
+#: The text of a header line: printable ASCII (a Holley DTSD545's holds a ``/``).
+_HEADER_TEXT = re.compile(rb"[ -~]*")
+
+
+def header_end(data: bytes, start: int) -> int | None:
+    """Where the header line of the DSMR telegram whose ``/`` is at ``start`` in ``data`` ends
+    (the index of its LF): printable text (``/`` too: a Holley DTSD545's ``/HLY5/D545-METER``)
+    and CR LF or LF, within :data:`_HEADER_BYTES` of the ``/``. :data:`_UNDECIDED` when the
+    bytes after the ``/`` are all such text but its line end has not come; None when they are
+    no header line (a byte that is no text before the line end, or no line end in bounds):
+    noise, or the rest of an encrypted frame, whose ``/`` bytes begin no header."""
+    limit = start + 1 + _HEADER_BYTES
+    text = _HEADER_TEXT.match(data, start + 1, limit)
+    assert text is not None  # the pattern matches the empty text
+    at = text.end()
+    if at == len(data):
+        return _UNDECIDED if at < limit else None
+    if data[at] == 0x0D:
+        at += 1
+        if at == len(data):
+            return _UNDECIDED if at < limit else None
+    return at if at < limit and data[at] == 0x0A else None
 
 
 def ciphered_frame_end(data: bytes, start: int, limit: int) -> int | None:
@@ -293,8 +326,10 @@ def crs_stripped(data: bytes) -> bool:
     meter and sensord took its CRs out."""
     end = data.find(b"\n!")
     while end >= 0:
-        start = data.rfind(b"/", 0, end)
         check = data[end + 2 : end + 6]
+        last = data.rfind(b"/", 0, end)
+        # the telegram's '/' is the first of the line of the last one (a header may hold one)
+        start = data.find(b"/", data.rfind(b"\n", 0, last) + 1) if last >= 0 else -1
         if start >= 0 and len(check) == 4 and _HEX_DIGITS.fullmatch(check):
             body = data[start : end + 2]
             if b"\r" not in body and crc16_arc(body.replace(b"\n", b"\r\n")) == int(check, 16):
@@ -472,7 +507,7 @@ class BlockFramer(LineFramer):
             self._dropping = True
             self._synced = False
             self._block = b""
-            return lines + self.feed(data[held + 1 :])
+            return lines + self.feed(data[self._past_start(data, held) :])
         self._block = data[held:]
         return lines
 
@@ -481,6 +516,16 @@ class BlockFramer(LineFramer):
         for body in bodies:
             lines += LineFramer.feed(self, body if body.endswith(b"\n") else body + b"\n")
         return lines
+
+    def _past_start(self, data: bytes, start: int) -> int:
+        """Where the bytes after the start of the block at ``start`` in ``data``, which is
+        dropped as overlong, are searched for the next block's start: after a DSMR
+        telegram's header line (a ``/`` in it begins no telegram), else the next byte."""
+        if self._kind == "dsmr" and data[start] == ord("/"):
+            head = header_end(data, start)
+            if head is not None and head != _UNDECIDED:
+                return head + 1
+        return start + 1
 
     def _too_long(self, start: int, decided_at: int) -> bool:
         """Whether the block from ``start``, whose fate the byte before ``decided_at`` decides,
@@ -536,7 +581,11 @@ class BlockFramer(LineFramer):
             end = data.find(b"\n!", start)  # the end mark begins a line
             end += 1 if end >= 0 else 0
             bound = end if end >= 0 else size
-            again = data.find(b"/", start + 1, bound)
+            head = header_end(data, start)
+            if head == _UNDECIDED:  # a '/' in it may be the header's, or the next telegram's
+                return start
+            # a '/' in the header line is the header's; one after it begins a new telegram
+            again = data.find(b"/", start + 1 if head is None else head + 1, bound)
             cut = data.find(_CIPHERED, start + 1, bound if again < 0 else again)
             if cut >= 0:  # an encrypted frame begins: no telegram began at this '/'
                 if not self._too_long(start, cut + 2):
@@ -570,11 +619,21 @@ class BlockFramer(LineFramer):
                 pos = end + 1
                 continue
             if self._too_long(start, line_end + 1):
-                pos = start + 1
+                pos = self._past_start(data, start)
                 continue
             pos = line_end + 1
             check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
             fault = self._telegram_fault(data, start, end, check)
+            if fault is not None and fault[0] == "checksum" and head is not None:
+                inner = self._cut_in_header(data, start, head, end, check)
+                if inner is not None:  # cut short in its header line by the next telegram
+                    self._reject(
+                        "truncated",
+                        data[start:inner],
+                        "cut short in its header line: the next telegram's '/' came",
+                    )
+                    bodies.append(data[head + 1 : end])
+                    continue
             if fault is not None:
                 why, detail = fault
                 self._reject(why, data[start:end], detail)
@@ -582,6 +641,21 @@ class BlockFramer(LineFramer):
             # after the header line (the LF before the '!' ends it, if no other does)
             bodies.append(data[data.index(b"\n", start) + 1 : end])
         return size
+
+    def _cut_in_header(
+        self, data: bytes, start: int, head: int, end: int, check: bytes
+    ) -> int | None:
+        """Where the telegram whose check holds begins in the header line (from ``start`` to
+        its LF at ``head``) of the telegram from ``start`` to its ``!`` at ``end``, whose
+        check failed: a ``/`` after ``start`` in that line from which ``check`` holds (the
+        telegram was cut short in its header line, and the next one's header came); None when
+        there is none."""
+        inner = data.find(b"/", start + 1, head)
+        while inner >= 0:
+            if self._telegram_fault(data, inner, end, check) is None:
+                return inner
+            inner = data.find(b"/", inner + 1, head)
+        return None
 
     def _telegram_inside(self, data: bytes, start: int, frame_end: int) -> int | None:
         """Where the first telegram whose check holds begins inside the encrypted frame from
@@ -593,7 +667,9 @@ class BlockFramer(LineFramer):
         open_end = size - start < self.max_block_bytes  # an end yet to come may be in bounds
         slash = data.find(b"/", start + 2, min(frame_end, size))
         while slash >= 0:
-            no_text = _NOT_TELEGRAM_TEXT.search(data, slash + 1)
+            head = header_end(data, slash)
+            after = size if head == _UNDECIDED else slash + 1 if head is None else head + 1
+            no_text = _NOT_TELEGRAM_TEXT.search(data, after)  # a header line may hold a '/'
             text_end = size if no_text is None else no_text.start()
             end = data.find(b"\n!", slash, text_end) + 1  # its '!', or 0
             if not end:

@@ -1,0 +1,213 @@
+"""A Holley DTSD545's P1 telegrams: a ``/`` inside its header line (``/HLY5/D545-METER``).
+
+IEC 62056-21's identification holds no ``/``, and the framer took every ``/`` before a
+telegram's ``!`` for the next telegram's start: each of the meter's telegrams was cut in two,
+``truncated`` and then ``checksum``. A ``/`` inside the header line is the header's; one after
+it still begins the next telegram, wherever in its line it comes.
+
+Origin: public repository ndokter/dsmr_parser, issue #91 ("Invalid telegram. The CRC checksum
+'17805' does not match the expected '12832'"), the comment of 2022-02-22 that names the meter
+(a Holley DTSD545) and posts its telegram: the header, the lines of ``HOLLEY_LINES`` below as
+posted, the first of the two telegrams cut short inside its text message
+(``0-0:96.13.0(FFF...`` and, on the same line, the next telegram's ``/HLY5/D545-METER``).
+The public copy of the post ends after ``1-0:33.7.0(1.000)``: the rest of the telegram and
+its CRC line are not in it. The telegram here is built from the posted lines, ended there,
+with a ``!`` and a CRC computed over it; the count of F digits of the cut text message is as
+the copy shows it (any count reads the same).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from test_blocks import NOISE_HEADERS, take, telegram_lines
+from test_formats_blocks import DSMR5, crc16_arc, telegram
+
+from sensord.formats.blocks import MAX_BLOCK_BYTES, BlockFramer, ciphered_frame_end
+
+HEADER = "/HLY5/D545-METER"
+
+#: The lines of the meter's telegram after its header, as posted (``1-0:15.8.0`` with a space
+#: before its ``)``, as the meter writes it).
+HOLLEY_LINES = r"""
+1-3:0.2.8(50)
+0-0:1.0.0(220203113815W)
+1-0:1.8.0(00003668.743*kWh)
+1-0:1.8.1(00001737.629*kWh)
+1-0:1.8.2(00001931.114*kWh)
+1-0:1.8.3(00000000.000*kWh)
+1-0:1.8.4(00000000.000*kWh)
+1-0:2.8.0(00003468.951*kWh)
+1-0:2.8.1(00002533.342*kWh)
+1-0:2.8.2(00000934.609*kWh)
+1-0:2.8.3(00000000.000*kWh)
+1-0:2.8.4(00000000.000*kWh)
+1-0:3.8.0(00000019.368*kvarh)
+1-0:4.8.1(00000680.772*kvarh)
+1-0:5.8.0(00000012.272*kvarh)
+1-0:6.8.0(00000007.096*kvarh)
+1-0:7.8.0(00000425.904*kvarh)
+1-0:8.8.0(00001025.518*kvarh)
+1-0:15.8.0(00007137.694*kWh )
+1-0:32.7.0(000238.20*V)
+1-0:52.7.0(000229.60*V)
+1-0:72.7.0(000233.00*V)
+1-0:31.7.0(000004.71*A)
+1-0:51.7.0(000004.56*A)
+1-0:71.7.0(000004.96*A)
+1-0:13.7.0(0.999)
+1-0:33.7.0(1.000)
+"""
+
+#: The telegram before it as posted: cut short inside its text message, 0xFF bytes written in
+#: hex, by the next telegram's ``/``, which came in the middle of that line.
+CUT = (HEADER + "\r\n\r\n1-3:0.2.8(50)\r\n0-0:96.13.0(" + "F" * 213).encode()
+
+
+def holley(crc: str = "arc") -> bytes:
+    """The meter's telegram (see the module docstring), ended with ``!`` and its CRC: ``arc``
+    DSMR's CRC-16/ARC, as a meter that follows DSMR writes it."""
+    body = telegram(HEADER + "\n\n" + HOLLEY_LINES.strip("\n") + "\n!")[:-2]
+    assert crc == "arc"
+    return body + f"{crc16_arc(body):04X}\r\n".encode()
+
+
+HOLLEY = holley()
+
+
+def test_a_header_line_that_holds_a_slash_begins_one_telegram_however_chunked() -> None:
+    """Each of the telegrams is read whole: the ``/`` of ``HLY5/D545`` begins none (the
+    framer cut each in two, ``truncated`` and ``checksum``)."""
+    data = HOLLEY * 3
+    lines = telegram_lines(HOLLEY)
+    assert len(lines) == 27
+    whole = take("dsmr", data)
+    assert whole == (
+        lines * 3,
+        {"frames": 81, "skipped": 0, "rejected": {}, "ignored": 0, "overlong": 0},
+    )
+    for size in (1, 2, 5, 6, 7, 17, 18, 64, 1000):
+        assert take("dsmr", data, [size]) == whole, size
+
+
+def test_the_telegram_cut_short_mid_line_by_the_next_one_as_posted_is_truncated() -> None:
+    """The capture of issue #91: the next telegram's ``/`` in the middle of the cut one's
+    text message ends it (``truncated``, its two lines), and the next telegram is read."""
+    data = CUT + HOLLEY
+    assert b"FFF/HLY5/D545-METER\r\n" in data
+    whole = take("dsmr", data)
+    assert whole[0] == telegram_lines(HOLLEY)
+    assert whole[1]["rejected"] == {"truncated": 2}
+    for size in (1, 3, 7, 64):
+        assert take("dsmr", data, [size]) == whole, size
+
+
+@pytest.mark.parametrize(
+    ("cut", "after"),
+    [
+        (b"/HLY5/D5", HOLLEY),  # cut in its header line, after the header's own '/'
+        (b"/HLY5", HOLLEY),  # right before it
+        (b"/H", HOLLEY),
+        (b"/ISk5\\2MT3", DSMR5),  # a header without a '/': as before
+    ],
+)
+def test_a_telegram_cut_short_in_its_header_line_is_truncated_and_the_next_is_read(
+    cut: bytes, after: bytes
+) -> None:
+    """The next telegram's ``/`` in the header line of one cut short: the two header lines are
+    one line, and the telegram from the first ``/`` fails its check; the one from the ``/``
+    from which the check holds is the next telegram, read, and the bytes before it are the
+    cut one, ``truncated``."""
+    data = cut + after + after
+    lines = telegram_lines(after)
+    whole = take("dsmr", data)
+    assert whole == (
+        lines * 2,
+        {
+            "frames": 2 * len(lines),
+            "skipped": 0,
+            "rejected": {"truncated": 1},
+            "ignored": 0,
+            "overlong": 0,
+        },
+    )
+    for size in (1, 2, 7, 64):
+        assert take("dsmr", data, [size]) == whole, size
+
+
+def test_a_damaged_telegram_with_a_slash_in_its_header_is_one_checksum_reject() -> None:
+    """A byte changed in its lines: the telegram fails its check from either ``/`` of its
+    header, and is rejected once, every line of it ``checksum``; the next is read."""
+    bad = HOLLEY.replace(b"3668.743", b"3668.742")
+    lines, counted = take("dsmr", bad + HOLLEY)
+    assert lines == telegram_lines(HOLLEY)
+    assert counted["rejected"] == {"checksum": 27}
+
+
+def test_an_overlong_telegram_s_header_slash_begins_no_telegram() -> None:
+    """A telegram past the bound is dropped up to the next telegram's ``/``, not up to the
+    ``/`` of its own header, whatever the chunking."""
+    small = HOLLEY[: HOLLEY.index(b"1-0:1.8.1")] + HOLLEY[HOLLEY.index(b"1-0:33.7.0") :]
+    small = small[: small.index(b"!") + 1]
+    small += f"{crc16_arc(small):04X}\r\n".encode()
+    data = HOLLEY + small
+    whole = take("dsmr", data, max_block_bytes=200)
+    assert whole[0] == telegram_lines(small)
+    assert (whole[1]["overlong"], whole[1]["rejected"]) == (1, {})
+    for size in (1, 2, 7, 64, 199, 200, 201):
+        assert take("dsmr", data, [size], max_block_bytes=200) == whole, size
+
+
+@pytest.mark.parametrize("noise", list(NOISE_HEADERS))
+def test_a_holley_telegram_after_noise_like_an_encrypted_frame_is_read(noise: str) -> None:
+    header = NOISE_HEADERS[noise]
+    assert ciphered_frame_end(header + HOLLEY * 2, 0, MAX_BLOCK_BYTES) is not None
+    data = header + b"\x9c" + HOLLEY + HOLLEY
+    whole = take("dsmr", data)
+    assert whole[0] == telegram_lines(HOLLEY) * 2
+    assert (whole[1]["skipped"], whole[1]["rejected"]) == (len(header) + 1, {})
+    for size in (1, 2, 11, 13, 64):
+        assert take("dsmr", data, [size]) == whole, size
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.integers(0, 3), st.integers(0, len(HOLLEY) - 1), st.integers(1, 255)),
+        max_size=5,
+    ),
+    sizes=st.lists(st.integers(1, 50), min_size=1, max_size=10),
+)
+@example(pieces=[(1, 5, 1), (1, 8, 1), (0, 0, 1)], sizes=[1])
+def test_holley_telegrams_cut_and_damaged_read_the_same_however_chunked(
+    pieces: list[tuple[int, int, int]], sizes: list[int]
+) -> None:
+    """Whole telegrams, telegrams cut short anywhere (in the header line too) and telegrams
+    with a byte changed (to a ``/`` too): the same lines and counters whatever the chunks,
+    and every whole telegram after a cut or damaged one is read."""
+    data = b""
+    for what, at, xor in pieces:
+        if what == 0:
+            data += HOLLEY
+        elif what == 1:
+            data += HOLLEY[:at]
+        elif what == 2:
+            changed = bytearray(HOLLEY)
+            changed[at] ^= xor
+            data += bytes(changed)
+        else:
+            data += HOLLEY[:at] + b"/" + HOLLEY[at + 1 :]
+    data += HOLLEY
+    whole = take("dsmr", data, max_block_bytes=MAX_BLOCK_BYTES)
+    assert take("dsmr", data, sizes) == whole
+    assert whole[0][-27:] == telegram_lines(HOLLEY)
+
+
+def test_a_holley_meter_whose_crs_are_taken_out_is_told_so() -> None:
+    """Its lines ending in LF alone fail the check; the hint finds the telegram from the first
+    ``/`` of its header line, over which the CRC holds with CR LF put back."""
+    stripped = HOLLEY.replace(b"\r\n", b"\n") * 2
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(stripped) == []
+    assert "takes the CRs out" in framer.no_frame_hint(stripped)
