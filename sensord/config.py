@@ -37,6 +37,7 @@ from sensord.errors import ConfigError, NotMeasuredError, ParseError, Problem
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import (
     BLOCK_KINDS,
+    DSMR_CRCS,
     FieldSpec,
     FormatSpec,
     FrameSpec,
@@ -526,9 +527,11 @@ class ParseConfig(Schema):
     reading, which are counted as ignored frames and not parsed
     (``sensord.formats.base.ignoring``); ``block`` the kind of checked block a device sends its
     lines in (a DSMR telegram, a VE.Direct block), whose lines are read only when the block's
-    check holds (``sensord.formats.blocks``); ``checksum`` the kind of checksum at the end of
-    each line (NMEA's ``*hh``, an R. M. Young anemometer's, SDI-12's CRC), whose lines are read
-    without it when it holds (``sensord.formats.line_checksums``).
+    check holds (``sensord.formats.blocks``); ``crc`` the CRC of a DSMR telegram, when the
+    meter writes another than DSMR's CRC-16/ARC (a Holley DTSD545's CRC-16/X-25); ``checksum``
+    the kind of checksum at the end of each line (NMEA's ``*hh``, an R. M. Young anemometer's,
+    SDI-12's CRC), whose lines are read without it when it holds
+    (``sensord.formats.line_checksums``).
     """
 
     pattern = Str(optional=True)
@@ -546,6 +549,20 @@ class ParseConfig(Schema):
     encoding = Str(default="utf-8", check=_check_encoding)
     ignore = StrList()
     block = Choice(BLOCK_KINDS, optional=True)
+    crc = Choice(
+        DSMR_CRCS,
+        optional=True,
+        meant={
+            "arc": "crc16_arc",
+            "crc-16/arc": "crc16_arc",
+            "crc16": "crc16_arc",
+            "x25": "crc16_x25",
+            "x-25": "crc16_x25",
+            "crc-16/x-25": "crc16_x25",
+            "crc16_x-25": "crc16_x25",
+            "holley": "crc16_x25",
+        },
+    )
     checksum = Choice(
         LINE_CHECKSUMS,
         optional=True,
@@ -2072,6 +2089,7 @@ class SensorConfig(Schema):
             encoding=p.encoding,
             ignore=p.ignore,
             block=p.block,
+            crc=p.crc,
             checksum=p.checksum,
             frame=self.frame.spec() if self.frame is not None else None,
             modbus=self.modbus_spec(),

@@ -1445,6 +1445,23 @@ EFFECTS: list[Effect] = [
         7.0,
         None,
     ),
+    # a telegram whose CRC is CRC-16/X-25, as a Holley DTSD545 writes it: read, or rejected
+    Effect(
+        "sensors.parse.crc",
+        "crc16_x25",
+        "crc16_arc",
+        latest(
+            envelope("dsmr", [b"v(7)"], crc="crc16_x25"),
+            extra={
+                "sensors.format": "kv",
+                "sensors.parse.block": "dsmr",
+                "sensors.parse.kv_separator": "(",
+                "sensors.parse.pair_separator": ")",
+            },
+        ),
+        7.0,
+        None,
+    ),
     # "21.5" and the XOR of its bytes, as an R. M. Young anemometer ends its ASCII lines: read
     # without it, or (SDI-12's CRC expected) rejected as a line without one
     Effect("sensors.parse.checksum", "xor", "sdi12", latest(b"21.5*18\n"), 21.5, None),

@@ -1,9 +1,13 @@
-"""A Holley DTSD545's P1 telegrams: a ``/`` inside its header line (``/HLY5/D545-METER``).
+"""A Holley DTSD545's P1 telegrams: a ``/`` inside its header line (``/HLY5/D545-METER``) and
+a CRC-16/X-25 in place of DSMR's CRC-16/ARC.
 
 IEC 62056-21's identification holds no ``/``, and the framer took every ``/`` before a
 telegram's ``!`` for the next telegram's start: each of the meter's telegrams was cut in two,
 ``truncated`` and then ``checksum``. A ``/`` inside the header line is the header's; one after
-it still begins the next telegram, wherever in its line it comes.
+it still begins the next telegram, wherever in its line it comes. Its CRC is CRC-16/X-25
+(reflected polynomial 0x1021, initial value and final XOR 0xFFFF), as the reporter found:
+``parse.crc = "crc16_x25"`` checks it, and without it a telegram that fails CRC-16/ARC but
+holds by CRC-16/X-25 is rejected with a hint that says to set it.
 
 Origin: public repository ndokter/dsmr_parser, issue #91 ("Invalid telegram. The CRC checksum
 '17805' does not match the expected '12832'"), the comment of 2022-02-22 that names the meter
@@ -12,19 +16,36 @@ posted, the first of the two telegrams cut short inside its text message
 (``0-0:96.13.0(FFF...`` and, on the same line, the next telegram's ``/HLY5/D545-METER``).
 The public copy of the post ends after ``1-0:33.7.0(1.000)``: the rest of the telegram and
 its CRC line are not in it. The telegram here is built from the posted lines, ended there,
-with a ``!`` and a CRC computed over it; the count of F digits of the cut text message is as
+with a ``!`` and a CRC computed over it (``HOLLEY_X25``: its CRC-16/X-25, as the meter
+writes it; ``HOLLEY``: a CRC-16/ARC, to show the framer's part alone); the count of F digits of the cut text message is as
 the copy shows it (any count reads the same).
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
 import pytest
+from harness.config import load_sensors
+from harness.pty import PtyPair
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_blocks import NOISE_HEADERS, take, telegram_lines
-from test_formats_blocks import DSMR5, crc16_arc, telegram
+from test_first_line import Clock as PortClock
+from test_first_line import send
+from test_first_line import sensor as sensor_on
+from test_formats_blocks import DSMR5, crc16_arc, latest, telegram
 
+from sensord.config import Config
+from sensord.formats import codec_for
+from sensord.formats import crc as crc_module
 from sensord.formats.blocks import MAX_BLOCK_BYTES, BlockFramer, ciphered_frame_end
+from sensord.signals import SimulationSpec
+from sensord.sources.simulated import SimulatedDevice
 
 HEADER = "/HLY5/D545-METER"
 
@@ -65,15 +86,27 @@ HOLLEY_LINES = r"""
 CUT = (HEADER + "\r\n\r\n1-3:0.2.8(50)\r\n0-0:96.13.0(" + "F" * 213).encode()
 
 
+def crc16_x25(data: bytes) -> int:
+    """CRC-16/X-25, bit by bit (0x906E for "123456789", the catalogue's check value)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFF
+
+
 def holley(crc: str = "arc") -> bytes:
-    """The meter's telegram (see the module docstring), ended with ``!`` and its CRC: ``arc``
-    DSMR's CRC-16/ARC, as a meter that follows DSMR writes it."""
+    """The meter's telegram (see the module docstring), ended with ``!`` and its CRC: ``x25``
+    the meter's CRC-16/X-25, ``arc`` DSMR's CRC-16/ARC, as a meter that follows DSMR writes
+    it."""
     body = telegram(HEADER + "\n\n" + HOLLEY_LINES.strip("\n") + "\n!")[:-2]
-    assert crc == "arc"
-    return body + f"{crc16_arc(body):04X}\r\n".encode()
+    value = crc16_x25(body) if crc == "x25" else crc16_arc(body)
+    return body + f"{value:04X}\r\n".encode()
 
 
 HOLLEY = holley()
+HOLLEY_X25 = holley("x25")
 
 
 def test_a_header_line_that_holds_a_slash_begins_one_telegram_however_chunked() -> None:
@@ -211,3 +244,219 @@ def test_a_holley_meter_whose_crs_are_taken_out_is_told_so() -> None:
     framer = BlockFramer("dsmr", 2100)
     assert framer.feed(stripped) == []
     assert "takes the CRs out" in framer.no_frame_hint(stripped)
+
+
+# -- its CRC: parse.crc ----------------------------------------------------------------------------
+
+
+def test_the_reference_crc16_x25_is_the_catalogue_s() -> None:
+    assert crc16_x25(b"123456789") == 0x906E
+    assert crc_module.crc16_x25(HOLLEY_X25) == crc16_x25(HOLLEY_X25)
+    assert HOLLEY_X25 != HOLLEY
+
+
+def test_the_meter_s_telegrams_are_read_with_parse_crc_x25_however_chunked() -> None:
+    """With ``crc16_x25`` every telegram of the capture is read (the cut one ``truncated``);
+    without it, every one is ``checksum``."""
+    data = CUT + HOLLEY_X25 * 3
+    lines = telegram_lines(HOLLEY_X25)
+    whole = take("dsmr", data, crc="crc16_x25")
+    assert whole == (
+        lines * 3,
+        {"frames": 81, "skipped": 0, "rejected": {"truncated": 2}, "ignored": 0, "overlong": 0},
+    )
+    for size in (1, 2, 7, 17, 64, 1000):
+        assert take("dsmr", data, [size], crc="crc16_x25") == whole, size
+    assert take("dsmr", data) == (
+        [],
+        whole[1] | {"frames": 0, "rejected": {"truncated": 2, "checksum": 81}},
+    )
+
+
+def test_with_parse_crc_x25_a_changed_byte_still_fails_the_check() -> None:
+    bad = HOLLEY_X25.replace(b"0.999", b"0.998")
+    lines, counted = take("dsmr", bad + HOLLEY_X25, crc="crc16_x25")
+    assert lines == telegram_lines(HOLLEY_X25)
+    assert counted["rejected"] == {"checksum": 27}
+
+
+def test_an_x25_telegram_read_as_dsmr_s_crc_is_rejected_with_the_key_to_set() -> None:
+    """Each telegram is ``checksum``; the rejection says its CRC holds by CRC-16/X-25 and to
+    set ``parse.crc``, and so does the hint once two such telegrams came (a damaged telegram's
+    CRC holds by the other CRC by chance once in 65536)."""
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(HOLLEY_X25) == []
+    detail, shown = framer.last_rejected("checksum")
+    assert shown.startswith(b"/HLY5/D545-METER\r\n")
+    crc = HOLLEY_X25[-6:-2].decode()
+    assert detail == (
+        f"its CRC {crc} does not hold: its bytes give {crc16_arc(HOLLEY_X25[:-6]):04X} by "
+        f"CRC-16/ARC, and {crc} by CRC-16/X-25: the meter writes CRC-16/X-25; set parse.crc = "
+        "'crc16_x25' (a Holley DTSD545 writes it, not DSMR's CRC-16/ARC)"
+    )
+    assert "parse.crc" not in framer.no_frame_hint(HOLLEY_X25)
+    assert framer.feed(HOLLEY_X25) == []
+    hint = framer.no_frame_hint(HOLLEY_X25 * 2)
+    assert hint == (
+        "telegrams came whose CRC fails by CRC-16/ARC and holds by CRC-16/X-25: the meter "
+        "writes CRC-16/X-25; set parse.crc = 'crc16_x25' (a Holley DTSD545 writes it, not "
+        "DSMR's CRC-16/ARC)"
+    )
+
+
+def test_a_dsmr_meter_read_with_parse_crc_x25_is_told_to_leave_it_out() -> None:
+    framer = BlockFramer("dsmr", 2100, crc="crc16_x25")
+    assert framer.feed(DSMR5 * 2) == []
+    assert framer.rejected["checksum"] == 2 * len(telegram_lines(DSMR5))
+    assert framer.last_rejected("checksum")[0].endswith(
+        "by CRC-16/X-25, and 6EEE by CRC-16/ARC: the meter writes CRC-16/ARC; leave parse.crc "
+        "out (DSMR's CRC-16/ARC, which this meter writes)"
+    )
+    assert "leave parse.crc out" in framer.no_frame_hint(DSMR5 * 2)
+
+
+def test_a_damaged_dsmr_telegram_gives_no_hint_of_another_crc() -> None:
+    bad = DSMR5.replace(b"4.426", b"4.427")
+    framer = BlockFramer("dsmr", 2100)
+    framer.feed(bad * 2)
+    assert "by CRC-16/X-25" not in framer.last_rejected("checksum")[0]
+    assert "parse.crc" not in framer.no_frame_hint(bad * 2)
+
+
+def test_the_crc_of_a_holley_meter_whose_crs_are_taken_out_is_its_own() -> None:
+    stripped = HOLLEY_X25.replace(b"\r\n", b"\n") * 2
+    framer = BlockFramer("dsmr", 2100, crc="crc16_x25")
+    assert framer.feed(stripped) == []
+    assert "takes the CRs out" in framer.no_frame_hint(stripped)
+
+
+HOLLEY_SENSOR = """
+format = "dsmr"
+channels = [
+  { name = "imported_kwh", field = "1-0:1.8.0" }, { name = "voltage_l1_v", field = "1-0:32.7.0" },
+  { name = "power_factor", field = "1-0:13.7.0" },
+]
+"""
+
+
+@pytest.mark.parametrize("crc", [None, "crc16_arc", "crc16_x25"])
+def test_a_holley_meter_on_a_pty_publishes_its_readings_with_parse_crc(
+    pty_pair: PtyPair, crc: str | None
+) -> None:
+    clock = PortClock()
+    body = HOLLEY_SENSOR + (f'parse = {{ crc = "{crc}" }}\n' if crc else "")
+    with sensor_on(pty_pair, clock, body) as opened:
+        clock.now += 0.001
+        send(opened, pty_pair, CUT + HOLLEY_X25 + HOLLEY_X25)
+        snap = opened.snapshot()
+        if crc == "crc16_x25":
+            assert latest(opened) == {
+                "imported_kwh": 3668.743,
+                "voltage_l1_v": 238.2,
+                "power_factor": 0.999,
+            }
+            assert snap.parse_errors["checksum"] == 0
+        else:
+            assert latest(opened) == {}
+            assert snap.parse_errors["checksum"] == 54
+
+
+def test_a_simulated_meter_with_parse_crc_x25_sends_telegrams_its_sensor_reads() -> None:
+    config = load_sensors(
+        {"name": "m", "port": "sim://m", "format": "dsmr", "parse": {"crc": "crc16_x25"}}
+        | {"channels": [{"name": "e", "field": "1-0:1.8.0"}]}
+    )
+    spec = config.sensors[0].format_spec()
+    device = SimulatedDevice(spec, {}, 1.0, b"\r\n", SimulationSpec(seed=1), 0.0)
+    data = b"".join(device.bytes_due(float(t)) for t in range(1, 11))
+    body, _, check = data.partition(b"!")
+    assert int(check[:4], 16) == crc16_x25(body + b"!")
+    framer = codec_for("dsmr").framer(spec, b"\r\n", 2100)
+    assert device.frames_written >= 10
+    assert len(framer.feed(data)) == device.frames_written
+    assert sum(framer.rejected.values()) == 0
+
+
+def errors_of(sensor: dict[str, Any]) -> list[str]:
+    errors: list[str] = []
+    assert (
+        Config.load({"sensors": [{"name": "m", "port": "sim://m", **sensor}]}, "", errors) is None
+    )
+    return errors
+
+
+@pytest.mark.parametrize(
+    ("sensor", "message"),
+    [
+        (
+            {"format": "dsmr", "parse": {"crc": "x25"}},
+            "sensors[0].parse.crc: must be one of 'crc16_arc', 'crc16_x25', got 'x25'",
+        ),
+        (
+            {"format": "kv", "parse": {"crc": "crc16_x25"}},
+            "sensors[0].parse.crc: chooses the CRC of a DSMR telegram: it needs "
+            "format = 'dsmr' or parse.block = 'dsmr', not format 'kv' alone",
+        ),
+        (
+            {"format": "kv", "parse": {"crc": "crc16_x25", "block": "vedirect"}},
+            "sensors[0].parse.crc: chooses a DSMR telegram's CRC; parse.block = "
+            "'vedirect' has a check of its own: leave parse.crc out",
+        ),
+        (
+            {"format": "nmea", "parse": {"crc": "crc16_x25"}},
+            "sensors[0].parse.crc: chooses the CRC of a DSMR telegram: it needs "
+            "format = 'dsmr' or parse.block = 'dsmr', not format 'nmea' alone",
+        ),
+    ],
+    ids=["word", "kv", "vedirect", "nmea"],
+)
+def test_parse_crc_is_checked_naming_the_key(sensor: dict[str, Any], message: str) -> None:
+    fields = {"nmea": "GGA.altitude", "kv": "v"}.get(sensor["format"], "1-0:1.8.0")
+    errors = errors_of({**sensor, "channels": [{"name": "c", "field": fields}]})
+    assert any(e.startswith(message) for e in errors), errors
+    if sensor["parse"]["crc"] == "x25":
+        assert any("did you mean 'crc16_x25'?" in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "sensor",
+    [
+        {"format": "dsmr", "parse": {"crc": "crc16_x25"}},
+        {"format": "kv", "parse": {"crc": "crc16_arc", "block": "dsmr"}},
+    ],
+)
+def test_parse_crc_is_taken_with_dsmr_telegrams(sensor: dict[str, Any]) -> None:
+    field = "1-0:1.8.0" if sensor["format"] == "dsmr" else "v"
+    table = {"name": "m", "port": "sim://m", **sensor, "channels": [{"name": "c", "field": field}]}
+    assert load_sensors(table).sensors[0].format_spec().crc == sensor["parse"]["crc"]
+
+
+def test_sensord_check_refuses_a_crc_that_is_none_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "meter.toml"
+    config.write_text(
+        '[[sensors]]\nname = "holley"\nport = "sim://holley"\nformat = "dsmr"\n'
+        'channels = [{ name = "e", field = "1-0:1.8.0" }]\nparse = { crc = "X-25" }\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "sensord", "check", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "sensors[0].parse.crc (sensor 'holley'): must be one of 'crc16_arc', 'crc16_x25'" in (
+        result.stderr
+    )
+    assert "did you mean 'crc16_x25'?" in result.stderr
+    config.write_text(config.read_text().replace('"X-25"', '"crc16_x25"'))
+    valid = subprocess.run(
+        [sys.executable, "-m", "sensord", "check", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+    assert valid.returncode == 0, valid.stderr

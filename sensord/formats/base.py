@@ -56,6 +56,7 @@ from sensord.formats.line_checksums import checked_line, checked_slowly
 
 __all__ = [
     "BLOCK_KINDS",
+    "DSMR_CRCS",
     "BatchDecoder",
     "Codec",
     "Decoder",
@@ -77,6 +78,9 @@ __all__ = [
 #: The values of ``parse.block`` (:mod:`sensord.formats.blocks`, loaded by a sensor of
 #: blocks).
 BLOCK_KINDS = ("dsmr", "vedirect", "gill")
+#: The values of ``parse.crc``: the CRC of a DSMR telegram, DSMR's own CRC-16/ARC or the
+#: CRC-16/X-25 a Holley DTSD545 writes (:mod:`sensord.formats.blocks`).
+DSMR_CRCS = ("crc16_arc", "crc16_x25")
 
 #: One frame (terminator stripped) in, ``(channel, value)`` pairs out; raises only ParseError.
 Decoder = Callable[[bytes], list[tuple[str, float]]]
@@ -355,6 +359,9 @@ class FormatSpec:
     #: value, kv, csv, json: the kind of checked block the device sends its lines in
     #: (``"dsmr"``, ``"vedirect"``; see :mod:`sensord.formats.blocks`), or None.
     block: str | None = None
+    #: dsmr, or value, kv, csv, json with ``block = "dsmr"``: the CRC of each telegram (one of
+    #: :data:`DSMR_CRCS`), or None for DSMR's CRC-16/ARC.
+    crc: str | None = None
     #: value, kv, csv, json: the kind of checksum at the end of each line (``"nmea"``,
     #: ``"xor"``, ``"sdi12"``; see :mod:`sensord.formats.line_checksums`), or None.
     checksum: str | None = None

@@ -20,7 +20,12 @@ Kinds:
   ends with ``!``, the CRC-16/ARC of the bytes from ``/`` to ``!`` as 4 hex digits (upper
   case, as the standard has them; lower or mixed case is read too, as arduino-dsmr and
   ESPHome's ``dsmr`` read it, and the CRC is checked the same), and CR LF
-  (a NUL before the CR is tolerated). A telegram of DSMR 2.2 or 3 ends with ``!`` alone and has
+  (a NUL before the CR is tolerated). A Holley DTSD545 writes the CRC-16/X-25 of those bytes
+  instead (ndokter/dsmr_parser issue #91): with ``crc = "crc16_x25"`` (``parse.crc``) it is
+  the CRC checked. A telegram whose CRC fails but holds by the other of the two is rejected
+  all the same, and the rejection says so and which ``parse.crc`` to set (the hint too, once
+  two came): the CRC is the meter model's, and a telegram read by either of two passes
+  damaged twice as often (2 in 65536). A telegram of DSMR 2.2 or 3 ends with ``!`` alone and has
   no check: it is read unchecked, until the meter has sent one with a CRC; from then on a
   telegram without one is ``truncated`` (its CRC lost). So is one without a CRC that shows
   itself of DSMR 4 or later, whose meters always send one, before any CRC came too (the first
@@ -135,9 +140,9 @@ frames and counters do not depend on how the stream is chunked.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from sensord.formats.base import BLOCK_KINDS, looks_like_text
+from sensord.formats.base import BLOCK_KINDS, DSMR_CRCS, looks_like_text
 from sensord.formats.crc import crc16_arc, crc16_x25
 from sensord.formats.lines import LineFramer
 
@@ -199,6 +204,14 @@ _CRC_REQUIRED = re.compile(rb"\n(?:1-3:0\.2\.8|0-0:96\.1\.4)\(")
 #: The most bytes of a rejected block :meth:`BlockFramer.last_rejected` gives (its header line
 #: and its first lines, as the log shows a frame).
 _SHOWN_BYTES = 80
+
+#: The CRCs a DSMR telegram may end in (``parse.crc``): each one's function and name. A meter
+#: that follows DSMR writes CRC-16/ARC; a Holley DTSD545 writes CRC-16/X-25 (ndokter/dsmr_parser
+#: issue #91).
+_DSMR_CRC = {"crc16_arc": (crc16_arc, "CRC-16/ARC"), "crc16_x25": (crc16_x25, "CRC-16/X-25")}
+#: How many telegrams whose CRC holds only by the other of :data:`_DSMR_CRC` make the hint
+#: name it (a damaged telegram's holds by chance once in 65536).
+_OTHER_CRC_TOLD = 2
 
 #: The header line of a simulated meter's telegrams.
 SIMULATED_DSMR_HEADER = b"/SDR5\\2SENSORD-SIM"
@@ -320,10 +333,10 @@ def hdlc_frames(data: bytes) -> int:
     return found
 
 
-def crs_stripped(data: bytes) -> bool:
-    """Whether a DSMR telegram in ``data`` has lines that end in LF alone and a CRC that holds
-    over its bytes with each LF made CR LF, as the meter sent them: something between the
-    meter and sensord took its CRs out."""
+def crs_stripped(data: bytes, crc: Callable[[bytes], int] = crc16_arc) -> bool:
+    """Whether a DSMR telegram in ``data`` has lines that end in LF alone and a CRC (by
+    ``crc``) that holds over its bytes with each LF made CR LF, as the meter sent them:
+    something between the meter and sensord took its CRs out."""
     end = data.find(b"\n!")
     while end >= 0:
         check = data[end + 2 : end + 6]
@@ -332,7 +345,7 @@ def crs_stripped(data: bytes) -> bool:
         start = data.find(b"/", data.rfind(b"\n", 0, last) + 1) if last >= 0 else -1
         if start >= 0 and len(check) == 4 and _HEX_DIGITS.fullmatch(check):
             body = data[start : end + 2]
-            if b"\r" not in body and crc16_arc(body.replace(b"\n", b"\r\n")) == int(check, 16):
+            if b"\r" not in body and crc(body.replace(b"\n", b"\r\n")) == int(check, 16):
                 return True
         end = data.find(b"\n!", end + 2)
     return False
@@ -364,11 +377,15 @@ class BlockFramer(LineFramer):
 
     __slots__ = (
         "_block",
+        "_crc",
+        "_crc_name",
         "_crc_seen",
         "_dropping",
         "_first_lines",
         "_kind",
         "_last",
+        "_other_crc",
+        "_other_crc_holds",
         "_synced",
         "max_block_bytes",
         "rejections",
@@ -381,9 +398,12 @@ class BlockFramer(LineFramer):
         *,
         strip_nul: bool = False,
         max_block_bytes: int = MAX_BLOCK_BYTES,
+        crc: str | None = None,
     ) -> None:
         if kind not in BLOCK_KINDS:
             raise ValueError(f"block must be one of {', '.join(BLOCK_KINDS)}; got {kind!r}")
+        if crc is not None and (kind != "dsmr" or crc not in DSMR_CRCS):
+            raise ValueError(f"crc: a DSMR telegram's, one of {', '.join(DSMR_CRCS)}; got {crc!r}")
         if max_block_bytes < 64:
             raise ValueError(f"max_block_bytes must be at least 64, got {max_block_bytes}")
         super().__init__(b"\n", max_frame_bytes, strip_nul=strip_nul)
@@ -398,6 +418,11 @@ class BlockFramer(LineFramer):
         self._block = b""
         #: a DSMR meter has sent a telegram with a CRC
         self._crc_seen = False
+        #: the CRC of a DSMR telegram (parse.crc) and its name, and the other one and its name
+        self._crc, self._crc_name = _DSMR_CRC[crc or DSMR_CRCS[0]]
+        self._other_crc = next(name for name in DSMR_CRCS if name != (crc or DSMR_CRCS[0]))
+        #: the telegrams whose CRC failed but held by the other CRC (see no_frame_hint)
+        self._other_crc_holds = 0
         #: a VE.Direct block starts where the bytes held begin
         self._synced = False
         #: an overlong block is being dropped, up to the next start of a block
@@ -448,7 +473,13 @@ class BlockFramer(LineFramer):
             return hint
         rejected = ", ".join(f"{n} {why}" for why, n in sorted(self.rejected.items()) if n)
         if rejected:
-            if self._kind == "dsmr" and crs_stripped(data):
+            if self._kind == "dsmr" and self._other_crc_holds >= _OTHER_CRC_TOLD:
+                _, other_name = _DSMR_CRC[self._other_crc]
+                return (
+                    f"telegrams came whose CRC fails by {self._crc_name} and holds by "
+                    f"{other_name}: the meter writes {other_name}; {self._crc_hint()}"
+                )
+            if self._kind == "dsmr" and crs_stripped(data, self._crc):
                 return (
                     "telegrams came whose lines end in LF alone, and whose CRC holds over them "
                     "with the CR LF line ends a meter sends: something between the meter and "
@@ -729,11 +760,26 @@ class BlockFramer(LineFramer):
             if len(check) < 4 and _HEX_DIGITS.fullmatch(check):
                 return "truncated", f"its CRC {shown!r} is cut short"
             return "syntax", f"its CRC line {shown[:8]!r} is no 4 hex digits"
-        crc = crc16_arc(data[start : end + 1])
+        body = data[start : end + 1]
+        crc = self._crc(body)
         if crc != int(check, 16):
-            return "checksum", f"its CRC {check.decode()} does not hold: its bytes give {crc:04X}"
+            detail = f"its CRC {check.decode()} does not hold: its bytes give {crc:04X}"
+            other, other_name = _DSMR_CRC[self._other_crc]
+            if other(body) == int(check, 16):
+                self._other_crc_holds += 1
+                detail += (
+                    f" by {self._crc_name}, and {check.decode()} by {other_name}: the meter "
+                    f"writes {other_name}; {self._crc_hint()}"
+                )
+            return "checksum", detail
         self._crc_seen = True
         return None
+
+    def _crc_hint(self) -> str:
+        """What to set to check a meter's telegrams by the CRC that is not ``parse.crc``."""
+        if self._other_crc == "crc16_x25":
+            return "set parse.crc = 'crc16_x25' (a Holley DTSD545 writes it, not DSMR's CRC-16/ARC)"
+        return "leave parse.crc out (DSMR's CRC-16/ARC, which this meter writes)"
 
     def _gill_messages(self, data: bytes, bodies: list[bytes]) -> int:
         """Take the whole Gill messages out of ``data``; the lines of those whose check holds
@@ -1026,12 +1072,12 @@ def _hex_message_in_block(data: bytes, start: int, end: int) -> bool:
     return total & 0xFF == 0x55
 
 
-def envelope(kind: str, lines: Sequence[bytes]) -> bytes:
+def envelope(kind: str, lines: Sequence[bytes], crc: str | None = None) -> bytes:
     """``lines`` as one block of ``kind`` whose check holds, as a device sends it: what the
-    simulator sends."""
+    simulator sends. ``crc``: a DSMR telegram's (``parse.crc``; None: CRC-16/ARC)."""
     if kind == "dsmr":
         telegram = SIMULATED_DSMR_HEADER + b"\r\n\r\n" + b"".join(x + b"\r\n" for x in lines) + b"!"
-        return telegram + b"%04X\r\n" % crc16_arc(telegram)
+        return telegram + b"%04X\r\n" % _DSMR_CRC[crc or DSMR_CRCS[0]][0](telegram)
     if kind == "vedirect":
         block = b"".join(b"\r\n" + x for x in lines) + _VE_END
         return block + bytes([-sum(block) & 0xFF])

@@ -74,9 +74,15 @@ import re
 from collections.abc import Mapping
 
 from sensord.errors import NotMeasuredError, ParseError
-from sensord.formats.base import Codec, Decoder, Encoder, FormatSpec
+from sensord.formats.base import DSMR_CRCS, Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.blocks import BlockFramer
-from sensord.formats.text import channels_by_field, check_common, decode_text, unique_fields
+from sensord.formats.text import (
+    channels_by_field,
+    check_common,
+    crc_problem,
+    decode_text,
+    unique_fields,
+)
 
 __all__ = ["CODEC", "OBIS_CODE"]
 
@@ -174,9 +180,11 @@ def _latest_entry(groups: str) -> tuple[str | None, str]:
 
 
 def check(spec: FormatSpec) -> list[tuple[str, str]]:
-    problems = check_common(dataclasses.replace(spec, block=None), reads_values=False)
+    problems = check_common(dataclasses.replace(spec, block=None, crc=None), reads_values=False)
     if spec.block not in (None, "dsmr"):
         problems.append(("parse.block", "format 'dsmr' reads its telegrams as block 'dsmr'"))
+    if spec.crc is not None and spec.crc not in DSMR_CRCS:
+        problems.append(("parse.crc", crc_problem(spec)))
     for i, (_, field) in enumerate(spec.fields):
         match = _FIELD.fullmatch(field)
         if match is None:
@@ -296,9 +304,10 @@ def encoder(spec: FormatSpec) -> Encoder:
 
 
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> BlockFramer:
-    """A telegram's lines when its CRC holds; the terminator is not used (CR LF)."""
-    del spec, terminator  # parse.nul_padding is refused: no NUL is stripped
-    return BlockFramer("dsmr", max_frame_bytes)
+    """A telegram's lines when its CRC (``parse.crc``) holds; the terminator is not used (CR
+    LF)."""
+    del terminator  # parse.nul_padding is refused: no NUL is stripped
+    return BlockFramer("dsmr", max_frame_bytes, crc=spec.crc)
 
 
 CODEC = Codec("dsmr", check, decoder, encoder, framer, block="dsmr")

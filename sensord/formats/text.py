@@ -78,7 +78,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 
 from sensord.errors import OtherUnitError, ParseError
-from sensord.formats.base import BLOCK_KINDS, FormatSpec
+from sensord.formats.base import BLOCK_KINDS, DSMR_CRCS, FormatSpec
 from sensord.formats.line_checksums import LINE_CHECKSUMS, checked_line
 from sensord.formats.lines import LineFramer
 
@@ -94,6 +94,7 @@ __all__ = [
     "check_separator",
     "check_value_options",
     "checked_regex",
+    "crc_problem",
     "decode_text",
     "field_failed",
     "field_printers",
@@ -728,6 +729,8 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
             ("parse.block", f"must be one of {', '.join(BLOCK_KINDS)}; got {spec.block!r}")
         )
     problems.extend(_checksum_problems(spec, reads_values=reads_values))
+    if spec.crc is not None and (spec.block != "dsmr" or spec.crc not in DSMR_CRCS):
+        problems.append(("parse.crc", crc_problem(spec)))
     for key, texts in (("parse.units", spec.units), ("parse.invalid", spec.invalid)):
         if texts and not reads_values:
             problems.append((key, f"is not used by format {spec.format!r}"))
@@ -740,6 +743,22 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
     problems.extend(_channel_units_problems(spec, reads_values=reads_values))
     problems.extend(_channel_states_problems(spec, reads_values=reads_values))
     return problems
+
+
+def crc_problem(spec: FormatSpec) -> str:
+    """What ``parse.crc`` is told without DSMR telegrams to check (``spec.block`` is not
+    ``"dsmr"``), or with a value that is none of :data:`DSMR_CRCS`."""
+    if spec.block == "dsmr" or spec.format == "dsmr":
+        return f"must be one of {', '.join(DSMR_CRCS)}; got {spec.crc!r}"
+    if spec.block is not None:
+        return (
+            f"chooses a DSMR telegram's CRC; parse.block = {spec.block!r} has a check of its "
+            "own: leave parse.crc out"
+        )
+    return (
+        "chooses the CRC of a DSMR telegram: it needs format = 'dsmr' or parse.block = "
+        f"'dsmr', not format {spec.format!r} alone"
+    )
 
 
 #: What ``parse.checksum`` is told with a format that checks its frames itself.
@@ -918,5 +937,5 @@ def text_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> Li
     if spec.block is not None:
         from sensord.formats.blocks import BlockFramer  # noqa: PLC0415  (loaded by a sensor of blocks)
 
-        return BlockFramer(spec.block, max_frame_bytes, strip_nul=spec.nul_padding)
+        return BlockFramer(spec.block, max_frame_bytes, strip_nul=spec.nul_padding, crc=spec.crc)
     return LineFramer(terminator, max_frame_bytes, strip_nul=spec.nul_padding)

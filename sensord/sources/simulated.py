@@ -218,7 +218,7 @@ class SimulatedDevice:
         if self._block is not None:
             from sensord.formats.blocks import envelope  # noqa: PLC0415  (loaded by a sensor of blocks)
 
-            self._envelope = functools.partial(envelope, self._block)
+            self._envelope = functools.partial(envelope, self._block, crc=spec.crc)
         self._start = spec.frame.start if spec.frame is not None else b""
         self._garbage_marker = next((b for b in (0xFF, 0xFE, 0xC0) if b not in terminator), None)
         self._next_index = 0
