@@ -24,13 +24,16 @@ the copy shows it (any count reads the same).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from harness.config import load_sensors
+from harness.daemon import StartDaemon
 from harness.pty import PtyPair
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -460,3 +463,55 @@ def test_sensord_check_refuses_a_crc_that_is_none_naming_the_key(tmp_path: Path)
         check=False,
     )
     assert valid.returncode == 0, valid.stderr
+
+
+X25_HINT = (
+    "telegrams came whose CRC fails by CRC-16/ARC and holds by CRC-16/X-25: the meter writes "
+    "CRC-16/X-25; set parse.crc = 'crc16_x25' (a Holley DTSD545 writes it, not DSMR's "
+    "CRC-16/ARC)"
+)
+
+
+@pytest.mark.slow
+def test_a_holley_meter_is_told_its_crc_then_read_once_the_key_is_set(
+    start_daemon: StartDaemon,
+) -> None:
+    """The daemon on a pty fed the meter's telegrams every 0.2 s, without ``parse.crc``: it
+    goes stale, and ``/status`` and the ``frame rejected`` warning say to set it; set, and the
+    configuration reloaded (SIGHUP), the telegrams are read."""
+    with PtyPair() as meter_pty:
+        table = (
+            f'[[sensors]]\nname = "holley"\nport = "{meter_pty.path}"\nsimulate = "never"\n'
+            f"stale_after_s = 2\n{HOLLEY_SENSOR}"
+        )
+        daemon = start_daemon(config=table)
+        daemon.wait_http()
+        daemon.wait_up_settled(["holley"])
+        deadline = time.monotonic() + 30.0
+        while daemon.status()["sensors"]["holley"]["state"] != "stale":
+            assert time.monotonic() < deadline, daemon.status()["sensors"]["holley"]
+            meter_pty.write(HOLLEY_X25)
+            time.sleep(0.2)
+        assert daemon.status()["sensors"]["holley"]["hint"] == X25_HINT
+        [rejected, *_] = daemon.events("frame rejected")
+        assert "set parse.crc = 'crc16_x25'" in rejected["detail"], rejected
+        assert daemon.config_path is not None
+        daemon.config_path.write_text(
+            daemon.config_path.read_text().replace(
+                "stale_after_s = 2\n", 'stale_after_s = 2\nparse = { crc = "crc16_x25" }\n'
+            )
+        )
+        daemon.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30.0
+        while True:
+            meter_pty.write(HOLLEY_X25)
+            value = daemon.scrape().get(
+                "sensord_reading_value", -1.0, sensor="holley", channel="imported_kwh"
+            )
+            if value != -1.0:
+                break
+            assert time.monotonic() < deadline, daemon.status()["sensors"]["holley"]
+            time.sleep(0.2)
+        assert value == 3668.743
+        assert daemon.events("configuration reloaded")
+        assert daemon.stop() == 0
