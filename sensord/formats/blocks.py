@@ -230,7 +230,7 @@ _UNDECIDED = -1
 #: A byte that is in no telegram between its ``/`` and its ``!``: no text, or another ``/``.
 _NOT_TELEGRAM_TEXT = re.compile(rb"[^\t\r\n -.0-~]")
 #: The most bytes of a DSMR telegram's header line after its ``/`` (IEC 62056-21's
-#: identification: 3 letters, the baud rate letter, ``\\2`` and up to 16 characters; a Holley
+#: identification: 3 letters, the baud rate letter, ``\2`` and up to 16 characters; a Holley
 #: DTSD545's ``HLY5/D545-METER``), with its CR LF.
 _HEADER_BYTES = 40
 #: The text of a header line: printable ASCII (a Holley DTSD545's holds a ``/``).
