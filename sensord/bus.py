@@ -176,6 +176,7 @@ __all__ = [
     "GATEWAY_NO_ANSWER",
     "IDLE_CLOSE_HINT",
     "LATE_ANSWER_HINT",
+    "LATE_EXCEPTION_HINT",
     "LATE_GATEWAY_HINT",
     "MISSED_POLLS_HINT",
     "MISSED_POLLS_NETWORK_HINT",
@@ -261,6 +262,21 @@ TEXT_TAIL_BYTES = 256
 #: came late): its unit id, line settings and wiring are right, since those answers arrived
 #: and checked out.
 LATE_ANSWER_HINT = "its answers come after modbus.timeout_s: raise it"
+
+#: What the log line of an exception response after its request's timeout says, other than a
+#: gateway's 0x0A or 0x0B (``exception``: its code named; ``in_time``: what becomes of such an
+#: answer in time): a late answer names no read, so the read it refuses is not known.
+LATE_EXCEPTION_HINT = (
+    "the device answered a request with {exception} after modbus.timeout_s (this one came at "
+    "least {after_s:.2f} s after its request), so which read it refuses is not known: raise "
+    "modbus.timeout_s; in time, {in_time}"
+)
+
+#: What becomes of an exception response in time, by kind (``LATE_EXCEPTION_HINT``).
+_IN_TIME = {
+    "busy": "a busy answer is asked again (modbus.busy_wait_s later)",
+    "refused": 'a refusal is logged with the registers of its read ("exception response")',
+}
 
 #: What to do when a gateway's exception 0x0A or 0x0B (it had no answer from the device) comes
 #: after the request's timeout: the gateway's own response timeout is the longer one (the
@@ -414,6 +430,19 @@ STALE_CHECK_S = 1.0
 #: dead; Telegraf's modbus input reconnects after any failed gather. Here the connection is
 #: judged, not a device: it is reopened only when nothing at all comes back on it.
 SILENT_RECONNECT_REQUESTS = 5
+
+
+def _late_hint(code: int, after_s: float) -> str:
+    """The hint of the log line of an answer after its timeout, ``after_s`` after its request at
+    least: an answer with values, an exception (``code``), or a gateway's 0x0A or 0x0B."""
+    if code in GATEWAY_NO_ANSWER:
+        return LATE_GATEWAY_HINT[code]
+    if code:
+        in_time = _IN_TIME["busy" if code in BUSY else "refused"]
+        return LATE_EXCEPTION_HINT.format(
+            exception=exception_named(code), after_s=after_s, in_time=in_time
+        )
+    return f"{LATE_ANSWER_HINT} (this one came at least {after_s:.2f} s after its request)"
 
 
 class Bus:
@@ -1518,14 +1547,7 @@ class Bus:
             self._upcoming = None
         self._drain(device, now)
         after_s = now - device.timed_out_sent_at
-        self._warn_late(
-            device,
-            f"{LATE_ANSWER_HINT} (this one came at least {after_s:.2f} s after its request)"
-            if code not in GATEWAY_NO_ANSWER
-            else LATE_GATEWAY_HINT[code],
-            after_s,
-            code,
-        )
+        self._warn_late(device, _late_hint(code, after_s), after_s, code)
         return True
 
     @staticmethod
@@ -1916,7 +1938,8 @@ class Bus:
         device.late_in_row += 1
         self.quiet_until = max(self.quiet_until, now + device.timeout_s)
         self._upcoming = None
-        self._warn_late(device, LATE_ANSWER_HINT, now - device.timed_out_sent_at, code)
+        after_s = now - device.timed_out_sent_at
+        self._warn_late(device, _late_hint(code, after_s), after_s, code)
 
     def _note_other_unit(self, device: _Device, unit: int) -> None:
         """A Modbus TCP reply with the exchange's transaction id but another unit id: the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import queue
+import re
 import struct
 import threading
 import time
@@ -464,18 +465,40 @@ def test_a_refusal_after_the_timeout_counts_by_its_code_and_as_late() -> None:
         2,
         "illegal data address",
     )
+    # the whole line, but for how late this one came (0.3 s and the machine's delays)
+    hint = re.sub(r"at least \d+\.\d\d s", "at least 0.40 s", told[0]["hint"])
+    assert hint == LATE_EXCEPTION_HINTS[2], told[0]["hint"]
     assert not [e for e in logs if e["event"] == "exception response"]
 
 
-def test_an_exception_nobody_asked_for_is_unasked_not_counted_by_code(pty_pair: PtyPair) -> None:
+#: What the line of a late exception says, by code: a refusal (0x02) or a busy answer (0x06),
+#: 0.40 s after its request (``test_an_exception_nobody_asked_for_is_unasked_not_counted_by_code``).
+LATE_EXCEPTION_HINTS = {
+    2: "the device answered a request with exception 0x02 (illegal data address) after "
+    "modbus.timeout_s (this one came at least 0.40 s after its request), so which read it "
+    "refuses is not known: raise modbus.timeout_s; in time, a refusal is logged with the "
+    'registers of its read ("exception response")',
+    6: "the device answered a request with exception 0x06 (server device busy) after "
+    "modbus.timeout_s (this one came at least 0.40 s after its request), so which read it "
+    "refuses is not known: raise modbus.timeout_s; in time, a busy answer is asked again "
+    "(modbus.busy_wait_s later)",
+}
+
+
+@pytest.mark.parametrize("code", sorted(LATE_EXCEPTION_HINTS))
+def test_an_exception_nobody_asked_for_is_unasked_not_counted_by_code(
+    pty_pair: PtyPair, code: int
+) -> None:
     """A meter's read is answered in time; then a frame of its unit id comes while none of its
     requests awaits an answer: its exception 0x02 to another master's read (a PLC reading a
-    register the meter does not map). It answers no request of sensord's: counted
-    ``unasked``, logged as a frame nobody asked for, and not in the meter's exceptions, which
-    would otherwise tell of a refusal of a read sensord never made. A late exception of the
-    meter's, after one of its reads timed out, counts by its code (and ``late``)."""
+    register the meter does not map), or 0x06 (busy). It answers no request of sensord's:
+    counted ``unasked``, logged as a frame nobody asked for, and not in the meter's
+    exceptions, which would otherwise tell of a refusal of a read sensord never made. A late
+    exception of the meter's, after one of its reads timed out, counts by its code (and
+    ``late``), and its line names the exception, that the read it refuses is not known, and
+    to raise the timeout."""
     hand = HandBus(pty_pair, device("m", "", 1, METER[:1], interval_s=1.0, timeout_s=0.3))
-    refusal = rtu_frame(bytes([1, 0x83, 0x02]))
+    refusal = rtu_frame(bytes([1, 0x83, code]))
     try:
         with capture_logs() as logs:
             assert hand.tick(100.0) == read_request(1, 0, 2)
@@ -488,12 +511,13 @@ def test_an_exception_nobody_asked_for_is_unasked_not_counted_by_code(pty_pair: 
             assert hand.tick(101.31) == b""  # timed out
             assert hand.receive(101.4, refusal) == b""  # its own answer, late
             assert (counters.errors["unasked"], counters.errors["late"]) == (1, 1)
-            assert counters.exceptions == {2: 1}
+            assert counters.exceptions == {code: 1}
     finally:
         hand.close()
     events = [e["event"] for e in logs]
     assert events.count("frame of the device's unit id nobody asked for") == 1
-    assert events.count("answer after the timeout") == 1
+    [late] = [e for e in logs if e["event"] == "answer after the timeout"]
+    assert (late["code"], late["hint"]) == (code, LATE_EXCEPTION_HINTS[code])
 
 
 # -- bytes that nobody asked for -------------------------------------------------------------
