@@ -217,6 +217,15 @@ IGNORED_COMMAND_HINT = (
     "command's setting may not be in force"
 )
 
+#: What a poll answered with the device's answer spoilt on the line says (``spoilt_answer``:
+#: the bytes that came; ``sensord.formats.presets.spoilt_answer_check``).
+SPOILT_ANSWER_HINT = (
+    "the device answered, but the line lost or damaged its answer's first byte (the rest came "
+    "whole, its checksum holding): this poll's reading is lost, and the device is powered (it "
+    "does not warm up again); if it recurs, check the cable (its length, the ground shared "
+    "with the adapter) and the adapter"
+)
+
 #: Why a device that sent nothing at all did not acknowledge a set-up command.
 NOTHING_CAME_HINT = (
     "nothing came from the device since the command was written: it hears nothing or sends "
@@ -1087,6 +1096,7 @@ class Dialogue:
                 fields = {} if last is None else {"request": self._shown(last)}
                 if spoilt is not None:
                     fields["spoilt_answer"] = shown(spoilt, binary=True)
+                    fields["hint"] = SPOILT_ANSWER_HINT
                 port.log.warning(
                     "no response to poll request",
                     interval_s=poll.interval_s,

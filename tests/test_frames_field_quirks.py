@@ -1160,6 +1160,16 @@ SPOILS: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
+#: The hint of the ``no response to poll request`` line of a poll answered with an answer
+#: whose first byte the line lost or damaged: what came, what it costs, what to check.
+SPOILT_ANSWER_TOLD = (
+    "the device answered, but the line lost or damaged its answer's first byte (the rest came "
+    "whole, its checksum holding): this poll's reading is lost, and the device is powered (it "
+    "does not warm up again); if it recurs, check the cable (its length, the ground shared "
+    "with the adapter) and the adapter"
+)
+
+
 @pytest.mark.parametrize("polls", [2, 4])
 @pytest.mark.parametrize("spoil", sorted(SPOILS))
 def test_an_mhz19_whose_first_bytes_the_line_spoils_for_a_while_does_not_warm_up(
@@ -1191,7 +1201,9 @@ def test_an_mhz19_whose_first_bytes_the_line_spoils_for_a_while_does_not_warm_up
     stale = [e for e in logs if e.get("state") == "stale"]
     assert len(stale) == (polls > 2)
     told = [e for e in logs if e["event"] == "no response to poll request"]
-    assert [e["spoilt_answer"] for e in told] == [spoilt.hex(" ").upper()]
+    assert [(e["spoilt_answer"], e["hint"]) for e in told] == [
+        (spoilt.hex(" ").upper(), SPOILT_ANSWER_TOLD)
+    ]
 
 
 #: What an MH-Z19 whose supply is cut sends to a poll: nothing, a burst of ``00`` bytes (its TX
@@ -1239,7 +1251,7 @@ def test_an_mhz19_whose_supply_is_cut_for_a_while_warms_up_whatever_came(
     assert warming == [None, "its polls are answered again"]
     told = [e for e in logs if e["event"] == "no response to poll request"]
     assert told
-    assert not [e for e in told if "spoilt_answer" in e]
+    assert not [e for e in told if "spoilt_answer" in e or "hint" in e]
 
 
 @pytest.mark.parametrize("spoil", sorted(SPOILS))
