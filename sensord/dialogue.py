@@ -229,8 +229,9 @@ SPOILT_ANSWER_HINT = (
 #: Why a device that sent nothing at all did not acknowledge a set-up command.
 NOTHING_CAME_HINT = (
     "nothing came from the device since the command was written: it hears nothing or sends "
-    "nothing (the device's RX not on the adapter's TX, no power, asleep; the stale hint "
-    "says more), or, if its polls are answered later, it ignores the command"
+    "nothing (the device's RX not on the adapter's TX, no power, asleep; the stale hint says "
+    "more); once it sends, the set-up is written again if it may have been asleep or off, "
+    'and a command it still does not answer is logged as "set-up commands ignored"'
 )
 
 

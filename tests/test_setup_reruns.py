@@ -807,6 +807,18 @@ def test_a_polled_sds011_asleep_through_its_set_up_is_not_told_as_ignoring_it(
     assert [(e["log_level"], e["why"][:25]) for e in again] == [
         ("info", "the device answers again:")
     ]
+    # the connect's run, before any byte came: what becomes of its commands once it sends
+    missing = [e for e in logs if e["event"] == "set-up command not acknowledged"]
+    assert [(e["command"], e["hint"]) for e in missing] == [
+        (
+            "query_mode",
+            "nothing came from the device since the command was written: it hears nothing "
+            "or sends nothing (the device's RX not on the adapter's TX, no power, asleep; the "
+            "stale hint says more); once it sends, the set-up is written again if it may "
+            "have been asleep or off, and a command it still does not answer is logged as "
+            '"set-up commands ignored"',
+        )
+    ]
     if ignores:
         assert [e["commands"] for e in ignored] == [["query_mode"]]
     else:
