@@ -1404,13 +1404,21 @@ def test_a_gas_reading_whose_value_line_was_lost_is_counted_and_the_rest_is_read
     assert b"\r\n0-1:24.3.0(" in lost
     assert b"\r\n0-1:24.4.0(1)\r\n" in lost
     rt = runtime(meter(*DSMR22_CHANNELS))
-    rt.feed(lost)
+    with capture_logs() as logs:
+        rt.feed(lost)
     assert latest(rt) == {
         "imported_t1_kwh": 1.001 if telegram is DSMR22 else 12345.678,
         "power_kw": 1.01 if telegram is DSMR22 else 1.19,
         "valve": 1.0,
     }
     assert counts(rt)["errors"] == {"truncated": 1}
+    [told] = [e for e in logs if e["event"] == "field rejected"]
+    assert (told["reason"], told["frame"], told["detail"]) == (
+        "truncated",
+        "0-1:24.4.0(1)",
+        "0-1:24.3.0: its reading is lost: the (value) line it is followed by did not come, "
+        "this line came in its place (read as its own)",
+    )
     rt.feed(telegram)
     assert latest(rt)["gas_m3"] == 1.001
     assert counts(rt)["errors"] == {"truncated": 1}
@@ -1431,7 +1439,16 @@ def test_a_gas_value_line_lost_at_a_telegram_s_end_is_counted_at_the_next_one() 
     rt = runtime(meter(("imported_t2_kwh", "1-0:1.8.2"), ("gas_m3", "0-2:24.3.0")))
     rt.feed(lost)
     assert latest(rt) == {"imported_t2_kwh": 19412.712}
-    rt.feed(second + b"!\r\n")
+    with capture_logs() as logs:
+        rt.feed(second + b"!\r\n")
+    # the line told of is the next telegram's first, which came in the value's place
+    [told] = [e for e in logs if e["event"] == "frame rejected"]
+    assert (told["reason"], told["frame"][:11], told["detail"]) == (
+        "truncated",
+        "0-0:96.1.1(",
+        "0-2:24.3.0: its reading is lost: the (value) line it is followed by did not come, "
+        "this line came in its place (read as its own)",
+    )
     assert latest(rt) == {"imported_t2_kwh": 19412.713, "gas_m3": 13376.292}
     assert counts(rt)["errors"] == {"truncated": 1}
 

@@ -215,13 +215,21 @@ def decoder(spec: FormatSpec) -> Decoder:
         head = _LINE_HEAD.match(frame)
         return head is not None and _field_key(head[0][:-1].decode("ascii")) not in wanted
 
+    def lost_value(waiting: str) -> str:
+        """What the line that came in place of the value line of ``waiting`` (a DSMR 2.2 gas
+        line's code) tells, for the log: that line is its frame."""
+        return (
+            f"{waiting}: its reading is lost: the (value) line it is followed by did not come, "
+            "this line came in its place"
+        )
+
     def missed(waiting: str, readings: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """``readings``, of a line that came where the value of ``waiting`` (a DSMR 2.2 gas
         line's code) should have: that value's line was lost, which is ``truncated`` when a
         channel reads ``waiting`` (the readings kept)."""
         if waiting not in wanted:
             return readings
-        raise ParseError("truncated", f"{waiting}: the line of its value did not come", readings)
+        raise ParseError("truncated", f"{lost_value(waiting)} (read as its own)", readings)
 
     def read(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
         """The readings of ``code`` from its parenthesised ``groups``, those of a line of its
@@ -283,7 +291,7 @@ def decoder(spec: FormatSpec) -> Decoder:
                 raise
             raise ParseError(
                 "truncated",
-                f"{waiting}: the line of its value did not come (and {exc.detail})",
+                f"{lost_value(waiting)} ({exc.detail})",
                 exc.kept,
                 exc.unavailable,
             ) from exc
