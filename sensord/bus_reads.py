@@ -46,6 +46,7 @@ __all__ = [
     "OTHERS_ANSWER_HINT",
     "PROBE_MISSES",
     "SPOILT_ANSWER_HINT",
+    "WRITE_BUSY_HINT",
     "WRITE_POLLS",
     "WRITE_REFUSED_HINT",
     "DeviceReads",
@@ -70,6 +71,15 @@ WRITE_REFUSED_HINT = (
     "check the write's table, address, value and function against the device's manual "
     "(some devices take function 16 only: modbus.setup's function = 16); it is written "
     "again when the bus opens again or the device comes back"
+)
+
+#: What a set-up write answered busy (0x06) at :data:`WRITE_POLLS` polls running says: not
+#: the write's table or value, but a device kept busy.
+WRITE_BUSY_HINT = (
+    f"the device answered busy at {WRITE_POLLS} polls running, each after modbus.busy_retries "
+    "tries, and the write is given up: it is busy with other work (another master, its own "
+    "measurement cycle, a start-up that lasts); it is written again when the bus opens again "
+    "or the device comes back, and a longer modbus.busy_wait_s may find it free"
 )
 
 #: What to check when a device's requests time out with nothing on the line for them, by
@@ -502,7 +512,7 @@ class DeviceReads:
                     **fields,
                     code=code,
                     meaning=EXCEPTION_NAMES.get(code, "not standard"),
-                    hint=WRITE_REFUSED_HINT,
+                    hint=WRITE_BUSY_HINT if code == BUSY_CODE else WRITE_REFUSED_HINT,
                     suppressed=held,
                 )
             return

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_modbus_line import HandBus, read_reply, read_request
+from test_modbus_setup_writes import WRITE_BUSY_TOLD
 
 from sensord.bus import Bus
 from sensord.cli import main
@@ -515,7 +516,7 @@ def test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll(
         assert counters.exceptions == {6: 9}
         assert counters.errors == dict.fromkeys(counters.errors, 0)
         refused = [e for e in logs if e["event"] == "device refused a set-up write"]
-        assert [e["code"] for e in refused] == [6]
+        assert [(e["code"], e["hint"]) for e in refused] == [(6, WRITE_BUSY_TOLD)]
         # never logged as taken: each echo's line gave way to the busy answer after it
         assert write_lines(logs) == [("device refused a set-up write", 6)]
     finally:
