@@ -480,11 +480,12 @@ def _answerers_note(args: argparse.Namespace, unit: int, answered: collections.C
     others = sorted(set(answered) - {unit})
     return (
         f"unit{'s' if len(others) > 1 else ''} {', '.join(map(str, others))} answered the "
-        f"read at unit {args.unit} too ({told_by_unit(answered)}): more than one device on "
-        "this line answers reads at the broadcast address, and their answers collide on the "
-        f"line or come one after the other; the values shown are unit {unit}'s, and the "
-        "daemon reads the answers of the unit id it hears first and skips the others': give "
-        "each device a unit id of its own and read it there"
+        f"read at unit {args.unit} too (answers: {told_by_unit(answered)}): more than one "
+        "device on this line answers reads at the broadcast address, and their answers "
+        f"collide on the line or come one after the other; the values shown are unit {unit}'s, "
+        "whichever came first, and the daemon reads the answers of the unit id it hears first "
+        "and counts the others' as unit errors ('two devices answered a read at unit 0'): "
+        "give each device a unit id of its own and read it there"
     )
 
 

@@ -692,12 +692,15 @@ def test_the_probe_tells_a_second_device_that_answers_its_read_at_unit_0(
     assert "      0: 0x03e8   1000\n" in captured.out, captured.out
     assert "3000" not in captured.out, captured.out
     told = (
-        f"unit {second_unit} answered the read at unit 0 too ("
+        f"unit {second_unit} answered the read at unit 0 too (answers: "
         + ", ".join(f"1 of unit {unit}" for unit in sorted((first_unit, second_unit)))
-        + "): more than one device on this line answers reads at the broadcast address"
+        + "): more than one device on this line answers reads at the broadcast address, and "
+        "their answers collide on the line or come one after the other; the values shown are "
+        f"unit {first_unit}'s, whichever came first, and the daemon reads the answers of the "
+        "unit id it hears first and counts the others' as unit errors ('two devices answered "
+        "a read at unit 0'): give each device a unit id of its own and read it there\n"
     )
     assert told in captured.err, captured.err
-    assert f"the values shown are unit {first_unit}'s" in captured.err, captured.err
     assert ("answered from unit 1" in captured.err) is (first_unit == 1), captured.err
     assert bytes(requests) == read_request(0, 0, 1)
 
