@@ -170,6 +170,17 @@ SUPPLY_GLITCH_BYTES = 2
 #: damaged), so that more bytes than an answer are told from one.
 HEARD_BYTES = 10
 
+#: The stale hint of a polled device whose polls since its last frame were answered with its
+#: answers spoilt on the line (``Dialogue.powered_through``: an MH-Z19's answers that lost
+#: their first byte), in place of the framer's reading of the bytes, which would send the
+#: operator to the serial settings that read the rest of each answer.
+SPOILT_ANSWERS_HINT = (
+    "its polls are answered, but the line loses or damages the first byte of each answer (the "
+    "rest comes whole, its checksum holding: the poll warnings' spoilt_answer), so no frame "
+    "is read; the device is powered: check the cable (its length, the ground shared with the "
+    "adapter) and the adapter"
+)
+
 #: The text formats whose line, cut anywhere, may still read as a line: a streaming device's
 #: first line after the port opened is dropped when it began before the open (see
 #: ``SensorRuntime._first_line``). NMEA finds its sentences by ``$`` and checks them (its
@@ -2462,6 +2473,9 @@ class SensorRuntime:
         if clone is None and config.preset is None:
             clone = spec_mistake_hint(frame, data)
         hint = self.framer.no_frame_hint(data) if clone is None else clone
+        dialogue = self.dialogue
+        if dialogue is not None and dialogue.powered_through:
+            return {"bytes_since_frame": count, "recent_bytes": recent, "hint": SPOILT_ANSWERS_HINT}
         preset = preset_hint(config.preset, data)
         return {
             "bytes_since_frame": count,
