@@ -1482,7 +1482,10 @@ class Bus:
         self._line_echoes = True
         if not self._echo_noted:
             self._echo_noted = True
-            self.log.warning("requests come back as sent", unit=response.unit, hint=ECHO_HINT)
+            device = {} if flight is None else {"sensor": flight.device.sensor.name}
+            self.log.warning(
+                "requests come back as sent", **device, unit=response.unit, hint=ECHO_HINT
+            )
         return True
 
     def _heard_others(self, flight: _Exchange) -> bool:

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from test_modbus_line import HandBus, read_reply, read_request
 from test_modbus_setup_writes import WRITE_BUSY_TOLD
 
-from sensord.bus import Bus
+from sensord.bus import ECHO_HINT, Bus
 from sensord.cli import main
 from sensord.config import Config
 from sensord.export import MetricsRegistry
@@ -362,7 +362,11 @@ def test_a_set_up_write_refused_after_its_echo_is_that_write_s_exception() -> No
     refused = [e for e in logs if e["event"] == "device refused a set-up write"]
     assert [(e["write"], e["code"]) for e in refused] == [("holding 5000 = [7] (06)", 2)]
     assert not [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
-    assert len([e for e in logs if e["event"] == "requests come back as sent"]) == 1
+    # told by the write's second copy: named by its sensor, as a read's echo is
+    told = [e for e in logs if e["event"] == "requests come back as sent"]
+    assert [(e["log_level"], e["sensor"], e["unit"], e["hint"]) for e in told] == [
+        ("warning", "m", 1, ECHO_HINT)
+    ]
 
 
 #: The events of the lines that tell how a set-up write ended.
