@@ -746,8 +746,10 @@ def test_a_silent_unit_s_write_on_an_echoing_line_is_told_unanswered_not_taken(
     Pymodbus drops such an echo from the front of what comes (its transport's
     ``handle_local_echo``), the answer coming after it."""
     setup = [{"table": "holding", "address": 54, "value": 7, "function": function}]
-    live = echo_table("", 1, "m", interval_s=0.05)
-    writer = echo_table("", 2, "w", interval_s=0.05, setup=setup)
+    # the answering units' timeout is long enough for a real server's answer on a loaded
+    # host: none of theirs may time out below
+    live = echo_table("", 1, "m", interval_s=0.05, timeout_s=1.0)
+    writer = echo_table("", 2, "w", interval_s=0.05, timeout_s=1.0, setup=setup)
     dead = echo_table("", 9, "dead", interval_s=0.05, timeout_s=0.1, setup=setup)
     with (
         capture_logs() as logs,
