@@ -164,14 +164,22 @@ def test_a_port_that_another_client_holds_is_said_to_be_in_use(
 def test_a_device_gone_behind_ser2net_ends_the_connection_and_is_named(
     tmp_path: Path, scheme: str
 ) -> None:
-    """The device unplugged behind ser2net (pty master closed): ser2net ends the connection,
-    the read fails; a reopen connects, and ser2net's "Device open failure" is quoted."""
-    with served(tmp_path, scheme) as (pair, server):
+    """The device unplugged behind ser2net, which serves it by its /dev/serial/by-id link (the
+    link removed and the pty closed, as udev does): ser2net ends the connection, the read
+    fails; a reopen connects, and ser2net's "Device open failure" is quoted.
+
+    The pty's own path would not do: its number is free once ser2net has closed it, and a pty
+    made meanwhile anywhere on the host (another test's) takes it, which ser2net then opens
+    and serves until that one is closed."""
+    with (
+        symlinked_pty(tmp_path, "usb-FTDI_FT232R_A50285BI-if00-port0") as linked,
+        Ser2net(str(linked.link), tmp_path, telnet=scheme == "rfc2217") as server,
+    ):
         source = SerialSource("remote", server.url, SerialSettings(timeout_s=0.2))
         source.open()
         source.write(b"x")
-        assert pair.read(1, timeout_s=5) == b"x"  # ser2net has the device open
-        pair.close()  # the pty is gone: ser2net cannot open it again
+        assert linked.pty.read(1, timeout_s=5) == b"x"  # ser2net has the device open
+        linked.unplug(remove_link=True)  # gone: ser2net cannot open it again
         broken_read(source)
         source.close()
         text = refusal(source)
