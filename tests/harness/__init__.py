@@ -11,7 +11,9 @@ Modules, one job each:
 ``config``   TOML builders for sensors and channels, and atomic config writes;
 ``wire``     bytes a device sends (NMEA sentences with their checksum) at a line's pace, and
              what a UART at the wrong line settings receives of them;
-``balance``  per-step record accounting checks with the per-reason counts a scenario implies.
+``balance``  per-step record accounting checks with the per-reason counts a scenario implies;
+``line_player`` frames written onto a line at set times by a process of its own, which
+             records when it wrote them and how late the host let it run.
 
 The tests import it as ``harness`` (pytest puts ``tests/`` on ``sys.path``); the scripts put
 ``tests/`` on ``sys.path`` themselves.
