@@ -421,6 +421,38 @@ def test_parse_crc_is_checked_naming_the_key(sensor: dict[str, Any], message: st
         assert any("did you mean 'crc16_x25'?" in e for e in errors), errors
 
 
+#: The frame table of a Kamstrup Omnipower's HAN port (README's table of frame specs): HDLC
+#: frames whose check is a CRC-16/X-25 too.
+HAN_FRAME = {
+    "start": "\x7e",
+    "length_offset": 1,
+    "length_size": 2,
+    "length_counts": "frame",
+    "length_adjust": -40958,
+    "end": 0x7E,
+    "checksum": "crc16_x25",
+    "checksum_start": 1,
+    "fields": [{"name": "power_import", "offset": 110, "type": "u32be"}],
+}
+
+
+def test_parse_crc_with_binary_frames_names_the_frame_s_checksum_key() -> None:
+    """A HAN port's HDLC frames (which the DSMR hint says to read with format 'frames') end in
+    a CRC-16/X-25 as well: ``parse.crc`` there is told that the frame's check is
+    ``frame.checksum``, not sent to format 'dsmr'."""
+    sensor = {
+        "format": "frames",
+        "frame": HAN_FRAME,
+        "channels": [{"name": "c", "field": "power_import"}],
+    }
+    assert errors_of(sensor | {"parse": {"crc": "crc16_x25"}}) == [
+        "sensors[0].parse.crc: chooses the CRC of a DSMR telegram, not of a binary frame: a "
+        "binary frame's checksum is frame.checksum (or its preset's; a HAN port's HDLC "
+        "frames: frame.checksum = 'crc16_x25'): leave parse.crc out"
+    ]
+    load_sensors({"name": "m", "port": "sim://m", **sensor})  # without it: valid
+
+
 @pytest.mark.parametrize(
     "sensor",
     [

@@ -747,13 +747,21 @@ def check_value_options(spec: FormatSpec, *, reads_values: bool) -> list[tuple[s
 
 def crc_problem(spec: FormatSpec) -> str:
     """What ``parse.crc`` is told without DSMR telegrams to check (``spec.block`` is not
-    ``"dsmr"``), or with a value that is none of :data:`DSMR_CRCS`."""
+    ``"dsmr"``), or with a value that is none of :data:`DSMR_CRCS`. With format ``frames``
+    it names ``frame.checksum``: the check of a binary frame, whose kinds hold a
+    ``crc16_x25`` too (a HAN port's HDLC frames)."""
     if spec.block == "dsmr" or spec.format == "dsmr":
         return f"must be one of {', '.join(DSMR_CRCS)}; got {spec.crc!r}"
     if spec.block is not None:
         return (
             f"chooses a DSMR telegram's CRC; parse.block = {spec.block!r} has a check of its "
             "own: leave parse.crc out"
+        )
+    if spec.format == "frames":
+        return (
+            "chooses the CRC of a DSMR telegram, not of a binary frame: a binary frame's "
+            "checksum is frame.checksum (or its preset's; a HAN port's HDLC frames: "
+            "frame.checksum = 'crc16_x25'): leave parse.crc out"
         )
     return (
         "chooses the CRC of a DSMR telegram: it needs format = 'dsmr' or parse.block = "
