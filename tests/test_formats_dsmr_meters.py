@@ -58,6 +58,8 @@ import re
 
 import pytest
 from harness.config import load_sensors
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_blocks import take, telegram_lines
 from test_formats_blocks import (
@@ -72,6 +74,7 @@ from test_formats_blocks import (
     runtime,
 )
 from test_formats_dsmr import XS210_NO_GAS, meter, read
+from test_formats_dsmr_holley import HOLLEY
 
 from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats import codec_for
@@ -1549,3 +1552,81 @@ def test_each_telegram_rejected_says_why_in_the_log() -> None:
         "no CRC after its '!' (the meter has sent one before)",
         DSMR22[:80],
     )
+
+
+# -- the header line of every real meter, among noise and cut telegrams ---------------------------
+
+#: A telegram of each real meter with a CRC here: headers of 9 to 21 characters, with spaces
+#: (``/ADN9 6534``), a backslash (``/FLU5\\253769484_A``) or a ``/`` (the Holley DTSD545's,
+#: built with a CRC-16/ARC so that one framer reads them all; see test_formats_dsmr_holley).
+REAL_TELEGRAMS = (
+    DSMR5,
+    DSMR42,
+    FLUVIUS,
+    *FLUVIUS_TELEGRAMS,
+    E350_DSMR40,
+    FLUVIUS_PEAKS,
+    AUX_HU,
+    AM550_DSMR50,
+    *SWEDISH,
+    HOLLEY,
+)
+#: Bytes of line noise: a telegram's marks (``/``, ``!``, line ends), header and value
+#: characters, bytes that are no text. No 0xDB: noise that looks like an encrypted frame's
+#: header has tests of its own (test_blocks).
+NOISE_BYTES = b"/!\r\n\\ ()*:.-09aZ\x00\x08\xff"
+noise = st.lists(st.sampled_from(NOISE_BYTES), max_size=12).map(bytes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    run=st.lists(st.tuples(noise, st.integers(0, len(REAL_TELEGRAMS) - 1)), min_size=1, max_size=5),
+    sizes=st.lists(st.integers(1, 80), min_size=1, max_size=10),
+)
+def test_noise_between_real_meters_telegrams_costs_none_of_them_however_chunked(
+    run: list[tuple[bytes, int]], sizes: list[int]
+) -> None:
+    """Telegrams of any of the real meters, with line noise before each (a ``/`` right before
+    a header too: one header line of the two): every telegram is read, and the lines and
+    counters do not depend on the chunking."""
+    data = b"".join(before + REAL_TELEGRAMS[i] for before, i in run)
+    whole = take("dsmr", data)
+    assert whole[0] == [line for _, i in run for line in telegram_lines(REAL_TELEGRAMS[i])]
+    assert take("dsmr", data, sizes) == whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    run=st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.integers(0, len(REAL_TELEGRAMS) - 1),
+            st.integers(0, 9999),
+            st.sampled_from(NOISE_BYTES),
+        ),
+        max_size=5,
+    ),
+    last=st.integers(0, len(REAL_TELEGRAMS) - 1),
+    sizes=st.lists(st.integers(1, 80), min_size=1, max_size=10),
+)
+def test_a_real_meter_s_telegram_after_cut_or_damaged_ones_is_read_however_chunked(
+    run: list[tuple[int, int, int, int]], last: int, sizes: list[int]
+) -> None:
+    """Telegrams of the real meters cut short anywhere (in their header line too), with a
+    byte changed or put in (a ``/`` too): the whole telegram after them is read, and the
+    lines and counters do not depend on the chunking."""
+    data = b""
+    for what, i, offset, byte in run:
+        telegram = REAL_TELEGRAMS[i]
+        at = offset % len(telegram)
+        if what == 0:
+            data += telegram[:at]
+        elif what == 1:
+            data += telegram[:at] + bytes([byte]) + telegram[at + 1 :]
+        else:
+            data += telegram[:at] + bytes([byte]) + telegram[at:]
+    data += REAL_TELEGRAMS[last]
+    whole = take("dsmr", data)
+    lines = telegram_lines(REAL_TELEGRAMS[last])
+    assert whole[0][len(whole[0]) - len(lines) :] == lines
+    assert take("dsmr", data, sizes) == whole
