@@ -24,6 +24,7 @@ the copy shows it (any count reads the same).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -547,3 +548,155 @@ def test_a_holley_meter_is_told_its_crc_then_read_once_the_key_is_set(
         assert value == 3668.743
         assert daemon.events("configuration reloaded")
         assert daemon.stop() == 0
+
+
+# -- the header with a backslash: /HLY5\D545-METER ---------------------------------------------
+
+#: A Holley meter's telegram as posted in public repository esphome/issues, issue #7019
+#: ("Slimmelezer p1 reader cannot get data from Holley dtsd525 meter", opened in 2025 by
+#: Zolszabo): an esphome ``uart_debug`` log, each quoted piece one line the meter sent, in the
+#: log's escaping (``\\`` one backslash, ``\r\n`` CR LF). Its header holds a backslash where
+#: the telegrams of ndokter/dsmr_parser#91 and esphome/issues#3042 (2022) hold a ``/``, as
+#: IEC 62056-21's identification has it (``/ISk5\2MT382``). The public copy of the log ends
+#: after ``1-0:8.8.0``: the rest of the telegram and its CRC line are not in it, nor in any
+#: other public copy of a Holley DTSD545/DTSD525 telegram found (esphome/issues#3042 shows its
+#: lines up to ``0-0:42.0.0``, ndokter/dsmr_parser#91 and home-assistant/core#58896 up to
+#: ``1-0:33.7.0``), so which CRC the meter writes is not checked against one of its own: the
+#: telegrams below end there, with a ``!`` and a CRC computed over them.
+BACKSLASH_LOG = r"""
+[21:41:27][V][dsmr:142]: Header of telegram found
+[21:41:27][D][uart_debug:158]: <<< "/HLY5\\D545-METER\r\n"
+[21:41:27][D][uart_debug:158]: <<< "\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-3:0.2.8(50)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "0-0:1.0.0(250513214120S)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:1.8.0(031108.121*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:1.8.1(025849.897*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:1.8.2(005258.224*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:1.8.3(000000.000*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:1.8.4(000000.000*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:2.8.0(046953.449*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:2.8.1(016837.615*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:2.8.2(030115.834*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:2.8.3(000000.000*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:2.8.4(000000.000*kWh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:3.8.0(000244.462*kvarh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:4.8.1(012900.749*kvarh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:5.8.0(000139.325*kvarh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:6.8.0(000105.137*kvarh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:7.8.0(003818.194*kvarh)\r\n"
+[21:41:27][D][uart_debug:158]: <<< "1-0:8.8.0(013006.244*kvarh)\r\n"
+"""
+
+
+def unescaped(log: str) -> bytes:
+    """The bytes a ``uart_debug`` log's quoted pieces stand for, one after the other."""
+    pieces = re.findall(r'<<< "((?:[^"\\]|\\.)*)"', log)
+    return b"".join(p.encode("ascii").decode("unicode_escape").encode("latin-1") for p in pieces)
+
+
+BACKSLASH_BODY = unescaped(BACKSLASH_LOG)
+
+
+def backslash(crc: str = "arc") -> bytes:
+    """The telegram of the log, ended with ``!`` and its CRC by ``crc`` (as :func:`holley`)."""
+    body = BACKSLASH_BODY + b"!"
+    value = crc16_x25(body) if crc == "x25" else crc16_arc(body)
+    return body + f"{value:04X}\r\n".encode()
+
+
+BACKSLASH = backslash()
+BACKSLASH_X25 = backslash("x25")
+
+
+def test_the_log_s_pieces_are_the_meter_s_lines_with_one_backslash_in_the_header() -> None:
+    lines = BACKSLASH_BODY.split(b"\r\n")
+    assert lines[:3] == [b"/HLY5\x5cD545-METER", b"", b"1-3:0.2.8(50)"]
+    assert (len(lines), lines[-2], lines[-1]) == (21, b"1-0:8.8.0(013006.244*kvarh)", b"")
+    assert (BACKSLASH_BODY.count(b"\\"), BACKSLASH_BODY.count(b"/")) == (1, 1)
+
+
+@pytest.mark.parametrize("crc", [None, "crc16_x25"])
+def test_a_header_with_a_backslash_begins_one_telegram_however_chunked(crc: str | None) -> None:
+    """Each of the meter's telegrams is read whole, by either CRC, however the chunks cut its
+    header line (right after the ``\\`` too)."""
+    one = BACKSLASH if crc is None else BACKSLASH_X25
+    options: dict[str, Any] = {} if crc is None else {"crc": crc}
+    lines = telegram_lines(one)
+    assert lines[0] == b"1-3:0.2.8(50)"
+    assert len(lines) == 18
+    whole = take("dsmr", one * 3, **options)
+    assert whole == (
+        lines * 3,
+        {"frames": 54, "skipped": 0, "rejected": {}, "ignored": 0, "overlong": 0},
+    )
+    for size in (1, 2, 5, 6, 7, 17, 64, 1000):
+        assert take("dsmr", one * 3, [size], **options) == whole, size
+
+
+def test_both_header_forms_and_a_cut_telegram_read_one_after_the_other() -> None:
+    """The header with a ``/`` and the one with a ``\\`` (a meter's firmware may write either)
+    in one stream, and a telegram cut short in its text message by the next one's ``/``: each
+    whole telegram is read, the cut one ``truncated``."""
+    data = HOLLEY_X25 + BACKSLASH_X25 + CUT + BACKSLASH_X25 + HOLLEY_X25
+    whole = take("dsmr", data, crc="crc16_x25")
+    slash, back = telegram_lines(HOLLEY_X25), telegram_lines(BACKSLASH_X25)
+    assert whole[0] == slash + back + back + slash
+    assert whole[1]["rejected"] == {"truncated": 2}
+    for size in (1, 2, 7, 64):
+        assert take("dsmr", data, [size], crc="crc16_x25") == whole, size
+
+
+def test_a_backslash_header_telegram_in_x25_is_rejected_with_the_key_to_set() -> None:
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(BACKSLASH_X25 * 2) == []
+    detail, shown = framer.last_rejected("checksum")
+    assert shown.startswith(b"/HLY5\\D545-METER\r\n\r\n1-3:0.2.8(50)\r\n")
+    assert detail.endswith(
+        "set parse.crc = 'crc16_x25' (a Holley DTSD545 writes it, not DSMR's CRC-16/ARC)"
+    )
+    assert framer.no_frame_hint(BACKSLASH_X25 * 2) == X25_HINT
+
+
+def test_a_backslash_header_meter_on_a_pty_publishes_its_readings(pty_pair: PtyPair) -> None:
+    clock = PortClock()
+    body = (
+        'format = "dsmr"\nparse = { crc = "crc16_x25" }\nchannels = [\n'
+        '  { name = "imported_kwh", field = "1-0:1.8.0" },\n'
+        '  { name = "exported_kwh", field = "1-0:2.8.0" },\n]\n'
+    )
+    with sensor_on(pty_pair, clock, body) as opened:
+        clock.now += 0.001
+        send(opened, pty_pair, CUT + BACKSLASH_X25 + BACKSLASH_X25)
+        assert latest(opened) == {"imported_kwh": 31108.121, "exported_kwh": 46953.449}
+        snap = opened.snapshot()
+        assert (snap.parse_errors["checksum"], snap.parse_errors["truncated"]) == (0, 2)
+
+
+@pytest.mark.parametrize("noise", list(NOISE_HEADERS))
+def test_a_backslash_header_telegram_after_noise_like_an_encrypted_frame_is_read(
+    noise: str,
+) -> None:
+    """Line noise that looks like the start of an encrypted frame, and the meter's telegrams
+    inside it: the noise is skipped and each telegram read (the ``\\`` of its header is
+    telegram text)."""
+    header = NOISE_HEADERS[noise]
+    data = header + b"\x9c" + BACKSLASH + BACKSLASH
+    whole = take("dsmr", data)
+    assert whole[0] == telegram_lines(BACKSLASH) * 2
+    assert (whole[1]["skipped"], whole[1]["rejected"]) == (len(header) + 1, {})
+    for size in (1, 2, 11, 13, 64):
+        assert take("dsmr", data, [size]) == whole, size
+
+
+@pytest.mark.parametrize("cut", [b"/HLY5\\D545-MET", b"/HLY5\\", b"/HLY5"])
+def test_a_backslash_header_telegram_cut_in_its_header_line_is_truncated(cut: bytes) -> None:
+    """The next telegram's ``/`` in the header line of one cut short (after its ``\\`` too):
+    the cut one is ``truncated`` and the next two are read."""
+    data = cut + BACKSLASH + BACKSLASH
+    whole = take("dsmr", data)
+    assert whole == (
+        telegram_lines(BACKSLASH) * 2,
+        {"frames": 36, "skipped": 0, "rejected": {"truncated": 1}, "ignored": 0, "overlong": 0},
+    )
+    for size in (1, 2, 7, 64):
+        assert take("dsmr", data, [size]) == whole, size
