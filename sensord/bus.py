@@ -589,7 +589,8 @@ class Bus:
         #: RTU with ``serial.local_echo`` off: requests came back as sent since the port
         #: opened (a read's echo, or a write's second copy: ``_echo``, ``_copy_of_write``), so
         #: the adapter echoes, and the first copy of each write's request is its echo, dropped
-        #: (``_write_echo``); known afresh at each open (another adapter may be plugged in)
+        #: (``_write_echo``); known afresh at each open (another adapter may be plugged in),
+        #: and no more once a read is answered with nothing before its answer (``_answered``)
         self._line_echoes = False
         #: RTU: the last read at unit 0 (``modbus.broadcast_reads``) that was answered, the unit
         #: id its answer came with, and until when a second device's answer to it may come
@@ -1972,6 +1973,16 @@ class Bus:
         device.closed_on = None
         tries, device.busy_tries = device.busy_tries, 0
         self.quiet_until = now + self.silence_s + device.gap_s
+        if (
+            self._line_echoes
+            and not flight.expected.write
+            and flight.echoed != len(flight.request)
+            and self.link.skipped_bytes == flight.skipped_before
+        ):
+            # a read answered with nothing before its answer: the line echoes no more (an
+            # adapter whose echo was switched off, a serial server's line moved to another
+            # adapter, the port left open): a write's copy of its request is its answer again
+            self._line_echoes = False
         if not device.unit and flight.expected.rtu:
             # a read at unit 0: another device's answer to it may follow (``_second_answer``),
             # begun within its timeout

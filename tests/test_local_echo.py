@@ -514,7 +514,8 @@ def test_a_set_up_write_busy_after_its_echo_is_asked_again_at_the_next_poll(
                         assert hand.tick(at + 0.02) == b""
                         at += 0.11
                 assert hand.tick(at + 0.02) == read_request(1, 0, 1)
-                hand.receive(at + 0.03, read_reply(1, [9]), look=False)
+                # the adapter echoes the read's request too, before its answer
+                hand.receive(at + 0.03, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
             assert hand.tick(103.0) == read_request(1, 0, 1)
         counters = hand.counters("m")
         assert counters.exceptions == {6: 9}
@@ -640,11 +641,20 @@ def test_the_probe_still_tells_bytes_after_an_echo_as_noise(
     assert "only what was sent came back" not in err
 
 
-def play_echoing_line(hand: HandBus, until: float, answer: set[int]) -> list[bytes]:
+def play_echoing_line(
+    hand: HandBus,
+    until: float,
+    answer: set[int],
+    *,
+    echo: bool = True,
+    damaged: frozenset[int] = frozenset(),
+) -> list[bytes]:
     """Run ``hand``'s bus on an adapter that echoes, ``local_echo`` off, from its clock to
-    ``until`` in steps of 10 ms: each request comes back as sent, then, from a unit in
-    ``answer``, its answer (a read of one register: 9; a write: its answer, the request's
-    first 6 bytes with their CRC). The requests sent, in order."""
+    ``until`` in steps of 10 ms: each request comes back as sent (unless ``echo`` is False:
+    an adapter that does not echo; a request to a unit in ``damaged`` comes back with its
+    third byte damaged), then, from a unit in ``answer``, its answer (a read of one
+    register: 9; a write: its answer, the request's first 6 bytes with their CRC). The
+    requests sent, in order."""
     sent: list[bytes] = []
     looked = hand.bus.in_flight
     at = hand.now
@@ -661,7 +671,12 @@ def play_echoing_line(hand: HandBus, until: float, answer: set[int]) -> list[byt
             if request[0] in answer:
                 body = request[:6]
                 reply = read_reply(request[0], [9]) if request[1] == 3 else rtu_frame(body)
-            hand.receive(at + 0.001, request + reply, look=False)
+            back = request
+            if request[0] in damaged:
+                back = request[:2] + bytes([request[2] ^ 0x10]) + request[3:]
+            came = (back if echo else b"") + reply
+            if came:
+                hand.receive(at + 0.001, came, look=False)
         at = round(at + 0.01, 3)
     return sent
 
@@ -780,3 +795,56 @@ def test_a_silent_unit_s_write_on_an_echoing_line_is_told_unanswered_not_taken(
         assert counters is not None
         assert counters.timeouts == 0
         assert counters.errors == dict.fromkeys(counters.errors, 0)
+
+
+def test_a_write_after_the_adapter_stopped_echoing_is_taken_on_its_answer(
+    pty_pair: PtyPair,
+) -> None:
+    """An adapter that echoes, ``local_echo`` off, so the bus learns that the line echoes;
+    then the line stops echoing while the port stays open (an adapter whose echo is switched
+    off by its DIP switch or jumper, a serial server whose RTU line behind its TCP connection
+    is moved to another adapter). Unit 1's reads are answered with no echo before them, which
+    tells that the line echoes no more. Unit 2 goes silent until it is down, then answers
+    again, and its set-up write (function 06) is asked again: its answer, the request's own
+    bytes, is the device's, not an echo. The write is taken, once each time, and never told
+    as unanswered with the echo's hint. (With the line still taken to echo, that answer was
+    dropped as the write's echo, the write asked again at each poll, rewriting the device's
+    memory, and told "set-up write unanswered", "only the request came back".)"""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            play_echoing_line(hand, 103.0, {1, 2})
+            assert hand.bus._line_echoes
+            assert write_lines(logs) == [("set-up write taken", None)]
+            play_echoing_line(hand, 104.0, {1, 2}, echo=False)
+            play_echoing_line(hand, 130.0, {1}, echo=False)
+            assert hand.counters("w").down
+            sent = play_echoing_line(hand, 200.0, {1, 2}, echo=False)
+        assert not hand.counters("w").down
+        writes = [r for r in sent if r[0] == 2 and r[1] == 6]
+        assert len(writes) == 1
+        assert write_lines(logs) == [("set-up write taken", None)] * 2
+        assert hand.counters("m").timeouts == 0
+    finally:
+        hand.close()
+
+
+def test_a_read_whose_echo_came_damaged_leaves_the_line_known_to_echo(pty_pair: PtyPair) -> None:
+    """The line of :func:`test_a_write_whose_echo_alone_came_on_a_line_known_to_echo_is_unanswered`
+    (unit 2 silent, its set-up write of function 06 echoed alone) where, after the first
+    poll, unit 1's read requests come back with a byte damaged on the line before the
+    answer: bytes came before the answer, so the line still echoes (only a read answered
+    with nothing before it tells that it echoes no more). The silent unit's write is told
+    unanswered, never taken on its echo."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            play_echoing_line(hand, 100.5, {1})
+            assert hand.bus._line_echoes
+            play_echoing_line(hand, 104.0, {1}, damaged=frozenset({1}))
+        assert write_lines(logs) == [("set-up write unanswered", None)]
+        assert hand.counters("m").timeouts == 0
+    finally:
+        hand.close()
