@@ -782,3 +782,39 @@ def test_the_probe_reads_an_answer_whose_crc_comes_high_byte_first_and_says_so(
     assert "  32104: 0x000b     11\n" in captured.out
     assert "  32105: 0x0200    512\n" in captured.out
     assert "the device sends its CRC high byte first" in captured.err
+
+
+def test_a_refusal_by_the_device_read_at_unit_0_of_its_next_read_is_that_read_s(
+    pty_pair: PtyPair,
+) -> None:
+    """A device read at unit 0 (``broadcast_reads``) that answers with its own unit id (1),
+    two reads a poll: it answers the first, and refuses the second (exception 02, a
+    register it does not map), as a device refuses any read, with the unit id its answers
+    carry, within the first read's timeout. The refusal is the second read's answer:
+    counted by its code, the read not timed out, and no second device named (it was taken
+    for another device's answer to the first read: counted as ``unit``, logged as "two
+    devices answered a read at unit 0" naming unit 1 twice, the read timed out)."""
+    reads = [
+        {"name": "v", "table": "holding", "address": 0},
+        {"name": "w", "table": "holding", "address": 500},
+    ]
+    bms = device("bms", "", 0, reads, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    hand = HandBus(pty_pair, bms)
+    refusal = rtu_frame(bytes.fromhex("01 83 02"))
+    try:
+        with capture_logs() as logs:
+            for poll in range(2):
+                at = 100.0 + poll
+                assert hand.tick(at) == read_request(0, 0, 1)
+                assert hand.receive(at + 0.02, read_reply(1, [1000])) == b""
+                assert hand.tick(at + 0.03) == read_request(0, 500, 1)
+                hand.receive(at + 0.04, refusal)
+                assert hand.bus.in_flight is None
+        assert latest(hand.runtimes["bms"]) == {"v": 1000.0, "w": None}
+        counters = hand.counters("bms")
+        assert counters.timeouts == 0
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert counters.exceptions == {2: 2}
+        assert not [e for e in logs if e["event"] == "two devices answered a read at unit 0"]
+    finally:
+        hand.close()
