@@ -167,7 +167,8 @@ SUPPLY_GLITCH_BYTES = 2
 
 #: The most bytes read after a poll request that the sensor holds for its dialogue (``heard``):
 #: one more than the longest spoilt answer it checks (an MH-Z19's 9 bytes, its first
-#: damaged), so that more bytes than an answer are told from one.
+#: damaged), so that more bytes than an answer are told from one (an answer spoilt as the
+#: device's supply falls, the ``00`` bytes of its TX line held low after it: no answer).
 HEARD_BYTES = 10
 
 #: The stale hint of a polled device whose polls since its last frame were answered with its

@@ -1287,6 +1287,38 @@ def test_an_mhz19_whose_supply_is_cut_after_an_answer_the_line_spoilt_warms_up(
     assert warming == [None, "its polls are answered again"]
 
 
+@pytest.mark.parametrize("spoil", sorted(SPOILS))
+def test_an_mhz19_whose_supply_falls_as_it_answers_warms_up(spoil: str) -> None:
+    """The preset's MH-Z19 whose supply falls as it answers: its answer comes spoilt (its
+    first byte lost or damaged, the rest checked), then, in the same poll, the burst of
+    ``00`` bytes of its TX line held low as the supply goes (ESPEasy issue #2254: "MHZ19:
+    Unknown response: 0 0 0 0 0 0 0 0 0"), and the next poll is unanswered; it is powered
+    again by the poll after. More bytes came than an answer's: the first poll is no answer,
+    so the two polls are a silence, and the device warms up again from its first answer,
+    its preheat values not published. (``sensord.sensor.HEARD_BYTES`` holds one byte more
+    than the longest spoilt answer so: with 9, the damaged answer and its first 00 byte
+    passed for a spoilt answer alone, one poll of silence was left, and the 410 ppm of the
+    preheat were published.)"""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)])
+    falling = SPOILS[spoil](mhz19_answer(999)) + bytes(9)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "mhz19"})
+        start = clock.now
+        run_polls(rt, pair, clock, device, start + 300.0)
+        device.restart([falling, b""] + [mhz19_answer(410)] * 36 + [mhz19_answer(700)])
+        cut = clock.now
+        after = run_polls(rt, pair, clock, device, start + 700.0)
+        rt.stop()
+    assert rt.poll_timeouts == 2
+    assert {value for _, value in after} == {700.0}
+    assert after[0][0] >= cut + 10.0 + 180.0
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    assert warming == [None, "its polls are answered again"]
+    told = [e for e in logs if e["event"] == "no response to poll request"]
+    assert not [e for e in told if "spoilt_answer" in e]
+
+
 @pytest.mark.parametrize(
     ("preset", "poll"),
     [("mhz19", None), ("mhz19", "read"), ("mhz19", "abc_off"), ("pms5003", "read")],
