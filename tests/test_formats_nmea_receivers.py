@@ -432,6 +432,138 @@ def test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss
     assert got["GSV.snr_max_gps"] == [40.0, 49.0, 49.0, 49.0, 49.0, 49.0]
 
 
+#: The LC79D's GPS sentences at 11:50:33 (gpsd's capture test/daemon/quectelLC79D.log,
+#: tests/fixtures/nmea/quectel_lc79d.nmea): its ``3,1``/``3,2`` without signal ID, its
+#: ``3,3`` with the L5 entries of 06, 09 and 30 and signal ID 8, the GGA that ends its
+#: epoch, and those L5 entries as a group of their own, as an L5-only group is sent.
+LC79D_GPS = (
+    "GPGSV,3,1,10,02,25,260,39,04,15,092,27,05,,,14,06,12,215,45",
+    "GPGSV,3,2,10,07,80,137,44,09,53,089,27,30,55,211,49",
+    "GPGSV,3,3,10,06,,,40,09,,,27,30,,,39,8",
+    "GPGGA,115033.00,5002.457296,N,01958.828604,E,1,20,0.4,246.0,M,,M,,",
+    "GPGSV,1,1,03,06,,,40,09,,,27,30,,,39,8",
+)
+
+
+def gps_epochs(frames: list[bytes]) -> tuple[list[tuple[float, ...]], list[str]]:
+    """GPS's in-view and best-SNR readings and the reasons of the errors, frame by frame."""
+    spec = FormatSpec("nmea", (("v", "GSV.in_view_gps"), ("s", "GSV.snr_max_gps")))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    readings: list[tuple[float, ...]] = []
+    errors: list[str] = []
+    for frame in frames:
+        try:
+            got = parse(frame)
+        except ParseError as exc:
+            errors.append(exc.reason)
+            continue
+        if got:
+            readings.append(tuple(value for _, value in got))
+    return readings, errors
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "GPGSV,3,3,10,06,12,215,40,09,53,089,27,30,55,211,39,8",
+        "GPGSV,3,3,10,06,,,40,09,,,27,30,,,39,00,,,,8",
+    ],
+    ids=["L5 entries with their angles", "an entry numbered 00"],
+)
+def test_an_lc79d_style_3_3_after_an_l5_group_continues_its_group_by_its_satellites(
+    last: str,
+) -> None:
+    """The port opened at the L5-only group (see
+    ``test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss``): the
+    ``3,3`` of signal 8 continues its group when the satellites it lists are among the
+    group's, read from their number fields alone: an L5 entry that carries its satellite's
+    elevation and azimuth (as a ZED-F9P's L2 entries repeat their L1 ones) lists the same
+    three satellites, and an entry numbered 00 (an unused entry filled with zeros, which
+    gpsd skips) lists none. No error; the L5 group read first as sent, then 7 an epoch."""
+    gsv1, gsv2, _, gga, l5 = (nmea(text) for text in LC79D_GPS)
+    frames = [l5, gga] + [gsv1, gsv2, nmea(last), l5, gga] * 3
+    readings, errors = gps_epochs(frames)
+    assert errors == []
+    assert readings == [(3.0, 40.0), (7.0, 49.0), (7.0, 49.0), (7.0, 49.0)]
+
+
+def test_an_lc79d_qzss_2_2_after_its_l5_group_continues_its_group_of_that_satellite() -> None:
+    """The LC79D's QZSS 02 on L1 and L5 (``$QZGSV,2,1,02`` and ``2,2,02,...,8`` from 11:50:40
+    in gpsd's capture test/daemon/quectelLC79D.log, tests/fixtures/nmea/
+    quectel_lc79d_qzss_l5.nmea), with 02's L5 entry also as a group of its own after it
+    (``$QZGSV,1,1,01,02,,,09,8``), the port opened at that group: the ``2,2`` lists every
+    satellite its group has listed, 02 alone, and continues it as one that lists some of
+    them does. One satellite a second, at 02's better SNR (28, on L1), no error."""
+    sentences = ("QZGSV,2,1,02,02,05,042,28", "QZGSV,2,2,02,02,,,09,8", "QZGSV,1,1,01,02,,,09,8")
+    first, second, l5 = (nmea(text) for text in sentences)
+    gga = nmea(LC79D_GPS[3])
+    spec = FormatSpec("nmea", (("v", "GSV.in_view_qzss"), ("s", "GSV.snr_max_qzss")))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    got = [parse(frame) for frame in [l5, gga] + [first, second, l5, gga] * 3]
+    assert [reading for reading in got if reading] == [
+        [("v", 1.0), ("s", 9.0)],  # the L5 group read first, as sent
+        [("v", 1.0), ("s", 28.0)],
+        [("v", 1.0), ("s", 28.0)],
+        [("v", 1.0), ("s", 28.0)],
+    ]
+
+
+def test_an_lc79d_style_epoch_whose_3_2_fails_its_checksum_is_one_error() -> None:
+    """The LC79D's GPS epochs with their L5-only group, from the stream's start: the first
+    epoch's ``3,3`` of signal 8 continues its group before ``GP``/8 begins a group of its own,
+    so the ``3,3`` goes on continuing its group after a lost ``3,2`` too. An epoch whose
+    ``3,2`` fails its checksum is one error, that ``checksum``: the ``3,3`` ends the group
+    that lost it, which gives nothing, and the next epoch's ``3,1`` cuts no group."""
+    gsv1, gsv2, gsv3, gga, l5 = (nmea(text) for text in LC79D_GPS)
+    damaged = gsv2.replace(b",80,137,", b",80,187,")
+    assert damaged != gsv2
+    epoch = [gsv1, gsv2, gsv3, l5, gga]
+    readings, errors = gps_epochs([gga, *epoch, gsv1, damaged, gsv3, l5, gga, *epoch])
+    assert errors == ["checksum"]
+    assert readings == [(7.0, 49.0)]  # the first withheld, the second lost a sentence
+
+
+def test_an_lc79d_style_group_whose_l5_entries_take_two_sentences_continues_to_its_end() -> None:
+    """An LC79D-style group of 8 GPS satellites on L1 (``4,1``, ``4,2``) and 5 of them on L5,
+    whose L5 entries take two sentences of signal ID 8 (``4,3``, ``4,4``): the first of
+    them continues the group without signal ID, the second continues it to its end. The
+    satellites of the LC79D's ``3,1``/``3,2`` (gpsd's capture test/daemon/quectelLC79D.log)
+    with a GPS 25 added, and L5 entries of 04, 06, 09, 25 and 30. The first epoch teaches
+    the two signals within its group (no reading), each one after it gives its 8 distinct
+    satellites, no error."""
+    sentences = (
+        "GPGSV,4,1,13,02,25,260,39,04,15,092,27,05,,,14,06,12,215,45",
+        "GPGSV,4,2,13,07,80,137,44,09,53,089,27,25,21,301,33,30,55,211,49",
+        "GPGSV,4,3,13,04,,,30,06,,,40,09,,,27,25,,,31,8",
+        "GPGSV,4,4,13,30,,,39,8",
+    )
+    epoch = [nmea(text) for text in sentences] + [nmea(LC79D_GPS[3])]
+    readings, errors = gps_epochs(epoch * 3)
+    assert errors == []
+    assert readings == [(8.0, 49.0), (8.0, 49.0)]
+
+
+def test_an_l5_group_inside_an_lc79d_style_group_is_a_loss_not_a_crash() -> None:
+    """Two receivers' streams joined by a multiplexer, one an LC79D-style receiver, the other
+    sending the L5-only group: its ``$GPGSV,1,1,03,...,8`` can come between the first's
+    ``3,1`` and ``3,2`` before ``GP``/8 ever continued a group. The ``3,3`` of signal 8 then
+    finds a group that waits for it whose satellites were read before the talker's several
+    signals were known (no number kept): it is out of its group (``truncated``), and the
+    epochs after it read as ever."""
+    gsv1, gsv2, gsv3, gga, l5 = (nmea(text) for text in LC79D_GPS)
+    spec = FormatSpec("nmea", (("v", "GSV.in_view_gps"), ("s", "GSV.snr_max_gps")))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    for frame in (gga, gsv1, l5, gsv2):
+        parse(frame)
+    with pytest.raises(ParseError) as caught:
+        parse(gsv3)
+    assert caught.value.reason == "truncated"
+    readings, errors = gps_epochs([gga, gsv1, l5, gsv2, gsv3] + [gga, gsv1, gsv2, gsv3, l5] * 3)
+    assert errors[0] == "truncated"
+    assert set(errors) == {"truncated"}  # the 3,3 out of its group, and its group cut
+    assert readings[-2:] == [(7.0, 49.0), (7.0, 49.0)]
+
+
 QZSS_L5 = ("GSV.in_view_qzss", "GSV.snr_max_qzss", "GSV.in_view_gps", "GSV.in_view_galileo")
 
 
