@@ -3839,6 +3839,23 @@ def test_the_signals_that_began_gsv_groups_are_bounded() -> None:
     assert ("GA", "F") in groups._opening
 
 
+def test_the_signals_that_continued_gsv_groups_are_bounded() -> None:
+    """The talkers and signal IDs of which a sentence continued a group of its talker without
+    signal ID (``SatelliteGroups._continuing``, which go on continuing such groups): in a
+    stream of talkers and signal IDs damaged without checksum, each sentence 2 of 2 with a
+    signal ID after a sentence 1 without one, no more than the waiting groups' bound are
+    kept at any time, the newest among them."""
+    groups = SatelliteGroups({"gps": [], "glonass": [], "galileo": []})
+    most = 0
+    for signal in "123456789ABCDEF":
+        for talker in ("GP", "GL", "GA"):
+            groups.feed([f"{talker}GSV", "2", "1", "02", "01", "40", "083", "46"])
+            groups.feed([f"{talker}GSV", "2", "2", "02", "01", "40", "083", "46", signal])
+            most = max(most, len(groups._continuing))
+    assert most == _PENDING_GROUPS
+    assert ("GA", "F") in groups._continuing
+
+
 def test_a_cut_gsv_group_is_counted_never_half_used() -> None:
     parse = decoder("GSV.in_view_gps", "GSV.snr_max_gps")
     first, second, last = GSV_GROUP
@@ -4273,6 +4290,31 @@ def test_a_gsv_angle_damaged_without_checksum_is_a_syntax_error(
     checked = decoder("GSV.in_view_qzss", "GSV.snr_max_qzss")
     read = [("GSV.in_view_qzss", 1.0), ("GSV.snr_max_qzss", 29.0)]
     assert checked(nmea(sentence[1:].decode())) == read
+
+
+def test_a_damaged_gsv_angle_shows_eight_bytes_of_its_field_and_its_satellite_number() -> None:
+    """A line that repeats a byte (a stuck line, a receiver without checksum) can make a GSV
+    field of any length: the detail of a damaged angle shows the first 8 bytes of the angle
+    and of its satellite number, as that of a damaged satellite number or SNR does. The
+    LC79D's QZSS sentence so damaged."""
+    cases = [
+        (
+            b",0222222222,0555555555,042,",
+            "elevation of satellite 02222222",
+            "-90 to 90",
+            "05555555",
+        ),
+        (b",02,05,0422222222,", "azimuth of satellite 02", "0 to 360", "04222222"),
+    ]
+    for fields, named, degrees, value in cases:
+        sentence = LC79D_QZSS.replace(b",02,05,042,", fields)
+        parse = decoder("GSV.in_view_qzss", "GSV.snr_max_qzss")
+        with pytest.raises(ParseError) as caught:
+            parse(sentence)
+        assert (caught.value.reason, caught.value.detail) == (
+            "syntax",
+            f"GSV {named} not one a receiver sends (a number of degrees from {degrees}): '{value}'",
+        )
 
 
 def test_the_group_under_way_when_the_stream_starts_is_ignored_not_counted() -> None:
