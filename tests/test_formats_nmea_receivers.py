@@ -523,6 +523,23 @@ def test_an_lc79d_style_epoch_whose_3_2_fails_its_checksum_is_one_error() -> Non
     assert readings == [(7.0, 49.0)]  # the first withheld, the second lost a sentence
 
 
+def test_an_lc79d_style_first_group_that_loses_its_3_2_gives_no_reading_of_l5_alone() -> None:
+    """The LC79D's GPS epochs with their L5-only group (gpsd's capture
+    test/daemon/quectelLC79D.log), the first epoch's ``3,2`` failing its checksum: the group
+    that would teach the talker's two signals within it loses a sentence and gives nothing,
+    but it still teaches that the epochs have two groups. Its L5 group, the epoch's second,
+    gives no reading of its 3 L5 satellites alone; the next epochs read 7 once each, at their
+    L5 group."""
+    gsv1, gsv2, gsv3, gga, l5 = (nmea(text) for text in LC79D_GPS)
+    damaged = gsv2.replace(b",80,137,", b",80,187,")
+    assert damaged != gsv2
+    epoch = [gsv1, gsv2, gsv3, l5, gga]
+    lost = [gsv1, damaged, gsv3, l5, gga]
+    readings, errors = gps_epochs([gga, *lost, *epoch, *epoch])
+    assert errors == ["checksum"]
+    assert readings == [(7.0, 49.0), (7.0, 49.0)]
+
+
 def test_an_lc79d_style_group_whose_l5_entries_take_two_sentences_continues_to_its_end() -> None:
     """An LC79D-style group of 8 GPS satellites on L1 (``4,1``, ``4,2``) and 5 of them on L5,
     whose L5 entries take two sentences of signal ID 8 (``4,3``, ``4,4``): the first of

@@ -272,6 +272,21 @@ _Satellite = tuple[str | None, float | None]
 #: first of another (:data:`_SEVERAL` when it taught them within it, its reading withheld;
 #: else None), and its satellites in view (its last sentence's field).
 _Pending = tuple[int, int, list[_Satellite] | None, list[str] | None, str | None, int]
+
+
+def _kinds(own: str | None, seen: list[_Satellite]) -> list[str | None]:
+    """The constellations a GSV group of talker constellation ``own`` (None: none) gives
+    readings of, by its satellites ``seen`` (see :meth:`SatelliteGroups._readings`): its
+    talker's own, else those its satellites fall in, and GPS's for a ``GP`` group without a
+    satellite of any constellation."""
+    if own is not None and own != "gps":
+        return [own]
+    kinds = list(dict.fromkeys(c for c, _ in seen))
+    if own is not None and all(c in (None, SBAS) for c in kinds):
+        kinds.insert(0, own)  # none listed, or SBAS only: GPS's group, none in view
+    return kinds
+
+
 #: The epochs in a row, each short of a constellation's GSV groups (see
 #: :class:`SatelliteGroups`) or of its GSA sentences (see :class:`UsedSatellites`), that make
 #: the most of them any one of these had its most (:func:`_short_of_most`): a band the
@@ -433,6 +448,12 @@ class SatelliteGroups:
     L5 group of its own, ``$GPGSV,1,1,03,...,8``) is the second and teaches that the epochs
     have two, giving no reading of one signal's satellites alone. The constellation's first
     reading is its next epoch's, at its ``n``-th group: one epoch withheld, once a talker.
+    Such a group that loses a sentence gives nothing, and is none of its epoch's whole
+    groups, but it still teaches that the epochs have two (:meth:`_taught_lost`), as does a
+    group that loses a sentence and is the first of its talker's of another signal ID: the
+    group of the other signal after it in the epoch (the LC79D's L5 group) is its only whole
+    one and gives no reading of that signal's satellites alone, nor does the epoch, which
+    lost a sentence, at its end.
 
     The group that teaches a talker's second signal ID is its epoch's second and gives no
     reading (the first gave its own), nor does a group past the ``n``-th; but when the
@@ -630,6 +651,8 @@ class SatelliteGroups:
                     cut = f"GSV sentence {number_} of {total} out of its group"
                 group = None  # after the sentence lost: the group goes on, to give nothing
                 self._lose()
+                if pending is not None:  # a group that teaches its talker's signals still does
+                    taught = pending[4]
             else:
                 group = None if pending[2] is None else pending[2] + seen
                 numbers = pending[3]
@@ -664,6 +687,8 @@ class SatelliteGroups:
                 readings = self._readings(own, group, in_view, (key, numbers, taught))
         else:
             self._lost_group(key, 0)  # a group that lost a sentence, counted
+            if taught is not None:
+                self._taught_lost(own or _TALKER_CONSTELLATION.get(talker), seen)
         if number_ == 1 and pending is not None:
             self._lose()
             if not counted:
@@ -870,6 +895,18 @@ class SatelliteGroups:
             self._continuing.add(key)
         return self._pending.pop(unsignalled)
 
+    def _taught_lost(self, own: str | None, seen: list[_Satellite]) -> None:
+        """A group that taught its talker's several signal IDs (within it, or as the first of
+        another signal ID) lost a sentence: it gives nothing, but its constellations (of talker
+        constellation ``own``, by its last sentence's satellites ``seen``) have two groups an
+        epoch at least, as its reading whole would have taught (:meth:`_epoch_readings`). The
+        group of another signal ID after it in its epoch (an LC79D-style group's L5 group of
+        its own) is the epoch's first whole one, which gives no reading of its signal's
+        satellites alone, and the epoch that lost a sentence gives none at its end."""
+        for constellation in _kinds(own, seen):
+            if constellation is not None and constellation in self._channels:
+                self._most.setdefault(constellation, 2)
+
     def _readings(
         self,
         own: str | None,
@@ -884,12 +921,7 @@ class SatelliteGroups:
         when it is the first of another (see :meth:`_epoch_readings`), its epoch's; for one
         that taught its talker's several signal IDs within it (its number fields None), none,
         its epoch's first group all the same (see the class)."""
-        if own is not None and own != "gps":
-            kinds: list[str | None] = [own]
-        else:
-            kinds = list(dict.fromkeys(c for c, _ in seen))
-            if own is not None and all(c in (None, SBAS) for c in kinds):
-                kinds.insert(0, own)  # none listed, or SBAS only: GPS's group, none in view
+        kinds = _kinds(own, seen)
         readings: list[tuple[str, float]] = []
         for constellation in kinds:
             wanted = None if constellation is None else self._channels.get(constellation)
