@@ -529,7 +529,8 @@ def test_an_lc79d_style_first_group_that_loses_its_3_2_gives_no_reading_of_l5_al
     that would teach the talker's two signals within it loses a sentence and gives nothing,
     but it still teaches that the epochs have two groups. Its L5 group, the epoch's second,
     gives no reading of its 3 L5 satellites alone; the next epochs read 7 once each, at their
-    L5 group."""
+    L5 group. The same with the next epoch damaged too: it gives nothing, and each loss is
+    one error, its ``checksum``."""
     gsv1, gsv2, gsv3, gga, l5 = (nmea(text) for text in LC79D_GPS)
     damaged = gsv2.replace(b",80,137,", b",80,187,")
     assert damaged != gsv2
@@ -538,6 +539,26 @@ def test_an_lc79d_style_first_group_that_loses_its_3_2_gives_no_reading_of_l5_al
     readings, errors = gps_epochs([gga, *lost, *epoch, *epoch])
     assert errors == ["checksum"]
     assert readings == [(7.0, 49.0), (7.0, 49.0)]
+    readings, errors = gps_epochs([gga, *lost, *lost, *epoch])
+    assert errors == ["checksum", "checksum"]
+    assert readings == [(7.0, 49.0)]
+
+
+def test_an_lc79d_style_group_after_the_l5_group_that_loses_its_3_2_is_one_error() -> None:
+    """The port opened at the LC79D's L5-only group (see
+    ``test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss``), and
+    the first ``3,1``/``3,2``/``3,3`` group after it loses its ``3,2`` to a failed checksum:
+    the ``3,3`` of signal 8, past the gap, ends the group that began right after the signal's
+    own group (it taught the talker's groups without signal ID), no second loss at the next
+    epoch's ``3,1``; the same for a later epoch's ``3,2`` lost. The L5 group read first as
+    sent, then 7 an epoch whole, none in an epoch that lost a sentence."""
+    gsv1, gsv2, gsv3, gga, l5 = (nmea(text) for text in LC79D_GPS)
+    damaged = gsv2.replace(b",80,137,", b",80,187,")
+    epoch = [gsv1, gsv2, gsv3, l5, gga]
+    lost = [gsv1, damaged, gsv3, l5, gga]
+    readings, errors = gps_epochs([l5, gga, *lost, *epoch, *lost, *epoch])
+    assert errors == ["checksum", "checksum"]
+    assert readings == [(3.0, 40.0), (7.0, 49.0), (7.0, 49.0)]
 
 
 def test_an_lc79d_style_group_whose_l5_entries_take_two_sentences_continues_to_its_end() -> None:

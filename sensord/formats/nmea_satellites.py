@@ -365,11 +365,12 @@ class SatelliteGroups:
     group of its talker without signal ID that waits for its number, or for a number before
     it (the sentences between were lost, one loss), unless a group of the talker has begun
     with that signal ID: a group of one signal never continues another signal's group (see
-    :meth:`_continued`), but for a signal ID whose sentence has continued such a group,
-    the very sentence it waited for (an LC79D-style ``3,3`` of signal 8 followed by an L5
-    group of its own), and for the very sentence the group waits for that lists only
-    satellites the group has listed. The group so continued is its sentence 1's, without
-    signal ID.
+    :meth:`_continued`), but for a signal ID whose sentence has continued such a group, at
+    the sentence it waited for or past a lost one (an LC79D-style ``3,3`` of signal 8
+    followed by an L5 group of its own), for the very sentence the group waits for that
+    lists only satellites the group has listed, and for a sentence past a lost one of the
+    group that began right after a group of that signal ID (it taught the talker's groups
+    without signal ID). The group so continued is its sentence 1's, without signal ID.
 
     A sentence after the first whose total and in-view fields are both empty (an AirMar's
     ``$GPGSV,,2,,``, as NMEA 0183 4.11 recommends for values unchanged within a group; OpenCPN
@@ -532,9 +533,9 @@ class SatelliteGroups:
         #: :meth:`_continued`). At most :data:`_PENDING_GROUPS`, cleared past them.
         self._opening: set[_Key] = set()
         #: The talkers and signal IDs (not empty) of which a sentence has continued a group of
-        #: its talker without signal ID, the sentence its group waited for: they continue
-        #: such groups whatever groups of their own begin (see :meth:`_continued`). At most
-        #: :data:`_PENDING_GROUPS`, cleared past them.
+        #: its talker without signal ID, at the sentence its group waited for or past a lost
+        #: one: they continue such groups whatever groups of their own begin (see
+        #: :meth:`_continued`). At most :data:`_PENDING_GROUPS`, cleared past them.
         self._continuing: set[_Key] = set()
         #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
         #: group under way when the stream started are ignored (nothing was lost); each with
@@ -862,8 +863,9 @@ class SatelliteGroups:
         Nor is a group with a signal ID continued by a sentence without one: the ZED-F9P's
         BeiDou B2I groups carry an empty signal ID, after its B1I groups (signal ID 1).
 
-        But a signal ID whose sentence has continued a group without signal ID, the very
-        sentence that group waited for (:attr:`_continuing`), goes on continuing such groups
+        But a signal ID whose sentence has continued a group without signal ID, at the
+        sentence that group waited for or past a lost one (:attr:`_continuing`: the LC79D's
+        ``3,3`` after its ``3,2`` failed its checksum), goes on continuing such groups
         once groups of its own have begun: a receiver may send a group that changes its
         signal ID within it and then a group that begins with that signal ID (an LC79D-style
         ``$GPGSV,3,3,10,...,8`` then an L5-only ``$GPGSV,1,1,03,...,8``), and the next
@@ -874,7 +876,13 @@ class SatelliteGroups:
         lists only satellites the group has listed already (the LC79D's L5 entries of 06, 09
         and 30, listed on L1 in its ``3,1`` and ``3,2``): a group lists each of its
         satellites once a signal, and a ZED-F9P's B1I ``3,2`` lists other satellites than
-        the B2I ``3,1`` before it."""
+        the B2I ``3,1`` before it. Past a lost sentence (whose satellites are unknown) such a
+        sentence continues the group when the group began right after a group of the
+        sentence's signal ID, teaching the talker's groups without one (the port opened at
+        the LC79D's L5 group, the next ``3,2`` lost): the LC79D's ``3,3`` follows that group
+        within its epoch, while a ZED-F9P's B1I sentence finds its B2I group that taught
+        waiting only when that group lost its end and the next epoch's B1I sentence 1 was
+        lost too."""
         talker, signal = key
         if not signal:
             return None
@@ -884,12 +892,18 @@ class SatelliteGroups:
             return None
         if key in self._opening and key not in self._continuing:
             before = waiting[3]
-            if waiting[1] != number_ or before is None:
+            if waiting[1] != number_:
+                if waiting[4] != signal:  # past a gap: only the group that taught the signal
+                    return None
+            elif before is None:
                 return None
-            listed = {fields[at].lstrip("0") for at in range(4, ends, 4) if fields[at].lstrip("0")}
-            if not listed or not listed <= {text.lstrip("0") for text in before}:
-                return None
-        if waiting[1] == number_ and key not in self._continuing:
+            else:
+                listed = {
+                    fields[at].lstrip("0") for at in range(4, ends, 4) if fields[at].lstrip("0")
+                }
+                if not listed or not listed <= {text.lstrip("0") for text in before}:
+                    return None
+        if key not in self._continuing:
             if len(self._continuing) >= _PENDING_GROUPS:
                 self._continuing.clear()  # of damaged talkers, without checksum
             self._continuing.add(key)
