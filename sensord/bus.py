@@ -1502,10 +1502,11 @@ class Bus:
     def _late(self, response: Response) -> bool:
         """``response`` answers a request of a device of the bus that is not in flight: an
         answer after its timeout. Counted as ``late`` for that device (over Modbus TCP the
-        one its transaction id was sent to, on RTU the one with its unit id), whose drain
-        starts again (RTU), and logged (once a minute per device) with the hint to raise its
-        timeout; False when it answers no request of a device of the bus. The answer of a
-        device that left the bus (``left``) is nobody's, and True."""
+        one its transaction id was sent to, on RTU the one with its unit id, or read at unit 0
+        and answering with it: ``_device_of``), whose drain starts again (RTU), and logged
+        (once a minute per device) with the hint to raise its timeout; False when it answers
+        no request of a device of the bus. The answer of a device that left the bus
+        (``left``) is nobody's, and True."""
         if self.left.kept and self._left_answer(response):
             return True
         transaction_id = response.transaction_id
@@ -1607,16 +1608,19 @@ class Bus:
     def _device_of(self, response: Response) -> _Device | None:
         """The device whose request ``response`` answers, among those not answered yet:
         by transaction id over Modbus TCP (taken, so a second reply to it finds none), by
-        unit id on RTU."""
+        unit id on RTU: the device's own, or, for a device read at unit 0 that answers with
+        its own unit id (``_answers_broadcast``), the one its answers carried (a device of
+        that unit id that joined the bus since goes first)."""
         if self.transport == "tcp":
             device = self._asked.pop(response.transaction_id, None)
             if device is not None:
                 self._took(response.transaction_id, device)
             return device
-        for device in self.devices.values():
-            if device.unit == response.unit:
-                return device
-        return None
+        unit = response.unit
+        devices = self.devices.values()
+        return next((d for d in devices if d.unit == unit), None) or next(
+            (d for d in devices if not d.unit and d.answers_as == unit), None
+        )
 
     def _took(self, transaction_id: int, device: _Device) -> None:
         """A Modbus TCP reply with ``transaction_id`` was taken for ``device``'s request."""

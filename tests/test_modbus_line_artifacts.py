@@ -523,6 +523,53 @@ def test_a_second_device_s_answer_to_a_read_at_unit_0_is_counted_and_told(
         hand.close()
 
 
+def test_a_late_answer_of_a_device_read_at_unit_0_is_its_own_not_the_next_device_s(
+    pty_pair: PtyPair,
+) -> None:
+    """A device read at unit 0 (``broadcast_reads``) that answers with its own unit id, 1 (a
+    Seplos BMS: pymodbus pull requests 2298 and 2845), answers a read after its timeout: its
+    late frame carries unit id 1, which no device of the bus has. It is that device's late
+    answer (counted ``late``, an exception by its code too), whether it comes during the
+    meter's exchange that follows the timeout or with nothing in flight: not a frame of
+    another unit id counted against the meter (``unit``), nor dropped uncounted."""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 1.0}
+    hand = HandBus(pty_pair, bms, meter)
+    refusal = rtu_frame(bytes([1, 0x83, 0x06]))  # busy, after the timeout
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(0, 0, 1)
+            assert hand.receive(100.02, read_reply(1, [1000])) == b""
+            assert hand.tick(100.03) == read_request(2, 0, 1)
+            hand.receive(100.04, read_reply(2, [7]))
+            # its answer after the timeout, during the meter's exchange
+            assert hand.tick(101.0) == read_request(0, 0, 1)
+            assert hand.tick(101.31) == b""  # timed out
+            assert hand.tick(101.32) == read_request(2, 0, 1)
+            assert hand.receive(101.33, refusal) == b""
+            assert hand.bus.in_flight is not None
+            hand.receive(101.34, read_reply(2, [7]))
+            assert hand.bus.in_flight is None
+            # and with nothing in flight (the meter, which answered, goes first)
+            assert hand.tick(102.0) == read_request(2, 0, 1)
+            hand.receive(102.01, read_reply(2, [7]))
+            assert hand.tick(102.02) == read_request(0, 0, 1)
+            assert hand.tick(102.33) == b""  # timed out
+            assert hand.receive(102.331, read_reply(1, [1001])) == b""
+        counters = hand.counters("bms")
+        assert (counters.timeouts, counters.errors["late"]) == (2, 2)
+        assert counters.exceptions == {6: 1}
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"late": 2}
+        meter_counters = hand.counters("meter")
+        assert meter_counters.errors == dict.fromkeys(meter_counters.errors, 0)
+        late = [e for e in logs if e["event"] == "answer after the timeout"]
+        assert [(e["sensor"], e["unit"]) for e in late] == [("bms", 0)]
+    finally:
+        hand.close()
+
+
 def test_unit_0_is_taken_on_a_serial_line_only_for_reads_and_with_broadcast_reads() -> None:
     one = [{"name": "a", "table": "input", "address": 0}]
     port = "/dev/ttyUSB0"
