@@ -570,6 +570,37 @@ def test_a_late_answer_of_a_device_read_at_unit_0_is_its_own_not_the_next_device
         hand.close()
 
 
+def test_a_late_answer_right_after_an_answer_at_unit_0_is_no_second_device(
+    pty_pair: PtyPair,
+) -> None:
+    """A device read at unit 0 (``broadcast_reads``) answering with its own unit id, 1, is
+    slow: its first read times out, and that read's answer comes during the next read's
+    exchange, more than twice its timeout late (before any late answer of its told how late
+    they come, its drain is one timeout: ``Bus._drain``), and is taken for that read's. The
+    next read's own answer follows at once, of unit id 1 again: the device's answer after its
+    timeout, one request behind (counted ``late``), not a second device answering the read at
+    unit 0 (no ``two devices answered a read at unit 0`` line naming unit 1 twice, no
+    ``unit`` error)."""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    hand = HandBus(pty_pair, bms)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(0, 0, 1)
+            assert hand.receive(100.02, read_reply(1, [1000])) == b""
+            assert hand.tick(101.0) == read_request(0, 0, 1)
+            assert hand.tick(101.31) == b""  # timed out
+            assert hand.tick(102.0) == read_request(0, 0, 1)
+            assert hand.receive(102.02, read_reply(1, [1001])) == b""  # the read before's
+            assert hand.bus.in_flight is None
+            assert hand.receive(102.05, read_reply(1, [1002])) == b""  # this read's, late
+        counters = hand.counters("bms")
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"late": 1}
+        assert not [e for e in logs if e["event"] == "two devices answered a read at unit 0"]
+    finally:
+        hand.close()
+
+
 def test_unit_0_is_taken_on_a_serial_line_only_for_reads_and_with_broadcast_reads() -> None:
     one = [{"name": "a", "table": "input", "address": 0}]
     port = "/dev/ttyUSB0"
