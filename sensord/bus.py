@@ -1521,7 +1521,7 @@ class Bus:
         now = self._clock()
         if self.transport == "rtu":
             if not device.owed:
-                self._unasked_frame(device, now)
+                self._unasked_frame(device, response.unit, now)
                 return True
             device.owed -= 1
             if response.exception_code not in GATEWAY_NO_ANSWER:
@@ -1588,20 +1588,21 @@ class Bus:
                 suppressed=held,
             )
 
-    def _unasked_frame(self, device: _Device, now: float) -> None:
-        """A frame of ``device``'s unit id on RTU while none of its requests awaits an answer
-        (as many late frames of its came as its requests timed out): not a late answer, and no
+    def _unasked_frame(self, device: _Device, unit: int, now: float) -> None:
+        """A frame of ``device``'s unit id (``unit``: its own, or the one its answers carry
+        when it is read at unit 0) on RTU while none of its requests awaits an answer (as
+        many late frames of its came as its requests timed out): not a late answer, and no
         reason to raise its timeout. Counted as ``unasked`` and logged (once a minute per
-        device) with :data:`UNASKED_FRAME_HINT`. The device's drain starts again all the same:
-        a frame of its unit id may come during its next exchange too."""
+        device) with :data:`UNASKED_FRAME_HINT`, naming ``unit``. The device's drain starts
+        again all the same: a frame of its unit id may come during its next exchange too."""
         device.counters.errors["unasked"] += 1
         self._drain(device, now)
         held = self._errors.check(f"unasked:{device.sensor.name}")
         if held is not None:
             device.sensor.log.warning(
                 "frame of the device's unit id nobody asked for",
-                unit=device.unit,
-                hint=UNASKED_FRAME_HINT.format(unit=device.unit),
+                unit=unit,
+                hint=UNASKED_FRAME_HINT.format(unit=unit),
                 suppressed=held,
             )
 

@@ -601,6 +601,34 @@ def test_a_late_answer_right_after_an_answer_at_unit_0_is_no_second_device(
         hand.close()
 
 
+def test_a_frame_nobody_asked_for_of_a_device_read_at_unit_0_names_its_unit_id(
+    pty_pair: PtyPair,
+) -> None:
+    """A device read at unit 0 (``broadcast_reads``) that answers with its own unit id, 1,
+    has every read answered in time; then a frame of unit id 1 comes while nothing is in
+    flight (another master reading the device at its own unit id, as an inverter reads its
+    BMS): counted ``unasked`` for it, and its line names unit id 1, the frame's, in its
+    field and its hint, not the 0 it is read at, which the frame does not carry."""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    hand = HandBus(pty_pair, bms)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(0, 0, 1)
+            assert hand.receive(100.02, read_reply(1, [1000])) == b""
+            assert hand.receive(100.5, read_reply(1, [1001])) == b""  # another master's
+        counters = hand.counters("bms")
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"unasked": 1}
+        [told] = [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
+        assert (told["sensor"], told["unit"]) == ("bms", 1)
+        assert told["hint"].endswith(
+            "or two devices have unit id 1 and both answer each request "
+            "(their answers collide or come twice)"
+        ), told["hint"]
+    finally:
+        hand.close()
+
+
 def test_unit_0_is_taken_on_a_serial_line_only_for_reads_and_with_broadcast_reads() -> None:
     one = [{"name": "a", "table": "input", "address": 0}]
     port = "/dev/ttyUSB0"
