@@ -119,7 +119,8 @@ frame answered before the next is counted in ``poll_timeouts``, and logged with 
 :data:`SILENT_POLLS` of them in a row tell the sensor (``went_silent``) that the device may
 have lost its supply: it warms up again when it answers. A poll answered with the device's
 answer spoilt on the line, its frame not whole but its check holding over what came (an
-MH-Z19's answer that lost its first byte, ``sensord.formats.presets.spoilt_answer_check``), is
+MH-Z19's answer or a passive PMS's frame that lost its first byte,
+``sensord.formats.presets.spoilt_answer_check``), is
 counted in ``poll_timeouts`` and logged with the bytes (``spoilt_answer``), not read, and ends
 the count as an answer does: the device was powered. Of several requests, one the device has
 not answered since the port opened while it answered another is not counted there: a request it

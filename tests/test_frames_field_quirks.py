@@ -467,10 +467,16 @@ class Mhz19:
 
 
 def run_polls(
-    rt: SensorRuntime, pair: PtyPair, clock: Clock, device: Mhz19, until: float
+    rt: SensorRuntime,
+    pair: PtyPair,
+    clock: Clock,
+    device: Callable[[bytes], bytes],
+    until: float,
+    *,
+    channel: str = "co2_ppm",
 ) -> list[tuple[float, float]]:
     """Tick ``rt`` at its deadlines and every second up to ``until``; the device answers
-    what each tick wrote. Returns the CO2 readings published, with their times."""
+    what each tick wrote. Returns the readings of ``channel`` published, with their times."""
     device_end = DeviceEnd(rt, pair)
     got: list[tuple[float, float]] = []
     while True:
@@ -482,10 +488,10 @@ def run_polls(
         written = device_end.tick(clock.now)
         reply = device(written) if written else b""
         if reply:
-            before = published(rt, "co2_ppm")
+            before = published(rt, channel)
             feed(rt, pair, reply)
-            if published(rt, "co2_ppm") > before:
-                got.append((clock.now, last_value(rt, "co2_ppm")))
+            if published(rt, channel) > before:
+                got.append((clock.now, last_value(rt, channel)))
 
 
 def test_an_mhz19_that_restarts_behind_its_open_port_is_set_up_and_warmed_up_again() -> None:
@@ -1319,21 +1325,144 @@ def test_an_mhz19_whose_supply_falls_as_it_answers_warms_up(spoil: str) -> None:
     assert not [e for e in told if "spoilt_answer" in e]
 
 
+class PolledPms(SleepyPms):
+    """A PMS5003 in passive mode on a pty master: ``passive_mode`` acknowledged, each read
+    request answered with the next of ``answers`` (None: its settled frame), then its
+    settled frame for ever."""
+
+    def __init__(self) -> None:
+        super().__init__(unsettled=0)
+        self.answers: collections.deque[bytes | None] = collections.deque()
+
+    def __call__(self, written: bytes) -> bytes:
+        out = b""
+        if command_bytes("pms5003", "passive_mode") in written:
+            out += PASSIVE_ACK
+        if command_bytes("pms5003", "read") in written:
+            answer = self.answers.popleft() if self.answers else None
+            out += self.frame() if answer is None else answer
+        return out
+
+
+#: A passive PMS's read request every 5 s, its set-up passive mode; 30 s of warm-up.
+POLLED_PMS = {
+    "preset": "pms5003",
+    "setup": ["passive_mode"],
+    "poll": {"command": "read", "interval_s": 5.0},
+}
+
+#: A PMS5003 frame of other values than the settled one's (0.3 um: 999 per dl).
+OTHER_PMS_FRAME = plantower([5, 7, 8, 5, 7, 8, 999, 262, 44, 4, 2, 1, 0x9700])
+
+
+@pytest.mark.parametrize("polls", [2, 4])
+@pytest.mark.parametrize("spoil", sorted(SPOILS))
+def test_a_passive_pms_whose_first_bytes_the_line_spoils_for_a_while_does_not_warm_up(
+    spoil: str, polls: int
+) -> None:
+    """A PMS5003 in passive mode (read every 5 s, 30 s warm-up) whose frames answering two
+    polls running, or four (it goes stale), lose their first byte (``42``) or have it
+    damaged, as USB-UART adapters do (pimoroni/pms5003-python PR #5: drivers lose frame sync
+    on it): no frame answers them, but the rest comes, its ``4D``, length field and checksum
+    (which covers the ``42``) holding. The device answered, so it was powered: no warm-up,
+    the frame after the glitch published at once; the spoilt frames' values are not read
+    (999 per dl never published)."""
+    clock = Clock()
+    device = PolledPms()
+    channel = "particles_0_3um_per_dl"
+    spoilt = SPOILS[spoil](OTHER_PMS_FRAME)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, POLLED_PMS)
+        start = clock.now
+        assert run_polls(rt, pair, clock, device, start + 60.0, channel=channel)
+        device.answers = collections.deque([spoilt] * polls)
+        glitch = clock.now
+        after = run_polls(rt, pair, clock, device, start + 100.0, channel=channel)
+        assert rt.state == "up"
+        rt.stop()
+    assert rt.poll_timeouts == polls
+    assert {value for _, value in after} == {918.0}
+    assert after[0][0] <= glitch + 5.0 * polls + 5.0  # the first frame after the spoilt ones
+    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+    told = [e for e in logs if e["event"] == "no response to poll request"]
+    assert [(e["spoilt_answer"], e["hint"]) for e in told] == [
+        (spoilt.hex(" ").upper(), SPOILT_ANSWER_TOLD)
+    ]
+
+
+#: What a passive PMS whose supply is cut sends to a poll: nothing, or a burst of ``00``
+#: bytes (its TX line held low) or ``FF`` (floating high), 31 or 32 bytes long, like a frame
+#: that lost its first byte or has it damaged.
+PMS_BURSTS: dict[str, bytes] = {
+    "nothing": b"",
+    "thirty-two 00": bytes(32),
+    "thirty-one 00": bytes(31),
+    "thirty-two FF": b"\xff" * 32,
+    "thirty-one FF": b"\xff" * 31,
+}
+
+
+@pytest.mark.parametrize("polls", [2, 4])
+@pytest.mark.parametrize("burst", list(PMS_BURSTS))
+def test_a_passive_pms_whose_supply_is_cut_for_a_while_warms_up_whatever_came(
+    burst: str, polls: int
+) -> None:
+    """A PMS5003 in passive mode whose supply is cut for two polls, or four (it goes stale),
+    each answered only by what a line without the device's supply carries (``PMS_BURSTS``):
+    none is a frame that lost its first byte (no ``4D``, length field and checksum), so the
+    polls are a silence and the device warms up again from its first frame: the frames of
+    its 30 s warm-up are not published."""
+    clock = Clock()
+    device = PolledPms()
+    channel = "particles_0_3um_per_dl"
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, POLLED_PMS)
+        start = clock.now
+        assert run_polls(rt, pair, clock, device, start + 60.0, channel=channel)
+        device.answers = collections.deque([PMS_BURSTS[burst]] * polls)
+        cut = clock.now
+        after = run_polls(rt, pair, clock, device, start + 160.0, channel=channel)
+        rt.stop()
+    assert {value for _, value in after} == {918.0}
+    assert after[0][0] >= cut + 5.0 * (polls - 1) + 30.0
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    assert warming == [None, "its polls are answered again"]
+    told = [e for e in logs if e["event"] == "no response to poll request"]
+    assert told
+    assert not [e for e in told if "spoilt_answer" in e]
+
+
 @pytest.mark.parametrize(
     ("preset", "poll"),
-    [("mhz19", None), ("mhz19", "read"), ("mhz19", "abc_off"), ("pms5003", "read")],
+    [
+        ("mhz19", None),
+        ("mhz19", "read"),
+        ("mhz19", "abc_off"),
+        ("pms5003", "read"),
+        ("pms5003", "sleep"),
+        ("pms5003", None),
+    ],
 )
-def test_only_an_mhz19_polled_with_its_read_request_has_its_spoilt_answers_told(
+def test_only_a_device_polled_with_its_read_request_has_its_spoilt_answers_told(
     preset: str, poll: str | None
 ) -> None:
-    """The MH-Z19's checksum leaves out its answer's first byte, so an answer without it can
-    be checked: only a sensor of the preset polled with its read request has such a check
-    (its own requests may get other answers, a PMS's frame checksum covers its start
-    bytes)."""
+    """The MH-Z19's checksum leaves out its answer's first byte, and a PMS's covers it, a
+    known ``42``, so an answer without it can be checked: only a sensor of the preset polled
+    with its read request has such a check (its own requests may get other answers)."""
     requests = () if poll is None else (command_bytes(preset, poll),)
     check = spoilt_answer_check(preset, requests)
-    assert (check is not None) == (preset == "mhz19" and poll == "read")
-    if check is not None:
+    assert (check is not None) == (poll == "read")
+    if check is not None and preset == "pms5003":
+        frame = plantower([5, 7, 8, 5, 7, 8, 918, 262, 44, 4, 2, 1, 0x9700])
+        assert check(frame[1:])
+        assert check(b"\x00" + frame[1:])
+        assert not check(frame)  # whole: the framer's
+        assert not check(frame[1:-1] + bytes([frame[-1] ^ 1]))  # its checksum fails
+        assert not check(frame[2:])  # a byte more lost
+        assert not check(b"\x00" + frame)  # a byte more
+        other = b"\x4d\x00\x1d" + frame[4:-2]  # another length, its sum holding
+        assert not check(other + ((0x42 + sum(other)) % 65536).to_bytes(2, "big"))
+    elif check is not None:
         answer = mhz19_answer(650)
         assert check(answer[1:])
         assert check(b"\x00" + answer[1:])

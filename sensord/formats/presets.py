@@ -851,23 +851,49 @@ def _mhz19_spoilt_answer(heard: bytes) -> bool:
     return body[0] == 0x86 and checksum("twos8", body[:7]) == body[7:]
 
 
+def _pms_spoilt_answer(length: int) -> Callable[[bytes], bool]:
+    """What tells ``heard``, every byte read after a Plantower's read request and before the
+    next one, as its data frame of ``length`` bytes with the first start byte (``42``) lost
+    or damaged: ``length`` - 1 bytes ``4D``, the length field (``length`` - 4), the data
+    and the checksum, or ``length`` whose first is not ``42`` and whose next ``length`` - 1
+    are those; the checksum, the 16-bit sum of every byte before it with the ``42``, holds
+    over them with ``42`` added. The ``4D``, the length field and the checksum tell such a
+    frame from a device that lost its supply (nothing, or bursts of ``00`` or ``FF``)."""
+    field = (length - 4).to_bytes(2, "big")
+
+    def spoilt(heard: bytes) -> bool:
+        if len(heard) not in (length - 1, length) or heard[0] == 0x42:
+            return False
+        body = heard[len(heard) - length + 1 :]
+        if body[0] != 0x4D or body[1:3] != field:
+            return False
+        return (0x42 + sum(body[:-2])) % 65536 == int.from_bytes(body[-2:], "big")
+
+    return spoilt
+
+
 def spoilt_answer_check(
     preset: str | None, requests: Sequence[bytes]
 ) -> Callable[[bytes], bool] | None:
     """For a sensor of ``preset`` polled with ``requests``: what tells that the bytes read
     after a request, before the next, are the device's answer spoilt on the line, its values
     intact and its frame not whole, so the device answered and was powered; None when no
-    such answer can be told. Only an MH-Z19 polled with its read request (86) has one: its
+    such answer can be told. An MH-Z19 polled with its read request (86) has one: its
     checksum leaves out the first byte, so an answer that lost it (a USB-UART adapter that
     drops a byte, a glitch on the line) can still be checked whole
-    (:func:`_mhz19_spoilt_answer`). An answer whose checksum fails is no such answer: a
-    unit just powered answers with a bad checksum first (bencorrado/pmsensor PR #8: "A bad
-    checksum", then 1215 ppm twice, then 410 ppm for about a minute), and that power-up
-    must not be hidden."""
-    if _KINDS.get(preset or "") != "mhz19" or not requests:
+    (:func:`_mhz19_spoilt_answer`); so has a Plantower polled with its read request (``E2``,
+    in passive mode): its checksum covers the first start byte, a known ``42``, and its
+    length field is known too (:func:`_pms_spoilt_answer`). An answer whose checksum fails
+    is no such answer: a unit just powered answers with a bad checksum first
+    (bencorrado/pmsensor PR #8: "A bad checksum", then 1215 ppm twice, then 410 ppm for
+    about a minute), and that power-up must not be hidden."""
+    kind = _KINDS.get(preset or "")
+    if preset is None or kind not in ("mhz19", "pms") or not requests:
         return None
     if any(request != command_bytes(preset, "read") for request in requests):
         return None
+    if kind == "pms":
+        return _pms_spoilt_answer(PRESETS[preset]["frame"]["length"])
     return _mhz19_spoilt_answer
 
 
