@@ -253,6 +253,79 @@ def test_garmin_without_fix_and_proprietary_sentences() -> None:
     assert r["RMC.clock_offset"] == [785285686.0]  # 1994-11-19 22:54:46 UTC
 
 
+SAAB_R4_FIELDS = (
+    "RMC.latitude",
+    "RMC.longitude",
+    "RMC.speed",
+    "RMC.course",
+    "RMC.clock_offset",
+    "GLL.latitude",
+    "VTG.course",
+    "ZDA.clock_offset",
+    "HDT.heading",
+)
+
+
+def test_saab_r4_rmc_without_the_variations_letter_is_read() -> None:
+    """The Saab R4 sends ``...,0.5,3.0,010611,,A``: one of the magnetic variation's two
+    fields left out, its mode indicator right after the empty variation. Its checksum holds,
+    its position, speed, course and date are each in place: read, as gpsd reads it, not
+    rejected as a sentence whose fields a lost comma shifted."""
+    got = read("saab_r4.nmea", SAAB_R4_FIELDS)
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["RMC.latitude"] == [pytest.approx(50 + 12.7908 / 60), pytest.approx(50 + 12.7914 / 60)]
+    assert r["RMC.longitude"] == [pytest.approx(-(8 + 6.8796 / 60))] * 2
+    assert r["RMC.speed"] == [0.5, 0.5]
+    assert r["RMC.course"] == [3.0, 3.1]
+    assert r["RMC.clock_offset"] == [1306933631.0, 1306933632.0]  # 2011-06-01 13:07:11 UTC
+    assert r["ZDA.clock_offset"] == [1306933631.0, 1306933632.0]
+    assert r["GLL.latitude"] == r["RMC.latitude"]
+    assert r["VTG.course"] == [3.0, 3.1]
+    assert r["HDT.heading"] == [4.0, 4.0]
+
+
+def test_motorola_t805_rmc_with_its_variation_and_no_letter_is_read() -> None:
+    """The Motorola T805's SiRF III sends ``...,0.56,344.41,181207,0,A``: a variation of 0
+    and no ``E``/``W``, its mode indicator in that field's place. Its fixes are read, and its
+    sentences without a fix (``V``, mode ``N``) give nothing and are no error: rejected, every
+    second of a receiver without a fix would count as a damaged sentence."""
+    got = read("motorola_t805.nmea", SAAB_R4_FIELDS)
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["RMC.speed"] == [0.56, 0.78, 1.25, 0.0, 0.0, 0.0]
+    assert r["RMC.course"] == [344.41, 237.93, 21.04]  # none when the receiver leaves it out
+    assert r["RMC.latitude"][0] == pytest.approx(48 + 39.9488 / 60)
+    assert r["RMC.longitude"][0] == pytest.approx(2 + 14.8863 / 60)
+    assert r["RMC.clock_offset"] == [
+        pytest.approx(1198013174.879),  # 2007-12-18 21:26:14.879 UTC
+        pytest.approx(1198013175.879),
+        1198013177.0,
+        1198013178.0,
+        1198013181.0,  # the fix regained after two seconds without
+        1198013182.0,
+    ]
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "N",  # not valid
+        "S",  # simulator mode
+    ],
+)
+def test_saab_r4_layout_rmc_whose_mode_says_no_measurement_reports_nothing(mode: str) -> None:
+    sentence = checksummed_anew(
+        b"$GPRMC,130711.00,A,5012.790800,N,00806.879600,W,0.5,3.0,010611,,A*6A",
+        b",,A",
+        f",,{mode}".encode(),
+    )
+    parse = codec_for("nmea").sensor_decoder(
+        FormatSpec("nmea", tuple((f, f) for f in SAAB_R4_FIELDS)), lambda: 0.0
+    )
+    assert parse(sentence) == []
+
+
 def test_marine_bus_with_ais_and_unknown_addresses() -> None:
     got = read("marine.nmea")
     assert rejected(got) == {}

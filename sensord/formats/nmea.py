@@ -77,7 +77,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   PLS83's ``$GARMC`` after its ``$GPRMC``, the same fix: one reading an epoch) or its own (a
   receiver that lost its fix and goes on sending the last one: a stale fix); another
   position is another receiver's fix (two receivers merged by a multiplexer), read (see
-  :func:`_fix_validator`).
+  :func:`_fix_validator`). An RMC one field short, its mode indicator right after its
+  magnetic variation (a Saab R4: ``...,0.5,3.0,010611,,A``; a Motorola T805:
+  ``...,181207,0,A``), is read as one whose variation's ``E``/``W`` field is empty (see
+  :func:`_rmc_without_variation_letter`).
 * ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
   ``GSA.satellites_used`` (the satellites listed in the sentence) and
   ``GSA.used_<constellation>`` (the distinct satellites of that constellation that the GSA
@@ -1605,6 +1608,40 @@ def _out_of_place(fields: list[str], hemispheres: tuple[tuple[int, frozenset[str
     return ""
 
 
+#: The fields of an RMC sentence of NMEA 2.3, its address included.
+_RMC_FIELDS = 13
+#: The place of an RMC's date field, its address's being 0.
+_RMC_DATE_AT = 9
+#: The mode indicators of an RMC (NMEA 2.3 and later): autonomous, differential, estimated,
+#: float and fixed RTK, precise, not valid, manual input, simulator mode.
+_RMC_MODES = frozenset("ADEFRPNMS")
+_DATE_DIGITS = 6
+
+
+def _rmc_without_variation_letter(fields: list[str]) -> list[str] | None:
+    """The fields of an RMC sentence that leaves out its magnetic variation's ``E``/``W``
+    field, in the standard's layout: its mode indicator, which stands in that field's place,
+    moved to its own. A Saab R4 AIS transponder's GPS sends ``...,0.5,3.0,010611,,A`` (gpsd's
+    capture saab-r4.log), a Motorola T805's SiRF III ``...,0.56,344.41,181207,0,A``, its
+    variation 0 without a letter (motorola-t805.log). None for any other sentence whose
+    hemisphere field holds no hemisphere letter. A comma lost before the date
+    (``0.0168.88,161021,,,D``, :func:`_out_of_place`) leaves the variation, empty or a number,
+    in the date's field: only a sentence one field short whose date field holds six digits,
+    followed by an empty variation or a number and a mode indicator, has this layout (one
+    that lost the comma between its variation and its letter is the same sentence, read the
+    same); the decoder reads it when its coordinates' hemisphere fields hold their letters
+    too."""
+    if (
+        len(fields) == _RMC_FIELDS - 1
+        and fields[-1] in _RMC_MODES
+        and (not fields[-2] or fields[-2].replace(".", "", 1).isdigit())
+        and len(fields[_RMC_DATE_AT]) == _DATE_DIGITS
+        and fields[_RMC_DATE_AT].isdigit()
+    ):
+        return [*fields[:-1], "", fields[-1]]
+    return None
+
+
 #: One unit letter of a sentence: its number's index, its unit and the letters that stand
 #: for it (:meth:`_Slot.unit_letters`).
 _Letter = tuple[int, str, frozenset[str]]
@@ -2183,8 +2220,11 @@ def timed_decoder(
             if letters is not None:
                 misplaced = _out_of_place(fields, letters)
                 if misplaced:  # not one field written wrong: none is where it belongs
-                    detail = f"{sentence} fields out of place: hemisphere {misplaced[:12]!r}"
-                    raise ParseError("syntax", detail)
+                    reshaped = _rmc_without_variation_letter(fields) if sentence == "RMC" else None
+                    if reshaped is None or _out_of_place(reshaped, letters):
+                        detail = f"{sentence} fields out of place: hemisphere {misplaced[:12]!r}"
+                        raise ParseError("syntax", detail)
+                    fields = reshaped
             units = units_placed.get(sentence)
             if units is not None:
                 pick, written, unit_letters = units
