@@ -1212,8 +1212,9 @@ class Bus:
             return
         if self._line_echoes and flight.expected.write and 0 <= flight.echoed < len(flight.request):
             chunk = self._write_echo(flight, chunk)
-            if not chunk:  # the echo, or its first bytes: the answer is still to come
+            if self.link.skipped_bytes != self._skipped_told:  # the whole echo came
                 self._tell_skipped(flight.device)
+            if not chunk:  # the echo, or its first bytes: the answer is still to come
                 return
         if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
             self._answered(flight, chunk, None)
@@ -1260,14 +1261,17 @@ class Bus:
         line known to echo (``_line_echoes``): while they are the write's request as sent,
         they are the adapter's echo, which comes before anything the device sends (as
         pymodbus's ``handle_local_echo`` drops it from the front of what comes, whole or in
-        pieces). Dropped and counted as skipped bytes, as a read's echo is; the rest of
-        ``chunk`` is returned. The device's answer is what follows within the write's
-        timeout: its copy of the request (05, 06), the address and count (15, 16) or an
-        exception; an echo alone is no answer, and the write times out as unanswered
+        pieces). Held back while they may still be the echo, dropped and counted as skipped
+        bytes once the whole request came back, as a read's echo is; the rest of ``chunk`` is
+        returned. The device's answer is what follows within the write's timeout: its copy
+        of the request (05, 06), the address and count (15, 16) or an exception; an echo
+        alone is no answer, and the write times out as unanswered
         (``DeviceReads.unanswered``: asked again at the next poll, logged as ``set-up write
         unanswered`` after :data:`~sensord.bus_reads.WRITE_POLLS` polls). Bytes that differ
-        from the request are no echo: the rest of the exchange is read as on a line that
-        does not echo.
+        from the request are no echo: those held back before them (the request's first
+        bytes, as a 15's or 16's answer begins) are returned with ``chunk``, and the rest of
+        the exchange is read as on a line that does not echo (an adapter whose echo stopped
+        with the port left open), whatever pieces the answer came in.
 
         Before the bus knows that the line echoes (the first write after the port opens,
         asked before any read), a write's first copy of its request is taken for its answer,
@@ -1278,9 +1282,10 @@ class Bus:
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
             flight.echoed = -1
-            return chunk
+            return request[:at] + chunk
         flight.echoed = at + len(part)
-        self.link.dropped(len(part))
+        if flight.echoed == len(request):
+            self.link.dropped(len(request))
         return chunk[len(part) :]
 
     def _note_text(self, chunk: bytes) -> None:
@@ -2209,6 +2214,10 @@ class Bus:
         self._answer_may_wait = True
         device.timed_out_sent_at = flight.sent_at
         self._not_heard(flight.sent_at)
+        if flight.expected.write and 0 < flight.echoed < len(flight.request):
+            # the first bytes of the write's echo, held back (``_write_echo``), and no more of
+            # it: bytes that made no answer
+            self.link.dropped(flight.echoed)
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()
         why = CLOSED_ON_REQUEST_HINT if closed else NO_ANSWER_HINT[self.transport]

@@ -258,7 +258,8 @@ class _Exchange:
     idle_before_s: float = 0.0
     #: how many of the first bytes received since the request are the request's own (the
     #: echo of an adapter that hears its own transmission: see ``Bus._echo``); -1 once one
-    #: differs
+    #: differs. A write's, on a line known to echo, are held back until the whole request
+    #: came (``Bus._write_echo``)
     echoed: int = 0
 
     @property

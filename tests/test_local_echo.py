@@ -850,3 +850,74 @@ def test_a_read_whose_echo_came_damaged_leaves_the_line_known_to_echo(pty_pair: 
         assert hand.counters("m").timeouts == 0
     finally:
         hand.close()
+
+
+def pieces(data: bytes) -> list[list[bytes]]:
+    """``data`` one byte at a time, and cut in two at each place."""
+    cuts = [list(chunked(data, [at])) for at in range(1, len(data))]
+    return [[data[at : at + 1] for at in range(len(data))], *cuts]
+
+
+@pytest.mark.parametrize("echo", [True, False], ids=["echoed", "echo-stopped"])
+def test_a_16_answer_in_pieces_on_a_line_known_to_echo_is_read_whole(echo: bool) -> None:
+    """An adapter that echoes, ``local_echo`` off: unit 1's read came back as sent before its
+    answer, so the bus knows that the line echoes. Unit 2's set-up write of function 16 goes
+    next, and its answer (the request's first 6 bytes, then a CRC of their own) arrives in
+    pieces: one byte at a time, or cut in two anywhere, behind the write's echo or with none
+    before it (the adapter's echo stopped with the port left open, as a DIP switch or a
+    serial server's line moved to another adapter stops it: the case of
+    :func:`test_a_write_after_the_adapter_stopped_echoing_is_taken_on_its_answer`). The echo
+    is dropped, counted as skipped bytes, and the answer is read whole: the write is taken at
+    once, never timed out. Pymodbus's ``handle_local_echo`` drops a piece that begins the
+    request as its "partial local_echo" at once, and so did the bus: the answer's first 6
+    bytes, the request's own, went as echo, the write timed out and was asked again. Dropping
+    bytes as echo that may be the device's is what libmodbus pull request 432 warns of ("we
+    could drop erroneously bytes of the legitimate response from a peer")."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 16}]
+    write = rtu_frame(bytes.fromhex("02 10 00 36 00 01 02 00 07"))
+    for split in pieces((write if echo else b"") + rtu_frame(bytes.fromhex("02 10 00 36 00 01"))):
+        with PtyPair() as pty:
+            hand = HandBus(pty, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+            try:
+                with capture_logs() as logs:
+                    assert hand.tick(100.0) == read_request(1, 0, 1)
+                    hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
+                    assert hand.bus._line_echoes
+                    hand.now = 100.01
+                    hand.bus.tick(100.01)
+                    assert pty.read(len(write), timeout_s=0.05) == write
+                    for at, piece in enumerate(split):
+                        hand.receive(100.011 + at / 10000, piece, look=False)
+                    assert hand.bus.in_flight is None, split
+                assert write_lines(logs) == [("set-up write taken", None)], split
+                counters = hand.counters("w")
+                assert counters.timeouts == 0
+                assert counters.errors == dict.fromkeys(counters.errors, 0)
+                skipped = hand.runtimes["w"].snapshot().skipped_bytes
+                assert skipped == (len(write) if echo else 0), split
+            finally:
+                hand.close()
+
+
+def test_the_first_bytes_of_a_write_s_echo_alone_are_counted_at_its_timeout(
+    pty_pair: PtyPair,
+) -> None:
+    """The line of :func:`test_a_16_answer_in_pieces_on_a_line_known_to_echo_is_read_whole`,
+    where only the first 4 bytes of the write's echo come, and nothing after them: the bytes
+    held back as the echo's start are counted as skipped bytes when the write times out,
+    and the write is asked again."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
+        assert hand.tick(100.01) == write
+        hand.receive(100.011, write[:4], look=False)
+        assert hand.runtimes["w"].snapshot().skipped_bytes == 0
+        hand.tick(100.3)
+        assert hand.bus.in_flight is None
+        assert hand.counters("w").timeouts == 1
+        assert hand.runtimes["w"].snapshot().skipped_bytes == 4
+    finally:
+        hand.close()
