@@ -1765,12 +1765,13 @@ class Bus:
         with its own unit id does (pymodbus's client takes an answer of any unit id to a
         request at 0 for that reason: pymodbus pull requests 2298 and 2845): when it is the one
         frame the exchange awaits, sound (its CRC, which the link checked) and of the read's
-        function code, byte count and length, or an exception of the read's function code from
-        the unit id the device's answers carried before (it refuses a read as any device
-        does), and its unit id is that of no device of the bus (nor of one that left it, whose
-        answers are nobody's) and the one the device's answers taken so carried before
-        (logged at the first). A frame of a second unit id is another device's, and counted
-        as ``unit`` as any other is."""
+        function code, byte count and length, or an exception of the read's function code (it
+        refuses a read as any device does, also before it ever answered one with values: its
+        refusal then tells the unit id its answers carry as an answer with values does), and
+        its unit id is that of no device of the bus (nor of one that left it, whose answers
+        are nobody's) and the one the device's answers taken so carried before (logged at the
+        first). A frame of a second unit id is another device's, and counted as ``unit`` as
+        any other is."""
         device = flight.device
         expected = flight.expected
         frame = response.frame
@@ -1778,7 +1779,7 @@ class Bus:
         if (
             not (
                 (len(frame) == expected.size and frame[1:3] == expected.head[1:3])
-                or (response.exception_code and device.answers_as == unit)
+                or response.exception_code
             )
             or response.function_code != expected.read.function_code
             or device.answers_as not in (-1, unit)

@@ -314,7 +314,8 @@ def _answers_broadcast(
 ) -> bool:
     """Whether ``response``, of another unit id, is the answer with values to a read at unit
     0 of ``count`` values of ``function``: of one of ``answerers`` (an exception of another
-    unit id is none, as the bus takes none)."""
+    unit id is none here, told as a frame of that unit id; the bus takes one as its read's
+    answer, ``Bus._answers_broadcast``)."""
     return (
         response.unit in answerers
         and response.function_code == function

@@ -924,3 +924,41 @@ def test_a_refusal_by_the_device_read_at_unit_0_of_its_next_read_is_that_read_s(
         assert not [e for e in logs if e["event"] == "two devices answered a read at unit 0"]
     finally:
         hand.close()
+
+
+def test_a_refusal_before_the_first_answer_of_a_device_read_at_unit_0_is_its_read_s(
+    pty_pair: PtyPair,
+) -> None:
+    """A device read at unit 0 (``broadcast_reads``) that answers with its own unit id, 1
+    (pymodbus pull requests 2298 and 2845), refuses its read with exception 02 (a register
+    it does not map: a Seplos BMS answers reads of registers it lacks with "illegal data
+    address", Louisvdw/dbus-serialbattery issue 923) at its first two polls, before it ever
+    answered with values, and answers the third. Each refusal is its read's answer: counted
+    by its code, the read not timed out, no frame of another unit id counted, and the unit
+    id it carries is the one the device answers with (said once in the log, at the first
+    refusal). (Each was taken for another device's frame, counted as ``unit``, and the read
+    timed out.)"""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    hand = HandBus(pty_pair, bms)
+    refusal = rtu_frame(bytes.fromhex("01 83 02"))
+    try:
+        with capture_logs() as logs:
+            for poll in range(2):
+                at = 100.0 + poll
+                assert hand.tick(at) == read_request(0, 0, 1)
+                assert hand.receive(at + 0.02, refusal) == b""
+                assert hand.bus.in_flight is None
+            assert hand.tick(102.0) == read_request(0, 0, 1)
+            assert hand.receive(102.02, read_reply(1, [1000])) == b""
+            assert hand.bus.in_flight is None
+        assert latest(hand.runtimes["bms"]) == {"v": 1000.0}
+        counters = hand.counters("bms")
+        assert counters.timeouts == 0
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert counters.exceptions == {2: 2}
+        assert counters.transactions == 3
+        told = [e for e in logs if e["event"].startswith("device answers its reads at unit 0")]
+        assert [(e["unit"], e["answers_as"]) for e in told] == [(0, 1)]
+    finally:
+        hand.close()
