@@ -1805,10 +1805,12 @@ class Bus:
         device's answer to the last read at unit 0 that was answered (``_broadcast``): of
         the read's function code, sound and of its length or an exception, of unit 0 or a
         unit id no other device of the bus has (nor one that left it), and begun within
-        the read's timeout; not one of the answer's unit id while a request of the device
-        went unanswered (``owed``): its late answer. The read goes to every device of the
-        line: two devices that answer reads at the broadcast address both answer it, one
-        after the other or in a collision. Counted as ``unit`` for the device read at unit
+        the read's timeout; not one of the unit id the answer taken carried: the device's
+        own frame, its late answer while a request of its went unanswered (``owed``), else a
+        frame of its unit id nobody asked for (another master that reads it, or an answer
+        sent twice), which ``_late`` counts and tells as such. The read goes to every device
+        of the line: two devices that answer reads at the broadcast address both answer it,
+        one after the other or in a collision. Counted as ``unit`` for the device read at unit
         0, whichever exchange is in flight when it comes, and logged (once a minute per
         device) naming the unit ids of both answers. Only looked at after a read at unit 0
         was answered."""
@@ -1830,9 +1832,9 @@ class Bus:
             or self.devices.get(device.sensor.name) is not device
             or any(other.unit == unit for other in self.devices.values() if other is not device)
             or any(left.unit == unit for left in self.left.kept)
-            # of the answer's unit id while a request of the device went unanswered: its
-            # answer after its timeout, one request behind (``_late``)
-            or (unit == first and device.owed)
+            # of the answer's unit id: the device's own frame, its answer after its timeout
+            # while a request of its went unanswered, else one nobody asked for (``_late``)
+            or unit == first
         ):
             return False
         device.counters.errors["unit"] += 1

@@ -962,3 +962,50 @@ def test_a_refusal_before_the_first_answer_of_a_device_read_at_unit_0_is_its_rea
         assert [(e["unit"], e["answers_as"]) for e in told] == [(0, 1)]
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize("unit", [1, 0], ids=["own-unit-id", "unit-0"])
+@pytest.mark.parametrize("during", [True, False], ids=["in-the-meter-s-exchange", "between"])
+def test_a_second_frame_of_the_answer_s_unit_id_after_a_read_at_unit_0_is_no_second_device(
+    pty_pair: PtyPair, unit: int, during: bool
+) -> None:
+    """A device read at unit 0 (``broadcast_reads``) answers with ``unit`` (its own unit id,
+    1, as pymodbus pull requests 2298 and 2845 tell of, or 0), every read in time; within
+    that read's timeout a second frame of the same unit id, function code and byte count
+    comes, during the meter's exchange that follows or before its request: the device
+    answered one request twice, or another master asked it (an inverter polling its BMS
+    while sensord reads it, as syssi/esphome-seplos-bms issue 116 had a second master on a
+    Seplos bus). It is the device's own frame, not a second device answering the read at
+    unit 0: counted as ``unasked`` for it and told as a frame of its unit id nobody asked
+    for, naming ``unit``; the meter's exchange is not touched. (It was counted as ``unit``
+    and logged as "two devices answered a read at unit 0" with ``answered_as`` and
+    ``also_answered`` both ``unit``, and a hint naming "unit ids 1 and 1".)"""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 1.0}
+    hand = HandBus(pty_pair, bms, meter)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(0, 0, 1)
+            assert hand.receive(100.02, read_reply(unit, [1000])) == b""
+            if during:
+                assert hand.tick(100.03) == read_request(2, 0, 1)
+                assert hand.receive(100.035, read_reply(unit, [1000])) == b""
+                assert hand.bus.in_flight is not None
+            else:
+                assert hand.receive(100.025, read_reply(unit, [1000])) == b""
+                assert hand.tick(100.03) == read_request(2, 0, 1)
+            assert hand.receive(100.04, read_reply(2, [7])) == b""
+            assert hand.bus.in_flight is None
+        assert latest(hand.runtimes["bms"]) == {"v": 1000.0}
+        counters = hand.counters("bms")
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"unasked": 1}
+        meter_counters = hand.counters("meter")
+        assert meter_counters.transactions == 1
+        assert meter_counters.errors == dict.fromkeys(meter_counters.errors, 0)
+        assert not [e for e in logs if e["event"] == "two devices answered a read at unit 0"]
+        told = [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
+        assert [(e["sensor"], e["unit"]) for e in told] == [("bms", unit)]
+    finally:
+        hand.close()
