@@ -583,8 +583,10 @@ class Bus:
         #: RTU with ``serial.local_echo`` off: the last write answered with its request's own
         #: bytes (functions 05 and 06 answer so, and so does an adapter's echo of it), and
         #: until when a second copy of them, the device's answer after such an echo, may come
-        #: (see ``_answered``), that write's exchange, and the polls in a row at which it had
-        #: not got through before (``_Device.write_polls``, which taking it clears)
+        #: (see ``_answered``), that write's exchange, the polls in a row at which it had not
+        #: got through before (``_Device.write_polls``, which taking it clears), its round
+        #: trip, counted once the copy is known to be the device's answer, and whether the
+        #: bus did not know yet then that the line echoes (``_copy_settled``)
         self._echo_writes = self.transport == "rtu" and not self._settings.local_echo
         #: RTU with ``serial.local_echo`` off: requests came back as sent since the port
         #: opened (a read's echo, or a write's second copy: ``_echo``, ``_copy_of_write``), so
@@ -600,6 +602,8 @@ class Bus:
         self._write_copy_until = float("-inf")
         self._write_copy_of: _Exchange | None = None
         self._write_copy_polls = 0
+        self._write_copy_rtt_s = 0.0
+        self._write_copy_unknown = False
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         #: RTU devices whose answers carry their CRC high byte first (logged once)
@@ -964,7 +968,8 @@ class Bus:
         return True
 
     def _close_source(self) -> None:
-        self.reads.tell_taken()  # nothing refused a write taken: its line waits no longer
+        if self._write_copy:  # nothing refused a write taken: its line waits no longer
+            self._copy_settled()
         self._line_echoes = False
         self._broadcast = None
         source, self.source = self.source, None
@@ -1069,9 +1074,8 @@ class Bus:
             self._timed_out(flight, now)
         if self._write_copy and now > self._write_copy_until:
             # no copy of the write answered with its request's bytes, nor an exception,
-            # followed it in its device's timeout: it was the device's answer, taken
-            self._write_copy, self._write_copy_of = b"", None
-            self.reads.tell_taken()
+            # followed it in its device's timeout
+            self._copy_settled()
         if self._unheard >= SILENT_RECONNECT_REQUESTS and self._check_silence(now):
             return
         if now >= self._stale_check_at:
@@ -1274,9 +1278,11 @@ class Bus:
         with the port left open), whatever pieces the answer came in.
 
         Before the bus knows that the line echoes (the first write after the port opens,
-        asked before any read), a write's first copy of its request is taken for its answer,
-        as a device's answer of functions 05 and 06 is that copy (``_answered``,
-        ``_copy_of_write``): a silent device's write is taken on its echo alone then."""
+        asked before any read), a write's first copy of its request is taken for its answer
+        for the time being, as a device's answer of functions 05 and 06 is that copy
+        (``_answered``, ``_copy_of_write``), and what the line shows next settles it
+        (``_copy_settled``): a silent device's write is unanswered once a request after it
+        came back as sent."""
         request = flight.request
         at = flight.echoed
         part = chunk[: len(request) - at]
@@ -1464,11 +1470,12 @@ class Bus:
         set-up write, sent after the device's own answer to this one): the exception is that
         write's answer, as an adapter that echoes would have sent the echo of that write
         before it. Either tells the bus that the line echoes (``_line_echoes``): the writes
-        after it have their echo dropped (``_write_echo``)."""
-        copy, self._write_copy = self._write_copy, b""
-        flight, self._write_copy_of = self._write_copy_of, None
+        after it have their echo dropped (``_write_echo``). Any other frame settles the write
+        as its window's end does (``_copy_settled``)."""
+        copy = self._write_copy
+        flight = self._write_copy_of
         if self._clock() > self._write_copy_until:
-            self.reads.tell_taken()
+            self._copy_settled()
             return False
         if response.frame != copy:
             current = self.in_flight
@@ -1479,11 +1486,13 @@ class Bus:
                 or self.devices.get(flight.device.sensor.name) is not flight.device
                 or (current is not None and current.request[:2] == copy[:2])
             ):
-                self.reads.tell_taken()
+                self._copy_settled()
                 return False
+            self._copy_answered()
             polls = self._write_copy_polls
             self.reads.refused_after_echo(flight.device, flight.expected, response, polls)
         else:  # the device's own answer after the echo: the write was taken
+            self._copy_answered()
             self.reads.tell_taken()
         self._line_echoes = True
         if not self._echo_noted:
@@ -1493,6 +1502,49 @@ class Bus:
                 "requests come back as sent", **device, unit=response.unit, hint=ECHO_HINT
             )
         return True
+
+    def _copy_answered(self) -> None:
+        """The write answered last with its request's own bytes (``_write_copy``) is known to
+        have been answered by its device: its exchange is counted, with its round trip to
+        that first copy."""
+        flight, self._write_copy_of = self._write_copy_of, None
+        self._write_copy = b""
+        if flight is not None:
+            counters = flight.device.counters
+            counters.transactions += 1
+            counters.observe_rtt(self._write_copy_rtt_s)
+
+    def _copy_settled(self) -> None:
+        """The write answered last with its request's own bytes (``_write_copy``) had no second
+        copy of them, nor an exception, after that first copy (its window passed, another
+        frame came, or the port closed): what the line showed since tells what that copy
+        was. When it is known to echo now (a read sent after the write came back as sent:
+        ``_echo``; the first write after the port opens goes before any read has told), the
+        one copy was the adapter's echo and the device did not answer (unless it was known to
+        echo when the copy came: an echo that came otherwise than sent, then the device's
+        answer, as on a line that does not echo, ``_write_echo``): the write is
+        unanswered (a timeout, asked again at the next poll, logged after
+        :data:`~sensord.bus_reads.WRITE_POLLS` polls with :data:`ECHO_NO_ANSWER_HINT`:
+        ``DeviceReads.unanswered_after_echo``), as one whose echo alone came on a line known
+        to echo is. Else it was the device's answer: taken, its line told. Nothing is waited
+        for meanwhile: a line that does not echo, whose device's answer is the one copy,
+        costs no wait, and on one that echoes the device's read, sent right after the write,
+        comes back as sent within the write's timeout."""
+        flight = self._write_copy_of
+        if (
+            flight is None
+            or not (self._write_copy_unknown and self._line_echoes)
+            or self.devices.get(flight.device.sensor.name) is not flight.device
+        ):
+            self._copy_answered()
+            self.reads.tell_taken()
+            return
+        self._write_copy, self._write_copy_of = b"", None
+        device = flight.device
+        device.counters.timeouts += 1
+        self.reads.unanswered_after_echo(
+            device, flight.expected, self._write_copy_polls, ECHO_NO_ANSWER_HINT
+        )
 
     def _heard_others(self, flight: _Exchange) -> bool:
         """Bytes that form no reply (another master's request, noise) came while ``flight``
@@ -2020,13 +2072,16 @@ class Bus:
         if copied:
             # the request's own bytes, with no echo dropped before them (``_write_echo``): an
             # adapter that hears its own transmission sends them back before the device
-            # answers with the same, within its timeout (``_copy_of_write``); the line of the
-            # write answered so before this one, whose copy has not come, is told now
-            self.reads.tell_taken()
+            # answers with the same, within its timeout (``_copy_of_write``); the write
+            # answered so before this one, whose copy has not come, is settled now
+            if self._write_copy:
+                self._copy_settled()
             self._write_copy = frame
             self._write_copy_until = now + device.timeout_s
             self._write_copy_of = flight
             self._write_copy_polls = device.write_polls.get(flight.expected, 0)
+            self._write_copy_rtt_s = now - flight.sent_at
+            self._write_copy_unknown = not self._line_echoes
         counters = device.counters
         self.answered += 1
         self._silent_spell = 0  # the connection works: its next silence starts afresh
@@ -2039,8 +2094,9 @@ class Bus:
                 device.refusals.exception(expected, code, now, None)
             self.reads.unanswered(device, now, GATEWAY_NO_ANSWER[code], expected)
             return
-        counters.transactions += 1
-        counters.observe_rtt(now - flight.sent_at)
+        if not copied:  # (a copy is counted once it is known to be the answer: ``_copy_settled``)
+            counters.transactions += 1
+            counters.observe_rtt(now - flight.sent_at)
         if device.probe_answered and expected is device.reads[0]:
             # answered (or refused, or spoilt): it takes a read that long
             device.probe_answered = False

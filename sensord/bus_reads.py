@@ -164,7 +164,8 @@ class DeviceReads:
         #: the fields of the ``set-up write taken`` line of a write answered with its
         #: request's own bytes while the device's answer may still follow them (an adapter's
         #: echo comes first: ``Bus._copy_of_write``), told by ``tell_taken`` or dropped for
-        #: the exception that answers the write after its echo (``refused_after_echo``)
+        #: the exception that answers the write after its echo (``refused_after_echo``), or
+        #: when that copy was the echo (``unanswered_after_echo``)
         self._taken_untold: dict[str, Any] | None = None
 
     def unanswered(self, device: _Device, now: float, why: str, expected: Request) -> None:
@@ -445,8 +446,8 @@ class DeviceReads:
         its exception, may follow them (``Bus._copy_of_write``): the write is taken now, as
         ever, and its line waits until the bus knows (``tell_taken``, at the device's copy,
         at another frame or once its timeout has passed), or is dropped for the refusal's
-        (``refused_after_echo``), so that a write refused after its echo is logged once, as
-        refused."""
+        (``refused_after_echo``) or when that copy turns out to have been the adapter's echo
+        (``unanswered_after_echo``), so that such a write is logged once, as what it was."""
         if code == BUSY_CODE and self._write_again(device, expected):
             device.refusals.busy(code, self._clock())
             return
@@ -487,6 +488,23 @@ class DeviceReads:
                 device.unwritten.insert(0, expected)
             return
         self._write_answered(device, expected, code, response.frame)
+
+    def unanswered_after_echo(
+        self, device: _Device, expected: Request, polls: int, why: str
+    ) -> None:
+        """The set-up write ``expected``, taken at its request's own bytes (``written``'s
+        ``copy``), had no second copy of them, and the line turned out to echo
+        (``Bus._copy_settled``): those bytes were the adapter's echo, and the device did not
+        answer. The ``set-up write taken`` line that waited is dropped, and the write is
+        unanswered (``why``: the echo alone came), as one whose echo alone came on a line
+        known to echo is: asked again at the next poll, up to :data:`WRITE_POLLS` polls in a
+        row (``polls``: those before this one, which taking the echo cleared), then logged."""
+        self._taken_untold = None
+        if polls:
+            device.write_polls[expected] = polls
+        if expected not in device.unwritten:
+            device.unwritten = [w for w in device.writes if w is expected or w in device.unwritten]
+        self._write_unanswered(device, expected, why)
 
     def _write_answered(
         self, device: _Device, expected: Request, code: int, frame: bytes, *, copy: bool = False

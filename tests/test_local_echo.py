@@ -921,3 +921,100 @@ def test_the_first_bytes_of_a_write_s_echo_alone_are_counted_at_its_timeout(
         assert hand.runtimes["w"].snapshot().skipped_bytes == 4
     finally:
         hand.close()
+
+
+def test_the_first_write_after_an_open_on_an_echoing_line_is_not_taken_on_its_echo(
+    pty_pair: PtyPair,
+) -> None:
+    """An adapter that echoes, ``local_echo`` off, and one device (unit 2) whose set-up write
+    (function 06, whose answer is its request's own bytes) is the first request after the
+    port opens, before any read has shown that the line echoes, and which answers nothing
+    (unpowered, or at another address). The write's echo alone comes back: it cannot be told
+    from the device's answer when it comes, so the bus goes on without waiting for a
+    second copy, and the device's read, sent next, comes back as sent too: the line echoes,
+    so the write's one copy was its echo. The write is not taken: it is asked again at the
+    next poll, where the line is known to echo, and after three polls it is logged as
+    unanswered, naming the echo, never as taken. Its first poll counts no answer and one
+    timeout, as a write whose echo alone came on a line known to echo does. (It was taken
+    on its echo and logged as taken, and never asked again: libmodbus pull request 432 and
+    pymodbus's ``handle_local_echo`` drop the echo only when told the adapter echoes.)"""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    try:
+        with capture_logs() as logs:
+            sent = play_echoing_line(hand, 100.5, set())
+            assert sent == [write, read_request(2, 0, 1)]
+            assert write_lines(logs) == []
+            counters = hand.counters("w")
+            assert (counters.transactions, counters.timeouts) == (0, 2)
+            sent += play_echoing_line(hand, 104.0, set())
+        assert [r for r in sent if r == write] == [write] * 3
+        assert write_lines(logs) == [("set-up write unanswered", None)]
+        (told,) = [e for e in logs if e["event"] == "set-up write unanswered"]
+        assert "only the request came back" in told["hint"], told
+    finally:
+        hand.close()
+
+
+def test_a_write_answered_after_a_damaged_echo_on_a_line_known_to_echo_is_taken(
+    pty_pair: PtyPair,
+) -> None:
+    """The line of :func:`test_a_write_whose_echo_alone_came_on_a_line_known_to_echo_is_unanswered`
+    (known to echo from unit 1's read), where unit 2's set-up write (function 06) comes back
+    with a byte damaged on the line, then unit 2's answer, the request's own bytes: the
+    damaged bytes are no echo, so that copy is the device's answer, and the line being
+    known to echo does not make it an echo when its window ends. Taken once, never asked
+    again."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            sent = play_echoing_line(hand, 103.0, {1, 2}, damaged=frozenset({2}))
+        assert len([r for r in sent if r[:2] == b"\x02\x06"]) == 1
+        assert write_lines(logs) == [("set-up write taken", None)]
+        counters = hand.counters("w")
+        assert counters.timeouts == 0
+    finally:
+        hand.close()
+
+
+def test_a_silent_unit_s_first_write_on_an_echoing_line_is_told_unanswered_not_taken() -> None:
+    """An adapter that echoes (epics-modules/modbus issue 39), ``local_echo`` off, and a unit
+    that never answers (9) whose set-up write (function 06) is the first request after the
+    port opens, before any read: its echo alone comes back. The read sent after it comes
+    back as sent, so the bus knows then that the line echoes: the write is logged as
+    unanswered (naming the echo) after its three polls, never as taken. A real device
+    (pymodbus's serial server, unit 1) on the same line, polled after it, is read all along
+    and never times out."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    dead = echo_table("", 9, "dead", interval_s=0.05, timeout_s=0.1, setup=setup)
+    live = echo_table("", 1, "m", interval_s=0.05, timeout_s=1.0, connect_delay_s=0.05)
+    with (
+        capture_logs() as logs,
+        PtyRelay(echo=True, silent_units=[9]) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        for table in (dead, live):
+            table["port"] = relay.near.path
+        errors: list[str] = []
+        config = Config.load({"sensors": [dead, live]}, "", errors)
+        assert config is not None, errors
+        runtimes = [SensorRuntime(s) for s in config.sensors]
+        with Reader(runtimes) as reader:
+
+            def told() -> bool:
+                return any(e["event"] == "set-up write unanswered" for e in logs)
+
+            run_reader_until(reader, told, 10.0)
+        write = rtu_frame(bytes.fromhex("09 06 00 36 00 07"))
+        assert bytes(relay.requests).startswith(write)  # the first request after the open
+    lines = [(e["event"], e["sensor"]) for e in logs if e["event"] in WRITE_EVENTS]
+    assert lines == [("set-up write unanswered", "dead")], lines
+    (unanswered,) = [e for e in logs if e["event"] == "set-up write unanswered"]
+    assert "only the request came back" in unanswered["hint"]
+    counters = runtimes[1].modbus
+    assert counters is not None
+    assert counters.transactions > 0
+    assert counters.timeouts == 0
