@@ -604,6 +604,10 @@ class Bus:
         self._write_copy_polls = 0
         self._write_copy_rtt_s = 0.0
         self._write_copy_unknown = False
+        #: RTU with ``serial.local_echo`` off: the writes answered so before that one, while
+        #: the bus did not know whether the line echoes, with their polls and round trips:
+        #: what settles it settles them (``_copy_settled``)
+        self._copies_before: list[tuple[_Exchange, int, float]] = []
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         #: RTU devices whose answers carry their CRC high byte first (logged once)
@@ -1477,8 +1481,16 @@ class Bus:
         if self._clock() > self._write_copy_until:
             self._copy_settled()
             return False
+        current = self.in_flight
+        if (
+            current is not None
+            and current.expected.write
+            and response.frame == current.request
+            and self._write_copy_unknown
+            and not self._line_echoes
+        ):
+            return False  # the next write's first copy, as telling: settled with it
         if response.frame != copy:
-            current = self.in_flight
             if (
                 not response.exception_code
                 or response.frame[:2] != bytes((copy[0], copy[1] | 0x80))
@@ -1505,14 +1517,28 @@ class Bus:
 
     def _copy_answered(self) -> None:
         """The write answered last with its request's own bytes (``_write_copy``) is known to
-        have been answered by its device: its exchange is counted, with its round trip to
-        that first copy."""
+        have been answered by its device, after its echo: its exchange is counted, with its
+        round trip to that first copy; the writes answered so before it while the line's
+        echo was not known (``_copies_before``) had their echo alone (``_echoes_alone``)."""
         flight, self._write_copy_of = self._write_copy_of, None
         self._write_copy = b""
         if flight is not None:
             counters = flight.device.counters
             counters.transactions += 1
             counters.observe_rtt(self._write_copy_rtt_s)
+        self._echoes_alone()
+
+    def _echoes_alone(self) -> None:
+        """The writes of ``_copies_before`` had their one copy from the adapter, which echoes:
+        each is unanswered (a timeout; ``DeviceReads.unanswered_after_echo``)."""
+        before, self._copies_before = self._copies_before, []
+        for flight, polls, _ in before:
+            device = flight.device
+            if self.devices.get(device.sensor.name) is device:
+                device.counters.timeouts += 1
+                self.reads.unanswered_after_echo(
+                    device, flight.expected, polls, ECHO_NO_ANSWER_HINT
+                )
 
     def _copy_settled(self) -> None:
         """The write answered last with its request's own bytes (``_write_copy``) had no second
@@ -1522,20 +1548,26 @@ class Bus:
         ``_echo``; the first write after the port opens goes before any read has told), the
         one copy was the adapter's echo and the device did not answer (unless it was known to
         echo when the copy came: an echo that came otherwise than sent, then the device's
-        answer, as on a line that does not echo, ``_write_echo``): the write is
-        unanswered (a timeout, asked again at the next poll, logged after
+        answer, as on a line that does not echo, ``_write_echo``): the write is unanswered (a
+        timeout, asked again at the next poll, logged after
         :data:`~sensord.bus_reads.WRITE_POLLS` polls with :data:`ECHO_NO_ANSWER_HINT`:
         ``DeviceReads.unanswered_after_echo``), as one whose echo alone came on a line known
-        to echo is. Else it was the device's answer: taken, its line told. Nothing is waited
-        for meanwhile: a line that does not echo, whose device's answer is the one copy,
-        costs no wait, and on one that echoes the device's read, sent right after the write,
-        comes back as sent within the write's timeout."""
+        to echo is. Else it was the device's answer (or its device left the bus): taken, its
+        line told. The writes answered so before it while the line's echo was not known
+        (``_copies_before``: one first copy tells nothing of another's) share its lot.
+        Nothing is waited for meanwhile: a line that does not echo, whose device's answer is
+        the one copy, costs no wait, and on one that echoes the device's read, sent right
+        after the write, comes back as sent within the write's timeout."""
         flight = self._write_copy_of
         if (
             flight is None
-            or not (self._write_copy_unknown and self._line_echoes)
             or self.devices.get(flight.device.sensor.name) is not flight.device
+            or not (self._write_copy_unknown and self._line_echoes)
         ):
+            before, self._copies_before = self._copies_before, []
+            for taken, _, rtt_s in before:
+                taken.device.counters.transactions += 1
+                taken.device.counters.observe_rtt(rtt_s)
             self._copy_answered()
             self.reads.tell_taken()
             return
@@ -1545,6 +1577,7 @@ class Bus:
         self.reads.unanswered_after_echo(
             device, flight.expected, self._write_copy_polls, ECHO_NO_ANSWER_HINT
         )
+        self._echoes_alone()
 
     def _heard_others(self, flight: _Exchange) -> bool:
         """Bytes that form no reply (another master's request, noise) came while ``flight``
@@ -2073,8 +2106,16 @@ class Bus:
             # the request's own bytes, with no echo dropped before them (``_write_echo``): an
             # adapter that hears its own transmission sends them back before the device
             # answers with the same, within its timeout (``_copy_of_write``); the write
-            # answered so before this one, whose copy has not come, is settled now
-            if self._write_copy:
+            # answered so before this one, whose copy has not come, is settled now, or with
+            # this one while the bus does not know yet whether the line echoes (this first
+            # copy tells nothing of that one's)
+            earlier = self._write_copy_of
+            if earlier is not None and self._write_copy_unknown and not self._line_echoes:
+                self._copies_before.append(
+                    (earlier, self._write_copy_polls, self._write_copy_rtt_s)
+                )
+                self._write_copy, self._write_copy_of = b"", None
+            elif self._write_copy:
                 self._copy_settled()
             self._write_copy = frame
             self._write_copy_until = now + device.timeout_s

@@ -161,12 +161,12 @@ class DeviceReads:
         self.log = log
         self._errors = errors
         self._clock = clock
-        #: the fields of the ``set-up write taken`` line of a write answered with its
-        #: request's own bytes while the device's answer may still follow them (an adapter's
-        #: echo comes first: ``Bus._copy_of_write``), told by ``tell_taken`` or dropped for
-        #: the exception that answers the write after its echo (``refused_after_echo``), or
-        #: when that copy was the echo (``unanswered_after_echo``)
-        self._taken_untold: dict[str, Any] | None = None
+        #: the ``set-up write taken`` lines (each write's fields) of writes answered with
+        #: their request's own bytes while the device's answer may still follow them (an
+        #: adapter's echo comes first: ``Bus._copy_of_write``), told by ``tell_taken`` or
+        #: dropped for the exception that answers the write after its echo
+        #: (``refused_after_echo``), or when that copy was the echo (``unanswered_after_echo``)
+        self._taken_untold: list[tuple[Request, dict[str, Any]]] = []
 
     def unanswered(self, device: _Device, now: float, why: str, expected: Request) -> None:
         """The device did not answer ``expected`` (``why``: what the gateway said instead, or
@@ -456,8 +456,8 @@ class DeviceReads:
     def tell_taken(self) -> None:
         """Log the ``set-up write taken`` line that waited for what followed the write's
         answer (``written``'s ``copy``), if any: nothing refused the write."""
-        fields, self._taken_untold = self._taken_untold, None
-        if fields is not None:
+        untold, self._taken_untold = self._taken_untold, []
+        for _, fields in untold:
             self.log.info("set-up write taken", **fields)
 
     def refused_after_echo(
@@ -474,7 +474,7 @@ class DeviceReads:
         write taken`` line that waited for it (``written``'s ``copy``) is not logged: the
         exception is the write's answer, logged as such (0x05: that line, acknowledged)."""
         code = response.exception_code
-        fields, self._taken_untold = self._taken_untold, None  # the echo's line: not its answer
+        fields = self._untold(expected)  # the echo's line: not its answer
         if code == ACKNOWLEDGE_CODE:
             _count(device, code)
             if fields is not None:
@@ -499,12 +499,21 @@ class DeviceReads:
         unanswered (``why``: the echo alone came), as one whose echo alone came on a line
         known to echo is: asked again at the next poll, up to :data:`WRITE_POLLS` polls in a
         row (``polls``: those before this one, which taking the echo cleared), then logged."""
-        self._taken_untold = None
+        self._untold(expected)
         if polls:
             device.write_polls[expected] = polls
         if expected not in device.unwritten:
             device.unwritten = [w for w in device.writes if w is expected or w in device.unwritten]
         self._write_unanswered(device, expected, why)
+
+    def _untold(self, expected: Request) -> dict[str, Any] | None:
+        """The waiting ``set-up write taken`` line of ``expected`` (its fields), taken out;
+        None when none waits."""
+        for at, (write, fields) in enumerate(self._taken_untold):
+            if write is expected:
+                del self._taken_untold[at]
+                return fields
+        return None
 
     def _write_answered(
         self, device: _Device, expected: Request, code: int, frame: bytes, *, copy: bool = False
@@ -548,8 +557,7 @@ class DeviceReads:
                 )
             return
         if copy:
-            self.tell_taken()  # a line still waiting is another write's: told first
-            self._taken_untold = fields
+            self._taken_untold.append((expected, fields))
             return
         self.log.info("set-up write taken", **fields)
 

@@ -650,13 +650,14 @@ def play_echoing_line(
     *,
     echo: bool = True,
     damaged: frozenset[int] = frozenset(),
+    bytewise: bool = False,
 ) -> list[bytes]:
     """Run ``hand``'s bus on an adapter that echoes, ``local_echo`` off, from its clock to
     ``until`` in steps of 10 ms: each request comes back as sent (unless ``echo`` is False:
     an adapter that does not echo; a request to a unit in ``damaged`` comes back with its
     third byte damaged), then, from a unit in ``answer``, its answer (a read of one
-    register: 9; a write: its answer, the request's first 6 bytes with their CRC). The
-    requests sent, in order."""
+    register: 9; a write: its answer, the request's first 6 bytes with their CRC), in one
+    piece or (``bytewise``) one byte at a time. The requests sent, in order."""
     sent: list[bytes] = []
     looked = hand.bus.in_flight
     at = hand.now
@@ -677,8 +678,9 @@ def play_echoing_line(
             if request[0] in damaged:
                 back = request[:2] + bytes([request[2] ^ 0x10]) + request[3:]
             came = (back if echo else b"") + reply
-            if came:
-                hand.receive(at + 0.001, came, look=False)
+            for piece in [came[i : i + 1] for i in range(len(came))] if bytewise else [came]:
+                if piece:
+                    hand.receive(at + 0.001, piece, look=False)
         at = round(at + 0.01, 3)
     return sent
 
@@ -1018,3 +1020,47 @@ def test_a_silent_unit_s_first_write_on_an_echoing_line_is_told_unanswered_not_t
     assert counters is not None
     assert counters.transactions > 0
     assert counters.timeouts == 0
+
+
+@pytest.mark.parametrize("bytewise", [False, True], ids=["whole", "bytewise"])
+@pytest.mark.parametrize(
+    ("echo", "answers"),
+    [(True, False), (True, True), (False, True)],
+    ids=["silent", "answering", "plain-answering"],
+)
+def test_two_writes_before_any_read_are_settled_together(
+    pty_pair: PtyPair, echo: bool, answers: bool, bytewise: bool
+) -> None:
+    """The line of :func:`test_the_first_write_after_an_open_on_an_echoing_line_is_not_taken_on_its_echo`
+    with two set-up writes of function 06 (an SCD30's ambient pressure and its start, say)
+    before the device's first read. Silent, each write's echo alone comes: the second
+    write's first copy tells nothing of the first's, and the read after them comes back as
+    sent, so both were echoes: both are asked again at each poll and logged as unanswered
+    after three, neither as taken. Answering (each write's answer, its copy, after its echo,
+    before the next request), both are taken once, at the first poll, and so they are on an
+    adapter that does not echo (each write's one copy its device's answer), each exchange
+    counted as answered once its lot is known, no timeout. Whether the bytes come
+    whole or one at a time (the second write's echo cut from the stream then, not read
+    whole)."""
+    setup = [
+        {"table": "holding", "address": 54, "value": 7, "function": 6},
+        {"table": "holding", "address": 55, "value": 8, "function": 6},
+    ]
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            sent = play_echoing_line(
+                hand, 104.0, {2} if answers else set(), echo=echo, bytewise=bytewise
+            )
+        writes = [r for r in sent if r[1] == 6]
+        if answers:
+            assert len(writes) == 2
+            assert write_lines(logs) == [("set-up write taken", None)] * 2
+            counters = hand.counters("w")
+            assert counters.timeouts == 0
+            assert counters.transactions == len(sent)
+        else:
+            assert len(writes) == 6
+            assert write_lines(logs) == [("set-up write unanswered", None)] * 2
+    finally:
+        hand.close()
