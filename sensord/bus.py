@@ -604,6 +604,11 @@ class Bus:
         self._write_copy_polls = 0
         self._write_copy_rtt_s = 0.0
         self._write_copy_unknown = False
+        #: RTU: the requests sent since the port opened, and how many had been when that write
+        #: was answered: while the line's echo is not known, the copy is settled only once a
+        #: request sent after it is done (``_copy_due``)
+        self._requests = 0
+        self._write_copy_requests = 0
         #: RTU with ``serial.local_echo`` off: the writes answered so before that one, while
         #: the bus did not know whether the line echoes, with their polls and round trips:
         #: what settles it settles them (``_copy_settled``)
@@ -1076,7 +1081,7 @@ class Bus:
         flight = self.in_flight
         if flight is not None and now >= flight.deadline:
             self._timed_out(flight, now)
-        if self._write_copy and now > self._write_copy_until:
+        if self._write_copy and now > self._write_copy_until and self._copy_due():
             # no copy of the write answered with its request's bytes, nor an exception,
             # followed it in its device's timeout
             self._copy_settled()
@@ -1189,6 +1194,7 @@ class Bus:
             self.disconnect(str(exc))
             return
         self._answer_may_wait = False
+        self._requests += 1
         if not sent:
             device.counters.errors["write"] += 1
             self._not_heard(now)
@@ -1475,11 +1481,13 @@ class Bus:
         write's answer, as an adapter that echoes would have sent the echo of that write
         before it. Either tells the bus that the line echoes (``_line_echoes``): the writes
         after it have their echo dropped (``_write_echo``). Any other frame settles the write
-        as its window's end does (``_copy_settled``)."""
+        as its window's end does (``_copy_settled``); after that end, once it can be
+        (``_copy_due``), as ``tick`` does."""
         copy = self._write_copy
         flight = self._write_copy_of
         if self._clock() > self._write_copy_until:
-            self._copy_settled()
+            if self._copy_due():
+                self._copy_settled()
             return False
         current = self.in_flight
         if (
@@ -1556,8 +1564,9 @@ class Bus:
         line told. The writes answered so before it while the line's echo was not known
         (``_copies_before``: one first copy tells nothing of another's) share its lot.
         Nothing is waited for meanwhile: a line that does not echo, whose device's answer is
-        the one copy, costs no wait, and on one that echoes the device's read, sent right
-        after the write, comes back as sent within the write's timeout."""
+        the one copy, costs no wait; the settling itself waits, while the line's echo is not
+        known, until a request sent after the copy is done (``_copy_due``): the device's
+        read, sent right after its set-up writes, comes back as sent on a line that echoes."""
         flight = self._write_copy_of
         if (
             flight is None
@@ -1578,6 +1587,18 @@ class Bus:
             device, flight.expected, self._write_copy_polls, ECHO_NO_ANSWER_HINT
         )
         self._echoes_alone()
+
+    def _copy_due(self) -> bool:
+        """Whether the write answered last with its request's own bytes (``_write_copy``),
+        whose window has passed, can be settled now (``_copy_settled``): unless the line was
+        known to echo then, only once it is known to echo since, or a request sent after the
+        copy is done (its echo, had the line one, would have come: a device whose
+        ``modbus.gap_s`` outlasts its timeout sends its read after the window). Until then
+        nothing waits but the write's line and its count."""
+        if not self._write_copy_unknown or self._line_echoes:
+            return True
+        in_flight = 1 if self.in_flight is not None else 0
+        return self._requests - in_flight > self._write_copy_requests
 
     def _heard_others(self, flight: _Exchange) -> bool:
         """Bytes that form no reply (another master's request, noise) came while ``flight``
@@ -2123,6 +2144,7 @@ class Bus:
             self._write_copy_polls = device.write_polls.get(flight.expected, 0)
             self._write_copy_rtt_s = now - flight.sent_at
             self._write_copy_unknown = not self._line_echoes
+            self._write_copy_requests = self._requests
         counters = device.counters
         self.answered += 1
         self._silent_spell = 0  # the connection works: its next silence starts afresh

@@ -1064,3 +1064,61 @@ def test_two_writes_before_any_read_are_settled_together(
             assert write_lines(logs) == [("set-up write unanswered", None)] * 2
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize("echo", [True, False], ids=["echoing", "plain"])
+def test_a_write_before_a_long_gap_is_settled_by_the_request_after_it(
+    pty_pair: PtyPair, echo: bool
+) -> None:
+    """The line of :func:`test_the_first_write_after_an_open_on_an_echoing_line_is_not_taken_on_its_echo`
+    with the device's ``modbus.gap_s`` (0.3 s) longer than its timeout (0.2 s): its read goes
+    out after the write's timeout has passed. The write's one copy is settled by that read
+    all the same: on an echoing adapter, with the device silent, the read comes back as
+    sent, and the write is unanswered, asked again and logged so after three polls, never
+    taken; on an adapter that does not echo, with the device answering, the read's answer
+    with nothing before it leaves the copy the device's answer: taken once, no timeout."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup, gap_s=0.3))
+    try:
+        with capture_logs() as logs:
+            sent = play_echoing_line(hand, 104.0, set() if echo else {2}, echo=echo)
+        writes = [r for r in sent if r[1] == 6]
+        counters = hand.counters("w")
+        if echo:
+            assert len(writes) == 3
+            assert write_lines(logs) == [("set-up write unanswered", None)]
+        else:
+            assert len(writes) == 1
+            assert write_lines(logs) == [("set-up write taken", None)]
+            assert counters.timeouts == 0
+            assert counters.transactions == len(sent)
+    finally:
+        hand.close()
+
+
+def test_a_write_s_copy_waits_for_the_request_after_it_to_be_done(pty_pair: PtyPair) -> None:
+    """The echoing line of :func:`test_a_write_before_a_long_gap_is_settled_by_the_request_after_it`,
+    step by step: past the write's timeout, while the read sent after the write awaits its
+    first bytes, the write's one copy is not settled yet (the read's echo may still come);
+    the read's echo comes, and at the read's timeout the write is unanswered (a timeout of
+    its own beside the read's), its copy never counted as an answer nor logged as taken."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup, gap_s=0.3))
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == write
+            hand.receive(100.001, write, look=False)
+            assert hand.tick(100.25) == b""  # the window has passed; the gap holds the read
+            assert hand.tick(100.31) == read_request(2, 0, 1)
+            assert hand.tick(100.32) == b""
+            assert write_lines(logs) == []
+            hand.receive(100.321, read_request(2, 0, 1), look=False)
+            hand.tick(100.6)
+            assert hand.bus.in_flight is None
+        assert write_lines(logs) == []
+        counters = hand.counters("w")
+        assert (counters.transactions, counters.timeouts) == (0, 2)
+        assert hand.bus.in_flight is None
+    finally:
+        hand.close()
