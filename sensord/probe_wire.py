@@ -312,14 +312,12 @@ def broadcast_answerers(args: argparse.Namespace) -> frozenset[int]:
 def _answers_broadcast(
     response: Response, answerers: frozenset[int], function: int, count: int, exact: bool
 ) -> bool:
-    """Whether ``response``, of another unit id, is the answer with values to a read at unit
-    0 of ``count`` values of ``function``: of one of ``answerers`` (an exception of another
-    unit id is none here, told as a frame of that unit id; the bus takes one as its read's
-    answer, ``Bus._answers_broadcast``)."""
+    """Whether ``response``, of another unit id, is the answer to a read at unit 0 of
+    ``count`` values of ``function``: of one of ``answerers``, with those values or an
+    exception (the device refuses the read, as the bus takes it: ``Bus._answers_broadcast``)."""
     return (
         response.unit in answerers
         and response.function_code == function
-        and not response.exception_code
         and _answers_read(response, count, exact)
     )
 

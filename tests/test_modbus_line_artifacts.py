@@ -1009,3 +1009,40 @@ def test_a_second_frame_of_the_answer_s_unit_id_after_a_read_at_unit_0_is_no_sec
         assert [(e["sensor"], e["unit"]) for e in told] == [("bms", unit)]
     finally:
         hand.close()
+
+
+@pytest.mark.slow
+def test_the_probe_tells_a_refusal_of_the_device_s_own_unit_id_to_a_read_at_unit_0(
+    tmp_path: Path, pty_pair: PtyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``sensord modbus read --sensor`` of a device read at unit 0 (``broadcast_reads``) that
+    answers with its own unit id, 1, and refuses the read (exception 02, as a Seplos BMS
+    answers a register it lacks: Louisvdw/dbus-serialbattery issue 923): the refusal is the
+    read's answer, told with its code and the unit id it came from, as the daemon's bus
+    counts it (:func:`test_a_refusal_before_the_first_answer_of_a_device_read_at_unit_0_is_its_read_s`);
+    not skipped as a frame of another unit id with "no response" and the advice to check
+    the unit id."""
+
+    def bms() -> None:
+        if pty_pair.read(8, timeout_s=5.0) == read_request(0, 0, 1):
+            time.sleep(0.02)
+            pty_pair.write(rtu_frame(bytes.fromhex("01 83 02")))
+
+    config = tmp_path / "sensord.toml"
+    config.write_text(
+        f'[[sensors]]\nname = "bms"\nport = "{pty_pair.path}"\nformat = "modbus"\n'
+        "serial = { baudrate = 9600 }\n"
+        "modbus = { unit = 0, broadcast_reads = true, timeout_s = 0.3 }\n"
+        'registers = [{ name = "v", table = "holding", address = 0 }]\n'
+        'channels = [{ name = "v" }]\n'
+    )
+    device_side = threading.Thread(target=bms, daemon=True)
+    device_side.start()
+    read = ["--holding", "0", "--timeout", "0.3"]
+    code = main(["modbus", "read", "--sensor", "bms", "-c", str(config), *read])
+    device_side.join(5.0)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "unit 0 answered with exception 0x02 (illegal data address)" in captured.out
+    assert "answered from unit 1" in captured.err, captured.err
+    assert "no response" not in captured.err, captured.err
