@@ -5,7 +5,7 @@ whole, and only bytes that can begin it draw their wait out (:class:`ReplyStarts
 
 from __future__ import annotations
 
-from sensord.formats.modbus import LINE_BYTE_VALUES, LINE_BYTES, Request
+from sensord.formats.modbus import EXCEPTION_BYTES, LINE_BYTE_VALUES, LINE_BYTES, Request
 from sensord.modbus_timing import ARRIVAL_SLACK_S
 
 __all__ = ["LINE_BYTES", "NONE", "NO_UNITS", "ReplyStarts"]
@@ -37,9 +37,8 @@ class ReplyStarts:
 
     A read at unit 0 (``modbus.broadcast_reads``) may be answered by a device with its own
     unit id (``Bus._answers_broadcast``): the bytes of one of ``units`` after the silence,
-    then the read's function code and byte count, begin its reply too (its reply with
-    values; an exception of another unit id is none). An ordinary read has no such
-    ``units``.
+    then the read's function code and byte count, or its exception function code, begin its
+    reply too. An ordinary read has no such ``units``.
 
     The cost of a chunk is kept to those that matter: one that follows no silence while no
     start holds is only counted, and a start's first bytes are looked at once, until they
@@ -157,10 +156,13 @@ class ReplyStarts:
     def _begun(self, first: bytes) -> int:
         """The length of the reply that ``first`` begins, as :meth:`Request.reply_begun
         <sensord.formats.modbus.Request.reply_begun>` tells it; for a unit id of
-        :attr:`units`, that of the reply with values only (0: none, -1: too few bytes)."""
+        :attr:`units`, that of the reply with values or of an exception (0: none, -1: too few
+        bytes)."""
         size = self.expected.reply_begun(first)
         if size or first[0] not in self.units:
             return size
+        if first[1:2] == self.expected.exception_head[1:]:  # its refusal of the read
+            return EXCEPTION_BYTES
         head = self.expected.head[1:]
         rest = first[1:]
         if len(rest) >= len(head):

@@ -1046,3 +1046,38 @@ def test_the_probe_tells_a_refusal_of_the_device_s_own_unit_id_to_a_read_at_unit
     assert "unit 0 answered with exception 0x02 (illegal data address)" in captured.out
     assert "answered from unit 1" in captured.err, captured.err
     assert "no response" not in captured.err, captured.err
+
+
+@pytest.mark.parametrize("known", [False, True], ids=["first-answer", "unit-id-known"])
+def test_a_refusal_of_the_device_s_own_unit_id_begun_in_time_at_unit_0_is_read_whole(
+    pty_pair: PtyPair, known: bool
+) -> None:
+    """At 9600 baud, a device read at unit 0 (``broadcast_reads``) refuses its read with its
+    own unit id, 1 (exception 02, 5 bytes, 5 ms on the line), and the refusal begins just
+    within the read's timeout and ends after it: it is read whole, as its answer with values
+    is (:func:`test_a_long_answer_of_the_device_s_own_unit_id_to_a_read_at_unit_0_is_read_whole`),
+    before its first answer with values and once its unit id is known: counted by its code,
+    not cut off as ``truncated`` nor timed out."""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    hand = HandBus(pty_pair, bms)
+    refusal = rtu_frame(bytes.fromhex("01 83 02"))
+    deadline_s = 8 * CHAR_9600_S + 0.3  # from the request's start, its 8 bytes on the wire
+    try:
+        at = 100.0
+        if known:
+            assert hand.tick(at) == read_request(0, 0, 1)
+            assert hand.receive(at + 0.02, read_reply(1, [1000])) == b""
+            at += 1.0
+        assert hand.tick(at) == read_request(0, 0, 1)
+        assert hand.receive(at + deadline_s - 0.002, refusal[:2]) == b""
+        assert hand.tick(at + deadline_s + 0.001) == b""
+        assert hand.bus.in_flight is not None
+        assert hand.receive(at + deadline_s + 0.002, refusal[2:]) == b""
+        assert hand.bus.in_flight is None
+        counters = hand.counters("bms")
+        assert counters.exceptions == {2: 1}
+        assert counters.timeouts == 0
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
