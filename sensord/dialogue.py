@@ -119,7 +119,7 @@ frame answered before the next is counted in ``poll_timeouts``, and logged with 
 :data:`SILENT_POLLS` of them in a row tell the sensor (``went_silent``) that the device may
 have lost its supply: it warms up again when it answers. A poll answered with the device's
 answer spoilt on the line, its frame not whole but its check holding over what came (an
-MH-Z19's answer or a passive PMS's frame that lost its first byte,
+MH-Z19's answer that lost its first byte, or a passive PMS's frame that lost a start byte,
 ``sensord.formats.presets.spoilt_answer_check``), is
 counted in ``poll_timeouts`` and logged with the bytes (``spoilt_answer``), not read, and ends
 the count as an answer does: the device was powered. Of several requests, one the device has
@@ -221,8 +221,8 @@ IGNORED_COMMAND_HINT = (
 #: What a poll answered with the device's answer spoilt on the line says (``spoilt_answer``:
 #: the bytes that came; ``sensord.formats.presets.spoilt_answer_check``).
 SPOILT_ANSWER_HINT = (
-    "the device answered, but the line lost or damaged its answer's first byte (the rest came "
-    "whole, its checksum holding): this poll's reading is lost, and the device is powered (it "
+    "the device answered, but the line lost or damaged a start byte of its answer (the rest "
+    "came whole, its checksum holding): this poll's reading is lost, and the device is powered (it "
     "does not warm up again); if it recurs, check the cable (its length, the ground shared "
     "with the adapter) and the adapter"
 )
@@ -1077,7 +1077,7 @@ class Dialogue:
                 self._count_refused(last, now)
         else:
             self.poll_timeouts += 1
-            # the device's answer came, its frame spoilt on the line (its first byte lost):
+            # the device's answer came, its frame spoilt on the line (a start byte lost):
             # it was powered, which ends a silence as an answer does
             spoilt = self._spoilt_answer()
             # a request the device never answered while it answered another is one it does

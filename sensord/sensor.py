@@ -166,7 +166,7 @@ QUIET_SHARE_OF_STALE = 0.5
 SUPPLY_GLITCH_BYTES = 2
 
 #: The most bytes read after a poll request that the sensor holds for its dialogue (``heard``):
-#: one more than the longest spoilt answer it checks (a PMS5003ST's 40-byte frame, its first
+#: one more than the longest spoilt answer it checks (a PMS5003ST's 40-byte frame, a start
 #: byte damaged; an MH-Z19's is 9), so that more bytes than an answer are told from one (an
 #: answer spoilt as the device's supply falls, the ``00`` bytes of its TX line held low after
 #: it: no answer).
@@ -174,10 +174,11 @@ HEARD_BYTES = 41
 
 #: The stale hint of a polled device whose polls since its last frame were answered with its
 #: answers spoilt on the line (``Dialogue.powered_through``: an MH-Z19's answers that lost
-#: their first byte), in place of the framer's reading of the bytes, which would send the
-#: operator to the serial settings that read the rest of each answer.
+#: their first byte, a passive PMS's frames that lost a start byte), in place of the framer's
+#: reading of the bytes, which would send the operator to the serial settings that read the
+#: rest of each answer.
 SPOILT_ANSWERS_HINT = (
-    "its polls are answered, but the line loses or damages the first byte of each answer (the "
+    "its polls are answered, but the line loses or damages a start byte of each answer (the "
     "rest comes whole, its checksum holding: the poll warnings' spoilt_answer), so no frame "
     "is read; the device is powered: check the cable (its length, the ground shared with the "
     "adapter) and the adapter"
@@ -1780,7 +1781,8 @@ class SensorRuntime:
         dialogue = self.dialogue
         if dialogue is not None and dialogue.powered_through:
             # stale while its polls were answered, their frames spoilt on the line (an
-            # MH-Z19's answers that lost their first byte): no silence, no power-up
+            # MH-Z19's answers that lost their first byte, a passive PMS's frames that lost a
+            # start byte): no silence, no power-up
             return
         # not again before a reading was published after the last warm-up: a line that
         # loses a few answers (or frames) in a row now and then would hold every one back;

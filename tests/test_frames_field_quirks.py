@@ -1167,10 +1167,10 @@ SPOILS: dict[str, Callable[[bytes], bytes]] = {
 
 
 #: The hint of the ``no response to poll request`` line of a poll answered with an answer
-#: whose first byte the line lost or damaged: what came, what it costs, what to check.
+#: whose start byte the line lost or damaged: what came, what it costs, what to check.
 SPOILT_ANSWER_TOLD = (
-    "the device answered, but the line lost or damaged its answer's first byte (the rest came "
-    "whole, its checksum holding): this poll's reading is lost, and the device is powered (it "
+    "the device answered, but the line lost or damaged a start byte of its answer (the rest "
+    "came whole, its checksum holding): this poll's reading is lost, and the device is powered (it "
     "does not warm up again); if it recurs, check the cable (its length, the ground shared "
     "with the adapter) and the adapter"
 )
@@ -1207,7 +1207,7 @@ def test_an_mhz19_whose_first_bytes_the_line_spoils_for_a_while_does_not_warm_up
     stale = [e for e in logs if e.get("state") == "stale"]
     # stale: not the serial settings, which read the rest of each answer, but the line
     assert [e["hint"] for e in stale] == [
-        "its polls are answered, but the line loses or damages the first byte of each answer "
+        "its polls are answered, but the line loses or damages a start byte of each answer "
         "(the rest comes whole, its checksum holding: the poll warnings' spoilt_answer), so "
         "no frame is read; the device is powered: check the cable (its length, the ground "
         "shared with the adapter) and the adapter"
@@ -1355,22 +1355,34 @@ POLLED_PMS = {
 OTHER_PMS_FRAME = plantower([5, 7, 8, 5, 7, 8, 999, 262, 44, 4, 2, 1, 0x9700])
 
 
+#: A Plantower frame whose start bytes the line spoilt: its first (``42``) lost or damaged as
+#: an MH-Z19's answer's (``SPOILS``), or its second (``4D``) lost or damaged (``42 00 1C ...``:
+#: pimoroni/pms5003-python issue #4 and PR #5, a driver that read the start bytes two at a
+#: time lost one and "never gets back into sync"; adafruit/Adafruit_PM25AQI issue #22, a
+#: PMS7003's checksum ending in ``42`` before the next frame's ``42 4D``).
+PMS_SPOILS: dict[str, Callable[[bytes], bytes]] = {
+    **SPOILS,
+    "second start byte lost": lambda frame: frame[:1] + frame[2:],
+    "second start byte damaged": lambda frame: frame[:1] + b"\x4c" + frame[2:],
+}
+
+
 @pytest.mark.parametrize("polls", [2, 4])
-@pytest.mark.parametrize("spoil", sorted(SPOILS))
+@pytest.mark.parametrize("spoil", sorted(PMS_SPOILS))
 def test_a_passive_pms_whose_first_bytes_the_line_spoils_for_a_while_does_not_warm_up(
     spoil: str, polls: int
 ) -> None:
     """A PMS5003 in passive mode (read every 5 s, 30 s warm-up) whose frames answering two
-    polls running, or four (it goes stale), lose their first byte (``42``) or have it
-    damaged, as USB-UART adapters do (pimoroni/pms5003-python PR #5: drivers lose frame sync
-    on it): no frame answers them, but the rest comes, its ``4D``, length field and checksum
-    (which covers the ``42``) holding. The device answered, so it was powered: no warm-up,
-    the frame after the glitch published at once; the spoilt frames' values are not read
-    (999 per dl never published)."""
+    polls running, or four (it goes stale), lose one of their start bytes (``42 4D``) or
+    have it damaged, as USB-UART adapters do (pimoroni/pms5003-python PR #5: drivers lose
+    frame sync on them): no frame answers them, but the rest comes, the other start byte,
+    the length field and the checksum (which covers both start bytes) holding. The device
+    answered, so it was powered: no warm-up, the frame after the glitch published at once;
+    the spoilt frames' values are not read (999 per dl never published)."""
     clock = Clock()
     device = PolledPms()
     channel = "particles_0_3um_per_dl"
-    spoilt = SPOILS[spoil](OTHER_PMS_FRAME)
+    spoilt = PMS_SPOILS[spoil](OTHER_PMS_FRAME)
     with PtyPair() as pair, capture_logs() as logs:
         rt = open_sensor(pair, clock, POLLED_PMS)
         start = clock.now
@@ -1392,13 +1404,19 @@ def test_a_passive_pms_whose_first_bytes_the_line_spoils_for_a_while_does_not_wa
 
 #: What a passive PMS whose supply is cut sends to a poll: nothing, or a burst of ``00``
 #: bytes (its TX line held low) or ``FF`` (floating high), 31 or 32 bytes long, like a frame
-#: that lost its first byte or has it damaged.
+#: that lost a start byte or has it damaged; or a ``42`` and noise after it, 31 bytes like a
+#: frame that lost its ``4D``: a frame's first byte and its TX line held low as the supply
+#: falls, with or without the length field after it (no checksum holds), or the bytes of no
+#: frame from a PMS5003T's line (``PMS5003T_LINE_NOISE``, avaldebe/PyPMS issue #19).
 PMS_BURSTS: dict[str, bytes] = {
     "nothing": b"",
     "thirty-two 00": bytes(32),
     "thirty-one 00": bytes(31),
     "thirty-two FF": b"\xff" * 32,
     "thirty-one FF": b"\xff" * 31,
+    "42 and thirty 00": b"\x42" + bytes(30),
+    "42 00 1C and twenty-eight 00": b"\x42\x00\x1c" + bytes(28),
+    "42 and line noise": b"\x42" + PMS5003T_LINE_NOISE[44:74],
 }
 
 
@@ -1409,8 +1427,8 @@ def test_a_passive_pms_whose_supply_is_cut_for_a_while_warms_up_whatever_came(
 ) -> None:
     """A PMS5003 in passive mode whose supply is cut for two polls, or four (it goes stale),
     each answered only by what a line without the device's supply carries (``PMS_BURSTS``):
-    none is a frame that lost its first byte (no ``4D``, length field and checksum), so the
-    polls are a silence and the device warms up again from its first frame: the frames of
+    none is a frame that lost a start byte (no start byte, length field and checksum that
+    hold together), so the polls are a silence and the device warms up again from its first frame: the frames of
     its 30 s warm-up are not published."""
     clock = Clock()
     device = PolledPms()
@@ -1430,6 +1448,34 @@ def test_a_passive_pms_whose_supply_is_cut_for_a_while_warms_up_whatever_came(
     told = [e for e in logs if e["event"] == "no response to poll request"]
     assert told
     assert not [e for e in told if "spoilt_answer" in e]
+
+
+def test_a_pms_frame_is_told_spoilt_by_one_start_byte_and_never_by_random_bytes() -> None:
+    """A passive PMS's read answered with its frame but for one start byte lost or damaged is
+    told, the other start byte, the length field and the checksum (which covers ``42 4D``)
+    holding; two start bytes spoilt, a checksum that fails, or another length field are not.
+    Random bytes of a frame's length (a line's noise, here 200,000 strings starting with a
+    ``42``, a ``4D`` or neither) are never such an answer: they would have to hold a start
+    byte, the length field and a 16-bit sum at once."""
+    check = spoilt_answer_check("pms5003", (command_bytes("pms5003", "read"),))
+    assert check is not None
+    frame = plantower([5, 7, 8, 5, 7, 8, 918, 262, 44, 4, 2, 1, 0x9700])
+    for spoil in PMS_SPOILS.values():
+        assert check(spoil(frame))
+    assert check(b"\x42\x42" + frame[2:])  # the 4D read as a 42
+    assert not check(b"\x40\x4c" + frame[2:])  # both start bytes damaged
+    assert not check(b"\x40" + frame[2:])  # one lost, the other damaged
+    assert not check(frame[:1] + frame[3:])  # the 4D and a length byte lost
+    lost = frame[:1] + frame[2:]
+    assert not check(lost[:-1] + bytes([lost[-1] ^ 1]))  # its checksum fails
+    other = b"\x42\x00\x1d" + frame[4:-2]  # another length field, its sum holding
+    assert not check(other + ((0x4D + sum(other)) % 65536).to_bytes(2, "big"))
+    rng = random.Random(37)
+    for i in range(200_000):
+        noise = bytearray(rng.randbytes(31 + i % 2))
+        if i % 3 < 2:
+            noise[0] = (0x42, 0x4D)[i % 3]
+        assert not check(bytes(noise))
 
 
 @pytest.mark.parametrize(

@@ -853,21 +853,30 @@ def _mhz19_spoilt_answer(heard: bytes) -> bool:
 
 def _pms_spoilt_answer(length: int) -> Callable[[bytes], bool]:
     """What tells ``heard``, every byte read after a Plantower's read request and before the
-    next one, as its data frame of ``length`` bytes with the first start byte (``42``) lost
-    or damaged: ``length`` - 1 bytes ``4D``, the length field (``length`` - 4), the data
-    and the checksum, or ``length`` whose first is not ``42`` and whose next ``length`` - 1
-    are those; the checksum, the 16-bit sum of every byte before it with the ``42``, holds
-    over them with ``42`` added. The ``4D``, the length field and the checksum tell such a
-    frame from a device that lost its supply (nothing, or bursts of ``00`` or ``FF``)."""
+    next one, as its data frame of ``length`` bytes with one of its start bytes (``42 4D``)
+    lost or damaged: ``length`` - 1 bytes, the start byte that came (``4D`` when the ``42``
+    was lost, ``42`` when the ``4D`` was), or ``length`` bytes whose first two are ``42`` and
+    another byte, or another byte and ``4D``; then the length field (``length`` - 4), the
+    data and the checksum, the 16-bit sum of every byte before it with the start bytes,
+    which holds over them with ``42 4D`` in place of what came. The start byte that came,
+    the length field and the checksum tell such a frame from a device that lost its supply
+    (nothing, or bursts of ``00`` or ``FF``) and from line noise (the three of them hold
+    over random bytes once in 2**32); a frame that lost or had damaged both start bytes is
+    not told."""
     field = (length - 4).to_bytes(2, "big")
+    tail = length - 2  # the length field, the data and the checksum
 
     def spoilt(heard: bytes) -> bool:
-        if len(heard) not in (length - 1, length) or heard[0] == 0x42:
+        head = heard[:-tail]
+        if len(head) == 1:
+            if head[0] not in (0x42, 0x4D):
+                return False
+        elif len(head) != 2 or (head[0] == 0x42) == (head[1] == 0x4D):
             return False
-        body = heard[len(heard) - length + 1 :]
-        if body[0] != 0x4D or body[1:3] != field:
+        rest = heard[-tail:]
+        if rest[:2] != field:
             return False
-        return (0x42 + sum(body[:-2])) % 65536 == int.from_bytes(body[-2:], "big")
+        return (0x42 + 0x4D + sum(rest[:-2])) % 65536 == int.from_bytes(rest[-2:], "big")
 
     return spoilt
 
@@ -882,8 +891,9 @@ def spoilt_answer_check(
     checksum leaves out the first byte, so an answer that lost it (a USB-UART adapter that
     drops a byte, a glitch on the line) can still be checked whole
     (:func:`_mhz19_spoilt_answer`); so has a Plantower polled with its read request (``E2``,
-    in passive mode): its checksum covers the first start byte, a known ``42``, and its
-    length field is known too (:func:`_pms_spoilt_answer`). An answer whose checksum fails
+    in passive mode): its checksum covers its start bytes, a known ``42 4D``, and its
+    length field is known too, so a frame that lost either start byte, or had it damaged,
+    can be checked (:func:`_pms_spoilt_answer`). An answer whose checksum fails
     is no such answer: a unit just powered answers with a bad checksum first
     (bencorrado/pmsensor PR #8: "A bad checksum", then 1215 ppm twice, then 410 ppm for
     about a minute), and that power-up must not be hidden."""
