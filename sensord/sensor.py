@@ -167,9 +167,10 @@ SUPPLY_GLITCH_BYTES = 2
 
 #: The most bytes read after a poll request that the sensor holds for its dialogue (``heard``):
 #: one more than the longest spoilt answer it checks (a PMS5003ST's 40-byte frame, a start
-#: byte damaged; an MH-Z19's is 9), so that more bytes than an answer are told from one (an
-#: answer spoilt as the device's supply falls, the ``00`` bytes of its TX line held low after
-#: it: no answer).
+#: byte damaged, the longest frame of the presets; an MH-Z19's is 9), so that the whole of
+#: such an answer is checked and more bytes than an answer are told from one (an answer
+#: spoilt as the device's supply falls, the ``00`` bytes of its TX line held low after it: no
+#: answer).
 HEARD_BYTES = 41
 
 #: The stale hint of a polled device whose polls since its last frame were answered with its

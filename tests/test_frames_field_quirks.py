@@ -1478,6 +1478,66 @@ def test_a_pms_frame_is_told_spoilt_by_one_start_byte_and_never_by_random_bytes(
         assert not check(bytes(noise))
 
 
+def pms5003st_frame(words: list[int]) -> bytes:
+    """A 40-byte PMS5003ST frame (length field 00 24) of 17 data words, its sum computed."""
+    body = b"\x42\x4d\x00\x24" + b"".join(w.to_bytes(2, "big") for w in words)
+    return body + (sum(body) % 65536).to_bytes(2, "big")
+
+
+class PolledPms5003st(PolledPms):
+    """A PMS5003ST in passive mode (``PolledPms``): its settled frames are 40 bytes long, the
+    longest of the Plantower presets (0.3 um: 918 per dl; HCHO, 22.5 °C, 45.0 %, version 0x91
+    and error code 0)."""
+
+    def frame(self) -> bytes:
+        return pms5003st_frame([5, 7, 8, 5, 7, 8, 918, 262, 44, 4, 2, 1, 30, 225, 450, 0, 0x9100])
+
+
+#: A PMS5003ST frame of other values than the settled one's (0.3 um: 999 per dl).
+OTHER_PMS5003ST_FRAME = pms5003st_frame(
+    [5, 7, 8, 5, 7, 8, 999, 262, 44, 4, 2, 1, 30, 225, 450, 0, 0x9100]
+)
+
+
+@pytest.mark.parametrize("spoil", ["first byte damaged", "second start byte damaged"])
+@pytest.mark.parametrize("falling", [False, True], ids=["whole", "supply falling after it"])
+def test_a_passive_pms5003st_s_spoilt_40_byte_frames_are_told_from_a_falling_supply(
+    spoil: str, falling: bool
+) -> None:
+    """A PMS5003ST in passive mode, whose 40-byte frames are the longest a spoilt answer is
+    checked of: four polls running answered with a frame whose start byte the line damaged,
+    all 40 bytes there, are told and cost no warm-up, which ``sensord.sensor.HEARD_BYTES``
+    needs to hold all 40 (at 33, the bound of a 32-byte frame, the check sees a cut frame
+    and the polls are a silence); each followed by the ``00`` bytes of a TX line held low as
+    the supply falls (ESPEasy issue #2254's zeros, as the MH-Z19's test), they are no answer
+    and the device warms up again, which needs it to hold one byte more than the frame (at
+    40, the 40 bytes held would pass as the answer)."""
+    clock = Clock()
+    device = PolledPms5003st()
+    channel = "particles_0_3um_per_dl"
+    spoilt = PMS_SPOILS[spoil](OTHER_PMS5003ST_FRAME)
+    assert len(spoilt) == 40
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {**POLLED_PMS, "preset": "pms5003st"})
+        start = clock.now
+        assert run_polls(rt, pair, clock, device, start + 60.0, channel=channel)
+        device.answers = collections.deque([spoilt + bytes(8) if falling else spoilt] * 4)
+        glitch = clock.now
+        after = run_polls(rt, pair, clock, device, start + 160.0, channel=channel)
+        rt.stop()
+    assert {value for _, value in after} == {918.0}
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    told = [e for e in logs if e["event"] == "no response to poll request"]
+    if falling:
+        assert warming == [None, "its polls are answered again"]
+        assert after[0][0] >= glitch + 15.0 + 30.0
+        assert not [e for e in told if "spoilt_answer" in e]
+    else:
+        assert warming == [None]
+        assert after[0][0] <= glitch + 5.0 * 4 + 5.0
+        assert [e["spoilt_answer"] for e in told] == [spoilt.hex(" ").upper()]
+
+
 @pytest.mark.parametrize(
     ("preset", "poll"),
     [
