@@ -1529,9 +1529,17 @@ class SensorConfig(Schema):
         """For a sensor that is not a Modbus device, whose ``stale_after_s`` is no longer than
         the time between two frames at ``sampling_rate_hz`` and between two polls: what that
         does if the device sends at that pace (it may send faster, or stream besides its
-        polls, so this is a note, not an error)."""
+        polls, so this is a note, not an error); for a preset's device that streams, shorter
+        than twice the longest time between its frames that its datasheet gives
+        (``sensord.formats.presets.stream_interval_note``: a PMS's 2.3 s)."""
         if self.stale_after_s is None or self.format == "modbus":
             return None
+        if self.preset is not None and self.format == "frames":
+            from sensord.formats.presets import stream_interval_note  # noqa: PLC0415  (loaded by a sensor with a preset)
+
+            note = stream_interval_note(self.preset, self.setup_names(), self.stale_after_s)
+            if note is not None:
+                return note
         interval = 1.0 / self.sampling_rate_hz
         if self.poll is not None:
             interval = min(interval, self.poll.interval_s)

@@ -282,6 +282,66 @@ def test_a_sensor_stale_between_frames_at_its_pace_is_a_note_of_check(
     assert "note: stale_after_s" not in checked.stdout
 
 
+def pms_sensor(preset: str, extra: str) -> str:
+    return f'\n[[sensors]]\nname = "dust"\nport = "sim://dust"\npreset = "{preset}"\n{extra}\n'
+
+
+#: What ``sensord check`` says of a streaming PMS5003 whose ``stale_after_s`` is no longer
+#: than its stable mode's 2.3 s, and of one shorter than twice that.
+PMS_STALE_BETWEEN_FRAMES = (
+    "note: stale_after_s 2 s is shorter than twice the 2.3 s between two frames that a "
+    "pms5003 sends in active mode when the air changes little (its datasheet's stable mode): "
+    "the sensor is stale between two frames of a working device in steady air, and each "
+    "frame after such a spell warms it up again (warmup_after_silence): nearly every reading "
+    "is held back; leave stale_after_s out (5 s) or make it 4.6 s or more"
+)
+PMS_SPOILT_SPELL_SILENT = (
+    "note: stale_after_s 4 s is shorter than twice the 2.3 s between two frames that a "
+    "pms5003 sends in active mode when the air changes little (its datasheet's stable mode): "
+    "a spell of frames whose start bytes the line spoils, which keep coming at that pace, "
+    "leaves no byte for half the stale time and is taken for a silence: the sensor warms up "
+    "again though the device never stopped; leave stale_after_s out (5 s) or make it 4.6 s "
+    "or more"
+)
+
+
+def test_a_pms_stale_sooner_than_twice_its_stable_mode_interval_is_a_note_of_check(
+    tmp_path: Path,
+) -> None:
+    """A PMS in active mode sends a frame every 2.3 s while the air changes little (the
+    PMS5003/7003/A003 datasheets' stable mode; 200 to 800 ms in fast mode): ``sensord
+    check`` tells a ``stale_after_s`` shorter than twice that, naming the key, the interval
+    and what it costs; 4.6 s and more, the default (5 s), a PMS whose set-up leaves it
+    passive (polled), and other presets are not told so."""
+    path = tmp_path / "site.toml"
+    path.write_text(pms_sensor("pms5003", "stale_after_s = 2"))
+    checked = sensord_cli("check", "--no-devices", str(path))
+    assert checked.returncode == 0, checked.stderr
+    assert f"      {PMS_STALE_BETWEEN_FRAMES}\n" in checked.stdout
+
+    def note(preset: str, extra: str) -> str | None:
+        (dust,) = parse_config(pms_sensor(preset, extra)).sensors
+        return dust.stale_note()
+
+    assert f"note: {note('pms5003', 'stale_after_s = 4')}" == PMS_SPOILT_SPELL_SILENT
+    assert f"note: {note('pms5003', 'stale_after_s = 2.3')}" == PMS_STALE_BETWEEN_FRAMES.replace(
+        "stale_after_s 2 s", "stale_after_s 2.3 s"
+    )
+    assert "2.3 s between two frames that a pms5003st" in str(
+        note("pms5003st", "stale_after_s = 3")
+    )
+    assert "twice the 2 s between two frames that a pms3003" in str(
+        note("pms3003", "stale_after_s = 3.9")
+    )
+    for fine in ("stale_after_s = 4.6", "stale_after_s = 60", ""):
+        assert note("pms7003", fine) is None
+    assert note("pms3003", "stale_after_s = 4") is None
+    passive = 'setup = ["passive_mode"]\npoll = { command = "read", interval_s = 1 }'
+    assert note("pms5003", f"{passive}\nstale_after_s = 2") is None
+    assert note("pms5003", 'setup = ["passive_mode", "active_mode"]\nstale_after_s = 2')
+    assert note("sds011", "stale_after_s = 2") is None
+
+
 @pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
 def test_check_and_run_print_the_sensor_of_each_error(tmp_path: Path, command: list[str]) -> None:
     path = tmp_path / "site.toml"

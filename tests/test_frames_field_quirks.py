@@ -957,6 +957,82 @@ def test_a_pms_whose_start_bytes_were_spoilt_for_a_while_does_not_warm_up_again(
     assert rt.framer.skipped_bytes - skipped == spoilt
 
 
+def stream_every(
+    rt: SensorRuntime,
+    pair: PtyPair,
+    clock: Clock,
+    frame: Callable[[], bytes],
+    *,
+    interval: float,
+    until: float,
+) -> list[float]:
+    """A frame (``frame()``) every ``interval`` seconds until ``until``: the times at which
+    ``particles_0_3um_per_dl`` was published."""
+    got: list[float] = []
+    while clock.now + interval <= until:
+        clock.now += interval
+        rt.tick(clock.now)
+        before = published(rt, "particles_0_3um_per_dl")
+        feed(rt, pair, frame())
+        if published(rt, "particles_0_3um_per_dl") > before:
+            got.append(clock.now)
+    return got
+
+
+def test_a_pms_stale_sooner_than_its_stable_mode_interval_holds_back_its_readings() -> None:
+    """What ``sensord check`` tells of ``stale_after_s`` 2 s on a PMS5003 in active mode
+    (``stream_interval_note``): in steady air it sends a frame every 2.3 s (its datasheet's
+    stable mode), so the sensor is stale before each frame, and each frame after a stale
+    spell warms it up again once a reading was published: of 80 frames in 184 s, a handful
+    are published (one per warm-up), against every one at the default 5 s."""
+    clock = Clock()
+    device = SleepyPms(unsettled=0)
+    published_at = {}
+    for stale in (2.0, None):
+        table: dict[str, Any] = {"preset": "pms5003", "warmup_s": 30}
+        if stale is not None:
+            table["stale_after_s"] = stale
+        with PtyPair() as pair:
+            rt = open_sensor(pair, clock, table)
+            start = clock.now
+            published_at[stale] = stream_every(
+                rt, pair, clock, device.frame, interval=2.3, until=start + 184.0
+            )
+            rt.stop()
+    assert len(published_at[None]) == 80 - 13  # the open's 30 s warm-up: 13 frames
+    assert 0 < len(published_at[2.0]) <= 6
+
+
+@pytest.mark.parametrize(("stale", "warms_up"), [(4.0, True), (4.8, False)])
+def test_a_pms_stale_sooner_than_twice_its_stable_mode_interval_warms_up_for_spoilt_frames(
+    stale: float, warms_up: bool
+) -> None:
+    """What ``sensord check`` tells of ``stale_after_s`` 4 s on a PMS5003 in active mode
+    (``stream_interval_note``): a spell of 20 s in which the line loses the start bytes of
+    every frame, which still come every 2.3 s (its datasheet's stable mode), leaves no byte
+    for more than half of 4 s, so the spell is taken for a silence and the device, which
+    never stopped, warms up again (30 s of readings held back). At 4.8 s (twice 2.3 s and
+    more) it does not."""
+    clock = Clock()
+    device = SleepyPms(unsettled=0)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, {"preset": "pms5003", "warmup_s": 30, "stale_after_s": stale})
+        start = clock.now
+        assert stream_every(rt, pair, clock, device.frame, interval=2.3, until=start + 60.0)
+
+        def spoilt() -> bytes:
+            return without_start(device.frame())
+
+        stream_every(rt, pair, clock, spoilt, interval=2.3, until=start + 80.0)
+        assert rt.state == "stale"
+        back = clock.now
+        after = stream_every(rt, pair, clock, device.frame, interval=2.3, until=start + 140.0)
+        rt.stop()
+    again = [e for e in logs if e.get("why") == "its frames come again after a silence"]
+    assert len(again) == warms_up
+    assert after[0] >= back + 30.0 if warms_up else after[0] == pytest.approx(back + 2.3)
+
+
 def test_a_pms_silent_for_a_while_warms_up_again_though_its_first_frame_is_cut() -> None:
     """A PMS5003 from which no byte comes for 40 s, then a frame without its start bytes and
     good frames. Whether the device slept or the line lost its bytes, the host cannot tell:

@@ -216,6 +216,7 @@ __all__ = [
     "preset_hint",
     "restarts_device",
     "spoilt_answer_check",
+    "stream_interval_note",
     "wake_command",
     "working_period_s",
 ]
@@ -924,6 +925,60 @@ def asked_only(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | No
         return None
     quiet = _last_left_on(setup, reporting.quiet, reporting.streaming)
     return None if quiet is None else (quiet, reporting.ask)
+
+
+#: The Plantower presets whose device, in active mode (its default), sends a frame every 2.3 s
+#: while the concentration changes little and every 200 to 800 ms while it changes fast: the
+#: PMS5003, PMS7003 and PMSA003 data manuals' "stable mode" and "fast mode" ("If the
+#: concentration change is small the sensor would run at stable mode with the real interval
+#: of 2.3s"), the T, S and ST variants' the PMS5003's; pimoroni/enviroplus-python PR #45 saw
+#: a PMS5003's pace rise as smoke came. The PMS3003's manual gives its data update time as
+#: less than 2 s.
+_STREAM_INTERVALS_S: Mapping[str, float] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            ("pms5003", "pms7003", "pmsa003", "pms5003t", "pms5003s", "pms5003st"), 2.3
+        ),
+        "pms3003": 2.0,
+    }
+)
+
+
+def stream_interval_note(
+    preset: str | None, setup: Sequence[str], stale_after_s: float
+) -> str | None:
+    """For a sensor of ``preset`` that streams after its set-up commands ``setup`` (a PMS in
+    active mode): what a ``stale_after_s`` shorter than twice the longest time between two
+    of its frames that the datasheet gives (:data:`_STREAM_INTERVALS_S`) does, for
+    ``sensord check``; None otherwise. No longer than that time, the sensor is stale between
+    two frames of a working device in steady air, and each frame after such a spell warms it
+    up again (``warmup_after_silence``), which holds back nearly every reading; shorter than
+    twice, a spell of frames whose start bytes the line spoils, which keep coming at that
+    pace, is taken for a silence (``sensord.sensor.QUIET_SHARE_OF_STALE``: no byte for half
+    the stale timeout), and the sensor warms up again though the device was powered all
+    along. A note, not an error: the device sends faster while the air changes, and a
+    clean line spoils no frame."""
+    interval = _STREAM_INTERVALS_S.get(preset or "")
+    if interval is None or asked_only(preset, setup) is not None or stale_after_s >= 2 * interval:
+        return None
+    if stale_after_s <= interval:
+        effect = (
+            "the sensor is stale between two frames of a working device in steady air, and "
+            "each frame after such a spell warms it up again (warmup_after_silence): nearly "
+            "every reading is held back"
+        )
+    else:
+        effect = (
+            "a spell of frames whose start bytes the line spoils, which keep coming at that "
+            "pace, leaves no byte for half the stale time and is taken for a silence: the "
+            "sensor warms up again though the device never stopped"
+        )
+    return (
+        f"stale_after_s {stale_after_s:g} s is shorter than twice the {interval:g} s between "
+        f"two frames that a {preset} sends in active mode when the air changes little (its "
+        f"datasheet's stable mode): {effect}; leave stale_after_s out (5 s) or make it "
+        f"{2 * interval:g} s or more"
+    )
 
 
 #: How much longer than its working period an SDS011 may stay silent before it is stale: in
