@@ -122,7 +122,11 @@ answer spoilt on the line, its frame not whole but its check holding over what c
 MH-Z19's answer that lost its first byte, or a passive PMS's frame that lost a start byte,
 ``sensord.formats.presets.spoilt_answer_check``), is
 counted in ``poll_timeouts`` and logged with the bytes (``spoilt_answer``), not read, and ends
-the count as an answer does: the device was powered. Of several requests, one the device has
+the count as an answer does: the device was powered. One that is, made whole, an answer of the
+device's boot (an MH-Z19's 15000 in bytes 6..7, its first byte lost as its supply came back)
+tells the sensor that the device restarted (``spoilt_boot``), as a boot answer that came whole
+does: a single poll may find it booting, and without it the restart would go unseen. Of
+several requests, one the device has
 not answered since the port opened while it answered another is not counted there: a request it
 does not serve says nothing of its supply, and a single answer lost next to it would pass for a
 silence. One left unanswered :data:`UNANSWERED_HINT_POLLS` times in a row while the device
@@ -227,6 +231,14 @@ SPOILT_ANSWER_HINT = (
     "with the adapter) and the adapter"
 )
 
+#: What a poll answered with an answer of the device's boot spoilt on the line says (an
+#: MH-Z19's 15000 in bytes 6..7: ``DialoguePort.spoilt_boot``).
+SPOILT_BOOT_ANSWER_HINT = (
+    "the device answered with an answer of its boot (it restarted), but the line lost or "
+    "damaged a start byte of it (the rest came whole, its checksum holding): it warms up "
+    "again, and its set-up is written again once it is up"
+)
+
 #: Why a device that sent nothing at all did not acknowledge a set-up command.
 NOTHING_CAME_HINT = (
     "nothing came from the device since the command was written: it hears nothing or sends "
@@ -306,6 +318,13 @@ class DialoguePort(Protocol):
 
     def woken(self, now: float) -> None:
         """A re-run of the set-up wrote the command that wakes the device at ``now``."""
+        ...
+
+    def spoilt_boot(self, frame: bytes, now: float) -> bool:
+        """A poll before ``now`` was answered with the device's answer spoilt on the line,
+        ``frame`` once made whole: when it is a frame of the device's boot (``frame.boot_bytes``),
+        the device restarted, as when such a frame comes whole (it warms up again, and its
+        set-up runs again once it is up), and True; False otherwise."""
         ...
 
     def went_silent(self) -> None:
@@ -421,7 +440,7 @@ class Dialogue:
         #: what tells the bytes read after a poll request, when no frame answered it, as the
         #: device's answer spoilt on the line (None: the device's answers have no such check;
         #: ``sensord.formats.presets.spoilt_answer_check``)
-        self._spoilt: Callable[[bytes], bool] | None = None
+        self._spoilt: Callable[[bytes], bytes | None] | None = None
         if config.preset is not None:  # what is known of a preset's device and its commands
             from sensord.formats.presets import (  # noqa: PLC0415  (loaded by a sensor with a preset)
                 answers_when_powered,
@@ -1078,8 +1097,10 @@ class Dialogue:
         else:
             self.poll_timeouts += 1
             # the device's answer came, its frame spoilt on the line (a start byte lost):
-            # it was powered, which ends a silence as an answer does
+            # it was powered, which ends a silence as an answer does; an answer of its boot
+            # tells the sensor it restarted
             spoilt = self._spoilt_answer()
+            booted = spoilt is not None and port.spoilt_boot(spoilt[1], now)
             # a request the device never answered while it answered another is one it does
             # not serve: it says nothing of a silence
             answered = self._ever_answered
@@ -1097,8 +1118,8 @@ class Dialogue:
             if held is not None:
                 fields = {} if last is None else {"request": self._shown(last)}
                 if spoilt is not None:
-                    fields["spoilt_answer"] = shown(spoilt, binary=True)
-                    fields["hint"] = SPOILT_ANSWER_HINT
+                    fields["spoilt_answer"] = shown(spoilt[0], binary=True)
+                    fields["hint"] = SPOILT_BOOT_ANSWER_HINT if booted else SPOILT_ANSWER_HINT
                 port.log.warning(
                     "no response to poll request",
                     interval_s=poll.interval_s,
@@ -1138,15 +1159,17 @@ class Dialogue:
             if held is not None:
                 port.log.warning("device is not reading; poll request not sent", suppressed=held)
 
-    def _spoilt_answer(self) -> bytes | None:
-        """The bytes read after the last poll request when they are the device's answer
-        spoilt on the line (``_spoilt``); None when they are not, or cannot be told."""
+    def _spoilt_answer(self) -> tuple[bytes, bytes] | None:
+        """The bytes read after the last poll request, and the answer made whole, when they
+        are the device's answer spoilt on the line (``_spoilt``); None when they are not, or
+        cannot be told."""
         check = self._spoilt
         heard = self._port.heard
         if check is None or heard is None:
             return None
         data = bytes(heard)
-        return data if check(data) else None
+        whole = check(data)
+        return None if whole is None else (data, whole)
 
     def _forget_polls(self) -> None:
         """A connection's polls start from the first request, nothing counted unanswered."""

@@ -1855,6 +1855,14 @@ class SensorRuntime:
                 return not any(value for _, value in pairs)
         return False
 
+    def spoilt_boot(self, frame: bytes, now: float) -> bool:
+        """See :meth:`sensord.dialogue.DialoguePort.spoilt_boot`."""
+        booting = self._booting
+        if booting is None or not booting(frame):
+            return False
+        self._booted(now)
+        return True
+
     def went_silent(self) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.went_silent`: the next frame ends the
         silence (``_silence_ended``)."""

@@ -1401,6 +1401,59 @@ def test_an_mhz19_whose_supply_falls_as_it_answers_warms_up(spoil: str) -> None:
     assert not [e for e in told if "spoilt_answer" in e]
 
 
+@pytest.mark.parametrize("spoil", sorted(SPOILS))
+def test_an_mhz19_whose_one_boot_answer_the_line_spoils_is_warmed_up_and_set_up_again(
+    spoil: str,
+) -> None:
+    """An MH-Z19 with ``setup = ["abc_off"]`` that restarts between two polls (its supply
+    sagged), so that a single poll finds it booting, and that one boot answer (bytes 6..7 =
+    15000) loses its first byte on the line or has it damaged, as a line does when the
+    supply comes back (esphome/issues #488: "Invalid preamble from MHZ19" after a hard
+    power cycle): no frame comes, but the rest of the answer does, its command byte and
+    checksum holding, and it is its boot's. The device restarted: it warms up again (its
+    preheat values, 410 ppm, are not published) and ``abc_off``, which the restart undid
+    (its ABC is on again after a boot), is written again once it is up. The restart is told
+    (``device restarted``) and the poll's warning says the answer was a boot's."""
+    clock = Clock()
+    table = {"preset": "mhz19", "warmup_s": 20, "setup": ["abc_off"], "poll": {"interval_s": 1}}
+    device = Mhz19([mhz19_answer(650)])
+    spoilt = SPOILS[spoil](mhz19_answer(500, BOOTING))
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        before = run_polls(rt, pair, clock, device, start + 60.0)
+        assert device.abc_off_writes == 1
+        device.restart([spoilt] + [mhz19_answer(410)] * 5 + [mhz19_answer(700)])
+        restarted = clock.now
+        after = run_polls(rt, pair, clock, device, start + 120.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert {value for _, value in before} == {650.0}
+    assert {value for _, value in after} == {700.0}
+    assert after[0][0] >= restarted + 20.0
+    assert not device.abc
+    assert device.abc_off_writes == 2
+    assert rt.setup_reruns == 1
+    assert rt.poll_timeouts == 1
+    restarts = [e for e in logs if e["event"].startswith("device restarted")]
+    assert [e["log_level"] for e in restarts] == ["warning"]
+    reruns = [e for e in logs if e["event"] == "sending the set-up commands again"]
+    assert [e["why"] for e in reruns] == ["the device restarted"]
+    told = [e for e in logs if e["event"] == "no response to poll request"]
+    assert [(e["spoilt_answer"], e["hint"]) for e in told] == [
+        (spoilt.hex(" ").upper(), SPOILT_BOOT_ANSWER_TOLD)
+    ]
+
+
+#: The hint of the ``no response to poll request`` line of a poll answered with an answer of
+#: the device's boot whose start byte the line lost or damaged.
+SPOILT_BOOT_ANSWER_TOLD = (
+    "the device answered with an answer of its boot (it restarted), but the line lost or "
+    "damaged a start byte of it (the rest came whole, its checksum holding): it warms up "
+    "again, and its set-up is written again once it is up"
+)
+
+
 class PolledPms(SleepyPms):
     """A PMS5003 in passive mode on a pty master: ``passive_mode`` acknowledged, each read
     request answered with the next of ``answers`` (None: its settled frame), then its
@@ -1537,7 +1590,7 @@ def test_a_pms_frame_is_told_spoilt_by_one_start_byte_and_never_by_random_bytes(
     assert check is not None
     frame = plantower([5, 7, 8, 5, 7, 8, 918, 262, 44, 4, 2, 1, 0x9700])
     for spoil in PMS_SPOILS.values():
-        assert check(spoil(frame))
+        assert check(spoil(frame)) == frame  # made whole
     assert check(b"\x42\x42" + frame[2:])  # the 4D read as a 42
     assert not check(b"\x40\x4c" + frame[2:])  # both start bytes damaged
     assert not check(b"\x40" + frame[2:])  # one lost, the other damaged
@@ -1646,8 +1699,8 @@ def test_only_a_device_polled_with_its_read_request_has_its_spoilt_answers_told(
         assert not check(other + ((0x42 + sum(other)) % 65536).to_bytes(2, "big"))
     elif check is not None:
         answer = mhz19_answer(650)
-        assert check(answer[1:])
-        assert check(b"\x00" + answer[1:])
+        assert check(answer[1:]) == answer  # made whole
+        assert check(b"\x00" + answer[1:]) == answer
         assert not check(answer)  # whole: the framer's
         assert not check(answer[1:-1] + bytes([answer[-1] ^ 1]))  # its checksum fails
         assert not check(answer[2:])  # a byte more lost

@@ -90,7 +90,9 @@ Layouts, from the manufacturers' datasheets:
   fall between two polls is told only by its silence: :data:`sensord.dialogue.SILENT_POLLS`
   polls unanswered warm the sensor up again (a poll answered with the rest of an answer
   whose first byte the line lost or damaged, its command byte and checksum holding, is
-  answered: :func:`spoilt_answer_check`), and a stale spell in which no byte came runs
+  answered: :func:`spoilt_answer_check`; such an answer of its boot, made whole, is its
+  restart, as a boot answer that came whole: ``sensord.dialogue.DialoguePort.spoilt_boot``),
+  and a stale spell in which no byte came runs
   its set-up again once it answers (``answers_when_powered``); a shorter silence leaves the
   set-up as it is, since a line that loses two answers would otherwise have the ABC command
   stored in the sensor's EEPROM again each time.
@@ -837,9 +839,10 @@ def answers_when_powered(preset: str | None) -> bool:
     return _KINDS.get(preset or "") == "mhz19"
 
 
-def _mhz19_spoilt_answer(heard: bytes) -> bool:
-    """Whether ``heard``, every byte read after an MH-Z19's read request and before the next
-    one, is its answer with the first byte (``FF``) lost or damaged: 8 bytes ``86``, CO2,
+def _mhz19_spoilt_answer(heard: bytes) -> bytes | None:
+    """The answer made whole (its ``FF`` put back) when ``heard``, every byte read after an
+    MH-Z19's read request and before the next one, is its answer with the first byte
+    (``FF``) lost or damaged, None otherwise: 8 bytes ``86``, CO2,
     temperature, status, U and the checksum, or 9 whose first is not ``FF`` and whose next 8
     are those; the checksum, which covers bytes 1..7 and not the ``FF``, holds over them.
     The command byte ``86`` and the checksum tell such an answer from a device that lost its
@@ -847,19 +850,22 @@ def _mhz19_spoilt_answer(heard: bytes) -> bool:
     ``FF`` bytes (one floating high), whose ``00`` or ``FF`` is no command byte, and noise
     of 8 or 9 bytes passes both checks once in 65536."""
     if len(heard) not in (8, 9) or heard[0] == 0xFF:
-        return False
+        return None
     body = heard[-8:]
-    return body[0] == 0x86 and checksum("twos8", body[:7]) == body[7:]
+    if body[0] != 0x86 or checksum("twos8", body[:7]) != body[7:]:
+        return None
+    return b"\xff" + body
 
 
-def _pms_spoilt_answer(length: int) -> Callable[[bytes], bool]:
+def _pms_spoilt_answer(length: int) -> Callable[[bytes], bytes | None]:
     """What tells ``heard``, every byte read after a Plantower's read request and before the
     next one, as its data frame of ``length`` bytes with one of its start bytes (``42 4D``)
-    lost or damaged: ``length`` - 1 bytes, the start byte that came (``4D`` when the ``42``
-    was lost, ``42`` when the ``4D`` was), or ``length`` bytes whose first two are ``42`` and
-    another byte, or another byte and ``4D``; then the length field (``length`` - 4), the
-    data and the checksum, the 16-bit sum of every byte before it with the start bytes,
-    which holds over them with ``42 4D`` in place of what came. The start byte that came,
+    lost or damaged, and gives the frame made whole (None for other bytes): ``length`` - 1
+    bytes, the start byte that came (``4D`` when the ``42`` was lost, ``42`` when the ``4D``
+    was), or ``length`` bytes whose first two are ``42`` and another byte, or another byte
+    and ``4D``; then the length field (``length`` - 4), the data and the checksum, the
+    16-bit sum of every byte before it with the start bytes, which holds over them with
+    ``42 4D`` in place of what came. The start byte that came,
     the length field and the checksum tell such a frame from a device that lost its supply
     (nothing, or bursts of ``00`` or ``FF``) and from line noise (the three of them hold
     over random bytes once in 2**32); a frame that lost or had damaged both start bytes is
@@ -867,28 +873,32 @@ def _pms_spoilt_answer(length: int) -> Callable[[bytes], bool]:
     field = (length - 4).to_bytes(2, "big")
     tail = length - 2  # the length field, the data and the checksum
 
-    def spoilt(heard: bytes) -> bool:
+    def spoilt(heard: bytes) -> bytes | None:
         head = heard[:-tail]
         if len(head) == 1:
             if head[0] not in (0x42, 0x4D):
-                return False
+                return None
         elif len(head) != 2 or (head[0] == 0x42) == (head[1] == 0x4D):
-            return False
+            return None
         rest = heard[-tail:]
         if rest[:2] != field:
-            return False
-        return (0x42 + 0x4D + sum(rest[:-2])) % 65536 == int.from_bytes(rest[-2:], "big")
+            return None
+        if (0x42 + 0x4D + sum(rest[:-2])) % 65536 != int.from_bytes(rest[-2:], "big"):
+            return None
+        return b"\x42\x4d" + rest
 
     return spoilt
 
 
 def spoilt_answer_check(
     preset: str | None, requests: Sequence[bytes]
-) -> Callable[[bytes], bool] | None:
+) -> Callable[[bytes], bytes | None] | None:
     """For a sensor of ``preset`` polled with ``requests``: what tells that the bytes read
     after a request, before the next, are the device's answer spoilt on the line, its values
-    intact and its frame not whole, so the device answered and was powered; None when no
-    such answer can be told. An MH-Z19 polled with its read request (86) has one: its
+    intact and its frame not whole, so the device answered and was powered, and gives the
+    answer made whole (None for other bytes); None when no such answer can be told. The
+    answer made whole tells what the device said (an MH-Z19's answer of its boot), and is
+    never read as a reading. An MH-Z19 polled with its read request (86) has one: its
     checksum leaves out the first byte, so an answer that lost it (a USB-UART adapter that
     drops a byte, a glitch on the line) can still be checked whole
     (:func:`_mhz19_spoilt_answer`); so has a Plantower polled with its read request (``E2``,
