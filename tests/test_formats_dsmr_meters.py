@@ -55,6 +55,7 @@ The telegrams taken from ``test_formats_blocks`` (``DSMR5``, ``DSMR22``, ``DSMR4
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from harness.config import load_sensors
@@ -684,6 +685,8 @@ def second_made(telegram: bytes) -> bytes:
         (FLUVIUS_RUN.replace(b"!E9F6\r\n", b"!e9g6\r\n"), [0, 2], "syntax"),
         # the CRs of the second telegram lost (a forwarder that makes line ends LF)
         (second_made(SECOND.replace(b"\r\n", b"\n")), [0, 2], "checksum"),
+        # the second telegram's '/' lost: its lines come after the first one's end
+        (second_made(SECOND[1:]), [0, 2], "truncated"),
     ],
     ids=[
         "byte-lost",
@@ -693,6 +696,7 @@ def second_made(telegram: bytes) -> bytes:
         "crc-lower-case-wrong",
         "crc-not-hex",
         "lf-only",
+        "slash-lost",
     ],
 )
 def test_damage_to_a_real_telegram_costs_it_alone(
@@ -1478,6 +1482,109 @@ def test_a_damaged_gas_value_line_is_rejected_and_the_rest_is_read(damaged: byte
     assert counts(rt)["errors"] == {"syntax": 1}
     [rejected] = [e for e in logs if e["event"] == "frame rejected"]
     assert "0-1:24.3.0" in rejected["detail"]
+
+
+#: The Iskra MT382's two DSMR 2.2 telegrams (``ISKRA_DSMR22_RUN``), and its second with
+#: another power (0.77 kW), so that a reading of it would show.
+ISKRA_FIRST, ISKRA_SECOND = telegrams_of(ISKRA_DSMR22_RUN)
+ISKRA_OTHER = ISKRA_SECOND.replace(b"1-0:1.7.0(0000.59*kW)", b"1-0:1.7.0(0000.77*kW)")
+
+#: ``ISKRA_OTHER`` with its header line (``/ISk5\2MT382-1003``) cut as a line cuts it: its
+#: ``/`` lost or damaged (``2F`` read as ``2E``), its first half lost, or its line end lost
+#: with what followed, the header run into the rest of a line, or into a reading.
+HEADER_CUTS = {
+    "slash lost": ISKRA_OTHER[1:],
+    "slash damaged": b"." + ISKRA_OTHER[1:],
+    "first half lost": ISKRA_OTHER[ISKRA_OTHER.index(b"2MT382") :],
+    "run into a line": ISKRA_OTHER[:8] + ISKRA_OTHER[ISKRA_OTHER.index(b"1.1(5A42") :],
+    "run into a reading": ISKRA_OTHER[:8] + ISKRA_OTHER[ISKRA_OTHER.index(b"1-0:1.8.1") :],
+}
+
+#: A household's channels of the Iskra MT382.
+ISKRA_CHANNELS = (
+    ("imported_t1_kwh", "1-0:1.8.1"),
+    ("imported_t2_kwh", "1-0:1.8.2"),
+    ("power_kw", "1-0:1.7.0"),
+    ("gas_m3", "0-2:24.3.0"),
+)
+
+
+def published_power(chunks: list[bytes]) -> tuple[list[float | None], dict[str, Any]]:
+    """The latest power reading of a sensor of ``ISKRA_CHANNELS`` after each of ``chunks``
+    (fed one by one), and its counts."""
+    rt = runtime(meter(*ISKRA_CHANNELS))
+    powers = []
+    for chunk in chunks:
+        rt.feed(chunk)
+        powers.append(latest(rt).get("power_kw"))
+    return powers, counts(rt)
+
+
+@pytest.mark.parametrize("cut", list(HEADER_CUTS))
+def test_a_dsmr_2_2_telegram_whose_header_line_is_cut_is_truncated_the_others_read(
+    cut: str,
+) -> None:
+    """A DSMR 2.2 telegram (no CRC: read unchecked) of the Iskra MT382's run whose header line
+    a line cut (nielsbasjes/dsmr-tools issue #54's telegrams), between two whole ones. Without
+    its ``/`` the telegram has no start: its lines came after the telegram before it ended,
+    and its ``!`` ends it; with its header run into its lines, the lines lost in it are not
+    known. Either way it is ``truncated``, all its lines counted, none read (0.77 kW never
+    published), however the bytes are chunked; the telegrams around it give all their
+    readings."""
+    damaged = HEADER_CUTS[cut]
+    data = ISKRA_FIRST + damaged + ISKRA_SECOND
+    lines, counted = take("dsmr", data)
+    assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
+    assert set(counted["rejected"]) == {"truncated"}
+    assert counted["rejected"]["truncated"] >= 15  # its lines but those cut
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    powers, got = published_power([ISKRA_FIRST, damaged, ISKRA_SECOND])
+    assert powers == [0.59] * 3
+    assert got["readings"] == 2 * len(ISKRA_CHANNELS)
+    assert got["errors"] == counted["rejected"]
+    framer = BlockFramer("dsmr")
+    framer.feed(data)
+    assert "its header line was" in framer.last_rejected("truncated")[0]
+
+
+def test_a_dsmr_2_2_telegram_that_lost_its_end_and_the_next_one_s_header_is_truncated() -> None:
+    """The Iskra MT382's first telegram and its second, the bytes from the first one's ``!``
+    to the second one's first reading lost: one telegram from the first ``/`` to the second
+    ``!``, unchecked, whose codes come twice (``1-0:1.8.1`` ...). It is not read as one
+    telegram (the second one's readings are no continuation of the first's): it is
+    ``truncated``, and the telegram after it gives its readings."""
+    run = ISKRA_FIRST[: ISKRA_FIRST.index(b"!\r\n")]
+    data = run + ISKRA_OTHER[ISKRA_OTHER.index(b"0-0:96.1.1") :] + ISKRA_SECOND
+    lines, counted = take("dsmr", data)
+    assert lines == telegram_lines(ISKRA_SECOND)
+    assert set(counted["rejected"]) == {"truncated"}
+    assert counted["rejected"]["truncated"] >= 30
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    powers, got = published_power([data[: -len(ISKRA_SECOND)], ISKRA_SECOND])
+    assert powers == [None, 0.59]
+    assert got["readings"] == len(ISKRA_CHANNELS)
+    framer = BlockFramer("dsmr")
+    framer.feed(data)
+    assert framer.last_rejected("truncated")[0] == (
+        "two telegrams run into one: 0-0:96.1.1 comes twice (the '!' of the first and the "
+        "header line of the next lost)"
+    )
+
+
+def test_text_between_dsmr_2_2_telegrams_that_ends_no_telegram_is_skipped() -> None:
+    """Empty lines and a stray byte between the Iskra MT382's telegrams (as the Fluvius run
+    has them), and a line of noise without a ``!`` after it: no telegram lost its header
+    there, so nothing is rejected and the bytes are skipped; a ``!`` that begins no line is
+    no end of one."""
+    for stray in (b"\r\np\r\n", b"0-0:96.1.1(5A42455630)\r\n", b"x!\r\n"):
+        data = ISKRA_FIRST + stray + ISKRA_SECOND
+        lines, counted = take("dsmr", data)
+        assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
+        assert (counted["rejected"], counted["skipped"]) == ({}, len(stray))
+        for size in (1, 7, 64):
+            assert take("dsmr", data, [size]) == (lines, counted), size
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,16 @@ Kinds:
   (the rest of one the port's open caught in its middle) are skipped. A check line that is
   neither (``!6E`` and CR LF: ``truncated``; anything else, or no LF within 8 bytes of the
   ``!``: ``syntax``) rejects the telegram. The header line is no reading and is not passed on.
+  After a telegram's check line, lines that begin with no code (the empty lines, the stray
+  byte or a gateway's lines some meters send between telegrams) are skipped as they come;
+  lines from one of readings (a code and its ``(``) to a ``!`` that begins a line, and its
+  check line, before a ``/`` came, are a telegram whose header line was lost (its ``/`` lost
+  or damaged, or its first half): ``truncated`` (its start is not known, and a CRC, which
+  covers the ``/``, cannot be checked). A telegram without a CRC, read unchecked, is
+  ``truncated`` too when its lines show it was cut: its header line ran into the lines after
+  it (no line end within 40 bytes of its ``/``, or a line of readings in it), or it holds a
+  code twice, two telegrams run into one (the ``!`` of the first and the header of the next
+  lost, which a CRC would have refused).
 
   A meter that encrypts its telegrams (Luxembourg's Smarty, a Sagemcom T210-D in Luxembourg,
   Austrian meters on their customer interface) sends each as a DLMS general-glo-ciphering
@@ -235,6 +245,15 @@ _NOT_TELEGRAM_TEXT = re.compile(rb"[^\t\r\n -.0-~]")
 _HEADER_BYTES = 40
 #: The text of a header line: printable ASCII (a Holley DTSD545's holds a ``/``).
 _HEADER_TEXT = re.compile(rb"[ -~]*")
+#: An OBIS reference as a telegram's line begins with it (``1-0:1.8.1``, an EasyMeter's
+#: ``1-0:1.8.0*255``), with the ``(`` of its value: the code of a line of readings.
+_LINE_CODE = re.compile(rb"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(")
+#: The same at a line's start: each line's code in a telegram's text.
+_LINE_CODES = re.compile(rb"^" + _LINE_CODE.pattern, re.MULTILINE)
+#: A line between two DSMR telegrams that is skipped as it comes (an empty line, a stray
+#: byte, a gateway's own line): text, shorter than :data:`_STRAY_LINE_BYTES` with its LF.
+_STRAY_TEXT = re.compile(rb"[\t\r -~]*")
+_STRAY_LINE_BYTES = 128
 
 
 def header_end(data: bytes, start: int) -> int | None:
@@ -376,6 +395,7 @@ class BlockFramer(LineFramer):
     """
 
     __slots__ = (
+        "_after_end",
         "_block",
         "_crc",
         "_crc_name",
@@ -425,6 +445,9 @@ class BlockFramer(LineFramer):
         self._other_crc_holds = 0
         #: a VE.Direct block starts where the bytes held begin
         self._synced = False
+        #: the bytes held begin right after a DSMR telegram's check line (a telegram that lost
+        #: its header may follow)
+        self._after_end = False
         #: an overlong block is being dropped, up to the next start of a block
         self._dropping = False
         #: the lines that begin the device's VE.Direct blocks (see _learn_first_line)
@@ -436,7 +459,7 @@ class BlockFramer(LineFramer):
         blocks (another device's blocks unteach those they hold after their first line)."""
         self.skipped_bytes += len(self._block)
         self._block = b""
-        self._synced = self._dropping = False
+        self._synced = self._dropping = self._after_end = False
         LineFramer.reset(self)
 
     def drop_pending(self) -> None:
@@ -567,7 +590,7 @@ class BlockFramer(LineFramer):
             return False
         self.overlong += 1
         self._dropping = True
-        self._synced = False
+        self._synced = self._after_end = False
         return True
 
     def _telegrams(self, data: bytes, bodies: list[bytes]) -> int:
@@ -578,7 +601,18 @@ class BlockFramer(LineFramer):
         while pos < size:
             start = data.find(b"/", pos)
             ciphered = data.find(_CIPHERED, pos, size if start < 0 else start)
+            if self._after_end and not self._dropping:
+                # the lines after a telegram's end and before the next '/': a telegram whose
+                # header line was lost, from a line of readings to a '!'
+                stop = ciphered if ciphered >= 0 else size if start < 0 else start
+                after, hold = self._after_telegram(data, pos, stop)
+                if hold:
+                    return after
+                if after != pos:
+                    pos = after
+                    continue
             if ciphered >= 0:  # an encrypted telegram, maybe
+                self._after_end = False
                 frame_end = ciphered_frame_end(data, ciphered, self.max_block_bytes)
                 if not self._dropping:
                     self.skipped_bytes += ciphered - pos + (frame_end is None)
@@ -648,11 +682,13 @@ class BlockFramer(LineFramer):
                         f"no line end within {_CHECK_LINE_BYTES} bytes of its '!'",
                     )
                 pos = end + 1
+                self._after_end = False  # in its check line
                 continue
             if self._too_long(start, line_end + 1):
                 pos = self._past_start(data, start)
                 continue
             pos = line_end + 1
+            self._after_end = True
             check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
             fault = self._telegram_fault(data, start, end, check)
             if fault is not None and fault[0] == "checksum" and head is not None:
@@ -669,9 +705,73 @@ class BlockFramer(LineFramer):
                 why, detail = fault
                 self._reject(why, data[start:end], detail)
                 continue
+            damage = None if check else _unchecked_cut(data, start, head, end)
+            if damage is not None:  # read unchecked: its lines alone tell it was cut
+                self._reject("truncated", data[start:end], damage)
+                continue
             # after the header line (the LF before the '!' ends it, if no other does)
             bodies.append(data[data.index(b"\n", start) + 1 : end])
         return size
+
+    def _after_telegram(self, data: bytes, pos: int, stop: int) -> tuple[int, bool]:
+        """Frame the lines of ``data`` from ``pos``, after a telegram's check line, up to
+        ``stop`` (the next ``/``, an encrypted frame's start, or the data's end): those that
+        begin with no code (empty lines, the stray byte or the lines of a gateway some meters
+        send between telegrams) are skipped as they come; from a line of readings (``1-0:1.8.1(``)
+        to a ``!`` that begins a line, and its check line, the bytes are a telegram whose
+        header line was lost, rejected (``truncated``): without its ``/`` its start is not
+        known, and a CRC, which covers the ``/``, cannot be checked. Returns where the bytes
+        still to frame begin, and whether they are held (a line, or such a telegram, not all
+        come); the search ends (``_after_end``) at bytes that can be neither."""
+        size = len(data)
+        while pos < stop:
+            if _LINE_CODE.match(data, pos, stop):
+                return self._headless(data, pos, stop)
+            lf = data.find(b"\n", pos, min(stop, pos + _STRAY_LINE_BYTES))
+            if lf < 0:
+                held = stop == size and size - pos < _STRAY_LINE_BYTES
+                if held and _STRAY_TEXT.fullmatch(data, pos):
+                    return pos, True  # a line not all come
+                break
+            if not _STRAY_TEXT.fullmatch(data, pos, lf):
+                break
+            self.skipped_bytes += lf + 1 - pos
+            pos = lf + 1
+        else:
+            return pos, False
+        self._after_end = False
+        return pos, False
+
+    def _headless(self, data: bytes, pos: int, stop: int) -> tuple[int, bool]:
+        """The telegram whose header line was lost whose first line of readings begins at
+        ``pos`` (see :meth:`_after_telegram`): rejected once its ``!`` and its check line came
+        before ``stop``, and where the bytes after it begin; held while they may yet come
+        (no ``/`` came, and its text is within ``max_block_bytes``); left to the search for
+        telegrams otherwise (``_after_end`` ends: text that no ``!`` ends is skipped, as
+        bytes between telegrams are)."""
+        size = len(data)
+        open_end = stop == size and size - pos < self.max_block_bytes
+        bang = data.find(b"\n!", pos, stop)
+        end = bang + 1
+        text = data[pos:end] if bang >= 0 else data[pos:stop]
+        if looks_like_text(text):
+            if bang < 0:
+                if open_end:
+                    return pos, True
+            else:
+                line_end = data.find(b"\n", end + 1, min(stop, end + 1 + _CHECK_LINE_BYTES))
+                if line_end >= 0:
+                    self._reject(
+                        "truncated",
+                        b"\n" + text,
+                        "its header line was lost: no '/' began it, and its lines came after "
+                        "the end of the telegram before it",
+                    )
+                    return line_end + 1, False
+                if open_end and size - end <= _CHECK_LINE_BYTES:
+                    return pos, True
+        self._after_end = False
+        return pos, False
 
     def _cut_in_header(
         self, data: bytes, start: int, head: int, end: int, check: bytes
@@ -981,6 +1081,36 @@ class BlockFramer(LineFramer):
         else:
             self.skipped_bytes += len(text) - lost
         return int(lost)
+
+
+def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> str | None:
+    """Why the DSMR telegram from ``start`` to its ``!`` at ``end``, which has no CRC (DSMR 2.2
+    or 3: read unchecked) and whose header line ends at ``head`` (None: no line end within
+    :data:`_HEADER_BYTES` of its ``/``), was cut on the line, or None when its lines tell no
+    cut: its header line ran into the lines after it, its line end lost (no line end in
+    bounds, or a line of readings in it), or it holds a code twice, two telegrams run into
+    one (the ``!`` of the first and the header line of the next lost)."""
+    if head is None:
+        return (
+            f"its header line was cut: no line end within {_HEADER_BYTES} bytes of its '/' "
+            "(its line end lost, the lines after it run into it)"
+        )
+    reading = _LINE_CODE.search(data, start, head)
+    if reading is not None:
+        return (
+            f"its header line was cut: a line of readings ({reading.group(1).decode()}) ran "
+            "into it, its line end lost"
+        )
+    codes: set[bytes] = set()
+    for line in _LINE_CODES.finditer(data, head + 1, end):
+        code = line.group(1)
+        if code in codes:
+            return (
+                f"two telegrams run into one: {code.decode()} comes twice (the '!' of the "
+                "first and the header line of the next lost)"
+            )
+        codes.add(code)
+    return None
 
 
 def _block_inside(text: bytes, firsts: tuple[bytes, ...]) -> int:
