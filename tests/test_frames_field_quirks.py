@@ -705,6 +705,39 @@ def test_boot_bytes_are_checked_against_the_frame() -> None:
     assert errors == []
 
 
+#: 24-byte PMS3003 frames: one recorded by avaldebe/PyPMS (tests/captured_data/data.csv, rows
+#: PMS3003), and one quoted in a public PMS3003 reader's source comment (tests/
+#: test_formats_pms_variants.py's PMS3003_FRAMES).
+PMS3003_FRAMES = [
+    bytes.fromhex("424d001400000000000000000000000000000000005100f4"),
+    bytes.fromhex("424d0014001f00280030001a0024002f00000000005401db"),
+]
+
+
+def test_a_pms3003_polled_with_bytes_of_its_own_is_read() -> None:
+    """A PMS3003 takes no command (its SET pin puts it to sleep), so its preset has no wake
+    command and no read request; a sensor of it with a ``poll`` of request bytes (a keep-alive
+    some adapter wants, a PMS5003's read request left from another table) is valid, and it
+    must open and read the frames the device streams, the requests written, not fail at its
+    creation (the daemon ended by an uncaught ValueError: "pms3003 has no command
+    'wakeup'")."""
+    clock = Clock()
+    read = command_bytes("pms5003", "read")
+    table = {"preset": "pms3003", "warmup_s": 0, "poll": {"request": read, "interval_s": 1.0}}
+    with PtyPair() as pair:
+        rt = open_sensor(pair, clock, table)
+        device_end = DeviceEnd(rt, pair)
+        written = b""
+        for frame in PMS3003_FRAMES * 2:
+            clock.now += 1.0
+            written += device_end.tick(clock.now)
+            feed(rt, pair, frame)
+        rt.stop()
+    assert read in written
+    assert published(rt, "pm2_5_ug_m3") == 4
+    assert last_value(rt, "pm2_5_ug_m3") == 36.0
+
+
 # -- a PMS woken by its set-up ----------------------------------------------------------------
 
 

@@ -911,6 +911,8 @@ def spoilt_answer_check(
     kind = _KINDS.get(preset or "")
     if preset is None or kind not in ("mhz19", "pms") or not requests:
         return None
+    if "read" not in COMMANDS[preset]:  # a PMS3003 takes no command
+        return None
     if any(request != command_bytes(preset, "read") for request in requests):
         return None
     if kind == "pms":
@@ -920,9 +922,12 @@ def spoilt_answer_check(
 
 def wake_command(preset: str | None) -> str | None:
     """The command that wakes the device of ``preset`` from sleep (PMS ``wakeup``, SDS011
-    ``work``); None for a preset without one, and for a sensor without a preset."""
+    ``work``); None for a preset without one (a PMS3003 takes no command: its SET pin wakes
+    it), and for a sensor without a preset."""
     reporting = _REPORTING.get(_KINDS.get(preset or "", ""))
-    return None if reporting is None else reporting.wake
+    if reporting is None or reporting.wake not in COMMANDS.get(preset or "", {}):
+        return None
+    return reporting.wake
 
 
 def asked_only(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | None:
