@@ -1537,7 +1537,10 @@ class SensorConfig(Schema):
         if self.preset is not None and self.format == "frames":
             from sensord.formats.presets import stream_interval_note  # noqa: PLC0415  (loaded by a sensor with a preset)
 
-            note = stream_interval_note(self.preset, self.setup_names(), self.stale_after_s)
+            rewarms = self.warmup_after_silence and self.warmup_s > 0
+            note = stream_interval_note(
+                self.preset, self.setup_names(), self.stale_after_s, rewarms=rewarms
+            )
             if note is not None:
                 return note
         interval = 1.0 / self.sampling_rate_hz

@@ -960,34 +960,38 @@ _STREAM_INTERVALS_S: Mapping[str, float] = MappingProxyType(
 
 
 def stream_interval_note(
-    preset: str | None, setup: Sequence[str], stale_after_s: float
+    preset: str | None, setup: Sequence[str], stale_after_s: float, *, rewarms: bool
 ) -> str | None:
     """For a sensor of ``preset`` that streams after its set-up commands ``setup`` (a PMS in
     active mode): what a ``stale_after_s`` shorter than twice the longest time between two
     of its frames that the datasheet gives (:data:`_STREAM_INTERVALS_S`) does, for
     ``sensord check``; None otherwise. No longer than that time, the sensor is stale between
-    two frames of a working device in steady air, and each frame after such a spell warms it
-    up again (``warmup_after_silence``), which holds back nearly every reading; shorter than
-    twice, a spell of frames whose start bytes the line spoils, which keep coming at that
-    pace, is taken for a silence (``sensord.sensor.QUIET_SHARE_OF_STALE``: no byte for half
-    the stale timeout), and the sensor warms up again though the device was powered all
-    along. A note, not an error: the device sends faster while the air changes, and a
-    clean line spoils no frame."""
+    two frames of a working device in steady air, and, when it warms up again after a
+    silence (``rewarms``: ``warmup_after_silence`` and a ``warmup_s``), each frame after such
+    a spell warms it up again, which holds back nearly every reading; shorter than twice, a
+    spell of frames whose start bytes the line spoils, which keep coming at that pace, is
+    taken for a silence (``sensord.sensor.QUIET_SHARE_OF_STALE``: no byte for half the stale
+    timeout), and the sensor warms up again though the device was powered all along (none
+    of that without ``rewarms``). A note, not an error: the device sends faster while the
+    air changes, and a clean line spoils no frame."""
     interval = _STREAM_INTERVALS_S.get(preset or "")
     if interval is None or asked_only(preset, setup) is not None or stale_after_s >= 2 * interval:
         return None
     if stale_after_s <= interval:
-        effect = (
-            "the sensor is stale between two frames of a working device in steady air, and "
-            "each frame after such a spell warms it up again (warmup_after_silence): nearly "
-            "every reading is held back"
-        )
-    else:
+        effect = "the sensor is stale between two frames of a working device in steady air"
+        if rewarms:
+            effect += (
+                ", and each frame after such a spell warms it up again "
+                "(warmup_after_silence): nearly every reading is held back"
+            )
+    elif rewarms:
         effect = (
             "a spell of frames whose start bytes the line spoils, which keep coming at that "
             "pace, leaves no byte for half the stale time and is taken for a silence: the "
             "sensor warms up again though the device never stopped"
         )
+    else:
+        return None
     return (
         f"stale_after_s {stale_after_s:g} s is shorter than twice the {interval:g} s between "
         f"two frames that a {preset} sends in active mode when the air changes little (its "
