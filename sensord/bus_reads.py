@@ -453,9 +453,15 @@ class DeviceReads:
             return
         self._write_answered(device, expected, code, frame, copy=copy)
 
-    def tell_taken(self) -> None:
-        """Log the ``set-up write taken`` line that waited for what followed the write's
-        answer (``written``'s ``copy``), if any: nothing refused the write."""
+    def tell_taken(self, expected: Request | None = None) -> None:
+        """Log the ``set-up write taken`` lines that waited for what followed the writes'
+        answers (``written``'s ``copy``), if any: nothing refused the writes. ``expected``:
+        that write's line only (its device's answer came after its echo)."""
+        if expected is not None:
+            fields = self._untold(expected)
+            if fields is not None:
+                self.log.info("set-up write taken", **fields)
+            return
         untold, self._taken_untold = self._taken_untold, []
         for _, fields in untold:
             self.log.info("set-up write taken", **fields)

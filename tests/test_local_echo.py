@@ -1122,3 +1122,60 @@ def test_a_write_s_copy_waits_for_the_request_after_it_to_be_done(pty_pair: PtyP
         assert hand.bus.in_flight is None
     finally:
         hand.close()
+
+
+def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_write_s(
+    pty_pair: PtyPair,
+) -> None:
+    """The line of :func:`test_two_writes_before_any_read_are_settled_together`, echoing, with
+    a device that takes longer to answer a write than the bus takes to send the next one:
+    meters answer in 20 to 80 ms (a Carlo Gavazzi EM24 "typical 20-60ms",
+    ioBroker/ioBroker.modbus issue 262; a NuttX slave 50 ms, apache/nuttx-apps issue 3037),
+    while at 115200 baud the silence after the first write's echo is 1.75 ms. The first
+    write's echo comes, the second write goes out and its echo comes, then the device's
+    answer to the first write, its copy, 25 ms after that write; busy with the first, the
+    device drops the second. That copy is the first write's answer after its echo: the
+    write is taken and told at once, and the line echoes, so the second write's one copy was
+    its echo: it counts one timeout and is asked again at the next poll, where its echo is
+    dropped and its answer taken. The read goes out at once, no frame is counted as nobody's.
+    (The copy was taken for a frame nobody asked for, ``unasked``, which held the read back
+    for the device's timeout, and settled both writes as taken: the second, never done, was
+    not asked again.)"""
+    setup = [
+        {"table": "holding", "address": 54, "value": 7, "function": 6},
+        {"table": "holding", "address": 55, "value": 8, "function": 6},
+    ]
+    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
+    read = read_request(2, 0, 1)
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == first
+            hand.receive(100.001, first, look=False)  # its echo
+            assert hand.tick(100.005) == second
+            hand.receive(100.006, second, look=False)  # its echo
+            hand.receive(100.025, first, look=False)  # the device's answer to the first
+            assert write_lines(logs) == [("set-up write taken", None)]
+            assert hand.bus._line_echoes  # known before the read's echo shows it
+            assert hand.tick(100.03) == read  # not held back for a drain
+            hand.receive(100.031, read + read_reply(2, [9]), look=False)
+            assert hand.tick(100.3) == b""  # the second write's window has passed
+            assert hand.tick(101.0) == second  # asked again, before the read
+            hand.receive(101.001, second + second, look=False)  # its echo, then its answer
+            assert hand.tick(101.01) == read
+            hand.receive(101.011, read + read_reply(2, [9]), look=False)
+            assert hand.tick(102.0) == read  # neither write is asked again
+            hand.receive(102.001, read + read_reply(2, [9]), look=False)
+        taken = [e["write"] for e in logs if e["event"] == "set-up write taken"]
+        assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
+        assert write_lines(logs) == [("set-up write taken", None)] * 2
+        counters = hand.counters("w")
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        # the first write, the second at its second poll, and three reads
+        assert (counters.transactions, counters.timeouts) == (5, 1)
+        assert hand.values("w")["a"] == (9.0, 9.0, 3)
+        told = [e for e in logs if e["event"] == "requests come back as sent"]
+        assert [(e["sensor"], e["unit"]) for e in told] == [("w", 2)]
+    finally:
+        hand.close()
