@@ -1482,7 +1482,8 @@ class Bus:
         write's answer, as an adapter that echoes would have sent the echo of that write
         before it. Either tells the bus that the line echoes (``_line_echoes``): the writes
         after it have their echo dropped (``_write_echo``). A second copy of a write answered
-        so before this one is that write's answer (``_copy_before``). Any other frame settles
+        so before this one, or an exception in its place, is that write's answer
+        (``_copy_before``). Any other frame settles
         the write as its window's end does (``_copy_settled``); after that end, once it can be
         (``_copy_due``), as ``tick`` does."""
         copy = self._write_copy
@@ -1528,35 +1529,44 @@ class Bus:
         return True
 
     def _copy_before(self, response: Response) -> bool:
-        """True when ``response`` is a second copy of a write answered so before the last one
-        while the line's echo was not known (``_copies_before``), within that write's
-        timeout: a device that takes longer to answer a write than the next request takes to
-        go out and come back as sent (energy meters answer in 20 to 80 ms; at 9600 baud the
-        silence and a request take 13 ms) answers after that request's echo. The write's one
-        copy before was its echo, this one its device's answer: the write is taken, its
-        exchange counted (its round trip to this copy), and the line echoes
-        (``_line_echoes``), which settles the copies after it as echoes unless their own second
-        copies come (``_copy_settled``). Logged as an echo (once a run), not counted as a frame
-        nobody asked for, nor as a late answer."""
+        """True when ``response`` is the device's answer, after its echo, to a write answered
+        so before the last one while the line's echo was not known (``_copies_before``),
+        within that write's timeout: a second copy of it, or an exception of its unit id and
+        function code (unless a write of those is in flight: its answer, see
+        ``_copy_of_write``), the earliest such write's. A device that takes longer to answer
+        a write than the next request takes to go out and come back as sent (energy meters
+        answer in 20 to 80 ms; at 9600 baud the silence and a request take 12 ms) answers
+        after that request's echo, and answers its requests in order. The write's one copy
+        before was its echo: the write is taken (its line told) or refused
+        (``DeviceReads.refused_after_echo``), its exchange counted (its round trip to this
+        answer), and the line echoes (``_line_echoes``), which settles the copies after it
+        as echoes unless their own answers come (``_copy_settled``). Logged as an echo (once
+        a run), not counted as a frame nobody asked for, nor as a late answer."""
         now = self._clock()
-        answered = next(
-            (
-                each
-                for each in self._copies_before
-                if response.frame == each[0].request
-                and now <= each[3]
-                and self.devices.get(each[0].device.sensor.name) is each[0].device
-            ),
-            None,
-        )
-        if answered is None:
+        frame = response.frame
+        current = self.in_flight
+        for each in self._copies_before:
+            flight, polls, _, until = each
+            request = flight.request
+            if now > until or self.devices.get(flight.device.sensor.name) is not flight.device:
+                continue
+            refused = (
+                bool(response.exception_code)
+                and frame[:2] == bytes((request[0], request[1] | 0x80))
+                and (current is None or current.request[:2] != request[:2])
+            )
+            if refused or frame == request:
+                break
+        else:
             return False
-        self._copies_before.remove(answered)
-        flight = answered[0]
+        self._copies_before.remove(each)
         device = flight.device
         device.counters.transactions += 1
         device.counters.observe_rtt(now - flight.sent_at)
-        self.reads.tell_taken(flight.expected)
+        if refused:
+            self.reads.refused_after_echo(device, flight.expected, response, polls)
+        else:
+            self.reads.tell_taken(flight.expected)
         self._line_echoes = True
         if not self._echo_noted:
             self._echo_noted = True

@@ -1124,8 +1124,9 @@ def test_a_write_s_copy_waits_for_the_request_after_it_to_be_done(pty_pair: PtyP
         hand.close()
 
 
+@pytest.mark.parametrize("refused", [False, True], ids=["taken", "refused"])
 def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_write_s(
-    pty_pair: PtyPair,
+    pty_pair: PtyPair, refused: bool
 ) -> None:
     """The line of :func:`test_two_writes_before_any_read_are_settled_together`, echoing, with
     a device that takes longer to answer a write than the bus takes to send the next one:
@@ -1133,20 +1134,24 @@ def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_w
     ioBroker/ioBroker.modbus issue 262; a NuttX slave 50 ms, apache/nuttx-apps issue 3037),
     while at 115200 baud the silence after the first write's echo is 1.75 ms. The first
     write's echo comes, the second write goes out and its echo comes, then the device's
-    answer to the first write, its copy, 25 ms after that write; busy with the first, the
-    device drops the second. That copy is the first write's answer after its echo: the
-    write is taken and told at once, and the line echoes, so the second write's one copy was
-    its echo: it counts one timeout and is asked again at the next poll, where its echo is
-    dropped and its answer taken. The read goes out at once, no frame is counted as nobody's.
-    (The copy was taken for a frame nobody asked for, ``unasked``, which held the read back
-    for the device's timeout, and settled both writes as taken: the second, never done, was
-    not asked again.)"""
+    answer to the first write, 25 ms after it: its copy, or exception 02 (a register it does
+    not map); busy with the first, the device drops the second. That answer is the first
+    write's, after its echo: the write is taken, or refused and not asked again, told at
+    once; and the line echoes, so the second write's one copy was its echo: it counts one
+    timeout and is asked again at the next poll, where its echo is dropped and its answer
+    taken. The read goes out at once, no frame is counted as nobody's. (The copy was taken
+    for a frame nobody asked for, ``unasked``, which held the read back for the device's
+    timeout, and settled both writes as taken; the exception was taken for the second
+    write's refusal, and the first write asked again. Either way the second write, never
+    done, was not asked again.)"""
     setup = [
         {"table": "holding", "address": 54, "value": 7, "function": 6},
         {"table": "holding", "address": 55, "value": 8, "function": 6},
     ]
     first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
     second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
+    answer = rtu_frame(bytes.fromhex("02 86 02")) if refused else first
+    told = ("device refused a set-up write", 2) if refused else ("set-up write taken", None)
     read = read_request(2, 0, 1)
     hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
     try:
@@ -1155,8 +1160,8 @@ def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_w
             hand.receive(100.001, first, look=False)  # its echo
             assert hand.tick(100.005) == second
             hand.receive(100.006, second, look=False)  # its echo
-            hand.receive(100.025, first, look=False)  # the device's answer to the first
-            assert write_lines(logs) == [("set-up write taken", None)]
+            hand.receive(100.025, answer, look=False)  # the device's answer to the first
+            assert write_lines(logs) == [told]
             assert hand.bus._line_echoes  # known before the read's echo shows it
             assert hand.tick(100.03) == read  # not held back for a drain
             hand.receive(100.031, read + read_reply(2, [9]), look=False)
@@ -1167,15 +1172,63 @@ def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_w
             hand.receive(101.011, read + read_reply(2, [9]), look=False)
             assert hand.tick(102.0) == read  # neither write is asked again
             hand.receive(102.001, read + read_reply(2, [9]), look=False)
-        taken = [e["write"] for e in logs if e["event"] == "set-up write taken"]
-        assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
-        assert write_lines(logs) == [("set-up write taken", None)] * 2
+        ended = [e["write"] for e in logs if e["event"] in WRITE_EVENTS]
+        assert ended == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
+        assert write_lines(logs) == [told, ("set-up write taken", None)]
         counters = hand.counters("w")
         assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert counters.exceptions == ({2: 1} if refused else {})
         # the first write, the second at its second poll, and three reads
         assert (counters.transactions, counters.timeouts) == (5, 1)
         assert hand.values("w")["a"] == (9.0, 9.0, 3)
-        told = [e for e in logs if e["event"] == "requests come back as sent"]
-        assert [(e["sensor"], e["unit"]) for e in told] == [("w", 2)]
+        echoes = [e for e in logs if e["event"] == "requests come back as sent"]
+        assert [(e["sensor"], e["unit"]) for e in echoes] == [("w", 2)]
+    finally:
+        hand.close()
+
+
+def test_a_third_write_refused_in_pieces_on_a_line_that_does_not_echo_is_refused_itself(
+    pty_pair: PtyPair,
+) -> None:
+    """Three set-up writes of function 06 to one device on an adapter that does not echo,
+    ``local_echo`` off: the device answers the first two with their copies, as it does, and
+    the third, in flight, with exception 02, one byte at a time (a USB adapter's reads cut
+    it so). The exception answers the third write: refused, the first two taken, no
+    timeout, no echo told of. (An exception of the first writes' unit id and function code
+    after their copies is theirs on an echoing line, where those copies were echoes; not
+    while a write of those is in flight.)"""
+    setup = [
+        {"table": "holding", "address": 54, "value": 7, "function": 6},
+        {"table": "holding", "address": 55, "value": 8, "function": 6},
+        {"table": "holding", "address": 56, "value": 9, "function": 6},
+    ]
+    writes = [
+        rtu_frame(bytes.fromhex(body))
+        for body in ("02 06 00 36 00 07", "02 06 00 37 00 08", "02 06 00 38 00 09")
+    ]
+    refused = rtu_frame(bytes.fromhex("02 86 02"))
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            for at, write in zip((100.0, 100.01, 100.02), writes, strict=True):
+                assert hand.tick(at) == write
+                if write is not writes[-1]:
+                    hand.receive(at + 0.001, write, look=False)  # the device's answer
+            for at, byte in enumerate(refused):
+                hand.receive(100.021 + at / 10000, bytes([byte]), look=False)
+            assert hand.tick(100.03) == read_request(2, 0, 1)
+            hand.receive(100.031, read_reply(2, [9]), look=False)
+            hand.tick(100.3)  # the windows have passed
+        ended = [(e["event"], e["write"]) for e in logs if e["event"] in WRITE_EVENTS]
+        assert ended == [
+            ("set-up write taken", "holding 54 = [7] (06)"),
+            ("set-up write taken", "holding 55 = [8] (06)"),
+            ("device refused a set-up write", "holding 56 = [9] (06)"),
+        ]
+        counters = hand.counters("w")
+        assert counters.exceptions == {2: 1}
+        assert (counters.transactions, counters.timeouts) == (4, 0)
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert not [e for e in logs if e["event"] == "requests come back as sent"]
     finally:
         hand.close()
