@@ -1596,12 +1596,19 @@ class Bus:
         each is unanswered (a timeout; ``DeviceReads.unanswered_after_echo``)."""
         before, self._copies_before = self._copies_before, []
         for flight, polls, _, _ in before:
-            device = flight.device
-            if self.devices.get(device.sensor.name) is device:
-                device.counters.timeouts += 1
-                self.reads.unanswered_after_echo(
-                    device, flight.expected, polls, ECHO_NO_ANSWER_HINT
-                )
+            self._echo_alone(flight, polls)
+
+    def _echo_alone(self, flight: _Exchange, polls: int) -> None:
+        """The write of ``flight``, taken at its one copy, had the adapter's echo alone: it is
+        unanswered (a timeout; ``DeviceReads.unanswered_after_echo``, ``polls``: its polls in
+        a row before). Of a device that left the bus (a reload), its waiting ``set-up write
+        taken`` line is dropped, and nothing more told."""
+        device = flight.device
+        if self.devices.get(device.sensor.name) is not device:
+            self.reads.forget_taken(flight.expected)
+            return
+        device.counters.timeouts += 1
+        self.reads.unanswered_after_echo(device, flight.expected, polls, ECHO_NO_ANSWER_HINT)
 
     def _copy_settled(self) -> None:
         """The write answered last with its request's own bytes (``_write_copy``) had no second
@@ -1615,19 +1622,16 @@ class Bus:
         timeout, asked again at the next poll, logged after
         :data:`~sensord.bus_reads.WRITE_POLLS` polls with :data:`ECHO_NO_ANSWER_HINT`:
         ``DeviceReads.unanswered_after_echo``), as one whose echo alone came on a line known
-        to echo is. Else it was the device's answer (or its device left the bus): taken, its
-        line told. The writes answered so before it while the line's echo was not known
+        to echo is (of a device that left the bus, only its line is dropped). Else it was
+        the device's answer: taken, its line told. The writes answered so before it while the
+        line's echo was not known
         (``_copies_before``: one first copy tells nothing of another's) share its lot.
         Nothing is waited for meanwhile: a line that does not echo, whose device's answer is
         the one copy, costs no wait; the settling itself waits, while the line's echo is not
         known, until a request sent after the copy is done (``_copy_due``): the device's
         read, sent right after its set-up writes, comes back as sent on a line that echoes."""
         flight = self._write_copy_of
-        if (
-            flight is None
-            or self.devices.get(flight.device.sensor.name) is not flight.device
-            or not (self._write_copy_unknown and self._line_echoes)
-        ):
+        if flight is None or not (self._write_copy_unknown and self._line_echoes):
             before, self._copies_before = self._copies_before, []
             for taken, _, rtt_s, _ in before:
                 taken.device.counters.transactions += 1
@@ -1636,11 +1640,7 @@ class Bus:
             self.reads.tell_taken()
             return
         self._write_copy, self._write_copy_of = b"", None
-        device = flight.device
-        device.counters.timeouts += 1
-        self.reads.unanswered_after_echo(
-            device, flight.expected, self._write_copy_polls, ECHO_NO_ANSWER_HINT
-        )
+        self._echo_alone(flight, self._write_copy_polls)
         self._echoes_alone()
 
     def _copy_due(self) -> bool:

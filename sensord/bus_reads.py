@@ -512,6 +512,12 @@ class DeviceReads:
             device.unwritten = [w for w in device.writes if w is expected or w in device.unwritten]
         self._write_unanswered(device, expected, why)
 
+    def forget_taken(self, expected: Request) -> None:
+        """Drop the waiting ``set-up write taken`` line of ``expected`` (``written``'s
+        ``copy``), untold: its device left the bus, and that copy turned out to be the
+        adapter's echo (``Bus._copy_settled``)."""
+        self._untold(expected)
+
     def _untold(self, expected: Request) -> dict[str, Any] | None:
         """The waiting ``set-up write taken`` line of ``expected`` (its fields), taken out;
         None when none waits."""

@@ -1232,3 +1232,44 @@ def test_a_third_write_refused_in_pieces_on_a_line_that_does_not_echo_is_refused
         assert not [e for e in logs if e["event"] == "requests come back as sent"]
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize("echo", [True, False], ids=["echoing", "plain"])
+def test_the_writes_of_a_device_a_reload_removed_are_told_as_the_line_shows_them(
+    pty_pair: PtyPair, echo: bool
+) -> None:
+    """The line of :func:`test_two_writes_before_any_read_are_settled_together` with a second
+    device (unit 1) read after the two writes of unit 2, which a reload (SIGHUP) removes
+    while its writes' copies are unsettled. On an echoing adapter, with unit 2 silent, unit
+    1's read comes back as sent: the writes' copies were their echoes, and nothing is told
+    of them (their device left). On one that does not echo, the copies were unit 2's
+    answers: both writes are told as taken. (On the echoing line both were told as taken,
+    counted as answered, because their device had left.)"""
+    setup = [
+        {"table": "holding", "address": 54, "value": 7, "function": 6},
+        {"table": "holding", "address": 55, "value": 8, "function": 6},
+    ]
+    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
+    read = read_request(1, 0, 1)
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup), echo_table("", 1, "m"))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == first
+            hand.receive(100.001, first, look=False)  # its echo, or the device's copy
+            assert hand.tick(100.005) == second
+            hand.receive(100.006, second, look=False)
+            hand.bus.remove("w")
+            assert hand.tick(100.01) == read
+            hand.receive(100.011, (read if echo else b"") + read_reply(1, [5]), look=False)
+            assert hand.tick(100.3) == b""  # the writes' windows have passed
+            assert hand.tick(101.0) == read
+            hand.receive(101.001, (read if echo else b"") + read_reply(1, [5]), look=False)
+        lines = [(e["event"], e["sensor"]) for e in logs if e["event"] in WRITE_EVENTS]
+        assert lines == ([] if echo else [("set-up write taken", "w")] * 2)
+        assert not hand.bus.reads._taken_untold  # nothing of the device that left is held
+        counters = hand.counters("w")
+        assert (counters.transactions, counters.timeouts) == ((0, 0) if echo else (2, 0))
+        assert hand.values("m")["a"] == (5.0, 5.0, 2)
+    finally:
+        hand.close()
