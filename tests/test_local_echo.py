@@ -1187,6 +1187,57 @@ def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_w
         hand.close()
 
 
+def test_two_writes_to_a_device_answering_in_50_ms_on_an_echoing_line_are_taken_once() -> None:
+    """A real device (pymodbus's serial server) behind an adapter that echoes
+    (epics-modules/modbus issue 39), ``local_echo`` off, answering every request 50 ms after
+    it (a NuttX slave's constant turnaround, apache/nuttx-apps issue 3037), with two set-up
+    writes of function 06 before its read. Each write's echo comes at once; the second
+    write and the read go out on the echoes, so the device's answers to the writes come
+    after the next requests' echoes. Each answer is its write's: both writes are taken once
+    and in the device's memory, never asked again, and nothing is counted as another
+    unit's, another function's, nobody's or late. (The first write's answer settled both
+    writes as echoes alone once the read had come back as sent, and went for a frame
+    nobody asked for; the second's was then counted as a wrong function of the read: both
+    writes were asked again at the next poll.)"""
+    table = bus_table("", local_echo=False)
+    table["modbus"] |= {
+        "interval_s": 0.2,
+        "timeout_s": 1.0,
+        "setup": [
+            {"table": "holding", "address": 54, "value": 7},
+            {"table": "holding", "address": 55, "value": 8},
+        ],
+    }
+    with (
+        capture_logs() as logs,
+        PtyRelay(echo=True, delay_s=lambda data: 0.05) as relay,
+        ModbusServer([1], "serial", relay.far.path) as server,
+    ):
+        server.set(1, "holding", 0, [4321])
+        table["port"] = relay.near.path
+        errors: list[str] = []
+        config = Config.load({"sensors": [table]}, "", errors)
+        assert config is not None, errors
+        runtime = SensorRuntime(config.sensors[0])
+        with Reader([runtime]) as reader:
+
+            def read_on() -> bool:
+                counters = runtime.modbus
+                return counters is not None and counters.transactions >= 8
+
+            run_reader_until(reader, read_on, 10.0)
+        assert server.get(1, "holding", 54) == [7]
+        assert server.get(1, "holding", 55) == [8]
+        sent = bytes(relay.requests)
+    for body in ("01 06 00 36 00 07", "01 06 00 37 00 08"):
+        assert sent.count(rtu_frame(bytes.fromhex(body))) == 1, sent.hex(" ")
+    assert write_lines(logs) == [("set-up write taken", None)] * 2
+    counters = runtime.modbus
+    assert counters is not None
+    assert counters.timeouts == 0
+    assert counters.errors == dict.fromkeys(counters.errors, 0)
+
+
 def test_a_third_write_refused_in_pieces_on_a_line_that_does_not_echo_is_refused_itself(
     pty_pair: PtyPair,
 ) -> None:
