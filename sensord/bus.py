@@ -1472,8 +1472,9 @@ class Bus:
         device's answer. Logged as an echo (once a run) and dropped, not counted as a frame
         nobody asked for (another master, two devices of one unit id) nor as the answer of
         another function to the exchange in flight. The write's ``set-up write taken`` line
-        waits for this (``DeviceReads.written``'s ``copy``): told at the copy, at any other
-        frame, or once the window has passed (``tick``; ``_close_source``). An exception of
+        waits for this (``DeviceReads.written``'s ``copy``): told at the copy, or at another
+        frame or once the window has passed, when it can be settled (``tick``;
+        ``_close_source``). An exception of
         the write's unit id and function code in its place is the device's answer after the
         echo too: it refused the write, which is that write's exception
         (``DeviceReads.refused_after_echo``, which drops that line), not a frame nobody asked
@@ -1483,9 +1484,12 @@ class Bus:
         before it. Either tells the bus that the line echoes (``_line_echoes``): the writes
         after it have their echo dropped (``_write_echo``). A second copy of a write answered
         so before this one, or an exception in its place, is that write's answer
-        (``_copy_before``). Any other frame settles
-        the write as its window's end does (``_copy_settled``); after that end, once it can be
-        (``_copy_due``), as ``tick`` does."""
+        (``_copy_before``). Any other frame settles the write as its window's end does
+        (``_copy_settled``), once it can be (``_copy_due``), as ``tick`` does: while the line's
+        echo is not known, only once a request sent after the copy is done, since a frame of
+        another master's exchange, on a line shared with one, or another device's late
+        answer, may come with the echo, before that request has shown whether it comes back
+        as sent."""
         copy = self._write_copy
         flight = self._write_copy_of
         if self._clock() > self._write_copy_until:
@@ -1504,14 +1508,18 @@ class Bus:
         if self._copies_before and self._copy_before(response):
             return True
         if response.frame != copy:
+            # the answer of a write of the copy's unit id and function code in flight: it
+            # came with no echo before it, so the line does not echo
+            answers_current = current is not None and current.request[:2] == copy[:2]
             if (
                 not response.exception_code
                 or response.frame[:2] != bytes((copy[0], copy[1] | 0x80))
                 or flight is None
                 or self.devices.get(flight.device.sensor.name) is not flight.device
-                or (current is not None and current.request[:2] == copy[:2])
+                or answers_current
             ):
-                self._copy_settled()
+                if answers_current or self._copy_due():
+                    self._copy_settled()
                 return False
             self._copy_answered()
             polls = self._write_copy_polls

@@ -1324,3 +1324,51 @@ def test_the_writes_of_a_device_a_reload_removed_are_told_as_the_line_shows_them
         assert hand.values("m")["a"] == (5.0, 5.0, 2)
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize("echo", [True, False], ids=["echoing", "plain"])
+def test_another_master_s_frame_with_a_write_s_one_copy_does_not_settle_it(
+    pty_pair: PtyPair, echo: bool
+) -> None:
+    """The first set-up write after an open (function 06) on a line shared with another
+    master: a Seplos BMS at address 0 polls every pack of its bus itself, and a second
+    master reading them talks across it (syssi/esphome-seplos-bms issues 116 and 80). The
+    write's one copy comes in one chunk with a pack's answer to that master (unit 7,
+    function 04), before the device's read goes out. That frame tells nothing of the
+    adapter's echo: the copy is settled by the read after it. On an echoing adapter, with
+    the device silent, the read comes back as sent: the write's copy was its echo, and the
+    write is asked again at the next poll (where its echo is dropped) and logged as
+    unanswered after three polls, never taken. On one that does not echo, the copy was the
+    device's answer: taken once, no timeout, and the read goes out at once. (The pack's
+    frame settled the copy as the device's answer at once: the write was taken on its echo
+    alone, and never asked again.)"""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    read = read_request(2, 0, 1)
+    other = read_reply(7, [1], function=4)  # a pack's answer to the other master
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == write
+            hand.receive(100.001, write + other, look=False)
+            assert hand.tick(100.01) == read
+            hand.receive(100.011, read if echo else read_reply(2, [9]), look=False)
+            hand.tick(100.5)  # the read's and the write's windows have passed
+            counters = hand.counters("w")
+            if echo:
+                assert write_lines(logs) == []
+                assert (counters.transactions, counters.timeouts) == (0, 2)
+            else:
+                assert write_lines(logs) == [("set-up write taken", None)]
+                assert (counters.transactions, counters.timeouts) == (2, 0)
+            sent = play_echoing_line(hand, 104.0, set() if echo else {2}, echo=echo)
+        writes = [r for r in sent if r == write]
+        if echo:
+            assert writes == [write] * 2
+            assert write_lines(logs) == [("set-up write unanswered", None)]
+        else:
+            assert writes == []
+            assert write_lines(logs) == [("set-up write taken", None)]
+            assert hand.counters("w").timeouts == 0
+    finally:
+        hand.close()
