@@ -1521,11 +1521,11 @@ class Bus:
                 if answers_current or self._copy_due():
                     self._copy_settled()
                 return False
-            self._copy_answered()
+            self._copy_answered(after_echo=True)
             polls = self._write_copy_polls
             self.reads.refused_after_echo(flight.device, flight.expected, response, polls)
         else:  # the device's own answer after the echo: the write was taken
-            self._copy_answered()
+            self._copy_answered(after_echo=True)
             self.reads.tell_taken()
         self._line_echoes = True
         if not self._echo_noted:
@@ -1586,17 +1586,19 @@ class Bus:
             )
         return True
 
-    def _copy_answered(self) -> None:
+    def _copy_answered(self, *, after_echo: bool = False) -> None:
         """The write answered last with its request's own bytes (``_write_copy``) is known to
-        have been answered by its device, after its echo: its exchange is counted, with its
-        round trip to that first copy; the writes answered so before it while the line's
-        echo was not known (``_copies_before``) had their echo alone (``_echoes_alone``)."""
+        have been answered by its device: its exchange is counted, with its round trip to
+        that first copy, or (``after_echo``: that copy was the adapter's echo, and the device's
+        answer came now) to now; the writes answered so before it while the line's echo was
+        not known (``_copies_before``) had their echo alone (``_echoes_alone``)."""
         flight, self._write_copy_of = self._write_copy_of, None
         self._write_copy = b""
         if flight is not None:
             counters = flight.device.counters
             counters.transactions += 1
-            counters.observe_rtt(self._write_copy_rtt_s)
+            rtt_s = self._clock() - flight.sent_at if after_echo else self._write_copy_rtt_s
+            counters.observe_rtt(rtt_s)
         self._echoes_alone()
 
     def _echoes_alone(self) -> None:

@@ -1372,3 +1372,27 @@ def test_another_master_s_frame_with_a_write_s_one_copy_does_not_settle_it(
             assert hand.counters("w").timeouts == 0
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["taken", "refused"])
+def test_a_write_answered_after_its_echo_is_timed_to_the_device_s_answer(
+    pty_pair: PtyPair, refused: bool
+) -> None:
+    """The first set-up write after an open (function 06) on an echoing adapter,
+    ``local_echo`` off: its echo comes 1 ms after it, the device's answer (its copy, or
+    exception 02) 30 ms after it, before the read goes out. The exchange is counted once,
+    with the device's round trip, 30 ms, in the round-trip histogram (``observe_rtt``), not
+    the echo's 1 ms."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    answer = rtu_frame(bytes.fromhex("02 86 02")) if refused else write
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    try:
+        assert hand.tick(100.0) == write
+        hand.receive(100.001, write, look=False)  # its echo
+        hand.receive(100.03, answer, look=False)  # the device's answer
+        counters = hand.counters("w")
+        assert counters.transactions == 1
+        assert counters.rtt_sum_s == pytest.approx(0.03)
+    finally:
+        hand.close()
