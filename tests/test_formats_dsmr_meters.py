@@ -1491,13 +1491,20 @@ ISKRA_OTHER = ISKRA_SECOND.replace(b"1-0:1.7.0(0000.59*kW)", b"1-0:1.7.0(0000.77
 
 #: ``ISKRA_OTHER`` with its header line (``/ISk5\2MT382-1003``) cut as a line cuts it: its
 #: ``/`` lost or damaged (``2F`` read as ``2E``), its first half lost, or its line end lost
-#: with what followed, the header run into the rest of a line, or into a reading.
+#: with what followed, the header run into the rest of a line, or into a reading (with a
+#: byte of it damaged too: ``k`` read as 0xEB).
 HEADER_CUTS = {
     "slash lost": ISKRA_OTHER[1:],
     "slash damaged": b"." + ISKRA_OTHER[1:],
     "first half lost": ISKRA_OTHER[ISKRA_OTHER.index(b"2MT382") :],
     "run into a line": ISKRA_OTHER[:8] + ISKRA_OTHER[ISKRA_OTHER.index(b"1.1(5A42") :],
     "run into a reading": ISKRA_OTHER[:8] + ISKRA_OTHER[ISKRA_OTHER.index(b"1-0:1.8.1") :],
+    "damaged, run into a reading": (
+        ISKRA_OTHER[:3]
+        + b"\xeb"
+        + ISKRA_OTHER[4:8]
+        + ISKRA_OTHER[ISKRA_OTHER.index(b"1-0:1.8.1") :]
+    ),
 }
 
 #: A household's channels of the Iskra MT382.
@@ -1585,6 +1592,48 @@ def test_text_between_dsmr_2_2_telegrams_that_ends_no_telegram_is_skipped() -> N
         assert (counted["rejected"], counted["skipped"]) == ({}, len(stray))
         for size in (1, 7, 64):
             assert take("dsmr", data, [size]) == (lines, counted), size
+
+
+#: ``ISKRA_OTHER`` with a byte of its header line (``/ISk5\\2MT382-1003`` and CR LF) damaged
+#: on the line, its line end still within 40 bytes of its ``/`` and none of its readings
+#: touched: a letter with its high bit set (``k`` read as 0xEB), a digit made a control byte
+#: (``5`` as 0x15), its CR read as a form feed, its LF lost (the line ends at the LF of the empty
+#: line after it) or read as ``!``.
+HEADER_DAMAGES = {
+    "letter high bit": ISKRA_OTHER.replace(b"/ISk5", b"/IS\xeb5", 1),
+    "digit a control byte": ISKRA_OTHER.replace(b"/ISk5", b"/ISk\x15", 1),
+    "cr damaged": ISKRA_OTHER.replace(b"-1003\r\n", b"-1003\x0c\n", 1),
+    "lf lost": ISKRA_OTHER.replace(b"-1003\r\n", b"-1003\r", 1),
+    "lf damaged": ISKRA_OTHER.replace(b"-1003\r\n", b"-1003\r!", 1),
+}
+
+
+@pytest.mark.parametrize("damage", list(HEADER_DAMAGES))
+def test_a_dsmr_2_2_telegram_whose_header_line_took_a_damaged_byte_is_read(damage: str) -> None:
+    """A DSMR 2.2 telegram of the Iskra MT382's run (nielsbasjes/dsmr-tools issue #54) whose
+    header line took a damaged byte, between two whole ones: its line end came within 40 bytes
+    of its ``/`` and no line of readings ran into it, so it was not cut, and the header is no
+    reading. It is read as an undamaged one is (no CRC: read unchecked), every reading (0.77
+    kW published) and nothing rejected, however the bytes are chunked."""
+    damaged = HEADER_DAMAGES[damage]
+    assert damaged != ISKRA_OTHER
+    first = ISKRA_OTHER.index(b"0-0:96.1.1")
+    assert damaged.endswith(ISKRA_OTHER[first:])
+    assert len(damaged) - len(ISKRA_OTHER[first:]) < 40
+    data = ISKRA_FIRST + damaged + ISKRA_SECOND
+    lines, counted = take("dsmr", data)
+    assert lines == [
+        *telegram_lines(ISKRA_FIRST),
+        *telegram_lines(ISKRA_OTHER),
+        *telegram_lines(ISKRA_SECOND),
+    ]
+    assert counted["rejected"] == {}
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    powers, got = published_power([ISKRA_FIRST, damaged, ISKRA_SECOND])
+    assert powers == [0.59, 0.77, 0.59]
+    assert got["readings"] == 3 * len(ISKRA_CHANNELS)
+    assert got["errors"] == {}
 
 
 @pytest.mark.parametrize(

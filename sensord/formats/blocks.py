@@ -56,7 +56,9 @@ Kinds:
   ``truncated`` too when its lines show it was cut: its header line ran into the lines after
   it (no line end within 40 bytes of its ``/``, or a line of readings in it), or it holds a
   code twice, two telegrams run into one (the ``!`` of the first and the header of the next
-  lost, which a CRC would have refused).
+  lost, which a CRC would have refused). A header line that took a damaged byte (a byte that
+  is no text, its CR or LF too) but ends within those 40 bytes was not cut: the header is no
+  reading, and the telegram is read.
 
   A meter that encrypts its telegrams (Luxembourg's Smarty, a Sagemcom T210-D in Luxembourg,
   Austrian meters on their customer interface) sends each as a DLMS general-glo-ciphering
@@ -1085,16 +1087,21 @@ class BlockFramer(LineFramer):
 
 def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> str | None:
     """Why the DSMR telegram from ``start`` to its ``!`` at ``end``, which has no CRC (DSMR 2.2
-    or 3: read unchecked) and whose header line ends at ``head`` (None: no line end within
-    :data:`_HEADER_BYTES` of its ``/``), was cut on the line, or None when its lines tell no
-    cut: its header line ran into the lines after it, its line end lost (no line end in
-    bounds, or a line of readings in it), or it holds a code twice, two telegrams run into
-    one (the ``!`` of the first and the header line of the next lost)."""
+    or 3: read unchecked) and whose header line ends at ``head`` (None: no header line of
+    text within :data:`_HEADER_BYTES` of its ``/``), was cut on the line, or None when its
+    lines tell no cut: its header line ran into the lines after it, its line end lost (no
+    line end in bounds, or a line of readings in it), or it holds a code twice, two telegrams
+    run into one (the ``!`` of the first and the header line of the next lost). A header line
+    that holds a byte that is no text (a byte of it damaged on the line, its CR or LF too:
+    its line then ends at the empty line's LF) but ends within bounds was not cut: the header
+    is no reading."""
     if head is None:
-        return (
-            f"its header line was cut: no line end within {_HEADER_BYTES} bytes of its '/' "
-            "(its line end lost, the lines after it run into it)"
-        )
+        head = data.find(b"\n", start + 1, start + 1 + _HEADER_BYTES)
+        if head < 0:
+            return (
+                f"its header line was cut: no line end within {_HEADER_BYTES} bytes of its '/' "
+                "(its line end lost, the lines after it run into it)"
+            )
     reading = _LINE_CODE.search(data, start, head)
     if reading is not None:
         return (
