@@ -687,6 +687,8 @@ def second_made(telegram: bytes) -> bytes:
         (second_made(SECOND.replace(b"\r\n", b"\n")), [0, 2], "checksum"),
         # the second telegram's '/' lost: its lines come after the first one's end
         (second_made(SECOND[1:]), [0, 2], "truncated"),
+        # its '/' read as 0x0F (a bit lost), a byte that is no text, after the stray 'p'
+        (second_made(b"\x0f" + SECOND[1:]), [0, 2], "truncated"),
     ],
     ids=[
         "byte-lost",
@@ -697,6 +699,7 @@ def second_made(telegram: bytes) -> bytes:
         "crc-not-hex",
         "lf-only",
         "slash-lost",
+        "slash-no-text",
     ],
 )
 def test_damage_to_a_real_telegram_costs_it_alone(
@@ -1490,12 +1493,14 @@ ISKRA_FIRST, ISKRA_SECOND = telegrams_of(ISKRA_DSMR22_RUN)
 ISKRA_OTHER = ISKRA_SECOND.replace(b"1-0:1.7.0(0000.59*kW)", b"1-0:1.7.0(0000.77*kW)")
 
 #: ``ISKRA_OTHER`` with its header line (``/ISk5\2MT382-1003``) cut as a line cuts it: its
-#: ``/`` lost or damaged (``2F`` read as ``2E``), its first half lost, or its line end lost
-#: with what followed, the header run into the rest of a line, or into a reading (with a
-#: byte of it damaged too: ``k`` read as 0xEB).
+#: ``/`` lost or damaged (``2F`` read as ``2E``, as 0x0F or as 0xAF: a byte that is no text),
+#: its first half lost, or its line end lost with what followed, the header run into the rest
+#: of a line, or into a reading (with a byte of it damaged too: ``k`` read as 0xEB).
 HEADER_CUTS = {
     "slash lost": ISKRA_OTHER[1:],
     "slash damaged": b"." + ISKRA_OTHER[1:],
+    "slash a control byte": b"\x0f" + ISKRA_OTHER[1:],
+    "slash high bit": b"\xaf" + ISKRA_OTHER[1:],
     "first half lost": ISKRA_OTHER[ISKRA_OTHER.index(b"2MT382") :],
     "run into a line": ISKRA_OTHER[:8] + ISKRA_OTHER[ISKRA_OTHER.index(b"1.1(5A42") :],
     "run into a reading": ISKRA_OTHER[:8] + ISKRA_OTHER[ISKRA_OTHER.index(b"1-0:1.8.1") :],
