@@ -1641,6 +1641,43 @@ def test_a_dsmr_2_2_telegram_whose_header_line_took_a_damaged_byte_is_read(damag
     assert got["errors"] == {}
 
 
+@pytest.mark.parametrize("cut", [b"", b"."], ids=["slash lost", "slash damaged"])
+def test_a_telegram_with_a_message_of_bytes_0xff_that_lost_its_slash_is_truncated(
+    cut: bytes,
+) -> None:
+    """The Hungarian meter's telegram (``AUX_HU``: its unwritten text message is 1024 bytes
+    0xFF, no text) with its ``/`` lost or damaged, between two whole ones: its lines of
+    readings came after the end of the one before it and run to its ``!``, as any telegram's
+    that lost its header line; the bytes 0xFF of its message make it no less one. It is
+    ``truncated``, each of its lines counted, none read (its energy changed, never
+    published), however the bytes are chunked; the telegrams around it are read."""
+    changed = AUX_HU.replace(b"1-0:1.8.0(000812.421", b"1-0:1.8.0(000999.421")
+    assert changed != AUX_HU
+    damaged = cut + changed[1:]
+    data = AUX_HU + damaged + AUX_HU
+    lines, counted = take("dsmr", data)
+    assert lines == 2 * telegram_lines(AUX_HU)
+    assert counted["rejected"] == {"truncated": len(telegram_lines(AUX_HU))}
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    config = load_sensors(
+        {
+            "name": "m",
+            "port": "sim://m",
+            "format": "dsmr",
+            "max_frame_bytes": 2100,
+            "channels": [{"name": "imported_kwh", "field": "1-0:1.8.0"}],
+        }
+    )
+    rt = runtime(config)
+    imported = []
+    for part in (AUX_HU, damaged, AUX_HU):
+        rt.feed(part)
+        imported.append(latest(rt)["imported_kwh"])
+    assert imported == [812.421] * 3
+    assert counts(rt)["errors"] == counted["rejected"]
+
+
 @pytest.mark.parametrize(
     "data", [DSMR22, DSMR30, ISKRA_DSMR22_RUN], ids=["dsmr22", "dsmr30", "iskra-run"]
 )

@@ -753,28 +753,28 @@ class BlockFramer(LineFramer):
         before ``stop``, and where the bytes after it begin; held while they may yet come
         (no ``/`` came, and its text is within ``max_block_bytes``); left to the search for
         telegrams otherwise (``_after_end`` ends: text that no ``!`` ends is skipped, as
-        bytes between telegrams are)."""
+        bytes between telegrams are). Its values may hold bytes that are no text, as a
+        Hungarian meter's text message of 1024 bytes 0xFF does: a line of readings began it,
+        and its ``!`` and check line end it."""
         size = len(data)
         open_end = stop == size and size - pos < self.max_block_bytes
         bang = data.find(b"\n!", pos, stop)
         end = bang + 1
-        text = data[pos:end] if bang >= 0 else data[pos:stop]
-        if looks_like_text(text):
-            if bang < 0:
-                if open_end:
-                    return pos, True
-            else:
-                line_end = data.find(b"\n", end + 1, min(stop, end + 1 + _CHECK_LINE_BYTES))
-                if line_end >= 0:
-                    self._reject(
-                        "truncated",
-                        b"\n" + text,
-                        "its header line was lost: no '/' began it, and its lines came after "
-                        "the end of the telegram before it",
-                    )
-                    return line_end + 1, False
-                if open_end and size - end <= _CHECK_LINE_BYTES:
-                    return pos, True
+        if bang < 0:
+            if open_end:
+                return pos, True
+        else:
+            line_end = data.find(b"\n", end + 1, min(stop, end + 1 + _CHECK_LINE_BYTES))
+            if line_end >= 0:
+                self._reject(
+                    "truncated",
+                    b"\n" + data[pos:end],
+                    "its header line was lost: no '/' began it, and its lines came after the "
+                    "end of the telegram before it",
+                )
+                return line_end + 1, False
+            if open_end and size - end <= _CHECK_LINE_BYTES:
+                return pos, True
         self._after_end = False
         return pos, False
 
