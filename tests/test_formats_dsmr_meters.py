@@ -47,6 +47,9 @@ holding shows this gives the bytes the meter sent):
 * ``DSMR30``: the DSMR 3.0 telegram of the P1 Companion Standard's example (``/ISk5\\2MT382-1000``,
   no version line, no CRC); public repository ndokter/dsmr_parser, file
   test/example_telegrams.py, ``TELEGRAM_V3``. An example of the standard, not a capture.
+* ``EASYMETER_COM1``: a telegram of an EasyMeter Q3D (``/ESY5Q3DB1024 V3.04``, no CRC) read
+  through a COM-1 Ethernet gateway, which adds two lines after its ``!``: ``  25803103`` and
+  33 bytes 0xFF; the same file, ``TELEGRAM_ESY5Q3DB1024_V304``.
 
 The telegrams taken from ``test_formats_blocks`` (``DSMR5``, ``DSMR22``, ``DSMR42``,
 ``EASYMETER``, ``FLUVIUS``) have their origin in its docstring.
@@ -1675,6 +1678,64 @@ def test_a_telegram_with_a_message_of_bytes_0xff_that_lost_its_slash_is_truncate
         rt.feed(part)
         imported.append(latest(rt)["imported_kwh"])
     assert imported == [812.421] * 3
+    assert counts(rt)["errors"] == counted["rejected"]
+
+
+EASYMETER_COM1 = (
+    crlf(
+        r"""
+/ESY5Q3DB1024 V3.04
+
+1-0:0.0.0*255(0272031312565)
+1-0:1.8.0*255(00052185.7825309*kWh)
+1-0:2.8.0*255(00019949.3221493*kWh)
+1-0:21.7.0*255(000747.85*W)
+1-0:41.7.0*255(000737.28*W)
+1-0:61.7.0*255(000639.73*W)
+1-0:1.7.0*255(002124.86*W)
+1-0:96.5.5*255(80)
+0-0:96.1.255*255(1ESY1313002565)
+!
+  25803103
+"""
+    )
+    + b"\xff" * 33
+    + b"\r\n"
+)
+
+
+@pytest.mark.parametrize("cut", [b"", b"."], ids=["slash lost", "slash damaged"])
+def test_a_telegram_after_a_gateway_s_line_of_bytes_0xff_that_lost_its_slash_is_truncated(
+    cut: bytes,
+) -> None:
+    """Three telegrams of an EasyMeter Q3D through a COM-1 Ethernet gateway, which adds a
+    line of its own and one of 33 bytes 0xFF after each telegram's ``!`` (``EASYMETER_COM1``),
+    the middle one's ``/`` lost or damaged and its power changed. The gateway's lines are
+    skipped bytes, as between whole telegrams; the middle telegram's lines of readings came
+    after them and run to its ``!``: it is ``truncated``, each of its lines counted, its power
+    never published, however the bytes are chunked; the other two are read."""
+    telegram = EASYMETER_COM1[: EASYMETER_COM1.index(b"!\r\n") + 3]
+    gateway = EASYMETER_COM1[len(telegram) :]
+    whole = take("dsmr", EASYMETER_COM1 * 3)
+    assert whole[0] == 3 * telegram_lines(telegram)
+    assert whole[1]["rejected"] == {}
+    assert whole[1]["skipped"] == 3 * len(gateway)
+    changed = EASYMETER_COM1.replace(b"1-0:1.7.0*255(002124.86", b"1-0:1.7.0*255(009124.86")
+    assert changed != EASYMETER_COM1
+    damaged = cut + changed[1:]
+    data = EASYMETER_COM1 + damaged + EASYMETER_COM1
+    lines, counted = take("dsmr", data)
+    assert lines == 2 * telegram_lines(telegram)
+    assert counted["rejected"] == {"truncated": len(telegram_lines(telegram))}
+    assert counted["skipped"] == 3 * len(gateway) + len(cut + telegram[1:].split(b"\n")[0]) + 3
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    rt = runtime(meter(("power_kw", "1-0:1.7.0")))
+    powers = []
+    for part in (EASYMETER_COM1, damaged, EASYMETER_COM1):
+        rt.feed(part)
+        powers.append(latest(rt)["power_kw"])
+    assert powers == [2.12486] * 3  # its 2124.86 W, in kW
     assert counts(rt)["errors"] == counted["rejected"]
 
 

@@ -48,8 +48,9 @@ Kinds:
   neither (``!6E`` and CR LF: ``truncated``; anything else, or no LF within 8 bytes of the
   ``!``: ``syntax``) rejects the telegram. The header line is no reading and is not passed on.
   After a telegram's check line, lines that begin with no code (the empty lines, the stray
-  byte or a gateway's lines some meters send between telegrams; text, but for one byte that
-  may be none, as a header line whose ``/`` was read as 0x0F is) are skipped as they come;
+  byte or a gateway's lines some meters send between telegrams, an EasyMeter's COM-1 gateway's
+  line of bytes 0xFF, a header line whose ``/`` was read as 0x0F: lines of up to 128 bytes,
+  whatever their bytes) are skipped as they come;
   lines from one of readings (a code and its ``(``) to a ``!`` that begins a line, and its
   check line, before a ``/`` came, are a telegram whose header line was lost (its ``/`` lost
   or damaged, or its first half): ``truncated`` (its start is not known, and a CRC, which
@@ -253,10 +254,8 @@ _HEADER_TEXT = re.compile(rb"[ -~]*")
 _LINE_CODE = re.compile(rb"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(")
 #: The same at a line's start: each line's code in a telegram's text.
 _LINE_CODES = re.compile(rb"^" + _LINE_CODE.pattern, re.MULTILINE)
-#: A line between two DSMR telegrams that is skipped as it comes (an empty line, a stray
-#: byte, a gateway's own line): text (but for one byte, see :func:`_stray_line`), shorter than
-#: :data:`_STRAY_LINE_BYTES` with its LF.
-_STRAY_TEXT = re.compile(rb"[\t\r -~]*")
+#: The most bytes, with its LF, of a line between two DSMR telegrams that is skipped as it comes
+#: (an empty line, a stray byte, a gateway's own line, whatever its bytes).
 _STRAY_LINE_BYTES = 128
 
 
@@ -721,24 +720,22 @@ class BlockFramer(LineFramer):
         """Frame the lines of ``data`` from ``pos``, after a telegram's check line, up to
         ``stop`` (the next ``/``, an encrypted frame's start, or the data's end): those that
         begin with no code (empty lines, the stray byte or the lines of a gateway some meters
-        send between telegrams, a header line whose ``/`` was damaged: see
-        :func:`_stray_line`) are skipped as they come; from a line of readings (``1-0:1.8.1(``)
-        to a ``!`` that begins a line, and its check line, the bytes are a telegram whose
-        header line was lost, rejected (``truncated``): without its ``/`` its start is not
-        known, and a CRC, which covers the ``/``, cannot be checked. Returns where the bytes
-        still to frame begin, and whether they are held (a line, or such a telegram, not all
-        come); the search ends (``_after_end``) at bytes that can be neither."""
+        send between telegrams, whatever their bytes, a header line whose ``/`` was damaged)
+        are skipped as they come; from a line of readings (``1-0:1.8.1(``) to a ``!`` that
+        begins a line, and its check line, the bytes are a telegram whose header line was
+        lost, rejected (``truncated``): without its ``/`` its start is not known, and a CRC,
+        which covers the ``/``, cannot be checked. Returns where the bytes still to frame
+        begin, and whether they are held (a line, or such a telegram, not all come); the
+        search ends (``_after_end``) at bytes that can be neither (no line end within
+        :data:`_STRAY_LINE_BYTES`)."""
         size = len(data)
         while pos < stop:
             if _LINE_CODE.match(data, pos, stop):
                 return self._headless(data, pos, stop)
             lf = data.find(b"\n", pos, min(stop, pos + _STRAY_LINE_BYTES))
             if lf < 0:
-                held = stop == size and size - pos < _STRAY_LINE_BYTES
-                if held and _stray_line(data, pos, size):
+                if stop == size and size - pos < _STRAY_LINE_BYTES:
                     return pos, True  # a line not all come
-                break
-            if not _stray_line(data, pos, lf):
                 break
             self.skipped_bytes += lf + 1 - pos
             pos = lf + 1
@@ -1086,17 +1083,6 @@ class BlockFramer(LineFramer):
         else:
             self.skipped_bytes += len(text) - lost
         return int(lost)
-
-
-def _stray_line(data: bytes, pos: int, end: int) -> bool:
-    """Whether ``data[pos:end]``, a line (or the start of one) between two DSMR telegrams, is
-    skipped as one: text, but for at most one byte (a byte of it damaged on the line, the
-    ``/`` of a header line read as 0x0F or 0xAF). The lines of more bytes that are no text,
-    a gateway's run of 0xFF, end the search for a telegram whose header line was lost."""
-    text = _STRAY_TEXT.match(data, pos, end)
-    assert text is not None  # the pattern matches the empty text
-    at = text.end()
-    return at >= end - 1 or _STRAY_TEXT.fullmatch(data, at + 1, end) is not None
 
 
 def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> str | None:
