@@ -1551,7 +1551,10 @@ def test_a_dsmr_2_2_telegram_whose_header_line_is_cut_is_truncated_the_others_re
     lines, counted = take("dsmr", data)
     assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
     assert set(counted["rejected"]) == {"truncated"}
-    assert counted["rejected"]["truncated"] >= 15  # its lines but those cut
+    # each of its lines, a line in its header line too (a reading run into it is one lost),
+    # but the one whose bytes were all lost (0-0:96.1.1, when the header ran into a reading)
+    lost = 1 if cut.endswith("run into a reading") else 0
+    assert counted["rejected"] == {"truncated": len(telegram_lines(ISKRA_OTHER)) - lost}
     for size in (1, 7, 64, 500):
         assert take("dsmr", data, [size]) == (lines, counted), size
     powers, got = published_power([ISKRA_FIRST, damaged, ISKRA_SECOND])
@@ -1574,7 +1577,8 @@ def test_a_dsmr_2_2_telegram_that_lost_its_end_and_the_next_one_s_header_is_trun
     lines, counted = take("dsmr", data)
     assert lines == telegram_lines(ISKRA_SECOND)
     assert set(counted["rejected"]) == {"truncated"}
-    assert counted["rejected"]["truncated"] >= 30
+    # the lines of both, not the first one's header line, which is whole
+    assert counted["rejected"] == {"truncated": 2 * len(telegram_lines(ISKRA_OTHER))}
     for size in (1, 7, 64, 500):
         assert take("dsmr", data, [size]) == (lines, counted), size
     powers, got = published_power([data[: -len(ISKRA_SECOND)], ISKRA_SECOND])

@@ -708,9 +708,10 @@ class BlockFramer(LineFramer):
                 why, detail = fault
                 self._reject(why, data[start:end], detail)
                 continue
-            damage = None if check else _unchecked_cut(data, start, head, end)
-            if damage is not None:  # read unchecked: its lines alone tell it was cut
-                self._reject("truncated", data[start:end], damage)
+            torn = None if check else _unchecked_cut(data, start, head, end)
+            if torn is not None:  # read unchecked: its lines alone tell it was cut
+                damage, in_header = torn
+                self._reject("truncated", data[start:end], damage, first_line=in_header)
                 continue
             # after the header line (the LF before the '!' ends it, if no other does)
             bodies.append(data[data.index(b"\n", start) + 1 : end])
@@ -820,12 +821,12 @@ class BlockFramer(LineFramer):
             slash = data.find(b"/", slash + 1, min(frame_end, size))
         return None
 
-    def _reject(self, why: str, block: bytes, detail: str) -> None:
+    def _reject(self, why: str, block: bytes, detail: str, *, first_line: bool = False) -> None:
         """Count the lines of ``block`` (from its start to its end mark, its first line a
         header or empty) in ``rejected[why]``: each is a frame lost, and the block's first
-        line none. A block without lines counts as one. ``detail`` says what is wrong with
-        it."""
-        lines = block.split(b"\n")[1:]
+        line none, unless ``first_line`` (a header line that a line of the block ran into).
+        A block without lines counts as one. ``detail`` says what is wrong with it."""
+        lines = block.split(b"\n")[0 if first_line else 1 :]
         self.rejected[why] += max(1, len(lines) - lines.count(b"") - lines.count(b"\r"))
         self._rejected_block(why, block, detail)
 
@@ -1085,7 +1086,7 @@ class BlockFramer(LineFramer):
         return int(lost)
 
 
-def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> str | None:
+def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> tuple[str, bool] | None:
     """Why the DSMR telegram from ``start`` to its ``!`` at ``end``, which has no CRC (DSMR 2.2
     or 3: read unchecked) and whose header line ends at ``head`` (None: no header line of
     text within :data:`_HEADER_BYTES` of its ``/``), was cut on the line, or None when its
@@ -1094,28 +1095,32 @@ def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> str |
     run into one (the ``!`` of the first and the header line of the next lost). A header line
     that holds a byte that is no text (a byte of it damaged on the line, its CR or LF too:
     its line then ends at the empty line's LF) but ends within bounds was not cut: the header
-    is no reading."""
+    is no reading. With the why, whether the header line holds (the rest of) a line of the
+    telegram, one lost too."""
     if head is None:
         head = data.find(b"\n", start + 1, start + 1 + _HEADER_BYTES)
         if head < 0:
-            return (
+            why = (
                 f"its header line was cut: no line end within {_HEADER_BYTES} bytes of its '/' "
                 "(its line end lost, the lines after it run into it)"
             )
+            return why, True
     reading = _LINE_CODE.search(data, start, head)
     if reading is not None:
-        return (
+        why = (
             f"its header line was cut: a line of readings ({reading.group(1).decode()}) ran "
             "into it, its line end lost"
         )
+        return why, True
     codes: set[bytes] = set()
     for line in _LINE_CODES.finditer(data, head + 1, end):
         code = line.group(1)
         if code in codes:
-            return (
+            why = (
                 f"two telegrams run into one: {code.decode()} comes twice (the '!' of the "
                 "first and the header line of the next lost)"
             )
+            return why, False
         codes.add(code)
     return None
 
