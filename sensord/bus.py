@@ -1195,13 +1195,13 @@ class Bus:
             self.disconnect(str(exc))
             return
         self._answer_may_wait = False
-        self._requests += 1
         if not sent:
             device.counters.errors["write"] += 1
             self._not_heard(now)
             device.pending.clear()
             self.quiet_until = now + device.timeout_s
             return
+        self._requests += 1  # (one not sent shows nothing of the line's echo: ``_copy_due``)
         self.in_flight = _Exchange(
             device,
             expected,

@@ -3,6 +3,7 @@ port reads, split however the reads come, and a port that does not echo loses no
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -1394,5 +1395,63 @@ def test_a_write_answered_after_its_echo_is_timed_to_the_device_s_answer(
         counters = hand.counters("w")
         assert counters.transactions == 1
         assert counters.rtt_sum_s == pytest.approx(0.03)
+    finally:
+        hand.close()
+
+
+def fill_output(hand: HandBus) -> None:
+    """The port's output fills up (the other end reads nothing): the bus's next request finds
+    no room and is not sent (a write error)."""
+    source = hand.bus.source
+    assert isinstance(source, SerialSource)
+    # the pty moves what was written on to its other end a moment later: full once it takes
+    # nothing more
+    while True:
+        while source.try_write(bytes(4096)):
+            pass
+        time.sleep(0.05)
+        if not source.try_write(bytes(1)):
+            return
+
+
+def drain_output(hand: HandBus) -> None:
+    """The other end reads again: what filled the port's output is read away."""
+    while hand.pty.read(65536, timeout_s=0.05):
+        pass
+
+
+def test_a_request_that_could_not_be_sent_does_not_settle_a_write_s_copy(
+    pty_pair: PtyPair,
+) -> None:
+    """The line of :func:`test_the_first_write_after_an_open_on_an_echoing_line_is_not_taken_on_its_echo`
+    (an echoing adapter, a silent device, its set-up write the first request): the read
+    after the write finds the port's output full and is not sent (counted as a write error).
+    It shows nothing of whether the line echoes, so at the write's window's end its one copy
+    is not settled: no line told, nothing counted. At the next poll the read goes out and
+    comes back as sent: the copy was the echo, the write is unanswered and asked again at
+    the poll after, never taken on its echo alone."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    read = read_request(2, 0, 1)
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == write
+            hand.receive(100.001, write, look=False)  # its echo alone
+            fill_output(hand)
+            assert hand.tick(100.01) == b""
+            counters = hand.counters("w")
+            assert counters.errors["write"] == 1
+            drain_output(hand)
+            assert hand.tick(100.3) == b""  # the window has passed
+            assert write_lines(logs) == []
+            assert (counters.transactions, counters.timeouts) == (0, 0)
+            assert hand.tick(101.0) == read
+            hand.receive(101.001, read, look=False)  # its echo: the line echoes
+            hand.tick(101.3)
+            assert hand.bus.in_flight is None
+            assert (counters.transactions, counters.timeouts) == (0, 2)
+            assert hand.tick(102.0) == write  # asked again
+        assert write_lines(logs) == []
     finally:
         hand.close()
