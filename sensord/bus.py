@@ -604,6 +604,11 @@ class Bus:
         self._write_copy_polls = 0
         self._write_copy_rtt_s = 0.0
         self._write_copy_unknown = False
+        #: RTU: while the bus did not know then whether the line echoes, a request sent after
+        #: that write came back as sent (a read's echo, ``_echo``; an earlier write's answer
+        #: after that copy, ``_copy_before``): the copy was the adapter's echo, whatever the
+        #: line shows later (``_copy_settled``)
+        self._write_copy_echoed = False
         #: RTU: the requests sent since the port opened, and how many had been when that write
         #: was answered: while the line's echo is not known, the copy is settled only once a
         #: request sent after it is done (``_copy_due``)
@@ -1263,6 +1268,7 @@ class Bus:
         flight.echoed = at + len(part)
         if flight.echoed == len(request):
             self._line_echoes = True
+            self._write_copy_echoed = bool(self._write_copy)  # (the write went before it)
             if not self._echo_noted:
                 self._echo_noted = True
                 self.log.warning(
@@ -1576,6 +1582,7 @@ class Bus:
         else:
             self.reads.tell_taken(flight.expected)
         self._line_echoes = True
+        self._write_copy_echoed = bool(self._write_copy)  # (its copy came before this answer)
         if not self._echo_noted:
             self._echo_noted = True
             self.log.warning(
@@ -1624,11 +1631,13 @@ class Bus:
         """The write answered last with its request's own bytes (``_write_copy``) had no second
         copy of them, nor an exception, after that first copy (its window passed, another
         frame came, or the port closed): what the line showed since tells what that copy
-        was. When it is known to echo now (a read sent after the write came back as sent:
-        ``_echo``; the first write after the port opens goes before any read has told), the
-        one copy was the adapter's echo and the device did not answer (unless it was known to
-        echo when the copy came: an echo that came otherwise than sent, then the device's
-        answer, as on a line that does not echo, ``_write_echo``): the write is unanswered (a
+        was. When a request sent after the write came back as sent (a read's echo: ``_echo``;
+        the first write after the port opens goes before any read has told;
+        ``_write_copy_echoed``, which a read answered later with no echo before it, an echo
+        that drops out now and then, does not undo), the one copy was the adapter's echo and
+        the device did not answer (unless the line was known to echo when the copy came: an
+        echo that came otherwise than sent, then the device's answer, as on a line that does
+        not echo, ``_write_echo``): the write is unanswered (a
         timeout, asked again at the next poll, logged after
         :data:`~sensord.bus_reads.WRITE_POLLS` polls with :data:`ECHO_NO_ANSWER_HINT`:
         ``DeviceReads.unanswered_after_echo``), as one whose echo alone came on a line known
@@ -1641,7 +1650,7 @@ class Bus:
         known, until a request sent after the copy is done (``_copy_due``): the device's
         read, sent right after its set-up writes, comes back as sent on a line that echoes."""
         flight = self._write_copy_of
-        if flight is None or not (self._write_copy_unknown and self._line_echoes):
+        if flight is None or not (self._write_copy_unknown and self._write_copy_echoed):
             before, self._copies_before = self._copies_before, []
             for taken, _, rtt_s, _ in before:
                 taken.device.counters.transactions += 1
@@ -1656,11 +1665,11 @@ class Bus:
     def _copy_due(self) -> bool:
         """Whether the write answered last with its request's own bytes (``_write_copy``),
         whose window has passed, can be settled now (``_copy_settled``): unless the line was
-        known to echo then, only once it is known to echo since, or a request sent after the
-        copy is done (its echo, had the line one, would have come: a device whose
+        known to echo then, only once a request sent after the copy came back as sent, or one
+        is done (its echo, had the line one, would have come: a device whose
         ``modbus.gap_s`` outlasts its timeout sends its read after the window). Until then
         nothing waits but the write's line and its count."""
-        if not self._write_copy_unknown or self._line_echoes:
+        if not self._write_copy_unknown or self._write_copy_echoed:
             return True
         in_flight = 1 if self.in_flight is not None else 0
         return self._requests - in_flight > self._write_copy_requests
@@ -2214,6 +2223,7 @@ class Bus:
             self._write_copy_polls = device.write_polls.get(flight.expected, 0)
             self._write_copy_rtt_s = now - flight.sent_at
             self._write_copy_unknown = not self._line_echoes
+            self._write_copy_echoed = False
             self._write_copy_requests = self._requests
         counters = device.counters
         self.answered += 1

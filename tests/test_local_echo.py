@@ -1455,3 +1455,43 @@ def test_a_request_that_could_not_be_sent_does_not_settle_a_write_s_copy(
         assert write_lines(logs) == []
     finally:
         hand.close()
+
+
+def test_a_write_s_copy_is_the_echo_once_a_request_after_it_came_back_as_sent(
+    pty_pair: PtyPair,
+) -> None:
+    """An adapter whose echo drops out now and then, on a noisy line, ``local_echo`` off.
+    Unit 2's set-up write (function 06) is the first request after the open, and only its
+    echo comes (the device missed the request). Its read, sent next, comes back as sent,
+    then its answer damaged (a CRC error): the adapter echoed right after the write, so the
+    write's one copy was the echo. Unit 1's read, still within the write's timeout, is
+    answered with no echo before it (the echo dropped out once), which makes the bus take
+    the line as one that does not echo from then on; the write's copy stays the echo all
+    the same: at the window's end the write is unanswered, a timeout, and asked again at
+    the next poll, where its echo and the device's answer come. (A write of one register
+    asked once more does no harm; one taken on its echo alone is never sent again.)"""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    damaged = bytearray(read_reply(2, [9]))
+    damaged[-1] ^= 0xFF
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup), echo_table("", 1, "m"))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == write
+            hand.receive(100.001, write, look=False)  # its echo alone
+            assert hand.tick(100.005) == read_request(2, 0, 1)
+            hand.receive(100.006, read_request(2, 0, 1), look=False)  # its echo
+            hand.receive(100.008, bytes(damaged), look=False)
+            assert hand.tick(100.02) == read_request(1, 0, 1)
+            hand.receive(100.021, read_reply(1, [5]), look=False)  # no echo before it
+            assert not hand.bus._line_echoes
+            hand.tick(100.3)  # the write's window has passed
+            assert write_lines(logs) == []
+            counters = hand.counters("w")
+            assert (counters.transactions, counters.timeouts) == (0, 1)
+            assert counters.errors["crc"] == 1
+            assert hand.tick(101.0) == write  # asked again
+            hand.receive(101.001, write + write, look=False)  # its echo, the device's answer
+        assert write_lines(logs) == [("set-up write taken", None)]
+    finally:
+        hand.close()
