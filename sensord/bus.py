@@ -991,6 +991,8 @@ class Bus:
         flight, self.in_flight = self.in_flight, None
         self._upcoming = None
         self.link.reset()
+        if flight is not None:
+            self._drop_held_echo(flight)
         self._tell_skipped(self._last_asked if flight is None else flight.device)
         self._asked.clear()
         self._answered_ids.clear()
@@ -1047,6 +1049,8 @@ class Bus:
             # its answer may still come: keep the line quiet until it would have timed out,
             # and take that answer for nobody's
             self.in_flight = None
+            self._drop_held_echo(flight)
+            self._tell_skipped(device)  # (its own bytes, told before it goes)
             leaving = self.left.leaving(flight, self._sent)
             if flight.transaction_id:  # (its Modbus TCP request is among those unanswered)
                 left = [each for each in left if each.transaction_id != flight.transaction_id]
@@ -2416,10 +2420,7 @@ class Bus:
         self._answer_may_wait = True
         device.timed_out_sent_at = flight.sent_at
         self._not_heard(flight.sent_at)
-        if flight.expected.write and 0 < flight.echoed < len(flight.request):
-            # the first bytes of the write's echo, held back (``_write_echo``), and no more of
-            # it: bytes that made no answer
-            self.link.dropped(flight.echoed)
+        self._drop_held_echo(flight)
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()
         why = CLOSED_ON_REQUEST_HINT if closed else NO_ANSWER_HINT[self.transport]
@@ -2568,6 +2569,14 @@ class Bus:
         behind it); a late reply to it ends that wait (``_late``), unless the request of a
         device that left (``left``) went out after it and waits there too. Nothing on RTU."""
         return device.timeout_s if self.transport == "tcp" else 0.0
+
+    def _drop_held_echo(self, flight: _Exchange) -> None:
+        """The first bytes of ``flight``'s write echo, held back (``_write_echo``), and no more
+        of it came before the exchange ended (its timeout, the port's close, its device's
+        removal): bytes that made no answer, counted as skipped."""
+        if flight.expected.write and 0 < flight.echoed < len(flight.request):
+            self.link.dropped(flight.echoed)
+            flight.echoed = -1
 
     def _spoilt(self, flight: _Exchange, now: float) -> None:
         """The device answered ``flight`` with a frame of the reply's length whose CRC does

@@ -1495,3 +1495,32 @@ def test_a_write_s_copy_is_the_echo_once_a_request_after_it_came_back_as_sent(
         assert write_lines(logs) == [("set-up write taken", None)]
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize("end", ["closed", "removed"])
+def test_the_first_bytes_of_a_write_s_echo_are_counted_when_its_exchange_is_cut_short(
+    pty_pair: PtyPair, end: str
+) -> None:
+    """The line of :func:`test_the_first_bytes_of_a_write_s_echo_alone_are_counted_at_its_timeout`
+    (known to echo; only the first 4 bytes of the write's echo come), where the exchange ends
+    before its timeout: the port is lost (an unplugged adapter), or a reload removes the
+    device. The bytes held back as the echo's start are counted as the device's skipped
+    bytes there, as at a timeout."""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
+        assert hand.tick(100.01) == write
+        hand.receive(100.011, write[:4], look=False)
+        runtime = hand.runtimes["w"]
+        skipped = runtime.snapshot().skipped_bytes
+        if end == "closed":
+            hand.bus.disconnect("the port went away")
+        else:
+            hand.bus.remove("w")
+        assert runtime.snapshot().skipped_bytes == skipped + 4
+        assert hand.runtimes["m"].snapshot().skipped_bytes == 8  # its read's echo
+    finally:
+        hand.close()
