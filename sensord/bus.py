@@ -983,8 +983,11 @@ class Bus:
         return True
 
     def _close_source(self) -> None:
-        if self._write_copy:  # nothing refused a write taken: its line waits no longer
-            self._copy_settled()
+        if self._write_copy:  # settled by what the line showed, or asked again
+            if self._copy_due():
+                self._copy_settled()
+            else:
+                self._copies_unknown()
         self._line_echoes = False
         self._broadcast = None
         source, self.source = self.source, None
@@ -1665,6 +1668,27 @@ class Bus:
         self._write_copy, self._write_copy_of = b"", None
         self._echo_alone(flight, self._write_copy_polls)
         self._echoes_alone()
+
+    def _copies_unknown(self) -> None:
+        """The port closes before the write answered last with its request's own bytes
+        (``_write_copy``) can be settled (``_copy_due``: the line's echo was not known then,
+        and no request sent after it came back as sent or is done): nothing tells whether
+        that copy was the device's answer or the adapter's echo. The write is neither taken
+        nor unanswered: its waiting line is dropped, nothing counted, and it is asked again
+        after the reopen (``DeviceReads.unknown_at_close``; an idle close of a network port
+        keeps the devices' unwritten writes, a lost port's reopen asks every write again),
+        and so are the writes answered so before it (``_copies_before``), which share its
+        lot."""
+        flight, self._write_copy_of = self._write_copy_of, None
+        self._write_copy = b""
+        before, self._copies_before = self._copies_before, []
+        unknown = [(each, polls) for each, polls, _, _ in before]
+        if flight is not None:
+            unknown.append((flight, self._write_copy_polls))
+        for each, polls in unknown:
+            device = each.device
+            gone = self.devices.get(device.sensor.name) is not device
+            self.reads.unknown_at_close(device, each.expected, polls, gone=gone)
 
     def _copy_due(self) -> bool:
         """Whether the write answered last with its request's own bytes (``_write_copy``),

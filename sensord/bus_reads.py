@@ -512,6 +512,24 @@ class DeviceReads:
             device.unwritten = [w for w in device.writes if w is expected or w in device.unwritten]
         self._write_unanswered(device, expected, why)
 
+    def unknown_at_close(
+        self, device: _Device, expected: Request, polls: int, *, gone: bool
+    ) -> None:
+        """The set-up write ``expected``, taken at its request's own bytes (``written``'s
+        ``copy``), was not settled when the port closed (``Bus._copies_unknown``): whether
+        those bytes were the device's answer or the adapter's echo is not known. The
+        ``set-up write taken`` line that waited is dropped, and the write is asked again at
+        the device's next poll after the reopen, its polls in a row (``polls``: those before
+        this one, which taking the copy cleared) as they were: neither an answer nor a miss.
+        Of a device that left the bus (``gone``), only the line is dropped."""
+        self._untold(expected)
+        if gone:
+            return
+        if polls:
+            device.write_polls[expected] = polls
+        if expected not in device.unwritten:
+            device.unwritten = [w for w in device.writes if w is expected or w in device.unwritten]
+
     def forget_taken(self, expected: Request) -> None:
         """Drop the waiting ``set-up write taken`` line of ``expected`` (``written``'s
         ``copy``), untold: its device left the bus, and that copy turned out to be the

@@ -3,6 +3,7 @@ port reads, split however the reads come, and a port that does not echo loses no
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_modbus_line import HandBus, read_reply, read_request
 from test_modbus_setup_writes import WRITE_BUSY_TOLD
+from test_state_flapping import read_to_the_end
 
 from sensord.bus import ECHO_HINT, Bus
 from sensord.cli import main
@@ -1524,3 +1526,109 @@ def test_the_first_bytes_of_a_write_s_echo_are_counted_when_its_exchange_is_cut_
         assert hand.runtimes["m"].snapshot().skipped_bytes == 8  # its read's echo
     finally:
         hand.close()
+
+
+class ServedLine:
+    """A serial server on loopback (RTU over TCP, ``socket://``) whose serial side the test
+    plays, for :class:`HandBus`: ``path`` is its URL; ``write`` sends the devices' bytes on
+    the connection, ``read`` takes what the bus sent on it, ``end`` ends the connection as
+    a server does (its idle close), and the bus's next connection is taken."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(2.0)
+        self.path = f"socket://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._connection: socket.socket | None = None
+
+    def _connected(self) -> socket.socket:
+        if self._connection is None:
+            self._connection, _ = self._listener.accept()
+        return self._connection
+
+    def write(self, data: bytes) -> None:
+        self._connected().sendall(data)
+
+    def read(self, size: int, timeout_s: float = 2.0) -> bytes:
+        connection = self._connected()
+        deadline = time.monotonic() + timeout_s
+        data = bytearray()
+        while len(data) < size and (left := deadline - time.monotonic()) > 0:
+            connection.settimeout(left)
+            try:
+                got = connection.recv(size - len(data))
+            except TimeoutError:
+                break
+            if not got:
+                break
+            data += got
+        return bytes(data)
+
+    def end(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def close(self) -> None:
+        self.end()
+        self._listener.close()
+
+
+@pytest.mark.parametrize("echo", [True, False], ids=["echoing", "plain"])
+def test_a_write_s_copy_unsettled_at_an_idle_close_is_asked_again_after_the_reopen(
+    echo: bool,
+) -> None:
+    """RTU over TCP through a serial server (``socket://``) that ends its connection while
+    the read after a set-up write is in flight, before any byte of its answer: an idle
+    close (or a server that closes after each reply), which keeps the devices as they are,
+    their unwritten writes too. The write (function 06) was the first request after the
+    open and its one copy came: the server's RS-485 side echoes with the device silent
+    (echoing: a Waveshare RS485-to-TCP adapter in transparent mode sends the echo of each
+    RTU request back, tiagocoutinho/modbus-proxy issue 48 and pull request 55), or the
+    device answered on a line that does not echo (plain). Nothing told
+    which, at the close: the write is neither taken nor a timeout, no line is told, and it
+    is asked again at the device's next poll after the reopen (the read first, asked again
+    as the close crossed it). Echoing, the reopen's read comes back as sent, the write's
+    echo is dropped as such and it is never taken; plain, its answer is taken then, once.
+    (At the close the write was taken on its echo alone, and the idle close's reopen never
+    sent it again.)"""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    read = read_request(2, 0, 1)
+    line = ServedLine()
+    hand = HandBus(line, echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == write
+            hand.receive(100.001, write, look=False)  # its echo, or the device's answer
+            assert hand.tick(100.005) == read
+            line.end()
+            source = hand.bus.source
+            assert source is not None
+            hand.bus.disconnect(str(read_to_the_end(source)))
+            assert write_lines(logs) == []
+            counters = hand.counters("w")
+            assert (counters.transactions, counters.timeouts) == (0, 0)
+            hand.now = 100.1
+            assert hand.bus.try_open()
+            assert hand.tick(100.1) == read  # asked again first
+            reply = b"" if echo else read_reply(2, [9])
+            hand.receive(100.101, (read if echo else b"") + reply, look=False)
+            assert hand.tick(100.5) == b""
+            assert hand.tick(101.0) == write  # asked again
+            hand.receive(101.001, write, look=False)  # its echo alone, or its answer
+            if echo:  # the write times out, and its device is held for a late answer
+                assert hand.tick(101.3) == b""
+            assert hand.tick(101.5 if echo else 101.005) == read
+            hand.receive(hand.now + 0.001, (read if echo else b"") + reply, look=False)
+            hand.tick(101.9)
+        assert hand.bus.in_flight is None
+        if echo:
+            assert write_lines(logs) == []
+            assert (counters.transactions, counters.timeouts) == (0, 3)
+        else:
+            assert write_lines(logs) == [("set-up write taken", None)]
+            # the read asked again, the write, the next read; the write's first copy never
+            assert (counters.transactions, counters.timeouts) == (3, 0)
+    finally:
+        hand.close()
+        line.close()

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from harness.collector import RuntimesView
@@ -53,11 +53,22 @@ def read_request(unit: int, address: int, count: int, function: int = 3) -> byte
     return rtu_frame(bytes([unit, function]) + struct.pack(">HH", address, count))
 
 
+class HandLine(Protocol):
+    """The far end of a bus's port, where a test plays its devices (a :class:`PtyPair`'s
+    master, or a serial server's serial side): ``path`` is what the bus opens."""
+
+    path: str
+
+    def write(self, data: bytes) -> None: ...
+
+    def read(self, size: int, timeout_s: float = 2.0) -> bytes: ...
+
+
 class HandBus:
     """A bus on ``pty`` whose devices the test plays at the pty's other end, on a clock that
     stands still until the test moves it (``at``)."""
 
-    def __init__(self, pty: PtyPair, *tables: dict[str, Any]) -> None:
+    def __init__(self, pty: HandLine, *tables: dict[str, Any]) -> None:
         self.pty = pty
         self.now = 100.0
         config = load(*({**t, "port": pty.path} for t in tables))
