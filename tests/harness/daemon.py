@@ -179,6 +179,24 @@ class DaemonProcess:
         data: dict[str, Any] = json.loads(self._get_ok("/status"))
         return data
 
+    def reload_by_signal(self, timeout_s: float = 10.0) -> dict[str, Any]:
+        """SIGHUP, as ``kill -HUP`` sends it; ``/status`` once the reload is counted
+        (``config_reloads`` one more than before the signal). Its outcome
+        (``config_last_reload_successful``, ``..._errors``, ``..._sensors``) is set by then; a
+        log line of the reload promises no such thing (``configuration reloaded`` is written
+        while the reload still runs, on the loop thread, and ``/status`` is served on another;
+        a ``--workers`` primary's outcome is set after its workers got the signal)."""
+        reloads = self.status()["config_reloads"]
+        self.signal(signal.SIGHUP)
+        seen: list[dict[str, Any]] = []
+
+        def counted() -> bool:
+            seen.append(self.status())
+            return bool(seen[-1]["config_reloads"] > reloads)
+
+        wait_for(counted, timeout_s, f"reload {reloads + 1} counted on /status")
+        return seen[-1]
+
     def wait_http(self, timeout_s: float = 10.0) -> None:
         """Wait until ``/healthz`` answers 200; HarnessError with the log if the daemon exits."""
 
