@@ -168,8 +168,11 @@ def test_two_workers_serve_one_metrics_and_restart_a_dead_worker(tmp_path: Path)
             "reload rejected",
         )
         config.write_text("".join(sensor_toml(n, f"sim://{n}") for n in [*names, "added"]))
-        daemon.signal(signal.SIGHUP)
-        wait_for(lambda: "added" in daemon.status()["sensors"], 10, "added sensor")
+        # a worker may apply the reload before the primary, which sent it the signal, sets the
+        # reload's outcome: the outcome is read once the primary counts the reload
+        reloaded = daemon.reload_by_signal(20)
+        assert "added" in reloaded["sensors"]
+        assert reloaded["config_last_reload_successful"] is True
         assert daemon.scrape().value("sensord_config_last_reload_successful") == 1
         worker_pids = [w["pid"] for w in daemon.status()["workers"]]
     finally:
@@ -380,6 +383,13 @@ def test_workers_keep_serving_behind_basic_auth_and_an_http_reload(tmp_path: Pat
             lambda: len(daemon.events("configuration reloaded")) == 2, 10, "both workers reloaded"
         )
         assert sensors_in_metrics() == set(names)
+        # the workers may apply the reload before the primary, which sent them the signal,
+        # sets its outcome: the outcome is read once the primary counts the reload
+        wait_for(
+            lambda: json.loads(daemon.get("/status", good)[2])["config_reloads"] == 1,
+            10,
+            "the reload counted",
+        )
         status = json.loads(daemon.get("/status", good)[2])
         assert [w["ready"] for w in status["workers"]] == [True, True]
         # the file is not what runs: the reload counts as applied in part until a restart
