@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from harness.pty import PtyPair
 from harness.tls import self_signed
 
 from sensord.reload import listening_addresses
+from sensord.shard import PRIMARY_PID_ENV
 
 #: Sensors a reload adds: enough that applying them takes a measurable time.
 ADDED = 200
@@ -51,10 +52,14 @@ def _many(count: int) -> str:
     return "".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(count))
 
 
-def _started(start_daemon: StartDaemon, *args: str) -> tuple[DaemonProcess, Path]:
+def _started(
+    start_daemon: StartDaemon, *args: str, env: Mapping[str, str] | None = None
+) -> tuple[DaemonProcess, Path]:
     """A daemon of one simulated sensor whose file names its HTTP port, running."""
     port = free_port()
-    daemon = start_daemon(list(args), config=f"[http]\nport = {port}\n" + _many(1), port=port)
+    daemon = start_daemon(
+        list(args), config=f"[http]\nport = {port}\n" + _many(1), port=port, env=env
+    )
     assert daemon.config_path is not None
     daemon.wait_http(20)
     wait_for(lambda: daemon.status()["state"] == "running", 20, "the daemon running")
@@ -294,22 +299,52 @@ def test_a_workers_reload_returns_once_every_worker_runs_the_new_sensors(
     assert status["config_reloads"] == status["config_reloads_begun"]
 
 
+#: A ``sitecustomize`` that holds a ``--workers`` worker's reload, once it has read its copy of
+#: the file, while the path ``{hold}`` exists: for 2.5 s at most, as a worker held pings the
+#: primary no more, and one that has not pinged for 5 s (2 s between pings) is stuck.
+_WORKER_RELOAD_HELD = f"""
+import os, time
+if {PRIMARY_PID_ENV!r} in os.environ:
+    import sensord.service
+    _read = sensord.service.Service.load_config
+    def _held(self):
+        config = _read(self)
+        until = time.monotonic() + 2.5
+        while os.path.exists({{hold!r}}) and time.monotonic() < until:
+            time.sleep(0.01)
+        return config
+    sensord.service.Service.load_config = _held
+"""
+
+
 def test_a_reload_that_comes_while_the_workers_apply_one_is_counted_once_they_apply_it(
-    start_daemon: StartDaemon,
+    start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
     """A second SIGHUP while the workers apply the first reload: each worker gets it once it
     has applied the first (two signals in flight would be one to it, and the READY=1 of the
     first would seem to end both), and the primary counts both once the second has applied:
-    the first ``/status`` that counts them shows the second file's sensors."""
-    daemon, config = _started(start_daemon, "--workers", "2")
+    the first ``/status`` that counts them shows the second file's sensors. The workers'
+    first reload is held, once they have read the first file, until the primary has the
+    second SIGHUP: a worker quicker than this test (0.3 s apart, measured; a loaded host may
+    hold the test up longer) would have applied it before."""
+    hold = tmp_path / "hold"
+    (tmp_path / "sitecustomize.py").write_text(_WORKER_RELOAD_HELD.format(hold=str(hold)))
+    path = os.environ.get("PYTHONPATH")
+    env = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{path}" if path else str(tmp_path)}
+    daemon, config = _started(start_daemon, "--workers", "2", env=env)
     head = config.read_text().split("[[sensors]]", 1)[0]
-    write_atomically(config, head + _many(1000))
-    daemon.signal(signal.SIGHUP)
-    forwarded = "configuration reload forwarded to the workers"
-    wait_for(lambda: bool(daemon.events(forwarded)), 10, "the first reload forwarded")
-    second = "".join(sensor_toml(f"t{i}", f"sim://t{i}") for i in range(ADDED))
-    write_atomically(config, head + second)
-    daemon.signal(signal.SIGHUP)
+    write_atomically(config, head + _many(ADDED))
+    hold.touch()
+    try:
+        daemon.signal(signal.SIGHUP)
+        forwarded = "configuration reload forwarded to the workers"
+        wait_for(lambda: bool(daemon.events(forwarded)), 10, "the first reload forwarded")
+        second = "".join(sensor_toml(f"t{i}", f"sim://t{i}") for i in range(ADDED))
+        write_atomically(config, head + second)
+        daemon.signal(signal.SIGHUP)
+        wait_for(lambda: len(daemon.events(forwarded)) == 2, 10, "the second reload forwarded")
+    finally:
+        hold.unlink()
 
     status = daemon.status()
     until = time.monotonic() + 60
