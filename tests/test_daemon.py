@@ -201,16 +201,19 @@ def test_stalled_pipeline_stops_watchdog_pings_and_healthz(
 
 
 def slow_start_prelude(signals: int) -> str:
-    """The daemon's start held for a second once its HTTP server serves: the time a slow start
-    (ports that take long to open, many sensors) leaves between /healthz answering and the
-    loop; or less, once the ``signals`` signals the test sends have come (noted by the run's
-    handlers, for the loop's first iteration to take)."""
+    """The daemon's start held once its HTTP server serves, as a slow start (ports that take
+    long to open, many sensors) holds it between /healthz answering and the loop, until the
+    ``signals`` signals the test sends have come (noted by the run's handlers, for the loop's
+    first iteration to take). The test reads and signals while it is held: a hold that ended
+    before that (1 s did, for a test held up as long on a loaded host) would start the run
+    first: it waits for the signals alone (30 s at most, for a test that fails before it
+    sends them)."""
     return f"""
 import time
 import sensord.daemon as d
 _original = d.Daemon.start
 def _start(self, run):
-    deadline = time.monotonic() + 1.0
+    deadline = time.monotonic() + 30.0
     while len(self._pending_signals) < {signals} and time.monotonic() < deadline:
         time.sleep(0.01)
     return _original(self, run)
