@@ -5,15 +5,43 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import struct
 import time
 from pathlib import Path
 
 from harness.common import HarnessError
 
+#: ``SO_TIMESTAMPNS`` of Linux (``asm-generic/socket.h``; Python's socket module does not name
+#: it): each datagram comes with the time the kernel queued it, a ``struct timespec`` of
+#: ``CLOCK_REALTIME``.
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+
+
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float:
+    """The monotonic time at which the kernel queued a datagram received with ``ancillary``
+    (its ``SO_TIMESTAMPNS``), or now when it has none."""
+    now, wall = time.monotonic(), time.time()
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            queued: float = seconds + nanoseconds / 1e9
+            return now - (wall - queued)
+    return now
+
+
+def _received(sock: socket.socket) -> tuple[float, bytes]:
+    """The next datagram on ``sock`` and its arrival (:func:`_arrival`)."""
+    data, ancillary, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(_TIMESPEC.size))
+    return _arrival(ancillary), data
+
 
 class NotifyListener:
     """Listens at ``tmp_path/name`` or, with ``abstract``, at an abstract address; pass
-    ``address`` as ``NOTIFY_SOCKET``. ``messages`` holds (arrival time, datagram) pairs."""
+    ``address`` as ``NOTIFY_SOCKET``. ``messages`` holds (arrival time, datagram) pairs. The
+    arrival time is when the kernel queued the datagram on the socket, as monotonic time:
+    what the daemon's timing is judged by, whenever this process (held up on a loaded host)
+    gets to read it."""
 
     def __init__(
         self, tmp_path: Path, *, abstract: bool = False, name: str = "notify.sock"
@@ -28,6 +56,7 @@ class NotifyListener:
             self.path = tmp_path / name
             self.sock.bind(str(self.path))
             self.address = str(self.path)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.messages: list[tuple[float, str]] = []
 
     def _receive(self, deadline: float) -> tuple[float, str] | None:
@@ -36,10 +65,10 @@ class NotifyListener:
             return None
         self.sock.settimeout(left)
         try:
-            data = self.sock.recv(65536)
+            at, data = _received(self.sock)
         except TimeoutError:
             return None
-        message = (time.monotonic(), data.decode())
+        message = (at, data.decode())
         self.messages.append(message)
         return message
 
@@ -79,11 +108,11 @@ def drain(listener: NotifyListener) -> None:
     try:
         while True:
             try:
-                data = listener.sock.recv(65536)
+                at, data = _received(listener.sock)
             except BlockingIOError:
                 return
             if data != FILLER:
-                listener.messages.append((time.monotonic(), data.decode()))
+                listener.messages.append((at, data.decode()))
     finally:
         listener.sock.setblocking(True)
 
