@@ -274,7 +274,7 @@ def test_port_held_exclusively_by_another_process_is_down_until_released(tmp_pat
                 assert frames(samples, "held") == 0
                 # repeated failures are logged once, not once per attempt
                 assert len(daemon.events("open failed")) <= 1
-                downs = [e for e in daemon.events("sensor state") if e["state"] == "down"]
+                downs = daemon.wait_events("sensor state", state="down")
                 assert len(downs) == 1
                 assert "held by another process" in downs[0]["error"]
 
@@ -771,10 +771,10 @@ def test_stage_failure_resets_only_its_sensor_with_backoff(tmp_path: Path) -> No
             assert_no_drops(samples, "sim")
             assert samples.value("sensord_serial_reconnects_total", sensor="good") == 0
 
-            failures = daemon.events("pipeline failed; resetting the sensor")
+            failures = daemon.wait_events("pipeline failed; resetting the sensor", 3)
             assert [e["sensor"] for e in failures] == ["bad"] * 3
             assert all("injected stage failure" in e["error"] for e in failures)
-            downs = [e for e in daemon.events("sensor state") if e["state"] == "down"]
+            downs = daemon.wait_events("sensor state", 3, state="down")
             assert [e["sensor"] for e in downs] == ["bad"] * 3
             # reopened after a backoff delay within the configured initial delay
             assert all(0 <= e["retry_in_s"] <= 0.02 for e in downs)

@@ -546,7 +546,7 @@ def test_a_holley_meter_is_told_its_crc_then_read_once_the_key_is_set(
             assert time.monotonic() < deadline, daemon.status()["sensors"]["holley"]
             time.sleep(0.2)
         assert value == 3668.743
-        assert daemon.events("configuration reloaded")
+        daemon.wait_events("configuration reloaded")
         assert daemon.stop() == 0
 
 

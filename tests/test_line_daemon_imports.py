@@ -213,7 +213,7 @@ def test_presets_that_no_longer_load_leave_a_line_sensor_stale_with_its_framer_s
     assert sensor["reconnects"] == 0, sensor.get("last_error")
     assert sensor["state"] == "stale", sensor
     assert "serial settings (baudrate" in sensor["hint"]
-    stale = [e for e in daemon.events("sensor state") if e.get("state") == "stale"]
+    stale = daemon.wait_events("sensor state", state="stale")
     assert len(stale) == 1
     assert stale[0]["recent_bytes"].endswith("\\x86\\xe0\\x1e")
     assert "serial settings (baudrate" in stale[0]["hint"]

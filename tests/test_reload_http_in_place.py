@@ -98,7 +98,7 @@ def test_a_new_password_is_asked_from_the_reload_on_on_the_same_listener(
     assert _get(daemon, "u", "old")[0] == 401
     assert _get(daemon, None)[0] == 401
     assert _listener(daemon) == listener
-    changed = daemon.events("http credentials changed")
+    changed = daemon.wait_events("http credentials changed")
     assert [(event["basic_auth"], event["username"]) for event in changed] == [(True, "u")]
     assert daemon.events("http listening") == []  # no new server
 
@@ -260,7 +260,8 @@ def test_tls_turned_on_and_off_is_served_on_the_listener_that_runs(
     assert code == 200
     assert status["config_last_reload_successful"] is True
     assert _listener(daemon) == listening
-    assert [event["tls_cert_file"] for event in daemon.events("http tls changed")] == [str(cert)]
+    changed = daemon.wait_events("http tls changed")
+    assert [event["tls_cert_file"] for event in changed] == [str(cert)]
 
     _write(config, daemon.port, _auth("u", "old"))
     done = sensord_cli("reload", "-c", str(config), "--pid", str(daemon.pid))
@@ -388,4 +389,5 @@ def test_a_workers_primary_takes_a_new_password_edited_with_its_address_or_limit
     assert status["config_last_reload_errors"] == [
         "[http] keeps its running settings (see the log)"
     ]
-    assert [event["username"] for event in daemon.events("http credentials changed")] == ["u"]
+    changed = daemon.wait_events("http credentials changed")
+    assert [event["username"] for event in changed] == ["u"]

@@ -147,7 +147,7 @@ def test_a_certificate_renewed_at_its_path_is_served_after_a_reload(
     assert status["config_last_reload_successful"] is True, status
     assert _served(daemon.port) == _der(cert) != first
     assert listener(daemon.pid, daemon.port) == listening
-    changed = daemon.events("tls certificate or key changed; serving the new files")
+    changed = daemon.wait_events("tls certificate or key changed; serving the new files")
     assert [event["changed"] for event in changed] == [
         [f"http.tls_cert_file {cert}", f"http.tls_key_file {key}"]
     ]

@@ -307,7 +307,7 @@ def test_a_hung_worker_is_killed_and_restarted_while_systemd_keeps_its_pings(
             8,
             "the hung worker killed and restarted",
         )
-        killed = daemon.events("worker stopped answering; killing it")
+        killed = daemon.wait_events("worker stopped answering; killing it")
         assert [(r["worker"], r["pid"]) for r in killed] == [(0, victim)]
         assert _gone(victim)
         wait_for(lambda: daemon.get("/healthz")[0] == 200, 10, "healthy again")
@@ -439,7 +439,7 @@ def test_a_worker_that_never_becomes_ready_is_killed_and_restarted(tmp_path: Pat
 
         wait_for(lambda: health() == 503, 10, "/healthz 503 while worker 0 is not ready")
         wait_for(lambda: daemon.get("/healthz")[0] == 200, 10, "both workers ready")
-        stuck = daemon.events("worker did not become ready; killing it")
+        stuck = daemon.wait_events("worker did not become ready; killing it")
         assert [r["worker"] for r in stuck] == [0]
         assert _gone(stuck[0]["pid"])
         status = daemon.status()

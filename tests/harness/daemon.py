@@ -378,6 +378,27 @@ class DaemonProcess:
         """The JSON log records whose ``msg`` is ``msg``."""
         return [r for r in self.log_records() if r.get("msg") == msg]
 
+    def wait_events(
+        self, msg: str, count: int = 1, timeout_s: float = 5.0, **fields: Any
+    ) -> list[dict[str, Any]]:
+        """The JSON log records whose ``msg`` is ``msg`` and whose ``fields`` have the values
+        given, once there are ``count`` of them or more. The daemon's log thread writes a
+        record after the code that logged it has gone on (``sensord.log``), so what ``/status``
+        or ``/metrics`` shows of that code's work may come first: a test that has waited for
+        that reads the record with this."""
+        found: list[dict[str, Any]] = []
+
+        def written() -> bool:
+            found[:] = [
+                r
+                for r in self.events(msg)
+                if all(r.get(key) == value for key, value in fields.items())
+            ]
+            return len(found) >= count
+
+        wait_for(written, timeout_s, f"{count} {msg!r} line(s) with {fields} in the log")
+        return found
+
     def __enter__(self) -> Self:
         return self
 
