@@ -2244,10 +2244,16 @@ class SensorRuntime:
             if self.framer.frames - self._frames_at_pause > 1:  # it streamed: no period
                 self._pause_s = self.pause_hint = None
             silence = self._silence(last)
-            self._set_state(
-                "stale", silent_for_s=round(now - last, 3), **self._shared_told(silence)
-            )
-            self._note_hint(silence, now)
+            # the state and its hint change together: a snapshot (``/status``, on another
+            # thread) waits while ``_taking`` is odd, and never shows the stale sensor hintless
+            self._taking += 1
+            try:
+                self._set_state(
+                    "stale", silent_for_s=round(now - last, 3), **self._shared_told(silence)
+                )
+                self._note_hint(silence, now)
+            finally:
+                self._taking += 1
         elif (
             self.state == "stale"
             and self.bytes_read != self._hinted_bytes

@@ -234,3 +234,40 @@ def test_a_snapshot_read_while_the_reader_thread_changes_the_hints_tables() -> N
     hint = runtime.snapshot().hint
     assert hint is not None
     assert "the device reports a fault" in hint
+
+
+def test_a_snapshot_asked_as_a_sensor_goes_stale_waits_for_its_hint() -> None:
+    """A sensor goes stale at the reader thread's tick, which sets the state and then the hint
+    that says why: a snapshot asked for on another thread meanwhile waits for both, so that
+    ``/status`` never shows the stale sensor without its hint."""
+    config = parse_config(
+        '[[sensors]]\nname = "t"\nport = "sim://t"\nformat = "value"\nstale_after_s = 2\n'
+        'channels = [{ name = "v" }]\n'
+    ).sensors[0]
+    clock = [5.0]
+    runtime = SensorRuntime(config, clock=lambda: clock[0], wall_clock=lambda: 1.7e9)
+    assert runtime.try_open()
+    try:
+        assert runtime.state == "up"
+        taken: list[SensorSnapshot] = []
+        asker = threading.Thread(target=lambda: taken.append(runtime.snapshot()))
+        note_hint = runtime._note_hint
+
+        def hint_while_asked(silence: dict[str, Any], now: float) -> None:
+            # stale, its hint not noted yet: ask now
+            assert runtime.state == "stale"
+            asker.start()
+            asker.join(0.2)
+            assert asker.is_alive()  # it waits for the hint
+            note_hint(silence, now)
+
+        runtime._note_hint = hint_while_asked  # type: ignore[method-assign]
+        clock[0] += 3.0  # silent past stale_after_s
+        runtime.tick(clock[0])
+        asker.join(5)
+        (snapshot,) = taken
+        assert snapshot.state == "stale"
+        assert snapshot.hint is not None
+        assert snapshot.hint.startswith("no bytes came from the simulated device")
+    finally:
+        runtime.stop()
