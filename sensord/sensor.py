@@ -1285,13 +1285,7 @@ class SensorRuntime:
         one, the first of them opened more than ``stale_after_s`` ago: stale, with what came
         since (``_silence``: with no byte, the hint :data:`ENDED_IDLE_HINT`)."""
         silence = self._silence(self._opened_at)
-        self._set_state(
-            "stale",
-            silent_for_s=round(now - self._opened_at, 3),
-            **fields,
-            **self._shared_told(silence),
-        )
-        self._note_hint(silence, now)
+        self._stale_with_hint(silence, now, silent_for_s=round(now - self._opened_at, 3), **fields)
 
     def disconnect(self, reason: str, *, own_fault: bool = False) -> None:
         """The source failed while open: close it and schedule a reopen with backoff. With
@@ -2243,17 +2237,7 @@ class SensorRuntime:
         if self.state == "up" and now - last > self._stale_after_s:
             if self.framer.frames - self._frames_at_pause > 1:  # it streamed: no period
                 self._pause_s = self.pause_hint = None
-            silence = self._silence(last)
-            # the state and its hint change together: a snapshot (``/status``, on another
-            # thread) waits while ``_taking`` is odd, and never shows the stale sensor hintless
-            self._taking += 1
-            try:
-                self._set_state(
-                    "stale", silent_for_s=round(now - last, 3), **self._shared_told(silence)
-                )
-                self._note_hint(silence, now)
-            finally:
-                self._taking += 1
+            self._stale_with_hint(self._silence(last), now, silent_for_s=round(now - last, 3))
         elif (
             self.state == "stale"
             and self.bytes_read != self._hinted_bytes
@@ -2381,6 +2365,17 @@ class SensorRuntime:
         found on its port (:meth:`_with_shared`)."""
         hint = self._with_shared(silence.get("hint"))
         return silence if hint is None else {**silence, "hint": hint}
+
+    def _stale_with_hint(self, silence: dict[str, Any], now: float, **fields: Any) -> None:
+        """Stale, with the hint of ``silence`` (logged with the state line, after ``fields``).
+        The state and its hint change together: a snapshot (``/status``, on another thread)
+        waits while ``_taking`` is odd, and never shows the stale sensor without its hint."""
+        self._taking += 1
+        try:
+            self._set_state("stale", **fields, **self._shared_told(silence))
+            self._note_hint(silence, now)
+        finally:
+            self._taking += 1
 
     def _note_hint(self, silence: dict[str, Any], now: float) -> None:
         """Keep the stale hint of ``silence`` for ``/status``; read again at the earliest
