@@ -10,6 +10,7 @@ are back to where they were, and every pipeline's step accounting is exact.
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import os
 import re
@@ -29,7 +30,7 @@ from typing import Any
 import pytest
 from harness.balance import assert_sensor_steps
 from harness.common import REPO, free_port, wait_for
-from harness.scrape import Scrape
+from harness.scrape import Scrape, quick_value
 from harness.tls import self_signed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -637,9 +638,17 @@ def test_workers_primary_reports_its_own_http_counts(tmp_path: Path) -> None:
     with stderr.open("wb") as err:
         proc = subprocess.Popen(cmd, stdout=err, stderr=err, cwd=REPO)
     try:
+        # a connection's thread frees its slot after the client has read the answer: the
+        # next scrape from the same address may find it still held, and the address's two
+        # slots taken. Each scrape comes from an address of its own, so none is refused.
+        sources = itertools.count()
 
         def scrape() -> str:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            n = next(sources)
+            source = f"127.0.{1 + n // 250}.{1 + n % 250}"
+            conn = http.client.HTTPConnection(
+                "127.0.0.1", port, timeout=5, source_address=(source, 0)
+            )
             try:
                 conn.request("GET", "/metrics")
                 return conn.getresponse().read().decode()
@@ -668,7 +677,17 @@ def test_workers_primary_reports_its_own_http_counts(tmp_path: Path) -> None:
                 third.settimeout(5)
                 third.connect(("127.0.0.1", port))
                 assert third.recv(1024).startswith(b"HTTP/1.1 503 ")
-            text = scrape()  # from another address, and fetching from both workers
+            # from other addresses, each fetching from both workers; a scrape may count the
+            # one before it too, whose slot is not freed yet: scraped every half second until
+            # one counts the two held connections and itself
+            texts: list[str] = []
+
+            def held_and_itself() -> bool:
+                texts.append(scrape())
+                return quick_value(texts[-1], "sensord_http_connections") == 3
+
+            wait_for(held_and_itself, 10.0, "a scrape that counts the held connections", 0.5)
+            text = texts[-1]
         finally:
             for sock in held:
                 sock.close()
