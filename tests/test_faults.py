@@ -1388,8 +1388,12 @@ def test_polled_device_that_never_reads_does_not_stall_other_sensors(tmp_path: P
         config = tmp_path / "sensord.toml"
         write_atomically(
             config,
+            # stale after an hour, not the default 5 s of a device that never answers: the
+            # deaf device is up when the test looks, however long a loaded host made it take
             pty_sensor(
-                "deaf", deaf.path, f'poll = {{ request = "{request}\\n", interval_s = 0.2 }}'
+                "deaf",
+                deaf.path,
+                f'poll = {{ request = "{request}\\n", interval_s = 0.2 }}\nstale_after_s = 3600',
             )
             + pty_sensor("steady", steady.path),
         )
