@@ -225,10 +225,15 @@ class _Server(ThreadingHTTPServer):
             self.open -= 1
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # socketserver's own, with the slot freed before the socket is closed: a client that
+        # saw its connection end and reconnects at once finds the slot free
         try:
-            super().process_request_thread(request, client_address)
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
         finally:
             self._release(str(client_address[0]))
+            self.shutdown_request(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """An exception that escaped the handler: logged through structlog, never printed."""
