@@ -277,6 +277,31 @@ def test_coils_and_discrete_inputs_read_as_bools() -> None:
     assert got == {"a": 1.0, "b": 0.0, "c": 1.0}
 
 
+@pytest.mark.parametrize("orders", ORDERS)
+def test_a_simulated_float32_beyond_its_range_is_held_as_the_largest_float32(
+    orders: tuple[str, str],
+) -> None:
+    # a channel's signal may run past what a float32 holds (center = 1e39): the simulated
+    # device holds the largest float32 of that sign, as the frame simulator does, instead of
+    # the pack's OverflowError failing the simulated bus at every poll
+    spec = modbus_format(
+        reg("a", "holding", 0, "float32", byte_order=orders[0], word_order=orders[1]),
+        reg("b", "holding", 2, "float32", byte_order=orders[0], word_order=orders[1]),
+        reg("c", "holding", 4, "float64", byte_order=orders[0], word_order=orders[1]),
+    )
+    codec = codec_for("modbus")
+    decode = codec.decoder(spec)
+    got: dict[str, float] = {}
+    for frame in codec.encoder(spec)({"a": 1e39, "b": -1e300, "c": 1e300}, 0.0):
+        got.update(decode(frame))
+    largest = struct.unpack(">f", bytes.fromhex("7f7fffff"))[0]  # a float32's 3.4028235e38
+    assert got == {
+        "a": pytest.approx(largest, rel=1e-7),
+        "b": pytest.approx(-largest, rel=1e-7),
+        "c": 1e300,
+    }
+
+
 def exchange_frames(transport: str) -> list[bytes]:
     """Every exchange frame of a device reading three tables, as the bus hands them over."""
     spec = modbus_format(

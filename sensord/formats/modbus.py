@@ -247,6 +247,10 @@ MBAP_HEADER_BYTES = 7
 MBAP_EXCEPTION_BYTES = 9
 MAX_FRAME_BYTES = 260
 
+#: The largest finite float32: a simulated device holds a larger value as this, as a real
+#: one can hold no more.
+FLOAT32_MAX: float = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
+
 #: How many bytes 0x00 or 0xFF after the line's silence a reply may follow without a silence
 #: of its own: what a transceiver's direction turnaround or an unbiased line makes of the
 #: moment the device starts to drive the line (one or two in the captures of libmodbus
@@ -364,6 +368,7 @@ def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
     word_order = reg.word_order
     convert = _pymodbus().mixin.convert_to_registers
 
+    float32 = reg.type == "float32"
     bits = 16 * WIDTHS[reg.type]
     lo, hi = (
         (0, 2**bits - 1) if reg.type.startswith("u") else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
@@ -372,7 +377,11 @@ def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
     def write(value: float) -> list[int]:
         if integer and not math.isfinite(value):
             value = 0.0
-        number: float | int = min(hi, max(lo, round(value))) if integer else value
+        number: float | int = value
+        if integer:
+            number = min(hi, max(lo, round(value)))
+        elif float32 and math.isfinite(value):
+            number = min(FLOAT32_MAX, max(-FLOAT32_MAX, value))
         words = convert(number, datatype, word_order=word_order)  # type: ignore[arg-type]
         if reg.byte_order == "little":
             words = [((w & 0xFF) << 8) | (w >> 8) for w in words]
