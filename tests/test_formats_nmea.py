@@ -3008,6 +3008,29 @@ def test_clock_offset_is_receiver_utc_minus_the_host_clock_at_arrival() -> None:
         assert reason(parse, nmea(bad)) == "syntax"
 
 
+@pytest.mark.parametrize("offset", [1e300, -1e300, 1e12, -1e12])
+def test_a_simulated_clock_offset_past_the_dates_an_rmc_holds_is_sent_at_their_end(
+    offset: float,
+) -> None:
+    """A channel's signal may run a clock offset past any date (the middle and a quarter of
+    a filter of -1e308 to 1e308): the simulated receiver's clock stops at the first or last
+    second whose date gives an offset, instead of the date's OverflowError failing the
+    simulated port at every frame. The first second is GPS week 1's: a date before it reads
+    as a receiver's power-up default, which gives no offset."""
+    spec = FormatSpec("nmea", (("rmc", "RMC.clock_offset"), ("zda", "ZDA.clock_offset")))
+    codec = codec_for("nmea")
+    frames = codec.encoder(spec)({"RMC.clock_offset": offset, "ZDA.clock_offset": offset}, 0.0)
+    host = 1_764_667_390.0  # 2025-12-02 09:23:10 UTC
+    parse = codec.sensor_decoder(spec, lambda: host)
+    end = (
+        datetime(2079, 12, 31, 23, 59, 59, tzinfo=UTC)
+        if offset > 0
+        else datetime(1980, 1, 13, tzinfo=UTC)
+    )
+    read = [pair for frame in frames for pair in parse(frame)]
+    assert read == [("rmc", end.timestamp() - host), ("zda", end.timestamp() - host)]
+
+
 def test_a_receiver_with_the_gps_week_rollover_bug_has_its_clock_offset_corrected() -> None:
     """A receiver whose firmware predates the 2019-04-07 rollover of GPS's 10-bit week number
     dates its fixes 1024 weeks early (2025-12-02 as 2006-04-18): its clock offset is read

@@ -295,6 +295,14 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 #: The encoder's date when it runs on the seconds since midnight of the Encoder contract:
 #: 2025-01-01, in Unix seconds.
 _SIMULATED_DAY_S = (date(2025, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400.0
+#: The first and last second, in Unix seconds, of a receiver's clock that the decoder reads
+#: as a clock offset: from GPS week 1 (a date before it is a power-up default) to the end of
+#: the years an RMC's two-digit year holds (2079). A simulated ``clock_offset`` that takes
+#: the receiver's clock further is sent as the nearest of them.
+_SIMULATED_CLOCK_S = (
+    (date(1980, 1, 13).toordinal() - _EPOCH_ORDINAL) * 86400.0,
+    (date(2080, 1, 1).toordinal() - _EPOCH_ORDINAL) * 86400.0 - 1.0,
+)
 
 
 def _plain(index: int) -> _Getter:
@@ -2397,8 +2405,8 @@ def _sentence_writer(
 def encoder(spec: FormatSpec) -> Encoder:
     """The encoder. Its receiver clock is the seconds since midnight of 2025-01-01; with a
     ``clock_offset`` field, it is the host's wall clock plus that field's value, as a receiver
-    whose clock is that far from the host's. An XDR quadruple's unit field is the first of its
-    channel's ``units``, else empty."""
+    whose clock is that far from the host's (within the years an RMC's date holds). An XDR
+    quadruple's unit field is the first of its channel's ``units``, else empty."""
     fields = tuple(unique_fields(spec))
     own_units = dict(spec.channel_units)
     units = {field: own_units[ch][0] for ch, field in spec.fields if own_units.get(ch)}
@@ -2410,7 +2418,8 @@ def encoder(spec: FormatSpec) -> Encoder:
         receiver_s = t_s + _SIMULATED_DAY_S
         for field in clock_fields:
             if field in values:
-                receiver_s = time.time() + values[field]
+                first, last = _SIMULATED_CLOCK_S
+                receiver_s = min(last, max(first, time.time() + values[field]))
                 break
         frames: list[bytes] = []
         for write in writers:
