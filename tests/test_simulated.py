@@ -7,11 +7,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.common import wait_for
+from harness.daemon import DaemonProcess
 
 from sensord.cli import main
 from sensord.config import Config
@@ -21,7 +24,13 @@ from sensord.formats.base import FormatSpec, Framer
 from sensord.formats.lines import LineFramer
 from sensord.signals import SignalSpec, SimulationSpec
 from sensord.sources.base import Source
-from sensord.sources.simulated import CATCH_UP_S, DEFAULT_SIGNAL, SimulatedDevice, SimulatedSource
+from sensord.sources.simulated import (
+    CATCH_UP_S,
+    DEFAULT_SIGNAL,
+    MAX_READ_BYTES,
+    SimulatedDevice,
+    SimulatedSource,
+)
 from sensord.tools import device_pty
 
 FLAT = SignalSpec(center=20.0, amplitude=0.0, period_s=60.0, noise=0.0, drift_per_s=0.0)
@@ -259,6 +268,23 @@ def test_catch_up_is_capped() -> None:
     assert dev.frames_skipped == 9900
 
 
+def test_a_read_of_a_device_faster_than_its_reader_is_bounded_and_the_rest_stays_due() -> None:
+    """A device at 20 kHz read after 2 s owes 40001 lines: one read gives the lines of at most
+    MAX_READ_BYTES (and the one that crossed them), the next reads go on where it ended, and
+    together they are the bytes that reads every millisecond give, none skipped."""
+    fast = device(rate_hz=20_000.0)
+    chunks = []
+    while chunk := fast.bytes_due(2.0):
+        all_but_its_last_line = chunk[: chunk.rindex(b"\n", 0, len(chunk) - 1) + 1]
+        assert len(all_but_its_last_line) < MAX_READ_BYTES
+        chunks.append(chunk)
+    assert len(chunks) > 5
+    assert fast.frames_skipped == 0
+    assert fast.frames_written == 40_001
+    steady = device(rate_hz=20_000.0)
+    assert b"".join(chunks) == b"".join(steady.bytes_due(i / 1000) for i in range(2001))
+
+
 def test_nmea_device_sends_one_sentence_per_type() -> None:
     spec = FormatSpec("nmea", (("alt", "GGA.altitude"), ("sog", "RMC.speed"), ("t", "XDR.Air")))
     altitude = SignalSpec(center=545.4, amplitude=2.0, period_s=600.0, noise=0.3, drift_per_s=0.0)
@@ -409,6 +435,41 @@ def test_a_device_of_several_numbers_per_line_fills_every_channel_s_group() -> N
         assert [channel for channel, _ in frame] == ["humidity", "celsius", "dew"]
         assert frame[1][1] == frame[2][1] == 20.0  # two decimals, as the example's
     assert dev.bytes_due(2.1).endswith(b"\xc2\xb0C 73.40\xc2\xb0F\n")
+
+
+@pytest.mark.slow
+def test_a_daemon_with_a_simulated_receiver_at_100_khz_stops_at_once(tmp_path: Path) -> None:
+    """An NMEA receiver simulated at sampling_rate_hz's bound, 100 kHz, is more than the
+    daemon reads and parses: its backlog reaches CATCH_UP_S, and a read that produced all of
+    it (some 800,000 sentences) would hold the loop, and a SIGTERM with it, for up to half a
+    minute. A read gives at most MAX_READ_BYTES, so the daemon stops within 5 s (well inside
+    systemd's stop timeout; some 0.2 s here)."""
+    config = """
+[[sensors]]
+name = "gps"
+port = "sim://gps"
+format = "nmea"
+sampling_rate_hz = 100000.0
+channels = [{ name = "altitude_m", field = "GGA.altitude" }, { name = "speed", field = "RMC.speed" },
+            { name = "satellites", field = "GSV.in_view_gps" }]
+"""
+    daemon = DaemonProcess(tmp_path=tmp_path, config=config)
+    try:
+        daemon.wait_http(timeout_s=30)
+        wait_for(
+            lambda: daemon.scrape().get("sensord_frames_total", 0.0, sensor="gps") > 100_000,
+            30.0,
+            "100,000 frames of the receiver",
+        )
+        # its backlog has grown to the catch-up limit by now: the loop reads more than it
+        # can parse
+        time.sleep(3.0)
+        took_s, code = daemon.stop_timed(timeout_s=60.0)
+    finally:
+        daemon.kill()
+    assert code == 0
+    assert took_s < 5.0, took_s
+    assert not [r for r in daemon.log_records() if r["level"] == "error"]
 
 
 def test_simulate_command_reports_what_the_device_wrote(tmp_path: Path) -> None:

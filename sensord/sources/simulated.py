@@ -50,7 +50,12 @@ a model it always does.
 Catch-up: frame ``k`` is due at ``start_s + k / sampling_rate_hz``. When ``bytes_due`` is called
 after a long pause (the process was stopped, the port closed), frames due more than
 :data:`CATCH_UP_S` seconds before ``now_s`` are skipped and counted in ``frames_skipped``; at most
-that much backlog is ever produced in one call. Opening a :class:`SimulatedSource` skips every
+that much backlog is ever produced in one call. One call produces frames of at most
+:data:`MAX_READ_BYTES` (one frame at least): the frames of a device faster than the daemon reads
+it (``sampling_rate_hz`` at its 100 kHz bound) stay due for the next call, as a real port's bytes
+wait in its buffer for the next read, so that a read of a simulated port takes no longer than a
+read of that many bytes of a real one, and neither a stop nor the other ports wait for seconds
+of frames. Opening a :class:`SimulatedSource` skips every
 frame due before the open, as bytes sent to a closed port are lost.
 """
 
@@ -73,6 +78,7 @@ from sensord.sources.base import Source
 __all__ = [
     "CATCH_UP_S",
     "DEFAULT_SIGNAL",
+    "MAX_READ_BYTES",
     "RequestModel",
     "SimulatedDevice",
     "SimulatedSource",
@@ -81,6 +87,10 @@ __all__ = [
 
 #: The most backlog, in seconds of frames, that one ``bytes_due`` call produces.
 CATCH_UP_S = 10.0
+
+#: The most bytes of frames one ``bytes_due`` call produces (past them, it ends with the frame
+#: that crossed them): sixteen times a real port's read chunk.
+MAX_READ_BYTES = 65536
 
 #: The signal of a field that has no SignalSpec of its own.
 DEFAULT_SIGNAL = SignalSpec(center=20.0, amplitude=5.0, period_s=60.0, noise=0.1, drift_per_s=0.0)
@@ -320,15 +330,18 @@ class SimulatedDevice:
             self._next_index = last + 1
             return
         self._skip_before(now_s - CATCH_UP_S)
-        for index in range(self._next_index, last + 1):
+        full = len(out) + MAX_READ_BYTES
+        index = self._next_index
+        while index <= last and len(out) < full:
             t_s = index / rate
+            index += 1
             if check_dropouts:
                 self._roll_dropouts(t_s)
             if t_s < self._dropout_until_s:
                 self.frames_dropped += 1
                 continue
             self._emit(t_s, out)
-        self._next_index = last + 1
+        self._next_index = index
 
     def _roll_dropouts(self, t_s: float) -> None:
         simulation = self.simulation
