@@ -1480,6 +1480,8 @@ class SensorConfig(Schema):
                     "once without it",
                 )
             ]
+        if self.stale_after_s is None and self._poll_command_problems():
+            return []  # its poll's bytes, and so its stale time, are unknown: told as poll.command
         if self.connect_delay_s >= self.stale_after:
             return [
                 (

@@ -399,6 +399,31 @@ def test_a_poll_table_error_does_not_hide_a_misspelt_setup_command() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("preset", "told"),
+    [
+        (
+            'preset = "sds011"',
+            "sds011 has no command 'read'; it has query_mode, active_mode, query, "
+            "working_period, sleep, work",
+        ),
+        ('format = "value"\nchannels = [{ name = "v" }]', "commands by name need a preset"),
+    ],
+)
+def test_a_poll_command_in_error_beside_a_connect_delay_is_told_once(
+    preset: str, told: str
+) -> None:
+    """A sensor's stale time counts its poll's requests: of a poll whose command the preset
+    does not have (or a sensor without a preset), there are none to count, and the check of
+    ``connect_delay_s`` against the stale time is not made, so the command's error is told
+    alone rather than the check raising."""
+    text = (
+        f'[[sensors]]\nname = "dust"\nport = "sim://dust"\n{preset}\n'
+        'connect_delay_s = 1.0\npoll = { command = "read", interval_s = 5 }\n'
+    )
+    assert error_of(text).problems == [f"sensors[0].poll.command: {told}"]
+
+
 @pytest.mark.parametrize("command", [["check"], ["run", "-c"]])
 def test_a_channel_s_key_in_its_sensor_s_table_is_told_to_go_in_each_channel(
     tmp_path: Path, command: list[str]
