@@ -37,6 +37,7 @@ http._Server.allow_reuse_address
 http._Server.request_queue_size
 http._Server.address_family
 http._Server.handle_error
+http._Server.process_request_thread
 http._Handler.protocol_version
 http._Handler.sys_version
 http._Handler.error_message_format
