@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -128,18 +128,32 @@ def bus_table(path: str, *, local_echo: bool) -> dict[str, Any]:
     }
 
 
-def run_bus(table: dict[str, Any], relay: PtyRelay) -> tuple[SensorRuntime, SerialSource]:
+def transactions_at_least(count: int) -> Callable[[SensorRuntime], bool]:
+    """Whether a bus sensor has made ``count`` transactions."""
+
+    def made(runtime: SensorRuntime) -> bool:
+        counters = runtime.modbus
+        return counters is not None and counters.transactions >= count
+
+    return made
+
+
+def run_bus(
+    table: dict[str, Any],
+    relay: PtyRelay,
+    until: Callable[[SensorRuntime], bool] | None = None,
+) -> tuple[SensorRuntime, SerialSource]:
+    """Read the bus sensor of ``table`` until ``until`` holds (20 transactions unless told;
+    10 s at most)."""
+    if until is None:
+        until = transactions_at_least(20)
     errors: list[str] = []
     config = Config.load({"sensors": [table]}, "", errors)
     assert config is not None, errors
     runtime = SensorRuntime(config.sensors[0])
     with Reader([runtime]) as reader:
-
-        def enough() -> bool:
-            counters = runtime.modbus
-            return counters is not None and counters.transactions >= 20
-
-        run_reader_until(reader, enough, 10.0)
+        done = until
+        run_reader_until(reader, lambda: done(runtime), 10.0)
         (bus,) = (p for p in reader._ports.values() if isinstance(p, Bus))
         source = bus.source
         assert isinstance(source, SerialSource)
@@ -429,20 +443,9 @@ def test_a_set_up_write_s_end_is_logged_once_whether_the_adapter_echoes_or_not(
     ):
         server.set(1, "holding", 0, [4321])
         table["port"] = relay.near.path
-        errors: list[str] = []
-        config = Config.load({"sensors": [table]}, "", errors)
-        assert config is not None, errors
-        runtime = SensorRuntime(config.sensors[0])
-        with Reader([runtime]) as reader:
-            # the write's line, and reads for longer than its timeout after it
-
-            def told_and_read() -> bool:
-                counters = runtime.modbus
-                return (
-                    bool(write_lines(logs)) and counters is not None and counters.transactions >= 6
-                )
-
-            run_reader_until(reader, told_and_read, 10.0)
+        # the write's line, and reads for longer than its timeout after it
+        made_six = transactions_at_least(6)
+        runtime, _ = run_bus(table, relay, lambda r: bool(write_lines(logs)) and made_six(r))
         if address == 54:
             assert server.get(1, "holding", 54) == [7]
     assert write_lines(logs) == told, logs
@@ -1218,17 +1221,7 @@ def test_two_writes_to_a_device_answering_in_50_ms_on_an_echoing_line_are_taken_
     ):
         server.set(1, "holding", 0, [4321])
         table["port"] = relay.near.path
-        errors: list[str] = []
-        config = Config.load({"sensors": [table]}, "", errors)
-        assert config is not None, errors
-        runtime = SensorRuntime(config.sensors[0])
-        with Reader([runtime]) as reader:
-
-            def read_on() -> bool:
-                counters = runtime.modbus
-                return counters is not None and counters.transactions >= 8
-
-            run_reader_until(reader, read_on, 10.0)
+        runtime, _ = run_bus(table, relay, transactions_at_least(8))
         assert server.get(1, "holding", 54) == [7]
         assert server.get(1, "holding", 55) == [8]
         sent = bytes(relay.requests)
