@@ -1541,7 +1541,11 @@ class SensorConfig(Schema):
 
             rewarms = self.warmup_after_silence and self.warmup_s > 0
             note = stream_interval_note(
-                self.preset, self.setup_names(), self.stale_after_s, rewarms=rewarms
+                self.preset,
+                self.setup_names(),
+                self.stale_after_s,
+                rewarms=rewarms,
+                default_s=self._default_stale_after(),
             )
             if note is not None:
                 return note
@@ -2016,6 +2020,10 @@ class SensorConfig(Schema):
         ``WORKING_PERIOD_MARGIN_S``."""
         if self.stale_after_s is not None:
             return self.stale_after_s
+        return self._default_stale_after()
+
+    def _default_stale_after(self) -> float:
+        """``stale_after`` when ``stale_after_s`` is left out (see :attr:`stale_after`)."""
         if self.format == "modbus":
             interval = self.modbus_device.interval_s
         elif self.poll:

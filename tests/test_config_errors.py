@@ -311,8 +311,9 @@ def test_a_pms_stale_sooner_than_twice_its_stable_mode_interval_is_a_note_of_che
     """A PMS in active mode sends a frame every 2.3 s while the air changes little (the
     PMS5003/7003/A003 datasheets' stable mode; 200 to 800 ms in fast mode): ``sensord
     check`` tells a ``stale_after_s`` shorter than twice that, naming the key, the interval
-    and what it costs; 4.6 s and more, the default (5 s), a PMS whose set-up leaves it
-    passive (polled), and other presets are not told so."""
+    and what it costs, and offers the default it would have without it; 4.6 s and more, the
+    default (5 s), a PMS whose set-up leaves it passive (polled), and other presets are not
+    told so."""
     path = tmp_path / "site.toml"
     path.write_text(pms_sensor("pms5003", "stale_after_s = 2"))
     checked = sensord_cli("check", "--no-devices", str(path))
@@ -340,6 +341,10 @@ def test_a_pms_stale_sooner_than_twice_its_stable_mode_interval_is_a_note_of_che
     assert note("pms5003", f"{passive}\nstale_after_s = 2") is None
     assert note("pms5003", 'setup = ["passive_mode", "active_mode"]\nstale_after_s = 2')
     assert note("sds011", "stale_after_s = 2") is None
+    # the default it offers is the sensor's own: three frames at a slower sampling_rate_hz
+    assert "leave stale_after_s out (15 s) or make it 4.6 s or more" in str(
+        note("pms5003", "sampling_rate_hz = 0.2\nstale_after_s = 2")
+    )
     # a sensor that does not warm up again after a silence: only the staleness is told
     for quiet in ("warmup_after_silence = false", "warmup_s = 0"):
         assert note("pms5003", f"{quiet}\nstale_after_s = 4") is None

@@ -960,7 +960,12 @@ _STREAM_INTERVALS_S: Mapping[str, float] = MappingProxyType(
 
 
 def stream_interval_note(
-    preset: str | None, setup: Sequence[str], stale_after_s: float, *, rewarms: bool
+    preset: str | None,
+    setup: Sequence[str],
+    stale_after_s: float,
+    *,
+    rewarms: bool,
+    default_s: float,
 ) -> str | None:
     """For a sensor of ``preset`` that streams after its set-up commands ``setup`` (a PMS in
     active mode): what a ``stale_after_s`` shorter than twice the longest time between two
@@ -972,8 +977,9 @@ def stream_interval_note(
     spell of frames whose start bytes the line spoils, which keep coming at that pace, is
     taken for a silence (``sensord.sensor.QUIET_SHARE_OF_STALE``: no byte for half the stale
     timeout), and the sensor warms up again though the device was powered all along (none
-    of that without ``rewarms``). A note, not an error: the device sends faster while the
-    air changes, and a clean line spoils no frame."""
+    of that without ``rewarms``). ``default_s``: the sensor's ``stale_after`` without
+    ``stale_after_s``, which the note offers. A note, not an error: the device sends faster
+    while the air changes, and a clean line spoils no frame."""
     interval = _STREAM_INTERVALS_S.get(preset or "")
     if interval is None or asked_only(preset, setup) is not None or stale_after_s >= 2 * interval:
         return None
@@ -995,8 +1001,8 @@ def stream_interval_note(
     return (
         f"stale_after_s {stale_after_s:g} s is shorter than twice the {interval:g} s between "
         f"two frames that a {preset} sends in active mode when the air changes little (its "
-        f"datasheet's stable mode): {effect}; leave stale_after_s out (5 s) or make it "
-        f"{2 * interval:g} s or more"
+        f"datasheet's stable mode): {effect}; leave stale_after_s out ({default_s:g} s) or make "
+        f"it {2 * interval:g} s or more"
     )
 
 
