@@ -998,11 +998,15 @@ def stream_interval_note(
         )
     else:
         return None
+    pace = (
+        "at most (its datasheet's data update time)"
+        if preset == "pms3003"
+        else "in active mode when the air changes little (its datasheet's stable mode)"
+    )
     return (
         f"stale_after_s {stale_after_s:g} s is shorter than twice the {interval:g} s between "
-        f"two frames that a {preset} sends in active mode when the air changes little (its "
-        f"datasheet's stable mode): {effect}; leave stale_after_s out ({default_s:g} s) or make "
-        f"it {2 * interval:g} s or more"
+        f"two frames that a {preset} sends {pace}: {effect}; leave stale_after_s out "
+        f"({default_s:g} s) or make it {2 * interval:g} s or more"
     )
 
 
