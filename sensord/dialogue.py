@@ -327,6 +327,11 @@ class DialoguePort(Protocol):
         set-up runs again once it is up), and True; False otherwise."""
         ...
 
+    def streams_anew(self, now: float) -> None:
+        """The device, set to send only when asked, was found streaming at ``now``, as it
+        does once powered anew (a PMS): it may have just been powered, and warms up again."""
+        ...
+
     def went_silent(self) -> None:
         """:data:`SILENT_POLLS` poll requests in a row went unanswered: the device may have
         lost its supply, and the frame that ends the silence may be its first after a
@@ -433,6 +438,12 @@ class Dialogue:
         self._wake: bytes | None = None
         #: the set-up leaves the preset's device sending only when asked
         sends_when_asked = False
+        #: a device set to send only when asked that streams only once powered anew (a PMS):
+        #: found streaming, it warms up again (``DialoguePort.streams_anew``)
+        self._powered_when_streaming = False
+        #: such a device was found streaming, and has not answered only its polls for a
+        #: whole re-run wait since: it warmed up for it, and does not again
+        self._streaming_told = False
         #: the set-up runs again while the sensor is stale (False: once the device answers
         #: again, ``answers_again``), and such a run is due at the next tick
         self.reruns_while_stale = True
@@ -448,6 +459,7 @@ class Dialogue:
                 command_bytes,
                 restarts_device,
                 spoilt_answer_check,
+                streams_when_powered,
                 wake_command,
                 working_period_s,
             )
@@ -461,6 +473,7 @@ class Dialogue:
             wake = wake_command(config.preset)
             self._wake = None if wake is None else command_bytes(config.preset, wake)
             sends_when_asked = asked_only(config.preset, names) is not None
+            self._powered_when_streaming = streams_when_powered(config.preset)
             self.reruns_while_stale = config.poll is None or not answers_when_powered(config.preset)
             if config.poll is not None:
                 self._spoilt = spoilt_answer_check(config.preset, self._poll_requests)
@@ -568,6 +581,7 @@ class Dialogue:
             self._rerun_wait = self._stale_after_s
             self._rerun_at = -math.inf
         self._unasked = None if self._unasked is None else 0
+        self._streaming_told = False
         self._same_device = same_device
         if not same_device:
             self._ack_counted.clear()
@@ -1308,8 +1322,10 @@ class Dialogue:
         set-up leaves it sending only when asked: more than one in two intervals running is a
         device that streams again (a PMS powered anew, in its default mode; an SDS011 that
         another program switched to active reporting: it keeps its mode through a power
-        cut), set up again; one in each for a whole wait after the last such interval
-        starts the wait over."""
+        cut), set up again; a PMS warms up again the first time (its fan may be spinning up),
+        and not again until it answered only its polls for a whole wait (one that never
+        takes the set-up would never publish). One in each for a whole wait after the last
+        such interval starts the wait over."""
         assert self._unasked is not None
         if got > 1:
             self._unasked += 1
@@ -1318,7 +1334,11 @@ class Dialogue:
                 self.rerun(
                     now, f"{got} frames came between two polls, twice running: it sends unasked"
                 )
+                if self._powered_when_streaming and not self._streaming_told:
+                    self._streaming_told = True
+                    self._port.streams_anew(now)
         else:
             self._unasked = 0
             if got == 1 and now - self._unasked_at >= self._rerun_wait:
                 self._rerun_wait = self._stale_after_s
+                self._streaming_told = False

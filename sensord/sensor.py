@@ -1857,6 +1857,11 @@ class SensorRuntime:
         self._booted(now)
         return True
 
+    def streams_anew(self, now: float) -> None:
+        """See :meth:`sensord.dialogue.DialoguePort.streams_anew`: a PMS powered anew sends
+        the readings of a fan not yet settled (its data manuals ask for 30 s)."""
+        self._warm_again(now, "it streams unasked, as it does once powered anew")
+
     def went_silent(self) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.went_silent`: the next frame ends the
         silence (``_silence_ended``)."""

@@ -107,7 +107,8 @@ sleep/wake cycle a PMS sends PM values with every particle count 0 for its first
 (avaldebe/PyPMS issue #3, "Discard invalid observations after wake up"). So does a polled
 device that answers again after two polls in a row went unanswered, stale or not (an MH-Z19
 powered anew behind its open port, whose boot answers fell between two polls, sends its
-preheat values: ``sensord.dialogue.SILENT_POLLS``), a PMS that streams
+preheat values: ``sensord.dialogue.SILENT_POLLS``), a PMS set to passive mode that is found
+streaming (:func:`streams_when_powered`), a PMS that streams
 again after it was stale (``warmup_after_silence``: its SET pin or its supply put it to sleep),
 and an SDS011 whose first frame after it was stale reads 0 for PM2.5 and PM10: powered anew, it
 sends zeros while its fan spins up (ESPHome's ``esphome/components/sds011/sds011.cpp``
@@ -219,6 +220,7 @@ __all__ = [
     "restarts_device",
     "spoilt_answer_check",
     "stream_interval_note",
+    "streams_when_powered",
     "wake_command",
     "working_period_s",
 ]
@@ -837,6 +839,16 @@ def answers_when_powered(preset: str | None) -> bool:
     again for nothing (the MH-Z19's ABC and range commands write its EEPROM, which each write
     wears)."""
     return _KINDS.get(preset or "") == "mhz19"
+
+
+def streams_when_powered(preset: str | None) -> bool:
+    """Whether the device of ``preset`` streams after a power-up whatever its set-up left it
+    in (a PMS: "Default mode is active after power up", its data manuals), so that one set
+    to send only when asked and found streaming was most likely powered anew (a supply that
+    sagged or was cut behind an open port), its fan spinning up; an SDS011 keeps its
+    reporting mode through a power cut (Laser Dust Sensor Control Protocol V1.3), so its
+    streaming tells nothing of its supply."""
+    return _KINDS.get(preset or "") == "pms"
 
 
 def _mhz19_spoilt_answer(heard: bytes) -> bytes | None:
