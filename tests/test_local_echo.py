@@ -1225,13 +1225,29 @@ def test_two_writes_to_a_device_answering_in_50_ms_on_an_echoing_line_are_taken_
         assert server.get(1, "holding", 54) == [7]
         assert server.get(1, "holding", 55) == [8]
         sent = bytes(relay.requests)
+        answered = bytes(relay.answers)
+    # pymodbus's server reads the pty when it is scheduled: on a loaded host it can find two
+    # requests in one read, or one in two, and then answers one of them only, or one twice.
+    # A write it left unanswered is asked again, rightly; a write is never asked again when
+    # every time it was sent it was answered (an 06 answer is its request's bytes)
+    unanswered = 0
+    answered_once = True
     for body in ("01 06 00 36 00 07", "01 06 00 37 00 08"):
-        assert sent.count(rtu_frame(bytes.fromhex(body))) == 1, sent.hex(" ")
+        write = rtu_frame(bytes.fromhex(body))
+        times = sent.count(write)
+        assert times == 1 or answered.count(write) < times, (sent.hex(" "), answered.hex(" "))
+        unanswered += max(0, times - answered.count(write))
+        answered_once = answered_once and answered.count(write) == times
     assert write_lines(logs) == [("set-up write taken", None)] * 2
     counters = runtime.modbus
     assert counters is not None
-    assert counters.timeouts == 0
-    assert counters.errors == dict.fromkeys(counters.errors, 0)
+    reads = sent.count(rtu_frame(bytes.fromhex("01 03 00 00 00 01")))
+    reads_answered = answered.count(rtu_frame(bytes.fromhex("01 03 02 10 e1")))
+    # no timeout but for a request the device left unanswered (the last read may be in
+    # flight as the reader stops)
+    assert counters.timeouts <= unanswered + max(0, reads - reads_answered)
+    if answered_once:  # (a write answered twice, the second answer fits no request)
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
 
 
 def test_a_third_write_refused_in_pieces_on_a_line_that_does_not_echo_is_refused_itself(

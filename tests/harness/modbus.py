@@ -241,6 +241,8 @@ class PtyRelay:
         self.echo = echo
         #: bytes sensord sent, as the devices saw them
         self.requests = bytearray()
+        #: every byte the device sent, as it sent them (before ``mangle`` and delays)
+        self.answers = bytearray()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pty-relay", daemon=True)
 
@@ -307,6 +309,7 @@ class PtyRelay:
                                 os.write(near, own)
                             continue
                     else:
+                        self.answers += data
                         if self.mangle is not None:
                             data = self.mangle(data)
                         delay = self.delay_s(data) if self.delay_s is not None and data else 0.0
