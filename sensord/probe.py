@@ -378,7 +378,7 @@ def modbus_read(args: argparse.Namespace) -> int:
         # values), and the read failed with these settings (the note above says the timeout
         # that takes it)
         if late.response.exception_code:
-            _tell_refusal(args, table, address, late.response.exception_code, other)
+            _tell_refusal(args, table, address, late.response, other, tcp=tcp)
         else:
             print(format_read(table, address, late.response.words[: args.count]))
         return EXIT_INVALID
@@ -445,7 +445,7 @@ def modbus_read(args: argparse.Namespace) -> int:
         print(_gateway_said(args, response.exception_code))
         return EXIT_INVALID
     if response.exception_code:
-        _tell_refusal(args, table, address, response.exception_code, other)
+        _tell_refusal(args, table, address, response, other, tcp=tcp)
         return EXIT_INVALID
     print(format_read(table, address, response.words[: args.count]))
     if collided:
@@ -490,13 +490,21 @@ def _answerers_note(args: argparse.Namespace, unit: int, answered: collections.C
 
 
 def _tell_refusal(
-    args: argparse.Namespace, table: str, address: int, code: int, other: Response | None
+    args: argparse.Namespace,
+    table: str,
+    address: int,
+    refusal: Response,
+    other: Response | None,
+    *,
+    tcp: bool,
 ) -> None:
-    """Print the exception ``code`` that ``args.unit`` answered the read of ``table`` from
-    ``address`` with: for 0x02 on an address that reads as a manual's reference, the address
-    it stands for; and ``other``, the other register table's answer at those addresses, when
-    it holds registers."""
-    print(f"unit {args.unit} answered with {exception_named(code)}")
+    """Print the exception ``refusal`` answered the read of ``table`` from ``address`` with,
+    naming the unit id it came from on a serial line (:func:`_refused_by`): for 0x02 on an
+    address that reads as a manual's reference, the address it stands for; and ``other``, the
+    other register table's answer at those addresses, when it holds registers."""
+    code = refusal.exception_code
+    who = f"unit {args.unit}" if tcp else _refused_by(args, refusal.unit)
+    print(f"{who} answered with {exception_named(code)}")
     as_ref = reference_read_as_address(table, address)
     if code == 2 and as_ref is not None:
         print(
@@ -510,6 +518,24 @@ def _tell_refusal(
             f'{FUNCTION_CODES[twin]:02d}; --{twin} {address}, table = "{twin}"):'
         )
         print(format_read(twin, address, other.words[: args.count]))
+
+
+def _refused_by(args: argparse.Namespace, unit: int) -> str:
+    """Who refused the probe's read on a serial line, as its refusal of unit id ``unit``
+    tells: ``args.unit``; for a read at unit 0 (``modbus.broadcast_reads``) the unit id the
+    refusal came from, and what unit 0 is: the broadcast address, which a device that takes
+    reads at any unit id (or only there) answers, with its own unit id or with 0."""
+    if args.unit:
+        return f"unit {args.unit}"
+    if unit == 0:
+        return (
+            "unit 0 (the broadcast address; the device answers reads there as any unit id "
+            "it is asked at, and answers with 0)"
+        )
+    return (
+        f"unit {unit}, read at unit 0 (the broadcast address; the device answers reads there "
+        f"as any unit id it is asked at, with its own unit id, {unit}),"
+    )
 
 
 #: Seconds the probe waits for an answer unless told (or its sensor's timeout is longer).

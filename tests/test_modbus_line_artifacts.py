@@ -1012,8 +1012,9 @@ def test_a_second_frame_of_the_answer_s_unit_id_after_a_read_at_unit_0_is_no_sec
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("answers_as", [1, 0], ids=["own-unit-id", "unit-0"])
 def test_the_probe_tells_a_refusal_of_the_device_s_own_unit_id_to_a_read_at_unit_0(
-    tmp_path: Path, pty_pair: PtyPair, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, pty_pair: PtyPair, capsys: pytest.CaptureFixture[str], answers_as: int
 ) -> None:
     """``sensord modbus read --sensor`` of a device read at unit 0 (``broadcast_reads``) that
     answers with its own unit id, 1, and refuses the read (exception 02, as a Seplos BMS
@@ -1021,12 +1022,15 @@ def test_the_probe_tells_a_refusal_of_the_device_s_own_unit_id_to_a_read_at_unit
     read's answer, told with its code and the unit id it came from, as the daemon's bus
     counts it (:func:`test_a_refusal_before_the_first_answer_of_a_device_read_at_unit_0_is_its_read_s`);
     not skipped as a frame of another unit id with "no response" and the advice to check
-    the unit id."""
+    the unit id. The line with the code names unit 1, the refusal's (it named unit 0, the
+    address read, while the line below it said unit 1 answered), and what unit 0 is; a
+    refusal of unit 0 (a Seplos V3 answers its reads at unit 0 from unit 0:
+    :data:`SEPLOS_PACK_READ`) names unit 0 and says the same."""
 
     def bms() -> None:
         if pty_pair.read(8, timeout_s=5.0) == read_request(0, 0, 1):
             time.sleep(0.02)
-            pty_pair.write(rtu_frame(bytes.fromhex("01 83 02")))
+            pty_pair.write(rtu_frame(bytes([answers_as, 0x83, 0x02])))
 
     config = tmp_path / "sensord.toml"
     config.write_text(
@@ -1043,8 +1047,15 @@ def test_the_probe_tells_a_refusal_of_the_device_s_own_unit_id_to_a_read_at_unit
     device_side.join(5.0)
     captured = capsys.readouterr()
     assert code == 1
-    assert "unit 0 answered with exception 0x02 (illegal data address)" in captured.out
-    assert "answered from unit 1" in captured.err, captured.err
+    told = (
+        "unit 1, read at unit 0 (the broadcast address; the device answers reads there as any "
+        "unit id it is asked at, with its own unit id, 1), answered"
+        if answers_as
+        else "unit 0 (the broadcast address; the device answers reads there as any unit id it "
+        "is asked at, and answers with 0) answered"
+    )
+    assert f"{told} with exception 0x02 (illegal data address)\n" in captured.out, captured.out
+    assert ("answered from unit 1" in captured.err) is bool(answers_as), captured.err
     assert "no response" not in captured.err, captured.err
 
 
