@@ -128,6 +128,7 @@ from sensord.bus_left import TRANSACTIONS_KEPT, LeftExchange, LeftExchanges
 from sensord.bus_reads import (
     ACKNOWLEDGE_CODE,
     DOWN_AFTER_TIMEOUTS,
+    ECHO_NO_ANSWER_HINT,
     NO_ANSWER_HINT,
     SPOILT_ANSWER_HINT,
     DeviceReads,
@@ -236,15 +237,6 @@ ECHO_HINT = (
     "the adapter hears its own transmission on the 2-wire line: set serial = { local_echo = "
     "true } to drop its echoes (until then they are counted as skipped bytes, and the answers "
     "after them are read)"
-)
-
-#: What to check when an RTU device's requests time out with only each request's echo on the
-#: line (the text follows "no response to N requests in a row: "): the echo is no answer,
-#: nor noise that tells of the line's settings.
-ECHO_NO_ANSWER_HINT = (
-    "only the request came back, as sent (the adapter hears its own transmission: set "
-    "serial = { local_echo = true }), and no answer after it: check the unit id, the baud "
-    "rate and parity, and the wiring (A and B swapped, termination)"
 )
 
 #: What a request gone unanswered while lines of text come says (``Bus._text_hint``).

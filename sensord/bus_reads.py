@@ -41,6 +41,7 @@ __all__ = [
     "ANSWERED_BEFORE_HINT",
     "BUSY_CODE",
     "DOWN_AFTER_TIMEOUTS",
+    "ECHO_NO_ANSWER_HINT",
     "NOISE_HINT",
     "NO_ANSWER_HINT",
     "OTHERS_ANSWER_HINT",
@@ -81,6 +82,31 @@ WRITE_BUSY_HINT = (
     "measurement cycle, a start-up that lasts); it is written again when the bus opens again "
     "or the device comes back, and a longer modbus.busy_wait_s may find it free"
 )
+
+#: What a set-up write that went unanswered (its retries used up at :data:`WRITE_POLLS` polls)
+#: says when the device answers its other requests: its unit id, the line's settings and its
+#: wiring are right, and the write itself is what the device does not answer (the text
+#: follows what came for it; :data:`WRITE_REFUSED_HINT` follows it).
+WRITE_IGNORED_HINT = (
+    "the device answers its other requests ({answered} so far), so its unit id, the line's "
+    "settings and the wiring are right: it leaves this write unanswered (a register it does "
+    "not take or keeps read-only, or a function it does not take, refused without an "
+    "answer), answers it after modbus.timeout_s (a device that stores the value first), or "
+    "needs a pause before a write (modbus.gap_s keeps the line quiet after each exchange)"
+)
+
+#: What to check when an RTU device's requests time out with only each request's echo on the
+#: line (the text follows "no response to N requests in a row: "): the echo is no answer,
+#: nor noise that tells of the line's settings.
+ECHO_NO_ANSWER_HINT = (
+    "only the request came back, as sent (the adapter hears its own transmission: set "
+    "serial = { local_echo = true }), and no answer after it: check the unit id, the baud "
+    "rate and parity, and the wiring (A and B swapped, termination)"
+)
+
+#: What came for a set-up write whose request alone came back (:data:`ECHO_NO_ANSWER_HINT`),
+#: said before :data:`WRITE_IGNORED_HINT` where the device answers its other requests.
+ECHO_ALONE = "only the request came back, as sent (the adapter's echo), and no answer after it"
 
 #: What to check when a device's requests time out with nothing on the line for them, by
 #: transport (the text follows "no response to N requests in a row: ").
@@ -614,9 +640,20 @@ class DeviceReads:
                 "set-up write unanswered",
                 sensor=device.sensor.name,
                 write=expected.described(),
-                hint=f"{naming_unit(why, device.unit)}; {WRITE_REFUSED_HINT}",
+                hint=f"{self._write_unanswered_why(device, why)}; {WRITE_REFUSED_HINT}",
                 suppressed=held,
             )
+
+    def _write_unanswered_why(self, device: _Device, why: str) -> str:
+        """What to check for a set-up write of ``device`` that went unanswered, the last time
+        for ``why``: where that tells to check the unit id, the line's settings or the
+        wiring while the device answers its other requests (they are right), what is left
+        (:data:`WRITE_IGNORED_HINT`); else ``why``, its ``modbus.unit`` named."""
+        answered = device.counters.transactions
+        if not answered or why not in (ECHO_NO_ANSWER_HINT, NO_ANSWER_HINT[self.transport]):
+            return naming_unit(why, device.unit)
+        ignored = WRITE_IGNORED_HINT.format(answered=answered)
+        return f"{ECHO_ALONE}: {ignored}" if why == ECHO_NO_ANSWER_HINT else ignored
 
     def split_refused(self, device: _Device, expected: Request, answered_before: bool) -> bool:
         """Whether ``expected``, refused with exception 0x02 or 0x03, is split now: at once when

@@ -657,13 +657,15 @@ def play_echoing_line(
     echo: bool = True,
     damaged: frozenset[int] = frozenset(),
     bytewise: bool = False,
+    silent_writes: frozenset[int] = frozenset(),
 ) -> list[bytes]:
     """Run ``hand``'s bus on an adapter that echoes, ``local_echo`` off, from its clock to
     ``until`` in steps of 10 ms: each request comes back as sent (unless ``echo`` is False:
     an adapter that does not echo; a request to a unit in ``damaged`` comes back with its
     third byte damaged), then, from a unit in ``answer``, its answer (a read of one
-    register: 9; a write: its answer, the request's first 6 bytes with their CRC), in one
-    piece or (``bytewise``) one byte at a time. The requests sent, in order."""
+    register: 9; a write: its answer, the request's first 6 bytes with their CRC; none to a
+    write to a unit in ``silent_writes``), in one piece or (``bytewise``) one byte at a
+    time. The requests sent, in order."""
     sent: list[bytes] = []
     looked = hand.bus.in_flight
     at = hand.now
@@ -677,7 +679,7 @@ def play_echoing_line(
             assert request == flight.request
             sent.append(request)
             reply = b""
-            if request[0] in answer:
+            if request[0] in answer and not (request[1] != 3 and request[0] in silent_writes):
                 body = request[:6]
                 reply = read_reply(request[0], [9]) if request[1] == 3 else rtu_frame(body)
             back = request
@@ -728,6 +730,32 @@ def test_a_write_whose_echo_alone_came_on_a_line_known_to_echo_is_unanswered(
         (told,) = [e for e in logs if e["event"] == "set-up write unanswered"]
         assert "only the request came back" in told["hint"], told
         assert hand.counters("m").timeouts == 0
+    finally:
+        hand.close()
+
+
+def test_a_write_whose_echo_alone_came_from_a_device_that_answers_its_reads_names_the_write(
+    pty_pair: PtyPair,
+) -> None:
+    """The echoing line of
+    :func:`test_a_write_whose_echo_alone_came_on_a_line_known_to_echo_is_unanswered`, where
+    unit 2 answers its reads and leaves its set-up write unanswered (ioBroker/ioBroker.modbus
+    issue 77: a write times out while every polled value is read): after three polls the
+    write is logged as unanswered with its echo named, and the hint says the unit id, the
+    line's settings and the wiring are right, pointing at the write, not at them."""
+    setup = [{"table": "holding", "address": 54, "value": 7}]
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            play_echoing_line(hand, 104.0, {1, 2}, silent_writes=frozenset({2}))
+        assert write_lines(logs) == [("set-up write unanswered", None)]
+        (told,) = [e for e in logs if e["event"] == "set-up write unanswered"]
+        assert told["hint"].startswith(
+            "only the request came back, as sent (the adapter's echo), and no answer after "
+            "it: the device answers its other requests ("
+        ), told["hint"]
+        assert "check the unit id" not in told["hint"], told["hint"]
+        assert hand.counters("w").timeouts == 3
     finally:
         hand.close()
 

@@ -7,6 +7,7 @@ continuous measurement" is written: function 06 to holding register 0x0036, whic
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,45 @@ def test_a_write_never_echoed_is_given_up_and_the_device_read_all_along(
         assert not hand.counters("scd30").down
         [told] = [e for e in logs if e["event"] == "set-up write unanswered"]
         assert told["write"] == "holding 54 = [0] (06)"
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize("reads", [True, False], ids=["reads-answered", "nothing-answered"])
+def test_an_unanswered_write_s_hint_checks_the_line_only_while_nothing_answers(
+    pty_pair: PtyPair, reads: bool
+) -> None:
+    """A device whose reads are answered while it leaves its set-up write unanswered (ioBroker
+    issue ioBroker/ioBroker.modbus 77: "Cannot write [5004]: timeout" while "all values which
+    are polled are working correct"; Cloud-Automation/node-modbus issue 328: the registers
+    change, no answer comes, reads work): the warning says its unit id, the line's settings
+    and the wiring are right (its answers so far), and points at the write (a register or
+    function refused without an answer, an answer after the timeout, a pause it needs), not
+    at the unit id, the baud rate and the wiring (it did, as for a device that answers
+    nothing). A device that answered nothing is told to check those."""
+    hand = HandBus(pty_pair, scd30(retries=0))
+    try:
+        with capture_logs() as logs:
+            run(hand, 100.0, 160.0, writes=None, reads=reads)
+        [told] = [e for e in logs if e["event"] == "set-up write unanswered"]
+        answered = hand.counters("scd30").transactions
+        assert bool(answered) is reads
+        line_checks = (
+            "check the unit id (modbus.unit = 97), the baud rate and parity, and the wiring"
+        )
+        ignored = re.match(
+            r"the device answers its other requests \((\d+) so far\), so its unit id, the "
+            r"line's settings and the wiring are right: it leaves this write unanswered \(",
+            told["hint"],
+        )
+        if reads:
+            assert ignored is not None, told["hint"]
+            assert 0 < int(ignored[1]) < answered  # its answers when the warning came
+        else:
+            assert ignored is None
+            assert told["hint"].startswith(line_checks), told["hint"]
+        assert (line_checks in told["hint"]) is not reads, told["hint"]
+        assert told["hint"].endswith("or the device comes back"), told["hint"]
     finally:
         hand.close()
 
