@@ -1966,12 +1966,16 @@ class Bus:
         request at 0 for that reason: pymodbus pull requests 2298 and 2845): when it is the one
         frame the exchange awaits, sound (its CRC, which the link checked) and of the read's
         function code, byte count and length, or an exception of the read's function code (it
-        refuses a read as any device does, also before it ever answered one with values: its
-        refusal then tells the unit id its answers carry as an answer with values does), and
+        refuses a read as any device does, also before it ever answered one with values), and
         its unit id is that of no device of the bus (nor of one that left it, whose answers
-        are nobody's) and the one the device's answers taken so carried before (logged at the
-        first). A frame of a second unit id is another device's, and counted as ``unit`` as
-        any other is."""
+        are nobody's) and the one the device's answers with values taken so carried before
+        (logged at the first). Only an answer with values fixes that unit id: a refusal fits
+        any read of its function code, and on a line another master polls (a Seplos pack at
+        address 0 polls the packs at 1 and up: syssi/esphome-seplos-bms issue 116) one that
+        answers the other master's read would have fixed a unit id the device never answers
+        with, and every answer of the device's own unit id been refused from then on. A
+        frame of a second unit id is another device's, and counted as ``unit`` as any other
+        is."""
         device = flight.device
         expected = flight.expected
         frame = response.frame
@@ -1987,7 +1991,7 @@ class Bus:
             or any(left.unit == unit for left in self.left.kept)
         ):
             return False
-        if device.answers_as < 0:
+        if device.answers_as < 0 and not response.exception_code:
             device.answers_as = unit
             device.sensor.log.info(
                 "device answers its reads at unit 0 with its own unit id",

@@ -122,7 +122,8 @@ class _Device:
         #: it is asked, not another master reading its other table now and then
         self.other_function_row = -1
         #: a device read at unit 0 (``modbus.broadcast_reads``) whose answers carry its own
-        #: unit id: that unit id, once one was taken (-1: none; see ``Bus._answers_broadcast``)
+        #: unit id: that unit id, once an answer with values was taken (-1: none, also again
+        #: once the device is down: see ``Bus._answers_broadcast``, ``DeviceReads.unanswered``)
         self.answers_as = -1
         #: what its down reason says to check (while it is down)
         self.down_why = ""

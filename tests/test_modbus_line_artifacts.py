@@ -339,6 +339,9 @@ def test_the_probe_reads_a_long_answer_behind_the_line_s_byte_whole(
 #: ``allow_broadcast_read``, esphome/esphome pull request 19304).
 SEPLOS_PACK_READ = bytes.fromhex("00 04 10 00 00 0E 74 DF")
 
+#: The registers of :data:`SEPLOS_PACK_READ` read as two values, its first and its last.
+SEPLOS_READ = [{"name": f"p{i}", "table": "input", "address": 0x1000 + i} for i in range(0, 14, 13)]
+
 
 def test_a_device_that_answers_at_unit_0_is_read_with_broadcast_reads(pty_pair: PtyPair) -> None:
     """A BMS that answers reads only at unit 0, the broadcast address, read with
@@ -935,9 +938,10 @@ def test_a_refusal_before_the_first_answer_of_a_device_read_at_unit_0_is_its_rea
     address", Louisvdw/dbus-serialbattery issue 923) at its first two polls, before it ever
     answered with values, and answers the third. Each refusal is its read's answer: counted
     by its code, the read not timed out, no frame of another unit id counted, and the unit
-    id it carries is the one the device answers with (said once in the log, at the first
-    refusal). (Each was taken for another device's frame, counted as ``unit``, and the read
-    timed out.)"""
+    id the device answers with is said once in the log (at its first answer with values: a
+    refusal fixes no unit id, see
+    :func:`test_another_master_s_refusal_in_a_read_at_unit_0_fixes_no_unit_id`). (Each was
+    taken for another device's frame, counted as ``unit``, and the read timed out.)"""
     one = [{"name": "v", "table": "holding", "address": 0}]
     bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
     hand = HandBus(pty_pair, bms)
@@ -960,6 +964,84 @@ def test_a_refusal_before_the_first_answer_of_a_device_read_at_unit_0_is_its_rea
         assert counters.transactions == 3
         told = [e for e in logs if e["event"].startswith("device answers its reads at unit 0")]
         assert [(e["unit"], e["answers_as"]) for e in told] == [(0, 1)]
+    finally:
+        hand.close()
+
+
+#: A Seplos pack at address 0 polls the packs at 1 and up on the RS-485 line itself
+#: (syssi/esphome-seplos-bms issue 116; Sleeper85/esphome-yambms issue 223): a second
+#: master's exchanges, with the pack read's function code (04), pass on a line sensord reads.
+#: Pack 5's refusal of a register it lacks, as a Seplos refuses one
+#: (Louisvdw/dbus-serialbattery issue 923).
+OTHER_MASTER_REFUSAL = rtu_frame(bytes.fromhex("05 84 02"))
+
+
+def test_another_master_s_refusal_in_a_read_at_unit_0_fixes_no_unit_id(
+    pty_pair: PtyPair,
+) -> None:
+    """A BMS read at unit 0 (``broadcast_reads``) that answers with its own unit id, 1, on a
+    line another master polls: in its first exchange, before its answer, the refusal of
+    unit 5 to the other master's read comes (:data:`OTHER_MASTER_REFUSAL`). Taken as the
+    read's answer (a refusal of the device's own unit id is: a Seplos refuses a register it
+    lacks before it ever answered with values), it fixes no unit id: the BMS's answers of
+    unit 1 at the polls after it are read, each in time. (The refusal fixed unit 5: every
+    answer of unit 1 was counted as a frame of another unit id, the reads timed out, the BMS
+    went down, and no value was read.)"""
+    one = [{"name": "p0", "table": "input", "address": 0x1000}]
+    bms = device("bms", "", 0, one, interval_s=1.0, broadcast_reads=True)
+    hand = HandBus(pty_pair, bms)
+    request = read_request(0, 0x1000, 1, function=4)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == request
+            assert hand.receive(100.02, OTHER_MASTER_REFUSAL) == b""
+            for poll in range(1, 4):
+                at = 100.0 + poll
+                assert hand.tick(at) == request, poll
+                assert hand.receive(at + 0.05, read_reply(1, [5321 + poll], function=4)) == b""
+                assert hand.bus.in_flight is None, poll
+                assert latest(hand.runtimes["bms"]) == {"p0": 5321.0 + poll}
+        counters = hand.counters("bms")
+        assert (counters.transactions, counters.timeouts, counters.down) == (4, 0, False)
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert counters.exceptions == {2: 1}
+        told = [e for e in logs if e["event"].startswith("device answers its reads at unit 0")]
+        assert [(e["unit"], e["answers_as"]) for e in told] == [(0, 1)]
+    finally:
+        hand.close()
+
+
+def test_a_unit_id_taken_from_another_master_s_answer_at_unit_0_is_learned_again_once_down(
+    pty_pair: PtyPair,
+) -> None:
+    """The line of :func:`test_another_master_s_refusal_in_a_read_at_unit_0_fixes_no_unit_id`,
+    where the other master reads pack 5 with the very read sensord sends its BMS (the Seplos
+    pack at address 0 polls its packs' same registers): pack 5's answer, of the read's
+    function code and length, comes first in the BMS's first exchange and is taken, its unit
+    id fixed. The BMS's answers of unit 1 are then no answers of its; its reads time out and
+    it goes down. Down, it takes the unit id of its next answer again: at its first attempt
+    its answer of unit 1 is read and it is up. (It stayed down for good, every answer of its
+    counted as ``unit``.)"""
+    bms = device("bms", "", 0, SEPLOS_READ, interval_s=1.0, max_gap=12, broadcast_reads=True)
+    bms["modbus"] |= {"timeout_s": 0.2}
+    hand = HandBus(pty_pair, bms)
+    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    try:
+        assert hand.tick(100.0) == SEPLOS_PACK_READ
+        assert hand.receive(100.02, read_reply(5, [7] * 14, function=4)) == b""
+        assert hand.bus.in_flight is None
+        at = 101.0
+        while not hand.counters("bms").down and at < 130.0:
+            if hand.tick(at) == SEPLOS_PACK_READ:
+                hand.receive(at + 0.05, read_reply(1, words, function=4))
+            at = round(at + 0.05, 3)
+        assert hand.counters("bms").down
+        while hand.counters("bms").down and at < 200.0:
+            if hand.tick(at) == SEPLOS_PACK_READ:
+                hand.receive(at + 0.05, read_reply(1, words, function=4))
+            at = round(at + 0.05, 3)
+        assert not hand.counters("bms").down, at
+        assert latest(hand.runtimes["bms"]) == {"p0": 5321.0, "p13": 240.0}
     finally:
         hand.close()
 
