@@ -1939,7 +1939,11 @@ class Bus:
         elif response.unit != flight.device.unit:
             if not flight.device.unit and self._answers_broadcast(flight, response):
                 return True
-            if self._broadcast is not None and self._second_answer(response):
+            if (
+                self._broadcast is not None
+                and not self._own_with_other_unit(flight, response)
+                and self._second_answer(response)
+            ):
                 return False
             if not self._late(response):
                 errors["unit"] += 1
@@ -2053,6 +2057,22 @@ class Bus:
                 suppressed=held,
             )
         return True
+
+    def _own_with_other_unit(self, flight: _Exchange, response: Response) -> bool:
+        """Whether ``response``, of another unit id than the device in flight, is more likely
+        that device's own answer than a second device's answer to the read at unit 0 before
+        it (``_second_answer``), where both reads are alike: it fits ``flight``'s read (its
+        function code, and its length or an exception), and the device in flight has not
+        answered with its unit id yet: a device that answers with its own address whatever
+        was asked (:data:`OTHER_UNIT_HINT`) never does, and its every answer carries that
+        address. In the exchange of a device that has answered with its unit id, such a
+        frame is taken for a second device's answer to the read at unit 0."""
+        device = flight.device
+        if not device.unit or response.function_code != flight.read.function_code:
+            return False
+        if not (response.exception_code or len(response.frame) == flight.expected.size):
+            return False
+        return not device.counters.transactions
 
     def _broadcast_answerers(self, device: _Device) -> frozenset[int]:
         """The unit ids whose frames can answer a read of ``device`` at unit 0 as

@@ -526,6 +526,52 @@ def test_a_second_device_s_answer_to_a_read_at_unit_0_is_counted_and_told(
         hand.close()
 
 
+def test_a_device_that_answers_with_another_unit_id_after_a_read_at_unit_0_is_told_so(
+    pty_pair: PtyPair,
+) -> None:
+    """After the read at unit 0 of a BMS that answers with its own unit id, 1, a meter at
+    unit 2 is read alike (one holding register) and answers every read with unit id 3, as a
+    device does that answers with its own address whatever was asked (goburrow/modbus issue
+    54: "response unit id '1' does not match request '3'"; stephane/modbusino issue 23, a
+    request to 0x20 answered from 0x21). Its frame comes in its own exchange, within the
+    BMS's read's timeout, at each of three polls: it is the meter's, counted as ``unit`` for
+    it, and the meter, down after three timeouts, is told that only frames of unit id 3
+    came (set modbus.unit = 3); the BMS is not told of a second device answering its read
+    at unit 0. (Each was counted as ``unit`` for the BMS and logged as "two devices answered
+    a read at unit 0" naming unit ids 1 and 3, and the meter went down with the hint to
+    check its unit id, the baud rate and the wiring.) A frame of the meter's read's shape
+    during its exchange once it has answered with its own unit id stays a second device's
+    answer (:func:`test_a_second_device_s_answer_to_a_read_at_unit_0_is_counted_and_told`)."""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.1, "retries": 0}
+    hand = HandBus(pty_pair, bms, meter)
+    try:
+        with capture_logs() as logs:
+            for poll in range(3):
+                at = 100.0 + poll
+                assert hand.tick(at) == read_request(0, 0, 1), poll
+                assert hand.receive(at + 0.02, read_reply(1, [1000 + poll])) == b""
+                assert hand.tick(at + 0.03) == read_request(2, 0, 1), poll
+                assert hand.receive(at + 0.04, read_reply(3, [7])) == b""
+                assert hand.bus.in_flight is not None, poll
+                assert hand.tick(at + 0.2) == b""
+                assert hand.bus.in_flight is None, poll
+        assert latest(hand.runtimes["bms"]) == {"v": 1002.0}
+        counters = hand.counters("bms")
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        meter_counters = hand.counters("meter")
+        assert (meter_counters.timeouts, meter_counters.down) == (3, True)
+        assert meter_counters.errors == dict.fromkeys(meter_counters.errors, 0) | {"unit": 3}
+        assert not [e for e in logs if e["event"] == "two devices answered a read at unit 0"]
+        reason = hand.runtimes["meter"].last_error
+        assert reason is not None
+        assert "a frame of unit id 3 came in each of these exchanges" in reason, reason
+    finally:
+        hand.close()
+
+
 def test_a_late_answer_of_a_device_read_at_unit_0_is_its_own_not_the_next_device_s(
     pty_pair: PtyPair,
 ) -> None:
