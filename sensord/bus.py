@@ -143,6 +143,7 @@ from sensord.formats.modbus import (
     WRITE_FUNCTIONS,
     ModbusLink,
     Response,
+    crc16,
     exception_named,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
@@ -238,6 +239,9 @@ ECHO_HINT = (
     "true } to drop its echoes (until then they are counted as skipped bytes, and the answers "
     "after them are read)"
 )
+
+#: The bytes of the shortest RTU answer (an exception: unit id, function code, code, CRC).
+MIN_FRAME_BYTES = 5
 
 #: What a request gone unanswered while lines of text come says (``Bus._text_hint``).
 TEXT_LINES_HINT = (
@@ -1291,7 +1295,9 @@ class Bus:
         from the request are no echo: those held back before them (the request's first
         bytes, as a 15's or 16's answer begins) are returned with ``chunk``, and the rest of
         the exchange is read as on a line that does not echo (an adapter whose echo stopped
-        with the port left open), whatever pieces the answer came in.
+        with the port left open), whatever pieces the answer came in; unless the whole echo
+        follows them in the exchange's first chunk: they came before the request went out
+        (``_after_echo``).
 
         Before the bus knows that the line echoes (the first write after the port opens,
         asked before any read), a write's first copy of its request is taken for its answer
@@ -1303,12 +1309,29 @@ class Bus:
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
+            begins = chunk.find(request) if not at else -1
+            if begins >= MIN_FRAME_BYTES and not crc16(chunk[:begins]):
+                return self._after_echo(flight, chunk, begins)
             flight.echoed = -1
             return request[:at] + chunk
         flight.echoed = at + len(part)
         if flight.echoed == len(request):
             self.link.dropped(len(request))
         return chunk[len(part) :]
+
+    def _after_echo(self, flight: _Exchange, chunk: bytes, begins: int) -> bytes:
+        """``chunk``, the first bytes of ``flight``'s write on a line known to echo, holds the
+        whole echo of its request from ``begins`` on, after a sound frame (its CRC right): that
+        came before the request went out (an adapter passes on what it received in batches:
+        an FTDI chip's latency timer holds up to 16 ms of bytes), as a device's late answer to
+        the write before this one does, and is read as a frame that comes while no exchange
+        is in flight (``_feed_frames``). (Bytes whose CRC is wrong are the echo damaged on the
+        line, and the request's bytes after them the device's answer: ``_write_echo``.) The
+        echo is dropped as ``_write_echo`` drops it; the rest of ``chunk`` is returned."""
+        self._feed_frames(chunk[:begins], None)
+        flight.echoed = len(flight.request)
+        self.link.dropped(len(flight.request))
+        return chunk[begins + len(flight.request) :]
 
     def _note_text(self, chunk: bytes) -> None:
         """``chunk`` holds a CR or LF: with the bytes before it, lines of text (when a device
@@ -1458,8 +1481,11 @@ class Bus:
                         "cut by their function code and byte count instead"
                     ),
                 )
+        echoes = self._line_echoes
         for response in responses:
             if self._write_copy and self._copy_of_write(response):
+                continue
+            if flight is not None and not echoes and self._echo_after_proof(flight, response):
                 continue
             if flight is None:  # an answer after its timeout, before the next request
                 if self._broadcast is not None and self._second_answer(response):
@@ -1470,6 +1496,24 @@ class Bus:
             if self._answers(flight, response):
                 self._answered(flight, response.frame, response)
                 flight = None
+
+    def _echo_after_proof(self, flight: _Exchange, response: Response) -> bool:
+        """``response``, a frame of the chunk in which a frame before it showed that the line
+        echoes (``_copy_of_write``: the device's answer after the echo of the write before
+        ``flight``'s, passed on with this one in one batch), is the first copy of
+        ``flight``'s write request: its echo, which comes before anything the device sends,
+        not its answer. Dropped as ``_write_echo`` drops an echo (skipped bytes), and True."""
+        if not (
+            self._line_echoes
+            and flight.expected.write
+            and flight.expected.rtu
+            and flight.echoed != len(flight.request)
+            and response.frame == flight.request
+        ):
+            return False
+        flight.echoed = len(flight.request)
+        self.link.dropped(len(flight.request))
+        return True
 
     def _copy_of_write(self, response: Response) -> bool:
         """``response`` is a second copy of the write answered last (``_answered``), within

@@ -1221,6 +1221,97 @@ def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_w
         hand.close()
 
 
+def test_a_write_s_answer_read_with_the_next_write_s_echo_leaves_that_echo_no_answer(
+    pty_pair: PtyPair,
+) -> None:
+    """The line and device of
+    :func:`test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_write_s`,
+    the device's answer to the first write come on the line just before the second write
+    went out, and read in one piece with that write's echo: a USB adapter passes on what it
+    received in batches (an FTDI chip's latency timer, 16 ms by default, holds bytes that
+    long: Fazecast/jSerialComm pull request 369; pymodbus pull request 880, "data is sent in
+    batches every 16 ms"). The first write's copy is its answer after its echo, which shows
+    that the line echoes, so the second write's copy right after it is that write's echo,
+    dropped: the second write, which the device did not answer, times out and is asked
+    again at the next poll, where it is answered and taken. (That echo was taken for the
+    second write's answer: the write logged as taken and never made.)"""
+    setup = [
+        {"table": "holding", "address": 54, "value": 7, "function": 6},
+        {"table": "holding", "address": 55, "value": 8, "function": 6},
+    ]
+    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
+    read = read_request(2, 0, 1)
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == first
+            hand.receive(100.001, first, look=False)  # its echo
+            assert hand.tick(100.005) == second
+            hand.receive(100.021, first + second, look=False)  # the first's answer, the echo
+            assert write_lines(logs) == [("set-up write taken", None)]
+            assert hand.bus.in_flight is not None  # the second write awaits its answer
+            assert hand.tick(100.25) == b""  # timed out
+            assert hand.bus.in_flight is None
+            sent = play_echoing_line(hand, 102.0, {2})
+        # the poll's read once the device was quiet for its timeout (``Bus._drain``), then
+        # the write asked again at the next poll, and its read
+        assert sent[:3] == [read, second, read], sent
+        taken = [e["write"] for e in logs if e["event"] == "set-up write taken"]
+        assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
+        counters = hand.counters("w")
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert counters.timeouts == 1
+        assert hand.runtimes["w"].bus_skipped_bytes == 8 * (len(sent) + 1)  # the echoes
+    finally:
+        hand.close()
+
+
+def test_a_late_answer_read_with_a_write_s_echo_on_a_line_known_to_echo_is_the_late_one(
+    pty_pair: PtyPair,
+) -> None:
+    """An echoing line, known to echo (a read came back as sent): device 2's set-up write times
+    out, and its answer comes on the line right after, just before the bus sends device 3's
+    set-up write; the adapter passes both on in one piece (an FTDI chip's latency timer, as
+    in :func:`test_a_write_s_answer_read_with_the_next_write_s_echo_leaves_that_echo_no_answer`):
+    device 2's answer, then device 3's echo. Device 2's answer is its late one (counted
+    ``late``), and device 3's echo is dropped as an echo, not its answer: its write, which
+    it did not answer, times out and is asked again. (The echo, behind bytes that were not
+    it, was read as on a line that echoes no more and taken for device 3's answer: the write
+    logged as taken and never made.)"""
+    reader = echo_table("", 1, "m")
+    slow = echo_table("", 2, "w2", setup=[{"table": "holding", "address": 54, "value": 7}])
+    other = echo_table("", 3, "w3", setup=[{"table": "holding", "address": 55, "value": 8}])
+    a = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    b = rtu_frame(bytes.fromhex("03 06 00 37 00 08"))
+    hand = HandBus(pty_pair, reader, slow, other)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(1, 0, 1)
+            hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
+            assert hand.tick(100.005) == a
+            hand.receive(100.006, a, look=False)  # its echo alone: the device is slow
+            at = 100.2
+            while not (request := hand.tick(at)):  # until the first write timed out
+                at = round(at + 0.001, 3)
+            assert request == b, request
+            hand.receive(at + 0.001, a + b, look=False)  # its late answer, and b's echo
+            assert hand.bus.in_flight is not None  # b awaits its answer
+            assert write_lines(logs) == []
+            assert hand.tick(at + 0.22) == b""  # b timed out
+            assert hand.bus.in_flight is None
+            assert write_lines(logs) == []
+            counters = hand.counters("w3")
+            assert (counters.transactions, counters.timeouts) == (0, 1)
+            assert b in play_echoing_line(hand, 102.0, {1, 2, 3})  # asked again, answered
+        assert hand.counters("w2").errors == dict.fromkeys(counters.errors, 0) | {"late": 1}
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        taken = sorted(e["write"] for e in logs if e["event"] == "set-up write taken")
+        assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
+    finally:
+        hand.close()
+
+
 def test_two_writes_to_a_device_answering_in_50_ms_on_an_echoing_line_are_taken_once() -> None:
     """A real device (pymodbus's serial server) behind an adapter that echoes
     (epics-modules/modbus issue 39), ``local_echo`` off, answering every request 50 ms after
