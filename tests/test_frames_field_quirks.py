@@ -1640,6 +1640,66 @@ def test_a_pms_frame_is_told_spoilt_by_one_start_byte_and_never_by_random_bytes(
         assert not check(bytes(noise))
 
 
+def test_a_pms_spoilt_frame_check_holds_each_of_its_fields_alone() -> None:
+    """Each of the three things that tell a passive PMS's frame that lost or had damaged one
+    start byte (the start byte that came, the length field, the 16-bit sum over both start
+    bytes) is checked on its own: bytes that hold the other two and miss it by any value are
+    never taken. Every head value (a lost or damaged ``42`` or ``4D`` and the other byte
+    right, or both bytes damaged), every other length field (its sum made to hold) and every
+    other checksum is tried, so a check that left one out, or compared only its low byte,
+    fails here at once, where random bytes pass such a check once in 65536 or 2**32 (what
+    ``test_a_pms_frame_is_told_spoilt_by_one_start_byte_and_never_by_random_bytes`` tries).
+    """
+    check = spoilt_answer_check("pms5003", (command_bytes("pms5003", "read"),))
+    assert check is not None
+    frame = plantower([5, 7, 8, 5, 7, 8, 918, 262, 44, 4, 2, 1, 0x9700])
+    tail = frame[2:]  # the length field, the data and the checksum
+    # every head: one start byte that came, or two bytes of which one alone is right
+    for first in range(256):
+        assert (check(bytes([first]) + tail) is not None) == (first in (0x42, 0x4D)), first
+        for second in range(256):
+            head = bytes([first, second])
+            good = (first == 0x42) != (second == 0x4D)
+            assert (check(head + tail) == frame) == good, head.hex()
+    for lost in (frame[1:], frame[:1] + frame[2:]):
+        # every other length field, the sum made to hold over it
+        for field in range(65536):
+            if field == 0x1C:
+                continue
+            body = field.to_bytes(2, "big") + lost[-28:-2]
+            total = (0x42 + 0x4D + sum(body)) % 65536
+            body = lost[:-30] + body
+            assert check(body + total.to_bytes(2, "big")) is None, field
+        # every other checksum
+        right = int.from_bytes(lost[-2:], "big")
+        for total in range(65536):
+            if total != right:
+                assert check(lost[:-2] + total.to_bytes(2, "big")) is None, total
+
+
+def test_an_mhz19_spoilt_answer_check_holds_each_of_its_fields_alone() -> None:
+    """The same of an MH-Z19's answer that lost or had damaged its first byte (``FF``): the
+    byte in its place may be anything but ``FF`` (that is a whole answer, the framer's), and
+    the command byte ``86`` and the checksum over bytes 1..7 must hold. Every command byte
+    (the checksum made to hold) and every other checksum is tried, so a check that left
+    either out fails here at once (random bytes pass it once in 256)."""
+    check = spoilt_answer_check("mhz19", (command_bytes("mhz19", "read"),))
+    assert check is not None
+    answer = mhz19_answer(650, 10500, status=0x40)
+    for head in range(256):
+        assert (check(bytes([head]) + answer[1:]) is not None) == (head != 0xFF), head
+    assert check(answer[1:]) == answer
+    for lost in (answer[1:], b"\x00" + answer[1:]):
+        at = len(lost) - 8  # where the command byte is
+        for command in range(256):
+            body = lost[:at] + bytes([command]) + lost[at + 1 : -1]
+            whole = check(body + bytes([-sum(body[at:]) % 256]))
+            assert (whole is not None) == (command == 0x86), command
+        for total in range(256):
+            if total != lost[-1]:
+                assert check(lost[:-1] + bytes([total])) is None, total
+
+
 def pms5003st_frame(words: list[int]) -> bytes:
     """A 40-byte PMS5003ST frame (length field 00 24) of 17 data words, its sum computed."""
     body = b"\x42\x4d\x00\x24" + b"".join(w.to_bytes(2, "big") for w in words)
