@@ -663,6 +663,7 @@ class FrameConfig(Schema):
     reply_length = Int(min=1, max=1_048_576, optional=True)
     boot_bytes = Bytes(non_empty=False, default=b"")
     boot_offset = Int(min=0, max=1_048_575, default=0)
+    boot_mask = Bytes(non_empty=False, default=b"")
     status_offset = Int(min=0, max=1_048_575, optional=True)
     status_mask = Int(min=1, max=255, default=255)
     status_ok = NumberList()
@@ -745,6 +746,7 @@ class FrameConfig(Schema):
             reply_length=self.reply_length,
             boot_bytes=self.boot_bytes,
             boot_offset=self.boot_offset,
+            boot_mask=self.boot_mask,
             status_offset=self.status_offset,
             status_mask=self.status_mask,
             status_ok=tuple(int(v) for v in self.status_ok),

@@ -986,6 +986,15 @@ EFFECTS: list[Effect] = [
         258.0,
         None,
     ),
+    # FRAME holds 01 02 at offset 2: boot bytes 01 03 match it in the bits of FF FC alone
+    Effect(
+        "sensors.frame.boot_mask",
+        "\\xff\\xff",
+        "\\xff\\xfc",
+        frame_value(FRAME, boot_bytes="\\x01\\x03", boot_offset=2),
+        258.0,
+        None,
+    ),
     # FRAME_STATUS's v (u8 at 2) is read when its status byte is valid, not otherwise
     Effect(
         "sensors.frame.status_offset",

@@ -605,6 +605,42 @@ def test_an_mhz19_a_version_s_status_byte_1_is_no_measurement() -> None:
     )
 
 
+@pytest.mark.parametrize("status", [0x40, 0x10], ids=["stable", "CO2 changing fast"])
+def test_an_mhz19_a_version_measurement_with_15000_in_bytes_6_7_is_no_boot(status: int) -> None:
+    """Bytes 6..7 of an MH-Z19 "A" version's measurements are no constant (RevSpace's MHZ19
+    page: 15000 while it boots, status 1, then about 10500 with status 40, ``03 87 47 40 2A
+    E1``; SmingHub/Sming PR #2415: ``ff 86 0d e5 3d 40 42 cf fa``, status 40 with 17103), so
+    a measurement may hold 15000 there. With ``abc_off`` set up and the preset's 20 s
+    warm-up, such an answer among others is published as any: no restart, no warm-up, no
+    re-run of ``abc_off`` (each would cost the readings of a warm-up and an EEPROM write).
+    Its boot answers (status 1 with 15000) are still its restart."""
+    clock = Clock()
+    table = {"preset": "mhz19", "warmup_s": 20, "setup": ["abc_off"], "poll": {"interval_s": 1}}
+    answers = [mhz19_answer(640, 10500, status)] * 25 + [
+        mhz19_answer(650, BOOTING, status),
+        mhz19_answer(660, 10500, status),
+    ]
+    device = Mhz19(answers)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        got = run_polls(rt, pair, clock, device, start + 40.0)
+        assert {value for _, value in got} == {640.0, 650.0, 660.0}
+        assert device.abc_off_writes == 1
+        assert rt.setup_reruns == 0
+        restarted = [e for e in logs if e["event"].startswith("device restarted")]
+        assert not restarted
+        device.restart([mhz19_answer(500, BOOTING, 0x01)] * 2 + [mhz19_answer(670, 10500, status)])
+        booted = clock.now
+        after = run_polls(rt, pair, clock, device, start + 100.0)
+        rt.stop()
+    assert {value for _, value in after} == {670.0}
+    assert after[0][0] >= booted + 20.0
+    assert device.abc_off_writes == 2
+    assert rt.setup_reruns == 1
+    assert len([e for e in logs if e["event"].startswith("device restarted")]) == 1
+
+
 def test_an_mhz19c_answer_whose_temperature_byte_is_0_publishes_its_co2_alone() -> None:
     """Some MH-Z19C firmware leaves byte 4 of the read answer at 0, read as -40 °C on every
     answer by the libraries that subtract 40 (strange-v/MHZ19 issue #14 and WifWaf/MH-Z19
@@ -687,6 +723,20 @@ def test_boot_bytes_are_checked_against_the_frame() -> None:
             {"boot_bytes": b"\xff\x3a", "boot_offset": 1},
             "sensors[0].frame.boot_bytes: '\\xff\\x3a' at byte 1 is in no frame: the start "
             "bytes are '\\xff\\x86'",
+        ),
+        (
+            {"boot_bytes": b"\x3a\x98", "boot_offset": 6, "boot_mask": b"\xff"},
+            "sensors[0].frame.boot_mask: needs one byte to each of the 2 boot_bytes, got 1",
+        ),
+        (
+            {"boot_mask": b"\xff"},
+            "sensors[0].frame.boot_mask: needs one byte to each of the 0 boot_bytes, got 1",
+        ),
+        (
+            # in the bits of its mask, FE 3A at byte 0 is the start bytes FF 86
+            {"boot_bytes": b"\xfe\x3a", "boot_offset": 0, "boot_mask": b"\xfe\x00"},
+            "sensors[0].frame.boot_bytes: '\\xfe\\x3a' at byte 0 is in every frame (the start "
+            "bytes): each would be taken for a restart",
         ),
     )
     for boot, problem in cases:

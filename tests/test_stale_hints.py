@@ -375,7 +375,7 @@ def test_an_mhz19_whose_frames_hold_no_known_checksum_is_told_of_noise_and_of_cl
     ), event["hint"]
     assert event["hint"].endswith(
         "frame = { start = '\\xff\\x86', length = 9, checksum = \"none\", boot_bytes = "
-        "'\\x3a\\x98', boot_offset = 6, fields = "
+        "'\\x00\\x3a\\x98', boot_offset = 5, boot_mask = '\\xfe\\xff\\xff', fields = "
         '[{ name = "co2_ppm", offset = 2, type = "u16be" }, { name = "temperature_celsius", '
         'offset = 4, type = "u8", bias = -40.0, not_available = [0] }] }'
     )

@@ -213,6 +213,10 @@ class FrameSpec:
     #: no such frames.
     boot_bytes: bytes = b""
     boot_offset: int = 0
+    #: The bits of each of ``boot_bytes`` that tell a frame of the boot, one mask byte to a
+    #: boot byte (an MH-Z19's ``FE FF FF`` over its status byte and bytes 6..7: status 0 or
+    #: 1 with 15000). Empty: every bit.
+    boot_mask: bytes = b""
     #: The offset of a byte by which the device says whether the frame's values are valid
     #: (an SPS30's state, a CM1106's status): a frame whose byte, masked with
     #: ``status_mask``, is none of ``status_ok`` is a parse error ``invalid``, its values

@@ -100,7 +100,8 @@ the start of one.
 With ``boot_bytes`` (and ``boot_offset``, 0 by default), a frame that holds those bytes at
 that offset is one the device sends while it boots (an MH-Z19 answers its read request with
 15000 at bytes 6..7 then): the decoder reads it as a frame without values, and the sensor
-(:func:`boot_check`) takes it as a restart of the device.
+(:func:`boot_check`) takes it as a restart of the device. ``boot_mask``, one byte to each boot
+byte, compares only the bits it sets (``FE`` over a status byte takes 0 and 1).
 
 With ``status_offset`` (``status_mask``, ``status_ok``), the device says by one byte of a
 frame whether its values are valid (an SPS30's state, a CM1106's status bits): the framer
@@ -741,6 +742,14 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
         problems.append(
             ("frame.boot_offset", "needs boot_bytes, what the frames sent while booting hold")
         )
+    if frame.boot_mask and len(frame.boot_mask) != len(frame.boot_bytes):
+        problems.append(
+            (
+                "frame.boot_mask",
+                f"needs one byte to each of the {len(frame.boot_bytes)} boot_bytes, got "
+                f"{len(frame.boot_mask)}",
+            )
+        )
     problems.extend(_check_status(frame))
     if frame.reply_length is not None:
         if not frame.length_size:
@@ -796,8 +805,13 @@ def _check_status(frame: FrameSpec) -> list[tuple[str, str]]:
 
 def _check_boot_in_start(frame: FrameSpec) -> list[tuple[str, str]]:
     """Boot bytes at the start bytes: other bytes there are in no frame, and the start bytes
-    themselves are in every frame (each would be taken for a restart)."""
+    themselves are in every frame (each would be taken for a restart); the bits of
+    ``boot_mask`` only."""
     start, offset, boot = frame.start, frame.boot_offset, frame.boot_bytes
+    mask = frame.boot_mask or b"\xff" * len(boot)
+
+    def masked(data: bytes) -> bytes:
+        return bytes(byte & bits for byte, bits in zip(data, mask, strict=False))
 
     def written(data: bytes) -> str:
         return "'" + "".join(f"\\x{byte:02x}" for byte in data) + "'"
@@ -805,7 +819,7 @@ def _check_boot_in_start(frame: FrameSpec) -> list[tuple[str, str]]:
     overlap = start[offset : offset + len(boot)]
     if not overlap:
         return []
-    if boot[: len(overlap)] != overlap:
+    if masked(boot[: len(overlap)]) != masked(overlap):
         return [
             (
                 "frame.boot_bytes",
@@ -1797,16 +1811,25 @@ def frame_check(frame: FrameSpec) -> Callable[[bytes], bool]:
 
 def boot_check(frame: FrameSpec) -> Callable[[bytes], bool] | None:
     """Whether a frame is one the device sends while it boots (its ``boot_bytes`` at
-    ``boot_offset``); None for a spec without boot bytes."""
+    ``boot_offset``, the bits of ``boot_mask`` only); None for a spec without boot bytes."""
     marker = frame.boot_bytes
     if not marker:
         return None
     offset = frame.boot_offset
+    if not frame.boot_mask:
 
-    def booting(data: bytes) -> bool:
-        return data.startswith(marker, offset)
+        def booting(data: bytes) -> bool:
+            return data.startswith(marker, offset)
 
-    return booting
+        return booting
+    end = offset + len(marker)
+    mask = int.from_bytes(frame.boot_mask, "big")
+    wanted = int.from_bytes(marker, "big") & mask
+
+    def booting_masked(data: bytes) -> bool:
+        return len(data) >= end and int.from_bytes(data[offset:end], "big") & mask == wanted
+
+    return booting_masked
 
 
 #: ``FrameFramer.rejected_advice`` for a sensor read with a preset's own frame spec: frames

@@ -80,8 +80,16 @@ Layouts, from the manufacturers' datasheets:
   checksum computed. While it boots, the sensor answers with 15000 in bytes 6..7 (``3A 98``),
   and its automatic baseline calibration is on again after it: Tasmota's
   ``xsns_15_mhz19.ino`` and ESPEasy's ``_P049_MHZ19.ino`` ignore such answers and write
-  their ABC command again once the boot is over. The preset gives those bytes as its
-  ``boot_bytes``: such answers publish nothing, and a sensor that gets one mid-run warms up
+  their ABC command again once the boot is over. Bytes 6..7 of an "A" version's
+  measurements are no constant: RevSpace's MHZ19 page logs ``01 3A 98`` in bytes 5..7 while
+  it boots (status 1), then status ``40`` with about 10500 (``2A E1``, 10977), and a unit
+  of SmingHub/Sming PR #2415 answers status ``40`` with 17103 (``ff 86 0d e5 3d 40 42 cf
+  fa``), so a measurement may hold 15000 there too; a "B" version's hold 0 with status 0
+  (ESPEasy issue #466, "The 'S' and 'U' are not present on the "B" version"; UedaTakeyuki/
+  mh-z19 issue #25, ``"SS": 0, "UhUl": 0``). The preset's ``boot_bytes`` are therefore
+  status 0 or 1 with 15000 (``00 3A 98`` at byte 5, ``boot_mask`` ``FE FF FF``): never an
+  "A" version's measurement, whose status has a bit above the lowest set. Such answers
+  publish nothing, and a sensor that gets one mid-run warms up
   again and writes its set-up commands again once an answer without them comes (a supply
   that sags restarts the sensor behind an open port). Tasmota calls 15000 the value of "During
   (and only ever at) sensor boot"; no source gives how long the boot lasts, and nothing else
@@ -575,8 +583,11 @@ _MHZ19: dict[str, Any] = {
         "length": 9,
         "checksum": "twos8",
         "checksum_start": 1,
-        "boot_bytes": (15000).to_bytes(2, "big"),
-        "boot_offset": 6,
+        # while it boots: status 0 (a "B" version's, always) or 1 (an "A" version's boot)
+        # and 15000 in bytes 6..7, which an "A" version's measurements hold values near too
+        "boot_bytes": b"\x00" + (15000).to_bytes(2, "big"),
+        "boot_offset": 5,
+        "boot_mask": b"\xfe\xff\xff",
         # the "A" version's status byte: 1 while it boots, its values no measurement; the
         # "B" version (MH-Z19B, MH-Z19C) sends 0
         "status_offset": 5,
