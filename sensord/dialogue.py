@@ -64,8 +64,11 @@ is run again, while the port stays open, when
   byte (``answers_again``: its supply may have been cut), not after one in which the rest of
   its spoilt answers came (a line that drops bytes); or
 * a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
-  ``query_mode``, with their poll) sent more than one frame between two polls, in two poll
-  intervals running: one late reply can give one interval two frames, never two running; or
+  ``query_mode``, with their poll) sent more than one frame between two polls, or a frame
+  that answered no poll (one that came after the poll's answer, or later than
+  :data:`ANSWER_WITHIN_S` after the poll: a PMS left streaming in its stable mode, a frame
+  every 2.3 s, sends one frame or none between polls 2 s apart), in two poll intervals
+  running: one late reply can give one interval two frames, never two running; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
   without the wait below (``rerun(wait=False)``). A boot that begins within
   :data:`COMMAND_RESTART_S` (and a poll interval) of the acknowledgement of a set-up
@@ -161,6 +164,7 @@ if TYPE_CHECKING:  # loaded by the first set-up command that expects a reply
 
 __all__ = [
     "ACK_TIMEOUT_S",
+    "ANSWER_WITHIN_S",
     "COMMAND_RESTART_S",
     "RERUN_MAX_WAIT_S",
     "SETUP_GAP_S",
@@ -195,6 +199,13 @@ RERUN_MAX_WAIT_S = 300.0
 #: device: it answers with its boot's frames from the first poll it answers once it is up
 #: (the one that follows the set-up's last command may find it restarting still).
 COMMAND_RESTART_S = 30.0
+
+#: How long after its poll request a frame of a device that sends only when asked may come and
+#: still be its answer (half the poll interval, when that is shorter): the PMS and SDS011
+#: answer within tens of milliseconds (a PMS5003's 32 bytes take 33 ms at 9600 baud), so a
+#: frame later than that, or one that comes when the request was answered already, was sent
+#: unasked: the device streams (see ``Dialogue.frames_came``).
+ANSWER_WITHIN_S = 1.0
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
 #: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
@@ -503,6 +514,15 @@ class Dialogue:
         self._reruns_held = 0
         self._unasked: int | None = 0 if config.poll is not None and sends_when_asked else None
         self._unasked_at = -math.inf
+        #: of such a device: when the last poll request was written (-inf: none since the
+        #: last set-up run began), and a frame came unasked since (``frames_came``)
+        self._asked_at = -math.inf
+        self._unasked_frame = False
+        self._answer_within_s = (
+            ANSWER_WITHIN_S
+            if config.poll is None
+            else min(ANSWER_WITHIN_S, config.poll.interval_s / 2)
+        )
         #: ``(reason, command)`` counted in ``setup_ack_errors`` and not acknowledged since
         self._ack_counted: set[tuple[str, str]] = set()
         #: the connection was opened again for its silence: its set-up counts as a re-run's
@@ -582,6 +602,8 @@ class Dialogue:
             self._rerun_at = -math.inf
         self._unasked = None if self._unasked is None else 0
         self._streaming_told = False
+        self._asked_at = -math.inf
+        self._unasked_frame = False
         self._same_device = same_device
         if not same_device:
             self._ack_counted.clear()
@@ -977,6 +999,7 @@ class Dialogue:
                 suppressed=held,
             )
         self._rerunning = True
+        self._asked_at = -math.inf  # frames are judged again from the first poll after it
         self._due_when_back = False  # this run is the one due
         self._setup_sent = 0
         self._differs = None
@@ -1073,6 +1096,7 @@ class Dialogue:
         self._skip_restarting = False
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
+            self._unasked_frame = False
             self._frames_at_request = self._port.framer.frames
             self._refusals = 0
         if self._config.poll is not None and self.next_poll_at is None:
@@ -1166,6 +1190,7 @@ class Dialogue:
             self._frames_at_request = frames
             self._refusals = 0
             if self._unasked is not None:
+                self._asked_at = now  # before a re-run it may start, which stops the judging
                 self._check_unasked(got, now)
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
@@ -1317,22 +1342,45 @@ class Dialogue:
             return None
         return self._errors.check(key)
 
+    def frames_came(self, count: int, now: float) -> None:
+        """``count`` frames came at ``now``: a poll request that awaited its answer has it.
+        Of a device whose set-up leaves it sending only when asked, polled since its last
+        set-up run, a frame that came when no request awaited its answer, or later than
+        :data:`ANSWER_WITHIN_S` after it, was sent unasked: its poll interval counts as one
+        in which the device streams (``_check_unasked``), however few frames it holds (a PMS
+        streams a frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast
+        mode, by its data manual, so polls every 2 s see one frame or none in most
+        intervals)."""
+        asked = self.awaiting_response
+        self.awaiting_response = False
+        if self._unasked is None or self._asked_at == -math.inf:
+            return
+        if asked and count == 1 and now - self._asked_at <= self._answer_within_s:
+            return
+        self._unasked_frame = True
+
     def _check_unasked(self, got: int, now: float) -> None:
         """``got`` frames came in the poll interval that ends ``now``, from a device whose
-        set-up leaves it sending only when asked: more than one in two intervals running is a
-        device that streams again (a PMS powered anew, in its default mode; an SDS011 that
-        another program switched to active reporting: it keeps its mode through a power
-        cut), set up again; a PMS warms up again the first time (its fan may be spinning up),
+        set-up leaves it sending only when asked: more than one, or one sent unasked
+        (``frames_came``), in two intervals running is a device that streams again (a PMS
+        powered anew, in its default mode, or whose set-up was lost; an SDS011 that another
+        program switched to active reporting: it keeps its mode through a power cut), set up
+        again; a PMS warms up again the first time (its fan may be spinning up),
         and not again until it answered only its polls for a whole wait (one that never
         takes the set-up would never publish). One in each for a whole wait after the last
         such interval starts the wait over."""
         assert self._unasked is not None
-        if got > 1:
+        unasked, self._unasked_frame = self._unasked_frame, False
+        if got > 1 or unasked:
             self._unasked += 1
             self._unasked_at = now
             if self._unasked >= 2:
                 self.rerun(
-                    now, f"{got} frames came between two polls, twice running: it sends unasked"
+                    now,
+                    f"{got} frames came between two polls, twice running: it sends unasked"
+                    if got > 1
+                    else "frames came that answered no poll, in two poll intervals running: it "
+                    "sends unasked",
                 )
                 if self._powered_when_streaming and not self._streaming_told:
                     self._streaming_told = True

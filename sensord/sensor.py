@@ -1722,7 +1722,7 @@ class SensorRuntime:
         self.last_frame_at = now
         dialogue = self.dialogue
         if dialogue is not None:
-            dialogue.awaiting_response = False
+            dialogue.frames_came(len(frames), now)
         if self._silence_to_end:
             self._silence_ended(frames, now, previous)
         self._at_frame()

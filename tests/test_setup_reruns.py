@@ -235,22 +235,23 @@ def test_a_dead_device_is_set_up_again_no_more_often_than_the_wait_allows() -> N
 
 class Pms5003:
     """A PMS5003 on a pty master: the preset's simulated device (active after power-up,
-    ``passive_mode`` acknowledged, ``read`` answered with a data frame), streaming a frame a
-    second while active."""
+    ``passive_mode`` acknowledged, ``read`` answered with a data frame), streaming a frame
+    every ``period`` seconds while active (a second; 2.3 s in its stable mode)."""
 
-    def __init__(self, pair: PtyPair, clock: Clock) -> None:
+    def __init__(self, pair: PtyPair, clock: Clock, period: float = 1.0) -> None:
         assert pair.master_fd is not None
         self.fd = pair.master_fd
         self.pair = pair
         self.clock = clock
-        self.device = PresetDevice("pms5003")
+        self.device: PresetDevice = PresetDevice("pms5003")
         self.sent = 0
-        self.next_frame_at = clock.now + 1.0
+        self.period = period
+        self.next_frame_at = clock.now + period
         self.written: list[tuple[float, bytes]] = []
 
     def power_cycle(self) -> None:
         self.device = PresetDevice("pms5003")  # active, as after power-up
-        self.next_frame_at = self.clock.now + 1.0
+        self.next_frame_at = self.clock.now + self.period
 
     def frame(self) -> bytes:
         self.sent += 1
@@ -281,7 +282,7 @@ class Pms5003:
                     out += self.frame() if answer is None else answer
             if self.device.streaming and self.clock.now >= self.next_frame_at:
                 out += self.frame()
-                self.next_frame_at += 1.0
+                self.next_frame_at += self.period
             if out:
                 self.pair.write(out)
                 read_all(rt, len(out))
@@ -383,6 +384,33 @@ def test_a_pms_in_passive_mode_that_power_cycles_into_active_mode_warms_up_again
     # polls answered, or 30 frames streamed; the rest published
     held = rt.ignored - ignored
     assert (30 <= held <= 40) if deaf else (15 <= held <= 30)
+
+
+def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled_is_noticed() -> (
+    None
+):
+    """A PMS5003 whose ``passive_mode`` is lost (it takes no command here) streams in its
+    stable mode, a frame every 2.3 s (its data manual), while it is polled every 2 s: most
+    poll intervals hold one frame or none, never two running, yet each frame comes at its
+    own time, up to 2 s after a poll. A frame later than ANSWER_WITHIN_S after its poll, or
+    one after the poll was answered, answered no poll: two intervals running with one, and
+    the set-up is written again, logged with why (and again each time the re-run wait
+    allows, while it streams on)."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock)
+        pms = Pms5003(pair, clock, period=2.3)
+        pms.device = DeafPms5003()
+        start = clock.now
+        pms.run(rt, start + 60.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert rt.setup_reruns >= 1
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert lines
+    assert lines[0]["why"] == (
+        "frames came that answered no poll, in two poll intervals running: it sends unasked"
+    )
 
 
 class Sds011(Pms5003):
