@@ -83,7 +83,10 @@ is run again, while the port stays open, when
   that one, which has taken and would restart the device again, for ever.
 
 A re-run that writes the preset's wake command (PMS ``wakeup``, SDS011 ``work``) tells the
-sensor (``woken``), which warms up again: a device just woken sends unsettled readings.
+sensor (``woken``), which warms up again: a device just woken sends unsettled readings. So
+does a PMS set to passive mode whose first frame that answered no poll comes
+(``frames_came``: it streams, as after any power-up; ``streams_anew``), at once, not at the
+re-run two poll intervals later, which would publish the frames of its fan spinning up.
 
 A run starts no sooner than a wait after the run before it ended: ``stale_after`` after the
 connect's run, twice as long after each re-run, up to :data:`RERUN_MAX_WAIT_S` (or
@@ -515,9 +518,11 @@ class Dialogue:
         self._unasked: int | None = 0 if config.poll is not None and sends_when_asked else None
         self._unasked_at = -math.inf
         #: of such a device: when the last poll request was written (-inf: none since the
-        #: last set-up run began), and a frame came unasked since (``frames_came``)
+        #: last set-up run began), and a frame came unasked since (``frames_came``); the poll
+        #: before it went unanswered, so a frame may be that poll's late reply
         self._asked_at = -math.inf
         self._unasked_frame = False
+        self._reply_may_be_late = False
         self._answer_within_s = (
             ANSWER_WITHIN_S
             if config.poll is None
@@ -603,7 +608,7 @@ class Dialogue:
         self._unasked = None if self._unasked is None else 0
         self._streaming_told = False
         self._asked_at = -math.inf
-        self._unasked_frame = False
+        self._unasked_frame = self._reply_may_be_late = False
         self._same_device = same_device
         if not same_device:
             self._ack_counted.clear()
@@ -1123,6 +1128,7 @@ class Dialogue:
         source = port.source
         assert source is not None
         last = self._last_turn
+        self._reply_may_be_late = self.awaiting_response
         if not self.awaiting_response:
             self._silent_polls = 0
             self._spell_spoilt = self._spell_silent = False
@@ -1350,7 +1356,10 @@ class Dialogue:
         in which the device streams (``_check_unasked``), however few frames it holds (a PMS
         streams a frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast
         mode, by its data manual, so polls every 2 s see one frame or none in most
-        intervals)."""
+        intervals). A PMS warms up again at the first such frame, unless the poll before
+        went unanswered (the frame may be its late reply): it streams after any power-up,
+        and the frames its fan sends as it spins up are those (``DialoguePort.streams_anew``;
+        once, as ``_check_unasked`` tells)."""
         asked = self.awaiting_response
         self.awaiting_response = False
         if self._unasked is None or self._asked_at == -math.inf:
@@ -1358,6 +1367,13 @@ class Dialogue:
         if asked and count == 1 and now - self._asked_at <= self._answer_within_s:
             return
         self._unasked_frame = True
+        if (
+            self._powered_when_streaming
+            and not self._streaming_told
+            and not self._reply_may_be_late
+        ):
+            self._streaming_told = True
+            self._port.streams_anew(now)
 
     def _check_unasked(self, got: int, now: float) -> None:
         """``got`` frames came in the poll interval that ends ``now``, from a device whose

@@ -386,6 +386,48 @@ def test_a_pms_in_passive_mode_that_power_cycles_into_active_mode_warms_up_again
     assert (30 <= held <= 40) if deaf else (15 <= held <= 30)
 
 
+def readings(rt: SensorRuntime) -> int:
+    """The readings of the PMS's PM2.5 published so far."""
+    return rt.channels["pm2_5_ug_m3"].chain.stages[0].records_in
+
+
+@pytest.mark.parametrize("period", [1.0, 0.5], ids=["a frame a second", "fast mode"])
+def test_a_pms_in_passive_mode_that_power_cycles_publishes_none_of_its_spin_up_frames(
+    period: float,
+) -> None:
+    """A PMS5003 set to passive mode (the preset's 30 s warm-up, polls every 2 s) whose
+    supply is cut and back between two polls streams again, as after any power-up, a frame
+    a second or, in its fast mode, every 0.2 to 0.8 s (its data manual; avaldebe/PMserial
+    issue #5: "a new set of measurements every ~800 ms" in active mode). Its first frame that
+    answers no poll (it came when the poll before was answered) is taken for that: it warms
+    up again at once, so of the frames its fan sends as it spins up, none but the answer of
+    a poll before that frame is published (the re-run that puts it back in passive mode
+    comes two poll intervals later, and published those before it)."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0)
+        pms = Pms5003(pair, clock, period)
+        start = clock.now
+        pms.run(rt, start + 40.0)
+        before = readings(rt)
+        assert before >= 3
+        cycled = clock.now
+        pms.power_cycle()
+        pms.run(rt, cycled + 29.0)
+        spun_up = readings(rt) - before
+        pms.run(rt, cycled + 60.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert spun_up <= 1
+    assert readings(rt) - before >= 10  # published again after the warm-up
+    assert rt.setup_reruns == 1
+    warming = [e for e in logs if e["event"].startswith("warming up")]
+    assert [e.get("why") for e in warming] == [
+        None,
+        "it streams unasked, as it does once powered anew",
+    ]
+
+
 def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled_is_noticed() -> (
     None
 ):
@@ -411,6 +453,49 @@ def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled
     assert lines[0]["why"] == (
         "frames came that answered no poll, in two poll intervals running: it sends unasked"
     )
+
+
+class LatePms5003(PresetDevice):
+    """A PMS5003 in passive mode whose answer to one read request (the ``late``-th) comes
+    only with the answer to the next, as a busy adapter or host delivers it."""
+
+    def __init__(self, late: int) -> None:
+        super().__init__("pms5003")
+        self.late = late
+        self.reads = 0
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        answers = super().receive(data)
+        if data == command_bytes("pms5003", "read"):
+            self.reads += 1
+            if self.reads == self.late:
+                return []
+            if self.reads == self.late + 1:
+                return [None, None]
+        return answers
+
+
+def test_a_passive_pms_whose_one_answer_comes_a_poll_late_does_not_warm_up_again() -> None:
+    """A PMS5003 in passive mode (30 s warm-up) whose answer to one poll comes only with the
+    next poll's answer: that poll went unanswered, so of the two frames after the next one,
+    either may be its late reply, not a frame sent unasked. No warm-up, no re-run: one late
+    reply is no device that streams."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0)
+        pms = Pms5003(pair, clock)
+        pms.device = LatePms5003(late=20)
+        start = clock.now
+        pms.run(rt, start + 40.0)
+        before = readings(rt)
+        pms.run(rt, start + 70.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert pms.device.reads >= 30
+    assert readings(rt) - before >= 14
+    assert rt.setup_reruns == 0
+    assert rt.poll_timeouts == 1
+    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
 
 
 class Sds011(Pms5003):
