@@ -65,7 +65,7 @@ is run again, while the port stays open, when
   its spoilt answers came (a line that drops bytes); or
 * a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
   ``query_mode``, with their poll) sent more than one frame between two polls, or a frame
-  that answered no poll (one that came after the poll's answer, or later than
+  that answered no poll (one that came after the poll's answer, or, of a PMS, later than
   :data:`ANSWER_WITHIN_S` after the poll: a PMS left streaming in its stable mode, a frame
   every 2.3 s, sends one frame or none between polls 2 s apart), in two poll intervals
   running: one late reply can give one interval two frames, never two running; or
@@ -84,9 +84,9 @@ is run again, while the port stays open, when
 
 A re-run that writes the preset's wake command (PMS ``wakeup``, SDS011 ``work``) tells the
 sensor (``woken``), which warms up again: a device just woken sends unsettled readings. So
-does a PMS set to passive mode whose first frame that answered no poll comes
-(``frames_came``: it streams, as after any power-up; ``streams_anew``), at once, not at the
-re-run two poll intervals later, which would publish the frames of its fan spinning up.
+does a PMS set to passive mode when a frame comes after a poll's answer (``frames_came``: it
+streams, as after any power-up; ``streams_anew``), at once, not at the re-run two poll
+intervals later, which would publish the frames of its fan spinning up.
 
 A run starts no sooner than a wait after the run before it ended: ``stale_after`` after the
 connect's run, twice as long after each re-run, up to :data:`RERUN_MAX_WAIT_S` (or
@@ -203,11 +203,13 @@ RERUN_MAX_WAIT_S = 300.0
 #: (the one that follows the set-up's last command may find it restarting still).
 COMMAND_RESTART_S = 30.0
 
-#: How long after its poll request a frame of a device that sends only when asked may come and
-#: still be its answer (half the poll interval, when that is shorter): the PMS and SDS011
-#: answer within tens of milliseconds (a PMS5003's 32 bytes take 33 ms at 9600 baud), so a
-#: frame later than that, or one that comes when the request was answered already, was sent
-#: unasked: the device streams (see ``Dialogue.frames_came``).
+#: How long after its read request a frame of a PMS set to passive mode may come and still be
+#: its answer (half the poll interval, when that is shorter): it answers at once as a rule
+#: (its 32 bytes take 33 ms at 9600 baud), and now and then later (fu-hsi/PMS issue #5: a
+#: PMS7003's answer missed a 1 s timeout at constant intervals, never a 2 s one), so a later
+#: frame is one it streams, or such a late answer: two poll intervals running with one are a
+#: device that streams (see ``Dialogue.frames_came``). Not of an SDS011, whose answer to a
+#: query takes "about a second" (timorme/sds011lib's docs/understanding.md).
 ANSWER_WITHIN_S = 1.0
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
@@ -455,6 +457,9 @@ class Dialogue:
         #: a device set to send only when asked that streams only once powered anew (a PMS):
         #: found streaming, it warms up again (``DialoguePort.streams_anew``)
         self._powered_when_streaming = False
+        #: its answers come within :data:`ANSWER_WITHIN_S` as a rule (a PMS's), so a later
+        #: frame counts as one sent unasked (``frames_came``)
+        self._judges_late = False
         #: such a device was found streaming, and has not answered only its polls for a
         #: whole re-run wait since: it warmed up for it, and does not again
         self._streaming_told = False
@@ -488,6 +493,7 @@ class Dialogue:
             self._wake = None if wake is None else command_bytes(config.preset, wake)
             sends_when_asked = asked_only(config.preset, names) is not None
             self._powered_when_streaming = streams_when_powered(config.preset)
+            self._judges_late = self._powered_when_streaming
             self.reruns_while_stale = config.poll is None or not answers_when_powered(config.preset)
             if config.poll is not None:
                 self._spoilt = spoilt_answer_check(config.preset, self._poll_requests)
@@ -1351,20 +1357,25 @@ class Dialogue:
     def frames_came(self, count: int, now: float) -> None:
         """``count`` frames came at ``now``: a poll request that awaited its answer has it.
         Of a device whose set-up leaves it sending only when asked, polled since its last
-        set-up run, a frame that came when no request awaited its answer, or later than
-        :data:`ANSWER_WITHIN_S` after it, was sent unasked: its poll interval counts as one
-        in which the device streams (``_check_unasked``), however few frames it holds (a PMS
-        streams a frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast
-        mode, by its data manual, so polls every 2 s see one frame or none in most
-        intervals). A PMS warms up again at the first such frame, unless the poll before
-        went unanswered (the frame may be its late reply): it streams after any power-up,
-        and the frames its fan sends as it spins up are those (``DialoguePort.streams_anew``;
-        once, as ``_check_unasked`` tells)."""
+        set-up run, a frame that came when no request awaited its answer (the poll had its
+        answer already) was sent unasked, and so, of a PMS, may be one later than
+        :data:`ANSWER_WITHIN_S` after its request: its poll interval counts as one in which
+        the device streams (``_check_unasked``), however few frames it holds (a PMS streams
+        a frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast mode, by
+        its data manual, so polls every 2 s see one frame or none in most intervals). A PMS
+        warms up again at the first frame after a poll's answer, unless the poll before went
+        unanswered (the frame may be its late reply): it streams after any power-up, and the
+        frames its fan sends as it spins up are those (``DialoguePort.streams_anew``; once,
+        as ``_check_unasked`` tells); a late frame alone may be an answer late now and then,
+        and waits for the re-run."""
         asked = self.awaiting_response
         self.awaiting_response = False
         if self._unasked is None or self._asked_at == -math.inf:
             return
-        if asked and count == 1 and now - self._asked_at <= self._answer_within_s:
+        if asked and count == 1:
+            if not self._judges_late or now - self._asked_at <= self._answer_within_s:
+                return
+            self._unasked_frame = True  # streamed, or an answer late now and then
             return
         self._unasked_frame = True
         if (
