@@ -123,7 +123,15 @@ A poll request is written every poll interval once the set-up is done, or withou
 ``connect_delay_s`` after the open (several requests in turn, one each interval); one that no
 frame answered before the next is counted in ``poll_timeouts``, and logged with the request.
 :data:`SILENT_POLLS` of them in a row tell the sensor (``went_silent``) that the device may
-have lost its supply: it warms up again when it answers. A poll answered with the device's
+have lost its supply: it warms up again when it answers. Not of a device whose set-up gives it
+a working period (an SDS011's ``working_period=N``, N > 0, in query mode): it sleeps between
+its 30 s runs and ignores queries meanwhile (mkfrey/sds011-esp-raw, docs/behaviour.md:
+"Commands sent to the sensor while it is in sleep mode are ignored, except for wakeup
+commands"), so its polls go unanswered most of each period by design: counted in
+``poll_timeouts``, not logged (it goes stale, and is told so, when it misses its period by
+more than a minute), and no silence, so its answers are published at every wake alike (a
+warm-up of each wake would hold its whole run, and the rule that no second warm-up comes
+before a reading was published held every other one). A poll answered with the device's
 answer spoilt on the line, its frame not whole but its check holding over what came (an
 MH-Z19's answer that lost its first byte, or a passive PMS's frame that lost a start byte,
 ``sensord.formats.presets.spoilt_answer_check``), is
@@ -1159,12 +1167,17 @@ class Dialogue:
                 self._spell_spoilt = True
             elif last is None or answered[last] or not any(answered):
                 self._silent_polls += 1
-                if self._silent_polls == SILENT_POLLS:
+                # a device whose set-up gives it a working period sleeps between its runs
+                if self._silent_polls == SILENT_POLLS and self._period_step is None:
                     self._spell_silent = True
                     port.went_silent()
             if last is not None:
                 self._count_unanswered(last, now)
-            held = self._unanswered("poll")
+            if self._period_step is not None:  # asleep, as its working period has it
+                self._errors.hold("poll")
+                held = None
+            else:
+                held = self._unanswered("poll")
             if held is not None:
                 fields = {} if last is None else {"request": self._shown(last)}
                 if spoilt is not None:

@@ -397,7 +397,7 @@ def test_a_pms_in_passive_mode_that_power_cycles_into_active_mode_warms_up_again
 
 
 def readings(rt: SensorRuntime) -> int:
-    """The readings of the PMS's PM2.5 published so far."""
+    """The readings of the sensor's PM2.5 published so far."""
     return rt.channels["pm2_5_ug_m3"].chain.stages[0].records_in
 
 
@@ -1141,3 +1141,60 @@ def test_every_command_the_re_run_after_a_silent_connect_misses_is_told_as_ignor
     assert [e["why"][:25] for e in again] == ["the device answers again:"]
     ignored = [e for e in logs if e["event"].startswith("set-up commands ignored")]
     assert [e["commands"] for e in ignored] == [["'K 1\\r\\n'", "'A 32\\r\\n'"]]
+
+
+class PeriodicSds011(PresetDevice):
+    """An SDS011 in query mode on a working period of ``minutes``: it runs its fan for 30 s
+    of each period, and ignores what is written to it while it sleeps the rest."""
+
+    def __init__(self, clock: Clock, minutes: int) -> None:
+        super().__init__("sds011")
+        self.clock = clock
+        self.minutes = minutes
+        self.began = clock.now
+
+    @property
+    def sleeping(self) -> bool:
+        return (self.clock.now - self.began) % (60.0 * self.minutes) >= 30.0
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        return [] if self.sleeping else super().receive(data)
+
+
+def test_a_polled_sds011_on_a_working_period_publishes_the_answers_of_every_run() -> None:
+    """An SDS011 set to query mode and a working period of 1 minute, polled every 5 s: it
+    runs its fan 30 s a minute and sleeps the rest ("work 30 seconds and sleep n*60-30
+    seconds", Laser Dust Sensor Control Protocol V1.3), ignoring queries while it sleeps
+    (mkfrey/sds011-esp-raw, docs/behaviour.md: commands in sleep mode "are ignored, except
+    for wakeup commands"). Its unanswered polls are its sleep, not a supply cut: the answers
+    of every run are published alike (a warm-up after each silence held the whole run, and
+    every other run's, the rule against a second warm-up before a reading letting the next
+    through), and the unanswered polls are counted, not logged once a minute."""
+    clock = Clock()
+    table = {
+        "preset": "sds011",
+        "simulate": "never",
+        "setup": ["query_mode", "working_period=1"],
+        "poll": {"command": "query", "interval_s": 5.0},
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = Sds011(pair, clock)
+        sds.device = PeriodicSds011(clock, 1)
+        start = clock.now
+        published = []
+        for minute in range(1, 9):
+            before = readings(rt)
+            sds.run(rt, start + 60.0 * minute)
+            published.append(readings(rt) - before)
+        assert rt.state == "up"
+        rt.stop()
+    # the first run's answers end the open's warm-up (its working period found in force)
+    assert all(5 <= n <= 7 for n in published[1:]), published
+    assert rt.poll_timeouts >= 40
+    assert rt.setup_reruns == 0
+    warming = [e.get("why") for e in logs if e["event"].startswith("warming up")]
+    assert warming == [None]
+    assert not [e for e in logs if e["event"] == "no response to poll request"]
