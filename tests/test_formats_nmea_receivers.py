@@ -79,17 +79,26 @@ class Outcome:
 
 
 def read(
-    name: str, fields: tuple[str, ...] = FIELDS, host_s: float = 0.0, opened_at: bytes = b""
+    name: str,
+    fields: tuple[str, ...] = FIELDS,
+    host_s: float = 0.0,
+    opened_at: bytes = b"",
+    damage: tuple[bytes, bytes] = (b"", b""),
 ) -> Outcome:
     """A fixture through the framer (cut into 7-byte reads) and a decoder of ``fields`` whose
     host clock stands at ``host_s``: at the Unix epoch, a clock offset reads as the
     receiver's Unix time. With ``opened_at``, the stream starts at the first line that
-    begins with it (a port opened there)."""
+    begins with it (a port opened there). With ``damage``, the first place where its first
+    bytes (whole lines) come reads as the second instead (damage on the line)."""
     spec = FormatSpec("nmea", tuple((f, f) for f in fields))
     codec = codec_for("nmea")
     framer = codec.framer(spec, b"\n", 512)
     parse = codec.sensor_decoder(spec, lambda: host_s)
     data = stream(name)
+    if damage[0]:
+        line = b"\n" + damage[0] + b"\r\n"
+        assert line in data
+        data = data.replace(line, b"\n" + damage[1] + b"\r\n", 1)
     if opened_at:
         data = data[data.index(b"\n" + opened_at) + 1 :]
     outcome = Outcome()
@@ -398,6 +407,42 @@ def test_sirfstar_v_one_gga_per_constellation_is_read_once() -> None:
     assert r["GSA.used_gps"] == [8.0, 8.0]
     assert r["GSA.used_glonass"] == [2.0, 2.0]
     assert r["RMC.clock_offset"] == [1549332575.0, 1549332576.0]  # 2019-02-05 02:09:35 UTC
+
+
+def test_a_sirf_iii_losing_its_fix_uses_no_satellite_of_either_constellation() -> None:
+    """A BU-353 GLONASS (SiRF III, gpsd's capture test/daemon/bu353-glonass.log) sends one
+    ``$GNGSA`` per constellation without system ID; after the fix is lost both list no
+    satellite. Each epoch without a fix reads 0 satellites used for GPS and for GLONASS, as
+    gpsd's SKY of the same epoch says (uSat 0, no satellite used), not the counts of the last
+    fix held until they age."""
+    got = read("sirf_bu353_glonass_fix_loss.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GGA.fix_quality"] == [1.0, 1.0, 0.0, 0.0]
+    assert r["GSA.fix_mode"] == [3.0, 3.0, 3.0, 3.0, 1.0, 1.0, 1.0, 1.0]
+    assert r["GSA.used_gps"] == [4.0, 4.0, 0.0, 0.0]
+    assert r["GSA.used_glonass"] == [2.0, 2.0, 0.0, 0.0]
+    assert r["GSV.in_view_gps"] == [12.0]
+    assert r["GSV.in_view_glonass"] == [10.0]
+
+
+def test_a_fix_loss_epoch_that_lost_a_gsa_on_the_line_reads_no_zero_used() -> None:
+    """The BU-353's first epoch without a fix with its second ``$GNGSA`` damaged on the line
+    (a comma lost, its checksum failing): the lost sentence may have listed satellites of
+    either constellation, so that epoch reads no satellites used; the next one, whole, reads
+    0 for both."""
+    gsa_lost = (
+        b"$GPGGA,081420.000,,,,,0,0,,,M,,M,,*47\r\n$GNGSA,A,1,,,,,,,,,,,,,,,*00\r\n"
+        b"$GNGSA,A,1,,,,,,,,,,,,,,,*00"
+    )
+    got = read(
+        "sirf_bu353_glonass_fix_loss.nmea",
+        damage=(gsa_lost, gsa_lost[:-8] + b",,,,*00"),
+    )
+    assert rejected(got) == {"checksum": 1}
+    r = got.readings
+    assert r["GSA.used_gps"] == [4.0, 4.0, 0.0]
+    assert r["GSA.used_glonass"] == [2.0, 2.0, 0.0]
 
 
 def test_sirf_trig_gsa_with_a_tdop_in_place_of_the_system_id() -> None:

@@ -1112,6 +1112,14 @@ class UsedSatellites:
       the Teseo its L5), and raises ``n`` when it lost nothing (else the first run with the
       band that lost nothing does).
 
+    A sentence that names no constellation (talker ``GN`` or Quectel's ``PQ`` without system
+    ID: NMEA 4.0 and earlier) and lists no satellite tells no constellation by itself: it is
+    one whose list is empty of a receiver that sends one such sentence per constellation (a
+    SiRF III's ``$GNGSA``, GPS's then GLONASS's). A run that lost nothing and holds one gives,
+    when it ends, 0 for each constellation that such sentences of earlier runs listed
+    satellites of and that no sentence of the run lists: the fix uses none of them (after a
+    fix loss, every such sentence empty, 0 for all of them at once, as gpsd's ``uSat``).
+
     A sentence past the ``n``-th is merged into the run but gives no second reading (the first
     epoch of a receiver of several signals: its reading is of the first sentence). So no
     reading waits for a later epoch, and the last epoch of a stream gives its readings but
@@ -1128,8 +1136,10 @@ class UsedSatellites:
     ``satellites_used`` are read from each sentence, never merged."""
 
     __slots__ = (
+        "_anonymous",
         "_channels",
         "_damaged_before",
+        "_empty",
         "_last",
         "_lost",
         "_merging",
@@ -1171,6 +1181,11 @@ class UsedSatellites:
         #: constellation -> the sentences of it the run before had, when that run may have
         #: lost a GSA (else empty; see :meth:`_close`)
         self._damaged_before: dict[str, int] = {}
+        #: The constellations with channels that sentences naming no constellation (see
+        #: :func:`_names_no_constellation`) have listed satellites of.
+        self._anonymous: set[str] = set()
+        #: Whether the run holds a sentence naming no constellation that lists no satellite.
+        self._empty = False
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSA sentence (in the standard's layout, see
@@ -1179,7 +1194,7 @@ class UsedSatellites:
         readings: list[tuple[str, float]] = []
         follows = self._last == self.frame - 1
         if not follows or self._sentences >= _RUN_SENTENCES:
-            if self._run:  # ended by a frame that raised, or cut: closed now
+            if self._run or self._empty:  # ended by a frame that raised, or cut: closed now
                 readings = self._close(learn=not follows)
             self._merging = not follows and self.frame > 1
             self._sentences = 0
@@ -1196,6 +1211,11 @@ class UsedSatellites:
             self._merging = False
             self._sentences = 1
             self._start = self.frame
+        if self._merging and _names_no_constellation(fields):
+            if listed:
+                self._anonymous.update(c for c in listed if c in self._channels)
+            elif not any(t.lstrip("0") for t in _satellite_fields(fields)):
+                self._empty = True
         for constellation, ids in listed.items():
             channels = self._channels.get(constellation)
             if channels is None:
@@ -1261,6 +1281,11 @@ class UsedSatellites:
             if due:
                 count = float(len(satellites))
                 readings += [(channel, count) for channel in self._channels[constellation]]
+        if self._empty and not damaged:
+            for constellation, channels in self._channels.items():
+                if constellation in self._anonymous and constellation not in self._run:
+                    readings += [(channel, 0.0) for channel in channels]
+        self._empty = False
         self._run.clear()
         return readings
 
@@ -1293,11 +1318,23 @@ class UsedSatellites:
                     self.frame -= 1
                     self._lost = self.frame
                 raise
-            if self._run and self._last != self.frame:
+            if (self._run or self._empty) and self._last != self.frame:
                 return readings + self._close()
             return readings
 
         return parse_counting
+
+
+def _satellite_fields(fields: list[str]) -> list[str]:
+    """A GSA sentence's satellite number fields: its twelve, and those past its system ID."""
+    return fields[_GSA_IDS_AT : _GSA_IDS_AT + 12] + fields[_GSA_SYSTEM_AT + 1 :]
+
+
+def _names_no_constellation(fields: list[str]) -> bool:
+    """Whether a GSA sentence names no constellation: no system ID (an empty field, or a DOP
+    in its place, see :func:`_used_by_constellation`) and a talker of none (``GN``, ``PQ``)."""
+    system = field(fields, _GSA_SYSTEM_AT)
+    return (not system or "." in system) and fields[0][:2] not in _TALKER_CONSTELLATION
 
 
 def _other_than_gsa(frame: bytes, sentence_types: Container[str]) -> bool:
