@@ -593,3 +593,49 @@ def test_a_ubx_header_past_the_cap_is_bytes_as_soon_as_its_length_is_in() -> Non
         assert (line in first) == (split >= header_end), split
         results.add((cut.frames, cut.overlong, cut.skipped_bytes))
     assert results == {(3, 0, 0)}
+
+
+def hex_messages(name: str) -> list[bytes]:
+    """The messages of a ``.hex`` fixture, in order: UBX frames, and sentences each with its
+    CR LF."""
+    text = (FIXTURES / name).read_text()
+    return [bytes.fromhex(line) for line in text.splitlines() if not line.startswith("#")]
+
+
+@pytest.mark.parametrize(
+    ("name", "counts", "glued"),
+    [
+        # gpsd's capture ublox-zed-f9p_hpg1.11.log: each $GNRMC right after a NAV-CLOCK
+        ("ublox_zed_f9p_hpg111_ubx.hex", (7, 12), [1, 8, 15]),
+        # RTKLIB's ubx_20080526.ubx: the next epoch's $GPRMC right after an RXM-RAW
+        ("ublox_rtklib_raw_ubx.hex", (3, 11), [13]),
+    ],
+    ids=["ZED-F9P", "raw data 2008"],
+)
+def test_a_capture_of_ubx_and_nmea_reads_every_sentence_at_any_chunking(
+    name: str, counts: tuple[int, int], glued: list[int]
+) -> None:
+    """u-blox receivers' UBX and NMEA output as captured: UBX frames whose payloads (RXM-RAWX,
+    RXM-MEASX; RXM-RAW, RXM-SFRB) hold ``$``, ``!``, ``*``, CR and LF, and a sentence right
+    after a UBX frame's checksum, no line end between them. At every chunk size the frames
+    are the sentences, as gpsd reads them from the same bytes, and nothing else: the UBX
+    frames are taken out whole (their bytes skipped), no byte of them reaches the line
+    framer, no frame is ``overlong``."""
+    messages = hex_messages(name)
+    binary = [m for m in messages if m.startswith(b"\xb5\x62")]
+    sentences = [m.removesuffix(b"\r\n") for m in messages if m.startswith(b"$")]
+    assert (len(binary), len(sentences)) == counts
+    assert len(binary) + len(sentences) == len(messages)
+    assert all(checksum(s[1:-3]) == int(s[-2:], 16) for s in sentences)
+    payloads = b"".join(m[6:-2] for m in binary)
+    assert all(byte in payloads for byte in b"$!*\r\n")
+    after_frame = [
+        at for at, m in enumerate(messages) if at and m[:1] == b"$" and messages[at - 1] in binary
+    ]
+    assert after_frame == glued
+    data = b"".join(messages)
+    for size in [*range(1, 97), 1000, len(data)]:
+        cut, frames = run(data, [size])
+        assert frames == sentences, size
+        assert (cut.frames, cut.overlong, cut.ignored) == (len(sentences), 0, 0), size
+        assert cut.skipped_bytes == len(b"".join(binary)), size
