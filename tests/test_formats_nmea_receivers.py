@@ -426,6 +426,23 @@ def test_a_sirf_iii_losing_its_fix_uses_no_satellite_of_either_constellation() -
     assert r["GSV.in_view_glonass"] == [10.0]
 
 
+def test_a_ch_4711_losing_its_fix_uses_no_glonass_satellite_though_it_sends_no_glonass_gsa() -> (
+    None
+):
+    """A CH-4711 (gpsd's capture test/daemon/ch-4711.log) sends one ``$GNGSA`` per
+    constellation with its fix, and after the loss only ``$GPGSA,A,1`` listing no satellite:
+    no fix, so no satellite of either constellation is used. Each epoch without a fix reads
+    0 for GPS and for GLONASS, as gpsd's SKY after the loss says (uSat 0), not GLONASS's 4
+    of the last fix held until it ages."""
+    got = read("ch4711_glonass_fix_loss.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GGA.fix_quality"] == [1.0, 1.0, 0.0, 0.0]
+    assert r["GSA.fix_mode"] == [2.0, 2.0, 2.0, 2.0, 1.0, 1.0]
+    assert r["GSA.used_gps"] == [2.0, 2.0, 0.0, 0.0]
+    assert r["GSA.used_glonass"] == [4.0, 4.0, 0.0, 0.0]
+
+
 def test_a_fix_loss_epoch_that_lost_a_gsa_on_the_line_reads_no_zero_used() -> None:
     """The BU-353's first epoch without a fix with its second ``$GNGSA`` damaged on the line
     (a comma lost, its checksum failing): the lost sentence may have listed satellites of

@@ -95,11 +95,13 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   constellations short of their sentences in it get no reading). A ``GN`` sentence without
   system ID (NMEA 4.0 and earlier) counts each satellite for the constellation its number
   falls in (1-32 GPS, 65-96 GLONASS, 193-199 QZSS, 201-237 and 401-437 BeiDou, 301-356
-  Galileo), and reports no
-  ``used_<constellation>`` when it lists no satellite; an epoch whose run of GSA holds such a
-  sentence reads 0 for the constellations such sentences listed before and none of its
-  sentences lists (a receiver that lost its fix: 0 used at once, as gpsd reports, not the
-  last fix's counts until they age). A satellite field that is empty or
+  Galileo), and reports no ``used_<constellation>`` when it lists no satellite; an epoch
+  whose run of GSA holds such a sentence reads 0 for the constellations such sentences
+  listed before and none of its sentences lists (a receiver that lost its fix: 0 used at
+  once, as gpsd reports, not the last fix's counts until they age), and so does an epoch
+  whose every GSA reports no fix and lists no satellite for the constellations earlier GSA
+  sentences named and its own do not (a receiver that sends ``$GPGSA`` alone once its fix
+  is lost). A satellite field that is empty or
   zeros (``00``, ``0000``: the number 0, no satellite's) lists none, in the first twelve and
   past them (a receiver of more channels sends up to 24). A GPS sentence (system ID 1, or talker
   ``GP``) counts its satellites by their numbers too: SBAS satellites (33-64, 120-158) count

@@ -1068,7 +1068,9 @@ _RUN_SENTENCES = 32
 #: in Asia sends three sentences a signal). A run with more is no epoch's (a stream of GSA
 #: alone after some other frame) and is cut, its sentences read alone from then on.
 _SIGNALS_PER_RUN = 12
-#: Where GSA's satellite number fields start, and its system ID field (the address is 0).
+#: Where GSA's mode field is (1 no fix, 2 2D, 3 3D), where its satellite number fields
+#: start, and its system ID field (the address is 0).
+_GSA_MODE_AT = 2
 _GSA_IDS_AT = 3
 _GSA_SYSTEM_AT = 18
 
@@ -1119,6 +1121,13 @@ class UsedSatellites:
     when it ends, 0 for each constellation that such sentences of earlier runs listed
     satellites of and that no sentence of the run lists: the fix uses none of them (after a
     fix loss, every such sentence empty, 0 for all of them at once, as gpsd's ``uSat``).
+    Likewise a run that lost nothing whose every sentence reports no fix (mode 1, or an empty
+    mode field) and lists no satellite gives 0, when it ends, for each constellation that
+    earlier GSA sentences listed and none of its own names: without a fix no satellite is
+    used, and a receiver may send a GSA of one talker only once the fix is lost (a CH-4711:
+    ``$GNGSA`` for GPS and GLONASS, then ``$GPGSA,A,1`` alone; gpsd's capture
+    test/daemon/ch-4711.log). A run in which a sentence reports a fix or lists a satellite
+    gives no 0 that way: the fix may use the constellations the run does not name.
 
     A sentence past the ``n``-th is merged into the run but gives no second reading (the first
     epoch of a receiver of several signals: its reading is of the first sentence). So no
@@ -1140,6 +1149,8 @@ class UsedSatellites:
         "_channels",
         "_damaged_before",
         "_empty",
+        "_fixless",
+        "_known",
         "_last",
         "_lost",
         "_merging",
@@ -1186,6 +1197,10 @@ class UsedSatellites:
         self._anonymous: set[str] = set()
         #: Whether the run holds a sentence naming no constellation that lists no satellite.
         self._empty = False
+        #: The constellations with channels that GSA sentences have named.
+        self._known: set[str] = set()
+        #: The sentences of the run that report no fix and list no satellite.
+        self._fixless = 0
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSA sentence (in the standard's layout, see
@@ -1194,7 +1209,7 @@ class UsedSatellites:
         readings: list[tuple[str, float]] = []
         follows = self._last == self.frame - 1
         if not follows or self._sentences >= _RUN_SENTENCES:
-            if self._run or self._empty:  # ended by a frame that raised, or cut: closed now
+            if self._run or self._empty or self._fixless:  # ended by a frame that raised, or cut
                 readings = self._close(learn=not follows)
             self._merging = not follows and self.frame > 1
             self._sentences = 0
@@ -1211,11 +1226,17 @@ class UsedSatellites:
             self._merging = False
             self._sentences = 1
             self._start = self.frame
-        if self._merging and _names_no_constellation(fields):
-            if listed:
-                self._anonymous.update(c for c in listed if c in self._channels)
-            elif not any(t.lstrip("0") for t in _satellite_fields(fields)):
-                self._empty = True
+        if self._merging:
+            named = [c for c in listed if c in self._channels]
+            self._known.update(named)
+            none = not any(t.lstrip("0") for t in _satellite_fields(fields))
+            if _names_no_constellation(fields):
+                if listed:
+                    self._anonymous.update(named)
+                elif none:
+                    self._empty = True
+            if none and field(fields, _GSA_MODE_AT) in ("", "1"):
+                self._fixless += 1
         for constellation, ids in listed.items():
             channels = self._channels.get(constellation)
             if channels is None:
@@ -1281,11 +1302,14 @@ class UsedSatellites:
             if due:
                 count = float(len(satellites))
                 readings += [(channel, count) for channel in self._channels[constellation]]
-        if self._empty and not damaged:
+        fixless = 0 < self._fixless == self._sentences
+        if (self._empty or fixless) and not damaged:
+            unused = self._known if fixless else self._anonymous
             for constellation, channels in self._channels.items():
-                if constellation in self._anonymous and constellation not in self._run:
+                if constellation in unused and constellation not in self._run:
                     readings += [(channel, 0.0) for channel in channels]
         self._empty = False
+        self._fixless = 0
         self._run.clear()
         return readings
 
@@ -1318,7 +1342,7 @@ class UsedSatellites:
                     self.frame -= 1
                     self._lost = self.frame
                 raise
-            if (self._run or self._empty) and self._last != self.frame:
+            if (self._run or self._empty or self._fixless) and self._last != self.frame:
                 return readings + self._close()
             return readings
 
