@@ -89,7 +89,8 @@ def read(
     host clock stands at ``host_s``: at the Unix epoch, a clock offset reads as the
     receiver's Unix time. With ``opened_at``, the stream starts at the first line that
     begins with it (a port opened there). With ``damage``, the first place where its first
-    bytes (whole lines) come reads as the second instead (damage on the line)."""
+    bytes (whole lines) come reads as the second instead (damage on the line, or a
+    sentence the receiver wrote otherwise)."""
     spec = FormatSpec("nmea", tuple((f, f) for f in fields))
     codec = codec_for("nmea")
     framer = codec.framer(spec, b"\n", 512)
@@ -424,6 +425,23 @@ def test_a_sirf_iii_losing_its_fix_uses_no_satellite_of_either_constellation() -
     assert r["GSA.used_glonass"] == [2.0, 2.0, 0.0, 0.0]
     assert r["GSV.in_view_gps"] == [12.0]
     assert r["GSV.in_view_glonass"] == [10.0]
+
+
+def test_a_sirf_iii_fix_without_glonass_uses_no_glonass_satellite() -> None:
+    """The BU-353's second epoch with a fix as the receiver sends it when its fix uses no
+    GLONASS satellite: its GLONASS ``$GNGSA`` empty, as it sends it after the fix is lost,
+    with the fix's mode 3. The empty sentence names no constellation, but it is the one of
+    the constellation the run lists none of: that epoch reads 0 GLONASS satellites used, as
+    gpsd counts the satellites the epoch's GSA sentences list, and its 4 GPS ones."""
+    glonass = b"$GNGSA,A,3,88,87,,,,,,,,,,,13.09,4.54,12.28*14"
+    got = read(
+        "sirf_bu353_glonass_fix_loss.nmea",
+        damage=(glonass, checksummed_anew(glonass, b"88,87", b",")),
+    )
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSA.used_gps"] == [4.0, 4.0, 0.0, 0.0]
+    assert r["GSA.used_glonass"] == [2.0, 0.0, 0.0, 0.0]
 
 
 def test_a_ch_4711_losing_its_fix_uses_no_glonass_satellite_though_it_sends_no_glonass_gsa() -> (
