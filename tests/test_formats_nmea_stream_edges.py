@@ -639,3 +639,33 @@ def test_a_capture_of_ubx_and_nmea_reads_every_sentence_at_any_chunking(
         assert frames == sentences, size
         assert (cut.frames, cut.overlong, cut.ignored) == (len(sentences), 0, 0), size
         assert cut.skipped_bytes == len(b"".join(binary)), size
+
+
+@pytest.mark.parametrize("line_end", [b"\r\n", b""], ids=["CR LF", "binary right after it"])
+def test_sentences_between_other_protocols_binary_messages_are_all_read(line_end: bytes) -> None:
+    """Sentences glued to binary messages of other protocols than UBX and RTCM 3, which the
+    framer does not take out (``binary_protocols.hex``: SiRF, Zodiac, TSIP, GREIS, GeoStar,
+    iTalk, NavCom, Oncore, SkyTraq, Garmin, SuperStar II, Hemisphere ``$BIN``, NovAtel OEMV;
+    each message holding a ``$`` or ``!`` and a CR or LF): each sentence right after a
+    message, no line end between them, and its CR LF or the next message right after its
+    checksum. At every chunk size every sentence is read, in order, and no frame made of a
+    message's bytes passes as a sentence: each other frame is rejected by the decoder, a
+    parse error, never a reading."""
+    sentences = [m.removesuffix(b"\r\n") for m in hex_messages("ublox_zed_f9p_hpg111_ubx.hex")]
+    sentences = [s for s in sentences if s.startswith(b"$")]
+    binary = hex_messages("binary_protocols.hex")
+    assert len(binary) == 37
+    data = b"".join(
+        message + sentences[at % len(sentences)] + line_end for at, message in enumerate(binary)
+    )
+    expected = [sentences[at % len(sentences)] for at in range(len(binary))]
+    spec = FormatSpec("nmea", (("GGA.latitude", "GGA.latitude"),))
+    for size in (1, 2, 3, 7, 64, len(data)):
+        cut, frames = run(data, [size])
+        assert [f for f in frames if f in sentences] == expected, size
+        assert cut.overlong == 0, size
+        parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+        for frame in frames:
+            if frame not in sentences:
+                with pytest.raises(ParseError):
+                    parse(frame)
