@@ -125,6 +125,10 @@ DEFAULT_HTTP_PORT = 9808
 #: command-line tools' ``--connect-delay`` takes the same range.
 CONNECT_DELAY_MAX_S = 60
 
+#: The longest time a sensor may go without a frame and still be up (``stale_after_s``,
+#: ``poll.interval_s`` and ``modbus.interval_s`` at most), in seconds: a day.
+MAX_FRAME_INTERVAL_S = 86_400
+
 _NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"
 
 #: bytes written as hex pairs with blanks between them, ``FF 17``: the bytes of a key that
@@ -354,7 +358,7 @@ class PollConfig(Schema):
 
     request = BytesList()
     command = Str(optional=True)
-    interval_s = Float(min=0.01, max=86_400)
+    interval_s = Float(min=0.01, max=MAX_FRAME_INTERVAL_S)
 
     def check(self) -> list[tuple[str, str]]:
         if bool(self.request) == (self.command is not None):
@@ -918,7 +922,7 @@ class ModbusConfig(Schema):
     }
 
     unit = Int(min=0, max=255, default=1)
-    interval_s = Float(min=0.01, max=86_400, default=1.0)
+    interval_s = Float(min=0.01, max=MAX_FRAME_INTERVAL_S, default=1.0)
     timeout_s = Float(min=0.001, max=60, default=0.5)
     gap_s = Float(min=0, max=10, default=0.0)
     busy_retries = Int(min=0, max=10, default=3)
@@ -1280,6 +1284,18 @@ def _merged_poll(preset_poll: Mapping[str, Any], poll: Mapping[str, Any]) -> dic
     return {**merged, **poll}
 
 
+def _check_rate(rate_hz: float) -> str | None:
+    """What is wrong with a ``sampling_rate_hz`` (above 0) slower than one frame in
+    ``MAX_FRAME_INTERVAL_S``: a sensor that sends more seldom than any stale time allows is
+    never up, and a rate near 0 leaves no time for a frame at all."""
+    if 1.0 / rate_hz <= MAX_FRAME_INTERVAL_S:
+        return None
+    return (
+        f"must be at least 1/{MAX_FRAME_INTERVAL_S} (one frame a day, the longest "
+        f"stale_after_s), got {rate_hz:g}"
+    )
+
+
 def _check_port(value: str) -> str | None:
     if value.strip() != value and value.strip():
         # no device node or URL has one; the path would not exist, and simulate = "auto"
@@ -1373,8 +1389,8 @@ class SensorConfig(Schema):
         when_missing=f"give the protocol the device speaks, one of {', '.join(FORMATS)} (a "
         'known binary sensor takes a preset instead: preset = "pms5003")',
     )
-    sampling_rate_hz = Float(above=0, max=100_000, default=1.0)
-    stale_after_s = Float(above=0, max=86_400, optional=True)
+    sampling_rate_hz = Float(above=0, max=100_000, default=1.0, check=_check_rate)
+    stale_after_s = Float(above=0, max=MAX_FRAME_INTERVAL_S, optional=True)
     warmup_s = Float(min=0, max=3600, default=0.0)
     warmup_after_silence = Bool(default=False)
     terminator = Bytes(default=b"\n")

@@ -201,7 +201,9 @@ class Int(Field[int]):
 
 
 class Float(Field[float]):
-    """A finite number (integers are accepted). ``above`` is an exclusive lower bound."""
+    """A finite number (integers are accepted). ``above`` is an exclusive lower bound;
+    ``check`` returns what is wrong with a number within the bounds (a bound that reads
+    better in words than as a number), or None."""
 
     def __init__(
         self,
@@ -209,10 +211,12 @@ class Float(Field[float]):
         min: float | None = None,
         max: float | None = None,
         above: float | None = None,
+        check: Callable[[float], str | None] | None = None,
         **kw: Any,
     ) -> None:
         super().__init__(**kw)
         self.min, self.max, self.above = min, max, above
+        self.check = check
 
     def validate(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -227,6 +231,8 @@ class Float(Field[float]):
         if self.above is not None and not number > self.above:
             raise ValueError(f"must be greater than {_fmt(self.above)}, got {_fmt(value)}")
         _check_range(number, self.min, self.max)
+        if self.check is not None and (problem := self.check(number)):
+            raise ValueError(problem)
         return number
 
 

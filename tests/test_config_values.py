@@ -1,0 +1,52 @@
+"""Values of a key that its type takes but that no operator means: each is refused naming the
+key, the value and what is allowed, or kept as a setting that means something."""
+
+from __future__ import annotations
+
+import pytest
+from harness.config import sensor_toml
+
+from sensord.config import parse_config
+from sensord.errors import ConfigError
+from sensord.sensor import SensorRuntime
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "site.toml")
+    return info.value.problems
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- a sampling rate of a frame in years, or none at all ----------------------------------------
+
+
+@pytest.mark.parametrize("rate", ["1e-9", "5e-324", "1.1e-5"])
+def test_a_sampling_rate_slower_than_a_frame_a_day_is_refused(rate: str) -> None:
+    """5e-324 Hz is a frame every infinity seconds: its simulated device failed to open
+    (OverflowError) in a daemon whose ``check`` had passed it."""
+    assert problems(sensor_toml("kitchen", "sim://kitchen", rate_hz=float(rate))) == [
+        "sensors[0].sampling_rate_hz: must be at least 1/86400 (one frame a day, the longest "
+        f"stale_after_s), got {float(rate):g}"
+    ]
+
+
+def test_the_slowest_sampling_rate_taken_is_a_frame_a_day_and_its_device_opens() -> None:
+    config = parse_config(sensor_toml("kitchen", "sim://kitchen", rate_hz=1 / 86_400))
+    clock = Clock()
+    runtime = SensorRuntime(config.sensors[0], clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    assert runtime.source is not None
+    frames = []
+    for step_s in (0.0, 86_399.0, 1.5):  # the first frame at the open, the next a day later
+        clock.now += step_s
+        runtime.feed(runtime.source.read())
+        frames.append(runtime.snapshot().frames)
+    assert frames == [1, 1, 2]
