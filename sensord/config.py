@@ -1193,7 +1193,10 @@ class ChannelConfig(Schema):
     units = StrList()
     #: the texts a device sends for a state (``ON``, ``OFF``), each with the number it reads
     #: as; a text format's values only
-    states = NumberTable()
+    states = NumberTable(
+        empty_problem="must hold at least one text with its number (states = { ON = 1, OFF = "
+        "0 }), got an empty table; leave states out for a channel of numbers only"
+    )
     #: the numbers (as the device writes them, before ``normalize``) that it sends for "no
     #: value" in this channel's field: not published, counted as ``invalid``; a text
     #: format's values only

@@ -696,20 +696,26 @@ class NumberList(Field[tuple[int | float, ...]]):
 class NumberTable(Field[tuple[tuple[str, int | float], ...]]):
     """A table of texts, each with a finite number (``{ ON = 1, OFF = 0 }``), kept in the
     order written; a text is non-empty and without spaces at its ends (a key that a device's
-    value, stripped, could never be)."""
+    value, stripped, could never be). An empty table is refused with ``empty_problem`` when
+    one is given (a table that would read as if the key were left out)."""
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, *, empty_problem: str = "", **kw: Any) -> None:
         kw.setdefault("default", ())
         super().__init__(**kw)
+        self.empty_problem = empty_problem
 
     def validate(self, value: Any) -> tuple[tuple[str, int | float], ...]:
         if isinstance(value, tuple) and all(isinstance(p, tuple) for p in value):
+            if not value:  # the default: none given
+                return ()
             value = dict(value)  # the stored form, given back by Schema.replace
         if not isinstance(value, Mapping):
             raise TypeError(
                 f"must be a table of texts and their numbers ({{ ON = 1, OFF = 0 }}), got "
                 f"{_type_name(value)} {_as_written(value)}"
             )
+        if not value and self.empty_problem:
+            raise ValueError(self.empty_problem)
         for key, item in value.items():
             if not isinstance(key, str) or not key.strip():
                 raise ValueError(f"a key must be a non-empty text, got {_fmt(key)}")

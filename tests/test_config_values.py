@@ -50,3 +50,30 @@ def test_the_slowest_sampling_rate_taken_is_a_frame_a_day_and_its_device_opens()
         runtime.feed(runtime.source.read())
         frames.append(runtime.snapshot().frames)
     assert frames == [1, 1, 2]
+
+
+# -- an empty table that reads as if the key were left out ----------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["value", "kv", "csv", "json"])
+def test_an_empty_states_table_is_refused_telling_to_leave_it_out(fmt: str) -> None:
+    extra = 'parse = { columns = ["v"] }' if fmt == "csv" else ""
+    channel = '  [[sensors.channels]]\n  name = "v"\n  states = {}\n'
+    assert problems(sensor_toml("relay", "sim://relay", fmt, extra, channel)) == [
+        "sensors[0].channels[0].states: must hold at least one text with its number (states = "
+        "{ ON = 1, OFF = 0 }), got an empty table; leave states out for a channel of numbers "
+        "only"
+    ]
+
+
+def test_a_channel_without_states_and_one_with_them_load_as_before() -> None:
+    channels = (
+        '  [[sensors.channels]]\n  name = "v"\n'
+        '  [[sensors.channels]]\n  name = "relay"\n  states = { ON = 1, OFF = 0 }\n'
+    )
+    config = parse_config(sensor_toml("s", "sim://s", "kv", "", channels))
+    plain, relay = config.sensors[0].channels
+    assert plain.states == ()
+    assert relay.states == (("ON", 1), ("OFF", 0))
+    assert relay.replace(name="relay2").states == relay.states
+    assert plain.replace(name="v2").states == ()
