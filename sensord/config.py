@@ -1190,7 +1190,11 @@ class ChannelConfig(Schema):
     name = Str(pattern=_NAME, pattern_doc=_NAME_DOC)
     field = Str(optional=True)
     #: the unit texts that may follow this channel's number, in place of ``parse.units``
-    units = StrList()
+    units = StrList(
+        empty_problem='must hold at least one unit text (units = ["C"]), got an empty array; '
+        "a channel without units of its own reads those of parse.units: leave units out for "
+        "that"
+    )
     #: the texts a device sends for a state (``ON``, ``OFF``), each with the number it reads
     #: as; a text format's values only
     states = NumberTable(

@@ -643,13 +643,18 @@ def decode_escapes(text: str) -> bytes:
 
 
 class StrList(Field[tuple[str, ...]]):
-    """An array of non-empty strings; with ``lone``, a string alone is an array of one."""
+    """An array of non-empty strings; with ``lone``, a string alone is an array of one. An
+    empty array is refused with ``empty_problem`` when one is given (an array that would read
+    as if the key were left out); the stored default, an empty tuple, is none given."""
 
-    def __init__(self, *, unique: bool = True, lone: bool = False, **kw: Any) -> None:
+    def __init__(
+        self, *, unique: bool = True, lone: bool = False, empty_problem: str = "", **kw: Any
+    ) -> None:
         kw.setdefault("default", ())
         super().__init__(**kw)
         self.unique = unique
         self.lone = lone
+        self.empty_problem = empty_problem
 
     def validate(self, value: Any) -> tuple[str, ...]:
         if self.lone and isinstance(value, str):
@@ -659,6 +664,8 @@ class StrList(Field[tuple[str, ...]]):
         if not isinstance(value, list | tuple):
             what = "a string or an array of strings" if self.lone else "an array of strings"
             raise TypeError(f"must be {what}, got {_type_name(value)}")
+        if isinstance(value, list) and not value and self.empty_problem:
+            raise ValueError(self.empty_problem)
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
                 raise ValueError(f"item {i} must be a non-empty string, got {_fmt(item)}")

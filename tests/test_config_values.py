@@ -4,7 +4,7 @@ key, the value and what is allowed, or kept as a setting that means something.""
 from __future__ import annotations
 
 import pytest
-from harness.config import sensor_toml
+from harness.config import decoded_frames, sensor_toml
 
 from sensord.config import parse_config
 from sensord.errors import ConfigError
@@ -77,3 +77,30 @@ def test_a_channel_without_states_and_one_with_them_load_as_before() -> None:
     assert relay.states == (("ON", 1), ("OFF", 0))
     assert relay.replace(name="relay2").states == relay.states
     assert plain.replace(name="v2").states == ()
+
+
+def test_an_empty_units_array_of_a_channel_is_refused_as_it_reads_parse_units() -> None:
+    """A channel's ``units = []`` read as if left out: the sensor's ``parse.units`` (``C``),
+    not "no unit", which an operator writing it over parse.units means."""
+    channel = '  [[sensors.channels]]\n  name = "t"\n  units = []\n'
+    assert problems(sensor_toml("s", "sim://s", "kv", 'parse = { units = ["C"] }', channel)) == [
+        'sensors[0].channels[0].units: must hold at least one unit text (units = ["C"]), got an '
+        "empty array; a channel without units of its own reads those of parse.units: leave "
+        "units out for that"
+    ]
+
+
+def test_a_channel_s_own_units_and_parse_units_read_as_before() -> None:
+    channels = (
+        '  [[sensors.channels]]\n  name = "t"\n'
+        '  [[sensors.channels]]\n  name = "rh"\n  units = ["%"]\n'
+    )
+    sensor = parse_config(
+        sensor_toml("s", "sim://s", "kv", 'parse = { units = ["C"] }', channels)
+    ).sensors[0]
+    assert decoded_frames(sensor, b"t=21C,rh=40%\nt=21%,rh=40%\n") == [
+        [("t", 21.0), ("rh", 40.0)],
+        ("invalid", [("rh", 40.0)]),
+    ]
+    assert sensor.parse.units == ("C",)
+    assert [c.units for c in sensor.channels] == [(), ("%",)]
