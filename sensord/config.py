@@ -307,6 +307,10 @@ class SerialConfig(Schema):
     milliseconds). A port whose driver cannot do it fails to open with an error naming
     ``serial.rs485``.
 
+    ``timeout_s`` bounds a write, and a read of a port without a descriptor (``rfc2217://``,
+    ``loop://``), which blocks that long for a byte: at least 1 ms, as a shorter read returns
+    at once and its reader spins.
+
     ``local_echo = true`` is for adapters that hear their own transmission (many RS-485
     adapters do): every byte sensord writes comes back first, and sensord drops it; a
     mismatch ends the expectation without losing a byte and is logged.
@@ -333,7 +337,7 @@ class SerialConfig(Schema):
     xonxoff = Bool(default=False)
     rtscts = Bool(default=False)
     dsrdtr = Bool(default=False)
-    timeout_s = Float(above=0, max=60, default=1.0)
+    timeout_s = Float(min=0.001, max=60, default=1.0)
     exclusive = Bool(default=True)
     dtr = Bool(default=True)
     rts = Bool(default=True)
