@@ -209,7 +209,10 @@ class HttpConfig(Schema):
 
     Clients are bounded by ``max_connections`` in all and ``max_connections_per_client`` per
     client address; a request line and headers must arrive within ``header_timeout_s`` (at
-    most ``request_timeout_s``, which bounds a whole request and response).
+    most ``request_timeout_s``, which bounds a whole request and response). Both are at least
+    0.1 s: a client sends its request once it has the connection, and the request of one
+    across a network comes a part of a round trip after the server accepted it (at 1e-9 s
+    every request was cut off, a local one too).
     """
 
     #: what servers' configurations call the address to listen on, and its port
@@ -224,8 +227,8 @@ class HttpConfig(Schema):
 
     listen = Str(default="127.0.0.1", check=_check_host)
     port = Int(min=0, max=65535, default=DEFAULT_HTTP_PORT)
-    request_timeout_s = Float(above=0, max=300, default=10.0)
-    header_timeout_s = Float(above=0, max=300, default=5.0)
+    request_timeout_s = Float(min=0.1, max=300, default=10.0)
+    header_timeout_s = Float(min=0.1, max=300, default=5.0)
     max_request_bytes = Int(min=1024, max=1_048_576, default=8192)
     max_connections = Int(min=1, max=10_000, default=64)
     max_connections_per_client = Int(min=1, max=10_000, default=8)

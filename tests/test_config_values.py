@@ -3,13 +3,15 @@ key, the value and what is allowed, or kept as a setting that means something.""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 from harness.config import decoded_frames, sensor_toml
 
-from sensord.config import SerialConfig, parse_config
+from sensord.config import HttpConfig, SerialConfig, parse_config
 from sensord.errors import ConfigError
+from sensord.http import serve
 from sensord.sensor import SensorRuntime
 from sensord.sources.serial_port import SerialSource
 
@@ -131,3 +133,41 @@ def test_a_read_of_an_idle_port_without_a_descriptor_waits_the_shortest_timeout(
         for _ in range(20):
             assert source.read() == b""
         assert time.monotonic() - started >= 20 * 0.001
+
+
+@pytest.mark.parametrize("key", ["request_timeout_s", "header_timeout_s"])
+def test_an_http_timeout_shorter_than_a_tenth_of_a_second_is_refused(key: str) -> None:
+    """At 1e-9 s the daemon answered no request, not even one from its own host."""
+    text = f"[http]\n{key} = 1e-9\n" + sensor_toml("s", "sim://s")
+    assert problems(text) == [f"http.{key}: must be in [0.1, 300], got 1e-09"]
+
+
+def test_a_request_sent_a_moment_after_the_connection_is_served_at_the_shortest_timeouts() -> None:
+    """A client across a network sends its request a part of a round trip after the server
+    accepted the connection: at the shortest timeouts taken, one 20 ms late is served."""
+    shortest = {
+        "request_timeout_s": HttpConfig.request_timeout_s.min,
+        "header_timeout_s": HttpConfig.header_timeout_s.min,
+    }
+    assert None not in shortest.values()
+    text = "[http]\n" + "".join(f"{k} = {v!r}\n" for k, v in shortest.items())
+    cfg = parse_config(text + sensor_toml("s", "sim://s")).http
+    srv = serve(
+        cfg,
+        "127.0.0.1",
+        0,
+        render_metrics=lambda accept: (b"m 1\n", "text/plain"),
+        status=dict,
+        health=lambda: (True, "ok"),
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as conn:
+            time.sleep(0.02)
+            conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: sensord\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(4096):
+                answer += chunk
+    finally:
+        srv.close()
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert answer.endswith(b"\r\n\r\nm 1\n")

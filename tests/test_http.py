@@ -337,7 +337,7 @@ def test_new_http_keys_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     problems = "\n".join(info.value.problems)
-    assert "http.header_timeout_s: must be greater than 0, got 0" in problems
+    assert "http.header_timeout_s: must be in [0.1, 300], got 0" in problems
     assert "http.max_connections_per_client: must be in [1, 10000], got 0" in problems
 
 
