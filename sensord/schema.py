@@ -378,7 +378,10 @@ class Str(Field[str]):
                     hint = f" (written as {key}{self.example})"
             raise TypeError(f"must be a string, got {_type_name(value)} {_as_written(value)}{hint}")
         if self.non_empty and not value.strip():
-            raise ValueError("must not be empty")
+            if not value:
+                raise ValueError("must not be empty")
+            shown = "" if self.secret else f", got {value!r}"
+            raise ValueError(f"must not be empty or white space{shown}")
         if self.pattern is not None and not self.pattern.fullmatch(value):
             raise ValueError(f"must be {self.pattern_doc}, got {value!r}")
         if self.check is not None and (problem := self.check(value)):

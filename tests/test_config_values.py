@@ -171,3 +171,40 @@ def test_a_request_sent_a_moment_after_the_connection_is_served_at_the_shortest_
         srv.close()
     assert answer.startswith(b"HTTP/1.1 200 "), answer
     assert answer.endswith(b"\r\n\r\nm 1\n")
+
+
+# -- what a message shows ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ('name = "  "', "sensors[0].name: must not be empty or white space, got '  '"),
+        ('port = "\\t"', "sensors[0].port: must not be empty or white space, got '\\t'"),
+        (
+            'poll = { command = " ", interval_s = 1 }',
+            "sensors[0].poll.command: must not be empty or white space, got ' '",
+        ),
+        (
+            '[[sensors.channels]]\n  name = "w"\n  field = "   "',
+            "sensors[0].channels[1].field: must not be empty or white space, got '   '",
+        ),
+    ],
+)
+def test_a_key_of_white_space_alone_is_told_with_what_it_holds(extra: str, problem: str) -> None:
+    """Spaces or a tab read as nothing in a terminal: the message shows them quoted."""
+    text = sensor_toml("s", "sim://s")
+    if extra.startswith("[[sensors.channels]]"):
+        text += "  " + extra + "\n"
+    else:
+        text = text.replace('port = "sim://s"', "") if extra.startswith("port") else text
+        text = text.replace('name = "s"\n', "") if extra.startswith("name") else text
+        text = text.replace("[[sensors]]\n", f"[[sensors]]\n{extra}\n", 1)
+    assert problems(text) == [problem]
+
+
+def test_a_password_of_white_space_alone_is_refused_without_showing_it() -> None:
+    text = '[http]\nbasic_auth_username = "ops"\nbasic_auth_password = "   "\n'
+    assert problems(text + sensor_toml("s", "sim://s")) == [
+        "http.basic_auth_password: must not be empty or white space"
+    ]
