@@ -590,6 +590,18 @@ class ParseConfig(Schema):
     )
 
 
+#: The keys of ``parse`` that one format reads, each with that format and, by the other
+#: formats that have one, the key of theirs that does the same.
+_PARSE_KEY_FORMATS: dict[str, tuple[str, dict[str, str]]] = {
+    "pair_separator": ("kv", {"csv": "delimiter"}),
+    "kv_separator": ("kv", {}),
+    "delimiter": ("csv", {"kv": "pair_separator"}),
+    "columns": ("csv", {}),
+    "header": ("csv", {}),
+    "pattern": ("value", {}),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ExampleRead:
     """One of ``frame.examples`` as the daemon reads it: the frame its framer cut (None: it
@@ -1478,6 +1490,7 @@ class SensorConfig(Schema):
             self._simulate_problems,
             self._stale_problems,
             self._format_problems,
+            self._parse_key_problems,
             self._rs485_problems,
             self._modbus_problems,
             self._modbus_field_problems,
@@ -1618,6 +1631,33 @@ class SensorConfig(Schema):
         if self.frame is not None and self.format != "frames":
             return [("frame", "is only used by format 'frames'")]
         return []
+
+    def _parse_key_problems(self) -> list[tuple[str, str]]:
+        """A key of ``parse`` that only another format reads (``_PARSE_KEY_FORMATS``), given
+        a value other than its default: a csv device's ``pair_separator = ";"`` meant as its
+        ``delimiter``, which reads every line with "," as written."""
+        problems = []
+        for key, (owner, instead) in _PARSE_KEY_FORMATS.items():
+            if self.format == owner:
+                continue
+            value = getattr(self.parse, key)
+            if value == ParseConfig._fields[key].default_value():
+                continue
+            meant = instead.get(self.format)
+            hint = f"; a {self.format} device's is parse.{meant}" if meant else ""
+            shown = (
+                "true"
+                if value is True
+                else repr(list(value) if isinstance(value, tuple) else value)
+            )
+            problems.append(
+                (
+                    f"parse.{key}",
+                    f"is only used by format {owner!r}, got {shown} with format "
+                    f"{self.format!r}{hint}",
+                )
+            )
+        return problems
 
     def _rs485_problems(self) -> list[tuple[str, str]]:
         if self.serial.rs485 and not self.address.is_device:

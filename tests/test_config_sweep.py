@@ -235,10 +235,6 @@ ACCEPTED: dict[str, set[str]] = {
     "sensors[0].setup[0].refuse_text": {"string", "empty array"},
     # 0: as fast as the loop reads; 1e-9: a recorded second in 31 years, a replay that stalls
     "sensors[0].replay.speed": NONE_OR_SOON,
-    # separators of a format that has none (the base's is "value"); kv and csv refuse them
-    "sensors[0].parse.pair_separator": {"empty string", "blank"},
-    "sensors[0].parse.kv_separator": {"empty string", "blank"},
-    "sensors[0].parse.delimiter": {"empty string", "blank"},
     # offsets and bytes at the frame's first byte, none to adjust or skip
     "sensors[0].frame.length_offset": {"zero"},
     "sensors[0].frame.length_adjust": {"zero"},

@@ -208,3 +208,75 @@ def test_a_password_of_white_space_alone_is_refused_without_showing_it() -> None
     assert problems(text + sensor_toml("s", "sim://s")) == [
         "http.basic_auth_password: must not be empty or white space"
     ]
+
+
+# -- a parse key of another format ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "parse", "problem"),
+    [
+        (
+            "csv",
+            'columns = ["v"], pair_separator = ";"',
+            "sensors[0].parse.pair_separator: is only used by format 'kv', got ';' with format "
+            "'csv'; a csv device's is parse.delimiter",
+        ),
+        (
+            "kv",
+            'delimiter = ";"',
+            "sensors[0].parse.delimiter: is only used by format 'csv', got ';' with format "
+            "'kv'; a kv device's is parse.pair_separator",
+        ),
+        (
+            "csv",
+            'columns = ["v"], kv_separator = ":"',
+            "sensors[0].parse.kv_separator: is only used by format 'kv', got ':' with format 'csv'",
+        ),
+        (
+            "kv",
+            'columns = ["v"]',
+            "sensors[0].parse.columns: is only used by format 'csv', got ['v'] with format 'kv'",
+        ),
+        (
+            "json",
+            "header = true",
+            "sensors[0].parse.header: is only used by format 'csv', got true with format 'json'",
+        ),
+        (
+            "kv",
+            'pattern = "v=(\\\\d+)"',
+            "sensors[0].parse.pattern: is only used by format 'value', got 'v=(\\\\d+)' with "
+            "format 'kv'",
+        ),
+    ],
+)
+def test_a_parse_key_only_another_format_reads_is_refused_naming_the_one_meant(
+    fmt: str, parse: str, problem: str
+) -> None:
+    """A csv device's cells split at ";" written as ``pair_separator``: the sensor read its
+    lines at "," and every one failed, while ``check`` passed the file."""
+    assert problems(sensor_toml("s", "sim://s", fmt, f"parse = {{ {parse} }}")) == [problem]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "parse", "line", "value"),
+    [
+        ("kv", 'pair_separator = ";", kv_separator = ":"', b"x:1;v:2.5\n", 2.5),
+        ("csv", 'columns = ["x", "v"], delimiter = ";"', b"1;2.5\n", 2.5),
+        ("csv", 'columns = ["x", "v"], header = true', b"x,v\n1,2.5\n", 2.5),
+        ("value", 'pattern = "V=(\\\\S+)"', b"V=2.5\n", 2.5),
+        # the defaults written out are taken by any format
+        (
+            "value",
+            'pair_separator = ",", delimiter = ",", columns = [], header = false',
+            b"2.5\n",
+            2.5,
+        ),
+    ],
+)
+def test_a_parse_key_of_the_sensor_s_own_format_is_read(
+    fmt: str, parse: str, line: bytes, value: float
+) -> None:
+    sensor = parse_config(sensor_toml("s", "sim://s", fmt, f"parse = {{ {parse} }}")).sensors[0]
+    assert decoded_frames(sensor, line)[-1] == [("v", value)]
