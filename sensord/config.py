@@ -1493,6 +1493,7 @@ class SensorConfig(Schema):
             self._parse_key_problems,
             self._rs485_problems,
             self._modbus_problems,
+            self._modbus_rate_problems,
             self._modbus_field_problems,
             self._setup_command_problems,
             self._raw_setups_problems,
@@ -1913,6 +1914,21 @@ class SensorConfig(Schema):
                 f"{label} makes the {model} send only when asked, and no poll asks "
                 f'it: add poll = {{ command = "{ask}", interval_s = 2 }} (any interval), or '
                 f"leave out {label}",
+            )
+        ]
+
+    def _modbus_rate_problems(self) -> list[tuple[str, str]]:
+        """A Modbus device's ``sampling_rate_hz``, which no poll reads: its readings come
+        every ``modbus.interval_s``."""
+        rate = self.sampling_rate_hz
+        if self.format != "modbus" or rate == SensorConfig.sampling_rate_hz.default:
+            return []
+        return [
+            (
+                "sampling_rate_hz",
+                f"is not used by format 'modbus', got {rate:g}: a Modbus device is read every "
+                f"modbus.interval_s (modbus = {{ interval_s = {1 / rate:g} }} for {rate:g} a "
+                "second)",
             )
         ]
 

@@ -280,3 +280,30 @@ def test_a_parse_key_of_the_sensor_s_own_format_is_read(
 ) -> None:
     sensor = parse_config(sensor_toml("s", "sim://s", fmt, f"parse = {{ {parse} }}")).sensors[0]
     assert decoded_frames(sensor, line)[-1] == [("v", value)]
+
+
+MODBUS = """
+[[sensors]]
+name = "meter"
+port = "sim://bus"
+format = "modbus"
+{extra}
+registers = [{{ name = "v", ref = "30001", type = "float32" }}]
+channels = [{{ name = "v" }}]
+"""
+
+
+def test_a_modbus_device_s_sampling_rate_is_refused_pointing_at_its_interval() -> None:
+    """``sampling_rate_hz = 5`` on a meter meant five readings a second; its polls came every
+    modbus.interval_s (1 s) all the same."""
+    assert problems(MODBUS.format(extra="sampling_rate_hz = 5")) == [
+        "sensors[0].sampling_rate_hz: is not used by format 'modbus', got 5: a Modbus device "
+        "is read every modbus.interval_s (modbus = { interval_s = 0.2 } for 5 a second)"
+    ]
+
+
+def test_a_modbus_device_s_interval_and_a_default_rate_written_out_are_taken() -> None:
+    config = parse_config(
+        MODBUS.format(extra="sampling_rate_hz = 1.0\nmodbus = { unit = 1, interval_s = 0.2 }")
+    )
+    assert config.sensors[0].modbus_device.interval_s == 0.2
