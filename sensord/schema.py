@@ -102,6 +102,17 @@ def _fmt(value: object) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def _got(value: object) -> str:
+    """``value`` after "got" in a message of a value of the wrong type: its type and the value
+    as written, an array as TOML writes it inline, shortened when long (``got integer 9600``,
+    ``got array [10]``); a table by its type alone, as one its headers made would be shown
+    otherwise than it is written."""
+    if isinstance(value, Mapping):
+        return _type_name(value)
+    shown = _toml_value(value) if isinstance(value, list) else _as_written(value)
+    return f"{_type_name(value)} {shown}"
+
+
 def _as_written(value: object) -> str:
     """``value`` as the file wrote it, for an error that names its type: a float with its
     decimal point (``got float 9600.0``, where ``got float 9600`` would hide what is
@@ -543,9 +554,7 @@ class HexList(Field[tuple[bytes, ...]]):
             return value
         items = [value] if isinstance(value, str | bytes) else value
         if not isinstance(items, list):
-            raise TypeError(
-                f"must be {self.items_are} or an array of them, got {_type_name(value)}"
-            )
+            raise TypeError(f"must be {self.items_are} or an array of them, got {_got(value)}")
         out = []
         for i, item in enumerate(items):
             try:
@@ -666,7 +675,14 @@ class StrList(Field[tuple[str, ...]]):
             value = (value,)
         if not isinstance(value, list | tuple):
             what = "a string or an array of strings" if self.lone else "an array of strings"
-            raise TypeError(f"must be {what}, got {_type_name(value)}")
+            hint = ""
+            if isinstance(value, str) and value.strip():
+                # "a,b" written for two strings: each of them, in the array
+                parts = [part.strip() for part in value.split(",")]
+                items = parts if len(parts) > 1 and all(parts) else [value]
+                key = f"{self.name} = " if self.name else ""
+                hint = f" (as an array: {key}{_toml_value(items)})"
+            raise TypeError(f"must be {what}, got {_got(value)}{hint}")
         if isinstance(value, list) and not value and self.empty_problem:
             raise ValueError(self.empty_problem)
         for i, item in enumerate(value):
@@ -791,7 +807,7 @@ class SectionList(Field[tuple[S, ...]]):
 
     def validate(self, value: Any) -> tuple[S, ...]:
         if not isinstance(value, list | tuple):
-            raise TypeError(f"must be an array of tables, got {_type_name(value)}")
+            raise TypeError(f"must be an array of tables, got {_got(value)}")
         if not self.min_items <= len(value) <= self.max_items:
             if self.min_items and not value:
                 raise ValueError("needs at least one entry")
@@ -816,7 +832,7 @@ class SectionOrStrList(Field[tuple[S | str, ...]]):
 
     def validate(self, value: Any) -> tuple[S | str, ...]:
         if not isinstance(value, list | tuple):
-            raise TypeError(f"must be an array, got {_type_name(value)}")
+            raise TypeError(f"must be an array, got {_got(value)}")
         if len(value) > self.max_items:
             raise ValueError(f"must have at most {self.max_items} entries, got {len(value)}")
         for i, item in enumerate(value):
@@ -921,11 +937,11 @@ class Schema:
         ``complete`` False and its fields that failed to load holding no value; None only for
         ``data`` that is no table."""
         if not isinstance(data, Mapping):
-            message = f"must be a table, got {_type_name(data)}"
+            message = f"must be a table, got {_got(data)}"
             if isinstance(data, str) and path.endswith("]") and "name" in cls._fields:
                 # an entry of an array of named tables written as its name alone
                 shown = json.dumps(data, ensure_ascii=False)
-                message += f" {data!r} (an entry is a table with its name: {{ name = {shown} }})"
+                message += f" (an entry is a table with its name: {{ name = {shown} }})"
             errors.append(Problem(path or "top level", message))
             return None
         prefix = f"{path}." if path else ""
@@ -1329,7 +1345,7 @@ def _load_list(
     if not isinstance(value, list):
         header = re.sub(r"\[\d+\]", "", path)  # sensors[0].channels: [[sensors.channels]]
         what = "an array" if strings else f"an array of tables ([[{header}]])"
-        errors.append(Problem(path, f"must be {what}, got {_type_name(value)}"))
+        errors.append(Problem(path, f"must be {what}, got {_got(value)}"))
         return None
     items = []
     ok = True

@@ -165,7 +165,7 @@ def test_top_level_errors(snippet: str, expected: str) -> None:
 
 def test_sensors_must_be_an_array_of_tables() -> None:
     assert problems("sensors = 3") == [
-        "sensors: must be an array of tables ([[sensors]]), got integer"
+        "sensors: must be an array of tables ([[sensors]]), got integer 3"
     ]
 
 

@@ -641,7 +641,7 @@ def test_an_entry_written_as_its_name_alone_is_shown_as_a_table(text: str, probl
 
 def test_a_wrongly_typed_serial_table_does_not_hide_a_channel_without_its_register() -> None:
     assert error_of(MODBUS.format(extra='serial = "9600"', channel="flw")).problems == [
-        "sensors[0].serial: must be a table, got string",
+        "sensors[0].serial: must be a table, got string '9600'",
         "sensors[0].channels[0].field: no register is named 'flw'; did you mean 'flow'?",
         "sensors[0].registers[0].name: no channel reads 'flow'",
     ]
@@ -658,7 +658,7 @@ def test_a_channel_reading_no_register_is_shown_the_registers_there_are() -> Non
 def test_a_wrongly_typed_modbus_table_does_not_hide_a_misspelt_register_name() -> None:
     text = MODBUS.format(extra="modbus = 7", channel="flw")
     assert error_of(text).problems == [
-        "sensors[0].modbus: must be a table, got integer",
+        "sensors[0].modbus: must be a table, got integer 7",
         "sensors[0].channels[0].field: no register is named 'flw'; did you mean 'flow'?",
         "sensors[0].registers[0].name: no channel reads 'flow'",
     ]
@@ -1519,7 +1519,7 @@ def test_a_sensor_that_is_no_table_does_not_hide_two_others_on_one_port() -> Non
     )
     text = f"sensors = [1, {table.format('boiler')}, {table.format('scale')}]\n"
     assert error_of(text).problems == [
-        "sensors[0]: must be a table, got integer",
+        "sensors[0]: must be a table, got integer 1",
         "sensors[2].port: '/dev/ttyUSB0' is already used by sensors[1] (two sensors cannot "
         "share one port: give each sensor the port of its own device, or read the values one "
         "device sends as channels of one sensor)",
@@ -1868,7 +1868,7 @@ def test_a_sensor_s_key_above_the_first_sensor_is_told_to_go_below_its_header(
         ),
         (
             sensor("boiler", "sim://boiler") + sensor("meter", "sim://meter", "registers = 1"),
-            "sensors[1].registers: must be an array of tables ([[sensors.registers]]), got integer",
+            "sensors[1].registers: must be an array of tables ([[sensors.registers]]), got integer 1",
         ),
     ],
     ids=["channels-in-single-brackets", "second-sensor-s-registers"],

@@ -307,3 +307,45 @@ def test_a_modbus_device_s_interval_and_a_default_rate_written_out_are_taken() -
         MODBUS.format(extra="sampling_rate_hz = 1.0\nmodbus = { unit = 1, interval_s = 0.2 }")
     )
     assert config.sensors[0].modbus_device.interval_s == 0.2
+
+
+@pytest.mark.parametrize(
+    ("extra", "channel", "problem"),
+    [
+        (
+            "serial = 9600",
+            "",
+            "sensors[0].serial: must be a table, got integer 9600",
+        ),
+        (
+            "",
+            "window = [10]",
+            "sensors[0].channels[0].window: must be a table, got array [10]",
+        ),
+        (
+            "",
+            'units = "C"',
+            "sensors[0].channels[0].units: must be an array of strings, got string 'C' (as an "
+            'array: units = ["C"])',
+        ),
+        (
+            'parse = { columns = "time, temp" }',
+            "",
+            "sensors[0].parse.columns: must be an array of strings, got string 'time, temp' (as "
+            'an array: columns = ["time", "temp"])',
+        ),
+        (
+            'setup = [{ send = "41", expect = 79 }]',
+            "",
+            "sensors[0].setup[0].expect: must be a string of hex bytes or an array of them, got "
+            "integer 79",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_for_a_table_or_an_array_is_shown(
+    extra: str, channel: str, problem: str
+) -> None:
+    channels = f'  [[sensors.channels]]\n  name = "temp"\n  {channel}\n'
+    if "parse" not in extra:
+        extra += '\nparse = { columns = ["temp"] }'
+    assert problems(sensor_toml("s", "sim://s", "csv", extra, channels)) == [problem]

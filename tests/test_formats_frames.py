@@ -998,7 +998,7 @@ def test_a_poll_of_a_preset_without_one_is_the_sensors_own() -> None:
         "sensors[0].poll.request: give either request or command"
     ]
     assert config_errors(THREE_LINES.format("mhz19") + "poll = 10\n") == [
-        "sensors[0].poll: must be a table, got integer"
+        "sensors[0].poll: must be a table, got integer 10"
     ]
 
 

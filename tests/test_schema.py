@@ -396,16 +396,16 @@ def test_missing_required_keys_and_non_tables() -> None:
         "sensors[0].port: required key is missing",
         "sensors[0].format: required key is missing",
         "sensors[0].channels[0].name: required key is missing",
-        "sensors[1]: must be a table, got integer",
+        "sensors[1]: must be a table, got integer 5",
     ]
-    assert load(Conf, [])[1] == ["top level: must be a table, got array"]
+    assert load(Conf, [])[1] == ["top level: must be a table, got array []"]
     assert load(Conf, {"sensors": {"name": "x"}})[1] == [
         "sensors: must be an array of tables ([[sensors]]), got table"
     ]
     assert load(Conf, {"sensors": []})[1] == ["sensors: needs at least one entry"]
     assert load(Conf, {})[1] == ["sensors: required key is missing"]  # min_items=1: required
     assert load(Conf, {"sensors": [sensor(poll=3)]})[1] == [
-        "sensors[0].poll: must be a table, got integer"
+        "sensors[0].poll: must be a table, got integer 3"
     ]
 
 
