@@ -1332,6 +1332,14 @@ def _check_port(value: str) -> str | None:
         address = parse_address(value)
     except ValueError as exc:
         return str(exc)
+    endpoint = address.endpoint
+    if endpoint is not None and endpoint[2] == 0:
+        # a client cannot connect to port 0: the daemon would retry it for ever
+        example = 502 if endpoint[0] == MODBUS_TCP_SCHEME else 4001
+        return (
+            f"names TCP port 0, on which no server is reached, got {value!r}; give the port "
+            f"the server serves the device on ({value.rsplit(':', 1)[0]}:{example}, say)"
+        )
     if address.is_device and not os.path.isabs(value):
         scheme, colon, rest = value.partition(":")
         if colon and scheme.lower() in KNOWN_SCHEMES:  # sim:/boiler, socket:host:4001

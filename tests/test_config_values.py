@@ -349,3 +349,36 @@ def test_a_value_of_the_wrong_type_for_a_table_or_an_array_is_shown(
     if "parse" not in extra:
         extra += '\nparse = { columns = ["temp"] }'
     assert problems(sensor_toml("s", "sim://s", "csv", extra, channels)) == [problem]
+
+
+@pytest.mark.parametrize(
+    ("port", "fmt", "problem"),
+    [
+        (
+            "socket://127.0.0.1:0",
+            "value",
+            "sensors[0].port: names TCP port 0, on which no server is reached, got "
+            "'socket://127.0.0.1:0'; give the port the server serves the device on "
+            "(socket://127.0.0.1:4001, say)",
+        ),
+        (
+            "rfc2217://[::1]:0",
+            "value",
+            "sensors[0].port: names TCP port 0, on which no server is reached, got "
+            "'rfc2217://[::1]:0'; give the port the server serves the device on "
+            "(rfc2217://[::1]:4001, say)",
+        ),
+        (
+            "modbus-tcp://gateway:0",
+            "modbus",
+            "sensors[0].port: names TCP port 0, on which no server is reached, got "
+            "'modbus-tcp://gateway:0'; give the port the server serves the device on "
+            "(modbus-tcp://gateway:502, say)",
+        ),
+    ],
+)
+def test_a_network_port_at_tcp_port_0_is_refused(port: str, fmt: str, problem: str) -> None:
+    """``sensord check`` passed ``socket://127.0.0.1:0`` (a connection refused now, which it
+    takes for a server that is down) and the daemon retried it for ever."""
+    extra = 'registers = [{ name = "v", ref = "30001" }]' if fmt == "modbus" else ""
+    assert problems(sensor_toml("s", port, fmt, extra, rate_hz=None)) == [problem]
