@@ -243,6 +243,8 @@ ACCEPTED: dict[str, set[str]] = {
     "sensors[0].frame.checksum_offset": {"zero"},
     "sensors[0].frame.boot_bytes": {"empty string"},
     "sensors[0].frame.boot_offset": {"zero"},
+    # no mask: every bit of the boot bytes compared, as when the key is left out
+    "sensors[0].frame.boot_mask": {"empty string"},
     "sensors[0].frame.fields[0].bit": {"zero"},
     # a factor of any sign and size but 0: a reading beyond the float range is counted
     # nonfinite (docs/testing.md)
