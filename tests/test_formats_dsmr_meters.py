@@ -1685,6 +1685,60 @@ def test_a_telegram_with_a_message_of_bytes_0xff_that_lost_its_slash_is_truncate
     assert counts(rt)["errors"] == counted["rejected"]
 
 
+#: ``AUX_HU`` cut short, the next telegram's ``/`` right after what came of it: cut in a line
+#: of readings before its text message, cut inside the message's 1024 bytes 0xFF, or whole
+#: but its ``!`` line lost. What came is no text by its share of bytes but the first cut's.
+AUX_CUTS = {
+    "cut in a reading": AUX_HU[: AUX_HU.index(b"1-0:32.7.0(234") + 14],
+    "cut in its message": AUX_HU[: AUX_HU.index(b"\xff") + 500],
+    "its '!' line lost": AUX_HU[: AUX_HU.index(b"!5C2E")],
+}
+
+
+@pytest.mark.parametrize("cut", list(AUX_CUTS))
+def test_a_cut_telegram_with_a_message_of_bytes_0xff_is_truncated_the_others_read(
+    cut: str,
+) -> None:
+    """The Hungarian meter's telegram (``AUX_HU``, kazhu/P1Monitor's capture: its unwritten
+    text message is 1024 bytes 0xFF) cut short by the next telegram's ``/``, between two
+    whole ones: its lines of readings show it a telegram, bytes that are no text or not, so
+    it is ``truncated``, each of the lines that came counted, none skipped, none read (its
+    energy changed, never published), however the bytes are chunked; the telegrams around it
+    are read."""
+    changed = AUX_HU.replace(b"1-0:1.8.0(000812.421", b"1-0:1.8.0(000999.421")
+    assert changed != AUX_HU
+    damaged = changed[: len(AUX_CUTS[cut])]
+    data = AUX_HU + damaged + AUX_HU
+    lines, counted = take("dsmr", data)
+    assert lines == 2 * telegram_lines(AUX_HU)
+    assert counted["rejected"] == {"truncated": len(telegram_lines(damaged))}
+    assert counted["skipped"] == 0
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    config = load_sensors(
+        {
+            "name": "m",
+            "port": "sim://m",
+            "format": "dsmr",
+            "max_frame_bytes": 2100,
+            "channels": [{"name": "imported_kwh", "field": "1-0:1.8.0"}],
+        }
+    )
+    rt = runtime(config)
+    imported = []
+    for part in (AUX_HU, damaged, AUX_HU):
+        rt.feed(part)
+        imported.append(latest(rt)["imported_kwh"])
+    assert imported == [812.421] * 3
+    assert counts(rt)["errors"] == counted["rejected"]
+    framer = BlockFramer("dsmr", 2100)
+    framer.feed(data)
+    assert framer.last_rejected("truncated") == (
+        "cut short: the next telegram's '/' came before its '!'",
+        damaged[:80],
+    )
+
+
 EASYMETER_COM1 = (
     crlf(
         r"""

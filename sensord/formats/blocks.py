@@ -81,7 +81,10 @@ Kinds:
   caught in its middle) is cut short there, and its bytes are skipped too (a telegram's text
   holds no 0xDB); so are
   the bytes of one cut short by the next ``/`` that are not text (see
-  :func:`~sensord.formats.base.looks_like_text`), which no meter sent as a telegram.
+  :func:`~sensord.formats.base.looks_like_text`) and hold no line of readings (a code and
+  its ``(`` at a line's start), which no meter sent as a telegram. A Hungarian meter's
+  telegram cut short so (its ``!`` line lost, or cut in its text message of 1024 bytes
+  0xFF), no text by its share of bytes, holds its lines of readings: it is ``truncated``.
 
   A telegram whose lines end in LF alone fails its check (a meter sends CR LF, which its CRC
   counts); when the CRC holds over it with its LFs made CR LF, the hint says that something
@@ -662,13 +665,13 @@ class BlockFramer(LineFramer):
                 continue
             if again >= 0:  # a new telegram before this one's end
                 if not self._too_long(start, again + 1):
-                    if looks_like_text(data[start:again]):
+                    if _telegram_text(data, start, again):
                         self._reject(
                             "truncated",
                             data[start:again],
                             "cut short: the next telegram's '/' came before its '!'",
                         )
-                    else:  # a '/' in bytes that are not text (an encrypted frame's) began none
+                    else:  # a '/' in bytes that are no telegram's (an encrypted frame's) began none
                         self.skipped_bytes += again - start
                 pos = again
                 continue
@@ -1084,6 +1087,16 @@ class BlockFramer(LineFramer):
         else:
             self.skipped_bytes += len(text) - lost
         return int(lost)
+
+
+def _telegram_text(data: bytes, start: int, end: int) -> bool:
+    """Whether the bytes from the ``/`` at ``start`` in ``data`` to ``end`` (the next ``/``,
+    which cut them short) are a telegram's: text, or bytes that hold a line of readings (a
+    code and its ``(`` at a line's start). A Hungarian meter's telegram is no text by its
+    share of bytes once its unwritten text message, 1024 bytes 0xFF, has come, but its lines
+    of readings show it one. The ``/`` bytes of an encrypted frame's ciphertext begin
+    neither: a line of readings after one of its LF bytes comes once in some 10^16 of them."""
+    return looks_like_text(data[start:end]) or _LINE_CODES.search(data, start + 1, end) is not None
 
 
 def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> tuple[str, bool] | None:
