@@ -1566,6 +1566,50 @@ def test_a_dsmr_2_2_telegram_whose_header_line_is_cut_is_truncated_the_others_re
     assert "its header line was" in framer.last_rejected("truncated")[0]
 
 
+#: ``ISKRA_OTHER``'s header line run into the short rest of a line whose code was lost with
+#: the header's line end (and the lines between): within 40 bytes of its ``/``, no code in it.
+#: The rest of its first line, of a reading, its ``)`` alone, and its gas value's line.
+HEADER_RESTS = {
+    name: ISKRA_OTHER[: ISKRA_OTHER.index(b"\r\n")] + ISKRA_OTHER[ISKRA_OTHER.index(rest) :]
+    for name, rest in (
+        ("its first line's", b"393132)\r\n"),
+        ("a reading's", b"2.627*kWh)"),
+        ("a value's ')' alone", b")\r\n1-0:1.8.2"),
+        ("its gas value's line", b"(13376.292)"),
+    )
+}
+
+
+@pytest.mark.parametrize("rest", list(HEADER_RESTS))
+def test_a_dsmr_2_2_header_run_into_the_short_rest_of_a_line_is_truncated(rest: str) -> None:
+    """A DSMR 2.2 telegram of the Iskra MT382's run (nielsbasjes/dsmr-tools issue #54) whose
+    header line ran into the short rest of a line, between two whole ones: its line end came
+    within 40 bytes and holds no code, but a ``)``, which every line of readings ends in and
+    no meter's identification holds. The lines lost in it are not known: it is
+    ``truncated``, the lines after its header line counted and the header line as one (a
+    line lost in it), none read (0.77 kW never published), however the bytes are chunked;
+    the telegrams around it give all their readings."""
+    damaged = HEADER_RESTS[rest]
+    head = damaged.split(b"\r\n")[0]
+    assert len(head) < 40
+    assert re.search(rb"\d-\d{1,3}:", head) is None
+    data = ISKRA_FIRST + damaged + ISKRA_SECOND
+    lines, counted = take("dsmr", data)
+    assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
+    assert counted["rejected"] == {"truncated": len(telegram_lines(damaged)) + 1}
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    powers, got = published_power([ISKRA_FIRST, damaged, ISKRA_SECOND])
+    assert powers == [0.59] * 3
+    assert got["errors"] == counted["rejected"]
+    framer = BlockFramer("dsmr")
+    framer.feed(data)
+    assert framer.last_rejected("truncated")[0] == (
+        f"its header line was cut: the rest of a line ran into it ({head.decode()!r} holds a "
+        "value's ')'), its line end lost"
+    )
+
+
 def test_a_dsmr_2_2_telegram_that_lost_its_end_and_the_next_one_s_header_is_truncated() -> None:
     """The Iskra MT382's first telegram and its second, the bytes from the first one's ``!``
     to the second one's first reading lost: one telegram from the first ``/`` to the second

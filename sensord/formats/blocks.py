@@ -56,7 +56,9 @@ Kinds:
   or damaged, or its first half): ``truncated`` (its start is not known, and a CRC, which
   covers the ``/``, cannot be checked). A telegram without a CRC, read unchecked, is
   ``truncated`` too when its lines show it was cut: its header line ran into the lines after
-  it (no line end within 40 bytes of its ``/``, or a line of readings in it), or it holds a
+  it (no line end within 40 bytes of its ``/``, a line of readings in it, or the short rest
+  of one, ``/ISk5\\2MT382-1003627*kWh)``: a ``)``, which every line of readings ends in and no
+  meter's identification holds), or it holds a
   code twice, two telegrams run into one (the ``!`` of the first and the header of the next
   lost, which a CRC would have refused). A header line that took a damaged byte (a byte that
   is no text, its CR or LF too) but ends within those 40 bytes was not cut: the header is no
@@ -1104,7 +1106,9 @@ def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> tuple
     or 3: read unchecked) and whose header line ends at ``head`` (None: no header line of
     text within :data:`_HEADER_BYTES` of its ``/``), was cut on the line, or None when its
     lines tell no cut: its header line ran into the lines after it, its line end lost (no
-    line end in bounds, or a line of readings in it), or it holds a code twice, two telegrams
+    line end in bounds, a line of readings in it, or the rest of one that lost its code: a
+    ``)``, which every line of readings ends in and no meter's identification holds), or it
+    holds a code twice, two telegrams
     run into one (the ``!`` of the first and the header line of the next lost). A header line
     that holds a byte that is no text (a byte of it damaged on the line, its CR or LF too:
     its line then ends at the empty line's LF) but ends within bounds was not cut: the header
@@ -1123,6 +1127,13 @@ def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> tuple
         why = (
             f"its header line was cut: a line of readings ({reading.group(1).decode()}) ran "
             "into it, its line end lost"
+        )
+        return why, True
+    if data.find(b")", start, head) >= 0:  # no header holds one; every line of readings ends in one
+        shown = data[start:head].rstrip(b"\r").decode("latin-1")
+        why = (
+            f"its header line was cut: the rest of a line ran into it ({shown!r} holds a value's "
+            "')'), its line end lost"
         )
         return why, True
     codes: set[bytes] = set()
