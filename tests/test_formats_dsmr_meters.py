@@ -1636,6 +1636,88 @@ def test_a_dsmr_2_2_telegram_that_lost_its_end_and_the_next_one_s_header_is_trun
     )
 
 
+#: ``ISKRA_OTHER`` with one digit of a code damaged so that the code comes twice: the next
+#: line's (``1-0:1.8.2`` read as ``1-0:1.8.1``), a line's further on (``1-0:2.8.1`` as
+#: ``1-0:1.8.1``), the last line's (``0-2:24.4.0`` as ``0-2:24.1.0``); and, for contrast, its
+#: lines from ``1-0:2.8.1`` on after ``ISKRA_FIRST``'s up to ``1-0:2.7.0`` (the ``!`` of one
+#: and the header line of the other lost): two telegrams run into one. Each code, the
+#: reason and why.
+CODE_REPEATS = {
+    "next line": (ISKRA_OTHER.replace(b"1-0:1.8.2(", b"1-0:1.8.1("), "1-0:1.8.1", "syntax"),
+    "line further on": (ISKRA_OTHER.replace(b"1-0:2.8.1(", b"1-0:1.8.1("), "1-0:1.8.1", "syntax"),
+    "last line": (ISKRA_OTHER.replace(b"0-2:24.4.0(", b"0-2:24.1.0("), "0-2:24.1.0", "syntax"),
+    "run into one": (
+        ISKRA_FIRST[: ISKRA_FIRST.index(b"1-0:2.7.0")]
+        + ISKRA_OTHER[ISKRA_OTHER.index(b"1-0:2.8.1") :],
+        "1-0:2.8.1",
+        "truncated",
+    ),
+}
+REPEAT_WHY = {
+    "syntax": (
+        "a line damaged or repeated: {} comes twice, the lines after it once (a digit of a "
+        "code changed on the line, or a line sent twice)"
+    ),
+    "truncated": (
+        "two telegrams run into one: {} comes twice (the '!' of the first and the header "
+        "line of the next lost)"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CODE_REPEATS))
+def test_a_dsmr_2_2_telegram_with_a_code_twice_says_whether_a_line_was_damaged(
+    case: str,
+) -> None:
+    """A DSMR 2.2 telegram of the Iskra MT382's run (nielsbasjes/dsmr-tools issue #54; no
+    CRC) that holds a code twice, between two whole ones. When the lines after the second
+    are not those after the first, one line was damaged (or sent twice), nothing cut:
+    ``syntax``, and the log says so; when they run on as before, two telegrams ran into one:
+    ``truncated``. Either way none of its lines is read (0.77 kW never published), each
+    counted, however the bytes are chunked; the telegrams around it give all their
+    readings."""
+    damaged, code, reason = CODE_REPEATS[case]
+    assert len(re.findall(rb"\n" + re.escape(code.encode()) + rb"\(", damaged)) == 2
+    data = ISKRA_FIRST + damaged + ISKRA_SECOND
+    lines, counted = take("dsmr", data)
+    assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
+    assert counted["rejected"] == {reason: len(telegram_lines(damaged))}
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    powers, got = published_power([ISKRA_FIRST, damaged, ISKRA_SECOND])
+    assert powers == [0.59] * 3
+    assert got["errors"] == counted["rejected"]
+    framer = BlockFramer("dsmr")
+    framer.feed(data)
+    assert framer.last_rejected(reason) == (REPEAT_WHY[reason].format(code), damaged[:80])
+
+
+def test_an_easymeter_telegram_with_a_code_damaged_into_another_is_syntax() -> None:
+    """Three telegrams of an EasyMeter Q3D through its COM-1 gateway (``EASYMETER_COM1``, no
+    CRC), the middle one's ``1-0:41.7.0*255`` read as ``1-0:21.7.0*255`` (a digit changed)
+    and its power changed: ``syntax``, a line damaged, not two telegrams run into one; its
+    power never published, the other two read."""
+    damaged = EASYMETER_COM1.replace(b"1-0:41.7.0*255", b"1-0:21.7.0*255").replace(
+        b"1-0:1.7.0*255(002124.86", b"1-0:1.7.0*255(009124.86"
+    )
+    telegram = damaged[: damaged.index(b"!\r\n") + 1]
+    data = EASYMETER_COM1 + damaged + EASYMETER_COM1
+    lines, counted = take("dsmr", data)
+    assert lines == 2 * telegram_lines(EASYMETER_COM1[: EASYMETER_COM1.index(b"!\r\n")])
+    assert counted["rejected"] == {"syntax": len(telegram_lines(telegram))}
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    rt = runtime(meter(("power_kw", "1-0:1.7.0")))
+    powers = []
+    for part in (EASYMETER_COM1, damaged, EASYMETER_COM1):
+        rt.feed(part)
+        powers.append(latest(rt)["power_kw"])
+    assert powers == [2.12486] * 3
+    framer = BlockFramer("dsmr")
+    framer.feed(data)
+    assert framer.last_rejected("syntax")[0] == REPEAT_WHY["syntax"].format("1-0:21.7.0*255")
+
+
 def test_text_between_dsmr_2_2_telegrams_that_ends_no_telegram_is_skipped() -> None:
     """Empty lines and a stray byte between the Iskra MT382's telegrams (as the Fluvius run
     has them), and a line of noise without a ``!`` after it: no telegram lost its header

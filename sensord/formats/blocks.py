@@ -59,8 +59,12 @@ Kinds:
   it (no line end within 40 bytes of its ``/``, a line of readings in it, or the short rest
   of one, ``/ISk5\\2MT382-1003627*kWh)``: a ``)``, which every line of readings ends in and no
   meter's identification holds), or it holds a
-  code twice, two telegrams run into one (the ``!`` of the first and the header of the next
-  lost, which a CRC would have refused). A header line that took a damaged byte (a byte that
+  code twice and the lines after the second run on as those after the first did, two
+  telegrams run into one (the ``!`` of the first and the header of the next lost, which a CRC
+  would have refused). One that holds a code twice with other lines after each is
+  ``syntax``: a line damaged (a digit of its code changed, ``1-0:1.8.2`` read as
+  ``1-0:1.8.1``) or sent twice, nothing cut; which of the two is the code's is not known, and
+  none of its lines is read. A header line that took a damaged byte (a byte that
   is no text, its CR or LF too) but ends within those 40 bytes was not cut: the header is no
   reading, and the telegram is read.
 
@@ -713,10 +717,10 @@ class BlockFramer(LineFramer):
                 why, detail = fault
                 self._reject(why, data[start:end], detail)
                 continue
-            torn = None if check else _unchecked_cut(data, start, head, end)
-            if torn is not None:  # read unchecked: its lines alone tell it was cut
-                damage, in_header = torn
-                self._reject("truncated", data[start:end], damage, first_line=in_header)
+            torn = None if check else _unchecked_fault(data, start, head, end)
+            if torn is not None:  # read unchecked: its lines alone tell it was cut or damaged
+                reason, damage, in_header = torn
+                self._reject(reason, data[start:end], damage, first_line=in_header)
                 continue
             # after the header line (the LF before the '!' ends it, if no other does)
             bodies.append(data[data.index(b"\n", start) + 1 : end])
@@ -1101,18 +1105,24 @@ def _telegram_text(data: bytes, start: int, end: int) -> bool:
     return looks_like_text(data[start:end]) or _LINE_CODES.search(data, start + 1, end) is not None
 
 
-def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> tuple[str, bool] | None:
+def _unchecked_fault(
+    data: bytes, start: int, head: int | None, end: int
+) -> tuple[str, str, bool] | None:
     """Why the DSMR telegram from ``start`` to its ``!`` at ``end``, which has no CRC (DSMR 2.2
     or 3: read unchecked) and whose header line ends at ``head`` (None: no header line of
-    text within :data:`_HEADER_BYTES` of its ``/``), was cut on the line, or None when its
-    lines tell no cut: its header line ran into the lines after it, its line end lost (no
-    line end in bounds, a line of readings in it, or the rest of one that lost its code: a
-    ``)``, which every line of readings ends in and no meter's identification holds), or it
-    holds a code twice, two telegrams
-    run into one (the ``!`` of the first and the header line of the next lost). A header line
-    that holds a byte that is no text (a byte of it damaged on the line, its CR or LF too:
-    its line then ends at the empty line's LF) but ends within bounds was not cut: the header
-    is no reading. With the why, whether the header line holds (the rest of) a line of the
+    text within :data:`_HEADER_BYTES` of its ``/``), was cut or damaged on the line, or None
+    when its lines tell neither: its header line ran into the lines after it, its line end
+    lost (no line end in bounds, a line of readings in it, or the rest of one that lost its
+    code: a ``)``, which every line of readings ends in and no meter's identification
+    holds), or it holds a code twice. A meter sends each code once: when the lines after the
+    second run on as those after the first did (the same code next after each),
+    two telegrams ran into one (the ``!`` of the first and the header line of the next lost:
+    ``truncated``); when they do not, one line was damaged, a digit of its code changed
+    (``1-0:1.8.2`` read as ``1-0:1.8.1``), or sent twice (``syntax``: nothing was cut, and
+    which of the two lines is the code's is not known). A header line that holds a byte that
+    is no text (a byte of it damaged on the line, its CR or LF too: its line then ends at the
+    empty line's LF) but ends within bounds was not cut: the header is no reading. The
+    reason, the why, and whether the header line holds (the rest of) a line of the
     telegram, one lost too."""
     if head is None:
         head = data.find(b"\n", start + 1, start + 1 + _HEADER_BYTES)
@@ -1121,31 +1131,38 @@ def _unchecked_cut(data: bytes, start: int, head: int | None, end: int) -> tuple
                 f"its header line was cut: no line end within {_HEADER_BYTES} bytes of its '/' "
                 "(its line end lost, the lines after it run into it)"
             )
-            return why, True
+            return "truncated", why, True
     reading = _LINE_CODE.search(data, start, head)
     if reading is not None:
         why = (
             f"its header line was cut: a line of readings ({reading.group(1).decode()}) ran "
             "into it, its line end lost"
         )
-        return why, True
+        return "truncated", why, True
     if data.find(b")", start, head) >= 0:  # no header holds one; every line of readings ends in one
         shown = data[start:head].rstrip(b"\r").decode("latin-1")
         why = (
             f"its header line was cut: the rest of a line ran into it ({shown!r} holds a value's "
             "')'), its line end lost"
         )
-        return why, True
-    codes: set[bytes] = set()
-    for line in _LINE_CODES.finditer(data, head + 1, end):
-        code = line.group(1)
-        if code in codes:
+        return "truncated", why, True
+    codes = [line.group(1) for line in _LINE_CODES.finditer(data, head + 1, end)]
+    first: dict[bytes, int] = {}
+    for k, code in enumerate(codes):
+        i = first.setdefault(code, k)
+        if i == k:
+            continue
+        if codes[k + 1 : k + 2] == codes[i + 1 : i + 2]:  # the lines after it run on as before
             why = (
                 f"two telegrams run into one: {code.decode()} comes twice (the '!' of the "
                 "first and the header line of the next lost)"
             )
-            return why, False
-        codes.add(code)
+            return "truncated", why, False
+        why = (
+            f"a line damaged or repeated: {code.decode()} comes twice, the lines after it "
+            "once (a digit of a code changed on the line, or a line sent twice)"
+        )
+        return "syntax", why, False
     return None
 
 
