@@ -77,7 +77,7 @@ from test_formats_blocks import (
     latest,
     runtime,
 )
-from test_formats_dsmr import XS210_NO_GAS, meter, read
+from test_formats_dsmr import AUSTRIA_T210, XS210_NO_GAS, meter, read
 from test_formats_dsmr_holley import HOLLEY
 
 from sensord.errors import NotMeasuredError, ParseError
@@ -2073,3 +2073,64 @@ def test_a_real_meter_s_telegram_after_cut_or_damaged_ones_is_read_however_chunk
     lines = telegram_lines(REAL_TELEGRAMS[last])
     assert whole[0][len(whole[0]) - len(lines) :] == lines
     assert take("dsmr", data, sizes) == whole
+
+
+# -- one byte changed or lost at each position of every stored telegram ----------------------------
+
+#: Every stored telegram, with a CRC (``REAL_TELEGRAMS``, a Sagemcom XS210 and an Austrian T210-D-R
+#: from test_formats_dsmr) or without one (DSMR 2.2 and 3, the Iskra MT382's run, an EasyMeter
+#: Q3D alone and through its COM-1 gateway, whose lines after the ``!`` are part of it here).
+STORED_TELEGRAMS = {
+    **{f"crc-{k}": t for k, t in enumerate((*REAL_TELEGRAMS, XS210_NO_GAS, AUSTRIA_T210))},
+    "dsmr22": DSMR22,
+    "dsmr30": DSMR30,
+    "iskra-run": ISKRA_OTHER,
+    "easymeter": EASYMETER,
+    "easymeter-com1": EASYMETER_COM1,
+}
+
+
+@pytest.mark.parametrize("name", list(STORED_TELEGRAMS))
+def test_one_byte_changed_or_lost_anywhere_costs_only_its_telegram(name: str) -> None:
+    """Each stored telegram between two whole ones, one of its bytes changed (its low bit
+    flipped: a digit read as its neighbour, ``.`` as ``/``, CR as 0x0C) or lost, at each
+    position in turn. The two around it are always read. A telegram with a CRC is never read
+    damaged: it is read only when the bytes its CRC covers came whole (the CR after the CRC
+    lost), else its lines are counted (but one, when two lines ran into one), and a byte of
+    a reading changed or lost, no mark made or unmade, is ``checksum``, each of its lines. One
+    without a CRC is read whole as it came (no part of it from a ``/`` a byte made in it, as
+    the rest of a line run into a header), or rejected with its lines counted. Every 31st
+    position, the lines and counters are the same fed in chunks of 7 and 64 bytes (a byte
+    inside a run of one byte is tried at the run's ends only)."""
+    telegram = STORED_TELEGRAMS[name]
+    end = telegram.index(b"\r\n!") + 2
+    good = telegram_lines(telegram[: end + 1])
+    n = len(good)
+    checked = telegram[end + 1 : end + 2] != b"\r"
+    head = telegram.index(b"\n")
+    for at in range(len(telegram)):
+        if telegram[at - 2 : at + 3] == telegram[at : at + 1] * 5:
+            continue  # inside a run of one byte (the Hungarian meter's 0xFF): as at its ends
+        changed = telegram[:at] + bytes([telegram[at] ^ 0x01]) + telegram[at + 1 :]
+        for kind, damaged in (("changed", changed), ("lost", telegram[:at] + telegram[at + 1 :])):
+            data = telegram + damaged + telegram
+            lines, counted = take("dsmr", data)
+            where = (kind, at, telegram[max(0, at - 8) : at + 8])
+            assert len(lines) >= 2 * n, where
+            assert lines[:n] == good, where
+            assert lines[-n:] == good, where
+            middle = lines[n:-n]
+            lost = sum(counted["rejected"].values())
+            if not middle:
+                assert lost >= n - 1, where
+            elif checked:
+                assert middle == good, where
+                assert lost == 0, where
+            else:  # read whole, not from a '/' that a byte made in it
+                assert len(middle) >= n - 1, where
+            in_reading = head < at < end - 2 and telegram[at] not in b"\r\n"
+            if checked and in_reading and damaged[at : at + 1] not in (b"/", b"!"):
+                assert counted["rejected"] == {"checksum": n}, where
+            if at % 31 == 0:
+                for size in (7, 64):
+                    assert take("dsmr", data, [size]) == (lines, counted), (size, *where)
