@@ -1997,6 +1997,41 @@ def test_each_telegram_rejected_says_why_in_the_log() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "end"),
+    [
+        ("lf lost", b"\r!"),
+        ("lf damaged", b"\r\x0b!"),
+        ("cr and lf lost", b"!"),
+    ],
+)
+def test_a_telegram_whose_end_mark_came_inside_a_line_says_so(name: str, end: bytes) -> None:
+    """The second of the Fluvius meter's run (matthijskooijman/arduino-dsmr's capture) with the
+    line end before its ``!`` lost or damaged: its ``!`` begins no line, so the telegram runs
+    on to the third one's ``/``: ``truncated``, each line counted, and the rejection says that
+    its ``!`` came inside a line, not that the ``/`` came before it; the others are read. A
+    telegram cut short in a line still says the ``/`` came first."""
+    damaged = SECOND.replace(b"\r\n!", end)
+    assert damaged != SECOND
+    data = second_made(damaged)
+    lines, counted = take("dsmr", data)
+    assert lines == telegram_lines(FLUVIUS_TELEGRAMS[0]) + telegram_lines(FLUVIUS_TELEGRAMS[2])
+    assert counted["rejected"] == {"truncated": len(telegram_lines(SECOND))}
+    for size in (1, 7, 64):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    framer = BlockFramer("dsmr", 2100)
+    framer.feed(data)
+    assert framer.last_rejected("truncated")[0] == (
+        "its '!' came inside a line (the line end before it lost or damaged), and the next "
+        "telegram's '/' after it"
+    )
+    framer = BlockFramer("dsmr", 2100)
+    framer.feed(second_made(SECOND[: SECOND.index(b"\r\n!")]))
+    assert framer.last_rejected("truncated")[0] == (
+        "cut short: the next telegram's '/' came before its '!'"
+    )
+
+
 # -- the header line of every real meter, among noise and cut telegrams ---------------------------
 
 #: A telegram of each real meter with a CRC here: headers of 9 to 21 characters, with spaces

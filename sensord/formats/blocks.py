@@ -39,7 +39,9 @@ Kinds:
   text up to its CR LF, within 40 bytes) is the header's, and one after it and before the
   ``!`` begins a new telegram, wherever in its line it comes (a line that lost the end of
   the telegram had the next one's ``/`` in its middle, ``0-0:96.13.0(FFFF/HLY5/D545-METER``
-  in a Holley's capture): the one before it was cut short (``truncated``). A telegram cut
+  in a Holley's capture): the one before it was cut short (``truncated``; when its ``!`` and
+  check line came inside a line, the line end before them lost or damaged, the rejection
+  says so). A telegram cut
   short in its header line by the next one's ``/`` makes one header line of the two: its
   check fails, and the telegram from the ``/`` in that line from which it holds is the next
   one, read (the bytes before it ``truncated``). Its end is a ``!`` at the start of a line
@@ -263,6 +265,10 @@ _HEADER_TEXT = re.compile(rb"[ -~]*")
 _LINE_CODE = re.compile(rb"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(")
 #: The same at a line's start: each line's code in a telegram's text.
 _LINE_CODES = re.compile(rb"^" + _LINE_CODE.pattern, re.MULTILINE)
+#: A DSMR telegram's end mark and check line after a byte that is no LF: its ``!`` inside a
+#: line, the line end before it lost or damaged on the line (a ``!`` in the text of a DSMR 2.2
+#: message is followed by more text).
+_END_INSIDE = re.compile(rb"[^\n]![0-9A-Fa-f]{0,4}\r?\n")
 #: The most bytes, with its LF, of a line between two DSMR telegrams that is skipped as it comes
 #: (an empty line, a stray byte, a gateway's own line, whatever its bytes).
 _STRAY_LINE_BYTES = 128
@@ -672,10 +678,14 @@ class BlockFramer(LineFramer):
             if again >= 0:  # a new telegram before this one's end
                 if not self._too_long(start, again + 1):
                     if _telegram_text(data, start, again):
+                        end_inside = _END_INSIDE.search(data, start, again)
                         self._reject(
                             "truncated",
                             data[start:again],
-                            "cut short: the next telegram's '/' came before its '!'",
+                            "cut short: the next telegram's '/' came before its '!'"
+                            if end_inside is None
+                            else "its '!' came inside a line (the line end before it lost or "
+                            "damaged), and the next telegram's '/' after it",
                         )
                     else:  # a '/' in bytes that are no telegram's (an encrypted frame's) began none
                         self.skipped_bytes += again - start
