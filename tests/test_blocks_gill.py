@@ -17,7 +17,7 @@ import pytest
 from harness.config import Outcome, decoded_frames, load_sensors
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_blocks import take
 from test_formats_blocks import README, readme_toml_blocks
@@ -87,6 +87,25 @@ def test_a_rejected_message_is_counted_by_reason_and_the_next_is_read(
     assert counted["skipped"] == 0
 
 
+# the ETX of the axis-failed message changed to 08 and the next message's STX to "e": the
+# XOR of all the bytes between the STX and the next ETX, the two line ends among them, is 16
+ETX_AND_STX_DAMAGED = b"\x02Q,036,002.57,M,01,\x081A\r\neQ,229,002.74,M,00,\x0316\r\n"
+
+
+def test_a_message_whose_etx_was_lost_ends_at_its_line_end() -> None:
+    """A Gill message is one line: one whose ETX was lost is cut short at its line end, not
+    run into what follows up to the next ETX, though the XOR of all of it holds."""
+    lines, counted = take("gill", ETX_AND_STX_DAMAGED + GUSTY)
+    assert lines == [b"Q,036,002.57,M,00,"]
+    assert counted["rejected"] == {"truncated": 1}
+    assert counted["skipped"] == len(b"eQ,229,002.74,M,00,\x0316")
+    for size in (1, 2, 5, 17):
+        assert take("gill", ETX_AND_STX_DAMAGED + GUSTY, [size] * 50) == (lines, counted)
+    lines, counted = take("gill", b"\x02Q,036,002.57,M,01,1A\r\n" + MANUAL)  # ETX lost
+    assert lines == [b"Q,229,002.74,M,00,"]
+    assert counted["rejected"] == {"truncated": 1}
+
+
 def test_line_ends_between_messages_are_no_skipped_bytes_and_other_bytes_are() -> None:
     lines, counted = take("gill", b",M,00,\x0316\r\n" + MANUAL + b"\r\n\n" + GUSTY + b"xyz")
     assert lines == [b"Q,229,002.74,M,00,", b"Q,036,002.57,M,00,"]
@@ -124,6 +143,7 @@ def test_the_lines_and_counters_do_not_depend_on_the_chunking(
 
 @settings(max_examples=300, deadline=None)
 @given(data=gill_streams())
+@example(data=ETX_AND_STX_DAMAGED)
 def test_every_line_given_is_one_of_the_messages_sent(data: bytes) -> None:
     """No damaged message is read: a line comes only from a message whose check holds, and
     those sent are the manual's (noise may make a message of its own only with STX, ETX and

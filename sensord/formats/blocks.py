@@ -150,10 +150,11 @@ Kinds:
   ASCII output): STX (02), one line (``Q,229,002.74,M,00,``), ETX (03), the XOR of the bytes
   between STX and ETX as two hex digits, and the line end (``<STX>Q,229,002.74,M,00,<ETX>16``
   and CR LF). A message whose check holds gives its line, without STX and ETX, to the
-  format; one whose check fails is ``checksum``, one whose check is cut short by the line
-  end or by the next STX ``truncated``, one whose check is no hex ``syntax``. The line ends
-  between messages are no skipped bytes; anything else outside a message is (the rest of
-  one the port's open caught in its middle).
+  format; one whose check fails is ``checksum``; one cut short, by a line end or the next
+  STX before its ETX (its ETX lost: a message is one line) or by either inside its check,
+  ``truncated``; one whose check is no hex ``syntax``. The line ends between messages are no
+  skipped bytes; anything else outside a message is (the rest of one the port's open caught
+  in its middle).
 
 A block of which more than ``max_block_bytes`` (:data:`MAX_BLOCK_BYTES`) come before its end
 (or before what shows it cut short) is dropped, counted in ``overlong``, with the bytes after
@@ -400,6 +401,13 @@ def encrypted_hint(title: bytes) -> str:
         "them, or ask the grid operator for the meter's key and decrypt them before sensord "
         "(a proxy that writes the plain telegrams to a port sensord reads)"
     )
+
+
+def _first_line_end(data: bytes, start: int, stop: int) -> int:
+    """Where the first CR or LF in ``data[start:stop]`` is; -1 for none."""
+    cr = data.find(b"\r", start, stop)
+    lf = data.find(b"\n", start, stop if cr < 0 else cr)
+    return cr if lf < 0 else lf
 
 
 class BlockFramer(LineFramer):
@@ -920,7 +928,19 @@ class BlockFramer(LineFramer):
                 return size
             self._dropping = False
             end = data.find(_ETX, start + 1)
-            again = data.find(_STX, start + 1, end if end >= 0 else size)
+            stop = end if end >= 0 else size
+            line_end = _first_line_end(data, start + 1, stop)
+            again = data.find(_STX, start + 1, stop if line_end < 0 else line_end)
+            if line_end >= 0 and again < 0:  # its ETX lost: a message is one line
+                if not self._too_long(start, line_end + 1):
+                    self.rejected["truncated"] += 1
+                    self._rejected_block(
+                        "truncated",
+                        data[start:line_end],
+                        "cut short: a line end came before its ETX",
+                    )
+                pos = line_end
+                continue
             if again >= 0:  # a new message before this one's end
                 if not self._too_long(start, again + 1):
                     self.rejected["truncated"] += 1
