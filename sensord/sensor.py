@@ -304,6 +304,20 @@ SNAPSHOT_WAIT_S = 1.0
 log = structlog.get_logger("sensord.sensor")
 
 
+def _replay_gap_hint(source: ReplaySource) -> str:
+    """Why no bytes came from a replay that is not at its end: the capture's own silence."""
+    speed = source.speed
+    pace = (
+        f"a recorded second takes {1.0 / speed:g} s at replay.speed = {speed:g}"
+        if 0.0 < speed < 1.0
+        else f"played at replay.speed = {speed:g}"
+    )
+    return (
+        f"no bytes came from the replay of {source.path}: its capture holds none for this "
+        f"spell (the device was silent when it was recorded; {pace})"
+    )
+
+
 def wants_simulation(config: SensorConfig) -> bool:
     """True when the sensor should read a simulated port when it starts: a ``sim://`` port,
     ``simulate = "always"``, or ``simulate = "auto"`` with a device path that does not exist.
@@ -2401,6 +2415,8 @@ class SensorRuntime:
             if why is not None:
                 return {"bytes_since_frame": 0, "hint": why}
         if not count:
+            if isinstance(self.source, ReplaySource):
+                return {"bytes_since_frame": 0, "hint": _replay_gap_hint(self.source)}
             if self.simulated:
                 pace = (
                     f"answers a poll every {self.config.poll.interval_s:g} s (poll.interval_s)"

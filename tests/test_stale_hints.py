@@ -255,6 +255,49 @@ def test_a_replay_at_the_end_of_its_capture_says_so(tmp_path: Path) -> None:
         runtime.stop()
 
 
+@pytest.mark.parametrize(
+    ("speed", "pace"),
+    [
+        (1.0, "played at replay.speed = 1"),
+        (0.25, "a recorded second takes 4 s at replay.speed = 0.25"),
+    ],
+)
+def test_a_replay_silent_in_its_capture_is_told_of_the_capture_not_of_a_simulation(
+    tmp_path: Path, speed: float, pace: str
+) -> None:
+    """A capture in which the device was silent for longer than ``stale_after_s``: the replay
+    goes stale in that spell, and its hint names the capture, not a simulated device's
+    ``sampling_rate_hz``, which a replay does not read."""
+    path = tmp_path / "gap.cap"
+    records = [Record(RX, 0.1, b"1\n"), Record(RX, 0.2, b"2\n"), Record(RX, 60.0, b"3\n")]
+    path.write_bytes(encode_capture({"port": "/dev/ttyUSB0", "format": "value"}, records))
+    text = (
+        f'[[sensors]]\nname = "s"\nport = "replay://{path}"\nstale_after_s = 2\n'
+        f"replay = {{ speed = {speed} }}\n{VALUE}"
+    )
+    clock = Clock()
+    runtime = SensorRuntime(parse_config(text).sensors[0], clock=clock, wall_clock=clock)
+    assert runtime.try_open()
+    try:
+        source = runtime.source
+        assert source is not None
+        clock.now += 1.0
+        runtime.feed(source.read())
+        assert runtime.framer.frames == 2
+        with capture_logs() as logs:
+            clock.now += 3.5
+            runtime.feed(source.read())
+            runtime.tick(clock.now)
+        assert not source.finished
+        [event] = [e for e in logs if e.get("state") == "stale"]
+        assert event["hint"] == (
+            f"no bytes came from the replay of {path}: its capture holds none for this spell "
+            f"(the device was silent when it was recorded; {pace})"
+        )
+    finally:
+        runtime.stop()
+
+
 def silent_stale_event(table: str) -> dict[str, Any]:
     """The ``sensor state`` event of the sensor ``table`` (``stale_after_s = 2``) opened and
     then silent for 2.5 s."""
