@@ -642,6 +642,24 @@ def test_a_custom_spec_loads_as_the_frame_spec() -> None:
             "15-byte frame",
         ),
         (
+            "checksum_start = 2",
+            "checksum_start = 12",
+            "sensors[0].frame.checksum_start: the covered range [12, 12) is empty: "
+            "checksum_start must come before the checksum at byte 12 (or set checksum_end)",
+        ),
+        (
+            "checksum_start = 2",
+            "checksum_start = 2\n  checksum_end = 2",
+            "sensors[0].frame.checksum_start: the covered range [2, 2) is empty: "
+            "checksum_start (2, byte 2) must come before checksum_end (2, byte 2)",
+        ),
+        (
+            "checksum_start = 2",
+            "checksum_start = 2\n  checksum_end = 16",
+            "sensors[0].frame.checksum_end: the covered range [2, 16) is not inside the "
+            "15-byte frame",
+        ),
+        (
             'field = "b"',
             'field = "c"',
             "sensors[0].channels[1].field: 'c' is not a field of the frame (its fields, from the "

@@ -901,10 +901,34 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         lo, hi = layout.cover
         if not 0 <= layout.sum_at <= n - width:
             problems.append(("frame.checksum_offset", f"the checksum ends past the {n}-byte frame"))
-        elif not 0 <= lo < hi <= n:
+        elif not 0 <= lo < n:
             problems.append(
                 (
                     "frame.checksum_start",
+                    f"the covered range [{lo}, {hi}) is not inside the {n}-byte frame",
+                )
+            )
+        elif hi <= lo and frame.checksum_end is None:
+            problems.append(
+                (
+                    "frame.checksum_start",
+                    f"the covered range [{lo}, {hi}) is empty: checksum_start must come before "
+                    f"the checksum at byte {hi} (or set checksum_end)",
+                )
+            )
+        elif hi <= lo:
+            problems.append(
+                (
+                    "frame.checksum_start",
+                    f"the covered range [{lo}, {hi}) is empty: checksum_start "
+                    f"({frame.checksum_start}, byte {lo}) must come before checksum_end "
+                    f"({frame.checksum_end}, byte {hi})",
+                )
+            )
+        elif hi > n:
+            problems.append(
+                (
+                    "frame.checksum_end",
                     f"the covered range [{lo}, {hi}) is not inside the {n}-byte frame",
                 )
             )
