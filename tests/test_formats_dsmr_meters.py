@@ -1735,10 +1735,12 @@ def test_text_between_dsmr_2_2_telegrams_that_ends_no_telegram_is_skipped() -> N
 #: ``ISKRA_OTHER`` with a byte of its header line (``/ISk5\\2MT382-1003`` and CR LF) damaged
 #: on the line, its line end still within 40 bytes of its ``/`` and none of its readings
 #: touched: a letter with its high bit set (``k`` read as 0xEB), a digit made a control byte
-#: (``5`` as 0x15), its CR read as a form feed, its LF lost (the line ends at the LF of the empty
-#: line after it) or read as ``!``.
+#: (``5`` as 0x15), its ``-`` read as ``)`` (0x2D as 0x29: one bit, a ``)`` inside the line, not
+#: at its end as a line's rest run into it ends it), its CR read as a form feed, its LF lost (the
+#: line ends at the LF of the empty line after it) or read as ``!``.
 HEADER_DAMAGES = {
     "letter high bit": ISKRA_OTHER.replace(b"/ISk5", b"/IS\xeb5", 1),
+    "dash read as a parenthesis": ISKRA_OTHER.replace(b"MT382-1003", b"MT382)1003", 1),
     "digit a control byte": ISKRA_OTHER.replace(b"/ISk5", b"/ISk\x15", 1),
     "cr damaged": ISKRA_OTHER.replace(b"-1003\r\n", b"-1003\x0c\n", 1),
     "lf lost": ISKRA_OTHER.replace(b"-1003\r\n", b"-1003\r", 1),

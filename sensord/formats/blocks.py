@@ -59,16 +59,16 @@ Kinds:
   covers the ``/``, cannot be checked). A telegram without a CRC, read unchecked, is
   ``truncated`` too when its lines show it was cut: its header line ran into the lines after
   it (no line end within 40 bytes of its ``/``, a line of readings in it, or the short rest
-  of one, ``/ISk5\\2MT382-1003627*kWh)``: a ``)``, which every line of readings ends in and no
-  meter's identification holds), or it holds a
+  of one, ``/ISk5\\2MT382-1003627*kWh)``: it ends in a ``)``, as every line of readings does
+  and no meter's identification), or it holds a
   code twice and the lines after the second run on as those after the first did, two
   telegrams run into one (the ``!`` of the first and the header of the next lost, which a CRC
   would have refused). One that holds a code twice with other lines after each is
   ``syntax``: a line damaged (a digit of its code changed, ``1-0:1.8.2`` read as
   ``1-0:1.8.1``) or sent twice, nothing cut; which of the two is the code's is not known, and
-  none of its lines is read. A header line that took a damaged byte (a byte that
-  is no text, its CR or LF too) but ends within those 40 bytes was not cut: the header is no
-  reading, and the telegram is read.
+  none of its lines is read. A header line that took a damaged byte (a byte that is no text,
+  a ``)`` inside it, its CR or LF too) but ends within those 40 bytes was not cut: the header
+  is no reading, and the telegram is read.
 
   A meter that encrypts its telegrams (Luxembourg's Smarty, a Sagemcom T210-D in Luxembourg,
   Austrian meters on their customer interface) sends each as a DLMS general-glo-ciphering
@@ -1143,8 +1143,9 @@ def _unchecked_fault(
     text within :data:`_HEADER_BYTES` of its ``/``), was cut or damaged on the line, or None
     when its lines tell neither: its header line ran into the lines after it, its line end
     lost (no line end in bounds, a line of readings in it, or the rest of one that lost its
-    code: a ``)``, which every line of readings ends in and no meter's identification
-    holds), or it holds a code twice. A meter sends each code once: when the lines after the
+    code: the line ends in a ``)``, as every line of readings does and no meter's
+    identification; a ``)`` inside it is a byte of the header damaged, ``-`` read as ``)``),
+    or it holds a code twice. A meter sends each code once: when the lines after the
     second run on as those after the first did (the same code next after each),
     two telegrams ran into one (the ``!`` of the first and the header line of the next lost:
     ``truncated``); when they do not, one line was damaged, a digit of its code changed
@@ -1169,11 +1170,11 @@ def _unchecked_fault(
             "into it, its line end lost"
         )
         return "truncated", why, True
-    if data.find(b")", start, head) >= 0:  # no header holds one; every line of readings ends in one
-        shown = data[start:head].rstrip(b"\r").decode("latin-1")
+    shown = data[start:head].rstrip(b"\r")
+    if shown.endswith(b")"):  # as every line of readings does, and no header
         why = (
-            f"its header line was cut: the rest of a line ran into it ({shown!r} holds a value's "
-            "')'), its line end lost"
+            f"its header line was cut: the rest of a line ran into it ({shown.decode('latin-1')!r} "
+            "holds a value's ')'), its line end lost"
         )
         return "truncated", why, True
     codes = [line.group(1) for line in _LINE_CODES.finditer(data, head + 1, end)]
