@@ -1867,6 +1867,40 @@ def test_a_cut_telegram_with_a_message_of_bytes_0xff_is_truncated_the_others_rea
     )
 
 
+#: The Hungarian meter's telegram (``AUX_HU``) with a byte of a reading changed, as a poor
+#: cable changes one: its CRC fails.
+AUX_DAMAGED = AUX_HU.replace(b"1-0:1.8.0(000812.421", b"1-0:1.8.0(000813.421")
+
+
+@pytest.mark.parametrize(
+    ("crc", "damaged", "told"),
+    [
+        ("crc16_x25", False, "leave parse.crc out (DSMR's CRC-16/ARC, which this meter writes)"),
+        (None, True, "blocks came but failed their check (their lines: "),
+    ],
+    ids=["parse.crc x25", "damaged on the line"],
+)
+def test_a_meter_whose_telegrams_with_a_message_of_bytes_0xff_all_fail_is_told_why(
+    crc: str | None, damaged: bool, told: str
+) -> None:
+    """The Hungarian meter's telegrams (``AUX_HU``, kazhu/P1Monitor's capture: its unwritten
+    text message is 1024 bytes 0xFF, a third of its bytes), none read: checked by the CRC
+    the meter does not write (``parse.crc = 'crc16_x25'``, a Holley DTSD545's, where the
+    meter writes DSMR's CRC-16/ARC), or each damaged on the line. They are no text by their
+    share of bytes, but their lines of readings show them telegrams: the hint for no frame
+    tells why they failed, not that the bytes are not text (serial settings, an encrypted
+    Luxembourg meter)."""
+    telegram = AUX_DAMAGED if damaged else AUX_HU
+    data = telegram * 3
+    framer = BlockFramer("dsmr", 2100, crc=crc)
+    assert framer.feed(data) == []
+    assert framer.rejected["checksum"] == 3 * len(telegram_lines(AUX_HU))
+    hint = framer.no_frame_hint(data)
+    assert told in hint
+    assert "not text" not in hint
+    assert "Luxembourg" not in hint
+
+
 EASYMETER_COM1 = (
     crlf(
         r"""

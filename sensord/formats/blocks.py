@@ -512,7 +512,11 @@ class BlockFramer(LineFramer):
                     "text telegrams: read them with format = 'frames' (the README has the frame "
                     "spec of a Kamstrup Omnipower's), or read the meter's P1 port if it has one"
                 )
-        if not looks_like_text(data):  # a '/' in bytes that are not text begins no telegram
+        if not looks_like_text(data) and not (
+            # a Hungarian meter's telegrams, no text by their share of bytes (a text message of
+            # 1024 bytes 0xFF), hold lines of readings: telegrams, told of as text's are
+            self._kind == "dsmr" and _LINE_CODES.search(data) is not None
+        ):  # a '/' in bytes that are not text begins no telegram
             hint = LineFramer.no_frame_hint(self, data)
             if self._kind == "dsmr":
                 hint += (
