@@ -261,6 +261,8 @@ _NOT_TELEGRAM_TEXT = re.compile(rb"[^\t\r\n -.0-~]")
 _HEADER_BYTES = 40
 #: The text of a header line: printable ASCII (a Holley DTSD545's holds a ``/``).
 _HEADER_TEXT = re.compile(rb"[ -~]*")
+#: The bytes that are no printable ASCII: a line's damaged CR is one.
+_NOT_PRINTABLE = bytes(range(0x20)) + bytes(range(0x7F, 0x100))
 #: An OBIS reference as a telegram's line begins with it (``1-0:1.8.1``, an EasyMeter's
 #: ``1-0:1.8.0*255``), with the ``(`` of its value: the code of a line of readings.
 _LINE_CODE = re.compile(rb"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(")
@@ -1147,8 +1149,9 @@ def _unchecked_fault(
     text within :data:`_HEADER_BYTES` of its ``/``), was cut or damaged on the line, or None
     when its lines tell neither: its header line ran into the lines after it, its line end
     lost (no line end in bounds, a line of readings in it, or the rest of one that lost its
-    code: the line ends in a ``)``, as every line of readings does and no meter's
-    identification; a ``)`` inside it is a byte of the header damaged, ``-`` read as ``)``),
+    code: the line's last text is a ``)``, as every line of readings' is and no meter's
+    identification's, its CR damaged or not; a ``)`` inside it is a byte of the header
+    damaged, ``-`` read as ``)``),
     or it holds a code twice. A meter sends each code once: when the lines after the
     second run on as those after the first did (the same code next after each),
     two telegrams ran into one (the ``!`` of the first and the header line of the next lost:
@@ -1175,7 +1178,8 @@ def _unchecked_fault(
         )
         return "truncated", why, True
     shown = data[start:head].rstrip(b"\r")
-    if shown.endswith(b")"):  # as every line of readings does, and no header
+    if shown.rstrip(_NOT_PRINTABLE).endswith(b")"):  # as every line of readings does (its CR
+        # damaged or not), and no header
         why = (
             f"its header line was cut: the rest of a line ran into it ({shown.decode('latin-1')!r} "
             "holds a value's ')'), its line end lost"
