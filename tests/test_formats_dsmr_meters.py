@@ -1661,8 +1661,9 @@ CODE_REPEATS = {
 }
 REPEAT_WHY = {
     "syntax": (
-        "a line damaged or repeated: {} comes twice, the lines after it once (a digit of a "
-        "code changed on the line, or a line sent twice)"
+        "a line damaged or sent twice: {} comes twice, and the lines after the second do not "
+        "repeat those after the first (a digit of a code changed on the line, or a line "
+        "repeated; no telegram was cut)"
     ),
     "truncated": (
         "two telegrams run into one: {} comes twice (the '!' of the first and the header "

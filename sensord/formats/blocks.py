@@ -1198,8 +1198,9 @@ def _unchecked_fault(
             )
             return "truncated", why, False
         why = (
-            f"a line damaged or repeated: {code.decode()} comes twice, the lines after it "
-            "once (a digit of a code changed on the line, or a line sent twice)"
+            f"a line damaged or sent twice: {code.decode()} comes twice, and the lines after "
+            "the second do not repeat those after the first (a digit of a code changed on the "
+            "line, or a line repeated; no telegram was cut)"
         )
         return "syntax", why, False
     return None
