@@ -66,9 +66,12 @@ is run again, while the port stays open, when
 * a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
   ``query_mode``, with their poll) sent more than one frame between two polls, or a frame
   that answered no poll (one that came after the poll's answer, or, of a PMS, later than
-  :data:`ANSWER_WITHIN_S` after the poll: a PMS left streaming in its stable mode, a frame
-  every 2.3 s, sends one frame or none between polls 2 s apart), in two poll intervals
-  running: one late reply can give one interval two frames, never two running; or
+  :data:`ANSWER_WITHIN_S` after the poll when not a byte answers the next poll or the
+  interval before held such a frame: a PMS left streaming in its stable mode, a frame every
+  2.3 s, sends one frame or none between polls 2 s apart, each later after its poll until
+  one comes after the next poll, which it leaves without a byte), in two poll intervals
+  running: one late reply can give one interval two frames, never two running, and a PMS's
+  answers late now and then, several polls running too, each came before the next poll; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
   without the wait below (``rerun(wait=False)``). A boot that begins within
   :data:`COMMAND_RESTART_S` (and a poll interval) of the acknowledgement of a set-up
@@ -214,10 +217,11 @@ COMMAND_RESTART_S = 30.0
 #: How long after its read request a frame of a PMS set to passive mode may come and still be
 #: its answer (half the poll interval, when that is shorter): it answers at once as a rule
 #: (its 32 bytes take 33 ms at 9600 baud), and now and then later (fu-hsi/PMS issue #5: a
-#: PMS7003's answer missed a 1 s timeout at constant intervals, never a 2 s one), so a later
-#: frame is one it streams, or such a late answer: two poll intervals running with one are a
-#: device that streams (see ``Dialogue.frames_came``). Not of an SDS011, whose answer to a
-#: query takes "about a second" (timorme/sds011lib's docs/understanding.md).
+#: PMS7003's answers missed a 1 s timeout once in eight, never a 2 s one, so at polls 2 s
+#: apart two or three such answers come running now and then), so a later frame is one it
+#: streams, or such a late answer: what follows tells which (see ``Dialogue._check_unasked``).
+#: Not of an SDS011, whose answer to a query takes "about a second" (timorme/sds011lib's
+#: docs/understanding.md).
 ANSWER_WITHIN_S = 1.0
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
@@ -537,6 +541,11 @@ class Dialogue:
         self._asked_at = -math.inf
         self._unasked_frame = False
         self._reply_may_be_late = False
+        #: of a PMS: its poll's one frame came later than :data:`ANSWER_WITHIN_S` after it, and
+        #: the poll intervals running that brought such a frame and nothing else, held until
+        #: what follows tells a late answer from a frame streamed (``_check_unasked``)
+        self._late_frame = False
+        self._late_held = 0
         self._answer_within_s = (
             ANSWER_WITHIN_S
             if config.poll is None
@@ -546,8 +555,9 @@ class Dialogue:
         self._ack_counted: set[tuple[str, str]] = set()
         #: the connection was opened again for its silence: its set-up counts as a re-run's
         self._same_device = False
-        #: the framer's frame count when the last poll request was written
+        #: the framer's frame count and ``bytes_read`` when the last poll request was written
         self._frames_at_request = 0
+        self._bytes_at_request = 0
         #: the poll requests in a row that no frame answered (``SILENT_POLLS``), of those the
         #: device answered since the port opened (of any before it answered one)
         self._silent_polls = 0
@@ -622,11 +632,13 @@ class Dialogue:
         self._unasked = None if self._unasked is None else 0
         self._streaming_told = False
         self._asked_at = -math.inf
-        self._unasked_frame = self._reply_may_be_late = False
+        self._unasked_frame = self._reply_may_be_late = self._late_frame = False
+        self._late_held = 0
         self._same_device = same_device
         if not same_device:
             self._ack_counted.clear()
         self._frames_at_request = self._port.framer.frames
+        self._bytes_at_request = self._port.bytes_read
         self._refusals = 0
         self.unanswered = []
         self.acknowledged.clear()
@@ -1115,8 +1127,10 @@ class Dialogue:
         self._skip_restarting = False
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
-            self._unasked_frame = False
+            self._unasked_frame = self._late_frame = False
+            self._late_held = 0
             self._frames_at_request = self._port.framer.frames
+            self._bytes_at_request = self._port.bytes_read
             self._refusals = 0
         if self._config.poll is not None and self.next_poll_at is None:
             self.next_poll_at = now + SETUP_GAP_S
@@ -1213,10 +1227,12 @@ class Dialogue:
             if got <= 1:  # replies only: nothing of its own
                 framer.drop_pending()
             self._frames_at_request = frames
+            heard = port.bytes_read != self._bytes_at_request
+            self._bytes_at_request = port.bytes_read
             self._refusals = 0
             if self._unasked is not None:
                 self._asked_at = now  # before a re-run it may start, which stops the judging
-                self._check_unasked(got, now)
+                self._check_unasked(got, now, heard=heard)
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
             held = self._unanswered("poll-write")
@@ -1371,9 +1387,10 @@ class Dialogue:
         """``count`` frames came at ``now``: a poll request that awaited its answer has it.
         Of a device whose set-up leaves it sending only when asked, polled since its last
         set-up run, a frame that came when no request awaited its answer (the poll had its
-        answer already) was sent unasked, and so, of a PMS, may be one later than
-        :data:`ANSWER_WITHIN_S` after its request: its poll interval counts as one in which
-        the device streams (``_check_unasked``), however few frames it holds (a PMS streams
+        answer already) was sent unasked: its poll interval counts as one in which the
+        device streams (``_check_unasked``), however few frames it holds; of a PMS, one later
+        than :data:`ANSWER_WITHIN_S` after its request may be one sent unasked, or its answer
+        late now and then, which what follows tells (``_check_unasked``) (a PMS streams
         a frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast mode, by
         its data manual, so polls every 2 s see one frame or none in most intervals). A PMS
         warms up again at the first frame after a poll's answer, unless the poll before went
@@ -1388,7 +1405,7 @@ class Dialogue:
         if asked and count == 1:
             if not self._judges_late or now - self._asked_at <= self._answer_within_s:
                 return
-            self._unasked_frame = True  # streamed, or an answer late now and then
+            self._late_frame = True  # streamed, or an answer late now and then
             return
         self._unasked_frame = True
         if (
@@ -1399,7 +1416,7 @@ class Dialogue:
             self._streaming_told = True
             self._port.streams_anew(now)
 
-    def _check_unasked(self, got: int, now: float) -> None:
+    def _check_unasked(self, got: int, now: float, *, heard: bool) -> None:
         """``got`` frames came in the poll interval that ends ``now``, from a device whose
         set-up leaves it sending only when asked: more than one, or one sent unasked
         (``frames_came``), in two intervals running is a device that streams again (a PMS
@@ -1408,11 +1425,24 @@ class Dialogue:
         again; a PMS warms up again the first time (its fan may be spinning up),
         and not again until it answered only its polls for a whole wait (one that never
         takes the set-up would never publish). One in each for a whole wait after the last
-        such interval starts the wait over."""
+        such interval starts the wait over. An interval whose one frame came late (a PMS's,
+        ``frames_came``) is held: it counts, with those held before it, once an interval with
+        frames sent unasked follows, or a poll left without a byte (``heard``: bytes came
+        since the request; frames streamed at the device's own pace, slower than the polls,
+        come later in each interval until one comes after the next poll), and at once after
+        such an interval; an answer in time, or one spoilt on the line, drops them (a PMS
+        answers late now and then, several polls running too, each answer before the next
+        poll)."""
         assert self._unasked is not None
         unasked, self._unasked_frame = self._unasked_frame, False
-        if got > 1 or unasked:
-            self._unasked += 1
+        late, self._late_frame = self._late_frame, False
+        # frames streamed at the device's own pace, slower than the polls, come later in each
+        # interval until one comes after the next poll, which it leaves without a byte (an
+        # answer spoilt on the line brings bytes: the device answered)
+        drifted = got == 0 and not heard and self._late_held > 0
+        if got > 1 or unasked or drifted or (late and self._unasked > 0):
+            self._unasked += 1 + self._late_held
+            self._late_held = 0
             self._unasked_at = now
             if self._unasked >= 2:
                 self.rerun(
@@ -1427,6 +1457,7 @@ class Dialogue:
                     self._port.streams_anew(now)
         else:
             self._unasked = 0
+            self._late_held = self._late_held + 1 if late else 0
             if got == 1 and now - self._unasked_at >= self._rerun_wait:
                 self._rerun_wait = self._stale_after_s
                 self._streaming_told = False

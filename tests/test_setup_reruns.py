@@ -237,7 +237,9 @@ class Pms5003:
     """A PMS5003 on a pty master: the preset's simulated device (active after power-up,
     ``passive_mode`` acknowledged, ``read`` answered with a data frame), streaming a frame
     every ``period`` seconds while active (a second; 2.3 s in its stable mode). Its answers
-    to what is written come ``answer_delay`` seconds later (0: at once)."""
+    to what is written come ``answer_delay`` seconds later (0: at once), or, while
+    ``answer_delays`` holds any, as many seconds as its first, taken off for each write
+    answered."""
 
     def __init__(self, pair: PtyPair, clock: Clock, period: float = 1.0) -> None:
         assert pair.master_fd is not None
@@ -250,6 +252,7 @@ class Pms5003:
         self.next_frame_at = clock.now + period
         self.written: list[tuple[float, bytes]] = []
         self.answer_delay = 0.0
+        self.answer_delays: list[float] = []
         self.pending: list[tuple[float, bytes]] = []
 
     def power_cycle(self) -> None:
@@ -282,10 +285,13 @@ class Pms5003:
             out = b""
             if written:
                 self.written.append((self.clock.now, written))
-                for answer in self.device.receive(written):
+                answers = self.device.receive(written)
+                delay = self.answer_delays.pop(0) if answers and self.answer_delays else None
+                delay = self.answer_delay if delay is None else delay
+                for answer in answers:
                     data = self.frame() if answer is None else answer
-                    if self.answer_delay:
-                        self.pending.append((self.clock.now + self.answer_delay, data))
+                    if delay:
+                        self.pending.append((self.clock.now + delay, data))
                     else:
                         out += data
             while self.pending and self.pending[0][0] <= self.clock.now:
@@ -298,14 +304,16 @@ class Pms5003:
                 read_all(rt, len(out))
 
 
-def pms_passive_on(pair: PtyPair, clock: Clock, warmup_s: float = 0.0) -> SensorRuntime:
+def pms_passive_on(
+    pair: PtyPair, clock: Clock, warmup_s: float = 0.0, interval_s: float = 2.0
+) -> SensorRuntime:
     table = {
         "port": pair.path,
         "preset": "pms5003",
         "simulate": "never",
         "warmup_s": warmup_s,
         "setup": ["passive_mode"],
-        "poll": {"command": "read", "interval_s": 2.0},
+        "poll": {"command": "read", "interval_s": interval_s},
     }
     rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock, rng=random.Random(1))
     assert rt.try_open()
@@ -438,20 +446,24 @@ def test_a_pms_in_passive_mode_that_power_cycles_publishes_none_of_its_spin_up_f
     ]
 
 
-def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled_is_noticed() -> (
-    None
-):
+@pytest.mark.parametrize("period", [2.3, 1.9], ids=["stable mode", "a little faster than polled"])
+def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled_is_noticed(
+    period: float,
+) -> None:
     """A PMS5003 whose ``passive_mode`` is lost (it takes no command here) streams in its
-    stable mode, a frame every 2.3 s (its data manual), while it is polled every 2 s: most
-    poll intervals hold one frame or none, never two running, yet each frame comes at its
-    own time, up to 2 s after a poll. A frame later than ANSWER_WITHIN_S after its poll, or
-    one after the poll was answered, answered no poll: two intervals running with one, and
-    the set-up is written again, logged with why (and again each time the re-run wait
-    allows, while it streams on)."""
+    stable mode, a frame every 2.3 s (its data manual), or at any period from 0.2 s to 2.3 s
+    "depending on the change of values" (RIOT-OS/RIOT PR #16209), here 1.9 s, while it is
+    polled every 2 s: most poll intervals hold one frame or none, never two running, yet
+    each frame comes at its own time, up to 2 s after a poll. A frame later than
+    ANSWER_WITHIN_S after its poll is held: the poll it leaves unanswered as the frames
+    drift past the polls (2.3 s), or a frame after a poll's answer the interval before (1.9
+    s), tells it was streamed; two intervals running with such frames, and the set-up is
+    written again, logged with why (and again each time the re-run wait allows, while it
+    streams on)."""
     clock = Clock()
     with PtyPair() as pair, capture_logs() as logs:
         rt = pms_passive_on(pair, clock)
-        pms = Pms5003(pair, clock, period=2.3)
+        pms = Pms5003(pair, clock, period=period)
         pms.device = DeafPms5003()
         start = clock.now
         pms.run(rt, start + 60.0)
@@ -613,6 +625,89 @@ def test_a_passive_pms_whose_one_answer_comes_late_in_its_interval_does_not_warm
         assert rt.state == "up"
         rt.stop()
     assert readings(rt) - before >= 14
+    assert rt.setup_reruns == 0
+    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+
+
+@pytest.mark.parametrize(
+    "delays",
+    [[1.3, 1.6], [1.2, 1.5, 1.8, 1.1, 1.4, 1.7, 1.9, 1.3, 1.6, 1.2]],
+    ids=["two polls running", "ten polls running"],
+)
+def test_a_passive_pms_whose_answers_come_late_polls_running_is_not_set_up_again(
+    delays: list[float],
+) -> None:
+    """A PMS5003 in passive mode (30 s warm-up, polls every 2 s) whose answers come later than
+    ANSWER_WITHIN_S after their read requests, each before the next request, several polls
+    running: a PMS7003's answers missed a 1 s timeout once in eight (fu-hsi/PMS issue #5,
+    never a 2 s one), so at a poll every 2 s two such answers come running now and then. It
+    answers every poll, one frame each: no re-run, no warm-up, and its readings go on being
+    published. (A PMS that streams at its own pace, slower than the polls, leaves a poll
+    unanswered after such late frames: test_a_pms_that_never_took_passive_mode_and_streams_
+    as_often_as_it_is_polled_is_noticed.)"""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0)
+        pms = Pms5003(pair, clock)
+        start = clock.now
+        pms.run(rt, start + 40.0)
+        before, timeouts = readings(rt), rt.poll_timeouts
+        pms.answer_delays = list(delays)
+        pms.run(rt, start + 80.0)
+        assert not pms.answer_delays
+        assert rt.state == "up"
+        rt.stop()
+    assert readings(rt) - before >= 19
+    assert rt.poll_timeouts == timeouts
+    assert rt.setup_reruns == 0
+    assert not [e for e in logs if e["event"] == RERUN]
+    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+
+
+class DamagedPms5003(PresetDevice):
+    """A PMS5003 in passive mode whose answer to one read request (the ``damaged``-th) is
+    spoilt on the line: its bytes come, one of them changed, so its checksum fails."""
+
+    def __init__(self, damaged: int) -> None:
+        super().__init__("pms5003")
+        self.damaged = damaged
+        self.reads = 0
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        answers = super().receive(data)
+        if data == command_bytes("pms5003", "read"):
+            self.reads += 1
+            if self.reads == self.damaged:
+                frame = bytearray(pms_frame(self.reads))
+                frame[10] ^= 0x10
+                return [bytes(frame)]
+        return answers
+
+
+def test_a_passive_pms_whose_late_answer_is_followed_by_one_spoilt_on_the_line_is_not_set_up_again() -> (
+    None
+):
+    """A PMS5003 in passive mode (30 s warm-up, polls every 2 s) answers one read request
+    1.5 s late (fu-hsi/PMS issue #5), and its next answer is spoilt on a noisy line (its
+    bytes come, its checksum fails): that poll got no frame, yet the device answered it,
+    so it is no frame streamed past the poll. No re-run, no warm-up."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0)
+        pms = Pms5003(pair, clock)
+        start = clock.now
+        pms.run(rt, start + 40.0)
+        before = readings(rt)
+        device = DamagedPms5003(damaged=2)
+        device.active = False  # in passive mode, as the one it stands in for
+        pms.device = device
+        pms.answer_delays = [1.5]
+        pms.run(rt, start + 80.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert device.reads >= 19
+    assert rt.poll_timeouts == 1
+    assert readings(rt) - before >= 18
     assert rt.setup_reruns == 0
     assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
 
