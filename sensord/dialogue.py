@@ -537,7 +537,8 @@ class Dialogue:
         self._unasked_at = -math.inf
         #: of such a device: when the last poll request was written (-inf: none since the
         #: last set-up run began), and a frame came unasked since (``frames_came``); the poll
-        #: before it went unanswered, so a frame may be that poll's late reply
+        #: before it went unanswered, so one frame may be that poll's late reply (False once
+        #: one came)
         self._asked_at = -math.inf
         self._unasked_frame = False
         self._reply_may_be_late = False
@@ -1388,16 +1389,16 @@ class Dialogue:
         Of a device whose set-up leaves it sending only when asked, polled since its last
         set-up run, a frame that came when no request awaited its answer (the poll had its
         answer already) was sent unasked: its poll interval counts as one in which the
-        device streams (``_check_unasked``), however few frames it holds; of a PMS, one later
-        than :data:`ANSWER_WITHIN_S` after its request may be one sent unasked, or its answer
-        late now and then, which what follows tells (``_check_unasked``) (a PMS streams
-        a frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast mode, by
-        its data manual, so polls every 2 s see one frame or none in most intervals). A PMS
-        warms up again at the first frame after a poll's answer, unless the poll before went
-        unanswered (the frame may be its late reply): it streams after any power-up, and the
-        frames its fan sends as it spins up are those (``DialoguePort.streams_anew``; once,
-        as ``_check_unasked`` tells); a late frame alone may be an answer late now and then,
-        and waits for the re-run."""
+        device streams (``_check_unasked``), however few frames it holds (a PMS streams a
+        frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast mode, by its
+        data manual, so polls every 2 s see one frame or none in most intervals). Of a PMS,
+        one later than :data:`ANSWER_WITHIN_S` after its request may be one sent unasked, or
+        its answer late now and then, which what follows tells (``_check_unasked``). A PMS
+        warms up again at the first frame after a poll's answer, at the second when the poll
+        before went unanswered (the first may be its late reply): it streams after any
+        power-up, and the frames its fan sends as it spins up are those
+        (``DialoguePort.streams_anew``; once, as ``_check_unasked`` tells); a late frame alone
+        waits for the re-run."""
         asked = self.awaiting_response
         self.awaiting_response = False
         if self._unasked is None or self._asked_at == -math.inf:
@@ -1408,11 +1409,11 @@ class Dialogue:
             self._late_frame = True  # streamed, or an answer late now and then
             return
         self._unasked_frame = True
-        if (
-            self._powered_when_streaming
-            and not self._streaming_told
-            and not self._reply_may_be_late
-        ):
+        # the poll before went unanswered: one frame past this poll's answer may be that
+        # one's late reply, never a second
+        excused = 1 if self._reply_may_be_late else 0
+        self._reply_may_be_late = False
+        if count - asked > excused and self._powered_when_streaming and not self._streaming_told:
             self._streaming_told = True
             self._port.streams_anew(now)
 

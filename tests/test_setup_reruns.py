@@ -446,6 +446,57 @@ def test_a_pms_in_passive_mode_that_power_cycles_publishes_none_of_its_spin_up_f
     ]
 
 
+class OffPms5003(PresetDevice):
+    """A PMS5003 without its supply: it sends nothing and hears nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("pms5003")
+        self.active = False
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        del data
+        return []
+
+
+def test_a_slowly_polled_pms_whose_supply_is_cut_across_a_poll_warms_up_at_its_stream() -> None:
+    """A PMS5003 set to passive mode, polled once a minute (30 s warm-up), whose supply is
+    cut across one poll and comes back just after the next was written: it streams a frame a
+    second as after any power-up. The poll before that one went unanswered, so one frame
+    after the first may be its late reply; the next can be none, and the sensor warms up at
+    it: of the frames its fan sends as it spins up, at most the first two are published (the
+    whole minute's before the next poll, when every frame of the interval passed for that
+    late reply)."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0, interval_s=60.0)
+        dialogue = rt.dialogue
+        assert dialogue is not None
+        pms = Pms5003(pair, clock)
+        pms.run(rt, clock.now + 150.0)
+        assert not pms.device.active
+        before = readings(rt)
+        assert before >= 2
+        pms.device = OffPms5003()
+        for _ in range(2):  # one poll unanswered, the next written
+            assert dialogue.next_poll_at is not None
+            pms.run(rt, dialogue.next_poll_at + 0.5)
+        on = clock.now
+        pms.power_cycle()
+        pms.run(rt, on + 29.0)
+        spun_up = readings(rt) - before
+        pms.run(rt, on + 150.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert rt.poll_timeouts == 1
+    assert spun_up <= 2
+    assert readings(rt) - before >= 3  # published again after the warm-up
+    warming = [e for e in logs if e["event"].startswith("warming up")]
+    assert [e.get("why") for e in warming] == [
+        None,
+        "it streams unasked, as it does once powered anew",
+    ]
+
+
 @pytest.mark.parametrize("period", [2.3, 1.9], ids=["stable mode", "a little faster than polled"])
 def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled_is_noticed(
     period: float,
