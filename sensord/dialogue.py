@@ -130,9 +130,10 @@ have lost its supply: it warms up again when it answers. Not of a device whose s
 a working period (an SDS011's ``working_period=N``, N > 0, in query mode): it sleeps between
 its 30 s runs and ignores queries meanwhile (mkfrey/sds011-esp-raw, docs/behaviour.md:
 "Commands sent to the sensor while it is in sleep mode are ignored, except for wakeup
-commands"), so its polls go unanswered most of each period by design: counted in
-``poll_timeouts``, not logged (it goes stale, and is told so, when it misses its period by
-more than a minute), and no silence, so its answers are published at every wake alike (a
+commands"), so its polls go unanswered most of each period by design: neither counted in
+``poll_timeouts`` (half of them or more, which the poll-timeout alert would tell as a fault)
+nor logged (it goes stale, and is told so, when it misses its period by more than a minute),
+and no silence, so its answers are published at every wake alike (a
 warm-up of each wake would hold its whole run, and the rule that no second warm-up comes
 before a reading was published held every other one). A poll answered with the device's
 answer spoilt on the line, its frame not whole but its check holding over what came (an
@@ -1168,7 +1169,8 @@ class Dialogue:
                 self._ever_answered[last] = True
                 self._count_refused(last, now)
         else:
-            self.poll_timeouts += 1
+            if self._period_step is None:  # one on a working period sleeps between its runs
+                self.poll_timeouts += 1
             # the device's answer came, its frame spoilt on the line (a start byte lost):
             # it was powered, which ends a silence as an answer does; an answer of its boot
             # tells the sensor it restarted
