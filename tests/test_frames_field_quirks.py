@@ -730,7 +730,19 @@ def test_boot_bytes_are_checked_against_the_frame() -> None:
         ),
         (
             {"boot_mask": b"\xff"},
-            "sensors[0].frame.boot_mask: needs one byte to each of the 0 boot_bytes, got 1",
+            "sensors[0].frame.boot_mask: needs boot_bytes, the bytes whose bits it picks",
+        ),
+        (
+            # every 9-byte frame would be one of the boot
+            {"boot_bytes": b"\x3a\x98", "boot_offset": 6, "boot_mask": b"\x00\x00"},
+            "sensors[0].frame.boot_mask: '\\x00\\x00' compares no bit: every frame would be "
+            "taken for one of the boot, a restart",
+        ),
+        (
+            # past the start bytes FF 86, the mask compares nothing
+            {"boot_bytes": b"\xff\x86\x3a", "boot_offset": 0, "boot_mask": b"\xff\xff\x00"},
+            "sensors[0].frame.boot_mask: '\\xff\\xff\\x00' compares no bit past the start "
+            "bytes: every frame would be taken for one of the boot, a restart",
         ),
         (
             # in the bits of its mask, FE 3A at byte 0 is the start bytes FF 86

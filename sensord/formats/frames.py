@@ -742,7 +742,9 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
         problems.append(
             ("frame.boot_offset", "needs boot_bytes, what the frames sent while booting hold")
         )
-    if frame.boot_mask and len(frame.boot_mask) != len(frame.boot_bytes):
+    if frame.boot_mask and not frame.boot_bytes:
+        problems.append(("frame.boot_mask", "needs boot_bytes, the bytes whose bits it picks"))
+    elif frame.boot_mask and len(frame.boot_mask) != len(frame.boot_bytes):
         problems.append(
             (
                 "frame.boot_mask",
@@ -806,7 +808,8 @@ def _check_status(frame: FrameSpec) -> list[tuple[str, str]]:
 def _check_boot_in_start(frame: FrameSpec) -> list[tuple[str, str]]:
     """Boot bytes at the start bytes: other bytes there are in no frame, and the start bytes
     themselves are in every frame (each would be taken for a restart); the bits of
-    ``boot_mask`` only."""
+    ``boot_mask`` only, which must compare a bit past the start bytes (a mask of zeros there
+    takes every frame for one of the boot)."""
     start, offset, boot = frame.start, frame.boot_offset, frame.boot_bytes
     mask = frame.boot_mask or b"\xff" * len(boot)
 
@@ -817,9 +820,7 @@ def _check_boot_in_start(frame: FrameSpec) -> list[tuple[str, str]]:
         return "'" + "".join(f"\\x{byte:02x}" for byte in data) + "'"
 
     overlap = start[offset : offset + len(boot)]
-    if not overlap:
-        return []
-    if masked(boot[: len(overlap)]) != masked(overlap):
+    if overlap and masked(boot[: len(overlap)]) != masked(overlap):
         return [
             (
                 "frame.boot_bytes",
@@ -833,6 +834,15 @@ def _check_boot_in_start(frame: FrameSpec) -> list[tuple[str, str]]:
                 "frame.boot_bytes",
                 f"{written(boot)} at byte {offset} is in every frame (the start bytes): "
                 "each would be taken for a restart",
+            )
+        ]
+    if len(mask) == len(boot) and not any(mask[len(overlap) :]):
+        past = " past the start bytes" if overlap else ""
+        return [
+            (
+                "frame.boot_mask",
+                f"{written(mask)} compares no bit{past}: every frame would be taken for one of "
+                "the boot, a restart",
             )
         ]
     return []
