@@ -1,8 +1,9 @@
 """The framer of ``format = "nmea"``: NMEA 0183 sentences cut out of a byte stream, and the
 sentence checksum.
 
-Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX and the RTCM 3
-binary frames a receiver may send on the same port and cuts each line into the sentences it
+Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX, RTCM 3,
+Hemisphere ``$BIN`` and Septentrio SBF binary frames a receiver may send on the same port, each
+by its length and check, and cuts each line into the sentences it
 holds: binary frames, noise before a start character, bytes after a sentence's checksum and
 lines without a start character are skipped and counted (``skipped_bytes``), never parse
 errors, two sentences glued without a line break are two frames, and a line may end in CR
@@ -17,6 +18,7 @@ writes it, and that module's decoder verifies it (inlined). It lives here, below
 from __future__ import annotations
 
 import re
+from binascii import crc_hqx
 from dataclasses import dataclass
 from functools import reduce
 from itertools import pairwise
@@ -71,9 +73,70 @@ _UBX_MAX_PAYLOAD = 9216
 _RTCM_FIRST = 0xD3
 #: The bytes of an RTCM 3 frame before its message: preamble and length.
 _RTCM_HEADER = 3
-#: The start of a binary frame candidate: UBX's sync bytes, or RTCM 3's preamble and the
-#: first length byte, whose 6 reserved bits are zero.
-_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]")
+#: A Hemisphere (Crescent, Eclipse) binary message: ``$BIN``, its block ID and the length of
+#: its data (two bytes each, little-endian), the data, the 16-bit sum of the data bytes
+#: (little-endian), and CR LF. Every block ID is below 256 (RTKLIB's decoder knows 1, 65, 66,
+#: 76, 80, 94, 95 and 96), so its second byte is a NUL, which NMEA text never holds.
+_BIN_SECOND = ord("B")
+#: A Septentrio SBF block: ``$@``, its CRC-16-CCITT (XMODEM: from 0, two bytes,
+#: little-endian) over the rest of the block, the block ID and revision and the length of the
+#: whole block (two bytes each, little-endian; a multiple of 4), then the block's body.
+_SBF_SECOND = ord("@")
+#: The bytes of a ``$BIN`` message or an SBF block before its data or body.
+_DOLLAR_HEADER = 8
+#: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
+#: length byte, whose 6 reserved bits are zero, ``$BIN``, or SBF's ``$@``.
+_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@")
+#: The start of a ``$BIN`` or SBF candidate, searched for only in a chunk that holds a NUL or
+#: an ``@`` (see :meth:`NmeaFramer.feed`).
+_DOLLAR_CANDIDATE = re.compile(rb"\$BIN|\$@")
+#: The kinds of binary frame: UBX, RTCM 3, Hemisphere ``$BIN``, Septentrio SBF.
+_UBX, _RTCM, _BIN, _SBF = range(4)
+
+
+def _kind(data: bytes, start: int) -> int:
+    """The kind of the binary frame candidate at ``start`` of ``data``."""
+    first = data[start]
+    if first == _UBX_FIRST:
+        return _UBX
+    if first == _RTCM_FIRST:
+        return _RTCM
+    return _BIN if data[start + 1] == _BIN_SECOND else _SBF
+
+
+#: The bytes of each kind of candidate that tell its length.
+_HEADER = (_UBX_HEADER, _RTCM_HEADER, _DOLLAR_HEADER, _DOLLAR_HEADER)
+
+
+def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
+    """Where the candidate of ``kind`` at ``start`` of ``data``, whose header has come, ends
+    by its length field; 0 when the length rules it out: a UBX payload or a ``$BIN`` data
+    length past ``limit``, an SBF length that is not a multiple of 4, shorter than its header
+    or past ``limit``."""
+    if kind == _RTCM:
+        return start + _RTCM_HEADER + 3 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
+    if kind == _UBX:
+        length = data[start + 4] | data[start + 5] << 8
+        return start + _UBX_HEADER + 2 + length if length <= limit else 0
+    length = data[start + 6] | data[start + 7] << 8
+    if kind == _BIN:
+        return start + _DOLLAR_HEADER + 4 + length if length <= limit else 0
+    if length % 4 or not _DOLLAR_HEADER <= length <= limit:
+        return 0
+    return start + length
+
+
+def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
+    """Whether the check of the whole candidate ``data[start:end]`` of ``kind`` holds: UBX's
+    Fletcher sum, RTCM 3's CRC-24Q, ``$BIN``'s sum and CR LF, SBF's CRC."""
+    if kind == _RTCM:
+        return crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
+    if kind == _UBX:
+        return _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]
+    if kind == _BIN:
+        total = sum(data[start + _DOLLAR_HEADER : end - 4]) & 0xFFFF
+        return data[end - 2 : end] == b"\r\n" and total == data[end - 4] | data[end - 3] << 8
+    return crc_hqx(data[start + 4 : end], 0) == data[start + 2] | data[start + 3] << 8
 
 
 def _ubx_checksum(body: bytes) -> bytes:
@@ -203,11 +266,11 @@ class _Cut:
     #: The bytes for the line framer, in order, each with the sentences found inside frame
     #: candidates right after them (passed on after the line framer's frames of those bytes).
     pieces: list[tuple[bytes, list[bytes]]]
-    #: The bytes of the UBX and RTCM 3 frames taken out, less those of the spans of sentences
-    #: passed on from them.
+    #: The bytes of the binary frames taken out, less those of the spans of sentences passed
+    #: on from them.
     taken: int
-    #: Of ``taken``, those of RTCM 3 frames.
-    taken_rtcm: int
+    #: ``taken`` by kind of frame (:data:`_UBX`, :data:`_RTCM`, :data:`_BIN`, :data:`_SBF`).
+    taken_by_kind: list[int]
     #: The bytes after the checksums of the sentences passed on, before what ends them (a
     #: line end, or the next sentence or frame): skipped, as the line framer skips them.
     skipped: int
@@ -220,24 +283,18 @@ class _Cut:
     scan_from: int
 
 
-def _in_whole_frame(data: bytes, lower: int, at: int) -> bool:
-    """Whether byte ``at`` of ``data`` lies inside a whole UBX or RTCM 3 frame whose check
-    holds that starts in ``data[lower:at]``."""
+def _in_whole_frame(data: bytes, lower: int, at: int, limit: int) -> bool:
+    """Whether byte ``at`` of ``data`` lies inside a whole binary frame whose check holds
+    that starts in ``data[lower:at]``."""
     size = len(data)
     for candidate in _CANDIDATE.finditer(data, lower, at):
         start = candidate.start()
-        if data[start] == _RTCM_FIRST:
-            if start + _RTCM_HEADER > size:
-                continue
-            end = start + _RTCM_HEADER + 3 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
-            if at < end <= size and crc24q(data[start : end - 3]) == int.from_bytes(
-                data[end - 3 : end], "big"
-            ):
-                return True
-        elif start + _UBX_HEADER <= size:
-            end = start + _UBX_HEADER + 2 + (data[start + 4] | data[start + 5] << 8)
-            if at < end <= size and _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]:
-                return True
+        kind = _kind(data, start)
+        if start + _HEADER[kind] > size:
+            continue
+        end = _claimed_end(data, start, kind, limit)
+        if at < end <= size and _holds(data, start, end, kind):
+            return True
     return False
 
 
@@ -249,6 +306,7 @@ def _found_sentences(
     done: dict[int, int],
     *,
     frames_from: int,
+    limit: int,
 ) -> tuple[list[tuple[_Span, bytes, int]], int]:
     """The whole sentences in ``data[start:end]`` not passed on yet (``done``: the ends of
     their spans by their starts) whose checksum holds, each after those whose checksum fails
@@ -279,7 +337,7 @@ def _found_sentences(
             span = (first, last)
             sentence = (span, data[first : match.end(2)], match.end(3) - match.start(3))
             if checksum(match.group(1)) != int(match.group(2), 16):
-                if not _in_whole_frame(data, frames_from, first):
+                if not _in_whole_frame(data, frames_from, first, limit):
                     failing.append(sentence)
                 continue  # else a whole frame's payload, which is taken out with it
             found += failing
@@ -314,15 +372,18 @@ def _cut_binary(
 ) -> _Cut:
     """``data`` cut into the bytes for the line framer and the binary frames taken out.
 
-    A UBX candidate (``B5 62``) with a payload of at most ``limit`` bytes, or an RTCM 3
-    candidate (``D3``, 6 zero bits), is searched, from its second byte to its claimed end or
+    A UBX candidate (``B5 62``) with a payload of at most ``limit`` bytes, an RTCM 3
+    candidate (``D3``, 6 zero bits), a ``$BIN`` candidate with at most ``limit`` bytes of
+    data, or an SBF candidate (``$@``) whose length is a multiple of 4 from 8 to ``limit``,
+    is searched, from its second byte to its claimed end or
     the end of ``data``, for whole sentences whose checksum holds: those not passed on
     yet (``released``: spans in ``data``) are passed on after the bytes before the candidate,
     each with the sentences whose checksum fails right before it (see
     :func:`_found_sentences`; the search resumes no later than at the first of those that no
     such sentence follows yet).
-    A candidate whose bytes have all come and whose checksum (UBX's Fletcher sum, RTCM's
-    CRC-24Q) holds is taken out; one that fails is searched again from its second byte, and
+    A candidate whose bytes have all come and whose check (UBX's Fletcher sum, RTCM's
+    CRC-24Q, ``$BIN``'s sum and CR LF, SBF's CRC) holds is taken out; one that fails is
+    searched again from its second byte, and
     the sentences passed on from it are left out of the bytes for the line framer, each with
     its line end and the bytes between its checksum and its line end (``skipped``). The first
     candidate whose bytes have not all come, or a last ``B5`` or ``D3``, waits from
@@ -335,7 +396,8 @@ def _cut_binary(
     pieces: list[tuple[bytes, list[bytes]]] = []
     text: list[bytes] = []
     size = len(data)
-    taken = taken_rtcm = skipped = 0
+    taken = [0] * len(_HEADER)
+    skipped = 0
     at = 0  # the first byte neither in text nor taken out
     search = 0
     held_at = size
@@ -347,22 +409,17 @@ def _cut_binary(
                 held_at = size - 1
             break
         start = candidate.start()
-        rtcm = data[start] == _RTCM_FIRST
-        header = _RTCM_HEADER if rtcm else _UBX_HEADER
-        if size - start < header:
+        kind = _kind(data, start)
+        if size - start < _HEADER[kind]:
             if final:
                 search = start + 1
                 continue
             held_at = start
             break
-        if rtcm:
-            end = start + 6 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
-        else:
-            length = data[start + 4] | data[start + 5] << 8
-            if length > limit:
-                search = start + 1
-                continue
-            end = start + 8 + length
+        end = _claimed_end(data, start, kind, limit)
+        if not end:
+            search = start + 1
+            continue
         first = start + 1
         if start == 0:
             first = max(first, scan_from)
@@ -371,7 +428,7 @@ def _cut_binary(
         waits = stop  # where a sentence whose checksum fails waits for one after it
         if sentences.pattern.search(data, first, stop) is not None:
             found, waits = _found_sentences(
-                data, first, stop, sentences, done, frames_from=start + 1
+                data, first, stop, sentences, done, frames_from=start + 1, limit=limit
             )
         if found is not None:
             if found:
@@ -389,26 +446,21 @@ def _cut_binary(
             held_at = start
             resume = min(_resume_at(data, first, stop, sentences), waits) - start
             break
-        if (
-            crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
-            if rtcm
-            else _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]
-        ):
+        if _holds(data, start, end, kind):
             text.append(_strip_spans(data, at, start, spans))
             frame = end - start - (_span_bytes(start, end, spans) if spans else 0)
-            taken += frame
-            taken_rtcm += frame if rtcm else 0
+            taken[kind] += frame
             at = search = end
         else:
             search = start + 1
     text.append(_strip_spans(data, at, held_at, spans))
     pieces.append((b"".join(text), []))
     kept = [(first - held_at, last - held_at) for first, last in spans if first >= held_at]
-    return _Cut(pieces, taken, taken_rtcm, skipped, held_at, kept, resume)
+    return _Cut(pieces, sum(taken), taken, skipped, held_at, kept, resume)
 
 
 class NmeaFramer(LineFramer):
-    """UBX and RTCM 3 frames taken out of the stream, then lines as
+    """UBX, RTCM 3, ``$BIN`` and SBF frames taken out of the stream, then lines as
     :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
     holds.
 
@@ -416,7 +468,10 @@ class NmeaFramer(LineFramer):
     without line breaks, and a receiver of an RTK set-up RTCM 3 correction frames; their
     payloads may hold any byte (``\\n``, ``$``). A UBX frame whose checksum holds, or an RTCM 3
     frame (``D3``, 6 zero bits, a 10-bit length, the message, CRC-24Q) whose CRC holds, is
-    taken out whole before lines are cut, and its bytes are counted in ``skipped_bytes``; a
+    taken out whole before lines are cut, and so is a Hemisphere ``$BIN`` message (``$BIN``,
+    block ID, data length, data, the 16-bit sum of the data, CR LF) whose sum and CR LF
+    hold, or a Septentrio SBF block (``$@``, CRC-16-CCITT, block ID, a length that is a
+    multiple of 4) whose CRC holds; their bytes are counted in ``skipped_bytes``; a
     candidate whose check fails, or a UBX one whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
     searched again from its second byte. A candidate whose bytes have not all come yet is
@@ -449,7 +504,10 @@ class NmeaFramer(LineFramer):
     were not there. A frame whose check holds is still taken out whole: its payload would need
     the text of such a sentence, with a matching checksum and one of the bytes that end it
     after it, to give a false sentence. Only a chunk that holds a byte ``B5`` or ``D3`` (never
-    in NMEA text) is searched, and so is every chunk while bytes are held.
+    in NMEA text) is searched, and so is every chunk while bytes are held; for ``$BIN`` and
+    SBF, which begin with ``$``, a chunk that holds a NUL or an ``@`` (a ``$BIN``'s block ID
+    is below 256, an SBF block's second byte is ``@``) is searched for ``$BIN`` and ``$@``
+    from the pending line on, whose bytes from such a start are then cut with the chunk.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
@@ -589,11 +647,35 @@ class NmeaFramer(LineFramer):
         return frames
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        # a byte B5 or D3 is one memchr each; a search for B5 62 costs 20 times more. Binary
-        # frames are taken out first: their payloads may hold a CR
-        if self._held or _UBX_FIRST in chunk or _RTCM_FIRST in chunk:
+        # a byte B5, D3, NUL or "@" is one memchr each; a search for B5 62 costs 20 times
+        # more. Binary frames are taken out first: their payloads may hold a CR
+        dollar = False
+        if not self._held and (0 in chunk or _SBF_SECOND in chunk):
+            dollar, chunk = self._dollar_block(chunk)
+        if dollar or self._held or _UBX_FIRST in chunk or _RTCM_FIRST in chunk:
             frames = self._feed_binary(chunk)
             return self._cut_first(frames) if self.cut_first and frames else frames
+        return self._text(chunk)
+
+    def _dollar_block(self, chunk: bytes) -> tuple[bool, bytes]:
+        """Whether a ``$BIN`` or SBF candidate starts in ``chunk``, which holds a NUL or an
+        ``@`` (each such candidate holds one of them within its first 6 bytes), or in the
+        pending line right before it, and the bytes to cut for frames: ``chunk``, after the
+        pending line's bytes from the candidate's start on when it starts there (they are
+        taken back from the pending line, which goes on after the binary frames are taken
+        out, as in a chunk that holds them all)."""
+        pending = b"" if self._dropping else self._buffer
+        found = _DOLLAR_CANDIDATE.search(pending + chunk if pending else chunk)
+        if found is None:
+            return False, chunk
+        at = found.start()
+        if at < len(pending):
+            self._buffer = pending[:at]
+            chunk = pending[at:] + chunk
+        return True, chunk
+
+    def _text(self, chunk: bytes) -> list[bytes]:
+        """The frames of ``chunk``, which holds no binary frame candidate."""
         # two counts in C: a CR that no LF follows in the chunk (its last byte included)
         # becomes CR LF, and an LF that the next chunk begins with ends an empty line, which
         # is no frame
@@ -672,8 +754,12 @@ class NmeaFramer(LineFramer):
         frames: list[bytes] = []
         for text, sentences in cut.pieces:
             if text:
-                binary = _UBX_FIRST in text or _RTCM_FIRST in text
-                frames += self._lines(text) if binary else self.feed(text)
+                binary = (
+                    _UBX_FIRST in text
+                    or _RTCM_FIRST in text
+                    or _DOLLAR_CANDIDATE.search(text) is not None
+                )
+                frames += self._lines(text) if binary else self._text(text)
             if sentences:
                 frames += self._glued_to_frame()
                 frames += sentences
@@ -859,19 +945,31 @@ class NmeaFramer(LineFramer):
         return sentences, rest[kept:]
 
     def no_frame_hint(self, data: bytes) -> str:
-        """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX or RTCM 3
-        output without NMEA sentences."""
+        """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX, RTCM 3,
+        Hemisphere ``$BIN`` or SBF output without NMEA sentences."""
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
         text = b"".join(piece for piece, _ in cut.pieces)
         if cut.taken and _START.search(text) is None:
-            if cut.taken_rtcm == cut.taken:
+            by_kind = cut.taken_by_kind
+            if by_kind[_RTCM] == cut.taken:
                 return (
                     "the device sends RTCM 3 correction frames and no NMEA sentence: enable "
                     "NMEA output on this port, or read the NMEA port of the receiver"
                 )
+            if by_kind[_UBX] + by_kind[_RTCM] == cut.taken:
+                return (
+                    "the device sends u-blox UBX binary frames and no NMEA sentence: enable "
+                    "NMEA output on this port (UBX-CFG-PRT outProtoMask, or "
+                    "CFG-UART1OUTPROT-NMEA)"
+                )
+            names = [
+                name
+                for kind, name in ((_BIN, "Hemisphere $BIN"), (_SBF, "Septentrio SBF"))
+                if by_kind[kind]
+            ]
             return (
-                "the device sends u-blox UBX binary frames and no NMEA sentence: enable NMEA "
-                "output on this port (UBX-CFG-PRT outProtoMask, or CFG-UART1OUTPROT-NMEA)"
+                f"the device sends {' and '.join(names)} binary messages and no NMEA "
+                "sentence: enable NMEA output on this port"
             )
         return super().no_frame_hint(data)
 
