@@ -545,13 +545,13 @@ SENTENCES = [
 ]
 #: Noise on the wire, a few bytes or a long run: any bytes but the line ends ("\n", and "\r",
 #: which ends an NMEA line too), the checksum delimiter (noise that holds a whole checksummed
-#: sentence is a sentence), the first UBX sync byte and the RTCM 3 preamble (binary frames have
-#: tests of their own).
+#: sentence is a sentence), the first UBX sync byte, the RTCM 3 preamble and the first bytes
+#: of NovAtel, Unicore and SiRF binary messages (binary frames have tests of their own).
 NOISE = st.one_of(
     st.binary(max_size=12),
     # a stray start character in a long binary run (RTCM 3, a UBX frame past the UBX cap)
     st.tuples(st.sampled_from([b"$", b"!"]), st.binary(min_size=520, max_size=900)).map(b"".join),
-).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3"))
+).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3\xaa\xa0"))
 #: What ends a sentence: a line end of any kind, or nothing (the next one is glued to it).
 ENDS = st.sampled_from([b"\r\n", b"\n", b"", b"\r", b"\r\r\n"])
 #: Noise after a sentence's checksum, on its line: no start character (which would begin a

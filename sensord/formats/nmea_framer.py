@@ -2,8 +2,8 @@
 sentence checksum.
 
 Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX, RTCM 3,
-Hemisphere ``$BIN`` and Septentrio SBF binary frames a receiver may send on the same port, each
-by its length and check, and cuts each line into the sentences it
+Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore and SiRF binary frames a receiver may
+send on the same port, each by its length and check, and cuts each line into the sentences it
 holds: binary frames, noise before a start character, bytes after a sentence's checksum and
 lines without a start character are skipped and counted (``skipped_bytes``), never parse
 errors, two sentences glued without a line break are two frames, and a line may end in CR
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import reduce
 from itertools import pairwise
 from operator import mul, xor
+from zlib import crc32
 
 from sensord.formats.base import FormatSpec
 from sensord.formats.crc import crc24q
@@ -84,14 +85,31 @@ _BIN_SECOND = ord("B")
 _SBF_SECOND = ord("@")
 #: The bytes of a ``$BIN`` message or an SBF block before its data or body.
 _DOLLAR_HEADER = 8
+#: The first byte of a NovAtel OEM4 (and later) binary log, ``AA 44 12``: the header's length
+#: (byte 3, 28), the message's length (bytes 8 and 9, little-endian), the header, the message
+#: and its CRC-32 (4 bytes, little-endian); and of a Unicore binary message, ``AA 44 B5``: a
+#: 24-byte header with the message's length in bytes 6 and 7, the message, and the same CRC.
+_OEM_FIRST = 0xAA
+#: The bytes of a NovAtel log's header up to its message length, and of a Unicore header.
+_OEM_HEADER, _UNICORE_HEADER = 10, 24
+#: The first byte of a SiRF binary message: ``A0 A2``, the payload's length (two bytes,
+#: big-endian, 15 bits), the payload, its checksum (the 15-bit sum of the payload's bytes,
+#: big-endian), and ``B0 B3``.
+_SIRF_FIRST = 0xA0
+#: The bytes of a SiRF message before its payload.
+_SIRF_HEADER = 4
 #: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
-#: length byte, whose 6 reserved bits are zero, ``$BIN``, or SBF's ``$@``.
-_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@")
+#: length byte, whose 6 reserved bits are zero, ``$BIN``, SBF's ``$@``, a NovAtel or Unicore
+#: log's sync bytes, or SiRF's.
+_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0\xa2")
+#: The last bytes of data that may be the start of a candidate's sync bytes.
+_SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0])\Z")
 #: The start of a ``$BIN`` or SBF candidate, searched for only in a chunk that holds a NUL or
 #: an ``@`` (see :meth:`NmeaFramer.feed`).
 _DOLLAR_CANDIDATE = re.compile(rb"\$BIN|\$@")
-#: The kinds of binary frame: UBX, RTCM 3, Hemisphere ``$BIN``, Septentrio SBF.
-_UBX, _RTCM, _BIN, _SBF = range(4)
+#: The kinds of binary frame: UBX, RTCM 3, Hemisphere ``$BIN``, Septentrio SBF, NovAtel,
+#: Unicore, SiRF.
+_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF = range(7)
 
 
 def _kind(data: bytes, start: int) -> int:
@@ -101,11 +119,33 @@ def _kind(data: bytes, start: int) -> int:
         return _UBX
     if first == _RTCM_FIRST:
         return _RTCM
+    if first == _OEM_FIRST:
+        return _OEM if data[start + 2] == 0x12 else _UNICORE
+    if first == _SIRF_FIRST:
+        return _SIRF
     return _BIN if data[start + 1] == _BIN_SECOND else _SBF
 
 
 #: The bytes of each kind of candidate that tell its length.
-_HEADER = (_UBX_HEADER, _RTCM_HEADER, _DOLLAR_HEADER, _DOLLAR_HEADER)
+_HEADER = (
+    _UBX_HEADER,
+    _RTCM_HEADER,
+    _DOLLAR_HEADER,
+    _DOLLAR_HEADER,
+    _OEM_HEADER,
+    _UNICORE_HEADER,
+    _SIRF_HEADER,
+)
+
+
+#: The names of the kinds of frame that the hint names together.
+_NAMES = (
+    (_BIN, "Hemisphere $BIN"),
+    (_SBF, "Septentrio SBF"),
+    (_OEM, "NovAtel"),
+    (_UNICORE, "Unicore"),
+    (_SIRF, "SiRF"),
+)
 
 
 def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
@@ -118,7 +158,16 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     if kind == _UBX:
         length = data[start + 4] | data[start + 5] << 8
         return start + _UBX_HEADER + 2 + length if length <= limit else 0
+    if kind == _SIRF:
+        length = (data[start + 2] & 0x7F) << 8 | data[start + 3]
+        return start + _SIRF_HEADER + 4 + length if length <= limit else 0
+    if kind == _OEM:
+        length = data[start + 8] | data[start + 9] << 8
+        header = data[start + 3]
+        return start + header + length + 4 if header >= _OEM_HEADER and length <= limit else 0
     length = data[start + 6] | data[start + 7] << 8
+    if kind == _UNICORE:
+        return start + _UNICORE_HEADER + length + 4 if length <= limit else 0
     if kind == _BIN:
         return start + _DOLLAR_HEADER + 4 + length if length <= limit else 0
     if length % 4 or not _DOLLAR_HEADER <= length <= limit:
@@ -133,6 +182,12 @@ def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
         return crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
     if kind == _UBX:
         return _ubx_checksum(data[start + 2 : end - 2]) == data[end - 2 : end]
+    if kind in (_OEM, _UNICORE):
+        crc = crc32(data[start : end - 4], 0xFFFFFFFF) ^ 0xFFFFFFFF  # from 0, no final XOR
+        return crc == int.from_bytes(data[end - 4 : end], "little")
+    if kind == _SIRF:
+        total = sum(data[start + _SIRF_HEADER : end - 4]) & 0x7FFF
+        return data[end - 2 : end] == b"\xb0\xb3" and total == data[end - 4] << 8 | data[end - 3]
     if kind == _BIN:
         total = sum(data[start + _DOLLAR_HEADER : end - 4]) & 0xFFFF
         return data[end - 2 : end] == b"\r\n" and total == data[end - 4] | data[end - 3] << 8
@@ -202,13 +257,14 @@ class _Sentences:
     #: A whole sentence up to its end: start character, an address letter, the rest of the
     #: body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
     #: digits, the bytes after the checksum that a line's sentence may have before its end
-    #: (NUL padding, garbage: any but a start character, the line end, or ``B5`` and ``D3``,
-    #: which may start a binary frame), and the line end or, not taken into the match, one of
-    #: those four bytes (its line end lost, the next sentence or frame glued to it, which on a
-    #: line ends it as well). The line end is the terminator; with the terminator ``\n`` it is
-    #: CR LF, LF, or a CR alone, as :class:`NmeaFramer` cuts lines, and with another
-    #: terminator a CR or LF that is not part of it is a byte after the checksum, as on a
-    #: line. Group 1 is the body, group 2 the checksum, group 3 the bytes after it.
+    #: (NUL padding, garbage: any but a start character, the line end, or ``B5``, ``D3``,
+    #: ``AA`` and ``A0``, which may start a binary frame), and the line end or, not taken
+    #: into the match, one of those six bytes (its line end lost, the next sentence or frame
+    #: glued to it, which on a line ends it as well). The line end is the terminator; with
+    #: the terminator ``\n`` it is CR LF, LF, or a CR alone, as :class:`NmeaFramer` cuts
+    #: lines, and with another terminator a CR or LF that is not part of it is a byte after
+    #: the checksum, as on a line. Group 1 is the body, group 2 the checksum, group 3 the
+    #: bytes after it.
     pattern: re.Pattern[bytes]
     #: The sentence of :attr:`pattern`, up to its checksum.
     head: re.Pattern[bytes]
@@ -221,10 +277,10 @@ class _Sentences:
         for ``\\n``) and are at most ``max_frame_bytes`` long."""
         if terminator == b"\n":
             line_end = rb"\r\n?|\n"
-            after = rb"[^$!\r\n\xb5\xd3]*"
+            after = rb"[^$!\r\n\xb5\xd3\xaa\xa0]*"
         else:
             line_end = re.escape(terminator)
-            after = rb"(?:(?!%s)[^$!\xb5\xd3])*" % line_end
+            after = rb"(?:(?!%s)[^$!\xb5\xd3\xaa\xa0])*" % line_end
         excluded = set(b"$!*\r\n") | set(terminator)
         body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
         allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
@@ -234,7 +290,7 @@ class _Sentences:
             never = re.compile(rb"(?!)")
             return cls(never, never, foreign)
         head = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})" % (body, longest)
-        pattern = rb"%s(%s)(?:%s|(?=[$!\xb5\xd3]))" % (head, after, line_end)
+        pattern = rb"%s(%s)(?:%s|(?=[$!\xb5\xd3\xaa\xa0]))" % (head, after, line_end)
         return cls(re.compile(pattern), re.compile(head), foreign)
 
 
@@ -274,8 +330,9 @@ class _Cut:
     #: The bytes after the checksums of the sentences passed on, before what ends them (a
     #: line end, or the next sentence or frame): skipped, as the line framer skips them.
     skipped: int
-    #: Where the bytes start that wait for more: a candidate not all come yet, or a last
-    #: ``B5`` or ``D3``; the length of the data when none waits.
+    #: Where the bytes start that wait for more: a candidate not all come yet, or the first
+    #: bytes of a candidate's sync (:data:`_SYNC_TAIL`) that end the data; the length of the
+    #: data when none waits.
     held_at: int
     #: The sentences passed on from the held bytes, as spans from ``held_at``.
     released: list[_Span]
@@ -386,7 +443,8 @@ def _cut_binary(
     searched again from its second byte, and
     the sentences passed on from it are left out of the bytes for the line framer, each with
     its line end and the bytes between its checksum and its line end (``skipped``). The first
-    candidate whose bytes have not all come, or a last ``B5`` or ``D3``, waits from
+    candidate whose bytes have not all come, or the first bytes of a sync that end the
+    data (``B5``, ``D3``, ``A0``, ``AA``, ``AA 44``), waits from
     ``held_at``; its search resumes at ``scan_from`` (from the candidate's start) when it is
     at the start of ``data``. With ``final`` (the end of the stream) nothing waits: a
     candidate that has not all come fails.
@@ -405,8 +463,9 @@ def _cut_binary(
     while True:
         candidate = _CANDIDATE.search(data, search)
         if candidate is None:
-            if size > at and data[-1] in (_UBX_FIRST, _RTCM_FIRST) and not final:
-                held_at = size - 1
+            tail = _SYNC_TAIL.search(data, max(at, size - 2))
+            if tail is not None and not final:
+                held_at = tail.start()
             break
         start = candidate.start()
         kind = _kind(data, start)
@@ -460,7 +519,8 @@ def _cut_binary(
 
 
 class NmeaFramer(LineFramer):
-    """UBX, RTCM 3, ``$BIN`` and SBF frames taken out of the stream, then lines as
+    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore and SiRF frames taken out of the stream,
+    then lines as
     :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
     holds.
 
@@ -471,7 +531,9 @@ class NmeaFramer(LineFramer):
     taken out whole before lines are cut, and so is a Hemisphere ``$BIN`` message (``$BIN``,
     block ID, data length, data, the 16-bit sum of the data, CR LF) whose sum and CR LF
     hold, or a Septentrio SBF block (``$@``, CRC-16-CCITT, block ID, a length that is a
-    multiple of 4) whose CRC holds; their bytes are counted in ``skipped_bytes``; a
+    multiple of 4) whose CRC holds, a NovAtel OEM log (``AA 44 12``) or a Unicore message
+    (``AA 44 B5``) whose CRC-32 holds, or a SiRF message (``A0 A2`` ... ``B0 B3``) whose sum
+    holds; their bytes are counted in ``skipped_bytes``; a
     candidate whose check fails, or a UBX one whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
     searched again from its second byte. A candidate whose bytes have not all come yet is
@@ -483,7 +545,7 @@ class NmeaFramer(LineFramer):
     and two hex digits (at most ``max_frame_bytes`` in all, as on a line), maybe bytes after the
     checksum (cut off and skipped, as on a line; none that may start a binary frame), and the
     line end (a CR alone included, see below) or, its line end lost, the start character or
-    ``B5`` or ``D3`` of the next sentence or frame glued to it, whose checksum holds: what a
+    first byte of the next sentence or frame glued to it, whose checksum holds: what a
     line of the same bytes gives. Each is passed on at once, after the frames of the bytes
     before the candidate, whether the candidate is complete or not (so the frames do not depend
     on how the bytes were chunked), and is left out of the bytes the candidate turns into when
@@ -503,11 +565,12 @@ class NmeaFramer(LineFramer):
     whose line end was lost before a frame taken out whole goes on after it, as if the frame
     were not there. A frame whose check holds is still taken out whole: its payload would need
     the text of such a sentence, with a matching checksum and one of the bytes that end it
-    after it, to give a false sentence. Only a chunk that holds a byte ``B5`` or ``D3`` (never
-    in NMEA text) is searched, and so is every chunk while bytes are held; for ``$BIN`` and
-    SBF, which begin with ``$``, a chunk that holds a NUL or an ``@`` (a ``$BIN``'s block ID
-    is below 256, an SBF block's second byte is ``@``) is searched for ``$BIN`` and ``$@``
-    from the pending line on, whose bytes from such a start are then cut with the chunk.
+    after it, to give a false sentence. Only a chunk that holds a byte ``B5``, ``D3``, ``AA``
+    or ``A0`` (never in NMEA text) is searched, and so is every chunk while bytes are held;
+    for ``$BIN`` and SBF, which begin with ``$``, a chunk that holds a NUL or an ``@`` (a
+    ``$BIN``'s block ID is below 256, an SBF block's second byte is ``@``) is searched for
+    ``$BIN`` and ``$@`` from the pending line on, whose bytes from such a start are then cut
+    with the chunk.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
@@ -552,7 +615,7 @@ class NmeaFramer(LineFramer):
     of the candidate's bytes, as it is when both come together.
 
     The common chunk, lines that each hold one start character as their first byte and no
-    byte ``B5`` or ``D3``, is recognised by a few byte counts in C over the chunk's lines
+    byte that starts a binary frame, is recognised by a few byte counts in C over the chunk's lines
     (two, and one search, for ``$`` sentences without ``!``) and one search for bytes after
     a checksum, and returned as it is.
     """
@@ -647,12 +710,25 @@ class NmeaFramer(LineFramer):
         return frames
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        # a byte B5, D3, NUL or "@" is one memchr each; a search for B5 62 costs 20 times
-        # more. Binary frames are taken out first: their payloads may hold a CR
+        # a NUL or "@" is one memchr each, and a byte past 0x7F (B5, D3, AA, A0) one
+        # isascii, words at a time; a search for B5 62 costs 20 times more. Binary frames are
+        # taken out first: their payloads may hold a CR
         dollar = False
         if not self._held and (0 in chunk or _SBF_SECOND in chunk):
             dollar, chunk = self._dollar_block(chunk)
-        if dollar or self._held or _UBX_FIRST in chunk or _RTCM_FIRST in chunk:
+        if (
+            dollar
+            or self._held
+            or (
+                not chunk.isascii()
+                and (
+                    _UBX_FIRST in chunk
+                    or _RTCM_FIRST in chunk
+                    or _OEM_FIRST in chunk
+                    or _SIRF_FIRST in chunk
+                )
+            )
+        ):
             frames = self._feed_binary(chunk)
             return self._cut_first(frames) if self.cut_first and frames else frames
         return self._text(chunk)
@@ -737,7 +813,7 @@ class NmeaFramer(LineFramer):
     def _feed_binary(self, chunk: bytes, final: bool = False) -> list[bytes]:
         """The frames of the held bytes and ``chunk``, binary frames taken out (counted in
         ``skipped_bytes``) and the sentences inside candidates passed on in their place; the
-        bytes from a candidate that has not all come yet, or a last ``B5`` or ``D3``, are
+        bytes from a candidate that has not all come yet, or the first bytes of a sync, are
         held back for the next chunk, unless the stream ends here (``final``)."""
         data = self._held + chunk if self._held else chunk
         cut = _cut_binary(
@@ -757,6 +833,8 @@ class NmeaFramer(LineFramer):
                 binary = (
                     _UBX_FIRST in text
                     or _RTCM_FIRST in text
+                    or _OEM_FIRST in text
+                    or _SIRF_FIRST in text
                     or _DOLLAR_CANDIDATE.search(text) is not None
                 )
                 frames += self._lines(text) if binary else self._text(text)
@@ -773,9 +851,9 @@ class NmeaFramer(LineFramer):
 
     def _glued_to_frame(self) -> list[bytes]:
         """The sentences of the pending line when a binary frame candidate follows it that
-        holds sentences or has not all come (or a last ``B5`` or ``D3``), if its last piece
-        begins with a whole checksummed sentence, its line end lost: the ``B5`` or ``D3``
-        ends the line, as the start character of a sentence glued to it would end that
+        holds sentences or has not all come (or the first bytes of a sync), if its last piece
+        begins with a whole checksummed sentence, its line end lost: the candidate's first
+        byte ends the line, as the start character of a sentence glued to it would end that
         sentence, and its sentences are passed on at once, before the candidate's, as the
         line gives them (:meth:`_sentences`); else the line stays pending."""
         rest = self._buffer
@@ -962,11 +1040,7 @@ class NmeaFramer(LineFramer):
                     "NMEA output on this port (UBX-CFG-PRT outProtoMask, or "
                     "CFG-UART1OUTPROT-NMEA)"
                 )
-            names = [
-                name
-                for kind, name in ((_BIN, "Hemisphere $BIN"), (_SBF, "Septentrio SBF"))
-                if by_kind[kind]
-            ]
+            names = [name for kind, name in _NAMES if by_kind[kind]]
             return (
                 f"the device sends {' and '.join(names)} binary messages and no NMEA "
                 "sentence: enable NMEA output on this port"

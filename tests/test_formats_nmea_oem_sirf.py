@@ -1,0 +1,160 @@
+"""NovAtel OEM, Unicore and SiRF binary messages in an NMEA stream (``oem_unicore_binary.hex``:
+NovAtel OEMV logs of RTKLIB's capture ``oemv_200911218.gps``, a Unicore message of SparkFun's
+parser test; ``binary_protocols.hex``: SiRF messages of gpsd's capture ``sirfstarv.log``;
+each with its origin), read through the framer as the sensor reads them. Each is taken out
+by its length and its check (NovAtel's and Unicore's CRC-32, SiRF's 15-bit sum and
+``B0 B3``), its bytes counted in ``skipped_bytes``; one whose check fails is bytes."""
+
+from __future__ import annotations
+
+from zlib import crc32
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_formats_nmea_dollar_blocks import LINES, SENTENCES, decoded
+from test_formats_nmea_receivers import stream
+from test_formats_nmea_stream_edges import hex_messages, run
+
+from sensord.formats.base import FormatSpec
+from sensord.formats.nmea_framer import NmeaFramer
+
+MESSAGES = hex_messages("oem_unicore_binary.hex")
+NOVATEL = [m for m in MESSAGES if m.startswith(b"\xaa\x44\x12")]
+UNICORE = [m for m in MESSAGES if m.startswith(b"\xaa\x44\xb5")]
+SIRF = [m for m in hex_messages("binary_protocols.hex") if m.startswith(b"\xa0\xa2")]
+ALL = NOVATEL + UNICORE + SIRF
+
+
+def oem_crc(data: bytes) -> int:
+    """NovAtel's CRC-32: the reflected polynomial 0xEDB88320 from 0, no final XOR."""
+    return crc32(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+
+def test_the_fixtures_hold_whole_real_messages() -> None:
+    """Three NovAtel logs (BESTPOS, RAWEPHEM, RANGECMP) and a Unicore message, each with its
+    CRC-32; three SiRF messages, each with its sum and ``B0 B3``."""
+    assert [int.from_bytes(m[4:6], "little") for m in NOVATEL] == [42, 41, 140]
+    for m in NOVATEL:
+        assert len(m) == m[3] + int.from_bytes(m[8:10], "little") + 4
+        assert oem_crc(m[:-4]) == int.from_bytes(m[-4:], "little")
+    assert len(UNICORE) == 1
+    for m in UNICORE:
+        assert len(m) == 24 + int.from_bytes(m[6:8], "little") + 4
+        assert oem_crc(m[:-4]) == int.from_bytes(m[-4:], "little")
+    assert len(SIRF) == 3
+    for m in SIRF:
+        length = int.from_bytes(m[2:4], "big")
+        assert len(m) == length + 8
+        assert sum(m[4:-4]) & 0x7FFF == int.from_bytes(m[-4:-2], "big")
+        assert m.endswith(b"\xb0\xb3")
+
+
+def test_messages_between_sentences_are_taken_out_at_any_chunking() -> None:
+    """NovAtel, Unicore and SiRF messages each right before a sentence, no line end between
+    them: at every chunk size the frames are the sentences and the messages' bytes are
+    skipped. Before, the line framer cut the NovAtel logs and the SiRF messages at their CR
+    and LF bytes, and the pieces from a ``$`` or ``!`` in them came out as frames (RTKLIB's
+    whole OEMV capture: 923 rejected frames for its 318 logs; gpsd's SiRFstar V capture: 107
+    for its 495 messages)."""
+    data = b"".join(ALL[at % len(ALL)] + line for at, line in enumerate(LINES))
+    taken = sum(len(ALL[at % len(ALL)]) for at in range(len(LINES)))
+    for size in [*range(1, 20), 64, 511, len(data)]:
+        cut, frames = run(data, [size])
+        assert frames == SENTENCES, size
+        assert (cut.frames, cut.overlong, cut.skipped_bytes) == (len(SENTENCES), 0, taken), size
+
+
+def test_a_bu353_reads_every_reading_with_sirf_messages_after_its_lines() -> None:
+    """The BU-353 GLONASS's epochs (SiRF III, a GSA run of two constellations, gpsd's
+    capture bu353-glonass.log) with a SiRF binary message after every line read as they do
+    without them: no parse error and the same readings, ``used_`` ones included (a rejected
+    frame before a GSA run withheld its ``used_`` readings)."""
+    lines = [line + b"\r\n" for line in stream("sirf_bu353_glonass_fix_loss.nmea").split(b"\r\n")]
+    lines = [line for line in lines if line != b"\r\n"]
+    fields = ("GSA.used_gps", "GSA.used_glonass", "GGA.latitude", "GSV.in_view_glonass")
+    spec = FormatSpec("nmea", tuple((field, field) for field in fields))
+    plain = decoded(b"".join(lines), spec)
+    assert plain[0] == []
+    assert {name for name, _ in plain[1]} == set(fields)
+    mixed = b"".join(line + SIRF[at % len(SIRF)] for at, line in enumerate(lines))
+    assert decoded(mixed, spec) == plain
+
+
+def test_a_message_whose_check_fails_is_bytes() -> None:
+    """A NovAtel log, a SiRF message and a Unicore message with one byte changed: none is
+    taken out, both sentences around it are read, and a port that sends only such messages
+    is not named as sending them."""
+    for message, at in ((NOVATEL[0], 40), (SIRF[2], 30), (UNICORE[0], 60)):
+        damaged = message[:at] + bytes((message[at] ^ 0x01,)) + message[at + 1 :]
+        _, frames = run(LINES[0] + damaged + LINES[1], [])
+        assert [f for f in frames if f in SENTENCES] == SENTENCES[:2]
+        assert "binary messages" in NmeaFramer().no_frame_hint(message * 2)
+        assert "binary messages" not in NmeaFramer().no_frame_hint(damaged * 2)
+
+
+def test_a_port_of_novatel_unicore_or_sirf_output_alone_is_named_in_the_hint() -> None:
+    framer = NmeaFramer()
+    assert "NovAtel" in framer.no_frame_hint(b"".join(NOVATEL))
+    assert "Unicore" in framer.no_frame_hint(b"".join(UNICORE * 3))
+    assert "SiRF" in framer.no_frame_hint(b"".join(SIRF))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    order=st.lists(
+        st.tuples(
+            st.sampled_from(range(len(ALL))),
+            st.sampled_from(range(len(SENTENCES))),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    sizes=st.lists(st.integers(1, 400), min_size=1, max_size=6),
+)
+def test_any_interleaving_of_real_sentences_and_messages_reads_exactly_the_sentences(
+    order: list[tuple[int, int, bool]], sizes: list[int]
+) -> None:
+    """Any sequence of real NovAtel, Unicore and SiRF messages and real sentences, each
+    sentence right after a message with or without its CR LF, read in pieces of any sizes:
+    the frames are exactly the sentences, the skipped bytes exactly the messages'."""
+    data = b""
+    expected: list[bytes] = []
+    taken = 0
+    for message, sentence, line_end in order:
+        data += ALL[message] + SENTENCES[sentence] + (b"\r\n" if line_end else b"")
+        expected.append(SENTENCES[sentence])
+        taken += len(ALL[message])
+    cut, frames = run(data, sizes)
+    assert frames == expected
+    assert cut.skipped_bytes == taken
+
+
+@st.composite
+def damaged_messages(draw: st.DrawFn) -> bytes:
+    """A real NovAtel, Unicore or SiRF message damaged on the line: a byte changed, or cut
+    short."""
+    message = draw(st.sampled_from(ALL))
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(message) - 1))
+        byte = draw(st.integers(0, 255).filter(lambda b: b != message[at]))
+        return message[:at] + bytes((byte,)) + message[at + 1 :]
+    return message[: draw(st.integers(1, len(message) - 1))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    damaged=damaged_messages(),
+    first=st.integers(0, len(SENTENCES) - 8),
+    sizes=st.lists(st.integers(1, 300), min_size=1, max_size=4),
+)
+def test_a_damaged_message_never_swallows_a_following_sentence(
+    damaged: bytes, first: int, sizes: list[int]
+) -> None:
+    """A real message damaged on the line, between two sentences, the sentence after it
+    glued to it: every sentence, before and after, is read, in order, at any chunking."""
+    before = LINES[first]
+    after = LINES[first + 1 : first + 8]
+    _, frames = run(before + damaged + b"".join(after), sizes)
+    expected = [line[:-2] for line in [before, *after]]
+    assert [frame for frame in frames if frame in expected] == expected
