@@ -643,14 +643,14 @@ def test_a_capture_of_ubx_and_nmea_reads_every_sentence_at_any_chunking(
 
 @pytest.mark.parametrize("line_end", [b"\r\n", b""], ids=["CR LF", "binary right after it"])
 def test_sentences_between_other_protocols_binary_messages_are_all_read(line_end: bytes) -> None:
-    """Sentences glued to binary messages of other protocols than UBX and RTCM 3, which the
-    framer does not take out (``binary_protocols.hex``: SiRF, Zodiac, TSIP, GREIS, GeoStar,
-    iTalk, NavCom, Oncore, SkyTraq, Garmin, SuperStar II, Hemisphere ``$BIN``, NovAtel OEMV;
-    each message holding a ``$`` or ``!`` and a CR or LF): each sentence right after a
-    message, no line end between them, and its CR LF or the next message right after its
-    checksum. At every chunk size every sentence is read, in order, and no frame made of a
-    message's bytes passes as a sentence: each other frame is rejected by the decoder, a
-    parse error, never a reading."""
+    """Sentences glued to binary messages of other protocols than UBX and RTCM 3
+    (``binary_protocols.hex``: SiRF, Zodiac, TSIP, GREIS, GeoStar, iTalk, NavCom, Oncore,
+    SkyTraq, Garmin, SuperStar II, Hemisphere ``$BIN``, NovAtel OEMV; each message holding a
+    ``$`` or ``!`` and a CR or LF; the framer takes out the SiRF, ``$BIN`` and NovAtel ones,
+    the others are bytes to it): each sentence right after a message, no line end between
+    them, and its CR LF or the next message right after its checksum. At every chunk size
+    every sentence is read, in order, and no frame made of a message's bytes passes as a
+    sentence: each other frame is rejected by the decoder, a parse error, never a reading."""
     sentences = [m.removesuffix(b"\r\n") for m in hex_messages("ublox_zed_f9p_hpg111_ubx.hex")]
     sentences = [s for s in sentences if s.startswith(b"$")]
     binary = hex_messages("binary_protocols.hex")
