@@ -1220,6 +1220,7 @@ class Bus:
             self.link.skipped_bytes,
             self.link.pending_bytes,
             idle_before_s=idle_before_s,
+            echo_unknown=not self._line_echoes,
         )
 
     def feed(self, chunk: bytes) -> None:
@@ -1240,7 +1241,10 @@ class Bus:
             if not chunk:  # the echo, or its first bytes: the answer is still to come
                 return
         if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
-            self._answered(flight, chunk, None)
+            if not self._echo_after_proof(flight, chunk):
+                self._answered(flight, chunk, None)
+            elif self.link.skipped_bytes != self._skipped_told:  # (it was the echo)
+                self._tell_skipped(flight.device)
         else:
             if 0 <= flight.echoed < len(flight.request):
                 self._echo(flight, chunk)
@@ -1481,11 +1485,10 @@ class Bus:
                         "cut by their function code and byte count instead"
                     ),
                 )
-        echoes = self._line_echoes
         for response in responses:
             if self._write_copy and self._copy_of_write(response):
                 continue
-            if flight is not None and not echoes and self._echo_after_proof(flight, response):
+            if flight is not None and self._echo_after_proof(flight, response.frame):
                 continue
             if flight is None:  # an answer after its timeout, before the next request
                 if self._broadcast is not None and self._second_answer(response):
@@ -1497,18 +1500,21 @@ class Bus:
                 self._answered(flight, response.frame, response)
                 flight = None
 
-    def _echo_after_proof(self, flight: _Exchange, response: Response) -> bool:
-        """``response``, a frame of the chunk in which a frame before it showed that the line
-        echoes (``_copy_of_write``: the device's answer after the echo of the write before
-        ``flight``'s, passed on with this one in one batch), is the first copy of
-        ``flight``'s write request: its echo, which comes before anything the device sends,
-        not its answer. Dropped as ``_write_echo`` drops an echo (skipped bytes), and True."""
+    def _echo_after_proof(self, flight: _Exchange, frame: bytes) -> bool:
+        """``frame`` is the first copy of ``flight``'s write request, sent while the line
+        was not known to echo, and a frame that came since showed that it echoes
+        (``_copy_of_write``: the device's answer after the echo of the write before
+        ``flight``'s, passed on with this one's echo in one batch or in the read before it;
+        an adapter cuts its batches anywhere, within a frame too): it is the write's echo,
+        which comes before anything the device sends, not its answer. Dropped as
+        ``_write_echo`` drops an echo (skipped bytes), and True."""
         if not (
-            self._line_echoes
+            flight.echo_unknown
+            and self._line_echoes
             and flight.expected.write
             and flight.expected.rtu
             and flight.echoed != len(flight.request)
-            and response.frame == flight.request
+            and frame == flight.request
         ):
             return False
         flight.echoed = len(flight.request)

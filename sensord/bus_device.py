@@ -262,6 +262,10 @@ class _Exchange:
     #: differs. A write's, on a line known to echo, are held back until the whole request
     #: came (``Bus._write_echo``)
     echoed: int = 0
+    #: the line was not known to echo when the request went out (``Bus._line_echoes``): a
+    #: write's first copy of its request after the line shows that it echoes is its echo
+    #: (``Bus._echo_after_proof``)
+    echo_unknown: bool = False
 
     @property
     def read(self) -> Read:

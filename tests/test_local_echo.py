@@ -1312,6 +1312,52 @@ def test_a_late_answer_read_with_a_write_s_echo_on_a_line_known_to_echo_is_the_l
         hand.close()
 
 
+@pytest.mark.parametrize("cut", [0, 3, 7], ids=["read-apart", "cut-at-3", "cut-at-7"])
+def test_a_write_s_echo_read_apart_from_the_answer_that_shows_the_line_echoes_is_no_answer(
+    pty_pair: PtyPair, cut: int
+) -> None:
+    """The line, device and bytes of
+    :func:`test_a_write_s_answer_read_with_the_next_write_s_echo_leaves_that_echo_no_answer`,
+    read in other pieces: the first write's answer alone, the bus having written the second
+    write before it read that answer, which was waiting in the port, and the second write's
+    echo in the next read (``read-apart``); or the adapter's batch cut within the echo (an
+    FTDI chip sends a batch when its latency timer runs out or its 64-byte USB packet is
+    full, wherever a frame stands: pymodbus pull request 880, Fazecast/jSerialComm pull
+    request 369), its last bytes read after. The echo is dropped all the same: the second
+    write, which the device did not answer, times out and is asked again at the next poll,
+    where it is taken. (Its echo, read in a piece of its own or completed in the next read,
+    was taken for its answer: the write logged as taken and never made.)"""
+    setup = [
+        {"table": "holding", "address": 54, "value": 7, "function": 6},
+        {"table": "holding", "address": 55, "value": 8, "function": 6},
+    ]
+    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
+    read = read_request(2, 0, 1)
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == first
+            hand.receive(100.001, first, look=False)  # its echo
+            assert hand.tick(100.005) == second
+            hand.receive(100.021, first + second[:cut], look=False)  # the first's answer
+            hand.receive(100.022, second[cut:], look=False)  # the echo, or its rest
+            assert write_lines(logs) == [("set-up write taken", None)]
+            assert hand.bus.in_flight is not None  # the second write awaits its answer
+            assert hand.tick(100.25) == b""  # timed out
+            assert hand.bus.in_flight is None
+            sent = play_echoing_line(hand, 102.0, {2})
+        assert sent[:3] == [read, second, read], sent
+        taken = [e["write"] for e in logs if e["event"] == "set-up write taken"]
+        assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
+        counters = hand.counters("w")
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert counters.timeouts == 1
+        assert hand.runtimes["w"].bus_skipped_bytes == 8 * (len(sent) + 1)  # the echoes
+    finally:
+        hand.close()
+
+
 def test_two_writes_to_a_device_answering_in_50_ms_on_an_echoing_line_are_taken_once() -> None:
     """A real device (pymodbus's serial server) behind an adapter that echoes
     (epics-modules/modbus issue 39), ``local_echo`` off, answering every request 50 ms after
