@@ -139,6 +139,7 @@ from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
     EXCEPTION_NAMES,
     FUNCTION_CODES,
+    MAX_FRAME_BYTES,
     REQUEST_BYTES,
     WRITE_FUNCTIONS,
     ModbusLink,
@@ -1299,9 +1300,10 @@ class Bus:
         from the request are no echo: those held back before them (the request's first
         bytes, as a 15's or 16's answer begins) are returned with ``chunk``, and the rest of
         the exchange is read as on a line that does not echo (an adapter whose echo stopped
-        with the port left open), whatever pieces the answer came in; unless the whole echo
-        follows them in the exchange's first chunk: they came before the request went out
-        (``_after_echo``).
+        with the port left open), whatever pieces the answer came in; unless, in the
+        exchange's first chunk, they are a sound frame and the echo (whole, or its first
+        bytes) follows it, or a sound frame that cannot answer the write is all it holds:
+        that frame came before the request went out (``_after_echo``, ``_came_before``).
 
         Before the bus knows that the line echoes (the first write after the port opens,
         asked before any read), a write's first copy of its request is taken for its answer
@@ -1313,9 +1315,12 @@ class Bus:
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
-            begins = chunk.find(request) if not at else -1
-            if begins >= MIN_FRAME_BYTES and not crc16(chunk[:begins]):
+            begins = -1 if at else self._echo_begins(request, chunk)
+            if begins > 0:
                 return self._after_echo(flight, chunk, begins)
+            if not at and self._came_before(flight, chunk):
+                self._feed_frames(chunk, None)
+                return b""
             flight.echoed = -1
             return request[:at] + chunk
         flight.echoed = at + len(part)
@@ -1323,19 +1328,49 @@ class Bus:
             self.link.dropped(len(request))
         return chunk[len(part) :]
 
+    @staticmethod
+    def _echo_begins(request: bytes, chunk: bytes) -> int:
+        """Where in ``chunk``, the first bytes of a write's exchange on a line known to echo,
+        the echo of ``request`` begins after one sound frame (its CRC right; the first such
+        place): the echo whole, or its first bytes up to the end of ``chunk`` (an adapter cuts
+        its batches anywhere, within the echo too); -1 where none does."""
+        begins = chunk.find(request[:1], MIN_FRAME_BYTES)
+        while 0 < begins <= MAX_FRAME_BYTES:
+            if request.startswith(chunk[begins : begins + len(request)]) and not crc16(
+                chunk[:begins]
+            ):
+                return begins
+            begins = chunk.find(request[:1], begins + 1)
+        return -1
+
+    @staticmethod
+    def _came_before(flight: _Exchange, chunk: bytes) -> bool:
+        """Whether ``chunk``, the first bytes of ``flight``'s write on a line known to echo, read
+        before any of the echo, is one sound frame (its CRC right) that cannot be the write's
+        answer (not its copy of the request, nor address and count, nor an exception of its
+        unit id and function code): it came on the line before the request went out (another
+        device's late answer, read just after the request was written), and the echo is
+        still to come."""
+        expected = flight.expected
+        return (
+            len(chunk) >= MIN_FRAME_BYTES
+            and not crc16(chunk)
+            and not expected.answers(chunk, flight.transaction_id)
+            and chunk[:2] != expected.exception_head
+        )
+
     def _after_echo(self, flight: _Exchange, chunk: bytes, begins: int) -> bytes:
         """``chunk``, the first bytes of ``flight``'s write on a line known to echo, holds the
-        whole echo of its request from ``begins`` on, after a sound frame (its CRC right): that
-        came before the request went out (an adapter passes on what it received in batches:
-        an FTDI chip's latency timer holds up to 16 ms of bytes), as a device's late answer to
-        the write before this one does, and is read as a frame that comes while no exchange
-        is in flight (``_feed_frames``). (Bytes whose CRC is wrong are the echo damaged on the
-        line, and the request's bytes after them the device's answer: ``_write_echo``.) The
-        echo is dropped as ``_write_echo`` drops it; the rest of ``chunk`` is returned."""
+        echo of its request from ``begins`` on (whole, or its first bytes), after a sound
+        frame (its CRC right): that came before the request went out (an adapter passes on
+        what it received in batches: an FTDI chip's latency timer holds up to 16 ms of
+        bytes), as a device's late answer to the write before this one does, and is read as a
+        frame that comes while no exchange is in flight (``_feed_frames``). (Bytes whose CRC
+        is wrong are the echo damaged on the line, and the request's bytes after them the
+        device's answer: ``_write_echo``.) The echo is held back and dropped as
+        ``_write_echo`` does it; what follows it in ``chunk`` is returned."""
         self._feed_frames(chunk[:begins], None)
-        flight.echoed = len(flight.request)
-        self.link.dropped(len(flight.request))
-        return chunk[begins + len(flight.request) :]
+        return self._write_echo(flight, chunk[begins:])
 
     def _note_text(self, chunk: bytes) -> None:
         """``chunk`` holds a CR or LF: with the bytes before it, lines of text (when a device

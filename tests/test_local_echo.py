@@ -1358,6 +1358,55 @@ def test_a_write_s_echo_read_apart_from_the_answer_that_shows_the_line_echoes_is
         hand.close()
 
 
+@pytest.mark.parametrize(
+    "cut", [0, 1, 4, 7], ids=["read-apart", "cut-at-1", "cut-at-4", "cut-at-7"]
+)
+def test_a_late_answer_read_apart_from_a_write_s_echo_on_a_line_known_to_echo_is_the_late_one(
+    pty_pair: PtyPair, cut: int
+) -> None:
+    """The line, devices and bytes of
+    :func:`test_a_late_answer_read_with_a_write_s_echo_on_a_line_known_to_echo_is_the_late_one`,
+    read in other pieces: device 2's late answer alone, waiting in the port when the bus
+    wrote device 3's write, and device 3's echo in the next read (``read-apart``); or the
+    adapter's batch cut within the echo, its last bytes read after. Device 2's answer is its
+    late one, and device 3's echo is dropped as its echo: its write times out and is asked
+    again, then taken. (The echo, behind a frame that was not it, was read as on a line that
+    echoes no more and taken for device 3's answer: the write logged as taken, never
+    made.)"""
+    reader = echo_table("", 1, "m")
+    slow = echo_table("", 2, "w2", setup=[{"table": "holding", "address": 54, "value": 7}])
+    other = echo_table("", 3, "w3", setup=[{"table": "holding", "address": 55, "value": 8}])
+    a = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    b = rtu_frame(bytes.fromhex("03 06 00 37 00 08"))
+    hand = HandBus(pty_pair, reader, slow, other)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(1, 0, 1)
+            hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
+            assert hand.tick(100.005) == a
+            hand.receive(100.006, a, look=False)  # its echo alone: the device is slow
+            at = 100.2
+            while not (request := hand.tick(at)):  # until the first write timed out
+                at = round(at + 0.001, 3)
+            assert request == b, request
+            hand.receive(at + 0.001, a + b[:cut], look=False)  # its late answer, and b's echo
+            hand.receive(at + 0.002, b[cut:], look=False)
+            assert hand.bus.in_flight is not None  # b awaits its answer
+            assert write_lines(logs) == []
+            assert hand.tick(at + 0.22) == b""  # b timed out
+            assert hand.bus.in_flight is None
+            assert write_lines(logs) == []
+            counters = hand.counters("w3")
+            assert (counters.transactions, counters.timeouts) == (0, 1)
+            assert b in play_echoing_line(hand, 102.0, {1, 2, 3})  # asked again, answered
+        assert hand.counters("w2").errors == dict.fromkeys(counters.errors, 0) | {"late": 1}
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        taken = sorted(e["write"] for e in logs if e["event"] == "set-up write taken")
+        assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
+    finally:
+        hand.close()
+
+
 def test_two_writes_to_a_device_answering_in_50_ms_on_an_echoing_line_are_taken_once() -> None:
     """A real device (pymodbus's serial server) behind an adapter that echoes
     (epics-modules/modbus issue 39), ``local_echo`` off, answering every request 50 ms after
