@@ -2064,7 +2064,12 @@ class Bus:
         answers the other master's read would have fixed a unit id the device never answers
         with, and every answer of the device's own unit id been refused from then on. A
         frame of a second unit id is another device's, and counted as ``unit`` as any other
-        is."""
+        is; but while the device is down, an answer with values (not a refusal) of another
+        unit id is its answer, and its unit id the one taken from then on (one taken from
+        the other master's exchange refused all of the device's own answers). The unit id
+        taken before is kept until then: the device's answers after their timeout, the one
+        to the request that took it down among them, are its (``_device_of``: counted
+        ``late``, its drain started again, its down reason that they come late)."""
         device = flight.device
         expected = flight.expected
         frame = response.frame
@@ -2075,12 +2080,15 @@ class Bus:
                 or response.exception_code
             )
             or response.function_code != expected.read.function_code
-            or device.answers_as not in (-1, unit)
+            or (
+                device.answers_as not in (-1, unit)
+                and (bool(response.exception_code) or not device.counters.down)
+            )
             or any(other.unit == unit for other in self.devices.values())
             or any(left.unit == unit for left in self.left.kept)
         ):
             return False
-        if device.answers_as < 0 and not response.exception_code:
+        if device.answers_as != unit and not response.exception_code:
             device.answers_as = unit
             device.sensor.log.info(
                 "device answers its reads at unit 0 with its own unit id",
@@ -2162,8 +2170,9 @@ class Bus:
     def _broadcast_answerers(self, device: _Device) -> frozenset[int]:
         """The unit ids whose frames can answer a read of ``device`` at unit 0 as
         :meth:`_answers_broadcast` takes them: the one its answers carried so far, else any
-        that no device of the bus (nor one that left it) has."""
-        if device.answers_as >= 0:
+        that no device of the bus (nor one that left it) has (also while the device is down:
+        it may take another)."""
+        if device.answers_as >= 0 and not device.counters.down:
             return frozenset((device.answers_as,))
         taken = {other.unit for other in self.devices.values()}
         taken.update(left.unit for left in self.left.kept)

@@ -122,8 +122,9 @@ class _Device:
         #: it is asked, not another master reading its other table now and then
         self.other_function_row = -1
         #: a device read at unit 0 (``modbus.broadcast_reads``) whose answers carry its own
-        #: unit id: that unit id, once an answer with values was taken (-1: none, also again
-        #: once the device is down: see ``Bus._answers_broadcast``, ``DeviceReads.unanswered``)
+        #: unit id: that unit id, once an answer with values was taken (-1: none; while the
+        #: device is down, its next answer with values may carry another, which it takes:
+        #: see ``Bus._answers_broadcast``)
         self.answers_as = -1
         #: what its down reason says to check (while it is down)
         self.down_why = ""

@@ -277,9 +277,6 @@ class DeviceReads:
         if device.timeouts_in_row >= DOWN_AFTER_TIMEOUTS:
             device.pending.clear()  # its first attempt waits for its backoff
             device.counters.down = True
-            # a device read at unit 0 takes the unit id of its next answer again: one taken
-            # from another master's exchange on the line refused all of its own answers
-            device.answers_as = -1
             delay = device.retry.failed(now)
             reason = f"no response to {device.timeouts_in_row} requests in a row"
             why = device.down_why = self._down_why(device, why)

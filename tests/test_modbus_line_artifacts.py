@@ -1092,6 +1092,100 @@ def test_a_unit_id_taken_from_another_master_s_answer_at_unit_0_is_learned_again
         hand.close()
 
 
+def test_a_device_read_at_unit_0_down_for_late_answers_keeps_them_its_own(
+    pty_pair: PtyPair,
+) -> None:
+    """A BMS read at unit 0 that answers with its own unit id, 1, answers in time once, then
+    130 ms after each request, past its timeout of 100 ms (a device slower than the timeout
+    set for it: stephane/libmodbus issue 776, a Fronius inverter that needs more than
+    500 ms). Three reads time out and it goes down; its answer to the third comes after
+    that, as late answers do, and so does its answer to its first attempt once down. Each
+    of the four is its late answer (counted ``late``), and
+    its down reason is that its answers come late (raise modbus.timeout_s), not that it
+    answers nothing. A meter at unit 2, read alike, is charged with none of them. (Down, the
+    BMS forgot the unit id its answers carry: the third late answer was nobody's, its
+    answer after the down not counted, and the reason given at its next timeout told to
+    check its power supply and connection.)"""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.1, broadcast_reads=True)
+    bms["modbus"] |= {"retries": 0}
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.1}
+    hand = HandBus(pty_pair, bms, meter)
+    bms_read = read_request(0, 0, 1)
+    late_at: list[float] = []
+    answered_late = 0
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            while at < 106.0 and answered_late < 4:
+                sent = hand.tick(at)
+                if sent == bms_read and at < 100.5:
+                    hand.receive(at + 0.002, read_reply(1, [1000]), look=False)
+                elif sent == bms_read:
+                    late_at.append(at + 0.13)
+                elif sent == read_request(2, 0, 1):
+                    hand.receive(at + 0.003, read_reply(2, [6]), look=False)
+                if late_at and at >= late_at[0]:
+                    late_at.pop(0)
+                    if answered_late == 2:  # the answer to the read that took it down
+                        assert hand.counters("bms").down
+                    hand.receive(at, read_reply(1, [2000 + answered_late]), look=False)
+                    answered_late += 1
+                at = round(at + 0.005, 3)
+        counters = hand.counters("bms")
+        assert counters.down
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"late": 4}
+        reason = hand.runtimes["bms"].last_error
+        assert reason is not None
+        assert reason.endswith("its answers come after modbus.timeout_s: raise it"), reason
+        assert not [e for e in logs if e["event"] == "device still down, for another reason"]
+        meter_counters = hand.counters("meter")
+        assert meter_counters.errors == dict.fromkeys(meter_counters.errors, 0)
+        assert latest(hand.runtimes["bms"]) == {"v": 1000.0}
+    finally:
+        hand.close()
+
+
+def test_another_master_s_refusal_ends_no_read_of_a_device_down_at_unit_0(
+    pty_pair: PtyPair,
+) -> None:
+    """The BMS and line of :func:`test_another_master_s_refusal_in_a_read_at_unit_0_fixes_no_unit_id`:
+    the BMS answers with its unit id, 1, then is silent for three polls (a restart) and goes
+    down. At its first attempt after, pack 5's refusal to the other master's read
+    (:data:`OTHER_MASTER_REFUSAL`) comes first, then the BMS's answer. The refusal is not
+    the read's answer (of another unit id than the one the BMS's answers carry, it tells no
+    unit id: only an answer with values may, while the device is down): the BMS's answer
+    is, its value read, it is up, and no exception is counted for it. (Once down, the BMS had
+    forgotten its unit id: the refusal was taken as its read's, counted as its exception
+    0x02, and its own answer after it counted as a frame of another unit id.)"""
+    one = [{"name": "p0", "table": "input", "address": 0x1000}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.1, broadcast_reads=True)
+    bms["modbus"] |= {"retries": 0}
+    hand = HandBus(pty_pair, bms)
+    request = read_request(0, 0x1000, 1, function=4)
+    try:
+        assert hand.tick(100.0) == request
+        hand.receive(100.02, read_reply(1, [5321], function=4), look=False)
+        at = 100.05
+        while not hand.counters("bms").down and at < 110.0:  # silent: three timeouts
+            hand.tick(at)
+            at = round(at + 0.005, 3)
+        while hand.tick(at) != request and at < 120.0:  # its first attempt once down
+            at = round(at + 0.005, 3)
+        hand.receive(at + 0.01, OTHER_MASTER_REFUSAL, look=False)
+        assert hand.bus.in_flight is not None  # no answer of the BMS's
+        hand.receive(at + 0.03, read_reply(1, [5400], function=4), look=False)
+        assert hand.bus.in_flight is None
+        counters = hand.counters("bms")
+        assert (counters.transactions, counters.timeouts, counters.down) == (2, 3, False)
+        assert counters.exceptions == {}
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"unit": 1}
+        assert latest(hand.runtimes["bms"]) == {"p0": 5400.0}
+    finally:
+        hand.close()
+
+
 @pytest.mark.parametrize("unit", [1, 0], ids=["own-unit-id", "unit-0"])
 @pytest.mark.parametrize("during", [True, False], ids=["in-the-meter-s-exchange", "between"])
 def test_a_second_frame_of_the_answer_s_unit_id_after_a_read_at_unit_0_is_no_second_device(
