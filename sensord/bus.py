@@ -184,6 +184,7 @@ __all__ = [
     "MISSED_POLLS_HINT",
     "MISSED_POLLS_NETWORK_HINT",
     "OTHER_FUNCTION_HINT",
+    "OTHER_UNIT_AT_0_HINT",
     "OTHER_UNIT_HINT",
     "REPEATED_REPLY_HINT",
     "REPLY_CLOSE_HINT",
@@ -212,6 +213,17 @@ OTHER_UNIT_HINT = (
     "a frame of unit id {other} came in each of these exchanges, and no device of this bus "
     "has that unit id: if it is this device's address, set modbus.unit = {other} (some "
     "devices answer with their own address whatever was asked)"
+)
+
+#: What :data:`OTHER_UNIT_HINT` goes on to say when such a frame came within the timeout of
+#: the read at unit 0 of another device of the bus (``modbus.broadcast_reads``), whose read it
+#: can answer too: every device that answers reads at the broadcast address answers that one.
+OTHER_UNIT_AT_0_HINT = (
+    "; but they came while a second device's answer to {sensor}'s read at unit 0 could still "
+    "come (every device that answers reads at unit 0 answers that read): if this device's "
+    "address is not {other}, they are such answers, this device answered nothing, and "
+    "{sensor}'s values are whichever answer comes first (give each device a unit id of its "
+    "own)"
 )
 
 #: What to change when an RTU device's read times out while a sound frame of its unit id that
@@ -2024,18 +2036,21 @@ class Bus:
         elif response.unit != flight.device.unit:
             if not flight.device.unit and self._answers_broadcast(flight, response):
                 return True
-            if (
-                self._broadcast is not None
-                and not self._own_with_other_unit(flight, response)
-                and self._second_answer(response)
-            ):
-                return False
+            read_at_0 = ""  # the device read at unit 0 whose read it may answer too
+            if self._broadcast is not None:
+                name = self._broadcast[0].device.sensor.name
+                own = self._own_with_other_unit(flight, response)
+                if self._second_answer(response, count=not own):
+                    if not own:
+                        return False
+                    read_at_0 = name
             if not self._late(response):
                 errors["unit"] += 1
                 if response.function_code == flight.read.function_code and (
                     response.exception_code or len(response.frame) == flight.expected.size
                 ):
                     flight.device.other_unit = response.unit
+                    flight.device.other_unit_at_0 = read_at_0
             return False
         if response.function_code != flight.read.function_code:
             errors["function"] += 1
@@ -2101,7 +2116,7 @@ class Bus:
             )
         return True
 
-    def _second_answer(self, response: Response) -> bool:
+    def _second_answer(self, response: Response, *, count: bool = True) -> bool:
         """True when ``response``, a frame that answers no exchange in flight, is a second
         device's answer to the last read at unit 0 that was answered (``_broadcast``): of
         the read's function code, sound and of its length or an exception, of unit 0 or a
@@ -2113,8 +2128,8 @@ class Bus:
         of the line: two devices that answer reads at the broadcast address both answer it,
         one after the other or in a collision. Counted as ``unit`` for the device read at unit
         0, whichever exchange is in flight when it comes, and logged (once a minute per
-        device) naming the unit ids of both answers. Only looked at after a read at unit 0
-        was answered."""
+        device) naming the unit ids of both answers (unless ``count`` is False: only whether it
+        can be one is told). Only looked at after a read at unit 0 was answered."""
         assert self._broadcast is not None
         flight, first, until = self._broadcast
         if self._clock() > until:
@@ -2138,6 +2153,8 @@ class Bus:
             or unit == first
         ):
             return False
+        if not count:
+            return True
         device.counters.errors["unit"] += 1
         held = self._errors.check(f"second answer:{device.sensor.name}")
         if held is not None:
@@ -2159,7 +2176,10 @@ class Bus:
         answered with its unit id yet: a device that answers with its own address whatever
         was asked (:data:`OTHER_UNIT_HINT`) never does, and its every answer carries that
         address. In the exchange of a device that has answered with its unit id, such a
-        frame is taken for a second device's answer to the read at unit 0."""
+        frame is taken for a second device's answer to the read at unit 0. Taken for the
+        device's own, it is noted for its down reason with that read
+        (:data:`OTHER_UNIT_AT_0_HINT`): a silent device's exchange may hold a second device's
+        answer to it all the same."""
         device = flight.device
         if not device.unit or response.function_code != flight.read.function_code:
             return False
@@ -2388,6 +2408,7 @@ class Bus:
             device.timeouts_in_row = 0
             device.retried = 0
         device.other_unit = -1
+        device.other_unit_at_0 = ""
         device.other_function = -1
         device.late_in_row = 0
         device.foreign_in_row = 0
@@ -2559,9 +2580,13 @@ class Bus:
         pending = self.link.pending_transaction_id()
         why = CLOSED_ON_REQUEST_HINT if closed else NO_ANSWER_HINT[self.transport]
         other = device.other_unit
+        at_0 = device.other_unit_at_0
         if device.timeouts_in_row and other != device.other_unit_row:
             other = -1
+        elif device.timeouts_in_row:
+            at_0 = at_0 or device.other_unit_at_0_row
         device.other_unit_row = other
+        device.other_unit_at_0_row = at_0 if other >= 0 else ""
         function = device.other_function
         if device.timeouts_in_row and function != device.other_function_row:
             function = -1
@@ -2606,6 +2631,10 @@ class Bus:
         elif device.other_unit_row >= 0 and not counters.transactions:
             # only such frames came for it, each time, and it never answered as its unit id
             why = OTHER_UNIT_HINT.format(other=device.other_unit_row)
+            if device.other_unit_at_0_row:
+                why += OTHER_UNIT_AT_0_HINT.format(
+                    other=device.other_unit_row, sensor=device.other_unit_at_0_row
+                )
         elif device.late_in_row:
             why = LATE_ANSWER_HINT
         elif device.late_gateway_code:
@@ -2622,6 +2651,7 @@ class Bus:
         ):
             why = FRESH_CONNECTION_HINT
         device.other_unit = -1
+        device.other_unit_at_0 = ""
         device.other_function = -1
         device.late_in_row = 0
         device.late_gateway_code = 0

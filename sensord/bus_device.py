@@ -113,6 +113,11 @@ class _Device:
         #: one of them had none or another): a device whose address it is answers each request
         #: with it, another master's traffic now and then
         self.other_unit_row = -1
+        #: the sensor of the device read at unit 0 whose read ``other_unit``'s frame could
+        #: answer too, come within that read's timeout (``Bus._own_with_other_unit``); "": none
+        self.other_unit_at_0 = ""
+        #: such a sensor, for one of the frames of ``other_unit_row``'s exchanges ("": none)
+        self.other_unit_at_0_row = ""
         #: the function code of the last sound frame of its unit id that came in its exchange
         #: answering a read of another table than the read's (RTU), since its last request
         #: timed out or was answered; -1: none

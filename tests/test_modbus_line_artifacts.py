@@ -572,6 +572,52 @@ def test_a_device_that_answers_with_another_unit_id_after_a_read_at_unit_0_is_to
         hand.close()
 
 
+def test_a_second_device_s_answer_at_unit_0_in_a_silent_device_s_exchange_is_told_as_one(
+    pty_pair: PtyPair,
+) -> None:
+    """The BMS and meter of
+    :func:`test_a_device_that_answers_with_another_unit_id_after_a_read_at_unit_0_is_told_so`,
+    on a line where a second device answers reads at unit 0 too, with its unit id, 7, 40 ms
+    after the BMS (two packs that both answer the broadcast address, each at its own pace),
+    and the meter is silent (unpowered). The second device's answer comes in the meter's
+    exchange, within the BMS's read's timeout, at each poll. The bus cannot tell it from an
+    answer of the meter with another unit id: it is counted as the meter's ``unit``, and
+    the meter, down, is told both: set modbus.unit = 7 if 7 is its address, else a second
+    device answers the BMS's read at unit 0, and the meter answered nothing. (It was told
+    only to set modbus.unit = 7: an operator who did would read the second pack as the
+    meter.)"""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.1, "retries": 0}
+    hand = HandBus(pty_pair, bms, meter)
+    try:
+        for poll in range(3):
+            at = 100.0 + poll
+            assert hand.tick(at) == read_request(0, 0, 1), poll
+            assert hand.receive(at + 0.02, read_reply(1, [1000 + poll])) == b""
+            assert hand.tick(at + 0.03) == read_request(2, 0, 1), poll
+            assert hand.receive(at + 0.06, read_reply(7, [2000 + poll])) == b""
+            assert hand.tick(at + 0.2) == b""
+            assert hand.bus.in_flight is None, poll
+        assert latest(hand.runtimes["bms"]) == {"v": 1002.0}
+        counters = hand.counters("bms")
+        assert counters.errors == dict.fromkeys(counters.errors, 0)  # counted once: the meter's
+        meter_counters = hand.counters("meter")
+        assert (meter_counters.timeouts, meter_counters.down) == (3, True)
+        assert meter_counters.errors == dict.fromkeys(meter_counters.errors, 0) | {"unit": 3}
+        reason = hand.runtimes["meter"].last_error
+        assert reason is not None
+        assert "a frame of unit id 7 came in each of these exchanges" in reason, reason
+        assert "set modbus.unit = 7" in reason, reason
+        assert (
+            "but they came while a second device's answer to bms's read at unit 0 could still come"
+        ) in reason, reason
+        assert "if this device's address is not 7, they are such answers, this device" in reason
+    finally:
+        hand.close()
+
+
 def test_a_late_answer_of_a_device_read_at_unit_0_is_its_own_not_the_next_device_s(
     pty_pair: PtyPair,
 ) -> None:
