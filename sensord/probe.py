@@ -503,8 +503,8 @@ def _tell_refusal(
     address that reads as a manual's reference, the address it stands for; and ``other``, the
     other register table's answer at those addresses, when it holds registers."""
     code = refusal.exception_code
-    who = f"unit {args.unit}" if tcp else _refused_by(args, refusal.unit)
-    print(f"{who} answered with {exception_named(code)}")
+    who = f"unit {args.unit} answered" if tcp else _refused_by(args, refusal.unit)
+    print(f"{who} with {exception_named(code)}")
     as_ref = reference_read_as_address(table, address)
     if code == 2 and as_ref is not None:
         print(
@@ -522,19 +522,17 @@ def _tell_refusal(
 
 def _refused_by(args: argparse.Namespace, unit: int) -> str:
     """Who refused the probe's read on a serial line, as its refusal of unit id ``unit``
-    tells: ``args.unit``; for a read at unit 0 (``modbus.broadcast_reads``) the unit id the
-    refusal came from, and what unit 0 is: the broadcast address, which a device that takes
-    reads at any unit id (or only there) answers, with its own unit id or with 0."""
+    tells, up to the exception it answered with: ``args.unit``; for a read at unit 0
+    (``modbus.broadcast_reads``) the unit id the refusal came from, and what unit 0 is: the
+    broadcast address, which this device answers (some answer reads at any unit id, some
+    only there), with its own unit id or with 0."""
     if args.unit:
-        return f"unit {args.unit}"
+        return f"unit {args.unit} answered"
     if unit == 0:
-        return (
-            "unit 0 (the broadcast address; the device answers reads there as any unit id "
-            "it is asked at, and answers with 0)"
-        )
+        return "unit 0 (the broadcast address, which this device answers, with unit id 0) answered"
     return (
-        f"unit {unit}, read at unit 0 (the broadcast address; the device answers reads there "
-        f"as any unit id it is asked at, with its own unit id, {unit}),"
+        f"unit {unit} answered the read at unit 0 (the broadcast address, which this device "
+        "answers, with its own unit id)"
     )
 
 

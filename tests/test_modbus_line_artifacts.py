@@ -1316,11 +1316,10 @@ def test_the_probe_tells_a_refusal_of_the_device_s_own_unit_id_to_a_read_at_unit
     captured = capsys.readouterr()
     assert code == 1
     told = (
-        "unit 1, read at unit 0 (the broadcast address; the device answers reads there as any "
-        "unit id it is asked at, with its own unit id, 1), answered"
+        "unit 1 answered the read at unit 0 (the broadcast address, which this device "
+        "answers, with its own unit id)"
         if answers_as
-        else "unit 0 (the broadcast address; the device answers reads there as any unit id it "
-        "is asked at, and answers with 0) answered"
+        else "unit 0 (the broadcast address, which this device answers, with unit id 0) answered"
     )
     assert f"{told} with exception 0x02 (illegal data address)\n" in captured.out, captured.out
     assert ("answered from unit 1" in captured.err) is bool(answers_as), captured.err
