@@ -2079,12 +2079,18 @@ class Bus:
         answers the other master's read would have fixed a unit id the device never answers
         with, and every answer of the device's own unit id been refused from then on. A
         frame of a second unit id is another device's, and counted as ``unit`` as any other
-        is; but while the device is down, an answer with values (not a refusal) of another
-        unit id is its answer, and its unit id the one taken from then on (one taken from
-        the other master's exchange refused all of the device's own answers). The unit id
-        taken before is kept until then: the device's answers after their timeout, the one
-        to the request that took it down among them, are its (``_device_of``: counted
-        ``late``, its drain started again, its down reason that they come late)."""
+        is; but once the device is down, an answer with values (not a refusal) of the unit id
+        whose answers to its reads came in each of its last :data:`DOWN_AFTER_TIMEOUTS`
+        exchanges, which timed out (``answered_other_row``, counted at ``_timed_out``), is its
+        answer, and that unit id the one taken from then on: one taken from the other
+        master's exchange refused all of the device's own answers, which come in each of its
+        exchanges, while the other master's exchanges come at their own pace (the first
+        answer after a down, taken whatever its unit id, gave a device that had been off the
+        values of another pack the other master reads). The unit id taken before is kept
+        until then:
+        the device's answers after their timeout, the one to the request that took it down
+        among them, are its (``_device_of``: counted ``late``, its drain started again, its
+        down reason that they come late)."""
         device = flight.device
         expected = flight.expected
         frame = response.frame
@@ -2095,14 +2101,20 @@ class Bus:
                 or response.exception_code
             )
             or response.function_code != expected.read.function_code
-            or (
-                device.answers_as not in (-1, unit)
-                and (bool(response.exception_code) or not device.counters.down)
-            )
             or any(other.unit == unit for other in self.devices.values())
             or any(left.unit == unit for left in self.left.kept)
         ):
             return False
+        if device.answers_as not in (-1, unit):
+            if response.exception_code:
+                return False
+            if not (
+                device.counters.down
+                and unit == device.answered_other_row
+                and device.answered_other_run >= DOWN_AFTER_TIMEOUTS
+            ):
+                device.answered_other = unit
+                return False
         if device.answers_as != unit and not response.exception_code:
             device.answers_as = unit
             device.sensor.log.info(
@@ -2190,9 +2202,12 @@ class Bus:
     def _broadcast_answerers(self, device: _Device) -> frozenset[int]:
         """The unit ids whose frames can answer a read of ``device`` at unit 0 as
         :meth:`_answers_broadcast` takes them: the one its answers carried so far, else any
-        that no device of the bus (nor one that left it) has (also while the device is down:
-        it may take another)."""
-        if device.answers_as >= 0 and not device.counters.down:
+        that no device of the bus (nor one that left it) has; while it is down, also the one
+        it takes instead once that came often enough (``answered_other_row``)."""
+        if device.answers_as >= 0:
+            row = device.answered_other_row
+            if device.counters.down and device.answered_other_run >= DOWN_AFTER_TIMEOUTS:
+                return frozenset((device.answers_as, row))
             return frozenset((device.answers_as,))
         taken = {other.unit for other in self.devices.values()}
         taken.update(left.unit for left in self.left.kept)
@@ -2409,6 +2424,8 @@ class Bus:
             device.retried = 0
         device.other_unit = -1
         device.other_unit_at_0 = ""
+        device.answered_other = device.answered_other_row = -1
+        device.answered_other_run = 0
         device.other_function = -1
         device.late_in_row = 0
         device.foreign_in_row = 0
@@ -2579,6 +2596,13 @@ class Bus:
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()
         why = CLOSED_ON_REQUEST_HINT if closed else NO_ANSWER_HINT[self.transport]
+        other = device.answered_other
+        if other >= 0 and other == device.answered_other_row:
+            device.answered_other_run += 1
+        else:
+            device.answered_other_row = other
+            device.answered_other_run = 1 if other >= 0 else 0
+        device.answered_other = -1
         other = device.other_unit
         at_0 = device.other_unit_at_0
         if device.timeouts_in_row and other != device.other_unit_row:

@@ -128,9 +128,18 @@ class _Device:
         self.other_function_row = -1
         #: a device read at unit 0 (``modbus.broadcast_reads``) whose answers carry its own
         #: unit id: that unit id, once an answer with values was taken (-1: none; while the
-        #: device is down, its next answer with values may carry another, which it takes:
-        #: see ``Bus._answers_broadcast``)
+        #: device is down, it may take another: ``answered_other_row``,
+        #: ``Bus._answers_broadcast``)
         self.answers_as = -1
+        #: a device read at unit 0 whose answers carried a unit id (``answers_as``): the unit id
+        #: of another that an answer with values to its read came with in its exchange in flight
+        #: (-1: none; ``Bus._answers_broadcast``)
+        self.answered_other = -1
+        #: that unit id as it came in each of its last ``answered_other_run`` exchanges, which
+        #: timed out (-1 and 0: none); while it is down, the device's answers carry it from then
+        #: on once it came in :data:`~sensord.bus_reads.DOWN_AFTER_TIMEOUTS` of them
+        self.answered_other_row = -1
+        self.answered_other_run = 0
         #: what its down reason says to check (while it is down)
         self.down_why = ""
         #: no request to the device before then: on RTU its answer to a request that timed

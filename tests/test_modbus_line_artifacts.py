@@ -1232,6 +1232,80 @@ def test_another_master_s_refusal_ends_no_read_of_a_device_down_at_unit_0(
         hand.close()
 
 
+def test_another_master_s_answer_gives_no_values_to_a_device_back_at_unit_0(
+    pty_pair: PtyPair,
+) -> None:
+    """The line of :func:`test_a_unit_id_taken_from_another_master_s_answer_at_unit_0_is_learned_again_once_down`,
+    the other way round: the BMS, read at unit 0, answers with its unit id, 1, then is off
+    for three polls (a restart) and goes down, pack 5's answer to the other master's read
+    of the same registers coming in the last of its exchanges. At its first attempt after,
+    pack 5's answer comes first again, then the BMS's own. Pack 5's answer is not the
+    BMS's: its unit id did not come in each of the exchanges that took the BMS down, as the
+    BMS's own answers do when they carry another unit id. The BMS's answer is read, its values its own. (Down, the
+    BMS took the first answer of any unit id: pack 5's values were read as the BMS's, its
+    unit id taken, and the BMS's own answers refused after it.)"""
+    bms = device("bms", "", 0, SEPLOS_READ, interval_s=1.0, max_gap=12, broadcast_reads=True)
+    bms["modbus"] |= {"timeout_s": 0.2, "retries": 0}
+    hand = HandBus(pty_pair, bms)
+    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    try:
+        assert hand.tick(100.0) == SEPLOS_PACK_READ
+        hand.receive(100.02, read_reply(1, words, function=4), look=False)
+        at = 100.05
+        asked = 0
+        while not hand.counters("bms").down and at < 110.0:  # off: three timeouts
+            if hand.tick(at) == SEPLOS_PACK_READ:
+                asked += 1
+                if asked == 3:  # the other master's exchange with pack 5 within the last
+                    hand.receive(at + 0.01, read_reply(5, [7] * 14, function=4), look=False)
+            at = round(at + 0.005, 3)
+        assert asked == 3
+        while hand.tick(at) != SEPLOS_PACK_READ and at < 120.0:  # its first attempt once down
+            at = round(at + 0.005, 3)
+        hand.receive(at + 0.01, read_reply(5, [7] * 14, function=4), look=False)
+        assert hand.bus.in_flight is not None  # no answer of the BMS's
+        hand.receive(at + 0.05, read_reply(1, [5400, *words[1:]], function=4), look=False)
+        assert hand.bus.in_flight is None
+        counters = hand.counters("bms")
+        assert (counters.transactions, counters.timeouts, counters.down) == (2, 3, False)
+        assert latest(hand.runtimes["bms"]) == {"p0": 5400.0, "p13": 240.0}
+        assert hand.values("bms")["p13"] == (240.0, 240.0, 2)  # pack 5's 7 never read
+    finally:
+        hand.close()
+
+
+def test_a_unit_id_learned_again_once_down_outlasts_an_answer_lost_on_the_line(
+    pty_pair: PtyPair,
+) -> None:
+    """:func:`test_a_unit_id_taken_from_another_master_s_answer_at_unit_0_is_learned_again_once_down`,
+    where the BMS's answer to its second read after the wrong unit id was taken is lost on
+    the line (nothing comes in that exchange): its answers of unit 1 come in each of its
+    exchanges after that, its attempts once down among them, and once they came in three
+    in a row it is read again and up. (A row of frames of one unit id in every timed-out
+    exchange, broken once, stayed broken while the device was down: it never came back.)"""
+    bms = device("bms", "", 0, SEPLOS_READ, interval_s=1.0, max_gap=12, broadcast_reads=True)
+    bms["modbus"] |= {"timeout_s": 0.2}
+    hand = HandBus(pty_pair, bms)
+    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    try:
+        assert hand.tick(100.0) == SEPLOS_PACK_READ
+        assert hand.receive(100.02, read_reply(5, [7] * 14, function=4)) == b""
+        at = 101.0
+        reads = 0
+        while not hand.counters("bms").transactions > 1 and at < 200.0:
+            if hand.tick(at) == SEPLOS_PACK_READ:
+                reads += 1
+                if reads != 2:  # the second one's answer is lost
+                    hand.receive(at + 0.05, read_reply(1, words, function=4))
+            at = round(at + 0.05, 3)
+        counters = hand.counters("bms")
+        assert counters.transactions == 2, at
+        assert not counters.down
+        assert latest(hand.runtimes["bms"]) == {"p0": 5321.0, "p13": 240.0}
+    finally:
+        hand.close()
+
+
 @pytest.mark.parametrize("unit", [1, 0], ids=["own-unit-id", "unit-0"])
 @pytest.mark.parametrize("during", [True, False], ids=["in-the-meter-s-exchange", "between"])
 def test_a_second_frame_of_the_answer_s_unit_id_after_a_read_at_unit_0_is_no_second_device(
