@@ -441,6 +441,16 @@ STALE_CHECK_S = 1.0
 SILENT_RECONNECT_REQUESTS = 5
 
 
+def _sound_frames(data: bytes) -> bool:
+    """Whether ``data`` is one sound RTU frame (its CRC right), or two, one after the other."""
+    if not crc16(data):
+        return True
+    return any(
+        not crc16(data[:end]) and not crc16(data[end:])
+        for end in range(MIN_FRAME_BYTES, len(data) - MIN_FRAME_BYTES + 1)
+    )
+
+
 def _late_hint(code: int, after_s: float) -> str:
     """The hint of the log line of an answer after its timeout, ``after_s`` after its request at
     least: an answer with values, an exception (``code``), or a gateway's 0x0A or 0x0B."""
@@ -1313,9 +1323,10 @@ class Bus:
         bytes, as a 15's or 16's answer begins) are returned with ``chunk``, and the rest of
         the exchange is read as on a line that does not echo (an adapter whose echo stopped
         with the port left open), whatever pieces the answer came in; unless, in the
-        exchange's first chunk, they are a sound frame and the echo (whole, or its first
-        bytes) follows it, or a sound frame that cannot answer the write is all it holds:
-        that frame came before the request went out (``_after_echo``, ``_came_before``).
+        exchange's first chunk, they are one or two sound frames and the echo (whole, or
+        its first bytes) follows them, or a sound frame that cannot answer the write is all
+        it holds: those came before the request went out (``_after_echo``,
+        ``_came_before``).
 
         Before the bus knows that the line echoes (the first write after the port opens,
         asked before any read), a write's first copy of its request is taken for its answer
@@ -1343,12 +1354,13 @@ class Bus:
     @staticmethod
     def _echo_begins(request: bytes, chunk: bytes) -> int:
         """Where in ``chunk``, the first bytes of a write's exchange on a line known to echo,
-        the echo of ``request`` begins after one sound frame (its CRC right; the first such
+        the echo of ``request`` begins after one sound frame (its CRC right) or two (another
+        master's request and its answer, on a line that master shares; the first such
         place): the echo whole, or its first bytes up to the end of ``chunk`` (an adapter cuts
         its batches anywhere, within the echo too); -1 where none does."""
         begins = chunk.find(request[:1], MIN_FRAME_BYTES)
-        while 0 < begins <= MAX_FRAME_BYTES:
-            if request.startswith(chunk[begins : begins + len(request)]) and not crc16(
+        while 0 < begins <= 2 * MAX_FRAME_BYTES:
+            if request.startswith(chunk[begins : begins + len(request)]) and _sound_frames(
                 chunk[:begins]
             ):
                 return begins
@@ -1373,11 +1385,12 @@ class Bus:
 
     def _after_echo(self, flight: _Exchange, chunk: bytes, begins: int) -> bytes:
         """``chunk``, the first bytes of ``flight``'s write on a line known to echo, holds the
-        echo of its request from ``begins`` on (whole, or its first bytes), after a sound
-        frame (its CRC right): that came before the request went out (an adapter passes on
-        what it received in batches: an FTDI chip's latency timer holds up to 16 ms of
-        bytes), as a device's late answer to the write before this one does, and is read as a
-        frame that comes while no exchange is in flight (``_feed_frames``). (Bytes whose CRC
+        echo of its request from ``begins`` on (whole, or its first bytes), after one or two
+        sound frames (their CRC right): they came before the request went out (an adapter
+        passes on what it received in batches: an FTDI chip's latency timer holds up to 16 ms
+        of bytes), as a device's late answer to the write before this one does, or another
+        master's exchange, and are read as frames that come while no exchange is in flight
+        (``_feed_frames``). (Bytes whose CRC
         is wrong are the echo damaged on the line, and the request's bytes after them the
         device's answer: ``_write_echo``.) The echo is held back and dropped as
         ``_write_echo`` does it; what follows it in ``chunk`` is returned."""

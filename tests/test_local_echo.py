@@ -1407,6 +1407,49 @@ def test_a_late_answer_read_apart_from_a_write_s_echo_on_a_line_known_to_echo_is
         hand.close()
 
 
+@pytest.mark.parametrize("cut", [8, 3], ids=["whole", "cut-at-3"])
+def test_another_master_s_exchange_read_with_a_write_s_echo_on_a_line_known_to_echo_is_no_answer(
+    pty_pair: PtyPair, cut: int
+) -> None:
+    """An echoing line, known to echo, shared with another master (a Seplos pack at address 0
+    polls the packs at 1 and up on the line it shares: syssi/esphome-seplos-bms issue 116):
+    that master's read of unit 5 and unit 5's answer come on the line just before the bus
+    sends device 3's set-up write, and the adapter passes both on with the write's echo in
+    one batch (an FTDI chip's latency timer: pymodbus pull request 880), whole or cut within
+    the echo. The two frames came before the write went out; the echo is dropped as the
+    echo, not taken for the write's answer: the write, which device 3 did not answer, times
+    out and is asked again, then taken. (Two frames before the echo were not taken for
+    frames come before the request: the exchange was read as on a line that echoes no more,
+    and the echo taken for the write's answer.)"""
+    reader = echo_table("", 1, "m")
+    other = echo_table("", 3, "w3", setup=[{"table": "holding", "address": 55, "value": 8}])
+    b = rtu_frame(bytes.fromhex("03 06 00 37 00 08"))
+    exchange = read_request(5, 0x1000, 1, function=4) + read_reply(5, [7], function=4)
+    hand = HandBus(pty_pair, reader, other)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(1, 0, 1)
+            hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
+            at = 100.002
+            while not (request := hand.tick(at)):
+                at = round(at + 0.001, 3)
+            assert request == b, request
+            hand.receive(at + 0.001, exchange + b[:cut], look=False)
+            if b[cut:]:
+                hand.receive(at + 0.002, b[cut:], look=False)
+            assert hand.bus.in_flight is not None  # b awaits its answer
+            assert write_lines(logs) == []
+            assert hand.tick(at + 0.22) == b""  # b timed out
+            assert hand.bus.in_flight is None
+            counters = hand.counters("w3")
+            assert (counters.transactions, counters.timeouts) == (0, 1)
+            assert b in play_echoing_line(hand, 102.0, {1, 3})  # asked again, answered
+        assert write_lines(logs) == [("set-up write taken", None)]
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
+
+
 def test_two_writes_to_a_device_answering_in_50_ms_on_an_echoing_line_are_taken_once() -> None:
     """A real device (pymodbus's serial server) behind an adapter that echoes
     (epics-modules/modbus issue 39), ``local_echo`` off, answering every request 50 ms after
