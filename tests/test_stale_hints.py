@@ -229,28 +229,46 @@ def test_without_a_capture_ring_the_stale_event_still_counts_the_bytes() -> None
     assert "no bytes came" in event["hint"]
 
 
-def test_a_replay_at_the_end_of_its_capture_says_so(tmp_path: Path) -> None:
-    path = tmp_path / "short.cap"
-    records = [Record(RX, 0.1 * i, b"%d\n" % i) for i in range(3)]
+def replay_runtime(
+    tmp_path: Path, records: list[Record], speed: float
+) -> tuple[SensorRuntime, Clock]:
+    """An open sensor (``stale_after_s = 2``) replaying a capture of ``records`` at ``speed``,
+    on a clock of its own."""
+    path = tmp_path / "replay.cap"
     path.write_bytes(encode_capture({"port": "/dev/ttyUSB0", "format": "value"}, records))
     text = (
         f'[[sensors]]\nname = "s"\nport = "replay://{path}"\nstale_after_s = 2\n'
-        f"replay = {{ speed = 0 }}\n{VALUE}"
+        f"replay = {{ speed = {speed} }}\n{VALUE}"
     )
     clock = Clock()
     runtime = SensorRuntime(parse_config(text).sensors[0], clock=clock, wall_clock=clock)
     assert runtime.try_open()
+    return runtime, clock
+
+
+def stale_hint_after(runtime: SensorRuntime, clock: Clock, seconds: float) -> str:
+    """The hint of the ``stale`` event ``seconds`` later, the bytes due by then read."""
+    source = runtime.source
+    assert source is not None
+    with capture_logs() as logs:
+        clock.now += seconds
+        runtime.feed(source.read())
+        runtime.tick(clock.now)
+    [event] = [e for e in logs if e.get("state") == "stale"]
+    hint: str = event["hint"]
+    return hint
+
+
+def test_a_replay_at_the_end_of_its_capture_says_so(tmp_path: Path) -> None:
+    records = [Record(RX, 0.1 * i, b"%d\n" % i) for i in range(3)]
+    runtime, clock = replay_runtime(tmp_path, records, 0)
     try:
         source = runtime.source
         assert source is not None
         while not source.finished:
             runtime.feed(source.read())
         assert runtime.framer.frames == 3
-        with capture_logs() as logs:
-            clock.now += 2.5
-            runtime.tick(clock.now)
-        [event] = [e for e in logs if e.get("state") == "stale"]
-        assert event["hint"] == "the replay reached the end of its capture"
+        assert stale_hint_after(runtime, clock, 2.5) == "the replay reached the end of its capture"
     finally:
         runtime.stop()
 
@@ -268,31 +286,19 @@ def test_a_replay_silent_in_its_capture_is_told_of_the_capture_not_of_a_simulati
     """A capture in which the device was silent for longer than ``stale_after_s``: the replay
     goes stale in that spell, and its hint names the capture, not a simulated device's
     ``sampling_rate_hz``, which a replay does not read."""
-    path = tmp_path / "gap.cap"
     records = [Record(RX, 0.1, b"1\n"), Record(RX, 0.2, b"2\n"), Record(RX, 60.0, b"3\n")]
-    path.write_bytes(encode_capture({"port": "/dev/ttyUSB0", "format": "value"}, records))
-    text = (
-        f'[[sensors]]\nname = "s"\nport = "replay://{path}"\nstale_after_s = 2\n'
-        f"replay = {{ speed = {speed} }}\n{VALUE}"
-    )
-    clock = Clock()
-    runtime = SensorRuntime(parse_config(text).sensors[0], clock=clock, wall_clock=clock)
-    assert runtime.try_open()
+    runtime, clock = replay_runtime(tmp_path, records, speed)
     try:
         source = runtime.source
         assert source is not None
         clock.now += 1.0
         runtime.feed(source.read())
         assert runtime.framer.frames == 2
-        with capture_logs() as logs:
-            clock.now += 3.5
-            runtime.feed(source.read())
-            runtime.tick(clock.now)
+        hint = stale_hint_after(runtime, clock, 3.5)
         assert not source.finished
-        [event] = [e for e in logs if e.get("state") == "stale"]
-        assert event["hint"] == (
-            f"no bytes came from the replay of {path}: its capture holds none for this spell "
-            f"(the device was silent when it was recorded; {pace})"
+        assert hint == (
+            f"no bytes came from the replay of {tmp_path / 'replay.cap'}: its capture holds "
+            f"none for this spell (the device was silent when it was recorded; {pace})"
         )
     finally:
         runtime.stop()

@@ -937,25 +937,16 @@ class BlockFramer(LineFramer):
             stop = end if end >= 0 else size
             line_end = _first_line_end(data, start + 1, stop)
             again = data.find(_STX, start + 1, stop if line_end < 0 else line_end)
-            if line_end >= 0 and again < 0:  # its ETX lost: a message is one line
-                if not self._too_long(start, line_end + 1):
+            # cut short before its ETX: by the next message's STX, or by a line end (its ETX
+            # lost: a message is one line)
+            cut, by = (again, "the next message's STX") if again >= 0 else (line_end, "a line end")
+            if cut >= 0:
+                if not self._too_long(start, cut + 1):
                     self.rejected["truncated"] += 1
                     self._rejected_block(
-                        "truncated",
-                        data[start:line_end],
-                        "cut short: a line end came before its ETX",
+                        "truncated", data[start:cut], f"cut short: {by} came before its ETX"
                     )
-                pos = line_end
-                continue
-            if again >= 0:  # a new message before this one's end
-                if not self._too_long(start, again + 1):
-                    self.rejected["truncated"] += 1
-                    self._rejected_block(
-                        "truncated",
-                        data[start:again],
-                        "cut short: the next message's STX came before its ETX",
-                    )
-                pos = again
+                pos = cut
                 continue
             if end < 0:
                 return start
