@@ -742,6 +742,17 @@ class Dialogue:
         if self.next_poll_at is not None and now >= self.next_poll_at:
             self._poll(now)
 
+    def answer_awaited(self, now: float) -> bool:
+        """True when the last poll request awaits its answer and the next one is due at
+        ``now``: what the port holds is read before ``tick`` writes it (the reader's
+        ``_read_before_tick``). The loop reads a port when its descriptor is readable, but
+        checks its timers first after a pause between passes (``Reader.run``), so an answer
+        whose last bytes came in the pause that ends as the next poll is due would be read
+        only after that poll's request, its first bytes dropped (``_poll``) and the poll
+        counted unanswered."""
+        at = self.next_poll_at
+        return self.awaiting_response and at is not None and now >= at
+
     def next_deadline(self) -> float | None:
         """The earliest time ``tick`` has work to do (set-up, poll), while the port is open."""
         if self._setup_at is not None:

@@ -731,9 +731,12 @@ class Reader:
         a bus's reply ends it and is read as it comes, so the pause adds nothing to a round
         trip while the other ports stay batched, and a reply already there when the bus's
         timeout comes is read before the bus is ticked (``_read_before_tick``), so it is not
-        counted late. A bus's port without a descriptor (``rfc2217://``) ends the pause
-        through the wake-up of its blocking-read thread, and the chunks that thread queued
-        are taken before the bus is ticked.
+        counted late. So is what the port of a polled sensor holds when its next poll is due
+        while the last request awaits its answer (``SensorRuntime.awaiting_reply``): one read
+        of that port, at that poll only, and none of a port that is not polled. A bus's port
+        without a descriptor (``rfc2217://``) ends the pause through the wake-up of its
+        blocking-read thread, and the chunks that thread queued are taken before the bus is
+        ticked (a polled sensor's, before its poll is written).
         """
         self._stop = False
         self._loop_thread = threading.get_ident()
@@ -816,7 +819,8 @@ class Reader:
 
     def _read_before_tick(self, sensor: Port, source: Source) -> None:
         """Read what a port waiting for a reply holds before its tick may time the exchange
-        out: a reply that came while the loop was busy elsewhere is the exchange's, not a late
+        out (a bus) or write the next poll request (a polled sensor): a reply that came while
+        the loop was busy elsewhere, or paused between passes, is the exchange's, not a late
         one. A port that breaks is disconnected."""
         try:
             chunk = source.read()

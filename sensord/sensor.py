@@ -1028,8 +1028,14 @@ class SensorRuntime:
         or None for a sensor that reads a port of its own."""
         return f"bus:{self.config.port}" if self.config.on_bus else None
 
-    #: True while an exchange awaits its response: the reader then reads without pausing
-    awaiting_reply = False
+    @property
+    def awaiting_reply(self) -> bool:
+        """True while a poll request awaits its answer and the next request is due: the reader
+        then reads what the port holds before ``tick`` writes the next one
+        (``Reader._read_before_tick``), so an answer that came while the loop paused is that
+        poll's, not dropped as the start of a late one (``Dialogue.answer_awaited``)."""
+        dialogue = self.dialogue
+        return dialogue is not None and dialogue.answer_awaited(self._clock())
 
     @property
     def read_timeout_s(self) -> float:

@@ -1,0 +1,250 @@
+"""A polled device's answer that waits in the kernel when its next poll is due.
+
+The reader loop checks its timers before it reads the ports after a pause between passes
+(``Reader.run``): an answer whose last bytes came during the pause that ends as the next poll
+is due is read before that poll's request is written (``Reader._read_before_tick``, asked for
+by ``Dialogue.answer_awaited``), so it is the poll's answer, not the start of a late one
+dropped at the next request (``Dialogue._poll``). Real ptys, a device thread answering each
+request on a schedule of its own, the real reader loop on real time. The reader pauses 0.1 s
+between passes here (20 ms by default) so that the answers' timing relative to the pause has
+tens of milliseconds of room on a loaded machine.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from harness.modbus import run_reader_until
+from harness.pty import PtyPair, wait_readable
+
+from sensord.config import Config
+from sensord.formats.presets import command_bytes
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+from sensord.sources.serial_port import SerialSource
+
+#: The reader's pause between passes in these tests (see the module docstring).
+PAUSE_S = 0.1
+
+INTERVAL_S = 0.5
+
+#: A schedule of writes answering one request: (seconds after the request was read, bytes).
+Schedule = list[tuple[float, bytes]]
+
+
+class Device:
+    """The device end of a pty: reads each request ending in ``request_end`` and writes what
+    ``answer(n)`` schedules for the ``n``-th request (from 0), on a thread of its own."""
+
+    def __init__(
+        self, pair: PtyPair, request_end: bytes, answer: Callable[[int], Schedule]
+    ) -> None:
+        self.pair = pair
+        self.request_end = request_end
+        self.answer = answer
+        self.requests = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="poll-device", daemon=True)
+
+    def _run(self) -> None:
+        fd = self.pair.master_fd
+        assert fd is not None
+        pending: list[tuple[float, bytes]] = []
+        while not self._stop.is_set():
+            wait = min((at for at, _ in pending), default=time.monotonic() + 0.05)
+            if wait_readable(fd, max(0.0, wait - time.monotonic())):
+                data = os.read(fd, 256)
+                at = time.monotonic()
+                for _ in range(data.count(self.request_end)):
+                    pending += [(at + after, part) for after, part in self.answer(self.requests)]
+                    self.requests += 1
+            now = time.monotonic()
+            for item in sorted(item for item in pending if item[0] <= now):
+                pending.remove(item)
+                self.pair.write(item[1])
+
+    def __enter__(self) -> Device:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+
+
+def load(table: dict[str, Any], *others: dict[str, Any]) -> Config:
+    """A sensor ``s`` given by ``table``, and the sensors ``others`` beside it."""
+    sensors = [{"name": "s", "simulate": "never", **table}, *others]
+    errors: list[str] = []
+    loaded = Config.load({"sensors": sensors}, "", errors)
+    assert loaded is not None, errors
+    return loaded
+
+
+def instrument(path: str) -> Config:
+    """A text instrument at 1200 baud answering its poll ``M`` with a value line."""
+    return load(
+        {
+            "port": path,
+            "format": "value",
+            "channels": [{"name": "v"}],
+            "poll": {"request": "M\\n", "interval_s": INTERVAL_S},
+            "serial": {"baudrate": 1200},
+        }
+    )
+
+
+@contextmanager
+def polled(config: Config, device: Device) -> Iterator[tuple[Reader, SensorRuntime]]:
+    reader = Reader([SensorRuntime(s) for s in config.sensors])
+    reader.batch_interval_s = PAUSE_S
+    try:
+        with device:
+            yield reader, reader.sensors["s"]
+    finally:
+        reader.close()
+
+
+class Readings:
+    """The readings of one channel, each new latest one noted when ``__call__`` looks (the
+    reader's ``until``, once a pass): the values published, in their order."""
+
+    def __init__(self, rt: SensorRuntime, channel: str) -> None:
+        self.rt = rt
+        self.channel = channel
+        self.values: list[float] = []
+        self._last: object = None
+
+    def __call__(self) -> list[float]:
+        (stats,) = [c.stats for c in self.rt.snapshot().channels if c.name == self.channel]
+        if stats is not None and stats.reading is not self._last:
+            self._last = stats.reading
+            self.values.append(stats.reading.value)
+        return self.values
+
+
+def paced(text: bytes, ends_at: float, byte_s: float) -> Schedule:
+    """``text`` written a byte at a time, ``byte_s`` apart, the last at ``ends_at``."""
+    first = ends_at - byte_s * (len(text) - 1)
+    return [(first + i * byte_s, text[i : i + 1]) for i in range(len(text))]
+
+
+def test_a_slow_answer_that_ends_in_the_pause_before_the_next_poll_is_that_polls() -> None:
+    """A text instrument at 1200 baud (8.3 ms a byte) whose answer ends 40 ms before its next
+    poll is due: its first byte ends the loop's wait, the pause after that read runs into the
+    poll's time, and the rest of the answer waits in the kernel. It is read before the request
+    goes, and every answer is taken, none counted as a poll timeout (one allowed for a stall
+    of the loaded machine; without the read before the poll every answer's first bytes are
+    dropped at the next request and nearly every poll is counted unanswered)."""
+    with PtyPair() as pair:
+
+        def answer(n: int) -> Schedule:
+            return paced(b"%d\n" % (100 + n), INTERVAL_S - 0.04, 10 / 1200)
+
+        device = Device(pair, b"\n", answer)
+        with polled(instrument(pair.path), device) as (reader, rt):
+            seen = Readings(rt, "v")
+            run_reader_until(reader, lambda: bool(seen()) and device.requests >= 8, 15.0)
+            timeouts = rt.poll_timeouts
+            frames = rt.snapshot().frames
+    got = seen.values
+    assert timeouts <= 1, (timeouts, got)
+    assert frames >= device.requests - 2, got
+    assert got == sorted(got)  # each answer whole and in its order
+    assert all(100 <= v < 100 + device.requests for v in got), got
+
+
+def mhz19_reply(ppm: int) -> bytes:
+    """An MH-Z19's answer to its read request: FF 86, CO2, temperature + 40, the checksum."""
+    body = bytes([0x86, ppm >> 8, ppm & 0xFF, 62, 0, 0, 0])
+    return b"\xff" + body + bytes([-sum(body) % 256])
+
+
+def test_an_answer_whose_rest_comes_after_the_next_request_is_still_dropped() -> None:
+    """A polled MH-Z19 whose third answer comes in three pieces: 2 bytes 70 ms before the
+    next poll is due (read at once), 3 bytes 40 ms before it (in the kernel during the pause
+    when the poll comes due, and read before the request) and the last 4 bytes 20 ms after
+    the next request, whose own answer comes 100 ms after it as every other one does. The
+    answer's start is dropped at that request, never joined with its rest into a frame taken
+    as the next poll's answer: that poll is counted unanswered, the answers around it are all
+    taken, and the split answer's value is never published."""
+    read = command_bytes("mhz19", "read")
+    with PtyPair() as pair:
+
+        def answer(n: int) -> Schedule:
+            reply = mhz19_reply(500 + n)
+            if n != 2:
+                return [(0.1, reply)]
+            late = INTERVAL_S + 0.02
+            return [
+                (INTERVAL_S - 0.07, reply[:2]),
+                (INTERVAL_S - 0.04, reply[2:5]),
+                (late, reply[5:]),
+            ]
+
+        device = Device(pair, read[-1:], answer)
+        config = load(
+            {
+                "port": pair.path,
+                "preset": "mhz19",
+                "warmup_s": 0,
+                "poll": {"command": "read", "interval_s": INTERVAL_S},
+            }
+        )
+        with polled(config, device) as (reader, rt):
+            seen = Readings(rt, "co2_ppm")
+            run_reader_until(reader, lambda: 505.0 in seen(), 15.0)
+            timeouts = rt.poll_timeouts
+            snapshot = rt.snapshot()
+    got = seen.values
+    assert got == [500.0, 501.0, 503.0, 504.0, 505.0], got
+    assert snapshot.frames == 5  # no frame of the split answer's start and rest
+    # its start, dropped at the next request, and its rest, which begins no frame
+    assert snapshot.skipped_bytes == 9
+    assert timeouts == 1
+
+
+def test_a_read_before_a_poll_is_one_read_per_due_poll_and_none_at_housekeeping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A polled device that never answers: each poll but the first is due while its request
+    awaits an answer, and the port is read once before it (an ``EAGAIN``); not at the
+    reader's housekeeping between polls, and a port that is not polled is never read
+    without data. Reads counted at ``SerialSource.read``."""
+    reads = 0
+    original = SerialSource.read
+
+    def counted(self: SerialSource) -> bytes:
+        nonlocal reads
+        reads += 1
+        return original(self)
+
+    monkeypatch.setattr(SerialSource, "read", counted)
+    with PtyPair() as pair, PtyPair() as quiet:
+        device = Device(pair, b"\n", lambda n: [])
+        config = load(
+            {
+                "port": pair.path,
+                "format": "value",
+                "channels": [{"name": "v"}],
+                "poll": {"request": "M\\n", "interval_s": 0.3},
+            },
+            {"name": "q", "port": quiet.path, "format": "value", "channels": [{"name": "v"}]},
+        )
+        reader = Reader([SensorRuntime(s) for s in config.sensors])
+        try:
+            with device:
+                run_reader_until(reader, lambda: device.requests >= 8, 8 * 0.3 + 10)
+                requests = device.requests
+                seen = reads
+        finally:
+            reader.close()
+    assert requests >= 8
+    # the last poll may be written in the pass the count was taken after, or in one before
+    assert requests - 2 <= seen <= requests - 1, (seen, requests)
