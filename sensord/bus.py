@@ -772,6 +772,7 @@ class Bus:
             device.pending = []
             device.unwritten = list(device.writes)
             device.write_polls.clear()
+            device.late_writes.clear()
             device.drain_until = float("-inf")
             self._hold(device)
             if device.counters.down:
@@ -1843,6 +1844,9 @@ class Bus:
                 after_s = now - device.timed_out_sent_at
                 limit_s = LATE_DRAIN_TIMEOUTS * device.timeout_s
                 device.late_s = max(device.late_s, min(after_s, limit_s))
+            if response.function_code in _WRITE_CODES:
+                # a set-up write's answer (its copy, or address and count) after its timeout
+                device.late_writes.update(w for w in device.writes if w.answers(response.frame, 0))
         code = response.exception_code
         self._count_late(device, code, response.function_code)
         if device.counters.silent:  # its timeouts are late answers, not reads it ignores
@@ -2453,6 +2457,7 @@ class Bus:
                 # it may have restarted meanwhile: set up again before its next read
                 device.unwritten = list(device.writes)
                 device.write_polls.clear()
+                device.late_writes.clear()
                 device.pending[0:0] = device.unwritten
         long = False
         if response is not None:

@@ -54,6 +54,10 @@ class _Device:
         #: the polls in a row at which each write did not get through (unanswered, or
         #: busy after its busy retries)
         self.write_polls: dict[Request, int] = {}
+        #: its set-up writes whose answer came after their timeout (RTU) since each was last
+        #: asked anew (at an open, a return, or once answered or given up): a device that
+        #: stores the value before it answers, which a longer timeout takes
+        self.late_writes: set[Request] = set()
         self.counters.reads = len(self.reads)
         device = config.modbus_device
         self.interval_s = device.interval_s

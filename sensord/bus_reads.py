@@ -42,6 +42,7 @@ __all__ = [
     "BUSY_CODE",
     "DOWN_AFTER_TIMEOUTS",
     "ECHO_NO_ANSWER_HINT",
+    "LATE_WRITE_HINT",
     "NOISE_HINT",
     "NO_ANSWER_HINT",
     "OTHERS_ANSWER_HINT",
@@ -93,6 +94,15 @@ WRITE_IGNORED_HINT = (
     "not take or keeps read-only, or a function it does not take, refused without an "
     "answer), answers it after modbus.timeout_s (a device that stores the value first), or "
     "needs a pause before a write (modbus.gap_s keeps the line quiet after each exchange)"
+)
+
+#: What a set-up write that went unanswered in time says when its answers came after its
+#: timeout (counted ``late``, logged as ``answer after the timeout``): the device takes the
+#: write, and answers only once it stored the value (:data:`WRITE_REFUSED_HINT` follows).
+LATE_WRITE_HINT = (
+    "its answers to this write came after modbus.timeout_s (counted late, logged as 'answer "
+    "after the timeout'): raise it (a device that stores the value before it answers takes "
+    "longer to answer a write than a read)"
 )
 
 #: What to check when an RTU device's requests time out with only each request's echo on the
@@ -580,6 +590,7 @@ class DeviceReads:
         assert isinstance(expected, WriteRequest)
         fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
         device.write_polls.pop(expected, None)
+        device.late_writes.discard(expected)
         if expected in device.unwritten:
             device.unwritten.remove(expected)
         if code:
@@ -633,6 +644,8 @@ class DeviceReads:
         device.write_polls.pop(expected, None)
         if expected in device.unwritten:
             device.unwritten.remove(expected)
+        late = expected in device.late_writes
+        device.late_writes.discard(expected)
         assert isinstance(expected, WriteRequest)
         held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
         if held is not None:
@@ -640,7 +653,8 @@ class DeviceReads:
                 "set-up write unanswered",
                 sensor=device.sensor.name,
                 write=expected.described(),
-                hint=f"{self._write_unanswered_why(device, why)}; {WRITE_REFUSED_HINT}",
+                hint=f"{LATE_WRITE_HINT if late else self._write_unanswered_why(device, why)}; "
+                f"{WRITE_REFUSED_HINT}",
                 suppressed=held,
             )
 
