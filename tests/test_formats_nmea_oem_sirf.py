@@ -158,3 +158,39 @@ def test_a_damaged_message_never_swallows_a_following_sentence(
     _, frames = run(before + damaged + b"".join(after), sizes)
     expected = [line[:-2] for line in [before, *after]]
     assert [frame for frame in frames if frame in expected] == expected
+
+
+#: Line noise that starts like a NovAtel or SiRF message, its length field claiming up to
+#: 8191 bytes: a header no real message has (a SiRF payload past 1023 bytes, a NovAtel
+#: header length other than 28), which would hold the sentences after it for 17 s at
+#: 4800 baud.
+LEAD_INS = [
+    b"\xa0\xa2\x04\x00",  # SiRF, 1024 bytes
+    b"\xa0\xa2\x1f\xff",  # SiRF, 8191 bytes
+    b"\xaa\x44\x12\x00\x2a\x00\x02\xbe\x00\x20",  # NovAtel, header length 0, 8192 bytes
+    b"\xaa\x44\x12\x1b\x2a\x00\x02\xbe\x00\x04",  # NovAtel, header length 27, 1024 bytes
+    b"$BIN\x01\x01\x40\x00",  # $BIN, block ID 257, 64 bytes
+]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from(LEAD_INS), st.integers(min_value=0, max_value=30))
+def test_a_lead_in_with_no_real_header_holds_no_sentence_without_checksum(
+    lead_in: bytes, at: int
+) -> None:
+    """A talker without checksums (the Airmar 110WX's ``$PAMTT`` lines, and its sentences
+    with their checksums cut off as an NMEA 0183 1.5 talker sends them): after line noise
+    that looks like the start of a binary message but whose header no real one has, each
+    sentence comes out of the read that ends its line, as without the noise."""
+    lines = [
+        line.split(b"*")[0] + b"\r\n"
+        for line in stream("airmar_110wx.nmea").split(b"\r\n")
+        if line.startswith(b"$")
+    ]
+    at %= len(lines)
+    framer = NmeaFramer()
+    for number, line in enumerate(lines):
+        chunk = lead_in + line if number == at else line
+        assert framer.feed(chunk) == [line[:-2]], (number, at)
+    assert framer.flush() == []
+    assert framer.skipped_bytes == len(lead_in)

@@ -92,12 +92,20 @@ _DOLLAR_HEADER = 8
 _OEM_FIRST = 0xAA
 #: The bytes of a NovAtel log's header up to its message length, and of a Unicore header.
 _OEM_HEADER, _UNICORE_HEADER = 10, 24
+#: The length of a NovAtel OEM4 (and later) binary header, which its byte 3 holds: a
+#: candidate that claims another is no log (every log of RTKLIB's OEMV capture has 28).
+_OEM_HEADER_LENGTH = 28
 #: The first byte of a SiRF binary message: ``A0 A2``, the payload's length (two bytes,
 #: big-endian, 15 bits), the payload, its checksum (the 15-bit sum of the payload's bytes,
 #: big-endian), and ``B0 B3``.
 _SIRF_FIRST = 0xA0
 #: The bytes of a SiRF message before its payload.
 _SIRF_HEADER = 4
+#: The longest SiRF payload: "up to 2^10 - 1 (< 1023)" bytes (SiRF Binary Protocol Reference
+#: Manual, the transport message), though the length field has 15 bits; gpsd's SiRF captures
+#: (test/daemon/*.log) hold none longer than 278. A false ``A0 A2`` in line noise that claims
+#: more is no candidate, so a sentence without checksum after it is not held behind it.
+_SIRF_MAX_PAYLOAD = 1023
 #: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
 #: length byte, whose 6 reserved bits are zero, ``$BIN``, SBF's ``$@``, a NovAtel or Unicore
 #: log's sync bytes, or SiRF's.
@@ -150,9 +158,10 @@ _NAMES = (
 
 def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     """Where the candidate of ``kind`` at ``start`` of ``data``, whose header has come, ends
-    by its length field; 0 when the length rules it out: a UBX payload or a ``$BIN`` data
-    length past ``limit``, an SBF length that is not a multiple of 4, shorter than its header
-    or past ``limit``."""
+    by its length field; 0 when its header rules it out: a UBX payload, a NovAtel or Unicore
+    message or a ``$BIN`` data length past ``limit``, a SiRF payload length past 1023, a
+    NovAtel header length other than 28, a ``$BIN`` block ID of 256 or more, an SBF length
+    that is not a multiple of 4, shorter than its header or past ``limit``."""
     if kind == _RTCM:
         return start + _RTCM_HEADER + 3 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
     if kind == _UBX:
@@ -160,16 +169,18 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
         return start + _UBX_HEADER + 2 + length if length <= limit else 0
     if kind == _SIRF:
         length = (data[start + 2] & 0x7F) << 8 | data[start + 3]
-        return start + _SIRF_HEADER + 4 + length if length <= limit else 0
+        return start + _SIRF_HEADER + 4 + length if length <= _SIRF_MAX_PAYLOAD else 0
     if kind == _OEM:
         length = data[start + 8] | data[start + 9] << 8
-        header = data[start + 3]
-        return start + header + length + 4 if header >= _OEM_HEADER and length <= limit else 0
+        if data[start + 3] != _OEM_HEADER_LENGTH or length > limit:
+            return 0
+        return start + _OEM_HEADER_LENGTH + length + 4
     length = data[start + 6] | data[start + 7] << 8
     if kind == _UNICORE:
         return start + _UNICORE_HEADER + length + 4 if length <= limit else 0
     if kind == _BIN:
-        return start + _DOLLAR_HEADER + 4 + length if length <= limit else 0
+        # a block ID of 256 or more is no $BIN message (see _BIN_SECOND)
+        return start + _DOLLAR_HEADER + 4 + length if length <= limit and not data[start + 5] else 0
     if length % 4 or not _DOLLAR_HEADER <= length <= limit:
         return 0
     return start + length
@@ -536,7 +547,10 @@ class NmeaFramer(LineFramer):
     holds; their bytes are counted in ``skipped_bytes``; a
     candidate whose check fails, or a UBX one whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
-    searched again from its second byte. A candidate whose bytes have not all come yet is
+    searched again from its second byte; so is one whose header no real message has (a SiRF
+    payload past 1023 bytes, a NovAtel header length other than 28, a ``$BIN`` block ID past
+    255), as line noise may begin, which would otherwise hold a talker's sentences without
+    checksum behind it for its claimed length. A candidate whose bytes have not all come yet is
     held back with what follows it, which may be up to its claimed length of sentences when
     its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
     data). So the bytes of every candidate after its first are searched for whole sentences as
