@@ -545,13 +545,20 @@ SENTENCES = [
 ]
 #: Noise on the wire, a few bytes or a long run: any bytes but the line ends ("\n", and "\r",
 #: which ends an NMEA line too), the checksum delimiter (noise that holds a whole checksummed
-#: sentence is a sentence), the first UBX sync byte, the RTCM 3 preamble and the first bytes
-#: of NovAtel, Unicore and SiRF binary messages (binary frames have tests of their own).
+#: sentence is a sentence), the first UBX sync byte and the RTCM 3 preamble (binary frames have
+#: tests of their own); or noise that begins like a Hemisphere, Septentrio, NovAtel, Unicore
+#: or SiRF binary message, whose random length field may claim the sentences after it.
 NOISE = st.one_of(
     st.binary(max_size=12),
     # a stray start character in a long binary run (RTCM 3, a UBX frame past the UBX cap)
     st.tuples(st.sampled_from([b"$", b"!"]), st.binary(min_size=520, max_size=900)).map(b"".join),
-).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3\xaa\xa0"))
+).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3"))
+NOISE = st.one_of(
+    NOISE,
+    st.tuples(
+        st.sampled_from([b"$BIN", b"$@", b"\xaa\x44\x12\x1c", b"\xaa\x44\xb5", b"\xa0\xa2"]), NOISE
+    ).map(b"".join),
+)
 #: What ends a sentence: a line end of any kind, or nothing (the next one is glued to it).
 ENDS = st.sampled_from([b"\r\n", b"\n", b"", b"\r", b"\r\r\n"])
 #: Noise after a sentence's checksum, on its line: no start character (which would begin a
@@ -572,12 +579,15 @@ def test_any_noise_around_sentences_yields_exactly_the_intact_sentences(
     items: list[tuple[bytes, bytes, bytes, bytes]], cuts: list[int]
 ) -> None:
     """Noise before a sentence, and after its checksum whatever ends it (the next sentence
-    glued to it, or a line end), is skipped; the sentences come out whatever the chunking."""
+    glued to it, or a line end), is skipped; the sentences come out whatever the chunking, as
+    their bytes come, none from the end of the stream (``flush``), which counts the bytes of
+    a binary candidate still waiting there."""
     stream = b"".join(noise + s + after + end for s, noise, end, after in items) + b"\n"
     cut = framer()
     frames = feed_in_pieces(cut, stream, cuts)
     sentences = [sentence for sentence, _, _, _ in items]
     assert frames == sentences
+    assert cut.flush() == []
     assert cut.skipped_bytes == sum(len(noise) + len(after) for _, noise, _, after in items)
     parse = decoder("GGA.altitude", "RMC.speed", "GGA.satellites")
     readings = [pair for frame in frames for pair in parse(frame)]

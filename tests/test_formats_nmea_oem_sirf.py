@@ -194,3 +194,48 @@ def test_a_lead_in_with_no_real_header_holds_no_sentence_without_checksum(
         assert framer.feed(chunk) == [line[:-2]], (number, at)
     assert framer.flush() == []
     assert framer.skipped_bytes == len(lead_in)
+
+
+def test_noise_before_a_lead_in_is_skipped_when_its_candidate_fails() -> None:
+    """Noise with a ``$`` on a talker's line, then noise that starts like a SiRF message
+    (64 bytes claimed) and sentences: the sentences come out as their bytes come, and when
+    the candidate fails, its bytes and the noise before it are skipped, as without the
+    lead-in, whose sentence's ``$`` ends the noise's piece: no frame of noise for the
+    decoder to reject, whether the claimed length comes or the stream ends first, whatever
+    the chunking and with lines ending in CR CR LF too (the second CR and the LF, outside a
+    sentence's span, end a line of their own). A line whose last piece is a whole sentence,
+    its line end lost, still gives that sentence."""
+    sentences = [
+        line
+        for line in stream("airmar_110wx.nmea").split(b"\r\n")
+        if line.startswith(b"$") and b"*" in line
+    ][:6]
+    for end in (b"\r\n", b"\r\r\n"):
+        lines = [sentence + end for sentence in sentences]
+        for noise in (b"$\x17", b"\x03$GPG", b"\x03$GPGGA,1*"):
+            for count in (1, len(lines)):  # the stream ends in the candidate, or after it
+                data = noise + b"\xa0\xa2\x00\x40" + b"".join(lines[:count])
+                for size in (1, 7, len(data)):
+                    framer = NmeaFramer()
+                    frames = [
+                        f
+                        for at in range(0, len(data), size)
+                        for f in framer.feed(data[at : at + size])
+                    ]
+                    frames += framer.flush()
+                    assert frames == sentences[:count], (end, noise, count, size)
+                    assert framer.skipped_bytes == len(noise) + 4, (end, noise, count, size)
+                    assert (framer.frames, framer.overlong) == (count, 0)
+    glued = sentences[0] + b"\xa0\xa2\x00\x40" + b"".join(s + b"\r\n" for s in sentences[1:])
+    framer = NmeaFramer()
+    assert framer.feed(glued) + framer.flush() == sentences
+    assert framer.skipped_bytes == 4
+    # a sentence with a byte flipped by line noise, glued to the next one inside the
+    # candidate, is a frame for the decoder to reject, as it is without the lead-in
+    damaged = sentences[1].replace(b"A", b"\xc1", 1)
+    assert damaged != sentences[1]
+    rest = b"".join(s + b"\r\n" for s in sentences[2:])
+    framer = NmeaFramer()
+    frames = framer.feed(b"\xa0\xa2\x01\x00" + damaged + rest) + framer.flush()
+    assert sorted(frames) == sorted([damaged, *sentences[2:]])
+    assert (framer.frames, framer.skipped_bytes) == (len(frames), 4)

@@ -305,20 +305,34 @@ class _Sentences:
         return cls(re.compile(pattern), re.compile(head), foreign)
 
 
-def _strip_spans(data: bytes, start: int, end: int, spans: list[_Span]) -> bytes:
-    """``data[start:end]`` without the bytes of ``spans`` (sorted, disjoint)."""
+def _strip_spans(data: bytes, start: int, end: int, spans: list[_Span]) -> list[bytes]:
+    """``data[start:end]`` without the bytes of ``spans`` (sorted, disjoint), in parts: a new
+    part after each span whose first byte lies in ``start:end`` (a sentence passed on, whose
+    start character ends the piece before it, as on a line)."""
     if not spans:
-        return data[start:end]
+        return [data[start:end]]
     parts: list[bytes] = []
+    part: list[bytes] = []
     for first, last in spans:
         if last <= start or first >= end:
             continue
         if first > start:
-            parts.append(data[start:first])
+            part.append(data[start:first])
+        if first >= start:
+            parts.append(b"".join(part))
+            part = []
         start = last
     if start < end:
-        parts.append(data[start:end])
-    return b"".join(parts)
+        part.append(data[start:end])
+    parts.append(b"".join(part))
+    return parts
+
+
+def _extend(text: list[bytes], parts: list[bytes]) -> None:
+    """``text``, parts of bytes for the line framer, followed by ``parts``: the first of them
+    goes on the last part of ``text``."""
+    text[-1] += parts[0]
+    text += parts[1:]
 
 
 def _span_bytes(start: int, end: int, spans: list[_Span]) -> int:
@@ -332,7 +346,9 @@ class _Cut:
 
     #: The bytes for the line framer, in order, each with the sentences found inside frame
     #: candidates right after them (passed on after the line framer's frames of those bytes).
-    pieces: list[tuple[bytes, list[bytes]]]
+    #: The bytes are in parts: each part after the first follows a sentence passed on before,
+    #: left out of them, whose start character ends the line's piece before it.
+    pieces: list[tuple[list[bytes], list[bytes]]]
     #: The bytes of the binary frames taken out, less those of the spans of sentences passed
     #: on from them.
     taken: int
@@ -462,8 +478,8 @@ def _cut_binary(
     """
     spans = sorted(released)
     done = dict(spans)
-    pieces: list[tuple[bytes, list[bytes]]] = []
-    text: list[bytes] = []
+    pieces: list[tuple[list[bytes], list[bytes]]] = []
+    text = [b""]
     size = len(data)
     taken = [0] * len(_HEADER)
     skipped = 0
@@ -502,9 +518,9 @@ def _cut_binary(
             )
         if found is not None:
             if found:
-                text.append(_strip_spans(data, at, start, spans))
-                pieces.append((b"".join(text), [sentence for _, sentence, _ in found]))
-                text = []
+                _extend(text, _strip_spans(data, at, start, spans))
+                pieces.append((text, [sentence for _, sentence, _ in found]))
+                text = [b""]
                 at = start
                 done.update(span for span, _, _ in found)
                 skipped += sum(after for _, _, after in found)
@@ -517,14 +533,14 @@ def _cut_binary(
             resume = min(_resume_at(data, first, stop, sentences), waits) - start
             break
         if _holds(data, start, end, kind):
-            text.append(_strip_spans(data, at, start, spans))
+            _extend(text, _strip_spans(data, at, start, spans))
             frame = end - start - (_span_bytes(start, end, spans) if spans else 0)
             taken[kind] += frame
             at = search = end
         else:
             search = start + 1
-    text.append(_strip_spans(data, at, held_at, spans))
-    pieces.append((b"".join(text), []))
+    _extend(text, _strip_spans(data, at, held_at, spans))
+    pieces.append((text, []))
     kept = [(first - held_at, last - held_at) for first, last in spans if first >= held_at]
     return _Cut(pieces, sum(taken), taken, skipped, held_at, kept, resume)
 
@@ -563,28 +579,28 @@ class NmeaFramer(LineFramer):
     line of the same bytes gives. Each is passed on at once, after the frames of the bytes
     before the candidate, whether the candidate is complete or not (so the frames do not depend
     on how the bytes were chunked), and is left out of the bytes the candidate turns into when
-    it fails. A whole sentence whose checksum fails (damaged on the line) is passed on with the
-    first one after it in the candidate whose checksum holds, right before it: that one shows
-    the bytes to be text, and the damaged one comes in its place for the decoder to reject, not
-    up to the claimed length later (9216 bytes behind a cut frame's bogus length field), after
-    the sentences behind it, which would show the decoder its loss out of place (a GSV group's
-    next sentence counted as a second loss). One that no such sentence follows in the
-    candidate comes when the candidate fails: a payload's bytes look like a sentence whose
-    checksum fails 256 times as often as like one whose checksum holds. One inside a whole
-    frame whose check holds, after the candidate's start, is that frame's payload, taken out
-    with it, never passed on. A line pending right
-    before such a candidate (one that holds sentences or has not all come), whose last piece
-    is a whole checksummed sentence, its line end lost, is ended by the candidate's first byte
-    and cut into its sentences at once, so that they come before the candidate's; a line
-    whose line end was lost before a frame taken out whole goes on after it, as if the frame
-    were not there. A frame whose check holds is still taken out whole: its payload would need
-    the text of such a sentence, with a matching checksum and one of the bytes that end it
-    after it, to give a false sentence. Only a chunk that holds a byte ``B5``, ``D3``, ``AA``
-    or ``A0`` (never in NMEA text) is searched, and so is every chunk while bytes are held;
-    for ``$BIN`` and SBF, which begin with ``$``, a chunk that holds a NUL or an ``@`` (a
-    ``$BIN``'s block ID is below 256, an SBF block's second byte is ``@``) is searched for
-    ``$BIN`` and ``$@`` from the pending line on, whose bytes from such a start are then cut
-    with the chunk.
+    it fails, where its start character still ends the piece before it on its line (noise
+    with a ``$`` right before the candidate is skipped, as before a sentence on a line, not a
+    frame of its own). A whole sentence whose checksum fails (damaged on the line) is passed on with
+    the first one after it in the candidate whose checksum holds, right before it: that one shows
+    the bytes to be text, and the damaged one comes in its place for the decoder to reject, not up
+    to the claimed length later (9216 bytes behind a cut frame's bogus length field), after the
+    sentences behind it, which would show the decoder its loss out of place (a GSV group's next
+    sentence counted as a second loss). One that no such sentence follows in the candidate comes
+    when the candidate fails: a payload's bytes look like a sentence whose checksum fails 256 times
+    as often as like one whose checksum holds. One inside a whole frame whose check holds, after the
+    candidate's start, is that frame's payload, taken out with it, never passed on. A line pending
+    right before such a candidate (one that holds sentences or has not all come), whose last piece
+    is a whole checksummed sentence, its line end lost, is ended by the candidate's first byte and
+    cut into its sentences at once, so that they come before the candidate's; a line whose line end
+    was lost before a frame taken out whole goes on after it, as if the frame were not there. A
+    frame whose check holds is still taken out whole: its payload would need the text of such a
+    sentence, with a matching checksum and one of the bytes that end it after it, to give a false
+    sentence. Only a chunk that holds a byte ``B5``, ``D3``, ``AA`` or ``A0`` (never in NMEA text)
+    is searched, and so is every chunk while bytes are held; for ``$BIN`` and SBF, which begin with
+    ``$``, a chunk that holds a NUL or an ``@`` (a ``$BIN``'s block ID is below 256, an SBF block's
+    second byte is ``@``) is searched for ``$BIN`` and ``$@`` from the pending line on, whose bytes
+    from such a start are then cut with the chunk.
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
@@ -842,8 +858,12 @@ class NmeaFramer(LineFramer):
         # nothing is held while the bytes between the frames go the way of other chunks
         self._held = b""
         frames: list[bytes] = []
-        for text, sentences in cut.pieces:
-            if text:
+        for parts, sentences in cut.pieces:
+            for number, text in enumerate(parts):
+                if number:
+                    frames += self._ended_by_sentence()
+                if not text:
+                    continue
                 binary = (
                     _UBX_FIRST in text
                     or _RTCM_FIRST in text
@@ -862,6 +882,28 @@ class NmeaFramer(LineFramer):
         self._released = cut.released
         self._scan_from = cut.scan_from
         return frames
+
+    def _ended_by_sentence(self) -> list[bytes]:
+        """The sentences of the pending line where a sentence passed on before from a binary
+        frame candidate that failed stood, left out of the bytes for the line framer: its
+        start character ends the line's last piece, as a sentence glued to it would on a
+        line. The pieces that begin with a whole checksummed sentence are passed on (one
+        glued to it), the rest is skipped (noise, a sentence cut short); a piece being dropped
+        (see :meth:`_dropped`) ends there, as at any start character."""
+        if self._dropping:
+            self._dropped(b"$")  # ends the piece; the "$" is the sentence's, passed on before
+            return []
+        rest = self._buffer
+        if not rest:
+            return []
+        self._buffer = b""
+        starts = [match.start() for match in _START.finditer(rest)]
+        if not starts:
+            self.skipped_bytes += len(rest)
+            return []
+        found = self._checked(rest, [*starts, len(rest)])
+        self.frames += len(found)
+        return found
 
     def _glued_to_frame(self) -> list[bytes]:
         """The sentences of the pending line when a binary frame candidate follows it that
@@ -1040,7 +1082,7 @@ class NmeaFramer(LineFramer):
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX, RTCM 3,
         Hemisphere ``$BIN`` or SBF output without NMEA sentences."""
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
-        text = b"".join(piece for piece, _ in cut.pieces)
+        text = b"".join(b"".join(parts) for parts, _ in cut.pieces)
         if cut.taken and _START.search(text) is None:
             by_kind = cut.taken_by_kind
             if by_kind[_RTCM] == cut.taken:
