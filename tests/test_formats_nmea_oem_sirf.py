@@ -167,6 +167,7 @@ def test_a_damaged_message_never_swallows_a_following_sentence(
 LEAD_INS = [
     b"\xa0\xa2\x04\x00",  # SiRF, 1024 bytes
     b"\xa0\xa2\x1f\xff",  # SiRF, 8191 bytes
+    b"\xa0\xa2\x80\x40",  # SiRF, the top bit of its 15-bit length set
     b"\xaa\x44\x12\x00\x2a\x00\x02\xbe\x00\x20",  # NovAtel, header length 0, 8192 bytes
     b"\xaa\x44\x12\x1b\x2a\x00\x02\xbe\x00\x04",  # NovAtel, header length 27, 1024 bytes
     b"$BIN\x01\x01\x40\x00",  # $BIN, block ID 257, 64 bytes

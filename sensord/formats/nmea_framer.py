@@ -168,7 +168,8 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
         length = data[start + 4] | data[start + 5] << 8
         return start + _UBX_HEADER + 2 + length if length <= limit else 0
     if kind == _SIRF:
-        length = (data[start + 2] & 0x7F) << 8 | data[start + 3]
+        # a 15-bit length: a first byte with its top bit set is no SiRF message
+        length = data[start + 2] << 8 | data[start + 3]
         return start + _SIRF_HEADER + 4 + length if length <= _SIRF_MAX_PAYLOAD else 0
     if kind == _OEM:
         length = data[start + 8] | data[start + 9] << 8
