@@ -69,6 +69,15 @@ _UBX_HEADER = 6
 #: candidate may claim that many bytes: the sentences inside them are passed on as they come
 #: (see :class:`NmeaFramer`), so the bound costs no staleness.
 _UBX_MAX_PAYLOAD = 9216
+#: The UBX message classes a receiver sends: NAV 01, RXM 02, TRK 03, INF 04, ACK 05, CFG 06,
+#: TUN 08, UPD 09, MON 0A, AID 0B, DBG 0C, TIM 0D, ESF 10, MGA 13, LOG 21, SEC 27, HNR 28 and
+#: NAV2 29 (gpsd 3.22's include/driver_ubx.h, pyubx2's ubxtypes_core.py, which adds the
+#: undocumented TRK, TUN and DBG and the newer NAV2). Classes F0 to F7 only name NMEA and RTCM
+#: output in a CFG-MSG; no frame has them. A false ``B5 62`` in line noise whose class is none
+#: of these is no candidate, so a sentence without checksum after it is not held behind it.
+_UBX_CLASSES = frozenset(
+    b"\x01\x02\x03\x04\x05\x06\x08\x09\x0a\x0b\x0c\x0d\x10\x13\x21\x27\x28\x29"
+)
 #: An RTCM 3 frame (RTCM 10403, its transport layer): the preamble ``D3``, 6 reserved zero
 #: bits and a 10-bit message length (at most 1023), the message, and its CRC-24Q in 3 bytes.
 _RTCM_FIRST = 0xD3
@@ -158,15 +167,18 @@ _NAMES = (
 
 def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     """Where the candidate of ``kind`` at ``start`` of ``data``, whose header has come, ends
-    by its length field; 0 when its header rules it out: a UBX payload, a NovAtel or Unicore
-    message or a ``$BIN`` data length past ``limit``, a SiRF payload length past 1023, a
-    NovAtel header length other than 28, a ``$BIN`` block ID of 256 or more, an SBF length
-    that is not a multiple of 4, shorter than its header or past ``limit``."""
+    by its length field; 0 when its header rules it out: a UBX class no message has, a UBX
+    payload, a NovAtel or Unicore message or a ``$BIN`` data length past ``limit``, a SiRF
+    payload length past 1023, a NovAtel header length other than 28, a ``$BIN`` block ID of
+    256 or more, an SBF length that is not a multiple of 4, shorter than its header or past
+    ``limit``."""
     if kind == _RTCM:
         return start + _RTCM_HEADER + 3 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
     if kind == _UBX:
         length = data[start + 4] | data[start + 5] << 8
-        return start + _UBX_HEADER + 2 + length if length <= limit else 0
+        if data[start + 2] not in _UBX_CLASSES or length > limit:
+            return 0
+        return start + _UBX_HEADER + 2 + length
     if kind == _SIRF:
         # a 15-bit length: a first byte with its top bit set is no SiRF message
         length = data[start + 2] << 8 | data[start + 3]
@@ -562,7 +574,7 @@ class NmeaFramer(LineFramer):
     multiple of 4) whose CRC holds, a NovAtel OEM log (``AA 44 12``) or a Unicore message
     (``AA 44 B5``) whose CRC-32 holds, or a SiRF message (``A0 A2`` ... ``B0 B3``) whose sum
     holds; their bytes are counted in ``skipped_bytes``; a
-    candidate whose check fails, or a UBX one whose length is past
+    candidate whose check fails, or a UBX one of a class no receiver sends or whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
     searched again from its second byte; so is one whose header no real message has (a SiRF
     payload past 1023 bytes, a NovAtel header length other than 28, a ``$BIN`` block ID past
