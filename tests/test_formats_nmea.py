@@ -994,10 +994,21 @@ def ubx_frames(draw: st.DrawFn) -> bytes:
     return ubx(draw(st.sampled_from(UBX_CLASSES)), draw(st.integers(0, 255)), payload)
 
 
+#: RTCM 3 message numbers receivers and casters send (RTCM 10403.3; RTKLIB's rtcm3.c): the
+#: station, antenna and MSM messages, GLONASS biases, SSR, and proprietary ones (Unicore 4073,
+#: Trimble 4094): a message of a number not assigned is line noise to the framer.
+RTCM_NUMBERS = [1001, 1005, 1006, 1019, 1033, 1077, 1087, 1097, 1127, 1230, 1263, 4073, 4094]
+
+
 @st.composite
 def rtcm_frames(draw: st.DrawFn) -> bytes:
+    """An RTCM 3 frame: a message too short to hold a message number (0 or 1 byte), or an
+    assigned number and the rest of the message's first 2 bytes, then any bytes."""
+    if draw(st.booleans()):
+        return rtcm3(draw(st.binary(max_size=1)))
+    number = draw(st.sampled_from(RTCM_NUMBERS)) << 4 | draw(st.integers(0, 15))
     message = draw(st.binary(max_size=80) | st.sampled_from([b"\n$", b"*00\r\n$GP", b"\xd3\x00"]))
-    return rtcm3(message)
+    return rtcm3(number.to_bytes(2, "big") + message)
 
 
 def binary_frames() -> st.SearchStrategy[bytes]:
@@ -1314,11 +1325,12 @@ def test_a_ubx_frame_whose_checksum_ends_in_a_frames_first_byte_is_taken_once() 
 
 @pytest.mark.parametrize("chunk", [1, 7, 0], ids=["bytewise", "7", "whole"])
 def test_sentences_after_an_rtcm3_frame_that_lost_its_message_come_at_once(chunk: int) -> None:
-    """A UART overrun loses an MSM7 (1077) frame's message and CRC after its 3-byte header,
-    which claims 306 bytes: the GGA right after the header, inside that length, comes in the
-    chunk that brings its CR, as the sentences after it do (the search inside the frame
-    starts after the 3 bytes of RTCM 3's header, not the 6 of UBX's)."""
-    parts = [RTCM_1077[:3], UBLOX_GGA + b"\r\n", UBLOX_RMC + b"\r\n", GSA_NO_FIX + b"\r\n"]
+    """A UART overrun loses an MSM7 (1077) frame's message and CRC after its 3-byte header
+    and the 2 bytes that hold its message number, and claims 306 bytes: the GGA right after
+    them, inside that length, comes in the chunk that brings its CR, as the sentences after
+    it do (the search inside the frame starts after RTCM 3's preamble, not after the 6 bytes
+    of UBX's header)."""
+    parts = [RTCM_1077[:5], UBLOX_GGA + b"\r\n", UBLOX_RMC + b"\r\n", GSA_NO_FIX + b"\r\n"]
     stream = b"".join(parts)
     assert len(stream) < len(RTCM_1077)
     cut = framer()
@@ -1329,7 +1341,7 @@ def test_sentences_after_an_rtcm3_frame_that_lost_its_message_come_at_once(chunk
         assert came_at - (chunk or len(stream)) < line_end <= came_at
     assert (cut.frames, cut.skipped_bytes) == (3, 0)
     assert cut.flush() == []
-    assert (cut.frames, cut.skipped_bytes) == (3, 3)
+    assert (cut.frames, cut.skipped_bytes) == (3, 5)
 
 
 def test_a_replay_ending_inside_a_damaged_frame_takes_the_whole_frames_after_it() -> None:

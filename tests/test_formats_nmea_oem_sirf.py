@@ -161,10 +161,11 @@ def test_a_damaged_message_never_swallows_a_following_sentence(
     assert [frame for frame in frames if frame in expected] == expected
 
 
-#: Line noise that starts like a NovAtel, SiRF or UBX message, its length field claiming up
-#: to 9216 bytes: a header no real message has (a SiRF payload past 1023 bytes, a NovAtel
-#: header length other than 28, a UBX class no receiver sends), which would hold the
-#: sentences after it for up to 19 s at 4800 baud.
+#: Line noise that starts like a NovAtel, SiRF, UBX or RTCM 3 message, its length field
+#: claiming up to 9216 bytes: a header no real message has (a SiRF payload past 1023 bytes, a
+#: NovAtel header length other than 28, a UBX class no receiver sends, an RTCM 3 message
+#: number outside 1001-1399 and 4001-4095), which would hold the sentences after it for up
+#: to 19 s at 4800 baud.
 LEAD_INS = [
     b"\xa0\xa2\x04\x00",  # SiRF, 1024 bytes
     b"\xa0\xa2\x1f\xff",  # SiRF, 8191 bytes
@@ -175,19 +176,24 @@ LEAD_INS = [
     b"\xb5\x62\x00\x07\x00\x24",  # UBX, class 00, 9216 bytes
     b"\xb5\x62\xf0\x00\x00\x04",  # UBX, class F0 (CFG-MSG's name of NMEA output), 1024 bytes
     b"\xb5\x62\x2a\x01\x10\x00",  # UBX, class 2A (after NAV2), 16 bytes
+    b"\xd3\x03\xff",  # RTCM 3, 1023 bytes, the sentence's "$P" its message number 581
+    b"\xd3\x02\x00\x3e\x80",  # RTCM 3, 512 bytes, message number 1000
+    b"\xd3\x00\x40\xfa\x00",  # RTCM 3, 64 bytes, message number 4000
 ]
 
 
+@pytest.mark.parametrize("read_alone", [False, True])
 @pytest.mark.parametrize("lead_in", LEAD_INS)
 @settings(max_examples=5, deadline=None)
 @given(st.integers(min_value=0, max_value=30))
 def test_a_lead_in_with_no_real_header_holds_no_sentence_without_checksum(
-    lead_in: bytes, at: int
+    lead_in: bytes, read_alone: bool, at: int
 ) -> None:
     """A talker without checksums (the Airmar 110WX's ``$PAMTT`` lines, and its sentences
     with their checksums cut off as an NMEA 0183 1.5 talker sends them): after line noise
     that looks like the start of a binary message but whose header no real one has, each
-    sentence comes out of the read that ends its line, as without the noise."""
+    sentence comes out of the read that ends its line, as without the noise, also when the
+    noise came in a read of its own (an RTCM 3 message number comes with the next one)."""
     lines = [
         line.split(b"*")[0] + b"\r\n"
         for line in stream("airmar_110wx.nmea").split(b"\r\n")
@@ -196,7 +202,11 @@ def test_a_lead_in_with_no_real_header_holds_no_sentence_without_checksum(
     at %= len(lines)
     framer = NmeaFramer()
     for number, line in enumerate(lines):
-        chunk = lead_in + line if number == at else line
+        chunk = line
+        if number == at and read_alone:
+            assert framer.feed(lead_in) == []
+        elif number == at:
+            chunk = lead_in + line
         assert framer.feed(chunk) == [line[:-2]], (number, at)
     assert framer.flush() == []
     assert framer.skipped_bytes == len(lead_in)

@@ -83,6 +83,13 @@ _UBX_CLASSES = frozenset(
 _RTCM_FIRST = 0xD3
 #: The bytes of an RTCM 3 frame before its message: preamble and length.
 _RTCM_HEADER = 3
+#: The message numbers (the message's first 12 bits) RTCM 10403.3 assigns: 1001 on (RTKLIB
+#: 2.4.3's rtcm3.c decodes 1001 to 1263, pyrtcm's rtcmtypes_core.py lists up to 1230 and the
+#: SSR messages 1240 to 1263; up to 1399 leaves room for those assigned after them) and the
+#: proprietary 4001 to 4095 (4073 Unicore, 4094 Trimble, ...). A false ``D3`` in line noise
+#: whose message number, once its bytes have come, is none of these is no candidate (the
+#: ``$`` of a sentence right after its header makes it 576 to 591).
+_RTCM_FIRST_NUMBER, _RTCM_LAST_NUMBER, _RTCM_FIRST_PROPRIETARY = 1001, 1399, 4001
 #: A Hemisphere (Crescent, Eclipse) binary message: ``$BIN``, its block ID and the length of
 #: its data (two bytes each, little-endian), the data, the 16-bit sum of the data bytes
 #: (little-endian), and CR LF. Every block ID is below 256 (RTKLIB's decoder knows 1, 65, 66,
@@ -167,13 +174,21 @@ _NAMES = (
 
 def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     """Where the candidate of ``kind`` at ``start`` of ``data``, whose header has come, ends
-    by its length field; 0 when its header rules it out: a UBX class no message has, a UBX
+    by its length field; 0 when its header rules it out (or, for RTCM 3, its message number
+    once it has come): a UBX class no message has, an RTCM 3 message number not assigned, a UBX
     payload, a NovAtel or Unicore message or a ``$BIN`` data length past ``limit``, a SiRF
     payload length past 1023, a NovAtel header length other than 28, a ``$BIN`` block ID of
     256 or more, an SBF length that is not a multiple of 4, shorter than its header or past
     ``limit``."""
     if kind == _RTCM:
-        return start + _RTCM_HEADER + 3 + ((data[start + 1] & 0x03) << 8 | data[start + 2])
+        length = (data[start + 1] & 0x03) << 8 | data[start + 2]
+        if length >= 2 and start + _RTCM_HEADER + 2 <= len(data):
+            number = data[start + 3] << 4 | data[start + 4] >> 4
+            if number < _RTCM_FIRST_PROPRIETARY and not (
+                _RTCM_FIRST_NUMBER <= number <= _RTCM_LAST_NUMBER
+            ):
+                return 0
+        return start + _RTCM_HEADER + 3 + length
     if kind == _UBX:
         length = data[start + 4] | data[start + 5] << 8
         if data[start + 2] not in _UBX_CLASSES or length > limit:
