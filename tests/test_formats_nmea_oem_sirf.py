@@ -161,11 +161,11 @@ def test_a_damaged_message_never_swallows_a_following_sentence(
     assert [frame for frame in frames if frame in expected] == expected
 
 
-#: Line noise that starts like a NovAtel, SiRF, UBX or RTCM 3 message, its length field
-#: claiming up to 9216 bytes: a header no real message has (a SiRF payload past 1023 bytes, a
-#: NovAtel header length other than 28, a UBX class no receiver sends, an RTCM 3 message
-#: number outside 1001-1399 and 4001-4095), which would hold the sentences after it for up
-#: to 19 s at 4800 baud.
+#: Line noise that starts like a NovAtel, SiRF, UBX or RTCM 3 message or an SBF block, its
+#: length field claiming up to 9216 bytes: a header no real message has (a SiRF payload past
+#: 1023 bytes, a NovAtel header length other than 28, a UBX class no receiver sends, an RTCM 3
+#: message number outside 1001-1399 and 4001-4095, an SBF block number outside 4000-6015),
+#: which would hold the sentences after it for up to 19 s at 4800 baud.
 LEAD_INS = [
     b"\xa0\xa2\x04\x00",  # SiRF, 1024 bytes
     b"\xa0\xa2\x1f\xff",  # SiRF, 8191 bytes
@@ -179,6 +179,10 @@ LEAD_INS = [
     b"\xd3\x03\xff",  # RTCM 3, 1023 bytes, the sentence's "$P" its message number 581
     b"\xd3\x02\x00\x3e\x80",  # RTCM 3, 512 bytes, message number 1000
     b"\xd3\x00\x40\xfa\x00",  # RTCM 3, 64 bytes, message number 4000
+    b"$@\x00\x00\x00\x00\x00\x24",  # SBF, block number 0, 9216 bytes
+    b"$@\x00\x00\x9f\x0f\x00\x04",  # SBF, block number 3999, 1024 bytes
+    b"$@\x00\x00\x80\x17\x00\x04",  # SBF, block number 6016, 1024 bytes
+    b"$@\x00\x00\xff\xff\x00\x04",  # SBF, block number 8191 (revision 7), 1024 bytes
 ]
 
 

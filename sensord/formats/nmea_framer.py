@@ -99,6 +99,12 @@ _BIN_SECOND = ord("B")
 #: little-endian) over the rest of the block, the block ID and revision and the length of the
 #: whole block (two bytes each, little-endian; a multiple of 4), then the block's body.
 _SBF_SECOND = ord("@")
+#: The block numbers (the block ID's low 13 bits; its top 3 are the block's revision, which
+#: reaches 4 for ReceiverSetup) a Septentrio receiver sends: 4000 to 6015 (``sbfnr_MIN`` and
+#: ``sbfnr_MAX``, "the maximum allowed SBF ID which can be output by a Septentrio receiver",
+#: in Septentrio's RxTools header sbfdef.h). A false ``$@`` in line noise whose block number
+#: is outside them is no candidate.
+_SBF_FIRST_NUMBER, _SBF_LAST_NUMBER = 4000, 6015
 #: The bytes of a ``$BIN`` message or an SBF block before its data or body.
 _DOLLAR_HEADER = 8
 #: The first byte of a NovAtel OEM4 (and later) binary log, ``AA 44 12``: the header's length
@@ -178,8 +184,8 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     once it has come): a UBX class no message has, an RTCM 3 message number not assigned, a UBX
     payload, a NovAtel or Unicore message or a ``$BIN`` data length past ``limit``, a SiRF
     payload length past 1023, a NovAtel header length other than 28, a ``$BIN`` block ID of
-    256 or more, an SBF length that is not a multiple of 4, shorter than its header or past
-    ``limit``."""
+    256 or more, an SBF block number outside 4000-6015, an SBF length that is not a multiple
+    of 4, shorter than its header or past ``limit``."""
     if kind == _RTCM:
         length = (data[start + 1] & 0x03) << 8 | data[start + 2]
         if length >= 2 and start + _RTCM_HEADER + 2 <= len(data):
@@ -211,7 +217,8 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
         return start + _DOLLAR_HEADER + 4 + length if length <= limit and not data[start + 5] else 0
     if length % 4 or not _DOLLAR_HEADER <= length <= limit:
         return 0
-    return start + length
+    number = (data[start + 4] | data[start + 5] << 8) & 0x1FFF
+    return start + length if _SBF_FIRST_NUMBER <= number <= _SBF_LAST_NUMBER else 0
 
 
 def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
