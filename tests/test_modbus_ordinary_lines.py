@@ -276,198 +276,88 @@ def run_line(pty: PtyPair, line: str) -> dict[str, Any]:
     return seen
 
 
+#: A device that answered every poll in the 5 to 50 ms of :func:`delay`.
+QUIET: tuple[Any, ...] = (20, 20, 0, {}, {}, 0, 0, 27.5)
+#: The same on an echoing line: each of its 20 requests' 8 bytes skipped.
+QUIET_ECHOED: tuple[Any, ...] = (20, 20, 0, {}, {}, 0, 160, 27.5)
+#: The events of two devices read: the bus opened, each sensor's state; with the four
+#: set-up writes of :data:`SETUP` taken; with the adapter's echo seen.
+OPENED = {"bus open": 1, "sensor state": 2}
+SET_UP = OPENED | {"set-up write taken": 4}
+ECHOED = SET_UP | {"requests come back as sent": 1}
+LATE = {"answer after the timeout": 1}
+#: Device 1 unplugged from 5 s to 12 s: down, up, its set-up writes made again.
+UNPLUGGED_DOWNS = [(7.265, "d1", True), (12.29, "d1", False)]
+UNPLUGGED = {"bus open": 1, "sensor state": 4, "set-up write taken": 8}
+
+
+def two_seen(
+    d1: tuple[Any, ...],
+    events: dict[str, int],
+    d2: tuple[Any, ...] = QUIET,
+    downs: list[tuple[float, str, bool]] | None = None,
+) -> dict[str, Any]:
+    """What :func:`run_line` returns for devices ``d1`` and ``d2``."""
+    return {"d1": d1, "d2": d2, "downs": downs or [], "events": events}
+
+
 #: What the bus did on each line at commit a9ca7ae, before the rules for rarer lines.
 EXPECTED: dict[str, dict[str, Any]] = {
     "plain": {
-        "d1": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "d17": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "d247": (20, 20, 0, {}, {}, 0, 0, 27.5),
+        "d1": QUIET,
+        "d17": QUIET,
+        "d247": QUIET,
         "downs": [],
         "events": {"bus open": 1, "sensor state": 3},
     },
-    "setup": {
-        "d1": (24, 24, 0, {}, {}, 0, 0, 26.2),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {"bus open": 1, "sensor state": 2, "set-up write taken": 4},
-    },
-    "late": {
-        "d1": (20, 15, 5, {"late": 5}, {}, 0, 0, 26.7),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {"bus open": 1, "sensor state": 2, "answer after the timeout": 1},
-    },
-    "late_write": {
-        "d1": (26, 23, 3, {"late": 3}, {}, 0, 0, 25.7),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 4,
-            "answer after the timeout": 1,
-        },
-    },
-    "crc": {
-        "d1": (25, 20, 1, {"crc": 4}, {}, 0, 44, 25.0),
-        "d2": (20, 16, 0, {"crc": 4}, {}, 0, 36, 25.0),
-        "downs": [],
-        "events": {"bus open": 1, "sensor state": 2, "set-up write taken": 4},
-    },
-    "unplug": {
-        "d1": (29, 21, 8, {}, {}, 0, 0, 29.3),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [(7.265, "d1", True), (12.29, "d1", False)],
-        "events": {"bus open": 1, "sensor state": 4, "set-up write taken": 8},
-    },
-    "refuse": {
-        "d1": (62, 62, 0, {}, {2: 22}, 2, 0, 27.3),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "device refused a merged read; split it": 2,
-            "exception response": 1,
-        },
-    },
-    "write_refused": {
-        "d1": (24, 24, 0, {}, {2: 1}, 0, 0, 26.2),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "device refused a set-up write": 1,
-            "set-up write taken": 3,
-        },
-    },
-    "write_ignored": {
-        "d1": (26, 23, 3, {}, {}, 0, 0, 26.7),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 3,
-            "set-up write unanswered": 1,
-        },
-    },
-    "fragmented": {
-        "d1": (24, 24, 0, {}, {}, 0, 0, 31.3),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 32.5),
-        "downs": [],
-        "events": {"bus open": 1, "sensor state": 2, "set-up write taken": 4},
-    },
-    "echo": {
-        "d1": (24, 24, 0, {}, {}, 0, 191, 26.2),
-        "d2": (20, 20, 0, {}, {}, 0, 160, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 4,
-            "requests come back as sent": 1,
-        },
-    },
-    "echo_batched": {
-        "d1": (24, 24, 0, {}, {}, 0, 191, 26.2),
-        "d2": (20, 20, 0, {}, {}, 0, 160, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 4,
-            "requests come back as sent": 1,
-        },
-    },
-    "echo_late": {
-        "d1": (25, 19, 6, {"late": 6}, {}, 0, 204, 27.1),
-        "d2": (20, 20, 0, {}, {}, 0, 160, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 4,
-            "requests come back as sent": 1,
-            "answer after the timeout": 1,
-        },
-    },
-    "echo_late_write": {
-        "d1": (26, 23, 3, {"late": 3}, {}, 0, 209, 25.7),
-        "d2": (20, 20, 0, {}, {}, 0, 160, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 4,
-            "requests come back as sent": 1,
-            "answer after the timeout": 1,
-        },
-    },
-    "echo_unplug": {
-        "d1": (29, 21, 8, {}, {}, 0, 238, 29.3),
-        "d2": (20, 20, 0, {}, {}, 0, 160, 27.5),
-        "downs": [(7.265, "d1", True), (12.29, "d1", False)],
-        "events": {
-            "bus open": 1,
-            "sensor state": 4,
-            "set-up write taken": 8,
-            "requests come back as sent": 1,
-        },
-    },
-    "echo_crc": {
-        "d1": (25, 20, 1, {"crc": 4}, {}, 0, 245, 25.0),
-        "d2": (20, 16, 0, {"crc": 4}, {}, 0, 196, 25.0),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 4,
-            "requests come back as sent": 1,
-        },
-    },
-    "echo_damaged": {
-        "d1": (27, 24, 0, {"crc": 3, "function": 2, "unasked": 2}, {}, 0, 221, 24.2),
-        "d2": (20, 20, 0, {}, {}, 0, 160, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 4,
-            "frame of the device's unit id nobody asked for": 1,
-            "requests come back as sent": 1,
-        },
-    },
-    "local_echo": {
-        "d1": (24, 24, 0, {}, {}, 0, 0, 26.2),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {"bus open": 1, "sensor state": 2, "set-up write taken": 4},
-    },
-    "local_echo_batched": {
-        "d1": (24, 24, 0, {}, {}, 0, 0, 26.2),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {"bus open": 1, "sensor state": 2, "set-up write taken": 4},
-    },
-    "local_echo_late": {
-        "d1": (26, 23, 3, {"late": 3}, {}, 0, 0, 25.7),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [],
-        "events": {
-            "bus open": 1,
-            "sensor state": 2,
-            "set-up write taken": 4,
-            "answer after the timeout": 1,
-        },
-    },
-    "local_echo_unplug": {
-        "d1": (29, 21, 8, {}, {}, 0, 0, 29.3),
-        "d2": (20, 20, 0, {}, {}, 0, 0, 27.5),
-        "downs": [(7.265, "d1", True), (12.29, "d1", False)],
-        "events": {"bus open": 1, "sensor state": 4, "set-up write taken": 8},
-    },
+    "setup": two_seen((24, 24, 0, {}, {}, 0, 0, 26.2), SET_UP),
+    "late": two_seen((20, 15, 5, {"late": 5}, {}, 0, 0, 26.7), OPENED | LATE),
+    "late_write": two_seen((26, 23, 3, {"late": 3}, {}, 0, 0, 25.7), SET_UP | LATE),
+    "crc": two_seen(
+        (25, 20, 1, {"crc": 4}, {}, 0, 44, 25.0), SET_UP, (20, 16, 0, {"crc": 4}, {}, 0, 36, 25.0)
+    ),
+    "unplug": two_seen((29, 21, 8, {}, {}, 0, 0, 29.3), UNPLUGGED, downs=UNPLUGGED_DOWNS),
+    "refuse": two_seen(
+        (62, 62, 0, {}, {2: 22}, 2, 0, 27.3),
+        OPENED | {"device refused a merged read; split it": 2, "exception response": 1},
+    ),
+    "write_refused": two_seen(
+        (24, 24, 0, {}, {2: 1}, 0, 0, 26.2),
+        OPENED | {"device refused a set-up write": 1, "set-up write taken": 3},
+    ),
+    "write_ignored": two_seen(
+        (26, 23, 3, {}, {}, 0, 0, 26.7),
+        OPENED | {"set-up write taken": 3, "set-up write unanswered": 1},
+    ),
+    "fragmented": two_seen(
+        (24, 24, 0, {}, {}, 0, 0, 31.3), SET_UP, (20, 20, 0, {}, {}, 0, 0, 32.5)
+    ),
+    "echo": two_seen((24, 24, 0, {}, {}, 0, 191, 26.2), ECHOED, QUIET_ECHOED),
+    "echo_batched": two_seen((24, 24, 0, {}, {}, 0, 191, 26.2), ECHOED, QUIET_ECHOED),
+    "echo_late": two_seen((25, 19, 6, {"late": 6}, {}, 0, 204, 27.1), ECHOED | LATE, QUIET_ECHOED),
+    "echo_late_write": two_seen(
+        (26, 23, 3, {"late": 3}, {}, 0, 209, 25.7), ECHOED | LATE, QUIET_ECHOED
+    ),
+    "echo_unplug": two_seen(
+        (29, 21, 8, {}, {}, 0, 238, 29.3),
+        UNPLUGGED | {"requests come back as sent": 1},
+        QUIET_ECHOED,
+        UNPLUGGED_DOWNS,
+    ),
+    "echo_crc": two_seen(
+        (25, 20, 1, {"crc": 4}, {}, 0, 245, 25.0), ECHOED, (20, 16, 0, {"crc": 4}, {}, 0, 196, 25.0)
+    ),
+    "echo_damaged": two_seen(
+        (27, 24, 0, {"crc": 3, "function": 2, "unasked": 2}, {}, 0, 221, 24.2),
+        ECHOED | {"frame of the device's unit id nobody asked for": 1},
+        QUIET_ECHOED,
+    ),
+    "local_echo": two_seen((24, 24, 0, {}, {}, 0, 0, 26.2), SET_UP),
+    "local_echo_batched": two_seen((24, 24, 0, {}, {}, 0, 0, 26.2), SET_UP),
+    "local_echo_late": two_seen((26, 23, 3, {"late": 3}, {}, 0, 0, 25.7), SET_UP | LATE),
+    "local_echo_unplug": two_seen(
+        (29, 21, 8, {}, {}, 0, 0, 29.3), UNPLUGGED, downs=UNPLUGGED_DOWNS
+    ),
 }
 
 
