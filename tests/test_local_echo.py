@@ -28,6 +28,19 @@ from sensord.sensor import SensorRuntime
 from sensord.sources.echo import MAX_EXPECTED, EchoCounts, LocalEcho
 from sensord.sources.serial_port import SerialSource
 
+#: Device 2's two set-up writes (06), holding 54 = 7 and holding 55 = 8, in the tests of
+#: a write's echo read with another frame.
+TWO_WRITES = [
+    {"table": "holding", "address": 54, "value": 7, "function": 6},
+    {"table": "holding", "address": 55, "value": 8, "function": 6},
+]
+
+#: The requests of :data:`TWO_WRITES`, as device 2 is sent them.
+TWO_WRITES_SENT = (
+    rtu_frame(bytes.fromhex("02 06 00 36 00 07")),
+    rtu_frame(bytes.fromhex("02 06 00 37 00 08")),
+)
+
 
 def chunked(data: bytes, cuts: list[int]) -> Iterator[bytes]:
     """``data`` cut at ``cuts`` (positions, any order, out of range ones ignored)."""
@@ -1076,11 +1089,7 @@ def test_two_writes_before_any_read_are_settled_together(
     counted as answered once its lot is known, no timeout. Whether the bytes come
     whole or one at a time (the second write's echo cut from the stream then, not read
     whole)."""
-    setup = [
-        {"table": "holding", "address": 54, "value": 7, "function": 6},
-        {"table": "holding", "address": 55, "value": 8, "function": 6},
-    ]
-    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=TWO_WRITES))
     try:
         with capture_logs() as logs:
             sent = play_echoing_line(
@@ -1178,16 +1187,11 @@ def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_w
     timeout, and settled both writes as taken; the exception was taken for the second
     write's refusal, and the first write asked again. Either way the second write, never
     done, was not asked again.)"""
-    setup = [
-        {"table": "holding", "address": 54, "value": 7, "function": 6},
-        {"table": "holding", "address": 55, "value": 8, "function": 6},
-    ]
-    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
-    second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
+    first, second = TWO_WRITES_SENT
     answer = rtu_frame(bytes.fromhex("02 86 02")) if refused else first
     told = ("device refused a set-up write", 2) if refused else ("set-up write taken", None)
     read = read_request(2, 0, 1)
-    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=TWO_WRITES))
     try:
         with capture_logs() as logs:
             assert hand.tick(100.0) == first
@@ -1221,34 +1225,22 @@ def test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_w
         hand.close()
 
 
-def test_a_write_s_answer_read_with_the_next_write_s_echo_leaves_that_echo_no_answer(
-    pty_pair: PtyPair,
-) -> None:
-    """The line and device of
-    :func:`test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_write_s`,
-    the device's answer to the first write come on the line just before the second write
-    went out, and read in one piece with that write's echo: a USB adapter passes on what it
-    received in batches (an FTDI chip's latency timer, 16 ms by default, holds bytes that
-    long: Fazecast/jSerialComm pull request 369; pymodbus pull request 880, "data is sent in
-    batches every 16 ms"). The first write's copy is its answer after its echo, which shows
-    that the line echoes, so the second write's copy right after it is that write's echo,
-    dropped: the second write, which the device did not answer, times out and is asked
-    again at the next poll, where it is answered and taken. (That echo was taken for the
-    second write's answer: the write logged as taken and never made.)"""
-    setup = [
-        {"table": "holding", "address": 54, "value": 7, "function": 6},
-        {"table": "holding", "address": 55, "value": 8, "function": 6},
-    ]
-    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
-    second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
+def second_write_s_echo_is_no_answer(pty_pair: PtyPair, reads: list[bytes]) -> None:
+    """Device 2 on an echoing line, with two set-up writes (06): the first write's echo read
+    alone, then the second write sent and ``reads`` read 1 ms apart from 21 ms after it
+    (the first write's answer and the second's echo, in pieces). The first write is taken;
+    the second's echo is dropped, not taken for its answer: the write, which the device does
+    not answer then, times out and is asked again at the next poll, where it is taken."""
+    first, second = TWO_WRITES_SENT
     read = read_request(2, 0, 1)
-    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=TWO_WRITES))
     try:
         with capture_logs() as logs:
             assert hand.tick(100.0) == first
             hand.receive(100.001, first, look=False)  # its echo
             assert hand.tick(100.005) == second
-            hand.receive(100.021, first + second, look=False)  # the first's answer, the echo
+            for k, piece in enumerate(reads):
+                hand.receive(round(100.021 + 0.001 * k, 3), piece, look=False)
             assert write_lines(logs) == [("set-up write taken", None)]
             assert hand.bus.in_flight is not None  # the second write awaits its answer
             assert hand.tick(100.25) == b""  # timed out
@@ -1267,18 +1259,30 @@ def test_a_write_s_answer_read_with_the_next_write_s_echo_leaves_that_echo_no_an
         hand.close()
 
 
-def test_a_late_answer_read_with_a_write_s_echo_on_a_line_known_to_echo_is_the_late_one(
+def test_a_write_s_answer_read_with_the_next_write_s_echo_leaves_that_echo_no_answer(
     pty_pair: PtyPair,
 ) -> None:
-    """An echoing line, known to echo (a read came back as sent): device 2's set-up write times
-    out, and its answer comes on the line right after, just before the bus sends device 3's
-    set-up write; the adapter passes both on in one piece (an FTDI chip's latency timer, as
-    in :func:`test_a_write_s_answer_read_with_the_next_write_s_echo_leaves_that_echo_no_answer`):
-    device 2's answer, then device 3's echo. Device 2's answer is its late one (counted
-    ``late``), and device 3's echo is dropped as an echo, not its answer: its write, which
-    it did not answer, times out and is asked again. (The echo, behind bytes that were not
-    it, was read as on a line that echoes no more and taken for device 3's answer: the write
-    logged as taken and never made.)"""
+    """The line and device of
+    :func:`test_a_slow_device_s_answer_to_a_write_after_the_next_write_s_echo_is_that_write_s`,
+    the device's answer to the first write come on the line just before the second write
+    went out, and read in one piece with that write's echo: a USB adapter passes on what it
+    received in batches (an FTDI chip's latency timer, 16 ms by default, holds bytes that
+    long: Fazecast/jSerialComm pull request 369; pymodbus pull request 880, "data is sent in
+    batches every 16 ms"). The first write's copy is its answer after its echo, which shows
+    that the line echoes, so the second write's copy right after it is that write's echo,
+    dropped: the second write, which the device did not answer, times out and is asked
+    again at the next poll, where it is answered and taken. (That echo was taken for the
+    second write's answer: the write logged as taken and never made.)"""
+    first, second = TWO_WRITES_SENT
+    second_write_s_echo_is_no_answer(pty_pair, [first + second])  # the first's answer, the echo
+
+
+def late_answer_then_echo_is_the_late_one(pty_pair: PtyPair, reads: list[bytes]) -> None:
+    """A line known to echo (device 1's read came back as sent): device 2's set-up write
+    echoed and left unanswered until it times out; device 3's set-up write sent then, and
+    ``reads`` read 1 ms apart from 1 ms after it (device 2's late answer and device 3's
+    echo, in pieces). Device 2's answer is counted ``late``; device 3's echo is dropped, not
+    taken for its answer: its write times out, is asked again, and is taken."""
     reader = echo_table("", 1, "m")
     slow = echo_table("", 2, "w2", setup=[{"table": "holding", "address": 54, "value": 7}])
     other = echo_table("", 3, "w3", setup=[{"table": "holding", "address": 55, "value": 8}])
@@ -1295,7 +1299,8 @@ def test_a_late_answer_read_with_a_write_s_echo_on_a_line_known_to_echo_is_the_l
             while not (request := hand.tick(at)):  # until the first write timed out
                 at = round(at + 0.001, 3)
             assert request == b, request
-            hand.receive(at + 0.001, a + b, look=False)  # its late answer, and b's echo
+            for k, piece in enumerate(reads):
+                hand.receive(at + 0.001 * (k + 1), piece, look=False)
             assert hand.bus.in_flight is not None  # b awaits its answer
             assert write_lines(logs) == []
             assert hand.tick(at + 0.22) == b""  # b timed out
@@ -1310,6 +1315,23 @@ def test_a_late_answer_read_with_a_write_s_echo_on_a_line_known_to_echo_is_the_l
         assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
     finally:
         hand.close()
+
+
+def test_a_late_answer_read_with_a_write_s_echo_on_a_line_known_to_echo_is_the_late_one(
+    pty_pair: PtyPair,
+) -> None:
+    """An echoing line, known to echo (a read came back as sent): device 2's set-up write times
+    out, and its answer comes on the line right after, just before the bus sends device 3's
+    set-up write; the adapter passes both on in one piece (an FTDI chip's latency timer, as
+    in :func:`test_a_write_s_answer_read_with_the_next_write_s_echo_leaves_that_echo_no_answer`):
+    device 2's answer, then device 3's echo. Device 2's answer is its late one (counted
+    ``late``), and device 3's echo is dropped as an echo, not its answer: its write, which
+    it did not answer, times out and is asked again. (The echo, behind bytes that were not
+    it, was read as on a line that echoes no more and taken for device 3's answer: the write
+    logged as taken and never made.)"""
+    a = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    b = rtu_frame(bytes.fromhex("03 06 00 37 00 08"))
+    late_answer_then_echo_is_the_late_one(pty_pair, [a + b])  # its late answer, and b's echo
 
 
 @pytest.mark.parametrize("cut", [0, 3, 7], ids=["read-apart", "cut-at-3", "cut-at-7"])
@@ -1327,35 +1349,9 @@ def test_a_write_s_echo_read_apart_from_the_answer_that_shows_the_line_echoes_is
     write, which the device did not answer, times out and is asked again at the next poll,
     where it is taken. (Its echo, read in a piece of its own or completed in the next read,
     was taken for its answer: the write logged as taken and never made.)"""
-    setup = [
-        {"table": "holding", "address": 54, "value": 7, "function": 6},
-        {"table": "holding", "address": 55, "value": 8, "function": 6},
-    ]
-    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
-    second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
-    read = read_request(2, 0, 1)
-    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup))
-    try:
-        with capture_logs() as logs:
-            assert hand.tick(100.0) == first
-            hand.receive(100.001, first, look=False)  # its echo
-            assert hand.tick(100.005) == second
-            hand.receive(100.021, first + second[:cut], look=False)  # the first's answer
-            hand.receive(100.022, second[cut:], look=False)  # the echo, or its rest
-            assert write_lines(logs) == [("set-up write taken", None)]
-            assert hand.bus.in_flight is not None  # the second write awaits its answer
-            assert hand.tick(100.25) == b""  # timed out
-            assert hand.bus.in_flight is None
-            sent = play_echoing_line(hand, 102.0, {2})
-        assert sent[:3] == [read, second, read], sent
-        taken = [e["write"] for e in logs if e["event"] == "set-up write taken"]
-        assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
-        counters = hand.counters("w")
-        assert counters.errors == dict.fromkeys(counters.errors, 0)
-        assert counters.timeouts == 1
-        assert hand.runtimes["w"].bus_skipped_bytes == 8 * (len(sent) + 1)  # the echoes
-    finally:
-        hand.close()
+    first, second = TWO_WRITES_SENT
+    # the first's answer, then the echo or its rest
+    second_write_s_echo_is_no_answer(pty_pair, [first + second[:cut], second[cut:]])
 
 
 @pytest.mark.parametrize(
@@ -1373,38 +1369,10 @@ def test_a_late_answer_read_apart_from_a_write_s_echo_on_a_line_known_to_echo_is
     again, then taken. (The echo, behind a frame that was not it, was read as on a line that
     echoes no more and taken for device 3's answer: the write logged as taken, never
     made.)"""
-    reader = echo_table("", 1, "m")
-    slow = echo_table("", 2, "w2", setup=[{"table": "holding", "address": 54, "value": 7}])
-    other = echo_table("", 3, "w3", setup=[{"table": "holding", "address": 55, "value": 8}])
     a = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
     b = rtu_frame(bytes.fromhex("03 06 00 37 00 08"))
-    hand = HandBus(pty_pair, reader, slow, other)
-    try:
-        with capture_logs() as logs:
-            assert hand.tick(100.0) == read_request(1, 0, 1)
-            hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
-            assert hand.tick(100.005) == a
-            hand.receive(100.006, a, look=False)  # its echo alone: the device is slow
-            at = 100.2
-            while not (request := hand.tick(at)):  # until the first write timed out
-                at = round(at + 0.001, 3)
-            assert request == b, request
-            hand.receive(at + 0.001, a + b[:cut], look=False)  # its late answer, and b's echo
-            hand.receive(at + 0.002, b[cut:], look=False)
-            assert hand.bus.in_flight is not None  # b awaits its answer
-            assert write_lines(logs) == []
-            assert hand.tick(at + 0.22) == b""  # b timed out
-            assert hand.bus.in_flight is None
-            assert write_lines(logs) == []
-            counters = hand.counters("w3")
-            assert (counters.transactions, counters.timeouts) == (0, 1)
-            assert b in play_echoing_line(hand, 102.0, {1, 2, 3})  # asked again, answered
-        assert hand.counters("w2").errors == dict.fromkeys(counters.errors, 0) | {"late": 1}
-        assert counters.errors == dict.fromkeys(counters.errors, 0)
-        taken = sorted(e["write"] for e in logs if e["event"] == "set-up write taken")
-        assert taken == ["holding 54 = [7] (06)", "holding 55 = [8] (06)"]
-    finally:
-        hand.close()
+    # its late answer, and b's echo or its rest
+    late_answer_then_echo_is_the_late_one(pty_pair, [a + b[:cut], b[cut:]])
 
 
 @pytest.mark.parametrize("cut", [8, 3], ids=["whole", "cut-at-3"])
@@ -1565,14 +1533,9 @@ def test_the_writes_of_a_device_a_reload_removed_are_told_as_the_line_shows_them
     of them (their device left). On one that does not echo, the copies were unit 2's
     answers: both writes are told as taken. (On the echoing line both were told as taken,
     counted as answered, because their device had left.)"""
-    setup = [
-        {"table": "holding", "address": 54, "value": 7, "function": 6},
-        {"table": "holding", "address": 55, "value": 8, "function": 6},
-    ]
-    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
-    second = rtu_frame(bytes.fromhex("02 06 00 37 00 08"))
+    first, second = TWO_WRITES_SENT
     read = read_request(1, 0, 1)
-    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=setup), echo_table("", 1, "m"))
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=TWO_WRITES), echo_table("", 1, "m"))
     try:
         with capture_logs() as logs:
             assert hand.tick(100.0) == first
