@@ -446,11 +446,11 @@ def test_a_pms_in_passive_mode_that_power_cycles_publishes_none_of_its_spin_up_f
     ]
 
 
-class OffPms5003(PresetDevice):
-    """A PMS5003 without its supply: it sends nothing and hears nothing."""
+class Unpowered(PresetDevice):
+    """A device of a preset without its supply: it sends nothing and hears nothing."""
 
-    def __init__(self) -> None:
-        super().__init__("pms5003")
+    def __init__(self, preset: str) -> None:
+        super().__init__(preset)
         self.active = False
 
     def receive(self, data: bytes) -> list[bytes | None]:
@@ -476,7 +476,7 @@ def test_a_slowly_polled_pms_whose_supply_is_cut_across_a_poll_warms_up_at_its_s
         assert not pms.device.active
         before = readings(rt)
         assert before >= 2
-        pms.device = OffPms5003()
+        pms.device = Unpowered("pms5003")
         for _ in range(2):  # one poll unanswered, the next written
             assert dialogue.next_poll_at is not None
             pms.run(rt, dialogue.next_poll_at + 0.5)
@@ -528,23 +528,38 @@ def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled
     )
 
 
-class LatePms5003(PresetDevice):
-    """A PMS5003 in passive mode whose answer to one read request (the ``late``-th) comes
-    only with the answer to the next, as a busy adapter or host delivers it."""
+class CountingPms5003(PresetDevice):
+    """A PMS5003 in passive mode that counts the read requests it hears (``reads``) and
+    answers the ``reads``-th with what :meth:`answer` makes of the preset device's answers."""
 
-    def __init__(self, late: int) -> None:
+    def __init__(self) -> None:
         super().__init__("pms5003")
-        self.late = late
         self.reads = 0
 
     def receive(self, data: bytes) -> list[bytes | None]:
         answers = super().receive(data)
         if data == command_bytes("pms5003", "read"):
             self.reads += 1
-            if self.reads == self.late:
-                return []
-            if self.reads == self.late + 1:
-                return [None, None]
+            return self.answer(answers)
+        return answers
+
+    def answer(self, answers: list[bytes | None]) -> list[bytes | None]:
+        return answers
+
+
+class LatePms5003(CountingPms5003):
+    """A PMS5003 in passive mode whose answer to one read request (the ``late``-th) comes
+    only with the answer to the next, as a busy adapter or host delivers it."""
+
+    def __init__(self, late: int) -> None:
+        super().__init__()
+        self.late = late
+
+    def answer(self, answers: list[bytes | None]) -> list[bytes | None]:
+        if self.reads == self.late:
+            return []
+        if self.reads == self.late + 1:
+            return [None, None]
         return answers
 
 
@@ -585,6 +600,30 @@ class Sds011(Pms5003):
         return self.device.stamp(SDS011_FRAME)
 
 
+def sds011_on(
+    pair: PtyPair,
+    clock: Clock,
+    setup: list[str],
+    poll: dict[str, Any] | None,
+    warmup_s: float | None = 0,
+) -> SensorRuntime:
+    """An SDS011 sensor opened on ``pair`` with ``setup``, polled by ``poll`` (None: not
+    polled), its warm-up ``warmup_s`` (None: the preset's)."""
+    table: dict[str, Any] = {
+        "port": pair.path,
+        "preset": "sds011",
+        "simulate": "never",
+        "setup": setup,
+    }
+    if warmup_s is not None:
+        table["warmup_s"] = warmup_s
+    if poll is not None:
+        table["poll"] = poll
+    rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+    assert rt.try_open()
+    return rt
+
+
 def test_an_sds011_in_query_mode_that_reports_unasked_is_put_back_in_query_mode() -> None:
     """An SDS011 set to query mode keeps it through a power cut (the Laser Dust Sensor
     Control Protocol V1.3: "the setting is still effective after power off"), but another
@@ -594,17 +633,8 @@ def test_an_sds011_in_query_mode_that_reports_unasked_is_put_back_in_query_mode(
     queries after it."""
     clock = Clock()
     query_mode = command_bytes("sds011", "query_mode")
-    table = {
-        "preset": "sds011",
-        "simulate": "never",
-        "warmup_s": 0,
-        "setup": ["query_mode"],
-        "poll": {"command": "query", "interval_s": 2.0},
-    }
     with PtyPair() as pair, capture_logs() as logs:
-        table["port"] = pair.path
-        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
-        assert rt.try_open()
+        rt = sds011_on(pair, clock, ["query_mode"], {"command": "query", "interval_s": 2.0})
         sds = Sds011(pair, clock)
         sds.run(rt, clock.now + 30.0)
         assert not sds.device.active
@@ -632,17 +662,8 @@ def test_an_sds011_whose_answers_come_a_second_after_its_queries_is_not_set_up_a
     in the poll interval, so it is not taken for a frame sent unasked: no re-run, every
     answer published."""
     clock = Clock()
-    table = {
-        "preset": "sds011",
-        "simulate": "never",
-        "warmup_s": 0,
-        "setup": ["query_mode"],
-        "poll": {"command": "query", "interval_s": 2.0},
-    }
     with PtyPair() as pair, capture_logs() as logs:
-        table["port"] = pair.path
-        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
-        assert rt.try_open()
+        rt = sds011_on(pair, clock, ["query_mode"], {"command": "query", "interval_s": 2.0})
         sds = Sds011(pair, clock)
         sds.run(rt, clock.now + 10.0)
         assert not sds.device.active
@@ -715,23 +736,19 @@ def test_a_passive_pms_whose_answers_come_late_polls_running_is_not_set_up_again
     assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
 
 
-class DamagedPms5003(PresetDevice):
+class DamagedPms5003(CountingPms5003):
     """A PMS5003 in passive mode whose answer to one read request (the ``damaged``-th) is
     spoilt on the line: its bytes come, one of them changed, so its checksum fails."""
 
     def __init__(self, damaged: int) -> None:
-        super().__init__("pms5003")
+        super().__init__()
         self.damaged = damaged
-        self.reads = 0
 
-    def receive(self, data: bytes) -> list[bytes | None]:
-        answers = super().receive(data)
-        if data == command_bytes("pms5003", "read"):
-            self.reads += 1
-            if self.reads == self.damaged:
-                frame = bytearray(pms_frame(self.reads))
-                frame[10] ^= 0x10
-                return [bytes(frame)]
+    def answer(self, answers: list[bytes | None]) -> list[bytes | None]:
+        if self.reads == self.damaged:
+            frame = bytearray(pms_frame(self.reads))
+            frame[10] ^= 0x10
+            return [bytes(frame)]
         return answers
 
 
@@ -1059,19 +1076,9 @@ def test_an_sds011_asleep_at_the_open_that_starts_streaming_ends_set_up(
     set-up too, as soon as it sends when it is not stale yet, or, stale by then, when it
     sends again. It ends in the settings asked for, and every frame it sent is read."""
     clock = Clock()
-    table: dict[str, Any] = {
-        "preset": "sds011",
-        "simulate": "never",
-        "warmup_s": 0,
-        "setup": setup,
-    }
-    if poll is not None:
-        table["poll"] = poll
     flash = {"reporting_mode": 1, "working_period": 3} if "active_mode" in setup else {}
     with PtyPair() as pair, capture_logs() as logs:
-        table["port"] = pair.path
-        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
-        assert rt.try_open()
+        rt = sds011_on(pair, clock, setup, poll)
         sds = Sds011(pair, clock)
         sds.device = PresetDevice("sds011", flash)
         sds.device.active = True  # as another program left it before it put it to sleep
@@ -1146,18 +1153,9 @@ def test_a_polled_sds011_asleep_through_its_set_up_is_not_told_as_ignoring_it(
     every command is told of once as ignoring ``query_mode``, after that run missed it
     again."""
     clock = Clock()
-    table: dict[str, Any] = {
-        "preset": "sds011",
-        "simulate": "never",
-        "warmup_s": 0,
-        "setup": setup,
-        "poll": {"command": "query", "interval_s": 2.0},
-    }
     ignores = setup == ["query_mode"] and woken_s is None
     with PtyPair() as pair, capture_logs() as logs:
-        table["port"] = pair.path
-        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
-        assert rt.try_open()
+        rt = sds011_on(pair, clock, setup, {"command": "query", "interval_s": 2.0})
         sds = Sds011(pair, clock)
         flash = {"reporting_mode": 0 if active else 1}
         sds.device = DeafSds011("sds011", flash) if ignores else PresetDevice("sds011", flash)
@@ -1307,6 +1305,21 @@ class PeriodicSds011(PresetDevice):
         return [] if self.sleeping else super().receive(data)
 
 
+def on_a_working_period(pair: PtyPair, clock: Clock) -> tuple[SensorRuntime, Sds011]:
+    """An SDS011 on a working period of 1 minute (:class:`PeriodicSds011`), its sensor set
+    to query mode and that period, polled every 5 s, with the preset's warm-up."""
+    rt = sds011_on(
+        pair,
+        clock,
+        ["query_mode", "working_period=1"],
+        {"command": "query", "interval_s": 5.0},
+        warmup_s=None,
+    )
+    sds = Sds011(pair, clock)
+    sds.device = PeriodicSds011(clock, 1)
+    return rt, sds
+
+
 def test_a_polled_sds011_on_a_working_period_publishes_the_answers_of_every_run() -> None:
     """An SDS011 set to query mode and a working period of 1 minute, polled every 5 s: it
     runs its fan 30 s a minute and sleeps the rest ("work 30 seconds and sleep n*60-30
@@ -1319,18 +1332,8 @@ def test_a_polled_sds011_on_a_working_period_publishes_the_answers_of_every_run(
     more go unanswered by design, which ``sensord_poll_timeouts_total`` would have the
     SensordPollTimeouts alert (over 10 % for 15 minutes) tell as a line or request fault."""
     clock = Clock()
-    table = {
-        "preset": "sds011",
-        "simulate": "never",
-        "setup": ["query_mode", "working_period=1"],
-        "poll": {"command": "query", "interval_s": 5.0},
-    }
     with PtyPair() as pair, capture_logs() as logs:
-        table["port"] = pair.path
-        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
-        assert rt.try_open()
-        sds = Sds011(pair, clock)
-        sds.device = PeriodicSds011(clock, 1)
+        rt, sds = on_a_working_period(pair, clock)
         start = clock.now
         published = []
         for minute in range(1, 9):
@@ -1348,18 +1351,6 @@ def test_a_polled_sds011_on_a_working_period_publishes_the_answers_of_every_run(
     assert not [e for e in logs if e["event"] == "no response to poll request"]
 
 
-class UnpoweredSds011(PresetDevice):
-    """An SDS011 without its supply: it sends nothing and hears nothing."""
-
-    def __init__(self) -> None:
-        super().__init__("sds011")
-        self.active = False
-
-    def receive(self, data: bytes) -> list[bytes | None]:
-        del data
-        return []
-
-
 def test_a_polled_sds011_on_a_working_period_that_loses_its_supply_goes_stale() -> None:
     """An SDS011 in query mode on a working period of 1 minute, polled every 5 s, whose
     supply is cut: its unanswered polls are neither counted nor logged (its sleep leaves as
@@ -1367,21 +1358,11 @@ def test_a_polled_sds011_on_a_working_period_that_loses_its_supply_goes_stale() 
     period by more than a minute (the stale timeout's default, 120 s after its last frame),
     logged, and its set-up written again."""
     clock = Clock()
-    table = {
-        "preset": "sds011",
-        "simulate": "never",
-        "setup": ["query_mode", "working_period=1"],
-        "poll": {"command": "query", "interval_s": 5.0},
-    }
     with PtyPair() as pair, capture_logs() as logs:
-        table["port"] = pair.path
-        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
-        assert rt.try_open()
-        sds = Sds011(pair, clock)
-        sds.device = PeriodicSds011(clock, 1)
+        rt, sds = on_a_working_period(pair, clock)
         sds.run(rt, clock.now + 150.0)
         assert rt.state == "up"
-        sds.device = UnpoweredSds011()
+        sds.device = Unpowered("sds011")
         last = rt.last_frame_at
         assert last is not None
         sds.run(rt, last + 119.0)
