@@ -1524,15 +1524,29 @@ ISKRA_CHANNELS = (
 )
 
 
-def published_power(chunks: list[bytes]) -> tuple[list[float | None], dict[str, Any]]:
-    """The latest power reading of a sensor of ``ISKRA_CHANNELS`` after each of ``chunks``
-    (fed one by one), and its counts."""
-    rt = runtime(meter(*ISKRA_CHANNELS))
+def published_power(
+    chunks: list[bytes], channels: tuple[tuple[str, str], ...] = ISKRA_CHANNELS
+) -> tuple[list[float | None], dict[str, Any]]:
+    """The latest power reading (``power_kw``) of a sensor of ``channels`` after each of
+    ``chunks`` (fed one by one), and its counts."""
+    rt = runtime(meter(*channels))
     powers = []
     for chunk in chunks:
         rt.feed(chunk)
         powers.append(latest(rt).get("power_kw"))
     return powers, counts(rt)
+
+
+def taken_between(first: bytes, damaged: bytes, second: bytes) -> dict[str, Any]:
+    """The counts of :func:`~test_blocks.take` for ``damaged`` between the whole telegrams
+    ``first`` and ``second``, whose lines, and only theirs, are taken; the same however the
+    bytes are chunked."""
+    data = first + damaged + second
+    lines, counted = take("dsmr", data)
+    assert lines == telegram_lines(first) + telegram_lines(second)
+    for size in (1, 7, 64, 500):
+        assert take("dsmr", data, [size]) == (lines, counted), size
+    return counted
 
 
 @pytest.mark.parametrize("cut", list(HEADER_CUTS))
@@ -1548,15 +1562,12 @@ def test_a_dsmr_2_2_telegram_whose_header_line_is_cut_is_truncated_the_others_re
     readings."""
     damaged = HEADER_CUTS[cut]
     data = ISKRA_FIRST + damaged + ISKRA_SECOND
-    lines, counted = take("dsmr", data)
-    assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
+    counted = taken_between(ISKRA_FIRST, damaged, ISKRA_SECOND)
     assert set(counted["rejected"]) == {"truncated"}
     # each of its lines, a line in its header line too (a reading run into it is one lost),
     # but the one whose bytes were all lost (0-0:96.1.1, when the header ran into a reading)
     lost = 1 if cut.endswith("run into a reading") else 0
     assert counted["rejected"] == {"truncated": len(telegram_lines(ISKRA_OTHER)) - lost}
-    for size in (1, 7, 64, 500):
-        assert take("dsmr", data, [size]) == (lines, counted), size
     powers, got = published_power([ISKRA_FIRST, damaged, ISKRA_SECOND])
     assert powers == [0.59] * 3
     assert got["readings"] == 2 * len(ISKRA_CHANNELS)
@@ -1598,13 +1609,10 @@ def test_a_dsmr_2_2_header_run_into_the_short_rest_of_a_line_is_truncated(rest: 
     assert len(head) < 40
     assert re.search(rb"\d-\d{1,3}:", head) is None
     data = ISKRA_FIRST + damaged + ISKRA_SECOND
-    lines, counted = take("dsmr", data)
-    assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
+    counted = taken_between(ISKRA_FIRST, damaged, ISKRA_SECOND)
     # each line after the header line (split at its LFs: a CR may be damaged), and that one
     after = damaged[damaged.index(b"\n") + 1 : damaged.index(b"\n!")].split(b"\n")
     assert counted["rejected"] == {"truncated": len([line for line in after if line]) + 1}
-    for size in (1, 7, 64, 500):
-        assert take("dsmr", data, [size]) == (lines, counted), size
     powers, got = published_power([ISKRA_FIRST, damaged, ISKRA_SECOND])
     assert powers == [0.59] * 3
     assert got["errors"] == counted["rejected"]
@@ -1686,11 +1694,8 @@ def test_a_dsmr_2_2_telegram_with_a_code_twice_says_whether_a_line_was_damaged(
     damaged, code, reason = CODE_REPEATS[case]
     assert len(re.findall(rb"\n" + re.escape(code.encode()) + rb"\(", damaged)) == 2
     data = ISKRA_FIRST + damaged + ISKRA_SECOND
-    lines, counted = take("dsmr", data)
-    assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
+    counted = taken_between(ISKRA_FIRST, damaged, ISKRA_SECOND)
     assert counted["rejected"] == {reason: len(telegram_lines(damaged))}
-    for size in (1, 7, 64, 500):
-        assert take("dsmr", data, [size]) == (lines, counted), size
     powers, got = published_power([ISKRA_FIRST, damaged, ISKRA_SECOND])
     assert powers == [0.59] * 3
     assert got["errors"] == counted["rejected"]
@@ -1714,11 +1719,7 @@ def test_an_easymeter_telegram_with_a_code_damaged_into_another_is_syntax() -> N
     assert counted["rejected"] == {"syntax": len(telegram_lines(telegram))}
     for size in (1, 7, 64, 500):
         assert take("dsmr", data, [size]) == (lines, counted), size
-    rt = runtime(meter(("power_kw", "1-0:1.7.0")))
-    powers = []
-    for part in (EASYMETER_COM1, damaged, EASYMETER_COM1):
-        rt.feed(part)
-        powers.append(latest(rt)["power_kw"])
+    powers = published_power([EASYMETER_COM1, damaged, EASYMETER_COM1], EASYMETER_POWER)[0]
     assert powers == [2.12486] * 3
     framer = BlockFramer("dsmr")
     framer.feed(data)
@@ -1783,25 +1784,16 @@ def test_a_dsmr_2_2_telegram_whose_header_line_took_a_damaged_byte_is_read(damag
     assert got["errors"] == {}
 
 
-@pytest.mark.parametrize("cut", [b"", b"."], ids=["slash lost", "slash damaged"])
-def test_a_telegram_with_a_message_of_bytes_0xff_that_lost_its_slash_is_truncated(
-    cut: bytes,
-) -> None:
-    """The Hungarian meter's telegram (``AUX_HU``: its unwritten text message is 1024 bytes
-    0xFF, no text) with its ``/`` lost or damaged, between two whole ones: its lines of
-    readings came after the end of the one before it and run to its ``!``, as any telegram's
-    that lost its header line; the bytes 0xFF of its message make it no less one. It is
-    ``truncated``, each of its lines counted, none read (its energy changed, never
-    published), however the bytes are chunked; the telegrams around it are read."""
-    changed = AUX_HU.replace(b"1-0:1.8.0(000812.421", b"1-0:1.8.0(000999.421")
-    assert changed != AUX_HU
-    damaged = cut + changed[1:]
-    data = AUX_HU + damaged + AUX_HU
-    lines, counted = take("dsmr", data)
-    assert lines == 2 * telegram_lines(AUX_HU)
-    assert counted["rejected"] == {"truncated": len(telegram_lines(AUX_HU))}
-    for size in (1, 7, 64, 500):
-        assert take("dsmr", data, [size]) == (lines, counted), size
+#: The Hungarian meter's telegram (``AUX_HU``) with its energy changed: read, it would be
+#: published.
+AUX_HU_CHANGED = AUX_HU.replace(b"1-0:1.8.0(000812.421", b"1-0:1.8.0(000999.421")
+
+
+def energy_read_around(damaged: bytes, rejected: dict[str, int]) -> None:
+    """``damaged`` between two whole ``AUX_HU`` telegrams, fed a part at a time to a sensor
+    reading the energy: after each part the whole telegrams' energy is the one published,
+    never ``damaged``'s, and the sensor's errors are ``rejected``."""
+    assert AUX_HU_CHANGED != AUX_HU
     config = load_sensors(
         {
             "name": "m",
@@ -1817,7 +1809,23 @@ def test_a_telegram_with_a_message_of_bytes_0xff_that_lost_its_slash_is_truncate
         rt.feed(part)
         imported.append(latest(rt)["imported_kwh"])
     assert imported == [812.421] * 3
-    assert counts(rt)["errors"] == counted["rejected"]
+    assert counts(rt)["errors"] == rejected
+
+
+@pytest.mark.parametrize("cut", [b"", b"."], ids=["slash lost", "slash damaged"])
+def test_a_telegram_with_a_message_of_bytes_0xff_that_lost_its_slash_is_truncated(
+    cut: bytes,
+) -> None:
+    """The Hungarian meter's telegram (``AUX_HU``: its unwritten text message is 1024 bytes
+    0xFF, no text) with its ``/`` lost or damaged, between two whole ones: its lines of
+    readings came after the end of the one before it and run to its ``!``, as any telegram's
+    that lost its header line; the bytes 0xFF of its message make it no less one. It is
+    ``truncated``, each of its lines counted, none read (its energy changed, never
+    published), however the bytes are chunked; the telegrams around it are read."""
+    damaged = cut + AUX_HU_CHANGED[1:]
+    counted = taken_between(AUX_HU, damaged, AUX_HU)
+    assert counted["rejected"] == {"truncated": len(telegram_lines(AUX_HU))}
+    energy_read_around(damaged, counted["rejected"])
 
 
 #: ``AUX_HU`` cut short, the next telegram's ``/`` right after what came of it: cut in a line
@@ -1840,34 +1848,13 @@ def test_a_cut_telegram_with_a_message_of_bytes_0xff_is_truncated_the_others_rea
     it is ``truncated``, each of the lines that came counted, none skipped, none read (its
     energy changed, never published), however the bytes are chunked; the telegrams around it
     are read."""
-    changed = AUX_HU.replace(b"1-0:1.8.0(000812.421", b"1-0:1.8.0(000999.421")
-    assert changed != AUX_HU
-    damaged = changed[: len(AUX_CUTS[cut])]
-    data = AUX_HU + damaged + AUX_HU
-    lines, counted = take("dsmr", data)
-    assert lines == 2 * telegram_lines(AUX_HU)
+    damaged = AUX_HU_CHANGED[: len(AUX_CUTS[cut])]
+    counted = taken_between(AUX_HU, damaged, AUX_HU)
     assert counted["rejected"] == {"truncated": len(telegram_lines(damaged))}
     assert counted["skipped"] == 0
-    for size in (1, 7, 64, 500):
-        assert take("dsmr", data, [size]) == (lines, counted), size
-    config = load_sensors(
-        {
-            "name": "m",
-            "port": "sim://m",
-            "format": "dsmr",
-            "max_frame_bytes": 2100,
-            "channels": [{"name": "imported_kwh", "field": "1-0:1.8.0"}],
-        }
-    )
-    rt = runtime(config)
-    imported = []
-    for part in (AUX_HU, damaged, AUX_HU):
-        rt.feed(part)
-        imported.append(latest(rt)["imported_kwh"])
-    assert imported == [812.421] * 3
-    assert counts(rt)["errors"] == counted["rejected"]
+    energy_read_around(damaged, counted["rejected"])
     framer = BlockFramer("dsmr", 2100)
-    framer.feed(data)
+    framer.feed(AUX_HU + damaged + AUX_HU)
     assert framer.last_rejected("truncated") == (
         "cut short: the next telegram's '/' came before its '!'",
         damaged[:80],
@@ -1907,6 +1894,9 @@ def test_a_meter_whose_telegrams_with_a_message_of_bytes_0xff_all_fail_is_told_w
     assert "not text" not in hint
     assert "Luxembourg" not in hint
 
+
+#: The one channel the EasyMeter tests read: its power.
+EASYMETER_POWER = (("power_kw", "1-0:1.7.0"),)
 
 EASYMETER_COM1 = (
     crlf(
@@ -1957,13 +1947,9 @@ def test_a_telegram_after_a_gateway_s_line_of_bytes_0xff_that_lost_its_slash_is_
     assert counted["skipped"] == 3 * len(gateway) + len(cut + telegram[1:].split(b"\n")[0]) + 3
     for size in (1, 7, 64, 500):
         assert take("dsmr", data, [size]) == (lines, counted), size
-    rt = runtime(meter(("power_kw", "1-0:1.7.0")))
-    powers = []
-    for part in (EASYMETER_COM1, damaged, EASYMETER_COM1):
-        rt.feed(part)
-        powers.append(latest(rt)["power_kw"])
+    powers, got = published_power([EASYMETER_COM1, damaged, EASYMETER_COM1], EASYMETER_POWER)
     assert powers == [2.12486] * 3  # its 2124.86 W, in kW
-    assert counts(rt)["errors"] == counted["rejected"]
+    assert got["errors"] == counted["rejected"]
 
 
 @pytest.mark.parametrize(
