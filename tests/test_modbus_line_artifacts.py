@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from harness.config import load_sensors as load
@@ -32,6 +34,13 @@ from sensord.reader import Reader
 #: 0xFF (ESPHome issues 2906, ``Modbus received Byte 255 (0Xff)`` on the line around a
 #: request) and two 0x00 (libmodbus issue 14).
 LINE_BYTES_BEFORE = [b"\x00", b"\xff", b"\x00\x00"]
+
+
+def unit_0_told(logs: list[MutableMapping[str, Any]]) -> list[tuple[Any, Any]]:
+    """The unit id read and the one answered from, of each line logged that a device answers
+    its reads at unit 0."""
+    told = [e for e in logs if e["event"].startswith("device answers its reads at unit 0")]
+    return [(e["unit"], e["answers_as"]) for e in told]
 
 
 @pytest.mark.parametrize("before", LINE_BYTES_BEFORE, ids=lambda b: b.hex())
@@ -342,6 +351,10 @@ SEPLOS_PACK_READ = bytes.fromhex("00 04 10 00 00 0E 74 DF")
 #: The registers of :data:`SEPLOS_PACK_READ` read as two values, its first and its last.
 SEPLOS_READ = [{"name": f"p{i}", "table": "input", "address": 0x1000 + i} for i in range(0, 14, 13)]
 
+#: The 14 words of a pack's answer to :data:`SEPLOS_PACK_READ` in the tests: its first
+#: (``p0``) 5321, its last (``p13``) 240.
+SEPLOS_WORDS = (5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240)
+
 
 def test_a_device_that_answers_at_unit_0_is_read_with_broadcast_reads(pty_pair: PtyPair) -> None:
     """A BMS that answers reads only at unit 0, the broadcast address, read with
@@ -352,7 +365,7 @@ def test_a_device_that_answers_at_unit_0_is_read_with_broadcast_reads(pty_pair: 
         {"name": f"p{i}", "table": "input", "address": 0x1000 + i} for i in range(0, 14, 13)
     ]
     table = device("bms", "", 0, registers, interval_s=1.0, max_gap=12, broadcast_reads=True)
-    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    words = list(SEPLOS_WORDS)
     hand = HandBus(pty_pair, table)
     try:
         assert hand.tick(100.0) == SEPLOS_PACK_READ
@@ -383,7 +396,7 @@ def test_a_device_that_answers_reads_at_unit_0_with_its_own_unit_id_is_read(
     bms = device("bms", "", 0, registers, interval_s=1.0, max_gap=12, broadcast_reads=True)
     meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
     meter["modbus"] |= {"interval_s": 1.0, "connect_delay_s": 0.5}
-    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    words = list(SEPLOS_WORDS)
     hand = HandBus(pty_pair, bms, meter)
     try:
         with capture_logs() as logs:
@@ -408,8 +421,7 @@ def test_a_device_that_answers_reads_at_unit_0_with_its_own_unit_id_is_read(
         assert counters.timeouts == 0
         assert counters.errors == dict.fromkeys(counters.errors, 0) | {"unit": 1}
         assert hand.counters("meter").errors["unasked"] == 1
-        told = [e for e in logs if e["event"].startswith("device answers its reads at unit 0")]
-        assert [(e["unit"], e["answers_as"]) for e in told] == [(0, 1)]
+        assert unit_0_told(logs) == [(0, 1)]
     finally:
         hand.close()
 
@@ -465,6 +477,16 @@ def test_a_long_answer_of_the_device_s_own_unit_id_to_a_read_at_unit_0_is_read_w
         assert hand.counters("meter").transactions == 0
     finally:
         hand.close()
+
+
+def bms_beside_a_meter(pty_pair: PtyPair) -> HandBus:
+    """A bus on ``pty_pair`` reading a BMS at unit 0 (one holding register, its timeout
+    0.3 s) and a meter at unit 2 (its timeout 0.1 s, no retries), each once a second."""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
+    meter["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.1, "retries": 0}
+    return HandBus(pty_pair, bms, meter)
 
 
 @pytest.mark.parametrize(
@@ -542,11 +564,7 @@ def test_a_device_that_answers_with_another_unit_id_after_a_read_at_unit_0_is_to
     check its unit id, the baud rate and the wiring.) A frame of the meter's read's shape
     during its exchange once it has answered with its own unit id stays a second device's
     answer (:func:`test_a_second_device_s_answer_to_a_read_at_unit_0_is_counted_and_told`)."""
-    one = [{"name": "v", "table": "holding", "address": 0}]
-    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
-    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
-    meter["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.1, "retries": 0}
-    hand = HandBus(pty_pair, bms, meter)
+    hand = bms_beside_a_meter(pty_pair)
     try:
         with capture_logs() as logs:
             for poll in range(3):
@@ -586,11 +604,7 @@ def test_a_second_device_s_answer_at_unit_0_in_a_silent_device_s_exchange_is_tol
     device answers the BMS's read at unit 0, and the meter answered nothing. (It was told
     only to set modbus.unit = 7: an operator who did would read the second pack as the
     meter.)"""
-    one = [{"name": "v", "table": "holding", "address": 0}]
-    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
-    meter = device("meter", "", 2, [{"name": "a", "table": "holding", "address": 0}])
-    meter["modbus"] |= {"interval_s": 1.0, "timeout_s": 0.1, "retries": 0}
-    hand = HandBus(pty_pair, bms, meter)
+    hand = bms_beside_a_meter(pty_pair)
     try:
         for poll in range(3):
             at = 100.0 + poll
@@ -772,7 +786,7 @@ def test_the_probe_reads_a_device_at_unit_0_of_a_sensor_with_broadcast_reads(
     :func:`test_a_device_that_answers_at_unit_0_is_read_with_broadcast_reads` sends its
     users' request and prints the answer; ``--unit 0`` alone on a serial line is still
     refused, pointing to the key."""
-    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    words = list(SEPLOS_WORDS)
 
     def bms(request: bytes) -> bytes | None:
         return read_reply(0, words, function=4) if request[0] == 0 else None
@@ -1054,8 +1068,7 @@ def test_a_refusal_before_the_first_answer_of_a_device_read_at_unit_0_is_its_rea
         assert counters.errors == dict.fromkeys(counters.errors, 0)
         assert counters.exceptions == {2: 2}
         assert counters.transactions == 3
-        told = [e for e in logs if e["event"].startswith("device answers its reads at unit 0")]
-        assert [(e["unit"], e["answers_as"]) for e in told] == [(0, 1)]
+        assert unit_0_told(logs) == [(0, 1)]
     finally:
         hand.close()
 
@@ -1097,10 +1110,17 @@ def test_another_master_s_refusal_in_a_read_at_unit_0_fixes_no_unit_id(
         assert (counters.transactions, counters.timeouts, counters.down) == (4, 0, False)
         assert counters.errors == dict.fromkeys(counters.errors, 0)
         assert counters.exceptions == {2: 1}
-        told = [e for e in logs if e["event"].startswith("device answers its reads at unit 0")]
-        assert [(e["unit"], e["answers_as"]) for e in told] == [(0, 1)]
+        assert unit_0_told(logs) == [(0, 1)]
     finally:
         hand.close()
+
+
+def seplos_bms(pty_pair: PtyPair, **modbus: Any) -> HandBus:
+    """A bus on ``pty_pair`` reading a Seplos BMS at unit 0 (:data:`SEPLOS_READ`, once a
+    second, its answers' timeout 0.2 s), with ``modbus``'s other keys."""
+    bms = device("bms", "", 0, SEPLOS_READ, interval_s=1.0, max_gap=12, broadcast_reads=True)
+    bms["modbus"] |= {"timeout_s": 0.2, **modbus}
+    return HandBus(pty_pair, bms)
 
 
 def test_a_unit_id_taken_from_another_master_s_answer_at_unit_0_is_learned_again_once_down(
@@ -1114,10 +1134,8 @@ def test_a_unit_id_taken_from_another_master_s_answer_at_unit_0_is_learned_again
     it goes down. Down, it takes the unit id of its next answer again: at its first attempt
     its answer of unit 1 is read and it is up. (It stayed down for good, every answer of its
     counted as ``unit``.)"""
-    bms = device("bms", "", 0, SEPLOS_READ, interval_s=1.0, max_gap=12, broadcast_reads=True)
-    bms["modbus"] |= {"timeout_s": 0.2}
-    hand = HandBus(pty_pair, bms)
-    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    hand = seplos_bms(pty_pair)
+    words = list(SEPLOS_WORDS)
     try:
         assert hand.tick(100.0) == SEPLOS_PACK_READ
         assert hand.receive(100.02, read_reply(5, [7] * 14, function=4)) == b""
@@ -1244,10 +1262,8 @@ def test_another_master_s_answer_gives_no_values_to_a_device_back_at_unit_0(
     BMS's own answers do when they carry another unit id. The BMS's answer is read, its values its own. (Down, the
     BMS took the first answer of any unit id: pack 5's values were read as the BMS's, its
     unit id taken, and the BMS's own answers refused after it.)"""
-    bms = device("bms", "", 0, SEPLOS_READ, interval_s=1.0, max_gap=12, broadcast_reads=True)
-    bms["modbus"] |= {"timeout_s": 0.2, "retries": 0}
-    hand = HandBus(pty_pair, bms)
-    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    hand = seplos_bms(pty_pair, retries=0)
+    words = list(SEPLOS_WORDS)
     try:
         assert hand.tick(100.0) == SEPLOS_PACK_READ
         hand.receive(100.02, read_reply(1, words, function=4), look=False)
@@ -1283,10 +1299,8 @@ def test_a_unit_id_learned_again_once_down_outlasts_an_answer_lost_on_the_line(
     exchanges after that, its attempts once down among them, and once they came in three
     in a row it is read again and up. (A row of frames of one unit id in every timed-out
     exchange, broken once, stayed broken while the device was down: it never came back.)"""
-    bms = device("bms", "", 0, SEPLOS_READ, interval_s=1.0, max_gap=12, broadcast_reads=True)
-    bms["modbus"] |= {"timeout_s": 0.2}
-    hand = HandBus(pty_pair, bms)
-    words = [5321, 65436, 10000, 28000, 0, 97, 100, 12, 3325, 250, 3330, 3320, 260, 240]
+    hand = seplos_bms(pty_pair)
+    words = list(SEPLOS_WORDS)
     try:
         assert hand.tick(100.0) == SEPLOS_PACK_READ
         assert hand.receive(100.02, read_reply(5, [7] * 14, function=4)) == b""
