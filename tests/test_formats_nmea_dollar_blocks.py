@@ -10,10 +10,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_formats_nmea_receivers import stream
-from test_formats_nmea_stream_edges import hex_messages, run
+from test_formats_nmea_stream_edges import decoded_in_pieces, hex_messages, run
 
-from sensord.errors import ParseError
-from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
 from sensord.formats.nmea_framer import NmeaFramer, checksum
 
@@ -55,24 +53,6 @@ def crc_ccitt(data: bytes) -> int:
     return crc
 
 
-def decoded(data: bytes, spec: FormatSpec) -> tuple[list[str], list[tuple[str, float]]]:
-    """The parse errors and the readings of ``data`` read in 64-byte pieces through the
-    framer and the decoder, as a sensor reads them."""
-    codec = codec_for("nmea")
-    framer = codec.framer(spec, b"\n", 512)
-    parse = codec.sensor_decoder(spec, lambda: 0.0)
-    errors: list[str] = []
-    readings: list[tuple[str, float]] = []
-    frames = [f for k in range(0, len(data), 64) for f in framer.feed(data[k : k + 64])]
-    for frame in frames + framer.flush():
-        try:
-            readings += parse(frame)
-        except ParseError as exc:
-            errors.append(exc.reason)
-            readings += exc.kept
-    return errors, readings
-
-
 def test_bin_messages_between_sentences_are_taken_out_at_any_chunking() -> None:
     """A Hemisphere receiver's ``$BIN`` messages between its sentences, each right before a
     sentence, no line end between them: at every chunk size the frames are the sentences,
@@ -95,11 +75,11 @@ def test_a_gn_receivers_readings_are_whole_with_bin_messages_between_its_sentenc
     the run as possibly damaged and withheld its ``used_`` readings."""
     fields = ("GSA.used_gps", "GSA.used_glonass", "GSA.used_galileo", "GGA.latitude")
     spec = FormatSpec("nmea", tuple((field, field) for field in fields))
-    plain = decoded(b"".join(LINES), spec)
+    plain = decoded_in_pieces(b"".join(LINES), spec)
     assert plain[0] == []
     assert {name for name, _ in plain[1]} == set(fields)
     mixed = b"".join(BIN[at % len(BIN)] + line for at, line in enumerate(LINES))
-    assert decoded(mixed, spec) == plain
+    assert decoded_in_pieces(mixed, spec) == plain
 
 
 def test_sbf_blocks_between_sentences_and_last_are_taken_out() -> None:
@@ -147,6 +127,24 @@ def test_a_port_of_bin_or_sbf_output_alone_is_named_in_the_hint() -> None:
 REAL_BLOCKS = BIN + SBF + UBX
 
 
+def reads_exactly_the_sentences(
+    blocks: list[bytes], order: list[tuple[int, int, bool]], sizes: list[int]
+) -> None:
+    """Each ``(block, sentence, line end)`` of ``order``: that real block, then that sentence
+    glued to it, with its CR LF or without, read in pieces of ``sizes``: the frames are
+    exactly the sentences, and the skipped bytes exactly the blocks'."""
+    data = b""
+    expected: list[bytes] = []
+    taken = 0
+    for block, sentence, line_end in order:
+        data += blocks[block] + SENTENCES[sentence] + (b"\r\n" if line_end else b"")
+        expected.append(SENTENCES[sentence])
+        taken += len(blocks[block])
+    cut, frames = run(data, sizes)
+    assert frames == expected
+    assert cut.skipped_bytes == taken
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     order=st.lists(
@@ -166,22 +164,13 @@ def test_any_interleaving_of_real_sentences_and_blocks_reads_exactly_the_sentenc
     """Any sequence of real blocks (``$BIN``, SBF, UBX) and real sentences, each sentence
     right after a block with or without its CR LF, read in pieces of any sizes: the frames
     are exactly the sentences, and the skipped bytes exactly the blocks'."""
-    data = b""
-    expected: list[bytes] = []
-    blocks = 0
-    for block, sentence, line_end in order:
-        data += REAL_BLOCKS[block] + SENTENCES[sentence] + (b"\r\n" if line_end else b"")
-        expected.append(SENTENCES[sentence])
-        blocks += len(REAL_BLOCKS[block])
-    cut, frames = run(data, sizes)
-    assert frames == expected
-    assert cut.skipped_bytes == blocks
+    reads_exactly_the_sentences(REAL_BLOCKS, order, sizes)
 
 
 @st.composite
-def damaged_blocks(draw: st.DrawFn) -> bytes:
-    """A real ``$BIN`` or SBF block damaged on the line: a byte changed, or cut short."""
-    block = draw(st.sampled_from(BIN + SBF))
+def damaged_copies(draw: st.DrawFn, blocks: list[bytes]) -> bytes:
+    """One of the real ``blocks`` damaged on the line: a byte changed, or cut short."""
+    block = draw(st.sampled_from(blocks))
     if draw(st.booleans()):
         at = draw(st.integers(0, len(block) - 1))
         byte = draw(st.integers(0, 255).filter(lambda b: b != block[at]))
@@ -191,7 +180,7 @@ def damaged_blocks(draw: st.DrawFn) -> bytes:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    damaged=damaged_blocks(),
+    damaged=damaged_copies(BIN + SBF),
     first=st.integers(0, len(SENTENCES) - 8),
     sizes=st.lists(st.integers(1, 300), min_size=1, max_size=4),
 )

@@ -12,9 +12,14 @@ from zlib import crc32
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_formats_nmea_dollar_blocks import LINES, SENTENCES, decoded
+from test_formats_nmea_dollar_blocks import (
+    LINES,
+    SENTENCES,
+    damaged_copies,
+    reads_exactly_the_sentences,
+)
 from test_formats_nmea_receivers import stream
-from test_formats_nmea_stream_edges import hex_messages, run
+from test_formats_nmea_stream_edges import decoded_in_pieces, hex_messages, run
 
 from sensord.formats.base import FormatSpec
 from sensord.formats.nmea_framer import NmeaFramer
@@ -74,11 +79,11 @@ def test_a_bu353_reads_every_reading_with_sirf_messages_after_its_lines() -> Non
     lines = [line for line in lines if line != b"\r\n"]
     fields = ("GSA.used_gps", "GSA.used_glonass", "GGA.latitude", "GSV.in_view_glonass")
     spec = FormatSpec("nmea", tuple((field, field) for field in fields))
-    plain = decoded(b"".join(lines), spec)
+    plain = decoded_in_pieces(b"".join(lines), spec)
     assert plain[0] == []
     assert {name for name, _ in plain[1]} == set(fields)
     mixed = b"".join(line + SIRF[at % len(SIRF)] for at, line in enumerate(lines))
-    assert decoded(mixed, spec) == plain
+    assert decoded_in_pieces(mixed, spec) == plain
 
 
 def test_a_message_whose_check_fails_is_bytes() -> None:
@@ -119,33 +124,12 @@ def test_any_interleaving_of_real_sentences_and_messages_reads_exactly_the_sente
     """Any sequence of real NovAtel, Unicore and SiRF messages and real sentences, each
     sentence right after a message with or without its CR LF, read in pieces of any sizes:
     the frames are exactly the sentences, the skipped bytes exactly the messages'."""
-    data = b""
-    expected: list[bytes] = []
-    taken = 0
-    for message, sentence, line_end in order:
-        data += ALL[message] + SENTENCES[sentence] + (b"\r\n" if line_end else b"")
-        expected.append(SENTENCES[sentence])
-        taken += len(ALL[message])
-    cut, frames = run(data, sizes)
-    assert frames == expected
-    assert cut.skipped_bytes == taken
-
-
-@st.composite
-def damaged_messages(draw: st.DrawFn) -> bytes:
-    """A real NovAtel, Unicore or SiRF message damaged on the line: a byte changed, or cut
-    short."""
-    message = draw(st.sampled_from(ALL))
-    if draw(st.booleans()):
-        at = draw(st.integers(0, len(message) - 1))
-        byte = draw(st.integers(0, 255).filter(lambda b: b != message[at]))
-        return message[:at] + bytes((byte,)) + message[at + 1 :]
-    return message[: draw(st.integers(1, len(message) - 1))]
+    reads_exactly_the_sentences(ALL, order, sizes)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    damaged=damaged_messages(),
+    damaged=damaged_copies(ALL),
     first=st.integers(0, len(SENTENCES) - 8),
     sizes=st.lists(st.integers(1, 300), min_size=1, max_size=4),
 )

@@ -550,24 +550,9 @@ def test_a_damaged_gsv_sentence_inside_a_cut_frame_is_one_error(cut_frame: bytes
     fields = ("GSV.in_view_glonass", "GSV.snr_max_glonass", "GSA.used_gps", "GGA.latitude")
     spec = FormatSpec("nmea", tuple((field, field) for field in fields))
 
-    def decoded(data: bytes) -> tuple[list[str], list[tuple[str, float]]]:
-        codec = codec_for("nmea")
-        framer = codec.framer(spec, b"\n", 512)
-        parse = codec.sensor_decoder(spec, lambda: 0.0)
-        errors: list[str] = []
-        readings: list[tuple[str, float]] = []
-        frames = [f for k in range(0, len(data), 64) for f in framer.feed(data[k : k + 64])]
-        for frame in frames + framer.flush():
-            try:
-                readings += parse(frame)
-            except ParseError as exc:
-                errors.append(exc.reason)
-                readings += exc.kept
-        return errors, readings
-
-    plain = decoded(b"".join(body))
+    plain = decoded_in_pieces(b"".join(body), spec)
     assert plain[0] == ["checksum"]
-    assert decoded(b"".join([*body[:at], cut_frame, *body[at:]])) == plain
+    assert decoded_in_pieces(b"".join([*body[:at], cut_frame, *body[at:]]), spec) == plain
 
 
 def test_a_ubx_header_past_the_cap_is_bytes_as_soon_as_its_length_is_in() -> None:
@@ -593,6 +578,24 @@ def test_a_ubx_header_past_the_cap_is_bytes_as_soon_as_its_length_is_in() -> Non
         assert (line in first) == (split >= header_end), split
         results.add((cut.frames, cut.overlong, cut.skipped_bytes))
     assert results == {(3, 0, 0)}
+
+
+def decoded_in_pieces(data: bytes, spec: FormatSpec) -> tuple[list[str], list[tuple[str, float]]]:
+    """The parse errors and the readings of ``data`` read in 64-byte pieces through the
+    framer and the decoder, as a sensor reads them."""
+    codec = codec_for("nmea")
+    framer = codec.framer(spec, b"\n", 512)
+    parse = codec.sensor_decoder(spec, lambda: 0.0)
+    errors: list[str] = []
+    readings: list[tuple[str, float]] = []
+    frames = [f for k in range(0, len(data), 64) for f in framer.feed(data[k : k + 64])]
+    for frame in frames + framer.flush():
+        try:
+            readings += parse(frame)
+        except ParseError as exc:
+            errors.append(exc.reason)
+            readings += exc.kept
+    return errors, readings
 
 
 def hex_messages(name: str) -> list[bytes]:
