@@ -792,6 +792,7 @@ def _describe(config: Config) -> str:
                 f"channels=[{channels}]"
             )
             lines.extend(_baudrate_notes(s))
+            lines.extend(_unused_key_notes(s))
             lines.extend(_lone_unit_note(s, config))
             if device.timeout_s >= device.interval_s:
                 lines.append(
@@ -816,6 +817,7 @@ def _describe(config: Config) -> str:
             f"simulate={s.simulate} channels=[{channels}]"
         )
         lines.extend(_baudrate_notes(s))
+        lines.extend(_unused_key_notes(s))
         lines.extend(_checksum_notes(s))
         lines.extend(_describe_frame(s))
         if s.poll is not None and s.format != "frames":
@@ -1016,6 +1018,39 @@ def _checksum_notes(sensor: SensorConfig) -> list[str]:
                 "damaged on the wire is read"
             ]
     return []
+
+
+#: Why a format, or a block framer, reads no ``terminator``: how its frames end instead.
+_ENDS_WITHOUT_TERMINATOR = {
+    "frames": "format 'frames' (a binary frame ends by its length or its end byte)",
+    "modbus": "format 'modbus' (an answer ends by its length and the line's silence)",
+    "dsmr": "format 'dsmr' (a telegram's lines end in CR LF, the telegram in its CRC line)",
+}
+
+
+def _unused_key_notes(sensor: SensorConfig) -> list[str]:
+    """Keys that the sensor's format does not read, given other than their defaults: valid
+    (a table copied from another sensor keeps them), but a setting that changes nothing is
+    pointed out, as an operator may think it does."""
+    fields = SensorConfig._fields
+    notes = []
+    terminator = sensor.terminator
+    if terminator != fields["terminator"].default_value():
+        ends = _ENDS_WITHOUT_TERMINATOR.get(sensor.format)
+        if ends is None and sensor.parse.block is not None:
+            ends = f"parse.block = '{sensor.parse.block}' (its lines end in CR LF)"
+        if ends is not None:
+            shown = terminator.decode("latin-1")
+            notes.append(f"      note: terminator {shown!r} is not used by {ends}")
+    if (
+        sensor.format == "modbus"
+        and sensor.max_frame_bytes != fields["max_frame_bytes"].default_value()
+    ):
+        notes.append(
+            f"      note: max_frame_bytes {sensor.max_frame_bytes} is not used by format "
+            "'modbus' (an answer's length is the protocol's, at most 256 bytes)"
+        )
+    return notes
 
 
 def _baudrate_notes(sensor: SensorConfig) -> list[str]:

@@ -1187,6 +1187,77 @@ def test_check_points_out_a_line_speed_that_is_likely_a_typo(tmp_path: Path) -> 
     ]
 
 
+def test_check_points_out_a_terminator_or_frame_bound_the_format_does_not_read(
+    tmp_path: Path,
+) -> None:
+    """A ``terminator`` given to a sensor whose frames end otherwise (binary frames, Modbus
+    answers, DSMR telegrams, a block framer's CR LF lines), and a Modbus device's
+    ``max_frame_bytes``, change nothing: a note says so (the file stays valid); a text
+    sensor's terminator, which it reads, and the defaults get none."""
+    text = """
+[[sensors]]
+name = "pms"
+port = "sim://pms"
+preset = "pms5003"
+terminator = "\\r\\n"
+
+[[sensors]]
+name = "meter"
+port = "sim://bus"
+format = "modbus"
+max_frame_bytes = 1024
+terminator = "\\r"
+registers = [{ name = "v", table = "holding", address = 0, type = "uint16" }]
+channels = [{ name = "v" }]
+
+[[sensors]]
+name = "p1"
+port = "sim://p1"
+format = "dsmr"
+terminator = ";"
+channels = [{ name = "v", field = "1-0:1.7.0" }]
+
+[[sensors]]
+name = "wind"
+port = "sim://wind"
+format = "value"
+terminator = "\\r"
+parse = { block = "gill", pattern = '^Q,(?P<v>[0-9.]+)' }
+channels = [{ name = "v" }]
+
+[[sensors]]
+name = "plain"
+port = "sim://plain"
+format = "value"
+terminator = "\\r"
+channels = [{ name = "v" }]
+
+[[sensors]]
+name = "meter2"
+port = "sim://bus"
+format = "modbus"
+modbus = { unit = 2 }
+registers = [{ name = "v", table = "holding", address = 0, type = "uint16" }]
+channels = [{ name = "v" }]
+"""
+    cfg = tmp_path / "unused.toml"
+    cfg.write_text(text)
+    result = sensord_cli("check", "--no-devices", str(cfg))
+    assert result.returncode == 0, result.stderr
+    notes = [line.strip() for line in result.stdout.splitlines() if "note:" in line]
+    assert notes == [
+        "note: terminator '\\r\\n' is not used by format 'frames' (a binary frame ends by its "
+        "length or its end byte)",
+        "note: terminator '\\r' is not used by format 'modbus' (an answer ends by its length "
+        "and the line's silence)",
+        "note: max_frame_bytes 1024 is not used by format 'modbus' (an answer's length is the "
+        "protocol's, at most 256 bytes)",
+        "note: terminator ';' is not used by format 'dsmr' (a telegram's lines end in CR LF, "
+        "the telegram in its CRC line)",
+        "note: terminator '\\r' is not used by parse.block = 'gill' (its lines end in CR LF)",
+    ]
+
+
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
 def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
     tmp_path: Path, start_daemon: StartDaemon, workers: list[str]
