@@ -948,13 +948,10 @@ def test_a_16_answer_in_pieces_on_a_line_known_to_echo_is_read_whole(echo: bool)
                 hand.close()
 
 
-def test_the_first_bytes_of_a_write_s_echo_alone_are_counted_at_its_timeout(
-    pty_pair: PtyPair,
-) -> None:
-    """The line of :func:`test_a_16_answer_in_pieces_on_a_line_known_to_echo_is_read_whole`,
-    where only the first 4 bytes of the write's echo come, and nothing after them: the bytes
-    held back as the echo's start are counted as skipped bytes when the write times out,
-    and the write is asked again."""
+def echo_start_held(pty_pair: PtyPair) -> HandBus:
+    """The line where a meter ``m`` (unit 1) is read, its echo and answer come, and then a
+    device ``w`` (unit 2) is written its set-up (06, holding 54 = 7), of whose echo only the
+    first 4 bytes come: the bus holds them as the echo's start."""
     setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
     write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
     hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
@@ -963,6 +960,21 @@ def test_the_first_bytes_of_a_write_s_echo_alone_are_counted_at_its_timeout(
         hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
         assert hand.tick(100.01) == write
         hand.receive(100.011, write[:4], look=False)
+    except BaseException:
+        hand.close()
+        raise
+    return hand
+
+
+def test_the_first_bytes_of_a_write_s_echo_alone_are_counted_at_its_timeout(
+    pty_pair: PtyPair,
+) -> None:
+    """The line of :func:`test_a_16_answer_in_pieces_on_a_line_known_to_echo_is_read_whole`,
+    where only the first 4 bytes of the write's echo come, and nothing after them: the bytes
+    held back as the echo's start are counted as skipped bytes when the write times out,
+    and the write is asked again."""
+    hand = echo_start_held(pty_pair)
+    try:
         assert hand.runtimes["w"].snapshot().skipped_bytes == 0
         hand.tick(100.3)
         assert hand.bus.in_flight is None
@@ -1737,14 +1749,8 @@ def test_the_first_bytes_of_a_write_s_echo_are_counted_when_its_exchange_is_cut_
     before its timeout: the port is lost (an unplugged adapter), or a reload removes the
     device. The bytes held back as the echo's start are counted as the device's skipped
     bytes there, as at a timeout."""
-    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
-    write = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
-    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    hand = echo_start_held(pty_pair)
     try:
-        assert hand.tick(100.0) == read_request(1, 0, 1)
-        hand.receive(100.001, read_request(1, 0, 1) + read_reply(1, [9]), look=False)
-        assert hand.tick(100.01) == write
-        hand.receive(100.011, write[:4], look=False)
         runtime = hand.runtimes["w"]
         skipped = runtime.snapshot().skipped_bytes
         if end == "closed":

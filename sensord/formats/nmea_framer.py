@@ -595,13 +595,14 @@ class NmeaFramer(LineFramer):
     hold, or a Septentrio SBF block (``$@``, CRC-16-CCITT, block ID, a length that is a
     multiple of 4) whose CRC holds, a NovAtel OEM log (``AA 44 12``) or a Unicore message
     (``AA 44 B5``) whose CRC-32 holds, or a SiRF message (``A0 A2`` ... ``B0 B3``) whose sum
-    holds; their bytes are counted in ``skipped_bytes``; a
-    candidate whose check fails, or a UBX one of a class no receiver sends or whose length is past
-    ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
-    searched again from its second byte; so is one whose header no real message has (a SiRF
-    payload past 1023 bytes, a NovAtel header length other than 28, a ``$BIN`` block ID past
-    255), as line noise may begin, which would otherwise hold a talker's sentences without
-    checksum behind it for its claimed length. A candidate whose bytes have not all come yet is
+    holds; their bytes are counted in ``skipped_bytes``; a candidate whose check fails, or
+    whose length is past ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has
+    8176), is just bytes, searched again from its second byte; so is one whose header no real
+    message has (a UBX class no receiver sends, an RTCM 3 message number not assigned, once
+    its first bytes came, a SiRF payload past 1023 bytes, a NovAtel header length other than
+    28, a ``$BIN`` block ID past 255, an SBF block number outside 4000-6015), as line noise
+    may begin, which would otherwise hold a talker's sentences without checksum behind it for
+    its claimed length. A candidate whose bytes have not all come yet is
     held back with what follows it, which may be up to its claimed length of sentences when
     its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
     data). So the bytes of every candidate after its first are searched for whole sentences as
