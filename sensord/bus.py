@@ -256,6 +256,25 @@ ECHO_HINT = (
 #: The bytes of the shortest RTU answer (an exception: unit id, function code, code, CRC).
 MIN_FRAME_BYTES = 5
 
+#: The byte values an RS-485 transceiver puts on the line as it turns around, before the echo
+#: of a request or before an answer: the line held low for a character time reads as 00 (a
+#: zero byte before the echo or answer, stephane/libmodbus issue 14, pyhys/minimalmodbus
+#: issue 61, alejoseb/Modbus-STM32-HAL-FreeRTOS issue 21, home-assistant/core issue 69742), a
+#: start bit alone on an idle line as FF.
+GLITCH_BYTES = frozenset({0x00, 0xFF})
+
+#: The most glitch bytes (:data:`GLITCH_BYTES`) taken for a turnaround before an echo
+#: (libmodbus issue 14: "1 or 2 for now"; Home Assistant issue 69742: 3).
+GLITCH_MAX = 3
+
+#: What the log line of glitch bytes before a request's echo says (once a run).
+GLITCH_HINT = (
+    "a byte 00 or FF came before the echo of a request: the adapter's or a device's RS-485 "
+    "transceiver glitches as it turns around (check the line's termination and bias "
+    "resistors and its ground); such bytes are counted as skipped bytes and the echo and "
+    "answer after them are read"
+)
+
 #: What a request gone unanswered while lines of text come says (``Bus._text_hint``).
 TEXT_LINES_HINT = (
     "lines of text came, not Modbus answers (the last: {last!r}): the device sends in a "
@@ -451,6 +470,21 @@ def _sound_frames(data: bytes) -> bool:
     )
 
 
+def _glitch(request: bytes, chunk: bytes) -> int:
+    """How many bytes at the start of ``chunk``, the first bytes of an RTU exchange on a line
+    that echoes, are a transceiver's glitch before the echo of ``request``: up to
+    :data:`GLITCH_MAX` bytes of :data:`GLITCH_BYTES` other than the request's unit id, all of
+    ``chunk`` or followed by the echo's first bytes (the whole echo, or up to the end of
+    ``chunk``); 0 where they are not."""
+    count = 0
+    while count < len(chunk) and count < GLITCH_MAX and chunk[count] in GLITCH_BYTES:
+        count += 1
+    if not count or chunk[0] == request[0]:
+        return 0
+    rest = chunk[count : count + len(request)]
+    return count if request.startswith(rest) else 0
+
+
 def _late_hint(code: int, after_s: float) -> str:
     """The hint of the log line of an answer after its timeout, ``after_s`` after its request at
     least: an answer with values, an exception (``code``), or a gateway's 0x0A or 0x0B."""
@@ -599,6 +633,8 @@ class Bus:
         #: requests that came back as sent (an adapter that hears its own transmission while
         #: ``serial.local_echo`` is off) have been logged (once a run)
         self._echo_noted = False
+        #: glitch bytes before a request's echo (``_glitch``) have been logged (once a run)
+        self._glitch_noted = False
         #: RTU with ``serial.local_echo`` off: the last write answered with its request's own
         #: bytes (functions 05 and 06 answer so, and so does an adapter's echo of it), and
         #: until when a second copy of them, the device's answer after such an echo, may come
@@ -1294,8 +1330,12 @@ class Bus:
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
-            flight.echoed = -1
-            return
+            glitch = 0 if at else _glitch(request, chunk)
+            if not glitch:
+                flight.echoed = -1
+                return
+            self._glitched(flight)  # (the link skips the glitch bytes as noise)
+            part = chunk[glitch : glitch + len(request)]
         flight.echoed = at + len(part)
         if flight.echoed == len(request):
             self._line_echoes = True
@@ -1339,6 +1379,11 @@ class Bus:
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
+            glitch = 0 if at else _glitch(request, chunk)
+            if glitch:
+                self.link.dropped(glitch)
+                self._glitched(flight)
+                return self._write_echo(flight, chunk[glitch:]) if len(chunk) > glitch else b""
             begins = -1 if at else self._echo_begins(request, chunk)
             if begins > 0:
                 return self._after_echo(flight, chunk, begins)
@@ -1351,6 +1396,15 @@ class Bus:
         if flight.echoed == len(request):
             self.link.dropped(len(request))
         return chunk[len(part) :]
+
+    def _glitched(self, flight: _Exchange) -> None:
+        """Glitch bytes came before the echo of ``flight``'s request (``_glitch``): logged
+        once a run; the bytes themselves are counted as skipped bytes."""
+        if not self._glitch_noted:
+            self._glitch_noted = True
+            self.log.info(
+                "bytes before a request's echo", sensor=flight.device.sensor.name, hint=GLITCH_HINT
+            )
 
     @staticmethod
     def _echo_begins(request: bytes, chunk: bytes) -> int:
