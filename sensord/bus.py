@@ -460,14 +460,56 @@ STALE_CHECK_S = 1.0
 SILENT_RECONNECT_REQUESTS = 5
 
 
-def _sound_frames(data: bytes) -> bool:
-    """Whether ``data`` is one sound RTU frame (its CRC right), or two, one after the other."""
-    if not crc16(data):
-        return True
-    return any(
-        not crc16(data[:end]) and not crc16(data[end:])
-        for end in range(MIN_FRAME_BYTES, len(data) - MIN_FRAME_BYTES + 1)
-    )
+#: The CRC-16/MODBUS table by the register's low byte xor the byte fed (the register from 0
+#: over one byte), drawn from :func:`~sensord.formats.modbus.crc16` over one byte from its
+#: start of FFFF: the register after the bytes of a chunk, one by one (``_crc_states``).
+_CRC_TABLE = tuple(crc16(bytes([low ^ 0xFF])) ^ 0x00FF for low in range(256))
+
+#: ``crc16`` of k zero bytes, by k (``_ZERO_RUNS``), and the k of each such value: extended
+#: as longer chunks need them (``_zero_runs_to``).
+_ZERO_RUNS: list[int] = [0xFFFF]
+_ZERO_RUN_LENGTHS: dict[int, list[int]] = {0xFFFF: [0]}
+
+
+def _zero_runs_to(length: int) -> None:
+    """``_ZERO_RUNS`` and ``_ZERO_RUN_LENGTHS`` hold every run of zero bytes up to ``length``."""
+    crc = _ZERO_RUNS[-1]
+    for k in range(len(_ZERO_RUNS), length + 1):
+        crc = (crc >> 8) ^ _CRC_TABLE[crc & 0xFF]
+        _ZERO_RUNS.append(crc)
+        _ZERO_RUN_LENGTHS.setdefault(crc, []).append(k)
+
+
+def _crc_states(data: bytes) -> list[int]:
+    """The CRC-16/MODBUS register after each start of ``data``: ``states[i]`` is
+    ``crc16(data[:i])``, all of them in one pass."""
+    crc = 0xFFFF
+    states = [crc]
+    table = _CRC_TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+        states.append(crc)
+    return states
+
+
+def _frame_split(states: list[int], end: int) -> int:
+    """Whether the bytes whose CRC registers are ``states`` (``_crc_states``), up to ``end``,
+    are one sound RTU frame (its CRC right: 0), or two, one after the other (where the
+    second begins; the first such place), or neither (-1). Linear work at most: the CRC is
+    linear, so where the first frame is sound (its register 0), the register at ``end`` is
+    the second's CRC from a register of 0, and that from FFFF differs from it by the CRC of as
+    many zero bytes, whose length the register at ``end`` names (every length below the
+    CRC's period has a CRC of zero bytes of its own)."""
+    crc = states[end]
+    if not crc:
+        return 0
+    if end > len(_ZERO_RUNS) - 1:
+        _zero_runs_to(end)
+    for length in _ZERO_RUN_LENGTHS.get(crc, ()):
+        split = end - length
+        if split >= MIN_FRAME_BYTES and length >= MIN_FRAME_BYTES and not states[split]:
+            return split
+    return -1
 
 
 def _glitch(request: bytes, chunk: bytes) -> int:
@@ -1414,11 +1456,13 @@ class Bus:
         place): the echo whole, or its first bytes up to the end of ``chunk`` (an adapter cuts
         its batches anywhere, within the echo too); -1 where none does."""
         begins = chunk.find(request[:1], MIN_FRAME_BYTES)
+        states: list[int] = []  # the CRC registers of chunk's starts, once a place needs them
         while 0 < begins <= 2 * MAX_FRAME_BYTES:
-            if request.startswith(chunk[begins : begins + len(request)]) and _sound_frames(
-                chunk[:begins]
-            ):
-                return begins
+            if request.startswith(chunk[begins : begins + len(request)]):
+                if not states:
+                    states = _crc_states(chunk[: 2 * MAX_FRAME_BYTES])
+                if _frame_split(states, begins) >= 0:
+                    return begins
             begins = chunk.find(request[:1], begins + 1)
         return -1
 
