@@ -1407,8 +1407,8 @@ class Bus:
         the exchange is read as on a line that does not echo (an adapter whose echo stopped
         with the port left open), whatever pieces the answer came in; unless, in the
         exchange's first chunk, they are one or two sound frames and the echo (whole, or
-        its first bytes) follows them, or a sound frame that cannot answer the write is all
-        it holds: those came before the request went out (``_after_echo``,
+        its first bytes) follows them, or one or two sound frames that cannot answer the
+        write are all it holds: those came before the request went out (``_after_echo``,
         ``_came_before``).
 
         Before the bus knows that the line echoes (the first write after the port opens,
@@ -1469,17 +1469,21 @@ class Bus:
     @staticmethod
     def _came_before(flight: _Exchange, chunk: bytes) -> bool:
         """Whether ``chunk``, the first bytes of ``flight``'s write on a line known to echo, read
-        before any of the echo, is one sound frame (its CRC right) that cannot be the write's
-        answer (not its copy of the request, nor address and count, nor an exception of its
-        unit id and function code): it came on the line before the request went out (another
-        device's late answer, read just after the request was written), and the echo is
-        still to come."""
+        before any of the echo, is one sound frame (its CRC right) or two, none of which can
+        be the write's answer (its copy of the request, nor address and count, nor an
+        exception of its unit id and function code): they came on the line before the
+        request went out (another device's late answer, another master's request and its
+        answer, read just after the request was written), and the echo is still to come."""
+        if not MIN_FRAME_BYTES <= len(chunk) <= 2 * MAX_FRAME_BYTES:
+            return False
+        split = _frame_split(_crc_states(chunk), len(chunk))
+        if split < 0:
+            return False
         expected = flight.expected
-        return (
-            len(chunk) >= MIN_FRAME_BYTES
-            and not crc16(chunk)
-            and not expected.answers(chunk, flight.transaction_id)
-            and chunk[:2] != expected.exception_head
+        frames = (chunk[:split], chunk[split:]) if split else (chunk,)
+        return not any(
+            expected.answers(frame, flight.transaction_id) or frame[:2] == expected.exception_head
+            for frame in frames
         )
 
     def _after_echo(self, flight: _Exchange, chunk: bytes, begins: int) -> bytes:
