@@ -96,13 +96,18 @@ WRITE_IGNORED_HINT = (
     "needs a pause before a write (modbus.gap_s keeps the line quiet after each exchange)"
 )
 
-#: What a set-up write that went unanswered in time says when its answers came after its
-#: timeout (counted ``late``, logged as ``answer after the timeout``): the device takes the
-#: write, and answers only once it stored the value (:data:`WRITE_REFUSED_HINT` follows).
+#: What a set-up write that went unanswered in time at :data:`WRITE_POLLS` polls says when an
+#: answer of its came after its timeout (counted ``late``, logged as ``answer after the
+#: timeout``): a device answers a write once it holds the value (the Modbus application
+#: protocol: the normal response to 05 and 06 is "an echo of the request, returned after the
+#: register contents have been written"; 15 and 16 answer with address and count), so the
+#: write is taken, not given up as unanswered.
 LATE_WRITE_HINT = (
     "its answers to this write came after modbus.timeout_s (counted late, logged as 'answer "
-    "after the timeout'): raise it (a device that stores the value before it answers takes "
-    "longer to answer a write than a read)"
+    "after the timeout'), and a device answers a write once it holds the value: the write is "
+    "taken and not written again before the bus opens again or the device comes back; raise "
+    "modbus.timeout_s (a device that stores the value before it answers takes longer to "
+    "answer a write than a read)"
 )
 
 #: What to check when an RTU device's requests time out with only each request's echo on the
@@ -638,7 +643,8 @@ class DeviceReads:
     def _write_unanswered(self, device: _Device, expected: Request, why: str) -> None:
         """A set-up write went unanswered (its retries used up): asked again at the next
         poll, at most :data:`WRITE_POLLS` polls in a row; then not before the next open or
-        return, and logged."""
+        return, and logged: as unanswered, or as taken when an answer of its came after its
+        timeout meanwhile (:data:`LATE_WRITE_HINT`)."""
         if self._write_again(device, expected):
             return
         device.write_polls.pop(expected, None)
@@ -647,14 +653,22 @@ class DeviceReads:
         late = expected in device.late_writes
         device.late_writes.discard(expected)
         assert isinstance(expected, WriteRequest)
+        if late:  # its answers came, after the timeout: the device holds the value
+            self.log.warning(
+                "set-up write taken",
+                sensor=device.sensor.name,
+                write=expected.described(),
+                late=True,
+                hint=LATE_WRITE_HINT,
+            )
+            return
         held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
         if held is not None:
             self.log.warning(
                 "set-up write unanswered",
                 sensor=device.sensor.name,
                 write=expected.described(),
-                hint=f"{LATE_WRITE_HINT if late else self._write_unanswered_why(device, why)}; "
-                f"{WRITE_REFUSED_HINT}",
+                hint=f"{self._write_unanswered_why(device, why)}; {WRITE_REFUSED_HINT}",
                 suppressed=held,
             )
 
