@@ -146,6 +146,7 @@ from sensord.formats.modbus import (
     Response,
     crc16,
     exception_named,
+    split,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.modbus_state import (
@@ -851,6 +852,7 @@ class Bus:
             device.unwritten = list(device.writes)
             device.write_polls.clear()
             device.late_writes.clear()
+            device.refused_alone.clear()
             device.drain_until = float("-inf")
             self._hold(device)
             if device.counters.down:
@@ -1281,6 +1283,8 @@ class Bus:
             missed = device.start_poll(now)
             if missed:
                 self._missed(device, missed)
+            if not device.pending:  # each read waits its turn after a refusal
+                return
         expected = device.pending.pop(0)
         device.hold_until = float("-inf")
         transaction_id = 0
@@ -2561,6 +2565,7 @@ class Bus:
                 device.write_polls.clear()
                 device.late_writes.clear()
                 device.pending[0:0] = device.unwritten
+            device.refused_alone.clear()  # (it may have restarted with another map)
         long = False
         if response is not None:
             code = response.exception_code
@@ -2587,6 +2592,8 @@ class Bus:
                     else None
                 )
                 device.refusals.exception(expected, code, now, parts, answered_before=before)
+                if code in SPLIT_ON and parts is None and not split(expected.read):
+                    self.reads.refused_alone(device, expected, now)
                 return
             # (its transaction id is the request's, or 0 from a device that answers so; on
             # RTU a frame of another unit id answers a read at unit 0, ``_answers_broadcast``)
@@ -2615,6 +2622,8 @@ class Bus:
             self.reads.woken(device, expected is device.second_chance)
         if device.refused_in_row:
             device.refused_in_row.pop(expected, None)
+        if device.refused_alone:
+            self.reads.answered(device, expected)
         if expected is device.probe:
             # the device answers a read of one value: its first read is asked whole again
             # at once, and split if that goes unanswered twice running (``DeviceReads.unanswered``)

@@ -174,6 +174,12 @@ class _Device:
         #: polls in a row each of those it refuses has been refused at
         self.answered_reads: set[Request] = set()
         self.refused_in_row: dict[Request, tuple[int, int, float]] = {}
+        #: its reads of values that cannot be read apart which it refuses as outside its map
+        #: (``DeviceReads.refused_alone``): since when, the due time of the first poll that
+        #: asks each again, and the wait after its last refusal; and the due time of the poll
+        #: under way (``start_poll``)
+        self.refused_alone: dict[Request, tuple[float, float, float]] = {}
+        self.poll_due = float("-inf")
         #: its sound answers to reads: a device refusing one read while it answers others
         #: is present, and its map what changed
         self.sound_answers = 0
@@ -228,6 +234,11 @@ class _Device:
             ]
         else:
             self.pending = list(self.reads)
+        self.poll_due = due = self.next_due
+        if self.refused_alone:  # those it refuses wait their turn (``DeviceReads.refused_alone``)
+            at = due + self.interval_s / 2  # (the poll nearest its time asks it)
+            refused = self.refused_alone
+            self.pending = [r for r in self.pending if r not in refused or refused[r][1] <= at]
         self.second_chance = None
         self.busy_tries = 0
         self.retried = 0

@@ -47,6 +47,8 @@ __all__ = [
     "NO_ANSWER_HINT",
     "OTHERS_ANSWER_HINT",
     "PROBE_MISSES",
+    "REFUSED_FOR_GOOD_S",
+    "REFUSED_READ_EVERY_S",
     "SPOILT_ANSWER_HINT",
     "WRITE_BUSY_HINT",
     "WRITE_POLLS",
@@ -62,6 +64,21 @@ BUSY_CODE, ACKNOWLEDGE_CODE = 6, 5
 #: Polls in a row at which a set-up write goes unanswered or is answered busy (its retries
 #: used up each time) before it is given up until the next open or return.
 WRITE_POLLS = 3
+
+#: A read of values that cannot be read apart (one register, a value and its scale factor)
+#: that the device refuses as outside its map (exception 0x02 or 0x03) goes at most once per
+#: this long, at the first poll due then: at polls faster than that its refusals would take
+#: the line's time from the answers (40 refusals in 10 s at 0.25 s polls), while a device
+#: polled once a second or less often is still asked at each poll, and one that maps the
+#: register after a restart is read again within it (``DeviceReads.refused_alone``).
+REFUSED_READ_EVERY_S = 1.0
+
+#: A read refused so (:data:`REFUSED_READ_EVERY_S`) for this long running is taken for outside
+#: the device's map, as wb-mqtt-serial takes a register answered ILLEGAL_DATA_ADDRESS out of
+#: its polling (wirenboard/wb-mqtt-serial pull request 1178): its wait doubles at each
+#: refusal, up to ``[sensors.reconnect]`` ``max_delay_s`` (a down device's longest backoff),
+#: so it costs a request that often and is still read once the device maps it.
+REFUSED_FOR_GOOD_S = 60.0
 
 #: Times in a row a device that answers the read of its first read's first value leaves its
 #: first read unanswered whole before that read is split (``DeviceReads.unanswered``): once may
@@ -702,6 +719,51 @@ class DeviceReads:
         # its other reads meanwhile is present, and its map what changed; one that refuses
         # its every read for SPLIT_ALONE_S has changed its map too, most likely
         return device.sound_answers > sound_before or now - since >= SPLIT_ALONE_S
+
+    def refused_alone(self, device: _Device, expected: Request, now: float) -> None:
+        """The device refused ``expected``, a read of values that cannot be read apart, with
+        exception 0x02 or 0x03 (outside its map): asked again at the first poll due
+        :data:`REFUSED_READ_EVERY_S` after the poll that asked it, and, once refused so for
+        :data:`REFUSED_FOR_GOOD_S` running, after a wait that doubles at each refusal up to
+        ``[sensors.reconnect]`` ``max_delay_s``, which is logged once then when that is
+        longer than the device's interval (the registers' config keys named); answered, it
+        is asked at every poll again (``answered``)."""
+        since, _, wait_s = device.refused_alone.get(expected, (now, 0.0, 0.0))
+        if now - since < REFUSED_FOR_GOOD_S:
+            wait_s = REFUSED_READ_EVERY_S
+        else:
+            if wait_s <= REFUSED_READ_EVERY_S and device.retry.backoff.max_s > device.interval_s:
+                # (asked less often than polled after this: told once)
+                self._tell_refused_for_good(device, expected, now - since)
+            wait_s = max(REFUSED_READ_EVERY_S, min(2 * wait_s, device.retry.backoff.max_s))
+        device.refused_alone[expected] = (since, device.poll_due + wait_s, wait_s)
+
+    def _tell_refused_for_good(self, device: _Device, expected: Request, for_s: float) -> None:
+        read = expected.read
+        names = [register.name for register in read.registers]
+        configured = [register.name for register in device.sensor.config.registers]
+        self.log.warning(
+            "read refused for a minute; asked less often",
+            **_read_fields(device, read),
+            registers=[
+                f"registers[{configured.index(name)}]" if name in configured else name
+                for name in names
+            ],
+            names=names,
+            for_s=round(for_s, 1),
+            every_s=device.retry.backoff.max_s,
+            hint=(
+                "the device refuses this read as outside its map: check each register's table "
+                "and address against its manual, or remove it; it is asked again after a "
+                "wait that doubles up to [sensors.reconnect] max_delay_s, and at every poll "
+                "once answered"
+            ),
+        )
+
+    def answered(self, device: _Device, expected: Request) -> None:
+        """The device answered ``expected``: a read it refused as outside its map
+        (``refused_alone``) goes at every poll again."""
+        device.refused_alone.pop(expected, None)
 
     def split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the
