@@ -152,17 +152,17 @@ def test_the_telegram_cut_short_mid_line_by_the_next_one_as_posted_is_truncated(
 def test_a_telegram_cut_short_in_its_header_line_is_truncated_and_the_next_is_read(
     cut: bytes, after: bytes
 ) -> None:
-    """The next telegram's ``/`` in the header line of one cut short: the two header lines are
-    one line, and the telegram from the first ``/`` fails its check; the one from the ``/``
-    from which the check holds is the next telegram, read, and the bytes before it are the
-    cut one, ``truncated``."""
-    data = cut + after + after
+    """The next telegram's ``/`` in the header line of one cut short (after a whole one, so
+    that its ``/`` begins a line): the two header lines are one line, and the telegram from
+    the first ``/`` fails its check; the one from the ``/`` from which the check holds is the
+    next telegram, read, and the bytes before it are the cut one, ``truncated``."""
+    data = after + cut + after + after
     lines = telegram_lines(after)
     whole = take("dsmr", data)
     assert whole == (
-        lines * 2,
+        lines * 3,
         {
-            "frames": 2 * len(lines),
+            "frames": 3 * len(lines),
             "skipped": 0,
             "rejected": {"truncated": 1},
             "ignored": 0,

@@ -33,18 +33,25 @@ Kinds:
   (``1-3:0.2.8(50)``, which DSMR 4.0 brought) or an e-MUCS meter's (``0-0:96.1.4(50217)``, a
   Belgian or Swiss meter's). Its header tells nothing of it: the ``5`` of ``/ISk5`` is IEC
   62056-21's baud rate letter, which a DSMR 2.2 meter writes as well, and an EasyMeter
-  (``/ESY5Q3DA1004``), which sends no CRC. ``/`` appears nowhere else in a
-  telegram but in the header line of some meters (a Holley DTSD545's ``/HLY5/D545-METER``,
-  though IEC 62056-21's identification holds none): a ``/`` in the header line (printable
-  text up to its CR LF, within 40 bytes) is the header's, and one after it and before the
-  ``!`` begins a new telegram, wherever in its line it comes (a line that lost the end of
-  the telegram had the next one's ``/`` in its middle, ``0-0:96.13.0(FFFF/HLY5/D545-METER``
-  in a Holley's capture): the one before it was cut short (``truncated``; when its ``!`` and
+  (``/ESY5Q3DA1004``), which sends no CRC. A ``/`` in the header line (printable text up to
+  its CR LF, within 40 bytes) is the header's (a Holley DTSD545's ``/HLY5/D545-METER``,
+  though IEC 62056-21's identification holds none). One after it and before the ``!``
+  begins a new telegram when it begins a line, or, inside a line, when an identification
+  follows it: the maker's three letters, the baud rate character and text without
+  parentheses up to a line end within those 40 bytes (a line that lost the end of the
+  telegram had the next one's ``/`` in its middle, ``0-0:96.13.0(FFFF/HLY5/D545-METER`` in a
+  Holley's capture); the one before it was cut short (``truncated``; when its ``!`` and
   check line came inside a line, the line end before them lost or damaged, the rejection
-  says so). A telegram cut
-  short in its header line by the next one's ``/`` makes one header line of the two: its
-  check fails, and the telegram from the ``/`` in that line from which it holds is the next
-  one, read (the bytes before it ``truncated``). Its end is a ``!`` at the start of a line
+  says so). Any other ``/`` inside a line is a byte of the telegram: a DSMR 2.2 or 3 text
+  message's (``0-0:96.13.0(Zie www.example.nl/storing)``), or a ``.`` whose low bit was
+  flipped on the line (``1-0:1.8.1(000004/426*kWh)``), which its CRC refuses, once. A
+  telegram whose CRC fails that holds a ``/`` from which the CRC holds was cut short by
+  the next one: cut in its header line (the two header lines made one), or inside a line
+  by a meter whose header is no identification; the telegram from that ``/`` is read, and
+  the bytes before it are ``truncated``. When the port opens (no byte came before), a
+  ``/`` begins a telegram only before an identification: the ``/`` of ``/D545-METER``,
+  the port opened inside a Holley's ``/HLY5``, begins none, and the bytes up to the next
+  telegram are skipped. Its end is a ``!`` at the start of a line
   (a ``!`` inside a line, in a DSMR 2.2 text message, is text). Bytes outside telegrams
   (the rest of one the port's open caught in its middle) are skipped. A check line that is
   neither (``!6E`` and CR LF: ``truncated``; anything else, or no LF within 8 bytes of the
@@ -261,6 +268,9 @@ _NOT_TELEGRAM_TEXT = re.compile(rb"[^\t\r\n -.0-~]")
 _HEADER_BYTES = 40
 #: The text of a header line: printable ASCII (a Holley DTSD545's holds a ``/``).
 _HEADER_TEXT = re.compile(rb"[ -~]*")
+#: The least bytes of an IEC 62056-21 identification: ``/``, the maker's three letters and
+#: the baud rate character (``/ISk5``).
+_IDENTIFICATION_BYTES = 5
 #: The bytes that are no printable ASCII: a line's damaged CR is one.
 _NOT_PRINTABLE = bytes(range(0x20)) + bytes(range(0x7F, 0x100))
 #: An OBIS reference as a telegram's line begins with it (``1-0:1.8.1``, an EasyMeter's
@@ -295,6 +305,47 @@ def header_end(data: bytes, start: int) -> int | None:
         if at == len(data):
             return _UNDECIDED if at < limit else None
     return at if at < limit and data[at] == 0x0A else None
+
+
+def identification(data: bytes, start: int) -> bool | None:
+    """Whether the ``/`` at ``start`` in ``data`` begins an IEC 62056-21 identification, as
+    every meter's header line does: ``/``, the maker's three letters (its FLAG id, ``ISk``,
+    ``KFM``, ``HLY``), the baud rate character and text without parentheses, up to a line end
+    within :data:`_HEADER_BYTES` (see :func:`header_end`). None while its line has not all
+    come and its bytes so far may still be one. A ``/`` inside a line (a ``.`` whose low bit
+    was flipped: ``1-0:1.8.1(000004/426*kWh)``; a DSMR 2.2 text message's, ``www.x.nl/storing``;
+    the one inside a Holley DTSD545's ``/HLY5/D545-METER``) begins none."""
+    head = header_end(data, start)
+    if head is None:
+        return False
+    line = data[start : len(data) if head == _UNDECIDED else head].rstrip(b"\r")
+    letters = line[1:4]
+    if (letters and not letters.isalpha()) or b"(" in line or b")" in line:
+        return False
+    if head == _UNDECIDED:
+        return None
+    return len(line) >= _IDENTIFICATION_BYTES
+
+
+def next_telegram(data: bytes, start: int, bound: int, prior: int | None) -> tuple[int, bool]:
+    """Where in ``data[start:bound]`` the first ``/`` that begins a telegram is: one at a
+    line's start (after an LF; ``prior`` is the byte before ``data``, None when none came
+    since the port opened), or one inside a line, or after the port's open, that begins an
+    identification (see :func:`identification`: the next telegram's, after the end of a
+    telegram cut short mid-line, ``0-0:96.13.0(FFFF/HLY5/D545-METER`` in a Holley's capture;
+    not the ``/`` of ``/D545-METER`` that a port opened inside that header line caught);
+    -1 for none. With it, whether that ``/`` is one whose header line has not all come, that
+    may yet begin one."""
+    slash = data.find(b"/", start, bound)
+    while slash >= 0:
+        before = data[slash - 1] if slash else prior
+        begins = before == 0x0A or identification(data, slash)
+        if begins is None:
+            return slash, True
+        if begins:
+            return slash, False
+        slash = data.find(b"/", slash + 1, bound)
+    return -1, False
 
 
 def ciphered_frame_end(data: bytes, start: int, limit: int) -> int | None:
@@ -434,6 +485,7 @@ class BlockFramer(LineFramer):
         "_last",
         "_other_crc",
         "_other_crc_holds",
+        "_prior",
         "_synced",
         "max_block_bytes",
         "rejections",
@@ -478,6 +530,8 @@ class BlockFramer(LineFramer):
         self._after_end = False
         #: an overlong block is being dropped, up to the next start of a block
         self._dropping = False
+        #: the byte before the bytes held (None: none came since the port opened)
+        self._prior: int | None = None
         #: the lines that begin the device's VE.Direct blocks (see _learn_first_line)
         self._first_lines: tuple[bytes, ...] = (*_VE_FIRST_LINES, _VE_READINGS, _VE_CHARGER_REST)
 
@@ -488,6 +542,7 @@ class BlockFramer(LineFramer):
         self.skipped_bytes += len(self._block)
         self._block = b""
         self._synced = self._dropping = self._after_end = False
+        self._prior = None
         LineFramer.reset(self)
 
     def drop_pending(self) -> None:
@@ -593,7 +648,11 @@ class BlockFramer(LineFramer):
             self._dropping = True
             self._synced = False
             self._block = b""
-            return lines + self.feed(data[self._past_start(data, held) :])
+            past = self._past_start(data, held)
+            self._prior = data[past - 1]
+            return lines + self.feed(data[past:])
+        if held:
+            self._prior = data[held - 1]
         self._block = data[held:]
         return lines
 
@@ -631,12 +690,13 @@ class BlockFramer(LineFramer):
         pos = 0
         size = len(data)
         while pos < size:
-            start = data.find(b"/", pos)
+            start, undecided = next_telegram(data, pos, size, self._prior)
             ciphered = data.find(_CIPHERED, pos, size if start < 0 else start)
             if self._after_end and not self._dropping:
                 # the lines after a telegram's end and before the next '/': a telegram whose
                 # header line was lost, from a line of readings to a '!'
-                stop = ciphered if ciphered >= 0 else size if start < 0 else start
+                # (up to the data's end when a '/' inside a line may yet begin one)
+                stop = ciphered if ciphered >= 0 else size if start < 0 or undecided else start
                 after, hold = self._after_telegram(data, pos, stop)
                 if hold:
                     return after
@@ -674,6 +734,8 @@ class BlockFramer(LineFramer):
                 return held
             if not self._dropping:
                 self.skipped_bytes += start - pos
+            if undecided:  # a '/' inside a line, or the first byte, whose header has not come
+                return start
             self._dropping = False
             end = data.find(b"\n!", start)  # the end mark begins a line
             end += 1 if end >= 0 else 0
@@ -681,8 +743,13 @@ class BlockFramer(LineFramer):
             head = header_end(data, start)
             if head == _UNDECIDED:  # a '/' in it may be the header's, or the next telegram's
                 return start
-            # a '/' in the header line is the header's; one after it begins a new telegram
-            again = data.find(b"/", start + 1 if head is None else head + 1, bound)
+            # a '/' in the header line is the header's; one after it at a line's start, or
+            # inside a line before an identification, begins a new telegram
+            again, undecided = next_telegram(
+                data, start + 1 if head is None else head + 1, bound, None
+            )
+            if undecided:  # the header line after a '/' inside a line has not all come
+                return start
             cut = data.find(_CIPHERED, start + 1, bound if again < 0 else again)
             if cut >= 0:  # an encrypted frame begins: no telegram began at this '/'
                 if not self._too_long(start, cut + 2):
@@ -690,7 +757,9 @@ class BlockFramer(LineFramer):
                 pos = cut
                 continue
             if again >= 0:  # a new telegram before this one's end
-                if not self._too_long(start, again + 1):
+                # known at its '/' after an LF, at its header line's end inside a line
+                known = again if data[again - 1] == 0x0A else header_end(data, again) or again
+                if not self._too_long(start, known + 1):
                     if _telegram_text(data, start, again):
                         end_inside = _END_INSIDE.search(data, start, again)
                         self._reject(
@@ -727,15 +796,17 @@ class BlockFramer(LineFramer):
             self._after_end = True
             check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
             fault = self._telegram_fault(data, start, end, check)
-            if fault is not None and fault[0] == "checksum" and head is not None:
-                inner = self._cut_in_header(data, start, head, end, check)
-                if inner is not None:  # cut short in its header line by the next telegram
+            if fault is not None and fault[0] == "checksum":
+                inner = self._cut_inside(data, start, end, check)
+                if inner is not None:  # cut short by the next telegram, whose '/' began none
                     self._reject(
                         "truncated",
                         data[start:inner],
-                        "cut short in its header line: the next telegram's '/' came",
+                        "cut short in its header line: the next telegram's '/' came"
+                        if head is not None and inner < head
+                        else "cut short: the next telegram's '/' came before its '!'",
                     )
-                    bodies.append(data[head + 1 : end])
+                    bodies.append(data[data.index(b"\n", inner) + 1 : end])
                     continue
             if fault is not None:
                 why, detail = fault
@@ -781,21 +852,22 @@ class BlockFramer(LineFramer):
     def _headless(self, data: bytes, pos: int, stop: int) -> tuple[int, bool]:
         """The telegram whose header line was lost whose first line of readings begins at
         ``pos`` (see :meth:`_after_telegram`): rejected once its ``!`` and its check line came
-        before ``stop``, and where the bytes after it begin; held while they may yet come
-        (no ``/`` came, and its text is within ``max_block_bytes``); left to the search for
-        telegrams otherwise (``_after_end`` ends: text that no ``!`` ends is skipped, as
-        bytes between telegrams are). Its values may hold bytes that are no text, as a
-        Hungarian meter's text message of 1024 bytes 0xFF does: a line of readings began it,
-        and its ``!`` and check line end it."""
+        before ``stop`` and within ``max_block_bytes`` of that line, and where the bytes
+        after it begin; held while they may yet come (no ``/`` came, and its text is within
+        ``max_block_bytes``); left to the search for telegrams otherwise (``_after_end``
+        ends: text that no ``!`` ends is skipped, as bytes between telegrams are). Its
+        values may hold bytes that are no text, as a Hungarian meter's text message of 1024
+        bytes 0xFF does: a line of readings began it, and its ``!`` and check line end it."""
         size = len(data)
         open_end = stop == size and size - pos < self.max_block_bytes
-        bang = data.find(b"\n!", pos, stop)
+        within = min(stop, pos + self.max_block_bytes)  # as much as is held for it
+        bang = data.find(b"\n!", pos, within)
         end = bang + 1
         if bang < 0:
             if open_end:
                 return pos, True
         else:
-            line_end = data.find(b"\n", end + 1, min(stop, end + 1 + _CHECK_LINE_BYTES))
+            line_end = data.find(b"\n", end + 1, min(within, end + 1 + _CHECK_LINE_BYTES))
             if line_end >= 0:
                 self._reject(
                     "truncated",
@@ -809,19 +881,17 @@ class BlockFramer(LineFramer):
         self._after_end = False
         return pos, False
 
-    def _cut_in_header(
-        self, data: bytes, start: int, head: int, end: int, check: bytes
-    ) -> int | None:
-        """Where the telegram whose check holds begins in the header line (from ``start`` to
-        its LF at ``head``) of the telegram from ``start`` to its ``!`` at ``end``, whose
-        check failed: a ``/`` after ``start`` in that line from which ``check`` holds (the
-        telegram was cut short in its header line, and the next one's header came); None when
-        there is none."""
-        inner = data.find(b"/", start + 1, head)
+    def _cut_inside(self, data: bytes, start: int, end: int, check: bytes) -> int | None:
+        """Where the telegram whose check holds begins inside the telegram from ``start`` to
+        its ``!`` at ``end``, whose check failed: a ``/`` after ``start`` from which ``check``
+        holds (the telegram was cut short in its header line, or inside a line by a
+        telegram whose header is no identification, and the next one came); None when there
+        is none."""
+        inner = data.find(b"/", start + 1, end)
         while inner >= 0:
-            if self._telegram_fault(data, inner, end, check) is None:
+            if b"\n" in data[inner:end] and self._telegram_fault(data, inner, end, check) is None:
                 return inner
-            inner = data.find(b"/", inner + 1, head)
+            inner = data.find(b"/", inner + 1, end)
         return None
 
     def _telegram_inside(self, data: bytes, start: int, frame_end: int) -> int | None:

@@ -1,0 +1,176 @@
+"""A ``/`` inside a DSMR telegram's line: the next telegram's only before a meter's
+identification, else a byte of the telegram.
+
+A ``.`` (0x2E) whose low bit is flipped on the line is a ``/`` (0x2F): the framer took it for
+the next telegram's start, and one damaged telegram was two rejections (the half before it
+``truncated``, the half from it ``checksum``). A DSMR 2.2 meter writes its text message
+(``0-0:96.13.0``) as plain characters, up to 1024 (DSMR 4 writes it in hex), so a ``/`` in a
+message (a web address, a date) cut a whole telegram in two. And a port opened inside a
+Holley DTSD545's header (``/HLY5/D545-METER``, ndokter/dsmr_parser issue #91) caught the
+``/`` of ``/D545-METER`` first, and counted the rest of that telegram as one that failed its
+CRC.
+
+The telegrams are the real ones of ``test_formats_dsmr_meters`` and ``test_formats_blocks``
+(their origins are in those modules' docstrings): ``REAL_TELEGRAMS``, each with its CRC, and
+the Iskra MT382's DSMR 2.2 run (nielsbasjes/dsmr-tools issue #54), whose empty text message
+is given a text here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from harness.pty import PtyPair
+from test_blocks import telegram_lines
+from test_first_line import Clock as PortClock
+from test_first_line import send
+from test_first_line import sensor as sensor_on
+from test_formats_blocks import counts, latest, runtime
+from test_formats_dsmr import meter
+from test_formats_dsmr_holley import HOLLEY, HOLLEY_SENSOR, HOLLEY_X25
+from test_formats_dsmr_meters import (
+    ISKRA_DSMR22_RUN,
+    ISKRA_FIRST,
+    ISKRA_SECOND,
+    REAL_TELEGRAMS,
+)
+
+from sensord.formats.blocks import BlockFramer
+
+
+def framed(data: bytes, size: int | None = None) -> tuple[list[bytes], BlockFramer]:
+    """The lines a fresh DSMR framer gives for ``data`` (in chunks of ``size``), and it."""
+    framer = BlockFramer("dsmr", 2100)
+    if size is None:
+        return framer.feed(data), framer
+    lines: list[bytes] = []
+    for at in range(0, len(data), size):
+        lines += framer.feed(data[at : at + size])
+    return lines, framer
+
+
+@pytest.mark.parametrize("k", range(len(REAL_TELEGRAMS)))
+def test_a_dot_damaged_into_a_slash_rejects_its_telegram_once(k: int) -> None:
+    """Each ``.`` of a real telegram's lines made ``/``, between two whole telegrams: the
+    damaged one is one rejection, every line of it ``checksum``, and the two around it are
+    read, however chunked."""
+    telegram = REAL_TELEGRAMS[k]
+    good = telegram_lines(telegram)
+    first_line = telegram.index(b"\n") + 1
+    dots = [at for at in range(first_line, telegram.index(b"\r\n!")) if telegram[at] == ord(".")]
+    assert dots
+    for at in dots:
+        damaged = telegram[:at] + b"/" + telegram[at + 1 :]
+        data = telegram + damaged + telegram
+        lines, framer = framed(data)
+        where = (at, telegram[at - 12 : at + 8])
+        assert lines == good * 2, where
+        assert framer.rejections == 1, where
+        assert {why: n for why, n in framer.rejected.items() if n} == {"checksum": len(good)}
+        assert framer.skipped_bytes == 0, where
+        if at == dots[0]:
+            for size in (1, 7, 64):
+                chunked, by_chunks = framed(data, size)
+                assert (chunked, by_chunks.rejected) == (lines, framer.rejected), size
+
+
+def test_a_dot_damaged_into_a_slash_costs_one_telegram_s_readings() -> None:
+    """The sensor reads the telegrams around the damaged one and counts the damaged one's
+    lines once, as ``checksum``."""
+    telegram = REAL_TELEGRAMS[0]
+    damaged = telegram.replace(b"(000002.399*kWh)", b"(000002/399*kWh)")
+    rt = runtime(meter(("t1", "1-0:1.8.1"), ("t2", "1-0:1.8.2")))
+    rt.feed(telegram + damaged + telegram)
+    assert latest(rt) == {"t1": 4.426, "t2": 2.399}
+    assert counts(rt)["readings"] == 4
+    assert counts(rt)["errors"] == {"checksum": len(telegram_lines(telegram))}
+
+
+#: Text messages as a DSMR 2.2 meter writes them, in plain characters, each with a ``/``:
+#: a web address, a date, a ``/`` before three letters and a digit (no identification: the
+#: line ends in the message's ``)``), a message longer than a header line.
+MESSAGES = (
+    b"Storing? Zie www.example.nl/storingen",
+    b"Onderhoud op 12/05 van 08:00 tot 12:00",
+    b"Meter /KFM5 vervangen",
+    b"Uw nieuwe meter /ISK5 wordt in de komende weken geplaatst, u ontvangt een brief",
+    b"/",
+)
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_a_slash_in_a_dsmr_2_2_text_message_is_the_message_s(message: bytes) -> None:
+    """The Iskra MT382's two telegrams, the first with a text message that holds a ``/``:
+    both are read whole, every reading, no rejection, however chunked; no channel reads the
+    message, so its line is an ignored frame."""
+    first = ISKRA_FIRST.replace(b"0-0:96.13.0()", b"0-0:96.13.0(" + message + b")")
+    assert first != ISKRA_FIRST
+    data = ISKRA_DSMR22_RUN.replace(ISKRA_FIRST, first)
+    assert data.startswith(first)
+    lines, framer = framed(data)
+    assert lines == telegram_lines(first) + telegram_lines(ISKRA_SECOND)
+    assert (framer.rejections, framer.skipped_bytes) == (0, 0)
+    for size in (1, 5, 64):
+        assert framed(data, size)[0] == lines, size
+    rt = runtime(meter(("t2", "1-0:1.8.2"), ("gas", "0-2:24.3.0")))
+    rt.feed(data)
+    assert latest(rt) == {"t2": 19412.713, "gas": 13376.292}
+    assert (counts(rt)["readings"], counts(rt)["errors"]) == (4, {})
+
+
+def test_a_telegram_cut_mid_line_by_the_next_one_s_identification_is_still_truncated() -> None:
+    """A telegram that lost its end inside a line has the next one's ``/`` in that line; an
+    identification follows it (``/ISk5\\2MT382-1003``): it begins the next telegram, which is
+    read, and the cut one is ``truncated``."""
+    cut = ISKRA_FIRST[: ISKRA_FIRST.index(b"(5A4245")]
+    data = cut + ISKRA_SECOND
+    lines, framer = framed(data)
+    assert lines == telegram_lines(ISKRA_SECOND)
+    assert {why: n for why, n in framer.rejected.items() if n} == {"truncated": 1}
+    for size in (1, 5, 64):
+        assert framed(data, size)[0] == lines, size
+
+
+@pytest.mark.parametrize("lost", range(1, 6))
+def test_a_port_opened_inside_a_holley_header_skips_the_telegram_it_caught(lost: int) -> None:
+    """The port opened after the first ``lost`` bytes of ``/HLY5/D545-METER``: the ``/`` of
+    ``/D545-METER`` begins no telegram (no identification follows it), so the rest of that
+    telegram is skipped bytes, no rejection; the next telegram is read, however chunked."""
+    data = HOLLEY[lost:] + HOLLEY
+    lines, framer = framed(data)
+    assert lines == telegram_lines(HOLLEY)
+    assert (framer.rejections, framer.skipped_bytes) == (0, len(HOLLEY) - lost)
+    for size in (1, 2, 7, 64):
+        chunked, by_chunks = framed(data, size)
+        assert (chunked, by_chunks.skipped_bytes, by_chunks.rejections) == (
+            lines,
+            framer.skipped_bytes,
+            0,
+        )
+
+
+def test_a_damaged_telegram_whose_identification_came_whole_at_the_open_is_rejected() -> None:
+    """The port opened right at the ``/`` of a damaged telegram: its identification is
+    whole, so it is the telegram's start, and its CRC failure counts."""
+    damaged = HOLLEY.replace(b"3668.743", b"3668.742")
+    lines, framer = framed(damaged + HOLLEY)
+    assert lines == telegram_lines(HOLLEY)
+    assert {why: n for why, n in framer.rejected.items() if n} == {"checksum": 27}
+
+
+@pytest.mark.parametrize("lost", [1, 5])
+def test_a_holley_meter_on_a_pty_opened_inside_its_header_has_no_parse_error(
+    pty_pair: PtyPair, lost: int
+) -> None:
+    """The meter's CRC-16/X-25 telegrams (``parse.crc``) through a real pty, the first caught
+    after ``lost`` bytes of its header: the sensor publishes the next one's readings and
+    counts no parse error."""
+    clock = PortClock()
+    with sensor_on(pty_pair, clock, HOLLEY_SENSOR + 'parse = { crc = "crc16_x25" }\n') as opened:
+        clock.now += 0.001
+        send(opened, pty_pair, HOLLEY_X25[lost:] + HOLLEY_X25)
+        assert latest(opened) == {
+            "imported_kwh": 3668.743,
+            "voltage_l1_v": 238.2,
+            "power_factor": 0.999,
+        }
+        assert sum(opened.snapshot().parse_errors.values()) == 0
