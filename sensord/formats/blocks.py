@@ -889,7 +889,10 @@ class BlockFramer(LineFramer):
         is none."""
         inner = data.find(b"/", start + 1, end)
         while inner >= 0:
-            if b"\n" in data[inner:end] and self._telegram_fault(data, inner, end, check) is None:
+            if (
+                data.find(b"\n", inner, end) >= 0
+                and self._telegram_fault(data, inner, end, check) is None
+            ):
                 return inner
             inner = data.find(b"/", inner + 1, end)
         return None
