@@ -543,6 +543,9 @@ class Dialogue:
         self._asked_at = -math.inf
         self._unasked_frame = False
         self._reply_may_be_late = False
+        #: the frames of the interval under way taken for the late reply of the poll before
+        #: it (one at most)
+        self._late_replies = 0
         #: of a PMS: its poll's one frame came later than :data:`ANSWER_WITHIN_S` after it, and
         #: the poll intervals running that brought such a frame and nothing else, held until
         #: what follows tells a late answer from a frame streamed (``_check_unasked``)
@@ -635,7 +638,7 @@ class Dialogue:
         self._streaming_told = False
         self._asked_at = -math.inf
         self._unasked_frame = self._reply_may_be_late = self._late_frame = False
-        self._late_held = 0
+        self._late_held = self._late_replies = 0
         self._same_device = same_device
         if not same_device:
             self._ack_counted.clear()
@@ -1141,7 +1144,7 @@ class Dialogue:
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
             self._unasked_frame = self._late_frame = False
-            self._late_held = 0
+            self._late_held = self._late_replies = 0
             self._frames_at_request = self._port.framer.frames
             self._bytes_at_request = self._port.bytes_read
             self._refusals = 0
@@ -1421,12 +1424,15 @@ class Dialogue:
                 return
             self._late_frame = True  # streamed, or an answer late now and then
             return
-        self._unasked_frame = True
         # the poll before went unanswered: one frame past this poll's answer may be that
-        # one's late reply, never a second
+        # one's late reply, never a second; that one is no frame sent unasked
         excused = 1 if self._reply_may_be_late else 0
         self._reply_may_be_late = False
-        if count - asked > excused and self._powered_when_streaming and not self._streaming_told:
+        self._late_replies += excused
+        if count - asked <= excused:
+            return
+        self._unasked_frame = True
+        if self._powered_when_streaming and not self._streaming_told:
             self._streaming_told = True
             self._port.streams_anew(now)
 
@@ -1454,6 +1460,9 @@ class Dialogue:
         # interval until one comes after the next poll, which it leaves without a byte (an
         # answer spoilt on the line brings bytes: the device answered)
         drifted = got == 0 and not heard and self._late_held > 0
+        # the late reply of the poll before is no second frame of this one
+        got -= self._late_replies
+        self._late_replies = 0
         if got > 1 or unasked or drifted or (late and self._unasked > 0):
             self._unasked += 1 + self._late_held
             self._late_held = 0
