@@ -747,12 +747,19 @@ class Dialogue:
 
     def answer_awaited(self, now: float) -> bool:
         """True when the last poll request awaits its answer and the next one is due at
-        ``now``: what the port holds is read before ``tick`` writes it (the reader's
-        ``_read_before_tick``). The loop reads a port when its descriptor is readable, but
-        checks its timers first after a pause between passes (``Reader.run``), so an answer
-        whose last bytes came in the pause that ends as the next poll is due would be read
-        only after that poll's request, its first bytes dropped (``_poll``) and the poll
-        counted unanswered."""
+        ``now``, or a set-up command's reply is awaited and its time is up: what the port
+        holds is read before ``tick`` writes the next request or the command again (the
+        reader's ``_read_before_tick``). The loop reads a port when its descriptor is
+        readable, but checks its timers first after a pause between passes (``Reader.run``),
+        so an answer whose last bytes came in the pause that ends as the next poll is due
+        would be read only after that poll's request, its first bytes dropped (``_poll``) and
+        the poll counted unanswered; and a reply that came in the pause that ends at its
+        deadline (an SDS011 answers "about a second" after a command, a frame it streams
+        ending the loop's wait just before) would have its command written again, the reply
+        to that write coming unawaited into the data stream, or, after the last write,
+        counted ``missing``."""
+        if self._acks is not None and now >= self._acks_until:
+            return True
         at = self.next_poll_at
         return self.awaiting_response and at is not None and now >= at
 

@@ -1030,10 +1030,12 @@ class SensorRuntime:
 
     @property
     def awaiting_reply(self) -> bool:
-        """True while a poll request awaits its answer and the next request is due: the reader
-        then reads what the port holds before ``tick`` writes the next one
+        """True while a poll request awaits its answer and the next request is due, or a
+        set-up command's reply is awaited and its time is up: the reader then reads what the
+        port holds before ``tick`` writes the next request or the command again
         (``Reader._read_before_tick``), so an answer that came while the loop paused is that
-        poll's, not dropped as the start of a late one (``Dialogue.answer_awaited``)."""
+        poll's, not dropped as the start of a late one, and a reply that came so acknowledges
+        its command (``Dialogue.answer_awaited``)."""
         dialogue = self.dialogue
         return dialogue is not None and dialogue.answer_awaited(self._clock())
 

@@ -12,6 +12,7 @@ tens of milliseconds of room on a loaded machine.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -22,9 +23,10 @@ from typing import Any
 import pytest
 from harness.modbus import run_reader_until
 from harness.pty import PtyPair, wait_readable
+from test_frames_commands import SDS011_FRAME
 
 from sensord.config import Config
-from sensord.formats.presets import command_bytes
+from sensord.formats.presets import PresetDevice, command_bytes
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.sources.serial_port import SerialSource
@@ -248,3 +250,96 @@ def test_a_read_before_a_poll_is_one_read_per_due_poll_and_none_at_housekeeping(
     assert requests >= 8
     # the last poll may be written in the pass the count was taken after, or in one before
     assert requests - 2 <= seen <= requests - 1, (seen, requests)
+
+
+class SlowSds011:
+    """An SDS011 on the device end of a pty, the preset's simulated device on a thread of its
+    own: it streams a frame a second while in active reporting mode, and answers each command
+    ``REPLY_AFTER_S`` after it, the frame it streams 50 ms before that (its streaming keeps
+    time with the commands it takes), in two pieces 15 ms apart as a USB-serial adapter's
+    latency timer (16 ms by default on an FTDI) hands them on; a query, with a data frame
+    0.1 s after it."""
+
+    #: "it typically takes about a second for the device to write a response back"
+    #: (timorme/sds011lib, docs/understanding.md): here 40 ms before ACK_TIMEOUT_S
+    REPLY_AFTER_S = 0.96
+
+    def __init__(self, pair: PtyPair) -> None:
+        self.pair = pair
+        self.device = PresetDevice("sds011")
+        self.written: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sds011-device", daemon=True)
+
+    def _run(self) -> None:
+        fd = self.pair.master_fd
+        assert fd is not None
+        pending: list[tuple[float, bytes]] = []
+        next_frame = time.monotonic() + 1.0
+        while not self._stop.is_set():
+            stream = next_frame if self.device.streaming else math.inf
+            wait = min([at for at, _ in pending] + [stream, time.monotonic() + 0.05])
+            if wait_readable(fd, max(0.0, wait - time.monotonic())):
+                data = os.read(fd, 256)
+                at = time.monotonic()
+                self.written.append(data)
+                for answer in self.device.receive(data):
+                    if answer is None:
+                        pending.append((at + 0.1, self.device.stamp(SDS011_FRAME)))
+                    else:
+                        next_frame = at + self.REPLY_AFTER_S - 0.05
+                        pending.append((at + self.REPLY_AFTER_S, answer))
+            now = time.monotonic()
+            if self.device.streaming and now >= next_frame:
+                frame = self.device.stamp(SDS011_FRAME)
+                self.pair.write(frame[:4])
+                pending.append((now + 0.015, frame[4:]))
+                next_frame += 1.0
+            for item in sorted(item for item in pending if item[0] <= now):
+                pending.remove(item)
+                self.pair.write(item[1])
+
+    def __enter__(self) -> SlowSds011:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+
+
+def test_a_set_up_reply_that_ends_in_the_pause_before_its_deadline_acknowledges_it() -> None:
+    """An SDS011 streaming in active reporting mode, set to query mode: the query of its
+    reporting mode and then ``query_mode`` are each answered 0.96 s after they were written,
+    a streamed frame 50 ms before. That frame ends the loop's wait, and the pause after it
+    runs into the reply's deadline (ACK_TIMEOUT_S) with the reply in the kernel: it is read
+    before the deadline is looked at, so each is written once, acknowledged, and no reply
+    comes unawaited into the data stream. (The same read keeps a reply that ends in the
+    pause before the last write's deadline from being counted missing.)"""
+    query = command_bytes("sds011", "query")
+    with PtyPair() as pair:
+        device = SlowSds011(pair)
+        config = load(
+            {
+                "port": pair.path,
+                "preset": "sds011",
+                "warmup_s": 0,
+                "setup": ["query_mode"],
+                "poll": {"command": "query", "interval_s": 1.0},
+            }
+        )
+        with polled(config, device) as (reader, rt):
+            # no housekeeping pass (it ticks and reads every port) in the pause by chance
+            reader.housekeeping_interval_s = 60.0
+            run_reader_until(reader, lambda: query in device.written[-1:], 10.0)
+            run_reader_until(reader, lambda: rt.snapshot().frames >= 4, 10.0)
+            snapshot = rt.snapshot()
+            errors = dict(rt.setup_ack_errors)
+    setup = [w for w in device.written if w != query]
+    assert setup == [
+        bytes.fromhex("AA B4 02 00 00 00 00 00 00 00 00 00 00 00 00 FF FF 00 AB"),
+        command_bytes("sds011", "query_mode"),
+    ]
+    assert not device.device.active
+    assert errors == {"missing": 0, "wrong": 0}
+    assert snapshot.skipped_bytes == 0
