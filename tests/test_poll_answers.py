@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pytest
@@ -103,7 +103,9 @@ def instrument(path: str) -> Config:
 
 
 @contextmanager
-def polled(config: Config, device: Device) -> Iterator[tuple[Reader, SensorRuntime]]:
+def polled(
+    config: Config, device: AbstractContextManager[object]
+) -> Iterator[tuple[Reader, SensorRuntime]]:
     reader = Reader([SensorRuntime(s) for s in config.sensors])
     reader.batch_interval_s = PAUSE_S
     try:
