@@ -69,9 +69,10 @@ is run again, while the port stays open, when
   :data:`ANSWER_WITHIN_S` after the poll when not a byte answers the next poll or the
   interval before held such a frame: a PMS left streaming in its stable mode, a frame every
   2.3 s, sends one frame or none between polls 2 s apart, each later after its poll until
-  one comes after the next poll, which it leaves without a byte), in two poll intervals
-  running: one late reply can give one interval two frames, never two running, and a PMS's
-  answers late now and then, several polls running too, each came before the next poll; or
+  one comes after the next poll, which it leaves without a byte, and the interval after that
+  poll holds no late reply of it), in two poll intervals running: a late reply of a poll left
+  unanswered is no frame sent unasked, and a PMS's answers late now and then, several polls
+  running too, each came before the next poll, or, past it, with a late reply after it; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
   without the wait below (``rerun(wait=False)``). A boot that begins within
   :data:`COMMAND_RESTART_S` (and a poll interval) of the acknowledgement of a set-up
@@ -546,6 +547,9 @@ class Dialogue:
         #: the frames of the interval under way taken for the late reply of the poll before
         #: it (one at most)
         self._late_replies = 0
+        #: a poll left without a byte after intervals whose one frame came late, judged with
+        #: the interval after it (``_check_unasked``)
+        self._drift_held = False
         #: of a PMS: its poll's one frame came later than :data:`ANSWER_WITHIN_S` after it, and
         #: the poll intervals running that brought such a frame and nothing else, held until
         #: what follows tells a late answer from a frame streamed (``_check_unasked``)
@@ -638,6 +642,7 @@ class Dialogue:
         self._streaming_told = False
         self._asked_at = -math.inf
         self._unasked_frame = self._reply_may_be_late = self._late_frame = False
+        self._drift_held = False
         self._late_held = self._late_replies = 0
         self._same_device = same_device
         if not same_device:
@@ -1150,7 +1155,7 @@ class Dialogue:
         self._skip_restarting = False
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
-            self._unasked_frame = self._late_frame = False
+            self._unasked_frame = self._late_frame = self._drift_held = False
             self._late_held = self._late_replies = 0
             self._frames_at_request = self._port.framer.frames
             self._bytes_at_request = self._port.bytes_read
@@ -1446,7 +1451,8 @@ class Dialogue:
     def _check_unasked(self, got: int, now: float, *, heard: bool) -> None:
         """``got`` frames came in the poll interval that ends ``now``, from a device whose
         set-up leaves it sending only when asked: more than one, or one sent unasked
-        (``frames_came``), in two intervals running is a device that streams again (a PMS
+        (``frames_came``; the late reply of the poll before is neither), in two intervals
+        running is a device that streams again (a PMS
         powered anew, in its default mode, or whose set-up was lost; an SDS011 that another
         program switched to active reporting: it keeps its mode through a power cut), set up
         again; a PMS warms up again the first time (its fan may be spinning up),
@@ -1459,17 +1465,27 @@ class Dialogue:
         come later in each interval until one comes after the next poll), and at once after
         such an interval; an answer in time, or one spoilt on the line, drops them (a PMS
         answers late now and then, several polls running too, each answer before the next
-        poll)."""
+        poll). A poll left without a byte is judged with the interval after it: one whose
+        second frame was the late reply of that poll tells an answer late past its poll, and
+        drops the late ones held."""
         assert self._unasked is not None
         unasked, self._unasked_frame = self._unasked_frame, False
         late, self._late_frame = self._late_frame, False
+        # the late reply of the poll before is no second frame of this one
+        replies, self._late_replies = self._late_replies, 0
         # frames streamed at the device's own pace, slower than the polls, come later in each
         # interval until one comes after the next poll, which it leaves without a byte (an
-        # answer spoilt on the line brings bytes: the device answered)
-        drifted = got == 0 and not heard and self._late_held > 0
-        # the late reply of the poll before is no second frame of this one
-        got -= self._late_replies
-        self._late_replies = 0
+        # answer spoilt on the line brings bytes: the device answered); so does an answer
+        # late past the next poll, whose reply then comes with that poll's answer: a poll so
+        # left is judged with the interval after it, a stream when that held no late reply
+        drifted = self._drift_held and not replies
+        if self._drift_held and replies:  # late answers, the last past its poll
+            self._late_held = 0
+        self._drift_held = False
+        if not drifted and got == 0 and not heard and self._late_held > 0:
+            self._drift_held = True
+            return
+        got -= replies
         if got > 1 or unasked or drifted or (late and self._unasked > 0):
             self._unasked += 1 + self._late_held
             self._late_held = 0
