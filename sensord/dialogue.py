@@ -70,7 +70,12 @@ is run again, while the port stays open, when
   interval before held such a frame: a PMS left streaming in its stable mode, a frame every
   2.3 s, sends one frame or none between polls 2 s apart, each later after its poll until
   one comes after the next poll, which it leaves without a byte, and the interval after that
-  poll holds no late reply of it), in two poll intervals running: a late reply of a poll left
+  poll holds no late reply of it), in two poll intervals running, or, of a PMS polled faster
+  than its slowest stream (a frame every 2.3 s), in two with fewer intervals between them
+  than that stream leaves between two frames (polled every 0.5 s, it leaves four between
+  two frames that came unasked, each poll answered, when it answers its read request while
+  it streams, which no datasheet rules out; one that does not answer it and streams at the
+  pace of the polls is told only as its frames drift past them): a late reply of a poll left
   unanswered is no frame sent unasked, and a PMS's answers late now and then, several polls
   running too, each came before the next poll, or, past it, with a late reply after it; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
@@ -468,6 +473,11 @@ class Dialogue:
         self._wake: bytes | None = None
         #: the set-up leaves the preset's device sending only when asked
         sends_when_asked = False
+        #: how many poll intervals running with no frame sent unasked end a stretch of
+        #: intervals with such frames: as many as a stream at the device's slowest pace
+        #: leaves between two of its frames, and one more (1: two such intervals count
+        #: together only when they follow each other)
+        self._gap_polls = 1
         #: a device set to send only when asked that streams only once powered anew (a PMS):
         #: found streaming, it warms up again (``DialoguePort.streams_anew``)
         self._powered_when_streaming = False
@@ -492,6 +502,7 @@ class Dialogue:
                 command_bytes,
                 restarts_device,
                 spoilt_answer_check,
+                stream_interval_s,
                 streams_when_powered,
                 wake_command,
                 working_period_s,
@@ -508,6 +519,11 @@ class Dialogue:
             sends_when_asked = asked_only(config.preset, names) is not None
             self._powered_when_streaming = streams_when_powered(config.preset)
             self._judges_late = self._powered_when_streaming
+            streamed = stream_interval_s(config.preset)
+            if streamed is not None and config.poll is not None:
+                # polled faster than it streams, it leaves intervals between its frames
+                # with no frame sent unasked
+                self._gap_polls = max(1, math.ceil(streamed / config.poll.interval_s - 1e-9))
             self.reruns_while_stale = config.poll is None or not answers_when_powered(config.preset)
             if config.poll is not None:
                 self._spoilt = spoilt_answer_check(config.preset, self._poll_requests)
@@ -545,8 +561,10 @@ class Dialogue:
         self._unasked_frame = False
         self._reply_may_be_late = False
         #: the frames of the interval under way taken for the late reply of the poll before
-        #: it (one at most)
+        #: it (one at most), and the intervals running since the last with frames sent
+        #: unasked
         self._late_replies = 0
+        self._quiet_polls = 0
         #: a poll left without a byte after intervals whose one frame came late, judged with
         #: the interval after it (``_check_unasked``)
         self._drift_held = False
@@ -643,7 +661,7 @@ class Dialogue:
         self._asked_at = -math.inf
         self._unasked_frame = self._reply_may_be_late = self._late_frame = False
         self._drift_held = False
-        self._late_held = self._late_replies = 0
+        self._late_held = self._late_replies = self._quiet_polls = 0
         self._same_device = same_device
         if not same_device:
             self._ack_counted.clear()
@@ -1156,7 +1174,7 @@ class Dialogue:
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
             self._unasked_frame = self._late_frame = self._drift_held = False
-            self._late_held = self._late_replies = 0
+            self._late_held = self._late_replies = self._quiet_polls = 0
             self._frames_at_request = self._port.framer.frames
             self._bytes_at_request = self._port.bytes_read
             self._refusals = 0
@@ -1452,7 +1470,9 @@ class Dialogue:
         """``got`` frames came in the poll interval that ends ``now``, from a device whose
         set-up leaves it sending only when asked: more than one, or one sent unasked
         (``frames_came``; the late reply of the poll before is neither), in two intervals
-        running is a device that streams again (a PMS
+        running, or with fewer than ``_gap_polls`` between them (a PMS polled faster than it
+        streams in its stable mode, each poll answered, leaves intervals between its frames
+        that hold only the answer), is a device that streams again (a PMS
         powered anew, in its default mode, or whose set-up was lost; an SDS011 that another
         program switched to active reporting: it keeps its mode through a power cut), set up
         again; a PMS warms up again the first time (its fan may be spinning up),
@@ -1487,22 +1507,34 @@ class Dialogue:
             return
         got -= replies
         if got > 1 or unasked or drifted or (late and self._unasked > 0):
+            # the intervals since the last with frames sent unasked (none: they follow each
+            # other, or the late frames held between them count as sent unasked)
+            apart = self._quiet_polls if self._unasked and not self._late_held else 0
             self._unasked += 1 + self._late_held
-            self._late_held = 0
+            self._late_held = self._quiet_polls = 0
             self._unasked_at = now
             if self._unasked >= 2:
-                self.rerun(
-                    now,
-                    f"{got} frames came between two polls, twice running: it sends unasked"
-                    if got > 1
-                    else "frames came that answered no poll, in two poll intervals running: it "
-                    "sends unasked",
-                )
+                if not apart:
+                    why = (
+                        f"{got} frames came between two polls, twice running: it sends unasked"
+                        if got > 1
+                        else "frames came that answered no poll, in two poll intervals running: "
+                        "it sends unasked"
+                    )
+                else:  # polled faster than it streams
+                    why = (
+                        f"frames came that answered no poll, in two poll intervals with {apart} "
+                        "between them, no more than its stream leaves between two frames: it "
+                        "sends unasked"
+                    )
+                self.rerun(now, why)
                 if self._powered_when_streaming and not self._streaming_told:
                     self._streaming_told = True
                     self._port.streams_anew(now)
         else:
-            self._unasked = 0
+            self._quiet_polls += 1
+            if self._quiet_polls >= self._gap_polls:
+                self._unasked = 0
             self._late_held = self._late_held + 1 if late else 0
             if got == 1 and now - self._unasked_at >= self._rerun_wait:
                 self._rerun_wait = self._stale_after_s

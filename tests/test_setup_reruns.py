@@ -356,6 +356,55 @@ def test_a_pms_in_passive_mode_that_power_cycles_into_active_mode_is_put_back() 
     assert "frames came between two polls, twice running" in lines[0]["why"]
 
 
+@pytest.mark.parametrize(
+    ("interval_s", "period"),
+    [(0.5, 1.0), (0.5, 2.3), (1.0, 2.3)],
+    ids=["every 0.5 s, a frame a second", "every 0.5 s, stable mode", "every 1 s, stable mode"],
+)
+def test_a_pms_polled_faster_than_it_streams_after_a_power_cycle_is_put_back(
+    interval_s: float, period: float
+) -> None:
+    """A PMS5003 set to passive mode, polled every 0.5 or 1 s, power-cycled: it streams as
+    after any power-up, a frame every second or so (adafruit/Adafruit_CircuitPython_PM25
+    issue #9, three PMS5003s on a logic analyser: "on power on they spit out a data frame
+    every second or so") or every 2.3 s in its stable mode (its data manual), and answers
+    each read request too, as the preset's simulated device does. Polled faster than it
+    streams, it leaves intervals between its frames that hold only the poll's answer, so
+    no two intervals with a frame sent unasked follow each other; two within the time its
+    stream may leave between two frames are a stream all the same: passive mode is written
+    again, acknowledged, and it warms up once."""
+    clock = Clock()
+    passive = command_bytes("pms5003", "passive_mode")
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0, interval_s=interval_s)
+        pms = Pms5003(pair, clock, period)
+        pms.run(rt, clock.now + 45.0)
+        assert rt.setup_reruns == 0
+        cycled = clock.now
+        pms.power_cycle()
+        pms.run(rt, cycled + 15.0)
+        assert not pms.device.active
+        frames_then, sent_then = rt.framer.frames, pms.sent
+        pms.run(rt, cycled + 45.0)
+        assert rt.state == "up"
+        rt.stop()
+    again = [at - cycled for at, w in pms.written if w == passive and at > cycled]
+    assert len(again) == 1
+    assert again[0] <= 2 * period + 2 * interval_s + 2 * SETUP_GAP_S
+    assert rt.setup_reruns == 1
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    # the last 30 s: each poll answered with one frame, nothing else
+    assert pms.sent - sent_then == rt.framer.frames - frames_then
+    assert abs(rt.framer.frames - frames_then - 30.0 / interval_s) <= 1
+    [line] = [e for e in logs if e["event"] == RERUN]
+    assert line["why"].startswith("frames came that answered no poll, in two poll intervals with")
+    warming = [e for e in logs if e["event"].startswith("warming up")]
+    assert [e.get("why") for e in warming] == [
+        None,
+        "it streams unasked, as it does once powered anew",
+    ]
+
+
 class DeafPms5003(PresetDevice):
     """A PMS5003 that takes no command: it streams whatever is written to it."""
 

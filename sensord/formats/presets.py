@@ -228,6 +228,7 @@ __all__ = [
     "restarts_device",
     "spoilt_answer_check",
     "stream_interval_note",
+    "stream_interval_s",
     "streams_when_powered",
     "wake_command",
     "working_period_s",
@@ -980,6 +981,13 @@ _STREAM_INTERVALS_S: Mapping[str, float] = MappingProxyType(
         "pms3003": 2.0,
     }
 )
+
+
+def stream_interval_s(preset: str | None) -> float | None:
+    """The longest time between two frames that the device of ``preset`` sends in its
+    active mode, by its datasheet (:data:`_STREAM_INTERVALS_S`: a PMS's 2.3 s); None when
+    it is not known."""
+    return _STREAM_INTERVALS_S.get(preset or "")
 
 
 def stream_interval_note(
