@@ -75,9 +75,11 @@ is run again, while the port stays open, when
   than that stream leaves between two frames (polled every 0.5 s, it leaves four between
   two frames that came unasked, each poll answered, when it answers its read request while
   it streams, which no datasheet rules out; one that does not answer it and streams at the
-  pace of the polls is told only as its frames drift past them): a late reply of a poll left
-  unanswered is no frame sent unasked, and a PMS's answers late now and then, several polls
-  running too, each came before the next poll, or, past it, with a late reply after it; or
+  pace of the polls is told only as its frames drift past them): the late reply of a poll
+  whose answer had not come is no frame sent unasked (a PMS's answers come past the next
+  poll now and then, polls running too, each one answer behind), and a PMS's answers late
+  now and then, several polls running too, each came before the next poll, or, past it,
+  with a late reply after it; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
   without the wait below (``rerun(wait=False)``). A boot that begins within
   :data:`COMMAND_RESTART_S` (and a poll interval) of the acknowledgement of a set-up
@@ -187,6 +189,7 @@ __all__ = [
     "ACK_TIMEOUT_S",
     "ANSWER_WITHIN_S",
     "COMMAND_RESTART_S",
+    "LATE_ANSWER_WITHIN_S",
     "RERUN_MAX_WAIT_S",
     "SETUP_GAP_S",
     "SETUP_TRIES",
@@ -230,6 +233,14 @@ COMMAND_RESTART_S = 30.0
 #: Not of an SDS011, whose answer to a query takes "about a second" (timorme/sds011lib's
 #: docs/understanding.md).
 ANSWER_WITHIN_S = 1.0
+
+#: How long after its request an answer that comes late may still come: a PMS7003's answers
+#: missed a 1 s timeout once in eight, never a 2 s one (fu-hsi/PMS issue #5). Polled faster,
+#: a device may be as many answers behind as requests went out in that time, each coming
+#: after the next request as the late reply of one before it (``Dialogue.frames_came``); of
+#: the requests whose answers have not come, those older than that but the last are not
+#: answered any more.
+LATE_ANSWER_WITHIN_S = 2.0
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
 #: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
@@ -559,7 +570,12 @@ class Dialogue:
         #: one came)
         self._asked_at = -math.inf
         self._unasked_frame = False
-        self._reply_may_be_late = False
+        #: when the polls were written whose answers had not come when the last interval
+        #: ended (of the last :data:`LATE_ANSWER_WITHIN_S`, and the last of them), and how
+        #: many of their late replies may still come in the interval under way, past its
+        #: poll's answer
+        self._owed_at: list[float] = []
+        self._owed_left = 0
         #: the frames of the interval under way taken for the late reply of the poll before
         #: it (one at most), and the intervals running since the last with frames sent
         #: unasked
@@ -659,7 +675,9 @@ class Dialogue:
         self._unasked = None if self._unasked is None else 0
         self._streaming_told = False
         self._asked_at = -math.inf
-        self._unasked_frame = self._reply_may_be_late = self._late_frame = False
+        self._unasked_frame = self._late_frame = False
+        self._owed_at.clear()
+        self._owed_left = 0
         self._drift_held = False
         self._late_held = self._late_replies = self._quiet_polls = 0
         self._same_device = same_device
@@ -1174,6 +1192,8 @@ class Dialogue:
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
             self._unasked_frame = self._late_frame = self._drift_held = False
+            self._owed_at.clear()
+            self._owed_left = 0
             self._late_held = self._late_replies = self._quiet_polls = 0
             self._frames_at_request = self._port.framer.frames
             self._bytes_at_request = self._port.bytes_read
@@ -1202,7 +1222,6 @@ class Dialogue:
         source = port.source
         assert source is not None
         last = self._last_turn
-        self._reply_may_be_late = self.awaiting_response
         if not self.awaiting_response:
             self._silent_polls = 0
             self._spell_spoilt = self._spell_silent = False
@@ -1278,7 +1297,17 @@ class Dialogue:
             self._bytes_at_request = port.bytes_read
             self._refusals = 0
             if self._unasked is not None:
-                self._asked_at = now  # before a re-run it may start, which stops the judging
+                # before a re-run it may start, which stops the judging
+                asked_at, self._asked_at = self._asked_at, now
+                owed = self._owed_at
+                if asked_at != -math.inf:  # the poll whose interval ends now
+                    owed.append(asked_at)
+                del owed[:got]  # each frame answers the oldest poll not answered yet
+                # an answer older than that does not come, but the last poll's may still come
+                # with the next one's (a busy adapter or host delivers them together)
+                while len(owed) > 1 and owed[0] + LATE_ANSWER_WITHIN_S <= now:
+                    del owed[0]
+                self._owed_left = len(owed)
                 self._check_unasked(got, now, heard=heard)
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
@@ -1439,9 +1468,12 @@ class Dialogue:
         frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast mode, by its
         data manual, so polls every 2 s see one frame or none in most intervals). Of a PMS,
         one later than :data:`ANSWER_WITHIN_S` after its request may be one sent unasked, or
-        its answer late now and then, which what follows tells (``_check_unasked``). A PMS
-        warms up again at the first frame after a poll's answer, at the second when the poll
-        before went unanswered (the first may be its late reply): it streams after any
+        its answer late now and then, which what follows tells (``_check_unasked``). A frame
+        past the poll's answer is the late reply of a poll before whose answer had not come
+        (of those of the last :data:`LATE_ANSWER_WITHIN_S`, and the last of them), one such
+        frame for each, and no frame sent unasked: a PMS's answers come past the next poll now
+        and then, polls running too, each one answer behind. A PMS warms up again at the
+        first frame after a poll's answer that is none of those: it streams after any
         power-up, and the frames its fan sends as it spins up are those
         (``DialoguePort.streams_anew``; once, as ``_check_unasked`` tells); a late frame alone
         waits for the re-run."""
@@ -1454,10 +1486,10 @@ class Dialogue:
                 return
             self._late_frame = True  # streamed, or an answer late now and then
             return
-        # the poll before went unanswered: one frame past this poll's answer may be that
-        # one's late reply, never a second; that one is no frame sent unasked
-        excused = 1 if self._reply_may_be_late else 0
-        self._reply_may_be_late = False
+        # a poll before whose answer had not come: one frame past this poll's answer may be
+        # its late reply, no frame sent unasked (one for each such poll)
+        excused = min(self._owed_left, count - asked)
+        self._owed_left -= excused
         self._late_replies += excused
         if count - asked <= excused:
             return
