@@ -641,6 +641,53 @@ def test_an_mhz19_a_version_measurement_with_15000_in_bytes_6_7_is_no_boot(statu
     assert len([e for e in logs if e["event"].startswith("device restarted")]) == 1
 
 
+#: ArminJo/MH-Z19 (src/MHZ19.cpp, ``readCO2MaskedTemperatureIntAndABCCounter``) records an
+#: MH-Z19's answer to the read request as ``Received cmd=0x86|getCO2Msk 0x2,0x6F =623
+#: 0x3F,0x0 =16128 0x7E,0x0 =32256``: bytes 2..7 ``02 6F 3F 00 7E 00``, 623 ppm, 23 °C,
+#: status 0, and byte 6 the library's ``ABCCounter`` ("Is incremented by MHZ19 every 10
+#: minutes"), byte 7 0.
+ARMINJO_ANSWER = mhz19_answer(0x026F, 0x7E00, status=0, temperature=0x3F)
+
+
+def test_an_mhz19c_whose_byte_6_counts_abc_cycles_is_read_and_not_taken_for_booting() -> None:
+    """A B or C version's byte 6 may count its automatic baseline calibration's 10-minute
+    cycles, byte 7 left 0 (ARMINJO_ANSWER), 144 of them in its 24-hour period; the count
+    passes 58 (``3A``, 15000's high byte) on the way. The preset's boot bytes (status 0 or 1,
+    then ``3A 98``) need byte 7 at ``98`` too, so none of those answers is taken for its
+    boot: every one is published, with no restart, warm-up or re-run of ``abc_off``. A boot
+    answer (``00 3A 98`` in bytes 5..7, Tasmota's 15000 "During (and only ever at) sensor
+    boot") is still its restart. (A mask that left out byte 7 would take the count 58 for a
+    boot.)"""
+    clock = Clock()
+    table = {"preset": "mhz19", "warmup_s": 20, "setup": ["abc_off"], "poll": {"interval_s": 1}}
+    counts = [0x7E, *range(0x38, 0x3D), 0x90]  # the library's capture, then 56 to 60, 144
+    answers = [ARMINJO_ANSWER] * 21 + [
+        mhz19_answer(600 + count, count << 8, status=0, temperature=0x3F) for count in counts
+    ]
+    device = Mhz19(answers)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        got = run_polls(rt, pair, clock, device, start + 30.0)
+        temperature = last_value(rt, "temperature_celsius")
+        assert rt.setup_reruns == 0
+        assert not [e for e in logs if e["event"].startswith("device restarted")]
+        device.restart([mhz19_answer(500, BOOTING, 0)] * 2 + [mhz19_answer(690, 0x0100)])
+        booted = clock.now
+        after = run_polls(rt, pair, clock, device, start + 60.0)
+        rt.stop()
+    values = [value for _, value in got if value != 623.0]
+    assert values[: len(counts)] == [600.0 + c for c in counts]
+    assert set(values[len(counts) :]) == {744.0}  # its last answer, given again
+    assert 623.0 in {value for _, value in got}
+    assert temperature == 23.0
+    assert device.abc_off_writes == 2
+    assert rt.setup_reruns == 1
+    assert len([e for e in logs if e["event"].startswith("device restarted")]) == 1
+    assert {value for _, value in after} == {690.0}
+    assert after[0][0] >= booted + 20.0
+
+
 def test_an_mhz19c_answer_whose_temperature_byte_is_0_publishes_its_co2_alone() -> None:
     """Some MH-Z19C firmware leaves byte 4 of the read answer at 0, read as -40 °C on every
     answer by the libraries that subtract 40 (strange-v/MHZ19 issue #14 and WifWaf/MH-Z19

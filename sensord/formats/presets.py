@@ -86,9 +86,12 @@ Layouts, from the manufacturers' datasheets:
   of SmingHub/Sming PR #2415 answers status ``40`` with 17103 (``ff 86 0d e5 3d 40 42 cf
   fa``), so a measurement may hold 15000 there too; a "B" version's hold 0 with status 0
   (ESPEasy issue #466, "The 'S' and 'U' are not present on the "B" version"; UedaTakeyuki/
-  mh-z19 issue #25, ``"SS": 0, "UhUl": 0``). The preset's ``boot_bytes`` are therefore
-  status 0 or 1 with 15000 (``00 3A 98`` at byte 5, ``boot_mask`` ``FE FF FF``): never an
-  "A" version's measurement, whose status has a bit above the lowest set. Such answers
+  mh-z19 issue #25, ``"SS": 0, "UhUl": 0``), or a count in byte 6 with byte 7 0
+  (ArminJo/MH-Z19 reads byte 6 as its ``ABCCounter``, "incremented by MHZ19 every 10
+  minutes", and records ``02 6F 3F 00 7E 00`` in bytes 2..7). The preset's ``boot_bytes``
+  are therefore status 0 or 1 with 15000 (``00 3A 98`` at byte 5, ``boot_mask`` ``FE FF
+  FF``): never an "A" version's measurement, whose status has a bit above the lowest set,
+  nor a "B" or "C" version's, whose byte 7 is 0 whatever byte 6 counts. Such answers
   publish nothing, and a sensor that gets one mid-run warms up
   again and writes its set-up commands again once an answer without them comes (a supply
   that sags restarts the sensor behind an open port). Tasmota calls 15000 the value of "During
