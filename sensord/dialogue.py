@@ -141,9 +141,14 @@ its 30 s runs and ignores queries meanwhile (mkfrey/sds011-esp-raw, docs/behavio
 commands"), so its polls go unanswered most of each period by design: neither counted in
 ``poll_timeouts`` (half of them or more, which the poll-timeout alert would tell as a fault)
 nor logged (it goes stale, and is told so, when it misses its period by more than a minute),
-and no silence, so its answers are published at every wake alike (a
-warm-up of each wake would hold its whole run, and the rule that no second warm-up comes
-before a reading was published held every other one). A poll answered with the device's
+and no silence (a warm-up of each wake would hold its whole run, and the rule that no
+second warm-up comes before a reading was published held every other one). Its fan starts
+with each run, and the answers of a run's first :data:`RUN_SETTLE_S` (from its first
+answer, the one to the first poll after those its sleep left unanswered) are read, counted
+as ignored and not published, without a log line (``DialoguePort.run_began``), when it is
+polled often enough that an answer comes after them within its 30 s run (every 7.5 s or
+more often: the first answer may come a poll interval into the run); the rest of each run's
+answers are published. A poll answered with the device's
 answer spoilt on the line, its frame not whole but its check holding over what came (an
 MH-Z19's answer that lost its first byte, or a passive PMS's frame that lost a start byte,
 ``sensord.formats.presets.spoilt_answer_check``), is
@@ -191,6 +196,8 @@ __all__ = [
     "COMMAND_RESTART_S",
     "LATE_ANSWER_WITHIN_S",
     "RERUN_MAX_WAIT_S",
+    "RUN_S",
+    "RUN_SETTLE_S",
     "SETUP_GAP_S",
     "SETUP_TRIES",
     "SILENT_POLLS",
@@ -241,6 +248,18 @@ ANSWER_WITHIN_S = 1.0
 #: the requests whose answers have not come, those older than that but the last are not
 #: answered any more.
 LATE_ANSWER_WITHIN_S = 2.0
+
+#: How long an SDS011 on a working period runs its fan before it sleeps again ("work 30
+#: seconds and sleep n*60-30 seconds", Laser Dust Sensor Control Protocol V1.3).
+RUN_S = 30.0
+
+#: How long after the first answer of such a run its answers are those of a fan not settled
+#: yet: read, counted as ignored, not published (``DialoguePort.run_began``). "The recommended
+#: warm up time for the SDS011 is 30 seconds. This time is needed to get a constant airflow
+#: after startup ... We use 15 seconds in our project luftdaten.info" (ricki-z/SDS011 issue
+#: #23; the airrohr firmware reads it 15 s after starting it); in active reporting on a
+#: working period the sensor sends its one frame at the end of its run.
+RUN_SETTLE_S = 15.0
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
 #: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
@@ -389,6 +408,13 @@ class DialoguePort(Protocol):
         SDS011's query reply): each frame it sends follows a run of its fan."""
         ...
 
+    def run_began(self, now: float) -> None:
+        """A device polled on a working period (an SDS011 in query mode) answered at ``now``
+        the first poll after those its sleep left unanswered: its fan has just started, and
+        its answers of the next :data:`RUN_SETTLE_S` are read and not published (counted as
+        ignored), without a warm-up's log lines."""
+        ...
+
 
 class Dialogue:
     """The set-up commands, acknowledgements, re-runs and polls of one sensor's device; see
@@ -473,6 +499,9 @@ class Dialogue:
         #: ``working_period=N``, N > 0, the last of them): a query that finds it in force
         #: tells the sensor (``on_working_period``); None: none
         self._period_step: int | None = None
+        #: its runs' first answers are those of a fan not settled (``run_began``): polled
+        #: often enough that an answer of each run comes :data:`RUN_SETTLE_S` after the first
+        self._settles_runs = False
         self._skip_restarting = False
         #: the framer's frame count and ``bytes_read`` when the port opened, and whether the
         #: device was answering (a frame since then, not stale) when the command whose reply
@@ -538,6 +567,12 @@ class Dialogue:
             self.reruns_while_stale = config.poll is None or not answers_when_powered(config.preset)
             if config.poll is not None:
                 self._spoilt = spoilt_answer_check(config.preset, self._poll_requests)
+                if self._period_step is not None:
+                    # the first answer comes up to a poll interval into the run, and one
+                    # RUN_SETTLE_S after it must come before the run ends
+                    interval = config.poll.interval_s
+                    settled = math.ceil(RUN_SETTLE_S / interval - 1e-9) * interval
+                    self._settles_runs = settled + interval < RUN_S
         #: how many of them this connect has written, and when the next one is due (None:
         #: all written)
         self._setup_sent = 0
@@ -1481,6 +1516,8 @@ class Dialogue:
         self.awaiting_response = False
         if self._unasked is None or self._asked_at == -math.inf:
             return
+        if asked and self._silent_polls and self._settles_runs:  # asleep until now
+            self._port.run_began(now)
         if asked and count == 1:
             if not self._judges_late or now - self._asked_at <= self._answer_within_s:
                 return

@@ -669,6 +669,9 @@ class SensorRuntime:
         #: it just powered
         self._warm_until = -math.inf
         self._may_be_cold = True
+        #: the hold under way is the first answers of a run of a device polled on a working
+        #: period (``run_began``), not a warm-up: its end is not logged
+        self._warm_quiet = False
         #: the readings taken when the last warm-up started (none are taken during it), and
         #: when it started
         self._readings_at_warm = 0
@@ -1110,6 +1113,9 @@ class SensorRuntime:
         again, and a warm-up under way goes on to its end (``warmup_s`` after its start at
         most); a simulated or replayed port never warms up."""
         warmup_s = self.config.warmup_s
+        if self._warm_quiet:  # a run's first answers held (``run_began``): no warm-up
+            self._warm_quiet = False
+            self._warm_until = -math.inf
         if not warmup_s or source.simulated:
             self._warm_until = -math.inf
         elif self._may_be_cold:
@@ -1889,6 +1895,18 @@ class SensorRuntime:
         silence (``_silence_ended``)."""
         self._silence_to_end = True
 
+    def run_began(self, now: float) -> None:
+        """See :meth:`sensord.dialogue.DialoguePort.run_began`: the answers of the run's first
+        :data:`sensord.dialogue.RUN_SETTLE_S` are held as a warm-up's are, quietly (one a
+        working period would log twice a period)."""
+        source = self.source
+        if source is None or source.simulated or now < self._warm_until:
+            return
+        from sensord.dialogue import RUN_SETTLE_S  # noqa: PLC0415  (a polled SDS011's only)
+
+        self._warm_until = now + RUN_SETTLE_S
+        self._warm_quiet = True
+
     def on_working_period(self, now: float) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.on_working_period`: a device on a working
         period (an SDS011) sends each frame after its fan ran for 30 s, the first after a
@@ -1899,7 +1917,9 @@ class SensorRuntime:
         if now >= self._warm_until:
             return
         self._warm_until = -math.inf
-        if self._changes.flapping:
+        if self._warm_quiet:
+            self._warm_quiet = False
+        elif self._changes.flapping:
             self._changes.hold()
         else:
             self.log.info(
@@ -1990,7 +2010,8 @@ class SensorRuntime:
         source = self.source
         if not warmup_s or source is None or source.simulated:
             return
-        starts = now >= self._warm_until
+        starts = now >= self._warm_until or self._warm_quiet
+        self._warm_quiet = False
         self._warm_until = max(self._warm_until, now + warmup_s)
         self._readings_at_warm = self._readings_in()
         self._warm_began = now
@@ -2233,7 +2254,9 @@ class SensorRuntime:
             rejects.sum_up(now)
         if now >= self._warm_until > -math.inf:
             self._warm_until = -math.inf
-            if self._changes.flapping:
+            if self._warm_quiet:  # a run's first answers held: not logged
+                self._warm_quiet = False
+            elif self._changes.flapping:
                 self._changes.hold()
             else:
                 self.log.info("warmed up: readings are published", warmup_s=self.config.warmup_s)
