@@ -44,18 +44,15 @@ from sensord.capture import (
     write_capture_file,
 )
 from sensord.config import (
-    CONNECT_DELAY_MAX_S,
     DEFAULT_CONFIG_PATH,
-    DEFAULT_HTTP_PORT,
     STDIN_SOURCE,
     Config,
-    HttpConfig,
-    SensorConfig,
     load_config,
     load_config_stdin,
     load_config_text,
     load_http_config,
 )
+from sensord.config_tables import CONNECT_DELAY_MAX_S, DEFAULT_HTTP_PORT, HttpConfig, SensorConfig
 from sensord.daemon import Daemon
 from sensord.errors import (
     EXIT_INVALID,

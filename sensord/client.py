@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from email.message import Message
 
-from sensord.config import HttpConfig
+from sensord.config_tables import HttpConfig
 
 __all__ = [
     "FETCH_TIMEOUT_S",

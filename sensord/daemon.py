@@ -31,7 +31,8 @@ from sensord.capture import (
     next_capture_path,
     write_capture_file,
 )
-from sensord.config import Config, SensorConfig
+from sensord.config import Config
+from sensord.config_tables import SensorConfig
 from sensord.errors import SourceBrokenError
 from sensord.export import MetricsRegistry, RestartCollector
 from sensord.http import HttpCollector

@@ -58,7 +58,7 @@ import structlog
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sensord.config import HttpConfig
+from sensord.config_tables import HttpConfig
 from sensord.log import RateLimiter
 
 __all__ = [

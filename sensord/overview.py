@@ -22,7 +22,7 @@ from collections import Counter
 from typing import Any
 
 from sensord.client import at_path, credentials_hint, fetch, local_url
-from sensord.config import HttpConfig
+from sensord.config_tables import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
 from sensord.ports import PRESENT_NOW
 from sensord.schema import natural_key

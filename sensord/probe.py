@@ -17,7 +17,8 @@ import sys
 import time
 
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
-from sensord.config import CONNECT_DELAY_MAX_S, DEFAULT_CONFIG_PATH, load_config
+from sensord.config import DEFAULT_CONFIG_PATH, load_config
+from sensord.config_tables import CONNECT_DELAY_MAX_S
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (

@@ -67,7 +67,7 @@ from sensord.client import (
     local_url,
     url_at,
 )
-from sensord.config import HttpConfig
+from sensord.config_tables import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
 from sensord.http import RELOADS_BEGUN_HEADER, RELOADS_HEADER
 from sensord.service import DEMO_CONFIG_LABEL, KEPT_SETTINGS

@@ -13,7 +13,7 @@ stopping at the first problem, appends every error with its key path
 (``sensors[1].channels[0].window.size: must be in [1, 10000], got 0``) to ``errors``. It also
 rejects unknown keys with a did-you-mean hint and runs each class's cross-field ``check()``.
 
-This module knows nothing about sensord's keys; ``sensord.config`` declares them.
+This module knows nothing about sensord's keys; ``sensord.config_tables`` declares them.
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ import structlog
 
 from sensord import __version__, early_signals
 from sensord.build import BuildWatch
-from sensord.config import Config, HttpConfig, load_config
+from sensord.config import Config, load_config
+from sensord.config_tables import HttpConfig
 from sensord.errors import ConfigError, SensordError
 from sensord.http import HttpServer, HttpThreadError, credentials, serve, tls_files
 from sensord.log import dropped_lines

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import zlib
 
-from sensord.config import Config, HttpConfig, SensorConfig
+from sensord.config import Config
+from sensord.config_tables import HttpConfig, SensorConfig
 
 __all__ = [
     "DEVICES_READ_ENV",

@@ -36,7 +36,7 @@ from sensord.capture import (
     utc_text,
 )
 from sensord.client import at_path, credentials_hint, fetch, local_url
-from sensord.config import HttpConfig
+from sensord.config_tables import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK, SourceError
 from sensord.schema import closest
 from sensord.serial_settings import SerialSettings

@@ -19,7 +19,7 @@ from structlog.typing import FilteringBoundLogger
 from sensord.log import RepeatedError
 
 if TYPE_CHECKING:
-    from sensord.config import ChannelConfig
+    from sensord.config_tables import ChannelConfig
     from sensord.pipeline import Chain
 
 __all__ = [

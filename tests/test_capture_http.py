@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_config_effects import make_certificates
 
-from sensord.config import HttpConfig
+from sensord.config_tables import HttpConfig
 from sensord.http import HttpServer, _is_loopback, serve
 from sensord.overview import status
 from sensord.tools import capture_url, fetch_capture

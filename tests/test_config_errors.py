@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from harness.daemon import sensord_cli
 
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.errors import ConfigError
 
 

@@ -9,7 +9,8 @@ import time
 import pytest
 from harness.config import decoded_frames, sensor_toml
 
-from sensord.config import HttpConfig, SerialConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import HttpConfig, SerialConfig
 from sensord.errors import ConfigError
 from sensord.http import serve
 from sensord.sensor import SensorRuntime

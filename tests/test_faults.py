@@ -52,7 +52,8 @@ from structlog.testing import capture_logs
 from test_clock_steps import libfaketime
 
 import sensord.reopen as reopen_module
-from sensord.config import Config, SensorConfig, load_config
+from sensord.config import Config, load_config
+from sensord.config_tables import SensorConfig
 from sensord.daemon import Daemon
 from sensord.errors import SourceBrokenError, SourceUnavailableError
 from sensord.formats.base import ModbusSpec, RegisterSpec

@@ -33,7 +33,8 @@ from test_frames_generic import (
 )
 
 from sensord.cli import main
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.frames import FrameFramer

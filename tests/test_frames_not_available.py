@@ -15,7 +15,8 @@ import pytest
 from test_config_effects import Clock
 
 from sensord.cli import main
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.crc import crc16_xmodem

@@ -22,7 +22,8 @@ from harness.tls import self_signed
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
-from sensord.config import HttpConfig, load_config
+from sensord.config import load_config
+from sensord.config_tables import HttpConfig
 from sensord.daemon import Daemon
 from sensord.errors import ConfigError
 from sensord.http import CLIENT_ERRORS, HttpCollector, HttpServer, serve

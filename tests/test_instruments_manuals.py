@@ -23,7 +23,8 @@ from test_formats_instruments import (
     decoded_in_chunks,
 )
 
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import DecoderCounts

@@ -21,7 +21,8 @@ from structlog.testing import capture_logs
 
 from sensord import cli, ports
 from sensord.bus import Bus
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.errors import SourceUnavailableError
 from sensord.sensor import SensorRuntime
 

@@ -20,7 +20,8 @@ from harness.pty import PtyPair
 from structlog.testing import capture_logs
 
 from sensord.bus import Bus
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.errors import PortCloseError, SourceBrokenError, SourceUnavailableError
 from sensord.reader import Reader
 from sensord.reopen import DEVICE_WATCH_S, PROVEN_AFTER_S

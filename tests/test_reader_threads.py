@@ -16,7 +16,8 @@ from harness.common import refuse_threads
 from structlog.testing import capture_logs
 
 import sensord.reader as reader_module
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 

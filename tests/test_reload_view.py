@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from harness.modbus import daemon_in_process
 
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.daemon import Daemon
 from sensord.sensor import SensorRuntime
 from sensord.sources.base import Source

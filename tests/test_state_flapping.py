@@ -22,7 +22,8 @@ from harness.pty import PtyPair, SymlinkedPty, held_by_subprocess
 from structlog.testing import capture_logs
 
 from sensord.bus import Bus
-from sensord.config import SensorConfig, parse_config
+from sensord.config import parse_config
+from sensord.config_tables import SensorConfig
 from sensord.connection import ENDED_IDLE_HINT, STALE_REOPEN_REFUSED_S
 from sensord.errors import SourceBrokenError, SourceError
 from sensord.flapping import (

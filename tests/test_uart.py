@@ -18,7 +18,8 @@ from harness.modbus import ModbusServer, PtyRelay
 from harness.pty import PtyPair
 
 from sensord.bus import Bus
-from sensord.config import Config, SensorConfig
+from sensord.config import Config
+from sensord.config_tables import SensorConfig
 from sensord.export import MetricsRegistry
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings

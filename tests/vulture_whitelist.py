@@ -10,14 +10,14 @@ here must name the caller outside sensord's own code that uses it.
 import serial
 
 import sensord
-from sensord import config, export, http, log, serial_settings
+from sensord import config_tables, export, http, log, serial_settings
 
 # Config keys and line settings: read by name through Schema.as_dict() and
 # SerialSettings(**...), and applied to the port by name (_SETTING_ATTRIBUTES).
-config.SerialConfig.dsrdtr
-config.SerialConfig.exclusive
-config.SerialConfig.dtr
-config.SerialConfig.rts
+config_tables.SerialConfig.dsrdtr
+config_tables.SerialConfig.exclusive
+config_tables.SerialConfig.dtr
+config_tables.SerialConfig.rts
 serial_settings.SerialSettings().dsrdtr
 serial_settings.SerialSettings().exclusive
 serial_settings.SerialSettings().dtr
