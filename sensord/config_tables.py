@@ -103,10 +103,19 @@ __all__ = [
     "CONNECT_DELAY_MAX_S",
     "DEFAULT_HTTP_PORT",
     "MAX_RING_BYTES",
+    "_NAME",
+    "CaptureConfig",
     "ChannelConfig",
     "ExampleRead",
     "HttpConfig",
+    "LogConfig",
+    "MetricsConfig",
+    "ReaderConfig",
     "SensorConfig",
+    "SerialConfig",
+    "_duplicates",
+    "_loaded_name",
+    "_user_name",
 ]
 
 
