@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import dataclasses
 import io
+import itertools
 import math
 import os
 import select
@@ -35,6 +36,8 @@ from sensord import log as logsetup
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
 from sensord.build import RESTART_COMMAND
 from sensord.capture import (
+    RX,
+    Capture,
     CaptureError,
     capture_files,
     capture_stamp,
@@ -52,7 +55,13 @@ from sensord.config import (
     load_config_text,
     load_http_config,
 )
-from sensord.config_tables import CONNECT_DELAY_MAX_S, DEFAULT_HTTP_PORT, HttpConfig, SensorConfig
+from sensord.config_tables import (
+    CONNECT_DELAY_MAX_S,
+    DEFAULT_HTTP_PORT,
+    MAX_FRAME_INTERVAL_S,
+    HttpConfig,
+    SensorConfig,
+)
 from sensord.daemon import Daemon
 from sensord.errors import (
     EXIT_INVALID,
@@ -1243,6 +1252,9 @@ def _check_devices(
                 f"  device {sensor.name}: replays {sensor.address.path} "
                 f"({len(capture.records)} records)"
             )
+            note = _replay_pace_note(sensor, capture)
+            if note is not None:
+                print(f"  note: sensors[{i}].replay.speed (sensor {sensor.name!r}): {note}")
             continue
         if sensor.address.is_simulated or sensor.simulate == "always":
             print(f"  device {sensor.name}: simulated ({sensor.port})")
@@ -1321,6 +1333,41 @@ def _check_devices(
     if not ok:
         print(f"{source}: device check failed", file=sys.stderr)
     return ok
+
+
+def _replay_pace_note(sensor: SensorConfig, capture: Capture) -> str | None:
+    """What a ``replay.speed`` below 1 makes of the capture's longest wait for received bytes
+    (from its start, or between two reads), when that wait, stretched by the speed, outlasts
+    the sensor's stale time and the recorded one did not: the sensor goes stale in a silence
+    the device never kept. None at the recorded pace or faster, and for a wait already stale
+    as recorded (a replay tells that one as the capture's own silence)."""
+    speed = sensor.replay.speed
+    offsets = [record.offset_s for record in capture.records if record.direction == RX]
+    if not 0.0 < speed < 1.0 or not offsets:
+        return None
+    waits = [(later - earlier, later) for earlier, later in itertools.pairwise([0.0, *offsets])]
+    longest, at = max(waits)
+    stale = sensor.stale_after
+    stretched = longest / speed
+    if stretched <= stale or longest > stale:
+        return None
+    faster = _rounded_up(longest / stale)
+    instead = (
+        f"stale_after_s = {math.ceil(stretched):d} or more, or a speed of at least {faster:g}"
+        if stretched <= MAX_FRAME_INTERVAL_S
+        else f"a speed of at least {faster:g}"
+    )
+    return (
+        f"{speed:g} plays the capture's longest wait for bytes, {longest:.3g} s (up to "
+        f"{at:.3g} s into it), in {stretched:.4g} s, longer than the sensor's stale time "
+        f"({stale:g} s): the sensor goes stale in it; give {instead}"
+    )
+
+
+def _rounded_up(value: float) -> float:
+    """``value`` (above 0) rounded up to three significant digits."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 2)
+    return math.ceil(round(value / step, 6)) * step
 
 
 def _held_by_daemon_of(device: str, config_file: str) -> str:

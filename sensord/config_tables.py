@@ -102,6 +102,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONNECT_DELAY_MAX_S",
     "DEFAULT_HTTP_PORT",
+    "MAX_FRAME_INTERVAL_S",
     "MAX_RING_BYTES",
     "_NAME",
     "CaptureConfig",
@@ -466,12 +467,27 @@ class SetupCommandConfig(Schema):
         )
 
 
+def _check_replay_speed(speed: float) -> str | None:
+    """What is wrong with a ``replay.speed`` above 0 at which a recorded second takes longer
+    than ``MAX_FRAME_INTERVAL_S``, the longest stale time: a capture whose bytes came a second
+    or more apart would leave its sensor stale from its first gap on, with no end in sight."""
+    if speed == 0.0 or 1.0 / speed <= MAX_FRAME_INTERVAL_S:
+        return None
+    hours = 1.0 / speed / 3600
+    took = f"{hours / 24:.3g} days" if hours >= 48 else f"{hours:.3g} hours"
+    return (
+        f"must be 0 (as fast as the loop reads) or at least 1/{MAX_FRAME_INTERVAL_S} (a "
+        f"recorded second in a day, the longest stale_after_s), got {speed:g}: a recorded "
+        f"second would take {took}, so the replay stalls and its sensor stays stale"
+    )
+
+
 class ReplayConfig(Schema):
     """``[sensors.replay]``: how a ``replay://`` port plays its capture: ``speed`` times the
-    recorded pace (0: as fast as the loop reads), and whether it starts over at the end
-    (``loop``) or falls silent."""
+    recorded pace (0: as fast as the loop reads; a recorded second in a day at the slowest),
+    and whether it starts over at the end (``loop``) or falls silent."""
 
-    speed = Float(min=0, max=1000, default=1.0)
+    speed = Float(min=0, max=1000, default=1.0, check=_check_replay_speed)
     loop = Bool(default=False)
 
 

@@ -961,6 +961,52 @@ def test_check_reads_the_capture_of_a_replay_port(
     assert "cannot replay" in capsys.readouterr().out
 
 
+def test_a_replay_speed_at_which_a_recorded_second_outlasts_a_day_is_refused() -> None:
+    """A recorded second in more than a day (the longest stale_after_s) stalls any capture
+    whose bytes came a second apart: the speed is refused, naming the key; 0 and 1/86400
+    are taken."""
+    table = '[[sensors]]\nname = "s"\nport = "replay:///var/lib/sensord/s.cap"\n'
+    table += 'format = "value"\nreplay = {{ speed = {} }}\n[[sensors.channels]]\nname = "v"\n'
+    for speed in ("0", "1.1575e-5"):
+        assert parse_config(table.format(speed)).sensors[0].replay.speed == float(speed)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(table.format("1e-6"))
+    assert caught.value.problems == [
+        "sensors[0].replay.speed: must be 0 (as fast as the loop reads) or at least 1/86400 (a "
+        "recorded second in a day, the longest stale_after_s), got 1e-06: a recorded second "
+        "would take 11.6 days, so the replay stalls and its sensor stays stale"
+    ]
+
+
+def test_check_notes_a_replay_speed_that_stretches_a_wait_past_the_stale_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The boiler's capture (tests/captures/demo-boiler.cap, taken from the running demo over
+    /capture: a line every 0.2 s, 0.201 s at most) played at 0.05 waits 4 s at most, within
+    the sensor's stale time of 5 s; at 0.01 it waits 20 s, and ``sensord check`` says so,
+    with the stale time or the speed that keeps the sensor up."""
+    capture = Path(__file__).parent / "captures" / "demo-boiler.cap"
+    config = tmp_path / "sensord.toml"
+    table = f'[[sensors]]\nname = "boiler"\nport = "replay://{capture}"\nformat = "value"\n'
+    table += 'replay = {{ speed = {} }}\n[[sensors.channels]]\nname = "t"\n'
+    notes = {}
+    for speed in ("1", "0.05", "0.01"):
+        config.write_text(table.format(speed))
+        assert cli.main(["check", str(config)]) == 0
+        out = capsys.readouterr().out
+        notes[speed] = [line for line in out.splitlines() if "note:" in line]
+    assert notes == {
+        "1": [],
+        "0.05": [],
+        "0.01": [
+            "  note: sensors[0].replay.speed (sensor 'boiler'): 0.01 plays the capture's "
+            "longest wait for bytes, 0.201 s (up to 4.4 s into it), in 20.08 s, longer than "
+            "the sensor's stale time (5 s): the sensor goes stale in it; give "
+            "stale_after_s = 21 or more, or a speed of at least 0.0402"
+        ],
+    }
+
+
 def test_a_reload_resizes_every_ring() -> None:
     config = sensor_config("sim://s")
     daemon = Daemon(config, environ={})
