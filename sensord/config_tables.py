@@ -540,6 +540,27 @@ def _check_encoding(name: str) -> str | None:
     return None
 
 
+def _check_delimiter(value: str) -> str | None:
+    """A csv ``delimiter`` of several white-space characters, which no device's cells are
+    parted by: columns aligned with spaces have runs of spaces that shrink by one before a
+    value that grows a digit or a sign (an R. M. Young 81000's ``   0.00   0.0 346.70  25.14``),
+    which one space reads, and a tab-separated device writes one tab between two cells."""
+    if len(value) < 2 or value.strip():
+        return None
+    if set(value) == {" "}:
+        return (
+            f'is {len(value)} spaces, got {value!r}: give one space, delimiter = " ", which '
+            "splits at each run of spaces (columns aligned with spaces have one space less "
+            f"before a value that grows a digit or a sign, which {len(value)} spaces would not "
+            "part from the value before it)"
+        )
+    return (
+        f"is white space of {len(value)} characters, got {value!r}: give one space (it splits "
+        'at each run of spaces) or one tab, "\\t" (a tab-separated device writes one '
+        "between every two cells)"
+    )
+
+
 class ParseConfig(Schema):
     """``[sensors.parse]``: options of the wire format (``sensord.formats`` checks them).
 
@@ -566,7 +587,7 @@ class ParseConfig(Schema):
     example = StrList(lone=True)
     pair_separator = Str(default=",", non_empty=False)
     kv_separator = Str(default="=", non_empty=False)
-    delimiter = Str(default=",", non_empty=False)
+    delimiter = Str(default=",", non_empty=False, check=_check_delimiter)
     columns = StrList()
     header = Bool(default=False)
     units = StrList()

@@ -283,6 +283,82 @@ def test_a_parse_key_of_the_sensor_s_own_format_is_read(
     assert decoded_frames(sensor, line)[-1] == [("v", value)]
 
 
+# -- a csv delimiter of several blanks -----------------------------------------------------------
+
+# R. M. Young Model 81000 ultrasonic anemometer, manual 81000-90, "Initial checkout": each field
+# right-aligned in a column of its own width, a value that grows a digit or a sign with one space
+# less before it (tests/test_instruments_manuals.py reads the same lines).
+YOUNG_LINES = b"   0.00   0.0   0.0 346.70  25.14\r  12.34 183.2  -4.5 346.10  24.90\r"
+YOUNG_PARSE = (
+    'terminator = "\\r"\nparse = {{ delimiter = {}, columns = ["speed", "azimuth", '
+    '"elevation", "sound_speed", "sonic_temperature"] }}'
+)
+YOUNG_CHANNELS = (
+    '[[sensors.channels]]\nname = "w"\nfield = "speed"\n'
+    '[[sensors.channels]]\nname = "t"\nfield = "sonic_temperature"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "problem"),
+    [
+        (
+            '"  "',
+            "sensors[0].parse.delimiter: is 2 spaces, got '  ': give one space, delimiter = "
+            '" ", which splits at each run of spaces (columns aligned with spaces have one '
+            "space less before a value that grows a digit or a sign, which 2 spaces would not "
+            "part from the value before it)",
+        ),
+        (
+            '"   "',
+            "sensors[0].parse.delimiter: is 3 spaces, got '   ': give one space, delimiter = "
+            '" ", which splits at each run of spaces (columns aligned with spaces have one '
+            "space less before a value that grows a digit or a sign, which 3 spaces would not "
+            "part from the value before it)",
+        ),
+        (
+            '"\\t\\t"',
+            "sensors[0].parse.delimiter: is white space of 2 characters, got '\\t\\t': give "
+            'one space (it splits at each run of spaces) or one tab, "\\t" (a tab-separated '
+            "device writes one between every two cells)",
+        ),
+        (
+            '" \\t"',
+            "sensors[0].parse.delimiter: is white space of 2 characters, got ' \\t': give "
+            'one space (it splits at each run of spaces) or one tab, "\\t" (a tab-separated '
+            "device writes one between every two cells)",
+        ),
+    ],
+)
+def test_a_csv_delimiter_of_several_blanks_is_refused_naming_one_space_or_one_tab(
+    delimiter: str, problem: str
+) -> None:
+    """Two spaces, counted between an anemometer's aligned columns, read its first line's
+    speed as an empty cell and its elevation and speed of sound as one cell, and its next line
+    (one space before ``346.10``) as a syntax error, while ``check`` passed the file."""
+    extra = YOUNG_PARSE.format(delimiter)
+    assert problems(sensor_toml("s", "sim://s", "csv", extra, YOUNG_CHANNELS)) == [problem]
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "lines"),
+    [
+        ('" "', YOUNG_LINES),
+        ('"\\t"', b"0.00\t0.0\t0.0\t346.70\t25.14\r12.34\t183.2\t-4.5\t346.10\t24.90\r"),
+        ('", "', b"0.00, 0.0, 0.0, 346.70, 25.14\r12.34, 183.2, -4.5, 346.10, 24.90\r"),
+    ],
+)
+def test_a_csv_delimiter_of_one_blank_or_with_a_mark_reads_every_line(
+    delimiter: str, lines: bytes
+) -> None:
+    extra = YOUNG_PARSE.format(delimiter)
+    sensor = parse_config(sensor_toml("s", "sim://s", "csv", extra, YOUNG_CHANNELS)).sensors[0]
+    assert decoded_frames(sensor, lines) == [
+        [("w", 0.0), ("t", 25.14)],
+        [("w", 12.34), ("t", 24.9)],
+    ]
+
+
 MODBUS = """
 [[sensors]]
 name = "meter"
