@@ -90,7 +90,7 @@ from harness.wire import nmea
 from sensord import unit_file
 from sensord.bus_reads import DOWN_AFTER_TIMEOUTS
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.formats import codec_for
 from sensord.ports import find_holders
 from sensord.sensor import CUT_LINE_S

@@ -133,7 +133,7 @@ from sensord.bus_reads import (
     SPOILT_ANSWER_HINT,
     DeviceReads,
 )
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (

@@ -55,12 +55,12 @@ from sensord.config import (
     load_config_text,
     load_http_config,
 )
+from sensord.config_sensor import SensorConfig
 from sensord.config_tables import (
     CONNECT_DELAY_MAX_S,
     DEFAULT_HTTP_PORT,
     MAX_FRAME_INTERVAL_S,
     HttpConfig,
-    SensorConfig,
 )
 from sensord.daemon import Daemon
 from sensord.errors import (

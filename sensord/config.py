@@ -30,10 +30,7 @@ from sensord.config_messages import (
     _sensor_labels,
     _sensors_table,
 )
-from sensord.config_tables import (
-    HttpConfig,
-    _user_name,
-)
+from sensord.config_tables import HttpConfig, _user_name
 from sensord.errors import ConfigError, Problem
 
 __all__ = [

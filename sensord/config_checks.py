@@ -11,15 +11,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any, ClassVar
 
+from sensord.config_sensor import SensorConfig, _loaded_name
 from sensord.config_tables import (
     CaptureConfig,
     HttpConfig,
     LogConfig,
     MetricsConfig,
     ReaderConfig,
-    SensorConfig,
     _duplicates,
-    _loaded_name,
 )
 from sensord.schema import (
     Schema,

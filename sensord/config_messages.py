@@ -17,10 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sensord.config_checks import Config
-from sensord.config_tables import (
-    _NAME,
-    SensorConfig,
-)
+from sensord.config_sensor import SensorConfig
+from sensord.config_tables import _NAME
 from sensord.errors import Problem
 from sensord.schema import (
     Field,

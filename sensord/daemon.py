@@ -32,7 +32,7 @@ from sensord.capture import (
     write_capture_file,
 )
 from sensord.config import Config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import SourceBrokenError
 from sensord.export import MetricsRegistry, RestartCollector
 from sensord.http import HttpCollector

@@ -180,7 +180,7 @@ from typing import TYPE_CHECKING, Protocol
 from structlog.typing import FilteringBoundLogger
 
 from sensord.capture import CaptureRing
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import ACK_ERROR_REASONS, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Framer

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import structlog
 
 from sensord.capture import CaptureJournal
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import PortCloseError, SourceBrokenError, SourceError
 from sensord.log import RateLimiter
 from sensord.reopen import as_source_error

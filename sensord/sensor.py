@@ -60,7 +60,8 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
-from sensord.config_tables import ChannelConfig, SensorConfig
+from sensord.config_sensor import SensorConfig
+from sensord.config_tables import ChannelConfig
 from sensord.connection import (
     ENDED_IDLE_HINT,
     ENDED_UP_HINT,

@@ -8,7 +8,8 @@ import json
 import zlib
 
 from sensord.config import Config
-from sensord.config_tables import HttpConfig, SensorConfig
+from sensord.config_sensor import SensorConfig
+from sensord.config_tables import HttpConfig
 
 __all__ = [
     "DEVICES_READ_ENV",

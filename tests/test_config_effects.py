@@ -45,7 +45,7 @@ from sensord import log as sensord_log
 from sensord.bus import Bus
 from sensord.capture import RX, Record, encode_capture, parse_capture
 from sensord.config import Config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.daemon import Daemon
 from sensord.errors import SourceError
 from sensord.formats.blocks import envelope

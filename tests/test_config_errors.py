@@ -10,7 +10,7 @@ import pytest
 from harness.daemon import sensord_cli
 
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import ConfigError
 
 

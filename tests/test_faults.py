@@ -53,7 +53,7 @@ from test_clock_steps import libfaketime
 
 import sensord.reopen as reopen_module
 from sensord.config import Config, load_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.daemon import Daemon
 from sensord.errors import SourceBrokenError, SourceUnavailableError
 from sensord.formats.base import ModbusSpec, RegisterSpec

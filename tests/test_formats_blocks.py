@@ -112,7 +112,7 @@ from structlog.testing import capture_logs
 from test_stale_hints import deliver
 
 from sensord.config import Config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
 from sensord.sensor import SensorRuntime

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from test_formats_blocks import hint_after_repeats, readme_toml_blocks
 
 from sensord.config import Config, parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 

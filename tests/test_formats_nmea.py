@@ -27,7 +27,7 @@ from test_formats_blocks import hint_after_repeats
 from sensord import cli
 from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError
 from sensord.export import SensordCollector
 from sensord.formats import codec_for

@@ -42,7 +42,7 @@ from structlog.testing import capture_logs
 
 from sensord.capture import RX, TX, CaptureJournal
 from sensord.config import Config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.dialogue import ACK_TIMEOUT_S, SETUP_GAP_S, SETUP_TRIES
 from sensord.formats import codec_for
 from sensord.formats.acks import Ack, AckWatch

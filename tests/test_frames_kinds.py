@@ -34,7 +34,7 @@ from test_frames_generic import (
 
 from sensord.cli import main
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.frames import FrameFramer

@@ -32,7 +32,7 @@ from test_frames_commands import Clock, sensor_config, tick_through
 from test_frames_generic import HPMA115, SPS30, SPS30_FRAMES, SPS30_VALUES, errors
 
 from sensord.config import Config, parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.dialogue import ACK_TIMEOUT_S, SETUP_GAP_S
 from sensord.formats.acks import AckWatch
 from sensord.formats.presets import command_bytes

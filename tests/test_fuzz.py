@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from sensord.config import Config, load_config, parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import BatchDecoder, Decoder, FormatSpec

@@ -24,7 +24,7 @@ from test_formats_instruments import (
 )
 
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import DecoderCounts

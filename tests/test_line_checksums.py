@@ -43,7 +43,7 @@ from test_stale_hints import Clock, deliver
 
 from sensord.cli import main
 from sensord.config import Config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, checking

@@ -45,7 +45,7 @@ from sensord.bus import Bus
 from sensord.capture import RX, parse_capture
 from sensord.cli import _tcp_reachable, main
 from sensord.config import Config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.demo import demo_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for

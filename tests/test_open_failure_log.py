@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 from sensord import cli, ports
 from sensord.bus import Bus
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import SourceUnavailableError
 from sensord.sensor import SensorRuntime
 

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import PortCloseError, SourceBrokenError, SourceUnavailableError
 from sensord.reader import Reader
 from sensord.reopen import DEVICE_WATCH_S, PROVEN_AFTER_S

@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 import sensord.reader as reader_module
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 

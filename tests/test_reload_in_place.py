@@ -35,7 +35,7 @@ from test_config_effects import Clock
 from test_frames_commands import read_all
 
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.sensor import SensorRuntime
 from sensord.workers import _merged_reload_sensors
 

@@ -11,7 +11,7 @@ import pytest
 from harness.modbus import daemon_in_process
 
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.daemon import Daemon
 from sensord.sensor import SensorRuntime
 from sensord.sources.base import Source

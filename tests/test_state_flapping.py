@@ -23,7 +23,7 @@ from structlog.testing import capture_logs
 
 from sensord.bus import Bus
 from sensord.config import parse_config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.connection import ENDED_IDLE_HINT, STALE_REOPEN_REFUSED_S
 from sensord.errors import SourceBrokenError, SourceError
 from sensord.flapping import (

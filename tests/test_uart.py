@@ -19,7 +19,7 @@ from harness.pty import PtyPair
 
 from sensord.bus import Bus
 from sensord.config import Config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.export import MetricsRegistry
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sensord.config import Config
-from sensord.config_tables import SensorConfig
+from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.schema import Schema, Section, SectionList, SectionOrStrList
