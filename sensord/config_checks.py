@@ -20,12 +20,7 @@ from sensord.config_tables import (
     ReaderConfig,
     _duplicates,
 )
-from sensord.schema import (
-    Schema,
-    Section,
-    SectionList,
-    UnloadedFieldError,
-)
+from sensord.schema import Schema, Section, SectionList, UnloadedFieldError
 
 __all__ = ["Config"]
 

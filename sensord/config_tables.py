@@ -66,13 +66,7 @@ from sensord.schema import (
     Str,
     StrList,
 )
-from sensord.serial_settings import (
-    BYTESIZES,
-    PARITIES,
-    PARITY_WORDS,
-    STOPBITS,
-    SerialSettings,
-)
+from sensord.serial_settings import BYTESIZES, PARITIES, PARITY_WORDS, STOPBITS, SerialSettings
 from sensord.signals import SignalSpec
 from sensord.stage import DEFAULT_SAMPLE_EVERY
 from sensord.units import UNIT_WORDS, UNITS, affine, unit_dimension
