@@ -144,10 +144,20 @@ MODULES: dict[str, Module] = {
         ),
     ),
     "retry": Module("sensord/retry.py", ("tests/test_retry.py", "tests/test_config_effects.py")),
-    "config": Module(
-        "sensord/config.py",
-        ("tests/test_config.py", "tests/test_schema.py", "tests/test_config_effects.py"),
-    ),
+    **{
+        name: Module(
+            f"sensord/{name.replace('-', '_')}.py",
+            ("tests/test_config.py", "tests/test_schema.py", "tests/test_config_effects.py"),
+        )
+        for name in (
+            "config",
+            "config-tables",
+            "config-sensor-table",
+            "config-sensor",
+            "config-checks",
+            "config-messages",
+        )
+    },
 }
 
 #: Besides sensord/ and tests/, what the tests read from the tree.
