@@ -12,7 +12,7 @@ echo (None), every reply of the layout is one: a refusal such as a Honeywell HPM
 ``96 96``, which has no checksum and shares no byte with its acknowledgement ``A5 A5``.
 
 A command may get one of several replies, each an :class:`Ack` of its own (a set-up command
-written as bytes, ``sensord.config.SetupCommandConfig``: each expected reply, whole, and each
+written as bytes, ``sensord.config_tables.SetupCommandConfig``: each expected reply, whole, and each
 refusal). The first reply found of any of them is the command's; where two of them begin at
 the same byte, the first of them in the command's order.
 
