@@ -145,11 +145,21 @@ def test_a_damaged_message_never_swallows_a_following_sentence(
     assert [frame for frame in frames if frame in expected] == expected
 
 
-#: Line noise that starts like a NovAtel, SiRF, UBX or RTCM 3 message or an SBF block, its
-#: length field claiming up to 9216 bytes: a header no real message has (a SiRF payload past
-#: 1023 bytes, a NovAtel header length other than 28, a UBX class no receiver sends, an RTCM 3
-#: message number outside 1001-1399 and 4001-4095, an SBF block number outside 4000-6015),
-#: which would hold the sentences after it for up to 19 s at 4800 baud.
+def unicore_header(idle: int, message_id: int, length: int, time_ref: int) -> bytes:
+    """A Unicore header (Unicore's user manual, "Binary Message Header Structure"): sync
+    bytes, CPU idle time, message ID and length, time reference, then the time status (FINE,
+    160), week 2300, 0 ms, the reserved word, version, 18 leap seconds, 1 ms delay."""
+    head = b"\xaa\x44\xb5" + bytes((idle,)) + message_id.to_bytes(2, "little")
+    time_fields = bytes((time_ref, 160)) + (2300).to_bytes(2, "little") + bytes(8)
+    return head + length.to_bytes(2, "little") + time_fields + b"\x00\x12\x01\x00"
+
+
+#: Line noise that starts like a NovAtel, SiRF, UBX, RTCM 3 or Unicore message or an SBF
+#: block, its length field claiming up to 9216 bytes: a header no real message has (a SiRF
+#: payload past 1023 bytes, a NovAtel header length other than 28, a UBX class no receiver
+#: sends, an RTCM 3 message number outside 1001-1399 and 4001-4095, an SBF block number outside
+#: 4000-6015, a Unicore CPU idle time past 100, time reference past 1 or message ID Unicore does
+#: not assign), which would hold the sentences after it for up to 19 s at 4800 baud.
 LEAD_INS = [
     b"\xa0\xa2\x04\x00",  # SiRF, 1024 bytes
     b"\xa0\xa2\x1f\xff",  # SiRF, 8191 bytes
@@ -167,6 +177,11 @@ LEAD_INS = [
     b"$@\x00\x00\x9f\x0f\x00\x04",  # SBF, block number 3999, 1024 bytes
     b"$@\x00\x00\x80\x17\x00\x04",  # SBF, block number 6016, 1024 bytes
     b"$@\x00\x00\xff\xff\x00\x04",  # SBF, block number 8191 (revision 7), 1024 bytes
+    # Unicore, BESTNAV (2118) and 8192 bytes: a CPU idle time of 101 (GPS time), then time
+    # reference 2; then message ID 3117 (none), 1024 bytes
+    unicore_header(101, 2118, 0x2000, 0),
+    unicore_header(50, 2118, 0x2000, 2),
+    unicore_header(50, 3117, 0x0400, 0),
 ]
 
 
@@ -243,3 +258,17 @@ def test_noise_before_a_lead_in_is_skipped_when_its_candidate_fails() -> None:
     frames = framer.feed(b"\xa0\xa2\x01\x00" + damaged + rest) + framer.flush()
     assert sorted(frames) == sorted([damaged, *sentences[2:]])
     assert (framer.frames, framer.skipped_bytes) == (len(frames), 4)
+
+
+def test_a_unicore_message_at_the_bounds_of_its_header_is_taken_out() -> None:
+    """The real Unicore message with the highest CPU idle time (100) and BDS time (time
+    reference 1), its CRC made again: taken out between two sentences, as it is with its own
+    header, and named in the hint of a port that sends only such messages (a message taken
+    for noise is skipped as well, but not named)."""
+    message = bytearray(UNICORE[0][:-4])
+    message[3], message[8] = 100, 1
+    message += oem_crc(bytes(message)).to_bytes(4, "little")
+    cut, frames = run(LINES[0] + message + LINES[1], [])
+    assert frames == SENTENCES[:2]
+    assert cut.skipped_bytes == len(message)
+    assert "Unicore" in NmeaFramer().no_frame_hint(bytes(message) * 3)
