@@ -154,12 +154,13 @@ def unicore_header(idle: int, message_id: int, length: int, time_ref: int) -> by
     return head + length.to_bytes(2, "little") + time_fields + b"\x00\x12\x01\x00"
 
 
-#: Line noise that starts like a NovAtel, SiRF, UBX, RTCM 3 or Unicore message or an SBF
-#: block, its length field claiming up to 9216 bytes: a header no real message has (a SiRF
-#: payload past 1023 bytes, a NovAtel header length other than 28, a UBX class no receiver
-#: sends, an RTCM 3 message number outside 1001-1399 and 4001-4095, an SBF block number outside
-#: 4000-6015, a Unicore CPU idle time past 100, time reference past 1 or message ID Unicore does
-#: not assign), which would hold the sentences after it for up to 19 s at 4800 baud.
+#: Line noise that starts like a NovAtel, SiRF, SkyTraq, UBX, RTCM 3 or Unicore message or an
+#: SBF block, its length field claiming up to 9216 bytes: a header no real message has (a SiRF
+#: payload past 1023 bytes, a NovAtel header length other than 28, a SkyTraq message ID or
+#: length no public decoder takes, a UBX class no receiver sends, an RTCM 3 message number
+#: outside 1001-1399 and 4001-4095, an SBF block number outside 4000-6015, a Unicore CPU idle
+#: time past 100, time reference past 1 or message ID Unicore does not assign), which would
+#: hold the sentences after it for up to 19 s at 4800 baud.
 LEAD_INS = [
     b"\xa0\xa2\x04\x00",  # SiRF, 1024 bytes
     b"\xa0\xa2\x1f\xff",  # SiRF, 8191 bytes
@@ -182,6 +183,11 @@ LEAD_INS = [
     unicore_header(101, 2118, 0x2000, 0),
     unicore_header(50, 2118, 0x2000, 2),
     unicore_header(50, 3117, 0x0400, 0),
+    # SkyTraq: channel status (0xDE) of 8192 bytes, not 3 + 10 a satellite; extended raw
+    # measurements (0xE5) of 4096 bytes, not 14 + 31 a signal; message ID 0x42, 4096 bytes
+    b"\xa0\xa1\x20\x00\xde",
+    b"\xa0\xa1\x10\x00\xe5",
+    b"\xa0\xa1\x10\x00\x42",
 ]
 
 

@@ -649,8 +649,8 @@ def test_sentences_between_other_protocols_binary_messages_are_all_read(line_end
     """Sentences glued to binary messages of other protocols than UBX and RTCM 3
     (``binary_protocols.hex``: SiRF, Zodiac, TSIP, GREIS, GeoStar, iTalk, NavCom, Oncore,
     SkyTraq, Garmin, SuperStar II, Hemisphere ``$BIN``, NovAtel OEMV; each message holding a
-    ``$`` or ``!`` and a CR or LF; the framer takes out the SiRF, ``$BIN`` and NovAtel ones,
-    the others are bytes to it): each sentence right after a message, no line end between
+    ``$`` or ``!`` and a CR or LF; the framer takes out the SiRF, SkyTraq, ``$BIN`` and NovAtel
+    ones, the others are bytes to it): each sentence right after a message, no line end between
     them, and its CR LF or the next message right after its checksum. At every chunk size
     every sentence is read, in order, and no frame made of a message's bytes passes as a
     sentence: each other frame is rejected by the decoder, a parse error, never a reading."""

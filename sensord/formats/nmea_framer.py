@@ -2,12 +2,13 @@
 sentence checksum.
 
 Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX, RTCM 3,
-Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore and SiRF binary frames a receiver may
-send on the same port, each by its length and check, and cuts each line into the sentences it
-holds: binary frames, noise before a start character, bytes after a sentence's checksum and
-lines without a start character are skipped and counted (``skipped_bytes``), never parse
-errors, two sentences glued without a line break are two frames, and a line may end in CR
+Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore, SiRF and SkyTraq binary frames a
+receiver may send on the same port, each by its length and check, and cuts each line into the
+sentences it holds: binary frames, noise before a start character, bytes after a sentence's
+checksum and lines without a start character are skipped and counted (``skipped_bytes``), never
+parse errors, two sentences glued without a line break are two frames, and a line may end in CR
 alone. The class's docstring has the rules.
+
 
 :func:`checksum` is the XOR checksum of a sentence: the framer checks it on the sentences it
 passes on from inside a binary frame candidate, the encoder of :mod:`sensord.formats.nmea`
@@ -150,18 +151,54 @@ _SIRF_HEADER = 4
 #: (test/daemon/*.log) hold none longer than 278. A false ``A0 A2`` in line noise that claims
 #: more is no candidate, so a sentence without checksum after it is not held behind it.
 _SIRF_MAX_PAYLOAD = 1023
+#: The second byte of a SkyTraq binary message (SkyTraq's application notes AN0003 and
+#: AN0028, "Binary Messages of SkyTraq Venus 6 / Venus 8"): ``A0 A1``, the payload's length
+#: (two bytes, big-endian), the payload (the message ID, then its body), the XOR of the
+#: payload's bytes, and CR LF.
+_SKYTRAQ_SECOND = 0xA1
+#: The bytes of a SkyTraq message up to its message ID, the payload's first byte.
+_SKYTRAQ_HEADER = 5
+#: The payload lengths of the SkyTraq output messages whose decoders are public, by message
+#: ID. gpsd's driver_skytraq.c takes 0x80 (software version) only with 14 bytes, 0xDC
+#: (measurement time) with 10, 0xDF (navigation status) with 81, 0xE0 (GPS subframe) with 33,
+#: 0xE2 and 0xE3 (BeiDou D1 and D2 subframes) with 31, and reads 0xDD (raw measurements) as
+#: 3 bytes and 23 a satellite, 0xDE (satellite and channel status) as 3 and 10 a satellite;
+#: RTKLIB 2.4.3's skytraq.c reads 0xE5 (extended raw measurements) as 14 bytes and 31 a
+#: signal, 0xE1 (GLONASS string) as 3 and the string's 9, 0x5C (GLONASS ephemeris) as 3 and
+#: four strings of 10, 0x83 and 0x84 (ACK and NACK) as the ID they answer (and its sub-ID, for
+#: the messages that have one). Every count is one byte, so at most 255. A false ``A0 A1`` in
+#: line noise with another message ID or length is no candidate, so a sentence without
+#: checksum after it is not held behind it; a real message of another ID stays bytes.
+_SKYTRAQ_LENGTHS = {
+    message_id: frozenset(base + each * count for count in range(most + 1))
+    for message_id, base, each, most in (
+        (0x80, 14, 0, 0),
+        (0xDC, 10, 0, 0),
+        (0xDF, 81, 0, 0),
+        (0xE0, 33, 0, 0),
+        (0xE2, 31, 0, 0),
+        (0xE3, 31, 0, 0),
+        (0xDD, 3, 23, 255),
+        (0xDE, 3, 10, 255),
+        (0xE5, 14, 31, 255),
+        (0xE1, 12, 0, 0),
+        (0x5C, 43, 0, 0),
+        (0x83, 2, 1, 1),
+        (0x84, 2, 1, 1),
+    )
+}
 #: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
 #: length byte, whose 6 reserved bits are zero, ``$BIN``, SBF's ``$@``, a NovAtel or Unicore
-#: log's sync bytes, or SiRF's.
-_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0\xa2")
+#: log's sync bytes, or SiRF's or SkyTraq's.
+_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0[\xa1\xa2]")
 #: The last bytes of data that may be the start of a candidate's sync bytes.
 _SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0])\Z")
 #: The start of a ``$BIN`` or SBF candidate, searched for only in a chunk that holds a NUL or
 #: an ``@`` (see :meth:`NmeaFramer.feed`).
 _DOLLAR_CANDIDATE = re.compile(rb"\$BIN|\$@")
 #: The kinds of binary frame: UBX, RTCM 3, Hemisphere ``$BIN``, Septentrio SBF, NovAtel,
-#: Unicore, SiRF.
-_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF = range(7)
+#: Unicore, SiRF, SkyTraq.
+_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF, _SKYTRAQ = range(8)
 
 
 def _kind(data: bytes, start: int) -> int:
@@ -174,7 +211,7 @@ def _kind(data: bytes, start: int) -> int:
     if first == _OEM_FIRST:
         return _OEM if data[start + 2] == 0x12 else _UNICORE
     if first == _SIRF_FIRST:
-        return _SIRF
+        return _SKYTRAQ if data[start + 1] == _SKYTRAQ_SECOND else _SIRF
     return _BIN if data[start + 1] == _BIN_SECOND else _SBF
 
 
@@ -187,6 +224,7 @@ _HEADER = (
     _OEM_HEADER,
     _UNICORE_HEADER,
     _SIRF_HEADER,
+    _SKYTRAQ_HEADER,
 )
 
 
@@ -197,18 +235,20 @@ _NAMES = (
     (_OEM, "NovAtel"),
     (_UNICORE, "Unicore"),
     (_SIRF, "SiRF"),
+    (_SKYTRAQ, "SkyTraq"),
 )
 
 
 def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
-    """Where the candidate of ``kind`` at ``start`` of ``data``, whose header has come, ends
-    by its length field; 0 when its header rules it out (or, for RTCM 3, its message number
-    once it has come): a UBX class no message has, an RTCM 3 message number not assigned, a UBX
+    """Where the candidate of ``kind`` at ``start`` of ``data``, whose header has come, ends by its
+    length field; 0 when its header rules it out (or, for RTCM 3, its message number once it
+    has come): a UBX class no message has, an RTCM 3 message number not assigned, a UBX
     payload, a NovAtel or Unicore message or a ``$BIN`` data length past ``limit``, a SiRF
-    payload length past 1023, a NovAtel header length other than 28, a ``$BIN`` block ID of
-    256 or more, an SBF block number outside 4000-6015, an SBF length that is not a multiple
-    of 4, shorter than its header or past ``limit``, a Unicore CPU idle time past 100, time
-    reference past 1 or message ID Unicore does not assign."""
+    payload length past 1023, a SkyTraq message ID or payload length no public decoder
+    takes, a NovAtel header length other than 28, a ``$BIN`` block ID of 256 or more, an SBF
+    block number outside 4000-6015, an SBF length that is not a multiple of 4, shorter than
+    its header or past ``limit``, a Unicore CPU idle time past 100, time reference past 1 or
+    message ID Unicore does not assign."""
     if kind == _RTCM:
         length = (data[start + 1] & 0x03) << 8 | data[start + 2]
         if length >= 2 and start + _RTCM_HEADER + 2 <= len(data):
@@ -223,6 +263,11 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
         if data[start + 2] not in _UBX_CLASSES or length > limit:
             return 0
         return start + _UBX_HEADER + 2 + length
+    if kind == _SKYTRAQ:
+        length = data[start + 2] << 8 | data[start + 3]
+        if length not in _SKYTRAQ_LENGTHS.get(data[start + 4], ()):
+            return 0
+        return start + _SKYTRAQ_HEADER - 1 + length + 3
     if kind == _SIRF:
         # a 15-bit length: a first byte with its top bit set is no SiRF message
         length = data[start + 2] << 8 | data[start + 3]
@@ -253,7 +298,8 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
 
 def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
     """Whether the check of the whole candidate ``data[start:end]`` of ``kind`` holds: UBX's
-    Fletcher sum, RTCM 3's CRC-24Q, ``$BIN``'s sum and CR LF, SBF's CRC."""
+    Fletcher sum, RTCM 3's CRC-24Q, NovAtel's and Unicore's CRC-32, SiRF's sum and ``B0 B3``,
+    SkyTraq's XOR and CR LF, ``$BIN``'s sum and CR LF, SBF's CRC."""
     if kind == _RTCM:
         return crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
     if kind == _UBX:
@@ -261,6 +307,9 @@ def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
     if kind in (_OEM, _UNICORE):
         crc = crc32(data[start : end - 4], 0xFFFFFFFF) ^ 0xFFFFFFFF  # from 0, no final XOR
         return crc == int.from_bytes(data[end - 4 : end], "little")
+    if kind == _SKYTRAQ:
+        payload = data[start + _SKYTRAQ_HEADER - 1 : end - 3]
+        return data[end - 2 : end] == b"\r\n" and checksum(payload) == data[end - 3]
     if kind == _SIRF:
         total = sum(data[start + _SIRF_HEADER : end - 4]) & 0x7FFF
         return data[end - 2 : end] == b"\xb0\xb3" and total == data[end - 4] << 8 | data[end - 3]
@@ -611,8 +660,8 @@ def _cut_binary(
 
 
 class NmeaFramer(LineFramer):
-    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore and SiRF frames taken out of the stream,
-    then lines as
+    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore, SiRF and SkyTraq frames taken out of the
+    stream, then lines as
     :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
     holds.
 
@@ -624,16 +673,18 @@ class NmeaFramer(LineFramer):
     block ID, data length, data, the 16-bit sum of the data, CR LF) whose sum and CR LF
     hold, or a Septentrio SBF block (``$@``, CRC-16-CCITT, block ID, a length that is a
     multiple of 4) whose CRC holds, a NovAtel OEM log (``AA 44 12``) or a Unicore message
-    (``AA 44 B5``) whose CRC-32 holds, or a SiRF message (``A0 A2`` ... ``B0 B3``) whose sum
-    holds; their bytes are counted in ``skipped_bytes``; a candidate whose check fails, or
-    whose length is past ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has
-    8176), is just bytes, searched again from its second byte; so is one whose header no real
-    message has (a UBX class no receiver sends, an RTCM 3 message number not assigned, once
-    its first bytes came, a SiRF payload past 1023 bytes, a NovAtel header length other than
-    28, a ``$BIN`` block ID past 255, an SBF block number outside 4000-6015, a Unicore CPU
-    idle time past 100, time reference past 1 or message ID not assigned), as line noise
-    may begin, which would otherwise hold a talker's sentences without checksum behind it for
-    its claimed length. A candidate whose bytes have not all come yet is
+    (``AA 44 B5``) whose CRC-32 holds, a SiRF message (``A0 A2`` ... ``B0 B3``) whose sum
+    holds, or a SkyTraq message (``A0 A1`` ... CR LF) whose XOR holds; their bytes are counted
+    in ``skipped_bytes``; a candidate whose check fails, or whose length is past
+    ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
+    searched again from its second byte; so is one whose header no real message has (a UBX
+    class no receiver sends, an RTCM 3 message number not assigned, once its first bytes came,
+    a SiRF payload past 1023 bytes, a SkyTraq message ID or length no public decoder takes, a
+    NovAtel header length other than 28, a ``$BIN`` block ID past 255, an SBF block number
+    outside 4000-6015, a Unicore CPU idle time past 100, time reference past 1 or message ID
+    not assigned), as line noise may begin, which would otherwise hold a talker's sentences
+    without checksum behind it for its claimed length. A candidate whose bytes have not all
+    come yet is
     held back with what follows it, which may be up to its claimed length of sentences when
     its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
     data). So the bytes of every candidate after its first are searched for whole sentences as
