@@ -461,6 +461,20 @@ def test_a_ch_4711_losing_its_fix_uses_no_glonass_satellite_though_it_sends_no_g
     assert r["GSA.used_glonass"] == [4.0, 4.0, 0.0, 0.0]
 
 
+def test_a_bu353_read_from_before_its_first_fix_reads_no_satellite_used() -> None:
+    """The BU-353's epochs without a fix as the first a port opened on them reads: its two
+    ``$GNGSA,A,1`` name no constellation, and none came before them, yet without a fix no
+    satellite of either is used. Each epoch reads 0 for GPS and for GLONASS, as gpsd's SKY
+    reports ``uSat`` 0 from a stream's first epoch without a fix on (tests/test_nmea_gpsd.py
+    compares the two on such a stream), not nothing until a fix names the constellations."""
+    got = read("sirf_bu353_glonass_fix_loss.nmea", opened_at=b"$GPGGA,081420.000")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSA.fix_mode"] == [1.0] * 4
+    assert r["GSA.used_gps"] == [0.0, 0.0]
+    assert r["GSA.used_glonass"] == [0.0, 0.0]
+
+
 def test_a_fix_loss_epoch_that_lost_a_gsa_on_the_line_reads_no_zero_used() -> None:
     """The BU-353's first epoch without a fix with its second ``$GNGSA`` damaged on the line
     (a comma lost, its checksum failing): the lost sentence may have listed satellites of

@@ -134,8 +134,8 @@ class SensordEpochs:
     skipped_bytes: int = 0
 
 
-def read_with_sensord(data: bytes) -> SensordEpochs:
-    spec = FormatSpec("nmea", tuple((f, f) for f in FIELDS))
+def read_with_sensord(data: bytes, channels: tuple[str, ...] = FIELDS) -> SensordEpochs:
+    spec = FormatSpec("nmea", tuple((f, f) for f in channels))
     codec = codec_for("nmea")
     framer = codec.framer(spec, b"\n", 512)
     parse = codec.sensor_decoder(spec, lambda: 0.0)
@@ -236,3 +236,64 @@ def test_every_epoch_gpsd_reports_reads_the_same_in_sensord(
     else:
         assert ours.errors == {}
         assert ours.skipped_bytes == 0
+
+
+def gn_epoch(t: int, fix: bool) -> list[bytes]:
+    """Epoch ``t`` of a GPS and GLONASS receiver of NMEA 4.0 (a SiRF III such as the BU-353,
+    gpsd's capture bu353-glonass.log): a ``$GNGSA`` per constellation, without system ID,
+    each naming its constellation only by the satellites it lists; before its first fix, both
+    list none (mode 1) while the GSV sentences already show satellites in view."""
+    clock = f"1200{t:02d}.00"
+    if not fix:
+        return [
+            _sentence(f"GPGGA,{clock},,,,,0,00,99.99,,,,,,"),
+            _sentence(f"GPRMC,{clock},V,,,,,,,031226,,,N"),
+            _sentence("GNGSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99"),
+            _sentence("GNGSA,A,1,,,,,,,,,,,,,99.99,99.99,99.99"),
+            _sentence("GPGSV,1,1,02,05,40,100,,12,30,200,"),
+            _sentence("GLGSV,1,1,01,70,20,300,"),
+        ]
+    return [
+        _sentence(f"GPGGA,{clock},4807.03800,N,01131.00000,E,1,06,1.0,545.4,M,46.9,M,,"),
+        _sentence(f"GPRMC,{clock},A,4807.03800,N,01131.00000,E,0.0,0.0,031226,,,A"),
+        _sentence("GNGSA,A,3,05,12,15,,,,,,,,,,1.8,1.0,1.5"),
+        _sentence("GNGSA,A,3,70,71,72,,,,,,,,,,1.8,1.0,1.5"),
+        _sentence("GPGSV,1,1,03,05,40,100,40,12,30,200,38,15,50,150,41"),
+        _sentence("GLGSV,1,1,03,70,20,300,35,71,60,010,36,72,45,090,33"),
+    ]
+
+
+def used_by_constellation(sky: dict[str, Any]) -> tuple[int, int]:
+    """The satellites a gpsd SKY report marks used: GPS (PRN 1-32), GLONASS (65-96)."""
+    used = [s["PRN"] for s in sky.get("satellites", []) if s.get("used")]
+    return sum(1 <= prn <= 32 for prn in used), sum(65 <= prn <= 96 for prn in used)
+
+
+def test_a_capture_that_starts_without_a_fix_reads_no_satellite_used_as_gpsd(
+    tmp_path: Path,
+) -> None:
+    """A GN receiver whose stream starts before its first fix: gpsd reports 0 satellites used
+    (``uSat`` 0, every satellite in view unused) from the first epoch on, though no GSA has
+    named a constellation yet; sensord reads 0 for ``used_gps`` and ``used_glonass`` in each
+    of those epochs, then what the fix uses, as gpsd does."""
+    without_fix, with_fix = 4, 4
+    data = (
+        b"".join(b"".join(gn_epoch(t, t >= without_fix)) for t in range(without_fix + with_fix))
+        + gn_epoch(without_fix + with_fix, True)[0]
+    )
+    with PtyPair() as port, GpsdPeer(port, tmp_path) as gpsd:
+        reports = gpsd.play(data)
+    sky_reports = [r for r in reports if r.get("class") == "SKY"]
+    skies = [(r["uSat"], *used_by_constellation(r)) for r in sky_reports]
+    fields = ("GSA.used_gps", "GSA.used_glonass")
+    ours = read_with_sensord(data, fields)
+    assert ours.errors == {}
+    epochs = [
+        tuple(ours.values.get(f"1200{t:02d}.00", {}).get(f) for f in fields)
+        for t in range(without_fix + with_fix)
+    ]
+    assert epochs == [(0, 0)] * without_fix + [(3, 3)] * with_fix
+    # gpsd's reports (uSat, GPS used, GLONASS used), each state once in order: no satellite
+    # used, then the fix's
+    states = [sky for at, sky in enumerate(skies) if not at or skies[at - 1] != sky]
+    assert states == [(0, 0, 0), (6, 3, 3)]

@@ -99,9 +99,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   whose run of GSA holds such a sentence reads 0 for the constellations such sentences
   listed before and none of its sentences lists (a receiver that lost its fix: 0 used at
   once, as gpsd reports, not the last fix's counts until they age), and so does an epoch
-  whose every GSA reports no fix and lists no satellite for the constellations earlier GSA
-  sentences named and its own do not (a receiver that sends ``$GPGSA`` alone once its fix
-  is lost). A satellite field that is empty or
+  whose every GSA reports no fix and lists no satellite for every constellation its own
+  sentences do not name (a receiver that sends ``$GPGSA`` alone once its fix is lost, or a
+  stream read from before the first fix, whose ``$GNGSA`` names no constellation yet: gpsd's
+  ``uSat`` is 0 from the first epoch). A satellite field that is empty or
   zeros (``00``, ``0000``: the number 0, no satellite's) lists none, in the first twelve and
   past them (a receiver of more channels sends up to 24). A GPS sentence (system ID 1, or talker
   ``GP``) counts its satellites by their numbers too: SBAS satellites (33-64, 120-158) count

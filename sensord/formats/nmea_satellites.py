@@ -1122,11 +1122,13 @@ class UsedSatellites:
     satellites of and that no sentence of the run lists: the fix uses none of them (after a
     fix loss, every such sentence empty, 0 for all of them at once, as gpsd's ``uSat``).
     Likewise a run that lost nothing whose every sentence reports no fix (mode 1, or an empty
-    mode field) and lists no satellite gives 0, when it ends, for each constellation that
-    earlier GSA sentences listed and none of its own names: without a fix no satellite is
-    used, and a receiver may send a GSA of one talker only once the fix is lost (a CH-4711:
-    ``$GNGSA`` for GPS and GLONASS, then ``$GPGSA,A,1`` alone; gpsd's capture
-    test/daemon/ch-4711.log). A run in which a sentence reports a fix or lists a satellite
+    mode field) and lists no satellite gives 0, when it ends, for each constellation with
+    channels that none of its own sentences names: without a fix no satellite is used, and a
+    receiver may send a GSA of one talker only once the fix is lost (a CH-4711: ``$GNGSA`` for
+    GPS and GLONASS, then ``$GPGSA,A,1`` alone; gpsd's capture test/daemon/ch-4711.log), or
+    none that names a constellation before its first fix (a ``$GNGSA,A,1`` without system
+    ID): gpsd's ``uSat`` is 0 from the first epoch on, whichever constellations the receiver
+    has not named yet. A run in which a sentence reports a fix or lists a satellite
     gives no 0 that way: the fix may use the constellations the run does not name.
 
     A sentence past the ``n``-th is merged into the run but gives no second reading (the first
@@ -1150,7 +1152,6 @@ class UsedSatellites:
         "_damaged_before",
         "_empty",
         "_fixless",
-        "_known",
         "_last",
         "_lost",
         "_merging",
@@ -1197,8 +1198,6 @@ class UsedSatellites:
         self._anonymous: set[str] = set()
         #: Whether the run holds a sentence naming no constellation that lists no satellite.
         self._empty = False
-        #: The constellations with channels that GSA sentences have named.
-        self._known: set[str] = set()
         #: The sentences of the run that report no fix and list no satellite.
         self._fixless = 0
 
@@ -1228,7 +1227,6 @@ class UsedSatellites:
             self._start = self.frame
         if self._merging:
             named = [c for c in listed if c in self._channels]
-            self._known.update(named)
             none = not any(t.lstrip("0") for t in _satellite_fields(fields))
             if _names_no_constellation(fields):
                 if listed:
@@ -1304,9 +1302,8 @@ class UsedSatellites:
                 readings += [(channel, count) for channel in self._channels[constellation]]
         fixless = 0 < self._fixless == self._sentences
         if (self._empty or fixless) and not damaged:
-            unused = self._known if fixless else self._anonymous
             for constellation, channels in self._channels.items():
-                if constellation in unused and constellation not in self._run:
+                if constellation not in self._run and (fixless or constellation in self._anonymous):
                     readings += [(channel, 0.0) for channel in channels]
         self._empty = False
         self._fixless = 0
