@@ -278,3 +278,18 @@ def test_a_unicore_message_at_the_bounds_of_its_header_is_taken_out() -> None:
     assert frames == SENTENCES[:2]
     assert cut.skipped_bytes == len(message)
     assert "Unicore" in NmeaFramer().no_frame_hint(bytes(message) * 3)
+
+
+def test_a_sentence_glued_to_noise_before_a_lead_in_comes_before_the_sentences_after_it() -> None:
+    """A sentence whose line end was lost, glued to line noise that a ``$`` begins and that
+    holds a SiRF lead-in claiming 768 bytes (a candidate that waits, the sentences after it
+    passed on from inside it as they come): the glued sentence, which the noise's ``$``
+    ended, comes before them, in the order of the line, at any chunking. Before, it waited
+    in the pending line behind the noise and came after the candidate's sentences (or only
+    at the stream's end)."""
+    noise = b"$" + bytes(10) + b"\xa0\xa2\x03\x00" + bytes(20)
+    data = LINES[0] + SENTENCES[1] + noise + b"".join(LINES[2:6])
+    for size in (1, 7, 64, len(data)):
+        cut, frames = run(data, [size])
+        assert frames == SENTENCES[:6], size
+        assert (cut.frames, cut.overlong, cut.skipped_bytes) == (6, 0, len(noise)), size

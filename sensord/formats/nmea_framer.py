@@ -1029,15 +1029,26 @@ class NmeaFramer(LineFramer):
         begins with a whole checksummed sentence, its line end lost: the candidate's first
         byte ends the line, as the start character of a sentence glued to it would end that
         sentence, and its sentences are passed on at once, before the candidate's, as the
-        line gives them (:meth:`_sentences`); else the line stays pending."""
+        line gives them (:meth:`_sentences`); else the line stays pending from its last start
+        character on, and the whole checksummed sentences before it, which that start
+        character has ended, are passed on (a sentence glued to noise that a ``$`` begins and
+        a false lead-in in that noise follows), so that they come before the candidate's, in
+        the order of the line."""
         rest = self._buffer
         if self._dropping or not rest:
             return []
         last = max(rest.rfind(b"$"), rest.rfind(b"!"))
-        if last < 0 or _CHECKED_SENTENCE.match(rest, last, last + self.max_frame_bytes) is None:
+        if last < 0:
             return []
-        self._buffer = b""
-        found = self._sentences(rest)
+        if _CHECKED_SENTENCE.match(rest, last, last + self.max_frame_bytes) is None:
+            starts = [match.start() for match in _START.finditer(rest, 0, last)]
+            if not starts:
+                return []
+            self._buffer = rest[last:]
+            found = self._checked(rest, [*starts, last])
+        else:
+            self._buffer = b""
+            found = self._sentences(rest)
         self.frames += len(found)
         return found
 
