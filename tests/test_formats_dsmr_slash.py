@@ -174,3 +174,34 @@ def test_a_holley_meter_on_a_pty_opened_inside_its_header_has_no_parse_error(
             "power_factor": 0.999,
         }
         assert sum(opened.snapshot().parse_errors.values()) == 0
+
+
+#: The Iskra MT382's first telegram (DSMR 2.2, no CRC) with its header line damaged as a line
+#: damages one: its LF lost (the CR of the empty line after it follows its CR), a byte of it
+#: changed into one that is no text, noise run into it before its line end.
+DAMAGED_HEADERS = {
+    "lf_lost": ISKRA_FIRST.replace(b"1003\r\n\r\n", b"1003\r\r\n", 1),
+    "byte_changed": ISKRA_FIRST.replace(b"MT382", b"MT\xb382", 1),
+    "noise_before_cr": ISKRA_FIRST.replace(b"1003\r\n", b"1003\xd4\xb5\xe9\r\n", 1),
+}
+
+
+@pytest.mark.parametrize("name", list(DAMAGED_HEADERS))
+@pytest.mark.parametrize("before", [b"", b"\x00\x7f\xe0", b"!\r"])
+def test_a_telegram_whose_identification_took_a_damaged_byte_is_read(
+    name: str, before: bytes
+) -> None:
+    """A DSMR 2.2 telegram whose header line took a damaged byte after the maker's letters
+    and the baud rate character, at the port's open (its ``/`` the first byte), after line
+    noise with no line end, or after a check line that lost its LF: its ``/`` begins it (its
+    identification's first bytes came whole, and its line ends within 40 bytes), and it is
+    read, as it is after a line end (the header is no reading); so is the one after it, and
+    nothing is rejected, however chunked."""
+    first = DAMAGED_HEADERS[name]
+    assert first != ISKRA_FIRST
+    data = before + first + ISKRA_SECOND
+    lines, framer = framed(data)
+    assert lines == telegram_lines(ISKRA_FIRST) + telegram_lines(ISKRA_SECOND)
+    assert (framer.rejections, framer.skipped_bytes) == (0, len(before))
+    for size in (1, 3, 64):
+        assert framed(data, size)[0] == lines, size

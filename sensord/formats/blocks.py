@@ -271,6 +271,8 @@ _HEADER_TEXT = re.compile(rb"[ -~]*")
 #: The least bytes of an IEC 62056-21 identification: ``/``, the maker's three letters and
 #: the baud rate character (``/ISk5``).
 _IDENTIFICATION_BYTES = 5
+#: Those bytes, ``/``, three letters and a printable character, or the first of them.
+_IDENTIFICATION_START = re.compile(rb"/(?:[A-Za-z](?:[A-Za-z](?:[A-Za-z][!-~]?)?)?)?")
 #: The bytes that are no printable ASCII: a line's damaged CR is one.
 _NOT_PRINTABLE = bytes(range(0x20)) + bytes(range(0x7F, 0x100))
 #: An OBIS reference as a telegram's line begins with it (``1-0:1.8.1``, an EasyMeter's
@@ -310,21 +312,23 @@ def header_end(data: bytes, start: int) -> int | None:
 def identification(data: bytes, start: int) -> bool | None:
     """Whether the ``/`` at ``start`` in ``data`` begins an IEC 62056-21 identification, as
     every meter's header line does: ``/``, the maker's three letters (its FLAG id, ``ISk``,
-    ``KFM``, ``HLY``), the baud rate character and text without parentheses, up to a line end
-    within :data:`_HEADER_BYTES` (see :func:`header_end`). None while its line has not all
-    come and its bytes so far may still be one. A ``/`` inside a line (a ``.`` whose low bit
-    was flipped: ``1-0:1.8.1(000004/426*kWh)``; a DSMR 2.2 text message's, ``www.x.nl/storing``;
-    the one inside a Holley DTSD545's ``/HLY5/D545-METER``) begins none."""
-    head = header_end(data, start)
-    if head is None:
+    ``KFM``, ``HLY``), the baud rate character and text without parentheses, up to an LF
+    within :data:`_HEADER_BYTES`. The bytes after the baud rate character may be damaged
+    ones, as a header line that took a damaged byte is read (see :func:`_unchecked_fault`):
+    a byte changed into one that is no text, its LF lost (``/ISk5\\2MT382-1003`` and CR CR
+    LF, the empty line's). None while its line has not all come and its bytes so far may
+    still be one. A ``/`` inside a line (a ``.`` whose low bit was flipped:
+    ``1-0:1.8.1(000004/426*kWh)``; a DSMR 2.2 text message's, ``www.x.nl/storing``; the one
+    inside a Holley DTSD545's ``/HLY5/D545-METER``) begins none."""
+    limit = start + 1 + _HEADER_BYTES
+    lf = data.find(b"\n", start + 1, limit)
+    line = data[start : limit if lf < 0 else lf]
+    first = line[:_IDENTIFICATION_BYTES]
+    if b"(" in line or b")" in line or _IDENTIFICATION_START.fullmatch(first) is None:
         return False
-    line = data[start : len(data) if head == _UNDECIDED else head].rstrip(b"\r")
-    letters = line[1:4]
-    if (letters and not letters.isalpha()) or b"(" in line or b")" in line:
-        return False
-    if head == _UNDECIDED:
-        return None
-    return len(line) >= _IDENTIFICATION_BYTES
+    if lf < 0:
+        return None if len(data) < limit else False
+    return len(first) == _IDENTIFICATION_BYTES
 
 
 def next_telegram(data: bytes, start: int, bound: int, prior: int | None) -> tuple[int, bool]:
