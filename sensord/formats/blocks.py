@@ -48,7 +48,9 @@ Kinds:
   telegram whose CRC fails that holds a ``/`` from which the CRC holds was cut short by
   the next one: cut in its header line (the two header lines made one), or inside a line
   by a meter whose header is no identification; the telegram from that ``/`` is read, and
-  the bytes before it are ``truncated``. When the port opens (no byte came before), a
+  the bytes before it are ``truncated`` (a meter's telegram holds no ``/`` after its header
+  line: only those of the line of the last ``/`` are tried, a few CRCs however many ``/``
+  bytes a damaged telegram holds). When the port opens (no byte came before), a
   ``/`` begins a telegram only before an identification: the ``/`` of ``/D545-METER``,
   the port opened inside a Holley's ``/HLY5``, begins none, and the bytes up to the next
   telegram are skipped. Its end is a ``!`` at the start of a line
@@ -241,7 +243,10 @@ _SHOWN_BYTES = 80
 #: The CRCs a DSMR telegram may end in (``parse.crc``): each one's function and name. A meter
 #: that follows DSMR writes CRC-16/ARC; a Holley DTSD545 writes CRC-16/X-25 (ndokter/dsmr_parser
 #: issue #91).
-_DSMR_CRC = {"crc16_arc": (crc16_arc, "CRC-16/ARC"), "crc16_x25": (crc16_x25, "CRC-16/X-25")}
+_DSMR_CRC: dict[str, tuple[Callable[[bytes], int], str]] = {
+    "crc16_arc": (crc16_arc, "CRC-16/ARC"),
+    "crc16_x25": (crc16_x25, "CRC-16/X-25"),
+}
 #: How many telegrams whose CRC holds only by the other of :data:`_DSMR_CRC` make the hint
 #: name it (a damaged telegram's holds by chance once in 65536).
 _OTHER_CRC_TOLD = 2
@@ -890,15 +895,19 @@ class BlockFramer(LineFramer):
         its ``!`` at ``end``, whose check failed: a ``/`` after ``start`` from which ``check``
         holds (the telegram was cut short in its header line, or inside a line by a
         telegram whose header is no identification, and the next one came); None when there
-        is none."""
-        inner = data.find(b"/", start + 1, end)
+        is none. A meter's telegram holds no ``/`` after its header line, so only the ``/``
+        bytes of the line of the last one before ``end``, within :data:`_HEADER_BYTES` of
+        its LF, are tried: a few CRCs, however many ``/`` bytes the text holds."""
+        last = data.rfind(b"/", start + 1, end)
+        lf = data.find(b"\n", last, end) if last >= 0 else -1
+        if lf < 0:
+            return None
+        line = data.rfind(b"\n", start, last) + 1
+        inner = data.find(b"/", max(start + 1, line, lf - _HEADER_BYTES), lf)
         while inner >= 0:
-            if (
-                data.find(b"\n", inner, end) >= 0
-                and self._telegram_fault(data, inner, end, check) is None
-            ):
+            if self._telegram_fault(data, inner, end, check) is None:
                 return inner
-            inner = data.find(b"/", inner + 1, end)
+            inner = data.find(b"/", inner + 1, lf)
         return None
 
     def _telegram_inside(self, data: bytes, start: int, frame_end: int) -> int | None:
