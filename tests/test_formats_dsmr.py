@@ -31,6 +31,7 @@ from test_frames_commands import read_all
 from sensord.config import Config
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
+from sensord.formats import crc as crc_module
 from sensord.formats.base import FormatSpec
 from sensord.sensor import SensorRuntime
 from sensord.signals import SimulationSpec
@@ -562,3 +563,21 @@ def test_a_value_in_wh_is_the_decimal_it_reads_in_kwh(line: bytes, value: float)
     spec = FormatSpec("dsmr", (("e", "1-0:1.8.0"), ("p", "1-0:1.7.0")))
     [(_, got)] = codec_for("dsmr").decoder(spec)(line)
     assert got == value
+
+
+def test_a_dsmr_sensor_builds_its_crc_table_when_made_not_at_its_first_telegram() -> None:
+    """The table of CRC-16/ARC, two bytes a step (128 KiB, 15 to 25 ms to build), is built
+    when a DSMR sensor is made: its first telegram, read on the one reader thread of every
+    port, builds nothing. A sensor of another format builds none."""
+    crc_module._word_table.cache_clear()
+    value = load_sensors(
+        {"name": "v", "port": "sim://v", "format": "value", "channels": [{"name": "v"}]}
+    )
+    runtime(value).feed(b"21.5\n")
+    assert crc_module._word_table.cache_info().currsize == 0
+    rt = runtime(meter(("t1", "1-0:1.8.1")))
+    assert crc_module._word_table.cache_info().currsize == 1
+    built = crc_module._word_table.cache_info().misses
+    rt.feed(DSMR5)
+    assert latest(rt) == {"t1": 4.426}
+    assert crc_module._word_table.cache_info().misses == built
