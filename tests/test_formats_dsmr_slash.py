@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import pytest
 from harness.pty import PtyPair
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_blocks import telegram_lines
 from test_first_line import Clock as PortClock
 from test_first_line import send
@@ -233,3 +235,89 @@ def test_a_failed_telegram_with_a_slash_in_every_line_costs_a_bounded_number_of_
     assert framer.feed(good + damaged + good) == telegram_lines(good) * 2
     assert {why: n for why, n in framer.rejected.items() if n} == {"checksum": 300}
     assert computed == 2 + 1 + 3  # the whole ones, the damaged one, the last line's three
+
+
+#: What a stream of telegrams is made of: the real ones with a CRC, a Holley's (a ``/`` in its
+#: header), the Iskra MT382's DSMR 2.2 pair, one of them with a text message that holds ``/``
+#: before a maker's letters.
+STREAM_TELEGRAMS = (
+    *REAL_TELEGRAMS,
+    HOLLEY,
+    ISKRA_FIRST,
+    ISKRA_SECOND,
+    ISKRA_FIRST.replace(b"0-0:96.13.0()", b"0-0:96.13.0(Meter /KFM5 www.x.nl/storing)"),
+)
+
+
+@st.composite
+def damaged_streams(draw: st.DrawFn) -> bytes:
+    """Telegrams of :data:`STREAM_TELEGRAMS`, each whole or damaged as a line damages one:
+    cut short anywhere, a byte changed, a ``.`` made ``/``, a byte or a line end lost, noise
+    run in; the stream opened anywhere (the port's open caught a telegram in its middle)."""
+    pieces: list[bytes] = []
+    for _ in range(draw(st.integers(1, 4))):
+        telegram = draw(st.sampled_from(STREAM_TELEGRAMS))
+        at = draw(st.integers(0, len(telegram) - 1))
+        damage = draw(st.integers(0, 6))
+        if damage == 1:
+            telegram = telegram[:at]
+        elif damage == 2:
+            telegram = (
+                telegram[:at]
+                + bytes([telegram[at] ^ draw(st.integers(1, 255))])
+                + telegram[at + 1 :]
+            )
+        elif damage == 3:
+            telegram = telegram.replace(b".", b"/", draw(st.integers(1, 3)))
+        elif damage == 4:
+            telegram = telegram[:at] + telegram[at + 1 :]
+        elif damage == 5:
+            telegram = (
+                telegram.replace(b"\n", b"", 1)
+                if at % 2
+                else telegram[:at] + telegram[at:].replace(b"\r\n", b"\r", 1)
+            )
+        elif damage == 6:
+            telegram = telegram[:at] + draw(st.binary(min_size=1, max_size=12)) + telegram[at:]
+        pieces.append(telegram)
+    stream = b"".join(pieces)
+    return stream[draw(st.integers(0, max(0, len(stream) - 1))) :]
+
+
+def framer_state(framer: BlockFramer) -> tuple[object, ...]:
+    """What a framer counted."""
+    return (
+        dict(framer.rejected),
+        framer.rejections,
+        framer.skipped_bytes,
+        framer.overlong,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=damaged_streams(),
+    sizes=st.lists(st.integers(1, 90), min_size=1, max_size=12),
+    bound=st.sampled_from([300, 16384]),
+)
+def test_damaged_real_telegrams_give_the_same_lines_and_counts_however_chunked(
+    data: bytes, sizes: list[int], bound: int
+) -> None:
+    """Real telegrams damaged as a line damages them, the port opened anywhere: the lines and
+    every counter are the same in any chunks as in one, and the framer holds at most
+    ``max_block_bytes`` and one chunk (a ``/`` whose identification has not all come is
+    held, and decided when its line end has come or 40 bytes have)."""
+    whole = BlockFramer("dsmr", 2100, max_block_bytes=bound)
+    lines = whole.feed(data)
+    chunked = BlockFramer("dsmr", 2100, max_block_bytes=bound)
+    got: list[bytes] = []
+    at = 0
+    turn = 0
+    while at < len(data):
+        size = sizes[turn % len(sizes)]
+        got += chunked.feed(data[at : at + size])
+        assert len(chunked._block) <= bound + size
+        at += size
+        turn += 1
+    assert got == lines
+    assert framer_state(chunked) == framer_state(whole)
