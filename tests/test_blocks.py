@@ -143,9 +143,11 @@ def take(
 @example(b"")
 @example(b"\xff")
 def test_crc16_arc_is_the_reference_crc(data: bytes) -> None:
-    """The CRC by two bytes a step equals the bit-by-bit CRC-16/ARC (0xBB3D for "123456789",
-    the catalogue's check value) over bytes of odd and even length, up to a long telegram's."""
+    """The CRC by two bytes a step, and the one a byte a step, equal the bit-by-bit
+    CRC-16/ARC (0xBB3D for "123456789", the catalogue's check value) over bytes of odd and
+    even length, up to a long telegram's."""
     assert crc_module.crc16_arc(data) == crc16_arc(data)
+    assert crc_module.crc16_arc_short(data) == crc16_arc(data)
     assert crc_module.crc16_arc(b"123456789") == 0xBB3D
 
 

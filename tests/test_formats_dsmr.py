@@ -33,6 +33,7 @@ from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
 from sensord.formats import crc as crc_module
 from sensord.formats.base import FormatSpec
+from sensord.formats.line_checksums import checked_line, seal
 from sensord.sensor import SensorRuntime
 from sensord.signals import SimulationSpec
 from sensord.sources.simulated import SimulatedDevice
@@ -568,12 +569,15 @@ def test_a_value_in_wh_is_the_decimal_it_reads_in_kwh(line: bytes, value: float)
 def test_a_dsmr_sensor_builds_its_crc_table_when_made_not_at_its_first_telegram() -> None:
     """The table of CRC-16/ARC, two bytes a step (128 KiB, 15 to 25 ms to build), is built
     when a DSMR sensor is made: its first telegram, read on the one reader thread of every
-    port, builds nothing. A sensor of another format builds none."""
+    port, builds nothing. A sensor of another format builds none, nor does an SDI-12 line's
+    check (CRC-16/ARC too, a byte a step over a few bytes)."""
     crc_module._word_table.cache_clear()
     value = load_sensors(
         {"name": "v", "port": "sim://v", "format": "value", "channels": [{"name": "v"}]}
     )
     runtime(value).feed(b"21.5\n")
+    sdi12_line = seal("sdi12", b"0+21.5+3")
+    assert checked_line("sdi12")(sdi12_line) == b"0+21.5+3"
     assert crc_module._word_table.cache_info().currsize == 0
     rt = runtime(meter(("t1", "1-0:1.8.1")))
     assert crc_module._word_table.cache_info().currsize == 1

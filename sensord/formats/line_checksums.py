@@ -66,9 +66,9 @@ bytes: 0.25 us, where ``functools.reduce(operator.xor, ...)`` takes 0.31 us); of
 one, the line read as one integer whose high half is XORed onto its low half until a byte is
 left (64 bytes: 0.68 us, the loop 0.84 us, ``reduce`` 0.93 us; 1 KiB: 2.4 us, the loop 11 us).
 Eight bit counts of the integer masked to each bit of every byte, and 8-byte words XORed
-through a ``memoryview``, were no faster. The CRC is :func:`~sensord.formats.crc.crc16_arc`'s
-256-entry table, a step a byte (30 bytes: 1.35 us), at SDI-12's 1200 baud a line or two a
-second at most.
+through a ``memoryview``, were no faster. The CRC is
+:func:`~sensord.formats.crc.crc16_arc_short`, the 256-entry table a step a byte (30 bytes:
+1.35 us), at SDI-12's 1200 baud a line or two a second at most.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sensord.errors import ParseError
-from sensord.formats.crc import crc16_arc
+from sensord.formats.crc import crc16_arc_short
 
 __all__ = [
     "LINE_CHECKSUMS",
@@ -133,7 +133,7 @@ def xor8(data: bytes) -> int:
 
 def sdi12_crc(data: bytes) -> bytes:
     """The three characters of the SDI-12 CRC of ``data``."""
-    crc = crc16_arc(data)
+    crc = crc16_arc_short(data)
     return bytes((0x40 | crc >> 12, 0x40 | (crc >> 6) & 0x3F, 0x40 | crc & 0x3F))
 
 
@@ -163,7 +163,7 @@ def _sdi12_line(frame: bytes) -> bytes | None:
         first, second, third = frame[end], frame[end + 1], frame[end + 2]
         if first & 0xF0 == 0x40 and second & 0xC0 == 0x40 and third & 0xC0 == 0x40:
             line = frame[:end]
-            if crc16_arc(line) == (first & 0x0F) << 12 | (second & 0x3F) << 6 | third & 0x3F:
+            if crc16_arc_short(line) == (first & 0x0F) << 12 | (second & 0x3F) << 6 | third & 0x3F:
                 return line
     return None
 
