@@ -513,19 +513,21 @@ def _frame_split(states: list[int], end: int) -> int:
     return -1
 
 
-def _glitch(request: bytes, chunk: bytes) -> int:
+def _glitch(request: bytes, chunk: bytes, before: int = 0) -> int:
     """How many bytes at the start of ``chunk``, the first bytes of an RTU exchange on a line
-    that echoes, are a transceiver's glitch before the echo of ``request``: up to
-    :data:`GLITCH_MAX` bytes of :data:`GLITCH_BYTES` other than the request's unit id, all of
-    ``chunk`` or followed by the echo's first bytes (the whole echo, or up to the end of
-    ``chunk``); 0 where they are not."""
-    count = 0
-    while count < len(chunk) and count < GLITCH_MAX and chunk[count] in GLITCH_BYTES:
-        count += 1
-    if not count or chunk[0] == request[0]:
-        return 0
-    rest = chunk[count : count + len(request)]
-    return count if request.startswith(rest) else 0
+    that echoes, are a transceiver's glitch before the echo of ``request``, ``before`` such
+    bytes having come in the exchange's earlier pieces: the fewest bytes of
+    :data:`GLITCH_BYTES`, :data:`GLITCH_MAX` at most with those ``before``, that are all of
+    ``chunk`` or are followed by the echo's first bytes (the whole echo, or up to the end of
+    ``chunk``); 0 where none are. A request's unit id may be 00 or FF itself: the fewest
+    bytes leave it to the echo (``00 FF 06`` before unit FF's write is one glitch byte)."""
+    size = len(request)
+    for count in range(1, min(GLITCH_MAX - before, len(chunk)) + 1):
+        if chunk[count - 1] not in GLITCH_BYTES:
+            break
+        if request.startswith(chunk[count : count + size]):
+            return count
+    return 0
 
 
 def _late_hint(code: int, after_s: float) -> str:
@@ -1376,14 +1378,16 @@ class Bus:
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
-            glitch = 0 if at else _glitch(request, chunk)
+            glitch = 0 if at else _glitch(request, chunk, flight.glitched)
             if not glitch:
                 flight.echoed = -1
                 return
-            self._glitched(flight)  # (the link skips the glitch bytes as noise)
+            flight.glitched += glitch  # (the link skips the glitch bytes as noise)
             part = chunk[glitch : glitch + len(request)]
         flight.echoed = at + len(part)
         if flight.echoed == len(request):
+            if flight.glitched:
+                self._glitched(flight)
             self._line_echoes = True
             self._write_copy_echoed = bool(self._write_copy)  # (the write went before it)
             if not self._echo_noted:
@@ -1425,10 +1429,10 @@ class Bus:
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
-            glitch = 0 if at else _glitch(request, chunk)
+            glitch = 0 if at else _glitch(request, chunk, flight.glitched)
             if glitch:
                 self.link.dropped(glitch)
-                self._glitched(flight)
+                flight.glitched += glitch
                 return self._write_echo(flight, chunk[glitch:]) if len(chunk) > glitch else b""
             begins = -1 if at else self._echo_begins(request, chunk)
             if begins > 0:
@@ -1441,11 +1445,14 @@ class Bus:
         flight.echoed = at + len(part)
         if flight.echoed == len(request):
             self.link.dropped(len(request))
+            if flight.glitched:
+                self._glitched(flight)
         return chunk[len(part) :]
 
     def _glitched(self, flight: _Exchange) -> None:
-        """Glitch bytes came before the echo of ``flight``'s request (``_glitch``): logged
-        once a run; the bytes themselves are counted as skipped bytes."""
+        """Glitch bytes came before the echo of ``flight``'s request (``_glitch``), and the
+        whole echo after them: logged once a run; the bytes themselves are counted as skipped
+        bytes."""
         if not self._glitch_noted:
             self._glitch_noted = True
             self.log.info(

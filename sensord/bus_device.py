@@ -292,6 +292,9 @@ class _Exchange:
     #: differs. A write's, on a line known to echo, are held back until the whole request
     #: came (``Bus._write_echo``)
     echoed: int = 0
+    #: the glitch bytes (``sensord.bus.GLITCH_BYTES``) read before the request's echo, in all
+    #: the pieces its first bytes came in (``Bus._echo``, ``Bus._write_echo``)
+    glitched: int = 0
     #: the line was not known to echo when the request went out (``Bus._line_echoes``): a
     #: write's first copy of its request after the line shows that it echoes is its echo
     #: (``Bus._echo_after_proof``)

@@ -10,6 +10,8 @@ echo, and the device's answer after it is read."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from harness.modbus import rtu_frame
 from harness.pty import PtyPair
@@ -17,7 +19,7 @@ from structlog.testing import capture_logs
 from test_local_echo import echo_table, write_lines
 from test_modbus_line import HandBus, read_reply, read_request
 
-from sensord.bus import GLITCH_HINT
+from sensord.bus import GLITCH_HINT, GLITCH_MAX
 
 #: Device 2's set-up write (06, holding 54 = 7), as it is sent; its answer is the same bytes.
 WRITE = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
@@ -132,5 +134,104 @@ def test_a_read_s_echo_after_a_glitch_shows_the_line_echoes(
         assert hand.bus._line_echoes
         assert hand.values("m")["a"] == (9.0, 9.0, 1)
         assert hand.runtimes["m"].snapshot().skipped_bytes == len(glitch) + len(READ)
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize(
+    ("unit", "glitch"),
+    [(255, b"\x00"), (255, b"\xff"), (255, b"\x00\xff"), (2, b"\xff\x00")],
+    ids=["unit-ff-00", "unit-ff-ff", "unit-ff-00ff", "unit-2-ff00"],
+)
+def test_a_write_to_unit_ff_after_a_glitch_is_told_by_its_echo(
+    pty_pair: PtyPair, unit: int, glitch: bytes
+) -> None:
+    """The line of :func:`known_to_echo` where the written device has unit id 255 (FF, which
+    some devices and gateways answer at; sensord takes 1..255 on a serial line): a glitch
+    byte 00 or FF before the write's echo is told from the echo's own first byte FF, the
+    echo dropped, and the device's answer after it taken. (A glitch byte before an echo
+    that begins with FF was no glitch: the echo was taken for the write's answer, and the
+    device's real answer counted as a frame nobody asked for.)"""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", unit, "w", setup=setup))
+    write = rtu_frame(bytes([unit]) + bytes.fromhex("06 00 36 00 07"))
+    try:
+        assert hand.tick(100.0) == READ
+        hand.receive(100.001, READ + read_reply(1, [9]), look=False)
+        assert hand.tick(100.01) == write
+        with capture_logs() as logs:
+            hand.receive(100.011, glitch + write, look=False)
+            assert hand.bus.in_flight is not None  # the echo is no answer
+            hand.receive(100.03, write, look=False)
+            assert hand.bus.in_flight is None
+        assert write_lines(logs) == [("set-up write taken", None)]
+        assert [e["event"] for e in logs if e["event"] == "bytes before a request's echo"] == [
+            "bytes before a request's echo"
+        ]
+        counters = hand.counters("w")
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        assert hand.runtimes["w"].snapshot().skipped_bytes == len(glitch) + len(write)
+    finally:
+        hand.close()
+
+
+def outcome(pty_pair: PtyPair, pieces: list[bytes]) -> tuple[bool, list[tuple[str, Any]], int]:
+    """What :func:`known_to_echo`'s write makes of ``pieces`` (each read apart), then the
+    device's answer: whether the write still awaited its answer after them, the write's log
+    lines, and unit 2's skipped bytes."""
+    hand = known_to_echo(pty_pair)
+    try:
+        with capture_logs() as logs:
+            for k, piece in enumerate(pieces):
+                hand.receive(100.011 + k / 1000, piece, look=False)
+            awaited = hand.bus.in_flight is not None
+            hand.receive(100.03, WRITE, look=False)
+        return awaited, write_lines(logs), hand.runtimes["w"].snapshot().skipped_bytes
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize("glitches", [3, 4, 5], ids=["three", "four", "five"])
+def test_glitch_bytes_before_a_write_s_echo_are_told_alike_in_one_read_or_apart(
+    glitches: int,
+) -> None:
+    """Up to three glitch bytes before the echo are a transceiver's turnaround, more are
+    not (:data:`~sensord.bus.GLITCH_MAX`), whether they come in the echo's read or each in a
+    read of its own (an adapter passes bytes on in any batches; at 9600 baud a slow reader
+    gets them one by one): the write ends alike. (Read apart, any number of zero bytes were
+    each taken for a glitch: four or five in the echo's read had the echo taken for the
+    write's answer, read apart the echo dropped.)"""
+    zeros = [b"\x00"] * glitches
+    with PtyPair() as whole_pair:
+        whole = outcome(whole_pair, [b"".join(zeros) + WRITE])
+    with PtyPair() as apart_pair:
+        apart = outcome(apart_pair, [*zeros, WRITE])
+    assert apart == whole
+    assert whole[0] == (glitches <= GLITCH_MAX)
+
+
+def test_an_answer_behind_a_zero_byte_on_a_line_that_does_not_echo_is_no_echo(
+    pty_pair: PtyPair,
+) -> None:
+    """A line that does not echo, whose device's transceiver puts a byte 00 on it before its
+    answer (pyhys/minimalmodbus issue 61: ``00 04 83 02 D0 F0``), read apart from the answer,
+    whose first bytes are the request's (its unit id and function code): the answer is
+    taken, and nothing says a request's echo came behind glitch bytes, once or later.
+    (The zero byte alone was taken for a glitch before an echo and logged so.)"""
+    hand = HandBus(pty_pair, echo_table("", 1, "m"))
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            for _ in range(3):
+                assert hand.tick(at) == READ
+                reply = read_reply(1, [9])
+                hand.receive(at + 0.001, b"\x00", look=False)
+                hand.receive(at + 0.002, reply[:2], look=False)
+                hand.receive(at + 0.003, reply[2:], look=False)
+                assert hand.bus.in_flight is None
+                at += 1.0
+        assert not [e for e in logs if e["event"] == "bytes before a request's echo"]
+        assert not hand.bus._line_echoes
+        assert hand.values("m")["a"] == (9.0, 9.0, 3)
     finally:
         hand.close()
