@@ -1949,6 +1949,9 @@ class Bus:
             device.long.clear()
         now = self._clock()
         if self.transport == "rtu":
+            function = response.function_code
+            if device.late_writes and response.exception_code and function in _WRITE_CODES:
+                self._late_write_refused(device, response)
             if not device.owed:
                 self._unasked_frame(device, response.unit, now)
                 return True
@@ -1986,6 +1989,21 @@ class Bus:
         after_s = now - device.timed_out_sent_at
         self._warn_late(device, _late_hint(code, after_s), after_s, code)
         return True
+
+    @staticmethod
+    def _late_write_refused(device: _Device, response: Response) -> None:
+        """``response``, after its timeout, is ``device``'s exception to a set-up write of its
+        function code (an exception names no register): the copy of the request taken for
+        its answer after an earlier timeout (``late_writes``) was the adapter's echo, passed
+        on late with the refusal behind it, or the device now refuses what it answered then,
+        so no write of that function is taken for its late answers (``DeviceReads``'s
+        ``set-up write taken`` with ``late``). An acknowledgement (0x05) refuses nothing."""
+        if response.exception_code == ACKNOWLEDGE_CODE:
+            return
+        function = response.function_code
+        device.late_writes.difference_update(
+            [w for w in device.late_writes if w.read.function_code == function]
+        )
 
     @staticmethod
     def _count_late(device: _Device, code: int, function: int) -> None:

@@ -333,6 +333,60 @@ def test_a_write_answered_after_its_timeout_each_time_is_taken_and_told_to_raise
         hand.close()
 
 
+#: SCD30's refusal of its start command (exception 0x04, server device failure: the Modbus
+#: application protocol's "an unrecoverable error occurred while the server was attempting
+#: to perform the requested action").
+START_REFUSED = rtu_frame(bytes([0x61, 0x86, 0x04]))
+
+
+@pytest.mark.parametrize(
+    ("late", "told"),
+    [
+        ([START_REFUSED] * 3, "set-up write unanswered"),
+        ([START, START_REFUSED, START_REFUSED], "set-up write unanswered"),
+        ([START + START_REFUSED] * 3, "set-up write unanswered"),
+        ([START_REFUSED, START, START], "set-up write taken"),
+    ],
+    ids=["refused", "copy-then-refused", "echo-and-refusal", "refused-then-copy"],
+)
+def test_a_write_refused_after_its_timeout_is_not_taken(
+    pty_pair: PtyPair, late: list[bytes], told: str
+) -> None:
+    """The device of
+    :func:`test_a_write_answered_after_its_timeout_each_time_is_taken_and_told_to_raise_the_timeout`
+    whose late answers to its write's three polls (0.3 s after each, past its 0.2 s
+    timeout) end with refusals (exception 0x04): its copy of the request at the first poll
+    and its refusal at the others (it fails to store the value again), or at each poll the
+    request's own bytes, an adapter's echo passed on late as a serial server over a slow
+    network does, with the refusal behind them. The write is not taken: its last word is a
+    refusal. A copy after the refusals takes it. (A copy of the request after the timeout
+    took the write whatever came after it: the refused write was logged as taken and not
+    asked again.)"""
+    hand = HandBus(pty_pair, scd30(retries=0, timeout_s=0.2))
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            due: list[tuple[float, bytes]] = []
+            writes = 0
+            while at < 112.0:
+                request = hand.tick(at)
+                if request == READ:
+                    due.append((at + 0.005, READINGS))
+                elif request:
+                    due.append((at + 0.3, late[writes]))
+                    writes += 1
+                for when, data in [d for d in due if d[0] <= at]:
+                    due.remove((when, data))
+                    hand.receive(at, data, look=False)
+                at = round(at + 0.05, 6)
+        assert writes == 3
+        lines = [e["event"] for e in logs if e["event"].startswith("set-up write")]
+        assert lines == [told]
+        assert hand.counters("scd30").errors["late"] == 3
+    finally:
+        hand.close()
+
+
 def test_a_device_back_after_an_outage_is_read_though_it_ignores_its_write(
     pty_pair: PtyPair,
 ) -> None:
