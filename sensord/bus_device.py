@@ -25,6 +25,12 @@ __all__ = ["ARRIVING", "NOTHING", "SPOILT", "_Device", "_Exchange"]
 #: not taken (its CRC does not match).
 NOTHING, ARRIVING, SPOILT = 0, 1, 2
 
+#: How much later than the poll's due time a read that waits after a refusal
+#: (``DeviceReads.refused_alone``) may be due and still go at that poll: what a sum of
+#: intervals in floating point (0.1 ten times is 0.9999999999999999) is off by, and no more,
+#: so that such a read goes at the first poll due after its wait, never at one before it.
+DUE_SLACK_S = 1e-6
+
 
 class _Device:
     """One device on the bus: its reads, its schedule and its quarantine."""
@@ -236,7 +242,7 @@ class _Device:
             self.pending = list(self.reads)
         self.poll_due = due = self.next_due
         if self.refused_alone:  # those it refuses wait their turn (``DeviceReads.refused_alone``)
-            at = due + self.interval_s / 2  # (the poll nearest its time asks it)
+            at = due + DUE_SLACK_S  # (a poll due at its time by the sum of intervals asks it)
             refused = self.refused_alone
             self.pending = [r for r in self.pending if r not in refused or refused[r][1] <= at]
         self.second_chance = None

@@ -123,3 +123,17 @@ def test_a_real_device_s_unmapped_register_is_asked_once_a_second() -> None:
             assert 1 <= counters.exceptions.get(2, 0) <= 4, counters.exceptions
             assert counters.transactions >= 20
             assert latest(reader.sensors["m"])["voltage"] == 230.0
+
+
+def test_a_lone_read_refused_at_polls_0_4_s_apart_waits_a_whole_second(pty_pair: PtyPair) -> None:
+    """The meter polled every 0.4 s: its refused read goes at the first poll due a second or
+    more after the one that asked it (every 1.2 s: 9 times in 10 s), never at the poll due
+    0.8 s after it, as the README says ("at most once a second, at the first poll due
+    then"). (A poll due within half an interval of that second asked it: every 0.8 s, 13
+    times in 10 s.)"""
+    hand = HandBus(pty_pair, meter(0.4))
+    try:
+        asked = play(hand, 100.0, 110.0, 0.01, mapped=False)
+        assert 8 <= asked <= 10, asked
+    finally:
+        hand.close()
