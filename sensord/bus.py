@@ -2794,8 +2794,9 @@ class Bus:
             device.probe_misses = 0
             why = SPOILT_ANSWER_HINT[self.transport]
             came = self.link.pending_bytes + self.link.skipped_bytes - flight.skipped_before
-            if flight.echoed == len(flight.request) == came - flight.pending_before:
-                # the request's echo, and nothing after it
+            echo = came - flight.pending_before - flight.glitched
+            if flight.echoed == len(flight.request) == echo:
+                # the request's echo (after a transceiver's glitch, if any), and nothing after it
                 why = ECHO_NO_ANSWER_HINT
         elif device.other_function_row >= 0:
             # a sound frame of its unit id came each time, of another table's read

@@ -235,3 +235,34 @@ def test_an_answer_behind_a_zero_byte_on_a_line_that_does_not_echo_is_no_echo(
         assert hand.values("m")["a"] == (9.0, 9.0, 3)
     finally:
         hand.close()
+
+
+def test_a_silent_unit_s_write_whose_echo_comes_behind_a_glitch_is_told_as_echoed_alone(
+    pty_pair: PtyPair,
+) -> None:
+    """The line of :func:`test_a_silent_unit_s_write_echoed_after_a_glitch_byte_is_unanswered`
+    over three polls: each time only a glitch byte and the write's echo come. The write is
+    logged as unanswered once, its hint saying that only the request came back, as an echo
+    alone with no glitch before it says. (The glitch byte made the exchange's bytes more
+    than the echo: the hint spoke of a spoilt answer and line noise.)"""
+    setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
+    hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", 2, "w", setup=setup))
+    try:
+        with capture_logs() as logs:
+            at = 100.0
+            writes = 0
+            while at < 104.5:
+                request = hand.tick(at)
+                if request == READ:
+                    hand.receive(at + 0.001, READ + read_reply(1, [9]), look=False)
+                elif request:  # unit 2's write or read: a glitch byte and its echo alone
+                    writes += request == WRITE
+                    hand.receive(at + 0.001, b"\x00" + request, look=False)
+                at = round(at + 0.01, 6)
+        assert writes == 3
+        assert write_lines(logs) == [("set-up write unanswered", None)]
+        (told,) = [e for e in logs if e["event"] == "set-up write unanswered"]
+        assert "only the request came back" in told["hint"], told["hint"]
+        assert hand.counters("m").timeouts == 0
+    finally:
+        hand.close()
