@@ -466,19 +466,21 @@ SILENT_RECONNECT_REQUESTS = 5
 #: start of FFFF: the register after the bytes of a chunk, one by one (``_crc_states``).
 _CRC_TABLE = tuple(crc16(bytes([low ^ 0xFF])) ^ 0x00FF for low in range(256))
 
-#: ``crc16`` of k zero bytes, by k (``_ZERO_RUNS``), and the k of each such value: extended
-#: as longer chunks need them (``_zero_runs_to``).
-_ZERO_RUNS: list[int] = [0xFFFF]
-_ZERO_RUN_LENGTHS: dict[int, list[int]] = {0xFFFF: [0]}
+#: The k of ``crc16`` of k zero bytes, by that CRC, for every k up to two frames'
+#: :data:`~sensord.formats.modbus.MAX_FRAME_BYTES` (what one or two frames can hold): built
+#: once; each k has a CRC of its own (the zero bytes' CRCs repeat only after 32767 of them).
+_ZERO_RUN_LENGTHS: dict[int, int] = {}
 
 
-def _zero_runs_to(length: int) -> None:
-    """``_ZERO_RUNS`` and ``_ZERO_RUN_LENGTHS`` hold every run of zero bytes up to ``length``."""
-    crc = _ZERO_RUNS[-1]
-    for k in range(len(_ZERO_RUNS), length + 1):
+def _zero_runs(length: int) -> None:
+    """Fill ``_ZERO_RUN_LENGTHS`` with every run of zero bytes up to ``length``."""
+    crc = 0xFFFF
+    for k in range(length + 1):
+        _ZERO_RUN_LENGTHS[crc] = k
         crc = (crc >> 8) ^ _CRC_TABLE[crc & 0xFF]
-        _ZERO_RUNS.append(crc)
-        _ZERO_RUN_LENGTHS.setdefault(crc, []).append(k)
+
+
+_zero_runs(2 * MAX_FRAME_BYTES)
 
 
 def _crc_states(data: bytes) -> list[int]:
@@ -500,16 +502,16 @@ def _frame_split(states: list[int], end: int) -> int:
     linear, so where the first frame is sound (its register 0), the register at ``end`` is
     the second's CRC from a register of 0, and that from FFFF differs from it by the CRC of as
     many zero bytes, whose length the register at ``end`` names (every length below the
-    CRC's period has a CRC of zero bytes of its own)."""
+    CRC's period has a CRC of zero bytes of its own). A second frame longer than two frames'
+    :data:`~sensord.formats.modbus.MAX_FRAME_BYTES` is none (its callers look at no more
+    bytes than that), so the table of those lengths is built once and never grows."""
     crc = states[end]
     if not crc:
         return 0
-    if end > len(_ZERO_RUNS) - 1:
-        _zero_runs_to(end)
-    for length in _ZERO_RUN_LENGTHS.get(crc, ()):
-        split = end - length
-        if split >= MIN_FRAME_BYTES and length >= MIN_FRAME_BYTES and not states[split]:
-            return split
+    length = _ZERO_RUN_LENGTHS.get(crc, 0)
+    split = end - length
+    if split >= MIN_FRAME_BYTES and length >= MIN_FRAME_BYTES and not states[split]:
+        return split
     return -1
 
 

@@ -10,6 +10,7 @@ from harness.modbus import rtu_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sensord import bus
 from sensord.bus import MIN_FRAME_BYTES, Bus, _crc_states, _frame_split
 from sensord.formats.modbus import MAX_FRAME_BYTES, crc16
 
@@ -90,3 +91,36 @@ def test_a_crafted_first_chunk_costs_linear_work() -> None:
             Bus._echo_begins(WRITE, chunk)
     per_chunk_s = (time.process_time() - started) / (20 * len(chunks))
     assert per_chunk_s < 0.002, per_chunk_s
+
+
+def test_frames_at_the_ends_and_of_the_longest_size_are_told_as_every_split_tells_them() -> None:
+    """The inputs the random chunks seldom hold: none, one byte, a frame of
+    :data:`~sensord.formats.modbus.MAX_FRAME_BYTES` alone or before or after a short one, and
+    two of that size (all that ``_echo_begins`` and ``_came_before`` look at): each told as
+    every split tells it, and two frames split where the second begins."""
+    longest = rtu_frame((bytes(range(256)) * 2)[: MAX_FRAME_BYTES - 2])
+    assert len(longest) == MAX_FRAME_BYTES
+    short = rtu_frame(bytes.fromhex("01 83 02"))
+    cases = {
+        b"": -1,
+        b"\x01": -1,
+        longest: 0,
+        short + longest: len(short),
+        longest + short: MAX_FRAME_BYTES,
+        longest + longest: MAX_FRAME_BYTES,
+        longest + longest[:-1]: -1,
+        b"\x00" + longest + longest[1:]: -1,
+    }
+    for chunk, split in cases.items():
+        assert _frame_split(_crc_states(chunk), len(chunk)) == split, (len(chunk), split)
+        assert (split >= 0) == sound_frames_by_every_split(chunk)
+
+
+def test_the_zero_runs_table_is_built_once_for_two_frames_and_never_grows() -> None:
+    """The table of zero runs holds each length up to two frames' MAX_FRAME_BYTES, each with
+    a CRC of its own, and a longer input (none reaches ``_frame_split`` from the bus) leaves
+    it as it is. (It was extended to every length asked for, one entry a byte.)"""
+    assert len(bus._ZERO_RUN_LENGTHS) == 2 * MAX_FRAME_BYTES + 1
+    chunk = bytes(4000)
+    assert _frame_split(_crc_states(chunk), len(chunk)) == -1
+    assert len(bus._ZERO_RUN_LENGTHS) == 2 * MAX_FRAME_BYTES + 1
