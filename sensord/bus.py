@@ -532,6 +532,14 @@ def _glitch(request: bytes, chunk: bytes, before: int = 0) -> int:
     return 0
 
 
+def _held_glitch(request: bytes, at: int, before: int) -> bool:
+    """Whether the first ``at`` bytes of ``request``'s echo, taken for its echo from
+    the exchange's earlier pieces (``before`` glitch bytes before them), can be glitch bytes
+    instead: a request to unit id 00 or FF, whose echo begins with a glitch byte, its first
+    byte read alone (``FF`` then ``FF 06...`` is ``FF FF 06...``, a glitch and the echo)."""
+    return before + at <= GLITCH_MAX and all(byte in GLITCH_BYTES for byte in request[:at])
+
+
 def _late_hint(code: int, after_s: float) -> str:
     """The hint of the log line of an answer after its timeout, ``after_s`` after its request at
     least: an answer with values, an exception (``code``), or a gateway's 0x0A or 0x0B."""
@@ -1380,6 +1388,10 @@ class Bus:
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
+            if at and _held_glitch(request, at, flight.glitched):
+                flight.echoed = 0  # (what was taken for the echo's first bytes was a glitch)
+                self._echo(flight, request[:at] + chunk)
+                return
             glitch = 0 if at else _glitch(request, chunk, flight.glitched)
             if not glitch:
                 flight.echoed = -1
@@ -1431,6 +1443,9 @@ class Bus:
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
+            if at and _held_glitch(request, at, flight.glitched):
+                flight.echoed = 0  # (what was held as the echo's first bytes was a glitch)
+                return self._write_echo(flight, request[:at] + chunk)
             glitch = 0 if at else _glitch(request, chunk, flight.glitched)
             if glitch:
                 self.link.dropped(glitch)

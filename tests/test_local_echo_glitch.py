@@ -139,19 +139,37 @@ def test_a_read_s_echo_after_a_glitch_shows_the_line_echoes(
 
 
 @pytest.mark.parametrize(
-    ("unit", "glitch"),
-    [(255, b"\x00"), (255, b"\xff"), (255, b"\x00\xff"), (2, b"\xff\x00")],
-    ids=["unit-ff-00", "unit-ff-ff", "unit-ff-00ff", "unit-2-ff00"],
+    ("unit", "glitch", "apart"),
+    [
+        (255, b"\x00", 0),
+        (255, b"\xff", 0),
+        (255, b"\x00\xff", 0),
+        (2, b"\xff\x00", 0),
+        (255, b"\xff", 1),
+        (255, b"\xff", 2),
+        (255, b"\x00\xff", 3),
+    ],
+    ids=[
+        "unit-ff-00",
+        "unit-ff-ff",
+        "unit-ff-00ff",
+        "unit-2-ff00",
+        "unit-ff-ff-read-apart",
+        "unit-ff-ff-echo-ff-read-apart",
+        "unit-ff-00ff-echo-ff-read-apart",
+    ],
 )
 def test_a_write_to_unit_ff_after_a_glitch_is_told_by_its_echo(
-    pty_pair: PtyPair, unit: int, glitch: bytes
+    pty_pair: PtyPair, unit: int, glitch: bytes, apart: int
 ) -> None:
     """The line of :func:`known_to_echo` where the written device has unit id 255 (FF, which
     some devices and gateways answer at; sensord takes 1..255 on a serial line): a glitch
     byte 00 or FF before the write's echo is told from the echo's own first byte FF, the
-    echo dropped, and the device's answer after it taken. (A glitch byte before an echo
-    that begins with FF was no glitch: the echo was taken for the write's answer, and the
-    device's real answer counted as a frame nobody asked for.)"""
+    echo dropped, and the device's answer after it taken, also where the first ``apart``
+    bytes of glitch and echo are read apart from the rest (the glitch's FF alone, taken for
+    the echo's first byte until the echo's own FF follows it). (A glitch byte before an
+    echo that begins with FF was no glitch: the echo was taken for the write's answer, and
+    the device's real answer counted as a frame nobody asked for.)"""
     setup = [{"table": "holding", "address": 54, "value": 7, "function": 6}]
     hand = HandBus(pty_pair, echo_table("", 1, "m"), echo_table("", unit, "w", setup=setup))
     write = rtu_frame(bytes([unit]) + bytes.fromhex("06 00 36 00 07"))
@@ -160,7 +178,9 @@ def test_a_write_to_unit_ff_after_a_glitch_is_told_by_its_echo(
         hand.receive(100.001, READ + read_reply(1, [9]), look=False)
         assert hand.tick(100.01) == write
         with capture_logs() as logs:
-            hand.receive(100.011, glitch + write, look=False)
+            pieces = glitch + write
+            hand.receive(100.011, pieces[:apart], look=False)
+            hand.receive(100.012, pieces[apart:], look=False)
             assert hand.bus.in_flight is not None  # the echo is no answer
             hand.receive(100.03, write, look=False)
             assert hand.bus.in_flight is None
