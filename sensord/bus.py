@@ -2012,9 +2012,10 @@ class Bus:
         """``response``, after its timeout, is ``device``'s exception to a set-up write of its
         function code (an exception names no register): the copy of the request taken for
         its answer after an earlier timeout (``late_writes``) was the adapter's echo, passed
-        on late with the refusal behind it, or the device now refuses what it answered then,
-        so no write of that function is taken for its late answers (``DeviceReads``'s
-        ``set-up write taken`` with ``late``). An acknowledgement (0x05) refuses nothing."""
+        on late with the refusal behind it, or the device refuses at a later poll what it
+        answered at an earlier one, so no write of that function is taken for its late
+        answers (``DeviceReads``'s ``set-up write taken`` with ``late``). An
+        acknowledgement (0x05) refuses nothing."""
         if response.exception_code == ACKNOWLEDGE_CODE:
             return
         function = response.function_code
