@@ -144,12 +144,13 @@ nor logged (it goes stale, and is told so, when it misses its period by more tha
 and no silence (a warm-up of each wake would hold its whole run, and the rule that no
 second warm-up comes before a reading was published held every other one). Its fan starts
 with each run, and the answers of a run's first :data:`RUN_SETTLE_S` (from its first
-answer, the one to the first poll after those its sleep left unanswered) are read, counted
-as ignored and not published, without a log line (``DialoguePort.run_began``), when it is
-polled often enough that an answer comes after them within its 30 s run (every 7.5 s or
-more often: the first answer may come a poll interval into the run); the rest of each run's
-answers are published. A poll answered with the device's
-answer spoilt on the line, its frame not whole but its check holding over what came (an
+answer, the one to the first poll after those its sleep left unanswered, polls spanning
+:data:`RUN_SETTLE_S` or more, half its shortest sleep: an answer or a few lost within a run
+are no sleep) are read, counted as ignored and not published, without a log line
+(``DialoguePort.run_began``), when it is polled often enough that an answer comes after
+them within its 30 s run (every 7.5 s or more often: the first answer may come a poll
+interval into the run); the rest of each run's answers are published. A poll answered with
+the device's answer spoilt on the line, its frame not whole but its check holding over what came (an
 MH-Z19's answer that lost its first byte, or a passive PMS's frame that lost a start byte,
 ``sensord.formats.presets.spoilt_answer_check``), is
 counted in ``poll_timeouts`` and logged with the bytes (``spoilt_answer``), not read, and ends
@@ -499,9 +500,12 @@ class Dialogue:
         #: ``working_period=N``, N > 0, the last of them): a query that finds it in force
         #: tells the sensor (``on_working_period``); None: none
         self._period_step: int | None = None
-        #: its runs' first answers are those of a fan not settled (``run_began``): polled
+        #: its runs' first answers are those of a fan not settled (``run_began``), polled
         #: often enough that an answer of each run comes :data:`RUN_SETTLE_S` after the first
-        self._settles_runs = False
+        #: before the run ends: how many polls in a row left unanswered
+        #: are a sleep (they span :data:`RUN_SETTLE_S`, half the shortest sleep; fewer are
+        #: answers lost within a run); None: its runs' answers are all published
+        self._sleep_polls: int | None = None
         self._skip_restarting = False
         #: the framer's frame count and ``bytes_read`` when the port opened, and whether the
         #: device was answering (a frame since then, not stale) when the command whose reply
@@ -572,7 +576,8 @@ class Dialogue:
                     # RUN_SETTLE_S after it must come before the run ends
                     interval = config.poll.interval_s
                     settled = math.ceil(RUN_SETTLE_S / interval - 1e-9) * interval
-                    self._settles_runs = settled + interval < RUN_S
+                    if settled + interval < RUN_S:
+                        self._sleep_polls = math.ceil(RUN_SETTLE_S / interval - 1e-9)
         #: how many of them this connect has written, and when the next one is due (None:
         #: all written)
         self._setup_sent = 0
@@ -1516,7 +1521,8 @@ class Dialogue:
         self.awaiting_response = False
         if self._unasked is None or self._asked_at == -math.inf:
             return
-        if asked and self._silent_polls and self._settles_runs:  # asleep until now
+        sleep = self._sleep_polls
+        if asked and sleep is not None and self._silent_polls >= sleep:  # asleep until now
             self._port.run_began(now)
         if asked and count == 1:
             if not self._judges_late or now - self._asked_at <= self._answer_within_s:
