@@ -502,7 +502,7 @@ class Dialogue:
         self._period_step: int | None = None
         #: its runs' first answers are those of a fan not settled (``run_began``), polled
         #: often enough that an answer of each run comes :data:`RUN_SETTLE_S` after the first
-        #: before the run ends: how many polls in a row left unanswered
+        #: and a poll interval before the run ends: how many polls in a row left unanswered
         #: are a sleep (they span :data:`RUN_SETTLE_S`, half the shortest sleep; fewer are
         #: answers lost within a run); None: its runs' answers are all published
         self._sleep_polls: int | None = None
@@ -572,11 +572,11 @@ class Dialogue:
             if config.poll is not None:
                 self._spoilt = spoilt_answer_check(config.preset, self._poll_requests)
                 if self._period_step is not None:
-                    # the first answer comes up to a poll interval into the run, and one
-                    # RUN_SETTLE_S after it must come before the run ends
+                    # the first answer comes up to a poll interval into the run, and the
+                    # first after RUN_SETTLE_S from it up to a poll interval after that: it
+                    # must still come within the run, whose length is the sensor's own timing
                     interval = config.poll.interval_s
-                    settled = math.ceil(RUN_SETTLE_S / interval - 1e-9) * interval
-                    if settled + interval < RUN_S:
+                    if RUN_SETTLE_S + 2 * interval <= RUN_S:
                         self._sleep_polls = math.ceil(RUN_SETTLE_S / interval - 1e-9)
         #: how many of them this connect has written, and when the next one is due (None:
         #: all written)
