@@ -673,6 +673,32 @@ def test_a_passive_pms_whose_one_answer_comes_a_poll_late_does_not_warm_up_again
     assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
 
 
+def late_answers_judged_sound(
+    delays: list[float], interval_s: float, until_s: float
+) -> tuple[int, int]:
+    """A PMS5003 in passive mode (30 s warm-up) polled every ``interval_s``, answering on time
+    for 40 s and then after ``delays`` (seconds after each read request, one a poll), run until
+    ``until_s`` after its open: it stays up, is neither set up again nor warmed up again, and
+    every delay was used. The readings published and the poll timeouts counted after the
+    first 40 s."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0, interval_s=interval_s)
+        pms = Pms5003(pair, clock)
+        start = clock.now
+        pms.run(rt, start + 40.0)
+        before, timeouts = readings(rt), rt.poll_timeouts
+        pms.answer_delays = list(delays)
+        pms.run(rt, start + until_s)
+        assert not pms.answer_delays
+        assert rt.state == "up"
+        rt.stop()
+    assert rt.setup_reruns == 0
+    assert not [e for e in logs if e["event"] == RERUN]
+    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+    return readings(rt) - before, rt.poll_timeouts - timeouts
+
+
 def test_a_passive_pms_whose_late_reply_over_a_poll_is_followed_by_late_answers_is_not_set_up_again() -> (
     None
 ):
@@ -683,23 +709,9 @@ def test_a_passive_pms_whose_late_reply_over_a_poll_is_followed_by_late_answers_
     unanswered, so the second frame of the interval after it is that poll's late reply, not
     a frame sent unasked, and the late answers that follow are answers: no re-run, no warm-up,
     one poll timeout."""
-    clock = Clock()
-    with PtyPair() as pair, capture_logs() as logs:
-        rt = pms_passive_on(pair, clock, warmup_s=30.0, interval_s=1.0)
-        pms = Pms5003(pair, clock)
-        start = clock.now
-        pms.run(rt, start + 40.0)
-        before = readings(rt)
-        pms.answer_delays = [1.3, 0.7, 0.7, 0.7]
-        pms.run(rt, start + 70.0)
-        assert not pms.answer_delays
-        assert rt.state == "up"
-        rt.stop()
-    assert readings(rt) - before >= 28
-    assert rt.poll_timeouts == 1
-    assert rt.setup_reruns == 0
-    assert not [e for e in logs if e["event"] == RERUN]
-    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+    published, timeouts = late_answers_judged_sound([1.3, 0.7, 0.7, 0.7], 1.0, 70.0)
+    assert published >= 28
+    assert timeouts == 1
 
 
 @pytest.mark.parametrize(
@@ -716,23 +728,9 @@ def test_a_passive_pms_whose_answers_come_past_the_next_poll_polls_running_does_
     answer behind, until one comes in time and the next interval holds two frames. Each of
     those is the late reply of a poll before it, not one frame more after an answered poll:
     no warm-up, no re-run, one poll timeout (the first poll, which nothing answered)."""
-    clock = Clock()
-    with PtyPair() as pair, capture_logs() as logs:
-        rt = pms_passive_on(pair, clock, warmup_s=30.0, interval_s=1.0)
-        pms = Pms5003(pair, clock)
-        start = clock.now
-        pms.run(rt, start + 40.0)
-        before, timeouts = readings(rt), rt.poll_timeouts
-        pms.answer_delays = list(delays)
-        pms.run(rt, start + 70.0)
-        assert not pms.answer_delays
-        assert rt.state == "up"
-        rt.stop()
-    assert readings(rt) - before >= 28
-    assert rt.poll_timeouts - timeouts == 1
-    assert rt.setup_reruns == 0
-    assert not [e for e in logs if e["event"] == RERUN]
-    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+    published, timeouts = late_answers_judged_sound(delays, 1.0, 70.0)
+    assert published >= 28
+    assert timeouts == 1
 
 
 def test_a_passive_pms_polled_every_half_second_whose_answers_come_late_is_not_set_up_again() -> (
@@ -745,24 +743,10 @@ def test_a_passive_pms_polled_every_half_second_whose_answers_come_late_is_not_s
     (2.3 s), two poll intervals with frames sent unasked count together even with a few
     between them; a late reply and the late answers after it are no such frames: no re-run,
     no warm-up, one poll timeout for each reply over its poll."""
-    clock = Clock()
-    with PtyPair() as pair, capture_logs() as logs:
-        rt = pms_passive_on(pair, clock, warmup_s=30.0, interval_s=0.5)
-        pms = Pms5003(pair, clock)
-        start = clock.now
-        pms.run(rt, start + 40.0)
-        before, timeouts = readings(rt), rt.poll_timeouts
-        delays = [0.3, 0.4, 0.6, 0.35, 0.45, 0.02, 0.3, 0.7, 0.4, 0.3, 0.45, 0.02, 0.3, 0.35]
-        pms.answer_delays = delays
-        pms.run(rt, start + 70.0)
-        assert not pms.answer_delays
-        assert rt.state == "up"
-        rt.stop()
-    assert readings(rt) - before >= 58
-    assert rt.poll_timeouts - timeouts == 2
-    assert rt.setup_reruns == 0
-    assert not [e for e in logs if e["event"] == RERUN]
-    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+    delays = [0.3, 0.4, 0.6, 0.35, 0.45, 0.02, 0.3, 0.7, 0.4, 0.3, 0.45, 0.02, 0.3, 0.35]
+    published, timeouts = late_answers_judged_sound(delays, 0.5, 70.0)
+    assert published >= 58
+    assert timeouts == 2
 
 
 class LossyPms5003(CountingPms5003):
@@ -978,23 +962,9 @@ def test_a_passive_pms_whose_answers_come_late_polls_running_is_not_set_up_again
     published. (A PMS that streams at its own pace, slower than the polls, leaves a poll
     unanswered after such late frames: test_a_pms_that_never_took_passive_mode_and_streams_
     as_often_as_it_is_polled_is_noticed.)"""
-    clock = Clock()
-    with PtyPair() as pair, capture_logs() as logs:
-        rt = pms_passive_on(pair, clock, warmup_s=30.0)
-        pms = Pms5003(pair, clock)
-        start = clock.now
-        pms.run(rt, start + 40.0)
-        before, timeouts = readings(rt), rt.poll_timeouts
-        pms.answer_delays = list(delays)
-        pms.run(rt, start + 80.0)
-        assert not pms.answer_delays
-        assert rt.state == "up"
-        rt.stop()
-    assert readings(rt) - before >= 19
-    assert rt.poll_timeouts == timeouts
-    assert rt.setup_reruns == 0
-    assert not [e for e in logs if e["event"] == RERUN]
-    assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
+    published, timeouts = late_answers_judged_sound(delays, 2.0, 80.0)
+    assert published >= 19
+    assert timeouts == 0
 
 
 class DamagedPms5003(CountingPms5003):
