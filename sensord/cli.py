@@ -825,6 +825,7 @@ def _describe(config: Config) -> str:
         lines.extend(_baudrate_notes(s))
         lines.extend(_unused_key_notes(s))
         lines.extend(_checksum_notes(s))
+        lines.extend(_fast_poll_notes(s))
         lines.extend(_describe_frame(s))
         if s.poll is not None and s.format != "frames":
             requests = " then ".join(
@@ -1057,6 +1058,30 @@ def _unused_key_notes(sensor: SensorConfig) -> list[str]:
             "'modbus' (an answer's length is the protocol's, at most 256 bytes)"
         )
     return notes
+
+
+#: A PMS polled faster than this: an answer later than half the interval, then a poll left
+#: without a byte, look like the stream of a PMS back in active mode after a power cut
+#: drifting past the polls (``sensord.dialogue``), and it is set up again and warmed up.
+PMS_POLL_FLOOR_S = 0.5
+
+
+def _fast_poll_notes(sensor: SensorConfig) -> list[str]:
+    """A note on a PMS (a preset that streams in active mode) polled faster than
+    :data:`PMS_POLL_FLOOR_S`: valid, but a lost answer after a late one may set it up again."""
+    if sensor.poll is None or sensor.format != "frames" or sensor.preset is None:
+        return []
+    from sensord.formats.presets import stream_interval_s  # noqa: PLC0415  (loaded by a sensor with a preset)
+
+    if stream_interval_s(sensor.preset) is None or sensor.poll.interval_s >= PMS_POLL_FLOOR_S:
+        return []
+    return [
+        f"      note: poll.interval_s {sensor.poll.interval_s:g} s is shorter than "
+        f"{PMS_POLL_FLOOR_S:g} s: a {sensor.preset} answer later than half the interval and "
+        "then a poll left without a byte look like a power-cycled device streaming, and it is "
+        f"set up again and warmed up; poll every {PMS_POLL_FLOOR_S:g} s or slower (it renews "
+        "its readings every 0.2 to 2.3 s)"
+    ]
 
 
 def _baudrate_notes(sensor: SensorConfig) -> list[str]:

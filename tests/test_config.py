@@ -1258,6 +1258,48 @@ channels = [{ name = "v" }]
     ]
 
 
+@pytest.mark.parametrize(
+    ("preset", "interval_s", "noted"),
+    [
+        ("pms5003", 0.3, True),
+        ("pms7003", 0.2, True),
+        ("pms5003", 0.5, False),
+        ("pms5003", 1.0, False),
+        ("sds011", 0.3, False),
+    ],
+)
+def test_check_notes_a_pms_polled_faster_than_half_a_second(
+    tmp_path: Path, preset: str, interval_s: float, noted: bool
+) -> None:
+    """A PMS polled faster than every 0.5 s: a lost answer after a late one looks like the
+    stream of a PMS back in active mode after a power cut, and it is set up again; valid, so
+    ``sensord check`` passes with a note naming the key and the pace to use. An SDS011
+    (queried, it sends nothing unasked) or a PMS polled every 0.5 s or slower: no note."""
+    setup = "passive_mode" if preset.startswith("pms") else "query_mode"
+    command = "read" if preset.startswith("pms") else "query"
+    cfg = tmp_path / "fast.toml"
+    cfg.write_text(
+        f"""
+[[sensors]]
+name = "dust"
+port = "sim://dust"
+preset = "{preset}"
+setup = ["{setup}"]
+poll = {{ command = "{command}", interval_s = {interval_s} }}
+"""
+    )
+    result = sensord_cli("check", "--no-devices", str(cfg))
+    assert result.returncode == 0, result.stderr
+    notes = [line.strip() for line in result.stdout.splitlines() if "poll.interval_s" in line]
+    expected = [
+        f"note: poll.interval_s {interval_s:g} s is shorter than 0.5 s: a {preset} answer later "
+        "than half the interval and then a poll left without a byte look like a power-cycled "
+        "device streaming, and it is set up again and warmed up; poll every 0.5 s or slower "
+        "(it renews its readings every 0.2 to 2.3 s)"
+    ]
+    assert notes == (expected if noted else [])
+
+
 @pytest.mark.parametrize("workers", [[], ["--workers", "2"]])
 def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
     tmp_path: Path, start_daemon: StartDaemon, workers: list[str]
