@@ -145,12 +145,13 @@ def test_a_damaged_message_never_swallows_a_following_sentence(
     assert [frame for frame in frames if frame in expected] == expected
 
 
-def unicore_header(idle: int, message_id: int, length: int, time_ref: int) -> bytes:
+def unicore_header(idle: int, message_id: int, length: int, time_ref: int, ms: int = 0) -> bytes:
     """A Unicore header (Unicore's user manual, "Binary Message Header Structure"): sync
     bytes, CPU idle time, message ID and length, time reference, then the time status (FINE,
-    160), week 2300, 0 ms, the reserved word, version, 18 leap seconds, 1 ms delay."""
+    160), week 2300, ``ms``, the reserved word, version, 18 leap seconds, 1 ms delay."""
     head = b"\xaa\x44\xb5" + bytes((idle,)) + message_id.to_bytes(2, "little")
-    time_fields = bytes((time_ref, 160)) + (2300).to_bytes(2, "little") + bytes(8)
+    week = (2300).to_bytes(2, "little") + ms.to_bytes(4, "little")
+    time_fields = bytes((time_ref, 160)) + week + bytes(4)
     return head + length.to_bytes(2, "little") + time_fields + b"\x00\x12\x01\x00"
 
 
@@ -159,7 +160,7 @@ def unicore_header(idle: int, message_id: int, length: int, time_ref: int) -> by
 #: payload past 1023 bytes, a NovAtel header length other than 28, a SkyTraq message ID or
 #: length no public decoder takes, a UBX class no receiver sends, an RTCM 3 message number
 #: outside 1001-1399 and 4001-4095, an SBF block number outside 4000-6015, a Unicore CPU idle
-#: time past 100, time reference past 1 or message ID Unicore does not assign), which would
+#: time past 100, time reference past 1 or time of week past the week), which would
 #: hold the sentences after it for up to 19 s at 4800 baud.
 LEAD_INS = [
     b"\xa0\xa2\x04\x00",  # SiRF, 1024 bytes
@@ -179,10 +180,10 @@ LEAD_INS = [
     b"$@\x00\x00\x80\x17\x00\x04",  # SBF, block number 6016, 1024 bytes
     b"$@\x00\x00\xff\xff\x00\x04",  # SBF, block number 8191 (revision 7), 1024 bytes
     # Unicore, BESTNAV (2118) and 8192 bytes: a CPU idle time of 101 (GPS time), then time
-    # reference 2; then message ID 3117 (none), 1024 bytes
+    # reference 2; then message ID 3117 and 1024 bytes at 604,800,000 ms, a week's length
     unicore_header(101, 2118, 0x2000, 0),
     unicore_header(50, 2118, 0x2000, 2),
-    unicore_header(50, 3117, 0x0400, 0),
+    unicore_header(50, 3117, 0x0400, 0, ms=604_800_000),
     # SkyTraq: channel status (0xDE) of 8192 bytes, not 3 + 10 a satellite; extended raw
     # measurements (0xE5) of 4096 bytes, not 14 + 31 a signal; message ID 0x42, 4096 bytes
     b"\xa0\xa1\x20\x00\xde",
@@ -293,3 +294,50 @@ def test_a_sentence_glued_to_noise_before_a_lead_in_comes_before_the_sentences_a
         cut, frames = run(data, [size])
         assert frames == SENTENCES[:6], size
         assert (cut.frames, cut.overlong, cut.skipped_bytes) == (6, 0, len(noise)), size
+
+
+#: Message IDs no list of the framer's sources holds: pyunigps numbers its UNI_MSGIDS 1 to 79
+#: in sequence (unitypes_core.py: "TODO replace sequential nos with actual msgids"), so the
+#: IDs of UNILOGLIST, KSXT, HEADINGSTATUS, the PPP-B2b and E6 blocks and later logs are not
+#: public; a receiver with newer firmware sends such messages all the same.
+UNLISTED_IDS = (25, 59, 2000, 3117)
+
+
+def unicore_message(message_id: int, body: bytes, ms: int = 4000) -> bytes:
+    """The header of SparkFun's real Unicore message (BESTNAV, GPS time, time status 201) with
+    ``message_id``, ``ms`` as its time of week and the length of ``body``, then ``body`` and
+    the CRC-32 over both."""
+    head = bytearray(UNICORE[0][:24])
+    head[4:6] = message_id.to_bytes(2, "little")
+    head[6:8] = len(body).to_bytes(2, "little")
+    head[12:16] = ms.to_bytes(4, "little")
+    message = bytes(head) + body
+    return message + oem_crc(message).to_bytes(4, "little")
+
+
+@pytest.mark.parametrize("message_id", UNLISTED_IDS)
+def test_a_unicore_message_of_an_unlisted_id_costs_only_its_own_bytes(message_id: int) -> None:
+    """A Unicore message whose ID no source lists, its CRC-32 holding, between sentences, the
+    sentence after it glued to it: its body the bytes of the real NovAtel RANGECMP log of
+    RTKLIB's capture (Unicore's compressed observations, OBSVMCMP, take NovAtel's layout),
+    which hold ``$``, ``!``, CR and LF. At every chunking the frames are exactly the
+    sentences, no piece of the body for the decoder to reject, the message's bytes are
+    skipped, and a port that sends only such messages is named Unicore in the hint."""
+    body = NOVATEL[2][28:-4]
+    assert all(byte in body for byte in b"$!\r\n")
+    message = unicore_message(message_id, body)
+    data = LINES[0] + message + SENTENCES[1] + b"\r\n" + message + LINES[2]
+    for size in (1, 7, 64, 300, len(data)):
+        cut, frames = run(data, [size])
+        assert frames == SENTENCES[:3], size
+        assert cut.skipped_bytes == 2 * len(message), size
+    assert "Unicore" in NmeaFramer().no_frame_hint(message * 3)
+
+
+def test_a_unicore_time_of_week_within_the_week_is_taken_out() -> None:
+    """The last millisecond of a GPS week, 604,799,999, is a Unicore header's time of week;
+    604,800,000 (see :data:`LEAD_INS`) is none."""
+    message = unicore_message(2000, NOVATEL[0][28:-4], ms=604_799_999)
+    cut, frames = run(LINES[0] + message + LINES[1], [])
+    assert frames == SENTENCES[:2]
+    assert cut.skipped_bytes == len(message)

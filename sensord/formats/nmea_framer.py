@@ -120,26 +120,15 @@ _OEM_HEADER, _UNICORE_HEADER = 10, 24
 _OEM_HEADER_LENGTH = 28
 #: A Unicore header (Unicore's user manual, "Binary Message Header Structure": 3 sync
 #: bytes, then at offset 3 the CPU idle time "between 0 and 100", 4 the message ID, 6 the
-#: message length, 8 the time reference, GPS or BDS time, 0 or 1; then time status, week,
-#: milliseconds, a reserved word, version, leap seconds and output delay) with a CPU idle
-#: time past 100 or a time reference past 1 is no message.
-_UNICORE_MAX_IDLE, _UNICORE_TIME_REFS = 100, (0, 1)
-#: The message IDs of the Unicore N4 receivers' (UM980, UM981, UM982) binary messages: the
-#: union of pyunigps 1.0.1's UNI_MSGIDS (unitypes_core.py, from Unicore's "Reference
-#: Commands Manual for N4 High Precision Products") and the Fixposition SDK's UNI_B messages
-#: (fpsdk_common/parser/unib.hpp, from Unicore's "High Precision Commands and Logs"), which
-#: disagree only on AGRIC (11276 and 1276) and add PTOBSINFO 221 and PPPSTATUS 9000. A false
-#: ``AA 44 B5`` in line noise whose message ID is none of these is no candidate.
-_UNICORE_IDS = frozenset(
-    (
-        *(4, 8, 9, 12, 13, 19, 20, 21, 22, 37, 46, 49, 102, 106, 107, 108, 109, 110, 112),
-        *(138, 139, 142, 173, 176, 218, 220, 221, 240, 242, 284, 509, 510, 511, 512, 519),
-        *(520, 521, 953, 954, 972, 1019, 1020, 1021, 1025, 1026, 1041, 1042, 1276, 1316),
-        *(1317, 1331, 1333, 2012, 2115, 2116, 2117, 2118, 2119, 2120, 2121, 2122, 2124),
-        *(2125, 2302, 2304, 2306, 2308, 2310, 2312, 2314, 2318, 2319, 2320, 2321, 2322),
-        *(2323, 2324, 2999, 9000, 11276),
-    )
-)
+#: message length, 8 the time reference, GPS or BDS time, 0 or 1; then time status, week, at
+#: offset 12 the time of week in milliseconds, a reserved word, version, leap seconds and
+#: output delay) with a CPU idle time past 100, a time reference past 1 or a time of week
+#: past the week's last millisecond is no message. The message ID is left free: the IDs of
+#: several N4 logs are not public (pyunigps numbers its UNI_MSGIDS in sequence, "TODO
+#: replace sequential nos with actual msgids"), and a message of an ID missing from a list
+#: would be line noise whose ``$``, ``!`` and line ends give frames for the decoder to
+#: reject, several for every message.
+_UNICORE_MAX_IDLE, _UNICORE_TIME_REFS, _UNICORE_WEEK_MS = 100, (0, 1), 604_800_000
 #: The first byte of a SiRF binary message: ``A0 A2``, the payload's length (two bytes,
 #: big-endian, 15 bits), the payload, its checksum (the 15-bit sum of the payload's bytes,
 #: big-endian), and ``B0 B3``.
@@ -248,7 +237,7 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     takes, a NovAtel header length other than 28, a ``$BIN`` block ID of 256 or more, an SBF
     block number outside 4000-6015, an SBF length that is not a multiple of 4, shorter than
     its header or past ``limit``, a Unicore CPU idle time past 100, time reference past 1 or
-    message ID Unicore does not assign."""
+    time of week past 604,799,999 ms."""
     if kind == _RTCM:
         length = (data[start + 1] & 0x03) << 8 | data[start + 2]
         if length >= 2 and start + _RTCM_HEADER + 2 <= len(data):
@@ -283,7 +272,7 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
             length > limit
             or data[start + 3] > _UNICORE_MAX_IDLE
             or data[start + 8] not in _UNICORE_TIME_REFS
-            or data[start + 4] | data[start + 5] << 8 not in _UNICORE_IDS
+            or int.from_bytes(data[start + 12 : start + 16], "little") >= _UNICORE_WEEK_MS
         ):
             return 0
         return start + _UNICORE_HEADER + length + 4
@@ -681,8 +670,8 @@ class NmeaFramer(LineFramer):
     class no receiver sends, an RTCM 3 message number not assigned, once its first bytes came,
     a SiRF payload past 1023 bytes, a SkyTraq message ID or length no public decoder takes, a
     NovAtel header length other than 28, a ``$BIN`` block ID past 255, an SBF block number
-    outside 4000-6015, a Unicore CPU idle time past 100, time reference past 1 or message ID
-    not assigned), as line noise may begin, which would otherwise hold a talker's sentences
+    outside 4000-6015, a Unicore CPU idle time past 100, time reference past 1 or time of week
+    past the week), as line noise may begin, which would otherwise hold a talker's sentences
     without checksum behind it for its claimed length. A candidate whose bytes have not all
     come yet is
     held back with what follows it, which may be up to its claimed length of sentences when
