@@ -1,8 +1,8 @@
 """SkyTraq binary messages in an NMEA stream (``binary_protocols.hex``: messages of gpsd's
 capture ``skytraq-bin.log``, a SkyTraq receiver's binary output, each with its origin), read
-through the framer as the sensor reads them. Each is taken out by its length, its message
-ID and its check (the XOR of its payload and CR LF), its bytes counted in
-``skipped_bytes``; one whose check fails is bytes."""
+through the framer as the sensor reads them. Each is taken out by its length (past 87 bytes,
+one that its message ID has) and its check (the XOR of its payload and CR LF), its bytes
+counted in ``skipped_bytes``; one whose check fails is bytes."""
 
 from __future__ import annotations
 
@@ -71,12 +71,13 @@ def test_a_gn_receivers_readings_are_whole_with_skytraq_messages_between_its_sen
 
 def test_a_message_whose_check_fails_is_bytes() -> None:
     """A message with one byte of its payload changed, with its line end cut short, or with
-    a payload length its message ID never has: none is taken out, the sentences around it are
-    read, and a port that sends only such messages is not named as sending them."""
+    a payload length past 87 bytes its message ID never has (60 NUL bytes more, its XOR
+    unchanged): none is taken out, the sentences around it are read, and a port that sends
+    only such messages is not named as sending them."""
     message = SKYTRAQ[1]
     flipped = message[:20] + bytes((message[20] ^ 0x01,)) + message[21:]
     no_lf = message[:-1] + b"\x00"
-    longer = message[:3] + bytes((message[3] + 1,)) + message[4:-3] + b"\x00" + message[-3:]
+    longer = message[:3] + bytes((message[3] + 60,)) + message[4:-3] + bytes(60) + message[-3:]
     assert "SkyTraq" in NmeaFramer().no_frame_hint(message * 3)
     for damaged in (flipped, no_lf, longer):
         _, frames = run(LINES[0] + damaged + LINES[1], [])
@@ -122,3 +123,52 @@ def test_a_damaged_message_never_swallows_a_following_sentence(
     _, frames = run(before + damaged + b"".join(after), sizes)
     expected = [line[:-2] for line in [before, *after]]
     assert [frame for frame in frames if frame in expected] == expected
+
+
+def skytraq_message(payload: bytes) -> bytes:
+    """``payload`` (message ID and body) as a SkyTraq binary message: ``A0 A1``, its length,
+    the payload, its XOR and CR LF."""
+    return (
+        b"\xa0\xa1"
+        + len(payload).to_bytes(2, "big")
+        + payload
+        + bytes((reduce(xor, payload, 0),))
+        + b"\r\n"
+    )
+
+
+def navigation_data() -> bytes:
+    """A Navigation Data Message (0xA8, 59 bytes; SkyTraq AN0003, its answer to a query or
+    its periodic binary output, whose ID no public decoder takes): a 3D fix of 9 satellites,
+    week 2300, 36.00 s into it (3600, in 0.01 s: ``10 0E``), 24.7847 N 121.0082 E (Hsinchu),
+    110.24 m above the ellipsoid, 90.12 m MSL, GDOP 1.8 to TDOP 0.9, ECEF in cm, at rest. Its
+    bytes hold a ``$``, 0x24, in the DOPs' 0.36."""
+    body = bytes((0xA8, 3, 9)) + (2300).to_bytes(2, "big") + (3600).to_bytes(4, "big")
+    body += (247_847_000).to_bytes(4, "big", signed=True)
+    body += (1_210_082_000).to_bytes(4, "big", signed=True)
+    body += (11_024).to_bytes(4, "big") + (9_012).to_bytes(4, "big")
+    body += b"".join(dop.to_bytes(2, "big") for dop in (180, 150, 36, 120, 90))
+    ecef = (-297_019_900, 497_480_500, 265_708_100, 0, 0, 0)
+    body += b"".join(value.to_bytes(4, "big", signed=True) for value in ecef)
+    assert len(body) == 59
+    return body
+
+
+def test_a_short_message_of_an_id_no_decoder_takes_costs_only_its_own_bytes() -> None:
+    """A Venus receiver answers a query between its sentences with a message no public
+    decoder reads (a Navigation Data Message, 0xA8, its payload holding a ``$``; a software
+    CRC, 0x81; a position update rate, 0x86): each is taken out by its XOR and CR LF, at any
+    chunking, the frames exactly the sentences. As bytes, the ``$`` piece up to the
+    message's own CR LF was a frame for the decoder to reject."""
+    messages = [
+        skytraq_message(navigation_data()),
+        skytraq_message(b"\x81\x01\x9a\x24"),
+        skytraq_message(b"\x86\x01"),
+    ]
+    assert all(b"$" in message for message in messages[:2])
+    data = b"".join(messages[at % 3] + line for at, line in enumerate(LINES[:9]))
+    taken = sum(len(messages[at % 3]) for at in range(9))
+    for size in [*range(1, 12), 64, len(data)]:
+        cut, frames = run(data, [size])
+        assert frames == SENTENCES[:9], size
+        assert cut.skipped_bytes == taken, size

@@ -156,8 +156,8 @@ _SKYTRAQ_HEADER = 5
 #: signal, 0xE1 (GLONASS string) as 3 and the string's 9, 0x5C (GLONASS ephemeris) as 3 and
 #: four strings of 10, 0x83 and 0x84 (ACK and NACK) as the ID they answer (and its sub-ID, for
 #: the messages that have one). Every count is one byte, so at most 255. A false ``A0 A1`` in
-#: line noise with another message ID or length is no candidate, so a sentence without
-#: checksum after it is not held behind it; a real message of another ID stays bytes.
+#: line noise with another message ID or length, longer than :data:`_SKYTRAQ_SHORT`, is no
+#: candidate, so a sentence without checksum after it is not held behind it for long.
 _SKYTRAQ_LENGTHS = {
     message_id: frozenset(base + each * count for count in range(most + 1))
     for message_id, base, each, most in (
@@ -176,6 +176,14 @@ _SKYTRAQ_LENGTHS = {
         (0x84, 2, 1, 1),
     )
 }
+#: The longest payload of a SkyTraq message of any message ID: AN0003's answers to queries
+#: that no public decoder takes run up to the GPS ephemeris (0xB1: the ID, the SV ID in two
+#: bytes and three subframes of 28, 87 bytes), among them the navigation data message (0xA8,
+#: 59), the software CRC (0x81, 4) and the position update rate (0x86, 2). As bytes, each
+#: ``$`` or ``!`` in such a message up to its own CR LF would be a frame for the decoder to
+#: reject; a false ``A0 A1`` that claims at most this many holds a sentence without checksum
+#: for at most 94 bytes (0.1 s at 9600 baud).
+_SKYTRAQ_SHORT = 87
 #: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
 #: length byte, whose 6 reserved bits are zero, ``$BIN``, SBF's ``$@``, a NovAtel or Unicore
 #: log's sync bytes, or SiRF's or SkyTraq's.
@@ -233,11 +241,11 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     length field; 0 when its header rules it out (or, for RTCM 3, its message number once it
     has come): a UBX class no message has, an RTCM 3 message number not assigned, a UBX
     payload, a NovAtel or Unicore message or a ``$BIN`` data length past ``limit``, a SiRF
-    payload length past 1023, a SkyTraq message ID or payload length no public decoder
-    takes, a NovAtel header length other than 28, a ``$BIN`` block ID of 256 or more, an SBF
-    block number outside 4000-6015, an SBF length that is not a multiple of 4, shorter than
-    its header or past ``limit``, a Unicore CPU idle time past 100, time reference past 1 or
-    time of week past 604,799,999 ms."""
+    payload length past 1023, a SkyTraq payload past 87 bytes whose message ID and length no
+    public decoder takes, a NovAtel header length other than 28, a ``$BIN`` block ID of 256
+    or more, an SBF block number outside 4000-6015, an SBF length that is not a multiple of
+    4, shorter than its header or past ``limit``, a Unicore CPU idle time past 100, time
+    reference past 1 or time of week past 604,799,999 ms."""
     if kind == _RTCM:
         length = (data[start + 1] & 0x03) << 8 | data[start + 2]
         if length >= 2 and start + _RTCM_HEADER + 2 <= len(data):
@@ -254,7 +262,9 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
         return start + _UBX_HEADER + 2 + length
     if kind == _SKYTRAQ:
         length = data[start + 2] << 8 | data[start + 3]
-        if length not in _SKYTRAQ_LENGTHS.get(data[start + 4], ()):
+        if not length or (
+            length > _SKYTRAQ_SHORT and length not in _SKYTRAQ_LENGTHS.get(data[start + 4], ())
+        ):
             return 0
         return start + _SKYTRAQ_HEADER - 1 + length + 3
     if kind == _SIRF:
@@ -668,15 +678,15 @@ class NmeaFramer(LineFramer):
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
     searched again from its second byte; so is one whose header no real message has (a UBX
     class no receiver sends, an RTCM 3 message number not assigned, once its first bytes came,
-    a SiRF payload past 1023 bytes, a SkyTraq message ID or length no public decoder takes, a
-    NovAtel header length other than 28, a ``$BIN`` block ID past 255, an SBF block number
-    outside 4000-6015, a Unicore CPU idle time past 100, time reference past 1 or time of week
-    past the week), as line noise may begin, which would otherwise hold a talker's sentences
-    without checksum behind it for its claimed length. A candidate whose bytes have not all
-    come yet is
-    held back with what follows it, which may be up to its claimed length of sentences when
-    its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other binary
-    data). So the bytes of every candidate after its first are searched for whole sentences as
+    a SiRF payload past 1023 bytes, a SkyTraq payload past 87 bytes whose message ID and length
+    no public decoder takes, a NovAtel header length other than 28, a ``$BIN`` block ID past
+    255, an SBF block number outside 4000-6015, a Unicore CPU idle time past 100, time
+    reference past 1 or time of week past the week), as line noise may begin, which would
+    otherwise hold a talker's sentences without checksum behind it for its claimed length. A
+    candidate whose bytes have not all come yet is held back with what follows it, which may
+    be up to its claimed length of sentences when its length field is damaged (or when its
+    ``B5 62`` or ``D3`` is part of other binary data). So the bytes of every candidate after
+    its first are searched for whole sentences as
     they come (its header's too, whose length field may be the ``$`` of a sentence when the
     frame was cut short within it): a start character, an address letter, printable text, ``*``
     and two hex digits (at most ``max_frame_bytes`` in all, as on a line), maybe bytes after the
