@@ -547,8 +547,9 @@ SENTENCES = [
 #: Noise on the wire, a few bytes or a long run: any bytes but the line ends ("\n", and "\r",
 #: which ends an NMEA line too), the checksum delimiter (noise that holds a whole checksummed
 #: sentence is a sentence), the first UBX sync byte and the RTCM 3 preamble (binary frames have
-#: tests of their own); or noise that begins like a Hemisphere, Septentrio, NovAtel, Unicore
-#: or SiRF binary message, whose random length field may claim the sentences after it.
+#: tests of their own); or noise that begins like a Hemisphere, Septentrio, NovAtel, Unicore,
+#: SiRF or SkyTraq binary message, whose random length field may claim the sentences after it
+#: (a SkyTraq one of at most 87 bytes whatever its message ID, after ``A0 A1 00``).
 NOISE = st.one_of(
     st.binary(max_size=12),
     # a stray start character in a long binary run (RTCM 3, a UBX frame past the UBX cap)
@@ -557,7 +558,18 @@ NOISE = st.one_of(
 NOISE = st.one_of(
     NOISE,
     st.tuples(
-        st.sampled_from([b"$BIN", b"$@", b"\xaa\x44\x12\x1c", b"\xaa\x44\xb5", b"\xa0\xa2"]), NOISE
+        st.sampled_from(
+            [
+                b"$BIN",
+                b"$@",
+                b"\xaa\x44\x12\x1c",
+                b"\xaa\x44\xb5",
+                b"\xa0\xa2",
+                b"\xa0\xa1",
+                b"\xa0\xa1\x00",
+            ]
+        ),
+        NOISE,
     ).map(b"".join),
 )
 #: What ends a sentence: a line end of any kind, or nothing (the next one is glued to it).
