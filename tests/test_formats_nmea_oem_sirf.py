@@ -297,7 +297,7 @@ def test_a_sentence_glued_to_noise_before_a_lead_in_comes_before_the_sentences_a
 
 
 #: Message IDs no list of the framer's sources holds: pyunigps numbers its UNI_MSGIDS 1 to 79
-#: in sequence (unitypes_core.py: "TODO replace sequential nos with actual msgids"), so the
+#: in sequence (unitypes_core.py, placeholders for the actual IDs), so the
 #: IDs of UNILOGLIST, KSXT, HEADINGSTATUS, the PPP-B2b and E6 blocks and later logs are not
 #: public; a receiver with newer firmware sends such messages all the same.
 UNLISTED_IDS = (25, 59, 2000, 3117)

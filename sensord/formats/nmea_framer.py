@@ -124,8 +124,8 @@ _OEM_HEADER_LENGTH = 28
 #: offset 12 the time of week in milliseconds, a reserved word, version, leap seconds and
 #: output delay) with a CPU idle time past 100, a time reference past 1 or a time of week
 #: past the week's last millisecond is no message. The message ID is left free: the IDs of
-#: several N4 logs are not public (pyunigps numbers its UNI_MSGIDS in sequence, "TODO
-#: replace sequential nos with actual msgids"), and a message of an ID missing from a list
+#: several N4 logs are not public (pyunigps numbers its UNI_MSGIDS in sequence, as
+#: placeholders for the actual IDs), and a message of an ID missing from a list
 #: would be line noise whose ``$``, ``!`` and line ends give frames for the decoder to
 #: reject, several for every message.
 _UNICORE_MAX_IDLE, _UNICORE_TIME_REFS, _UNICORE_WEEK_MS = 100, (0, 1), 604_800_000
