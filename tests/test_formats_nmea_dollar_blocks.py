@@ -178,6 +178,20 @@ def damaged_copies(draw: st.DrawFn, blocks: list[bytes]) -> bytes:
     return block[: draw(st.integers(1, len(block) - 1))]
 
 
+def keeps_the_sentences_around(
+    damaged: bytes, first: int, sizes: list[int]
+) -> tuple[list[bytes], list[bytes]]:
+    """``damaged`` between the sentence ``first`` of :data:`LINES` and the seven after it, the
+    first of those glued to it, read in pieces of ``sizes``: every sentence, before and after,
+    is read, in order. The frames read, and those sentences."""
+    before = LINES[first]
+    after = LINES[first + 1 : first + 8]
+    expected = [line[:-2] for line in [before, *after]]
+    _, frames = run(before + damaged + b"".join(after), sizes)
+    assert [frame for frame in frames if frame in expected] == expected
+    return frames, expected
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     damaged=damaged_copies(BIN + SBF),
@@ -191,12 +205,7 @@ def test_a_damaged_block_never_swallows_a_following_sentence(
     sentences, the sentence after it glued to it: every sentence, before and after, is read,
     in order, at any chunking; what the damaged block's bytes give besides is never a
     sentence whose checksum holds."""
-    before = LINES[first]
-    after = LINES[first + 1 : first + 8]
-    data = before + damaged + b"".join(after)
-    expected = [line[:-2] for line in [before, *after]]
-    _, frames = run(data, sizes)
-    assert [frame for frame in frames if frame in expected] == expected
+    frames, expected = keeps_the_sentences_around(damaged, first, sizes)
     for frame in frames:
         if frame not in expected and frame[-3:-2] == b"*":
             assert checksum(frame[1:-3]) != int(frame[-2:], 16) or frame[:1] not in b"$!"
