@@ -288,6 +288,27 @@ def test_an_unanswered_write_s_hint_checks_the_line_only_while_nothing_answers(
         hand.close()
 
 
+def answer_writes_late(hand: HandBus, late: list[bytes]) -> int:
+    """Run ``hand``'s bus from 100 to 112 s in steps of 50 ms, its reads answered at once and
+    the set-up write's n-th request 0.3 s after it by ``late[n]`` (the last of ``late`` for
+    any after it): how many times the write was sent."""
+    at = 100.0
+    due: list[tuple[float, bytes]] = []
+    writes = 0
+    while at < 112.0:
+        request = hand.tick(at)
+        if request == READ:
+            due.append((at + 0.005, READINGS))
+        elif request:
+            due.append((at + 0.3, late[min(writes, len(late) - 1)]))
+            writes += 1
+        for when, data in [d for d in due if d[0] <= at]:
+            due.remove((when, data))
+            hand.receive(at, data, look=False)
+        at = round(at + 0.05, 6)
+    return writes
+
+
 def test_a_write_answered_after_its_timeout_each_time_is_taken_and_told_to_raise_the_timeout(
     pty_pair: PtyPair,
 ) -> None:
@@ -304,20 +325,7 @@ def test_a_write_answered_after_its_timeout_each_time_is_taken_and_told_to_raise
     hand = HandBus(pty_pair, scd30(retries=0, timeout_s=0.2))
     try:
         with capture_logs() as logs:
-            at = 100.0
-            due: list[tuple[float, bytes]] = []
-            writes = 0
-            while at < 112.0:
-                request = hand.tick(at)
-                if request == READ:
-                    due.append((at + 0.005, READINGS))
-                elif request:
-                    writes += 1
-                    due.append((at + 0.3, START))
-                for when, data in [d for d in due if d[0] <= at]:
-                    due.remove((when, data))
-                    hand.receive(at, data, look=False)
-                at = round(at + 0.05, 6)
+            writes = answer_writes_late(hand, [START] * 3)
         counters = hand.counters("scd30")
         assert counters.errors["late"] == 3, counters.errors
         assert not [e for e in logs if e["event"] == "set-up write unanswered"]
@@ -365,20 +373,7 @@ def test_a_write_refused_after_its_timeout_is_not_taken(
     hand = HandBus(pty_pair, scd30(retries=0, timeout_s=0.2))
     try:
         with capture_logs() as logs:
-            at = 100.0
-            due: list[tuple[float, bytes]] = []
-            writes = 0
-            while at < 112.0:
-                request = hand.tick(at)
-                if request == READ:
-                    due.append((at + 0.005, READINGS))
-                elif request:
-                    due.append((at + 0.3, late[writes]))
-                    writes += 1
-                for when, data in [d for d in due if d[0] <= at]:
-                    due.remove((when, data))
-                    hand.receive(at, data, look=False)
-                at = round(at + 0.05, 6)
+            writes = answer_writes_late(hand, late)
         assert writes == 3
         lines = [e["event"] for e in logs if e["event"].startswith("set-up write")]
         assert lines == [told]
