@@ -1612,13 +1612,7 @@ def test_a_polled_sds011_on_a_working_period_publishes_no_answer_of_its_fan_spin
     read and counted as ignored, not published, with no log line; those after are."""
     clock = Clock()
     with PtyPair() as pair, capture_logs() as logs:
-        rt = sds011_on(
-            pair,
-            clock,
-            ["query_mode", "working_period=1"],
-            {"command": "query", "interval_s": interval_s},
-            warmup_s=None,
-        )
+        rt = sds011_polled_on_a_working_period(pair, clock, interval_s)
         sds = SpinningSds011(pair, clock)
         sds.device = PeriodicSds011(clock, 1)
         start = clock.now
@@ -1644,6 +1638,20 @@ def test_a_polled_sds011_on_a_working_period_publishes_no_answer_of_its_fan_spin
     assert len([e for e in logs if e["event"].startswith("warmed up")]) <= 1
 
 
+def sds011_polled_on_a_working_period(
+    pair: PtyPair, clock: Clock, interval_s: float
+) -> SensorRuntime:
+    """An SDS011 sensor in query mode on a working period of 1 minute, queried every
+    ``interval_s``, with the preset's warm-up, opened on ``pair``."""
+    return sds011_on(
+        pair,
+        clock,
+        ["query_mode", "working_period=1"],
+        {"command": "query", "interval_s": interval_s},
+        warmup_s=None,
+    )
+
+
 class NoisySds011(SpinningSds011):
     """:class:`SpinningSds011` whose answers that come ``spoilt`` seconds into a run of its
     working period (a minute) arrive with their checksum spoilt on the line: nettigo/namf
@@ -1667,13 +1675,7 @@ def settled_runs(interval_s: float, spoilt: tuple[float, float]) -> tuple[int, i
     held, and those sent."""
     clock = Clock()
     with PtyPair() as pair:
-        rt = sds011_on(
-            pair,
-            clock,
-            ["query_mode", "working_period=1"],
-            {"command": "query", "interval_s": interval_s},
-            warmup_s=None,
-        )
+        rt = sds011_polled_on_a_working_period(pair, clock, interval_s)
         sds = NoisySds011(pair, clock)
         sds.device = PeriodicSds011(clock, 1)
         sds.spoilt = spoilt
