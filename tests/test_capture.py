@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from harness.common import up_settled, wait_for
-from harness.pty import PtyPair, run_as_user, wait_readable
+from harness.pty import PtyPair, pty_numbers_held, run_as_user, wait_readable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -709,9 +709,10 @@ def test_simulate_replay_plays_a_capture_on_a_pty(tmp_path: Path) -> None:
         target=cli.main,
         args=(["simulate", "--replay", str(path), "--link", str(link), "--seconds", "4"],),
     )
-    thread.start()
-    try:
+    with pty_numbers_held():
+        thread.start()
         wait_for(link.exists, 5.0, "the replay's pty link")
+    try:
         fd = os.open(link, os.O_RDWR | os.O_NOCTTY)
         try:
             assert wait_readable(fd, 3.0)

@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 from harness.daemon import sensord_cli
-from harness.pty import PtyPair, symlinked_pty, wait_readable
+from harness.pty import PtyPair, pty_numbers_held, symlinked_pty, wait_readable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -1539,15 +1539,16 @@ def test_the_simulate_command_answers_what_is_written_to_its_pty(tmp_path: Path)
     config.write_text('[[sensors]]\nname = "co2"\nport = "sim://co2"\npreset = "mhz19"\n')
     # started as a shell's background job is: with SIGINT ignored, which it inherits
     command = [sys.executable, "-m", "sensord", "simulate", "-c", str(config), "--seconds", "20"]
-    proc = subprocess.Popen(
-        ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with pty_numbers_held():
+        proc = subprocess.Popen(
+            ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout is not None
         line = proc.stdout.readline()
+    try:
         path = line.rsplit(" on ", 1)[1].strip()
         fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
         try:

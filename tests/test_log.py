@@ -28,6 +28,7 @@ import structlog
 from harness.common import REPO, refuse_threads
 from harness.config import sensor_toml
 from harness.daemon import StartDaemon
+from harness.pty import pty_numbers_held
 from pymodbus.pdu import DecodePDU
 
 from sensord import log as sensord_log
@@ -57,7 +58,8 @@ class FakeClock:
 @pytest.fixture
 def terminal() -> Iterator[TextIO]:
     """The slave side of a real pseudo-terminal, opened as a text stream (isatty() is True)."""
-    master, slave = os.openpty()
+    with pty_numbers_held():
+        master, slave = os.openpty()
     stream = open(slave, "w", encoding="utf-8")  # noqa: SIM115 - closed by the fixture
     try:
         yield stream

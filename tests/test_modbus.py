@@ -34,7 +34,7 @@ from harness.modbus import (
     rtu_frame,
     run_reader_until,
 )
-from harness.pty import Rfc2217Server, SymlinkedPty, wait_readable
+from harness.pty import Rfc2217Server, SymlinkedPty, pty_numbers_held, wait_readable
 from harness.replay import counts, replay_counts
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -3121,14 +3121,16 @@ def test_an_rtu_responder_drops_an_incomplete_request_after_a_silence() -> None:
 @pytest.mark.slow
 def test_simulate_answers_the_demo_meters_requests_on_a_pty(tmp_path: Path) -> None:
     link = tmp_path / "ttyMETER"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sensord", "simulate", "--sensor", "meter", "--link", str(link)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    with pty_numbers_held():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sensord", "simulate", "--sensor", "meter", "--link", str(link)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert proc.stdout is not None
-        assert proc.stdout.readline().decode().startswith(f"{link} -> /dev/pts/")
+        first = proc.stdout.readline().decode()
+    try:
+        assert first.startswith(f"{link} -> /dev/pts/")
         assert "unit 1 (meter)" in proc.stdout.readline().decode()
         ask_meter(link)
         probe = [sys.executable, "-m", "sensord", "modbus", "read", str(link)]
@@ -3175,14 +3177,16 @@ def test_simulate_answers_over_rtu_for_a_modbus_tcp_device(tmp_path: Path) -> No
     link = tmp_path / "ttyGATEWAY"
     example = Path(__file__).parent.parent / "systemd" / "sensord.toml"
     command = ["simulate", "-c", str(example), "--sensor", "meter_heat_pump", "--link", str(link)]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sensord", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
+    with pty_numbers_held():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sensord", *command],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert proc.stdout is not None
-        assert proc.stdout.readline().decode().startswith(f"{link} -> /dev/pts/")
+        first = proc.stdout.readline().decode()
+    try:
+        assert first.startswith(f"{link} -> /dev/pts/")
         assert "unit 2 (meter_heat_pump)" in proc.stdout.readline().decode()
         ask_meter(link, unit=2, address=52)  # total_power, ref 30053
     finally:

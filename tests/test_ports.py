@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from harness.daemon import sensord_cli
-from harness.pty import PtyPair, held_by_subprocess, run_as_user
+from harness.pty import PtyPair, held_by_subprocess, pty_numbers_held, run_as_user
 from pytest_mock import MockerFixture
 from serial.tools.list_ports import comports
 
@@ -58,10 +58,12 @@ def test_the_program_playing_a_pty_device_does_not_count_as_holding_it(tmp_path:
     slave so the pty stays up): the port is free for a sensor, as ``sensord run`` finds it."""
     link = tmp_path / "ttySIM"
     command = [sys.executable, "-m", "sensord", "simulate", "--link", str(link)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
+    with pty_numbers_held():
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert proc.stdout is not None
-        assert proc.stdout.readline().decode().startswith(f"{link} -> /dev/pts/")
+        first = proc.stdout.readline().decode()
+    try:
+        assert first.startswith(f"{link} -> /dev/pts/")
         assert find_holders(str(link))  # it has the slave open
         assert check_device(str(link)) == []
         with held_by_subprocess(str(link)) as holder:  # anyone else still counts

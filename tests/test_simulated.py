@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from harness.common import wait_for
 from harness.daemon import DaemonProcess
+from harness.pty import pty_numbers_held
 
 from sensord.cli import main
 from sensord.config import Config
@@ -596,40 +597,42 @@ def test_simulate_link_replaces_nothing_but_its_own_links(
         main([*simulate, str(devnull)])
     assert "/dev/null exists (a device node)" in capfd.readouterr().err
     assert devnull.is_char_device()
-    for left in ("/dev/pts/4093", str(tmp_path / "gone")):  # earlier runs', to ptys gone
-        link = tmp_path / "tty"
-        link.unlink(missing_ok=True)
-        link.symlink_to(left)
-        assert main([*simulate, str(link)]) == 0
-        assert f"{link} -> /dev/pts/" in capfd.readouterr().out
-        assert not link.is_symlink()  # removed on exit
-    # a file beside the link is not touched (the link is made under a name of its own)
-    beside = tmp_path / "tty.tmp"
-    beside.write_text("someone's\n")
-    assert main([*simulate, str(tmp_path / "tty")]) == 0
-    assert beside.read_text() == "someone's\n"
-    # a link to a pty another run plays on is refused
-    with device_pty(tmp_path / "busy") as (_, tty_path):
-        with pytest.raises(SystemExit):
-            main([*simulate, str(tmp_path / "busy")])
-        assert f"is a link to {tty_path}, a pty that is open" in capfd.readouterr().err
-        assert os.readlink(tmp_path / "busy") == tty_path
-    # a link another run made meanwhile at the same path stays
-    link = tmp_path / "taken"
-    with device_pty(link) as (_, tty_path):
-        assert os.readlink(link) == tty_path
-        link.unlink()
-        link.symlink_to("/dev/pts/4094")
-    assert os.readlink(link) == "/dev/pts/4094"
+    with pty_numbers_held():  # the ptys these runs make, as every pty of the suite
+        for left in ("/dev/pts/4093", str(tmp_path / "gone")):  # earlier runs', to ptys gone
+            link = tmp_path / "tty"
+            link.unlink(missing_ok=True)
+            link.symlink_to(left)
+            assert main([*simulate, str(link)]) == 0
+            assert f"{link} -> /dev/pts/" in capfd.readouterr().out
+            assert not link.is_symlink()  # removed on exit
+        # a file beside the link is not touched (the link is made under a name of its own)
+        beside = tmp_path / "tty.tmp"
+        beside.write_text("someone's\n")
+        assert main([*simulate, str(tmp_path / "tty")]) == 0
+        assert beside.read_text() == "someone's\n"
+        # a link to a pty another run plays on is refused
+        with device_pty(tmp_path / "busy") as (_, tty_path):
+            with pytest.raises(SystemExit):
+                main([*simulate, str(tmp_path / "busy")])
+            assert f"is a link to {tty_path}, a pty that is open" in capfd.readouterr().err
+            assert os.readlink(tmp_path / "busy") == tty_path
+        # a link another run made meanwhile at the same path stays
+        link = tmp_path / "taken"
+        with device_pty(link) as (_, tty_path):
+            assert os.readlink(link) == tty_path
+            link.unlink()
+            link.symlink_to("/dev/pts/4094")
+        assert os.readlink(link) == "/dev/pts/4094"
 
 
 def test_simulate_says_a_preset_sensor_reading_its_pty_warms_up_first(tmp_path: Path) -> None:
     config = tmp_path / "sensord.toml"
     config.write_text('[[sensors]]\nname = "air"\nport = "sim://air"\npreset = "pms5003"\n')
     command = ["simulate", "-c", str(config), "--seconds", "0.3", "--link", str(tmp_path / "tty")]
-    result = subprocess.run(
-        [sys.executable, "-m", "sensord", *command], capture_output=True, timeout=60, check=True
-    )
+    with pty_numbers_held():
+        result = subprocess.run(
+            [sys.executable, "-m", "sensord", *command], capture_output=True, timeout=60, check=True
+        )
     assert b"as 'air' drops the first 30 s of frames (warmup_s)" in result.stderr
     assert b"warmup_s = 0 in a copy of its [[sensors]] table skips that" in result.stderr
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness.pty import pty_numbers_held
 
 from sensord.sdnotify import watchdog_interval_s
 
@@ -277,7 +278,8 @@ def test_python_runtime_works_without_writable_executable_memory() -> None:
     mappings; a subprocess turns it on, proves it is in force, then imports and exercises pyserial
     (on a pty), prometheus_client (an HTTP scrape), structlog and sdnotify.
     """
-    result = _run(sys.executable, "-c", _UNDER_MDWE)
+    with pty_numbers_held():  # the pty it makes, as every pty of the suite
+        result = _run(sys.executable, "-c", _UNDER_MDWE)
     if result.returncode == 3:
         pytest.skip(result.stdout.strip())
     assert (result.returncode, result.stdout.splitlines()[-1:]) == (0, ["ok"]), result.stderr

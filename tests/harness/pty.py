@@ -7,7 +7,8 @@ re-points to a new pty, like a /dev/serial/by-id link. :class:`TcpPtyRelay` serv
 TCP for ``socket://`` ports, like ser2net. :func:`ptys` opens many at once for a block.
 :class:`Rfc2217Server` serves one over RFC 2217 (``rfc2217://``).
 :func:`held_by_subprocess` keeps a device open in another process, :func:`run_as_user` runs a
-check as another user (needs root).
+check as another user (needs root). Every pty of the suite is made under one lock shared by its
+processes (:func:`pty_numbers_held`), so :func:`pty_at_path` can make a pty again at a number.
 """
 
 from __future__ import annotations
@@ -102,6 +103,16 @@ class _AllocationLock:
 
 
 _allocation = _AllocationLock()
+
+
+def pty_numbers_held() -> contextlib.AbstractContextManager[None]:
+    """The lock every pty of the suite is made under, for a pty a test makes otherwise than
+    with :class:`PtyPair`: ``os.openpty`` in the test, or ``sensord simulate`` in a thread or
+    a subprocess (held until its pty is made: its link exists, or it printed the pty's path).
+    Unlocked, such a pty can take the number of one :func:`pty_at_path` is making again, and a
+    daemon reopening that path reads the other pty's device: another test's lines counted as
+    the replugged device's."""
+    return _allocation.held()
 
 
 class PtyPair:
