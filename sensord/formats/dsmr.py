@@ -17,7 +17,10 @@ writes energy and power in Wh and W (varh, var, VAh, VA), as Austria's Sagemcom 
 as the DSMR meters beside it are. A gas or water meter's line, whose reading comes after the
 time it was taken (``0-1:24.2.1(170102161005W)(00000.107*m3)``), gives its reading; one whose
 time is no time (``632525252525S``, as a Sagemcom XS210 writes it with no M-Bus device
-answering) holds no reading, and is ``invalid``. A DSMR 2.2 or 3 meter sends
+answering) holds no reading, and is ``invalid``; so does one dated 1 January 2000 whose value
+is 0, as a Landis+Gyr E350 whose clock was never set writes it
+(``0-1:24.2.1(000101010000W)(0000000000)``: nothing was read, and a 0 would read as a counter
+reset). A DSMR 2.2 or 3 meter sends
 its gas reading on the line after its code's, which ends in the unit
 (``0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)``, then ``(00001.001)``): that line is
 read as the code's value, and no other is. When a line of a code comes in its place (the next
@@ -44,8 +47,10 @@ newest first as DSMR has it, oldest first on a Sagemcom XT211) the duration of t
 failure, 240 s (of entries of one time, as a meter whose clock was not set writes them, the
 first, newest in DSMR's order); a Belgian meter's peaks of 13 months (``0-0:98.1.0``: per
 month its start, its peak's time and its peak) the latest month's peak. An entry whose time
-is none does not count, and a line whose entries all have none holds no reading
-(``invalid``). A line of one
+is none does not count, nor does one whose duration is 2^31 - 1 s, the "not set" of a
+Kaifa's log (``(000101000001W)(2147483647*s)``, a failure of 68 years), and a line whose
+entries all are such holds no reading (``invalid``); a failure that a meter whose clock was
+never set timed (``(000101010000W)(0000000253*s)``) counts, its duration measured. A line of one
 time stamp and several values, a Sanxing SX631's or a Hungarian meter's previous month
 (``0-0:98.1.0(210301000000W)(000249.070*kWh)(000100.816*kWh)...``, 19 values), gives the one
 after the time stamp, the energy imported by the month's end. A line of several values and
@@ -147,6 +152,34 @@ def _no_time(text: str) -> bool:
 #: The date of a time stamp that names no time: 1 January (19)70, a clock's zero (no DSMR
 #: meter logged anything then).
 _CLOCK_ZERO = (70, 1, 1)
+#: The date a meter whose clock was never set counts from, 1 January 2000 (``000101``): an
+#: entry of it with a value (a power failure's duration) is one, an entry of it whose value
+#: is 0 was never taken (see :func:`_no_value`).
+_UNSET_CLOCK_DATE = "000101"
+#: A duration of 2^31 - 1 s (0x7FFFFFFF, 68 years) as its digits: what a Kaifa writes for the
+#: duration of a power failure log entry it never set (``(000101000001W)(2147483647*s)``).
+_DURATION_NOT_SET = str(0x7FFFFFFF)
+
+
+def _no_value(stamp: str, number: str, unit: str) -> str:
+    """Why the entry of the time stamp ``stamp`` and the value ``number`` (in ``unit``) holds
+    no value, for the log, or ``""`` when it holds one. An entry holds none when its time is
+    none (:func:`_no_time`); when its duration is 2^31 - 1 s, the "not set" of a Kaifa's power
+    failure log (a failure of 68 years); and when it is dated 1 January 2000 and its value is
+    0, as a Landis+Gyr E350 whose clock was never set writes its gas meter's reading
+    (``0-1:24.2.1(000101010000W)(0000000000)``): no reading was taken, and a 0 would read as a
+    counter reset. A power failure logged by such a meter (``(000101010000W)(0000000253*s)``)
+    holds its duration."""
+    if _no_time(stamp):
+        return f"its time {stamp[:20]!r} is none"
+    if unit == "s" and number.lstrip("0") == _DURATION_NOT_SET:
+        return f'its duration {number} s is 2^31 - 1 (0x7FFFFFFF), the meter\'s "not set"'
+    if stamp.startswith(_UNSET_CLOCK_DATE) and float(number) == 0:
+        return (
+            f"its time {stamp!r} is 1 January 2000 and its value 0: the meter's clock was "
+            "never set, and nothing was read"
+        )
+    return ""
 
 
 def _latest_entry(groups: str) -> tuple[str | None, str]:
@@ -154,9 +187,9 @@ def _latest_entry(groups: str) -> tuple[str | None, str]:
     after the latest time stamp that a number follows (a time stamp followed by another is a
     month's start, which its peak's time follows; of entries of one time, the first, as DSMR
     lists its logs newest first), or, without such a time stamp, the last group, with ``""``;
-    when the time of every entry is none, None and that time; for a log of no entry
-    (``(0)(0-0:96.7.19)``: a power failure log of a meter that has had none), None and
-    ``""``."""
+    when every entry holds no value (see :func:`_no_value`), None and why the last does not;
+    for a log of no entry (``(0)(0-0:96.7.19)``: a power failure log of a meter that has had
+    none), None and ``""``."""
     parts = groups[1:-1].split(")(")
     latest: str | None = None
     latest_time = none = ""
@@ -164,12 +197,15 @@ def _latest_entry(groups: str) -> tuple[str | None, str]:
         stamp = parts[k]
         if _TIME_STAMP.fullmatch(stamp) is None:
             continue
-        if _NUMBER.fullmatch(parts[k + 1].partition("*")[0]) is None:
+        value = parts[k + 1]
+        number, _, unit = value.partition("*")
+        if _NUMBER.fullmatch(number) is None:
             continue
-        if _no_time(stamp):
-            none = stamp
+        why = _no_value(stamp, number, unit)
+        if why:
+            none = why
         elif stamp[:12] > latest_time:  # YYMMDDhhmmss: a later time reads greater
-            latest, latest_time = parts[k + 1], stamp[:12]
+            latest, latest_time = value, stamp[:12]
     if latest is not None:
         return latest, ""
     if none:
@@ -252,7 +288,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         if groups.index(")") != len(groups) - 1:  # several values: its latest entry's
             latest, none = _latest_entry(groups)
             if latest is None:
-                why = f"its time {none[:20]!r} is none" if none else "its log holds no entry"
+                why = none or "its log holds no entry"
                 raise NotMeasuredError("invalid", f"{code}: no reading ({why})", (), channels)
             last = latest
         number, _, unit = last.partition("*")
