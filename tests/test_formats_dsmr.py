@@ -99,14 +99,12 @@ EASYMETER_CHANNELS = (
     ("imported_kwh", "1-0:1.8.0"),
     ("power_kw", "1-0:1.7.0*255"),
     ("power_l1_kw", "1-0:21.7.0"),
-    ("meter_id", "1-0:0.0.0"),
 )
 #: The values the EasyMeter's lines show, its powers in W read in kW.
 EASYMETER_VALUES = {
     "imported_kwh": 32549.5061662,
     "power_kw": 1.68821,
     "power_l1_kw": 0.55729,
-    "meter_id": 1336001560.0,
 }
 
 
@@ -118,7 +116,7 @@ def test_an_easymeter_s_codes_written_with_their_f_group_255_are_read() -> None:
     rt = runtime(config)
     rt.feed(EASYMETER)
     assert latest(rt) == EASYMETER_VALUES
-    assert counts(rt) == {"frames": 8, "ignored": 4, "readings": 4, "errors": {}}
+    assert counts(rt) == {"frames": 8, "ignored": 5, "readings": 3, "errors": {}}
     assert rt.framer.skipped_bytes == len(b"  25818685\r\nDE0000000000000000000000000000003\r\n")
 
 
@@ -192,9 +190,7 @@ def test_a_telegram_whose_crc_fails_gives_no_reading() -> None:
 @pytest.mark.parametrize(
     ("field", "why"),
     [
-        ("0-0:96.1.1", "an equipment id in hex"),
         ("0-0:1.0.0", "a timestamp"),
-        ("0-0:96.13.0", "an empty text message"),
     ],
 )
 def test_a_code_whose_value_is_no_number_is_a_syntax_error(field: str, why: str) -> None:
@@ -346,15 +342,15 @@ def test_the_simulated_meter_sends_telegrams_that_read_back() -> None:
     [
         (b"hello", "not an OBIS line (code(value)...)"),
         (
-            b"0-0:96.1.1(4B38454730303430343633393535303700000000000)",
-            "0-0:96.1.1: '4B38454730303430343633393535303700000000' is no number",
+            b"0-0:1.0.0(170102192002W170102192002W170102192002W170102192002W)",
+            "0-0:1.0.0: '170102192002W170102192002W170102192002W1' is no number",
         ),
     ],
 )
 def test_a_rejected_line_says_why(line: bytes, detail: str) -> None:
     """The detail the log's ``frame rejected`` shows: the code and at most 40 characters of
     its value."""
-    spec = meter(("id", "0-0:96.1.1")).sensors[0].format_spec()
+    spec = meter(("time", "0-0:1.0.0")).sensors[0].format_spec()
     with pytest.raises(ParseError) as caught:
         codec_for("dsmr").decoder(spec)(line)
     assert (caught.value.reason, caught.value.detail) == ("syntax", detail)

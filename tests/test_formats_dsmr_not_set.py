@@ -1,5 +1,6 @@
 """``format = "dsmr"`` on the values a meter writes for "not set": no reading, counted
-``invalid`` and told, the telegram's other readings kept.
+``invalid`` and told, the telegram's other readings kept; and the codes whose value is text,
+which no channel reads.
 
 Origins of the lines (the whole telegrams are those of ``test_formats_dsmr_field``, whose
 docstring has theirs):
@@ -21,6 +22,12 @@ docstring has theirs):
 * glmnet/Dsmr (arduino-dsmr's test "Can parse a 0 value without a unit"): a Kamstrup's
   (``/KMP5 ZABF000000000000``) gas line ``0-1:24.2.1(000101000000W)(00000000.0000)``, which
   that parser reads as 0.
+* Equipment ids: ``0-0:96.1.1(4530303334303036383130353136343136)`` (the AM550 of
+  ``test_formats_dsmr_field``, hex digits of "E0034006810516416"), a Swiss meter's
+  ``0-0:0.0.0(353738303337)`` and ``0-0:96.1.4(50220)`` (ndokter/dsmr_parser,
+  test/test_parse_swiss_5s.py), a Hungarian meter's ``0-0:42.0.0`` (test_parse_v5_eon_hungary.py),
+  an EasyMeter's ``1-0:0.0.0*255(1336001560)`` and ``0-0:96.1.255*255(1ESY1336001560)``
+  (test/example_telegrams.py).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from test_formats_blocks import counts, latest, runtime
 from test_formats_dsmr import meter
 from test_formats_dsmr_field import E350_UNSET_CLOCK, KAIFA_42
 
+from sensord.config import Config
 from sensord.errors import NotMeasuredError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
@@ -126,3 +134,45 @@ def test_an_entry_not_set_holds_no_value_and_a_duration_of_an_unset_clock_does(
         ("x",),
         [],
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "what"),
+    [
+        ("0-0:96.1.1", "a device id"),
+        ("0-1:96.1.0", "a device id"),
+        ("0-1:96.1.1", "a device id"),  # a Belgian meter's gas meter's
+        ("0-0:96.1.4", "a device id"),
+        ("0-0:96.1.255*255", "a device id"),
+        ("0-0:0.0.0", "an electricity id"),
+        ("1-0:0.0.0*255", "an electricity id"),
+        ("0-0:42.0.0", "the COSEM logical device name"),
+        ("0-0:96.13.0", "a text message"),
+        ("0-0:96.13.1", "a text message"),
+    ],
+)
+def test_a_channel_of_a_code_whose_value_is_text_is_refused_naming_the_key(
+    field: str, what: str
+) -> None:
+    """A meter's equipment id (``0-0:96.1.1(4530303334...)``, hex digits of its serial) reads
+    as a number of 34 digits, which a channel would publish; the configuration that names it
+    is refused, the message naming the key, the field and what its value is."""
+    sensor = {
+        "name": "m",
+        "port": "sim://m",
+        "format": "dsmr",
+        "channels": [{"name": "t1", "field": "1-0:1.8.1"}, {"name": "id", "field": field}],
+    }
+    errors: list[str] = []
+    assert Config.load({"sensors": [sensor]}, "", errors) is None
+    [error] = errors
+    assert error.startswith(f"sensors[0].channels[1].field: {field!r} is {what}")
+    assert "text, which no channel reads" in error
+
+
+@pytest.mark.parametrize("field", ["1-3:0.2.8", "0-0:96.14.0", "0-1:24.1.0", "0-0:96.7.21"])
+def test_codes_that_name_numbers_beside_the_ids_are_read(field: str) -> None:
+    """The version (``1-3:0.2.8(42)``), the tariff (``0-0:96.14.0(0002)``), an M-Bus device's
+    type (``0-1:24.1.0(003)``) and a count of failures are numbers: their channels load."""
+    spec = FormatSpec("dsmr", (("x", field),))
+    assert codec_for("dsmr").check(spec) == []

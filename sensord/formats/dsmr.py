@@ -34,9 +34,13 @@ are ignored frames, whatever their
 value holds: a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
 the sensor's ``encoding``, and an Iskra AM550's ``1-0:0.2.0((ER11))``, whose parentheses
 nest, are; a line a channel
-reads whose value is no number (a timestamp, an equipment id) is rejected as ``syntax``, and
-so is a line that is no OBIS line. A power failure log of no entry, ``(0)(0-0:96.7.19)`` (a
-meter that has had no long power failure), holds no reading: ``invalid``, no error; so does
+reads whose value is no number (a timestamp) is rejected as ``syntax``, and so is a line that
+is no OBIS line. A code whose value is text is read by no channel, and ``check`` refuses a
+field that names one: an id (``0-0:96.1.1(4530303334...)``, a meter's equipment identifier in
+the hex digits of its text, which would read as a number of 34 digits; an M-Bus device's, a
+Swiss meter's ``0-0:0.0.0``), the COSEM logical device name, a text message. A power failure
+log of no entry, ``(0)(0-0:96.7.19)`` (a meter that has had no long power failure), holds no
+reading: ``invalid``, no error; so does
 a list or log (a code whose C group is 98, a list of billing values, or 99, a profile or
 log) whose value is empty, as an Iskra AM550 writes its power failure log of no entry,
 ``1-0:99.97.0()``.
@@ -114,6 +118,20 @@ _THOUSANDS = frozenset({"Wh", "W", "varh", "var", "VAh", "VA"})
 #: A code of a list or a log (its C group 98, billing values, or 99, a profile or log): an
 #: empty value is a list of no entry.
 _LIST_CODE = re.compile(r"\d{1,3}-\d{1,3}:9[89]\.")
+#: The codes whose value is text, never a number, by their value groups C and D (IEC 62056-61;
+#: the DLMS Blue Book's list of objects names them): 0.0, an electricity id (an EasyMeter's
+#: ``1-0:0.0.0``, a Swiss meter's ``0-0:0.0.0``); 96.1, a device id (DSMR's equipment
+#: identifier ``0-0:96.1.1``, an M-Bus device's ``0-1:96.1.0``, a Belgian e-MUCS meter's gas
+#: meter's ``0-1:96.1.1`` and its version ``0-0:96.1.4``, a Swiss meter's public key
+#: ``0-0:96.1.2``); 42.0, the COSEM logical device name (a Hungarian meter's ``0-0:42.0.0``);
+#: 96.13, DSMR's text message and its codes. Their digits, hex digits of ASCII as often as
+#: not (``4530303334...``, "E0034..."), would read as a number.
+_TEXT_CODES = {
+    "0.0": "an electricity id (a meter's number)",
+    "96.1": "a device id (an equipment identifier, a serial number in hex digits, a version)",
+    "42.0": "the COSEM logical device name",
+    "96.13": "a text message",
+}
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
 
@@ -226,6 +244,14 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
         if match is None:
             problems.append(
                 (f"channels[{i}].field", f"{field!r} is no OBIS code, such as '1-0:1.8.1'")
+            )
+        elif (text := _TEXT_CODES.get(match[1].partition(":")[2].rpartition(".")[0])) is not None:
+            problems.append(
+                (
+                    f"channels[{i}].field",
+                    f"{field!r} is {text}: text, which no channel reads (a channel's value is "
+                    "a number)",
+                )
             )
         elif match[2] is not None and int(match[2]) > _CURRENT:
             problems.append(
