@@ -26,8 +26,9 @@ from test_blocks import telegram_lines
 from test_first_line import Clock as PortClock
 from test_first_line import send
 from test_first_line import sensor as sensor_on
-from test_formats_blocks import counts, latest, runtime
-from test_formats_dsmr import meter
+from test_formats_blocks import EASYMETER, counts, latest, runtime
+from test_formats_dsmr import AUSTRIA_T210, meter
+from test_formats_dsmr_field import METERS
 from test_formats_dsmr_holley import HOLLEY, HOLLEY_SENSOR, HOLLEY_X25
 from test_formats_dsmr_meters import (
     ISKRA_DSMR22_RUN,
@@ -36,7 +37,7 @@ from test_formats_dsmr_meters import (
     REAL_TELEGRAMS,
 )
 
-from sensord.formats.blocks import BlockFramer
+from sensord.formats.blocks import BlockFramer, identification
 from sensord.formats.crc import crc16_arc
 
 
@@ -129,6 +130,60 @@ def test_a_telegram_cut_mid_line_by_the_next_one_s_identification_is_still_trunc
     lines, framer = framed(data)
     assert lines == telegram_lines(ISKRA_SECOND)
     assert {why: n for why, n in framer.rejected.items() if n} == {"truncated": 1}
+    for size in (1, 5, 64):
+        assert framed(data, size)[0] == lines, size
+
+
+#: The header line of every meter's telegram in the tests' captures (their origins are in the
+#: docstrings of the modules that hold them), a few of each maker: the maker's three letters
+#: (``ISk``, ``Ene``: not upper case alone), the baud rate character (``5``, an Aidon's
+#: ``9``) and text with spaces, ``\\`` or ``/``. No capture has a space or a digit among the
+#: first four bytes after the ``/``: the standard's ``/ XXXZ Ident`` (as ebaauw/homebridge-p1
+#: issue 50 quotes it) is typeset so, and a Sagemcom T211's bytes (Beaky2000/esphome-p1mini
+#: issue 33) begin ``2F 46 4C 55 35``, ``/FLU5``.
+FIELD_TELEGRAMS = tuple(telegram for telegram, _ in METERS.values())
+CAPTURED_HEADERS = sorted(
+    {t[: t.index(b"\r\n")] for t in (*REAL_TELEGRAMS, *FIELD_TELEGRAMS, ISKRA_FIRST)}
+    | {EASYMETER[: EASYMETER.index(b"\r\n")], AUSTRIA_T210[: AUSTRIA_T210.index(b"\r\n")]}
+    # a Kamstrup's, as glmnet/Dsmr's test "Can parse a 0 value without a unit" has it
+    | {b"/KMP5 ZABF000000000000"}
+)
+
+
+@pytest.mark.parametrize("header", CAPTURED_HEADERS, ids=lambda h: h.decode("latin-1"))
+def test_every_captured_header_begins_a_telegram_inside_a_line(header: bytes) -> None:
+    """The Iskra's DSMR 2.2 telegram cut inside a line (no CRC: only the header tells where
+    the next begins), the next given each captured meter's header line: that telegram is
+    read, the cut one ``truncated``, however chunked."""
+    second = header + ISKRA_SECOND[ISKRA_SECOND.index(b"\r\n") :]
+    data = ISKRA_FIRST[: ISKRA_FIRST.index(b"(5A4245")] + second
+    lines, framer = framed(data)
+    assert lines == telegram_lines(second)
+    assert {why: n for why, n in framer.rejected.items() if n} == {"truncated": 1}
+    for size in (1, 5, 64):
+        assert framed(data, size)[0] == lines, size
+
+
+@pytest.mark.parametrize(
+    "slash",
+    [
+        b"/ KFM5KAIFA-METER",  # the standard's typeset "/ XXXZ Ident"
+        b"/K1M5KAIFA-METER",  # a digit among the maker's letters
+        b"/4.426*kWh",  # a line's '.' damaged into '/', its ')' lost
+        b"/12 tot 12:00",  # a DSMR 2.2 text message's date, its ')' lost
+    ],
+)
+def test_a_slash_inside_a_line_before_no_maker_s_letters_begins_no_telegram(slash: bytes) -> None:
+    """Inside a line (the Iskra's equipment id line, cut before its value), a ``/`` that no
+    three letters and a baud rate character follow is no meter's header: no telegram begins
+    there, and the line that holds it is one of the telegram's, however chunked."""
+    cut = ISKRA_FIRST[: ISKRA_FIRST.index(b"(5A4245")]
+    data = cut + slash + ISKRA_SECOND[ISKRA_SECOND.index(b"\r\n") :]
+    assert identification(data, len(cut)) is False
+    lines, framer = framed(data)
+    assert lines == telegram_lines(data)
+    assert b"0-0:96.1.1" + slash in lines
+    assert framer.rejections == 0
     for size in (1, 5, 64):
         assert framed(data, size)[0] == lines, size
 
