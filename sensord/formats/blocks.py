@@ -178,7 +178,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from sensord.formats.base import BLOCK_KINDS, DSMR_CRCS, looks_like_text
-from sensord.formats.crc import crc16_arc, crc16_x25, prepare_crc16_arc
+from sensord.formats.crc import crc16_arc, crc16_x25, prepare_crc16_arc, prepare_crc16_x25
 from sensord.formats.lines import LineFramer
 
 __all__ = ["BLOCK_KINDS", "MAX_BLOCK_BYTES", "BlockFramer", "envelope"]
@@ -516,8 +516,11 @@ class BlockFramer(LineFramer):
         if max_block_bytes < 64:
             raise ValueError(f"max_block_bytes must be at least 64, got {max_block_bytes}")
         super().__init__(b"\n", max_frame_bytes, strip_nul=strip_nul)
-        if kind == "dsmr":  # the table of its CRC (or of the other's, told of) at the start
+        if kind == "dsmr":  # the tables of its CRC at the start (CRC-16/ARC's is the hint's
+            # too, for a meter of CRC-16/X-25, whose telegram failed)
             prepare_crc16_arc()
+            if crc == "crc16_x25":
+                prepare_crc16_x25()
         self._kind = kind
         self.max_block_bytes = max_block_bytes
         self.rejected = {"checksum": 0, "syntax": 0, "truncated": 0}
