@@ -142,7 +142,6 @@ def test_an_entry_not_set_holds_no_value_and_a_duration_of_an_unset_clock_does(
         ("0-0:96.1.1", "a device id"),
         ("0-1:96.1.0", "a device id"),
         ("0-1:96.1.1", "a device id"),  # a Belgian meter's gas meter's
-        ("0-0:96.1.4", "a device id"),
         ("0-0:96.1.255*255", "a device id"),
         ("0-0:0.0.0", "an electricity id"),
         ("1-0:0.0.0*255", "an electricity id"),
@@ -170,9 +169,11 @@ def test_a_channel_of_a_code_whose_value_is_text_is_refused_naming_the_key(
     assert "text, which no channel reads" in error
 
 
-@pytest.mark.parametrize("field", ["1-3:0.2.8", "0-0:96.14.0", "0-1:24.1.0", "0-0:96.7.21"])
+@pytest.mark.parametrize(
+    "field", ["1-3:0.2.8", "0-0:96.1.4", "0-0:96.14.0", "0-1:24.1.0", "0-0:96.7.21"]
+)
 def test_codes_that_name_numbers_beside_the_ids_are_read(field: str) -> None:
-    """The version (``1-3:0.2.8(42)``), the tariff (``0-0:96.14.0(0002)``), an M-Bus device's
+    """The version (``1-3:0.2.8(42)``, an e-MUCS meter's ``0-0:96.1.4(50217)``), the tariff (``0-0:96.14.0(0002)``), an M-Bus device's
     type (``0-1:24.1.0(003)``) and a count of failures are numbers: their channels load."""
     spec = FormatSpec("dsmr", (("x", field),))
     assert codec_for("dsmr").check(spec) == []

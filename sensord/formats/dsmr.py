@@ -122,18 +122,29 @@ _LIST_CODE = re.compile(r"\d{1,3}-\d{1,3}:9[89]\.")
 #: the DLMS Blue Book's list of objects names them): 0.0, an electricity id (an EasyMeter's
 #: ``1-0:0.0.0``, a Swiss meter's ``0-0:0.0.0``); 96.1, a device id (DSMR's equipment
 #: identifier ``0-0:96.1.1``, an M-Bus device's ``0-1:96.1.0``, a Belgian e-MUCS meter's gas
-#: meter's ``0-1:96.1.1`` and its version ``0-0:96.1.4``, a Swiss meter's public key
-#: ``0-0:96.1.2``); 42.0, the COSEM logical device name (a Hungarian meter's ``0-0:42.0.0``);
+#: meter's ``0-1:96.1.1``, a Swiss meter's public key ``0-0:96.1.2``); 42.0, the COSEM
+#: logical device name (a Hungarian meter's ``0-0:42.0.0``);
 #: 96.13, DSMR's text message and its codes. Their digits, hex digits of ASCII as often as
 #: not (``4530303334...``, "E0034..."), would read as a number.
 _TEXT_CODES = {
     "0.0": "an electricity id (a meter's number)",
-    "96.1": "a device id (an equipment identifier, a serial number in hex digits, a version)",
+    "96.1": "a device id (an equipment identifier, a serial number in hex digits)",
     "42.0": "the COSEM logical device name",
     "96.13": "a text message",
 }
+#: The codes among those that are numbers: an e-MUCS meter's version, ``0-0:96.1.4(50217)``
+#: (5.02.17), read as DSMR's own version ``1-3:0.2.8(50)`` is.
+_NUMBER_CODES = frozenset({"96.1.4"})
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
+
+
+def _text_code(groups: str) -> str | None:
+    """What the value of a code whose groups C.D.E are ``groups`` is when it is text (an id,
+    a name, a message), or None when it is a number."""
+    if groups in _NUMBER_CODES:
+        return None
+    return _TEXT_CODES.get(groups.rpartition(".")[0])
 
 
 def obis_key(code: str, f_group: str | None) -> str:
@@ -245,7 +256,7 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.append(
                 (f"channels[{i}].field", f"{field!r} is no OBIS code, such as '1-0:1.8.1'")
             )
-        elif (text := _TEXT_CODES.get(match[1].partition(":")[2].rpartition(".")[0])) is not None:
+        elif (text := _text_code(match[1].partition(":")[2])) is not None:
             problems.append(
                 (
                     f"channels[{i}].field",
