@@ -567,6 +567,12 @@ NOISE = st.one_of(
                 b"\xa0\xa2",
                 b"\xa0\xa1",
                 b"\xa0\xa1\x00",
+                b"\x10",
+                b"\x10\x8f",
+                b"\x10\x8f\xab",
+                b"\x10\x47\x02",
+                b"\x10\x6d",
+                b"\x10\x41",
             ]
         ),
         NOISE,

@@ -2,8 +2,10 @@
 sentence checksum.
 
 Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX, RTCM 3,
-Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore, SiRF and SkyTraq binary frames a
-receiver may send on the same port, each by its length and check, and cuts each line into the
+Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore, SiRF and SkyTraq binary frames and
+the Trimble TSIP packets a receiver may send on the same port, each by its length and check (a
+TSIP packet, which has neither, by its DLE ETX and a data length its ID has), and cuts each line
+into the
 sentences it holds: binary frames, noise before a start character, bytes after a sentence's
 checksum and lines without a start character are skipped and counted (``skipped_bytes``), never
 parse errors, two sentences glued without a line break are two frames, and a line may end in CR
@@ -184,18 +186,91 @@ _SKYTRAQ_LENGTHS = {
 #: reject; a false ``A0 A1`` that claims at most this many holds a sentence without checksum
 #: for at most 94 bytes (0.1 s at 9600 baud).
 _SKYTRAQ_SHORT = 87
+#: The first byte of a Trimble TSIP packet (Trimble's TSIP reference manuals; gpsd's
+#: packet.c and drivers/driver_tsip.c): DLE, the packet ID, its data with every DLE byte in
+#: it sent twice (``10 10``), and DLE ETX (``10 03``). It has no length field and no check:
+#: the first DLE ETX after the ID that no DLE of the data's pairs takes ends it, and its ID
+#: and the length of its data (its DLE pairs counted once) are its check.
+_DLE = 0x10
+#: The bytes of a TSIP candidate that tell whether its ID may start one: DLE, the ID and the
+#: first data byte (a superpacket's subcode, a signal level report's count).
+_TSIP_HEADER = 3
+#: The lengths of the data a TSIP report of each ID has, the ID not counted: the report
+#: packets gpsd's packet.c takes for TSIP (the others it drops as not TSIP) and the lengths it
+#: takes them with: 0x41 GPS time (10 bytes), 0x42 and 0x43 position and velocity XYZ (16,
+#: 20), 0x45 software version (10), 0x46 health (2), 0x48 GPS system message (22), 0x49
+#: almanac health (32), 0x4A position LLA (20), 0x4B machine code status (3), 0x4C operating
+#: parameters (17), 0x54 bias (12), 0x55 I/O options (4), 0x56 velocity ENU (20), 0x57 last
+#: fix (8), 0x5A raw measurement (25), 0x5B ephemeris status (16), 0x5C and 0x5D satellite
+#: tracking status (24, 26), 0x5E additional fix status (2), 0x5F severe failure (66), 0x6D
+#: all-in-view satellites (17 and one a satellite, at most 32), 0x82 differential fix mode (1),
+#: 0x83 and 0x84 double precision XYZ and LLA (36), 0xBB navigation configuration (40, or 43
+#: from an Acutime Gold), and of any length up to 255 bytes (``TSIP_MAX_PACKET``) 0x13 parsing
+#: error and 0x1C version information (7 at least). Three more are told by their first bytes
+#: (:func:`_tsip_length_holds`): 0x47 signal levels (a count, then 5 bytes a satellite), 0x6C
+#: satellite selection (18 bytes and one a satellite, the count its 18th byte) and the 0x8F
+#: superpackets, by their subcode.
+_TSIP_LENGTHS = {
+    **{
+        ident: frozenset((length,))
+        for ident, length in (
+            (0x41, 10),
+            (0x42, 16),
+            (0x43, 20),
+            (0x45, 10),
+            (0x46, 2),
+            (0x48, 22),
+            (0x49, 32),
+            (0x4A, 20),
+            (0x4B, 3),
+            (0x4C, 17),
+            (0x54, 12),
+            (0x55, 4),
+            (0x56, 20),
+            (0x57, 8),
+            (0x5A, 25),
+            (0x5B, 16),
+            (0x5C, 24),
+            (0x5D, 26),
+            (0x5E, 2),
+            (0x5F, 66),
+            (0x82, 1),
+            (0x83, 36),
+            (0x84, 36),
+        )
+    },
+    0xBB: frozenset((40, 43)),
+    0x6D: frozenset(range(17, 17 + 33)),
+    0x13: frozenset(range(1, 256)),
+    0x1C: frozenset(range(7, 256)),
+    0x47: frozenset(range(1, 256, 5)),
+    0x6C: frozenset(range(18, 256)),
+    0x8F: frozenset(range(1, 256)),
+}
+#: The data lengths of the 0x8F superpackets that a timing receiver sends every second, by
+#: subcode: the Thunderbolt's (and Resolution SMT's, ICM SMT 360's) primary timing packet
+#: 8F-AB, 17 bytes, and supplemental timing packet 8F-AC, 68 bytes (gpsd's driver_tsip.c;
+#: ntpd's refclock_palisade.c drops an 8F-AC of another length). A superpacket of another
+#: subcode may have any length up to 255.
+_TSIP_SUPERPACKETS = {0xAB: 17, 0xAC: 68}
+#: The most data bytes a TSIP report of each ID has.
+_TSIP_MOST = {ident: max(lengths) for ident, lengths in _TSIP_LENGTHS.items()}
 #: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
 #: length byte, whose 6 reserved bits are zero, ``$BIN``, SBF's ``$@``, a NovAtel or Unicore
-#: log's sync bytes, or SiRF's or SkyTraq's.
-_CANDIDATE = re.compile(rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0[\xa1\xa2]")
+#: log's sync bytes, SiRF's or SkyTraq's, or DLE and the ID of a TSIP report (never ``$`` or
+#: ``!``: a DLE before a sentence's start character begins no packet).
+_CANDIDATE = re.compile(
+    rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0[\xa1\xa2]|\x10[%s]"
+    % b"".join(re.escape(bytes((ident,))) for ident in sorted(_TSIP_LENGTHS))
+)
 #: The last bytes of data that may be the start of a candidate's sync bytes.
-_SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0])\Z")
+_SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0\x10])\Z")
 #: The start of a ``$BIN`` or SBF candidate, searched for only in a chunk that holds a NUL or
 #: an ``@`` (see :meth:`NmeaFramer.feed`).
 _DOLLAR_CANDIDATE = re.compile(rb"\$BIN|\$@")
 #: The kinds of binary frame: UBX, RTCM 3, Hemisphere ``$BIN``, Septentrio SBF, NovAtel,
-#: Unicore, SiRF, SkyTraq.
-_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF, _SKYTRAQ = range(8)
+#: Unicore, SiRF, SkyTraq, TSIP.
+_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF, _SKYTRAQ, _TSIP = range(9)
 
 
 def _kind(data: bytes, start: int) -> int:
@@ -209,6 +284,8 @@ def _kind(data: bytes, start: int) -> int:
         return _OEM if data[start + 2] == 0x12 else _UNICORE
     if first == _SIRF_FIRST:
         return _SKYTRAQ if data[start + 1] == _SKYTRAQ_SECOND else _SIRF
+    if first == _DLE:
+        return _TSIP
     return _BIN if data[start + 1] == _BIN_SECOND else _SBF
 
 
@@ -222,6 +299,7 @@ _HEADER = (
     _UNICORE_HEADER,
     _SIRF_HEADER,
     _SKYTRAQ_HEADER,
+    _TSIP_HEADER,
 )
 
 
@@ -233,7 +311,73 @@ _NAMES = (
     (_UNICORE, "Unicore"),
     (_SIRF, "SiRF"),
     (_SKYTRAQ, "SkyTraq"),
+    (_TSIP, "Trimble TSIP"),
 )
+
+
+def _tsip_most(data: bytes, start: int) -> int:
+    """The most data bytes the TSIP candidate at ``start`` of ``data``, whose header has come,
+    may have by its ID and first data byte; 0 when a 0x47's count is past 50 (a sentence's
+    ``$`` lost before ``GP``, ``GL``, ``GN``: every talker's second letter counts 65 or
+    more)."""
+    ident, first = data[start + 1], data[start + 2]
+    if ident == 0x8F:
+        return _TSIP_SUPERPACKETS.get(first, _TSIP_MOST[0x8F])
+    if ident == 0x47:
+        most = 1 + 5 * first
+        return most if most <= _TSIP_MOST[0x47] else 0
+    return _TSIP_MOST[ident]
+
+
+def _tsip_end(data: bytes, start: int) -> int:
+    """Where the TSIP candidate at ``start`` of ``data`` ends, after its DLE ETX; 0 when it is
+    no packet: a DLE in its data that neither a DLE nor ETX follows, or more data bytes (its
+    DLE pairs counted once) than its ID and first byte allow; past the end of ``data`` when its
+    DLE ETX has not come: where it ends at the latest, with the most data bytes, each a DLE."""
+    most = _tsip_most(data, start)
+    if not most:
+        return 0
+    latest = start + 2 + 2 * most + 2
+    size = len(data)
+    at = start + 2
+    count = 0  # the data bytes before ``at``
+    while True:
+        dle = data.find(b"\x10", at, min(size, at + most - count + 1))
+        if dle < 0:
+            count += min(size, at + most - count + 1) - at
+            return 0 if count > most else latest
+        count += dle - at
+        if dle + 1 == size:
+            return latest
+        after = data[dle + 1]
+        if after == 0x03:
+            return dle + 2
+        if after != _DLE:
+            return 0
+        count += 1
+        if count > most:
+            return 0
+        at = dle + 2
+
+
+def _tsip_length_holds(data: bytes, start: int, end: int) -> bool:
+    """Whether the data of the TSIP candidate ``data[start:end]``, which ends in DLE ETX and
+    whose DLEs in its data come in pairs, has a length its ID has (see :data:`_TSIP_LENGTHS`):
+    a 0x47 one of 5 bytes for each satellite its first byte counts, a 0x6C one of 18 and one
+    for each satellite its 18th byte counts, an 8F-AB 17 bytes and an 8F-AC 68."""
+    body = data[start + 2 : end - 2]
+    if _DLE in body:
+        body = body.replace(b"\x10\x10", b"\x10")
+    ident, length = data[start + 1], len(body)
+    if not length:  # a DLE ETX right after the ID
+        return False
+    if ident == 0x47:
+        return length == 1 + 5 * body[0]
+    if ident == 0x6C:
+        return length >= 18 and length == 18 + body[17]
+    if ident == 0x8F:
+        return length == _TSIP_SUPERPACKETS.get(body[0], length)
+    return length in _TSIP_LENGTHS[ident]
 
 
 def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
@@ -245,7 +389,10 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     public decoder takes, a NovAtel header length other than 28, a ``$BIN`` block ID of 256
     or more, an SBF block number outside 4000-6015, an SBF length that is not a multiple of
     4, shorter than its header or past ``limit``, a Unicore CPU idle time past 100, time
-    reference past 1 or time of week past 604,799,999 ms."""
+    reference past 1 or time of week past 604,799,999 ms; for a TSIP candidate, which has no
+    length field, where its DLE ETX ends it (see :func:`_tsip_end`)."""
+    if kind == _TSIP:
+        return _tsip_end(data, start)
     if kind == _RTCM:
         length = (data[start + 1] & 0x03) << 8 | data[start + 2]
         if length >= 2 and start + _RTCM_HEADER + 2 <= len(data):
@@ -298,7 +445,10 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
 def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
     """Whether the check of the whole candidate ``data[start:end]`` of ``kind`` holds: UBX's
     Fletcher sum, RTCM 3's CRC-24Q, NovAtel's and Unicore's CRC-32, SiRF's sum and ``B0 B3``,
-    SkyTraq's XOR and CR LF, ``$BIN``'s sum and CR LF, SBF's CRC."""
+    SkyTraq's XOR and CR LF, ``$BIN``'s sum and CR LF, SBF's CRC, a TSIP packet's data
+    length."""
+    if kind == _TSIP:
+        return _tsip_length_holds(data, start, end)
     if kind == _RTCM:
         return crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
     if kind == _UBX:
@@ -382,8 +532,8 @@ class _Sentences:
     #: body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
     #: digits, the bytes after the checksum that a line's sentence may have before its end
     #: (NUL padding, garbage: any but a start character, the line end, or ``B5``, ``D3``,
-    #: ``AA`` and ``A0``, which may start a binary frame), and the line end or, not taken
-    #: into the match, one of those six bytes (its line end lost, the next sentence or frame
+    #: ``AA``, ``A0`` and DLE, which may start a binary frame), and the line end or, not taken
+    #: into the match, one of those seven bytes (its line end lost, the next sentence or frame
     #: glued to it, which on a line ends it as well). The line end is the terminator; with
     #: the terminator ``\n`` it is CR LF, LF, or a CR alone, as :class:`NmeaFramer` cuts
     #: lines, and with another terminator a CR or LF that is not part of it is a byte after
@@ -401,10 +551,10 @@ class _Sentences:
         for ``\\n``) and are at most ``max_frame_bytes`` long."""
         if terminator == b"\n":
             line_end = rb"\r\n?|\n"
-            after = rb"[^$!\r\n\xb5\xd3\xaa\xa0]*"
+            after = rb"[^$!\r\n\xb5\xd3\xaa\xa0\x10]*"
         else:
             line_end = re.escape(terminator)
-            after = rb"(?:(?!%s)[^$!\xb5\xd3\xaa\xa0])*" % line_end
+            after = rb"(?:(?!%s)[^$!\xb5\xd3\xaa\xa0\x10])*" % line_end
         excluded = set(b"$!*\r\n") | set(terminator)
         body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
         allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
@@ -414,7 +564,7 @@ class _Sentences:
             never = re.compile(rb"(?!)")
             return cls(never, never, foreign)
         head = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})" % (body, longest)
-        pattern = rb"%s(%s)(?:%s|(?=[$!\xb5\xd3\xaa\xa0]))" % (head, after, line_end)
+        pattern = rb"%s(%s)(?:%s|(?=[$!\xb5\xd3\xaa\xa0\x10]))" % (head, after, line_end)
         return cls(re.compile(pattern), re.compile(head), foreign)
 
 
@@ -584,7 +734,7 @@ def _cut_binary(
     the sentences passed on from it are left out of the bytes for the line framer, each with
     its line end and the bytes between its checksum and its line end (``skipped``). The first
     candidate whose bytes have not all come, or the first bytes of a sync that end the
-    data (``B5``, ``D3``, ``A0``, ``AA``, ``AA 44``), waits from
+    data (``B5``, ``D3``, ``A0``, ``AA``, ``AA 44``, a DLE), waits from
     ``held_at``; its search resumes at ``scan_from`` (from the candidate's start) when it is
     at the start of ``data``. With ``final`` (the end of the stream) nothing waits: a
     candidate that has not all come fails.
@@ -659,8 +809,8 @@ def _cut_binary(
 
 
 class NmeaFramer(LineFramer):
-    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore, SiRF and SkyTraq frames taken out of the
-    stream, then lines as
+    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore, SiRF and SkyTraq frames and TSIP packets
+    taken out of the stream, then lines as
     :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
     holds.
 
@@ -673,15 +823,21 @@ class NmeaFramer(LineFramer):
     hold, or a Septentrio SBF block (``$@``, CRC-16-CCITT, block ID, a length that is a
     multiple of 4) whose CRC holds, a NovAtel OEM log (``AA 44 12``) or a Unicore message
     (``AA 44 B5``) whose CRC-32 holds, a SiRF message (``A0 A2`` ... ``B0 B3``) whose sum
-    holds, or a SkyTraq message (``A0 A1`` ... CR LF) whose XOR holds; their bytes are counted
-    in ``skipped_bytes``; a candidate whose check fails, or whose length is past
+    holds, or a SkyTraq message (``A0 A1`` ... CR LF) whose XOR holds, or a Trimble TSIP packet
+    (a timing receiver's or GPSDO's: DLE, the ID of a report a receiver sends, the data with
+    each of its DLE bytes sent twice, DLE ETX) whose data has a length its ID has; their bytes
+    are counted in ``skipped_bytes``; a candidate whose check fails, or whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
     searched again from its second byte; so is one whose header no real message has (a UBX
     class no receiver sends, an RTCM 3 message number not assigned, once its first bytes came,
     a SiRF payload past 1023 bytes, a SkyTraq payload past 87 bytes whose message ID and length
     no public decoder takes, a NovAtel header length other than 28, a ``$BIN`` block ID past
     255, an SBF block number outside 4000-6015, a Unicore CPU idle time past 100, time
-    reference past 1 or time of week past the week), as line noise may begin, which would
+    reference past 1 or time of week past the week, a TSIP ID no receiver sends, ``$`` and
+    ``!`` among them, so that a DLE before a sentence begins no packet, a TSIP signal level
+    report counting more than 50 satellites, as where a DLE took the place of a ``$`` before
+    ``GP``, or a DLE in TSIP data that neither a DLE nor ETX follows), as line noise may
+    begin, which would
     otherwise hold a talker's sentences without checksum behind it for its claimed length. A
     candidate whose bytes have not all come yet is held back with what follows it, which may
     be up to its claimed length of sentences when its length field is damaged (or when its
@@ -713,8 +869,11 @@ class NmeaFramer(LineFramer):
     was lost before a frame taken out whole goes on after it, as if the frame were not there. A
     frame whose check holds is still taken out whole: its payload would need the text of such a
     sentence, with a matching checksum and one of the bytes that end it after it, to give a false
-    sentence. Only a chunk that holds a byte ``B5``, ``D3``, ``AA`` or ``A0`` (never in NMEA text)
-    is searched, and so is every chunk while bytes are held; for ``$BIN`` and SBF, which begin with
+    sentence. Only a chunk that holds a byte ``B5``, ``D3``, ``AA``, ``A0`` or DLE (never in NMEA
+    text) is searched, and so is every chunk while bytes are held (a DLE that ends a chunk is
+    held as the first byte of a sync is, and ends the pending line as a candidate's first byte
+    does, only where its last piece is a whole checksummed sentence, which that line gives
+    whatever follows); for ``$BIN`` and SBF, which begin with
     ``$``, a chunk that holds a NUL or an ``@`` (a ``$BIN``'s block ID is below 256, an SBF block's
     second byte is ``@``) is searched for ``$BIN`` and ``$@`` from the pending line on, whose bytes
     from such a start are then cut with the chunk.
@@ -866,6 +1025,7 @@ class NmeaFramer(LineFramer):
         if (
             dollar
             or self._held
+            or _DLE in chunk
             or (
                 not chunk.isascii()
                 and (
@@ -986,6 +1146,7 @@ class NmeaFramer(LineFramer):
                     or _RTCM_FIRST in text
                     or _OEM_FIRST in text
                     or _SIRF_FIRST in text
+                    or _DLE in text
                     or _DOLLAR_CANDIDATE.search(text) is not None
                 )
                 frames += self._lines(text) if binary else self._text(text)
@@ -1208,7 +1369,8 @@ class NmeaFramer(LineFramer):
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX, RTCM 3,
-        Hemisphere ``$BIN`` or SBF output without NMEA sentences."""
+        Hemisphere ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq or TSIP output without NMEA
+        sentences."""
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
         text = b"".join(b"".join(parts) for parts, _ in cut.pieces)
         if cut.taken and _START.search(text) is None:
