@@ -548,8 +548,9 @@ SENTENCES = [
 #: which ends an NMEA line too), the checksum delimiter (noise that holds a whole checksummed
 #: sentence is a sentence), the first UBX sync byte and the RTCM 3 preamble (binary frames have
 #: tests of their own); or noise that begins like a Hemisphere, Septentrio, NovAtel, Unicore,
-#: SiRF or SkyTraq binary message, whose random length field may claim the sentences after it
-#: (a SkyTraq one of at most 87 bytes whatever its message ID, after ``A0 A1 00``).
+#: SiRF, SkyTraq or CASIC binary message, whose random length field may claim the sentences
+#: after it (a SkyTraq one of at most 87 bytes whatever its message ID, after ``A0 A1 00``), or
+#: like a Trimble TSIP packet, which ends at a DLE ETX the noise may never hold.
 NOISE = st.one_of(
     st.binary(max_size=12),
     # a stray start character in a long binary run (RTCM 3, a UBX frame past the UBX cap)
@@ -573,6 +574,8 @@ NOISE = st.one_of(
                 b"\x10\x47\x02",
                 b"\x10\x6d",
                 b"\x10\x41",
+                b"\xba\xce",
+                b"\xba\xce\x18\x00\x01\x10",
             ]
         ),
         NOISE,

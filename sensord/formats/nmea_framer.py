@@ -2,14 +2,13 @@
 sentence checksum.
 
 Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX, RTCM 3,
-Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore, SiRF and SkyTraq binary frames and
-the Trimble TSIP packets a receiver may send on the same port, each by its length and check (a
-TSIP packet, which has neither, by its DLE ETX and a data length its ID has), and cuts each line
-into the
-sentences it holds: binary frames, noise before a start character, bytes after a sentence's
-checksum and lines without a start character are skipped and counted (``skipped_bytes``), never
-parse errors, two sentences glued without a line break are two frames, and a line may end in CR
-alone. The class's docstring has the rules.
+Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore, SiRF, SkyTraq and CASIC binary frames
+and the Trimble TSIP packets a receiver may send on the same port, each by its length and check
+(a TSIP packet, which has neither, by its DLE ETX and a data length its ID has), and cuts each
+line into the sentences it holds: binary frames, noise before a start character, bytes after a
+sentence's checksum and lines without a start character are skipped and counted
+(``skipped_bytes``), never parse errors, two sentences glued without a line break are two
+frames, and a line may end in CR alone. The class's docstring has the rules.
 
 
 :func:`checksum` is the XOR checksum of a sentence: the framer checks it on the sentences it
@@ -21,6 +20,7 @@ writes it, and that module's decoder verifies it (inlined). It lives here, below
 from __future__ import annotations
 
 import re
+import struct
 from binascii import crc_hqx
 from dataclasses import dataclass
 from functools import reduce
@@ -255,22 +255,36 @@ _TSIP_LENGTHS = {
 _TSIP_SUPERPACKETS = {0xAB: 17, 0xAC: 68}
 #: The most data bytes a TSIP report of each ID has.
 _TSIP_MOST = {ident: max(lengths) for ident, lengths in _TSIP_LENGTHS.items()}
+#: The first byte of a CASIC binary message of a ZHONGKEWEI (AT6558) receiver, such as an
+#: ATGM336H (the CASIC protocol specification V4.2.0.3, "CSIP Packet Structure"): ``BA CE``,
+#: the payload's length (two bytes, little-endian; a multiple of 4, under 2 KiB), class, ID,
+#: the payload, and a checksum (4 bytes, little-endian): ``(id << 24) + (class << 16) + len``
+#: plus each 4-byte little-endian word of the payload, modulo 2**32 (the order of class and ID
+#: in it as receivers compute it: jclark/casictool's spec errata, seen on an SR1612Z1).
+_CASIC_FIRST = 0xBA
+#: The bytes of a CASIC message before its payload.
+_CASIC_HEADER = 6
+#: The CASIC message classes: NAV 01, TIM 02, RXM 03, ACK 05, CFG 06, MSG 08, MON 0A, AID
+#: 0B. A false ``BA CE`` in line noise of another class is no candidate.
+_CASIC_CLASSES = frozenset(b"\x01\x02\x03\x05\x06\x08\x0a\x0b")
+#: The longest CASIC payload: under 2 KiB, a multiple of 4.
+_CASIC_MAX_PAYLOAD = 2044
 #: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
 #: length byte, whose 6 reserved bits are zero, ``$BIN``, SBF's ``$@``, a NovAtel or Unicore
-#: log's sync bytes, SiRF's or SkyTraq's, or DLE and the ID of a TSIP report (never ``$`` or
-#: ``!``: a DLE before a sentence's start character begins no packet).
+#: log's sync bytes, SiRF's, SkyTraq's or CASIC's, or DLE and the ID of a TSIP report (never
+#: ``$`` or ``!``: a DLE before a sentence's start character begins no packet).
 _CANDIDATE = re.compile(
-    rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0[\xa1\xa2]|\x10[%s]"
+    rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0[\xa1\xa2]|\xba\xce|\x10[%s]"
     % b"".join(re.escape(bytes((ident,))) for ident in sorted(_TSIP_LENGTHS))
 )
 #: The last bytes of data that may be the start of a candidate's sync bytes.
-_SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0\x10])\Z")
+_SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0\xba\x10])\Z")
 #: The start of a ``$BIN`` or SBF candidate, searched for only in a chunk that holds a NUL or
 #: an ``@`` (see :meth:`NmeaFramer.feed`).
 _DOLLAR_CANDIDATE = re.compile(rb"\$BIN|\$@")
 #: The kinds of binary frame: UBX, RTCM 3, Hemisphere ``$BIN``, Septentrio SBF, NovAtel,
-#: Unicore, SiRF, SkyTraq, TSIP.
-_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF, _SKYTRAQ, _TSIP = range(9)
+#: Unicore, SiRF, SkyTraq, TSIP, CASIC.
+_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF, _SKYTRAQ, _TSIP, _CASIC = range(10)
 
 
 def _kind(data: bytes, start: int) -> int:
@@ -286,6 +300,8 @@ def _kind(data: bytes, start: int) -> int:
         return _SKYTRAQ if data[start + 1] == _SKYTRAQ_SECOND else _SIRF
     if first == _DLE:
         return _TSIP
+    if first == _CASIC_FIRST:
+        return _CASIC
     return _BIN if data[start + 1] == _BIN_SECOND else _SBF
 
 
@@ -300,6 +316,7 @@ _HEADER = (
     _SIRF_HEADER,
     _SKYTRAQ_HEADER,
     _TSIP_HEADER,
+    _CASIC_HEADER,
 )
 
 
@@ -312,6 +329,7 @@ _NAMES = (
     (_SIRF, "SiRF"),
     (_SKYTRAQ, "SkyTraq"),
     (_TSIP, "Trimble TSIP"),
+    (_CASIC, "CASIC"),
 )
 
 
@@ -389,10 +407,16 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     public decoder takes, a NovAtel header length other than 28, a ``$BIN`` block ID of 256
     or more, an SBF block number outside 4000-6015, an SBF length that is not a multiple of
     4, shorter than its header or past ``limit``, a Unicore CPU idle time past 100, time
-    reference past 1 or time of week past 604,799,999 ms; for a TSIP candidate, which has no
+    reference past 1 or time of week past 604,799,999 ms, a CASIC class no message has or a
+    CASIC payload length that is no multiple of 4 or past 2044; for a TSIP candidate, which has no
     length field, where its DLE ETX ends it (see :func:`_tsip_end`)."""
     if kind == _TSIP:
         return _tsip_end(data, start)
+    if kind == _CASIC:
+        length = data[start + 2] | data[start + 3] << 8
+        if data[start + 4] not in _CASIC_CLASSES or length % 4 or length > _CASIC_MAX_PAYLOAD:
+            return 0
+        return start + _CASIC_HEADER + length + 4
     if kind == _RTCM:
         length = (data[start + 1] & 0x03) << 8 | data[start + 2]
         if length >= 2 and start + _RTCM_HEADER + 2 <= len(data):
@@ -445,10 +469,12 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
 def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
     """Whether the check of the whole candidate ``data[start:end]`` of ``kind`` holds: UBX's
     Fletcher sum, RTCM 3's CRC-24Q, NovAtel's and Unicore's CRC-32, SiRF's sum and ``B0 B3``,
-    SkyTraq's XOR and CR LF, ``$BIN``'s sum and CR LF, SBF's CRC, a TSIP packet's data
-    length."""
+    SkyTraq's XOR and CR LF, ``$BIN``'s sum and CR LF, SBF's CRC, CASIC's sum of words, a TSIP
+    packet's data length."""
     if kind == _TSIP:
         return _tsip_length_holds(data, start, end)
+    if kind == _CASIC:
+        return _casic_checksum(data, start, end) == int.from_bytes(data[end - 4 : end], "little")
     if kind == _RTCM:
         return crc24q(data[start : end - 3]) == int.from_bytes(data[end - 3 : end], "big")
     if kind == _UBX:
@@ -466,6 +492,16 @@ def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
         total = sum(data[start + _DOLLAR_HEADER : end - 4]) & 0xFFFF
         return data[end - 2 : end] == b"\r\n" and total == data[end - 4] | data[end - 3] << 8
     return crc_hqx(data[start + 4 : end], 0) == data[start + 2] | data[start + 3] << 8
+
+
+def _casic_checksum(data: bytes, start: int, end: int) -> int:
+    """The checksum of the CASIC message ``data[start:end]``: its ID, class and length as one
+    word, ``(id << 24) + (class << 16) + len``, plus each little-endian word of its payload."""
+    words = data[start + _CASIC_HEADER : end - 4]
+    total = data[start + 5] << 24 | data[start + 4] << 16 | data[start + 2] | data[start + 3] << 8
+    for (word,) in struct.iter_unpack("<I", words):
+        total += word
+    return total & 0xFFFFFFFF
 
 
 def _ubx_checksum(body: bytes) -> bytes:
@@ -532,8 +568,8 @@ class _Sentences:
     #: body (printable, without ``$``, ``!``, ``*`` or a terminator byte), ``*``, two hex
     #: digits, the bytes after the checksum that a line's sentence may have before its end
     #: (NUL padding, garbage: any but a start character, the line end, or ``B5``, ``D3``,
-    #: ``AA``, ``A0`` and DLE, which may start a binary frame), and the line end or, not taken
-    #: into the match, one of those seven bytes (its line end lost, the next sentence or frame
+    #: ``AA``, ``A0``, ``BA`` and DLE, which may start a binary frame), and the line end or, not
+    #: taken into the match, one of those eight bytes (its line end lost, the next sentence or frame
     #: glued to it, which on a line ends it as well). The line end is the terminator; with
     #: the terminator ``\n`` it is CR LF, LF, or a CR alone, as :class:`NmeaFramer` cuts
     #: lines, and with another terminator a CR or LF that is not part of it is a byte after
@@ -551,10 +587,10 @@ class _Sentences:
         for ``\\n``) and are at most ``max_frame_bytes`` long."""
         if terminator == b"\n":
             line_end = rb"\r\n?|\n"
-            after = rb"[^$!\r\n\xb5\xd3\xaa\xa0\x10]*"
+            after = rb"[^$!\r\n\xb5\xd3\xaa\xa0\xba\x10]*"
         else:
             line_end = re.escape(terminator)
-            after = rb"(?:(?!%s)[^$!\xb5\xd3\xaa\xa0\x10])*" % line_end
+            after = rb"(?:(?!%s)[^$!\xb5\xd3\xaa\xa0\xba\x10])*" % line_end
         excluded = set(b"$!*\r\n") | set(terminator)
         body = b"".join(re.escape(bytes((c,))) for c in range(0x20, 0x7F) if c not in excluded)
         allowed = b"".join(re.escape(bytes((c,))) for c in sorted(set(terminator) | {13, 10}))
@@ -564,7 +600,7 @@ class _Sentences:
             never = re.compile(rb"(?!)")
             return cls(never, never, foreign)
         head = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})" % (body, longest)
-        pattern = rb"%s(%s)(?:%s|(?=[$!\xb5\xd3\xaa\xa0\x10]))" % (head, after, line_end)
+        pattern = rb"%s(%s)(?:%s|(?=[$!\xb5\xd3\xaa\xa0\xba\x10]))" % (head, after, line_end)
         return cls(re.compile(pattern), re.compile(head), foreign)
 
 
@@ -734,7 +770,7 @@ def _cut_binary(
     the sentences passed on from it are left out of the bytes for the line framer, each with
     its line end and the bytes between its checksum and its line end (``skipped``). The first
     candidate whose bytes have not all come, or the first bytes of a sync that end the
-    data (``B5``, ``D3``, ``A0``, ``AA``, ``AA 44``, a DLE), waits from
+    data (``B5``, ``D3``, ``A0``, ``AA``, ``AA 44``, ``BA``, a DLE), waits from
     ``held_at``; its search resumes at ``scan_from`` (from the candidate's start) when it is
     at the start of ``data``. With ``final`` (the end of the stream) nothing waits: a
     candidate that has not all come fails.
@@ -809,8 +845,8 @@ def _cut_binary(
 
 
 class NmeaFramer(LineFramer):
-    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore, SiRF and SkyTraq frames and TSIP packets
-    taken out of the stream, then lines as
+    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq and CASIC frames and TSIP
+    packets taken out of the stream, then lines as
     :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
     holds.
 
@@ -823,7 +859,9 @@ class NmeaFramer(LineFramer):
     hold, or a Septentrio SBF block (``$@``, CRC-16-CCITT, block ID, a length that is a
     multiple of 4) whose CRC holds, a NovAtel OEM log (``AA 44 12``) or a Unicore message
     (``AA 44 B5``) whose CRC-32 holds, a SiRF message (``A0 A2`` ... ``B0 B3``) whose sum
-    holds, or a SkyTraq message (``A0 A1`` ... CR LF) whose XOR holds, or a Trimble TSIP packet
+    holds, a SkyTraq message (``A0 A1`` ... CR LF) whose XOR holds, a CASIC message (``BA CE``,
+    length, class, ID, payload, a 32-bit sum of words) whose checksum holds, or a Trimble TSIP
+    packet
     (a timing receiver's or GPSDO's: DLE, the ID of a report a receiver sends, the data with
     each of its DLE bytes sent twice, DLE ETX) whose data has a length its ID has; their bytes
     are counted in ``skipped_bytes``; a candidate whose check fails, or whose length is past
@@ -833,15 +871,16 @@ class NmeaFramer(LineFramer):
     a SiRF payload past 1023 bytes, a SkyTraq payload past 87 bytes whose message ID and length
     no public decoder takes, a NovAtel header length other than 28, a ``$BIN`` block ID past
     255, an SBF block number outside 4000-6015, a Unicore CPU idle time past 100, time
-    reference past 1 or time of week past the week, a TSIP ID no receiver sends, ``$`` and
-    ``!`` among them, so that a DLE before a sentence begins no packet, a TSIP signal level
-    report counting more than 50 satellites, as where a DLE took the place of a ``$`` before
-    ``GP``, or a DLE in TSIP data that neither a DLE nor ETX follows), as line noise may
-    begin, which would
-    otherwise hold a talker's sentences without checksum behind it for its claimed length. A
-    candidate whose bytes have not all come yet is held back with what follows it, which may
-    be up to its claimed length of sentences when its length field is damaged (or when its
-    ``B5 62`` or ``D3`` is part of other binary data). So the bytes of every candidate after
+    reference past 1 or time of week past the week, a CASIC class no message has or a
+    CASIC payload length that is no multiple of 4 or past 2044, a TSIP ID no receiver sends,
+    ``$`` and ``!`` among them, so that a DLE before a sentence begins no packet, a TSIP
+    signal level report counting more than 50 satellites, as where a DLE took the place of a
+    ``$`` before ``GP``, or a DLE in TSIP data that neither a DLE nor ETX follows), as line
+    noise may begin, which would otherwise hold a talker's sentences without checksum behind
+    it for its claimed length. A candidate whose bytes have not all come yet is held back with
+    what follows it, which may be up to its claimed length of sentences when its length field is
+    damaged (or when its ``B5 62`` or ``D3`` is part of other binary data). So the bytes of
+    every candidate after
     its first are searched for whole sentences as
     they come (its header's too, whose length field may be the ``$`` of a sentence when the
     frame was cut short within it): a start character, an address letter, printable text, ``*``
@@ -869,11 +908,11 @@ class NmeaFramer(LineFramer):
     was lost before a frame taken out whole goes on after it, as if the frame were not there. A
     frame whose check holds is still taken out whole: its payload would need the text of such a
     sentence, with a matching checksum and one of the bytes that end it after it, to give a false
-    sentence. Only a chunk that holds a byte ``B5``, ``D3``, ``AA``, ``A0`` or DLE (never in NMEA
-    text) is searched, and so is every chunk while bytes are held (a DLE that ends a chunk is
-    held as the first byte of a sync is, and ends the pending line as a candidate's first byte
-    does, only where its last piece is a whole checksummed sentence, which that line gives
-    whatever follows); for ``$BIN`` and SBF, which begin with
+    sentence. Only a chunk that holds a byte ``B5``, ``D3``, ``AA``, ``A0``, ``BA`` or DLE (never
+    in NMEA text) is searched, and so is every chunk while bytes are held (a DLE that ends a
+    chunk is held as the first byte of a sync is, and ends the pending line as a candidate's
+    first byte does, only where its last piece is a whole checksummed sentence, which that
+    line gives whatever follows); for ``$BIN`` and SBF, which begin with
     ``$``, a chunk that holds a NUL or an ``@`` (a ``$BIN``'s block ID is below 256, an SBF block's
     second byte is ``@``) is searched for ``$BIN`` and ``$@`` from the pending line on, whose bytes
     from such a start are then cut with the chunk.
@@ -1033,6 +1072,7 @@ class NmeaFramer(LineFramer):
                     or _RTCM_FIRST in chunk
                     or _OEM_FIRST in chunk
                     or _SIRF_FIRST in chunk
+                    or _CASIC_FIRST in chunk
                 )
             )
         ):
@@ -1146,6 +1186,7 @@ class NmeaFramer(LineFramer):
                     or _RTCM_FIRST in text
                     or _OEM_FIRST in text
                     or _SIRF_FIRST in text
+                    or _CASIC_FIRST in text
                     or _DLE in text
                     or _DOLLAR_CANDIDATE.search(text) is not None
                 )
@@ -1369,8 +1410,8 @@ class NmeaFramer(LineFramer):
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX, RTCM 3,
-        Hemisphere ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq or TSIP output without NMEA
-        sentences."""
+        Hemisphere ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq, TSIP or CASIC output without
+        NMEA sentences."""
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
         text = b"".join(b"".join(parts) for parts, _ in cut.pieces)
         if cut.taken and _START.search(text) is None:
