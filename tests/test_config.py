@@ -24,7 +24,7 @@ from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
 from test_frames_generic import SPS30
 
-from sensord import cli
+from sensord import cli, cli_parser
 from sensord.config import Config, load_config, load_http_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
@@ -1415,10 +1415,10 @@ def test_the_config_of_a_running_sensord_is_read_as_its_command_line_takes_it(
     this, other = tmp_path / "this.toml", tmp_path / "other.toml"
     this.write_text("")
     other.write_text("")
-    monkeypatch.setattr(cli, "DEFAULT_CONFIG_PATH", this)
+    monkeypatch.setattr(cli_parser, "DEFAULT_CONFIG_PATH", this)
     argv = [a.replace("{other}", str(other)) for a in option]
     with sensord_run_lookalike(tmp_path, argv) as pid:
-        assert cli._daemon_config_of(pid) == str(other)
+        assert cli_parser._daemon_config_of(pid) == str(other)
 
 
 def test_a_sensord_of_another_user_running_an_absolute_path_is_recognised(
@@ -1431,7 +1431,7 @@ def test_a_sensord_of_another_user_running_an_absolute_path_is_recognised(
     config.write_text("")
     os.chmod(tmp_path, 0o755)
     with sensord_run_lookalike(tmp_path, ["--config", str(config)]) as pid:
-        seen = run_as_user(65534, lambda: str(cli._daemon_config_of(pid)))
+        seen = run_as_user(65534, lambda: str(cli_parser._daemon_config_of(pid)))
     assert seen == str(config)
 
 

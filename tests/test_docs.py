@@ -26,7 +26,7 @@ from harness.modbus import STORE_SIZE, ModbusServer
 from harness.scrape import Scrape
 from prometheus_client.parser import text_string_to_metric_families
 
-from sensord import cli
+from sensord import cli_parser
 from sensord.config import Config, load_config
 from sensord.demo import DEMO_CONFIG
 from sensord.errors import ConfigError
@@ -222,7 +222,7 @@ def command_parsers() -> dict[str, argparse.ArgumentParser]:
         return {}
 
     parsers: dict[str, argparse.ArgumentParser] = {}
-    for name, parser in subcommands(cli._parser()).items():
+    for name, parser in subcommands(cli_parser._parser()).items():
         parsers[name] = parser
         for verb, verb_parser in subcommands(parser).items():
             parsers[f"{name} {verb}"] = verb_parser

@@ -61,7 +61,7 @@ serial.Serial.write_timeout
 serial.Serial.rs485_mode
 
 # PEP 562: Python calls a module's __getattr__ for a name it lacks (``from sensord import
-# __version__`` in cli.py, service.py and the others).
+# __version__`` in cli_parser.py, service.py and the others).
 sensord.__getattr__
 
 # structlog's bound loggers call the logger's method of a record's level by name
