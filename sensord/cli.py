@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import serial
 import structlog
 
 from sensord import early_signals
@@ -44,6 +43,7 @@ from sensord.capture import (
     read_capture,
     write_capture_file,
 )
+from sensord.cli_common import USUAL_BAUDRATES, _print_config_error, _rate_hz, _usual_rate
 from sensord.cli_parser import _daemon_config_of, _given, _parser
 from sensord.config import (
     DEFAULT_CONFIG_PATH,
@@ -167,10 +167,6 @@ def _main(argv: Sequence[str] | None) -> int:
 
     sys.stdout.write(DEMO_CONFIG)
     return EXIT_OK
-
-
-def _print_config_error(exc: ConfigError) -> None:
-    print(f"sensord: invalid configuration: {exc}", file=sys.stderr)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -470,19 +466,6 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     return lines
 
 
-#: Line speeds serial devices use: the rates pyserial lists (POSIX's and Linux's), and the
-#: others devices are built for (MIDI's 31250, DMX's 250000, an ESP8266's boot output 74880).
-USUAL_BAUDRATES = frozenset(serial.Serial.BAUDRATES) | {
-    14_400,
-    28_800,
-    31_250,
-    56_000,
-    74_880,
-    128_000,
-    250_000,
-    256_000,
-}
-
 #: The line speed of the devices every preset reads (Plantower PMS, Nova SDS011, Winsen
 #: MH-Z19: fixed 9600 8N1 UARTs).
 PRESET_BAUDRATE = 9600
@@ -604,12 +587,6 @@ def _baudrate_notes(sensor: SensorConfig) -> list[str]:
     if rate in USUAL_BAUDRATES:
         return []
     return [f"      note: serial.baudrate {rate} is not a usual line speed{_usual_rate(rate)}"]
-
-
-def _usual_rate(rate: int) -> str:
-    """ "; did you mean 9600?": the usual line speed most like ``rate``, if one is."""
-    close = closest(str(rate), [str(r) for r in sorted(USUAL_BAUDRATES)])
-    return f"; did you mean {close}?" if close else ""
 
 
 def _describe_registers(sensor: SensorConfig) -> list[str]:
@@ -911,11 +888,6 @@ def _held_by_daemon_of(device: str, config_file: str) -> str:
     if any(_daemon_config_of(h.pid) != this for h in holders):
         return ""
     return ", ".join(str(h.pid) for h in holders)
-
-
-def _rate_hz(sensor: SensorConfig) -> float:
-    """How often a sensor's frames come: its polls, or its sampling rate."""
-    return 1.0 / sensor.poll.interval_s if sensor.poll is not None else sensor.sampling_rate_hz
 
 
 def _cmd_ports(args: argparse.Namespace) -> int:
