@@ -13,6 +13,7 @@ from operator import xor
 from pathlib import Path
 
 import pytest
+from harness.common import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -1314,7 +1315,7 @@ def test_a_protocol_module_is_imported_by_the_first_sensor_that_uses_it(
         capture_output=True,
         text=True,
         check=False,
-        cwd=tmp_path,
+        cwd=REPO,  # the tree under test, not the package installed in the environment
     )
     assert done.returncode == 0, done.stderr
     modules = set(done.stdout.split())
