@@ -28,7 +28,7 @@ __all__ = [
 
 #: Exit codes of sensord's commands: success; an invalid configuration, a failed check or a
 #: command that could not do what it was asked; wrong usage. (3, the daemon could not start,
-#: is ``sensord.service.EXIT_HTTP``; 4, a worker of another build, ``sensord.cli``'s.)
+#: is ``sensord.service.EXIT_HTTP``; 4, a worker of another build, ``sensord.cli_run``'s.)
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 #: The fixed set of reasons a frame or reading is rejected. Metric label values come from here.

@@ -24,7 +24,7 @@ from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
 from test_frames_generic import SPS30
 
-from sensord import cli, cli_parser
+from sensord import cli, cli_parser, cli_run
 from sensord.config import Config, load_config, load_http_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
@@ -1369,7 +1369,7 @@ def test_a_broken_pipe_that_is_not_the_output_is_not_hidden(
         ours.sendall(b"x" * 65536)  # the peer is gone: EPIPE
         return 0
 
-    monkeypatch.setattr(cli, "_cmd_run", run)
+    monkeypatch.setattr(cli_run, "_cmd_run", run)
     try:
         with pytest.raises(BrokenPipeError):
             cli.main(["run"])

@@ -1272,7 +1272,7 @@ import prometheus_client, serial, structlog  # what these import is theirs, not 
 
 before = set(sys.modules)
 
-import sensord.cli
+import sensord.cli, sensord.cli_run
 from sensord.config import load_config
 from sensord.sensor import SensorRuntime
 

@@ -21,7 +21,7 @@ from sensord.formats import modbus
 _PROBE = textwrap.dedent(
     """
     import sys, time
-    import sensord.cli, sensord.daemon, sensord.service
+    import sensord.cli, sensord.cli_run, sensord.daemon, sensord.service
     from sensord.config import parse_config
     from sensord.log import configure
     from sensord.reader import Reader

@@ -42,17 +42,17 @@ def http_get(port: int, path: str, timeout_s: float = 10.0) -> tuple[float, byte
 
 
 class BareImport:
-    """``python -c "import sensord.cli"`` started now, beside a daemon the test starts: how long
-    an interpreter's start and sensord's imports take on this host at this moment, which its
-    load (other tests, other processes) slows as much as the daemon's own start. Monotonic
-    time is the host's: the child's clock at the end of the import, less ``started``, is that
-    time."""
+    """``python -c "import sensord.cli, sensord.cli_run"`` started now, beside a daemon the test
+    starts: how long an interpreter's start and the imports of a run (before it reads its
+    configuration) take on this host at this moment, which its load (other tests, other
+    processes) slows as much as the daemon's own start. Monotonic time is the host's: the
+    child's clock at the end of the import, less ``started``, is that time."""
 
     def __init__(self, python: str = sys.executable) -> None:
         env = {k: v for k, v in os.environ.items() if k not in INHERITED}
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
-            [python, "-c", "import sensord.cli, time; print(time.monotonic())"],
+            [python, "-c", "import sensord.cli, sensord.cli_run, time; print(time.monotonic())"],
             stdout=subprocess.PIPE,
             env=env,
             cwd=REPO,
@@ -61,13 +61,13 @@ class BareImport:
     def seconds(self, timeout_s: float = 60.0) -> float:
         out, _ = self.proc.communicate(timeout=timeout_s)
         if self.proc.returncode != 0:
-            raise HarnessError(f"import sensord.cli exited {self.proc.returncode}")
+            raise HarnessError(f"the import exited {self.proc.returncode}")
         return float(out) - self.started
 
     def allowance_s(self, idle_s: float) -> float:
         """The seconds a daemon's start begun beside this import may take: ``idle_s`` (what
         an idle host allows it), or twice the import's time where the load made that longer
-        (the daemon imports and builds more than ``sensord.cli``, slowed alike)."""
+        (the daemon imports and builds more than these modules, slowed alike)."""
         return max(idle_s, 2 * self.seconds())
 
 
