@@ -1282,7 +1282,16 @@ print(" ".join(sorted(set(sys.modules) - before)))
 """
 
 #: what only a command of the command line uses
-_COMMAND_MODULES = {"cli_simulate", "demo", "overview", "probe", "reload", "tools", "workers"}
+_COMMAND_MODULES = {
+    "cli_record",
+    "cli_simulate",
+    "demo",
+    "overview",
+    "probe",
+    "reload",
+    "tools",
+    "workers",
+}
 #: what only a configuration mistake (difflib: "did you mean") or a stage with an offset and
 #: a decimal scale (fractions, and decimal with it) uses
 _RARELY_NEEDED = {"difflib", "fractions", "decimal"}
