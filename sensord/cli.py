@@ -19,7 +19,6 @@ import socket
 import struct
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,27 +31,20 @@ from sensord.capture import (
     RX,
     Capture,
     CaptureError,
-    capture_files,
-    capture_stamp,
-    next_capture_path,
-    parse_capture,
     read_capture,
-    write_capture_file,
 )
 from sensord.cli_common import USUAL_BAUDRATES, _print_config_error, _rate_hz, _usual_rate
-from sensord.cli_parser import _daemon_config_of, _given, _parser
+from sensord.cli_parser import _daemon_config_of, _parser
 from sensord.config import (
     DEFAULT_CONFIG_PATH,
     STDIN_SOURCE,
     Config,
     load_config,
     load_config_stdin,
-    load_http_config,
 )
 from sensord.config_sensor import SensorConfig
 from sensord.config_tables import (
     MAX_FRAME_INTERVAL_S,
-    HttpConfig,
 )
 from sensord.errors import (
     EXIT_INVALID,
@@ -136,14 +128,20 @@ def _main(argv: Sequence[str] | None) -> int:
 
         return _cmd_simulate(args, args.command_parser)
     if args.command == "capture":
+        from sensord.cli_client import _cmd_capture  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
         return _cmd_capture(args, args.command_parser)
     if args.command == "record":
         from sensord.cli_record import _cmd_record  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
         return _cmd_record(args, args.command_parser)
     if args.command == "status":
+        from sensord.cli_client import _cmd_status  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
         return _cmd_status(args)
     if args.command == "reload":
+        from sensord.cli_client import _cmd_reload  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
         return _cmd_reload(args)
     if args.command == "modbus":
         from sensord.probe import modbus_read  # noqa: PLC0415  (a command's module: the daemon does not load it)
@@ -825,117 +823,3 @@ def _is_device(port: str) -> bool:
         return parse_address(port).is_device
     except ValueError:
         return False
-
-
-def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from sensord.tools import fetch_capture, show  # noqa: PLC0415  (a command's module: the daemon does not load it)
-
-    if args.show is not None:
-        given = _given(
-            ("SENSOR", args.sensor), ("-c", args.config), ("--url", args.url), ("-o", args.output)
-        )
-        if given:
-            parser.error(
-                f"--show prints a capture file; {' and '.join(given)} "
-                f"{'is' if len(given) == 1 else 'are'} for fetching one from the daemon"
-            )
-        return show(args.show)
-    if not args.sensor:
-        parser.error("give the SENSOR whose bytes to fetch, or --show FILE")
-    http = _daemon_http(args.config)
-    if http is None:
-        return EXIT_INVALID
-    body, problem = fetch_capture(http, args.sensor, args.url)
-    if problem:
-        print(f"sensord: {problem}", file=sys.stderr)
-        return EXIT_INVALID
-    output: Path | None = args.output
-    try:
-        if output is None:  # SENSOR-TIME.cap here, after the captures of the same second
-            here = Path()
-            stamp = capture_stamp(time.time())
-            output = next_capture_path(here, args.sensor, stamp, capture_files(here, args.sensor))
-        write_capture_file(output, body)  # a write that fails leaves no file cut short
-    except OSError as exc:
-        where = output if output is not None else "the capture in the current directory"
-        print(f"sensord: cannot write {where}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_INVALID
-    print(f"{output}: {len(body)} bytes; show it with: sensord capture --show {output}")
-    empty = _empty_capture_note(body, args.sensor)
-    if empty:
-        print(f"  {empty}")
-    return EXIT_OK
-
-
-def _empty_capture_note(body: bytes, sensor: str) -> str:
-    """What a capture without records means, or "" for one with records."""
-    try:
-        capture = parse_capture(body)
-    except CaptureError:
-        return ""
-    if capture.records:
-        return ""
-    if capture.header.get("format") == "modbus":
-        return (
-            f"it holds no exchange: a Modbus device's capture holds the reads {sensor} "
-            "answered, each request with its response; timeouts and exception responses are "
-            f"not in it (sensord status tells why {sensor} reads nothing)"
-        )
-    return f"it holds no bytes: none came from {sensor}'s port lately"
-
-
-def _daemon_http(path: Path | None) -> HttpConfig | None:
-    """The HTTP settings of the daemon a command asks: those of ``path``, else of the
-    default config file when present, else of the demo. A file with errors outside its
-    ``[http]`` table gives that table (with a note that the file is not valid); None (and the
-    errors printed) when the file cannot be read or its ``[http]`` is not valid."""
-    from sensord.demo import demo_config  # noqa: PLC0415  (a command's module: the daemon does not load it)
-
-    if path is None and DEFAULT_CONFIG_PATH.exists():
-        path = DEFAULT_CONFIG_PATH
-    try:
-        config = load_config(path) if path is not None else demo_config()
-    except ConfigError as exc:
-        # a mistake outside [http] (the edit whose reload failed) does not move the daemon:
-        # it is still asked, at the address the file's [http] gives
-        http = load_http_config(path) if path is not None else None
-        if http is None:
-            _print_config_error(exc)
-            return None
-        errors = len(exc.problems)
-        print(
-            f"sensord: note: {path} is not valid ({errors} configuration "
-            f"error{'s' if errors != 1 else ''}: sensord check {path} lists "
-            f"{'them' if errors != 1 else 'it'}); asking the daemon at its [http] address",
-            file=sys.stderr,
-        )
-        return http
-    return config.http
-
-
-def _cmd_status(args: argparse.Namespace) -> int:
-    from sensord.overview import status  # noqa: PLC0415  (a command's module: the daemon does not load it)
-
-    http = _daemon_http(args.config)
-    if http is None:
-        return EXIT_INVALID
-    return status(http, args.url, as_json=args.json)
-
-
-def _cmd_reload(args: argparse.Namespace) -> int:
-    from sensord.reload import reload_daemon  # noqa: PLC0415  (a command's module: the daemon does not load it)
-
-    http = _daemon_http(args.config)
-    if http is None:
-        return EXIT_INVALID
-    path = args.config
-    if path is None and args.url is None and DEFAULT_CONFIG_PATH.exists():
-        path = DEFAULT_CONFIG_PATH
-    return reload_daemon(
-        http,
-        args.url,
-        pid=args.pid,
-        timeout_s=args.timeout,
-        runs_config=lambda pid: _daemon_config_of(pid, worker=False),
-        config_path=path,
-    )
