@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 
 from sensord import early_signals
 from sensord import log as logsetup
-from sensord.address import parse_address
 from sensord.capture import (
     RX,
     Capture,
@@ -62,9 +61,7 @@ from sensord.ports import (
     adapter_facts,
     check_device,
     contending_holders,
-    format_ports,
     latency_hint,
-    list_ports,
     service_access_problem,
 )
 from sensord.reopen import DEVICE_WATCH_S
@@ -122,6 +119,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "check":
         return _cmd_check(args, args.command_parser)
     if args.command == "ports":
+        from sensord.cli_ports import _cmd_ports  # noqa: PLC0415  (a command's module: the daemon does not load it)
+
         return _cmd_ports(args)
     if args.command == "simulate":
         from sensord.cli_simulate import _cmd_simulate  # noqa: PLC0415  (a command's module: the daemon does not load it)
@@ -780,46 +779,3 @@ def _held_by_daemon_of(device: str, config_file: str) -> str:
     if any(_daemon_config_of(h.pid) != this for h in holders):
         return ""
     return ", ".join(str(h.pid) for h in holders)
-
-
-def _cmd_ports(args: argparse.Namespace) -> int:
-    configured: dict[str, str] = {}
-    rates: dict[str, float] = {}
-    path: Path | None = args.config
-    if path is None and DEFAULT_CONFIG_PATH.exists():
-        path = DEFAULT_CONFIG_PATH
-    invalid = False
-    if path is not None:
-        try:
-            config = load_config(path)
-        except ConfigError as exc:
-            # the ports are listed all the same: which is which is what fixes a wrong port
-            _print_config_error(exc)
-            print(
-                f"sensord: {path} is not valid: the ports are listed without the sensors "
-                "that use them",
-                file=sys.stderr,
-            )
-            invalid = True
-        else:
-            configured = {s.name: s.port for s in config.sensors}
-            rates = {s.name: _rate_hz(s) for s in config.sensors}
-    ports = list_ports(configured, rates_hz=rates, probe=args.probe)
-    print(format_ports(ports))
-    absent = [
-        (name, check_device(port, probe_lock=False))
-        for name, port in configured.items()
-        if _is_device(port) and not os.path.exists(port)
-    ]
-    if absent:
-        print("\nconfigured devices not on this machine:")
-        for name, problems in absent:
-            print(f"  {name}: {'; '.join(problems)}")
-    return EXIT_INVALID if invalid else EXIT_OK
-
-
-def _is_device(port: str) -> bool:
-    try:
-        return parse_address(port).is_device
-    except ValueError:
-        return False

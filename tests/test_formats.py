@@ -1284,6 +1284,7 @@ print(" ".join(sorted(set(sys.modules) - before)))
 #: what only a command of the command line uses
 _COMMAND_MODULES = {
     "cli_client",
+    "cli_ports",
     "cli_record",
     "cli_simulate",
     "demo",
