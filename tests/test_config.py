@@ -24,7 +24,7 @@ from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
 from test_frames_generic import SPS30
 
-from sensord import cli, cli_parser, cli_run
+from sensord import cli, cli_check, cli_parser, cli_run
 from sensord.config import Config, load_config, load_http_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
@@ -1444,7 +1444,7 @@ def test_check_run_as_root_judges_a_device_for_the_service_user(
     with PtyPair() as pair:
         config = parse_config(MINIMAL.replace('"sim://probe"', f'"{pair.path}"'))
         os.chmod(pair.path, 0o600)
-        assert not cli._check_devices(config, service_user="nobody")
+        assert not cli_check._check_devices(config, service_user="nobody")
         out = capsys.readouterr().out
         assert (
             "sensors[0].port (sensor 'probe'): user nobody (the service's, with groups dialout) may"
@@ -1452,11 +1452,11 @@ def test_check_run_as_root_judges_a_device_for_the_service_user(
         )
         assert "sudo usermod -aG " in out
         os.chmod(pair.path, 0o666)
-        assert cli._check_devices(config, service_user="nobody")
+        assert cli_check._check_devices(config, service_user="nobody")
         assert f"device probe: {pair.path} ok" in capsys.readouterr().out
         # no such user (sensord not installed as a service): root's view stands
         os.chmod(pair.path, 0o600)
-        assert cli._check_devices(config, service_user="no-such-user-here")
+        assert cli_check._check_devices(config, service_user="no-such-user-here")
 
 
 def test_the_http_table_of_a_file_not_valid_toml_is_read_only_when_the_error_is_elsewhere(

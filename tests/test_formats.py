@@ -1283,6 +1283,7 @@ print(" ".join(sorted(set(sys.modules) - before)))
 
 #: what only a command of the command line uses
 _COMMAND_MODULES = {
+    "cli_check",
     "cli_client",
     "cli_ports",
     "cli_record",

@@ -14,7 +14,7 @@ import pytest
 from harness.common import REPO
 from harness.pty import PtyPair
 
-from sensord import cli
+from sensord import cli_check
 from sensord.config import parse_config
 from sensord.host_check import capture_directory_warning, listen_warning, unit_device_warning
 from sensord.unit_file import read_unit
@@ -187,14 +187,14 @@ def test_check_warns_of_a_device_the_installed_unit_refuses_and_still_passes(
 ) -> None:
     with PtyPair() as pair:
         config = parse_config(config_with("", pair.path))
-        assert cli._check_devices(config, unit_path=strict_unit(tmp_path))
+        assert cli_check._check_devices(config, unit_path=strict_unit(tmp_path))
         out = capsys.readouterr().out
         assert f"device probe: {pair.path} ok" in out
         assert "  warning: device probe: " in out
         assert "DeviceAllow=char-pts rw" in out
-        assert cli._check_devices(config, unit_path=SHIPPED_UNIT)
+        assert cli_check._check_devices(config, unit_path=SHIPPED_UNIT)
         assert "warning" not in capsys.readouterr().out
-        assert cli._check_devices(config, unit_path="/nonexistent/sensord.service")
+        assert cli_check._check_devices(config, unit_path="/nonexistent/sensord.service")
         assert "warning" not in capsys.readouterr().out
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from harness.common import wait_for
+from harness.common import REPO, wait_for
 from harness.config import load_sensors as load
 from harness.config import write_atomically
 from harness.daemon import StartDaemon
@@ -43,7 +43,8 @@ from structlog.testing import capture_logs
 from sensord import probe_wire
 from sensord.bus import Bus
 from sensord.capture import RX, parse_capture
-from sensord.cli import _tcp_reachable, main
+from sensord.cli import main
+from sensord.cli_check import _tcp_reachable
 from sensord.config import Config
 from sensord.config_sensor import SensorConfig
 from sensord.demo import demo_config
@@ -1497,20 +1498,24 @@ def test_check_bounds_a_name_lookup_the_dns_does_not_answer(
     ) in out
 
 
-def test_check_exits_soon_after_a_name_lookup_that_hangs(tmp_path: Path) -> None:
+def test_check_exits_soon_after_a_name_lookup_that_hangs() -> None:
     """The lookup that ``check`` gave up on does not hold the command at its exit (it ran
     on a thread the interpreter waited for)."""
-    script = tmp_path / "check.py"
-    script.write_text(
+    script = (
         "import socket, time\n"
         "def hangs(*args, **kwargs):\n    time.sleep(8)\n    raise socket.gaierror(-3, 'x')\n"
         "socket.getaddrinfo = hangs\n"
-        "from sensord.cli import _tcp_reachable\n"
+        "from sensord.cli_check import _tcp_reachable\n"
         "print(time.monotonic(), flush=True)\n"
         "print(_tcp_reachable('modbus-tcp://hanging.example:502'))\n"
     )
-    done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=30, check=True
+    done = subprocess.run(  # in the tree under test, not the package installed
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        cwd=REPO,
     )
     ended = time.monotonic()
     # from the check's start (after the imports, which a loaded host may make slow: the
@@ -1545,7 +1550,7 @@ def test_check_gives_up_on_a_connect_that_goes_unanswered(monkeypatch: pytest.Mo
     told as one that gives no answer, after the connect's timeout (0.3 s here, 2 s installed)
     and not the kernel's two minutes of retries. The listener's accept queue is full: Linux
     drops the connect's SYN as such a host does."""
-    monkeypatch.setattr("sensord.cli.CHECK_CONNECT_TIMEOUT_S", 0.3)
+    monkeypatch.setattr("sensord.cli_check.CHECK_CONNECT_TIMEOUT_S", 0.3)
     with socket.socket() as full, socket.socket() as queued:
         full.bind(("127.0.0.1", 0))
         full.listen(0)  # room for one connection not yet accepted
