@@ -401,6 +401,25 @@ def test_a_sigterm_while_python_imports_sensord_stops_the_run_cleanly(
     assert daemon.events("sensord stopped")
 
 
+#: Importing the run's module lasts until the test's signal is held: ``sensord.cli`` imports it,
+#: and with it the daemon's modules, once the command line is parsed and names ``run``.
+SLOW_RUN_IMPORT_PRELUDE = slow_import_prelude("sensord.cli_run", "importing the run")
+
+
+def test_a_sighup_while_the_run_imports_the_daemon_is_taken_once_the_run_starts(
+    start_daemon: StartDaemon,
+) -> None:
+    """A SIGHUP that comes after the command line is parsed, while the run's module imports
+    the daemon's, is held as one that comes while the command line module is imported: a
+    reload once the run starts, not the end of the process."""
+    daemon = start_daemon(python_prelude=SLOW_RUN_IMPORT_PRELUDE)
+    wait_for(lambda: "importing the run" in daemon.log_text(), 10, "the import")
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_http()
+    wait_for(lambda: daemon.status()["config_reloads"] == 1, 5, "the reload")
+    assert daemon.stop() == 0
+
+
 #: Importing importlib.metadata (which reads sensord's version) lasts until the test's signal
 #: is held: a few tens of milliseconds on this machine, more on a slow SD card.
 SLOW_METADATA_PRELUDE = slow_import_prelude("importlib.metadata", "importing importlib.metadata")
