@@ -165,7 +165,8 @@ from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_
 from sensord.reply_starts import NO_UNITS, NONE, ReplyStarts
 from sensord.retry import Backoff, Retry
 from sensord.schema import natural_key
-from sensord.sensor import SensorRuntime, log_simulated_absent_device, wants_simulation
+from sensord.sensor import SensorRuntime
+from sensord.sensor_source import log_simulated_absent_device, wants_simulation
 from sensord.shared_port import SharedPortWatch
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource

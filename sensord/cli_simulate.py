@@ -19,7 +19,7 @@ from sensord.config import Config, load_config
 from sensord.config_sensor import SensorConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
 from sensord.schema import closest
-from sensord.sensor import make_device
+from sensord.sensor_source import make_device
 from sensord.sources.simulated import SimulatedDevice
 
 __all__ = ["_cmd_simulate"]

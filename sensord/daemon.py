@@ -40,7 +40,8 @@ from sensord.pipeline import PipelineContext
 from sensord.reader import Reader
 from sensord.reopen import DEVICE_WATCH_S
 from sensord.sdnotify import Notifier
-from sensord.sensor import SensorRuntime, wants_simulation
+from sensord.sensor import SensorRuntime
+from sensord.sensor_source import wants_simulation
 from sensord.service import Service
 from sensord.shard import (
     DEVICES_READ_ENV,

@@ -31,7 +31,8 @@ from sensord.errors import ConfigError
 from sensord.normalize import Normalize
 from sensord.ports import contending_holders
 from sensord.reader import BATCH_INTERVAL_S
-from sensord.sensor import SensorRuntime, make_device, make_source
+from sensord.sensor import SensorRuntime
+from sensord.sensor_source import make_device, make_source
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -52,7 +52,8 @@ from sensord.formats.blocks import envelope
 from sensord.formats.modbus import crc16, response_frame
 from sensord.http import serve
 from sensord.pipeline import Chain
-from sensord.sensor import SensorRuntime, make_source
+from sensord.sensor import SensorRuntime
+from sensord.sensor_source import make_source
 from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
 from sensord.types import Reading, WindowStats

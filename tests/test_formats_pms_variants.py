@@ -36,7 +36,7 @@ from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
 from sensord.formats.frames import FrameFramer, announced_length
 from sensord.formats.presets import PRESETS, PresetDevice, command_bytes, preset_hint
-from sensord.sensor import make_device
+from sensord.sensor_source import make_device
 
 #: PyPMS tests/captured_data/data.csv, sensor PMS5003T (recorded 2021-02-02).
 PMS5003T_CAPTURE = [

@@ -52,7 +52,8 @@ from sensord.formats.lines import LineFramer
 from sensord.formats.modbus import ExchangeFramer
 from sensord.formats.nmea_framer import NmeaFramer
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes, command_query
-from sensord.sensor import SensorRuntime, make_device
+from sensord.sensor import SensorRuntime
+from sensord.sensor_source import make_device
 
 REPLIES = [
     ("pms5003", "passive_mode", "42 4D 00 04 E1 00 01 74"),

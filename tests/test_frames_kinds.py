@@ -39,7 +39,8 @@ from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.frames import FrameFramer
 from sensord.formats.presets import spec_mistake_hint
-from sensord.sensor import SensorRuntime, make_device
+from sensord.sensor import SensorRuntime
+from sensord.sensor_source import make_device
 
 REQUEST_BASIC = h("DD A5 03 00 FF FD 77")
 REQUEST_CELLS = h("DD A5 04 00 FF FC 77")

@@ -59,7 +59,8 @@ from sensord.schema import (
     Str,
     StrList,
 )
-from sensord.sensor import SensorRuntime, make_source
+from sensord.sensor import SensorRuntime
+from sensord.sensor_source import make_source
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

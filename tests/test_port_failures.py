@@ -25,7 +25,8 @@ from sensord.config_sensor import SensorConfig
 from sensord.errors import PortCloseError, SourceBrokenError, SourceUnavailableError
 from sensord.reader import Reader
 from sensord.reopen import DEVICE_WATCH_S, PROVEN_AFTER_S
-from sensord.sensor import SensorRuntime, make_source
+from sensord.sensor import SensorRuntime
+from sensord.sensor_source import make_source
 from sensord.sources.base import Source
 
 FAILURE = "port failed unexpectedly; it is opened again at its backoff"
