@@ -44,7 +44,9 @@ nothing while it is up, every reading dropped by the filter or none read (``Filt
 
 What it reads, its port, the simulation of its device or a capture's replay, is built at each
 open by ``make_source`` (``sensord.sensor_source``, with the choice of a simulation at its
-start, ``wants_simulation``).
+start, ``wants_simulation``). Its channels (``ChannelRuntime``), their chains, and which
+changes of its configuration it takes with the port open (``retunes_to``, then ``retune``) are
+``sensord.sensor_channels``'s.
 """
 
 from __future__ import annotations
@@ -56,14 +58,12 @@ import random
 import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
 from sensord.config_sensor import SensorConfig
-from sensord.config_tables import ChannelConfig
 from sensord.connection import (
     ENDED_IDLE_HINT,
     ENDED_UP_HINT,
@@ -88,7 +88,6 @@ from sensord.log import (
     RateLimiter,
     shown,
 )
-from sensord.pipeline import Chain
 from sensord.rejects import FrameRejects
 from sensord.reopen import (
     PROVEN_AFTER_S,
@@ -98,6 +97,7 @@ from sensord.reopen import (
     device_absent,
 )
 from sensord.retry import Backoff, Retry
+from sensord.sensor_channels import ChannelRuntime, new_channel, retunes_to
 from sensord.sensor_source import log_simulated_absent_device, make_source, wants_simulation
 from sensord.shared_port import SharedPortWatch
 from sensord.snapshot import ChannelSnapshot, SensorSnapshot, StepSnapshot
@@ -117,17 +117,12 @@ if TYPE_CHECKING:  # loaded by the sensors that use them
     from sensord.modbus_state import ModbusCounters, ModbusMark
 
 __all__ = [
-    "CHAIN_KEYS",
     "HEARD_BYTES",
     "STATES",
     "SensorRuntime",
 ]
 
 STATES = ("opening", "up", "stale", "down", "stopped")
-#: A channel's keys that shape only what its chain makes of its readings: a reload that
-#: changes only these (and ``stale_after_s``) takes them with the port open
-#: (``SensorRuntime.retune``).
-CHAIN_KEYS = frozenset({"filter", "normalize", "window"})
 
 #: The most bytes besides its frames a device that streams may have sent between its last
 #: frame and the first after it was stale for the pause to count as a silence
@@ -315,42 +310,6 @@ def _replay_gap_hint(source: ReplaySource) -> str:
     )
 
 
-@dataclass
-class ChannelRuntime:
-    name: str
-    chain: Chain
-    #: the channel's values of the chunk being processed (they share its timestamps)
-    values: list[float] = field(default_factory=list)
-    #: the readings its window had taken when the device last marked its value as not
-    #: measured; -1: never
-    unavailable_at: int = -1
-    #: a mark made while values of the chunk wait (``values``): how many came before it,
-    #: drained before the mark is taken (``SensorRuntime._drain``); -1: none
-    marked_after: int = -1
-
-    def mark_unavailable(self) -> None:
-        """The device marked the channel's value as not measured: it has no current value
-        until a reading comes (one the filter drops is none)."""
-        if self.values:
-            self.marked_after = len(self.values)  # taken once those before it are drained
-        else:
-            self.take_mark()
-
-    def take_mark(self) -> None:
-        window = self.chain.window
-        self.unavailable_at = window.records_in if window is not None else -1
-        self.marked_after = -1
-
-    @property
-    def available(self) -> bool:
-        """False while no reading came since the device last marked its value as not
-        measured."""
-        if self.unavailable_at < 0:
-            return True
-        window = self.chain.window
-        return window is None or window.records_in > self.unavailable_at
-
-
 class SensorRuntime:
     """See the module docstring."""
 
@@ -440,7 +399,7 @@ class SensorRuntime:
                 self._frame_framer.rejected_advice = PRESET_REJECTED_ADVICE
         #: each stage's latency sampler (``instrument``), for the chains ``retune`` builds
         self._timer_for: Callable[[str], StepTimer] | None = None
-        self.channels = {ch.name: self._new_channel(ch) for ch in config.channels}
+        self.channels = {ch.name: new_channel(ch, self._timer_for) for ch in config.channels}
         #: the counters of the chains ``retune`` replaced, by step, and the readings their
         #: first stages took: the sensor's counters go on from them
         self._retired_steps: dict[str, StepSnapshot] = {}
@@ -694,24 +653,6 @@ class SensorRuntime:
             ch.chain.instrument(timer_for)
 
     # -- channels, and a configuration taken in place --------------------------------------------
-    def _new_channel(self, ch: ChannelConfig) -> ChannelRuntime:
-        chain = Chain.build(
-            filter_min=ch.filter.min,
-            filter_max=ch.filter.max,
-            scale=ch.normalize.scale,
-            offset=ch.normalize.offset,
-            from_unit=ch.normalize.from_unit,
-            to_unit=ch.normalize.to_unit,
-            range_min=ch.normalize.range_min,
-            range_max=ch.normalize.range_max,
-            clamp=ch.normalize.clamp,
-            window_size=ch.window.size,
-            window_time_s=ch.window.time_s,
-        )
-        if self._timer_for is not None:
-            chain.instrument(self._timer_for)
-        return ChannelRuntime(ch.name, chain)
-
     def _read_channels(self, spec: FormatSpec) -> None:
         """What the chunks' values go to: the channels of ``self.channels``, as ``spec`` reads
         them."""
@@ -727,30 +668,9 @@ class SensorRuntime:
         self._values_channel = only
 
     def retunes_to(self, config: SensorConfig) -> bool:
-        """Whether ``config`` differs from the sensor's only in what is done with its data,
-        which ``retune`` applies with the port open (:data:`CHAIN_KEYS` of its channels,
-        ``stale_after_s``; and, of a sensor that reads no simulation and is no Modbus device,
-        channels added, removed or put in another order). Any other key restarts it: the
-        port, its serial settings, the format with its parse and frame keys, polls, set-up
-        commands, the warm-up, reconnects, the simulation and the channels' ``signal`` (of a
-        simulated sensor, also a filter its signal follows), a Modbus device with its
-        registers, and a channel's ``field`` or ``units``."""
-        old, new = self.config.as_dict(), config.as_dict()
-        del old["stale_after_s"], new["stale_after_s"]
-        old_read, new_read = _read_keys(old.pop("channels")), _read_keys(new.pop("channels"))
-        if old != new:
-            return False
-        # a channel's signal without its center or amplitude follows its filter's bounds: the
-        # simulation that sends it is made anew, as at a start with the file
-        if self.simulated and config.signal_specs() != self.config.signal_specs():
-            return False
-        if old_read == new_read:
-            return True
-        # the parser reads the channels' fields; a simulation sends them, a bus reads them
-        if self.simulated or config.is_modbus:
-            return False
-        kept = dict(old_read)
-        return all(kept[name] == keys for name, keys in new_read if name in kept)
+        """Whether ``retune`` takes ``config`` with the port open
+        (:func:`sensord.sensor_channels.retunes_to`); else the sensor is restarted."""
+        return retunes_to(self.config, config, simulated=self.simulated)
 
     def retune(self, config: SensorConfig) -> list[str]:
         """Take ``config``, which ``retunes_to`` accepts, with the port, its framing, the
@@ -769,7 +689,7 @@ class SensorRuntime:
                 if kept is not None and before.get(ch.name) == ch:
                     channels[ch.name] = kept
                 else:
-                    channels[ch.name] = self._new_channel(ch)
+                    channels[ch.name] = new_channel(ch, self._timer_for)
                     fresh.append(ch.name)
             retired = {
                 name: StepSnapshot(step.records_in, step.records_out, dict(step.dropped))
@@ -2622,11 +2542,3 @@ def _add_step(
     sums.records_out += records_out
     for reason, n in dropped.items():
         sums.dropped[reason] = sums.dropped.get(reason, 0) + n
-
-
-def _read_keys(channels: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """Each channel's name and its keys but :data:`CHAIN_KEYS`: what reads its value."""
-    return [
-        (channel["name"], {k: v for k, v in channel.items() if k not in CHAIN_KEYS})
-        for channel in channels
-    ]
