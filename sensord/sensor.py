@@ -46,13 +46,13 @@ What it reads, its port, the simulation of its device or a capture's replay, is 
 open by ``make_source`` (``sensord.sensor_source``, with the choice of a simulation at its
 start, ``wants_simulation``). Its channels (``ChannelRuntime``), their chains, and which
 changes of its configuration it takes with the port open (``retunes_to``, then ``retune``) are
-``sensord.sensor_channels``'s.
+``sensord.sensor_channels``'s. Why a stale sensor reads no frame, the hint it keeps for
+``/status`` and logs, is read by ``silence_since`` (``sensord.stale_hints``).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import math
 import random
 import time
@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from sensord.capture import DEFAULT_RING_BYTES, RX, CaptureJournal, CaptureRing
+from sensord.capture import DEFAULT_RING_BYTES, CaptureJournal, CaptureRing
 from sensord.config_sensor import SensorConfig
 from sensord.connection import (
     ENDED_IDLE_HINT,
@@ -103,9 +103,9 @@ from sensord.shared_port import SharedPortWatch
 from sensord.snapshot import ChannelSnapshot, SensorSnapshot, StepSnapshot
 from sensord.sources.base import Source
 from sensord.sources.echo import EchoCounts
-from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource
 from sensord.stage import StepTimer
+from sensord.stale_hints import STEADY_PAUSE_TOLERANCE, silence_since, steady_pause_hint
 from sensord.uart import LineErrors
 from sensord.watches import FILTERED_HINT, FilterWatch, UnreadWatch
 
@@ -165,18 +165,6 @@ SUPPLY_GLITCH_BYTES = 2
 #: answer).
 HEARD_BYTES = 41
 
-#: The stale hint of a polled device whose polls since its last frame were answered with its
-#: answers spoilt on the line (``Dialogue.powered_through``: an MH-Z19's answers that lost
-#: their first byte, a passive PMS's frames that lost a start byte), in place of the framer's
-#: reading of the bytes, which would send the operator to the serial settings that read the
-#: rest of each answer.
-SPOILT_ANSWERS_HINT = (
-    "its polls are answered, but the line loses or damages a start byte of each answer (the "
-    "rest comes whole, its checksum holding: the poll warnings' spoilt_answer), so no frame "
-    "is read; the device is powered: check the cable (its length, the ground shared with the "
-    "adapter) and the adapter"
-)
-
 #: The text formats whose line, cut anywhere, may still read as a line: a streaming device's
 #: first line after the port opened is dropped when it began before the open (see
 #: ``SensorRuntime._first_line``). NMEA finds its sentences by ``$`` and checks them (its
@@ -193,57 +181,6 @@ CUT_LINE_FORMATS = frozenset({"value", "kv", "csv", "json"})
 #: kernel, or a USB adapter's next packet (an FTDI chip sends one every 16 ms by default). A
 #: device that stays quiet longer than this after the open begins a line with its first byte.
 CUT_LINE_S = 0.05
-
-#: How much two pauses between frames, each ended by a frame while the sensor was stale, may
-#: differ (a fraction of the longer) to count as the device's steady period: an SDS011 on a
-#: working period sends within a second or two of it.
-STEADY_PAUSE_TOLERANCE = 0.05
-
-
-def steady_pause_hint(
-    pause_s: float, stale_after_s: float, preset: str | None, setup: tuple[str, ...]
-) -> str:
-    """Why frames come once every ``pause_s``, longer than ``stale_after_s``: the device's
-    own period, and for an SDS011 whose set-up sets no working period, the working period it
-    was given by another program, when the pause is one (a whole number of minutes, 1..30,
-    within :data:`STEADY_PAUSE_TOLERANCE`)."""
-    hint = (
-        f"frames come once every {pause_s:.0f} s, two pauses running, and stale_after_s is "
-        f"{stale_after_s:g} s: set stale_after_s above the device's period, or find out why "
-        "it pauses"
-    )
-    minutes = round(pause_s / 60.0)
-    if (
-        preset == "sds011"
-        and 1 <= minutes <= 30
-        and abs(pause_s - 60.0 * minutes) <= STEADY_PAUSE_TOLERANCE * pause_s
-    ):
-        from sensord.formats.presets import working_period_s  # noqa: PLC0415  (loaded by a sensor with a preset)
-
-        if working_period_s(preset, setup) == 0.0:
-            hint += (
-                f"; an SDS011 on a working period of {minutes} minutes (another program set "
-                "it, and the sensor keeps it through a power cycle) sends one frame every "
-                f'{minutes} minutes: setup = ["working_period={minutes}"] expects that, '
-                '["working_period=0"] brings back a frame a second'
-            )
-    return hint
-
-
-@functools.cache
-def _presets_load() -> bool:
-    """Whether the presets (``sensord.formats.presets``) load, for the hints of bytes that give
-    no frame (``SensorRuntime._silence``). A sensor without a preset loads them at its first
-    such hint, which no reload guards: pip may have replaced sensord's files since the start
-    (``sensord.build``) with ones that do not load beside the modules this process runs. Such
-    a hint leaves their part out, and the sensor goes stale with its framer's reading, not down
-    for an error of its timers. Tried once: the reader loop does not read the files again at
-    every hint."""
-    try:
-        importlib.import_module("sensord.formats.presets")
-    except Exception:  # an ImportError, or a SyntaxError of a file pip is writing
-        return False
-    return True
 
 
 def _frame_framer(framer: Framer) -> FrameFramer | None:
@@ -294,20 +231,6 @@ SNAPSHOT_WAIT_S = 1.0
 
 
 log = structlog.get_logger("sensord.sensor")
-
-
-def _replay_gap_hint(source: ReplaySource) -> str:
-    """Why no bytes came from a replay that is not at its end: the capture's own silence."""
-    speed = source.speed
-    pace = (
-        f"a recorded second takes {1.0 / speed:g} s at replay.speed = {speed:g}"
-        if 0.0 < speed < 1.0
-        else f"played at replay.speed = {speed:g}"
-    )
-    return (
-        f"no bytes came from the replay of {source.path}: its capture holds none for this "
-        f"spell (the device was silent when it was recorded; {pace})"
-    )
 
 
 class SensorRuntime:
@@ -1122,8 +1045,8 @@ class SensorRuntime:
     def _stale_at_open(self, now: float, fields: dict[str, Any]) -> None:
         """The port opened at ``now`` after connections that brought no frame since the last
         one, the first of them opened more than ``stale_after_s`` ago: stale, with what came
-        since (``_silence``: with no byte, the hint :data:`ENDED_IDLE_HINT`)."""
-        silence = self._silence(self._opened_at)
+        since (``silence_since``: with no byte, the hint :data:`ENDED_IDLE_HINT`)."""
+        silence = silence_since(self, self._opened_at)
         self._stale_with_hint(silence, now, silent_for_s=round(now - self._opened_at, 3), **fields)
 
     def disconnect(self, reason: str, *, own_fault: bool = False) -> None:
@@ -2098,7 +2021,7 @@ class SensorRuntime:
         if self.state == "up" and now - last > self._stale_after_s:
             if self.framer.frames - self._frames_at_pause > 1:  # it streamed: no period
                 self._pause_s = self.pause_hint = None
-            self._stale_with_hint(self._silence(last), now, silent_for_s=round(now - last, 3))
+            self._stale_with_hint(silence_since(self, last), now, silent_for_s=round(now - last, 3))
         elif (
             self.state == "stale"
             and self.bytes_read != self._hinted_bytes
@@ -2106,7 +2029,7 @@ class SensorRuntime:
         ):
             # bytes came, still no frame: the hint follows them (the state, and so the log,
             # stays as it is)
-            self._note_hint(self._silence(last), now)
+            self._note_hint(silence_since(self, last), now)
         elif self.state == "up" and self.modbus is None:
             rejects.check(now)
             # a device power-cycled behind the open port, idle until started, answers every
@@ -2244,121 +2167,6 @@ class SensorRuntime:
         self.stale_hint = silence.get("hint")
         self._hinted_bytes = self.bytes_read
         self._hint_again_at = now + self._stale_after_s
-
-    def _silence(self, since: float) -> dict[str, Any]:
-        """What came since the last frame (at monotonic time ``since``, or the port's
-        opening): how many bytes, the most recent of them as the capture ring holds them, and
-        the framer's reading of why they hold no frame."""
-        count = self.bytes_read - self._read_at_frame
-        if self.source is not None and self.source.finished:
-            return {"bytes_since_frame": count, "hint": "the replay reached the end of its capture"}
-        if not count and self.modbus is not None and self._modbus_mark is not None:
-            why = self.modbus.hint_since(self._modbus_mark, self.name)
-            if why is not None:
-                return {"bytes_since_frame": 0, "hint": why}
-        if not count:
-            if isinstance(self.source, ReplaySource):
-                return {"bytes_since_frame": 0, "hint": _replay_gap_hint(self.source)}
-            if self.simulated:
-                pace = (
-                    f"answers a poll every {self.config.poll.interval_s:g} s (poll.interval_s)"
-                    if self.config.poll is not None
-                    else f"sends a frame every {1.0 / self.config.sampling_rate_hz:g} s "
-                    "(sampling_rate_hz)"
-                )
-                return {
-                    "bytes_since_frame": 0,
-                    "hint": f"no bytes came from the simulated device: it {pace}, and "
-                    "nothing during a dropout ([sensors.simulation] dropout_rate, dropout_s)",
-                }
-            if self.last_frame_at is None and self._opened_at < self._port_opened_at:
-                # connections before this one, since the last frame, ended with no byte
-                # (see ``opened``): a server that ends each idle connection
-                return {"bytes_since_frame": 0, "hint": ENDED_IDLE_HINT}
-            if self.config.address.kind == "network":
-                hint = (
-                    f"no bytes came: check the serial server at {self.config.port}, the "
-                    "network to it, and that the device behind it sends (a server gone "
-                    "without closing the connection is noticed by TCP keepalive within 25 s; "
-                    f"a connection silent for {SILENT_REOPEN_STALE_FACTOR} times stale_after_s "
-                    "is opened again)"
-                )
-            elif self.config.poll is not None:
-                # a device that cannot read its request at other line settings answers nothing
-                hint = (
-                    "no bytes came: check the wiring (the device's TX to the adapter's RX, "
-                    "its RX to TX, a common ground), its power and the port, and the serial "
-                    "settings (baudrate, parity) against the device's: it is polled, and one "
-                    "that cannot read the request at other settings answers nothing"
-                )
-            else:
-                hint = (
-                    "no bytes came: check the wiring (the device's TX to the adapter's RX, "
-                    "its RX to TX, a common ground), its power and the port, and that the "
-                    "device sends (a wrong baud rate would still bring bytes)"
-                )
-            if self.config.poll is not None and self.config.address.kind == "network":
-                hint += " (it is polled: that it answers the request)"
-            dialogue = self.dialogue
-            unanswered: Sequence[str] = () if dialogue is None else dialogue.unanswered
-            if unanswered and self.last_frame_at is None:
-                hint += (
-                    f"; its set-up commands got no reply either ({', '.join(unanswered)}"
-                    "): the device hears nothing, or is off or asleep"
-                )
-                unanswered = ()  # named once
-            if self.config.preset is not None:  # what keeps a known device silent
-                from sensord.formats.presets import silent_hint  # noqa: PLC0415  (loaded by a sensor with a preset)
-
-                causes = silent_hint(
-                    self.config.preset,
-                    self.config.setup_names(),
-                    () if dialogue is None else dialogue.acknowledged,
-                    unanswered,
-                )
-                if causes is not None:
-                    hint += f"; {causes}"
-            if self.pause_hint is not None:  # the device's period, not a silent device
-                hint = self.pause_hint
-            return {"bytes_since_frame": 0, "hint": hint}
-        # the chunk that gave the last frame came at ``since`` itself: strictly after it
-        after = self.last_frame_at is not None
-        data = b"".join(
-            chunk
-            for at, way, chunk in self.captured()
-            if way == RX and (at > since if after else at >= since)
-        )[-count:]
-        if not data:  # no ring, or one emptied since (a reload)
-            return {"bytes_since_frame": count}
-        recent = shown(data[-48:], binary=self._binary)
-        if not _presets_load():  # the framer's reading alone
-            return {
-                "bytes_since_frame": count,
-                "recent_bytes": recent,
-                "hint": self.framer.no_frame_hint(data),
-            }
-        # what the presets tell of bytes that give no frame
-        from sensord.formats.presets import (  # noqa: PLC0415
-            clone_checksum_hint,
-            preset_hint,
-            spec_mistake_hint,
-        )
-
-        config = self.config
-        frame = config.format_spec().frame
-        clone = clone_checksum_hint(config.preset, frame, data)
-        if clone is None and config.preset is None:
-            clone = spec_mistake_hint(frame, data)
-        hint = self.framer.no_frame_hint(data) if clone is None else clone
-        dialogue = self.dialogue
-        if dialogue is not None and dialogue.powered_through:
-            return {"bytes_since_frame": count, "recent_bytes": recent, "hint": SPOILT_ANSWERS_HINT}
-        preset = preset_hint(config.preset, data)
-        return {
-            "bytes_since_frame": count,
-            "recent_bytes": recent,
-            "hint": hint if preset is None else f"{hint}; {preset}",
-        }
 
     def count_stale_from(self, at: float) -> None:
         """Staleness counts from ``at`` until a frame comes: a polled device is silent until
