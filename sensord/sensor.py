@@ -47,7 +47,9 @@ open by ``make_source`` (``sensord.sensor_source``, with the choice of a simulat
 start, ``wants_simulation``). Its channels (``ChannelRuntime``), their chains, and which
 changes of its configuration it takes with the port open (``retunes_to``, then ``retune``) are
 ``sensord.sensor_channels``'s. Why a stale sensor reads no frame, the hint it keeps for
-``/status`` and logs, is read by ``silence_since`` (``sensord.stale_hints``).
+``/status`` and logs, is read by ``silence_since`` (``sensord.stale_hints``). Its figures at
+one moment, the read model ``/metrics`` and ``/status`` render, are gathered by
+``sensor_snapshot`` (``sensord.sensor_snapshot``), which ``snapshot`` calls between two chunks.
 """
 
 from __future__ import annotations
@@ -98,16 +100,17 @@ from sensord.reopen import (
 )
 from sensord.retry import Backoff, Retry
 from sensord.sensor_channels import ChannelRuntime, new_channel, retunes_to
+from sensord.sensor_snapshot import add_step, sensor_snapshot
 from sensord.sensor_source import log_simulated_absent_device, make_source, wants_simulation
 from sensord.shared_port import SharedPortWatch
-from sensord.snapshot import ChannelSnapshot, SensorSnapshot, StepSnapshot
+from sensord.snapshot import SensorSnapshot, StepSnapshot
 from sensord.sources.base import Source
 from sensord.sources.echo import EchoCounts
 from sensord.sources.serial_port import SerialSource
 from sensord.stage import StepTimer
 from sensord.stale_hints import STEADY_PAUSE_TOLERANCE, silence_since, steady_pause_hint
 from sensord.uart import LineErrors
-from sensord.watches import FILTERED_HINT, FilterWatch, UnreadWatch
+from sensord.watches import FilterWatch, UnreadWatch
 
 if TYPE_CHECKING:  # loaded by the sensors that use them
     from sensord.dialogue import Dialogue
@@ -627,7 +630,7 @@ class SensorRuntime:
                     self._measured.add(name)
                     self._unmeasured.pop(name, None)
                 for stage in stages:
-                    _add_step(
+                    add_step(
                         retired, stage.step, stage.records_in, stage.records_out, stage.dropped
                     )
                 self._filter_watch.forget(name)
@@ -2207,7 +2210,7 @@ class SensorRuntime:
         while True:
             taking = self._taking
             if not taking & 1:
-                snapshot = self._snapshot()
+                snapshot = sensor_snapshot(self)
                 if self._taking == taking:
                     return snapshot
             # a chunk is being taken on the reader thread: let it finish
@@ -2215,138 +2218,6 @@ class SensorRuntime:
             if not deadline:
                 deadline = now + SNAPSHOT_WAIT_S
             elif now > deadline:
-                return self._snapshot()  # chunk after chunk, without a pause: one moment in one
+                # chunk after chunk, without a pause: one moment in one
+                return sensor_snapshot(self)
             time.sleep(0.0002)
-
-    def _snapshot(self) -> SensorSnapshot:
-        parse_errors = dict(self.parse_errors)
-        parse_errors["overlong"] += self.framer.overlong
-        for reason, rejected in self.framer.rejected.items():
-            parse_errors[reason] += rejected
-        steps: dict[str, StepSnapshot] = {}
-        for name, retired in self._retired_steps.items():
-            _add_step(steps, name, retired.records_in, retired.records_out, retired.dropped)
-            for reason in STAGE_REJECT_REASONS:
-                parse_errors[reason] += retired.dropped.get(reason, 0)
-        channels: list[ChannelSnapshot] = []
-        for ch in self._channel_list:
-            for stage in ch.chain.stages:
-                dropped = stage.dropped
-                for reason in STAGE_REJECT_REASONS:
-                    n = dropped.get(reason)
-                    if n:
-                        parse_errors[reason] += n
-                _add_step(steps, stage.step, stage.records_in, stage.records_out, dropped)
-            window = ch.chain.window
-            unmeasured = self._unmeasured.get(ch.name) if self._unmeasured else None
-            if unmeasured is not None and ch.chain.stages and ch.chain.stages[0].records_in:
-                unmeasured = None  # a value came since
-            channels.append(
-                ChannelSnapshot(
-                    ch.name, window.last if window is not None else None, ch.available, unmeasured
-                )
-            )
-        now = self._clock()
-        hint = self.stale_hint if self.rejects.hint is None else self.rejects.hint
-        modbus = (
-            None
-            if self.modbus is None
-            else self.modbus.snapshot(self.config.port, now, bus_open=self.state in ("up", "stale"))
-        )
-        if hint is None and modbus is not None and self.state == "up":
-            hint = modbus.refused_hint(self.name)
-        # the reader thread changes these between chunks: each copied at once (in C, under
-        # the GIL), never iterated in Python, so that no change meanwhile breaks the read
-        faults = tuple(self._faults.values())
-        filtered = tuple(self._filter_watch.filtered.items())
-        if hint is None and faults and self.state == "up":
-            since = min(faults)
-            if now - since >= self._stale_after_s:
-                hint = (
-                    f"the device reports a fault: {self._fault_detail}, its values withheld for "
-                    f"{now - since:.0f} s; its status register says they are not valid (see "
-                    "the device's manual for what the status means)"
-                )
-        if hint is None and self.dialogue is not None and self.state == "up":
-            hint = self.dialogue.request_hint(now)
-        if hint is None and filtered and self.state == "up":
-            told = ", ".join(
-                f"{name} ({dropped} in {for_s:.0f} s)" for name, (dropped, for_s) in filtered
-            )
-            hint = f"readings come, but the filter drops every one of {told}: {FILTERED_HINT}"
-        if hint is None and self.state == "up":
-            hint = self._fix_watch.hint(now)
-        if (
-            hint is None
-            and self.simulated
-            and self.config.address.is_device
-            and self.config.simulate == "auto"
-        ):
-            hint = (
-                f"its device {self.config.port} was absent when it started: the readings are "
-                'simulated (simulate = "auto") until that path is there'
-            )
-        shared = self._port_shared()
-        hint = self._with_shared(hint)
-        last_frame_at = self.last_frame_at
-        if last_frame_at is None:
-            last_frame_at = self._frame_before_open
-        return SensorSnapshot(
-            name=self.name,
-            state=self.state,
-            state_age_s=max(0.0, now - self.state_since),
-            simulated=self.simulated,
-            port=self.config.port,
-            format=self.config.format,
-            last_frame_age_s=None if last_frame_at is None else max(0.0, now - last_frame_at),
-            frames=self.framer.frames,
-            ignored_frames=self.ignored + self.framer.ignored,
-            unchecked_frames=self.decoder_counts.unchecked,
-            bytes_read=self.bytes_read,
-            skipped_bytes=self.framer.skipped_bytes + self.bus_skipped_bytes,
-            reconnects=self.reconnects,
-            silent_reconnects=self.silent_reconnects,
-            idle_reopens=self.idle_reopens,
-            open_failures=self.open_failures,
-            poll_timeouts=self.poll_timeouts,
-            pipeline_errors=self.pipeline_errors,
-            setup_ack_errors=dict(self.setup_ack_errors),
-            setup_reruns=self.setup_reruns,
-            parse_errors=parse_errors,
-            last_error=self.last_error or None,
-            last_error_age_s=None
-            if self._last_error_at is None
-            else max(0.0, now - self._last_error_at),
-            hint=hint,
-            warmup_left_s=self._warm_until - now if now < self._warm_until else None,
-            steps=steps,
-            channels=tuple(channels),
-            line_errors=self.line.exported(),
-            line_errors_unsupported=self.line.unsupported,
-            port_shared=shared is not None,
-            peer_shared=self.peer_shared,
-            local_echo=None if self.local_echo is None else self.local_echo.totals(),
-            modbus=modbus,
-        )
-
-
-#: Readings a stage drops for these reasons count as rejected readings (parse errors) too.
-STAGE_REJECT_REASONS = ("range", "nonfinite")
-
-
-def _add_step(
-    steps: dict[str, StepSnapshot],
-    step: str,
-    records_in: int,
-    records_out: int,
-    dropped: dict[str, int],
-) -> None:
-    """Add one stage's counters to ``steps``, its step's sums over the sensor's channels."""
-    sums = steps.get(step)
-    if sums is None:
-        steps[step] = StepSnapshot(records_in, records_out, dict(dropped))
-        return
-    sums.records_in += records_in
-    sums.records_out += records_out
-    for reason, n in dropped.items():
-        sums.dropped[reason] = sums.dropped.get(reason, 0) + n

@@ -18,7 +18,8 @@ from test_docs import readme_metric_labels
 from sensord.errors import PARSE_ERROR_REASONS
 from sensord.filter import ThresholdFilter
 from sensord.modbus_state import MODBUS_ERROR_REASONS
-from sensord.sensor import STAGE_REJECT_REASONS, STATES
+from sensord.sensor import STATES
+from sensord.sensor_snapshot import STAGE_REJECT_REASONS
 from sensord.uart import LINE_ERROR_KINDS
 
 REPO = Path(__file__).resolve().parent.parent
