@@ -22,6 +22,11 @@ docstring has theirs):
 * glmnet/Dsmr (arduino-dsmr's test "Can parse a 0 value without a unit"): a Kamstrup's
   (``/KMP5 ZABF000000000000``) gas line ``0-1:24.2.1(000101000000W)(00000000.0000)``, which
   that parser reads as 0.
+* dsmrreader/dsmr-reader, file
+  src/dsmr_datalogger/tests/datalogger/test_fluvius_multiple_gas_devices.py (a Belgian
+  Fluvius meter with two gas meters, one of them idle): the idle one's reading,
+  ``0-2:24.2.3(230119124005W)(00000.000*m3)``, 0 m3 taken at a time the meter's clock set;
+  the test's telegram is its header, clock and gas lines, under a CRC computed over them.
 * Equipment ids: ``0-0:96.1.1(4530303334303036383130353136343136)`` (the AM550 of
   ``test_formats_dsmr_field``, hex digits of "E0034006810516416"), a Swiss meter's
   ``0-0:0.0.0(353738303337)`` and ``0-0:96.1.4(50220)`` (ndokter/dsmr_parser,
@@ -36,7 +41,7 @@ from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
-from test_formats_blocks import counts, latest, runtime
+from test_formats_blocks import counts, crc16_arc, latest, runtime
 from test_formats_dsmr import meter
 from test_formats_dsmr_field import E350_UNSET_CLOCK, KAIFA_42
 
@@ -134,6 +139,26 @@ def test_an_entry_not_set_holds_no_value_and_a_duration_of_an_unset_clock_does(
         ("x",),
         [],
     )
+
+
+def test_a_reading_of_0_taken_at_a_set_time_is_read() -> None:
+    """The Fluvius meter's idle gas meter reads 0 m3 at a time of 2023: a meter that reads
+    0 (a gas or water meter installed new, one no gas went through) is read as 0, in every
+    telegram, no ``invalid``; only an entry of 1 January 2000, the date of a clock never set,
+    whose value is 0 holds none."""
+    config = meter(("idle_gas_m3", "0-2:24.2.3"), ("gas_m3", "0-1:24.2.3"))
+    line = b"0-2:24.2.3(230119124005W)(00000.000*m3)"
+    spec = FormatSpec("dsmr", (("x", "0-2:24.2.3"),))
+    assert codec_for("dsmr").decoder(spec)(line) == [("x", 0.0)]
+    rt = runtime(config)
+    body = (
+        b"/FLU5\\253769484_A\r\n\r\n0-0:1.0.0(230119124638W)\r\n"
+        b"0-1:24.2.3(230119124616W)(00734.607*m3)\r\n" + line + b"\r\n!"
+    )
+    rt.feed((body + b"%04X\r\n" % crc16_arc(body)) * 2)
+    assert latest(rt) == {"gas_m3": 734.607, "idle_gas_m3": 0.0}
+    assert counts(rt)["readings"] == 4
+    assert counts(rt)["errors"] == {}
 
 
 @pytest.mark.parametrize(
