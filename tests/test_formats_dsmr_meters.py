@@ -939,6 +939,39 @@ def test_a_line_whose_only_entry_has_no_time_holds_no_reading() -> None:
     assert raised.value.reason == "invalid"
 
 
+#: The 13 months' peaks of a Belgian meter installed before its consumer was connected:
+#: nine months, oldest first, each its stamp, its peak's time and its peak, and the months
+#: without consumption (January to March, then July to September 2023) a peak of no time,
+#: ``(632525252525W)(00.000*kW)``. Public repository ndokter/dsmr_parser, pull request #140
+#: ("If occurred time is not initialised in BELGIUM_MAXIMUM_DEMAND_13_MONTHS ..."), the line
+#: as its description quotes it (its line break inside ``(00.018*kW)`` taken out).
+EMUCS_PEAKS_IDLE_MONTHS = (
+    b"0-0:98.1.0(9)(1-0:1.6.0)(1-0:1.6.0)(230101000000W)(632525252525W)(00.000*kW)"
+    b"(230201000000W)(632525252525W)(00.000*kW)(230301000000W)(632525252525W)(00.000*kW)"
+    b"(230401000000S)(230316134500W)(00.047*kW)(230601000000S)(230524154500S)(00.018*kW)"
+    b"(230701000000S)(230626120000S)(00.008*kW)(230801000000S)(632525252525W)(00.000*kW)"
+    b"(230901000000S)(632525252525W)(00.000*kW)(231001000000S)(632525252525W)(00.000*kW)"
+)
+
+
+def test_peaks_whose_latest_month_has_no_peak_hold_no_reading() -> None:
+    """The latest month (stamped 1 October 2023) had no peak: the line holds no reading,
+    ``invalid``, its detail naming the time that is none; not the peak of June (0.008 kW,
+    the latest month with one), which a channel would show as the latest month's. With that
+    month's peak there, it is the one read."""
+    with pytest.raises(NotMeasuredError) as raised:
+        decode("0-0:98.1.0", EMUCS_PEAKS_IDLE_MONTHS)
+    assert (raised.value.reason, raised.value.detail) == (
+        "invalid",
+        "0-0:98.1.0: no reading (its time '632525252525W' is none)",
+    )
+    assert raised.value.unavailable == ("x",)
+    peaked = EMUCS_PEAKS_IDLE_MONTHS.replace(
+        b"(231001000000S)(632525252525W)(00.000*kW)", b"(231001000000S)(230912194500S)(00.512*kW)"
+    )
+    assert decode("0-0:98.1.0", peaked) == [("x", 0.512)]
+
+
 def test_an_empty_power_failure_log_written_as_nothing_holds_no_reading() -> None:
     """An Iskra AM550 that has had no long power failure writes its log ``1-0:99.97.0()``, in
     every telegram: a channel of it has no reading, ``invalid`` (which the frame-error alert

@@ -50,8 +50,10 @@ entry, in whichever order the meter lists them: a power failure log
 newest first as DSMR has it, oldest first on a Sagemcom XT211) the duration of the most recent
 failure, 240 s (of entries of one time, as a meter whose clock was not set writes them, the
 first, newest in DSMR's order); a Belgian meter's peaks of 13 months (``0-0:98.1.0``: per
-month its start, its peak's time and its peak) the latest month's peak. An entry whose time
-is none does not count, nor does one whose duration is 2^31 - 1 s, the "not set" of a
+month its start, its peak's time and its peak) the latest month's peak, none (``invalid``)
+when the latest month had none, its peak's time none, as a meter whose consumer used nothing
+that month writes it (``(231001000000S)(632525252525W)(00.000*kW)``). An entry whose time
+is none does not count otherwise, nor does one whose duration is 2^31 - 1 s, the "not set" of a
 Kaifa's log (``(000101000001W)(2147483647*s)``, a failure of 68 years), and a line whose
 entries all are such holds no reading (``invalid``); a failure that a meter whose clock was
 never set timed (``(000101010000W)(0000000253*s)``) counts, its duration measured. A line of one
@@ -214,14 +216,17 @@ def _no_value(stamp: str, number: str, unit: str) -> str:
 def _latest_entry(groups: str) -> tuple[str | None, str]:
     """The value of the latest entry of ``groups``, a line's parenthesised groups: the group
     after the latest time stamp that a number follows (a time stamp followed by another is a
-    month's start, which its peak's time follows; of entries of one time, the first, as DSMR
-    lists its logs newest first), or, without such a time stamp, the last group, with ``""``;
-    when every entry holds no value (see :func:`_no_value`), None and why the last does not;
+    month's stamp, which its peak's time follows, and the month's stamp places the entry; of
+    entries of one time, the first, as DSMR lists its logs newest first), or, without such a
+    time stamp, the last group, with ``""``. An entry that holds no value (see
+    :func:`_no_value`) does not count, but for a month's (a month without a peak, its peak's
+    time none, ``(231001000000S)(632525252525W)(00.000*kW)``): when it is the latest, None
+    and why it holds none. When every entry holds no value, None and why the last does not;
     for a log of no entry (``(0)(0-0:96.7.19)``: a power failure log of a meter that has had
     none), None and ``""``."""
     parts = groups[1:-1].split(")(")
     latest: str | None = None
-    latest_time = none = ""
+    latest_time = latest_why = none = ""
     for k in range(len(parts) - 1):
         stamp = parts[k]
         if _TIME_STAMP.fullmatch(stamp) is None:
@@ -230,13 +235,17 @@ def _latest_entry(groups: str) -> tuple[str | None, str]:
         number, _, unit = value.partition("*")
         if _NUMBER.fullmatch(number) is None:
             continue
+        month = parts[k - 1] if k else ""
+        if _TIME_STAMP.fullmatch(month) is None or _no_time(month):
+            month = ""
         why = _no_value(stamp, number, unit)
-        if why:
-            none = why
-        elif stamp[:12] > latest_time:  # YYMMDDhhmmss: a later time reads greater
-            latest, latest_time = value, stamp[:12]
-    if latest is not None:
-        return latest, ""
+        time = (month or stamp)[:12]  # YYMMDDhhmmss: a later time reads greater
+        if why and not month:
+            none = why  # no time to place it among the others: it does not count
+        elif time > latest_time:
+            latest, latest_time, latest_why = (None, time, why) if why else (value, time, "")
+    if latest_time:
+        return latest, latest_why
     if none:
         return None, none
     if len(parts) == 2 and parts[0].lstrip("0") == "" and OBIS_CODE.fullmatch(parts[1]):
