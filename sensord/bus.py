@@ -14,7 +14,9 @@ The bus's records of a device and of the exchange in flight (``_Device``, ``_Exc
 still come (``Bus.left``: :class:`~sensord.bus_left.LeftExchanges`) are
 :mod:`sensord.bus_left`'s; what a device's answers, refusals and silences make of its reads
 and set-up writes (retries, splits, long answers, down and why: ``Bus.reads``,
-:class:`~sensord.bus_reads.DeviceReads`) is :mod:`sensord.bus_reads`'s; the texts of its log
+:class:`~sensord.bus_reads.DeviceReads`) is :mod:`sensord.bus_reads`'s; an RTU adapter's
+echo of the requests and the glitch bytes before it (``Bus.echo``:
+:class:`~sensord.bus_echo.LineEcho`) are :mod:`sensord.bus_echo`'s; the texts of its log
 lines' hints and of its devices' down reasons are :mod:`sensord.bus_hints`'s.
 
 Scheduling, all on the reader loop's timers (nothing blocks):
@@ -125,6 +127,7 @@ from typing import Any
 import structlog
 
 from sensord.bus_device import ARRIVING, NOTHING, SPOILT, _Device, _Exchange
+from sensord.bus_echo import GLITCH_BYTES, GLITCH_MAX, MIN_FRAME_BYTES, LineEcho
 from sensord.bus_hints import (
     CLOSED_ON_REQUEST_HINT,
     ECHO_HINT,
@@ -164,12 +167,10 @@ from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
 from sensord.formats.modbus import (
     EXCEPTION_NAMES,
-    MAX_FRAME_BYTES,
     REQUEST_BYTES,
     WRITE_FUNCTIONS,
     ModbusLink,
     Response,
-    crc16,
     split,
 )
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
@@ -203,11 +204,14 @@ __all__ = [
     "FOREIGN_TRANSACTION_HINT",
     "FRESH_CONNECTION_HINT",
     "GATEWAY_NO_ANSWER",
+    "GLITCH_BYTES",
     "GLITCH_HINT",
+    "GLITCH_MAX",
     "IDLE_CLOSE_HINT",
     "LATE_ANSWER_HINT",
     "LATE_EXCEPTION_HINT",
     "LATE_GATEWAY_HINT",
+    "MIN_FRAME_BYTES",
     "MISSED_POLLS_HINT",
     "MISSED_POLLS_NETWORK_HINT",
     "OTHER_FUNCTION_HINT",
@@ -227,20 +231,6 @@ log = structlog.get_logger("sensord.bus")
 #: The function codes of set-up writes (05, 06, 15, 16).
 _WRITE_CODES = frozenset(code for codes in WRITE_FUNCTIONS.values() for code in codes)
 
-
-#: The bytes of the shortest RTU answer (an exception: unit id, function code, code, CRC).
-MIN_FRAME_BYTES = 5
-
-#: The byte values an RS-485 transceiver puts on the line as it turns around, before the echo
-#: of a request or before an answer: the line held low for a character time reads as 00 (a
-#: zero byte before the echo or answer, stephane/libmodbus issue 14, pyhys/minimalmodbus
-#: issue 61, alejoseb/Modbus-STM32-HAL-FreeRTOS issue 21, home-assistant/core issue 69742), a
-#: start bit alone on an idle line as FF.
-GLITCH_BYTES = frozenset({0x00, 0xFF})
-
-#: The most glitch bytes (:data:`GLITCH_BYTES`) taken for a turnaround before an echo
-#: (libmodbus issue 14: "1 or 2 for now"; Home Assistant issue 69742: 3).
-GLITCH_MAX = 3
 
 #: The most bytes of the last lines kept to tell text from Modbus answers.
 TEXT_TAIL_BYTES = 256
@@ -272,85 +262,6 @@ STALE_CHECK_S = 1.0
 #: dead; Telegraf's modbus input reconnects after any failed gather. Here the connection is
 #: judged, not a device: it is reopened only when nothing at all comes back on it.
 SILENT_RECONNECT_REQUESTS = 5
-
-
-#: The CRC-16/MODBUS table by the register's low byte xor the byte fed (the register from 0
-#: over one byte), drawn from :func:`~sensord.formats.modbus.crc16` over one byte from its
-#: start of FFFF: the register after the bytes of a chunk, one by one (``_crc_states``).
-_CRC_TABLE = tuple(crc16(bytes([low ^ 0xFF])) ^ 0x00FF for low in range(256))
-
-#: The k of ``crc16`` of k zero bytes, by that CRC, for every k up to two frames'
-#: :data:`~sensord.formats.modbus.MAX_FRAME_BYTES` (what one or two frames can hold): built
-#: once; each k has a CRC of its own (the zero bytes' CRCs repeat only after 32767 of them).
-_ZERO_RUN_LENGTHS: dict[int, int] = {}
-
-
-def _zero_runs(length: int) -> None:
-    """Fill ``_ZERO_RUN_LENGTHS`` with every run of zero bytes up to ``length``."""
-    crc = 0xFFFF
-    for k in range(length + 1):
-        _ZERO_RUN_LENGTHS[crc] = k
-        crc = (crc >> 8) ^ _CRC_TABLE[crc & 0xFF]
-
-
-_zero_runs(2 * MAX_FRAME_BYTES)
-
-
-def _crc_states(data: bytes) -> list[int]:
-    """The CRC-16/MODBUS register after each start of ``data``: ``states[i]`` is
-    ``crc16(data[:i])``, all of them in one pass."""
-    crc = 0xFFFF
-    states = [crc]
-    table = _CRC_TABLE
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-        states.append(crc)
-    return states
-
-
-def _frame_split(states: list[int], end: int) -> int:
-    """Whether the bytes whose CRC registers are ``states`` (``_crc_states``), up to ``end``,
-    are one sound RTU frame (its CRC right: 0), or two, one after the other (where the
-    second begins; the first such place), or neither (-1). Linear work at most: the CRC is
-    linear, so where the first frame is sound (its register 0), the register at ``end`` is
-    the second's CRC from a register of 0, and that from FFFF differs from it by the CRC of as
-    many zero bytes, whose length the register at ``end`` names (every length below the
-    CRC's period has a CRC of zero bytes of its own). A second frame longer than two frames'
-    :data:`~sensord.formats.modbus.MAX_FRAME_BYTES` is none (its callers look at no more
-    bytes than that), so the table of those lengths is built once and never grows."""
-    crc = states[end]
-    if not crc:
-        return 0
-    length = _ZERO_RUN_LENGTHS.get(crc, 0)
-    split = end - length
-    if split >= MIN_FRAME_BYTES and length >= MIN_FRAME_BYTES and not states[split]:
-        return split
-    return -1
-
-
-def _glitch(request: bytes, chunk: bytes, before: int = 0) -> int:
-    """How many bytes at the start of ``chunk``, the first bytes of an RTU exchange on a line
-    that echoes, are a transceiver's glitch before the echo of ``request``, ``before`` such
-    bytes having come in the exchange's earlier pieces: the fewest bytes of
-    :data:`GLITCH_BYTES`, :data:`GLITCH_MAX` at most with those ``before``, that are all of
-    ``chunk`` or are followed by the echo's first bytes (the whole echo, or up to the end of
-    ``chunk``); 0 where none are. A request's unit id may be 00 or FF itself: the fewest
-    bytes leave it to the echo (``00 FF 06`` before unit FF's write is one glitch byte)."""
-    size = len(request)
-    for count in range(1, min(GLITCH_MAX - before, len(chunk)) + 1):
-        if chunk[count - 1] not in GLITCH_BYTES:
-            break
-        if request.startswith(chunk[count : count + size]):
-            return count
-    return 0
-
-
-def _held_glitch(request: bytes, at: int, before: int) -> bool:
-    """Whether the first ``at`` bytes of ``request``'s echo, taken for its echo from
-    the exchange's earlier pieces (``before`` glitch bytes before them), can be glitch bytes
-    instead: a request to unit id 00 or FF, whose echo begins with a glitch byte, its first
-    byte read alone (``FF`` then ``FF 06...`` is ``FF FF 06...``, a glitch and the echo)."""
-    return before + at <= GLITCH_MAX and all(byte in GLITCH_BYTES for byte in request[:at])
 
 
 class Bus:
@@ -485,50 +396,21 @@ class Bus:
         self._silence_logged = False
         #: a Modbus TCP reply whose length field was wrong has been logged (once a run)
         self._wrong_length_noted = False
-        #: requests that came back as sent (an adapter that hears its own transmission while
-        #: ``serial.local_echo`` is off) have been logged (once a run)
-        self._echo_noted = False
-        #: glitch bytes before a request's echo (``_glitch``) have been logged (once a run)
-        self._glitch_noted = False
-        #: RTU with ``serial.local_echo`` off: the last write answered with its request's own
-        #: bytes (functions 05 and 06 answer so, and so does an adapter's echo of it), and
-        #: until when a second copy of them, the device's answer after such an echo, may come
-        #: (see ``_answered``), that write's exchange, the polls in a row at which it had not
-        #: got through before (``_Device.write_polls``, which taking it clears), its round
-        #: trip, counted once the copy is known to be the device's answer, and whether the
-        #: bus did not know yet then that the line echoes (``_copy_settled``)
-        self._echo_writes = self.transport == "rtu" and not self._settings.local_echo
         #: RTU with ``serial.local_echo`` off: requests came back as sent since the port
-        #: opened (a read's echo, or a write's second copy: ``_echo``, ``_copy_of_write``), so
-        #: the adapter echoes, and the first copy of each write's request is its echo, dropped
-        #: (``_write_echo``); known afresh at each open (another adapter may be plugged in),
-        #: and no more once a read is answered with nothing before its answer (``_answered``)
+        #: opened (a read's echo, or a write's second copy: ``LineEcho.read_echo``,
+        #: ``LineEcho.copy_of_write``), so the adapter echoes, and the first copy of each
+        #: write's request is its echo, dropped (``LineEcho.write_echo``); known afresh at each
+        #: open (another adapter may be plugged in), and no more once a read is answered with
+        #: nothing before its answer (``_answered``)
         self._line_echoes = False
         #: RTU: the last read at unit 0 (``modbus.broadcast_reads``) that was answered, the unit
         #: id its answer came with, and until when a second device's answer to it may come
         #: (``_second_answer``); None when no such read was answered since the port opened
         self._broadcast: tuple[_Exchange, int, float] | None = None
-        self._write_copy = b""
-        self._write_copy_until = float("-inf")
-        self._write_copy_of: _Exchange | None = None
-        self._write_copy_polls = 0
-        self._write_copy_rtt_s = 0.0
-        self._write_copy_unknown = False
-        #: RTU: while the bus did not know then whether the line echoes, a request sent after
-        #: that write came back as sent (a read's echo, ``_echo``; an earlier write's answer
-        #: after that copy, ``_copy_before``): the copy was the adapter's echo, whatever the
-        #: line shows later (``_copy_settled``)
-        self._write_copy_echoed = False
-        #: RTU: the requests sent since the port opened, and how many had been when that write
-        #: was answered: while the line's echo is not known, the copy is settled only once a
-        #: request sent after it is done (``_copy_due``)
+        #: RTU: the requests sent since the port opened (the line's echo, while it is not
+        #: known, settles a write's one copy only once a request sent after it is done:
+        #: ``LineEcho.copy_due``)
         self._requests = 0
-        self._write_copy_requests = 0
-        #: RTU with ``serial.local_echo`` off: the writes answered so before that one, while
-        #: the bus did not know whether the line echoes, with their polls, round trips and
-        #: windows: what settles it settles them (``_copy_settled``), unless a second copy of
-        #: one comes in its window (``_copy_before``)
-        self._copies_before: list[tuple[_Exchange, int, float, float]] = []
         #: devices behind Modbus TCP that answer with another unit id (logged once)
         self._other_units: set[str] = set()
         #: RTU devices whose answers carry their CRC high byte first (logged once)
@@ -545,6 +427,16 @@ class Bus:
         self._changes = StateChanges(clock=clock)
         #: what the devices' answers, refusals and silences make of their reads and writes
         self.reads = DeviceReads(self.transport, self.devices, self.log, self._errors, clock)
+        #: the adapter's echo of the requests and the transceivers' glitch bytes before it
+        self.echo = LineEcho(
+            self,
+            link=self.link,
+            devices=self.devices,
+            reads=self.reads,
+            log=self.log,
+            clock=clock,
+            echo_writes=self.transport == "rtu" and not self._settings.local_echo,
+        )
 
     # -- what the reader asks of a port ---------------------------------------------------------
     @property
@@ -895,11 +787,11 @@ class Bus:
         return True
 
     def _close_source(self) -> None:
-        if self._write_copy:  # settled by what the line showed, or asked again
-            if self._copy_due():
-                self._copy_settled()
+        if self.echo.write_copy:  # settled by what the line showed, or asked again
+            if self.echo.copy_due():
+                self.echo.copy_settled()
             else:
-                self._copies_unknown()
+                self.echo.copies_unknown()
         self._line_echoes = False
         self._broadcast = None
         source, self.source = self.source, None
@@ -907,7 +799,7 @@ class Bus:
         self._upcoming = None
         self.link.reset()
         if flight is not None:
-            self._drop_held_echo(flight)
+            self.echo.drop_held_echo(flight)
         self._tell_skipped(self._last_asked if flight is None else flight.device)
         self._asked.clear()
         self._answered_ids.clear()
@@ -964,7 +856,7 @@ class Bus:
             # its answer may still come: keep the line quiet until it would have timed out,
             # and take that answer for nobody's
             self.in_flight = None
-            self._drop_held_echo(flight)
+            self.echo.drop_held_echo(flight)
             self._tell_skipped(device)  # (its own bytes, told before it goes)
             leaving = self.left.leaving(flight, self._sent)
             if flight.transaction_id:  # (its Modbus TCP request is among those unanswered)
@@ -1006,10 +898,10 @@ class Bus:
         flight = self.in_flight
         if flight is not None and now >= flight.deadline:
             self._timed_out(flight, now)
-        if self._write_copy and now > self._write_copy_until and self._copy_due():
+        if self.echo.write_copy and now > self.echo.write_copy_until and self.echo.copy_due():
             # no copy of the write answered with its request's bytes, nor an exception,
             # followed it in its device's timeout
-            self._copy_settled()
+            self.echo.copy_settled()
         if self._unheard >= SILENT_RECONNECT_REQUESTS and self._check_silence(now):
             return
         if now >= self._stale_check_at:
@@ -1127,7 +1019,8 @@ class Bus:
             device.pending.clear()
             self.quiet_until = now + device.timeout_s
             return
-        self._requests += 1  # (one not sent shows nothing of the line's echo: ``_copy_due``)
+        # (one not sent shows nothing of the line's echo: ``LineEcho.copy_due``)
+        self._requests += 1
         self.in_flight = _Exchange(
             device,
             expected,
@@ -1153,19 +1046,19 @@ class Bus:
                 self._tell_skipped(self._last_asked)
             return
         if self._line_echoes and flight.expected.write and 0 <= flight.echoed < len(flight.request):
-            chunk = self._write_echo(flight, chunk)
+            chunk = self.echo.write_echo(flight, chunk)
             if self.link.skipped_bytes != self._skipped_told:  # the whole echo came
                 self._tell_skipped(flight.device)
             if not chunk:  # the echo, or its first bytes: the answer is still to come
                 return
         if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
-            if not self._echo_after_proof(flight, chunk):
+            if not self.echo.echo_after_proof(flight, chunk):
                 self._answered(flight, chunk, None)
             elif self.link.skipped_bytes != self._skipped_told:  # (it was the echo)
                 self._tell_skipped(flight.device)
         else:
             if 0 <= flight.echoed < len(flight.request):
-                self._echo(flight, chunk)
+                self.echo.read_echo(flight, chunk)
             self._feed_frames(chunk, flight)
             if self.in_flight is flight and flight.expected.rtu:
                 self._arriving(flight, chunk)
@@ -1173,160 +1066,6 @@ class Bus:
                 self._tell_skipped(flight.device)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
-
-    def _echo(self, flight: _Exchange, chunk: bytes) -> None:
-        """``chunk`` is among the first bytes of ``flight``'s exchange: while they are its
-        read's request as sent, they are its echo (an adapter that hears its own
-        transmission, with ``serial.local_echo`` off), which is logged once, makes the
-        down reason of a device that answers nothing after it say so, and tells the bus that
-        the line echoes (``_line_echoes``). A write is left out: its answer is the request's
-        bytes (once the line is known to echo, ``_write_echo`` drops a write's echo)."""
-        if flight.expected.write or not flight.expected.rtu:
-            flight.echoed = -1
-            return
-        request = flight.request
-        at = flight.echoed
-        part = chunk[: len(request) - at]
-        if request[at : at + len(part)] != part:
-            if at and _held_glitch(request, at, flight.glitched):
-                flight.echoed = 0  # (what was taken for the echo's first bytes was a glitch)
-                self._echo(flight, request[:at] + chunk)
-                return
-            glitch = 0 if at else _glitch(request, chunk, flight.glitched)
-            if not glitch:
-                flight.echoed = -1
-                return
-            flight.glitched += glitch  # (the link skips the glitch bytes as noise)
-            part = chunk[glitch : glitch + len(request)]
-        flight.echoed = at + len(part)
-        if flight.echoed == len(request):
-            if flight.glitched:
-                self._glitched(flight)
-            self._line_echoes = True
-            self._write_copy_echoed = bool(self._write_copy)  # (the write went before it)
-            if not self._echo_noted:
-                self._echo_noted = True
-                self.log.warning(
-                    "requests come back as sent",
-                    sensor=flight.device.sensor.name,
-                    hint=ECHO_HINT,
-                )
-
-    def _write_echo(self, flight: _Exchange, chunk: bytes) -> bytes:
-        """``chunk`` is among the first bytes of ``flight``'s exchange, a set-up write on a
-        line known to echo (``_line_echoes``): while they are the write's request as sent,
-        they are the adapter's echo, which comes before anything the device sends (as
-        pymodbus's ``handle_local_echo`` drops it from the front of what comes, whole or in
-        pieces). Held back while they may still be the echo, dropped and counted as skipped
-        bytes once the whole request came back, as a read's echo is; the rest of ``chunk`` is
-        returned. The device's answer is what follows within the write's timeout: its copy
-        of the request (05, 06), the address and count (15, 16) or an exception; an echo
-        alone is no answer, and the write times out as unanswered
-        (``DeviceReads.unanswered``: asked again at the next poll, logged as ``set-up write
-        unanswered`` after :data:`~sensord.bus_reads.WRITE_POLLS` polls). Bytes that differ
-        from the request are no echo: those held back before them (the request's first
-        bytes, as a 15's or 16's answer begins) are returned with ``chunk``, and the rest of
-        the exchange is read as on a line that does not echo (an adapter whose echo stopped
-        with the port left open), whatever pieces the answer came in; unless, in the
-        exchange's first chunk, they are one or two sound frames and the echo (whole, or
-        its first bytes) follows them, or one or two sound frames that cannot answer the
-        write are all it holds: those came before the request went out (``_after_echo``,
-        ``_came_before``).
-
-        Before the bus knows that the line echoes (the first write after the port opens,
-        asked before any read), a write's first copy of its request is taken for its answer
-        for the time being, as a device's answer of functions 05 and 06 is that copy
-        (``_answered``, ``_copy_of_write``), and what the line shows next settles it
-        (``_copy_settled``): a silent device's write is unanswered once a request after it
-        came back as sent."""
-        request = flight.request
-        at = flight.echoed
-        part = chunk[: len(request) - at]
-        if request[at : at + len(part)] != part:
-            if at and _held_glitch(request, at, flight.glitched):
-                flight.echoed = 0  # (what was held as the echo's first bytes was a glitch)
-                return self._write_echo(flight, request[:at] + chunk)
-            glitch = 0 if at else _glitch(request, chunk, flight.glitched)
-            if glitch:
-                self.link.dropped(glitch)
-                flight.glitched += glitch
-                return self._write_echo(flight, chunk[glitch:]) if len(chunk) > glitch else b""
-            begins = -1 if at else self._echo_begins(request, chunk)
-            if begins > 0:
-                return self._after_echo(flight, chunk, begins)
-            if not at and self._came_before(flight, chunk):
-                self._feed_frames(chunk, None)
-                return b""
-            flight.echoed = -1
-            return request[:at] + chunk
-        flight.echoed = at + len(part)
-        if flight.echoed == len(request):
-            self.link.dropped(len(request))
-            if flight.glitched:
-                self._glitched(flight)
-        return chunk[len(part) :]
-
-    def _glitched(self, flight: _Exchange) -> None:
-        """Glitch bytes came before the echo of ``flight``'s request (``_glitch``), and the
-        whole echo after them: logged once a run; the bytes themselves are counted as skipped
-        bytes."""
-        if not self._glitch_noted:
-            self._glitch_noted = True
-            self.log.info(
-                "bytes before a request's echo", sensor=flight.device.sensor.name, hint=GLITCH_HINT
-            )
-
-    @staticmethod
-    def _echo_begins(request: bytes, chunk: bytes) -> int:
-        """Where in ``chunk``, the first bytes of a write's exchange on a line known to echo,
-        the echo of ``request`` begins after one sound frame (its CRC right) or two (another
-        master's request and its answer, on a line that master shares; the first such
-        place): the echo whole, or its first bytes up to the end of ``chunk`` (an adapter cuts
-        its batches anywhere, within the echo too); -1 where none does."""
-        begins = chunk.find(request[:1], MIN_FRAME_BYTES)
-        states: list[int] = []  # the CRC registers of chunk's starts, once a place needs them
-        while 0 < begins <= 2 * MAX_FRAME_BYTES:
-            if request.startswith(chunk[begins : begins + len(request)]):
-                if not states:
-                    states = _crc_states(chunk[: 2 * MAX_FRAME_BYTES])
-                if _frame_split(states, begins) >= 0:
-                    return begins
-            begins = chunk.find(request[:1], begins + 1)
-        return -1
-
-    @staticmethod
-    def _came_before(flight: _Exchange, chunk: bytes) -> bool:
-        """Whether ``chunk``, the first bytes of ``flight``'s write on a line known to echo, read
-        before any of the echo, is one sound frame (its CRC right) or two, none of which can
-        be the write's answer (its copy of the request, nor address and count, nor an
-        exception of its unit id and function code): they came on the line before the
-        request went out (another device's late answer, another master's request and its
-        answer, read just after the request was written), and the echo is still to come."""
-        if not MIN_FRAME_BYTES <= len(chunk) <= 2 * MAX_FRAME_BYTES:
-            return False
-        split = _frame_split(_crc_states(chunk), len(chunk))
-        if split < 0:
-            return False
-        expected = flight.expected
-        frames = (chunk[:split], chunk[split:]) if split else (chunk,)
-        return not any(
-            expected.answers(frame, flight.transaction_id) or frame[:2] == expected.exception_head
-            for frame in frames
-        )
-
-    def _after_echo(self, flight: _Exchange, chunk: bytes, begins: int) -> bytes:
-        """``chunk``, the first bytes of ``flight``'s write on a line known to echo, holds the
-        echo of its request from ``begins`` on (whole, or its first bytes), after one or two
-        sound frames (their CRC right): they came before the request went out (an adapter
-        passes on what it received in batches: an FTDI chip's latency timer holds up to 16 ms
-        of bytes), as a device's late answer to the write before this one does, or another
-        master's exchange, and are read as frames that come while no exchange is in flight
-        (``_feed_frames``). (Bytes whose CRC
-        is wrong are the echo damaged on the line, and the request's bytes after them the
-        device's answer: ``_write_echo``.) The echo is held back and dropped as
-        ``_write_echo`` does it; what follows it in ``chunk`` is returned."""
-        self._feed_frames(chunk[:begins], None)
-        return self._write_echo(flight, chunk[begins:])
 
     def _note_text(self, chunk: bytes) -> None:
         """``chunk`` holds a CR or LF: with the bytes before it, lines of text (when a device
@@ -1477,9 +1216,9 @@ class Bus:
                     ),
                 )
         for response in responses:
-            if self._write_copy and self._copy_of_write(response):
+            if self.echo.write_copy and self.echo.copy_of_write(response):
                 continue
-            if flight is not None and self._echo_after_proof(flight, response.frame):
+            if flight is not None and self.echo.echo_after_proof(flight, response.frame):
                 continue
             if flight is None:  # an answer after its timeout, before the next request
                 if self._broadcast is not None and self._second_answer(response):
@@ -1490,250 +1229,6 @@ class Bus:
             if self._answers(flight, response):
                 self._answered(flight, response.frame, response)
                 flight = None
-
-    def _echo_after_proof(self, flight: _Exchange, frame: bytes) -> bool:
-        """``frame`` is the first copy of ``flight``'s write request, sent while the line
-        was not known to echo, and a frame that came since showed that it echoes
-        (``_copy_of_write``: the device's answer after the echo of the write before
-        ``flight``'s, passed on with this one's echo in one batch or in the read before it;
-        an adapter cuts its batches anywhere, within a frame too): it is the write's echo,
-        which comes before anything the device sends, not its answer. Dropped as
-        ``_write_echo`` drops an echo (skipped bytes), and True."""
-        if not (
-            flight.echo_unknown
-            and self._line_echoes
-            and flight.expected.write
-            and flight.expected.rtu
-            and flight.echoed != len(flight.request)
-            and frame == flight.request
-        ):
-            return False
-        flight.echoed = len(flight.request)
-        self.link.dropped(len(flight.request))
-        return True
-
-    def _copy_of_write(self, response: Response) -> bool:
-        """``response`` is a second copy of the write answered last (``_answered``), within
-        the device's timeout: the first was the adapter's echo of the request, this one the
-        device's answer. Logged as an echo (once a run) and dropped, not counted as a frame
-        nobody asked for (another master, two devices of one unit id) nor as the answer of
-        another function to the exchange in flight. The write's ``set-up write taken`` line
-        waits for this (``DeviceReads.written``'s ``copy``): told at the copy, or at another
-        frame or once the window has passed, when it can be settled (``tick``;
-        ``_close_source``). An exception of
-        the write's unit id and function code in its place is the device's answer after the
-        echo too: it refused the write, which is that write's exception
-        (``DeviceReads.refused_after_echo``, which drops that line), not a frame nobody asked
-        for; unless a write of that unit id and function code is in flight now (the next
-        set-up write, sent after the device's own answer to this one): the exception is that
-        write's answer, as an adapter that echoes would have sent the echo of that write
-        before it. Either tells the bus that the line echoes (``_line_echoes``): the writes
-        after it have their echo dropped (``_write_echo``). A second copy of a write answered
-        so before this one, or an exception in its place, is that write's answer
-        (``_copy_before``). Any other frame settles the write as its window's end does
-        (``_copy_settled``), once it can be (``_copy_due``), as ``tick`` does: while the line's
-        echo is not known, only once a request sent after the copy is done, since a frame of
-        another master's exchange, on a line shared with one, or another device's late
-        answer, may come with the echo, before that request has shown whether it comes back
-        as sent."""
-        copy = self._write_copy
-        flight = self._write_copy_of
-        if self._clock() > self._write_copy_until:
-            if self._copy_due():
-                self._copy_settled()
-            return False
-        current = self.in_flight
-        if (
-            current is not None
-            and current.expected.write
-            and response.frame == current.request
-            and self._write_copy_unknown
-            and not self._line_echoes
-        ):
-            return False  # the next write's first copy, as telling: settled with it
-        if self._copies_before and self._copy_before(response):
-            return True
-        if response.frame != copy:
-            # the answer of a write of the copy's unit id and function code in flight: it
-            # came with no echo before it, so the line does not echo
-            answers_current = current is not None and current.request[:2] == copy[:2]
-            if (
-                not response.exception_code
-                or response.frame[:2] != bytes((copy[0], copy[1] | 0x80))
-                or flight is None
-                or self.devices.get(flight.device.sensor.name) is not flight.device
-                or answers_current
-            ):
-                if answers_current or self._copy_due():
-                    self._copy_settled()
-                return False
-            self._copy_answered(after_echo=True)
-            polls = self._write_copy_polls
-            self.reads.refused_after_echo(flight.device, flight.expected, response, polls)
-        else:  # the device's own answer after the echo: the write was taken
-            self._copy_answered(after_echo=True)
-            self.reads.tell_taken()
-        self._line_echoes = True
-        if not self._echo_noted:
-            self._echo_noted = True
-            device = {} if flight is None else {"sensor": flight.device.sensor.name}
-            self.log.warning(
-                "requests come back as sent", **device, unit=response.unit, hint=ECHO_HINT
-            )
-        return True
-
-    def _copy_before(self, response: Response) -> bool:
-        """True when ``response`` is the device's answer, after its echo, to a write answered
-        so before the last one while the line's echo was not known (``_copies_before``),
-        within that write's timeout: a second copy of it, or an exception of its unit id and
-        function code (unless a write of those is in flight: its answer, see
-        ``_copy_of_write``), the earliest such write's. A device that takes longer to answer
-        a write than the next request takes to go out and come back as sent (energy meters
-        answer in 20 to 80 ms; at 9600 baud the silence and a request take 12 ms) answers
-        after that request's echo, and answers its requests in order. The write's one copy
-        before was its echo: the write is taken (its line told) or refused
-        (``DeviceReads.refused_after_echo``), its exchange counted (its round trip to this
-        answer), and the line echoes (``_line_echoes``), which settles the copies after it
-        as echoes unless their own answers come (``_copy_settled``). Logged as an echo (once
-        a run), not counted as a frame nobody asked for, nor as a late answer."""
-        now = self._clock()
-        frame = response.frame
-        current = self.in_flight
-        for each in self._copies_before:
-            flight, polls, _, until = each
-            request = flight.request
-            if now > until or self.devices.get(flight.device.sensor.name) is not flight.device:
-                continue
-            refused = (
-                bool(response.exception_code)
-                and frame[:2] == bytes((request[0], request[1] | 0x80))
-                and (current is None or current.request[:2] != request[:2])
-            )
-            if refused or frame == request:
-                break
-        else:
-            return False
-        self._copies_before.remove(each)
-        device = flight.device
-        device.counters.transactions += 1
-        device.counters.observe_rtt(now - flight.sent_at)
-        if refused:
-            self.reads.refused_after_echo(device, flight.expected, response, polls)
-        else:
-            self.reads.tell_taken(flight.expected)
-        self._line_echoes = True
-        self._write_copy_echoed = bool(self._write_copy)  # (its copy came before this answer)
-        if not self._echo_noted:
-            self._echo_noted = True
-            self.log.warning(
-                "requests come back as sent",
-                sensor=device.sensor.name,
-                unit=response.unit,
-                hint=ECHO_HINT,
-            )
-        return True
-
-    def _copy_answered(self, *, after_echo: bool = False) -> None:
-        """The write answered last with its request's own bytes (``_write_copy``) is known to
-        have been answered by its device: its exchange is counted, with its round trip to
-        that first copy, or (``after_echo``: that copy was the adapter's echo, and the device's
-        answer came now) to now; the writes answered so before it while the line's echo was
-        not known (``_copies_before``) had their echo alone (``_echoes_alone``)."""
-        flight, self._write_copy_of = self._write_copy_of, None
-        self._write_copy = b""
-        if flight is not None:
-            counters = flight.device.counters
-            counters.transactions += 1
-            rtt_s = self._clock() - flight.sent_at if after_echo else self._write_copy_rtt_s
-            counters.observe_rtt(rtt_s)
-        self._echoes_alone()
-
-    def _echoes_alone(self) -> None:
-        """The writes of ``_copies_before`` had their one copy from the adapter, which echoes:
-        each is unanswered (a timeout; ``DeviceReads.unanswered_after_echo``)."""
-        before, self._copies_before = self._copies_before, []
-        for flight, polls, _, _ in before:
-            self._echo_alone(flight, polls)
-
-    def _echo_alone(self, flight: _Exchange, polls: int) -> None:
-        """The write of ``flight``, taken at its one copy, had the adapter's echo alone: it is
-        unanswered (a timeout; ``DeviceReads.unanswered_after_echo``, ``polls``: its polls in
-        a row before). Of a device that left the bus (a reload), its waiting ``set-up write
-        taken`` line is dropped, and nothing more told."""
-        device = flight.device
-        if self.devices.get(device.sensor.name) is not device:
-            self.reads.forget_taken(flight.expected)
-            return
-        device.counters.timeouts += 1
-        self.reads.unanswered_after_echo(device, flight.expected, polls, ECHO_NO_ANSWER_HINT)
-
-    def _copy_settled(self) -> None:
-        """The write answered last with its request's own bytes (``_write_copy``) had no second
-        copy of them, nor an exception, after that first copy (its window passed, another
-        frame came, or the port closed): what the line showed since tells what that copy
-        was. When a request sent after the write came back as sent (a read's echo: ``_echo``;
-        the first write after the port opens goes before any read has told;
-        ``_write_copy_echoed``, which a read answered later with no echo before it, an echo
-        that drops out now and then, does not undo), the one copy was the adapter's echo and
-        the device did not answer (unless the line was known to echo when the copy came: an
-        echo that came otherwise than sent, then the device's answer, as on a line that does
-        not echo, ``_write_echo``): the write is unanswered (a
-        timeout, asked again at the next poll, logged after
-        :data:`~sensord.bus_reads.WRITE_POLLS` polls with :data:`ECHO_NO_ANSWER_HINT`:
-        ``DeviceReads.unanswered_after_echo``), as one whose echo alone came on a line known
-        to echo is (of a device that left the bus, only its line is dropped). Else it was
-        the device's answer: taken, its line told. The writes answered so before it while the
-        line's echo was not known
-        (``_copies_before``: one first copy tells nothing of another's) share its lot.
-        Nothing is waited for meanwhile: a line that does not echo, whose device's answer is
-        the one copy, costs no wait; the settling itself waits, while the line's echo is not
-        known, until a request sent after the copy is done (``_copy_due``): the device's
-        read, sent right after its set-up writes, comes back as sent on a line that echoes."""
-        flight = self._write_copy_of
-        if flight is None or not (self._write_copy_unknown and self._write_copy_echoed):
-            before, self._copies_before = self._copies_before, []
-            for taken, _, rtt_s, _ in before:
-                taken.device.counters.transactions += 1
-                taken.device.counters.observe_rtt(rtt_s)
-            self._copy_answered()
-            self.reads.tell_taken()
-            return
-        self._write_copy, self._write_copy_of = b"", None
-        self._echo_alone(flight, self._write_copy_polls)
-        self._echoes_alone()
-
-    def _copies_unknown(self) -> None:
-        """The port closes before the write answered last with its request's own bytes
-        (``_write_copy``) can be settled (``_copy_due``: the line's echo was not known then,
-        and no request sent after it came back as sent or is done): nothing tells whether
-        that copy was the device's answer or the adapter's echo. The write is neither taken
-        nor unanswered: its waiting line is dropped, nothing counted, and it is asked again
-        after the reopen (``DeviceReads.unknown_at_close``; an idle close of a network port
-        keeps the devices' unwritten writes, a lost port's reopen asks every write again),
-        and so are the writes answered so before it (``_copies_before``), which share its
-        lot."""
-        flight, self._write_copy_of = self._write_copy_of, None
-        self._write_copy = b""
-        before, self._copies_before = self._copies_before, []
-        unknown = [(each, polls) for each, polls, _, _ in before]
-        if flight is not None:
-            unknown.append((flight, self._write_copy_polls))
-        for each, polls in unknown:
-            device = each.device
-            gone = self.devices.get(device.sensor.name) is not device
-            self.reads.unknown_at_close(device, each.expected, polls, gone=gone)
-
-    def _copy_due(self) -> bool:
-        """Whether the write answered last with its request's own bytes (``_write_copy``),
-        whose window has passed, can be settled now (``_copy_settled``): unless the line was
-        known to echo then, only once a request sent after the copy came back as sent, or one
-        is done (its echo, had the line one, would have come: a device whose
-        ``modbus.gap_s`` outlasts its timeout sends its read after the window). Until then
-        nothing waits but the write's line and its count."""
-        if not self._write_copy_unknown or self._write_copy_echoed:
-            return True
-        in_flight = 1 if self.in_flight is not None else 0
-        return self._requests - in_flight > self._write_copy_requests
 
     def _heard_others(self, flight: _Exchange) -> bool:
         """Bytes that form no reply (another master's request, noise) came while ``flight``
@@ -2330,40 +1825,7 @@ class Bus:
             # begun within its timeout
             until = flight.sent_at + self.request_wire_s + device.timeout_s + ARRIVAL_SLACK_S
             self._broadcast = (flight, frame[0], until + flight.expected.size * self.char_s)
-        copied = (
-            flight.expected.write
-            and self._echo_writes
-            and frame == flight.request
-            and flight.echoed != len(frame)
-        )
-        if copied:
-            # the request's own bytes, with no echo dropped before them (``_write_echo``): an
-            # adapter that hears its own transmission sends them back before the device
-            # answers with the same, within its timeout (``_copy_of_write``); the write
-            # answered so before this one, whose copy has not come, is settled now, or with
-            # this one while the bus does not know yet whether the line echoes (this first
-            # copy tells nothing of that one's)
-            earlier = self._write_copy_of
-            if earlier is not None and self._write_copy_unknown and not self._line_echoes:
-                self._copies_before.append(
-                    (
-                        earlier,
-                        self._write_copy_polls,
-                        self._write_copy_rtt_s,
-                        self._write_copy_until,
-                    )
-                )
-                self._write_copy, self._write_copy_of = b"", None
-            elif self._write_copy:
-                self._copy_settled()
-            self._write_copy = frame
-            self._write_copy_until = now + device.timeout_s
-            self._write_copy_of = flight
-            self._write_copy_polls = device.write_polls.get(flight.expected, 0)
-            self._write_copy_rtt_s = now - flight.sent_at
-            self._write_copy_unknown = not self._line_echoes
-            self._write_copy_echoed = False
-            self._write_copy_requests = self._requests
+        copied = self.echo.write_copied(flight, frame, now)
         counters = device.counters
         self.answered += 1
         self._silent_spell = 0  # the connection works: its next silence starts afresh
@@ -2376,7 +1838,7 @@ class Bus:
                 device.refusals.exception(expected, code, now, None)
             self.reads.unanswered(device, now, GATEWAY_NO_ANSWER[code], expected)
             return
-        if not copied:  # (a copy is counted once it is known to be the answer: ``_copy_settled``)
+        if not copied:  # (counted once it is known to be the answer: ``LineEcho.copy_settled``)
             counters.transactions += 1
             counters.observe_rtt(now - flight.sent_at)
         if device.probe_answered and expected is device.reads[0]:
@@ -2564,7 +2026,7 @@ class Bus:
         self._answer_may_wait = True
         device.timed_out_sent_at = flight.sent_at
         self._not_heard(flight.sent_at)
-        self._drop_held_echo(flight)
+        self.echo.drop_held_echo(flight)
         # over Modbus TCP, the start of a reply whose rest has not come yet
         pending = self.link.pending_transaction_id()
         why = CLOSED_ON_REQUEST_HINT if closed else NO_ANSWER_HINT[self.transport]
@@ -2730,14 +2192,6 @@ class Bus:
         behind it); a late reply to it ends that wait (``_late``), unless the request of a
         device that left (``left``) went out after it and waits there too. Nothing on RTU."""
         return device.timeout_s if self.transport == "tcp" else 0.0
-
-    def _drop_held_echo(self, flight: _Exchange) -> None:
-        """The first bytes of ``flight``'s write echo, held back (``_write_echo``), and no more
-        of it came before the exchange ended (its timeout, the port's close, its device's
-        removal): bytes that made no answer, counted as skipped."""
-        if flight.expected.write and 0 < flight.echoed < len(flight.request):
-            self.link.dropped(flight.echoed)
-            flight.echoed = -1
 
     def _spoilt(self, flight: _Exchange, now: float) -> None:
         """The device answered ``flight`` with a frame of the reply's length whose CRC does

@@ -294,16 +294,16 @@ class _Exchange:
     #: idle close may cross it on the wire: see ``Bus.disconnect``)
     idle_before_s: float = 0.0
     #: how many of the first bytes received since the request are the request's own (the
-    #: echo of an adapter that hears its own transmission: see ``Bus._echo``); -1 once one
+    #: echo of an adapter that hears its own transmission: see ``LineEcho.read_echo``); -1 once one
     #: differs. A write's, on a line known to echo, are held back until the whole request
-    #: came (``Bus._write_echo``)
+    #: came (``LineEcho.write_echo``)
     echoed: int = 0
-    #: the glitch bytes (``sensord.bus.GLITCH_BYTES``) read before the request's echo, in all
-    #: the pieces its first bytes came in (``Bus._echo``, ``Bus._write_echo``)
+    #: the glitch bytes (``sensord.bus_echo.GLITCH_BYTES``) read before the request's echo, in all
+    #: the pieces its first bytes came in (``LineEcho.read_echo``, ``LineEcho.write_echo``)
     glitched: int = 0
     #: the line was not known to echo when the request went out (``Bus._line_echoes``): a
     #: write's first copy of its request after the line shows that it echoes is its echo
-    #: (``Bus._echo_after_proof``)
+    #: (``LineEcho.echo_after_proof``)
     echo_unknown: bool = False
 
     @property

@@ -221,7 +221,7 @@ class DeviceReads:
         self._clock = clock
         #: the ``set-up write taken`` lines (each write's fields) of writes answered with
         #: their request's own bytes while the device's answer may still follow them (an
-        #: adapter's echo comes first: ``Bus._copy_of_write``), told by ``tell_taken`` or
+        #: adapter's echo comes first: ``LineEcho.copy_of_write``), told by ``tell_taken`` or
         #: dropped for the exception that answers the write after its echo
         #: (``refused_after_echo``), or when that copy was the echo (``unanswered_after_echo``)
         self._taken_untold: list[tuple[Request, dict[str, Any]]] = []
@@ -501,7 +501,7 @@ class DeviceReads:
 
         ``copy``: ``frame`` is the request's own bytes on an RTU line whose adapter may echo
         (``serial.local_echo`` off), where the device's own answer, its copy of the write or
-        its exception, may follow them (``Bus._copy_of_write``): the write is taken now, as
+        its exception, may follow them (``LineEcho.copy_of_write``): the write is taken now, as
         ever, and its line waits until the bus knows (``tell_taken``, at the device's copy,
         at another frame or once its timeout has passed), or is dropped for the refusal's
         (``refused_after_echo``) or when that copy turns out to have been the adapter's echo
@@ -530,7 +530,7 @@ class DeviceReads:
         """The device answered its set-up write ``expected`` with an exception (``response``)
         after the adapter's echo of the request had been taken for its answer (RTU with
         ``serial.local_echo`` off, functions 05 and 06, which the device answers with the
-        request's bytes: ``Bus._copy_of_write``): the write's answer is the exception, counted
+        request's bytes: ``LineEcho.copy_of_write``): the write's answer is the exception, counted
         by code and logged as a refusal is; busy (0x06), the write is asked again at the next
         poll (counted as each busy answer is), up to :data:`WRITE_POLLS` polls in a row
         (``polls``: those before this one, which taking the echo cleared); 0x05 (acknowledge)
@@ -558,7 +558,7 @@ class DeviceReads:
     ) -> None:
         """The set-up write ``expected``, taken at its request's own bytes (``written``'s
         ``copy``), had no second copy of them, and the line turned out to echo
-        (``Bus._copy_settled``): those bytes were the adapter's echo, and the device did not
+        (``LineEcho.copy_settled``): those bytes were the adapter's echo, and the device did not
         answer. The ``set-up write taken`` line that waited is dropped, and the write is
         unanswered (``why``: the echo alone came), as one whose echo alone came on a line
         known to echo is: asked again at the next poll, up to :data:`WRITE_POLLS` polls in a
@@ -574,7 +574,7 @@ class DeviceReads:
         self, device: _Device, expected: Request, polls: int, *, gone: bool
     ) -> None:
         """The set-up write ``expected``, taken at its request's own bytes (``written``'s
-        ``copy``), was not settled when the port closed (``Bus._copies_unknown``): whether
+        ``copy``), was not settled when the port closed (``LineEcho.copies_unknown``): whether
         those bytes were the device's answer or the adapter's echo is not known. The
         ``set-up write taken`` line that waited is dropped, and the write is asked again at
         the device's next poll after the reopen, its polls in a row (``polls``: those before
@@ -591,7 +591,7 @@ class DeviceReads:
     def forget_taken(self, expected: Request) -> None:
         """Drop the waiting ``set-up write taken`` line of ``expected`` (``written``'s
         ``copy``), untold: its device left the bus, and that copy turned out to be the
-        adapter's echo (``Bus._copy_settled``)."""
+        adapter's echo (``LineEcho.copy_settled``)."""
         self._untold(expected)
 
     def _untold(self, expected: Request) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ MODBUS_MODULES = frozenset(
         "sensord.formats.modbus",
         "sensord.bus",
         "sensord.bus_device",
+        "sensord.bus_echo",
         "sensord.bus_hints",
         "sensord.bus_left",
         "sensord.bus_reads",

@@ -1,5 +1,5 @@
 """What a write's first chunk on a line known to echo costs to look through
-(``Bus._echo_begins``): where the echo begins after one or two sound frames is found in work
+(``LineEcho._echo_begins``): where the echo begins after one or two sound frames is found in work
 linear in the chunk, and the same place as by trying each split of each prefix."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from harness.modbus import rtu_frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensord import bus
-from sensord.bus import MIN_FRAME_BYTES, Bus, _crc_states, _frame_split
+from sensord import bus_echo
+from sensord.bus_echo import MIN_FRAME_BYTES, LineEcho, _crc_states, _frame_split
 from sensord.formats.modbus import MAX_FRAME_BYTES, crc16
 
 
@@ -27,7 +27,7 @@ def sound_frames_by_every_split(data: bytes) -> bool:
 
 
 def echo_begins_by_every_split(request: bytes, chunk: bytes) -> int:
-    """``Bus._echo_begins`` with each place's prefix tried by
+    """``LineEcho._echo_begins`` with each place's prefix tried by
     :func:`sound_frames_by_every_split` (cubic in ``chunk``)."""
     begins = chunk.find(request[:1], MIN_FRAME_BYTES)
     while 0 < begins <= 2 * MAX_FRAME_BYTES:
@@ -68,7 +68,7 @@ def test_one_or_two_sound_frames_are_told_as_every_split_tells_them(chunk: bytes
 @settings(max_examples=400)
 @given(chunk=_CHUNKS, request=st.sampled_from([WRITE, rtu_frame(bytes.fromhex("00 06 00 01"))]))
 def test_the_echo_begins_where_every_split_finds_it(chunk: bytes, request: bytes) -> None:
-    assert Bus._echo_begins(request, chunk) == echo_begins_by_every_split(request, chunk)
+    assert LineEcho._echo_begins(request, chunk) == echo_begins_by_every_split(request, chunk)
 
 
 def test_a_crafted_first_chunk_costs_linear_work() -> None:
@@ -84,11 +84,11 @@ def test_a_crafted_first_chunk_costs_linear_work() -> None:
         bytes(525),
     ]
     for chunk in chunks:
-        assert Bus._echo_begins(WRITE, chunk) == echo_begins_by_every_split(WRITE, chunk)
+        assert LineEcho._echo_begins(WRITE, chunk) == echo_begins_by_every_split(WRITE, chunk)
     started = time.process_time()
     for _ in range(20):
         for chunk in chunks:
-            Bus._echo_begins(WRITE, chunk)
+            LineEcho._echo_begins(WRITE, chunk)
     per_chunk_s = (time.process_time() - started) / (20 * len(chunks))
     assert per_chunk_s < 0.002, per_chunk_s
 
@@ -120,7 +120,7 @@ def test_the_zero_runs_table_is_built_once_for_two_frames_and_never_grows() -> N
     """The table of zero runs holds each length up to two frames' MAX_FRAME_BYTES, each with
     a CRC of its own, and a longer input (none reaches ``_frame_split`` from the bus) leaves
     it as it is. (It was extended to every length asked for, one entry a byte.)"""
-    assert len(bus._ZERO_RUN_LENGTHS) == 2 * MAX_FRAME_BYTES + 1
+    assert len(bus_echo._ZERO_RUN_LENGTHS) == 2 * MAX_FRAME_BYTES + 1
     chunk = bytes(4000)
     assert _frame_split(_crc_states(chunk), len(chunk)) == -1
-    assert len(bus._ZERO_RUN_LENGTHS) == 2 * MAX_FRAME_BYTES + 1
+    assert len(bus_echo._ZERO_RUN_LENGTHS) == 2 * MAX_FRAME_BYTES + 1
