@@ -124,7 +124,8 @@ class _Device:
         #: with it, another master's traffic now and then
         self.other_unit_row = -1
         #: the sensor of the device read at unit 0 whose read ``other_unit``'s frame could
-        #: answer too, come within that read's timeout (``Bus._own_with_other_unit``); "": none
+        #: answer too, come within that read's timeout
+        #: (``StrayFrames._own_with_other_unit``); "": none
         self.other_unit_at_0 = ""
         #: such a sensor, for one of the frames of ``other_unit_row``'s exchanges ("": none)
         self.other_unit_at_0_row = ""
@@ -139,11 +140,11 @@ class _Device:
         #: a device read at unit 0 (``modbus.broadcast_reads``) whose answers carry its own
         #: unit id: that unit id, once an answer with values was taken (-1: none; while the
         #: device is down, it may take another: ``answered_other_row``,
-        #: ``Bus._answers_broadcast``)
+        #: ``StrayFrames._answers_broadcast``)
         self.answers_as = -1
         #: a device read at unit 0 whose answers carried a unit id (``answers_as``): the unit id
         #: of another that an answer with values to its read came with in its exchange in flight
-        #: (-1: none; ``Bus._answers_broadcast``)
+        #: (-1: none; ``StrayFrames._answers_broadcast``)
         self.answered_other = -1
         #: that unit id as it came in each of its last ``answered_other_run`` exchanges, which
         #: timed out (-1 and 0: none); while it is down, the device's answers carry it from then
@@ -157,9 +158,10 @@ class _Device:
         #: close or a silence, its ``connect_delay_s`` since the open has not passed yet
         self.drain_until = float("-inf")
         #: its requests that timed out less the frames of its that came late (RTU; over
-        #: Modbus TCP its late replies with transaction id 0, ``Bus._zero_id_reply``), at most
-        #: ``bus.DOWN_AFTER_TIMEOUTS``: a frame of its unit id that arrives unasked while none
-        #: is owed is no late answer (see ``Bus._unasked_frame``). The first answer in time
+        #: Modbus TCP its late replies with transaction id 0,
+        #: ``StrayFrames._zero_id_reply``), at most ``bus.DOWN_AFTER_TIMEOUTS``: a frame of its
+        #: unit id that arrives unasked while none is owed is no late answer (see
+        #: ``StrayFrames._unasked_frame``). The first answer in time
         #: after a timeout leaves it as it is: a late answer may be taken for the next read's
         #: (see ``Bus._drain``), and the answer to that read then comes after it; a second answer in
         #: time running clears it (none of the requests that timed out is answered any more:

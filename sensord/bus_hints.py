@@ -159,7 +159,7 @@ FOREIGN_TRANSACTION_HINT = (
 )
 
 
-#: What a Modbus TCP reply that repeats one taken already says (``Bus._repeated``).
+#: What a Modbus TCP reply that repeats one taken already says (``StrayFrames._repeated``).
 REPEATED_REPLY_HINT = (
     "the gateway or device sends some replies twice (a gateway that repeats a reply, a "
     "network path that duplicates packets): the first copy is taken, the others are counted "
@@ -179,7 +179,7 @@ UNASKED_FRAME_HINT = (
 
 #: What a second device's answer to a read at unit 0 (``modbus.broadcast_reads``), after the
 #: answer taken, says: the read goes to every device of the line, and two of them answer
-#: reads at the broadcast address (``Bus._second_answer``).
+#: reads at the broadcast address (``StrayFrames.second_answer``).
 SECOND_ANSWER_HINT = (
     "a read at unit 0 goes to every device of the line, and devices of unit ids {first} and "
     "{second} both answered it: their answers collide on the line or come one after the "

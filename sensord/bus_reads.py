@@ -841,7 +841,8 @@ class DeviceReads:
         whole to a read of its first register (ESPHome's ``modbus_controller`` server) or
         firmware that answers a fixed block. The values asked for come first in it, at the
         offsets of a reply of the right length. True when they are to be read: its answer
-        before was as long too, with no other frame of the device between them (``Bus._late``:
+        before was as long too, with no other frame of the device between them
+        (``StrayFrames.late``:
         on RTU another master's read of the same unit may be answered while this one is in
         flight and be taken for its answer, the device's own answer following it); the first
         time it is read the log says so. ``others``: bytes nobody asked for came during the

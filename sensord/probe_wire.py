@@ -301,7 +301,7 @@ def _read_by(source: SerialSource, fd: int | None, end: float) -> bytes:
 
 def broadcast_answerers(args: argparse.Namespace) -> frozenset[int]:
     """The unit ids whose answers to a read at unit 0 (``modbus.broadcast_reads``) are taken
-    as the device's, as the daemon's bus takes them (``Bus._answers_broadcast``): a device
+    as the device's, as the daemon's bus takes them (``StrayFrames._answers_broadcast``): a device
     that answers such reads with its own unit id. Any unit id that no other device of
     ``--sensor``'s bus has (``args.bus_units``); none for a read at another unit id."""
     if args.unit != 0:
@@ -314,7 +314,8 @@ def _answers_broadcast(
 ) -> bool:
     """Whether ``response``, of another unit id, is the answer to a read at unit 0 of
     ``count`` values of ``function``: of one of ``answerers``, with those values or an
-    exception (the device refuses the read, as the bus takes it: ``Bus._answers_broadcast``)."""
+    exception (the device refuses the read, as the bus takes it:
+    ``StrayFrames._answers_broadcast``)."""
     return (
         response.unit in answerers
         and response.function_code == function

@@ -36,7 +36,7 @@ class ReplyStarts:
     switches): the reply may begin after them, with no silence between.
 
     A read at unit 0 (``modbus.broadcast_reads``) may be answered by a device with its own
-    unit id (``Bus._answers_broadcast``): the bytes of one of ``units`` after the silence,
+    unit id (``StrayFrames._answers_broadcast``): the bytes of one of ``units`` after the silence,
     then the read's function code and byte count, or its exception function code, begin its
     reply too. An ordinary read has no such ``units``.
 

@@ -34,6 +34,7 @@ MODBUS_MODULES = frozenset(
         "sensord.bus_hints",
         "sensord.bus_left",
         "sensord.bus_reads",
+        "sensord.bus_stray",
         "sensord.modbus_state",
         "sensord.modbus_timing",
         "sensord.refusals",

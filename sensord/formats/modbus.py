@@ -1848,7 +1848,7 @@ def decoder(spec: FormatSpec) -> Decoder:
         if len(response) < body_at + 2:
             raise ParseError("truncated", f"{len(response)} bytes hold no read response")
         # over Modbus TCP the request's transaction id, or 0 from a device that answers so
-        # (``Bus._note_zero_id``)
+        # (``StrayFrames._note_zero_id``)
         ours = (
             response[body_at - 1] == request.unit if rtu else response[:2] in (frame[:2], b"\0\0")
         )
@@ -1967,7 +1967,7 @@ class ExchangeFramer:
                 return None
             response = data[at + 12 : at + 12 + MBAP_EXCEPTION_BYTES]
             if response[:2] not in (request[:2], b"\0\0") or response[2:4] != b"\0\0":
-                return 0  # not the request's transaction id, nor 0 (Bus._note_zero_id)
+                return 0  # not the request's transaction id, nor 0 (StrayFrames._note_zero_id)
             # as long as its PDU says, as the bus cut it (see ModbusLink._next_mbap)
             size = 12 + MBAP_EXCEPTION_BYTES + (0 if response[7] & 0x80 else response[8])
         return size if left >= size else None
