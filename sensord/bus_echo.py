@@ -96,6 +96,22 @@ def _frame_split(states: list[int], end: int) -> int:
     return -1
 
 
+def _frames_end(states: list[int], chunk: bytes, end: int) -> int:
+    """Where one or two sound RTU frames at the start of ``chunk`` (``_frame_split``; ``states``
+    are its CRC registers) end, when at most :data:`GLITCH_MAX` glitch bytes
+    (:data:`GLITCH_BYTES`: a transceiver turning around after them) follow them up to
+    ``end``: the place that leaves the most such bytes (zero bytes after a sound frame leave
+    its CRC register at 0, so the frame is sound with them too: they are no part of it); -1
+    where there is none."""
+    found = -1
+    for glitch in range(min(GLITCH_MAX, end - MIN_FRAME_BYTES) + 1):
+        if glitch and chunk[end - glitch] not in GLITCH_BYTES:
+            break
+        if _frame_split(states, end - glitch) >= 0:
+            found = end - glitch
+    return found
+
+
 def _glitch(request: bytes, chunk: bytes, before: int = 0) -> int:
     """How many bytes at the start of ``chunk``, the first bytes of an RTU exchange on a line
     that echoes, are a transceiver's glitch before the echo of ``request``, ``before`` such
@@ -318,8 +334,10 @@ class LineEcho:
             begins = -1 if at else self._echo_begins(request, chunk)
             if begins > 0:
                 return self._after_echo(flight, chunk, begins)
-            if not at and self._came_before(flight, chunk):
-                self._bus._feed_frames(chunk, None)
+            end = -1 if at else self._came_before(flight, chunk)
+            if end >= 0:
+                self._bus._feed_frames(chunk[:end], None)
+                self._glitch_after_frames(flight, len(chunk) - end)
                 return b""
             flight.echoed = -1
             return request[:at] + chunk
@@ -345,38 +363,44 @@ class LineEcho:
         """Where in ``chunk``, the first bytes of a write's exchange on a line known to echo,
         the echo of ``request`` begins after one sound frame (its CRC right) or two (another
         master's request and its answer, on a line that master shares; the first such
-        place): the echo whole, or its first bytes up to the end of ``chunk`` (an adapter cuts
-        its batches anywhere, within the echo too); -1 where none does."""
+        place), and glitch bytes a transceiver put on the line between them and the echo
+        (``_frames_end``): the echo whole, or its first bytes up to the end of ``chunk`` (an
+        adapter cuts its batches anywhere, within the echo too); -1 where none does."""
         begins = chunk.find(request[:1], MIN_FRAME_BYTES)
         states: list[int] = []  # the CRC registers of chunk's starts, once a place needs them
         while 0 < begins <= 2 * MAX_FRAME_BYTES:
             if request.startswith(chunk[begins : begins + len(request)]):
                 if not states:
                     states = _crc_states(chunk[: 2 * MAX_FRAME_BYTES])
-                if _frame_split(states, begins) >= 0:
+                if _frames_end(states, chunk, begins) >= 0:
                     return begins
             begins = chunk.find(request[:1], begins + 1)
         return -1
 
     @staticmethod
-    def _came_before(flight: _Exchange, chunk: bytes) -> bool:
-        """Whether ``chunk``, the first bytes of ``flight``'s write on a line known to echo, read
-        before any of the echo, is one sound frame (its CRC right) or two, none of which can
-        be the write's answer (its copy of the request, nor address and count, nor an
-        exception of its unit id and function code): they came on the line before the
-        request went out (another device's late answer, another master's request and its
-        answer, read just after the request was written), and the echo is still to come."""
+    def _came_before(flight: _Exchange, chunk: bytes) -> int:
+        """Where the frames end when ``chunk``, the first bytes of ``flight``'s write on a line
+        known to echo, read before any of the echo, is one sound frame (its CRC right) or two,
+        and glitch bytes after them (``_frames_end``), none of which can be the write's
+        answer (its copy of the request, nor address and count, nor an exception of its unit
+        id and function code): they came on the line before the request went out (another
+        device's late answer, another master's request and its answer, read just after the
+        request was written), and the echo is still to come; -1 where it is not so."""
         if not MIN_FRAME_BYTES <= len(chunk) <= 2 * MAX_FRAME_BYTES:
-            return False
-        split = _frame_split(_crc_states(chunk), len(chunk))
-        if split < 0:
-            return False
+            return -1
+        states = _crc_states(chunk)
+        end = _frames_end(states, chunk, len(chunk))
+        if end < 0:
+            return -1
+        split = _frame_split(states, end)
         expected = flight.expected
-        frames = (chunk[:split], chunk[split:]) if split else (chunk,)
-        return not any(
+        frames = (chunk[:split], chunk[split:end]) if split else (chunk[:end],)
+        if any(
             expected.answers(frame, flight.transaction_id) or frame[:2] == expected.exception_head
             for frame in frames
-        )
+        ):
+            return -1
+        return end
 
     def _after_echo(self, flight: _Exchange, chunk: bytes, begins: int) -> bytes:
         """``chunk``, the first bytes of ``flight``'s write on a line known to echo, holds the
@@ -385,12 +409,23 @@ class LineEcho:
         passes on what it received in batches: an FTDI chip's latency timer holds up to 16 ms
         of bytes), as a device's late answer to the write before this one does, or another
         master's exchange, and are read as frames that come while no exchange is in flight
-        (``Bus._feed_frames``). (Bytes whose CRC
-        is wrong are the echo damaged on the line, and the request's bytes after them the
-        device's answer: ``write_echo``.) The echo is held back and dropped as
-        ``write_echo`` does it; what follows it in ``chunk`` is returned."""
-        self._bus._feed_frames(chunk[:begins], None)
+        (``Bus._feed_frames``); glitch bytes between them and the echo are dropped
+        (``_glitch_after_frames``). (Bytes whose CRC is wrong are the echo damaged on the line,
+        and the request's bytes after them the device's answer: ``write_echo``.) The echo is
+        held back and dropped as ``write_echo`` does it; what follows it in ``chunk`` is
+        returned."""
+        end = _frames_end(_crc_states(chunk[:begins]), chunk, begins)
+        self._bus._feed_frames(chunk[:end], None)
+        self._glitch_after_frames(flight, begins - end)
         return self.write_echo(flight, chunk[begins:])
+
+    def _glitch_after_frames(self, flight: _Exchange, count: int) -> None:
+        """``count`` glitch bytes came after the frames that came before ``flight``'s write
+        went out, before its echo: counted as skipped bytes, and told with the echo
+        (``_glitched``) as glitch bytes right before it are."""
+        if count:
+            self.link.dropped(count)
+            flight.glitched += count
 
     def echo_after_proof(self, flight: _Exchange, frame: bytes) -> bool:
         """``frame`` is the first copy of ``flight``'s write request, sent while the line

@@ -7,11 +7,18 @@ from __future__ import annotations
 import time
 
 from harness.modbus import rtu_frame
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sensord import bus_echo
-from sensord.bus_echo import MIN_FRAME_BYTES, LineEcho, _crc_states, _frame_split
+from sensord.bus_echo import (
+    GLITCH_BYTES,
+    GLITCH_MAX,
+    MIN_FRAME_BYTES,
+    LineEcho,
+    _crc_states,
+    _frame_split,
+)
 from sensord.formats.modbus import MAX_FRAME_BYTES, crc16
 
 
@@ -27,12 +34,16 @@ def sound_frames_by_every_split(data: bytes) -> bool:
 
 
 def echo_begins_by_every_split(request: bytes, chunk: bytes) -> int:
-    """``LineEcho._echo_begins`` with each place's prefix tried by
-    :func:`sound_frames_by_every_split` (cubic in ``chunk``)."""
+    """``LineEcho._echo_begins`` with each place's prefix, less up to ``GLITCH_MAX`` glitch
+    bytes before the place, tried by :func:`sound_frames_by_every_split` (cubic in
+    ``chunk``)."""
     begins = chunk.find(request[:1], MIN_FRAME_BYTES)
     while 0 < begins <= 2 * MAX_FRAME_BYTES:
-        if request.startswith(chunk[begins : begins + len(request)]) and (
-            sound_frames_by_every_split(chunk[:begins])
+        if request.startswith(chunk[begins : begins + len(request)]) and any(
+            sound_frames_by_every_split(chunk[: begins - glitch])
+            for glitch in range(GLITCH_MAX + 1)
+            if begins - glitch >= MIN_FRAME_BYTES
+            and all(byte in GLITCH_BYTES for byte in chunk[begins - glitch : begins])
         ):
             return begins
         begins = chunk.find(request[:1], begins + 1)
@@ -47,7 +58,7 @@ _PIECE = st.one_of(
     _FRAME,
     _FRAME.map(lambda frame: frame[:-1] + bytes([frame[-1] ^ 1])),  # its CRC wrong
     st.binary(max_size=12),
-    st.sampled_from([WRITE, WRITE[:1], WRITE[:3], b"\x00", b"\x03"]),
+    st.sampled_from([WRITE, WRITE[:1], WRITE[:3], b"\x00", b"\xff", b"\x03"]),
 )
 _CHUNKS = st.lists(_PIECE, max_size=12).map(b"".join)
 
@@ -65,8 +76,16 @@ def test_one_or_two_sound_frames_are_told_as_every_split_tells_them(chunk: bytes
         assert (_frame_split(states, end) >= 0) == sound_frames_by_every_split(chunk[:end])
 
 
+#: Another master's read of unit 5 and unit 5's answer, a glitch byte FF, and the write's echo.
+_GLITCHED = rtu_frame(bytes.fromhex("05 04 10 00 00 01")) + rtu_frame(
+    bytes.fromhex("05 04 02 00 07")
+)
+_GLITCHED += b"\xff" + WRITE
+
+
 @settings(max_examples=400)
 @given(chunk=_CHUNKS, request=st.sampled_from([WRITE, rtu_frame(bytes.fromhex("00 06 00 01"))]))
+@example(chunk=_GLITCHED, request=WRITE)
 def test_the_echo_begins_where_every_split_finds_it(chunk: bytes, request: bytes) -> None:
     assert LineEcho._echo_begins(request, chunk) == echo_begins_by_every_split(request, chunk)
 

@@ -10,13 +10,14 @@ echo, and the device's answer after it is read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from harness.modbus import rtu_frame
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
-from test_local_echo import echo_table, write_lines
+from test_local_echo import echo_table, play_echoing_line, write_lines
 from test_modbus_line import HandBus, read_reply, read_request
 
 from sensord.bus import GLITCH_HINT, GLITCH_MAX
@@ -284,5 +285,67 @@ def test_a_silent_unit_s_write_whose_echo_comes_behind_a_glitch_is_told_as_echoe
         (told,) = [e for e in logs if e["event"] == "set-up write unanswered"]
         assert "only the request came back" in told["hint"], told["hint"]
         assert hand.counters("m").timeouts == 0
+    finally:
+        hand.close()
+
+
+#: Another master's read of unit 5 (function 04) and unit 5's answer, as they come on a line
+#: that master shares (syssi/esphome-seplos-bms issue 116: a Seplos pack at address 0 polls
+#: the packs at 1 and up).
+MASTER_EXCHANGE = read_request(5, 0x1000, 1, function=4) + read_reply(5, [7], function=4)
+
+
+@pytest.mark.parametrize("glitch", [b"\x00", b"\xff", b"\x00\x00\x00"], ids=["00", "ff", "000000"])
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        lambda glitch, echo: [MASTER_EXCHANGE + glitch + echo],
+        lambda glitch, echo: [MASTER_EXCHANGE + glitch + echo[:3], echo[3:]],
+        lambda glitch, echo: [MASTER_EXCHANGE + glitch, echo],
+    ],
+    ids=["one-read", "echo-cut-at-3", "echo-read-apart"],
+)
+def test_glitch_bytes_between_another_master_s_exchange_and_a_write_s_echo_are_dropped(
+    pty_pair: PtyPair, glitch: bytes, pieces: Callable[[bytes, bytes], list[bytes]]
+) -> None:
+    """A line known to echo, shared with another master: that master's read of unit 5 and
+    unit 5's answer come just before the bus sends device 3's set-up write (06), and a
+    transceiver turning around puts glitch bytes 00 or FF on the line between that answer
+    and the write's echo (stephane/libmodbus issue 14, pyhys/minimalmodbus issue 61); the
+    adapter passes them on with the echo in one batch (an FTDI chip's latency timer:
+    pymodbus pull request 880), or the echo in the next read. The master's two frames came
+    before the write went out, the glitch bytes are counted as skipped bytes (and logged as
+    bytes before a request's echo), and the echo is dropped, no answer: device 3, which does
+    not answer, times out, is asked again and taken then; nothing is counted against it but
+    those skipped bytes (with the master's request, which no answer's framing takes).
+    (Glitch bytes there had the exchange read as on a line that echoes no more: unit 5's
+    answer counted as another unit id's, and the echo taken for the write's answer.)"""
+    write = rtu_frame(bytes.fromhex("03 06 00 37 00 08"))
+    reader = echo_table("", 1, "m")
+    other = echo_table("", 3, "w3", setup=[{"table": "holding", "address": 55, "value": 8}])
+    hand = HandBus(pty_pair, reader, other)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == READ
+            hand.receive(100.001, READ + read_reply(1, [9]), look=False)
+            at = 100.002
+            while not (request := hand.tick(at)):
+                at = round(at + 0.001, 3)
+            assert request == write, request
+            for k, piece in enumerate(pieces(glitch, write)):
+                hand.receive(at + 0.001 * (k + 1), piece, look=False)
+            assert hand.bus.in_flight is not None  # the write awaits its answer
+            assert write_lines(logs) == []
+            skipped = hand.runtimes["w3"].snapshot().skipped_bytes
+            assert hand.tick(at + 0.22) == b""  # the write timed out
+            counters = hand.counters("w3")
+            assert (counters.transactions, counters.timeouts) == (0, 1)
+            assert write in play_echoing_line(hand, 102.0, {1, 3})  # asked again, answered
+        assert write_lines(logs) == [("set-up write taken", None)]
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        # the master's request (no answer's frame), the glitch bytes and the echo
+        assert skipped == len(MASTER_EXCHANGE) - 7 + len(glitch) + len(write)
+        told = [e["hint"] for e in logs if e["event"] == "bytes before a request's echo"]
+        assert told == [GLITCH_HINT]
     finally:
         hand.close()
