@@ -726,8 +726,8 @@ class DeviceReads:
         :data:`REFUSED_READ_EVERY_S` after the poll that asked it, and, once refused so for
         :data:`REFUSED_FOR_GOOD_S` running, after a wait that doubles at each refusal up to
         ``[sensors.reconnect]`` ``max_delay_s``, which is logged once then when that is
-        longer than the device's interval (the registers' config keys named); answered, it
-        is asked at every poll again (``answered``)."""
+        longer than the device's interval (the registers named, and their config keys);
+        answered, it is asked at every poll again (``answered``)."""
         since, _, wait_s = device.refused_alone.get(expected, (now, 0.0, 0.0))
         if now - since < REFUSED_FOR_GOOD_S:
             wait_s = REFUSED_READ_EVERY_S
@@ -745,11 +745,11 @@ class DeviceReads:
         self.log.warning(
             "read refused for a minute; asked less often",
             **_read_fields(device, read),
-            registers=[
+            registers=names,
+            keys=[
                 f"registers[{configured.index(name)}]" if name in configured else name
                 for name in names
             ],
-            names=names,
             for_s=round(for_s, 1),
             every_s=device.retry.backoff.max_s,
             hint=(
