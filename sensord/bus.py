@@ -560,7 +560,7 @@ class Bus:
             device.unwritten = list(device.writes)
             device.write_polls.clear()
             device.late_writes.clear()
-            device.refused_alone.clear()
+            self.reads.at_every_poll(device)
             device.drain_until = float("-inf")
             self._hold(device)
             if device.counters.down:
@@ -1378,7 +1378,7 @@ class Bus:
                 device.write_polls.clear()
                 device.late_writes.clear()
                 device.pending[0:0] = device.unwritten
-            device.refused_alone.clear()  # (it may have restarted with another map)
+            self.reads.at_every_poll(device)  # (it may have restarted with another map)
         long = False
         if response is not None:
             code = response.exception_code

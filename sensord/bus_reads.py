@@ -737,6 +737,9 @@ class DeviceReads:
                 self._tell_refused_for_good(device, expected, now - since)
             wait_s = max(REFUSED_READ_EVERY_S, min(2 * wait_s, device.retry.backoff.max_s))
         device.refused_alone[expected] = (since, device.poll_due + wait_s, wait_s)
+        refusal = device.counters.refused.get(expected)
+        if refusal is not None:  # (what ``/status`` tells of it)
+            refusal.every_s = wait_s if wait_s > device.interval_s else 0.0
 
     def _tell_refused_for_good(self, device: _Device, expected: Request, for_s: float) -> None:
         read = expected.read
@@ -764,6 +767,14 @@ class DeviceReads:
         """The device answered ``expected``: a read it refused as outside its map
         (``refused_alone``) goes at every poll again."""
         device.refused_alone.pop(expected, None)
+
+    def at_every_poll(self, device: _Device) -> None:
+        """The reads ``device`` refused as outside its map (``refused_alone``) go at every poll
+        again, and ``/status`` says so: its port opened, or it answered after it was down
+        (it may have restarted with another map)."""
+        device.refused_alone.clear()
+        for refusal in device.counters.refused.values():
+            refusal.every_s = 0.0
 
     def split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the

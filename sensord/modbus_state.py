@@ -171,13 +171,17 @@ RTT_BUCKETS_S = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 class Refusal:
     """A read the device answered with exception ``code`` at its last answer, since ``since``
     (the bus's clock): whether that was logged, the refusals since the last line that told of
-    it (``held``), and all of them since ``since`` (``count``)."""
+    it (``held``), all of them since ``since`` (``count``), and the wait after a refusal
+    before the read goes again, at the first poll due then, where that is longer than the
+    device's interval (``every_s``: a read of values that cannot be read apart refused as
+    outside the device's map, ``DeviceReads.refused_alone``; 0: it goes at every poll)."""
 
     code: int
     since: float
     logged: bool
     held: int = 0
     count: int = 1
+    every_s: float = 0.0
 
 
 @dataclass
@@ -423,6 +427,12 @@ class ModbusSnapshot:
             f"({_where(request.read.table, request.read.address)}) with "
             f"{exception_named(refusal.code)} {refusal.count} times in a row, for "
             f"{max(0.0, self.at - refusal.since):.0f} s"
+            + (
+                f", asked only at the first poll {refusal.every_s:g} s after each refusal, not "
+                "at every poll"
+                if refusal.every_s
+                else ""
+            )
             for request, refusal in refused
         )
         advice = dict.fromkeys(

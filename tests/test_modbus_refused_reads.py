@@ -141,3 +141,38 @@ def test_a_lone_read_refused_at_polls_0_4_s_apart_waits_a_whole_second(pty_pair:
         assert 8 <= asked <= 10, asked
     finally:
         hand.close()
+
+
+def test_status_tells_that_a_refused_read_is_asked_less_often(pty_pair: PtyPair) -> None:
+    """The meter polled every 0.25 s, holding 500 refused at each ask: ``/status``'s hint
+    for the refused register says that its read goes only at the first poll a second after
+    each refusal, then, refused for a minute, 30 s after (the wait doubles up to the
+    reconnect backoff's longest), not at every poll: its value comes that much later once
+    the device maps it. Answered, the hint is gone. A meter polled once a second, whose read
+    is asked at every poll for the first minute, is told nothing of it. (The hint said only
+    that the values never come, as of a read asked at every poll.)"""
+    hand = HandBus(pty_pair, meter(0.25))
+    try:
+        play(hand, 100.0, 110.0, 0.01, mapped=False)
+        hint = hand.runtimes["m"].snapshot().hint
+        assert hint is not None
+        assert "typo (holding 500, ref 40501) with exception 0x02" in hint, hint
+        assert "asked only at the first poll 1 s after each refusal, not at every poll" in hint
+        play(hand, 110.0, 100.0 + REFUSED_FOR_GOOD_S + 180.0, 0.05, mapped=False)
+        hint = hand.runtimes["m"].snapshot().hint
+        assert hint is not None
+        assert "asked only at the first poll 30 s after each refusal, not at every poll" in hint
+        play(hand, 340.0, 400.0, 0.05, mapped=True)
+        assert hand.runtimes["m"].snapshot().hint is None
+    finally:
+        hand.close()
+    with PtyPair() as other:
+        every_second = HandBus(other, meter(1.0))
+        try:
+            play(every_second, 100.0, 120.0, 0.01, mapped=False)
+            hint = every_second.runtimes["m"].snapshot().hint
+            assert hint is not None
+            assert "typo (holding 500, ref 40501)" in hint, hint
+            assert "after each refusal" not in hint, hint
+        finally:
+            every_second.close()
