@@ -1333,7 +1333,8 @@ class Bus:
             # timeout (``StrayFrames.second_answer``)
             until = flight.sent_at + self.request_wire_s + device.timeout_s + ARRIVAL_SLACK_S
             self._broadcast = (flight, frame[0], until + flight.expected.size * self.char_s)
-        copied = self.echo.write_copied(flight, frame, now)
+        # (a read's answer is no write's copy: no call on the reads' path)
+        copied = flight.expected.write and self.echo.write_copied(flight, frame, now)
         counters = device.counters
         self.answered += 1
         self._silent_spell = 0  # the connection works: its next silence starts afresh
