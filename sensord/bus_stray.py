@@ -109,14 +109,20 @@ class StrayFrames:
             # (``DeviceReads.long``)
             device.long.clear()
         now = self._clock()
+        echoed = False
         if self.transport == "rtu":
             function = response.function_code
             if device.late_writes and response.exception_code and function in _WRITE_CODES:
-                self._late_write_refused(device, response)
-            if not device.owed:
-                self._unasked_frame(device, response.unit, now)
-                return True
-            device.owed -= 1
+                # a refusal of a write whose late copy came since its last exchange ended: that
+                # copy was the adapter's echo, and this the device's late answer to the write,
+                # whose lateness the copy paid and counted
+                taken = self._late_write_refused(device, response)
+                echoed = taken and device.late_in_row > 0
+            if not echoed:
+                if not device.owed:
+                    self._unasked_frame(device, response.unit, now)
+                    return True
+                device.owed -= 1
             if response.exception_code not in GATEWAY_NO_ANSWER:
                 after_s = now - device.timed_out_sent_at
                 limit_s = LATE_DRAIN_TIMEOUTS * device.timeout_s
@@ -125,7 +131,7 @@ class StrayFrames:
                 # a set-up write's answer (its copy, or address and count) after its timeout
                 device.late_writes.update(w for w in device.writes if w.answers(response.frame, 0))
         code = response.exception_code
-        self._count_late(device, code, response.function_code)
+        self._count_late(device, code, response.function_code, late=not echoed)
         if device.counters.silent:  # its timeouts are late answers, not reads it ignores
             device.counters.silent.clear()
         if code not in GATEWAY_NO_ANSWER:
@@ -152,23 +158,25 @@ class StrayFrames:
         return True
 
     @staticmethod
-    def _late_write_refused(device: _Device, response: Response) -> None:
+    def _late_write_refused(device: _Device, response: Response) -> bool:
         """``response``, after its timeout, is ``device``'s exception to a set-up write of its
         function code (an exception names no register): the copy of the request taken for
         its answer after an earlier timeout (``late_writes``) was the adapter's echo, passed
         on late with the refusal behind it, or the device refuses at a later poll what it
         answered at an earlier one, so no write of that function is taken for its late
         answers (``DeviceReads``'s ``set-up write taken`` with ``late``). An
-        acknowledgement (0x05) refuses nothing."""
-        if response.exception_code == ACKNOWLEDGE_CODE:
-            return
+        acknowledgement (0x05) refuses nothing. True when a write of that function was
+        taken so: the exception is the device's late answer to it, which the copy taken
+        before it did not pay (``late`` counts it as one, and by its code, not as a frame
+        nobody asked for)."""
         function = response.function_code
-        device.late_writes.difference_update(
-            [w for w in device.late_writes if w.read.function_code == function]
-        )
+        taken = [w for w in device.late_writes if w.read.function_code == function]
+        if response.exception_code != ACKNOWLEDGE_CODE:
+            device.late_writes.difference_update(taken)
+        return bool(taken)
 
     @staticmethod
-    def _count_late(device: _Device, code: int, function: int) -> None:
+    def _count_late(device: _Device, code: int, function: int, *, late: bool = True) -> None:
         """An answer of ``device`` after its timeout: counted as ``late``, and an exception
         response (``code``, to a request of ``function``) by its code too, as one in time
         is: it answers a request of ``device``'s (its unit id's on RTU while one of its
@@ -177,9 +185,13 @@ class StrayFrames:
         but a gateway's 0x0A or 0x0B to a set-up write, which is not counted by code in time
         either (the write is told as unanswered: ``DeviceReads.unanswered``). A frame nobody
         asked for (``unasked``) is not counted by code: it answers no request of sensord's
-        (another master's exchange with the device, a second device of its unit id)."""
+        (another master's exchange with the device, a second device of its unit id). Not
+        counted as ``late`` again (``late`` False): the refusal of a write whose copy of the
+        request, taken for its late answer and counted so, was the adapter's echo (one late
+        exchange, counted once; ``late``)."""
         counters = device.counters
-        counters.errors["late"] += 1
+        if late:
+            counters.errors["late"] += 1
         if code and not (code in GATEWAY_NO_ANSWER and function in _WRITE_CODES):
             counters.exceptions[code] = counters.exceptions.get(code, 0) + 1
 

@@ -1905,3 +1905,40 @@ def test_a_write_s_copy_unsettled_at_an_idle_close_is_asked_again_after_the_reop
     finally:
         hand.close()
         line.close()
+
+
+@pytest.mark.parametrize("apart", [False, True], ids=["one-read", "read-apart"])
+def test_a_write_refused_after_its_timeout_behind_its_echo_is_counted_by_its_code(
+    pty_pair: PtyPair, apart: bool
+) -> None:
+    """An adapter that echoes, ``local_echo`` off, and a device that refuses a set-up write
+    (06, a register it does not map: exception 02) after the write's timeout; the adapter
+    passes the echo on late too, with the refusal behind it (an adapter that batches what
+    it received: an FTDI chip's latency timer), in one read or two. The echo's copy of the
+    request is taken for the write's late answer (nothing tells it from the device's copy
+    yet, and counted ``late``), and the refusal after it is the device's late answer to that
+    write: counted by its code (sensord_modbus_exceptions_total), as a late refusal is, not
+    ``late`` again (one late exchange), and not as a frame of the device's unit id nobody
+    asked for. (It was counted as
+    ``unasked``, its code nowhere, and logged as another master's frame.)"""
+    write = rtu_frame(bytes.fromhex("01 06 00 14 00 07"))
+    refused = rtu_frame(bytes.fromhex("01 86 02"))
+    table = echo_table("", 1, "w", setup=[{"table": "holding", "address": 20, "value": 7}])
+    hand = HandBus(pty_pair, table)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == write
+            assert hand.tick(100.25) == b""  # timed out: the device is drained
+            assert hand.bus.in_flight is None
+            pieces = [write, refused] if apart else [write + refused]
+            for k, piece in enumerate(pieces):
+                hand.receive(100.26 + k / 1000, piece, look=False)
+        counters = hand.counters("w")
+        assert counters.exceptions == {2: 1}
+        assert counters.errors["unasked"] == 0
+        assert counters.errors["late"] == 1  # one late exchange: its echo, then its refusal
+        assert not [
+            e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"
+        ]
+    finally:
+        hand.close()

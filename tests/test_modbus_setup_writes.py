@@ -348,17 +348,17 @@ START_REFUSED = rtu_frame(bytes([0x61, 0x86, 0x04]))
 
 
 @pytest.mark.parametrize(
-    ("late", "told"),
+    ("late", "told", "refusals"),
     [
-        ([START_REFUSED] * 3, "set-up write unanswered"),
-        ([START, START_REFUSED, START_REFUSED], "set-up write unanswered"),
-        ([START + START_REFUSED] * 3, "set-up write unanswered"),
-        ([START_REFUSED, START, START], "set-up write taken"),
+        ([START_REFUSED] * 3, "set-up write unanswered", 3),
+        ([START, START_REFUSED, START_REFUSED], "set-up write unanswered", 2),
+        ([START + START_REFUSED] * 3, "set-up write unanswered", 3),
+        ([START_REFUSED, START, START], "set-up write taken", 1),
     ],
     ids=["refused", "copy-then-refused", "echo-and-refusal", "refused-then-copy"],
 )
 def test_a_write_refused_after_its_timeout_is_not_taken(
-    pty_pair: PtyPair, late: list[bytes], told: str
+    pty_pair: PtyPair, late: list[bytes], told: str, refusals: int
 ) -> None:
     """The device of
     :func:`test_a_write_answered_after_its_timeout_each_time_is_taken_and_told_to_raise_the_timeout`
@@ -369,7 +369,10 @@ def test_a_write_refused_after_its_timeout_is_not_taken(
     network does, with the refusal behind them. The write is not taken: its last word is a
     refusal. A copy after the refusals takes it. (A copy of the request after the timeout
     took the write whatever came after it: the refused write was logged as taken and not
-    asked again.)"""
+    asked again.) Each refusal is counted by its code, one late exchange each poll; the
+    refusal behind an echo too, as the device's late answer whose lateness the echo's copy
+    counted. (A refusal behind an echo was counted as a frame nobody asked for, ``unasked``,
+    its code nowhere.)"""
     hand = HandBus(pty_pair, scd30(retries=0, timeout_s=0.2))
     try:
         with capture_logs() as logs:
@@ -377,7 +380,10 @@ def test_a_write_refused_after_its_timeout_is_not_taken(
         assert writes == 3
         lines = [e["event"] for e in logs if e["event"].startswith("set-up write")]
         assert lines == [told]
-        assert hand.counters("scd30").errors["late"] == 3
+        counters = hand.counters("scd30")
+        assert counters.errors["late"] == 3
+        assert counters.errors["unasked"] == 0
+        assert counters.exceptions == {4: refusals}
     finally:
         hand.close()
 
