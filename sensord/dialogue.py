@@ -147,9 +147,12 @@ with each run, and the answers of a run's first :data:`RUN_SETTLE_S` (from its f
 answer, the one to the first poll after those its sleep left unanswered, polls spanning
 :data:`RUN_SETTLE_S` or more, half its shortest sleep: an answer or a few lost within a run
 are no sleep) are read, counted as ignored and not published, without a log line
-(``DialoguePort.run_began``), when it is polled often enough that an answer comes after
-them within its 30 s run (every 7.5 s or more often: the first answer may come a poll
-interval into the run); the rest of each run's answers are published. A poll answered with
+(``DialoguePort.run_began``; ``warmup_s`` of them when that is shorter, none when it is 0, as
+no warm-up is longer than the sensor's table allows), when it is polled often enough that an
+answer comes after them within its 30 s run (every 7.5 s or more often: the first answer may
+come a poll interval into the run); the rest of each run's answers are published. A reopen
+of its port or a reload that changes its sensor during such a hold leaves it to its end,
+quietly: the fan spins up whatever the port does. A poll answered with
 the device's answer spoilt on the line, its frame not whole but its check holding over what came (an
 MH-Z19's answer that lost its first byte, or a passive PMS's frame that lost a start byte,
 ``sensord.formats.presets.spoilt_answer_check``), is
@@ -412,8 +415,9 @@ class DialoguePort(Protocol):
     def run_began(self, now: float) -> None:
         """A device polled on a working period (an SDS011 in query mode) answered at ``now``
         the first poll after those its sleep left unanswered: its fan has just started, and
-        its answers of the next :data:`RUN_SETTLE_S` are read and not published (counted as
-        ignored), without a warm-up's log lines."""
+        its answers of the next :data:`RUN_SETTLE_S` (``warmup_s`` when shorter) are read and
+        not published (counted as ignored), without a warm-up's log lines. Not called for a
+        sensor whose ``warmup_s`` is 0."""
         ...
 
 
@@ -571,10 +575,11 @@ class Dialogue:
             self.reruns_while_stale = config.poll is None or not answers_when_powered(config.preset)
             if config.poll is not None:
                 self._spoilt = spoilt_answer_check(config.preset, self._poll_requests)
-                if self._period_step is not None:
+                if self._period_step is not None and config.warmup_s > 0:
                     # the first answer comes up to a poll interval into the run, and the
                     # first after RUN_SETTLE_S from it up to a poll interval after that: it
                     # must still come within the run, whose length is the sensor's own timing
+                    # (``warmup_s = 0`` publishes every answer)
                     interval = config.poll.interval_s
                     if RUN_SETTLE_S + 2 * interval <= RUN_S:
                         self._sleep_polls = math.ceil(RUN_SETTLE_S / interval - 1e-9)

@@ -848,11 +848,11 @@ class SensorRuntime:
         published for ``warmup_s``. A reopen after a read error or a reload that changed the
         sensor (:meth:`carry_warm_up`), with the device present all along, does not warm up
         again, and a warm-up under way goes on to its end (``warmup_s`` after its start at
-        most); a simulated or replayed port never warms up."""
+        most), as does the hold of a run's first answers (``run_began``: the device's fan
+        spins up whatever the port does), quietly; ``warmup_s = 0`` ends either, and a
+        simulated or replayed port never warms up."""
         warmup_s = self.config.warmup_s
-        if self._warm_quiet:  # a run's first answers held (``run_began``): no warm-up
-            self._warm_quiet = False
-            self._warm_until = -math.inf
+        quiet, self._warm_quiet = self._warm_quiet, False
         if not warmup_s or source.simulated:
             self._warm_until = -math.inf
         elif self._may_be_cold:
@@ -867,7 +867,10 @@ class SensorRuntime:
                     "warming up: readings are published after warmup_s", warmup_s=warmup_s
                 )
         elif now < self._warm_until:
-            self._warm_until = min(self._warm_until, self._warm_began + warmup_s)
+            if quiet:  # a run's first answers held (``run_began``) go on being held, quietly
+                self._warm_quiet = True
+            else:
+                self._warm_until = min(self._warm_until, self._warm_began + warmup_s)
         else:
             self._warm_until = -math.inf
         self._may_be_cold = False
@@ -875,13 +878,15 @@ class SensorRuntime:
     def carry_warm_up(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the
         same port, read from a device and not a simulation, its device is the one ``before``
-        read, powered all along unless its path went away; a warm-up under way goes on."""
+        read, powered all along unless its path went away; a warm-up under way goes on, and
+        so does the hold of a run's first answers (``run_began``), quietly."""
         if before.simulated or before.config.port != self.config.port:
             return
         self._may_be_cold = before._may_be_cold
         self._warm_until = before._warm_until
         self._warm_began = before._warm_began
         self._warm_by_silence = before._warm_by_silence
+        self._warm_quiet = before._warm_quiet
 
     def carry_device(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the
@@ -1635,13 +1640,14 @@ class SensorRuntime:
     def run_began(self, now: float) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.run_began`: the answers of the run's first
         :data:`sensord.dialogue.RUN_SETTLE_S` are held as a warm-up's are, quietly (one a
-        working period would log twice a period)."""
+        working period would log twice a period), for ``warmup_s`` when that is shorter: no
+        warm-up of the sensor lasts longer than its table allows."""
         source = self.source
         if source is None or source.simulated or now < self._warm_until:
             return
         from sensord.dialogue import RUN_SETTLE_S  # noqa: PLC0415  (a polled SDS011's only)
 
-        self._warm_until = now + RUN_SETTLE_S
+        self._warm_until = now + min(RUN_SETTLE_S, self.config.warmup_s)
         self._warm_quiet = True
 
     def on_working_period(self, now: float) -> None:
@@ -1650,13 +1656,12 @@ class SensorRuntime:
         power-up too, so a warm-up under way ends: it would drop a measurement, and the
         next comes a whole period later. A device found on another setting and set to it
         warms up to the end (the frames it sent before it took the setting may be those
-        of a fan spinning up)."""
-        if now >= self._warm_until:
+        of a fan spinning up). The hold of a run's first answers (``run_began``) goes on: the
+        run's fan spins up whatever the setting."""
+        if now >= self._warm_until or self._warm_quiet:
             return
         self._warm_until = -math.inf
-        if self._warm_quiet:
-            self._warm_quiet = False
-        elif self._changes.flapping:
+        if self._changes.flapping:
             self._changes.hold()
         else:
             self.log.info(

@@ -1722,6 +1722,94 @@ def test_a_polled_sds011_on_a_working_period_holds_the_first_answers_only_when_p
     assert published == sent - held
 
 
+@pytest.mark.parametrize(("warmup_s", "held_per_run"), [(0.0, 0), (6.0, 2), (30.0, 5)])
+def test_a_polled_sds011_on_a_working_period_holds_its_runs_first_answers_no_longer_than_warmup_s(
+    warmup_s: float, held_per_run: int
+) -> None:
+    """An SDS011 in query mode on a working period of 1 minute, polled every 3 s, its table's
+    ``warmup_s`` 0, 6 or 30 s. The README: "``warmup_s = 0`` turns it off", and a table that
+    gives it "publishes at once" (sensord.formats.presets): every answer of every run is
+    published, those of the fan spinning up too (zeros here, SpinningSds011), and none is
+    counted as ignored. A shorter warm-up holds a run's first answers for as long as it
+    (6 s: the first two), the preset's 30 s for RUN_SETTLE_S (15 s: the first five). Not a
+    line is logged for the holds."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sds011_on(
+            pair,
+            clock,
+            ["query_mode", "working_period=1"],
+            {"command": "query", "interval_s": 3.0},
+            warmup_s=warmup_s,
+        )
+        sds = SpinningSds011(pair, clock)
+        sds.device = PeriodicSds011(clock, 1)
+        start = clock.now
+        sds.run(rt, start + 60.0)  # the first run, the open's warm-up
+        before, ignored, sent = readings(rt), rt.ignored, sds.sent
+        values: set[float] = set()
+        for minute in range(2, 8):
+            sds.run(rt, start + 60.0 * minute)
+            (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+            assert stats is not None
+            values |= {stats.min, stats.max}
+        assert rt.state == "up"
+        rt.stop()
+    published, held = readings(rt) - before, rt.ignored - ignored
+    assert held == 6 * held_per_run
+    assert published == sds.sent - sent - held
+    # the spin-up's zeros last the first 12 s of each run: published unless held that long
+    assert values == ({123.6} if held_per_run == 5 else {0.0, 123.6})
+    warmed = [e for e in logs if e["event"].startswith(("warming up", "warmed up"))]
+    assert len(warmed) == (0 if warmup_s == 0 else 2)  # the open's warm-up alone
+
+
+def test_a_reload_during_a_polled_sds011_s_run_hold_holds_to_its_end_without_a_warm_up_line() -> (
+    None
+):
+    """An SDS011 in query mode on a working period of 1 minute, polled every 3 s (the
+    preset's warm-up): 6 s into the hold of a run's first answers, a reload changes its
+    sensor's table, and the sensor that replaces it opens the port again. The device was
+    there all along and its fan goes on spinning up (its answers of a run's first 12 s read
+    0, SpinningSds011): the hold goes on to its end, so no zero is published, and ends as it
+    began, without a line; no "warmed up" is logged where no warm-up was under way."""
+    clock = Clock()
+    table: dict[str, Any] = {
+        "port": "",
+        "preset": "sds011",
+        "simulate": "never",
+        "setup": ["query_mode", "working_period=1"],
+        "poll": {"command": "query", "interval_s": 3.0},
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = SpinningSds011(pair, clock)
+        device = PeriodicSds011(clock, 1)
+        sds.device = device
+        sds.run(rt, device.began + 60.0)  # the first run, the open's warm-up
+        sds.run(rt, device.began + 60.0 + 9.0)  # its second run's first answer 3 s in
+        assert rt.snapshot().warmup_left_s is not None  # the run's first answers held
+        before, logged = rt, len(logs)
+        rt.stop()
+        rt = SensorRuntime(
+            sensor_config({**table, "max_frame_bytes": 600}), clock=clock, wall_clock=clock
+        )
+        rt.carry_warm_up(before)
+        assert rt.try_open()
+        sds.run(rt, device.began + 120.0)
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+        assert rt.state == "up"
+        rt.stop()
+    assert stats is not None
+    assert (stats.min, stats.max) == (123.6, 123.6)  # no spin-up zero published
+    assert stats.reading.monotonic_s >= device.began + 60.0 + 3.0 + RUN_SETTLE_S
+    assert readings(rt) >= 3  # the run's answers after the hold
+    warmed = [e for e in logs[logged:] if e["event"].startswith(("warming up", "warmed up"))]
+    assert warmed == []
+
+
 def test_a_polled_sds011_on_a_working_period_that_loses_its_supply_goes_stale() -> None:
     """An SDS011 in query mode on a working period of 1 minute, polled every 5 s, whose
     supply is cut: its unanswered polls are neither counted nor logged (its sleep leaves as
