@@ -75,11 +75,21 @@ is run again, while the port stays open, when
   than that stream leaves between two frames (polled every 0.5 s, it leaves four between
   two frames that came unasked, each poll answered, when it answers its read request while
   it streams, which no datasheet rules out; one that does not answer it and streams at the
-  pace of the polls is told only as its frames drift past them): the late reply of a poll
+  pace of the polls is told by its set-up, below, or as its frames drift past them): the
+  late reply of a poll
   whose answer had not come is no frame sent unasked (a PMS's answers come past the next
   poll now and then, polls running too, each one answer behind), and a PMS's answers late
   now and then, several polls running too, each came before the next poll, or, past it,
   with a late reply after it; or
+* of such a polled device, the command that makes it send only when asked got no reply to
+  its last write, and :data:`STREAMED_FRAMES` frames or more came after that write: it
+  streams on, having ignored the command (a clone that takes no command, streaming at the
+  pace of its polls, leaves one frame in each poll interval, soon after its poll, as an
+  answer would; a device that took the command sends none unasked after it). Told at the
+  end of the wait for that reply, 7 s after the command was first written (a warning with
+  the command and the poll, once a minute: ``_streams_on``), and set up again once the wait
+  after that run allows, at the end of a poll interval; each such re-run that finds it
+  streaming on brings the next, the waits doubling; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
   without the wait below (``rerun(wait=False)``). A boot that begins within
   :data:`COMMAND_RESTART_S` (and a poll interval) of the acknowledgement of a set-up
@@ -205,6 +215,7 @@ __all__ = [
     "SETUP_GAP_S",
     "SETUP_TRIES",
     "SILENT_POLLS",
+    "STREAMED_FRAMES",
     "UNANSWERED_HINT_POLLS",
     "Dialogue",
     "DialoguePort",
@@ -265,6 +276,14 @@ RUN_S = 30.0
 #: working period the sensor sends its one frame at the end of its run.
 RUN_SETTLE_S = 15.0
 
+#: How many frames that come after the last write of the set-up command that leaves the device
+#: sending only when asked (PMS ``passive_mode``, SDS011 ``query_mode``), its reply awaited in
+#: vain (4 s after the third write), tell a device that streams on: one that took the command
+#: sends no frame unasked after it but one it had begun, while a PMS in active mode sends one
+#: every 0.2 to 2.3 s "depending on the change of values" (its data manual; RIOT-OS/RIOT PR
+#: #16209) and an SDS011 one a second.
+STREAMED_FRAMES = 2
+
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
 #: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
 UNANSWERED_HINT_POLLS = 3
@@ -306,6 +325,16 @@ SPOILT_BOOT_ANSWER_HINT = (
     "the device answered with an answer of its boot (it restarted), but the line lost or "
     "damaged a start byte of it (the rest came whole, its checksum holding): it warms up "
     "again, and its set-up is written again once it is up"
+)
+
+#: Why a polled device that streamed through the wait for the reply of the command that leaves
+#: it sending only when asked is told (``Dialogue._streams_on``).
+STREAMS_ON_HINT = (
+    "the device sent frames after the command's last write, and no reply to it: it ignores "
+    "the command (PMS clones and some PMSA003 firmware take no passive_mode or read) and "
+    "streams at its own pace, so its polls answer nothing and its readings come as it sends "
+    "them; to read it as it streams, drop the sensor's poll table and the command from its "
+    "setup; if it should take it, check that the adapter's TX reaches the sensor's RX"
 )
 
 #: Why a device that sent nothing at all did not acknowledge a set-up command.
@@ -521,6 +550,14 @@ class Dialogue:
         self._wake: bytes | None = None
         #: the set-up leaves the preset's device sending only when asked
         sends_when_asked = False
+        #: of a polled device, the set-up command that does it (None: none), the framer's
+        #: frame count and the time at the last set-up write, and when the device was found
+        #: streaming through the wait for that command's reply, its set-up to run again once
+        #: the wait after the run allows (None: it was not; ``_streams_on``)
+        self._quiet_step: int | None = None
+        self._frames_at_setup_write = 0
+        self._setup_written_at = 0.0
+        self._streamed_at: float | None = None
         #: how many poll intervals running with no frame sent unasked end a stretch of
         #: intervals with such frames: as many as a stream at the device's slowest pace
         #: leaves between two of its frames, and one more (1: two such intervals count
@@ -564,7 +601,10 @@ class Dialogue:
                 )
             wake = wake_command(config.preset)
             self._wake = None if wake is None else command_bytes(config.preset, wake)
-            sends_when_asked = asked_only(config.preset, names) is not None
+            quiet = asked_only(config.preset, names)
+            sends_when_asked = quiet is not None
+            if quiet is not None and config.poll is not None:
+                self._quiet_step = quiet[0]
             self._powered_when_streaming = streams_when_powered(config.preset)
             self._judges_late = self._powered_when_streaming
             streamed = stream_interval_s(config.preset)
@@ -719,6 +759,7 @@ class Dialogue:
             self._rerun_at = -math.inf
         self._unasked = None if self._unasked is None else 0
         self._streaming_told = False
+        self._streamed_at = None
         self._asked_at = -math.inf
         self._unasked_frame = self._late_frame = False
         self._owed_at.clear()
@@ -964,6 +1005,13 @@ class Dialogue:
         if (
             missing
             and not asking
+            and index == self._quiet_step
+            and self._port.framer.frames - self._frames_at_setup_write >= STREAMED_FRAMES
+        ):
+            self._streams_on(index, now)
+        if (
+            missing
+            and not asking
             and index == self._unknown
             and self._port.bytes_read == self._bytes_at_ask
         ):
@@ -1006,6 +1054,33 @@ class Dialogue:
             silent_for_s=round(now - self._asked_at, 3),
             rest=[name for name, _, _ in self._setup[index + 1 :]],
             hint=ANSWERS_NOTHING_HINT,
+            suppressed=held,
+        )
+
+    def _streams_on(self, index: int, now: float) -> None:
+        """The command of set-up ``index``, which leaves the polled device sending only when
+        asked, got no reply to its last write, and :data:`STREAMED_FRAMES` frames or more came
+        after that write: the device streams on, having ignored it (a clone that takes no
+        command, streaming a frame a second as its polls go out a second apart, answers each
+        poll interval with one frame, which the polls alone tell only once its frames drift
+        past them). Logged at once, at most once a minute, with the poll; the set-up runs
+        again (``setup_reruns``) once the wait after this run allows, at the end of a poll
+        interval, and each such run that finds it streaming on is told so again."""
+        self._streamed_at = self._unasked_at = now  # the re-runs' wait doubles from here
+        held = self._errors.check("streams-on")
+        if held is None:
+            return
+        poll = self._config.poll
+        assert poll is not None
+        self._port.log.warning(
+            "the device streams unasked: it did not take the set-up command that makes it "
+            "answer only its polls",
+            command=self._setup[index][0],
+            frames=self._port.framer.frames - self._frames_at_setup_write,
+            since_write_s=round(now - self._setup_written_at, 3),
+            poll_interval_s=poll.interval_s,
+            poll_request=self._shown(0),
+            hint=STREAMS_ON_HINT,
             suppressed=held,
         )
 
@@ -1139,6 +1214,7 @@ class Dialogue:
                 suppressed=held,
             )
         self._rerunning = True
+        self._streamed_at = None  # its wait for the command's reply tells it again
         self._asked_at = -math.inf  # frames are judged again from the first poll after it
         self._due_when_back = False  # this run is the one due
         self._setup_sent = 0
@@ -1218,7 +1294,10 @@ class Dialogue:
             self._setup_sent = len(self._setup)
             return False
         port.flush_capture()  # the chunks read before it go first
-        port.capture.tx(self._clock(), data)
+        now = self._clock()
+        port.capture.tx(now, data)
+        self._frames_at_setup_write = port.framer.frames
+        self._setup_written_at = now
         return True
 
     def _setup_step_done(self, now: float) -> None:
@@ -1354,6 +1433,12 @@ class Dialogue:
                     del owed[0]
                 self._owed_left = len(owed)
                 self._check_unasked(got, now, heard=heard)
+                if self._streamed_at is not None:  # found streaming through the set-up
+                    self.rerun(
+                        now,
+                        "frames came after the last write of the set-up command that makes it "
+                        "answer only its polls, and no reply to it: it sends unasked",
+                    )
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
             held = self._unanswered("poll-write")
@@ -1616,6 +1701,11 @@ class Dialogue:
             if self._quiet_polls >= self._gap_polls:
                 self._unasked = 0
             self._late_held = self._late_held + 1 if late else 0
-            if got == 1 and now - self._unasked_at >= self._rerun_wait:
+            # (not when found streaming through its set-up: its re-run is due)
+            if (
+                got == 1
+                and now - self._unasked_at >= self._rerun_wait
+                and self._streamed_at is None
+            ):
                 self._rerun_wait = self._stale_after_s
                 self._streaming_told = False

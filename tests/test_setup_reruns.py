@@ -588,7 +588,8 @@ def test_a_slowly_polled_pms_whose_supply_is_cut_across_a_poll_warms_up_at_its_s
 def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled_is_noticed(
     period: float,
 ) -> None:
-    """A PMS5003 whose ``passive_mode`` is lost (it takes no command here) streams in its
+    """A PMS5003 whose ``passive_mode`` is lost (its supply cut and back after its set-up, it
+    takes no command after) streams in its
     stable mode, a frame every 2.3 s (its data manual), or at any period from 0.2 s to 2.3 s
     "depending on the change of values" (RIOT-OS/RIOT PR #16209), here 1.9 s, while it is
     polled every 2 s: most poll intervals hold one frame or none, never two running, yet
@@ -602,9 +603,12 @@ def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled
     with PtyPair() as pair, capture_logs() as logs:
         rt = pms_passive_on(pair, clock)
         pms = Pms5003(pair, clock, period=period)
-        pms.device = DeafPms5003()
         start = clock.now
-        pms.run(rt, start + 60.0)
+        pms.run(rt, start + 20.0)
+        assert rt.setup_reruns == 0
+        pms.power_cycle()
+        pms.device = DeafPms5003()
+        pms.run(rt, start + 80.0)
         assert rt.state == "up"
         rt.stop()
     assert rt.setup_reruns >= 1
@@ -613,6 +617,109 @@ def test_a_pms_that_never_took_passive_mode_and_streams_as_often_as_it_is_polled
     assert lines[0]["why"] == (
         "frames came that answered no poll, in two poll intervals running: it sends unasked"
     )
+
+
+@pytest.mark.parametrize(
+    ("period", "first_frame_s"),
+    [(1.0, 0.3), (2.0, 1.3), (0.5, 0.15)],
+    ids=["a frame a second", "every 2 s", "fast mode"],
+)
+def test_a_pms_that_takes_no_command_and_streams_at_the_pace_of_its_polls_is_told_at_its_set_up(
+    period: float, first_frame_s: float
+) -> None:
+    """A PMS5003 clone that takes no command (avaldebe/PMserial issue #2: a sensor "still
+    working" after its sleep command; clones and some PMSA003 firmware ignore passive_mode
+    and read) streams whatever is written to it, here at the very pace of its polls (a frame
+    every 0.2 to 2.3 s "depending on the change of values", RIOT-OS/RIOT PR #16209; every
+    1 s, 2 s or 0.5 s, polled as often), each frame a fifth of the interval or less after a
+    poll: every poll interval holds one frame, as if the poll's answer, and the frames never
+    drift past the polls, so the polls alone never tell it. Its passive_mode got no reply,
+    and frames came after its last write (4 s awaited): a device that took it sends none
+    unasked. Told at the end of that wait, a warning with the command and the poll, and the
+    set-up written again (counted, logged with why) once the wait after the run allows, the
+    waits doubling while it streams on; every frame it streamed is read and published."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, interval_s=period)
+        pms = Pms5003(pair, clock, period=period)
+        start = clock.now
+        pms.next_frame_at = start + first_frame_s
+        pms.device = DeafPms5003()
+        pms.run(rt, start + 120.0)
+        assert rt.state == "up"
+        rt.stop()
+    [told, *_] = [e for e in logs if e["event"].startswith("the device streams unasked")]
+    assert told["log_level"] == "warning"
+    assert told["sensor"] == "s"
+    assert told["command"] == "passive_mode"
+    assert told["poll_interval_s"] == period
+    assert told["poll_request"] == "42 4D E2 00 00 01 71"
+    assert told["frames"] >= 2
+    assert "poll table" in told["hint"]
+    assert "passive_mode" in told["hint"]
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert lines
+    assert {e["why"] for e in lines} == {
+        "frames came after the last write of the set-up command that makes it answer only its "
+        "polls, and no reply to it: it sends unasked"
+    }
+    # the first re-run a stale timeout after the set-up, the next ones twice as long each
+    stale_s = lines[0]["next_rerun_after_s"] / 2
+    assert [e["next_rerun_after_s"] for e in lines] == [
+        stale_s * 2 ** (n + 1) for n in range(len(lines))
+    ]
+    assert rt.setup_reruns == len(lines)
+    assert 2 <= len(lines) <= 4
+    # written at 0, 1 and 3 s, its reply awaited until 7 s
+    passive = command_bytes("pms5003", "passive_mode")
+    rerun_at = [at - start for at, w in pms.written if w == passive][3]
+    assert rerun_at <= 7.0 + stale_s + period + 2 * SETUP_GAP_S
+    assert readings(rt) == pms.sent
+
+
+class AckLostPms5003(PresetDevice):
+    """A PMS5003 that takes ``passive_mode`` at its ``takes``-th write (a device busy or just
+    powered misses a command now and then) and whose reply to it is lost on the line, every
+    time."""
+
+    def __init__(self, takes: int) -> None:
+        super().__init__("pms5003")
+        self.takes = takes
+        self.heard = 0
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        if data != command_bytes("pms5003", "passive_mode"):
+            return super().receive(data)
+        self.heard += 1
+        if self.heard >= self.takes:
+            super().receive(data)
+        return []
+
+
+@pytest.mark.parametrize("takes", [2, 3], ids=["at the second write", "at the last write"])
+@pytest.mark.parametrize("period", [1.0, 0.2], ids=["a frame a second", "fast mode"])
+def test_a_pms_that_takes_passive_mode_without_a_reply_is_not_told_streaming(
+    takes: int, period: float
+) -> None:
+    """A PMS5003 streaming a frame a second or every 0.2 s (its fast mode) until it takes
+    passive_mode, at the second or only at the last of its three writes, the reply lost on
+    the line each time: the command counts ``missing``, but the device sends no frame
+    unasked after it took it, and answers each poll (every second) at once. It is not told
+    to stream, nor set up again, and every answer is published."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, interval_s=1.0)
+        pms = Pms5003(pair, clock, period=period)
+        pms.next_frame_at = clock.now + 0.5 * period
+        pms.device = AckLostPms5003(takes)
+        pms.run(rt, clock.now + 60.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert not pms.device.active
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+    assert not [e for e in logs if e["event"].startswith("the device streams unasked")]
+    assert rt.setup_reruns == 0
+    assert readings(rt) == pms.sent
 
 
 class CountingPms5003(PresetDevice):
