@@ -76,6 +76,11 @@ SUPPLEMENTAL = tsip(
     )
 )
 TSIP = [*LASSEN, PRIMARY, SUPPLEMENTAL]
+#: A Lassen iQ's 8F-20 (last fix with extra information), a superpacket of a subcode whose
+#: length the framer does not know, so that it may have up to 255 data bytes, as gpsd's
+#: capture holds it (``trimble_tsip.hex``, its origin recorded there): an LF its second data
+#: byte.
+LAST_FIX = hex_messages("trimble_tsip.hex")[0]
 
 
 def unstuffed(packet: bytes) -> bytes:
@@ -131,15 +136,19 @@ def test_a_gn_receivers_readings_are_whole_with_tsip_packets_between_its_sentenc
 
 def test_a_packet_whose_stuffing_or_length_fails_is_bytes() -> None:
     """A packet with a lone DLE in its data (a DLE of a pair lost), one with a byte more or
-    less than its ID has, and one whose ID no receiver sends (0x44): none is taken out, the
-    sentences around it are read, and a port that sends only such packets is not named as
-    sending TSIP; the whole packets are."""
+    less than its ID has, the byte more a DLE too, an 8F-AB whose last data byte is a DLE and
+    one of the three DLEs before its ETX lost (its data a DLE pair and ``03``, no DLE ETX), and
+    one whose ID no receiver sends (0x44): none is taken out, the sentences around it are read,
+    and a port that sends only such packets is not named as sending TSIP; the whole packets
+    are."""
     lone = SUPPLEMENTAL.replace(b"\x10\x10", b"\x10", 1)
     longer = PRIMARY[:-2] + b"\x00\x10\x03"
+    longer_by_a_dle = PRIMARY[:-2] + b"\x10\x10\x10\x03"
+    etx_dle_lost = PRIMARY[:-3] + b"\x10\x10\x03"
     shorter = SUPPLEMENTAL[:10] + SUPPLEMENTAL[11:]
     other = b"\x10\x44" + PRIMARY[2:]
     assert "Trimble TSIP" in NmeaFramer().no_frame_hint(b"".join(TSIP))
-    for damaged in (lone, longer, shorter, other):
+    for damaged in (lone, longer, longer_by_a_dle, etx_dle_lost, shorter, other):
         cut, frames = run(LINES[0] + damaged + LINES[1], [])
         assert [f for f in frames if f in SENTENCES] == SENTENCES[:2]
         assert cut.skipped_bytes > 0
@@ -250,3 +259,27 @@ def test_a_sentence_glued_to_a_packet_inside_a_waiting_candidate_comes_whole() -
         cut, frames = run(data, [size])
         assert frames == SENTENCES[:4], size
         assert cut.skipped_bytes == len(cut_short) + len(PRIMARY), size
+
+
+def test_a_packet_cut_short_before_sentences_gives_the_frames_of_the_whole_at_any_chunking() -> (
+    None
+):
+    """A sentence cut short (its tail lost), then the Lassen iQ's 8F-20 cut short after 20 bytes
+    (the rest lost on the line; its LF ends the cut sentence's line), whole sentences, and the
+    next packet, whose DLE and ID show the cut one to be no packet: at every chunk size the
+    frames, in order, and every counter are those of the stream read at once, the sentences
+    read and the cut sentence given as a damaged frame for the decoder to reject. Before, the
+    stream read at once took the cut packet for no candidate at all (its lone DLE, 128 bytes
+    on, was in) and gave the damaged frame before the sentences, while a chunk that ended
+    after a sentence, with the candidate still waiting, passed that sentence on first."""
+    damaged = LINES[0][:30]
+    data = damaged + LAST_FIX[:20] + LINES[1] + LINES[2] + LASSEN[1] + LINES[3]
+    whole = NmeaFramer()
+    expected = whole.feed(data) + whole.flush()
+    assert [f for f in expected if f in SENTENCES] == SENTENCES[1:4]
+    assert [f for f in expected if f not in SENTENCES] == [damaged + LAST_FIX[:3]]
+    counters = ("frames", "skipped_bytes", "overlong", "ignored")
+    for size in range(1, len(data) + 1):
+        cut, frames = run(data, [size])
+        assert frames == expected, size
+        assert [getattr(cut, n) for n in counters] == [getattr(whole, n) for n in counters], size

@@ -348,10 +348,14 @@ def _tsip_most(data: bytes, start: int) -> int:
 
 
 def _tsip_end(data: bytes, start: int) -> int:
-    """Where the TSIP candidate at ``start`` of ``data`` ends, after its DLE ETX; 0 when it is
-    no packet: a DLE in its data that neither a DLE nor ETX follows, or more data bytes (its
-    DLE pairs counted once) than its ID and first byte allow; past the end of ``data`` when its
-    DLE ETX has not come: where it ends at the latest, with the most data bytes, each a DLE."""
+    """Where the TSIP candidate at ``start`` of ``data`` ends: after its DLE ETX; where its
+    bytes show it to be no packet, after a DLE in its data that neither a DLE nor ETX follows
+    or after the data byte (a DLE pair counted once) past the most its ID and first byte allow,
+    its check then failing (see :func:`_tsip_length_holds`), as a candidate's whose length
+    field has come fails, so that its range is searched for sentences the same whether its
+    bytes came at once or a candidate waited; 0 when its header shows it (see
+    :func:`_tsip_most`); past the end of ``data`` when none of these has come: where it ends at
+    the latest, with the most data bytes, each a DLE."""
     most = _tsip_most(data, start)
     if not most:
         return 0
@@ -360,32 +364,35 @@ def _tsip_end(data: bytes, start: int) -> int:
     at = start + 2
     count = 0  # the data bytes before ``at``
     while True:
-        dle = data.find(b"\x10", at, min(size, at + most - count + 1))
+        past = at + most - count + 1  # after the data byte past the most
+        dle = data.find(b"\x10", at, min(size, past))
         if dle < 0:
-            count += min(size, at + most - count + 1) - at
-            return 0 if count > most else latest
+            return past if past <= size else latest
         count += dle - at
         if dle + 1 == size:
             return latest
-        after = data[dle + 1]
-        if after == 0x03:
+        if data[dle + 1] != _DLE:  # its ETX, or a DLE alone
             return dle + 2
-        if after != _DLE:
-            return 0
         count += 1
         if count > most:
-            return 0
+            return dle + 2
         at = dle + 2
 
 
 def _tsip_length_holds(data: bytes, start: int, end: int) -> bool:
-    """Whether the data of the TSIP candidate ``data[start:end]``, which ends in DLE ETX and
-    whose DLEs in its data come in pairs, has a length its ID has (see :data:`_TSIP_LENGTHS`):
-    a 0x47 one of 5 bytes for each satellite its first byte counts, a 0x6C one of 18 and one
-    for each satellite its 18th byte counts, an 8F-AB 17 bytes and an 8F-AC 68."""
+    """Whether the TSIP candidate ``data[start:end]`` (see :func:`_tsip_end`) ends in DLE ETX,
+    each DLE in its data sent twice, and its data has a length its ID has (see
+    :data:`_TSIP_LENGTHS`): a 0x47 one of 5 bytes for each satellite its first byte counts, a
+    0x6C one of 18 and one for each satellite its 18th byte counts, an 8F-AB 17 bytes and an
+    8F-AC 68."""
+    if data[end - 2 : end] != b"\x10\x03":
+        return False
     body = data[start + 2 : end - 2]
     if _DLE in body:
-        body = body.replace(b"\x10\x10", b"\x10")
+        unstuffed = body.replace(b"\x10\x10", b"\x10")
+        if len(body) - len(unstuffed) != unstuffed.count(_DLE):  # a DLE of its data alone
+            return False
+        body = unstuffed
     ident, length = data[start + 1], len(body)
     if not length:  # a DLE ETX right after the ID
         return False
@@ -861,10 +868,11 @@ class NmeaFramer(LineFramer):
     (``AA 44 B5``) whose CRC-32 holds, a SiRF message (``A0 A2`` ... ``B0 B3``) whose sum
     holds, a SkyTraq message (``A0 A1`` ... CR LF) whose XOR holds, a CASIC message (``BA CE``,
     length, class, ID, payload, a 32-bit sum of words) whose checksum holds, or a Trimble TSIP
-    packet
-    (a timing receiver's or GPSDO's: DLE, the ID of a report a receiver sends, the data with
-    each of its DLE bytes sent twice, DLE ETX) whose data has a length its ID has; their bytes
-    are counted in ``skipped_bytes``; a candidate whose check fails, or whose length is past
+    packet (a timing receiver's or GPSDO's: DLE, the ID of a report a receiver sends, the data
+    with each of its DLE bytes sent twice, DLE ETX) whose data has a length its ID has (a TSIP
+    candidate claims the bytes up to its DLE ETX, or up to a DLE in its data that neither a DLE
+    nor ETX follows or the data byte past the most its ID allows, where its check fails); their
+    bytes are counted in ``skipped_bytes``; a candidate whose check fails, or whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
     searched again from its second byte; so is one whose header no real message has (a UBX
     class no receiver sends, an RTCM 3 message number not assigned, once its first bytes came,
@@ -875,20 +883,18 @@ class NmeaFramer(LineFramer):
     CASIC payload length that is no multiple of 4 or past 2044, a TSIP ID no receiver sends,
     ``$`` and ``!`` among them, so that a DLE before a sentence begins no packet, a TSIP
     signal level report counting more than 50 satellites, as where a DLE took the place of a
-    ``$`` before ``GP``, or a DLE in TSIP data that neither a DLE nor ETX follows), as line
-    noise may begin, which would otherwise hold a talker's sentences without checksum behind
-    it for its claimed length. A candidate whose bytes have not all come yet is held back with
-    what follows it, which may be up to its claimed length of sentences when its length field is
-    damaged (or when its ``B5 62`` or ``D3`` is part of other binary data). So the bytes of
-    every candidate after
-    its first are searched for whole sentences as
-    they come (its header's too, whose length field may be the ``$`` of a sentence when the
-    frame was cut short within it): a start character, an address letter, printable text, ``*``
-    and two hex digits (at most ``max_frame_bytes`` in all, as on a line), maybe bytes after the
-    checksum (cut off and skipped, as on a line; none that may start a binary frame), and the
-    line end (a CR alone included, see below) or, its line end lost, the start character or
-    first byte of the next sentence or frame glued to it, whose checksum holds: what a
-    line of the same bytes gives. Each is passed on at once, after the frames of the bytes
+    ``$`` before ``GP``), as line noise may begin, which would otherwise hold a talker's
+    sentences without checksum behind it for its claimed length. A candidate whose bytes have
+    not all come yet is held back with what follows it, which may be up to its claimed length of
+    sentences when its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other
+    binary data). So the bytes of every candidate after its first are searched for whole sentences
+    as they come (its header's too, whose length field may be the ``$`` of a sentence when the frame
+    was cut short within it): a start character, an address letter, printable text, ``*`` and two
+    hex digits (at most ``max_frame_bytes`` in all, as on a line), maybe bytes after the checksum
+    (cut off and skipped, as on a line; none that may start a binary frame), and the line end (a CR
+    alone included, see below) or, its line end lost, the start character or first byte of the next
+    sentence or frame glued to it, whose checksum holds: what a line of the same bytes gives. Each
+    is passed on at once, after the frames of the bytes
     before the candidate, whether the candidate is complete or not (so the frames do not depend
     on how the bytes were chunked), and is left out of the bytes the candidate turns into when
     it fails, where its start character still ends the piece before it on its line (noise
