@@ -283,3 +283,26 @@ def test_a_packet_cut_short_before_sentences_gives_the_frames_of_the_whole_at_an
         cut, frames = run(data, [size])
         assert frames == expected, size
         assert [getattr(cut, n) for n in counters] == [getattr(whole, n) for n in counters], size
+
+
+def test_a_packet_between_a_sentences_cr_and_lf_counts_the_same_at_any_chunking() -> None:
+    """With the terminator CR LF, a Lassen iQ packet taken out between a sentence's CR and LF:
+    the line goes on after it as if the packet were not there, so its CR LF ends it and no
+    byte of it is skipped, at every chunking, a CR that ends a chunk before the packet's DLE
+    included. Before, that CR ended the pending line at the packet's first byte and was
+    counted as skipped, and the LF after the packet as a line's noise: 2 bytes more than the
+    whole stream read at once (the case Hypothesis found for the chunking property test)."""
+    sentence = LINES[1][:-2]
+    data = sentence + b"\r" + LASSEN[0] + b"\n" + LINES[2]
+    counters = ("frames", "skipped_bytes", "overlong", "ignored")
+    whole = NmeaFramer(b"\r\n")
+    assert whole.feed(data) + whole.flush() == [sentence, SENTENCES[2]]
+    expected = [2, len(LASSEN[0]), 0, 0]
+    assert [getattr(whole, n) for n in counters] == expected
+    for first in range(1, len(data)):
+        for second in (first + 1, len(data)):
+            cut = NmeaFramer(b"\r\n")
+            frames = cut.feed(data[:first]) + cut.feed(data[first:second])
+            frames += cut.feed(data[second:]) + cut.flush()
+            assert frames == [sentence, SENTENCES[2]], (first, second)
+            assert [getattr(cut, n) for n in counters] == expected, (first, second)

@@ -1240,7 +1240,10 @@ class NmeaFramer(LineFramer):
         character on, and the whole checksummed sentences before it, which that start
         character has ended, are passed on (a sentence glued to noise that a ``$`` begins and
         a false lead-in in that noise follows), so that they come before the candidate's, in
-        the order of the line."""
+        the order of the line. The line's last bytes that may begin a terminator of more than
+        one byte (the CR of CR LF) stay pending: the candidate may be a frame taken out whole,
+        after which the line goes on, and the rest of its terminator then ends it, as read at
+        once."""
         rest = self._buffer
         if self._dropping or not rest:
             return []
@@ -1254,8 +1257,11 @@ class NmeaFramer(LineFramer):
             self._buffer = rest[last:]
             found = self._checked(rest, [*starts, last])
         else:
-            self._buffer = b""
-            found = self._sentences(rest)
+            keep = self._keep_tail
+            while keep and not rest.endswith(self.terminator[:keep]):
+                keep -= 1
+            self._buffer = rest[len(rest) - keep :]
+            found = self._sentences(rest[: len(rest) - keep])
         self.frames += len(found)
         return found
 
