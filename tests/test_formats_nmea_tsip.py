@@ -81,6 +81,10 @@ TSIP = [*LASSEN, PRIMARY, SUPPLEMENTAL]
 #: capture holds it (``trimble_tsip.hex``, its origin recorded there): an LF its second data
 #: byte.
 LAST_FIX = hex_messages("trimble_tsip.hex")[0]
+#: Resolution SMT 360 and SMTx packets as gpsd's captures hold them (``trimble_tsip.hex``):
+#: 8F-AB and 8F-AC timing packets, 0x6D and 0x5C; their data hold ``$``, ``!``, CR, LF and
+#: DLE pairs.
+TIMING = hex_messages("trimble_tsip.hex")[1:]
 
 
 def unstuffed(packet: bytes) -> bytes:
@@ -306,3 +310,20 @@ def test_a_packet_between_a_sentences_cr_and_lf_counts_the_same_at_any_chunking(
             frames += cut.feed(data[second:]) + cut.flush()
             assert frames == [sentence, SENTENCES[2]], (first, second)
             assert [getattr(cut, n) for n in counters] == expected, (first, second)
+
+
+def test_a_timing_receivers_real_packets_between_sentences_are_taken_out_at_any_chunking() -> None:
+    """Resolution SMT 360 and SMTx packets as sent (gpsd's captures): the 8F-AB has 17 data
+    bytes and the 8F-AC 68, the lengths the framer takes them with, a DLE pair counted once;
+    each right before a sentence, no line end between them, at every chunk size: the frames
+    are the sentences, every packet's bytes are skipped."""
+    lengths = {(unstuffed(m)[0], unstuffed(m)[1]): len(unstuffed(m)) - 1 for m in TIMING}
+    assert lengths[(0x8F, 0xAB)] == 17
+    assert lengths[(0x8F, 0xAC)] == 68
+    assert sum(b"\x10\x10" in m for m in TIMING) >= 5
+    data = b"".join(TIMING[at % len(TIMING)] + line for at, line in enumerate(LINES))
+    taken = sum(len(TIMING[at % len(TIMING)]) for at in range(len(LINES)))
+    for size in [*range(1, 80), 511, len(data)]:
+        cut, frames = run(data, [size])
+        assert frames == SENTENCES, size
+        assert (cut.frames, cut.overlong, cut.skipped_bytes) == (len(SENTENCES), 0, taken), size
