@@ -211,6 +211,31 @@ def test_a_lost_sentence_of_an_unknown_talker_is_counted_once_across_other_talke
     assert [reason for reason, _ in parse_errors(stream)] == ["checksum", "truncated"]
 
 
+@pytest.mark.parametrize("number", [0, 1, 2])
+@pytest.mark.parametrize("kind", [b"GSA", b"GST"])
+def test_a_gsv_sentence_whose_type_is_damaged_into_another_is_counted_once(
+    number: int, kind: bytes
+) -> None:
+    """A GSV sentence whose sentence type one damaged byte turns into another known one
+    (``$GLGSA`` for ``$GLGSV``: a checksum error) is the lost sentence of its group, which is
+    not counted again as cut when the group's next sentence, or the next group, comes (found
+    by the property above). A GSA's own fields (its first is A or M) are never a GSV's."""
+    gga = b"$GPGGA,010000.250,0000.00000,N,01131.00200,E,1,00,1.000,0.000,M,46.9,M,,*50\r\n"
+    whole = [b"$GPGSV,1,1,00*79\r\n", b"$GLGSV,1,1,00*65\r\n"]
+    glonass = [
+        b"$GLGSV,3,1,09,65,05,000,45,66,22,047,37,67,39,094,37,68,56,141,37*61\r\n",
+        b"$GLGSV,3,2,09,69,73,188,37,70,05,235,37,71,22,282,37,72,39,329,37*68\r\n",
+        b"$GLGSV,3,3,09,73,56,016,37*58\r\n",
+    ]
+    damaged = list(glonass)
+    damaged[number] = damaged[number].replace(b"GSV", kind)
+    stream = [[gga, *whole], [whole[0], *damaged], [gga, *whole], [gga, whole[0], *glonass]]
+    assert parse_errors(stream) == [("checksum", damaged[number].rstrip())]
+    gsa = b"$GLGSA,A,3,65,66,67,68,,,,,,,,,1.5,0.9,1.2*2A\r\n"  # its checksum wrong
+    stream = [[gga, *whole], [whole[0], glonass[0], gsa, *glonass[1:]], [gga, *whole]]
+    assert parse_errors(stream) == [("checksum", gsa.rstrip())]
+
+
 def receiver_epochs(name: str) -> list[list[bytes]]:
     """The lines of a receiver's fixture (``tests/fixtures/nmea``), each ended by CR LF, cut
     into epochs, each beginning at an RMC."""

@@ -259,6 +259,22 @@ def _damaged_angle(fields: list[str], ends: int) -> str | None:
     return None
 
 
+#: The fields of a GSV sentence after its address: the group's size, the sentence's number
+#: and the satellites in view (one or two digits each), then up to four satellites of four
+#: fields (the ID, elevation, azimuth and SNR: digits or empty), and NMEA 4.10's signal ID.
+_GSV_BODY = re.compile(
+    rb"\d{1,2},\d{1,2},\d{1,2}(?:,\d{0,3}(?:,-?\d{0,3}){2},\d{0,3}){0,4}(?:,[0-9A-F]?)?"
+)
+
+
+def _gsv_shaped(frame: bytes) -> bool:
+    """Whether ``frame``'s fields, up to its ``*``, are a GSV sentence's, whatever its address
+    says: a GSV whose sentence type a damaged byte made another known one (``$GPGSA`` for
+    ``$GPGSV``; a GSA, GST or other sentence has no such fields: a GSA's first is A or M)."""
+    body = frame.lstrip()[7:].partition(b"*")[0]
+    return _GSV_BODY.fullmatch(body) is not None
+
+
 #: GSV groups waiting for their next sentence, at most: one per talker and signal of a
 #: receiver (seven constellations of up to a few signals each), with room to spare.
 _PENDING_GROUPS = 32
@@ -748,7 +764,8 @@ class SatelliteGroups:
     def rejected(self, frame: bytes, sentence_types: Container[str]) -> None:
         """Note a frame that the decoder rejected, counted under its reason, other than for a
         group cut (:meth:`feed`'s own ``truncated``): when it may be a GSV sentence (its
-        address is one, or is damaged: no address of a known sentence type), the next GSV
+        address is one, or is damaged: no address of a known sentence type, or another
+        known one before a GSV's fields), the next GSV
         sentence of its talker (of any talker, its address damaged) that does not continue
         its group is no second loss. One whose sentence type is readable and another known
         one is a frame of another kind all the same: before the stream's first one read, it
@@ -761,7 +778,8 @@ class SatelliteGroups:
         head = frame.lstrip()[1:7]
         if len(head) == 6 and head[5:] == b"," and head[:5].isalnum():
             kind = head[2:5].decode("ascii")
-            if kind == "GSV":  # a talker never seen is one damaged: any talker's
+            if kind == "GSV" or (kind in sentence_types and _gsv_shaped(frame)):
+                # a talker never seen is one damaged: any talker's
                 self._lose()
                 talker = head[:2].decode("ascii")
                 if talker in self._begun:
