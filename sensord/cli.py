@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from sensord import early_signals
 from sensord import log as logsetup
-from sensord.cli_parser import _parser
+from sensord.cli_parser import build_parser
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE
 
 __all__ = ["main"]
@@ -55,16 +55,16 @@ def _output_gone() -> bool:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = _parser()
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit:  # --help, --version or a usage error: no run
         early_signals.release()
         raise
     if args.command == "run":
-        from sensord.cli_run import _cmd_run  # noqa: PLC0415  (the daemon's modules: --help and the other commands do not load them)
+        from sensord.cli_run import cmd_run  # noqa: PLC0415  (the daemon's modules: --help and the other commands do not load them)
 
-        return _cmd_run(args)
+        return cmd_run(args)
     # a signal that came while the command started is delivered now (the entry point held it
     # in case the command was a run): SIGINT interrupts, SIGTERM ends the command
     early_signals.release()
@@ -74,33 +74,33 @@ def _main(argv: Sequence[str] | None) -> int:
     # the tools print what they find; the library's log lines only when something is wrong
     logsetup.configure("warning")
     if args.command == "check":
-        from sensord.cli_check import _cmd_check  # noqa: PLC0415  (a command's module: the daemon does not load it)
+        from sensord.cli_check import cmd_check  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
-        return _cmd_check(args, args.command_parser)
+        return cmd_check(args, args.command_parser)
     if args.command == "ports":
-        from sensord.cli_ports import _cmd_ports  # noqa: PLC0415  (a command's module: the daemon does not load it)
+        from sensord.cli_ports import cmd_ports  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
-        return _cmd_ports(args)
+        return cmd_ports(args)
     if args.command == "simulate":
-        from sensord.cli_simulate import _cmd_simulate  # noqa: PLC0415  (a command's module: the daemon does not load it)
+        from sensord.cli_simulate import cmd_simulate  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
-        return _cmd_simulate(args, args.command_parser)
+        return cmd_simulate(args, args.command_parser)
     if args.command == "capture":
-        from sensord.cli_client import _cmd_capture  # noqa: PLC0415  (a command's module: the daemon does not load it)
+        from sensord.cli_client import cmd_capture  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
-        return _cmd_capture(args, args.command_parser)
+        return cmd_capture(args, args.command_parser)
     if args.command == "record":
-        from sensord.cli_record import _cmd_record  # noqa: PLC0415  (a command's module: the daemon does not load it)
+        from sensord.cli_record import cmd_record  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
-        return _cmd_record(args, args.command_parser)
+        return cmd_record(args, args.command_parser)
     if args.command == "status":
-        from sensord.cli_client import _cmd_status  # noqa: PLC0415  (a command's module: the daemon does not load it)
+        from sensord.cli_client import cmd_status  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
-        return _cmd_status(args)
+        return cmd_status(args)
     if args.command == "reload":
-        from sensord.cli_client import _cmd_reload  # noqa: PLC0415  (a command's module: the daemon does not load it)
+        from sensord.cli_client import cmd_reload  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
-        return _cmd_reload(args)
+        return cmd_reload(args)
     if args.command == "modbus":
         from sensord.probe import modbus_read  # noqa: PLC0415  (a command's module: the daemon does not load it)
 

@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sensord.capture import RX, Capture, CaptureError, read_capture
-from sensord.cli_common import USUAL_BAUDRATES, _print_config_error, _rate_hz, _usual_rate
-from sensord.cli_parser import _daemon_config_of
+from sensord.cli_common import USUAL_BAUDRATES, frame_rate_hz, print_config_error, usual_rate_hint
+from sensord.cli_parser import daemon_config_of
 from sensord.config import DEFAULT_CONFIG_PATH, STDIN_SOURCE, Config, load_config, load_config_stdin
 from sensord.config_sensor import SensorConfig
 from sensord.config_tables import MAX_FRAME_INTERVAL_S
@@ -46,10 +46,10 @@ from sensord.reopen import DEVICE_WATCH_S
 from sensord.schema import natural_key
 from sensord.sources.replay import silent_conversation
 
-__all__ = ["CHECK_CONNECT_TIMEOUT_S", "_check_devices", "_cmd_check", "_tcp_reachable"]
+__all__ = ["CHECK_CONNECT_TIMEOUT_S", "check_devices", "cmd_check", "tcp_reachable"]
 
 
-def _cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.config is not None and args.config_opt is not None and args.config != args.config_opt:
         # one of them would be checked and the other not: the one meant may be the other
         parser.error(f"check takes one file: {args.config} or -c {args.config_opt}")
@@ -63,13 +63,13 @@ def _cmd_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     try:
         config = load_config_stdin(sys.stdin.buffer) if stdin else load_config(path)
     except ConfigError as exc:
-        _print_config_error(exc)
+        print_config_error(exc)
         return EXIT_INVALID
     print(f"{source}: configuration is valid")
     print(_describe(config))
     if args.no_devices:
         return EXIT_OK
-    return EXIT_OK if _check_devices(config, source=source) else EXIT_INVALID
+    return EXIT_OK if check_devices(config, source=source) else EXIT_INVALID
 
 
 def _describe(config: Config) -> str:
@@ -374,7 +374,7 @@ def _baudrate_notes(sensor: SensorConfig) -> list[str]:
         ]
     if rate in USUAL_BAUDRATES:
         return []
-    return [f"      note: serial.baudrate {rate} is not a usual line speed{_usual_rate(rate)}"]
+    return [f"      note: serial.baudrate {rate} is not a usual line speed{usual_rate_hint(rate)}"]
 
 
 def _describe_registers(sensor: SensorConfig) -> list[str]:
@@ -449,7 +449,7 @@ def _field_of(reg: RegisterSpec) -> str:
 CHECK_CONNECT_TIMEOUT_S = 2.0
 
 
-def _tcp_reachable(url: str) -> str:
+def tcp_reachable(url: str) -> str:
     """Whether the host of a network port accepts a TCP connection now, in words. Not a
     failure either way: sensord connects at start and keeps retrying."""
     parts = urlsplit(url)
@@ -491,7 +491,7 @@ def _tcp_reachable(url: str) -> str:
     return f"does not accept a connection now ({reason}); sensord retries it while it runs"
 
 
-def _check_devices(
+def check_devices(
     config: Config,
     sys_root: str = SYS_ROOT,
     source: str = "<config>",
@@ -557,7 +557,7 @@ def _check_devices(
         if sensor.address.kind == "network":
             reached = reached_ports.get(sensor.port)
             if reached is None:
-                reached = reached_ports[sensor.port] = _tcp_reachable(sensor.port)
+                reached = reached_ports[sensor.port] = tcp_reachable(sensor.port)
             print(f"  device {sensor.name}: {sensor.port} {reached}")
             continue
         if sensor.address.kind == "url":
@@ -610,7 +610,7 @@ def _check_devices(
             latency_ms = adapter_facts(sensor.port, sys_root=sys_root).latency_timer_ms
             hint = None
             if sensor.address.is_device and latency_ms is not None:
-                hint = latency_hint(sensor.name, sensor.port, latency_ms, _rate_hz(sensor))
+                hint = latency_hint(sensor.name, sensor.port, latency_ms, frame_rate_hz(sensor))
             if hint is not None:
                 print(f"  warning: {hint}")
             continue
@@ -673,6 +673,6 @@ def _held_by_daemon_of(device: str, config_file: str) -> str:
     if not holders or not os.path.isfile(config_file):
         return ""
     this = os.path.realpath(config_file)
-    if any(_daemon_config_of(h.pid) != this for h in holders):
+    if any(daemon_config_of(h.pid) != this for h in holders):
         return ""
     return ", ".join(str(h.pid) for h in holders)

@@ -17,20 +17,20 @@ from sensord.capture import (
     parse_capture,
     write_capture_file,
 )
-from sensord.cli_common import _print_config_error
-from sensord.cli_parser import _daemon_config_of, _given
+from sensord.cli_common import print_config_error
+from sensord.cli_parser import daemon_config_of, given_options
 from sensord.config import DEFAULT_CONFIG_PATH, load_config, load_http_config
 from sensord.config_tables import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK, ConfigError
 
-__all__ = ["_cmd_capture", "_cmd_reload", "_cmd_status"]
+__all__ = ["cmd_capture", "cmd_reload", "cmd_status"]
 
 
-def _cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def cmd_capture(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from sensord.tools import fetch_capture, show  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
     if args.show is not None:
-        given = _given(
+        given = given_options(
             ("SENSOR", args.sensor), ("-c", args.config), ("--url", args.url), ("-o", args.output)
         )
         if given:
@@ -99,7 +99,7 @@ def _daemon_http(path: Path | None) -> HttpConfig | None:
         # it is still asked, at the address the file's [http] gives
         http = load_http_config(path) if path is not None else None
         if http is None:
-            _print_config_error(exc)
+            print_config_error(exc)
             return None
         errors = len(exc.problems)
         print(
@@ -112,7 +112,7 @@ def _daemon_http(path: Path | None) -> HttpConfig | None:
     return config.http
 
 
-def _cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace) -> int:
     from sensord.overview import status  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
     http = _daemon_http(args.config)
@@ -121,7 +121,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return status(http, args.url, as_json=args.json)
 
 
-def _cmd_reload(args: argparse.Namespace) -> int:
+def cmd_reload(args: argparse.Namespace) -> int:
     from sensord.reload import reload_daemon  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
     http = _daemon_http(args.config)
@@ -135,6 +135,6 @@ def _cmd_reload(args: argparse.Namespace) -> int:
         args.url,
         pid=args.pid,
         timeout_s=args.timeout,
-        runs_config=lambda pid: _daemon_config_of(pid, worker=False),
+        runs_config=lambda pid: daemon_config_of(pid, worker=False),
         config_path=path,
     )

@@ -13,10 +13,10 @@ from sensord.config_sensor import SensorConfig
 from sensord.errors import ConfigError
 from sensord.schema import closest
 
-__all__ = ["USUAL_BAUDRATES", "_print_config_error", "_rate_hz", "_usual_rate"]
+__all__ = ["USUAL_BAUDRATES", "frame_rate_hz", "print_config_error", "usual_rate_hint"]
 
 
-def _print_config_error(exc: ConfigError) -> None:
+def print_config_error(exc: ConfigError) -> None:
     print(f"sensord: invalid configuration: {exc}", file=sys.stderr)
 
 
@@ -34,12 +34,12 @@ USUAL_BAUDRATES = frozenset(serial.Serial.BAUDRATES) | {
 }
 
 
-def _usual_rate(rate: int) -> str:
+def usual_rate_hint(rate: int) -> str:
     """ "; did you mean 9600?": the usual line speed most like ``rate``, if one is."""
     close = closest(str(rate), [str(r) for r in sorted(USUAL_BAUDRATES)])
     return f"; did you mean {close}?" if close else ""
 
 
-def _rate_hz(sensor: SensorConfig) -> float:
+def frame_rate_hz(sensor: SensorConfig) -> float:
     """How often a sensor's frames come: its polls, or its sampling rate."""
     return 1.0 / sensor.poll.interval_s if sensor.poll is not None else sensor.sampling_rate_hz

@@ -18,7 +18,7 @@ from sensord.formats import FORMATS
 from sensord.schema import decode_escapes
 from sensord.serial_settings import BYTESIZES, PARITIES, PARITY_WORDS, STOPBITS
 
-__all__ = ["_daemon_config_of", "_given", "_parser"]
+__all__ = ["build_parser", "daemon_config_of", "given_options"]
 
 
 #: How long ``sensord reload`` waits for the outcome by default: well inside the 30 s that
@@ -47,7 +47,7 @@ Run 'sensord COMMAND --help' for the options of a command.
 """
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sensord",
         description=DESCRIPTION,
@@ -662,7 +662,7 @@ def _decimal_or_hex(text: str) -> int:
 # -- what a command line gives ---------------------------------------------------------------------
 
 
-def _daemon_config_of(pid: int, *, worker: bool = True) -> str | None:
+def daemon_config_of(pid: int, *, worker: bool = True) -> str | None:
     """The config file (resolved) that process ``pid`` runs when it is ``sensord run``
     (``sensord run``, ``python -m sensord run``; with ``worker``, a worker's ``run --shard``,
     which runs its primary's file), its options read by the parser that ``sensord run``
@@ -686,7 +686,7 @@ def _daemon_config_of(pid: int, *, worker: bool = True) -> str | None:
     try:
         # quiet: a command line this version does not read is no sensord run of the file
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            args, _ = _parser().parse_known_args(rest)
+            args, _ = build_parser().parse_known_args(rest)
     except SystemExit:
         return None
     if args.command != "run":
@@ -696,7 +696,7 @@ def _daemon_config_of(pid: int, *, worker: bool = True) -> str | None:
         # started it, runs the file itself
         if not worker:
             return None
-        return _daemon_config_of(_parent_of(pid), worker=False)
+        return daemon_config_of(_parent_of(pid), worker=False)
     config = str(args.config or DEFAULT_CONFIG_PATH)
     if not os.path.isabs(config):
         try:  # only a relative path needs it: another user's cwd is not ours to read
@@ -718,7 +718,7 @@ def _parent_of(pid: int) -> int:
     return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
 
 
-def _given(*options: tuple[str, object]) -> list[str]:
+def given_options(*options: tuple[str, object]) -> list[str]:
     """The names of ``options`` (name, parsed value) given on the command line: an option not
     given parses as None, a flag not given as False."""
     return [name for name, value in options if value is not None and value is not False]

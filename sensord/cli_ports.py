@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 from sensord.address import parse_address
-from sensord.cli_common import _print_config_error, _rate_hz
+from sensord.cli_common import frame_rate_hz, print_config_error
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.errors import EXIT_INVALID, EXIT_OK, ConfigError
 from sensord.ports import check_device, format_ports, list_ports
 
-__all__ = ["_cmd_ports"]
+__all__ = ["cmd_ports"]
 
 
-def _cmd_ports(args: argparse.Namespace) -> int:
+def cmd_ports(args: argparse.Namespace) -> int:
     configured: dict[str, str] = {}
     rates: dict[str, float] = {}
     path: Path | None = args.config
@@ -30,7 +30,7 @@ def _cmd_ports(args: argparse.Namespace) -> int:
             config = load_config(path)
         except ConfigError as exc:
             # the ports are listed all the same: which is which is what fixes a wrong port
-            _print_config_error(exc)
+            print_config_error(exc)
             print(
                 f"sensord: {path} is not valid: the ports are listed without the sensors "
                 "that use them",
@@ -39,7 +39,7 @@ def _cmd_ports(args: argparse.Namespace) -> int:
             invalid = True
         else:
             configured = {s.name: s.port for s in config.sensors}
-            rates = {s.name: _rate_hz(s) for s in config.sensors}
+            rates = {s.name: frame_rate_hz(s) for s in config.sensors}
     ports = list_ports(configured, rates_hz=rates, probe=args.probe)
     print(format_ports(ports))
     absent = [

@@ -10,16 +10,16 @@ import math
 import sys
 
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
-from sensord.cli_common import USUAL_BAUDRATES, _usual_rate
-from sensord.cli_parser import _given
+from sensord.cli_common import USUAL_BAUDRATES, usual_rate_hint
+from sensord.cli_parser import given_options
 from sensord.config_tables import CONNECT_DELAY_MAX_S
 from sensord.errors import EXIT_USAGE
 from sensord.serial_settings import SerialSettings
 
-__all__ = ["_cmd_record"]
+__all__ = ["cmd_record"]
 
 
-def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from sensord.tools import record  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
     if args.interval_s is not None and args.request is None:
@@ -38,7 +38,7 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             f"argument --connect-delay: must be a number of seconds in [0, "
             f"{CONNECT_DELAY_MAX_S:g}], got {connect_delay_s:g}"
         )
-    line = _given(
+    line = given_options(
         ("--baudrate", args.baudrate),
         ("--bytesize", args.bytesize),
         ("--parity", args.parity),
@@ -86,7 +86,7 @@ def _cmd_record(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     if args.baudrate is not None and args.baudrate not in USUAL_BAUDRATES:
         print(
             f"sensord: note: --baudrate {args.baudrate} is not a usual line speed"
-            f"{_usual_rate(args.baudrate)}",
+            f"{usual_rate_hint(args.baudrate)}",
             file=sys.stderr,
         )
     return record(

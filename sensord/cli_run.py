@@ -14,14 +14,14 @@ import structlog
 
 from sensord import log as logsetup
 from sensord.build import RESTART_COMMAND
-from sensord.cli_common import _print_config_error
+from sensord.cli_common import print_config_error
 from sensord.config import DEFAULT_CONFIG_PATH, load_config_text
 from sensord.daemon import Daemon
 from sensord.errors import EXIT_INVALID, EXIT_USAGE, ConfigError
 from sensord.service import deferred_signals
 from sensord.shard import RESTARTS_IN_ROW_ENV, STABLE_AFTER_S, restarts_in_row, starts_quietly
 
-__all__ = ["EXIT_MIXED_BUILD", "_cmd_run", "max_workers"]
+__all__ = ["EXIT_MIXED_BUILD", "cmd_run", "max_workers"]
 
 
 #: A ``--workers`` worker that imported another package than its primary runs.
@@ -33,7 +33,7 @@ def max_workers() -> int:
     return 2 * (os.cpu_count() or 1)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     with deferred_signals():
         return _run(args)
 
@@ -68,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
             # directory the daemon started in
             path = _absolute_config_path(path)
     except ConfigError as exc:
-        _print_config_error(exc)
+        print_config_error(exc)
         return EXIT_INVALID
     if args.shard is not None:  # before configure: the log's own lines name the worker too
         structlog.contextvars.bind_contextvars(worker=args.shard[0])

@@ -13,8 +13,8 @@ import select
 import sys
 import time
 
-from sensord.cli_common import _print_config_error
-from sensord.cli_parser import _given
+from sensord.cli_common import print_config_error
+from sensord.cli_parser import given_options
 from sensord.config import Config, load_config
 from sensord.config_sensor import SensorConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
@@ -22,7 +22,7 @@ from sensord.schema import closest
 from sensord.sensor_source import make_device
 from sensord.sources.simulated import SimulatedDevice
 
-__all__ = ["_cmd_simulate"]
+__all__ = ["cmd_simulate"]
 
 
 #: Why an option of ``sensord simulate`` does not apply to ``--replay``.
@@ -47,13 +47,13 @@ ONLY_FOR_REPLAY = {
 }
 
 
-def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from sensord.demo import demo_config  # noqa: PLC0415  (a command's module: the daemon does not load it)
     from sensord.tools import device_pty, play_on_pty  # noqa: PLC0415  (a command's module: the daemon does not load it)
 
     if args.replay is not None:
         for key, why in NOT_FOR_REPLAY.items():
-            if _given((key, getattr(args, key))):
+            if given_options((key, getattr(args, key))):
                 parser.error(why)
         return play_on_pty(
             args.replay,
@@ -63,14 +63,14 @@ def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
             seconds=args.seconds,
         )
     for key, why in ONLY_FOR_REPLAY.items():
-        if _given((key, getattr(args, key))):
+        if given_options((key, getattr(args, key))):
             parser.error(why)
     if args.stdout and args.link is not None:
         parser.error("--link names the pty; with --stdout there is none")
     try:
         config = load_config(args.config) if args.config else demo_config()
     except ConfigError as exc:
-        _print_config_error(exc)
+        print_config_error(exc)
         return EXIT_INVALID
     if args.sensor:
         try:
@@ -88,7 +88,7 @@ def _cmd_simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     else:
         sensor = config.sensors[0]
     if sensor.is_modbus:
-        given = " and ".join(_given(("--stdout", args.stdout), ("--rate", args.rate)))
+        given = " and ".join(given_options(("--stdout", args.stdout), ("--rate", args.rate)))
         if given:
             print(
                 f"sensord: {sensor.name} is a Modbus device: it answers requests on a pty "

@@ -126,7 +126,7 @@ def test_check_warns_but_does_not_fail(
         "sampling_rate_hz = 50\n"
         '[[sensors.channels]]\nname = "v"\n'
     )
-    assert cli_check._check_devices(config, sys_root=str(tmp_path))
+    assert cli_check.check_devices(config, sys_root=str(tmp_path))
     out = capsys.readouterr().out
     assert f"device fast: {pty_pair.path} ok" in out
     assert "  warning: fast: latency_timer of" in out

@@ -1370,7 +1370,7 @@ def test_a_broken_pipe_that_is_not_the_output_is_not_hidden(
         ours.sendall(b"x" * 65536)  # the peer is gone: EPIPE
         return 0
 
-    monkeypatch.setattr(cli_run, "_cmd_run", run)
+    monkeypatch.setattr(cli_run, "cmd_run", run)
     try:
         with pytest.raises(BrokenPipeError):
             cli.main(["run"])
@@ -1419,7 +1419,7 @@ def test_the_config_of_a_running_sensord_is_read_as_its_command_line_takes_it(
     monkeypatch.setattr(cli_parser, "DEFAULT_CONFIG_PATH", this)
     argv = [a.replace("{other}", str(other)) for a in option]
     with sensord_run_lookalike(tmp_path, argv) as pid:
-        assert cli_parser._daemon_config_of(pid) == str(other)
+        assert cli_parser.daemon_config_of(pid) == str(other)
 
 
 def test_a_sensord_of_another_user_running_an_absolute_path_is_recognised(
@@ -1432,7 +1432,7 @@ def test_a_sensord_of_another_user_running_an_absolute_path_is_recognised(
     config.write_text("")
     os.chmod(tmp_path, 0o755)
     with sensord_run_lookalike(tmp_path, ["--config", str(config)]) as pid:
-        seen = run_as_user(65534, lambda: str(cli_parser._daemon_config_of(pid)))
+        seen = run_as_user(65534, lambda: str(cli_parser.daemon_config_of(pid)))
     assert seen == str(config)
 
 
@@ -1445,7 +1445,7 @@ def test_check_run_as_root_judges_a_device_for_the_service_user(
     with PtyPair() as pair:
         config = parse_config(MINIMAL.replace('"sim://probe"', f'"{pair.path}"'))
         os.chmod(pair.path, 0o600)
-        assert not cli_check._check_devices(config, service_user="nobody")
+        assert not cli_check.check_devices(config, service_user="nobody")
         out = capsys.readouterr().out
         assert (
             "sensors[0].port (sensor 'probe'): user nobody (the service's, with groups dialout) may"
@@ -1453,11 +1453,11 @@ def test_check_run_as_root_judges_a_device_for_the_service_user(
         )
         assert "sudo usermod -aG " in out
         os.chmod(pair.path, 0o666)
-        assert cli_check._check_devices(config, service_user="nobody")
+        assert cli_check.check_devices(config, service_user="nobody")
         assert f"device probe: {pair.path} ok" in capsys.readouterr().out
         # no such user (sensord not installed as a service): root's view stands
         os.chmod(pair.path, 0o600)
-        assert cli_check._check_devices(config, service_user="no-such-user-here")
+        assert cli_check.check_devices(config, service_user="no-such-user-here")
 
 
 def test_the_http_table_of_a_file_not_valid_toml_is_read_only_when_the_error_is_elsewhere(

@@ -222,7 +222,7 @@ def command_parsers() -> dict[str, argparse.ArgumentParser]:
         return {}
 
     parsers: dict[str, argparse.ArgumentParser] = {}
-    for name, parser in subcommands(cli_parser._parser()).items():
+    for name, parser in subcommands(cli_parser.build_parser()).items():
         parsers[name] = parser
         for verb, verb_parser in subcommands(parser).items():
             parsers[f"{name} {verb}"] = verb_parser

@@ -187,14 +187,14 @@ def test_check_warns_of_a_device_the_installed_unit_refuses_and_still_passes(
 ) -> None:
     with PtyPair() as pair:
         config = parse_config(config_with("", pair.path))
-        assert cli_check._check_devices(config, unit_path=strict_unit(tmp_path))
+        assert cli_check.check_devices(config, unit_path=strict_unit(tmp_path))
         out = capsys.readouterr().out
         assert f"device probe: {pair.path} ok" in out
         assert "  warning: device probe: " in out
         assert "DeviceAllow=char-pts rw" in out
-        assert cli_check._check_devices(config, unit_path=SHIPPED_UNIT)
+        assert cli_check.check_devices(config, unit_path=SHIPPED_UNIT)
         assert "warning" not in capsys.readouterr().out
-        assert cli_check._check_devices(config, unit_path="/nonexistent/sensord.service")
+        assert cli_check.check_devices(config, unit_path="/nonexistent/sensord.service")
         assert "warning" not in capsys.readouterr().out
 
 

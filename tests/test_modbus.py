@@ -44,7 +44,7 @@ from sensord import probe_wire
 from sensord.bus import Bus
 from sensord.capture import RX, parse_capture
 from sensord.cli import main
-from sensord.cli_check import _tcp_reachable
+from sensord.cli_check import tcp_reachable
 from sensord.config import Config
 from sensord.config_sensor import SensorConfig
 from sensord.demo import demo_config
@@ -1505,9 +1505,9 @@ def test_check_exits_soon_after_a_name_lookup_that_hangs() -> None:
         "import socket, time\n"
         "def hangs(*args, **kwargs):\n    time.sleep(8)\n    raise socket.gaierror(-3, 'x')\n"
         "socket.getaddrinfo = hangs\n"
-        "from sensord.cli_check import _tcp_reachable\n"
+        "from sensord.cli_check import tcp_reachable\n"
         "print(time.monotonic(), flush=True)\n"
-        "print(_tcp_reachable('modbus-tcp://hanging.example:502'))\n"
+        "print(tcp_reachable('modbus-tcp://hanging.example:502'))\n"
     )
     done = subprocess.run(  # in the tree under test, not the package installed
         [sys.executable, "-c", script],
@@ -1542,7 +1542,7 @@ def test_check_tries_every_address_of_a_name(monkeypatch: pytest.MonkeyPatch) ->
             return real(host, at, *args, **kwargs)
 
         monkeypatch.setattr(socket, "getaddrinfo", both)
-        assert _tcp_reachable(f"modbus-tcp://gw.example:{port}") == "accepts connections"
+        assert tcp_reachable(f"modbus-tcp://gw.example:{port}") == "accepts connections"
 
 
 def test_check_gives_up_on_a_connect_that_goes_unanswered(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1556,7 +1556,7 @@ def test_check_gives_up_on_a_connect_that_goes_unanswered(monkeypatch: pytest.Mo
         full.listen(0)  # room for one connection not yet accepted
         queued.connect(full.getsockname())
         started = time.monotonic()
-        said = _tcp_reachable(f"modbus-tcp://127.0.0.1:{full.getsockname()[1]}")
+        said = tcp_reachable(f"modbus-tcp://127.0.0.1:{full.getsockname()[1]}")
         waited_s = time.monotonic() - started
     assert said == "does not accept a connection now (no answer); sensord retries it while it runs"
     assert 0.3 <= waited_s < 1.5, waited_s
