@@ -1285,6 +1285,7 @@ print(" ".join(sorted(set(sys.modules) - before)))
 _COMMAND_MODULES = {
     "cli_check",
     "cli_client",
+    "cli_describe",
     "cli_ports",
     "cli_record",
     "cli_simulate",
