@@ -32,49 +32,86 @@ __all__ = ["STAGE_REJECT_REASONS", "SnapshotSensor", "add_step", "sensor_snapsho
 
 
 class SnapshotSensor(Protocol):
-    """What ``sensor_snapshot`` reads of a sensor (``SensorRuntime``)."""
+    """What ``sensor_snapshot`` reads of a sensor (``SensorRuntime``): each member read
+    only."""
 
     # what it is, and its state
-    name: str
-    config: SensorConfig
-    simulated: bool
-    state: str
-    state_since: float
-    _clock: Callable[[], float]
-    _stale_after_s: float
-    _warm_until: float
+    @property
+    def name(self) -> str: ...
+    @property
+    def config(self) -> SensorConfig: ...
+    @property
+    def simulated(self) -> bool: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def state_since(self) -> float: ...
+    @property
+    def _clock(self) -> Callable[[], float]: ...
+    @property
+    def _stale_after_s(self) -> float: ...
+    @property
+    def _warm_until(self) -> float: ...
     # its frames and bytes
-    framer: Framer
-    decoder_counts: DecoderCounts
-    last_frame_at: float | None
-    _frame_before_open: float | None
-    bytes_read: int
-    bus_skipped_bytes: int
-    ignored: int
-    parse_errors: dict[str, int]
+    @property
+    def framer(self) -> Framer: ...
+    @property
+    def decoder_counts(self) -> DecoderCounts: ...
+    @property
+    def last_frame_at(self) -> float | None: ...
+    @property
+    def _frame_before_open(self) -> float | None: ...
+    @property
+    def bytes_read(self) -> int: ...
+    @property
+    def bus_skipped_bytes(self) -> int: ...
+    @property
+    def ignored(self) -> int: ...
+    @property
+    def parse_errors(self) -> dict[str, int]: ...
     # its channels, and the counters of the chains a reload replaced
-    _channel_list: tuple[ChannelRuntime, ...]
-    _retired_steps: dict[str, StepSnapshot]
-    _unmeasured: dict[str, str]
+    @property
+    def _channel_list(self) -> tuple[ChannelRuntime, ...]: ...
+    @property
+    def _retired_steps(self) -> dict[str, StepSnapshot]: ...
+    @property
+    def _unmeasured(self) -> dict[str, str]: ...
     # its port's counters
-    reconnects: int
-    silent_reconnects: int
-    idle_reopens: int
-    open_failures: int
-    pipeline_errors: int
-    _last_error_at: float | None
-    line: LineErrors
-    local_echo: EchoCounts | None
-    peer_shared: bool
+    @property
+    def reconnects(self) -> int: ...
+    @property
+    def silent_reconnects(self) -> int: ...
+    @property
+    def idle_reopens(self) -> int: ...
+    @property
+    def open_failures(self) -> int: ...
+    @property
+    def pipeline_errors(self) -> int: ...
+    @property
+    def _last_error_at(self) -> float | None: ...
+    @property
+    def line(self) -> LineErrors: ...
+    @property
+    def local_echo(self) -> EchoCounts | None: ...
+    @property
+    def peer_shared(self) -> bool: ...
     # what tells its hint
-    stale_hint: str | None
-    rejects: FrameRejects
-    modbus: ModbusCounters | None
-    dialogue: Dialogue | None
-    _faults: dict[str, float]
-    _fault_detail: str
-    _filter_watch: FilterWatch
-    _fix_watch: FixWatch
+    @property
+    def stale_hint(self) -> str | None: ...
+    @property
+    def rejects(self) -> FrameRejects: ...
+    @property
+    def modbus(self) -> ModbusCounters | None: ...
+    @property
+    def dialogue(self) -> Dialogue | None: ...
+    @property
+    def _faults(self) -> dict[str, float]: ...
+    @property
+    def _fault_detail(self) -> str: ...
+    @property
+    def _filter_watch(self) -> FilterWatch: ...
+    @property
+    def _fix_watch(self) -> FixWatch: ...
 
     @property
     def last_error(self) -> str:
