@@ -446,8 +446,9 @@ class SensorRuntime:
         self._warm_until = -math.inf
         self._may_be_cold = True
         #: the hold under way is the first answers of a run of a device polled on a working
-        #: period (``run_began``), not a warm-up: its end is not logged
+        #: period (``run_began``), not a warm-up: its end is not logged; and when it began
         self._warm_quiet = False
+        self._quiet_began = -math.inf
         #: the readings taken when the last warm-up started (none are taken during it), and
         #: when it started
         self._readings_at_warm = 0
@@ -849,7 +850,8 @@ class SensorRuntime:
         sensor (:meth:`carry_warm_up`), with the device present all along, does not warm up
         again, and a warm-up under way goes on to its end (``warmup_s`` after its start at
         most), as does the hold of a run's first answers (``run_began``: the device's fan
-        spins up whatever the port does), quietly; ``warmup_s = 0`` ends either, and a
+        spins up whatever the port does), quietly (``warmup_s`` after the run's first answer at
+        most); ``warmup_s = 0`` ends either, and a
         simulated or replayed port never warms up."""
         warmup_s = self.config.warmup_s
         quiet, self._warm_quiet = self._warm_quiet, False
@@ -869,6 +871,7 @@ class SensorRuntime:
         elif now < self._warm_until:
             if quiet:  # a run's first answers held (``run_began``) go on being held, quietly
                 self._warm_quiet = True
+                self._warm_until = min(self._warm_until, self._quiet_began + warmup_s)
             else:
                 self._warm_until = min(self._warm_until, self._warm_began + warmup_s)
         else:
@@ -887,6 +890,7 @@ class SensorRuntime:
         self._warm_began = before._warm_began
         self._warm_by_silence = before._warm_by_silence
         self._warm_quiet = before._warm_quiet
+        self._quiet_began = before._quiet_began
 
     def carry_device(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the
@@ -1649,6 +1653,7 @@ class SensorRuntime:
 
         self._warm_until = now + min(RUN_SETTLE_S, self.config.warmup_s)
         self._warm_quiet = True
+        self._quiet_began = now
 
     def on_working_period(self, now: float) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.on_working_period`: a device on a working

@@ -1917,6 +1917,52 @@ def test_a_reload_during_a_polled_sds011_s_run_hold_holds_to_its_end_without_a_w
     assert warmed == []
 
 
+def test_a_reload_that_shortens_warmup_s_during_a_polled_sds011_s_run_hold_shortens_the_hold() -> (
+    None
+):
+    """An SDS011 in query mode on a working period of 1 minute, polled every 3 s, with the
+    preset's warm-up (30 s: a run's first answers held RUN_SETTLE_S, 15 s): 4 s into the
+    run, a reload gives its table ``warmup_s = 6``. The hold is a warm-up and lasts no
+    longer than the table allows (README): it ends 6 s after the run's first answer, so the
+    spin-up's zeros that come after that (its answers of a run's first 12 s read 0,
+    SpinningSds011) are published as the table asks."""
+    clock = Clock()
+    table: dict[str, Any] = {
+        "port": "",
+        "preset": "sds011",
+        "simulate": "never",
+        "setup": ["query_mode", "working_period=1"],
+        "poll": {"command": "query", "interval_s": 3.0},
+    }
+    with PtyPair() as pair, capture_logs():
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = SpinningSds011(pair, clock)
+        device = PeriodicSds011(clock, 1)
+        sds.device = device
+        sds.run(rt, device.began + 60.0)  # the first run, the open's warm-up
+        sds.run(rt, device.began + 60.0 + 4.0)  # its second run's first answer in it
+        held_left = rt.snapshot().warmup_left_s
+        assert held_left is not None
+        assert held_left > 6.0  # held for RUN_SETTLE_S
+        held_for = RUN_SETTLE_S - held_left
+        before = rt
+        rt.stop()
+        rt = SensorRuntime(sensor_config({**table, "warmup_s": 6.0}), clock=clock, wall_clock=clock)
+        rt.carry_warm_up(before)
+        assert rt.try_open()
+        left = rt.snapshot().warmup_left_s
+        assert left is not None
+        assert left == pytest.approx(6.0 - held_for)  # 6 s from the run's first answer
+        sds.run(rt, device.began + 120.0)
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+        assert rt.state == "up"
+        rt.stop()
+    assert stats is not None
+    assert stats.min == 0.0  # a spin-up zero 6 s after the run's first answer is published
+
+
 def test_a_polled_sds011_on_a_working_period_that_loses_its_supply_goes_stale() -> None:
     """An SDS011 in query mode on a working period of 1 minute, polled every 5 s, whose
     supply is cut: its unanswered polls are neither counted nor logged (its sleep leaves as
