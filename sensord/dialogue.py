@@ -87,7 +87,8 @@ is run again, while the port stays open, when
   pace of its polls, leaves one frame in each poll interval, soon after its poll, as an
   answer would; a device that took the command sends none unasked after it). Told at the
   end of the wait for that reply, 7 s after the command was first written (a warning with
-  the command and the poll, once a minute: ``_streams_on``), and set up again once the wait
+  the command and the poll, once a minute, and past a spell's third find only its 4th, 8th,
+  16th ...: ``_streams_on``), and set up again once the wait
   after that run allows, at the end of a poll interval; each such re-run that finds it
   streaming on brings the next, the waits doubling; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
@@ -558,6 +559,10 @@ class Dialogue:
         self._frames_at_setup_write = 0
         self._setup_written_at = 0.0
         self._streamed_at: float | None = None
+        #: the set-ups of this spell that found it streaming on (since it last answered only
+        #: its polls for a whole wait, or came back after a silence): told while few, then
+        #: the 4th, 8th, 16th ..., as the re-runs they bring are
+        self._streamed_finds = 0
         #: how many poll intervals running with no frame sent unasked end a stretch of
         #: intervals with such frames: as many as a stream at the device's slowest pace
         #: leaves between two of its frames, and one more (1: two such intervals count
@@ -790,6 +795,7 @@ class Dialogue:
         self._rerun_wait = self._stale_after_s
         self._rerun_at = -math.inf
         self._spell_reruns = 0
+        self._streamed_finds = 0
 
     def answers_again(self) -> None:
         """A device whose set-up does not run while it is stale (``reruns_while_stale``
@@ -1065,8 +1071,16 @@ class Dialogue:
         poll interval with one frame, which the polls alone tell only once its frames drift
         past them). Logged at once, at most once a minute, with the poll; the set-up runs
         again (``setup_reruns``) once the wait after this run allows, at the end of a poll
-        interval, and each such run that finds it streaming on is told so again."""
+        interval, and each such run that finds it streaming on is told so again while they
+        are few, then the 4th, 8th, 16th ... of the spell (a clone streaming for a month is
+        set up again every :data:`RERUN_MAX_WAIT_S`: a few dozen lines, not 8,000), those
+        not told counted in ``suppressed``."""
         self._streamed_at = self._unasked_at = now  # the re-runs' wait doubles from here
+        self._streamed_finds += 1
+        found = self._streamed_finds
+        if found > 3 and found & (found - 1):
+            self._errors.hold("streams-on")
+            return
         held = self._errors.check("streams-on")
         if held is None:
             return
@@ -1709,3 +1723,4 @@ class Dialogue:
             ):
                 self._rerun_wait = self._stale_after_s
                 self._streaming_told = False
+                self._streamed_finds = 0

@@ -677,6 +677,36 @@ def test_a_pms_that_takes_no_command_and_streams_at_the_pace_of_its_polls_is_tol
     assert readings(rt) == pms.sent
 
 
+def test_a_pms_that_takes_no_command_streaming_for_hours_is_told_of_it_a_few_times() -> None:
+    """A PMS5003 clone that takes no command (avaldebe/PMserial issue #2), streaming a frame
+    a second as it is polled every second, for 4 hours: each set-up run finds it streaming on, and the
+    re-runs go on every RERUN_MAX_WAIT_S once their waits have doubled up to it. A daemon
+    left for months with such a unit logs a few dozen lines of it, not one each re-run:
+    the warning tells the first three finds and then the 4th, 8th, 16th ..., as the re-run
+    lines do, and counts those not told in ``suppressed``."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, interval_s=1.0)
+        pms = Pms5003(pair, clock, period=1.0)
+        start = clock.now
+        pms.next_frame_at = start + 0.2
+        pms.device = DeafPms5003()
+        pms.run(rt, start + 4 * 3600.0)
+        assert rt.state == "up"
+        rt.stop()
+    told = [e for e in logs if e["event"].startswith("the device streams unasked")]
+    finds = rt.setup_reruns + 1  # the connect's run and each re-run
+    assert finds >= 45  # every RERUN_MAX_WAIT_S for hours
+    # at most once a minute, the first three and then the 4th, 8th, 16th ... of them: the
+    # last told is the greatest power of two of them, and those before it are counted
+    assert len(told) <= len([n for n in range(1, finds + 1) if n <= 3 or not n & (n - 1)])
+    assert sum(1 + e["suppressed"] for e in told) == 2 ** int(math.log2(finds))
+    assert told[-1]["suppressed"] > 0
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert len(told) <= len(lines) + 1
+    assert readings(rt) == pms.sent
+
+
 class AckLostPms5003(PresetDevice):
     """A PMS5003 that takes ``passive_mode`` at its ``takes``-th write (a device busy or just
     powered misses a command now and then) and whose reply to it is lost on the line, every
