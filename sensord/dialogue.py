@@ -163,7 +163,10 @@ no warm-up is longer than the sensor's table allows), when it is polled often en
 answer comes after them within its 30 s run (every 7.5 s or more often: the first answer may
 come a poll interval into the run); the rest of each run's answers are published. A reopen
 of its port or a reload that changes its sensor during such a hold leaves it to its end,
-quietly: the fan spins up whatever the port does. A poll answered with
+quietly: the fan spins up whatever the port does; and the first poll answered after an open
+begins a hold as a run's first answer does (``_run_unknown``: the device may have slept
+through the open and its set-up, and its first answer be a run's first; one awake mid-run
+has the rest of that run's answers held). A poll answered with
 the device's answer spoilt on the line, its frame not whole but its check holding over what came (an
 MH-Z19's answer that lost its first byte, or a passive PMS's frame that lost a start byte,
 ``sensord.formats.presets.spoilt_answer_check``), is
@@ -694,6 +697,11 @@ class Dialogue:
         #: the poll requests in a row that no frame answered (``SILENT_POLLS``), of those the
         #: device answered since the port opened (of any before it answered one)
         self._silent_polls = 0
+        #: of a device on a working period, no poll was answered since the port opened: it
+        #: may have been asleep at the open, and its first answer be the first of a run, its
+        #: fan spinning up, which begins a hold as a run's does (one awake mid-run has the
+        #: rest of its run's answers held, no more)
+        self._run_unknown = False
         #: since the last poll a frame answered: whether a poll was answered with the device's
         #: answer spoilt on the line, and whether :data:`SILENT_POLLS` in a row went silent
         #: (``powered_through``)
@@ -741,6 +749,7 @@ class Dialogue:
         self.awaiting_response = False
         self._forget_polls()
         self._silent_polls = 0
+        self._run_unknown = True
         self._spell_spoilt = self._spell_silent = False
         self._port.heard = None
         self._setup_sent = 0
@@ -1626,8 +1635,10 @@ class Dialogue:
         if self._unasked is None or self._asked_at == -math.inf:
             return
         sleep = self._sleep_polls
-        if asked and sleep is not None and self._silent_polls >= sleep:  # asleep until now
-            self._port.run_began(now)
+        if asked and sleep is not None and (self._silent_polls >= sleep or self._run_unknown):
+            self._port.run_began(now)  # asleep until now, or maybe (the first since the open)
+        if asked:
+            self._run_unknown = False
         if asked and count == 1:
             if not self._judges_late or now - self._asked_at <= self._answer_within_s:
                 return

@@ -1993,6 +1993,45 @@ def test_a_reload_that_shortens_warmup_s_during_a_polled_sds011_s_run_hold_short
     assert stats.min == 0.0  # a spin-up zero 6 s after the run's first answer is published
 
 
+@pytest.mark.parametrize("into_period_s", [35.0, 57.0], ids=["mid-sleep", "just before its run"])
+def test_a_polled_sds011_s_port_reopened_while_it_sleeps_holds_its_next_runs_first_answers(
+    into_period_s: float,
+) -> None:
+    """An SDS011 in query mode on a working period of 1 minute, polled every 3 s, with the
+    preset's warm-up: its port is opened again while it sleeps (a read error; the device
+    powered all along, so no warm-up), 25 s or 3 s before its next run. Its set-up goes
+    unanswered, and the polls after it are fewer than a sleep's before the run begins (or
+    none: the set-up is still written as it wakes), yet the first answer is still the first
+    of a run, its fan spinning up (its answers of a run's first 12 s read 0,
+    SpinningSds011): the run's first answers are held as any run's, five of them, and no
+    zero is published."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs():
+        rt = sds011_on(
+            pair,
+            clock,
+            ["query_mode", "working_period=1"],
+            {"command": "query", "interval_s": 3.0},
+            warmup_s=None,
+        )
+        sds = SpinningSds011(pair, clock)
+        device = PeriodicSds011(clock, 1)
+        sds.device = device
+        sds.run(rt, device.began + 120.0 + into_period_s)
+        rt.disconnect("read error: device reports readiness to read but returned no data")
+        assert rt.try_open()
+        assert rt.snapshot().warmup_left_s is None  # powered all along: no warm-up
+        ignored, before = rt.ignored, readings(rt)
+        sds.run(rt, device.began + 180.0 + 30.0)
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+        assert rt.state == "up"
+        rt.stop()
+    assert stats is not None
+    assert stats.min == 123.6  # no spin-up zero published
+    assert rt.ignored - ignored >= 4  # the run's first 15 s, from its first answer
+    assert readings(rt) - before >= 4  # the run's answers after them
+
+
 def test_a_polled_sds011_on_a_working_period_that_loses_its_supply_goes_stale() -> None:
     """An SDS011 in query mode on a working period of 1 minute, polled every 5 s, whose
     supply is cut: its unanswered polls are neither counted nor logged (its sleep leaves as
