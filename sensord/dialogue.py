@@ -338,7 +338,9 @@ STREAMS_ON_HINT = (
     "the command (PMS clones and some PMSA003 firmware take no passive_mode or read) and "
     "streams at its own pace, so its polls answer nothing and its readings come as it sends "
     "them; to read it as it streams, drop the sensor's poll table and the command from its "
-    "setup; if it should take it, check that the adapter's TX reaches the sensor's RX"
+    "setup; if it should take it, check that the adapter's TX reaches the sensor's RX (a "
+    "unit just powered or woken from sleep may ignore commands a while and take them at the "
+    "set-up that follows)"
 )
 
 #: Why a device that sent nothing at all did not acknowledge a set-up command.
