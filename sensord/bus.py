@@ -560,6 +560,7 @@ class Bus:
             device.unwritten = list(device.writes)
             device.write_polls.clear()
             device.late_writes.clear()
+            device.late_refusals.clear()
             self.reads.at_every_poll(device)
             device.drain_until = float("-inf")
             self._hold(device)
@@ -1378,6 +1379,7 @@ class Bus:
                 device.unwritten = list(device.writes)
                 device.write_polls.clear()
                 device.late_writes.clear()
+                device.late_refusals.clear()
                 device.pending[0:0] = device.unwritten
             self.reads.at_every_poll(device)  # (it may have restarted with another map)
         long = False

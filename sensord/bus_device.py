@@ -64,6 +64,10 @@ class _Device:
         #: asked anew (at an open, a return, or once answered or given up): a device that
         #: stores the value before it answers, which a longer timeout takes
         self.late_writes: set[Request] = set()
+        #: its set-up writes not got through yet whose last answer after their timeout (RTU)
+        #: was a refusal, with its exception code: given up, such a write is told as refused
+        #: (``DeviceReads``), not as unanswered
+        self.late_refusals: dict[Request, int] = {}
         self.counters.reads = len(self.reads)
         device = config.modbus_device
         self.interval_s = device.interval_s

@@ -42,6 +42,7 @@ __all__ = [
     "BUSY_CODE",
     "DOWN_AFTER_TIMEOUTS",
     "ECHO_NO_ANSWER_HINT",
+    "LATE_REFUSAL_HINT",
     "LATE_WRITE_HINT",
     "NOISE_HINT",
     "NO_ANSWER_HINT",
@@ -119,6 +120,13 @@ WRITE_IGNORED_HINT = (
 #: protocol: the normal response to 05 and 06 is "an echo of the request, returned after the
 #: register contents have been written"; 15 and 16 answer with address and count), so the
 #: write is taken, not given up as unanswered.
+#: What a set-up write whose refusals came after modbus.timeout_s says after the hint of
+#: its refusal: they were late answers, and the write was asked again meanwhile.
+LATE_REFUSAL_HINT = (
+    "its refusals came after modbus.timeout_s (counted late, logged as 'answer after the "
+    "timeout'), so it was asked again at each poll until given up"
+)
+
 LATE_WRITE_HINT = (
     "its answers to this write came after modbus.timeout_s (counted late, logged as 'answer "
     "after the timeout'), and a device answers a write once it holds the value: the write is "
@@ -613,6 +621,7 @@ class DeviceReads:
         fields: dict[str, Any] = {"sensor": device.sensor.name, "write": expected.described()}
         device.write_polls.pop(expected, None)
         device.late_writes.discard(expected)
+        device.late_refusals.pop(expected, None)
         if expected in device.unwritten:
             device.unwritten.remove(expected)
         if code:
@@ -669,6 +678,7 @@ class DeviceReads:
             device.unwritten.remove(expected)
         late = expected in device.late_writes
         device.late_writes.discard(expected)
+        refused = device.late_refusals.pop(expected, 0)
         assert isinstance(expected, WriteRequest)
         if late:  # its answers came, after the timeout: the device holds the value
             self.log.warning(
@@ -680,7 +690,19 @@ class DeviceReads:
             )
             return
         held = self._errors.check(f"write:{device.sensor.name}:{expected.described()}")
-        if held is not None:
+        if held is not None and refused:  # its last answer, after the timeout, refused it
+            self.log.warning(
+                "device refused a set-up write",
+                sensor=device.sensor.name,
+                write=expected.described(),
+                code=refused,
+                meaning=EXCEPTION_NAMES.get(refused, "not standard"),
+                late=True,
+                hint=f"{WRITE_BUSY_HINT if refused == BUSY_CODE else WRITE_REFUSED_HINT}; "
+                f"{LATE_REFUSAL_HINT}",
+                suppressed=held,
+            )
+        elif held is not None:
             self.log.warning(
                 "set-up write unanswered",
                 sensor=device.sensor.name,

@@ -118,6 +118,8 @@ class StrayFrames:
                 # whose lateness the copy paid and counted
                 taken = self._late_write_refused(device, response)
                 echoed = taken and device.late_in_row > 0
+            if response.exception_code and function in _WRITE_CODES:
+                self._note_late_refusal(device, response)
             if not echoed:
                 if not device.owed:
                     self._unasked_frame(device, response.unit, now)
@@ -129,7 +131,10 @@ class StrayFrames:
                 device.late_s = max(device.late_s, min(after_s, limit_s))
             if response.function_code in _WRITE_CODES:
                 # a set-up write's answer (its copy, or address and count) after its timeout
-                device.late_writes.update(w for w in device.writes if w.answers(response.frame, 0))
+                answered = [w for w in device.writes if w.answers(response.frame, 0)]
+                device.late_writes.update(answered)
+                for write in answered:  # (its last late word is no refusal)
+                    device.late_refusals.pop(write, None)
         code = response.exception_code
         self._count_late(device, code, response.function_code, late=not echoed)
         if device.counters.silent:  # its timeouts are late answers, not reads it ignores
@@ -174,6 +179,21 @@ class StrayFrames:
         if response.exception_code != ACKNOWLEDGE_CODE:
             device.late_writes.difference_update(taken)
         return bool(taken)
+
+    @staticmethod
+    def _note_late_refusal(device: _Device, response: Response) -> None:
+        """``response``, after its timeout, is ``device``'s exception to a request of a write's
+        function code: the refusal of each set-up write of that function not got through yet
+        (an exception names no register), held with its code (``late_refusals``) so that the
+        write, given up, is told as refused. An acknowledgement (0x05) refuses nothing, and a
+        gateway's 0x0A or 0x0B is no word of the device's (the write is told as unanswered)."""
+        code = response.exception_code
+        if code == ACKNOWLEDGE_CODE or code in GATEWAY_NO_ANSWER:
+            return
+        function = response.function_code
+        for write in device.write_polls:
+            if write.read.function_code == function:
+                device.late_refusals[write] = code
 
     @staticmethod
     def _count_late(device: _Device, code: int, function: int, *, late: bool = True) -> None:

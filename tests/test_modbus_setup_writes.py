@@ -350,9 +350,9 @@ START_REFUSED = rtu_frame(bytes([0x61, 0x86, 0x04]))
 @pytest.mark.parametrize(
     ("late", "told", "refusals"),
     [
-        ([START_REFUSED] * 3, "set-up write unanswered", 3),
-        ([START, START_REFUSED, START_REFUSED], "set-up write unanswered", 2),
-        ([START + START_REFUSED] * 3, "set-up write unanswered", 3),
+        ([START_REFUSED] * 3, "device refused a set-up write", 3),
+        ([START, START_REFUSED, START_REFUSED], "device refused a set-up write", 2),
+        ([START + START_REFUSED] * 3, "device refused a set-up write", 3),
         ([START_REFUSED, START, START], "set-up write taken", 1),
     ],
     ids=["refused", "copy-then-refused", "echo-and-refusal", "refused-then-copy"],
@@ -372,14 +372,24 @@ def test_a_write_refused_after_its_timeout_is_not_taken(
     asked again.) Each refusal is counted by its code, one late exchange each poll; the
     refusal behind an echo too, as the device's late answer whose lateness the echo's copy
     counted. (A refusal behind an echo was counted as a frame nobody asked for, ``unasked``,
-    its code nowhere.)"""
+    its code nowhere.) A write whose last late word was a refusal is logged, once given up,
+    as refused with that refusal's code (0x04), its answers late, not as unanswered: the
+    device answered it."""
     hand = HandBus(pty_pair, scd30(retries=0, timeout_s=0.2))
     try:
         with capture_logs() as logs:
             writes = answer_writes_late(hand, late)
         assert writes == 3
-        lines = [e["event"] for e in logs if e["event"].startswith("set-up write")]
-        assert lines == [told]
+        lines = [e for e in logs if "set-up write" in e["event"]]
+        assert [e["event"] for e in lines] == [told]
+        if told == "device refused a set-up write":
+            [line] = lines
+            assert (line["code"], line["meaning"], line["late"]) == (
+                4,
+                "server device failure",
+                True,
+            ), line
+            assert line["hint"].startswith("check the write's table"), line["hint"]
         counters = hand.counters("scd30")
         assert counters.errors["late"] == 3
         assert counters.errors["unasked"] == 0
