@@ -36,6 +36,12 @@ MIN_FRAME_BYTES = 5
 GLITCH_BYTES = frozenset({0x00, 0xFF})
 
 
+#: The write functions whose answer is never their request's own bytes (15 and 16: the
+#: request's unit id, function code, address and count, and a CRC of their own; the Modbus
+#: application protocol), so that their request coming back whole is the adapter's echo.
+_ANSWER_NOT_REQUEST = frozenset({0x0F, 0x10})
+
+
 #: The most glitch bytes (:data:`GLITCH_BYTES`) taken for a turnaround before an echo
 #: (libmodbus issue 14: "1 or 2 for now"; Home Assistant issue 69742: 3).
 GLITCH_MAX = 3
@@ -259,9 +265,16 @@ class LineEcho:
         read's request as sent, they are its echo (an adapter that hears its own
         transmission, with ``serial.local_echo`` off), which is logged once, makes the
         down reason of a device that answers nothing after it say so, and tells the bus that
-        the line echoes (``Bus._line_echoes``). A write is left out: its answer is the request's
-        bytes (once the line is known to echo, ``write_echo`` drops a write's echo)."""
-        if flight.expected.write or not flight.expected.rtu:
+        the line echoes (``Bus._line_echoes``). A write of function 15 or 16 is read so too: its
+        answer is 8 bytes, the request's unit id, function code, address and count with a CRC
+        of their own, never its request whole, so the request whole shows the echo as a
+        read's does (and settles a write before it answered with its own bytes as an echo:
+        ``copy_settled``). A write of function 05 or 06 is left out: its answer is the
+        request's bytes (once the line is known to echo, ``write_echo`` drops a write's
+        echo)."""
+        if (flight.expected.write and flight.request[1] not in _ANSWER_NOT_REQUEST) or (
+            not flight.expected.rtu
+        ):
             flight.echoed = -1
             return
         request = flight.request

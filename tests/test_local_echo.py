@@ -1942,3 +1942,95 @@ def test_a_write_refused_after_its_timeout_behind_its_echo_is_counted_by_its_cod
         ]
     finally:
         hand.close()
+
+
+#: Device 2's set-up writes of
+#: :func:`test_a_first_write_refused_after_the_next_writes_16_echoes_is_not_taken`: an 06,
+#: then two of function 16.
+WRITES_06_16_16 = [
+    {"table": "holding", "address": 54, "value": 7, "function": 6},
+    {"table": "holding", "address": 55, "value": 8, "function": 16},
+    {"table": "holding", "address": 56, "value": 9, "function": 16},
+]
+
+
+@pytest.mark.parametrize(
+    ("echo", "apart"),
+    [(True, False), (True, True), (False, False)],
+    ids=["echoing", "echoing-read-apart", "plain"],
+)
+def test_a_first_write_refused_after_the_next_writes_16_echoes_is_not_taken(
+    pty_pair: PtyPair, echo: bool, apart: bool
+) -> None:
+    """An adapter that echoes, ``local_echo`` off, on a port just opened (the line's echo not
+    known): device 2's set-up writes, an 06 and two 16s, before its first read. The 06's
+    echo comes and is taken for its answer for the time being (an 06's answer is its
+    request's bytes); each 16 comes back whole as sent, then the device's answer to it (the
+    Modbus application protocol's normal response to 16: unit id, function code, address
+    and count, 8 bytes: never the request whole); the device's refusal of the 06 (exception
+    02) comes 120 ms after it, after both 16s' exchanges. A 16's request whole is the
+    adapter's echo: the line echoes, so the 06's one copy was its echo and the 06 is not
+    taken; it is asked again at the next poll, its echo dropped, and refused then, logged
+    with its code. On an adapter that does not echo, the 06's copy is the device's answer:
+    all three writes are taken, the line never said to echo. Whether a 16's echo and answer
+    are read at once or apart. The refusal at 120 ms, after the device answered the 16s, is
+    counted as a frame nobody asked for (a device answers its requests in order). (The 06 was logged as taken at the second 16's answer, never
+    written, its refusal counted as a frame nobody asked for.)"""
+    first = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))
+    sixteens = [
+        rtu_frame(bytes.fromhex("02 10 00 37 00 01 02 00 08")),
+        rtu_frame(bytes.fromhex("02 10 00 38 00 01 02 00 09")),
+    ]
+    refused = rtu_frame(bytes.fromhex("02 86 02"))
+    read = read_request(2, 0, 1)
+    hand = HandBus(pty_pair, echo_table("", 2, "w", setup=WRITES_06_16_16))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == first
+            hand.receive(100.001, first, look=False)  # its echo, or its answer
+            at = 100.002
+            for request in sixteens:
+                while not (sent := hand.tick(at)):
+                    at = round(at + 0.001, 3)
+                assert sent == request
+                answer = rtu_frame(request[:6])
+                pieces = [request, answer] if apart else [request + answer]
+                if not echo:
+                    pieces = [answer]
+                for piece in pieces:
+                    at = round(at + 0.001, 3)
+                    hand.receive(at, piece, look=False)
+            if echo:
+                hand.receive(100.12, refused, look=False)
+                assert hand.bus._line_echoes
+            ended = [(e["event"], e["write"]) for e in logs if e["event"] in WRITE_EVENTS]
+            taken = [("set-up write taken", f"holding {n} = [{n - 47}] (16)") for n in (55, 56)]
+            if echo:
+                assert ended == taken
+            reads = 0
+            at = 100.2
+            while at < 102.5:
+                sent = hand.tick(at)
+                if sent == first:  # its echo, then the device's refusal
+                    hand.receive(at + 0.001, first + refused, look=False)
+                elif sent == read:
+                    reads += 1
+                    hand.receive(at + 0.001, (read if echo else b"") + read_reply(2, [9]))
+                else:
+                    assert not sent, sent.hex()
+                at = round(at + 0.01, 3)
+        ended = [(e["event"], e["write"]) for e in logs if e["event"] in WRITE_EVENTS]
+        if echo:
+            refusal = ("device refused a set-up write", "holding 54 = [7] (06)")
+            assert ended == [*taken, refusal]
+            assert write_lines(logs)[-1] == ("device refused a set-up write", 2)
+        else:  # (the 06's line told once a request after it is done: ``copy_due``)
+            assert sorted(ended) == [("set-up write taken", "holding 54 = [7] (06)"), *taken]
+        echoes = [e for e in logs if e["event"] == "requests come back as sent"]
+        assert len(echoes) == (1 if echo else 0)
+        assert hand.values("w")["a"] == (9.0, 9.0, reads)
+        # (the refusal at 120 ms, after the 16s' answers, answers no request of the device's
+        # then: a device answers its requests in order; the refusal at the next poll counts)
+        assert hand.counters("w").exceptions == ({2: 1} if echo else {})
+    finally:
+        hand.close()

@@ -95,15 +95,17 @@ class HandBus:
         return self.sent()
 
     def sent(self) -> bytes:
-        """What the bus wrote since the last look (a request is 8 bytes): nothing when no
-        exchange is in flight (the bus writes a request as it starts one, and only then: an
-        exchange looked at before is only looked at again for bytes already there)."""
+        """What the bus wrote since the last look (a request: 8 bytes, more for a write of
+        function 15 or 16): nothing when no exchange is in flight (the bus writes a request
+        as it starts one, and only then: an exchange looked at before is only looked at
+        again for bytes already there)."""
         flight = self.bus.in_flight
         if flight is None:
             return b""
         started, self._looked = flight is not self._looked, flight
-        data = self.pty.read(8, timeout_s=0.05 if started else 0.001)
-        assert len(data) in (0, 8), data.hex()
+        size = len(flight.request)
+        data = self.pty.read(size, timeout_s=0.05 if started else 0.001)
+        assert len(data) in (0, size), data.hex()
         return data
 
     def receive(self, at: float, data: bytes, *, look: bool = True) -> bytes:
