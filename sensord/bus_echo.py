@@ -8,7 +8,7 @@ is settled by what the line shows next (``LineEcho.write_copied``, ``copy_of_wri
 ``copy_settled``). Bytes 00 or FF that a transceiver puts on the line as it turns around may
 come before an echo (:data:`GLITCH_BYTES`, ``_glitch``), and frames that came on the line
 before a write's request went out may come in one batch with its echo, found by the CRC
-registers of the batch's starts (``_crc_states``, ``_frame_split``)."""
+registers of the batch's starts (``_crc_states``, ``_frame_split``, ``_frames_at``)."""
 
 from __future__ import annotations
 
@@ -102,8 +102,44 @@ def _frame_split(states: list[int], end: int) -> int:
     return -1
 
 
+def _frames_at(states: list[int], chunk: bytes, end: int) -> tuple[int, int]:
+    """Where the first of one or two sound RTU frames that ``chunk`` holds up to ``end`` ends,
+    and where the second begins (``states`` are ``chunk``'s CRC registers): ``(end, end)``
+    for one frame, the same place twice for two one after the other (``_frame_split``), two
+    places for two with at most :data:`GLITCH_MAX` glitch bytes between them that hold a
+    byte FF (``_glitch_between``: zero bytes alone after a sound frame leave its CRC register
+    at 0, so ``_frame_split`` takes them for that frame's); ``(-1, -1)`` for neither."""
+    split = _frame_split(states, end)
+    if split >= 0:
+        return (split, split) if split else (end, end)
+    return _glitch_between(states, chunk, end)
+
+
+def _glitch_between(states: list[int], chunk: bytes, end: int) -> tuple[int, int]:
+    """Two sound RTU frames in ``chunk`` up to ``end`` with glitch bytes between them (a
+    transceiver turning around between a request and its answer: a start bit alone on the
+    idle line reads as FF), as ``_frames_at`` tells them; ``(-1, -1)`` where there are none.
+    The first frame ends where the CRC register is 0 (``states``) and a byte FF follows: a
+    frame's end or a chance 1 in 65536 at each byte, so few places are tried, each with one
+    CRC of the rest."""
+    first = MIN_FRAME_BYTES - 1
+    while True:
+        try:  # (the next place whose register is 0, a glitch byte and a frame before end)
+            first = states.index(0, first + 1, end - MIN_FRAME_BYTES)
+        except ValueError:
+            return -1, -1
+        if chunk[first] != 0xFF:
+            continue
+        for glitch in range(1, GLITCH_MAX + 1):
+            if chunk[first + glitch - 1] not in GLITCH_BYTES:
+                break
+            second = first + glitch
+            if end - second >= MIN_FRAME_BYTES and not crc16(chunk[second:end]):
+                return first, second
+
+
 def _frames_end(states: list[int], chunk: bytes, end: int) -> int:
-    """Where one or two sound RTU frames at the start of ``chunk`` (``_frame_split``; ``states``
+    """Where one or two sound RTU frames at the start of ``chunk`` (``_frames_at``; ``states``
     are its CRC registers) end, when at most :data:`GLITCH_MAX` glitch bytes
     (:data:`GLITCH_BYTES`: a transceiver turning around after them) follow them up to
     ``end``: the place that leaves the most such bytes (zero bytes after a sound frame leave
@@ -113,7 +149,7 @@ def _frames_end(states: list[int], chunk: bytes, end: int) -> int:
     for glitch in range(min(GLITCH_MAX, end - MIN_FRAME_BYTES) + 1):
         if glitch and chunk[end - glitch] not in GLITCH_BYTES:
             break
-        if _frame_split(states, end - glitch) >= 0:
+        if _frames_at(states, chunk, end - glitch)[0] >= 0:
             found = end - glitch
     return found
 
@@ -405,9 +441,9 @@ class LineEcho:
         end = _frames_end(states, chunk, len(chunk))
         if end < 0:
             return -1
-        split = _frame_split(states, end)
+        first, second = _frames_at(states, chunk, end)
         expected = flight.expected
-        frames = (chunk[:split], chunk[split:end]) if split else (chunk[:end],)
+        frames = (chunk[:first], chunk[second:end]) if first < end else (chunk[:end],)
         if any(
             expected.answers(frame, flight.transaction_id) or frame[:2] == expected.exception_head
             for frame in frames

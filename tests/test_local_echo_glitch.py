@@ -295,31 +295,45 @@ def test_a_silent_unit_s_write_whose_echo_comes_behind_a_glitch_is_told_as_echoe
 MASTER_EXCHANGE = read_request(5, 0x1000, 1, function=4) + read_reply(5, [7], function=4)
 
 
+#: Where :func:`test_glitch_bytes_between_another_master_s_exchange_and_a_write_s_echo_are_dropped`
+#: puts the glitch bytes: before the echo, in one read with it or apart, or before unit 5's
+#: answer too (unit 5's transceiver turning around); and how many times.
+_MASTER_GLITCHES: list[tuple[Callable[[bytes, bytes], list[bytes]], int]] = [
+    (lambda glitch, echo: [MASTER_EXCHANGE + glitch + echo], 1),
+    (lambda glitch, echo: [MASTER_EXCHANGE + glitch + echo[:3], echo[3:]], 1),
+    (lambda glitch, echo: [MASTER_EXCHANGE + glitch, echo], 1),
+    (lambda glitch, echo: [MASTER_EXCHANGE[:8] + glitch + MASTER_EXCHANGE[8:] + glitch + echo], 2),
+    (lambda glitch, echo: [MASTER_EXCHANGE[:8] + glitch + MASTER_EXCHANGE[8:] + glitch, echo], 2),
+]
+
+
 @pytest.mark.parametrize("glitch", [b"\x00", b"\xff", b"\x00\x00\x00"], ids=["00", "ff", "000000"])
 @pytest.mark.parametrize(
-    "pieces",
-    [
-        lambda glitch, echo: [MASTER_EXCHANGE + glitch + echo],
-        lambda glitch, echo: [MASTER_EXCHANGE + glitch + echo[:3], echo[3:]],
-        lambda glitch, echo: [MASTER_EXCHANGE + glitch, echo],
-    ],
-    ids=["one-read", "echo-cut-at-3", "echo-read-apart"],
+    ("pieces", "glitches"),
+    _MASTER_GLITCHES,
+    ids=["one-read", "echo-cut-at-3", "echo-read-apart", "in-exchange", "in-exchange-apart"],
 )
 def test_glitch_bytes_between_another_master_s_exchange_and_a_write_s_echo_are_dropped(
-    pty_pair: PtyPair, glitch: bytes, pieces: Callable[[bytes, bytes], list[bytes]]
+    pty_pair: PtyPair,
+    glitch: bytes,
+    pieces: Callable[[bytes, bytes], list[bytes]],
+    glitches: int,
 ) -> None:
     """A line known to echo, shared with another master: that master's read of unit 5 and
     unit 5's answer come just before the bus sends device 3's set-up write (06), and a
     transceiver turning around puts glitch bytes 00 or FF on the line between that answer
-    and the write's echo (stephane/libmodbus issue 14, pyhys/minimalmodbus issue 61); the
-    adapter passes them on with the echo in one batch (an FTDI chip's latency timer:
-    pymodbus pull request 880), or the echo in the next read. The master's two frames came
-    before the write went out, the glitch bytes are counted as skipped bytes (and logged as
-    bytes before a request's echo), and the echo is dropped, no answer: device 3, which does
-    not answer, times out, is asked again and taken then; nothing is counted against it but
-    those skipped bytes (with the master's request, which no answer's framing takes).
-    (Glitch bytes there had the exchange read as on a line that echoes no more: unit 5's
-    answer counted as another unit id's, and the echo taken for the write's answer.)"""
+    and the write's echo (stephane/libmodbus issue 14, pyhys/minimalmodbus issue 61), and
+    unit 5's between the master's request and its answer too (home-assistant/core issue
+    69742: zero bytes before a device's answer); the adapter passes them on with the echo
+    in one batch (an FTDI chip's latency timer: pymodbus pull request 880), or the echo in
+    the next read. The master's two frames came before the write went out, the glitch bytes
+    are counted as skipped bytes (and logged as bytes before a request's echo), and the
+    echo is dropped, no answer: device 3, which does not answer, times out, is asked again
+    and taken then; nothing is counted against it but those skipped bytes (with the
+    master's request, which no answer's framing takes). (Glitch bytes there had the
+    exchange read as on a line that echoes no more: unit 5's answer counted as another unit
+    id's, and the echo taken for the write's answer; FF between the master's two frames
+    still did.)"""
     write = rtu_frame(bytes.fromhex("03 06 00 37 00 08"))
     reader = echo_table("", 1, "m")
     other = echo_table("", 3, "w3", setup=[{"table": "holding", "address": 55, "value": 8}])
@@ -344,7 +358,7 @@ def test_glitch_bytes_between_another_master_s_exchange_and_a_write_s_echo_are_d
         assert write_lines(logs) == [("set-up write taken", None)]
         assert counters.errors == dict.fromkeys(counters.errors, 0)
         # the master's request (no answer's frame), the glitch bytes and the echo
-        assert skipped == len(MASTER_EXCHANGE) - 7 + len(glitch) + len(write)
+        assert skipped == len(MASTER_EXCHANGE) - 7 + glitches * len(glitch) + len(write)
         told = [e["hint"] for e in logs if e["event"] == "bytes before a request's echo"]
         assert told == [GLITCH_HINT]
     finally:
