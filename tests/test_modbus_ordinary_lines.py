@@ -347,10 +347,12 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "echo_crc": two_seen(
         (25, 20, 1, {"crc": 4}, {}, 0, 245, 25.0), ECHOED, (20, 16, 0, {"crc": 4}, {}, 0, 196, 25.0)
     ),
+    # the 15's request come back whole shows the line echoes before the 06's answer comes:
+    # the one copies of the 05 (after its damaged echo) and the 06 are settled as echoes,
+    # two timeouts, and both asked again at the next poll and taken, where at a9ca7ae they
+    # were taken at once and their answers counted as frames nobody asked for
     "echo_damaged": two_seen(
-        (27, 24, 0, {"crc": 3, "function": 2, "unasked": 2}, {}, 0, 221, 24.2),
-        ECHOED | {"frame of the device's unit id nobody asked for": 1},
-        QUIET_ECHOED,
+        (27, 24, 2, {"crc": 1, "function": 2}, {}, 0, 217, 25.4), ECHOED, QUIET_ECHOED
     ),
     "local_echo": two_seen((24, 24, 0, {}, {}, 0, 0, 26.2), SET_UP),
     "local_echo_batched": two_seen((24, 24, 0, {}, {}, 0, 0, 26.2), SET_UP),
