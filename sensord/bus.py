@@ -130,30 +130,24 @@ from typing import Any
 import structlog
 
 from sensord.bus_device import ARRIVING, NOTHING, SPOILT, _Device, _Exchange
-from sensord.bus_echo import GLITCH_BYTES, GLITCH_MAX, MIN_FRAME_BYTES, LineEcho
+from sensord.bus_echo import LineEcho
 from sensord.bus_hints import (
     CLOSED_ON_REQUEST_HINT,
-    ECHO_HINT,
     FOREIGN_TRANSACTION_HINT,
     FRESH_CONNECTION_HINT,
     GATEWAY_NO_ANSWER,
-    GLITCH_HINT,
     IDLE_CLOSE_HINT,
     LATE_ANSWER_HINT,
-    LATE_EXCEPTION_HINT,
     LATE_GATEWAY_HINT,
     MISSED_POLLS_HINT,
     MISSED_POLLS_NETWORK_HINT,
     OTHER_FUNCTION_HINT,
     OTHER_UNIT_AT_0_HINT,
     OTHER_UNIT_HINT,
-    REPEATED_REPLY_HINT,
     REPLY_CLOSE_HINT,
-    SECOND_ANSWER_HINT,
     TABLE_OF_FUNCTION,
     TEXT_LINES_HINT,
     UNANSWERED_CLOSE_HINT,
-    UNASKED_FRAME_HINT,
 )
 from sensord.bus_left import TRANSACTIONS_KEPT, LeftExchange, LeftExchanges
 from sensord.bus_reads import (
@@ -198,31 +192,7 @@ from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import SimulatedModbusDevice, SimulatedModbusLine
 
 __all__ = [
-    "CLOSED_ON_REQUEST_HINT",
-    "ECHO_HINT",
-    "ECHO_NO_ANSWER_HINT",
-    "FOREIGN_TRANSACTION_HINT",
-    "FRESH_CONNECTION_HINT",
-    "GATEWAY_NO_ANSWER",
-    "GLITCH_BYTES",
-    "GLITCH_HINT",
-    "GLITCH_MAX",
-    "IDLE_CLOSE_HINT",
-    "LATE_ANSWER_HINT",
-    "LATE_EXCEPTION_HINT",
-    "LATE_GATEWAY_HINT",
-    "MIN_FRAME_BYTES",
-    "MISSED_POLLS_HINT",
-    "MISSED_POLLS_NETWORK_HINT",
-    "OTHER_FUNCTION_HINT",
-    "OTHER_UNIT_AT_0_HINT",
-    "OTHER_UNIT_HINT",
-    "REPEATED_REPLY_HINT",
-    "REPLY_CLOSE_HINT",
-    "SECOND_ANSWER_HINT",
     "SILENT_RECONNECT_REQUESTS",
-    "UNANSWERED_CLOSE_HINT",
-    "UNASKED_FRAME_HINT",
     "Bus",
 ]
 

@@ -19,7 +19,8 @@ from test_modbus_line import HandBus, read_reply, read_request
 from test_modbus_setup_writes import WRITE_BUSY_TOLD
 from test_state_flapping import read_to_the_end
 
-from sensord.bus import ECHO_HINT, Bus
+from sensord.bus import Bus
+from sensord.bus_hints import ECHO_HINT
 from sensord.cli import main
 from sensord.config import Config
 from sensord.export import MetricsRegistry

@@ -20,7 +20,8 @@ from structlog.testing import capture_logs
 from test_local_echo import echo_table, play_echoing_line, write_lines
 from test_modbus_line import HandBus, read_reply, read_request
 
-from sensord.bus import GLITCH_HINT, GLITCH_MAX
+from sensord.bus_echo import GLITCH_MAX
+from sensord.bus_hints import GLITCH_HINT
 
 #: Device 2's set-up write (06, holding 54 = 7), as it is sent; its answer is the same bytes.
 WRITE = rtu_frame(bytes.fromhex("02 06 00 36 00 07"))

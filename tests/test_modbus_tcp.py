@@ -30,13 +30,13 @@ from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
 from sensord import bus as bus_module
-from sensord.bus import (
+from sensord.bus import Bus
+from sensord.bus_hints import (
     CLOSED_ON_REQUEST_HINT,
     FRESH_CONNECTION_HINT,
     IDLE_CLOSE_HINT,
     REPLY_CLOSE_HINT,
     UNANSWERED_CLOSE_HINT,
-    Bus,
 )
 from sensord.bus_reads import NO_ANSWER_HINT
 from sensord.capture import parse_capture
