@@ -218,7 +218,7 @@ def test_glitch_bytes_before_a_write_s_echo_are_told_alike_in_one_read_or_apart(
     glitches: int,
 ) -> None:
     """Up to three glitch bytes before the echo are a transceiver's turnaround, more are
-    not (:data:`~sensord.bus.GLITCH_MAX`), whether they come in the echo's read or each in a
+    not (:data:`~sensord.bus_echo.GLITCH_MAX`), whether they come in the echo's read or each in a
     read of its own (an adapter passes bytes on in any batches; at 9600 baud a slow reader
     gets them one by one): the write ends alike. (Read apart, any number of zero bytes were
     each taken for a glitch: four or five in the echo's read had the echo taken for the
