@@ -1750,22 +1750,9 @@ def test_a_polled_sds011_on_a_working_period_publishes_no_answer_of_its_fan_spin
     clock = Clock()
     with PtyPair() as pair, capture_logs() as logs:
         rt = sds011_polled_on_a_working_period(pair, clock, interval_s)
-        sds = SpinningSds011(pair, clock)
-        sds.device = PeriodicSds011(clock, 1)
-        start = clock.now
-        sds.run(rt, start + 60.0)  # the first run, the open's warm-up
-        before, ignored, sent = readings(rt), rt.ignored, sds.sent
-        values: set[float] = set()
-        for minute in range(2, 8):
-            sds.run(rt, start + 60.0 * minute)
-            (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
-            assert stats is not None
-            values |= {stats.min, stats.max}  # of the window: the readings of the run
-        assert rt.state == "up"
-        rt.stop()
+        values, published, held, answered = six_runs_after_the_first(rt, pair, clock)
     assert values == {123.6}  # the settled answers only: never a spin-up's zeros
-    published, held = readings(rt) - before, rt.ignored - ignored
-    assert published + held == sds.sent - sent
+    assert published + held == answered
     runs = 6
     # the answers that came within RUN_SETTLE_S of each run's first, that first included
     assert held == runs * math.ceil(RUN_SETTLE_S / interval_s)
@@ -1773,6 +1760,30 @@ def test_a_polled_sds011_on_a_working_period_publishes_no_answer_of_its_fan_spin
     assert rt.poll_timeouts == 0
     assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
     assert len([e for e in logs if e["event"].startswith("warmed up")]) <= 1
+
+
+def six_runs_after_the_first(
+    rt: SensorRuntime, pair: PtyPair, clock: Clock
+) -> tuple[set[float], int, int, int]:
+    """``rt``, an SDS011 on a working period of 1 minute opened on ``pair``, met by one that
+    spins its fan up at each run (:class:`SpinningSds011`) for the open's run and six more;
+    then stopped, up. Of the six: the PM2.5 window's least and greatest value after each
+    (the readings of the run), the readings published, the answers held (counted as
+    ignored) and the answers the device sent."""
+    sds = SpinningSds011(pair, clock)
+    sds.device = PeriodicSds011(clock, 1)
+    start = clock.now
+    sds.run(rt, start + 60.0)  # the first run, the open's warm-up
+    before, ignored, sent = readings(rt), rt.ignored, sds.sent
+    values: set[float] = set()
+    for minute in range(2, 8):
+        sds.run(rt, start + 60.0 * minute)
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+        assert stats is not None
+        values |= {stats.min, stats.max}
+    assert rt.state == "up"
+    rt.stop()
+    return values, readings(rt) - before, rt.ignored - ignored, sds.sent - sent
 
 
 def sds011_polled_on_a_working_period(
@@ -1879,22 +1890,9 @@ def test_a_polled_sds011_on_a_working_period_holds_its_runs_first_answers_no_lon
             {"command": "query", "interval_s": 3.0},
             warmup_s=warmup_s,
         )
-        sds = SpinningSds011(pair, clock)
-        sds.device = PeriodicSds011(clock, 1)
-        start = clock.now
-        sds.run(rt, start + 60.0)  # the first run, the open's warm-up
-        before, ignored, sent = readings(rt), rt.ignored, sds.sent
-        values: set[float] = set()
-        for minute in range(2, 8):
-            sds.run(rt, start + 60.0 * minute)
-            (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
-            assert stats is not None
-            values |= {stats.min, stats.max}
-        assert rt.state == "up"
-        rt.stop()
-    published, held = readings(rt) - before, rt.ignored - ignored
+        values, published, held, answered = six_runs_after_the_first(rt, pair, clock)
     assert held == 6 * held_per_run
-    assert published == sds.sent - sent - held
+    assert published == answered - held
     # the spin-up's zeros last the first 12 s of each run: published unless held that long
     assert values == ({123.6} if held_per_run == 5 else {0.0, 123.6})
     warmed = [e for e in logs if e["event"].startswith(("warming up", "warmed up"))]
