@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from test_formats_blocks import crc16_arc
 from test_formats_dsmr_holley import HOLLEY_X25
 from test_formats_dsmr_holley import crc16_x25 as reference_x25
 
@@ -21,12 +22,7 @@ from sensord.formats.blocks import BlockFramer
 
 def reference_modbus(data: bytes) -> int:
     """CRC-16/MODBUS, bit by bit (reflected 0xA001 from 0xFFFF)."""
-    crc = 0xFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc
+    return crc16_arc(data, 0xFFFF)
 
 
 def reference_mcrf4xx(data: bytes) -> int:

@@ -679,9 +679,10 @@ BMV_CR_LF = ve_block(BMV_FULL.format(I=1092, P=14), 0x0D) + ve_block(
 )
 
 
-def crc16_arc(data: bytes) -> int:
-    """CRC-16/ARC (reflected polynomial 0xA001, initial value 0), DSMR's telegram CRC."""
-    crc = 0
+def crc16_arc(data: bytes, initial: int = 0) -> int:
+    """CRC-16/ARC (reflected polynomial 0xA001, initial value 0), DSMR's telegram CRC, bit by
+    bit; from ``initial`` 0xFFFF, CRC-16/MODBUS."""
+    crc = initial
     for byte in data:
         crc ^= byte
         for _ in range(8):

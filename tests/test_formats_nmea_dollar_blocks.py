@@ -147,18 +147,28 @@ def reads_exactly_the_sentences(
     assert cut.skipped_bytes == taken
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    order=st.lists(
+def interleavings(blocks: int, most: int) -> st.SearchStrategy[list[tuple[int, int, bool]]]:
+    """Orders for :func:`reads_exactly_the_sentences`: one to ``most`` of ``(block, sentence,
+    line end)``, of ``blocks`` real blocks and the real sentences."""
+    return st.lists(
         st.tuples(
-            st.sampled_from(range(len(REAL_BLOCKS))),
+            st.sampled_from(range(blocks)),
             st.sampled_from(range(len(SENTENCES))),
             st.booleans(),
         ),
         min_size=1,
-        max_size=12,
-    ),
-    sizes=st.lists(st.integers(1, 400), min_size=1, max_size=6),
+        max_size=most,
+    )
+
+
+#: The sizes of the reads a stream is cut into: one to six, of 1 to 400 bytes.
+READ_SIZES = st.lists(st.integers(1, 400), min_size=1, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    order=interleavings(len(REAL_BLOCKS), 12),
+    sizes=READ_SIZES,
 )
 def test_any_interleaving_of_real_sentences_and_blocks_reads_exactly_the_sentences(
     order: list[tuple[int, int, bool]], sizes: list[int]

@@ -14,8 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_formats_nmea_dollar_blocks import (
     LINES,
+    READ_SIZES,
     SENTENCES,
     damaged_copies,
+    interleavings,
     keeps_the_sentences_around,
     reads_exactly_the_sentences,
 )
@@ -108,16 +110,8 @@ def test_a_port_of_novatel_unicore_or_sirf_output_alone_is_named_in_the_hint() -
 
 @settings(max_examples=150, deadline=None)
 @given(
-    order=st.lists(
-        st.tuples(
-            st.sampled_from(range(len(ALL))),
-            st.sampled_from(range(len(SENTENCES))),
-            st.booleans(),
-        ),
-        min_size=1,
-        max_size=10,
-    ),
-    sizes=st.lists(st.integers(1, 400), min_size=1, max_size=6),
+    order=interleavings(len(ALL), 10),
+    sizes=READ_SIZES,
 )
 def test_any_interleaving_of_real_sentences_and_messages_reads_exactly_the_sentences(
     order: list[tuple[int, int, bool]], sizes: list[int]

@@ -16,9 +16,11 @@ from hypothesis import strategies as st
 from test_formats_nmea import ubx
 from test_formats_nmea_dollar_blocks import (
     LINES,
+    READ_SIZES,
     SENTENCES,
     assert_no_checked_sentence_besides,
     damaged_copies,
+    interleavings,
     keeps_the_sentences_around,
     reads_exactly_the_sentences,
 )
@@ -175,16 +177,8 @@ def test_a_dle_before_a_sentence_holds_nothing_back() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    order=st.lists(
-        st.tuples(
-            st.sampled_from(range(len(TSIP))),
-            st.sampled_from(range(len(SENTENCES))),
-            st.booleans(),
-        ),
-        min_size=1,
-        max_size=12,
-    ),
-    sizes=st.lists(st.integers(1, 400), min_size=1, max_size=6),
+    order=interleavings(len(TSIP), 12),
+    sizes=READ_SIZES,
 )
 def test_any_interleaving_of_real_sentences_and_packets_reads_exactly_the_sentences(
     order: list[tuple[int, int, bool]], sizes: list[int]
