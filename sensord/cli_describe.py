@@ -128,11 +128,11 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     if s.format != "frames" or s.preset is not None or s.frame is None:
         return []
     from sensord.formats.frames import (  # noqa: PLC0415  (loaded by a sensor of binary frames)
-        CHECKSUMS,
         frame_length,
         kinds_of,
         status_ok_shown,
     )
+    from sensord.formats.frames_checksums import CHECKSUMS  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
     frame = s.frame.spec()
     if frame.length is not None:

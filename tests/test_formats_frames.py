@@ -36,16 +36,15 @@ from test_frames_generic import SPS30, TFMINI, errors, spec_of
 from sensord import cli
 from sensord.config import load_config, parse_config
 from sensord.errors import EXIT_INVALID, ConfigError, ParseError
-from sensord.formats import codec_for
-from sensord.formats import frames as frames_module
+from sensord.formats import codec_for, frames_checksums
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
 from sensord.formats.frames import (
     FrameFramer,
     announced_length,
     check,
-    checksum,
     status_ok_shown,
 )
+from sensord.formats.frames_checksums import checksum
 from sensord.formats.presets import MHZ19_RANGES_HINT, PRESETS
 from sensord.sources.simulated import SimulatedDevice
 
@@ -171,8 +170,8 @@ def test_the_crc8_table_is_the_one_of_crc8_smbus() -> None:
     """The table ``crc8`` reads, built when the module is imported, is CRC-8/SMBUS's (poly
     0x07, not reflected): each entry the remainder of its byte, bit by bit, and the catalogue's
     check value 0xF4 for "123456789" folded through it."""
-    table = frames_module._crc8_table()
-    assert table == frames_module._CRC8
+    table = frames_checksums._crc8_table()
+    assert table == frames_checksums._CRC8
     assert len(table) == 256
     for byte in range(256):
         crc = byte

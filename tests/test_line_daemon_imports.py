@@ -20,7 +20,7 @@ from harness.daemon import DaemonProcess, StartDaemon
 from harness.pty import PtyPair
 
 from sensord.formats.frame_keys import CHECKSUM_NAMES, PRESET_NAMES
-from sensord.formats.frames import CHECKSUMS
+from sensord.formats.frames_checksums import CHECKSUMS
 from sensord.formats.presets import PRESETS
 
 #: The Modbus support but the names and checks of its keys (``sensord.formats.modbus_keys``).

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from sensord.capture import RX, Record, encode_capture
 from sensord.config import parse_config
-from sensord.formats.frames import checksum
+from sensord.formats.frames_checksums import checksum
 from sensord.formats.presets import command_bytes
 from sensord.sensor import SensorRuntime
 

@@ -205,13 +205,12 @@ from typing import Any, NamedTuple
 from sensord.formats.acks import Ack
 from sensord.formats.base import FrameSpec
 from sensord.formats.frames import (
-    CHECKSUMS,
     FrameFramer,
     announced_length,
-    checksum,
     frame_length,
     length_base,
 )
+from sensord.formats.frames_checksums import CHECKSUMS, checksum
 from sensord.schema import closest
 
 __all__ = [
