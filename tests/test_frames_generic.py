@@ -48,8 +48,9 @@ from sensord.config import parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
-from sensord.formats.frames import FrameFramer, stuff, unstuff
+from sensord.formats.frames import FrameFramer
 from sensord.formats.frames_checksums import checksum
+from sensord.formats.frames_stuffing import stuff, unstuff
 
 PM1006 = """
 [[sensors]]

@@ -120,6 +120,7 @@ from sensord.formats.base import (
 )
 from sensord.formats.frame_keys import FIELD_TYPES
 from sensord.formats.frames_checksums import CHECKSUMS, checksum
+from sensord.formats.frames_stuffing import STUFF_XOR, stuff, unstuff
 from sensord.formats.text import check_value_options
 from sensord.schema import closest
 from sensord.units import decimal_product, whole_divisor
@@ -142,8 +143,6 @@ __all__ = [
     "of_kind",
     "status_check",
     "status_ok_shown",
-    "stuff",
-    "unstuff",
 ]
 
 
@@ -152,57 +151,6 @@ def length_base(frame: FrameSpec) -> int:
     field's end when it counts the bytes after it, and ``length_adjust``."""
     after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
     return after + frame.length_adjust
-
-
-#: What an escaped byte is XORed with (HDLC, RFC 1662).
-_STUFF_XOR = 0x20
-
-
-def unstuff(data: bytes, escape: int, flags: bytes = b"") -> tuple[bytes, bool, int]:
-    """``data`` with each escape byte and the byte after it read as that byte XOR 0x20; whether
-    ``data`` ends with an escape byte (left out: the next chunk's first byte is the one it
-    escapes); and how many escape bytes were dropped because a byte of ``flags`` (the frame
-    delimiters, which are never escaped) followed them: the flag is kept as it is."""
-    mark = bytes([escape])
-    if mark not in data:
-        return data, False, 0
-    parts = data.split(mark)
-    out = bytearray(parts[0])
-    pending = False
-    dropped = 0
-    for part in parts[1:]:
-        if pending:  # an escaped escape byte: this part follows it as it is
-            out.append(escape ^ _STUFF_XOR)
-            out += part
-            pending = False
-        elif not part:
-            pending = True
-        elif part[0] in flags:
-            dropped += 1
-            out += part
-        else:
-            out.append(part[0] ^ _STUFF_XOR)
-            out += part[1:]
-    # an empty last part: the data ends with an escape byte that escapes nothing yet
-    return bytes(out), pending, dropped
-
-
-def stuff(frame: FrameSpec, data: bytes) -> bytes:
-    """A frame as a device with byte stuffing sends it: after the first byte and before the
-    end byte, the escape byte, the first start byte and the end byte are escaped."""
-    escape = frame.escape
-    if escape is None:
-        return data
-    special = {escape, *frame.start[:1]} | ({frame.end} if frame.end is not None else set())
-    last = len(data) - 1 if frame.end is not None else len(data)
-    out = bytearray(data[:1])
-    for byte in data[1:last]:
-        if byte in special:
-            out += bytes([escape, byte ^ _STUFF_XOR])
-        else:
-            out.append(byte)
-    out += data[last:]
-    return bytes(out)
 
 
 def _width(frame: FrameSpec) -> int:
@@ -643,14 +591,14 @@ def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
         else:
             flags = {*frame.start[:1], *(() if frame.end is None else (frame.end,))}
             clash = next(
-                (b for b in sorted({frame.escape, *flags}) if b ^ _STUFF_XOR in flags), None
+                (b for b in sorted({frame.escape, *flags}) if b ^ STUFF_XOR in flags), None
             )
             if clash is not None:
                 problems.append(
                     (
                         "frame.escape",
                         f"0x{clash:02X} escaped is 0x{frame.escape:02X} "
-                        f"0x{clash ^ _STUFF_XOR:02X}, and an escape byte before a delimiter (the "
+                        f"0x{clash ^ STUFF_XOR:02X}, and an escape byte before a delimiter (the "
                         "first start byte or the end byte) is read as a stray one: such frames "
                         "would be cut at it",
                     )
@@ -1562,7 +1510,7 @@ class FrameFramer:
             if chunk[0] in self._flags:
                 self.skipped_bytes += 1
             else:
-                head = bytes([chunk[0] ^ _STUFF_XOR])
+                head = bytes([chunk[0] ^ STUFF_XOR])
                 chunk = chunk[1:]
         body, self._escaped, dropped = unstuff(chunk, self._escape, self._flags)
         self.skipped_bytes += dropped
