@@ -80,7 +80,7 @@ def _silence_problems(
         frame = sensor.frame
         if frame is None or frame.silence_s is None:
             continue
-        from sensord.formats.frames import frame_length  # noqa: PLC0415  (loaded by a sensor of binary frames)
+        from sensord.formats.frames_layout import frame_length  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
         size = frame_length(frame.spec())  # the fixed length, or the smallest frame
         on_line = size * 11 / sensor.serial.baudrate

@@ -335,7 +335,7 @@ class SensorConfig(SensorTable):
             for key, message in self._in_file(codec_for(self.format).check(self.format_spec()))
         ]
         if self.frame is not None and not problems:
-            from sensord.formats.frames import encoded_length, kind_lengths  # noqa: PLC0415  (loaded by a sensor of binary frames)
+            from sensord.formats.frames_layout import encoded_length, kind_lengths  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
             frame = self.frame.spec()
             # the frames that hold every field (the simulated device's) as well

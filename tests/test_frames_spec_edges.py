@@ -21,7 +21,8 @@ from test_frames_kinds import JBD_BITS, latest, with_fields
 from sensord.config import parse_config
 from sensord.errors import ConfigError, ParseError
 from sensord.formats import codec_for
-from sensord.formats.frames import FrameFramer, smallest_frame
+from sensord.formats.frames import FrameFramer
+from sensord.formats.frames_layout import smallest_frame
 from sensord.formats.presets import spec_mistake_hint
 from sensord.sensor import SensorRuntime
 

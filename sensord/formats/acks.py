@@ -32,7 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sensord.formats.base import FrameSpec
-from sensord.formats.frames import frame_check, frame_length
+from sensord.formats.frames import frame_check
+from sensord.formats.frames_layout import frame_length
 
 __all__ = ["Ack", "AckWatch"]
 

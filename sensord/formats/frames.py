@@ -120,6 +120,24 @@ from sensord.formats.base import (
 )
 from sensord.formats.frame_keys import FIELD_TYPES
 from sensord.formats.frames_checksums import CHECKSUMS, checksum
+from sensord.formats.frames_layout import (
+    Layout,
+    checked_whole,
+    checksum_at,
+    checksum_width,
+    counted_tail,
+    encoded_length,
+    end_width,
+    frame_length,
+    in_frames_of,
+    kind_length,
+    kind_width,
+    kinds_of,
+    length_base,
+    of_kind,
+    shortest_layout,
+    smallest_frame,
+)
 from sensord.formats.frames_stuffing import STUFF_XOR, stuff, unstuff
 from sensord.formats.text import check_value_options
 from sensord.schema import closest
@@ -133,158 +151,11 @@ __all__ = [
     "boot_check",
     "cut_example",
     "encode_frame",
-    "encoded_length",
     "field_value_problem",
     "frame_check",
-    "frame_length",
-    "kind_lengths",
-    "kinds_of",
-    "length_base",
-    "of_kind",
     "status_check",
     "status_ok_shown",
 ]
-
-
-def length_base(frame: FrameSpec) -> int:
-    """What a length field's value is added to for the frame's length: the bytes up to the
-    field's end when it counts the bytes after it, and ``length_adjust``."""
-    after = frame.length_offset + frame.length_size if frame.length_counts == "after" else 0
-    return after + frame.length_adjust
-
-
-def _width(frame: FrameSpec) -> int:
-    return CHECKSUMS[frame.checksum][1] if frame.checksum in CHECKSUMS else 0
-
-
-def _end_width(frame: FrameSpec) -> int:
-    """The end bytes' count (0: none)."""
-    return len(frame.end_bytes)
-
-
-def _checksum_offset(frame: FrameSpec) -> int:
-    """Where the checksum sits: as configured, or last before the end bytes."""
-    if frame.checksum_offset:
-        return frame.checksum_offset
-    return -_width(frame) - _end_width(frame)
-
-
-def frame_length(frame: FrameSpec) -> int:
-    """The length of a spec's frames: ``length``, or else the smallest frame that holds the
-    start bytes, the length field, every field, the status and kind bytes, the checksum and
-    the end byte (the encoder's frames may be longer: see ``encoded_length``)."""
-    if frame.length is not None:
-        return frame.length
-    head = max(len(frame.start), frame.length_offset + frame.length_size)
-    if frame.status_offset is not None:
-        head = max(head, frame.status_offset + 1)
-    if frame.kind_offset is not None:
-        head = max(head, frame.kind_offset + _kind_width(frame))
-    for field in frame.fields:
-        if field.type in FIELD_TYPES:
-            head = max(head, field.offset + struct.calcsize(FIELD_TYPES[field.type]))
-    tail = _end_width(frame)
-    if frame.checksum in CHECKSUMS:
-        offset = _checksum_offset(frame)
-        if offset >= 0:
-            head = max(head, offset + _width(frame))
-        else:
-            tail = max(tail, -offset)
-    return head + tail
-
-
-def _counted_tail(frame: FrameSpec) -> int:
-    """The bytes at the end of a frame that its length field leaves out and that hold no
-    field (``length_adjust`` of a field that counts the bytes after it), 0 when none or when
-    the frames' length is fixed."""
-    if frame.length is None and frame.length_size and frame.length_counts == "after":
-        return max(frame.length_adjust, 0)
-    return 0
-
-
-def encoded_length(frame: FrameSpec) -> int:
-    """The length of the frames the encoder writes: ``frame_length``, or longer when the
-    length field leaves out more bytes at the end than the checksum and end bytes take (a
-    checksum the spec does not check): those bytes hold no field (``_counted_tail``), so
-    the frame is long enough that the bytes the length field counts hold every field; and
-    at least as long as a length field of 0 says."""
-    n = frame_length(frame)
-    if frame.length is None and frame.length_size:
-        # a length field gives no length below its base (a field counting the whole frame
-        # with a length_adjust past the layout's bytes): the frame is that long at least
-        n = max(n, length_base(frame))
-    tail = _counted_tail(frame)
-    if not tail:
-        return n
-    reach = max(
-        (
-            field.offset + struct.calcsize(FIELD_TYPES[field.type])
-            for field in frame.fields
-            if field.type in FIELD_TYPES
-        ),
-        default=0,
-    )
-    # the counted bytes begin after the length field: a length of 0 at the least
-    return max(n, max(reach, frame.length_offset + frame.length_size) + tail)
-
-
-def shortest_layout(frame: FrameSpec) -> int:
-    """The shortest frame that holds every field of one kind: ``frame_length``, the least
-    of the kinds' when the fields come in kinds."""
-    kinds = kinds_of(frame)
-    if not kinds:
-        return frame_length(frame)
-    return min(frame_length(of_kind(frame, kind)) for kind in kinds)
-
-
-def smallest_frame(frame: FrameSpec) -> int:
-    """The shortest frame the framer cuts: ``frame_length``; of a spec with kinds, the frame
-    that holds the start bytes, length field, kind and status bytes, the checksum over the
-    range the spec gives (``check`` makes sure that ``frame_length`` holds one) and the end
-    bytes: a frame of a kind no field names (a JBD's version reply) is cut, and one shorter
-    than its kind's fields (those of every kind included) is rejected by the decoder, as
-    ``syntax``, naming the field it lacks."""
-    full = frame_length(frame)
-    kinds = kinds_of(frame)
-    if not kinds or frame.kind_offset is None:
-        return full
-    # the kind bytes of the shortest kind, as a one-byte field where they end
-    last = FieldSpec("", frame.kind_offset + min(map(len, kinds)) - 1, "u8")
-    n = frame_length(dataclasses.replace(frame, fields=(last,)))
-    while n < full and not _checked_whole(frame, n):
-        n += 1
-    return n
-
-
-def _checked_whole(frame: FrameSpec, n: int) -> bool:
-    """Whether an ``n``-byte frame holds its checksum and a range for it to cover, apart."""
-    if frame.checksum not in CHECKSUMS:
-        return True
-    layout = _Layout(frame, n)
-    lo, hi = layout.cover
-    width = _width(frame)
-    return (
-        0 <= lo < hi <= n
-        and 0 <= layout.sum_at <= n - width
-        and (hi <= layout.sum_at or layout.sum_at + width <= lo)
-    )
-
-
-class _Layout:
-    """The positions of a frame spec resolved for one frame length."""
-
-    __slots__ = ("cover", "end", "sum_at")
-
-    def __init__(self, frame: FrameSpec, n: int) -> None:
-        def at(position: int) -> int:
-            return position if position >= 0 else n + position
-
-        width = _width(frame)
-        self.sum_at = at(_checksum_offset(frame)) if width else 0
-        cover_end = self.sum_at if frame.checksum_end is None else at(frame.checksum_end)
-        self.cover = (at(frame.checksum_start), cover_end)
-        #: where the end bytes begin (None: none)
-        self.end = n - _end_width(frame) if frame.end_bytes else None
 
 
 # -- check ---------------------------------------------------------------------------------------
@@ -409,33 +280,6 @@ def _kind_key(i: int, field: FieldSpec, j: int) -> str:
     return f"frame.fields[{i}].kind" + (f"[{j}]" if len(field.kinds) > 1 else "")
 
 
-def _in_frames_of(field: FieldSpec, kind: bytes | None) -> bool:
-    """Whether ``field`` is in the frames of ``kind`` (None: of a kind no field names): a
-    field of no kind is in every frame."""
-    return not field.kinds or kind in field.kinds
-
-
-def _kind_width(frame: FrameSpec) -> int:
-    """The bytes of the longest kind (0: no kinds)."""
-    return max((len(kind) for f in frame.fields for kind in f.kinds), default=0)
-
-
-def _kind_length(frame: FrameSpec, kind: bytes) -> int | None:
-    """The length of the frames of ``kind`` when its bytes hold the whole length field (a
-    Daly's 95 08 01 holds its length byte 08: 13-byte frames); None when they hold none of
-    it."""
-    at = frame.kind_offset
-    if at is None or not frame.length_size:
-        return None
-    lo = frame.length_offset - at
-    hi = lo + frame.length_size
-    if hi <= 0 or lo >= len(kind):
-        return None
-    if lo < 0 or hi > len(kind):
-        return -1  # a part of it: no length (check refuses it)
-    return int.from_bytes(kind[lo:hi], frame.length_byteorder) + length_base(frame)  # type: ignore[arg-type]
-
-
 def _check_kind_bytes(frame: FrameSpec) -> list[tuple[str, str]]:
     """A kind whose bytes hold the start bytes, the length field or the status byte holds
     what they may: the start bytes, a length the frames of that kind can have, a valid
@@ -460,7 +304,7 @@ def _kind_bytes_problem(frame: FrameSpec, kind: bytes) -> str | None:
             f"{shown} holds {kind[: len(start)].hex(' ').upper()} where every frame "
             f"begins {start.hex(' ').upper()}: no frame is of that kind"
         )
-    n = _kind_length(frame, kind)
+    n = kind_length(frame, kind)
     need = frame_length(of_kind(dataclasses.replace(frame, length=None), kind))
     if n == -1:
         return f"{shown} holds a part of the length field: all of it or none"
@@ -487,9 +331,9 @@ def _check_kind_frames(frame: FrameSpec) -> list[tuple[str, str]]:
     assert at is not None
     kinds = kinds_of(frame)
     for kind in kinds:
-        n = _kind_length(frame, kind)
+        n = kind_length(frame, kind)
         m = n if n is not None and n > 0 else frame_length(of_kind(frame, kind))
-        if frame.length is None and not _checked_whole(frame, m):
+        if frame.length is None and not checked_whole(frame, m):
             return [
                 (
                     "frame.kind_offset",
@@ -504,7 +348,7 @@ def _check_kind_frames(frame: FrameSpec) -> list[tuple[str, str]]:
             lo, hi = at + len(kind), at + len(longer)
             for i, field in enumerate(frame.fields):
                 end = field.offset + struct.calcsize(FIELD_TYPES[field.type])
-                if _in_frames_of(field, kind) and field.offset < hi and lo < end:
+                if in_frames_of(field, kind) and field.offset < hi and lo < end:
                     return [
                         (
                             f"frame.fields[{i}].offset",
@@ -515,29 +359,6 @@ def _check_kind_frames(frame: FrameSpec) -> list[tuple[str, str]]:
                         )
                     ]
     return []
-
-
-def kind_lengths(frame: FrameSpec) -> tuple[int, ...]:
-    """The lengths that the kinds holding the length field say their frames have."""
-    return tuple(
-        n for kind in kinds_of(frame) if (n := _kind_length(frame, kind)) is not None and n > 0
-    )
-
-
-def kinds_of(frame: FrameSpec) -> tuple[bytes, ...]:
-    """The kinds of frame the field table names, in the order it first names them (none for
-    a spec of one kind)."""
-    if frame.kind_offset is None:
-        return ()
-    return tuple(dict.fromkeys(kind for f in frame.fields for kind in f.kinds))
-
-
-def of_kind(frame: FrameSpec, kind: bytes | None) -> FrameSpec:
-    """The spec of the frames of ``kind``: its fields (a field of several kinds among them)
-    and those of every kind (None: those of every kind alone)."""
-    return dataclasses.replace(
-        frame, fields=tuple(f for f in frame.fields if _in_frames_of(f, kind))
-    )
 
 
 def _check_length(frame: FrameSpec) -> list[tuple[str, str]]:
@@ -763,7 +584,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
         )
     elif frame.boot_bytes:
         problems.extend(_check_boot_in_start(frame))
-    layout = _Layout(frame, n)
+    layout = Layout(frame, n)
     taken: list[tuple[int, int, str]] = [(0, len(frame.start), "the start bytes")]
     if frame.length_size:
         taken.append(
@@ -772,7 +593,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
     if layout.end is not None:
         taken.append((layout.end, n, "the end byte" if layout.end == n - 1 else "the end bytes"))
     if frame.checksum in CHECKSUMS:
-        width = _width(frame)
+        width = checksum_width(frame)
         lo, hi = layout.cover
         if not 0 <= layout.sum_at <= n - width:
             problems.append(("frame.checksum_offset", f"the checksum ends past the {n}-byte frame"))
@@ -825,7 +646,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
             taken.append((at, at + 1, "the status byte"))
     kind_at = frame.kind_offset
     if kind_at is not None:
-        width = _kind_width(frame)
+        width = kind_width(frame)
         # a kind may hold the start, length field or status byte (its bytes there are
         # compared as the others: a Daly's 95 08 01 holds its length byte 08), not the
         # checksum or end byte, which no kind can name
@@ -882,7 +703,7 @@ def _check_layout(frame: FrameSpec) -> list[tuple[str, str]]:
                 continue
             beside = [(lo, hi, what) for lo, hi, what, _ in apart]
             if kind_at is not None:  # the kind bytes of its frames (of every kind's frames)
-                width = max(map(len, field.kinds)) if field.kinds else _kind_width(frame)
+                width = max(map(len, field.kinds)) if field.kinds else kind_width(frame)
                 beside.append((kind_at, kind_at + width, "the kind bytes"))
             problems.extend(_overlap(taken + beside, field.offset, field.offset + size, key))
             laid.append(
@@ -922,17 +743,17 @@ def _check_reply(frame: FrameSpec, n: int) -> list[tuple[str, str]]:
         ]
     if n - base > (1 << (8 * frame.length_size)) - 1:
         return [(key, f"a {frame.length_size}-byte length field cannot give {n} bytes")]
-    layout = _Layout(frame, n)
-    width = _width(frame)
+    layout = Layout(frame, n)
+    width = checksum_width(frame)
     lo, hi = layout.cover
-    if width and not (head <= layout.sum_at <= n - width - _end_width(frame)):
+    if width and not (head <= layout.sum_at <= n - width - end_width(frame)):
         return [(key, f"the checksum is not inside a {n}-byte reply after its header")]
     if width and not 0 <= lo < hi <= layout.sum_at:
         return [(key, f"the checksum's range [{lo}, {hi}) is not inside a {n}-byte reply")]
-    if n < head + width + _end_width(frame):
+    if n < head + width + end_width(frame):
         parts = ["the start bytes", "length field"]
         parts += ["checksum"] * bool(width)
-        parts += [f"end byte{'s' * (_end_width(frame) > 1)}"] * bool(_end_width(frame))
+        parts += [f"end byte{'s' * (end_width(frame) > 1)}"] * bool(end_width(frame))
         held = f"{', '.join(parts[:-1])} and {parts[-1]}"
         return [(key, f"{n} byte{'s' * (n != 1)} cannot hold {held}")]
     return []
@@ -1039,7 +860,7 @@ class _Run:
             value = (n - length_base(frame)).to_bytes(frame.length_size, frame.length_byteorder)  # type: ignore[arg-type]
             fixed.append((frame.length_offset, value))
         if frame.end_bytes:
-            fixed.append((n - _end_width(frame), frame.end_bytes))
+            fixed.append((n - end_width(frame), frame.end_bytes))
         fixed.sort()
         #: the fixed bytes a candidate begins with (the start bytes, and the length field when
         #: it follows them)
@@ -1055,7 +876,7 @@ class _Run:
         )
         self._head = f"{len(self.header)}s{n - len(self.header)}x"
         self._frame = f"{n}s"
-        layout = _Layout(frame, n)
+        layout = Layout(frame, n)
         lo, hi = layout.cover
         _, width, order = CHECKSUMS[frame.checksum]
         code = "B" if width == 1 else "H"
@@ -1124,7 +945,7 @@ def _run_of(frame: FrameSpec, n: int) -> _Run | None:
     (no candidate of that length is ever a frame then)."""
     if frame.length_size and not 0 <= n - length_base(frame) < 1 << (8 * frame.length_size):
         return None
-    if not _checked_whole(frame, n):
+    if not checked_whole(frame, n):
         return None  # a length no frame has (smallest_frame is longer)
     return _Run(frame, n)
 
@@ -1215,7 +1036,7 @@ class FrameFramer:
         #: first bytes of the frame they begin (not decided until they make a start or not)
         self._after = False
         self._sum = CHECKSUMS[frame.checksum][0] if frame.checksum in CHECKSUMS else None
-        self._sum_at = _checksum_offset(frame)
+        self._sum_at = checksum_at(frame)
         self._sum_width = (
             CHECKSUMS[frame.checksum][1:] if frame.checksum in CHECKSUMS else (0, "big")
         )
@@ -1347,7 +1168,7 @@ class FrameFramer:
             end = frame[-len(self._end) :].hex(" ").upper()
             why = f"ends {end}, not frame.end {self._end.hex(' ').upper()}"
         else:
-            layout = _Layout(self._frame, n)
+            layout = Layout(self._frame, n)
             lo, hi = layout.cover
             width = self._sum_width[0]
             got = frame[layout.sum_at : layout.sum_at + width].hex(" ").upper()
@@ -1659,10 +1480,10 @@ def _example_problem(frame: FrameSpec, example: bytes, framer: FrameFramer) -> s
                     f"{lo}, with length_counts and length_adjust) says {said}"
                 )
     if frame.end_bytes and not data.endswith(frame.end_bytes):
-        ends = data[-_end_width(frame) :].hex(" ").upper()
+        ends = data[-end_width(frame) :].hex(" ").upper()
         return f"ends {ends}, not frame.end {frame.end_bytes.hex(' ').upper()}"
     if frame.checksum in CHECKSUMS and framer.rejected["checksum"]:
-        layout = _Layout(frame, n)
+        layout = Layout(frame, n)
         lo, hi = layout.cover
         want = checksum(frame.checksum, data[lo:hi])
         got = data[layout.sum_at : layout.sum_at + len(want)]
@@ -1831,7 +1652,7 @@ def decoder(spec: FormatSpec) -> Decoder:
     rows = _rows(spec)
 
     def spec_of(kind: bytes | None) -> FormatSpec:
-        fields = tuple((c, name) for c, name in spec.fields if _in_frames_of(rows[name], kind))
+        fields = tuple((c, name) for c, name in spec.fields if in_frames_of(rows[name], kind))
         return dataclasses.replace(spec, frame=of_kind(frame, kind), fields=fields)
 
     by_kind = {kind: _decoder(spec_of(kind)) for kind in kinds}
@@ -1884,7 +1705,7 @@ def _decoder(spec: FormatSpec) -> Decoder:
     # the bytes after those a length field counts (its length_adjust: a checksum, an end
     # marker) hold no field: a field there is not in that frame (an LD2410's engineering
     # values, at offsets where its shorter basic frame has its end marker)
-    trailer = _counted_tail(frame)
+    trailer = counted_tail(frame)
     ends = tuple(
         rows[name].offset + struct.calcsize(FIELD_TYPES[rows[name].type]) for _, name in spec.fields
     )
@@ -2142,7 +1963,7 @@ def encode_frame(frame: FrameSpec, write: Callable[[bytearray], None]) -> bytes:
     if frame.status_offset is not None and frame.status_ok:
         data[frame.status_offset] = frame.status_ok[0]
     write(data)
-    layout = _Layout(frame, n)
+    layout = Layout(frame, n)
     if layout.end is not None:
         data[layout.end :] = frame.end_bytes
     if frame.checksum in CHECKSUMS:
@@ -2164,7 +1985,7 @@ def encoder(spec: FormatSpec) -> Encoder:
         layouts = [
             (
                 of_kind(frame, kind)
-                if (n := _kind_length(frame, kind)) is None
+                if (n := kind_length(frame, kind)) is None
                 else dataclasses.replace(of_kind(frame, kind), length=n),
                 kind,
             )

@@ -204,13 +204,9 @@ from typing import Any, NamedTuple
 
 from sensord.formats.acks import Ack
 from sensord.formats.base import FrameSpec
-from sensord.formats.frames import (
-    FrameFramer,
-    announced_length,
-    frame_length,
-    length_base,
-)
+from sensord.formats.frames import FrameFramer, announced_length
 from sensord.formats.frames_checksums import CHECKSUMS, checksum
+from sensord.formats.frames_layout import frame_length, length_base
 from sensord.schema import closest
 
 __all__ = [
