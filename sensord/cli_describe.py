@@ -127,8 +127,8 @@ def _describe_frame(s: SensorConfig) -> list[str]:
     compares with the device's datasheet (the file gives the spec's bytes as escapes)."""
     if s.format != "frames" or s.preset is not None or s.frame is None:
         return []
-    from sensord.formats.frames import status_ok_shown  # noqa: PLC0415  (loaded by a sensor of binary frames)
     from sensord.formats.frames_checksums import CHECKSUMS  # noqa: PLC0415  (loaded by a sensor of binary frames)
+    from sensord.formats.frames_decode import status_ok_shown  # noqa: PLC0415  (loaded by a sensor of binary frames)
     from sensord.formats.frames_layout import frame_length, kinds_of  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
     frame = s.frame.spec()

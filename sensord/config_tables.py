@@ -655,7 +655,7 @@ class FrameFieldConfig(Schema):
                 if not (float(value).is_integer() and 0 <= value <= most):
                     return [("not_available", f"a {self.bits or 1}-bit field holds 0..{most}")]
             return []
-        from sensord.formats.frames import field_value_problem  # noqa: PLC0415  (loaded by a sensor of binary frames)
+        from sensord.formats.frames_decode import field_value_problem  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
         for value in self.not_available:
             problem = field_value_problem(self.type, value)

@@ -474,7 +474,7 @@ class SensorRuntime:
         #: it refuses
         self._refusal_status: Callable[[bytes], int | None] | None = None
         if spec.format == "frames" and spec.frame is not None:
-            from sensord.formats.frames import boot_check, status_check  # noqa: PLC0415  (loaded by a sensor of binary frames)
+            from sensord.formats.frames_decode import boot_check, status_check  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
             self._booting = boot_check(spec.frame)
             if config.poll is not None:

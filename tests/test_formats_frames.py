@@ -41,10 +41,10 @@ from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
 from sensord.formats.frames import (
     FrameFramer,
     announced_length,
-    status_ok_shown,
 )
 from sensord.formats.frames_check import check
 from sensord.formats.frames_checksums import checksum
+from sensord.formats.frames_decode import status_ok_shown
 from sensord.formats.presets import MHZ19_RANGES_HINT, PRESETS
 from sensord.sources.simulated import SimulatedDevice
 

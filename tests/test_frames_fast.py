@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from test_formats_frames import PMS_VALUES, SPECS, frames_of, pms_frame
 
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
-from sensord.formats.frames import FIELD_TYPES, RUN_LIMIT, FrameFramer, decoder
+from sensord.formats.frames import FIELD_TYPES, RUN_LIMIT, FrameFramer
 from sensord.formats.frames_check import check
 from sensord.formats.frames_checksums import checksum
+from sensord.formats.frames_decode import decoder
 
 #: Specs beyond the test_formats_frames ones: a long frame whose sums exceed 16 bits (no
 #: Adler-32 shortcut), a checksum before the bytes it covers, a length field with a fixed
