@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from test_formats_frames import PMS_VALUES, SPECS, frames_of, pms_frame
 
 from sensord.formats.base import FieldSpec, FormatSpec, FrameSpec
-from sensord.formats.frames import FIELD_TYPES, RUN_LIMIT, FrameFramer
+from sensord.formats.frame_keys import FIELD_TYPES
+from sensord.formats.frames import RUN_LIMIT, FrameFramer
 from sensord.formats.frames_check import check
 from sensord.formats.frames_checksums import checksum
 from sensord.formats.frames_decode import decoder

@@ -44,10 +44,17 @@ MODBUS_MODULES = frozenset(
 )
 
 #: The support of binary frames but the names of its keys (``sensord.formats.frame_keys``):
-#: the codec, the presets, and the acknowledgements and dialogue of set-up commands and polls.
+#: the codec and its parts, the presets, and the acknowledgements and dialogue of set-up
+#: commands and polls.
 FRAME_MODULES = frozenset(
     {
         "sensord.formats.frames",
+        "sensord.formats.frames_check",
+        "sensord.formats.frames_checksums",
+        "sensord.formats.frames_decode",
+        "sensord.formats.frames_encode",
+        "sensord.formats.frames_layout",
+        "sensord.formats.frames_stuffing",
         "sensord.formats.presets",
         "sensord.formats.acks",
         "sensord.dialogue",

@@ -1,10 +1,11 @@
 """The words of a binary frame sensor's keys (``frame``, ``preset``): its fields' types, its
 checksums and the presets, for the configuration to declare them without the codec.
 
-The codec (:mod:`sensord.formats.frames`), the presets (:mod:`sensord.formats.presets`) and
-the acknowledgements of set-up commands are loaded with the first sensor that uses them, at
-the start or at the reload that adds it; a daemon of line sensors loads only this module of
-them. The names are written out here: a test holds them to the codec's and the presets'.
+The codec (:mod:`sensord.formats.frames` and its parts, ``frames_*``), the presets
+(:mod:`sensord.formats.presets`) and the acknowledgements of set-up commands are loaded with
+the first sensor that uses them, at the start or at the reload that adds it; a daemon of line
+sensors loads only this module of them. The names are written out here: a test holds them to
+the codec's and the presets'.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ FIELD_TYPES: Mapping[str, str] = {
     "f32le": "<f",
 }
 
-#: The checksums a frame may end with (``frame.checksum``): ``frames.CHECKSUMS``'s names.
+#: The checksums a frame may end with (``frame.checksum``): ``frames_checksums.CHECKSUMS``'s names.
 CHECKSUM_NAMES = (
     "sum8",
     "sum16be",

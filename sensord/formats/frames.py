@@ -75,23 +75,35 @@ that garbage began (start bytes and a length within the bound, or an 8-bit check
 by chance over garbage and the reply's first bytes) neither holds the replies back nor takes
 the start of one.
 
-With ``boot_bytes`` (and ``boot_offset``, 0 by default), a frame that holds those bytes at
-that offset is one the device sends while it boots (an MH-Z19 answers its read request with
-15000 at bytes 6..7 then): the decoder reads it as a frame without values, and the sensor
-(:func:`boot_check`) takes it as a restart of the device. ``boot_mask``, one byte to each boot
-byte, compares only the bits it sets (``FE`` over a status byte takes 0 and 1).
+With ``boot_bytes`` (and ``boot_offset``, 0 by default), a frame that holds those bytes at that
+offset is one the device sends while it boots (an MH-Z19 answers its read request with 15000 at
+bytes 6..7 then): the decoder reads it as a frame without values, and the sensor
+(:func:`~sensord.formats.frames_decode.boot_check`) takes it as a restart of the device.
+``boot_mask``, one byte to each boot byte, compares only the bits it sets (``FE`` over a status
+byte takes 0 and 1).
 
-With ``status_offset`` (``status_mask``, ``status_ok``), the device says by one byte of a
-frame whether its values are valid (an SPS30's state, a CM1106's status bits): the framer
-cuts such a frame as any other, and the decoder raises ``ParseError("invalid")`` naming the
-status for one whose masked byte is none of ``status_ok`` (:func:`status_check`, by which a
-polled sensor also tells which request the device refuses); the encoder writes the first of
-them.
+With ``status_offset`` (``status_mask``, ``status_ok``), the device says by one byte of a frame
+whether its values are valid (an SPS30's state, a CM1106's status bits): the framer cuts such a
+frame as any other, and the decoder raises ``ParseError("invalid")`` naming the status for one
+whose masked byte is none of ``status_ok``
+(:func:`~sensord.formats.frames_decode.status_check`, by which a polled sensor also tells which
+request the device refuses); the encoder writes the first of them.
 
 The decoder checks the frame's start bytes and length (the framer has checked the checksum);
 the encoder writes a frame of the spec's length (the smallest the layout allows when only a
 length field gives it, and long enough that the bytes the length field counts hold every
 field) with zeros where no field is written.
+
+The codec's parts are modules by job. This one holds the framer (:class:`FrameFramer`, with
+``cut_example``, ``announced_length`` and ``frame_check``, which cut and test frames as it
+does) and :data:`CODEC`, which puts the parts together; :mod:`~sensord.formats.frames_check`
+checks a spec; :mod:`~sensord.formats.frames_decode` reads a frame's values, its status and
+boot bytes; :mod:`~sensord.formats.frames_encode` writes frames for the simulator;
+:mod:`~sensord.formats.frames_layout` says where a spec's parts sit and how long its frames
+are, for all of them; :mod:`~sensord.formats.frames_checksums` and
+:mod:`~sensord.formats.frames_stuffing` hold the checksum kinds and the byte stuffing. Each
+imports only from those after it in this list, and the check, the decoder and the encoder
+not from each other (an import-linter contract in ``pyproject.toml``).
 """
 
 from __future__ import annotations
@@ -110,7 +122,6 @@ from sensord.formats.base import (
     FrameSpec,
     looks_like_text,
 )
-from sensord.formats.frame_keys import FIELD_TYPES
 from sensord.formats.frames_check import check
 from sensord.formats.frames_checksums import CHECKSUMS, checksum
 from sensord.formats.frames_decode import decoder
@@ -128,15 +139,13 @@ from sensord.formats.frames_stuffing import STUFF_XOR, unstuff
 
 __all__ = [
     "CODEC",
-    "FIELD_TYPES",
+    "PRESET_REJECTED_ADVICE",
+    "RUN_LIMIT",
     "FrameFramer",
     "announced_length",
     "cut_example",
     "frame_check",
 ]
-
-
-# -- the framer ----------------------------------------------------------------------------------
 
 
 #: The longest run of frames that one bulk pass checks (see ``_Run``); a longer run takes
