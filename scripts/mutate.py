@@ -54,6 +54,24 @@ class Module:
     deselect: tuple[str, ...] = ()
 
 
+#: The fast tests of the binary frames' codec, which guard each of its modules (``frames_*``).
+FRAME_TESTS = (
+    "tests/test_formats_frames.py",
+    "tests/test_formats_roundtrip.py",
+    "tests/test_formats_pms_variants.py",
+    "tests/test_frames_commands.py",
+    "tests/test_frames_fast.py",
+    "tests/test_frames_field_captures.py",
+    "tests/test_frames_field_quirks.py",
+    "tests/test_frames_generic.py",
+    "tests/test_frames_headless.py",
+    "tests/test_frames_kinds.py",
+    "tests/test_frames_not_available.py",
+    "tests/test_frames_setup_bytes.py",
+    "tests/test_frames_spec_edges.py",
+    "tests/test_frames_umb_han.py",
+)
+
 #: name -> module. Paths are the ones of this tree; update them when files move.
 MODULES: dict[str, Module] = {
     "framing": Module(
@@ -82,25 +100,13 @@ MODULES: dict[str, Module] = {
             "tests/test_formats_nmea_stream_edges.py",
         ),
     ),
-    "frames": Module(
-        "sensord/formats/frames.py",
-        (
-            "tests/test_formats_frames.py",
-            "tests/test_formats_roundtrip.py",
-            "tests/test_formats_pms_variants.py",
-            "tests/test_frames_commands.py",
-            "tests/test_frames_fast.py",
-            "tests/test_frames_field_captures.py",
-            "tests/test_frames_field_quirks.py",
-            "tests/test_frames_generic.py",
-            "tests/test_frames_headless.py",
-            "tests/test_frames_kinds.py",
-            "tests/test_frames_not_available.py",
-            "tests/test_frames_setup_bytes.py",
-            "tests/test_frames_spec_edges.py",
-            "tests/test_frames_umb_han.py",
-        ),
-    ),
+    "frames": Module("sensord/formats/frames.py", FRAME_TESTS),
+    "frames-check": Module("sensord/formats/frames_check.py", FRAME_TESTS),
+    "frames-decode": Module("sensord/formats/frames_decode.py", FRAME_TESTS),
+    "frames-encode": Module("sensord/formats/frames_encode.py", FRAME_TESTS),
+    "frames-layout": Module("sensord/formats/frames_layout.py", FRAME_TESTS),
+    "frames-checksums": Module("sensord/formats/frames_checksums.py", FRAME_TESTS),
+    "frames-stuffing": Module("sensord/formats/frames_stuffing.py", FRAME_TESTS),
     "text-formats": Module(
         "sensord/formats/text.py",
         (
