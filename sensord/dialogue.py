@@ -82,10 +82,13 @@ is run again, while the port stays open, when
   now and then, several polls running too, each came before the next poll, or, past it,
   with a late reply after it; or
 * of such a polled device, the command that makes it send only when asked got no reply to
-  its last write, and :data:`STREAMED_FRAMES` frames or more came after that write: it
+  its last write, and a frame came later than :data:`ANSWER_WITHIN_S` after that write (of
+  another than a PMS, :data:`STREAMED_FRAMES` frames or more after it: ``_streamed``): it
   streams on, having ignored the command (a clone that takes no command, streaming at the
   pace of its polls, leaves one frame in each poll interval, soon after its poll, as an
-  answer would; a device that took the command sends none unasked after it). Told at the
+  answer would; a device that took the command sends none unasked after it but those it had
+  begun or an adapter held, which come at once; a PMS in its stable mode may leave one frame
+  alone in the wait, and puts it there later than that). Told at the
   end of the wait for that reply, 7 s after the command was first written (a warning with
   the command and the poll, once a minute, and past a spell's third find only its 4th, 8th,
   16th ...: ``_streams_on``), and set up again once the wait
@@ -281,11 +284,14 @@ RUN_S = 30.0
 RUN_SETTLE_S = 15.0
 
 #: How many frames that come after the last write of the set-up command that leaves the device
-#: sending only when asked (PMS ``passive_mode``, SDS011 ``query_mode``), its reply awaited in
-#: vain (4 s after the third write), tell a device that streams on: one that took the command
-#: sends no frame unasked after it but one it had begun, while a PMS in active mode sends one
-#: every 0.2 to 2.3 s "depending on the change of values" (its data manual; RIOT-OS/RIOT PR
-#: #16209) and an SDS011 one a second.
+#: sending only when asked (SDS011 ``query_mode``), its reply awaited in vain (4 s after the
+#: third write), tell a device that streams on: one that took the command sends no frame
+#: unasked after it but one it had begun, while an SDS011 in active reporting sends one a
+#: second. Of a PMS (``passive_mode``) a frame later than :data:`ANSWER_WITHIN_S` after that
+#: write tells it (``Dialogue._streamed``): it sends one every 0.2 to 2.3 s "depending on the
+#: change of values" (its data manual; RIOT-OS/RIOT PR #16209), so in its stable mode as few as
+#: one may come in those 4 s, while the frames one that took the command had begun or its
+#: adapter held, two of them at times, come at once.
 STREAMED_FRAMES = 2
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
@@ -402,6 +408,11 @@ class DialoguePort(Protocol):
     @property
     def state(self) -> str:
         """The sensor's state (``up``, ``stale``, ``down`` ...)."""
+        ...
+
+    @property
+    def last_frame_at(self) -> float | None:
+        """When the last frame came on this connection (None: none yet)."""
         ...
 
     def flush_capture(self) -> None:
@@ -1017,14 +1028,11 @@ class Dialogue:
             self._silent_connect = silent_connect
         if missing and not asking and self._recheck_ignored:
             self._ignored_again += missing
+        # judged before the bytes held back are framed: they came by now, not later
+        streamed = missing and not asking and index == self._quiet_step and self._streamed()
         if held:
             self._port.process(held, now)
-        if (
-            missing
-            and not asking
-            and index == self._quiet_step
-            and self._port.framer.frames - self._frames_at_setup_write >= STREAMED_FRAMES
-        ):
+        if streamed:
             self._streams_on(index, now)
         if (
             missing
@@ -1047,6 +1055,19 @@ class Dialogue:
         (``_answers_nothing``) and no byte came since."""
         silent_at = self._silent_at
         return 1 if silent_at is not None and self._port.bytes_read == silent_at else SETUP_TRIES
+
+    def _streamed(self) -> bool:
+        """Whether the device streamed on after the last write of the command that leaves it
+        sending only when asked, its reply awaited in vain: a frame came later than
+        :data:`ANSWER_WITHIN_S` after that write, of a PMS (one that took the command sends
+        none after the frames it had begun or an adapter held, which come at once, while its
+        stream, a frame every 2.3 s at most, puts one in the 3 s after them), or
+        :data:`STREAMED_FRAMES` frames or more after it, of another device (an SDS011, whose
+        reply comes "about a second" after the command, streams a frame a second)."""
+        if not self._judges_late:
+            return self._port.framer.frames - self._frames_at_setup_write >= STREAMED_FRAMES
+        last = self._port.last_frame_at
+        return last is not None and last > self._setup_written_at + ANSWER_WITHIN_S
 
     def _answers_nothing(self, index: int, now: float) -> None:
         """The query of set-up command ``index`` and the command written for it both went
@@ -1076,8 +1097,8 @@ class Dialogue:
 
     def _streams_on(self, index: int, now: float) -> None:
         """The command of set-up ``index``, which leaves the polled device sending only when
-        asked, got no reply to its last write, and :data:`STREAMED_FRAMES` frames or more came
-        after that write: the device streams on, having ignored it (a clone that takes no
+        asked, got no reply to its last write, and frames came after that write that tell
+        a stream (``_streamed``): the device streams on, having ignored it (a clone that takes no
         command, streaming a frame a second as its polls go out a second apart, answers each
         poll interval with one frame, which the polls alone tell only once its frames drift
         past them). Logged at once, at most once a minute, with the poll; the set-up runs

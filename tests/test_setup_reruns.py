@@ -29,7 +29,7 @@ from test_frames_generic import SPS30
 from test_frames_setup_bytes import NOT_ALLOWED, READ, START, STARTED, Sps30, sps30_on
 
 from sensord.config import parse_config
-from sensord.dialogue import RERUN_MAX_WAIT_S, RUN_SETTLE_S, SETUP_GAP_S
+from sensord.dialogue import RERUN_MAX_WAIT_S, RUN_SETTLE_S, SETUP_GAP_S, SETUP_TRIES
 from sensord.formats.presets import PresetDevice, command_bytes
 from sensord.sensor import SensorRuntime
 
@@ -674,6 +674,83 @@ def test_a_pms_that_takes_no_command_and_streams_at_the_pace_of_its_polls_is_tol
     passive = command_bytes("pms5003", "passive_mode")
     rerun_at = [at - start for at, w in pms.written if w == passive][3]
     assert rerun_at <= 7.0 + stale_s + period + 2 * SETUP_GAP_S
+    assert readings(rt) == pms.sent
+
+
+@pytest.mark.parametrize("first_frame_s", [0.15, 0.3, 0.45, 0.6, 0.7, 1.2, 2.0, 2.25])
+def test_a_pms_clone_streaming_in_its_stable_mode_is_told_at_its_set_up_at_any_phase(
+    first_frame_s: float,
+) -> None:
+    """A PMS5003 clone that takes no command streams in its stable mode, a frame every 2.3 s
+    (Plantower's PMS5003, PMS7003 and PMSA003 data manuals: "If the concentration change is
+    small the sensor would run at stable mode with the real interval of 2.3s"), polled every
+    2.3 s, its frames 0.1 s after the polls: they never drift past them, and each poll
+    interval holds one frame, as an answer would. Its passive_mode is written at 0, 1 and 3 s,
+    its reply awaited until 7 s: with its first frame 0.15 to 0.7 s after the open only one
+    frame comes in those 4 s, later than a frame the device had begun or an adapter held
+    when it took the command would. At every phase it is told at that set-up, and set up
+    again."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, interval_s=2.3)
+        pms = Pms5003(pair, clock, period=2.3)
+        start = clock.now
+        pms.next_frame_at = start + first_frame_s
+        pms.device = DeafPms5003()
+        pms.run(rt, start + 60.0)
+        assert rt.state == "up"
+        rt.stop()
+    told = [e for e in logs if e["event"].startswith("the device streams unasked")]
+    assert told
+    assert told[0]["command"] == "passive_mode"
+    assert 1 <= told[0]["frames"] <= 2
+    assert told[0]["since_write_s"] == pytest.approx(4.0)  # at the end of the wait
+    assert rt.setup_reruns >= 1
+    assert readings(rt) == pms.sent
+
+
+class InFlightPms5003(PresetDevice):
+    """A PMS5003 streaming until it takes ``passive_mode`` at its last write (busy, or just
+    powered, at the two before), its reply to each write lost on the line (a noisy line),
+    with two frames of its stream still to come when it took it: one it had begun to send,
+    and one the USB-UART adapter held (an FTDI adapter passes what it received once its
+    latency timer, 16 ms by default, runs out)."""
+
+    def __init__(self) -> None:
+        super().__init__("pms5003")
+        self.heard = 0
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        if data != command_bytes("pms5003", "passive_mode"):
+            return super().receive(data)
+        self.heard += 1
+        if self.heard < SETUP_TRIES:
+            return []
+        super().receive(data)
+        return [None, None]  # the two frames of its stream, not the reply
+
+
+@pytest.mark.parametrize("period", [2.3, 1.0, 0.2], ids=["stable mode", "a second", "fast mode"])
+def test_a_pms_whose_frames_were_in_flight_when_it_took_passive_mode_is_not_told_streaming(
+    period: float,
+) -> None:
+    """A genuine PMS5003 that takes passive_mode only at its last write, its replies lost,
+    and whose stream leaves two frames after that write (one begun, one an adapter held):
+    both come at once after the write, and none later. It is not told to stream, nor set up
+    again, and it answers its polls."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, interval_s=1.0)
+        pms = Pms5003(pair, clock, period=period)
+        pms.next_frame_at = clock.now + 0.5 * period
+        pms.device = InFlightPms5003()
+        pms.run(rt, clock.now + 60.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert not pms.device.active
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+    assert not [e for e in logs if e["event"].startswith("the device streams unasked")]
+    assert rt.setup_reruns == 0
     assert readings(rt) == pms.sent
 
 
