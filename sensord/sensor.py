@@ -449,6 +449,9 @@ class SensorRuntime:
         #: period (``run_began``), not a warm-up: its end is not logged; and when it began
         self._warm_quiet = False
         self._quiet_began = -math.inf
+        #: the ``warmup_s`` of the sensor a reload replaced with this one on the same port
+        #: (``carry_warm_up``), until the open that follows (None: no such reload)
+        self._warmup_s_before: float | None = None
         #: the readings taken when the last warm-up started (none are taken during it), and
         #: when it started
         self._readings_at_warm = 0
@@ -852,10 +855,18 @@ class SensorRuntime:
         most), as does the hold of a run's first answers (``run_began``: the device's fan
         spins up whatever the port does), quietly (``warmup_s`` after the run's first answer at
         most); ``warmup_s = 0`` ends either, and a
-        simulated or replayed port never warms up."""
+        simulated or replayed port never warms up. A reload that changed ``warmup_s`` moves
+        the end of either to the new ``warmup_s`` after its start (a run's hold:
+        :data:`sensord.dialogue.RUN_SETTLE_S` at most), later or sooner, at once when that is
+        past: the table tells how long the device's readings are unsettled after its power-up
+        or its fan's start, which the reload did not move; logged (``_tell_warm_moved``)."""
         warmup_s = self.config.warmup_s
         quiet, self._warm_quiet = self._warm_quiet, False
+        before_s, self._warmup_s_before = self._warmup_s_before, None
+        moved = before_s is not None and before_s != warmup_s and now < self._warm_until
         if not warmup_s or source.simulated:
+            if moved and not source.simulated:
+                self._tell_warm_moved(now, now, before_s, quiet=quiet)
             self._warm_until = -math.inf
         elif self._may_be_cold:
             self._warm_until = now + warmup_s
@@ -870,19 +881,40 @@ class SensorRuntime:
                 )
         elif now < self._warm_until:
             if quiet:  # a run's first answers held (``run_began``) go on being held, quietly
+                from sensord.dialogue import RUN_SETTLE_S  # noqa: PLC0415  (a polled SDS011's only)
+
                 self._warm_quiet = True
-                self._warm_until = min(self._warm_until, self._quiet_began + warmup_s)
+                end = self._quiet_began + min(RUN_SETTLE_S, warmup_s)
             else:
-                self._warm_until = min(self._warm_until, self._warm_began + warmup_s)
+                end = self._warm_began + warmup_s
+            if moved:
+                self._tell_warm_moved(now, end, before_s, quiet=quiet)
+                self._warm_until = end
+            else:
+                self._warm_until = min(self._warm_until, end)
         else:
             self._warm_until = -math.inf
         self._may_be_cold = False
+
+    def _tell_warm_moved(
+        self, now: float, end: float, before_s: float | None, *, quiet: bool
+    ) -> None:
+        """A reload changed ``warmup_s`` (from ``before_s``) during a warm-up, or the hold of
+        a run's first answers (``quiet``), which now ends at ``end`` (at ``now``: at once)."""
+        self.log.info(
+            "warm-up moved: warmup_s changed by the reload",
+            warmup_s=self.config.warmup_s,
+            warmup_s_before=before_s,
+            held="a run's first answers (its fan spinning up)" if quiet else "the warm-up",
+            left_s=round(max(0.0, end - now), 3),
+        )
 
     def carry_warm_up(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the
         same port, read from a device and not a simulation, its device is the one ``before``
         read, powered all along unless its path went away; a warm-up under way goes on, and
-        so does the hold of a run's first answers (``run_began``), quietly."""
+        so does the hold of a run's first answers (``run_began``), quietly, to the end the new
+        ``warmup_s`` gives it when it changed (``_warm_up``)."""
         if before.simulated or before.config.port != self.config.port:
             return
         self._may_be_cold = before._may_be_cold
@@ -891,6 +923,7 @@ class SensorRuntime:
         self._warm_by_silence = before._warm_by_silence
         self._warm_quiet = before._warm_quiet
         self._quiet_began = before._quiet_began
+        self._warmup_s_before = before.config.warmup_s
 
     def carry_device(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the

@@ -2068,6 +2068,113 @@ def test_a_reload_that_shortens_warmup_s_during_a_polled_sds011_s_run_hold_short
     assert stats.min == 0.0  # a spin-up zero 6 s after the run's first answer is published
 
 
+MOVED = "warm-up moved: warmup_s changed by the reload"
+
+
+def test_a_reload_that_lengthens_warmup_s_during_a_polled_sds011_s_run_hold_lengthens_the_hold() -> (
+    None
+):
+    """An SDS011 in query mode on a working period of 1 minute, polled every 3 s, with
+    ``warmup_s = 6``: a run's first 6 s of answers held. 4 s into a run, a reload gives its
+    table ``warmup_s = 30``: the user asks for 30 s of a fan's spin-up (the README's
+    warm-up), so the hold goes on to RUN_SETTLE_S (15 s) from the run's first answer, the
+    longest a run's hold lasts, and the spin-up's zeros of the run's first 12 s that come
+    after 6 s (SpinningSds011) are not published. Logged once, at info level, with both
+    values and the time left."""
+    clock = Clock()
+    table: dict[str, Any] = {
+        "port": "",
+        "preset": "sds011",
+        "simulate": "never",
+        "warmup_s": 6.0,
+        "setup": ["query_mode", "working_period=1"],
+        "poll": {"command": "query", "interval_s": 3.0},
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = SpinningSds011(pair, clock)
+        device = PeriodicSds011(clock, 1)
+        sds.device = device
+        sds.run(rt, device.began + 60.0)  # the first run, the open's warm-up
+        sds.run(rt, device.began + 60.0 + 4.0)  # its second run's first answer in it
+        held_left = rt.snapshot().warmup_left_s
+        assert held_left is not None
+        assert held_left <= 6.0  # held for warmup_s
+        held_for = 6.0 - held_left
+        before, logged = rt, len(logs)
+        rt.stop()
+        rt = SensorRuntime(
+            sensor_config({**table, "warmup_s": 30.0}), clock=clock, wall_clock=clock
+        )
+        rt.carry_warm_up(before)
+        assert rt.try_open()
+        left = rt.snapshot().warmup_left_s
+        assert left is not None
+        assert left == pytest.approx(RUN_SETTLE_S - held_for)  # 15 s from the first answer
+        sds.run(rt, device.began + 120.0)
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+        assert rt.state == "up"
+        rt.stop()
+    assert stats is not None
+    assert (stats.min, stats.max) == (123.6, 123.6)  # no spin-up zero published
+    [moved] = [e for e in logs if e["event"] == MOVED]
+    assert moved["log_level"] == "info"
+    assert (moved["warmup_s"], moved["warmup_s_before"]) == (30.0, 6.0)
+    assert moved["held"] == "a run's first answers (its fan spinning up)"
+    assert moved["left_s"] == pytest.approx(RUN_SETTLE_S - held_for)
+    # a run's hold, not a warm-up: no "warming up" nor "warmed up" for it
+    assert not [e for e in logs[logged:] if e["event"].startswith(("warming up", "warmed up"))]
+
+
+@pytest.mark.parametrize(
+    ("warmup_s", "left_s"),
+    [(60.0, 50.0), (15.0, 5.0), (5.0, 0.0)],
+    ids=["longer", "shorter", "over"],
+)
+def test_a_reload_that_changes_warmup_s_during_a_pms_s_warm_up_ends_it_warmup_s_after_it_began(
+    warmup_s: float, left_s: float
+) -> None:
+    """A PMS5003 in passive mode, polled every 2 s, opened with the preset's 30 s warm-up (its
+    fan settling after power-up: the data manuals' 30 s): 10 s into it, a reload gives its
+    table another ``warmup_s``. The device was powered all along, and its power-up is where
+    it was: the warm-up ends the new ``warmup_s`` after it began, later for a longer one,
+    sooner for a shorter one, at once for one already past (and ``warmed up`` is logged
+    then); the move is logged, with both values and the time left."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0)
+        pms = Pms5003(pair, clock)
+        start = clock.now
+        pms.run(rt, start + 10.0)
+        clock.now = start + 10.0
+        before = rt
+        rt.stop()
+        table = {
+            "port": pair.path,
+            "preset": "pms5003",
+            "simulate": "never",
+            "warmup_s": warmup_s,
+            "setup": ["passive_mode"],
+            "poll": {"command": "read", "interval_s": 2.0},
+        }
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        rt.carry_warm_up(before)
+        assert rt.try_open()
+        left = rt.snapshot().warmup_left_s
+        assert (left or 0.0) == pytest.approx(left_s)
+        pms.run(rt, start + 80.0)
+        assert rt.state == "up"
+        rt.stop()
+    [moved] = [e for e in logs if e["event"] == MOVED]
+    assert (moved["warmup_s"], moved["warmup_s_before"]) == (warmup_s, 30.0)
+    assert moved["held"] == "the warm-up"
+    assert moved["left_s"] == pytest.approx(left_s)
+    warmed = [e for e in logs if e["event"] == "warmed up: readings are published"]
+    assert len(warmed) == 1
+
+
 @pytest.mark.parametrize("into_period_s", [35.0, 57.0], ids=["mid-sleep", "just before its run"])
 def test_a_polled_sds011_s_port_reopened_while_it_sleeps_holds_its_next_runs_first_answers(
     into_period_s: float,
