@@ -72,7 +72,9 @@ is run again, while the port stays open, when
   one comes after the next poll, which it leaves without a byte, and the interval after that
   poll holds no late reply of it), in two poll intervals running, or, of a PMS polled faster
   than its slowest stream (a frame every 2.3 s), in two with fewer intervals between them
-  than that stream leaves between two frames (polled every 0.5 s, it leaves four between
+  than that stream leaves between two frames (polled faster than :data:`FAST_POLLS_S`, a
+  frame past the polls that a late answer followed by a lost one may leave counts once
+  such frames run at a steady beat: ``_check_unasked``) (polled every 0.5 s, it leaves four between
   two frames that came unasked, each poll answered, when it answers its read request while
   it streams, which no datasheet rules out; one that does not answer it and streams at the
   pace of the polls is told by its set-up, below, or as its frames drift past them): the
@@ -215,6 +217,8 @@ __all__ = [
     "ACK_TIMEOUT_S",
     "ANSWER_WITHIN_S",
     "COMMAND_RESTART_S",
+    "DRIFTS_RUNNING",
+    "FAST_POLLS_S",
     "LATE_ANSWER_WITHIN_S",
     "RERUN_MAX_WAIT_S",
     "RUN_S",
@@ -282,6 +286,22 @@ RUN_S = 30.0
 #: #23; the airrohr firmware reads it 15 s after starting it); in active reporting on a
 #: working period the sensor sends its one frame at the end of its run.
 RUN_SETTLE_S = 15.0
+
+#: Polled faster than this, half the poll interval (how late a PMS's answer may come and still
+#: be taken for one, :data:`ANSWER_WITHIN_S`) is within the delays a healthy unit's answers
+#: have on a busy host or adapter (0 to 200 ms), so an answer later than that followed by a
+#: poll whose answer was lost looks like a frame streamed past the polls (``_check_unasked``).
+FAST_POLLS_S = 0.5
+
+#: How many drifts past the polls, each within as many poll intervals of the one before as a
+#: PMS's slowest stream leaves between two frames, tell a stream at polls faster than
+#: :data:`FAST_POLLS_S`, when each is one a late answer followed by a lost one could leave
+#: (``_check_unasked``): a stream between one and two poll intervals apart (the fast mode
+#: of a PMS, 0.2 to 0.8 s between frames by its data manuals) drifts past the polls every
+#: P / (P - I) intervals, each time alike, while a healthy unit's lost answers come at
+#: random (one in twenty lost and half its answers late, in two hundred seconds of polls
+#: every 0.2 s, brings about twenty-five such drifts, never six running so).
+DRIFTS_RUNNING = 6
 
 #: How many frames that come after the last write of the set-up command that leaves the device
 #: sending only when asked (SDS011 ``query_mode``), its reply awaited in vain (4 s after the
@@ -690,6 +710,16 @@ class Dialogue:
         #: a poll left without a byte after intervals whose one frame came late, judged with
         #: the interval after it (``_check_unasked``)
         self._drift_held = False
+        #: polled faster than :data:`FAST_POLLS_S`: a drift counts at once only when its late
+        #: frame stood alone between polls left without a byte, others once they run
+        #: (``_check_unasked``); whether the interval before the last was left so, whether the
+        #: one before the late frames held was, the drifts running and the intervals since the
+        #: last of them
+        self._fast_polls = config.poll is not None and config.poll.interval_s < FAST_POLLS_S
+        self._was_empty = False
+        self._empty_before_late = False
+        self._drifts = 0
+        self._since_drift = self._drift_gap = 0
         #: of a PMS: its poll's one frame came later than :data:`ANSWER_WITHIN_S` after it, and
         #: the poll intervals running that brought such a frame and nothing else, held until
         #: what follows tells a late answer from a frame streamed (``_check_unasked``)
@@ -791,8 +821,9 @@ class Dialogue:
         self._unasked_frame = self._late_frame = False
         self._owed_at.clear()
         self._owed_left = 0
-        self._drift_held = False
+        self._drift_held = self._was_empty = self._empty_before_late = False
         self._late_held = self._late_replies = self._quiet_polls = 0
+        self._drifts = self._since_drift = self._drift_gap = 0
         self._same_device = same_device
         if not same_device:
             self._ack_counted.clear()
@@ -1362,9 +1393,11 @@ class Dialogue:
         if self._unasked is not None:  # frames between polls count from here
             self._unasked = 0
             self._unasked_frame = self._late_frame = self._drift_held = False
+            self._was_empty = self._empty_before_late = False
             self._owed_at.clear()
             self._owed_left = 0
             self._late_held = self._late_replies = self._quiet_polls = 0
+            self._drifts = self._since_drift = self._drift_gap = 0
             self._frames_at_request = self._port.framer.frames
             self._bytes_at_request = self._port.bytes_read
             self._refusals = 0
@@ -1700,7 +1733,15 @@ class Dialogue:
         answers late now and then, several polls running too, each answer before the next
         poll). A poll left without a byte is judged with the interval after it: one whose
         second frame was the late reply of that poll tells an answer late past its poll, and
-        drops the late ones held."""
+        drops the late ones held. Polled faster than :data:`FAST_POLLS_S`, where a late
+        answer followed by a lost one leaves the same drift, a drift counts at once only when
+        its late frame stood alone between two polls left without a byte (a stream two
+        intervals apart or slower leaves each frame so; a healthy unit's answers fill the
+        intervals around a lost one), and otherwise once :data:`DRIFTS_RUNNING` came, each
+        within ``_gap_polls`` of the one before and as far from it as that one from its own
+        before, give or take an interval (a stream between one and two intervals apart
+        drifts past the polls at its own steady beat; a healthy unit's lost answers come at
+        random)."""
         assert self._unasked is not None
         unasked, self._unasked_frame = self._unasked_frame, False
         late, self._late_frame = self._late_frame, False
@@ -1711,7 +1752,21 @@ class Dialogue:
         # answer spoilt on the line brings bytes: the device answered); so does an answer
         # late past the next poll, whose reply then comes with that poll's answer: a poll so
         # left is judged with the interval after it, a stream when that held no late reply
+        empty = got == 0 and not heard
+        was_empty, self._was_empty = self._was_empty, empty
+        self._since_drift += 1
         drifted = self._drift_held and not replies
+        if drifted and self._fast_polls and not (self._late_held == 1 and self._empty_before_late):
+            # polled faster than FAST_POLLS_S, a late answer followed by a lost one looks so:
+            # one late frame alone between polls left without a byte is a stream at two
+            # intervals or slower, the rest a stream between one and two once they run
+            since, gap = self._since_drift, self._drift_gap
+            runs = since <= self._gap_polls and (self._drifts < 2 or abs(since - gap) <= 1)
+            self._drifts = self._drifts + 1 if runs else 1
+            self._drift_gap, self._since_drift = since, 0
+            if self._drifts < DRIFTS_RUNNING:
+                drifted = False
+                self._late_held = 0
         if self._drift_held and replies:  # late answers, the last past its poll
             self._late_held = 0
         self._drift_held = False
@@ -1748,6 +1803,8 @@ class Dialogue:
             self._quiet_polls += 1
             if self._quiet_polls >= self._gap_polls:
                 self._unasked = 0
+            if late and not self._late_held:
+                self._empty_before_late = was_empty
             self._late_held = self._late_held + 1 if late else 0
             # (not when found streaming through its set-up: its re-run is due)
             if (
