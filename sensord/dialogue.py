@@ -1562,7 +1562,7 @@ class Dialogue:
 
     def refused(self, status: int) -> None:
         """A frame came whose status byte, ``status``, the spec's check rejects
-        (``sensord.formats.frames.status_check``): an answer that refuses the request in
+        (``sensord.formats.frames_decode.status_check``): an answer that refuses the request in
         flight, unless another frame since it was written is one the device did not refuse."""
         self._refusals += 1
         self._last_status = status
