@@ -19,7 +19,7 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.bus_device import _Device, _Exchange
 from sensord.bus_hints import ECHO_HINT, GLITCH_HINT
-from sensord.bus_reads import ECHO_NO_ANSWER_HINT, DeviceReads
+from sensord.bus_reads import DOWN_AFTER_TIMEOUTS, ECHO_NO_ANSWER_HINT, DeviceReads
 from sensord.formats.modbus import MAX_FRAME_BYTES, ModbusLink, Response, crc16
 
 __all__ = ["GLITCH_BYTES", "GLITCH_MAX", "MIN_FRAME_BYTES", "EchoBus", "LineEcho"]
@@ -643,13 +643,21 @@ class LineEcho:
     def _echo_alone(self, flight: _Exchange, polls: int) -> None:
         """The write of ``flight``, taken at its one copy, had the adapter's echo alone: it is
         unanswered (a timeout; ``DeviceReads.unanswered_after_echo``, ``polls``: its polls in
-        a row before). Of a device that left the bus (a reload), its waiting ``set-up write
-        taken`` line is dropped, and nothing more told."""
+        a row before). Its answer may still come, as that of a request that timed out may (a
+        meter that takes 100 ms or more to refuse a write held in its EEPROM, while the next
+        exchange has begun or the write's window has passed): the device owes one late
+        answer (``_Device.owed``), so its refusal after this is counted ``late`` and by its
+        code, and held for the write (``StrayFrames._note_late_refusal``), not counted as a
+        frame nobody asked for; an answer of the device's in time after this clears that
+        debt (a device answers its requests in order). Of a device that left the bus (a
+        reload), its waiting ``set-up write taken`` line is dropped, and nothing more told."""
         device = flight.device
         if self.devices.get(device.sensor.name) is not device:
             self.reads.forget_taken(flight.expected)
             return
         device.counters.timeouts += 1
+        device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
+        device.timed_out_sent_at = flight.sent_at
         self.reads.unanswered_after_echo(device, flight.expected, polls, ECHO_NO_ANSWER_HINT)
 
     def copy_settled(self) -> None:

@@ -341,6 +341,17 @@ class StrayFrames:
                     flight.device.other_unit_at_0 = read_at_0
             return False
         if response.function_code != flight.read.function_code:
+            if (
+                self.transport == "rtu"
+                and flight.device.owed
+                and response.exception_code
+                and response.function_code in _WRITE_CODES
+            ):
+                # the device's late refusal of a set-up write whose copy was settled as the
+                # adapter's echo (``LineEcho._echo_alone``) or that timed out, come during its
+                # next exchange: that write's answer, counted ``late`` and by its code
+                self.late(response)
+                return False
             errors["function"] += 1
             if (
                 self.transport == "rtu"
