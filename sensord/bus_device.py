@@ -307,6 +307,10 @@ class _Exchange:
     #: the glitch bytes (``sensord.bus_echo.GLITCH_BYTES``) read before the request's echo, in all
     #: the pieces its first bytes came in (``LineEcho.read_echo``, ``LineEcho.write_echo``)
     glitched: int = 0
+    #: a write's first bytes on a line known to echo, held back while they may be the start
+    #: of frames that came before its request went out, cut by the adapter's batch, with the
+    #: echo still to come (``LineEcho.write_echo``)
+    before_echo: bytes = b""
     #: the line was not known to echo when the request went out (``Bus._line_echoes``): a
     #: write's first copy of its request after the line shows that it echoes is its echo
     #: (``LineEcho.echo_after_proof``)

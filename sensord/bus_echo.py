@@ -171,6 +171,39 @@ def _glitch(request: bytes, chunk: bytes, before: int = 0) -> int:
     return 0
 
 
+def _lead_glitch(chunk: bytes) -> int:
+    """How many of the first bytes of ``chunk`` are :data:`GLITCH_BYTES`, up to
+    :data:`GLITCH_MAX` (a transceiver turning around before the frame that follows them)."""
+    count = 0
+    while count < min(GLITCH_MAX, len(chunk) - 1) and chunk[count] in GLITCH_BYTES:
+        count += 1
+    return count
+
+
+def _frames_cut(request: bytes, chunk: bytes) -> bool:
+    """Whether ``chunk``, the first bytes of a write's exchange on a line known to echo, none
+    of which begins the echo of ``request`` nor one or two whole frames before it
+    (``LineEcho._echo_begins``, ``LineEcho._came_before``), may be the start of frames that
+    came on the line before the request went out (another master's request and its answer,
+    another device's late answer), cut by the adapter's batch with their rest and the echo
+    in the next one: its first byte is not the write's unit id (so no answer of the device's
+    begins there: the device's copy, address and count, or exception), and no such answer,
+    nor the echo, lies whole after it. An adapter cuts its batches anywhere; held, the bytes
+    are read with the next batch as one (``LineEcho.write_echo``). Bytes that turn out to be
+    none of these are passed on as they came, at the first batch where an answer or the echo
+    lies whole after them, or once they hold two frames' length."""
+    if chunk[0] == request[0] or len(chunk) >= 2 * MAX_FRAME_BYTES:
+        return False
+    refusal = bytes((request[0], request[1] | 0x80))
+    for head, size in ((request[:2], 8), (refusal, MIN_FRAME_BYTES)):
+        begins = chunk.find(head, 1)
+        while begins > 0:
+            if len(chunk) - begins >= size:
+                return False
+            begins = chunk.find(head, begins + 1)
+    return True
+
+
 def _held_glitch(request: bytes, at: int, before: int) -> bool:
     """Whether the first ``at`` bytes of ``request``'s echo, taken for its echo from
     the exchange's earlier pieces (``before`` glitch bytes before them), can be glitch bytes
@@ -369,6 +402,8 @@ class LineEcho:
         (``copy_settled``): a silent device's write is unanswered once a request after it
         came back as sent."""
         request = flight.request
+        if flight.before_echo:
+            chunk, flight.before_echo = flight.before_echo + chunk, b""
         at = flight.echoed
         part = chunk[: len(request) - at]
         if request[at : at + len(part)] != part:
@@ -380,6 +415,14 @@ class LineEcho:
                 self.link.dropped(glitch)
                 flight.glitched += glitch
                 return self.write_echo(flight, chunk[glitch:]) if len(chunk) > glitch else b""
+            lead = 0 if at else _lead_glitch(chunk)
+            if lead and (
+                self._echo_begins(request, chunk[lead:]) > 0
+                or self._came_before(flight, chunk[lead:]) >= 0
+            ):
+                # a transceiver's glitch before frames that came before the request went out
+                self._glitch_after_frames(flight, lead)
+                return self.write_echo(flight, chunk[lead:])
             begins = -1 if at else self._echo_begins(request, chunk)
             if begins > 0:
                 return self._after_echo(flight, chunk, begins)
@@ -387,6 +430,9 @@ class LineEcho:
             if end >= 0:
                 self._bus._feed_frames(chunk[:end], None)
                 self._glitch_after_frames(flight, len(chunk) - end)
+                return b""
+            if not at and _frames_cut(request, chunk):
+                flight.before_echo = chunk
                 return b""
             flight.echoed = -1
             return request[:at] + chunk
@@ -729,9 +775,13 @@ class LineEcho:
         return self._bus._requests - in_flight > self._write_copy_requests
 
     def drop_held_echo(self, flight: _Exchange) -> None:
-        """The first bytes of ``flight``'s write echo, held back (``write_echo``), and no more
-        of it came before the exchange ended (its timeout, the port's close, its device's
-        removal): bytes that made no answer, counted as skipped."""
+        """The first bytes of ``flight``'s write echo, or the bytes before it that may be the
+        start of frames (``before_echo``), held back (``write_echo``), and no more of them came
+        before the exchange ended (its timeout, the port's close, its device's removal): bytes
+        that made no answer, counted as skipped."""
         if flight.expected.write and 0 < flight.echoed < len(flight.request):
             self.link.dropped(flight.echoed)
             flight.echoed = -1
+        if flight.before_echo:
+            self.link.dropped(len(flight.before_echo))
+            flight.before_echo = b""
