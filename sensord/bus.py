@@ -1488,6 +1488,12 @@ class Bus:
         starts again, once; and each late reply that arrives meanwhile starts it again too
         (``StrayFrames.answers``), so a dead unit behind a gateway that answers 0x0B only after
         a timeout longer than sensord's does not time out the units asked after it."""
+        if flight.reply == ARRIVING and flight.expected.rtu:
+            codeless = self.link.codeless_exception(flight.expected.exception_head)
+            if codeless is not None:
+                # a refusal whose code byte the device leaves out: its answer, not cut off
+                self._answered(flight, codeless.frame, codeless)
+                return
         if flight.reply != NOTHING:  # an answer began: the device takes a read that long
             flight.device.probe_answered = False
             flight.device.probe_misses = 0

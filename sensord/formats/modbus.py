@@ -102,6 +102,7 @@ __all__ = [
     "LONE_UNITS",
     "MAX_FRAME_BYTES",
     "MAX_GAP",
+    "NO_EXCEPTION_CODE",
     "REGISTER_TABLES",
     "REQUEST_BYTES",
     "SCALE_FACTORS",
@@ -219,7 +220,15 @@ EXCEPTION_NAMES: Mapping[int, str] = {
     8: "memory parity error",
     10: "gateway path unavailable",
     11: "gateway target device failed to respond",
+    0x100: "no exception code in the response",
 }
+
+#: The code an exception response is counted under when it carries none: its code byte 0 (no
+#: code of the Modbus application protocol), or no code byte at all, an RTU frame of the unit
+#: id, the function code with 0x80 and a right CRC alone (FxDev/PetitModbus issue 2: ``0A 81
+#: C7 70`` from a slave library that leaves the code out). Outside a byte's range, so that it
+#: is no code a device can send, and never 0, which means no exception.
+NO_EXCEPTION_CODE = 0x100
 
 
 def exception_named(code: int) -> str:
@@ -1284,6 +1293,20 @@ class ModbusLink:
         self.skipped_bytes += len(self._buffer)
         self._buffer = b""
 
+    def codeless_exception(self, head: bytes) -> Response | None:
+        """The bytes received that form no frame, when they are an RTU exception response
+        with no code byte (``head``: the unit id and the function code with 0x80, then a
+        right CRC; :data:`NO_EXCEPTION_CODE`), taken out as that response; else None and
+        nothing taken. Only at the end of an exchange: five bytes that begin so are a sound
+        exception whose last byte is still to come until the line has been silent."""
+        frame = self._buffer
+        if self.transport != "rtu" or len(frame) != 4 or not frame.startswith(head):
+            return None
+        if crc16(frame):
+            return None
+        self._buffer = b""
+        return Response(frame[0], 0, frame[1] & 0x7F, NO_EXCEPTION_CODE, [], frame)
+
     def feed(self, chunk: bytes, awaited: bytes = b"") -> list[Response]:
         """The response frames that ``chunk`` completes. ``awaited``: the first bytes of the
         RTU reply an exchange in flight awaits (:attr:`Request.head`); while a frame that
@@ -1415,7 +1438,7 @@ def _response(pdu: ModbusPDU, frame: bytes) -> Response:
             int(pdu.dev_id),
             int(pdu.transaction_id),
             int(pdu.function_code) & 0x7F,
-            int(pdu.exception_code),
+            int(pdu.exception_code) or NO_EXCEPTION_CODE,
             [],
             frame,
         )
