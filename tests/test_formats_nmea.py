@@ -841,11 +841,12 @@ DAMAGED_PVT = flip_length_bit(NAV_PVT, 11)
 @pytest.mark.parametrize("chunk", [1, 7, 0], ids=["bytewise", "7", "whole"])
 def test_at_the_end_of_the_stream_the_held_bytes_give_their_sentences(chunk: int) -> None:
     """``flush``: a damaged frame that never completes fails. The sentences inside its claimed
-    length that were not passed on at once (a sentence without checksum) are passed on, a UBX
-    frame inside it is taken out, and of the pending line, whose line end never came, the
-    whole checksummed sentence; the rest is skipped. Nothing is held afterwards."""
+    length that were not passed on at once (a sentence without checksum that no checked one
+    follows) are passed on, a UBX frame inside it is taken out, and of the pending line, whose
+    line end never came, the whole checksummed sentence; the rest is skipped. Nothing is held
+    afterwards."""
     unchecked = UBLOX_GGA.split(b"*")[0]
-    held = DAMAGED_PVT + unchecked + b"\r\n" + UBX_ACK + UBLOX_GGA + b"\r\n"
+    held = DAMAGED_PVT + UBX_ACK + UBLOX_GGA + b"\r\n" + unchecked + b"\r\n"
     stream = UBLOX_RMC + b"\r\n" + held + b"junk" + GSA_NO_FIX
     cut = framer()
     frames = [f for _, f in feed_timed(cut, stream, chunk or len(stream))]

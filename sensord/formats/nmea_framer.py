@@ -587,6 +587,12 @@ class _Sentences:
     head: re.Pattern[bytes]
     #: A byte that no sentence holds before its checksum (binary, not printable).
     foreign: re.Pattern[bytes]
+    #: :attr:`pattern`, or else a whole line that is no checked sentence: a start character,
+    #: an address letter, printable text without a start character (a talker's sentence
+    #: without checksum, one whose checksum field was cut or damaged) and the line end, which
+    #: a line gives as it is. Groups 1 to 3 are :attr:`pattern`'s, group 4 such a line up to
+    #: its line end.
+    either: re.Pattern[bytes]
 
     @classmethod
     def of(cls, terminator: bytes, max_frame_bytes: int) -> _Sentences:
@@ -605,10 +611,12 @@ class _Sentences:
         longest = max_frame_bytes - 5  # "$", the address letter, "*hh"
         if longest < 0:  # no sentence is as short as max_frame_bytes
             never = re.compile(rb"(?!)")
-            return cls(never, never, foreign)
+            return cls(never, never, foreign, never)
         head = rb"[$!]([A-Z][%s]{0,%d})\*([0-9A-Fa-f]{2})" % (body, longest)
         pattern = rb"%s(%s)(?:%s|(?=[$!\xb5\xd3\xaa\xa0\xba\x10]))" % (head, after, line_end)
-        return cls(re.compile(pattern), re.compile(head), foreign)
+        bare = rb"([$!][A-Z][%s*]{0,%d})(?:%s)" % (body, longest + 3, line_end)
+        either = rb"%s|%s" % (pattern, bare)
+        return cls(re.compile(pattern), re.compile(head), foreign, re.compile(either))
 
 
 def _strip_spans(data: bytes, start: int, end: int, spans: list[_Span]) -> list[bytes]:
@@ -708,7 +716,9 @@ def _found_sentences(
     candidate's bytes before it to be text, not a frame's payload, as much as anything can
     before the candidate's end: a sentence before it whose checksum fails was damaged on the
     line, and comes in its place, for the decoder to reject, rather than after the sentences
-    behind it when the candidate fails, up to its claimed length later (9216 bytes). One
+    behind it when the candidate fails, up to its claimed length later (9216 bytes); so does
+    a whole line before it that is no checked sentence (a talker's sentence without checksum,
+    one whose checksum field was cut), as the line gives it, up to its line end. One
     that nothing shows so waits, as a payload's bytes that only look like a sentence may;
     one inside a whole frame whose check holds that starts at ``frames_from`` or after (the
     candidate's second byte) is that frame's payload (an RTCM 3 frame's bytes that read
@@ -718,11 +728,15 @@ def _found_sentences(
     not depend on the chunking."""
     found: list[tuple[_Span, bytes, int]] = []
     failing: list[tuple[_Span, bytes, int]] = []
-    for match in sentences.pattern.finditer(data, start, end):
+    for match in sentences.either.finditer(data, start, end):
         first, last = match.span()
         if first in done:
             done[first] = max(done[first], last)
             found += failing  # a sentence after them: text, passed on in their place
+        elif match.start(4) >= 0:  # a line without a checked sentence, as one that fails
+            if not _in_whole_frame(data, frames_from, first, limit):
+                failing.append(((first, last), match.group(4), 0))
+            continue
         else:
             span = (first, last)
             sentence = (span, data[first : match.end(2)], match.end(3) - match.start(3))
@@ -818,7 +832,7 @@ def _cut_binary(
         stop = min(end, size)
         found = None
         waits = stop  # where a sentence whose checksum fails waits for one after it
-        if sentences.pattern.search(data, first, stop) is not None:
+        if sentences.either.search(data, first, stop) is not None:
             found, waits = _found_sentences(
                 data, first, stop, sentences, done, frames_from=start + 1, limit=limit
             )
@@ -904,7 +918,11 @@ class NmeaFramer(LineFramer):
     the bytes to be text, and the damaged one comes in its place for the decoder to reject, not up
     to the claimed length later (9216 bytes behind a cut frame's bogus length field), after the
     sentences behind it, which would show the decoder its loss out of place (a GSV group's next
-    sentence counted as a second loss). One that no such sentence follows in the candidate comes
+    sentence counted as a second loss); so is a whole line that is no checked sentence (a talker's
+    sentence without checksum, as a line gives it), which a false TSIP candidate of an ID whose
+    data may have up to 255 bytes (DLE and 0x8F before it, the ``$`` read as a subcode) would
+    otherwise hold until its bytes show it to be no packet, passing the checked sentences behind
+    it. One that no such sentence follows in the candidate comes
     when the candidate fails: a payload's bytes look like a sentence whose checksum fails 256 times
     as often as like one whose checksum holds. One inside a whole frame whose check holds, after the
     candidate's start, is that frame's payload, taken out with it, never passed on. A line pending
