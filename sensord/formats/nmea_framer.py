@@ -832,7 +832,11 @@ def _cut_binary(
         stop = min(end, size)
         found = None
         waits = stop  # where a sentence whose checksum fails waits for one after it
-        if sentences.either.search(data, first, stop) is not None:
+        # a line without checksum matters only where a checked sentence follows it, or while
+        # the candidate waits: the search for sentences resumes no later than at it
+        if sentences.pattern.search(data, first, stop) is not None or (
+            end > size and not final and sentences.either.search(data, first, stop) is not None
+        ):
             found, waits = _found_sentences(
                 data, first, stop, sentences, done, frames_from=start + 1, limit=limit
             )
