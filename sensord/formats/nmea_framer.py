@@ -925,8 +925,8 @@ class NmeaFramer(LineFramer):
     sentence counted as a second loss); so is a whole line that is no checked sentence (a talker's
     sentence without checksum, as a line gives it), which a false TSIP candidate of an ID whose
     data may have up to 255 bytes (DLE and 0x8F before it, the ``$`` read as a subcode) would
-    otherwise hold until its bytes show it to be no packet, passing the checked sentences behind
-    it. One that no such sentence follows in the candidate comes
+    otherwise hold until its bytes show it to be no packet, while the checked sentences behind
+    it are passed on. One that no such sentence follows in the candidate comes
     when the candidate fails: a payload's bytes look like a sentence whose checksum fails 256 times
     as often as like one whose checksum holds. One inside a whole frame whose check holds, after the
     candidate's start, is that frame's payload, taken out with it, never passed on. A line pending
