@@ -81,6 +81,16 @@ MODULES: dict[str, Module] = {
         "sensord/formats/nmea.py",
         ("tests/test_formats_nmea.py", "tests/test_formats.py", "tests/test_formats_roundtrip.py"),
     ),
+    "nmea-fields": Module(
+        "sensord/formats/nmea_fields.py",
+        (
+            "tests/test_formats_nmea.py",
+            "tests/test_formats.py",
+            "tests/test_formats_roundtrip.py",
+            "tests/test_formats_nmea_units.py",
+            "tests/test_formats_nmea_receivers.py",
+        ),
+    ),
     "nmea-satellites": Module(
         "sensord/formats/nmea_satellites.py",
         (

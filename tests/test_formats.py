@@ -22,7 +22,7 @@ from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import Decoder, DecoderCounts, FormatSpec
 from sensord.formats.csv_lines import quoted_cells
 from sensord.formats.kv import counted_decoder as kv_counted_decoder
-from sensord.formats.nmea import NMEA_FIELDS, SENTENCES
+from sensord.formats.nmea_fields import NMEA_FIELDS, SENTENCES
 from sensord.formats.nmea_framer import checksum
 
 # Real-world sentences (checksums verified) and instrument sentences with correct checksums.

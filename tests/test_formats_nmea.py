@@ -34,6 +34,7 @@ from sensord.formats import codec_for
 from sensord.formats import nmea as nmea_module
 from sensord.formats.base import Decoder, DecoderCounts, FormatSpec
 from sensord.formats.crc import crc24q
+from sensord.formats.nmea_fields import NMEA_FIELDS
 from sensord.formats.nmea_framer import NmeaFramer
 from sensord.formats.nmea_satellites import _PENDING_GROUPS, SatelliteGroups
 from sensord.sensor import SensorRuntime
@@ -5338,7 +5339,7 @@ def test_a_latitude_is_the_decimal_its_degrees_and_minutes_read(
 
 # -- MDA: the meteorological composite -----------------------------------------------------------
 
-MDA_FIELDS = tuple(f for f in nmea_module.NMEA_FIELDS if f.startswith("MDA."))
+MDA_FIELDS = tuple(f for f in NMEA_FIELDS if f.startswith("MDA."))
 #: An MDA with every field but water temperature and absolute humidity, as an Airmar PB200
 #: sends it (values made up, checksum computed).
 MDA_FULL = "WIMDA,29.9870,I,1.0154,B,23.4,C,,,45.1,,11.2,C,182.5,T,184.8,M,5.2,N,2.7,M"

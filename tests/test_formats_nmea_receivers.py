@@ -15,7 +15,7 @@ from test_formats_nmea import checksummed_anew, nmea
 from sensord.errors import PARSE_ERROR_REASONS, ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
-from sensord.formats.nmea import NMEA_FIELDS
+from sensord.formats.nmea_fields import NMEA_FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nmea"
 

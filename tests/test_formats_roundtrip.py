@@ -20,7 +20,7 @@ from sensord.errors import ParseError
 from sensord.formats import FORMATS, codec_for
 from sensord.formats.base import FormatSpec
 from sensord.formats.blocks import envelope
-from sensord.formats.nmea import NMEA_FIELDS
+from sensord.formats.nmea_fields import NMEA_FIELDS
 
 #: Half a unit in the third decimal, plus room for the binary representation of the text.
 TOLERANCE = 5e-4 + 1e-9

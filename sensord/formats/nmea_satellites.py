@@ -4,13 +4,13 @@ that span sentences, and the constellation of a satellite by its talker, system 
 :class:`SatelliteGroups` reads GSV as whole groups of sentences (``GSV.in_view_...``,
 ``GSV.snr_mean_...``, ``GSV.snr_max_...``), :class:`UsedSatellites` reads GSA's
 ``used_<constellation>`` over the GSA sentences of an epoch. The decoder of
-:mod:`sensord.formats.nmea` keeps one of each per sensor and feeds them its sentences; its
-sentence table (:data:`~sensord.formats.nmea.SENTENCES`) and its slots are there. The slots
-take :data:`CONSTELLATIONS` and :data:`SBAS` from here, and its getters
-take :func:`field` (a sentence's field by index), which both modules read sentences with,
-and the decoder :func:`garbled_satellite_number`, which finds a GSA's satellite number
-that is no whole number (:meth:`SatelliteGroups.feed` checks those of a GSV):
-:mod:`sensord.formats.nmea` imports this module, never the other way round.
+:mod:`sensord.formats.nmea` keeps one of each per sensor and feeds them its sentences; the
+sentence table (:data:`~sensord.formats.nmea_fields.SENTENCES`) and its slots are in
+:mod:`sensord.formats.nmea_fields`. The slots take :data:`CONSTELLATIONS` and :data:`SBAS`
+from here, and their getters take :func:`field` (a sentence's field by index), which the NMEA
+modules read sentences with, and the decoder and the GSA slot :func:`garbled_satellite_number`,
+which finds a GSA's satellite number that is no whole number (:meth:`SatelliteGroups.feed`
+checks those of a GSV): the other NMEA modules import this one, never the other way round.
 """
 
 from __future__ import annotations
@@ -771,7 +771,7 @@ class SatelliteGroups:
         one is a frame of another kind all the same: before the stream's first one read, it
         is that first frame (see :meth:`_framed`). Only rejected frames take this path.
         ``sentence_types`` are the known sentence types (the decoder's
-        :data:`~sensord.formats.nmea.SENTENCES`)."""
+        :data:`~sensord.formats.nmea_fields.SENTENCES`)."""
         if self._counted:
             self._counted = False
             return
@@ -1346,7 +1346,7 @@ class UsedSatellites:
         number field that is no whole number (:func:`garbled_satellite_number`): it lists
         no satellites to merge, its fix mode and DOPs read, and the run has lost it as it
         would a damaged one. Only frames that raise take this path. ``sentence_types`` are
-        the known sentence types (the decoder's :data:`~sensord.formats.nmea.SENTENCES`)."""
+        the known sentence types (the decoder's :data:`~sensord.formats.nmea_fields.SENTENCES`)."""
 
         def parse_counting(frame: bytes) -> list[tuple[str, float]]:
             self.frame += 1
@@ -1379,7 +1379,7 @@ def _names_no_constellation(fields: list[str]) -> bool:
 def _other_than_gsa(frame: bytes, sentence_types: Container[str]) -> bool:
     """Whether a sentence damaged on the line is of another type than GSA by its address:
     five letters and digits after the start character, then a comma, ending in a sentence
-    type of ``sentence_types`` (the decoder's :data:`~sensord.formats.nmea.SENTENCES`) other
+    type of ``sentence_types`` (the decoder's :data:`~sensord.formats.nmea_fields.SENTENCES`) other
     than ``GSA``. Damage elsewhere in the sentence leaves the address readable: a damaged GGA
     or RMC between two epochs' GSA sentences still ends the first epoch's run. A damaged
     address tells nothing, and ends no run; nor does one whose type names none (``GN6SA``: a
