@@ -91,6 +91,15 @@ MODULES: dict[str, Module] = {
             "tests/test_formats_nmea_receivers.py",
         ),
     ),
+    "nmea-layouts": Module(
+        "sensord/formats/nmea_layouts.py",
+        (
+            "tests/test_formats_nmea.py",
+            "tests/test_formats_nmea_units.py",
+            "tests/test_formats_nmea_receivers.py",
+            "tests/test_formats_nmea_damage.py",
+        ),
+    ),
     "nmea-satellites": Module(
         "sensord/formats/nmea_satellites.py",
         (

@@ -6,7 +6,7 @@ slot that knows how to read its value (the decoder's getters) and how to write i
 encoder). The decoder (:mod:`sensord.formats.nmea`) builds its getters from it, and the encoder its
 writers. A unit letter called fixed below is one the standard fixes: a sentence with one out
 of place is rejected whole, before any of its values is read
-(:func:`~sensord.formats.nmea._misplaced_unit`).
+(:func:`~sensord.formats.nmea_layouts.misplaced_unit`).
 
 A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``XDR.<name>``:
 
@@ -34,7 +34,7 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   :func:`~sensord.formats.nmea._fix_validator`). An RMC one field short, its mode indicator right
   after its magnetic variation (a Saab R4: ``...,0.5,3.0,010611,,A``; a Motorola T805:
   ``...,181207,0,A``), is read as one whose variation's ``E``/``W`` field is empty (see
-  :func:`~sensord.formats.nmea._rmc_without_variation_letter`).
+  :func:`~sensord.formats.nmea_layouts.rmc_without_variation_letter`).
 * ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
   ``GSA.satellites_used`` (the satellites listed in the sentence) and
   ``GSA.used_<constellation>`` (the distinct satellites of that constellation that the GSA
@@ -124,7 +124,7 @@ satellites 1-63 are BeiDou) give each satellite the constellation its number fal
   magnetic): where the true wind (over ground) blows from; ``MWD.wind_speed_knots``,
   ``MWD.wind_speed_mps``, each from its own field, else converted from the other one. Its
   unit letters are fixed (``T``, ``M``, ``N``, ``M``): one out of place rejects the sentence
-  whole (above, and :func:`~sensord.formats.nmea._misplaced_unit`).
+  whole (above, and :func:`~sensord.formats.nmea_layouts.misplaced_unit`).
 * ``VWR.wind_angle`` (degrees off the bow, 0 to 180: positive to starboard, ``R``, negative to
   port, ``L``), ``VWR.wind_speed_knots``, ``VWR.wind_speed_mps`` (each from its own field, else
   converted from the other one, as MWD's are), ``VWR.wind_speed_kmh``: the relative wind as
@@ -322,7 +322,7 @@ class Slot(ABC):
     def unit_letters(self, index: int) -> tuple[tuple[int, str, frozenset[str]], ...]:
         """When this slot starts at ``index``: the index of each of its numbers followed by
         a unit letter, that unit, and the letters that stand for it; none for a slot without
-        (see :func:`~sensord.formats.nmea._misplaced_unit`)."""
+        (see :func:`~sensord.formats.nmea_layouts.misplaced_unit`)."""
         del index
         return ()
 
@@ -351,9 +351,9 @@ class _UnitLetter(Text):
     ``text`` (``T`` after VHW's heading in degrees true, ``M`` after GGA's altitude in
     metres), in either case. The number is read by its own slot; the letter is checked for
     the whole sentence before any value is read (``_Sentence.units_placed``,
-    :func:`~sensord.formats.nmea._misplaced_unit`). With ``bare``, a number without its letter is in
-    place too: the standard gives that number no other unit, and a receiver may leave the letter out
-    (GPSBabel's pull request 7, a GGA whose checksum holds:
+    :func:`~sensord.formats.nmea_layouts.misplaced_unit`). With ``bare``, a number without its
+    letter is in place too: the standard gives that number no other unit, and a receiver may leave
+    the letter out (GPSBabel's pull request 7, a GGA whose checksum holds:
     ``$GPGGA,092252,5004.6498,N,01958.1196,E,1,,,337,,,,,*6d``)."""
 
     bare: bool = False
@@ -1006,7 +1006,8 @@ class _SatelliteIds(Slot):
         return 12
 
     def getter(self, index: int, name: str) -> Getter:
-        past_twelve = index + 16  # after the DOPs and the system ID (see nmea._gsa_of_twelve)
+        # after the DOPs and the system ID (see nmea_layouts.gsa_of_twelve)
+        past_twelve = index + 16
 
         def count(fields: list[str]) -> float | None:
             if garbled_satellite_number(fields) is not None:
@@ -1120,7 +1121,8 @@ class _Sentence:
     references: bool = False
     #: Every value's unit letter is fixed (MWD, VWR, VWT, DBT, VHW, VLW, VTG, HDT, HDM, GGA's
     #: altitude and geoid separation): one out of place is fields out of place, and rejects
-    #: the sentence whole before any value is read (:data:`~sensord.formats.nmea._UNITS_PLACED`).
+    #: the sentence whole before any value is read
+    #: (:data:`~sensord.formats.nmea_layouts.UNITS_PLACED`).
     units_placed: bool = False
     #: The type's layout of older versions of the standard that has no unit letters, when
     #: it has one (VTG's four numbers, :func:`_vtg_without_letters`): a sentence's fields in

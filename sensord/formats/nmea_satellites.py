@@ -153,7 +153,7 @@ def _gps_system_constellation(text: str, talker: str) -> str | None:
 
 def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> dict[str, list[str]]:
     """The satellites a GSA sentence lists (its twelve fields from ``ids_at``, and those past
-    the system ID at ``system_at`` that :func:`~sensord.formats.nmea._gsa_of_twelve` moved
+    the system ID at ``system_at`` that :func:`~sensord.formats.nmea_layouts.gsa_of_twelve` moved
     there), their number fields by constellation: all of them for the constellation of its
     system ID field (NMEA 4.10), else of its talker. A GPS sentence gives each satellite the
     constellation its number falls in, SBAS none: with system ID 1 by
@@ -192,7 +192,7 @@ def _used_by_constellation(fields: list[str], ids_at: int, system_at: int) -> di
 
 def garbled_satellite_number(fields: list[str]) -> str | None:
     """The first satellite number field of a GSA sentence (in the standard's layout, see
-    :func:`~sensord.formats.nmea._gsa_of_twelve`: its twelve fields from
+    :func:`~sensord.formats.nmea_layouts.gsa_of_twelve`: its twelve fields from
     :data:`_GSA_IDS_AT` and those past its system ID) that is no whole number (digits only;
     an empty one lists no satellite), or None. Read, such a field (``1A``, ``+3``, `` 7``)
     would count a satellite that is none, or leave one out unseen: without checksum it is
@@ -1221,8 +1221,8 @@ class UsedSatellites:
 
     def feed(self, fields: list[str]) -> list[tuple[str, float]]:
         """The readings of a GSA sentence (in the standard's layout, see
-        :func:`~sensord.formats.nmea._gsa_of_twelve`): those of the run it ends first, when it
-        starts a run."""
+        :func:`~sensord.formats.nmea_layouts.gsa_of_twelve`): those of the run it ends first, when
+        it starts a run."""
         readings: list[tuple[str, float]] = []
         follows = self._last == self.frame - 1
         if not follows or self._sentences >= _RUN_SENTENCES:
