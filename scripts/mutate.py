@@ -100,6 +100,14 @@ MODULES: dict[str, Module] = {
             "tests/test_formats_nmea_damage.py",
         ),
     ),
+    "nmea-validity": Module(
+        "sensord/formats/nmea_validity.py",
+        (
+            "tests/test_formats_nmea.py",
+            "tests/test_formats_nmea_receivers.py",
+            "tests/test_formats_nmea_damage.py",
+        ),
+    ),
     "nmea-satellites": Module(
         "sensord/formats/nmea_satellites.py",
         (

@@ -21,7 +21,7 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   constellation's satellites) repeats that fix and is ignored; so is one of the same talker
   that claims a fix (a receiver that lost its fix and goes on sending the last one: a stale
   fix, never published as a fresh reading); a repeat has the same position too, another
-  position is another receiver's fix (see :func:`~sensord.formats.nmea._repeated_gga`).
+  position is another receiver's fix (see :func:`~sensord.formats.nmea_validity.repeated_gga`).
 * ``RMC.latitude``, ``RMC.longitude``, ``RMC.speed`` (speed over ground, knots),
   ``RMC.course`` (degrees true), ``RMC.clock_offset`` (below). An RMC with status ``V``
   (receiver warning) reports nothing, nor does one whose mode indicator (NMEA 2.3 and later)
@@ -31,8 +31,8 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   PLS83's ``$GARMC`` after its ``$GPRMC``, the same fix: one reading an epoch) or its own (a
   receiver that lost its fix and goes on sending the last one: a stale fix); another
   position is another receiver's fix (two receivers merged by a multiplexer), read (see
-  :func:`~sensord.formats.nmea._fix_validator`). An RMC one field short, its mode indicator right
-  after its magnetic variation (a Saab R4: ``...,0.5,3.0,010611,,A``; a Motorola T805:
+  :func:`~sensord.formats.nmea_validity._fix_validator`). An RMC one field short, its mode indicator
+  right after its magnetic variation (a Saab R4: ``...,0.5,3.0,010611,,A``; a Motorola T805:
   ``...,181207,0,A``), is read as one whose variation's ``E``/``W`` field is empty (see
   :func:`~sensord.formats.nmea_layouts.rmc_without_variation_letter`).
 * ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
@@ -367,7 +367,7 @@ class _UnitLetter(Text):
 class _Time(Slot):
     """UTC time of day, ``hhmmss.sss``: in milliseconds, so that a simulated receiver gives
     each of its epochs its own time up to 1000 Hz (the decoder ignores a GGA that repeats the
-    time of the one before it, see :func:`~sensord.formats.nmea._repeated_gga`)."""
+    time of the one before it, see :func:`~sensord.formats.nmea_validity.repeated_gga`)."""
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         def write(values: Mapping[str, float], t_s: float) -> list[str]:
@@ -413,7 +413,7 @@ NOT_MEASURED = frozenset({"N", "M", "S"})
 class PositionMode(Slot):
     """RMC's and GLL's mode indicator (NMEA 0183 2.3 and later; absent before): with status
     ``A``, a letter of :data:`NOT_MEASURED` makes the sentence invalid too (see
-    :func:`~sensord.formats.nmea._fix_validator`). The encoder writes ``A``."""
+    :func:`~sensord.formats.nmea_validity._fix_validator`). The encoder writes ``A``."""
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         return _constant(["A"])
