@@ -108,6 +108,10 @@ MODULES: dict[str, Module] = {
             "tests/test_formats_nmea_damage.py",
         ),
     ),
+    "nmea-encode": Module(
+        "sensord/formats/nmea_encode.py",
+        ("tests/test_formats_nmea.py", "tests/test_formats.py", "tests/test_formats_roundtrip.py"),
+    ),
     "nmea-satellites": Module(
         "sensord/formats/nmea_satellites.py",
         (

@@ -3,10 +3,10 @@ and write them, and the field names a channel can use.
 
 Each sentence type's layout is written once, in :data:`SENTENCES`: its fields in order, each a
 slot that knows how to read its value (the decoder's getters) and how to write it (the
-encoder). The decoder (:mod:`sensord.formats.nmea`) builds its getters from it, and the encoder its
-writers. A unit letter called fixed below is one the standard fixes: a sentence with one out
-of place is rejected whole, before any of its values is read
-(:func:`~sensord.formats.nmea_layouts.misplaced_unit`).
+encoder). The decoder (:mod:`sensord.formats.nmea`) builds its getters from it, and the encoder
+(:mod:`sensord.formats.nmea_encode`) its writers. A unit letter called fixed below is one the
+standard fixes: a sentence with one out of place is rejected whole, before any of its values
+is read (:func:`~sensord.formats.nmea_layouts.misplaced_unit`).
 
 A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``XDR.<name>``:
 
@@ -1105,7 +1105,8 @@ class _Sentence:
     fields_per_sentence: int | None = None
     #: The fields of one repeated group (XDR's quadruple): the fields are written over as many
     #: sentences as needed, each of up to four whole groups, as many as fit in
-    #: :data:`~sensord.formats.nmea._MAX_BODY` characters (one group when a single one is longer).
+    #: :data:`~sensord.formats.nmea_encode._MAX_BODY` characters (one group when a single one is
+    #: longer).
     group_fields: int | None = None
     #: The fields after the address that every complete sentence has, when older versions of
     #: the standard define fewer than ``slots`` (RMC before NMEA 2.3 has no mode field);
