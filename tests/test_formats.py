@@ -1301,13 +1301,23 @@ _COMMAND_MODULES = {
 _RARELY_NEEDED = {"difflib", "fractions", "decimal"}
 #: the binary protocols' modules (``tests/test_line_daemon_imports.py`` runs the daemon)
 _BINARY = {"frames", "presets", "acks", "modbus"}
+#: the NMEA codec's modules: ``nmea.py`` and the parts it imports
+_NMEA = {
+    "nmea",
+    "nmea_encode",
+    "nmea_fields",
+    "nmea_framer",
+    "nmea_layouts",
+    "nmea_satellites",
+    "nmea_validity",
+}
 
 
 @pytest.mark.parametrize(
     ("fmt", "loaded", "absent"),
     [
-        ("value", {"value"}, {"nmea", "dsmr", "kv", "csv_lines", "json_lines", *_BINARY}),
-        ("nmea", {"nmea"}, {"dsmr", "kv", "csv_lines", "json_lines", *_BINARY}),
+        ("value", {"value"}, {*_NMEA, "dsmr", "kv", "csv_lines", "json_lines", *_BINARY}),
+        ("nmea", _NMEA, {"dsmr", "kv", "csv_lines", "json_lines", *_BINARY}),
     ],
 )
 def test_a_protocol_module_is_imported_by_the_first_sensor_that_uses_it(
