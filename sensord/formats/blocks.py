@@ -57,7 +57,11 @@ Kinds:
   (a ``!`` inside a line, in a DSMR 2.2 text message, is text). Bytes outside telegrams
   (the rest of one the port's open caught in its middle) are skipped. A check line that is
   neither (``!6E`` and CR LF: ``truncated``; anything else, or no LF within 8 bytes of the
-  ``!``: ``syntax``) rejects the telegram. The header line is no reading and is not passed on.
+  ``!``: ``syntax``) rejects the telegram. A CRC of fewer than 4 digits whose value holds is
+  the CRC written without its leading zeros, as a heat meter's P1 link does (``!B9F`` for
+  0x0B9F: ndokter/dsmr_parser's ``/NWA-WARMTELINK`` telegram, and issue #99's
+  ``/AUR2NWA-MYRSKY``, ``!571``): the telegram is read. The header line is no reading and is
+  not passed on.
   After a telegram's check line, lines that begin with no code (the empty lines, the stray
   byte or a gateway's lines some meters send between telegrams, an EasyMeter's COM-1 gateway's
   line of bytes 0xFF, a header line whose ``/`` was read as 0x0F: lines of up to 128 bytes,
@@ -985,6 +989,9 @@ class BlockFramer(LineFramer):
         if len(check) != 4 or _HEX_DIGITS.fullmatch(check) is None:
             shown = check.decode("latin-1")
             if len(check) < 4 and _HEX_DIGITS.fullmatch(check):
+                if self._crc(data[start : end + 1]) == int(check, 16):
+                    self._crc_seen = True  # written without its leading zeros
+                    return None
                 return "truncated", f"its CRC {shown!r} is cut short"
             return "syntax", f"its CRC line {shown[:8]!r} is no 4 hex digits"
         body = data[start : end + 1]
