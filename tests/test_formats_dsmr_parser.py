@@ -1,17 +1,22 @@
 """``format = "dsmr"`` on the telegrams ndokter/dsmr_parser tests with (the telegrams and
 their origin are in :mod:`harness.dsmr_parser_telegrams`): each is the bytes dsmr_parser's
 tests check, and a CRC written without its leading zeros, as a heat meter's P1 link writes
-it, is read when its value holds.
+it, is read when its value holds; a firmware's version or signature, text, is refused at
+``check``.
 """
 
 from __future__ import annotations
 
 import re
 
-from harness.dsmr_parser_telegrams import TELEGRAMS, UNPADDED_CRC
+import pytest
+from harness.dsmr_parser_telegrams import ESO_MAX_3PH, TELEGRAMS, UNPADDED_CRC
 from test_blocks import take
 from test_formats_blocks import counts, crc16_arc, latest, runtime
 from test_formats_dsmr import meter
+
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
 
 #: A line's code (and F group) at its start.
 CODE = re.compile(rb"^(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(", re.MULTILINE)
@@ -50,3 +55,37 @@ def test_a_heat_meter_whose_crc_has_no_leading_zero_publishes_its_reading() -> N
     rt.feed(UNPADDED_CRC + UNPADDED_CRC.replace(b"(240.860*GJ)", b"(240.861*GJ)"))
     assert latest(rt) == {"heat_gj": 240.86}  # the second's CRC fails: not read
     assert counts(rt)["errors"] == {"truncated": len(CODE.findall(UNPADDED_CRC))}
+
+
+@pytest.mark.parametrize(
+    ("field", "line"),
+    [
+        ("1-0:0.2.0", b"1-0:0.2.0(02.21)"),  # a Lithuanian ESO meter's, dsmr_parser's "02.21"
+        ("1-1:0.2.0", b"1-1:0.2.0(03.02)"),
+        ("1-0:0.2.8", b"1-0:0.2.8(1EA43311)"),  # its signature, "1EA43311"
+        ("1-0:0.2.0*255", b"1-0:0.2.0*255(ver.03,432F,20170504)"),  # an EasyMeter's
+    ],
+)
+def test_a_firmware_s_version_or_signature_is_refused_not_read(field: str, line: bytes) -> None:
+    """``1-0:0.2.0(02.21)`` would read as 2.21 and ``(1EA43311)`` as ``syntax`` on every
+    telegram: ``check`` refuses the field, saying what it is; DSMR's own version
+    ``1-3:0.2.8`` stays a number."""
+    problems = codec_for("dsmr").check(FormatSpec("dsmr", (("x", field),)))
+    assert problems == [
+        (
+            "channels[0].field",
+            f"{field!r} is a firmware's version, id or signature: text, which no channel reads "
+            "(a channel's value is a number)",
+        )
+    ]
+    assert line.startswith(field.encode())
+    assert codec_for("dsmr").check(FormatSpec("dsmr", (("x", "1-3:0.2.8"),))) == []
+
+
+def test_the_eso_meter_s_firmware_lines_cost_none_of_its_readings() -> None:
+    """The lines of a firmware's version and signature, which no channel reads, are ignored
+    frames: the readings beside them are all read."""
+    rt = runtime(meter(("v", "1-0:72.38.0"), ("sags", "1-0:32.32.0")))
+    rt.feed(ESO_MAX_3PH)
+    assert latest(rt) == {"v": 256.0, "sags": 45.0}
+    assert counts(rt)["errors"] == {}

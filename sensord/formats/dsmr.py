@@ -38,9 +38,11 @@ reads whose value is no number (a timestamp) is rejected as ``syntax``, and so i
 is no OBIS line. A code whose value is text is read by no channel, and ``check`` refuses a
 field that names one: an id (``0-0:96.1.1(4530303334...)``, a meter's equipment identifier in
 the hex digits of its text, which would read as a number of 34 digits; an M-Bus device's, a
-Swiss meter's ``0-0:0.0.0``), the COSEM logical device name, a text message. A power failure
-log of no entry, ``(0)(0-0:96.7.19)`` (a meter that has had no long power failure), holds no
-reading: ``invalid``, no error; so does
+Swiss meter's ``0-0:0.0.0``), the COSEM logical device name, a text message, a firmware's
+version or signature (a Lithuanian ESO meter's ``1-0:0.2.0(02.21)``, which would read as
+2.21, and ``1-0:0.2.8(1EA43311)``; DSMR's own version, ``1-3:0.2.8(50)``, is a number). A
+power failure log of no entry, ``(0)(0-0:96.7.19)`` (a meter that has had no long power
+failure), holds no reading: ``invalid``, no error; so does
 a list or log (a code whose C group is 98, a list of billing values, or 99, a profile or
 log) whose value is empty, as an Iskra AM550 writes its power failure log of no entry,
 ``1-0:99.97.0()``.
@@ -126,25 +128,31 @@ _LIST_CODE = re.compile(r"\d{1,3}-\d{1,3}:9[89]\.")
 #: identifier ``0-0:96.1.1``, an M-Bus device's ``0-1:96.1.0``, a Belgian e-MUCS meter's gas
 #: meter's ``0-1:96.1.1``, a Swiss meter's public key ``0-0:96.1.2``); 42.0, the COSEM
 #: logical device name (a Hungarian meter's ``0-0:42.0.0``);
-#: 96.13, DSMR's text message and its codes. Their digits, hex digits of ASCII as often as
+#: 96.13, DSMR's text message and its codes; 0.2, a firmware's version, parameter or tariff
+#: program id, or signature (a Lithuanian ESO meter's ``1-0:0.2.0(02.21)``, which reads as
+#: the number 2.21 but is the text "02.21", and ``1-0:0.2.8(1EA43311)``; an EasyMeter's
+#: ``1-0:0.2.0*255(ver.03,432F,20170504)``). Their digits, hex digits of ASCII as often as
 #: not (``4530303334...``, "E0034..."), would read as a number.
 _TEXT_CODES = {
     "0.0": "an electricity id (a meter's number)",
     "96.1": "a device id (an equipment identifier, a serial number in hex digits)",
     "42.0": "the COSEM logical device name",
     "96.13": "a text message",
+    "0.2": "a firmware's version, id or signature",
 }
 #: The codes among those that are numbers: an e-MUCS meter's version, ``0-0:96.1.4(50217)``
-#: (5.02.17), read as DSMR's own version ``1-3:0.2.8(50)`` is.
-_NUMBER_CODES = frozenset({"96.1.4"})
+#: (5.02.17), read as DSMR's own version ``1-3:0.2.8(50)`` is (by its groups C.D.E, or the
+#: whole code).
+_NUMBER_CODES = frozenset({"96.1.4", "1-3:0.2.8"})
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
 
 
-def _text_code(groups: str) -> str | None:
-    """What the value of a code whose groups C.D.E are ``groups`` is when it is text (an id,
-    a name, a message), or None when it is a number."""
-    if groups in _NUMBER_CODES:
+def _text_code(code: str) -> str | None:
+    """What the value of ``code`` (its groups A-B:C.D.E) is when it is text (an id, a name,
+    a message, a firmware's version), or None when it is a number."""
+    groups = code.partition(":")[2]
+    if groups in _NUMBER_CODES or code in _NUMBER_CODES:
         return None
     return _TEXT_CODES.get(groups.rpartition(".")[0])
 
@@ -265,7 +273,7 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
             problems.append(
                 (f"channels[{i}].field", f"{field!r} is no OBIS code, such as '1-0:1.8.1'")
             )
-        elif (text := _text_code(match[1].partition(":")[2])) is not None:
+        elif (text := _text_code(match[1])) is not None:
             problems.append(
                 (
                     f"channels[{i}].field",
