@@ -2,7 +2,7 @@
 their origin are in :mod:`harness.dsmr_parser_telegrams`): each is the bytes dsmr_parser's
 tests check, and a CRC written without its leading zeros, as a heat meter's P1 link writes
 it, is read when its value holds; a firmware's version or signature, text, is refused at
-``check``.
+``check``; a status word, ``1-0:96.5.5*255(80)``, is read as the byte its hex digits write.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from harness.dsmr_parser_telegrams import ESO_MAX_3PH, TELEGRAMS, UNPADDED_CRC
+from harness.dsmr_parser_telegrams import ESO_MAX_3PH, ESY5Q3DA1004, TELEGRAMS, UNPADDED_CRC
+from structlog.testing import capture_logs
 from test_blocks import take
 from test_formats_blocks import counts, crc16_arc, latest, runtime
 from test_formats_dsmr import meter
@@ -89,3 +90,41 @@ def test_the_eso_meter_s_firmware_lines_cost_none_of_its_readings() -> None:
     rt.feed(ESO_MAX_3PH)
     assert latest(rt) == {"v": 256.0, "sags": 45.0}
     assert counts(rt)["errors"] == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "byte"),
+    [(b"80", 0x80), (b"82", 0x82), (b"00", 0), (b"A0", 0xA0), (b"a1", 0xA1)],
+)
+def test_a_status_word_is_read_as_the_byte_its_hex_digits_write(value: bytes, byte: int) -> None:
+    """EasyMeter's ``1-0:96.5.5*255(80)`` is a byte of flags (start-up, a phase's outage, an
+    error) that the Voltcraft VSM-102's manual (manualshelf.com, its page 31, the same
+    telegram's codes) says is "defined as one byte and transmitted in hexadecimal
+    presentation": 80 is 128; 82, as EMH and Hager eHZ meters write it in public readers'
+    test data, is 130; lower-case digits are read too."""
+    telegram = ESY5Q3DA1004.replace(b"96.5.5*255(80)", b"96.5.5*255(" + value + b")")
+    rt = runtime(meter(("status", "1-0:96.5.5"), ("kwh", "1-0:1.8.0")))
+    rt.feed(telegram)
+    assert latest(rt) == {"status": float(byte), "kwh": 32549.5061662}
+    assert counts(rt)["errors"] == {}
+
+
+def test_a_status_word_that_is_no_hex_is_syntax_and_the_telegram_s_rest_is_read() -> None:
+    """A status of a letter that is no hex digit (``(q)``, as one eHZ reader's test data has
+    it) is no byte: ``syntax``, logged, the energy beside it kept."""
+    telegram = ESY5Q3DA1004.replace(b"96.5.5*255(80)", b"96.5.5*255(q)")
+    rt = runtime(meter(("status", "1-0:96.5.5*255"), ("kwh", "1-0:1.8.0*255")))
+    with capture_logs() as logs:
+        rt.feed(telegram)
+    assert latest(rt) == {"kwh": 32549.5061662}
+    assert counts(rt)["errors"] == {"syntax": 1}
+    assert any("'q' is no status word in hex" in str(entry.get("detail")) for entry in logs)
+
+
+def test_a_simulated_status_word_reads_back() -> None:
+    """The simulator writes a status word as the meter does, two hex digits."""
+    spec = FormatSpec("dsmr", (("status", "1-0:96.5.5*255"),))
+    codec = codec_for("dsmr")
+    [line] = codec.encoder(spec)({"1-0:96.5.5*255": 130.0}, 0.0)
+    assert line == b"1-0:96.5.5*255(82)"
+    assert codec.decoder(spec)(line) == [("status", 130.0)]

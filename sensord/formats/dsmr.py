@@ -41,8 +41,11 @@ the hex digits of its text, which would read as a number of 34 digits; an M-Bus 
 Swiss meter's ``0-0:0.0.0``), the COSEM logical device name, a text message, a firmware's
 version or signature (a Lithuanian ESO meter's ``1-0:0.2.0(02.21)``, which would read as
 2.21, and ``1-0:0.2.8(1EA43311)``; DSMR's own version, ``1-3:0.2.8(50)``, is a number). A
-power failure log of no entry, ``(0)(0-0:96.7.19)`` (a meter that has had no long power
-failure), holds no reading: ``invalid``, no error; so does
+status word (C.D 96.5, an EasyMeter's ``1-0:96.5.5*255(80)``) is written in hex digits, as
+the meter's manual has it: it is read as the byte they write, 128, and one that is no hex
+digits is ``syntax``. A power failure
+log of no entry, ``(0)(0-0:96.7.19)`` (a meter that has had no long power failure), holds no
+reading: ``invalid``, no error; so does
 a list or log (a code whose C group is 98, a list of billing values, or 99, a profile or
 log) whose value is empty, as an Iskra AM550 writes its power failure log of no entry,
 ``1-0:99.97.0()``.
@@ -76,7 +79,8 @@ code), an F of more than 255 is refused. Only the ``*`` between the code and its
 is an F group; the one inside the parentheses separates a value from its unit.
 
 The encoder (the simulator) writes a line per field as the field is written, ``code(value)``
-(``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does), in a telegram
+(``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does; a status word's
+value as two hex digits), in a telegram
 the simulator wraps with its header and CRC.
 """
 
@@ -144,6 +148,14 @@ _TEXT_CODES = {
 #: (5.02.17), read as DSMR's own version ``1-3:0.2.8(50)`` is (by its groups C.D.E, or the
 #: whole code).
 _NUMBER_CODES = frozenset({"96.1.4", "1-3:0.2.8"})
+#: The codes whose value is a status word in hex digits (C.D 96.5, a meter's internal
+#: operating status): an EasyMeter Q3D's ``1-0:96.5.5*255(80)`` is the byte 0x80, 128 (the
+#: Voltcraft VSM-102's manual, of the same telegram: "defined as one byte and transmitted in
+#: hexadecimal presentation"; ndokter/dsmr_parser's obis_references.py: "Device state
+#: (hexadecimal)"; an EMH or Hager eHZ writes ``(82)``).
+_STATUS_WORD = re.compile(r"\d{1,3}-\d{1,3}:96\.5\.")
+#: A status word's value: hex digits.
+_HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
 
@@ -294,6 +306,8 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 def decoder(spec: FormatSpec) -> Decoder:
     wanted = channels_by_field(tuple((channel, _field_key(f)) for channel, f in spec.fields))
+    #: the codes read whose value is a status word in hex digits
+    status_words = frozenset(code for code in wanted if _STATUS_WORD.match(code))
     encoding = spec.encoding
     #: the code of a line whose value comes on the next line (DSMR 2.2 and 3 gas)
     pending: list[str] = []
@@ -321,7 +335,7 @@ def decoder(spec: FormatSpec) -> Decoder:
             return readings
         raise ParseError("truncated", f"{lost_value(waiting)} (read as its own)", readings)
 
-    def read(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
+    def read_numbers(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
         """The readings of ``code`` from its parenthesised ``groups``, those of a line of its
         own (``whole``) or of the line after it."""
         last = groups[groups.rindex("(") + 1 : -1]
@@ -351,6 +365,20 @@ def decoder(spec: FormatSpec) -> Decoder:
         # Wh in kWh as the decimal reads (12643.36 Wh is 12.64336, not 12.643360000000001)
         value = float(number + "e-3") if unit in _THOUSANDS else float(number)
         return [(channel, value) for channel in channels]
+
+    def read_status(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
+        """:func:`read_numbers`, but of a status word (``code`` in ``status_words``): the byte
+        its hex digits write."""
+        if code not in status_words:
+            return read_numbers(code, groups, whole)
+        last = groups[groups.rindex("(") + 1 : -1]
+        digits = last.partition("*")[0]
+        if _HEX.fullmatch(digits) is None:
+            raise ParseError("syntax", f"{code}: {last[:40]!r} is no status word in hex")
+        return [(channel, float(int(digits, 16))) for channel in wanted[code]]
+
+    # a sensor that reads no status word reads its lines without asking whether each is one
+    read = read_status if status_words else read_numbers
 
     def parse_dsmr(frame: bytes) -> list[tuple[str, float]]:
         waiting = pending.pop() if pending else None
@@ -396,7 +424,15 @@ def encoder(spec: FormatSpec) -> Encoder:
 
     def encode_dsmr(values: Mapping[str, float], t_s: float) -> list[bytes]:
         del t_s
-        return [f"{f}({values[f]:.3f})".encode(encoding) for f in fields if f in values]
+        return [
+            (
+                f"{f}({int(values[f]) & 0xFF:02X})"
+                if _STATUS_WORD.match(f)
+                else f"{f}({values[f]:.3f})"
+            ).encode(encoding)
+            for f in fields
+            if f in values
+        ]
 
     return encode_dsmr
 
