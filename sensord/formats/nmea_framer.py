@@ -12,9 +12,9 @@ frames, and a line may end in CR alone. The class's docstring has the rules.
 
 
 :func:`checksum` is the XOR checksum of a sentence: the framer checks it on the sentences it
-passes on from inside a binary frame candidate, the encoder of :mod:`sensord.formats.nmea`
-writes it, and that module's decoder verifies it (inlined). It lives here, below the codec:
-:mod:`sensord.formats.nmea` imports this module, never the other way round.
+passes on from inside a binary frame candidate, the encoder (:mod:`sensord.formats.nmea_encode`)
+writes it, and the decoder of :mod:`sensord.formats.nmea` verifies it (inlined). It lives here,
+below the codec's modules: they import this module, never the other way round.
 """
 
 from __future__ import annotations
