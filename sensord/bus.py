@@ -1109,7 +1109,12 @@ class Bus:
         timeout_at = flight.sent_at + self.request_wire_s + flight.device.timeout_s
         if until != NONE:
             flight.reply = ARRIVING
-            flight.deadline = max(timeout_at, until)
+            if self.link.holds_codeless_exception(flight.expected.exception_head):
+                # a refusal with no code byte, unless its fifth byte comes by then (a sound
+                # exception): taken once the line has been silent after it (``_timed_out``)
+                flight.deadline = until
+            else:
+                flight.deadline = max(timeout_at, until)
         elif starts.whole_at != NONE:
             flight.reply = SPOILT
             quiet = min(now + self.silence_s, timeout_at)

@@ -368,7 +368,9 @@ def await_response(
     :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S` (125 registers take 266 ms at 9600 baud),
     so that it is not cut off by the timeout and then told as a late answer. Only bytes that
     can begin it do so (:class:`~sensord.reply_starts.ReplyStarts`): those after the line's
-    silence, not inside another frame.
+    silence, not inside another frame. A refusal with no code byte (the unit id and the
+    function code with 0x80, then a right CRC: ``ModbusLink.holds_codeless_exception``) is
+    the answer once the line has been silent after it, as the bus takes it (``Bus._arriving``).
 
     A read at unit 0 (``modbus.broadcast_reads``) goes to every device of the line, and each
     that answers such reads answers it: with ``others`` given, the first sound answer (of unit
@@ -395,16 +397,21 @@ def await_response(
             expected, char_s(settings), silence_s(settings), time.monotonic(), answerers
         )
     arriving = float("-inf")  # until when the rest of an answer begun may come
+    # a refusal with no code byte (``ModbusLink.holds_codeless_exception``), taken once the
+    # line has been silent after it, as the daemon's bus takes it
+    refused = b"" if tcp else bytes((args.unit, function | 0x80))
+    codeless = False
     miscounted = None
     # a read at unit 0: its first sound answer, taken once the timeout has been waited out
     taken: Response | None = None
-    while time.monotonic() < (end := max(deadline, arriving)):
+    while time.monotonic() < (end := arriving if codeless else max(deadline, arriving)):
         chunk = _read_by(source, fd, end)
         if received is not None:
             received += chunk
         responses = link.feed(chunk, awaited)
         if starts is not None and chunk:
             arriving = starts.heard(chunk, time.monotonic(), link.pending_bytes)
+            codeless = link.holds_codeless_exception(refused)
         for response in responses:
             # over TCP the transaction id names the exchange: some devices answer with unit
             # 0 or 255 whatever was asked
@@ -478,4 +485,6 @@ def await_response(
                 print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
     if taken is not None:
         return taken, None
+    if refused and (codeless_refusal := link.codeless_exception(refused)) is not None:
+        return codeless_refusal, None
     return None, miscounted

@@ -8,6 +8,8 @@ error, no split; the values of the reads it answers between them are kept."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +21,7 @@ from test_local_echo import write_lines
 from test_modbus import device
 from test_modbus_line import HandBus, read_reply
 
+from sensord.cli import main
 from sensord.formats.modbus import NO_EXCEPTION_CODE
 
 REGS = [
@@ -118,3 +121,103 @@ def test_a_set_up_write_refused_with_no_exception_code_is_told_refused(
         assert hand.values("m") == {"a": (5.0, 5.0, 4), "b": (6.0, 6.0, 4)}
     finally:
         hand.close()
+
+
+#: A refusal of a read of input registers at unit 5 with 02 (illegal data address): its CRC's
+#: high byte is 00, so its first four bytes ``05 84 02 83`` have a right CRC too, as a
+#: refusal with no code byte does (one sound exception in 256 ends so).
+CRC_HIGH_00 = rtu_frame(bytes.fromhex("05 84 02"))
+#: Unit 240's refusal of a read of holding registers with 04 (server device failure), whose
+#: CRC's high byte is 00 too: ``F0 83 04 11 00``.
+SOUND_00 = rtu_frame(bytes.fromhex("F0 83 04"))
+
+
+def test_a_refusal_with_no_code_ends_the_exchange_at_the_line_s_silence(
+    pty_pair: PtyPair,
+) -> None:
+    """With a timeout of 1 s, the meter's refusal with no code byte (20 ms after the read,
+    each byte apart at 9600 baud) is taken once the line has been silent after its fourth
+    byte (its silence and the arrival slack: well within 100 ms), not at the timeout: the
+    read refused, counted under 256, the line free for the next exchange. (It was taken only
+    at the timeout, the bus held for the rest of it.)"""
+    table = device("m", "", 1, REGS, interval_s=2.0, timeout_s=1.0)
+    hand = HandBus(pty_pair, table | {"serial": {"baudrate": 9600}})
+    try:
+        request = hand.tick(100.0)
+        assert request
+        refusal = rtu_frame(bytes([1, 0x83]))
+        assert len(refusal) == 4
+        for k, byte in enumerate(refusal):
+            hand.receive(100.02 + k * 0.00104, bytes([byte]), look=False)
+        hand.tick(100.1)
+        counters = hand.counters("m")
+        assert hand.bus.in_flight is None
+        assert counters.exceptions == {NO_EXCEPTION_CODE: 1}
+        assert (counters.transactions, counters.timeouts) == (1, 0)
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize("pause_s", [0.0, 0.03])
+def test_a_refusal_whose_first_four_bytes_have_a_right_crc_is_read_whole(
+    pty_pair: PtyPair, pause_s: float
+) -> None:
+    """Unit 5 refuses its read of input registers with 02, ``05 84 02 83 00``, its last byte
+    after the others or 30 ms later (a USB adapter's latency timer holds what it received up
+    to 16 ms): read whole, counted under 02, not taken for a refusal with no code at its
+    first four bytes."""
+    regs = [{"name": "a", "table": "input", "address": 0}]
+    table = device("m", "", 5, regs, interval_s=2.0, timeout_s=1.0)
+    hand = HandBus(pty_pair, table | {"serial": {"baudrate": 9600}})
+    try:
+        assert hand.tick(100.0)
+        for k, byte in enumerate(CRC_HIGH_00[:4]):
+            hand.receive(100.02 + k * 0.00104, bytes([byte]), look=False)
+        hand.tick(100.03 + pause_s)
+        hand.receive(100.03 + pause_s, CRC_HIGH_00[4:], look=False)
+        hand.tick(100.2)
+        counters = hand.counters("m")
+        assert hand.bus.in_flight is None
+        assert counters.exceptions == {2: 1}
+        assert (counters.transactions, counters.timeouts) == (1, 0)
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
+
+
+@pytest.mark.parametrize("refusal", ["no-code", "crc-high-00"])
+def test_the_probe_tells_a_refusal_with_no_code_byte(
+    pty_pair: PtyPair, capsys: pytest.CaptureFixture[str], refusal: str
+) -> None:
+    """``sensord modbus read`` of a meter that refuses the read with no code byte (``01 83``
+    and its CRC, 20 ms after the request, each byte apart at 9600 baud) tells the refusal
+    as the daemon takes it, once the line has been silent after it, not at its 1 s timeout:
+    exit 1, the request sent once. Unit 240's refusal with 04 whose last byte is 00 (its
+    first four bytes have a right CRC too: :data:`SOUND_00`) is told with its code. (The probe took the refusal with
+    no code for no answer: it drained the line and told the read unanswered.)"""
+    unit, frame = (1, rtu_frame(bytes([1, 0x83]))) if refusal == "no-code" else (240, SOUND_00)
+    requests = bytearray()
+
+    def meter() -> None:
+        requests.extend(pty_pair.read(8, timeout_s=5.0))
+        time.sleep(0.02)
+        for byte in frame:
+            pty_pair.write(bytes([byte]))
+            time.sleep(0.00104)
+        requests.extend(pty_pair.read(8, timeout_s=1.5))  # a request asked again
+
+    device_side = threading.Thread(target=meter, daemon=True)
+    device_side.start()
+    read = ["--holding", "0", "--timeout", "1", "--retries", "0", "--baudrate", "9600"]
+    started = time.monotonic()
+    code = main(["modbus", "read", str(pty_pair.path), "--unit", str(unit), *read])
+    took_s = time.monotonic() - started
+    device_side.join(5.0)
+    captured = capsys.readouterr()
+    assert code == 1, captured
+    told = "exception with no code" if refusal == "no-code" else "exception 0x04"
+    assert f"unit {unit} answered with {told}" in captured.out, captured
+    assert "no answer" not in captured.out + captured.err
+    assert took_s < 0.8
+    assert len(requests) == 8

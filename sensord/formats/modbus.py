@@ -236,7 +236,11 @@ def exception_named(code: int) -> str:
     with its name: ``exception 0x0B (gateway target device failed to respond)``. Every text
     for people names a code so (the probe's output, log hints, ``/status`` hints and down
     reasons); the exception counter's ``code`` label and the log lines' ``code`` field keep
-    the decimal number."""
+    the decimal number. An exception response that carries no code
+    (:data:`NO_EXCEPTION_CODE`) is told as such, with no number a manual would list:
+    ``exception with no code (its code byte 0 or left out)``."""
+    if code == NO_EXCEPTION_CODE:
+        return "exception with no code (its code byte 0 or left out)"
     return f"exception 0x{code:02X} ({EXCEPTION_NAMES.get(code, 'not a standard exception')})"
 
 
@@ -1293,17 +1297,28 @@ class ModbusLink:
         self.skipped_bytes += len(self._buffer)
         self._buffer = b""
 
+    def holds_codeless_exception(self, head: bytes) -> bool:
+        """Whether the bytes received that form no frame are an RTU exception response with
+        no code byte: ``head`` (the unit id and the function code with 0x80), then a right
+        CRC (:data:`NO_EXCEPTION_CODE`). Only the line's silence after them tells it from a
+        sound exception whose last byte is still to come: one in 256 of those (its CRC's
+        high byte 00) has a right CRC over its first four bytes too."""
+        frame = self._buffer
+        return (
+            len(frame) == RTU_MIN_BYTES
+            and self.transport == "rtu"
+            and frame.startswith(head)
+            and not crc16(frame)
+        )
+
     def codeless_exception(self, head: bytes) -> Response | None:
         """The bytes received that form no frame, when they are an RTU exception response
-        with no code byte (``head``: the unit id and the function code with 0x80, then a
-        right CRC; :data:`NO_EXCEPTION_CODE`), taken out as that response; else None and
-        nothing taken. Only at the end of an exchange: five bytes that begin so are a sound
-        exception whose last byte is still to come until the line has been silent."""
+        with no code byte (``holds_codeless_exception``), taken out as that response; else
+        None and nothing taken. Only once the line has been silent after them: five bytes
+        that begin so are a sound exception whose last byte is still to come until then."""
+        if not self.holds_codeless_exception(head):
+            return None
         frame = self._buffer
-        if self.transport != "rtu" or len(frame) != 4 or not frame.startswith(head):
-            return None
-        if crc16(frame):
-            return None
         self._buffer = b""
         return Response(frame[0], 0, frame[1] & 0x7F, NO_EXCEPTION_CODE, [], frame)
 
