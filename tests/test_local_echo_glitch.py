@@ -364,3 +364,40 @@ def test_glitch_bytes_between_another_master_s_exchange_and_a_write_s_echo_are_d
         assert told == [GLITCH_HINT]
     finally:
         hand.close()
+
+
+def test_bytes_held_before_a_write_s_echo_are_counted_when_its_exchange_ends(
+    pty_pair: PtyPair,
+) -> None:
+    """A line known to echo, shared with another master: the first batch of device 3's set-up
+    write holds the first three bytes of that master's request alone (``05 04 10``: they may
+    be frames cut by the adapter's batch, held for the next one, ``LineEcho.write_echo``),
+    and nothing more comes (the rest lost, the adapter's echo and device 3 silent). The write
+    times out at its timeout, not later, and the three bytes held are counted as skipped
+    bytes of device 3, as a partial frame at a timeout is: nothing the line carried goes
+    uncounted."""
+    write = rtu_frame(bytes.fromhex("03 06 00 37 00 08"))
+    reader = echo_table("", 1, "m")
+    other = echo_table("", 3, "w3", setup=[{"table": "holding", "address": 55, "value": 8}])
+    hand = HandBus(pty_pair, reader, other)
+    try:
+        assert hand.tick(100.0) == READ
+        hand.receive(100.001, READ + read_reply(1, [9]), look=False)
+        at = 100.002
+        while not (request := hand.tick(at)):
+            at = round(at + 0.001, 3)
+        assert request == write, request
+        hand.receive(at + 0.001, MASTER_EXCHANGE[:3], look=False)
+        flight = hand.bus.in_flight
+        assert flight is not None
+        assert flight.before_echo == MASTER_EXCHANGE[:3]  # held for the next batch
+        assert hand.runtimes["w3"].snapshot().skipped_bytes == 0
+        assert hand.tick(at + 0.2) == b""  # within its timeout and the request's wire time
+        assert hand.bus.in_flight is flight
+        hand.tick(at + 0.22)
+        assert hand.bus.in_flight is None
+        counters = hand.counters("w3")
+        assert (counters.transactions, counters.timeouts) == (0, 1)
+        assert hand.runtimes["w3"].snapshot().skipped_bytes == 3
+    finally:
+        hand.close()
