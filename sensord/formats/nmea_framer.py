@@ -3,8 +3,9 @@ sentence checksum.
 
 Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX, RTCM 3,
 Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore, SiRF, SkyTraq and CASIC binary frames
-and the Trimble TSIP packets a receiver may send on the same port, each by its length and check
-(a TSIP packet, which has neither, by its DLE ETX and a data length its ID has), and cuts each
+and the Trimble TSIP packets a receiver may send on the same port, and the Garmin binary records
+of a Garmin receiver left in its binary mode, each by its length and check (a TSIP packet,
+which has neither, by its DLE ETX and a data length its ID has), and cuts each
 line into the sentences it holds: binary frames, noise before a start character, bytes after a
 sentence's checksum and lines without a start character are skipped and counted
 (``skipped_bytes``), never parse errors, two sentences glued without a line break are two
@@ -255,6 +256,19 @@ _TSIP_LENGTHS = {
 _TSIP_SUPERPACKETS = {0xAB: 17, 0xAC: 68}
 #: The most data bytes a TSIP report of each ID has.
 _TSIP_MOST = {ident: max(lengths) for ident, lengths in _TSIP_LENGTHS.items()}
+#: The records a Garmin receiver sends in its Garmin binary output mode, in place of sentences
+#: (``$PGRMC1`` field 2, kept in non-volatile memory; gpsd switches a Garmin to it), by record
+#: ID, each with the size of its data: DLE, the ID, the size, the data, a checksum (the two's
+#: complement of the sum of the bytes from the ID on, so that their sum with it is 0 modulo
+#: 256), DLE ETX, each DLE of size, data and checksum sent twice (Garmin's technical
+#: specifications, "Garmin binary output format": GPS 15H/15L, 16x, 17, 18, 18x and 19x send the
+#: position record 0x33 of 64 bytes, the receiver measurement record 0x34 of 226 and the
+#: satellite data record 0x72 of 84; GPS 25LP and 35LP the position record 0x28 of 54 and the
+#: receiver measurement record 0x29 of 226; gpsd's driver_garmin.c reads them so, and its
+#: packet.c checks size and checksum). None of these IDs is a TSIP report's, so a DLE and the
+#: ID tell which of the two a candidate is; a record whose size byte is not its record's is no
+#: candidate, and one whose checksum fails is bytes, searched again from its second byte.
+_GARMIN_SIZES = {0x28: 54, 0x29: 226, 0x33: 64, 0x34: 226, 0x72: 84}
 #: The first byte of a CASIC binary message of a ZHONGKEWEI (AT6558) receiver, such as an
 #: ATGM336H (the CASIC protocol specification V4.2.0.3, "CSIP Packet Structure"): ``BA CE``,
 #: the payload's length (two bytes, little-endian; a multiple of 4, under 2 KiB), class, ID,
@@ -271,11 +285,12 @@ _CASIC_CLASSES = frozenset(b"\x01\x02\x03\x05\x06\x08\x0a\x0b")
 _CASIC_MAX_PAYLOAD = 2044
 #: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
 #: length byte, whose 6 reserved bits are zero, ``$BIN``, SBF's ``$@``, a NovAtel or Unicore
-#: log's sync bytes, SiRF's, SkyTraq's or CASIC's, or DLE and the ID of a TSIP report (never
-#: ``$`` or ``!``: a DLE before a sentence's start character begins no packet).
+#: log's sync bytes, SiRF's, SkyTraq's or CASIC's, or DLE and the ID of a TSIP report or a
+#: Garmin record (never ``$`` or ``!``: a DLE before a sentence's start character begins no
+#: packet).
 _CANDIDATE = re.compile(
     rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0[\xa1\xa2]|\xba\xce|\x10[%s]"
-    % b"".join(re.escape(bytes((ident,))) for ident in sorted(_TSIP_LENGTHS))
+    % b"".join(re.escape(bytes((ident,))) for ident in sorted({*_TSIP_LENGTHS, *_GARMIN_SIZES}))
 )
 #: The last bytes of data that may be the start of a candidate's sync bytes.
 _SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0\xba\x10])\Z")
@@ -283,8 +298,8 @@ _SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0\xba\x10])\Z")
 #: an ``@`` (see :meth:`NmeaFramer.feed`).
 _DOLLAR_CANDIDATE = re.compile(rb"\$BIN|\$@")
 #: The kinds of binary frame: UBX, RTCM 3, Hemisphere ``$BIN``, Septentrio SBF, NovAtel,
-#: Unicore, SiRF, SkyTraq, TSIP, CASIC.
-_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF, _SKYTRAQ, _TSIP, _CASIC = range(10)
+#: Unicore, SiRF, SkyTraq, TSIP, CASIC, Garmin.
+_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF, _SKYTRAQ, _TSIP, _CASIC, _GARMIN = range(11)
 
 
 def _kind(data: bytes, start: int) -> int:
@@ -299,7 +314,7 @@ def _kind(data: bytes, start: int) -> int:
     if first == _SIRF_FIRST:
         return _SKYTRAQ if data[start + 1] == _SKYTRAQ_SECOND else _SIRF
     if first == _DLE:
-        return _TSIP
+        return _GARMIN if data[start + 1] in _GARMIN_SIZES else _TSIP
     if first == _CASIC_FIRST:
         return _CASIC
     return _BIN if data[start + 1] == _BIN_SECOND else _SBF
@@ -317,6 +332,7 @@ _HEADER = (
     _SKYTRAQ_HEADER,
     _TSIP_HEADER,
     _CASIC_HEADER,
+    _TSIP_HEADER,  # DLE, the record ID and its size
 )
 
 
@@ -330,6 +346,7 @@ _NAMES = (
     (_SKYTRAQ, "SkyTraq"),
     (_TSIP, "Trimble TSIP"),
     (_CASIC, "CASIC"),
+    (_GARMIN, "Garmin"),
 )
 
 
@@ -348,17 +365,31 @@ def _tsip_most(data: bytes, start: int) -> int:
 
 
 def _tsip_end(data: bytes, start: int) -> int:
-    """Where the TSIP candidate at ``start`` of ``data`` ends: after its DLE ETX; where its
-    bytes show it to be no packet, after a DLE in its data that neither a DLE nor ETX follows
-    or after the data byte (a DLE pair counted once) past the most its ID and first byte allow,
-    its check then failing (see :func:`_tsip_length_holds`), as a candidate's whose length
-    field has come fails, so that its range is searched for sentences the same whether its
-    bytes came at once or a candidate waited; 0 when its header shows it (see
-    :func:`_tsip_most`); past the end of ``data`` when none of these has come: where it ends at
-    the latest, with the most data bytes, each a DLE."""
+    """Where the TSIP candidate at ``start`` of ``data`` ends (see :func:`_dle_end`), by the
+    most data bytes its ID and first byte allow; 0 when its header shows it to be no packet
+    (see :func:`_tsip_most`)."""
     most = _tsip_most(data, start)
-    if not most:
-        return 0
+    return _dle_end(data, start, most) if most else 0
+
+
+def _garmin_end(data: bytes, start: int) -> int:
+    """Where the Garmin record candidate at ``start`` of ``data`` ends (see :func:`_dle_end`):
+    its size byte, data and checksum are its record's size and 2 bytes; 0 when its size byte
+    is not its record's (see :data:`_GARMIN_SIZES`)."""
+    size = _GARMIN_SIZES[data[start + 1]]
+    return _dle_end(data, start, size + 2) if data[start + 2] == size else 0
+
+
+def _dle_end(data: bytes, start: int, most: int) -> int:
+    """Where the candidate at ``start`` of ``data`` of a protocol that ends its packets in
+    DLE ETX and sends each DLE after the ID twice (TSIP, Garmin), of at most ``most`` bytes
+    after its ID (a DLE pair counted once), ends: after its DLE ETX; where its bytes show it to
+    be no packet, after a DLE that neither a DLE nor ETX follows or after the byte past the
+    most, its check then failing (see :func:`_tsip_length_holds`, :func:`_garmin_holds`), as a
+    candidate's whose length field has come fails, so that its range is searched for sentences
+    the same whether its bytes came at once or a candidate waited; past the end of ``data``
+    when none of these has come: where it ends at the latest, with the most bytes, each a
+    DLE."""
     latest = start + 2 + 2 * most + 2
     size = len(data)
     at = start + 2
@@ -379,20 +410,42 @@ def _tsip_end(data: bytes, start: int) -> int:
         at = dle + 2
 
 
+def _unstuffed(data: bytes, start: int, end: int) -> bytes | None:
+    """The bytes after the ID of the candidate ``data[start:end]`` of a DLE ETX protocol, each
+    DLE pair once, when it ends in DLE ETX and sends each DLE before it twice; else None."""
+    if data[end - 2 : end] != b"\x10\x03":
+        return None
+    body = data[start + 2 : end - 2]
+    if _DLE in body:
+        unstuffed = body.replace(b"\x10\x10", b"\x10")
+        if len(body) - len(unstuffed) != unstuffed.count(_DLE):  # a DLE alone
+            return None
+        return unstuffed
+    return body
+
+
+def _garmin_holds(data: bytes, start: int, end: int) -> bool:
+    """Whether the Garmin record candidate ``data[start:end]`` (see :func:`_garmin_end`) ends
+    in DLE ETX, each DLE after its ID sent twice, has its record's size byte, data of that size
+    and a checksum, and the sum of its bytes from the ID to the checksum is 0 modulo 256."""
+    ident = data[start + 1]
+    body = _unstuffed(data, start, end)
+    return (
+        body is not None
+        and len(body) == _GARMIN_SIZES[ident] + 2
+        and (ident + sum(body)) & 0xFF == 0
+    )
+
+
 def _tsip_length_holds(data: bytes, start: int, end: int) -> bool:
     """Whether the TSIP candidate ``data[start:end]`` (see :func:`_tsip_end`) ends in DLE ETX,
     each DLE in its data sent twice, and its data has a length its ID has (see
     :data:`_TSIP_LENGTHS`): a 0x47 one of 5 bytes for each satellite its first byte counts, a
     0x6C one of 18 and one for each satellite its 18th byte counts, an 8F-AB 17 bytes and an
     8F-AC 68."""
-    if data[end - 2 : end] != b"\x10\x03":
+    body = _unstuffed(data, start, end)
+    if body is None:
         return False
-    body = data[start + 2 : end - 2]
-    if _DLE in body:
-        unstuffed = body.replace(b"\x10\x10", b"\x10")
-        if len(body) - len(unstuffed) != unstuffed.count(_DLE):  # a DLE of its data alone
-            return False
-        body = unstuffed
     ident, length = data[start + 1], len(body)
     if not length:  # a DLE ETX right after the ID
         return False
@@ -415,10 +468,13 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
     or more, an SBF block number outside 4000-6015, an SBF length that is not a multiple of
     4, shorter than its header or past ``limit``, a Unicore CPU idle time past 100, time
     reference past 1 or time of week past 604,799,999 ms, a CASIC class no message has or a
-    CASIC payload length that is no multiple of 4 or past 2044; for a TSIP candidate, which has no
-    length field, where its DLE ETX ends it (see :func:`_tsip_end`)."""
+    CASIC payload length that is no multiple of 4 or past 2044, a Garmin size byte that is not
+    its record's; for a TSIP candidate, which has no length field, and a Garmin one, whose
+    length its DLE stuffing makes, where its DLE ETX ends it (see :func:`_dle_end`)."""
     if kind == _TSIP:
         return _tsip_end(data, start)
+    if kind == _GARMIN:
+        return _garmin_end(data, start)
     if kind == _CASIC:
         length = data[start + 2] | data[start + 3] << 8
         if data[start + 4] not in _CASIC_CLASSES or length % 4 or length > _CASIC_MAX_PAYLOAD:
@@ -477,9 +533,11 @@ def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
     """Whether the check of the whole candidate ``data[start:end]`` of ``kind`` holds: UBX's
     Fletcher sum, RTCM 3's CRC-24Q, NovAtel's and Unicore's CRC-32, SiRF's sum and ``B0 B3``,
     SkyTraq's XOR and CR LF, ``$BIN``'s sum and CR LF, SBF's CRC, CASIC's sum of words, a TSIP
-    packet's data length."""
+    packet's data length, a Garmin record's size and checksum."""
     if kind == _TSIP:
         return _tsip_length_holds(data, start, end)
+    if kind == _GARMIN:
+        return _garmin_holds(data, start, end)
     if kind == _CASIC:
         return _casic_checksum(data, start, end) == int.from_bytes(data[end - 4 : end], "little")
     if kind == _RTCM:
@@ -870,8 +928,8 @@ def _cut_binary(
 
 
 class NmeaFramer(LineFramer):
-    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq and CASIC frames and TSIP
-    packets taken out of the stream, then lines as
+    """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq and CASIC frames, TSIP
+    packets and Garmin records taken out of the stream, then lines as
     :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
     holds.
 
@@ -889,20 +947,23 @@ class NmeaFramer(LineFramer):
     packet (a timing receiver's or GPSDO's: DLE, the ID of a report a receiver sends, the data
     with each of its DLE bytes sent twice, DLE ETX) whose data has a length its ID has (a TSIP
     candidate claims the bytes up to its DLE ETX, or up to a DLE in its data that neither a DLE
-    nor ETX follows or the data byte past the most its ID allows, where its check fails); their
+    nor ETX follows or the data byte past the most its ID allows, where its check fails), or a
+    Garmin binary record (a Garmin receiver left in its binary mode: DLE, a record ID of Garmin's
+    binary output, none a TSIP report's, the size of its data, the data, a checksum, DLE ETX, each
+    DLE after the ID sent twice) whose size byte is its record's and whose checksum holds; their
     bytes are counted in ``skipped_bytes``; a candidate whose check fails, or whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
-    searched again from its second byte; so is one whose header no real message has (a UBX
-    class no receiver sends, an RTCM 3 message number not assigned, once its first bytes came,
-    a SiRF payload past 1023 bytes, a SkyTraq payload past 87 bytes whose message ID and length
-    no public decoder takes, a NovAtel header length other than 28, a ``$BIN`` block ID past
-    255, an SBF block number outside 4000-6015, a Unicore CPU idle time past 100, time
-    reference past 1 or time of week past the week, a CASIC class no message has or a
-    CASIC payload length that is no multiple of 4 or past 2044, a TSIP ID no receiver sends,
-    ``$`` and ``!`` among them, so that a DLE before a sentence begins no packet, a TSIP
-    signal level report counting more than 50 satellites, as where a DLE took the place of a
-    ``$`` before ``GP``), as line noise may begin, which would otherwise hold a talker's
-    sentences without checksum behind it for its claimed length. A candidate whose bytes have
+    searched again from its second byte; so is one whose header no real message has (a UBX class no
+    receiver sends, an RTCM 3 message number not assigned, once its first bytes came, a SiRF payload
+    past 1023 bytes, a SkyTraq payload past 87 bytes whose message ID and length no public decoder
+    takes, a NovAtel header length other than 28, a ``$BIN`` block ID past 255, an SBF block number
+    outside 4000-6015, a Unicore CPU idle time past 100, time reference past 1 or time of week past
+    the week, a CASIC class no message has or a CASIC payload length that is no multiple of 4 or
+    past 2044, a TSIP ID no receiver sends, ``$`` and ``!`` among them, so that a DLE before a
+    sentence begins no packet, a TSIP signal level report counting more than 50 satellites, as where
+    a DLE took the place of a ``$`` before ``GP``, a Garmin record whose size byte is not its
+    record's), as line noise may begin, which would otherwise hold a talker's sentences without
+    checksum behind it for its claimed length. A candidate whose bytes have
     not all come yet is held back with what follows it, which may be up to its claimed length of
     sentences when its length field is damaged (or when its ``B5 62`` or ``D3`` is part of other
     binary data). So the bytes of every candidate after its first are searched for whole sentences
@@ -1444,8 +1505,8 @@ class NmeaFramer(LineFramer):
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX, RTCM 3,
-        Hemisphere ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq, TSIP or CASIC output without
-        NMEA sentences."""
+        Hemisphere ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq, TSIP, CASIC or Garmin output
+        without NMEA sentences."""
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
         text = b"".join(b"".join(parts) for parts, _ in cut.pieces)
         if cut.taken and _START.search(text) is None:
