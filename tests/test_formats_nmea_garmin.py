@@ -10,12 +10,19 @@ The records of gpsd's capture ``test/daemon/garmin18x-bin.log`` (``garmin_18x_bi
 its origin recorded there) hold ``$``, ``!`` and, in two satellite data records, the stuffed
 DLE of satellite 16's number before its signal level's low byte ``1C``, which reads as the
 start of a TSIP 0x1C report. Each record is taken out by its ID, size byte and checksum, its
-bytes counted as skipped, never taken for TSIP."""
+bytes counted as skipped; a port that sends nothing else is told that the receiver is in
+Garmin binary mode and how to switch it back."""
 
 from __future__ import annotations
 
+import random
+import time
+from itertools import accumulate
+
+from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from structlog.testing import capture_logs
 from test_formats_nmea_dollar_blocks import (
     LINES,
     READ_SIZES,
@@ -29,12 +36,27 @@ from test_formats_nmea_dollar_blocks import (
 from test_formats_nmea_stream_edges import hex_messages, run
 from test_formats_nmea_tsip import LASSEN, LAST_FIX, TIMING, TSIP
 from test_formats_nmea_tsip_any_length import PACKETS as ANY_LENGTH
+from test_stale_hints import Clock, deliver
+from test_text_setup import written
 
+from sensord.config import parse_config
 from sensord.formats.nmea_framer import NmeaFramer
+from sensord.sensor import SensorRuntime
 
 #: The 58 records of gpsd's capture, in order.
 RECORDS = hex_messages("garmin_18x_binary.hex")
 CAPTURE = b"".join(RECORDS)
+#: The command that switches a Garmin receiver in binary mode back to NMEA, as gpsd's
+#: ``garmin_switcher`` (drivers/driver_garmin.c) writes it: a Garmin packet of ID 0x0A
+#: (command data), size 2, data ``26 00``, checksum ``CE``.
+TO_NMEA = bytes.fromhex("10 0A 02 26 00 CE 10 03")
+#: The hint a port gets that sends Garmin binary records and no sentence.
+GARMIN_HINT = (
+    "the device sends Garmin binary records and no NMEA sentence: the receiver is in Garmin "
+    "binary mode, which it keeps over a power cycle (gpsd switches a Garmin to it): switch it "
+    "back to NMEA with gpsctl -n on this port, or have sensord write it the bytes that do "
+    '(10 0A 02 26 00 CE 10 03) on each connect: setup = [{ send = "10 0A 02 26 00 CE 10 03" }]'
+)
 
 
 def unstuffed(record: bytes) -> bytes:
@@ -68,6 +90,28 @@ def test_the_capture_is_garmin_records_whose_size_and_checksum_hold_and_none_is_
         cut, frames = run(CAPTURE, [size])
         assert frames == [], size
         assert (cut.skipped_bytes, cut.overlong, cut.ignored) == (len(CAPTURE), 0, 0), size
+
+
+def test_a_port_of_garmin_records_is_told_the_receiver_is_in_garmin_binary_mode() -> None:
+    """The hint names Garmin's binary mode and what switches it back to NMEA (before: "the
+    bytes are not text", which sends the operator after the baud rate); not TSIP. The same
+    with the bytes starting anywhere in a record, as a capture ring that cut the oldest one
+    holds them, or ending anywhere in one, as it holds a record still coming: in the first
+    record and in each of those that hold a ``$`` or ``!``, which begins no sentence there
+    (without the bytes before the first whole record left out, a cut within one of those
+    gave "the bytes are not text" again). The command it names is a Garmin packet whose
+    checksum holds: ID 0x0A, size 2, ``26 00``."""
+    starts = [0, *accumulate(map(len, RECORDS))]
+    marked = [n for n, record in enumerate(RECORDS) if b"$" in record or b"!" in record]
+    assert marked == [13, 16, 23, 27, 35]
+    for n in (0, *marked):
+        for cut in range(starts[n], starts[n + 1]):
+            assert NmeaFramer().no_frame_hint(CAPTURE[cut:]) == GARMIN_HINT, cut
+            if n:
+                assert NmeaFramer().no_frame_hint(CAPTURE[:cut]) == GARMIN_HINT, cut
+    body = unstuffed(TO_NMEA)
+    assert (TO_NMEA[1], body[1], len(body) - 3, sum(body) % 256) == (0x0A, 2, 2, 0)
+    assert TO_NMEA.hex(" ").upper() in GARMIN_HINT
 
 
 def test_garmin_records_and_tsip_packets_are_each_told_by_their_own_check() -> None:
@@ -149,3 +193,70 @@ def test_any_chunking_of_records_and_sentences_gives_the_frames_and_counts_of_th
     assert frames == expected
     counters = ("frames", "skipped_bytes", "overlong", "ignored")
     assert [getattr(cut, name) for name in counters] == [getattr(whole, name) for name in counters]
+
+
+def nmea_sensor(pair: PtyPair, clock: Clock, setup: str = "") -> SensorRuntime:
+    """An open NMEA sensor on ``pair`` (``stale_after_s = 2``), with ``setup`` (a TOML line)."""
+    text = (
+        f'[[sensors]]\nname = "gps"\nport = "{pair.path}"\nformat = "nmea"\n'
+        f'simulate = "never"\nstale_after_s = 2\n{setup}\n'
+        '[[sensors.channels]]\nname = "lat"\nfield = "GGA.latitude"\n'
+    )
+    runtime = SensorRuntime(
+        parse_config(text).sensors[0], clock=clock, wall_clock=clock, rng=random.Random(1)
+    )
+    assert runtime.try_open()
+    return runtime
+
+
+def test_the_hint_reaches_the_log_line_and_status_of_a_sensor_on_a_real_pty() -> None:
+    """An NMEA sensor on a pty whose device sends the capture's records a second at a time,
+    as the receiver does: it goes stale, and its ``sensor state`` log line and ``/status``
+    carry the hint, with the records' bytes counted as skipped and no parse error."""
+    clock = Clock()
+    with PtyPair() as pair:
+        runtime = nmea_sensor(pair, clock)
+        try:
+            for second in range(0, len(RECORDS), 2):
+                clock.now += 0.5
+                deliver(runtime, pair, RECORDS[second] + RECORDS[second + 1])
+            with capture_logs() as logs:
+                clock.now += 2.5
+                runtime.tick(clock.now)
+            status = runtime.snapshot().as_json()
+        finally:
+            runtime.stop()
+    [event] = [e for e in logs if e.get("state") == "stale"]
+    assert event["bytes_since_frame"] == len(CAPTURE)
+    assert event["hint"] == GARMIN_HINT
+    assert status["state"] == "stale"
+    assert status["hint"] == GARMIN_HINT
+    assert runtime.framer.skipped_bytes == len(CAPTURE)
+    assert sum(runtime.parse_errors.values()) == 0
+
+
+def test_the_set_up_the_hint_gives_writes_the_command_and_the_sentences_after_are_read() -> None:
+    """The ``setup`` line the hint gives, in the sensor's table: sensord writes the 8 bytes
+    on the device's pty after the open, once (the receiver sends no acknowledgement sensord
+    waits for); records still in flight are skipped, and the sentences the receiver sends
+    once switched are read."""
+    setup = NmeaFramer().no_frame_hint(CAPTURE).rsplit(": ", 1)[1]
+    clock = Clock()
+    with PtyPair() as pair:
+        runtime = nmea_sensor(pair, clock, setup)
+        try:
+            clock.now += 0.2
+            deliver(runtime, pair, RECORDS[0])
+            runtime.tick(clock.now)
+            time.sleep(0.05)
+            assert written(pair) == TO_NMEA
+            clock.now += 0.5
+            deliver(runtime, pair, RECORDS[1] + RECORDS[2] + b"".join(LINES[:6]))
+            runtime.tick(clock.now)
+            assert written(pair) == b""
+            snapshot = runtime.snapshot()
+        finally:
+            runtime.stop()
+    assert snapshot.state == "up"
+    assert runtime.framer.skipped_bytes == len(b"".join(RECORDS[:3]))
+    assert sum(runtime.parse_errors.values()) == 0

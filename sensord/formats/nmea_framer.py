@@ -269,6 +269,10 @@ _TSIP_MOST = {ident: max(lengths) for ident, lengths in _TSIP_LENGTHS.items()}
 #: ID tell which of the two a candidate is; a record whose size byte is not its record's is no
 #: candidate, and one whose checksum fails is bytes, searched again from its second byte.
 _GARMIN_SIZES = {0x28: 54, 0x29: 226, 0x33: 64, 0x34: 226, 0x72: 84}
+#: The command that switches a Garmin receiver in Garmin binary mode back to NMEA: a Garmin
+#: packet of ID 0x0A (command data), size 2, data ``26 00`` and its checksum, as gpsd's
+#: ``garmin_switcher`` (drivers/driver_garmin.c) writes it for ``gpsctl -n``.
+_GARMIN_TO_NMEA = "10 0A 02 26 00 CE 10 03"
 #: The first byte of a CASIC binary message of a ZHONGKEWEI (AT6558) receiver, such as an
 #: ATGM336H (the CASIC protocol specification V4.2.0.3, "CSIP Packet Structure"): ``BA CE``,
 #: the payload's length (two bytes, little-endian; a multiple of 4, under 2 KiB), class, ID,
@@ -1506,7 +1510,11 @@ class NmeaFramer(LineFramer):
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX, RTCM 3,
         Hemisphere ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq, TSIP, CASIC or Garmin output
-        without NMEA sentences."""
+        without NMEA sentences, and for Garmin records what switches the receiver back to
+        NMEA. The bytes before the first whole frame are left out: they may be the tail of a
+        frame that the capture ring or the port's open cut, whose ``$`` or ``!`` begins no
+        sentence."""
+        data = data[_first_whole_frame(data, self._ubx_limit) :]
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
         text = b"".join(b"".join(parts) for parts, _ in cut.pieces)
         if cut.taken and _START.search(text) is None:
@@ -1522,12 +1530,35 @@ class NmeaFramer(LineFramer):
                     "NMEA output on this port (UBX-CFG-PRT outProtoMask, or "
                     "CFG-UART1OUTPROT-NMEA)"
                 )
+            if by_kind[_GARMIN] == cut.taken:
+                return (
+                    "the device sends Garmin binary records and no NMEA sentence: the receiver "
+                    "is in Garmin binary mode, which it keeps over a power cycle (gpsd switches "
+                    "a Garmin to it): switch it back to NMEA with gpsctl -n on this port, or "
+                    f"have sensord write it the bytes that do ({_GARMIN_TO_NMEA}) on each "
+                    f'connect: setup = [{{ send = "{_GARMIN_TO_NMEA}" }}]'
+                )
             names = [name for kind, name in _NAMES if by_kind[kind]]
             return (
                 f"the device sends {' and '.join(names)} binary messages and no NMEA "
                 "sentence: enable NMEA output on this port"
             )
         return super().no_frame_hint(data)
+
+
+def _first_whole_frame(data: bytes, limit: int) -> int:
+    """Where the first binary frame of ``data`` whose bytes have all come and whose check
+    holds starts; 0 when there is none."""
+    size = len(data)
+    for candidate in _CANDIDATE.finditer(data):
+        start = candidate.start()
+        kind = _kind(data, start)
+        if start + _HEADER[kind] > size:
+            continue
+        end = _claimed_end(data, start, kind, limit)
+        if 0 < end <= size and _holds(data, start, end, kind):
+            return start
+    return 0
 
 
 def nmea_framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> NmeaFramer:
