@@ -57,6 +57,7 @@ from sensord.formats.line_checksums import checked_line, checked_slowly
 __all__ = [
     "BLOCK_KINDS",
     "DSMR_CRCS",
+    "FLOAT32_MAX",
     "BatchDecoder",
     "Codec",
     "Decoder",
@@ -687,6 +688,10 @@ class Codec:
 
 
 _FLOAT32_BITS = struct.Struct(">f")
+
+#: The largest finite float32 (its bits 7F 7F FF FF): a float32 field or register holds no
+#: larger value.
+FLOAT32_MAX: float = _FLOAT32_BITS.unpack(b"\x7f\x7f\xff\xff")[0]
 
 
 def float32_decimal(value: float) -> float:

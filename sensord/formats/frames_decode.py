@@ -17,7 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sensord.errors import NotMeasuredError, ParseError
-from sensord.formats.base import Decoder, FieldSpec, FormatSpec, FrameSpec, float32_decimal
+from sensord.formats.base import (
+    FLOAT32_MAX,
+    Decoder,
+    FieldSpec,
+    FormatSpec,
+    FrameSpec,
+    float32_decimal,
+)
 from sensord.formats.frame_keys import FIELD_TYPES
 from sensord.formats.frames_layout import (
     counted_tail,
@@ -30,7 +37,6 @@ from sensord.formats.frames_layout import (
 from sensord.units import decimal_product, whole_divisor
 
 __all__ = [
-    "FLOAT32_MAX",
     "boot_check",
     "decoder",
     "field_value_problem",
@@ -304,10 +310,6 @@ def _with_unavailable(spec: FormatSpec, rows: Mapping[str, FieldSpec], decode: D
         raise NotMeasuredError("invalid", f"not available: {names}", kept, tuple(missing))
 
     return decode_available
-
-
-#: The largest finite float32.
-FLOAT32_MAX = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
 
 
 def _raw_values(row: FieldSpec) -> frozenset[int | float]:

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 from sensord.errors import NotMeasuredError, ParseError, StatusFaultError
 from sensord.formats.base import (
+    FLOAT32_MAX,
     Codec,
     Decoder,
     Encoder,
@@ -260,10 +261,6 @@ MBAP_HEADER_BYTES = 7
 MBAP_EXCEPTION_BYTES = 9
 MAX_FRAME_BYTES = 260
 
-#: The largest finite float32: a simulated device holds a larger value as this, as a real
-#: one can hold no more.
-FLOAT32_MAX: float = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
-
 #: How many bytes 0x00 or 0xFF after the line's silence a reply may follow without a silence
 #: of its own: what a transceiver's direction turnaround or an unbiased line makes of the
 #: moment the device starts to drive the line (one or two in the captures of libmodbus
@@ -394,6 +391,8 @@ def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
         if integer:
             number = min(hi, max(lo, round(value)))
         elif float32 and math.isfinite(value):
+            # a simulated device holds a larger value as the largest, as a real one can hold
+            # no more
             number = min(FLOAT32_MAX, max(-FLOAT32_MAX, value))
         words = convert(number, datatype, word_order=word_order)  # type: ignore[arg-type]
         if reg.byte_order == "little":

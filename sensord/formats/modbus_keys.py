@@ -13,7 +13,7 @@ import struct
 import sys
 from collections.abc import Mapping
 
-from sensord.formats.base import float32_decimal
+from sensord.formats.base import FLOAT32_MAX, float32_decimal
 
 __all__ = [
     "BYTE_ORDERS",
@@ -185,17 +185,13 @@ def not_available_bits(type_: str, value: float) -> int | float:
     return int(value) % (1 << 16 * WIDTHS[type_])
 
 
-#: The largest float32 (its bits 7F 7F FF FF).
-_FLOAT32_MAX = struct.unpack(">f", b"\x7f\x7f\xff\xff")[0]
-
-
 def written_value_problem(type_: str, value: float) -> str | None:
     """What keeps ``value`` from being written as ``type_`` (None: nothing): an integer
     type takes the integers of its range, a float type a finite number."""
     if not math.isfinite(value):
         return f"must be a finite number, got {value}"
-    if type_ == "float32" and abs(value) > _FLOAT32_MAX:
-        return f"a float32 holds at most ±{_FLOAT32_MAX:.7g}, got {value:g}"
+    if type_ == "float32" and abs(value) > FLOAT32_MAX:
+        return f"a float32 holds at most ±{FLOAT32_MAX:.7g}, got {value:g}"
     if type_.startswith("float"):
         return None
     if not float(value).is_integer():
