@@ -84,7 +84,7 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
 * ``VTG.course`` (degrees true), ``VTG.speed_knots``, ``VTG.speed_kmh``; nothing with mode
   ``N`` (not valid), ``M`` or ``S``. Its unit letters ``T``, ``M``, ``N``, ``K`` are fixed
   (above); a VTG of the older layout, ``$GPVTG,054.7,034.4,005.5,010.2``, is read from its
-  own places.
+  own places (:func:`~sensord.formats.nmea_layouts.in_older_layout`).
 * ``GLL.latitude``, ``GLL.longitude``; nothing with status ``V``, nor with mode ``N``, ``M``
   or ``S``, as RMC. A GLL repeating the last one's time and position, under any talker, is
   ignored, as an RMC is.
@@ -1125,13 +1125,6 @@ class _Sentence:
     #: the sentence whole before any value is read
     #: (:data:`~sensord.formats.nmea_layouts.UNITS_PLACED`).
     units_placed: bool = False
-    #: The type's layout of older versions of the standard that has no unit letters, when
-    #: it has one (VTG's four numbers, :func:`_vtg_without_letters`): a sentence's fields in
-    #: the layout of ``slots`` when the sentence is in that older layout, else None. Asked
-    #: only of a sentence whose unit letters are out of place, and of one without checksum
-    #: that has fewer fields than ``least_fields``: a sentence in the current layout costs
-    #: nothing more.
-    letterless: Callable[[list[str]], list[str] | None] | None = None
 
     def positions(self) -> Iterator[tuple[Slot, int]]:
         """Each slot with the index of its first field (the address is field 0)."""
@@ -1184,29 +1177,6 @@ _WIND_OFF_THE_BOW: tuple[Slot, ...] = (
     Number(("wind_speed_kmh",), default=18.0),
     _UnitLetter(text="K"),
 )
-
-
-#: The characters of a number field (or of an empty one) of VTG's layout without letters.
-_NUMBER_CHARACTERS = "0123456789.-+"
-
-
-def _vtg_without_letters(fields: list[str]) -> list[str] | None:
-    """A VTG in the layout of older versions of NMEA 0183, four numbers without unit letters
-    (true course, magnetic course, speed in knots, in km/h), in the current layout:
-    ``$GPVTG,054.7,034.4,005.5,010.2`` as ``054.7,T,034.4,M,005.5,N,010.2,K``. "NMEA
-    Revealed" (E. S. Raymond, gpsd's www/NMEA.adoc) gives that layout, with an empty field
-    after the four in its template (``$--VTG,x.x,x,x.x,x.x,*hh``), also taken, and tells the
-    two apart by field 2, the letter ``T`` in the current one. gpsd's driver_nmea0183.c reads
-    the current layout only (processVTG wants the knots of field 5), and nothing from this
-    one. None for any other sentence: one with a letter among its four fields, or of another
-    number of fields (a current VTG cut short after its magnetic course, ``054.7,T,034.4,M``,
-    has its letters in place and is read as it is)."""
-    if len(fields) == 6 and not fields[5]:
-        fields = fields[:5]
-    if len(fields) != 5 or any(text.strip(_NUMBER_CHARACTERS) for text in fields[1:]):
-        return None
-    address, course, magnetic, knots, kmh = fields
-    return [address, course, "T", magnetic, "M", knots, "N", kmh, "K"]
 
 
 #: Sentence type -> layout: the one description of each sentence, read by the decoder and
@@ -1393,7 +1363,6 @@ SENTENCES: dict[str, _Sentence] = {
         ),
         least_fields=8,
         units_placed=True,
-        letterless=_vtg_without_letters,
     ),
     "GLL": _Sentence(
         "GP",

@@ -13,7 +13,7 @@ to shift); none after an empty number is in place (see :func:`misplaced_unit`). 
 sentence would give values in the wrong unit or from the wrong field: a VTG without its
 magnetic course and its ``M`` would give its km/h as knots. A VTG of four numbers without
 letters, the layout of older versions of NMEA 0183, is read in that layout (see
-:func:`~sensord.formats.nmea_fields._vtg_without_letters`, which the table names).
+:func:`_vtg_without_letters`, :func:`in_older_layout`).
 
 An RMC one field short, its mode indicator right after its magnetic variation (a Saab R4, a
 Motorola T805), is read as one whose variation's ``E``/``W`` field is empty
@@ -149,18 +149,40 @@ UNITS_PLACED = {
 }
 
 
+#: The characters of a number field (or of an empty one) of VTG's layout without letters.
+_NUMBER_CHARACTERS = "0123456789.-+"
+
+
+def _vtg_without_letters(fields: list[str]) -> list[str] | None:
+    """A VTG in the layout of older versions of NMEA 0183, four numbers without unit letters
+    (true course, magnetic course, speed in knots, in km/h), in the current layout:
+    ``$GPVTG,054.7,034.4,005.5,010.2`` as ``054.7,T,034.4,M,005.5,N,010.2,K``. "NMEA
+    Revealed" (E. S. Raymond, gpsd's www/NMEA.adoc) gives that layout, with an empty field
+    after the four in its template (``$--VTG,x.x,x,x.x,x.x,*hh``), also taken, and tells the
+    two apart by field 2, the letter ``T`` in the current one. gpsd's driver_nmea0183.c reads
+    the current layout only (processVTG wants the knots of field 5), and nothing from this
+    one. None for any other sentence: one with a letter among its four fields, or of another
+    number of fields (a current VTG cut short after its magnetic course, ``054.7,T,034.4,M``,
+    has its letters in place and is read as it is)."""
+    if len(fields) == 6 and not fields[5]:
+        fields = fields[:5]
+    if len(fields) != 5 or any(text.strip(_NUMBER_CHARACTERS) for text in fields[1:]):
+        return None
+    address, course, magnetic, knots, kmh = fields
+    return [address, course, "T", magnetic, "M", knots, "N", kmh, "K"]
+
+
 #: Sentence type -> its fields in the current layout from a sentence in the type's older
-#: layout without unit letters (``letterless`` in the sentence table), for the types that have one.
-_LETTERLESS = {
-    sentence: layout.letterless
-    for sentence, layout in SENTENCES.items()
-    if layout.letterless is not None
-}
+#: layout without unit letters, else None, for the types that have one.
+_LETTERLESS: dict[str, Callable[[list[str]], list[str] | None]] = {"VTG": _vtg_without_letters}
 
 
 def in_older_layout(sentence: str, fields: list[str]) -> list[str] | None:
     """``fields`` in the current layout when they are in an older layout of ``sentence``
-    without unit letters (:data:`_LETTERLESS`); None otherwise, and for a type without one."""
+    without unit letters (:data:`_LETTERLESS`); None otherwise, and for a type without one.
+    The decoder asks only of a sentence whose unit letters are out of place, and of one
+    without checksum that has fewer fields than every complete sentence of its type: a
+    sentence in the current layout costs nothing more."""
     older = _LETTERLESS.get(sentence)
     return older(fields) if older is not None else None
 
