@@ -342,13 +342,13 @@ def _unit_codes(fields: list[tuple[int, str]], n: int, width: int, cover: int) -
 class FrameFramer:
     """Cuts a byte stream into the frames of a frame spec; see the module docstring.
 
-    Two paths give the same frames and counters. Candidate by candidate (``_candidate``): find
-    the start bytes, read the length, test the candidate, accept it or move one byte on. In
-    bulk (``_Run``, when the spec has a checksum): from a candidate, the run of back-to-back
-    candidates of its length is checked at once and its valid prefix accepted, which is what
-    the candidate-by-candidate search does with a valid frame (accept it, find the next start
-    bytes right after it); the first candidate the run does not take goes the other way.
-    ``runs=False`` keeps to the first path (the tests compare the two).
+    Two paths give the same frames and counters. Candidate by candidate (``feed``): find the
+    start bytes, read the length (``_length``), test the candidate (``_check``), accept it or
+    move one byte on. In bulk (``_Run``, when the spec has a checksum): from a candidate, the
+    run of back-to-back candidates of its length is checked at once and its valid prefix
+    accepted, which is what the candidate-by-candidate search does with a valid frame (accept
+    it, find the next start bytes right after it); the first candidate the run does not take
+    goes the other way. ``runs=False`` keeps to the first path (the tests compare the two).
     """
 
     __slots__ = (
