@@ -26,7 +26,7 @@ from sensord.formats.frames_layout import (
 )
 from sensord.formats.frames_stuffing import stuff
 
-__all__ = ["encode_frame", "encoder"]
+__all__ = ["encoder"]
 
 
 def _packer(field: FieldSpec) -> Callable[[bytearray, float], None]:
@@ -65,7 +65,7 @@ def _packer(field: FieldSpec) -> Callable[[bytearray, float], None]:
     return pack_int
 
 
-def encode_frame(frame: FrameSpec, write: Callable[[bytearray], None]) -> bytes:
+def _encode_frame(frame: FrameSpec, write: Callable[[bytearray], None]) -> bytes:
     """A frame of ``encoded_length(frame)`` bytes: start, length field, what ``write`` puts
     in, checksum and end byte; every other byte is 0."""
     n = encoded_length(frame)
@@ -134,7 +134,7 @@ def encoder(spec: FormatSpec) -> Encoder:
                 for pack, value in present:
                     pack(data, value)
 
-            out.append(stuff(layout, encode_frame(layout, write)))
+            out.append(stuff(layout, _encode_frame(layout, write)))
         return out
 
     return encode_frames
