@@ -330,9 +330,8 @@ def timed_decoder(
     another kind ends: such a frame costs one test of the epoch's dict, and gives the
     epoch's readings due with its own), the run of GSA sentences
     under way (:class:`~sensord.formats.nmea_satellites.UsedSatellites`), and the last GGA,
-    RMC, GLL and ZDA read, whose repeats it ignores (:func:`repeated_gga`,
-    :func:`~sensord.formats.nmea_validity._fix_validator`,
-    :func:`~sensord.formats.nmea_validity._time_validator`), and whether the receiver says it is in
+    RMC, GLL and ZDA read, whose repeats it ignores (:func:`repeated_gga` and the
+    :func:`~sensord.formats.nmea_validity.validators`), and whether the receiver says it is in
     simulator mode (:data:`SIMULATOR_MODE`), which costs a sentence one look-up of its type.
     It counts in ``counts.unread`` the sentences of a type no channel reads (proprietary ones,
     AIS, another instrument's on a multiplexer), the last in ``counts.unread_frame``: when

@@ -31,10 +31,10 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   PLS83's ``$GARMC`` after its ``$GPRMC``, the same fix: one reading an epoch) or its own (a
   receiver that lost its fix and goes on sending the last one: a stale fix); another
   position is another receiver's fix (two receivers merged by a multiplexer), read (see
-  :func:`~sensord.formats.nmea_validity._fix_validator`). An RMC one field short, its mode indicator
-  right after its magnetic variation (a Saab R4: ``...,0.5,3.0,010611,,A``; a Motorola T805:
-  ``...,181207,0,A``), is read as one whose variation's ``E``/``W`` field is empty (see
-  :func:`~sensord.formats.nmea_layouts.rmc_without_variation_letter`).
+  :func:`~sensord.formats.nmea_validity.validators`). An RMC one field short, its mode
+  indicator right after its magnetic variation (a Saab R4: ``...,0.5,3.0,010611,,A``; a
+  Motorola T805: ``...,181207,0,A``), is read as one whose variation's ``E``/``W`` field is
+  empty (see :func:`~sensord.formats.nmea_layouts.rmc_without_variation_letter`).
 * ``GSA.fix_mode`` (1 no fix, 2 2D, 3 3D), ``GSA.pdop``, ``GSA.hdop``, ``GSA.vdop``,
   ``GSA.satellites_used`` (the satellites listed in the sentence) and
   ``GSA.used_<constellation>`` (the distinct satellites of that constellation that the GSA
@@ -413,7 +413,7 @@ NOT_MEASURED = frozenset({"N", "M", "S"})
 class PositionMode(Slot):
     """RMC's and GLL's mode indicator (NMEA 0183 2.3 and later; absent before): with status
     ``A``, a letter of :data:`NOT_MEASURED` makes the sentence invalid too (see
-    :func:`~sensord.formats.nmea_validity._fix_validator`). The encoder writes ``A``."""
+    :func:`~sensord.formats.nmea_validity.validators`). The encoder writes ``A``."""
 
     def writer(self, prefix: str, fields: tuple[str, ...]) -> _Writer:
         return _constant(["A"])
@@ -996,9 +996,8 @@ class _Date(Slot):
 class _SatelliteIds(Slot):
     """GSA's twelve fields of the satellites used in the fix, then (after the three DOPs) the
     system ID, then any satellites past the twelfth. ``satellites_used`` counts them, sentence
-    by sentence. ``used_<constellation>`` counts those of the constellation
-    (:func:`~sensord.formats.nmea_satellites._used_by_constellation`) over the run of GSA
-    sentences the sentence is in, and is read by the decoder's
+    by sentence. ``used_<constellation>`` counts those of the constellation over the run of
+    GSA sentences the sentence is in, and is read by the decoder's
     :class:`~sensord.formats.nmea_satellites.UsedSatellites`, not by a getter."""
 
     @property
@@ -1104,9 +1103,9 @@ class _Sentence:
     slots: tuple[Slot, ...]
     fields_per_sentence: int | None = None
     #: The fields of one repeated group (XDR's quadruple): the fields are written over as many
-    #: sentences as needed, each of up to four whole groups, as many as fit in
-    #: :data:`~sensord.formats.nmea_encode._MAX_BODY` characters (one group when a single one is
-    #: longer).
+    #: sentences as needed, each of up to four whole groups, as many as fit in the 82
+    #: characters NMEA 0183 allows a sentence (one group when a single one is longer; see
+    #: :mod:`sensord.formats.nmea_encode`).
     group_fields: int | None = None
     #: The fields after the address that every complete sentence has, when older versions of
     #: the standard define fewer than ``slots`` (RMC before NMEA 2.3 has no mode field);

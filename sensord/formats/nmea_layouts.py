@@ -190,16 +190,16 @@ def in_older_layout(sentence: str, fields: list[str]) -> list[str] | None:
 def misplaced_unit(fields: list[str], units: tuple[_Letter, ...]) -> str:
     """The first of a sentence's ``units`` (:data:`UNITS_PLACED`) out of place, told as
     ``unit 'x' where 'y' belongs``; empty when each is in place: a letter of its number's unit
-    after it (none too where its letters hold none: GGA's,
-    :class:`~sensord.formats.nmea_fields._UnitLetter`), or, after an empty number, that letter or
-    none (an instrument that measures in one unit leaves the others' numbers empty, with their
-    letters or without: ``$SDDBT,,f,3.7,M,,F``, a log that measures speed only
-    ``$VWVHW,,,,,5.5,N,,``, a Saab R4's ``$GPVTG,3.0,T,,,0.50,N,,,D``). Where every unit is fixed,
-    another letter, or a number without its letter, is no field written wrong but fields out of
-    place, as a hemisphere field that holds no hemisphere letter is (:func:`out_of_place`): an
-    instrument with its own layout, or a field lost or added before the checksum was computed, and
-    each value read from another's place (a wind speed in m/s read as knots, a depth in feet as
-    metres, a VTG's km/h as knots)."""
+    after it (none too where its letters hold none: GGA's, as its slots'
+    :meth:`~sensord.formats.nmea_fields.Slot.unit_letters` give them), or, after an empty
+    number, that letter or none (an instrument that measures in one unit leaves the others'
+    numbers empty, with their letters or without: ``$SDDBT,,f,3.7,M,,F``, a log that measures
+    speed only ``$VWVHW,,,,,5.5,N,,``, a Saab R4's ``$GPVTG,3.0,T,,,0.50,N,,,D``). Where every
+    unit is fixed, another letter, or a number without its letter, is no field written wrong
+    but fields out of place, as a hemisphere field that holds no hemisphere letter is
+    (:func:`out_of_place`): an instrument with its own layout, or a field lost or added before
+    the checksum was computed, and each value read from another's place (a wind speed in m/s
+    read as knots, a depth in feet as metres, a VTG's km/h as knots)."""
     for at, unit, letters in units:
         found = _field(fields, at + 1)
         if found not in letters and (found or _field(fields, at)):
