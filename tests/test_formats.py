@@ -1299,8 +1299,20 @@ _COMMAND_MODULES = {
 #: what only a configuration mistake (difflib: "did you mean") or a stage with an offset and
 #: a decimal scale (fractions, and decimal with it) uses
 _RARELY_NEEDED = {"difflib", "fractions", "decimal"}
-#: the binary protocols' modules (``tests/test_line_daemon_imports.py`` runs the daemon)
-_BINARY = {"frames", "presets", "acks", "modbus"}
+#: the binary protocols' modules, the binary frames' codec with its parts
+#: (``tests/test_line_daemon_imports.py`` runs the daemon)
+_BINARY = {
+    "frames",
+    "frames_check",
+    "frames_checksums",
+    "frames_decode",
+    "frames_encode",
+    "frames_layout",
+    "frames_stuffing",
+    "presets",
+    "acks",
+    "modbus",
+}
 #: the NMEA codec's modules: ``nmea.py`` and the parts it imports
 _NMEA = {
     "nmea",
