@@ -79,7 +79,12 @@ MODULES: dict[str, Module] = {
     ),
     "nmea": Module(
         "sensord/formats/nmea.py",
-        ("tests/test_formats_nmea.py", "tests/test_formats.py", "tests/test_formats_roundtrip.py"),
+        (
+            "tests/test_formats_nmea.py",
+            "tests/test_formats_nmea_damage.py",
+            "tests/test_formats.py",
+            "tests/test_formats_roundtrip.py",
+        ),
     ),
     "nmea-fields": Module(
         "sensord/formats/nmea_fields.py",
