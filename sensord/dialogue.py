@@ -85,11 +85,12 @@ is run again, while the port stays open, when
   with a late reply after it; or
 * of such a polled device, the command that makes it send only when asked got no reply to
   its last write, and a frame came later than :data:`ANSWER_WITHIN_S` after that write (of
-  another than a PMS, :data:`STREAMED_FRAMES` frames or more after it: ``_streamed``): it
+  an SDS011, later than :data:`TAKEN_WITHIN_S`: ``_streamed``): it
   streams on, having ignored the command (a clone that takes no command, streaming at the
   pace of its polls, leaves one frame in each poll interval, soon after its poll, as an
   answer would; a device that took the command sends none unasked after it but those it had
-  begun or an adapter held, which come at once; a PMS in its stable mode may leave one frame
+  begun or an adapter held, which come at once, and, of an SDS011, which takes it at its
+  once-a-second cycle, the frame of that cycle; a PMS in its stable mode may leave one frame
   alone in the wait, and puts it there later than that). Told at the
   end of the wait for that reply, 7 s after the command was first written (a warning with
   the command and the poll, once a minute, and past a spell's third find only its 4th, 8th,
@@ -226,7 +227,7 @@ __all__ = [
     "SETUP_GAP_S",
     "SETUP_TRIES",
     "SILENT_POLLS",
-    "STREAMED_FRAMES",
+    "TAKEN_WITHIN_S",
     "UNANSWERED_HINT_POLLS",
     "Dialogue",
     "DialoguePort",
@@ -303,16 +304,19 @@ FAST_POLLS_S = 0.5
 #: every 0.2 s, brings about twenty-five such drifts, never six running so).
 DRIFTS_RUNNING = 6
 
-#: How many frames that come after the last write of the set-up command that leaves the device
-#: sending only when asked (SDS011 ``query_mode``), its reply awaited in vain (4 s after the
-#: third write), tell a device that streams on: one that took the command sends no frame
-#: unasked after it but one it had begun, while an SDS011 in active reporting sends one a
-#: second. Of a PMS (``passive_mode``) a frame later than :data:`ANSWER_WITHIN_S` after that
-#: write tells it (``Dialogue._streamed``): it sends one every 0.2 to 2.3 s "depending on the
-#: change of values" (its data manual; RIOT-OS/RIOT PR #16209), so in its stable mode as few as
-#: one may come in those 4 s, while the frames one that took the command had begun or its
-#: adapter held, two of them at times, come at once.
-STREAMED_FRAMES = 2
+#: How long after the last write of the set-up command that leaves an SDS011 sending only when
+#: asked (``query_mode``), its reply awaited in vain (4 s after the third write), a frame may
+#: come from a unit that took the command: a later one tells that it streams on
+#: (``Dialogue._streamed``). It takes a command at its measuring cycle, a frame a second in
+#: active reporting, its reply "typically" about a second after the write (timorme/sds011lib,
+#: docs/understanding.md), so one that took it may send two frames after the write, the one
+#: of its cycle just before it took it among them, while its stream puts two in the 2 s after
+#: these. Of a PMS (``passive_mode``) a frame later than :data:`ANSWER_WITHIN_S` after that
+#: write tells it: it sends one every 0.2 to 2.3 s "depending on the change of values" (its
+#: data manual; RIOT-OS/RIOT PR #16209), so in its stable mode as few as one may come in those
+#: 4 s, while the frames one that took the command had begun or its adapter held, two of them
+#: at times, come at once.
+TAKEN_WITHIN_S = 2.0
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
 #: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
@@ -1092,13 +1096,13 @@ class Dialogue:
         sending only when asked, its reply awaited in vain: a frame came later than
         :data:`ANSWER_WITHIN_S` after that write, of a PMS (one that took the command sends
         none after the frames it had begun or an adapter held, which come at once, while its
-        stream, a frame every 2.3 s at most, puts one in the 3 s after them), or
-        :data:`STREAMED_FRAMES` frames or more after it, of another device (an SDS011, whose
-        reply comes "about a second" after the command, streams a frame a second)."""
-        if not self._judges_late:
-            return self._port.framer.frames - self._frames_at_setup_write >= STREAMED_FRAMES
+        stream, a frame every 2.3 s at most, puts one in the 3 s after them), or later than
+        :data:`TAKEN_WITHIN_S`, of an SDS011 (one that took the command at its cycle, about a
+        second after the write, sends none after that, while its stream of a frame a second
+        puts two in the 2 s after it)."""
         last = self._port.last_frame_at
-        return last is not None and last > self._setup_written_at + ANSWER_WITHIN_S
+        late_s = ANSWER_WITHIN_S if self._judges_late else TAKEN_WITHIN_S
+        return last is not None and last > self._setup_written_at + late_s
 
     def _answers_nothing(self, index: int, now: float) -> None:
         """The query of set-up command ``index`` and the command written for it both went

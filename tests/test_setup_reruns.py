@@ -1195,6 +1195,107 @@ def test_an_sds011_whose_answers_come_a_second_after_its_queries_is_not_set_up_a
     assert not [e for e in logs if e["event"] == RERUN]
 
 
+class LateTakingSds011(PresetDevice):
+    """An SDS011 in active reporting, a frame a second, that takes ``query_mode`` only at its
+    last write and ``late_s`` after it, as it takes commands at its once-a-second measuring
+    cycle (its reply to a command "typically takes about a second", timorme/sds011lib's
+    docs/understanding.md), its reply to each write lost on the line (a noisy line). Its
+    stream's next frame is 0.05 s after that write, so a second one comes before it takes
+    the command: two frames after the last write, none later than ``late_s``."""
+
+    def __init__(self, sds: Sds011, late_s: float) -> None:
+        super().__init__("sds011")
+        self.sds = sds
+        self.late_s = late_s
+        self.heard = 0
+        self.takes_at: float | None = None
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        query_mode = command_bytes("sds011", "query_mode")
+        if data != query_mode:
+            return super().receive(data)
+        self.heard += 1
+        if self.heard == SETUP_TRIES:
+            self.takes_at = self.sds.clock.now + self.late_s
+            self.sds.next_frame_at = self.sds.clock.now + 0.05
+        return []
+
+    @property
+    def streaming(self) -> bool:
+        if self.takes_at is not None and self.sds.clock.now >= self.takes_at:
+            self.takes_at = None
+            super().receive(command_bytes("sds011", "query_mode"))  # its reply is lost
+        return self.active and not self.asleep
+
+
+@pytest.mark.parametrize("late_s", [1.1, 1.5, 1.9])
+def test_an_sds011_that_takes_query_mode_a_second_late_its_reply_lost_is_not_told_streaming(
+    late_s: float,
+) -> None:
+    """A genuine SDS011 streaming a frame a second takes query_mode at its last write, 1.1 to
+    1.9 s after it, its reply lost each time: the two frames of its stream before it took
+    it come after that write, none later than 2 s. It is not told to stream, nor set up
+    again, and every frame is read."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sds011_on(pair, clock, ["query_mode"], {"command": "query", "interval_s": 2.0})
+        sds = Sds011(pair, clock)
+        sds.device = device = LateTakingSds011(sds, late_s)
+        sds.run(rt, clock.now + 60.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert device.heard == SETUP_TRIES
+    assert not device.active
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+    assert not [e for e in logs if e["event"].startswith("the device streams unasked")]
+    assert rt.setup_reruns == 0
+    assert rt.framer.frames == sds.sent
+
+
+class ClonedSds011(PresetDevice):
+    """An SDS011 clone that takes no command and answers none, streaming a frame a second
+    (the active reporting of the Laser Dust Sensor Control Protocol V1.3), its next frame
+    ``phase_s`` after the last write of ``query_mode``."""
+
+    def __init__(self, sds: Sds011, phase_s: float) -> None:
+        super().__init__("sds011")
+        self.sds = sds
+        self.phase_s = phase_s
+        self.heard = 0
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        if data == command_bytes("sds011", "query_mode"):
+            self.heard += 1
+            if self.heard == SETUP_TRIES:
+                self.sds.next_frame_at = self.sds.clock.now + self.phase_s
+        return []
+
+
+@pytest.mark.parametrize("phase_s", [0.05, 0.35, 0.65, 0.95])
+def test_an_sds011_clone_streaming_through_its_set_up_is_told_at_any_phase(
+    phase_s: float,
+) -> None:
+    """An SDS011 clone that ignores query_mode streams a frame a second through the 4 s its
+    reply to the last write is awaited, its first frame after that write 0.05 to 0.95 s
+    after it: at every phase of its stream it is told at the end of that wait, and set up
+    again."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sds011_on(pair, clock, ["query_mode"], {"command": "query", "interval_s": 2.0})
+        sds = Sds011(pair, clock)
+        sds.device = device = ClonedSds011(sds, phase_s)
+        sds.run(rt, clock.now + 40.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert device.heard >= SETUP_TRIES
+    told = [e for e in logs if e["event"].startswith("the device streams unasked")]
+    assert told
+    assert told[0]["command"] == "query_mode"
+    assert told[0]["since_write_s"] == pytest.approx(4.0)
+    assert rt.setup_reruns >= 1
+    assert rt.framer.frames == sds.sent
+
+
 def test_a_passive_pms_whose_one_answer_comes_late_in_its_interval_does_not_warm_up_again() -> None:
     """A PMS5003 in passive mode (30 s warm-up, polls every 2 s) answers a read request at
     once as a rule, and now and then later (fu-hsi/PMS issue #5: a PMS7003's answers missed
