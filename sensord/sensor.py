@@ -859,7 +859,8 @@ class SensorRuntime:
         the end of either to the new ``warmup_s`` after its start (a run's hold:
         :data:`sensord.dialogue.RUN_SETTLE_S` at most), later or sooner, at once when that is
         past: the table tells how long the device's readings are unsettled after its power-up
-        or its fan's start, which the reload did not move; logged (``_tell_warm_moved``)."""
+        or its fan's start, which the reload did not move; logged (``_tell_warm_moved``) when
+        the end moved (a run's hold between two ``warmup_s`` past its cap stays)."""
         warmup_s = self.config.warmup_s
         quiet, self._warm_quiet = self._warm_quiet, False
         before_s, self._warmup_s_before = self._warmup_s_before, None
@@ -887,7 +888,7 @@ class SensorRuntime:
                 end = self._quiet_began + min(RUN_SETTLE_S, warmup_s)
             else:
                 end = self._warm_began + warmup_s
-            if moved:
+            if moved and end != self._warm_until:
                 self._tell_warm_moved(now, end, before_s, quiet=quiet)
                 self._warm_until = end
             else:

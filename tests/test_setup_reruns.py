@@ -2288,6 +2288,52 @@ def test_a_reload_that_lengthens_warmup_s_during_a_polled_sds011_s_run_hold_leng
     assert not [e for e in logs[logged:] if e["event"].startswith(("warming up", "warmed up"))]
 
 
+def test_a_reload_between_two_warmup_s_past_the_run_hold_s_cap_leaves_a_polled_sds011_s_hold_unmoved() -> (
+    None
+):
+    """An SDS011 in query mode on a working period of 1 minute, polled every 3 s, with
+    ``warmup_s = 20``: a run's first RUN_SETTLE_S (15 s) of answers held, the longest a run's
+    hold lasts. 4 s into a run, a reload gives its table ``warmup_s = 30``: the hold still
+    ends RUN_SETTLE_S after the run's first answer, where it ended, so nothing moved and no
+    'warm-up moved' line tells of a move."""
+    clock = Clock()
+    table: dict[str, Any] = {
+        "port": "",
+        "preset": "sds011",
+        "simulate": "never",
+        "warmup_s": 20.0,
+        "setup": ["query_mode", "working_period=1"],
+        "poll": {"command": "query", "interval_s": 3.0},
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = SpinningSds011(pair, clock)
+        device = PeriodicSds011(clock, 1)
+        sds.device = device
+        sds.run(rt, device.began + 60.0)  # the first run, the open's warm-up
+        sds.run(rt, device.began + 60.0 + 4.0)  # its second run's first answer in it
+        held_left = rt.snapshot().warmup_left_s
+        assert held_left is not None
+        assert 0.0 < held_left <= RUN_SETTLE_S
+        before = rt
+        rt.stop()
+        rt = SensorRuntime(
+            sensor_config({**table, "warmup_s": 30.0}), clock=clock, wall_clock=clock
+        )
+        rt.carry_warm_up(before)
+        assert rt.try_open()
+        assert rt.snapshot().warmup_left_s == pytest.approx(held_left)
+        sds.run(rt, device.began + 120.0)
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+        assert rt.state == "up"
+        rt.stop()
+    assert stats is not None
+    assert (stats.min, stats.max) == (123.6, 123.6)
+    assert not [e for e in logs if e["event"] == MOVED]
+
+
 @pytest.mark.parametrize(
     ("warmup_s", "left_s"),
     [(60.0, 50.0), (15.0, 5.0), (5.0, 0.0)],
