@@ -866,9 +866,11 @@ class SensorRuntime:
         before_s, self._warmup_s_before = self._warmup_s_before, None
         moved = before_s is not None and before_s != warmup_s and now < self._warm_until
         if not warmup_s or source.simulated:
+            self._warm_until = -math.inf
             if moved and not source.simulated:
                 self._tell_warm_moved(now, now, before_s, quiet=quiet)
-            self._warm_until = -math.inf
+                if not quiet:  # over at once: ``check_stale`` logs ``warmed up``
+                    self._warm_until = now
         elif self._may_be_cold:
             self._warm_until = now + warmup_s
             self._readings_at_warm = self._readings_in()

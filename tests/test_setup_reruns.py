@@ -2336,8 +2336,8 @@ def test_a_reload_between_two_warmup_s_past_the_run_hold_s_cap_leaves_a_polled_s
 
 @pytest.mark.parametrize(
     ("warmup_s", "left_s"),
-    [(60.0, 50.0), (15.0, 5.0), (5.0, 0.0)],
-    ids=["longer", "shorter", "over"],
+    [(60.0, 50.0), (15.0, 5.0), (5.0, 0.0), (0.0, 0.0)],
+    ids=["longer", "shorter", "over", "turned off"],
 )
 def test_a_reload_that_changes_warmup_s_during_a_pms_s_warm_up_ends_it_warmup_s_after_it_began(
     warmup_s: float, left_s: float
@@ -2346,8 +2346,8 @@ def test_a_reload_that_changes_warmup_s_during_a_pms_s_warm_up_ends_it_warmup_s_
     fan settling after power-up: the data manuals' 30 s): 10 s into it, a reload gives its
     table another ``warmup_s``. The device was powered all along, and its power-up is where
     it was: the warm-up ends the new ``warmup_s`` after it began, later for a longer one,
-    sooner for a shorter one, at once for one already past (and ``warmed up`` is logged
-    then); the move is logged, with both values and the time left."""
+    sooner for a shorter one, at once for one already past or for ``warmup_s = 0`` (and
+    ``warmed up`` is logged then); the move is logged, with both values and the time left."""
     clock = Clock()
     with PtyPair() as pair, capture_logs() as logs:
         rt = pms_passive_on(pair, clock, warmup_s=30.0)
