@@ -39,6 +39,7 @@ from test_formats_dsmr import meter
 from sensord.config import Config
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
+from sensord.formats.blocks import BlockFramer
 
 #: For each telegram, the value of each code a user would chart: dsmr_parser's expectation
 #: (the number the line holds; in kWh and kW where the meter writes Wh and W; of a line of
@@ -744,6 +745,34 @@ def test_a_heat_meter_whose_crc_has_no_leading_zero_publishes_its_reading() -> N
     rt.feed(UNPADDED_CRC + UNPADDED_CRC.replace(b"(240.860*GJ)", b"(240.861*GJ)"))
     assert latest(rt) == {"heat_gj": 240.86}  # the second's CRC fails: not read
     assert counts(rt)["errors"] == {"truncated": len(CODE.findall(UNPADDED_CRC))}
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [("v4_2", 0), ("v4_2", 2), ("v4_2", 4), ("unpadded_crc", 2), ("unpadded_crc", 3)],
+)
+def test_a_telegram_cut_in_its_crc_line_by_the_next_one_is_truncated(name: str, kept: int) -> None:
+    """A meter sends a telegram every second; one whose end was lost in its CRC line (``!67``
+    of Kaifa's ``!6796``, ``!B9`` of the heat meter link's ``!B9F``, their line end lost with
+    the rest) is followed by the next telegram's ``/``: ``truncated``, each of its lines
+    counted, whatever digits came, and the next telegram is read, however chunked. The digits
+    kept are never taken for the CRC: the first digits of a CRC are its value only when it
+    is 0, and the line end a meter writes after them did not come."""
+    telegram = TELEGRAMS[name]
+    bang = telegram.index(b"\r\n!") + 2
+    cut = telegram[: bang + 1 + kept]
+    lines, _ = take("dsmr", telegram)
+    for sizes in (None, [1], [3], [7]):
+        got, counted = take("dsmr", cut + telegram, sizes)
+        assert got == lines, sizes
+        assert counted["rejected"] == {"truncated": len(lines)}, sizes
+        assert counted["skipped"] == 0, sizes
+    framer = BlockFramer("dsmr", 2100)
+    framer.feed(cut + telegram)
+    digits = cut[bang + 1 :].decode()
+    assert framer.last_rejected("truncated")[0] == (
+        f"cut short in its CRC line: the next telegram's '/' came after '!{digits}'"
+    )
 
 
 def test_the_iskra_ie_telegram_reads_the_same_with_either_header() -> None:

@@ -57,7 +57,10 @@ Kinds:
   (a ``!`` inside a line, in a DSMR 2.2 text message, is text). Bytes outside telegrams
   (the rest of one the port's open caught in its middle) are skipped. A check line that is
   neither (``!6E`` and CR LF: ``truncated``; anything else, or no LF within 8 bytes of the
-  ``!``: ``syntax``) rejects the telegram. A CRC of fewer than 4 digits whose value holds is
+  ``!``: ``syntax``) rejects the telegram; so does one that the next telegram's ``/`` (an
+  identification) cuts after at most 4 hex digits (``!67`` and ``/ISk5...``: the rest of the
+  telegram, its line end too, lost, and the next one sent after it): ``truncated``, however
+  many digits came. A CRC of fewer than 4 digits whose value holds is
   the CRC written without its leading zeros, as a heat meter's P1 link does (``!B9F`` for
   0x0B9F: ndokter/dsmr_parser's ``/NWA-WARMTELINK`` telegram, and issue #99's
   ``/AUR2NWA-MYRSKY``, ``!571``): the telegram is read. The header line is no reading and is
@@ -293,6 +296,9 @@ _LINE_CODES = re.compile(rb"^" + _LINE_CODE.pattern, re.MULTILINE)
 #: line, the line end before it lost or damaged on the line (a ``!`` in the text of a DSMR 2.2
 #: message is followed by more text).
 _END_INSIDE = re.compile(rb"[^\n]![0-9A-Fa-f]{0,4}\r?\n")
+#: A DSMR telegram's check line cut by the next telegram's ``/``: at most the 4 hex digits of
+#: its CRC (their rest, and the line end, lost) and that ``/``.
+_CHECK_CUT = re.compile(rb"[0-9A-Fa-f]{0,4}/")
 #: The most bytes, with its LF, of a line between two DSMR telegrams that is skipped as it comes
 #: (an empty line, a stray byte, a gateway's own line, whatever its bytes).
 _STRAY_LINE_BYTES = 128
@@ -794,6 +800,25 @@ class BlockFramer(LineFramer):
                 continue
             if end < 0:
                 return start
+            cut_by = _CHECK_CUT.match(data, end + 1, end + 1 + _CHECK_LINE_BYTES)
+            if cut_by is not None:  # the next telegram's '/' came in its check line
+                slash = cut_by.end() - 1
+                begins = identification(data, slash)
+                if begins is None:
+                    return start
+                if begins:
+                    lf = data.find(b"\n", slash + 1, slash + 1 + _HEADER_BYTES)
+                    if not self._too_long(start, lf + 1):
+                        digits = data[end + 1 : slash].decode("ascii")
+                        self._reject(
+                            "truncated",
+                            data[start:end],
+                            f"cut short in its CRC line: the next telegram's '/' came after "
+                            f"'!{digits}'",
+                        )
+                    pos = slash
+                    self._after_end = False
+                    continue
             line_end = data.find(b"\n", end + 1, end + 1 + _CHECK_LINE_BYTES)
             if line_end < 0:
                 if size - end <= _CHECK_LINE_BYTES:
