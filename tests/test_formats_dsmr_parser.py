@@ -726,6 +726,35 @@ def test_a_simulated_status_word_reads_back() -> None:
     assert codec.decoder(spec)(line) == [("status", 130.0)]
 
 
+#: An eBZ DD3's telegram as jedie/pysmartmeter's tests have it (pysmartmeter/tests/test_parser.py
+#: at 82533436c993972a96f5ea5566de2354ceb2ef9d, RAW_TEST_DATA_SMALL): no CRC, every code with
+#: ``*255``, a status word of four bytes, ``001C0104`` (Tasmota's smart meter docs: "Statuswort,
+#: 4 Byte Information über den Betriebszustand, HEX string").
+EBZ_DD3 = (
+    b"/EBZ5DD3BZ06ETA_107\r\n\r\n"
+    b"1-0:0.0.0*255(1EBZ0100000123)\r\n"
+    b"1-0:96.1.0*255(1EBZ0100000123)\r\n"
+    b"1-0:1.8.0*255(012345*kWh)\r\n"
+    b"1-0:96.5.0*255(001C0104)\r\n"
+    b"0-0:96.8.0*255(00017A9F)\r\n"
+    b"!\r\n"
+)
+
+
+def test_a_status_word_of_four_bytes_is_read_and_simulated_whole() -> None:
+    """An eBZ DD3's ``1-0:96.5.0*255(001C0104)`` reads 0x001C0104; the simulator writes a
+    status word of more than one byte with all its digits, so that it reads back whole."""
+    rt = runtime(meter(("status", "1-0:96.5.0"), ("kwh", "1-0:1.8.0")))
+    rt.feed(EBZ_DD3)
+    assert latest(rt) == {"status": float(0x001C0104), "kwh": 12345.0}
+    assert counts(rt)["errors"] == {}
+    spec = FormatSpec("dsmr", (("status", "1-0:96.5.0*255"),))
+    codec = codec_for("dsmr")
+    for word in (0x001C0104, 0x80, 0x0, 0xFFFFFFFF):
+        [line] = codec.encoder(spec)({"1-0:96.5.0*255": float(word)}, 0.0)
+        assert codec.decoder(spec)(line) == [("status", float(word))], line
+
+
 def test_a_crc_written_without_its_leading_zero_is_read() -> None:
     """The heat meter link's ``!B9F`` is 0x0B9F, which holds: the telegram is read, however
     chunked. Its digits changed (``!B9E``) or one of them lost (``!B9``, ``!9F``) fail:

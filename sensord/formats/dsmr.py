@@ -41,9 +41,10 @@ the hex digits of its text, which would read as a number of 34 digits; an M-Bus 
 Swiss meter's ``0-0:0.0.0``), the COSEM logical device name, a text message, a firmware's
 version or signature (a Lithuanian ESO meter's ``1-0:0.2.0(02.21)``, which would read as
 2.21, and ``1-0:0.2.8(1EA43311)``; DSMR's own version, ``1-3:0.2.8(50)``, is a number). A
-status word (C.D 96.5, an EasyMeter's ``1-0:96.5.5*255(80)``) is written in hex digits, as
-the meter's manual has it: it is read as the byte they write, 128, and one that is no hex
-digits is ``syntax``. A power failure
+status word (C.D 96.5, an EasyMeter's ``1-0:96.5.5*255(80)``, one byte; an eBZ DD3's
+``1-0:96.5.0*255(001C0104)``, four) is written in hex digits, as the meter's manual has it:
+it is read as the number they write, 128 and 1835268, and one that is no hex digits is
+``syntax``. A power failure
 log of no entry, ``(0)(0-0:96.7.19)`` (a meter that has had no long power failure), holds no
 reading: ``invalid``, no error; so does
 a list or log (a code whose C group is 98, a list of billing values, or 99, a profile or
@@ -80,7 +81,7 @@ is an F group; the one inside the parentheses separates a value from its unit.
 
 The encoder (the simulator) writes a line per field as the field is written, ``code(value)``
 (``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does; a status word's
-value as two hex digits), in a telegram
+value as its hex digits, two at least), in a telegram
 the simulator wraps with its header and CRC.
 """
 
@@ -152,7 +153,9 @@ _NUMBER_CODES = frozenset({"96.1.4", "1-3:0.2.8"})
 #: operating status): an EasyMeter Q3D's ``1-0:96.5.5*255(80)`` is the byte 0x80, 128 (the
 #: Voltcraft VSM-102's manual, of the same telegram: "defined as one byte and transmitted in
 #: hexadecimal presentation"; ndokter/dsmr_parser's obis_references.py: "Device state
-#: (hexadecimal)"; an EMH or Hager eHZ writes ``(82)``).
+#: (hexadecimal)"; an EMH or Hager eHZ writes ``(82)``); an eBZ DD3's ``1-0:96.5.0*255(001C0104)``
+#: is four bytes (Tasmota's smart meter docs: "Statuswort, 4 Byte ... HEX string";
+#: jedie/pysmartmeter's test data of a ``/EBZ5DD3BZ06ETA_107``).
 _STATUS_WORD = re.compile(r"\d{1,3}-\d{1,3}:96\.5\.")
 #: A status word's value: hex digits.
 _HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
@@ -367,8 +370,8 @@ def decoder(spec: FormatSpec) -> Decoder:
         return [(channel, value) for channel in channels]
 
     def read_status(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
-        """:func:`read_numbers`, but of a status word (``code`` in ``status_words``): the byte
-        its hex digits write."""
+        """:func:`read_numbers`, but of a status word (``code`` in ``status_words``): the
+        number its hex digits write."""
         if code not in status_words:
             return read_numbers(code, groups, whole)
         last = groups[groups.rindex("(") + 1 : -1]
@@ -426,7 +429,7 @@ def encoder(spec: FormatSpec) -> Encoder:
         del t_s
         return [
             (
-                f"{f}({int(values[f]) & 0xFF:02X})"
+                f"{f}({max(int(values[f]), 0):02X})"
                 if _STATUS_WORD.match(f)
                 else f"{f}({values[f]:.3f})"
             ).encode(encoding)
