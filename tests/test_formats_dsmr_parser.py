@@ -776,6 +776,21 @@ def test_a_heat_meter_whose_crc_has_no_leading_zero_publishes_its_reading() -> N
     assert counts(rt)["errors"] == {"truncated": len(CODE.findall(UNPADDED_CRC))}
 
 
+def test_a_crc_written_without_its_leading_zeros_shows_the_meter_sends_one() -> None:
+    """The heat meter link's telegram without its version line, its reading 240.862 GJ: its
+    CRC, 0x005D, written ``!5D``, holds, and shows the link sends a CRC, as a 4-digit one
+    does. The next telegram, its CRC's digits lost (``!`` alone), is ``truncated``; alone,
+    with no version line, it would be read unchecked, as a DSMR 2.2 meter's."""
+    telegram = UNPADDED_CRC.replace(b"1-3:0.2.8(50)\r\n", b"").replace(b"240.860", b"240.862")
+    body = telegram[: telegram.index(b"\r\n!") + 3]
+    assert crc16_arc(body) == 0x5D
+    lines, counted = take("dsmr", body + b"\r\n")
+    assert (len(lines), counted["rejected"]) == (len(CODE.findall(body)), {})
+    read, counted = take("dsmr", body + b"5D\r\n" + body + b"\r\n")
+    assert read == lines
+    assert counted["rejected"] == {"truncated": len(lines)}
+
+
 @pytest.mark.parametrize(
     ("name", "kept"),
     [("v4_2", 0), ("v4_2", 2), ("v4_2", 4), ("unpadded_crc", 2), ("unpadded_crc", 3)],
