@@ -13,7 +13,9 @@ Modules, one job each:
              what a UART at the wrong line settings receives of them;
 ``balance``  per-step record accounting checks with the per-reason counts a scenario implies;
 ``line_player`` frames written onto a line at set times by a process of its own, which
-             records when it wrote them and how late the host let it run.
+             records when it wrote them and how late the host let it run;
+``host_lag`` how late the host ran the test's own process, and scenarios played again
+             while it held them back more than they allow.
 
 The tests import it as ``harness`` (pytest puts ``tests/`` on ``sys.path``); the scripts put
 ``tests/`` on ``sys.path`` themselves.

@@ -44,6 +44,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from harness.common import HarnessError, accepted_clients, free_port
+from harness.host_lag import keep_time
 from harness.pty import PtyPair
 from sensord.config import Config
 from sensord.daemon import Daemon
@@ -145,6 +146,7 @@ class ModbusServer:
         return [int(v) for v in values]
 
     def _run(self) -> None:
+        keep_time()
         try:
             asyncio.run(self._main())
         except BaseException as exc:  # reported by start()
@@ -243,6 +245,11 @@ class PtyRelay:
         self.requests = bytearray()
         #: every byte the device sent, as it sent them (before ``mangle`` and delays)
         self.answers = bytearray()
+        #: for each request the devices answered, how long after the relay read it the first
+        #: bytes of the answer came from them: the server's own turnaround, and how long a
+        #: loaded host held the relay and the server (threads of the test's process) back
+        self.turnarounds_s: list[float] = []
+        self._awaited = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pty-relay", daemon=True)
 
@@ -276,6 +283,7 @@ class PtyRelay:
         return self.near.path
 
     def _run(self) -> None:
+        keep_time()
         near, far = self.near.master_fd, self.far.master_fd
         assert near is not None
         assert far is not None
@@ -298,6 +306,7 @@ class PtyRelay:
                     if key.fd == near:
                         self.requests += data
                         self._asked_at = time.monotonic()
+                        self._awaited = True
                         if self.echo:
                             with contextlib.suppress(OSError):
                                 os.write(near, data)
@@ -310,6 +319,9 @@ class PtyRelay:
                             continue
                     else:
                         self.answers += data
+                        if self._awaited:
+                            self._awaited = False
+                            self.turnarounds_s.append(time.monotonic() - self._asked_at)
                         if self.mangle is not None:
                             data = self.mangle(data)
                         delay = self.delay_s(data) if self.delay_s is not None and data else 0.0
