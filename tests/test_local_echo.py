@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from harness.collector import RuntimesView
+from harness.host_lag import HostLag, HostLagged, answered_past, steadily
 from harness.modbus import ModbusServer, PtyRelay, rtu_frame, run_reader_until
 from harness.pty import PtyPair
 from hypothesis import given
@@ -346,22 +347,30 @@ def test_a_set_up_write_s_echo_and_answer_are_not_taken_for_another_master(echoe
     table = bus_table("", local_echo=False)
     table["serial"]["baudrate"] = 9600
     table["modbus"] |= {"setup": [{"table": "holding", "address": 0x36, "value": 7}], "gap_s": 0.15}
-    with (
-        capture_logs() as logs,
-        PtyRelay(echo=echoes, char_s=10 / 9600) as relay,
-        ModbusServer([1], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "holding", 0, [4321])
-        table["port"] = relay.near.path
-        runtime, _ = run_bus(table, relay)
-        assert server.get(1, "holding", 0x36) == [7]
+
+    def scenario() -> tuple[tuple[SensorRuntime, list[Any], list[int]], HostLagged]:
+        with (
+            capture_logs() as logs,
+            HostLag() as lag,
+            PtyRelay(echo=echoes, char_s=10 / 9600) as relay,
+            ModbusServer([1], "serial", relay.far.path) as server,
+        ):
+            server.set(1, "holding", 0, [4321])
+            table["port"] = relay.near.path
+            runtime, _ = run_bus(table, relay)
+            written = server.get(1, "holding", 0x36)
+        return (runtime, logs, written), (lag, relay.turnarounds_s)
+
+    # the timeout (0.2 s) holds for answers that come within half of it
+    (runtime, logs, written), how = steadily(scenario, answered_past(0.1))
+    assert written == [7], how
     counters = runtime.modbus
     assert counters is not None
-    assert counters.timeouts == 0
-    assert counters.errors == dict.fromkeys(counters.errors, 0)
+    assert counters.timeouts == 0, how
+    assert counters.errors == dict.fromkeys(counters.errors, 0), how
     assert not [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
     told = [e for e in logs if e["event"] == "requests come back as sent"]
-    assert len(told) == (1 if echoes else 0)
+    assert len(told) == (1 if echoes else 0), how
 
 
 def test_a_set_up_write_refused_after_its_echo_is_that_write_s_exception() -> None:
@@ -377,29 +386,36 @@ def test_a_set_up_write_refused_after_its_echo_is_that_write_s_exception() -> No
     table = bus_table("", local_echo=False)
     table["serial"]["baudrate"] = 9600
     table["modbus"] |= {"setup": [{"table": "holding", "address": 5000, "value": 7}], "gap_s": 0.15}
-    with (
-        capture_logs() as logs,
-        PtyRelay(echo=True, char_s=10 / 9600) as relay,
-        ModbusServer([1], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "holding", 0, [4321])
-        table["port"] = relay.near.path
-        runtime, _ = run_bus(table, relay)
-        write = rtu_frame(bytes.fromhex("01 06 13 88 00 07"))
-        assert bytes(relay.requests).count(write) == 1
+    write = rtu_frame(bytes.fromhex("01 06 13 88 00 07"))
+
+    def scenario() -> tuple[tuple[SensorRuntime, list[Any], int], HostLagged]:
+        with (
+            capture_logs() as logs,
+            HostLag() as lag,
+            PtyRelay(echo=True, char_s=10 / 9600) as relay,
+            ModbusServer([1], "serial", relay.far.path) as server,
+        ):
+            server.set(1, "holding", 0, [4321])
+            table["port"] = relay.near.path
+            runtime, _ = run_bus(table, relay)
+        return (runtime, logs, bytes(relay.requests).count(write)), (lag, relay.turnarounds_s)
+
+    # the timeout (0.2 s) holds for answers that come within half of it
+    (runtime, logs, writes), how = steadily(scenario, answered_past(0.1))
+    assert writes == 1, how
     counters = runtime.modbus
     assert counters is not None
-    assert counters.timeouts == 0
-    assert counters.errors == dict.fromkeys(counters.errors, 0)
-    assert counters.exceptions == {2: 1}
+    assert counters.timeouts == 0, how
+    assert counters.errors == dict.fromkeys(counters.errors, 0), how
+    assert counters.exceptions == {2: 1}, how
     refused = [e for e in logs if e["event"] == "device refused a set-up write"]
-    assert [(e["write"], e["code"]) for e in refused] == [("holding 5000 = [7] (06)", 2)]
+    assert [(e["write"], e["code"]) for e in refused] == [("holding 5000 = [7] (06)", 2)], how
     assert not [e for e in logs if e["event"] == "frame of the device's unit id nobody asked for"]
     # told by the write's second copy: named by its sensor, as a read's echo is
     told = [e for e in logs if e["event"] == "requests come back as sent"]
     assert [(e["log_level"], e["sensor"], e["unit"], e["hint"]) for e in told] == [
         ("warning", "m", 1, ECHO_HINT)
-    ]
+    ], how
 
 
 #: The events of the lines that tell how a set-up write ended.
