@@ -87,6 +87,26 @@ class TaskSample:
         return sum(self.switches[t] - earlier.switches.get(t, 0) for t in self.switches)
 
 
+def run_delays_s(pid: int) -> dict[int, float]:
+    """How long each thread of ``pid`` has waited on a run queue so far (ready to run, its
+    CPU given to other work: schedstat's second field), by thread id; {} once it ended."""
+    waits: dict[int, float] = {}
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(f"/proc/{pid}/task"):
+            with (
+                contextlib.suppress(FileNotFoundError, IndexError, ValueError),
+                open(f"/proc/{pid}/task/{name}/schedstat") as f,
+            ):
+                waits[int(name)] = int(f.read().split()[1]) / 1e9
+    return waits
+
+
+def waited_most_s(before: dict[int, float], after: dict[int, float]) -> float:
+    """The longest any thread of a process waited for a CPU between two
+    :func:`run_delays_s` of it (a thread started meanwhile: since it started)."""
+    return max((wait - before.get(tid, 0.0) for tid, wait in after.items()), default=0.0)
+
+
 def kill_group(proc: subprocess.Popen[Any]) -> None:
     """SIGKILL ``proc`` and, when it leads a process group of its own (started with
     ``start_new_session``, as ``sensord --workers`` in the bench), every process in it."""
