@@ -25,6 +25,7 @@ from harness.common import REPO, wait_for
 from harness.config import load_sensors as load
 from harness.config import write_atomically
 from harness.daemon import StartDaemon
+from harness.host_lag import HostLag, held_past, steadily
 from harness.line_player import LinePlayer
 from harness.modbus import (
     ModbusServer,
@@ -714,66 +715,88 @@ def test_a_device_that_keeps_going_down_and_answering_again_is_logged_once_a_min
 
 @pytest.mark.slow
 def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
-    with (
-        PtyRelay(silent_units=[9]) as relay,
-        ModbusServer([1, 2], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "input", 0, [111])
-        server.set(2, "holding", 4, words_of("float32", 21.5, "big", "big"))
-        fast = device(
-            "fast",
-            relay.near.path,
-            1,
-            [{"name": "a", "table": "input", "address": 0}],
-            interval_s=0.1,
-            timeout_s=0.15,
-        )
-        slow = device(
-            "slow",
-            relay.near.path,
-            2,
-            [{"name": "t", "ref": "40005", "type": "float32"}],
-            interval_s=0.3,
-            timeout_s=0.15,
-        )
-        dead = device(
-            "dead",
-            relay.near.path,
-            9,
-            [{"name": "x", "table": "input", "address": 0}],
-            interval_s=0.1,
-            timeout_s=0.15,
-        )
-        for table in (fast, slow, dead):
-            table["serial"] = {"baudrate": 115200}
-        config = load(fast, slow, dead)
-        start = time.monotonic()
-        spans = AnswerSpan("fast", "slow")
+    """Devices polled every 0.1 s and 0.3 s keep their intervals beside a dead unit. The
+    relay and the server keep their time (``harness.host_lag.keep_time``), the reader loop
+    runs in the test's thread: a play in which the host kept that loop waiting for a CPU
+    more than 0.3 s of the run is played again, and the last play's polls are counted
+    against the intervals but for those that wait took."""
 
-        def enough(reader: Reader) -> bool:
-            spans.look(reader)
-            return time.monotonic() - start > 3.0
+    def scenario() -> tuple[tuple[dict[str, Any], float], HostLag]:
+        with (
+            PtyRelay(silent_units=[9]) as relay,
+            ModbusServer([1, 2], "serial", relay.far.path) as server,
+        ):
+            server.set(1, "input", 0, [111])
+            server.set(2, "holding", 4, words_of("float32", 21.5, "big", "big"))
+            fast = device(
+                "fast",
+                relay.near.path,
+                1,
+                [{"name": "a", "table": "input", "address": 0}],
+                interval_s=0.1,
+                timeout_s=0.15,
+            )
+            slow = device(
+                "slow",
+                relay.near.path,
+                2,
+                [{"name": "t", "ref": "40005", "type": "float32"}],
+                interval_s=0.3,
+                timeout_s=0.15,
+            )
+            dead = device(
+                "dead",
+                relay.near.path,
+                9,
+                [{"name": "x", "table": "input", "address": 0}],
+                interval_s=0.1,
+                timeout_s=0.15,
+            )
+            for table in (fast, slow, dead):
+                table["serial"] = {"baudrate": 115200}
+            config = load(fast, slow, dead)
+            start = time.monotonic()
+            spans = AnswerSpan("fast", "slow")
 
-        with read_all(config, enough) as reader:
-            fast_rt, slow_rt, dead_rt = (reader.sensors[n] for n in ("fast", "slow", "dead"))
-            assert latest(fast_rt) == {"a": 111.0}
-            assert latest(slow_rt) == {"t": 21.5}
-            assert latest(dead_rt) == {"x": None}
-            # every 0.1 s and every 0.3 s, whatever the dead unit costs (from each one's first
-            # answer: about 2.9 s and 29 answers, 2.7 s and 9)
-            fast_s, fast_n, _ = spans.span("fast")
-            slow_s, slow_n, _ = spans.span("slow")
-            assert fast_n >= 0.85 * fast_s / 0.1, (fast_n, fast_s)
-            assert slow_n >= 0.85 * slow_s / 0.3, (slow_n, slow_s)
-            assert dead_rt.modbus is not None
-            assert dead_rt.modbus.down
-            assert dead_rt.state == "down"
-            # quarantined after 3 timeouts, then retried with a jittered backoff (up to 0.5 s,
-            # 1 s, 2 s): far fewer attempts than its 0.1 s interval would make
-            assert 3 <= dead_rt.modbus.timeouts <= 12, dead_rt.modbus.timeouts
-            assert fast_rt.state == "up"
-            assert fast_rt.modbus is not None
-            assert fast_rt.modbus.timeouts == 0
+            def enough(reader: Reader) -> bool:
+                spans.look(reader)
+                return time.monotonic() - start > 3.0
+
+            with HostLag() as lag, read_all(config, enough) as reader:
+                got = {
+                    "runtimes": {n: reader.sensors[n] for n in ("fast", "slow", "dead")},
+                    "latest": {n: latest(reader.sensors[n]) for n in ("fast", "slow", "dead")},
+                    "states": {n: reader.sensors[n].state for n in ("fast", "slow", "dead")},
+                    "fast": spans.span("fast"),
+                    "slow": spans.span("slow"),
+                }
+        return (got, lag.waited_s), lag
+
+    def held(lag: HostLag) -> str:
+        if lag.waited_s <= 0.3:
+            return ""
+        return f"the host kept the reader loop waiting for a CPU {lag.waited_s:.2f} s (over 0.3 s)"
+
+    (got, waited_s), how = steadily(scenario, held)
+    fast_rt, dead_rt = (got["runtimes"][n] for n in ("fast", "dead"))
+    assert got["latest"] == {"fast": {"a": 111.0}, "slow": {"t": 21.5}, "dead": {"x": None}}
+    # every 0.1 s and every 0.3 s, whatever the dead unit costs (from each one's first
+    # answer: about 2.9 s and 29 answers, 2.7 s and 9), but for the polls of the time the
+    # host kept the loop waiting for a CPU (none on a steady host, where a play is asserted
+    # on only when that was 0.3 s at most)
+    fast_s, fast_n, _ = got["fast"]
+    slow_s, slow_n, _ = got["slow"]
+    assert fast_n >= 0.85 * fast_s / 0.1 - waited_s / 0.1, (fast_n, fast_s, how)
+    assert slow_n >= 0.85 * slow_s / 0.3 - waited_s / 0.3, (slow_n, slow_s, how)
+    assert dead_rt.modbus is not None
+    assert dead_rt.modbus.down
+    assert got["states"]["dead"] == "down"
+    # quarantined after 3 timeouts, then retried with a jittered backoff (up to 0.5 s,
+    # 1 s, 2 s): far fewer attempts than its 0.1 s interval would make
+    assert 3 <= dead_rt.modbus.timeouts <= 12, (dead_rt.modbus.timeouts, how)
+    assert got["states"]["fast"] == "up", how
+    assert fast_rt.modbus is not None
+    assert fast_rt.modbus.timeouts == 0, how
 
 
 @pytest.mark.slow
@@ -2800,29 +2823,43 @@ def test_the_probe_s_timeout_holds_while_other_units_bytes_carry_its_unit_id(
     of them 0x01, unit 1's id: none follows the line's silence, so none can begin unit 1's
     answer, and the wait for that answer (125 registers: 266 ms on the line) is not drawn out
     by them past the 0.2 s timeout. The wait for a late answer after it ends at the probe's
-    limit, 0.8 s later, as the line stays busy: the probe is done 1 s after its request."""
-    asked: list[float] = []
+    limit, 0.8 s later, as the line stays busy: the probe is done 1 s after its request. A
+    play whose player ran late by more than the line's silence (a gap in the stream that
+    could end a frame), or whose probe (in the test's process) the host held back more than
+    0.1 s at a time, is played again."""
     char = 10 / 9600
     stream = b"".join(ANOTHER_MASTER_AT_1 * 70)  # 2170 bytes: 2.3 s on the line
-    with (
-        PtyRelay(answer=losing_line([1], asked)) as relay,
-        ModbusServer([1], "serial", relay.far.path),
-        sent_on_the_line(
-            relay, asked, [(0.02 + char * i, bytes([b])) for i, b in enumerate(stream)]
-        ),
-    ):
-        probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
-        probe += ["--count", "125", "--baudrate", "9600", "--timeout", "0.2"]
-        assert main(probe) == 1
-        done = time.monotonic()
-        err = capsys.readouterr().err
-    assert len(asked) == 1
+
+    def scenario() -> tuple[tuple[int, list[float], float, str], tuple[Played, HostLag]]:
+        asked: list[float] = []
+        with (
+            HostLag() as lag,
+            PtyRelay(answer=losing_line([1], asked)) as relay,
+            ModbusServer([1], "serial", relay.far.path),
+            sent_on_the_line(
+                relay, asked, [(0.02 + char * i, bytes([b])) for i, b in enumerate(stream)]
+            ) as played,
+        ):
+            probe = ["modbus", "read", relay.near.path, "--unit", "1", "--holding", "0"]
+            probe += ["--count", "125", "--baudrate", "9600", "--timeout", "0.2"]
+            code = main(probe)
+            done = time.monotonic()
+            err = capsys.readouterr().err
+        return (code, asked, done, err), (played, lag)
+
+    def held(record: tuple[Played, HostLag]) -> str:
+        played, lag = record
+        return slipped_past(3.5 * char)(played) or held_past(0.1)(lag)
+
+    (code, asked, done, err), how = steadily(scenario, held)
+    assert code == 1, f"{how}\n{err}"
+    assert len(asked) == 1, how
     assert "no response from unit 1 within 0.2 s" in err
     assert (
         "stopped waiting for a late answer 0.80 s after the timeout, the probe's limit, while "
         "the line still carried frames of units 2, 3 "
-    ) in err
-    assert done - asked[0] < 0.2 + 0.8 + 0.15, err
+    ) in err, how
+    assert done - asked[0] < 0.2 + 0.8 + 0.15, f"{how}\n{err}"
 
 
 @pytest.mark.slow
