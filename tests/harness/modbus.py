@@ -299,7 +299,13 @@ class PtyRelay:
                 for key, _ in sel.select(wait_s):
                     try:
                         data = os.read(key.fd, 4096)
-                    except (BlockingIOError, OSError):
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        # EIO: nobody holds the pty's other end (sensord closed its port); the
+                        # master stays readable, and the relay, ahead of the host's other work
+                        # (``keep_time``), waits a moment rather than spin on it
+                        self._stop.wait(0.001)
                         continue
                     if not data:
                         continue
