@@ -20,6 +20,7 @@ import pytest
 from harness.common import wait_for
 from harness.config import channel_toml, sensor_toml, write_atomically
 from harness.daemon import StartDaemon
+from harness.proc import run_delays_s, waited_most_s
 
 from sensord.config import load_config, parse_config
 from sensord.daemon import Daemon
@@ -325,6 +326,7 @@ def test_the_running_daemon_through_steps_of_its_wall_clock(
         )
 
     wait_for(settled, 5.0, "readings and the open error", 0.1)
+    waits0 = run_delays_s(daemon.pid)
     before = status()
     real0 = time.time()
     reload0 = get(daemon.scrape).value("sensord_config_last_reload_success_timestamp_seconds")
@@ -341,6 +343,7 @@ def test_the_running_daemon_through_steps_of_its_wall_clock(
 
         wait_for(stepped, 5.0, "the step and a second", 0.1)
         after = status()
+        waits = run_delays_s(daemon.pid)
         real = time.time()
         reload_s = get(daemon.scrape).value("sensord_config_last_reload_success_timestamp_seconds")
         passed_s = after["uptime_s"] - before["uptime_s"]
@@ -359,13 +362,16 @@ def test_the_running_daemon_through_steps_of_its_wall_clock(
             assert channel["timestamp"] == pytest.approx(real + offset_s, abs=2.0)
         # polled on at its interval: a schedule on the wall clock would have missed 13
         # million polls (30 days of 0.2 s) or stopped polling for an hour (a loaded host may
-        # miss one or two)
+        # miss one or two, and one more for each 0.2 s it kept a thread of the daemon
+        # waiting for a CPU: 3 once in a whole suite's run)
         meter, meter0 = after["sensors"]["meter"], before["sensors"]["meter"]
-        assert meter["modbus"]["polls_missed"] - meter0["modbus"]["polls_missed"] <= 2
+        missed = meter["modbus"]["polls_missed"] - meter0["modbus"]["polls_missed"]
+        waited_s = waited_most_s(waits0, waits)
+        assert missed <= 2 + waited_s / 0.2, (missed, waited_s)
         assert meter["frames"] - meter0["frames"] >= passed_s / 0.2 / 2
         window = after["sensors"]["a"]["channels"]["v"]["window"]["count"]
         assert window > before["sensors"]["a"]["channels"]["v"]["window"]["count"]
         # the reload was when it was, on the wall clock as it reads now
         assert reload_s == pytest.approx(reload0 + offset_s, abs=0.5)
-        real0, before = real, after
+        real0, before, waits0 = real, after, waits
     assert daemon.stop() == 0
