@@ -2534,16 +2534,9 @@ def played_steadily(
     """``scenario``'s result, played again (up to ``attempts`` times in all) while ``held``
     says how the host held the player of its :func:`sent_on_the_line` back more than the
     scenario allows ("" when it did not), and what was played again, for the assertions'
-    messages. A probe that fails on a line played on time fails at the first attempt."""
-    again: list[str] = []
-    while True:
-        result, played = scenario()
-        slipped = held(played)
-        if not slipped or len(again) + 1 >= attempts:
-            break
-        again.append(slipped)
-    said = f"played again after: {'; '.join(again)}" if again else "played once"
-    return result, f"{said}; the play asserted on: {slipped or 'on time'}"
+    messages (:func:`harness.host_lag.steadily`). A probe that fails on a line played on
+    time fails at the first attempt."""
+    return steadily(scenario, held, attempts)
 
 
 def slipped_past(limit_s: float) -> Callable[[Played], str]:
