@@ -7,7 +7,8 @@ The bus decides when each applies; these are only what it says."""
 from __future__ import annotations
 
 from sensord.bus_reads import NO_ANSWER_HINT
-from sensord.formats.modbus import FUNCTION_CODES, exception_named
+from sensord.formats.modbus import exception_named
+from sensord.formats.modbus_pymodbus import FUNCTION_CODES
 from sensord.modbus_state import BUSY_CODES
 
 __all__ = [

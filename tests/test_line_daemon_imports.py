@@ -28,6 +28,7 @@ MODBUS_MODULES = frozenset(
     {
         "pymodbus",
         "sensord.formats.modbus",
+        "sensord.formats.modbus_pymodbus",
         "sensord.bus",
         "sensord.bus_device",
         "sensord.bus_echo",

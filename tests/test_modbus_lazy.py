@@ -13,7 +13,7 @@ import textwrap
 
 from harness.config import SIM_METER_TOML, sensor_toml
 
-from sensord.formats import modbus
+from sensord.formats import modbus_pymodbus
 
 #: Imports what the daemon's entry point imports, reads ``CONFIG``, builds every sensor and
 #: runs the reader until every port is open and has read something; prints whether pymodbus
@@ -84,7 +84,7 @@ def test_the_first_modbus_device_imports_pymodbus_and_is_read() -> None:
 
 def test_the_function_codes_are_pymodbus_s() -> None:
     """The table of function codes is written out so that the module needs no pymodbus."""
-    messages = modbus._pymodbus().messages
+    messages = modbus_pymodbus.pymodbus_parts().messages
     assert {table: int(request.function_code) for table, (request, _) in messages.items()} == (
-        dict(modbus.FUNCTION_CODES)
+        dict(modbus_pymodbus.FUNCTION_CODES)
     )

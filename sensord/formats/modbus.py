@@ -52,12 +52,11 @@ import math
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pymodbus.client.mixin import ModbusClientMixin
     from pymodbus.framer import FramerRTU, FramerSocket
-    from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
+    from pymodbus.pdu import ModbusPDU
 
 from sensord.errors import NotMeasuredError, ParseError, StatusFaultError
 from sensord.formats.base import (
@@ -92,6 +91,7 @@ from sensord.formats.modbus_keys import (
     reference_read_as_address,
     written_value_problem,
 )
+from sensord.formats.modbus_pymodbus import FUNCTION_CODES, pymodbus_parts
 from sensord.formats.text import check_value_options
 
 __all__ = [
@@ -135,78 +135,6 @@ __all__ = [
     "splits",
     "written_value_problem",
 ]
-
-#: Table -> the function code that reads it (the Modbus specification's).
-FUNCTION_CODES: Mapping[str, int] = {"holding": 3, "input": 4, "coil": 1, "discrete": 2}
-
-
-class _Pymodbus(NamedTuple):
-    """The parts of pymodbus this module uses."""
-
-    mixin: type[ModbusClientMixin[Any]]
-    framer_rtu: type[FramerRTU]
-    framer_socket: type[FramerSocket]
-    decode_pdu: type[DecodePDU]
-    exception_response: type[ExceptionResponse]
-    #: table -> (request class, response class)
-    messages: Mapping[str, tuple[Any, Any]]
-    #: value type -> pymodbus's data type (its struct code and register count)
-    datatypes: Mapping[str, Any]
-    #: function code -> the request class of a write
-    writes: Mapping[int, Any]
-
-
-@functools.cache
-def _pymodbus() -> _Pymodbus:
-    """pymodbus's parts, imported when the first Modbus device (or command) needs them.
-
-    pymodbus brings asyncio's server and client machinery with it: about 6 MiB of memory that a
-    daemon with no Modbus device does not load (``tests/test_modbus_lazy.py``).
-    """
-    from pymodbus.client.mixin import ModbusClientMixin  # noqa: PLC0415 - loaded on first use
-    from pymodbus.framer import FramerRTU, FramerSocket  # noqa: PLC0415
-    from pymodbus.pdu import DecodePDU, ExceptionResponse  # noqa: PLC0415
-    from pymodbus.pdu.bit_message import (  # noqa: PLC0415
-        ReadCoilsRequest,
-        ReadCoilsResponse,
-        ReadDiscreteInputsRequest,
-        ReadDiscreteInputsResponse,
-        WriteMultipleCoilsRequest,
-        WriteSingleCoilRequest,
-    )
-    from pymodbus.pdu.register_message import (  # noqa: PLC0415
-        ReadHoldingRegistersRequest,
-        ReadHoldingRegistersResponse,
-        ReadInputRegistersRequest,
-        ReadInputRegistersResponse,
-        WriteMultipleRegistersRequest,
-        WriteSingleRegisterRequest,
-    )
-
-    return _Pymodbus(
-        mixin=ModbusClientMixin,
-        framer_rtu=FramerRTU,
-        framer_socket=FramerSocket,
-        decode_pdu=DecodePDU,
-        exception_response=ExceptionResponse,
-        messages={
-            "holding": (ReadHoldingRegistersRequest, ReadHoldingRegistersResponse),
-            "input": (ReadInputRegistersRequest, ReadInputRegistersResponse),
-            "coil": (ReadCoilsRequest, ReadCoilsResponse),
-            "discrete": (ReadDiscreteInputsRequest, ReadDiscreteInputsResponse),
-        },
-        datatypes={
-            name: getattr(ModbusClientMixin.DATATYPE, name.upper())
-            for name in VALUE_TYPES
-            if name != "bool"
-        },
-        writes={
-            5: WriteSingleCoilRequest,
-            6: WriteSingleRegisterRequest,
-            15: WriteMultipleCoilsRequest,
-            16: WriteMultipleRegistersRequest,
-        },
-    )
 
 
 #: The standard exception codes (the label values of the exception counter come from here;
@@ -288,9 +216,9 @@ def _value_reader(reg: RegisterSpec) -> Callable[[list[int]], float]:
         byte_order, word_order = reg.byte_order, reg.word_order
         field = _field_reader(reg)
         return lambda words: field(_unsigned_of(words, byte_order, word_order))
-    datatype = _pymodbus().datatypes[reg.type]
+    datatype = pymodbus_parts().datatypes[reg.type]
     word_order = reg.word_order
-    convert = _pymodbus().mixin.convert_from_registers
+    convert = pymodbus_parts().mixin.convert_from_registers
     number = float32_decimal if reg.type == "float32" else float
     if reg.byte_order == "little":
 
@@ -373,10 +301,10 @@ def _value_writer(reg: RegisterSpec) -> Callable[[float], list[int]]:
             return _words_of(_bits_of(number, 16 * width, "magnitude"), width, *orders)
 
         return sign_and_magnitude
-    datatype = _pymodbus().datatypes[reg.type]
+    datatype = pymodbus_parts().datatypes[reg.type]
     integer = not reg.type.startswith("float")
     word_order = reg.word_order
-    convert = _pymodbus().mixin.convert_to_registers
+    convert = pymodbus_parts().mixin.convert_to_registers
 
     float32 = reg.type == "float32"
     bits = 16 * WIDTHS[reg.type]
@@ -702,7 +630,7 @@ def _value_getter(reg: RegisterSpec, read: Read, data_at: int) -> _Getter:
     if reg.bit is not None or reg.sign == "magnitude":
         whole, field = _unsigned_getter(reg, at), _field_reader(reg)
         return lambda frame: field(whole(frame))
-    code = _pymodbus().datatypes[reg.type].value[0]  # pymodbus's struct code of the type
+    code = pymodbus_parts().datatypes[reg.type].value[0]  # pymodbus's struct code of the type
     size = 2 * WIDTHS[reg.type]
     if size == 2 or reg.byte_order == reg.word_order:
         unpack_from = struct.Struct(("<" if reg.byte_order == "little" else ">") + code).unpack_from
@@ -1209,7 +1137,7 @@ class ModbusLink:
         if transport not in REQUEST_BYTES:
             raise ValueError(f"unknown Modbus transport {transport!r}")
         self.transport = transport
-        pymodbus = _pymodbus()
+        pymodbus = pymodbus_parts()
         self._decoder = pymodbus.decode_pdu(False)
         self._framer: FramerRTU | FramerSocket = (
             pymodbus.framer_rtu(self._decoder)
@@ -1223,7 +1151,7 @@ class ModbusLink:
         self.wrong_lengths = 0
 
     def request(self, unit: int, read: Read, transaction_id: int = 0) -> bytes:
-        request_class, _ = _pymodbus().messages[read.table]
+        request_class, _ = pymodbus_parts().messages[read.table]
         pdu = request_class(
             address=read.address, count=read.count, dev_id=unit, transaction_id=transaction_id
         )
@@ -1231,7 +1159,7 @@ class ModbusLink:
 
     def write(self, unit: int, spec: WriteSpec, transaction_id: int = 0) -> bytes:
         """The request frame of a set-up write (pymodbus's write PDUs)."""
-        write_class = _pymodbus().writes[spec.function]
+        write_class = pymodbus_parts().writes[spec.function]
         kw: dict[str, Any] = (
             {"registers": list(spec.words)}
             if spec.table == "holding"
@@ -1447,7 +1375,7 @@ class ModbusLink:
 
 
 def _response(pdu: ModbusPDU, frame: bytes) -> Response:
-    if isinstance(pdu, _pymodbus().exception_response):
+    if isinstance(pdu, pymodbus_parts().exception_response):
         return Response(
             int(pdu.dev_id),
             int(pdu.transaction_id),
@@ -1469,7 +1397,7 @@ def _response(pdu: ModbusPDU, frame: bytes) -> Response:
 
 def response_frame(spec: ModbusSpec, read: Read, words: list[int], transaction_id: int) -> bytes:
     """The response frame of a device answering ``read`` with ``words``."""
-    pymodbus = _pymodbus()
+    pymodbus = pymodbus_parts()
     _, response_class = pymodbus.messages[read.table]
     if read.table in REGISTER_TABLE_SET:
         pdu = response_class(registers=words, dev_id=spec.unit, transaction_id=transaction_id)
@@ -1499,7 +1427,7 @@ class DeviceModel:
 
     def __init__(self, spec: ModbusSpec) -> None:
         self.spec = spec
-        self._decoder = _pymodbus().decode_pdu(True)
+        self._decoder = pymodbus_parts().decode_pdu(True)
         #: table -> its values, and the addresses they take
         self._registers = {t: [r for r in spec.registers if r.table == t] for t in REGISTER_TABLES}
         #: the addresses it maps: its values', those between a value and its scale factor (a
@@ -1517,7 +1445,9 @@ class DeviceModel:
     def answer(self, request: bytes, values: Callable[[], Mapping[str, float]]) -> bytes | None:
         if len(request) < RTU_MIN_BYTES or request[0] != self.spec.unit:
             return None
-        if not _pymodbus().framer_rtu.check_CRC(request[:-2], int.from_bytes(request[-2:], "big")):
+        if not pymodbus_parts().framer_rtu.check_CRC(
+            request[:-2], int.from_bytes(request[-2:], "big")
+        ):
             return None
         function_code = request[1]
         if function_code in _WRITE_CODES and len(request) >= REQUEST_BYTES["rtu"]:
@@ -1537,7 +1467,7 @@ class DeviceModel:
         return response_frame(self.spec, Read(table, address, count, ()), words, 0)
 
     def _exception(self, function_code: int, code: int) -> bytes:
-        pymodbus = _pymodbus()
+        pymodbus = pymodbus_parts()
         pdu = pymodbus.exception_response(function_code, code, device_id=self.spec.unit)
         return bytes(pymodbus.framer_rtu(self._decoder).buildFrame(pdu))
 
