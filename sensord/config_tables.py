@@ -895,7 +895,7 @@ class ModbusWriteConfig(Schema):
         if table == "coil":
             words: tuple[int, ...] = (1 if self.value else 0,)
         else:
-            from sensord.formats.modbus import register_words  # noqa: PLC0415  (the codec, loaded by a Modbus device)
+            from sensord.formats.modbus_values import register_words  # noqa: PLC0415  (the codec, loaded by a Modbus device)
 
             reg = RegisterSpec(
                 "setup",

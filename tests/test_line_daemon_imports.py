@@ -29,6 +29,7 @@ MODBUS_MODULES = frozenset(
         "pymodbus",
         "sensord.formats.modbus",
         "sensord.formats.modbus_pymodbus",
+        "sensord.formats.modbus_values",
         "sensord.bus",
         "sensord.bus_device",
         "sensord.bus_echo",

@@ -35,12 +35,11 @@ from sensord.formats.modbus import (
     ModbusLink,
     Read,
     Request,
-    hold,
     plan,
     response_frame,
-    scale,
     splits,
 )
+from sensord.formats.modbus_values import hold, scale
 
 # -- bit fields ----------------------------------------------------------------------------------
 
