@@ -162,12 +162,8 @@ from sensord.bus_stray import StrayFrames
 from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
-from sensord.formats.modbus import (
-    REQUEST_BYTES,
-    ModbusLink,
-    Response,
-    split,
-)
+from sensord.formats.modbus import REQUEST_BYTES, ModbusLink, Response
+from sensord.formats.modbus_plan import split
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.modbus_state import (
     BUSY_CODES,

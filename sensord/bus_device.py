@@ -9,7 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sensord.formats.modbus import Read, Request, WriteRequest, first_piece, plan
+from sensord.formats.modbus import Request, WriteRequest
+from sensord.formats.modbus_plan import Read, first_piece, plan
 from sensord.modbus_state import ModbusCounters
 from sensord.refusals import DeviceRefusals
 from sensord.reply_starts import ReplyStarts

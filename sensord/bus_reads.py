@@ -15,15 +15,8 @@ from typing import Any
 from structlog.typing import FilteringBoundLogger
 
 from sensord.bus_device import _Device
-from sensord.formats.modbus import (
-    EXCEPTION_NAMES,
-    Read,
-    Request,
-    Response,
-    WriteRequest,
-    first_piece,
-    split,
-)
+from sensord.formats.modbus import EXCEPTION_NAMES, Request, Response, WriteRequest
+from sensord.formats.modbus_plan import Read, first_piece, split
 from sensord.log import RateLimiter
 from sensord.modbus_state import (
     SILENT_READ_ADVICE,

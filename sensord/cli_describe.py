@@ -327,7 +327,7 @@ def _baudrate_notes(sensor: SensorConfig) -> list[str]:
 def _describe_registers(sensor: SensorConfig) -> list[str]:
     """Each register as the device is read (a ``ref`` normalised to table and 0-based
     address), and the requests a poll sends."""
-    from sensord.formats.modbus import plan as modbus_plan  # noqa: PLC0415  (the codec, loaded by a Modbus device)
+    from sensord.formats.modbus_plan import plan as modbus_plan  # noqa: PLC0415  (the codec, loaded by a Modbus device)
 
     spec = sensor.modbus_spec()
     assert spec is not None

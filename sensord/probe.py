@@ -21,7 +21,7 @@ from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.config_tables import CONNECT_DELAY_MAX_S
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
 from sensord.formats.base import looks_like_text
-from sensord.formats.modbus import ModbusLink, Read, Response, crc16, exception_named
+from sensord.formats.modbus import ModbusLink, Response, crc16, exception_named
 from sensord.formats.modbus_keys import (
     MAX_BITS,
     MAX_REGISTERS,
@@ -30,6 +30,7 @@ from sensord.formats.modbus_keys import (
     parse_reference,
     reference_read_as_address,
 )
+from sensord.formats.modbus_plan import Read
 from sensord.formats.modbus_pymodbus import FUNCTION_CODES
 from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
 from sensord.modbus_timing import (

@@ -10,14 +10,12 @@ import struct
 from typing import Literal
 
 from sensord.formats.base import RegisterSpec
-from sensord.formats.modbus import (
-    Read,
-)
 from sensord.formats.modbus_keys import (
     BYTE_ORDERS,
     SUNSPEC_NOT_AVAILABLE,
     WIDTHS,
 )
+from sensord.formats.modbus_plan import Read
 
 __all__ = ["format_read", "whole_number"]
 

@@ -14,7 +14,8 @@ import select
 import sys
 import time
 
-from sensord.formats.modbus import ModbusLink, Read, Request, Response, exception_named
+from sensord.formats.modbus import ModbusLink, Request, Response, exception_named
+from sensord.formats.modbus_plan import Read
 from sensord.formats.modbus_pymodbus import FUNCTION_CODES
 from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
 from sensord.modbus_timing import (

@@ -32,7 +32,8 @@ from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
-from sensord.formats.modbus import EXCEPTION_NAMES, Read, Request, exception_named
+from sensord.formats.modbus import EXCEPTION_NAMES, Request, exception_named
+from sensord.formats.modbus_plan import Read
 from sensord.log import RateLimiter
 from sensord.modbus_state import (
     SPLIT_AFTER_REFUSALS,

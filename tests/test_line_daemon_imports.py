@@ -30,6 +30,7 @@ MODBUS_MODULES = frozenset(
         "sensord.formats.modbus",
         "sensord.formats.modbus_pymodbus",
         "sensord.formats.modbus_values",
+        "sensord.formats.modbus_plan",
         "sensord.bus",
         "sensord.bus_device",
         "sensord.bus_echo",

@@ -56,14 +56,12 @@ from sensord.formats.modbus import (
     EXCEPTION_NAMES,
     DeviceModel,
     ModbusLink,
-    Read,
     Request,
     parse_reference,
-    plan,
     response_frame,
-    split,
 )
 from sensord.formats.modbus_keys import reference_of
+from sensord.formats.modbus_plan import Read, plan, split
 from sensord.modbus_state import ModbusCounters, Refusal
 from sensord.modbus_timing import FAST_SILENCE_S, silence_s
 from sensord.probe_wire import drain_limit_s

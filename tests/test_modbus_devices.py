@@ -32,14 +32,8 @@ from sensord.config import Config, parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import ModbusSpec, RegisterSpec
-from sensord.formats.modbus import (
-    SUNSPEC_NOT_AVAILABLE,
-    ModbusLink,
-    Read,
-    Request,
-    plan,
-    response_frame,
-)
+from sensord.formats.modbus import SUNSPEC_NOT_AVAILABLE, ModbusLink, Request, response_frame
+from sensord.formats.modbus_plan import Read, plan
 from sensord.sensor import SensorRuntime
 
 #: The registers of an SMA inverter (SMA Modbus profile, unit 3; its manual's register

@@ -31,7 +31,7 @@ from test_modbus import ANOTHER_MASTER_AT_1, device, latest
 from sensord.bus import Bus
 from sensord.export import MetricsRegistry
 from sensord.formats.base import RegisterSpec
-from sensord.formats.modbus import Read, plan, split, splits
+from sensord.formats.modbus_plan import Read, plan, split, splits
 from sensord.modbus_state import ModbusCounters
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime

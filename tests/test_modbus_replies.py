@@ -20,15 +20,8 @@ from pymodbus.pdu import DecodePDU, ExceptionResponse
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
-from sensord.formats.modbus import (
-    WIDTHS,
-    ModbusLink,
-    Read,
-    Request,
-    crc16,
-    plan,
-    response_frame,
-)
+from sensord.formats.modbus import WIDTHS, ModbusLink, Request, crc16, response_frame
+from sensord.formats.modbus_plan import Read, plan
 from sensord.probe_format import format_read, whole_number
 
 #: What a decoder gives for a reply: its pairs, or the error that keeps its finite values.

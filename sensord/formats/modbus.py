@@ -16,7 +16,7 @@ what a poller needs on top of it:
 * **bit fields** (``bit``, ``bits``: flags and small numbers packed in a register) and
   **scale factors** (``scale_register``: SunSpec's ``W_SF``, the power of ten a value is
   multiplied by); a value and its factor, and the fields of one register, are never parted
-  by the planning or the splitting of reads (:func:`_pieces`);
+  by the planning or the splitting of reads (:func:`pieces_of`);
 * **byte order** per value: pymodbus converts with the high byte of each register first (the
   standard); a device that swaps them is read by swapping each register's bytes first.
   **Word order** is pymodbus's ``word_order``, applied to one value's registers at a time;
@@ -47,10 +47,9 @@ exchange frame.
 from __future__ import annotations
 
 import itertools
-import math
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -72,9 +71,7 @@ from sensord.formats.crc import crc16_modbus
 from sensord.formats.modbus_keys import (
     BYTE_ORDERS,
     LONE_UNITS,
-    MAX_BITS,
     MAX_GAP,
-    MAX_REGISTERS,
     REGISTER_TABLE_SET,
     REGISTER_TABLES,
     SERIAL_UNITS,
@@ -89,8 +86,9 @@ from sensord.formats.modbus_keys import (
     reference_read_as_address,
     written_value_problem,
 )
+from sensord.formats.modbus_plan import Read, end_of, pieces_of, plan, read_limit, splits
 from sensord.formats.modbus_pymodbus import FUNCTION_CODES, pymodbus_parts
-from sensord.formats.modbus_values import SCALE_FACTORS, field_reader, hold, scale, value_reader
+from sensord.formats.modbus_values import SCALE_FACTORS, field_reader, hold, scale
 from sensord.formats.text import check_value_options
 
 __all__ = [
@@ -114,20 +112,15 @@ __all__ = [
     "DeviceModel",
     "ExchangeFramer",
     "ModbusLink",
-    "Read",
     "Request",
     "Response",
     "WriteRequest",
     "crc16",
     "crc_swapped",
     "exception_named",
-    "first_piece",
     "not_available_problem",
     "parse_reference",
-    "plan",
     "reference_read_as_address",
-    "split",
-    "splits",
     "written_value_problem",
 ]
 
@@ -201,182 +194,6 @@ _LINE_BYTES = tuple(bytes((value,)) for value in LINE_BYTE_VALUES)
 
 
 # -- planning reads ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Read:
-    """One read request of a device: ``count`` registers (or bits) of ``table`` from
-    ``address``, holding the values of ``registers``."""
-
-    table: str
-    address: int
-    count: int
-    registers: tuple[RegisterSpec, ...]
-    _readers: tuple[tuple[str, int, int, Callable[[list[int]], float]], ...] = field(
-        default=(), compare=False, repr=False
-    )
-
-    #: ``(i, j)``: the value at ``i`` of :attr:`registers` is scaled by the one at ``j``
-    _scaled: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
-    #: the function code of a write (:class:`WriteRequest`); 0: the read of ``table``
-    function: int = 0
-
-    @classmethod
-    def of(cls, table: str, registers: tuple[RegisterSpec, ...]) -> Read:
-        """The read of ``registers`` (in address order), from the first one's address."""
-        address = registers[0].address
-        end = max(r.address + WIDTHS[r.type] for r in registers)
-        readers = tuple(
-            (r.name, r.address - address, WIDTHS[r.type], value_reader(r)) for r in registers
-        )
-        at = {r.name: i for i, r in enumerate(registers)}
-        scaled = tuple(
-            (i, at[r.scale_register])
-            for i, r in enumerate(registers)
-            if r.scale_register is not None and r.scale_register in at
-        )
-        return cls(table, address, end - address, registers, readers, scaled)
-
-    @property
-    def function_code(self) -> int:
-        return self.function or FUNCTION_CODES[self.table]
-
-    def values(self, words: list[int]) -> list[tuple[str, float]]:
-        """``(field, value)`` for each value of this read from the response's registers (or
-        bits), a value with a scale factor scaled (NaN when the factor is outside -10..10);
-        ParseError when the response holds fewer than the read asked for."""
-        if len(words) < self.count:
-            raise ParseError("truncated", f"{len(words)} of {self.count} {self.table} values")
-        values = [(name, read(words[at : at + n])) for name, at, n, read in self._readers]
-        for i, j in self._scaled:
-            name, value = values[i]
-            factor = values[j][1]
-            values[i] = (name, scale(value, int(factor)) if factor in SCALE_FACTORS else math.nan)
-        return values
-
-    def words(self, values: Mapping[str, float]) -> list[int]:
-        """The registers (or bits) a device holding ``values`` answers this read with."""
-        held = hold(self.registers, values)
-        return [held.get(a, 0) for a in range(self.address, self.address + self.count)]
-
-
-def _limit(table: str, spec: ModbusSpec) -> int:
-    return min(MAX_REGISTERS, spec.max_registers) if table in REGISTER_TABLE_SET else MAX_BITS
-
-
-def _pieces(registers: Sequence[RegisterSpec]) -> list[tuple[RegisterSpec, ...]]:
-    """``registers`` (of one table) in the pieces no read may cut, in address order: the
-    values that share registers (bit fields of one register), and a value with its scale
-    factor (which a SunSpec device may change with the value, so the two are read in one
-    request) or its status register (which speaks of the value read with it), each with
-    every value joined to it so."""
-    parent = list(range(len(registers)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    by_name = {reg.name: i for i, reg in enumerate(registers)}
-    order = sorted(range(len(registers)), key=lambda i: registers[i].address)
-    end, last = -1, -1
-    for i in order:
-        reg = registers[i]
-        if reg.address < end:
-            parent[root(i)] = root(last)
-        if reg.address + WIDTHS[reg.type] > end:
-            end, last = reg.address + WIDTHS[reg.type], i
-        for other in (reg.scale_register, reg.status_register):
-            if other is not None and other in by_name:
-                parent[root(i)] = root(by_name[other])
-    pieces: dict[int, list[RegisterSpec]] = {}
-    for i in order:
-        pieces.setdefault(root(i), []).append(registers[i])
-    # pieces whose spans interleave (W and W_SF around Hz and Hz_SF) are one: a read of
-    # either would span the other's registers
-    merged: list[list[RegisterSpec]] = []
-    for piece in sorted(pieces.values(), key=lambda p: p[0].address):
-        if merged and piece[0].address < _end(merged[-1]):
-            merged[-1] = sorted([*merged[-1], *piece], key=lambda r: r.address)
-        else:
-            merged.append(piece)
-    return [tuple(piece) for piece in merged]
-
-
-def _end(registers: Sequence[RegisterSpec]) -> int:
-    return max(reg.address + WIDTHS[reg.type] for reg in registers)
-
-
-def _read_of(table: str, pieces: Sequence[tuple[RegisterSpec, ...]]) -> Read:
-    return Read.of(
-        table, tuple(sorted((r for piece in pieces for r in piece), key=lambda r: r.address))
-    )
-
-
-def plan(spec: ModbusSpec) -> tuple[Read, ...]:
-    """The reads of a device: per table, values in address order share a read while the
-    registers between them number at most ``max_gap`` and the read stays within the limit
-    (``max_registers``; a single value wider than that is still one read). A value and its
-    scale factor, and values that share registers, are always read together
-    (:func:`_pieces`)."""
-    reads: list[Read] = []
-    for table in REGISTER_TABLES:
-        group: list[tuple[RegisterSpec, ...]] = []
-        end = 0
-        for piece in _pieces([r for r in spec.registers if r.table == table]):
-            start, piece_end = piece[0].address, _end(piece)
-            if group and (
-                start - end > spec.max_gap or piece_end - group[0][0].address > _limit(table, spec)
-            ):
-                reads.append(_read_of(table, group))
-                group = []
-            group.append(piece)
-            end = piece_end if len(group) == 1 else max(end, piece_end)
-        if group:
-            reads.append(_read_of(table, group))
-    return tuple(reads)
-
-
-def split(read: Read) -> tuple[Read, ...]:
-    """The reads to try instead of ``read``, which its device refused (a register in a gap
-    it does not map, or a count its firmware does not take): when ``read`` spans gaps between
-    its values, one read per run of adjacent values, since a gap is where an unmapped
-    register is most likely; else its two halves, at the first value that starts in its
-    second half. A half refused in turn is split again, so a read comes down to one read per
-    value only where the device refuses every larger one. A read of one value (or of values
-    that are read together, :func:`_pieces`): none."""
-    pieces = _pieces(read.registers)
-    if len(pieces) < 2:
-        return ()
-    runs: list[list[tuple[RegisterSpec, ...]]] = [[pieces[0]]]
-    end = _end(pieces[0])
-    for piece in pieces[1:]:
-        if piece[0].address > end:
-            runs.append([])
-        runs[-1].append(piece)
-        end = max(end, _end(piece))
-    if len(runs) == 1:
-        middle = read.address + read.count // 2
-        at = next((i for i, piece in enumerate(pieces) if piece[0].address >= middle), 0)
-        at = min(max(at, 1), len(pieces) - 1)
-        runs = [list(pieces[:at]), list(pieces[at:])]
-    return tuple(_read_of(read.table, run) for run in runs)
-
-
-def first_piece(read: Read) -> Read | None:
-    """The read of ``read``'s first value alone (with what is read together with it,
-    :func:`_pieces`), the smallest read its device should answer if it answers any; None
-    when that is ``read`` itself. :func:`splits` gives it too."""
-    pieces = _pieces(read.registers)
-    return None if len(pieces) < 2 else Read.of(read.table, pieces[0])
-
-
-def splits(read: Read) -> Iterator[Read]:
-    """``read`` and every read that splitting it (:func:`split`), again and again, can give."""
-    yield read
-    for part in split(read):
-        yield from splits(part)
 
 
 # -- a known read's reply, checked and decoded by hand ---------------------------------------------
@@ -1217,7 +1034,7 @@ class DeviceModel:
         #: ``max_gap`` between values, which the configuration says the device maps
         self._mapped = {
             table: _with_gaps(
-                {a for piece in _pieces(regs) for a in range(piece[0].address, _end(piece))},
+                {a for piece in pieces_of(regs) for a in range(piece[0].address, end_of(piece))},
                 spec.max_gap,
             )
             for table, regs in self._registers.items()
@@ -1509,13 +1326,13 @@ _UNITS_OF_TABLE = {
 
 def _piece_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
     """Values read in one request with their scale factors or status registers
-    (:func:`_pieces`) that take more registers (or coils, or discrete inputs) than one read
+    (:func:`pieces_of`) that take more registers (or coils, or discrete inputs) than one read
     may."""
     problems: list[tuple[str, str]] = []
     for table in REGISTER_TABLES:
-        for piece in _pieces([r for r in modbus.registers if r.table == table]):
-            start, end = piece[0].address, _end(piece)
-            if len(piece) > 1 and end - start > _limit(table, modbus):
+        for piece in pieces_of([r for r in modbus.registers if r.table == table]):
+            start, end = piece[0].address, end_of(piece)
+            if len(piece) > 1 and end - start > read_limit(table, modbus):
                 names = ", ".join(repr(r.name) for r in piece)
                 joined = next(
                     (r for r in piece if r.scale_register is not None or r.status_register),
@@ -1536,7 +1353,7 @@ def _piece_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
                         f"registers[{modbus.registers.index(joined)}].{key}",
                         f"{names} are read in one request, and take {end - start} {units} "
                         f"({table} {start}-{end - 1}): more than one read takes "
-                        f"({_limit(table, modbus)}){way_out}",
+                        f"({read_limit(table, modbus)}){way_out}",
                     )
                 )
     return problems
