@@ -31,6 +31,7 @@ MODBUS_MODULES = frozenset(
         "sensord.formats.modbus_pymodbus",
         "sensord.formats.modbus_values",
         "sensord.formats.modbus_plan",
+        "sensord.formats.modbus_check",
         "sensord.bus",
         "sensord.bus_device",
         "sensord.bus_echo",
