@@ -32,6 +32,7 @@ MODBUS_MODULES = frozenset(
         "sensord.formats.modbus_values",
         "sensord.formats.modbus_plan",
         "sensord.formats.modbus_check",
+        "sensord.formats.modbus_device",
         "sensord.bus",
         "sensord.bus_device",
         "sensord.bus_echo",

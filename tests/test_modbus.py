@@ -54,12 +54,12 @@ from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec, float32_decimal
 from sensord.formats.modbus import (
     EXCEPTION_NAMES,
-    DeviceModel,
     ModbusLink,
     Request,
     parse_reference,
     response_frame,
 )
+from sensord.formats.modbus_device import DeviceModel
 from sensord.formats.modbus_keys import reference_of
 from sensord.formats.modbus_plan import Read, plan, split
 from sensord.modbus_state import ModbusCounters, Refusal

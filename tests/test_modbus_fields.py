@@ -30,7 +30,8 @@ from sensord.config import Config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import ModbusSpec, RegisterSpec
-from sensord.formats.modbus import DeviceModel, ModbusLink, Request, response_frame
+from sensord.formats.modbus import ModbusLink, Request, response_frame
+from sensord.formats.modbus_device import DeviceModel
 from sensord.formats.modbus_plan import Read, plan, splits
 from sensord.formats.modbus_values import hold, scale
 

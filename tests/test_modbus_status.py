@@ -27,7 +27,8 @@ from sensord.cli import main
 from sensord.errors import ParseError, StatusFaultError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
-from sensord.formats.modbus import DeviceModel, ModbusLink, Request, response_frame
+from sensord.formats.modbus import ModbusLink, Request, response_frame
+from sensord.formats.modbus_device import DeviceModel
 from sensord.formats.modbus_plan import plan
 from sensord.sensor import SensorRuntime
 

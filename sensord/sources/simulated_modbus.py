@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 
 from sensord.errors import SourceBrokenError
 from sensord.formats.base import ModbusSpec
-from sensord.formats.modbus import DeviceModel, crc16
+from sensord.formats.modbus import crc16
+from sensord.formats.modbus_device import DeviceModel
 from sensord.signals import SignalSpec
 from sensord.sources.base import Source
 
