@@ -33,6 +33,7 @@ MODBUS_MODULES = frozenset(
         "sensord.formats.modbus_plan",
         "sensord.formats.modbus_check",
         "sensord.formats.modbus_device",
+        "sensord.formats.modbus_getters",
         "sensord.bus",
         "sensord.bus_device",
         "sensord.bus_echo",

@@ -237,7 +237,7 @@ def _status_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
 
 
 def _status_width(status: RegisterSpec) -> tuple[int, str]:
-    """The bits a status register's value has (as :func:`_status_check` reads it), and what
+    """The bits a status register's value has (as :func:`status_check` reads it), and what
     it is, for a message."""
     if status.table not in REGISTER_TABLE_SET:
         return 1, "a coil" if status.table == "coil" else "a discrete input"
