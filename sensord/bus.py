@@ -101,7 +101,7 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   saying so; one such frame may be another master's answer taken for it), or two answers
   running to it cut off at the same length whose rest never came (a serial server or
   gateway that passes only so many bytes of an answer, ``_cut``), splits that
-  read for as long as the bus runs (:func:`~sensord.formats.modbus.split`): into the runs of
+  read for as long as the bus runs (:func:`~sensord.formats.modbus_plan.split`): into the runs of
   adjacent values it joined across gaps, then a run refused again in halves, so a device that does
   not map one gap costs a request per run, not one per value; exceptions 0x0A and 0x0B come from a
   gateway whose device did not answer (:data:`GATEWAY_NO_ANSWER`), so they count towards the

@@ -793,7 +793,7 @@ class DeviceReads:
 
     def split(self, device: _Device, expected: Request) -> list[Request] | None:
         """Split ``expected``, a read of several values that the device refused, into the
-        reads :func:`~sensord.formats.modbus.split` gives, for this poll and the ones after
+        reads :func:`~sensord.formats.modbus_plan.split` gives, for this poll and the ones after
         it; None when it cannot be split (one value, values read together such as a value
         and its scale factor, or a read split already). The split's line tells of the read's
         refusals, which end with it

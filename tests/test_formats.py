@@ -1299,7 +1299,7 @@ _COMMAND_MODULES = {
 #: what only a configuration mistake (difflib: "did you mean") or a stage with an offset and
 #: a decimal scale (fractions, and decimal with it) uses
 _RARELY_NEEDED = {"difflib", "fractions", "decimal"}
-#: the binary protocols' modules, the binary frames' codec with its parts
+#: the binary protocols' modules, the binary frames' and Modbus's codecs with their parts
 #: (``tests/test_line_daemon_imports.py`` runs the daemon)
 _BINARY = {
     "frames",
@@ -1312,6 +1312,12 @@ _BINARY = {
     "presets",
     "acks",
     "modbus",
+    "modbus_check",
+    "modbus_device",
+    "modbus_getters",
+    "modbus_plan",
+    "modbus_pymodbus",
+    "modbus_values",
 }
 #: the NMEA codec's modules: ``nmea.py`` and the parts it imports
 _NMEA = {

@@ -2,40 +2,52 @@
 
 pymodbus provides the protocol: the request and response PDUs, RTU framing with its CRC and
 MBAP framing for TCP (``FramerRTU``, ``FramerSocket``), the decoding of exception responses,
-and the conversion between registers and values (``convert_from_registers``). This module adds
-what a poller needs on top of it:
+and the conversion between registers and values (``convert_from_registers``). The codec adds
+what a poller needs on top of it, in modules of one job each, each importing only the ones
+after it in this list (an import-linter contract):
 
-* the **register map** of a device (:class:`~sensord.formats.base.ModbusSpec`) planned into as
-  few reads as the protocol allows (:func:`plan`): values of one table whose registers lie at
-  most ``max_gap`` apart share a read of at most 125 registers (``max_registers`` for devices
-  that take fewer; 2000 coils or discrete inputs). A device that rejects a merged read with
-  exception 0x02 (illegal data address: a gap it does not map) or 0x03 (illegal data value: a
-  count above what its firmware takes) has that read split (:func:`split`): first into the
-  runs of adjacent values the merge joined across gaps, then a run refused again in halves,
-  down to one read per value only where every larger read is refused;
-* **bit fields** (``bit``, ``bits``: flags and small numbers packed in a register) and
-  **scale factors** (``scale_register``: SunSpec's ``W_SF``, the power of ten a value is
-  multiplied by); a value and its factor, and the fields of one register, are never parted
-  by the planning or the splitting of reads (:func:`pieces_of`);
-* **byte order** per value: pymodbus converts with the high byte of each register first (the
-  standard); a device that swaps them is read by swapping each register's bytes first.
-  **Word order** is pymodbus's ``word_order``, applied to one value's registers at a time;
-* the **exchange** that the bus scheduler (:mod:`sensord.bus`) runs: a :class:`ModbusLink`
-  builds each read's request frame and cuts the response frames from the port's byte stream,
-  and :meth:`Read.values` turns a response's registers into ``(field, value)`` pairs;
-* the **known reply** of each read (:class:`Request`, built once per read and device): its
-  request frame, the length and first bytes its reply must have, and a decoder of the reply's
-  values. The bus checks a reply that arrives whole against it (length, unit, function code,
-  byte count, CRC-16/MODBUS from a 256-entry table) and decodes the values with ``struct``
-  straight from the frame's bytes. That is pymodbus's work done by hand, because pymodbus's
-  path costs ten to fifteen times as much per reply and this is the one thing a bus does
-  at every poll: finding the frame, looking up the PDU class, computing the CRC bit by bit,
-  building PDU and ``Response`` objects, formatting each PDU as text for a debug line that is
-  not emitted, and the conversion of registers through byte lists (figures in
-  docs/performance.md, "P10: a Modbus transaction"). Everything else (a reply cut into
-  pieces or behind noise, exception responses, other function codes, the request frames
-  themselves, the probe command and the simulated devices) goes through pymodbus, and a
-  property test holds the hand decoder to pymodbus's results.
+* :mod:`sensord.formats.modbus_device`: a simulated RTU device answering from its register
+  map, over this module;
+* this module: the **exchange** that the bus scheduler (:mod:`sensord.bus`) runs, the requests
+  and responses, the link and ``CODEC`` (below);
+* :mod:`sensord.formats.modbus_check`: the check of a device's **register map**; and
+  :mod:`sensord.formats.modbus_getters`: the getters that take each value of a known reply
+  from its bytes, with its not-available, status and scale-factor checks;
+* :mod:`sensord.formats.modbus_plan`: the map planned into as few **reads** as the protocol
+  allows (:func:`~sensord.formats.modbus_plan.plan`): values of one table whose registers lie
+  at most ``max_gap`` apart share a read of at most 125 registers (``max_registers`` for
+  devices that take fewer; 2000 coils or discrete inputs). A device that rejects a merged read
+  with exception 0x02 (illegal data address: a gap it does not map) or 0x03 (illegal data
+  value: a count above what its firmware takes) has that read split
+  (:func:`~sensord.formats.modbus_plan.split`): first into the runs of adjacent values the
+  merge joined across gaps, then a run refused again in halves, down to one read per value
+  only where every larger read is refused. A value and its scale factor, and the fields of one
+  register, are never parted (:func:`~sensord.formats.modbus_plan.pieces_of`);
+* :mod:`sensord.formats.modbus_values`: how a value's registers become its number and back:
+  **byte order** per value (pymodbus converts with the high byte of each register first, the
+  standard; a device that swaps them is read by swapping each register's bytes first),
+  **word order** (pymodbus's ``word_order``, applied to one value's registers at a time),
+  **bit fields** (``bit``, ``bits``) and **scale factors** (``scale_register``: SunSpec's
+  ``W_SF``, the power of ten a value is multiplied by);
+* :mod:`sensord.formats.modbus_pymodbus`: the parts of pymodbus the codec uses, imported by
+  the first Modbus device; and :mod:`sensord.formats.modbus_keys`: the names and checks of
+  the configuration's keys, which the configuration imports alone.
+
+A :class:`ModbusLink` builds each read's request frame and cuts the response frames from the
+port's byte stream, and :meth:`~sensord.formats.modbus_plan.Read.values` turns a response's
+registers into ``(field, value)`` pairs. The **known reply** of each read (:class:`Request`,
+built once per read and device) holds its request frame, the length and first bytes its reply
+must have, and a decoder of the reply's values. The bus checks a reply that arrives whole
+against it (length, unit, function code, byte count, CRC-16/MODBUS from a 256-entry table) and
+decodes the values with ``struct`` straight from the frame's bytes. That is pymodbus's work
+done by hand, because pymodbus's path costs ten to fifteen times as much per reply and this is
+the one thing a bus does at every poll: finding the frame, looking up the PDU class, computing
+the CRC bit by bit, building PDU and ``Response`` objects, formatting each PDU as text for a
+debug line that is not emitted, and the conversion of registers through byte lists (figures in
+docs/performance.md, "P10: a Modbus transaction"). Everything else (a reply cut into pieces or
+behind noise, exception responses, other function codes, the request frames themselves, the
+probe command and the simulated devices) goes through pymodbus, and a property test holds the
+hand decoder to pymodbus's results.
 
 What a sensor receives is one **exchange frame** per answered read: the request frame followed
 by the response frame, exactly as they went over the wire. The codec's decoder turns one into
@@ -186,12 +198,6 @@ LINE_BYTES = 4
 LINE_BYTE_VALUES = (0x00, 0xFF)
 #: each such byte on its own
 _LINE_BYTES = tuple(bytes((value,)) for value in LINE_BYTE_VALUES)
-
-
-# -- values ----------------------------------------------------------------------------------------
-
-
-# -- planning reads ------------------------------------------------------------------------------
 
 
 # -- a known read's reply, checked and decoded by hand ---------------------------------------------
@@ -794,9 +800,6 @@ def response_frame(spec: ModbusSpec, read: Read, words: list[int], transaction_i
         else pymodbus.framer_socket(pymodbus.decode_pdu(True))
     )
     return bytes(framer.buildFrame(pdu))
-
-
-# -- a simulated device ----------------------------------------------------------------------------
 
 
 # -- the codec -----------------------------------------------------------------------------------

@@ -237,8 +237,9 @@ def _status_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
 
 
 def _status_width(status: RegisterSpec) -> tuple[int, str]:
-    """The bits a status register's value has (as :func:`status_check` reads it), and what
-    it is, for a message."""
+    """The bits a status register's value has (as
+    :func:`~sensord.formats.modbus_getters.status_check` reads it), and what it is, for a
+    message."""
     if status.table not in REGISTER_TABLE_SET:
         return 1, "a coil" if status.table == "coil" else "a discrete input"
     if status.type == "bool":
@@ -259,8 +260,8 @@ _UNITS_OF_TABLE = {
 
 def _piece_problems(modbus: ModbusSpec) -> list[tuple[str, str]]:
     """Values read in one request with their scale factors or status registers
-    (:func:`pieces_of`) that take more registers (or coils, or discrete inputs) than one read
-    may."""
+    (:func:`~sensord.formats.modbus_plan.pieces_of`) that take more registers (or coils, or
+    discrete inputs) than one read may."""
     problems: list[tuple[str, str]] = []
     for table in REGISTER_TABLES:
         for piece in pieces_of([r for r in modbus.registers if r.table == table]):

@@ -35,7 +35,8 @@ Getter = Callable[[bytes], float]
 
 def value_getter(reg: RegisterSpec, read: Read, data_at: int) -> Getter:
     """The number of ``reg`` from a reply frame to ``read`` whose first register (or byte of
-    bits) is at ``data_at``: what :func:`value_reader` gives from pymodbus's registers.
+    bits) is at ``data_at``: what :func:`~sensord.formats.modbus_values.value_reader` gives
+    from pymodbus's registers.
 
     With both orders big the value's bytes are the big-endian number, with both little the
     little-endian one; with one of them little, swapping the bytes of each register leaves
@@ -72,7 +73,8 @@ class NotFiniteError(Exception):
     """A float register holds NaN or an infinity: what a device sends for a value it does
     not measure (SunSpec's 0x7FC00000, the quiet NaN of a Vaisala transmitter's value that
     is not available). Raised by the register's getter (rare) and
-    turned into ParseError ``nonfinite`` naming the register (:func:`_left_out`)."""
+    turned into ParseError ``nonfinite`` naming the register (``_left_out`` in
+    :mod:`sensord.formats.modbus`)."""
 
     def __init__(self, name: str, value: float) -> None:
         super().__init__(name, value)

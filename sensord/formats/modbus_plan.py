@@ -44,7 +44,8 @@ class Read:
 
     #: ``(i, j)``: the value at ``i`` of :attr:`registers` is scaled by the one at ``j``
     _scaled: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
-    #: the function code of a write (:class:`WriteRequest`); 0: the read of ``table``
+    #: the function code of a write (:class:`~sensord.formats.modbus.WriteRequest`); 0: the
+    #: read of ``table``
     function: int = 0
 
     @classmethod

@@ -1,7 +1,7 @@
 """A simulated Modbus line: devices that answer the requests written to a ``sim://`` bus.
 
 Each :class:`SimulatedModbusDevice` is a register map (the codec's
-:class:`~sensord.formats.modbus.DeviceModel`) whose values follow the signals of its channels
+:class:`~sensord.formats.modbus_device.DeviceModel`) whose values follow the signals of its channels
 (:mod:`sensord.signals`: a sine, drift and Gaussian noise), so a simulated energy meter's
 voltage wanders around 230 V and its energy counter climbs. :class:`SimulatedModbusLine` is the
 timed source the bus reads: a request written to it is answered by the device with that unit
