@@ -30,7 +30,8 @@ from sensord.bus_hints import (
 )
 from sensord.bus_left import TRANSACTIONS_KEPT, LeftExchanges
 from sensord.bus_reads import ACKNOWLEDGE_CODE, DOWN_AFTER_TIMEOUTS
-from sensord.formats.modbus import EXCEPTION_NAMES, WRITE_FUNCTIONS, Response
+from sensord.formats.modbus import EXCEPTION_NAMES, Response
+from sensord.formats.modbus_keys import WRITE_FUNCTIONS
 from sensord.log import RateLimiter
 from sensord.modbus_timing import LATE_DRAIN_TIMEOUTS
 

@@ -56,11 +56,10 @@ from sensord.formats.modbus import (
     EXCEPTION_NAMES,
     ModbusLink,
     Request,
-    parse_reference,
     response_frame,
 )
 from sensord.formats.modbus_device import DeviceModel
-from sensord.formats.modbus_keys import reference_of
+from sensord.formats.modbus_keys import parse_reference, reference_of
 from sensord.formats.modbus_plan import Read, plan, split
 from sensord.modbus_state import ModbusCounters, Refusal
 from sensord.modbus_timing import FAST_SILENCE_S, silence_s

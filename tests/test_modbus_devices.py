@@ -32,7 +32,8 @@ from sensord.config import Config, parse_config
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import ModbusSpec, RegisterSpec
-from sensord.formats.modbus import SUNSPEC_NOT_AVAILABLE, ModbusLink, Request, response_frame
+from sensord.formats.modbus import ModbusLink, Request, response_frame
+from sensord.formats.modbus_keys import SUNSPEC_NOT_AVAILABLE
 from sensord.formats.modbus_plan import Read, plan
 from sensord.sensor import SensorRuntime
 

@@ -20,7 +20,8 @@ from pymodbus.pdu import DecodePDU, ExceptionResponse
 from sensord.errors import ParseError
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
-from sensord.formats.modbus import WIDTHS, ModbusLink, Request, crc16, response_frame
+from sensord.formats.modbus import ModbusLink, Request, crc16, response_frame
+from sensord.formats.modbus_keys import WIDTHS
 from sensord.formats.modbus_plan import Read, plan
 from sensord.probe_format import format_read, whole_number
 

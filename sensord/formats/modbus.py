@@ -79,46 +79,20 @@ from sensord.formats.modbus_getters import (
     unavailable_getter,
     value_getter,
 )
-from sensord.formats.modbus_keys import (
-    BYTE_ORDERS,
-    LONE_UNITS,
-    MAX_GAP,
-    REGISTER_TABLE_SET,
-    REGISTER_TABLES,
-    SERIAL_UNITS,
-    SIGNS,
-    SUNSPEC_NOT_AVAILABLE,
-    VALUE_TYPES,
-    WIDTHS,
-    WRITE_FUNCTIONS,
-    not_available_problem,
-    parse_reference,
-    reference_read_as_address,
-    written_value_problem,
-)
+from sensord.formats.modbus_keys import REGISTER_TABLE_SET
 from sensord.formats.modbus_plan import Read, plan, splits
 from sensord.formats.modbus_pymodbus import FUNCTION_CODES, pymodbus_parts
 
 __all__ = [
-    "BYTE_ORDERS",
     "CODEC",
     "EXCEPTION_NAMES",
     "LINE_BYTES",
     "LINE_BYTE_VALUES",
-    "LONE_UNITS",
     "MAX_FRAME_BYTES",
-    "MAX_GAP",
     "NO_EXCEPTION_CODE",
-    "REGISTER_TABLES",
     "REQUEST_BYTES",
     "RTU_MIN_BYTES",
-    "SERIAL_UNITS",
-    "SIGNS",
-    "SUNSPEC_NOT_AVAILABLE",
-    "VALUE_TYPES",
-    "WIDTHS",
     "WRITE_CODES",
-    "WRITE_FUNCTIONS",
     "ExchangeFramer",
     "ModbusLink",
     "Request",
@@ -127,11 +101,7 @@ __all__ = [
     "crc16",
     "crc_swapped",
     "exception_named",
-    "not_available_problem",
-    "parse_reference",
-    "reference_read_as_address",
     "response_frame",
-    "written_value_problem",
 ]
 
 
@@ -200,7 +170,7 @@ LINE_BYTE_VALUES = (0x00, 0xFF)
 _LINE_BYTES = tuple(bytes((value,)) for value in LINE_BYTE_VALUES)
 
 
-# -- a known read's reply, checked and decoded by hand ---------------------------------------------
+# -- an RTU frame's CRC --------------------------------------------------------------------------
 
 
 def crc16(data: bytes) -> int:
