@@ -420,8 +420,9 @@ class LineEcho:
                 self._echo_begins(request, chunk[lead:]) > 0
                 or self._came_before(flight, chunk[lead:]) >= 0
             ):
-                # a transceiver's glitch before frames that came before the request went out
-                self._glitch_after_frames(flight, lead)
+                # a transceiver's glitch before frames that came before the request went out:
+                # their turnaround, not the echo's (the frames restart the count before it)
+                self.link.dropped(lead)
                 return self.write_echo(flight, chunk[lead:])
             begins = -1 if at else self._echo_begins(request, chunk)
             if begins > 0:
@@ -517,10 +518,11 @@ class LineEcho:
     def _glitch_after_frames(self, flight: _Exchange, count: int) -> None:
         """``count`` glitch bytes came after the frames that came before ``flight``'s write
         went out, before its echo: counted as skipped bytes, and told with the echo
-        (``_glitched``) as glitch bytes right before it are."""
-        if count:
-            self.link.dropped(count)
-            flight.glitched += count
+        (``_glitched``) as glitch bytes right before it are. They are the glitch bytes before
+        the echo (``glitched``, which :func:`_glitch` holds to :data:`GLITCH_MAX`) alone: any
+        before the frames came as the line turned around before those."""
+        self.link.dropped(count)
+        flight.glitched = count
 
     def echo_after_proof(self, flight: _Exchange, frame: bytes) -> bool:
         """``frame`` is the first copy of ``flight``'s write request, sent while the line

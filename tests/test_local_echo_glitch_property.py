@@ -97,6 +97,9 @@ def test_a_read_s_answer_behind_its_echo_and_glitch_bytes_is_read(
 # the batch cut after the master's request, the next one beginning with a glitch byte before
 # unit 5's answer (``_lead_glitch``): one place among the strategy's many, tried every run
 @example(master=True, in_master=b"\x00", before=b"", after=b"", cuts=[8])
+# glitch bytes before unit 5's answer in one batch and before the echo in the next: two
+# turnarounds, each its own run of at most GLITCH_MAX bytes (the echo is no answer)
+@example(master=True, in_master=b"\x00" * 3, before=b"\x00" * 3, after=b"", cuts=[8, 18, 29])
 def test_a_write_s_answer_behind_glitch_bytes_another_master_and_its_echo_is_taken(
     master: bool, in_master: bytes, before: bytes, after: bytes, cuts: list[int]
 ) -> None:
