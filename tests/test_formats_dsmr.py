@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from harness.config import load_sensors
+from harness.dsmr_parser_telegrams import SAGEMCOM_T210_D_R
 from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -380,29 +381,7 @@ def test_a_block_of_another_kind_is_refused_saying_what_dsmr_reads() -> None:
 # test/example_telegrams.py): energy and power in Wh and W. A Sagemcom XS210 (ESMR 5.0) from a
 # published DSMR-logger example sketch (equipment ids partly masked as published, CRC DE4A):
 # its M-Bus channel 1 has no device, and its gas line holds no time and no reading.
-AUSTRIA_T210 = (
-    b"/EST5\\253710000_A\r\n"
-    b"\r\n"
-    b"1-3:0.2.8(50)\r\n"
-    b"0-0:1.0.0(221006155014S)\r\n"
-    b"1-0:1.8.0(006545766*Wh)\r\n"
-    b"1-0:1.8.1(005017120*Wh)\r\n"
-    b"1-0:1.8.2(001528646*Wh)\r\n"
-    b"1-0:1.7.0(000000286*W)\r\n"
-    b"1-0:2.8.0(000000058*Wh)\r\n"
-    b"1-0:2.8.1(000000000*Wh)\r\n"
-    b"1-0:2.8.2(000000058*Wh)\r\n"
-    b"1-0:2.7.0(000000000*W)\r\n"
-    b"1-0:3.8.0(000000747*varh)\r\n"
-    b"1-0:3.8.1(000000000*varh)\r\n"
-    b"1-0:3.8.2(000000747*varh)\r\n"
-    b"1-0:3.7.0(000000000*var)\r\n"
-    b"1-0:4.8.0(003897726*varh)\r\n"
-    b"1-0:4.8.1(002692848*varh)\r\n"
-    b"1-0:4.8.2(001204878*varh)\r\n"
-    b"1-0:4.7.0(000000166*var)\r\n"
-    b"!7EF9\r\n"
-)
+AUSTRIA_T210 = SAGEMCOM_T210_D_R
 XS210_NO_GAS = (
     b"/Ene5\\XS210 ESMR 5.0\r\n"
     b"\r\n"

@@ -62,6 +62,7 @@ from typing import Any
 
 import pytest
 from harness.config import load_sensors
+from harness.dsmr_parser_telegrams import ESY5Q3DB1024, V3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -1322,30 +1323,7 @@ def test_a_peak_whose_time_is_at_the_ends_of_its_ranges_is_read(time: bytes) -> 
 #: A DSMR 3.0 telegram, which has no version line and no CRC: the P1 Companion Standard 3.0's
 #: example as public repository ndokter/dsmr_parser, file test/example_telegrams.py, has it
 #: (``TELEGRAM_V3``; an example of the standard, not a capture).
-DSMR30 = crlf(
-    r"""
-/ISk5\2MT382-1000
-
-0-0:96.1.1(4B384547303034303436333935353037)
-1-0:1.8.1(12345.678*kWh)
-1-0:1.8.2(12345.678*kWh)
-1-0:2.8.1(12345.678*kWh)
-1-0:2.8.2(12345.678*kWh)
-0-0:96.14.0(0002)
-1-0:1.7.0(001.19*kW)
-1-0:2.7.0(000.00*kW)
-0-0:17.0.0(016*A)
-0-0:96.3.10(1)
-0-0:96.13.1(303132333435363738)
-0-0:96.13.0(303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F303132333435363738393A3B3C3D3E3F)
-0-1:96.1.0(3232323241424344313233343536373839)
-0-1:24.1.0(03)
-0-1:24.3.0(090212160000)(00)(60)(1)(0-1:24.2.1)(m3)
-(00001.001)
-0-1:24.4.0(1)
-!
-"""
-)
+DSMR30 = V3
 
 
 def crc_lost(telegram: bytes) -> bytes:
@@ -1931,27 +1909,7 @@ def test_a_meter_whose_telegrams_with_a_message_of_bytes_0xff_all_fail_is_told_w
 #: The one channel the EasyMeter tests read: its power.
 EASYMETER_POWER = (("power_kw", "1-0:1.7.0"),)
 
-EASYMETER_COM1 = (
-    crlf(
-        r"""
-/ESY5Q3DB1024 V3.04
-
-1-0:0.0.0*255(0272031312565)
-1-0:1.8.0*255(00052185.7825309*kWh)
-1-0:2.8.0*255(00019949.3221493*kWh)
-1-0:21.7.0*255(000747.85*W)
-1-0:41.7.0*255(000737.28*W)
-1-0:61.7.0*255(000639.73*W)
-1-0:1.7.0*255(002124.86*W)
-1-0:96.5.5*255(80)
-0-0:96.1.255*255(1ESY1313002565)
-!
-  25803103
-"""
-    )
-    + b"\xff" * 33
-    + b"\r\n"
-)
+EASYMETER_COM1 = ESY5Q3DB1024
 
 
 @pytest.mark.parametrize("cut", [b"", b"."], ids=["slash lost", "slash damaged"])
