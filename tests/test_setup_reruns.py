@@ -6,11 +6,13 @@ simulated device (``PresetDevice``, PMS5003), with time injected."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
 import select
 import socket
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -32,6 +34,7 @@ from sensord.config import parse_config
 from sensord.dialogue import RERUN_MAX_WAIT_S, RUN_SETTLE_S, SETUP_GAP_S, SETUP_TRIES
 from sensord.formats.presets import PresetDevice, command_bytes
 from sensord.sensor import SensorRuntime
+from sensord.types import WindowStats
 
 RERUN = "sending the set-up commands again"
 
@@ -2231,6 +2234,60 @@ def test_a_reload_that_shortens_warmup_s_during_a_polled_sds011_s_run_hold_short
 MOVED = "warm-up moved: warmup_s changed by the reload"
 
 
+@dataclasses.dataclass
+class RunHoldReload:
+    """What :func:`run_hold_reloaded` saw: the hold left before the reload and after it, the
+    PM2.5 channel's stats at the end, the runtime's state then, the logs, and how many of
+    them came before the reload."""
+
+    held_left: float
+    left: float | None
+    stats: WindowStats | None
+    state: str
+    logs: list[MutableMapping[str, Any]]
+    logged: int
+
+
+def run_hold_reloaded(warmup_s: float, reloaded_to: float) -> RunHoldReload:
+    """An SDS011 in query mode on a working period of 1 minute, polled every 3 s, with
+    ``warmup_s``: its first run (the open's warm-up), then its second run's first answer
+    and 4 s of it, where a reload gives its table ``warmup_s = reloaded_to`` (the sensor
+    built again, its warm-up carried), and the run read on to its end."""
+    clock = Clock()
+    table: dict[str, Any] = {
+        "port": "",
+        "preset": "sds011",
+        "simulate": "never",
+        "warmup_s": warmup_s,
+        "setup": ["query_mode", "working_period=1"],
+        "poll": {"command": "query", "interval_s": 3.0},
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        table["port"] = pair.path
+        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
+        assert rt.try_open()
+        sds = SpinningSds011(pair, clock)
+        device = PeriodicSds011(clock, 1)
+        sds.device = device
+        sds.run(rt, device.began + 60.0)  # the first run, the open's warm-up
+        sds.run(rt, device.began + 60.0 + 4.0)  # its second run's first answer in it
+        held_left = rt.snapshot().warmup_left_s
+        assert held_left is not None
+        before, logged = rt, len(logs)
+        rt.stop()
+        rt = SensorRuntime(
+            sensor_config({**table, "warmup_s": reloaded_to}), clock=clock, wall_clock=clock
+        )
+        rt.carry_warm_up(before)
+        assert rt.try_open()
+        left = rt.snapshot().warmup_left_s
+        sds.run(rt, device.began + 120.0)
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
+        state = rt.state
+        rt.stop()
+    return RunHoldReload(held_left, left, stats, state, logs, logged)
+
+
 def test_a_reload_that_lengthens_warmup_s_during_a_polled_sds011_s_run_hold_lengthens_the_hold() -> (
     None
 ):
@@ -2241,51 +2298,21 @@ def test_a_reload_that_lengthens_warmup_s_during_a_polled_sds011_s_run_hold_leng
     longest a run's hold lasts, and the spin-up's zeros of the run's first 12 s that come
     after 6 s (SpinningSds011) are not published. Logged once, at info level, with both
     values and the time left."""
-    clock = Clock()
-    table: dict[str, Any] = {
-        "port": "",
-        "preset": "sds011",
-        "simulate": "never",
-        "warmup_s": 6.0,
-        "setup": ["query_mode", "working_period=1"],
-        "poll": {"command": "query", "interval_s": 3.0},
-    }
-    with PtyPair() as pair, capture_logs() as logs:
-        table["port"] = pair.path
-        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
-        assert rt.try_open()
-        sds = SpinningSds011(pair, clock)
-        device = PeriodicSds011(clock, 1)
-        sds.device = device
-        sds.run(rt, device.began + 60.0)  # the first run, the open's warm-up
-        sds.run(rt, device.began + 60.0 + 4.0)  # its second run's first answer in it
-        held_left = rt.snapshot().warmup_left_s
-        assert held_left is not None
-        assert held_left <= 6.0  # held for warmup_s
-        held_for = 6.0 - held_left
-        before, logged = rt, len(logs)
-        rt.stop()
-        rt = SensorRuntime(
-            sensor_config({**table, "warmup_s": 30.0}), clock=clock, wall_clock=clock
-        )
-        rt.carry_warm_up(before)
-        assert rt.try_open()
-        left = rt.snapshot().warmup_left_s
-        assert left is not None
-        assert left == pytest.approx(RUN_SETTLE_S - held_for)  # 15 s from the first answer
-        sds.run(rt, device.began + 120.0)
-        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
-        assert rt.state == "up"
-        rt.stop()
-    assert stats is not None
-    assert (stats.min, stats.max) == (123.6, 123.6)  # no spin-up zero published
-    [moved] = [e for e in logs if e["event"] == MOVED]
+    seen = run_hold_reloaded(6.0, 30.0)
+    assert seen.held_left <= 6.0  # held for warmup_s
+    held_for = 6.0 - seen.held_left
+    assert seen.left == pytest.approx(RUN_SETTLE_S - held_for)  # 15 s from the first answer
+    assert seen.state == "up"
+    assert seen.stats is not None
+    assert (seen.stats.min, seen.stats.max) == (123.6, 123.6)  # no spin-up zero published
+    [moved] = [e for e in seen.logs if e["event"] == MOVED]
     assert moved["log_level"] == "info"
     assert (moved["warmup_s"], moved["warmup_s_before"]) == (30.0, 6.0)
     assert moved["held"] == "a run's first answers (its fan spinning up)"
     assert moved["left_s"] == pytest.approx(RUN_SETTLE_S - held_for)
     # a run's hold, not a warm-up: no "warming up" nor "warmed up" for it
-    assert not [e for e in logs[logged:] if e["event"].startswith(("warming up", "warmed up"))]
+    after = seen.logs[seen.logged :]
+    assert not [e for e in after if e["event"].startswith(("warming up", "warmed up"))]
 
 
 def test_a_reload_between_two_warmup_s_past_the_run_hold_s_cap_leaves_a_polled_sds011_s_hold_unmoved() -> (
@@ -2296,42 +2323,13 @@ def test_a_reload_between_two_warmup_s_past_the_run_hold_s_cap_leaves_a_polled_s
     hold lasts. 4 s into a run, a reload gives its table ``warmup_s = 30``: the hold still
     ends RUN_SETTLE_S after the run's first answer, where it ended, so nothing moved and no
     'warm-up moved' line tells of a move."""
-    clock = Clock()
-    table: dict[str, Any] = {
-        "port": "",
-        "preset": "sds011",
-        "simulate": "never",
-        "warmup_s": 20.0,
-        "setup": ["query_mode", "working_period=1"],
-        "poll": {"command": "query", "interval_s": 3.0},
-    }
-    with PtyPair() as pair, capture_logs() as logs:
-        table["port"] = pair.path
-        rt = SensorRuntime(sensor_config(table), clock=clock, wall_clock=clock)
-        assert rt.try_open()
-        sds = SpinningSds011(pair, clock)
-        device = PeriodicSds011(clock, 1)
-        sds.device = device
-        sds.run(rt, device.began + 60.0)  # the first run, the open's warm-up
-        sds.run(rt, device.began + 60.0 + 4.0)  # its second run's first answer in it
-        held_left = rt.snapshot().warmup_left_s
-        assert held_left is not None
-        assert 0.0 < held_left <= RUN_SETTLE_S
-        before = rt
-        rt.stop()
-        rt = SensorRuntime(
-            sensor_config({**table, "warmup_s": 30.0}), clock=clock, wall_clock=clock
-        )
-        rt.carry_warm_up(before)
-        assert rt.try_open()
-        assert rt.snapshot().warmup_left_s == pytest.approx(held_left)
-        sds.run(rt, device.began + 120.0)
-        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm2_5_ug_m3"]
-        assert rt.state == "up"
-        rt.stop()
-    assert stats is not None
-    assert (stats.min, stats.max) == (123.6, 123.6)
-    assert not [e for e in logs if e["event"] == MOVED]
+    seen = run_hold_reloaded(20.0, 30.0)
+    assert 0.0 < seen.held_left <= RUN_SETTLE_S
+    assert seen.left == pytest.approx(seen.held_left)
+    assert seen.state == "up"
+    assert seen.stats is not None
+    assert (seen.stats.min, seen.stats.max) == (123.6, 123.6)
+    assert not [e for e in seen.logs if e["event"] == MOVED]
 
 
 @pytest.mark.parametrize(
