@@ -186,6 +186,16 @@ MODULES: dict[str, Module] = {
         ),
     ),
     "retry": Module("sensord/retry.py", ("tests/test_retry.py", "tests/test_config_effects.py")),
+    "warm-up": Module(
+        "sensord/warm_up.py",
+        (
+            "tests/test_setup_reruns.py",
+            "tests/test_frames_field_quirks.py",
+            "tests/test_frames_commands.py",
+            "tests/test_faults.py",
+            "tests/test_state_flapping.py",
+        ),
+    ),
     **{
         name: Module(
             f"sensord/{name.replace('-', '_')}.py",

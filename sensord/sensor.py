@@ -42,6 +42,15 @@ its housekeeping (``remind``), its opens and ``snapshot``; and which of its chan
 nothing while it is up, every reading dropped by the filter or none read (``FilterWatch``,
 ``UnreadWatch``: ``sensord.watches``), at its ticks and housekeeping.
 
+When the readings of a device just powered, restarted or woken are published, and the quiet hold
+of the first answers of a run of a device polled on a working period, are the sensor's
+``WarmUp`` (``sensord.warm_up``), which it asks at its opens (``opened``, ``bus_opened``), when a
+reload replaces it on the same port (``carry_warm_up``), at a boot frame and after a silence
+(``_booted``, ``_silence_ended``), at its tick (``check_stale``) and when the dialogue calls
+(``woken``, ``streams_anew``, ``run_began``, ``on_working_period``); on the path of a chunk the
+sensor only compares the chunk's time with the warm-up's end (``WarmUp.until``) and counts the
+frames it holds back.
+
 What it reads, its port, the simulation of its device or a capture's replay, is built at each
 open by ``make_source`` (``sensord.sensor_source``, with the choice of a simulation at its
 start, ``wants_simulation``). Its channels (``ChannelRuntime``), their chains, and which
@@ -110,6 +119,7 @@ from sensord.sources.serial_port import SerialSource
 from sensord.stage import StepTimer
 from sensord.stale_hints import STEADY_PAUSE_TOLERANCE, silence_since, steady_pause_hint
 from sensord.uart import LineErrors
+from sensord.warm_up import WarmUp
 from sensord.watches import FilterWatch, UnreadWatch
 
 if TYPE_CHECKING:  # loaded by the sensors that use them
@@ -440,30 +450,9 @@ class SensorRuntime:
             )
         #: the framer has given what it held at the end of the source's stream (``flush``)
         self._flushed = False
-        #: until when the device warms up after its port opened, or after it restarted or
-        #: was woken behind the open port (``warmup_s``), and whether the next open may find
-        #: it just powered
-        self._warm_until = -math.inf
-        self._may_be_cold = True
-        #: the hold under way is the first answers of a run of a device polled on a working
-        #: period (``run_began``), not a warm-up: its end is not logged; and when it began
-        self._warm_quiet = False
-        self._quiet_began = -math.inf
-        #: the ``warmup_s`` of the sensor a reload replaced with this one on the same port
-        #: (``carry_warm_up``), until the open that follows (None: no such reload)
-        self._warmup_s_before: float | None = None
-        #: the readings taken when the last warm-up started (none are taken during it), and
-        #: when it started
-        self._readings_at_warm = 0
-        self._warm_began = -math.inf
-        #: frames read while warming up (whole frames that publish nothing), and their count
-        #: when the port last opened: such frames prove the connection as readings do
-        self._warm_frames = 0
-        self._warm_frames_at_open = 0
-        #: the warm-up under way (or the last) began when a polled device answered again
-        #: after a silence: another such silence warms up again only once a reading was
-        #: published since (``_silence_ended``)
-        self._warm_by_silence = False
+        #: the device's warm-up after its port opened, or after it restarted or was woken
+        #: behind the open port, and the hold of a run's first answers (``sensord.warm_up``)
+        self._warm = WarmUp(self, self.log, self._changes)
         #: the next frame ends a silence: the sensor is stale, or its polled device left
         #: ``SILENT_POLLS`` requests in a row unanswered (``went_silent``)
         self._silence_to_end = False
@@ -721,7 +710,7 @@ class SensorRuntime:
         if not unread.checked or self.state != "up":
             unread.check(
                 now,
-                self.state == "up" and now >= self._warm_until,
+                self.state == "up" and now >= self._warm.until,
                 self.framer.frames,
                 self._channel_list,
                 self.config.channels,
@@ -808,7 +797,7 @@ class SensorRuntime:
         if self._reopen.held(self.retry, self._clock()):
             return False
         if self._reopen.replaced():
-            self._may_be_cold = True  # replugged: powered anew, as after a path seen gone
+            self._warm.may_be_cold = True  # replugged: powered anew, as after a path seen gone
         source: Source | None = None
         try:
             source = self.new_source()
@@ -846,87 +835,15 @@ class SensorRuntime:
         if self.state != "down" and not refused_stale:
             self._set_state("down", error=text, retry_in_s=round(delay, 3))
 
-    def _warm_up(self, source: Source, now: float) -> None:
-        """A port opened: when the device may have just been powered (the first open of the
-        run, or the device path was gone since the last open: unplugged), its values are not
-        published for ``warmup_s``. A reopen after a read error or a reload that changed the
-        sensor (:meth:`carry_warm_up`), with the device present all along, does not warm up
-        again, and a warm-up under way goes on to its end (``warmup_s`` after its start at
-        most), as does the hold of a run's first answers (``run_began``: the device's fan
-        spins up whatever the port does), quietly (``warmup_s`` after the run's first answer at
-        most); ``warmup_s = 0`` ends either, and a
-        simulated or replayed port never warms up. A reload that changed ``warmup_s`` moves
-        the end of either to the new ``warmup_s`` after its start (a run's hold:
-        :data:`sensord.dialogue.RUN_SETTLE_S` at most), later or sooner, at once when that is
-        past: the table tells how long the device's readings are unsettled after its power-up
-        or its fan's start, which the reload did not move; logged (``_tell_warm_moved``) when
-        the end moved (a run's hold between two ``warmup_s`` past its cap stays)."""
-        warmup_s = self.config.warmup_s
-        quiet, self._warm_quiet = self._warm_quiet, False
-        before_s, self._warmup_s_before = self._warmup_s_before, None
-        moved = before_s is not None and before_s != warmup_s and now < self._warm_until
-        if not warmup_s or source.simulated:
-            self._warm_until = -math.inf
-            if moved and not source.simulated:
-                self._tell_warm_moved(now, now, before_s, quiet=quiet)
-                if not quiet:  # over at once: ``check_stale`` logs ``warmed up``
-                    self._warm_until = now
-        elif self._may_be_cold:
-            self._warm_until = now + warmup_s
-            self._readings_at_warm = self._readings_in()
-            self._warm_began = now
-            self._warm_by_silence = False
-            if self._changes.flapping:  # once a minute, its state line tells it opened
-                self._changes.hold()
-            else:
-                self.log.info(
-                    "warming up: readings are published after warmup_s", warmup_s=warmup_s
-                )
-        elif now < self._warm_until:
-            if quiet:  # a run's first answers held (``run_began``) go on being held, quietly
-                from sensord.dialogue import RUN_SETTLE_S  # noqa: PLC0415  (a polled SDS011's only)
-
-                self._warm_quiet = True
-                end = self._quiet_began + min(RUN_SETTLE_S, warmup_s)
-            else:
-                end = self._warm_began + warmup_s
-            if moved and end != self._warm_until:
-                self._tell_warm_moved(now, end, before_s, quiet=quiet)
-                self._warm_until = end
-            else:
-                self._warm_until = min(self._warm_until, end)
-        else:
-            self._warm_until = -math.inf
-        self._may_be_cold = False
-
-    def _tell_warm_moved(
-        self, now: float, end: float, before_s: float | None, *, quiet: bool
-    ) -> None:
-        """A reload changed ``warmup_s`` (from ``before_s``) during a warm-up, or the hold of
-        a run's first answers (``quiet``), which now ends at ``end`` (at ``now``: at once)."""
-        self.log.info(
-            "warm-up moved: warmup_s changed by the reload",
-            warmup_s=self.config.warmup_s,
-            warmup_s_before=before_s,
-            held="a run's first answers (its fan spinning up)" if quiet else "the warm-up",
-            left_s=round(max(0.0, end - now), 3),
-        )
-
     def carry_warm_up(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the
         same port, read from a device and not a simulation, its device is the one ``before``
         read, powered all along unless its path went away; a warm-up under way goes on, and
         so does the hold of a run's first answers (``run_began``), quietly, to the end the new
-        ``warmup_s`` gives it when it changed (``_warm_up``)."""
+        ``warmup_s`` gives it when it changed (``WarmUp.opened``)."""
         if before.simulated or before.config.port != self.config.port:
             return
-        self._may_be_cold = before._may_be_cold
-        self._warm_until = before._warm_until
-        self._warm_began = before._warm_began
-        self._warm_by_silence = before._warm_by_silence
-        self._warm_quiet = before._warm_quiet
-        self._quiet_began = before._quiet_began
-        self._warmup_s_before = before.config.warmup_s
+        self._warm.carry(before._warm, before.config.warmup_s)
 
     def carry_device(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the
@@ -959,7 +876,7 @@ class SensorRuntime:
         """The bus's port could not be opened or broke: a device path that is gone means a
         device unplugged, cold when it comes back."""
         if device_absent(self.config.address):
-            self._may_be_cold = True
+            self._warm.may_be_cold = True
 
     def _reopen_failed(self, now: float) -> float:
         """The port could not be opened or broke at ``now``: the next try is scheduled
@@ -967,7 +884,7 @@ class SensorRuntime:
         when it comes back. The delay of the backoff."""
         delay = self._reopen.failed(self.retry, now)
         if self._reopen.absent:
-            self._may_be_cold = True
+            self._warm.may_be_cold = True
         return delay
 
     def opened(self, source: Source) -> None:
@@ -1011,7 +928,7 @@ class SensorRuntime:
         self._opened_at = quiet_from if goes_on else now
         self._port_opened_at = now
         self._readings_at_open = self._readings_in()
-        self._warm_frames_at_open = self._warm_frames
+        self._warm.frames_at_open = self._warm.frames
         if self._ever_up:
             self.reconnects += 1
         elif source.simulated and self.config.address.is_device:
@@ -1037,7 +954,7 @@ class SensorRuntime:
         if not goes_on:  # the bytes since the last frame, or the first quiet open, for the hint
             self._at_frame()
         self._silent_connection.opened(self.bytes_read, now)
-        self._warm_up(source, now)
+        self._warm.opened(source, now)
         self._boot_frame_at = None  # the set-up of this connect follows
         if self.state != "stale":  # a silence of the connection before is not this one's
             self._silence_to_end = False
@@ -1248,7 +1165,7 @@ class SensorRuntime:
         for ``warmup_s``: it works, and a port that breaks then starts its backoff over)."""
         return (
             self._readings_in() > self._readings_at_open
-            or self._warm_frames > self._warm_frames_at_open
+            or self._warm.frames > self._warm.frames_at_open
         )
 
     def _readings_in(self) -> int:
@@ -1289,7 +1206,7 @@ class SensorRuntime:
         self._at_frame()
         if self.modbus is not None:
             self._modbus_mark = self.modbus.mark()
-        self._warm_up(source, self._opened_at)
+        self._warm.opened(source, self._opened_at)
         self._bus_source = source
         self.line.opened(source.line_counters)
         if self.local_echo is not None:
@@ -1536,9 +1453,9 @@ class SensorRuntime:
         if self._silence_to_end:
             self._silence_ended(frames, now, previous)
         self._at_frame()
-        if now < self._warm_until:  # warming up: frames that publish nothing
+        if now < self._warm.until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
-            self._warm_frames += len(frames)
+            self._warm.frames += len(frames)
             booting = self._booting
             if booting is not None and any(map(booting, frames)):
                 self._booted(now)
@@ -1596,19 +1513,19 @@ class SensorRuntime:
         # polled device, when that warm-up was not begun by such a silence (the open's, a
         # boot's): the supply cut in it restarted the device's own warm-up
         if not (
-            self._readings_in() > self._readings_at_warm
+            self._readings_in() > self._warm.readings_at
             or previous is None
-            or previous < self._warm_began
-            or (polled and not self._warm_by_silence)
+            or previous < self._warm.began
+            or (polled and not self._warm.by_silence)
         ):
             return
         if polled:
-            self._warm_again(now, "its polls are answered again")
-            self._warm_by_silence = True
+            self._warm.again(now, "its polls are answered again")
+            self._warm.by_silence = True
         elif self.config.warmup_after_silence and self._silent_since_frame(frames):
-            self._warm_again(now, "its frames come again after a silence")
+            self._warm.again(now, "its frames come again after a silence")
         elif self._reads_zero(frames):
-            self._warm_again(now, "its frames come again after a silence, every value 0")
+            self._warm.again(now, "its frames come again after a silence, every value 0")
 
     def _at_frame(self) -> None:
         """Mark where the stream stands as a frame comes (or the port opens): the bytes read
@@ -1670,7 +1587,7 @@ class SensorRuntime:
     def streams_anew(self, now: float) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.streams_anew`: a PMS powered anew sends
         the readings of a fan not yet settled (its data manuals ask for 30 s)."""
-        self._warm_again(now, "it streams unasked, as it does once powered anew")
+        self._warm.again(now, "it streams unasked, as it does once powered anew")
 
     def went_silent(self) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.went_silent`: the next frame ends the
@@ -1678,38 +1595,13 @@ class SensorRuntime:
         self._silence_to_end = True
 
     def run_began(self, now: float) -> None:
-        """See :meth:`sensord.dialogue.DialoguePort.run_began`: the answers of the run's first
-        :data:`sensord.dialogue.RUN_SETTLE_S` are held as a warm-up's are, quietly (one a
-        working period would log twice a period), for ``warmup_s`` when that is shorter: no
-        warm-up of the sensor lasts longer than its table allows."""
-        source = self.source
-        if source is None or source.simulated or now < self._warm_until:
-            return
-        from sensord.dialogue import RUN_SETTLE_S  # noqa: PLC0415  (a polled SDS011's only)
-
-        self._warm_until = now + min(RUN_SETTLE_S, self.config.warmup_s)
-        self._warm_quiet = True
-        self._quiet_began = now
+        """See :meth:`sensord.dialogue.DialoguePort.run_began` (``WarmUp.run_began``)."""
+        self._warm.run_began(now)
 
     def on_working_period(self, now: float) -> None:
-        """See :meth:`sensord.dialogue.DialoguePort.on_working_period`: a device on a working
-        period (an SDS011) sends each frame after its fan ran for 30 s, the first after a
-        power-up too, so a warm-up under way ends: it would drop a measurement, and the
-        next comes a whole period later. A device found on another setting and set to it
-        warms up to the end (the frames it sent before it took the setting may be those
-        of a fan spinning up). The hold of a run's first answers (``run_began``) goes on: the
-        run's fan spins up whatever the setting."""
-        if now >= self._warm_until or self._warm_quiet:
-            return
-        self._warm_until = -math.inf
-        if self._changes.flapping:
-            self._changes.hold()
-        else:
-            self.log.info(
-                "warmed up: readings are published",
-                warmup_s=self.config.warmup_s,
-                why="the device is on its working period: each frame follows its fan's run",
-            )
+        """See :meth:`sensord.dialogue.DialoguePort.on_working_period`
+        (``WarmUp.on_working_period``)."""
+        self._warm.on_working_period(now)
 
     def _parse_frames(self, frames: list[bytes], now: float) -> None:
         """Each frame, cut at ``now``, through the parser into its channels' values; errors
@@ -1757,7 +1649,7 @@ class SensorRuntime:
         at most once a minute: a warning, or at info level within ``warmup_s`` of the port's
         open (a device powered with the host boots then), as is the set-up's run after it."""
         warmup_s = self.config.warmup_s
-        self._warm_again(now, None)
+        self._warm.again(now, None)
         if self.dialogue is not None:
             self.dialogue.booting()
         at_open = now - self._port_opened_at <= warmup_s
@@ -1784,32 +1676,12 @@ class SensorRuntime:
                 )
         self._boot_frame_at = now
 
-    def _warm_again(self, now: float, why: str | None) -> None:
-        """The device may have just been powered or woken at ``now``, its port open all
-        along: its readings are published ``warmup_s`` after it (a simulated or replayed
-        port never warms up). A warm-up that starts is logged as at an open, with ``why``
-        (None: the caller logs it)."""
-        warmup_s = self.config.warmup_s
-        source = self.source
-        if not warmup_s or source is None or source.simulated:
-            return
-        starts = now >= self._warm_until or self._warm_quiet
-        self._warm_quiet = False
-        self._warm_until = max(self._warm_until, now + warmup_s)
-        self._readings_at_warm = self._readings_in()
-        self._warm_began = now
-        self._warm_by_silence = False
-        if starts and why is not None:
-            self.log.info(
-                "warming up: readings are published after warmup_s", warmup_s=warmup_s, why=why
-            )
-
     def woken(self, now: float) -> None:
         """A re-run of the set-up (the sensor was stale: the device asleep, maybe) wrote the
         command that wakes the device at ``now``: a device just woken sends readings of a
         fan not yet settled (the PMS datasheets ask for 30 s after wake-up), so it warms up
         again."""
-        self._warm_again(now, "its set-up woke the device")
+        self._warm.again(now, "its set-up woke the device")
 
     def take_exchange(
         self, frame: bytes, pairs: list[tuple[str, float]], rejected: ParseError | None = None
@@ -1833,9 +1705,9 @@ class SensorRuntime:
             if self.state == "stale":
                 self._set_state("up")
                 self._silence_to_end = False
-            if now < self._warm_until:  # warming up: frames that publish nothing
+            if now < self._warm.until:  # warming up: frames that publish nothing
                 self.ignored += 1
-                self._warm_frames += 1
+                self._warm.frames += 1
                 return
             if rejected is not None:
                 if rejected.reason != "nonfinite" or not self._unmeasured_nan(rejected, frame):
@@ -2035,14 +1907,7 @@ class SensorRuntime:
         rejects = self.rejects
         if rejects.period is not None:
             rejects.sum_up(now)
-        if now >= self._warm_until > -math.inf:
-            self._warm_until = -math.inf
-            if self._warm_quiet:  # a run's first answers held: not logged
-                self._warm_quiet = False
-            elif self._changes.flapping:
-                self._changes.hold()
-            else:
-                self.log.info("warmed up: readings are published", warmup_s=self.config.warmup_s)
+        self._warm.check(now)
         dialogue = self.dialogue
         booted = self._boot_frame_at
         # a frame after the boot's: the device is up, its set-up is due (not before: a booting
@@ -2097,7 +1962,7 @@ class SensorRuntime:
                 )
             ):
                 self._readings_at_invalid_rerun = self._readings_in()
-                self._warm_again(now, "its set-up ran again")
+                self._warm.again(now, "its set-up ran again")
             elif (
                 self._readings_at_invalid_rerun is not None
                 and dialogue is not None

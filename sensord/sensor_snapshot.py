@@ -31,6 +31,15 @@ if TYPE_CHECKING:  # loaded by the sensors that use them
 __all__ = ["STAGE_REJECT_REASONS", "SnapshotSensor", "add_step", "sensor_snapshot"]
 
 
+class WarmingUp(Protocol):
+    """What ``sensor_snapshot`` reads of a sensor's warm-up (``sensord.warm_up.WarmUp``)."""
+
+    @property
+    def until(self) -> float:
+        """Until when the device warms up (-inf: it does not)."""
+        ...
+
+
 class SnapshotSensor(Protocol):
     """What ``sensor_snapshot`` reads of a sensor (``SensorRuntime``): each member read
     only."""
@@ -51,7 +60,7 @@ class SnapshotSensor(Protocol):
     @property
     def _stale_after_s(self) -> float: ...
     @property
-    def _warm_until(self) -> float: ...
+    def _warm(self) -> WarmingUp: ...
     # its frames and bytes
     @property
     def framer(self) -> Framer: ...
@@ -246,7 +255,7 @@ def sensor_snapshot(sensor: SnapshotSensor) -> SensorSnapshot:
         if sensor._last_error_at is None
         else max(0.0, now - sensor._last_error_at),
         hint=hint,
-        warmup_left_s=sensor._warm_until - now if now < sensor._warm_until else None,
+        warmup_left_s=sensor._warm.until - now if now < sensor._warm.until else None,
         steps=steps,
         channels=tuple(channels),
         line_errors=sensor.line.exported(),

@@ -36,6 +36,7 @@ _DAEMON = frozenset(
         "sensord.daemon",
         "sensord.reader",
         "sensord.sensor",
+        "sensord.warm_up",
         "sensord.export",
         "prometheus_client",
     }
