@@ -196,6 +196,14 @@ MODULES: dict[str, Module] = {
             "tests/test_state_flapping.py",
         ),
     ),
+    "boots": Module(
+        "sensord/boots.py",
+        (
+            "tests/test_frames_field_captures.py",
+            "tests/test_frames_field_quirks.py",
+            "tests/test_setup_reruns.py",
+        ),
+    ),
     **{
         name: Module(
             f"sensord/{name.replace('-', '_')}.py",

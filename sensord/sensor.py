@@ -45,11 +45,16 @@ nothing while it is up, every reading dropped by the filter or none read (``Filt
 When the readings of a device just powered, restarted or woken are published, and the quiet hold
 of the first answers of a run of a device polled on a working period, are the sensor's
 ``WarmUp`` (``sensord.warm_up``), which it asks at its opens (``opened``, ``bus_opened``), when a
-reload replaces it on the same port (``carry_warm_up``), at a boot frame and after a silence
-(``_booted``, ``_silence_ended``), at its tick (``check_stale``) and when the dialogue calls
-(``woken``, ``streams_anew``, ``run_began``, ``on_working_period``); on the path of a chunk the
-sensor only compares the chunk's time with the warm-up's end (``WarmUp.until``) and counts the
-frames it holds back.
+reload replaces it on the same port (``carry_warm_up``), after a silence (``_silence_ended``),
+at its tick (``check_stale``) and when the dialogue calls (``woken``, ``streams_anew``,
+``run_began``, ``on_working_period``); on the path of a chunk the sensor only compares the
+chunk's time with the warm-up's end (``WarmUp.until``) and counts the frames it holds back.
+A device whose frames tell its boot (a frame spec's ``boot_bytes``) has its restarts behind the
+open port told by ``DeviceBoots`` (``sensord.boots``, loaded by a sensor of binary frames),
+which starts the warm-up again and has the dialogue write the set-up again once the device is
+up; the sensor asks it of a frame that publishes nothing (while warming up, or one without
+values), at its opens, its tick and when the dialogue finds a spoilt answer of a boot
+(``spoilt_boot``).
 
 What it reads, its port, the simulation of its device or a capture's replay, is built at each
 open by ``make_source`` (``sensord.sensor_source``, with the choice of a simulation at its
@@ -123,6 +128,7 @@ from sensord.warm_up import WarmUp
 from sensord.watches import FilterWatch, UnreadWatch
 
 if TYPE_CHECKING:  # loaded by the sensors that use them
+    from sensord.boots import DeviceBoots
     from sensord.dialogue import Dialogue
     from sensord.formats.blocks import BlockFramer
     from sensord.formats.frames import FrameFramer
@@ -456,19 +462,22 @@ class SensorRuntime:
         #: the next frame ends a silence: the sensor is stale, or its polled device left
         #: ``SILENT_POLLS`` requests in a row unanswered (``went_silent``)
         self._silence_to_end = False
-        #: what tells a frame the device sends while it boots (None: the format has none),
-        #: and when the last such frame came while the set-up is still to be written again
-        #: after it (None: no boot pending)
-        self._booting: Callable[[bytes], bool] | None = None
-        self._boot_frame_at: float | None = None
+        #: the device's restarts, told by the frames it sends while it boots
+        #: (``sensord.boots``; None: the format has no such frames)
+        self._boots: DeviceBoots | None = None
         #: of a polled device, what tells the status byte of a frame the device refuses
         #: (None: its format has no status byte), for the dialogue's count of the requests
         #: it refuses
         self._refusal_status: Callable[[bytes], int | None] | None = None
         if spec.format == "frames" and spec.frame is not None:
+            from sensord.boots import DeviceBoots  # noqa: PLC0415  (loaded by a sensor of binary frames)
             from sensord.formats.frames_decode import boot_check, status_check  # noqa: PLC0415  (loaded by a sensor of binary frames)
 
-            self._booting = boot_check(spec.frame)
+            booting = boot_check(spec.frame)
+            if booting is not None:
+                self._boots = DeviceBoots(
+                    self, booting, log=self.log, errors=self._errors, warm_again=self._warm.again
+                )
             if config.poll is not None:
                 self._refusal_status = status_check(spec.frame)
         #: the readings taken when the set-up ran again because every frame was marked
@@ -481,11 +490,6 @@ class SensorRuntime:
             spec.frame.silence_s if spec.format == "frames" and spec.frame is not None else None
         )
         self._chunk_at = -math.inf
-        #: the boot pending was the doing of a set-up command (MH-Z19 ``range``)
-        self._boot_by_setup = False
-        #: whether that frame came within ``warmup_s`` of the port's open (a device powered
-        #: with the host boots then)
-        self._boot_at_open = False
 
         # counters (plain ints, exported by the collector)
         self.ignored = 0
@@ -955,7 +959,8 @@ class SensorRuntime:
             self._at_frame()
         self._silent_connection.opened(self.bytes_read, now)
         self._warm.opened(source, now)
-        self._boot_frame_at = None  # the set-up of this connect follows
+        if self._boots is not None:  # the set-up of this connect follows
+            self._boots.opened()
         if self.state != "stale":  # a silence of the connection before is not this one's
             self._silence_to_end = False
         # a connection opened again for its silence goes on with the re-runs' wait: the
@@ -1456,9 +1461,9 @@ class SensorRuntime:
         if now < self._warm.until:  # warming up: frames that publish nothing
             self.ignored += len(frames)
             self._warm.frames += len(frames)
-            booting = self._booting
-            if booting is not None and any(map(booting, frames)):
-                self._booted(now)
+            boots = self._boots
+            if boots is not None and any(map(boots.is_boot, frames)):
+                boots.booted(now)
             return
         values_of = self._values_of
         values = values_of(frames) if values_of is not None else None
@@ -1578,11 +1583,8 @@ class SensorRuntime:
 
     def spoilt_boot(self, frame: bytes, now: float) -> bool:
         """See :meth:`sensord.dialogue.DialoguePort.spoilt_boot`."""
-        booting = self._booting
-        if booting is None or not booting(frame):
-            return False
-        self._booted(now)
-        return True
+        boots = self._boots
+        return boots is not None and boots.spoilt(frame, now)
 
     def streams_anew(self, now: float) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.streams_anew`: a PMS powered anew sends
@@ -1634,47 +1636,11 @@ class SensorRuntime:
                 continue
             if not pairs:
                 self.ignored += 1
-                if self._booting is not None and self._booting(frame):
-                    self._booted(now)
+                if self._boots is not None and self._boots.is_boot(frame):
+                    self._boots.booted(now)
                 continue
             for channel, value in pairs:
                 append_to[channel](value)
-
-    def _booted(self, now: float) -> None:
-        """A frame came at ``now`` that the device sends only while it boots: it restarted
-        (power that sagged or was cut, behind a port that stayed open). Its warm-up starts
-        again (the readings of a device just powered are published ``warmup_s`` after its
-        last such frame), and its set-up commands, which a restart undoes, are written again
-        once a frame without the boot bytes comes (``check_stale``). Logged once a restart,
-        at most once a minute: a warning, or at info level within ``warmup_s`` of the port's
-        open (a device powered with the host boots then), as is the set-up's run after it."""
-        warmup_s = self.config.warmup_s
-        self._warm.again(now, None)
-        if self.dialogue is not None:
-            self.dialogue.booting()
-        at_open = now - self._port_opened_at <= warmup_s
-        self._boot_at_open = at_open
-        if self._boot_frame_at is None:
-            dialogue = self.dialogue
-            self._boot_by_setup = dialogue is not None and dialogue.restarted_by_setup(now)
-            held = self._errors.check("booted")
-            if held is not None:
-                hint = (
-                    "it restarts once it took a set-up command (MH-Z19 range); the others, "
-                    "which the restart undid, are written again once it is up"
-                    if self._boot_by_setup
-                    else "a restart the host did not cause: check the sensor's supply and "
-                    "wiring (one that sags under the sensor's current peaks restarts it); its "
-                    "set-up commands are written again once it is up"
-                )
-                (self.log.info if at_open or self._boot_by_setup else self.log.warning)(
-                    "device restarted: it sent a frame of its boot",
-                    warmup_s=warmup_s,
-                    setup=self.config.setup_names(),
-                    hint=hint,
-                    suppressed=held,
-                )
-        self._boot_frame_at = now
 
     def woken(self, now: float) -> None:
         """A re-run of the set-up (the sensor was stale: the device asleep, maybe) wrote the
@@ -1908,26 +1874,9 @@ class SensorRuntime:
         if rejects.period is not None:
             rejects.sum_up(now)
         self._warm.check(now)
+        if self._boots is not None:
+            self._boots.settled(now)
         dialogue = self.dialogue
-        booted = self._boot_frame_at
-        # a frame after the boot's: the device is up, its set-up is due (not before: a booting
-        # device would undo it)
-        if (
-            booted is not None
-            and self.last_frame_at is not None
-            and self.last_frame_at > booted
-            and (
-                dialogue is None
-                or dialogue.rerun(
-                    now,
-                    "the device restarted",
-                    wait=False,
-                    expected=self._boot_at_open or self._boot_by_setup,
-                    without_restarting=self._boot_by_setup,
-                )
-            )
-        ):
-            self._boot_frame_at = None
         if dialogue is not None and dialogue.setting_up:
             return  # set-up commands under way (a polled device is asked only after them)
         self._filter_watch.check(now, self.state == "up", self._channel_list, self._stale_after_s)

@@ -64,6 +64,7 @@ FRAME_MODULES = frozenset(
         "sensord.formats.presets",
         "sensord.formats.acks",
         "sensord.dialogue",
+        "sensord.boots",
     }
 )
 
