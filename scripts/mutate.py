@@ -204,6 +204,14 @@ MODULES: dict[str, Module] = {
             "tests/test_setup_reruns.py",
         ),
     ),
+    "pauses": Module(
+        "sensord/pauses.py",
+        (
+            "tests/test_frames_oncall.py",
+            "tests/test_frames_field_quirks.py",
+            "tests/test_stale_hints.py",
+        ),
+    ),
     **{
         name: Module(
             f"sensord/{name.replace('-', '_')}.py",

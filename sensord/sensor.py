@@ -29,18 +29,21 @@ hourly summary, ``no reading: every frame rejected`` and its ``/status`` hint) b
 ``FrameRejects`` (``sensord.rejects``), which the sensor calls when a frame is rejected, at
 its tick (``check_stale``) and when its state changes.
 
-Five more jobs are objects the sensor asks, none of them on the path of a chunk: when a port
-that failed is tried again and which failed opens are logged (``ReopenWatch``,
-``OpenFailures``: ``sensord.reopen``, shared with a bus's port), at ``try_open``,
-``open_failed`` and ``disconnect``; how its network connection ended and what that makes of
-the opens after it (``ConnectionEnds``: ``sensord.connection``), at ``open_failed``,
+Six more jobs are objects the sensor asks, none of them on the path of a chunk but for the
+first frame after a stale spell: when a port that failed is tried again and which failed opens
+are logged (``ReopenWatch``, ``OpenFailures``: ``sensord.reopen``, shared with a bus's port),
+at ``try_open``, ``open_failed`` and ``disconnect``; how its network connection ended and what
+that makes of the opens after it (``ConnectionEnds``: ``sensord.connection``), at ``open_failed``,
 ``opened``, ``disconnect`` and ``tick``, and how long it has carried no byte, with the
 reopens in a row while stale (``SilentConnection``, beside it), at ``opened``, ``tick`` and
 ``disconnect``; why its state flaps (``StateFlapping``: ``sensord.flapping``), at each
 state change; of an NMEA receiver, whether it has a fix (``FixWatch``: ``sensord.fix``), at
-its housekeeping (``remind``), its opens and ``snapshot``; and which of its channels publish
+its housekeeping (``remind``), its opens and ``snapshot``; which of its channels publish
 nothing while it is up, every reading dropped by the filter or none read (``FilterWatch``,
-``UnreadWatch``: ``sensord.watches``), at its ticks and housekeeping.
+``UnreadWatch``: ``sensord.watches``), at its ticks and housekeeping; and whether its
+device's frames come on a steady period longer than ``stale_after_s``, the hint it keeps for
+the next stale spell (``SteadyPauses``: ``sensord.pauses``), as a frame ends a stale spell, as
+it goes stale and at its opens.
 
 When the readings of a device just powered, restarted or woken are published, and the quiet hold
 of the first answers of a run of a device polled on a working period, are the sensor's
@@ -104,6 +107,7 @@ from sensord.log import (
     RateLimiter,
     shown,
 )
+from sensord.pauses import SteadyPauses
 from sensord.rejects import FrameRejects
 from sensord.reopen import (
     PROVEN_AFTER_S,
@@ -122,7 +126,7 @@ from sensord.sources.base import Source
 from sensord.sources.echo import EchoCounts
 from sensord.sources.serial_port import SerialSource
 from sensord.stage import StepTimer
-from sensord.stale_hints import STEADY_PAUSE_TOLERANCE, silence_since, steady_pause_hint
+from sensord.stale_hints import silence_since
 from sensord.uart import LineErrors
 from sensord.warm_up import WarmUp
 from sensord.watches import FilterWatch, UnreadWatch
@@ -502,12 +506,10 @@ class SensorRuntime:
         #: frame's chunk (``_silent_since_frame``)
         self._byte_at = -math.inf
         self._quiet_s = 0.0
-        #: the last pause between two frames that a frame ended while the sensor was stale,
-        #: the frame count then, and the hint while two such pauses running were alike
-        #: (``_pause_ended``)
-        self._pause_s: float | None = None
-        self._frames_at_pause = 0
-        self.pause_hint: str | None = None
+        #: the pauses between frames that frames end while the sensor is stale, and the hint
+        #: of a device that sends on a period longer than the stale timeout
+        #: (``sensord.pauses``)
+        self._pauses = SteadyPauses(self)
         #: the set-up gives the device a working period (an SDS011's ``working_period=N``,
         #: N > 0): it sends one frame a period, after its fan ran, each a measurement
         self._periodic = False
@@ -756,6 +758,12 @@ class SensorRuntime:
         )
 
     @property
+    def pause_hint(self) -> str | None:
+        """The hint of a device whose frames come on a steady period longer than the stale
+        timeout (``sensord.pauses``); None while they do not."""
+        return self._pauses.hint
+
+    @property
     def up(self) -> bool:
         return self.state == "up"
 
@@ -954,7 +962,7 @@ class SensorRuntime:
         if self.last_frame_at is not None:
             self._frame_before_open = self.last_frame_at
         self.last_frame_at = None
-        self._pause_s = self.pause_hint = None  # a period is the same connection's
+        self._pauses.forget()  # a period is the same connection's
         if not goes_on:  # the bytes since the last frame, or the first quiet open, for the hint
             self._at_frame()
         self._silent_connection.opened(self.bytes_read, now)
@@ -1491,7 +1499,7 @@ class SensorRuntime:
             self._proven(now)
             return
         if self.state == "stale":
-            self._set_state("up", **self._pause_ended(now, previous))
+            self._set_state("up", **self._pauses.ended(now, previous))
             dialogue = self.dialogue
             if dialogue is not None:
                 dialogue.back_from_stale()
@@ -1570,7 +1578,7 @@ class SensorRuntime:
         cut: the sensor keeps its working period through one): one its set-up sets
         (``working_period=N``), or whose frames come on a steady period longer than the
         stale timeout (``pause_hint``: a period another program set)."""
-        if self._frame_framer is None or self.pause_hint is not None or self._periodic:
+        if self._frame_framer is None or self._pauses.hint is not None or self._periodic:
             return False
         for frame in frames:
             try:
@@ -1882,8 +1890,7 @@ class SensorRuntime:
         self._filter_watch.check(now, self.state == "up", self._channel_list, self._stale_after_s)
         last = self.last_frame_at if self.last_frame_at is not None else self._opened_at
         if self.state == "up" and now - last > self._stale_after_s:
-            if self.framer.frames - self._frames_at_pause > 1:  # it streamed: no period
-                self._pause_s = self.pause_hint = None
+            self._pauses.went_stale()
             self._stale_with_hint(silence_since(self, last), now, silent_for_s=round(now - last, 3))
         elif (
             self.state == "stale"
@@ -1970,27 +1977,6 @@ class SensorRuntime:
         self.last_error = reason
         self._ends.reopening_stale = True
         self._ends.closed_at = now
-
-    def _pause_ended(self, now: float, previous: float | None) -> dict[str, Any]:
-        """A frame came at ``now`` to a stale sensor whose frame before came at ``previous``
-        (None: none since the port opened): the pause, for the ``up`` log line, and when it
-        is as long as the pause before (within :data:`STEADY_PAUSE_TOLERANCE`), the hint
-        that the device sends on a period longer than the stale timeout (an SDS011 on a
-        working period), kept for the next stale hint. Runs only on the change from stale."""
-        if previous is None:
-            return {}
-        pause = now - previous
-        before, self._pause_s = self._pause_s, pause
-        self._frames_at_pause = self.framer.frames
-        fields: dict[str, Any] = {"pause_s": round(pause, 1)}
-        if before is None or abs(pause - before) > STEADY_PAUSE_TOLERANCE * max(pause, before):
-            self.pause_hint = None
-            return fields
-        self.pause_hint = steady_pause_hint(
-            pause, self._stale_after_s, self.config.preset, self.config.setup_names()
-        )
-        fields["hint"] = self.pause_hint
-        return fields
 
     def _port_shared(self) -> str | None:
         """What ``sensord.shared_port`` found on the port open now: another process that

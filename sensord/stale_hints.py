@@ -4,9 +4,9 @@ checksum, a frame spec's mistake, a known device's quirk); without, the port's k
 replay's gap, a simulation's pace, a serial server that ends idle connections or is silent),
 the wiring to check, the set-up commands that got no reply either, and a known device's
 causes of silence. The sensor keeps the hint for ``/status`` and logs it with its state
-lines (``SensorRuntime._stale_with_hint``, ``_note_hint``). Also the hint of a device whose
-frames come on a period longer than the stale timeout (``steady_pause_hint``), and that of a
-polled device whose answers the line spoils (``SPOILT_ANSWERS_HINT``).
+lines (``SensorRuntime._stale_with_hint``, ``_note_hint``). Also the hint of a polled device
+whose answers the line spoils (``SPOILT_ANSWERS_HINT``); a device whose frames come on a period
+longer than the stale timeout has its own (``pause_hint``, ``sensord.pauses``).
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ if TYPE_CHECKING:  # loaded by the sensors that use them
 
 __all__ = [
     "SPOILT_ANSWERS_HINT",
-    "STEADY_PAUSE_TOLERANCE",
     "StaleSensor",
     "silence_since",
-    "steady_pause_hint",
 ]
 
 #: The stale hint of a polled device whose polls since its last frame were answered with its
@@ -47,41 +45,6 @@ SPOILT_ANSWERS_HINT = (
     "is read; the device is powered: check the cable (its length, the ground shared with the "
     "adapter) and the adapter"
 )
-
-#: How much two pauses between frames, each ended by a frame while the sensor was stale, may
-#: differ (a fraction of the longer) to count as the device's steady period: an SDS011 on a
-#: working period sends within a second or two of it.
-STEADY_PAUSE_TOLERANCE = 0.05
-
-
-def steady_pause_hint(
-    pause_s: float, stale_after_s: float, preset: str | None, setup: tuple[str, ...]
-) -> str:
-    """Why frames come once every ``pause_s``, longer than ``stale_after_s``: the device's
-    own period, and for an SDS011 whose set-up sets no working period, the working period it
-    was given by another program, when the pause is one (a whole number of minutes, 1..30,
-    within :data:`STEADY_PAUSE_TOLERANCE`)."""
-    hint = (
-        f"frames come once every {pause_s:.0f} s, two pauses running, and stale_after_s is "
-        f"{stale_after_s:g} s: set stale_after_s above the device's period, or find out why "
-        "it pauses"
-    )
-    minutes = round(pause_s / 60.0)
-    if (
-        preset == "sds011"
-        and 1 <= minutes <= 30
-        and abs(pause_s - 60.0 * minutes) <= STEADY_PAUSE_TOLERANCE * pause_s
-    ):
-        from sensord.formats.presets import working_period_s  # noqa: PLC0415  (loaded by a sensor with a preset)
-
-        if working_period_s(preset, setup) == 0.0:
-            hint += (
-                f"; an SDS011 on a working period of {minutes} minutes (another program set "
-                "it, and the sensor keeps it through a power cycle) sends one frame every "
-                f'{minutes} minutes: setup = ["working_period={minutes}"] expects that, '
-                '["working_period=0"] brings back a frame a second'
-            )
-    return hint
 
 
 @functools.cache

@@ -37,6 +37,7 @@ _DAEMON = frozenset(
         "sensord.reader",
         "sensord.sensor",
         "sensord.warm_up",
+        "sensord.pauses",
         "sensord.export",
         "prometheus_client",
     }
