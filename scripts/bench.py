@@ -66,6 +66,7 @@ from harness.balance import stage_steps, step_problems
 from harness.common import HarnessError, free_port
 from harness.config import channel_toml, sensor_toml
 from harness.daemon import DaemonProcess, http_get
+from harness.modbus_devices import ModbusDevices
 from harness.notify import NotifyListener
 from harness.proc import TaskSample, cpu_s, kill_group, rss_mib
 from harness.pty import PtyPair, ptys
@@ -1040,24 +1041,6 @@ MODBUS_REGISTERS = 2
 P10_INTERVAL_S = 0.01
 
 
-def role_modbus_device(spec: dict[str, Any]) -> int:
-    """Modbus RTU devices on a pty: pymodbus's ModbusSerialServer on one end of a relayed pty
-    pair, requests to ``silent`` unit ids dropped (dead devices). Prints ``ready PATH`` (the end
-    to open) and serves until its standard input closes."""
-    from harness.modbus import ModbusServer, PtyRelay  # noqa: PLC0415 - this role only
-
-    units: list[int] = spec["units"]
-    with (
-        PtyRelay(silent_units=spec.get("silent", [])) as relay,
-        ModbusServer(units, "serial", relay.far.path) as server,
-    ):
-        for unit in units:
-            server.set(unit, "input", 0, [unit * 100 + a for a in range(MODBUS_REGISTERS)])
-        print(f"ready {relay.near.path}", flush=True)
-        sys.stdin.read()
-    return 0
-
-
 def _modbus_devices(path: str, units: Sequence[int], interval_s: float, timeout_s: float) -> str:
     tables = []
     for unit in units:
@@ -1197,31 +1180,22 @@ def role_modbus_intervals(spec: dict[str, Any]) -> int:
     return 0
 
 
-class ModbusDevices:
-    """``role_modbus_device`` in a process of its own: the devices' CPU is not measured."""
-
-    def __init__(self, units: Sequence[int], silent: Sequence[int] = ()) -> None:
-        spec = {"units": list(units), "silent": list(silent)}
-        self.proc = spawn(
-            [PYTHON, str(BENCH), "--role", "modbus-device", "--spec", json.dumps(spec)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().split()
-        if len(line) != 2 or line[0] != "ready":
-            raise BenchError(f"the Modbus devices did not start: {line!r}")
-        self.path = line[1]
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+def modbus_devices(units: Sequence[int], silent: Sequence[int] = ()) -> ModbusDevices:
+    """Modbus RTU devices ``units`` on a pty, served by a process of their own
+    (``harness.modbus_devices``): their CPU is not measured. Each holds ``unit * 100 +
+    address`` in its first MODBUS_REGISTERS input registers; requests to ``silent`` unit ids
+    get no answer (dead devices)."""
+    values = [
+        (unit, "input", 0, [unit * 100 + a for a in range(MODBUS_REGISTERS)]) for unit in units
+    ]
+    devices = ModbusDevices(units, values, silent=silent)
+    try:
+        devices.start()
+    except HarnessError as exc:
+        raise BenchError(str(exc)) from None
+    if devices.proc is not None:
+        _children.append(devices.proc)
+    return devices
 
 
 def _modbus_role(role: str, spec: dict[str, Any], timeout_s: float) -> dict[str, Any]:
@@ -1259,7 +1233,7 @@ def scenario_p10(plan: Plan) -> list[Row]:
     )
     devices: ModbusDevices | None = None
     try:
-        devices = ModbusDevices([1])
+        devices = modbus_devices([1])
         back_to_back: list[float] = []
         floor: list[float] = []
         for rep in range(plan.modbus_reps):
@@ -1306,7 +1280,7 @@ def scenario_p10(plan: Plan) -> list[Row]:
         row.error = str(exc)
     finally:
         if devices is not None:
-            devices.close()
+            devices.stop()
     return [row]
 
 
@@ -1329,7 +1303,7 @@ def scenario_p11(plan: Plan) -> list[Row]:
     )
     devices: ModbusDevices | None = None
     try:
-        devices = ModbusDevices(range(1, 10), silent=[10])
+        devices = modbus_devices(range(1, 10), silent=[10])
         for rep in range(plan.modbus_reps):
             spec = {"path": devices.path, "units": list(range(1, 11)), "seconds": plan.p11_s}
             result = _modbus_role("modbus-intervals", spec, plan.p11_s + 60)
@@ -1355,7 +1329,7 @@ def scenario_p11(plan: Plan) -> list[Row]:
         median_row.error = p95_row.error = str(exc)
     finally:
         if devices is not None:
-            devices.close()
+            devices.stop()
     return [median_row, p95_row]
 
 
@@ -2286,7 +2260,6 @@ ROLES: dict[str, Callable[[dict[str, Any]], int]] = {
     "writer": role_writer,
     "consume": role_consume,
     "chain": role_chain,
-    "modbus-device": role_modbus_device,
     "modbus-client": role_modbus_client,
     "modbus-intervals": role_modbus_intervals,
 }
