@@ -4,10 +4,12 @@ pymodbus serial server answers on a pty."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness.host_lag import HostLag
 from harness.modbus import ModbusServer, PtyRelay
 from harness.tcp_relay import TcpRelay
 
@@ -186,9 +188,16 @@ channels = [{{ name = "power" }}]
         assert main([*read, "--sensor", "sun2000", "-c", str(path)]) == 0
         assert "     81: 0x11d7   4567" in capsys.readouterr().out
         assert relay.dropped_early == 0
-        assert main([*read, relay.url(), "--unit", "1", "--timeout", "0.3"]) == 1
+        started, cpu = time.monotonic(), time.thread_time()
+        with HostLag() as lag:
+            assert main([*read, relay.url(), "--unit", "1", "--timeout", "0.3"]) == 1
+        elapsed, cpu = time.monotonic() - started, time.thread_time() - cpu
         err = capsys.readouterr().err
         assert "no response from unit 1 within 0.3 s" in err
+        # the request's timeout, then as long again for a late answer to it (a gateway
+        # answers each request once, however late), asleep meanwhile
+        assert 0.6 <= elapsed <= 0.6 + 0.2 + lag.total_s(), (elapsed, str(lag))
+        assert cpu < 0.1 * elapsed, (cpu, elapsed)
         assert "is read with --connect-delay 1 (modbus.connect_delay_s)" in err
         assert relay.dropped_early == 1
         assert main([*read, relay.url(), "--connect-delay", "0.6"]) == 0
