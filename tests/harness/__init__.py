@@ -14,6 +14,8 @@ Modules, one job each:
 ``balance``  per-step record accounting checks with the per-reason counts a scenario implies;
 ``line_player`` frames written onto a line at set times by a process of its own, which
              records when it wrote them and how late the host let it run;
+``rtu_responder`` an RTU device's answers (late, in an adapter's pieces, cut, or none) to each
+             request, written by a process of its own;
 ``modbus_devices`` Modbus RTU devices (pymodbus's serial server behind a pty relay) served
              by a process of their own, which records how long each answer took;
 ``host_lag`` how late the host ran the test's own process, and scenarios played again

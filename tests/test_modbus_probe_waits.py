@@ -1,0 +1,246 @@
+"""How ``sensord modbus read`` waits on a real RTU line for a device that does not answer,
+answers late, or answers in pieces (``sensord.probe_wire``: ``await_response`` and
+``drain_after_timeout``).
+
+The probe runs in the test's process on a real pty; the device is an
+:class:`~harness.rtu_responder.RtuResponder`, a process of its own that reads each request
+and writes its answer's bytes at the times a device and its adapter send them: a pymodbus
+server answers at once and whole, never late or in pieces. The answers are the frames a
+device sends (their CRC computed by pymodbus, ``harness.modbus.rtu_frame``). What the
+devices do is what real ones were seen to do:
+
+* no answer: a unit that is off or has another unit id, as libmodbus's users met it
+  (stephane/libmodbus#83: "Slave 2 (off, disconnected or unresponsive)");
+* a late answer: a Fronius Primo answers just past a 500 ms timeout (stephane/libmodbus#776:
+  300 ms gave 707 errors in 1000 reads, 600 ms none), and a late answer taken for the next
+  request's is the harm the wait after a timeout prevents (pymodbus-dev/pymodbus#2636:
+  "Request 2: Response 1 # returned as wrong response"; zephyrproject-rtos/zephyr#63668);
+* pieces: an FTDI adapter hands the bytes over every 16 ms (its latency timer), so a long
+  answer comes in chunks further apart than the line's silence (pymodbus-dev/pymodbus#880:
+  "Data is sent in batches every 16 ms"; sourceperl/modbus-serial-monitor#4, a 125-register
+  answer cut in three by such gaps).
+
+A play whose responder or test process the host held back past what its bounds allow is
+played again (``harness.host_lag.steadily``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+
+import pytest
+from harness.host_lag import HostLag, steadily
+from harness.modbus import rtu_frame
+from harness.pty import PtyPair
+from harness.rtu_responder import RtuResponder
+
+from sensord.cli import main
+
+#: The probe's timeout in these tests.
+TIMEOUT_S = 0.2
+
+#: How long past its time the probe's wait may end on a steady host: the opening of the port
+#: and the time to write its request and read the answer, measured at 10 to 20 ms here.
+SLACK_S = 0.08
+
+#: How far the host may hold the test's process or the responder back in a play that is
+#: asserted on without being played again.
+HELD_S = 0.03
+
+#: An answer to a read of one holding register of unit 1, 0x0102.
+ONE_REGISTER = rtu_frame(bytes([1, 3, 2, 0x01, 0x02]))
+
+
+@dataclasses.dataclass
+class Probed:
+    """What ``sensord modbus read`` did against a responder: its exit code and output, how
+    long it took and how much CPU its thread used, when the responder read each request,
+    and how late the host ran the test's process (``lag``) and the responder (``slip_s``)."""
+
+    code: int
+    out: str
+    err: str
+    elapsed_s: float
+    cpu_s: float
+    asked: list[float]
+    lag: HostLag
+    slip_s: float
+
+    @property
+    def held_s(self) -> float:
+        """How long the host held the play back, in all: the test's process (past the
+        timer's own lateness) and the responder at its worst."""
+        return self.lag.total_s() + self.slip_s
+
+
+def probe(
+    capsys: pytest.CaptureFixture[str],
+    answers: list[list[tuple[float, bytes]]],
+    options: list[str],
+    baudrate: int = 19200,
+) -> tuple[Probed, str]:
+    """``sensord modbus read`` of unit 1 on a pty whose device answers ``answers`` (see
+    :class:`RtuResponder`), with ``options``; played again while the host held it back."""
+
+    def scenario() -> tuple[Probed, Probed]:
+        with PtyPair() as port:
+            assert port.master_fd is not None
+            with RtuResponder(port.master_fd, answers) as responder, HostLag() as lag:
+                argv = ["modbus", "read", port.path, "--unit", "1", "--baudrate", str(baudrate)]
+                started, cpu = time.monotonic(), time.thread_time()
+                code = main([*argv, *options])
+                elapsed, cpu = time.monotonic() - started, time.thread_time() - cpu
+        captured = capsys.readouterr()
+        played = Probed(
+            code,
+            captured.out,
+            captured.err,
+            elapsed,
+            cpu,
+            responder.asked,
+            lag,
+            responder.slip_s,
+        )
+        return played, played
+
+    def held(played: Probed) -> str:
+        if played.lag.max_s > HELD_S:
+            return f"the host held the test's process back {played.lag.max_s:.3f} s"
+        if played.slip_s > HELD_S:
+            return f"the host held the responder back {played.slip_s:.3f} s"
+        return ""
+
+    return steadily(scenario, held)
+
+
+def lateness(err: str) -> float:
+    """How late after its request the probe's stderr ``err`` says the answer came."""
+    found = re.search(r"^unit 1 answered (\d+\.\d\d) s after the request, past the", err, re.M)
+    assert found is not None, err
+    return float(found[1])
+
+
+def test_the_probe_waits_its_timeout_and_the_unit_s_quiet_for_a_device_that_does_not_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A device that never answers: the probe waits for the answer its timeout (0.2 s), then,
+    as the daemon's bus drains a device after a timeout, until the unit has been quiet for
+    the timeout again before it asks again (``--retries 1``): 0.4 s from request to request,
+    and 0.8 s in all before it tells that nothing came. It sleeps while it waits: its thread
+    takes a few milliseconds of CPU over the 0.8 s, not a core."""
+    played, how = probe(
+        capsys, [], ["--holding", "0", "--timeout", str(TIMEOUT_S), "--retries", "1"]
+    )
+    assert played.code == 1, (played.err, how)
+    assert f"no response from unit 1 within {TIMEOUT_S:g} s" in played.err, how
+    assert "nothing came" in played.err, how
+    assert len(played.asked) == 2, (played.asked, how)
+    # the timeout, then the unit quiet for the timeout (the request's bytes take 4 ms at
+    # 19200 baud, written at once to a pty)
+    gap = played.asked[1] - played.asked[0]
+    assert 2 * TIMEOUT_S - 0.01 <= gap <= 2 * TIMEOUT_S + SLACK_S + played.held_s, (gap, how)
+    assert 4 * TIMEOUT_S <= played.elapsed_s <= 4 * TIMEOUT_S + 2 * SLACK_S + played.held_s, (
+        played.elapsed_s,
+        how,
+    )
+    assert played.cpu_s < 0.1 * played.elapsed_s, (played.cpu_s, played.elapsed_s, how)
+
+
+def test_the_probe_takes_an_answer_after_its_timeout_as_late_by_its_time_from_the_request(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A device that answers 0.3 s after the request, past the probe's 0.2 s timeout: the
+    answer comes while the probe waits for the unit's quiet after the timeout (until 0.4 s),
+    where it is taken as a late answer, its lateness counted from the request. The probe
+    prints its registers, says how late it came and the timeout to set, and exits 1 (a read
+    with these settings fails)."""
+    played, how = probe(
+        capsys, [[(0.3, ONE_REGISTER)]], ["--holding", "0", "--timeout", str(TIMEOUT_S)]
+    )
+    assert played.code == 1, (played.err, how)
+    assert "      0: 0x0102    258\n" in played.out, how
+    assert "no response" not in played.err, how
+    late_s = lateness(played.err)
+    assert 0.3 - 0.005 <= late_s <= 0.3 + SLACK_S + played.held_s, (late_s, how)  # told to 10 ms
+    assert len(played.asked) == 1, how
+
+
+def ftdi_chunks(frame: bytes, baudrate: int, begin_s: float) -> list[tuple[float, bytes]]:
+    """``frame`` as an FTDI adapter hands it over: what the line carried by each tick of its
+    16 ms latency timer, at that tick; the frame's first byte on the line ``begin_s`` after
+    the request."""
+    char = 10 / baudrate
+    chunks = []
+    tick = 0.016
+    sent = 0
+    at = begin_s + tick
+    while sent < len(frame):
+        upto = min(len(frame), int((at - begin_s) / char))
+        if upto > sent:
+            chunks.append((at, frame[sent:upto]))
+            sent = upto
+        at += tick
+    return chunks
+
+
+def test_the_probe_reads_an_answer_in_an_adapter_s_pieces_begun_in_its_time_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """125 registers at 9600 baud take 266 ms on the line; the device begins them 0.1 s after
+    the request, and an FTDI adapter hands them over in 17 chunks 16 ms apart, each gap four
+    times the line's silence (3.6 ms), the last chunk 0.38 s after the request, past the
+    0.2 s timeout. The answer begun in time is read whole, as the daemon reads it: the
+    registers are printed and the probe exits 0, telling no late answer."""
+    words = list(range(1000, 1125))
+    frame = rtu_frame(bytes([1, 3, 250, *(b for w in words for b in w.to_bytes(2, "big"))]))
+    chunks = ftdi_chunks(frame, 9600, 0.1)
+    assert len(chunks) == 17
+    assert chunks[-1][0] > TIMEOUT_S + 0.15
+    played, how = probe(
+        capsys,
+        [chunks],
+        ["--holding", "0", "--count", "125", "--timeout", str(TIMEOUT_S)],
+        baudrate=9600,
+    )
+    assert played.code == 0, (played.err, how)
+    assert "      0: 0x03e8   1000\n" in played.out, how
+    assert "    124: 0x0464   1124\n" in played.out, how
+    assert "answered" not in played.err, how
+    assert "timeout" not in played.err, how
+    assert len(played.asked) == 1, how
+
+
+#: 125 registers (1000 to 1124) of unit 1 as one RTU answer: 255 bytes, 266 ms at 9600 baud.
+LONG_ANSWER = rtu_frame(
+    bytes([1, 3, 250, *(b for w in range(1000, 1125) for b in w.to_bytes(2, "big"))])
+)
+
+
+def test_the_probe_waits_for_the_rest_of_a_cut_answer_as_long_as_it_can_come(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A device whose answer stops after 92 of its 255 bytes, 0.2 s after the request (a
+    transmitter turned off mid-frame): the probe waits past its timeout for the rest as long
+    as the line can carry it and an adapter hold it (0.42 s after the request), then for the
+    unit's quiet (the timeout again), and tells that no answer came, naming the bytes that
+    did; it does not wait on."""
+    chunks = ftdi_chunks(LONG_ANSWER, 9600, 0.1)[:6]
+    came = sum(len(chunk) for _, chunk in chunks)
+    rest_s = chunks[-1][0] + (len(LONG_ANSWER) - came) * 10 / 9600 + 3.5 * 10 / 9600 + 0.05
+    played, how = probe(
+        capsys,
+        [chunks],
+        ["--holding", "0", "--count", "125", "--timeout", str(TIMEOUT_S)],
+        baudrate=9600,
+    )
+    assert played.code == 1, (played.err, how)
+    assert f"no response from unit 1 within {TIMEOUT_S:g} s" in played.err, how
+    assert f"{came} bytes came that make no Modbus frame" in played.err, how
+    expected = rest_s + TIMEOUT_S
+    assert expected <= played.elapsed_s <= expected + SLACK_S + played.held_s, (
+        played.elapsed_s,
+        expected,
+        how,
+    )
