@@ -19,6 +19,7 @@ from sensord.formats.modbus_plan import Read
 from sensord.formats.modbus_pymodbus import FUNCTION_CODES
 from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
 from sensord.modbus_timing import (
+    ARRIVAL_SLACK_S,
     LATE_DRAIN_TIMEOUTS,
     LINE_BUSY_LIMIT_S,
     LINE_QUIET_GAP_S,
@@ -159,10 +160,11 @@ def drain_after_timeout(
     when one as late can have come (at most :data:`LATE_DRAIN_TIMEOUTS` timeouts after the
     request), each frame of the unit starting that wait again; and until the line has been
     quiet for its silence and the device's gap (``args.gap``) after the timeout, and for its
-    silence after the last bytes that came and the rest of the frame they begin, unless those
-    bytes have kept it busy for :data:`LINE_BUSY_LIMIT_S`. The answer of the unit to the
-    read that comes meanwhile is a late one, taken into ``late`` with how long after
-    ``sent_at`` it came; its other frames are named on stderr and skipped, and those of other
+    silence after the last bytes that came and the rest of the frame they begin (with
+    :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S` for an adapter that hands that rest over
+    late), unless those bytes have kept it busy for :data:`LINE_BUSY_LIMIT_S`. The answer of
+    the unit to the read that comes meanwhile is a late one, taken into ``late`` with how long
+    after ``sent_at`` it came; its other frames are named on stderr and skipped, and those of other
     unit ids (another master's exchanges) are counted by unit id into ``others``, which the
     caller tells in one line.
 
@@ -227,7 +229,13 @@ def drain_after_timeout(
         if now - heard_at > LINE_QUIET_GAP_S:  # a run of bytes begins
             busy_since = now
         heard_at = now
-        busy_until = now + silence + link.awaited_bytes() * char
+        rest = link.awaited_bytes()
+        busy_until = now + silence + rest * char
+        if rest:
+            # the rest of a frame begun (a late answer in pieces): an adapter hands it over
+            # up to its latency timer after the line carried it, as the wait for an answer
+            # in time has it (``ReplyStarts``)
+            busy_until += ARRIVAL_SLACK_S
         if now - busy_since <= LINE_BUSY_LIMIT_S:
             quiet_until = max(quiet_until, busy_until)
         else:

@@ -167,21 +167,23 @@ def test_the_probe_takes_an_answer_after_its_timeout_as_late_by_its_time_from_th
     assert len(played.asked) == 1, how
 
 
-def ftdi_chunks(frame: bytes, baudrate: int, begin_s: float) -> list[tuple[float, bytes]]:
-    """``frame`` as an FTDI adapter hands it over: what the line carried by each tick of its
-    16 ms latency timer, at that tick; the frame's first byte on the line ``begin_s`` after
-    the request."""
+def ftdi_chunks(
+    frame: bytes, baudrate: int, begin_s: float, phase_s: float = 0.016
+) -> list[tuple[float, bytes]]:
+    """``frame`` as an FTDI adapter hands it over: at each tick of its 16 ms latency timer,
+    what the line carried since the tick before; the frame's first byte on the line
+    ``begin_s`` after the request, the timer's first tick ``phase_s`` after that (it runs on
+    its own, not from the frame)."""
     char = 10 / baudrate
     chunks = []
-    tick = 0.016
     sent = 0
-    at = begin_s + tick
+    at = begin_s + phase_s
     while sent < len(frame):
         upto = min(len(frame), int((at - begin_s) / char))
         if upto > sent:
             chunks.append((at, frame[sent:upto]))
             sent = upto
-        at += tick
+        at += 0.016
     return chunks
 
 
@@ -216,6 +218,34 @@ def test_the_probe_reads_an_answer_in_an_adapter_s_pieces_begun_in_its_time_whol
 LONG_ANSWER = rtu_frame(
     bytes([1, 3, 250, *(b for w in range(1000, 1125) for b in w.to_bytes(2, "big"))])
 )
+
+
+def test_the_probe_takes_a_late_answer_in_an_adapter_s_pieces_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The long answer begun 0.3 s after the request, past the 0.2 s timeout, through an FTDI
+    adapter: its last piece (2 bytes) comes 0.58 s after the request, 16 ms after the piece
+    before, 10 ms after the line's silence that follows the rest of the frame on the wire.
+    The probe's wait for the unit's quiet after the timeout lasts for the rest of the frame
+    begun and the time an adapter holds it: the whole late answer is taken, its registers
+    printed and its lateness told (exit 1), not 253 bytes that make no frame."""
+    chunks = ftdi_chunks(LONG_ANSWER, 9600, 0.3, phase_s=0.008)
+    last = chunks[-1][0]
+    # the last piece: 2 bytes, which the line carried 2 ms after the piece before, and which
+    # the adapter holds to its next tick, 16 ms after that piece
+    assert len(chunks[-1][1]) == 2
+    assert last - chunks[-2][0] == pytest.approx(0.016)
+    played, how = probe(
+        capsys,
+        [chunks],
+        ["--holding", "0", "--count", "125", "--timeout", str(TIMEOUT_S)],
+        baudrate=9600,
+    )
+    assert played.code == 1, (played.err, how)
+    assert "    124: 0x0464   1124\n" in played.out, (played.err, how)
+    assert "no response" not in played.err, how
+    late_s = lateness(played.err)
+    assert last - 0.005 <= late_s <= last + SLACK_S + played.held_s, (late_s, how)  # told to 10 ms
 
 
 def test_the_probe_waits_for_the_rest_of_a_cut_answer_as_long_as_it_can_come(
