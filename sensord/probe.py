@@ -410,6 +410,8 @@ def modbus_read(args: argparse.Namespace) -> int:
                 "--parity and --stopbits, and the wiring (A and B swapped, termination)",
                 file=sys.stderr,
             )
+        elif garbled and not tcp and (cut := _cut_answer(received, link, args, function)):
+            print(cut, file=sys.stderr)
         elif garbled:
             print(
                 f"{garbled} bytes came that make no Modbus frame: check --baudrate, --parity "
@@ -739,6 +741,29 @@ def _echoes(received: bytearray, request: bytes) -> int:
     otherwise): the echoes of an adapter that hears its own transmission."""
     copies, rest = divmod(len(received), len(request))
     return copies if not rest and received == request * copies else 0
+
+
+def _cut_answer(
+    received: bytearray, link: ModbusLink, args: argparse.Namespace, function: int
+) -> str | None:
+    """What the probe tells of the bytes the link holds unframed when they begin the answer of
+    ``args.unit`` to the read (its unit id, the read's function code and byte count) and stop
+    short of its length: an answer cut short, which no setting of the line explains (at
+    other settings its first bytes would not be the read's); None when they do not begin it."""
+    held, rest = link.pending_bytes, link.awaited_bytes()
+    if not held or not rest:
+        return None
+    exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
+    head = bytes((args.unit, function, 2 * args.count if exact else (args.count + 7) // 8))
+    if not bytes(received[-held:]).startswith(head):
+        return None
+    fewer = "; a read of fewer values (--count) may come whole" if args.count > 1 else ""
+    return (
+        f"{held} of the {held + rest} bytes of unit {args.unit}'s answer came (its unit id, "
+        "function code and byte count as asked), then no more: the answer was cut short, not "
+        "garbled by the line's settings (a device or adapter that drops the end of an "
+        f"answer, or another sender breaking it off){fewer}"
+    )
 
 
 def _unit_problem(unit: int, tcp: bool) -> str:
