@@ -84,15 +84,20 @@ is run again, while the port stays open, when
   now and then, several polls running too, each came before the next poll, or, past it,
   with a late reply after it; or
 * of such a polled device, the command that makes it send only when asked got no reply to
-  its last write, and a frame came later than :data:`ANSWER_WITHIN_S` after that write (of
-  an SDS011, later than :data:`TAKEN_WITHIN_S`: ``_streamed``): it
+  its last write, and its frames went on after that write (of an SDS011, a frame later than
+  :data:`TAKEN_WITHIN_S` after it; of a PMS, a frame later than :data:`ANSWER_WITHIN_S`
+  after it whose stream did not stop before the wait's end, and that came later than a PMS
+  that takes a command late may still send one, or was followed by another before the first
+  poll: ``_streamed``): it
   streams on, having ignored the command (a clone that takes no command, streaming at the
   pace of its polls, leaves one frame in each poll interval, soon after its poll, as an
   answer would; a device that took the command sends none unasked after it but those it had
   begun or an adapter held, which come at once, and, of an SDS011, which takes it at its
   once-a-second cycle, the frame of that cycle; a PMS in its stable mode may leave one frame
-  alone in the wait, and puts it there later than that). Told at the
-  end of the wait for that reply, 7 s after the command was first written (a warning with
+  alone in the wait, and puts it there later than that, as may a PMS that took the command
+  up to 2 s late, whose frames stop there). Told at the
+  end of the wait for that reply, 7 s after the command was first written, or at the frame
+  before the first poll that tells it (a warning with
   the command and the poll, once a minute, and past a spell's third find only its 4th, 8th,
   16th ...: ``_streams_on``), and set up again once the wait
   after that run allows, at the end of a poll interval; each such re-run that finds it
@@ -227,6 +232,7 @@ __all__ = [
     "SETUP_GAP_S",
     "SETUP_TRIES",
     "SILENT_POLLS",
+    "STREAM_SLACK_S",
     "TAKEN_WITHIN_S",
     "UNANSWERED_HINT_POLLS",
     "Dialogue",
@@ -317,6 +323,14 @@ DRIFTS_RUNNING = 6
 #: 4 s, while the frames one that took the command had begun or its adapter held, two of them
 #: at times, come at once.
 TAKEN_WITHIN_S = 2.0
+
+#: How much later than the slowest pace of its stream (a PMS's 2.3 s,
+#: ``sensord.formats.presets.stream_interval_s``) the next frame of a device left streaming may
+#: be read: its own clock a percent or two off (50 ms in 2.3 s), an FTDI adapter's latency
+#: timer (16 ms by default) and a loaded host's read. Also how long after the latest a PMS
+#: takes a command (:data:`LATE_ANSWER_WITHIN_S`) a frame of its stream it had begun, or its
+#: adapter held, may still be read (``Dialogue._streamed``).
+STREAM_SLACK_S = 0.2
 
 #: How many times in a row one of several poll requests goes unanswered, or is refused, while
 #: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
@@ -614,6 +628,11 @@ class Dialogue:
         #: its answers come within :data:`ANSWER_WITHIN_S` as a rule (a PMS's), so a later
         #: frame counts as one sent unasked (``frames_came``)
         self._judges_late = False
+        #: the longest time between two frames of its stream, by its datasheet (None: not
+        #: known), and, while the first poll after its set-up waits for it, when a frame that
+        #: comes before it tells that the device streams on (None: no such wait; ``_streamed``)
+        self._stream_s: float | None = None
+        self._stream_watch: float | None = None
         #: such a device was found streaming, and has not answered only its polls for a
         #: whole re-run wait since: it warmed up for it, and does not again
         self._streaming_told = False
@@ -653,6 +672,7 @@ class Dialogue:
             self._powered_when_streaming = streams_when_powered(config.preset)
             self._judges_late = self._powered_when_streaming
             streamed = stream_interval_s(config.preset)
+            self._stream_s = streamed
             if streamed is not None and config.poll is not None:
                 # polled faster than it streams, it leaves intervals between its frames
                 # with no frame sent unasked
@@ -820,7 +840,7 @@ class Dialogue:
             self._rerun_at = -math.inf
         self._unasked = None if self._unasked is None else 0
         self._streaming_told = False
-        self._streamed_at = None
+        self._streamed_at = self._stream_watch = None
         self._asked_at = -math.inf
         self._unasked_frame = self._late_frame = False
         self._owed_at.clear()
@@ -1064,11 +1084,15 @@ class Dialogue:
         if missing and not asking and self._recheck_ignored:
             self._ignored_again += missing
         # judged before the bytes held back are framed: they came by now, not later
-        streamed = missing and not asking and index == self._quiet_step and self._streamed()
+        streamed = (
+            self._streamed(now) if missing and not asking and index == self._quiet_step else False
+        )
         if held:
             self._port.process(held, now)
-        if streamed:
+        if streamed is True:
             self._streams_on(index, now)
+        elif streamed is not False:  # the first poll waits: a frame before it tells a stream
+            self._stream_watch = streamed
         if (
             missing
             and not asking
@@ -1091,18 +1115,40 @@ class Dialogue:
         silent_at = self._silent_at
         return 1 if silent_at is not None and self._port.bytes_read == silent_at else SETUP_TRIES
 
-    def _streamed(self) -> bool:
+    def _streamed(self, now: float) -> bool | float:
         """Whether the device streamed on after the last write of the command that leaves it
-        sending only when asked, its reply awaited in vain: a frame came later than
-        :data:`ANSWER_WITHIN_S` after that write, of a PMS (one that took the command sends
-        none after the frames it had begun or an adapter held, which come at once, while its
-        stream, a frame every 2.3 s at most, puts one in the 3 s after them), or later than
-        :data:`TAKEN_WITHIN_S`, of an SDS011 (one that took the command at its cycle, about a
-        second after the write, sends none after that, while its stream of a frame a second
-        puts two in the 2 s after it)."""
+        sending only when asked, its reply awaited in vain until ``now``: True when it did,
+        False when it did not, or, when what came so far cannot tell, the time until which
+        the first poll waits, a frame before it telling that it streams on.
+
+        Of an SDS011, a frame later than :data:`TAKEN_WITHIN_S` after that write tells it (one
+        that took the command at its cycle, about a second after the write, sends none after
+        that, while its stream of a frame a second puts two in the 2 s after it).
+
+        Of a PMS, no frame later than :data:`ANSWER_WITHIN_S` after it is one that took the
+        command: the frames it had begun or an adapter held come at once. A PMS may take the
+        command later than that, up to :data:`LATE_ANSWER_WITHIN_S` (fu-hsi/PMS issue #5: a
+        PMS7003's answers missed a 1 s timeout once in eight, never a 2 s one), and its
+        stream, a frame every 2.3 s at most in its stable mode, may put one frame in that
+        time; a stream goes on, a frame at most 2.3 s (:data:`STREAM_SLACK_S` more) after the
+        one before. So a frame later than that latest take (:data:`STREAM_SLACK_S` more)
+        tells a stream; a last frame more than a stream's slowest interval before ``now``
+        tells frames that stopped, a unit that took the command late; and one between the
+        two (1.5 to 2.2 s after the write, at the wait of 4 s after it), which a clone in its
+        stable mode leaves as well, is told by its next frame: the first poll waits for it, a
+        stream's slowest interval and :data:`STREAM_SLACK_S` after that last frame at most
+        (0.7 s past the end of the wait at most)."""
         last = self._port.last_frame_at
-        late_s = ANSWER_WITHIN_S if self._judges_late else TAKEN_WITHIN_S
-        return last is not None and last > self._setup_written_at + late_s
+        written = self._setup_written_at
+        if not self._judges_late:
+            return last is not None and last > written + TAKEN_WITHIN_S
+        if last is None or last <= written + ANSWER_WITHIN_S:
+            return False
+        stream_s = self._stream_s
+        if stream_s is None or last > written + LATE_ANSWER_WITHIN_S + STREAM_SLACK_S:
+            return True
+        until = last + stream_s + STREAM_SLACK_S
+        return False if now >= until else until
 
     def _answers_nothing(self, index: int, now: float) -> None:
         """The query of set-up command ``index`` and the command written for it both went
@@ -1295,7 +1341,7 @@ class Dialogue:
                 suppressed=held,
             )
         self._rerunning = True
-        self._streamed_at = None  # its wait for the command's reply tells it again
+        self._streamed_at = self._stream_watch = None  # its run tells it again
         self._asked_at = -math.inf  # frames are judged again from the first poll after it
         self._due_when_back = False  # this run is the one due
         self._setup_sent = 0
@@ -1406,7 +1452,11 @@ class Dialogue:
             self._bytes_at_request = self._port.bytes_read
             self._refusals = 0
         if self._config.poll is not None and self.next_poll_at is None:
-            self.next_poll_at = now + SETUP_GAP_S
+            # a frame before the first poll tells a device that streams on (``_streamed``)
+            watch = self._stream_watch
+            self.next_poll_at = (
+                now + SETUP_GAP_S if watch is None else max(now + SETUP_GAP_S, watch)
+            )
             if not self._rerunning:
                 # a polled device is silent until asked: its staleness counts from the first
                 # poll
@@ -1428,6 +1478,7 @@ class Dialogue:
         port = self._port
         source = port.source
         assert source is not None
+        self._stream_watch = None  # no frame came before it: the device took the command
         last = self._last_turn
         if not self.awaiting_response:
             self._silent_polls = 0
@@ -1692,6 +1743,11 @@ class Dialogue:
         waits for the re-run."""
         asked = self.awaiting_response
         self.awaiting_response = False
+        if self._stream_watch is not None:  # before the first poll: the device streams on
+            self._stream_watch = None
+            assert self._quiet_step is not None
+            self._streams_on(self._quiet_step, now)
+            return
         if self._unasked is None or self._asked_at == -math.inf:
             return
         sleep = self._sleep_polls

@@ -31,7 +31,13 @@ from test_frames_generic import SPS30
 from test_frames_setup_bytes import NOT_ALLOWED, READ, START, STARTED, Sps30, sps30_on
 
 from sensord.config import parse_config
-from sensord.dialogue import RERUN_MAX_WAIT_S, RUN_SETTLE_S, SETUP_GAP_S, SETUP_TRIES
+from sensord.dialogue import (
+    RERUN_MAX_WAIT_S,
+    RUN_SETTLE_S,
+    SETUP_GAP_S,
+    SETUP_TRIES,
+    STREAM_SLACK_S,
+)
 from sensord.formats.presets import PresetDevice, command_bytes
 from sensord.sensor import SensorRuntime
 from sensord.types import WindowStats
@@ -764,8 +770,17 @@ def test_a_pms_clone_streaming_in_its_stable_mode_is_told_at_its_set_up_at_any_p
     told = [e for e in logs if e["event"].startswith("the device streams unasked")]
     assert told
     assert told[0]["command"] == "passive_mode"
-    assert 1 <= told[0]["frames"] <= 2
-    assert told[0]["since_write_s"] == pytest.approx(4.0)  # at the end of the wait
+    # at the end of the wait; or, when its one frame in the wait came 1.5 to 2.2 s after the
+    # write, as a unit that took the command late may leave one, at its next frame
+    last_write = [at for at, w in pms.written if w == command_bytes("pms5003", "passive_mode")][2]
+    last = max(at for k in range(4) if (at := start + first_frame_s + 2.3 * k) <= last_write + 4.0)
+    if last_write + 4.0 - 2.3 - STREAM_SLACK_S < last <= last_write + 2.0 + STREAM_SLACK_S:
+        assert told[0]["since_write_s"] == pytest.approx(last + 2.3 - last_write)
+        assert told[0]["since_write_s"] <= 2.0 + STREAM_SLACK_S + 2.3 + 1e-6
+        assert told[0]["frames"] == 2
+    else:
+        assert told[0]["since_write_s"] == pytest.approx(4.0)
+        assert 1 <= told[0]["frames"] <= 2
     assert rt.setup_reruns >= 1
     assert readings(rt) == pms.sent
 
@@ -809,6 +824,73 @@ def test_a_pms_whose_frames_were_in_flight_when_it_took_passive_mode_is_not_told
         assert rt.state == "up"
         rt.stop()
     assert not pms.device.active
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
+    assert not [e for e in logs if e["event"].startswith("the device streams unasked")]
+    assert rt.setup_reruns == 0
+    assert readings(rt) == pms.sent
+
+
+class LateTakingPms5003(PresetDevice):
+    """A PMS5003 streaming in its stable mode that takes ``passive_mode`` only at its last
+    write (busy, or just powered, at the two before) and ``late_s`` after it, as its answers
+    to reads come up to 2 s late (fu-hsi/PMS issue #5: a PMS7003's answers missed a 1 s
+    timeout once in eight, never a 2 s one), its reply to each write lost on the line (a
+    noisy line). Its stream's next frame is ``frame_s`` after that write, before it takes
+    the command: one frame alone, later than 1 s after the write, and none after it."""
+
+    def __init__(self, pms: Pms5003, late_s: float, frame_s: float) -> None:
+        super().__init__("pms5003")
+        self.pms = pms
+        self.late_s = late_s
+        self.frame_s = frame_s
+        self.heard = 0
+        self.takes_at: float | None = None
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        if data != command_bytes("pms5003", "passive_mode"):
+            return super().receive(data)
+        self.heard += 1
+        if self.heard == SETUP_TRIES:
+            self.takes_at = self.pms.clock.now + self.late_s
+            self.pms.next_frame_at = self.pms.clock.now + self.frame_s
+        return []
+
+    @property
+    def streaming(self) -> bool:
+        if self.takes_at is not None and self.pms.clock.now >= self.takes_at:
+            self.takes_at = None
+            super().receive(command_bytes("pms5003", "passive_mode"))  # its reply is lost
+        return self.active and not self.asleep
+
+
+@pytest.mark.parametrize(
+    ("late_s", "frame_s"),
+    [(1.15, 1.1), (1.5, 1.3), (1.6, 1.55), (1.9, 1.75), (2.0, 1.95), (2.05, 2.0)],
+)
+def test_a_pms_that_takes_passive_mode_up_to_2_s_late_its_reply_lost_is_not_told_streaming(
+    late_s: float, frame_s: float
+) -> None:
+    """A genuine PMS5003 in its stable mode (a frame every 2.3 s, its data manual) takes
+    passive_mode at its last write, 1.15 to 2.05 s after it, its reply lost each time, and
+    its stream sends one frame in that gap, 1.1 to 2.0 s after the write. Its frames stop
+    there: it is not told to stream, nor set up again, it answers its polls, and every frame
+    is read. The first poll waits at most a stream's slowest interval after that frame."""
+    clock = Clock()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, interval_s=2.0)
+        pms = Pms5003(pair, clock, period=2.3)
+        pms.device = device = LateTakingPms5003(pms, late_s, frame_s)
+        pms.run(rt, clock.now + 30.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert device.heard == SETUP_TRIES
+    assert not device.active
+    [last_write] = [at for at, w in pms.written if w == command_bytes("pms5003", "passive_mode")][
+        2:
+    ]
+    reads = [at - last_write for at, w in pms.written if w == command_bytes("pms5003", "read")]
+    assert 4.0 < reads[0] <= max(4.0 + SETUP_GAP_S, frame_s + 2.3 + STREAM_SLACK_S) + 1e-6
+    assert len(reads) >= 10
     assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
     assert not [e for e in logs if e["event"].startswith("the device streams unasked")]
     assert rt.setup_reruns == 0
