@@ -281,16 +281,18 @@ def _unused_key_notes(sensor: SensorConfig) -> list[str]:
     return notes
 
 
-#: A PMS polled faster than this: an answer later than half the interval, then a poll left
-#: without a byte, look like the stream of a PMS back in active mode after a power cut
-#: drifting past the polls, so such a drift is told only once it recurs at a steady beat
-#: (``sensord.dialogue.FAST_POLLS_S``, the same pace).
+#: A PMS polled faster than this: an answer later than half the interval between two answers
+#: the line lost is a frame alone between polls left without a byte, as the stream of a PMS
+#: back in active mode after a power cut leaves, and it is set up again; other drifts past
+#: the polls are told only once they recur at a steady beat (``sensord.dialogue.FAST_POLLS_S``,
+#: the same pace).
 PMS_POLL_FLOOR_S = 0.5
 
 
 def _fast_poll_notes(sensor: SensorConfig) -> list[str]:
     """A note on a PMS (a preset that streams in active mode) polled faster than
-    :data:`PMS_POLL_FLOOR_S`: valid, but its stream's drift past the polls is told later."""
+    :data:`PMS_POLL_FLOOR_S`: valid, but a late answer between two the line lost sets it up
+    again, and its stream's drift past the polls is told later."""
     if sensor.poll is None or sensor.format != "frames" or sensor.preset is None:
         return []
     from sensord.formats.presets import stream_interval_s  # noqa: PLC0415  (loaded by a sensor with a preset)
@@ -299,11 +301,12 @@ def _fast_poll_notes(sensor: SensorConfig) -> list[str]:
         return []
     return [
         f"      note: poll.interval_s {sensor.poll.interval_s:g} s is shorter than "
-        f"{PMS_POLL_FLOOR_S:g} s: a {sensor.preset} answer later than half the interval and "
-        "then a poll left without a byte look like a power-cycled device streaming, so such "
-        "a drift past the polls is told only once it recurs at a steady beat, and a unit "
-        "streaming in its fast mode is put back a few seconds later; poll every "
-        f"{PMS_POLL_FLOOR_S:g} s or slower (it renews its readings every 0.2 to 2.3 s)"
+        f"{PMS_POLL_FLOOR_S:g} s: a {sensor.preset} answer later than half the interval "
+        "between two answers the line lost looks like a power-cycled device streaming, and it "
+        "is set up again and warmed up (one answer in five lost and half the answers late: one "
+        "poll in fifty), and a unit streaming in its fast mode is put back a few seconds later; "
+        f"poll every {PMS_POLL_FLOOR_S:g} s or slower (it renews its readings every 0.2 to "
+        "2.3 s)"
     ]
 
 

@@ -82,7 +82,9 @@ is run again, while the port stays open, when
   whose answer had not come is no frame sent unasked (a PMS's answers come past the next
   poll now and then, polls running too, each one answer behind), and a PMS's answers late
   now and then, several polls running too, each came before the next poll, or, past it,
-  with a late reply after it; or
+  with a late reply after it (polled faster than :data:`FAST_POLLS_S`, a late answer between
+  two the line lost counts as a frame sent unasked: such a re-run's line says so, and
+  ``request_hint`` tells it in ``/status``); or
 * of such a polled device, the command that makes it send only when asked got no reply to
   its last write, and its frames went on after that write (of an SDS011, a frame later than
   :data:`TAKEN_WITHIN_S` after it; of a PMS, a frame later than :data:`ANSWER_WITHIN_S`
@@ -298,6 +300,11 @@ RUN_SETTLE_S = 15.0
 #: be taken for one, :data:`ANSWER_WITHIN_S`) is within the delays a healthy unit's answers
 #: have on a busy host or adapter (0 to 200 ms), so an answer later than that followed by a
 #: poll whose answer was lost looks like a frame streamed past the polls (``_check_unasked``).
+#: One between two lost stands alone between polls left without a byte, as every frame of a
+#: stream two poll intervals apart or slower does, and counts at once: on a line that loses
+#: one answer in five, half the answers late, one poll in fifty (every 10 s at 0.2 s polls),
+#: one in 800 at one lost in twenty. That sets a healthy unit up again as often as the
+#: re-runs' wait allows; the re-run's line and ``request_hint`` say so, and advise this pace.
 FAST_POLLS_S = 0.5
 
 #: How many drifts past the polls, each within as many poll intervals of the one before as a
@@ -385,6 +392,16 @@ STREAMS_ON_HINT = (
     "setup; if it should take it, check that the adapter's TX reaches the sensor's RX (a "
     "unit just powered or woken from sleep may ignore commands a while and take them at the "
     "set-up that follows)"
+)
+
+#: Why a PMS polled faster than :data:`FAST_POLLS_S` was set up again for late frames that
+#: seemed streamed past its polls (``Dialogue.request_hint``).
+FAST_POLLS_HINT = (
+    "at polls faster than every 0.5 s, an answer later than half the interval between two "
+    "answers lost on the line (a lossy RS-485 or USB link: poll_timeouts) leaves a frame alone "
+    "between two polls without a byte, as a stream two poll intervals apart or slower does, "
+    "and a PMS is warmed up again for it; poll it every 0.5 s or slower (poll.interval_s: it "
+    "renews its readings every 0.2 to 2.3 s), or, if it does stream, check its supply"
 )
 
 #: Why a device that sent nothing at all did not acknowledge a set-up command.
@@ -740,6 +757,10 @@ class Dialogue:
         #: one before the late frames held was, the drifts running and the intervals since the
         #: last of them
         self._fast_polls = config.poll is not None and config.poll.interval_s < FAST_POLLS_S
+        #: the re-runs such late frames brought since the device last answered only its polls
+        #: for a whole re-run wait, and when the first of them was (``request_hint``)
+        self._fast_reruns = 0
+        self._fast_reruns_since = 0.0
         self._was_empty = False
         self._empty_before_late = False
         self._drifts = 0
@@ -1670,11 +1691,19 @@ class Dialogue:
         back, for ``/status``; None otherwise (a device that answers none goes stale, one
         that refuses every request has the hint of rejected frames). Any frame answers the
         request before it: of a device that also sends unasked, a request it does not serve is
-        not told."""
+        not told. First, of a PMS polled faster than :data:`FAST_POLLS_S`, the re-runs that
+        late frames brought since it last answered only its polls for a whole re-run wait,
+        with why (:data:`FAST_POLLS_HINT`: a lossy line at such a pace looks so)."""
+        hints = []
+        if self._fast_reruns:
+            hints.append(
+                f"set up again {self._fast_reruns} times in "
+                f"{max(0.0, now - self._fast_reruns_since):.0f} s for frames that seemed "
+                f"streamed past its polls: {FAST_POLLS_HINT}"
+            )
         counts = self._unanswered_in_row
         if len(counts) < 2:
-            return None
-        hints = []
+            return "; and ".join(hints) or None
         if min(counts) < UNANSWERED_HINT_POLLS:
             told = [
                 f"{self._shown(turn)} ({count} times in a row, for "
@@ -1855,7 +1884,22 @@ class Dialogue:
                         "between them, no more than its stream leaves between two frames: it "
                         "sends unasked"
                     )
-                self.rerun(now, why)
+                # polled faster than FAST_POLLS_S, a healthy unit's late answer between two
+                # lost on the line leaves what such a stream leaves: the line says so
+                lossy = self._fast_polls and got <= 1 and not unasked
+                if lossy:
+                    poll = self._config.poll
+                    assert poll is not None
+                    why += (
+                        f"; or, polled every {poll.interval_s:g} s, faster than "
+                        f"{FAST_POLLS_S:g} s, an answer later than "
+                        f"{self._answer_within_s:g} s between two lost on the line: poll "
+                        f"every {FAST_POLLS_S:g} s or slower if the device answers all along"
+                    )
+                if self.rerun(now, why) and lossy:
+                    if not self._fast_reruns:
+                        self._fast_reruns_since = now
+                    self._fast_reruns += 1
                 if self._powered_when_streaming and not self._streaming_told:
                     self._streaming_told = True
                     self._port.streams_anew(now)
@@ -1874,4 +1918,4 @@ class Dialogue:
             ):
                 self._rerun_wait = self._stale_after_s
                 self._streaming_told = False
-                self._streamed_finds = 0
+                self._streamed_finds = self._fast_reruns = 0

@@ -1272,10 +1272,11 @@ channels = [{ name = "v" }]
 def test_check_notes_a_pms_polled_faster_than_half_a_second(
     tmp_path: Path, preset: str, interval_s: float, noted: bool
 ) -> None:
-    """A PMS polled faster than every 0.5 s: a lost answer after a late one looks like the
-    stream of a PMS back in active mode after a power cut, so such a drift is told only once
-    it recurs, later; valid, so ``sensord check`` passes with a note naming the key and the
-    pace to use. An SDS011
+    """A PMS polled faster than every 0.5 s: a late answer between two the line lost looks
+    like the stream of a PMS back in active mode after a power cut, and it is set up again,
+    and other drifts past the polls are told only once they recur, later; valid, so ``sensord
+    check`` passes with a note naming the key, the loss that sets it up again and the pace to
+    use. An SDS011
     (queried, it sends nothing unasked) or a PMS polled every 0.5 s or slower: no note."""
     setup = "passive_mode" if preset.startswith("pms") else "query_mode"
     command = "read" if preset.startswith("pms") else "query"
@@ -1295,10 +1296,11 @@ poll = {{ command = "{command}", interval_s = {interval_s} }}
     notes = [line.strip() for line in result.stdout.splitlines() if "poll.interval_s" in line]
     expected = [
         f"note: poll.interval_s {interval_s:g} s is shorter than 0.5 s: a {preset} answer later "
-        "than half the interval and then a poll left without a byte look like a power-cycled "
-        "device streaming, so such a drift past the polls is told only once it recurs at a "
-        "steady beat, and a unit streaming in its fast mode is put back a few seconds later; "
-        "poll every 0.5 s or slower (it renews its readings every 0.2 to 2.3 s)"
+        "than half the interval between two answers the line lost looks like a power-cycled "
+        "device streaming, and it is set up again and warmed up (one answer in five lost and "
+        "half the answers late: one poll in fifty), and a unit streaming in its fast mode is put "
+        "back a few seconds later; poll every 0.5 s or slower (it renews its readings every 0.2 "
+        "to 2.3 s)"
     ]
     assert notes == (expected if noted else [])
 

@@ -1189,6 +1189,64 @@ def test_a_healthy_passive_pms_at_any_poll_interval_is_neither_set_up_again_nor_
     assert [e.get("why") for e in logs if e["event"].startswith("warming up")] == [None]
 
 
+def lossy_pms_run(interval_s: float, seconds: float) -> tuple[SensorRuntime, list[Any], str | None]:
+    """A PMS5003 in passive mode polled every ``interval_s`` for ``seconds`` after its 35 s of
+    set-up and warm-up, on a line that loses one answer in five (each read's answer lost,
+    not a byte, at random: a lossy RS-485 or USB link), each answer that comes 0 to 200 ms
+    after its request (seeded). The sensor, its log lines, and its ``/status`` hint at the end."""
+    rng = random.Random(f"one in five lost {interval_s}")
+    clock = Clock()
+    device = LossyPms5003()
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = pms_passive_on(pair, clock, warmup_s=30.0, interval_s=interval_s)
+        pms = Pms5003(pair, clock)
+        pms.device = device
+        pms.run(rt, clock.now + 35.0)
+        polls = math.ceil(seconds / interval_s)
+        device.lost.update(
+            n for n in range(device.reads + 1, device.reads + polls + 10) if rng.random() < 0.2
+        )
+        pms.answer_delays = [rng.uniform(0.0, 0.2) for _ in range(polls + 10)]
+        pms.run(rt, clock.now + seconds)
+        assert rt.state == "up"
+        hint = rt.snapshot().hint
+        rt.stop()
+    return rt, logs, hint
+
+
+def test_a_healthy_pms_polled_every_0_2_s_that_loses_answers_is_set_up_again_and_says_why() -> None:
+    """A healthy PMS5003 polled every 0.2 s on a line that loses one answer in five: an answer
+    later than half the interval (0.1 s) between two lost, one poll in fifty (every 10 s),
+    leaves a frame alone between two polls left without a byte, as every frame of a stream two
+    intervals apart or slower (one that answers no read, back in active mode after a power
+    cut) does, which is set up again at once (FAST_POLLED_STREAMS). So it is set up again, the
+    re-runs' waits doubling, and each re-run's line says that polls this fast on a lossy line
+    look so and to poll every 0.5 s or slower, as ``/status`` does while it lasts."""
+    rt, logs, hint = lossy_pms_run(0.2, 120.0)
+    lines = [e for e in logs if e["event"] == RERUN]
+    assert lines
+    assert rt.setup_reruns == len(lines)
+    for line in lines:
+        assert line["why"].startswith("frames came that answered no poll")
+        assert line["why"].endswith(
+            "; or, polled every 0.2 s, faster than 0.5 s, an answer later than 0.1 s between two "
+            "lost on the line: poll every 0.5 s or slower if the device answers all along"
+        )
+    assert hint is not None
+    assert hint.startswith(f"set up again {len(lines)} times in ")
+    assert "poll it every 0.5 s or slower (poll.interval_s" in hint
+
+
+def test_a_healthy_pms_polled_every_0_5_s_that_loses_answers_is_not_set_up_again() -> None:
+    """The same PMS5003, line and answers polled every 0.5 s, as ``sensord check`` advises: no
+    answer comes later than half the interval (0.25 s), so no lost answer around one looks
+    like a stream; it is not set up again, and ``/status`` tells nothing of it."""
+    rt, logs, hint = lossy_pms_run(0.5, 120.0)
+    assert not [e for e in logs if e["event"] == RERUN]
+    assert rt.setup_reruns == 0
+    assert hint is None
+
+
 class Sds011(Pms5003):
     """An SDS011 on a pty master: the preset's simulated device (active reporting after
     power-up, ``query_mode`` acknowledged, ``query`` answered with a data frame), streaming
