@@ -785,6 +785,7 @@ class Bus:
         device = _Device(sensor, self._clock(), self._rng, refusals)
         self._hold(device)
         self.devices[sensor.name] = device
+        self._units_changed()
         sensor.simulated = self._simulated is not None  # the bus's choice, made when it started
         self._upcoming = None
         if self._simulated is not None:
@@ -801,6 +802,11 @@ class Bus:
         if self.source is not None:
             sensor.bus_opened(self.source)
 
+    def _units_changed(self) -> None:
+        """The devices' unit ids, as the link's framing knows them: an exception from a
+        broadcast or reserved address none of them has is line noise (RTU)."""
+        self.link.units = frozenset(device.unit for device in self.devices.values())
+
     def retuned(self, sensor: SensorRuntime) -> None:
         """``sensor`` took a configuration in place (``SensorRuntime.retune``): its device's
         ``stale_after``, which times the bus's silences, is the new one's."""
@@ -808,6 +814,7 @@ class Bus:
 
     def remove(self, name: str) -> None:
         device = self.devices.pop(name)
+        self._units_changed()
         device.refusals.tell_untold(last=True)
         self._upcoming = None
         # a device that joins under its name (a reload changed it) starts afresh at the open

@@ -506,6 +506,10 @@ class ModbusLink:
         self._check_crc: Callable[[bytes, int], bool] = pymodbus.framer_rtu.check_CRC
         self._buffer = b""
         self.skipped_bytes = 0
+        #: RTU: the unit ids of the devices on the line that the framing knows of (a bus's
+        #: devices), so that an exception from a broadcast or reserved address none of them
+        #: has is no frame (:func:`_no_device_sent`); None: any unit id may answer (a probe)
+        self.units: frozenset[int] | None = None
         #: MBAP frames whose length field did not match their PDU (cut by the PDU)
         self.wrong_lengths = 0
 
@@ -625,7 +629,12 @@ class ModbusLink:
             if frame is None:
                 break
             response = self._decode(frame)
-            if response is None:  # no PDU: its first byte is skipped, and the search goes on
+            if response is None or (
+                # (an exception that no device sent: line noise whose CRC happens to hold)
+                response.exception_code
+                and self.transport == "rtu"
+                and _no_device_sent(frame, self.units)
+            ):  # no PDU: its first byte is skipped, and the search goes on
                 self.skipped_bytes += 1
                 at = start + 1
                 continue
@@ -731,6 +740,39 @@ class ModbusLink:
         pdu.dev_id = unit
         pdu.transaction_id = transaction_id
         return _response(pdu, frame)
+
+
+#: The function codes of the requests sensord sends: reads (01 to 04) and set-up writes (05,
+#: 06, 15, 16); an exception with no code to another function answers none of them
+_ASKED_FUNCTIONS = frozenset({1, 2, 3, 4, 5, 6, 15, 16})
+
+#: The unit ids from 248 up: reserved by the Modbus over serial line specification (v1.02,
+#: 2.2: 1 to 247 are the devices' own addresses, 0 the broadcast), and answered at only by
+#: devices that take such an address as their "any device" address (``modbus_keys.LONE_UNITS``)
+_RESERVED_UNITS = 248
+
+
+def _no_device_sent(frame: bytes, units: frozenset[int] | None) -> bool:
+    """Whether the RTU exception response ``frame`` (its CRC right) was sent by no device:
+    bytes of the line whose CRC holds by chance or by their pattern, line noise. A master
+    never sends a function code from 0x80 up (requests carry 1 to 127), so only a device's
+    answer can be an exception, and a device answers with its own address: never with 0, the
+    broadcast (the specification: a broadcast is not answered), nor from 248 up (reserved)
+    unless a device of the line (``units``, None when they are not known) is read there.
+    Nor is an exception with code 0, no exception code, to a function sensord never sends:
+    sensord takes code 0 only as a device's refusal of its own request
+    (:data:`NO_EXCEPTION_CODE`). (An exception to function 0, its function byte 0x80, is no
+    PDU to pymodbus's decoder, and skipped as such.) The run of glitch bytes ``FF FF 00 00
+    00`` (an RS-485 line that floats or a driver switching, read as bytes FF and 00) is one:
+    its CRC holds (CRC-16/MODBUS of ``FF FF 00`` is 0), and it reads as unit 255's exception
+    0 to function 0x7F; of the runs of bytes 00 and FF, it is the one the framing cuts as a
+    frame."""
+    unit, function = frame[0], frame[1]
+    if not frame[2] and (function & 0x7F) not in _ASKED_FUNCTIONS:
+        return True
+    if units is None or unit in units or (unit and 0 in units):
+        return False  # (a device read at unit 0 answers with the unit id it has)
+    return not unit or unit >= _RESERVED_UNITS
 
 
 def _response(pdu: ModbusPDU, frame: bytes) -> Response:
