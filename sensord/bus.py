@@ -813,6 +813,7 @@ class Bus:
         self.devices[sensor.name].stale_after_s = sensor.config.stale_after
 
     def remove(self, name: str) -> None:
+        self.echo.leaves(self.devices[name])
         device = self.devices.pop(name)
         self._units_changed()
         device.refusals.tell_untold(last=True)
@@ -827,9 +828,7 @@ class Bus:
         if self._last_asked is device:
             self._last_asked = None
         flight = self.in_flight
-        # its requests that timed out may still be answered late: those answers are nobody's
-        # too, beside those of others that left
-        left = self.left.owed(device, unanswered, self._sent)
+        leaving: LeftExchange | None = None
         if flight is not None and flight.device is device:
             # its answer may still come: keep the line quiet until it would have timed out,
             # and take that answer for nobody's
@@ -837,10 +836,16 @@ class Bus:
             self.echo.drop_held_echo(flight)
             self._tell_skipped(device)  # (its own bytes, told before it goes)
             leaving = self.left.leaving(flight, self._sent)
-            if flight.transaction_id:  # (its Modbus TCP request is among those unanswered)
-                left = [each for each in left if each.transaction_id != flight.transaction_id]
-            left.append(leaving)
             self.quiet_until = max(self.quiet_until, leaving.until)
+        # its requests that timed out may still be answered late, before the answer in flight
+        # (a device answers in order): those answers are nobody's too, beside those of others
+        # that left
+        after = float("-inf") if leaving is None else leaving.late_until
+        left = self.left.owed(device, unanswered, self._sent, after)
+        if leaving is not None:
+            if leaving.transaction_id:  # (its Modbus TCP request is among those unanswered)
+                left = [each for each in left if each.transaction_id != leaving.transaction_id]
+            left.append(leaving)
         if not left:
             return
         self.left.keep(left, self._sent)

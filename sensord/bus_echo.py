@@ -743,6 +743,17 @@ class LineEcho:
         self._echo_alone(flight, self._write_copy_polls)
         self._echoes_alone()
 
+    def leaves(self, device: _Device) -> None:
+        """``device`` leaves the bus (a reload changed or removed it): the write of its
+        answered with its request's own bytes (``write_copy``) is settled now when it can be
+        (``copy_due``), so that a copy the line showed to be the adapter's echo leaves the
+        write's answer owed (``_echo_alone``), which the device's left exchanges carry
+        (``LeftExchanges.owed``); one that cannot be yet is dropped at its settling, as the
+        write of a device that left is."""
+        flight = self._write_copy_of
+        if flight is not None and flight.device is device and self.copy_due():
+            self.copy_settled()
+
     def copies_unknown(self) -> None:
         """The port closes before the write answered last with its request's own bytes
         (``write_copy``) can be settled (``copy_due``: the line's echo was not known then,

@@ -171,19 +171,32 @@ class LeftExchanges:
         self.kept = kept
         return left
 
-    def owed(self, device: _Device, unanswered: list[int], sent: int) -> list[LeftExchange]:
+    def owed(
+        self, device: _Device, unanswered: list[int], sent: int, after: float = float("-inf")
+    ) -> list[LeftExchange]:
         """The exchanges of ``device``, which leaves, whose requests timed out and whose
-        answers may still come late, as left exchanges (``until`` now): on RTU the one owed
-        while its drain runs (``late_until`` the drain's end); over Modbus TCP its requests
-        unanswered on the connection, by their transaction ids ``unanswered``, as long as
-        its own late replies would be taken (see :class:`LeftExchange`)."""
+        answers may still come late, as left exchanges (``until`` now): on RTU one for each
+        answer it owes (``_Device.owed``: its requests that timed out, and its set-up writes
+        whose one copy was the adapter's echo, ``LineEcho._echo_alone``, less its late
+        frames), while its drain runs or, when its exchange in flight leaves with it, until
+        that exchange's ``late_until`` (``after``), whichever is later: a device answers its
+        requests in order, so what it owes comes before the answer in flight (a refusal of
+        such a write comes 100 ms or more after it from a meter that stores the register
+        first, while its read after it is in flight). Awaited no longer, the debt goes with
+        the device. Over Modbus TCP its requests unanswered on the connection, by their
+        transaction ids ``unanswered``, as long as its own late replies would be taken (see
+        :class:`LeftExchange`)."""
         now = self._clock()
         if self.transport == "rtu":
-            if not device.owed or device.drain_until <= now:
+            late_until = max(device.drain_until, after)
+            if not device.owed or late_until <= now:
                 return []
-            drain_until, timeout_s = device.drain_until, device.timeout_s
-            limit = self.late_limit(drain_until, timeout_s)
-            return [LeftExchange(device.unit, 0, now, drain_until, limit, timeout_s)]
+            timeout_s = device.timeout_s
+            limit = self.late_limit(late_until, timeout_s)
+            return [
+                LeftExchange(device.unit, 0, now, late_until, limit, timeout_s)
+                for _ in range(device.owed)
+            ]
         inf = float("inf")
         timeout_s = device.timeout_s
         return [
