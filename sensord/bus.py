@@ -1004,6 +1004,7 @@ class Bus:
             return
         # (one not sent shows nothing of the line's echo: ``LineEcho.copy_due``)
         self._requests += 1
+        self.link.asked = request
         self.in_flight = _Exchange(
             device,
             expected,
@@ -1411,6 +1412,8 @@ class Bus:
                     counters.errors["length"] += 1
                     if len(frame) < expected.size:
                         self.reads.short(device, expected, len(frame))
+                    elif expected.rtu and len(frame) == expected.size:
+                        self._miscounted(device, frame[2], expected.head[2])
                     return
         elif expected.write:
             self.reads.written(device, expected, 0, frame, copy=copied)
@@ -1442,6 +1445,25 @@ class Bus:
             device.sensor.take_exchange(flight.request + frame, exc.kept, exc)
             return
         device.sensor.take_exchange(flight.request + frame, pairs)
+
+    def _miscounted(self, device: _Device, sent: int, expected: int) -> None:
+        """``device`` answered a read whole, with a right CRC, but the byte count ``sent``
+        where the read's is ``expected`` (counted as ``length``): logged, once a minute per
+        device at most."""
+        held = self._errors.check(f"byte count:{device.sensor.name}")
+        if held is not None:
+            device.sensor.log.warning(
+                "answer's byte count does not match its read",
+                unit=device.unit,
+                byte_count=sent,
+                expected=expected,
+                hint=(
+                    "the answer is as long as the read asks and its CRC holds, but it says "
+                    "it holds another number of bytes: the device's firmware writes the count "
+                    "wrongly (some count registers, not bytes); its values are not read"
+                ),
+                suppressed=held,
+            )
 
     def _note_swapped_crc(self, device: _Device) -> bool:
         """The device's answer is whole but for its CRC, high byte first (the link takes it

@@ -166,8 +166,9 @@ LINE_BYTES = 4
 #: The values such a byte has: the line held low (a break read as 0x00) or a start bit's
 #: glitch on a line idle high (0xFF).
 LINE_BYTE_VALUES = (0x00, 0xFF)
-#: each such byte on its own
+#: each such byte on its own, and all of them (what ``bytes.strip`` takes)
 _LINE_BYTES = tuple(bytes((value,)) for value in LINE_BYTE_VALUES)
+_LINE_BYTE_CHARS = bytes(LINE_BYTE_VALUES)
 
 
 # -- an RTU frame's CRC --------------------------------------------------------------------------
@@ -510,6 +511,8 @@ class ModbusLink:
         #: devices), so that an exception from a broadcast or reserved address none of them
         #: has is no frame (:func:`_no_device_sent`); None: any unit id may answer (a probe)
         self.units: frozenset[int] | None = None
+        #: RTU: the request sent last (``Bus`` sets it), whose echo an adapter may send back
+        self.asked = b""
         #: MBAP frames whose length field did not match their PDU (cut by the PDU)
         self.wrong_lengths = 0
 
@@ -628,7 +631,14 @@ class ModbusLink:
             self.skipped_bytes += start - at
             if frame is None:
                 break
-            response = self._decode(frame)
+            response = (
+                _miscounted(frame)
+                if len(awaited) == _LENGTH_BYTES
+                and frame[2] != awaited[2]
+                and len(frame) == EXCEPTION_BYTES + awaited[2]
+                and frame.startswith(awaited[:2])
+                else self._decode(frame)
+            )
             if response is None or (
                 # (an exception that no device sent: line noise whose CRC happens to hold)
                 response.exception_code
@@ -655,7 +665,19 @@ class ModbusLink:
         frames after its start wait until it is whole and its CRC is checked."""
         end = len(data)
         waiting: int | None = None
+        # a read's reply (its unit id, function code and byte count): one whose byte count is
+        # wrong is cut at the reply's length (``_miscounted``)
+        counted = len(awaited) == _LENGTH_BYTES
         while end - at >= RTU_MIN_BYTES:
+            miscount = counted and data[at + 2] != awaited[2] and data.startswith(awaited[:2], at)
+            if miscount:
+                full = EXCEPTION_BYTES + awaited[2]
+                # the read's reply as the last bytes received (but for line bytes after it: a
+                # device's answer ends its exchange), not, say, a request's echo before it
+                if end - at >= full and not data[at + full :].strip(_LINE_BYTE_CHARS):
+                    if not crc16(data[at : at + full]):
+                        return at, data[at : at + full]
+                    miscount = False
             candidate = data[at:]
             pdu_class = self._decoder.lookupPduClass(candidate)
             size = 0
@@ -676,6 +698,17 @@ class ModbusLink:
                         return at, frame
                     if awaited and data.startswith(awaited, at) and crc_swapped(frame):
                         return at, frame  # the reply coming, its CRC high byte first
+                    if (
+                        miscount
+                        and end - at < full
+                        and not (
+                            self.asked and self.asked.startswith(data[at : at + len(self.asked)])
+                        )
+                    ):
+                        # not a frame as long as its count says, nor the echo of the request:
+                        # the reply whose count is wrong, whose rest may still come
+                        waiting = at if waiting is None else waiting
+                        break
             at += 1
         return (at if waiting is None else waiting), None
 
@@ -773,6 +806,16 @@ def _no_device_sent(frame: bytes, units: frozenset[int] | None) -> bool:
     if units is None or unit in units or (unit and 0 in units):
         return False  # (a device read at unit 0 answers with the unit id it has)
     return not unit or unit >= _RESERVED_UNITS
+
+
+def _miscounted(frame: bytes) -> Response:
+    """The RTU reply ``frame`` to a read, of the reply's length and with a right CRC, whose
+    byte count is not the read's: the device's answer all the same (the byte count is inside
+    the CRC: a firmware that writes it wrongly, as the 0x4A for a read of 5 registers in
+    esphome/issues issue 2893 whose CRC held), which the bus counts as ``length``
+    (``Bus._answered``). Its values are not read: a count that is wrong tells nothing of the
+    bytes after it."""
+    return Response(frame[0], 0, frame[1], 0, [], frame)
 
 
 def _response(pdu: ModbusPDU, frame: bytes) -> Response:
