@@ -4,6 +4,10 @@ its docstring); each expected value is the one its line shows."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,17 +192,69 @@ def test_a_telegram_whose_crc_fails_gives_no_reading() -> None:
     assert counts(rt)["errors"] == {"checksum": len(telegram_lines(DSMR5))}
 
 
-@pytest.mark.parametrize(
-    ("field", "why"),
-    [
-        ("0-0:1.0.0", "a timestamp"),
-    ],
+#: What ``check`` says of a channel on the telegram's time stamp (``{field}`` its field).
+TIME_STAMP_REFUSED = (
+    "{field!r} is the telegram's date and time (YYMMDDhhmmss and S or W for summer or winter "
+    "time: the meter's clock, in its local time), no number a channel reads; the time of a "
+    "reading is sensord's as its telegram came: sensord_reading_timestamp_seconds, and the "
+    "channel's timestamp in /status"
 )
-def test_a_code_whose_value_is_no_number_is_a_syntax_error(field: str, why: str) -> None:
-    config = meter(("t1", "1-0:1.8.1"), ("x", field))
-    values, counted = read(config, DSMR5)
-    assert values == {"t1": 4.426}, why
-    assert counted["errors"] == {"syntax": 1}, why
+
+
+@pytest.mark.parametrize("field", ["0-0:1.0.0", "0-0:1.0.0*255"])
+def test_a_channel_on_the_telegram_s_time_stamp_is_refused_naming_the_key(field: str) -> None:
+    """``0-0:1.0.0(170102192002W)``, in every DSMR 4 and 5 telegram (the P1 companion
+    standard's "Date-time stamp of the P1 message", YYMMDDhhmmssX, as arduino-dsmr's and
+    dsmr_parser's field tables name it; both read it as a date, not a number), was ``syntax``
+    on every telegram. ``check`` refuses the field, naming the key, what the field is and
+    where the time of a reading is."""
+    sensor = {
+        "name": "m",
+        "port": "sim://m",
+        "format": "dsmr",
+        "channels": [{"name": "t1", "field": "1-0:1.8.1"}, {"name": "time", "field": field}],
+    }
+    errors: list[str] = []
+    assert Config.load({"sensors": [sensor]}, "", errors) is None
+    assert errors == ["sensors[0].channels[1].field: " + TIME_STAMP_REFUSED.format(field=field)]
+    assert b"\r\n0-0:1.0.0(170102192002W)\r\n" in DSMR5
+
+
+def test_sensord_check_refuses_the_time_stamp_s_channel_and_says_where_the_time_is(
+    tmp_path: Path,
+) -> None:
+    """What the user reads: ``sensord check`` exits 1, the message naming the key, the sensor
+    and what the field is; without the channel the file passes."""
+    config = tmp_path / "meter.toml"
+    channels = '{ name = "t1", field = "1-0:1.8.1" }'
+    config.write_text(
+        '[[sensors]]\nname = "p1"\nport = "sim://p1"\nformat = "dsmr"\n'
+        f'channels = [{channels}, {{ name = "meter_time", field = "0-0:1.0.0" }}]\n'
+    )
+    command = [sys.executable, "-m", "sensord", "check", "--no-devices", str(config)]
+    env = {**os.environ, "NO_COLOR": "1"}
+    refused = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+    assert refused.returncode == 1
+    assert (
+        "sensors[0].channels[1].field (sensor 'p1'): "
+        + TIME_STAMP_REFUSED.format(field="0-0:1.0.0")
+    ) in refused.stderr
+    config.write_text(
+        config.read_text().replace(', { name = "meter_time", field = "0-0:1.0.0" }', "")
+    )
+    valid = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+    assert valid.returncode == 0, valid.stderr
+
+
+@pytest.mark.parametrize("field", ["0-1:24.2.1", "1-0:1.0.0", "0-0:1.8.0", "0-0:96.1.4"])
+def test_codes_beside_the_time_stamp_s_are_no_time_stamp(field: str) -> None:
+    """A gas reading (its line's time and value), a code of C.D 1.0 of electricity (A 1), and
+    the codes beside it load: only the clock's code, A 0 and C.D 1.0, is the time stamp."""
+    assert codec_for("dsmr").check(FormatSpec("dsmr", (("x", field),))) == []
 
 
 def test_a_power_failure_log_of_no_entry_holds_no_reading_and_is_no_error() -> None:
@@ -343,15 +399,15 @@ def test_the_simulated_meter_sends_telegrams_that_read_back() -> None:
     [
         (b"hello", "not an OBIS line (code(value)...)"),
         (
-            b"0-0:1.0.0(170102192002W170102192002W170102192002W170102192002W)",
-            "0-0:1.0.0: '170102192002W170102192002W170102192002W1' is no number",
+            b"0-1:24.2.1(170102192002W170102192002W170102192002W170102192002W)",
+            "0-1:24.2.1: '170102192002W170102192002W170102192002W1' is no number",
         ),
     ],
 )
 def test_a_rejected_line_says_why(line: bytes, detail: str) -> None:
     """The detail the log's ``frame rejected`` shows: the code and at most 40 characters of
-    its value."""
-    spec = meter(("time", "0-0:1.0.0")).sensors[0].format_spec()
+    its value (a gas line whose ``)(`` between its time stamps and value were lost)."""
+    spec = meter(("gas", "0-1:24.2.1")).sensors[0].format_spec()
     with pytest.raises(ParseError) as caught:
         codec_for("dsmr").decoder(spec)(line)
     assert (caught.value.reason, caught.value.detail) == ("syntax", detail)

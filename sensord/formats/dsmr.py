@@ -34,13 +34,16 @@ are ignored frames, whatever their
 value holds: a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
 the sensor's ``encoding``, and an Iskra AM550's ``1-0:0.2.0((ER11))``, whose parentheses
 nest, are; a line a channel
-reads whose value is no number (a timestamp) is rejected as ``syntax``, and so is a line that
-is no OBIS line. A code whose value is text is read by no channel, and ``check`` refuses a
-field that names one: an id (``0-0:96.1.1(4530303334...)``, a meter's equipment identifier in
-the hex digits of its text, which would read as a number of 34 digits; an M-Bus device's, a
-Swiss meter's ``0-0:0.0.0``), the COSEM logical device name, a text message, a firmware's
-version or signature (a Lithuanian ESO meter's ``1-0:0.2.0(02.21)``, which would read as
-2.21, and ``1-0:0.2.8(1EA43311)``; DSMR's own version, ``1-3:0.2.8(50)``, is a number). A
+reads whose value is no number is rejected as ``syntax``, and so is a line that is no OBIS
+line. ``check`` refuses a field of the telegram's time stamp (``0-0:1.0.0(170102192002W)``,
+the meter's clock: a date in its local time, no number; the time of a reading is sensord's,
+as its telegram came). A code whose value is text is read by no channel, and ``check``
+refuses a field that names one: an id (``0-0:96.1.1(4530303334...)``, a meter's equipment
+identifier in the hex digits of its text, which would read as a number of 34 digits; an
+M-Bus device's, a Swiss meter's ``0-0:0.0.0``), the COSEM logical device name, a text
+message, a firmware's version or signature (a Lithuanian ESO meter's ``1-0:0.2.0(02.21)``,
+which would read as 2.21, and ``1-0:0.2.8(1EA43311)``; DSMR's own version,
+``1-3:0.2.8(50)``, is a number). A
 status word (C.D 96.5, an EasyMeter's ``1-0:96.5.5*255(80)``, one byte; an eBZ DD3's
 ``1-0:96.5.0*255(001C0104)``, four) is written in hex digits, as the meter's manual has it:
 it is read as the number they write, 128 and 1835268, and one that is no hex digits is
@@ -161,6 +164,9 @@ _STATUS_WORD = re.compile(r"\d{1,3}-\d{1,3}:96\.5\.")
 _HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
+#: The code of the telegram's own time stamp, the meter's clock (A 0, C.D 1.0: DSMR's
+#: ``0-0:1.0.0(170102192002W)``, "Date-time stamp of the P1 message"): a date, no number.
+_CLOCK_CODE = re.compile(r"0-\d{1,3}:1\.0\.\d{1,3}")
 
 
 def _text_code(code: str) -> str | None:
@@ -287,6 +293,16 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
         if match is None:
             problems.append(
                 (f"channels[{i}].field", f"{field!r} is no OBIS code, such as '1-0:1.8.1'")
+            )
+        elif _CLOCK_CODE.fullmatch(match[1]) is not None:
+            problems.append(
+                (
+                    f"channels[{i}].field",
+                    f"{field!r} is the telegram's date and time (YYMMDDhhmmss and S or W for "
+                    "summer or winter time: the meter's clock, in its local time), no number a "
+                    "channel reads; the time of a reading is sensord's as its telegram came: "
+                    "sensord_reading_timestamp_seconds, and the channel's timestamp in /status",
+                )
             )
         elif (text := _text_code(match[1])) is not None:
             problems.append(
