@@ -47,7 +47,14 @@ which would read as 2.21, and ``1-0:0.2.8(1EA43311)``; DSMR's own version,
 status word (C.D 96.5, an EasyMeter's ``1-0:96.5.5*255(80)``, one byte; an eBZ DD3's
 ``1-0:96.5.0*255(001C0104)``, four) is written in hex digits, as the meter's manual has it:
 it is read as the number they write, 128 and 1835268, and one that is no hex digits is
-``syntax``. A power failure
+``syntax``. So is an eBZ DD3's time of operation (C.D 96.8, ``0-0:96.8.0*255(0011A589)``,
+1156489 s), 8 hex digits and no unit, whether a letter is among them or not
+(``00104443``): the value is hex by its code and its form, not by its letters, which come
+and go as the count runs (reading a count without one as decimal would make it jump). A
+meter that writes that code in decimal writes its unit (a Kamstrup 382C's
+``96.8.0(0119899*h)``), and a value with a unit is the decimal number it writes, in that
+unit. No key decides it, nor the header line that names the maker (``/EBZ5DD3...``, not
+passed to the decoder): the value's form tells it. A power failure
 log of no entry, ``(0)(0-0:96.7.19)`` (a meter that has had no long power failure), holds no
 reading: ``invalid``, no error; so does
 a list or log (a code whose C group is 98, a list of billing values, or 99, a profile or
@@ -84,7 +91,8 @@ is an F group; the one inside the parentheses separates a value from its unit.
 
 The encoder (the simulator) writes a line per field as the field is written, ``code(value)``
 (``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does; a status word's
-value as its hex digits, two at least), in a telegram
+value as its hex digits, two at least; a time of operation's as 8 hex digits, as an eBZ DD3
+writes it), in a telegram
 the simulator wraps with its header and CRC.
 """
 
@@ -160,7 +168,14 @@ _NUMBER_CODES = frozenset({"96.1.4", "1-3:0.2.8"})
 #: is four bytes (Tasmota's smart meter docs: "Statuswort, 4 Byte ... HEX string";
 #: jedie/pysmartmeter's test data of a ``/EBZ5DD3BZ06ETA_107``).
 _STATUS_WORD = re.compile(r"\d{1,3}-\d{1,3}:96\.5\.")
-#: A status word's value: hex digits.
+#: The codes whose value is a meter's time of operation (C.D 96.8): an eBZ DD3 writes it in
+#: seconds as 8 hex digits without a unit, ``0-0:96.8.0*255(0011A589)`` (its users' captures
+#: and readers: "Time of operation (hex)", "sensor lifetime in secs, 0x"), ``(00104443)``
+#: too, which holds no letter; a meter that writes it in decimal writes its unit, a Kamstrup
+#: 382C's ``96.8.0(0119899*h)``. A value without a unit is read as hex digits, one with a
+#: unit as the decimal number it writes (see :func:`decoder`).
+_OPERATING_TIME = re.compile(r"\d{1,3}-\d{1,3}:96\.8\.")
+#: A status word's or a time of operation's value: hex digits.
 _HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
@@ -325,8 +340,11 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
 
 def decoder(spec: FormatSpec) -> Decoder:
     wanted = channels_by_field(tuple((channel, _field_key(f)) for channel, f in spec.fields))
-    #: the codes read whose value is a status word in hex digits
-    status_words = frozenset(code for code in wanted if _STATUS_WORD.match(code))
+    #: the codes read whose value is a time of operation: hex digits, or a number and its unit
+    operating_times = frozenset(code for code in wanted if _OPERATING_TIME.match(code))
+    #: the codes read whose value is written in hex digits (a status word, a time of
+    #: operation without a unit)
+    hex_codes = operating_times.union(code for code in wanted if _STATUS_WORD.match(code))
     encoding = spec.encoding
     #: the code of a line whose value comes on the next line (DSMR 2.2 and 3 gas)
     pending: list[str] = []
@@ -385,19 +403,27 @@ def decoder(spec: FormatSpec) -> Decoder:
         value = float(number + "e-3") if unit in _THOUSANDS else float(number)
         return [(channel, value) for channel in channels]
 
-    def read_status(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
-        """:func:`read_numbers`, but of a status word (``code`` in ``status_words``): the
-        number its hex digits write."""
-        if code not in status_words:
+    def read_hex(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
+        """:func:`read_numbers`, but of a code in ``hex_codes``: the number its hex digits
+        write (a status word's, its unit ignored; a time of operation's without a unit, whose
+        value with one is the decimal number it writes)."""
+        if code not in hex_codes:
             return read_numbers(code, groups, whole)
         last = groups[groups.rindex("(") + 1 : -1]
-        digits = last.partition("*")[0]
-        if _HEX.fullmatch(digits) is None:
+        digits, _, unit = last.partition("*")
+        if code in operating_times:
+            if unit:
+                return read_numbers(code, groups, whole)
+            if _HEX.fullmatch(digits) is None:
+                raise ParseError(
+                    "syntax", f"{code}: {last[:40]!r} is no time of operation in hex digits"
+                )
+        elif _HEX.fullmatch(digits) is None:
             raise ParseError("syntax", f"{code}: {last[:40]!r} is no status word in hex")
         return [(channel, float(int(digits, 16))) for channel in wanted[code]]
 
-    # a sensor that reads no status word reads its lines without asking whether each is one
-    read = read_status if status_words else read_numbers
+    # a sensor that reads no code in hex reads its lines without asking whether each is one
+    read = read_hex if hex_codes else read_numbers
 
     def parse_dsmr(frame: bytes) -> list[tuple[str, float]]:
         waiting = pending.pop() if pending else None
@@ -447,6 +473,8 @@ def encoder(spec: FormatSpec) -> Encoder:
             (
                 f"{f}({max(int(values[f]), 0):02X})"
                 if _STATUS_WORD.match(f)
+                else f"{f}({max(int(values[f]), 0):08X})"
+                if _OPERATING_TIME.match(f)
                 else f"{f}({values[f]:.3f})"
             ).encode(encoding)
             for f in fields
