@@ -63,7 +63,10 @@ Kinds:
   many digits came. A CRC of fewer than 4 digits whose value holds is
   the CRC written without its leading zeros, as a heat meter's P1 link does (``!B9F`` for
   0x0B9F: ndokter/dsmr_parser's ``/NWA-WARMTELINK`` telegram, and issue #99's
-  ``/AUR2NWA-MYRSKY``, ``!571``): the telegram is read. The header line is no reading and is
+  ``/AUR2NWA-MYRSKY``, ``!571``): the telegram is read. One whose value holds by the other
+  of the two CRCs is that CRC written so: ``checksum``, told as a CRC of 4 digits that holds
+  by the other is (the rejection, and the hint once two came, name the ``parse.crc`` to
+  set); one that holds by neither is ``truncated``. The header line is no reading and is
   not passed on.
   After a telegram's check line, lines that begin with no code (the empty lines, the stray
   byte or a gateway's lines some meters send between telegrams, an EasyMeter's COM-1 gateway's
@@ -1014,25 +1017,42 @@ class BlockFramer(LineFramer):
         if len(check) != 4 or _HEX_DIGITS.fullmatch(check) is None:
             shown = check.decode("latin-1")
             if len(check) < 4 and _HEX_DIGITS.fullmatch(check):
-                if self._crc(data[start : end + 1]) == int(check, 16):
+                body = data[start : end + 1]
+                crc = self._crc(body)
+                if crc == int(check, 16):
                     self._crc_seen = True  # written without its leading zeros
                     return None
+                other = self._other_crc_holds_by(body, check)
+                if other:  # the other CRC's, written without its leading zeros
+                    zeros = "zero" if len(check) == 3 else "zeros"
+                    return "checksum", (
+                        f"its CRC {shown} ({int(check, 16):04X} without its leading {zeros}) "
+                        f"does not hold: its bytes give {crc:04X}{other}"
+                    )
                 return "truncated", f"its CRC {shown!r} is cut short"
             return "syntax", f"its CRC line {shown[:8]!r} is no 4 hex digits"
         body = data[start : end + 1]
         crc = self._crc(body)
         if crc != int(check, 16):
             detail = f"its CRC {check.decode()} does not hold: its bytes give {crc:04X}"
-            other, other_name = _DSMR_CRC[self._other_crc]
-            if other(body) == int(check, 16):
-                self._other_crc_holds += 1
-                detail += (
-                    f" by {self._crc_name}, and {check.decode()} by {other_name}: the meter "
-                    f"writes {other_name}; {self._crc_hint()}"
-                )
-            return "checksum", detail
+            return "checksum", detail + self._other_crc_holds_by(body, check)
         self._crc_seen = True
         return None
+
+    def _other_crc_holds_by(self, body: bytes, check: bytes) -> str:
+        """When ``check``, the hex digits of the CRC of the telegram ``body`` (from its ``/``
+        to its ``!``) that failed ``parse.crc``, holds by the other of :data:`_DSMR_CRC`: the
+        end of the rejection's detail that says so and which ``parse.crc`` to set (and the
+        telegram counts towards the hint's); ``""`` otherwise."""
+        other, other_name = _DSMR_CRC[self._other_crc]
+        value = int(check, 16)
+        if other(body) != value:
+            return ""
+        self._other_crc_holds += 1
+        return (
+            f" by {self._crc_name}, and {value:04X} by {other_name}: the meter writes "
+            f"{other_name}; {self._crc_hint()}"
+        )
 
     def _crc_hint(self) -> str:
         """What to set to check a meter's telegrams by the CRC that is not ``parse.crc``."""
