@@ -1,4 +1,5 @@
-"""A DSMR telegram's CRC line written without its leading zeros by a meter of the other CRC.
+"""A DSMR telegram's CRC line: written without its leading zeros by a meter of the other CRC,
+and its line end lost before the next telegram's ``/``.
 
 A CRC of fewer than 4 hex digits whose value holds is the CRC without its leading zeros
 (ndokter/dsmr_parser's ``/NWA-WARMTELINK`` telegram, ``!B9F`` for 0x0B9F). One whose value
@@ -7,6 +8,12 @@ a Holley DTSD545's CRC-16/X-25 (ndokter/dsmr_parser issue #91) written without i
 zero, or the heat meter link's CRC-16/ARC read with ``parse.crc = "crc16_x25"``. Such a
 telegram is rejected as one of 4 digits is, as ``checksum``, saying which CRC holds and which
 ``parse.crc`` to set, and the hint says so once two came.
+
+A telegram whose CRC digits came and whose CR LF was lost before the next telegram's ``/``
+was ``truncated`` however its CRC stood. When the digits hold as its CRC over its bytes, the
+telegram came whole but for its line end: it is read, and the next one from its ``/``. The
+digits of a CRC cut short hold only when the CRC is 0 (``0`` of ``0000``), when the telegram
+is whole too; a telegram damaged and cut so fails, and stays ``truncated``.
 
 The telegrams are the real ones of ndokter/dsmr_parser's tests
 (:mod:`harness.dsmr_parser_telegrams`, origins there) and the Holley DTSD545's lines of
@@ -19,8 +26,10 @@ the CRC the Holley's).
 
 from __future__ import annotations
 
-from harness.dsmr_parser_telegrams import UNPADDED_CRC
+from harness.dsmr_parser_telegrams import TELEGRAMS, UNPADDED_CRC
 from harness.pty import PtyPair
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_blocks import take, telegram_lines
 from test_first_line import Clock as PortClock
@@ -141,3 +150,140 @@ def test_a_holley_meter_with_short_crcs_on_a_pty_is_told_its_key(pty_pair: PtyPa
     assert rejected["reason"] == "checksum"
     assert "and 06D1 by CRC-16/X-25" in rejected["detail"]
     assert "set parse.crc = 'crc16_x25'" in rejected["detail"]
+
+
+# -- the CRC line's end lost before the next telegram's '/' ----------------------------------
+
+
+def crc_line(telegram: bytes) -> bytes:
+    """What follows the ``!`` of ``telegram`` on its line: its CRC, or nothing."""
+    return telegram[telegram.index(b"\r\n!") + 3 :].split(b"\r\n")[0]
+
+
+#: The real telegrams that end in a CRC (``!6796`` and CR LF).
+CHECKED = {name: t for name, t in TELEGRAMS.items() if crc_line(t)}
+
+
+def crlf_lost(telegram: bytes) -> bytes:
+    """``telegram`` without the CR LF after its CRC: the next telegram's ``/`` comes next."""
+    assert telegram.endswith(b"\r\n")
+    return telegram[:-2]
+
+
+def damaged(telegram: bytes) -> bytes:
+    """``telegram`` with the first digit of its first value changed, as a byte damaged on
+    the line: its CRC fails."""
+    at = telegram.index(b"(", telegram.index(b"\n")) + 1
+    digit = telegram[at] - 0x30
+    assert 0 <= digit <= 9
+    return telegram[:at] + bytes([0x30 + (digit + 1) % 10]) + telegram[at + 1 :]
+
+
+def test_every_checked_telegram_has_a_crc_and_a_line_of_readings() -> None:
+    assert sorted(set(TELEGRAMS) - set(CHECKED)) == [
+        "esy5q3da1004",
+        "esy5q3db1024",
+        "v2_2",
+        "v3",
+    ]
+    for telegram in CHECKED.values():
+        assert telegram.endswith(b"!" + crc_line(telegram) + b"\r\n")
+        assert damaged(telegram) != telegram
+
+
+def test_a_telegram_whose_crc_line_end_was_lost_is_read_with_the_next() -> None:
+    """Each real telegram with a CRC, its CR LF lost, then the same telegram whole: both are
+    read, nothing rejected or skipped, however chunked."""
+    for name, telegram in CHECKED.items():
+        data = crlf_lost(telegram) + telegram
+        whole, _ = take("dsmr", telegram + telegram)
+        for sizes in (None, [1], [3], [7], [len(telegram) - 3, 1]):
+            lines, counted = take("dsmr", data, sizes)
+            assert lines == whole, (name, sizes)
+            assert counted["rejected"] == {}, (name, sizes)
+            assert counted["skipped"] == 0, (name, sizes)
+
+
+def test_the_heat_meter_link_s_short_crc_before_the_next_slash_is_read() -> None:
+    """``!B9F`` and the next telegram's ``/``: the CRC written without its leading zero, its
+    line end lost, holds: the telegram is read, and shows the link sends a CRC."""
+    lines, counted = take("dsmr", crlf_lost(UNPADDED_CRC) + UNPADDED_CRC)
+    assert lines == telegram_lines(UNPADDED_CRC) * 2
+    assert counted["rejected"] == {}
+
+
+def test_a_telegram_cut_so_whose_crc_fails_stays_truncated() -> None:
+    """A telegram damaged on the line whose CR LF was lost too: ``truncated``, as a CRC line
+    cut short by the next telegram is (its digits hold nothing), the next one read."""
+    for name, telegram in CHECKED.items():
+        lines, counted = take("dsmr", crlf_lost(damaged(telegram)) + telegram)
+        assert lines == telegram_lines(telegram), name
+        assert counted["rejected"] == {"truncated": len(telegram_lines(telegram))}, name
+    framer = BlockFramer("dsmr", 2100)
+    v4_2 = CHECKED["v4_2"]
+    framer.feed(crlf_lost(damaged(v4_2)) + v4_2)
+    assert framer.last_rejected("truncated")[0] == (
+        "cut short in its CRC line: the next telegram's '/' came after '!6796'"
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(sorted(CHECKED)), st.booleans(), st.booleans()),
+        min_size=1,
+        max_size=5,
+    ),
+    st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=8),
+)
+def test_telegrams_with_lost_crc_line_ends_frame_the_same_however_chunked(
+    run: list[tuple[str, bool, bool]], sizes: list[int]
+) -> None:
+    """A run of real telegrams, each maybe damaged and maybe without its CRC line's CR LF
+    (the last one sent whole: its end is known only by its line end), fed in chunks of any
+    sizes: the lines of each undamaged telegram are read; a damaged one's lines are
+    ``checksum`` when its line end came (``truncated`` when its CRC has fewer than 4 digits,
+    as the heat meter link writes it: one that fails is taken as cut short) and
+    ``truncated`` when it was lost; the same as fed in one chunk."""
+    data = b""
+    expected: list[bytes] = []
+    rejected = {"checksum": 0, "truncated": 0}
+    for k, (name, bad, cut) in enumerate(run):
+        telegram = CHECKED[name]
+        sent = damaged(telegram) if bad else telegram
+        lost = cut and k < len(run) - 1
+        data += crlf_lost(sent) if lost else sent
+        if bad:  # a CRC of fewer than 4 digits that fails is taken as cut short
+            short = len(crc_line(telegram)) < 4
+            rejected["truncated" if lost or short else "checksum"] += len(telegram_lines(telegram))
+        else:
+            expected += telegram_lines(telegram)
+    lines, counted = take("dsmr", data, sizes)
+    assert lines == expected
+    assert counted["rejected"] == {why: n for why, n in rejected.items() if n}
+    assert counted["skipped"] == 0
+    assert (lines, counted) == take("dsmr", data)
+
+
+def test_a_meter_whose_crc_line_ends_are_lost_on_a_pty_publishes_every_telegram(
+    pty_pair: PtyPair,
+) -> None:
+    """The Holley's telegrams in CRC-16/X-25 under ``parse.crc``, every other one's CR LF
+    lost, sent on a real pty in two reads: every telegram's readings are published, and no
+    parse error is counted."""
+    clock = PortClock()
+    body = HOLLEY_SENSOR + 'parse = { crc = "crc16_x25" }\n'
+    second = HOLLEY_X25.replace(b"(000238.20*V)", b"(000238.40*V)")
+    second = second[: second.index(b"\r\n!") + 3]
+    second += b"%04X\r\n" % crc16_x25(second)
+    data = crlf_lost(HOLLEY_X25) + crlf_lost(second) + HOLLEY_X25
+    with sensor_on(pty_pair, clock, body) as opened:
+        clock.now += 0.001
+        send(opened, pty_pair, data[:700])
+        send(opened, pty_pair, data[700:])
+        snap = opened.snapshot()
+        assert snap.parse_errors["checksum"] == snap.parse_errors["truncated"] == 0
+        [voltage] = [ch for ch in snap.channels if ch.name == "voltage_l1_v"]
+        assert voltage.stats is not None
+        assert (voltage.stats.count, voltage.stats.min, voltage.stats.max) == (3, 238.2, 238.4)
+        assert latest(opened)["voltage_l1_v"] == 238.2

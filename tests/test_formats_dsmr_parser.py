@@ -793,15 +793,16 @@ def test_a_crc_written_without_its_leading_zeros_shows_the_meter_sends_one() -> 
 
 @pytest.mark.parametrize(
     ("name", "kept"),
-    [("v4_2", 0), ("v4_2", 2), ("v4_2", 4), ("unpadded_crc", 2), ("unpadded_crc", 3)],
+    [("v4_2", 0), ("v4_2", 2), ("v4_2", 3), ("unpadded_crc", 1), ("unpadded_crc", 2)],
 )
 def test_a_telegram_cut_in_its_crc_line_by_the_next_one_is_truncated(name: str, kept: int) -> None:
     """A meter sends a telegram every second; one whose end was lost in its CRC line (``!67``
     of Kaifa's ``!6796``, ``!B9`` of the heat meter link's ``!B9F``, their line end lost with
     the rest) is followed by the next telegram's ``/``: ``truncated``, each of its lines
-    counted, whatever digits came, and the next telegram is read, however chunked. The digits
-    kept are never taken for the CRC: the first digits of a CRC are its value only when it
-    is 0, and the line end a meter writes after them did not come."""
+    counted, and the next telegram is read, however chunked. The digits kept hold as the CRC
+    only when they are all of it (its line end alone lost: see
+    ``test_formats_dsmr_crc_line``); the first digits of a CRC are its value only when it is
+    0."""
     telegram = TELEGRAMS[name]
     bang = telegram.index(b"\r\n!") + 2
     cut = telegram[: bang + 1 + kept]

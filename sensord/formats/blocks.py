@@ -60,7 +60,11 @@ Kinds:
   ``!``: ``syntax``) rejects the telegram; so does one that the next telegram's ``/`` (an
   identification) cuts after at most 4 hex digits (``!67`` and ``/ISk5...``: the rest of the
   telegram, its line end too, lost, and the next one sent after it): ``truncated``, however
-  many digits came. A CRC of fewer than 4 digits whose value holds is
+  many digits came, unless they hold as its CRC over its bytes (``!6796`` and ``/``, or the
+  heat meter link's ``!B9F`` and ``/``): then the telegram came whole but for its line end,
+  and it is read, the next one from its ``/`` (the first digits of a CRC cut short hold only
+  when the CRC is 0, when the telegram is whole too). A CRC of fewer than 4 digits whose
+  value holds is
   the CRC written without its leading zeros, as a heat meter's P1 link does (``!B9F`` for
   0x0B9F: ndokter/dsmr_parser's ``/NWA-WARMTELINK`` telegram, and issue #99's
   ``/AUR2NWA-MYRSKY``, ``!571``): the telegram is read. One whose value holds by the other
@@ -812,13 +816,18 @@ class BlockFramer(LineFramer):
                 if begins:
                     lf = data.find(b"\n", slash + 1, slash + 1 + _HEADER_BYTES)
                     if not self._too_long(start, lf + 1):
-                        digits = data[end + 1 : slash].decode("ascii")
-                        self._reject(
-                            "truncated",
-                            data[start:end],
-                            f"cut short in its CRC line: the next telegram's '/' came after "
-                            f"'!{digits}'",
-                        )
+                        digits = data[end + 1 : slash]
+                        if digits and self._crc(data[start : end + 1]) == int(digits, 16):
+                            # its CRC came whole and holds: only its line end was lost
+                            self._crc_seen = True
+                            bodies.append(data[data.index(b"\n", start) + 1 : end])
+                        else:
+                            self._reject(
+                                "truncated",
+                                data[start:end],
+                                f"cut short in its CRC line: the next telegram's '/' came "
+                                f"after '!{digits.decode('ascii')}'",
+                            )
                     pos = slash
                     self._after_end = False
                     continue
