@@ -530,6 +530,32 @@ def test_quectel_lc79d_gsv_group_whose_last_sentence_carries_a_signal_id() -> No
     assert r["GSA.used_glonass"] == [5.0, 4.0]
 
 
+def test_quectel_lc79d_gsv_group_whose_every_sentence_carries_a_signal_id_that_changes() -> None:
+    """An LC79D that carries a signal ID on every GSV sentence and changes it within a group
+    (its GPS group's ``4,4`` of signal ID 8 after ``4,1`` to ``4,3`` of signal ID 1, its
+    Galileo group's ``2,2`` of 1 after ``2,1`` of 6): each sentence continues its group by
+    its numbering, none is out of its group or cuts one."""
+    got = read("quectel_lc79d_signal_ids.nmea")
+    assert rejected(got) == {}
+    assert got.frames == 53
+    r = got.readings
+    # a talker's first whole group teaches its several signals and gives nothing (the first
+    # epoch's GPS group began before the capture, so GPS reads at the third epoch only); then
+    # one reading an epoch, each satellite once: GPS 01, 03, 04, 09, 17, 19, 21, 22, 31 (12
+    # entries with the L5 ones), at their best SNR (01 at 38 on L5, 35 on L1)
+    assert r["GSV.in_view_gps"] == [9.0]
+    assert r["GSV.snr_max_gps"] == [45.0]
+    assert r["GSV.snr_mean_gps"] == [
+        pytest.approx((38 + 29 + 45 + 40 + 29 + 12 + 39 + 35 + 18) / 9)
+    ]
+    assert r["GSV.in_view_galileo"] == [2.0, 2.0]
+    assert r["GSV.snr_max_galileo"] == [43.0, 43.0]
+    # 103 at 43 on E1 and 39 on E5a, 136 at 40 and 36
+    assert r["GSV.snr_mean_galileo"] == [41.5, 41.5]
+    assert r["GSV.in_view_glonass"] == [5.0, 5.0, 5.0]
+    assert r["GGA.satellites"] == [14.0, 14.0, 14.0]
+
+
 def test_quectel_lc79d_gsv_alone_then_its_gga_gives_one_reading_a_group() -> None:
     """The LC79D's GSV sentences alone, its second epoch's again and again (a receiver set to
     send GSV alone), then its GGA, the stream's first frame of another kind (its other

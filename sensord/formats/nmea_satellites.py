@@ -386,7 +386,12 @@ class SatelliteGroups:
     followed by an L5 group of its own), for the very sentence the group waits for that
     lists only satellites the group has listed, and for a sentence past a lost one of the
     group that began right after a group of that signal ID (it taught the talker's groups
-    without signal ID). The group so continued is its sentence 1's, without signal ID.
+    without signal ID). The group so continued is its sentence 1's, without signal ID. So is
+    a group whose every sentence carries a signal ID, changed within it (an LC79D's
+    ``$GPGSV,4,4,12`` of signal 8 after its ``4,1`` to ``4,3`` of signal 1): a sentence of a
+    signal ID that has begun no group of the talker, or has continued one, continues the
+    group of another signal ID that waits for it, its very number, total and in-view count
+    (see :meth:`_signalled`).
 
     A sentence after the first whose total and in-view fields are both empty (an AirMar's
     ``$GPGSV,,2,,``, as NMEA 0183 4.11 recommends for values unchanged within a group; OpenCPN
@@ -651,10 +656,10 @@ class SatelliteGroups:
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
         if number_ > 1 and pending is None:
-            pending = self._continued(key, total, number_, fields, ends)
-            if pending is not None:  # its groups are read with the epoch's from the next on
+            continued = self._continued(key, (total, in_view), number_, fields, ends)
+            if continued is not None:  # its groups are read with the epoch's from the next on
+                key, pending = continued  # the group's key, by its sentence 1
                 self._begun[talker] = _SEVERAL
-                key = (talker, "")  # the group's, by its sentence 1
                 if pending[3] is None:  # it teaches them: its reading withheld (see the class)
                     pending = (pending[0], pending[1], pending[2], None, _SEVERAL, pending[5])
         group: list[_Satellite] | None = seen
@@ -860,20 +865,23 @@ class SatelliteGroups:
             del self._lost[talker]
 
     def _continued(
-        self, key: _Key, total: int, number_: int, fields: list[str], ends: int
-    ) -> _Pending | None:
+        self, key: _Key, sizes: tuple[int, int], number_: int, fields: list[str], ends: int
+    ) -> tuple[_Key, _Pending] | None:
         """The group of ``key``'s talker without signal ID that waits for sentence ``number_``
-        of ``total``, or for a sentence before it, taken out of the pending groups, when
-        ``key`` has a signal ID that began none of the talker's groups (:attr:`_opening`);
-        else None. A receiver may change the signal ID within one group: a Quectel LC79D (L1
-        and L5) sends ``$GPGSV,3,1,10`` and ``3,2,10`` without signal ID, then ``3,3,10``
-        with the L5 entries of three satellites and signal ID 8 (gpsd's capture
-        test/daemon/quectelLC79D.log), one group of 10 by its numbering. Waiting for a
-        sentence before ``number_``, the group lost the sentences between (the LC79D's
-        ``3,3`` after its ``3,1``): it is the sentence's own, which is out of it, and does
-        not wait on to be cut by the next group's sentence 1 and counted again.
+        of ``total`` (the first of ``sizes``, the sentence's total and in-view fields), or for
+        a sentence before it, taken out of the pending groups with its key, when ``key`` has a
+        signal ID that began none of the talker's groups (:attr:`_opening`); else the group of
+        the talker with another signal ID that waits for this very sentence (see
+        :meth:`_signalled`); else None. A receiver may change the signal ID within one
+        group: a Quectel LC79D (L1 and L5) sends ``$GPGSV,3,1,10`` and ``3,2,10`` without
+        signal ID, then ``3,3,10`` with the L5 entries of three satellites and signal ID 8
+        (gpsd's capture test/daemon/quectelLC79D.log), one group of 10 by its numbering.
+        Waiting for a sentence before ``number_``, the group lost the sentences between (the
+        LC79D's ``3,3`` after its ``3,1``): it is the sentence's own, which is out of it, and
+        does not wait on to be cut by the next group's sentence 1 and counted again.
 
-        Groups of two signal IDs are never joined: a receiver that sends a group per signal
+        Groups of two signal IDs are never joined but by :meth:`_signalled`, for a signal ID
+        that has begun no group of the talker: a receiver that sends a group per signal
         (a u-blox ZED-F9P's GPS L1 and L2 groups, of three sentences each) begins each with
         its signal ID, and the next sentence of a group whose sentence 1 was lost unseen is
         out of its group, not the continuation of another signal's group that waits for the
@@ -904,9 +912,12 @@ class SatelliteGroups:
         talker, signal = key
         if not signal:
             return None
+        total = sizes[0]
         unsignalled = (talker, "")
         waiting = self._pending.get(unsignalled)
-        if waiting is None or waiting[0] != total or waiting[1] > number_:
+        if waiting is None:
+            return self._signalled(key, sizes, number_)
+        if waiting[0] != total or waiting[1] > number_:
             return None
         if key in self._opening and key not in self._continuing:
             before = waiting[3]
@@ -925,7 +936,42 @@ class SatelliteGroups:
             if len(self._continuing) >= _PENDING_GROUPS:
                 self._continuing.clear()  # of damaged talkers, without checksum
             self._continuing.add(key)
-        return self._pending.pop(unsignalled)
+        return unsignalled, self._pending.pop(unsignalled)
+
+    def _signalled(
+        self, key: _Key, sizes: tuple[int, int], number_: int
+    ) -> tuple[_Key, _Pending] | None:
+        """The group of ``key``'s talker with another signal ID that waits for this very
+        sentence, number ``number_`` of the total and in-view fields ``sizes``, taken out of
+        the pending groups with its key, when ``key``'s signal ID began none of the talker's
+        groups (:attr:`_opening`) or has continued one before (:attr:`_continuing`); else
+        None. A Quectel LC79D may carry a signal ID on every sentence of a group and change
+        it within the group: ``$GPGSV,4,1,12`` to ``4,3,12`` with signal ID 1 (L1 C/A), then
+        ``4,4,12`` with the L5 entries of three of their satellites and signal ID 8, and
+        ``$GAGSV,2,1,04`` with signal ID 6 then ``2,2,04`` with signal ID 1 (gpsd's capture
+        test/daemon/quectelLC79D-1.log, submitted 2020-11-30, gpsd 3.22), one group by its
+        numbering, as gpsd reads it. A signal ID that has begun a group of its own (a
+        ZED-F9P's L2 groups) continues none: its sentence after a lost sentence 1 is out of
+        its group, not the next of an L1 group that waits for the same number."""
+        talker, signal = key
+        if key in self._opening and key not in self._continuing:
+            return None
+        for waited, waiting in self._pending.items():
+            if (
+                waited[0] == talker
+                and waited[1]
+                and waited[1] != signal
+                and waiting[1] == number_
+                and (waiting[0], waiting[5]) == sizes
+            ):
+                break
+        else:
+            return None
+        if key not in self._continuing:
+            if len(self._continuing) >= _PENDING_GROUPS:
+                self._continuing.clear()  # of damaged talkers, without checksum
+            self._continuing.add(key)
+        return waited, self._pending.pop(waited)
 
     def _taught_lost(self, own: str | None, seen: list[_Satellite]) -> None:
         """A group that taught its talker's several signal IDs (within it, or as the first of
