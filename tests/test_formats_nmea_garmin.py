@@ -114,6 +114,31 @@ def test_a_port_of_garmin_records_is_told_the_receiver_is_in_garmin_binary_mode(
     assert TO_NMEA.hex(" ").upper() in GARMIN_HINT
 
 
+def headless(lost: set[int]) -> bytes:
+    """The capture with the first DLE of each record numbered in ``lost`` lost on the line."""
+    return b"".join(record[n in lost :] for n, record in enumerate(RECORDS))
+
+
+def test_a_record_that_lost_its_first_dle_is_named_as_a_garmin_record() -> None:
+    """The capture with one record's first DLE lost, as a byte lost on a serial line loses
+    it, for each record in turn, and with every record's lost: the port is told it sends
+    Garmin records, as with none lost. Before, the record whose bytes then read ``10 1C``
+    (the stuffed DLE before satellite 16's signal level, records 2 and 4) had them named a
+    TSIP 0x1C report ("Trimble TSIP and Garmin binary messages"), and a record with a ``$``
+    or ``!`` in its data (13, 16, 23, 27, 35) had "the bytes are not text". The framer
+    passes on no frame of a record without ``$`` or ``!`` either way, its DLE lost or not."""
+    for n in range(len(RECORDS)):
+        data = headless({n})
+        assert NmeaFramer().no_frame_hint(data) == GARMIN_HINT, n
+        if b"$" not in RECORDS[n] and b"!" not in RECORDS[n]:
+            assert run(data, [7])[1] == [], n
+    assert NmeaFramer().no_frame_hint(headless(set(range(len(RECORDS))))) == GARMIN_HINT
+    # a TSIP port whose packet follows a record that lost its DLE still names TSIP
+    both = NmeaFramer().no_frame_hint(RECORDS[0][1:] + LASSEN[0] + RECORDS[1])
+    assert "Trimble TSIP" in both
+    assert "Garmin" in both
+
+
 def test_garmin_records_and_tsip_packets_are_each_told_by_their_own_check() -> None:
     """Every real TSIP packet the tests hold (a Lassen iQ's, a Thunderbolt's built timing
     packets, a Resolution SMT 360's and SMTx's, and those of IDs of any length) is still taken
@@ -232,6 +257,34 @@ def test_the_hint_reaches_the_log_line_and_status_of_a_sensor_on_a_real_pty() ->
     assert status["state"] == "stale"
     assert status["hint"] == GARMIN_HINT
     assert runtime.framer.skipped_bytes == len(CAPTURE)
+    assert sum(runtime.parse_errors.values()) == 0
+
+
+def test_records_that_lost_their_first_dle_give_the_garmin_hint_on_a_real_pty() -> None:
+    """The sensor of the test above, its device's records 2 and 4 (whose bytes then read as a
+    TSIP 0x1C report) and every tenth record without their first DLE: the ``sensor state``
+    log line and ``/status`` name Garmin's binary mode and the command that leaves it, not
+    TSIP (before: "the device sends Trimble TSIP and Garmin binary messages"); no frame, no
+    parse error."""
+    lost = {2, 4, *range(0, len(RECORDS), 10)} - {20, 30}  # 20, 30: a "$" or "!" in neither
+    records = [record[n in lost :] for n, record in enumerate(RECORDS)]
+    clock = Clock()
+    with PtyPair() as pair:
+        runtime = nmea_sensor(pair, clock)
+        try:
+            for second in range(0, len(records), 2):
+                clock.now += 0.5
+                deliver(runtime, pair, records[second] + records[second + 1])
+            with capture_logs() as logs:
+                clock.now += 2.5
+                runtime.tick(clock.now)
+            status = runtime.snapshot().as_json()
+        finally:
+            runtime.stop()
+    [event] = [e for e in logs if e.get("state") == "stale"]
+    assert event["hint"] == GARMIN_HINT
+    assert status["hint"] == GARMIN_HINT
+    assert runtime.framer.frames == 0
     assert sum(runtime.parse_errors.values()) == 0
 
 

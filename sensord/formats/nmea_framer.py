@@ -1513,7 +1513,10 @@ class NmeaFramer(LineFramer):
         without NMEA sentences, and for Garmin records what switches the receiver back to
         NMEA. The bytes before the first whole frame are left out: they may be the tail of a
         frame that the capture ring or the port's open cut, whose ``$`` or ``!`` begins no
-        sentence."""
+        sentence. A Garmin record that lost its first DLE on the line is named as the record
+        it is (see :func:`_with_garmin_heads`), not as the TSIP packet or the text its bytes
+        may read as."""
+        data = _with_garmin_heads(data)
         data = data[_first_whole_frame(data, self._ubx_limit) :]
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
         text = b"".join(b"".join(parts) for parts, _ in cut.pieces)
@@ -1544,6 +1547,40 @@ class NmeaFramer(LineFramer):
                 "sentence: enable NMEA output on this port"
             )
         return super().no_frame_hint(data)
+
+
+#: A Garmin record's ID (see :data:`_GARMIN_SIZES`).
+_GARMIN_ID = re.compile(b"[%s]" % b"".join(re.escape(bytes((i,))) for i in sorted(_GARMIN_SIZES)))
+
+
+def _with_garmin_heads(data: bytes) -> bytes:
+    """``data`` with a DLE put back before each Garmin record that lost its first one (a byte
+    lost on the line, or the capture ring's cut): the record ID, its size byte, data and
+    checksum whose sum holds, and DLE ETX, with no DLE before them. Its bytes would read as
+    a TSIP packet (the stuffed DLE of a GPS 18x satellite record's ``10 10 1C``, and its
+    bytes up to the record's DLE ETX, read as a 0x1C report) or as text (a ``$`` or ``!`` in
+    its data) rather than as the record it is: the framer skips them either way, and the
+    hint names what the port sends. The records whose DLE came are passed over whole."""
+    parts: list[bytes] = []
+    copied = 0  # the bytes of data in parts
+    past = 0  # past the last record found
+    for match in _GARMIN_ID.finditer(data):
+        start = match.start()
+        if start < past:
+            continue
+        if start and data[start - 1] == _DLE and start - 1 >= past:
+            end = _garmin_end(data, start - 1) if start + 1 < len(data) else 0
+            if 0 < end <= len(data) and _garmin_holds(data, start - 1, end):
+                past = end
+            continue
+        size = _GARMIN_SIZES[data[start]]
+        record = b"\x10" + data[start : start + 2 + 2 * (size + 2) + 2]
+        end = _garmin_end(record, 0) if len(record) > 2 else 0
+        if 0 < end <= len(record) and _garmin_holds(record, 0, end):
+            parts += (data[copied:start], b"\x10")
+            copied = start
+            past = start + end - 1
+    return b"".join((*parts, data[copied:])) if parts else data
 
 
 def _first_whole_frame(data: bytes, limit: int) -> int:
