@@ -556,6 +556,34 @@ def test_quectel_lc79d_gsv_group_whose_every_sentence_carries_a_signal_id_that_c
     assert r["GGA.satellites"] == [14.0, 14.0, 14.0]
 
 
+@pytest.mark.parametrize("lost", [False, True])
+def test_an_lc79d_group_whose_4_3_is_lost_costs_one_error_not_two(lost: bool) -> None:
+    """The capture's third epoch with its ``$GPGSV,4,3,12`` failing its checksum (a byte
+    changed on the line), or lost whole: its ``4,4`` of signal 8, which continued the
+    talker's group in the epoch before, ends the group that waits for ``4,3``, so the next
+    group's ``4,1`` cuts none. One error, the damaged sentence's or the lost one's at the
+    ``4,4``; the group gives nothing, the Galileo groups their readings."""
+    lines = stream("quectel_lc79d_signal_ids.nmea").split(b"\r\n")[:-1]
+    third = [n for n, line in enumerate(lines) if line.startswith(b"$GPGSV,4,3,12,")][2]
+    if lost:
+        del lines[third]
+    else:
+        lines[third] = lines[third].replace(b"*53", b"*54")
+    lines += [line for line in lines if line.startswith(b"$GPGSV,4,1,12,")][-1:]
+    spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"), ("galileo", "GSV.in_view_galileo")))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    errors: list[str] = []
+    readings: list[tuple[str, float]] = []
+    for frame in lines:
+        try:
+            readings += parse(frame)
+        except ParseError as exc:
+            errors.append(exc.reason)
+            readings += exc.kept
+    assert errors == (["truncated"] if lost else ["checksum"])
+    assert readings == [("galileo", 2.0), ("galileo", 2.0)]
+
+
 def test_quectel_lc79d_gsv_alone_then_its_gga_gives_one_reading_a_group() -> None:
     """The LC79D's GSV sentences alone, its second epoch's again and again (a receiver set to
     send GSV alone), then its GGA, the stream's first frame of another kind (its other

@@ -950,18 +950,23 @@ class SatelliteGroups:
         ``4,4,12`` with the L5 entries of three of their satellites and signal ID 8, and
         ``$GAGSV,2,1,04`` with signal ID 6 then ``2,2,04`` with signal ID 1 (gpsd's capture
         test/daemon/quectelLC79D-1.log, submitted 2020-11-30, gpsd 3.22), one group by its
-        numbering, as gpsd reads it. A signal ID that has begun a group of its own (a
-        ZED-F9P's L2 groups) continues none: its sentence after a lost sentence 1 is out of
-        its group, not the next of an L1 group that waits for the same number."""
+        numbering, as gpsd reads it. Once the signal ID has continued such a group, it
+        continues one that waits for a sentence before its own too: the sentences between were
+        lost (the LC79D's ``4,4`` of signal 8 after its ``4,3`` failed its checksum), and the
+        group, out of it, does not wait on to be cut by the next group's sentence 1 and
+        counted again. A signal ID that has begun a group of its own (a ZED-F9P's L2 groups)
+        continues none: its sentence after a lost sentence 1 is out of its group, not the next
+        of an L1 group that waits for the same number."""
         talker, signal = key
-        if key in self._opening and key not in self._continuing:
+        taught = key in self._continuing
+        if key in self._opening and not taught:
             return None
         for waited, waiting in self._pending.items():
             if (
                 waited[0] == talker
                 and waited[1]
                 and waited[1] != signal
-                and waiting[1] == number_
+                and (waiting[1] == number_ or (taught and waiting[1] < number_))
                 and (waiting[0], waiting[5]) == sizes
             ):
                 break
