@@ -400,7 +400,8 @@ FAST_POLLS_HINT = (
     "at polls faster than every 0.5 s, an answer later than half the interval between two "
     "answers lost on the line (a lossy RS-485 or USB link: poll_timeouts) leaves a frame alone "
     "between two polls without a byte, as a stream two poll intervals apart or slower does, "
-    "and a PMS is warmed up again for it; poll it every 0.5 s or slower (poll.interval_s: it "
+    "and a PMS may be warmed up again for it (at the first such re-run of a spell, unless it "
+    "warms up already); poll it every 0.5 s or slower (poll.interval_s: it "
     "renews its readings every 0.2 to 2.3 s), or, if it does stream, check its supply"
 )
 
