@@ -165,11 +165,11 @@ class WarmUp:
         self.quiet_began = before.quiet_began
         self._before_s = warmup_s_before
 
-    def again(self, now: float, why: str | None) -> None:
+    def again(self, now: float, why: str | None, **told: float | None) -> None:
         """The device may have just been powered or woken at ``now``, its port open all
         along: its readings are published ``warmup_s`` after it (a simulated or replayed
         port never warms up). A warm-up that starts is logged as at an open, with ``why``
-        (None: the caller logs it)."""
+        and the fields of ``told`` (None: the caller logs it)."""
         warmup_s = self._sensor.config.warmup_s
         source = self._sensor.source
         if not warmup_s or source is None or source.simulated:
@@ -182,7 +182,10 @@ class WarmUp:
         self.by_silence = False
         if starts and why is not None:
             self._log.info(
-                "warming up: readings are published after warmup_s", warmup_s=warmup_s, why=why
+                "warming up: readings are published after warmup_s",
+                warmup_s=warmup_s,
+                why=why,
+                **told,
             )
 
     def run_began(self, now: float) -> None:
