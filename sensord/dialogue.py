@@ -158,7 +158,9 @@ A poll request is written every poll interval once the set-up is done, or withou
 ``connect_delay_s`` after the open (several requests in turn, one each interval); one that no
 frame answered before the next is counted in ``poll_timeouts``, and logged with the request.
 :data:`SILENT_POLLS` of them in a row tell the sensor (``went_silent``) that the device may
-have lost its supply: it warms up again when it answers. Not of a device whose set-up gives it
+have lost its supply: it warms up again when it answers, when no frame came for :data:`SILENT_S`
+(a line that loses answers leaves shorter silences; a shorter cut leaves another sign) or the
+answer reads 0 in every field (an SDS011's fan spinning up). Not of a device whose set-up gives it
 a working period (an SDS011's ``working_period=N``, N > 0, in query mode): it sleeps between
 its 30 s runs and ignores queries meanwhile (mkfrey/sds011-esp-raw, docs/behaviour.md:
 "Commands sent to the sensor while it is in sleep mode are ignored, except for wakeup
@@ -234,6 +236,7 @@ __all__ = [
     "SETUP_GAP_S",
     "SETUP_TRIES",
     "SILENT_POLLS",
+    "SILENT_S",
     "STREAM_SLACK_S",
     "TAKEN_WITHIN_S",
     "UNANSWERED_HINT_POLLS",
@@ -357,6 +360,27 @@ UNANSWERED_HINT_POLLS = 3
 #: answered with the device's answer spoilt on the line (an MH-Z19's that lost its first
 #: byte, its checksum holding over the rest) is no silence: the device was powered.
 SILENT_POLLS = 2
+
+#: How long a silence of :data:`SILENT_POLLS` polls or more (from the device's last frame
+#: before it to its first after it) must last for the device to warm up again when it
+#: answers (``SensorRuntime._silence_ended``): shorter, it is what a line that loses answers
+#: leaves, and a supply cut that short leaves another sign. Measured on the code with the
+#: test responders (a real pty, the injected clock, answers lost at random): a PMS polled
+#: every 0.2 s, one answer in five lost, left two polls running unanswered about once every
+#: 35 s and warmed up again each time, 30 s of readings held (104 warm-ups an hour, 88 % of
+#: its readings), at 1 s polls 54 an hour; to leave 10 s without a frame at 1 s polls the
+#: line must lose nine answers running (about once in 700 hours at one in five), at 0.5 s
+#: nineteen. A cut shorter than that leaves its mark otherwise: a PMS streams in active mode
+#: after any power-up ("Default mode is active after power up", its data manuals:
+#: ``DialoguePort.streams_anew``); an MH-Z19 answers with its boot's answers (15000 in bytes
+#: 6..7: Tasmota's and ESPEasy's MH-Z19 drivers, "During (and only ever at) sensor boot"),
+#: for seconds after a power-up (arendst/Tasmota issue #7290: an MH-Z19B powered with the
+#: host had given no reading 4 s later, 410 ppm 24 s later: ``sensord.boots``); an SDS011
+#: keeps query mode through the cut (Laser Dust Sensor Control Protocol V1.3: "The setting is
+#: still effective after power off") and its first answers read 0 in both fields while its
+#: fan spins up (ESPHome's ``sds011.cpp``: "not yet any valid data"), which warms it up after
+#: a shorter silence too. Two polls of the presets' own pace (an MH-Z19 every 5 s) span it.
+SILENT_S = 10.0
 
 #: Why a device that sends did not acknowledge a set-up command.
 IGNORED_COMMAND_HINT = (
@@ -506,7 +530,7 @@ class DialoguePort(Protocol):
     def went_silent(self) -> None:
         """:data:`SILENT_POLLS` poll requests in a row went unanswered: the device may have
         lost its supply, and the frame that ends the silence may be its first after a
-        power-up."""
+        power-up (when the silence lasted :data:`SILENT_S`, or that frame tells it)."""
         ...
 
     def on_working_period(self, now: float) -> None:
@@ -909,6 +933,17 @@ class Dialogue:
         missing = self._missing_unheard
         if missing is not None:  # the connect's run found it silent: not ignored, but off
             self._missing_unheard = (missing[0], missing[1], True)
+
+    @property
+    def silent_s(self) -> float:
+        """:data:`SILENT_S`: how long a silence lasts that warms the device up again."""
+        return SILENT_S
+
+    @property
+    def silent_polls(self) -> int:
+        """The poll requests in a row that no frame answered, until the next poll after the
+        frame that ends them (for the line of a warm-up after a silence)."""
+        return self._silent_polls
 
     @property
     def powered_through(self) -> bool:

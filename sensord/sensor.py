@@ -1492,7 +1492,10 @@ class SensorRuntime:
         through, their frames spoilt on the line (``Dialogue.powered_through``), a
         streaming one with ``warmup_after_silence`` whose frames come again after it was
         stale, and, without it, one whose first frame after it was stale reads 0 in every
-        field (``_reads_zero``)."""
+        field (``_reads_zero``). A polled device's silence counts when no frame came for
+        ``Dialogue.silent_s`` (a line that loses answers leaves shorter ones) or its first
+        answer after it reads 0 in every field; its line tells the polls left unanswered in a
+        row and how long no frame came."""
         self._silence_to_end = False
         polled = self.config.poll is not None
         if self._ends.proving is not None:  # the first frame after hang-ups: the server serves
@@ -1533,7 +1536,19 @@ class SensorRuntime:
         ):
             return
         if polled:
-            self._warm.again(now, "its polls are answered again")
+            assert dialogue is not None  # a polled sensor has one
+            silent_s = math.inf if previous is None else now - previous
+            # shorter than ``dialogue.SILENT_S``, a silence is what a line that loses answers
+            # leaves, unless the answer that ends it reads 0 in every field (an SDS011's fan
+            # spinning up)
+            if silent_s < dialogue.silent_s and not self._reads_zero(frames):
+                return
+            self._warm.again(
+                now,
+                "its polls are answered again",
+                unanswered_polls=dialogue.silent_polls,
+                silent_s=round(silent_s, 3) if previous is not None else None,
+            )
             self._warm.by_silence = True
         elif self.config.warmup_after_silence and self._silent_since_frame(frames):
             self._warm.again(now, "its frames come again after a silence")
