@@ -162,6 +162,13 @@ def main() -> int:
     parser.add_argument("captures", nargs="*", help="capture file names (default: every *.log)")
     args = parser.parse_args()
     names = args.captures or sorted(path.name for path in args.daemon.glob("*.log"))
+    if not names:
+        print(
+            f"{args.daemon}: no *.log capture in it; give gpsd's test/daemon directory "
+            "(GPSD_SOURCE/test/daemon), not the source's top",
+            file=sys.stderr,
+        )
+        return 2
     rng = random.Random(96)
     total: Counter[str] = Counter()
     for name in names:
