@@ -1141,3 +1141,34 @@ def test_skytraq_power_up_default_gives_no_clock_offset_on_a_host_without_clock(
     r = got.readings
     assert r["ZDA.clock_offset"] == [1648514312.0 - 42.0]
     assert r["RMC.clock_offset"] == [1648514312.0 - 42.0]
+
+
+def test_a_zed_f9p_l2_sentence_after_a_burst_loss_continues_no_l1_group_of_its_size() -> None:
+    """The ZED-F9P's first epoch (tests/fixtures/nmea/ublox_zed_f9p.nmea) with a burst of three
+    sentences lost on the line: its L1 group's ``$GPGSV,3,2,12`` and ``3,3,12`` (signal ID 1)
+    and its L2 group's ``3,1,12`` (signal ID 6). The L2 group's ``3,2,12`` comes while the L1
+    group of the same 12 satellites waits for its ``3,2``; it lists satellites 16, 18, 20 and
+    21, none of which the L1 group has listed (05, 10, 13, 15), where an LC79D's sentence of
+    another signal ID lists the L5 entries of its group's L1 satellites: it is out of its
+    group, not that group's continuation. The loss is counted, each group that lost a
+    sentence once: the L1 group, cut by the next epoch's ``3,1``, and the L2 group's
+    ``3,2``; the epochs after give GPS 12 in view, their L1 and L2 groups apart."""
+    lines = stream("ublox_zed_f9p.nmea").split(b"\r\n")[:-1]
+    gps = [n for n, line in enumerate(lines) if line.startswith(b"$GPGSV,")]
+    assert [lines[n][-5:] for n in gps[:4]] == [b",1*60", b",1*64", b",1*69", b",6*63"]
+    del lines[gps[1] : gps[3] + 1]
+    spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"),))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    errors: list[str] = []
+    readings: list[tuple[str, float]] = []
+    for frame in lines:
+        try:
+            readings += parse(frame)
+        except ParseError as exc:
+            errors.append(f"{exc.reason}: {exc.detail}")
+            readings += exc.kept
+    assert errors == [
+        "truncated: GSV sentence 2 of 3 out of its group",
+        "truncated: GSV group of 3 cut before its end",
+    ]
+    assert readings == [("gps", 12.0)] * 2

@@ -267,6 +267,12 @@ _GSV_BODY = re.compile(
 )
 
 
+def _listed(fields: list[str], ends: int) -> set[str]:
+    """The satellite numbers, without leading zeros, that a GSV sentence of ``fields`` lists in
+    its whole quadruples (up to ``ends``); an entry numbered 0 or without number is none."""
+    return {fields[at].lstrip("0") for at in range(4, ends, 4) if fields[at].lstrip("0")}
+
+
 def _gsv_shaped(frame: bytes) -> bool:
     """Whether ``frame``'s fields, up to its ``*``, are a GSV sentence's, whatever its address
     says: a GSV whose sentence type a damaged byte made another known one (``$GPGSA`` for
@@ -517,6 +523,7 @@ class SatelliteGroups:
         "_continuing",
         "_counted",
         "_groups",
+        "_listed",
         "_lost",
         "_lost_keys",
         "_most",
@@ -558,6 +565,12 @@ class SatelliteGroups:
         #: one: they continue such groups whatever groups of their own begin (see
         #: :meth:`_continued`). At most :data:`_PENDING_GROUPS`, cleared past them.
         self._continuing: set[_Key] = set()
+        #: The talkers and signal IDs (not empty) of the pending groups -> the satellite
+        #: numbers, without leading zeros, that the group has listed: a sentence of another
+        #: signal ID continues it listing none but them (see :meth:`_signalled`). The entry
+        #: of a key whose group waits no more is left, and set anew by its next group's
+        #: sentence 1; past :data:`_PENDING_GROUPS` the keys of no pending group are dropped.
+        self._listed: dict[_Key, set[str]] = {}
         #: The talkers whose sentence 1 of a group has come: before it, the sentences of the
         #: group under way when the stream started are ignored (nothing was lost); each with
         #: the signal ID of its groups, :data:`_SEVERAL` once they have carried two.
@@ -701,6 +714,12 @@ class SatelliteGroups:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
                 del self._pending[next(iter(self._pending))]
             self._pending[key] = (total, number_ + 1, group, numbers, taught, in_view)
+            if key[1]:  # what it has listed, for a sentence of another signal ID
+                listed = self._listed
+                if key not in listed and len(listed) >= _PENDING_GROUPS:
+                    self._listed = listed = {k: v for k, v in listed.items() if k in self._pending}
+                mine = _listed(fields, ends)
+                listed[key] = mine | listed[key] if number_ > 1 and key in listed else mine
         elif group is not None:
             own = own or _TALKER_CONSTELLATION.get(talker)
             if numbers is None and taught != _SEVERAL:
@@ -916,7 +935,7 @@ class SatelliteGroups:
         unsignalled = (talker, "")
         waiting = self._pending.get(unsignalled)
         if waiting is None:
-            return self._signalled(key, sizes, number_)
+            return self._signalled(key, sizes, number_, _listed(fields, ends))
         if waiting[0] != total or waiting[1] > number_:
             return None
         if key in self._opening and key not in self._continuing:
@@ -927,9 +946,7 @@ class SatelliteGroups:
             elif before is None:
                 return None
             else:
-                listed = {
-                    fields[at].lstrip("0") for at in range(4, ends, 4) if fields[at].lstrip("0")
-                }
+                listed = _listed(fields, ends)
                 if not listed or not listed <= {text.lstrip("0") for text in before}:
                     return None
         if key not in self._continuing:
@@ -939,13 +956,14 @@ class SatelliteGroups:
         return unsignalled, self._pending.pop(unsignalled)
 
     def _signalled(
-        self, key: _Key, sizes: tuple[int, int], number_: int
+        self, key: _Key, sizes: tuple[int, int], number_: int, listed: set[str]
     ) -> tuple[_Key, _Pending] | None:
         """The group of ``key``'s talker with another signal ID that waits for this very
         sentence, number ``number_`` of the total and in-view fields ``sizes``, taken out of
         the pending groups with its key, when ``key``'s signal ID began none of the talker's
         groups (:attr:`_opening`) or has continued one before (:attr:`_continuing`); else
-        None. A Quectel LC79D may carry a signal ID on every sentence of a group and change
+        None; the sentence lists satellites (``listed``), each one the group has listed. A
+        Quectel LC79D may carry a signal ID on every sentence of a group and change
         it within the group: ``$GPGSV,4,1,12`` to ``4,3,12`` with signal ID 1 (L1 C/A), then
         ``4,4,12`` with the L5 entries of three of their satellites and signal ID 8, and
         ``$GAGSV,2,1,04`` with signal ID 6 then ``2,2,04`` with signal ID 1 (gpsd's capture
@@ -956,10 +974,16 @@ class SatelliteGroups:
         group, out of it, does not wait on to be cut by the next group's sentence 1 and
         counted again. A signal ID that has begun a group of its own (a ZED-F9P's L2 groups)
         continues none: its sentence after a lost sentence 1 is out of its group, not the next
-        of an L1 group that waits for the same number."""
+        of an L1 group that waits for the same number. Nor does the first sentence of a signal
+        ID that lists a satellite the group has not listed: the LC79D's sentence of another
+        signal ID lists the L5 (or E1) entries of satellites its group listed on L1 (or E5a),
+        where a ZED-F9P's L2 ``$GPGSV,3,2,12`` after a burst lost its L1 group's ``3,2`` and
+        ``3,3`` and its L2 group's ``3,1`` (before the L2 signal began a group) lists the next
+        of the same 12 satellites, which the L1 group waits to list: it is out of its group,
+        and the loss is counted."""
         talker, signal = key
         taught = key in self._continuing
-        if key in self._opening and not taught:
+        if (key in self._opening and not taught) or not listed:
             return None
         for waited, waiting in self._pending.items():
             if (
@@ -968,6 +992,7 @@ class SatelliteGroups:
                 and waited[1] != signal
                 and (waiting[1] == number_ or (taught and waiting[1] < number_))
                 and (waiting[0], waiting[5]) == sizes
+                and listed <= self._listed.get(waited, listed)
             ):
                 break
         else:
