@@ -26,6 +26,8 @@ the CRC the Holley's).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness.dsmr_parser_telegrams import TELEGRAMS, UNPADDED_CRC
 from harness.pty import PtyPair
 from hypothesis import given, settings
@@ -212,6 +214,48 @@ def test_the_heat_meter_link_s_short_crc_before_the_next_slash_is_read() -> None
     assert counted["rejected"] == {}
 
 
+def lf_lost(telegram: bytes) -> bytes:
+    """``telegram`` without the LF after its CRC, its CR kept: one byte lost on the line."""
+    assert telegram.endswith(b"\r\n")
+    return telegram[:-1]
+
+
+def test_a_telegram_whose_crc_line_lost_its_lf_alone_is_read_with_the_next() -> None:
+    """Each real telegram with a CRC, the LF of its CRC line lost (its CR came), then the same
+    telegram whole, and the heat meter link's ``!B9F`` and CR so: both read, nothing
+    rejected or skipped, however chunked, as when its CR was lost too."""
+    for name, telegram in {**CHECKED, "unpadded_crc": UNPADDED_CRC}.items():
+        whole, _ = take("dsmr", telegram + telegram)
+        for sizes in (None, [1], [3], [7], [len(telegram) - 2, 1]):
+            lines, counted = take("dsmr", lf_lost(telegram) + telegram, sizes)
+            assert lines == whole, (name, sizes)
+            assert counted["rejected"] == {}, (name, sizes)
+            assert counted["skipped"] == 0, (name, sizes)
+
+
+def test_a_telegram_whose_crc_fails_and_lost_its_lf_is_checksum() -> None:
+    """A damaged telegram whose CRC line came but for its LF: its CRC came whole (its CR
+    ends it), so the telegram is rejected as one whose line end came: ``checksum``
+    (``truncated`` for a CRC of fewer than 4 digits that fails, taken as cut short), the next
+    one read; a CRC that holds by the other CRC names the key to set."""
+    for name, telegram in CHECKED.items():
+        lines, counted = take("dsmr", lf_lost(damaged(telegram)) + telegram)
+        assert lines == telegram_lines(telegram), name
+        why = "truncated" if len(crc_line(telegram)) < 4 else "checksum"
+        assert counted["rejected"] == {why: len(telegram_lines(telegram))}, name
+    v4_2 = CHECKED["v4_2"]
+    for framer_input in (lf_lost(damaged(v4_2)) + v4_2, damaged(v4_2) + v4_2):
+        framer = BlockFramer("dsmr", 2100)
+        framer.feed(framer_input)
+        assert framer.last_rejected("checksum")[0].startswith(
+            "its CRC 6796 does not hold: its bytes give "
+        )
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(lf_lost(SHORT_X25[0]) + SHORT_X25[1]) == []
+    assert framer.rejected == {"checksum": 54, "syntax": 0, "truncated": 0}
+    assert "set parse.crc = 'crc16_x25'" in framer.last_rejected("checksum")[0]
+
+
 def test_a_telegram_cut_so_whose_crc_fails_stays_truncated() -> None:
     """A telegram damaged on the line whose CR LF was lost too: ``truncated``, as a CRC line
     cut short by the next telegram is (its digits hold nothing), the next one read."""
@@ -227,35 +271,44 @@ def test_a_telegram_cut_so_whose_crc_fails_stays_truncated() -> None:
     )
 
 
+#: A telegram's CRC line end as it came: whole, its LF lost, its CR LF lost.
+LOSSES: dict[str, Callable[[bytes], bytes]] = {
+    "": lambda telegram: telegram,
+    "lf": lf_lost,
+    "crlf": crlf_lost,
+}
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from(sorted(CHECKED)), st.booleans(), st.booleans()),
+        st.tuples(st.sampled_from(sorted(CHECKED)), st.booleans(), st.sampled_from(sorted(LOSSES))),
         min_size=1,
         max_size=5,
     ),
     st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=8),
 )
 def test_telegrams_with_lost_crc_line_ends_frame_the_same_however_chunked(
-    run: list[tuple[str, bool, bool]], sizes: list[int]
+    run: list[tuple[str, bool, str]], sizes: list[int]
 ) -> None:
-    """A run of real telegrams, each maybe damaged and maybe without its CRC line's CR LF
-    (the last one sent whole: its end is known only by its line end), fed in chunks of any
-    sizes: the lines of each undamaged telegram are read; a damaged one's lines are
-    ``checksum`` when its line end came (``truncated`` when its CRC has fewer than 4 digits,
-    as the heat meter link writes it: one that fails is taken as cut short) and
-    ``truncated`` when it was lost; the same as fed in one chunk."""
+    """A run of real telegrams, each maybe damaged and maybe without its CRC line's CR LF or
+    its LF alone (the last one sent whole: its end is known only by its line end), fed in
+    chunks of any sizes: the lines of each undamaged telegram are read; a damaged one's
+    lines are ``checksum`` when its line end or its CR came (``truncated`` when its CRC has
+    fewer than 4 digits, as the heat meter link writes it: one that fails is taken as cut
+    short) and ``truncated`` when both were lost; the same as fed in one chunk."""
     data = b""
     expected: list[bytes] = []
     rejected = {"checksum": 0, "truncated": 0}
-    for k, (name, bad, cut) in enumerate(run):
+    for k, (name, bad, loss) in enumerate(run):
         telegram = CHECKED[name]
         sent = damaged(telegram) if bad else telegram
-        lost = cut and k < len(run) - 1
-        data += crlf_lost(sent) if lost else sent
+        lost = loss if k < len(run) - 1 else ""
+        data += LOSSES[lost](sent)
         if bad:  # a CRC of fewer than 4 digits that fails is taken as cut short
             short = len(crc_line(telegram)) < 4
-            rejected["truncated" if lost or short else "checksum"] += len(telegram_lines(telegram))
+            why = "truncated" if lost == "crlf" or short else "checksum"
+            rejected[why] += len(telegram_lines(telegram))
         else:
             expected += telegram_lines(telegram)
     lines, counted = take("dsmr", data, sizes)

@@ -63,7 +63,10 @@ Kinds:
   many digits came, unless they hold as its CRC over its bytes (``!6796`` and ``/``, or the
   heat meter link's ``!B9F`` and ``/``): then the telegram came whole but for its line end,
   and it is read, the next one from its ``/`` (the first digits of a CRC cut short hold only
-  when the CRC is 0, when the telegram is whole too). A CRC of fewer than 4 digits whose
+  when the CRC is 0, when the telegram is whole too). A check line whose CR came and whose
+  LF alone was lost before the next ``/`` (``!6796``, CR and ``/``) came whole but for its
+  LF: it is checked as one whose LF came (read, ``checksum`` or ``truncated`` as that), the
+  next telegram read from its ``/``. A CRC of fewer than 4 digits whose
   value holds is
   the CRC written without its leading zeros, as a heat meter's P1 link does (``!B9F`` for
   0x0B9F: ndokter/dsmr_parser's ``/NWA-WARMTELINK`` telegram, and issue #99's
@@ -304,8 +307,9 @@ _LINE_CODES = re.compile(rb"^" + _LINE_CODE.pattern, re.MULTILINE)
 #: message is followed by more text).
 _END_INSIDE = re.compile(rb"[^\n]![0-9A-Fa-f]{0,4}\r?\n")
 #: A DSMR telegram's check line cut by the next telegram's ``/``: at most the 4 hex digits of
-#: its CRC (their rest, and the line end, lost) and that ``/``.
-_CHECK_CUT = re.compile(rb"[0-9A-Fa-f]{0,4}/")
+#: its CRC (their rest, and the line end, lost), or its digits and the CR of its line end
+#: (its LF lost), and that ``/``.
+_CHECK_CUT = re.compile(rb"[0-9A-Fa-f]{0,4}\r?/")
 #: The most bytes, with its LF, of a line between two DSMR telegrams that is skipped as it comes
 #: (an empty line, a stray byte, a gateway's own line, whatever its bytes).
 _STRAY_LINE_BYTES = 128
@@ -817,7 +821,9 @@ class BlockFramer(LineFramer):
                     lf = data.find(b"\n", slash + 1, slash + 1 + _HEADER_BYTES)
                     if not self._too_long(start, lf + 1):
                         digits = data[end + 1 : slash]
-                        if digits and self._crc(data[start : end + 1]) == int(digits, 16):
+                        if digits.endswith(b"\r"):  # its check line came but for its LF
+                            self._check(data, (start, head, end), digits[:-1], bodies)
+                        elif digits and self._crc(data[start : end + 1]) == int(digits, 16):
                             # its CRC came whole and holds: only its line end was lost
                             self._crc_seen = True
                             bodies.append(data[data.index(b"\n", start) + 1 : end])
@@ -850,31 +856,40 @@ class BlockFramer(LineFramer):
             pos = line_end + 1
             self._after_end = True
             check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
-            fault = self._telegram_fault(data, start, end, check)
-            if fault is not None and fault[0] == "checksum":
-                inner = self._cut_inside(data, start, end, check)
-                if inner is not None:  # cut short by the next telegram, whose '/' began none
-                    self._reject(
-                        "truncated",
-                        data[start:inner],
-                        "cut short in its header line: the next telegram's '/' came"
-                        if head is not None and inner < head
-                        else "cut short: the next telegram's '/' came before its '!'",
-                    )
-                    bodies.append(data[data.index(b"\n", inner) + 1 : end])
-                    continue
-            if fault is not None:
-                why, detail = fault
-                self._reject(why, data[start:end], detail)
-                continue
-            torn = None if check else _unchecked_fault(data, start, head, end)
-            if torn is not None:  # read unchecked: its lines alone tell it was cut or damaged
-                reason, damage, in_header = torn
-                self._reject(reason, data[start:end], damage, first_line=in_header)
-                continue
-            # after the header line (the LF before the '!' ends it, if no other does)
-            bodies.append(data[data.index(b"\n", start) + 1 : end])
+            self._check(data, (start, head, end), check, bodies)
         return size
+
+    def _check(
+        self, data: bytes, marks: tuple[int, int | None, int], check: bytes, bodies: list[bytes]
+    ) -> None:
+        """The telegram of ``data`` whose ``/``, header line's end (None: not known) and ``!``
+        are at ``marks``, its check line ``check`` (the CRC's digits, or nothing) come whole:
+        its body appended to ``bodies``, or the telegram rejected."""
+        start, head, end = marks
+        fault = self._telegram_fault(data, start, end, check)
+        if fault is not None and fault[0] == "checksum":
+            inner = self._cut_inside(data, start, end, check)
+            if inner is not None:  # cut short by the next telegram, whose '/' began none
+                self._reject(
+                    "truncated",
+                    data[start:inner],
+                    "cut short in its header line: the next telegram's '/' came"
+                    if head is not None and inner < head
+                    else "cut short: the next telegram's '/' came before its '!'",
+                )
+                bodies.append(data[data.index(b"\n", inner) + 1 : end])
+                return
+        if fault is not None:
+            why, detail = fault
+            self._reject(why, data[start:end], detail)
+            return
+        torn = None if check else _unchecked_fault(data, start, head, end)
+        if torn is not None:  # read unchecked: its lines alone tell it was cut or damaged
+            reason, damage, in_header = torn
+            self._reject(reason, data[start:end], damage, first_line=in_header)
+            return
+        # after the header line (the LF before the '!' ends it, if no other does)
+        bodies.append(data[data.index(b"\n", start) + 1 : end])
 
     def _after_telegram(self, data: bytes, pos: int, stop: int) -> tuple[int, bool]:
         """Frame the lines of ``data`` from ``pos``, after a telegram's check line, up to
