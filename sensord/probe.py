@@ -17,6 +17,7 @@ import sys
 import time
 
 from sensord.address import MODBUS_TCP_SCHEME, parse_address
+from sensord.bus_echo import GLITCH_BYTES, GLITCH_MAX
 from sensord.config import DEFAULT_CONFIG_PATH, load_config
 from sensord.config_tables import CONNECT_DELAY_MAX_S
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError, SourceError
@@ -410,7 +411,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                 "--parity and --stopbits, and the wiring (A and B swapped, termination)",
                 file=sys.stderr,
             )
-        elif garbled and not tcp and (cut := _cut_answer(received, link, args, function)):
+        elif garbled and not tcp and (cut := _cut_answer(received, link, args, read, function)):
             print(cut, file=sys.stderr)
         elif garbled:
             print(
@@ -737,25 +738,41 @@ SWAPPED_CRC_NOTE = (
 
 
 def _echoes(received: bytearray, request: bytes) -> int:
-    """How many times ``received`` is the RTU ``request`` as sent, when it is nothing else (0
-    otherwise): the echoes of an adapter that hears its own transmission."""
-    copies, rest = divmod(len(received), len(request))
-    return copies if not rest and received == request * copies else 0
+    """How many times ``received`` is the RTU ``request`` as sent, each copy behind up to
+    :data:`~sensord.bus_echo.GLITCH_MAX` bytes 00 or FF that a transceiver puts on the line as
+    it turns around, when it is nothing else (0 otherwise): the echoes of an adapter that
+    hears its own transmission."""
+    copies = at = 0
+    while at < len(received):
+        glitch = 0
+        while not received.startswith(request, at + glitch):
+            if glitch == GLITCH_MAX or at + glitch >= len(received):
+                return 0
+            if received[at + glitch] not in GLITCH_BYTES:
+                return 0
+            glitch += 1
+        at += glitch + len(request)
+        copies += 1
+    return copies
 
 
 def _cut_answer(
-    received: bytearray, link: ModbusLink, args: argparse.Namespace, function: int
+    received: bytearray, link: ModbusLink, args: argparse.Namespace, read: Read, function: int
 ) -> str | None:
     """What the probe tells of the bytes the link holds unframed when they begin the answer of
     ``args.unit`` to the read (its unit id, the read's function code and byte count) and stop
     short of its length: an answer cut short, which no setting of the line explains (at
-    other settings its first bytes would not be the read's); None when they do not begin it."""
+    other settings its first bytes would not be the read's); None when they do not begin it,
+    or begin with the request as sent: an adapter's echo of it, whose first bytes are the
+    answer's when the address's high byte is the answer's byte count (2 registers at 0x04nn
+    are asked as 01 03 04 ..., and answered so)."""
     held, rest = link.pending_bytes, link.awaited_bytes()
     if not held or not rest:
         return None
     exact = function in (FUNCTION_CODES["holding"], FUNCTION_CODES["input"])
     head = bytes((args.unit, function, 2 * args.count if exact else (args.count + 7) // 8))
-    if not bytes(received[-held:]).startswith(head):
+    begun = bytes(received[-held:])
+    if not begun.startswith(head) or begun.startswith(link.request(args.unit, read)):
         return None
     fewer = "; a read of fewer values (--count) may come whole" if args.count > 1 else ""
     return (

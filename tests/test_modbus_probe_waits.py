@@ -284,3 +284,47 @@ def test_the_probe_waits_for_the_rest_of_a_cut_answer_as_long_as_it_can_come(
         expected,
         how,
     )
+
+
+def test_the_probe_tells_its_own_request_behind_a_glitch_byte_as_its_echo_not_a_cut_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An adapter that hears its own transmission, its transceiver putting a 00 on the line as
+    it turns around (tests/test_local_echo_glitch: stephane/libmodbus#14, "some (1 or 2 for
+    now) byte containing zero value"; home-assistant/core#69742, three 00 bytes), and no
+    answer. The read of 2 holding registers at 0x0400 (a 32-bit value) is sent as 01 03 04 00
+    00 02 CRC: its first bytes are those of the answer (unit 1, function 3, 4 bytes), so its
+    echo looks like an answer begun. The probe tells the echo, not an answer cut short."""
+    request = rtu_frame(bytes([1, 3, 0x04, 0x00, 0x00, 0x02]))
+    assert request.startswith(bytes([1, 3, 4]))  # the answer's head
+    played, how = probe(
+        capsys,
+        [[(0.0, b"\x00" + request)]],
+        ["--holding", "0x0400", "--count", "2", "--timeout", str(TIMEOUT_S)],
+    )
+    assert played.code == 1, (played.err, how)
+    assert f"no response from unit 1 within {TIMEOUT_S:g} s" in played.err, how
+    assert "cut short" not in played.err, how
+    assert "only what was sent came back (1 request, as sent" in played.err, how
+    assert "--local-echo" in played.err, how
+
+
+def test_the_probe_tells_its_own_request_behind_a_noise_byte_as_no_cut_answer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The echo of the read of 2 registers at 0x0400 behind a byte of noise a half-duplex
+    line carried as it turned around (4-20ma/ModbusMaster#98: "Invalid Slave 0xE1", noise
+    "non-zero time-by time"; rosenrot00/esphome_modbus_bridge#21: "partial and full echoes,
+    and also random noise bytes", its echo 01:03:04:B2:00:01:25:1D), and no answer: the
+    bytes the probe holds begin with the answer's head only because they are the request. It
+    tells no answer cut short; what came makes no frame."""
+    request = rtu_frame(bytes([1, 3, 0x04, 0x00, 0x00, 0x02]))
+    played, how = probe(
+        capsys,
+        [[(0.0, b"\xe1" + request)]],
+        ["--holding", "0x0400", "--count", "2", "--timeout", str(TIMEOUT_S)],
+    )
+    assert played.code == 1, (played.err, how)
+    assert f"no response from unit 1 within {TIMEOUT_S:g} s" in played.err, how
+    assert "cut short" not in played.err, how
+    assert "9 bytes came that make no Modbus frame" in played.err, how
