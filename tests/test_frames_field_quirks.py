@@ -382,6 +382,32 @@ def test_an_sds011_on_a_working_period_in_clean_air_publishes_its_zero_frames() 
     assert len([e for e in logs if str(e.get("why", "")).endswith("every value 0")]) == 1
 
 
+def test_an_sds011_on_a_working_period_is_hinted_with_the_stale_after_s_a_reload_set() -> None:
+    """An SDS011 given a working period of 2 minutes by another program, whose
+    ``stale_after_s`` a reload sets to 45 s with its port open (``retune``) after its first
+    frame: the hint of its steady period, two pauses of 120 s running, names the 45 s in
+    force, which the pauses read from their sensor at each frame (``sensord.pauses``), not
+    the value the sensor started with."""
+    clock = Clock()
+    zero = sds011_frame(0, 0, b"\xec\xe1")
+    with PtyPair() as pair:
+        rt = open_sensor(pair, clock, {"preset": "sds011"})
+        start = clock.now
+        for n in range(1, 5):
+            while clock.now < start + 120.0 * n:
+                clock.now += 1.0
+                rt.tick(clock.now)
+            feed(rt, pair, zero)
+            if n == 1:
+                assert rt.retunes_to(rt.config.replace(stale_after_s=45.0))
+                rt.retune(rt.config.replace(stale_after_s=45.0))
+        rt.stop()
+    assert rt.pause_hint is not None
+    assert "frames come once every 120 s, two pauses running, and stale_after_s is 45 s" in (
+        rt.pause_hint
+    )
+
+
 def test_an_sds011_set_to_a_working_period_publishes_a_zero_frame_after_a_missed_one() -> None:
     """An SDS011 whose set-up sets a working period of 2 minutes: it sends one frame every
     2 minutes, after its fan ran for 30 s, so every frame is a measurement. One of its frames
