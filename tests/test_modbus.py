@@ -2085,25 +2085,52 @@ def test_the_probe_tells_a_late_answer_the_sensor_s_own_timeout_takes_as_the_tim
     answers 0.45 s after the request answers past the timeout given, within the sensor's. The
     probe exits 1, as the read with its settings failed, and says that the sensor's
     ``modbus.timeout_s`` takes that answer and the ``--timeout`` it needs, not that the sensor
-    needs a longer ``modbus.timeout_s``."""
-    with (
-        PtyRelay(delay_s=slow_answers(0.45, [1])) as relay,
-        ModbusServer([1], "serial", relay.far.path) as server,
-    ):
-        server.set(1, "holding", 0, [0x0102])
-        config = probed_sensor(tmp_path, "s8", relay.near.path, 115200, "unit = 1, timeout_s = 1.5")
-        sensor = ["modbus", "read", "--sensor", "s8", "-c", str(config), "--holding", "0"]
-        assert main([*sensor, "--timeout", "0.3"]) == 1
-        captured = capsys.readouterr()
-    assert "      0: 0x0102    258\n" in captured.out
+    needs a longer ``modbus.timeout_s``.
+
+    The probe's wait for a late answer ends 0.6 s after the request (the timeout, then the
+    unit quiet for as long again), 0.15 s after the answer; an answer the host held back
+    past it (the server and the relay are threads of the test's process) is not read, and
+    the probe tells that nothing came. A play whose answer reached the probe more than 0.1 s
+    past its 0.45 s, or whose process the host held back as long, is played again."""
+
+    def scenario() -> tuple[tuple[int, str, str, PtyRelay], tuple[float, float]]:
+        with (
+            PtyRelay(delay_s=slow_answers(0.45, [1])) as relay,
+            ModbusServer([1], "serial", relay.far.path) as server,
+            HostLag() as lag,
+        ):
+            server.set(1, "holding", 0, [0x0102])
+            config = probed_sensor(
+                tmp_path, "s8", relay.near.path, 115200, "unit = 1, timeout_s = 1.5"
+            )
+            sensor = ["modbus", "read", "--sensor", "s8", "-c", str(config), "--holding", "0"]
+            code = main([*sensor, "--timeout", "0.3"])
+            captured = capsys.readouterr()
+            # the relay lets the answer go however late, so that its time is known
+            deadline = time.monotonic() + 1.0
+            while not relay.held_answer_s and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return (code, captured.out, captured.err, relay), (relay.held_answer_s, lag.max_s)
+
+    def held(record: tuple[float, float]) -> str:
+        answer_s, lag_s = record
+        if answer_s > 0.45 + 0.1:
+            return f"the answer reached the probe {answer_s:.3f} s after the request"
+        if lag_s > 0.1:
+            return f"the host held the test's process back {lag_s:.3f} s"
+        return ""
+
+    (code, out, err, relay), how = steadily(scenario, held)
+    assert code == 1, (err, how)
+    assert "      0: 0x0102    258\n" in out, how
     told_late(
-        captured.err,
+        err,
         r"^unit 1 answered (\d+\.\d\d) s after the request, past the --timeout of 0\.3 s; the "
         r"modbus\.timeout_s of sensor 's8' \(1\.5 s\) takes it: probe it with a --timeout of at "
         r"least about (\d+(?:\.\d+)?) s, or none$",
         relay,
     )
-    assert "needs modbus.timeout_s" not in captured.err
+    assert "needs modbus.timeout_s" not in err, how
 
 
 @pytest.mark.slow
