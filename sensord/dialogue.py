@@ -968,7 +968,7 @@ class Dialogue:
         """The device sent a frame of its boot: a run that missed it while it was silent is
         not written again as its boot goes on (a booting device would undo it, and one that
         restarts on a command, MH-Z19 ``range``, would restart), but with the whole set-up
-        once it is up (``SensorRuntime.check_stale``)."""
+        once it is up (``sensord.boots.DeviceBoots.settled``, at the sensor's tick)."""
         missing = self._missing_unheard
         if missing is not None and missing[2]:
             self._missing_unheard = None
