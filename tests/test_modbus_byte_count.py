@@ -90,3 +90,34 @@ def test_a_sound_short_answer_in_pieces_is_still_short() -> None:
             assert counters.timeouts == 0
         finally:
             hand.close()
+
+
+#: Unit 1's coils 0 to 23, read together: 3 bytes of values, an answer of 8 bytes, as long as
+#: the read's request (Modbus Application Protocol v1.1b3, 6.1: a request of function 01 is
+#: 5 bytes of PDU, its response 2 bytes and one byte per 8 coils; RTU adds the unit id and CRC).
+COILS = [{"name": f"c{k}", "table": "coil", "address": k, "type": "bool"} for k in range(24)]
+
+
+def test_the_echo_of_a_read_as_long_as_its_answer_is_not_a_miscounted_answer(
+    pty_pair: PtyPair,
+) -> None:
+    """On an adapter that echoes (``serial.local_echo`` off), the read of 24 coils comes back
+    as sent: 8 bytes of unit 1 and function 01 with a right CRC and a third byte (the address's
+    high byte, 0) that is not the answer's byte count (3). It is the request's echo, skipped,
+    and the device's answer after it is read; no `length` error, no frame nobody asked for.
+    (Before: the echo was cut as the answer with a wrong count, counted `length`, and the
+    device's answer then counted `unasked`.)"""
+    hand = HandBus(pty_pair, device("m", "", 1, COILS, interval_s=1.0, timeout_s=0.3))
+    try:
+        request = hand.tick(100.0)
+        assert request == rtu_frame(bytes([1, 1, 0, 0, 0, 24]))
+        hand.receive(100.005, request, look=False)
+        assert hand.bus.in_flight is not None
+        hand.receive(100.02, rtu_frame(bytes([1, 1, 3, 0x05, 0, 0x80])), look=False)
+        counters = hand.counters("m")
+        assert {k: n for k, n in counters.errors.items() if n} == {}
+        assert (counters.transactions, counters.timeouts) == (1, 0)
+        values = hand.values("m")
+        assert [k for k in range(24) if values[f"c{k}"] == (1.0, 1.0, 1)] == [0, 2, 23]
+    finally:
+        hand.close()

@@ -151,6 +151,11 @@ RTU_MIN_BYTES = 4
 _LENGTH_BYTES = 3
 #: An RTU exception response: unit id, function code | 0x80, exception code, CRC.
 EXCEPTION_BYTES = 5
+#: The byte count of a read reply as long as an RTU request (8 bytes: a read of 17 to 24 coils
+#: or discrete inputs): 8 bytes of the read's unit id and function code with a right CRC and
+#: another count are as much the read's request (its echo on a line that hears itself,
+#: another master's read) as a reply whose count is wrong, so none is taken for the reply
+_REQUEST_COUNT = REQUEST_BYTES["rtu"] - EXCEPTION_BYTES
 MBAP_HEADER_BYTES = 7
 #: A Modbus TCP exception response (MBAP header, function code | 0x80, exception code), and
 #: the head of a read response (the same, with the byte count in place of the code).
@@ -666,8 +671,9 @@ class ModbusLink:
         end = len(data)
         waiting: int | None = None
         # a read's reply (its unit id, function code and byte count): one whose byte count is
-        # wrong is cut at the reply's length (``_miscounted``)
-        counted = len(awaited) == _LENGTH_BYTES
+        # wrong is cut at the reply's length (``_miscounted``), but for a reply as long as a
+        # request (:data:`_REQUEST_COUNT`)
+        counted = len(awaited) == _LENGTH_BYTES and awaited[2] != _REQUEST_COUNT
         while end - at >= RTU_MIN_BYTES:
             miscount = counted and data[at + 2] != awaited[2] and data.startswith(awaited[:2], at)
             if miscount:
