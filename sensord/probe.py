@@ -45,6 +45,7 @@ from sensord.probe_wire import (
     OtherUnits,
     await_response,
     drain_after_timeout,
+    miscount_told,
     told_by_unit,
 )
 from sensord.serial_settings import SerialSettings
@@ -379,6 +380,13 @@ def modbus_read(args: argparse.Namespace) -> int:
         else:
             print(format_read(table, address, late.response.words[: args.count]))
         return EXIT_INVALID
+    exact = table in ("holding", "input")
+    miscounted = miscounted or late.miscounted
+    if response is None and miscounted is not None and not tcp:
+        told = miscount_told(miscounted, args.count, exact)
+        if told is not None:  # the device answered: no values, but not no response
+            print(f"unit {args.unit} answered with no values to read: {told}", file=sys.stderr)
+            return EXIT_INVALID
     if response is None:
         print(f"no response from unit {args.unit} within {args.timeout:g} s", file=sys.stderr)
         garbled = link.skipped_bytes + link.pending_bytes

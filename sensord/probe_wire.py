@@ -14,7 +14,13 @@ import select
 import sys
 import time
 
-from sensord.formats.modbus import ModbusLink, Request, Response, exception_named
+from sensord.formats.modbus import (
+    EXCEPTION_BYTES,
+    ModbusLink,
+    Request,
+    Response,
+    exception_named,
+)
 from sensord.formats.modbus_plan import Read
 from sensord.formats.modbus_pymodbus import FUNCTION_CODES
 from sensord.modbus_state import BUSY_CODES, GATEWAY_CODES
@@ -39,6 +45,7 @@ __all__ = [
     "broadcast_answerers",
     "drain_after_timeout",
     "drain_limit_s",
+    "miscount_told",
     "told_by_unit",
 ]
 
@@ -74,6 +81,8 @@ class LateAnswers:
     #: the gateway's last 0x0A or 0x0B that came late over Modbus TCP (after the probe's
     #: timeout), with its transaction id (None: none came)
     exception: Response | None = None
+    #: the last late answer whose byte count is wrong (:func:`miscount_told`), None: none
+    miscounted: Response | None = None
 
     def took(self, response: Response, after_s: float) -> None:
         """``response`` came ``after_s`` after its request, past the timeout."""
@@ -224,6 +233,9 @@ def drain_after_timeout(
             else:
                 why = f"unit {response.unit}, function {response.function_code}"
                 if response.function_code == function:
+                    if miscount_told(response, args.count, exact) is not None:
+                        late.miscounted = response  # the device's answer, told at the end
+                        continue
                     why = f"{len(response.words)} values, not {args.count}"
                 print(f"skipped a frame that is not the answer: {why}", file=sys.stderr)
         if now - heard_at > LINE_QUIET_GAP_S:  # a run of bytes begins
@@ -331,6 +343,40 @@ def _answers_read(response: Response, count: int, exact: bool) -> bool:
     registers (``exact``), or bits padded to a whole byte."""
     n = len(response.words)
     return bool(response.exception_code) or n == count or (not exact and n > count)
+
+
+def miscount_told(response: Response, count: int, exact: bool) -> str | None:
+    """What the RTU answer ``response`` to a read of ``count`` registers (``exact``; else
+    coils or discrete inputs) is when its byte count is not the one its length and the read
+    have: the device's answer, as long as the read's and its CRC right, whose firmware writes
+    the count wrongly (``ModbusLink`` cuts it at the read's length). None for any other
+    frame. Its values are not read, and the text says which count it sent, which was
+    expected, and what that points to."""
+    frame = response.frame
+    expected = len(frame) - EXCEPTION_BYTES
+    if response.exception_code or expected < 0 or frame[2] == expected:
+        return None
+    sent = frame[2]
+    if sent == count:
+        cause = (
+            f"it counts {'registers' if exact else 'bits'}, not bytes (the firmware fills the "
+            "byte count with the read's count, as yaacov/node-modbus-serial pull request 236 "
+            "discusses of a slave)"
+        )
+    elif (sent ^ expected).bit_count() == 1:
+        flipped = "set" if sent > expected else "cleared"
+        cause = (
+            f"0x{sent:02X} is 0x{expected:02X} with one bit {flipped} "
+            "(as the 0x4A for 0x0A of esphome/issues issue 2893): the firmware sets the count "
+            "wrongly and computes its CRC over it"
+        )
+    else:
+        cause = "the firmware writes the count wrongly"
+    return (
+        f"the device's answer, its byte count {sent} where {expected} was expected (its length "
+        f"is the read's and its CRC holds): {cause}; its values are not read (a firmware "
+        "update, or a read of another register count the device counts right, may help)"
+    )
 
 
 def await_response(
@@ -479,6 +525,8 @@ def await_response(
                         taken, others.taken_at = response, time.monotonic()
                     continue
                 miscounted = response
+                if not tcp and miscount_told(response, args.count, exact) is not None:
+                    return None, response  # the device's answer, its count wrong (told after)
                 why = f"{len(response.words)} values, not {args.count}"
             else:
                 why = f"unit {response.unit}, function {response.function_code}"
