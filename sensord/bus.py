@@ -1116,7 +1116,17 @@ class Bus:
         if until == starts.whole_at == NONE and flight.reply == NOTHING:
             return  # the common case of a busy line: nothing that can be the reply
         timeout_at = flight.sent_at + self.request_wire_s + flight.device.timeout_s
-        if until != NONE:
+        if (
+            flight.echoed > 0
+            and self.link.pending_bytes + self.link.skipped_bytes - flight.skipped_before
+            == flight.pending_before + flight.glitched + flight.echoed
+        ):
+            # the bytes since the request are its echo so far (``LineEcho.read_echo``): the
+            # request as sent, not a reply begun or spoilt (a write of function 15 or 16 is
+            # answered with its request's first 6 bytes, which its echo begins with)
+            flight.reply = NOTHING
+            flight.deadline = timeout_at
+        elif until != NONE:
             flight.reply = ARRIVING
             if self.link.holds_codeless_exception(flight.expected.exception_head):
                 # a refusal with no code byte, unless its fifth byte comes by then (a sound
