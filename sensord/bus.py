@@ -284,6 +284,10 @@ class Bus:
         self.timers_at = 0.0
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
+        #: ``quiet_until`` as ``_unasked`` set it for the rest of a frame begun and an
+        #: adapter's latency (``ARRIVAL_SLACK_S``), and what it is without that latency
+        self._arrival_quiet = float("-inf")
+        self._quiet_unheld = float("-inf")
         #: an answer may come that no request since asked for: a request timed out, or a
         #: device left with its answer on its way, and nothing was sent since. What the port
         #: holds is read before the next request goes (``awaiting_reply``): a loop held up
@@ -1146,8 +1150,9 @@ class Bus:
         """Bytes while no exchange is in flight: a late answer (counted) or noise. Someone is
         sending, and RS-485 is half duplex: no request goes out before the line has been
         silent for the silence between frames after these bytes, and, when they begin a frame
-        whose length is known, after the rest of that frame too (a reply read in pieces may
-        pause between them for longer than the silence). The next request starts from the
+        whose length is known, after the rest of that frame too and the time an adapter holds
+        it (:data:`~sensord.modbus_timing.ARRIVAL_SLACK_S`: a reply read in an FTDI adapter's
+        pieces pauses 16 ms between them, longer than the silence). The next request starts from the
         bus's timer, never from here. Bytes that keep the line busy for longer than
         :data:`LINE_BUSY_LIMIT_S` hold it no longer (logged once a minute): the requests go
         out between them. Bytes that come while the answer of a device that left (``left``)
@@ -1183,10 +1188,24 @@ class Bus:
                     suppressed=held,
                 )
             return
-        quiet = now + self.silence_s + self.link.awaited_bytes() * self.char_s
+        rest = self.link.awaited_bytes()
+        quiet = now + self.silence_s + rest * self.char_s
+        if self.quiet_until == self._arrival_quiet:
+            # the hold for an adapter's pieces ends with the frame they belong to (whole now,
+            # or more of it come): the line is quiet after its last byte as after any other
+            self.quiet_until = self._quiet_unheld
+            self._upcoming = None
+        if rest:
+            # the rest of a frame begun (a late answer in an adapter's pieces): handed over
+            # up to the adapter's latency timer after the line carried it, as the rest of an
+            # answer in flight is waited for (``_arriving``)
+            self._quiet_unheld = max(self.quiet_until, quiet)
+            quiet += ARRIVAL_SLACK_S
         if quiet > self.quiet_until:
             self.quiet_until = quiet
             self._upcoming = None
+        if rest:
+            self._arrival_quiet = self.quiet_until
 
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
         """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""
