@@ -288,6 +288,11 @@ class Bus:
         #: adapter's latency (``ARRIVAL_SLACK_S``), and what it is without that latency
         self._arrival_quiet = float("-inf")
         self._quiet_unheld = float("-inf")
+        #: RTU: the answers that devices which left the bus after their drain ended still owe,
+        #: by unit id (``remove``): awaited no longer, but a frame of that unit id that no
+        #: exchange awaits is one of them, nobody's (``left_owed_answer``), until a device of
+        #: that unit id answers in time (a device answers in order)
+        self.left_owed: dict[int, int] = {}
         #: an answer may come that no request since asked for: a request timed out, or a
         #: device left with its answer on its way, and nothing was sent since. What the port
         #: holds is read before the next request goes (``awaiting_reply``): a loop held up
@@ -724,6 +729,19 @@ class Bus:
         if hold > device.next_due:
             device.next_due = hold
 
+    def left_owed_answer(self, response: Response) -> bool:
+        """True when ``response`` (RTU, awaited by no exchange) is an answer a device of its
+        unit id still owed when it left the bus after its drain (``left_owed``): nobody's,
+        neither late nor unasked for a device that replaced it."""
+        owed = self.left_owed.get(response.unit, 0)
+        if not owed:
+            return False
+        if owed > 1:
+            self.left_owed[response.unit] = owed - 1
+        else:
+            del self.left_owed[response.unit]
+        return True
+
     def _left_answer(self, response: Response) -> bool:
         """True when ``response``, which answers no exchange in flight, answers the request
         of a device that left the bus (``left``; the first of them it answers), in time or
@@ -846,6 +864,9 @@ class Bus:
         # that left
         after = float("-inf") if leaving is None else leaving.late_until
         left = self.left.owed(device, unanswered, self._sent, after)
+        if self.transport == "rtu" and device.owed and not left:
+            owed = self.left_owed.get(device.unit, 0) + device.owed
+            self.left_owed[device.unit] = min(owed, DOWN_AFTER_TIMEOUTS)
         if leaving is not None:
             if leaving.transaction_id:  # (its Modbus TCP request is among those unanswered)
                 left = [each for each in left if each.transaction_id != leaving.transaction_id]
@@ -1370,6 +1391,8 @@ class Bus:
             device.probe_misses = 0
         if device.timeouts_in_row == 0:  # its answer before came in time too
             device.owed = 0
+            if self.left_owed:  # nor is anything a device of its unit id left owing to come
+                self.left_owed.pop(device.unit, None)
         else:  # a read asked again (retried) was asked after a timeout
             device.timeouts_in_row = 0
             device.retried = 0

@@ -46,7 +46,8 @@ class StrayBus(Protocol):
     exchange in flight; when the line is free and the plan of the next exchange, which a late
     answer moves; the Modbus TCP transaction ids asked and answered on the connection and the
     last one that timed out; the last read at unit 0 that was answered (``_broadcast``); the
-    answers of devices that left the bus (``_left_answer``); and a device's drain
+    answers of devices that left the bus (``_left_answer``, ``left_owed_answer``); and a
+    device's drain
     (``_drain``)."""
 
     in_flight: _Exchange | None
@@ -56,8 +57,11 @@ class StrayBus(Protocol):
     _answered_ids: dict[int, _Device]
     _broadcast: tuple[_Exchange, int, float] | None
     _timed_out_id: int
+    left_owed: dict[int, int]
 
     def _left_answer(self, response: Response) -> bool: ...
+
+    def left_owed_answer(self, response: Response) -> bool: ...
 
     def _drain(self, device: _Device, now: float) -> None: ...
 
@@ -100,6 +104,8 @@ class StrayFrames:
         (``Bus.left``) is nobody's, and True."""
         if self.left.kept and self._bus._left_answer(response):
             return True
+        if self._bus.left_owed and self._bus.left_owed_answer(response):
+            return True  # (RTU: the answer a device that left still owed, after its drain)
         transaction_id = response.transaction_id
         device = self._device_of(response)
         if device is None:

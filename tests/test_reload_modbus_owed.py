@@ -29,7 +29,9 @@ import pytest
 from harness.config import load_sensors as load
 from harness.modbus import daemon_in_process, rtu_frame, run_reader_until, waking
 from harness.pty import PtyPair
+from structlog.testing import capture_logs
 from test_local_echo import echo_table
+from test_modbus import device
 from test_modbus_line import HandBus, read_reply, read_request
 
 from sensord.config import parse_config
@@ -226,3 +228,43 @@ def test_a_reload_of_the_running_reader_leaves_a_settled_write_s_refusal_to_nobo
             assert channel["value"] == 21
         finally:
             reader.close()
+
+
+#: the left device's register and its replacement's (see :func:`replacement`)
+REGISTER_0 = {"name": "v", "table": "holding", "address": 0}
+REGISTER_1 = {"name": "a", "table": "holding", "address": 1}
+
+
+def test_an_answer_owed_past_the_drain_of_a_device_a_reload_changed_is_nobody_s(
+    pty_pair: PtyPair,
+) -> None:
+    """No echo here: unit 2's read times out (timeout 0.1 s), its drain ends, nothing is in
+    flight, and a reload changes the device. Its answer, awaited no longer, comes 0.31 s
+    after the request (three of its timeouts: a device that holds a read while it samples):
+    the old device's, nobody's, not a frame nobody asked for of the replacement, with its
+    warning of another master (before: ``unasked`` 1 for the replacement). The replacement's
+    own answers are read as ever, and once it answered in time a later frame of its unit id
+    that nothing awaits is ``unasked`` again."""
+    hand = HandBus(pty_pair, device("w", "", 2, [REGISTER_0], interval_s=1.0, timeout_s=0.1))
+    try:
+        assert hand.tick(100.0) == read_request(2, 0, 1)
+        hand.tick(100.2)
+        drain_until = hand.bus.devices["w"].drain_until
+        assert hand.tick(drain_until + 0.005) == b""  # drained; the next poll is at 101
+        new = device("w", pty_pair.path, 2, [REGISTER_1], interval_s=1.0, timeout_s=0.1)
+        (config,) = load(new).sensors
+        hand.bus.remove("w")
+        runtime = hand.runtimes["w"] = SensorRuntime(config, clock=hand.clock)
+        with capture_logs() as logs:
+            hand.bus.add(runtime)
+            hand.receive(drain_until + 0.006, read_reply(2, [VALUES[0]]), look=False)
+        counters = hand.counters("w")
+        assert {k: n for k, n in counters.errors.items() if n} == {}
+        assert not [e for e in logs if "nobody asked for" in e["event"]]
+        assert hand.tick(101.0) == read_request(2, 1, 1)
+        hand.receive(101.005, read_reply(2, [VALUES[1]]), look=False)
+        assert hand.values("w") == {"a": (21.0, 21.0, 1)}
+        hand.receive(101.5, read_reply(2, [VALUES[1]]), look=False)
+        assert {k: n for k, n in counters.errors.items() if n} == {"unasked": 1}
+    finally:
+        hand.close()
