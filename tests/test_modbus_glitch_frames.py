@@ -20,11 +20,13 @@ import itertools
 import pytest
 from harness.modbus import rtu_frame
 from harness.pty import PtyPair
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_modbus import device
 from test_modbus_line import HandBus, read_reply, read_request
 
-from sensord.formats.modbus import ModbusLink, crc16
+from sensord.formats.modbus import NO_EXCEPTION_CODE, ModbusLink, crc16
 
 #: The run of glitch bytes whose CRC holds.
 GLITCH = b"\xff\xff\x00\x00\x00"
@@ -142,3 +144,46 @@ def test_an_exception_no_device_sent_is_noise_and_another_master_s_is_a_frame(
         assert hand.runtimes["m"].bus_skipped_bytes == (0 if a_frame else len(frame))
     finally:
         hand.close()
+
+
+#: A run of the line's bytes before an answer: none, or one to three bytes 00 and FF in any
+#: mix (stephane/libmodbus issue 14, pyhys/minimalmodbus issue 61: zero bytes before the
+#: answer; home-assistant/core issue 69742: three from an RS-485 dongle).
+LINE_RUN = st.lists(st.sampled_from([0x00, 0xFF]), max_size=3).map(bytes)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    unit=st.integers(min_value=1, max_value=255),
+    code=st.integers(min_value=0, max_value=255),
+    before=LINE_RUN,
+    cut=st.integers(min_value=0, max_value=8),
+)
+# a device at 255 refusing with code 0 (the bytes FF 83 00 and their CRC), behind FF bytes
+@example(unit=255, code=0, before=b"\xff\xff", cut=0)
+@example(unit=248, code=0, before=b"\x00", cut=3)
+def test_every_refusal_a_device_of_the_bus_sends_is_its_answer(
+    unit: int, code: int, before: bytes, cut: int
+) -> None:
+    """A device read at ``unit`` (1 to 247, or a reserved 248 to 255 the configuration takes:
+    ``modbus_keys.LONE_UNITS``) refuses its read with exception ``code`` (0: a refusal with
+    no code, counted under 256), behind a run of the line's bytes, in two batches cut at
+    ``cut``. The noise rule (an exception no device can have sent) never takes it: the
+    exchange ends at once with that exception counted, nothing else counted but the run's
+    bytes skipped."""
+    refusal = rtu_frame(bytes([unit, 0x83, code]))
+    stream = before + refusal
+    with PtyPair() as pair:
+        hand = HandBus(pair, device("d", "", unit, A, interval_s=1.0, timeout_s=0.3))
+        try:
+            assert hand.tick(100.0) == read_request(unit, 0, 1)
+            pieces = [stream[:cut], stream[cut:]] if 0 < cut < len(stream) else [stream]
+            for k, piece in enumerate(pieces):
+                hand.receive(100.01 + k / 1000, piece, look=False)
+            counters = hand.counters("d")
+            assert hand.bus.in_flight is None
+            assert counters.exceptions == {code or NO_EXCEPTION_CODE: 1}
+            assert {k: n for k, n in counters.errors.items() if n} == {}
+            assert hand.runtimes["d"].bus_skipped_bytes == len(before)
+        finally:
+            hand.close()
