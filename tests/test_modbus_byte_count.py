@@ -121,3 +121,28 @@ def test_the_echo_of_a_read_as_long_as_its_answer_is_not_a_miscounted_answer(
         assert [k for k in range(24) if values[f"c{k}"] == (1.0, 1.0, 1)] == [0, 2, 23]
     finally:
         hand.close()
+
+
+@pytest.mark.parametrize("line", [b"\x00\x00", b"\x00\x00\x00"], ids=["two", "three"])
+def test_a_sound_short_answer_with_the_line_s_zero_bytes_after_it_is_short(
+    pty_pair: PtyPair, line: bytes
+) -> None:
+    """The sound answer of one register where two were asked (7 bytes), in one batch with the
+    zero bytes a transceiver leaves as it releases the line (home-assistant/core issue 69742:
+    three zero bytes from an RS-485 dongle): CRC-16/MODBUS stays 0 over zero bytes after a
+    frame whose CRC holds, so its first 9 bytes, the read's length, have a CRC that holds too.
+    It is the short answer it is (``DeviceReads.short``), not an answer whose byte count is
+    wrong (before: taken as one, its count 2 where 4 was expected, and logged so)."""
+    hand = HandBus(pty_pair, device("m", "", 1, TWO, interval_s=1.0, timeout_s=0.3))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(1, 0, 2)
+            hand.receive(100.01, read_reply(1, [9]) + line, look=False)
+            assert hand.bus.in_flight is None
+            counters = hand.counters("m")
+            assert {k: n for k, n in counters.errors.items() if n} == {"length": 1}
+        events = [e["event"] for e in logs]
+        assert "answer's byte count does not match its read" not in events
+        assert list(hand.bus.devices["m"].short.values()) == [7]  # (split at the second)
+    finally:
+        hand.close()

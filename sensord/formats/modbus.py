@@ -681,7 +681,12 @@ class ModbusLink:
                 # the read's reply as the last bytes received (but for line bytes after it: a
                 # device's answer ends its exchange), not, say, a request's echo before it
                 if end - at >= full and not data[at + full :].strip(_LINE_BYTE_CHARS):
-                    if not crc16(data[at : at + full]):
+                    # (not a sound frame its own count cuts, the line's zero bytes after it:
+                    # a CRC that holds stays 0 over bytes 00)
+                    own = EXCEPTION_BYTES + data[at + 2]
+                    if not crc16(data[at : at + full]) and (
+                        own >= full or crc16(data[at : at + own])
+                    ):
                         return at, data[at : at + full]
                     miscount = False
             candidate = data[at:]
