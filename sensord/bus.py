@@ -290,8 +290,8 @@ class Bus:
         self._quiet_unheld = float("-inf")
         #: RTU: the answers that devices which left the bus after their drain ended still owe,
         #: by unit id (``remove``): awaited no longer, but a frame of that unit id that no
-        #: exchange awaits is one of them, nobody's (``left_owed_answer``), until a device of
-        #: that unit id answers in time (a device answers in order)
+        #: exchange awaits is one of them, nobody's (``left_owed_answer``), until a request to
+        #: that unit id goes out (after it, such a frame may be that request's answer)
         self.left_owed: dict[int, int] = {}
         #: an answer may come that no request since asked for: a request timed out, or a
         #: device left with its answer on its way, and nothing was sent since. What the port
@@ -1030,6 +1030,8 @@ class Bus:
         # (one not sent shows nothing of the line's echo: ``LineEcho.copy_due``)
         self._requests += 1
         self.link.asked = request
+        if self.left_owed:  # a frame of its unit id may answer this request from now on
+            self.left_owed.pop(device.unit, None)
         self.in_flight = _Exchange(
             device,
             expected,
@@ -1391,8 +1393,6 @@ class Bus:
             device.probe_misses = 0
         if device.timeouts_in_row == 0:  # its answer before came in time too
             device.owed = 0
-            if self.left_owed:  # nor is anything a device of its unit id left owing to come
-                self.left_owed.pop(device.unit, None)
         else:  # a read asked again (retried) was asked after a timeout
             device.timeouts_in_row = 0
             device.retried = 0

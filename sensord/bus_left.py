@@ -182,10 +182,10 @@ class LeftExchanges:
         that exchange's ``late_until`` (``after``), whichever is later: a device answers its
         requests in order, so what it owes comes before the answer in flight (a refusal of
         such a write comes 100 ms or more after it from a meter that stores the register
-        first, while its read after it is in flight). Awaited no longer, the debt goes with
-        the device. Over Modbus TCP its requests unanswered on the connection, by their
-        transaction ids ``unanswered``, as long as its own late replies would be taken (see
-        :class:`LeftExchange`)."""
+        first, while its read after it is in flight). Awaited no longer, the debt is the bus's
+        (``Bus.left_owed``), awaited by nothing. Over Modbus TCP its requests unanswered on
+        the connection, by their transaction ids ``unanswered``, as long as its own late
+        replies would be taken (see :class:`LeftExchange`)."""
         now = self._clock()
         if self.transport == "rtu":
             late_until = max(device.drain_until, after)

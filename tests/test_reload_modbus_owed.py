@@ -243,8 +243,8 @@ def test_an_answer_owed_past_the_drain_of_a_device_a_reload_changed_is_nobody_s(
     after the request (three of its timeouts: a device that holds a read while it samples):
     the old device's, nobody's, not a frame nobody asked for of the replacement, with its
     warning of another master (before: ``unasked`` 1 for the replacement). The replacement's
-    own answers are read as ever, and once it answered in time a later frame of its unit id
-    that nothing awaits is ``unasked`` again."""
+    own answers are read as ever, and once a request to its unit id went out a later frame
+    of that unit id that nothing awaits is ``unasked`` again (it may answer that request)."""
     hand = HandBus(pty_pair, device("w", "", 2, [REGISTER_0], interval_s=1.0, timeout_s=0.1))
     try:
         assert hand.tick(100.0) == read_request(2, 0, 1)
