@@ -18,6 +18,8 @@ Modules, one job each:
              request, written by a process of its own;
 ``modbus_devices`` Modbus RTU devices (pymodbus's serial server behind a pty relay) served
              by a process of their own, which records how long each answer took;
+``child``    the test's end of those processes: a spec in, ``ready``, a record out
+             (:class:`Child`), and their stop at the end of a failed ``with`` block;
 ``host_lag`` how late the host ran the test's own process, and scenarios played again
              while it held them back more than they allow.
 

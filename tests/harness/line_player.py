@@ -22,11 +22,14 @@ import contextlib
 import json
 import os
 import select
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import IO, Self
+from typing import Self
+
+if __name__ != "__main__":  # run as a script, its process has no ``harness`` to import
+    from harness.child import Child, stopping
+    from harness.common import HarnessError
 
 __all__ = ["TICK_S", "LinePlayer"]
 
@@ -45,46 +48,36 @@ class LinePlayer:
         self.written: list[float] = []
         #: how late the player ran at most, once stopped
         self.slip_s = 0.0
-        self._proc: subprocess.Popen[str] | None = None
-
-    def _input(self) -> IO[str]:
-        assert self._proc is not None
-        assert self._proc.stdin is not None
-        return self._proc.stdin
+        self._child: Child | None = None
 
     def start(self) -> Self:
         """Start the process and wait until it has the frames."""
-        self._proc = subprocess.Popen(
+        self._child = Child(
+            "line player",
             [sys.executable, "-I", __file__, str(self.fd)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            [[at, frame.hex()] for at, frame in self.frames],
             pass_fds=(self.fd,),
-            text=True,
         )
-        self._input().write(json.dumps([[at, frame.hex()] for at, frame in self.frames]) + "\n")
-        self._input().flush()
-        assert self._proc.stdout is not None
-        if self._proc.stdout.readline().strip() != "ready":
-            raise RuntimeError("the line player did not start")
+        self._child.start()
         return self
 
     def begin(self, at: float) -> None:
         """Count the frames' times from ``at`` (monotonic)."""
-        self._input().write(f"{at!r}\n")
-        self._input().flush()
+        self._running().send(repr(at))
+
+    def _running(self) -> Child:
+        if self._child is None:
+            raise HarnessError("the line player is not running")
+        return self._child
 
     def stop(self) -> None:
         """Stop the player (frames not yet written are not) and take its record."""
-        proc, self._proc = self._proc, None
-        if proc is None:
+        child, self._child = self._child, None
+        if child is None:
             return
-        try:
-            out, _ = proc.communicate(timeout=10.0)  # its input ends: the player stops
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise
-        record = json.loads(out.strip().splitlines()[-1])
+        record = child.stop()
+        if record is None:
+            raise HarnessError("the line player left no record")
         self.written = [float(at) for at in record["written"]]
         self.slip_s = float(record["slip_s"])
 
@@ -92,7 +85,7 @@ class LinePlayer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        stopping(self.stop, failed=exc[0] is not None)
 
 
 def _keep_time() -> None:

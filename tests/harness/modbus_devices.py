@@ -23,8 +23,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from typing import IO, Self
+from typing import Self
 
+from harness.child import Child, stopping
 from harness.common import REPO, HarnessError
 
 __all__ = ["ModbusDevices", "RegisterValues"]
@@ -55,55 +56,44 @@ class ModbusDevices:
         self.path = ""
         #: how long the server took to answer each request, once stopped
         self.turnarounds_s: list[float] = []
-        self.proc: subprocess.Popen[str] | None = None
+        self._child: Child | None = None
 
-    def _pipe(self, stream: IO[str] | None) -> IO[str]:
-        if stream is None:
-            raise HarnessError("the Modbus devices' process has no pipe")
-        return stream
+    @property
+    def proc(self) -> subprocess.Popen[str] | None:
+        """The devices' process, while it runs."""
+        return None if self._child is None else self._child.process
 
     def start(self) -> Self:
         """Start the process and wait until it serves."""
-        env = {**os.environ, "PYTHONPATH": str(REPO / "tests")}
-        self.proc = subprocess.Popen(
+        self._child = Child(
+            "Modbus devices",
             [sys.executable, "-m", "harness.modbus_devices"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+            self.spec,
             cwd=REPO,
-            env=env,
+            env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
         )
-        self._pipe(self.proc.stdin).write(json.dumps(self.spec) + "\n")
-        self._pipe(self.proc.stdin).flush()
-        line = self._pipe(self.proc.stdout).readline().split()
-        if len(line) != 2 or line[0] != "ready":
+        words = self._child.start()
+        if len(words) != 1:
             self.stop()
-            raise HarnessError(f"the Modbus devices did not start: {line!r}")
-        self.path = line[1]
+            raise HarnessError(f"the Modbus devices served no path: {words!r}")
+        self.path = words[0]
         return self
 
     def stop(self) -> None:
         """Stop the devices and take their record."""
-        proc, self.proc = self.proc, None
-        if proc is None:
+        child, self._child = self._child, None
+        if child is None:
             return
-        try:
-            out, _ = proc.communicate(timeout=10.0)  # its input ends: the devices stop
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise
-        lines = out.strip().splitlines()
-        if proc.returncode != 0 or not lines:
-            raise HarnessError(f"the Modbus devices' process exited {proc.returncode}")
-        record = json.loads(lines[-1])
+        record = child.stop()
+        if record is None:
+            raise HarnessError("the Modbus devices left no record")
         self.turnarounds_s = [float(t) for t in record["turnarounds_s"]]
 
     def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        stopping(self.stop, failed=exc[0] is not None)
 
 
 def _serve() -> None:

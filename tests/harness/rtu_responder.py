@@ -24,11 +24,13 @@ import heapq
 import json
 import os
 import select
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from typing import IO, Self
+from typing import Self
+
+if __name__ != "__main__":  # run as a script, its process has no ``harness`` to import
+    from harness.child import Child, stopping
 
 __all__ = ["TICK_S", "RtuResponder"]
 
@@ -60,43 +62,27 @@ class RtuResponder:
         self.written: list[list[float]] = []
         #: how late the responder ran at most, once stopped
         self.slip_s = 0.0
-        self._proc: subprocess.Popen[str] | None = None
-
-    def _pipe(self, stream: IO[str] | None) -> IO[str]:
-        assert stream is not None
-        return stream
+        self._child: Child | None = None
 
     def start(self) -> Self:
         """Start the process and wait until it serves."""
-        self._proc = subprocess.Popen(
+        self._child = Child(
+            "RTU responder",
             [sys.executable, "-I", __file__, str(self.fd)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            self.spec,
             pass_fds=(self.fd,),
-            text=True,
         )
-        self._pipe(self._proc.stdin).write(json.dumps(self.spec) + "\n")
-        self._pipe(self._proc.stdin).flush()
-        if self._pipe(self._proc.stdout).readline().strip() != "ready":
-            self.stop()
-            raise RuntimeError("the RTU responder did not start")
+        self._child.start()
         return self
 
     def stop(self) -> None:
         """Stop the responder (chunks not yet written are not) and take its record."""
-        proc, self._proc = self._proc, None
-        if proc is None:
+        child, self._child = self._child, None
+        if child is None:
             return
-        try:
-            out, _ = proc.communicate(timeout=10.0)  # its input ends: the responder stops
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            raise
-        lines = out.strip().splitlines()
-        if not lines or lines[-1] == "ready":
+        record = child.stop()
+        if record is None:
             return
-        record = json.loads(lines[-1])
         self.asked = [float(at) for at in record["asked"]]
         self.written = [[float(at) for at in each] for each in record["written"]]
         self.slip_s = float(record["slip_s"])
@@ -105,7 +91,7 @@ class RtuResponder:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        stopping(self.stop, failed=exc[0] is not None)
 
 
 def _keep_time() -> None:
