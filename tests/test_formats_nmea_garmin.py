@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import MutableMapping
 from itertools import accumulate
+from typing import Any
 
 from harness.pty import PtyPair
 from hypothesis import given, settings
@@ -234,17 +236,19 @@ def nmea_sensor(pair: PtyPair, clock: Clock, setup: str = "") -> SensorRuntime:
     return runtime
 
 
-def test_the_hint_reaches_the_log_line_and_status_of_a_sensor_on_a_real_pty() -> None:
-    """An NMEA sensor on a pty whose device sends the capture's records a second at a time,
-    as the receiver does: it goes stale, and its ``sensor state`` log line and ``/status``
-    carry the hint, with the records' bytes counted as skipped and no parse error."""
+def stale_on_a_pty(
+    records: list[bytes],
+) -> tuple[SensorRuntime, MutableMapping[str, Any], dict[str, Any]]:
+    """An NMEA sensor on a pty whose device sends ``records`` two a second, as the receiver
+    does, then nothing for 2.5 s: the sensor, its ``sensor state`` line of going stale, and
+    its ``/status`` then."""
     clock = Clock()
     with PtyPair() as pair:
         runtime = nmea_sensor(pair, clock)
         try:
-            for second in range(0, len(RECORDS), 2):
+            for second in range(0, len(records), 2):
                 clock.now += 0.5
-                deliver(runtime, pair, RECORDS[second] + RECORDS[second + 1])
+                deliver(runtime, pair, records[second] + records[second + 1])
             with capture_logs() as logs:
                 clock.now += 2.5
                 runtime.tick(clock.now)
@@ -252,6 +256,14 @@ def test_the_hint_reaches_the_log_line_and_status_of_a_sensor_on_a_real_pty() ->
         finally:
             runtime.stop()
     [event] = [e for e in logs if e.get("state") == "stale"]
+    return runtime, event, status
+
+
+def test_the_hint_reaches_the_log_line_and_status_of_a_sensor_on_a_real_pty() -> None:
+    """An NMEA sensor on a pty whose device sends the capture's records a second at a time,
+    as the receiver does: it goes stale, and its ``sensor state`` log line and ``/status``
+    carry the hint, with the records' bytes counted as skipped and no parse error."""
+    runtime, event, status = stale_on_a_pty(RECORDS)
     assert event["bytes_since_frame"] == len(CAPTURE)
     assert event["hint"] == GARMIN_HINT
     assert status["state"] == "stale"
@@ -268,20 +280,7 @@ def test_records_that_lost_their_first_dle_give_the_garmin_hint_on_a_real_pty() 
     parse error."""
     lost = {2, 4, *range(0, len(RECORDS), 10)} - {20, 30}  # 20, 30: a "$" or "!" in neither
     records = [record[n in lost :] for n, record in enumerate(RECORDS)]
-    clock = Clock()
-    with PtyPair() as pair:
-        runtime = nmea_sensor(pair, clock)
-        try:
-            for second in range(0, len(records), 2):
-                clock.now += 0.5
-                deliver(runtime, pair, records[second] + records[second + 1])
-            with capture_logs() as logs:
-                clock.now += 2.5
-                runtime.tick(clock.now)
-            status = runtime.snapshot().as_json()
-        finally:
-            runtime.stop()
-    [event] = [e for e in logs if e.get("state") == "stale"]
+    runtime, event, status = stale_on_a_pty(records)
     assert event["hint"] == GARMIN_HINT
     assert status["hint"] == GARMIN_HINT
     assert runtime.framer.frames == 0
