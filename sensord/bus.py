@@ -284,10 +284,11 @@ class Bus:
         self.timers_at = 0.0
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
-        #: ``quiet_until`` as ``_unasked`` set it for the rest of a frame begun and an
-        #: adapter's latency (``ARRIVAL_SLACK_S``), and what it is without that latency
-        self._arrival_quiet = float("-inf")
-        self._quiet_unheld = float("-inf")
+        #: the hold ``_unasked`` set for the rest of a frame begun: ``quiet_until`` as it set
+        #: it (the rest and an adapter's latency, ``ARRIVAL_SLACK_S``), and what it is without
+        #: that latency, given back once the frame is whole or more of it came; None while no
+        #: frame begun holds the line
+        self._piece_hold: tuple[float, float] | None = None
         #: RTU: the answers that devices which left the bus after their drain ended still owe,
         #: by unit id (``remove``): awaited no longer, but a frame of that unit id that no
         #: exchange awaits is one of them, nobody's (``left_owed_answer``), until a request to
@@ -1213,22 +1214,26 @@ class Bus:
             return
         rest = self.link.awaited_bytes()
         quiet = now + self.silence_s + rest * self.char_s
-        if self.quiet_until == self._arrival_quiet:
-            # the hold for an adapter's pieces ends with the frame they belong to (whole now,
-            # or more of it come): the line is quiet after its last byte as after any other
-            self.quiet_until = self._quiet_unheld
-            self._upcoming = None
+        hold = self._piece_hold
+        if hold is not None:
+            self._piece_hold = None
+            if self.quiet_until == hold[0]:
+                # the hold for an adapter's pieces ends with the frame they belong to (whole
+                # now, or more of it come): the line is quiet after its last byte as after any
+                # other
+                self.quiet_until = hold[1]
+                self._upcoming = None
         if rest:
             # the rest of a frame begun (a late answer in an adapter's pieces): handed over
             # up to the adapter's latency timer after the line carried it, as the rest of an
             # answer in flight is waited for (``_arriving``)
-            self._quiet_unheld = max(self.quiet_until, quiet)
-            quiet += ARRIVAL_SLACK_S
-        if quiet > self.quiet_until:
+            unheld = max(self.quiet_until, quiet)
+            self.quiet_until = max(unheld, quiet + ARRIVAL_SLACK_S)
+            self._piece_hold = (self.quiet_until, unheld)
+            self._upcoming = None
+        elif quiet > self.quiet_until:
             self.quiet_until = quiet
             self._upcoming = None
-        if rest:
-            self._arrival_quiet = self.quiet_until
 
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
         """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""
