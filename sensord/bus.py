@@ -122,6 +122,7 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -144,6 +145,7 @@ from sensord.bus_hints import (
     OTHER_FUNCTION_HINT,
     OTHER_UNIT_AT_0_HINT,
     OTHER_UNIT_HINT,
+    PIECES_APART_HINT,
     REPLY_CLOSE_HINT,
     TABLE_OF_FUNCTION,
     TEXT_LINES_HINT,
@@ -172,9 +174,13 @@ from sensord.modbus_timing import (
     ARRIVAL_SLACK_S,
     LINE_BUSY_LIMIT_S,
     LINE_QUIET_GAP_S,
+    MAX_PIECE_SLACK_S,
+    PIECE_MARGIN_S,
+    adapter_slack_s,
     char_s,
     silence_s,
 )
+from sensord.ports import SYS_ROOT, adapter_facts
 from sensord.refusals import DeviceRefusals
 from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
 from sensord.reply_starts import NO_UNITS, NONE, ReplyStarts
@@ -240,6 +246,7 @@ class Bus:
         rng: random.Random | None = None,
         simulated: bool | None = None,
         reached: set[tuple[str, int]] | None = None,
+        sys_root: str = SYS_ROOT,
     ) -> None:
         self.name = name
         self.port = config.port
@@ -285,10 +292,20 @@ class Bus:
         self.in_flight: _Exchange | None = None
         self.quiet_until = float("-inf")
         #: the hold ``_unasked`` set for the rest of a frame begun: ``quiet_until`` as it set
-        #: it (the rest and an adapter's latency, ``ARRIVAL_SLACK_S``), and what it is without
-        #: that latency, given back once the frame is whole or more of it came; None while no
-        #: frame begun holds the line
-        self._piece_hold: tuple[float, float] | None = None
+        #: it (the rest and an adapter's latency, ``piece_slack_s``), what it is without that
+        #: latency (given back once the frame is whole or more of it came), when the frame's
+        #: last piece came and the widest gap between its pieces so far; None while no frame
+        #: begun holds the line
+        self._piece_hold: tuple[float, float, float, float] | None = None
+        #: RTU: how much later than its time on the wire the rest of a frame begun may be
+        #: read (``adapter_slack_s``): the adapter's latency timer where sysfs tells it (read
+        #: at each open from ``sys_root``), a network's, else ARRIVAL_SLACK_S; raised to the
+        #: widest spacing seen between the pieces of one sound frame (``_pieces_apart``)
+        self._sys_root = sys_root
+        self.piece_slack_s = adapter_slack_s(None, network=self._address.kind == "network")
+        self._pieces_apart_s = 0.0
+        #: the sysfs file and value of the last latency timer read (logged when it changes)
+        self._latency_read: tuple[str, int] | None = None
         #: RTU: the answers that devices which left the bus after their drain ended still owe,
         #: by unit id (``remove``): awaited no longer, but a frame of that unit id that no
         #: exchange awaits is one of them, nobody's (``left_owed_answer``), until a request to
@@ -488,6 +505,8 @@ class Bus:
         self._asked.clear()
         self._answered_ids.clear()
         self._timed_out_id = 0
+        if self._address.is_device and self._simulated is None and self.transport == "rtu":
+            self._adapter_latency()
         now = self._clock()
         self._opened_at = now
         self._answers_at_open = self.answered
@@ -1074,6 +1093,12 @@ class Bus:
             self._feed_frames(chunk, flight)
             if self.in_flight is flight and flight.expected.rtu:
                 self._arriving(flight, chunk)
+            elif flight.reply == ARRIVING and flight.starts is not None:
+                # answered by this piece after the ones it began in: as far apart as the
+                # adapter hands a frame's pieces over
+                apart = self._clock() - flight.starts.heard_at
+                if apart > self._pieces_apart_s:
+                    self._pieces_apart(apart)
             if self.link.skipped_bytes != self._skipped_told:
                 self._tell_skipped(flight.device)
         if self.in_flight is None and self.source is not None:
@@ -1117,7 +1142,7 @@ class Bus:
         first bytes after the request too, and starting like it, its unit id, function code
         and byte count or an exception, while the link has not framed past them), the
         exchange's deadline covers the rest of that frame's length at the port's character
-        time, the silence and :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S`: a long reply on
+        time, the silence and the port's slack (``piece_slack_s``): a long reply on
         a slow line (255 bytes take 266 ms at 9600 baud) that starts within the timeout is
         read whole, not cut off by it. Once no reply can have begun in them (the bytes after
         such a start turned out to be another frame's, or noise), the deadline is the
@@ -1137,7 +1162,12 @@ class Bus:
                 else NO_UNITS
             )
             starts = flight.starts = ReplyStarts(
-                flight.expected, self.char_s, self.silence_s, NONE, units
+                flight.expected,
+                self.char_s,
+                self.silence_s,
+                NONE,
+                units,
+                slack_s=self.piece_slack_s,
             )
         now = self._clock()
         until = starts.heard(chunk, now, self.link.pending_bytes)
@@ -1174,16 +1204,19 @@ class Bus:
         """Bytes while no exchange is in flight: a late answer (counted) or noise. Someone is
         sending, and RS-485 is half duplex: no request goes out before the line has been
         silent for the silence between frames after these bytes, and, when they begin a frame
-        whose length is known, after the rest of that frame too and the time an adapter holds
-        it (:data:`~sensord.modbus_timing.ARRIVAL_SLACK_S`: a reply read in an FTDI adapter's
-        pieces pauses 16 ms between them, longer than the silence). The next request starts from the
-        bus's timer, never from here. Bytes that keep the line busy for longer than
-        :data:`LINE_BUSY_LIMIT_S` hold it no longer (logged once a minute): the requests go
-        out between them. Bytes that come while the answer of a device that left (``left``)
-        may come keep it awaited for the rest of their frame, as an exchange in flight is, up
-        to its ``late_limit`` (see :class:`LeftExchange`), and the device of its unit id held
-        as long (``_hold``): not asked while that answer may come, and once it came late, held
-        for the drain from its end (``_left_answer``)."""
+        whose length is known, after the rest of that frame too and the time the port's adapter
+        holds it (``piece_slack_s``: a reply read in an FTDI adapter's pieces pauses its latency
+        timer between them, 16 ms by default, longer than the silence), given back once the
+        frame is whole; the pieces of a sound frame further apart than that raise it
+        (``_pieces_apart``). The next request starts from the bus's timer, never from here.
+        Bytes that keep the line busy for longer than :data:`LINE_BUSY_LIMIT_S` hold it no
+        longer (logged once a minute): the requests go out between them. Bytes that come
+        while the answer of a device that left (``left``) may come keep it awaited for the rest
+        of their frame, as an exchange in flight is, up to its ``late_limit`` (see
+        :class:`LeftExchange`), and the device of its unit id held as long (``_hold``): not
+        asked while that answer may come, and once it came late, held for the drain from its
+        end (``_left_answer``)."""
+        skipped = self.link.skipped_bytes
         self._feed_frames(chunk, None)
         now = self._clock()
         if self.left.kept:
@@ -1215,6 +1248,7 @@ class Bus:
         rest = self.link.awaited_bytes()
         quiet = now + self.silence_s + rest * self.char_s
         hold = self._piece_hold
+        widest = 0.0
         if hold is not None:
             self._piece_hold = None
             if self.quiet_until == hold[0]:
@@ -1223,17 +1257,67 @@ class Bus:
                 # other
                 self.quiet_until = hold[1]
                 self._upcoming = None
+                if self.link.skipped_bytes == skipped:  # the same frame's next piece
+                    widest = max(hold[3], now - hold[2])
+                    if not rest and widest > self._pieces_apart_s:  # whole, its CRC sound
+                        self._pieces_apart(widest)
         if rest:
             # the rest of a frame begun (a late answer in an adapter's pieces): handed over
             # up to the adapter's latency timer after the line carried it, as the rest of an
             # answer in flight is waited for (``_arriving``)
             unheld = max(self.quiet_until, quiet)
-            self.quiet_until = max(unheld, quiet + ARRIVAL_SLACK_S)
-            self._piece_hold = (self.quiet_until, unheld)
+            self.quiet_until = max(unheld, quiet + self.piece_slack_s)
+            self._piece_hold = (self.quiet_until, unheld, now, widest)
             self._upcoming = None
         elif quiet > self.quiet_until:
             self.quiet_until = quiet
             self._upcoming = None
+
+    def _pieces_apart(self, apart_s: float) -> None:
+        """The pieces of one sound frame came ``apart_s`` apart, further than any before: the
+        port's adapter (an FTDI chip whose latency timer sysfs does not tell, a converter
+        that buffers, a serial server) or a device that pauses inside its frames may hand the
+        rest of a frame over that late, so the rest of a frame begun is waited for that long
+        and :data:`~sensord.modbus_timing.PIECE_MARGIN_S` at least, up to
+        :data:`~sensord.modbus_timing.MAX_PIECE_SLACK_S`. Logged when that raises the wait."""
+        self._pieces_apart_s = apart_s
+        slack = min(MAX_PIECE_SLACK_S, apart_s + PIECE_MARGIN_S)
+        if slack <= self.piece_slack_s:
+            return
+        self.piece_slack_s = slack
+        held = self._errors.check("pieces apart")
+        if held is not None:
+            self.log.info(
+                "frames come in pieces further apart than the wait for their rest",
+                pieces_apart_ms=round(apart_s * 1000, 1),
+                wait_ms=round(slack * 1000, 1),
+                hint=PIECES_APART_HINT,
+                suppressed=held,
+            )
+
+    def _adapter_latency(self) -> None:
+        """The latency timer of the port's adapter where sysfs has one (an FTDI chip's
+        ``latency_timer``, 1 to 255 ms, 16 by default): the rest of a frame begun is waited for
+        that long and :data:`~sensord.modbus_timing.PIECE_MARGIN_S`, else ARRIVAL_SLACK_S,
+        logged with the file when the value read changes. Read at each open of a device path,
+        which may be another adapter (a replug) or set anew (a udev rule): the pieces seen
+        apart before were the adapter's that was there then, and are learnt afresh."""
+        name = os.path.basename(os.path.realpath(self.port))
+        latency = adapter_facts(self.port, sys_root=self._sys_root).latency_timer_ms
+        self.piece_slack_s = adapter_slack_s(latency, network=False)
+        self._pieces_apart_s = 0.0
+        if latency is None:
+            self._latency_read = None
+            return
+        path = os.path.join(self._sys_root, "class", "tty", name, "device", "latency_timer")
+        if self._latency_read != (path, latency):
+            self._latency_read = (path, latency)
+            self.log.info(
+                "adapter's latency timer read",
+                file=path,
+                latency_timer_ms=latency,
+                wait_ms=round(self.piece_slack_s * 1000, 1),
+            )
 
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
         """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""

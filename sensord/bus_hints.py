@@ -27,6 +27,7 @@ __all__ = [
     "OTHER_FUNCTION_HINT",
     "OTHER_UNIT_AT_0_HINT",
     "OTHER_UNIT_HINT",
+    "PIECES_APART_HINT",
     "REPEATED_REPLY_HINT",
     "REPLY_CLOSE_HINT",
     "SECOND_ANSWER_HINT",
@@ -111,6 +112,17 @@ TEXT_LINES_HINT = (
     "lines of text came, not Modbus answers (the last: {last!r}): the device sends in a "
     "text output mode (some sensors stream ASCII lines unless set to Modbus), or another "
     "device on the line does; check its protocol setting"
+)
+
+
+#: What the log line of a frame whose pieces came further apart than the wait for a frame's
+#: rest says (``Bus._pieces_apart``): the bus waits as long from then on, which each frame cut
+#: short (a unit cut off mid-answer) costs the next request.
+PIECES_APART_HINT = (
+    "the adapter holds what the line carried that long: an FTDI adapter's latency_timer "
+    "(/sys/bus/usb-serial/devices/ttyUSBn/latency_timer; 1 ms with the udev rule "
+    'ATTR{latency_timer}="1") or a serial server\'s packing or force-transmit time; the '
+    "next request waits as long after a frame begun"
 )
 
 

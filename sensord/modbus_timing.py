@@ -2,7 +2,9 @@
 (:func:`char_s`), and the silence between frames (:func:`silence_s`: 3.5 character times,
 :data:`FAST_SILENCE_S` above 19200 baud). The bus (:mod:`sensord.bus`) times its exchanges
 with them, ``sensord modbus read`` (:mod:`sensord.probe`) its requests; a reply on its way
-is read until :data:`ARRIVAL_SLACK_S` after the rest of it can have come. Both wait as long
+is read until :data:`ARRIVAL_SLACK_S` after the rest of it can have come (on the bus, the
+port's own slack, :func:`adapter_slack_s`: an FTDI latency timer that sysfs tells, a
+network's, raised to the spacing seen between a frame's pieces). Both wait as long
 after a request that timed out (its device's drain, at most :data:`LATE_DRAIN_TIMEOUTS` of
 its timeouts for a late answer to come; the probe no longer than its limit while frames of
 the device keep coming, :func:`sensord.probe_wire.drain_limit_s`) and after bytes nobody
@@ -19,6 +21,10 @@ __all__ = [
     "LATE_DRAIN_TIMEOUTS",
     "LINE_BUSY_LIMIT_S",
     "LINE_QUIET_GAP_S",
+    "MAX_PIECE_SLACK_S",
+    "NETWORK_SLACK_S",
+    "PIECE_MARGIN_S",
+    "adapter_slack_s",
     "char_s",
     "silence_s",
 ]
@@ -31,6 +37,25 @@ FAST_SILENCE_S = 0.00175
 #: a USB adapter holds what it received up to its latency timer (16 ms by default on FTDI
 #: chips) and a serial server sends it in packets; 50 ms covers both on a loaded host.
 ARRIVAL_SLACK_S = 0.05
+
+#: How much later than an FTDI adapter's latency timer the rest of a frame it began to hand
+#: over may be read: its timer runs from the last piece it sent and it sends what it holds
+#: when the timer runs out (FTDI AN232B-04, "Small Amounts of Data and End of Buffer
+#: Conditions"); the host polls it once a USB frame (1 ms) and the kernel passes the piece on
+#: to the tty in a work item, a few ms late on a loaded host.
+PIECE_MARGIN_S = 0.004
+
+#: How much later than its time on the wire the rest of a frame begun may be read over a
+#: network port (``socket://``, ``rfc2217://``): a serial server packs what its serial side
+#: received for its force-transmit time (Moxa NPort: 0 to 65535 ms) and sends it in TCP
+#: segments, and a second small segment may wait for the acknowledgement of the first, which
+#: the host delays by 40 ms at least (Linux ``TCP_DELACK_MIN``, HZ/25; Nagle's algorithm on
+#: the server's side).
+NETWORK_SLACK_S = 0.1
+
+#: The most that the pieces of sound frames seen further apart than a port's slack raise it
+#: to: an FTDI latency timer goes up to 255 ms (AN232B-04); longer pauses are no adapter's.
+MAX_PIECE_SLACK_S = 0.3
 
 #: How late after its request an RTU answer that came after its timeout is taken to come
 #: again at most, in the device's timeouts: the drain after a timeout (``Bus._drain``) lasts
@@ -60,3 +85,16 @@ def silence_s(settings: SerialSettings) -> float:
     if settings.baudrate > 19_200:
         return FAST_SILENCE_S
     return 3.5 * char_s(settings)
+
+
+def adapter_slack_s(latency_timer_ms: int | None, *, network: bool) -> float:
+    """How much later than its time on the wire the rest of a frame begun may be read on a
+    port: an FTDI adapter's latency timer (``latency_timer_ms``, from sysfs) and
+    :data:`PIECE_MARGIN_S`; :data:`NETWORK_SLACK_S` over a network; else (an adapter whose
+    timer is not known, a CH340's or CP210x's packets, a serial server behind a local tty)
+    :data:`ARRIVAL_SLACK_S`."""
+    if network:
+        return NETWORK_SLACK_S
+    if latency_timer_ms is None:
+        return ARRIVAL_SLACK_S
+    return latency_timer_ms / 1000 + PIECE_MARGIN_S

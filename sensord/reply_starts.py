@@ -66,6 +66,8 @@ class ReplyStarts:
         silence: float,
         heard_at: float,
         units: frozenset[int] = NO_UNITS,
+        *,
+        slack_s: float = ARRIVAL_SLACK_S,
     ) -> None:
         self.expected = expected
         #: the unit ids besides the request's whose frames can be its reply (a read at unit 0
@@ -76,8 +78,9 @@ class ReplyStarts:
         self.size = expected.size
         self.char = char
         self.silence = silence
-        #: how long after a reply's last byte can have come it may still be read
-        self.after = silence + ARRIVAL_SLACK_S
+        #: how long after a reply's last byte can have come it may still be read (``slack_s``:
+        #: the time the port's adapter may hold it, see ``sensord.modbus_timing``)
+        self.after = silence + slack_s
         #: when the line last carried a byte (the request, or ``-inf``: whatever comes first
         #: after the request can begin the reply)
         self.heard_at = heard_at

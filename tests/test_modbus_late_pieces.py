@@ -8,15 +8,31 @@ frame and the time an adapter holds it (``ARRIVAL_SLACK_S``, as the wait for an 
 flight and ``sensord modbus read`` have it), so that the next request does not go out before
 the late answer's last piece has come: RS-485 is half duplex, and that piece would collide
 with the request, or be read inside the next exchange.
+
+How long an adapter holds that rest is the port's (``Bus.piece_slack_s``): an FTDI chip's
+``latency_timer`` (1 to 255 ms) where sysfs tells it (read from a sysfs tree built in tmp_path
+with the kernel's layout, ``test_adapter_facts.fake_adapter``), a serial server's packets over
+``socket://``, and the widest spacing seen between the pieces of one sound frame (the bus
+learns it from answers read in pieces). pymodbus-dev/pymodbus#880 ("Data is sent in batches
+every 16 ms") is the default timer's; FTDI's AN232B-04 ("Adjusting the Receive Buffer Latency
+Timer") allows 1 to 255 ms, and converters and udev rules set other values. A frame that never
+completes (a unit cut off mid-answer) holds the line no longer than that wait.
 """
 
 from __future__ import annotations
 
-from harness.pty import PtyPair
-from test_modbus import device
-from test_modbus_line import HandBus, read_reply, read_request
+import os
+from pathlib import Path
 
-from sensord.modbus_timing import ARRIVAL_SLACK_S
+import pytest
+from harness.pty import PtyPair
+from structlog.testing import capture_logs
+from test_adapter_facts import fake_adapter
+from test_local_echo import ServedLine
+from test_modbus import device, latest
+from test_modbus_line import HandBus, HandLine, read_reply, read_request
+
+from sensord.modbus_timing import ARRIVAL_SLACK_S, NETWORK_SLACK_S, PIECE_MARGIN_S
 
 ONE = [{"name": "v", "table": "holding", "address": 0}]
 
@@ -55,5 +71,198 @@ def test_the_next_request_waits_for_a_late_answer_s_last_piece(pty_pair: PtyPair
             counters = hand.counters(name)
             assert counters.errors["crc"] == counters.errors["unasked"] == 0
         assert hand.runtimes["b"].bus_skipped_bytes == 0
+    finally:
+        hand.close()
+
+
+def ftdi_sysfs(tmp_path: Path, pty: PtyPair, latency_ms: int) -> str:
+    """A sysfs tree in which ``pty``'s tty is an FTDI adapter's port whose latency timer is
+    ``latency_ms``; its root."""
+    fake_adapter(tmp_path, os.path.basename(os.path.realpath(pty.path)), latency_ms=latency_ms)
+    return str(tmp_path)
+
+
+def two_units(line: HandLine, sys_root: str | None = None) -> HandBus:
+    """Units 1 and 2 at 9600 baud, one register each, polled every second, 0.2 s timeouts."""
+    tables = (
+        device("a", "", 1, ONE, interval_s=1.0, timeout_s=0.2),
+        device("b", "", 2, ONE, interval_s=1.0, timeout_s=0.2),
+    )
+    return HandBus(line, *tables) if sys_root is None else HandBus(line, *tables, sys_root=sys_root)
+
+
+def late_answer_in_pieces(hand: HandBus, apart_s: float, at: float = 100.0) -> None:
+    """Unit 1 does not answer its read at ``at`` within its timeout; its answer's first 4
+    bytes come 0.5 ms after it, the other 3 ``apart_s`` later. No request goes out meanwhile;
+    the answer is taken whole and counted ``late``, and unit 2's read goes once the line has
+    been silent after its last byte, is answered and read."""
+    counted = hand.counters("a").errors["late"]
+    assert hand.tick(at) == read_request(1, 0, 1)
+    assert hand.tick(at + 0.209) == b""  # unit 1's timeout (8 bytes' request, then 0.2 s)
+    assert hand.bus.in_flight is None
+    late = read_reply(1, [7])
+    first = at + 0.2095
+    hand.receive(first, late[:4], look=False)
+    # unit 2 is due, and waits: one tick a millisecond before the adapter's next piece
+    assert hand.tick(first + apart_s - 0.001) == b""
+    hand.receive(first + apart_s, late[4:], look=False)
+    assert hand.counters("a").errors["late"] == counted + 1
+    silent = first + apart_s + hand.bus.silence_s + 0.0001
+    assert hand.tick(silent) == read_request(2, 0, 1)
+    hand.receive(silent + 0.01, read_reply(2, [5]), look=False)
+    assert latest(hand.runtimes["b"])["v"] == 5.0
+    for name in "ab":
+        counters = hand.counters(name)
+        assert counters.errors["crc"] == counters.errors["unasked"] == 0
+        assert counters.errors["truncated"] == 0
+    assert hand.runtimes["b"].bus_skipped_bytes == 0
+
+
+@pytest.mark.parametrize("latency_ms", [32, 64])
+def test_a_late_answer_in_an_ftdi_s_pieces_its_latency_timer_apart_is_whole(
+    pty_pair: PtyPair, tmp_path: Path, latency_ms: int
+) -> None:
+    """The port is an FTDI adapter whose latency_timer sysfs gives as 32 or 64 ms (a converter
+    or udev rule that set it so): the bus reads it at the open, logs it with its file, and a
+    late answer whose last piece comes one such timer after its first holds the line until
+    it came. (Before: the line was held ARRIVAL_SLACK_S, 50 ms, after the rest's time on the
+    wire, whatever the adapter: at 64 ms unit 2's read was written before the last piece, which
+    was lost in unit 2's exchange; 32 ms fitted in the 50.)"""
+    with capture_logs() as logs:
+        hand = two_units(pty_pair, ftdi_sysfs(tmp_path, pty_pair, latency_ms))
+    try:
+        late_answer_in_pieces(hand, latency_ms / 1000)
+        read = [e for e in logs if e["event"] == "adapter's latency timer read"]
+        assert [(e["latency_timer_ms"], e["file"].startswith(str(tmp_path))) for e in read] == [
+            (latency_ms, True)
+        ]
+        assert read[0]["file"].endswith("/device/latency_timer")
+    finally:
+        hand.close()
+
+
+def test_a_late_answer_in_pieces_as_far_apart_as_the_answers_in_flight_came_is_whole(
+    pty_pair: PtyPair,
+) -> None:
+    """An adapter that sysfs tells nothing of (a converter that buffers, an FTDI chip behind a
+    hub whose timer is set to 64 ms elsewhere) hands unit 1's answer in time in two pieces 64
+    ms apart: the bus logs the spacing, and at unit 1's next poll its late answer in pieces
+    as far apart is taken whole and unit 2's exchange after it is not spoilt. (Before: unit
+    2's read went out 57 ms after the first piece, and the last piece was lost in its
+    exchange.)"""
+    hand = two_units(pty_pair)
+    try:
+        answer = read_reply(1, [3])
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        hand.receive(100.02, answer[:4], look=False)
+        with capture_logs() as logs:
+            hand.receive(100.084, answer[4:], look=False)
+        assert hand.values("a")["v"] == (3.0, 3.0, 1)
+        assert hand.tick(100.09) == read_request(2, 0, 1)
+        hand.receive(100.1, read_reply(2, [4]), look=False)
+        late_answer_in_pieces(hand, 0.064, at=101.0)
+        assert [e["pieces_apart_ms"] for e in logs if e["event"].startswith("frames come")] == [
+            64.0
+        ]
+    finally:
+        hand.close()
+
+
+def test_a_late_answer_whose_rest_came_after_the_wait_teaches_the_bus_its_spacing(
+    pty_pair: PtyPair,
+) -> None:
+    """Unit 1's late answer comes in pieces 64 ms apart while no other request is due (unit
+    2's first poll waits its connect delay): its rest comes after the wait for it ended, the
+    answer is taken whole all the same, and the spacing is learnt and logged. At unit 1's next
+    poll its late answer in pieces as far apart holds unit 2's read, due meanwhile (at 101.22),
+    until the last piece came. (Before: unit 2's read went out 57 ms after the first piece, and the last
+    piece was lost in its exchange.)"""
+    hand = HandBus(
+        pty_pair,
+        device("a", "", 1, ONE, interval_s=1.0, timeout_s=0.2),
+        device("b", "", 2, ONE, interval_s=0.5, timeout_s=0.2, connect_delay_s=0.72),
+    )
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        assert hand.tick(100.209) == b""
+        late = read_reply(1, [6])
+        hand.receive(100.2095, late[:4], look=False)
+        assert hand.tick(100.27) == b""  # the wait is over; nobody is due
+        with capture_logs() as logs:
+            hand.receive(100.2735, late[4:], look=False)
+        assert hand.counters("a").errors["late"] == 1
+        assert [e["pieces_apart_ms"] for e in logs if e["event"].startswith("frames come")] == [
+            64.0
+        ]
+        assert hand.tick(100.72) == read_request(2, 0, 1)
+        hand.receive(100.73, read_reply(2, [4]), look=False)
+        # unit 1's timeout fits before unit 2's next poll (101.22), which falls in the answer
+        late_answer_in_pieces(hand, 0.064, at=101.0)
+        assert hand.counters("a").errors["late"] == 2
+    finally:
+        hand.close()
+
+
+def test_a_late_answer_in_a_serial_server_s_packets_is_whole() -> None:
+    """Over ``socket://`` (RTU through a serial server) the pieces of a frame come as the server
+    packs them (its force-transmit time) and TCP delivers them (a second small segment may wait
+    for the host's delayed acknowledgement, 40 ms at least on Linux): 80 ms apart, the late
+    answer is taken whole. (Before: the adapter's 50 ms, and unit 2's read went out between.)"""
+    line = ServedLine()
+    hand = two_units(line)
+    try:
+        late_answer_in_pieces(hand, 0.08)
+        assert NETWORK_SLACK_S > 0.08
+    finally:
+        hand.close()
+        line.close()
+
+
+@pytest.mark.parametrize("latency_ms", [16, 1])
+def test_a_frame_that_never_completes_holds_the_line_for_the_ftdi_s_timer_only(
+    pty_pair: PtyPair, tmp_path: Path, latency_ms: int
+) -> None:
+    """Unit 1's late answer is cut off after its first 4 bytes (the unit lost power mid-answer):
+    its rest would have come by one FTDI latency timer (16 ms by default, 1 ms with the udev
+    rule ``sensord ports`` suggests) after the rest's time on the wire, so unit 2's read goes
+    once that and PIECE_MARGIN_S have passed without a byte, not later, and is answered. (Before:
+    ARRIVAL_SLACK_S, 50 ms, on every adapter: unit 2's read went 57 ms after the fragment.)"""
+    hand = two_units(pty_pair, ftdi_sysfs(tmp_path, pty_pair, latency_ms))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        assert hand.tick(100.209) == b""
+        fragment = read_reply(1, [7])[:4]
+        hand.receive(100.2095, fragment, look=False)
+        bus = hand.bus
+        free = 100.2095 + bus.silence_s + 3 * bus.char_s + latency_ms / 1000 + PIECE_MARGIN_S
+        assert free < 100.2095 + ARRIVAL_SLACK_S
+        assert hand.tick(free - 0.0005) == b""
+        assert hand.tick(free + 0.0005) == read_request(2, 0, 1)
+        hand.receive(free + 0.01, read_reply(2, [5]), look=False)
+        assert hand.values("b")["v"] == (5.0, 5.0, 1)
+        assert hand.counters("b").errors["crc"] == 0
+        assert hand.counters("a").errors["late"] == 0  # no answer: 4 bytes skipped
+    finally:
+        hand.close()
+
+
+def test_an_answer_begun_at_the_timeout_is_read_whole_over_an_ftdi_s_64_ms(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """Unit 1's answer begins just before its timeout and its last piece comes one 64 ms FTDI
+    latency timer later: the exchange waits for it (the timer read from sysfs) and takes the
+    answer. (Before: the wait for an answer begun ended ARRIVAL_SLACK_S after its rest's time
+    on the wire, and the answer was cut off, ``truncated``.)"""
+    hand = two_units(pty_pair, ftdi_sysfs(tmp_path, pty_pair, 64))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        answer = read_reply(1, [9])
+        hand.receive(100.207, answer[:4], look=False)
+        assert hand.tick(100.27) == b""  # still in flight
+        assert hand.bus.in_flight is not None
+        hand.receive(100.271, answer[4:], look=False)
+        assert hand.values("a")["v"] == (9.0, 9.0, 1)
+        assert hand.counters("a").errors["truncated"] == 0
+        assert hand.counters("a").timeouts == 0
     finally:
         hand.close()

@@ -33,6 +33,7 @@ from sensord.export import MetricsRegistry
 from sensord.formats.base import RegisterSpec
 from sensord.formats.modbus_plan import Read, plan, split, splits
 from sensord.modbus_state import ModbusCounters
+from sensord.ports import SYS_ROOT
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 
@@ -66,14 +67,15 @@ class HandLine(Protocol):
 
 class HandBus:
     """A bus on ``pty`` whose devices the test plays at the pty's other end, on a clock that
-    stands still until the test moves it (``at``)."""
+    stands still until the test moves it (``at``); the bus reads its adapter's facts (an FTDI
+    latency timer) from the sysfs at ``sys_root``."""
 
-    def __init__(self, pty: HandLine, *tables: dict[str, Any]) -> None:
+    def __init__(self, pty: HandLine, *tables: dict[str, Any], sys_root: str = SYS_ROOT) -> None:
         self.pty = pty
         self.now = 100.0
         config = load(*({**t, "port": pty.path} for t in tables))
         self.runtimes = {s.name: SensorRuntime(s, clock=self.clock) for s in config.sensors}
-        self.bus = Bus("bus:" + pty.path, config.sensors[0], clock=self.clock)
+        self.bus = Bus("bus:" + pty.path, config.sensors[0], clock=self.clock, sys_root=sys_root)
         for runtime in self.runtimes.values():
             self.bus.add(runtime)
         assert self.bus.try_open()
