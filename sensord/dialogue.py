@@ -61,8 +61,11 @@ is run again, while the port stays open, when
   powered (a polled MH-Z19, ``sensord.formats.presets.answers_when_powered``: no command ends
   its silence, and its commands write its EEPROM) instead once, when it answers again after
   a stale spell in which it left :data:`SILENT_POLLS` polls in a row unanswered and sent no
-  byte (``answers_again``: its supply may have been cut), not after one in which the rest of
-  its spoilt answers came (a line that drops bytes); or
+  byte (``answers_again``: its supply may have been cut), and, as its set-up stores its
+  setting (``sensord.formats.presets.stores_setting``), when that spell left no frame for
+  :data:`SILENT_S` or its first answer reads 0 (a boot's answers run it too: ``booting``),
+  not after one in which the rest of its spoilt answers came (a line that drops bytes), nor
+  after the shorter ones a line that loses answers leaves a fast-polled unit; or
 * a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
   ``query_mode``, with their poll) sent more than one frame between two polls, or a frame
   that answered no poll (one that came after the poll's answer, or, of a PMS, later than
@@ -682,6 +685,11 @@ class Dialogue:
         #: again, ``answers_again``), and such a run is due at the next tick
         self.reruns_while_stale = True
         self._due_when_back = False
+        #: a set-up command of it has the device store its setting in a memory each write
+        #: wears (an MH-Z19's ``abc_off``, ``range``: ``presets.stores_setting``): such a
+        #: set-up runs again after a stale spell only when the device may have been powered
+        #: anew (``answers_again``)
+        self._stores = False
         #: what tells the bytes read after a poll request, when no frame answered it, as the
         #: device's answer spoilt on the line (None: the device's answers have no such check;
         #: ``sensord.formats.presets.spoilt_answer_check``)
@@ -693,6 +701,7 @@ class Dialogue:
                 command_bytes,
                 restarts_device,
                 spoilt_answer_check,
+                stores_setting,
                 stream_interval_s,
                 streams_when_powered,
                 wake_command,
@@ -701,6 +710,7 @@ class Dialogue:
 
             names = config.setup_names()
             self._restarts = tuple(restarts_device(config.preset, name) for name in names)
+            self._stores = any(stores_setting(config.preset, name) for name in names)
             if working_period_s(config.preset, names) > 0.0:
                 self._period_step = max(
                     i for i, name in enumerate(names) if name.startswith("working_period=")
@@ -920,19 +930,27 @@ class Dialogue:
         self._spell_reruns = 0
         self._streamed_finds = 0
 
-    def answers_again(self) -> None:
+    def answers_again(self, *, powered_anew: bool) -> None:
         """A device whose set-up does not run while it is stale (``reruns_while_stale``
         False: a polled MH-Z19) answers again after a stale spell in which it sent nothing:
         when it left :data:`SILENT_POLLS` polls in a row unanswered, it may have lost its
         supply, which undoes its set-up, so the set-up runs again at the next tick, once (a
         run for a set-up it missed while it was silent, ``_check_ignored``, is that run). A
-        spell of no unanswered poll is the set-up's own (polls pause while it runs)."""
+        spell of no unanswered poll is the set-up's own (polls pause while it runs). A
+        set-up that stores its setting in a memory each write wears (``_stores``: the
+        MH-Z19's ``abc_off`` and ``range`` write its EEPROM) runs again only when the
+        silence is one a supply cut leaves (``powered_anew``: no frame for :data:`SILENT_S`,
+        or an answer that reads 0; a boot's answers run it too, ``booting``), not after the
+        shorter stale spells a line that loses answers leaves a fast-polled device (stale
+        after 5 s at 1 s polls): each such run would store the setting again."""
         if self._silent_polls < SILENT_POLLS:
             return
-        self._due_when_back = True
         missing = self._missing_unheard
         if missing is not None:  # the connect's run found it silent: not ignored, but off
             self._missing_unheard = (missing[0], missing[1], True)
+        if self._stores and not powered_anew:
+            return
+        self._due_when_back = True
 
     @property
     def silent_s(self) -> float:

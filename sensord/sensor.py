@@ -1513,7 +1513,9 @@ class SensorRuntime:
                     and self.bytes_read - self._read_at_frame - sum(map(len, frames))
                     <= SUPPLY_GLITCH_BYTES
                 ):
-                    dialogue.answers_again()
+                    dialogue.answers_again(
+                        powered_anew=self._powered_anew(frames, now, previous, dialogue)
+                    )
         elif not polled:
             return
         dialogue = self.dialogue
@@ -1538,10 +1540,7 @@ class SensorRuntime:
         if polled:
             assert dialogue is not None  # a polled sensor has one
             silent_s = math.inf if previous is None else now - previous
-            # shorter than ``dialogue.SILENT_S``, a silence is what a line that loses answers
-            # leaves, unless the answer that ends it reads 0 in every field (an SDS011's fan
-            # spinning up)
-            if silent_s < dialogue.silent_s and not self._reads_zero(frames):
+            if not self._powered_anew(frames, now, previous, dialogue):
                 return
             self._warm.again(
                 now,
@@ -1554,6 +1553,15 @@ class SensorRuntime:
             self._warm.again(now, "its frames come again after a silence")
         elif self._reads_zero(frames):
             self._warm.again(now, "its frames come again after a silence, every value 0")
+
+    def _powered_anew(
+        self, frames: list[bytes], now: float, previous: float | None, dialogue: Dialogue
+    ) -> bool:
+        """Whether the silence of a polled device that ``frames``, come at ``now``, end (the
+        last frame before them at ``previous``) is one a supply cut leaves: no frame for
+        ``Dialogue.silent_s`` (shorter, it is what a line that loses answers leaves), or the
+        answer that ends it reads 0 (``_reads_zero``: an SDS011's fan spinning up)."""
+        return previous is None or now - previous >= dialogue.silent_s or self._reads_zero(frames)
 
     def _at_frame(self) -> None:
         """Mark where the stream stands as a frame comes (or the port opens): the bytes read

@@ -30,7 +30,7 @@ import pytest
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, sensor_config
-from test_frames_field_quirks import mhz19_answer, sds011_frame
+from test_frames_field_quirks import Mhz19, mhz19_answer, open_sensor, run_polls, sds011_frame
 from test_setup_reruns import Pms5003
 
 from sensord.dialogue import SILENT_S
@@ -260,3 +260,66 @@ def test_the_line_of_a_warm_up_after_a_silence_says_how_long_it_lasted(
     silent_s = line["silent_s"]
     assert isinstance(silent_s, float)
     assert cut_s <= silent_s <= cut_s + 2.0 + 2 * interval_s
+
+
+class RunsLostMhz19(Mhz19):
+    """An MH-Z19 answering 650 ppm (``abc_off`` acknowledged and counted, ``Mhz19``) whose
+    line loses the answers of ``run`` polls in a row every ``every`` polls, not a byte of
+    them coming, its supply on all along: a long RS-485 run or a USB adapter that drops
+    what it reads now and then."""
+
+    def __init__(self, every: int, run: int) -> None:
+        super().__init__([mhz19_answer(650)])
+        self.every = every
+        self.run = run
+        self.polls = 0
+
+    def __call__(self, written: bytes) -> bytes:
+        out = super().__call__(written)
+        if command_bytes("mhz19", "read") in written:
+            self.polls += 1
+            if self.polls % self.every < self.run:
+                return b""
+        return out
+
+
+@pytest.mark.parametrize("run", [6, 8])
+def test_a_fast_polled_mhz19_a_lossy_line_makes_stale_does_not_store_its_setting_again(
+    run: int,
+) -> None:
+    """An MH-Z19 with ``setup = ["abc_off"]`` polled every second (stale after 5 s, three
+    polls' worth and at least 5 s) whose line loses ``run`` answers in a row every 40 polls:
+    it goes stale each time and answers again 7 or 9 s after its last answer, shorter than
+    ``SILENT_S``. ``abc_off`` writes its EEPROM (command 0x79), and the device kept it: it
+    is not written again for such a spell, nor is the sensor warmed up. A supply cut of
+    12 s after that (``SILENT_S`` and more without a frame; its boot's answers between two
+    polls, its preheat values first) has it written again, once, and acknowledged."""
+    clock = Clock()
+    device = RunsLostMhz19(every=40, run=run)
+    table = {"preset": "mhz19", "warmup_s": 20, "setup": ["abc_off"], "poll": {"interval_s": 1}}
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        # the spells, seen a second apart (their state lines are held back once they flap)
+        stale: list[float] = []
+        until = clock.now + 400.0
+        while clock.now < until:
+            run_polls(rt, pair, clock, device, clock.now + 1.0)
+            if rt.state == "stale" and (not stale or clock.now - stale[-1] > 10.0):
+                stale.append(clock.now)
+        assert len(stale) >= 9
+        assert rt.poll_timeouts >= 9 * run
+        assert (device.abc_off_writes, rt.setup_reruns) == (1, 0)
+        assert warmed_again(logs) == []
+        device.every = 10**9  # a sound line from here
+        run_polls(rt, pair, clock, device, clock.now + 30.0)
+        device.powered = False
+        run_polls(rt, pair, clock, device, clock.now + 12.0)
+        device.restart([mhz19_answer(410)] * 5 + [mhz19_answer(700)])
+        run_polls(rt, pair, clock, device, clock.now + 40.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert (device.abc_off_writes, rt.setup_reruns) == (2, 1)
+    assert not device.abc
+    assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
+    [line] = warmed_again(logs)
+    assert line["why"] == ANSWERED_AGAIN

@@ -103,10 +103,11 @@ Layouts, from the manufacturers' datasheets:
   whose first byte the line lost or damaged, its command byte and checksum holding, is
   answered: :func:`spoilt_answer_check`; such an answer of its boot, made whole, is its
   restart, as a boot answer that came whole: ``sensord.dialogue.DialoguePort.spoilt_boot``),
-  and a stale spell in which no byte came runs
-  its set-up again once it answers (``answers_when_powered``); a shorter silence leaves the
-  set-up as it is, since a line that loses two answers would otherwise have the ABC command
-  stored in the sensor's EEPROM again each time.
+  and a stale spell in which no byte came and no frame for ``sensord.dialogue.SILENT_S``
+  runs its set-up again once it answers (``answers_when_powered``, :func:`stores_setting`);
+  a shorter silence leaves the set-up as it is, since a line that loses a few answers in a
+  row (a fast-polled unit is stale after 5 s) would otherwise have the ABC command stored in
+  the sensor's EEPROM again each time.
 
 Warm-up (``warmup_s``): when a device may just have been powered (see ``sensord.sensor``), the
 frames of the first seconds are read and not published. The PMS sensors' datasheet asks for at
@@ -225,6 +226,7 @@ __all__ = [
     "preset_hint",
     "restarts_device",
     "spoilt_answer_check",
+    "stores_setting",
     "stream_interval_note",
     "stream_interval_s",
     "streams_when_powered",
@@ -369,8 +371,10 @@ class Command(NamedTuple):
     command's bytes (None: the device sends no reply, or answers with a data frame),
     whether the device restarts once it took the command (:func:`restarts_device`), the
     query that asks the device for the setting the command stores, built from the command's
-    bytes (None: the command is written without asking first; :func:`command_query`), and
-    what a number it does not take is told after the numbers it takes."""
+    bytes (None: the command is written without asking first; :func:`command_query`),
+    what a number it does not take is told after the numbers it takes, and whether the
+    device stores the setting in a memory that outlives a power cut and that each write
+    wears (:func:`stores_setting`)."""
 
     build: Callable[[int | None], bytes]
     numbers: range | tuple[int, ...]
@@ -378,6 +382,7 @@ class Command(NamedTuple):
     restarts: bool = False
     query: Callable[[bytes], tuple[bytes, Ack]] | None = None
     refused: str = ""
+    stores: bool = False
 
 
 def _pms_ack(command: bytes) -> Ack:
@@ -440,10 +445,18 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
             # asked for first, written only when another setting is in force or the query gets
             # no reply
             "query_mode": Command(
-                lambda _: _sds011_command(0x02, 1, 1), range(0), _sds011_ack, query=_sds011_query
+                lambda _: _sds011_command(0x02, 1, 1),
+                range(0),
+                _sds011_ack,
+                query=_sds011_query,
+                stores=True,
             ),
             "active_mode": Command(
-                lambda _: _sds011_command(0x02, 1, 0), range(0), _sds011_ack, query=_sds011_query
+                lambda _: _sds011_command(0x02, 1, 0),
+                range(0),
+                _sds011_ack,
+                query=_sds011_query,
+                stores=True,
             ),
             "query": Command(lambda _: _sds011_command(0x04), range(0)),
             "working_period": Command(
@@ -451,20 +464,27 @@ COMMANDS: Mapping[str, Mapping[str, Command]] = MappingProxyType(
                 range(31),
                 _sds011_ack,
                 query=_sds011_query,
+                stores=True,
             ),
             "sleep": Command(lambda _: _sds011_command(0x06, 1, 0), range(0), _sds011_ack),
             "work": Command(lambda _: _sds011_command(0x06, 1, 1), range(0), _sds011_ack),
         },
         "mhz19": {
             "read": Command(lambda _: _mhz19_command(0x86), range(0)),
-            "abc_on": Command(lambda _: _mhz19_command(0x79, b"\xa0"), range(0), _mhz19_ack),
-            "abc_off": Command(lambda _: _mhz19_command(0x79, b"\x00"), range(0), _mhz19_ack),
+            # the ABC flag and the detection range are kept in the sensor's EEPROM
+            "abc_on": Command(
+                lambda _: _mhz19_command(0x79, b"\xa0"), range(0), _mhz19_ack, stores=True
+            ),
+            "abc_off": Command(
+                lambda _: _mhz19_command(0x79, b"\x00"), range(0), _mhz19_ack, stores=True
+            ),
             "range": Command(
                 lambda n: _mhz19_command(0x99, b"\x00\x00\x00" + (n or 0).to_bytes(2, "big")),
                 MHZ19_RANGES,
                 _mhz19_ack,
                 restarts=True,
                 refused=MHZ19_RANGES_HINT,
+                stores=True,
             ),
         },
     }
@@ -524,6 +544,35 @@ def restarts_device(preset: str | None, command: str) -> bool:
     frames until it is up."""
     entry = COMMANDS.get(preset or "", {}).get(command.partition("=")[0])
     return entry is not None and entry.restarts
+
+
+def stores_setting(preset: str | None, command: str) -> bool:
+    """Whether ``command`` of ``preset`` (``name`` or ``name=N``) has the device store its
+    setting in a memory that outlives a power cut and that each write wears, so that writing
+    it again is no harmless repeat. By the manuals, per preset command:
+
+    * PMS (``passive_mode``, ``active_mode``, ``sleep``, ``wakeup``, ``read``): none is
+      kept; "Default mode is active after power up" (the Plantower data manuals), and a
+      power-up wakes the sensor. Written again, they wear nothing.
+    * SDS011 ``query_mode``, ``active_mode`` and ``working_period=N``: stored in its flash
+      ("The setting is still effective after power off", Laser Dust Sensor Control
+      Protocol V1.3), each write asked for first (:func:`command_query`); ``sleep``,
+      ``work`` and ``query`` are not stored (it works again after a power-up).
+    * MH-Z19 ``abc_on``, ``abc_off`` (79) and ``range=N`` (99): kept in its EEPROM (the
+      range applied by the restart that follows it: :func:`restarts_device`); older units
+      turn ABC on again at each boot (Tasmota's ``xsns_15_mhz19.ino`` and ESPEasy's MH-Z19
+      plugin: "After bootup of the sensor the ABC will be enabled. Thus only actively
+      disable after bootup."), so a power-up may undo ``abc_off``, and nothing else does.
+      ``read`` is not stored.
+
+    True for bytes that are none of the preset's commands (what they do to the device is
+    not known: an MH-Z19's other commands calibrate it, which it stores); False for a
+    sensor without a preset."""
+    commands = COMMANDS.get(preset or "")
+    if commands is None:
+        return False
+    entry = commands.get(command.partition("=")[0])
+    return entry is None or entry.stores
 
 
 def command_ack(preset: str | None, command: str) -> Ack | None:
