@@ -57,15 +57,19 @@ started, a PMS streaming in active mode) and no connect writes its set-up again.
 is run again, while the port stays open, when
 
 * the sensor goes stale (no frame for ``stale_after``, a polled device's polls unanswered as
-  long), and again while it stays stale; for a device that answers its poll whenever it is
-  powered (a polled MH-Z19, ``sensord.formats.presets.answers_when_powered``: no command ends
-  its silence, and its commands write its EEPROM) instead once, when it answers again after
-  a stale spell in which it left :data:`SILENT_POLLS` polls in a row unanswered and sent no
-  byte (``answers_again``: its supply may have been cut), and, as its set-up stores its
-  setting (``sensord.formats.presets.stores_setting``), when that spell left no frame for
-  :data:`SILENT_S` or its first answer reads 0 (a boot's answers run it too: ``booting``),
-  not after one in which the rest of its spoilt answers came (a line that drops bytes), nor
-  after the shorter ones a line that loses answers leaves a fast-polled unit; or
+  long), and again while it stays stale (not a polled PMS whose set-up does not wake it: a
+  stale PMS is unpowered or asleep and takes no ``passive_mode``, and one powered anew
+  streams, which sets it up again below, while a run written as its supply comes back would
+  set it passive before that stream told the power-up); for a device that answers its poll
+  whenever it is powered (a polled MH-Z19, ``sensord.formats.presets.answers_when_powered``:
+  no command ends its silence, and its commands write its EEPROM) instead once, when it
+  answers again after a stale spell in which it left :data:`SILENT_POLLS` polls in a row
+  unanswered and sent no byte (``answers_again``: its supply may have been cut), and, as its
+  set-up stores its setting (``sensord.formats.presets.stores_setting``), when that spell
+  left no frame for :data:`SILENT_S` or its first answer reads 0 (a boot's answers run it
+  too: ``booting``), not after one in which the rest of its spoilt answers came (a line that
+  drops bytes), nor after the shorter ones a line that loses answers leaves a fast-polled
+  unit; or
 * a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
   ``query_mode``, with their poll) sent more than one frame between two polls, or a frame
   that answered no poll (one that came after the poll's answer, or, of a PMS, later than
@@ -76,18 +80,18 @@ is run again, while the port stays open, when
   poll holds no late reply of it), in two poll intervals running, or, of a PMS polled faster
   than its slowest stream (a frame every 2.3 s), in two with fewer intervals between them
   than that stream leaves between two frames (polled faster than :data:`FAST_POLLS_S`, a
-  frame past the polls that a late answer followed by a lost one may leave counts once
-  such frames run at a steady beat: ``_check_unasked``) (polled every 0.5 s, it leaves four between
-  two frames that came unasked, each poll answered, when it answers its read request while
-  it streams, which no datasheet rules out; one that does not answer it and streams at the
-  pace of the polls is told by its set-up, below, or as its frames drift past them): the
-  late reply of a poll
-  whose answer had not come is no frame sent unasked (a PMS's answers come past the next
-  poll now and then, polls running too, each one answer behind), and a PMS's answers late
-  now and then, several polls running too, each came before the next poll, or, past it,
-  with a late reply after it (polled faster than :data:`FAST_POLLS_S`, a late answer between
-  two the line lost counts as a frame sent unasked: such a re-run's line says so, and
-  ``request_hint`` tells it in ``/status``); or
+  frame past the polls that a late answer followed by a lost one may leave counts once such
+  frames run at a steady beat: ``_check_unasked``) (polled every 0.5 s, it leaves four
+  between two frames that came unasked, each poll answered, when it answers its read request
+  while it streams, which no datasheet rules out; one that does not answer it and streams at
+  the pace of the polls is told by its set-up, below, or as its frames drift past them): the
+  late reply of a poll whose answer had not come is no frame sent unasked (a PMS's answers
+  come past the next poll now and then, polls running too, each one answer behind; not of
+  the polls of a silence once a frame alone answered a poll in time after it:
+  ``frames_came``), and a PMS's answers late now and then, several polls running too, each
+  came before the next poll, or, past it, with a late reply after it (polled faster than
+  :data:`FAST_POLLS_S`, a late answer between two the line lost counts as a frame sent
+  unasked: such a re-run's line says so, and ``request_hint`` tells it in ``/status``); or
 * of such a polled device, the command that makes it send only when asked got no reply to
   its last write, and its frames went on after that write (of an SDS011, a frame later than
   :data:`TAKEN_WITHIN_S` after it; of a PMS, a frame later than :data:`ANSWER_WITHIN_S`
@@ -682,7 +686,8 @@ class Dialogue:
         #: whole re-run wait since: it warmed up for it, and does not again
         self._streaming_told = False
         #: the set-up runs again while the sensor is stale (False: once the device answers
-        #: again, ``answers_again``), and such a run is due at the next tick
+        #: again, ``answers_again``, or, of a PMS, once it streams), and such a run is due at
+        #: the next tick
         self.reruns_while_stale = True
         self._due_when_back = False
         #: a set-up command of it has the device store its setting in a memory each write
@@ -729,7 +734,14 @@ class Dialogue:
                 # polled faster than it streams, it leaves intervals between its frames
                 # with no frame sent unasked
                 self._gap_polls = max(1, math.ceil(streamed / config.poll.interval_s - 1e-9))
-            self.reruns_while_stale = config.poll is None or not answers_when_powered(config.preset)
+            # polled, a device that answers whenever it is powered (an MH-Z19) takes nothing
+            # from a run while it is stale, nor does one set to send only when asked that
+            # streams once powered anew (a PMS) unless the run wakes it: a run written as its
+            # supply comes back would set it passive before its stream tells the power-up
+            self.reruns_while_stale = config.poll is None or not (
+                answers_when_powered(config.preset)
+                or (self._powered_when_streaming and wake not in names)
+            )
             if config.poll is not None:
                 self._spoilt = spoilt_answer_check(config.preset, self._poll_requests)
                 if self._period_step is not None and config.warmup_s > 0:
@@ -942,13 +954,16 @@ class Dialogue:
         silence is one a supply cut leaves (``powered_anew``: no frame for :data:`SILENT_S`,
         or an answer that reads 0; a boot's answers run it too, ``booting``), not after the
         shorter stale spells a line that loses answers leaves a fast-polled device (stale
-        after 5 s at 1 s polls): each such run would store the setting again."""
+        after 5 s at 1 s polls): each such run would store the setting again. A device that
+        streams once powered anew (a PMS) is not set up at its return: powered anew, it
+        streams, which sets it up again (``_check_unasked``)."""
         if self._silent_polls < SILENT_POLLS:
             return
         missing = self._missing_unheard
         if missing is not None:  # the connect's run found it silent: not ignored, but off
             self._missing_unheard = (missing[0], missing[1], True)
-        if self._stores and not powered_anew:
+        if self._powered_when_streaming or (self._stores and not powered_anew):
+            # a PMS powered anew streams, which sets it up again (``_check_unasked``)
             return
         self._due_when_back = True
 
@@ -1819,7 +1834,13 @@ class Dialogue:
         past the poll's answer is the late reply of a poll before whose answer had not come
         (of those of the last :data:`LATE_ANSWER_WITHIN_S`, and the last of them), one such
         frame for each, and no frame sent unasked: a PMS's answers come past the next poll now
-        and then, polls running too, each one answer behind. A PMS warms up again at the
+        and then, polls running too, each one answer behind. Not of the polls of a silence
+        (:data:`SILENT_POLLS` or more in a row) once a frame alone answers a PMS's poll in time
+        after it: it answers in order, so their answers would have come before that one (a
+        line that held them back delivers them together), and a PMS powered anew in the
+        silence answers its polls at once and streams besides, which would otherwise pass for
+        those late replies for the last 2 s of polls before it came back (nine at 0.2 s polls,
+        its fan's first seconds published). A PMS warms up again at the
         first frame after a poll's answer that is none of those: it streams after any
         power-up, and the frames its fan sends as it spins up are those
         (``DialoguePort.streams_anew``; once, as ``_check_unasked`` tells); a late frame alone
@@ -1839,7 +1860,15 @@ class Dialogue:
         if asked:
             self._run_unknown = False
         if asked and count == 1:
-            if not self._judges_late or now - self._asked_at <= self._answer_within_s:
+            if not self._judges_late:
+                return
+            if now - self._asked_at <= self._answer_within_s:
+                if self._silent_polls >= SILENT_POLLS:
+                    # the first frame after a silence answers its poll in time: the polls
+                    # of the silence are owed no more (their answers would have come before
+                    # it), so the frames of a stream that follow are sent unasked
+                    self._owed_at.clear()
+                    self._owed_left = 0
                 return
             self._late_frame = True  # streamed, or an answer late now and then
             return
