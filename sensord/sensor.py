@@ -94,6 +94,7 @@ from sensord.connection import (
 from sensord.errors import (
     ACK_ERROR_REASONS,
     PARSE_ERROR_REASONS,
+    NotMeasuredError,
     ParseError,
     PortCloseError,
     SourceError,
@@ -513,10 +514,17 @@ class SensorRuntime:
         #: the set-up gives the device a working period (an SDS011's ``working_period=N``,
         #: N > 0): it sends one frame a period, after its fan ran, each a measurement
         self._periodic = False
+        #: the channels whose readings all 0 tell a device that does not measure
+        #: (``_reads_zero``; None: every field's)
+        self._zero_channels: frozenset[str] | None = None
         if config.preset is not None:
-            from sensord.formats.presets import working_period_s  # noqa: PLC0415  (loaded by a sensor with a preset)
+            from sensord.formats.presets import (  # noqa: PLC0415  (loaded by a sensor with a preset)
+                unmeasured_zero,
+                working_period_s,
+            )
 
             self._periodic = working_period_s(config.preset, config.setup_names()) > 0.0
+            self._zero_channels = unmeasured_zero(config.preset)
         self.reconnects = 0
         #: of them, reopens of a network connection that carried no byte for too long
         #: (``_check_silence``; on a bus, its connection's)
@@ -1595,19 +1603,28 @@ class SensorRuntime:
     def _reads_zero(self, frames: list[bytes]) -> bool:
         """Whether the first of ``frames`` (binary frames, the first after a silence) that
         holds values reads exactly 0 in every field: what a device powered anew sends before
-        it measures (an SDS011 while its fan spins up, PM2.5 and PM10 both 0). Not for a
-        device on a working period, whose every frame is a measurement, 0 in very clean air
-        (an SDS011 sends its frame after its fan ran for 30 s, also the first after a power
-        cut: the sensor keeps its working period through one): one its set-up sets
+        it measures (an SDS011 while its fan spins up, PM2.5 and PM10 both 0). A field the
+        device marks not available (its ``not_available`` value: an MH-Z19C's temperature
+        byte 0) is no value, and the frame's others decide; of a preset whose zero in some
+        fields is a reading, only the others count (``presets.unmeasured_zero``: an
+        MH-Z19's CO2 alone, its temperature byte its thermistor's, where 0 °C is a reading).
+        Not for a device on a working period, whose every frame is a measurement, 0 in very
+        clean air (an SDS011 sends its frame after its fan ran for 30 s, also the first after
+        a power cut: the sensor keeps its working period through one): one its set-up sets
         (``working_period=N``), or whose frames come on a steady period longer than the
         stale timeout (``pause_hint``: a period another program set)."""
         if self._frame_framer is None or self._pauses.hint is not None or self._periodic:
             return False
+        zero = self._zero_channels
         for frame in frames:
             try:
                 pairs = self.parser(frame)
+            except NotMeasuredError as exc:  # the fields it marks not available hold none
+                pairs = exc.kept
             except Exception:  # counted when the frame is parsed in turn
                 return False
+            if zero is not None:
+                pairs = [(channel, value) for channel, value in pairs if channel in zero]
             if pairs:
                 return not any(value for _, value in pairs)
         return False

@@ -358,3 +358,43 @@ def test_a_fast_polled_mhz19_a_lossy_line_makes_stale_does_not_store_its_setting
     assert rt.setup_ack_errors == {"missing": 0, "wrong": 0}
     [line] = warmed_again(logs)
     assert line["why"] == ANSWERED_AGAIN
+
+
+@pytest.mark.parametrize(
+    ("answer", "zero"),
+    [
+        pytest.param(mhz19_answer(0, temperature=0), True, id="0 ppm, no temperature"),
+        pytest.param(mhz19_answer(0, temperature=62), True, id="0 ppm at 22 °C"),
+        pytest.param(mhz19_answer(0, temperature=40), True, id="0 ppm at 0 °C"),
+        pytest.param(mhz19_answer(650, temperature=40), False, id="650 ppm at 0 °C"),
+    ],
+)
+def test_an_mhz19_that_answers_0_ppm_after_a_short_silence_warms_up_and_is_set_up_again(
+    answer: bytes, zero: bool
+) -> None:
+    """An MH-Z19 with ``setup = ["abc_off"]`` polled every second whose line goes quiet for
+    7 s (stale after 5 s, shorter than ``SILENT_S``) and whose first three answers after it
+    are ``answer``. 0 ppm is below the zero point of every MH-Z19 (400 ppm, the MH-Z19B
+    datasheet), so no air reads it: a unit that answers it does not measure (warming up,
+    or after a fault), whatever its temperature byte says (byte 4 is its thermistor's plus
+    40: 0 °C is byte 40; byte 0 is an MH-Z19C's "no temperature", strange-v/MHZ19 issue
+    #14). Such a silence ends as a supply cut's: it warms up again, none of those answers
+    published, and ``abc_off`` is written again. A sound answer at 0 °C ends it as a line's
+    silence: no warm-up, no write, the reading published."""
+    clock = Clock()
+    device = Mhz19([mhz19_answer(650)])
+    table = {"preset": "mhz19", "warmup_s": 20, "setup": ["abc_off"], "poll": {"interval_s": 1}}
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = open_sensor(pair, clock, table)
+        run_polls(rt, pair, clock, device, clock.now + 40.0)
+        device.powered = False
+        run_polls(rt, pair, clock, device, clock.now + 6.5)
+        assert rt.state == "stale"
+        device.restart([answer] * 3 + [mhz19_answer(700)])
+        got = run_polls(rt, pair, clock, device, clock.now + 40.0)
+        assert rt.state == "up"
+        rt.stop()
+    assert (device.abc_off_writes, rt.setup_reruns) == ((2, 1) if zero else (1, 0))
+    assert [e["why"] for e in warmed_again(logs)] == ([ANSWERED_AGAIN] if zero else [])
+    values = {value for _, value in got}
+    assert values == ({700.0} if zero else {650.0, 700.0})

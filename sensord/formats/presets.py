@@ -118,22 +118,23 @@ re-run of the set-up writes the preset's wake command (:func:`wake_command`): af
 sleep/wake cycle a PMS sends PM values with every particle count 0 for its first frames
 (avaldebe/PyPMS issue #3, "Discard invalid observations after wake up"). So does a polled
 device that answers again after two polls in a row went unanswered, stale or not (an MH-Z19
-powered anew behind its open port, whose boot answers fell between two polls, sends its
-preheat values: ``sensord.dialogue.SILENT_POLLS``), a PMS set to passive mode that is found
-streaming (:func:`streams_when_powered`), a PMS that streams
-again after it was stale (``warmup_after_silence``: its SET pin or its supply put it to sleep),
-and an SDS011 whose first frame after it was stale reads 0 for PM2.5 and PM10: powered anew, it
-sends zeros while its fan spins up (ESPHome's ``esphome/components/sds011/sds011.cpp``
-``parse_data_`` drops every frame whose both values are 0 as "not yet any valid data", PyPMS's
-``sds01x.py`` raises ``SensorWarmingUp`` for it; Tasmota's ``xsns_20_novasds.ino`` and the
-airrohr firmware instead read only 30 s and 15 s after starting the sensor). Zeros after the
-warm-up are readings: very clean air reads 0; so are those of an SDS011 whose set-up sets a
-working period, which sends each frame after its fan ran for 30 s (the sensor keeps its
-working period through a power cut: "still effective after power off", Laser Dust Sensor
-Control Protocol V1.3). For the same reason the warm-up of an open ends when such a sensor's
-reply to the set-up's query reports that working period in force
-(``sensord.dialogue.DialoguePort.on_working_period``): its first frame may come within 30 s
-of the open, and the next a whole period later.
+powered anew behind its open port, whose boot answers fell between two polls, sends its preheat
+values: ``sensord.dialogue.SILENT_POLLS``), a PMS set to passive mode that is found streaming
+(:func:`streams_when_powered`), a PMS that streams again after it was stale
+(``warmup_after_silence``: its SET pin or its supply put it to sleep), and an SDS011 whose
+first frame after it was stale reads 0 for PM2.5 and PM10: powered anew, it sends zeros while
+its fan spins up (ESPHome's ``esphome/components/sds011/sds011.cpp`` ``parse_data_`` drops
+every frame whose both values are 0 as "not yet any valid data", PyPMS's ``sds01x.py`` raises
+``SensorWarmingUp`` for it; Tasmota's ``xsns_20_novasds.ino`` and the airrohr firmware instead
+read only 30 s and 15 s after starting the sensor), and so does a polled MH-Z19 whose first
+answer after a silence reads 0 ppm, whatever its temperature byte (:func:`unmeasured_zero`).
+Zeros after the warm-up are readings: very clean air reads 0; so are those of an SDS011 whose
+set-up sets a working period, which sends each frame after its fan ran for 30 s (the sensor
+keeps its working period through a power cut: "still effective after power off", Laser Dust
+Sensor Control Protocol V1.3). For the same reason the warm-up of an open ends when such a
+sensor's reply to the set-up's query reports that working period in force
+(``sensord.dialogue.DialoguePort.on_working_period``): its first frame may come within 30 s of
+the open, and the next a whole period later.
 
 Commands (:data:`COMMANDS`) are named per preset and built with their checksums; a sensor sends
 them on every connect (``setup = ["passive_mode"]``) or as its poll (``poll = { command =
@@ -230,6 +231,7 @@ __all__ = [
     "stream_interval_note",
     "stream_interval_s",
     "streams_when_powered",
+    "unmeasured_zero",
     "wake_command",
     "working_period_s",
 ]
@@ -888,6 +890,26 @@ def left_asleep(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | N
         return None
     asleep = _last_left_on(setup, reporting.sleep, reporting.wake)
     return None if asleep is None else (asleep, reporting.wake)
+
+
+#: Preset kind -> the channels whose readings, all 0, tell its device does not measure (its
+#: other fields' 0 is a reading): the MH-Z19's CO2 alone (:func:`unmeasured_zero`).
+_UNMEASURED_ZERO: Mapping[str, frozenset[str]] = MappingProxyType({"mhz19": frozenset({"co2_ppm"})})
+
+
+def unmeasured_zero(preset: str | None) -> frozenset[str] | None:
+    """The channels of ``preset`` whose readings, all 0, tell its device does not measure
+    (warming up, or after a fault), where a 0 in its other fields is a reading; None: all of
+    them (an SDS011's PM2.5 and PM10 while its fan spins up, ESPHome's ``sds011.cpp``: "not
+    yet any valid data"; every word of a PMS). Of an MH-Z19, its CO2 alone: 0 ppm is below
+    the zero point of every one (400 ppm, "ZERO POINT is 400PPM", the MH-Z19B datasheet;
+    ESPEasy's and Tasmota's MH-Z19 filters take a value below 400 ppm for one of the
+    "unrealistic values during start-up"), so no air reads it, whereas its temperature byte
+    is its own thermistor's, offset by 40 (byte 4 minus 40: ESPHome's ``mhz19.cpp``,
+    Tasmota's ``xsns_15_mhz19.ino``), 0 °C a reading (byte 40) and byte 0 an MH-Z19C's "no
+    temperature" beside a sound CO2 reading (strange-v/MHZ19 issue #14: "Temperature: -40"
+    with 1030 ppm; WifWaf/MH-Z19 issue #43)."""
+    return _UNMEASURED_ZERO.get(_KINDS.get(preset or "", ""))
 
 
 def answers_when_powered(preset: str | None) -> bool:
