@@ -87,8 +87,8 @@ is run again, while the port stays open, when
   the pace of the polls is told by its set-up, below, or as its frames drift past them): the
   late reply of a poll whose answer had not come is no frame sent unasked (a PMS's answers
   come past the next poll now and then, polls running too, each one answer behind; not of
-  the polls of a silence once a frame alone answered a poll in time after it:
-  ``frames_came``), and a PMS's answers late now and then, several polls running too, each
+  the polls before 2 s of polls each answered in time by a frame alone: ``frames_came``),
+  and a PMS's answers late now and then, several polls running too, each
   came before the next poll, or, past it, with a late reply after it (polled faster than
   :data:`FAST_POLLS_S`, a late answer between two the line lost counts as a frame sent
   unasked: such a re-run's line says so, and ``request_hint`` tells it in ``/status``); or
@@ -817,6 +817,10 @@ class Dialogue:
         #: what follows tells a late answer from a frame streamed (``_check_unasked``)
         self._late_frame = False
         self._late_held = 0
+        #: of a PMS: the last poll was answered in time by a frame alone, and since when each
+        #: poll was so answered (None: the last was not)
+        self._timely = False
+        self._answered_since: float | None = None
         self._answer_within_s = (
             ANSWER_WITHIN_S
             if config.poll is None
@@ -915,6 +919,7 @@ class Dialogue:
         self._owed_left = 0
         self._drift_held = self._was_empty = self._empty_before_late = False
         self._late_held = self._late_replies = self._quiet_polls = 0
+        self._timely, self._answered_since = False, None
         self._drifts = self._since_drift = self._drift_gap = 0
         self._same_device = same_device
         if not same_device:
@@ -1537,6 +1542,7 @@ class Dialogue:
             self._owed_at.clear()
             self._owed_left = 0
             self._late_held = self._late_replies = self._quiet_polls = 0
+            self._timely, self._answered_since = False, None
             self._drifts = self._since_drift = self._drift_gap = 0
             self._frames_at_request = self._port.framer.frames
             self._bytes_at_request = self._port.bytes_read
@@ -1655,6 +1661,16 @@ class Dialogue:
                 # with the next one's (a busy adapter or host delivers them together)
                 while len(owed) > 1 and owed[0] + LATE_ANSWER_WITHIN_S <= now:
                     del owed[0]
+                # each poll answered in time by a frame alone for LATE_ANSWER_WITHIN_S: the
+                # device answers in step, and the polls before are owed no more but the last
+                # (answers queued behind a late one come back to back as it catches up)
+                timely, self._timely = self._timely, False
+                if not timely:
+                    self._answered_since = None
+                elif self._answered_since is None:
+                    self._answered_since = asked_at
+                elif now - self._answered_since >= LATE_ANSWER_WITHIN_S:
+                    del owed[:-1]
                 self._owed_left = len(owed)
                 self._check_unasked(got, now, heard=heard)
                 if self._streamed_at is not None:  # found streaming through the set-up
@@ -1834,13 +1850,16 @@ class Dialogue:
         past the poll's answer is the late reply of a poll before whose answer had not come
         (of those of the last :data:`LATE_ANSWER_WITHIN_S`, and the last of them), one such
         frame for each, and no frame sent unasked: a PMS's answers come past the next poll now
-        and then, polls running too, each one answer behind. Not of the polls of a silence
-        (:data:`SILENT_POLLS` or more in a row) once a frame alone answers a PMS's poll in time
-        after it: it answers in order, so their answers would have come before that one (a
-        line that held them back delivers them together), and a PMS powered anew in the
-        silence answers its polls at once and streams besides, which would otherwise pass for
-        those late replies for the last 2 s of polls before it came back (nine at 0.2 s polls,
-        its fan's first seconds published). A PMS warms up again at the
+        and then, polls running too, each one answer behind. Each frame answers the oldest
+        poll owed, so a device that answered every poll since would stay as many behind for
+        ever; once each poll of a PMS was answered in time by a frame alone for
+        :data:`LATE_ANSWER_WITHIN_S` (``_poll``), the polls before are owed no more but the
+        last: no answer comes later than that, and answers queued behind a late one come back
+        to back as it catches up, not one a poll for seconds. A PMS powered anew after a
+        silence answers its polls at once and streams besides: its streamed frames would
+        otherwise pass for the late replies of the silence's last 2 s of polls for as many
+        frames (nine at 0.2 s polls, its fan's first ten seconds published). A PMS warms up
+        again at the
         first frame after a poll's answer that is none of those: it streams after any
         power-up, and the frames its fan sends as it spins up are those
         (``DialoguePort.streams_anew``; once, as ``_check_unasked`` tells); a late frame alone
@@ -1863,12 +1882,7 @@ class Dialogue:
             if not self._judges_late:
                 return
             if now - self._asked_at <= self._answer_within_s:
-                if self._silent_polls >= SILENT_POLLS:
-                    # the first frame after a silence answers its poll in time: the polls
-                    # of the silence are owed no more (their answers would have come before
-                    # it), so the frames of a stream that follow are sent unasked
-                    self._owed_at.clear()
-                    self._owed_left = 0
+                self._timely = True
                 return
             self._late_frame = True  # streamed, or an answer late now and then
             return
