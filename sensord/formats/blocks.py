@@ -63,7 +63,13 @@ Kinds:
   many digits came, unless they hold as its CRC over its bytes (``!6796`` and ``/``, or the
   heat meter link's ``!B9F`` and ``/``): then the telegram came whole but for its line end,
   and it is read, the next one from its ``/`` (the first digits of a CRC cut short hold only
-  when the CRC is 0, when the telegram is whole too). A check line whose CR came and whose
+  when the CRC is 0, when the telegram is whole too). A telegram of no CRC, read unchecked
+  (DSMR 2.2 or 3, no CRC come before), whose ``!`` the next telegram's ``/`` follows (``!`` and
+  ``/KMP5 KA6U...``: the CR LF after its ``!`` lost) came whole as well: it is read as one
+  whose line end came, its lines told as such a telegram's are, the next one from its ``/``;
+  a stream that ends after such a ``!`` (the end of a replay's capture) gives it when the
+  framer is flushed. The framer has no clock: its lines come with the next telegram, 10 s
+  later from a DSMR 2.2 meter. A check line whose CR came and whose
   LF alone was lost before the next ``/`` (``!6796``, CR and ``/``) came whole but for its
   LF: it is checked as one whose LF came (read, ``checksum`` or ``truncated`` as that), the
   next telegram read from its ``/``. A CRC of fewer than 4 digits whose
@@ -310,6 +316,9 @@ _END_INSIDE = re.compile(rb"[^\n]![0-9A-Fa-f]{0,4}\r?\n")
 #: its CRC (their rest, and the line end, lost), or its digits and the CR of its line end
 #: (its LF lost), and that ``/``.
 _CHECK_CUT = re.compile(rb"[0-9A-Fa-f]{0,4}\r?/")
+#: A DSMR telegram's check line begun and not ended where the bytes end: its ``!`` at a line's
+#: start, at most the 4 hex digits of its CRC, and its CR.
+_CHECK_LINE_OPEN = re.compile(rb"\n![0-9A-Fa-f]{0,4}\r?\Z")
 #: The most bytes, with its LF, of a line between two DSMR telegrams that is skipped as it comes
 #: (an empty line, a stray byte, a gateway's own line, whatever its bytes).
 _STRAY_LINE_BYTES = 128
@@ -586,9 +595,19 @@ class BlockFramer(LineFramer):
 
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: a block that has not all come gives
-        no line."""
+        no line, but a DSMR telegram whose ``!`` came and whose check line's end did not (the
+        stream ended after its ``!``, its CRC's digits or their CR) is checked as if its line
+        end had come: a DSMR 2.2 or 3 telegram is read, one whose CRC is lost or cut short is
+        ``truncated``."""
+        lines: list[bytes] = []
+        data = self._block
+        if self._kind == "dsmr" and not self._dropping and _CHECK_LINE_OPEN.search(data):
+            bodies: list[bytes] = []
+            held = self._telegrams(data + b"\r\n", bodies)
+            lines = self._lines_of(bodies)
+            self._block = data[held:]
         BlockFramer.reset(self)
-        return []
+        return lines
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names the system title of
@@ -823,6 +842,10 @@ class BlockFramer(LineFramer):
                         digits = data[end + 1 : slash]
                         if digits.endswith(b"\r"):  # its check line came but for its LF
                             self._check(data, (start, head, end), digits[:-1], bodies)
+                        elif not digits and self._telegram_fault(data, start, end, b"") is None:
+                            # a telegram without a CRC (DSMR 2.2 or 3) ends in its '!': it
+                            # came whole, and only its line end was lost
+                            self._check(data, (start, head, end), b"", bodies)
                         elif digits and self._crc(data[start : end + 1]) == int(digits, 16):
                             # its CRC came whole and holds: only its line end was lost
                             self._crc_seen = True
