@@ -13,6 +13,7 @@ from sensord.cli_common import USUAL_BAUDRATES, usual_rate_hint
 from sensord.config import Config
 from sensord.config_sensor import SensorConfig
 from sensord.formats.base import FormatSpec, RegisterSpec
+from sensord.formats.dsmr import codes_read
 from sensord.formats.frame_keys import FIELD_TYPES
 from sensord.formats.line_checksums import holding_kind
 from sensord.formats.modbus_keys import LONE_UNITS, reference_read_as_address
@@ -64,6 +65,8 @@ def describe(config: Config) -> str:
         lines.extend(_checksum_notes(s))
         lines.extend(_fast_poll_notes(s))
         lines.extend(_describe_frame(s))
+        if s.format == "dsmr":
+            lines.append(f"      codes read: {codes_read(s.format_spec())}")
         if s.poll is not None and s.format != "frames":
             requests = " then ".join(
                 repr(request.decode(s.parse.encoding, "backslashreplace"))

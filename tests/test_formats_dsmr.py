@@ -334,7 +334,7 @@ def test_any_line_gives_readings_nothing_or_a_parse_error(line: bytes) -> None:
 @pytest.mark.parametrize(
     ("table", "key", "message"),
     [
-        ({"channels": [{"name": "t1", "field": "1.8.1"}]}, "channels[0].field", "no OBIS code"),
+        ({"channels": [{"name": "t1", "field": "1-0:1.8"}]}, "channels[0].field", "no OBIS code"),
         (
             {"channels": [{"name": "t1", "field": "1-0:1.8.1*256"}]},
             "channels[0].field",

@@ -89,6 +89,24 @@ F group too: ``*255`` is the code without it (``sensord check`` takes both; they
 code), an F of more than 255 is refused. Only the ``*`` between the code and its first ``(``
 is an F group; the one inside the parentheses separates a value from its unit.
 
+A meter of IEC 62056-21 writes its codes short in its data readout, as IEC 62056-61's
+reduced codes have them: without A-B (and E), C groups 96 to 99 as the letters C, F, L and P
+(a Landis+Gyr E350's ``1.8.1(042951.721*kWh)``, ``32.7(241*V)``, ``C.7.0(0008)``,
+``F.F(00)``; its data block's first line begins with STX, which is no byte of the code). A
+field may name a code so, as the meter writes it. A short code C.D.E of an electricity
+quantity (C 1 to 92) is the electricity meter's own, ``1-0:C.D.E``: a field ``1-0:1.8.1``
+reads the line ``1.8.1``, and a field ``1.8.1`` a DSMR meter's ``1-0:1.8.1`` (with its F
+group as any code's). Any other short code (C 0, 93 to 99: general purpose, consortium and
+country specific, service entries, errors, lists and profiles, codes an abstract object and
+an electricity one share; and C.D without its E, ``32.7``) names no whole code: it is read
+only as written. The text and status codes are those of the whole codes (``0.0`` and
+``C.1.0``, ids, ``0.2.0``, a firmware's version, are refused by ``check``; ``C.5.0`` is a
+status word in hex), and ``check`` refuses the meter's local time and date (``0.9.1``,
+``0.9.2``) as it refuses the telegram's time stamp. ``sensord check`` tells the code each
+channel reads, and the short one when a meter may write it so (``1-0:1.8.1 or 1.8.1``). The
+Kamstrup 162 and 382's DSMR 2.2 telegrams write the whole codes (``/KMP5 KA6U...``,
+``1-0:1.8.1(07041.882*kWh)``).
+
 The encoder (the simulator) writes a line per field as the field is written, ``code(value)``
 (``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does; a status word's
 value as its hex digits, two at least; a time of operation's as 8 hex digits, as an eBZ DD3
@@ -113,17 +131,37 @@ from sensord.formats.text import (
     unique_fields,
 )
 
-__all__ = ["CODEC", "OBIS_CODE"]
+__all__ = ["CODEC", "OBIS_CODE", "codes_read"]
 
 #: An OBIS code as a meter writes it: medium-channel:quantity.kind.tariff.
 OBIS_CODE = re.compile(r"\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}")
+#: A short code, as IEC 62056-21 meters write it in their data readouts and some older meters
+#: in their telegrams (IEC 62056-61's reduced codes): groups C.D.E or C.D without A-B, C and D
+#: a number or one of the letters C, F, L and P (96, 97, 98 and 99: service entries, error
+#: messages, lists and profiles): ``1.8.1``, ``32.7``, ``C.7.0``, ``F.F``.
+_SHORT_CODE = r"(?:\d{1,3}|[CFLP])\.(?:\d{1,3}|[CFLP])(?:\.\d{1,3})?"
 #: The F group some meters write after the code (``*255``).
 _F_GROUP = r"(?:\*(\d{1,3}))?"
-#: A channel's field: an OBIS code, maybe with its F group.
-_FIELD = re.compile(rf"({OBIS_CODE.pattern}){_F_GROUP}")
-_LINE = re.compile(rf"({OBIS_CODE.pattern}){_F_GROUP}((?:\([^()]*\))+)")
+#: A channel's field: an OBIS code or a short code, maybe with its F group.
+_FIELD = re.compile(rf"({OBIS_CODE.pattern}|{_SHORT_CODE}){_F_GROUP}")
+_LINE = re.compile(rf"({OBIS_CODE.pattern}|{_SHORT_CODE}){_F_GROUP}((?:\([^()]*\))+)")
 #: The code (and F group) that begin a line, with its first ``(``, in the line's bytes.
-_LINE_HEAD = re.compile(rb"\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?\(")
+_LINE_HEAD = re.compile(
+    rb"(?:\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}|" + _SHORT_CODE.encode() + rb")(?:\*\d{1,3})?\("
+)
+#: The start of IEC 62056-21's data block, STX, before a data readout's first line
+#: (``\x02F.F(00)``).
+_STX = b"\x02"
+#: The highest C group of a short code that is an electricity quantity by IEC 62056-61's
+#: value group C for electricity (1 to 92: powers, energies, currents, voltages, angles,
+#: factors, losses); 0 (general purpose), 93 and 94 (consortium and country specific) and
+#: 96 to 99 name no medium of their own (their abstract and electricity codes share them).
+_ELECTRICITY_C = 92
+#: The A-B groups a short code of an electricity quantity is read with: an electricity
+#: meter's own (A 1, electricity; B 0, its only channel).
+_ELECTRICITY = "1-0:"
+#: The numbers of the letters a short code's C or D group may be (IEC 62056-61).
+_LETTER_GROUPS = {"C": "96", "F": "97", "L": "98", "P": "99"}
 #: The F group of a code's current value (IEC 62056-61: "not used"), which is left out.
 _CURRENT = 255
 _CONTINUED = re.compile(r"(?:\([^()]*\))+")
@@ -135,9 +173,9 @@ _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _UNIT_ALONE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 #: Units some meters write in place of DSMR's, a thousandth of them.
 _THOUSANDS = frozenset({"Wh", "W", "varh", "var", "VAh", "VA"})
-#: A code of a list or a log (its C group 98, billing values, or 99, a profile or log): an
-#: empty value is a list of no entry.
-_LIST_CODE = re.compile(r"\d{1,3}-\d{1,3}:9[89]\.")
+#: A code of a list or a log (its C group 98, billing values, or 99, a profile or log; L or P
+#: in a short code): an empty value is a list of no entry.
+_LIST_CODE = re.compile(r"(?:\d{1,3}-\d{1,3}:9[89]|[LP])\.")
 #: The codes whose value is text, never a number, by their value groups C and D (IEC 62056-61;
 #: the DLMS Blue Book's list of objects names them): 0.0, an electricity id (an EasyMeter's
 #: ``1-0:0.0.0``, a Swiss meter's ``0-0:0.0.0``); 96.1, a device id (DSMR's equipment
@@ -167,14 +205,14 @@ _NUMBER_CODES = frozenset({"96.1.4", "1-3:0.2.8"})
 #: (hexadecimal)"; an EMH or Hager eHZ writes ``(82)``); an eBZ DD3's ``1-0:96.5.0*255(001C0104)``
 #: is four bytes (Tasmota's smart meter docs: "Statuswort, 4 Byte ... HEX string";
 #: jedie/pysmartmeter's test data of a ``/EBZ5DD3BZ06ETA_107``).
-_STATUS_WORD = re.compile(r"\d{1,3}-\d{1,3}:96\.5\.")
+_STATUS_WORD = re.compile(r"(?:\d{1,3}-\d{1,3}:96|C)\.5\.")
 #: The codes whose value is a meter's time of operation (C.D 96.8): an eBZ DD3 writes it in
 #: seconds as 8 hex digits without a unit, ``0-0:96.8.0*255(0011A589)`` (its users' captures
 #: and readers: "Time of operation (hex)", "sensor lifetime in secs, 0x"), ``(00104443)``
 #: too, which holds no letter; a meter that writes it in decimal writes its unit, a Kamstrup
 #: 382C's ``96.8.0(0119899*h)``. A value without a unit is read as hex digits, one with a
 #: unit as the decimal number it writes (see :func:`decoder`).
-_OPERATING_TIME = re.compile(r"\d{1,3}-\d{1,3}:96\.8\.")
+_OPERATING_TIME = re.compile(r"(?:\d{1,3}-\d{1,3}:96|C)\.8\.")
 #: A status word's or a time of operation's value: hex digits.
 _HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
@@ -185,18 +223,41 @@ _CLOCK_CODE = re.compile(r"0-\d{1,3}:1\.0\.\d{1,3}")
 
 
 def _text_code(code: str) -> str | None:
-    """What the value of ``code`` (its groups A-B:C.D.E) is when it is text (an id, a name,
-    a message, a firmware's version), or None when it is a number."""
-    groups = code.partition(":")[2]
+    """What the value of ``code`` (its groups A-B:C.D.E, or a short code's C.D.E or C.D) is
+    when it is text (an id, a name, a message, a firmware's version), or None when it is a
+    number."""
+    groups = code.rpartition(":")[2]
     if groups in _NUMBER_CODES or code in _NUMBER_CODES:
         return None
-    return _TEXT_CODES.get(groups.rpartition(".")[0])
+    quantity = ".".join(_LETTER_GROUPS.get(group, group) for group in groups.split(".")[:2])
+    return _TEXT_CODES.get(quantity)
+
+
+def _local_time(code: str) -> bool:
+    """Whether ``code`` is a meter's local time or date (C.D 0.9: ``0.9.1(155420)``, hhmmss,
+    and ``0.9.2(170214)``, YYMMDD, in an IEC 62056-21 meter's data readout), which would read
+    as a number."""
+    return code.rpartition(":")[2].startswith("0.9.")
+
+
+def short_code_key(code: str) -> str:
+    """The code by which a line of the short code ``code`` (C.D.E or C.D, no A-B) is read: a
+    code C.D.E of an electricity quantity (C 1 to 92) with the electricity meter's A-B,
+    ``1-0:``, as an OBIS code of the meter's own (``1.8.1`` is ``1-0:1.8.1``, which a DSMR
+    meter writes); any other as it is written (``F.F``, ``C.7.0``, ``0.9.1``: codes of no
+    medium of their own; ``32.7``: no E group, no whole OBIS code)."""
+    c_group, _, rest = code.partition(".")
+    if rest.count(".") == 1 and c_group.isdigit() and 1 <= int(c_group) <= _ELECTRICITY_C:
+        return _ELECTRICITY + code
+    return code
 
 
 def obis_key(code: str, f_group: str | None) -> str:
     """The code by which a line with ``code`` and ``f_group`` (its F digits, or None) is read
     and a field names it: ``code`` for its current value (no F group, or 255), else ``code*F``
     with F without leading zeros (a billing period's value)."""
+    if ":" not in code:
+        code = short_code_key(code)
     if f_group is None or int(f_group) == _CURRENT:
         return code
     return f"{code}*{int(f_group)}"
@@ -307,7 +368,21 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
         match = _FIELD.fullmatch(field)
         if match is None:
             problems.append(
-                (f"channels[{i}].field", f"{field!r} is no OBIS code, such as '1-0:1.8.1'")
+                (
+                    f"channels[{i}].field",
+                    f"{field!r} is no OBIS code, such as '1-0:1.8.1', nor a short code as an "
+                    "IEC 62056-21 meter writes it, such as '1.8.1', '32.7' or 'C.7.0'",
+                )
+            )
+        elif _local_time(match[1]):
+            problems.append(
+                (
+                    f"channels[{i}].field",
+                    f"{field!r} is the meter's local time or date (0.9.1 hhmmss, 0.9.2 YYMMDD), "
+                    "no number a channel reads; the time of a reading is sensord's as its "
+                    "telegram came: sensord_reading_timestamp_seconds, and the channel's "
+                    "timestamp in /status",
+                )
             )
         elif _CLOCK_CODE.fullmatch(match[1]) is not None:
             problems.append(
@@ -336,6 +411,24 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
                 )
             )
     return problems
+
+
+def codes_read(spec: FormatSpec) -> str:
+    """The codes the channels of ``spec`` read, as ``sensord check`` tells them: each
+    channel's code, and the short code that names it too when a meter may write it so
+    (``1-0:1.8.1 or 1.8.1``); a field that is no code is the check's error."""
+    told = []
+    for channel, field in spec.fields:
+        match = _FIELD.fullmatch(field)
+        if match is None:
+            continue
+        key = obis_key(match[1], match[2])
+        code, star, f_group = key.partition("*")
+        short = code.removeprefix(_ELECTRICITY)
+        if short != code and short_code_key(short) == code:
+            key += f" or {short}{star}{f_group}"
+        told.append(f"{channel} {key}")
+    return ", ".join(told)
 
 
 def decoder(spec: FormatSpec) -> Decoder:
@@ -426,6 +519,8 @@ def decoder(spec: FormatSpec) -> Decoder:
     read = read_hex if hex_codes else read_numbers
 
     def parse_dsmr(frame: bytes) -> list[tuple[str, float]]:
+        if frame[:1] == _STX:  # a data readout's first line (IEC 62056-21's data block)
+            frame = frame[1:]
         waiting = pending.pop() if pending else None
         try:
             text = decode_text(frame, encoding)
