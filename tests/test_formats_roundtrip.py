@@ -77,10 +77,11 @@ def test_every_format_has_round_trip_specs() -> None:
 
 plain = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
 #: NMEA fields printed as whole numbers (fix quality 0, 7 manual input and 8 simulator mode
-#: would hide the position fields).
+#: would hide the position fields; with a fix of quality 1 to 5, 0 satellites in use is no
+#: count).
 WHOLE = {
     "GGA.fix_quality": st.integers(min_value=1, max_value=6),
-    "GGA.satellites": st.integers(min_value=0, max_value=24),
+    "GGA.satellites": st.integers(min_value=1, max_value=24),
     "GSA.fix_mode": st.integers(min_value=2, max_value=3),
     "GSA.used_gps": st.integers(min_value=0, max_value=12),
     "GNS.satellites": st.integers(min_value=0, max_value=99),

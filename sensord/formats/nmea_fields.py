@@ -16,7 +16,9 @@ A channel's ``field`` is ``<sentence type>.<name>`` (:data:`NMEA_FIELDS`) or ``X
   fix quality field only ``fix_quality`` (when given) and ``satellites`` are reported: a
   position entered by hand or simulated is no measurement (see :data:`NO_FIX`); ``6``
   (estimated, dead reckoning) is read as a fix. The altitude's and the geoid separation's
-  unit letters are ``M`` or none (above). A GGA with the time of the GGA before it but
+  unit letters are ``M`` or none (above). ``satellites`` of 0 with a fix of fix quality
+  ``1`` to ``5`` is no value: the receiver did not count them (see
+  :class:`_SatellitesInUse`). A GGA with the time of the GGA before it but
   another talker (a SiRFstarV's ``$GLGGA`` after its ``$GPGGA``, each counting only its own
   constellation's satellites) repeats that fix and is ignored; so is one of the same talker
   that claims a fix (a receiver that lost its fix and goes on sending the last one: a stale
@@ -454,6 +456,35 @@ class _Dop(Number):
         def get(fields: list[str]) -> float | None:
             text = _field(fields, index)
             return (number(text) or None) if text else None
+
+        return get
+
+
+#: GGA's fix qualities of a fix computed from satellites: GPS (``1``), differential (``2``),
+#: PPS (``3``), RTK with fixed (``4``) and float (``5``) integers. None is had from no
+#: satellite; dead reckoning (``6``) may use none.
+_SATELLITE_FIXES = frozenset({"1", "2", "3", "4", "5"})
+
+
+@dataclass(frozen=True, slots=True)
+class _SatellitesInUse(Number):
+    """GGA's number of satellites in use (``00`` to ``12``), the field after its fix quality.
+    With a fix of :data:`_SATELLITE_FIXES` a count of 0 is no value: such a fix uses three
+    satellites at least, and a receiver that writes ``00`` there counts none (a Furuno GT-88
+    with a differential fix, gpsd's capture test/daemon/furuno_gl_ga.log:
+    ``$GNGGA,120214.000,...,E,2,00,1.3,...``, its GNS of the epoch giving 11 and its GSA
+    listing 11; a Garmin 25LP, ``1,00,3.1`` with its GSA listing 3). Without a fix, and with
+    dead reckoning, 0 is read."""
+
+    def getter(self, index: int, name: str) -> Getter:
+        def get(fields: list[str]) -> float | None:
+            text = _field(fields, index)
+            if not text:
+                return None
+            value = number(text)
+            if value == 0.0 and _field(fields, index - 1) in _SATELLITE_FIXES:
+                return None
+            return value
 
         return get
 
@@ -1195,7 +1226,7 @@ SENTENCES: dict[str, _Sentence] = {
                 negative="W",
             ),
             Number(("fix_quality",), default=1.0, digits=1, gate=NO_FIX),
-            Number(("satellites",), default=8.0, digits=2),
+            _SatellitesInUse(("satellites",), default=8.0, digits=2),
             _Dop(("hdop",), gated=True, default=0.9),
             Number(("altitude",), gated=True, default=545.4),
             _UnitLetter(text="M", bare=True),
