@@ -23,18 +23,35 @@ sentence:
 A capture whose frames differ between read sizes is printed as such: framing is
 chunking-invariant. The table's last line sums the captures.
 
-Usage: .venv/bin/python scripts/nmea_audit.py GPSD_SOURCE/test/daemon [CAPTURE.log ...]
+With ``--compare`` the audit compares instead what sensord publishes from each capture with
+what gpsd 3.27.5 decoded from it: the capture's ``.log.chk``, gpsd's output of its regression
+run, each sentence gpsd read echoed and followed by the JSON reports it made of it (TPV, SKY,
+GST). The readings and gpsd's values are matched by fix time: each belongs to the epoch of
+the last sentence before it that carries a UTC time (GGA, RMC, GLL, GNS, GST, ZDA), as sensord
+and gpsd each saw them; a sensord reading is compared with gpsd's value after a sentence of
+the reading's own type in that epoch, else with any of gpsd's in the epoch (see
+:func:`compare` and :func:`counterparts` for the fields, units and tolerances). The decoder's
+host clock is the capture's ``# Date`` (``clock_offset`` and the week-rollover rule). Each
+capture prints its counts, the fields that differ with their first examples, the readings
+gpsd has no value for in their epoch and gpsd's values no reading has; the last lines sum the
+captures by field, each field that differs with why (:data:`WHY_DIFFERENT`).
+
+Usage: .venv/bin/python scripts/nmea_audit.py [--compare] GPSD_SOURCE/test/daemon [CAPTURE.log ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -53,6 +70,8 @@ NOT_IN_BODY = re.compile(rb"[$!*]")
 CHECKED = re.compile(rb"\*[0-9A-Fa-f]{2}\Z")
 #: gpsfake's delay cookie: the byte it writes up to and drops (``# Delay-Cookie: | 0.01``).
 DELAY_COOKIE = re.compile(rb"^# Delay-Cookie: (\S)", re.M)
+#: A capture's date in its header (``# Date: 2019-04-12``).
+CAPTURE_DATE = re.compile(rb"^# Date *[:=] *(\d{4}-\d{2}-\d{2})\b", re.M)
 #: The read sizes: one byte at a time, a few bytes, a line or so, a pty's buffer.
 READ_SIZES = (1, 7, 64, 4095)
 
@@ -87,15 +106,17 @@ class Read:
     #: A frame rejected -> the decoder's reason and detail.
     rejected: dict[bytes, str] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
+    #: Each frame and the readings it gave, those an error kept too, in the order they came.
+    readings: list[tuple[bytes, list[tuple[str, float]]]] = field(default_factory=list)
 
 
-def read(data: bytes, sizes: list[int]) -> Read:
+def read(data: bytes, sizes: list[int], wall_clock: float = 0.0) -> Read:
     """``data`` through a fresh framer, in reads of ``sizes`` (cycled), and a decoder of every
-    NMEA field."""
+    NMEA field whose host clock reads ``wall_clock``."""
     spec = FormatSpec("nmea", tuple((name, name) for name in NMEA_FIELDS))
     codec = codec_for("nmea")
     framer = codec.framer(spec, b"\n", 512)
-    parse = codec.sensor_decoder(spec, lambda: 0.0)
+    parse = codec.sensor_decoder(spec, lambda: wall_clock)
     out = Read()
     at = 0
     step = 0
@@ -107,13 +128,15 @@ def read(data: bytes, sizes: list[int]) -> Read:
     out.frames += framer.flush()
     for frame in out.frames:
         try:
-            parse(frame)
+            readings = parse(frame)
         except ParseError as exc:
+            out.readings.append((frame, list(exc.kept)))
             out.errors[exc.reason] += 1
             kept = f" ({len(exc.kept)} of its readings kept)" if exc.kept else ""
             out.rejected.setdefault(frame, f"{exc.reason}: {exc.detail}{kept}")
             continue
         out.taken[frame] += 1
+        out.readings.append((frame, readings))
     return out
 
 
@@ -156,10 +179,429 @@ def audit(path: Path, rng: random.Random) -> tuple[list[str], Counter[str]]:
     return lines, counts
 
 
+# -- the readings against gpsd's decodes (--compare) ---------------------------------------------
+
+#: A sentence type that carries the fix's UTC time of day -> the index of that field: the
+#: epoch a reading belongs to is the time of the last of these before it.
+TIMED = {"GGA": 1, "RMC": 1, "GNS": 1, "GST": 1, "ZDA": 1, "GLL": 5}
+#: gpsd's gnssid of each constellation sensord names and of the SBAS (gpsd's gps.h).
+GNSSID = {"gps": 0, "sbas": 1, "galileo": 2, "beidou": 3, "qzss": 5, "glonass": 6, "navic": 7}
+KNOT_MPS = 1852.0 / 3600.0
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    """The gpsd value a sensord channel is compared with: ``key`` (``TPV.lat``, or a figure
+    of SKY's satellite list such as ``SKY.in_view_gps``), sensord's value times ``scale`` in
+    gpsd's unit, equal within ``tolerance`` (gpsd's unit): half the last digit gpsd prints,
+    and a little more for the float arithmetic of either side."""
+
+    key: str
+    scale: float = 1.0
+    tolerance: float = 1e-9
+
+
+def counterparts() -> dict[str, Counterpart]:
+    """sensord's NMEA field -> its gpsd counterpart. gpsd 3.27.5 prints latitude and longitude
+    to 9 decimals (degrees), altitudes to 4 (metres), speed (m/s), DOPs to 2, the GST figures
+    to 3, a time to the millisecond; a count is exact."""
+    found: dict[str, Counterpart] = {}
+    for sentence in ("GGA", "RMC", "GLL", "GNS"):
+        found[f"{sentence}.latitude"] = Counterpart("TPV.lat", 1.0, 6e-10)
+        found[f"{sentence}.longitude"] = Counterpart("TPV.lon", 1.0, 6e-10)
+    for sentence in ("GGA", "GNS"):
+        found[f"{sentence}.altitude"] = Counterpart("TPV.altMSL", 1.0, 6e-5)
+        found[f"{sentence}.hdop"] = Counterpart("SKY.hdop", 1.0, 6e-3)
+    # GNS's satellites in use have none: gpsd reads them only to tell a 3D fix from a 2D one
+    found["GGA.satellites"] = Counterpart("SKY.uSat", 1.0, 0.0)
+    found["GGA.fix_quality"] = Counterpart("TPV.status")
+    found["RMC.speed"] = Counterpart("TPV.speed", KNOT_MPS, 6e-4)
+    found["VTG.speed_knots"] = Counterpart("TPV.speed", KNOT_MPS, 6e-4)
+    # gpsd reads VTG's knots, not its km/h: the two fields as a receiver rounds them (to one
+    # decimal, as many do) agree to 0.05 km/h and 0.05 knots, 0.04 m/s
+    rounded = 0.05 / 3.6 + 0.05 * KNOT_MPS + 6e-4
+    found["VTG.speed_kmh"] = Counterpart("TPV.speed", 1.0 / 3.6, rounded)
+    found["RMC.course"] = Counterpart("TPV.track", 1.0, 6e-5)
+    found["VTG.course"] = Counterpart("TPV.track", 1.0, 6e-5)
+    found["RMC.clock_offset"] = Counterpart("TPV.time", 1.0, 6e-4)
+    found["ZDA.clock_offset"] = Counterpart("TPV.time", 1.0, 6e-4)
+    found["GSA.fix_mode"] = Counterpart("TPV.mode", 1.0, 0.0)
+    found["GSA.satellites_used"] = Counterpart("SKY.uSat", 1.0, 0.0)
+    for dop in ("pdop", "hdop", "vdop"):
+        found[f"GSA.{dop}"] = Counterpart(f"SKY.{dop}", 1.0, 6e-3)
+    for name, key in (
+        ("rms", "rms"),
+        ("error_major", "major"),
+        ("error_minor", "minor"),
+        ("error_orientation", "orient"),
+        ("latitude_error", "lat"),
+        ("longitude_error", "lon"),
+        ("altitude_error", "alt"),
+    ):
+        found[f"GST.{name}"] = Counterpart(f"GST.{key}", 1.0, 6e-4)
+    for constellation in GNSSID:
+        for stat in ("in_view", "snr_mean", "snr_max"):
+            tolerance = 0.0 if stat == "in_view" else 1e-6
+            key = f"SKY.{stat}_{constellation}"
+            found[f"GSV.{stat}_{constellation}"] = Counterpart(key, 1.0, tolerance)
+        if constellation != "sbas":
+            found[f"GSA.used_{constellation}"] = Counterpart(f"SKY.used_{constellation}")
+    return {name: part for name, part in found.items() if name in NMEA_FIELDS}
+
+
+#: sensord field -> why its readings differ from gpsd's in gpsd 3.27.5's captures: where the
+#: standard's text (as receiver manuals quote it) has sensord read the sentence as written and
+#: gpsd publish a value of its own making, but for the GSV fields' first epochs, a difference of
+#: sensord's. ``--compare`` prints it beside the field's totals.
+WHY_DIFFERENT = {
+    "GSA.fix_mode": "GSA's own mode field (1 no fix, 2 2D, 3 3D); gpsd's TPV mode is its own, "
+    "3D from a GGA with an altitude and 4 satellites or more, no fix from one with fewer than 3",
+    "GSA.satellites_used": "gpsd's uSat is the last GGA's count when a GGA set it last: 12 at "
+    "most (GGA's 00-12) and one constellation's on receivers with a GGA per talker",
+    "GGA.satellites": "gpsd's uSat is the epoch's last GGA's count: a SiRFstarV's or Telit "
+    "PLS83's GGA of its second talker counts that constellation only (sensord reads the first)",
+    "GGA.hdop": "gpsd drops a DOP of 99 or more; the standard's HDOP runs to 99.9 and sensord "
+    "reads it (jl-micro-jlt.log, a GGA its header calls non-standard, writes 99.0)",
+    "GSA.pdop": "gpsd ignores the DOPs of a GSA of 24 satellites (CH-4701) and prints its own",
+    "GSA.hdop": "gpsd ignores the DOPs of a GSA of 24 satellites (CH-4701) and prints its own",
+    "GSA.vdop": "gpsd ignores the DOPs of a GSA of 24 satellites (CH-4701) and prints its own",
+    "RMC.clock_offset": "gpsd dates captures of 2007 to 2015 1024 weeks late (its week-rollover "
+    "guess from its own build date); sensord's host clock is the capture's # Date",
+    "ZDA.clock_offset": "gpsd dates captures of 2007 to 2015 1024 weeks late; the header of "
+    "gp-320fw-2019-04-07-coldboot.log says 2010, too early for its 1999 ZDA to be a rollover",
+    "VTG.speed_kmh": "gpsd reads VTG's knots, never its km/h field, which some receivers write "
+    "apart from the knots; and see VTG.speed_knots",
+    "VTG.speed_knots": "a multiplexer's stream (bundg_zeus_9.log) whose VTG and RMC come after "
+    "gpsd reported the epoch: gpsd's speed is its own, from the change of position",
+    "RMC.speed": "a multiplexer's stream (bundg_zeus_9.log) whose RMC comes after gpsd "
+    "reported the epoch: gpsd's speed is its own, from the change of position",
+    "RMC.course": "as RMC.speed: gpsd's track is its own, from the change of position",
+    "VTG.course": "as RMC.speed: gpsd's track is its own, from the change of position",
+    "GGA.altitude": "gpsd takes the altitude of a proprietary sentence over GGA's (Garmin's "
+    "$PGRMZ in feet, Ashtech's $PASHR)",
+}
+for name in ("latitude", "longitude"):
+    for sentence in ("GGA", "RMC"):
+        WHY_DIFFERENT[f"{sentence}.{name}"] = (
+            "a receiver that writes GGA and RMC of one epoch with positions apart (other "
+            "decimals, or a multiplexer's two sources): gpsd reported the epoch after the other"
+        )
+for constellation in GNSSID:
+    for stat in ("in_view", "snr_mean", "snr_max"):
+        WHY_DIFFERENT[f"GSV.{stat}_{constellation}"] = (
+            "mostly a capture's first epoch: a receiver of a GSV group per signal is read "
+            "after its first signal's group then (sensord's satellite groups), and gpsd "
+            "starts some captures with a sky of no satellite"
+        )
+    WHY_DIFFERENT[f"GSA.used_{constellation}"] = (
+        "gpsd marks a satellite used only if the epoch's GSV lists it with an SNR above 0; "
+        "GSA lists the satellites used in the solution whatever their GSV entry"
+    )
+
+
+#: GGA's fix quality -> gpsd's TPV status (gpsd's gps.h STATUS_*, as its processGGA sets it):
+#: 1 GPS, 2 DGPS, 3 PPS_FIX (9), 4 RTK_FIX (3), 5 RTK_FLT (4), 6 DR (5), 7 TIME (7), 8 SIM.
+GGA_STATUS = {0.0: 0.0, 1.0: 1.0, 2.0: 2.0, 3.0: 9.0, 4.0: 3.0, 5.0: 4.0, 6.0: 5.0, 7.0: 7.0}
+GGA_STATUS[8.0] = 8.0
+#: A TPV without status: gpsd prints none for 0 (unknown) and 1 (GPS fix).
+STATUS_0_OR_1 = -1.0
+#: Fields read once per sentence whose gpsd counterpart sums an epoch's sentences: each GSA
+#: lists the satellites of its constellation (or signal), gpsd's uSat after the epoch's last
+#: GSA counts those of every GSA of the epoch.
+SUMMED = frozenset({"GSA.satellites_used"})
+
+
+def epoch_of(sentence: bytes) -> tuple[str, float | None]:
+    """The sentence type of an NMEA sentence, and its UTC time of day in seconds when it is of
+    a type of :data:`TIMED` and its time field reads as one."""
+    text = sentence.decode("latin-1").strip()
+    body = text[1:].split("*", 1)[0]
+    fields = body.split(",")
+    kind = fields[0][2:] if len(fields[0]) == 5 else fields[0]
+    at = TIMED.get(kind)
+    if at is None or at >= len(fields):
+        return kind, None
+    clock = fields[at]
+    if len(clock) < 6 or not clock[:6].isdigit():
+        return kind, None
+    try:
+        seconds = float(clock[4:])
+    except ValueError:
+        return kind, None
+    return kind, round(int(clock[:2]) * 3600 + int(clock[2:4]) * 60 + seconds, 3)
+
+
+#: (epoch, key or field) -> the values in the order they came, each with the sentence type
+#: of the sentence after which it came.
+Values = dict[tuple[float | None, str], list[tuple[str, float]]]
+
+
+def sky_figures(satellites: list[dict[str, Any]]) -> dict[str, float]:
+    """SKY's satellite list as sensord's GSV and GSA channels count it: per constellation, the
+    distinct satellites (gnssid and svid: gpsd lists one entry per signal), those used, and
+    the mean and the largest of their SNRs above 0, each satellite at its best."""
+    best: dict[tuple[int, int], float] = {}
+    used: set[tuple[int, int]] = set()
+    for sat in satellites:
+        key = (int(sat.get("gnssid", 0)), int(sat.get("svid", sat.get("PRN", 0))))
+        best[key] = max(best.get(key, 0.0), float(sat.get("ss", 0.0) or 0.0))
+        if sat.get("used"):
+            used.add(key)
+    figures: dict[str, float] = {}
+    for name, gnssid in GNSSID.items():
+        snrs = [ss for (g, _), ss in best.items() if g == gnssid]
+        figures[f"in_view_{name}"] = float(len(snrs))
+        figures[f"used_{name}"] = float(sum(1 for g, _ in used if g == gnssid))
+        heard = [ss for ss in snrs if ss > 0]
+        if heard:
+            figures[f"snr_mean_{name}"] = sum(heard) / len(heard)
+            figures[f"snr_max_{name}"] = max(heard)
+    return figures
+
+
+def iso_seconds(text: str) -> float | None:
+    """Unix seconds of gpsd's ``2016-02-03T13:15:19.000Z``."""
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return moment.timestamp()
+
+
+def gpsd_values(chk: bytes, sentences: set[bytes]) -> Values:
+    """gpsd's decodes in its ``.log.chk``: each JSON report's values by the epoch of the last
+    sentence gpsd echoed before it (the reports of a sentence follow its echo). A line gpsd
+    writes that is none of the capture's ``sentences`` is its own, made from a binary packet
+    (``$GPRMC,,V,,S,,W,,,,,*35`` after a u-blox UBX packet): the reports after it, up to the
+    next sentence of the capture, are of that packet, which sensord does not read."""
+    values: Values = {}
+    epoch: float | None = None
+    after: str | None = ""
+    for raw in chk.splitlines():
+        line = raw.strip()
+        if line[:1] in (b"$", b"!"):
+            if line not in sentences:
+                after = None
+                continue
+            after, time_of_day = epoch_of(line)
+            if time_of_day is not None:
+                epoch = time_of_day
+            continue
+        if not line.startswith(b"{") or after is None:
+            continue
+        try:
+            report = json.loads(line)
+        except ValueError:
+            continue
+        kind = report.get("class")
+        if kind not in ("TPV", "SKY", "GST"):
+            continue
+        for key, given in report.items():
+            value = iso_seconds(str(given)) if key == "time" and kind == "TPV" else given
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            values.setdefault((epoch, f"{kind}.{key}"), []).append((after, float(value)))
+        if kind == "TPV" and "status" not in report:
+            values.setdefault((epoch, "TPV.status"), []).append((after, STATUS_0_OR_1))
+        if kind == "SKY" and isinstance(report.get("satellites"), list):
+            for key, value in sky_figures(report["satellites"]).items():
+                values.setdefault((epoch, f"SKY.{key}"), []).append((after, value))
+    return values
+
+
+def capture_clock(path: Path) -> float:
+    """The host's clock while the capture at ``path`` was recorded, as its ``# Date:`` header
+    line gives it (noon UTC of that day), for the decoder's ``clock_offset`` and its
+    week-rollover rule; 0 (1970) when the capture names no date."""
+    found = CAPTURE_DATE.search(path.read_bytes())
+    try:
+        day = datetime.strptime(found.group(1).decode(), "%Y-%m-%d") if found else None
+    except ValueError:  # a date no calendar has (``2019-02-29``)
+        day = None
+    return day.replace(tzinfo=UTC).timestamp() + 43200.0 if day else 0.0
+
+
+def sensord_values(out: Read, wall_clock: float) -> Values:
+    """The readings of ``out`` by epoch: a reading of the frame's own sentence type belongs to
+    the epoch the frame is in, one that another frame closed (a GSV group, a run of GSA)
+    to the epoch before it. A ``clock_offset`` reading, the receiver's UTC minus the host's
+    clock (``wall_clock``), is given as that UTC."""
+    values: Values = {}
+    epoch: float | None = None
+    for frame, readings in out.readings:
+        before = epoch
+        kind, time_of_day = epoch_of(frame)
+        if time_of_day is not None and CHECKED.search(frame.rstrip()) is not None:
+            epoch = time_of_day
+        for channel, value in readings:
+            sentence = channel.partition(".")[0]
+            at = epoch if sentence == kind else before
+            utc = value + wall_clock if channel.endswith(".clock_offset") else value
+            values.setdefault((at, channel), []).append((sentence, utc))
+    return values
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` found in one capture, by sensord field and gpsd key."""
+
+    equal: Counter[str] = field(default_factory=Counter)
+    differ: Counter[str] = field(default_factory=Counter)
+    #: sensord field -> its first few differences
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    #: sensord readings in epochs where gpsd gives its counterpart no value
+    sensord_only: Counter[str] = field(default_factory=Counter)
+    #: sensord readings of a field that has no gpsd counterpart
+    no_counterpart: Counter[str] = field(default_factory=Counter)
+    #: gpsd values of a counterpart key in epochs where no sensord field of it has a reading
+    gpsd_only: Counter[str] = field(default_factory=Counter)
+    gpsd_examples: dict[str, list[str]] = field(default_factory=dict)
+
+
+def clock(epoch: float | None) -> str:
+    if epoch is None:
+        return "(no time yet)"
+    hours, rest = divmod(epoch, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{int(hours):02d}:{int(minutes):02d}:{seconds:06.3f}"
+
+
+def compare(ours: Values, theirs: Values, parts: Mapping[str, Counterpart]) -> Comparison:
+    """Each epoch's last reading of each sensord field (the sum of its readings, for
+    :data:`SUMMED`) against gpsd's value of its counterpart in the same epoch: gpsd's last
+    report after a sentence of the field's own type when there is one (gpsd reports after each
+    sentence, and a later sentence may change the value), else any of its reports in the
+    epoch (each holds whichever sentence set the value last)."""
+    found = Comparison()
+    covered: set[tuple[float | None, str]] = set()
+    for (epoch, name), readings in ours.items():
+        part = parts.get(name)
+        if part is None:
+            found.no_counterpart[name] += len(readings)
+            continue
+        covered.add((epoch, part.key))
+        gpsd = theirs.get((epoch, part.key))
+        if not gpsd:
+            found.sensord_only[name] += 1
+            shown = found.examples.setdefault(f"only {name}", [])
+            if len(shown) < 2:
+                shown.append(f"{clock(epoch)} sensord {readings[-1][1]!r}")
+            continue
+        sentence = name.partition(".")[0]
+        value = sum(v for _, v in readings) if name in SUMMED else readings[-1][1]
+        mine = value * part.scale
+        if name == "GGA.fix_quality":
+            mine = GGA_STATUS.get(value, -2.0)
+            gpsd = [(a, mine if e == STATUS_0_OR_1 and mine in (0.0, 1.0) else e) for a, e in gpsd]
+        own = [expected for after, expected in gpsd if after == sentence]
+        # gpsd's reports after another sentence of the epoch hold whichever sentence set the
+        # value last: any of them may be this one's
+        candidates = own[-1:] or [expected for _, expected in gpsd]
+        slack = part.tolerance + 1e-12 * abs(mine)
+        if any(abs(mine - expected) <= slack for expected in candidates):
+            found.equal[name] += 1
+            continue
+        found.differ[name] += 1
+        shown = found.examples.setdefault(name, [])
+        if len(shown) < 3:
+            theirs_text = (
+                repr(own[-1]) if own else f"{gpsd[-1][1]!r} (after {gpsd[-1][0] or 'no'} sentence)"
+            )
+            shown.append(f"{clock(epoch)} sensord {value!r} -> {mine:.9g}, gpsd {theirs_text}")
+    keys = {part.key for part in parts.values()}
+    for (epoch, key), values in theirs.items():
+        if key not in keys or (epoch, key) in covered:
+            continue
+        if key.startswith("SKY.") and key.rpartition("_")[2] in GNSSID and not values[-1][1]:
+            continue  # a constellation of no satellite: no GSV group, no reading
+        found.gpsd_only[key] += 1
+        shown = found.gpsd_examples.setdefault(key, [])
+        if len(shown) < 2:
+            shown.append(f"{clock(epoch)} gpsd {values[-1][1]!r}")
+    return found
+
+
+def compare_capture(path: Path, parts: Mapping[str, Counterpart]) -> Comparison | None:
+    """:func:`compare` of the capture at ``path`` with gpsd's decodes of it, its ``.chk``
+    beside it; None when it has none."""
+    chk = path.with_name(path.name + ".chk")
+    if not chk.exists():
+        return None
+    data = sent(path)
+    wall_clock = capture_clock(path)
+    ours = sensord_values(read(data, [4095], wall_clock), wall_clock)
+    return compare(ours, gpsd_values(chk.read_bytes(), set(intact(data))), parts)
+
+
+def comparison_lines(name: str, found: Comparison) -> list[str]:
+    """The lines --compare prints for one capture: its counts, then each field that differs
+    with its first examples, each sensord field read where gpsd has no value that epoch, and
+    each gpsd key that no sensord reading of that epoch has."""
+    equal, differ = found.equal.total(), found.differ.total()
+    lines = [
+        f"{name}: compared {equal + differ}, equal {equal}, differ {differ}; sensord only "
+        f"{found.sensord_only.total()} (and {found.no_counterpart.total()} of fields gpsd "
+        f"has none of); gpsd only {found.gpsd_only.total()}"
+    ]
+    for key, n in sorted(found.differ.items()):
+        examples = "; ".join(found.examples[key])
+        lines.append(f"  differ {key} x{n} of {n + found.equal[key]}: {examples}")
+    for key, n in sorted(found.sensord_only.items()):
+        lines.append(f"  sensord only {key} x{n}: " + "; ".join(found.examples[f"only {key}"]))
+    for key, n in sorted(found.gpsd_only.items()):
+        lines.append(f"  gpsd only {key} x{n}: " + "; ".join(found.gpsd_examples[key]))
+    return lines
+
+
+def compare_all(folder: Path, names: list[str]) -> None:
+    """Prints :func:`comparison_lines` for each capture that has gpsd's decodes, and the
+    totals by sensord field."""
+    parts = counterparts()
+    total = Comparison()
+    captures = 0
+    #: captures of which sensord compares no reading (binary protocols), and gpsd's values
+    #: there
+    unread = unread_gpsd = 0
+    for name in names:
+        found = compare_capture(folder / name, parts)
+        if found is None:
+            print(f"{name}: no {name}.chk beside it, not compared")
+            continue
+        captures += 1
+        for line in comparison_lines(name, found):
+            print(line)
+        if not (found.equal or found.differ or found.sensord_only):
+            unread += 1
+            unread_gpsd += found.gpsd_only.total()
+        total.equal += found.equal
+        total.differ += found.differ
+        total.sensord_only += found.sensord_only
+        total.no_counterpart += found.no_counterpart
+        total.gpsd_only += found.gpsd_only
+    equal, differ = total.equal.total(), total.differ.total()
+    print(
+        f"{captures} captures compared: {equal + differ} readings compared, {equal} equal, "
+        f"{differ} differ; {total.sensord_only.total()} sensord only, "
+        f"{total.gpsd_only.total()} gpsd only ({unread_gpsd} of them in the {unread} captures "
+        f"sensord reads nothing of), {total.no_counterpart.total()} of fields gpsd has none of"
+    )
+    for key in sorted(set(total.equal) | set(total.differ)):
+        why = WHY_DIFFERENT.get(key, "") if total.differ[key] else ""
+        print(
+            f"  {key}: {total.equal[key]} equal, {total.differ[key]} differ"
+            + (f": {why}" if why else "")
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("daemon", type=Path, help="gpsd's test/daemon directory")
     parser.add_argument("captures", nargs="*", help="capture file names (default: every *.log)")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="compare sensord's readings with gpsd's decodes in each capture's .chk",
+    )
     args = parser.parse_args()
     names = args.captures or sorted(path.name for path in args.daemon.glob("*.log"))
     if not names:
@@ -169,6 +611,9 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    if args.compare:
+        compare_all(args.daemon, names)
+        return 0
     rng = random.Random(96)
     total: Counter[str] = Counter()
     for name in names:
