@@ -26,7 +26,7 @@ chunking-invariant. The table's last line sums the captures.
 With ``--compare`` the audit compares instead what sensord publishes from each capture with
 what gpsd 3.27.5 decoded from it: the capture's ``.log.chk``, gpsd's output of its regression
 run, each sentence gpsd read echoed and followed by the JSON reports it made of it (TPV, SKY,
-GST). The readings and gpsd's values are matched by fix time: each belongs to the epoch of
+GST, ATT). The readings and gpsd's values are matched by fix time: each belongs to the epoch of
 the last sentence before it that carries a UTC time (GGA, RMC, GLL, GNS, GST, ZDA), as sensord
 and gpsd each saw them; a sensord reading is compared with gpsd's value after a sentence of
 the reading's own type in that epoch, else with any of gpsd's in the epoch (see
@@ -239,6 +239,23 @@ def counterparts() -> dict[str, Counterpart]:
         ("altitude_error", "alt"),
     ):
         found[f"GST.{name}"] = Counterpart(f"GST.{key}", 1.0, 6e-4)
+    # the marine sentences gpsd reads: headings and rate of turn (ATT), depth, the relative
+    # wind (MWV's of reference R) and the true wind over ground (MWD: gpsd's wanglet is its
+    # direction, not MWV's true angle off the bow) in TPV; degrees, degrees a minute and metres
+    # as sensord's, gpsd's wind speeds in m/s to one decimal
+    for name, key in (
+        ("HDT.heading", "ATT.heading"),
+        ("THS.heading", "ATT.heading"),
+        ("ROT.rate", "ATT.rot"),
+        ("DBT.depth", "TPV.depth"),
+        ("DPT.depth", "TPV.depth"),
+        ("MWV.wind_angle", "TPV.wangler"),
+        ("MWD.wind_direction", "TPV.wanglet"),
+        ("MWD.wind_direction_magnetic", "TPV.wanglem"),
+    ):
+        found[name] = Counterpart(key, 1.0, 6e-3)
+    found["MWV.wind_speed_mps"] = Counterpart("TPV.wspeedr", 1.0, 0.05 + 6e-4)
+    found["MWD.wind_speed_mps"] = Counterpart("TPV.wspeedt", 1.0, 0.05 + 6e-4)
     for constellation in GNSSID:
         for stat in ("in_view", "snr_mean", "snr_max"):
             tolerance = 0.0 if stat == "in_view" else 1e-6
@@ -394,7 +411,7 @@ def gpsd_values(chk: bytes, sentences: set[bytes]) -> Values:
         except ValueError:
             continue
         kind = report.get("class")
-        if kind not in ("TPV", "SKY", "GST"):
+        if kind not in ("TPV", "SKY", "GST", "ATT"):
             continue
         for key, given in report.items():
             value = iso_seconds(str(given)) if key == "time" and kind == "TPV" else given
