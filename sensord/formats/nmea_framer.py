@@ -3,8 +3,9 @@ sentence checksum.
 
 Sentences start with ``$`` or ``!``. :class:`NmeaFramer` takes out the u-blox UBX, RTCM 3,
 Hemisphere ``$BIN``, Septentrio SBF, NovAtel OEM, Unicore, SiRF, SkyTraq and CASIC binary frames
-and the Trimble TSIP packets a receiver may send on the same port, and the Garmin binary records
-of a Garmin receiver left in its binary mode, each by its length and check (a TSIP packet,
+and the Trimble TSIP packets a receiver may send on the same port, the Garmin binary records
+of a Garmin receiver left in its binary mode and an Ashtech receiver's binary ``$PASHR``
+replies (MCA, MPC, PBN, SNV, ATT), each by its length and check (a TSIP packet,
 which has neither, by its DLE ETX and a data length its ID has), and cuts each
 line into the sentences it holds: binary frames, noise before a start character, bytes after a
 sentence's checksum and lines without a start character are skipped and counted
@@ -287,23 +288,72 @@ _CASIC_HEADER = 6
 _CASIC_CLASSES = frozenset(b"\x01\x02\x03\x05\x06\x08\x0a\x0b")
 #: The longest CASIC payload: under 2 KiB, a multiple of 4.
 _CASIC_MAX_PAYLOAD = 2044
+#: The start of an Ashtech (Magellan, Thales) receiver's binary reply: ``$PASHR,``, the
+#: message ID and a comma, then a structure of the ID's length whose last byte (MCA, MPC) or
+#: two (the others) are its check, and CR LF (the receiver's real-time binary messages, in
+#: answer to ``$PASHQ`` or enabled by ``$PASHS,RAW``; gpsd's packet.c reads ``$PASHR``
+#: without checksum up to the next CR LF ``$`` for them, and its capture
+#: test/daemon/ac12_binary.log, an AC12, holds MCA and PBN). Its bytes may be any, ``$``,
+#: CR and LF among them: a reply read as a line gives frames of binary bytes.
+_ASHTECH_LEAD = b"$PASHR,"
+#: The ``H`` of ``$PASHR,``: a chunk that ends an Ashtech header holds it, or the pending line
+#: before it does; few talkers' text has one (a memchr where a search for ``$PASHR,`` costs
+#: more than the rest of a short chunk's framing).
+_ASHTECH_H = ord("H")
+#: The bytes of an Ashtech reply before its structure: ``$PASHR,``, the ID and the comma.
+_ASHTECH_HEADER = 11
+#: The length of each Ashtech binary reply's structure, its check included, by message ID:
+#: MCA (C/A code measurements of one satellite, 37 bytes, a bytewise XOR of the bytes before
+#: it) and MPC (the same with the P1 and P2 blocks, 95) (Z-Family Technical Reference Manual,
+#: MPC Measurement Structure; DG16 Reference Manual, "Checksum"; the ADU5 manual's MBEN
+#: structure as ANITA's flight software declares it, 50 bytes from ``$`` to LF), PBN (position,
+#: 56) and ATT (attitude, 48) (the ADU5 manual's PBEN and ATT structures), SNV (ephemeris,
+#: 132: G12 Reference Manual, ``$PASHQ,SNV`` response structure); the others' check is the
+#: 16-bit sum of the structure's big-endian words before it (DG16: "All bytes are in MC6800
+#: order"). Every MCA and PBN of gpsd's AC12 capture holds so.
+_ASHTECH_LENGTHS = {b"MCA": 37, b"MPC": 95, b"PBN": 56, b"SNV": 132, b"ATT": 48}
+#: The Ashtech replies whose check is a bytewise XOR. The Z-Family manual says of the binary
+#: MPC that its XOR "includes the last comma" (the header's), the DG16 and ADU5 manuals of
+#: MCA that it starts at the sequence tag, "just after header", as the AC12's MCAs hold: an
+#: MPC is taken with either.
+_ASHTECH_XOR = frozenset((b"MCA", b"MPC"))
+#: The second byte of an Ashtech reply.
+_ASHTECH_SECOND = ord("P")
 #: The start of a binary frame candidate: UBX's sync bytes, RTCM 3's preamble and the first
 #: length byte, whose 6 reserved bits are zero, ``$BIN``, SBF's ``$@``, a NovAtel or Unicore
-#: log's sync bytes, SiRF's, SkyTraq's or CASIC's, or DLE and the ID of a TSIP report or a
+#: log's sync bytes, SiRF's, SkyTraq's or CASIC's, DLE and the ID of a TSIP report or a
 #: Garmin record (never ``$`` or ``!``: a DLE before a sentence's start character begins no
-#: packet).
+#: packet), or the header of an Ashtech binary reply.
+_ASHTECH_CANDIDATE = rb"\$PASHR,(?:%s)," % b"|".join(sorted(_ASHTECH_LENGTHS))
 _CANDIDATE = re.compile(
-    rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0[\xa1\xa2]|\xba\xce|\x10[%s]"
-    % b"".join(re.escape(bytes((ident,))) for ident in sorted({*_TSIP_LENGTHS, *_GARMIN_SIZES}))
+    rb"\xb5\x62|\xd3[\x00-\x03]|\$BIN|\$@|\xaa\x44[\x12\xb5]|\xa0[\xa1\xa2]|\xba\xce|%s|\x10[%s]"
+    % (
+        _ASHTECH_CANDIDATE,
+        b"".join(re.escape(bytes((ident,))) for ident in sorted({*_TSIP_LENGTHS, *_GARMIN_SIZES})),
+    )
 )
 #: The last bytes of data that may be the start of a candidate's sync bytes.
 _SYNC_TAIL = re.compile(rb"(?:\xaa\x44?|[\xb5\xd3\xa0\xba\x10])\Z")
-#: The start of a ``$BIN`` or SBF candidate, searched for only in a chunk that holds a NUL or
-#: an ``@`` (see :meth:`NmeaFramer.feed`).
-_DOLLAR_CANDIDATE = re.compile(rb"\$BIN|\$@")
+#: The start of a ``$BIN``, SBF or Ashtech candidate, searched for only in a chunk that holds
+#: a NUL, an ``@`` or ``$PASHR,``, or that may end an Ashtech header begun in the pending line
+#: (see :meth:`NmeaFramer.feed`).
+_DOLLAR_CANDIDATE = re.compile(rb"\$BIN|\$@|%s" % _ASHTECH_CANDIDATE)
 #: The kinds of binary frame: UBX, RTCM 3, Hemisphere ``$BIN``, Septentrio SBF, NovAtel,
-#: Unicore, SiRF, SkyTraq, TSIP, CASIC, Garmin.
-_UBX, _RTCM, _BIN, _SBF, _OEM, _UNICORE, _SIRF, _SKYTRAQ, _TSIP, _CASIC, _GARMIN = range(11)
+#: Unicore, SiRF, SkyTraq, TSIP, CASIC, Garmin, Ashtech.
+(
+    _UBX,
+    _RTCM,
+    _BIN,
+    _SBF,
+    _OEM,
+    _UNICORE,
+    _SIRF,
+    _SKYTRAQ,
+    _TSIP,
+    _CASIC,
+    _GARMIN,
+    _ASHTECH,
+) = range(12)
 
 
 def _kind(data: bytes, start: int) -> int:
@@ -321,6 +371,8 @@ def _kind(data: bytes, start: int) -> int:
         return _GARMIN if data[start + 1] in _GARMIN_SIZES else _TSIP
     if first == _CASIC_FIRST:
         return _CASIC
+    if data[start + 1] == _ASHTECH_SECOND:
+        return _ASHTECH
     return _BIN if data[start + 1] == _BIN_SECOND else _SBF
 
 
@@ -337,6 +389,7 @@ _HEADER = (
     _TSIP_HEADER,
     _CASIC_HEADER,
     _TSIP_HEADER,  # DLE, the record ID and its size
+    _ASHTECH_HEADER,
 )
 
 
@@ -351,6 +404,7 @@ _NAMES = (
     (_TSIP, "Trimble TSIP"),
     (_CASIC, "CASIC"),
     (_GARMIN, "Garmin"),
+    (_ASHTECH, "Ashtech"),
 )
 
 
@@ -479,6 +533,9 @@ def _claimed_end(data: bytes, start: int, kind: int, limit: int) -> int:
         return _tsip_end(data, start)
     if kind == _GARMIN:
         return _garmin_end(data, start)
+    if kind == _ASHTECH:
+        length = _ASHTECH_LENGTHS[data[start + 7 : start + _ASHTECH_HEADER - 1]]
+        return start + _ASHTECH_HEADER + length + 2
     if kind == _CASIC:
         length = data[start + 2] | data[start + 3] << 8
         if data[start + 4] not in _CASIC_CLASSES or length % 4 or length > _CASIC_MAX_PAYLOAD:
@@ -542,6 +599,8 @@ def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
         return _tsip_length_holds(data, start, end)
     if kind == _GARMIN:
         return _garmin_holds(data, start, end)
+    if kind == _ASHTECH:
+        return _ashtech_holds(data, start, end)
     if kind == _CASIC:
         return _casic_checksum(data, start, end) == int.from_bytes(data[end - 4 : end], "little")
     if kind == _RTCM:
@@ -561,6 +620,20 @@ def _holds(data: bytes, start: int, end: int, kind: int) -> bool:
         total = sum(data[start + _DOLLAR_HEADER : end - 4]) & 0xFFFF
         return data[end - 2 : end] == b"\r\n" and total == data[end - 4] | data[end - 3] << 8
     return crc_hqx(data[start + 4 : end], 0) == data[start + 2] | data[start + 3] << 8
+
+
+def _ashtech_holds(data: bytes, start: int, end: int) -> bool:
+    """Whether the Ashtech reply ``data[start:end]`` ends in CR LF and the check of its
+    structure holds (see :data:`_ASHTECH_LENGTHS`)."""
+    if data[end - 2 : end] != b"\r\n":
+        return False
+    ident = data[start + 7 : start + _ASHTECH_HEADER - 1]
+    body = data[start + _ASHTECH_HEADER : end - 2]
+    if ident in _ASHTECH_XOR:
+        total = checksum(body[:-1])
+        return body[-1] == total or (ident == b"MPC" and body[-1] == total ^ ord(","))
+    words: tuple[int, ...] = struct.unpack(f">{len(body) // 2 - 1}H", body[:-2])
+    return sum(words) & 0xFFFF == int.from_bytes(body[-2:], "big")
 
 
 def _casic_checksum(data: bytes, start: int, end: int) -> int:
@@ -933,7 +1006,7 @@ def _cut_binary(
 
 class NmeaFramer(LineFramer):
     """UBX, RTCM 3, ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq and CASIC frames, TSIP
-    packets and Garmin records taken out of the stream, then lines as
+    packets, Garmin records and Ashtech binary replies taken out of the stream, then lines as
     :class:`~sensord.formats.lines.LineFramer` cuts them, each then cut into the sentences it
     holds.
 
@@ -954,7 +1027,9 @@ class NmeaFramer(LineFramer):
     nor ETX follows or the data byte past the most its ID allows, where its check fails), or a
     Garmin binary record (a Garmin receiver left in its binary mode: DLE, a record ID of Garmin's
     binary output, none a TSIP report's, the size of its data, the data, a checksum, DLE ETX, each
-    DLE after the ID sent twice) whose size byte is its record's and whose checksum holds; their
+    DLE after the ID sent twice) whose size byte is its record's and whose checksum holds, or an
+    Ashtech binary reply (``$PASHR,``, an ID of :data:`_ASHTECH_LENGTHS`, a comma, a structure
+    of that ID's length ending in its XOR or sum of words, CR LF) whose check holds; their
     bytes are counted in ``skipped_bytes``; a candidate whose check fails, or whose length is past
     ``max(max_frame_bytes, 9216)`` (an RXM-RAWX of 255 measurements has 8176), is just bytes,
     searched again from its second byte; so is one whose header no real message has (a UBX class no
@@ -1008,7 +1083,9 @@ class NmeaFramer(LineFramer):
     line gives whatever follows); for ``$BIN`` and SBF, which begin with
     ``$``, a chunk that holds a NUL or an ``@`` (a ``$BIN``'s block ID is below 256, an SBF block's
     second byte is ``@``) is searched for ``$BIN`` and ``$@`` from the pending line on, whose bytes
-    from such a start are then cut with the chunk.
+    from such a start are then cut with the chunk; and so is a chunk that holds ``$PASHR,``, or
+    that follows a pending line ending in a part of an Ashtech header, for an Ashtech header (a
+    reply's structure may hold only text bytes, and LF: its header alone tells it).
 
     A line is cut before each start character. The bytes before the first one are noise (a
     repeated ``$``, binary bytes, a stray character) and are dropped; so is a line without
@@ -1152,7 +1229,11 @@ class NmeaFramer(LineFramer):
         # isascii, words at a time; a search for B5 62 costs 20 times more. Binary frames are
         # taken out first: their payloads may hold a CR
         dollar = False
-        if not self._held and (0 in chunk or _SBF_SECOND in chunk):
+        if not self._held and (
+            0 in chunk
+            or _SBF_SECOND in chunk
+            or ((_ASHTECH_H in chunk or _ASHTECH_H in self._buffer) and self._ashtech_head(chunk))
+        ):
             dollar, chunk = self._dollar_block(chunk)
         if (
             dollar
@@ -1173,10 +1254,24 @@ class NmeaFramer(LineFramer):
             return self._cut_first(frames) if self.cut_first and frames else frames
         return self._text(chunk)
 
+    def _ashtech_head(self, chunk: bytes) -> bool:
+        """Whether ``chunk`` holds ``$PASHR,`` or the pending line ends in its first bytes, or
+        in it and less than an ID and its comma after it: the chunk may end an Ashtech reply's
+        header (see :meth:`feed`, which asks only when the chunk or the pending line holds
+        the header's ``H``: one of them does)."""
+        if _ASHTECH_LEAD in chunk:
+            return True
+        pending = self._buffer
+        if not pending or self._dropping:
+            return False
+        last = pending.rfind(b"$", -(_ASHTECH_HEADER - 1))
+        return last >= 0 and _ASHTECH_LEAD.startswith(pending[last : last + len(_ASHTECH_LEAD)])
+
     def _dollar_block(self, chunk: bytes) -> tuple[bool, bytes]:
-        """Whether a ``$BIN`` or SBF candidate starts in ``chunk``, which holds a NUL or an
-        ``@`` (each such candidate holds one of them within its first 6 bytes), or in the
-        pending line right before it, and the bytes to cut for frames: ``chunk``, after the
+        """Whether a ``$BIN``, SBF or Ashtech candidate starts in ``chunk`` or in the pending
+        line right before it (the chunk holds a NUL or an ``@``, one of which each ``$BIN``
+        or SBF candidate holds within its first 6 bytes, or ``$PASHR,``, or the pending line
+        ends in a part of an Ashtech header), and the bytes to cut for frames: ``chunk``, after the
         pending line's bytes from the candidate's start on when it starts there (they are
         taken back from the pending line, which goes on after the binary frames are taken
         out, as in a chunk that holds them all)."""
@@ -1509,13 +1604,13 @@ class NmeaFramer(LineFramer):
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names UBX, RTCM 3,
-        Hemisphere ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq, TSIP, CASIC or Garmin output
-        without NMEA sentences, and for Garmin records what switches the receiver back to
-        NMEA. The bytes before the first whole frame are left out: they may be the tail of a
-        frame that the capture ring or the port's open cut, whose ``$`` or ``!`` begins no
-        sentence. A Garmin record that lost its first DLE on the line is named as the record
-        it is (see :func:`_with_garmin_heads`), not as the TSIP packet or the text its bytes
-        may read as."""
+        Hemisphere ``$BIN``, SBF, NovAtel, Unicore, SiRF, SkyTraq, TSIP, CASIC, Garmin or
+        Ashtech output without NMEA sentences, and for Garmin records what switches the
+        receiver back to NMEA. The bytes before the first whole frame are left out: they may
+        be the tail of a frame that the capture ring or the port's open cut, whose ``$`` or
+        ``!`` begins no sentence. A Garmin record that lost its first DLE on the line is named
+        as the record it is (see :func:`_with_garmin_heads`), not as the TSIP packet or the
+        text its bytes may read as."""
         data = _with_garmin_heads(data)
         data = data[_first_whole_frame(data, self._ubx_limit) :]
         cut = _cut_binary(data, self._ubx_limit, self._sentences_in_binary, [], 0)
