@@ -1172,3 +1172,69 @@ def test_a_zed_f9p_l2_sentence_after_a_burst_loss_continues_no_l1_group_of_its_s
         "truncated: GSV group of 3 cut before its end",
     ]
     assert readings == [("gps", 12.0)] * 2
+
+
+def test_a_zed_f9p_l2_sentence_past_a_longer_burst_continues_no_l1_group_either() -> None:
+    """The test above with a burst of four: the L2 group's ``3,2,12`` lost too, so its
+    ``3,3,12`` comes while the L1 group waits for its ``3,2``, a sentence before it. A
+    sentence of another signal ID continues a group past a lost sentence only when it lists
+    none but the group's satellites (an LC79D's ``4,4`` of signal 8 after a lost ``4,3``):
+    this one lists 26, 27, 29 and 30, none of the L1 group's (05, 10, 13, 15), and is out of
+    its group. Each group that lost a sentence is one error."""
+    lines = stream("ublox_zed_f9p.nmea").split(b"\r\n")[:-1]
+    gps = [n for n, line in enumerate(lines) if line.startswith(b"$GPGSV,")]
+    assert lines[gps[5]].startswith(b"$GPGSV,3,3,12,")
+    assert lines[gps[5]].endswith(b",6*65")
+    del lines[gps[1] : gps[4] + 1]
+    spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"),))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    errors: list[str] = []
+    readings: list[tuple[str, float]] = []
+    for frame in lines:
+        try:
+            readings += parse(frame)
+        except ParseError as exc:
+            errors.append(f"{exc.reason}: {exc.detail}")
+            readings += exc.kept
+    assert errors == [
+        "truncated: GSV sentence 3 of 3 out of its group",
+        "truncated: GSV group of 3 cut before its end",
+    ]
+    assert readings == [("gps", 12.0)] * 2
+
+
+@pytest.mark.parametrize("lost", [False, True])
+def test_an_lc79d_first_group_whose_4_3_is_lost_before_signal_8_continued_one_is_one_error(
+    lost: bool,
+) -> None:
+    """The capture's first whole GPS group (its second epoch: the capture begins at the first
+    epoch's ``4,2``, which is ignored) with its ``$GPGSV,4,3,12`` failing its checksum, or
+    lost whole, before any sentence of signal 8 has continued a group: its ``4,4`` of signal
+    8, past the lost ``4,3``, lists only satellites its group has listed on L1 (01, 03, 09),
+    so it is the group's own, out of it, and ends it; the next epoch's ``4,1`` cuts no group.
+    One error, the damaged sentence's or the lost one's at the ``4,4`` (before: a second one,
+    ``truncated``, for the group the next ``4,1`` cut). The group gives nothing; each whole
+    epoch after it (the capture's third, then its second and third again) reads 9 GPS
+    satellites."""
+    lines = stream("quectel_lc79d_signal_ids.nmea").split(b"\r\n")[:-1]
+    second = [n for n, line in enumerate(lines) if line.startswith(b"$GPGSV,4,3,12,")][1]
+    assert lines[second - 2].startswith(b"$GPGSV,4,1,12,")
+    assert lines[second + 1].startswith(b"$GPGSV,4,4,12,")
+    assert lines[second + 1].endswith(b"8*5D")
+    epochs = lines[second - 2 :]  # whole epochs, from the first whole group on
+    if lost:
+        del lines[second]
+    else:
+        lines[second] = lines[second].replace(b"*53", b"*54")
+    spec = FormatSpec("nmea", (("gps", "GSV.in_view_gps"),))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    errors: list[str] = []
+    readings: list[tuple[str, float]] = []
+    for frame in lines + epochs:
+        try:
+            readings += parse(frame)
+        except ParseError as exc:
+            errors.append(exc.reason)
+            readings += exc.kept
+    assert errors == (["truncated"] if lost else ["checksum"])
+    assert readings == [("gps", 9.0)] * 3

@@ -396,8 +396,9 @@ class SatelliteGroups:
     a group whose every sentence carries a signal ID, changed within it (an LC79D's
     ``$GPGSV,4,4,12`` of signal 8 after its ``4,1`` to ``4,3`` of signal 1): a sentence of a
     signal ID that has begun no group of the talker, or has continued one, continues the
-    group of another signal ID that waits for it, its very number, total and in-view count
-    (see :meth:`_signalled`).
+    group of another signal ID that waits for it, its very number, total and in-view count,
+    or for a number before it, the sentences between lost, listing none but the group's
+    satellites (see :meth:`_signalled`).
 
     A sentence after the first whose total and in-view fields are both empty (an AirMar's
     ``$GPGSV,,2,,``, as NMEA 0183 4.11 recommends for values unchanged within a group; OpenCPN
@@ -968,11 +969,11 @@ class SatelliteGroups:
         ``4,4,12`` with the L5 entries of three of their satellites and signal ID 8, and
         ``$GAGSV,2,1,04`` with signal ID 6 then ``2,2,04`` with signal ID 1 (gpsd's capture
         test/daemon/quectelLC79D-1.log, submitted 2020-11-30, gpsd 3.22), one group by its
-        numbering, as gpsd reads it. Once the signal ID has continued such a group, it
-        continues one that waits for a sentence before its own too: the sentences between were
-        lost (the LC79D's ``4,4`` of signal 8 after its ``4,3`` failed its checksum), and the
-        group, out of it, does not wait on to be cut by the next group's sentence 1 and
-        counted again. A signal ID that has begun a group of its own (a ZED-F9P's L2 groups)
+        numbering, as gpsd reads it. It continues one that waits for a sentence before its
+        own too: the sentences between were lost (the LC79D's ``4,4`` of signal 8 after its
+        ``4,3`` failed its checksum, in its first group as in a later one), and the group, out
+        of it, does not wait on to be cut by the next group's sentence 1 and counted again. A
+        signal ID that has begun a group of its own (a ZED-F9P's L2 groups)
         continues none: its sentence after a lost sentence 1 is out of its group, not the next
         of an L1 group that waits for the same number. Nor does the first sentence of a signal
         ID that lists a satellite the group has not listed: the LC79D's sentence of another
@@ -990,7 +991,7 @@ class SatelliteGroups:
                 waited[0] == talker
                 and waited[1]
                 and waited[1] != signal
-                and (waiting[1] == number_ or (taught and waiting[1] < number_))
+                and waiting[1] <= number_
                 and (waiting[0], waiting[5]) == sizes
                 and listed <= self._listed.get(waited, listed)
             ):
