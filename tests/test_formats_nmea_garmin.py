@@ -16,6 +16,7 @@ Garmin binary mode and how to switch it back."""
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import MutableMapping
 from itertools import accumulate
@@ -312,3 +313,78 @@ def test_the_set_up_the_hint_gives_writes_the_command_and_the_sentences_after_ar
     assert snapshot.state == "up"
     assert runtime.framer.skipped_bytes == len(b"".join(RECORDS[:3]))
     assert sum(runtime.parse_errors.values()) == 0
+
+
+#: DLE, which begins a record, ends it with ETX and is sent twice within it.
+_DLE = 0x10
+
+
+def changed_within(record: bytes, at: int, byte: int) -> bytes | None:
+    """``record`` with its byte ``at`` changed to ``byte`` on the line, when the change keeps
+    it a whole record but for its checksum: a byte of its data or its checksum, not a DLE of
+    its stuffing, nor made one; else None."""
+    if not 3 <= at < len(record) - 2 or byte == record[at] or _DLE in (byte, record[at]):
+        return None
+    if record[at - 1] == _DLE and record[at - 2] != _DLE:
+        return None
+    return record[:at] + bytes((byte,)) + record[at + 1 :]
+
+
+def test_a_record_damaged_within_is_skipped_whole_and_no_byte_of_it_is_a_frame() -> None:
+    """Every record of the capture with each byte of its data or checksum changed (its lowest
+    bit flipped: a bit error on the line), between two sentences: the record is whole but for
+    its checksum (its DLE, ID, size byte, stuffing and DLE ETX where its size puts it), and is
+    skipped whole, as gpsd's sniffer drops a packet whose checksum fails: the frames are the
+    two sentences, the skipped bytes the record's. Before, its bytes went to the line framer:
+    the 26 changes that leave a ``$`` or ``!`` before an LF or CR of the record's data (the
+    ``0a 01`` before a satellite record's checksum) with none between gave that piece as a
+    frame for the decoder to reject. The same at any read size."""
+    framed = 0
+    for record in RECORDS:
+        for at in range(len(record)):
+            damaged = changed_within(record, at, record[at] ^ 0x01)
+            if damaged is None:
+                continue
+            cut, frames = run(LINES[0] + damaged + LINES[1], [])
+            assert frames == SENTENCES[:2], (record, at)
+            assert cut.skipped_bytes == len(damaged), (record, at)
+            if re.search(rb"[$!][^$!\r\n]*[\r\n]", damaged) is not None:
+                framed += 1
+                for sizes in ([1], [7], [64]):
+                    assert run(LINES[0] + damaged + LINES[1], sizes)[1] == SENTENCES[:2]
+    assert framed == 26
+
+
+@st.composite
+def records_whole_or_damaged(draw: st.DrawFn) -> bytes:
+    """A record of the capture, whole or with a byte of its data or checksum changed."""
+    record = draw(st.sampled_from(RECORDS))
+    if draw(st.booleans()):
+        damaged = changed_within(
+            record, draw(st.integers(0, len(record) - 1)), draw(st.integers(0, 255))
+        )
+        if damaged is not None:
+            return damaged
+    return record
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(records_whole_or_damaged(), st.sampled_from(range(12)), st.booleans()),
+        min_size=1,
+        max_size=10,
+    ),
+    sizes=READ_SIZES,
+)
+def test_sentences_between_records_whole_or_damaged_within_are_exactly_the_frames(
+    pieces: list[tuple[bytes, int, bool]], sizes: list[int]
+) -> None:
+    """Real sentences with the capture's records between them, whole or damaged within (a
+    byte of data or checksum changed: only the checksum fails), each sentence right after a
+    record with or without its CR LF, read in pieces of any sizes: the frames are exactly the
+    sentences, the skipped bytes exactly the records'."""
+    data = b"".join(record + SENTENCES[n] + (b"\r\n" if end else b"") for record, n, end in pieces)
+    cut, frames = run(data, sizes)
+    assert frames == [SENTENCES[n] for _, n, _ in pieces]
+    assert cut.skipped_bytes == sum(len(record) for record, _, _ in pieces)

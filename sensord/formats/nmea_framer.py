@@ -482,16 +482,31 @@ def _unstuffed(data: bytes, start: int, end: int) -> bytes | None:
     return body
 
 
-def _garmin_holds(data: bytes, start: int, end: int) -> bool:
+def _garmin_whole(data: bytes, start: int, end: int) -> bool:
     """Whether the Garmin record candidate ``data[start:end]`` (see :func:`_garmin_end`) ends
-    in DLE ETX, each DLE after its ID sent twice, has its record's size byte, data of that size
-    and a checksum, and the sum of its bytes from the ID to the checksum is 0 modulo 256."""
-    ident = data[start + 1]
+    in DLE ETX, each DLE after its ID sent twice, and has its record's size byte, data of that
+    size and a checksum: a whole record, its checksum holding or not. One whose checksum
+    fails was damaged within on the line (a byte changed, and no DLE, which would break its
+    stuffing): it is taken out all the same, its bytes skipped, never searched for
+    sentences, as gpsd's packet sniffer drops a DLE-framed packet whose checksum fails
+    whole, where a ``$`` or ``!`` of its data followed by an LF or CR of its data (a GPS
+    18x's satellite record ends ``0a 01`` before its checksum) would be a frame; but it is
+    no record that a port is named as sending (see :meth:`NmeaFramer.no_frame_hint`). Its
+    DLE ETX, where its size byte and stuffing put it, tells it from bytes that a DLE and a
+    record ID begin by chance (those of a record cut short, whose DLE ETX is lost, break on
+    the next record's DLE); the whole sentences whose checksum holds found in its bytes are
+    passed on, as in any candidate's."""
     body = _unstuffed(data, start, end)
+    return body is not None and len(body) == _GARMIN_SIZES[data[start + 1]] + 2
+
+
+def _garmin_holds(data: bytes, start: int, end: int) -> bool:
+    """Whether the Garmin record candidate ``data[start:end]`` is whole (see
+    :func:`_garmin_whole`) and the sum of its bytes from the ID to the checksum is 0 modulo
+    256."""
     return (
-        body is not None
-        and len(body) == _GARMIN_SIZES[ident] + 2
-        and (ident + sum(body)) & 0xFF == 0
+        _garmin_whole(data, start, end)
+        and (data[start + 1] + sum(_unstuffed(data, start, end) or b"")) & 0xFF == 0
     )
 
 
@@ -804,7 +819,8 @@ class _Cut:
     #: ``taken`` by kind of frame (:data:`_UBX`, :data:`_RTCM`, :data:`_BIN`, :data:`_SBF`).
     taken_by_kind: list[int]
     #: The bytes after the checksums of the sentences passed on, before what ends them (a
-    #: line end, or the next sentence or frame): skipped, as the line framer skips them.
+    #: line end, or the next sentence or frame): skipped, as the line framer skips them; and
+    #: those of the Garmin records whose checksum alone fails (see :func:`_garmin_whole`).
     skipped: int
     #: Where the bytes start that wait for more: a candidate not all come yet, or the first
     #: bytes of a candidate's sync (:data:`_SYNC_TAIL`) that end the data; the length of the
@@ -991,10 +1007,14 @@ def _cut_binary(
             held_at = start
             resume = min(_resume_at(data, first, stop, sentences), waits) - start
             break
-        if _holds(data, start, end, kind):
+        holds = _holds(data, start, end, kind)
+        if holds or (kind == _GARMIN and _garmin_whole(data, start, end)):
             _extend(text, _strip_spans(data, at, start, spans))
             frame = end - start - (_span_bytes(start, end, spans) if spans else 0)
-            taken[kind] += frame
+            if holds:
+                taken[kind] += frame
+            else:  # a Garmin record damaged within: its bytes are no text
+                skipped += frame
             at = search = end
         else:
             search = start + 1
@@ -1027,7 +1047,8 @@ class NmeaFramer(LineFramer):
     nor ETX follows or the data byte past the most its ID allows, where its check fails), or a
     Garmin binary record (a Garmin receiver left in its binary mode: DLE, a record ID of Garmin's
     binary output, none a TSIP report's, the size of its data, the data, a checksum, DLE ETX, each
-    DLE after the ID sent twice) whose size byte is its record's and whose checksum holds, or an
+    DLE after the ID sent twice) whose size byte is its record's and whose checksum holds (and
+    one whose checksum alone fails, damaged within: see :func:`_garmin_whole`), or an
     Ashtech binary reply (``$PASHR,``, an ID of :data:`_ASHTECH_LENGTHS`, a comma, a structure
     of that ID's length ending in its XOR or sum of words, CR LF) whose check holds; their
     bytes are counted in ``skipped_bytes``; a candidate whose check fails, or whose length is past
