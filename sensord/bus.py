@@ -122,7 +122,6 @@ Scheduling, all on the reader loop's timers (nothing blocks):
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable
@@ -180,7 +179,8 @@ from sensord.modbus_timing import (
     char_s,
     silence_s,
 )
-from sensord.ports import SYS_ROOT, adapter_facts
+from sensord.port_slack import PortSlack, port_slack
+from sensord.ports import SYS_ROOT
 from sensord.refusals import DeviceRefusals
 from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
 from sensord.reply_starts import NO_UNITS, NONE, ReplyStarts
@@ -298,14 +298,14 @@ class Bus:
         #: begun holds the line
         self._piece_hold: tuple[float, float, float, float] | None = None
         #: RTU: how much later than its time on the wire the rest of a frame begun may be
-        #: read (``adapter_slack_s``): the adapter's latency timer where sysfs tells it (read
-        #: at each open from ``sys_root``), a network's, else ARRIVAL_SLACK_S; raised to the
+        #: read (``port_slack``): the adapter's latency timer where sysfs tells it (read at
+        #: each open from ``sys_root``), a network's, else ARRIVAL_SLACK_S; raised to the
         #: widest spacing seen between the pieces of one sound frame (``_pieces_apart``)
         self._sys_root = sys_root
         self.piece_slack_s = adapter_slack_s(None, network=self._address.kind == "network")
         self._pieces_apart_s = 0.0
-        #: the sysfs file and value of the last latency timer read (logged when it changes)
-        self._latency_read: tuple[str, int] | None = None
+        #: what sysfs told of the adapter at the last open (logged when it changes)
+        self._slack_read: PortSlack | None = None
         #: RTU: the answers that devices which left the bus after their drain ended still owe,
         #: by unit id (``remove``): awaited no longer, but a frame of that unit id that no
         #: exchange awaits is one of them, nobody's (``left_owed_answer``), until a request to
@@ -1296,26 +1296,24 @@ class Bus:
             )
 
     def _adapter_latency(self) -> None:
-        """The latency timer of the port's adapter where sysfs has one (an FTDI chip's
-        ``latency_timer``, 1 to 255 ms, 16 by default): the rest of a frame begun is waited for
-        that long and :data:`~sensord.modbus_timing.PIECE_MARGIN_S`, else ARRIVAL_SLACK_S,
-        logged with the file when the value read changes. Read at each open of a device path,
-        which may be another adapter (a replug) or set anew (a udev rule): the pieces seen
-        apart before were the adapter's that was there then, and are learnt afresh."""
-        name = os.path.basename(os.path.realpath(self.port))
-        latency = adapter_facts(self.port, sys_root=self._sys_root).latency_timer_ms
-        self.piece_slack_s = adapter_slack_s(latency, network=False)
+        """The slack of the port's adapter as sysfs tells it (:func:`~sensord.port_slack.
+        port_slack`: an FTDI chip's ``latency_timer``, 1 to 255 ms, 16 by default, and
+        :data:`~sensord.modbus_timing.PIECE_MARGIN_S`; else ARRIVAL_SLACK_S), logged with the
+        file when what was read changes. Read at each open of a device path, which may be
+        another adapter (a replug) or set anew (a udev rule): the pieces seen apart before
+        were the adapter's that was there then, and are learnt afresh."""
+        slack = port_slack(self.port, self.char_s, network=False, sys_root=self._sys_root)
+        self.piece_slack_s = slack.slack_s
         self._pieces_apart_s = 0.0
-        if latency is None:
-            self._latency_read = None
+        if slack.latency_timer_ms is None:
+            self._slack_read = None
             return
-        path = os.path.join(self._sys_root, "class", "tty", name, "device", "latency_timer")
-        if self._latency_read != (path, latency):
-            self._latency_read = (path, latency)
+        if self._slack_read != slack:
+            self._slack_read = slack
             self.log.info(
                 "adapter's latency timer read",
-                file=path,
-                latency_timer_ms=latency,
+                file=slack.file,
+                latency_timer_ms=slack.latency_timer_ms,
                 wait_ms=round(self.piece_slack_s * 1000, 1),
             )
 

@@ -38,6 +38,8 @@ from sensord.modbus_timing import (
     char_s,
     silence_s,
 )
+from sensord.port_slack import port_slack
+from sensord.ports import SYS_ROOT
 from sensord.probe_format import format_read
 from sensord.probe_wire import (
     PROBE_TRANSACTION_ID,
@@ -205,6 +207,14 @@ def modbus_read(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     link = ModbusLink("tcp" if tcp else "rtu")
     read = Read(table, address, args.count, ())
+    # how long the port's adapter may hold the rest of an answer begun, as the daemon's bus
+    # reads it (an FTDI latency timer from sysfs, a serial server's packets)
+    slack = port_slack(
+        target.text, char_s(settings), network=target.kind == "network", sys_root=SYS_ROOT
+    )
+    slack_s = slack.slack_s
+    if not tcp and (told := slack.told()) is not None:
+        print(told, file=sys.stderr)
     source = SerialSource(PROBE_SOURCE, target.text, settings)
     function = FUNCTION_CODES[table]
     other: Response | None = None
@@ -235,6 +245,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                 late=late,
                 settings=settings,
                 others=others,
+                slack_s=slack_s,
             )
             # a device busy (0x06) or still working on an earlier request (0x05) is asked again
             # a while later, as the daemon asks it (modbus.busy_wait_s, busy_retries), and
@@ -261,6 +272,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                         settings=settings,
                         received=received,
                         others=others,
+                        slack_s=slack_s,
                     )
                 elif unanswered and len(missed) >= args.retries:
                     # over Modbus TCP a gateway answers each request once, however late: the
@@ -331,6 +343,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                     late=late,
                     settings=settings,
                     others=others,
+                    slack_s=slack_s,
                 )
             # how long after its request the answer taken came (the loop ends as it comes; a
             # read at unit 0 waits out its timeout after the answer it took)
@@ -357,6 +370,7 @@ def modbus_read(args: argparse.Namespace) -> int:
                     quiet_s,
                     transaction_id=transaction_id + 1,
                     settings=settings,
+                    slack_s=slack_s,
                     timeout_s=args.timeout
                     if response is not None
                     else max(args.timeout, min(_timeout_for(late.after_s), TIMEOUT_MAX_S)),
@@ -838,11 +852,12 @@ def _read_other_table(
     transaction_id: int,
     settings: SerialSettings,
     timeout_s: float,
+    slack_s: float,
 ) -> Response | None:
     """The answer to ``read`` of the other register table, asked ``quiet_s`` after the
     refusal (the line's inter-frame silence and the device's gap) with ``transaction_id``
-    (Modbus TCP) on a line of ``settings``, awaited for ``timeout_s``; None when none
-    comes."""
+    (Modbus TCP) on a line of ``settings``, awaited for ``timeout_s`` (an answer begun in it
+    for its rest and the port's ``slack_s``); None when none comes."""
     time.sleep(quiet_s)
     twin = Read(OTHER_TABLE[read.table], read.address, read.count, ())
     try:
@@ -856,6 +871,7 @@ def _read_other_table(
             transaction_id=transaction_id,
             settings=settings,
             timeout_s=timeout_s,
+            slack_s=slack_s,
         )
     except SourceError:  # (a gateway that closed the connection): the refusal is the answer
         return None

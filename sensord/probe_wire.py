@@ -162,6 +162,7 @@ def drain_after_timeout(
     settings: SerialSettings,
     received: bytearray,
     others: OtherUnits,
+    slack_s: float = ARRIVAL_SLACK_S,
 ) -> None:
     """Wait, after the request sent at ``sent_at`` timed out (RTU), as the daemon's bus waits
     before it asks that device again (``Bus._drain``, ``Bus._unasked``): until the unit has
@@ -170,11 +171,12 @@ def drain_after_timeout(
     request), each frame of the unit starting that wait again; and until the line has been
     quiet for its silence and the device's gap (``args.gap``) after the timeout, and for its
     silence after the last bytes that came and the rest of the frame they begin (with
-    :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S` for an adapter that hands that rest over
-    late), unless those bytes have kept it busy for :data:`LINE_BUSY_LIMIT_S`. The answer of
-    the unit to the read that comes meanwhile is a late one, taken into ``late`` with how long
-    after ``sent_at`` it came; its other frames are named on stderr and skipped, and those of other
-    unit ids (another master's exchanges) are counted by unit id into ``others``, which the
+    ``slack_s`` for an adapter that hands that rest over late: the port's,
+    :func:`sensord.port_slack.port_slack`), unless those bytes have kept it busy for
+    :data:`LINE_BUSY_LIMIT_S`. The answer of the unit to the read that comes meanwhile is a
+    late one, taken into ``late`` with how long after ``sent_at`` it came; its other frames
+    are named on stderr and skipped, and those of other unit ids (another master's
+    exchanges) are counted by unit id into ``others``, which the
     caller tells in one line.
 
     The probe's wait has an end where the bus's has none (frames of the unit that keep
@@ -247,7 +249,7 @@ def drain_after_timeout(
             # the rest of a frame begun (a late answer in pieces): an adapter hands it over
             # up to its latency timer after the line carried it, as the wait for an answer
             # in time has it (``ReplyStarts``)
-            busy_until += ARRIVAL_SLACK_S
+            busy_until += slack_s
         if now - busy_since <= LINE_BUSY_LIMIT_S:
             quiet_until = max(quiet_until, busy_until)
         else:
@@ -392,6 +394,7 @@ def await_response(
     settings: SerialSettings | None = None,
     others: OtherUnits | None = None,
     timeout_s: float | None = None,
+    slack_s: float = ARRIVAL_SLACK_S,
 ) -> tuple[Response | None, Response | None]:
     """The first response from ``args.unit`` to ``function`` with ``args.count`` values (or
     an exception) within ``timeout_s`` (None: ``args.timeout``), and the last one of that
@@ -413,8 +416,9 @@ def await_response(
 
     On RTU, with the line's ``settings``, an answer that begins within the timeout is read
     whole, as the daemon's bus reads it (``Bus._arriving``): the wait covers the rest of its
-    frame at the line's character time, the silence and
-    :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S` (125 registers take 266 ms at 9600 baud),
+    frame at the line's character time, the silence and ``slack_s``, the time the port's
+    adapter may hold that rest (:func:`sensord.port_slack.port_slack`; 125 registers take
+    266 ms at 9600 baud),
     so that it is not cut off by the timeout and then told as a late answer. Only bytes that
     can begin it do so (:class:`~sensord.reply_starts.ReplyStarts`): those after the line's
     silence, not inside another frame. A refusal with no code byte (the unit id and the
@@ -443,7 +447,12 @@ def await_response(
         table = next(t for t, code in FUNCTION_CODES.items() if code == function)
         expected = Request(args.unit, Read(table, 0, args.count, ()), "rtu", {})
         starts = ReplyStarts(
-            expected, char_s(settings), silence_s(settings), time.monotonic(), answerers
+            expected,
+            char_s(settings),
+            silence_s(settings),
+            time.monotonic(),
+            answerers,
+            slack_s=slack_s,
         )
     arriving = float("-inf")  # until when the rest of an answer begun may come
     # a refusal with no code byte (``ModbusLink.holds_codeless_exception``), taken once the

@@ -27,16 +27,22 @@ played again (``harness.host_lag.steadily``).
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from harness.host_lag import HostLag, steadily
 from harness.modbus import rtu_frame
 from harness.pty import PtyPair
 from harness.rtu_responder import RtuResponder
+from test_adapter_facts import fake_adapter
 
+from sensord import probe as probe_module
 from sensord.cli import main
+from sensord.modbus_timing import ARRIVAL_SLACK_S
 
 #: The probe's timeout in these tests.
 TIMEOUT_S = 0.2
@@ -80,13 +86,17 @@ def probe(
     answers: list[list[tuple[float, bytes]]],
     options: list[str],
     baudrate: int = 19200,
+    sysfs: Callable[[str], None] | None = None,
 ) -> tuple[Probed, str]:
     """``sensord modbus read`` of unit 1 on a pty whose device answers ``answers`` (see
-    :class:`RtuResponder`), with ``options``; played again while the host held it back."""
+    :class:`RtuResponder`), with ``options``; played again while the host held it back.
+    ``sysfs`` is given each play's port before the probe runs (to build its adapter's sysfs)."""
 
     def scenario() -> tuple[Probed, Probed]:
         with PtyPair() as port:
             assert port.master_fd is not None
+            if sysfs is not None:
+                sysfs(port.path)
             with RtuResponder(port.master_fd, answers) as responder, HostLag() as lag:
                 argv = ["modbus", "read", port.path, "--unit", "1", "--baudrate", str(baudrate)]
                 started, cpu = time.monotonic(), time.thread_time()
@@ -328,3 +338,50 @@ def test_the_probe_tells_its_own_request_behind_a_noise_byte_as_no_cut_answer(
     assert f"no response from unit 1 within {TIMEOUT_S:g} s" in played.err, how
     assert "cut short" not in played.err, how
     assert "9 bytes came that make no Modbus frame" in played.err, how
+
+
+def test_the_probe_waits_for_an_answer_s_pieces_as_long_as_the_ftdi_s_latency_timer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port is an FTDI adapter whose latency_timer sysfs gives as 128 ms (FTDI AN232B-04
+    allows 1 to 255; converters and udev rules set such values): the answer begins 0.19 s
+    after the request, within the 0.2 s timeout, 4 of its 7 bytes handed over then, the
+    other 3 held 100 ms by the adapter. The probe reads the timer as the daemon's bus does
+    (``port_slack``), says so, waits for the rest and takes the answer in time (exit 0).
+    (Before: it waited ARRIVAL_SLACK_S, 50 ms, past the rest's time on the wire, cut the answer
+    and took its rest for a late answer, 0.29 s after the request: exit 1.)"""
+    roots = iter(range(100))
+
+    def ftdi(path: str) -> None:
+        root = tmp_path / f"sys{next(roots)}"
+        fake_adapter(root, os.path.basename(path), latency_ms=128)
+        monkeypatch.setattr(probe_module, "SYS_ROOT", str(root))
+
+    played, how = probe(
+        capsys,
+        [[(0.19, ONE_REGISTER[:4]), (0.29, ONE_REGISTER[4:])]],
+        ["--holding", "0", "--timeout", str(TIMEOUT_S)],
+        sysfs=ftdi,
+    )
+    # the rest comes after the fixed wait would have ended, well within the adapter's
+    assert 0.19 + 3 * 10 / 19200 + ARRIVAL_SLACK_S + 0.04 < 0.29 < 0.19 + 0.132 - 0.03
+    assert played.code == 0, (played.err, how)
+    assert "      0: 0x0102    258\n" in played.out, how
+    assert re.search(
+        r"^FTDI latency_timer 128 ms \(.*/device/latency_timer\): waiting 132 ms for an "
+        r"answer's pieces$",
+        played.err,
+        re.M,
+    ), (played.err, how)
+    assert "answered" not in played.err, how
+    assert len(played.asked) == 1, how
+
+
+def test_the_probe_says_nothing_of_its_wait_for_pieces_on_a_port_sysfs_does_not_know(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A pty (no adapter in sysfs): the probe waits ARRIVAL_SLACK_S for an answer's pieces, as
+    the daemon's bus does, and prints nothing of it."""
+    played, how = probe(capsys, [[(0.01, ONE_REGISTER)]], ["--holding", "0"])
+    assert played.code == 0, (played.err, how)
+    assert "pieces" not in played.err, how
