@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 import pytest
-from harness.pty import PtyPair
+from harness.pty import PtyPair, SymlinkedPty, symlinked_pty
 from structlog.testing import capture_logs
 from test_adapter_facts import fake_adapter
 from test_local_echo import ServedLine
@@ -266,3 +266,67 @@ def test_an_answer_begun_at_the_timeout_is_read_whole_over_an_ftdi_s_64_ms(
         assert hand.counters("a").timeouts == 0
     finally:
         hand.close()
+
+
+class ReplugLine:
+    """A bus's port behind a stable link (a /dev/serial/by-id name) whose adapter the test
+    unplugs and replaces (``SymlinkedPty.replug``): ``path`` is the link, and the test plays
+    the devices at the current pty's far end."""
+
+    def __init__(self, linked: SymlinkedPty) -> None:
+        self.linked = linked
+        self.path = str(linked.link)
+
+    def write(self, data: bytes) -> None:
+        self.linked.pty.write(data)
+
+    def read(self, size: int, timeout_s: float = 2.0) -> bytes:
+        return self.linked.pty.read(size, timeout_s)
+
+
+def test_a_replaced_adapter_s_slack_is_its_own_not_the_one_learnt_from_the_adapter_before(
+    tmp_path: Path,
+) -> None:
+    """The bus's port is a by-id link to an adapter sysfs tells nothing of (a converter that
+    buffers): unit 1's answer in two pieces 64 ms apart teaches the bus that spacing (68 ms).
+    The adapter is unplugged and an FTDI chip set to 1 ms (the udev rule ``sensord ports``
+    suggests) is plugged in behind the same link: at the reopen the bus reads its timer and
+    forgets the spacing learnt on the adapter before, so unit 1's late answer cut off after 4
+    bytes holds the line for the rest's time, the 1 ms timer and PIECE_MARGIN_S only, and unit
+    2's read goes then. (On a variant of ``Bus._adapter_latency`` that keeps the slack learnt
+    before the reopen, unit 2's read waits 68 ms past the rest's time: no request at the
+    bound.)"""
+    sys_root = tmp_path / "sys"
+    sys_root.mkdir()
+    with symlinked_pty(tmp_path, "usb-Converter-if00-port0") as linked:
+        line = ReplugLine(linked)
+        hand = two_units(line, str(sys_root))
+        try:
+            bus = hand.bus
+            answer = read_reply(1, [3])
+            assert hand.tick(100.0) == read_request(1, 0, 1)
+            hand.receive(100.02, answer[:4], look=False)
+            hand.receive(100.084, answer[4:], look=False)
+            assert hand.values("a")["v"] == (3.0, 3.0, 1)
+            assert bus.piece_slack_s == pytest.approx(0.064 + PIECE_MARGIN_S)
+            bus.disconnect("device disconnected")
+            new = linked.replug()
+            fake_adapter(sys_root, os.path.basename(new.path), latency_ms=1)
+            hand.now = 100.5
+            assert bus.try_open()
+            assert bus.piece_slack_s == pytest.approx(0.001 + PIECE_MARGIN_S)
+            asked = next(at for at in (100.5 + i / 1000 for i in range(2000)) if hand.tick(at))
+            assert bus.in_flight is not None
+            assert bus.in_flight.device.unit == 1
+            timeout = asked + bus.request_wire_s + 0.2
+            assert hand.tick(timeout + 0.0005) == b""
+            assert bus.in_flight is None
+            first = timeout + 0.001
+            hand.receive(first, read_reply(1, [7])[:4], look=False)
+            free = first + bus.silence_s + 3 * bus.char_s + 0.001 + PIECE_MARGIN_S
+            assert hand.tick(free - 0.0005) == b""
+            assert hand.tick(free + 0.0005) == read_request(2, 0, 1)
+            hand.receive(free + 0.01, read_reply(2, [5]), look=False)
+            assert hand.values("b")["v"] == (5.0, 5.0, 1)
+        finally:
+            hand.close()
