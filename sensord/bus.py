@@ -170,7 +170,6 @@ from sensord.modbus_state import (
     BUSY_CODES,
 )
 from sensord.modbus_timing import (
-    ARRIVAL_SLACK_S,
     LINE_BUSY_LIMIT_S,
     LINE_QUIET_GAP_S,
     MAX_PIECE_SLACK_S,
@@ -877,13 +876,13 @@ class Bus:
             self.in_flight = None
             self.echo.drop_held_echo(flight)
             self._tell_skipped(device)  # (its own bytes, told before it goes)
-            leaving = self.left.leaving(flight, self._sent)
+            leaving = self.left.leaving(flight, self._sent, self.piece_slack_s)
             self.quiet_until = max(self.quiet_until, leaving.until)
         # its requests that timed out may still be answered late, before the answer in flight
         # (a device answers in order): those answers are nobody's too, beside those of others
         # that left
         after = float("-inf") if leaving is None else leaving.late_until
-        left = self.left.owed(device, unanswered, self._sent, after)
+        left = self.left.owed(device, unanswered, self._sent, self.piece_slack_s, after)
         if self.transport == "rtu" and device.owed and not left:
             owed = self.left_owed.get(device.unit, 0) + device.owed
             self.left_owed[device.unit] = min(owed, DOWN_AFTER_TIMEOUTS)
@@ -1224,7 +1223,7 @@ class Bus:
             # been in flight (``_arriving``): the rest of its frame is still that answer, and
             # so is the rest of one begun late (which of them it answers shows once it is whole)
             end = now + self.silence_s + self.link.awaited_bytes() * self.char_s
-            end += ARRIVAL_SLACK_S
+            end += self.piece_slack_s
             later = self.left.arriving(now, end)
             if later:
                 # the device of its unit id waits as long as the answer may still come
@@ -1455,7 +1454,7 @@ class Bus:
         if not device.unit and flight.expected.rtu:
             # a read at unit 0: another device's answer to it may follow, begun within its
             # timeout (``StrayFrames.second_answer``)
-            until = flight.sent_at + self.request_wire_s + device.timeout_s + ARRIVAL_SLACK_S
+            until = flight.sent_at + self.request_wire_s + device.timeout_s + self.piece_slack_s
             self._broadcast = (flight, frame[0], until + flight.expected.size * self.char_s)
         # (a read's answer is no write's copy: no call on the reads' path)
         copied = flight.expected.write and self.echo.write_copied(flight, frame, now)

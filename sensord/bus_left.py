@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 
 from sensord.bus_device import _Device, _Exchange
 from sensord.formats.modbus import MAX_FRAME_BYTES, Response
-from sensord.modbus_timing import ARRIVAL_SLACK_S
 
 __all__ = ["LEFT_KEPT", "TRANSACTIONS_KEPT", "LeftExchange", "LeftExchanges"]
 
@@ -89,11 +88,12 @@ class LeftExchanges:
         self.silence_s = silence_s
         self.kept: list[LeftExchange] = []
 
-    def leaving(self, flight: _Exchange, sent: int) -> LeftExchange:
+    def leaving(self, flight: _Exchange, sent: int, slack_s: float) -> LeftExchange:
         """``flight`` as the exchange of a device that leaves: awaited until it would have
         timed out, and the silence after; its late answer until the device's drain after
         that timeout would have ended (over Modbus TCP, for as long as a device's own late
-        reply would be taken: see :class:`LeftExchange`)."""
+        reply would be taken: see :class:`LeftExchange`). ``slack_s`` is the port's
+        (``Bus.piece_slack_s``, see :meth:`late_limit`)."""
         device = flight.device
         until = flight.deadline + self.silence_s
         if self.transport == "tcp":
@@ -108,15 +108,18 @@ class LeftExchanges:
             )
         late_until = max(until, flight.sent_at + device.late_s + self.silence_s)
         late_until += device.timeout_s
-        limit = self.late_limit(late_until, device.timeout_s)
+        limit = self.late_limit(late_until, device.timeout_s, slack_s)
         return LeftExchange(
             device.unit, flight.transaction_id, until, late_until, limit, device.timeout_s
         )
 
-    def late_limit(self, late_until: float, timeout_s: float) -> float:
+    def late_limit(self, late_until: float, timeout_s: float, slack_s: float) -> float:
         """The ``late_limit`` of an RTU left exchange awaited until ``late_until``, of a
-        device whose timeout is ``timeout_s`` (see :class:`LeftExchange`)."""
-        frame_s = MAX_FRAME_BYTES * self.char_s + self.silence_s + ARRIVAL_SLACK_S
+        device whose timeout is ``timeout_s`` (see :class:`LeftExchange`), on a port whose
+        adapter may hold the rest of a frame ``slack_s`` past its time on the wire
+        (``Bus.piece_slack_s``): a longest frame begun by ``late_until`` has been read whole
+        by then."""
+        frame_s = MAX_FRAME_BYTES * self.char_s + self.silence_s + slack_s
         return late_until + max(timeout_s, frame_s)
 
     @staticmethod
@@ -172,7 +175,12 @@ class LeftExchanges:
         return left
 
     def owed(
-        self, device: _Device, unanswered: list[int], sent: int, after: float = float("-inf")
+        self,
+        device: _Device,
+        unanswered: list[int],
+        sent: int,
+        slack_s: float,
+        after: float = float("-inf"),
     ) -> list[LeftExchange]:
         """The exchanges of ``device``, which leaves, whose requests timed out and whose
         answers may still come late, as left exchanges (``until`` now): on RTU one for each
@@ -185,14 +193,15 @@ class LeftExchanges:
         first, while its read after it is in flight). Awaited no longer, the debt is the bus's
         (``Bus.left_owed``), awaited by nothing. Over Modbus TCP its requests unanswered on
         the connection, by their transaction ids ``unanswered``, as long as its own late
-        replies would be taken (see :class:`LeftExchange`)."""
+        replies would be taken (see :class:`LeftExchange`). ``slack_s`` is the port's (see
+        :meth:`late_limit`)."""
         now = self._clock()
         if self.transport == "rtu":
             late_until = max(device.drain_until, after)
             if not device.owed or late_until <= now:
                 return []
             timeout_s = device.timeout_s
-            limit = self.late_limit(late_until, timeout_s)
+            limit = self.late_limit(late_until, timeout_s, slack_s)
             return [
                 LeftExchange(device.unit, 0, now, late_until, limit, timeout_s)
                 for _ in range(device.owed)

@@ -4,7 +4,7 @@ An FTDI adapter hands what the line carried over at its latency timer, 16 ms by 
 (FTDI application note AN232B-04), a CH340 in its own packets: the pieces of one answer come
 apart by far more than the line's 3.5-character silence. After a device's timeout, its late
 answer may begin while no exchange is in flight; the bus holds the line for the rest of that
-frame and the time an adapter holds it (``ARRIVAL_SLACK_S``, as the wait for an answer in
+frame and the time an adapter holds it (the port's slack, as the wait for an answer in
 flight and ``sensord modbus read`` have it), so that the next request does not go out before
 the late answer's last piece has come: RS-485 is half duplex, and that piece would collide
 with the request, or be read inside the next exchange.
@@ -16,23 +16,37 @@ with the kernel's layout, ``test_adapter_facts.fake_adapter``), a serial server'
 learns it from answers read in pieces). pymodbus-dev/pymodbus#880 ("Data is sent in batches
 every 16 ms") is the default timer's; FTDI's AN232B-04 ("Adjusting the Receive Buffer Latency
 Timer") allows 1 to 255 ms, and converters and udev rules set other values. A frame that never
-completes (a unit cut off mid-answer) holds the line no longer than that wait.
+completes (a unit cut off mid-answer) holds the line no longer than that wait, and a device
+path opened again (another adapter plugged in) learns it afresh. The same slack covers the
+answers nobody awaits but the bus still reads whole: those of a device a reload removed
+(its left exchange, up to its ``late_limit``) and a second device's answer to a read at unit
+0 (``Bus._broadcast``).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from harness.config import load_sensors as load
 from harness.pty import PtyPair, SymlinkedPty, symlinked_pty
 from structlog.testing import capture_logs
 from test_adapter_facts import fake_adapter
 from test_local_echo import ServedLine
 from test_modbus import device, latest
-from test_modbus_line import HandBus, HandLine, read_reply, read_request
+from test_modbus_line import (
+    HandBus,
+    HandLine,
+    meter_at_9600,
+    read_reply,
+    read_request,
+    reload_meter_at_9600,
+)
 
 from sensord.modbus_timing import ARRIVAL_SLACK_S, NETWORK_SLACK_S, PIECE_MARGIN_S
+from sensord.sensor import SensorRuntime
 
 ONE = [{"name": "v", "table": "holding", "address": 0}]
 
@@ -330,3 +344,127 @@ def test_a_replaced_adapter_s_slack_is_its_own_not_the_one_learnt_from_the_adapt
             assert hand.values("b")["v"] == (5.0, 5.0, 1)
         finally:
             hand.close()
+
+
+def test_the_answer_of_a_device_that_left_in_an_ftdi_s_pieces_is_nobody_s(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """A reload changes a meter at 9600 baud while its read is in flight, on a port that is
+    an FTDI adapter at 64 ms. The left meter's late answer begins 3 ms before the last time
+    it may come (its left exchange's ``late_until``), 4 of its 7 bytes handed over then and
+    the other 3 one latency timer later: the answer is the left meter's, nobody's, and the
+    meter that replaced it is asked once the drain after that answer is over, its own answer
+    read, nothing counted against it. (Before, the left exchange was awaited for the rest of
+    a frame begun and ARRIVAL_SLACK_S, 50 ms, whatever the adapter: its time ran out 7 ms
+    before the last piece came, and the answer was a frame of the replacement's unit id
+    nobody asked for.)"""
+    hand = HandBus(
+        pty_pair, meter_at_9600(pty_pair.path, 0), sys_root=ftdi_sysfs(tmp_path, pty_pair, 64)
+    )
+    try:
+        assert hand.tick(100.0) == read_request(2, 0, 1)
+        late_until = reload_meter_at_9600(hand, pty_pair.path)
+        answer = read_reply(2, [20])
+        first = late_until - 0.003
+        hand.receive(first, answer[:4], look=False)
+        end = first + 0.064
+        assert end > first + hand.bus.silence_s + 3 * hand.bus.char_s + ARRIVAL_SLACK_S
+        hand.receive(end, answer[4:], look=False)
+        assert hand.bus.left.kept == []  # the left meter's answer
+        at = end
+        while not hand.tick(at):
+            at = round(at + 0.005, 6)
+        assert end + 0.2 <= at < end + 0.21, at - end
+        assert hand.receive(at + 0.01, read_reply(2, [21])) == b""
+        assert hand.values("m") == {"v": (21.0, 21.0, 1)}
+        assert hand.counters("m").errors == dict.fromkeys(hand.counters("m").errors, 0)
+    finally:
+        hand.close()
+
+
+def test_a_longest_left_answer_begun_in_its_time_is_awaited_for_the_ftdi_s_last_piece(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """A meter at 115200 baud with a 50 ms timeout is changed by a reload while its read is in
+    flight, on an FTDI adapter at 64 ms. Its late answer of 125 registers (255 bytes, 22 ms on
+    the wire) begins 1 ms before the last time it may come: the adapter hands it over in full
+    62-byte packets as the line fills them (FTDI AN232B-04: 64-byte packets, 2 of them status)
+    and its last 7 bytes one latency timer after the packet before. The left exchange is
+    awaited up to its ``late_limit``, by when a longest frame begun in its time has been read
+    whole: the wire time of 256 bytes, the silence and the port's slack (68 ms), so the answer
+    is the left meter's, nobody's, not a frame nobody asked for of the meter that replaced it.
+    (On the variant whose late limit has ARRIVAL_SLACK_S, 50 ms, the limit ends 5 ms before
+    the last piece and the answer is counted ``unasked`` for the replacement.)"""
+
+    def meter(address: int) -> dict[str, Any]:
+        registers = [{"name": "v", "table": "holding", "address": address}]
+        table = device("m", pty_pair.path, 2, registers, timeout_s=0.05, interval_s=30.0)
+        return {**table, "serial": {"baudrate": 115200}}
+
+    hand = HandBus(pty_pair, meter(0), sys_root=ftdi_sysfs(tmp_path, pty_pair, 64))
+    try:
+        assert hand.tick(100.0) == read_request(2, 0, 1)
+        runtime = SensorRuntime(load(meter(1)).sensors[0], clock=hand.clock)
+        hand.bus.remove("m")
+        hand.bus.add(runtime)
+        hand.runtimes["m"] = runtime
+        [left] = hand.bus.left.kept
+        answer = read_reply(2, list(range(125)))
+        assert len(answer) == 255
+        first = left.late_until - 0.001
+        packet_s = 62 * hand.bus.char_s
+        pieces = [(first + i * packet_s, answer[62 * i : 62 * i + 62]) for i in range(4)]
+        pieces.append((pieces[-1][0] + 0.064, answer[248:]))
+        last = pieces[-1][0]
+        # after a longest frame's time (256 bytes and the silence) and ARRIVAL_SLACK_S past
+        # the last time the answer may come, before that time and the 64 ms timer's slack
+        frame_s = 256 * hand.bus.char_s + hand.bus.silence_s
+        assert left.late_until + frame_s + ARRIVAL_SLACK_S < last
+        assert last < left.late_until + frame_s + 0.064 + PIECE_MARGIN_S
+        for at, piece in pieces:
+            hand.receive(at, piece, look=False)
+        assert hand.bus.left.kept == []  # the left meter's answer
+        counters = hand.counters("m")
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+        at = last
+        while not hand.tick(at):
+            at = round(at + 0.005, 6)
+        assert hand.receive(at + 0.002, read_reply(2, [21])) == b""
+        assert hand.values("m") == {"v": (21.0, 21.0, 1)}
+        assert counters.errors == dict.fromkeys(counters.errors, 0)
+    finally:
+        hand.close()
+
+
+def test_a_second_answer_to_a_read_at_unit_0_in_an_ftdi_s_pieces_is_told_as_one(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """A BMS read at unit 0 (``broadcast_reads``, libmodbus issue 153: every device that
+    answers such reads answers each) on an FTDI adapter at 64 ms: its answer comes, and a
+    second device's answer begins 1 ms before the read's timeout is over, its last 3 bytes
+    handed over one latency timer after its first 4. It is the second device's answer to
+    that read, begun within its timeout and read whole as late as the adapter holds it:
+    counted ``unit`` for the BMS and told naming both unit ids. (Before, a second answer was
+    looked for until ARRIVAL_SLACK_S, 50 ms, after its time on the wire, whatever the
+    adapter: this one was whole 6 ms after that, and went uncounted and untold.)"""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    hand = HandBus(pty_pair, bms, sys_root=ftdi_sysfs(tmp_path, pty_pair, 64))
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(0, 0, 1)
+            assert hand.receive(100.02, read_reply(1, [1000])) == b""
+            assert hand.values("bms")["v"] == (1000.0, 1000.0, 1)
+            bus = hand.bus
+            other = read_reply(3, [3000])
+            first = 100.0 + bus.request_wire_s + 0.3 - 0.001
+            hand.receive(first, other[:4], look=False)
+            last = first + 0.064
+            assert last > 100.0 + bus.request_wire_s + 0.3 + 7 * bus.char_s + ARRIVAL_SLACK_S
+            hand.receive(last, other[4:], look=False)
+        counters = hand.counters("bms")
+        assert counters.errors == dict.fromkeys(counters.errors, 0) | {"unit": 1}
+        told = [e for e in logs if e["event"] == "two devices answered a read at unit 0"]
+        assert [(e["answered_as"], e["also_answered"]) for e in told] == [(1, 3)]
+    finally:
+        hand.close()
