@@ -297,9 +297,10 @@ class Bus:
         #: begun holds the line
         self._piece_hold: tuple[float, float, float, float] | None = None
         #: RTU: how much later than its time on the wire the rest of a frame begun may be
-        #: read (``port_slack``): the adapter's latency timer where sysfs tells it (read at
-        #: each open from ``sys_root``), a network's, else ARRIVAL_SLACK_S; raised to the
-        #: widest spacing seen between the pieces of one sound frame (``_pieces_apart``)
+        #: read (``port_slack``): the adapter's latency timer or a UART's receive timeout
+        #: where sysfs tells it (read at each open from ``sys_root``), a network's, else
+        #: ARRIVAL_SLACK_S; raised to the widest spacing seen between the pieces of one sound
+        #: frame (``_pieces_apart``)
         self._sys_root = sys_root
         self.piece_slack_s = adapter_slack_s(None, network=self._address.kind == "network")
         self._pieces_apart_s = 0.0
@@ -1297,24 +1298,30 @@ class Bus:
     def _adapter_latency(self) -> None:
         """The slack of the port's adapter as sysfs tells it (:func:`~sensord.port_slack.
         port_slack`: an FTDI chip's ``latency_timer``, 1 to 255 ms, 16 by default, and
-        :data:`~sensord.modbus_timing.PIECE_MARGIN_S`; else ARRIVAL_SLACK_S), logged with the
-        file when what was read changes. Read at each open of a device path, which may be
-        another adapter (a replug) or set anew (a udev rule): the pieces seen apart before
-        were the adapter's that was there then, and are learnt afresh."""
+        :data:`~sensord.modbus_timing.PIECE_MARGIN_S`; a UART of the board's receive timeout
+        and that margin; else ARRIVAL_SLACK_S), logged with the file when what was read
+        changes. Read at each open of a device path, which may be another adapter (a replug)
+        or set anew (a udev rule): the pieces seen apart before were the adapter's that was
+        there then, and are learnt afresh."""
         slack = port_slack(self.port, self.char_s, network=False, sys_root=self._sys_root)
         self.piece_slack_s = slack.slack_s
         self._pieces_apart_s = 0.0
-        if slack.latency_timer_ms is None:
+        if slack.latency_timer_ms is None and not slack.driver:
             self._slack_read = None
             return
-        if self._slack_read != slack:
-            self._slack_read = slack
+        if self._slack_read == slack:
+            return
+        self._slack_read = slack
+        wait_ms = round(self.piece_slack_s * 1000, 1)
+        if slack.latency_timer_ms is not None:
             self.log.info(
                 "adapter's latency timer read",
                 file=slack.file,
                 latency_timer_ms=slack.latency_timer_ms,
-                wait_ms=round(self.piece_slack_s * 1000, 1),
+                wait_ms=wait_ms,
             )
+        else:
+            self.log.info("port is a UART", device=slack.file, driver=slack.driver, wait_ms=wait_ms)
 
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
         """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""

@@ -2,14 +2,15 @@
 (:func:`char_s`), and the silence between frames (:func:`silence_s`: 3.5 character times,
 :data:`FAST_SILENCE_S` above 19200 baud). The bus (:mod:`sensord.bus`) times its exchanges
 with them, ``sensord modbus read`` (:mod:`sensord.probe`) its requests; a reply on its way
-is read until :data:`ARRIVAL_SLACK_S` after the rest of it can have come (on the bus, the
-port's own slack, :func:`adapter_slack_s`: an FTDI latency timer that sysfs tells, a
-network's, raised to the spacing seen between a frame's pieces). Both wait as long
-after a request that timed out (its device's drain, at most :data:`LATE_DRAIN_TIMEOUTS` of
-its timeouts for a late answer to come; the probe no longer than its limit while frames of
-the device keep coming, :func:`sensord.probe_wire.drain_limit_s`) and after bytes nobody
-asked for (the line's silence after them, while they have not kept it busy for
-:data:`LINE_BUSY_LIMIT_S`)."""
+is read until the port's slack after the rest of it can have come (both read it with
+:func:`sensord.port_slack.port_slack`: an FTDI latency timer that sysfs tells,
+:func:`adapter_slack_s`; a UART's receive timeout, :func:`uart_slack_s`; a network's; else
+:data:`ARRIVAL_SLACK_S`; on the bus raised to the spacing seen between a frame's pieces).
+Both wait as long after a request that timed out (its device's drain, at most
+:data:`LATE_DRAIN_TIMEOUTS` of its timeouts for a late answer to come; the probe no longer
+than its limit while frames of the device keep coming,
+:func:`sensord.probe_wire.drain_limit_s`) and after bytes nobody asked for (the line's
+silence after them, while they have not kept it busy for :data:`LINE_BUSY_LIMIT_S`)."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ __all__ = [
     "MAX_PIECE_SLACK_S",
     "NETWORK_SLACK_S",
     "PIECE_MARGIN_S",
+    "UART_TIMEOUT_CHARS",
     "adapter_slack_s",
     "char_s",
     "silence_s",
+    "uart_slack_s",
 ]
 
 #: The silence between frames above 19200 baud (the Modbus serial line specification fixes it
@@ -52,6 +55,14 @@ PIECE_MARGIN_S = 0.004
 #: the host delays by 40 ms at least (Linux ``TCP_DELACK_MIN``, HZ/25; Nagle's algorithm on
 #: the server's side).
 NETWORK_SLACK_S = 0.1
+
+#: How many character times after the last byte a UART with a receive FIFO hands over bytes
+#: that stay under its trigger level, at most: a 16550's character timeout comes after 4
+#: (4.4 at 8N1, the timeout being 4 characters and 12 bits), a PL011's receive timeout after
+#: 32 bit times (PrimeCell UART TRM, UARTRTINTR), an i.MX UART's ageing timer after 8
+#: (i.MX reference manuals, USR1 AGTIM: "idle for a time of 8 characters"). The kernel
+#: passes what it read on to the tty in a work item (PIECE_MARGIN_S covers it).
+UART_TIMEOUT_CHARS = 8
 
 #: The most that the pieces of sound frames seen further apart than a port's slack raise it
 #: to: an FTDI latency timer goes up to 255 ms (AN232B-04); longer pauses are no adapter's.
@@ -98,3 +109,10 @@ def adapter_slack_s(latency_timer_ms: int | None, *, network: bool) -> float:
     if latency_timer_ms is None:
         return ARRIVAL_SLACK_S
     return latency_timer_ms / 1000 + PIECE_MARGIN_S
+
+
+def uart_slack_s(char_s: float) -> float:
+    """How much later than its time on the wire the rest of a frame begun may be read from a
+    UART of the board (no USB adapter's latency): its receive timeout,
+    :data:`UART_TIMEOUT_CHARS` characters of ``char_s``, and :data:`PIECE_MARGIN_S`."""
+    return UART_TIMEOUT_CHARS * char_s + PIECE_MARGIN_S

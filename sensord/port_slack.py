@@ -6,9 +6,14 @@ for the rest of an answer that came in pieces.
 * An FTDI adapter's ``latency_timer`` file (1 to 255 ms): the chip holds what it received
   until its timer runs out (FTDI AN232B-04), so the rest comes that long and
   :data:`~sensord.modbus_timing.PIECE_MARGIN_S` after its wire time at most.
+* A UART of the board or a PCI card (a tty whose sysfs device has no USB device above it,
+  bound to one of :data:`UART_DRIVERS`): the chip's receive FIFO hands bytes that stay under
+  its trigger level over once the line has been idle for its receive timeout, at most
+  :data:`~sensord.modbus_timing.UART_TIMEOUT_CHARS` character times
+  (:func:`~sensord.modbus_timing.uart_slack_s`); no latency timer holds them.
 * A network port (``socket://``, ``rfc2217://``): a serial server's packets,
   :data:`~sensord.modbus_timing.NETWORK_SLACK_S`.
-* Anything else (a UART of the board; a CH340, CP210x or PL2303 adapter, whose chip packs
+* Anything else (a CH340, CP210x or PL2303 adapter, whose chip packs
   bytes as its firmware does and whose driver has no file for it; a tty sysfs does not know):
   :data:`~sensord.modbus_timing.ARRIVAL_SLACK_S`.
 """
@@ -18,20 +23,41 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from sensord.modbus_timing import ARRIVAL_SLACK_S, adapter_slack_s
+from sensord.modbus_timing import ARRIVAL_SLACK_S, adapter_slack_s, uart_slack_s
 from sensord.ports import SYS_ROOT, adapter_facts
 
-__all__ = ["PortSlack", "port_slack"]
+__all__ = ["UART_DRIVERS", "PortSlack", "port_slack"]
+
+#: The Linux drivers of UARTs with a receive FIFO and a receive timeout, by the name sysfs
+#: gives their driver link: the 8250 family (``serial8250`` for the legacy and platform ports,
+#: ``serial`` for PNP and PCI ones, ``of_serial`` for those of a device tree, ``dw-apb-uart``
+#: for DesignWare's 16550 of Allwinner (sunxi), Rockchip and Intel boards,
+#: ``bcm2835-aux-uart`` for the Raspberry Pi's mini UART), ARM's PL011 (``uart-pl011``, the
+#: Raspberry Pi's ttyAMA0, and ``sbsa-uart``), and NXP's i.MX UART (``IMX-uart``, ttymxc).
+UART_DRIVERS = frozenset(
+    {
+        "serial8250",
+        "serial",
+        "of_serial",
+        "dw-apb-uart",
+        "bcm2835-aux-uart",
+        "uart-pl011",
+        "sbsa-uart",
+        "IMX-uart",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
 class PortSlack:
     """How much later than its time on the wire the rest of a frame begun may be read on a
     port (``slack_s``), and what sysfs told of its adapter: the FTDI ``latency_timer`` read
-    (None: none), and the sysfs ``file`` it came from."""
+    (None: none) or the ``driver`` of a UART (""), and the sysfs ``file`` it came from (a
+    UART's: its tty's ``device``)."""
 
     slack_s: float
     latency_timer_ms: int | None = None
+    driver: str = ""
     file: str = ""
 
     def told(self) -> str | None:
@@ -39,6 +65,8 @@ class PortSlack:
         wait = f"waiting {self.slack_s * 1000:.0f} ms for an answer's pieces"
         if self.latency_timer_ms is not None:
             return f"FTDI latency_timer {self.latency_timer_ms} ms ({self.file}): {wait}"
+        if self.driver:
+            return f"UART of driver {self.driver} ({self.file}), no adapter's latency: {wait}"
         if self.slack_s != ARRIVAL_SLACK_S:
             return f"network port: {wait}"
         return None
@@ -60,4 +88,6 @@ def port_slack(port: str, char_s: float, *, network: bool, sys_root: str = SYS_R
             latency_timer_ms=facts.latency_timer_ms,
             file=os.path.join(device, "latency_timer"),
         )
+    if facts.driver in UART_DRIVERS and not facts.vid_pid:
+        return PortSlack(uart_slack_s(char_s), driver=facts.driver, file=device)
     return PortSlack(ARRIVAL_SLACK_S)

@@ -13,6 +13,8 @@ from test_uart import supporting_device
 
 from sensord import cli_check
 from sensord.config import parse_config
+from sensord.modbus_timing import ARRIVAL_SLACK_S, PIECE_MARGIN_S, UART_TIMEOUT_CHARS
+from sensord.port_slack import port_slack
 from sensord.ports import (
     adapter_facts,
     format_ports,
@@ -163,3 +165,69 @@ def test_the_driver_above_the_serial_cores_port_device(tmp_path: Path) -> None:
     (tty_class / "device").symlink_to(port)
     facts = adapter_facts("/dev/ttyS0", sys_root=str(tmp_path))
     assert (facts.driver, facts.vid_pid, facts.latency_timer_ms) == ("serial", "", None)
+
+
+def fake_uart(sys_root: Path, tty: str, driver: str, bus: str = "platform") -> None:
+    """``tty`` on a UART of the board, as sysfs shows it: /sys/class/tty/TTY/device is the
+    UART's own device (a platform or AMBA device of the SoC, no USB device above it), its
+    ``driver`` link to the UART driver."""
+    uart = sys_root / "devices" / "platform" / "soc" / f"fe201000.{tty}"
+    uart.mkdir(parents=True)
+    drivers = sys_root / "bus" / bus / "drivers" / driver
+    drivers.mkdir(parents=True, exist_ok=True)
+    (uart / "driver").symlink_to(os.path.relpath(drivers, uart))
+    tty_class = sys_root / "class" / "tty" / tty
+    tty_class.mkdir(parents=True)
+    (tty_class / "device").symlink_to(os.path.relpath(uart, tty_class))
+
+
+@pytest.mark.parametrize(
+    ("driver", "bus"),
+    [("serial8250", "platform"), ("uart-pl011", "amba"), ("IMX-uart", "platform")],
+)
+def test_a_uart_of_the_board_waits_for_its_receive_timeout_not_an_adapter_s(
+    tmp_path: Path, driver: str, bus: str
+) -> None:
+    """ttyS0 (8250), ttyAMA0 (PL011) and ttymxc0 (i.MX) hold no bytes for a latency timer: the
+    rest of a frame begun is read at most a receive timeout after it (UART_TIMEOUT_CHARS, 8
+    characters, the i.MX's ageing timer and past a 16550's 4 and a PL011's 32 bits) and
+    PIECE_MARGIN_S: 12.3 ms at 9600 baud (8N1), 70.7 ms at 1200."""
+    fake_uart(tmp_path, "ttyS0", driver, bus)
+    char = 10 / 9600
+    slack = port_slack("/dev/ttyS0", char, network=False, sys_root=str(tmp_path))
+    assert slack.driver == driver
+    assert slack.slack_s == pytest.approx(UART_TIMEOUT_CHARS * char + PIECE_MARGIN_S)
+    assert round(slack.slack_s * 1000, 1) == 12.3
+    slow = port_slack("/dev/ttyS0", 10 / 1200, network=False, sys_root=str(tmp_path))
+    assert round(slow.slack_s * 1000, 1) == 70.7
+    assert slack.told() == (
+        f"UART of driver {driver} ({tmp_path}/class/tty/ttyS0/device), no adapter's latency: "
+        "waiting 12 ms for an answer's pieces"
+    )
+
+
+@pytest.mark.parametrize(
+    ("driver", "vid", "pid"),
+    [("ch341-uart", "1a86", "7523"), ("cp210x", "10c4", "ea60"), ("pl2303", "067b", "2303")],
+)
+def test_usb_adapters_without_a_latency_timer_keep_the_fixed_slack(
+    tmp_path: Path, driver: str, vid: str, pid: str
+) -> None:
+    """A CH340, CP210x or PL2303 adapter has no latency_timer file (its chip packs what it
+    received as its firmware does): ARRIVAL_SLACK_S, and the probe says nothing of it. So
+    does a tty bound to a driver not known as a UART's (a Moxa NPort's real tty driver)."""
+    fake_adapter(tmp_path, "ttyUSB0", driver=driver, vid=vid, pid=pid, latency_ms=None)
+    slack = port_slack("/dev/ttyUSB0", 10 / 9600, network=False, sys_root=str(tmp_path))
+    assert (slack.slack_s, slack.told()) == (ARRIVAL_SLACK_S, None)
+    fake_uart(tmp_path, "ttyr00", "npreal2")
+    other = port_slack("/dev/ttyr00", 10 / 9600, network=False, sys_root=str(tmp_path))
+    assert (other.slack_s, other.told()) == (ARRIVAL_SLACK_S, None)
+
+
+def test_a_uart_behind_the_serial_cores_port_device_is_one(tmp_path: Path) -> None:
+    """Kernel 6.5 and later: ttyS0's device is the serial core's port, the 8250 driver bound
+    two levels above it (``adapter_facts`` finds it): a UART's slack all the same."""
+    test_the_driver_above_the_serial_cores_port_device(tmp_path)
+    slack = port_slack("/dev/ttyS0", 10 / 9600, network=False, sys_root=str(tmp_path))
+    assert slack.driver == "serial"
+    assert slack.slack_s == pytest.approx(UART_TIMEOUT_CHARS * 10 / 9600 + PIECE_MARGIN_S)

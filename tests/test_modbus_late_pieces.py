@@ -33,7 +33,7 @@ import pytest
 from harness.config import load_sensors as load
 from harness.pty import PtyPair, SymlinkedPty, symlinked_pty
 from structlog.testing import capture_logs
-from test_adapter_facts import fake_adapter
+from test_adapter_facts import fake_adapter, fake_uart
 from test_local_echo import ServedLine
 from test_modbus import device, latest
 from test_modbus_line import (
@@ -45,7 +45,12 @@ from test_modbus_line import (
     reload_meter_at_9600,
 )
 
-from sensord.modbus_timing import ARRIVAL_SLACK_S, NETWORK_SLACK_S, PIECE_MARGIN_S
+from sensord.modbus_timing import (
+    ARRIVAL_SLACK_S,
+    NETWORK_SLACK_S,
+    PIECE_MARGIN_S,
+    UART_TIMEOUT_CHARS,
+)
 from sensord.sensor import SensorRuntime
 
 ONE = [{"name": "v", "table": "holding", "address": 0}]
@@ -466,5 +471,35 @@ def test_a_second_answer_to_a_read_at_unit_0_in_an_ftdi_s_pieces_is_told_as_one(
         assert counters.errors == dict.fromkeys(counters.errors, 0) | {"unit": 1}
         told = [e for e in logs if e["event"] == "two devices answered a read at unit 0"]
         assert [(e["answered_as"], e["also_answered"]) for e in told] == [(1, 3)]
+    finally:
+        hand.close()
+
+
+def test_a_frame_cut_off_on_a_uart_of_the_board_holds_the_line_for_its_receive_timeout(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """The port is the board's 8250 UART (ttyS0 as sysfs shows it: a platform device bound to
+    serial8250, no USB device above it): no latency timer holds its bytes, only its FIFO's
+    receive timeout (UART_TIMEOUT_CHARS). Unit 1's late answer cut off after 4 bytes holds
+    the line for the rest's time, the silence, that timeout and PIECE_MARGIN_S (12 ms at 9600
+    baud) and unit 2's read goes then; the bus logs the UART it read. (Before: ARRIVAL_SLACK_S,
+    50 ms, on every port sysfs showed no latency timer of: no request at the bound.)"""
+    fake_uart(tmp_path, os.path.basename(os.path.realpath(pty_pair.path)), "serial8250")
+    with capture_logs() as logs:
+        hand = two_units(pty_pair, str(tmp_path))
+    try:
+        [read] = [e for e in logs if e["event"] == "port is a UART"]
+        assert (read["driver"], read["wait_ms"]) == ("serial8250", 12.3)
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        assert hand.tick(100.209) == b""
+        hand.receive(100.2095, read_reply(1, [7])[:4], look=False)
+        bus = hand.bus
+        rest = 100.2095 + bus.silence_s + 3 * bus.char_s
+        free = rest + UART_TIMEOUT_CHARS * bus.char_s + PIECE_MARGIN_S
+        assert free < rest + ARRIVAL_SLACK_S - 0.03
+        assert hand.tick(free - 0.0005) == b""
+        assert hand.tick(free + 0.0005) == read_request(2, 0, 1)
+        hand.receive(free + 0.01, read_reply(2, [5]), look=False)
+        assert hand.values("b")["v"] == (5.0, 5.0, 1)
     finally:
         hand.close()
