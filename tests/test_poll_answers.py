@@ -191,23 +191,24 @@ def test_an_answer_whose_rest_comes_after_the_next_request_is_still_dropped() ->
     """A polled MH-Z19 whose third answer comes in three pieces: 2 bytes 70 ms before the
     next poll is due (read at once), 3 bytes 40 ms before it (in the kernel during the pause
     when the poll comes due, and read before the request) and the last 4 bytes 20 ms after
-    the next request, whose own answer comes 100 ms after it as every other one does. The
-    answer's start is dropped at that request, never joined with its rest into a frame taken
-    as the next poll's answer: that poll is counted unanswered, the answers around it are all
-    taken, and the split answer's value is never published."""
+    the device read the next request, whose own answer comes 100 ms after it as every other
+    one does. The answer's start is dropped at that request, never joined with its rest into
+    a frame taken as the next poll's answer: that poll is counted unanswered, the answers
+    around it are all taken, and the split answer's value is never published. The rest is
+    the device's answer to reading the next request, not a time after the request before:
+    a loaded host that runs the reader late writes that request late, and the rest then
+    still comes after it, as on a device whose answer straddles the request."""
     read = command_bytes("mhz19", "read")
+    split = mhz19_reply(502)
     with PtyPair() as pair:
 
         def answer(n: int) -> Schedule:
             reply = mhz19_reply(500 + n)
-            if n != 2:
-                return [(0.1, reply)]
-            late = INTERVAL_S + 0.02
-            return [
-                (INTERVAL_S - 0.07, reply[:2]),
-                (INTERVAL_S - 0.04, reply[2:5]),
-                (late, reply[5:]),
-            ]
+            if n == 2:
+                return [(INTERVAL_S - 0.07, split[:2]), (INTERVAL_S - 0.04, split[2:5])]
+            if n == 3:
+                return [(0.02, split[5:]), (0.1, reply)]
+            return [(0.1, reply)]
 
         device = Device(pair, read[-1:], answer)
         config = load(
