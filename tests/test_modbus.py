@@ -35,6 +35,7 @@ from harness.modbus import (
     rtu_frame,
     run_reader_until,
 )
+from harness.modbus_devices import ModbusDevices
 from harness.pty import Rfc2217Server, SymlinkedPty, pty_numbers_held, wait_readable
 from harness.replay import counts, replay_counts
 from hypothesis import assume, given
@@ -710,24 +711,32 @@ def test_a_device_that_keeps_going_down_and_answering_again_is_logged_once_a_min
     assert all(e["unit"] == 1 for e in ups[1:])
 
 
+#: How long the dead unit's neighbours' server may take to answer past what it takes on a
+#: steady host, as ``test_modbus_ten_devices.TURNAROUND_S`` measured it: what an answer takes
+#: beyond it is the time the host held the devices' process back.
+DEVICE_TURNAROUND_S = 0.01
+
+
 @pytest.mark.slow
 def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
     """Devices polled every 0.1 s and 0.3 s keep their intervals beside a dead unit. The
-    relay and the server keep their time (``harness.host_lag.keep_time``), the reader loop
-    runs in the test's thread: a play in which the host kept that loop waiting for a CPU
-    more than 0.3 s of the run is played again, and the last play's polls are counted
-    against the intervals but for those that wait took."""
+    server and the relay run in a process of their own (``harness.modbus_devices``, which
+    keeps the dead unit's requests from the server), the reader loop in the test's thread:
+    what the run measures is sensord's loop, not the devices taking the interpreter from it.
+    A play in which the host kept that loop waiting for a CPU, and the devices' answers past
+    their time, more than 0.3 s in all is played again, and the last play's polls are counted
+    against the intervals but for those that time took; the neighbours' timeouts are the
+    answers the devices' process gave after their timeout, none on a steady host."""
 
-    def scenario() -> tuple[tuple[dict[str, Any], float], HostLag]:
-        with (
-            PtyRelay(silent_units=[9]) as relay,
-            ModbusServer([1, 2], "serial", relay.far.path) as server,
-        ):
-            server.set(1, "input", 0, [111])
-            server.set(2, "holding", 4, words_of("float32", 21.5, "big", "big"))
+    def scenario() -> tuple[tuple[dict[str, Any], float, list[float]], float]:
+        values = [
+            (1, "input", 0, [111]),
+            (2, "holding", 4, words_of("float32", 21.5, "big", "big")),
+        ]
+        with ModbusDevices([1, 2], values, silent=[9]) as devices:
             fast = device(
                 "fast",
-                relay.near.path,
+                devices.path,
                 1,
                 [{"name": "a", "table": "input", "address": 0}],
                 interval_s=0.1,
@@ -735,7 +744,7 @@ def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
             )
             slow = device(
                 "slow",
-                relay.near.path,
+                devices.path,
                 2,
                 [{"name": "t", "ref": "40005", "type": "float32"}],
                 interval_s=0.3,
@@ -743,7 +752,7 @@ def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
             )
             dead = device(
                 "dead",
-                relay.near.path,
+                devices.path,
                 9,
                 [{"name": "x", "table": "input", "address": 0}],
                 interval_s=0.1,
@@ -764,27 +773,34 @@ def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
                     "runtimes": {n: reader.sensors[n] for n in ("fast", "slow", "dead")},
                     "latest": {n: latest(reader.sensors[n]) for n in ("fast", "slow", "dead")},
                     "states": {n: reader.sensors[n].state for n in ("fast", "slow", "dead")},
-                    "fast": spans.span("fast"),
-                    "slow": spans.span("slow"),
+                    "spans": spans,
                 }
-        return (got, lag.waited_s), lag
+        late_s = sum(
+            t - DEVICE_TURNAROUND_S for t in devices.turnarounds_s if t > DEVICE_TURNAROUND_S
+        )
+        held_s = lag.waited_s + late_s
+        return (got, held_s, devices.turnarounds_s), held_s
 
-    def held(lag: HostLag) -> str:
-        if lag.waited_s <= 0.3:
+    def held(held_s: float) -> str:
+        if held_s <= 0.3:
             return ""
-        return f"the host kept the reader loop waiting for a CPU {lag.waited_s:.2f} s (over 0.3 s)"
+        return (
+            f"the host kept the reader loop waiting for a CPU, and the devices' answers past "
+            f"their time, {held_s:.2f} s (over 0.3 s)"
+        )
 
-    (got, waited_s), how = steadily(scenario, held)
+    (got, held_s, turnarounds_s), how = steadily(scenario, held)
     fast_rt, dead_rt = (got["runtimes"][n] for n in ("fast", "dead"))
     assert got["latest"] == {"fast": {"a": 111.0}, "slow": {"t": 21.5}, "dead": {"x": None}}
     # every 0.1 s and every 0.3 s, whatever the dead unit costs (from each one's first
     # answer: about 2.9 s and 29 answers, 2.7 s and 9), but for the polls of the time the
-    # host kept the loop waiting for a CPU (none on a steady host, where a play is asserted
-    # on only when that was 0.3 s at most)
-    fast_s, fast_n, _ = got["fast"]
-    slow_s, slow_n, _ = got["slow"]
-    assert fast_n >= 0.85 * fast_s / 0.1 - waited_s / 0.1, (fast_n, fast_s, how)
-    assert slow_n >= 0.85 * slow_s / 0.3 - waited_s / 0.3, (slow_n, slow_s, how)
+    # host held the loop or the devices back (none on a steady host, where a play is
+    # asserted on only when that was 0.3 s at most); the spans cover the run but for 1.5 s
+    # and that time
+    fast_s, fast_n, _ = got["spans"].span("fast", 1.5 + held_s)
+    slow_s, slow_n, _ = got["spans"].span("slow", 1.5 + held_s)
+    assert fast_n >= 0.85 * fast_s / 0.1 - held_s / 0.1, (fast_n, fast_s, how)
+    assert slow_n >= 0.85 * slow_s / 0.3 - held_s / 0.3, (slow_n, slow_s, how)
     assert dead_rt.modbus is not None
     assert dead_rt.modbus.down
     assert got["states"]["dead"] == "down"
@@ -793,7 +809,8 @@ def test_devices_on_an_rtu_bus_keep_their_intervals_past_a_dead_unit() -> None:
     assert 3 <= dead_rt.modbus.timeouts <= 12, (dead_rt.modbus.timeouts, how)
     assert got["states"]["fast"] == "up", how
     assert fast_rt.modbus is not None
-    assert fast_rt.modbus.timeouts == 0, how
+    answered_late = sum(t > 0.15 for t in turnarounds_s)
+    assert fast_rt.modbus.timeouts <= answered_late, (fast_rt.modbus.timeouts, how)
 
 
 @pytest.mark.slow
