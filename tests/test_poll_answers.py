@@ -26,6 +26,7 @@ from harness.modbus import run_reader_until
 from harness.pty import PtyPair, wait_readable
 from test_frames_commands import SDS011_FRAME
 
+from sensord.capture import TX
 from sensord.config import Config
 from sensord.dialogue import ACK_TIMEOUT_S
 from sensord.formats.presets import PresetDevice, command_bytes
@@ -44,7 +45,10 @@ Schedule = list[tuple[float, bytes]]
 
 class Device:
     """The device end of a pty: reads each request ending in ``request_end`` and writes what
-    ``answer(n)`` schedules for the ``n``-th request (from 0), on a thread of its own."""
+    ``answer(n)`` schedules for the ``n``-th request (from 0), on a thread of its own. It
+    writes on one line, as a device's UART does: what it scheduled goes out in the order it
+    was scheduled, each part at its time or, when a part scheduled before it is still due
+    later (the host held the request before back), after that part."""
 
     def __init__(
         self, pair: PtyPair, request_end: bytes, answer: Callable[[int], Schedule]
@@ -65,18 +69,17 @@ class Device:
         assert fd is not None
         pending: list[tuple[float, bytes]] = []
         while not self._stop.is_set():
-            wait = min((at for at, _ in pending), default=time.monotonic() + 0.05)
+            wait = pending[0][0] if pending else time.monotonic() + 0.05
             if wait_readable(fd, max(0.0, wait - time.monotonic())):
                 data = os.read(fd, 256)
                 at = time.monotonic()
                 for _ in range(data.count(self.request_end)):
                     pending += [(at + after, part) for after, part in self.answer(self.requests)]
                     self.requests += 1
-            now = time.monotonic()
-            for item in sorted(item for item in pending if item[0] <= now):
-                pending.remove(item)
-                self.pair.write(item[1])
-                self.slip_s = max(self.slip_s, time.monotonic() - item[0])
+            while pending and pending[0][0] <= time.monotonic():
+                at, part = pending.pop(0)
+                self.pair.write(part)
+                self.slip_s = max(self.slip_s, time.monotonic() - at)
 
     def __enter__(self) -> Device:
         self._thread.start()
@@ -188,49 +191,74 @@ def mhz19_reply(ppm: int) -> bytes:
     return b"\xff" + body + bytes([-sum(body) % 256])
 
 
+def read_between_requests(rt: SensorRuntime, after: int) -> bytes:
+    """What the sensor read between its request ``after`` (from 0) and the next one, from its
+    capture ring (the bytes in the order they went over the wire)."""
+    read = bytearray()
+    requests = 0
+    for _, direction, data in rt.captured():
+        if direction == TX:
+            requests += 1
+        elif requests == after + 1:
+            read += data
+    return bytes(read)
+
+
 def test_an_answer_whose_rest_comes_after_the_next_request_is_still_dropped() -> None:
-    """A polled MH-Z19 whose third answer comes in three pieces: 2 bytes 70 ms before the
-    next poll is due (read at once), 3 bytes 40 ms before it (in the kernel during the pause
-    when the poll comes due, and read before the request) and the last 4 bytes 20 ms after
-    the device read the next request, whose own answer comes 100 ms after it as every other
-    one does. The answer's start is dropped at that request, never joined with its rest into
-    a frame taken as the next poll's answer: that poll is counted unanswered, the answers
-    around it are all taken, and the split answer's value is never published. The rest is
-    the device's answer to reading the next request, not a time after the request before:
-    a loaded host that runs the reader late writes that request late, and the rest then
-    still comes after it, as on a device whose answer straddles the request."""
+    """A polled MH-Z19 whose third answer comes in three pieces: 2 bytes 100 ms after its
+    request as every answer (read at once), 3 bytes 40 ms before the next poll is due (in the
+    kernel during the pause when the poll comes due, and read before the request) and the
+    last 4 bytes 20 ms after the device read the next request, whose own answer comes 100 ms
+    after it as every other one does. The answer's start is dropped at that request, never
+    joined with its rest into a frame taken as the next poll's answer: that poll is counted
+    unanswered, the answers around it are all taken, and the split answer's value is never
+    published. The rest is the device's answer to reading the next request, so it comes
+    after that request however late a loaded host has the loop write it; a play in which the
+    host held the device back so long that none of the answer's start was read before that
+    request (the sensor's capture says) is played again: the whole answer then came after
+    the request, as an answer to it does."""
     read = command_bytes("mhz19", "read")
     split = mhz19_reply(502)
-    with PtyPair() as pair:
 
-        def answer(n: int) -> Schedule:
-            reply = mhz19_reply(500 + n)
-            if n == 2:
-                return [(INTERVAL_S - 0.07, split[:2]), (INTERVAL_S - 0.04, split[2:5])]
-            if n == 3:
-                return [(0.02, split[5:]), (0.1, reply)]
-            return [(0.1, reply)]
+    def scenario() -> tuple[tuple[list[float], int, int, int], bytes]:
+        with PtyPair() as pair:
 
-        device = Device(pair, read[-1:], answer)
-        config = load(
-            {
-                "port": pair.path,
-                "preset": "mhz19",
-                "warmup_s": 0,
-                "poll": {"command": "read", "interval_s": INTERVAL_S},
-            }
-        )
-        with polled(config, device) as (reader, rt):
-            seen = Readings(rt, "co2_ppm")
-            run_reader_until(reader, lambda: 505.0 in seen(), 15.0)
-            timeouts = rt.poll_timeouts
-            snapshot = rt.snapshot()
-    got = seen.values
-    assert got == [500.0, 501.0, 503.0, 504.0, 505.0], got
-    assert snapshot.frames == 5  # no frame of the split answer's start and rest
+            def answer(n: int) -> Schedule:
+                reply = mhz19_reply(500 + n)
+                if n == 2:
+                    return [(0.1, split[:2]), (INTERVAL_S - 0.04, split[2:5])]
+                if n == 3:
+                    return [(0.02, split[5:]), (0.1, reply)]
+                return [(0.1, reply)]
+
+            device = Device(pair, read[-1:], answer)
+            config = load(
+                {
+                    "port": pair.path,
+                    "preset": "mhz19",
+                    "warmup_s": 0,
+                    "poll": {"command": "read", "interval_s": INTERVAL_S},
+                }
+            )
+            with polled(config, device) as (reader, rt):
+                seen = Readings(rt, "co2_ppm")
+                run_reader_until(reader, lambda: 505.0 in seen(), 15.0)
+                timeouts = rt.poll_timeouts
+                snapshot = rt.snapshot()
+                before_next = read_between_requests(rt, 2)
+        return (seen.values, snapshot.frames, snapshot.skipped_bytes, timeouts), before_next
+
+    def held(before_next: bytes) -> str:
+        if before_next.startswith(split[:2]) and len(before_next) < len(split):
+            return ""
+        return f"the host held the device back: read before the next request {before_next.hex(' ')}"
+
+    (got, frames, skipped, timeouts), how = steadily(scenario, held)
+    assert got == [500.0, 501.0, 503.0, 504.0, 505.0], (got, how)
+    assert frames == 5, how  # no frame of the split answer's start and rest
     # its start, dropped at the next request, and its rest, which begins no frame
-    assert snapshot.skipped_bytes == 9
-    assert timeouts == 1
+    assert skipped == 9, how
+    assert timeouts == 1, how
 
 
 def test_a_read_before_a_poll_is_one_read_per_due_poll_and_none_at_housekeeping(
