@@ -13,7 +13,10 @@ The process reads, on its standard input, one JSON line: ``{"units": [...], "sil
 reach the server: a dead device). It writes ``ready PATH`` (the pty end to open) once it
 serves, serves until its input ends, and then writes one JSON line, its record: how long
 after the relay read each request the server's answer came (``turnarounds_s``: the server's
-own time, and how long the host held the process back meanwhile).
+own time, and how long the host held the process back meanwhile), and how long the host held
+the process back at a time (``stalls_s``: each wake of a thread of its own, which runs as its
+relay and server do, :data:`STALL_S` or more late, as ``harness.host_lag.HostLag`` measures
+it). A stall delays a request the relay has not read yet too, which no turnaround shows.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from harness.child import Child, stopping
 from harness.common import REPO, HarnessError
 
 __all__ = ["ModbusDevices", "RegisterValues"]
+
+#: How late a wake of the devices' process counts as a stall in its record.
+STALL_S = 0.02
 
 #: Values a device holds: unit id, table, 0-based address, and the words from there.
 RegisterValues = tuple[int, str, int, list[int]]
@@ -56,6 +62,9 @@ class ModbusDevices:
         self.path = ""
         #: how long the server took to answer each request, once stopped
         self.turnarounds_s: list[float] = []
+        #: how long the host held the devices' process back, each time it did for
+        #: :data:`STALL_S` or more, once stopped
+        self.stalls_s: list[float] = []
         self._child: Child | None = None
 
     @property
@@ -88,6 +97,7 @@ class ModbusDevices:
         if record is None:
             raise HarnessError("the Modbus devices left no record")
         self.turnarounds_s = [float(t) for t in record["turnarounds_s"]]
+        self.stalls_s = [float(t) for t in record["stalls_s"]]
 
     def __enter__(self) -> Self:
         return self.start()
@@ -97,18 +107,22 @@ class ModbusDevices:
 
 
 def _serve() -> None:
-    from harness.modbus import ModbusServer, PtyRelay  # noqa: PLC0415 - the process's alone
+    from harness.host_lag import HostLag, keep_time  # noqa: PLC0415 - the process's alone
+    from harness.modbus import ModbusServer, PtyRelay  # noqa: PLC0415
 
     spec = json.loads(sys.stdin.readline())
+    keep_time()  # the lag thread started here runs as the relay and the server do
     with (
         PtyRelay(silent_units=spec["silent"]) as relay,
         ModbusServer(spec["units"], "serial", relay.far.path) as server,
     ):
         for unit, table, address, words in spec["values"]:
             server.set(unit, table, address, words)
-        print(f"ready {relay.near.path}", flush=True)
-        sys.stdin.read()
-    print(json.dumps({"turnarounds_s": relay.turnarounds_s}), flush=True)
+        with HostLag() as lag:
+            print(f"ready {relay.near.path}", flush=True)
+            sys.stdin.read()
+    stalls = [late for _, late in lag.lags if late >= STALL_S]
+    print(json.dumps({"turnarounds_s": relay.turnarounds_s, "stalls_s": stalls}), flush=True)
 
 
 if __name__ == "__main__":
