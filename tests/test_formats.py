@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from functools import reduce
 from operator import xor
 from pathlib import Path
@@ -1149,7 +1150,7 @@ def test_nmea_checksum_is_the_xor_of_the_body() -> None:
     assert GGA.endswith(b"*%02X" % checksum(GGA[1:-3]))
 
 
-def test_nmea_table_covers_every_field_and_both_directions() -> None:
+def test_nmea_table_covers_every_field_and_both_directions(still_clock: None) -> None:
     """Every layout in the table is read back from what it writes, field by field."""
     for sentence, layout in SENTENCES.items():
         fields = [f for f in NMEA_FIELDS if f.startswith(f"{sentence}.")]
@@ -1176,6 +1177,16 @@ def test_nmea_table_covers_every_field_and_both_directions() -> None:
         assert_nmea_values(parsed, values)
 
 
+@pytest.fixture
+def still_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's wall clock held still while a test encodes and parses ``clock_offset``: the
+    encoder writes the receiver's time from ``time.time`` and the decoder subtracts it again
+    at the frame's arrival, so a host that stalls between the two would count its stall in
+    the offset (the encoder and the decoder both read ``time.time`` when called)."""
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now)
+
+
 def assert_nmea_values(parsed: dict[str, float], values: dict[str, float]) -> None:
     """``parsed`` holds ``values``: to three decimals, the clock offset to the hundredth of a
     second the time is written with (and the host clock runs on), GSV SNRs to half a dB-Hz."""
@@ -1189,7 +1200,7 @@ def assert_nmea_values(parsed: dict[str, float], values: dict[str, float]) -> No
         assert parsed[field] == pytest.approx(value, abs=tolerance), field
 
 
-def test_nmea_every_known_field_encodes_and_parses() -> None:
+def test_nmea_every_known_field_encodes_and_parses(still_clock: None) -> None:
     spec = FormatSpec("nmea", tuple((f, f) for f in NMEA_FIELDS))
     values = dict.fromkeys(NMEA_FIELDS, 3.0)
     values["MWV.wind_speed_mps"] = 3.0 * 1852 / 3600  # derived from wind_speed in knots
