@@ -100,7 +100,12 @@ Kinds:
   ``1-0:1.8.1``) or sent twice, nothing cut; which of the two is the code's is not known, and
   none of its lines is read. A header line that took a damaged byte (a byte that is no text,
   a ``)`` inside it, its CR or LF too) but ends within those 40 bytes was not cut: the header
-  is no reading, and the telegram is read.
+  is no reading, and the telegram is read. A meter writes its codes one way: all short in an
+  IEC 62056-21 readout (``1.8.1(``, ``C.7.0(``), all with their A-B groups in a DSMR or
+  EasyMeter telegram. In a telegram read unchecked whose lines have A-B groups, a line that
+  begins with a short code lost its start on the line (``1-0:21.7.0*255(000557.29*W)`` that
+  lost ``1-0:2``, the total power's ``1.7.0``): it is rejected as ``syntax``, and the
+  telegram's other lines are read. A telegram whose CRC holds came as the meter wrote it.
 
   A meter that encrypts its telegrams (Luxembourg's Smarty, a Sagemcom T210-D in Luxembourg,
   Austrian meters on their customer interface) sends each as a DLMS general-glo-ciphering
@@ -308,6 +313,13 @@ _NOT_PRINTABLE = bytes(range(0x20)) + bytes(range(0x7F, 0x100))
 _LINE_CODE = re.compile(rb"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(")
 #: The same at a line's start: each line's code in a telegram's text.
 _LINE_CODES = re.compile(rb"^" + _LINE_CODE.pattern, re.MULTILINE)
+#: A line that begins with a short code (IEC 62056-61's reduced code, C.D.E or C.D, C 96 to 99
+#: as a letter, as an IEC 62056-21 meter writes its data readout: ``1.8.1(``, ``C.7.0(``,
+#: ``F.F(``) and the ``(`` of its value, the whole line with its LF.
+_SHORT_CODE_LINE = re.compile(
+    rb"^\x02?(?:\d{1,3}|[CFLP])\.(?:\d{1,3}|[CFLP])(?:\.\d{1,3})?(?:\*\d{1,3})?\(.*\n?",
+    re.MULTILINE,
+)
 #: A DSMR telegram's end mark and check line after a byte that is no LF: its ``!`` inside a
 #: line, the line end before it lost or damaged on the line (a ``!`` in the text of a DSMR 2.2
 #: message is followed by more text).
@@ -912,7 +924,40 @@ class BlockFramer(LineFramer):
             self._reject(reason, data[start:end], damage, first_line=in_header)
             return
         # after the header line (the LF before the '!' ends it, if no other does)
-        bodies.append(data[data.index(b"\n", start) + 1 : end])
+        body = data[data.index(b"\n", start) + 1 : end]
+        bodies.append(body if check else self._short_lines_out(body))
+
+    def _short_lines_out(self, body: bytes) -> bytes:
+        """``body``, the lines of a telegram read unchecked (no CRC), without those that begin
+        with a short code (``1.7.0*255(``) when another of its lines begins with a whole one
+        (``1-0:1.8.0*255(``), each rejected as ``syntax``. A meter writes its codes one way:
+        an IEC 62056-21 meter's readout all short (a Landis+Gyr E350's ``1.8.1(``,
+        ``C.7.0(``), a DSMR or EasyMeter telegram all with their A-B groups. A short code
+        among whole ones is a line that lost its start on the line, which no CRC refused
+        (an EasyMeter's L1 power ``1-0:21.7.0*255(000557.29*W)`` that lost ``1-0:2`` names
+        the total power's code, ``1.7.0``): read, it would publish its value under a code it
+        was not written with."""
+        short = _SHORT_CODE_LINE.search(body)
+        if short is None or _LINE_CODES.search(body) is None:
+            return body
+        kept: list[bytes] = []
+        pos = 0
+        while short is not None:
+            kept.append(body[pos : short.start()])
+            line = short[0].rstrip(b"\r\n")
+            self.rejected["syntax"] += 1
+            self._rejected_block(
+                "syntax",
+                line,
+                f"a line damaged: {line[:24].decode('latin-1')!r} begins with a short code "
+                "(no A-B:) in a telegram whose other lines' codes have their A-B: groups; read "
+                "unchecked (no CRC), it is a line that lost its start on the line, not read as "
+                "another code",
+            )
+            pos = short.end()
+            short = _SHORT_CODE_LINE.search(body, pos)
+        kept.append(body[pos:])
+        return b"".join(kept)
 
     def _after_telegram(self, data: bytes, pos: int, stop: int) -> tuple[int, bool]:
         """Frame the lines of ``data`` from ``pos``, after a telegram's check line, up to

@@ -105,7 +105,10 @@ status word in hex), and ``check`` refuses the meter's local time and date (``0.
 ``0.9.2``) as it refuses the telegram's time stamp. ``sensord check`` tells the code each
 channel reads, and the short one when a meter may write it so (``1-0:1.8.1 or 1.8.1``). The
 Kamstrup 162 and 382's DSMR 2.2 telegrams write the whole codes (``/KMP5 KA6U...``,
-``1-0:1.8.1(07041.882*kWh)``).
+``1-0:1.8.1(07041.882*kWh)``). A short code in a telegram read unchecked whose other lines
+have their A-B groups is a line that lost its start on the line (``1-0:21.7.0*255(...)``
+that lost ``1-0:2`` names ``1.7.0``): the framer rejects it as ``syntax`` and passes the
+telegram's other lines (see :mod:`sensord.formats.blocks`).
 
 The encoder (the simulator) writes a line per field as the field is written, ``code(value)``
 (``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does; a status word's
