@@ -29,7 +29,7 @@ from test_first_line import sensor as sensor_on
 from test_formats_blocks import decode_lines, latest
 from test_formats_dsmr import meter
 from test_formats_dsmr_bare_end import KAMSTRUP_162, KAMSTRUP_382
-from test_formats_dsmr_short_codes import E350
+from test_formats_dsmr_short_codes import ACE3000, E350, bcc
 
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
@@ -188,3 +188,100 @@ def test_an_easymeter_on_a_pty_publishes_no_l1_power_as_its_total(pty_pair: PtyP
         [power] = [ch for ch in snap.channels if ch.name == "power_kw"]
         assert power.stats is not None
         assert (power.stats.count, power.stats.min, power.stats.max) == (2, 1.68821, 1.68821)
+
+
+#: The E350 readout's line ``82.8.1(0000)`` that lost its ``8``: ``2.8.1(0000)``, exported
+#: energy at tariff 1 (``1-0:2.8.1``), which the meter read as 000000.302 kWh.
+E350_CUT = E350.replace(b"\r\n82.8.1(0000)", b"\r\n2.8.1(0000)", 1)
+
+
+def test_the_e350_readout_s_block_check_holds_on_the_capture() -> None:
+    """The capture's last byte is the XOR of its data block's bytes after STX to ETX."""
+    assert E350.endswith(b"!\r\n\x03\x01")
+    assert bcc(E350) == E350[-1]
+
+
+def test_a_readout_whose_block_check_fails_is_checksum_not_a_reading() -> None:
+    """A readout line that lost its start reads as another short code (``2.8.1(0000)``, 0
+    kWh exported): its block check refuses the readout, ``checksum``, none of its lines read;
+    the readouts around it are read, their ETX and block check no skipped bytes."""
+    config = meter(("exported_t1_kwh", "2.8.1"), ("imported_t1_kwh", "1.8.1"))
+    outcomes = decode_lines(config, E350 + E350_CUT + E350 + b"/")
+    read = [outcome for line, outcome in outcomes if line.startswith(b"2.8.1(")]
+    assert read == [[("exported_t1_kwh", 0.302)]] * 2
+    framer = BlockFramer("dsmr", 2100)
+    lines = framer.feed(E350 + E350_CUT + E350)
+    assert len(lines) == 2 * (E350.count(b"\r\n") - 2)
+    assert framer.rejected == {"checksum": 0, "syntax": 0, "truncated": 0} | {
+        "checksum": E350.count(b"\r\n") - 2
+    }
+    assert framer.skipped_bytes == 0
+    assert framer.last_rejected("checksum")[0] == (
+        "its block check 01 (after ETX) does not hold: its bytes give 39"
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=8))
+def test_a_readout_s_block_check_is_waited_for_however_chunked(sizes: list[int]) -> None:
+    """The E350's readouts, the second cut, in chunks of any sizes: the same lines and
+    counts as in one chunk (a chunk may end between the ``!`` line and the ETX, or the ETX
+    and the block check)."""
+    data = E350 + E350_CUT + E350
+    whole = BlockFramer("dsmr", 2100)
+    expected = whole.feed(data)
+    framer = BlockFramer("dsmr", 2100)
+    lines: list[bytes] = []
+    pos = k = 0
+    while pos < len(data):
+        size = sizes[min(k, len(sizes) - 1)]
+        lines += framer.feed(data[pos : pos + size])
+        pos += size
+        k += 1
+    assert lines == expected
+    assert framer.rejected == whole.rejected
+    assert framer.skipped_bytes == whole.skipped_bytes == 0
+
+
+E350_SENSOR = """
+format = "dsmr"
+serial = { baudrate = 300, bytesize = 7, parity = "E" }
+stale_after_s = 30
+channels = [
+  { name = "exported_t1_kwh", field = "1-0:2.8.1" }, { name = "voltage_l1_v", field = "32.7" },
+]
+"""
+
+
+def test_an_e350_readout_cut_on_a_pty_publishes_none_of_its_lines(pty_pair: PtyPair) -> None:
+    """Three readouts on a real pty, the second's ``82.8.1(0000)`` cut to ``2.8.1(0000)``:
+    the exported energy's window holds the two sound readouts' 0.302 kWh, never 0; the cut
+    readout's lines are ``checksum``."""
+    clock = PortClock()
+    with sensor_on(pty_pair, clock, E350_SENSOR) as opened:
+        for readout in (E350, E350_CUT, E350):
+            clock.now += 5.0
+            send(opened, pty_pair, readout)
+        snap = opened.snapshot()
+        errors = {reason: n for reason, n in snap.parse_errors.items() if n}
+        assert errors == {"checksum": E350.count(b"\r\n") - 2}
+        [energy] = [ch for ch in snap.channels if ch.name == "exported_t1_kwh"]
+        assert energy.stats is not None
+        assert (energy.stats.count, energy.stats.min, energy.stats.max) == (2, 0.302, 0.302)
+
+
+def test_a_readout_without_etx_is_read_when_the_next_comes_or_at_the_stream_s_end() -> None:
+    """The ACE3000's readout as smartmeter-obis' test has it, no ETX nor block check after its
+    ``!`` line: held until a byte after it tells none comes, then read unchecked; a stream
+    that ends after it gives it when flushed. A readout whose ETX came and whose block check
+    did not is held, and dropped at the stream's end."""
+    lines = ACE3000.split(b"\r\n")[1:-2]
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(ACE3000) == []
+    assert framer.flush() == lines
+    assert framer.feed(ACE3000) == []
+    assert framer.feed(ACE3000) == lines
+    framer = BlockFramer("dsmr", 2100)
+    assert framer.feed(E350[:-1]) == []
+    assert framer.flush() == []
+    assert framer.rejected == {"checksum": 0, "syntax": 0, "truncated": 0}

@@ -106,6 +106,13 @@ Kinds:
   begins with a short code lost its start on the line (``1-0:21.7.0*255(000557.29*W)`` that
   lost ``1-0:2``, the total power's ``1.7.0``): it is rejected as ``syntax``, and the
   telegram's other lines are read. A telegram whose CRC holds came as the meter wrote it.
+  An IEC 62056-21 readout (a Landis+Gyr E350's: its first line after the identification
+  begins with STX, ``\x02F.F(00)``) has no CRC, but ETX and a block check after its ``!``
+  line, the XOR of its bytes after STX up to and with ETX (``!``, CR LF, ``\x03\x01``): its
+  lines are given once both came and the check holds, and it is ``checksum`` when it fails
+  (a line that lost its start, ``82.8.1(0000)`` come as ``2.8.1(0000)``, would read as
+  another code). One whose next byte after its ``!`` line is no ETX is read unchecked, as a
+  readout that sends none; the stream's end gives it when the framer is flushed.
 
   A meter that encrypts its telegrams (Luxembourg's Smarty, a Sagemcom T210-D in Luxembourg,
   Austrian meters on their customer interface) sends each as a DLMS general-glo-ciphering
@@ -247,7 +254,8 @@ _VE_FIRST_LABEL = re.compile(rb"\r\n[0-9A-Za-z_#]{1,16}\t")
 #: The most first lines a framer knows: ``PID``, ``H1``, ``V``, ``ERR`` and those it learned
 #: (a device sends one to three kinds of block).
 _VE_MOST_FIRST_LINES = 6
-#: A Gill message's start and end of text.
+#: A Gill message's start and end of text, and an IEC 62056-21 data block's (STX before a
+#: readout's first line, ETX after its ``!`` line and before its block check).
 _STX, _ETX = b"\x02", b"\x03"
 #: The two hex digits of a Gill message's check.
 _HEX_PAIR = re.compile(rb"[0-9A-Fa-f]{2}")
@@ -331,6 +339,9 @@ _CHECK_CUT = re.compile(rb"[0-9A-Fa-f]{0,4}\r?/")
 #: A DSMR telegram's check line begun and not ended where the bytes end: its ``!`` at a line's
 #: start, at most the 4 hex digits of its CRC, and its CR.
 _CHECK_LINE_OPEN = re.compile(rb"\n![0-9A-Fa-f]{0,4}\r?\Z")
+#: An IEC 62056-21 readout's data block begun at its STX and ended at its ``!`` line, whose
+#: ETX and block check have not come where the bytes end.
+_READOUT_OPEN = re.compile(rb"\n!\r\n\Z")
 #: The most bytes, with its LF, of a line between two DSMR telegrams that is skipped as it comes
 #: (an empty line, a stray byte, a gateway's own line, whatever its bytes).
 _STRAY_LINE_BYTES = 128
@@ -610,10 +621,15 @@ class BlockFramer(LineFramer):
         no line, but a DSMR telegram whose ``!`` came and whose check line's end did not (the
         stream ended after its ``!``, its CRC's digits or their CR) is checked as if its line
         end had come: a DSMR 2.2 or 3 telegram is read, one whose CRC is lost or cut short is
-        ``truncated``."""
+        ``truncated``; so is an IEC 62056-21 readout whose ETX and block check did not come
+        (read unchecked, as one that sends none)."""
         lines: list[bytes] = []
         data = self._block
-        if self._kind == "dsmr" and not self._dropping and _CHECK_LINE_OPEN.search(data):
+        if (
+            self._kind == "dsmr"
+            and not self._dropping
+            and (_CHECK_LINE_OPEN.search(data) or _READOUT_OPEN.search(data))
+        ):
             bodies: list[bytes] = []
             held = self._telegrams(data + b"\r\n", bodies)
             lines = self._lines_of(bodies)
@@ -889,8 +905,19 @@ class BlockFramer(LineFramer):
                 pos = self._past_start(data, start)
                 continue
             pos = line_end + 1
-            self._after_end = True
             check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
+            if not check and data[data.index(b"\n", start) + 1] == _STX[0]:
+                # an IEC 62056-21 readout's data block: its ETX and block check follow
+                if size - pos < 2 and data[pos:] in (b"", _ETX):
+                    return start
+                if data[pos] == _ETX[0]:
+                    fault = _block_check_fault(data, data.index(b"\n", start) + 1, pos + 1)
+                    pos += 2
+                    if fault is not None:
+                        self._reject("checksum", data[start:end], fault)
+                        self._after_end = True
+                        continue
+            self._after_end = True
             self._check(data, (start, head, end), check, bodies)
         return size
 
@@ -1355,6 +1382,19 @@ class BlockFramer(LineFramer):
         else:
             self.skipped_bytes += len(text) - lost
         return int(lost)
+
+
+def _block_check_fault(data: bytes, stx: int, bcc: int) -> str | None:
+    """Why the data block of an IEC 62056-21 readout from its STX at ``stx`` to its block
+    check at ``bcc`` (after its ``!`` line and ETX) is rejected, or None when its block check
+    holds: the XOR of its bytes after STX up to and with ETX (a Landis+Gyr E350's
+    ``!\\r\\n\\x03\\x01``)."""
+    check = 0
+    for byte in data[stx + 1 : bcc]:
+        check ^= byte
+    if check == data[bcc]:
+        return None
+    return f"its block check {data[bcc]:02X} (after ETX) does not hold: its bytes give {check:02X}"
 
 
 def _telegram_text(data: bytes, start: int, end: int) -> bool:

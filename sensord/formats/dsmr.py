@@ -92,7 +92,8 @@ is an F group; the one inside the parentheses separates a value from its unit.
 A meter of IEC 62056-21 writes its codes short in its data readout, as IEC 62056-61's
 reduced codes have them: without A-B (and E), C groups 96 to 99 as the letters C, F, L and P
 (a Landis+Gyr E350's ``1.8.1(042951.721*kWh)``, ``32.7(241*V)``, ``C.7.0(0008)``,
-``F.F(00)``; its data block's first line begins with STX, which is no byte of the code). A
+``F.F(00)``; its data block's first line begins with STX, which is no byte of the code, and
+its ETX and block check after the ``!`` line are checked by the framer). A
 field may name a code so, as the meter writes it. A short code C.D.E of an electricity
 quantity (C 1 to 92) is the electricity meter's own, ``1-0:C.D.E``: a field ``1-0:1.8.1``
 reads the line ``1.8.1``, and a field ``1.8.1`` a DSMR meter's ``1-0:1.8.1`` (with its F
