@@ -37,6 +37,10 @@ and a ``wrong`` one counted (a ``missing`` one is not counted again: the query's
 unit whose replies to queries are lost (some libraries report irregular replies from a unit
 in active mode, which streams a frame a second between them) is set up as it was before it
 was asked, and the memory is written only when the query could not tell the setting in force.
+A run for a stale device (a re-run, or the connect of a connection opened again for its
+silence) writes no command whose query went unanswered: a unit that hears while its replies
+are lost would have its memory written at every re-run. The command is counted unanswered,
+and once the device sends, the set-up runs again (``_check_ignored``), the query first.
 A device that answered neither a setting's query nor the command written for it (six writes
 over 14.1 s) and sent no byte since the query was first written answers nothing: it is off,
 its TX or RX is not on the adapter, the port is another device's, or it is asleep (an SDS011
@@ -1145,7 +1149,8 @@ class Dialogue:
         # its silence) wrote to one that may be off: it is written again once the device
         # answers, even a command it never acknowledges (a clone MH-Z19 that takes abc_off
         # without a reply loses it with its supply, as a genuine one does)
-        silent_run = (self._rerunning or self._same_device) and self._port.state == "stale"
+        stale_run = (self._rerunning or self._same_device) and self._port.state == "stale"
+        silent_run = stale_run
         # so did the connect's run to a device that sent no byte since the open and may have
         # been asleep or unpowered then: one that streams, or a polled one that has a sleep
         # (an SDS011 or a PMS asleep answers only its wake command, and another program, or
@@ -1166,7 +1171,7 @@ class Dialogue:
             hint = IGNORED_COMMAND_HINT if heard else NOTHING_CAME_HINT
             # a command written for its unanswered query: its ``missing`` is the query's
             counted = index != self._unknown and self._ack_error("missing", command, hint=hint)
-            if (counted or silent_run) and not heard:
+            if (counted or silent_run) and (not heard or (asking and stale_run)):
                 unheard.append(command)
         if unheard:
             self._missing_unheard = (
@@ -1196,6 +1201,13 @@ class Dialogue:
         ):
             self._answers_nothing(index, now)
         if asking and missing and self._setup_tries == tries:
+            if stale_run:
+                # a run for a stale device whose query went unanswered: the setting it
+                # stores is not written to a device that may hear while its replies are
+                # lost (each write wears its flash); it is asked for again, and written
+                # if another is in force, once the device answers (``_check_ignored``)
+                self._setup_step_done(now)
+                return
             # the query went unanswered after its last write (not one the device did not
             # read): the setting in force is not known, and the command is written next, as
             # it was on every connect before it had a query

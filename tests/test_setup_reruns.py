@@ -2581,3 +2581,69 @@ def test_a_polled_sds011_on_a_working_period_that_loses_its_supply_goes_stale() 
     assert states[-2:] == ["stale", "stopped"]
     assert [e["why"] for e in logs if e["event"] == RERUN][:1] == ["stale for 121.0 s"]
     assert rt.poll_timeouts == 0
+
+
+class MutedSds011(PresetDevice):
+    """An SDS011 that hears and takes every command while ``muted`` but whose every reply is
+    lost then (its TX wire broken, or the adapter's RX dead), and answers again once it is
+    not: the flash it writes each setting to counts the writes (``writes``)."""
+
+    def __init__(self, flash: MutableMapping[str, int]) -> None:
+        super().__init__("sds011", flash)
+        self.muted = False
+        self.writes = 0
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        for start in range(len(data) - 18):
+            frame = data[start : start + 19]
+            # a write (byte 3 = 1) of the reporting mode (02) or the working period (08)
+            if frame[:2] == b"\xaa\xb4" and frame[2] in {0x02, 0x08} and frame[3] == 1:
+                self.writes += 1
+        answers = super().receive(data)
+        return [] if self.muted else answers
+
+
+@pytest.mark.parametrize(
+    "setup", [["query_mode"], ["query_mode", "working_period=0"]], ids=["mode", "mode, period"]
+)
+def test_an_sds011_whose_replies_are_lost_while_stale_has_no_setting_written_to_its_flash(
+    setup: list[str],
+) -> None:
+    """An SDS011 polled in query mode whose replies stop reaching the host (its TX wire
+    broken): it still hears, and each stale re-run's query of its reporting mode (and
+    working period) goes unanswered. Its settings live in its flash ("The setting is still
+    effective after power off", Laser Dust Sensor Control Protocol V1.3), so a query nobody
+    answered tells no other setting in force: nothing is written to it while it is stale,
+    over ten minutes of re-runs. Once its replies come again, its set-up runs again: the
+    queries are answered with the settings in force, and nothing is written either. A unit
+    found in another mode then (another program switched it meanwhile) is set to query
+    mode once, as the setting never confirmed is written once it answers."""
+    clock = Clock()
+    flash: dict[str, int] = {}
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, setup, {"command": "query", "interval_s": 2.0})
+        sds = Sds011(pair, clock)
+        device = sds.device = MutedSds011(flash)
+        start = clock.now
+        sds.run(rt, start + 30.0)
+        assert rt.state == "up"
+        assert not device.active
+        connect_writes = device.writes
+        device.muted = True
+        sds.run(rt, start + 630.0)
+        assert rt.state == "stale"
+        assert rt.setup_reruns >= 5
+        assert device.writes == connect_writes, "its flash written while no reply came"
+        device.muted = False
+        reruns = rt.setup_reruns
+        sds.run(rt, start + 700.0)
+        assert rt.state == "up"
+        assert rt.setup_reruns > reruns  # the set-up missed while stale runs again
+        assert device.writes == connect_writes
+        device.receive(command_bytes("sds011", "active_mode"))  # another program's
+        sds.next_frame_at = clock.now + 1.0
+        switched = device.writes
+        sds.run(rt, start + 760.0)
+        rt.stop()
+    assert not device.active
+    assert device.writes == switched + 1
