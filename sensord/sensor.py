@@ -1606,8 +1606,10 @@ class SensorRuntime:
         it measures (an SDS011 while its fan spins up, PM2.5 and PM10 both 0). A field the
         device marks not available (its ``not_available`` value: an MH-Z19C's temperature
         byte 0) is no value, and the frame's others decide; of a preset whose zero in some
-        fields is a reading, only the others count (``presets.unmeasured_zero``: an
-        MH-Z19's CO2 alone, its temperature byte its thermistor's, where 0 °C is a reading).
+        fields is a reading, only the others count (``presets.unmeasured_zero``: a PMS's
+        particle fields, not a PMS5003T's or ST's temperature and humidity nor an S's or
+        ST's formaldehyde; an MH-Z19's CO2 alone, its temperature byte its thermistor's,
+        where 0 °C is a reading).
         Not for a device on a working period, whose every frame is a measurement, 0 in very
         clean air (an SDS011 sends its frame after its fan ran for 30 s, also the first after
         a power cut: the sensor keeps its working period through one): one its set-up sets

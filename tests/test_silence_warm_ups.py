@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
-from test_frames_commands import Clock, sensor_config
+from test_frames_commands import Clock, read_all, sensor_config
 from test_frames_field_quirks import Mhz19, mhz19_answer, open_sensor, run_polls, sds011_frame
 from test_setup_reruns import LossyPms5003, Pms5003, pms_passive_on
 
@@ -439,3 +439,73 @@ def test_a_pms_whose_answers_are_lost_and_late_is_seldom_warmed_up_again(
         assert rt.poll_timeouts >= loss * polls / 2
         warmed += len(warmed_again(logs))
     assert warmed <= most
+
+
+def plantower_frame(words: list[int]) -> bytes:
+    """A Plantower frame of ``words`` (its length field counts them and the sum's two bytes),
+    its 16-bit sum computed."""
+    body = b"\x42\x4d" + (2 * len(words) + 2).to_bytes(2, "big")
+    body += b"".join(w.to_bytes(2, "big") for w in words)
+    return body + (sum(body) % 65536).to_bytes(2, "big")
+
+
+#: Of each Plantower preset, its words after the particle fields (the T: 22.5 °C, 45.0 % and
+#: the reserved word; the S: HCHO 30 µg/m³; the ST: HCHO, 22.5 °C, 45.0 %, the reserved word,
+#: version 0x91 and error code 0; the PMS5003: the reserved word) and how many particle
+#: fields lead them (six mass concentrations, then the particle counts: four of the T's).
+PARTICLES_THEN = {
+    "pms5003": (12, [0]),
+    "pms5003t": (10, [225, 450, 0]),
+    "pms5003s": (12, [30]),
+    "pms5003st": (12, [30, 225, 450, 0, 0x9100]),
+}
+
+
+@pytest.mark.parametrize("preset", list(PARTICLES_THEN))
+@pytest.mark.parametrize("zeros", [True, False], ids=["particles 0", "particles counted"])
+def test_a_streaming_pms_whose_particle_fields_read_0_after_a_silence_warms_up(
+    preset: str, zeros: bool
+) -> None:
+    """A PMS in active mode (streaming, not polled) whose supply is cut (or its SET pin puts
+    it to sleep) for a minute behind the open port: it goes stale, and its first frames when
+    it streams again read 0 in every particle field, as the PMS's do after a sleep/wake cycle
+    (avaldebe/PyPMS issue #3, "Discard invalid observations after wake up": PM values with
+    every particle count 0). The T, S and ST variants carry besides what no fan or laser
+    measures: a temperature and humidity from their own sensor and the S and ST's
+    formaldehyde from an electrochemical cell (PMS5003T and PMS5003ST data manuals: data 11
+    and 12, and 13 to 15), which read as they did before the cut. The particle fields decide:
+    such a frame starts a warm-up of every variant, none of its zeros published. A frame
+    whose particles are counted ends the silence as before: no warm-up. The sensor's
+    ``warmup_after_silence`` is off (a unit whose SET pin another program drives), so the
+    frames' values alone tell the wake."""
+    clock = Clock()
+    particles, then = PARTICLES_THEN[preset]
+    sound = plantower_frame([5, 7, 8, 5, 7, 8, 918, 262, 44, 4, 2, 1][:particles] + then)
+    spinning = plantower_frame([0] * particles + then)
+    channel = "pm2_5_ug_m3"
+    with PtyPair() as pair, capture_logs() as logs:
+        table = {"preset": preset, "warmup_s": 30.0, "warmup_after_silence": False}
+        rt = open_sensor(pair, clock, table)
+        start = clock.now
+        got: list[float] = []
+        while clock.now < start + 200.0:
+            clock.now += 1.0
+            rt.tick(clock.now)
+            if start + 60.0 <= clock.now < start + 120.0:
+                continue  # unpowered
+            frame = spinning if zeros and start + 120.0 <= clock.now < start + 130.0 else sound
+            before = rt.channels[channel].chain.stages[0].records_in
+            pair.write(frame)
+            read_all(rt, len(frame))
+            if rt.channels[channel].chain.stages[0].records_in > before:
+                got.append(clock.now)
+        assert rt.state == "up"
+        rt.stop()
+    back = start + 120.0
+    warmed = [e["why"] for e in warmed_again(logs)]
+    if zeros:
+        assert warmed == ["its frames come again after a silence, every value 0"]
+        assert not [at for at in got if back <= at < back + 30.0]
+    else:
+        assert warmed == []
+        assert [at for at in got if back <= at < back + 30.0]

@@ -893,15 +893,25 @@ def left_asleep(preset: str | None, setup: Sequence[str]) -> tuple[int, str] | N
 
 
 #: Preset kind -> the channels whose readings, all 0, tell its device does not measure (its
-#: other fields' 0 is a reading): the MH-Z19's CO2 alone (:func:`unmeasured_zero`).
-_UNMEASURED_ZERO: Mapping[str, frozenset[str]] = MappingProxyType({"mhz19": frozenset({"co2_ppm"})})
+#: other fields' 0 is a reading): a PMS's particle fields, the MH-Z19's CO2 alone
+#: (:func:`unmeasured_zero`).
+_UNMEASURED_ZERO: Mapping[str, frozenset[str]] = MappingProxyType(
+    {"pms": frozenset(_PMS_PM + _PMS_COUNTS), "mhz19": frozenset({"co2_ppm"})}
+)
 
 
 def unmeasured_zero(preset: str | None) -> frozenset[str] | None:
     """The channels of ``preset`` whose readings, all 0, tell its device does not measure
     (warming up, or after a fault), where a 0 in its other fields is a reading; None: all of
     them (an SDS011's PM2.5 and PM10 while its fan spins up, ESPHome's ``sds011.cpp``: "not
-    yet any valid data"; every word of a PMS). Of an MH-Z19, its CO2 alone: 0 ppm is below
+    yet any valid data"). Of a PMS, its mass concentrations and particle counts, which its
+    fan and laser measure and which read 0 after a sleep/wake cycle (avaldebe/PyPMS issue
+    #3, "Discard invalid observations after wake up"): every field of a PMS5003, PMS7003,
+    PMSA003 and PMS3003, not the T's and ST's temperature and humidity, read by a sensor of
+    their own, nor the S's and ST's formaldehyde, from an electrochemical cell (the PMS5003T
+    and PMS5003ST data manuals' data 11 and 12, and 13 to 15), whose 0 °C, 0 % or 0 µg/m³
+    is a reading and which read as before while the particle fields are 0. Of an MH-Z19,
+    its CO2 alone: 0 ppm is below
     the zero point of every one (400 ppm, "ZERO POINT is 400PPM", the MH-Z19B datasheet;
     ESPEasy's and Tasmota's MH-Z19 filters take a value below 400 ppm for one of the
     "unrealistic values during start-up"), so no air reads it, whereas its temperature byte
