@@ -135,7 +135,9 @@ def test_ublox_m8_repeated_start_glued_gsa_and_signal_ids() -> None:
     assert rejected(got) == {}
     assert got.skipped_bytes == 1  # the second '$' of $$GNRMC
     assert got.frames == 13  # 12 lines, one holding two GSA sentences
-    assert got.ignored == 4  # GSV 1 and 2 of 3, TXT, PUBX
+    # GSV 1 to 3 of 3 and the GLONASS group, whose readings come with the ZDA after them (a
+    # talker's first groups held to the epoch's end), TXT, PUBX
+    assert got.ignored == 6
     r = got.readings
     assert r["RMC.speed"] == [0.004]
     assert r["RMC.clock_offset"] == [1039422959.0]  # 2002-12-09 08:35:59 UTC
@@ -372,7 +374,7 @@ def test_quectel_eg25g_beidou_on_pq_talker() -> None:
     got = read("quectel_eg25g.nmea")
     assert rejected(got) == {}
     r = got.readings
-    assert r["GGA.altitude"] == [-6.7]
+    assert r["GGA.altitude"] == [-6.7, -14.1]
     assert r["RMC.clock_offset"] == [1662923703.01]  # 2022-09-11 19:15:03.01 UTC
     # $GPGSA, and $GNGSA with system ID 1, list the same three: one reading for the epoch
     assert r["GSA.used_gps"] == [3.0]
@@ -850,20 +852,23 @@ def test_skytraq_px1172rh_one_reading_an_epoch_over_its_groups_of_each_signal() 
     """A SkyTraq PX1172RH sends a $GPGSV group for L1 (10 satellites) and one for L2 (4 of
     them), and a $GAGSV group for E1 (10) and one for E5b (5 of them): each constellation
     gets one reading an epoch, of its distinct satellites (10, not 10 and 4 in turn), each at
-    its best SNR. The first epoch gives its first groups' readings and teaches that the
-    epochs have two."""
+    its best SNR. The first epoch's groups are held to its end, the GLL after them, which
+    gives the readings of each constellation's groups of the epoch, as gpsd's SKY of 00:38:33
+    reports them (test/daemon/skytraq-PX1172RH_DS.log.chk: GPS's SNRs at most 50, 46.75 on
+    average; Galileo's 51 and 45.8), not of its first signal's alone (47 and 45.5; 46 and
+    41.6)."""
     got = read("skytraq_px1172rh.nmea")
     assert rejected(got) == {}
     r = got.readings
     assert r["GSV.in_view_gps"] == [10.0, 10.0, 10.0]
     # L1 at 00:38:36: 25 at 47, 12 at 47, 29 at 44, 05 at 48; L2: 50, 45, 39, 48
-    assert r["GSV.snr_max_gps"] == [47.0, 50.0, 50.0]
-    assert r["GSV.snr_mean_gps"] == [45.5, (50 + 47 + 44 + 48) / 4, (50 + 46 + 43 + 48) / 4]
+    assert r["GSV.snr_max_gps"] == [50.0, 50.0, 50.0]
+    assert r["GSV.snr_mean_gps"] == [46.75, (50 + 47 + 44 + 48) / 4, (50 + 46 + 43 + 48) / 4]
     assert r["GSV.in_view_galileo"] == [10.0, 10.0, 10.0]
     # E1 at 00:38:36: 11 at 41, 36 at 42, 25 at 46, 02 at 38, 10 at 42; E5b: 41, 51, 48, 44, 44
-    assert r["GSV.snr_max_galileo"] == [46.0, 51.0, 51.0]
+    assert r["GSV.snr_max_galileo"] == [51.0, 51.0, 51.0]
     assert r["GSV.snr_mean_galileo"] == [
-        pytest.approx(41.6),
+        pytest.approx(45.8),
         pytest.approx((41 + 51 + 48 + 44 + 44) / 5),
         pytest.approx((41 + 51 + 48 + 44 + 44) / 5),
     ]
@@ -893,7 +898,10 @@ def test_skytraq_px1172rh_read_from_between_its_groups_of_two_signals() -> None:
 def test_ublox_zed_f9p_one_reading_an_epoch_over_its_two_bands() -> None:
     """A u-blox ZED-F9P sends every epoch a GSV group per signal of each constellation, the
     same satellites on both bands: one reading an epoch, not one a band; the SNRs are each
-    satellite's best (GPS on L2 reaches 29 dB-Hz at most, L1 34; Galileo's E5b 35, E1 32)."""
+    satellite's best (GPS on L2 reaches 29 dB-Hz at most, L1 34; Galileo's E5b 35, E1 32). The
+    first epoch's groups are held to its end, the GLL after them: its readings are of both
+    bands too, as gpsd's SKY of 00:39:56 reports them (test/daemon/ublox-zed-f9p-nmea.log.chk:
+    Galileo's SNRs at most 35, 21.5 on average; E1 alone 32 and 20.5)."""
     got = read("ublox_zed_f9p.nmea")
     assert rejected(got) == {}
     r = got.readings
@@ -906,8 +914,9 @@ def test_ublox_zed_f9p_one_reading_an_epoch_over_its_two_bands() -> None:
     assert r["GSV.snr_max_glonass"] == [35.0, 35.0, 35.0]
     assert r["GSV.in_view_galileo"] == [9.0, 9.0, 9.0]
     # 00:39:57: 07 at 11, 12 at 35 (31 on E1), 18 at 32 (31 on E5b), 33 at 9
-    assert r["GSV.snr_max_galileo"] == [32.0, 35.0, 35.0]
-    assert r["GSV.snr_mean_galileo"][1] == (11 + 35 + 32 + 9) / 4
+    assert r["GSV.snr_max_galileo"] == [35.0, 35.0, 35.0]
+    # 00:39:56: 07 at 11, 12 at 35 (31 on E1), 18 at 32 (31 on E5b), 33 at 8
+    assert r["GSV.snr_mean_galileo"][:2] == [(11 + 35 + 32 + 8) / 4, (11 + 35 + 32 + 9) / 4]
     # B1I with signal ID 1, then B2I with the signal ID field empty: two groups as well
     assert r["GSV.in_view_beidou"] == [10.0, 10.0, 10.0]
 

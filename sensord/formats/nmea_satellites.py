@@ -353,6 +353,13 @@ _SEVERAL = "*"
 #: In :attr:`SatelliteGroups.epoch` from the start until the first frame of another kind than
 #: GSV: while it is there, the stream may be of GSV alone.
 _UNFRAMED = "-"
+#: In :attr:`SatelliteGroups.epoch` while a talker's first group is held (see
+#: :meth:`SatelliteGroups._hold`): the frame of another kind that ends the epoch gives its
+#: readings.
+_HELD = "+"
+#: A talker's first group held (see :meth:`SatelliteGroups._hold`): its key, its satellites,
+#: their number fields, and its readings by constellation, as a group of one signal gives them.
+_Held = tuple[_Key, list[_Satellite], list[str], dict[str, list[tuple[str, float]]]]
 #: The satellites of the group before the one that teaches its talker's second signal ID, in
 #: the teaching group's epoch (see :meth:`SatelliteGroups._epoch_readings`), when that group
 #: came before the stream's first frame of another kind and the teaching one after: its
@@ -514,7 +521,25 @@ class SatelliteGroups:
     epoch then short of it, with its L5 group alone (2 satellites of 10); one lost while the
     epoch was short of its groups is that epoch's only (the group it is short of may be the
     one that lost it). A talker whose groups carry one signal ID has each group read as it
-    comes, the decoder's frames of another kind never calling :meth:`close` for it."""
+    comes, the decoder's frames of another kind never calling :meth:`close` for it, once one
+    of its epochs has ended whole.
+
+    A talker's first group with a signal ID after the stream's first frame of another kind
+    cannot tell whether groups of other signal IDs follow in its epoch (:meth:`_hold`): it is
+    held. A group of the talker with another signal ID in the epoch takes it into the epoch's
+    groups, and the epoch's reading of its constellation is due at the epoch's end (the frame
+    of another kind after the groups, or a group of a talker and signal ID the epoch has had),
+    over all its groups, as gpsd's SKY of the epoch reports them (a ZED-F9P's Galileo at
+    00:39:56 in gpsd's capture ublox-zed-f9p-nmea.log: 35 dB-Hz at most on E5b, 32 on E1),
+    unless a GSV sentence was lost after them (it may be of a third signal's group). Else its
+    own readings are due at that end, or at the talker's next sentence 1 of the same signal ID.
+    Another talker's group ends no talker's groups: an ST Teseo LIV4F sends every
+    constellation's L1 group, then every constellation's L5 group (gpsd's capture
+    st-teseo-liv4f.log). A talker whose epoch so held ended with a GSV sentence lost, or a
+    group under way, has its next epoch's first group held again (its start-up lines cut the
+    Teseo's first epoch before its L5 groups). The first epoch's readings so come at most one
+    burst of GSV later than a later epoch's, once: at the frame after the groups, which on a
+    receiver whose GSV are the epoch's last (a Quectel EG25-G) is the next epoch's first."""
 
     __slots__ = (
         "_anonymous",
@@ -523,14 +548,18 @@ class SatelliteGroups:
         "_channels",
         "_continuing",
         "_counted",
+        "_first",
         "_groups",
+        "_held",
         "_listed",
         "_lost",
         "_lost_keys",
         "_most",
         "_opening",
         "_pending",
+        "_read_at_end",
         "_short",
+        "_undecided",
         "_unframed_epochs",
         "epoch",
     )
@@ -611,6 +640,19 @@ class SatelliteGroups:
         #: constellation -> its groups of the last epoch that a group of a talker and signal
         #: ID it had ended while no frame of another kind had come yet (see :meth:`close`)
         self._unframed_epochs: dict[str, list[_Group]] = {}
+        #: Talker -> the key of its first group under way, when it carries a signal ID and
+        #: the stream's first frame of another kind has come: held at its end (:meth:`_hold`).
+        self._first: dict[str, _Key] = {}
+        #: Talker -> its first group, held (:meth:`_hold`); at most :data:`_PENDING_GROUPS`.
+        self._held: dict[str, _Held] = {}
+        #: The constellations whose epoch under way is their talker's first of several signal
+        #: IDs: its reading is due at the epoch's end, over all its groups (:meth:`_due`).
+        self._read_at_end: set[str] = set()
+        #: The talkers whose groups have carried one signal ID, and whose epochs since the
+        #: stream's first frame of another kind have not ended whole (a GSV sentence lost,
+        #: or a group under way at the frame: the groups of their other signals may be
+        #: missing): their next group is held as a talker's first is.
+        self._undecided: set[str] = set()
 
     def feed(self, fields: list[str], unchecked: bool = False) -> list[tuple[str, float]]:
         """The readings of a GSV sentence (see the class). A satellite number field that is
@@ -669,12 +711,15 @@ class SatelliteGroups:
         pending = self._pending.pop(key, None)
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
+        released: list[tuple[str, float]] = []  # the held group's readings, now due
         if number_ > 1 and pending is None:
             continued = self._continued(key, (total, in_view), number_, fields, ends)
             if continued is not None:  # its groups are read with the epoch's from the next on
                 key, pending = continued  # the group's key, by its sentence 1
                 self._begun[talker] = _SEVERAL
-                if pending[3] is None:  # it teaches them: its reading withheld (see the class)
+                if pending[3] is None or self._first.get(talker) == key:
+                    # it teaches them: its reading withheld (see the class)
+                    self._first.pop(talker, None)
                     pending = (pending[0], pending[1], pending[2], None, _SEVERAL, pending[5])
         group: list[_Satellite] | None = seen
         cut = ""  # the group cut, to count
@@ -698,17 +743,37 @@ class SatelliteGroups:
                 if len(self._opening) >= _PENDING_GROUPS:
                     self._opening.clear()  # of damaged talkers, without checksum
                 self._opening.add(key)
-            known = self._begun.setdefault(talker, signal)
+            known = self._begun.get(talker)
+            first = known is None
+            if first:
+                self._begun[talker] = known = signal
+            elif self._undecided and talker in self._undecided:  # its first group since the frame
+                self._undecided.discard(talker)
+                first = known == signal
+            if first:
+                if signal and _UNFRAMED not in self.epoch and len(self._held) < _PENDING_GROUPS:
+                    # its talker's first group: held until the next sentence 1 of the talker
+                    # or the epoch's end tells whether groups of other signal IDs follow
+                    self._first[talker] = key
+                    numbers = []
+            elif self._first:
+                self._first.pop(talker, None)  # the first group ended, or this one cut it
             if known != signal:  # the talker's groups carry several signal IDs
                 if known != _SEVERAL:
                     taught = known
                     self._begun[talker] = _SEVERAL
                 numbers = []
+            if self._held and talker in self._held and taught is None:
+                # a group of the held group's signal ID (the next epoch's: its reading is
+                # due), or of a third after a second whose group was cut (held no more)
+                held = self._held.pop(talker)
+                if known == signal:
+                    released = [r for rs in held[3].values() for r in rs]
         if numbers is not None:
             numbers = numbers + [
                 fields[at - 3] for at in range(7, ends, 4) if fields[at - 3].lstrip("0")
             ]
-        readings: list[tuple[str, float]] = []
+        readings = released
         if number_ == 1 and pending is not None:
             self._lost_group(key, 1)  # the group it cuts, with the loss counted below
         if number_ < total:
@@ -724,13 +789,25 @@ class SatelliteGroups:
         elif group is not None:
             own = own or _TALKER_CONSTELLATION.get(talker)
             if numbers is None and taught != _SEVERAL:
-                readings = self._readings(own, group, in_view)
+                readings += self._readings(own, group, in_view)
+            elif self._first and self._first.get(talker) == key:
+                assert numbers is not None
+                self._hold(key, own, group, numbers, in_view)
             else:
-                readings = self._readings(own, group, in_view, (key, numbers, taught))
+                readings += self._readings(own, group, in_view, (key, numbers, taught))
+                if taught is not None and self._held:
+                    # what the teaching group did not take: the held group's own readings
+                    untaken = self._held.pop(talker, None)
+                    if untaken is not None:
+                        readings += [r for rs in untaken[3].values() for r in rs]
         else:
             self._lost_group(key, 0)  # a group that lost a sentence, counted
+            if self._first and self._first.get(talker) == key:
+                del self._first[talker]
             if taught is not None:
                 self._taught_lost(own or _TALKER_CONSTELLATION.get(talker), seen)
+                if self._held:
+                    self._held.pop(talker, None)  # its talker's first epoch lost a sentence
         if number_ == 1 and pending is not None:
             self._lose()
             if not counted:
@@ -825,6 +902,7 @@ class SatelliteGroups:
         so far had their groups before it (see :meth:`_epoch_readings`)."""
         del self.epoch[_UNFRAMED]
         self._begun_unframed = frozenset(self._begun)
+        self._undecided = {talker for talker, signal in self._begun.items() if signal != _SEVERAL}
         self._unframed_epochs.clear()
 
     def _joined(
@@ -1016,6 +1094,32 @@ class SatelliteGroups:
             if constellation is not None and constellation in self._channels:
                 self._most.setdefault(constellation, 2)
 
+    def _hold(
+        self, key: _Key, own: str | None, seen: list[_Satellite], numbers: list[str], in_view: int
+    ) -> None:
+        """Hold the first group of talker ``key[0]`` (its key, talker constellation ``own``,
+        satellites ``seen``, their number fields ``numbers`` and in-view field): its readings
+        as a group of one signal gives them are due at the talker's next sentence 1 of the
+        same signal ID, or at the epoch's end (:meth:`close`), and a group of another signal ID
+        of the talker in the epoch (:meth:`_epoch_readings`) takes it into its epoch's groups
+        instead, whose reading is then due at the epoch's end, over them all. The talker's
+        first epoch cannot tell at its first group whether the groups of other signals follow
+        (a ZED-F9P's GPS L2 group after its L1 group; a Teseo LIV4F's L5 groups after every
+        constellation's L1 group, other talkers' between), and a reading of the first group
+        alone would be of one signal's satellites and SNRs."""
+        talker = key[0]
+        del self._first[talker]
+        alone = self._readings(own, seen, in_view)
+        by_constellation: dict[str, list[tuple[str, float]]] = {}
+        for constellation in _kinds(own, seen):
+            wanted = None if constellation is None else self._channels.get(constellation)
+            if wanted is not None:
+                assert constellation is not None
+                mine = {channel for _, channel in wanted}
+                by_constellation[constellation] = [r for r in alone if r[0] in mine]
+        self._held[talker] = (key, seen, numbers, by_constellation)
+        self.epoch[_HELD] = 0
+
     def _readings(
         self,
         own: str | None,
@@ -1069,8 +1173,14 @@ class SatelliteGroups:
         key = group[0]
         if taught is not None and constellation not in self._most:
             self._most[constellation] = 2
-            before = _GIVEN if key[0] in self._begun_unframed else []
-            self._groups[constellation] = [((key[0], taught), before, []), group]
+            held = self._held.get(key[0])
+            if held is not None and held[3].pop(constellation, None) is not None:
+                # the talker's first group, held: the epoch's reading is due at its end
+                self._groups[constellation] = [(held[0], held[1], held[2]), group]
+                self._read_at_end.add(constellation)
+            else:
+                before = _GIVEN if key[0] in self._begun_unframed else []
+                self._groups[constellation] = [((key[0], taught), before, []), group]
             epoch[constellation] = epoch.get(_LOST, 0)  # its most groups
             return []
         readings: list[tuple[str, float]] = []
@@ -1128,6 +1238,11 @@ class SatelliteGroups:
         the constellation's most (:func:`_short_of_most`); an epoch that lost a sentence tells
         nothing, but one with its most groups, which lost none after them, ends the row."""
         epoch = self.epoch
+        if self._read_at_end and constellation in self._read_at_end:
+            self._read_at_end.discard(constellation)
+            if epoch.get(_LOST, 0) > epoch[constellation]:
+                return []
+            return self._merged(constellation, groups)
         if epoch.get(_LOST, 0) > epoch[constellation] or not _short_of_most(
             self._most, self._short, constellation, len(groups)
         ):
@@ -1147,6 +1262,16 @@ class SatelliteGroups:
             if before and constellation in before:
                 joined = self._joined(constellation, groups, before[constellation])
             readings += self._due(constellation, groups) if joined is None else joined
+        whole = not self.epoch.get(_LOST) and not self._pending
+        for talker, (_, _, _, held) in self._held.items():
+            # of one signal ID so far, or the group of another not ended: a short epoch's
+            readings += [r for rs in held.values() for r in rs]
+            if not whole and len(self._undecided) < _PENDING_GROUPS:
+                self._undecided.add(talker)  # the groups of other signals may have been lost
+        if self._first and len(self._undecided) < _PENDING_GROUPS:
+            self._undecided.update(self._first)  # a first group under way: the same
+        self._held.clear()
+        self._read_at_end.clear()
         if _UNFRAMED in self.epoch:  # the stream's first frame of another kind
             self._framed()
         self.epoch.clear()
