@@ -268,8 +268,9 @@ def counterparts() -> dict[str, Counterpart]:
 
 #: sensord field -> why its readings differ from gpsd's in gpsd 3.27.5's captures: where the
 #: standard's text (as receiver manuals quote it) has sensord read the sentence as written and
-#: gpsd publish a value of its own making, but for the GSV fields' first epochs, a difference of
-#: sensord's. ``--compare`` prints it beside the field's totals.
+#: gpsd publish a value of its own making, but for some GSV fields (the ublox-zed-f9r
+#: satellite under signal ID 0), a difference of sensord's. ``--compare`` prints it beside
+#: the field's totals.
 WHY_DIFFERENT = {
     "GSA.fix_mode": "GSA's own mode field (1 no fix, 2 2D, 3 3D); gpsd's TPV mode is its own, "
     "3D from a GGA with an altitude and 4 satellites or more, no fix from one with fewer than 3",
@@ -306,9 +307,10 @@ for name in ("latitude", "longitude"):
 for constellation in GNSSID:
     for stat in ("in_view", "snr_mean", "snr_max"):
         WHY_DIFFERENT[f"GSV.{stat}_{constellation}"] = (
-            "mostly a capture's first epoch: a receiver of a GSV group per signal is read "
-            "after its first signal's group then (sensord's satellite groups), and gpsd "
-            "starts some captures with a sky of no satellite"
+            "a satellite a receiver adds under signal ID 0 to a talker known as one-signal "
+            "is counted from the next epoch (ublox-zed-f9r), the satellites of two signals "
+            "counted apart by gpsd (st-teseo-liv4f), and gpsd starting some captures with a "
+            "sky of no satellite"
         )
     WHY_DIFFERENT[f"GSA.used_{constellation}"] = (
         "gpsd marks a satellite used only if the epoch's GSV lists it with an SNR above 0; "
