@@ -293,9 +293,10 @@ class Bus:
         #: the hold ``_unasked`` set for the rest of a frame begun: ``quiet_until`` as it set
         #: it (the rest and an adapter's latency, ``piece_slack_s``), what it is without that
         #: latency (given back once the frame is whole or more of it came), when the frame's
-        #: last piece came and the widest gap between its pieces so far; None while no frame
-        #: begun holds the line
-        self._piece_hold: tuple[float, float, float, float] | None = None
+        #: last piece came, the time its rest takes on the wire and the widest gap between its
+        #: pieces so far, less the later piece's time on the wire; None while no frame begun
+        #: holds the line
+        self._piece_hold: tuple[float, float, float, float, float] | None = None
         #: RTU: how much later than its time on the wire the rest of a frame begun may be
         #: read (``port_slack``): the adapter's latency timer or a UART's receive timeout
         #: where sysfs tells it (read at each open from ``sys_root``), a network's, else
@@ -1094,9 +1095,9 @@ class Bus:
             if self.in_flight is flight and flight.expected.rtu:
                 self._arriving(flight, chunk)
             elif flight.reply == ARRIVING and flight.starts is not None:
-                # answered by this piece after the ones it began in: as far apart as the
-                # adapter hands a frame's pieces over
-                apart = self._clock() - flight.starts.heard_at
+                # answered by this piece after the ones it began in: held past its time on
+                # the wire as long as the adapter holds a frame's pieces
+                apart = self._clock() - flight.starts.heard_at - len(chunk) * self.char_s
                 if apart > self._pieces_apart_s:
                     self._pieces_apart(apart)
             if self.link.skipped_bytes != self._skipped_told:
@@ -1258,7 +1259,11 @@ class Bus:
                 self.quiet_until = hold[1]
                 self._upcoming = None
                 if self.link.skipped_bytes == skipped:  # the same frame's next piece
-                    widest = max(hold[3], now - hold[2])
+                    # the gap less the time this piece's bytes of the frame took on the wire
+                    # (a UART's FIFO hands a frame over as the line carries it) is how long
+                    # they were held past it
+                    wire = min(hold[3], len(chunk) * self.char_s)
+                    widest = max(hold[4], now - hold[2] - wire)
                     if not rest and widest > self._pieces_apart_s:  # whole, its CRC sound
                         self._pieces_apart(widest)
         if rest:
@@ -1267,16 +1272,17 @@ class Bus:
             # answer in flight is waited for (``_arriving``)
             unheld = max(self.quiet_until, quiet)
             self.quiet_until = max(unheld, quiet + self.piece_slack_s)
-            self._piece_hold = (self.quiet_until, unheld, now, widest)
+            self._piece_hold = (self.quiet_until, unheld, now, rest * self.char_s, widest)
             self._upcoming = None
         elif quiet > self.quiet_until:
             self.quiet_until = quiet
             self._upcoming = None
 
     def _pieces_apart(self, apart_s: float) -> None:
-        """The pieces of one sound frame came ``apart_s`` apart, further than any before: the
-        port's adapter (an FTDI chip whose latency timer sysfs does not tell, a converter
-        that buffers, a serial server) or a device that pauses inside its frames may hand the
+        """A piece of one sound frame came ``apart_s`` after the piece before it and its own
+        bytes' time on the wire, later than any before: the port's adapter (an FTDI chip
+        whose latency timer sysfs does not tell, a converter that buffers, a serial server)
+        or a device that pauses inside its frames may hand the
         rest of a frame over that late, so the rest of a frame begun is waited for that long
         and :data:`~sensord.modbus_timing.PIECE_MARGIN_S` at least, up to
         :data:`~sensord.modbus_timing.MAX_PIECE_SLACK_S`. Logged when that raises the wait."""
