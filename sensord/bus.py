@@ -1305,21 +1305,29 @@ class Bus:
         """The slack of the port's adapter as sysfs tells it (:func:`~sensord.port_slack.
         port_slack`: an FTDI chip's ``latency_timer``, 1 to 255 ms, 16 by default, and
         :data:`~sensord.modbus_timing.PIECE_MARGIN_S`; a UART of the board's receive timeout
-        and that margin; else ARRIVAL_SLACK_S), logged with the file when what was read
-        changes. Read at each open of a device path, which may be another adapter (a replug)
-        or set anew (a udev rule): the pieces seen apart before were the adapter's that was
-        there then, and are learnt afresh."""
+        and that margin; else ARRIVAL_SLACK_S, with a warning when an FTDI adapter's
+        ``latency_timer`` cannot be read or tells no timer), logged with the file when what
+        was read changes. Read at each open of a device path, which may be another adapter
+        (a replug) or set anew (a udev rule): the pieces seen apart before were the adapter's
+        that was there then, and are learnt afresh."""
         slack = port_slack(self.port, self.char_s, network=False, sys_root=self._sys_root)
         self.piece_slack_s = slack.slack_s
         self._pieces_apart_s = 0.0
-        if slack.latency_timer_ms is None and not slack.driver:
+        if slack.latency_timer_ms is None and not slack.driver and not slack.unread:
             self._slack_read = None
             return
         if self._slack_read == slack:
             return
         self._slack_read = slack
         wait_ms = round(self.piece_slack_s * 1000, 1)
-        if slack.latency_timer_ms is not None:
+        if slack.unread:
+            self.log.warning(
+                "adapter's latency timer not read",
+                file=slack.file,
+                reason=slack.unread,
+                wait_ms=wait_ms,
+            )
+        elif slack.latency_timer_ms is not None:
             self.log.info(
                 "adapter's latency timer read",
                 file=slack.file,

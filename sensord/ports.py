@@ -147,7 +147,7 @@ def adapter_facts(device: str, *, sys_root: str = SYS_ROOT) -> AdapterFacts:
     port_dir = os.path.realpath(link)
     driver = _driver(port_dir, sys_root)
     latency_text = _read_text(os.path.join(port_dir, "latency_timer"))
-    latency = int(latency_text) if latency_text.isdigit() else None
+    latency = int(latency_text) if latency_text.isascii() and latency_text.isdigit() else None
     vid_pid = serial_number = ""
     root = os.path.realpath(sys_root)
     current = port_dir

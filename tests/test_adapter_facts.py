@@ -231,3 +231,33 @@ def test_a_uart_behind_the_serial_cores_port_device_is_one(tmp_path: Path) -> No
     slack = port_slack("/dev/ttyS0", 10 / 9600, network=False, sys_root=str(tmp_path))
     assert slack.driver == "serial"
     assert slack.slack_s == pytest.approx(UART_TIMEOUT_CHARS * 10 / 9600 + PIECE_MARGIN_S)
+
+
+@pytest.mark.parametrize(
+    ("content", "unread"),
+    [
+        ("0\n", "'0' is no timer of 1 to 255 ms"),
+        ("junk\n", "'junk' is no timer of 1 to 255 ms"),
+        ("\u00b2\n", "'\u00b2' is no timer of 1 to 255 ms"),
+        (None, "Is a directory"),
+    ],
+)
+def test_an_ftdi_latency_timer_that_tells_no_timer_waits_the_fixed_slack_and_says_why(
+    tmp_path: Path, content: str | None, unread: str
+) -> None:
+    """An FTDI adapter's latency_timer that holds 0, junk or a digit Python's int() refuses,
+    or that cannot be read (a directory here: root reads any file's mode): ARRIVAL_SLACK_S,
+    above the chip's default 16 ms, and the probe's line says which file told no timer and
+    why. (Before: ``adapter_facts`` raised ValueError for "²", and the others gave
+    ARRIVAL_SLACK_S with nothing said; 0 gave a 4 ms wait.)"""
+    fake_adapter(tmp_path, "ttyUSB0", latency_ms=None)
+    file = tmp_path / "class" / "tty" / "ttyUSB0" / "device" / "latency_timer"
+    if content is None:
+        file.mkdir()
+    else:
+        file.write_text(content)
+    slack = port_slack("/dev/ttyUSB0", 10 / 9600, network=False, sys_root=str(tmp_path))
+    assert (slack.slack_s, slack.latency_timer_ms, slack.unread) == (ARRIVAL_SLACK_S, None, unread)
+    assert slack.told() == (
+        f"FTDI latency_timer not read ({file}: {unread}): waiting 50 ms for an answer's pieces"
+    )

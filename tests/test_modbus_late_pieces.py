@@ -560,3 +560,38 @@ def test_a_uart_s_fifo_pieces_of_an_answer_do_not_raise_its_wait(
         assert hand.values("b")["v"] == (5.0, 6.0, 2)
     finally:
         hand.close()
+
+
+def test_an_ftdi_latency_timer_that_tells_no_timer_is_logged_and_the_port_waits_50_ms(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """The port is an FTDI adapter whose latency_timer file holds no timer (junk where a
+    value is expected; a file that cannot be read is the same): the bus opens, warns once
+    with the file and what it held, and a late answer cut off after 4 bytes holds the line
+    for ARRIVAL_SLACK_S past its rest's time. (Before: nothing was logged.)"""
+    fake_adapter(tmp_path, os.path.basename(os.path.realpath(pty_pair.path)), latency_ms=None)
+    tty = os.path.basename(os.path.realpath(pty_pair.path))
+    file = tmp_path / "class" / "tty" / tty / "device" / "latency_timer"
+    file.write_text("junk\n")
+    with capture_logs() as logs:
+        hand = two_units(pty_pair, str(tmp_path))
+    try:
+        told = [e for e in logs if e["event"].startswith("adapter's latency timer")]
+        assert [(e["event"], e["log_level"], e["file"], e["reason"]) for e in told] == [
+            (
+                "adapter's latency timer not read",
+                "warning",
+                str(file),
+                "'junk' is no timer of 1 to 255 ms",
+            )
+        ]
+        bus = hand.bus
+        assert bus.piece_slack_s == ARRIVAL_SLACK_S
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        assert hand.tick(100.209) == b""
+        hand.receive(100.2095, read_reply(1, [7])[:4], look=False)
+        free = 100.2095 + bus.silence_s + 3 * bus.char_s + ARRIVAL_SLACK_S
+        assert hand.tick(free - 0.0005) == b""
+        assert hand.tick(free + 0.0005) == read_request(2, 0, 1)
+    finally:
+        hand.close()
