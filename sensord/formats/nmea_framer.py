@@ -496,18 +496,22 @@ def _garmin_whole(data: bytes, start: int, end: int) -> bool:
     record ID begin by chance (those of a record cut short, whose DLE ETX is lost, break on
     the next record's DLE); the whole sentences whose checksum holds found in its bytes are
     passed on, as in any candidate's."""
+    return _garmin_body(data, start, end) is not None
+
+
+def _garmin_body(data: bytes, start: int, end: int) -> bytes | None:
+    """The unstuffed size byte, data and checksum of the Garmin record candidate
+    ``data[start:end]`` when it is whole (see :func:`_garmin_whole`), else None."""
     body = _unstuffed(data, start, end)
-    return body is not None and len(body) == _GARMIN_SIZES[data[start + 1]] + 2
+    return body if body is not None and len(body) == _GARMIN_SIZES[data[start + 1]] + 2 else None
 
 
 def _garmin_holds(data: bytes, start: int, end: int) -> bool:
     """Whether the Garmin record candidate ``data[start:end]`` is whole (see
     :func:`_garmin_whole`) and the sum of its bytes from the ID to the checksum is 0 modulo
     256."""
-    return (
-        _garmin_whole(data, start, end)
-        and (data[start + 1] + sum(_unstuffed(data, start, end) or b"")) & 0xFF == 0
-    )
+    body = _garmin_body(data, start, end)
+    return body is not None and (data[start + 1] + sum(body)) & 0xFF == 0
 
 
 def _tsip_length_holds(data: bytes, start: int, end: int) -> bool:
