@@ -48,10 +48,12 @@ it goes stale and at its opens.
 When the readings of a device just powered, restarted or woken are published, and the quiet hold
 of the first answers of a run of a device polled on a working period, are the sensor's
 ``WarmUp`` (``sensord.warm_up``), which it asks at its opens (``opened``, ``bus_opened``), when a
-reload replaces it on the same port (``carry_warm_up``), after a silence (``_silence_ended``),
-at its tick (``check_stale``) and when the dialogue calls (``woken``, ``streams_anew``,
-``run_began``, ``on_working_period``); on the path of a chunk the sensor only compares the
-chunk's time with the warm-up's end (``WarmUp.until``) and counts the frames it holds back.
+reload replaces it on the same port (``carry_warm_up``), after a silence (``_silence_ended``,
+which asks ``SilenceEnd``, ``sensord.sensor_silence``, whether the device lost its supply or
+slept in it), at its tick (``check_stale``) and when the dialogue calls (``woken``,
+``streams_anew``, ``run_began``, ``on_working_period``); on the path of a chunk the sensor only
+compares the chunk's time with the warm-up's end (``WarmUp.until``) and counts the frames it
+holds back.
 A device whose frames tell its boot (a frame spec's ``boot_bytes``) has its restarts behind the
 open port told by ``DeviceBoots`` (``sensord.boots``, loaded by a sensor of binary frames),
 which starts the warm-up again and has the dialogue write the set-up again once the device is
@@ -94,7 +96,6 @@ from sensord.connection import (
 from sensord.errors import (
     ACK_ERROR_REASONS,
     PARSE_ERROR_REASONS,
-    NotMeasuredError,
     ParseError,
     PortCloseError,
     SourceError,
@@ -119,6 +120,7 @@ from sensord.reopen import (
 )
 from sensord.retry import Backoff, Retry
 from sensord.sensor_channels import ChannelRuntime, new_channel, retunes_to
+from sensord.sensor_silence import SilenceEnd
 from sensord.sensor_snapshot import add_step, sensor_snapshot
 from sensord.sensor_source import log_simulated_absent_device, make_source, wants_simulation
 from sensord.shared_port import SharedPortWatch
@@ -147,39 +149,6 @@ __all__ = [
 ]
 
 STATES = ("opening", "up", "stale", "down", "stopped")
-
-#: The most bytes besides its frames a device that streams may have sent between its last
-#: frame and the first after it was stale for the pause to count as a silence
-#: (``warmup_after_silence``): a frame cut short when it fell asleep and a little noise as it
-#: wakes. More means it went on sending frames that were all rejected: it did not sleep;
-#: unless a frame framer found no more than ``SILENCE_REJECTED_CANDIDATES`` candidates in them.
-SILENCE_NOISE_BYTES = 48
-
-#: The most candidate frames a frame framer may have rejected between a streaming device's
-#: last frame and the first after it was stale for the pause to count as a silence whatever
-#: the number of bytes: the frame cut short when it fell asleep or lost its supply. The bytes
-#: besides are no frames: a burst as its supply comes back (a TX line held low reads as
-#: ``00`` bytes, a sagging one as garbage) holds no start bytes, while a device that went on
-#: streaming on a line that spoils its frames gives a rejected candidate per frame.
-SILENCE_REJECTED_CANDIDATES = 1
-
-#: The share of its stale timeout that a streaming device must have sent no byte at a
-#: stretch, between its last frame and the first after it was stale, for the pause to count
-#: as a silence (``warmup_after_silence``). A device that sleeps or loses its supply sends
-#: nothing from the frame it cut short until it runs again, at least the stale timeout; one
-#: that goes on streaming on a line that spoils its frames (their start bytes lost, which
-#: leaves a frame framer no candidate to reject) sends a frame every interval, and the stale
-#: timeout is three intervals at least (``SensorConfig.stale_after``, unless configured): 5 s
-#: for the PMS presets, whose frames come every 2.3 s at the longest (the PMS5003 datasheet's
-#: "stable mode"; 200 to 800 ms in its "fast mode").
-QUIET_SHARE_OF_STALE = 0.5
-
-#: The most bytes besides its frames a polled device whose set-up runs again only once it
-#: answers (``Dialogue.reruns_while_stale``: an MH-Z19) may have sent in a stale spell for the
-#: spell to count as one in which it may have lost its supply: a byte or two that the UART reads
-#: as the supply falls or comes back. A line that drops bytes passes the rest of each answer
-#: it spoils, more than that over the polls of a spell.
-SUPPLY_GLITCH_BYTES = 2
 
 #: The most bytes read after a poll request that the sensor holds for its dialogue (``heard``):
 #: one more than the longest spoilt answer it checks (a PMS5003ST's 40-byte frame, a start
@@ -501,30 +470,19 @@ class SensorRuntime:
         self.bytes_read = 0
         #: ``bytes_read`` when the last frame came (or the port opened): for the stale hint
         self._read_at_frame = 0
-        #: the frame framer's ``rejections`` then (``_silent_since_frame``)
+        #: the frame framer's ``rejections`` then (``sensord.sensor_silence``)
         self._rejections_at_frame = 0
         #: when the last chunk was read, and the longest stretch without a byte since the last
-        #: frame's chunk (``_silent_since_frame``)
+        #: frame's chunk (``sensord.sensor_silence``)
         self._byte_at = -math.inf
         self._quiet_s = 0.0
         #: the pauses between frames that frames end while the sensor is stale, and the hint
         #: of a device that sends on a period longer than the stale timeout
         #: (``sensord.pauses``)
         self._pauses = SteadyPauses(self)
-        #: the set-up gives the device a working period (an SDS011's ``working_period=N``,
-        #: N > 0): it sends one frame a period, after its fan ran, each a measurement
-        self._periodic = False
-        #: the channels whose readings all 0 tell a device that does not measure
-        #: (``_reads_zero``; None: every field's)
-        self._zero_channels: frozenset[str] | None = None
-        if config.preset is not None:
-            from sensord.formats.presets import (  # noqa: PLC0415  (loaded by a sensor with a preset)
-                unmeasured_zero,
-                working_period_s,
-            )
-
-            self._periodic = working_period_s(config.preset, config.setup_names()) > 0.0
-            self._zero_channels = unmeasured_zero(config.preset)
+        #: whether the frames that end a silence come from a device that warms up again
+        #: (``sensord.sensor_silence``)
+        self._silence = SilenceEnd(self, config)
         self.reconnects = 0
         #: of them, reopens of a network connection that carried no byte for too long
         #: (``_check_silence``; on a bus, its connection's)
@@ -1494,82 +1452,26 @@ class SensorRuntime:
     def _silence_ended(self, frames: list[bytes], now: float, previous: float | None) -> None:
         """``frames`` came at ``now`` after a silence (the last frame before them came at
         ``previous``): the sensor was stale, or its polled device left ``SILENT_POLLS``
-        requests in a row unanswered. A stale sensor is up again. A device that may have
-        lost its supply warms up again: a polled one that answers again (the MH-Z19's
-        answers after a power-up are its preheat's), unless its polls were answered all
-        through, their frames spoilt on the line (``Dialogue.powered_through``), a
-        streaming one with ``warmup_after_silence`` whose frames come again after it was
-        stale, and, without it, one whose first frame after it was stale reads 0 in every
-        field (``_reads_zero``). A polled device's silence counts when no frame came for
-        ``Dialogue.silent_s`` (a line that loses answers leaves shorter ones) or its first
-        answer after it reads 0 in every field; its line tells the polls left unanswered in a
-        row and how long no frame came."""
+        requests in a row unanswered. The first frame after hang-ups proves the server
+        (``_proven``); a stale sensor is up again, and its dialogue told so. Whether the
+        device warms up again is ``SilenceEnd``'s (``sensord.sensor_silence``)."""
         self._silence_to_end = False
-        polled = self.config.poll is not None
         if self._ends.proving is not None:  # the first frame after hang-ups: the server serves
             self._proven(now)
             return
+        silence = self._silence
         if self.state == "stale":
             self._set_state("up", **self._pauses.ended(now, previous))
             dialogue = self.dialogue
             if dialogue is not None:
                 dialogue.back_from_stale()
-                # a polled MH-Z19 is set up again only after a spell in which it sent
-                # nothing: a line that drops bytes passes the rest of the answers it spoils
-                if (
-                    not dialogue.reruns_while_stale
-                    and self.bytes_read - self._read_at_frame - sum(map(len, frames))
-                    <= SUPPLY_GLITCH_BYTES
-                ):
+                if not dialogue.reruns_while_stale and silence.supply_may_have_failed(frames):
                     dialogue.answers_again(
-                        powered_anew=self._powered_anew(frames, now, previous, dialogue)
+                        powered_anew=silence.powered_anew(frames, now, previous, dialogue)
                     )
-        elif not polled:
+        elif self.config.poll is None:
             return
-        dialogue = self.dialogue
-        if dialogue is not None and dialogue.powered_through:
-            # stale while its polls were answered, their frames spoilt on the line (an
-            # MH-Z19's answers that lost their first byte, a passive PMS's frames that lost a
-            # start byte): no silence, no power-up
-            return
-        # not again before a reading was published after the last warm-up: a line that
-        # loses a few answers (or frames) in a row now and then would hold every one back;
-        # but again when no frame came since that warm-up began (asleep or off since the
-        # port opened, or since a reload opened it again): it covered none; and, for a
-        # polled device, when that warm-up was not begun by such a silence (the open's, a
-        # boot's): the supply cut in it restarted the device's own warm-up
-        if not (
-            self._readings_in() > self._warm.readings_at
-            or previous is None
-            or previous < self._warm.began
-            or (polled and not self._warm.by_silence)
-        ):
-            return
-        if polled:
-            assert dialogue is not None  # a polled sensor has one
-            silent_s = math.inf if previous is None else now - previous
-            if not self._powered_anew(frames, now, previous, dialogue):
-                return
-            self._warm.again(
-                now,
-                "its polls are answered again",
-                unanswered_polls=dialogue.silent_polls,
-                silent_s=round(silent_s, 3) if previous is not None else None,
-            )
-            self._warm.by_silence = True
-        elif self.config.warmup_after_silence and self._silent_since_frame(frames):
-            self._warm.again(now, "its frames come again after a silence")
-        elif self._reads_zero(frames):
-            self._warm.again(now, "its frames come again after a silence, every value 0")
-
-    def _powered_anew(
-        self, frames: list[bytes], now: float, previous: float | None, dialogue: Dialogue
-    ) -> bool:
-        """Whether the silence of a polled device that ``frames``, come at ``now``, end (the
-        last frame before them at ``previous``) is one a supply cut leaves: no frame for
-        ``Dialogue.silent_s`` (shorter, it is what a line that loses answers leaves), or the
-        answer that ends it reads 0 (``_reads_zero``: an SDS011's fan spinning up)."""
-        return previous is None or now - previous >= dialogue.silent_s or self._reads_zero(frames)
+        silence.warm_again(frames, now, previous)
 
     def _at_frame(self) -> None:
         """Mark where the stream stands as a frame comes (or the port opens): the bytes read
@@ -1579,57 +1481,6 @@ class SensorRuntime:
         binary = self._frame_framer
         if binary is not None:
             self._rejections_at_frame = binary.rejections
-
-    def _silent_since_frame(self, frames: list[bytes]) -> bool:
-        """Whether a streaming device whose ``frames`` come after it was stale sent no frame
-        since the last frame's chunk, not frames that were all rejected (a noisy line): it
-        fell quiet, no byte for half the stale timeout at a stretch or longer
-        (:data:`QUIET_SHARE_OF_STALE`), and the bytes besides ``frames`` are few
-        (``SILENCE_NOISE_BYTES``), or a frame framer found no more than
-        ``SILENCE_REJECTED_CANDIDATES`` candidates in them. A device whose bytes kept coming
-        all through the spell went on sending frames that the line spoilt, their start
-        bytes too (a frame framer finds no candidate in frames without them): its fan never
-        stopped."""
-        if self._quiet_s < QUIET_SHARE_OF_STALE * self._stale_after_s:
-            return False
-        if self.bytes_read - self._read_at_frame - sum(map(len, frames)) <= SILENCE_NOISE_BYTES:
-            return True
-        binary = self._frame_framer
-        return (
-            binary is not None
-            and binary.rejections - self._rejections_at_frame <= SILENCE_REJECTED_CANDIDATES
-        )
-
-    def _reads_zero(self, frames: list[bytes]) -> bool:
-        """Whether the first of ``frames`` (binary frames, the first after a silence) that
-        holds values reads exactly 0 in every field: what a device powered anew sends before
-        it measures (an SDS011 while its fan spins up, PM2.5 and PM10 both 0). A field the
-        device marks not available (its ``not_available`` value: an MH-Z19C's temperature
-        byte 0) is no value, and the frame's others decide; of a preset whose zero in some
-        fields is a reading, only the others count (``presets.unmeasured_zero``: a PMS's
-        particle fields, not a PMS5003T's or ST's temperature and humidity nor an S's or
-        ST's formaldehyde; an MH-Z19's CO2 alone, its temperature byte its thermistor's,
-        where 0 °C is a reading).
-        Not for a device on a working period, whose every frame is a measurement, 0 in very
-        clean air (an SDS011 sends its frame after its fan ran for 30 s, also the first after
-        a power cut: the sensor keeps its working period through one): one its set-up sets
-        (``working_period=N``), or whose frames come on a steady period longer than the
-        stale timeout (``pause_hint``: a period another program set)."""
-        if self._frame_framer is None or self._pauses.hint is not None or self._periodic:
-            return False
-        zero = self._zero_channels
-        for frame in frames:
-            try:
-                pairs = self.parser(frame)
-            except NotMeasuredError as exc:  # the fields it marks not available hold none
-                pairs = exc.kept
-            except Exception:  # counted when the frame is parsed in turn
-                return False
-            if zero is not None:
-                pairs = [(channel, value) for channel, value in pairs if channel in zero]
-            if pairs:
-                return not any(value for _, value in pairs)
-        return False
 
     def spoilt_boot(self, frame: bytes, now: float) -> bool:
         """See :meth:`sensord.dialogue.DialoguePort.spoilt_boot`."""

@@ -1085,9 +1085,9 @@ def stream_interval_note(
     silence (``rewarms``: ``warmup_after_silence`` and a ``warmup_s``), each frame after such
     a spell warms it up again, which holds back nearly every reading; shorter than twice, a
     spell of frames whose start bytes the line spoils, which keep coming at that pace, is
-    taken for a silence (``sensord.sensor.QUIET_SHARE_OF_STALE``: no byte for half the stale
-    timeout), and the sensor warms up again though the device was powered all along (none
-    of that without ``rewarms``). ``default_s``: the sensor's ``stale_after`` without
+    taken for a silence (``sensord.sensor_silence.QUIET_SHARE_OF_STALE``: no byte for half
+    the stale timeout), and the sensor warms up again though the device was powered all
+    along (none of that without ``rewarms``). ``default_s``: the sensor's ``stale_after`` without
     ``stale_after_s``, which the note offers. A note, not an error: the device sends faster
     while the air changes, and a clean line spoils no frame."""
     interval = _STREAM_INTERVALS_S.get(preset or "")
