@@ -93,7 +93,7 @@ from sensord.config import parse_config
 from sensord.config_sensor import SensorConfig
 from sensord.formats import codec_for
 from sensord.ports import find_holders
-from sensord.sensor import CUT_LINE_S
+from sensord.sensor_first_bytes import CUT_LINE_S
 
 #: The unit whose Environment= settings the daemon runs under.
 UNIT = Path(__file__).resolve().parent.parent / "systemd" / "sensord.service"

@@ -69,6 +69,9 @@ changes of its configuration it takes with the port open (``retunes_to``, then `
 ``/status`` and logs, is read by ``silence_since`` (``sensord.stale_hints``). Its figures at
 one moment, the read model ``/metrics`` and ``/status`` render, are gathered by
 ``sensor_snapshot`` (``sensord.sensor_snapshot``), which ``snapshot`` calls between two chunks.
+The first bytes after an open, which may be the tail of a line or frame the open cut, are
+``FirstBytes``'s (``sensord.sensor_first_bytes``), which ``feed`` asks only while the sensor's
+own flags say its first line or frames are to come.
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ from sensord.reopen import (
 )
 from sensord.retry import Backoff, Retry
 from sensord.sensor_channels import ChannelRuntime, new_channel, retunes_to
+from sensord.sensor_first_bytes import FirstBytes
 from sensord.sensor_silence import SilenceEnd
 from sensord.sensor_snapshot import add_step, sensor_snapshot
 from sensord.sensor_source import log_simulated_absent_device, make_source, wants_simulation
@@ -139,7 +143,6 @@ if TYPE_CHECKING:  # loaded by the sensors that use them
     from sensord.dialogue import Dialogue
     from sensord.formats.blocks import BlockFramer
     from sensord.formats.frames import FrameFramer
-    from sensord.formats.nmea_framer import NmeaFramer
     from sensord.modbus_state import ModbusCounters, ModbusMark
 
 __all__ = [
@@ -157,23 +160,6 @@ STATES = ("opening", "up", "stale", "down", "stopped")
 #: spoilt as the device's supply falls, the ``00`` bytes of its TX line held low after it: no
 #: answer).
 HEARD_BYTES = 41
-
-#: The text formats whose line, cut anywhere, may still read as a line: a streaming device's
-#: first line after the port opened is dropped when it began before the open (see
-#: ``SensorRuntime._first_line``). NMEA finds its sentences by ``$`` and checks them (its
-#: first sentence then is dropped only when it carries no checksum, see
-#: ``SensorRuntime._first_frame``), the binary formats by start bytes and checksum, Modbus by
-#: its requests; a sensor with ``parse.block`` reads only the lines of a block whose start it
-#: saw and whose check holds.
-CUT_LINE_FORMATS = frozenset({"value", "kv", "csv", "json"})
-
-#: First bytes that arrive within this long of the port's open began before it, as far as can
-#: be told: the device was sending a line while the port opened (which drops what it had
-#: received), and the open read its tail (``VPV\t32790`` read from its third byte is
-#: ``V\t32790``, ``23.5`` from its second ``3.5``). Bytes a device sends then are in the
-#: kernel, or a USB adapter's next packet (an FTDI chip sends one every 16 ms by default). A
-#: device that stays quiet longer than this after the open begins a line with its first byte.
-CUT_LINE_S = 0.05
 
 
 def _frame_framer(framer: Framer) -> FrameFramer | None:
@@ -202,14 +188,6 @@ def _block_framer(framer: Framer) -> BlockFramer | None:
     from sensord.formats.blocks import BlockFramer  # noqa: PLC0415  (loaded by a sensor of blocks)
 
     return framer if isinstance(framer, BlockFramer) else None
-
-
-def _nmea_framer(framer: Framer) -> NmeaFramer | None:
-    """``framer`` when it is the NMEA framer (``sensord.formats.nmea_framer``, loaded by
-    then)."""
-    from sensord.formats.nmea_framer import NmeaFramer  # noqa: PLC0415  (loaded by a sensor of NMEA)
-
-    return framer if isinstance(framer, NmeaFramer) else None
 
 
 #: A sensor that stays down or stale is logged again each time it has been so for this much
@@ -386,30 +364,12 @@ class SensorRuntime:
         #: spoilt on the line can be told: the first :data:`HEARD_BYTES` read after it (one
         #: attribute test per chunk otherwise)
         self.heard: bytearray | None = None
-        #: a device port that streams lines of :data:`CUT_LINE_FORMATS` (a polled device's
-        #: reply follows its request), not in checked blocks: its first line after an open
-        #: may be cut
-        self._cut_lines = (
-            spec.format in CUT_LINE_FORMATS and config.poll is None and spec.block is None
-        )
-        #: after an open, until its first line is known whole or dropped (``_first_line``);
-        #: while one may be dropped, its bytes held until its terminator comes
+        #: after an open, until its first line is known whole or dropped, and until its
+        #: first frames are read (``sensord.sensor_first_bytes``): one attribute test per chunk
         self._after_open = False
-        self._cut_tail: bytes | None = None
-        #: a binary framer's first bytes after an open (within CUT_LINE_S of it) may be the
-        #: tail of a frame the open cut: a candidate among them that is rejected is counted
-        #: as skipped bytes, not as a parse error (``FrameFramer.lenient``), as far as a
-        #: frame's tail may reach
         self._frames_after_open = False
-        self._frame_tail_max = (
-            (spec.frame.length or config.max_frame_bytes) - 1
-            if self._frame_framer is not None and spec.frame is not None
-            else 0
-        )
-        #: an NMEA framer, whose first sentence after an open (within CUT_LINE_S of it) may
-        #: have been cut at its end by stale bytes (``NmeaFramer.cut_first``); None for the
-        #: other formats' framers
-        self._sentence_framer = _nmea_framer(self.framer) if spec.format == "nmea" else None
+        #: the first bytes after an open, which may be the tail of a line or frame it cut
+        self._first = FirstBytes(config, spec, self.framer, self._frame_framer)
         #: how many rejected candidates of the binary framer (or blocks of the block framer)
         #: were told of, in all and by reason
         self._rejections_told = 0
@@ -915,16 +875,11 @@ class SensorRuntime:
         self.source = source
         self.simulated = source.simulated
         self.framer.reset()
-        if self._cut_tail:  # a first line cut at the last open, whose terminator never came
-            self.framer.skipped_bytes += len(self._cut_tail)
+        self._first.count_cut_tail()  # a first line cut at the last open, never ended
         self.parser = self._new_parser()
         self._fix_watch.opened(self._clock())
         self._flushed = False
-        self._after_open = self._cut_lines and not source.simulated
-        self._frames_after_open = (
-            self._frame_tail_max > 0 or self._sentence_framer is not None
-        ) and not source.simulated
-        self._cut_tail = None
+        self._after_open, self._frames_after_open = self._first.opened(source.simulated)
         if self.last_frame_at is not None:
             self._frame_before_open = self.last_frame_at
         self.last_frame_at = None
@@ -1296,72 +1251,17 @@ class SensorRuntime:
                     # tail of a line or frame the open cut (a CozIR's first reading came
                     # after its acknowledgement, and was dropped as one)
                     self._after_open = self._frames_after_open = False
-                    if self._sentence_framer is not None:
-                        self._sentence_framer.cut_first = False
-                    if self._cut_tail:  # a cut line's bytes before the reply: skipped
-                        self.framer.skipped_bytes += len(self._cut_tail)
-                    self._cut_tail = None
+                    self._first.replied()
                 chunk = rest
             if self._after_open:
                 if chunk:
-                    chunk = self._first_line(chunk, now)
+                    chunk, self._after_open = self._first.line(chunk, now, self._port_opened_at)
             elif self._frames_after_open:
-                self._first_frame(chunk, now)
+                self._frames_after_open = False
+                self._first.frame(now, self._port_opened_at)
             self.process(chunk, now)
         finally:
             self._taking += 1
-
-    def _first_line(self, chunk: bytes, now: float) -> bytes:
-        """``chunk`` without the bytes of a line that began before the port opened: when the
-        first bytes after the open come within :data:`CUT_LINE_S` of it, everything up to the
-        first terminator is dropped, counted in ``skipped_bytes``. A device that was quiet
-        when the port opened loses nothing.
-
-        The cut line's bytes are held until its terminator comes (counted at the next open
-        if it never does, as the framer's pending line is). A first line longer than
-        ``max_frame_bytes`` is no tail of a line but too long for one: its bytes go to the
-        framer, which counts it ``overlong`` as it would any other (a device whose lines end
-        in another terminator than the configured one is told as such, not skipped for
-        ever)."""
-        held = self._cut_tail
-        if held is None:  # the first bytes after the open
-            if now - self._port_opened_at > CUT_LINE_S:
-                self._after_open = False
-                return chunk
-            held = b""
-        data = held + chunk if held else chunk
-        terminator = self.config.terminator
-        # a line no longer than max_frame_bytes has its terminator begin there at the latest;
-        # the bytes held hold none, but may end in its first bytes
-        within = self.config.max_frame_bytes + len(terminator)
-        end = data.find(terminator, max(0, len(held) - len(terminator) + 1), within)
-        if end < 0 and len(data) < within:  # its terminator may come yet
-            self._cut_tail = data
-            return b""
-        self._after_open = False
-        self._cut_tail = None
-        if end < 0:  # an overlong line: the framer's to count
-            return data
-        end += len(terminator)
-        self.framer.skipped_bytes += end
-        return data[end:]
-
-    def _first_frame(self, chunk: bytes, now: float) -> None:
-        """The first bytes after the open, ``chunk`` read at ``now``: within
-        :data:`CUT_LINE_S` of the open they may begin with the tail of a frame the open cut
-        (at most a frame's length less one), and the framer counts a candidate that begins
-        there and fails its check (a start byte inside the tail's data) as skipped bytes. An
-        NMEA framer drops its first sentence then when it carries no checksum, counted as
-        skipped bytes (``NmeaFramer.cut_first``): stale bytes that an adapter held may have
-        cut it at its end, every field there and the last one shortened."""
-        self._frames_after_open = False
-        within = now - self._port_opened_at <= CUT_LINE_S
-        framer = self._frame_framer
-        if framer is not None and within:
-            framer.lenient = self._frame_tail_max
-        sentences = self._sentence_framer
-        if sentences is not None:
-            sentences.cut_first = within
 
     def process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""

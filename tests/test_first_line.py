@@ -14,7 +14,8 @@ import pytest
 from harness.pty import PtyPair, wait_readable
 
 from sensord.config import parse_config
-from sensord.sensor import CUT_LINE_S, SensorRuntime
+from sensord.sensor import SensorRuntime
+from sensord.sensor_first_bytes import CUT_LINE_S
 
 
 class Clock:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sensord.sensor import CUT_LINE_S
+from sensord.sensor_first_bytes import CUT_LINE_S
 
 if TYPE_CHECKING:  # the benchmarks import the harness where pytest is not installed
     import pytest
@@ -47,10 +47,10 @@ def wait_for(
 
 def up_settled(sensor: Mapping[str, Any] | SensorRuntime) -> bool:
     """Whether ``sensor`` (its ``/status`` entry, or the sensor itself) is up and has been for
-    longer than :data:`~sensord.sensor.CUT_LINE_S`: a line its device begins from now on is
-    read whole. The first bytes of a streaming text port that come within ``CUT_LINE_S`` of
-    its open are taken for the tail of a line begun before the open and dropped
-    (``SensorRuntime._first_line``), so a test whose device starts sending once the port is
+    longer than :data:`~sensord.sensor_first_bytes.CUT_LINE_S`: a line its device begins from
+    now on is read whole. The first bytes of a streaming text port that come within
+    ``CUT_LINE_S`` of its open are taken for the tail of a line begun before the open and
+    dropped (``FirstBytes.line``), so a test whose device starts sending once the port is
     open waits for this, not for ``up`` alone. ``state_for_s`` starts over at every change of
     state, a reconnect's too: after a replug (or any reopen), wait for it again."""
     status = sensor if isinstance(sensor, Mapping) else sensor.snapshot().as_json()
