@@ -71,7 +71,10 @@ one moment, the read model ``/metrics`` and ``/status`` render, are gathered by
 ``sensor_snapshot`` (``sensord.sensor_snapshot``), which ``snapshot`` calls between two chunks.
 The first bytes after an open, which may be the tail of a line or frame the open cut, are
 ``FirstBytes``'s (``sensord.sensor_first_bytes``), which ``feed`` asks only while the sensor's
-own flags say its first line or frames are to come.
+own flags say its first line or frames are to come. The values a Modbus device's reads leave
+out, withheld by its status or never measured, are ``WithheldValues``'s
+(``sensord.sensor_withheld``), which ``take_exchange`` asks of a read that left values out or
+while a fault withholds some.
 """
 
 from __future__ import annotations
@@ -102,7 +105,6 @@ from sensord.errors import (
     ParseError,
     PortCloseError,
     SourceError,
-    StatusFaultError,
 )
 from sensord.fix import FixWatch
 from sensord.flapping import StateFlapping
@@ -127,6 +129,7 @@ from sensord.sensor_first_bytes import FirstBytes
 from sensord.sensor_silence import SilenceEnd
 from sensord.sensor_snapshot import add_step, sensor_snapshot
 from sensord.sensor_source import log_simulated_absent_device, make_source, wants_simulation
+from sensord.sensor_withheld import WithheldValues
 from sensord.shared_port import SharedPortWatch
 from sensord.snapshot import SensorSnapshot, StepSnapshot
 from sensord.sources.base import Source
@@ -309,11 +312,6 @@ class SensorRuntime:
         self._remind_at = self.state_since + STILL_BAD_EVERY_S
         #: a receiver's fix as housekeeping judges it, lost and regained (``sensord.fix``)
         self._fix_watch = FixWatch(counts, self.log, clock, self.state_since)
-        #: the channels whose values a Modbus device's status register withholds, each since
-        #: when (none of its values published since), and the last such withholding told;
-        #: forgotten when no frame comes (down or stale), whose time is no fault's
-        self._faults: dict[str, float] = {}
-        self._fault_detail = ""
         #: the channels that have had no value while it published (``sensord.watches``)
         self._unread = UnreadWatch(self.log, self.name)
         self.retry.next_at = clock()
@@ -477,13 +475,9 @@ class SensorRuntime:
             self.modbus = ModbusCounters(transport=modbus_spec.transport, unit=modbus_spec.unit)
         #: the Modbus counters when the last values came (or the bus opened): the stale hint
         self._modbus_mark: ModbusMark | None = None if self.modbus is None else self.modbus.mark()
-        #: channels whose float register has read NaN (or an infinity) at every read, from
-        #: the first: a quantity the device does not measure, told once (``_unmeasured_nan``);
-        #: what each one's register held, as the read's error names it (``v_l3 is nan``)
-        self._unmeasured: dict[str, str] = {}
-        #: channels that had a value in a chain a reload replaced (``retune``): a NaN in their
-        #: register is a value missing, not a quantity the device does not measure
-        self._measured: set[str] = set()
+        #: the values a Modbus device's status withholds, and the registers it does not
+        #: measure (``sensord.sensor_withheld``)
+        self._withheld = WithheldValues(self.log, self._errors, self.rejects)
 
     @property
     def last_error(self) -> str:
@@ -551,19 +545,15 @@ class SensorRuntime:
                     continue
                 stages = running.chain.stages
                 self._readings_retired += stages[0].records_in
-                if stages[0].records_in:
-                    self._measured.add(name)
-                    self._unmeasured.pop(name, None)
+                removed = name not in channels
+                self._withheld.retired(name, measured=bool(stages[0].records_in), removed=removed)
                 for stage in stages:
                     add_step(
                         retired, stage.step, stage.records_in, stage.records_out, stage.dropped
                     )
                 self._filter_watch.forget(name)
-                if name not in channels:
-                    self._faults.pop(name, None)
+                if removed:
                     self._unread.forget(name)
-                    self._measured.discard(name)
-                    self._unmeasured.pop(name, None)
             if not channels.keys() <= self.channels.keys():
                 self._unread.restart()  # a channel added is watched for a value as at a start
             self.config = config
@@ -606,7 +596,7 @@ class SensorRuntime:
         else:
             self._silence_to_end = True
         if state in ("down", "stale"):
-            self._faults.clear()
+            self._withheld.faults.clear()
         level = "warning" if state in ("down", "stale") else "info"
         changes = self._changes
         if state != "stopped":
@@ -1419,7 +1409,7 @@ class SensorRuntime:
                 if (
                     exc.reason != "nonfinite"
                     or self.modbus is None
-                    or not self._unmeasured_nan(exc, frame)
+                    or not self._withheld.unmeasured_nan(exc, frame, self.channels, self.config)
                 ):
                     self.rejects.rejected(exc, frame)
                 if exc.unavailable:
@@ -1476,84 +1466,28 @@ class SensorRuntime:
                 self.ignored += 1
                 self._warm.frames += 1
                 return
+            withheld = self._withheld
             if rejected is not None:
-                if rejected.reason != "nonfinite" or not self._unmeasured_nan(rejected, frame):
+                if rejected.reason != "nonfinite" or not withheld.unmeasured_nan(
+                    rejected, frame, self.channels, self.config
+                ):
                     self.rejects.rejected(rejected, frame)
                 if rejected.unavailable:
                     self._not_measured(rejected.unavailable)
-                    faulty: tuple[str, ...] = ()
-                    if isinstance(rejected, StatusFaultError):
-                        faulty, self._fault_detail = rejected.faulty, rejected.fault
-                    if faulty or self._faults:
-                        for channel in rejected.unavailable:
-                            if channel in faulty:
-                                self._faults.setdefault(channel, now)
-                            else:  # withheld by a value of its own, not by the status
-                                self._faults.pop(channel, None)
+                    withheld.withheld(rejected, now)
                 if not pairs:
                     return
             elif not pairs:  # no values
                 self.ignored += 1
                 return
-            if self._faults:  # values the status withheld come again
-                self._faults_over(pairs, now)
+            if withheld.faults:  # values the status withheld come again
+                withheld.faults_over(pairs, now)
             append_to = self._batch_appenders
             for channel, value in pairs:
                 append_to[channel](value)
             self._drain(now, self._wall())
         finally:
             self._taking += 1
-
-    def _unmeasured_nan(self, rejected: ParseError, frame: bytes) -> bool:
-        """A read whose float registers left ``rejected.unavailable`` out, not finite
-        (``nonfinite``): True when none of those channels ever had a value, registers that
-        read NaN from the first read on (a single-phase meter's phases 2 and 3, SunSpec's
-        "not implemented"): the device does not measure them. Counted and logged the first
-        time each channel comes so, then no more. False (counted as any rejection) when one
-        of them had a value before: a NaN now and then. Live, a read is a chunk of its own;
-        replayed, a chunk holds many, whose values wait in ``values`` (had too)."""
-        channels = self.channels
-        for name in rejected.unavailable:
-            channel = channels.get(name)
-            if (
-                channel is None
-                or not channel.chain.stages
-                or channel.chain.stages[0].records_in
-                or channel.values
-                or name in self._measured
-            ):
-                return False
-        unmeasured = self._unmeasured
-        new = [name for name in rejected.unavailable if name not in unmeasured]
-        if new:
-            # the error names each register once (``v_l2 is nan, v_l3 is inf``): each
-            # channel keeps its own register's part
-            whys = rejected.detail.split(", ")
-            fields = dict(self.config.format_spec().fields)  # channel -> its register
-            for name in new:
-                held = f"{fields.get(name, name)} is "
-                unmeasured[name] = next(
-                    (why for why in whys if why.startswith(held)), rejected.detail
-                )
-            self.rejects.not_measured(rejected, frame, new)
-        return True
-
-    def _faults_over(self, pairs: list[tuple[str, float]], now: float) -> None:
-        """Channels whose values a status withheld (``_faults``) have one again: logged at
-        info level, at most once a minute (a status that flaps is told by its rejections)."""
-        back = {}
-        for channel, _ in pairs:
-            since = self._faults.pop(channel, None)
-            if since is not None:
-                back[channel] = round(now - since, 1)
-        if back:
-            held = self._errors.check("fault_over")
-            if held is not None:
-                self.log.info(
-                    "values available again: the device's status says they are valid",
-                    withheld_for_s=back,
-                    suppressed=held,
-                )
 
     def _not_measured(self, channels: tuple[str, ...]) -> None:
         """The device marked these channels' values as not measured (see ``ParseError``)."""

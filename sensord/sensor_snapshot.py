@@ -40,6 +40,26 @@ class WarmingUp(Protocol):
         ...
 
 
+class Withholding(Protocol):
+    """What ``sensor_snapshot`` reads of the values a sensor's device withholds
+    (``sensord.sensor_withheld.WithheldValues``)."""
+
+    @property
+    def faults(self) -> dict[str, float]:
+        """The channels its status withholds, each since when."""
+        ...
+
+    @property
+    def fault_detail(self) -> str:
+        """The last withholding its status told."""
+        ...
+
+    @property
+    def unmeasured(self) -> dict[str, str]:
+        """The channels whose register reads no number from the first read on, with why."""
+        ...
+
+
 class SnapshotSensor(Protocol):
     """What ``sensor_snapshot`` reads of a sensor (``SensorRuntime``): each member read
     only."""
@@ -83,8 +103,6 @@ class SnapshotSensor(Protocol):
     def _channel_list(self) -> tuple[ChannelRuntime, ...]: ...
     @property
     def _retired_steps(self) -> dict[str, StepSnapshot]: ...
-    @property
-    def _unmeasured(self) -> dict[str, str]: ...
     # its port's counters
     @property
     def reconnects(self) -> int: ...
@@ -114,9 +132,7 @@ class SnapshotSensor(Protocol):
     @property
     def dialogue(self) -> Dialogue | None: ...
     @property
-    def _faults(self) -> dict[str, float]: ...
-    @property
-    def _fault_detail(self) -> str: ...
+    def _withheld(self) -> Withholding: ...
     @property
     def _filter_watch(self) -> FilterWatch: ...
     @property
@@ -164,6 +180,7 @@ def sensor_snapshot(sensor: SnapshotSensor) -> SensorSnapshot:
         for reason in STAGE_REJECT_REASONS:
             parse_errors[reason] += retired.dropped.get(reason, 0)
     channels: list[ChannelSnapshot] = []
+    withheld = sensor._withheld
     for ch in sensor._channel_list:
         for stage in ch.chain.stages:
             dropped = stage.dropped
@@ -173,7 +190,7 @@ def sensor_snapshot(sensor: SnapshotSensor) -> SensorSnapshot:
                     parse_errors[reason] += n
             add_step(steps, stage.step, stage.records_in, stage.records_out, dropped)
         window = ch.chain.window
-        unmeasured = sensor._unmeasured.get(ch.name) if sensor._unmeasured else None
+        unmeasured = withheld.unmeasured.get(ch.name) if withheld.unmeasured else None
         if unmeasured is not None and ch.chain.stages and ch.chain.stages[0].records_in:
             unmeasured = None  # a value came since
         channels.append(
@@ -194,13 +211,13 @@ def sensor_snapshot(sensor: SnapshotSensor) -> SensorSnapshot:
         hint = modbus.refused_hint(sensor.name)
     # the reader thread changes these between chunks: each copied at once (in C, under
     # the GIL), never iterated in Python, so that no change meanwhile breaks the read
-    faults = tuple(sensor._faults.values())
+    faults = tuple(withheld.faults.values())
     filtered = tuple(sensor._filter_watch.filtered.items())
     if hint is None and faults and sensor.state == "up":
         since = min(faults)
         if now - since >= sensor._stale_after_s:
             hint = (
-                f"the device reports a fault: {sensor._fault_detail}, its values withheld for "
+                f"the device reports a fault: {withheld.fault_detail}, its values withheld for "
                 f"{now - since:.0f} s; its status register says they are not valid (see "
                 "the device's manual for what the status means)"
             )

@@ -250,8 +250,9 @@ def test_a_snapshot_read_while_the_reader_thread_changes_the_hints_tables() -> N
     assert "a (5 in 10 s)" in hint
 
     runtime._filter_watch.filtered.clear()
-    runtime._faults["b"] = 2.0
-    runtime._faults["a"] = _Changing(1, runtime._faults.clear)  # a frame: back to normal
+    faults = runtime._withheld.faults
+    faults["b"] = 2.0
+    faults["a"] = _Changing(1, faults.clear)  # a frame: back to normal
     hint = runtime.snapshot().hint
     assert hint is not None
     assert "the device reports a fault" in hint
