@@ -1,0 +1,60 @@
+"""A receiver whose GSV groups of a constellation grow by a signal ID in mid-stream: the epoch
+in which the new group comes reads all its groups, as gpsd's SKY of that epoch does, not its
+groups before the new one alone."""
+
+from __future__ import annotations
+
+from test_formats_nmea_receivers import stream
+
+from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
+
+FIELDS = (
+    "GSV.in_view_gps",
+    "GSV.snr_mean_gps",
+    "GSV.in_view_glonass",
+    "GSV.snr_mean_glonass",
+)
+
+
+def epochs(name: str) -> dict[str, dict[str, list[float]]]:
+    """A fixture's GSV readings by the UTC time of the RMC that begins their epoch (the
+    ZED-F9R sends RMC first, its GSV groups last), each channel's in the order they came."""
+    spec = FormatSpec("nmea", tuple((f, f) for f in FIELDS))
+    codec = codec_for("nmea")
+    framer = codec.framer(spec, b"\n", 512)
+    parse = codec.sensor_decoder(spec, lambda: 0.0)
+    data = stream(name)
+    frames = [frame for at in range(0, len(data), 7) for frame in framer.feed(data[at : at + 7])]
+    by_epoch: dict[str, dict[str, list[float]]] = {}
+    epoch = ""
+    for frame in frames:
+        if frame[3:6] == b"RMC":
+            epoch = frame.split(b",")[1].decode()
+        for channel, value in parse(frame):  # raises on any loss: the fixture has none
+            by_epoch.setdefault(epoch, {}).setdefault(channel, []).append(value)
+    return by_epoch
+
+
+def test_ublox_zed_f9r_groups_of_a_signal_added_count_in_the_epoch_they_come() -> None:
+    """gpsd's capture test/daemon/ublox-zed-f9r.log (tests/fixtures/nmea/ublox_zed_f9r.nmea).
+    At 23:14:17 GPS satellite 04, until then in the L1 C/A group (signal ID 1, the only one
+    GPS has sent), comes in a group of signal ID 0 of its own: in view, no signal tracked
+    (u-blox ZED-F9P Interface Description, GSV: signalId 0 "All signals", cno "blank when
+    not tracking"). The L1 group of 10, read as it came, is followed by that group: the
+    epoch's reading is given again, of both, 11 satellites, as gpsd's SKY of 23:14:17 has
+    them; later epochs give one reading, at the second group. At 23:14:23 GLONASS, whose
+    epochs have had two groups (L1 OF and signal ID 0's 84 and 86), sends an L2 OF group
+    (signal ID 3) of satellite 85 between them: the reading at the second group (L1 and
+    L2, 7 satellites) is given again at the third, of 9, as gpsd's SKY of 23:14:23 has
+    them. The SNR means are of the satellites with an SNR, each at its best: the new groups
+    change none."""
+    got = epochs("ublox_zed_f9r.nmea")
+    assert list(got) == [f"2314{second}.00" for second in range(15, 25)]
+    gps = [got[epoch]["GSV.in_view_gps"] for epoch in got]
+    assert gps == [[11.0], [11.0], [10.0, 11.0], *[[11.0]] * 7]
+    assert got["231417.00"]["GSV.snr_mean_gps"] == [28.9, 28.9]
+    glonass = [got[epoch]["GSV.in_view_glonass"] for epoch in got]
+    assert glonass == [*[[9.0]] * 8, [7.0, 9.0], [9.0]]
+    # gpsd's 23:14:23: 68 at 33, 69 at 28, 70 at 25, 78 at 29, 79 at 25, 80 at 28, 85 at 37
+    assert got["231423.00"]["GSV.snr_mean_glonass"] == [205 / 7, 205 / 7]
