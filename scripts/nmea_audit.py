@@ -268,8 +268,7 @@ def counterparts() -> dict[str, Counterpart]:
 
 #: sensord field -> why its readings differ from gpsd's in gpsd 3.27.5's captures: where the
 #: standard's text (as receiver manuals quote it) has sensord read the sentence as written and
-#: gpsd publish a value of its own making, but for some GSV fields (the ublox-zed-f9r
-#: satellite under signal ID 0), a difference of sensord's. ``--compare`` prints it beside
+#: gpsd publish a value of its own making. ``--compare`` prints it beside
 #: the field's totals.
 WHY_DIFFERENT = {
     "GSA.fix_mode": "GSA's own mode field (1 no fix, 2 2D, 3 3D); gpsd's TPV mode is its own, "
@@ -307,10 +306,10 @@ for name in ("latitude", "longitude"):
 for constellation in GNSSID:
     for stat in ("in_view", "snr_mean", "snr_max"):
         WHY_DIFFERENT[f"GSV.{stat}_{constellation}"] = (
-            "a satellite a receiver adds under signal ID 0 to a talker known as one-signal "
-            "is counted from the next epoch (ublox-zed-f9r), the satellites of two signals "
-            "counted apart by gpsd (st-teseo-liv4f), and gpsd starting some captures with a "
-            "sky of no satellite"
+            "gpsd starting some captures with a sky of no satellite; gpsd's sky cleared within "
+            "st-teseo-liv4f.log's last epoch, short of its E5a group's satellites; gpsd reading "
+            "a GSV entry without satellite number one field on (quectel-eg25-g.log 19:15:32.98: "
+            "the elevation as a number, the signal ID as an SNR, a satellite at 1 dB-Hz)"
         )
     WHY_DIFFERENT[f"GSA.used_{constellation}"] = (
         "gpsd marks a satellite used only if the epoch's GSV lists it with an SNR above 0; "
