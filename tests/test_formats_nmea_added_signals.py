@@ -58,3 +58,40 @@ def test_ublox_zed_f9r_groups_of_a_signal_added_count_in_the_epoch_they_come() -
     assert glonass == [*[[9.0]] * 8, [7.0, 9.0], [9.0]]
     # gpsd's 23:14:23: 68 at 33, 69 at 28, 70 at 25, 78 at 29, 79 at 25, 80 at 28, 85 at 37
     assert got["231423.00"]["GSV.snr_mean_glonass"] == [205 / 7, 205 / 7]
+
+
+def test_quectel_eg25g_glonass_entry_without_number_is_no_satellite_as_gpsd_reads_it() -> None:
+    """gpsd's capture test/daemon/quectel-eg25-g.log (tests/fixtures/nmea/
+    quectel_eg25g_nameless_entry.nmea): at 19:15:32.98 the EG25-G lists GLONASS satellite 69
+    without its number, ``$GLGSV,2,2,08,81,11,130,17,68,38,195,16,70,10,331,,,56,279,,1``.
+    A GSV satellite is four fields (NMEA 0183: ID, elevation, azimuth, SNR), and an entry
+    without ID is no satellite: 6 satellites with an SNR, 113/6 dB-Hz on average, 8 in view
+    by the in-view field. gpsd's processGSV (drivers/driver_nmea0183.c, 3.27.5) skips a
+    satellite number of 0 by one field only (``nmea_svid = atoi(field[fldnum++]); if (0 ==
+    nmea_svid) continue;``) and reads the next four as a satellite: the elevation 56 as its
+    number (GLONASS 120, svid 56), 279 as its elevation, the empty SNR as its azimuth and
+    the signal ID 1 as its SNR. Its SKY of 19:15:32.98 (quectel-eg25-g.log.chk) so lists a
+    satellite 56 at 1 dB-Hz, and its GLONASS mean is 114/7 (16.29): gpsd's, not the
+    receiver's. The epoch before, 69 with its number, reads as gpsd reads it: 18.86."""
+    spec = FormatSpec("nmea", tuple((f, f) for f in (*FIELDS[2:], "GSV.snr_max_glonass")))
+    codec = codec_for("nmea")
+    parse = codec.sensor_decoder(spec, lambda: 0.0)
+    got: list[list[tuple[str, float]]] = []
+    for frame in codec.framer(spec, b"\n", 512).feed(stream("quectel_eg25g_nameless_entry.nmea")):
+        readings = parse(frame)  # raises on any loss: the fixture has none
+        if readings:
+            got.append(readings)
+    # 19:15:31.98's, at the GGA after its groups (a talker's first groups held to the
+    # epoch's end), then 19:15:32.98's at its GLONASS group's last sentence
+    assert got == [
+        [
+            ("GSV.in_view_glonass", 8.0),
+            ("GSV.snr_mean_glonass", 132 / 7),
+            ("GSV.snr_max_glonass", 25.0),
+        ],
+        [
+            ("GSV.in_view_glonass", 8.0),
+            ("GSV.snr_mean_glonass", 113 / 6),
+            ("GSV.snr_max_glonass", 23.0),
+        ],
+    ]
