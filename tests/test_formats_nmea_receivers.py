@@ -655,6 +655,52 @@ def test_an_l5_group_after_an_lc79d_style_group_leaves_its_signal_change_no_loss
     assert got["GSV.snr_max_gps"] == [40.0, 49.0, 49.0, 49.0, 49.0, 49.0]
 
 
+@pytest.mark.parametrize("loss", ["unseen", "checksum"])
+def test_an_lc79d_opened_at_its_l5_group_whose_next_3_3_is_lost_reads_no_l5_group_alone(
+    loss: str,
+) -> None:
+    """The LC79D's stream (gpsd's capture test/daemon/quectelLC79D.log, the fixture's origin)
+    with an L5 group of its own after each ``3,3``, as in the test above, the port opened at
+    that L5 group; the next epoch's ``3,3`` (signal 8, the L5 entries that continue the
+    ``3,1``/``3,2`` group) is lost, without a trace or failing its checksum. The L5 group
+    that follows ends while the talker's ``3,1``/``3,2`` group waits for its ``3,3``: a
+    receiver sends a talker's groups one after the other, so that group lost its end in the
+    epoch, and the L5 group's reading alone would be of 3 satellites of the epoch's 7 (gpsd,
+    which reads all of an epoch's satellites, never reports the L5 group's 3). The epoch
+    gives none; the next epoch's ``3,1`` cuts the group (one loss, counted once), and the
+    epochs after give 7 satellites at 49 dB-Hz at most: at the ``3,3`` and again at the L5
+    group (most groups an epoch learnt to be two), then once an epoch at the L5 group."""
+    l5_group = nmea("GPGSV,1,1,03,06,,,40,09,,,27,30,,,39,8").rstrip(b"\r\n")
+    lines = [line for line in stream("quectel_lc79d.nmea").split(b"\r\n") if line]
+    epochs = []
+    for line in lines * 3:
+        epochs.append(line)
+        if line.startswith(b"$GPGSV,3,3,"):
+            epochs.append(l5_group)
+    frames = epochs[epochs.index(l5_group) :]
+    lost = next(at for at, line in enumerate(frames) if line.startswith(b"$GPGSV,3,3,"))
+    if loss == "unseen":
+        del frames[lost]
+    else:
+        frames[lost] = frames[lost][:-2] + b"00"
+    fields = ("GSV.in_view_gps", "GSV.snr_max_gps")
+    spec = FormatSpec("nmea", tuple((f, f) for f in fields))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    got: list[float] = []
+    errors: list[str] = []
+    for frame in frames:
+        try:
+            readings = parse(frame)
+        except ParseError as exc:
+            errors.append(exc.reason)
+            continue
+        got += [value for channel, value in readings if channel == "GSV.in_view_gps"]
+    assert errors == ["truncated" if loss == "unseen" else "checksum"]
+    # the L5 group read first is as sent (3); the epoch that lost its 3,3 gives none; the
+    # next gives two readings of its 7, then each of the three epochs after one
+    assert got == [3.0, 7.0, 7.0, 7.0, 7.0, 7.0]
+
+
 #: The LC79D's GPS sentences at 11:50:33 (gpsd's capture test/daemon/quectelLC79D.log,
 #: tests/fixtures/nmea/quectel_lc79d.nmea): its ``3,1``/``3,2`` without signal ID, its
 #: ``3,3`` with the L5 entries of 06, 09 and 30 and signal ID 8, the GGA that ends its

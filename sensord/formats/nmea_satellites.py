@@ -494,6 +494,10 @@ class SatelliteGroups:
       Not in a stream of GSV alone, whose epochs only the groups' keys tell apart, nor
       after a group whose satellites are not known by number (:data:`_UNKNOWN`).
 
+    No reading comes at the ``n``-th group while a group of its talker with another signal ID,
+    begun in the epoch, waits for a sentence (:meth:`_waits`): that group lost its end, and
+    the reading would be short of its satellites.
+
     A group that teaches its talker's several signal IDs within it (a sentence with a signal
     ID continues it, :meth:`_continued`: a Quectel LC79D's ``$GPGSV,3,1,10`` and ``3,2``
     without signal ID, its ``3,3`` with the L5 entries of three of their satellites and signal
@@ -586,6 +590,7 @@ class SatelliteGroups:
         "_read_at_end",
         "_short",
         "_undecided",
+        "_unended",
         "_unframed_epochs",
         "epoch",
     )
@@ -684,6 +689,10 @@ class SatelliteGroups:
         #: the talker after it in the epoch reads with it (:meth:`_epoch_readings`). Emptied
         #: at the epoch's end (:meth:`close`); at most :data:`_PENDING_GROUPS`.
         self._alone: dict[str, _Group] = {}
+        #: The groups under way at the last frame of another kind (:meth:`close`), each as
+        #: :attr:`_pending` held it then: groups of an epoch before, which lost a sentence
+        #: (see :meth:`_waits`).
+        self._unended: list[_Pending] = []
 
     def feed(self, fields: list[str], unchecked: bool = False) -> list[tuple[str, float]]:
         """The readings of a GSV sentence (see the class). A satellite number field that is
@@ -1253,7 +1262,7 @@ class SatelliteGroups:
         if len(groups) >= most:  # whole: a sentence lost from here on may be the next epoch's
             epoch[constellation] = epoch.get(_LOST, 0)
             if len(groups) == most:
-                if not withheld:
+                if not withheld and not self._waits(key):
                     readings += self._merged(constellation, groups)
             else:
                 self._most[constellation] = len(groups)
@@ -1266,6 +1275,24 @@ class SatelliteGroups:
                     # a group past the most: the epoch's reading again, over all its groups
                     readings += self._merged(constellation, groups)
         return readings
+
+    def _waits(self, key: _Key) -> bool:
+        """Whether a group of ``key``'s talker with another signal ID waits for a sentence
+        while the group of ``key`` ends, begun in the epoch (not one of :attr:`_unended`): a
+        receiver sends a talker's groups one after the other, so that group lost its next
+        sentence in the epoch (unseen so far, counted when the next group of its key cuts
+        it). Never in a stream of GSV alone, whose epochs no frame tells apart. An LC79D
+        whose port opened at its L5 group, which the next epoch's ``3,3`` of signal 8 did not
+        reach: its ``3,1``/``3,2`` group waits at the L5 group, whose reading alone would be
+        of 3 satellites of 7."""
+        if _UNFRAMED in self.epoch:  # no frame of another kind has told the epochs apart
+            return False
+        talker = key[0]
+        unended = self._unended
+        return any(
+            other[0] == talker and other != key and not any(group is u for u in unended)
+            for other, group in self._pending.items()
+        )
 
     def _merged(self, constellation: str, groups: list[_Group]) -> list[tuple[str, float]]:
         """The readings of ``constellation`` over its ``groups`` of an epoch: its distinct
@@ -1329,6 +1356,8 @@ class SatelliteGroups:
         self._read_at_end.clear()
         if self._alone:
             self._alone.clear()
+        if self._pending or self._unended:
+            self._unended = list(self._pending.values())
         if _UNFRAMED in self.epoch:  # the stream's first frame of another kind
             self._framed()
         self.epoch.clear()
