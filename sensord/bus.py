@@ -174,6 +174,8 @@ from sensord.modbus_timing import (
     LINE_QUIET_GAP_S,
     MAX_PIECE_SLACK_S,
     PIECE_MARGIN_S,
+    SLACK_WINDOW_ANSWERS,
+    SLACK_WINDOW_DOUBLINGS,
     adapter_slack_s,
     char_s,
     silence_s,
@@ -304,7 +306,18 @@ class Bus:
         #: frame (``_pieces_apart``)
         self._sys_root = sys_root
         self.piece_slack_s = adapter_slack_s(None, network=self._address.kind == "network")
+        #: the port's slack as its adapter has it (``port_slack``), which a learnt one comes
+        #: back down to (``_relax_slack``)
+        self._adapter_slack_s = self.piece_slack_s
+        #: the widest a piece of one sound frame came after its bytes' time on the wire in the
+        #: window of answers under way: since the answer ``_window_from``, over
+        #: ``_window_answers`` answers (``SLACK_WINDOW_ANSWERS``, twice as many each time a
+        #: wait lowered had to be raised again); ``_lowered``: the wait was lowered since it
+        #: was last raised
         self._pieces_apart_s = 0.0
+        self._window_from = 0
+        self._window_answers = SLACK_WINDOW_ANSWERS
+        self._lowered = False
         #: what sysfs told of the adapter at the last open (logged when it changes)
         self._slack_read: PortSlack | None = None
         #: RTU: the answers that devices which left the bus after their drain ended still owe,
@@ -938,6 +951,11 @@ class Bus:
             for device in self.devices.values():
                 device.sensor.check_stale(now)
                 device.refusals.tell_untold()
+            if (
+                self.piece_slack_s > self._adapter_slack_s
+                and self.answered - self._window_from >= self._window_answers
+            ):
+                self._relax_slack()
             if self.shared_port.watching and (
                 self._damaged() != self._damaged_at_open
                 or any(d.sensor.state == "stale" for d in self.devices.values())
@@ -1291,6 +1309,14 @@ class Bus:
         if slack <= self.piece_slack_s:
             return
         self.piece_slack_s = slack
+        # the window starts at the raise: what it sees after is what keeps the wait
+        self._window_from = self.answered
+        self._pieces_apart_s = 0.0
+        if self._lowered:  # lowered too soon: the next window is twice as long
+            self._lowered = False
+            self._window_answers = min(
+                self._window_answers * 2, SLACK_WINDOW_ANSWERS << SLACK_WINDOW_DOUBLINGS
+            )
         held = self._errors.check("pieces apart")
         if held is not None:
             self.log.info(
@@ -1300,6 +1326,34 @@ class Bus:
                 hint=PIECES_APART_HINT,
                 suppressed=held,
             )
+
+    def _relax_slack(self) -> None:
+        """The wait for a frame's rest was raised above the adapter's (``_pieces_apart``) and
+        a whole window of answers (``_window_answers``) has gone since it was raised or last
+        looked at: it comes down to the widest spacing of a sound frame's pieces seen in that
+        window and :data:`~sensord.modbus_timing.PIECE_MARGIN_S`, to the adapter's own wait
+        when none came in pieces further apart than that (a meter that paused once inside its
+        answer, a USB hiccup: the rest of a frame cut short holds the line no longer for
+        them). Logged when it is lowered; a spacing as wide seen again raises it, as at the
+        first, and doubles the window before the next lowering (``_pieces_apart``), so a
+        device that pauses now and then keeps its wait rather than having it go up and down."""
+        widest = self._pieces_apart_s
+        slack = self._adapter_slack_s
+        if widest:
+            slack = max(slack, min(MAX_PIECE_SLACK_S, widest + PIECE_MARGIN_S))
+        self._window_from = self.answered
+        self._pieces_apart_s = 0.0
+        if slack >= self.piece_slack_s:
+            return
+        before, self.piece_slack_s = self.piece_slack_s, slack
+        self._lowered = True
+        self.log.info(
+            "frames come in pieces no further apart than a lower wait for their rest",
+            answers=self._window_answers,
+            pieces_apart_ms=round(widest * 1000, 1),
+            wait_ms=round(slack * 1000, 1),
+            was_ms=round(before * 1000, 1),
+        )
 
     def _adapter_latency(self) -> None:
         """The slack of the port's adapter as sysfs tells it (:func:`~sensord.port_slack.
@@ -1311,8 +1365,11 @@ class Bus:
         (a replug) or set anew (a udev rule): the pieces seen apart before were the adapter's
         that was there then, and are learnt afresh."""
         slack = port_slack(self.port, self.char_s, network=False, sys_root=self._sys_root)
-        self.piece_slack_s = slack.slack_s
+        self.piece_slack_s = self._adapter_slack_s = slack.slack_s
         self._pieces_apart_s = 0.0
+        self._window_from = self.answered
+        self._window_answers = SLACK_WINDOW_ANSWERS
+        self._lowered = False
         if slack.latency_timer_ms is None and not slack.driver and not slack.unread:
             self._slack_read = None
             return

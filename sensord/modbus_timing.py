@@ -25,6 +25,8 @@ __all__ = [
     "MAX_PIECE_SLACK_S",
     "NETWORK_SLACK_S",
     "PIECE_MARGIN_S",
+    "SLACK_WINDOW_ANSWERS",
+    "SLACK_WINDOW_DOUBLINGS",
     "UART_TIMEOUT_CHARS",
     "adapter_slack_s",
     "char_s",
@@ -67,6 +69,19 @@ UART_TIMEOUT_CHARS = 8
 #: The most that the pieces of sound frames seen further apart than a port's slack raise it
 #: to: an FTDI latency timer goes up to 255 ms (AN232B-04); longer pauses are no adapter's.
 MAX_PIECE_SLACK_S = 0.3
+
+#: How many answers on a bus make the window over which the wait for a frame's rest, once
+#: pieces of a sound frame raised it (up to :data:`MAX_PIECE_SLACK_S`), is looked at again:
+#: when none of that window's frames came in pieces as far apart, it comes down to the widest
+#: spacing the window saw, or to the adapter's own wait. One pause is no adapter's holding: an
+#: Eastron or ABB meter that pauses inside an answer now and then, a USB host controller's
+#: hiccup on a loaded host. 200 answers are a few minutes of a bus of a few devices polled
+#: every second, and enough of them to see again a device that pauses in one answer in 50.
+SLACK_WINDOW_ANSWERS = 200
+#: How many times the window doubles at most (200 answers to 12800), once for each time a
+#: wait that came down had to go up again: a device that pauses rarely but again and again is
+#: waited for as long after a few such turns, rather than having its wait go up and down.
+SLACK_WINDOW_DOUBLINGS = 6
 
 #: How late after its request an RTU answer that came after its timeout is taken to come
 #: again at most, in the device's timeouts: the drain after a timeout (``Bus._drain``) lasts
