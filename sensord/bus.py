@@ -163,7 +163,7 @@ from sensord.bus_stray import StrayFrames
 from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
-from sensord.formats.modbus import REQUEST_BYTES, ModbusLink, Response
+from sensord.formats.modbus import REQUEST_BYTES, ModbusLink, Response, crc16
 from sensord.formats.modbus_plan import split
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.modbus_state import (
@@ -1436,6 +1436,10 @@ class Bus:
                     self.stray.foreign_between(response)
                 continue
             if self.stray.answers(flight, response):
+                if flight.expected.rtu and crc16(response.frame) and not self._swaps_crc(flight):
+                    # no answer: its bytes whole make a frame that ends the exchange as
+                    # ``crc`` once the line has been silent after it (``_arriving``)
+                    continue
                 self._answered(flight, response.frame, response)
                 flight = None
 
@@ -1681,9 +1685,23 @@ class Bus:
                 suppressed=held,
             )
 
+    def _swaps_crc(self, flight: _Exchange) -> bool:
+        """The reply awaited by ``flight`` came whole but for its CRC, which holds high byte
+        first (the link takes it so for the reply awaited only: ``crc_swapped``): the answer
+        of a device whose firmware swaps its CRC's bytes, unless the device's sound answers
+        came with the standard CRC, low byte first. From such a device it is a spoilt frame
+        whose bytes hold the swapped CRC by chance (1 in 65536 of them, as many as those whose
+        standard CRC holds by chance), no answer: a firmware swaps its CRC in every answer or
+        in none (a Marstek Venus E, evcc-io/evcc issue 18653; a UUMotor SVD48V, libmodbus
+        issue 812)."""
+        device = flight.device
+        return device.swapped_answers == device.sound_answers
+
     def _note_swapped_crc(self, device: _Device) -> bool:
         """The device's answer is whole but for its CRC, high byte first (the link takes it
-        so for the reply awaited only): read, and logged once a run for the device. True."""
+        so for the reply awaited only, the bus from a device that swaps it, ``_swaps_crc``):
+        read, and logged once a run for the device. True."""
+        device.swapped_answers += 1
         if device.sensor.name not in self._swapped_crcs:
             self._swapped_crcs.add(device.sensor.name)
             device.sensor.log.info(

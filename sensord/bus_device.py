@@ -196,6 +196,8 @@ class _Device:
         #: its sound answers to reads: a device refusing one read while it answers others
         #: is present, and its map what changed
         self.sound_answers = 0
+        #: those of them whose CRC came high byte first (``Bus._swaps_crc``)
+        self.swapped_answers = 0
         #: while it is down, never having answered its first read: the read of that read's first
         #: value, asked in its place at each attempt (``start_poll``); a device that answers it
         #: but not the whole read does not take a read that long (``DeviceReads._probed``)

@@ -1447,3 +1447,54 @@ def test_a_refusal_of_the_device_s_own_unit_id_begun_in_time_at_unit_0_is_read_w
         assert counters.errors == dict.fromkeys(counters.errors, 0)
     finally:
         hand.close()
+
+
+def garbled_with_swapped_crc(answer: bytes) -> bytes:
+    """``answer`` (a register read's, its CRC sound) with its data bytes garbled on the line
+    and its CRC bytes come through, where the garbled data make that CRC hold high byte
+    first: of the 65536 values two data bytes can take, the one whose CRC is the trailer's
+    read high byte first (a chance of 1 in 65536 for any garbling of them)."""
+    head, trailer = answer[:3], answer[-2:]
+    rest = answer[5:-2]
+    for value in range(0x10000):
+        body = head + value.to_bytes(2, "big") + rest
+        if crc16(body).to_bytes(2, "big") == trailer:
+            return body + trailer
+    raise AssertionError("no such data bytes")
+
+
+@pytest.mark.parametrize("pieces", [1, 3], ids=["whole", "in-pieces"])
+def test_a_garbled_answer_whose_crc_holds_high_byte_first_by_chance_is_crc(
+    pty_pair: PtyPair, pieces: int
+) -> None:
+    """A device whose answers carry the standard CRC (low byte first) answers a read with its
+    data bytes garbled, its CRC bytes intact, and the garbled bytes make that CRC hold high
+    byte first: no answer of a device that swaps its CRC (a firmware swaps it in every
+    answer or none), but a spoilt one, counted ``crc`` and its values not read; the device
+    is not timed out and its next answer is read. (Before: read as a swapping device's
+    answer, its garbled value published and the device logged as one that sends its CRC
+    high byte first.)"""
+    registers = [{"name": "a", "table": "holding", "address": 0x7D68, "type": "uint32"}]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=1.0, timeout_s=0.3))
+    sound = MARSTEK_ANSWER[:-2] + rtu_crc(MARSTEK_ANSWER[:-2])
+    garbled = garbled_with_swapped_crc(sound)
+    assert crc16(garbled)  # its standard CRC does not hold
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == MARSTEK_READ
+            hand.receive(100.02, sound)
+            assert hand.tick(101.0) == MARSTEK_READ
+            step = -(-len(garbled) // pieces)
+            for cut in range(0, len(garbled), step):
+                hand.receive(101.02 + cut * 0.001, garbled[cut : cut + step], look=False)
+            hand.tick(101.03)  # the line silent after it
+            assert hand.bus.in_flight is None
+            assert hand.tick(102.0) == MARSTEK_READ
+            hand.receive(102.02, sound)
+        counters = hand.counters("m")
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "crc": 1}
+        assert (counters.transactions, counters.timeouts) == (2, 0)
+        assert hand.values("m") == {"a": (0x000B0200, 0x000B0200, 2)}
+        assert not [e for e in logs if e["event"] == "device sends its CRC high byte first"]
+    finally:
+        hand.close()
