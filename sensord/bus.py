@@ -1120,6 +1120,12 @@ class Bus:
                     self._pieces_apart(apart)
             if self.link.skipped_bytes != self._skipped_told:
                 self._tell_skipped(flight.device)
+            if self.in_flight is None and self.link.after_frame and flight.expected.rtu:
+                # a frame begun right after the answer, in the same piece (a second answer
+                # to a read at unit 0, another master's frame): the line is held for its rest
+                rest = self.link.awaited_bytes()
+                if rest:
+                    self._hold_rest(self._clock(), rest, 0.0)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
 
@@ -1189,7 +1195,7 @@ class Bus:
                 slack_s=self.piece_slack_s,
             )
         now = self._clock()
-        until = starts.heard(chunk, now, self.link.pending_bytes)
+        until = starts.heard(chunk, now, self.link.pending_bytes, self.link.after_frame)
         if until == starts.whole_at == NONE and flight.reply == NOTHING:
             return  # the common case of a busy line: nothing that can be the reply
         timeout_at = flight.sent_at + self.request_wire_s + flight.device.timeout_s
@@ -1282,19 +1288,30 @@ class Bus:
                     # they were held past it
                     wire = min(hold[3], len(chunk) * self.char_s)
                     widest = max(hold[4], now - hold[2] - wire)
-                    if not rest and widest > self._pieces_apart_s:  # whole, its CRC sound
+                    # whole, its CRC sound (and when another frame begins right after it in
+                    # this piece, that one's pieces are its own)
+                    whole = not rest or self.link.after_frame
+                    if whole and widest > self._pieces_apart_s:
                         self._pieces_apart(widest)
+                    if rest and whole:
+                        widest = 0.0
         if rest:
-            # the rest of a frame begun (a late answer in an adapter's pieces): handed over
-            # up to the adapter's latency timer after the line carried it, as the rest of an
-            # answer in flight is waited for (``_arriving``)
-            unheld = max(self.quiet_until, quiet)
-            self.quiet_until = max(unheld, quiet + self.piece_slack_s)
-            self._piece_hold = (self.quiet_until, unheld, now, rest * self.char_s, widest)
-            self._upcoming = None
+            self._hold_rest(now, rest, widest)
         elif quiet > self.quiet_until:
             self.quiet_until = quiet
             self._upcoming = None
+
+    def _hold_rest(self, now: float, rest: int, widest: float) -> None:
+        """``rest`` bytes of a frame begun (a late answer in an adapter's pieces, a frame
+        after an answer in the same piece) are still to come: handed over up to the adapter's
+        latency timer after the line carried them, as the rest of an answer in flight is
+        waited for (``_arriving``), so no request goes out before (``_piece_hold``; ``widest``:
+        the widest gap between the frame's pieces so far)."""
+        quiet = now + self.silence_s + rest * self.char_s
+        unheld = max(self.quiet_until, quiet)
+        self.quiet_until = max(unheld, quiet + self.piece_slack_s)
+        self._piece_hold = (self.quiet_until, unheld, now, rest * self.char_s, widest)
+        self._upcoming = None
 
     def _pieces_apart(self, apart_s: float) -> None:
         """A piece of one sound frame came ``apart_s`` after the piece before it and its own

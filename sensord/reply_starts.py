@@ -96,9 +96,13 @@ class ReplyStarts:
         #: when the last frame that began like the reply came whole (``-inf``: none did)
         self.whole_at = NONE
 
-    def heard(self, chunk: bytes, now: float, pending: int) -> float:
+    def heard(self, chunk: bytes, now: float, pending: int, after_frame: bool = False) -> float:
         """``chunk`` came at ``now``, and ``pending`` bytes of the line are not yet framed by
-        the link: until when the rest of a reply they begin may come (``-inf``: none)."""
+        the link (``after_frame``: they begin right after a frame whose CRC holds that the link
+        took out of this chunk): until when the rest of a reply they begin may come (``-inf``:
+        none). A frame can begin right after a sound frame as after a silence: an adapter
+        hands two frames a silence apart over in one piece (an FTDI chip what its latency
+        timer gathered), so a late answer and the reply after it come as one run of bytes."""
         before = self.total
         total = self.total = before + len(chunk)
         framed = total - pending  # the link took the bytes before this, or skipped them
@@ -112,6 +116,8 @@ class ReplyStarts:
                 return now + missing * self.char + self.after
         elif now - self.heard_at >= self.silence and not any(start[1] for start in starts):
             starts.append([before, 0, 0])
+        if after_frame and pending and framed >= before and all(s[0] != framed for s in starts):
+            starts.append([framed, 0, 0])
         self.heard_at = now
         if not starts:
             return NONE

@@ -520,6 +520,11 @@ class ModbusLink:
         self.asked = b""
         #: MBAP frames whose length field did not match their PDU (cut by the PDU)
         self.wrong_lengths = 0
+        #: the bytes received that form no frame yet begin where the last frame that
+        #: :meth:`feed` took out ended, no byte skipped between: right after a sound frame,
+        #: where the next frame can begin however soon after it the port handed it over (an
+        #: FTDI adapter hands frames a silence apart over in one piece, AN232B-04)
+        self.after_frame = False
 
     def request(self, unit: int, read: Read, transaction_id: int = 0) -> bytes:
         request_class, _ = pymodbus_parts().messages[read.table]
@@ -594,6 +599,7 @@ class ModbusLink:
         """Drop a partial frame (at the end of an exchange); counted as skipped."""
         self.skipped_bytes += len(self._buffer)
         self._buffer = b""
+        self.after_frame = False
 
     def holds_codeless_exception(self, head: bytes) -> bool:
         """Whether the bytes received that form no frame are an RTU exception response with
@@ -628,6 +634,7 @@ class ModbusLink:
         data = self._buffer + chunk
         out: list[Response] = []
         at = 0
+        last_end = -1
         while True:
             if self.transport == "rtu":
                 start, frame = self._next_rtu(data, at, awaited)
@@ -654,7 +661,8 @@ class ModbusLink:
                 at = start + 1
                 continue
             out.append(response)
-            at = start + len(frame)
+            at = last_end = start + len(frame)
+        self.after_frame = start == last_end
         rest = data[start:]
         if len(rest) > MAX_FRAME_BYTES:  # an impossible candidate: give up on its start
             self.skipped_bytes += len(rest) - MAX_FRAME_BYTES
