@@ -1109,12 +1109,13 @@ class Bus:
         else:
             if 0 <= flight.echoed < len(flight.request):
                 self.echo.read_echo(flight, chunk)
-            self._feed_frames(chunk, flight)
+            answer = self._feed_frames(chunk, flight)
             if self.in_flight is flight and flight.expected.rtu:
                 self._arriving(flight, chunk)
-            elif flight.reply == ARRIVING and flight.starts is not None:
-                # answered by this piece after the ones it began in: held past its time on
-                # the wire as long as the adapter holds a frame's pieces
+            elif flight.reply == ARRIVING and flight.starts is not None and answer not in chunk:
+                # answered by this piece after the ones it began in (not by a frame whole in
+                # it, after bytes that began like it and never came whole): held past its time
+                # on the wire as long as the adapter holds a frame's pieces
                 apart = self._clock() - flight.starts.heard_at - len(chunk) * self.char_s
                 if apart > self._pieces_apart_s:
                     self._pieces_apart(apart)
@@ -1411,8 +1412,9 @@ class Bus:
         else:
             self.log.info("port is a UART", device=slack.file, driver=slack.driver, wait_ms=wait_ms)
 
-    def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None:
-        """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing."""
+    def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> bytes:
+        """The frames in ``chunk`` (with what came before it), cut by pymodbus's framing; the
+        frame that answered ``flight`` (b"": none)."""
         link = self.link
         tcp = self.transport == "tcp"
         if tcp:
@@ -1427,7 +1429,7 @@ class Bus:
             held = self._errors.check("framing")
             if held is not None:
                 self.log.error("bytes could not be framed", error=repr(exc), suppressed=held)
-            return
+            return b""
         if tcp:  # what only a Modbus TCP stream needs (see _drop_partial)
             if link.pending_bytes and (responses or not pending):
                 self._partial_at = self._clock()  # the frame pending begins in this chunk
@@ -1441,6 +1443,7 @@ class Bus:
                         "cut by their function code and byte count instead"
                     ),
                 )
+        answer = b""
         for response in responses:
             if self.echo.write_copy and self.echo.copy_of_write(response):
                 continue
@@ -1458,7 +1461,9 @@ class Bus:
                     # ``crc`` once the line has been silent after it (``_arriving``)
                     continue
                 self._answered(flight, response.frame, response)
+                answer = response.frame
                 flight = None
+        return answer
 
     def _heard_others(self, flight: _Exchange) -> bool:
         """Bytes that form no reply (another master's request, noise) came while ``flight``

@@ -223,7 +223,7 @@ class EchoBus(Protocol):
     _line_echoes: bool
     _requests: int
 
-    def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> None: ...
+    def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> bytes: ...
 
 
 class LineEcho:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
+from test_modbus import device
 from test_modbus_late_pieces import two_units
-from test_modbus_line import read_reply, read_request
+from test_modbus_line import HandBus, read_reply, read_request
 
-from sensord.modbus_timing import PIECE_MARGIN_S
+from sensord.modbus_timing import ARRIVAL_SLACK_S, PIECE_MARGIN_S
 
 
 def test_an_answer_begun_right_after_a_late_answer_in_one_piece_is_read_whole(
@@ -109,5 +110,31 @@ def test_a_late_answer_s_spacing_is_learnt_when_a_frame_follows_it_in_its_last_p
             60.9
         ]
         assert abs(bus.piece_slack_s - (0.064 - 3 * bus.char_s + PIECE_MARGIN_S)) < 1e-9
+    finally:
+        hand.close()
+
+
+def test_an_answer_whole_after_a_fragment_that_began_like_it_teaches_no_spacing(
+    pty_pair: PtyPair,
+) -> None:
+    """A BMS read at unit 0 (``broadcast_reads``; libmodbus issue 153: every device that
+    answers such reads answers each): unit 3's answer begins and is cut off after 4 bytes
+    (the two answers collide, and the rest of unit 3's is lost), and unit 1's answer comes
+    whole in one piece 100 ms later. The answer is read; the time between the fragment and
+    it is no spacing between one frame's pieces, and the wait for a frame's rest stays the
+    adapter's 50 ms. (Before: the gap from the fragment to the answer, less the answer's
+    time on the wire, raised the wait to 97 ms, logged as frames in pieces.)"""
+    one = [{"name": "v", "table": "holding", "address": 0}]
+    bms = device("bms", "", 0, one, interval_s=1.0, timeout_s=0.3, broadcast_reads=True)
+    hand = HandBus(pty_pair, bms)
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == read_request(0, 0, 1)
+            hand.receive(100.02, read_reply(3, [3000])[:4], look=False)
+            assert hand.bus.in_flight is not None
+            hand.receive(100.12, read_reply(1, [1000]), look=False)
+        assert hand.values("bms")["v"] == (1000.0, 1000.0, 1)
+        assert hand.bus.piece_slack_s == ARRIVAL_SLACK_S
+        assert not [e for e in logs if e["event"].startswith("frames come")]
     finally:
         hand.close()
