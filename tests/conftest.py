@@ -11,6 +11,7 @@ import structlog
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import NotifyListener
 from harness.pty import PtyPair, SymlinkedPty
+from harness.spawn import Owner
 from hypothesis import settings
 
 from sensord.sources import serial_port
@@ -23,6 +24,15 @@ from sensord.sources import serial_port
 # found before: its report then carries the ``@reproduce_failure`` blob that replays it.
 settings.register_profile("sensord", deadline=None, print_blob=True)
 settings.load_profile("sensord")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _processes_owned() -> Iterator[None]:
+    """Every process started from this pytest process is killed should the process die
+    without its fixtures' teardown (``harness.spawn.Owner``)."""
+    owner = Owner()
+    yield
+    owner.close()
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,9 @@ Modules, one job each:
 
 ``common``   :class:`HarnessError`, :func:`wait_for`, :func:`free_port`, the repository path;
 ``proc``     what ``/proc`` says about a process: descriptors, threads, RSS, CPU, switches;
+``spawn``    every process the harness starts (:func:`~harness.spawn.popen`), ended with the
+             test process however it ends, and what a session leaves running
+             (:class:`~harness.spawn.Owner`);
 ``daemon``   ``sensord run`` as a subprocess (:class:`DaemonProcess`) and timed HTTP GETs;
 ``scrape``   a ``/metrics`` scrape parsed by ``prometheus_client.parser`` (:class:`Scrape`);
 ``notify``   a ``NOTIFY_SOCKET`` listener (:class:`NotifyListener`);

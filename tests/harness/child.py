@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from harness.common import HarnessError
+from harness.spawn import popen
 
 __all__ = ["Child", "stopping"]
 
@@ -62,7 +63,7 @@ class Child:
         """Start the process, give it its spec and wait until it serves: the words of its
         ``ready`` line after ``ready``. A process that does not get that far is reaped, and
         HarnessError names what it wrote instead."""
-        self._proc = subprocess.Popen(
+        self._proc = popen(
             self._argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -19,6 +19,7 @@ from typing import Any, Self
 from harness import proc as procfs
 from harness.common import REPO, HarnessError, free_port, up_settled, wait_for
 from harness.scrape import Scrape
+from harness.spawn import popen
 from sensord.log import THREAD_FAILED_MESSAGE, UNRAISABLE_MESSAGE
 
 #: How long :meth:`DaemonProcess.wait_http` waits for a daemon to serve: a fail-safe, not a
@@ -57,7 +58,7 @@ class BareImport:
     def __init__(self, python: str = sys.executable) -> None:
         env = {k: v for k, v in os.environ.items() if k not in INHERITED}
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
+        self.proc: subprocess.Popen[bytes] = popen(
             [python, "-c", "import sensord.cli, sensord.cli_run, time; print(time.monotonic())"],
             stdout=subprocess.PIPE,
             env=env,
@@ -139,7 +140,7 @@ class DaemonProcess:
             cmd = [python, "-c", code]
         self._log = self.log_path.open("wb")
         self.started = time.monotonic()
-        self.proc: subprocess.Popen[bytes] = subprocess.Popen(
+        self.proc: subprocess.Popen[bytes] = popen(
             [*command_prefix, *cmd],
             stdout=self._log,
             stderr=subprocess.STDOUT if stderr is None else stderr,

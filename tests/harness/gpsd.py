@@ -21,6 +21,7 @@ from typing import Any, Self
 
 from harness.common import HarnessError, free_port
 from harness.pty import PtyPair
+from harness.spawn import popen
 
 __all__ = ["GpsdPeer", "gpsd_binary", "with_checksum"]
 
@@ -55,7 +56,7 @@ class GpsdPeer:
         os.chmod(port.path, 0o666)  # gpsd drops its privileges after the open
         self.tcp_port = free_port()
         self._log = (workdir / "gpsd.log").open("wb")
-        self.proc = subprocess.Popen(
+        self.proc: subprocess.Popen[bytes] = popen(
             [
                 gpsd_binary(),
                 "-N",  # foreground

@@ -38,6 +38,7 @@ import serial
 import serial.rfc2217
 
 from harness.common import accepted_clients
+from harness.spawn import popen
 
 __all__ = [
     "PtyPair",
@@ -548,7 +549,7 @@ def held_by_subprocess(
     is the interpreter's path as the process runs it, the first word of its command line (a
     link to it named as the daemon the process stands for: ``agetty``, ``ModemManager``)."""
     flags = ["1" if flock else "0", "1" if tiocexcl else "0"]
-    proc = subprocess.Popen(
+    proc: subprocess.Popen[str] = popen(
         [program, "-c", _HOLDER_CODE, path, *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Self
 
 from harness.common import HarnessError, free_port
+from harness.spawn import popen
 
 __all__ = ["Ser2net", "ser2net_binary"]
 
@@ -99,7 +100,7 @@ class Ser2net:
         """Run ser2net and wait until it listens."""
         log = (self.workdir / f"ser2net-{self.port}.log").open("ab")
         try:
-            self.proc = subprocess.Popen(
+            self.proc = popen(
                 [
                     ser2net_binary(),
                     "-d",  # foreground, its log on standard output
