@@ -22,6 +22,7 @@ from harness.chain import normalized
 from harness.common import free_port, wait_for
 from harness.daemon import StartDaemon, sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, run_as_user
+from harness.spawn import popen
 from test_frames_generic import SPS30
 
 from sensord import cli, cli_check, cli_parser, cli_run
@@ -1340,7 +1341,7 @@ def test_check_while_the_daemon_runs_the_file_passes_its_held_ports(
 def test_a_command_whose_reader_goes_away_stops_without_a_traceback() -> None:
     """``sensord check FILE | head -1``: the pipe closes before sensord has written; it stops
     quietly with exit 1 instead of printing a BrokenPipeError traceback."""
-    proc = subprocess.Popen(
+    proc = popen(
         [
             sys.executable,
             "-m",
@@ -1388,7 +1389,7 @@ def sensord_run_lookalike(cwd: Path, options: list[str]) -> Iterator[int]:
     from ``cwd`` (a script named sensord that only waits); its pid for the block."""
     script = cwd / "sensord"  # the console script's name, as an installed one runs
     script.write_text("import sys, time\nprint('ready', flush=True)\ntime.sleep(30)\n")
-    proc = subprocess.Popen(
+    proc = popen(
         [sys.executable, str(script), "run", *options], cwd=cwd, stdout=subprocess.PIPE, text=True
     )
     try:

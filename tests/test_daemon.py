@@ -21,6 +21,7 @@ from harness.daemon import BareImport, DaemonProcess, StartDaemon, running
 from harness.notify import NotifyListener
 from harness.pty import PtyPair, SymlinkedPty
 from harness.scrape import Scrape, metrics_read_by_rules
+from harness.spawn import popen
 
 from sensord.config import Config, load_config
 from sensord.daemon import Daemon
@@ -450,9 +451,7 @@ def signalled_while_importing(
         f"import signal\nsignal.signal({int(signum)}, signal.{disposition})\n"
         f"{SLOW_IMPORT_PRELUDE}\nfrom sensord.launch import main\nraise SystemExit(main({argv!r}))"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"importing the command line\n"
@@ -645,9 +644,7 @@ def test_sigterm_during_full_rate_burst_exits_0_within_5s(tmp_path: Path) -> Non
             "        except OSError: raise SystemExit(0)\n"
         )
         masters = [p.master_fd for p in ptys if p.master_fd is not None]
-        writer = subprocess.Popen(
-            [sys.executable, "-c", code, *map(str, masters)], pass_fds=masters
-        )
+        writer = popen([sys.executable, "-c", code, *map(str, masters)], pass_fds=masters)
         wait_for(
             lambda: sum(s["frames"] for s in daemon.status()["sensors"].values()) > 5000,
             10,

@@ -36,6 +36,7 @@ from typing import Any
 import pytest
 from harness.daemon import sensord_cli
 from harness.pty import PtyPair, pty_numbers_held, symlinked_pty, wait_readable
+from harness.spawn import popen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -1541,7 +1542,7 @@ def test_the_simulate_command_answers_what_is_written_to_its_pty(tmp_path: Path)
     # started as a shell's background job is: with SIGINT ignored, which it inherits
     command = [sys.executable, "-m", "sensord", "simulate", "-c", str(config), "--seconds", "20"]
     with pty_numbers_held():
-        proc = subprocess.Popen(
+        proc = popen(
             ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

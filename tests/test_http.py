@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from harness.daemon import StartDaemon
+from harness.spawn import popen
 from harness.tls import self_signed
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
@@ -414,7 +415,7 @@ def test_new_http_settings_on_a_port_another_process_holds_name_it(tmp_path: Pat
     path = tmp_path / "sensord.toml"
     path.write_text(f"[http]\nport = {port}\n" + SENSOR)
     config = load_config(path)
-    holder = subprocess.Popen(
+    holder = popen(
         [
             sys.executable,
             "-c",

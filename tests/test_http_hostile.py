@@ -31,6 +31,7 @@ import pytest
 from harness.balance import assert_sensor_steps
 from harness.common import REPO, free_port, wait_for
 from harness.scrape import Scrape, quick_value
+from harness.spawn import popen
 from harness.tls import self_signed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -82,7 +83,7 @@ class Daemon:
         cmd = [sys.executable, "-m", "sensord", "run", "--config", str(config)]
         cmd += ["--port", str(self.port), "--log-format", "json", "--log-level", "debug"]
         with self.stderr_path.open("wb") as err, self.stdout_path.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=REPO)
+            self.proc = popen(cmd, stdout=out, stderr=err, env=env, cwd=REPO)
         self.context: ssl.SSLContext | None = None
         if tls is not None:
             self.context = ssl.create_default_context(cafile=tls[0])
@@ -636,7 +637,7 @@ def test_workers_primary_reports_its_own_http_counts(tmp_path: Path) -> None:
     # the primary's own server is limited by [http]; its workers' servers are not
     stderr = tmp_path / "stderr"
     with stderr.open("wb") as err:
-        proc = subprocess.Popen(cmd, stdout=err, stderr=err, cwd=REPO)
+        proc = popen(cmd, stdout=err, stderr=err, cwd=REPO)
     try:
         # a connection's thread frees its slot after the client has read the answer: the
         # next scrape from the same address may find it still held, and the address's two

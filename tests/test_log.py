@@ -29,6 +29,7 @@ from harness.common import REPO, refuse_threads
 from harness.config import sensor_toml
 from harness.daemon import StartDaemon
 from harness.pty import pty_numbers_held
+from harness.spawn import popen
 from pymodbus.pdu import DecodePDU
 
 from sensord import log as sensord_log
@@ -343,7 +344,7 @@ def test_processes_sharing_one_stream_never_split_a_record(tmp_path: Path, outpu
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with out.open("wb") as shared:
         procs = [
-            subprocess.Popen(
+            popen(
                 [sys.executable, "-c", _WRITER, str(count), name, output],
                 stderr=shared,
                 env=env,
@@ -616,7 +617,7 @@ def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
     read_end, write_end = _stalled_pipe()
     try:
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-c", _STALLED_EXIT], stderr=write_end)
+        proc = popen([sys.executable, "-c", _STALLED_EXIT], stderr=write_end)
         os.close(write_end)
         try:
             code = proc.wait(10.0)
@@ -660,7 +661,7 @@ def test_the_exception_that_ends_a_run_is_logged_though_the_queue_is_full() -> N
     the records dropped."""
     read_end, write_end = _stalled_pipe()
     try:
-        proc = subprocess.Popen(
+        proc = popen(
             [sys.executable, "-c", _ENDED_WITH_A_FULL_QUEUE],
             stderr=write_end,
             stdout=subprocess.PIPE,
@@ -745,7 +746,7 @@ def test_a_record_the_end_gives_up_on_midway_is_ended_and_told_of() -> None:
     received = bytearray()
     try:
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-c", _CUT_AT_EXIT], stderr=write_end)
+        proc = popen([sys.executable, "-c", _CUT_AT_EXIT], stderr=write_end)
         os.close(write_end)
         while chunk := os.read(read_end, 4096):  # a page every 0.1 s
             received += chunk
@@ -1031,9 +1032,7 @@ def test_a_finalizer_that_reports_amid_a_record_does_not_hang_the_log(
     for a lock it held itself, forever, and so did every thread that logged after it)."""
     log_path = tmp_path / "stderr.log"
     with log_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _FINALIZERS_REPORT, kind], cwd=REPO, stderr=stderr
-        )
+        proc = popen([sys.executable, "-c", _FINALIZERS_REPORT, kind], cwd=REPO, stderr=stderr)
         try:
             ended = proc.wait(30.0)
         finally:

@@ -26,6 +26,7 @@ from harness.common import accepted_clients, free_port, wait_for
 from harness.daemon import DaemonProcess
 from harness.pty import SymlinkedPty, symlinked_pty
 from harness.scrape import metrics_read_by_rules
+from harness.spawn import popen
 from test_shared_port import reading_port
 
 pytestmark = pytest.mark.slow
@@ -53,7 +54,7 @@ class Prometheus:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / "prometheus.log"
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             [
                 exe,
                 f"--config.file={config}",

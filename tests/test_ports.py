@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from harness.daemon import sensord_cli
 from harness.pty import PtyPair, held_by_subprocess, pty_numbers_held, run_as_user
+from harness.spawn import popen
 from pytest_mock import MockerFixture
 from serial.tools.list_ports import comports
 
@@ -59,7 +60,7 @@ def test_the_program_playing_a_pty_device_does_not_count_as_holding_it(tmp_path:
     link = tmp_path / "ttySIM"
     command = [sys.executable, "-m", "sensord", "simulate", "--link", str(link)]
     with pty_numbers_held():
-        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert proc.stdout is not None
         first = proc.stdout.readline().decode()
     try:

@@ -28,6 +28,7 @@ from harness.config import sensor_toml, write_atomically
 from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import fill_queue, notify_address_of
 from harness.pty import PtyPair
+from harness.spawn import popen
 from harness.tls import self_signed
 
 from sensord.reload import listening_addresses
@@ -180,7 +181,7 @@ def test_no_daemon_is_its_own_exit_status(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     config = tmp_path / "sensord.toml"
     config.write_text(f"[http]\nport = {port}\n" + _many(1))
-    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone = popen([sys.executable, "-c", ""])
     gone.wait()
 
     done = sensord_reload("-c", str(config))
@@ -267,7 +268,7 @@ def test_a_workers_reload_returns_once_every_worker_runs_the_new_sensors(
     _add_sensors(config)
 
     both = [
-        subprocess.Popen(
+        popen(
             [
                 sys.executable,
                 "-m",

@@ -32,6 +32,7 @@ from harness.pty import (
     symlinked_pty,
     wait_readable,
 )
+from harness.spawn import popen
 from pytest_mock import MockerFixture
 from serial.serialposix import CMSPAR
 
@@ -633,7 +634,7 @@ def interpreter_held_until_readable(fd: int, timeout_s: float = 5.0) -> Iterator
 def test_socket_url_keeps_what_the_server_sent_on_connect() -> None:
     """pyserial's open() drops what the connection holds when it returns: a frame that the
     server sent on connect and that came before then must still be read."""
-    server = subprocess.Popen([sys.executable, "-c", _GREETER], stdout=subprocess.PIPE)
+    server = popen([sys.executable, "-c", _GREETER], stdout=subprocess.PIPE)
     try:
         assert server.stdout is not None
         sent = server.stdout.fileno()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from harness.daemon import StartDaemon
 from harness.pty import PtyPair
+from harness.spawn import popen
 from pytest_mock import MockerFixture
 from structlog.testing import capture_logs
 from test_modbus_line import read_reply
@@ -67,7 +68,7 @@ def _named(directory: Path, name: str) -> str:
 @contextmanager
 def reading_port(path: str, program: str = sys.executable) -> Iterator[subprocess.Popen[str]]:
     """Another process (run as ``program``) that has ``path`` open, unlocked, and reads it."""
-    proc = subprocess.Popen(
+    proc = popen(
         [program, "-c", _READER, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
     try:

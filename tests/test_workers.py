@@ -28,6 +28,7 @@ from harness.daemon import DaemonProcess, StartDaemon
 from harness.notify import NotifyListener, fill_queue, notify_address_of
 from harness.pty import SymlinkedPty
 from harness.scrape import Scrape
+from harness.spawn import popen
 
 from sensord import workers
 from sensord.config import Config, parse_config
@@ -713,7 +714,7 @@ def test_a_worker_answer_cut_short_leaves_only_that_worker_out(tmp_path: Path) -
         b"garbage instead of a status line\r\n\r\n",
     ]
     servers: list[socket.socket] = []
-    idle = subprocess.Popen(["sleep", "30"])  # stands for a live worker process
+    idle = popen(["sleep", "30"])  # stands for a live worker process
 
     def serve(listener: socket.socket, answer: bytes) -> None:
         with contextlib.suppress(OSError):
@@ -1290,7 +1291,7 @@ def test_a_copy_whose_name_another_took_is_written_anew_and_its_readers_restarte
     restarts the workers that run on the old path rather than have them read what is there."""
     text = "".join(sensor_toml(f"s{i}", f"sim://s{i}") for i in range(2))
     primary = _primary_with_copy(tmp_path, text)
-    idle = subprocess.Popen(["sleep", "30"])  # stands for a live worker process
+    idle = popen(["sleep", "30"])  # stands for a live worker process
     try:
         copy = primary._snapshot
         assert copy is not None
@@ -1497,7 +1498,7 @@ def primary_of(sensors: int) -> Iterator[tuple[Config, Primary, subprocess.Popen
         config, workers=2, config_path=None, listen=None, port=None,
         log_level="info", log_format="json",
     )  # fmt: skip
-    live = subprocess.Popen(["sleep", "30"])
+    live = popen(["sleep", "30"])
     try:
         yield config, primary, live
     finally:
