@@ -12,7 +12,8 @@ for the next run. Two things end them instead:
   relays, device servers and pyserial's threads), so the prctl is made by ``setpriv`` after
   the exec. A test process that died before it is caught by the ``sh`` that setpriv runs:
   it compares its parent with the test process and exits if the process was orphaned
-  meanwhile. A start from another thread than the main one, which may end before its
+  meanwhile. The signal is SIGKILL: nothing is left to wait for a graceful stop, which a
+  process may also put off (a daemon drains its ports at SIGTERM) or refuse. A start from another thread than the main one, which may end before its
   process should, is made on a thread that lives as long as the test process.
 - :class:`Owner` marks the process that runs the tests: every process started from it
   inherits ``SENSORD_TEST_OWNER`` (a token of that process), which ``/proc/PID/environ``
