@@ -14,6 +14,7 @@ from harness.pty import PtyPair, SymlinkedPty
 from harness.spawn import Owner
 from hypothesis import settings
 
+from sensord.reader import IDLE_HOUSEKEEPING_INTERVAL_S
 from sensord.sources import serial_port
 
 # No deadline for a property test's examples: Hypothesis fails an example that takes over
@@ -26,13 +27,29 @@ settings.register_profile("sensord", deadline=None, print_blob=True)
 settings.load_profile("sensord")
 
 
+#: How long the processes a session started may take to end once it is over: the workers of a
+#: ``--workers`` daemon that was killed see that their primary is gone at their loop's next
+#: housekeeping, which an idle worker runs every ``IDLE_HOUSEKEEPING_INTERVAL_S``.
+LEFT_RUNNING_S = 2 * IDLE_HOUSEKEEPING_INTERVAL_S
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _processes_owned() -> Iterator[None]:
-    """Every process started from this pytest process is killed should the process die
-    without its fixtures' teardown (``harness.spawn.Owner``)."""
+def _no_process_left() -> Iterator[None]:
+    """Every process the session started from this pytest process is gone at its end: one
+    still running after ``LEFT_RUNNING_S`` fails the run (an error at the teardown of the
+    process's last test), named by its command line, and is killed. Should the pytest process
+    die instead, its guardian kills them (``harness.spawn``)."""
     owner = Owner()
     yield
+    left = owner.leftovers(within_s=LEFT_RUNNING_S)
     owner.close()
+    if left:
+        listed = "\n".join(f"  {leftover}" for leftover in left)
+        pytest.fail(
+            f"{len(left)} process(es) started by this session still ran at its end "
+            f"({LEFT_RUNNING_S} s after it; killed now):\n{listed}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)

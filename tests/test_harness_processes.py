@@ -1,5 +1,5 @@
 """The processes the harness starts end with the test process that started them, however it
-ends (harness.spawn)."""
+ends, and a session that leaves one running fails (harness.spawn, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,26 @@ def test_a_test_run_killed_with_sigkill_leaves_none_of_its_processes(tmp_path: P
         while (left := carrying(PROBE_ENV, probe)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not left, f"still running {GONE_WITHIN_S} s after the run's end: {_describe(left)}"
+    finally:
+        run.kill()
+        run.wait()
+        _kill(carrying(PROBE_ENV, probe))
+
+
+@pytest.mark.slow
+def test_a_session_that_leaves_a_process_running_fails_and_names_it(tmp_path: Path) -> None:
+    """A test that starts a process and never stops it: the run fails, its report names the
+    process's command line and the test, and the process is killed."""
+    run, probe, out = _run("test_leaves_a_process", tmp_path)
+    try:
+        code = run.wait(120)
+        report = out.read_text()
+        assert code == pytest.ExitCode.TESTS_FAILED, report
+        assert "1 passed, 1 error" in report, report
+        assert "1 process(es) started by this session still ran at its end" in report, report
+        assert "/sleep 600" in report, report
+        assert "started by tests/fixtures/harness_runs.py::test_leaves_a_process" in report
+        assert carrying(PROBE_ENV, probe) == []
     finally:
         run.kill()
         run.wait()
