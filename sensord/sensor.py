@@ -376,6 +376,8 @@ class SensorRuntime:
         #: rejected blocks are told of in the log as the binary framer's candidates are (the
         #: counts told of are those above); None for the other formats' framers
         self._block_framer = _block_framer(self.framer) if spec.block or codec.block else None
+        if self._block_framer is not None:
+            self._block_framer.line_speed(config.serial.baudrate)
         #: set-up commands, their acknowledgements, re-runs and polls (``sensord.dialogue``);
         #: None for a device that is neither set up nor polled, the most common kind, whose
         #: frames, ticks and deadlines then touch nothing more than the sensor itself
@@ -698,7 +700,12 @@ class SensorRuntime:
         poll's, not dropped as the start of a late one, and a reply that came so acknowledges
         its command (``Dialogue.answer_awaited``)."""
         dialogue = self.dialogue
-        return dialogue is not None and dialogue.answer_awaited(self._clock())
+        if dialogue is not None and dialogue.answer_awaited(self._clock()):
+            return True
+        # a telegram's end that a quiet line makes: a byte read first shows the line not quiet
+        blocks = self._block_framer
+        ends = None if blocks is None else blocks.quiet_end_at(self._byte_at)
+        return ends is not None and self._clock() >= ends
 
     @property
     def read_timeout_s(self) -> float:
@@ -1311,9 +1318,11 @@ class SensorRuntime:
         self.framer.skipped_bytes += len(chunk)
         self.framer.reset()
 
-    def _take(self, frames: list[bytes], now: float) -> None:
-        """Push ``frames``, cut at monotonic time ``now``, through every channel's chain."""
-        wall = self._wall()
+    def _take(self, frames: list[bytes], now: float, wall: float | None = None) -> None:
+        """Push ``frames``, cut at monotonic time ``now`` (wall clock time ``wall``, by
+        default the wall clock's now), through every channel's chain."""
+        if wall is None:
+            wall = self._wall()
         previous = self.last_frame_at
         self.last_frame_at = now
         dialogue = self.dialogue
@@ -1583,6 +1592,8 @@ class SensorRuntime:
                     self._take(frames, now)
             finally:
                 self._taking += 1
+        if self._block_framer is not None:
+            self._quiet_end(self._block_framer)
         if self._ends.proving is not None and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S:
             self._proven(now)
         if self._silent_limit_s is not None:
@@ -1753,10 +1764,39 @@ class SensorRuntime:
         self._opened_at = at
 
     def next_deadline(self) -> float | None:
-        """The earliest time ``tick`` has work to do (set-up, poll), for the loop's timeout."""
-        if self.source is None or self.dialogue is None:
+        """The earliest time ``tick`` has work to do (set-up, poll, a telegram's end that a
+        quiet line makes), for the loop's timeout."""
+        if self.source is None:
             return None
-        return self.dialogue.next_deadline()
+        due = None if self.dialogue is None else self.dialogue.next_deadline()
+        if self._block_framer is not None:
+            ends = self._block_framer.quiet_end_at(self._byte_at)
+            if ends is not None and (due is None or ends < due):
+                return ends
+        return due
+
+    def _quiet_end(self, blocks: BlockFramer) -> None:
+        """The telegram whose ``!`` came last, the line quiet since for the framer's
+        ``quiet_s`` (``BlockFramer.quiet_end_at``): its readings are taken, stamped with the
+        time its last byte came (``feed``'s last chunk), not the time the quiet was seen."""
+        ends = blocks.quiet_end_at(self._byte_at)
+        now = self._clock()
+        if ends is None or now < ends:
+            return
+        self._taking += 1
+        try:
+            try:
+                frames = blocks.end_quiet()
+            except Exception as exc:  # as in process
+                self._framer_failed(exc, b"")
+                return
+            if blocks.rejections != self._rejections_told:
+                self._blocks_rejected(blocks)
+            if frames:
+                at = self._byte_at
+                self._take(frames, at, self._wall() - (now - at))
+        finally:
+            self._taking += 1
 
     # the dialogue's counters (``sensord.dialogue``)
     @property

@@ -7,7 +7,8 @@ the next telegram's ``/``: the telegram came whole, its ``!`` at a line's start 
 is read, the next one from its ``/`` (a telegram with a CRC whose digits were lost that way
 stays ``truncated``: see ``test_formats_dsmr_parser``). Its lines are read when the next
 telegram's ``/`` comes, or, for a stream that ends (a replay at the end of its capture), when
-the framer is flushed; the framer has no clock, so 10 s of silence alone does not end it.
+the framer is flushed, or when the line has been quiet after the ``!`` (see
+``test_formats_dsmr_quiet_end``; the sensors here are not ticked, so the next ``/`` ends it).
 
 The telegrams:
 

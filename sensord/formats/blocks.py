@@ -68,8 +68,13 @@ Kinds:
   ``/KMP5 KA6U...``: the CR LF after its ``!`` lost) came whole as well: it is read as one
   whose line end came, its lines told as such a telegram's are, the next one from its ``/``;
   a stream that ends after such a ``!`` (the end of a replay's capture) gives it when the
-  framer is flushed. The framer has no clock: its lines come with the next telegram, 10 s
-  later from a DSMR 2.2 meter. A check line whose CR came and whose
+  framer is flushed. Such a telegram whose next byte has not come (its line end lost, or
+  never sent), one whose CRC came and holds but not its line end, and an IEC 62056-21
+  readout whose ``!`` line no ETX follows are taken as ended once the line has been quiet
+  for ``quiet_s`` after their last byte (:meth:`BlockFramer.quiet_end_at`, which the sensor
+  asks after each chunk, and :meth:`BlockFramer.end_quiet`, which it calls then), not a
+  telegram interval later when the next one's ``/`` comes; one whose CRC has not come, or
+  does not hold, is left to the bytes that come next. A check line whose CR came and whose
   LF alone was lost before the next ``/`` (``!6796``, CR and ``/``) came whole but for its
   LF: it is checked as one whose LF came (read, ``checksum`` or ``truncated`` as that), the
   next telegram read from its ``/``. A CRC of fewer than 4 digits whose
@@ -216,7 +221,14 @@ from sensord.formats.base import BLOCK_KINDS, DSMR_CRCS, looks_like_text
 from sensord.formats.crc import crc16_arc, crc16_x25, prepare_crc16_arc, prepare_crc16_x25
 from sensord.formats.lines import LineFramer
 
-__all__ = ["BLOCK_KINDS", "MAX_BLOCK_BYTES", "BlockFramer", "envelope"]
+__all__ = [
+    "BLOCK_KINDS",
+    "MAX_BLOCK_BYTES",
+    "QUIET_SLACK_S",
+    "BlockFramer",
+    "envelope",
+    "quiet_after_end_s",
+]
 
 #: The most bytes a block may take before its end comes: a DSMR telegram with a full text
 #: message (2048 hex digits), a Belgian meter's 13 months of peaks and four M-Bus devices
@@ -342,6 +354,39 @@ _CHECK_LINE_OPEN = re.compile(rb"\n![0-9A-Fa-f]{0,4}\r?\Z")
 #: An IEC 62056-21 readout's data block begun at its STX and ended at its ``!`` line, whose
 #: ETX and block check have not come where the bytes end.
 _READOUT_OPEN = re.compile(rb"\n!\r\n\Z")
+#: How long the line must stay quiet after the ``!`` a DSMR telegram's bytes end in (or its
+#: CRC's digits, or an IEC 62056-21 readout's ``!`` line) before the telegram is taken as
+#: ended, its line end, CRC or ETX lost or never sent: a meter sends its telegram as one burst
+#: (DSMR P1: the whole telegram at once; IEC 62056-21: the data message's characters one after
+#: the other), so what is left of it comes within :data:`_QUIET_CHARS` character times,
+#: held at most by the adapter that carries it: an FTDI chip up to its latency timer (16 ms by
+#: default, 255 ms at most, FTDI AN232B-04), a serial server its packets and a delayed
+#: acknowledgement (some 100 ms), a CRC that came in a USB piece of its own 30 to 60 ms after
+#: its ``!``. The slack of those, in seconds.
+QUIET_SLACK_S = 0.3
+#: The characters after a telegram's ``!`` that the quiet waits for at the line's speed: a
+#: check line's 4 hex digits, CR and LF, or a readout's CR, LF, ETX and block check, and the
+#: NUL some meters send before the CR, twice over.
+_QUIET_CHARS = 16
+#: The bits a character takes on the line at most (start, 8 data bits, parity and stop; 7E1,
+#: IEC 62056-21's and DSMR 2.2's, takes 10).
+_CHAR_BITS = 11
+#: The line speed a framer assumes until it is told the port's (DSMR 2.2 and 3, IEC
+#: 62056-21's readout after its switch-over).
+_DEFAULT_BAUDRATE = 9600
+#: The end of the bytes held that a quiet line may end the telegram of: its ``!`` at a
+#: line's start, maybe its CRC's digits and CR, or a readout's ``!`` line; searched in the
+#: last :data:`_OPEN_END_BYTES` bytes held only.
+_OPEN_END = re.compile(rb"\n!(?:[0-9A-Fa-f]{0,4}\r?|\r\n)\Z")
+_OPEN_END_BYTES = 8
+
+
+def quiet_after_end_s(baudrate: int) -> float:
+    """How long a line of ``baudrate`` must stay quiet after a telegram's ``!`` for the
+    telegram to be taken as ended (see :data:`QUIET_SLACK_S`)."""
+    return QUIET_SLACK_S + _QUIET_CHARS * _CHAR_BITS / baudrate
+
+
 #: The most bytes, with its LF, of a line between two DSMR telegrams that is skipped as it comes
 #: (an empty line, a stray byte, a gateway's own line, whatever its bytes).
 _STRAY_LINE_BYTES = 128
@@ -542,14 +587,17 @@ class BlockFramer(LineFramer):
         "_crc_name",
         "_crc_seen",
         "_dropping",
+        "_ended",
         "_first_lines",
         "_kind",
         "_last",
+        "_open_end",
         "_other_crc",
         "_other_crc_holds",
         "_prior",
         "_synced",
         "max_block_bytes",
+        "quiet_s",
         "rejections",
     )
 
@@ -601,6 +649,18 @@ class BlockFramer(LineFramer):
         self._prior: int | None = None
         #: the lines that begin the device's VE.Direct blocks (see _learn_first_line)
         self._first_lines: tuple[bytes, ...] = (*_VE_FIRST_LINES, _VE_READINGS, _VE_CHARGER_REST)
+        #: the bytes held are a DSMR telegram whose '!' (and CRC's digits, or readout's line
+        #: end) came last, which a quiet line ends (see quiet_end_at)
+        self._open_end = False
+        #: no byte comes after those framed: a readout's ETX is not waited for
+        self._ended = False
+        #: how long the line stays quiet after a telegram's '!' before it is taken as ended
+        self.quiet_s = quiet_after_end_s(_DEFAULT_BAUDRATE)
+
+    def line_speed(self, baudrate: int) -> None:
+        """The port's line runs at ``baudrate``: the quiet after a telegram's ``!`` that ends
+        it is :func:`quiet_after_end_s` of it."""
+        self.quiet_s = quiet_after_end_s(baudrate)
 
     def reset(self) -> None:
         """Forget a block that has not all come (counted in ``skipped_bytes``) and where the
@@ -608,7 +668,7 @@ class BlockFramer(LineFramer):
         blocks (another device's blocks unteach those they hold after their first line)."""
         self.skipped_bytes += len(self._block)
         self._block = b""
-        self._synced = self._dropping = self._after_end = False
+        self._synced = self._dropping = self._after_end = self._open_end = False
         self._prior = None
         LineFramer.reset(self)
 
@@ -630,12 +690,74 @@ class BlockFramer(LineFramer):
             and not self._dropping
             and (_CHECK_LINE_OPEN.search(data) or _READOUT_OPEN.search(data))
         ):
-            bodies: list[bytes] = []
-            held = self._telegrams(data + b"\r\n", bodies)
-            lines = self._lines_of(bodies)
-            self._block = data[held:]
+            lines = self._end_held()
         BlockFramer.reset(self)
         return lines
+
+    def quiet_end_at(self, byte_at: float) -> float | None:
+        """When the DSMR telegram whose ``!`` ended the bytes held is taken as ended, the
+        line quiet since its last byte came at ``byte_at`` (the time of ``feed``'s last
+        chunk): ``quiet_s`` later; None when no such telegram is held. A telegram of DSMR 2.2
+        or 3 whose CR LF after its ``!`` was lost, one whose CRC came and holds but not its
+        line end, or an IEC 62056-21 readout whose ETX and block check do not follow its
+        ``!`` line is read then (:meth:`end_quiet`), as the next telegram's ``/`` would read
+        it, a telegram interval later; one whose CRC has not come (a meter that sends one) or
+        does not hold is left to the bytes that come next, as before."""
+        return byte_at + self.quiet_s if self._open_end else None
+
+    def end_quiet(self) -> list[bytes]:
+        """The lines of the telegram :meth:`quiet_end_at` tells of, taken as ended: the line
+        was quiet for ``quiet_s`` after its last byte. Nothing when none is held."""
+        if not self._open_end:
+            return []
+        self._open_end = False
+        return self._end_held() if self._read_at_end(self._block) else []
+
+    def _end_held(self) -> list[bytes]:
+        """The lines of the DSMR telegram whose ``!`` line (its ``!``, CRC digits and CR, or a
+        readout's ``!`` line) ends the bytes held, checked as if its line end had come and
+        nothing more will: no ETX is waited for. The bytes held are those after it."""
+        data = self._block
+        tail = b"" if data.endswith(b"\n") else b"\n" if data.endswith(b"\r") else b"\r\n"
+        bodies: list[bytes] = []
+        self._ended = True
+        try:
+            held = self._telegrams(data + tail, bodies)
+        finally:
+            self._ended = False
+        if held:
+            self._prior = (data + tail)[held - 1]
+        self._block = data[held:]
+        return self._lines_of(bodies)
+
+    def _ends_open(self, block: bytes) -> bool:
+        """Whether ``block``, the bytes held after a chunk, may be a DSMR telegram whose end a
+        quiet line makes: from its ``/`` to a ``!`` at a line's start, maybe its CRC's digits
+        and CR, or a readout's ``!`` line (its last :data:`_OPEN_END_BYTES` bytes alone are
+        searched: a few steps a chunk)."""
+        return (
+            block[:1] == b"/"
+            and not self._dropping
+            and _OPEN_END.search(block, max(0, len(block) - _OPEN_END_BYTES)) is not None
+        )
+
+    def _read_at_end(self, block: bytes) -> bool:
+        """Whether the telegram that ``block`` holds (see :meth:`_ends_open`) is read when
+        taken as ended: its CRC's digits hold (4 digits, or fewer, written without its
+        leading zeros), or it has none where none is expected (no CRC came before, nor a line
+        of DSMR 4 or later), or it is a readout whose ``!`` line came (its ETX and block check
+        may follow; a readout that sends none is read unchecked). One whose CRC has not all
+        come, or does not hold, is not: the bytes that come next tell, as they always did."""
+        tail = _OPEN_END.search(block, max(0, len(block) - _OPEN_END_BYTES))
+        if tail is None:
+            return False
+        end = tail.start() + 1
+        digits = block[end + 1 :].rstrip(b"\r\n")
+        if block.endswith(b"\r\n"):  # a readout's '!' line: its ETX may come
+            return block[block.find(b"\n") + 1 : block.find(b"\n") + 2] == _STX
+        if digits:
+            return self._crc(block[: end + 1]) == int(digits, 16)
+        return not self._crc_seen and _CRC_REQUIRED.search(block, 0, end) is None
 
     def no_frame_hint(self, data: bytes) -> str:
         """See :meth:`sensord.formats.base.Framer.no_frame_hint`; names the system title of
@@ -735,7 +857,8 @@ class BlockFramer(LineFramer):
             return lines + self.feed(data[past:])
         if held:
             self._prior = data[held - 1]
-        self._block = data[held:]
+        self._block = block = data[held:]
+        self._open_end = self._kind == "dsmr" and self._ends_open(block)
         return lines
 
     def _lines_of(self, bodies: list[bytes]) -> list[bytes]:
@@ -908,9 +1031,9 @@ class BlockFramer(LineFramer):
             check = data[end + 1 : line_end].rstrip(b"\r").rstrip(b"\0")
             if not check and data[data.index(b"\n", start) + 1] == _STX[0]:
                 # an IEC 62056-21 readout's data block: its ETX and block check follow
-                if size - pos < 2 and data[pos:] in (b"", _ETX):
+                if size - pos < 2 and data[pos:] in (b"", _ETX) and not self._ended:
                     return start
-                if data[pos] == _ETX[0]:
+                if data[pos : pos + 1] == _ETX and pos + 1 < size:
                     fault = _block_check_fault(data, data.index(b"\n", start) + 1, pos + 1)
                     pos += 2
                     if fault is not None:
