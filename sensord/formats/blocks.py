@@ -111,6 +111,12 @@ Kinds:
   begins with a short code lost its start on the line (``1-0:21.7.0*255(000557.29*W)`` that
   lost ``1-0:2``, the total power's ``1.7.0``): it is rejected as ``syntax``, and the
   telegram's other lines are read. A telegram whose CRC holds came as the meter wrote it.
+  A data line may hold several data sets (IEC 62056-21, 6.5; a Landis+Gyr UH50's
+  ``6.8(0328.871*GJ)6.26(03329.67*m3)``): a framer that cuts data sets (``data_sets``,
+  ``format = "dsmr"``'s) gives each as a line of its own (see :func:`data_sets`), and counts
+  each in a rejected telegram's lines; the rules above hold for each data set (a short code
+  behind a whole one on a line is ``syntax``, and so is a telegram whose data sets hold a
+  code twice). A ``kv`` format's line of pairs is one frame.
   An IEC 62056-21 readout (a Landis+Gyr E350's: its first line after the identification
   begins with STX, ``\x02F.F(00)``) has no CRC, but ETX and a block check after its ``!``
   line, the XOR of its bytes after STX up to and with ETX (``!``, CR LF, ``\x03\x01``): its
@@ -333,6 +339,28 @@ _NOT_PRINTABLE = bytes(range(0x20)) + bytes(range(0x7F, 0x100))
 _LINE_CODE = re.compile(rb"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(")
 #: The same at a line's start: each line's code in a telegram's text.
 _LINE_CODES = re.compile(rb"^" + _LINE_CODE.pattern, re.MULTILINE)
+#: The code of each data set of a telegram's text: at a line's start, or after the ``)`` of
+#: the data set before it on its line (an IEC 62056-21 data line of several data sets).
+_DATA_SET_CODES = re.compile(rb"(?:^|(?<=\)))" + _LINE_CODE.pattern, re.MULTILINE)
+#: The end of a data set that another follows on its line (IEC 62056-21, 6.5: a data line is
+#: one or more data sets; a Landis+Gyr UH50's ``6.8(0328.871*GJ)6.26(03329.67*m3)``): its
+#: ``)``, and after it the next data set's address (up to 16 characters, IEC 62056-21's
+#: bound: a letter or digit and no parenthesis, space, ``/`` or ``!``) and ``(``. A ``)``
+#: inside a value (an Iskra AM550's ``1-0:0.2.0((ER11))``) or one that a value's text
+#: follows (``(Zie (www) nu)``) ends none.
+_DATA_SET_END = re.compile(rb"\)(?=[0-9A-Za-z][^()\s/!]{0,15}\()")
+
+
+def data_sets(body: bytes) -> bytes:
+    """``body``, the lines of a telegram, with a line end after each data set that another
+    follows on its line, so that each data set is a frame of its own: its value read under
+    its own code, a damaged one counted and dropped (by the format) while those beside it
+    are read. One search of the body when no line holds more than one (a DSMR telegram)."""
+    if _DATA_SET_END.search(body) is None:
+        return body
+    return _DATA_SET_END.sub(b")\r\n", body)
+
+
 #: A line that begins with a short code (IEC 62056-61's reduced code, C.D.E or C.D, C 96 to 99
 #: as a letter, as an IEC 62056-21 meter writes its data readout: ``1.8.1(``, ``C.7.0(``,
 #: ``F.F(``) and the ``(`` of its value, the whole line with its LF.
@@ -595,6 +623,7 @@ class BlockFramer(LineFramer):
         "_other_crc",
         "_other_crc_holds",
         "_prior",
+        "_sets",
         "_synced",
         "max_block_bytes",
         "quiet_s",
@@ -609,6 +638,7 @@ class BlockFramer(LineFramer):
         strip_nul: bool = False,
         max_block_bytes: int = MAX_BLOCK_BYTES,
         crc: str | None = None,
+        data_sets: bool = False,
     ) -> None:
         if kind not in BLOCK_KINDS:
             raise ValueError(f"block must be one of {', '.join(BLOCK_KINDS)}; got {kind!r}")
@@ -654,6 +684,9 @@ class BlockFramer(LineFramer):
         self._open_end = False
         #: no byte comes after those framed: a readout's ETX is not waited for
         self._ended = False
+        #: each data set of a telegram's line is a line of its own (format dsmr's: a kv
+        #: format's line of pairs is one frame)
+        self._sets = data_sets
         #: how long the line stays quiet after a telegram's '!' before it is taken as ended
         self.quiet_s = quiet_after_end_s(_DEFAULT_BAUDRATE)
 
@@ -1000,7 +1033,7 @@ class BlockFramer(LineFramer):
                         elif digits and self._crc(data[start : end + 1]) == int(digits, 16):
                             # its CRC came whole and holds: only its line end was lost
                             self._crc_seen = True
-                            bodies.append(data[data.index(b"\n", start) + 1 : end])
+                            bodies.append(self._data_sets(data[data.index(b"\n", start) + 1 : end]))
                         else:
                             self._reject(
                                 "truncated",
@@ -1062,7 +1095,7 @@ class BlockFramer(LineFramer):
                     if head is not None and inner < head
                     else "cut short: the next telegram's '/' came before its '!'",
                 )
-                bodies.append(data[data.index(b"\n", inner) + 1 : end])
+                bodies.append(self._data_sets(data[data.index(b"\n", inner) + 1 : end]))
                 return
         if fault is not None:
             why, detail = fault
@@ -1074,8 +1107,13 @@ class BlockFramer(LineFramer):
             self._reject(reason, data[start:end], damage, first_line=in_header)
             return
         # after the header line (the LF before the '!' ends it, if no other does)
-        body = data[data.index(b"\n", start) + 1 : end]
+        body = self._data_sets(data[data.index(b"\n", start) + 1 : end])
         bodies.append(body if check else self._short_lines_out(body))
+
+    def _data_sets(self, body: bytes) -> bytes:
+        """``body``, a telegram's lines, each data set on a line of its own when the framer
+        cuts data sets (``data_sets``; see :func:`data_sets`)."""
+        return data_sets(body) if self._sets else body
 
     def _short_lines_out(self, body: bytes) -> bytes:
         """``body``, the lines of a telegram read unchecked (no CRC), without those that begin
@@ -1221,10 +1259,11 @@ class BlockFramer(LineFramer):
 
     def _reject(self, why: str, block: bytes, detail: str, *, first_line: bool = False) -> None:
         """Count the lines of ``block`` (from its start to its end mark, its first line a
-        header or empty) in ``rejected[why]``: each is a frame lost, and the block's first
-        line none, unless ``first_line`` (a header line that a line of the block ran into).
+        header or empty) in ``rejected[why]``: each is a frame lost (each data set, when the
+        framer cuts data sets), and the block's first line none, unless ``first_line`` (a
+        header line that a line of the block ran into).
         A block without lines counts as one. ``detail`` says what is wrong with it."""
-        lines = block.split(b"\n")[0 if first_line else 1 :]
+        lines = self._data_sets(block).split(b"\n")[0 if first_line else 1 :]
         self.rejected[why] += max(1, len(lines) - lines.count(b"") - lines.count(b"\r"))
         self._rejected_block(why, block, detail)
 
@@ -1574,7 +1613,7 @@ def _unchecked_fault(
             "holds a value's ')'), its line end lost"
         )
         return "truncated", why, True
-    codes = [line.group(1) for line in _LINE_CODES.finditer(data, head + 1, end)]
+    codes = [line.group(1) for line in _DATA_SET_CODES.finditer(data, head + 1, end)]
     first: dict[bytes, int] = {}
     for k, code in enumerate(codes):
         i = first.setdefault(code, k)

@@ -111,6 +111,14 @@ have their A-B groups is a line that lost its start on the line (``1-0:21.7.0*25
 that lost ``1-0:2`` names ``1.7.0``): the framer rejects it as ``syntax`` and passes the
 telegram's other lines (see :mod:`sensord.formats.blocks`).
 
+A data line may hold several data sets (IEC 62056-21, 6.5: a data line is one or more data
+sets; a Landis+Gyr UH50 heat meter writes ``6.8(0328.871*GJ)6.26(03329.67*m3)9.21(66153690)``):
+the framer gives each as a frame of its own (``data_sets``), so that each is read under its own
+code and a damaged one (a value that is no number, ``syntax``; two run into one when the ``)``
+between them was lost, one frame that is no OBIS line) is counted and dropped while the others
+of its line are read. A data set whose address is letters alone (the UH50's error register
+``F(0)``) is no code, which no channel names: it is ignored.
+
 The encoder (the simulator) writes a line per field as the field is written, ``code(value)``
 (``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does; a status word's
 value as its hex digits, two at least; a time of operation's as 8 hex digits, as an eBZ DD3
@@ -153,6 +161,10 @@ _LINE = re.compile(rf"({OBIS_CODE.pattern}|{_SHORT_CODE}){_F_GROUP}((?:\([^()]*\
 _LINE_HEAD = re.compile(
     rb"(?:\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}|" + _SHORT_CODE.encode() + rb")(?:\*\d{1,3})?\("
 )
+#: A data set whose address is letters alone, no OBIS code nor a short one (a Landis+Gyr UH50's
+#: error register ``F(0)``, beside its ``9.20(66153690)`` on a line): no channel names it
+#: (``check`` takes codes only), and it is ignored as a code no channel reads is.
+_LETTERS_ADDRESS = re.compile(rb"\x02?[A-Za-z]{1,16}\(")
 #: The start of IEC 62056-21's data block, STX, before a data readout's first line
 #: (``\x02F.F(00)``).
 _STX = b"\x02"
@@ -449,9 +461,12 @@ def decoder(spec: FormatSpec) -> Decoder:
     def unread(frame: bytes) -> bool:
         """Whether ``frame`` begins with an OBIS code and ``(``, the code one no channel
         reads: the line is ignored whatever its value holds (an unwritten text message of
-        bytes 0xFF, an Iskra AM550's ``1-0:0.2.0((ER11))``)."""
+        bytes 0xFF, an Iskra AM550's ``1-0:0.2.0((ER11))``); or with an address of letters
+        alone (a UH50's ``F(0)``), which no channel names."""
         head = _LINE_HEAD.match(frame)
-        return head is not None and _field_key(head[0][:-1].decode("ascii")) not in wanted
+        if head is None:
+            return _LETTERS_ADDRESS.match(frame) is not None
+        return _field_key(head[0][:-1].decode("ascii")) not in wanted
 
     def lost_value(waiting: str) -> str:
         """What the line that came in place of the value line of ``waiting`` (a DSMR 2.2 gas
@@ -584,10 +599,10 @@ def encoder(spec: FormatSpec) -> Encoder:
 
 
 def framer(spec: FormatSpec, terminator: bytes, max_frame_bytes: int) -> BlockFramer:
-    """A telegram's lines when its CRC (``parse.crc``) holds; the terminator is not used (CR
-    LF)."""
+    """A telegram's data sets, each a frame, when its CRC (``parse.crc``) holds; the
+    terminator is not used (CR LF)."""
     del terminator  # parse.nul_padding is refused: no NUL is stripped
-    return BlockFramer("dsmr", max_frame_bytes, crc=spec.crc)
+    return BlockFramer("dsmr", max_frame_bytes, crc=spec.crc, data_sets=True)
 
 
 CODEC = Codec("dsmr", check, decoder, encoder, framer, block="dsmr")
