@@ -339,9 +339,10 @@ _NOT_PRINTABLE = bytes(range(0x20)) + bytes(range(0x7F, 0x100))
 _LINE_CODE = re.compile(rb"(\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}(?:\*\d{1,3})?)\(")
 #: The same at a line's start: each line's code in a telegram's text.
 _LINE_CODES = re.compile(rb"^" + _LINE_CODE.pattern, re.MULTILINE)
-#: The code of each data set of a telegram's text: at a line's start, or after the ``)`` of
+#: The code of each data set of a telegram's text: after a line's LF, or after the ``)`` of
 #: the data set before it on its line (an IEC 62056-21 data line of several data sets).
-_DATA_SET_CODES = re.compile(rb"(?:^|(?<=\)))" + _LINE_CODE.pattern, re.MULTILINE)
+#: Searched from the header line's LF.
+_DATA_SET_CODES = re.compile(rb"[\n)]" + _LINE_CODE.pattern)
 #: The end of a data set that another follows on its line (IEC 62056-21, 6.5: a data line is
 #: one or more data sets; a Landis+Gyr UH50's ``6.8(0328.871*GJ)6.26(03329.67*m3)``): its
 #: ``)``, and after it the next data set's address (up to 16 characters, IEC 62056-21's
@@ -768,10 +769,13 @@ class BlockFramer(LineFramer):
         quiet line makes: from its ``/`` to a ``!`` at a line's start, maybe its CRC's digits
         and CR, or a readout's ``!`` line (its last :data:`_OPEN_END_BYTES` bytes alone are
         searched: a few steps a chunk)."""
+        size = len(block)
+        bang = block.rfind(b"\n!", size - _OPEN_END_BYTES if size > _OPEN_END_BYTES else 0)
         return (
-            block[:1] == b"/"
+            bang >= 0
+            and block[:1] == b"/"
             and not self._dropping
-            and _OPEN_END.search(block, max(0, len(block) - _OPEN_END_BYTES)) is not None
+            and _OPEN_END.match(block, bang) is not None
         )
 
     def _read_at_end(self, block: bytes) -> bool:
@@ -891,7 +895,11 @@ class BlockFramer(LineFramer):
         if held:
             self._prior = data[held - 1]
         self._block = block = data[held:]
-        self._open_end = self._kind == "dsmr" and self._ends_open(block)
+        if self._kind == "dsmr":  # a '!' line among the last bytes held: a quiet line may end it
+            # (a negative start counts from the end: a block that short begins no telegram)
+            self._open_end = block.rfind(
+                b"\n!", len(block) - _OPEN_END_BYTES
+            ) >= 0 and self._ends_open(block)
         return lines
 
     def _lines_of(self, bodies: list[bytes]) -> list[bytes]:
@@ -1613,7 +1621,7 @@ def _unchecked_fault(
             "holds a value's ')'), its line end lost"
         )
         return "truncated", why, True
-    codes = [line.group(1) for line in _DATA_SET_CODES.finditer(data, head + 1, end)]
+    codes = [line.group(1) for line in _DATA_SET_CODES.finditer(data, head, end)]
     first: dict[bytes, int] = {}
     for k, code in enumerate(codes):
         i = first.setdefault(code, k)
