@@ -38,6 +38,7 @@ from harness.modbus import (
 from harness.modbus_devices import ModbusDevices
 from harness.pty import Rfc2217Server, SymlinkedPty, pty_numbers_held, wait_readable
 from harness.replay import counts, replay_counts
+from harness.spawn import popen
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
@@ -3240,7 +3241,7 @@ def test_an_rtu_responder_drops_an_incomplete_request_after_a_silence() -> None:
 def test_simulate_answers_the_demo_meters_requests_on_a_pty(tmp_path: Path) -> None:
     link = tmp_path / "ttyMETER"
     with pty_numbers_held():
-        proc = subprocess.Popen(
+        proc = popen(
             [sys.executable, "-m", "sensord", "simulate", "--sensor", "meter", "--link", str(link)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -3296,7 +3297,7 @@ def test_simulate_answers_over_rtu_for_a_modbus_tcp_device(tmp_path: Path) -> No
     example = Path(__file__).parent.parent / "systemd" / "sensord.toml"
     command = ["simulate", "-c", str(example), "--sensor", "meter_heat_pump", "--link", str(link)]
     with pty_numbers_held():
-        proc = subprocess.Popen(
+        proc = popen(
             [sys.executable, "-m", "sensord", *command],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -3875,7 +3876,7 @@ def test_probe_refuses_a_port_another_master_holds(capsys: pytest.CaptureFixture
         PtyRelay() as relay,
         ModbusServer([1], "serial", relay.far.path),
     ):
-        holder = subprocess.Popen(
+        holder = popen(
             [
                 sys.executable,
                 "-c",
