@@ -200,18 +200,17 @@ counted in ``poll_timeouts`` and logged with the bytes (``spoilt_answer``), not 
 the count as an answer does: the device was powered. One that is, made whole, an answer of the
 device's boot (an MH-Z19's 15000 in bytes 6..7, its first byte lost as its supply came back)
 tells the sensor that the device restarted (``spoilt_boot``), as a boot answer that came whole
-does: a single poll may find it booting, and without it the restart would go unseen. Of
-several requests, one the device has
-not answered since the port opened while it answered another is not counted there: a request it
-does not serve says nothing of its supply, and a single answer lost next to it would pass for a
-silence. One left unanswered :data:`UNANSWERED_HINT_POLLS` times in a row while the device
-answers another is told in ``request_hint``; so is one refused as many times in a row (answered
-only with frames whose status byte the spec's check rejects, which the sensor tells by
-``refused``) while the device answers another with a frame it takes, with the status it got
-back (and, for one it took before since the port opened, as refused in the device's present
-state, not for want of the command). A device that refuses every request is told by the
-sensor's hint of frames that are all rejected (``sensord.rejects``), which names the status
-byte as the cause.
+does: a single poll may find it booting, and without it the restart would go unseen. Of several
+requests, one the device has not answered since the port opened while it answered another is
+not counted there: a request it does not serve says nothing of its supply, and a single answer
+lost next to it would pass for a silence. One left unanswered ``UNANSWERED_HINT_POLLS`` times
+in a row while the device answers another is told in ``request_hint``
+(``sensord.dialogue_requests``); so is one refused as many times in a row (answered only with
+frames whose status byte the spec's check rejects, which the sensor tells by ``refused``) while
+the device answers another with a frame it takes, with the status it got back (and, for one it
+took before since the port opened, as refused in the device's present state, not for want of
+the command). A device that refuses every request is told by the sensor's hint of frames that
+are all rejected (``sensord.rejects``), which names the status byte as the cause.
 """
 
 from __future__ import annotations
@@ -225,6 +224,7 @@ from structlog.typing import FilteringBoundLogger
 
 from sensord.capture import CaptureRing
 from sensord.config_sensor import SensorConfig
+from sensord.dialogue_requests import PollRequests
 from sensord.errors import ACK_ERROR_REASONS, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Framer
@@ -250,7 +250,6 @@ __all__ = [
     "SILENT_S",
     "STREAM_SLACK_S",
     "TAKEN_WITHIN_S",
-    "UNANSWERED_HINT_POLLS",
     "Dialogue",
     "DialoguePort",
 ]
@@ -352,10 +351,6 @@ TAKEN_WITHIN_S = 2.0
 #: takes a command (:data:`LATE_ANSWER_WITHIN_S`) a frame of its stream it had begun, or its
 #: adapter held, may still be read (``Dialogue._streamed``).
 STREAM_SLACK_S = 0.2
-
-#: How many times in a row one of several poll requests goes unanswered, or is refused, while
-#: the device answers another, before ``/status`` tells of it (``Dialogue.request_hint``).
-UNANSWERED_HINT_POLLS = 3
 
 #: How many poll requests in a row no frame answers before the device counts as silent, one
 #: that may have lost its supply (``DialoguePort.went_silent``). A device answers within tens
@@ -584,35 +579,15 @@ class Dialogue:
         #: the poll requests, written in turn, and the index of the next one
         self._poll_requests = config.poll_requests() if config.poll is not None else (b"",)
         self._poll_turn = 0
-        #: the request written last (None: none since the open), and of each request how many
-        #: times in a row it went unanswered, since when (``request_hint``); the polls
-        #: answered since the open, and their count when each request was last found
-        #: unanswered or answered: a request left unanswered while no other was either is an
-        #: outage of the device, not a request it does not serve (``_forget_polls``)
+        #: the request written last (None: none since the open)
         self._last_turn: int | None = None
-        self._unanswered_in_row: list[int] = []
-        self._unanswered_since = [0.0] * len(self._poll_requests)
-        self._answered_polls = 0
-        self._answered_at: list[int] = []
-        #: the same of requests refused (answered only with frames whose status byte the
-        #: spec's check rejects), with the status each last got back, and the polls answered
-        #: with a frame the device did not refuse; the refusals since the last request was
-        #: written, and the status of the last
-        self._refused_in_row: list[int] = []
-        self._refused_since = [0.0] * len(self._poll_requests)
-        self._refused_status = [0] * len(self._poll_requests)
-        self._taken_polls = 0
-        self._taken_at: list[int] = []
-        #: of each request, whether the device took it (answered it with a frame it did not
-        #: refuse) since the port opened: its firmware has the command
-        self._ever_taken: list[bool] = []
-        #: of each request, whether a frame answered it since the port opened
-        self._ever_answered: list[bool] = []
+        #: what each request got back since the open (``sensord.dialogue_requests``), shown as
+        #: a datasheet writes it: in hex for a binary protocol
+        self._requests = PollRequests(self._poll_requests, binary=codec_for(config.format).binary)
+        #: the frames refused (``refused``) since the last request was written, and the
+        #: status of the last
         self._refusals = 0
         self._last_status = 0
-        self._forget_polls()
-        #: requests are logged as a datasheet writes them: in hex for a binary protocol
-        self._binary = codec_for(config.format).binary
         #: the set-up commands, each with its bytes and the replies it may get (none: the
         #: device does not answer it)
         self._setup = config.setup_steps()
@@ -890,7 +865,9 @@ class Dialogue:
         connection opened again for its silence, which keeps the re-runs' wait (the device
         behind it is the same one, still stale)."""
         self.awaiting_response = False
-        self._forget_polls()
+        self._poll_turn = 0
+        self._last_turn = None
+        self._requests.forget()
         self._silent_polls = 0
         self._run_unknown = True
         self._spell_spoilt = self._spell_silent = False
@@ -1313,7 +1290,7 @@ class Dialogue:
             frames=self._port.framer.frames - self._frames_at_setup_write,
             since_write_s=round(now - self._setup_written_at, 3),
             poll_interval_s=poll.interval_s,
-            poll_request=self._shown(0),
+            poll_request=self._requests.shown(0),
             hint=STREAMS_ON_HINT,
             suppressed=held,
         )
@@ -1592,11 +1569,13 @@ class Dialogue:
             self._silent_polls = 0
             self._spell_spoilt = self._spell_silent = False
             if last is not None:
-                self._unanswered_in_row[last] = 0
-                self._answered_polls += 1
-                self._answered_at[last] = self._answered_polls
-                self._ever_answered[last] = True
-                self._count_refused(last, now)
+                self._requests.answered(
+                    last,
+                    port.framer.frames - self._frames_at_request,
+                    self._refusals,
+                    self._last_status,
+                    now,
+                )
         else:
             if self._period_step is None:  # one on a working period sleeps between its runs
                 self.poll_timeouts += 1
@@ -1607,7 +1586,7 @@ class Dialogue:
             booted = spoilt is not None and port.spoilt_boot(spoilt[1], now)
             # a request the device never answered while it answered another is one it does
             # not serve: it says nothing of a silence
-            answered = self._ever_answered
+            answered = self._requests.ever_answered
             if spoilt is not None:
                 self._silent_polls = 0
                 self._spell_spoilt = True
@@ -1618,14 +1597,14 @@ class Dialogue:
                     self._spell_silent = True
                     port.went_silent()
             if last is not None:
-                self._count_unanswered(last, now)
+                self._requests.unanswered(last, now)
             if self._period_step is not None:  # asleep, as its working period has it
                 self._errors.hold("poll")
                 held = None
             else:
                 held = self._unanswered("poll")
             if held is not None:
-                fields = {} if last is None else {"request": self._shown(last)}
+                fields = {} if last is None else {"request": self._requests.shown(last)}
                 if spoilt is not None:
                     fields["spoilt_answer"] = shown(spoilt[0], binary=True)
                     fields["hint"] = SPOILT_BOOT_ANSWER_HINT if booted else SPOILT_ANSWER_HINT
@@ -1709,29 +1688,13 @@ class Dialogue:
         whole = check(data)
         return None if whole is None else (data, whole)
 
-    def _forget_polls(self) -> None:
-        """A connection's polls start from the first request, nothing counted unanswered."""
-        self._poll_turn = 0
-        self._last_turn = None
-        self._unanswered_in_row = [0] * len(self._poll_requests)
-        self._answered_polls = 0
-        self._answered_at = [0] * len(self._poll_requests)
-        self._refused_in_row = [0] * len(self._poll_requests)
-        self._taken_polls = 0
-        self._taken_at = [0] * len(self._poll_requests)
-        self._ever_taken = [False] * len(self._poll_requests)
-        self._ever_answered = [False] * len(self._poll_requests)
-
     @property
     def refuses_what_it_took(self) -> bool:
-        """Whether the device refuses a poll request :data:`UNANSWERED_HINT_POLLS` times in a
-        row that it took before since the port opened, while it answers another: a device
+        """Whether the device refuses a poll request ``UNANSWERED_HINT_POLLS`` times in a row
+        that it took before since the port opened, while it answers another: a device
         power-cycled behind the open port, idle until its set-up starts it again (an SPS30
         that answers its status register but refuses the measurement with state 43)."""
-        return any(
-            count >= UNANSWERED_HINT_POLLS and taken
-            for count, taken in zip(self._refused_in_row, self._ever_taken, strict=True)
-        )
+        return self._requests.refuses_what_it_took
 
     def refused(self, status: int) -> None:
         """A frame came whose status byte, ``status``, the spec's check rejects
@@ -1740,47 +1703,8 @@ class Dialogue:
         self._refusals += 1
         self._last_status = status
 
-    def _count_refused(self, turn: int, now: float) -> None:
-        """The request of ``turn`` was answered by ``now``: refused when every frame since it
-        was written is one the device refused (``refused``), one more time in a row when
-        another request got an answer it did not refuse since this one was last asked; none
-        of them counted when none did (every frame refused: the sensor's hint of rejected
-        frames tells of it). Taken, its count starts afresh."""
-        counts = self._refused_in_row
-        frames = self._port.framer.frames - self._frames_at_request
-        if not self._refusals or self._refusals < frames:
-            counts[turn] = 0
-            self._taken_polls += 1
-            self._taken_at[turn] = self._taken_polls
-            self._ever_taken[turn] = True
-            return
-        if self._taken_polls == self._taken_at[turn]:
-            counts[:] = [0] * len(counts)
-            return
-        self._taken_at[turn] = self._taken_polls
-        if not counts[turn]:
-            self._refused_since[turn] = now
-        counts[turn] += 1
-        self._refused_status[turn] = self._last_status
-
-    def _count_unanswered(self, turn: int, now: float) -> None:
-        """The request of ``turn`` went unanswered at ``now``: one more time in a row when
-        another was answered since it was last asked; none of them counted when none was
-        (an outage: the stale hint tells of it)."""
-        counts = self._unanswered_in_row
-        if self._answered_polls == self._answered_at[turn]:
-            counts[:] = [0] * len(counts)
-            return
-        self._answered_at[turn] = self._answered_polls
-        if not counts[turn]:
-            self._unanswered_since[turn] = now
-        counts[turn] += 1
-
-    def _shown(self, turn: int) -> str:
-        return shown(self._poll_requests[turn], binary=self._binary)
-
     def request_hint(self, now: float) -> str | None:
-        """Of several poll requests, one the device left unanswered :data:`UNANSWERED_HINT_POLLS`
+        """Of several poll requests, one the device left unanswered ``UNANSWERED_HINT_POLLS``
         times in a row or more while it answers another (a BMS that does not serve one of the
         data ids asked, a request with a mistake in it), or refused as many times while it
         answers another with a frame it does not refuse (an SPS30 whose firmware does not have
@@ -1798,45 +1722,7 @@ class Dialogue:
                 f"{max(0.0, now - self._fast_reruns_since):.0f} s for frames that seemed "
                 f"streamed past its polls: {FAST_POLLS_HINT}"
             )
-        counts = self._unanswered_in_row
-        if len(counts) < 2:
-            return "; and ".join(hints) or None
-        if min(counts) < UNANSWERED_HINT_POLLS:
-            told = [
-                f"{self._shown(turn)} ({count} times in a row, for "
-                f"{max(0.0, now - self._unanswered_since[turn]):.0f} s)"
-                for turn, count in enumerate(counts)
-                if count >= UNANSWERED_HINT_POLLS
-            ]
-            if told:
-                hints.append(
-                    f"the device answers poll requests, but not {'; '.join(told)}: the values "
-                    "of that reply never come; check the request against the device's manual "
-                    "(sensord capture shows what it answers)"
-                )
-        # a request the device took before on this connection is one its firmware has: it
-        # refuses it in the state it is in now (restarted behind the open port, idle)
-        for before in (False, True):
-            refused = [
-                f"{self._shown(turn)} with status 0x{self._refused_status[turn]:02X} ({count} "
-                f"times in a row, for {max(0.0, now - self._refused_since[turn]):.0f} s)"
-                for turn, count in enumerate(self._refused_in_row)
-                if count >= UNANSWERED_HINT_POLLS and self._ever_taken[turn] == before
-            ]
-            if refused and before:
-                hints.append(
-                    f"the device answers poll requests, but refuses {'; '.join(refused)}, "
-                    "though it answered it before since the port opened: the device may have "
-                    "restarted or left the state its set-up put it in (the status says why); "
-                    "check its power and its set-up (sensord capture shows what it answers)"
-                )
-            elif refused:
-                hints.append(
-                    f"the device answers poll requests, but refuses {'; '.join(refused)}: its "
-                    "firmware may not support the command; drop the request from "
-                    "poll.request, or check its command bytes against the device's datasheet "
-                    "(sensord capture shows what it answers)"
-                )
+        hints += self._requests.hints(now)
         return "; and ".join(hints) or None
 
     def _unanswered(self, key: str) -> int | None:
