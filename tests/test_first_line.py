@@ -293,3 +293,42 @@ def test_an_nmea_first_sentence_with_its_checksum_or_when_quiet_at_the_open_is_r
         assert values(runtime)["vdop"] == (2, 2.11, 2.11)
         assert runtime.decoder_counts.unchecked == 1
         assert runtime.framer.skipped_bytes == 0
+
+
+#: A GSS CozIR CO2 sensor streams `` Z 00412 z 00398`` lines as it leaves the factory
+#: (RobTillaart/Cozir, README.md: "CZR_STREAMING is the default"), and answers the mode
+#: command ``K 1`` with `` K 00001`` (tests/test_text_setup.py).
+COZIR = (
+    'format = "value"\nterminator = "\\r\\n"\n'
+    "setup = [{ send_text = 'K 1\\r\\n', expect_text = ' K 00001\\r\\n' }]\n"
+    'parse = { pattern = "^ ?Z (?P<co2>\\\\d{5}) z \\\\d{5}$", '
+    'example = " Z 00400 z 00390" }\n'
+    'channels = [{ name = "co2_ppm", field = "co2", normalize = { scale = 10 } }]\n'
+)
+
+
+def test_a_cut_line_held_when_the_set_up_reply_comes_is_counted_as_skipped(
+    pair: PtyPair,
+) -> None:
+    """A streaming CozIR whose port opened in the middle of a line: its tail comes within
+    CUT_LINE_S of the open without its terminator (held as a cut line's), and the
+    terminator comes with the reply to the set-up command written at the open, in one
+    chunk (an FTDI adapter hands over what it received every 16 ms by default). The reply
+    ends the first line's check, and the tail's bytes held until then are counted as
+    skipped (the terminator after them is an empty line, which the framer passes over), and
+    the next line is read."""
+    clock = Clock()
+    with sensor(pair, clock, COZIR) as runtime:
+        runtime.tick(clock.now)  # K 1 written at the open (connect_delay_s 0)
+        clock.now += 0.002
+        tail = b" 00398"  # of " Z 00412 z 00398\r\n"
+        send(runtime, pair, tail)
+        clock.now += 0.016
+        reply = b" K 00001\r\n"
+        send(runtime, pair, b"\r\n" + reply)
+        clock.now += 0.5
+        send(runtime, pair, b" Z 00415 z 00401\r\n")
+        assert values(runtime) == {"co2_ppm": (1, 4150.0, 4150.0)}
+        assert runtime.setup_ack_errors == {"missing": 0, "wrong": 0}
+        assert sum(runtime.parse_errors.values()) == 0
+        assert runtime.framer.skipped_bytes == len(tail)
