@@ -287,8 +287,8 @@ def _unused_key_notes(sensor: SensorConfig) -> list[str]:
 #: A PMS polled faster than this: an answer later than half the interval between two answers
 #: the line lost is a frame alone between polls left without a byte, as the stream of a PMS
 #: back in active mode after a power cut leaves, and it is set up again; other drifts past
-#: the polls are told only once they recur at a steady beat (``sensord.dialogue.FAST_POLLS_S``,
-#: the same pace).
+#: the polls are told only once they recur at a steady beat
+#: (``sensord.dialogue_unasked.FAST_POLLS_S``, the same pace).
 PMS_POLL_FLOOR_S = 0.5
 
 

@@ -77,15 +77,15 @@ is run again, while the port stays open, when
 * a device whose set-up leaves it sending only when asked (PMS ``passive_mode``, SDS011
   ``query_mode``, with their poll) sent more than one frame between two polls, or a frame
   that answered no poll (one that came after the poll's answer, or, of a PMS, later than
-  :data:`ANSWER_WITHIN_S` after the poll when not a byte answers the next poll or the
+  ``ANSWER_WITHIN_S`` after the poll when not a byte answers the next poll or the
   interval before held such a frame: a PMS left streaming in its stable mode, a frame every
   2.3 s, sends one frame or none between polls 2 s apart, each later after its poll until
   one comes after the next poll, which it leaves without a byte, and the interval after that
   poll holds no late reply of it), in two poll intervals running, or, of a PMS polled faster
   than its slowest stream (a frame every 2.3 s), in two with fewer intervals between them
-  than that stream leaves between two frames (polled faster than :data:`FAST_POLLS_S`, a
+  than that stream leaves between two frames (polled faster than ``FAST_POLLS_S``, a
   frame past the polls that a late answer followed by a lost one may leave counts once such
-  frames run at a steady beat: ``_check_unasked``) (polled every 0.5 s, it leaves four
+  frames run at a steady beat: ``UnaskedFrames.polled``) (polled every 0.5 s, it leaves four
   between two frames that came unasked, each poll answered, when it answers its read request
   while it streams, which no datasheet rules out; one that does not answer it and streams at
   the pace of the polls is told by its set-up, below, or as its frames drift past them): the
@@ -94,14 +94,14 @@ is run again, while the port stays open, when
   the polls before 2 s of polls each answered in time by a frame alone: ``frames_came``),
   and a PMS's answers late now and then, several polls running too, each
   came before the next poll, or, past it, with a late reply after it (polled faster than
-  :data:`FAST_POLLS_S`, a late answer between two the line lost counts as a frame sent
+  ``FAST_POLLS_S``, a late answer between two the line lost counts as a frame sent
   unasked: such a re-run's line says so, and ``request_hint`` tells it in ``/status``); or
 * of such a polled device, the command that makes it send only when asked got no reply to
   its last write, and its frames went on after that write (of an SDS011, a frame later than
-  :data:`TAKEN_WITHIN_S` after it; of a PMS, a frame later than :data:`ANSWER_WITHIN_S`
+  ``TAKEN_WITHIN_S`` after it; of a PMS, a frame later than ``ANSWER_WITHIN_S``
   after it whose stream did not stop before the wait's end, and that came later than a PMS
   that takes a command late may still send one, or was followed by another before the first
-  poll: ``_streamed``): it
+  poll: ``UnaskedFrames.streamed``): it
   streams on, having ignored the command (a clone that takes no command, streaming at the
   pace of its polls, leaves one frame in each poll interval, soon after its poll, as an
   answer would; a device that took the command sends none unasked after it but those it had
@@ -112,7 +112,7 @@ is run again, while the port stays open, when
   end of the wait for that reply, 7 s after the command was first written, or at the frame
   before the first poll that tells it (a warning with
   the command and the poll, once a minute, and past a spell's third find only its 4th, 8th,
-  16th ...: ``_streams_on``), and set up again once the wait
+  16th ...: ``UnaskedFrames.streams_on``), and set up again once the wait
   after that run allows, at the end of a poll interval; each such re-run that finds it
   streaming on brings the next, the waits doubling; or
 * a device sent a frame of its boot (``frame.boot_bytes``): once a frame without them comes,
@@ -127,6 +127,11 @@ is run again, while the port stays open, when
   command's doing
   (``restarted_by_setup``): its re-run writes the other commands (the boot undid them), not
   that one, which has taken and would restart the device again, for ever.
+
+Whether such a polled device sends unasked (the second and third cases above) is judged by
+``UnaskedFrames`` (``sensord.dialogue_unasked``), whose constants those are
+(``ANSWER_WITHIN_S``, ``FAST_POLLS_S``, ``TAKEN_WITHIN_S`` ...); the dialogue tells it of its
+set-up runs and polls, and runs the set-up again when it asks.
 
 A re-run that writes the preset's wake command (PMS ``wakeup``, SDS011 ``work``) tells the
 sensor (``woken``), which warms up again: a device just woken sends unsettled readings. So
@@ -225,6 +230,7 @@ from structlog.typing import FilteringBoundLogger
 from sensord.capture import CaptureRing
 from sensord.config_sensor import SensorConfig
 from sensord.dialogue_requests import PollRequests
+from sensord.dialogue_unasked import UnaskedFrames
 from sensord.errors import ACK_ERROR_REASONS, SourceError
 from sensord.formats import codec_for
 from sensord.formats.base import Framer
@@ -236,11 +242,7 @@ if TYPE_CHECKING:  # loaded by the first set-up command that expects a reply
 
 __all__ = [
     "ACK_TIMEOUT_S",
-    "ANSWER_WITHIN_S",
     "COMMAND_RESTART_S",
-    "DRIFTS_RUNNING",
-    "FAST_POLLS_S",
-    "LATE_ANSWER_WITHIN_S",
     "RERUN_MAX_WAIT_S",
     "RUN_S",
     "RUN_SETTLE_S",
@@ -248,8 +250,6 @@ __all__ = [
     "SETUP_TRIES",
     "SILENT_POLLS",
     "SILENT_S",
-    "STREAM_SLACK_S",
-    "TAKEN_WITHIN_S",
     "Dialogue",
     "DialoguePort",
 ]
@@ -279,24 +279,6 @@ RERUN_MAX_WAIT_S = 300.0
 #: (the one that follows the set-up's last command may find it restarting still).
 COMMAND_RESTART_S = 30.0
 
-#: How long after its read request a frame of a PMS set to passive mode may come and still be
-#: its answer (half the poll interval, when that is shorter): it answers at once as a rule
-#: (its 32 bytes take 33 ms at 9600 baud), and now and then later (fu-hsi/PMS issue #5: a
-#: PMS7003's answers missed a 1 s timeout once in eight, never a 2 s one, so at polls 2 s
-#: apart two or three such answers come running now and then), so a later frame is one it
-#: streams, or such a late answer: what follows tells which (see ``Dialogue._check_unasked``).
-#: Not of an SDS011, whose answer to a query takes "about a second" (timorme/sds011lib's
-#: docs/understanding.md).
-ANSWER_WITHIN_S = 1.0
-
-#: How long after its request an answer that comes late may still come: a PMS7003's answers
-#: missed a 1 s timeout once in eight, never a 2 s one (fu-hsi/PMS issue #5). Polled faster,
-#: a device may be as many answers behind as requests went out in that time, each coming
-#: after the next request as the late reply of one before it (``Dialogue.frames_came``); of
-#: the requests whose answers have not come, those older than that but the last are not
-#: answered any more.
-LATE_ANSWER_WITHIN_S = 2.0
-
 #: How long an SDS011 on a working period runs its fan before it sleeps again ("work 30
 #: seconds and sleep n*60-30 seconds", Laser Dust Sensor Control Protocol V1.3).
 RUN_S = 30.0
@@ -308,49 +290,6 @@ RUN_S = 30.0
 #: #23; the airrohr firmware reads it 15 s after starting it); in active reporting on a
 #: working period the sensor sends its one frame at the end of its run.
 RUN_SETTLE_S = 15.0
-
-#: Polled faster than this, half the poll interval (how late a PMS's answer may come and still
-#: be taken for one, :data:`ANSWER_WITHIN_S`) is within the delays a healthy unit's answers
-#: have on a busy host or adapter (0 to 200 ms), so an answer later than that followed by a
-#: poll whose answer was lost looks like a frame streamed past the polls (``_check_unasked``).
-#: One between two lost stands alone between polls left without a byte, as every frame of a
-#: stream two poll intervals apart or slower does, and counts at once: on a line that loses
-#: one answer in five, half the answers late, one poll in fifty (every 10 s at 0.2 s polls),
-#: one in 800 at one lost in twenty. That sets a healthy unit up again as often as the
-#: re-runs' wait allows; the re-run's line and ``request_hint`` say so, and advise this pace.
-FAST_POLLS_S = 0.5
-
-#: How many drifts past the polls, each within as many poll intervals of the one before as a
-#: PMS's slowest stream leaves between two frames, tell a stream at polls faster than
-#: :data:`FAST_POLLS_S`, when each is one a late answer followed by a lost one could leave
-#: (``_check_unasked``): a stream between one and two poll intervals apart (the fast mode
-#: of a PMS, 0.2 to 0.8 s between frames by its data manuals) drifts past the polls every
-#: P / (P - I) intervals, each time alike, while a healthy unit's lost answers come at
-#: random (one in twenty lost and half its answers late, in two hundred seconds of polls
-#: every 0.2 s, brings about twenty-five such drifts, never six running so).
-DRIFTS_RUNNING = 6
-
-#: How long after the last write of the set-up command that leaves an SDS011 sending only when
-#: asked (``query_mode``), its reply awaited in vain (4 s after the third write), a frame may
-#: come from a unit that took the command: a later one tells that it streams on
-#: (``Dialogue._streamed``). It takes a command at its measuring cycle, a frame a second in
-#: active reporting, its reply "typically" about a second after the write (timorme/sds011lib,
-#: docs/understanding.md), so one that took it may send two frames after the write, the one
-#: of its cycle just before it took it among them, while its stream puts two in the 2 s after
-#: these. Of a PMS (``passive_mode``) a frame later than :data:`ANSWER_WITHIN_S` after that
-#: write tells it: it sends one every 0.2 to 2.3 s "depending on the change of values" (its
-#: data manual; RIOT-OS/RIOT PR #16209), so in its stable mode as few as one may come in those
-#: 4 s, while the frames one that took the command had begun or its adapter held, two of them
-#: at times, come at once.
-TAKEN_WITHIN_S = 2.0
-
-#: How much later than the slowest pace of its stream (a PMS's 2.3 s,
-#: ``sensord.formats.presets.stream_interval_s``) the next frame of a device left streaming may
-#: be read: its own clock a percent or two off (50 ms in 2.3 s), an FTDI adapter's latency
-#: timer (16 ms by default) and a loaded host's read. Also how long after the latest a PMS
-#: takes a command (:data:`LATE_ANSWER_WITHIN_S`) a frame of its stream it had begun, or its
-#: adapter held, may still be read (``Dialogue._streamed``).
-STREAM_SLACK_S = 0.2
 
 #: How many poll requests in a row no frame answers before the device counts as silent, one
 #: that may have lost its supply (``DialoguePort.went_silent``). A device answers within tens
@@ -410,29 +349,6 @@ SPOILT_BOOT_ANSWER_HINT = (
     "the device answered with an answer of its boot (it restarted), but the line lost or "
     "damaged a start byte of it (the rest came whole, its checksum holding): it warms up "
     "again, and its set-up is written again once it is up"
-)
-
-#: Why a polled device that streamed through the wait for the reply of the command that leaves
-#: it sending only when asked is told (``Dialogue._streams_on``).
-STREAMS_ON_HINT = (
-    "the device sent frames after the command's last write, and no reply to it: it ignores "
-    "the command (PMS clones and some PMSA003 firmware take no passive_mode or read) and "
-    "streams at its own pace, so its polls answer nothing and its readings come as it sends "
-    "them; to read it as it streams, drop the sensor's poll table and the command from its "
-    "setup; if it should take it, check that the adapter's TX reaches the sensor's RX (a "
-    "unit just powered or woken from sleep may ignore commands a while and take them at the "
-    "set-up that follows)"
-)
-
-#: Why a PMS polled faster than :data:`FAST_POLLS_S` was set up again for late frames that
-#: seemed streamed past its polls (``Dialogue.request_hint``).
-FAST_POLLS_HINT = (
-    "at polls faster than every 0.5 s, an answer later than half the interval between two "
-    "answers lost on the line (a lossy RS-485 or USB link: poll_timeouts) leaves a frame alone "
-    "between two polls without a byte, as a stream two poll intervals apart or slower does, "
-    "and a PMS may be warmed up again for it (at the first such re-run of a spell, unless it "
-    "warms up already); poll it every 0.5 s or slower (poll.interval_s: it "
-    "renews its readings every 0.2 to 2.3 s), or, if it does stream, check its supply"
 )
 
 #: Why a device that sent nothing at all did not acknowledge a set-up command.
@@ -572,7 +488,7 @@ class Dialogue:
         self._port: DialoguePort = weakref.proxy(port)
         self._clock = clock
         self._errors = errors
-        self._stale_after_s = stale_after_s
+        self.stale_after_s = stale_after_s
         self.next_poll_at: float | None = None
         #: a poll request was written and no frame came since
         self.awaiting_response = False
@@ -633,37 +549,14 @@ class Dialogue:
         self._wake: bytes | None = None
         #: the set-up leaves the preset's device sending only when asked
         sends_when_asked = False
-        #: of a polled device, the set-up command that does it (None: none), the framer's
-        #: frame count and the time at the last set-up write, and when the device was found
-        #: streaming through the wait for that command's reply, its set-up to run again once
-        #: the wait after the run allows (None: it was not; ``_streams_on``)
+        #: of a polled device, the set-up command that does it (None: none)
         self._quiet_step: int | None = None
-        self._frames_at_setup_write = 0
-        self._setup_written_at = 0.0
-        self._streamed_at: float | None = None
-        #: the set-ups of this spell that found it streaming on (since it last answered only
-        #: its polls for a whole wait, or came back after a silence): told while few, then
-        #: the 4th, 8th, 16th ..., as the re-runs they bring are
-        self._streamed_finds = 0
-        #: how many poll intervals running with no frame sent unasked end a stretch of
-        #: intervals with such frames: as many as a stream at the device's slowest pace
-        #: leaves between two of its frames, and one more (1: two such intervals count
-        #: together only when they follow each other)
-        self._gap_polls = 1
         #: a device set to send only when asked that streams only once powered anew (a PMS):
         #: found streaming, it warms up again (``DialoguePort.streams_anew``)
         self._powered_when_streaming = False
-        #: its answers come within :data:`ANSWER_WITHIN_S` as a rule (a PMS's), so a later
-        #: frame counts as one sent unasked (``frames_came``)
-        self._judges_late = False
         #: the longest time between two frames of its stream, by its datasheet (None: not
-        #: known), and, while the first poll after its set-up waits for it, when a frame that
-        #: comes before it tells that the device streams on (None: no such wait; ``_streamed``)
-        self._stream_s: float | None = None
-        self._stream_watch: float | None = None
-        #: such a device was found streaming, and has not answered only its polls for a
-        #: whole re-run wait since: it warmed up for it, and does not again
-        self._streaming_told = False
+        #: known)
+        stream_s: float | None = None
         #: the set-up runs again while the sensor is stale (False: once the device answers
         #: again, ``answers_again``, or, of a PMS, once it streams), and such a run is due at
         #: the next tick
@@ -706,13 +599,7 @@ class Dialogue:
             if quiet is not None and config.poll is not None:
                 self._quiet_step = quiet[0]
             self._powered_when_streaming = streams_when_powered(config.preset)
-            self._judges_late = self._powered_when_streaming
-            streamed = stream_interval_s(config.preset)
-            self._stream_s = streamed
-            if streamed is not None and config.poll is not None:
-                # polled faster than it streams, it leaves intervals between its frames
-                # with no frame sent unasked
-                self._gap_polls = max(1, math.ceil(streamed / config.poll.interval_s - 1e-9))
+            stream_s = stream_interval_s(config.preset)
             # polled, a device that answers whenever it is powered (an MH-Z19) takes nothing
             # from a run while it is stale, nor does one set to send only when asked that
             # streams once powered anew (a PMS) unless the run wakes it: a run written as its
@@ -747,7 +634,7 @@ class Dialogue:
         #: device), and when the last such interval ended
         self.setup_reruns = 0
         self._rerunning = False
-        self._rerun_wait = stale_after_s
+        self.rerun_wait = stale_after_s
         self._rerun_at = -math.inf
         #: the re-runs of this stale spell (since the device last answered): logged while
         #: few, then the 4th, 8th, 16th ... (a device gone for a month is re-run every
@@ -755,56 +642,21 @@ class Dialogue:
         self._spell_reruns = 0
         #: the re-runs of the spell not logged since the last one logged
         self._reruns_held = 0
-        self._unasked: int | None = 0 if config.poll is not None and sends_when_asked else None
-        self._unasked_at = -math.inf
-        #: of such a device: when the last poll request was written (-inf: none since the
-        #: last set-up run began), and a frame came unasked since (``frames_came``); the poll
-        #: before it went unanswered, so one frame may be that poll's late reply (False once
-        #: one came)
-        self._asked_at = -math.inf
-        self._unasked_frame = False
-        #: when the polls were written whose answers had not come when the last interval
-        #: ended (of the last :data:`LATE_ANSWER_WITHIN_S`, and the last of them), and how
-        #: many of their late replies may still come in the interval under way, past its
-        #: poll's answer
-        self._owed_at: list[float] = []
-        self._owed_left = 0
-        #: the frames of the interval under way taken for the late reply of the poll before
-        #: it (one at most), and the intervals running since the last with frames sent
-        #: unasked
-        self._late_replies = 0
-        self._quiet_polls = 0
-        #: a poll left without a byte after intervals whose one frame came late, judged with
-        #: the interval after it (``_check_unasked``)
-        self._drift_held = False
-        #: polled faster than :data:`FAST_POLLS_S`: a drift counts at once only when its late
-        #: frame stood alone between polls left without a byte, others once they run
-        #: (``_check_unasked``); whether the interval before the last was left so, whether the
-        #: one before the late frames held was, the drifts running and the intervals since the
-        #: last of them
-        self._fast_polls = config.poll is not None and config.poll.interval_s < FAST_POLLS_S
-        #: the re-runs such late frames brought since the device last answered only its polls
-        #: for a whole re-run wait, and when the first of them was (``request_hint``)
-        self._fast_reruns = 0
-        self._fast_reruns_since = 0.0
-        self._was_empty = False
-        self._empty_before_late = False
-        self._drifts = 0
-        self._since_drift = self._drift_gap = 0
-        #: of a PMS: its poll's one frame came later than :data:`ANSWER_WITHIN_S` after it, and
-        #: the poll intervals running that brought such a frame and nothing else, held until
-        #: what follows tells a late answer from a frame streamed (``_check_unasked``)
-        self._late_frame = False
-        self._late_held = 0
-        #: of a PMS: the last poll was answered in time by a frame alone, and since when each
-        #: poll was so answered (None: the last was not)
-        self._timely = False
-        self._answered_since: float | None = None
-        self._answer_within_s = (
-            ANSWER_WITHIN_S
-            if config.poll is None
-            else min(ANSWER_WITHIN_S, config.poll.interval_s / 2)
-        )
+        #: of a polled device that its set-up leaves sending only when asked, whether it sends
+        #: unasked (``sensord.dialogue_unasked``; None: not such a device)
+        self._unasked: UnaskedFrames | None = None
+        if config.poll is not None and sends_when_asked:
+            assert self._quiet_step is not None
+            self._unasked = UnaskedFrames(
+                port,
+                self,
+                errors=errors,
+                interval_s=config.poll.interval_s,
+                poll_request=self._requests.shown(0),
+                command=self._setup[self._quiet_step][0],
+                powered_when_streaming=self._powered_when_streaming,
+                stream_s=stream_s,
+            )
         #: ``(reason, command)`` counted in ``setup_ack_errors`` and not acknowledged since
         self._ack_counted: set[tuple[str, str]] = set()
         #: the connection was opened again for its silence: its set-up counts as a re-run's
@@ -889,19 +741,10 @@ class Dialogue:
         self._frames_at_open = self._port.framer.frames
         self._bytes_at_open = self._port.bytes_read
         if not same_device:
-            self._rerun_wait = self._stale_after_s
+            self.rerun_wait = self.stale_after_s
             self._rerun_at = -math.inf
-        self._unasked = None if self._unasked is None else 0
-        self._streaming_told = False
-        self._streamed_at = self._stream_watch = None
-        self._asked_at = -math.inf
-        self._unasked_frame = self._late_frame = False
-        self._owed_at.clear()
-        self._owed_left = 0
-        self._drift_held = self._was_empty = self._empty_before_late = False
-        self._late_held = self._late_replies = self._quiet_polls = 0
-        self._timely, self._answered_since = False, None
-        self._drifts = self._since_drift = self._drift_gap = 0
+        if self._unasked is not None:
+            self._unasked.opened()
         self._same_device = same_device
         if not same_device:
             self._ack_counted.clear()
@@ -918,15 +761,16 @@ class Dialogue:
     def retime(self, stale_after_s: float) -> None:
         """The sensor's ``stale_after`` changed (a reload that kept its port open): the wait
         between set-up re-runs starts over from it at the next frames after a silence."""
-        self._stale_after_s = stale_after_s
+        self.stale_after_s = stale_after_s
 
     def back_from_stale(self) -> None:
         """Frames came after the sensor was stale: the device is back, and its next loss is
         set up again as soon as it is stale."""
-        self._rerun_wait = self._stale_after_s
+        self.rerun_wait = self.stale_after_s
         self._rerun_at = -math.inf
         self._spell_reruns = 0
-        self._streamed_finds = 0
+        if self._unasked is not None:
+            self._unasked.streamed_finds = 0
 
     def answers_again(self, *, powered_anew: bool) -> None:
         """A device whose set-up does not run while it is stale (``reruns_while_stale``
@@ -942,14 +786,14 @@ class Dialogue:
         shorter stale spells a line that loses answers leaves a fast-polled device (stale
         after 5 s at 1 s polls): each such run would store the setting again. A device that
         streams once powered anew (a PMS) is not set up at its return: powered anew, it
-        streams, which sets it up again (``_check_unasked``)."""
+        streams, which sets it up again (``UnaskedFrames.polled``)."""
         if self._silent_polls < SILENT_POLLS:
             return
         missing = self._missing_unheard
         if missing is not None:  # the connect's run found it silent: not ignored, but off
             self._missing_unheard = (missing[0], missing[1], True)
         if self._powered_when_streaming or (self._stores and not powered_anew):
-            # a PMS powered anew streams, which sets it up again (``_check_unasked``)
+            # a PMS powered anew streams, which sets it up again (``UnaskedFrames.polled``)
             return
         self._due_when_back = True
 
@@ -1161,15 +1005,20 @@ class Dialogue:
         if missing and not asking and self._recheck_ignored:
             self._ignored_again += missing
         # judged before the bytes held back are framed: they came by now, not later
+        unasked = self._unasked
         streamed = (
-            self._streamed(now) if missing and not asking and index == self._quiet_step else False
+            unasked.streamed(now)
+            if unasked is not None and missing and not asking and index == self._quiet_step
+            else False
         )
         if held:
             self._port.process(held, now)
         if streamed is True:
-            self._streams_on(index, now)
+            assert unasked is not None
+            unasked.streams_on(now)
         elif streamed is not False:  # the first poll waits: a frame before it tells a stream
-            self._stream_watch = streamed
+            assert unasked is not None
+            unasked.stream_watch = streamed
         if (
             missing
             and not asking
@@ -1199,41 +1048,6 @@ class Dialogue:
         silent_at = self._silent_at
         return 1 if silent_at is not None and self._port.bytes_read == silent_at else SETUP_TRIES
 
-    def _streamed(self, now: float) -> bool | float:
-        """Whether the device streamed on after the last write of the command that leaves it
-        sending only when asked, its reply awaited in vain until ``now``: True when it did,
-        False when it did not, or, when what came so far cannot tell, the time until which
-        the first poll waits, a frame before it telling that it streams on.
-
-        Of an SDS011, a frame later than :data:`TAKEN_WITHIN_S` after that write tells it (one
-        that took the command at its cycle, about a second after the write, sends none after
-        that, while its stream of a frame a second puts two in the 2 s after it).
-
-        Of a PMS, no frame later than :data:`ANSWER_WITHIN_S` after it is one that took the
-        command: the frames it had begun or an adapter held come at once. A PMS may take the
-        command later than that, up to :data:`LATE_ANSWER_WITHIN_S` (fu-hsi/PMS issue #5: a
-        PMS7003's answers missed a 1 s timeout once in eight, never a 2 s one), and its
-        stream, a frame every 2.3 s at most in its stable mode, may put one frame in that
-        time; a stream goes on, a frame at most 2.3 s (:data:`STREAM_SLACK_S` more) after the
-        one before. So a frame later than that latest take (:data:`STREAM_SLACK_S` more)
-        tells a stream; a last frame more than a stream's slowest interval before ``now``
-        tells frames that stopped, a unit that took the command late; and one between the
-        two (1.5 to 2.2 s after the write, at the wait of 4 s after it), which a clone in its
-        stable mode leaves as well, is told by its next frame: the first poll waits for it, a
-        stream's slowest interval and :data:`STREAM_SLACK_S` after that last frame at most
-        (0.7 s past the end of the wait at most)."""
-        last = self._port.last_frame_at
-        written = self._setup_written_at
-        if not self._judges_late:
-            return last is not None and last > written + TAKEN_WITHIN_S
-        if last is None or last <= written + ANSWER_WITHIN_S:
-            return False
-        stream_s = self._stream_s
-        if stream_s is None or last > written + LATE_ANSWER_WITHIN_S + STREAM_SLACK_S:
-            return True
-        until = last + stream_s + STREAM_SLACK_S
-        return False if now >= until else until
-
     def _answers_nothing(self, index: int, now: float) -> None:
         """The query of set-up command ``index`` and the command written for it both went
         unanswered, and the device sent no byte since the query was first written: it
@@ -1257,41 +1071,6 @@ class Dialogue:
             silent_for_s=round(now - self._asked_at, 3),
             rest=[name for name, _, _ in self._setup[index + 1 :]],
             hint=ANSWERS_NOTHING_HINT,
-            suppressed=held,
-        )
-
-    def _streams_on(self, index: int, now: float) -> None:
-        """The command of set-up ``index``, which leaves the polled device sending only when
-        asked, got no reply to its last write, and frames came after that write that tell
-        a stream (``_streamed``): the device streams on, having ignored it (a clone that takes no
-        command, streaming a frame a second as its polls go out a second apart, answers each
-        poll interval with one frame, which the polls alone tell only once its frames drift
-        past them). Logged at once, at most once a minute, with the poll; the set-up runs
-        again (``setup_reruns``) once the wait after this run allows, at the end of a poll
-        interval, and each such run that finds it streaming on is told so again while they
-        are few, then the 4th, 8th, 16th ... of the spell (a clone streaming for a month is
-        set up again every :data:`RERUN_MAX_WAIT_S`: a few dozen lines, not 8,000), those
-        not told counted in ``suppressed``."""
-        self._streamed_at = self._unasked_at = now  # the re-runs' wait doubles from here
-        self._streamed_finds += 1
-        found = self._streamed_finds
-        if found > 3 and found & (found - 1):
-            self._errors.hold("streams-on")
-            return
-        held = self._errors.check("streams-on")
-        if held is None:
-            return
-        poll = self._config.poll
-        assert poll is not None
-        self._port.log.warning(
-            "the device streams unasked: it did not take the set-up command that makes it "
-            "answer only its polls",
-            command=self._setup[index][0],
-            frames=self._port.framer.frames - self._frames_at_setup_write,
-            since_write_s=round(now - self._setup_written_at, 3),
-            poll_interval_s=poll.interval_s,
-            poll_request=self._requests.shown(0),
-            hint=STREAMS_ON_HINT,
             suppressed=held,
         )
 
@@ -1395,7 +1174,7 @@ class Dialogue:
         if without_restarting and all(self._restarts):
             self._restart_taken_at = None
             return True  # nothing but the commands that restarted it
-        self._rerun_wait = min(2.0 * self._rerun_wait, max(RERUN_MAX_WAIT_S, self._stale_after_s))
+        self.rerun_wait = min(2.0 * self.rerun_wait, max(RERUN_MAX_WAIT_S, self.stale_after_s))
         self.setup_reruns += 1
         # the wait spaces the runs it holds back; a device that restarts again and again (a
         # supply that sags under its load) is set up again each time, logged once a minute
@@ -1421,12 +1200,12 @@ class Dialogue:
                     if not (without_restarting and restarts)
                 ],
                 reruns=self.setup_reruns,
-                next_rerun_after_s=round(self._rerun_wait, 3),
+                next_rerun_after_s=round(self.rerun_wait, 3),
                 suppressed=held,
             )
         self._rerunning = True
-        self._streamed_at = self._stream_watch = None  # its run tells it again
-        self._asked_at = -math.inf  # frames are judged again from the first poll after it
+        if self._unasked is not None:  # its run tells whether it streams on
+            self._unasked.run_begins()
         self._due_when_back = False  # this run is the one due
         self._setup_sent = 0
         self._differs = None
@@ -1474,6 +1253,8 @@ class Dialogue:
             self._bytes_at_write = self._port.bytes_read
             if asking:
                 self._bytes_at_ask, self._asked_at = self._bytes_at_write, now
+                if self._unasked is not None:  # the query counts as the last request written
+                    self._unasked.asked_at = now
             self._answering_at_write = (
                 self._port.framer.frames != self._frames_at_open and self._port.state != "stale"
             )
@@ -1507,8 +1288,8 @@ class Dialogue:
         port.flush_capture()  # the chunks read before it go first
         now = self._clock()
         port.capture.tx(now, data)
-        self._frames_at_setup_write = port.framer.frames
-        self._setup_written_at = now
+        if self._unasked is not None:
+            self._unasked.written(port.framer.frames, now)
         return True
 
     def _setup_step_done(self, now: float) -> None:
@@ -1518,27 +1299,22 @@ class Dialogue:
             self._setup_at = now + SETUP_GAP_S
             return
         # the run is over: the next may start a wait from now
-        self._rerun_at = now + self._rerun_wait
+        self._rerun_at = now + self.rerun_wait
         self._recheck_ignored = False
         ignored, self._ignored_again = self._ignored_again, []
         if ignored:  # each command the re-run missed, in one line
             self._log_ignored(ignored)
         self._skip_restarting = False
-        if self._unasked is not None:  # frames between polls count from here
-            self._unasked = 0
-            self._unasked_frame = self._late_frame = self._drift_held = False
-            self._was_empty = self._empty_before_late = False
-            self._owed_at.clear()
-            self._owed_left = 0
-            self._late_held = self._late_replies = self._quiet_polls = 0
-            self._timely, self._answered_since = False, None
-            self._drifts = self._since_drift = self._drift_gap = 0
+        unasked = self._unasked
+        if unasked is not None:  # frames between polls count from here
+            unasked.run_ended()
             self._frames_at_request = self._port.framer.frames
             self._bytes_at_request = self._port.bytes_read
             self._refusals = 0
         if self._config.poll is not None and self.next_poll_at is None:
-            # a frame before the first poll tells a device that streams on (``_streamed``)
-            watch = self._stream_watch
+            # a frame before the first poll tells a device that streams on
+            # (``UnaskedFrames.streamed``)
+            watch = None if unasked is None else unasked.stream_watch
             self.next_poll_at = (
                 now + SETUP_GAP_S if watch is None else max(now + SETUP_GAP_S, watch)
             )
@@ -1563,7 +1339,9 @@ class Dialogue:
         port = self._port
         source = port.source
         assert source is not None
-        self._stream_watch = None  # no frame came before it: the device took the command
+        unasked = self._unasked
+        if unasked is not None:  # no frame came before it: the device took the command
+            unasked.stream_watch = None
         last = self._last_turn
         if not self.awaiting_response:
             self._silent_polls = 0
@@ -1641,35 +1419,8 @@ class Dialogue:
             heard = port.bytes_read != self._bytes_at_request
             self._bytes_at_request = port.bytes_read
             self._refusals = 0
-            if self._unasked is not None:
-                # before a re-run it may start, which stops the judging
-                asked_at, self._asked_at = self._asked_at, now
-                owed = self._owed_at
-                if asked_at != -math.inf:  # the poll whose interval ends now
-                    owed.append(asked_at)
-                del owed[:got]  # each frame answers the oldest poll not answered yet
-                # an answer older than that does not come, but the last poll's may still come
-                # with the next one's (a busy adapter or host delivers them together)
-                while len(owed) > 1 and owed[0] + LATE_ANSWER_WITHIN_S <= now:
-                    del owed[0]
-                # each poll answered in time by a frame alone for LATE_ANSWER_WITHIN_S: the
-                # device answers in step, and the polls before are owed no more but the last
-                # (answers queued behind a late one come back to back as it catches up)
-                timely, self._timely = self._timely, False
-                if not timely:
-                    self._answered_since = None
-                elif self._answered_since is None:
-                    self._answered_since = asked_at
-                elif now - self._answered_since >= LATE_ANSWER_WITHIN_S:
-                    del owed[:-1]
-                self._owed_left = len(owed)
-                self._check_unasked(got, now, heard=heard)
-                if self._streamed_at is not None:  # found streaming through the set-up
-                    self.rerun(
-                        now,
-                        "frames came after the last write of the set-up command that makes it "
-                        "answer only its polls, and no reply to it: it sends unasked",
-                    )
+            if unasked is not None:
+                unasked.polled(got, now, heard=heard)
         else:  # the device is not reading its input: no answer will come either
             self.poll_timeouts += 1
             held = self._unanswered("poll-write")
@@ -1712,16 +1463,13 @@ class Dialogue:
         back, for ``/status``; None otherwise (a device that answers none goes stale, one
         that refuses every request has the hint of rejected frames). Any frame answers the
         request before it: of a device that also sends unasked, a request it does not serve is
-        not told. First, of a PMS polled faster than :data:`FAST_POLLS_S`, the re-runs that
+        not told. First, of a PMS polled faster than ``FAST_POLLS_S``, the re-runs that
         late frames brought since it last answered only its polls for a whole re-run wait,
-        with why (:data:`FAST_POLLS_HINT`: a lossy line at such a pace looks so)."""
+        with why (``FAST_POLLS_HINT``: a lossy line at such a pace looks so)."""
         hints = []
-        if self._fast_reruns:
-            hints.append(
-                f"set up again {self._fast_reruns} times in "
-                f"{max(0.0, now - self._fast_reruns_since):.0f} s for frames that seemed "
-                f"streamed past its polls: {FAST_POLLS_HINT}"
-            )
+        fast = None if self._unasked is None else self._unasked.fast_polls_hint(now)
+        if fast is not None:
+            hints.append(fast)
         hints += self._requests.hints(now)
         return "; and ".join(hints) or None
 
@@ -1738,179 +1486,33 @@ class Dialogue:
     def frames_came(self, count: int, now: float) -> None:
         """``count`` frames came at ``now``: a poll request that awaited its answer has it.
         Of a device whose set-up leaves it sending only when asked, polled since its last
-        set-up run, a frame that came when no request awaited its answer (the poll had its
-        answer already) was sent unasked: its poll interval counts as one in which the
-        device streams (``_check_unasked``), however few frames it holds (a PMS streams a
-        frame every 2.3 s in its stable mode, one every 0.2 to 0.8 s in its fast mode, by its
-        data manual, so polls every 2 s see one frame or none in most intervals). Of a PMS,
-        one later than :data:`ANSWER_WITHIN_S` after its request may be one sent unasked, or
-        its answer late now and then, which what follows tells (``_check_unasked``). A frame
-        past the poll's answer is the late reply of a poll before whose answer had not come
-        (of those of the last :data:`LATE_ANSWER_WITHIN_S`, and the last of them), one such
-        frame for each, and no frame sent unasked: a PMS's answers come past the next poll now
-        and then, polls running too, each one answer behind. Each frame answers the oldest
-        poll owed, so a device that answered every poll since would stay as many behind for
-        ever; once each poll of a PMS was answered in time by a frame alone for
-        :data:`LATE_ANSWER_WITHIN_S` (``_poll``), the polls before are owed no more but the
-        last: no answer comes later than that, and answers queued behind a late one come back
-        to back as it catches up, not one a poll for seconds. A PMS powered anew after a
-        silence answers its polls at once and streams besides: its streamed frames would
-        otherwise pass for the late replies of the silence's last 2 s of polls for as many
-        frames (nine at 0.2 s polls, its fan's first ten seconds published). A PMS warms up
-        again at the
-        first frame after a poll's answer that is none of those: it streams after any
-        power-up, and the frames its fan sends as it spins up are those
-        (``DialoguePort.streams_anew``; once, as ``_check_unasked`` tells); a late frame alone
-        waits for the re-run."""
+        set-up run, they tell whether it sends unasked (``UnaskedFrames.frames_came``): a
+        frame alone that answers its poll is its answer (of a PMS, when it came within
+        ``answer_within_s`` of the poll), judged here, on the path of each answer. A frame
+        before the first poll after its set-up, while that poll waits for it, tells that it
+        streams on (``UnaskedFrames.streamed``). A device polled on a working period (an
+        SDS011 in query mode) whose poll is answered after those its sleep left unanswered
+        (or the first since the open) has begun a run (``DialoguePort.run_began``)."""
         asked = self.awaiting_response
         self.awaiting_response = False
-        if self._stream_watch is not None:  # before the first poll: the device streams on
-            self._stream_watch = None
-            assert self._quiet_step is not None
-            self._streams_on(self._quiet_step, now)
+        unasked = self._unasked
+        if unasked is None:
             return
-        if self._unasked is None or self._asked_at == -math.inf:
+        if unasked.stream_watch is not None:  # before the first poll: the device streams on
+            unasked.stream_watch = None
+            unasked.streams_on(now)
+            return
+        if unasked.asked_at == -math.inf:
             return
         sleep = self._sleep_polls
         if asked and sleep is not None and (self._silent_polls >= sleep or self._run_unknown):
             self._port.run_began(now)  # asleep until now, or maybe (the first since the open)
         if asked:
             self._run_unknown = False
-        if asked and count == 1:
-            if not self._judges_late:
-                return
-            if now - self._asked_at <= self._answer_within_s:
-                self._timely = True
-                return
-            self._late_frame = True  # streamed, or an answer late now and then
-            return
-        # a poll before whose answer had not come: one frame past this poll's answer may be
-        # its late reply, no frame sent unasked (one for each such poll)
-        excused = min(self._owed_left, count - asked)
-        self._owed_left -= excused
-        self._late_replies += excused
-        if count - asked <= excused:
-            return
-        self._unasked_frame = True
-        if self._powered_when_streaming and not self._streaming_told:
-            self._streaming_told = True
-            self._port.streams_anew(now)
-
-    def _check_unasked(self, got: int, now: float, *, heard: bool) -> None:
-        """``got`` frames came in the poll interval that ends ``now``, from a device whose
-        set-up leaves it sending only when asked: more than one, or one sent unasked
-        (``frames_came``; the late reply of the poll before is neither), in two intervals
-        running, or with fewer than ``_gap_polls`` between them (a PMS polled faster than it
-        streams in its stable mode, each poll answered, leaves intervals between its frames
-        that hold only the answer), is a device that streams again (a PMS
-        powered anew, in its default mode, or whose set-up was lost; an SDS011 that another
-        program switched to active reporting: it keeps its mode through a power cut), set up
-        again; a PMS warms up again the first time (its fan may be spinning up),
-        and not again until it answered only its polls for a whole wait (one that never
-        takes the set-up would never publish). One in each for a whole wait after the last
-        such interval starts the wait over. An interval whose one frame came late (a PMS's,
-        ``frames_came``) is held: it counts, with those held before it, once an interval with
-        frames sent unasked follows, or a poll left without a byte (``heard``: bytes came
-        since the request; frames streamed at the device's own pace, slower than the polls,
-        come later in each interval until one comes after the next poll), and at once after
-        such an interval; an answer in time, or one spoilt on the line, drops them (a PMS
-        answers late now and then, several polls running too, each answer before the next
-        poll). A poll left without a byte is judged with the interval after it: one whose
-        second frame was the late reply of that poll tells an answer late past its poll, and
-        drops the late ones held. Polled faster than :data:`FAST_POLLS_S`, where a late
-        answer followed by a lost one leaves the same drift, a drift counts at once only when
-        its late frame stood alone between two polls left without a byte (a stream two
-        intervals apart or slower leaves each frame so; a healthy unit's answers fill the
-        intervals around a lost one), and otherwise once :data:`DRIFTS_RUNNING` came, each
-        within ``_gap_polls`` of the one before and as far from it as that one from its own
-        before, give or take an interval (a stream between one and two intervals apart
-        drifts past the polls at its own steady beat; a healthy unit's lost answers come at
-        random)."""
-        assert self._unasked is not None
-        unasked, self._unasked_frame = self._unasked_frame, False
-        late, self._late_frame = self._late_frame, False
-        # the late reply of the poll before is no second frame of this one
-        replies, self._late_replies = self._late_replies, 0
-        # frames streamed at the device's own pace, slower than the polls, come later in each
-        # interval until one comes after the next poll, which it leaves without a byte (an
-        # answer spoilt on the line brings bytes: the device answered); so does an answer
-        # late past the next poll, whose reply then comes with that poll's answer: a poll so
-        # left is judged with the interval after it, a stream when that held no late reply
-        empty = got == 0 and not heard
-        was_empty, self._was_empty = self._was_empty, empty
-        self._since_drift += 1
-        drifted = self._drift_held and not replies
-        if drifted and self._fast_polls and not (self._late_held == 1 and self._empty_before_late):
-            # polled faster than FAST_POLLS_S, a late answer followed by a lost one looks so:
-            # one late frame alone between polls left without a byte is a stream at two
-            # intervals or slower, the rest a stream between one and two once they run
-            since, gap = self._since_drift, self._drift_gap
-            runs = since <= self._gap_polls and (self._drifts < 2 or abs(since - gap) <= 1)
-            self._drifts = self._drifts + 1 if runs else 1
-            self._drift_gap, self._since_drift = since, 0
-            if self._drifts < DRIFTS_RUNNING:
-                drifted = False
-                self._late_held = 0
-        if self._drift_held and replies:  # late answers, the last past its poll
-            self._late_held = 0
-        self._drift_held = False
-        if not drifted and got == 0 and not heard and self._late_held > 0:
-            self._drift_held = True
-            return
-        got -= replies
-        if got > 1 or unasked or drifted or (late and self._unasked > 0):
-            # the intervals since the last with frames sent unasked (none: they follow each
-            # other, or the late frames held between them count as sent unasked)
-            apart = self._quiet_polls if self._unasked and not self._late_held else 0
-            self._unasked += 1 + self._late_held
-            self._late_held = self._quiet_polls = 0
-            self._unasked_at = now
-            if self._unasked >= 2:
-                if not apart:
-                    why = (
-                        f"{got} frames came between two polls, twice running: it sends unasked"
-                        if got > 1
-                        else "frames came that answered no poll, in two poll intervals running: "
-                        "it sends unasked"
-                    )
-                else:  # polled faster than it streams
-                    why = (
-                        f"frames came that answered no poll, in two poll intervals with {apart} "
-                        "between them, no more than its stream leaves between two frames: it "
-                        "sends unasked"
-                    )
-                # polled faster than FAST_POLLS_S, a healthy unit's late answer between two
-                # lost on the line leaves what such a stream leaves: the line says so
-                lossy = self._fast_polls and got <= 1 and not unasked
-                if lossy:
-                    poll = self._config.poll
-                    assert poll is not None
-                    why += (
-                        f"; or, polled every {poll.interval_s:g} s, faster than "
-                        f"{FAST_POLLS_S:g} s, an answer later than "
-                        f"{self._answer_within_s:g} s between two lost on the line: poll "
-                        f"every {FAST_POLLS_S:g} s or slower if the device answers all along"
-                    )
-                if self.rerun(now, why) and lossy:
-                    if not self._fast_reruns:
-                        self._fast_reruns_since = now
-                    self._fast_reruns += 1
-                if self._powered_when_streaming and not self._streaming_told:
-                    self._streaming_told = True
-                    self._port.streams_anew(now)
-        else:
-            self._quiet_polls += 1
-            if self._quiet_polls >= self._gap_polls:
-                self._unasked = 0
-            if late and not self._late_held:
-                self._empty_before_late = was_empty
-            self._late_held = self._late_held + 1 if late else 0
-            # (not when found streaming through its set-up: its re-run is due)
-            if (
-                got == 1
-                and now - self._unasked_at >= self._rerun_wait
-                and self._streamed_at is None
-            ):
-                self._rerun_wait = self._stale_after_s
-                self._streaming_told = False
-                self._streamed_finds = self._fast_reruns = 0
+            if count == 1:  # the poll's answer alone
+                if not unasked.judges_late:
+                    return
+                if now - unasked.asked_at <= unasked.answer_within_s:
+                    unasked.timely = True
+                    return
+        unasked.frames_came(asked, count, now)

@@ -36,8 +36,8 @@ from sensord.dialogue import (
     RUN_SETTLE_S,
     SETUP_GAP_S,
     SETUP_TRIES,
-    STREAM_SLACK_S,
 )
+from sensord.dialogue_unasked import STREAM_SLACK_S
 from sensord.formats.presets import PresetDevice, command_bytes
 from sensord.sensor import SensorRuntime
 from sensord.types import WindowStats

@@ -34,7 +34,8 @@ from test_frames_commands import Clock, read_all, sensor_config
 from test_frames_field_quirks import Mhz19, mhz19_answer, open_sensor, run_polls, sds011_frame
 from test_setup_reruns import LossyPms5003, Pms5003, pms_passive_on
 
-from sensord.dialogue import LATE_ANSWER_WITHIN_S, SILENT_S
+from sensord.dialogue import SILENT_S
+from sensord.dialogue_unasked import LATE_ANSWER_WITHIN_S
 from sensord.formats.presets import PresetDevice, command_bytes
 from sensord.sensor import SensorRuntime
 
