@@ -421,8 +421,10 @@ def await_response(
     266 ms at 9600 baud),
     so that it is not cut off by the timeout and then told as a late answer. Only bytes that
     can begin it do so (:class:`~sensord.reply_starts.ReplyStarts`): those after the line's
-    silence, not inside another frame. A refusal with no code byte (the unit id and the
-    function code with 0x80, then a right CRC: ``ModbusLink.holds_codeless_exception``) is
+    silence or right after a sound frame in the same read (``ModbusLink.after_frame``: an
+    adapter hands two frames a silence apart over in one piece), not inside another frame. A
+    refusal with no code byte (the unit id and the function code with 0x80, then a right CRC:
+    ``ModbusLink.holds_codeless_exception``) is
     the answer once the line has been silent after it, as the bus takes it (``Bus._arriving``).
 
     A read at unit 0 (``modbus.broadcast_reads``) goes to every device of the line, and each
@@ -468,7 +470,7 @@ def await_response(
             received += chunk
         responses = link.feed(chunk, awaited)
         if starts is not None and chunk:
-            arriving = starts.heard(chunk, time.monotonic(), link.pending_bytes)
+            arriving = starts.heard(chunk, time.monotonic(), link.pending_bytes, link.after_frame)
             codeless = link.holds_codeless_exception(refused)
         for response in responses:
             # over TCP the transaction id names the exchange: some devices answer with unit

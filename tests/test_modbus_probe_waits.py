@@ -385,3 +385,31 @@ def test_the_probe_says_nothing_of_its_wait_for_pieces_on_a_port_sysfs_does_not_
     played, how = probe(capsys, [[(0.01, ONE_REGISTER)]], ["--holding", "0"])
     assert played.code == 0, (played.err, how)
     assert "pieces" not in played.err, how
+
+
+def test_the_probe_reads_an_answer_begun_right_after_another_unit_s_frame_in_one_piece_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Unit 2's late answer to another master (or to the probe's read of it before) ends a
+    silence before unit 1's long answer begins, 0.1 s after the request; an FTDI adapter hands
+    unit 2's answer and the first bytes of unit 1's over in one piece, the rest every 16 ms
+    until 0.38 s after the request, past the 0.2 s timeout (FTDI AN232B-04: what its latency
+    timer gathered, two frames a silence apart as one run of bytes; pymodbus-dev/pymodbus#880).
+    Unit 1's answer begins right after a sound frame, as after the line's silence: the probe
+    reads it whole in its time, exits 0 and tells no late answer, as the daemon's bus does
+    (tests/test_modbus_back_to_back)."""
+    other = rtu_frame(bytes([2, 3, 2, 0x12, 0x34]))
+    chunks = ftdi_chunks(LONG_ANSWER, 9600, 0.1)
+    first_at, first = chunks[0]
+    played, how = probe(
+        capsys,
+        [[(first_at, other + first), *chunks[1:]]],
+        ["--holding", "0", "--count", "125", "--timeout", str(TIMEOUT_S)],
+        baudrate=9600,
+    )
+    assert played.code == 0, (played.err, how)
+    assert "      0: 0x03e8   1000\n" in played.out, how
+    assert "    124: 0x0464   1124\n" in played.out, how
+    assert "answered" not in played.err, (played.err, how)
+    assert "timeout" not in played.err, (played.err, how)
+    assert len(played.asked) == 1, how
