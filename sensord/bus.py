@@ -1124,7 +1124,7 @@ class Bus:
             if self.in_flight is None and self.link.after_frame and flight.expected.rtu:
                 # a frame begun right after the answer, in the same piece (a second answer
                 # to a read at unit 0, another master's frame): the line is held for its rest
-                rest = self.link.awaited_bytes()
+                rest = self.link.after_frame_rest()
                 if rest:
                     self._hold_rest(self._clock(), rest, 0.0)
         if self.in_flight is None and self.source is not None:
@@ -1271,7 +1271,7 @@ class Bus:
                     suppressed=held,
                 )
             return
-        rest = self.link.awaited_bytes()
+        rest = self.link.after_frame_rest() or self.link.awaited_bytes()
         quiet = now + self.silence_s + rest * self.char_s
         hold = self._piece_hold
         widest = 0.0

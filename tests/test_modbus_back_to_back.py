@@ -12,7 +12,11 @@ after it, with no silence the host could see between them.
 
 from __future__ import annotations
 
+import itertools
+
 from harness.pty import PtyPair
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_modbus import device
 from test_modbus_late_pieces import two_units
@@ -138,3 +142,109 @@ def test_an_answer_whole_after_a_fragment_that_began_like_it_teaches_no_spacing(
         assert not [e for e in logs if e["event"].startswith("frames come")]
     finally:
         hand.close()
+
+
+#: The frames that come back to back on a line, each sound, in the order the line carries
+#: them, and which of them answers the read of unit 2 in flight (``None``: the stray frame
+#: comes after unit 1's answer, when no exchange is in flight).
+BACK_TO_BACK = {
+    # unit 1's answer 0.2 s late, then unit 2's (pymodbus-dev/pymodbus#2636: "Request 2:
+    # Response 1")
+    "late then awaited": (read_reply(1, [7]) + read_reply(2, [5]), "b"),
+    # the echo of unit 2's read on an adapter that hears its own transmission, then its answer
+    # (stephane/libmodbus#14; the echo dropped as such, ``sensord.bus_echo``)
+    "echo then answer": (read_request(2, 0, 1) + read_reply(2, [5]), "b"),
+    # unit 1's answer, then another master's read of unit 9 answered (tests above)
+    "answer then stray": (read_reply(1, [3]) + read_reply(9, [0x1234, 0x5678]), None),
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scenario=st.sampled_from(sorted(BACK_TO_BACK)),
+    cuts=st.lists(st.integers(1, 18), max_size=3, unique=True),
+)
+def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: list[int]) -> None:
+    """Sound frames back to back, handed over in pieces an FTDI latency timer (16 ms) apart
+    cut at any byte boundaries (an adapter hands over what its timer gathered, AN232B-04;
+    pymodbus-dev/pymodbus#880): every sound frame is read, the answer awaited taken with its
+    value even when its last piece comes 8 ms past its timeout (its first bytes came in
+    time), no error and no timeout of it counted, and the wait for a frame's rest stays the
+    adapter's (pieces 16 ms apart are within it). While the stray frame begun right after an
+    answer in one piece has its rest to come, no request goes out a silence after a piece: the
+    frame's rest is on the line (its first byte alone holds the line for the shortest frame)."""
+    data, answering = BACK_TO_BACK[scenario]
+    bounds = [0, *sorted(c for c in cuts if c < len(data)), len(data)]
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
+    first = len(data) - (len(read_reply(2, [5])) if answering else len(read_reply(9, [1, 2])))
+    with PtyPair() as pty:
+        hand = two_units(pty)
+        try:
+            bus = hand.bus
+            if answering is None:
+                asked = 100.0
+                assert hand.tick(asked) == read_request(1, 0, 1)
+                last_at = asked + 0.1
+            else:
+                assert hand.tick(100.0) == read_request(1, 0, 1)
+                assert hand.tick(100.209) == b""  # unit 1's timeout
+                asked = 100.215
+                assert hand.tick(asked) == read_request(2, 0, 1)
+                timeout = asked + bus.request_wire_s + 0.2
+                # the last piece past the timeout when the answer began in an earlier one
+                last_at = timeout + (0.008 if bounds[-2] > first else -0.008)
+            at = last_at - 0.016 * (len(pieces) - 1)
+            # the first piece of the stray frame begins right after unit 1's answer
+            stray_from = max(b for b in bounds if b <= first)
+            for end, piece in zip(bounds[1:], pieces, strict=True):
+                hand.receive(at, piece, look=False)
+                if answering is None and stray_from < first < end < len(data):
+                    assert hand.tick(at + bus.silence_s + 0.0005) == b"", (end, first)
+                at += 0.016
+            if answering is None:
+                assert hand.values("a") == {"v": (3.0, 3.0, 1)}
+                silent = last_at + bus.silence_s + 0.0005
+                assert hand.tick(silent) == read_request(2, 0, 1)
+                hand.receive(silent + 0.02, read_reply(2, [5]), look=False)
+            assert bus.in_flight is None
+            assert hand.values("b") == {"v": (5.0, 5.0, 1)}
+            late = hand.counters("a").errors["late"]
+            assert late == (1 if scenario == "late then awaited" else 0)
+            for name in "ab":
+                counters = hand.counters(name)
+                # (unit 1 timed out before unit 2 was asked)
+                timeouts = 1 if name == "a" and answering else 0
+                assert counters.timeouts == timeouts, (name, counters.timeouts)
+                errors = {k: v for k, v in counters.errors.items() if v and k != "late"}
+                assert errors == {}, (name, errors)
+                # (an echo is skipped bytes until ``serial.local_echo`` is set, as its
+                # warning says)
+                skipped = 8 if name == "b" and scenario == "echo then answer" else 0
+                assert hand.runtimes[name].bus_skipped_bytes == skipped
+            assert bus.piece_slack_s == ARRIVAL_SLACK_S
+        finally:
+            hand.close()
+
+
+def test_a_line_byte_after_an_answer_holds_no_request_and_a_noise_byte_the_shortest_frame(
+    pty_pair: PtyPair,
+) -> None:
+    """After unit 1's answer, in the same piece: a 00 of the transceiver's direction
+    turnaround (stephane/libmodbus#14, "some (1 or 2 for now) byte containing zero value")
+    begins no frame, and unit 2's read goes a silence after the piece; an E1 of noise
+    (4-20ma/ModbusMaster#98, "Invalid Slave 0xE1") may be a unit id whose frame's rest the
+    adapter hands over at its next tick: the read waits for the rest of the shortest frame
+    (3 bytes) and the adapter's 50 ms, no longer, and goes then."""
+    for glitch, held_s in ((b"\x00", 0.0), (b"\xe1", ARRIVAL_SLACK_S)):
+        with PtyPair() as pty:
+            hand = two_units(pty)
+            try:
+                bus = hand.bus
+                assert hand.tick(100.0) == read_request(1, 0, 1)
+                hand.receive(100.02, read_reply(1, [3]) + glitch, look=False)
+                assert hand.values("a") == {"v": (3.0, 3.0, 1)}
+                free = 100.02 + bus.silence_s + (3 * bus.char_s if held_s else 0.0) + held_s
+                assert hand.tick(free - 0.0005) == b"", glitch
+                assert hand.tick(free + 0.0005) == read_request(2, 0, 1), glitch
+            finally:
+                hand.close()

@@ -521,7 +521,8 @@ class ModbusLink:
         #: MBAP frames whose length field did not match their PDU (cut by the PDU)
         self.wrong_lengths = 0
         #: the bytes received that form no frame yet begin where the last frame that
-        #: :meth:`feed` took out ended, no byte skipped between: right after a sound frame,
+        #: :meth:`feed` took out ended (in the chunk it took it out of, or an earlier one the
+        #: frame begun then goes on from), no byte skipped between: right after a sound frame,
         #: where the next frame can begin however soon after it the port handed it over (an
         #: FTDI adapter hands frames a silence apart over in one piece, AN232B-04)
         self.after_frame = False
@@ -574,6 +575,20 @@ class ModbusLink:
             line_bytes += 1
             awaited = max(awaited, self._awaited_from(buffer[line_bytes:]))
         return awaited
+
+    def after_frame_rest(self) -> int:
+        """How many bytes of the RTU frame begun right after a sound frame (:attr:`after_frame`)
+        are still to come: :meth:`awaited_bytes` once its length is told; before that (its unit
+        id alone, or with its function code), the rest of the shortest RTU frame
+        (:data:`RTU_MIN_BYTES`), unless the bytes are the line's alone (0x00 or 0xFF of a
+        direction turnaround, which begin no frame of their own); 0 when no frame begun so."""
+        if not self.after_frame:
+            return 0
+        buffer = self._buffer
+        rest = self.awaited_bytes()
+        if rest or len(buffer) >= _LENGTH_BYTES or not buffer.strip(b"".join(_LINE_BYTES)):
+            return rest
+        return RTU_MIN_BYTES - len(buffer)
 
     def _awaited_from(self, buffer: bytes) -> int:
         """How many bytes of the RTU frame that ``buffer`` begins are still to come, once its
@@ -662,7 +677,8 @@ class ModbusLink:
                 continue
             out.append(response)
             at = last_end = start + len(frame)
-        self.after_frame = start == last_end
+        # (bytes that only add to the frame begun keep telling where it began)
+        self.after_frame = start == last_end or (last_end < 0 and not start and self.after_frame)
         rest = data[start:]
         if len(rest) > MAX_FRAME_BYTES:  # an impossible candidate: give up on its start
             self.skipped_bytes += len(rest) - MAX_FRAME_BYTES
