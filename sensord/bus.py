@@ -163,7 +163,7 @@ from sensord.bus_stray import StrayFrames
 from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
-from sensord.formats.modbus import REQUEST_BYTES, ModbusLink, Response, crc16
+from sensord.formats.modbus import REQUEST_BYTES, ModbusLink, Response
 from sensord.formats.modbus_plan import split
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.modbus_state import (
@@ -232,6 +232,15 @@ STALE_CHECK_S = 1.0
 #: dead; Telegraf's modbus input reconnects after any failed gather. Here the connection is
 #: judged, not a device: it is reopened only when nothing at all comes back on it.
 SILENT_RECONNECT_REQUESTS = 5
+
+#: A device whose sound answers carried the standard CRC, low byte first, sends its answers
+#: with the CRC high byte first from this many in a row on, none with the standard CRC
+#: between: its firmware was changed, or another device took its unit id (a Marstek Venus E's
+#: firmware sends the CRC swapped, evcc-io/evcc issue 18653, and is updated over the air, its
+#: commands ``update_vns``, ``update_ems``: ViperRNMC/marstek_venus_modbus issue 208). From
+#: then on they are its answers; three spoilt frames in a row that each hold the swapped CRC
+#: by chance are one in 2**48 of such runs.
+SWAPPED_CRC_RUN = 3
 
 
 class Bus:
@@ -1456,7 +1465,7 @@ class Bus:
                     self.stray.foreign_between(response)
                 continue
             if self.stray.answers(flight, response):
-                if flight.expected.rtu and crc16(response.frame) and not self._swaps_crc(flight):
+                if response.frame is self.link.swapped_frame and not self._swaps_crc(flight):
                     # no answer: its bytes whole make a frame that ends the exchange as
                     # ``crc`` once the line has been silent after it (``_arriving``)
                     continue
@@ -1663,6 +1672,8 @@ class Bus:
         device.short.pop(expected, None)
         device.answered_reads.add(expected)
         device.sound_answers += 1
+        if frame is not self.link.swapped_frame:  # its CRC the standard one
+            device.swapped_in_row = 0
         if device.reads and expected is device.reads[0]:
             self.reads.woken(device, expected is device.second_chance)
         if device.refused_in_row:
@@ -1715,9 +1726,15 @@ class Bus:
         whose bytes hold the swapped CRC by chance (1 in 65536 of them, as many as those whose
         standard CRC holds by chance), no answer: a firmware swaps its CRC in every answer or
         in none (a Marstek Venus E, evcc-io/evcc issue 18653; a UUMotor SVD48V, libmodbus
-        issue 812)."""
+        issue 812); but :data:`SWAPPED_CRC_RUN` of them in a row, no standard CRC between, are
+        the answers of a firmware or device that swaps it now. Counted here, from the
+        link's mark (``ModbusLink.swapped_frame``), with no CRC computed again."""
         device = flight.device
-        return device.swapped_answers == device.sound_answers
+        device.swapped_in_row += 1
+        return (
+            device.swapped_answers == device.sound_answers
+            or device.swapped_in_row >= SWAPPED_CRC_RUN
+        )
 
     def _note_swapped_crc(self, device: _Device) -> bool:
         """The device's answer is whole but for its CRC, high byte first (the link takes it

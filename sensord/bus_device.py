@@ -198,6 +198,9 @@ class _Device:
         self.sound_answers = 0
         #: those of them whose CRC came high byte first (``Bus._swaps_crc``)
         self.swapped_answers = 0
+        #: the answers whole but for their CRC, high byte first, since its last sound answer
+        #: with the standard CRC (``Bus._swaps_crc``)
+        self.swapped_in_row = 0
         #: while it is down, never having answered its first read: the read of that read's first
         #: value, asked in its place at each attempt (``start_poll``); a device that answers it
         #: but not the whole read does not take a read that long (``DeviceReads._probed``)

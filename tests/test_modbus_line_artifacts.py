@@ -1498,3 +1498,36 @@ def test_a_garbled_answer_whose_crc_holds_high_byte_first_by_chance_is_crc(
         assert not [e for e in logs if e["event"] == "device sends its CRC high byte first"]
     finally:
         hand.close()
+
+
+def test_a_device_whose_answers_come_with_the_crc_swapped_from_some_on_is_read_again(
+    pty_pair: PtyPair,
+) -> None:
+    """A device whose answers carry the standard CRC, until its firmware is updated over the
+    air to one that sends it high byte first (a Marstek Venus E: evcc-io/evcc issue 18653,
+    its answer 01 03 04 00 0B 02 00 91 8A; its firmware updates itself, ``update_vns``,
+    ViperRNMC/marstek_venus_modbus issue 208), or another device takes its unit id. Its
+    first two swapped answers are spoilt frames to the bus, counted ``crc``; from the third
+    in a row on they are its answers, read, and the log says once that it sends its CRC
+    high byte first. (Before: every answer after the change was ``crc`` until sensord was
+    restarted.)"""
+    registers = [{"name": "a", "table": "holding", "address": 0x7D68, "type": "uint32"}]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=1.0, timeout_s=0.3))
+    sound = MARSTEK_ANSWER[:-2] + rtu_crc(MARSTEK_ANSWER[:-2])
+    try:
+        with capture_logs() as logs:
+            assert hand.tick(100.0) == MARSTEK_READ
+            hand.receive(100.02, sound)
+            for second in range(1, 5):
+                assert hand.tick(100.0 + second) == MARSTEK_READ
+                hand.receive(100.02 + second, MARSTEK_ANSWER, look=False)
+                hand.tick(100.03 + second)  # the line silent after it
+                assert hand.bus.in_flight is None
+        counters = hand.counters("m")
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "crc": 2}
+        assert (counters.transactions, counters.timeouts) == (3, 0)
+        assert hand.values("m") == {"a": (0x000B0200, 0x000B0200, 3)}
+        told = [e for e in logs if e["event"] == "device sends its CRC high byte first"]
+        assert len(told) == 1
+    finally:
+        hand.close()

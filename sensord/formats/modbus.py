@@ -526,6 +526,10 @@ class ModbusLink:
         #: where the next frame can begin however soon after it the port handed it over (an
         #: FTDI adapter hands frames a silence apart over in one piece, AN232B-04)
         self.after_frame = False
+        #: the last frame :meth:`feed` took out by its CRC high byte first (the reply awaited
+        #: only, :func:`crc_swapped`): the very ``frame`` of its :class:`Response`, so that
+        #: whether an answer's CRC came swapped is known without computing it again
+        self.swapped_frame: bytes | None = None
 
     def request(self, unit: int, read: Read, transaction_id: int = 0) -> bytes:
         request_class, _ = pymodbus_parts().messages[read.table]
@@ -732,6 +736,7 @@ class ModbusLink:
                     if self._check_crc(frame[:-2], int.from_bytes(frame[-2:], "big")):
                         return at, frame
                     if awaited and data.startswith(awaited, at) and crc_swapped(frame):
+                        self.swapped_frame = frame
                         return at, frame  # the reply coming, its CRC high byte first
                     if (
                         miscount
