@@ -8,6 +8,8 @@ from test_formats_nmea_receivers import stream
 
 from sensord.formats import codec_for
 from sensord.formats.base import FormatSpec
+from sensord.types import Reading
+from sensord.window import Window
 
 FIELDS = (
     "GSV.in_view_gps",
@@ -36,28 +38,42 @@ def epochs(name: str) -> dict[str, dict[str, list[float]]]:
     return by_epoch
 
 
-def test_ublox_zed_f9r_groups_of_a_signal_added_count_in_the_epoch_they_come() -> None:
+def test_ublox_zed_f9r_groups_of_a_signal_added_give_one_reading_an_epoch() -> None:
     """gpsd's capture test/daemon/ublox-zed-f9r.log (tests/fixtures/nmea/ublox_zed_f9r.nmea).
     At 23:14:17 GPS satellite 04, until then in the L1 C/A group (signal ID 1, the only one
     GPS has sent), comes in a group of signal ID 0 of its own: in view, no signal tracked
     (u-blox ZED-F9P Interface Description, GSV: signalId 0 "All signals", cno "blank when
-    not tracking"). The L1 group of 10, read as it came, is followed by that group: the
-    epoch's reading is given again, of both, 11 satellites, as gpsd's SKY of 23:14:17 has
-    them; later epochs give one reading, at the second group. At 23:14:23 GLONASS, whose
-    epochs have had two groups (L1 OF and signal ID 0's 84 and 86), sends an L2 OF group
-    (signal ID 3) of satellite 85 between them: the reading at the second group (L1 and
-    L2, 7 satellites) is given again at the third, of 9, as gpsd's SKY of 23:14:23 has
-    them. The SNR means are of the satellites with an SNR, each at its best: the new groups
-    change none."""
+    not tracking"). The L1 group of 10, read as it came, is the epoch's reading; the group
+    of signal ID 0 teaches GPS's second signal ID and gives none, and the epochs after read
+    both, 11 satellites, at their second group. At 23:14:23 GLONASS, whose epochs have had
+    two groups (L1 OF and signal ID 0's 84 and 86), sends an L2 OF group (signal ID 3) of
+    satellite 85 between them: the reading at the second group (L1 and L2, 7 satellites) is
+    the epoch's, and the next epoch's comes at the third, of 9.
+
+    One reading of a channel an epoch: a second one, over all the epoch's groups, would
+    come after the first had gone out (the short one stays given) and weigh the epoch twice
+    in a window's count, mean and minimum, its timestamps a few milliseconds apart."""
     got = epochs("ublox_zed_f9r.nmea")
     assert list(got) == [f"2314{second}.00" for second in range(15, 25)]
+    for epoch, channels in got.items():
+        assert all(len(values) == 1 for values in channels.values()), (epoch, channels)
     gps = [got[epoch]["GSV.in_view_gps"] for epoch in got]
-    assert gps == [[11.0], [11.0], [10.0, 11.0], *[[11.0]] * 7]
-    assert got["231417.00"]["GSV.snr_mean_gps"] == [28.9, 28.9]
+    assert gps == [[11.0], [11.0], [10.0], *[[11.0]] * 7]
     glonass = [got[epoch]["GSV.in_view_glonass"] for epoch in got]
-    assert glonass == [*[[9.0]] * 8, [7.0, 9.0], [9.0]]
+    assert glonass == [*[[9.0]] * 8, [7.0], [9.0]]
     # gpsd's 23:14:23: 68 at 33, 69 at 28, 70 at 25, 78 at 29, 79 at 25, 80 at 28, 85 at 37
-    assert got["231423.00"]["GSV.snr_mean_glonass"] == [205 / 7, 205 / 7]
+    # (84 and 86, of signal ID 0, without SNR): the reading at the L2 OF group has them all
+    assert got["231423.00"]["GSV.snr_mean_glonass"] == [205 / 7]
+    # a window over the ten epochs holds ten readings, one an epoch
+    window = Window(100)
+    at = 0.0
+    for epoch in got:
+        at += 1.0
+        for value in got[epoch]["GSV.in_view_gps"]:
+            list(window.process([Reading("zed", "GSV.in_view_gps", value, at, at)]))
+    last = window.last
+    assert last is not None
+    assert (last.count, last.min, last.mean) == (10, 10.0, 10.9)
 
 
 def test_quectel_eg25g_glonass_entry_without_number_is_no_satellite_as_gpsd_reads_it() -> None:

@@ -668,8 +668,9 @@ def test_an_lc79d_opened_at_its_l5_group_whose_next_3_3_is_lost_reads_no_l5_grou
     epoch, and the L5 group's reading alone would be of 3 satellites of the epoch's 7 (gpsd,
     which reads all of an epoch's satellites, never reports the L5 group's 3). The epoch
     gives none; the next epoch's ``3,1`` cuts the group (one loss, counted once), and the
-    epochs after give 7 satellites at 49 dB-Hz at most: at the ``3,3`` and again at the L5
-    group (most groups an epoch learnt to be two), then once an epoch at the L5 group."""
+    epochs after give 7 satellites at 49 dB-Hz at most, one reading an epoch: at the ``3,3``
+    (the L5 group after it, past the most, makes the most groups an epoch two), then at the
+    L5 group."""
     l5_group = nmea("GPGSV,1,1,03,06,,,40,09,,,27,30,,,39,8").rstrip(b"\r\n")
     lines = [line for line in stream("quectel_lc79d.nmea").split(b"\r\n") if line]
     epochs = []
@@ -696,9 +697,9 @@ def test_an_lc79d_opened_at_its_l5_group_whose_next_3_3_is_lost_reads_no_l5_grou
             continue
         got += [value for channel, value in readings if channel == "GSV.in_view_gps"]
     assert errors == ["truncated" if loss == "unseen" else "checksum"]
-    # the L5 group read first is as sent (3); the epoch that lost its 3,3 gives none; the
-    # next gives two readings of its 7, then each of the three epochs after one
-    assert got == [3.0, 7.0, 7.0, 7.0, 7.0, 7.0]
+    # the L5 group read first is as sent (3); the epoch that lost its 3,3 gives none; each
+    # of the four epochs after gives one reading of its 7
+    assert got == [3.0, 7.0, 7.0, 7.0, 7.0]
 
 
 #: The LC79D's GPS sentences at 11:50:33 (gpsd's capture test/daemon/quectelLC79D.log,

@@ -284,9 +284,9 @@ def _gsv_shaped(frame: bytes) -> bool:
 #: GSV groups waiting for their next sentence, at most: one per talker and signal of a
 #: receiver (seven constellations of up to a few signals each), with room to spare.
 _PENDING_GROUPS = 32
-#: A satellite a GSV group lists: its constellation (None: unknown), its SNR (None: not
-#: tracked) and its number field.
-_Satellite = tuple[str | None, float | None, str]
+#: A satellite a GSV group lists: its constellation (None: unknown) and its SNR (None: not
+#: tracked).
+_Satellite = tuple[str | None, float | None]
 #: A GSV group under way (see :class:`SatelliteGroups`): its sentences, the next sentence's
 #: number, its satellites so far (None: none to give, a sentence of it lost), their number
 #: fields when it is read with the epoch's other groups (its talker's groups carry several
@@ -303,7 +303,7 @@ def _kinds(own: str | None, seen: list[_Satellite]) -> list[str | None]:
     satellite of any constellation."""
     if own is not None and own != "gps":
         return [own]
-    kinds = list(dict.fromkeys(c for c, _, _ in seen))
+    kinds = list(dict.fromkeys(c for c, _ in seen))
     if own is not None and all(c in (None, SBAS) for c in kinds):
         kinds.insert(0, own)  # none listed, or SBAS only: GPS's group, none in view
     return kinds
@@ -343,8 +343,7 @@ def _short_of_most(
 #: A GSV group's talker and signal ID.
 _Key = tuple[str, str]
 #: A group of an epoch (see :attr:`SatelliteGroups._groups`): its talker and signal ID, its
-#: satellites, and their number fields as its pending group collected them (a group read
-#: alone collects none).
+#: satellites and their number fields.
 _Group = tuple[_Key, list[_Satellite], list[str]]
 #: In :attr:`SatelliteGroups.epoch`: the GSV sentences lost (their constellations unknown)
 #: since the last frame of another kind (or the stream's start); absent, none.
@@ -358,25 +357,15 @@ _UNFRAMED = "-"
 #: :meth:`SatelliteGroups._hold`): the frame of another kind that ends the epoch gives its
 #: readings.
 _HELD = "+"
-#: In :attr:`SatelliteGroups.epoch` while a talker's group of one signal ID, read as it came,
-#: is kept for a group of another signal ID of the talker after it in the epoch (see
-#: :meth:`SatelliteGroups._epoch_readings`): the frame of another kind that ends the epoch
-#: lets it go.
-_ALONE = "="
 #: A talker's first group held (see :meth:`SatelliteGroups._hold`): its key, its satellites,
 #: their number fields, and its readings by constellation, as a group of one signal gives them.
 _Held = tuple[_Key, list[_Satellite], list[str], dict[str, list[tuple[str, float]]]]
 #: The satellites of the group before the one that teaches its talker's second signal ID, in
 #: the teaching group's epoch (see :meth:`SatelliteGroups._epoch_readings`), when that group
 #: came before the stream's first frame of another kind and the teaching one after: its
-#: readings were given, and it may be of the epoch before (else :data:`_UNKNOWN` stands for
-#: it). Never filled.
+#: readings were given, and it may be of the epoch before (else an empty list of its own
+#: stands for it). Never filled.
 _GIVEN: list[_Satellite] = []
-#: The satellites of a group of an epoch whose satellites are not known by number (the group
-#: that taught its talker's several signal IDs within it, or the group before the one that
-#: taught its talker's second signal ID, its readings given): a reading over the epoch's
-#: groups would leave them out. Never filled.
-_UNKNOWN: list[_Satellite] = []
 
 
 class SatelliteGroups:
@@ -384,8 +373,7 @@ class SatelliteGroups:
     collected in order, and only a complete group gives readings, on its last sentence
     (``in_view_<constellation>``, and ``snr_mean_...``/``snr_max_...`` over the satellites
     with an SNR), one reading of a constellation an epoch when it has a group per signal
-    (below), a second one when the epoch's groups outgrow those the reading was of. The
-    sentences before the last give none (ignored frames).
+    (below). The sentences before the last give none (ignored frames).
 
     A group is its talker's constellation's. A talker that names none (``GN``, which some
     receivers send for GLONASS alone; Quectel's ``PQ``) and GPS's ``GP``, whose groups carry
@@ -484,15 +472,14 @@ class SatelliteGroups:
       groups one of them had ``n``: the readings come at their group again, not at each
       epoch's end, and a sentence lost after that group costs them nothing; the first epoch
       in which the band is back gives the reading at its group ``n``, without the groups
-      after it (the band's, when the receiver sends it last), and raises ``n``;
-    * and again at each group past the ``n``-th, of all the epoch's groups so far, ``n``
-      raised to their number: a signal the receiver adds (gpsd's capture
-      ublox-zed-f9r.log: an L2 OF group of GLONASS satellite 85 at 23:14:23, between the
-      L1 OF group and the group of signal ID 0, u-blox's satellites in view without a
-      signal tracked) would otherwise leave the epoch with a reading short of the groups
-      after it (7 GLONASS satellites of 9), while gpsd's SKY of the epoch lists them all.
-      Not in a stream of GSV alone, whose epochs only the groups' keys tell apart, nor
-      after a group whose satellites are not known by number (:data:`_UNKNOWN`).
+      after it (the band's, when the receiver sends it last), and raises ``n``.
+
+    A constellation's reading is given once an epoch. A group past the ``n``-th raises ``n``
+    for the epochs after and gives none: the epoch's reading has gone out, and a second one
+    over all its groups (gpsd's capture ublox-zed-f9r.log: an L2 OF group of GLONASS
+    satellite 85 at 23:14:23 between the L1 OF group and the group of signal ID 0, 7
+    satellites at the second group, 9 over the three) would count the epoch twice in a
+    window's count, mean and minimum, the short reading still among them.
 
     No reading comes at the ``n``-th group while a group of its talker with another signal ID,
     begun in the epoch, waits for a sentence (:meth:`_waits`): that group lost its end, and
@@ -516,11 +503,7 @@ class SatelliteGroups:
     lost a sentence, at its end.
 
     The group that teaches a talker's second signal ID is its epoch's second and gives no
-    reading (the first gave its own), unless the talker's group before it in the epoch was
-    read as it came after the stream's first frame of another kind (:attr:`_alone`): the
-    epoch's reading is then given again, of both groups (gpsd's capture
-    ublox-zed-f9r.log: GPS satellite 04 leaves the L1 C/A group for a group of signal ID 0
-    at 23:14:17, 11 satellites in view, not the L1 group's 10); but when the
+    reading (the first gave its own), nor does a group past the ``n``-th; but when the
     talker's groups before it came before the stream's first frame of another kind (read,
     or rejected with its sentence type readable: a GGA whose checksum fails), and it
     after, and the talker's group of that first signal ID comes after it in the same epoch,
@@ -549,9 +532,8 @@ class SatelliteGroups:
     epoch then short of it, with its L5 group alone (2 satellites of 10); one lost while the
     epoch was short of its groups is that epoch's only (the group it is short of may be the
     one that lost it). A talker whose groups carry one signal ID has each group read as it
-    comes once one of its epochs has ended whole, the decoder's frames of another kind
-    calling :meth:`close` for it only when its groups carry a signal ID (to let go of its
-    group kept in :attr:`_alone`): one call an epoch.
+    comes, the decoder's frames of another kind never calling :meth:`close` for it, once one
+    of its epochs has ended whole.
 
     A talker's first group with a signal ID after the stream's first frame of another kind
     cannot tell whether groups of other signal IDs follow in its epoch (:meth:`_hold`): it is
@@ -571,7 +553,6 @@ class SatelliteGroups:
     receiver whose GSV are the epoch's last (a Quectel EG25-G) is the next epoch's first."""
 
     __slots__ = (
-        "_alone",
         "_anonymous",
         "_begun",
         "_begun_unframed",
@@ -684,11 +665,6 @@ class SatelliteGroups:
         #: or a group under way at the frame: the groups of their other signals may be
         #: missing): their next group is held as a talker's first is.
         self._undecided: set[str] = set()
-        #: Talker -> its last group, of the one signal ID its groups have carried (not
-        #: empty), read as it came in the epoch under way: a group of another signal ID of
-        #: the talker after it in the epoch reads with it (:meth:`_epoch_readings`). Emptied
-        #: at the epoch's end (:meth:`close`); at most :data:`_PENDING_GROUPS`.
-        self._alone: dict[str, _Group] = {}
         #: The groups under way at the last frame of another kind (:meth:`close`), each as
         #: :attr:`_pending` held it then: groups of an epoch before, which lost a sentence
         #: (see :meth:`_waits`).
@@ -737,7 +713,6 @@ class SatelliteGroups:
                 (
                     own or _in_view_kind(fields[at - 3], talker),
                     (number(fields[at]) or None) if fields[at] else None,
-                    fields[at - 3],
                 )
                 for at in range(7, ends, 4)
                 # an entry without a number, or numbered 0, is no satellite (gpsd skips it)
@@ -831,13 +806,6 @@ class SatelliteGroups:
             own = own or _TALKER_CONSTELLATION.get(talker)
             if numbers is None and taught != _SEVERAL:
                 readings += self._readings(own, group, in_view)
-                if (
-                    signal
-                    and _UNFRAMED not in self.epoch
-                    and (len(self._alone) < _PENDING_GROUPS or talker in self._alone)
-                ):
-                    self._alone[talker] = (key, group, [])
-                    self.epoch[_ALONE] = 0
             elif self._first and self._first.get(talker) == key:
                 assert numbers is not None
                 self._hold(key, own, group, numbers, in_view)
@@ -1192,11 +1160,11 @@ class SatelliteGroups:
                 assert constellation is not None  # the channels name constellations only
                 key, numbers, taught = merged
                 if numbers is None:  # the group that taught them: a place in its epoch only
-                    readings += self._epoch_readings(constellation, (key, _UNKNOWN, []), None, True)
+                    readings += self._epoch_readings(constellation, (key, [], []), None, True)
                 else:
                     readings += self._epoch_readings(constellation, (key, seen, numbers), taught)
                 continue
-            mine = [snr for c, snr, _ in seen if c == constellation]
+            mine = [snr for c, snr in seen if c == constellation]
             snrs = [snr for snr in mine if snr is not None]
             stats = {"in_view": float(in_view if len(kinds) == 1 else len(mine))}
             if snrs:
@@ -1227,15 +1195,7 @@ class SatelliteGroups:
                 self._groups[constellation] = [(held[0], held[1], held[2]), group]
                 self._read_at_end.add(constellation)
             else:
-                alone = self._alone.get(key[0]) if self._alone else None
-                if alone is not None and alone[0] == (key[0], taught):
-                    # the talker's group before it in the epoch, read alone: the epoch's
-                    # reading again, over both
-                    both = [alone, group]
-                    self._groups[constellation] = both
-                    epoch[constellation] = epoch.get(_LOST, 0)
-                    return self._merged(constellation, both)
-                before = _GIVEN if key[0] in self._begun_unframed else _UNKNOWN
+                before = _GIVEN if key[0] in self._begun_unframed else []
                 self._groups[constellation] = [((key[0], taught), before, []), group]
             epoch[constellation] = epoch.get(_LOST, 0)  # its most groups
             return []
@@ -1266,14 +1226,6 @@ class SatelliteGroups:
                     readings += self._merged(constellation, groups)
             else:
                 self._most[constellation] = len(groups)
-                if not (
-                    withheld
-                    or _UNFRAMED in epoch
-                    or constellation in self._read_at_end
-                    or any(seen is _UNKNOWN or seen is _GIVEN for _, seen, _ in groups)
-                ):
-                    # a group past the most: the epoch's reading again, over all its groups
-                    readings += self._merged(constellation, groups)
         return readings
 
     def _waits(self, key: _Key) -> bool:
@@ -1298,8 +1250,8 @@ class SatelliteGroups:
         """The readings of ``constellation`` over its ``groups`` of an epoch: its distinct
         satellite numbers, each with its best SNR."""
         best: dict[str, float | None] = {}
-        for _, seen, _ in groups:
-            for c, snr, text in seen:
+        for _, seen, numbers in groups:
+            for (c, snr), text in zip(seen, numbers, strict=True):
                 if c != constellation:
                     continue
                 satellite = text.lstrip("0")
@@ -1354,8 +1306,6 @@ class SatelliteGroups:
             self._undecided.update(self._first)  # a first group under way: the same
         self._held.clear()
         self._read_at_end.clear()
-        if self._alone:
-            self._alone.clear()
         if self._pending or self._unended:
             self._unended = list(self._pending.values())
         if _UNFRAMED in self.epoch:  # the stream's first frame of another kind
