@@ -268,8 +268,9 @@ def counterparts() -> dict[str, Counterpart]:
 
 #: sensord field -> why its readings differ from gpsd's in gpsd 3.27.5's captures: where the
 #: standard's text (as receiver manuals quote it) has sensord read the sentence as written and
-#: gpsd publish a value of its own making. ``--compare`` prints it beside
-#: the field's totals.
+#: gpsd publish a value of its own making, but for some GSV fields (a signal a ZED-F9R adds
+#: in mid-stream), a difference of sensord's. ``--compare`` prints it beside the field's
+#: totals.
 WHY_DIFFERENT = {
     "GSA.fix_mode": "GSA's own mode field (1 no fix, 2 2D, 3 3D); gpsd's TPV mode is its own, "
     "3D from a GGA with an altitude and 4 satellites or more, no fix from one with fewer than 3",
@@ -309,7 +310,10 @@ for constellation in GNSSID:
             "gpsd starting some captures with a sky of no satellite; gpsd's sky cleared within "
             "st-teseo-liv4f.log's last epoch, short of its E5a group's satellites; gpsd reading "
             "a GSV entry without satellite number one field on (quectel-eg25-g.log 19:15:32.98: "
-            "the elevation as a number, the signal ID as an SNR, a satellite at 1 dB-Hz)"
+            "the elevation as a number, the signal ID as an SNR, a satellite at 1 dB-Hz); "
+            "a signal ublox-zed-f9r.log adds in mid-stream (GPS 04 under signal ID 0 at "
+            "23:14:17, GLONASS 85 on L2 OF at 23:14:23): sensord's one reading of the epoch "
+            "comes at the groups its epochs have had, the new group counted from the next"
         )
     WHY_DIFFERENT[f"GSA.used_{constellation}"] = (
         "gpsd marks a satellite used only if the epoch's GSV lists it with an SNR above 0; "
