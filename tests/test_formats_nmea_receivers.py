@@ -702,6 +702,52 @@ def test_an_lc79d_opened_at_its_l5_group_whose_next_3_3_is_lost_reads_no_l5_grou
     assert got == [3.0, 7.0, 7.0, 7.0, 7.0]
 
 
+def test_a_zed_f9r_epoch_whose_last_beidou_group_lost_its_end_reads_no_beidou_short_of_it() -> None:
+    """gpsd's capture test/daemon/ublox-zed-f9r.log (tests/fixtures/nmea/ublox_zed_f9r.nmea):
+    BeiDou sends B1I (signal ID 1, 8 satellites), B2a (signal ID B, the fixture's ``B``) and
+    its group of signal ID 0 (6 satellites in view, none tracked), 14 satellites, last of the
+    epoch's GSV. At 23:14:17 the ``2,2`` of the signal-0 group is lost without a trace (bytes
+    lost on the line), its ``2,1`` waiting when the GST ends the epoch: the epoch is short
+    of that group's satellites and gives no BeiDou reading, not the 8 of B1I and B2a. At
+    23:14:18 (no B2a group that epoch) the signal-0 group's ``2,1`` cuts the one of 23:14:17
+    (the loss counted, truncated) and begins that epoch's own group, not another epoch: no
+    reading of its 6 alone; the epoch lost a sentence and is short of B2a, and gives none.
+    Each epoch after reads 14."""
+    lines = [line for line in stream("ublox_zed_f9r.nmea").split(b"\r\n") if line]
+    lost = next(
+        at
+        for at, line in enumerate(lines)
+        if line.startswith(b"$GBGSV,2,2,")
+        and b",0*" in line
+        and at > lines.index(next(line for line in lines if line.startswith(b"$GNRMC,231417")))
+    )
+    del lines[lost]
+    fields = ("GSV.in_view_beidou", "GSV.in_view_gps")
+    spec = FormatSpec("nmea", tuple((f, f) for f in fields))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    by_epoch: dict[str, list[float]] = {}
+    errors: list[str] = []
+    epoch = ""
+    for line in lines:
+        if line.startswith(b"$GNRMC"):
+            epoch = line.split(b",")[1].decode()[4:6]
+            by_epoch[epoch] = []
+        try:
+            readings = parse(line)
+        except ParseError as exc:
+            errors.append(exc.reason)
+            continue
+        by_epoch[epoch] += [value for channel, value in readings if channel == fields[0]]
+    assert errors == ["truncated"]
+    assert by_epoch == {
+        "15": [14.0],
+        "16": [14.0],
+        "17": [],
+        "18": [],
+        **{f"{second}": [14.0] for second in range(19, 25)},
+    }
+
+
 #: The LC79D's GPS sentences at 11:50:33 (gpsd's capture test/daemon/quectelLC79D.log,
 #: tests/fixtures/nmea/quectel_lc79d.nmea): its ``3,1``/``3,2`` without signal ID, its
 #: ``3,3`` with the L5 entries of 06, 09 and 30 and signal ID 8, the GGA that ends its

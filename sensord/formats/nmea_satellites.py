@@ -483,7 +483,12 @@ class SatelliteGroups:
 
     No reading comes at the ``n``-th group while a group of its talker with another signal ID,
     begun in the epoch, waits for a sentence (:meth:`_waits`): that group lost its end, and
-    the reading would be short of its satellites.
+    the reading would be short of its satellites; nor at the epoch's end (:meth:`close`) for
+    an epoch short of its most groups while a group of its talker begun in it waits (gpsd's
+    capture ublox-zed-f9r.log with the ``2,2`` of BeiDou's signal-0 group, the epoch's last,
+    lost: 8 satellites of 14). The group of that key that cuts it in the next epoch is that
+    epoch's own (:meth:`_unended_group`), not the start of another: its satellites alone
+    would be a reading short of the epoch's other groups (6 of 14).
 
     A group that teaches its talker's several signal IDs within it (a sentence with a signal
     ID continues it, :meth:`_continued`: a Quectel LC79D's ``$GPGSV,3,1,10`` and ``3,2``
@@ -790,7 +795,7 @@ class SatelliteGroups:
                 fields[at - 3] for at in range(7, ends, 4) if fields[at - 3].lstrip("0")
             ]
         readings = released
-        if number_ == 1 and pending is not None:
+        if number_ == 1 and pending is not None and not self._unended_group(pending):
             self._lost_group(key, 1)  # the group it cuts, with the loss counted below
         if number_ < total:
             if len(self._pending) >= _PENDING_GROUPS:  # the oldest is cut: counted when it ends
@@ -1246,6 +1251,13 @@ class SatelliteGroups:
             for other, group in self._pending.items()
         )
 
+    def _unended_group(self, pending: _Pending) -> bool:
+        """Whether ``pending`` is one of :attr:`_unended`: a group of an epoch before, a frame
+        of another kind since, whose lost end is that epoch's (the group of its key that cuts
+        it is the epoch's own, not the next epoch's)."""
+        unended = self._unended
+        return bool(unended) and any(pending is u for u in unended)
+
     def _merged(self, constellation: str, groups: list[_Group]) -> list[tuple[str, float]]:
         """The readings of ``constellation`` over its ``groups`` of an epoch: its distinct
         satellite numbers, each with its best SNR."""
@@ -1289,8 +1301,17 @@ class SatelliteGroups:
         groups of than their most (see the class)."""
         readings: list[tuple[str, float]] = []
         before = self._unframed_epochs if _UNFRAMED in self.epoch else None
+        # the talkers with a group begun in the epoch that waits for a sentence: it lost its
+        # end, and their constellations' groups are short of its satellites (see _waits)
+        waiting = (
+            {key[0] for key, group in self._pending.items() if not self._unended_group(group)}
+            if self._pending and before is None
+            else None
+        )
         for constellation, groups in self._groups.items():
             if constellation not in self.epoch:
+                continue
+            if waiting and any(key[0] in waiting for key, _, _ in groups):
                 continue
             joined = None
             if before and constellation in before:
