@@ -524,7 +524,7 @@ class Dialogue:
         #: went unanswered with no byte from the device meanwhile (None: not on this connect):
         #: while no byte comes after it, each set-up write is written once (``_tries``)
         self._bytes_at_ask = 0
-        self._asked_at = 0.0
+        self._query_at = 0.0
         self._silent_at: int | None = None
         self._differs: int | None = None
         self._unknown: int | None = None
@@ -1068,7 +1068,7 @@ class Dialogue:
             "the device answers nothing: set-up commands are written once each until it sends",
             port=self._config.port,
             command=self._setup[index][0],
-            silent_for_s=round(now - self._asked_at, 3),
+            silent_for_s=round(now - self._query_at, 3),
             rest=[name for name, _, _ in self._setup[index + 1 :]],
             hint=ANSWERS_NOTHING_HINT,
             suppressed=held,
@@ -1252,9 +1252,9 @@ class Dialogue:
 
             self._bytes_at_write = self._port.bytes_read
             if asking:
-                self._bytes_at_ask, self._asked_at = self._bytes_at_write, now
-                if self._unasked is not None:  # the query counts as the last request written
-                    self._unasked.asked_at = now
+                # a reply answers the query, never a data frame: it is no poll request
+                # (``UnaskedFrames.asked_at``), which a frame would be owed
+                self._bytes_at_ask, self._query_at = self._bytes_at_write, now
             self._answering_at_write = (
                 self._port.framer.frames != self._frames_at_open and self._port.state != "stale"
             )

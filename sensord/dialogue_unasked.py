@@ -225,9 +225,10 @@ class UnaskedFrames:
         #: interval ended
         self._unasked = 0
         self._unasked_at = -math.inf
-        #: when the last request was written (-inf: none since the last set-up run began; a
-        #: query of a setting the set-up writes counts, ``Dialogue._send_setup``), and a
-        #: frame came unasked since (``frames_came``)
+        #: when the last poll request was written (-inf: none since the last set-up run
+        #: began; a set-up query of a stored setting is none: its reply answers it, never a
+        #: data frame, so it is owed no frame), and a frame came unasked since
+        #: (``frames_came``)
         self.asked_at = -math.inf
         self._unasked_frame = False
         #: when the polls were written whose answers had not come when the last interval

@@ -1316,6 +1316,67 @@ def test_an_sds011_in_query_mode_that_reports_unasked_is_put_back_in_query_mode(
     assert "frames came between two polls, twice running" in line["why"]
 
 
+class OffSds011(PresetDevice):
+    """An SDS011 whose supply is cut: it answers nothing (its flash keeps its settings)."""
+
+    def receive(self, data: bytes) -> list[bytes | None]:
+        return []
+
+
+@pytest.mark.parametrize("before", ["open", "reconnect", "stale re-run"])
+def test_an_sds011_whose_settings_query_was_answered_owes_its_polls_no_frame(before: str) -> None:
+    """An SDS011 left in query mode by its flash, polled every second: each set-up run asks
+    it for its reporting mode, and it answers the query with its ``AA C5`` reply (the Laser
+    Dust Sensor Control Protocol V1.3 answers every command so; in query mode a data frame
+    comes only in answer to ``query``), so the query is owed no frame, and each poll is
+    answered by a frame of its own. Set up at the open, again at a reconnect, or again once
+    it answers after a stale spell, then switched to active reporting by another program on
+    the line (a frame a second, between the polls), its first streamed frame is one sent
+    unasked: ``query_mode`` is written again at the end of the second poll interval that
+    holds one, two streamed frames after the switch. (Taken for a late reply to the query,
+    the first one held the re-run back a poll interval, and a third frame streamed.)"""
+    clock = Clock()
+    flash = {"reporting_mode": 1}
+    ask_mode = command_bytes("sds011", "query_mode")[:3]  # the query and the command
+    query = command_bytes("sds011", "query")
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sds011_on(pair, clock, ["query_mode"], {"command": "query", "interval_s": 1.0})
+        sds = Sds011(pair, clock)
+        sds.device = PresetDevice("sds011", flash)
+        sds.run(rt, clock.now + 5.0)
+        if before == "reconnect":
+            rt.disconnect("unplugged")
+            clock.now += 2.0
+            assert rt.try_open()
+            sds.run(rt, clock.now + 5.0)
+        elif before == "stale re-run":
+            sds.device = OffSds011("sds011", flash)
+            sds.run(rt, clock.now + 20.0)
+            assert rt.state == "stale"
+            sds.device = PresetDevice("sds011", flash)  # powered again, in query mode
+            sds.run(rt, clock.now + 8.0)
+            assert rt.state == "up"
+            assert rt.dialogue is not None  # past the wait after its re-runs
+            sds.run(rt, rt.dialogue.rerun_at + 1.0)
+        assert rt.setup_reruns == (2 if before == "stale re-run" else 0)
+        last_query = max(at for at, w in sds.written if w.startswith(ask_mode))
+        assert len([at for at, w in sds.written if w == query and at > last_query]) >= 4
+        switched = clock.now
+        sds.device.receive(command_bytes("sds011", "active_mode"))  # the other program's
+        sds.next_frame_at = switched + 0.5
+        sds.run(rt, switched + 6.0)
+        assert rt.state == "up"
+        rt.stop()
+    [again, taken] = [at for at, w in sds.written if w.startswith(ask_mode) and at > switched]
+    assert taken > again
+    streamed = list(itertools.takewhile(lambda at: at < again, itertools.count(switched + 0.5)))
+    assert len(streamed) == 2
+    assert rt.setup_reruns == (3 if before == "stale re-run" else 1)
+    assert rt.framer.frames == sds.sent
+    line = [e for e in logs if e["event"] == RERUN][-1]
+    assert line["why"].endswith("it sends unasked")
+
+
 def test_an_sds011_whose_answers_come_a_second_after_its_queries_is_not_set_up_again() -> None:
     """An SDS011 in query mode answers a query "about a second" after it (timorme/sds011lib,
     docs/understanding.md: "it typically takes about a second for the device to write a
