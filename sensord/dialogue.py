@@ -492,6 +492,9 @@ class Dialogue:
         self.next_poll_at: float | None = None
         #: a poll request was written and no frame came since
         self.awaiting_response = False
+        #: where in the bytes the last ``take_replies`` returned its first reply was taken
+        #: out (None: it took none): the sensor tells a cut line's end before it
+        self.reply_at: int | None = None
         #: the poll requests, written in turn, and the index of the next one
         self._poll_requests = config.poll_requests() if config.poll is not None else (b"",)
         self._poll_turn = 0
@@ -908,6 +911,7 @@ class Dialogue:
         acks = self._acks
         assert acks is not None
         rest, found = acks.feed(chunk)
+        self.reply_at = acks.reply_at
         index = self._setup_sent - 1
         for command, ok in found:
             # a query's reply tells the setting in force: the command's, which needs no

@@ -1243,10 +1243,15 @@ class SensorRuntime:
             self._byte_at = now
             if self.take_replies is not None:  # a set-up command's reply is awaited
                 rest = self.take_replies(chunk)
-                if len(rest) != len(chunk):
+                dialogue = self.dialogue
+                at = None if dialogue is None else dialogue.reply_at
+                if at is not None:
                     # a reply to the command written at the open: what follows it is no
                     # tail of a line or frame the open cut (a CozIR's first reading came
-                    # after its acknowledgement, and was dropped as one)
+                    # after its acknowledgement, and was dropped as one); what came before
+                    # it in the chunk may be the end of a cut line
+                    if self._after_open and at:
+                        rest = self._first.before_reply(rest, at, now, self._port_opened_at)
                     self._after_open = self._frames_after_open = False
                     self._first.replied()
                 chunk = rest

@@ -7,7 +7,8 @@ dropped when its first bytes come within :data:`CUT_LINE_S` of the open (``line`
 framer, a rejected candidate in the first bytes then is counted as skipped bytes as far as a
 frame's tail may reach (``FrameFramer.lenient``), and of an NMEA framer the first sentence then
 is dropped when it carries no checksum (``NmeaFramer.cut_first``) (``frame``). A reply to a
-set-up command written at the open ends all of it (``replied``): what follows it is no tail.
+set-up command written at the open ends all of it (``replied``): what follows it is no tail,
+while the bytes before it in its chunk are still checked as the first line's (``before_reply``).
 
 The sensor keeps its own two flags, tested once per chunk (``SensorRuntime._after_open``,
 ``_frames_after_open``): set by ``opened`` and cleared by what ``line`` returns, ``frame`` and
@@ -116,6 +117,15 @@ class FirstBytes:
         if self._cut_tail:  # a cut line's bytes before the reply: skipped
             self._framer.skipped_bytes += len(self._cut_tail)
         self._cut_tail = None
+
+    def before_reply(self, data: bytes, at: int, now: float, opened_at: float) -> bytes:
+        """``data``, the bytes of a chunk without the reply to the command written at the
+        open, which was taken out ``at`` bytes into them, without the first line's bytes
+        before it when they are a cut line's (``line``): a cut line's tail whose terminator
+        came in the chunk of the reply is skipped as when the two come in chunks of their
+        own, not read as a line (`` 00398`` of a CozIR's `` Z 00412 z 00398``)."""
+        head, _ = self.line(data[:at], now, opened_at)
+        return head + data[at:]
 
     def line(self, chunk: bytes, now: float, opened_at: float) -> tuple[bytes, bool]:
         """``chunk`` without the bytes of a line that began before the port opened at

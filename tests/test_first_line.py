@@ -313,10 +313,10 @@ def test_a_cut_line_held_when_the_set_up_reply_comes_is_counted_as_skipped(
     """A streaming CozIR whose port opened in the middle of a line: its tail comes within
     CUT_LINE_S of the open without its terminator (held as a cut line's), and the
     terminator comes with the reply to the set-up command written at the open, in one
-    chunk (an FTDI adapter hands over what it received every 16 ms by default). The reply
-    ends the first line's check, and the tail's bytes held until then are counted as
-    skipped (the terminator after them is an empty line, which the framer passes over), and
-    the next line is read."""
+    chunk (an FTDI adapter hands over what it received every 16 ms by default). The
+    terminator before the reply ends the cut line: its bytes and the terminator are
+    counted as skipped, as without a reply, the reply ends the first line's check, and the
+    next line is read."""
     clock = Clock()
     with sensor(pair, clock, COZIR) as runtime:
         runtime.tick(clock.now)  # K 1 written at the open (connect_delay_s 0)
@@ -331,4 +331,35 @@ def test_a_cut_line_held_when_the_set_up_reply_comes_is_counted_as_skipped(
         assert values(runtime) == {"co2_ppm": (1, 4150.0, 4150.0)}
         assert runtime.setup_ack_errors == {"missing": 0, "wrong": 0}
         assert sum(runtime.parse_errors.values()) == 0
-        assert runtime.framer.skipped_bytes == len(tail)
+        assert runtime.framer.skipped_bytes == len(tail) + 2
+
+
+@pytest.mark.parametrize("reply_at", [0, 3], ids=["reply whole", "reply begun"])
+@pytest.mark.parametrize("tail", [b" 00398", b"412 z 00398", b"Z 00412 z 00398"])
+def test_a_cut_line_ended_in_the_chunk_of_the_set_up_reply_is_skipped_not_read(
+    pair: PtyPair, tail: bytes, reply_at: int
+) -> None:
+    """A streaming CozIR whose port opened in the middle of `` Z 00412 z 00398``: the
+    line's tail, its terminator and the reply to the set-up command written at the open
+    come within CUT_LINE_S of the open in one chunk (an FTDI adapter hands over what it
+    received every 16 ms by default). The tail is a cut line's, as when it comes in a
+    chunk of its own: skipped with its terminator, neither a line that fails the pattern
+    (a ``syntax`` error of a healthy device) nor one read (``Z 00412 z 00398`` cut before
+    its first byte still matches), and the next line is read. So too when the chunk holds
+    only the reply's first bytes (`` K``, held back until the next chunk tells whether they
+    begin it)."""
+    clock = Clock()
+    with sensor(pair, clock, COZIR) as runtime:
+        runtime.tick(clock.now)  # K 1 written at the open (connect_delay_s 0)
+        clock.now += 0.002
+        reply = b" K 00001\r\n"
+        send(runtime, pair, tail + b"\r\n" + reply[: reply_at or len(reply)])
+        if reply_at:
+            clock.now += 0.016
+            send(runtime, pair, reply[reply_at:])
+        clock.now += 0.5
+        send(runtime, pair, b" Z 00415 z 00401\r\n")
+        assert values(runtime) == {"co2_ppm": (1, 4150.0, 4150.0)}
+        assert runtime.setup_ack_errors == {"missing": 0, "wrong": 0}
+        assert sum(runtime.parse_errors.values()) == 0
+        assert runtime.framer.skipped_bytes == len(tail) + 2

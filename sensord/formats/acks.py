@@ -69,7 +69,7 @@ class AckWatch:
     same start bytes are matched in that order.
     """
 
-    __slots__ = ("_checks", "_held", "pending")
+    __slots__ = ("_checks", "_held", "pending", "reply_at")
 
     def __init__(self, expected: Sequence[tuple[str, Ack | Sequence[Ack]]]) -> None:
         #: ``(command, its replies)`` whose reply has not come yet
@@ -81,12 +81,16 @@ class AckWatch:
             ack: frame_check(ack.layout) for _, acks in self.pending for ack in acks
         }
         self._held = b""
+        #: where in the bytes the last ``feed`` returned its first reply was taken out (None:
+        #: it found none): the bytes before it came before the reply
+        self.reply_at: int | None = None
 
     def feed(self, chunk: bytes) -> tuple[bytes, list[tuple[str, bool]]]:
         """The bytes of ``chunk`` that are no reply (for the framer), and ``(command, ok)`` for
         every reply found, ``ok`` False for a wrong acknowledgement."""
         data = self._held + chunk
         self._held = b""
+        self.reply_at = None
         out = bytearray()
         found: list[tuple[str, bool]] = []
         pos = 0
@@ -112,6 +116,8 @@ class AckWatch:
                 pos = at + 1
                 continue
             out += data[pos:at]
+            if self.reply_at is None:
+                self.reply_at = len(out)
             pos = at + ack.length
             del pending[which]
             found.append((command, ack.acknowledges(candidate)))
