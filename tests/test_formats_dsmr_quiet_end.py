@@ -38,7 +38,12 @@ from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
 from test_formats_dsmr_short_codes import ACE3000
 
 from sensord.config import parse_config
-from sensord.formats.blocks import QUIET_SLACK_S, BlockFramer, quiet_after_end_s
+from sensord.formats.blocks import (
+    QUIET_SLACK_S,
+    READOUT_PAUSE_S,
+    BlockFramer,
+    quiet_after_end_s,
+)
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.types import Reading
@@ -141,14 +146,15 @@ def test_a_readout_without_etx_is_read_when_the_line_is_quiet_stamped_at_its_end
     pty_pair: PtyPair,
 ) -> None:
     """The ACE3000's readout at 300 baud ends in ``!`` and CR LF, and no ETX follows: read
-    once the line has been quiet for ``quiet_s`` at 300 baud, stamped when its last byte came
-    (main held it until the next readout's first byte)."""
+    once the line has been quiet for IEC 62056-21's pause between characters and ``quiet_s``
+    at 300 baud, stamped when its last byte came (main held it until the next readout's
+    first byte)."""
     clocks = Clocks()
     with opened(pty_pair, clocks, ACE) as runtime:
         send(runtime, pty_pair, ACE3000[:40])
         clocks.now += 1.0
         send(runtime, pty_pair, ACE3000[40:])
-        quiet_s = quiet_after_end_s(300)
+        quiet_s = READOUT_PAUSE_S + quiet_after_end_s(300)
         assert runtime.next_deadline() == pytest.approx(1001.0 + quiet_s)
         clocks.now += quiet_s
         runtime.tick(clocks.now)

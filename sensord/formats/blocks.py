@@ -71,7 +71,9 @@ Kinds:
   framer is flushed. Such a telegram whose next byte has not come (its line end lost, or
   never sent), one whose CRC came and holds but not its line end, and an IEC 62056-21
   readout whose ``!`` line no ETX follows are taken as ended once the line has been quiet
-  for ``quiet_s`` after their last byte (:meth:`BlockFramer.quiet_end_at`, which the sensor
+  for ``quiet_s`` after their last byte (a readout for :data:`READOUT_PAUSE_S` more, IEC
+  62056-21's longest pause between characters, within which its ETX and block check are
+  still checked; :meth:`BlockFramer.quiet_end_at`, which the sensor
   asks after each chunk, and :meth:`BlockFramer.end_quiet`, which it calls then), not a
   telegram interval later when the next one's ``/`` comes; one whose CRC has not come, or
   does not hold, is left to the bytes that come next. A check line whose CR came and whose
@@ -231,6 +233,7 @@ __all__ = [
     "BLOCK_KINDS",
     "MAX_BLOCK_BYTES",
     "QUIET_SLACK_S",
+    "READOUT_PAUSE_S",
     "BlockFramer",
     "envelope",
     "quiet_after_end_s",
@@ -393,6 +396,12 @@ _READOUT_OPEN = re.compile(rb"\n!\r\n\Z")
 #: acknowledgement (some 100 ms), a CRC that came in a USB piece of its own 30 to 60 ms after
 #: its ``!``. The slack of those, in seconds.
 QUIET_SLACK_S = 0.3
+#: The longest pause between two characters of an IEC 62056-21 message (IEC 62056-21:2002,
+#: 6.3.14: ``ta`` < 1500 ms): a readout's ETX and block check may come that long after its
+#: ``!`` line's LF, and a readout whose ``!`` line came is taken as ended only once the line
+#: has been quiet for this pause and ``quiet_s`` (its block check, when it comes, is checked).
+#: A DSMR P1 telegram's quiet is ``quiet_s`` alone: its meter sends it as one burst.
+READOUT_PAUSE_S = 1.5
 #: The characters after a telegram's ``!`` that the quiet waits for at the line's speed: a
 #: check line's 4 hex digits, CR and LF, or a readout's CR, LF, ETX and block check, and the
 #: NUL some meters send before the CR, twice over.
@@ -736,8 +745,14 @@ class BlockFramer(LineFramer):
         line end, or an IEC 62056-21 readout whose ETX and block check do not follow its
         ``!`` line is read then (:meth:`end_quiet`), as the next telegram's ``/`` would read
         it, a telegram interval later; one whose CRC has not come (a meter that sends one) or
-        does not hold is left to the bytes that come next, as before."""
-        return byte_at + self.quiet_s if self._open_end else None
+        does not hold is left to the bytes that come next, as before. A readout's ``!`` line
+        waits :data:`READOUT_PAUSE_S` more, for an ETX and block check its meter may send
+        that long after it."""
+        if not self._open_end:
+            return None
+        if self._block.endswith(b"\n"):  # a readout's '!' line (see _ends_open)
+            return byte_at + READOUT_PAUSE_S + self.quiet_s
+        return byte_at + self.quiet_s
 
     def end_quiet(self) -> list[bytes]:
         """The lines of the telegram :meth:`quiet_end_at` tells of, taken as ended: the line
