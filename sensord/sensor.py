@@ -1598,7 +1598,7 @@ class SensorRuntime:
             finally:
                 self._taking += 1
         if self._block_framer is not None:
-            self._quiet_end(self._block_framer)
+            self._quiet_end(self._block_framer, now)
         if self._ends.proving is not None and now - self._port_opened_at >= HUNG_UP_AT_ONCE_S:
             self._proven(now)
         if self._silent_limit_s is not None:
@@ -1780,12 +1780,14 @@ class SensorRuntime:
                 return ends
         return due
 
-    def _quiet_end(self, blocks: BlockFramer) -> None:
+    def _quiet_end(self, blocks: BlockFramer, now: float) -> None:
         """The telegram whose ``!`` came last, the line quiet since for the framer's
-        ``quiet_s`` (``BlockFramer.quiet_end_at``): its readings are taken, stamped with the
-        time its last byte came (``feed``'s last chunk), not the time the quiet was seen."""
+        ``quiet_s`` (``BlockFramer.quiet_end_at``) at the tick's time ``now`` (the loop's
+        clock, which ``next_deadline`` was compared with: a tick it gives for the deadline
+        ends the telegram, whatever the sensor's own clock reads): its readings are taken,
+        stamped with the time its last byte came (``feed``'s last chunk), not the time the
+        quiet was seen."""
         ends = blocks.quiet_end_at(self._byte_at)
-        now = self._clock()
         if ends is None or now < ends:
             return
         self._taking += 1
@@ -1799,7 +1801,7 @@ class SensorRuntime:
                 self._blocks_rejected(blocks)
             if frames:
                 at = self._byte_at
-                self._take(frames, at, self._wall() - (now - at))
+                self._take(frames, at, self._wall() - (self._clock() - at))
         finally:
             self._taking += 1
 

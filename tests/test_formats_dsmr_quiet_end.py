@@ -278,3 +278,34 @@ def test_the_reader_loop_publishes_a_bare_telegram_within_its_quiet_stamped_at_i
     assert 0 <= stamp - written[0] < 0.05
     assert published - stamp >= quiet_after_end_s(9600) - 0.01
     assert published - stamp < quiet_after_end_s(9600) + 0.5
+
+
+def test_the_reader_loop_whose_clock_leads_the_sensor_s_ticks_a_quiet_end_once(
+    pty_pair: PtyPair,
+) -> None:
+    """The real reader loop on a pty, its clock 2 s ahead of the sensor's (an injected
+    clock): the Kamstrup's bare telegram's quiet end is due by the loop's clock at once, and
+    the tick the loop gives it then reads it; the sensor is ticked a few times, not spun.
+    Main's tick compared the sensor's own clock with the deadline, so the loop, whose
+    deadline had passed, ticked it without end until the sensor's clock got there (some 10^4
+    ticks in its quiet)."""
+    config = parse_config(
+        f'[[sensors]]\nname = "s"\nport = "{pty_pair.path}"\nsimulate = "never"\n{KAMSTRUP}'
+    ).sensors[0]
+    runtime = SensorRuntime(config)
+    ticks = 0
+    tick = runtime.tick
+
+    def counted(now: float) -> None:
+        nonlocal ticks
+        ticks += 1
+        tick(now)
+
+    runtime.tick = counted  # type: ignore[method-assign]
+    with Reader([runtime], clock=lambda: time.monotonic() + 2.0) as reader:
+        run_reader_until(reader, lambda: runtime.source is not None, 5.0)
+        ticks = 0
+        pty_pair.write(end_lost(KAMSTRUP_162))
+        run_reader_until(reader, lambda: bool(readings(runtime)), 5.0)
+    assert readings(runtime)["power_kw"].value == 0.54
+    assert ticks < 20
