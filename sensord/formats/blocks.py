@@ -124,7 +124,9 @@ Kinds:
   line, the XOR of its bytes after STX up to and with ETX (``!``, CR LF, ``\x03\x01``): its
   lines are given once both came and the check holds, and it is ``checksum`` when it fails
   (a line that lost its start, ``82.8.1(0000)`` come as ``2.8.1(0000)``, would read as
-  another code). One whose next byte after its ``!`` line is no ETX is read unchecked, as a
+  another code). A ``!`` at the end of a readout's last data line that CR LF and ETX
+  follow (a Pafal 20EC3gr's ``0.2.2(:::::G11)!``) ends its data block as a ``!`` line
+  does. One whose next byte after its ``!`` line is no ETX is read unchecked, as a
   readout that sends none; the stream's end gives it when the framer is flushed.
 
   A meter that encrypts its telegrams (Luxembourg's Smarty, a Sagemcom T210-D in Luxembourg,
@@ -383,6 +385,12 @@ _CHECK_CUT = re.compile(rb"[0-9A-Fa-f]{0,4}\r?/")
 #: A DSMR telegram's check line begun and not ended where the bytes end: its ``!`` at a line's
 #: start, at most the 4 hex digits of its CRC, and its CR.
 _CHECK_LINE_OPEN = re.compile(rb"\n![0-9A-Fa-f]{0,4}\r?\Z")
+#: An IEC 62056-21 readout's ``!`` at the end of its last data line, after the ``)`` of its
+#: last data set, and the CR LF and ETX after it: a Pafal 5EC3gr / 20EC3gr ends its data
+#: block so (``0.2.2(:::::G11)!``), its block check over those bytes. Searched in a readout's
+#: data block (STX after its identification) only: a DSMR telegram's ``!`` inside a line is
+#: its text, or a line end lost.
+_READOUT_BANG_INSIDE = re.compile(rb"\)!\r\n\x03")
 #: An IEC 62056-21 readout's data block begun at its STX and ended at its ``!`` line, whose
 #: ETX and block check have not come where the bytes end.
 _READOUT_OPEN = re.compile(rb"\n!\r\n\Z")
@@ -1004,6 +1012,12 @@ class BlockFramer(LineFramer):
             head = header_end(data, start)
             if head == _UNDECIDED:  # a '/' in it may be the header's, or the next telegram's
                 return start
+            if head is not None and data[head + 1 : head + 2] == _STX:
+                # a readout's '!' may end its last data line (a Pafal 20EC3gr's
+                # '0.2.2(:::::G11)!'), its CR LF and ETX after it
+                bang_inside = _READOUT_BANG_INSIDE.search(data, head + 1, bound)
+                if bang_inside is not None:
+                    end = bound = bang_inside.start() + 1
             # a '/' in the header line is the header's; one after it at a line's start, or
             # inside a line before an identification, begins a new telegram
             again, undecided = next_telegram(
