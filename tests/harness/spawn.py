@@ -56,6 +56,11 @@ _CHECK_PARENT = 'test "$PPID" = "$0" || exit 125; exec "$@"'
 #: Each process :func:`popen` started: its pid and the test that was running then.
 _STARTED: dict[int, str] = {}
 
+#: The processes :func:`popen` started, by pid: their own :meth:`subprocess.Popen.poll` tells
+#: whether they still run while ``/proc/PID/environ`` cannot (it reads as nothing while the
+#: process replaces its program: ``setpriv``, then ``sh``, then the program itself).
+_CHILDREN: dict[int, subprocess.Popen[Any]] = {}
+
 _spawner: ThreadPoolExecutor | None = None
 _spawner_lock = threading.Lock()
 
@@ -107,6 +112,7 @@ def _start(argv: Sequence[str], kwargs: dict[str, Any]) -> subprocess.Popen[Any]
     proc: subprocess.Popen[Any] = subprocess.Popen(command, env=env, **kwargs)
     proc.args = list(argv)  # what errors and reprs name: the program, not its launcher
     _STARTED[proc.pid] = os.environ.get("PYTEST_CURRENT_TEST", "").rpartition(" (")[0]
+    _CHILDREN[proc.pid] = proc
     return proc
 
 
@@ -228,7 +234,8 @@ class Owner:
         skip = {os.getpid(), self._guardian.pid}
         deadline = time.monotonic() + within_s
         while True:
-            pids = carrying(OWNER_ENV, self.token, skip)
+            children = {pid for pid, proc in _CHILDREN.items() if proc.poll() is None}
+            pids = sorted(set(carrying(OWNER_ENV, self.token, skip)) | children - skip)
             if not pids or time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
