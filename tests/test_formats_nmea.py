@@ -551,12 +551,16 @@ SENTENCES = [
 #: tests of their own); or noise that begins like a Hemisphere, Septentrio, NovAtel, Unicore,
 #: SiRF, SkyTraq or CASIC binary message, whose random length field may claim the sentences
 #: after it (a SkyTraq one of at most 87 bytes whatever its message ID, after ``A0 A1 00``), or
-#: like a Trimble TSIP packet, which ends at a DLE ETX the noise may never hold.
+#: like a Trimble TSIP packet, which ends at a DLE ETX the noise may never hold: no noise holds
+#: ETX (03), so no DLE ETX comes within a piece of noise or across two (a TSIP report 0x8F,
+#: 0x13 or 0x1C has data of any length, and noise that a DLE ETX ended after one of those IDs
+#: would be a whole packet, taken out with the line ends in it; see
+#: test_a_tsip_superpacket_across_a_line_end_is_taken_whole).
 NOISE = st.one_of(
     st.binary(max_size=12),
     # a stray start character in a long binary run (RTCM 3, a UBX frame past the UBX cap)
     st.tuples(st.sampled_from([b"$", b"!"]), st.binary(min_size=520, max_size=900)).map(b"".join),
-).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3"))
+).map(lambda b: b.translate(None, b"\n\r*\xb5\xd3\x03"))
 NOISE = st.one_of(
     NOISE,
     st.tuples(
@@ -616,6 +620,28 @@ def test_any_noise_around_sentences_yields_exactly_the_intact_sentences(
     readings = [pair for frame in frames for pair in parse(frame)]
     parse_sent = decoder("GGA.altitude", "RMC.speed", "GGA.satellites")  # its own GGA state
     assert readings == [pair for sentence in sentences for pair in parse_sent(sentence)]
+
+
+def test_a_tsip_superpacket_across_a_line_end_is_taken_whole() -> None:
+    """DLE 8F after a sentence's checksum, its line end, and noise that a DLE ETX ends: a TSIP
+    superpacket of a subcode without a length of its own (0D), 166 bytes of data, the CR LF
+    its first two, is a whole packet, as gpsd's packet.c passes every 0x8F packet whatever its
+    length (its TSIP_RECOGNIZE state); it is taken out, its line end with it, and the
+    sentences around it come. The noise of the property above holds no ETX, so that it never
+    forms such a packet, whose bytes are no noise."""
+    zeros = b"\x00" * 163
+    packet = b"\x10\x8f\r\n$" + zeros + b"\x10\x03"
+    assert len(packet) == 2 + 166 + 2
+    stream = (
+        (UBLOX_GGA + b"\r\n") * 5 + UBLOX_GGA + packet + b"\x00" * 355 + UBLOX_GGA + b"\r\n" + b"\n"
+    )
+    pieces: list[list[int]] = [[], [1], [7, 40], [600]]
+    for cuts in pieces:
+        cut = framer()
+        assert feed_in_pieces(cut, stream, cuts) == [UBLOX_GGA] * 7, cuts
+        assert cut.flush() == []
+        assert cut.skipped_bytes == len(packet) + 355, cuts
+        assert (cut.frames, cut.overlong) == (7, 0), cuts
 
 
 # -- u-blox UBX frames between sentences ---------------------------------------------------------
