@@ -71,6 +71,7 @@ from harness.notify import NotifyListener
 from harness.proc import TaskSample, cpu_s, kill_group, rss_mib
 from harness.pty import PtyPair, ptys
 from harness.scrape import Scrape, quick_value
+from harness.spawn import popen
 from harness.wire import nmea
 from prometheus_client import CollectorRegistry
 
@@ -479,7 +480,10 @@ _children: list[subprocess.Popen[Any]] = []
 
 
 def spawn(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
-    proc: subprocess.Popen[Any] = subprocess.Popen(cmd, **kwargs)
+    """``cmd`` started as the test harness starts its processes (``harness.spawn.popen``:
+    killed when the bench's process ends, however it ends), and kept for
+    :func:`reap_children`."""
+    proc = popen(cmd, **kwargs)
     _children.append(proc)
     return proc
 
