@@ -23,8 +23,13 @@ command now and then, and a command it never took leaves it measuring its own wa
 as it runs. A reply to any of the writes acknowledges the command. A reply that does not
 acknowledge its command (``wrong``), or none after the last write (``missing``), is counted
 in ``setup_ack_errors`` once per command and connect (re-runs: below), and logged at most
-once a minute per command and reason, naming the command. A command without acknowledgement
-is written once.
+once a minute per command and reason, naming the command. A reply that comes after the wait
+for it ended (within :data:`LATE_REPLY_S` of its end: an SDS011 answers "about a second" after
+a command, past a wait of 1 s now and then) is taken out of the stream as one within the wait
+is, and ends the first bytes' check after the open as one does (``sensord.sensor_first_bytes``),
+never read as data nor counted as noise; one that acknowledges the command tells that the
+device took it (``acknowledged``, and no command it ignores), its ``missing`` counted as the
+wait had it. A command without acknowledgement is written once.
 A command that stores a setting the device keeps in a memory each write wears (the SDS011's
 reporting mode and working period, ``sensord.formats.presets.command_query``) is asked for
 first: the query is written, retried and counted as a command is, and its reply tells the
@@ -243,6 +248,7 @@ if TYPE_CHECKING:  # loaded by the first set-up command that expects a reply
 __all__ = [
     "ACK_TIMEOUT_S",
     "COMMAND_RESTART_S",
+    "LATE_REPLY_S",
     "RERUN_MAX_WAIT_S",
     "RUN_S",
     "RUN_SETTLE_S",
@@ -257,6 +263,17 @@ __all__ = [
 #: How long the first write of a set-up command awaits its acknowledgement (the devices answer
 #: within tens of milliseconds at 9600 baud); each next write of it awaits twice as long.
 ACK_TIMEOUT_S = 1.0
+
+#: How long after its wait ended a set-up command's reply is still taken for a late one: taken
+#: out of the byte stream as a reply within the wait is (and, as one, the end of a cut line or
+#: frame's check after the open, ``sensord.sensor_first_bytes``), never read as data or
+#: counted as noise, and acknowledging the command in ``acknowledged`` (its ``missing`` stays
+#: counted). An SDS011 answers "about a second" after a command (timorme/sds011lib,
+#: docs/understanding.md), and Tasmota's ``xsns_20_novasds.ino`` log of arendst/Tasmota issue
+#: #9747 shows its replies coming past a 150 ms and a 250 ms timeout, "recoverable": a reply
+#: to a write awaited :data:`ACK_TIMEOUT_S` (every write while the device answers nothing)
+#: comes past that wait now and then. A wait as long again covers it.
+LATE_REPLY_S = ACK_TIMEOUT_S
 
 #: How many times in all a set-up command whose acknowledgement does not come is written (once
 #: while a device that answered neither a setting's query nor its command sends nothing: see
@@ -372,8 +389,9 @@ ANSWERS_NOTHING_HINT = (
 class DialoguePort(Protocol):
     """What a ``Dialogue`` needs of the sensor that owns it (``SensorRuntime``)."""
 
-    #: Set by the dialogue while a set-up command's reply is awaited (None otherwise): takes
-    #: the replies out of each chunk the sensor reads, before its framer sees the chunk.
+    #: Set by the dialogue while a set-up command's reply is awaited, or a late one watched
+    #: (``LATE_REPLY_S``; None otherwise): takes the replies out of each chunk the sensor
+    #: reads, before its framer sees the chunk.
     take_replies: Callable[[bytes], bytes] | None
 
     #: Set by the dialogue, empty, as a poll request is written to a device whose answers
@@ -425,8 +443,11 @@ class DialoguePort(Protocol):
         """The port failed (a write raised): close it and reopen it with backoff."""
         ...
 
-    def process(self, chunk: bytes, now: float) -> None:
-        """Frame ``chunk``, read at ``now``, and push its frames through."""
+    def frame_held(self, data: bytes, now: float) -> None:
+        """Frame ``data``, bytes that the watch for set-up replies held back (the first bytes
+        of a reply that did not come), at ``now``, as the rest of a chunk whose replies were
+        taken out: checked first as the first bytes after the open (``FirstBytes``) while
+        those are to come."""
         ...
 
     def count_stale_from(self, at: float) -> None:
@@ -629,6 +650,15 @@ class Dialogue:
         #: and how many times that command has been written on this connect
         self._acks: AckWatch | None = None
         self._acks_until = 0.0
+        #: the watch in front of the sensor's chunks (``take_replies``): ``_acks`` while a
+        #: reply is awaited, and until ``_late_until`` the commands whose wait ended before
+        #: their reply came (``LATE_REPLY_S``); None: none
+        self._replies: AckWatch | None = None
+        self._late_until = -math.inf
+        #: when the last wait ended whose replies are watched as late, and the commands of
+        #: those whose late reply is a query's (it acknowledges nothing)
+        self._late_since = -math.inf
+        self._late_queries: set[str] = set()
         self._setup_tries = 0
         #: set-up runs while the port stayed open (see the module docstring): whether the run
         #: under way is one, the wait after the run that ends next before another may start,
@@ -709,9 +739,25 @@ class Dialogue:
 
     def _watch(self, acks: AckWatch | None) -> None:
         """Await the replies ``acks`` watches for (None: none), taking them out of the
-        sensor's chunks meanwhile."""
+        sensor's chunks meanwhile, with the late replies watched still (``_replies``)."""
         self._acks = acks
-        self._port.take_replies = None if acks is None else self.take_replies
+        if acks is not None:
+            self._replies = acks
+        elif self._replies is not None and not self._replies.late:
+            self._replies = None
+        self._port.take_replies = None if self._replies is None else self.take_replies
+
+    def _end_late(self, now: float) -> None:
+        """The time for late replies (:data:`LATE_REPLY_S`) is over: they are watched no more,
+        and the bytes held back for one are framed."""
+        watch = self._replies
+        assert watch is not None
+        self._late_until = -math.inf
+        self._late_queries.clear()
+        held = watch.forget_late()
+        self._watch(self._acks)
+        if held:
+            self._port.frame_held(held, now)
 
     # -- the sensor's calls ----------------------------------------------------------------------
     def opened(self, now: float, *, same_device: bool) -> None:
@@ -732,6 +778,9 @@ class Dialogue:
         at = now + self._config.connect_delay_s
         self._setup_at = at if self._setup else None
         self.next_poll_at = at if self._config.poll is not None and not self._setup else None
+        self._replies = None
+        self._late_until = -math.inf
+        self._late_queries.clear()
         self._watch(None)
         self._setup_tries = 0
         self._asking = False
@@ -871,6 +920,8 @@ class Dialogue:
             self._acks_expired()
             if port.source is None:
                 return
+        if self._replies is not None and now >= self._late_until and self._replies.late:
+            self._end_late(now)
         if self._setup_at is not None and now >= self._setup_at:
             self._send_setup(now)
             if port.source is None:
@@ -880,7 +931,8 @@ class Dialogue:
 
     def answer_awaited(self, now: float) -> bool:
         """True when the last poll request awaits its answer and the next one is due at
-        ``now``, or a set-up command's reply is awaited and its time is up: what the port
+        ``now``, or a set-up command's reply is awaited (or a late one watched,
+        :data:`LATE_REPLY_S`) and its time is up: what the port
         holds is read before ``tick`` writes the next request or the command again (the
         reader's ``_read_before_tick``). The loop reads a port when its descriptor is
         readable, but checks its timers first after a pause between passes (``Reader.run``),
@@ -893,25 +945,38 @@ class Dialogue:
         counted ``missing``."""
         if self._acks is not None and now >= self._acks_until:
             return True
+        replies = self._replies
+        if replies is not None and replies.late and now >= self._late_until:
+            return True  # a late reply read before its watch ends
         at = self.next_poll_at
         return self.awaiting_response and at is not None and now >= at
 
     def next_deadline(self) -> float | None:
         """The earliest time ``tick`` has work to do (set-up, poll), while the port is open."""
+        due = self.next_poll_at
         if self._setup_at is not None:
-            return self._setup_at
-        if self._acks is not None:
-            poll_at = self.next_poll_at
-            return self._acks_until if poll_at is None else min(poll_at, self._acks_until)
-        return self.next_poll_at
+            due = self._setup_at
+        elif self._acks is not None:
+            due = self._acks_until if due is None else min(due, self._acks_until)
+        if self._replies is not None and self._replies.late:
+            due = self._late_until if due is None else min(due, self._late_until)
+        return due
 
     # -- set-up commands and their acknowledgements ----------------------------------------------
     def take_replies(self, chunk: bytes) -> bytes:
-        """The chunk without the set-up commands' replies; checks each reply found."""
+        """The chunk without the set-up commands' replies, late ones (``LATE_REPLY_S``)
+        included; checks each reply found."""
+        watch = self._replies
+        assert watch is not None
+        rest, found = watch.feed(chunk)
+        self.reply_at = watch.reply_at
+        for command, ok in watch.late_found:
+            self._late_reply(command, ok)
         acks = self._acks
-        assert acks is not None
-        rest, found = acks.feed(chunk)
-        self.reply_at = acks.reply_at
+        if acks is None:  # only late replies watched
+            if not watch.late:
+                self._watch(None)
+            return rest
         index = self._setup_sent - 1
         for command, ok in found:
             # a query's reply tells the setting in force: the command's, which needs no
@@ -940,9 +1005,30 @@ class Dialogue:
             self._setup_step_done(self._clock())
         return rest
 
+    def _late_reply(self, command: str, ok: bool) -> None:
+        """The reply to ``command`` came after its wait ended (``LATE_REPLY_S``), and was taken
+        out of the stream: one that acknowledges it tells that the device took it (in
+        ``acknowledged`` for the stale hint, and no command it ignores), its ``missing``
+        counted all the same; logged at info level. A query's late reply is taken out, and
+        tells nothing more: the command was written after it went unanswered."""
+        query = command in self._late_queries
+        if ok and not query and command in self.unanswered:
+            self.unanswered.remove(command)
+            self.acknowledged.add(command)
+            self._ack_counted.discard(("missing", command))
+        self._port.log.info(
+            "set-up reply came late",
+            command=command,
+            query=query,
+            acknowledges=ok,
+            after_wait_s=round(self._clock() - self._late_since, 3),
+        )
+
     def _acks_expired(self) -> None:
         """The time for the set-up command's reply is up: the command is written again, or,
-        after its last write, counted missing (a query: its command is written next)."""
+        after its last write, counted missing (a query: its command is written next), its
+        reply watched for as a late one for :data:`LATE_REPLY_S` more (the bytes held back
+        as its first stay held)."""
         acks = self._acks
         assert acks is not None
         now = self._clock()
@@ -955,9 +1041,13 @@ class Dialogue:
                 return
             if self._port.source is None:  # the write broke the port
                 return
-        self._watch(None)
-        held, missing = acks.finish()
+        missing = acks.expire()
+        self._late_until = now + LATE_REPLY_S
+        self._late_since = now
         asking, self._asking = self._asking, False
+        if asking:
+            self._late_queries.update(missing)
+        self._watch(None)
         if (
             missing
             and not asking
@@ -1008,15 +1098,12 @@ class Dialogue:
             self._silent_connect = silent_connect
         if missing and not asking and self._recheck_ignored:
             self._ignored_again += missing
-        # judged before the bytes held back are framed: they came by now, not later
         unasked = self._unasked
         streamed = (
             unasked.streamed(now)
             if unasked is not None and missing and not asking and index == self._quiet_step
             else False
         )
-        if held:
-            self._port.process(held, now)
         if streamed is True:
             assert unasked is not None
             unasked.streams_on(now)
@@ -1262,7 +1349,12 @@ class Dialogue:
             self._answering_at_write = (
                 self._port.framer.frames != self._frames_at_open and self._port.state != "stale"
             )
-            self._watch(AckWatch([(command, acks)]))
+            watch = self._replies
+            if watch is None:
+                watch = AckWatch([(command, acks)])
+            else:  # late replies still watched: this one's bytes follow theirs
+                watch.expect(command, acks)
+            self._watch(watch)
             self._acks_until = now + ACK_TIMEOUT_S
             self._setup_tries = 1
         else:
@@ -1343,6 +1435,13 @@ class Dialogue:
         port = self._port
         source = port.source
         assert source is not None
+        replies = self._replies
+        if replies is not None and self._acks is None:
+            # late replies watched: the bytes held back as a reply's first may be a frame's
+            # last (a PMS checksum byte 42), which the request's drop would cut short
+            kept = replies.release()
+            if kept:
+                port.frame_held(kept, now)
         unasked = self._unasked
         if unasked is not None:  # no frame came before it: the device took the command
             unasked.stream_watch = None

@@ -355,8 +355,9 @@ class SensorRuntime:
         #: odd while the reader thread takes a chunk (``feed``, ``take_exchange``, a replay's
         #: last frames): ``snapshot`` describes the sensor between two chunks
         self._taking = 0
-        #: set by ``dialogue`` while a set-up command's reply is awaited: takes the replies out
-        #: of each chunk before the framer (one attribute test per chunk otherwise)
+        #: set by ``dialogue`` while a set-up command's reply is awaited or a late one watched:
+        #: takes the replies out of each chunk before the framer (one attribute test per chunk
+        #: otherwise)
         self.take_replies: Callable[[bytes], bytes] | None = None
         #: set by ``dialogue``, empty, as it writes a poll request to a device whose answers
         #: spoilt on the line can be told: the first :data:`HEARD_BYTES` read after it (one
@@ -1241,7 +1242,7 @@ class SensorRuntime:
             if quiet > self._quiet_s:
                 self._quiet_s = quiet
             self._byte_at = now
-            if self.take_replies is not None:  # a set-up command's reply is awaited
+            if self.take_replies is not None:  # a set-up reply is awaited, or a late one
                 rest = self.take_replies(chunk)
                 dialogue = self.dialogue
                 at = None if dialogue is None else dialogue.reply_at
@@ -1255,15 +1256,21 @@ class SensorRuntime:
                     self._after_open = self._frames_after_open = False
                     self._first.replied()
                 chunk = rest
-            if self._after_open:
-                if chunk:
-                    chunk, self._after_open = self._first.line(chunk, now, self._port_opened_at)
-            elif self._frames_after_open:
-                self._frames_after_open = False
-                self._first.frame(now, self._port_opened_at)
-            self.process(chunk, now)
+            self.frame_held(chunk, now)
         finally:
             self._taking += 1
+
+    def frame_held(self, chunk: bytes, now: float) -> None:
+        """Frame ``chunk``, a chunk's bytes without the set-up replies (or bytes the watch for
+        them held back, ``sensord.dialogue.DialoguePort.frame_held``), read at ``now``: its
+        first bytes after the open checked first, while they are to come."""
+        if self._after_open:
+            if chunk:
+                chunk, self._after_open = self._first.line(chunk, now, self._port_opened_at)
+        elif self._frames_after_open:
+            self._frames_after_open = False
+            self._first.frame(now, self._port_opened_at)
+        self.process(chunk, now)
 
     def process(self, chunk: bytes, now: float) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""

@@ -24,6 +24,14 @@ Bytes that may be the beginning of a reply are held back (never more than one re
 until the next chunk completes or refutes it; ``finish`` returns them and names the commands
 whose acknowledgement never came. A candidate whose checksum fails is not a reply: its bytes
 go on to the framer, which counts them as it counts any other noise.
+
+The wait for a command's reply may end before the reply comes (an SDS011 answers "about a
+second" after a command, and a reply may straddle the end of a wait of 1 s). ``expire`` ends
+the wait without ending the watch: the commands whose reply has not come are watched on as
+late (``late``), their replies taken out of the chunks as before and told apart
+(``late_found``), and the bytes held back for one stay held; ``expect`` adds the command
+written next to the same watch, whose bytes follow those; ``forget_late`` ends the late watch;
+``release`` hands on the bytes held back at once.
 """
 
 from __future__ import annotations
@@ -69,7 +77,7 @@ class AckWatch:
     same start bytes are matched in that order.
     """
 
-    __slots__ = ("_checks", "_held", "pending", "reply_at")
+    __slots__ = ("_checks", "_held", "late", "late_found", "pending", "reply_at")
 
     def __init__(self, expected: Sequence[tuple[str, Ack | Sequence[Ack]]]) -> None:
         #: ``(command, its replies)`` whose reply has not come yet
@@ -81,9 +89,46 @@ class AckWatch:
             ack: frame_check(ack.layout) for _, acks in self.pending for ack in acks
         }
         self._held = b""
+        #: ``(command, its replies)`` whose wait ended before the reply came (``expire``): a
+        #: late reply is taken out of the chunks all the same, and told in ``late_found``
+        self.late: list[tuple[str, tuple[Ack, ...]]] = []
+        #: ``(command, ok)`` for every late reply the last ``feed`` found
+        self.late_found: list[tuple[str, bool]] = []
         #: where in the bytes the last ``feed`` returned its first reply was taken out (None:
         #: it found none): the bytes before it came before the reply
         self.reply_at: int | None = None
+
+    def expect(self, command: str, acks: Ack | Sequence[Ack]) -> None:
+        """Watch for the reply of ``command``, written after those watched already."""
+        entry = (command, (acks,) if isinstance(acks, Ack) else tuple(acks))
+        self.pending.append(entry)
+        for ack in entry[1]:
+            if ack not in self._checks:
+                self._checks[ack] = frame_check(ack.layout)
+
+    def expire(self) -> list[str]:
+        """The wait for the pending replies is over: the commands whose reply has not come,
+        watched on as late (``late``); the bytes held back stay held."""
+        missing = [command for command, _ in self.pending]
+        self.late += self.pending
+        self.pending = []
+        return missing
+
+    def release(self) -> bytes:
+        """The bytes held back, handed on now rather than with the next chunk (a poll request
+        goes out: a frame whose last bytes they are is completed by them, not dropped as one
+        cut short)."""
+        held, self._held = self._held, b""
+        return held
+
+    def forget_late(self) -> bytes:
+        """Stop watching for late replies: the bytes held back when no reply is pending any
+        more (to be framed; empty otherwise, the next ``feed`` tells what they are)."""
+        self.late = []
+        if self.pending:
+            return b""
+        held, self._held = self._held, b""
+        return held
 
     def feed(self, chunk: bytes) -> tuple[bytes, list[tuple[str, bool]]]:
         """The bytes of ``chunk`` that are no reply (for the framer), and ``(command, ok)`` for
@@ -91,21 +136,26 @@ class AckWatch:
         data = self._held + chunk
         self._held = b""
         self.reply_at = None
+        self.late_found = []
         out = bytearray()
         found: list[tuple[str, bool]] = []
         pos = 0
         pending = self.pending
-        while pending:
+        late = self.late
+        while pending or late:
             at, which = -1, -1
             ack: Ack | None = None
-            for k, (_, acks) in enumerate(pending):
+            # the late replies first: where a late and a pending reply begin at the same
+            # byte, the late one's command was written first
+            watched = late + pending
+            for k, (_, acks) in enumerate(watched):
                 for reply in acks:
                     i = data.find(reply.layout.start, pos)
                     if i >= 0 and (at < 0 or i < at):
                         at, which, ack = i, k, reply
             if ack is None:
                 break
-            command = pending[which][0]
+            command = watched[which][0]
             if len(data) - at < ack.length:  # the rest of this candidate is still to come
                 out += data[pos:at]
                 self._held = data[at:]
@@ -119,10 +169,14 @@ class AckWatch:
             if self.reply_at is None:
                 self.reply_at = len(out)
             pos = at + ack.length
-            del pending[which]
-            found.append((command, ack.acknowledges(candidate)))
+            if which < len(late):
+                del late[which]
+                self.late_found.append((command, ack.acknowledges(candidate)))
+            else:
+                del pending[which - len(late)]
+                found.append((command, ack.acknowledges(candidate)))
         rest = data[pos:]
-        keep = self._partial(rest) if pending else 0
+        keep = self._partial(rest) if pending or late else 0
         out += rest[: len(rest) - keep]
         self._held = rest[len(rest) - keep :]
         return bytes(out), found
@@ -130,7 +184,7 @@ class AckWatch:
     def _partial(self, rest: bytes) -> int:
         """The length of the longest end of ``rest`` that may begin a pending reply."""
         longest = 0
-        for _, acks in self.pending:
+        for _, acks in self.late + self.pending:
             for ack in acks:
                 start = ack.layout.start
                 for n in range(min(len(start) - 1, len(rest)), longest, -1):
@@ -144,4 +198,5 @@ class AckWatch:
         held, self._held = self._held, b""
         missing = [command for command, _ in self.pending]
         self.pending = []
+        self.late = []
         return held, missing
