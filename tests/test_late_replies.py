@@ -33,7 +33,8 @@ from test_frames_commands import (
 )
 
 from sensord.dialogue import ACK_TIMEOUT_S, LATE_REPLY_S, SETUP_GAP_S
-from sensord.formats.presets import PresetDevice, command_bytes
+from sensord.formats.acks import Ack, AckWatch
+from sensord.formats.presets import PresetDevice, command_ack, command_bytes
 from sensord.sensor import SensorRuntime
 
 #: The reply of a real SDS011 to ``work`` (arendst/Tasmota issue #9747).
@@ -142,3 +143,39 @@ def test_bytes_held_as_a_late_reply_s_first_that_it_never_completes_are_framed(
     assert rt.framer.frames == 1
     assert rt.dialogue is not None
     assert "work" in rt.dialogue.unanswered
+
+
+def ack(command: str) -> Ack:
+    """The reply that acknowledges the SDS011's ``command``."""
+    reply = command_ack("sds011", command)
+    assert reply is not None
+    return reply
+
+
+def test_an_expired_watch_takes_a_late_reply_and_the_next_command_s_apart() -> None:
+    """The wait for ``work``'s reply ends (``expire``), and ``query_mode`` is written next:
+    ``work``'s late reply and ``query_mode``'s, cut across two chunks between data frames,
+    are both taken out, the late one told in ``late_found``, the other as found; the data
+    frames are left whole. A late reply's first bytes held when nothing is pending any more
+    are handed back by ``forget_late``."""
+    watch = AckWatch([("work", ack("work"))])
+    assert watch.expire() == ["work"]
+    watch.expect("query_mode", ack("query_mode"))
+    query_reply = bytes.fromhex("AA C5 02 01 01 00 6F 98 0B AB")  # its sum 0x10B & 0xFF
+    frames = [sds011_frame(12, 34), sds011_frame(56, 78)]
+    stream = frames[0] + WORK_REPLY + query_reply + frames[1]
+    cut = len(frames[0]) + 4
+    rest, found = watch.feed(stream[:cut])
+    assert (rest, found, watch.late_found) == (frames[0], [], [])
+    rest, found = watch.feed(stream[cut:])
+    assert rest == frames[1]
+    assert found == [("query_mode", True)]
+    assert watch.late_found == [("work", True)]
+    assert not watch.pending
+    assert not watch.late
+
+    watch = AckWatch([("work", ack("work"))])
+    watch.expire()
+    assert watch.feed(WORK_REPLY[:3]) == (b"", [])
+    assert watch.forget_late() == WORK_REPLY[:3]
+    assert watch.feed(WORK_REPLY) == (WORK_REPLY, [])
