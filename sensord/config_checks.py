@@ -134,7 +134,7 @@ def _endpoint_problems(sensors: list[tuple[int, SensorConfig]]) -> list[tuple[st
     speaks one of them: the other gets no answer. Of two sensors that are not both Modbus
     devices, either is told as two sensors on one port are (:func:`_one_peer_two_sensors`):
     written alike, they would be refused all the same. A host name and its address are told
-    apart only by the daemon, which resolves them (``Reader._reached_peer``)."""
+    apart only by the daemon, which resolves them (``reader_peers.SharedPeers``)."""
     first: dict[tuple[str, int], int] = {}
     by_index = dict(sensors)
     problems: list[tuple[str, str]] = []

@@ -50,6 +50,7 @@ from sensord.capture import CaptureJournal
 from sensord.config_sensor import SensorConfig
 from sensord.errors import PortCloseError, SourceBrokenError, SourceError
 from sensord.log import RateLimiter
+from sensord.reader_peers import SharedPeers
 from sensord.reopen import as_source_error
 from sensord.retry import Retry
 from sensord.sensor import SensorRuntime
@@ -115,28 +116,6 @@ PORT_FAILURE_LOG_S = 60.0
 
 #: What keeps a process from starting a thread, said where a port's thread cannot start.
 NO_THREAD_HINT = "(the service's task limit, TasksMax= in systemctl edit sensord, or memory)"
-
-
-#: Why two ports whose connections reached one peer are told of (``Reader._reached_peer``).
-SHARED_PEER_HINT = (
-    "each of these ports opens a connection of its own to the same peer (a host name and "
-    "its address, or socket:// and modbus-tcp:// to one port, are two ports): a gateway "
-    "that serves one client at a time takes the connection of one for the other's (closes, "
-    "refused opens), one that serves several passes the requests of both to its serial line "
-    "over each other, and a port of it speaks one protocol (Modbus TCP, or the serial bytes "
-    "of RTU over TCP), so the other gets no answer; write the port the same way for every "
-    "device behind it, so that they share one connection as a bus"
-)
-
-#: Why two ports whose connections reached one peer are told of, when one of them is a
-#: sensor's own (not a Modbus bus): written alike, they would be two sensors on one port.
-SHARED_PEER_SENSOR_HINT = (
-    "each of these ports opens a connection of its own to the same peer (a host name and "
-    "its address are two ports): a serial server that serves one client at a time takes "
-    "the connection of one for the other's (closes, refused opens), and one that serves "
-    "several passes what each writes to its device over the other's; a device is read by "
-    "one sensor: read the values it sends as channels of one sensor, its port written once"
-)
 
 
 class Port(Protocol):
@@ -266,11 +245,9 @@ class Reader:
         #: the hosts and ports that buses' network connections reached in this run, whatever
         #: bus (a reload builds one anew): a refusal there is no absent gateway (``Bus``)
         self._reached: set[tuple[str, int]] = set()
-        #: the ports (by name) whose connections reached each peer in this run, and the pairs
-        #: of ports told of for reaching one (``_reached_peer``)
-        self._peers: dict[tuple[str, int], set[str]] = {}
-        self._peers_told: set[frozenset[str]] = set()
         self._timed: dict[str, Port] = {}
+        #: the peers the ports' connections reached in this run (``sensord.reader_peers``)
+        self._peers = SharedPeers(self.sensors, self._buses)
         #: when the ``holding`` under way began (None: none is)
         self._held_since: float | None = None
         self._deadline = 0.0
@@ -333,7 +310,7 @@ class Reader:
                 self._ports[key] = bus
             port = bus
         self.sensors[sensor.name] = sensor
-        self._mark_peers((sensor,))  # a device added to a bus that shares its peer shares it
+        self._peers.mark((sensor,))  # a device added to a bus that shares its peer shares it
         sensor.use_journal(self.journal)
         port.retry.next_at = min(port.retry.next_at, self._clock())
         self._wake_timers()
@@ -358,7 +335,7 @@ class Reader:
         if key is None:
             self._ports.pop(name, None)
             self._detach(sensor)
-            self._left_peers(name)
+            self._peers.left(name)
         else:
             bus = self._buses[key]
             bus.remove(name)
@@ -366,7 +343,7 @@ class Reader:
                 del self._buses[key]
                 self._ports.pop(key, None)
                 self._detach(bus)
-                self._left_peers(key)
+                self._peers.left(key)
                 bus.stop()
                 now = self._clock()
                 self._left = {
@@ -408,7 +385,7 @@ class Reader:
         source = sensor.source
         assert source is not None
         if source.peer is not None:
-            self._reached_peer(sensor.name, source.peer)
+            self._peers.reached(sensor.name, source.peer)
         fd = source.fileno()
         if fd is not None:
             self._watch(fd, sensor)
@@ -423,58 +400,6 @@ class Reader:
             self._bus_feeders.add(sensor.name)
         else:
             self._feeders[sensor.name] = _ThreadFeeder(sensor, self._chunks, self.wake)
-
-    def _reached_peer(self, name: str, peer: tuple[str, int]) -> None:
-        """Port ``name``'s connection reached ``peer`` (at an open): another port of this
-        reader whose connection reached it too in this run is one gateway named two ways,
-        which ``sensord check`` cannot always tell (a host name and its address: the name
-        resolves only here and now). Warned once per pair, naming both ports and their
-        sensors, with the fix for two Modbus buses (:data:`SHARED_PEER_HINT`: one bus) or
-        for a sensor's own port (:data:`SHARED_PEER_SENSOR_HINT`: one sensor)."""
-        names = self._peers.setdefault(peer, set())
-        host = f"[{peer[0]}]" if ":" in peer[0] else peer[0]  # an IPv6 address
-        for other in sorted(names - {name}):
-            pair = frozenset((name, other))
-            if pair in self._peers_told:
-                continue
-            self._peers_told.add(pair)
-            port, sensors = self._entries(name)
-            other_port, other_sensors = self._entries(other)
-            buses = name in self._buses and other in self._buses
-            log.warning(
-                "two ports reach one peer",
-                peer=f"{host}:{peer[1]}",
-                port=port,
-                sensors=sensors,
-                other_port=other_port,
-                other_sensors=other_sensors,
-                hint=SHARED_PEER_HINT if buses else SHARED_PEER_SENSOR_HINT,
-            )
-        names.add(name)
-        self._mark_peers()
-
-    def _entries(self, name: str) -> tuple[str, list[str]]:
-        """The port as configured of the port ``name`` (a sensor's, or a bus's), and the
-        sensors that read it."""
-        sensors = [s for s in self.sensors.values() if (s.bus_key or s.name) == name]
-        return (sensors[0].config.port if sensors else name), [s.name for s in sensors]
-
-    def _left_peers(self, name: str) -> None:
-        """The port ``name`` left the reader: no peer is reached by it any more."""
-        for names in self._peers.values():
-            names.discard(name)
-        self._peers_told = {pair for pair in self._peers_told if name not in pair}
-        self._mark_peers()
-
-    def _mark_peers(self, sensors: Iterable[SensorRuntime] | None = None) -> None:
-        """Each sensor's ``peer_shared`` (of ``sensors``; None: every sensor's): whether its
-        port (or bus) is one of a pair told of by ``_reached_peer`` (the
-        ``sensord_port_peer_shared`` gauge). Run at an open and a removal for every sensor,
-        at an add for the sensor added (the others' pairs are as they were), never per
-        chunk."""
-        shared = {name for pair in self._peers_told for name in pair}
-        for sensor in self.sensors.values() if sensors is None else sensors:
-            sensor.peer_shared = (sensor.bus_key or sensor.name) in shared
 
     def _attach_or_disconnect(self, sensor: Port) -> None:
         try:

@@ -233,7 +233,7 @@ class SensorRuntime:
         #: whether another process has the port open too (searched by the reader)
         self.shared_port = SharedPortWatch(log.bind(sensor=config.name))
         #: another port of the reader reached the network peer its port (or bus) reached, in
-        #: this run (set by the reader, ``Reader._reached_peer``)
+        #: this run (set by the reader, ``reader_peers.SharedPeers``)
         self.peer_shared = False
         #: ``rejects.damaged`` at the port's open: one more is trouble for ``shared_port``
         self._damaged_at_open = 0

@@ -20,7 +20,8 @@ from harness.tcp_relay import TcpRelay
 from structlog.testing import capture_logs
 
 from sensord.export import MetricsRegistry
-from sensord.reader import SHARED_PEER_HINT, SHARED_PEER_SENSOR_HINT, Reader
+from sensord.reader import Reader
+from sensord.reader_peers import SHARED_PEER_HINT, SHARED_PEER_SENSOR_HINT
 from sensord.sensor import SensorRuntime
 
 pytestmark = pytest.mark.slow
