@@ -7,7 +7,8 @@
 * Timed sources (simulated ports) are read when their next frame is due, or, after a poll or
   set-up command was written to one, when its answer is.
 * A source without a selectable descriptor (``rfc2217://``) gets a small thread of its own that
-  blocks in ``read()`` and passes the chunks to the loop through a queue; the frames are still
+  blocks in ``read()`` and passes the chunks to the loop through a queue
+  (``sensord.reader_feeder``); the frames are still
   framed, parsed and processed in the loop thread, so every pipeline runs on one thread. The
   thread of a bus's port wakes the loop through a pipe of its own that ends the batch pause
   (see ``Reader.run``), as a bus's descriptor does.
@@ -50,6 +51,7 @@ from sensord.capture import CaptureJournal
 from sensord.config_sensor import SensorConfig
 from sensord.errors import PortCloseError, SourceBrokenError, SourceError
 from sensord.log import RateLimiter
+from sensord.reader_feeder import ThreadFeeder
 from sensord.reader_peers import SharedPeers
 from sensord.reopen import as_source_error
 from sensord.retry import Retry
@@ -98,12 +100,6 @@ BATCH_INTERVAL_S = 0.02
 #: loop then polls again at once instead of waiting out the batch interval.
 BUSY_READ_BYTES = 2048
 
-#: The most chunks a blocking-read thread queues for the loop before it waits for the loop
-#: to take them (64 KiB of 4 KiB chunks): a port that delivers faster than its sensor
-#: takes its data then fills its own receive queue, which has a bound (an ``rfc2217://``
-#: port's drops and counts what does not fit), rather than this one.
-FEEDER_QUEUED_CHUNKS = 16
-
 log = structlog.get_logger("sensord.reader")
 
 T = TypeVar("T")
@@ -148,52 +144,6 @@ class Port(Protocol):
     def stop(self) -> None: ...
 
 
-class _ThreadFeeder:
-    """Blocking reads of one source without a selectable fd, on a thread of its own. It
-    queues at most :data:`FEEDER_QUEUED_CHUNKS` chunks the loop has not taken (``taken``
-    makes room)."""
-
-    def __init__(self, sensor: Port, out: queue.SimpleQueue[Any], wake: Callable[[], None]):
-        self.sensor = sensor
-        self.source = sensor.source
-        self._out = out
-        self._wake = wake
-        self.stopping = threading.Event()
-        self.heartbeat = time.monotonic()
-        self._room = threading.Semaphore(FEEDER_QUEUED_CHUNKS)
-        self.thread = threading.Thread(
-            target=self._run, name=f"sensord-read-{sensor.name}", daemon=True
-        )
-        self.thread.start()
-
-    def _run(self) -> None:
-        source = self.source
-        assert source is not None
-        while not self.stopping.is_set():
-            self.heartbeat = time.monotonic()
-            try:
-                chunk = source.read()
-            except Exception as exc:  # a SourceError, or a bug: the loop tells them apart
-                if not self.stopping.is_set():
-                    self._out.put((self.sensor, self.source, exc, None))
-                    self._wake()
-                return
-            if chunk:
-                while not self._room.acquire(timeout=0.5):
-                    if self.stopping.is_set():
-                        return
-                    self.heartbeat = time.monotonic()  # waiting for the loop: not stuck
-                self._out.put((self.sensor, self.source, chunk, self))
-                self._wake()
-
-    def taken(self) -> None:
-        """The loop took one of this thread's chunks."""
-        self._room.release()
-
-    def stop(self) -> None:
-        self.stopping.set()
-
-
 class Reader:
     """Owns the selector and drives every ``SensorRuntime``; see the module docstring."""
 
@@ -229,9 +179,9 @@ class Reader:
         #: the log lines of ports' unexpected failures, by port (``_port_failed``)
         self._failures = RateLimiter(PORT_FAILURE_LOG_S)
         self._chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._feeders: dict[str, _ThreadFeeder] = {}
+        self._feeders: dict[str, ThreadFeeder[Port]] = {}
         #: feeders told to stop that may still be in a blocking read: joined at close
-        self._stopped_feeders: list[_ThreadFeeder] = []
+        self._stopped_feeders: list[ThreadFeeder[Port]] = []
         self._registered: dict[str, int] = {}
         #: every sensor, by name (devices on a bus included)
         self.sensors: dict[str, SensorRuntime] = {}
@@ -396,10 +346,10 @@ class Reader:
         elif source.next_due() is not None:
             self._timed[sensor.name] = sensor
         elif not isinstance(sensor, SensorRuntime):
-            self._feeders[sensor.name] = _ThreadFeeder(sensor, self._chunks, self._wake_replies)
+            self._feeders[sensor.name] = ThreadFeeder(sensor, self._chunks, self._wake_replies)
             self._bus_feeders.add(sensor.name)
         else:
-            self._feeders[sensor.name] = _ThreadFeeder(sensor, self._chunks, self.wake)
+            self._feeders[sensor.name] = ThreadFeeder(sensor, self._chunks, self.wake)
 
     def _attach_or_disconnect(self, sensor: Port) -> None:
         try:

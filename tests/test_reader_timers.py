@@ -23,7 +23,7 @@ from harness.modbus import daemon_in_process, run_reader_until
 from harness.pty import PtyPair, Rfc2217Server, wait_readable
 from test_rfc2217 import modbus_behind_rfc2217
 
-import sensord.reader as reader_module
+from sensord import reader_feeder
 from sensord.bus import Bus
 from sensord.config import parse_config
 from sensord.reader import Reader
@@ -181,7 +181,7 @@ def visit_counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
         finally:
             in_pass[0] = False
 
-    taken = reader_module._ThreadFeeder.taken
+    taken = reader_feeder.ThreadFeeder.taken
 
     def take(feeder: Any) -> None:
         counts[1] += 1
@@ -190,7 +190,7 @@ def visit_counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     for cls in (SensorRuntime, Bus):
         monkeypatch.setattr(cls, "timers_at", property(get, put), raising=False)
     monkeypatch.setattr(Reader, "_service_timers", service_timers)
-    monkeypatch.setattr(reader_module._ThreadFeeder, "taken", take)
+    monkeypatch.setattr(reader_feeder.ThreadFeeder, "taken", take)
     yield counts
 
 

@@ -39,7 +39,7 @@ from test_modbus import assert_typed_values, device, typed_device, values_of
 from test_modbus_line import METER, float32
 from test_reader_replies import streaming_port
 
-import sensord.reader as reader_module
+from sensord import reader_feeder
 from sensord.connection import ENDED_IDLE_HINT, HUNG_UP_AT_ONCE_S
 from sensord.errors import SourceUnavailableError
 from sensord.reader import Reader
@@ -527,7 +527,7 @@ def test_a_flooded_rfc2217_port_exports_its_buffer_overruns_only(
     a server's UART counts do not come over the connection, so they are not shown as 0), and
     the sensor reads on once the loop runs again."""
     monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 600)
-    monkeypatch.setattr(reader_module, "FEEDER_QUEUED_CHUNKS", 1)
+    monkeypatch.setattr(reader_feeder, "FEEDER_QUEUED_CHUNKS", 1)
     flood = b"1.5\n" * 2000
     with value_sensor_behind_rfc2217("flood") as (pty, reader, runtime):
         source = runtime.source
@@ -562,12 +562,12 @@ def test_the_port_thread_queues_a_bounded_number_of_chunks_and_loses_nothing(
     the loop takes the chunks."""
     monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 8 << 20)
     # a bound of 4 (16 in use) is the same semaphore; it lets a quarter of the lines show it
-    monkeypatch.setattr(reader_module, "FEEDER_QUEUED_CHUNKS", 4)
+    monkeypatch.setattr(reader_feeder, "FEEDER_QUEUED_CHUNKS", 4)
     lines = 100_000  # 400 kB: more than FEEDER_QUEUED_CHUNKS chunks of 64 KiB hold
     with value_sensor_behind_rfc2217("lines") as (pty, reader, runtime):
         pty.write(b"1.5\n" * lines)  # the loop is not running meanwhile
         chunks = reader._chunks
-        bound = reader_module.FEEDER_QUEUED_CHUNKS
+        bound = reader_feeder.FEEDER_QUEUED_CHUNKS
         wait_for(lambda: chunks.qsize() >= bound, 20, "the thread's chunks queued")
         time.sleep(0.3)
         assert chunks.qsize() == bound  # and no more: the thread waits
