@@ -60,7 +60,7 @@ from sensord.formats.base import ModbusSpec, RegisterSpec
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
-from sensord.sources import serial_port
+from sensord.sources import serial_refusals
 from sensord.sources.serial_port import SerialSource
 from sensord.sources.simulated_modbus import RtuResponder, SimulatedModbusDevice
 
@@ -1526,7 +1526,7 @@ def test_a_port_that_hangs_up_at_once_backs_off_and_one_that_delivered_starts_ov
         if ready is not None:
             # the delivering server writes only once the port is up: no refusal can come
             # within the open's wait for one (50 ms of each open, idle time)
-            monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (0.0, 0.0))
+            monkeypatch.setattr(serial_refusals, "REFUSAL_WAIT_S", (0.0, 0.0))
         with hanging_up_server(greeting, ready=ready) as (url, accepted):
             table = {"name": "net", "port": url, "format": "value", "reconnect": reconnect}
             errors: list[str] = []
@@ -1758,7 +1758,7 @@ def test_a_connection_the_server_ends_at_once_saying_nothing_fails_the_open(
     (the kernel then reports it as the connect's error: from a few opens in a hundred to
     nearly all of them here, with the machine's load) is said the same way: 300 opens, each
     with that error."""
-    monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (5.0, 5.0))
+    monkeypatch.setattr(serial_refusals, "REFUSAL_WAIT_S", (5.0, 5.0))
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     stop = threading.Event()
@@ -1812,7 +1812,7 @@ def test_a_shutdown_ends_the_wait_for_a_serial_server_s_refusal(
     and keeps the connection open: the open waits for the rest and the close, here up to
     5 s; ``abort_open`` from another thread (the reader's shutdown) ends that wait within
     its 50 ms slices, and the byte is left to be read."""
-    monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (5.0, 5.0))
+    monkeypatch.setattr(serial_refusals, "REFUSAL_WAIT_S", (5.0, 5.0))
     listener = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
 
@@ -1865,7 +1865,7 @@ def test_a_bus_that_hangs_up_before_any_answer_backs_off_and_one_that_answered_s
         if answers:
             # the answering server writes only once asked: no refusal can come within the
             # open's wait for one (50 ms of each open, idle time)
-            monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (0.0, 0.0))
+            monkeypatch.setattr(serial_refusals, "REFUSAL_WAIT_S", (0.0, 0.0))
         listener = socket.create_server(("127.0.0.1", 0))
         listener.settimeout(0.05)
         accepted: list[float] = []

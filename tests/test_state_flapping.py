@@ -35,7 +35,7 @@ from sensord.flapping import (
 from sensord.log import StateChanges
 from sensord.reopen import OpenFailures
 from sensord.sensor import SensorRuntime
-from sensord.sources import serial_port
+from sensord.sources import serial_refusals
 from sensord.sources.base import Source
 
 
@@ -311,7 +311,7 @@ def no_refusal_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """A ``socket://`` open waits no time for a serial server's refusal: the server is the
     test's listener, which accepts a connection only once its open returned and says nothing
     on it, so no refusal can come within that wait (50 ms at each open, idle time)."""
-    monkeypatch.setattr(serial_port, "REFUSAL_WAIT_S", (0.0, 0.0))
+    monkeypatch.setattr(serial_refusals, "REFUSAL_WAIT_S", (0.0, 0.0))
 
 
 def network_runtime(

@@ -13,16 +13,10 @@ descriptor to select on:
 * ``socket://``: the connected TCP socket, non-blocking; what the server sent before the
   open returned (a frame or banner sent on connect) is read like the rest, where pyserial's
   own open would drop it;
-  A serial server that refuses the connection writes a line saying why and closes it (ser2net:
-  "Device open failure: ..." when its device is unplugged, "Port already in use" while another
-  client holds it): the open waits up to :data:`REFUSAL_WAIT_S` for bytes that could begin
-  such a line and the close after them, and fails quoting the line, so the sensor stays
-  ``down`` and backs off, with no frame rejected and no moment ``up``, at every attempt.
-  A connection that the server closes or resets within that wait before it sent a byte fails
-  the open the same way (ser2net being stopped still accepts connections for a few
-  milliseconds after it closed its clients', and ends them unserved).
-  Bytes that cannot begin such a line end the wait at once; every byte that is no refusal is
-  read as the device's;
+  a serial server's refusal of the connection (a line saying why, then its close: ser2net's
+  "Port already in use") fails the open, quoting the line, so the sensor stays ``down`` and
+  backs off, with no frame rejected and no moment ``up``, at every attempt; every byte that
+  is no refusal is read as the device's (``sensord.sources.serial_refusals``);
 * everything else (``rfc2217://``, ``loop://``): no descriptor; ``read()`` uses pyserial's
   blocking ``read`` with the configured timeout, from a thread of its own.
 
@@ -100,6 +94,14 @@ from sensord.ports import (
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.echo import LocalEcho
+from sensord.sources.serial_refusals import (
+    SERVER_TEXT_CHARS,
+    ended_at_once,
+    refusal_meaning,
+    refusal_wait_s,
+    refused_at_once,
+    text_line,
+)
 from sensord.uart import read_icount
 
 __all__ = [
@@ -381,138 +383,14 @@ def _os_cause(exc: BaseException) -> OSError | None:
     return None
 
 
-#: The longest line of a server's text that an error quotes.
-SERVER_TEXT_CHARS = 200
-
-
-#: The lines a serial server writes to a connection it refuses before it closes it (ser2net 3
-#: and 4), and what each means.
-SERVER_REFUSALS: dict[bytes, str] = {
-    b"Device open failure": "the serial server cannot open its device: unplugged, powered off "
-    "or renamed; check the device path in the server's configuration",
-    b"Port's device failed open": "the serial server cannot open its device: unplugged, "
-    "powered off or renamed; check the device path in the server's configuration",
-    b"Port already in use": "another client holds the port, which the server serves one at a "
-    "time unless its max-connections allows more: another program, or an earlier connection "
-    "of this host's that the server has not seen end yet",
-    b"Port's device already in use": "another of the server's ports uses the same device and "
-    "has a client",
-    b"Access denied": "the server does not accept connections from this host's address",
-    b"Accessed denied": "the server does not accept connections from this host's address",
-    b"Port disabled": "the port is disabled in the server's configuration",
-    b"Port closing": "the server is closing the port, disabled by a change of its configuration",
-}
-
-#: How long a ``socket://`` (``modbus-tcp://``) open waits for a serial server's refusal
-#: (:data:`SERVER_REFUSALS`), which a server writes as soon as it accepts the connection: as
-#: long as :data:`REFUSAL_ROUND_TRIPS` times the connect took, within these bounds.
-REFUSAL_WAIT_S = (0.05, 0.25)
-REFUSAL_ROUND_TRIPS = 4
-
-
-def _may_be_refusal(data: bytes) -> bool:
-    """True when ``data`` is a refusal line's start, or starts with a refusal."""
-    return any(data[: len(line)] == line[: len(data)] for line in SERVER_REFUSALS)
-
-
-#: The longest single wait of the refusal's (``abort_open`` is seen between two).
-_REFUSAL_SLICE_S = 0.05
-
-
-def _refused_at_once(
-    sock: socket.socket, wait_s: float, aborted: threading.Event, gateway: bool = False
-) -> tuple[type[SourceUnavailableError], str] | None:
-    """Why the new connection ``sock`` (non-blocking) is not served, when its server ended
-    it within ``wait_s``, with the error that tells it: the refusal it wrote before it closed
-    it, with what that means (:class:`SourceRefusedError`), or that it closed or reset it
-    saying nothing (a server stopping: its listener still takes connections for a moment
-    after it closed its clients'). None when other bytes came
-    (left to be read, also when the connection ended after them), or nothing came and the
-    connection stayed open, or ``aborted`` was set (a shutdown)."""
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLIN | select.POLLRDHUP)
-    deadline = time.monotonic() + wait_s
-    closed = False
-    while not closed:
-        left = deadline - time.monotonic()
-        if left <= 0 or aborted.is_set():
-            return None
-        try:
-            events = poller.poll(max(1, int(min(left, _REFUSAL_SLICE_S) * 1000)))
-        except InterruptedError:
-            continue
-        if not events:
-            continue
-        closed = any(
-            event & (select.POLLRDHUP | select.POLLHUP | select.POLLERR) for _, event in events
-        )
-        if not closed:
-            try:
-                head = sock.recv(SERVER_TEXT_CHARS, socket.MSG_PEEK)
-            except OSError as exc:
-                return SourceUnavailableError, _ended_at_once(exc, gateway)
-            if not _may_be_refusal(head.lstrip(b"\r\n")):
-                return None
-            # a refusal's start: its close, not more bytes, ends the wait
-            poller.modify(sock.fileno(), select.POLLRDHUP)
-    try:  # left to be read unless it is a refusal
-        said = sock.recv(4 * SERVER_TEXT_CHARS, socket.MSG_PEEK)
-    except OSError as exc:
-        return SourceUnavailableError, _ended_at_once(exc, gateway)
-    if not said:
-        return SourceUnavailableError, _ended_at_once(None, gateway)
-    line = _text_line(said)
-    meaning = _refusal_meaning(line)
-    if meaning is None:
-        return None
-    return SourceRefusedError, f"the serial server refused the connection: {line!r} ({meaning})"
-
-
-def _ended_at_once(exc: OSError | None, gateway: bool = False) -> str:
-    """Why a connection is not served that its server closed (``exc`` None) or reset as
-    soon as it accepted it, saying nothing; ``gateway``: a Modbus TCP gateway's."""
-    how = "closed the connection" if exc is None else f"ended the connection ({exc.strerror})"
-    if gateway:
-        return (
-            f"the gateway {how} as soon as it accepted it, saying nothing (one that serves "
-            "one client at a time, held by another: a SCADA system, a second sensord, a "
-            "configuration tool, another port of this configuration that names it otherwise, "
-            "its host name and its address; or one that is stopping or restarting)"
-        )
-    return (
-        f"the server {how} as soon as it accepted it, saying nothing (a serial server "
-        "that is stopping or restarting, or that serves no more clients)"
-    )
-
-
-def _refusal_meaning(line: str) -> str | None:
-    """What the line a server wrote before it closed a connection means, when it is one of
-    :data:`SERVER_REFUSALS`."""
-    for refusal, meaning in SERVER_REFUSALS.items():
-        if line.encode("ascii").startswith(refusal):
-            return meaning
-    return None
-
-
 #: How long an ``rfc2217://`` open whose connection the server closed waits for pyserial's
 #: reader thread to read the rest (it ends at the end of the stream, at once).
 CLOSED_READ_S = 0.5
 
 
-def _text_line(data: bytes) -> str:
-    """The last line of ``data`` when it is printable ASCII text of a line's length (what a
-    serial server says before it closes a connection it will not serve: ser2net's "Port
-    already in use"), else ""."""
-    lines = data.replace(b"\r", b"\n").split(b"\n")
-    line = next((item for item in reversed(lines) if item.strip()), b"").strip()
-    if not line or len(line) > SERVER_TEXT_CHARS or not all(32 <= byte < 127 for byte in line):
-        return ""
-    return line.decode("ascii")
-
-
 def _rfc2217_text(port: Rfc2217Serial) -> str:
     """The line of text an RFC 2217 server sent before it closed the connection (see
-    ``_text_line``), from what pyserial's reader thread queued; its thread has ended."""
+    ``text_line``), from what pyserial's reader thread queued; its thread has ended."""
     queued = getattr(port, "_read_buffer", None)
     if queued is None:
         return ""
@@ -523,7 +401,7 @@ def _rfc2217_text(port: Rfc2217Serial) -> str:
             if item is None:
                 break
             data += item
-    return _text_line(bytes(data))
+    return text_line(bytes(data))
 
 
 def _keep_alive(sock: socket.socket) -> None:
@@ -840,7 +718,7 @@ class SerialSource(Source):
         self._address: PortAddress | None = None
         self._address_problem = ""
         #: on a network port, what the descriptor gave since the open while that is a line's
-        #: length at most (:data:`SERVER_TEXT_CHARS`); None once it gave more, and on a
+        #: length at most (``SERVER_TEXT_CHARS``); None once it gave more, and on a
         #: device (see ``_hung_up_text``)
         self._head: bytes | None = None
         #: how long the last open's connect took (network ports)
@@ -926,7 +804,7 @@ class SerialSource(Source):
                 self._connect_s = time.monotonic() - started
             except Exception as exc:
                 said = _rfc2217_text(port) if isinstance(port, Rfc2217Serial) else ""
-                meaning = _refusal_meaning(said)
+                meaning = refusal_meaning(said)
                 if meaning is not None:
                     raise SourceRefusedError(
                         self.sensor,
@@ -1092,7 +970,7 @@ class SerialSource(Source):
             # kernel reports the reset as the connect's error): it ended it at once
             gateway = self._address is not None and self._address.scheme == MODBUS_TCP_SCHEME
             return SourceUnavailableError(
-                sensor, f"{display}: {_ended_at_once(_os_cause(exc), gateway)}"
+                sensor, f"{display}: {ended_at_once(_os_cause(exc), gateway)}"
             )
         if code in _MISSING_ERRNOS:
             return SourceUnavailableError(sensor, f"{display} does not exist (or is not present)")
@@ -1187,10 +1065,9 @@ class SerialSource(Source):
             fd = port.fileno()
             os.set_blocking(fd, False)
             sock = port._socket  # pyserial keeps its socket private
-            low, high = REFUSAL_WAIT_S
-            wait_s = min(high, max(low, REFUSAL_ROUND_TRIPS * self._connect_s))
+            wait_s = refusal_wait_s(self._connect_s)
             gateway = self._address is not None and self._address.scheme == MODBUS_TCP_SCHEME
-            refused = _refused_at_once(sock, wait_s, self._open_aborted, gateway)
+            refused = refused_at_once(sock, wait_s, self._open_aborted, gateway)
             if refused is not None:
                 error, why = refused
                 raise error(self.sensor, f"{self._display}: {why}")
@@ -1292,7 +1169,7 @@ class SerialSource(Source):
         text = f"{self._display} hung up (end of file)"
         head = self._head or b""
         lines = [line for line in head.replace(b"\r", b"\n").split(b"\n") if line.strip()]
-        said = _text_line(lines[0]) if len(lines) == 1 else ""
+        said = text_line(lines[0]) if len(lines) == 1 else ""
         if said:
             text += (
                 f"; all it sent was the line {said!r} (a serial server's reason for not "
