@@ -45,7 +45,7 @@ from sensord.errors import SourceUnavailableError
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
 from sensord.serial_settings import SerialSettings
-from sensord.sources import serial_port
+from sensord.sources import serial_pyserial
 from sensord.sources.serial_port import SerialSource
 
 
@@ -475,7 +475,7 @@ def test_a_flood_beyond_the_receive_queue_is_dropped_and_counted(
     sends faster than the port is read would grow the daemon for as long as it lasts. The
     port keeps the first RFC2217_BUFFER_BYTES the reader has not taken, counts the rest as
     ``buffer_overrun`` line errors, and reads on after the reader took what it held."""
-    monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 3000)
+    monkeypatch.setattr(serial_pyserial, "RFC2217_BUFFER_BYTES", 3000)
     held = bytes(range(256)) * 20  # 5120 bytes: 0xFF (a Telnet IAC) among them
     with (
         PtyPair() as pair,
@@ -526,7 +526,7 @@ def test_a_flooded_rfc2217_port_exports_its_buffer_overruns_only(
     reach ``/status`` and ``/metrics`` as the port's ``buffer_overrun`` line errors (the kinds
     a server's UART counts do not come over the connection, so they are not shown as 0), and
     the sensor reads on once the loop runs again."""
-    monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 600)
+    monkeypatch.setattr(serial_pyserial, "RFC2217_BUFFER_BYTES", 600)
     monkeypatch.setattr(reader_feeder, "FEEDER_QUEUED_CHUNKS", 1)
     flood = b"1.5\n" * 2000
     with value_sensor_behind_rfc2217("flood") as (pty, reader, runtime):
@@ -560,7 +560,7 @@ def test_the_port_thread_queues_a_bounded_number_of_chunks_and_loses_nothing(
     most FEEDER_QUEUED_CHUNKS chunks the loop has not taken, then waits: what the device sends
     meanwhile stays in the port's own queue, which has a bound, and every byte is read once
     the loop takes the chunks."""
-    monkeypatch.setattr(serial_port, "RFC2217_BUFFER_BYTES", 8 << 20)
+    monkeypatch.setattr(serial_pyserial, "RFC2217_BUFFER_BYTES", 8 << 20)
     # a bound of 4 (16 in use) is the same semaphore; it lets a quarter of the lines show it
     monkeypatch.setattr(reader_feeder, "FEEDER_QUEUED_CHUNKS", 4)
     lines = 100_000  # 400 kB: more than FEEDER_QUEUED_CHUNKS chunks of 64 KiB hold
