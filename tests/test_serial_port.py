@@ -39,7 +39,8 @@ from serial.serialposix import CMSPAR
 from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
 from sensord.serial_settings import SerialSettings
 from sensord.sources import serial_port
-from sensord.sources.serial_port import SerialSource, _line_mismatches
+from sensord.sources.serial_line import line_mismatches
+from sensord.sources.serial_port import SerialSource
 
 NOBODY_UID = 65534
 
@@ -196,7 +197,7 @@ def test_settings_a_driver_changed_are_named(
     with SerialSource("temp", pair.path, settings) as source:
         assert source.is_open
         kept = termios.tcgetattr(pair.slave_fd)
-    assert _line_mismatches(settings, kept) == keys
+    assert line_mismatches(settings, kept) == keys
 
 
 def test_flow_control_settings_reach_the_port(pair: PtyPair) -> None:

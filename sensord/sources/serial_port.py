@@ -58,14 +58,13 @@ import termios
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import serial
 import structlog
 from serial.rfc2217 import Serial as Rfc2217Serial
 from serial.rs485 import RS485Settings
-from serial.serialposix import CMSPAR
 from serial.serialposix import Serial as PosixSerial
 from serial.urlhandler.protocol_socket import Serial as SocketSerial
 
@@ -90,6 +89,12 @@ from sensord.ports import (
 from sensord.serial_settings import SerialSettings
 from sensord.sources.base import Source
 from sensord.sources.echo import LocalEcho
+from sensord.sources.serial_line import (
+    SETTING_ATTRIBUTES,
+    keys_text,
+    line_mismatches,
+    setting_problem,
+)
 from sensord.sources.serial_pyserial import (
     Rfc2217Port,
     SocketPort,
@@ -162,21 +167,6 @@ _DENIED_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 _HELD_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EBUSY})
 
 
-#: (config key, pyserial attribute), in the order they are applied.
-_SETTING_ATTRIBUTES: tuple[tuple[str, str], ...] = (
-    ("baudrate", "baudrate"),
-    ("bytesize", "bytesize"),
-    ("parity", "parity"),
-    ("stopbits", "stopbits"),
-    ("xonxoff", "xonxoff"),
-    ("rtscts", "rtscts"),
-    ("dsrdtr", "dsrdtr"),
-    ("timeout_s", "timeout"),
-    ("exclusive", "exclusive"),
-    ("dtr", "dtr"),
-    ("rts", "rts"),
-)
-
 #: Words in pyserial's messages when it rejects a setting while opening, and the key they name.
 _MESSAGE_KEYS: tuple[tuple[str, str], ...] = (
     ("baud", "baudrate"),
@@ -186,55 +176,6 @@ _MESSAGE_KEYS: tuple[tuple[str, str], ...] = (
     ("parity", "parity"),
     ("rs485", "rs485"),
 )
-
-
-_FLAGS = frozenset({"xonxoff", "rtscts", "dsrdtr", "exclusive", "dtr", "rts"})
-
-
-def _setting_problem(key: str, value: object) -> str | None:
-    """Checks pyserial does not make: it truncates float baud rates, takes 0 (hang up) as a
-    baud rate and stores any object as a flag."""
-    if key == "baudrate" and (type(value) is not int or value <= 0):
-        return f"must be a positive integer, got {value!r}"
-    if key in _FLAGS and type(value) is not bool:
-        return f"must be true or false, got {value!r}"
-    return None
-
-
-_PARITY_FLAGS = {
-    "N": 0,
-    "E": termios.PARENB,
-    "O": termios.PARENB | termios.PARODD,
-    "M": termios.PARENB | termios.PARODD | CMSPAR,
-    "S": termios.PARENB | CMSPAR,
-}
-_CSIZE_FLAGS = {5: termios.CS5, 6: termios.CS6, 7: termios.CS7, 8: termios.CS8}
-
-
-def _line_mismatches(settings: SerialSettings, attributes: list[Any]) -> list[str]:
-    """Config keys whose value a port's termios ``attributes`` do not show.
-
-    Drivers adjust what their hardware cannot do instead of failing (no 5-bit bytes, no mark
-    parity, a nearby speed) and report the adjusted values. Speeds without a termios constant
-    (set through ``BOTHER``) are not compared.
-    """
-    iflag, _, cflag, _, ispeed, ospeed, _ = attributes
-    keys: list[str] = []
-    speed = getattr(termios, f"B{settings.baudrate}", None)
-    if speed is not None and (ispeed, ospeed) != (speed, speed):
-        keys.append("baudrate")
-    if cflag & termios.CSIZE != _CSIZE_FLAGS.get(settings.bytesize):
-        keys.append("bytesize")
-    mask = termios.PARENB if settings.parity == "N" else termios.PARENB | termios.PARODD | CMSPAR
-    if cflag & mask != _PARITY_FLAGS.get(settings.parity):
-        keys.append("parity")
-    if bool(cflag & termios.CSTOPB) != (settings.stopbits != 1):
-        keys.append("stopbits")
-    if bool(cflag & termios.CRTSCTS) != settings.rtscts:
-        keys.append("rtscts")
-    if (iflag & (termios.IXON | termios.IXOFF) == termios.IXON | termios.IXOFF) != settings.xonxoff:
-        keys.append("xonxoff")
-    return keys
 
 
 def _held_text(display: str, target: str) -> str:
@@ -656,9 +597,9 @@ class SerialSource(Source):
         except (ValueError, serial.SerialException) as exc:
             raise SourceError(self.sensor, f"{self.url}: unsupported port URL: {exc}") from exc
         settings = self.settings
-        for key, attribute in _SETTING_ATTRIBUTES:
+        for key, attribute in SETTING_ATTRIBUTES:
             value = getattr(settings, key)
-            problem = _setting_problem(key, value)
+            problem = setting_problem(key, value)
             if problem is None:
                 try:
                     setattr(port, attribute, value)
@@ -685,10 +626,14 @@ class SerialSource(Source):
             keys = [k for word, k in _MESSAGE_KEYS if word in text]
             if isinstance(exc, OverflowError):
                 keys = ["baudrate"]
-            return SourceError(sensor, f"{self._keys_text(keys)}: rejected by {display}: {exc}")
+            return SourceError(
+                sensor, f"{keys_text(self.settings, keys)}: rejected by {display}: {exc}"
+            )
         if isinstance(exc, termios.error):
             # tcsetattr() refused the whole set of line settings.
-            return SourceError(sensor, f"{self._keys_text([])}: rejected by {display}: {exc}")
+            return SourceError(
+                sensor, f"{keys_text(self.settings, [])}: rejected by {display}: {exc}"
+            )
         if isinstance(exc, serial.SerialException) and str(exc).startswith(_STEP_TIMEOUT):
             step = str(exc)[len(_STEP_TIMEOUT) :].strip()
             hint = ""
@@ -779,17 +724,9 @@ class SerialSource(Source):
                 "'telnet,tcp,PORT'; for ser2net 3, the remctl option)"
             )
         return (
-            f"{self._display}: the server did not confirm {self._keys_text(unanswered)} "
+            f"{self._display}: the server did not confirm {keys_text(self.settings, unanswered)} "
             f"(pyserial: {message})"
         )
-
-    def _keys_text(self, keys: list[str]) -> str:
-        """``serial.KEY = value`` for ``keys``; for no keys, every line setting as candidates."""
-        shown = keys or [
-            key for key, _ in _SETTING_ATTRIBUTES if key not in ("timeout_s", "dtr", "rts")
-        ]
-        text = ", ".join(f"serial.{key} = {getattr(self.settings, key)!r}" for key in shown)
-        return text if keys else f"one of {text}"
 
     def _prepare_fd(self, port: serial.Serial) -> int | None:
         """The selectable descriptor of an open ``port`` (made non-blocking), or None.
@@ -806,11 +743,11 @@ class SerialSource(Source):
             attributes = termios.tcgetattr(fd)
             device = os.major(os.fstat(fd).st_rdev) not in PTY_SLAVE_MAJORS
             if device:
-                keys = _line_mismatches(self.settings, attributes)
+                keys = line_mismatches(self.settings, attributes)
                 if keys:
                     raise SourceError(
                         self.sensor,
-                        f"{self._keys_text(keys)}: not supported by {self._display} "
+                        f"{keys_text(self.settings, keys)}: not supported by {self._display} "
                         "(the driver changed it)",
                     )
             attributes[6][termios.VMIN] = 1
