@@ -15,7 +15,7 @@ from harness.spawn import Owner
 from hypothesis import settings
 
 from sensord.reader import IDLE_HOUSEKEEPING_INTERVAL_S
-from sensord.sources import serial_port
+from sensord.sources import serial_errors
 
 # No deadline for a property test's examples: Hypothesis fails an example that takes over
 # 200 ms, and on a loaded machine (CI runs the suite on two cores, every test under load) a
@@ -75,7 +75,7 @@ def _structlog_defaults(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _rfc2217_urls_forgotten() -> None:
     """Each test's RFC 2217 servers are new ones: a URL an earlier test's server negotiated
     at (its port taken again since) is not taken for a server that negotiated before."""
-    serial_port._NEGOTIATED.clear()
+    serial_errors.NEGOTIATED.clear()
 
 
 @pytest.fixture

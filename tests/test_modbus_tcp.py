@@ -44,7 +44,7 @@ from sensord.config import Config
 from sensord.formats import modbus as modbus_codec
 from sensord.reader import Reader
 from sensord.sensor import SensorRuntime
-from sensord.sources.serial_port import _network_hint
+from sensord.sources.serial_errors import network_hint
 
 
 def device(name: str, port: str, unit: int, count: int = 1, **modbus: Any) -> dict[str, Any]:
@@ -980,7 +980,7 @@ def test_an_open_failure_names_the_url_as_configured() -> None:
     ],
 )
 def test_a_network_open_failure_says_what_to_check(cause: OSError, says: str) -> None:
-    hint = _network_hint(cause, "modbus-tcp://meter.lan:502")
+    hint = network_hint(cause, "modbus-tcp://meter.lan:502")
     assert hint.startswith(says) if says else hint == ""
 
 

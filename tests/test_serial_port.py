@@ -38,7 +38,7 @@ from serial.serialposix import CMSPAR
 
 from sensord.errors import SourceBrokenError, SourceError, SourceUnavailableError
 from sensord.serial_settings import SerialSettings
-from sensord.sources import serial_port
+from sensord.sources import serial_errors, serial_port
 from sensord.sources.serial_line import line_mismatches
 from sensord.sources.serial_port import SerialSource
 
@@ -419,7 +419,7 @@ def test_a_port_in_exclusive_mode_is_searched_for_its_holder_within_a_time_limit
     codecs.lookup("ascii")  # /proc/locks is read as ascii: nobody may not import the codec
     with held_by_subprocess(pair.path, tiocexcl=True):
         searched = run_as_user(NOBODY_UID, lambda: _open_and_tell(pair.path))
-        monkeypatch.setattr(serial_port, "HOLDER_SEARCH_S", 0.0)
+        monkeypatch.setattr(serial_errors, "HOLDER_SEARCH_S", 0.0)
         cut = run_as_user(NOBODY_UID, lambda: _open_and_tell(pair.path))
     assert searched.startswith(
         f"lazy: sensor 'temp': {pair.path} is held by another process that this user cannot "
