@@ -13,7 +13,8 @@ stopping at the first problem, appends every error with its key path
 (``sensors[1].channels[0].window.size: must be in [1, 10000], got 0``) to ``errors``. It also
 rejects unknown keys with a did-you-mean hint and runs each class's cross-field ``check()``.
 
-This module knows nothing about sensord's keys; ``sensord.config_tables`` declares them.
+This module knows nothing about sensord's keys; ``sensord.config_tables`` declares them. A value
+in a message is shown as ``sensord.schema_values`` writes it.
 """
 
 from __future__ import annotations
@@ -22,12 +23,22 @@ import contextlib
 import json
 import math
 import re
-import tomllib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
 from sensord.errors import Problem
+from sensord.schema_values import (
+    as_written,
+    fmt,
+    got,
+    key_text,
+    read_bare,
+    toml_value,
+    type_name,
+    unquoted,
+    whole_float,
+)
 
 __all__ = [
     "Bool",
@@ -81,43 +92,6 @@ def natural_key(name: str) -> tuple[tuple[str | int, ...], str]:
     in leading zeros (``a1``, ``a01``) by their text."""
     parts = _DIGITS.split(name)  # text at the even places, digits at the odd ones
     return tuple(int(part) if i % 2 else part for i, part in enumerate(parts)), name
-
-
-def _type_name(value: object) -> str:
-    return {
-        bool: "boolean",
-        int: "integer",
-        float: "float",
-        str: "string",
-        list: "array",
-        dict: "table",
-    }.get(type(value), type(value).__name__)
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _got(value: object) -> str:
-    """``value`` after "got" in a message of a value of the wrong type: its type and the value
-    as written, an array as TOML writes it inline, shortened when long (``got integer 9600``,
-    ``got array [10]``); a table by its type alone, as one its headers made would be shown
-    otherwise than it is written."""
-    if isinstance(value, Mapping):
-        return _type_name(value)
-    shown = _toml_value(value) if isinstance(value, list) else _as_written(value)
-    return f"{_type_name(value)} {shown}"
-
-
-def _as_written(value: object) -> str:
-    """``value`` as the file wrote it, for an error that names its type: a float with its
-    decimal point (``got float 9600.0``, where ``got float 9600`` would hide what is
-    wrong with it), anything else as :func:`_fmt` writes it."""
-    return repr(value) if isinstance(value, float) else _fmt(value)
 
 
 class UnloadedFieldError(Exception):
@@ -203,10 +177,8 @@ class Int(Field[int]):
 
     def validate(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            hint = _unquoted(value, int, self.name) or _whole_float(value, self.name)
-            raise TypeError(
-                f"must be an integer, got {_type_name(value)} {_as_written(value)}{hint}"
-            )
+            hint = unquoted(value, int, self.name) or whole_float(value, self.name)
+            raise TypeError(f"must be an integer, got {type_name(value)} {as_written(value)}{hint}")
         _check_range(value, self.min, self.max)
         return value
 
@@ -231,121 +203,38 @@ class Float(Field[float]):
 
     def validate(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            hint = _unquoted(value, float, self.name)
-            raise TypeError(f"must be a number, got {_type_name(value)} {_as_written(value)}{hint}")
+            hint = unquoted(value, float, self.name)
+            raise TypeError(f"must be a number, got {type_name(value)} {as_written(value)}{hint}")
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
             number = math.inf
         if not math.isfinite(number):
-            raise ValueError(f"must be a finite number, got {_fmt(value)}")
+            raise ValueError(f"must be a finite number, got {fmt(value)}")
         if self.above is not None and not number > self.above:
-            raise ValueError(f"must be greater than {_fmt(self.above)}, got {_fmt(value)}")
+            raise ValueError(f"must be greater than {fmt(self.above)}, got {fmt(value)}")
         _check_range(number, self.min, self.max)
         if self.check is not None and (problem := self.check(number)):
             raise ValueError(problem)
         return number
 
 
-def _whole_float(value: object, name: str = "") -> str:
-    """`` (write it without a decimal point: bytesize = 8)`` for a float that is a whole number
-    (``8.0``), where an integer is asked for; the key is named when ``name`` is given."""
-    if not isinstance(value, float) or not value.is_integer() or abs(value) >= 1e15:
-        return ""
-    key = f"{name} = " if name else ""
-    return f" (write it without a decimal point: {key}{int(value)})"
-
-
-def _unquoted(value: object, kind: type, name: str = "") -> str:
-    """`` (write it without quotes: baudrate = 9600)`` for a string that TOML reads as a value
-    of ``kind`` when written without its quotes (``"9600"`` for an integer, ``"true"`` for a
-    boolean, not ``".5"``, which is no TOML number): TOML reads a quoted value as text. A
-    number with a unit that the key ``name`` implies (``"5s"``, ``"500ms"`` for a key in
-    seconds) is told as the number to write (:func:`_without_unit`). The key is named when
-    ``name`` is given."""
-    if not isinstance(value, str):
-        return ""
-    read = _read_bare(value)
-    if kind is bool:
-        ok = isinstance(read, bool)
-    elif isinstance(read, bool) or not isinstance(read, int | float):
-        ok = False
-    else:
-        ok = (kind is float or isinstance(read, int)) and math.isfinite(read)
-    key = f"{name} = " if name else ""
-    if ok:
-        return f" (write it without quotes: {key}{value.strip()})"
-    if kind is bool or not name:
-        return ""
-    return _without_unit(value, kind, name)
-
-
-#: The units a number of a key may be written with in quotes, by the ending of the key's
-#: name, and what one of each is in the key's own unit (a decimal's text: the hint computes
-#: with ``decimal``, imported only when one is given, as a mistake is rare).
-_UNITS_OF_KEY: dict[str, tuple[str, dict[str, str]]] = {
-    "_s": ("seconds", {"s": "1", "ms": "0.001"}),
-    "_hz": ("hertz", {"hz": "1"}),
-}
-
-#: A number and its unit, as written in quotes: ``5s``, ``500 ms``, ``0.5s``.
-_NUMBER_AND_UNIT = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]+)\s*", re.ASCII | re.IGNORECASE)
-
-
-def _without_unit(value: str, kind: type, name: str) -> str:
-    """`` (write the number of seconds without quotes or unit: timeout_s = 0.5)`` for a
-    quoted number with a unit that the key ``name`` implies by its ending (``_s``: seconds,
-    written ``s`` or ``ms``); ``""`` for any other text, and for a value an integer key
-    cannot take."""
-    match = _NUMBER_AND_UNIT.fullmatch(value)
-    ending = next((end for end in _UNITS_OF_KEY if name.endswith(end)), None)
-    if match is None or ending is None:
-        return ""
-    what, units = _UNITS_OF_KEY[ending]
-    factor = units.get(match.group(2).lower())
-    if factor is None:
-        return ""
-    from decimal import Decimal  # noqa: PLC0415
-
-    number = Decimal(match.group(1)) * Decimal(factor)
-    if kind is int and number != number.to_integral_value():
-        return ""
-    text = format(number.normalize(), "f")
-    return f" (write the number of {what} without quotes or unit: {name} = {text})"
-
-
-def _read_bare(text: str) -> object:
-    """What TOML reads ``text`` (stripped) as, written as a bare value: a number or a
-    boolean; None for anything else."""
-    text = text.strip()
-    if not _BARE_VALUE.fullmatch(text):  # one value: no comment, no second key
-        return None
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return None
-
-
-#: What may be a TOML number or boolean: letters, digits, ``+-._``.
-_BARE_VALUE = re.compile(r"[\w+.\-]+", re.ASCII)
-
-
 def _check_range(value: float, lo: float | None, hi: float | None) -> None:
     if lo is not None and hi is not None:
         if not lo <= value <= hi:
-            raise ValueError(f"must be in [{_fmt(lo)}, {_fmt(hi)}], got {_fmt(value)}")
+            raise ValueError(f"must be in [{fmt(lo)}, {fmt(hi)}], got {fmt(value)}")
     elif lo is not None and value < lo:
-        raise ValueError(f"must be >= {_fmt(lo)}, got {_fmt(value)}")
+        raise ValueError(f"must be >= {fmt(lo)}, got {fmt(value)}")
     elif hi is not None and value > hi:
-        raise ValueError(f"must be <= {_fmt(hi)}, got {_fmt(value)}")
+        raise ValueError(f"must be <= {fmt(hi)}, got {fmt(value)}")
 
 
 class Bool(Field[bool]):
     def validate(self, value: Any) -> bool:
         if not isinstance(value, bool):
             raise TypeError(
-                f"must be true or false, got {_type_name(value)} {_as_written(value)}"
-                f"{_unquoted(value, bool, self.name)}"
+                f"must be true or false, got {type_name(value)} {as_written(value)}"
+                f"{unquoted(value, bool, self.name)}"
             )
         return value
 
@@ -378,7 +267,7 @@ class Str(Field[str]):
     def validate(self, value: Any) -> str:
         if not isinstance(value, str):
             if self.secret:
-                raise TypeError(f"must be a string, got {_type_name(value)}")
+                raise TypeError(f"must be a string, got {type_name(value)}")
             hint = ""
             if isinstance(value, int | float) and not isinstance(value, bool):
                 # in quotes only when the quoted text is a value this key takes (not port = 4001)
@@ -387,7 +276,7 @@ class Str(Field[str]):
                 if not hint and self.example:
                     key = f"{self.name} = " if self.name else ""
                     hint = f" (written as {key}{self.example})"
-            raise TypeError(f"must be a string, got {_type_name(value)} {_as_written(value)}{hint}")
+            raise TypeError(f"must be a string, got {type_name(value)} {as_written(value)}{hint}")
         if self.non_empty and not value.strip():
             if not value:
                 raise ValueError("must not be empty")
@@ -440,17 +329,17 @@ class Choice(Field[T]):
                 and choice.casefold() == value.casefold()
             ):
                 return choice
-        options = ", ".join(_fmt(c) for c in self.choices)
+        options = ", ".join(fmt(c) for c in self.choices)
         if self.any_case:
             options += " (in either case)"
-        got = _fmt(value)
+        got = fmt(value)
         kinds = {type(c) for c in self.choices}
         if type(value) not in kinds and not (type(value) is int and float in kinds):
-            got = f"{_type_name(value)} {_as_written(value)}"  # "got float 8.0"
+            got = f"{type_name(value)} {as_written(value)}"  # "got float 8.0"
         if isinstance(value, str):
             hint = self._hint(value)
         elif int in kinds and float not in kinds:  # bytesize = 8.0
-            hint = _whole_float(value, self.name)
+            hint = whole_float(value, self.name)
         else:
             hint = ""
         raise ValueError(f"must be one of {options}, got {got}{hint}")
@@ -461,12 +350,12 @@ class Choice(Field[T]):
         text = value.strip()
         words = [c for c in self.choices if isinstance(c, str)]
         if text.lower() in self.meant:
-            return f"; did you mean {_fmt(self.meant[text.lower()])}?"
+            return f"; did you mean {fmt(self.meant[text.lower()])}?"
         for word in words:
             if word.lower() == text.lower():
                 return f"; did you mean {word!r}?"
-        if _unquoted(text, float) and any(
-            not isinstance(c, str | bool) and c == _read_bare(text) for c in self.choices
+        if unquoted(text, float) and any(
+            not isinstance(c, str | bool) and c == read_bare(text) for c in self.choices
         ):
             key = f"{self.name} = " if self.name else ""
             return f" (write it without quotes: {key}{text})"
@@ -488,7 +377,7 @@ class Bytes(Field[bytes]):
         elif isinstance(value, str):
             data = decode_escapes(value)
         else:
-            raise TypeError(f"must be a string, got {_type_name(value)} {_as_written(value)}")
+            raise TypeError(f"must be a string, got {type_name(value)} {as_written(value)}")
         if self.non_empty and not data:
             raise ValueError("must not be empty")
         return data
@@ -499,7 +388,7 @@ def parse_hex(value: Any) -> bytes:
     (``"7E 00 FF"``, ``"7e00ff"``); TypeError or ValueError saying what is wrong."""
     if not isinstance(value, str):
         raise TypeError(
-            f"must be a string of hex bytes, got {_type_name(value)} {_as_written(value)}"
+            f"must be a string of hex bytes, got {type_name(value)} {as_written(value)}"
         )
     try:
         data = bytes.fromhex(value)
@@ -554,7 +443,7 @@ class HexList(Field[tuple[bytes, ...]]):
             return value
         items = [value] if isinstance(value, str | bytes) else value
         if not isinstance(items, list):
-            raise TypeError(f"must be {self.items_are} or an array of them, got {_got(value)}")
+            raise TypeError(f"must be {self.items_are} or an array of them, got {got(value)}")
         out = []
         for i, item in enumerate(items):
             try:
@@ -577,8 +466,8 @@ class IntOrHex(Field[int | bytes]):
             return parse_hex(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(
-                f"must be an integer or a string of hex bytes, got {_type_name(value)} "
-                f"{_as_written(value)}"
+                f"must be an integer or a string of hex bytes, got {type_name(value)} "
+                f"{as_written(value)}"
             )
         _check_range(value, self.min, self.max)
         return value
@@ -605,7 +494,7 @@ class IntOrHexList(Field[int | bytes | tuple[int | bytes, ...]]):
             except TypeError:
                 raise TypeError(
                     "must be an integer, a string of hex bytes or an array of them, got "
-                    f"{_type_name(value)} {_as_written(value)}"
+                    f"{type_name(value)} {as_written(value)}"
                 ) from None
         if not value:
             raise ValueError("must not be an empty array")
@@ -681,13 +570,13 @@ class StrList(Field[tuple[str, ...]]):
                 parts = [part.strip() for part in value.split(",")]
                 items = parts if len(parts) > 1 and all(parts) else [value]
                 key = f"{self.name} = " if self.name else ""
-                hint = f" (as an array: {key}{_toml_value(items)})"
-            raise TypeError(f"must be {what}, got {_got(value)}{hint}")
+                hint = f" (as an array: {key}{toml_value(items)})"
+            raise TypeError(f"must be {what}, got {got(value)}{hint}")
         if isinstance(value, list) and not value and self.empty_problem:
             raise ValueError(self.empty_problem)
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item.strip():
-                raise ValueError(f"item {i} must be a non-empty string, got {_fmt(item)}")
+                raise ValueError(f"item {i} must be a non-empty string, got {fmt(item)}")
         if self.unique:
             seen: set[str] = set()
             for item in value:
@@ -711,11 +600,11 @@ class NumberList(Field[tuple[int | float, ...]]):
         for i, item in enumerate(items):
             if isinstance(item, bool) or not isinstance(item, int | float):
                 raise TypeError(
-                    f"must be a number or an array of numbers, got {_type_name(item)} "
-                    f"{_fmt(item)}" + ("" if items is not value else f" at item {i}")
+                    f"must be a number or an array of numbers, got {type_name(item)} "
+                    f"{fmt(item)}" + ("" if items is not value else f" at item {i}")
                 )
             if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError(f"must be finite numbers, got {_fmt(item)}")
+                raise ValueError(f"must be finite numbers, got {fmt(item)}")
         return tuple(items)
 
 
@@ -738,13 +627,13 @@ class NumberTable(Field[tuple[tuple[str, int | float], ...]]):
         if not isinstance(value, Mapping):
             raise TypeError(
                 f"must be a table of texts and their numbers ({{ ON = 1, OFF = 0 }}), got "
-                f"{_type_name(value)} {_as_written(value)}"
+                f"{type_name(value)} {as_written(value)}"
             )
         if not value and self.empty_problem:
             raise ValueError(self.empty_problem)
         for key, item in value.items():
             if not isinstance(key, str) or not key.strip():
-                raise ValueError(f"a key must be a non-empty text, got {_fmt(key)}")
+                raise ValueError(f"a key must be a non-empty text, got {fmt(key)}")
             if key != key.strip():
                 raise ValueError(
                     f"key {key!r} has spaces at its ends, which a value loses before it is "
@@ -752,10 +641,10 @@ class NumberTable(Field[tuple[tuple[str, int | float], ...]]):
                 )
             if isinstance(item, bool) or not isinstance(item, int | float):
                 raise TypeError(
-                    f"{_key_text(key)} must be a number, got {_type_name(item)} {_fmt(item)}"
+                    f"{key_text(key)} must be a number, got {type_name(item)} {fmt(item)}"
                 )
             if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError(f"{_key_text(key)} must be a finite number, got {_fmt(item)}")
+                raise ValueError(f"{key_text(key)} must be a finite number, got {fmt(item)}")
         return tuple(value.items())
 
 
@@ -807,7 +696,7 @@ class SectionList(Field[tuple[S, ...]]):
 
     def validate(self, value: Any) -> tuple[S, ...]:
         if not isinstance(value, list | tuple):
-            raise TypeError(f"must be an array of tables, got {_got(value)}")
+            raise TypeError(f"must be an array of tables, got {got(value)}")
         if not self.min_items <= len(value) <= self.max_items:
             if self.min_items and not value:
                 raise ValueError("needs at least one entry")
@@ -832,7 +721,7 @@ class SectionOrStrList(Field[tuple[S | str, ...]]):
 
     def validate(self, value: Any) -> tuple[S | str, ...]:
         if not isinstance(value, list | tuple):
-            raise TypeError(f"must be an array, got {_got(value)}")
+            raise TypeError(f"must be an array, got {got(value)}")
         if len(value) > self.max_items:
             raise ValueError(f"must have at most {self.max_items} entries, got {len(value)}")
         for i, item in enumerate(value):
@@ -840,7 +729,7 @@ class SectionOrStrList(Field[tuple[S | str, ...]]):
                 if not item.strip():
                     raise ValueError(f"item {i} must be a non-empty string")
             elif not isinstance(item, self.schema):
-                raise TypeError(f"item {i} must be a string or a table, got {_type_name(item)}")
+                raise TypeError(f"item {i} must be a string or a table, got {type_name(item)}")
         return tuple(value)
 
 
@@ -937,7 +826,7 @@ class Schema:
         ``complete`` False and its fields that failed to load holding no value; None only for
         ``data`` that is no table."""
         if not isinstance(data, Mapping):
-            message = f"must be a table, got {_got(data)}"
+            message = f"must be a table, got {got(data)}"
             if isinstance(data, str) and path.endswith("]") and "name" in cls._fields:
                 # an entry of an array of named tables written as its name alone
                 shown = json.dumps(data, ensure_ascii=False)
@@ -974,7 +863,7 @@ class Schema:
                 known = ", ".join(cls._fields)
                 errors.append(
                     Problem(
-                        f"{prefix}{_key_text(str(key))}",
+                        f"{prefix}{key_text(str(key))}",
                         f"unknown key{did_you_mean} (known: {known})",
                     )
                 )
@@ -1124,13 +1013,13 @@ class Schema:
         given = data.get(name)
         first = given[0] if isinstance(given, list) and given else None
         keys = [
-            f"{required} = {_toml_value(first[required])}"
+            f"{required} = {toml_value(first[required])}"
             if isinstance(first, Mapping) and required in first
             else f"{required} = ..."
             for required, field in entry.schema._fields.items()
             if field.required and required != key
         ]
-        value = _toml_value(data[key])
+        value = toml_value(data[key])
         # an optional table of this one's own that takes the key for every entry (a Modbus
         # device's word_order in modbus = { ... })
         shared = [
@@ -1192,7 +1081,7 @@ class Schema:
             last = array.rpartition(".")[2]
             noun = last[:-1] if last.endswith("s") else "entry"
             parts = written.split(".")
-            shown_key, example = parts[-1], _toml_value(value)
+            shown_key, example = parts[-1], toml_value(value)
             for table in reversed(parts[:-1]):  # serial.baudrate: serial = { baudrate = 9600 }
                 shown_key, example = table, f"{{ {shown_key} = {example} }}"
             what = f"stands for {written!r}, a key" if synonym else "is a key"
@@ -1264,46 +1153,6 @@ def _refuses_type(schema: type[Schema], meant: str, value: object) -> bool:
     return False
 
 
-#: A key TOML takes without quotes.
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _key_text(key: str) -> str:
-    """``key`` as a key path shows it: bare, or in quotes as TOML writes it when it is no bare
-    key (``""``, ``"a.b"``, ``"tür"``), so that an empty key or one with a dot is still seen
-    as one key."""
-    if _BARE_KEY.fullmatch(key):
-        return key
-    return json.dumps(key, ensure_ascii=False)
-
-
-#: The longest table or array an example shows as written: a longer one is ``{ ... }`` or
-#: ``[...]``.
-_EXAMPLE_VALUE_CHARS = 40
-
-
-def _toml_value(value: object) -> str:
-    """``value`` (as TOML parsed it) written as TOML writes it inline, for an example (a long
-    table or array shortened: ``_EXAMPLE_VALUE_CHARS``). A number's ``str`` is TOML's (``1e+20``,
-    ``-inf``, ``nan``)."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, Mapping):
-        inner = ", ".join(f"{_key_text(str(k))} = {_toml_value(v)}" for k, v in value.items())
-        text = f"{{ {inner} }}" if inner else "{}"
-        if len(text) > _EXAMPLE_VALUE_CHARS:
-            text = "{ ... }"
-    elif isinstance(value, list):
-        text = f"[{', '.join(_toml_value(v) for v in value)}]"
-        if len(text) > _EXAMPLE_VALUE_CHARS:
-            text = "[...]"
-    else:
-        text = str(value)
-    return text
-
-
 def _tell_misplaced(
     errors: list[str], start: int, misplaced: Mapping[str, tuple[str, str, bool]], path: str
 ) -> None:
@@ -1345,7 +1194,7 @@ def _load_list(
     if not isinstance(value, list):
         header = re.sub(r"\[\d+\]", "", path)  # sensors[0].channels: [[sensors.channels]]
         what = "an array" if strings else f"an array of tables ([[{header}]])"
-        errors.append(Problem(path, f"must be {what}, got {_got(value)}"))
+        errors.append(Problem(path, f"must be {what}, got {got(value)}"))
         return None
     items = []
     ok = True
