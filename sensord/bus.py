@@ -868,9 +868,16 @@ class Bus:
             sensor.bus_opened(self.source)
 
     def _units_changed(self) -> None:
-        """The devices' unit ids, as the link's framing knows them: an exception from a
-        broadcast or reserved address none of them has is line noise (RTU)."""
-        self.link.units = frozenset(device.unit for device in self.devices.values())
+        """The devices' unit ids and their requests' function codes, as the link's framing
+        knows them: an exception from a broadcast or reserved address none of them has is line
+        noise, and a frame's first bytes that begin none of theirs hold no request (RTU)."""
+        devices = self.devices.values()
+        self.link.units = frozenset(device.unit for device in devices)
+        self.link.functions = frozenset(
+            request.exception_head[1] & 0x7F
+            for device in devices
+            for request in (*device.reads, *device.writes)
+        )
 
     def retuned(self, sensor: SensorRuntime) -> None:
         """``sensor`` took a configuration in place (``SensorRuntime.retune``): its device's
@@ -1280,7 +1287,7 @@ class Bus:
                     suppressed=held,
                 )
             return
-        rest = self.link.after_frame_rest() or self.link.awaited_bytes()
+        rest = self.link.after_frame_rest() or self.link.start_rest()
         quiet = now + self.silence_s + rest * self.char_s
         hold = self._piece_hold
         widest = 0.0

@@ -156,6 +156,9 @@ BACK_TO_BACK = {
     "echo then answer": (read_request(2, 0, 1) + read_reply(2, [5]), "b"),
     # unit 1's answer, then another master's read of unit 9 answered (tests above)
     "answer then stray": (read_reply(1, [3]) + read_reply(9, [0x1234, 0x5678]), None),
+    # unit 1's answer 0.2 s late, begun right after its timeout, before unit 2 is asked
+    # (a first piece of its unit id alone: ljean/modbus-tk#171, yaacov/node-modbus-serial#277)
+    "late before the next read": (read_reply(1, [7]), "late"),
 }
 
 
@@ -171,17 +174,25 @@ def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: 
     value even when its last piece comes 8 ms past its timeout (its first bytes came in
     time), no error and no timeout of it counted, and the wait for a frame's rest stays the
     adapter's (pieces 16 ms apart are within it). While the stray frame begun right after an
-    answer in one piece has its rest to come, no request goes out a silence after a piece: the
-    frame's rest is on the line (its first byte alone holds the line for the shortest frame)."""
+    answer in one piece, or a late answer begun after the line's silence, has its rest to
+    come, no request goes out a silence after a piece: the frame's rest is on the line (its
+    first byte alone holds the line for the shortest frame)."""
     data, answering = BACK_TO_BACK[scenario]
     bounds = [0, *sorted(c for c in cuts if c < len(data)), len(data)]
     pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
     first = len(data) - (len(read_reply(2, [5])) if answering else len(read_reply(9, [1, 2])))
+    between = answering == "late"
+    if between:
+        answering, first = None, 0
     with PtyPair() as pty:
         hand = two_units(pty)
         try:
             bus = hand.bus
-            if answering is None:
+            if between:
+                assert hand.tick(100.0) == read_request(1, 0, 1)
+                assert hand.tick(100.209) == b""  # unit 1's timeout
+                last_at = 100.2095 + 0.016 * (len(pieces) - 1)
+            elif answering is None:
                 asked = 100.0
                 assert hand.tick(asked) == read_request(1, 0, 1)
                 last_at = asked + 0.1
@@ -198,22 +209,25 @@ def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: 
             stray_from = max(b for b in bounds if b <= first)
             for end, piece in zip(bounds[1:], pieces, strict=True):
                 hand.receive(at, piece, look=False)
-                if answering is None and stray_from < first < end < len(data):
+                if answering is None and end < len(data) and (between or stray_from < first < end):
+                    # (a frame of a unit of the bus begun after a silence, or one begun right
+                    # after a sound frame in the same piece)
                     assert hand.tick(at + bus.silence_s + 0.0005) == b"", (end, first)
                 at += 0.016
             if answering is None:
-                assert hand.values("a") == {"v": (3.0, 3.0, 1)}
+                if not between:
+                    assert hand.values("a") == {"v": (3.0, 3.0, 1)}
                 silent = last_at + bus.silence_s + 0.0005
                 assert hand.tick(silent) == read_request(2, 0, 1)
                 hand.receive(silent + 0.02, read_reply(2, [5]), look=False)
             assert bus.in_flight is None
             assert hand.values("b") == {"v": (5.0, 5.0, 1)}
             late = hand.counters("a").errors["late"]
-            assert late == (1 if scenario == "late then awaited" else 0)
+            assert late == (1 if scenario.startswith("late") else 0)
             for name in "ab":
                 counters = hand.counters(name)
                 # (unit 1 timed out before unit 2 was asked)
-                timeouts = 1 if name == "a" and answering else 0
+                timeouts = 1 if name == "a" and (answering or between) else 0
                 assert counters.timeouts == timeouts, (name, counters.timeouts)
                 errors = {k: v for k, v in counters.errors.items() if v and k != "late"}
                 assert errors == {}, (name, errors)
@@ -246,5 +260,68 @@ def test_a_line_byte_after_an_answer_holds_no_request_and_a_noise_byte_the_short
                 free = 100.02 + bus.silence_s + (3 * bus.char_s if held_s else 0.0) + held_s
                 assert hand.tick(free - 0.0005) == b"", glitch
                 assert hand.tick(free + 0.0005) == read_request(2, 0, 1), glitch
+            finally:
+                hand.close()
+
+
+def test_a_frame_s_first_bytes_alone_after_a_silence_hold_the_next_request_for_its_rest(
+    pty_pair: PtyPair,
+) -> None:
+    """Unit 1 does not answer within its 0.2 s timeout; its answer begins 0.5 ms after it, and
+    a read brings its first byte alone, or its unit id and function code (a read returns
+    what the port holds when it is woken: one byte of a frame, yaacov/node-modbus-serial#277;
+    "periodically ... interprets the first byte (slave id) as a complete packet",
+    ljean/modbus-tk#171), the rest one FTDI latency timer (16 ms) later. Unit 2's read, due,
+    waits for the rest: its first bytes, a unit id of the bus and a function code it uses,
+    begin a frame whose shortest rest and the adapter's 50 ms hold the line, then its length.
+    The late answer is counted ``late``, unit 2's read goes a silence after it and is read.
+    (Before: unit 2's read went a silence after the first piece, into unit 1's answer.)"""
+    for cut in (1, 2):
+        with PtyPair() as pty:
+            hand = two_units(pty)
+            try:
+                bus = hand.bus
+                assert hand.tick(100.0) == read_request(1, 0, 1)
+                assert hand.tick(100.209) == b""  # unit 1's timeout
+                late = read_reply(1, [7])
+                first = 100.2095
+                hand.receive(first, late[:cut], look=False)
+                assert hand.tick(first + bus.silence_s + 0.0005) == b"", cut
+                assert hand.tick(first + 0.015) == b"", cut
+                hand.receive(first + 0.016, late[cut:], look=False)
+                assert hand.counters("a").errors["late"] == 1
+                silent = first + 0.016 + bus.silence_s
+                assert hand.tick(silent - 0.0005) == b"", cut
+                assert hand.tick(silent + 0.0005) == read_request(2, 0, 1), cut
+                hand.receive(silent + 0.02, read_reply(2, [5]), look=False)
+                assert hand.values("b") == {"v": (5.0, 5.0, 1)}
+                counters = hand.counters("b")
+                assert (counters.transactions, counters.timeouts) == (1, 0)
+                assert counters.errors == dict.fromkeys(counters.errors, 0)
+            finally:
+                hand.close()
+
+
+def test_a_lone_byte_after_a_silence_holds_the_next_request_no_longer_than_it_must(
+    pty_pair: PtyPair,
+) -> None:
+    """After unit 1's timeout, one byte comes alone and nothing after it. A byte that is no
+    unit id of the bus (E1 of noise, 4-20ma/ModbusMaster#98 "Invalid Slave 0xE1"; a 00 or FF
+    of a transceiver's turnaround, stephane/libmodbus#14) begins no frame of the line: unit
+    2's read goes a silence after it. Unit 1's id alone (its answer cut off after its first
+    byte: the unit lost power) holds the read for the rest of the shortest frame (3 bytes)
+    and the adapter's 50 ms, no longer."""
+    for lone, held_s in ((b"\xe1", 0.0), (b"\x00", 0.0), (b"\xff", 0.0), (b"\x01", 0.05)):
+        with PtyPair() as pty:
+            hand = two_units(pty)
+            try:
+                bus = hand.bus
+                assert bus.piece_slack_s == ARRIVAL_SLACK_S
+                assert hand.tick(100.0) == read_request(1, 0, 1)
+                assert hand.tick(100.209) == b""
+                hand.receive(100.2095, lone, look=False)
+                free = 100.2095 + bus.silence_s + (3 * bus.char_s + held_s if held_s else 0.0)
+                assert hand.tick(free - 0.0005) == b"", lone
+                assert hand.tick(free + 0.0005) == read_request(2, 0, 1), lone
             finally:
                 hand.close()

@@ -516,6 +516,10 @@ class ModbusLink:
         #: devices), so that an exception from a broadcast or reserved address none of them
         #: has is no frame (:func:`_no_device_sent`); None: any unit id may answer (a probe)
         self.units: frozenset[int] | None = None
+        #: RTU: the function codes of the requests the bus sends (``Bus`` sets them), whose
+        #: answers and refusals a frame of one of :attr:`units` may begin with
+        #: (:meth:`start_rest`); None: any function code pymodbus knows
+        self.functions: frozenset[int] | None = None
         #: RTU: the request sent last (``Bus`` sets it), whose echo an adapter may send back
         self.asked = b""
         #: MBAP frames whose length field did not match their PDU (cut by the PDU)
@@ -593,6 +597,43 @@ class ModbusLink:
         if rest or len(buffer) >= _LENGTH_BYTES or not buffer.strip(b"".join(_LINE_BYTES)):
             return rest
         return RTU_MIN_BYTES - len(buffer)
+
+    def start_rest(self) -> int:
+        """How many bytes of the RTU frame that the bytes received begin are still to come,
+        wherever they came from (after the line's silence, after noise): :meth:`awaited_bytes`
+        once its length is told; before that, for last bytes that begin like a frame of this
+        line (:meth:`_begins_frame`: a unit id of :attr:`units`, then a function code of
+        :attr:`functions` or its exception), the rest of the shortest RTU frame
+        (:data:`RTU_MIN_BYTES`); else 0: a byte that is no unit id of the line, and the line's
+        0x00 and 0xFF, hold nothing."""
+        rest = self.awaited_bytes()
+        buffer = self._buffer
+        size = len(buffer)
+        if rest or not size or self.transport != "rtu":
+            return rest
+        # (three bytes or more from a start tell its length: only the last two can be one
+        # whose length is still to be told)
+        for at in range(max(0, size - _LENGTH_BYTES + 1), size):
+            if self._begins_frame(buffer[at:]):
+                return RTU_MIN_BYTES - (size - at)
+        return 0
+
+    def _begins_frame(self, first: bytes) -> bool:
+        """Whether ``first`` (one or two bytes) begins a frame of this line: a unit id of
+        :attr:`units` (any when they hold 0, a read at unit 0 that any unit answers, or are
+        None), not the line's 0x00 or 0xFF, then a function code of :attr:`functions` or its
+        exception (any pymodbus knows when they are None)."""
+        unit = first[0]
+        units = self.units
+        if unit in LINE_BYTE_VALUES or not (units is None or unit in units or 0 in units):
+            return False
+        if len(first) == 1:
+            return True
+        function = first[1] & 0x7F
+        functions = self.functions
+        if functions is None:
+            return self._decoder.lookupPduClass(bytes((unit, function, 0, 0, 0, 0))) is not None
+        return function in functions
 
     def _awaited_from(self, buffer: bytes) -> int:
         """How many bytes of the RTU frame that ``buffer`` begins are still to come, once its
