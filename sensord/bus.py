@@ -1655,12 +1655,12 @@ class Bus:
                 return
             # (its transaction id is the request's, or 0 from a device that answers so; on
             # RTU a frame of another unit id answers a read at unit 0,
-            # ``StrayFrames._answers_broadcast``)
-            if (
-                not expected.answers(frame, response.transaction_id)
-                and not (expected.swapped_crc(frame) and self._note_swapped_crc(device))
-                and not (expected.rtu and response.unit != expected.unit)
-            ):  # its count or length
+            # ``StrayFrames._answers_broadcast``; its CRC the link checked, the standard one
+            # or, marked, high byte first)
+            if not (
+                expected.fits(frame, response.transaction_id)
+                and (frame is not self.link.swapped_frame or self._note_swapped_crc(device))
+            ) and not (expected.rtu and response.unit != expected.unit):  # its count or length
                 # the values asked for are read from the front of a long answer
                 # (``DeviceReads.long``), unless bytes nobody asked for came with it
                 long = len(frame) > expected.size and self.reads.long(
