@@ -1140,9 +1140,10 @@ class Bus:
             if self.in_flight is None and self.link.after_frame and flight.expected.rtu:
                 # a frame begun right after the answer, in the same piece (a second answer
                 # to a read at unit 0, another master's frame): the line is held for its rest
-                rest = self.link.after_frame_rest()
+                now = self._clock()
+                rest = self.link.after_frame_rest(self._unit_0_answers(now))
                 if rest:
-                    self._hold_rest(self._clock(), rest, 0.0)
+                    self._hold_rest(now, rest, 0.0)
         if self.in_flight is None and self.source is not None:
             self._start_next(self._clock())
 
@@ -1287,7 +1288,8 @@ class Bus:
                     suppressed=held,
                 )
             return
-        rest = self.link.after_frame_rest() or self.link.start_rest()
+        unit_0 = self._unit_0_answers(now)
+        rest = self.link.after_frame_rest(unit_0) or self.link.start_rest(unit_0)
         quiet = now + self.silence_s + rest * self.char_s
         hold = self._piece_hold
         widest = 0.0
@@ -1317,6 +1319,13 @@ class Bus:
         elif quiet > self.quiet_until:
             self.quiet_until = quiet
             self._upcoming = None
+
+    def _unit_0_answers(self, now: float) -> bool:
+        """A second answer to the read at unit 0 answered last may still begin at ``now``
+        (``_broadcast``, ``StrayFrames.second_answer``): one of unit id 0 too, as a gateway
+        sends it for unit 0, whose first byte 0x00 is no line's byte then."""
+        broadcast = self._broadcast
+        return broadcast is not None and now <= broadcast[2]
 
     def _hold_rest(self, now: float, rest: int, widest: float) -> None:
         """``rest`` bytes of a frame begun (a late answer in an adapter's pieces, a frame

@@ -174,6 +174,9 @@ LINE_BYTE_VALUES = (0x00, 0xFF)
 #: each such byte on its own, and all of them (what ``bytes.strip`` takes)
 _LINE_BYTES = tuple(bytes((value,)) for value in LINE_BYTE_VALUES)
 _LINE_BYTE_CHARS = bytes(LINE_BYTE_VALUES)
+#: the line's bytes where an answer of unit id 0 may begin (``unit_0`` of
+#: :meth:`ModbusLink.after_frame_rest`): 0xFF alone
+_UNIT_0_LINE_CHARS = b"\xff"
 
 
 # -- an RTU frame's CRC --------------------------------------------------------------------------
@@ -581,28 +584,32 @@ class ModbusLink:
             awaited = max(awaited, self._awaited_from(buffer[line_bytes:]))
         return awaited
 
-    def after_frame_rest(self) -> int:
+    def after_frame_rest(self, unit_0: bool = False) -> int:
         """How many bytes of the RTU frame begun right after a sound frame (:attr:`after_frame`)
         are still to come: :meth:`awaited_bytes` once its length is told; before that (its unit
         id alone, or with its function code), the rest of the shortest RTU frame
         (:data:`RTU_MIN_BYTES`), unless the bytes are the line's alone (0x00 or 0xFF of a
-        direction turnaround, which begin no frame of their own); 0 when no frame begun so."""
+        direction turnaround, which begin no frame of their own; ``unit_0``: a 0x00 may be the
+        unit id of an answer to a read at unit 0 as a gateway sends it for unit 0, and begins a
+        frame); 0 when no frame begun so."""
         if not self.after_frame:
             return 0
         buffer = self._buffer
         rest = self.awaited_bytes()
-        if rest or len(buffer) >= _LENGTH_BYTES or not buffer.strip(b"".join(_LINE_BYTES)):
+        line = _UNIT_0_LINE_CHARS if unit_0 else _LINE_BYTE_CHARS
+        if rest or len(buffer) >= _LENGTH_BYTES or not buffer.strip(line):
             return rest
         return RTU_MIN_BYTES - len(buffer)
 
-    def start_rest(self) -> int:
+    def start_rest(self, unit_0: bool = False) -> int:
         """How many bytes of the RTU frame that the bytes received begin are still to come,
         wherever they came from (after the line's silence, after noise): :meth:`awaited_bytes`
         once its length is told; before that, for last bytes that begin like a frame of this
         line (:meth:`_begins_frame`: a unit id of :attr:`units`, then a function code of
         :attr:`functions` or its exception), the rest of the shortest RTU frame
         (:data:`RTU_MIN_BYTES`); else 0: a byte that is no unit id of the line, and the line's
-        0x00 and 0xFF, hold nothing."""
+        0x00 and 0xFF, hold nothing (but a 0x00 while ``unit_0``, as :meth:`after_frame_rest`
+        takes it)."""
         rest = self.awaited_bytes()
         buffer = self._buffer
         size = len(buffer)
@@ -611,18 +618,21 @@ class ModbusLink:
         # (three bytes or more from a start tell its length: only the last two can be one
         # whose length is still to be told)
         for at in range(max(0, size - _LENGTH_BYTES + 1), size):
-            if self._begins_frame(buffer[at:]):
+            if self._begins_frame(buffer[at:], unit_0):
                 return RTU_MIN_BYTES - (size - at)
         return 0
 
-    def _begins_frame(self, first: bytes) -> bool:
+    def _begins_frame(self, first: bytes, unit_0: bool) -> bool:
         """Whether ``first`` (one or two bytes) begins a frame of this line: a unit id of
         :attr:`units` (any when they hold 0, a read at unit 0 that any unit answers, or are
-        None), not the line's 0x00 or 0xFF, then a function code of :attr:`functions` or its
-        exception (any pymodbus knows when they are None)."""
+        None), not the line's 0x00 or 0xFF (0x00 begins one while ``unit_0``), then a function
+        code of :attr:`functions` or its exception (any pymodbus knows when they are None)."""
         unit = first[0]
         units = self.units
-        if unit in LINE_BYTE_VALUES or not (units is None or unit in units or 0 in units):
+        gateway_0 = unit_0 and not unit  # (an answer for unit 0 that carries unit id 0)
+        if not gateway_0 and (
+            unit in LINE_BYTE_VALUES or not (units is None or unit in units or 0 in units)
+        ):
             return False
         if len(first) == 1:
             return True
