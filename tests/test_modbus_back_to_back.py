@@ -155,7 +155,8 @@ BACK_TO_BACK = {
     # the echo of unit 2's read on an adapter that hears its own transmission, then its answer
     # (stephane/libmodbus#14; the echo dropped as such, ``sensord.bus_echo``)
     "echo then answer": (read_request(2, 0, 1) + read_reply(2, [5]), 8, "b"),
-    # unit 1's answer, then another master's read of unit 9 answered (tests above)
+    # unit 1's answer, then another master's read of unit 9 answered (tests above), whose
+    # address the bus heard before
     "answer then stray": (read_reply(1, [3]) + read_reply(9, [0x1234, 0x5678]), 7, None),
     # unit 1's answer 0.2 s late, begun right after its timeout, before unit 2 is asked
     # (a first piece of its unit id alone: ljean/modbus-tk#171, yaacov/node-modbus-serial#277)
@@ -210,6 +211,8 @@ def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: 
                 assert hand.tick(100.209) == b""  # unit 1's timeout
                 last_at = 100.2095 + 0.016 * (len(pieces) - 1)
             elif answering is None:
+                if scenario == "answer then stray":  # the other master's last read of unit 9
+                    hand.receive(99.0, read_reply(9, [0x1234, 0x5677]), look=False)
                 asked = 100.0
                 assert hand.tick(asked) == read_request(0 if broadcast else 1, 0, 1)
                 last_at = asked + 0.1
@@ -263,26 +266,36 @@ def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: 
             hand.close()
 
 
-def test_a_line_byte_after_an_answer_holds_no_request_and_a_noise_byte_the_shortest_frame(
+def test_a_byte_after_an_answer_holds_the_next_request_when_it_is_an_address_of_the_line(
     pty_pair: PtyPair,
 ) -> None:
-    """After unit 1's answer, in the same piece: a 00 of the transceiver's direction
-    turnaround (stephane/libmodbus#14, "some (1 or 2 for now) byte containing zero value")
-    begins no frame, and unit 2's read goes a silence after the piece; an E1 of noise
-    (4-20ma/ModbusMaster#98, "Invalid Slave 0xE1") may be a unit id whose frame's rest the
-    adapter hands over at its next tick: the read waits for the rest of the shortest frame
-    (3 bytes) and the adapter's 50 ms, no longer, and goes then."""
-    for glitch, held_s in ((b"\x00", 0.0), (b"\xe1", ARRIVAL_SLACK_S)):
+    """After unit 1's answer, in the same piece, one byte alone: a 00 of the transceiver's
+    direction turnaround (stephane/libmodbus#14, "some (1 or 2 for now) byte containing zero
+    value") begins no frame, and unit 2's read goes a silence after the piece; so does an E1
+    of noise (4-20ma/ModbusMaster#98, "Invalid Slave 0xE1"), no unit id of the bus nor one
+    the line carried before. Unit 2's id, or E1 once another master's frame of unit 225 was
+    heard, may begin a frame whose rest the adapter hands over at its next tick: the read
+    waits for the rest of the shortest frame (3 bytes) and the adapter's 50 ms, no longer, and
+    goes then."""
+    cases = (
+        (b"\x00", False, 0.0),
+        (b"\xe1", False, 0.0),
+        (b"\x02", False, ARRIVAL_SLACK_S),
+        (b"\xe1", True, ARRIVAL_SLACK_S),
+    )
+    for glitch, heard, held_s in cases:
         with PtyPair() as pty:
             hand = two_units(pty)
             try:
                 bus = hand.bus
+                if heard:  # another master's read of unit 225 answered
+                    hand.receive(99.0, read_reply(0xE1, [1]), look=False)
                 assert hand.tick(100.0) == read_request(1, 0, 1)
                 hand.receive(100.02, read_reply(1, [3]) + glitch, look=False)
                 assert hand.values("a") == {"v": (3.0, 3.0, 1)}
                 free = 100.02 + bus.silence_s + (3 * bus.char_s if held_s else 0.0) + held_s
-                assert hand.tick(free - 0.0005) == b"", glitch
-                assert hand.tick(free + 0.0005) == read_request(2, 0, 1), glitch
+                assert hand.tick(free - 0.0005) == b"", (glitch, heard)
+                assert hand.tick(free + 0.0005) == read_request(2, 0, 1), (glitch, heard)
             finally:
                 hand.close()
 
@@ -329,7 +342,7 @@ def test_a_lone_byte_after_a_silence_holds_the_next_request_no_longer_than_it_mu
     pty_pair: PtyPair,
 ) -> None:
     """After unit 1's timeout, one byte comes alone and nothing after it. A byte that is no
-    unit id of the bus (E1 of noise, 4-20ma/ModbusMaster#98 "Invalid Slave 0xE1"; a 00 or FF
+    unit id of the bus nor one the line carried before (E1 of noise, 4-20ma/ModbusMaster#98 "Invalid Slave 0xE1"; a 00 or FF
     of a transceiver's turnaround, stephane/libmodbus#14) begins no frame of the line: unit
     2's read goes a silence after it. Unit 1's id alone (its answer cut off after its first
     byte: the unit lost power) holds the read for the rest of the shortest frame (3 bytes)
@@ -344,6 +357,33 @@ def test_a_lone_byte_after_a_silence_holds_the_next_request_no_longer_than_it_mu
                 assert hand.tick(100.209) == b""
                 hand.receive(100.2095, lone, look=False)
                 free = 100.2095 + bus.silence_s + (3 * bus.char_s + held_s if held_s else 0.0)
+                assert hand.tick(free - 0.0005) == b"", lone
+                assert hand.tick(free + 0.0005) == read_request(2, 0, 1), lone
+            finally:
+                hand.close()
+
+
+def test_a_byte_in_the_read_after_an_answer_holds_when_it_can_begin_a_frame_of_the_line(
+    pty_pair: PtyPair,
+) -> None:
+    """Unit 1's answer comes in two pieces 16 ms apart (FTDI AN232B-04), the second ending a
+    read; the next read, 1 ms later (before the line's silence after the answer is over),
+    brings one byte alone, begun where the answer ended. E1 of noise (4-20ma/ModbusMaster#98)
+    and a 00 of a turnaround (stephane/libmodbus#14) begin no frame of the line and hold unit
+    2's read no longer than the silence after them; unit 2's id (a frame of a unit of the
+    bus) holds it for the rest of the shortest frame and the adapter's 50 ms."""
+    for lone, held_s in ((b"\xe1", 0.0), (b"\x00", 0.0), (b"\x02", ARRIVAL_SLACK_S)):
+        with PtyPair() as pty:
+            hand = two_units(pty)
+            try:
+                bus = hand.bus
+                assert hand.tick(100.0) == read_request(1, 0, 1)
+                answer = read_reply(1, [3])
+                hand.receive(100.02, answer[:4], look=False)
+                hand.receive(100.036, answer[4:], look=False)
+                assert hand.values("a") == {"v": (3.0, 3.0, 1)}
+                hand.receive(100.037, lone, look=False)
+                free = 100.037 + bus.silence_s + (3 * bus.char_s + held_s if held_s else 0.0)
                 assert hand.tick(free - 0.0005) == b"", lone
                 assert hand.tick(free + 0.0005) == read_request(2, 0, 1), lone
             finally:

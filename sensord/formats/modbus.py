@@ -522,6 +522,9 @@ class ModbusLink:
         self.functions: frozenset[int] | None = None
         #: RTU: the request sent last (``Bus`` sets it), whose echo an adapter may send back
         self.asked = b""
+        #: 1 at each unit id a sound frame :meth:`feed` took out carried: the addresses the
+        #: line's masters and devices use, another master's among them
+        self._heard = bytearray(256)
         #: MBAP frames whose length field did not match their PDU (cut by the PDU)
         self.wrong_lengths = 0
         #: the bytes received that form no frame yet begin where the last frame that
@@ -588,28 +591,32 @@ class ModbusLink:
         """How many bytes of the RTU frame begun right after a sound frame (:attr:`after_frame`)
         are still to come: :meth:`awaited_bytes` once its length is told; before that (its unit
         id alone, or with its function code), the rest of the shortest RTU frame
-        (:data:`RTU_MIN_BYTES`), unless the bytes are the line's alone (0x00 or 0xFF of a
-        direction turnaround, which begin no frame of their own; ``unit_0``: a 0x00 may be the
-        unit id of an answer to a read at unit 0 as a gateway sends it for unit 0, and begins a
-        frame); 0 when no frame begun so."""
-        if not self.after_frame:
-            return 0
+        (:data:`RTU_MIN_BYTES`) when they begin like a frame of the line (:meth:`_begins_frame`:
+        a unit id of the bus or one a sound frame carried before), after the line's bytes of a
+        direction turnaround, 0x00 or 0xFF, which begin no frame of their own (``unit_0``: a
+        0x00 may be the unit id of an answer to a read at unit 0 as a gateway sends it for unit
+        0, and begins one); 0 when no frame begun so."""
         buffer = self._buffer
+        if not self.after_frame or not buffer:
+            return 0
         rest = self.awaited_bytes()
-        line = _UNIT_0_LINE_CHARS if unit_0 else _LINE_BYTE_CHARS
-        if rest or len(buffer) >= _LENGTH_BYTES or not buffer.strip(line):
+        if rest or len(buffer) >= _LENGTH_BYTES:
             return rest
-        return RTU_MIN_BYTES - len(buffer)
+        # (the line's bytes of a turnaround may come before the frame)
+        first = buffer.lstrip(_UNIT_0_LINE_CHARS if unit_0 else _LINE_BYTE_CHARS)
+        if not first or not self._begins_frame(first, unit_0):
+            return 0
+        return RTU_MIN_BYTES - len(first)
 
     def start_rest(self, unit_0: bool = False) -> int:
         """How many bytes of the RTU frame that the bytes received begin are still to come,
         wherever they came from (after the line's silence, after noise): :meth:`awaited_bytes`
         once its length is told; before that, for last bytes that begin like a frame of this
         line (:meth:`_begins_frame`: a unit id of :attr:`units`, then a function code of
-        :attr:`functions` or its exception), the rest of the shortest RTU frame
-        (:data:`RTU_MIN_BYTES`); else 0: a byte that is no unit id of the line, and the line's
-        0x00 and 0xFF, hold nothing (but a 0x00 while ``unit_0``, as :meth:`after_frame_rest`
-        takes it)."""
+        :attr:`functions` or its exception, or a unit id a sound frame carried before), the
+        rest of the shortest RTU frame (:data:`RTU_MIN_BYTES`); else 0: a byte that is no unit
+        id of the line, and the line's 0x00 and 0xFF, hold nothing (but a 0x00 while
+        ``unit_0``, as :meth:`after_frame_rest` takes it)."""
         rest = self.awaited_bytes()
         buffer = self._buffer
         size = len(buffer)
@@ -625,22 +632,23 @@ class ModbusLink:
     def _begins_frame(self, first: bytes, unit_0: bool) -> bool:
         """Whether ``first`` (one or two bytes) begins a frame of this line: a unit id of
         :attr:`units` (any when they hold 0, a read at unit 0 that any unit answers, or are
-        None), not the line's 0x00 or 0xFF (0x00 begins one while ``unit_0``), then a function
-        code of :attr:`functions` or its exception (any pymodbus knows when they are None)."""
+        None) or one a sound frame carried before (another master's address), not the line's
+        0x00 or 0xFF (0x00 begins one while ``unit_0``), then a function code of
+        :attr:`functions` or its exception (for another master's address, or when they are
+        None, any pymodbus knows)."""
         unit = first[0]
         units = self.units
+        own = units is None or unit in units or 0 in units
         gateway_0 = unit_0 and not unit  # (an answer for unit 0 that carries unit id 0)
-        if not gateway_0 and (
-            unit in LINE_BYTE_VALUES or not (units is None or unit in units or 0 in units)
-        ):
+        if not gateway_0 and (unit in LINE_BYTE_VALUES or not (own or self._heard[unit])):
             return False
         if len(first) == 1:
             return True
         function = first[1] & 0x7F
         functions = self.functions
-        if functions is None:
-            return self._decoder.lookupPduClass(bytes((unit, function, 0, 0, 0, 0))) is not None
-        return function in functions
+        if functions is not None and own:
+            return function in functions
+        return self._decoder.lookupPduClass(bytes((unit, function, 0, 0, 0, 0))) is not None
 
     def _awaited_from(self, buffer: bytes) -> int:
         """How many bytes of the RTU frame that ``buffer`` begins are still to come, once its
@@ -728,6 +736,7 @@ class ModbusLink:
                 at = start + 1
                 continue
             out.append(response)
+            self._heard[response.unit] = 1
             at = last_end = start + len(frame)
         # (bytes that only add to the frame begun keep telling where it began)
         self.after_frame = start == last_end or (last_end < 0 and not start and self.after_frame)
