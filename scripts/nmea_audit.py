@@ -28,9 +28,14 @@ what gpsd 3.27.5 decoded from it: the capture's ``.log.chk``, gpsd's output of i
 run, each sentence gpsd read echoed and followed by the JSON reports it made of it (TPV, SKY,
 GST, ATT). The readings and gpsd's values are matched by fix time: each belongs to the epoch of
 the last sentence before it that carries a UTC time (GGA, RMC, GLL, GNS, GST, ZDA), as sensord
-and gpsd each saw them; a sensord reading is compared with gpsd's value after a sentence of
-the reading's own type in that epoch, else with any of gpsd's in the epoch (see
-:func:`compare` and :func:`counterparts` for the fields, units and tolerances). The decoder's
+and gpsd each saw them, a sentence of those types without a time (a receiver without a fix)
+beginning an epoch of its own when its epoch has had one of its type (:class:`Epochs`); every
+sensord reading is compared with gpsd's value after a sentence of the reading's own type in
+that epoch, else with any of gpsd's in the epoch (see :func:`compare` and
+:func:`counterparts` for the fields, units and tolerances). A field read more than once in an
+epoch is printed apart: duplicates (the same value each time) and disagreements, and how many
+of them have more readings than the epoch's sentences give (sensord's own repeats, not a
+receiver's sentence sent twice). The decoder's
 host clock is the capture's ``# Date`` (``clock_offset`` and the week-rollover rule). Each
 capture prints its counts, the fields that differ with their first examples, the readings
 gpsd has no value for in their epoch and gpsd's values no reading has; the last lines sum the
@@ -307,7 +312,9 @@ for name in ("latitude", "longitude"):
 for constellation in GNSSID:
     for stat in ("in_view", "snr_mean", "snr_max"):
         WHY_DIFFERENT[f"GSV.{stat}_{constellation}"] = (
-            "gpsd starting some captures with a sky of no satellite; gpsd's sky cleared within "
+            "gpsd starting some captures with a sky of no satellite; gpsd reporting no sky "
+            "for a GSV group that lists none (eXplorist210.log before its first fix: 0 in view, "
+            "gpsd's next report 12); gpsd's sky cleared within "
             "st-teseo-liv4f.log's last epoch, short of its E5a group's satellites; gpsd reading "
             "a GSV entry without satellite number one field on (quectel-eg25-g.log 19:15:32.98: "
             "the elevation as a number, the signal ID as an SNR, a satellite at 1 dB-Hz); "
@@ -353,9 +360,42 @@ def epoch_of(sentence: bytes) -> tuple[str, float | None]:
     return kind, round(int(clock[:2]) * 3600 + int(clock[2:4]) * 60 + seconds, 3)
 
 
+#: An epoch: the UTC time of day of its timed sentences (None before the first), and how many
+#: epochs without a time have begun since that time (0 for the timed epoch itself).
+Epoch = tuple[float | None, int]
 #: (epoch, key or field) -> the values in the order they came, each with the sentence type
 #: of the sentence after which it came.
-Values = dict[tuple[float | None, str], list[tuple[str, float]]]
+Values = dict[tuple[Epoch, str], list[tuple[str, float]]]
+
+
+class Epochs:
+    """The epoch of each sentence of a stream, sensord's frames or gpsd's echoes alike: a
+    sentence of :data:`TIMED` with a time begins the epoch of that time; one whose time field
+    is empty (a receiver without a fix: ``$GPGGA,,,,,,0,,,,,,,,*66``, gpsd's capture
+    quectel.log after 02:20:38) begins an epoch of its own when the epoch under way has had a
+    timed sentence of its type already, each such epoch numbered after the last time."""
+
+    def __init__(self) -> None:
+        self.epoch: Epoch = (None, 0)
+        #: the sentence types of TIMED the epoch under way has had
+        self._had: set[str] = set()
+
+    def step(self, sentence: bytes) -> str:
+        """The sentence type of ``sentence``, :attr:`epoch` moved on to the one it begins."""
+        kind, time_of_day = epoch_of(sentence)
+        if kind not in TIMED:
+            return kind
+        if time_of_day is not None:
+            if self.epoch != (time_of_day, 0):
+                self.epoch = (time_of_day, 0)
+                self._had = set()
+            self._had.add(kind)
+        elif kind in self._had:
+            self.epoch = (self.epoch[0], self.epoch[1] + 1)
+            self._had = {kind}
+        else:
+            self._had.add(kind)
+        return kind
 
 
 def sky_figures(satellites: list[dict[str, Any]]) -> dict[str, float]:
@@ -397,7 +437,7 @@ def gpsd_values(chk: bytes, sentences: set[bytes]) -> Values:
     (``$GPRMC,,V,,S,,W,,,,,*35`` after a u-blox UBX packet): the reports after it, up to the
     next sentence of the capture, are of that packet, which sensord does not read."""
     values: Values = {}
-    epoch: float | None = None
+    epochs = Epochs()
     after: str | None = ""
     for raw in chk.splitlines():
         line = raw.strip()
@@ -405,10 +445,9 @@ def gpsd_values(chk: bytes, sentences: set[bytes]) -> Values:
             if line not in sentences:
                 after = None
                 continue
-            after, time_of_day = epoch_of(line)
-            if time_of_day is not None:
-                epoch = time_of_day
+            after = epochs.step(line)
             continue
+        epoch = epochs.epoch
         if not line.startswith(b"{") or after is None:
             continue
         try:
@@ -443,24 +482,61 @@ def capture_clock(path: Path) -> float:
     return day.replace(tzinfo=UTC).timestamp() + 43200.0 if day else 0.0
 
 
-def sensord_values(out: Read, wall_clock: float) -> Values:
+#: (epoch, sentence type) -> how many times the epoch's sentences give a field of the type its
+#: readings: each sentence, but for GSV (the times the epoch has a group of one talker and
+#: signal ID) and GSA's ``used_`` fields (``GSA.used``: the epoch's runs of GSA, one reading
+#: each).
+Sent = Counter[tuple[Epoch, str]]
+
+
+def sensord_values(out: Read, wall_clock: float, sentences: set[bytes]) -> tuple[Values, Sent]:
     """The readings of ``out`` by epoch: a reading of the frame's own sentence type belongs to
     the epoch the frame is in, one that another frame closed (a GSV group, a run of GSA)
     to the epoch before it. A ``clock_offset`` reading, the receiver's UTC minus the host's
-    clock (``wall_clock``), is given as that UTC."""
+    clock (``wall_clock``), is given as that UTC. The epochs move on at the frames that are
+    intact ``sentences``, as gpsd's echoes of them move :func:`gpsd_values`' on. With them,
+    how many times each epoch's sentences give each sentence type's readings (:data:`Sent`)."""
     values: Values = {}
-    epoch: float | None = None
+    epochs = Epochs()
+    given: Sent = Counter()
+    groups: Counter[tuple[Epoch, str]] = Counter()
+    last = ""
     for frame, readings in out.readings:
-        before = epoch
-        kind, time_of_day = epoch_of(frame)
-        if time_of_day is not None and CHECKED.search(frame.rstrip()) is not None:
-            epoch = time_of_day
+        before = epochs.epoch
+        text = frame.strip()
+        kind = epochs.step(text) if text in sentences else epoch_of(text)[0]
+        epoch = epochs.epoch
+        if before != epoch:
+            groups.clear()
+        if kind == "GSV":
+            fields = text.partition(b"*")[0].split(b",")
+            if fields[2:3] == [b"1"]:  # a group begins: its talker and signal ID's
+                signal = fields[-1] if (len(fields) - 4) % 4 == 1 else b""
+                key = (epoch, (text[1:3] + b"," + signal).decode("latin-1"))
+                groups[key] += 1
+                given[(epoch, "GSV")] = max(given[(epoch, "GSV")], groups[key])
+        elif kind == "GSA":
+            if last != "GSA":  # a run of GSA begins
+                given[(epoch, "GSA.used")] += 1
+            given[(epoch, kind)] += 1
+        else:
+            given[(epoch, kind)] += 1
+        last = kind
         for channel, value in readings:
             sentence = channel.partition(".")[0]
             at = epoch if sentence == kind else before
             utc = value + wall_clock if channel.endswith(".clock_offset") else value
             values.setdefault((at, channel), []).append((sentence, utc))
-    return values
+    return values, given
+
+
+def sent_times(given: Sent, epoch: Epoch, name: str) -> int:
+    """How many readings of field ``name`` the sentences of ``epoch`` give (see :data:`Sent`):
+    a reading more is sensord's own."""
+    sentence = name.partition(".")[0]
+    if name.startswith("GSA.used_"):
+        sentence = "GSA.used"
+    return given[(epoch, sentence)]
 
 
 @dataclass
@@ -478,25 +554,60 @@ class Comparison:
     #: gpsd values of a counterpart key in epochs where no sensord field of it has a reading
     gpsd_only: Counter[str] = field(default_factory=Counter)
     gpsd_examples: dict[str, list[str]] = field(default_factory=dict)
+    #: sensord field -> its epochs of more than one reading (but for :data:`SUMMED`) whose
+    #: readings are all the same value
+    duplicates: Counter[str] = field(default_factory=Counter)
+    #: sensord field -> its epochs of more than one reading whose readings are not all the same
+    disagreements: Counter[str] = field(default_factory=Counter)
+    #: sensord field -> those of its epochs of more than one reading (duplicates or
+    #: disagreements) with more readings than the epoch's sentences give (:func:`sent_times`):
+    #: sensord's own repeats, not a receiver's repeated sentences
+    beyond: Counter[str] = field(default_factory=Counter)
+    #: sensord field -> its first few epochs of more than one reading
+    repeat_examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, other: Comparison) -> None:
+        """Adds the counts of ``other`` (another capture's) to these."""
+        for name in (
+            "equal",
+            "differ",
+            "sensord_only",
+            "no_counterpart",
+            "gpsd_only",
+            "duplicates",
+            "disagreements",
+            "beyond",
+        ):
+            getattr(self, name).update(getattr(other, name))
 
 
-def clock(epoch: float | None) -> str:
-    if epoch is None:
-        return "(no time yet)"
-    hours, rest = divmod(epoch, 3600)
+def clock(epoch: Epoch) -> str:
+    """``epoch`` as its time of day, ``+n`` for the ``n``-th epoch without a time after it."""
+    time_of_day, untimed = epoch
+    after = f" +{untimed}" if untimed else ""
+    if time_of_day is None:
+        return f"(no time yet){after}"
+    hours, rest = divmod(time_of_day, 3600)
     minutes, seconds = divmod(rest, 60)
-    return f"{int(hours):02d}:{int(minutes):02d}:{seconds:06.3f}"
+    return f"{int(hours):02d}:{int(minutes):02d}:{seconds:06.3f}{after}"
 
 
-def compare(ours: Values, theirs: Values, parts: Mapping[str, Counterpart]) -> Comparison:
-    """Each epoch's last reading of each sensord field (the sum of its readings, for
-    :data:`SUMMED`) against gpsd's value of its counterpart in the same epoch: gpsd's last
-    report after a sentence of the field's own type when there is one (gpsd reports after each
-    sentence, and a later sentence may change the value), else any of its reports in the
-    epoch (each holds whichever sentence set the value last)."""
+def compare(
+    ours: Values, theirs: Values, parts: Mapping[str, Counterpart], given: Sent | None = None
+) -> Comparison:
+    """Every reading of each sensord field in an epoch (the sum of its readings, for
+    :data:`SUMMED`) against gpsd's value of its counterpart in the same epoch: the epoch's last
+    reading against gpsd's last report after a sentence of the field's own type when there is
+    one (gpsd reports after each sentence, and a later sentence may change the value), an
+    earlier reading against any of those reports, else any of gpsd's reports in the epoch
+    (each holds whichever sentence set the value last). A field read more than once in an
+    epoch is counted apart, as duplicates (the same value each time) or disagreements, and as
+    sensord's own when the epoch's sentences (``given``, :func:`sent_times`) give fewer."""
     found = Comparison()
-    covered: set[tuple[float | None, str]] = set()
+    covered: set[tuple[Epoch, str]] = set()
     for (epoch, name), readings in ours.items():
+        if len(readings) > 1 and name not in SUMMED:
+            repeated(found, epoch, name, readings, given)
         part = parts.get(name)
         if part is None:
             found.no_counterpart[name] += len(readings)
@@ -504,32 +615,17 @@ def compare(ours: Values, theirs: Values, parts: Mapping[str, Counterpart]) -> C
         covered.add((epoch, part.key))
         gpsd = theirs.get((epoch, part.key))
         if not gpsd:
-            found.sensord_only[name] += 1
+            found.sensord_only[name] += len(readings)
             shown = found.examples.setdefault(f"only {name}", [])
             if len(shown) < 2:
                 shown.append(f"{clock(epoch)} sensord {readings[-1][1]!r}")
             continue
-        sentence = name.partition(".")[0]
-        value = sum(v for _, v in readings) if name in SUMMED else readings[-1][1]
-        mine = value * part.scale
-        if name == "GGA.fix_quality":
-            mine = GGA_STATUS.get(value, -2.0)
-            gpsd = [(a, mine if e == STATUS_0_OR_1 and mine in (0.0, 1.0) else e) for a, e in gpsd]
-        own = [expected for after, expected in gpsd if after == sentence]
-        # gpsd's reports after another sentence of the epoch hold whichever sentence set the
-        # value last: any of them may be this one's
-        candidates = own[-1:] or [expected for _, expected in gpsd]
-        slack = part.tolerance + 1e-12 * abs(mine)
-        if any(abs(mine - expected) <= slack for expected in candidates):
-            found.equal[name] += 1
-            continue
-        found.differ[name] += 1
-        shown = found.examples.setdefault(name, [])
-        if len(shown) < 3:
-            theirs_text = (
-                repr(own[-1]) if own else f"{gpsd[-1][1]!r} (after {gpsd[-1][0] or 'no'} sentence)"
-            )
-            shown.append(f"{clock(epoch)} sensord {value!r} -> {mine:.9g}, gpsd {theirs_text}")
+        mine: list[float] = [v for _, v in readings]
+        if name in SUMMED:
+            mine = [sum(mine)]
+        for at, value in enumerate(mine):
+            last = at == len(mine) - 1
+            compare_reading(found, epoch, name, value=value, part=part, gpsd=gpsd, last=last)
     keys = {part.key for part in parts.values()}
     for (epoch, key), values in theirs.items():
         if key not in keys or (epoch, key) in covered:
@@ -543,6 +639,63 @@ def compare(ours: Values, theirs: Values, parts: Mapping[str, Counterpart]) -> C
     return found
 
 
+def compare_reading(
+    found: Comparison,
+    epoch: Epoch,
+    name: str,
+    *,
+    value: float,
+    part: Counterpart,
+    gpsd: list[tuple[str, float]],
+    last: bool,
+) -> None:
+    """Counts in ``found`` sensord's reading ``value`` of field ``name`` in ``epoch`` equal to
+    gpsd's value of its counterpart there or differing: the epoch's ``last`` reading is
+    compared with gpsd's last report after a sentence of the field's own type, an earlier
+    one with any of those reports, else with any of gpsd's reports in the epoch (see
+    :func:`compare`)."""
+    sentence = name.partition(".")[0]
+    mine = value * part.scale
+    if name == "GGA.fix_quality":
+        mine = GGA_STATUS.get(value, -2.0)
+        gpsd = [(a, mine if e == STATUS_0_OR_1 and mine in (0.0, 1.0) else e) for a, e in gpsd]
+    own = [expected for after, expected in gpsd if after == sentence]
+    # gpsd's reports after another sentence of the epoch hold whichever sentence set the
+    # value last: any of them may be this one's
+    candidates = (own[-1:] if last else own) or [expected for _, expected in gpsd]
+    slack = part.tolerance + 1e-12 * abs(mine)
+    if any(abs(mine - expected) <= slack for expected in candidates):
+        found.equal[name] += 1
+        return
+    found.differ[name] += 1
+    shown = found.examples.setdefault(name, [])
+    if len(shown) < 3:
+        theirs = repr(own[-1]) if own else f"{gpsd[-1][1]!r} (after {gpsd[-1][0] or 'no'} sentence)"
+        shown.append(f"{clock(epoch)} sensord {value!r} -> {mine:.9g}, gpsd {theirs}")
+
+
+def repeated(
+    found: Comparison,
+    epoch: Epoch,
+    name: str,
+    readings: list[tuple[str, float]],
+    given: Sent | None,
+) -> None:
+    """Counts in ``found`` field ``name``'s ``readings`` of ``epoch``, more than one: a
+    duplicate or a disagreement, and sensord's own when the epoch's sentences give fewer."""
+    values = [v for _, v in readings]
+    same = all(v == values[0] for v in values)
+    (found.duplicates if same else found.disagreements)[name] += 1
+    times = sent_times(given, epoch, name) if given is not None else len(values)
+    own = len(values) > times
+    if own:
+        found.beyond[name] += 1
+    shown = found.repeat_examples.setdefault(name, [])
+    if len(shown) < 2 or (own and not any("sensord's" in s for s in shown)):
+        whose = f"sensord's: its sentences give {times}" if own else f"its sentences give {times}"
+        shown.append(f"{clock(epoch)} {', '.join(f'{v:g}' for v in values[:6])} ({whose})")
+
+
 def compare_capture(path: Path, parts: Mapping[str, Counterpart]) -> Comparison | None:
     """:func:`compare` of the capture at ``path`` with gpsd's decodes of it, its ``.chk``
     beside it; None when it has none."""
@@ -551,19 +704,22 @@ def compare_capture(path: Path, parts: Mapping[str, Counterpart]) -> Comparison 
         return None
     data = sent(path)
     wall_clock = capture_clock(path)
-    ours = sensord_values(read(data, [4095], wall_clock), wall_clock)
-    return compare(ours, gpsd_values(chk.read_bytes(), set(intact(data))), parts)
+    sentences = set(intact(data))
+    ours, given = sensord_values(read(data, [4095], wall_clock), wall_clock, sentences)
+    return compare(ours, gpsd_values(chk.read_bytes(), sentences), parts, given)
 
 
 def comparison_lines(name: str, found: Comparison) -> list[str]:
     """The lines --compare prints for one capture: its counts, then each field that differs
-    with its first examples, each sensord field read where gpsd has no value that epoch, and
-    each gpsd key that no sensord reading of that epoch has."""
+    with its first examples, each sensord field read where gpsd has no value that epoch, each
+    gpsd key that no sensord reading of that epoch has, and each field read more than once in
+    an epoch."""
     equal, differ = found.equal.total(), found.differ.total()
     lines = [
         f"{name}: compared {equal + differ}, equal {equal}, differ {differ}; sensord only "
         f"{found.sensord_only.total()} (and {found.no_counterpart.total()} of fields gpsd "
         f"has none of); gpsd only {found.gpsd_only.total()}"
+        + (f"; {repeats(found)}" if found.duplicates or found.disagreements else "")
     ]
     for key, n in sorted(found.differ.items()):
         examples = "; ".join(found.examples[key])
@@ -572,7 +728,22 @@ def comparison_lines(name: str, found: Comparison) -> list[str]:
         lines.append(f"  sensord only {key} x{n}: " + "; ".join(found.examples[f"only {key}"]))
     for key, n in sorted(found.gpsd_only.items()):
         lines.append(f"  gpsd only {key} x{n}: " + "; ".join(found.gpsd_examples[key]))
+    for key in sorted(set(found.duplicates) | set(found.disagreements)):
+        lines.append(
+            f"  read more than once {key}: {found.duplicates[key]} duplicates, "
+            f"{found.disagreements[key]} disagreements, {found.beyond[key]} sensord's own: "
+            + "; ".join(found.repeat_examples[key])
+        )
     return lines
+
+
+def repeats(found: Comparison) -> str:
+    """The epochs of a field read more than once that ``found`` counts, in words."""
+    return (
+        f"read more than once in an epoch {found.duplicates.total()} duplicates, "
+        f"{found.disagreements.total()} disagreements, {found.beyond.total()} of them more "
+        "than the epoch's sentences give"
+    )
 
 
 def compare_all(folder: Path, names: list[str]) -> None:
@@ -595,17 +766,14 @@ def compare_all(folder: Path, names: list[str]) -> None:
         if not (found.equal or found.differ or found.sensord_only):
             unread += 1
             unread_gpsd += found.gpsd_only.total()
-        total.equal += found.equal
-        total.differ += found.differ
-        total.sensord_only += found.sensord_only
-        total.no_counterpart += found.no_counterpart
-        total.gpsd_only += found.gpsd_only
+        total.add(found)
     equal, differ = total.equal.total(), total.differ.total()
     print(
         f"{captures} captures compared: {equal + differ} readings compared, {equal} equal, "
         f"{differ} differ; {total.sensord_only.total()} sensord only, "
         f"{total.gpsd_only.total()} gpsd only ({unread_gpsd} of them in the {unread} captures "
-        f"sensord reads nothing of), {total.no_counterpart.total()} of fields gpsd has none of"
+        f"sensord reads nothing of), {total.no_counterpart.total()} of fields gpsd has none of; "
+        + repeats(total)
     )
     for key in sorted(set(total.equal) | set(total.differ)):
         why = WHY_DIFFERENT.get(key, "") if total.differ[key] else ""

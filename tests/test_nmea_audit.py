@@ -1,5 +1,6 @@
-"""scripts/nmea_audit.py: a folder without gpsd's captures is an error, not an empty table; and
-``--compare`` finds sensord's readings of a capture equal to gpsd's decodes of it."""
+"""scripts/nmea_audit.py: a folder without gpsd's captures is an error, not an empty table;
+``--compare`` finds sensord's readings of a capture equal to gpsd's decodes of it, and compares
+every reading of an epoch, a field read twice in one printed apart."""
 
 from __future__ import annotations
 
@@ -57,11 +58,19 @@ def test_compare_finds_a_furuno_capture_read_as_gpsd_reads_it() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == (
-        "furuno_gl_ga.log: compared 64, equal 64, differ 0; sensord only 0 (and 2 of fields "
-        "gpsd has none of); gpsd only 0"
+        "furuno_gl_ga.log: compared 72, equal 72, differ 0; sensord only 0 (and 2 of fields "
+        "gpsd has none of); gpsd only 0; read more than once in an epoch 8 duplicates, 0 "
+        "disagreements, 0 of them more than the epoch's sentences give"
     )
-    assert lines[1].startswith("1 captures compared: 64 readings compared, 64 equal, 0 differ")
-    compared = dict(line.strip().split(": ", 1) for line in lines[2:])
+    # the GT-88's GSA of GPS and GSA of GLONASS each give the epoch's DOPs and fix mode
+    assert lines[2] == (
+        "  read more than once GSA.hdop: 2 duplicates, 0 disagreements, 0 sensord's own: "
+        "12:02:13.000 1.3, 1.3 (its sentences give 2); 12:02:14.000 1.3, 1.3 (its sentences "
+        "give 2)"
+    )
+    totals = next(at for at, line in enumerate(lines) if "captures compared" in line)
+    assert lines[totals].startswith("1 captures compared: 72 readings compared, 72 equal, 0 differ")
+    compared = dict(line.strip().split(": ", 1) for line in lines[totals + 1 :])
     # the fix, its time, speed and course, the DOPs, satellites used and in view: each twice
     for field in (
         "GGA.latitude",
@@ -71,11 +80,51 @@ def test_compare_finds_a_furuno_capture_read_as_gpsd_reads_it() -> None:
         "RMC.course",
         "RMC.clock_offset",
         "ZDA.clock_offset",
-        "GSA.fix_mode",
-        "GSA.pdop",
         "GSA.satellites_used",
         "GSA.used_glonass",
         "GSV.in_view_galileo",
         "GSV.snr_mean_glonass",
     ):
         assert compared[field] == "2 equal, 0 differ", field
+    for field in ("GSA.fix_mode", "GSA.pdop"):  # two GSA an epoch, each compared
+        assert compared[field] == "4 equal, 0 differ", field
+
+
+#: Captures of gpsd 3.27.5's test/daemon cut short where a field is read more than once in an
+#: epoch, each with gpsd's decodes of it, their origin in their first lines: an i.Trek M3 that
+#: sends a second GSA after its RMC, which at 04:59:22 says 2D without satellites where the
+#: first said 3D with four, and a Quectel EC25 that loses its fix after 02:20:38 and sends
+#: GGA and RMC without time for eight epochs.
+GPSD_REPEATS = Path(__file__).resolve().parent / "fixtures" / "nmea" / "gpsd_repeats"
+
+
+def test_compare_reads_every_reading_of_an_epoch_and_tells_repeats_apart() -> None:
+    """Every reading of an epoch is compared with gpsd's, not the last alone, and a field read
+    twice in an epoch is printed as a disagreement (the i.Trek's two GSA: PDOP 2.9, then 50),
+    not as sensord's own, the epoch holding two GSA. The Quectel's GGA and RMC without time
+    begin epochs of their own, numbered after the last time, matched with gpsd's reports of
+    them: each GGA's fix quality is compared in its epoch. The script before failed both: it
+    compared an epoch's last reading only (GSA.pdop 4 equal of 5 readings, no repeat line),
+    and bucketed the eight epochs without time into 02:20:38 (GGA.fix_quality 4 equal of 12
+    readings)."""
+    done = audit(GPSD_REPEATS, "--compare")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert (
+        "  read more than once GSA.pdop: 0 duplicates, 1 disagreements, 0 sensord's own: "
+        "04:59:22.000 2.9, 50 (its sentences give 2)"
+    ) in lines
+    assert (
+        "  read more than once GSA.used_gps: 0 duplicates, 1 disagreements, 0 sensord's own: "
+        "04:59:22.000 4, 0 (its sentences give 2)"
+    ) in lines
+    totals = next(line for line in lines if "captures compared" in line)
+    assert totals.endswith(
+        "read more than once in an epoch 0 duplicates, 7 disagreements, 0 of them more than "
+        "the epoch's sentences give"
+    )
+    compared = dict(line.strip().split(": ", 1)[:2] for line in lines[lines.index(totals) + 1 :])
+    assert compared["GSA.pdop"] == "5 equal, 0 differ"
+    assert compared["GGA.fix_quality"] == "12 equal, 0 differ"
+    # gpsd's DOPs of the epochs without time are those it held: sensord reads none there
+    assert "  gpsd only SKY.pdop x8: 02:20:38.000 +1 gpsd 1.4; 02:20:38.000 +2 gpsd 1.4" in lines
