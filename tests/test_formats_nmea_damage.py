@@ -927,3 +927,76 @@ def test_a_gsv_sentence_whose_address_is_damaged_and_a_later_loss_are_two_errors
         ("checksum", damaged[gps_second].rstrip()),
         ("truncated", epoch[glonass_second + 1].rstrip()),
     ]
+
+
+#: The readings of each constellation's satellites in view, and the BeiDou ones' SNRs.
+IN_VIEW = FormatSpec(
+    "nmea",
+    tuple(
+        (field, field)
+        for field in (
+            "GSV.in_view_gps",
+            "GSV.in_view_glonass",
+            "GSV.in_view_galileo",
+            "GSV.in_view_beidou",
+            "GSV.snr_mean_beidou",
+        )
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "last"),
+    [
+        ("ublox_zed_f9p.nmea", b"$GBGSV,3,3,10,21,41,301,35,22,82,135,1"),  # B1I, signal ID 1
+        ("ublox_zed_f9p.nmea", b"$GBGSV,3,3,10,21,41,301,,22,82,135,,*"),  # B2I, its ID empty
+        ("skytraq_px1172rh.nmea", b"$GBGSV,3,3,10,06,04,315,,09,04,334,,1*"),  # B1I alone
+    ],
+    ids=["zed-f9p B1I", "zed-f9p B2I", "px1172rh B1I"],
+)
+@pytest.mark.parametrize("end", ["never sent", "damaged"])
+def test_a_beidou_gsv_group_that_never_ends_gives_no_beidou_reading(
+    name: str, last: bytes, end: str
+) -> None:
+    """A receiver's stream of one other sentence and then GSV alone (a message list set to
+    GSV, its first GGA or RMC read), whose BeiDou group of one signal never ends: its last
+    sentence lost on the line every epoch, or never sent (a receiver whose count field says
+    one more sentence than it sends). gpsd (driver_nmea0183.c ``processGSV``) reports a
+    satellite view only at a group's last sentence, ``part == await``, and so reports no
+    such group by itself. No BeiDou reading comes, in 40 epochs: each would be of the group's
+    sentences so far, short of the satellites of the one that never came (10 listed, 8
+    read), or of the other signal's group alone. Each epoch costs one error, at the
+    sentence lost (``checksum``) or at the next epoch's sentence 1 that cuts the group
+    (``truncated``), and the other constellations give one reading an epoch, as the intact
+    stream does."""
+    epochs = receiver_epochs(name)
+    first = next(line for line in epochs[0] if line[3:6] != b"GSV")
+    gsv = [[line for line in lines if line[3:6] == b"GSV"] for lines in epochs]
+    gsv = [lines for lines in gsv if lines]  # the epochs that send GSV
+    assert all(any(line.startswith(last) for line in lines) for lines in gsv)
+
+    def ending(lines: list[bytes]) -> list[bytes]:
+        if end == "never sent":
+            return [line for line in lines if not line.startswith(last)]
+        return [
+            line[:-4] + b"00\r\n" if line.startswith(last) else line for line in lines
+        ]  # its checksum fails
+
+    stream = [[first]] + [ending(gsv[k % len(gsv)]) for k in range(40)]
+    intact = [[first]] + [gsv[k % len(gsv)] for k in range(40)]
+    got = read(stream, IN_VIEW)
+    assert [r for r in got if r[1].endswith("beidou")] == []
+    sound = read(intact, IN_VIEW)
+    assert {k for k, channel, _ in sound if channel == "GSV.in_view_beidou"} >= set(range(2, 41))
+    for constellation in ("gps", "glonass", "galileo"):
+        channel = f"GSV.in_view_{constellation}"
+        # from the third epoch on: the first epoch's readings, held to its end (the next
+        # epoch's group of the talker), are lost with a sentence lost in it, of any talker
+        mine = [(k, value) for k, c, value in got if c == channel and k > 2]
+        assert mine == [(k, value) for k, c, value in sound if c == channel and k > 2], channel
+        assert [k for k, _ in mine] == list(range(3, 41)), channel
+    reasons = [reason for reason, _ in parse_errors(stream, IN_VIEW)]
+    if end == "damaged":
+        assert reasons == ["checksum"] * 40
+    else:  # the first epoch's group cut by the second's sentence 1, and so on
+        assert reasons == ["truncated"] * 39
