@@ -483,10 +483,12 @@ class SatelliteGroups:
 
     No reading comes at the ``n``-th group while a group of its talker with another signal ID,
     begun in the epoch, waits for a sentence (:meth:`_waits`): that group lost its end, and
-    the reading would be short of its satellites; nor at the epoch's end (:meth:`close`) for
-    an epoch short of its most groups while a group of its talker begun in it waits (gpsd's
-    capture ublox-zed-f9r.log with the ``2,2`` of BeiDou's signal-0 group, the epoch's last,
-    lost: 8 satellites of 14). The group of that key that cuts it in the next epoch is that
+    the reading would be short of its satellites; nor at the epoch's end for an epoch short of
+    its most groups while a group of its talker begun in it waits (gpsd's capture
+    ublox-zed-f9r.log with the ``2,2`` of BeiDou's signal-0 group, the epoch's last, lost: 8
+    satellites of 14), whether a frame of another kind ends it (:meth:`close`) or, in a stream
+    of GSV alone after such a frame, the next epoch's group of a talker and signal ID it has
+    had (:meth:`_epoch_readings`). The group of that key that cuts it in the next epoch is that
     epoch's own (:meth:`_unended_group`), not the start of another: its satellites alone
     would be a reading short of the epoch's other groups (6 of 14).
 
@@ -1216,7 +1218,12 @@ class SatelliteGroups:
         ):
             # no frame of another kind: the next epoch
             short = len(groups) < self._most.get(constellation, 1)
-            readings = self._due(constellation, groups)
+            if self._waits(key):
+                # a group of its talker begun in the epoch waits: it lost its end, and the
+                # epoch's groups are short of its satellites (as at close)
+                self._read_at_end.discard(constellation)
+            else:
+                readings = self._due(constellation, groups)
             if short:  # the sentences lost may be of its group left out: the epoch's only
                 epoch[constellation] = epoch.get(_LOST, 0)
             if _UNFRAMED in epoch:
