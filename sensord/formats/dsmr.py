@@ -117,9 +117,16 @@ the framer gives each as a frame of its own (``data_sets``), so that each is rea
 code and a damaged one (a value that is no number, ``syntax``; two run into one when the ``)``
 between them was lost, one frame that is no OBIS line) is counted and dropped while the others
 of its line are read. A data set whose address is letters alone (the UH50's error register
-``F(0)``) is no code, which no channel names: it is ignored.
+``F(0)``) is no code, which no channel names: it is ignored. A data set's value may hold
+several values, ``&`` between them, each with its own unit (the UH50's maximum flow and return
+temperatures, ``9.4(098.5*C&096.1*C)``; its ``9.6(000&66153690&0&000&66153690&0)``): a field
+of the code reads the first, and a field of the code, ``&`` and a value's place from 1 reads
+that one (``9.4&2``, 96.1; ``9.4&1`` is ``9.4``). A value that is no number, or a place the
+value does not hold, is ``syntax`` for its channels, the other values of the data set read.
 
-The encoder (the simulator) writes a line per field as the field is written, ``code(value)``
+The encoder (the simulator) writes a line per code as its first field writes it, ``code(value)``
+(the values of the fields that name places of one code's value in one data set, ``&`` between
+them, 0 for a place no field names)
 (``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does; a status word's
 value as its hex digits, two at least; a time of operation's as 8 hex digits, as an eBZ DD3
 writes it), in a telegram
@@ -130,13 +137,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats.base import DSMR_CRCS, Codec, Decoder, Encoder, FormatSpec
 from sensord.formats.blocks import BlockFramer
 from sensord.formats.text import (
-    channels_by_field,
     check_common,
     crc_problem,
     decode_text,
@@ -154,8 +160,16 @@ OBIS_CODE = re.compile(r"\d{1,3}-\d{1,3}:\d{1,3}\.\d{1,3}\.\d{1,3}")
 _SHORT_CODE = r"(?:\d{1,3}|[CFLP])\.(?:\d{1,3}|[CFLP])(?:\.\d{1,3})?"
 #: The F group some meters write after the code (``*255``).
 _F_GROUP = r"(?:\*(\d{1,3}))?"
-#: A channel's field: an OBIS code or a short code, maybe with its F group.
-_FIELD = re.compile(rf"({OBIS_CODE.pattern}|{_SHORT_CODE}){_F_GROUP}")
+#: The place of one of the values a data set's value holds, ``&`` between them (a Landis+Gyr
+#: UH50's flow and return temperatures, ``9.4(098.5*C&096.1*C)``), after a field's code: ``&``
+#: and the value's place from 1 (``9.4&2``, the return temperature).
+_PART = r"(?:&(\d{1,2}))?"
+#: A channel's field: an OBIS code or a short code, maybe with its F group and the place of a
+#: value among those ``&`` separates.
+_FIELD = re.compile(rf"({OBIS_CODE.pattern}|{_SHORT_CODE}){_F_GROUP}{_PART}")
+#: The most values a data set's value holds that a field may name (a UH50's ``9.1``, its
+#: settings and firmware, holds 14 to 16).
+_MOST_PARTS = 32
 _LINE = re.compile(rf"({OBIS_CODE.pattern}|{_SHORT_CODE}){_F_GROUP}((?:\([^()]*\))+)")
 #: The code (and F group) that begin a line, with its first ``(``, in the line's bytes.
 _LINE_HEAD = re.compile(
@@ -285,6 +299,15 @@ def _field_key(field: str) -> str:
     match = _FIELD.fullmatch(field)
     assert match is not None
     return obis_key(match[1], match[2])
+
+
+def _field_part(field: str) -> int:
+    """The place, from 1, of the value that a channel's ``field`` names among those ``&``
+    separates in its data set's value (``9.4&2``: 2); 1 for a field that names none, the
+    value's first (or only) one."""
+    match = _FIELD.fullmatch(field)
+    assert match is not None
+    return 1 if match[3] is None else int(match[3])
 
 
 def _no_time(text: str) -> bool:
@@ -426,6 +449,16 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
                     f"code without it ('{match[1]}', which '*255' also names)",
                 )
             )
+        elif match[3] is not None and not 1 <= int(match[3]) <= _MOST_PARTS:
+            problems.append(
+                (
+                    f"channels[{i}].field",
+                    f"{field!r}: '&' and the place of a value among those '&' separates in "
+                    f"the data set's value, 1 to {_MOST_PARTS} ('9.4&2' reads 96.1 of "
+                    "'9.4(098.5*C&096.1*C)'); got "
+                    f"{match[3]}",
+                )
+            )
     return problems
 
 
@@ -439,16 +472,92 @@ def codes_read(spec: FormatSpec) -> str:
         if match is None:
             continue
         key = obis_key(match[1], match[2])
+        part = "" if match[3] is None or int(match[3]) == 1 else f"&{int(match[3])}"
         code, star, f_group = key.partition("*")
         short = code.removeprefix(_ELECTRICITY)
+        key += part
         if short != code and short_code_key(short) == code:
-            key += f" or {short}{star}{f_group}"
+            key += f" or {short}{star}{f_group}{part}"
         told.append(f"{channel} {key}")
     return ", ".join(told)
 
 
+def _number(code: str, value: str) -> float:
+    """The number ``value`` (a number and maybe ``*`` and its unit) of ``code`` writes, in
+    DSMR's unit of its quantity (see :data:`_THOUSANDS`)."""
+    number, _, unit = value.partition("*")
+    if _NUMBER.fullmatch(number) is None:
+        raise ParseError("syntax", f"{code}: {value[:40]!r} is no number")
+    # Wh in kWh as the decimal reads (12643.36 Wh is 12.64336, not 12.643360000000001)
+    return float(number + "e-3") if unit in _THOUSANDS else float(number)
+
+
+def _hex_number(code: str, value: str, operating_time: bool) -> float:
+    """The number the hex digits of ``value`` write, a status word's (its unit ignored) or,
+    when ``operating_time``, a time of operation's without a unit; a time of operation with
+    a unit is the decimal number it writes."""
+    digits, _, unit = value.partition("*")
+    if operating_time:
+        if unit:
+            return _number(code, value)
+        if _HEX.fullmatch(digits) is None:
+            raise ParseError(
+                "syntax", f"{code}: {value[:40]!r} is no time of operation in hex digits"
+            )
+    elif _HEX.fullmatch(digits) is None:
+        raise ParseError("syntax", f"{code}: {value[:40]!r} is no status word in hex")
+    return float(int(digits, 16))
+
+
+def _parts_read(
+    code: str,
+    value: str,
+    parts: tuple[tuple[int, tuple[str, ...]], ...],
+    convert: Callable[[str, str], float],
+) -> list[tuple[str, float]]:
+    """The readings of ``code`` from ``value``, which holds values that ``&`` separates
+    (``098.5*C&096.1*C``, each with its own unit): those of the channels of each place in
+    ``parts`` (1 for the first value), each value read by ``convert``. A place the value does
+    not hold, or a value that is no number, is ``syntax`` for its channels, the others'
+    readings kept."""
+    values = value.split("&")
+    readings: list[tuple[str, float]] = []
+    problem = ""
+    for place, channels in parts:
+        if place > len(values):
+            problem = problem or (
+                f"{code}: {value[:40]!r} holds {len(values)} value"
+                f"{'s' if len(values) > 1 else ''} ('&' between them), no value {place}"
+            )
+            continue
+        try:
+            number = convert(code, values[place - 1])
+        except ParseError as exc:
+            problem = problem or f"{exc.detail} (value {place} of {value[:40]!r})"
+            continue
+        readings += [(channel, number) for channel in channels]
+    if problem:
+        raise ParseError("syntax", problem, readings)
+    return readings
+
+
 def decoder(spec: FormatSpec) -> Decoder:
-    wanted = channels_by_field(tuple((channel, _field_key(f)) for channel, f in spec.fields))
+    #: the channels of each code read, of its value's first (or only) value, and of the
+    #: values after it that ``&`` separates (``9.4&2``), by their places
+    wanted: dict[str, tuple[str, ...]] = {}
+    later: dict[str, dict[int, tuple[str, ...]]] = {}
+    for channel, field in spec.fields:
+        code, place = _field_key(field), _field_part(field)
+        if place == 1:
+            wanted[code] = (*wanted.get(code, ()), channel)
+        else:
+            wanted.setdefault(code, ())
+            places = later.setdefault(code, {})
+            places[place] = (*places.get(place, ()), channel)
+    #: each code's places read, in order, the first's with those after it
+    parts = {
+        code: tuple(sorted({1: wanted[code], **places}.items())) for code, places in later.items()
+    }
     #: the codes read whose value is a time of operation: hex digits, or a number and its unit
     operating_times = frozenset(code for code in wanted if _OPERATING_TIME.match(code))
     #: the codes read whose value is written in hex digits (a status word, a time of
@@ -500,20 +609,30 @@ def decoder(spec: FormatSpec) -> Decoder:
             return []
         if groups == "()" and _LIST_CODE.match(code):  # an Iskra AM550's log of no entry
             raise NotMeasuredError(
-                "invalid", f"{code}: no reading (its log holds no entry)", (), channels
+                "invalid",
+                f"{code}: no reading (its log holds no entry)",
+                (),
+                _channels_of(code, channels),
             )
         if groups.index(")") != len(groups) - 1:  # several values: its latest entry's
             latest, none = _latest_entry(groups)
             if latest is None:
                 why = none or "its log holds no entry"
-                raise NotMeasuredError("invalid", f"{code}: no reading ({why})", (), channels)
+                raise NotMeasuredError(
+                    "invalid", f"{code}: no reading ({why})", (), _channels_of(code, channels)
+                )
             last = latest
-        number, _, unit = last.partition("*")
-        if _NUMBER.fullmatch(number) is None:
-            raise ParseError("syntax", f"{code}: {last[:40]!r} is no number")
-        # Wh in kWh as the decimal reads (12643.36 Wh is 12.64336, not 12.643360000000001)
-        value = float(number + "e-3") if unit in _THOUSANDS else float(number)
+        if "&" in last or (parts and code in parts):  # values that '&' separates
+            return _parts_read(code, last, parts.get(code) or ((1, channels),), _number)
+        value = _number(code, last)
         return [(channel, value) for channel in channels]
+
+    def _channels_of(code: str, channels: tuple[str, ...]) -> tuple[str, ...]:
+        """The channels of every value of ``code``: ``channels``, its first value's, and
+        those of the values after it (``9.4&2``)."""
+        if not parts or code not in parts:
+            return channels
+        return tuple(channel for _, named in parts[code] for channel in named)
 
     def read_hex(code: str, groups: str, whole: bool) -> list[tuple[str, float]]:
         """:func:`read_numbers`, but of a code in ``hex_codes``: the number its hex digits
@@ -522,17 +641,16 @@ def decoder(spec: FormatSpec) -> Decoder:
         if code not in hex_codes:
             return read_numbers(code, groups, whole)
         last = groups[groups.rindex("(") + 1 : -1]
-        digits, _, unit = last.partition("*")
-        if code in operating_times:
-            if unit:
-                return read_numbers(code, groups, whole)
-            if _HEX.fullmatch(digits) is None:
-                raise ParseError(
-                    "syntax", f"{code}: {last[:40]!r} is no time of operation in hex digits"
-                )
-        elif _HEX.fullmatch(digits) is None:
-            raise ParseError("syntax", f"{code}: {last[:40]!r} is no status word in hex")
-        return [(channel, float(int(digits, 16))) for channel in wanted[code]]
+        operating = code in operating_times
+        if "&" in last or (parts and code in parts):  # values that '&' separates
+            return _parts_read(
+                code,
+                last,
+                parts.get(code) or ((1, wanted[code]),),
+                lambda code, value: _hex_number(code, value, operating),
+            )
+        value = _hex_number(code, last, operating)
+        return [(channel, value) for channel in wanted[code]]
 
     # a sensor that reads no code in hex reads its lines without asking whether each is one
     read = read_hex if hex_codes else read_numbers
@@ -577,23 +695,39 @@ def decoder(spec: FormatSpec) -> Decoder:
     return parse_dsmr
 
 
+def _encoded(field: str, value: float) -> str:
+    """``value`` as a meter writes it for ``field`` (a code, maybe with its F group)."""
+    if _STATUS_WORD.match(field):
+        return f"{max(int(value), 0):02X}"
+    if _OPERATING_TIME.match(field):
+        return f"{max(int(value), 0):08X}"
+    return f"{value:.3f}"
+
+
 def encoder(spec: FormatSpec) -> Encoder:
-    fields = unique_fields(spec)
+    #: each line's code as the first field that names it writes it, with its fields by the
+    #: place of their value among those '&' separates (a field of its first, or only, one: 1)
+    lines: dict[str, tuple[str, dict[int, str]]] = {}
+    for field in unique_fields(spec):
+        match = _FIELD.fullmatch(field)
+        assert match is not None
+        code = field[: match.end(2) if match[2] is not None else match.end(1)]
+        key = obis_key(match[1], match[2])
+        lines.setdefault(key, (code, {}))[1].setdefault(_field_part(field), field)
     encoding = spec.encoding
 
     def encode_dsmr(values: Mapping[str, float], t_s: float) -> list[bytes]:
         del t_s
-        return [
-            (
-                f"{f}({max(int(values[f]), 0):02X})"
-                if _STATUS_WORD.match(f)
-                else f"{f}({max(int(values[f]), 0):08X})"
-                if _OPERATING_TIME.match(f)
-                else f"{f}({values[f]:.3f})"
-            ).encode(encoding)
-            for f in fields
-            if f in values
-        ]
+        encoded = []
+        for code, places in lines.values():
+            if not any(f in values for f in places.values()):
+                continue
+            written = [
+                _encoded(code, values[f]) if (f := places.get(place, "")) in values else "0"
+                for place in range(1, max(places) + 1)
+            ]
+            encoded.append(f"{code}({'&'.join(written)})".encode(encoding))
+        return encoded
 
     return encode_dsmr
 
