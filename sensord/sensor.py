@@ -979,7 +979,19 @@ class SensorRuntime:
 
         A close that raises is the port closed all the same: the sensor goes down (or stays
         stale) for ``reason``, at the backoff of a lost port, then ``PortCloseError`` is
-        raised from what the close raised."""
+        raised from what the close raised.
+
+        A DSMR telegram or IEC 62056-21 readout whose end its ``!`` came as (a DSMR 2.2 or 3
+        telegram's, its line end not yet come; a CRC that holds; a readout's ``!`` line) and
+        that a quiet line would have ended is read before the port closes, stamped when its
+        last byte came (``_quiet_end``, whatever the time): a USB adapter unplugged, or a
+        serial server that ended its connection, right after it. One not whole (its CRC not
+        come, or failed; cut short) is dropped with the port, counted at the reopen in
+        ``skipped_bytes``."""
+        if not own_fault and self._block_framer is not None and self.source is not None:
+            self._quiet_end(self._block_framer, math.inf)
+            if self.source is None:  # a stage raised on its readings: closed for that
+                return
         was_open = self.source is not None
         now = self._clock()
         ends = self._ends

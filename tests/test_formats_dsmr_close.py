@@ -1,0 +1,125 @@
+"""A telegram whole at its ``!`` whose port closes before the line has been quiet for its end.
+
+A DSMR 2.2 or 3 telegram whose CR LF after its ``!`` has not come (or a telegram whose CRC came
+and holds, its line end not) is read once the line has been quiet for ``quiet_s``
+(:mod:`test_formats_dsmr_quiet_end`). When the port closes within that quiet (a USB adapter
+unplugged, a serial server that ends its connection: the pty's master closed here, the slave's
+read failing as a device's does), the telegram is read as the port closes, stamped when its
+last byte came; one that is not whole (its CRC not come, or failing; cut short inside a line)
+is dropped with the port, its bytes counted in ``skipped_bytes`` at the reopen, as before.
+
+The telegrams: :data:`KAMSTRUP_162` (origin in ``test_formats_dsmr_bare_end``:
+nielsbasjes/dsmr-tools' tests) and ndokter/dsmr_parser's DSMR 5 telegram ``V5`` (origin in
+:mod:`harness.dsmr_parser_telegrams`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from harness.dsmr_parser_telegrams import V5
+from harness.modbus import run_reader_until
+from harness.pty import PtyPair
+from test_first_line import send
+from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
+from test_formats_dsmr_quiet_end import KAMSTRUP, Clocks, opened, readings
+
+from sensord.config import parse_config
+from sensord.errors import SourceBrokenError
+from sensord.formats.blocks import quiet_after_end_s
+from sensord.reader import Reader
+from sensord.sensor import SensorRuntime
+
+
+def test_the_reader_reads_a_bare_telegram_whose_port_closes_within_its_quiet(
+    pty_pair: PtyPair,
+) -> None:
+    """The real reader loop on a pty at 300 baud (a quiet of 0.89 s): the Kamstrup's
+    telegram without its CR LF, and the device's end of the pty (its master) closed as soon
+    as the sensor has read it, within the quiet that would end it. Its readings are
+    published, stamped when it came, before the close. On main the close dropped it (the port closed, no quiet end is ticked; the
+    reopen counts its bytes as skipped): the loop ran out its time, nothing published."""
+    body = KAMSTRUP.replace("stale_after_s", "serial = { baudrate = 300 }\nstale_after_s")
+    config = parse_config(
+        f'[[sensors]]\nname = "s"\nport = "{pty_pair.path}"\nsimulate = "never"\n{body}'
+    ).sensors[0]
+    runtime = SensorRuntime(config)
+    data = end_lost(KAMSTRUP_162)
+    written: list[float] = []
+    closed: list[float] = []
+
+    def device() -> None:
+        time.sleep(0.3)  # the port is open by then
+        written.append(time.time())
+        pty_pair.write(data)
+        deadline = time.monotonic() + 2.0
+        while runtime.bytes_read < len(data) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        pty_pair.close_master()
+        closed.append(time.time())
+
+    with Reader([runtime]) as reader:
+        run_reader_until(reader, lambda: runtime.source is not None, 5.0)
+        writer = threading.Thread(target=device)
+        writer.start()
+        try:
+            run_reader_until(reader, lambda: bool(readings(runtime)), 3.0)
+        finally:
+            writer.join()
+    assert closed[0] - written[0] < quiet_after_end_s(300)  # closed within the quiet
+    got = readings(runtime)
+    assert {name: r.value for name, r in got.items()} == {
+        "imported_t1_kwh": 7041.882,
+        "power_kw": 0.54,
+    }
+    assert written[0] <= got["power_kw"].wall_s <= closed[0]  # its last byte's time
+    assert sum(runtime.snapshot().parse_errors.values()) == 0
+
+
+def close_under(runtime: SensorRuntime, pair: PtyPair) -> None:
+    """The device's end of ``pair`` closes; the sensor's next read of its port fails, and
+    the port is closed for it, as the reader does."""
+    pair.close_master()
+    source = runtime.source
+    assert source is not None
+    with pytest.raises(SourceBrokenError) as broken:
+        source.read()
+    runtime.disconnect(str(broken.value))
+    assert runtime.source is None
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        (end_lost(KAMSTRUP_162), {"imported_t1_kwh": 7041.882, "power_kw": 0.54}),
+        (end_lost(KAMSTRUP_162) + b"\r", {"imported_t1_kwh": 7041.882, "power_kw": 0.54}),
+        (V5[:-2], {"imported_t1_kwh": 4.426, "power_kw": 0.244}),
+        (V5[:-1], {"imported_t1_kwh": 4.426, "power_kw": 0.244}),
+        (V5[:-4], {}),  # its CRC cut short
+        (V5[:-2].replace(b"1-0:1.7.0(0", b"1-0:1.7.0(1", 1), {}),  # its CRC fails
+        (KAMSTRUP_162[:200], {}),  # cut inside a line
+    ],
+    ids=["bare", "bare_cr", "crc", "crc_cr", "crc_cut", "crc_fails", "cut"],
+)
+def test_a_telegram_whole_at_its_bang_is_read_as_its_port_closes_and_no_other(
+    pty_pair: PtyPair, sent: bytes, read: dict[str, float]
+) -> None:
+    """A telegram's bytes, the sensor's port closed under it 0.1 s later (its quiet 0.32 s):
+    a bare DSMR 2.2 telegram (its CR too) and a DSMR 5 one whose CRC came and holds (its CR
+    too) are read, stamped at their last byte (1000 s), not at the close; a CRC cut short or
+    failing, or a telegram cut inside a line, gives nothing, and its bytes are skipped at the
+    reopen. On main all are dropped with the port."""
+    clocks = Clocks()
+    with opened(pty_pair, clocks, KAMSTRUP) as runtime:
+        send(runtime, pty_pair, sent)
+        clocks.now += 0.1
+        close_under(runtime, pty_pair)
+        got = readings(runtime)
+        assert {name: r.value for name, r in got.items()} == read
+        assert {(r.monotonic_s, r.wall_s) for r in got.values()} <= {(1000.0, 1000.0 + 1e9)}
+        assert runtime.framer.skipped_bytes == 0
+        assert sum(runtime.snapshot().parse_errors.values()) == 0
+        runtime.framer.reset()  # what the reopen does
+        assert runtime.framer.skipped_bytes == (0 if read else len(sent))
