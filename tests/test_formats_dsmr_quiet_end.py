@@ -32,7 +32,7 @@ import pytest
 from harness.dsmr_parser_telegrams import V4_2, V5
 from harness.modbus import run_reader_until
 from harness.pty import PtyPair
-from test_blocks import telegram_lines
+from test_blocks import take, telegram_lines
 from test_first_line import send
 from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
 from test_formats_dsmr_short_codes import ACE3000
@@ -309,3 +309,43 @@ def test_the_reader_loop_whose_clock_leads_the_sensor_s_ticks_a_quiet_end_once(
         run_reader_until(reader, lambda: bool(readings(runtime)), 5.0)
     assert readings(runtime)["power_kw"].value == 0.54
     assert ticks < 20
+
+
+def test_a_nul_after_a_telegram_s_crc_or_bang_leaves_it_ended_by_a_quiet_line() -> None:
+    """A meter that sends a NUL after its CRC, before its CR LF (ndokter/dsmr_parser's
+    telegram buffer, ``\\![A-F0-9]{0,4}\\0?\\r\\n``, takes one), whose CR LF after it was lost:
+    the telegram ends in ``!6EEE`` and a NUL (or its CR too), and a quiet line ends it as it
+    ends one without the NUL: read when its CRC holds, not when it fails; a DSMR 2.2
+    telegram's bare ``!`` and a NUL too. On main the NUL made the bytes no open end
+    (``quiet_end_at`` None): the telegram waited for the next one's ``/``, which then
+    rejected it as ``syntax`` (no line end within 8 bytes of its ``!``); read with the next
+    one now, a failed CRC ``truncated`` as without the NUL."""
+    crc_end = V5[: V5.index(b"!6EEE") + 5]
+    failed = crc_end.replace(b"1-0:1.7.0(0", b"1-0:1.7.0(1", 1)
+    bare = end_lost(KAMSTRUP_162)
+    cases = {
+        crc_end + b"\0": telegram_lines(V5),
+        crc_end + b"\0\r": telegram_lines(V5),
+        failed + b"\0": [],
+        bare + b"\0": telegram_lines(KAMSTRUP_162),
+    }
+    for data, lines in cases.items():
+        framer = BlockFramer("dsmr", 2100)
+        assert framer.feed(data) == []
+        assert framer.quiet_end_at(0.0) == framer.quiet_s, data[-8:]
+        assert framer.end_quiet() == lines, data[-8:]
+        assert framer.rejected == {"checksum": 0, "syntax": 0, "truncated": 0}
+        assert framer.skipped_bytes == 0
+        framer.reset()
+        assert framer.skipped_bytes == (0 if lines else len(data))
+    # the next telegram's '/' right after the NUL (the two in one read): read with the next
+    # one, as without the NUL; main rejected it as syntax (no line end within 8 bytes)
+    for data, lines in cases.items():
+        after = V5 if data.startswith(b"/ISk5\\2MT382-1000") else KAMSTRUP_162
+        for size in (1, 7, 4096):
+            got, counted = take("dsmr", data + after, [size])
+            assert got == lines + telegram_lines(after), (data[-8:], size)
+            # a CRC that fails, the next '/' after it: cut short in its CRC line, as one
+            # without the NUL is
+            rejected = {"truncated": len(telegram_lines(V5))} if not lines else {}
+            assert counted["rejected"] == rejected, (data[-8:], size)

@@ -20,7 +20,9 @@ Kinds:
   ends with ``!``, the CRC-16/ARC of the bytes from ``/`` to ``!`` as 4 hex digits (upper
   case, as the standard has them; lower or mixed case is read too, as arduino-dsmr and
   ESPHome's ``dsmr`` read it, and the CRC is checked the same), and CR LF
-  (a NUL before the CR is tolerated). A Holley DTSD545 writes the CRC-16/X-25 of those bytes
+  (a NUL before the CR is tolerated, as ndokter/dsmr_parser's telegram buffer takes one; a
+  check line whose CR LF after that NUL was lost ends as one without it does, for a quiet
+  line or the next ``/``). A Holley DTSD545 writes the CRC-16/X-25 of those bytes
   instead (ndokter/dsmr_parser issue #91): with ``crc = "crc16_x25"`` (``parse.crc``) it is
   the CRC checked. A telegram whose CRC fails but holds by the other of the two is rejected
   all the same, and the rejection says so and which ``parse.crc`` to set (the hint too, once
@@ -379,12 +381,14 @@ _SHORT_CODE_LINE = re.compile(
 #: message is followed by more text).
 _END_INSIDE = re.compile(rb"[^\n]![0-9A-Fa-f]{0,4}\r?\n")
 #: A DSMR telegram's check line cut by the next telegram's ``/``: at most the 4 hex digits of
-#: its CRC (their rest, and the line end, lost), or its digits and the CR of its line end
-#: (its LF lost), and that ``/``.
-_CHECK_CUT = re.compile(rb"[0-9A-Fa-f]{0,4}\r?/")
+#: its CRC (their rest, and the line end, lost), or its digits, the NUL some meters send
+#: after them (see :data:`_CHECK_LINE_OPEN`) and the CR of its line end (its LF lost), and
+#: that ``/``.
+_CHECK_CUT = re.compile(rb"[0-9A-Fa-f]{0,4}\0?\r?/")
 #: A DSMR telegram's check line begun and not ended where the bytes end: its ``!`` at a line's
-#: start, at most the 4 hex digits of its CRC, and its CR.
-_CHECK_LINE_OPEN = re.compile(rb"\n![0-9A-Fa-f]{0,4}\r?\Z")
+#: start, at most the 4 hex digits of its CRC, the NUL some meters send after it
+#: (ndokter/dsmr_parser's telegram buffer takes ``![A-F0-9]{0,4}\0?\r\n``), and its CR.
+_CHECK_LINE_OPEN = re.compile(rb"\n![0-9A-Fa-f]{0,4}\0?\r?\Z")
 #: An IEC 62056-21 readout's ``!`` at the end of its last data line, after the ``)`` of its
 #: last data set, and the CR LF and ETX after it: a Pafal 5EC3gr / 20EC3gr ends its data
 #: block so (``0.2.2(:::::G11)!``), its block check over those bytes. Searched in a readout's
@@ -421,9 +425,10 @@ _CHAR_BITS = 11
 #: 62056-21's readout after its switch-over).
 _DEFAULT_BAUDRATE = 9600
 #: The end of the bytes held that a quiet line may end the telegram of: its ``!`` at a
-#: line's start, maybe its CRC's digits and CR, or a readout's ``!`` line; searched in the
-#: last :data:`_OPEN_END_BYTES` bytes held only.
-_OPEN_END = re.compile(rb"\n!(?:[0-9A-Fa-f]{0,4}\r?|\r\n)\Z")
+#: line's start, maybe its CRC's digits, a NUL (some meters send one before the CR LF, see
+#: :data:`_CHECK_LINE_OPEN`) and CR, or a readout's ``!`` line; searched in the last
+#: :data:`_OPEN_END_BYTES` bytes held only.
+_OPEN_END = re.compile(rb"\n!(?:[0-9A-Fa-f]{0,4}\0?\r?|\r\n)\Z")
 _OPEN_END_BYTES = 8
 
 
@@ -812,7 +817,7 @@ class BlockFramer(LineFramer):
         if tail is None:
             return False
         end = tail.start() + 1
-        digits = block[end + 1 :].rstrip(b"\r\n")
+        digits = block[end + 1 :].rstrip(b"\r\n").rstrip(b"\0")
         if block.endswith(b"\r\n"):  # a readout's '!' line: its ETX may come
             return block[block.find(b"\n") + 1 : block.find(b"\n") + 2] == _STX
         if digits:
@@ -1061,8 +1066,10 @@ class BlockFramer(LineFramer):
                     lf = data.find(b"\n", slash + 1, slash + 1 + _HEADER_BYTES)
                     if not self._too_long(start, lf + 1):
                         digits = data[end + 1 : slash]
-                        if digits.endswith(b"\r"):  # its check line came but for its LF
-                            self._check(data, (start, head, end), digits[:-1], bodies)
+                        line_came = digits.endswith(b"\r")  # its check line but for its LF
+                        digits = digits.rstrip(b"\r").rstrip(b"\0")  # a NUL after its CRC
+                        if line_came:
+                            self._check(data, (start, head, end), digits, bodies)
                         elif not digits and self._telegram_fault(data, start, end, b"") is None:
                             # a telegram without a CRC (DSMR 2.2 or 3) ends in its '!': it
                             # came whole, and only its line end was lost
