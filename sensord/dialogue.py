@@ -443,11 +443,11 @@ class DialoguePort(Protocol):
         """The port failed (a write raised): close it and reopen it with backoff."""
         ...
 
-    def frame_held(self, data: bytes, now: float) -> None:
+    def frame_held(self, data: bytes, at: float) -> None:
         """Frame ``data``, bytes that the watch for set-up replies held back (the first bytes
-        of a reply that did not come), at ``now``, as the rest of a chunk whose replies were
-        taken out: checked first as the first bytes after the open (``FirstBytes``) while
-        those are to come."""
+        of a reply that did not come), read at ``at`` (before now: the frames they end are
+        taken with that time), as the rest of a chunk whose replies were taken out: checked
+        first as the first bytes after the open (``FirstBytes``) while those are to come."""
         ...
 
     def count_stale_from(self, at: float) -> None:
@@ -659,6 +659,9 @@ class Dialogue:
         #: those whose late reply is a query's (it acknowledges nothing)
         self._late_since = -math.inf
         self._late_queries: set[str] = set()
+        #: when the bytes the watch holds back came (the first of them): a frame they end is
+        #: taken with that time once they go on to the framer
+        self._held_at = -math.inf
         self._setup_tries = 0
         #: set-up runs while the port stayed open (see the module docstring): whether the run
         #: under way is one, the wait after the run that ends next before another may start,
@@ -757,7 +760,7 @@ class Dialogue:
         held = watch.forget_late()
         self._watch(self._acks)
         if held:
-            self._port.frame_held(held, now)
+            self._port.frame_held(held, self._held_at)
 
     # -- the sensor's calls ----------------------------------------------------------------------
     def opened(self, now: float, *, same_device: bool) -> None:
@@ -968,8 +971,18 @@ class Dialogue:
         included; checks each reply found."""
         watch = self._replies
         assert watch is not None
+        held_at = self._held_at
         rest, found = watch.feed(chunk)
-        self.reply_at = watch.reply_at
+        if watch.held_anew:
+            self._held_at = self._clock()
+        earlier = watch.earlier
+        reply_at = watch.reply_at
+        if earlier:  # bytes held back with an earlier chunk, no reply: framed at their time
+            self._port.frame_held(rest[:earlier], held_at)
+            rest = rest[earlier:]
+            if reply_at is not None:
+                reply_at -= earlier
+        self.reply_at = reply_at
         for command, ok in watch.late_found:
             self._late_reply(command, ok)
         acks = self._acks
@@ -1441,7 +1454,7 @@ class Dialogue:
             # last (a PMS checksum byte 42), which the request's drop would cut short
             kept = replies.release()
             if kept:
-                port.frame_held(kept, now)
+                port.frame_held(kept, self._held_at)
         unasked = self._unasked
         if unasked is not None:  # no frame came before it: the device took the command
             unasked.stream_watch = None

@@ -1268,24 +1268,30 @@ class SensorRuntime:
                     self._after_open = self._frames_after_open = False
                     self._first.replied()
                 chunk = rest
-            self.frame_held(chunk, now)
+            self._frame_read(chunk, now, None)
         finally:
             self._taking += 1
 
-    def frame_held(self, chunk: bytes, now: float) -> None:
-        """Frame ``chunk``, a chunk's bytes without the set-up replies (or bytes the watch for
-        them held back, ``sensord.dialogue.DialoguePort.frame_held``), read at ``now``: its
-        first bytes after the open checked first, while they are to come."""
+    def frame_held(self, data: bytes, at: float) -> None:
+        """See :meth:`sensord.dialogue.DialoguePort.frame_held`: ``data`` read at monotonic
+        time ``at``, its frames taken with that time on both clocks."""
+        self._frame_read(data, at, self._wall() - (self._clock() - at))
+
+    def _frame_read(self, chunk: bytes, now: float, wall: float | None) -> None:
+        """Frame ``chunk``, bytes read at ``now`` (wall clock time ``wall``; None: the wall
+        clock's now) without the set-up replies: its first bytes after the open checked
+        first, while they are to come."""
         if self._after_open:
             if chunk:
                 chunk, self._after_open = self._first.line(chunk, now, self._port_opened_at)
         elif self._frames_after_open:
             self._frames_after_open = False
             self._first.frame(now, self._port_opened_at)
-        self.process(chunk, now)
+        self.process(chunk, now, wall)
 
-    def process(self, chunk: bytes, now: float) -> None:
-        """Frame ``chunk`` (read at monotonic time ``now``) and push its frames through."""
+    def process(self, chunk: bytes, now: float, wall: float | None = None) -> None:
+        """Frame ``chunk`` (read at monotonic time ``now``, wall clock time ``wall``; None: the
+        wall clock's now) and push its frames through."""
         silence_s = self._silence_s
         if silence_s is not None:
             if now - self._chunk_at >= silence_s:  # what is held is of a frame cut short
@@ -1303,7 +1309,7 @@ class SensorRuntime:
         if blocks is not None and blocks.rejections != self._rejections_told:
             self._blocks_rejected(blocks)
         if frames:
-            self._take(frames, now)
+            self._take(frames, now, wall)
 
     def _framer_rejected(self, framer: FrameFramer) -> None:
         """The binary framer rejected candidates since the last chunk (their checksum, end

@@ -30,6 +30,7 @@ from test_frames_commands import (
     read_all,
     reading_count,
     sds011_on,
+    sensor_config,
 )
 
 from sensord.dialogue import ACK_TIMEOUT_S, LATE_REPLY_S, SETUP_GAP_S
@@ -179,3 +180,106 @@ def test_an_expired_watch_takes_a_late_reply_and_the_next_command_s_apart() -> N
     assert watch.feed(WORK_REPLY[:3]) == (b"", [])
     assert watch.forget_late() == WORK_REPLY[:3]
     assert watch.feed(WORK_REPLY) == (WORK_REPLY, [])
+
+
+# -- the bytes held as a late reply's first, and the time of the frames they end -----------------
+
+#: An MH-Z19B's answer laid out as PyPMS's recording (tests/test_preset_captures.py, ``FF 86``,
+#: the CO2, byte 4 ``42``, bytes 5..7 0) with 567 ppm, whose checksum (0x100 minus the sum of
+#: bytes 1..7) is ``FF``: the first byte of the ``abc_off`` reply ``FF 79 ...`` as well, which
+#: a watch for that reply holds back as its beginning.
+MHZ19_ANSWER_ENDING_FF = bytes.fromhex("FF 86 02 37 42 00 00 00 FF")
+
+
+def test_an_answer_whose_last_byte_begins_a_late_reply_is_stamped_when_it_came() -> None:
+    """An MH-Z19 clone that takes ``abc_off`` without a reply (tests/test_frames_field_quirks.py)
+    is polled 0.1 s after the wait for that reply ended, within the time its late reply is
+    watched for, and answers 20 ms later with a checksum ``FF``. That byte is held back as
+    the late reply's first until the watch ends; the reading it completes is taken with the
+    time the answer came (monotonic and wall clock), not the time the watch ended."""
+    clock = Clock()
+    read = command_bytes("mhz19", "read")
+    with PtyPair() as pair:
+        table = {"port": pair.path, "preset": "mhz19", "simulate": "never", "warmup_s": 0}
+        config = sensor_config({**table, "setup": ["abc_off"]})
+        rt = SensorRuntime(config, clock=clock, wall_clock=lambda: clock.now + 5000.0)
+        assert rt.try_open()
+        device_end = DeviceEnd(rt, pair)
+        start = clock.now
+        while (due := rt.next_deadline()) is not None and not rt.setup_ack_errors["missing"]:
+            clock.now = max(clock.now, due)
+            device_end.tick(clock.now)  # the clone answers no write of abc_off
+        ended = clock.now
+        clock.now = ended + SETUP_GAP_S
+        assert device_end.tick(clock.now) == read
+        clock.now += 0.02
+        answered_at = clock.now
+        pair.write(MHZ19_ANSWER_ENDING_FF)
+        read_all(rt, len(MHZ19_ANSWER_ENDING_FF))
+        while (due := rt.next_deadline()) is not None and due <= ended + LATE_REPLY_S:
+            clock.now = max(clock.now, due)
+            device_end.tick(clock.now)
+        assert clock.now >= ended + LATE_REPLY_S
+        (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "co2_ppm"]
+        rt.stop()
+    assert ended - start > ACK_TIMEOUT_S
+    assert stats is not None
+    assert stats.reading.value == 567.0
+    assert stats.reading.monotonic_s == pytest.approx(answered_at, abs=1e-6)
+    assert stats.reading.wall_s == pytest.approx(answered_at + 5000.0, abs=1e-6)
+
+
+#: PyPMS's first recorded PMSx003 frame (tests/test_preset_captures.py) with the 0.5 µm count
+#: 195 (``00 C3``) in place of 70: its checksum ``03 42`` ends in the first byte of the PMS
+#: replies ``42 4D 00 04 ...``, which a watch for one holds back as its beginning.
+PMS_FRAME_ENDING_42 = bytes.fromhex(
+    "424d001c00000008000800000008000800d200c3002d001e000000009700 0342"
+)
+
+
+def pms_stream_stamps(setup: list[str]) -> list[tuple[float, ...]]:
+    """A PMS clone that streams a frame every 0.8 s (the datasheet's fast pace) and answers
+    no command, its port opened with ``setup``: each frame written whole, and 0.4 s later the
+    first 10 bytes of the next, for 10 s (the set-up's three writes, the wait of 7 s for
+    their reply and the time a late one is watched for). Returns, after each frame's next
+    head was read, the time the frame came and the newest reading's two times."""
+    clock = Clock()
+    got: list[tuple[float, ...]] = []
+    with PtyPair() as pair:
+        table = {"port": pair.path, "preset": "pms5003", "simulate": "never", "warmup_s": 0}
+        config = sensor_config({**table, "setup": setup})
+        rt = SensorRuntime(config, clock=clock, wall_clock=lambda: clock.now + 5000.0)
+        assert rt.try_open()
+        device_end = DeviceEnd(rt, pair)
+        start = clock.now
+        pieces = [PMS_FRAME_ENDING_42[:10], PMS_FRAME_ENDING_42[10:]]
+        for k in range(13):
+            for at, piece in ((start + 0.8 * k, pieces[1]), (start + 0.8 * k + 0.4, pieces[0])):
+                while (due := rt.next_deadline()) is not None and due <= at:
+                    clock.now = max(clock.now, due)
+                    device_end.tick(clock.now)
+                clock.now = at
+                if k or piece is pieces[0]:
+                    pair.write(piece)
+                    read_all(rt, len(piece))
+            if k:
+                (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "pm10_ug_m3"]
+                assert stats is not None
+                reading = stats.reading
+                stamps = (start + 0.8 * k, reading.monotonic_s, reading.wall_s)
+                got.append(tuple(round(t, 6) for t in stamps))
+        assert rt.framer.frames == 12
+        assert rt.framer.skipped_bytes == 0
+        rt.stop()
+    return got
+
+
+def test_a_streamed_frame_whose_last_byte_begins_a_reply_is_stamped_when_it_came() -> None:
+    """A PMS that ignores ``active_mode`` streams on through the wait for its reply and the
+    time a late one is watched for, every frame's last byte ``42`` held back as a reply's
+    first until the next frame's head comes 0.4 s later: each frame gives its readings with
+    the time it came, as the same stream does to a sensor without a set-up."""
+    plain = pms_stream_stamps([])
+    assert [(came, came, came + 5000.0) for came, _, _ in plain] == plain
+    watched = pms_stream_stamps(["active_mode"])
+    assert watched == plain

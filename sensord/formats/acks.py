@@ -31,7 +31,11 @@ the wait without ending the watch: the commands whose reply has not come are wat
 late (``late``), their replies taken out of the chunks as before and told apart
 (``late_found``), and the bytes held back for one stay held; ``expect`` adds the command
 written next to the same watch, whose bytes follow those; ``forget_late`` ends the late watch;
-``release`` hands on the bytes held back at once.
+``release`` hands on the bytes held back at once. A data frame's last bytes may be held so
+(a PMS frame whose checksum ends in ``42``, an MH-Z19 answer whose checksum is ``FF``):
+``earlier`` tells how many of the bytes ``feed`` returns were held back before its chunk, and
+``held_anew`` whether those it holds now begin in its chunk, so that the frames they end are
+read with the time they came.
 """
 
 from __future__ import annotations
@@ -77,7 +81,16 @@ class AckWatch:
     same start bytes are matched in that order.
     """
 
-    __slots__ = ("_checks", "_held", "late", "late_found", "pending", "reply_at")
+    __slots__ = (
+        "_checks",
+        "_held",
+        "earlier",
+        "held_anew",
+        "late",
+        "late_found",
+        "pending",
+        "reply_at",
+    )
 
     def __init__(self, expected: Sequence[tuple[str, Ack | Sequence[Ack]]]) -> None:
         #: ``(command, its replies)`` whose reply has not come yet
@@ -97,6 +110,11 @@ class AckWatch:
         #: where in the bytes the last ``feed`` returned its first reply was taken out (None:
         #: it found none): the bytes before it came before the reply
         self.reply_at: int | None = None
+        #: how many of the first bytes the last ``feed`` returned were held back before its
+        #: chunk came (they came with an earlier chunk), and whether the bytes it holds back
+        #: now begin in its chunk (False: with bytes held back before it)
+        self.earlier = 0
+        self.held_anew = True
 
     def expect(self, command: str, acks: Ack | Sequence[Ack]) -> None:
         """Watch for the reply of ``command``, written after those watched already."""
@@ -133,10 +151,13 @@ class AckWatch:
     def feed(self, chunk: bytes) -> tuple[bytes, list[tuple[str, bool]]]:
         """The bytes of ``chunk`` that are no reply (for the framer), and ``(command, ok)`` for
         every reply found, ``ok`` False for a wrong acknowledgement."""
+        old = len(self._held)
         data = self._held + chunk
         self._held = b""
         self.reply_at = None
         self.late_found = []
+        self.earlier = 0
+        self.held_anew = True
         out = bytearray()
         found: list[tuple[str, bool]] = []
         pos = 0
@@ -159,13 +180,17 @@ class AckWatch:
             if len(data) - at < ack.length:  # the rest of this candidate is still to come
                 out += data[pos:at]
                 self._held = data[at:]
+                self.earlier += max(0, min(at, old) - pos)
+                self.held_anew = at >= old
                 return bytes(out), found
             candidate = data[at : at + ack.length]
             if not self._checks[ack](candidate):  # not a reply: its bytes go on to the framer
                 out += data[pos : at + 1]
+                self.earlier += max(0, min(at + 1, old) - pos)
                 pos = at + 1
                 continue
             out += data[pos:at]
+            self.earlier += max(0, min(at, old) - pos)
             if self.reply_at is None:
                 self.reply_at = len(out)
             pos = at + ack.length
@@ -179,6 +204,8 @@ class AckWatch:
         keep = self._partial(rest) if pending or late else 0
         out += rest[: len(rest) - keep]
         self._held = rest[len(rest) - keep :]
+        self.earlier += max(0, min(len(data) - keep, old) - pos)
+        self.held_anew = len(data) - keep >= old
         return bytes(out), found
 
     def _partial(self, rest: bytes) -> int:
