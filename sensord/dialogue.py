@@ -542,6 +542,9 @@ class Dialogue:
         #: unanswered, written next (None: none), and the command written on this run for a
         #: query that went unanswered, its ``missing`` counted for the query (None: none)
         self._queries = config.setup_queries()
+        #: the replies to those queries: a late one acknowledges nothing (a query and its
+        #: command share the command's name)
+        self._query_acks = frozenset(query[1] for query in self._queries if query is not None)
         self._asking = False
         #: ``bytes_read`` and the time when the query of the setting under way was first
         #: written; ``bytes_read`` when a setting's query and the command written for it both
@@ -655,10 +658,8 @@ class Dialogue:
         #: their reply came (``LATE_REPLY_S``); None: none
         self._replies: AckWatch | None = None
         self._late_until = -math.inf
-        #: when the last wait ended whose replies are watched as late, and the commands of
-        #: those whose late reply is a query's (it acknowledges nothing)
+        #: when the last wait ended whose replies are watched as late
         self._late_since = -math.inf
-        self._late_queries: set[str] = set()
         #: when the bytes the watch holds back came (the first of them): a frame they end is
         #: taken with that time once they go on to the framer
         self._held_at = -math.inf
@@ -756,7 +757,6 @@ class Dialogue:
         watch = self._replies
         assert watch is not None
         self._late_until = -math.inf
-        self._late_queries.clear()
         held = watch.forget_late()
         self._watch(self._acks)
         if held:
@@ -783,7 +783,6 @@ class Dialogue:
         self.next_poll_at = at if self._config.poll is not None and not self._setup else None
         self._replies = None
         self._late_until = -math.inf
-        self._late_queries.clear()
         self._watch(None)
         self._setup_tries = 0
         self._asking = False
@@ -983,8 +982,8 @@ class Dialogue:
             if reply_at is not None:
                 reply_at -= earlier
         self.reply_at = reply_at
-        for command, ok in watch.late_found:
-            self._late_reply(command, ok)
+        for command, ok, reply in watch.late_found:
+            self._late_reply(command, ok, query=reply in self._query_acks)
         acks = self._acks
         if acks is None:  # only late replies watched
             if not watch.late:
@@ -1018,13 +1017,12 @@ class Dialogue:
             self._setup_step_done(self._clock())
         return rest
 
-    def _late_reply(self, command: str, ok: bool) -> None:
+    def _late_reply(self, command: str, ok: bool, *, query: bool) -> None:
         """The reply to ``command`` came after its wait ended (``LATE_REPLY_S``), and was taken
         out of the stream: one that acknowledges it tells that the device took it (in
         ``acknowledged`` for the stale hint, and no command it ignores), its ``missing``
         counted all the same; logged at info level. A query's late reply is taken out, and
-        tells nothing more: the command was written after it went unanswered."""
-        query = command in self._late_queries
+        tells nothing more (``query``): the command was written after it went unanswered."""
         if ok and not query and command in self.unanswered:
             self.unanswered.remove(command)
             self.acknowledged.add(command)
@@ -1058,8 +1056,6 @@ class Dialogue:
         self._late_until = now + LATE_REPLY_S
         self._late_since = now
         asking, self._asking = self._asking, False
-        if asking:
-            self._late_queries.update(missing)
         self._watch(None)
         if (
             missing

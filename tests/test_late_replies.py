@@ -30,6 +30,7 @@ from test_frames_commands import (
     read_all,
     reading_count,
     sds011_on,
+    sds011_query,
     sensor_config,
 )
 
@@ -171,7 +172,7 @@ def test_an_expired_watch_takes_a_late_reply_and_the_next_command_s_apart() -> N
     rest, found = watch.feed(stream[cut:])
     assert rest == frames[1]
     assert found == [("query_mode", True)]
-    assert watch.late_found == [("work", True)]
+    assert watch.late_found == [("work", True, ack("work"))]
     assert not watch.pending
     assert not watch.late
 
@@ -283,3 +284,47 @@ def test_a_streamed_frame_whose_last_byte_begins_a_reply_is_stamped_when_it_came
     assert [(came, came, came + 5000.0) for came, _, _ in plain] == plain
     watched = pms_stream_stamps(["active_mode"])
     assert watched == plain
+
+
+def test_a_command_s_late_reply_after_its_query_s_late_reply_acknowledges_it() -> None:
+    """An SDS011 that answers its commands "eventually" (timorme/sds011lib,
+    docs/understanding.md: in active mode "the device does sometimes, eventually respond to
+    these commands"), each reply 4.05 s after the last write of what it answers, past the
+    wait of 4 s for it: the query of ``query_mode`` gets its reply late, the setting in
+    force unknown, so the command is written; its own late reply, 7 s later, is the
+    command's, not the query's: ``query_mode`` is acknowledged, and the line says so."""
+    clock = Clock()
+    query, command = sds011_query("query_mode"), command_bytes("sds011", "query_mode")
+    replies = {
+        query: bytes.fromhex("AA C5 02 00 01 00 6F 98 0A AB"),  # its sum 0x10A & 0xFF
+        command: bytes.fromhex("AA C5 02 01 01 00 6F 98 0B AB"),  # its sum 0x10B & 0xFF
+    }
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = sds011_on(pair, clock, ["query_mode"])
+        device_end = DeviceEnd(rt, pair)
+        start = clock.now
+        last: tuple[float, bytes] | None = None
+        answered: set[bytes] = set()
+        while clock.now < start + 20.0:
+            due = rt.next_deadline()
+            late = None if last is None else last[0] + 4.05
+            if late is not None and last is not None and (due is None or late < due):
+                clock.now = late
+                reply = replies[last[1]]
+                answered.add(last[1])
+                last = None
+                pair.write(reply)
+                read_all(rt, len(reply))
+                continue
+            assert due is not None
+            clock.now = max(clock.now, due)
+            written = device_end.tick(clock.now)
+            if written in replies and written not in answered:
+                last = (clock.now, written)
+        rt.stop()
+    assert answered == {query, command}
+    assert rt.dialogue is not None
+    assert rt.dialogue.acknowledged == {"query_mode"}
+    assert rt.dialogue.unanswered == []
+    told = [(e["query"], e["acknowledges"]) for e in logs if e["event"] == "set-up reply came late"]
+    assert told == [(True, True), (False, True)]

@@ -29,7 +29,8 @@ The wait for a command's reply may end before the reply comes (an SDS011 answers
 second" after a command, and a reply may straddle the end of a wait of 1 s). ``expire`` ends
 the wait without ending the watch: the commands whose reply has not come are watched on as
 late (``late``), their replies taken out of the chunks as before and told apart
-(``late_found``), and the bytes held back for one stay held; ``expect`` adds the command
+(``late_found``, with the :class:`Ack` each matched: a setting's query and its command share
+the command's name), and the bytes held back for one stay held; ``expect`` adds the command
 written next to the same watch, whose bytes follow those; ``forget_late`` ends the late watch;
 ``release`` hands on the bytes held back at once. A data frame's last bytes may be held so
 (a PMS frame whose checksum ends in ``42``, an MH-Z19 answer whose checksum is ``FF``):
@@ -105,8 +106,8 @@ class AckWatch:
         #: ``(command, its replies)`` whose wait ended before the reply came (``expire``): a
         #: late reply is taken out of the chunks all the same, and told in ``late_found``
         self.late: list[tuple[str, tuple[Ack, ...]]] = []
-        #: ``(command, ok)`` for every late reply the last ``feed`` found
-        self.late_found: list[tuple[str, bool]] = []
+        #: ``(command, ok, the reply's Ack)`` for every late reply the last ``feed`` found
+        self.late_found: list[tuple[str, bool, Ack]] = []
         #: where in the bytes the last ``feed`` returned its first reply was taken out (None:
         #: it found none): the bytes before it came before the reply
         self.reply_at: int | None = None
@@ -196,7 +197,7 @@ class AckWatch:
             pos = at + ack.length
             if which < len(late):
                 del late[which]
-                self.late_found.append((command, ack.acknowledges(candidate)))
+                self.late_found.append((command, ack.acknowledges(candidate), ack))
             else:
                 del pending[which - len(late)]
                 found.append((command, ack.acknowledges(candidate)))
