@@ -268,11 +268,14 @@ ACK_TIMEOUT_S = 1.0
 #: out of the byte stream as a reply within the wait is (and, as one, the end of a cut line or
 #: frame's check after the open, ``sensord.sensor_first_bytes``), never read as data or
 #: counted as noise, and acknowledging the command in ``acknowledged`` (its ``missing`` stays
-#: counted). An SDS011 answers "about a second" after a command (timorme/sds011lib,
-#: docs/understanding.md), and Tasmota's ``xsns_20_novasds.ino`` log of arendst/Tasmota issue
-#: #9747 shows its replies coming past a 150 ms and a 250 ms timeout, "recoverable": a reply
-#: to a write awaited :data:`ACK_TIMEOUT_S` (every write while the device answers nothing)
-#: comes past that wait now and then. A wait as long again covers it.
+#: counted). An SDS011 "typically takes about a second" to answer a command (timorme/sds011lib,
+#: docs/understanding.md, whose readers sleep 1 s after each), so a reply to a write awaited
+#: :data:`ACK_TIMEOUT_S` (every write while the device answers nothing) may come just past
+#: that wait; a wait as long again covers it. Tasmota's ``xsns_20_novasds.ino`` timed out on
+#: such replies "quite frequently" at 150 ms and at 250 ms (arendst/Tasmota issue #9747; its
+#: log shows no reply after a timeout, so not how late they came). In active mode the same
+#: page has a unit answer a command "eventually", after data frames: later than this, such
+#: a reply reaches the framer and is counted as skipped bytes.
 LATE_REPLY_S = ACK_TIMEOUT_S
 
 #: How many times in all a set-up command whose acknowledgement does not come is written (once
