@@ -1268,26 +1268,29 @@ class SensorRuntime:
                     self._after_open = self._frames_after_open = False
                     self._first.replied()
                 chunk = rest
-            self._frame_read(chunk, now, None)
+            # as frame_held, written out: one call less on the path of every chunk
+            if self._after_open:
+                if chunk:
+                    chunk, self._after_open = self._first.line(chunk, now, self._port_opened_at)
+            elif self._frames_after_open:
+                self._frames_after_open = False
+                self._first.frame(now, self._port_opened_at)
+            self.process(chunk, now)
         finally:
             self._taking += 1
 
     def frame_held(self, data: bytes, at: float) -> None:
-        """See :meth:`sensord.dialogue.DialoguePort.frame_held`: ``data`` read at monotonic
-        time ``at``, its frames taken with that time on both clocks."""
-        self._frame_read(data, at, self._wall() - (self._clock() - at))
-
-    def _frame_read(self, chunk: bytes, now: float, wall: float | None) -> None:
-        """Frame ``chunk``, bytes read at ``now`` (wall clock time ``wall``; None: the wall
-        clock's now) without the set-up replies: its first bytes after the open checked
-        first, while they are to come."""
+        """See :meth:`sensord.dialogue.DialoguePort.frame_held`: ``data`` framed as ``feed``
+        frames a chunk's bytes without the set-up replies (its first bytes after the open
+        checked first, while they are to come), read at monotonic time ``at``: its frames are
+        taken with that time on both clocks."""
         if self._after_open:
-            if chunk:
-                chunk, self._after_open = self._first.line(chunk, now, self._port_opened_at)
+            if data:
+                data, self._after_open = self._first.line(data, at, self._port_opened_at)
         elif self._frames_after_open:
             self._frames_after_open = False
-            self._first.frame(now, self._port_opened_at)
-        self.process(chunk, now, wall)
+            self._first.frame(at, self._port_opened_at)
+        self.process(data, at, self._wall() - (self._clock() - at))
 
     def process(self, chunk: bytes, now: float, wall: float | None = None) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``, wall clock time ``wall``; None: the
