@@ -20,6 +20,8 @@ from collections.abc import Iterator
 
 import pytest
 from harness.pty import PtyPair
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_frames_commands import (
     SDS011_SETUP,
@@ -27,6 +29,7 @@ from test_frames_commands import (
     Clock,
     DeviceEnd,
     answering,
+    pms_frame,
     read_all,
     reading_count,
     sds011_on,
@@ -328,3 +331,72 @@ def test_a_command_s_late_reply_after_its_query_s_late_reply_acknowledges_it() -
     assert rt.dialogue.unanswered == []
     told = [(e["query"], e["acknowledges"]) for e in logs if e["event"] == "set-up reply came late"]
     assert told == [(True, True), (False, True)]
+
+
+@st.composite
+def late_pms_streams(draw: st.DrawFn) -> tuple[bytes, list[int], list[int]]:
+    """PMS data frames (``PMS_FRAME_ENDING_42`` among them), garbage without a reply's start
+    bytes, a passive mode reply spoilt on the line (its byte 5 lost: its start bytes and no
+    reply, whatever follows),
+    and the replies to passive mode (watched late) and sleep (pending) between them: (stream,
+    where each reply begins, cuts)."""
+    frames = [
+        PMS_FRAME_ENDING_42 if draw(st.booleans()) else pms_frame(draw(st.integers(0, 999)))
+        for _ in range(draw(st.integers(1, 6)))
+    ]
+    pieces: list[bytes] = list(frames)
+    spoilt = PMS_REPLIES["passive_mode"][:5] + PMS_REPLIES["passive_mode"][6:]
+    pieces.insert(draw(st.integers(0, len(pieces))), spoilt)
+    replies = [PMS_REPLIES["passive_mode"], PMS_REPLIES["sleep"]]
+    for reply in replies:
+        pieces.insert(draw(st.integers(0, len(pieces))), reply)
+    garbage = st.binary(max_size=6).filter(lambda g: b"\x42\x4d\x00\x04" not in g)
+    stream, starts = b"", []
+    for piece in pieces:
+        stream += draw(garbage)
+        if piece in replies:
+            starts.append(len(stream))
+        stream += piece
+    cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=14)))
+    return stream, starts, cuts
+
+
+#: The PMS replies (tests/test_frames_commands.py): passive mode and sleep acknowledged.
+PMS_REPLIES = {
+    "passive_mode": bytes.fromhex("42 4D 00 04 E1 00 01 74"),
+    "sleep": bytes.fromhex("42 4D 00 04 E4 00 01 77"),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(late_pms_streams())
+def test_the_bytes_a_watch_hands_on_are_told_apart_by_the_chunk_they_came_with(
+    case: tuple[bytes, list[int], list[int]],
+) -> None:
+    """Whatever the chunks, the first ``earlier`` bytes ``feed`` returns are those that came
+    before its chunk (held back as a reply's beginning) and the rest came with it, and
+    ``held_anew`` tells whether the bytes it holds back begin in its chunk: what the sensor
+    stamps the frames they end with."""
+    stream, starts, cuts = case
+    in_reply = {p for s in starts for p in range(s, s + 8)}
+    kept = [p for p in range(len(stream)) if p not in in_reply]
+    passive, sleep = command_ack("pms5003", "passive_mode"), command_ack("pms5003", "sleep")
+    assert passive is not None
+    assert sleep is not None
+    watch = AckWatch([("passive_mode", passive)])
+    watch.expire()
+    watch.expect("sleep", sleep)
+    out = taken = 0
+    for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        rest, found = watch.feed(stream[a:b])
+        taken += 8 * (len(found) + len(watch.late_found))
+        came = kept[out : out + len(rest)]
+        assert rest == bytes(stream[p] for p in came)
+        assert all(p < a for p in came[: watch.earlier])
+        assert all(p >= a for p in came[watch.earlier :])
+        out += len(rest)
+        held = b - out - taken
+        if held:
+            assert watch.held_anew == (b - held >= a)
+    assert taken == 16
+    assert out + len(watch.release()) == len(kept)
