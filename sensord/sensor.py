@@ -1283,14 +1283,22 @@ class SensorRuntime:
         """See :meth:`sensord.dialogue.DialoguePort.frame_held`: ``data`` framed as ``feed``
         frames a chunk's bytes without the set-up replies (its first bytes after the open
         checked first, while they are to come), read at monotonic time ``at``: its frames are
-        taken with that time on both clocks."""
-        if self._after_open:
-            if data:
-                data, self._after_open = self._first.line(data, at, self._port_opened_at)
-        elif self._frames_after_open:
-            self._frames_after_open = False
-            self._first.frame(at, self._port_opened_at)
-        self.process(data, at, self._wall() - (self._clock() - at))
+        taken with that time on both clocks. Called on a tick (the watch's end, a poll) as
+        well as within ``feed``: a snapshot waits meanwhile, as it does for a chunk."""
+        within = self._taking & 1  # inside feed: its chunk is under way already
+        if not within:
+            self._taking += 1
+        try:
+            if self._after_open:
+                if data:
+                    data, self._after_open = self._first.line(data, at, self._port_opened_at)
+            elif self._frames_after_open:
+                self._frames_after_open = False
+                self._first.frame(at, self._port_opened_at)
+            self.process(data, at, self._wall() - (self._clock() - at))
+        finally:
+            if not within:
+                self._taking += 1
 
     def process(self, chunk: bytes, now: float, wall: float | None = None) -> None:
         """Frame ``chunk`` (read at monotonic time ``now``, wall clock time ``wall``; None: the

@@ -16,7 +16,7 @@ Device behaviour and bytes:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from harness.pty import PtyPair
@@ -41,6 +41,7 @@ from sensord.dialogue import ACK_TIMEOUT_S, LATE_REPLY_S, SETUP_GAP_S
 from sensord.formats.acks import Ack, AckWatch
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes
 from sensord.sensor import SensorRuntime
+from sensord.types import Reading
 
 #: The reply of a real SDS011 to ``work`` (arendst/Tasmota issue #9747).
 WORK_REPLY = bytes.fromhex("AA C5 06 01 01 00 6F 98 0F AB")
@@ -195,12 +196,14 @@ def test_an_expired_watch_takes_a_late_reply_and_the_next_command_s_apart() -> N
 MHZ19_ANSWER_ENDING_FF = bytes.fromhex("FF 86 02 37 42 00 00 00 FF")
 
 
-def test_an_answer_whose_last_byte_begins_a_late_reply_is_stamped_when_it_came() -> None:
+def mhz19_answer_in_late_second(
+    opened: Callable[[SensorRuntime], None] = lambda rt: None,
+) -> tuple[Reading, float]:
     """An MH-Z19 clone that takes ``abc_off`` without a reply (tests/test_frames_field_quirks.py)
     is polled 0.1 s after the wait for that reply ended, within the time its late reply is
-    watched for, and answers 20 ms later with a checksum ``FF``. That byte is held back as
-    the late reply's first until the watch ends; the reading it completes is taken with the
-    time the answer came (monotonic and wall clock), not the time the watch ended."""
+    watched for, and answers 20 ms later with a checksum ``FF``, held back as the late reply's
+    first until the watch ends (``opened`` is given the sensor as its port opened). Returns
+    the newest reading once the watch ended, and when the answer came."""
     clock = Clock()
     read = command_bytes("mhz19", "read")
     with PtyPair() as pair:
@@ -208,12 +211,14 @@ def test_an_answer_whose_last_byte_begins_a_late_reply_is_stamped_when_it_came()
         config = sensor_config({**table, "setup": ["abc_off"]})
         rt = SensorRuntime(config, clock=clock, wall_clock=lambda: clock.now + 5000.0)
         assert rt.try_open()
+        opened(rt)
         device_end = DeviceEnd(rt, pair)
         start = clock.now
         while (due := rt.next_deadline()) is not None and not rt.setup_ack_errors["missing"]:
             clock.now = max(clock.now, due)
             device_end.tick(clock.now)  # the clone answers no write of abc_off
         ended = clock.now
+        assert ended - start > ACK_TIMEOUT_S
         clock.now = ended + SETUP_GAP_S
         assert device_end.tick(clock.now) == read
         clock.now += 0.02
@@ -226,11 +231,40 @@ def test_an_answer_whose_last_byte_begins_a_late_reply_is_stamped_when_it_came()
         assert clock.now >= ended + LATE_REPLY_S
         (stats,) = [c.stats for c in rt.snapshot().channels if c.name == "co2_ppm"]
         rt.stop()
-    assert ended - start > ACK_TIMEOUT_S
     assert stats is not None
-    assert stats.reading.value == 567.0
-    assert stats.reading.monotonic_s == pytest.approx(answered_at, abs=1e-6)
-    assert stats.reading.wall_s == pytest.approx(answered_at + 5000.0, abs=1e-6)
+    return stats.reading, answered_at
+
+
+def test_an_answer_whose_last_byte_begins_a_late_reply_is_stamped_when_it_came() -> None:
+    """The MH-Z19 answer whose last byte the watch for a late reply held back: the reading it
+    completes is taken with the time the answer came (monotonic and wall clock), not the
+    time the watch ended."""
+    reading, answered_at = mhz19_answer_in_late_second()
+    assert reading.value == 567.0
+    assert reading.monotonic_s == pytest.approx(answered_at, abs=1e-6)
+    assert reading.wall_s == pytest.approx(answered_at + 5000.0, abs=1e-6)
+
+
+def test_bytes_held_back_are_framed_where_a_snapshot_waits() -> None:
+    """The held ``FF`` is framed at the watch's end, on a tick, not with a chunk: its frame
+    and readings are taken while ``/metrics`` and ``/status`` wait (``SensorRuntime._taking``
+    odd, as for a chunk), so a snapshot never counts the frame without its readings."""
+    taking: list[bool] = []
+
+    def spied(rt: SensorRuntime) -> None:
+        process = rt.process
+
+        def watched(chunk: bytes, now: float, wall: float | None = None) -> None:
+            if chunk:
+                taking.append(bool(rt._taking & 1))
+            process(chunk, now, wall)
+
+        rt.process = watched  # type: ignore[method-assign]
+
+    reading, _ = mhz19_answer_in_late_second(spied)
+    assert reading.value == 567.0
+    assert taking
+    assert all(taking)
 
 
 #: PyPMS's first recorded PMSx003 frame (tests/test_preset_captures.py) with the 0.5 µm count
