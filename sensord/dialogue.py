@@ -1450,7 +1450,8 @@ class Dialogue:
         replies = self._replies
         if replies is not None and self._acks is None:
             # late replies watched: the bytes held back as a reply's first may be a frame's
-            # last (a PMS checksum byte 42), which the request's drop would cut short
+            # last (a PMS checksum byte 42), which the request's drop would cut short; those
+            # that hold a reply's whole start bytes stay held for its rest
             kept = replies.release()
             if kept:
                 port.frame_held(kept, self._held_at)

@@ -434,3 +434,33 @@ def test_the_bytes_a_watch_hands_on_are_told_apart_by_the_chunk_they_came_with(
             assert watch.held_anew == (b - held >= a)
     assert taken == 16
     assert out + len(watch.release()) == len(kept)
+
+
+def test_a_late_reply_cut_by_the_first_poll_is_taken_out_whole(
+    asleep: tuple[PtyPair, Clock, SensorRuntime, DeviceEnd, float],
+) -> None:
+    """The woken SDS011's late reply to ``work`` comes in two pieces 16 ms apart (an FTDI
+    adapter's latency timer), its first 4 bytes read just before the first poll goes out
+    0.1 s after the wait ended, the rest just after it. Those 4 bytes hold the reply's whole
+    start bytes (``AA C5 06``), which no data frame ends with: they stay held through the
+    poll, and the reply is taken out whole, ``work`` acknowledged, nothing skipped."""
+    pair, clock, rt, device_end, work_at = asleep
+    clock.now = work_at + ACK_TIMEOUT_S
+    device_end.tick(clock.now)
+    clock.now = work_at + ACK_TIMEOUT_S + SETUP_GAP_S - 0.01
+    pair.write(WORK_REPLY[:4])
+    read_all(rt, 4)
+    clock.now = work_at + ACK_TIMEOUT_S + SETUP_GAP_S
+    assert device_end.tick(clock.now) == command_bytes("sds011", "query")  # the first poll
+    clock.now += 0.006
+    pair.write(WORK_REPLY[4:])
+    read_all(rt, len(WORK_REPLY) - 4)
+    clock.now += 0.1
+    frame = sds011_frame(123, 456)
+    pair.write(frame)
+    read_all(rt, len(frame))
+    assert rt.framer.skipped_bytes == 0
+    assert rt.framer.frames == 1
+    assert rt.dialogue is not None
+    assert rt.dialogue.acknowledged == {"work"}
+    assert "work" not in rt.dialogue.unanswered

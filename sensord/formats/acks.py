@@ -32,11 +32,11 @@ late (``late``), their replies taken out of the chunks as before and told apart
 (``late_found``, with the :class:`Ack` each matched: a setting's query and its command share
 the command's name), and the bytes held back for one stay held; ``expect`` adds the command
 written next to the same watch, whose bytes follow those; ``forget_late`` ends the late watch;
-``release`` hands on the bytes held back at once. A data frame's last bytes may be held so
-(a PMS frame whose checksum ends in ``42``, an MH-Z19 answer whose checksum is ``FF``):
-``earlier`` tells how many of the bytes ``feed`` returns were held back before its chunk, and
-``held_anew`` whether those it holds now begin in its chunk, so that the frames they end are
-read with the time they came.
+``release`` hands on the bytes held back at once, unless they begin a reply whole. A data
+frame's last bytes may be held so (a PMS frame whose checksum ends in ``42``, an MH-Z19
+answer whose checksum is ``FF``): ``earlier`` tells how many of the bytes ``feed`` returns
+were held back before its chunk, and ``held_anew`` whether those it holds now begin in its
+chunk, so that the frames they end are read with the time they came.
 """
 
 from __future__ import annotations
@@ -136,8 +136,15 @@ class AckWatch:
     def release(self) -> bytes:
         """The bytes held back, handed on now rather than with the next chunk (a poll request
         goes out: a frame whose last bytes they are is completed by them, not dropped as one
-        cut short)."""
-        held, self._held = self._held, b""
+        cut short); none when they hold a watched reply's whole start bytes, which no data
+        frame ends with: the rest of that reply is still to come (cut by an adapter's latency
+        timer), and they stay held."""
+        held = self._held
+        for _, acks in self.late + self.pending:
+            for ack in acks:
+                if held.startswith(ack.layout.start):
+                    return b""
+        self._held = b""
         return held
 
     def forget_late(self) -> bytes:
