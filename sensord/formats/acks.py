@@ -21,9 +21,8 @@ in front of the sensor's framer while acknowledgements are outstanding: ``feed``
 complete reply it finds out of the chunk and returns the rest, so the framer sees the data
 frames as if no reply had been sent, and a reply is neither a parse error nor skipped bytes.
 Bytes that may be the beginning of a reply are held back (never more than one reply's length)
-until the next chunk completes or refutes it; ``finish`` returns them and names the commands
-whose acknowledgement never came. A candidate whose checksum fails is not a reply: its bytes
-go on to the framer, which counts them as it counts any other noise.
+until the next chunk completes or refutes it. A candidate whose checksum fails is not a reply:
+its bytes go on to the framer, which counts them as it counts any other noise.
 
 The wait for a command's reply may end before the reply comes (an SDS011 answers "about a
 second" after a command, and a reply may straddle the end of a wait of 1 s). ``expire`` ends
@@ -227,11 +226,3 @@ class AckWatch:
                         longest = n
                         break
         return longest
-
-    def finish(self) -> tuple[bytes, list[str]]:
-        """Stop watching: the bytes held back, and the commands whose reply never came."""
-        held, self._held = self._held, b""
-        missing = [command for command, _ in self.pending]
-        self.pending = []
-        self.late = []
-        return held, missing
