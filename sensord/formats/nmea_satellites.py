@@ -84,6 +84,10 @@ _ID_RANGES = (
 #: numbering, QZSS under system ID 1), and every constellation on a u-blox receiver whose
 #: main talker ID is set to ``GP``.
 _OWN_TALKERS = {talker: name for talker, name in _TALKER_CONSTELLATION.items() if name != "gps"}
+#: Constellation -> the talkers of :data:`_OWN_TALKERS` that are its own.
+_CONSTELLATION_TALKERS = {
+    name: tuple(t for t, n in _OWN_TALKERS.items() if n == name) for name in _OWN_TALKERS.values()
+}
 #: Talkers that name no constellation and whose satellites numbered 1 to :data:`_LOW_LAST`
 #: are not GPS or SBAS: Quectel's ``PQGSA``/``PQGSV`` carry BeiDou numbered from 1 by its
 #: PRN, C01 to C63 (gpsd's ``nmeaid_to_prn()``: "Quectel EC25 & EC21 use PQxxx for BeiDou";
@@ -93,6 +97,9 @@ _LOW_IDS = {"PQ": "beidou"}
 #: The last satellite number of a talker of :data:`_LOW_IDS` that is its constellation's:
 #: BeiDou's last PRN.
 _LOW_LAST = 63
+#: The talkers that send GSV: those of a constellation, ``GN`` (GLONASS alone on some
+#: receivers) and those of :data:`_LOW_IDS`.
+_GSV_TALKERS = frozenset((*_TALKER_CONSTELLATION, "GN", *_LOW_IDS))
 #: Satellite number -> constellation, by :data:`_ID_RANGES` (None: no constellation).
 _ID_CONSTELLATION: list[str | None] = [
     next((name for first, last, name in _ID_RANGES if first <= number_ <= last), None)
@@ -345,9 +352,13 @@ _Key = tuple[str, str]
 #: A group of an epoch (see :attr:`SatelliteGroups._groups`): its talker and signal ID, its
 #: satellites and their number fields.
 _Group = tuple[_Key, list[_Satellite], list[str]]
-#: In :attr:`SatelliteGroups.epoch`: the GSV sentences lost (their constellations unknown)
-#: since the last frame of another kind (or the stream's start); absent, none.
+#: In :attr:`SatelliteGroups.epoch`: the GSV sentences lost since the last frame of another
+#: kind (or the stream's start), of any talker (``SatelliteGroups._losses`` has whose);
+#: absent, none.
 _LOST = ""
+#: The talkers of a GSV sentence lost whose address is unknown (see
+#: ``SatelliteGroups._losses``): any talker's.
+_ANY = ("",)
 #: In ``SatelliteGroups._begun``: the talker's groups carry several signal IDs.
 _SEVERAL = "*"
 #: In :attr:`SatelliteGroups.epoch` from the start until the first frame of another kind than
@@ -465,8 +476,12 @@ class SatelliteGroups:
     * else at the epoch's end, with the readings of the frame after it (:meth:`close`), when
       the epoch had fewer groups of the constellation than ``n`` (a signal with no satellite
       left, whose group the receiver leaves out), but not when a GSV sentence was lost in the
-      epoch (the lost one may be of the constellation's groups, their merge short of
-      satellites: its last reading ages). :data:`_SHORT_EPOCHS` epochs in a row with fewer
+      epoch that may be of the constellation's groups (:meth:`_lost_in`: its talker's, or an
+      unknown talker's), their merge short of satellites: its last reading ages; a sentence
+      of another constellation's talker lost costs it nothing (a ZED-F9R's BeiDou sentence
+      lost every epoch, its GPS and GLONASS groups of signal ID 0 coming and going; a
+      sentence whose checksum fails is any talker's one bit from its address, see
+      :meth:`_suspects`). :data:`_SHORT_EPOCHS` epochs in a row with fewer
       that lost none (a band the receiver no longer sends; an epoch with fewer that lost a
       sentence neither counts in the row nor ends it, see :meth:`_due`) make the most
       groups one of them had ``n``: the readings come at their group again, not at each
@@ -553,11 +568,13 @@ class SatelliteGroups:
     own readings are due at that end, or at the talker's next sentence 1 of the same signal ID.
     Another talker's group ends no talker's groups: an ST Teseo LIV4F sends every
     constellation's L1 group, then every constellation's L5 group (gpsd's capture
-    st-teseo-liv4f.log). A talker whose epoch so held ended with a GSV sentence lost, or a
-    group under way, has its next epoch's first group held again (its start-up lines cut the
-    Teseo's first epoch before its L5 groups). The first epoch's readings so come at most one
-    burst of GSV later than a later epoch's, once: at the frame after the groups, which on a
-    receiver whose GSV are the epoch's last (a Quectel EG25-G) is the next epoch's first."""
+    st-teseo-liv4f.log). A talker whose epoch so held ended with a GSV sentence of it (or of
+    an unknown talker) lost, or with a group of any talker under way or a sentence rejected
+    whose loss no sentence of its talker has shown, has its next epoch's first group held
+    again (its start-up lines cut the Teseo's first epoch before its L5 groups). The first
+    epoch's readings so come at most one burst of GSV later than a later epoch's, once: at
+    the frame after the groups, which on a receiver whose GSV are the epoch's last (a
+    Quectel EG25-G) is the next epoch's first."""
 
     __slots__ = (
         "_anonymous",
@@ -570,6 +587,7 @@ class SatelliteGroups:
         "_groups",
         "_held",
         "_listed",
+        "_losses",
         "_lost",
         "_lost_keys",
         "_most",
@@ -638,6 +656,10 @@ class SatelliteGroups:
         #: between epochs, and on a receiver of one signal: the decoder calls :meth:`close`
         #: at a frame of another kind while it is not.
         self.epoch: dict[str, int] = {_UNFRAMED: 0}
+        #: Talker ("": unknown, any) -> the value of :data:`_LOST` in :attr:`epoch` at its
+        #: last GSV sentence lost: the losses of an epoch are its constellations' when they
+        #: may be of their groups (:meth:`_lost_in`). Emptied with :attr:`epoch`.
+        self._losses: dict[str, int] = {}
         #: constellation -> its groups of the epoch under way, their keys and satellites; the
         #: first group of the epoch that teaches a talker's several signal IDs has no
         #: satellites here (its readings were given).
@@ -754,7 +776,7 @@ class SatelliteGroups:
                 if not counted:
                     cut = f"GSV sentence {number_} of {total} out of its group"
                 group = None  # after the sentence lost: the group goes on, to give nothing
-                self._lose()
+                self._lose((talker,))
                 if pending is not None:  # a group that teaches its talker's signals still does
                     taught = pending[4]
             else:
@@ -832,7 +854,7 @@ class SatelliteGroups:
                 if self._held:
                     self._held.pop(talker, None)  # its talker's first epoch lost a sentence
         if number_ == 1 and pending is not None:
-            self._lose()
+            self._lose((talker,))
             if not counted:
                 # the cut group is the error; a one-sentence group that cut it is whole
                 cut = f"GSV group of {pending[0]} cut before its end"
@@ -882,7 +904,7 @@ class SatelliteGroups:
         self._lost.setdefault(talker, 1)
         if counted:
             return []
-        self._lose()
+        self._lose((talker,))
         self._counted = True
         raise ParseError("truncated", f"GSV sentence {number_} out of its group")
 
@@ -904,9 +926,9 @@ class SatelliteGroups:
         if len(head) == 6 and head[5:] == b"," and head[:5].isalnum():
             kind = head[2:5].decode("ascii")
             if kind == "GSV" or (kind in sentence_types and _gsv_shaped(frame)):
-                # a talker never seen is one damaged: any talker's
-                self._lose()
+                # its talker's, or another's whose address a flipped bit made it
                 talker = head[:2].decode("ascii")
+                self._lose(self._suspects(talker))
                 if talker in self._begun:
                     self._mark(talker)
                 else:
@@ -916,7 +938,7 @@ class SatelliteGroups:
                 if _UNFRAMED in self.epoch:  # the stream's first frame of another kind, lost
                     self._framed()
                 return
-        self._lose()  # one loss, of any talker's group: not one of each group under way
+        self._lose(_ANY)  # one loss, of any talker's group: not one of each group under way
         self._lose_unknown()
 
     def _framed(self) -> None:
@@ -946,8 +968,7 @@ class SatelliteGroups:
         most = self._most.get(constellation, 1)
         if len(groups) >= most:
             return None
-        epoch = self.epoch
-        if epoch.get(_LOST, 0) > epoch[constellation]:
+        if self._lost_in(constellation):
             return None
         keys = {key for key, _, _ in groups}
         joined = [group for group in before if group[0] not in keys] + groups
@@ -955,9 +976,67 @@ class SatelliteGroups:
             return None
         return self._merged(constellation, joined)
 
-    def _lose(self) -> None:
-        """A GSV sentence was lost in the epoch under way (counted): see :attr:`epoch`."""
-        self.epoch[_LOST] = self.epoch.get(_LOST, 0) + 1
+    def _lose(self, talkers: tuple[str, ...]) -> None:
+        """A GSV sentence of one of ``talkers`` (:data:`_ANY`: of any) was lost in the epoch
+        under way (counted): see :attr:`epoch` and ``_losses``."""
+        epoch = self.epoch
+        at = epoch[_LOST] = epoch.get(_LOST, 0) + 1
+        losses = self._losses
+        for talker in talkers:
+            losses[talker] = at
+
+    def _suspects(self, talker: str) -> tuple[str, ...]:
+        """The talkers whose GSV sentence, rejected (its checksum failed, or a field is
+        damaged), reads ``talker`` in its address: ``talker`` itself, and each talker begun
+        whose ID is one bit away from it (``GQ`` from ``GP`` and ``GA``, ``GN`` from ``GL``):
+        a bit flipped on the line may be in the address as in any other byte, and gpsd's
+        packet lexer (``packet.c``: "bad checksum in NMEA packet") discards such a sentence
+        as a ``BAD_PACKET``, its address with its other fields. A talker
+        ID that no GSV sentence has carried is a talker's all the same when it is one that
+        sends GSV (:data:`_GSV_TALKERS`: the stream's first group of the talker may be the
+        one damaged, a PX1172RH's ``$GBGSV,3,1`` failing its checksum), else that of an
+        unknown talker (:data:`_ANY`)."""
+        if talker not in self._begun and talker not in _GSV_TALKERS:
+            return _ANY
+        code = talker.encode("ascii", "replace")
+        suspects = [talker]
+        for other in self._begun:
+            theirs = other.encode("ascii", "replace")
+            if len(theirs) == len(code) and other != talker:
+                flipped = sum(bin(a ^ b).count("1") for a, b in zip(code, theirs, strict=True))
+                if flipped == 1:
+                    suspects.append(other)
+        return tuple(suspects)
+
+    def _may_give(self, talker: str, constellation: str) -> bool:
+        """Whether a group of ``talker`` ("": unknown) may list satellites of
+        ``constellation``: a talker of its own constellation (:data:`_OWN_TALKERS`) lists
+        that one's alone; a talker that names none, or ``GP`` (SBAS and QZSS ride on GPS's
+        numbering, every constellation on a u-blox receiver whose main talker is ``GP``),
+        lists any but those whose own talker has begun groups (their satellites are that
+        talker's: a ZED-F9R's GLONASS ones under ``GL``, never under ``GP``)."""
+        if not talker:
+            return True
+        own = _OWN_TALKERS.get(talker)
+        if own is not None:
+            return own == constellation
+        talkers = _CONSTELLATION_TALKERS.get(constellation)
+        begun = self._begun
+        return talkers is None or not any(t in begun for t in talkers)
+
+    def _lost_in(self, constellation: str) -> bool:
+        """Whether the epoch under way of ``constellation`` lost a GSV sentence that may be
+        of its groups: one of a talker that may list its satellites (:meth:`_may_give`), or
+        of an unknown talker, after the value of :data:`_LOST` its epoch began at (see
+        :attr:`epoch`). A sentence of another constellation's talker lost costs it nothing:
+        its groups are whole."""
+        losses = self._losses
+        if not losses:
+            return False
+        since = self.epoch[constellation]
+        return any(
+            at > since and self._may_give(talker, constellation) for talker, at in losses.items()
+        )
 
     def _lost_group(self, key: _Key, uncounted: int) -> None:
         """The group of ``key`` lost a sentence, counted but for ``uncounted`` losses: see
@@ -1290,13 +1369,12 @@ class SatelliteGroups:
         :data:`_SHORT_EPOCHS`-th such epoch in a row makes the most groups one of them had
         the constellation's most (:func:`_short_of_most`); an epoch that lost a sentence tells
         nothing, but one with its most groups, which lost none after them, ends the row."""
-        epoch = self.epoch
         if self._read_at_end and constellation in self._read_at_end:
             self._read_at_end.discard(constellation)
-            if epoch.get(_LOST, 0) > epoch[constellation]:
+            if self._lost_in(constellation):
                 return []
             return self._merged(constellation, groups)
-        if epoch.get(_LOST, 0) > epoch[constellation] or not _short_of_most(
+        if self._lost_in(constellation) or not _short_of_most(
             self._most, self._short, constellation, len(groups)
         ):
             return []
@@ -1324,11 +1402,18 @@ class SatelliteGroups:
             if before and constellation in before:
                 joined = self._joined(constellation, groups, before[constellation])
             readings += self._due(constellation, groups) if joined is None else joined
-        whole = not self.epoch.get(_LOST) and not self._pending
+        # a group under way, or a sentence rejected that no sentence of its talker has shown
+        # since (it may have begun a group): the frame may have cut the epoch, before the
+        # groups of other signals that a receiver may send after other talkers' (a Teseo
+        # LIV4F's L5 groups after every constellation's L1 group, its BeiDou group cut by
+        # its start-up lines)
+        cut = bool(self._pending) or bool(self._lost)
+        losses = self._losses
         for talker, (_, _, _, held) in self._held.items():
             # of one signal ID so far, or the group of another not ended: a short epoch's
             readings += [r for rs in held.values() for r in rs]
-            if not whole and len(self._undecided) < _PENDING_GROUPS:
+            lost = bool(losses) and (talker in losses or "" in losses)
+            if (cut or lost) and len(self._undecided) < _PENDING_GROUPS:
                 self._undecided.add(talker)  # the groups of other signals may have been lost
         if self._first and len(self._undecided) < _PENDING_GROUPS:
             self._undecided.update(self._first)  # a first group under way: the same
@@ -1339,6 +1424,7 @@ class SatelliteGroups:
         if _UNFRAMED in self.epoch:  # the stream's first frame of another kind
             self._framed()
         self.epoch.clear()
+        self._losses.clear()
         self._lost_keys.clear()
         return readings
 
