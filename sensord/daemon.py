@@ -332,11 +332,13 @@ class Daemon(Service):
         return self.take_signals()
 
     def _summarise(self) -> None:
-        """Drain what the kernel still buffers, then log one summary line per sensor (before
-        the reader closes the sources)."""
+        """Drain what the kernel still buffers, read a DSMR telegram that it leaves whole at
+        its ``!`` (``SensorRuntime.end_whole``: a meter's last telegram, its quiet end not yet
+        come), then log one summary line per sensor (before the reader closes the sources)."""
         deadline = time.monotonic() + DRAIN_LIMIT_S
         for runtime in self._runtimes:
             self._drain(runtime, deadline)
+            runtime.end_whole()
         for runtime in self._runtimes:
             unaccounted = {
                 f"{ch.name}.{stage.step}": stage.imbalance

@@ -988,8 +988,8 @@ class SensorRuntime:
         serial server that ended its connection, right after it. One not whole (its CRC not
         come, or failed; cut short) is dropped with the port, counted at the reopen in
         ``skipped_bytes``."""
-        if not own_fault and self._block_framer is not None and self.source is not None:
-            self._quiet_end(self._block_framer, math.inf)
+        if not own_fault:
+            self.end_whole()
             if self.source is None:  # a stage raised on its readings: closed for that
                 return
         was_open = self.source is not None
@@ -1815,6 +1815,14 @@ class SensorRuntime:
             if ends is not None and (due is None or ends < due):
                 return ends
         return due
+
+    def end_whole(self) -> None:
+        """The DSMR telegram or IEC 62056-21 readout held whole at its ``!`` (see
+        ``disconnect``), which a quiet line would end, read at once, stamped when its last
+        byte came: its port closes, or the daemon stops (SIGTERM, after what the kernel
+        still buffers is read). Nothing when none is held, or the port is closed."""
+        if self._block_framer is not None and self.source is not None:
+            self._quiet_end(self._block_framer, math.inf)
 
     def _quiet_end(self, blocks: BlockFramer, now: float) -> None:
         """The telegram whose ``!`` came last, the line quiet since for the framer's
