@@ -143,6 +143,22 @@ def test_check_takes_a_value_s_place_and_tells_it() -> None:
     assert "      codes read: flow 9.4, back 9.4&2, t 1-0:1.8.1&2 or 1.8.1&2" in shown.splitlines()
 
 
+@pytest.mark.parametrize(
+    ("field", "got"),
+    [("9.4&100", "got 100"), ("9.4&", "got ''"), ("9.4&x", "got 'x'"), ("9.4*1&2&1", "got '2&1'")],
+)
+def test_check_tells_a_place_out_of_range_or_no_number_as_a_place(field: str, got: str) -> None:
+    """A field whose code is sound and whose place after ``&`` is out of range in three
+    digits (``&100``), missing, no number, or two places, is refused naming its key, the
+    place's range and what came, not as a field that is no OBIS code (fails with the place
+    one or two digits in the field's pattern: "'9.4&100' is no OBIS code")."""
+    refused = codec_for("dsmr").check(FormatSpec("dsmr", (("a", "9.4"), ("b", field))))
+    assert [key for key, _ in refused] == ["channels[1].field"]
+    told = refused[0][1]
+    assert told.startswith(f"{field!r}: '&' and the place of a value among those '&' separates")
+    assert f"1 to 32 ('9.4&2' reads 96.1 of '9.4(098.5*C&096.1*C)'); {got}" in told
+
+
 def test_the_simulator_writes_the_values_of_one_code_in_one_data_set_and_they_read_back() -> None:
     """``9.4`` and ``9.4&2`` make one line, ``9.4(98.500&96.100)``; a place no field names is
     written 0; the telegram, framed and decoded, gives each value back."""

@@ -163,7 +163,7 @@ _F_GROUP = r"(?:\*(\d{1,3}))?"
 #: The place of one of the values a data set's value holds, ``&`` between them (a Landis+Gyr
 #: UH50's flow and return temperatures, ``9.4(098.5*C&096.1*C)``), after a field's code: ``&``
 #: and the value's place from 1 (``9.4&2``, the return temperature).
-_PART = r"(?:&(\d{1,2}))?"
+_PART = r"(?:&(\d{1,3}))?"
 #: A channel's field: an OBIS code or a short code, maybe with its F group and the place of a
 #: value among those ``&`` separates.
 _FIELD = re.compile(rf"({OBIS_CODE.pattern}|{_SHORT_CODE}){_F_GROUP}{_PART}")
@@ -405,7 +405,10 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
         problems.append(("parse.crc", crc_problem(spec)))
     for i, (_, field) in enumerate(spec.fields):
         match = _FIELD.fullmatch(field)
-        if match is None:
+        code, amp, place = field.partition("&")
+        if match is None and amp and _FIELD.fullmatch(code) is not None:
+            problems.append((f"channels[{i}].field", _place_problem(field, repr(place))))
+        elif match is None:
             problems.append(
                 (
                     f"channels[{i}].field",
@@ -450,16 +453,18 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
                 )
             )
         elif match[3] is not None and not 1 <= int(match[3]) <= _MOST_PARTS:
-            problems.append(
-                (
-                    f"channels[{i}].field",
-                    f"{field!r}: '&' and the place of a value among those '&' separates in "
-                    f"the data set's value, 1 to {_MOST_PARTS} ('9.4&2' reads 96.1 of "
-                    "'9.4(098.5*C&096.1*C)'); got "
-                    f"{match[3]}",
-                )
-            )
+            problems.append((f"channels[{i}].field", _place_problem(field, match[3])))
     return problems
+
+
+def _place_problem(field: str, got: str) -> str:
+    """What ``check`` tells of ``field``, whose place after ``&`` (``got``, as told) is no
+    number of 1 to :data:`_MOST_PARTS`."""
+    return (
+        f"{field!r}: '&' and the place of a value among those '&' separates in the data "
+        f"set's value, 1 to {_MOST_PARTS} ('9.4&2' reads 96.1 of '9.4(098.5*C&096.1*C)'); "
+        f"got {got}"
+    )
 
 
 def codes_read(spec: FormatSpec) -> str:
