@@ -25,8 +25,11 @@ from harness.dsmr_parser_telegrams import V5
 from harness.modbus import run_reader_until
 from harness.pty import PtyPair
 from test_first_line import send
+from test_formats_blocks import counts
 from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
-from test_formats_dsmr_quiet_end import KAMSTRUP, Clocks, opened, readings
+from test_formats_dsmr_data_sets import UH50
+from test_formats_dsmr_quiet_end import ACE, KAMSTRUP, Clocks, opened, readings
+from test_formats_dsmr_short_codes import ACE3000
 
 from sensord.config import parse_config
 from sensord.errors import SourceBrokenError
@@ -152,3 +155,47 @@ def test_the_daemon_reads_a_whole_telegram_still_held_when_sigterm_comes(
     assert elapsed <= 1.0
     (summary,) = daemon.events("sensor summary")
     assert (summary["readings"], summary["parse_errors"]) == (2, 0)
+
+
+UH50_BODY = """
+format = "dsmr"
+serial = { baudrate = 2400, bytesize = 7, parity = "E" }
+stale_after_s = 60
+channels = [{ name = "flow_max_c", field = "9.4" }, { name = "return_max_c", field = "9.4&2" }]
+"""
+
+
+@pytest.mark.parametrize(
+    ("body", "sent", "quiet_ended", "read"),
+    [
+        (KAMSTRUP, V5, False, {"imported_t1_kwh": 4.426, "power_kw": 0.244}),
+        (KAMSTRUP, end_lost(KAMSTRUP_162), True, {"imported_t1_kwh": 7041.882, "power_kw": 0.54}),
+        (ACE, ACE3000, False, {"imported_kwh": 285.4, "exported_kwh": 120.1}),
+        (UH50_BODY, UH50[:-1], False, {}),  # its ETX come, its block check not
+    ],
+    ids=["read_whole", "read_by_its_quiet", "readout_check_pending", "readout_etx_alone"],
+)
+def test_a_port_that_closes_after_a_telegram_read_or_within_a_readout_s_pause_reads_it_once(
+    pty_pair: PtyPair, body: str, sent: bytes, quiet_ended: bool, read: dict[str, float]
+) -> None:
+    """A port that closes 0.1 s after a DSMR 5 telegram read whole as it came, or after a bare
+    telegram its quiet has ended, reads nothing more: one reading a channel, no frame twice,
+    nothing skipped. The ACE3000's readout (origin in ``test_formats_dsmr_short_codes``),
+    whose ``!`` line came and whose ETX and block check may come within IEC 62056-21's pause,
+    is read once, unchecked, as the port closes; the UH50's (vpathuis/ultraheat's capture,
+    origin in ``test_formats_dsmr_data_sets``) whose ETX came and whose block check did not
+    is not whole: nothing read, its bytes skipped once, at the reopen."""
+    clocks = Clocks()
+    with opened(pty_pair, clocks, body) as runtime:
+        send(runtime, pty_pair, sent)
+        if quiet_ended:
+            clocks.now += quiet_after_end_s(9600)
+            runtime.tick(clocks.now)
+            assert len(readings(runtime)) == len(read)
+        clocks.now += 0.1
+        close_under(runtime, pty_pair)
+        assert {name: r.value for name, r in readings(runtime).items()} == read
+        got = counts(runtime)
+        assert (got["readings"], got["errors"]) == (len(read), {})
+        runtime.framer.reset()  # what the reopen does
+        assert runtime.framer.skipped_bytes == (0 if read else len(sent))
