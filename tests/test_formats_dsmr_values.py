@@ -159,6 +159,30 @@ def test_check_tells_a_place_out_of_range_or_no_number_as_a_place(field: str, go
     assert f"1 to 32 ('9.4&2' reads 96.1 of '9.4(098.5*C&096.1*C)'); {got}" in told
 
 
+def test_a_code_alone_reads_its_first_value_in_its_own_unit_and_text_with_an_ampersand_is_ignored() -> (
+    None
+):
+    """A channel of the code alone reads the first of its values in that value's own unit:
+    ``1500*Wh&2*kWh`` is 1.5 kWh, not 1500 (fails with the ``&`` test left out of the line's
+    reading, the first value's unit then read as ``Wh&2*kWh``: 1500.0), the UH50's ``9.6``
+    its first, 0. A text message that holds ``&`` (``0-0:96.13.0``, a code no channel may
+    read) is ignored as any line of a code no channel reads, and so is the UH50's
+    ``9.1(0&1&0&0017&CECV&...)``; an empty place (``9.4(098.5*C&)``) is ``syntax`` for its
+    channel, the first value kept. The ``Wh`` line and the text message are written for the
+    rule, no captured meter's; the ``9.6`` and ``9.1`` lines are the UH50's."""
+    spec = FormatSpec(
+        "dsmr", (("e", "1-0:1.8.1"), ("flow", "9.4"), ("back", "9.4&2"), ("n", "9.6"))
+    )
+    decode = codec_for("dsmr").decoder(spec)
+    assert decode(b"1-0:1.8.1(1500*Wh&2*kWh)") == [("e", 1.5)]
+    assert decode(b"9.6(000&66153690&0&000&66153690&0)") == [("n", 0.0)]
+    assert decode(b"0-0:96.13.0(Tom & Jerry)") == []
+    assert decode(b"9.1(0&1&0&0017&CECV&CECV&1&5.19&5.19&F&081008&040404&08&0&00&?:)") == []
+    with pytest.raises(ParseError) as raised:
+        decode(b"9.4(098.5*C&)")
+    assert (raised.value.reason, raised.value.kept) == ("syntax", [("flow", 98.5)])
+
+
 def test_the_simulator_writes_the_values_of_one_code_in_one_data_set_and_they_read_back() -> None:
     """``9.4`` and ``9.4&2`` make one line, ``9.4(98.500&96.100)``; a place no field names is
     written 0; the telegram, framed and decoded, gives each value back."""
