@@ -44,8 +44,9 @@ def test_the_reader_reads_a_bare_telegram_whose_port_closes_within_its_quiet(
     """The real reader loop on a pty at 300 baud (a quiet of 0.89 s): the Kamstrup's
     telegram without its CR LF, and the device's end of the pty (its master) closed as soon
     as the sensor has read it, within the quiet that would end it. Its readings are
-    published, stamped when it came, before the close. On main the close dropped it (the port closed, no quiet end is ticked; the
-    reopen counts its bytes as skipped): the loop ran out its time, nothing published."""
+    published, stamped when it came, before the close. A close that drops it (no quiet end is ticked once the port is
+    closed, and the reopen counts its bytes as skipped) runs the loop out of its time with
+    nothing published."""
     body = KAMSTRUP.replace("stale_after_s", "serial = { baudrate = 300 }\nstale_after_s")
     config = parse_config(
         f'[[sensors]]\nname = "s"\nport = "{pty_pair.path}"\nsimulate = "never"\n{body}'
@@ -115,7 +116,7 @@ def test_a_telegram_whole_at_its_bang_is_read_as_its_port_closes_and_no_other(
     a bare DSMR 2.2 telegram (its CR too) and a DSMR 5 one whose CRC came and holds (its CR
     too) are read, stamped at their last byte (1000 s), not at the close; a CRC cut short or
     failing, or a telegram cut inside a line, gives nothing, and its bytes are skipped at the
-    reopen. On main all are dropped with the port."""
+    reopen. A close that drops what the framer holds fails the whole cases."""
     clocks = Clocks()
     with opened(pty_pair, clocks, KAMSTRUP) as runtime:
         send(runtime, pty_pair, sent)

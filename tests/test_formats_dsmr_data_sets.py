@@ -101,9 +101,9 @@ def test_the_uh50_readout_is_the_capture_s_bytes_by_its_block_check() -> None:
 def test_every_data_set_of_the_uh50_s_lines_is_read_under_its_own_code() -> None:
     """Two readouts: each channel's value, whichever data set of its line it is; the data
     sets no channel reads are ignored frames, ``F(0)`` (an address of letters alone) too; no
-    parse error. On main a line of data sets was one frame: those that began with a code no
-    channel reads were ignored with the values after it (``6.26`` behind ``6.8``, ``6.33``
-    behind ``6.6``), those that began with one a channel reads were ``syntax``."""
+    parse error. A framer that takes a line of data sets as one frame fails it: those that began with a code no
+    channel reads are ignored with the values after it (``6.26`` behind ``6.8``, ``6.33``
+    behind ``6.6``), those that begin with one a channel reads are ``syntax``."""
     rt = runtime(meter(*UH50_CHANNELS))
     rt.feed(UH50 + UH50)
     assert latest(rt) == UH50_VALUES

@@ -316,10 +316,10 @@ def test_a_nul_after_a_telegram_s_crc_or_bang_leaves_it_ended_by_a_quiet_line() 
     telegram buffer, ``\\![A-F0-9]{0,4}\\0?\\r\\n``, takes one), whose CR LF after it was lost:
     the telegram ends in ``!6EEE`` and a NUL (or its CR too), and a quiet line ends it as it
     ends one without the NUL: read when its CRC holds, not when it fails; a DSMR 2.2
-    telegram's bare ``!`` and a NUL too. On main the NUL made the bytes no open end
-    (``quiet_end_at`` None): the telegram waited for the next one's ``/``, which then
-    rejected it as ``syntax`` (no line end within 8 bytes of its ``!``); read with the next
-    one now, a failed CRC ``truncated`` as without the NUL."""
+    telegram's bare ``!`` and a NUL too. A framer for which the NUL makes the bytes no open
+    end (``quiet_end_at`` None) leaves the telegram to the next one's ``/``, which rejects
+    it as ``syntax`` (no line end within 8 bytes of its ``!``); read with the next one, a
+    failed CRC is ``truncated`` as without the NUL."""
     crc_end = V5[: V5.index(b"!6EEE") + 5]
     failed = crc_end.replace(b"1-0:1.7.0(0", b"1-0:1.7.0(1", 1)
     bare = end_lost(KAMSTRUP_162)

@@ -89,9 +89,9 @@ def test_each_value_of_a_heat_meter_s_temperatures_is_read_by_its_place(
 ) -> None:
     """The flow temperature by ``9.4`` (or ``9.4*1&1``), the return temperature by ``9.4&2``
     (its own unit, ``*C``, not read into the first), the owner number by ``9.6&2``; the other
-    data sets of their lines as before, no parse error. On main ``9.4&2`` is no field a
-    config takes (``check`` refuses it), and a decoder given it read nothing of ``9.4``'s
-    second value."""
+    data sets of their lines as before, no parse error. It fails where ``9.4&2`` is no field a
+    config takes (``check`` refuses it), or where a decoder given it reads nothing of
+    ``9.4``'s second value."""
     flow, back, owner, volume = values
     assert codec_for("dsmr").check(FormatSpec("dsmr", TEMPERATURES)) == []
     rt = runtime(meter(*TEMPERATURES))
