@@ -866,17 +866,45 @@ class ModbusLink:
 
     def _decode(self, frame: bytes) -> Response | None:
         if self.transport == "rtu":
-            unit, transaction_id, pdu_bytes = frame[0], 0, frame[1:-2]
+            unit, transaction_id, data = frame[0], 0, frame[:-2]
         else:
             unit = frame[6]
             transaction_id = int.from_bytes(frame[0:2], "big")
-            pdu_bytes = frame[7:]
-        pdu = self._decoder.decode(pdu_bytes)
+            data = frame[6:]
+        pdu = self._pdu(data)
         if pdu is None:
             return None
         pdu.dev_id = unit
         pdu.transaction_id = transaction_id
         return _response(pdu, frame)
+
+    def _pdu(self, data: bytes) -> ModbusPDU | None:
+        """The PDU of ``data``, a unit id and the PDU after it, as pymodbus's
+        ``DecodePDU.decode`` decodes it. That formats the PDU (``ModbusPDU.__str__``, every
+        register) for its debug message of every frame, whatever the log level, at more than
+        the decoding's own cost: the answers of the functions sensord sends
+        (:data:`_ASKED_FUNCTIONS`, which have no sub-function) and exception responses are
+        decoded here by the class of their function code (``lookupPduClass``), None for bytes
+        it cannot decode, as ``DecodePDU.decode`` takes them; frames of other functions by
+        ``DecodePDU.decode`` itself."""
+        function = data[1]
+        pymodbus = pymodbus_parts()
+        if function & 0x80:
+            if function == 0x80:  # (an exception to function 0: no PDU to pymodbus)
+                return None
+            pdu: ModbusPDU = pymodbus.exception_response(function & 0x7F)
+        elif function in _ASKED_FUNCTIONS:
+            pdu_class = self._decoder.lookupPduClass(data)
+            if pdu_class is None:
+                return None
+            pdu = pdu_class()
+        else:
+            return self._decoder.decode(data[1:])
+        try:
+            pdu.decode(data[2:])
+        except pymodbus.decode_errors:
+            return None
+        return pdu
 
 
 #: The function codes of the requests sensord sends: reads (01 to 04) and set-up writes (05,

@@ -40,6 +40,9 @@ class PymodbusParts(NamedTuple):
     datatypes: Mapping[str, Any]
     #: function code -> the request class of a write
     writes: Mapping[int, Any]
+    #: what a PDU's ``decode`` raises for bytes it cannot decode (as ``DecodePDU.decode``
+    #: takes them)
+    decode_errors: tuple[type[Exception], ...]
 
 
 @functools.cache
@@ -49,7 +52,10 @@ def pymodbus_parts() -> PymodbusParts:
     pymodbus brings asyncio's server and client machinery with it: about 6 MiB of memory that a
     daemon with no Modbus device does not load (``tests/test_modbus_lazy.py``).
     """
+    import struct  # noqa: PLC0415
+
     from pymodbus.client.mixin import ModbusClientMixin  # noqa: PLC0415 - loaded on first use
+    from pymodbus.exceptions import ModbusException  # noqa: PLC0415
     from pymodbus.framer import FramerRTU, FramerSocket  # noqa: PLC0415
     from pymodbus.pdu import DecodePDU, ExceptionResponse  # noqa: PLC0415
     from pymodbus.pdu.bit_message import (  # noqa: PLC0415
@@ -92,4 +98,5 @@ def pymodbus_parts() -> PymodbusParts:
             15: WriteMultipleCoilsRequest,
             16: WriteMultipleRegistersRequest,
         },
+        decode_errors=(ModbusException, ValueError, IndexError, struct.error),
     )
