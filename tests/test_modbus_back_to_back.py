@@ -388,3 +388,32 @@ def test_a_byte_in_the_read_after_an_answer_holds_when_it_can_begin_a_frame_of_t
                 assert hand.tick(free + 0.0005) == read_request(2, 0, 1), lone
             finally:
                 hand.close()
+
+
+def test_noise_like_a_frame_s_first_bytes_holds_the_bus_once_for_the_shortest_frame(
+    pty_pair: PtyPair,
+) -> None:
+    """After unit 1's timeout, two bytes of noise come alone and nothing after them: 01 03,
+    unit 1's id and the function code its reads use (an unbiased line's glitch,
+    4-20ma/ModbusMaster#98, can be any byte). They begin a frame of the line, so unit 2's
+    read, due, waits for the rest of the shortest frame (2 bytes) and the adapter's 50 ms,
+    no longer: it goes then, is answered and read, and its next poll goes at its interval
+    from the first, not from the hold. The noise is counted as skipped bytes of unit 1, the
+    device asked last."""
+    hand = two_units(pty_pair)
+    try:
+        bus = hand.bus
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        assert hand.tick(100.209) == b""
+        hand.receive(100.2095, b"\x01\x03", look=False)
+        free = 100.2095 + bus.silence_s + 2 * bus.char_s + ARRIVAL_SLACK_S
+        assert hand.tick(free - 0.0005) == b""
+        assert hand.tick(free + 0.0005) == read_request(2, 0, 1)
+        hand.receive(free + 0.02, read_reply(2, [5]), look=False)
+        assert hand.values("b") == {"v": (5.0, 5.0, 1)}
+        assert hand.runtimes["a"].bus_skipped_bytes == 2
+        # unit 2's next poll: at its interval from when it was due, which the hold did not move
+        assert hand.tick(100.999) == b""
+        assert hand.tick(101.0) == read_request(2, 0, 1)
+    finally:
+        hand.close()
