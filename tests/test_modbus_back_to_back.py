@@ -417,3 +417,43 @@ def test_noise_like_a_frame_s_first_bytes_holds_the_bus_once_for_the_shortest_fr
         assert hand.tick(101.0) == read_request(2, 0, 1)
     finally:
         hand.close()
+
+
+def test_a_frame_inside_a_late_answer_in_pieces_adds_no_address_of_the_line(
+    pty_pair: PtyPair,
+) -> None:
+    """Unit 1's four registers hold the bytes of a whole RTU frame of unit 0x42 (a gateway's
+    register buffer of the last frame it passed on, say: any register data holds such a run,
+    its CRC and all, once in 65536 places). Its answer comes after its timeout, in two pieces
+    16 ms apart (FTDI AN232B-04), the first ending after the inner frame's last byte: the
+    framing, with no reply awaited, takes the inner frame out of the answer begun. 0x42 is no
+    address the line carries: a lone 42 of noise after the line's silence later holds unit
+    2's read no longer than the silence, as an E1 does (4-20ma/ModbusMaster#98). (Fails when
+    every sound frame's unit id is heard: unit 2's read waited for the rest of the shortest
+    frame and the adapter's 50 ms.)"""
+    inner = read_reply(0x42, [1]) + b"\x00"
+    words = [int.from_bytes(inner[at : at + 2], "big") for at in range(0, 8, 2)]
+    four = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(4)]
+    hand = HandBus(
+        pty_pair,
+        device("a", "", 1, four, interval_s=1.0, timeout_s=0.2),
+        device("b", "", 2, ONE, interval_s=1.0, timeout_s=0.2),
+    )
+    try:
+        bus = hand.bus
+        assert hand.tick(100.0) == read_request(1, 0, 4)
+        assert hand.tick(100.209) == b""  # unit 1's timeout
+        late = read_reply(1, words)
+        hand.receive(100.2095, late[:11], look=False)
+        hand.receive(100.2255, late[11:], look=False)
+        assert hand.tick(100.2255 + bus.silence_s + 0.06) == read_request(2, 0, 1)
+        hand.receive(100.31, read_reply(2, [5]), look=False)
+        assert hand.values("b") == {"v": (5.0, 5.0, 1)}
+        # the polls due at 101: a lone 42 just before holds them for the silence after it
+        assert hand.tick(100.998) == b""
+        hand.receive(100.999, b"\x42", look=False)
+        free = 100.999 + bus.silence_s
+        assert hand.tick(free - 0.0005) == b""
+        assert hand.tick(free + 0.0005) in {read_request(1, 0, 4), read_request(2, 0, 1)}
+    finally:
+        hand.close()

@@ -523,8 +523,13 @@ class ModbusLink:
         #: RTU: the request sent last (``Bus`` sets it), whose echo an adapter may send back
         self.asked = b""
         #: 1 at each unit id a sound frame :meth:`feed` took out carried: the addresses the
-        #: line's masters and devices use, another master's among them
+        #: line's masters and devices use, another master's among them (not of a frame found
+        #: inside one of the line begun before it and still incomplete, :attr:`_inside_begun`)
         self._heard = bytearray(256)
+        #: whether the frame :meth:`_next_rtu` found last lies after the start of a frame of
+        #: the line still incomplete (:meth:`_begins_frame`): a late answer's registers, cut
+        #: by an adapter's pieces, may hold a whole frame, CRC and all, of any unit id
+        self._inside_begun = False
         #: MBAP frames whose length field did not match their PDU (cut by the PDU)
         self.wrong_lengths = 0
         #: the bytes received that form no frame yet begin where the last frame that
@@ -736,7 +741,8 @@ class ModbusLink:
                 at = start + 1
                 continue
             out.append(response)
-            self._heard[response.unit] = 1
+            if not self._inside_begun:
+                self._heard[response.unit] = 1
             at = last_end = start + len(frame)
         # (bytes that only add to the frame begun keep telling where it began)
         self.after_frame = start == last_end or (last_end < 0 and not start and self.after_frame)
@@ -755,6 +761,7 @@ class ModbusLink:
         frames after its start wait until it is whole and its CRC is checked."""
         end = len(data)
         waiting: int | None = None
+        self._inside_begun = False
         # a read's reply (its unit id, function code and byte count): one whose byte count is
         # wrong is cut at the reply's length (``_miscounted``), but for a reply as long as a
         # request (:data:`_REQUEST_COUNT`)
@@ -794,6 +801,9 @@ class ModbusLink:
                     # checked against its last two bytes in the standard's order and swapped
                     crc = crc16(frame[:-2])
                     if crc == frame[-2] | frame[-1] << 8:
+                        self._inside_begun = waiting is not None and self._begins_frame(
+                            data[waiting : waiting + 2], unit_0=False
+                        )
                         return at, frame
                     if (
                         crc == frame[-2] << 8 | frame[-1]
