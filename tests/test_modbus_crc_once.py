@@ -14,10 +14,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from harness.pty import PtyPair
+from harness.replay import counts, replay_counts
 from test_modbus import device
 from test_modbus_line import HandBus, read_reply, read_request
 
@@ -124,3 +126,28 @@ def test_a_device_that_swaps_its_crc_is_read_whole_or_in_pieces(pty_pair: PtyPai
         assert hand.values("a")["r3"] == (4000.0, 4000.0, len(answer))
     finally:
         hand.close()
+
+
+def test_a_capture_of_a_device_that_swaps_its_crc_replays_to_the_values_read(
+    pty_pair: PtyPair, tmp_path: Path
+) -> None:
+    """A device whose answers carry their CRC high byte first is read live, each answer's
+    exchange in its capture; the capture replayed (``replay://``, the codec's decoder of an
+    exchange) gives the frames and readings of the live run, no ``checksum`` error. (Fails on
+    the decoder that checks the standard CRC alone: every exchange a checksum error, 0
+    readings.)"""
+    table = device("a", "", 1, FOUR, interval_s=1.0, timeout_s=0.2)
+    hand = HandBus(pty_pair, table)
+    try:
+        answer = swapped(read_reply(1, WORDS))
+        for cut, _ in polls(hand, answer):
+            assert hand.bus.in_flight is None, cut
+        runtime = hand.runtimes["a"]
+        path = tmp_path / "a.cap"
+        path.write_bytes(runtime.capture.capture({"sensor": "a", "format": "modbus"}))
+        live = counts(runtime.snapshot().as_json())
+    finally:
+        hand.close()
+    assert (live["frames"], live["readings"]) == (len(answer), 4 * len(answer))
+    replayed = replay_counts({k: v for k, v in table.items() if k != "port"}, path)
+    assert replayed == live

@@ -1022,7 +1022,10 @@ def _requests_by_pdu(spec: FormatSpec) -> dict[bytes, Request]:
 def decoder(spec: FormatSpec) -> Decoder:
     """An exchange frame (request frame, then response frame) -> the values of its read, for
     each channel that reads them. The response is checked and decoded as the bus does it
-    (:class:`Request`), so a replayed exchange gives what the live one gave."""
+    (:class:`Request`), so a replayed exchange gives what the live one gave: its CRC the
+    standard one or, as the bus reads a device whose firmware swaps it
+    (``Bus._swaps_crc``), high byte first (:func:`crc_swapped`; a capture holds the
+    exchanges the bus read only)."""
     modbus = spec.modbus
     assert modbus is not None
     requests = _requests_by_pdu(spec)
@@ -1041,7 +1044,7 @@ def decoder(spec: FormatSpec) -> Decoder:
             )
         response = frame[request_bytes:]
         if rtu:
-            if crc16(response) != 0:
+            if crc16(response) != 0 and not crc_swapped(response):
                 raise ParseError("checksum", "the response's CRC does not match")
         elif response[2:4] != b"\0\0" or not 2 <= int.from_bytes(response[4:6]) <= MAX_FRAME_BYTES:
             raise ParseError("syntax", "not an MBAP frame")  # a wrong length is read (ModbusLink)
