@@ -11,13 +11,10 @@ FTDI AN232B-04; pymodbus-dev/pymodbus#880); the CRC high byte first is a Marstek
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
+from harness.calls import calls_of
 from harness.pty import PtyPair
 from harness.replay import counts, replay_counts
 from test_modbus import device
@@ -29,25 +26,6 @@ from sensord.formats.modbus_pymodbus import pymodbus_parts
 
 FOUR = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(4)]
 WORDS = [1000, 2000, 3000, 4000]
-
-
-@contextmanager
-def crcs_computed() -> Iterator[list[int]]:
-    """Counts the CRCs computed meanwhile: calls of sensord's CRC-16/MODBUS and of pymodbus's
-    (``FramerRTU.compute_CRC``), in ``[count]``."""
-    codes = {crc16_modbus.__code__, pymodbus_parts().framer_rtu.compute_CRC.__code__}
-    count = [0]
-
-    def profile(frame: FrameType, event: str, arg: Any) -> None:
-        del arg
-        if event == "call" and frame.f_code in codes:
-            count[0] += 1
-
-    sys.setprofile(profile)
-    try:
-        yield count
-    finally:
-        sys.setprofile(None)
 
 
 def swapped(frame: bytes) -> bytes:
@@ -63,7 +41,7 @@ def polls(hand: HandBus, answer: bytes) -> Iterator[tuple[int, list[int]]]:
     for cut in range(len(answer)):
         assert hand.tick(at) == read_request(1, 0, 4), cut
         pieces = [answer[:cut], answer[cut:]] if cut else [answer]
-        with crcs_computed() as count:
+        with calls_of(crc16_modbus, pymodbus_parts().framer_rtu.compute_CRC) as count:
             for k, piece in enumerate(pieces):
                 hand.receive(at + 0.02 + 0.016 * k, piece, look=False)
         # the line's silence after the answer: a spoilt one ends its exchange as ``crc``

@@ -12,12 +12,8 @@ FTDI AN232B-04; pymodbus-dev/pymodbus#880).
 from __future__ import annotations
 
 import struct
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
-from typing import Any
 
+from harness.calls import calls_of
 from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,24 +28,6 @@ FOUR = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(4)]
 WORDS = [1000, 2000, 3000, 4000]
 
 
-@contextmanager
-def pdus_formatted() -> Iterator[list[int]]:
-    """Counts the calls of ``ModbusPDU.__str__`` meanwhile, in ``[count]``."""
-    code = ModbusPDU.__str__.__code__
-    count = [0]
-
-    def profile(frame: FrameType, event: str, arg: Any) -> None:
-        del arg
-        if event == "call" and frame.f_code is code:
-            count[0] += 1
-
-    sys.setprofile(profile)
-    try:
-        yield count
-    finally:
-        sys.setprofile(None)
-
-
 def test_an_answer_in_pieces_is_read_with_no_pdu_formatted(pty_pair: PtyPair) -> None:
     """Unit 1's answer cut at each byte in two pieces 16 ms apart: read, each value as sent,
     and no PDU formatted for a log message. (Fails with pymodbus's ``DecodePDU.decode``: 1 ==
@@ -60,7 +38,7 @@ def test_an_answer_in_pieces_is_read_with_no_pdu_formatted(pty_pair: PtyPair) ->
         at = 100.0
         for cut in range(1, len(answer)):
             assert hand.tick(at) == read_request(1, 0, 4), cut
-            with pdus_formatted() as count:
+            with calls_of(ModbusPDU.__str__) as count:
                 hand.receive(at + 0.02, answer[:cut], look=False)
                 hand.receive(at + 0.036, answer[cut:], look=False)
             assert count == [0], cut
