@@ -250,8 +250,8 @@ def test_the_reader_loop_publishes_a_bare_telegram_within_its_quiet_stamped_at_i
 ) -> None:
     """The real reader loop and clocks on a pty: the Kamstrup's telegram without its CR LF,
     written at once by the device; its readings are published about ``quiet_s`` after it
-    came, stamped within a few tens of ms of when it was written (main published them only
-    with the next telegram, and the loop here sends none: it failed by its timeout)."""
+    came, stamped within a few tens of ms of when it was written (a reader that publishes them
+    only with the next telegram fails by its timeout: the loop here sends none)."""
     config = parse_config(
         f'[[sensors]]\nname = "s"\nport = "{pty_pair.path}"\nsimulate = "never"\n{KAMSTRUP}'
     ).sensors[0]
@@ -260,8 +260,8 @@ def test_the_reader_loop_publishes_a_bare_telegram_within_its_quiet_stamped_at_i
 
     def device() -> None:
         time.sleep(0.3)  # the port is open by then
+        written.append(time.time())  # the loop may read the bytes before write returns
         pty_pair.write(end_lost(KAMSTRUP_162))
-        written.append(time.time())
 
     with Reader([runtime]) as reader:
         run_reader_until(reader, lambda: runtime.source is not None, 5.0)
