@@ -180,13 +180,13 @@ from sensord.modbus_timing import (
     char_s,
     silence_s,
 )
+from sensord.names import natural_key
 from sensord.port_slack import PortSlack, port_slack
 from sensord.ports import SYS_ROOT
 from sensord.refusals import DeviceRefusals
 from sensord.reopen import PROVEN_AFTER_S, OpenFailures, ReopenWatch, as_source_error
 from sensord.reply_starts import NO_UNITS, NONE, ReplyStarts
 from sensord.retry import Backoff, Retry
-from sensord.schema import natural_key
 from sensord.sensor import SensorRuntime
 from sensord.sensor_source import log_simulated_absent_device, wants_simulation
 from sensord.shared_port import SharedPortWatch

@@ -25,6 +25,7 @@ from sensord.config import DEFAULT_CONFIG_PATH, STDIN_SOURCE, Config, load_confi
 from sensord.config_sensor import SensorConfig
 from sensord.config_tables import MAX_FRAME_INTERVAL_S
 from sensord.errors import EXIT_INVALID, EXIT_OK, ConfigError
+from sensord.names import natural_key
 from sensord.ports import (
     SERVICE_USER,
     SYS_ROOT,
@@ -35,7 +36,6 @@ from sensord.ports import (
     service_access_problem,
 )
 from sensord.reopen import DEVICE_WATCH_S
-from sensord.schema import natural_key
 from sensord.sources.replay import silent_conversation
 
 __all__ = ["CHECK_CONNECT_TIMEOUT_S", "check_devices", "cmd_check", "tcp_reachable"]

@@ -11,7 +11,7 @@ import serial
 
 from sensord.config_sensor import SensorConfig
 from sensord.errors import ConfigError
-from sensord.schema import closest
+from sensord.names import closest
 
 __all__ = ["USUAL_BAUDRATES", "frame_rate_hz", "print_config_error", "usual_rate_hint"]
 

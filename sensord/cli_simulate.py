@@ -18,7 +18,7 @@ from sensord.cli_parser import given_options
 from sensord.config import Config, load_config
 from sensord.config_sensor import SensorConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ConfigError
-from sensord.schema import closest
+from sensord.names import closest
 from sensord.sensor_source import make_device
 from sensord.sources.simulated import SimulatedDevice
 

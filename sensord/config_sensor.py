@@ -26,7 +26,8 @@ from sensord.config_tables import (
 from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.modbus_keys import SERIAL_UNITS
-from sensord.schema import UnloadedFieldError, closest
+from sensord.names import closest
+from sensord.schema import UnloadedFieldError
 
 __all__ = ["ExampleRead", "SensorConfig", "_loaded_name"]
 

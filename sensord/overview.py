@@ -24,8 +24,8 @@ from typing import Any
 from sensord.client import at_path, credentials_hint, fetch, local_url
 from sensord.config_tables import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK
+from sensord.names import natural_key
 from sensord.ports import PRESENT_NOW
-from sensord.schema import natural_key
 
 __all__ = ["EXIT_NOT_ALL_UP", "duration", "format_status", "last_frame", "status"]
 
@@ -228,7 +228,7 @@ def _workers_not_running(data: dict[str, Any]) -> list[str]:
 
 def _by_name(sensors: dict[str, Any]) -> list[tuple[str, Any]]:
     """The entries of ``/status`` ``sensors`` in the order a person looks a name up in
-    (``pm2`` before ``pm10``: :func:`~sensord.schema.natural_key`)."""
+    (``pm2`` before ``pm10``: :func:`~sensord.names.natural_key`)."""
     return sorted(sensors.items(), key=lambda item: natural_key(str(item[0])))
 
 

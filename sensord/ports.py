@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from serial.tools.list_ports import comports
 
 from sensord.address import BY_ID_DIR, parse_address
-from sensord.schema import natural_key
+from sensord.names import natural_key
 from sensord.uart import read_icount
 
 __all__ = [

@@ -38,7 +38,7 @@ from sensord.capture import (
 from sensord.client import at_path, credentials_hint, fetch, local_url
 from sensord.config_tables import HttpConfig
 from sensord.errors import EXIT_INVALID, EXIT_OK, SourceError
-from sensord.schema import closest
+from sensord.names import closest
 from sensord.serial_settings import SerialSettings
 from sensord.sources.replay import ReplaySource
 from sensord.sources.serial_port import SerialSource

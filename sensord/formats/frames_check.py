@@ -31,7 +31,7 @@ from sensord.formats.frames_layout import (
 )
 from sensord.formats.frames_stuffing import STUFF_XOR
 from sensord.formats.text import check_value_options
-from sensord.schema import closest
+from sensord.names import closest
 
 __all__ = ["check"]
 

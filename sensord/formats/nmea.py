@@ -105,7 +105,7 @@ from sensord.formats.nmea_validity import (
     validators,
 )
 from sensord.formats.text import check_common, decode_text
-from sensord.schema import closest
+from sensord.names import closest
 
 __all__ = ["ADDRESSES_KEPT", "CODEC"]
 

@@ -209,7 +209,7 @@ from sensord.formats.base import FrameSpec
 from sensord.formats.frames import FrameFramer, announced_length
 from sensord.formats.frames_checksums import CHECKSUMS, checksum
 from sensord.formats.frames_layout import frame_length, length_base
-from sensord.schema import closest
+from sensord.names import closest
 
 __all__ = [
     "COMMANDS",
