@@ -15,7 +15,7 @@ from sensord import __version__
 from sensord.config import DEFAULT_CONFIG_PATH
 from sensord.config_tables import DEFAULT_HTTP_PORT, HttpConfig
 from sensord.formats import FORMATS
-from sensord.schema import decode_escapes
+from sensord.schema_fields import decode_escapes
 from sensord.serial_settings import BYTESIZES, PARITIES, PARITY_WORDS, STOPBITS
 
 __all__ = ["build_parser", "daemon_config_of", "given_options"]

@@ -20,7 +20,8 @@ from sensord.config_tables import (
     ReaderConfig,
     _duplicates,
 )
-from sensord.schema import Schema, Section, SectionList, UnloadedFieldError
+from sensord.schema import Schema
+from sensord.schema_fields import Section, SectionList, UnloadedFieldError
 
 __all__ = ["Config"]
 

@@ -20,7 +20,8 @@ from sensord.config_checks import Config
 from sensord.config_sensor import SensorConfig
 from sensord.config_tables import _NAME
 from sensord.errors import Problem
-from sensord.schema import Field, Schema, Section, SectionList, SectionOrStrList
+from sensord.schema import Schema
+from sensord.schema_fields import Field, Section, SectionList, SectionOrStrList
 
 __all__ = [
     "_TABLE_HEADER",

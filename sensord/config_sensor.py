@@ -27,7 +27,7 @@ from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats import codec_for
 from sensord.formats.modbus_keys import SERIAL_UNITS
 from sensord.names import closest
-from sensord.schema import UnloadedFieldError
+from sensord.schema_fields import UnloadedFieldError
 
 __all__ = ["ExampleRead", "SensorConfig", "_loaded_name"]
 

@@ -44,13 +44,13 @@ from sensord.formats import FORMATS
 from sensord.formats.base import FormatSpec, ModbusSpec, RegisterSpec
 from sensord.formats.frame_keys import PRESET_NAMES
 from sensord.formats.modbus_keys import SUNSPEC_NOT_AVAILABLE, WIDTHS, not_available_bits
-from sensord.schema import (
+from sensord.schema import Schema
+from sensord.schema_fields import (
     Bool,
     Bytes,
     Choice,
     Float,
     Int,
-    Schema,
     Section,
     SectionList,
     SectionOrStrList,

@@ -1,11 +1,12 @@
 """The configuration file's tables: their keys, defaults, limits and invariants.
 
-Every table of the file is a ``Schema`` whose attributes are validating descriptors (see
-``sensord.schema``), so a value is checked when it is assigned, whether it comes from the file
-or from code. Here are ``[http]``, ``[capture]``, ``[log]``, ``[metrics]``, ``[reader]`` and
-the tables of a ``[[sensors]]`` entry (``serial``, ``poll``, ``setup``, ``parse``, ``frame``,
-``modbus``, ``registers``, ``channels``, ...); the entry itself is ``sensord.config_sensor``,
-the whole file ``sensord.config_checks.Config``, and its loading ``sensord.config``.
+Every table of the file is a ``Schema`` (``sensord.schema``) whose attributes are validating
+descriptors (``sensord.schema_fields``), so a value is checked when it is assigned, whether it
+comes from the file or from code. Here are ``[http]``, ``[capture]``, ``[log]``, ``[metrics]``,
+``[reader]`` and the tables of a ``[[sensors]]`` entry (``serial``, ``poll``, ``setup``,
+``parse``, ``frame``, ``modbus``, ``registers``, ``channels``, ...); the entry itself is
+``sensord.config_sensor``, the whole file ``sensord.config_checks.Config``, and its loading
+``sensord.config``.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ from sensord.formats.modbus_keys import (
     written_value_problem,
 )
 from sensord.log import escaped
-from sensord.schema import (
+from sensord.schema import Schema
+from sensord.schema_fields import (
     Bool,
     Bytes,
     BytesList,
@@ -60,7 +62,6 @@ from sensord.schema import (
     IntOrHexList,
     NumberList,
     NumberTable,
-    Schema,
     Section,
     SectionList,
     Str,

@@ -1,4 +1,5 @@
-"""A value of the configuration file as a message of ``sensord.schema`` tells it.
+"""A value of the configuration file as a message of ``sensord.schema_fields`` or
+``sensord.schema`` tells it.
 
 A value is shown as the file wrote it: its TOML type's name (:func:`type_name`), the value
 (:func:`fmt`, :func:`as_written`: a float with its decimal point), an array or a table as

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sensord import schema
+from sensord import schema, schema_fields
 from sensord.config import Config, parse_config
 from sensord.errors import ConfigError
 
@@ -141,28 +141,34 @@ FLOAT = ["nan", "inf", "-inf", "negative float", "zero", "zero float", "huge", "
 FLOAT_TYPES = ["bool", "numeric string", "string"]
 
 
-def odd_values(field: schema.Field[Any]) -> list[str]:
+def odd_values(field: schema_fields.Field[Any]) -> list[str]:
     """The names of the odd values tried on ``field``, by its kind."""
     kinds: list[tuple[type[Any], list[str]]] = [
-        (schema.Float, [*FLOAT, *FLOAT_TYPES]),
-        (schema.Int, ["negative", "zero", "huge int", "fraction", "whole float", "bool"]),
-        (schema.Bool, ["number", "numeric string", "string"]),
-        (schema.Choice, ["string", "empty string", "blank", "fraction", "bool", "nan"]),
-        (schema.Str, ["empty string", "blank", "number", "bool"]),
-        (schema.StrList, ["empty array", "array of blank", "empty string", "twice", "number"]),
-        (schema.NumberList, ["empty array", "array of nan", "array of bool", "huge", "nan"]),
+        (schema_fields.Float, [*FLOAT, *FLOAT_TYPES]),
+        (schema_fields.Int, ["negative", "zero", "huge int", "fraction", "whole float", "bool"]),
+        (schema_fields.Bool, ["number", "numeric string", "string"]),
+        (schema_fields.Choice, ["string", "empty string", "blank", "fraction", "bool", "nan"]),
+        (schema_fields.Str, ["empty string", "blank", "number", "bool"]),
         (
-            schema.NumberTable,
+            schema_fields.StrList,
+            ["empty array", "array of blank", "empty string", "twice", "number"],
+        ),
+        (schema_fields.NumberList, ["empty array", "array of nan", "array of bool", "huge", "nan"]),
+        (
+            schema_fields.NumberTable,
             ["empty table", "table of nan", "table of bool", "table with blank key"],
         ),
-        (schema.IntOrHexList, ["empty array", "empty string", "string", "negative", "nan"]),
-        (schema.IntOrHex, ["empty string", "string", "negative", "fraction", "nan", "bool"]),
-        (schema.HexList, ["empty array", "empty string", "blank", "array of blank", "string"]),
-        (schema.Hex, ["empty string", "blank", "string", "number"]),
-        (schema.Bytes, ["empty string", "number"]),
-        (schema.Section, ["empty table", "empty array", "number"]),
-        (schema.SectionList, ["empty array", "empty table", "array of number"]),
-        (schema.SectionOrStrList, ["empty array", "empty table", "array of empty table"]),
+        (schema_fields.IntOrHexList, ["empty array", "empty string", "string", "negative", "nan"]),
+        (schema_fields.IntOrHex, ["empty string", "string", "negative", "fraction", "nan", "bool"]),
+        (
+            schema_fields.HexList,
+            ["empty array", "empty string", "blank", "array of blank", "string"],
+        ),
+        (schema_fields.Hex, ["empty string", "blank", "string", "number"]),
+        (schema_fields.Bytes, ["empty string", "number"]),
+        (schema_fields.Section, ["empty table", "empty array", "number"]),
+        (schema_fields.SectionList, ["empty array", "empty table", "array of number"]),
+        (schema_fields.SectionOrStrList, ["empty array", "empty table", "array of empty table"]),
     ]
     for kind, names in kinds:
         if isinstance(field, kind):
@@ -284,13 +290,13 @@ ACCEPTED: dict[str, set[str]] = {
 
 def keys(
     cls: type[schema.Schema], path: tuple[str | int, ...] = ()
-) -> Iterator[tuple[tuple[str | int, ...], schema.Field[Any]]]:
+) -> Iterator[tuple[tuple[str | int, ...], schema_fields.Field[Any]]]:
     """Every key of ``cls`` and of its tables, as paths (``0`` for an entry of an array)."""
     for name, field in cls._fields.items():
         yield (*path, name), field
-        if isinstance(field, schema.Section):
+        if isinstance(field, schema_fields.Section):
             yield from keys(field.schema, (*path, name))
-        elif isinstance(field, schema.SectionList | schema.SectionOrStrList):
+        elif isinstance(field, schema_fields.SectionList | schema_fields.SectionOrStrList):
             yield from keys(field.schema, (*path, name, 0))
 
 
@@ -376,7 +382,7 @@ TOLD_AT: dict[str, str] = {
 
 @pytest.mark.parametrize(("key", "path", "field"), KEYS, ids=[key for key, _, _ in KEYS])
 def test_every_odd_value_of_a_key_is_refused_naming_it_or_means_something(
-    key: str, path: tuple[str | int, ...], field: schema.Field[Any]
+    key: str, path: tuple[str | int, ...], field: schema_fields.Field[Any]
 ) -> None:
     accepted = set()
     for name in odd_values(field):

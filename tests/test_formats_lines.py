@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sensord.formats import FORMATS, codec_for, lines
 from sensord.formats.base import FormatSpec
 from sensord.formats.lines import LineFramer
-from sensord.schema import decode_escapes
+from sensord.schema_fields import decode_escapes
 
 
 def pending(framer: LineFramer) -> int:

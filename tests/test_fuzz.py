@@ -38,7 +38,8 @@ from sensord.formats import codec_for
 from sensord.formats.base import BatchDecoder, Decoder, FormatSpec
 from sensord.formats.text import SCPI_INFINITY
 from sensord.normalize import Normalize
-from sensord.schema import (
+from sensord.schema import Schema
+from sensord.schema_fields import (
     Bool,
     Bytes,
     BytesList,
@@ -52,7 +53,6 @@ from sensord.schema import (
     IntOrHexList,
     NumberList,
     NumberTable,
-    Schema,
     Section,
     SectionList,
     SectionOrStrList,

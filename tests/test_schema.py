@@ -1,4 +1,5 @@
-"""sensord.schema: validating descriptors, Schema.load with key paths, equality."""
+"""sensord.schema_fields and sensord.schema: validating descriptors, Schema.load with key paths,
+equality."""
 
 from __future__ import annotations
 
@@ -11,20 +12,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sensord.schema import (
+from sensord.schema import Schema
+from sensord.schema_fields import (
     Bool,
     Bytes,
     Choice,
     Float,
     Int,
-    Schema,
     Section,
     SectionList,
     Str,
     StrList,
     UnloadedFieldError,
 )
-from sensord.schema import decode_escapes as decode
+from sensord.schema_fields import decode_escapes as decode
 
 # -- a small schema shaped like the configuration file -------------------------------------------
 

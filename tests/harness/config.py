@@ -11,7 +11,8 @@ from sensord.config import Config
 from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError
 from sensord.formats import codec_for
-from sensord.schema import Schema, Section, SectionList, SectionOrStrList
+from sensord.schema import Schema
+from sensord.schema_fields import Section, SectionList, SectionOrStrList
 
 #: A simulated Modbus meter (one float32 input register): a sensor whose loading imports
 #: pymodbus, for the tests of what a reload that adds the first Modbus device does.
