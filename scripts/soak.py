@@ -92,7 +92,7 @@ from sensord.bus_reads import DOWN_AFTER_TIMEOUTS
 from sensord.config import parse_config
 from sensord.config_sensor import SensorConfig
 from sensord.formats import codec_for
-from sensord.ports import find_holders
+from sensord.port_holders import find_holders
 from sensord.sensor_first_bytes import CUT_LINE_S
 
 #: The unit whose Environment= settings the daemon runs under.

@@ -38,7 +38,7 @@ from sensord.errors import ConfigError, SensordError
 from sensord.http import HttpServer, HttpThreadError, credentials, serve, tls_files
 from sensord.log import dropped_lines
 from sensord.pipeline import PipelineContext
-from sensord.ports import tcp_listeners
+from sensord.port_holders import tcp_listeners
 from sensord.sdnotify import Notifier, watchdog_interval_s
 
 __all__ = [

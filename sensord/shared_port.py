@@ -19,7 +19,7 @@ The search of every process's open files costs about 16 µs a file, a third of a
 host with 20,000 open files: the reader runs it in slices of :data:`SCAN_SLICE_S` in its
 housekeeping ticks, one search for every port due at once (:class:`SharedPortScan`), never on
 the reading path. A getty's unit is found from its control group as well
-(:func:`sensord.ports.getty_unit`), which the service's user may read where the getty's
+(:func:`sensord.port_holders.getty_unit`), which the service's user may read where the getty's
 process is hidden from it. What is found is a warning in the log (``port shared with another
 process``), naming the holders (pid and command) and how to keep them off the port, and a hint
 in ``/status`` (and ``sensord_port_shared``) while it stands. A port whose hint stands is
@@ -40,7 +40,7 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 from sensord.log import RateLimiter
-from sensord.ports import CGROUP_ROOT, Holder, HolderScan, getty_unit, holder_hint
+from sensord.port_holders import CGROUP_ROOT, Holder, HolderScan, getty_unit, holder_hint
 from sensord.sources.base import Source
 from sensord.sources.serial_port import SerialSource
 

@@ -30,7 +30,7 @@ from sensord.config import Config, load_config, load_http_config, parse_config
 from sensord.demo import DEMO_CONFIG, demo_config
 from sensord.errors import ConfigError
 from sensord.normalize import Normalize
-from sensord.ports import contending_holders
+from sensord.port_holders import contending_holders
 from sensord.reader import BATCH_INTERVAL_S
 from sensord.sensor import SensorRuntime
 from sensord.sensor_source import make_device, make_source

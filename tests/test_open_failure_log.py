@@ -19,7 +19,7 @@ from harness.pty import PtyPair, SymlinkedPty, held_by_subprocess
 from pytest_mock import MockerFixture
 from structlog.testing import capture_logs
 
-from sensord import cli, ports
+from sensord import cli, port_holders
 from sensord.bus import Bus
 from sensord.config import parse_config
 from sensord.config_sensor import SensorConfig
@@ -192,8 +192,8 @@ class ProcSearches:
     (``/proc/locks``) and walks over every process's open files (``/proc/*/fd``)."""
 
     def __init__(self, mocker: MockerFixture) -> None:
-        self._locks = mocker.spy(ports, "_pids_with_lock")
-        self._files = mocker.spy(ports, "_open_files")
+        self._locks = mocker.spy(port_holders, "_pids_with_lock")
+        self._files = mocker.spy(port_holders, "_open_files")
 
     @property
     def count(self) -> int:

@@ -15,19 +15,11 @@ from harness.spawn import popen
 from pytest_mock import MockerFixture
 from serial.tools.list_ports import comports
 
-from sensord import ports
+from sensord import port_holders, ports
 from sensord.address import parse_address
 from sensord.errors import SourceError
-from sensord.ports import (
-    PortInfo,
-    char_device_groups,
-    check_device,
-    find_holders,
-    format_ports,
-    list_ports,
-    lock_holders,
-    search_holders,
-)
+from sensord.port_holders import find_holders, lock_holders, search_holders
+from sensord.ports import PortInfo, char_device_groups, check_device, format_ports, list_ports
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 
@@ -131,7 +123,7 @@ def test_search_holders_stops_at_its_time_limit_and_says_so(pair: PtyPair) -> No
 
 
 def test_lock_holders_come_from_the_lock_table_alone(pair: PtyPair, mocker: MockerFixture) -> None:
-    files = mocker.spy(ports, "_open_files")
+    files = mocker.spy(port_holders, "_open_files")
     with held_by_subprocess(pair.path) as opener:
         assert lock_holders(pair.path) == []
         with held_by_subprocess(pair.path, flock=True) as locker:

@@ -25,10 +25,10 @@ from pytest_mock import MockerFixture
 from structlog.testing import capture_logs
 from test_modbus_line import read_reply
 
-from sensord import ports
+from sensord import port_holders
 from sensord.bus import Bus
 from sensord.config import parse_config
-from sensord.ports import HolderScan, getty_unit
+from sensord.port_holders import HolderScan, getty_unit
 from sensord.sensor import SensorRuntime
 from sensord.shared_port import SharedPortScan, SharedPortWatch
 
@@ -89,7 +89,7 @@ def reading_port(path: str, program: str = sys.executable) -> Iterator[subproces
 
 def _shown(proc: subprocess.Popen[str]) -> str:
     """How the log names the process ``proc``: its pid and command line (cut to a length)."""
-    return str(ports.Holder(proc.pid, ports._command_of(proc.pid)))
+    return str(port_holders.Holder(proc.pid, port_holders._command_of(proc.pid)))
 
 
 def _config(port: str, extra: str = "") -> str:
@@ -203,7 +203,7 @@ def test_the_search_runs_once_after_the_first_open_and_at_trouble_after_another(
     (a reader there since boot), none after a reopen that gives no trouble (the search is a
     walk of every process's open files), one at the first trouble after that reopen (a
     process that opened the port meanwhile), and no other in that open."""
-    walks = mocker.spy(ports, "_open_files")
+    walks = mocker.spy(port_holders, "_open_files")
     scan = SharedPortScan(first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
     with capture_logs() as logs:
@@ -478,7 +478,7 @@ def test_a_port_found_shared_is_searched_again_and_cleared_once_the_other_proces
     shared is now searched again every ``recheck_s`` (not before: each search walks every
     process's open files), told once while the other process stays, and cleared, with one
     info line, once it is gone; a port left alone is not searched again."""
-    walks = mocker.spy(ports, "_open_files")
+    walks = mocker.spy(port_holders, "_open_files")
     now = [1000.0]
     scan = SharedPortScan(clock=lambda: now[0], recheck_s=60.0, first_search_s=0.0)
     runtime = _runtime(pty_pair.path)
@@ -534,7 +534,7 @@ def test_the_search_after_a_first_open_waits_unless_trouble_or_another_search_co
     does not add to the start, when every port opens at once. Trouble before then searches at
     once; a search that starts for another port takes along a port still waiting; a reopen
     before the wait is over waits again from its open."""
-    walks = mocker.spy(ports, "_open_files")
+    walks = mocker.spy(port_holders, "_open_files")
     now = [1000.0]
     scan = SharedPortScan(clock=lambda: now[0], first_search_s=60.0, recheck_s=1000.0)
     with PtyPair() as first, PtyPair() as second, PtyPair() as third:
@@ -578,7 +578,7 @@ def test_a_reopen_before_the_first_search_waits_again_from_its_open(
     """A port closed and opened again before the search after its first open ran keeps that
     search (a getty there since boot is still there), due ``first_search_s`` after the
     reopen; a reopen after it ran is searched only at trouble."""
-    walks = mocker.spy(ports, "_open_files")
+    walks = mocker.spy(port_holders, "_open_files")
     now = [1000.0]
     scan = SharedPortScan(clock=lambda: now[0], first_search_s=60.0)
     runtime = _runtime(pty_pair.path)
@@ -611,7 +611,7 @@ def test_a_port_found_shared_joins_the_search_of_another_port_before_its_time(
     """A search costs the same walk for one port or several: one that starts for a port due
     (here another sensor's first open) takes along the ports found shared, whatever their
     time, so the flagged ports of a host cost one search a period, not one each."""
-    walks = mocker.spy(ports, "_open_files")
+    walks = mocker.spy(port_holders, "_open_files")
     now = [1000.0]
     scan = SharedPortScan(clock=lambda: now[0], recheck_s=60.0, first_search_s=0.0)
     with PtyPair() as first, PtyPair() as second:
