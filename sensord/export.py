@@ -32,7 +32,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString as _untyped_go_float
 
-from sensord.log import dropped_lines
+from sensord.log_output import dropped_lines
 from sensord.sensor import STATES
 from sensord.snapshot import SensorSnapshot
 from sensord.stage import StepTimer

@@ -36,7 +36,7 @@ from sensord.config import Config, load_config
 from sensord.config_tables import HttpConfig
 from sensord.errors import ConfigError, SensordError
 from sensord.http import HttpServer, HttpThreadError, credentials, serve, tls_files
-from sensord.log import dropped_lines
+from sensord.log_output import dropped_lines
 from sensord.pipeline import PipelineContext
 from sensord.port_holders import tcp_listeners
 from sensord.sdnotify import Notifier, watchdog_interval_s

@@ -63,7 +63,7 @@ from sensord.export import (
     render_families,
 )
 from sensord.http import HTTP_FAMILIES, CaptureUnavailableError, HttpCollector
-from sensord.log import dropped_lines
+from sensord.log_output import dropped_lines
 from sensord.pipeline import PipelineContext
 from sensord.retry import Backoff, Retry
 from sensord.sdnotify import NotifyListener

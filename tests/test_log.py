@@ -1,4 +1,5 @@
-"""sensord.log: output format resolution, the rate limiter, and the configured JSON output."""
+"""sensord.log and sensord.log_output: output format resolution, the rate limiter, and the
+configured JSON output."""
 
 from __future__ import annotations
 
@@ -33,18 +34,21 @@ from harness.spawn import popen
 from pymodbus.pdu import DecodePDU
 
 from sensord import log as sensord_log
+from sensord import log_output
 from sensord.log import (
-    DROPPED_MESSAGE,
-    ENDED_MESSAGE,
     LEVELS,
-    THREAD_FAILED_MESSAGE,
-    UNRAISABLE_MESSAGE,
     RateLimiter,
     RepeatedError,
     configure,
-    dropped_lines,
     info_at_debug_for,
     resolve_format,
+)
+from sensord.log_output import (
+    DROPPED_MESSAGE,
+    ENDED_MESSAGE,
+    THREAD_FAILED_MESSAGE,
+    UNRAISABLE_MESSAGE,
+    dropped_lines,
 )
 
 
@@ -381,7 +385,7 @@ def test_a_stream_whose_reader_is_gone_drops_records_instead_of_raising() -> Non
 _FULL_FILE = """
 import os, resource, signal
 import structlog
-from sensord import log
+from sensord import log, log_output
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
 log.configure("info", "json", queued=True)  # stderr: the file
@@ -389,7 +393,7 @@ logger = structlog.get_logger("t")
 
 
 def written():
-    assert log._Queues.current.drain(1.0, 5.0)
+    assert log_output._Queues.current.drain(1.0, 5.0)
 
 
 logger.info("before")
@@ -399,7 +403,7 @@ resource.setrlimit(resource.RLIMIT_FSIZE, (os.fstat(2).st_size + 100, hard))  # 
 for i in range(5):
     logger.info("record", i=i, padding="x" * 200)
 written()
-print(log.dropped_lines(), flush=True)
+print(log_output.dropped_lines(), flush=True)
 resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))  # room again
 logger.info("after")
 written()
@@ -496,7 +500,7 @@ def test_a_stalled_stream_never_blocks_a_log_call_and_the_dropped_lines_are_told
     read_end, write_end = _stalled_pipe()
     stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     padding = "x" * 200
-    count = sensord_log.QUEUE_LIMIT_CHARS // len(padding) * 2
+    count = log_output.QUEUE_LIMIT_CHARS // len(padding) * 2
     before = dropped_lines()
     try:
         configure("info", fmt, stream, queued=True)
@@ -545,7 +549,7 @@ def test_the_line_of_dropped_records_names_the_worker(monkeypatch: pytest.Monkey
     """The workers of ``--workers`` share one stream: the line that tells of a worker's
     dropped records carries its ``worker``, as its other lines do, though the writer thread
     renders it."""
-    monkeypatch.setattr(sensord_log, "QUEUE_LIMIT_CHARS", 4096)
+    monkeypatch.setattr(log_output, "QUEUE_LIMIT_CHARS", 4096)
     read_end, write_end = _stalled_pipe()
     stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     structlog.contextvars.bind_contextvars(worker=1)
@@ -641,9 +645,9 @@ def test_a_process_whose_log_stream_is_stalled_still_exits_at_once() -> None:
 _ENDED_WITH_A_FULL_QUEUE = """
 import atexit
 import structlog
-import sensord.log
+import sensord.log_output
 from sensord.log import configure
-sensord.log.QUEUE_LIMIT_CHARS = 16384
+sensord.log_output.QUEUE_LIMIT_CHARS = 16384
 configure("info", "json", queued=True)
 log = structlog.get_logger("t")
 for i in range(1000):  # 250 KB: the stream (a page) and the queue behind it are full
@@ -727,9 +731,9 @@ def test_a_writer_waits_for_a_stream_that_takes_nothing_without_waking() -> None
 
 _CUT_AT_EXIT = """
 import structlog
-import sensord.log
+import sensord.log_output
 from sensord.log import configure
-sensord.log.EXIT_FLUSH_LIMIT_S = 1.0
+sensord.log_output.EXIT_FLUSH_LIMIT_S = 1.0
 configure("info", "json", queued=True)
 log = structlog.get_logger("t")
 for i in range(55):  # 10 KB, then records longer than the stream takes in the end's second
@@ -775,7 +779,7 @@ def test_the_end_waits_for_a_slow_stream_while_it_takes_lines_up_to_a_bound(
     takes a page every 0.1 s: the records are waited for past ``EXIT_FLUSH_S`` while the
     stream takes them, up to ``EXIT_FLUSH_LIMIT_S``; what was written is whole and in order,
     and the last line says how many were not."""
-    monkeypatch.setattr(sensord_log, "EXIT_FLUSH_LIMIT_S", 1.5)
+    monkeypatch.setattr(log_output, "EXIT_FLUSH_LIMIT_S", 1.5)
     read_end, write_end = _stalled_pipe()
     stream = open(write_end, "w", encoding="utf-8")  # noqa: SIM115 - closed below
     received = bytearray()
@@ -984,7 +988,7 @@ def test_an_exception_python_cannot_raise_at_exit_is_still_told() -> None:
 _FINALIZERS_REPORT = """
 import faulthandler, gc, socket, sys, threading, time, warnings
 import structlog
-from sensord import log
+from sensord import log, log_output
 
 faulthandler.dump_traceback_later(15.0, exit=True)  # hung: where, and exit 1
 
@@ -1008,13 +1012,13 @@ thread = threading.Thread(target=leaves_garbage, name="leaves-garbage")
 thread.start()
 gc.set_threshold(5)  # the collector runs often: many chances to run amid a record
 logger = structlog.get_logger("t")
-queued = log._Queues.current
+queued = log_output._Queues.current
 while thread.is_alive():
     logger.info("record")
     # a quarter of what the queue holds ahead of the stream at most: a loaded machine writes
     # slowly, and the records it dropped would take reports with them (and the end, which
     # waits EXIT_FLUSH_LIMIT_S for the stream, would leave the last ones and "done" unwritten)
-    while queued._chars > log.QUEUE_LIMIT_CHARS // 4:
+    while queued._chars > log_output.QUEUE_LIMIT_CHARS // 4:
         time.sleep(0.001)
 thread.join()
 gc.set_threshold(700)

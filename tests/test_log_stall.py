@@ -24,7 +24,7 @@ from harness.daemon import StartDaemon
 from harness.host_lag import HostLag
 from harness.notify import NotifyListener
 
-from sensord.log import DROPPED_MESSAGE
+from sensord.log_output import DROPPED_MESSAGE
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def small_queue(tmp_path: Path) -> dict[str, str]:
     as installed), which a few dozen warnings fill: a ``sitecustomize`` sets it as each
     interpreter starts."""
     (tmp_path / "sitecustomize.py").write_text(
-        "import sensord.log\nsensord.log.QUEUE_LIMIT_CHARS = 16384\n"
+        "import sensord.log_output\nsensord.log_output.QUEUE_LIMIT_CHARS = 16384\n"
     )
     path = os.environ.get("PYTHONPATH")
     return {"PYTHONPATH": f"{tmp_path}{os.pathsep}{path}" if path else str(tmp_path)}

@@ -20,7 +20,7 @@ from harness import proc as procfs
 from harness.common import REPO, HarnessError, free_port, up_settled, wait_for
 from harness.scrape import Scrape
 from harness.spawn import popen
-from sensord.log import THREAD_FAILED_MESSAGE, UNRAISABLE_MESSAGE
+from sensord.log_output import THREAD_FAILED_MESSAGE, UNRAISABLE_MESSAGE
 
 #: How long :meth:`DaemonProcess.wait_http` waits for a daemon to serve: a fail-safe, not a
 #: start time a test asserts (``test_daemon`` holds the start to a time measured beside it,
