@@ -26,15 +26,9 @@ from sensord.config_sensor import SensorConfig
 from sensord.config_tables import MAX_FRAME_INTERVAL_S
 from sensord.errors import EXIT_INVALID, EXIT_OK, ConfigError
 from sensord.names import natural_key
+from sensord.port_access import SERVICE_USER, service_access_problem
 from sensord.port_holders import contending_holders
-from sensord.ports import (
-    SERVICE_USER,
-    SYS_ROOT,
-    adapter_facts,
-    check_device,
-    latency_hint,
-    service_access_problem,
-)
+from sensord.ports import SYS_ROOT, adapter_facts, check_device, latency_hint
 from sensord.reopen import DEVICE_WATCH_S
 from sensord.sources.replay import silent_conversation
 

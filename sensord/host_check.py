@@ -22,7 +22,13 @@ import stat
 import tempfile
 
 from sensord.config import Config
-from sensord.ports import SERVICE_USER, as_service_user, char_device_groups, group_name, user_name
+from sensord.port_access import (
+    SERVICE_USER,
+    as_service_user,
+    char_device_groups,
+    group_name,
+    user_name,
+)
 from sensord.unit_file import UnitSandbox
 
 __all__ = ["capture_directory_warning", "listen_warning", "unit_device_warning"]
@@ -75,7 +81,7 @@ def capture_directory_warning(
     """Why SIGUSR1 could not write into ``[capture] directory``, or None (also when it is
     not set). Tried as this process: a file made and removed in the directory, or, when it
     does not exist yet, its nearest existing parent writable (SIGUSR1 creates it); run as
-    root, as the service's ``service_user`` too (:func:`sensord.ports.as_service_user`);
+    root, as the service's ``service_user`` too (:func:`sensord.port_access.as_service_user`);
     and against the installed unit's ``ProtectSystem=``."""
     directory = config.capture.directory
     if directory is None:

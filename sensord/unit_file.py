@@ -93,7 +93,8 @@ class UnitSandbox:
 
     def refuses_device(self, path: str, groups: list[str]) -> bool:
         """Whether the unit's device policy refuses to open the character device ``path``
-        (resolved), whose groups ``/proc/devices`` gives (``sensord.ports.char_device_groups``)."""
+        (resolved), whose groups ``/proc/devices`` gives
+        (``sensord.port_access.char_device_groups``)."""
         if self.device_policy == "auto" and not self.device_allow:
             return False
         if self.device_policy != "strict" and (

@@ -18,8 +18,9 @@ from serial.tools.list_ports import comports
 from sensord import port_holders, ports
 from sensord.address import parse_address
 from sensord.errors import SourceError
+from sensord.port_access import char_device_groups
 from sensord.port_holders import find_holders, lock_holders, search_holders
-from sensord.ports import PortInfo, char_device_groups, check_device, format_ports, list_ports
+from sensord.ports import PortInfo, check_device, format_ports, list_ports
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_port import SerialSource
 

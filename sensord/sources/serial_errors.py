@@ -26,8 +26,8 @@ import serial
 
 from sensord.address import MODBUS_TCP_SCHEME, PortAddress
 from sensord.errors import SourceError, SourceUnavailableError
+from sensord.port_access import permission_hint
 from sensord.port_holders import holder_hint, lock_holders, search_holders
-from sensord.ports import permission_hint
 from sensord.serial_settings import SerialSettings
 from sensord.sources.serial_line import keys_text
 from sensord.sources.serial_refusals import ended_at_once
