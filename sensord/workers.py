@@ -32,12 +32,9 @@ import contextlib
 import http.client
 import json
 import os
-import re
 import secrets
 import selectors
-import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -71,7 +68,6 @@ from sensord.service import Service, StartError, in_place_settings
 from sensord.shard import (
     DEVICES_READ_ENV,
     DEVICES_READ_FIELD,
-    DEVICES_READ_FILE,
     HTTP_PORT_FIELD,
     PRIMARY_BUILD_ENV,
     PRIMARY_PID_ENV,
@@ -86,6 +82,14 @@ from sensord.shard import (
     shard_of,
     shard_sensors,
     starts_quietly,
+)
+from sensord.workers_copy import (
+    copy_path_again,
+    make_copy_folder,
+    remove_copy_folder,
+    remove_orphaned_copies,
+    write_copy,
+    write_devices_read,
 )
 
 __all__ = ["Primary"]
@@ -114,95 +118,6 @@ WORKER_PING_S = 2.0
 #: Seconds after which a notification to systemd that its full queue refused goes again (as
 #: a process's housekeeping does it; a ping: half a watchdog interval at most).
 NOTIFY_RETRY_S = 1.0
-
-
-#: The start of the name of the directory that holds the workers' copy of the configuration:
-#: the primary's pid and a random part follow.
-COPY_PREFIX = "sensord-workers-"
-
-
-#: The copies' directories this process made (:func:`_make_copy_folder`): one named for its
-#: pid that it did not make is an earlier process's of that pid.
-_MADE_HERE: set[str] = set()
-
-
-def _make_copy_folder(tmp: Path) -> Path:
-    """A new directory for the workers' copy of the configuration in ``tmp`` (mode 0700),
-    named for this process."""
-    folder = Path(tempfile.mkdtemp(prefix=f"{COPY_PREFIX}{os.getpid()}-", dir=tmp))
-    _MADE_HERE.add(str(folder))
-    return folder
-
-
-def _remove_orphaned_copies(tmp: Path) -> list[Path]:
-    """Remove the workers' copies of the configuration that primaries killed outright left in
-    ``tmp`` (no cleanup ran): this user's directories named for a pid that no sensord runs
-    as any more, or for this process's pid that it did not make (a container's primary has
-    the same pid at each start). The copy holds the file's ``[http]`` password, if any. The
-    removed ones."""
-    pattern = re.compile(re.escape(COPY_PREFIX) + r"(\d+)-\w+")
-    removed = []
-    for entry in tmp.iterdir() if tmp.is_dir() else ():
-        match = pattern.fullmatch(entry.name)
-        if match is None:
-            continue
-        try:
-            st = entry.lstat()
-        except OSError:
-            continue
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-            continue
-        pid = int(match[1])
-        if pid == os.getpid():
-            if str(entry) in _MADE_HERE:
-                continue
-        elif _sensord_runs_as(pid):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
-        removed.append(entry)
-    if removed:
-        log.info(
-            "removed the configuration copies of primaries that were killed",
-            directories=[str(p) for p in removed],
-        )
-    return removed
-
-
-def _make_copy_folder_again(folder: Path) -> Path:
-    """The directory of the workers' copy made again, after a cleanup of the temporary
-    directory removed it: at its own path, which the running workers were started with and
-    read again at a reload, unless something holds that name now (never taken over: another
-    user may have made a directory of that name since), then a new one."""
-    try:
-        os.mkdir(folder, 0o700)
-    except FileExistsError:
-        return _make_copy_folder(folder.parent)
-    _MADE_HERE.add(str(folder))
-    return folder
-
-
-def _own_folder(folder: Path) -> bool:
-    """Whether ``folder`` is there and is a directory of this user (the copy's, as made)."""
-    try:
-        st = os.lstat(folder)
-    except FileNotFoundError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid()
-
-
-def _remove_copy_folder(folder: Path) -> None:
-    """Remove the directory of the workers' copy this process made, as its primary stops."""
-    shutil.rmtree(folder, ignore_errors=True)
-    _MADE_HERE.discard(str(folder))
-
-
-def _sensord_runs_as(pid: int) -> bool:
-    """Whether process ``pid`` lives and is a sensord (a pid reused by another program is not)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"sensord" in f.read()
-    except OSError:
-        return False
 
 
 @dataclass
@@ -704,9 +619,9 @@ class Primary(Service):
             # private to this run (mode 0700; under systemd's PrivateTmp, to the service),
             # removed after the workers stopped
             tmp = Path(tempfile.gettempdir())
-            _remove_orphaned_copies(tmp)
+            remove_orphaned_copies(tmp)
             try:
-                self._snapshot = _make_copy_folder(tmp) / self.config_path.name
+                self._snapshot = make_copy_folder(tmp) / self.config_path.name
                 run.callback(self._remove_snapshot)
                 self._write_snapshot()
             except OSError as exc:
@@ -894,59 +809,30 @@ class Primary(Service):
         return config
 
     def _write_snapshot(self) -> None:
-        """Replace the workers' copy of the configuration with the text validated last, in one
-        rename: a worker that reads it meanwhile gets the old copy or the new one whole."""
+        """Replace the workers' copy of the configuration with the text validated last
+        (``write_copy``)."""
         assert self._snapshot is not None
         assert self._config_text is not None
-        staging = self._snapshot.with_name(self._snapshot.name + ".new")
-        # readable by this user only, as a file holding [http]'s password must be
-        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with open(fd, "w", encoding="utf-8") as out:
-            out.write(self._config_text)
-        staging.replace(self._snapshot)
+        write_copy(self._snapshot, self._config_text)
 
     def _restore_snapshot(self) -> None:
-        """The workers' copy written again before a worker starts, and at a reload: a cleanup
-        of the temporary directory while the workers ran (systemd-tmpfiles ages /tmp's files,
-        a service's ``PrivateTmp=`` ones too, 10 days on many distributions) may have removed
-        it, or its directory, which is then made anew at its path (never taken over from
-        whoever made one of its name since: a new one then)."""
+        """The workers' copy written again before a worker starts, and at a reload, its
+        directory made anew first when a cleanup of the temporary directory removed it
+        (``copy_path_again``)."""
         assert self._snapshot is not None
-        folder = self._snapshot.parent
-        if not _own_folder(folder):
-            _MADE_HERE.discard(str(folder))
-            self._snapshot = _make_copy_folder_again(folder) / self._snapshot.name
-            log.warning(
-                "the workers' copy of the configuration was removed; written again",
-                copy=str(self._snapshot),
-                hint="a cleanup of old files in the temporary directory removed it",
-            )
+        self._snapshot = copy_path_again(self._snapshot)
         self._write_snapshot()
 
     def _write_devices_read(self) -> None:
         """Write the device paths the run has read beside the workers' copy, for the workers
-        to read at the reload that follows (``DEVICES_READ_FILE``)."""
+        to read at the reload that follows (``write_devices_read``)."""
         assert self._snapshot is not None
-        path = self._snapshot.with_name(DEVICES_READ_FILE)
-        staging = path.with_name(path.name + ".new")
-        try:
-            fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with open(fd, "w", encoding="utf-8") as out:
-                out.write(json.dumps(sorted(self._devices_read)))
-            staging.replace(path)
-        except OSError as exc:
-            log.warning(
-                "the device paths the run read could not be passed to the workers",
-                path=str(path),
-                error=repr(exc),
-                hint="a sensor this reload moves to another worker reads a simulation while "
-                'its device is unplugged (simulate = "auto")',
-            )
+        write_devices_read(self._snapshot, self._devices_read)
 
     def _remove_snapshot(self) -> None:
         """Remove the directory of the workers' copy, as the primary stops."""
         if self._snapshot is not None:
-            _remove_copy_folder(self._snapshot.parent)
+            remove_copy_folder(self._snapshot.parent)
 
     def apply(self, new: Config) -> list[str]:
         """Forward a validated configuration to the workers: the copy they read becomes the

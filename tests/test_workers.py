@@ -30,7 +30,7 @@ from harness.pty import SymlinkedPty
 from harness.scrape import Scrape
 from harness.spawn import popen
 
-from sensord import workers
+from sensord import workers, workers_copy
 from sensord.config import Config, parse_config
 from sensord.demo import demo_config
 from sensord.export import merge_expositions, render_families
@@ -207,19 +207,19 @@ def test_a_copy_named_for_this_very_pid_is_an_earlier_process_s(
     its /tmp outlives a kill: a copy named for that pid, which this process has not made yet,
     is the one a killed primary left, not its own, and is removed; the copies of other live
     sensords and this process's own stay."""
-    monkeypatch.setattr(workers, "_sensord_runs_as", lambda pid: True)  # as pid 1 would be
-    left = tmp_path / f"{workers.COPY_PREFIX}{os.getpid()}-a1b2c3"
-    other = tmp_path / f"{workers.COPY_PREFIX}{os.getpid() + 1}-d4e5f6"
+    monkeypatch.setattr(workers_copy, "_sensord_runs_as", lambda pid: True)  # as pid 1 would be
+    left = tmp_path / f"{workers_copy.COPY_PREFIX}{os.getpid()}-a1b2c3"
+    other = tmp_path / f"{workers_copy.COPY_PREFIX}{os.getpid() + 1}-d4e5f6"
     for folder in (left, other):
         folder.mkdir()
         (folder / "sensord.toml").write_text("[http]\n")
-    assert workers._remove_orphaned_copies(tmp_path) == [left]
+    assert workers_copy.remove_orphaned_copies(tmp_path) == [left]
     assert other.is_dir()
-    own = workers._make_copy_folder(tmp_path)
-    assert own.name.startswith(f"{workers.COPY_PREFIX}{os.getpid()}-")
-    assert workers._remove_orphaned_copies(tmp_path) == []
+    own = workers_copy.make_copy_folder(tmp_path)
+    assert own.name.startswith(f"{workers_copy.COPY_PREFIX}{os.getpid()}-")
+    assert workers_copy.remove_orphaned_copies(tmp_path) == []
     assert own.is_dir()
-    workers._remove_copy_folder(own)
+    workers_copy.remove_copy_folder(own)
     assert not own.exists()
 
 
@@ -1249,7 +1249,7 @@ def _primary_with_copy(tmp_path: Path, text: str) -> Primary:
     )  # fmt: skip
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    primary._snapshot = workers._make_copy_folder(tmp) / path.name
+    primary._snapshot = workers_copy.make_copy_folder(tmp) / path.name
     primary._write_snapshot()
     return primary
 
