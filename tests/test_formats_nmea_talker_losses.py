@@ -200,3 +200,52 @@ def test_a_talker_s_first_sentence_failing_its_checksum_costs_its_own_constellat
         assert [r for r in of(sound, constellation) if r[0] == 0]
         assert of(got, constellation) == of(sound, constellation), constellation
     assert [r for r in of(got, "beidou") if r[0] == 0] == []
+
+
+def with_quectel_beidou(epochs: list[list[bytes]]) -> list[list[bytes]]:
+    """A ZED-F9R's ``epochs`` with BeiDou sent as a Quectel EG25-G sends it: its ``$GBGSV``
+    groups left out, and the EG25-G's ``$PQGSV`` group (BeiDou numbered 2 to 30, gpsd's
+    capture test/daemon/quectel-eg25-g.log) after its GSV groups, before its ``$GNGST``.
+    The stream joins two receivers' sentences, each verbatim: no capture at hand has a talker
+    of no constellation of its own beside GPS groups that come and go (the ZED-F9R's of
+    signal ID 0, whose epochs short of them give their readings at the epoch's end)."""
+    quectel = [
+        line
+        for epoch in receiver_epochs("quectel_eg25g.nmea")
+        for line in epoch
+        if line.startswith(b"$PQGSV,")
+    ]
+    out: list[list[bytes]] = []
+    for lines in epochs:
+        kept = [line for line in lines if not line.startswith(b"$GBGSV,")]
+        at = next((k for k, line in enumerate(kept) if line.startswith(b"$GNGST,")), None)
+        out.append(kept if at is None else [*kept[:at], *quectel, *kept[at:]])
+    return out
+
+
+@pytest.mark.parametrize("how", ["lost", "cut", "checksum"])
+def test_a_pq_sentence_lost_costs_only_the_constellations_its_groups_have_carried(
+    how: str,
+) -> None:
+    """Quectel's ``$PQGSV`` names no constellation; on an EG25-G its groups carry BeiDou
+    alone, and GPS comes under ``$GPGSV``. One ``PQ`` sentence lost, cut short or failing its
+    checksum in every epoch withholds BeiDou's readings only: GPS's epochs short of their
+    signal-0 group give their readings at the epoch's end as on the intact stream (fails
+    while a loss of a talker of no constellation counts against every constellation whose
+    own talker sends no groups, GPS among them: 78 to 81 GPS readings of 90)."""
+    epochs = with_quectel_beidou(receiver_epochs("ublox_zed_f9r.nmea")) * COPIES
+    sound = read(epochs, SPEC)
+    out: list[list[bytes]] = []
+    for k, lines in enumerate(epochs):
+        mine = [at for at, line in enumerate(lines) if line.startswith(b"$PQGSV,")]
+        if not mine or not k:
+            out.append(lines)
+            continue
+        at = mine[k % len(mine)]
+        out.append([*lines[:at], *damaged(lines[at], how), *lines[at + 1 :]])
+    got = read(out, SPEC)
+    for constellation in ("gps", "glonass", "galileo"):
+        assert of(got, constellation) == of(sound, constellation), constellation
+    # one in-view reading an epoch: the EG25-G's PQ group gives its BeiDou satellites no SNR
+    assert len(of(sound, "beidou")) == len(epochs)
+    assert len(of(got, "beidou")) < len(of(sound, "beidou"))

@@ -580,6 +580,7 @@ class SatelliteGroups:
         "_anonymous",
         "_begun",
         "_begun_unframed",
+        "_carried",
         "_channels",
         "_continuing",
         "_counted",
@@ -646,6 +647,12 @@ class SatelliteGroups:
         #: :meth:`close`): their groups before it may be of the epoch before the teaching
         #: group's (see :meth:`_epoch_readings`).
         self._begun_unframed: frozenset[str] = frozenset()
+        #: Talker of no constellation of its own (``GP``, ``GN``, Quectel's ``PQ``: see
+        #: :data:`_OWN_TALKERS`) -> the constellations its GSV sentences have listed
+        #: satellites of (``GP``'s: GPS from its first), SBAS and None among them: what its
+        #: groups carry on this receiver, which a loss of its sentences may cost
+        #: (:meth:`_may_give`).
+        self._carried: dict[str, set[str | None]] = {}
         #: The epoch under way of the constellations read over their epoch's groups (of a
         #: talker of several signal IDs, see :attr:`_begun`): constellation -> the value of
         #: :data:`_LOST` whose losses are not its epoch's (0 from the frame of another kind
@@ -753,6 +760,14 @@ class SatelliteGroups:
             damaged = _damaged_angle(fields, ends)
             if damaged is not None:
                 raise ParseError("syntax", damaged)
+        if own is None:
+            carried = self._carried.get(talker)
+            if carried is None:
+                if len(self._carried) >= _PENDING_GROUPS:
+                    self._carried.clear()  # of damaged talkers, without checksum
+                gps = _TALKER_CONSTELLATION.get(talker)
+                carried = self._carried[talker] = set() if gps is None else {gps}
+            carried.update([c for c, _ in seen])
         pending = self._pending.pop(key, None)
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
@@ -1011,15 +1026,23 @@ class SatelliteGroups:
     def _may_give(self, talker: str, constellation: str) -> bool:
         """Whether a group of ``talker`` ("": unknown) may list satellites of
         ``constellation``: a talker of its own constellation (:data:`_OWN_TALKERS`) lists
-        that one's alone; a talker that names none, or ``GP`` (SBAS and QZSS ride on GPS's
+        that one's alone. A talker that names none, or ``GP`` (SBAS and QZSS ride on GPS's
         numbering, every constellation on a u-blox receiver whose main talker is ``GP``),
-        lists any but those whose own talker has begun groups (their satellites are that
-        talker's: a ZED-F9R's GLONASS ones under ``GL``, never under ``GP``)."""
+        lists those its sentences have listed on this receiver (:attr:`_carried`): a Quectel
+        EG25-G's ``$PQGSV`` BeiDou alone, never GPS, whose satellites are its ``$GPGSV``'s
+        (gpsd's capture test/daemon/quectel-eg25-g.log), a SkyTraq's ``$GPGSV`` GPS, SBAS and
+        QZSS (skytraq-dgps.log), never BeiDou, whose are its ``$BDGSV``'s. Before any
+        sentence of it has been read, it lists any but those whose own talker has begun
+        groups (their satellites are that talker's: a ZED-F9R's GLONASS ones under ``GL``,
+        never under ``GP``)."""
         if not talker:
             return True
         own = _OWN_TALKERS.get(talker)
         if own is not None:
             return own == constellation
+        carried = self._carried.get(talker)
+        if carried is not None:
+            return constellation in carried
         talkers = _CONSTELLATION_TALKERS.get(constellation)
         begun = self._begun
         return talkers is None or not any(t in begun for t in talkers)
