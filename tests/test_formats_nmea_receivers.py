@@ -748,6 +748,48 @@ def test_a_zed_f9r_epoch_whose_last_beidou_group_lost_its_end_reads_no_beidou_sh
     }
 
 
+def zed_f9r_beidou_by_epoch(lines: list[bytes]) -> dict[str, list[tuple[str, float]]]:
+    """The ZED-F9R's BeiDou in-view readings of ``lines`` by the second of their epoch (from
+    its RMC on), each with the sentence type of the frame that gave it."""
+    spec = FormatSpec("nmea", (("GSV.in_view_beidou", "GSV.in_view_beidou"),))
+    parse = codec_for("nmea").sensor_decoder(spec, lambda: 0.0)
+    by_epoch: dict[str, list[tuple[str, float]]] = {}
+    epoch = ""
+    for line in lines:
+        if line.startswith(b"$GNRMC"):
+            epoch = line.split(b",")[1].decode()[4:6]
+            by_epoch[epoch] = []
+        by_epoch[epoch] += [(line[3:6].decode(), value) for _, value in parse(line)]
+    return by_epoch
+
+
+def test_a_zed_f9r_epoch_whose_receiver_left_a_group_out_reads_the_groups_it_sent() -> None:
+    """gpsd's capture test/daemon/ublox-zed-f9r.log (tests/fixtures/nmea/ublox_zed_f9r.nmea):
+    BeiDou's one-sentence B2a group (signal ID ``B``) comes in every epoch from the capture's
+    first, 23:14:08, on; at 23:14:18 the receiver sends none (every sentence of the epoch
+    intact, its B1I and signal-0 groups whole; B2a's satellite of 23:14:17, 09, is on B1I
+    still), and at 23:14:19 it is back with 20 and 32. A group absent from an epoch is what
+    a receiver sends when no satellite is tracked on the signal, so the epoch reads the
+    groups that came: 14 satellites at its end (the GST after its GSV), as gpsd's last SKY
+    of the epoch counts 14 BeiDou satellites. A one-sentence group lost whole on the line
+    leaves the same stream (23:14:17's B2a ``$GBGSV,1,1,01`` dropped: its 09 on B1I, 14
+    read at the epoch's end): withholding such an epoch would withhold the receiver's own
+    (fails with SatelliteGroups._due giving nothing for an epoch short of its most groups:
+    no reading at 23:14:18)."""
+    lines = [line for line in stream("ublox_zed_f9r.nmea").split(b"\r\n") if line]
+    by_epoch = zed_f9r_beidou_by_epoch(lines)
+    # the stream's first epoch, where BeiDou's signals are learnt, is read at its end too
+    at_end = [("GST", 14.0)]
+    assert by_epoch == {
+        **{f"{second}": [("GSV", 14.0)] for second in range(15, 25)},
+        "15": at_end,
+        "18": at_end,
+    }
+    dropped = [line for line in lines if not line.startswith(b"$GBGSV,1,1,01,09,22,048,08,B*")]
+    assert len(dropped) == len(lines) - 1
+    assert zed_f9r_beidou_by_epoch(dropped) == by_epoch | {"17": at_end}
+
+
 #: The LC79D's GPS sentences at 11:50:33 (gpsd's capture test/daemon/quectelLC79D.log,
 #: tests/fixtures/nmea/quectel_lc79d.nmea): its ``3,1``/``3,2`` without signal ID, its
 #: ``3,3`` with the L5 entries of 06, 09 and 30 and signal ID 8, the GGA that ends its
