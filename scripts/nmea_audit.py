@@ -41,7 +41,12 @@ capture prints its counts, the fields that differ with their first examples, the
 gpsd has no value for in their epoch and gpsd's values no reading has; the last lines sum the
 captures by field, each field that differs with why (:data:`WHY_DIFFERENT`).
 
-Usage: .venv/bin/python scripts/nmea_audit.py [--compare] GPSD_SOURCE/test/daemon [CAPTURE.log ...]
+With ``--summary`` beside ``--compare`` the captures' own lines give way to the readings that
+differ, sensord's only and gpsd's only, each by field with the captures they come from: the
+classes to tell apart, sensord's, gpsd's or a naming difference (docs/testing.md).
+
+Usage: .venv/bin/python scripts/nmea_audit.py [--compare [--summary]] GPSD_SOURCE/test/daemon
+    [CAPTURE.log ...]
 """
 
 from __future__ import annotations
@@ -554,6 +559,10 @@ class Comparison:
     #: gpsd values of a counterpart key in epochs where no sensord field of it has a reading
     gpsd_only: Counter[str] = field(default_factory=Counter)
     gpsd_examples: dict[str, list[str]] = field(default_factory=dict)
+    #: (sensord field, why) -> its readings of :attr:`sensord_only`, by :func:`why_sensord_only`
+    sensord_only_why: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: (gpsd key, why) -> its values of :attr:`gpsd_only`, by :func:`why_gpsd_only`
+    gpsd_only_why: Counter[tuple[str, str]] = field(default_factory=Counter)
     #: sensord field -> its epochs of more than one reading (but for :data:`SUMMED`) whose
     #: readings are all the same value
     duplicates: Counter[str] = field(default_factory=Counter)
@@ -574,6 +583,8 @@ class Comparison:
             "sensord_only",
             "no_counterpart",
             "gpsd_only",
+            "sensord_only_why",
+            "gpsd_only_why",
             "duplicates",
             "disagreements",
             "beyond",
@@ -605,6 +616,8 @@ def compare(
     sensord's own when the epoch's sentences (``given``, :func:`sent_times`) give fewer."""
     found = Comparison()
     covered: set[tuple[Epoch, str]] = set()
+    reported = {(epoch, key.partition(".")[0]) for epoch, key in theirs}
+    read = {(epoch, name.partition(".")[0]) for epoch, name in ours}
     for (epoch, name), readings in ours.items():
         if len(readings) > 1 and name not in SUMMED:
             repeated(found, epoch, name, readings, given)
@@ -616,6 +629,10 @@ def compare(
         gpsd = theirs.get((epoch, part.key))
         if not gpsd:
             found.sensord_only[name] += len(readings)
+            why = why_sensord_only(
+                readings, part.key, (epoch, part.key.partition(".")[0]) in reported
+            )
+            found.sensord_only_why[name, why] += len(readings)
             shown = found.examples.setdefault(f"only {name}", [])
             if len(shown) < 2:
                 shown.append(f"{clock(epoch)} sensord {readings[-1][1]!r}")
@@ -633,10 +650,34 @@ def compare(
         if key.startswith("SKY.") and key.rpartition("_")[2] in GNSSID and not values[-1][1]:
             continue  # a constellation of no satellite: no GSV group, no reading
         found.gpsd_only[key] += 1
+        types = sorted({n.partition(".")[0] for n, p in parts.items() if p.key == key})
+        found.gpsd_only_why[key, why_gpsd_only(types, [(epoch, t) in read for t in types])] += 1
         shown = found.gpsd_examples.setdefault(key, [])
         if len(shown) < 2:
             shown.append(f"{clock(epoch)} gpsd {values[-1][1]!r}")
     return found
+
+
+def why_sensord_only(readings: list[tuple[str, float]], key: str, reported: bool) -> str:
+    """Why sensord's ``readings`` of a field in an epoch have no gpsd value of its
+    counterpart ``key``: gpsd made no report of the key's class (TPV, SKY, ...) in the epoch
+    (``reported`` false: gpsd reports a sky only after a GSV group, a fix only with a time),
+    or a report without the key (a SKY without its satellite list: none in view); and
+    whether every reading is 0 (no satellite used or in view, as the sentences say)."""
+    kind = key.partition(".")[0]
+    where = f"gpsd's {kind} without it" if reported else f"no gpsd {kind} that epoch"
+    return f"0, {where}" if all(v == 0 for _, v in readings) else where
+
+
+def why_gpsd_only(types: list[str], read: list[bool]) -> str:
+    """Why gpsd's value in an epoch has no sensord reading of a field of its counterpart,
+    the fields of sentence ``types``: sensord read no sentence of them in the epoch (the
+    receiver sent none, or gpsd's value is its own making), or read them (``read``, one a
+    type) and no field the value's counterpart."""
+    named = "/".join(types)
+    if any(read):
+        return f"sensord read {named} that epoch, not this field"
+    return f"sensord read no {named} that epoch"
 
 
 def compare_reading(
@@ -746,11 +787,55 @@ def repeats(found: Comparison) -> str:
     )
 
 
-def compare_all(folder: Path, names: list[str]) -> None:
-    """Prints :func:`comparison_lines` for each capture that has gpsd's decodes, and the
-    totals by sensord field."""
+#: The classes of ``--summary``: each one's name, the counts of a capture's
+#: :class:`Comparison` it takes, and those of their reasons (None: none).
+CLASSES = (
+    ("differ", "differ", None),
+    ("sensord only", "sensord_only", "sensord_only_why"),
+    ("gpsd only", "gpsd_only", "gpsd_only_why"),
+)
+#: The captures ``--summary`` names for a field, most first.
+SUMMARY_CAPTURES = 6
+
+
+def summary_lines(by_capture: dict[str, Comparison]) -> list[str]:
+    """The lines of ``--summary``: for each of :data:`CLASSES` its total over the captures
+    of ``by_capture``, then each field of it, most first, with its count and the captures
+    it comes from (their counts, the :data:`SUMMARY_CAPTURES` with most, and how many
+    more), and under a field of sensord's or gpsd's only, why (:func:`why_sensord_only`,
+    :func:`why_gpsd_only`), most first."""
+    lines: list[str] = []
+    for title, attribute, why in CLASSES:
+        fields: dict[str, Counter[str]] = {}
+        for name, found in by_capture.items():
+            for key, n in getattr(found, attribute).items():
+                fields.setdefault(key, Counter())[name] += n
+        total = sum(counts.total() for counts in fields.values())
+        lines.append(f"{title}: {total}")
+        for key, counts in sorted(fields.items(), key=lambda item: (-item[1].total(), item[0])):
+            named = counts.most_common(SUMMARY_CAPTURES)
+            more = len(counts) - len(named)
+            lines.append(
+                f"  {key} {counts.total()}: "
+                + ", ".join(f"{name} {n}" for name, n in named)
+                + (f" and {more} more" if more else "")
+            )
+            if why is not None:
+                reasons: Counter[str] = Counter()
+                for found in by_capture.values():
+                    for (other, reason), n in getattr(found, why).items():
+                        if other == key:
+                            reasons[reason] += n
+                lines += [f"    {reason}: {n}" for reason, n in reasons.most_common()]
+    return lines
+
+
+def compare_all(folder: Path, names: list[str], summary: bool = False) -> None:
+    """Prints :func:`comparison_lines` for each capture that has gpsd's decodes (with
+    ``summary``, :func:`summary_lines` in their place), and the totals by sensord field."""
     parts = counterparts()
     total = Comparison()
+    by_capture: dict[str, Comparison] = {}
     captures = 0
     #: captures of which sensord compares no reading (binary protocols), and gpsd's values
     #: there
@@ -761,12 +846,17 @@ def compare_all(folder: Path, names: list[str]) -> None:
             print(f"{name}: no {name}.chk beside it, not compared")
             continue
         captures += 1
-        for line in comparison_lines(name, found):
-            print(line)
+        if summary:
+            by_capture[name] = found
+        else:
+            for line in comparison_lines(name, found):
+                print(line)
         if not (found.equal or found.differ or found.sensord_only):
             unread += 1
             unread_gpsd += found.gpsd_only.total()
         total.add(found)
+    for line in summary_lines(by_capture) if summary else []:
+        print(line)
     equal, differ = total.equal.total(), total.differ.total()
     print(
         f"{captures} captures compared: {equal + differ} readings compared, {equal} equal, "
@@ -792,7 +882,15 @@ def main() -> int:
         action="store_true",
         help="compare sensord's readings with gpsd's decodes in each capture's .chk",
     )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --compare: in place of each capture's lines, the readings that differ, "
+        "sensord's only and gpsd's only by field, each with the captures they come from",
+    )
     args = parser.parse_args()
+    if args.summary and not args.compare:
+        parser.error("--summary goes with --compare")
     names = args.captures or sorted(path.name for path in args.daemon.glob("*.log"))
     if not names:
         print(
@@ -802,7 +900,7 @@ def main() -> int:
         )
         return 2
     if args.compare:
-        compare_all(args.daemon, names)
+        compare_all(args.daemon, names, summary=args.summary)
         return 0
     rng = random.Random(96)
     total: Counter[str] = Counter()
