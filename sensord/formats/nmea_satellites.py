@@ -648,10 +648,10 @@ class SatelliteGroups:
         #: group's (see :meth:`_epoch_readings`).
         self._begun_unframed: frozenset[str] = frozenset()
         #: Talker of no constellation of its own (``GP``, ``GN``, Quectel's ``PQ``: see
-        #: :data:`_OWN_TALKERS`) -> the constellations its GSV sentences have listed
+        #: :data:`_OWN_TALKERS`) -> the constellations its whole GSV groups have listed
         #: satellites of (``GP``'s: GPS from its first), SBAS and None among them: what its
         #: groups carry on this receiver, which a loss of its sentences may cost
-        #: (:meth:`_may_give`).
+        #: (:meth:`_may_give`). At most :data:`_PENDING_GROUPS` talkers.
         self._carried: dict[str, set[str | None]] = {}
         #: The epoch under way of the constellations read over their epoch's groups (of a
         #: talker of several signal IDs, see :attr:`_begun`): constellation -> the value of
@@ -760,14 +760,6 @@ class SatelliteGroups:
             damaged = _damaged_angle(fields, ends)
             if damaged is not None:
                 raise ParseError("syntax", damaged)
-        if own is None:
-            carried = self._carried.get(talker)
-            if carried is None:
-                if len(self._carried) >= _PENDING_GROUPS:
-                    self._carried.clear()  # of damaged talkers, without checksum
-                gps = _TALKER_CONSTELLATION.get(talker)
-                carried = self._carried[talker] = set() if gps is None else {gps}
-            carried.update([c for c, _ in seen])
         pending = self._pending.pop(key, None)
         numbers: list[str] | None = None  # of a group read with the epoch's other groups
         taught: str | None = None  # the signal ID of the talker's groups before this one's
@@ -847,6 +839,8 @@ class SatelliteGroups:
                 mine = _listed(fields, ends)
                 listed[key] = mine | listed[key] if number_ > 1 and key in listed else mine
         elif group is not None:
+            if own is None:
+                self._carry(talker, group)
             own = own or _TALKER_CONSTELLATION.get(talker)
             if numbers is None and taught != _SEVERAL:
                 readings += self._readings(own, group, in_view)
@@ -1023,16 +1017,27 @@ class SatelliteGroups:
                     suspects.append(other)
         return tuple(suspects)
 
+    def _carry(self, talker: str, group: list[_Satellite]) -> None:
+        """A whole group of ``talker``, of no constellation of its own, listed the satellites
+        ``group``: see :attr:`_carried`."""
+        carried = self._carried.get(talker)
+        if carried is None:
+            if len(self._carried) >= _PENDING_GROUPS:
+                self._carried.clear()  # of damaged talkers, without checksum
+            gps = _TALKER_CONSTELLATION.get(talker)
+            carried = self._carried[talker] = set() if gps is None else {gps}
+        carried.update([c for c, _ in group])
+
     def _may_give(self, talker: str, constellation: str) -> bool:
         """Whether a group of ``talker`` ("": unknown) may list satellites of
         ``constellation``: a talker of its own constellation (:data:`_OWN_TALKERS`) lists
         that one's alone. A talker that names none, or ``GP`` (SBAS and QZSS ride on GPS's
         numbering, every constellation on a u-blox receiver whose main talker is ``GP``),
-        lists those its sentences have listed on this receiver (:attr:`_carried`): a Quectel
+        lists those its whole groups have listed on this receiver (:attr:`_carried`): a Quectel
         EG25-G's ``$PQGSV`` BeiDou alone, never GPS, whose satellites are its ``$GPGSV``'s
         (gpsd's capture test/daemon/quectel-eg25-g.log), a SkyTraq's ``$GPGSV`` GPS, SBAS and
-        QZSS (skytraq-dgps.log), never BeiDou, whose are its ``$BDGSV``'s. Before any
-        sentence of it has been read, it lists any but those whose own talker has begun
+        QZSS (skytraq-dgps.log), never BeiDou, whose are its ``$BDGSV``'s. Before a whole
+        group of it has been read, it lists any but those whose own talker has begun
         groups (their satellites are that talker's: a ZED-F9R's GLONASS ones under ``GL``,
         never under ``GP``)."""
         if not talker:
