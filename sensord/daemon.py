@@ -545,6 +545,25 @@ class Daemon(Service):
             and not wants_simulation(config)
         )
 
+    def _hand_over_whole(self, going: list[str], fresh: list[SensorRuntime]) -> None:
+        """Before the DSMR sensors named in ``going`` stop for a reload, what the kernel still
+        buffers of their ports is read, and a telegram that leaves whole at its ``!`` (its
+        quiet end not yet come) is read by the sensor of ``fresh`` that reads the same device
+        in the same format, else by the sensor's own channels
+        (``SensorRuntime.hand_over_whole``), as at a stop (``_summarise``)."""
+        successors = {_device_of(runtime.config): runtime for runtime in fresh}
+        deadline = time.monotonic() + DRAIN_LIMIT_S
+        for name in going:
+            before = self.reader.sensors[name]
+            if before.config.format != "dsmr":
+                continue
+            self._drain(before, deadline)
+            successor = successors.get(_device_of(before.config))
+            if successor is None:
+                before.end_whole()
+            else:
+                before.hand_over_whole(successor)
+
     def reload(self) -> bool:
         # the loop reads no port while the reload runs on it: answers that came meanwhile
         # are not late for that (``Reader.holding``)
@@ -626,6 +645,7 @@ class Daemon(Service):
             runtime.resize_capture(self._ring_bytes)
         if retime:
             self.metrics.sample_every = new.metrics.step_timing_sample_every
+        self._hand_over_whole(removed + changed, fresh)
         # what a scrape reads switches to the new sensors before the old ones stop: it shows a
         # changed sensor opening, as after the reload, never the stopped one it replaces
         going = set(removed + changed)

@@ -1824,13 +1824,33 @@ class SensorRuntime:
         if self._block_framer is not None and self.source is not None:
             self._quiet_end(self._block_framer, math.inf)
 
-    def _quiet_end(self, blocks: BlockFramer, now: float) -> None:
+    def hand_over_whole(self, successor: SensorRuntime) -> None:
+        """A reload restarts or removes this sensor, and ``successor`` is the sensor that
+        reads its port after it, not yet open: the DSMR telegram or IEC 62056-21 readout held
+        whole at its ``!`` (see ``end_whole``) is read by ``successor``'s channels when it
+        reads the same port in the same format, stamped when its last byte came, its frames
+        counted as ``successor``'s framer's; else by this sensor's, as at its port's close.
+        The meter sends the next telegram 1 s (DSMR 5) or 10 s later: a reload within the
+        quiet that ends this one would otherwise leave a gap of a telegram."""
+        config = successor.config
+        if (
+            successor._block_framer is None
+            or config.port != self.config.port
+            or config.format != self.config.format
+        ):
+            self.end_whole()
+        elif self._block_framer is not None and self.source is not None:
+            self._quiet_end(self._block_framer, math.inf, successor)
+
+    def _quiet_end(
+        self, blocks: BlockFramer, now: float, successor: SensorRuntime | None = None
+    ) -> None:
         """The telegram whose ``!`` came last, the line quiet since for the framer's
         ``quiet_s`` (``BlockFramer.quiet_end_at``) at the tick's time ``now`` (the loop's
         clock, which ``next_deadline`` was compared with: a tick it gives for the deadline
         ends the telegram, whatever the sensor's own clock reads): its readings are taken,
         stamped with the time its last byte came (``feed``'s last chunk), not the time the
-        quiet was seen."""
+        quiet was seen; by ``successor``'s channels when one is given (``hand_over_whole``)."""
         ends = blocks.quiet_end_at(self._byte_at)
         if ends is None or now < ends:
             return
@@ -1845,7 +1865,13 @@ class SensorRuntime:
                 self._blocks_rejected(blocks)
             if frames:
                 at = self._byte_at
-                self._take(frames, at, self._wall() - (self._clock() - at))
+                wall = self._wall() - (self._clock() - at)
+                if successor is None:
+                    self._take(frames, at, wall)
+                else:
+                    self.framer.frames -= len(frames)
+                    successor.framer.frames += len(frames)
+                    successor._take(frames, at, wall)
         finally:
             self._taking += 1
 

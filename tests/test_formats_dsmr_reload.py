@@ -1,0 +1,113 @@
+"""A reload that restarts or removes a DSMR sensor while a telegram is held whole at its ``!``.
+
+A DSMR 2.2 or 3 telegram whose CR LF after its ``!`` has not come is read once the line has
+been quiet for ``quiet_s`` (:mod:`test_formats_dsmr_quiet_end`). A reload (SIGHUP) within
+that quiet that restarts the sensor (a channel's field edited) or removes it stops the sensor
+and closes its port: the telegram is read before it stops, by the sensor that reads the same
+port in the same format after it (its channels, as edited), else by the sensor's own, as at
+its port's close (:mod:`test_formats_dsmr_close`).
+
+The daemon here is the real one built in this process (``daemon_in_process``), its reader's
+loop run on the test's thread, the sensor's port a real pty at 300 baud (a quiet of 0.89 s);
+``Daemon.apply`` is the reload's path after the file is read. The telegram is
+:data:`~test_formats_dsmr_bare_end.KAMSTRUP_162` (origin there: nielsbasjes/dsmr-tools'
+tests, a Kamstrup 162's DSMR 2.2 telegram), without its CR LF.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from harness.modbus import daemon_in_process, run_reader_until
+from harness.pty import PtyPair
+from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
+from test_formats_dsmr_quiet_end import KAMSTRUP, readings
+
+from sensord.config import parse_config
+from sensord.daemon import Daemon
+from sensord.formats.blocks import quiet_after_end_s
+
+BODY = KAMSTRUP.replace("stale_after_s", "serial = { baudrate = 300 }\nstale_after_s")
+#: the power channel reads the exported energy at tariff 1 after the edit (a restart)
+EDITED = BODY.replace('"power_kw", field = "1-0:1.7.0"', '"power_kw", field = "1-0:2.8.1"')
+
+
+def sensor_toml(name: str, port: str, body: str) -> str:
+    return f'[[sensors]]\nname = "{name}"\nport = "{port}"\nsimulate = "never"\n{body}'
+
+
+def held_whole(daemon: Daemon, pair: PtyPair) -> float:
+    """The sensor ``m`` of ``daemon`` open on ``pair``'s port, the Kamstrup's telegram
+    written without its CR LF and read by the loop, within its quiet; when it was written
+    (wall clock)."""
+    runtime = daemon.reader.sensors["m"]
+    run_reader_until(daemon.reader, lambda: runtime.source is not None, 5.0)
+    data = end_lost(KAMSTRUP_162)
+    written = time.time()
+    pair.write(data)
+    run_reader_until(daemon.reader, lambda: runtime.bytes_read == len(data), 3.0)
+    assert not readings(runtime)  # held for its quiet end
+    return written
+
+
+@pytest.mark.parametrize(
+    ("after", "name", "read"),
+    [
+        (EDITED, "m", {"imported_t1_kwh": 7041.882, "power_kw": 3125.397}),
+        (BODY, "renamed", {"imported_t1_kwh": 7041.882, "power_kw": 0.54}),
+    ],
+    ids=["field_edited", "renamed"],
+)
+def test_a_reload_that_restarts_a_dsmr_sensor_hands_its_whole_telegram_to_the_new_one(
+    pty_pair: PtyPair, after: str, name: str, read: dict[str, float]
+) -> None:
+    """A reload within the telegram's quiet that restarts the sensor (a channel's field
+    edited) or renames it, on the same port in format dsmr: the new sensor's channels read
+    the telegram (the edited field's value, 3125.397 of ``1-0:2.8.1``), stamped when its
+    last byte came, its frames counted as the new sensor's, no parse error; the new sensor
+    opens its port afresh. Fails when the old sensor's port closes with the telegram held
+    (the new sensor has no reading)."""
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
+    try:
+        written = held_whole(daemon, pty_pair)
+        old = daemon.reader.sensors["m"]
+        daemon.apply(parse_config(sensor_toml(name, pty_pair.path, after)))
+        reloaded = time.time()
+        assert reloaded - written < quiet_after_end_s(300)  # within the quiet
+        new = daemon.reader.sensors[name]
+        assert new is not old
+        assert old.state == "stopped"
+        got = readings(new)
+        assert {channel: r.value for channel, r in got.items()} == read
+        assert {written <= r.wall_s <= reloaded for r in got.values()} == {True}
+        assert not readings(old)
+        assert new.framer.frames == len(KAMSTRUP_162.splitlines()) - 3  # its header, "", '!'
+        assert sum(new.snapshot().parse_errors.values()) == 0
+        run_reader_until(daemon.reader, lambda: new.source is not None, 5.0)
+        assert readings(new) == got  # the reopen reads nothing more of it
+    finally:
+        daemon.reader.close()
+
+
+def test_a_reload_that_removes_a_dsmr_sensor_reads_its_whole_telegram_with_its_channels(
+    pty_pair: PtyPair,
+) -> None:
+    """A reload within the telegram's quiet that removes the sensor (another sensor, on
+    another port, is the file's): the sensor's own channels read the telegram before its
+    port closes, as at a close, stamped when it came. Fails when the removal drops it."""
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
+    try:
+        written = held_whole(daemon, pty_pair)
+        old = daemon.reader.sensors["m"]
+        daemon.apply(parse_config(f'[[sensors]]\nname = "other"\nport = "sim://other"\n{BODY}'))
+        assert "m" not in daemon.reader.sensors
+        got = readings(old)
+        assert {channel: r.value for channel, r in got.items()} == {
+            "imported_t1_kwh": 7041.882,
+            "power_kw": 0.54,
+        }
+        assert {written <= r.wall_s <= time.time() for r in got.values()} == {True}
+        assert sum(old.snapshot().parse_errors.values()) == 0
+    finally:
+        daemon.reader.close()
