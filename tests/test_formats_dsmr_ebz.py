@@ -189,13 +189,14 @@ def test_a_time_of_operation_written_with_its_unit_is_its_decimal_number(
     assert codec_for("dsmr").decoder(spec)(line) == [("uptime", value)]
 
 
-@pytest.mark.parametrize("value", [b"0011G589", b"", b"0011A5 89", b"0x11A589", b"1.5"])
+@pytest.mark.parametrize("value", [b"0011G589", b"0011A5 89", b"0x11A589", b"1.5"])
 def test_a_time_of_operation_that_is_no_hex_is_syntax_and_its_neighbours_are_read(
     value: bytes,
 ) -> None:
-    """A count of a byte that is no hex digit (``G``, damaged on the line), none, or a
-    number without a unit that is no hex digits: ``syntax``, logged with the code and the
-    value, and the other readings of the telegram kept."""
+    """A count of a byte that is no hex digit (``G``, damaged on the line), or a number
+    without a unit that is no hex digits: ``syntax``, logged with the code and the value, and
+    the other readings of the telegram kept (an empty value, none, is ``invalid``:
+    :mod:`test_formats_dsmr_empty`)."""
     telegram = RUN[0].replace(b"(0011A589)", b"(" + value + b")")
     rt = runtime(meter(*CHANNELS))
     with capture_logs() as logs:

@@ -997,8 +997,8 @@ def test_an_empty_power_failure_log_written_as_nothing_holds_no_reading() -> Non
 )
 def test_a_list_or_log_whose_value_is_empty_holds_no_reading(line: bytes) -> None:
     """A code of C group 98 (billing values) or 99 (a profile or log) with an empty value is
-    a list of no entry; another code's empty value (an empty text message) stays ``syntax``,
-    as ``test_formats_dsmr`` shows."""
+    a list of no entry (another code's empty value is a value the meter does not have,
+    ``invalid`` too: :mod:`test_formats_dsmr_empty`)."""
     field = line[: line.index(b"(")].decode()
     with pytest.raises(NotMeasuredError) as raised:
         decode(field, line)

@@ -167,8 +167,9 @@ def test_a_code_alone_reads_its_first_value_in_its_own_unit_and_text_with_an_amp
     reading, the first value's unit then read as ``Wh&2*kWh``: 1500.0), the UH50's ``9.6``
     its first, 0. A text message that holds ``&`` (``0-0:96.13.0``, a code no channel may
     read) is ignored as any line of a code no channel reads, and so is the UH50's
-    ``9.1(0&1&0&0017&CECV&...)``; an empty place (``9.4(098.5*C&)``) is ``syntax`` for its
-    channel, the first value kept. The ``Wh`` line and the text message are written for the
+    ``9.1(0&1&0&0017&CECV&...)``; an empty place (``9.4(098.5*C&)``) is ``invalid`` for its
+    channel (a value the meter does not have, as its ``9.2(&&)``), the first value kept. The
+    ``Wh`` line and the text message are written for the
     rule, no captured meter's; the ``9.6`` and ``9.1`` lines are the UH50's."""
     spec = FormatSpec(
         "dsmr", (("e", "1-0:1.8.1"), ("flow", "9.4"), ("back", "9.4&2"), ("n", "9.6"))
@@ -180,7 +181,7 @@ def test_a_code_alone_reads_its_first_value_in_its_own_unit_and_text_with_an_amp
     assert decode(b"9.1(0&1&0&0017&CECV&CECV&1&5.19&5.19&F&081008&040404&08&0&00&?:)") == []
     with pytest.raises(ParseError) as raised:
         decode(b"9.4(098.5*C&)")
-    assert (raised.value.reason, raised.value.kept) == ("syntax", [("flow", 98.5)])
+    assert (raised.value.reason, raised.value.kept) == ("invalid", [("flow", 98.5)])
 
 
 def test_the_simulator_writes_the_values_of_one_code_in_one_data_set_and_they_read_back() -> None:

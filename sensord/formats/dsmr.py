@@ -124,6 +124,11 @@ of the code reads the first, and a field of the code, ``&`` and a value's place 
 that one (``9.4&2``, 96.1; ``9.4&1`` is ``9.4``). A value that is no number, or a place the
 value does not hold, is ``syntax`` for its channels, the other values of the data set read.
 
+A value written empty, ``()``, of any code a channel reads (the UH50's tariff registers it does
+not keep, ``6.8.1()6.8.2()``, its ``9.18()``), or an empty place among those ``&`` separates
+(its ``9.2(&&)``), is a value the meter does not have, no damage: its channels are left without
+a current value, ``invalid``, as a log of no entry is, and the data set's other values read.
+
 The encoder (the simulator) writes a line per code as its first field writes it, ``code(value)``
 (the values of the fields that name places of one code's value in one data set, ``&`` between
 them, 0 for a place no field names)
@@ -203,6 +208,12 @@ _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _UNIT_ALONE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 #: Units some meters write in place of DSMR's, a thousandth of them.
 _THOUSANDS = frozenset({"Wh", "W", "varh", "var", "VAh", "VA"})
+#: Why a value written empty, ``()`` (or a place of a value that ``&`` separates, a UH50's
+#: ``9.2(&&)``), holds no reading: the meter has no value of that code to write (a UH50's
+#: tariff registers it does not keep, ``6.8.1()``, and its ``9.18()``, beside the sound
+#: data sets of their lines in a readout whose block check holds): no number was damaged, and
+#: the channel is left without a current value (``invalid``), the telegram's others read.
+_EMPTY = "its value is empty: the meter has none to write"
 #: A code of a list or a log (its C group 98, billing values, or 99, a profile or log; L or P
 #: in a short code): an empty value is a list of no entry.
 _LIST_CODE = re.compile(r"(?:\d{1,3}-\d{1,3}:9[89]|[LP])\.")
@@ -524,16 +535,22 @@ def _parts_read(
     (``098.5*C&096.1*C``, each with its own unit): those of the channels of each place in
     ``parts`` (1 for the first value), each value read by ``convert``. A place the value does
     not hold, or a value that is no number, is ``syntax`` for its channels, the others'
-    readings kept."""
+    readings kept; an empty place (``9.2(&&)``) is ``invalid`` for its channels (unavailable
+    with a ``syntax`` too)."""
     values = value.split("&")
     readings: list[tuple[str, float]] = []
-    problem = ""
+    problem = empty = ""
+    unavailable: list[str] = []
     for place, channels in parts:
         if place > len(values):
             problem = problem or (
                 f"{code}: {value[:40]!r} holds {len(values)} value"
                 f"{'s' if len(values) > 1 else ''} ('&' between them), no value {place}"
             )
+            continue
+        if not values[place - 1]:  # a value the meter does not have (a UH50's 9.2(&&))
+            empty = empty or f"{code}: no reading of value {place} of {value[:40]!r} ({_EMPTY})"
+            unavailable += channels
             continue
         try:
             number = convert(code, values[place - 1])
@@ -542,7 +559,9 @@ def _parts_read(
             continue
         readings += [(channel, number) for channel in channels]
     if problem:
-        raise ParseError("syntax", problem, readings)
+        raise ParseError("syntax", problem, readings, unavailable)
+    if empty:
+        raise NotMeasuredError("invalid", empty, readings, unavailable)
     return readings
 
 
@@ -612,12 +631,10 @@ def decoder(spec: FormatSpec) -> Decoder:
         channels = wanted.get(code)
         if channels is None:
             return []
-        if groups == "()" and _LIST_CODE.match(code):  # an Iskra AM550's log of no entry
+        if groups == "()":  # a log of no entry, or a value the meter does not have
+            why = "its log holds no entry" if _LIST_CODE.match(code) else _EMPTY
             raise NotMeasuredError(
-                "invalid",
-                f"{code}: no reading (its log holds no entry)",
-                (),
-                _channels_of(code, channels),
+                "invalid", f"{code}: no reading ({why})", (), _channels_of(code, channels)
             )
         if groups.index(")") != len(groups) - 1:  # several values: its latest entry's
             latest, none = _latest_entry(groups)
@@ -625,6 +642,10 @@ def decoder(spec: FormatSpec) -> Decoder:
                 why = none or "its log holds no entry"
                 raise NotMeasuredError(
                     "invalid", f"{code}: no reading ({why})", (), _channels_of(code, channels)
+                )
+            if not latest:
+                raise NotMeasuredError(
+                    "invalid", f"{code}: no reading ({_EMPTY})", (), _channels_of(code, channels)
                 )
             last = latest
         if "&" in last or (parts and code in parts):  # values that '&' separates
@@ -646,6 +667,10 @@ def decoder(spec: FormatSpec) -> Decoder:
         if code not in hex_codes:
             return read_numbers(code, groups, whole)
         last = groups[groups.rindex("(") + 1 : -1]
+        if not last:
+            raise NotMeasuredError(
+                "invalid", f"{code}: no reading ({_EMPTY})", (), _channels_of(code, wanted[code])
+            )
         operating = code in operating_times
         if "&" in last or (parts and code in parts):  # values that '&' separates
             return _parts_read(
