@@ -6,7 +6,9 @@ writes its tariff registers it does not keep empty (``6.8.1()6.8.2()...``, ``6.2
 its ``9.18()`` and ``9.19()`` too, and a value of three places all empty, ``9.2(&&)``: no
 damage (the readout's block check holds), no number to read. A channel of such a code is
 left without a current value, ``invalid`` (as a power failure log of no entry is, an Iskra
-AM550's ``1-0:99.97.0()``), never ``syntax``; the readout's other data sets read.
+AM550's ``1-0:99.97.0()``), never ``syntax``; the readout's other data sets read. A value
+of blanks is one too: a Pafal 20EC3gr writes ``C.2.1(000000000000)`` and a group of 48 spaces
+(:data:`~test_formats_dsmr_pafal.PAFAL`, origin there: a public cron script's docstring).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from test_formats_blocks import counts, latest, runtime
 from test_formats_dsmr import meter
 from test_formats_dsmr_data_sets import UH50, UH50_CHANNELS, UH50_VALUES
+from test_formats_dsmr_pafal import PAFAL
 
 from sensord.errors import NotMeasuredError, ParseError
 from sensord.formats import codec_for
@@ -50,8 +53,10 @@ def test_the_uh50_s_empty_values_leave_their_channels_invalid_and_the_others_rea
         (b"1-0:96.5.5*255()", ("status",)),  # a status word, read as hex digits
         (b"0-1:24.2.1(101209110000W)()", ("gas",)),  # a reading after its time
         (b"9.2(&&)", ("first", "third")),
+        (b"9.2(  &\t& )", ("first", "third")),  # places of blanks
+        (b"1-0:32.32.0(   )", ("sags",)),
     ],
-    ids=["count", "status_word", "after_its_time", "places"],
+    ids=["count", "status_word", "after_its_time", "places", "blank_places", "blank"],
 )
 def test_an_empty_value_of_any_code_is_invalid_for_its_channels(
     line: bytes, unavailable: tuple[str, ...]
@@ -93,3 +98,12 @@ def test_an_empty_place_beside_a_value_keeps_the_value_and_a_damaged_one_stays_s
         decode(b"9.4(09x.5*C&)")
     assert (damaged.value.reason, damaged.value.kept) == ("syntax", [])
     assert damaged.value.unavailable == ("back",)
+
+
+def test_the_pafal_s_blank_value_leaves_its_channel_invalid_and_the_energies_read() -> None:
+    """The Pafal's readout, a channel on ``C.2.1`` (its last group, 48 spaces) beside its
+    energies: ``invalid``, the energies read. Fails before: ``{'syntax': 1}``."""
+    rt = runtime(meter(("imported_kwh", "1.8.0*0"), ("exported_kwh", "2.8.0*0"), ("c21", "C.2.1")))
+    rt.feed(PAFAL)
+    assert latest(rt) == {"imported_kwh": 19446.38, "exported_kwh": 23813.75}
+    assert counts(rt)["errors"] == {"invalid": 1}

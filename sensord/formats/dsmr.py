@@ -127,7 +127,9 @@ value does not hold, is ``syntax`` for its channels, the other values of the dat
 A value written empty, ``()``, of any code a channel reads (the UH50's tariff registers it does
 not keep, ``6.8.1()6.8.2()``, its ``9.18()``), or an empty place among those ``&`` separates
 (its ``9.2(&&)``), is a value the meter does not have, no damage: its channels are left without
-a current value, ``invalid``, as a log of no entry is, and the data set's other values read.
+a current value, ``invalid``, as a log of no entry is, and the data set's other values read. So
+is a value of blanks (a Pafal 20EC3gr's ``C.2.1(000000000000)`` and 48 spaces): a field it pads
+with nothing in it.
 
 The encoder (the simulator) writes a line per code as its first field writes it, ``code(value)``
 (the values of the fields that name places of one code's value in one data set, ``&`` between
@@ -548,14 +550,14 @@ def _parts_read(
                 f"{'s' if len(values) > 1 else ''} ('&' between them), no value {place}"
             )
             continue
-        if not values[place - 1]:  # a value the meter does not have (a UH50's 9.2(&&))
-            empty = empty or f"{code}: no reading of value {place} of {value[:40]!r} ({_EMPTY})"
-            unavailable += channels
-            continue
         try:
             number = convert(code, values[place - 1])
         except ParseError as exc:
-            problem = problem or f"{exc.detail} (value {place} of {value[:40]!r})"
+            if values[place - 1].strip():
+                problem = problem or f"{exc.detail} (value {place} of {value[:40]!r})"
+            else:  # a value the meter does not have (a UH50's 9.2(&&))
+                empty = empty or f"{code}: no reading of value {place} of {value[:40]!r} ({_EMPTY})"
+                unavailable += channels
             continue
         readings += [(channel, number) for channel in channels]
     if problem:
@@ -563,6 +565,12 @@ def _parts_read(
     if empty:
         raise NotMeasuredError("invalid", empty, readings, unavailable)
     return readings
+
+
+def _written_none(code: str, channels: tuple[str, ...]) -> NotMeasuredError:
+    """What a value of ``code`` written empty or blank raises (``()``, a Pafal's ``(`` and 48
+    spaces ``)``: a value the meter does not have): ``invalid`` for ``channels``."""
+    return NotMeasuredError("invalid", f"{code}: no reading ({_EMPTY})", (), channels)
 
 
 def decoder(spec: FormatSpec) -> Decoder:
@@ -631,10 +639,12 @@ def decoder(spec: FormatSpec) -> Decoder:
         channels = wanted.get(code)
         if channels is None:
             return []
-        if groups == "()":  # a log of no entry, or a value the meter does not have
-            why = "its log holds no entry" if _LIST_CODE.match(code) else _EMPTY
+        if groups == "()" and _LIST_CODE.match(code):  # an Iskra AM550's log of no entry
             raise NotMeasuredError(
-                "invalid", f"{code}: no reading ({why})", (), _channels_of(code, channels)
+                "invalid",
+                f"{code}: no reading (its log holds no entry)",
+                (),
+                _channels_of(code, channels),
             )
         if groups.index(")") != len(groups) - 1:  # several values: its latest entry's
             latest, none = _latest_entry(groups)
@@ -643,14 +653,15 @@ def decoder(spec: FormatSpec) -> Decoder:
                 raise NotMeasuredError(
                     "invalid", f"{code}: no reading ({why})", (), _channels_of(code, channels)
                 )
-            if not latest:
-                raise NotMeasuredError(
-                    "invalid", f"{code}: no reading ({_EMPTY})", (), _channels_of(code, channels)
-                )
             last = latest
         if "&" in last or (parts and code in parts):  # values that '&' separates
             return _parts_read(code, last, parts.get(code) or ((1, channels),), _number)
-        value = _number(code, last)
+        try:
+            value = _number(code, last)
+        except ParseError:
+            if last.strip():
+                raise
+            raise _written_none(code, _channels_of(code, channels)) from None
         return [(channel, value) for channel in channels]
 
     def _channels_of(code: str, channels: tuple[str, ...]) -> tuple[str, ...]:
@@ -667,10 +678,6 @@ def decoder(spec: FormatSpec) -> Decoder:
         if code not in hex_codes:
             return read_numbers(code, groups, whole)
         last = groups[groups.rindex("(") + 1 : -1]
-        if not last:
-            raise NotMeasuredError(
-                "invalid", f"{code}: no reading ({_EMPTY})", (), _channels_of(code, wanted[code])
-            )
         operating = code in operating_times
         if "&" in last or (parts and code in parts):  # values that '&' separates
             return _parts_read(
@@ -679,7 +686,12 @@ def decoder(spec: FormatSpec) -> Decoder:
                 parts.get(code) or ((1, wanted[code]),),
                 lambda code, value: _hex_number(code, value, operating),
             )
-        value = _hex_number(code, last, operating)
+        try:
+            value = _hex_number(code, last, operating)
+        except ParseError:
+            if last.strip():
+                raise
+            raise _written_none(code, _channels_of(code, wanted[code])) from None
         return [(channel, value) for channel in wanted[code]]
 
     # a sensor that reads no code in hex reads its lines without asking whether each is one
