@@ -111,3 +111,35 @@ def test_a_reload_that_removes_a_dsmr_sensor_reads_its_whole_telegram_with_its_c
         assert sum(old.snapshot().parse_errors.values()) == 0
     finally:
         daemon.reader.close()
+
+
+def test_a_telegram_the_loop_has_not_read_when_the_reload_comes_is_read_and_handed_over(
+    pty_pair: PtyPair,
+) -> None:
+    """The telegram written while the loop is not reading (a reload runs on the loop's
+    thread, between two of its passes): the reload reads what the kernel still buffers of
+    the port before the sensor stops, and hands the telegram to the sensor that replaces it,
+    which reads nothing more of it once its port is open. Fails when the port is closed with
+    the bytes unread (the new sensor has no reading)."""
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
+    try:
+        old = daemon.reader.sensors["m"]
+        run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
+        data = end_lost(KAMSTRUP_162)
+        pty_pair.write(data)
+        time.sleep(0.1)  # in the pty's buffer, the loop not run since
+        assert old.bytes_read == 0
+        daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED)))
+        new = daemon.reader.sensors["m"]
+        assert old.bytes_read == len(data)
+        assert {ch: r.value for ch, r in readings(new).items()} == {
+            "imported_t1_kwh": 7041.882,
+            "power_kw": 3125.397,
+        }
+        run_reader_until(daemon.reader, lambda: new.source is not None, 5.0)
+        quiet_until = time.monotonic() + 0.5
+        run_reader_until(daemon.reader, lambda: time.monotonic() > quiet_until, 2.0)
+        assert new.bytes_read == 0
+        assert readings(new)["power_kw"].value == 3125.397
+    finally:
+        daemon.reader.close()
