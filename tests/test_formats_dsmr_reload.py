@@ -7,7 +7,8 @@ and closes its port: the telegram is read before it stops, by the sensor that re
 port in the same format after it (its channels, as edited), else by the sensor's own, as at
 its port's close (:mod:`test_formats_dsmr_close`).
 
-The daemon here is the real one built in this process (``daemon_in_process``), its reader's
+The real daemon as a subprocess, SIGHUP within the telegram's quiet, shows it end to end. The
+daemon here is otherwise the real one built in this process (``daemon_in_process``), its reader's
 loop run on the test's thread, the sensor's port a real pty at 300 baud (a quiet of 0.89 s);
 ``Daemon.apply`` is the reload's path after the file is read. The telegram is
 :data:`~test_formats_dsmr_bare_end.KAMSTRUP_162` (origin there: nielsbasjes/dsmr-tools'
@@ -19,6 +20,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from harness.common import wait_for
+from harness.config import write_atomically
+from harness.daemon import StartDaemon
 from harness.modbus import daemon_in_process, run_reader_until
 from harness.pty import PtyPair
 from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
@@ -143,3 +147,33 @@ def test_a_telegram_the_loop_has_not_read_when_the_reload_comes_is_read_and_hand
         assert readings(new)["power_kw"].value == 3125.397
     finally:
         daemon.reader.close()
+
+
+def test_the_real_daemon_s_sighup_within_the_quiet_hands_the_telegram_to_the_edited_sensor(
+    pty_pair: PtyPair, start_daemon: StartDaemon
+) -> None:
+    """The real daemon on a pty at 300 baud: the Kamstrup's telegram without its CR LF, then
+    a channel's field edited and SIGHUP as soon as ``/status`` shows the bytes read, within
+    the quiet. ``/metrics`` shows the restarted sensor's channels with the telegram's values
+    (the edited field's 3125.397), no parse error. Fails when the reload drops the telegram
+    (no reading of the sensor within 3 s)."""
+    daemon = start_daemon(config=sensor_toml("m", pty_pair.path, BODY))
+    daemon.wait_http()
+    wait_for(lambda: daemon.status()["sensors"]["m"]["state"] != "opening", 5, "port open")
+    data = end_lost(KAMSTRUP_162)
+    written = time.monotonic()
+    pty_pair.write(data)
+    wait_for(lambda: daemon.status()["sensors"]["m"]["bytes_read"] == len(data), 3, "bytes read")
+    assert daemon.config_path is not None
+    write_atomically(daemon.config_path, sensor_toml("m", pty_pair.path, EDITED))
+    signalled = time.monotonic()
+    status = daemon.reload_by_signal()
+    assert signalled - written < quiet_after_end_s(300)  # the reload came within the quiet
+    assert status["config_last_reload_sensors"]["restarted"] == ["m"]
+
+    def value(channel: str) -> float:
+        return daemon.scrape().get("sensord_reading_value", -1.0, sensor="m", channel=channel)
+
+    wait_for(lambda: value("power_kw") != -1.0, 3, "the telegram's readings")
+    assert (value("imported_t1_kwh"), value("power_kw")) == (7041.882, 3125.397)
+    assert sum(daemon.status()["sensors"]["m"]["parse_errors"].values()) == 0
