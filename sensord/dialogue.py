@@ -453,6 +453,11 @@ class DialoguePort(Protocol):
         first as the first bytes after the open (``FirstBytes``) while those are to come."""
         ...
 
+    def ends_frame(self, data: bytes) -> bool:
+        """Whether the bytes the framer holds followed by ``data`` are one whole data frame
+        (start bytes, length, end bytes and checksum), which ``data`` framed now completes."""
+        ...
+
     def count_stale_from(self, at: float) -> None:
         """The sensor's staleness counts from ``at`` until a frame comes."""
         ...
@@ -763,7 +768,32 @@ class Dialogue:
         held = watch.forget_late()
         self._watch(self._acks)
         if held:
-            self._port.frame_held(held, self._held_at)
+            self._hand_on(held, watch.before, self._held_at)
+
+    def _hand_on(self, data: bytes, before: int, at: float) -> None:
+        """Frame ``data``, bytes the watch for replies held back that came at ``at`` and are no
+        reply, its first ``before`` dropped as the framer's pending bytes were when a poll
+        request went out after them (no answer begins before its request)."""
+        port = self._port
+        if before:
+            port.frame_held(data[:before], at)
+            port.framer.drop_pending()
+            data = data[before:]
+        if data:
+            port.frame_held(data, at)
+
+    def frame_end(self, now: float) -> None:
+        """The sensor framed a chunk while replies are watched (``take_replies``): the bytes
+        the watch holds back as a reply's first that end a data frame whole with the bytes the
+        framer holds (a PMS checksum ending ``42``, an MH-Z19 checksum ``FF``) are framed now,
+        with the chunk's time ``now``, not when the next chunk or the watch's end decides
+        them; a reply's first bytes end no frame, and those that end none stay held."""
+        watch = self._replies
+        if watch is None:
+            return
+        held = watch.held
+        if held and self._port.ends_frame(held):
+            self._port.frame_held(watch.take_held(), now)
 
     # -- the sensor's calls ----------------------------------------------------------------------
     def opened(self, now: float, *, same_device: bool) -> None:
@@ -980,7 +1010,7 @@ class Dialogue:
         earlier = watch.earlier
         reply_at = watch.reply_at
         if earlier:  # bytes held back with an earlier chunk, no reply: framed at their time
-            self._port.frame_held(rest[:earlier], held_at)
+            self._hand_on(rest[:earlier], watch.before, held_at)
             rest = rest[earlier:]
             if reply_at is not None:
                 reply_at -= earlier
@@ -1447,14 +1477,6 @@ class Dialogue:
         port = self._port
         source = port.source
         assert source is not None
-        replies = self._replies
-        if replies is not None and self._acks is None:
-            # late replies watched: the bytes held back as a reply's first may be a frame's
-            # last (a PMS checksum byte 42), which the request's drop would cut short; those
-            # that hold a reply's whole start bytes stay held for its rest
-            kept = replies.release()
-            if kept:
-                port.frame_held(kept, self._held_at)
         unasked = self._unasked
         if unasked is not None:  # no frame came before it: the device took the command
             unasked.stream_watch = None
@@ -1531,6 +1553,13 @@ class Dialogue:
             got = frames - self._frames_at_request
             if got <= 1:  # replies only: nothing of its own
                 framer.drop_pending()
+                replies = self._replies
+                if replies is not None:
+                    # late replies watched: the bytes held back as one's first stay held
+                    # for its rest (an adapter cuts a reply anywhere), and are dropped as
+                    # the framer's were when no reply follows (``AckWatch.polled``); a frame
+                    # they end whole was framed as they came (``frame_end``)
+                    replies.polled()
             self._frames_at_request = frames
             heard = port.bytes_read != self._bytes_at_request
             self._bytes_at_request = port.bytes_read

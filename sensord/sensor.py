@@ -1254,8 +1254,9 @@ class SensorRuntime:
             if quiet > self._quiet_s:
                 self._quiet_s = quiet
             self._byte_at = now
-            if self.take_replies is not None:  # a set-up reply is awaited, or a late one
-                rest = self.take_replies(chunk)
+            replies = self.take_replies
+            if replies is not None:  # a set-up reply is awaited, or a late one
+                rest = replies(chunk)
                 dialogue = self.dialogue
                 at = None if dialogue is None else dialogue.reply_at
                 if at is not None:
@@ -1276,8 +1277,15 @@ class SensorRuntime:
                 self._frames_after_open = False
                 self._first.frame(now, self._port_opened_at)
             self.process(chunk, now)
+            if replies is not None and self.dialogue is not None:
+                self.dialogue.frame_end(now)
         finally:
             self._taking += 1
+
+    def ends_frame(self, data: bytes) -> bool:
+        """See :meth:`sensord.dialogue.DialoguePort.ends_frame` (binary frames only)."""
+        binary = self._frame_framer
+        return binary is not None and binary.ends_frame(data)
 
     def frame_held(self, data: bytes, at: float) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.frame_held`: ``data`` framed as ``feed``

@@ -17,6 +17,7 @@ Device behaviour and bytes:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from harness.pty import PtyPair
@@ -54,8 +55,8 @@ def sds011_frame(pm2_5: int, pm10: int, device_id: bytes = b"\x6f\x98") -> bytes
     return b"\xaa\xc0" + body + bytes([sum(body) & 0xFF]) + b"\xab"
 
 
-@pytest.fixture
-def asleep() -> Iterator[tuple[PtyPair, Clock, SensorRuntime, DeviceEnd, float]]:
+@contextmanager
+def woken_sds011() -> Iterator[tuple[PtyPair, Clock, SensorRuntime, DeviceEnd, float]]:
     """An SDS011 left asleep whose set-up ``query_mode, working_period=5, work`` ran up to the
     write of ``work`` (once, the device answering nothing): the pty, the clock, the sensor, the
     device end, and when ``work`` was written. The device took it, and has not answered yet."""
@@ -84,6 +85,13 @@ def asleep() -> Iterator[tuple[PtyPair, Clock, SensorRuntime, DeviceEnd, float]]
             yield pair, clock, rt, device_end, clock.now
         finally:
             rt.stop()
+
+
+@pytest.fixture
+def asleep() -> Iterator[tuple[PtyPair, Clock, SensorRuntime, DeviceEnd, float]]:
+    """:func:`woken_sds011`, as a fixture."""
+    with woken_sds011() as woken:
+        yield woken
 
 
 @pytest.mark.parametrize("first_bytes", [10, 4], ids=["whole", "in two pieces"])
@@ -433,7 +441,7 @@ def test_the_bytes_a_watch_hands_on_are_told_apart_by_the_chunk_they_came_with(
         if held:
             assert watch.held_anew == (b - held >= a)
     assert taken == 16
-    assert out + len(watch.release()) == len(kept)
+    assert out + len(watch.held) == len(kept)
 
 
 def test_a_late_reply_cut_by_the_first_poll_is_taken_out_whole(
@@ -464,3 +472,90 @@ def test_a_late_reply_cut_by_the_first_poll_is_taken_out_whole(
     assert rt.dialogue is not None
     assert rt.dialogue.acknowledged == {"work"}
     assert "work" not in rt.dialogue.unanswered
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cut=st.integers(0, len(WORK_REPLY)),
+    answers=st.lists(st.integers(0, 10), min_size=1, max_size=3),
+    first_at=st.sampled_from([0.02, 0.05, 0.099]),
+)
+def test_a_late_reply_cut_anywhere_around_the_first_poll_is_taken_out(
+    cut: int, answers: list[int], first_at: float
+) -> None:
+    """The woken SDS011's late reply to ``work`` (arendst/Tasmota issue #9747's bytes) comes
+    in two pieces, the first ``cut`` bytes before the first poll goes out (``first_at``
+    seconds after the wait ended), the rest 6 ms after it (an FTDI adapter's latency timer
+    cuts a reply anywhere); each poll's answer comes cut in two as well. Wherever the cuts
+    fall, the reply is taken out and acknowledges ``work``, every answer is read, and no
+    byte is skipped: bytes held as a reply's first when the poll goes out are neither
+    handed to the framer as a frame's end nor dropped with its pending bytes."""
+    with woken_sds011() as (pair, clock, rt, device_end, work_at):
+        clock.now = work_at + ACK_TIMEOUT_S
+        device_end.tick(clock.now)
+        clock.now += first_at
+        if cut:
+            pair.write(WORK_REPLY[:cut])
+            read_all(rt, cut)
+        query = command_bytes("sds011", "query")
+        for k, at in enumerate(answers):
+            due = rt.next_deadline()
+            assert due is not None
+            while device_end.tick(max(clock.now, due)) != query:
+                clock.now = max(clock.now, due)
+                due = rt.next_deadline()
+                assert due is not None
+            clock.now = max(clock.now, due) + 0.006
+            if not k and cut < len(WORK_REPLY):
+                pair.write(WORK_REPLY[cut:])
+                read_all(rt, len(WORK_REPLY) - cut)
+            frame = sds011_frame(100 + k, 200 + k)
+            for piece in (frame[:at], frame[at:]):
+                if piece:
+                    pair.write(piece)
+                    read_all(rt, len(piece))
+                    clock.now += 0.016
+        assert rt.framer.skipped_bytes == 0
+        assert rt.framer.frames == len(answers)
+        assert reading_count(rt) == 2 * len(answers)
+        assert rt.dialogue is not None
+        assert rt.dialogue.acknowledged == {"work"}
+
+
+def test_a_frame_whose_last_byte_begins_a_reply_is_read_as_it_comes() -> None:
+    """A frame whose checksum's last byte is a watched reply's first (PyPMS's recorded frame
+    made to end in ``42`` while ``passive_mode``'s reply ``42 4D 00 04 E1 ...`` is awaited;
+    the MH-Z19 answer ending ``FF`` while ``abc_off``'s late reply ``FF 79 ...`` is watched)
+    is whole and valid as its last byte comes: it gives its readings with that chunk, not
+    when the next chunk or the watch's end hands the byte on."""
+    clock = Clock()
+    with PtyPair() as pair:
+        table = {"port": pair.path, "preset": "pms5003", "simulate": "never", "warmup_s": 0}
+        rt = SensorRuntime(sensor_config({**table, "setup": ["active_mode"]}), clock=clock)
+        assert rt.try_open()
+        device_end = DeviceEnd(rt, pair)
+        due = rt.next_deadline()
+        assert due is not None
+        clock.now = due
+        assert device_end.tick(clock.now) == command_bytes("pms5003", "active_mode")
+        clock.now += 0.2
+        pair.write(PMS_FRAME_ENDING_42)
+        read_all(rt, len(PMS_FRAME_ENDING_42))
+        assert rt.framer.frames == 1
+        assert reading_count(rt) > 0
+        rt.stop()
+    readings: list[int] = []
+
+    def watched(rt: SensorRuntime) -> None:
+        feed = rt.feed
+
+        def counted(chunk: bytes) -> None:
+            feed(chunk)
+            if chunk.endswith(MHZ19_ANSWER_ENDING_FF[-1:]):
+                readings.append(rt.framer.frames)
+
+        rt.feed = counted  # type: ignore[method-assign]
+
+    reading, _ = mhz19_answer_in_late_second(watched)
+    assert reading.value == 567.0
+    assert readings == [1]

@@ -30,12 +30,17 @@ the wait without ending the watch: the commands whose reply has not come are wat
 late (``late``), their replies taken out of the chunks as before and told apart
 (``late_found``, with the :class:`Ack` each matched: a setting's query and its command share
 the command's name), and the bytes held back for one stay held; ``expect`` adds the command
-written next to the same watch, whose bytes follow those; ``forget_late`` ends the late watch;
-``release`` hands on the bytes held back at once, unless they begin a reply whole. A data
-frame's last bytes may be held so (a PMS frame whose checksum ends in ``42``, an MH-Z19
-answer whose checksum is ``FF``): ``earlier`` tells how many of the bytes ``feed`` returns
-were held back before its chunk, and ``held_anew`` whether those it holds now begin in its
-chunk, so that the frames they end are read with the time they came.
+written next to the same watch, whose bytes follow those; ``forget_late`` ends the late watch.
+A data frame's last bytes may be held so (a PMS frame whose checksum ends in ``42``, an
+MH-Z19 answer whose checksum is ``FF``): ``held`` shows them, and ``take_held`` hands them on
+at once when they end a frame whole (the sensor's framer tells). Bytes that end no frame stay
+held whatever is written meanwhile: a late reply cut anywhere by an adapter's latency timer,
+its first byte before a poll request and the rest after it, is found whole. ``polled`` marks
+the bytes held when a poll request went out and the sensor dropped its framer's pending
+bytes: when no reply follows, they are dropped too (``before``, the first of them). ``earlier``
+tells how many of the bytes ``feed`` returns were held back before its chunk, and
+``held_anew`` whether those it holds now begin in its chunk, so that the frames they end are
+read with the time they came.
 """
 
 from __future__ import annotations
@@ -84,6 +89,8 @@ class AckWatch:
     __slots__ = (
         "_checks",
         "_held",
+        "_polled",
+        "before",
         "earlier",
         "held_anew",
         "late",
@@ -115,6 +122,29 @@ class AckWatch:
         #: now begin in its chunk (False: with bytes held back before it)
         self.earlier = 0
         self.held_anew = True
+        #: how many of the first bytes held back came before a poll request (``polled``), and
+        #: how many of the first bytes the last ``feed`` returned did (to be dropped)
+        self._polled = 0
+        self.before = 0
+
+    @property
+    def held(self) -> bytes:
+        """The bytes held back as a reply's first."""
+        return self._held
+
+    def take_held(self) -> bytes:
+        """The bytes held back, handed on now: they end a data frame whole (a PMS checksum
+        ending ``42``), which no reply's first bytes do."""
+        held, self._held = self._held, b""
+        self._polled = 0
+        return held
+
+    def polled(self) -> None:
+        """A poll request went out, and the bytes the framer held were dropped: the bytes held
+        back came before it and begin no answer to it. They stay held (the first of a late
+        reply cut by the request's write); when no reply follows, ``feed`` tells them apart
+        (``before``) for the framer to drop as it dropped its own."""
+        self._polled = len(self._held)
 
     def expect(self, command: str, acks: Ack | Sequence[Ack]) -> None:
         """Watch for the reply of ``command``, written after those watched already."""
@@ -132,38 +162,27 @@ class AckWatch:
         self.pending = []
         return missing
 
-    def release(self) -> bytes:
-        """The bytes held back, handed on now rather than with the next chunk (a poll request
-        goes out: a frame whose last bytes they are is completed by them, not dropped as one
-        cut short); none when they hold a watched reply's whole start bytes, which no data
-        frame ends with: the rest of that reply is still to come (cut by an adapter's latency
-        timer), and they stay held."""
-        held = self._held
-        for _, acks in self.late + self.pending:
-            for ack in acks:
-                if held.startswith(ack.layout.start):
-                    return b""
-        self._held = b""
-        return held
-
     def forget_late(self) -> bytes:
         """Stop watching for late replies: the bytes held back when no reply is pending any
-        more (to be framed; empty otherwise, the next ``feed`` tells what they are)."""
+        more (to be framed, the first ``before`` of them dropped as bytes before a poll
+        request; empty otherwise, the next ``feed`` tells what they are)."""
         self.late = []
         if self.pending:
             return b""
-        held, self._held = self._held, b""
-        return held
+        self.before = self._polled
+        return self.take_held()
 
     def feed(self, chunk: bytes) -> tuple[bytes, list[tuple[str, bool]]]:
         """The bytes of ``chunk`` that are no reply (for the framer), and ``(command, ok)`` for
         every reply found, ``ok`` False for a wrong acknowledgement."""
         old = len(self._held)
+        polled = self._polled
         data = self._held + chunk
         self._held = b""
+        self._polled = 0
         self.reply_at = None
         self.late_found = []
-        self.earlier = 0
+        self.earlier = self.before = 0
         self.held_anew = True
         out = bytearray()
         found: list[tuple[str, bool]] = []
@@ -188,16 +207,20 @@ class AckWatch:
                 out += data[pos:at]
                 self._held = data[at:]
                 self.earlier += max(0, min(at, old) - pos)
+                self.before += max(0, min(at, polled) - pos)
+                self._polled = max(0, polled - at)
                 self.held_anew = at >= old
                 return bytes(out), found
             candidate = data[at : at + ack.length]
             if not self._checks[ack](candidate):  # not a reply: its bytes go on to the framer
                 out += data[pos : at + 1]
                 self.earlier += max(0, min(at + 1, old) - pos)
+                self.before += max(0, min(at + 1, polled) - pos)
                 pos = at + 1
                 continue
             out += data[pos:at]
             self.earlier += max(0, min(at, old) - pos)
+            self.before += max(0, min(at, polled) - pos)
             if self.reply_at is None:
                 self.reply_at = len(out)
             pos = at + ack.length
@@ -212,6 +235,8 @@ class AckWatch:
         out += rest[: len(rest) - keep]
         self._held = rest[len(rest) - keep :]
         self.earlier += max(0, min(len(data) - keep, old) - pos)
+        self.before += max(0, min(len(data) - keep, polled) - pos)
+        self._polled = max(0, polled - (len(data) - keep))
         self.held_anew = len(data) - keep >= old
         return bytes(out), found
 

@@ -460,6 +460,20 @@ class FrameFramer:
         self._escaped = False
         self._after = False
 
+    def ends_frame(self, tail: bytes) -> bool:
+        """Whether the pending bytes followed by ``tail`` are one whole frame (its start bytes,
+        its length, end bytes and checksum), the frame ``feed(tail)`` returns; False for byte
+        stuffing and for pending bytes after a frame's shared end bytes, which ``feed`` alone
+        decides."""
+        if self._escape is not None or self._after:
+            return False
+        data = self._buffer + tail
+        size = len(data)
+        if not data.startswith(self._start):
+            return False
+        n = self._length(data, 0, size)
+        return n == size and self._check(data, n) is None
+
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: the pending candidate, which has not
         all come, costs its first byte and the search goes on after it, until nothing is
