@@ -746,8 +746,10 @@ class Dialogue:
         #: the device up, is one it ignores (logged as such)
         self._silent_connect = False
         self._recheck_ignored = False
-        #: the commands that re-run missed so far, told together when it is over
+        #: the commands that re-run missed so far, told together when it is over, and those
+        #: told once the watch for their late replies is over
         self._ignored_again: list[str] = []
+        self._ignored_late: list[str] = []
 
     def _watch(self, acks: AckWatch | None) -> None:
         """Await the replies ``acks`` watches for (None: none), taking them out of the
@@ -769,6 +771,14 @@ class Dialogue:
         self._watch(self._acks)
         if held:
             self._hand_on(held, watch.before, self._held_at)
+        self._late_over()
+
+    def _late_over(self) -> None:
+        """No late reply is watched any more: the commands a re-run missed that none
+        acknowledged are told (``_log_ignored``)."""
+        ignored, self._ignored_late = self._ignored_late, []
+        if ignored:
+            self._log_ignored(ignored)
 
     def _hand_on(self, data: bytes, before: int, at: float) -> None:
         """Frame ``data``, bytes the watch for replies held back that came at ``at`` and are no
@@ -843,6 +853,7 @@ class Dialogue:
         self._missing_unheard = None
         self._silent_connect = self._recheck_ignored = False
         self._ignored_again = []
+        self._ignored_late = []
         self._due_when_back = False
 
     def retime(self, stale_after_s: float) -> None:
@@ -1017,6 +1028,8 @@ class Dialogue:
         self.reply_at = reply_at
         for command, ok, reply in watch.late_found:
             self._late_reply(command, ok, query=reply in self._query_acks)
+        if watch.late_found and not watch.late:
+            self._late_over()
         acks = self._acks
         if acks is None:  # only late replies watched
             if not watch.late:
@@ -1033,10 +1046,7 @@ class Dialogue:
             elif ok:
                 if asking and index == self._period_step:
                     self._port.on_working_period(self._clock())
-                if not asking and any(
-                    restarts and name == command
-                    for (name, _, _), restarts in zip(self._setup, self._restarts, strict=True)
-                ):
+                if not asking and self._restarts_on(command):
                     self._restart_taken_at = self._clock()
                 self.acknowledged.add(command)
                 self._ack_counted.discard(("missing", command))
@@ -1050,16 +1060,37 @@ class Dialogue:
             self._setup_step_done(self._clock())
         return rest
 
+    def _restarts_on(self, command: str) -> bool:
+        """Whether the device restarts once it took set-up command ``command``."""
+        return any(
+            restarts and name == command
+            for (name, _, _), restarts in zip(self._setup, self._restarts, strict=True)
+        )
+
     def _late_reply(self, command: str, ok: bool, *, query: bool) -> None:
         """The reply to ``command`` came after its wait ended (``LATE_REPLY_S``), and was taken
-        out of the stream: one that acknowledges it tells that the device took it (in
-        ``acknowledged`` for the stale hint, and no command it ignores), its ``missing``
-        counted all the same; logged at info level. A query's late reply is taken out, and
-        tells nothing more (``query``): the command was written after it went unanswered."""
-        if ok and not query and command in self.unanswered:
-            self.unanswered.remove(command)
-            self.acknowledged.add(command)
+        out of the stream, logged at info level. One that acknowledges it tells that the
+        device took it, as one within the wait does: in ``acknowledged`` for the stale hint,
+        no command it ignores (a re-run's line of those waits for the late replies), and, of
+        a command after which the device restarts (MH-Z19 ``range``), its boot the
+        command's doing (``restarted_by_setup``); its ``missing`` counted all the same. One
+        that tells another setting than the command's (an SDS011's ``AA C5 02 01 00``,
+        active mode, to ``query_mode``) is counted ``wrong``, as within the wait. A query's
+        late reply is taken out, and tells nothing more (``query``): the command was written
+        after it went unanswered."""
+        if ok and not query:
+            if command in self.unanswered:
+                self.unanswered.remove(command)
+                self.acknowledged.add(command)
             self._ack_counted.discard(("missing", command))
+            self._ack_counted.discard(("wrong", command))
+            for ignored in (self._ignored_again, self._ignored_late):
+                if command in ignored:
+                    ignored.remove(command)
+            if self._restarts_on(command):
+                self._restart_taken_at = self._clock()
+        elif not query:
+            self._ack_error("wrong", command)
         self._port.log.info(
             "set-up reply came late",
             command=command,
@@ -1131,6 +1162,11 @@ class Dialogue:
             if (counted or silent_run) and (not heard or (asking and stale_run)):
                 unheard.append(command)
         if unheard:
+            before = self._missing_unheard
+            if before is not None and before[1] == self._port.framer.frames:
+                # the run's earlier commands, missed with no frame since: a late reply that
+                # acknowledges this one leaves them to be told
+                unheard = [c for c in before[0] if c not in unheard] + unheard
             self._missing_unheard = (
                 unheard,
                 self._port.framer.frames,
@@ -1441,7 +1477,12 @@ class Dialogue:
         self._recheck_ignored = False
         ignored, self._ignored_again = self._ignored_again, []
         if ignored:  # each command the re-run missed, in one line
-            self._log_ignored(ignored)
+            replies = self._replies
+            if replies is not None and replies.late:
+                # their late replies may still come: told when the watch for them ends
+                self._ignored_late = ignored
+            else:
+                self._log_ignored(ignored)
         self._skip_restarting = False
         unasked = self._unasked
         if unasked is not None:  # frames between polls count from here

@@ -16,8 +16,9 @@ Device behaviour and bytes:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from harness.pty import PtyPair
@@ -37,10 +38,11 @@ from test_frames_commands import (
     sds011_query,
     sensor_config,
 )
+from test_frames_field_quirks import RangeRestartingMhz19
 
 from sensord.dialogue import ACK_TIMEOUT_S, LATE_REPLY_S, SETUP_GAP_S
 from sensord.formats.acks import Ack, AckWatch
-from sensord.formats.presets import PresetDevice, command_ack, command_bytes
+from sensord.formats.presets import PresetDevice, command_ack, command_bytes, command_query
 from sensord.sensor import SensorRuntime
 from sensord.types import Reading
 
@@ -56,11 +58,14 @@ def sds011_frame(pm2_5: int, pm10: int, device_id: bytes = b"\x6f\x98") -> bytes
 
 
 @contextmanager
-def woken_sds011() -> Iterator[tuple[PtyPair, Clock, SensorRuntime, DeviceEnd, float]]:
-    """An SDS011 left asleep whose set-up ``query_mode, working_period=5, work`` ran up to the
-    write of ``work`` (once, the device answering nothing): the pty, the clock, the sensor, the
-    device end, and when ``work`` was written. The device took it, and has not answered yet."""
-    device = PresetDevice("sds011")
+def woken_sds011(
+    device: PresetDevice | None = None,
+) -> Iterator[tuple[PtyPair, Clock, SensorRuntime, DeviceEnd, float]]:
+    """An SDS011 left asleep (``device``, a new one by default) whose set-up ``query_mode,
+    working_period=5, work`` ran up to the write of ``work`` (once, the device answering
+    nothing): the pty, the clock, the sensor, the device end, and when ``work`` was written.
+    The device took it, and has not answered yet."""
+    device = PresetDevice("sds011") if device is None else device
     device.asleep = True
     work = command_bytes("sds011", "work")
     clock = Clock()
@@ -331,18 +336,18 @@ def test_a_streamed_frame_whose_last_byte_begins_a_reply_is_stamped_when_it_came
     assert watched == plain
 
 
-def test_a_command_s_late_reply_after_its_query_s_late_reply_acknowledges_it() -> None:
-    """An SDS011 that answers its commands "eventually" (timorme/sds011lib,
-    docs/understanding.md: in active mode "the device does sometimes, eventually respond to
-    these commands"), each reply 4.05 s after the last write of what it answers, past the
-    wait of 4 s for it: the query of ``query_mode`` gets its reply late, the setting in
-    force unknown, so the command is written; its own late reply, 7 s later, is the
-    command's, not the query's: ``query_mode`` is acknowledged, and the line says so."""
+def eventual_replies(command_reply: bytes) -> tuple[SensorRuntime, list[MutableMapping[str, Any]]]:
+    """An SDS011 set up with ``query_mode`` that answers its commands "eventually"
+    (timorme/sds011lib, docs/understanding.md: in active mode "the device does sometimes,
+    eventually respond to these commands"), each reply 4.05 s after the last write of what it
+    answers, past the wait of 4 s for it: the query gets its reply late (``AA C5 02 00 01``),
+    the setting in force unknown, so the command is written, and gets ``command_reply``
+    late. Returns the sensor, stopped, and the log lines."""
     clock = Clock()
     query, command = sds011_query("query_mode"), command_bytes("sds011", "query_mode")
     replies = {
         query: bytes.fromhex("AA C5 02 00 01 00 6F 98 0A AB"),  # its sum 0x10A & 0xFF
-        command: bytes.fromhex("AA C5 02 01 01 00 6F 98 0B AB"),  # its sum 0x10B & 0xFF
+        command: command_reply,
     }
     with PtyPair() as pair, capture_logs() as logs:
         rt = sds011_on(pair, clock, ["query_mode"])
@@ -368,11 +373,39 @@ def test_a_command_s_late_reply_after_its_query_s_late_reply_acknowledges_it() -
                 last = (clock.now, written)
         rt.stop()
     assert answered == {query, command}
+    assert rt.framer.skipped_bytes == 0
+    return rt, logs
+
+
+def test_a_command_s_late_reply_after_its_query_s_late_reply_acknowledges_it() -> None:
+    """The SDS011 of :func:`eventual_replies` acknowledges ``query_mode`` late: its late
+    reply is the command's, not the query's: ``query_mode`` is acknowledged, and the line
+    says so."""
+    rt, logs = eventual_replies(bytes.fromhex("AA C5 02 01 01 00 6F 98 0B AB"))  # sum 0x10B
     assert rt.dialogue is not None
     assert rt.dialogue.acknowledged == {"query_mode"}
     assert rt.dialogue.unanswered == []
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 0}
     told = [(e["query"], e["acknowledges"]) for e in logs if e["event"] == "set-up reply came late"]
     assert told == [(True, True), (False, True)]
+
+
+def test_a_late_reply_that_reports_another_setting_is_counted_wrong() -> None:
+    """The SDS011 of :func:`eventual_replies` answers ``query_mode`` late with active mode in
+    force (``AA C5 02 01 00``, as a unit that did not take it answers): that is a wrong
+    acknowledgement, counted and warned of as one within the wait is, besides the line
+    that tells the late reply."""
+    rt, logs = eventual_replies(bytes.fromhex("AA C5 02 01 00 00 6F 98 0A AB"))  # sum 0x10A
+    assert rt.dialogue is not None
+    assert rt.dialogue.acknowledged == set()
+    assert rt.dialogue.unanswered == ["query_mode"]
+    assert rt.setup_ack_errors == {"missing": 1, "wrong": 1}
+    told = [(e["query"], e["acknowledges"]) for e in logs if e["event"] == "set-up reply came late"]
+    assert told == [(True, True), (False, False)]
+    warned = [
+        (e["command"], e["reason"]) for e in logs if e["event"] == "set-up command not acknowledged"
+    ]
+    assert warned == [("query_mode", "missing"), ("query_mode", "wrong")]
 
 
 @st.composite
@@ -515,11 +548,14 @@ def test_a_late_reply_cut_anywhere_around_the_first_poll_is_taken_out(
                     pair.write(piece)
                     read_all(rt, len(piece))
                     clock.now += 0.016
+            if not k:
+                # its first answer has the set-up written again (the unit slept through it),
+                # which this test's unit leaves unanswered
+                assert rt.dialogue is not None
+                assert rt.dialogue.acknowledged == {"work"}
         assert rt.framer.skipped_bytes == 0
         assert rt.framer.frames == len(answers)
         assert reading_count(rt) == 2 * len(answers)
-        assert rt.dialogue is not None
-        assert rt.dialogue.acknowledged == {"work"}
 
 
 def test_a_frame_whose_last_byte_begins_a_reply_is_read_as_it_comes() -> None:
@@ -559,3 +595,149 @@ def test_a_frame_whose_last_byte_begins_a_reply_is_read_as_it_comes() -> None:
     reading, _ = mhz19_answer_in_late_second(watched)
     assert reading.value == 567.0
     assert readings == [1]
+
+
+class LateRangeMhz19(RangeRestartingMhz19):
+    """A :class:`RangeRestartingMhz19` (``range=N`` acknowledged, then a restart, as
+    ESPEasy's MH-Z19 plugin expects) that is busy for the first two writes of ``range=N``
+    and takes the third, its reply and restart coming 4.05 s after it, past the last wait
+    of 4 s (its clock ``clock``)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.range_seen = 0
+        self.later: tuple[float, bytes] | None = None
+
+    def __call__(self, written: bytes) -> bytes:
+        if written == command_bytes("mhz19", "range=5000"):
+            self.range_seen += 1
+            if self.range_seen % 3:
+                return b""
+            self.later = (self.clock.now + 4.05, written)
+            return b""
+        return super().__call__(written)
+
+    def due(self) -> bytes:
+        """What the device sends at its clock's time, unasked (the late reply)."""
+        if self.later is None or self.clock.now < self.later[0]:
+            return b""
+        written, self.later = self.later[1], None
+        return super().__call__(written)
+
+
+def test_a_range_command_acknowledged_late_restarts_the_mhz19_as_one_in_time_does() -> None:
+    """An MH-Z19 with ``setup = ["range=5000", "abc_off"]`` that acknowledges ``range``
+    late, 4.05 s after its third write, and restarts: its boot is the range command's
+    doing, as after one acknowledged within the wait (and the MH-Z19B's range change
+    restarts it: ESPEasy's ``P049_data_struct.cpp`` "case 0x99: // Detection range setting"
+    expects the reset). ``abc_off``, which the boot undid, is written again, the range
+    command is not: written again, it would restart the device again, for ever. Polled
+    before any answer, the device had sent nothing when ``range`` went out, so only its
+    reply tells the restart is the command's."""
+    clock = Clock()
+    table = {
+        "preset": "mhz19",
+        "simulate": "never",
+        "warmup_s": 20,
+        "setup": ["range=5000", "abc_off"],
+        "poll": {"interval_s": 1},
+    }
+    device = LateRangeMhz19(clock)
+    with PtyPair() as pair, capture_logs() as logs:
+        rt = SensorRuntime(sensor_config({**table, "port": pair.path}), clock=clock)
+        assert rt.try_open()
+        device_end = DeviceEnd(rt, pair)
+        end = clock.now + 120.0
+        while clock.now < end:
+            due = rt.next_deadline()
+            due = clock.now + 1.0 if due is None else min(due, clock.now + 1.0)
+            if device.later is not None and device.later[0] < due:
+                clock.now = device.later[0]
+                reply = device.due()
+            else:
+                clock.now = max(clock.now, due)
+                written = device_end.tick(clock.now)
+                reply = device(written) if written else b""
+            if reply:
+                pair.write(reply)
+                read_all(rt, len(reply))
+        rt.stop()
+    assert device.range_seen == 3
+    assert not device.abc
+    assert rt.dialogue is not None
+    assert "range=5000" in rt.dialogue.acknowledged
+    reruns = [e["commands"] for e in logs if e["event"] == "sending the set-up commands again"]
+    assert reruns == [["abc_off"]]
+    late = [
+        (e["command"], e["acknowledges"]) for e in logs if e["event"] == "set-up reply came late"
+    ]
+    assert late == [("range=5000", True)]
+
+
+def test_a_command_a_re_run_gets_acknowledged_late_is_not_told_ignored() -> None:
+    """The woken SDS011 answers ``work`` late and its first poll: it was asleep through the
+    connect's set-up, so the set-up runs again, and the commands that run misses are the
+    ones it ignores. It answers the settings' queries at once and takes the third write of
+    ``work``, its reply 4.05 s after it (timorme/sds011lib, docs/understanding.md: a unit
+    "does sometimes, eventually respond"): ``work`` is acknowledged, and the line of
+    commands ignored, told once no late reply may come, does not name it. The run is one at
+    all because the connect's ``query_mode`` and ``working_period=5``, missed while the unit
+    slept, are still owed when ``work``'s late reply acknowledges it."""
+    device = PresetDevice("sds011")
+    device.asleep = True
+    work, query = command_bytes("sds011", "work"), command_bytes("sds011", "query")
+    with capture_logs() as logs, woken_sds011(device) as (pair, clock, rt, device_end, work_at):
+        clock.now = work_at + ACK_TIMEOUT_S
+        device_end.tick(clock.now)
+        clock.now += 0.05
+        pair.write(WORK_REPLY)
+        read_all(rt, len(WORK_REPLY))
+        works = 0
+        later: float | None = None
+        end = clock.now + 40.0
+        while clock.now < end:
+            due = rt.next_deadline()
+            due = clock.now + 1.0 if due is None else min(due, clock.now + 1.0)
+            if later is not None and later < due:
+                clock.now, later = later, None
+                reply = answering(device)(work)
+            else:
+                clock.now = max(clock.now, due)
+                written = device_end.tick(clock.now)
+                reply = b""
+                if written == work:
+                    works += 1
+                    if works == 3:
+                        later = clock.now + 4.05
+                elif written == query:
+                    reply = sds011_frame(123, 456)
+                elif written:
+                    reply = answering(device)(written)
+            if reply:
+                pair.write(reply)
+                read_all(rt, len(reply))
+        assert rt.setup_reruns == 1
+        assert works == 3
+        assert rt.dialogue is not None
+        assert rt.dialogue.unanswered == []
+    ignored = [e["commands"] for e in logs if e["event"].startswith("set-up commands ignored")]
+    assert ignored == []
+
+
+def test_a_query_s_reply_is_not_taken_for_its_command_s_late_reply() -> None:
+    """The wait for ``query_mode``'s reply ended (its late reply watched), and the set-up
+    asks for the reporting mode next (the query, ``AA B4 02 00 ...``). The unit answers the
+    query with active mode in force, ``AA C5 02 00 00`` (byte 3 ``00``: a query's reply,
+    Laser Dust Sensor Control Protocol V1.3; nettigo/namf's ``sds011.cpp`` reads the reply's
+    kind so): that is the query's reply, not the command's late one, which would set byte 3
+    to ``01``: no wrong acknowledgement of the command."""
+    query = command_query("sds011", "query_mode")
+    assert query is not None
+    watch = AckWatch([("query_mode", ack("query_mode"))])
+    watch.expire()
+    watch.expect("query_mode", query[1])
+    reply = bytes.fromhex("AA C5 02 00 00 00 6F 98 09 AB")  # its sum 0x109 & 0xFF
+    assert watch.feed(reply) == (b"", [("query_mode", False)])
+    assert watch.late_found == []
+    assert watch.late == [("query_mode", (ack("query_mode"),))]

@@ -14,7 +14,11 @@ echo (None), every reply of the layout is one: a refusal such as a Honeywell HPM
 A command may get one of several replies, each an :class:`Ack` of its own (a set-up command
 written as bytes, ``sensord.config_tables.SetupCommandConfig``: each expected reply, whole, and each
 refusal). The first reply found of any of them is the command's; where two of them begin at
-the same byte, the first of them in the command's order.
+the same byte, the first of them in the command's order. Replies of two commands that begin
+at the same byte are told apart by the bytes after their start: the reply is the command's
+whose acknowledgement it shares more first bytes with (an SDS011's ``AA C5 02 00 ...`` answers
+the query of its reporting mode, byte 3 ``00``, not the command that sets it, ``01``, whose
+late reply may be watched for at the same time), and, as alike, the command's written first.
 
 :class:`AckWatch` follows the acknowledgements of the commands written on one connect. It sits
 in front of the sensor's framer while acknowledgements are outstanding: ``feed`` takes every
@@ -83,7 +87,8 @@ class AckWatch:
 
     ``expected`` holds ``(command, ack)`` in the order the commands were written, ``ack`` one
     :class:`Ack` or the several replies the command may get; two commands with replies of the
-    same start bytes are matched in that order.
+    same start bytes are matched in that order, unless the bytes after the start tell them
+    apart (see the module docstring).
     """
 
     __slots__ = (
@@ -200,9 +205,15 @@ class AckWatch:
                     i = data.find(reply.layout.start, pos)
                     if i >= 0 and (at < 0 or i < at):
                         at, which, ack = i, k, reply
+                    elif (
+                        i == at
+                        and k != which
+                        and ack is not None
+                        and _alike(data, i, reply) > _alike(data, i, ack)
+                    ):
+                        which, ack = k, reply
             if ack is None:
                 break
-            command = watched[which][0]
             if len(data) - at < ack.length:  # the rest of this candidate is still to come
                 out += data[pos:at]
                 self._held = data[at:]
@@ -224,6 +235,7 @@ class AckWatch:
             if self.reply_at is None:
                 self.reply_at = len(out)
             pos = at + ack.length
+            command = watched[which][0]
             if which < len(late):
                 del late[which]
                 self.late_found.append((command, ack.acknowledges(candidate), ack))
@@ -241,13 +253,24 @@ class AckWatch:
         return bytes(out), found
 
     def _partial(self, rest: bytes) -> int:
-        """The length of the longest end of ``rest`` that may begin a pending reply."""
+        """The length of the longest end of ``rest`` that may begin a watched reply."""
         longest = 0
-        for _, acks in self.late + self.pending:
-            for ack in acks:
-                start = ack.layout.start
-                for n in range(min(len(start) - 1, len(rest)), longest, -1):
-                    if rest.endswith(start[:n]):
-                        longest = n
-                        break
+        for ack in [ack for _, acks in self.late + self.pending for ack in acks]:
+            start = ack.layout.start
+            for n in range(min(len(start) - 1, len(rest)), longest, -1):
+                if rest.endswith(start[:n]):
+                    longest = n
+                    break
         return longest
+
+
+def _alike(data: bytes, at: int, ack: Ack) -> int:
+    """How many first bytes the reply at ``at`` of ``data`` shares with ``ack``'s echo (its
+    start bytes for one without)."""
+    echo = ack.layout.start if ack.echo is None else ack.echo
+    n = 0
+    for a, b in zip(data[at : at + len(echo)], echo, strict=False):
+        if a != b:
+            break
+        n += 1
+    return n
