@@ -243,7 +243,7 @@ from sensord.log import RateLimiter, shown
 from sensord.sources.base import Source
 
 if TYPE_CHECKING:  # loaded by the first set-up command that expects a reply
-    from sensord.formats.acks import AckWatch
+    from sensord.formats.acks import Ack, AckWatch
 
 __all__ = [
     "ACK_TIMEOUT_S",
@@ -275,7 +275,9 @@ ACK_TIMEOUT_S = 1.0
 #: such replies "quite frequently" at 150 ms and at 250 ms (arendst/Tasmota issue #9747; its
 #: log shows no reply after a timeout, so not how late they came). In active mode the same
 #: page has a unit answer a command "eventually", after data frames: later than this, such
-#: a reply reaches the framer and is counted as skipped bytes.
+#: a reply is no command's; an SDS011's is taken out as one nobody awaits (counted with the
+#: frames read without readings, ``Dialogue.unasked_replies``), another device's reaches the
+#: framer and is counted as skipped bytes.
 LATE_REPLY_S = ACK_TIMEOUT_S
 
 #: How many times in all a set-up command whose acknowledgement does not come is written (once
@@ -346,6 +348,14 @@ SILENT_POLLS = 2
 #: fan spins up (ESPHome's ``sds011.cpp``: "not yet any valid data"), which warms it up after
 #: a shorter silence too. Two polls of the presets' own pace (an MH-Z19 every 5 s) span it.
 SILENT_S = 10.0
+
+#: What a reply to a command that no command of the daemon awaits says.
+UNASKED_REPLY_HINT = (
+    "the device answered a command the daemon did not write, or one it wrote later than the "
+    "daemon waits for a reply: another program on the line (a second reader of the port, a "
+    "tool run by hand) may be sending it commands; the reply is read as no data, counted in "
+    "sensord_frames_ignored_total"
+)
 
 #: Why a device that sends did not acknowledge a set-up command.
 IGNORED_COMMAND_HINT = (
@@ -606,6 +616,13 @@ class Dialogue:
         #: device's answer spoilt on the line (None: the device's answers have no such check;
         #: ``sensord.formats.presets.spoilt_answer_check``)
         self._spoilt: Callable[[bytes], bytes | None] | None = None
+        #: the layout of the replies the device sends to commands of any kind, and the name
+        #: of a reply's kind (``sensord.formats.presets.unasked_replies``; None: none such),
+        #: and the kinds of those that came unasked, logged once each
+        self._strays: tuple[Ack, Callable[[bytes], str]] | None = None
+        self._strays_told: set[str] = set()
+        #: the replies that came unasked (counted as frames read without readings)
+        self.unasked_replies = 0
         if config.preset is not None:  # what is known of a preset's device and its commands
             from sensord.formats.presets import (  # noqa: PLC0415  (loaded by a sensor with a preset)
                 answers_when_powered,
@@ -616,9 +633,12 @@ class Dialogue:
                 stores_setting,
                 stream_interval_s,
                 streams_when_powered,
+                unasked_replies,
                 wake_command,
                 working_period_s,
             )
+
+            self._strays = unasked_replies(config.preset)
 
             names = config.setup_names()
             self._restarts = tuple(restarts_device(config.preset, name) for name in names)
@@ -758,7 +778,7 @@ class Dialogue:
         if acks is not None:
             self._replies = acks
         elif self._replies is not None and not self._replies.late:
-            self._replies = None
+            self._replies = None if self._replies.stray is None else self._replies
         self._port.take_replies = None if self._replies is None else self.take_replies
 
     def _end_late(self, now: float) -> None:
@@ -825,6 +845,10 @@ class Dialogue:
         self._setup_at = at if self._setup else None
         self.next_poll_at = at if self._config.poll is not None and not self._setup else None
         self._replies = None
+        if self._strays is not None:
+            from sensord.formats.acks import AckWatch  # noqa: PLC0415  (loaded by a sensor of binary frames)
+
+            self._replies = AckWatch([], self._strays[0])
         self._late_until = -math.inf
         self._watch(None)
         self._setup_tries = 0
@@ -1028,6 +1052,8 @@ class Dialogue:
         self.reply_at = reply_at
         for command, ok, reply in watch.late_found:
             self._late_reply(command, ok, query=reply in self._query_acks)
+        for stray in watch.stray_found:
+            self._unasked_reply(stray)
         if watch.late_found and not watch.late:
             self._late_over()
         acks = self._acks
@@ -1059,6 +1085,22 @@ class Dialogue:
             self._watch(None)
             self._setup_step_done(self._clock())
         return rest
+
+    def _unasked_reply(self, reply: bytes) -> None:
+        """A reply to a command came that no command of this connect awaits (a reply to
+        another program's command on the line, or to a set-up command past its late watch):
+        taken out of the stream, no noise; counted, and logged at info level once per kind."""
+        self.unasked_replies += 1
+        assert self._strays is not None
+        kind = self._strays[1](reply)
+        if kind not in self._strays_told:
+            self._strays_told.add(kind)
+            self._port.log.info(
+                "reply to a command came unasked",
+                kind=kind,
+                reply=shown(reply, binary=True),
+                hint=UNASKED_REPLY_HINT,
+            )
 
     def _restarts_on(self, command: str) -> bool:
         """Whether the device restarts once it took set-up command ``command``."""

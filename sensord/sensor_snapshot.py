@@ -254,7 +254,9 @@ def sensor_snapshot(sensor: SnapshotSensor) -> SensorSnapshot:
         format=sensor.config.format,
         last_frame_age_s=None if last_frame_at is None else max(0.0, now - last_frame_at),
         frames=sensor.framer.frames,
-        ignored_frames=sensor.ignored + sensor.framer.ignored,
+        ignored_frames=sensor.ignored
+        + sensor.framer.ignored
+        + (0 if sensor.dialogue is None else sensor.dialogue.unasked_replies),
         unchecked_frames=sensor.decoder_counts.unchecked,
         bytes_read=sensor.bytes_read,
         skipped_bytes=sensor.framer.skipped_bytes + sensor.bus_skipped_bytes,

@@ -45,6 +45,13 @@ bytes: when no reply follows, they are dropped too (``before``, the first of the
 tells how many of the bytes ``feed`` returns were held back before its chunk, and
 ``held_anew`` whether those it holds now begin in its chunk, so that the frames they end are
 read with the time they came.
+
+A device may send replies nobody on this connect awaits: an SDS011 answers another program's
+commands on the line with ``AA C5 ...`` as it answers the daemon's, and a reply to a set-up
+command may come later still than the late watch. ``stray`` (an :class:`Ack` of every such
+reply's layout) is watched for as long as the watch lives, after the commands' replies: each
+found whole is taken out as a command's is, never skipped bytes, and told in
+``stray_found``.
 """
 
 from __future__ import annotations
@@ -102,9 +109,13 @@ class AckWatch:
         "late_found",
         "pending",
         "reply_at",
+        "stray",
+        "stray_found",
     )
 
-    def __init__(self, expected: Sequence[tuple[str, Ack | Sequence[Ack]]]) -> None:
+    def __init__(
+        self, expected: Sequence[tuple[str, Ack | Sequence[Ack]]], stray: Ack | None = None
+    ) -> None:
         #: ``(command, its replies)`` whose reply has not come yet
         self.pending: list[tuple[str, tuple[Ack, ...]]] = [
             (command, (acks,) if isinstance(acks, Ack) else tuple(acks))
@@ -113,6 +124,12 @@ class AckWatch:
         self._checks: dict[Ack, Callable[[bytes], bool]] = {
             ack: frame_check(ack.layout) for _, acks in self.pending for ack in acks
         }
+        #: the layout of the replies no command watched may have (None: not watched), and
+        #: each such reply the last ``feed`` found
+        self.stray = stray
+        self.stray_found: list[bytes] = []
+        if stray is not None:
+            self._checks[stray] = frame_check(stray.layout)
         self._held = b""
         #: ``(command, its replies)`` whose wait ended before the reply came (``expire``): a
         #: late reply is taken out of the chunks all the same, and told in ``late_found``
@@ -172,7 +189,7 @@ class AckWatch:
         more (to be framed, the first ``before`` of them dropped as bytes before a poll
         request; empty otherwise, the next ``feed`` tells what they are)."""
         self.late = []
-        if self.pending:
+        if self.pending or self.stray is not None:
             return b""
         self.before = self._polled
         return self.take_held()
@@ -187,6 +204,7 @@ class AckWatch:
         self._polled = 0
         self.reply_at = None
         self.late_found = []
+        self.stray_found = []
         self.earlier = self.before = 0
         self.held_anew = True
         out = bytearray()
@@ -194,7 +212,8 @@ class AckWatch:
         pos = 0
         pending = self.pending
         late = self.late
-        while pending or late:
+        stray = self.stray
+        while pending or late or stray is not None:
             at, which = -1, -1
             ack: Ack | None = None
             # the late replies first: where a late and a pending reply begin at the same
@@ -212,6 +231,10 @@ class AckWatch:
                         and _alike(data, i, reply) > _alike(data, i, ack)
                     ):
                         which, ack = k, reply
+            if stray is not None:  # the commands' replies first, where one begins as well
+                i = data.find(stray.layout.start, pos)
+                if i >= 0 and (at < 0 or i < at):
+                    at, which, ack = i, -1, stray
             if ack is None:
                 break
             if len(data) - at < ack.length:  # the rest of this candidate is still to come
@@ -235,6 +258,9 @@ class AckWatch:
             if self.reply_at is None:
                 self.reply_at = len(out)
             pos = at + ack.length
+            if which < 0:
+                self.stray_found.append(candidate)
+                continue
             command = watched[which][0]
             if which < len(late):
                 del late[which]
@@ -243,7 +269,7 @@ class AckWatch:
                 del pending[which - len(late)]
                 found.append((command, ack.acknowledges(candidate)))
         rest = data[pos:]
-        keep = self._partial(rest) if pending or late else 0
+        keep = self._partial(rest) if pending or late or stray is not None else 0
         out += rest[: len(rest) - keep]
         self._held = rest[len(rest) - keep :]
         self.earlier += max(0, min(len(data) - keep, old) - pos)
@@ -255,7 +281,10 @@ class AckWatch:
     def _partial(self, rest: bytes) -> int:
         """The length of the longest end of ``rest`` that may begin a watched reply."""
         longest = 0
-        for ack in [ack for _, acks in self.late + self.pending for ack in acks]:
+        watched = [ack for _, acks in self.late + self.pending for ack in acks]
+        if self.stray is not None:
+            watched.append(self.stray)
+        for ack in watched:
             start = ack.layout.start
             for n in range(min(len(start) - 1, len(rest)), longest, -1):
                 if rest.endswith(start[:n]):

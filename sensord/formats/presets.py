@@ -214,6 +214,7 @@ from sensord.names import closest
 __all__ = [
     "COMMANDS",
     "PRESETS",
+    "SDS011_REPLY_KINDS",
     "WORKING_PERIOD_MARGIN_S",
     "Command",
     "PresetDevice",
@@ -231,6 +232,7 @@ __all__ = [
     "stream_interval_note",
     "stream_interval_s",
     "streams_when_powered",
+    "unasked_replies",
     "unmeasured_zero",
     "wake_command",
     "working_period_s",
@@ -396,6 +398,42 @@ def _sds011_ack(command: bytes) -> Ack:
     echo = b"\xaa\xc5" + command[2:5]
     layout = FrameSpec(start=echo[:3], length=10, end=0xAB, checksum="sum8", checksum_start=2)
     return Ack(layout, echo)
+
+
+#: The SDS011's replies to commands of every kind (Laser Dust Sensor Control Protocol V1.3):
+#: ``AA C5``, the command's id, its bytes, the device id, the 8-bit sum of bytes 2..7, ``AB``.
+_SDS011_REPLY = Ack(
+    FrameSpec(start=b"\xaa\xc5", length=10, end=0xAB, checksum="sum8", checksum_start=2), None
+)
+
+#: The kinds of the SDS011's replies by their command id (byte 2; the protocol's names).
+SDS011_REPLY_KINDS: Mapping[int, str] = MappingProxyType(
+    {
+        0x02: "data reporting mode",
+        0x05: "device id",
+        0x06: "sleep and work",
+        0x07: "firmware version",
+        0x08: "working period",
+    }
+)
+
+
+def unasked_replies(preset: str | None) -> tuple[Ack, Callable[[bytes], str]] | None:
+    """The replies the device of ``preset`` sends to commands of any kind, which may come
+    when the daemon awaits none (a reply to another program's command on the line, or to a
+    set-up command later than the daemon watches for it), and the name of a reply's kind;
+    None for a device whose replies have no such layout apart from its data frames. An
+    SDS011 answers every command with ``AA C5`` and the command's id (Laser Dust Sensor
+    Control Protocol V1.3; nettigo/namf's ``sds011.cpp`` reads such replies between its data
+    packets and names their kinds "Reporting mode", "Sleep/work", "Working period", "FW
+    version")."""
+    if preset != "sds011":
+        return None
+    return _SDS011_REPLY, _sds011_reply_kind
+
+
+def _sds011_reply_kind(reply: bytes) -> str:
+    return SDS011_REPLY_KINDS.get(reply[2], f"command {reply[2]:02X}")
 
 
 def _sds011_query(command: bytes) -> tuple[bytes, Ack]:
