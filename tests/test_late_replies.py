@@ -42,6 +42,7 @@ from test_frames_field_quirks import RangeRestartingMhz19
 
 from sensord.dialogue import ACK_TIMEOUT_S, LATE_REPLY_S, SETUP_GAP_S
 from sensord.formats.acks import Ack, AckWatch
+from sensord.formats.base import FrameSpec
 from sensord.formats.presets import PresetDevice, command_ack, command_bytes, command_query
 from sensord.sensor import SensorRuntime
 from sensord.types import Reading
@@ -741,3 +742,22 @@ def test_a_query_s_reply_is_not_taken_for_its_command_s_late_reply() -> None:
     assert watch.feed(reply) == (b"", [("query_mode", False)])
     assert watch.late_found == []
     assert watch.late == [("query_mode", (ack("query_mode"),))]
+
+
+def test_a_reply_every_command_gets_alike_is_the_pending_command_s() -> None:
+    """A Honeywell HPMA115 answers every command with ``A5 A5`` (its datasheet's positive
+    ACK; README's set-up of ``68 01 20 77``, stop auto-send, and ``68 01 01 96``, start
+    measurement). The wait for the first command's reply ended, its late reply watched, and
+    the second command is written: the ``A5 A5`` that comes within tens of milliseconds is
+    the second's, not the first's late one (a device that ignored the first would have it
+    counted taken, and the second written again); a second ``A5 A5`` after it is the
+    first's late reply."""
+    layout = FrameSpec(start=b"\xa5\xa5", length=2)
+    positive = Ack(layout, b"\xa5\xa5")
+    watch = AckWatch([("stop_autosend", positive)])
+    watch.expire()
+    watch.expect("start_measurement", positive)
+    assert watch.feed(b"\xa5\xa5") == (b"", [("start_measurement", True)])
+    assert watch.late_found == []
+    assert watch.feed(b"\xa5\xa5") == (b"", [])
+    assert watch.late_found == [("stop_autosend", True, positive)]

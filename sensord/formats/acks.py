@@ -18,7 +18,13 @@ the same byte, the first of them in the command's order. Replies of two commands
 at the same byte are told apart by the bytes after their start: the reply is the command's
 whose acknowledgement it shares more first bytes with (an SDS011's ``AA C5 02 00 ...`` answers
 the query of its reporting mode, byte 3 ``00``, not the command that sets it, ``01``, whose
-late reply may be watched for at the same time), and, as alike, the command's written first.
+late reply may be watched for at the same time), and, as alike, the command's written first,
+but for a late reply and a pending one: a device that answers every command alike (an
+HPMA115's ``A5 A5``) answers the command just written within tens of milliseconds, and the
+late one's reply, if it ever comes, is then taken for the late one (both acknowledged, as
+they are the other way round), where taking the first for the late one would leave the
+pending command unacknowledged and write it again, and count the late one taken when the
+device ignored it.
 
 :class:`AckWatch` follows the acknowledgements of the commands written on one connect. It sits
 in front of the sensor's framer while acknowledgements are outstanding: ``feed`` takes every
@@ -217,20 +223,18 @@ class AckWatch:
             at, which = -1, -1
             ack: Ack | None = None
             # the late replies first: where a late and a pending reply begin at the same
-            # byte, the late one's command was written first
+            # byte, the late one's command was written first (a reply as alike to both is
+            # the pending one's, see the module docstring)
             watched = late + pending
             for k, (_, acks) in enumerate(watched):
                 for reply in acks:
                     i = data.find(reply.layout.start, pos)
                     if i >= 0 and (at < 0 or i < at):
                         at, which, ack = i, k, reply
-                    elif (
-                        i == at
-                        and k != which
-                        and ack is not None
-                        and _alike(data, i, reply) > _alike(data, i, ack)
-                    ):
-                        which, ack = k, reply
+                    elif i == at and k != which and ack is not None:
+                        alike, best = _alike(data, i, reply), _alike(data, i, ack)
+                        if alike > best or (alike == best and which < len(late) <= k):
+                            which, ack = k, reply
             if stray is not None:  # the commands' replies first, where one begins as well
                 i = data.find(stray.layout.start, pos)
                 if i >= 0 and (at < 0 or i < at):
