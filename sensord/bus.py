@@ -1117,7 +1117,11 @@ class Bus:
                 self._tell_skipped(flight.device)
             if not chunk:  # the echo, or its first bytes: the answer is still to come
                 return
-        if not self.link.pending_bytes and flight.expected.answers(chunk, flight.transaction_id):
+        if (
+            not self.link.pending_bytes
+            and not self.echo.write_copy  # (a frame settles a write's copy: ``_feed_frames``)
+            and flight.expected.answers(chunk, flight.transaction_id)
+        ):
             if not self.echo.echo_after_proof(flight, chunk):
                 self._answered(flight, chunk, None)
             elif self.link.skipped_bytes != self._skipped_told:  # (it was the echo)

@@ -161,6 +161,9 @@ MBAP_HEADER_BYTES = 7
 #: the head of a read response (the same, with the byte count in place of the code).
 MBAP_EXCEPTION_BYTES = 9
 MAX_FRAME_BYTES = 260
+#: The most data bytes a read's answer carries: 125 registers or 2000 coils (the Modbus
+#: application protocol, 6.1 to 6.4: byte counts 2 x N up to 250, N / 8 up to 250)
+_MOST_READ_BYTES = 250
 
 #: How many bytes 0x00 or 0xFF after the line's silence a reply may follow without a silence
 #: of its own: what a transceiver's direction turnaround or an unbiased line makes of the
@@ -505,6 +508,8 @@ class ModbusLink:
         self.transport = transport
         pymodbus = pymodbus_parts()
         self._decoder = pymodbus.decode_pdu(False)
+        #: the requests' decoder (a server's): the length of another master's request
+        self._requests = pymodbus.decode_pdu(True)
         self._framer: FramerRTU | FramerSocket = (
             pymodbus.framer_rtu(self._decoder)
             if transport == "rtu"
@@ -526,6 +531,13 @@ class ModbusLink:
         #: line's masters and devices use, another master's among them (not of a frame found
         #: inside one of the line begun before it and still incomplete, :attr:`_inside_begun`)
         self._heard = bytearray(256)
+        #: 1 at each function code (without 0x80) of a sound request of the line that
+        #: :meth:`feed` took out (another master's reads and writes, which the devices of the
+        #: bus answer too)
+        self._functions_heard = bytearray(128)
+        #: whether the frame :meth:`_next_rtu` found last is a request (another master's, or
+        #: the echo of one of the bus's), no response
+        self._request_found = False
         #: whether the frame :meth:`_next_rtu` found last lies after the start of a frame of
         #: the line still incomplete (:meth:`_begins_frame`): a late answer's registers, cut
         #: by an adapter's pieces, may hold a whole frame, CRC and all, of any unit id
@@ -615,32 +627,69 @@ class ModbusLink:
 
     def start_rest(self, unit_0: bool = False) -> int:
         """How many bytes of the RTU frame that the bytes received begin are still to come,
-        wherever they came from (after the line's silence, after noise): :meth:`awaited_bytes`
-        once its length is told; before that, for last bytes that begin like a frame of this
-        line (:meth:`_begins_frame`: a unit id of :attr:`units`, then a function code of
-        :attr:`functions` or its exception, or a unit id a sound frame carried before), the
-        rest of the shortest RTU frame (:data:`RTU_MIN_BYTES`); else 0: a byte that is no unit
-        id of the line, and the line's 0x00 and 0xFF, hold nothing (but a 0x00 while
-        ``unit_0``, as :meth:`after_frame_rest` takes it)."""
-        rest = self.awaited_bytes()
+        wherever they came from (after the line's silence, after noise, after another master's
+        request whose last bytes begin no frame): from the first place whose bytes begin like
+        a frame of this line (:meth:`_begins_frame`: a unit id of :attr:`units`, then a
+        function code of :attr:`functions` or one heard in the line's requests, or its
+        exception; or a unit id a sound frame carried before), the rest of the longest frame
+        its first bytes can be (:meth:`_told_rest`), or of the shortest RTU frame
+        (:data:`RTU_MIN_BYTES`) while they are fewer than three; else 0: bytes that begin no
+        frame of the line (a byte that is no unit id of it, the line's 0x00 and 0xFF, but a
+        0x00 while ``unit_0``, as :meth:`after_frame_rest` takes it; the last bytes of a
+        request, say ``00 01 85 8E``, read as a unit id 0 and a byte count of 133) hold
+        nothing."""
         buffer = self._buffer
         size = len(buffer)
-        if rest or not size or self.transport != "rtu":
-            return rest
-        # (three bytes or more from a start tell its length: only the last two can be one
-        # whose length is still to be told)
-        for at in range(max(0, size - _LENGTH_BYTES + 1), size):
-            if self._begins_frame(buffer[at:], unit_0):
+        if not size or self.transport != "rtu":
+            return 0
+        for at in range(size):
+            if not self._begins_frame(buffer[at : at + 2], unit_0):
+                continue
+            if size - at < _LENGTH_BYTES:
                 return RTU_MIN_BYTES - (size - at)
+            rest = self._told_rest(buffer[at:])
+            if rest:
+                return rest
         return 0
+
+    def _told_rest(self, first: bytes) -> int:
+        """How many bytes are still to come of the RTU frame whose first three bytes or more
+        ``first`` is, at most. A read's: its answer's when its byte count is one an answer
+        can have (1 to :data:`_MOST_READ_BYTES`, even for registers), else its request's 8
+        bytes (another master's read has its address's high byte there: 0 below address
+        256, no answer's count). Another function's: the longer of the answer and the
+        request it can be, as pymodbus sizes them (a write of several values is answered in
+        8 bytes and asked in 9 and its byte count); one more byte while pymodbus cannot tell
+        the length from the bytes so far (a device identification's objects, 0x2B). 0 when it
+        is whole or can be no frame."""
+        got = len(first)
+        function = first[1]
+        if function in _READ_FUNCTIONS:
+            count = first[2]
+            possible = 0 < count <= _MOST_READ_BYTES and (function < 3 or not count % 2)
+            return max(0, (EXCEPTION_BYTES + count if possible else REQUEST_BYTES["rtu"]) - got)
+        size = 0
+        for decoder in (self._decoder, self._requests):
+            pdu_class = decoder.lookupPduClass(first)
+            if pdu_class is None:
+                continue
+            try:
+                told = pdu_class.calculateRtuFrameSize(first)
+            except Exception:  # pymodbus reads past short or odd bytes: no length
+                continue
+            size = max(size, told)
+        if size > MAX_FRAME_BYTES:  # (pymodbus's length of one it cannot tell yet)
+            return 1
+        return max(0, size - got)
 
     def _begins_frame(self, first: bytes, unit_0: bool) -> bool:
         """Whether ``first`` (one or two bytes) begins a frame of this line: a unit id of
         :attr:`units` (any when they hold 0, a read at unit 0 that any unit answers, or are
         None) or one a sound frame carried before (another master's address), not the line's
         0x00 or 0xFF (0x00 begins one while ``unit_0``), then a function code of
-        :attr:`functions` or its exception (for another master's address, or when they are
-        None, any pymodbus knows)."""
+        :attr:`functions`, or of a request of the line heard (another master's, which the
+        devices of the bus answer too), or its exception (for another master's address, or when
+        they are None, any pymodbus knows)."""
         unit = first[0]
         units = self.units
         own = units is None or unit in units or 0 in units
@@ -652,7 +701,8 @@ class ModbusLink:
         function = first[1] & 0x7F
         functions = self.functions
         if functions is not None and own:
-            return function in functions
+            # (a device of the bus answers another master's requests too)
+            return function in functions or self._functions_heard[function] != 0
         return self._decoder.lookupPduClass(bytes((unit, function, 0, 0, 0, 0))) is not None
 
     def _awaited_from(self, buffer: bytes) -> int:
@@ -723,6 +773,14 @@ class ModbusLink:
             self.skipped_bytes += start - at
             if frame is None:
                 break
+            if self._request_found:  # (a request: bytes of no answer, skipped whole)
+                self._request_found = False
+                self.skipped_bytes += len(frame)
+                if not self._inside_begun:
+                    self._heard[frame[0]] = 1
+                    self._functions_heard[frame[1]] = 1
+                at = last_end = start + len(frame)
+                continue
             response = (
                 _miscounted(frame)
                 if len(awaited) == _LENGTH_BYTES
@@ -823,8 +881,38 @@ class ModbusLink:
                         # the reply whose count is wrong, whose rest may still come
                         waiting = at if waiting is None else waiting
                         break
+            size = self._request_size(data, at)
+            if size and end - at >= size and not crc16(data[at : at + size]):
+                self._request_found = True
+                # (``waiting`` may be this very place, begun as an answer)
+                self._inside_begun = (
+                    waiting is not None
+                    and waiting < at
+                    and self._begins_frame(data[waiting : waiting + 2], unit_0=False)
+                )
+                return at, data[at : at + size]
             at += 1
         return (at if waiting is None else waiting), None
+
+    def _request_size(self, data: bytes, at: int) -> int:
+        """The length of the RTU request (another master's, or the echo of one of the bus's)
+        whose first bytes are at ``at``, as pymodbus's server-side decoder sizes it (a read's
+        8 bytes, a write of several values' 9 and its byte count, a device identification's
+        7), for a function the answers' decoder gives no frame of that length (reads, 15
+        and 16, 0x2B; a write of one value's answer is its request); 0 when it is none or
+        its length is not told yet."""
+        function = data[at + 1]
+        if function & 0x80 or function in _ECHOED_FUNCTIONS:
+            return 0
+        candidate = data[at : at + _LONGEST_REQUEST_HEAD]
+        request = self._requests.lookupPduClass(candidate)
+        if request is None:
+            return 0
+        try:
+            size = int(request.calculateRtuFrameSize(data[at:]))
+        except Exception:  # pymodbus reads past short or odd bytes: no length
+            return 0
+        return size if RTU_MIN_BYTES <= size <= MAX_FRAME_BYTES else 0
 
     def _next_mbap(self, data: bytes, at: int) -> tuple[int, bytes | None]:
         """The next MBAP frame from ``at``: ``(its start, frame)``, or ``(where undecided
@@ -916,6 +1004,12 @@ class ModbusLink:
             return None
         return pdu
 
+
+#: The functions whose answer is their request whole (a write of one coil or register), taken
+#: out as an answer
+_ECHOED_FUNCTIONS = frozenset({5, 6})
+#: The bytes of a request that pymodbus's server-side decoder looks up its class by
+_LONGEST_REQUEST_HEAD = 8
 
 #: The function codes of the requests sensord sends: reads (01 to 04) and set-up writes (05,
 #: 06, 15, 16); an exception with no code to another function answers none of them
