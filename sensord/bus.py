@@ -170,6 +170,7 @@ from sensord.modbus_state import (
     BUSY_CODES,
 )
 from sensord.modbus_timing import (
+    HEARD_FOR_S,
     LINE_BUSY_LIMIT_S,
     LINE_QUIET_GAP_S,
     MAX_PIECE_SLACK_S,
@@ -356,6 +357,8 @@ class Bus:
         self.answered = 0
         self._answers_at_open = 0
         self._stale_check_at = float("-inf")
+        #: when the link's heard addresses were aged last (``ModbusLink.age_heard``)
+        self._heard_aged_at = self._clock()
         #: when the next exchange can start and with which device (see ``_plan_next``)
         self._upcoming: tuple[float, _Device | None] | None = None
         #: Modbus TCP: the requests sent on the bus; their transaction ids run round from 1 to
@@ -967,6 +970,10 @@ class Bus:
             for device in self.devices.values():
                 device.sensor.check_stale(now)
                 device.refusals.tell_untold()
+            if now - self._heard_aged_at >= HEARD_FOR_S:
+                # the addresses of a master that left the line hold no noise byte for long
+                self._heard_aged_at = now
+                self.link.age_heard()
             if (
                 self.piece_slack_s > self._adapter_slack_s
                 and self.answered - self._window_from >= self._window_answers

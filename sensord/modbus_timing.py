@@ -19,6 +19,7 @@ from sensord.serial_settings import SerialSettings
 __all__ = [
     "ARRIVAL_SLACK_S",
     "FAST_SILENCE_S",
+    "HEARD_FOR_S",
     "LATE_DRAIN_TIMEOUTS",
     "LINE_BUSY_LIMIT_S",
     "LINE_QUIET_GAP_S",
@@ -89,6 +90,16 @@ SLACK_WINDOW_DOUBLINGS = 6
 #: have come, and no longer than this, so that a device that once answered very late is not
 #: held for long after each of its timeouts.
 LATE_DRAIN_TIMEOUTS = 4
+
+#: How long a unit id or function code heard on the line (another master's requests and the
+#: answers to them) goes on beginning frames that hold the next request
+#: (``ModbusLink.age_heard``): it is heard for this long at least and twice as long at most
+#: after the last frame that carried it. A second master polls every 1 to 60 s (Home
+#: Assistant's modbus ``scan_interval`` defaults to 15 s, Telegraf's ``interval`` to 10 s, a
+#: data logger's to a minute), so a master that still polls is heard again three times within
+#: it at the least; one that left the line (its polls stopped, its addresses changed) holds no
+#: noise byte of its addresses after that.
+HEARD_FOR_S = 180.0
 
 #: How long bytes that nobody asked for may keep the line busy before requests go out anyway:
 #: no answer takes that long, so bytes that keep coming are another master or a device that

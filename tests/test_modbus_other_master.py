@@ -31,7 +31,7 @@ from test_modbus import device
 from test_modbus_late_pieces import ONE, two_units
 from test_modbus_line import HandBus, read_reply, read_request
 
-from sensord.modbus_timing import ARRIVAL_SLACK_S
+from sensord.modbus_timing import ARRIVAL_SLACK_S, HEARD_FOR_S
 
 
 def framed(pdu: ModbusPDU) -> bytes:
@@ -189,5 +189,51 @@ def test_a_device_s_answer_to_another_master_holds_the_next_request_for_its_rest
             # the answer to another master is unit 1's frame nobody asked for, no late one
             counters = hand.counters("a")
             assert (counters.errors["late"], counters.errors["unasked"]) == (0, 1)
+        finally:
+            hand.close()
+
+
+def test_a_master_s_addresses_are_forgotten_once_it_left_the_line() -> None:
+    """Units 1 and 2 are polled every minute; another master reads unit 0xE1 (no device of
+    the bus) once, at 100.5 s, and never again. A lone E1 just before a poll is due
+    (4-20ma/ModbusMaster#98, "Invalid Slave 0xE1": noise on an unbiased line) holds the poll
+    for the rest of the shortest frame and the adapter's 50 ms while that master may still
+    poll: :data:`HEARD_FOR_S` (180 s) at least after it was heard, here 239.5 s. Twice that
+    after it, here at 519.5 s, the lone E1 holds the poll for the line's silence alone: a
+    master that polls every 1 to 60 s (Home Assistant's modbus ``scan_interval``, 15 s by
+    default; a data logger's minute) would have been heard again since. (Fails when heard
+    addresses never age: the poll at 520 s was held as the one at 340 s.)"""
+    tables = (
+        device("a", "", 1, ONE, interval_s=60.0, timeout_s=0.2),
+        device("b", "", 2, ONE, interval_s=60.0, timeout_s=0.2),
+    )
+    with PtyPair() as pty:
+        hand = HandBus(pty, *tables)
+        try:
+            bus = hand.bus
+
+            def answer_polls(sent: bytes, at: float) -> None:
+                """Units 1 and 2 answer the poll ``sent`` at ``at`` and the one after it."""
+                hand.receive(at + 0.02, read_reply(sent[0], [3]), look=False)
+                then = hand.tick(at + 0.03)
+                assert then, at
+                hand.receive(at + 0.05, read_reply(then[0], [4]), look=False)
+
+            # (the lone bytes come within the time it is heard, and past twice that)
+            assert 100.5 + HEARD_FOR_S < 339.999 < 100.5 + 2 * HEARD_FOR_S < 519.999
+            answer_polls(hand.tick(100.0), 100.0)
+            hand.receive(100.5, read_reply(0xE1, [1]), look=False)
+            for polls, due, held in (((160, 220, 280), 340.0, True), ((400, 460), 520.0, False)):
+                for at in polls:  # (the bus's ticks age what it heard)
+                    answer_polls(hand.tick(float(at)), float(at))
+                hand.receive(due - 0.001, b"\xe1", look=False)
+                free = due - 0.001 + bus.silence_s + 3 * bus.char_s + ARRIVAL_SLACK_S
+                sent = hand.tick(due + 0.01)
+                assert (sent == b"") is held, due
+                if held:
+                    assert hand.tick(free - 0.0005) == b""
+                    sent = hand.tick(free + 0.0005)
+                assert sent == read_request(1, 0, 1)
+                answer_polls(sent, hand.now)
         finally:
             hand.close()

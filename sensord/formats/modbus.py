@@ -529,12 +529,15 @@ class ModbusLink:
         self.asked = b""
         #: 1 at each unit id a sound frame :meth:`feed` took out carried: the addresses the
         #: line's masters and devices use, another master's among them (not of a frame found
-        #: inside one of the line begun before it and still incomplete, :attr:`_inside_begun`)
+        #: inside one of the line begun before it and still incomplete, :attr:`_inside_begun`),
+        #: since the last :meth:`age_heard`; and those heard between the two before it
         self._heard = bytearray(256)
+        self._heard_before = bytearray(256)
         #: 1 at each function code (without 0x80) of a sound request of the line that
         #: :meth:`feed` took out (another master's reads and writes, which the devices of the
-        #: bus answer too)
+        #: bus answer too), the same way
         self._functions_heard = bytearray(128)
+        self._functions_heard_before = bytearray(128)
         #: whether the frame :meth:`_next_rtu` found last is a request (another master's, or
         #: the echo of one of the bus's), no response
         self._request_found = False
@@ -682,6 +685,16 @@ class ModbusLink:
             return 1
         return max(0, size - got)
 
+    def age_heard(self) -> None:
+        """The unit ids and function codes heard since the call before this one are heard
+        until the next; those heard before it are forgotten (a master that left the line
+        holds no noise byte of its addresses after that: ``Bus`` calls it every
+        :data:`~sensord.modbus_timing.HEARD_FOR_S`)."""
+        self._heard_before = self._heard
+        self._heard = bytearray(256)
+        self._functions_heard_before = self._functions_heard
+        self._functions_heard = bytearray(128)
+
     def _begins_frame(self, first: bytes, unit_0: bool) -> bool:
         """Whether ``first`` (one or two bytes) begins a frame of this line: a unit id of
         :attr:`units` (any when they hold 0, a read at unit 0 that any unit answers, or are
@@ -694,7 +707,8 @@ class ModbusLink:
         units = self.units
         own = units is None or unit in units or 0 in units
         gateway_0 = unit_0 and not unit  # (an answer for unit 0 that carries unit id 0)
-        if not gateway_0 and (unit in LINE_BYTE_VALUES or not (own or self._heard[unit])):
+        heard = self._heard[unit] or self._heard_before[unit]
+        if not gateway_0 and (unit in LINE_BYTE_VALUES or not (own or heard)):
             return False
         if len(first) == 1:
             return True
@@ -702,7 +716,11 @@ class ModbusLink:
         functions = self.functions
         if functions is not None and own:
             # (a device of the bus answers another master's requests too)
-            return function in functions or self._functions_heard[function] != 0
+            return bool(
+                function in functions
+                or self._functions_heard[function]
+                or self._functions_heard_before[function]
+            )
         return self._decoder.lookupPduClass(bytes((unit, function, 0, 0, 0, 0))) is not None
 
     def _awaited_from(self, buffer: bytes) -> int:
