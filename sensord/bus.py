@@ -64,8 +64,11 @@ Scheduling, all on the reader loop's timers (nothing blocks):
   exchange's answer is the first frame that matches it, and a new request drops any partial
   frame left on the line. On RTU a frame of a device whose requests were all answered in
   time (none owed, ``bus_device._Device.owed``: its timeouts less its late frames, cleared
-  by two answers in time running) is no late answer but ``unasked``: another master on the
-  line, or a second device with its unit id answering each request;
+  by two answers in time running), or that fits none of the requests it owes (the request's
+  function code and its answer's length, or an exception: ``StrayFrames.late``), is no late
+  answer but ``unasked``: another master on the line, or a second device with its unit id
+  answering each request; the first bytes of an answer owed are waited for whole before a
+  frame is looked for inside them, as the answer in flight's are;
 * over Modbus TCP the stream keeps its order and loses nothing, so the start of a reply
   whose transaction id is one sent on the connection is kept at its timeout, and before the
   next request while it began less than its device's timeout ago: the rest of it is read
@@ -163,7 +166,7 @@ from sensord.bus_stray import StrayFrames
 from sensord.config_sensor import SensorConfig
 from sensord.errors import ParseError, PortCloseError, SourceError
 from sensord.formats.base import looks_like_text
-from sensord.formats.modbus import REQUEST_BYTES, ModbusLink, Response
+from sensord.formats.modbus import REQUEST_BYTES, ModbusLink, Request, Response
 from sensord.formats.modbus_plan import split
 from sensord.log import RateLimiter, StateChanges, log_silent_reconnect
 from sensord.modbus_state import (
@@ -357,6 +360,8 @@ class Bus:
         self.answered = 0
         self._answers_at_open = 0
         self._stale_check_at = float("-inf")
+        #: the first bytes of the answers the devices owe (``owes``)
+        self._owed_heads: tuple[bytes, ...] = ()
         #: when the link's heard addresses were aged last (``ModbusLink.age_heard``)
         self._heard_aged_at = self._clock()
         #: when the next exchange can start and with which device (see ``_plan_next``)
@@ -891,6 +896,8 @@ class Bus:
         self.echo.leaves(self.devices[name])
         device = self.devices.pop(name)
         self._units_changed()
+        if device.owed_requests:
+            self.owes(device, None)
         device.refusals.tell_untold(last=True)
         self._upcoming = None
         # a device that joins under its name (a reload changed it) starts afresh at the open
@@ -1331,6 +1338,21 @@ class Bus:
             self.quiet_until = quiet
             self._upcoming = None
 
+    def owes(self, device: _Device, request: Request | None) -> None:
+        """``device`` owes the answer of ``request``, which timed out, as its ``owed`` counts
+        (at most that many, the latest kept), or, with None, one less, the owed it answered
+        taken out (``StrayFrames.late``) or none when ``owed`` is 0. The first bytes of
+        every answer owed on the bus (``_owed_heads``) are what the framing waits for whole
+        before it looks for frames inside them (``ModbusLink.feed``): a late answer's
+        registers may hold a whole frame, CRC and all."""
+        owed = device.owed_requests
+        if request is not None and request.rtu:
+            owed.append(request)
+        del owed[: max(0, len(owed) - device.owed)]
+        self._owed_heads = tuple(
+            request.head for other in self.devices.values() for request in other.owed_requests
+        )
+
     def _unit_0_answers(self, now: float) -> bool:
         """A second answer to the read at unit 0 answered last may still begin at ``now``
         (``_broadcast``, ``StrayFrames.second_answer``): one of unit id 0 too, as a gateway
@@ -1457,7 +1479,7 @@ class Bus:
             wrong_lengths, pending = link.wrong_lengths, link.pending_bytes
         try:
             awaited = flight.expected.head if flight is not None and flight.expected.rtu else b""
-            responses = link.feed(chunk, awaited)
+            responses = link.feed(chunk, awaited, self._owed_heads)
         except Exception as exc:  # a framing bug must not take the daemon down
             link.reset()
             if flight is not None:
@@ -1619,6 +1641,8 @@ class Bus:
             device.probe_misses = 0
         if device.timeouts_in_row == 0:  # its answer before came in time too
             device.owed = 0
+            if device.owed_requests:
+                self.owes(device, None)
         else:  # a read asked again (retried) was asked after a timeout
             device.timeouts_in_row = 0
             device.retried = 0
@@ -1939,6 +1963,7 @@ class Bus:
         device.late_gateway_code = 0
         device.foreign_in_row = 0
         device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
+        self.owes(device, flight.expected)
         if flight.reply != ARRIVING:
             # the start of an answer is kept: when its rest comes after the pause the device
             # made inside it, it is a late answer (the next request drops it)

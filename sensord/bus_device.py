@@ -172,6 +172,11 @@ class _Device:
         #: time running clears it (none of the requests that timed out is answered any more:
         #: the debt of a past outage would have another master's frames counted as late)
         self.owed = 0
+        #: the requests whose answers it owes, oldest first, as many as ``owed`` (RTU): a
+        #: frame of its unit id is the late answer of the one whose function code and length
+        #: (or exception) it has (``StrayFrames.late``), and the start of such an answer is
+        #: the framing's to wait for whole (``Bus._owed_heads``)
+        self.owed_requests: list[Request] = []
         #: the reads whose last answer was a sound frame with fewer bytes than they ask for,
         #: and that frame's length: a read is split only when it is answered so short twice
         #: running (see ``DeviceReads.short``)

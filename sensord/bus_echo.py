@@ -20,7 +20,7 @@ from structlog.typing import FilteringBoundLogger
 from sensord.bus_device import _Device, _Exchange
 from sensord.bus_hints import ECHO_HINT, GLITCH_HINT
 from sensord.bus_reads import DOWN_AFTER_TIMEOUTS, ECHO_NO_ANSWER_HINT, DeviceReads
-from sensord.formats.modbus import MAX_FRAME_BYTES, ModbusLink, Response, crc16
+from sensord.formats.modbus import MAX_FRAME_BYTES, ModbusLink, Request, Response, crc16
 
 __all__ = ["GLITCH_BYTES", "GLITCH_MAX", "MIN_FRAME_BYTES", "EchoBus", "LineEcho"]
 
@@ -217,13 +217,15 @@ class EchoBus(Protocol):
     in flight, whether the line is known to echo (``_line_echoes``, which the bus's scheduling
     reads too), the requests sent since the port opened (``_requests``), and the framing of
     bytes that came before a write's echo as bytes that came while no exchange was in flight
-    (``_feed_frames``)."""
+    (``_feed_frames``), and the answers a device owes (``owes``)."""
 
     in_flight: _Exchange | None
     _line_echoes: bool
     _requests: int
 
     def _feed_frames(self, chunk: bytes, flight: _Exchange | None) -> bytes: ...
+
+    def owes(self, device: _Device, request: Request | None) -> None: ...
 
 
 class LineEcho:
@@ -705,6 +707,7 @@ class LineEcho:
             return
         device.counters.timeouts += 1
         device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
+        self._bus.owes(device, flight.expected)
         device.timed_out_sent_at = flight.sent_at
         self.reads.unanswered_after_echo(device, flight.expected, polls, ECHO_NO_ANSWER_HINT)
 

@@ -30,7 +30,7 @@ from sensord.bus_hints import (
 )
 from sensord.bus_left import TRANSACTIONS_KEPT, LeftExchanges
 from sensord.bus_reads import ACKNOWLEDGE_CODE, DOWN_AFTER_TIMEOUTS
-from sensord.formats.modbus import EXCEPTION_NAMES, Response
+from sensord.formats.modbus import EXCEPTION_NAMES, Request, Response
 from sensord.formats.modbus_keys import WRITE_FUNCTIONS
 from sensord.log import RateLimiter
 from sensord.modbus_timing import LATE_DRAIN_TIMEOUTS
@@ -46,9 +46,8 @@ class StrayBus(Protocol):
     exchange in flight; when the line is free and the plan of the next exchange, which a late
     answer moves; the Modbus TCP transaction ids asked and answered on the connection and the
     last one that timed out; the last read at unit 0 that was answered (``_broadcast``); the
-    answers of devices that left the bus (``_left_answer``, ``left_owed_answer``); and a
-    device's drain
-    (``_drain``)."""
+    answers of devices that left the bus (``_left_answer``, ``left_owed_answer``); a
+    device's drain (``_drain``); and the answers a device owes (``owes``)."""
 
     in_flight: _Exchange | None
     quiet_until: float
@@ -64,6 +63,8 @@ class StrayBus(Protocol):
     def left_owed_answer(self, response: Response) -> bool: ...
 
     def _drain(self, device: _Device, now: float) -> None: ...
+
+    def owes(self, device: _Device, request: Request | None) -> None: ...
 
 
 class StrayFrames:
@@ -128,10 +129,12 @@ class StrayFrames:
             if response.exception_code and function in _WRITE_CODES:
                 self._note_late_refusal(device, response)
             if not echoed:
-                if not device.owed:
+                if not device.owed or not self._pays_owed(device, response):
+                    # (of a device that owes answers, one that fits none of its requests)
                     self._unasked_frame(device, response.unit, now)
                     return True
                 device.owed -= 1
+                self._bus.owes(device, None)
             if response.exception_code not in GATEWAY_NO_ANSWER:
                 after_s = now - device.timed_out_sent_at
                 limit_s = LATE_DRAIN_TIMEOUTS * device.timeout_s
@@ -238,6 +241,28 @@ class StrayFrames:
                 hint=hint,
                 suppressed=held,
             )
+
+    @staticmethod
+    def _pays_owed(device: _Device, response: Response) -> bool:
+        """Whether ``response``, a frame of ``device``'s unit id, is the answer to a request
+        of its that timed out (``_Device.owed_requests``, the oldest that fits first, taken
+        out): the request's function code and the length of its answer (its byte count
+        among the first bytes; a write's address and count too), or its exception. An RTU
+        frame names only its unit id, function code and length, so a frame of the device
+        that fits none of them (an answer to another master's read of it, a second device
+        at its unit id) is no late answer of its. True, taking nothing, when the requests
+        owed are not known (a device that owes more than were kept)."""
+        owed = device.owed_requests
+        if len(owed) < device.owed:
+            return True
+        frame = response.frame
+        for at, request in enumerate(owed):
+            if (
+                response.function_code == request.read.function_code and response.exception_code
+            ) or (len(frame) == request.size and frame.startswith(request.head[1:], 1)):
+                del owed[at]
+                return True
+        return False
 
     def _unasked_frame(self, device: _Device, unit: int, now: float) -> None:
         """A frame of ``device``'s unit id (``unit``: its own, or the one its answers carry

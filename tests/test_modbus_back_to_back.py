@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from harness.pty import PtyPair
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -144,6 +145,13 @@ def test_an_answer_whole_after_a_fragment_that_began_like_it_teaches_no_spacing(
         hand.close()
 
 
+#: Unit 1's four registers of the late answer in ``BACK_TO_BACK`` that holds a frame: the
+#: bytes of a whole RTU frame of unit 0x42, CRC and all (a gateway's register buffer of the
+#: last frame it passed on, say; any register data holds such a run once in 65536 places)
+INNER_FRAME = read_reply(0x42, [1]) + b"\x00"
+FOUR_WORDS = [int.from_bytes(INNER_FRAME[at : at + 2], "big") for at in range(0, 8, 2)]
+FOUR = [{"name": f"r{i}", "table": "holding", "address": i} for i in range(4)]
+
 #: The frames that come back to back on a line, each sound, in the order the line carries
 #: them, where the second one begins, and which device's exchange the second one answers:
 #: "b", unit 2's read in flight; None, the second frame comes after the answer to the read in
@@ -152,6 +160,8 @@ BACK_TO_BACK = {
     # unit 1's answer 0.2 s late, then unit 2's (pymodbus-dev/pymodbus#2636: "Request 2:
     # Response 1")
     "late then awaited": (read_reply(1, [7]) + read_reply(2, [5]), 7, "b"),
+    # the same, unit 1's late answer of four registers holding a whole frame of unit 0x42
+    "late holding a frame then awaited": (read_reply(1, FOUR_WORDS) + read_reply(2, [5]), 13, "b"),
     # the echo of unit 2's read on an adapter that hears its own transmission, then its answer
     # (stephane/libmodbus#14; the echo dropped as such, ``sensord.bus_echo``)
     "echo then answer": (read_request(2, 0, 1) + read_reply(2, [5]), 8, "b"),
@@ -174,7 +184,7 @@ BACK_TO_BACK = {
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     scenario=st.sampled_from(sorted(BACK_TO_BACK)),
-    cuts=st.lists(st.integers(1, 18), max_size=3, unique=True),
+    cuts=st.lists(st.integers(1, 19), max_size=3, unique=True),
 )
 def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: list[int]) -> None:
     """Sound frames back to back, handed over in pieces an FTDI latency timer (16 ms) apart
@@ -186,12 +196,35 @@ def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: 
     within it). While the frame begun right after an answer in one piece, a late answer begun
     after the line's silence, or a unit-0 read's second answer has its rest to come, no
     request goes out a silence after a piece: the frame's rest is on the line (its first byte
-    alone holds the line for the shortest frame)."""
+    alone holds the line for the shortest frame). A late answer whose registers hold a whole
+    frame is read whole, the frame inside it not taken out (fails before with a cut at 10 to
+    12, after the inner frame and before the answer's end: unit 0x42's frame counted
+    ``unit`` in unit 2's exchange, unit 1's late answer lost)."""
+    back_to_back(scenario, cuts)
+
+
+@pytest.mark.parametrize("scenario", ["late then awaited", "late holding a frame then awaited"])
+def test_a_late_answer_then_the_awaited_one_are_read_at_every_cut(scenario: str) -> None:
+    """The property's late answers followed by the awaited one, cut once at every byte
+    boundary, and twice at every pair of boundaries 3 apart (the late answer's head, the
+    frame inside it, the awaited answer's head) (fails before for the late answer holding a
+    frame, cut at 10, 11 or 12)."""
+    size = len(BACK_TO_BACK[scenario][0])
+    for cut in range(1, size):
+        back_to_back(scenario, [cut])
+    for cut in range(1, size - 3):
+        back_to_back(scenario, [cut, cut + 3])
+
+
+def back_to_back(scenario: str, cuts: list[int]) -> None:
+    """:func:`test_sound_frames_back_to_back_are_read_at_every_split` of ``scenario``'s frames
+    cut at ``cuts``."""
     data, first, answering = BACK_TO_BACK[scenario]
     bounds = [0, *sorted(c for c in cuts if c < len(data)), len(data)]
     pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
     between = answering == "late"
     broadcast = scenario.startswith("unit 0")
+    four = "holding a frame" in scenario
     if between:
         answering, first = None, 0
     with PtyPair() as pty:
@@ -202,6 +235,12 @@ def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: 
                 device("b", "", 2, ONE, interval_s=1.0, timeout_s=0.2),
             )
             if broadcast
+            else HandBus(
+                pty,
+                device("a", "", 1, FOUR, interval_s=1.0, timeout_s=0.2),
+                device("b", "", 2, ONE, interval_s=1.0, timeout_s=0.2),
+            )
+            if four
             else two_units(pty)
         )
         try:
@@ -217,7 +256,7 @@ def test_sound_frames_back_to_back_are_read_at_every_split(scenario: str, cuts: 
                 assert hand.tick(asked) == read_request(0 if broadcast else 1, 0, 1)
                 last_at = asked + 0.1
             else:
-                assert hand.tick(100.0) == read_request(1, 0, 1)
+                assert hand.tick(100.0) == read_request(1, 0, 4 if four else 1)
                 assert hand.tick(100.209) == b""  # unit 1's timeout
                 asked = 100.215
                 assert hand.tick(asked) == read_request(2, 0, 1)

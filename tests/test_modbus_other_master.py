@@ -16,6 +16,7 @@ sends them; the answers as a pymodbus server sends them.
 from __future__ import annotations
 
 import pytest
+from harness.modbus import rtu_frame
 from harness.pty import PtyPair
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU, ModbusPDU
@@ -235,5 +236,37 @@ def test_a_master_s_addresses_are_forgotten_once_it_left_the_line() -> None:
                     sent = hand.tick(free + 0.0005)
                 assert sent == read_request(1, 0, 1)
                 answer_polls(sent, hand.now)
+        finally:
+            hand.close()
+
+
+def test_a_late_frame_is_the_answer_of_the_request_whose_function_and_length_it_has() -> None:
+    """Unit 1's read of one register times out; right after, another master reads two of its
+    registers (a pymodbus client's request) and unit 1 answers it (9 bytes), then its own
+    answer comes late (7 bytes), and unit 2's read times out and its refusal comes late
+    (exception 02 of function 03). An RTU frame names its unit id, function code and length
+    only: unit 1's 9 bytes answer no request of the bus's and are a frame nobody asked for
+    (``unasked``), its 7 bytes are the late answer owed, and unit 2's refusal is its late
+    answer. (Fails before: unit 1's first frame of its unit id paid the answer owed, counted
+    ``late``, and its own late answer was counted ``unasked``.)"""
+    with PtyPair() as pty:
+        hand = two_units(pty)
+        try:
+            bus = hand.bus
+            assert hand.tick(100.0) == read_request(1, 0, 1)
+            assert hand.tick(100.209) == b""  # unit 1's timeout
+            other = framed(ReadHoldingRegistersRequest(address=0x10, count=2, dev_id=1))
+            hand.receive(100.2095, other + read_reply(1, [0x1234, 0x5678]), look=False)
+            counters = hand.counters("a")
+            assert (counters.errors["late"], counters.errors["unasked"]) == (0, 1)
+            hand.receive(100.22, read_reply(1, [7]), look=False)
+            assert (counters.errors["late"], counters.errors["unasked"]) == (1, 1)
+            asked = 100.22 + bus.silence_s + 0.001
+            assert hand.tick(asked) == read_request(2, 0, 1)
+            assert hand.tick(asked + bus.request_wire_s + 0.2 + 0.001) == b""  # its timeout
+            hand.receive(asked + 0.3, rtu_frame(bytes((2, 0x83, 0x02))), look=False)
+            counters = hand.counters("b")
+            assert (counters.errors["late"], counters.errors["unasked"]) == (1, 0)
+            assert counters.exceptions == {2: 1}
         finally:
             hand.close()

@@ -774,18 +774,22 @@ class ModbusLink:
         self._buffer = b""
         return Response(frame[0], 0, frame[1] & 0x7F, NO_EXCEPTION_CODE, [], frame)
 
-    def feed(self, chunk: bytes, awaited: bytes = b"") -> list[Response]:
+    def feed(
+        self, chunk: bytes, awaited: bytes = b"", owed: tuple[bytes, ...] = ()
+    ) -> list[Response]:
         """The response frames that ``chunk`` completes. ``awaited``: the first bytes of the
         RTU reply an exchange in flight awaits (:attr:`Request.head`); while a frame that
         begins with them is coming, no frame is looked for inside it (its registers may
-        hold the bytes of a whole frame, CRC and all, which would be taken out of it)."""
+        hold the bytes of a whole frame, CRC and all, which would be taken out of it). So
+        too for ``owed``, the first bytes of the answers to requests that timed out, which
+        may still come late."""
         data = self._buffer + chunk
         out: list[Response] = []
         at = 0
         last_end = -1
         while True:
             if self.transport == "rtu":
-                start, frame = self._next_rtu(data, at, awaited)
+                start, frame = self._next_rtu(data, at, awaited, owed)
             else:
                 start, frame = self._next_mbap(data, at)
             self.skipped_bytes += start - at
@@ -829,7 +833,9 @@ class ModbusLink:
         self._buffer = rest
         return out
 
-    def _next_rtu(self, data: bytes, at: int, awaited: bytes = b"") -> tuple[int, bytes | None]:
+    def _next_rtu(
+        self, data: bytes, at: int, awaited: bytes = b"", owed: tuple[bytes, ...] = ()
+    ) -> tuple[int, bytes | None]:
         """The first frame with a valid CRC from ``at`` on: ``(its start, frame)``; or
         ``(where undecided bytes begin, None)`` when more bytes are needed. A candidate still
         incomplete does not hide a complete frame after it (noise can look like the start of
@@ -869,7 +875,9 @@ class ModbusLink:
                 if not size or end - at < size:  # its length, or its bytes, still to come
                     if waiting is None:
                         waiting = at
-                    if awaited and data.startswith(awaited, at):
+                    if (awaited and data.startswith(awaited, at)) or (
+                        owed and data.startswith(owed, at)
+                    ):
                         break  # the reply coming: nothing is taken out of its bytes
                 else:
                     frame = data[at : at + size]
