@@ -17,6 +17,9 @@ from harness.calls import calls_of
 from harness.pty import PtyPair
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pymodbus.pdu.diag_message import ReturnQueryDataResponse
+from pymodbus.pdu.mei_message import ReadDeviceInformationResponse
+from pymodbus.pdu.other_message import ReportDeviceIdResponse
 from pymodbus.pdu.pdu import ModbusPDU
 from test_modbus import device
 from test_modbus_line import HandBus, read_reply, read_request
@@ -108,3 +111,25 @@ def test_a_frame_is_taken_as_pymodbus_decodes_it(
     # (the decoding itself, whatever the framing would cut of such bytes)
     got = link._decode(frame)
     assert got == expected
+
+
+def test_answers_of_functions_sensord_never_sends_are_decoded_with_no_pdu_formatted() -> None:
+    """A device's answers to another master on the line (pymodbus's server PDUs): its
+    identification (0x2B, sub-function 0x0E), its report of its id (0x11) and a diagnostic's
+    echo (0x08, sub-function 0). The link takes each out of two pieces as pymodbus's
+    ``DecodePDU.decode`` decodes it, and formats no PDU for a log message. (Fails with
+    ``DecodePDU.decode`` for the functions sensord never sends: [1] == [0].)"""
+    rtu = pymodbus_parts().framer_rtu(pymodbus_parts().decode_pdu(False))
+    identification = {0: b"SENSORD", 1: b"P-42", 2: b"1.02"}
+    pdus: list[ModbusPDU] = [
+        ReadDeviceInformationResponse(read_code=1, information=identification, dev_id=1),
+        ReportDeviceIdResponse(identifier=b"SENSORD", status=True, dev_id=1),
+        ReturnQueryDataResponse(message=b"\x12\x34", dev_id=1),
+    ]
+    link = ModbusLink("rtu")
+    for pdu in pdus:
+        frame = bytes(rtu.buildFrame(pdu))
+        with calls_of(ModbusPDU.__str__) as count:
+            taken = link.feed(frame[:3]) + link.feed(frame[3:])
+        assert count == [0], pdu.function_code
+        assert taken == [pymodbus_response(frame, True)], pdu.function_code

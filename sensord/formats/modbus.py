@@ -1006,24 +1006,28 @@ class ModbusLink:
         """The PDU of ``data``, a unit id and the PDU after it, as pymodbus's
         ``DecodePDU.decode`` decodes it. That formats the PDU (``ModbusPDU.__str__``, every
         register) for its debug message of every frame, whatever the log level, at more than
-        the decoding's own cost: the answers of the functions sensord sends
-        (:data:`_ASKED_FUNCTIONS`, which have no sub-function) and exception responses are
-        decoded here by the class of their function code (``lookupPduClass``), None for bytes
-        it cannot decode, as ``DecodePDU.decode`` takes them; frames of other functions by
-        ``DecodePDU.decode`` itself."""
+        the decoding's own cost: every frame is decoded here by the class of its function code
+        and sub-function (``lookupPduClass``; a sub-function pymodbus has no class of by its
+        function's own class, as ``DecodePDU.decode`` falls back to it), exception responses
+        by pymodbus's, None for bytes it cannot decode, as ``DecodePDU.decode`` takes them
+        (answers to another master's requests of any function go through here too)."""
         function = data[1]
         pymodbus = pymodbus_parts()
         if function & 0x80:
             if function == 0x80:  # (an exception to function 0: no PDU to pymodbus)
                 return None
             pdu: ModbusPDU = pymodbus.exception_response(function & 0x7F)
-        elif function in _ASKED_FUNCTIONS:
-            pdu_class = self._decoder.lookupPduClass(data)
-            if pdu_class is None:
-                return None
-            pdu = pdu_class()
         else:
-            return self._decoder.decode(data[1:])
+            decoder = self._decoder
+            try:
+                pdu_class = decoder.lookupPduClass(data)
+            except pymodbus.decode_errors:  # (a sub-function's bytes missing)
+                pdu_class = None
+            if pdu_class is None:
+                pdu_class = decoder.pdu_table.get(function, (None, None))[decoder.pdu_inx]
+                if pdu_class is None:
+                    return None
+            pdu = pdu_class()
         try:
             pdu.decode(data[2:])
         except pymodbus.decode_errors:
