@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from test_formats_nmea_damage import Reading, read, receiver_epochs, with_bad_checksum
 
 from sensord.formats.base import FormatSpec
+from sensord.formats.nmea_framer import checksum
 
 #: The constellations of the fixtures' talkers, by talker (``BD`` and ``QZ``: the Quectel
 #: LC79D's older BeiDou and QZSS talkers).
@@ -249,3 +250,33 @@ def test_a_pq_sentence_lost_costs_only_the_constellations_its_groups_have_carrie
     # one in-view reading an epoch: the EG25-G's PQ group gives its BeiDou satellites no SNR
     assert len(of(sound, "beidou")) == len(epochs)
     assert len(of(got, "beidou")) < len(of(sound, "beidou"))
+
+
+def under_gp(line: bytes) -> bytes:
+    """A ``$GLGSV`` sentence of ``line`` sent under ``GP``, its checksum made anew."""
+    body = b"GP" + line[3 : line.rindex(b"*")]
+    return b"$" + body + b"*%02X\r\n" % checksum(body)
+
+
+@pytest.mark.parametrize("how", ["lost", "cut", "checksum"])
+def test_a_constellation_whose_own_talker_takes_its_groups_over_from_gp_is_not_gp_s(
+    how: str,
+) -> None:
+    """A u-blox receiver whose CFG-NMEA ``gsvTalkerId`` is 1 (the main talker, here ``GP``)
+    sends GLONASS's GSV groups as ``$GPGSV`` (numbered 65-96, as NMEA 4.10 numbers them);
+    set to 0 (each constellation's own talker) while sensord reads it, they come as
+    ``$GLGSV`` from the next epoch on. The ZED-F9R's stream with GLONASS under ``GP`` in its
+    first copy, under ``GL`` after, one ``GP`` sentence lost, cut short or failing its
+    checksum in every epoch of the later copies: GLONASS reads as on the intact stream, its
+    groups whole (fails while ``GP``'s groups once listing GLONASS count every ``GP`` loss
+    against it: GLONASS's epochs short of its L2 OF group withheld)."""
+    epochs = receiver_epochs("ublox_zed_f9r.nmea")
+    before = [[under_gp(x) if x.startswith(b"$GLGSV,") else x for x in e] for e in epochs]
+    after = epochs * (COPIES - 1)
+    sound = read([*before, *after], SPEC)
+    got = read([*before, *hit(after, "GP", how)], SPEC)
+    first = len(before)
+    later = [r for r in of(sound, "glonass") if r[0] >= first]
+    assert later
+    assert [r for r in of(got, "glonass") if r[0] >= first] == later
+    assert of(got, "gps") != of(sound, "gps")  # the losses cost GPS readings

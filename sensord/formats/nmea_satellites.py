@@ -651,7 +651,10 @@ class SatelliteGroups:
         #: :data:`_OWN_TALKERS`) -> the constellations its whole GSV groups have listed
         #: satellites of (``GP``'s: GPS from its first), SBAS and None among them: what its
         #: groups carry on this receiver, which a loss of its sentences may cost
-        #: (:meth:`_may_give`). At most :data:`_PENDING_GROUPS` talkers.
+        #: (:meth:`_may_give`), but for a constellation whose own talker began its first group
+        #: since: a u-blox receiver whose CFG-NMEA ``gsvTalkerId`` is set from the main talker
+        #: (every constellation's groups under ``GP``) to each constellation's own sends
+        #: GLONASS's under ``GL`` from then on. At most :data:`_PENDING_GROUPS` talkers.
         self._carried: dict[str, set[str | None]] = {}
         #: The epoch under way of the constellations read over their epoch's groups (of a
         #: talker of several signal IDs, see :attr:`_begun`): constellation -> the value of
@@ -799,6 +802,10 @@ class SatelliteGroups:
             first = known is None
             if first:
                 self._begun[talker] = known = signal
+                if own is not None and self._carried:
+                    # its constellation's satellites are its groups' from now on
+                    for carried in self._carried.values():
+                        carried.discard(own)
             elif self._undecided and talker in self._undecided:  # its first group since the frame
                 self._undecided.discard(talker)
                 first = known == signal
