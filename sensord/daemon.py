@@ -546,16 +546,17 @@ class Daemon(Service):
         )
 
     def _hand_over_whole(self, going: list[str], fresh: list[SensorRuntime]) -> None:
-        """Before the DSMR sensors named in ``going`` stop for a reload, what the kernel still
-        buffers of their ports is read, and a telegram that leaves whole at its ``!`` (its
-        quiet end not yet come) is read by the sensor of ``fresh`` that reads the same device
-        in the same format, else by the sensor's own channels
+        """Before the sensors named in ``going`` that read DSMR telegrams (format dsmr, or
+        ``parse.block``) stop for a reload, what the kernel still buffers of their ports is
+        read, and a telegram that leaves whole at its ``!`` (its quiet end not yet come) is
+        read by the sensor of ``fresh`` that reads the same device in the same format, else
+        by the sensor's own channels
         (``SensorRuntime.hand_over_whole``), as at a stop (``_summarise``)."""
         successors = {_device_of(runtime.config): runtime for runtime in fresh}
         deadline = time.monotonic() + DRAIN_LIMIT_S
         for name in going:
             before = self.reader.sensors[name]
-            if before.config.format != "dsmr":
+            if not before.reads_telegrams:
                 continue
             self._drain(before, deadline)
             successor = successors.get(_device_of(before.config))

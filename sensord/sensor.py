@@ -1824,6 +1824,14 @@ class SensorRuntime:
                 return ends
         return due
 
+    @property
+    def reads_telegrams(self) -> bool:
+        """Whether this sensor frames DSMR telegrams (format dsmr, or ``parse.block = "dsmr"``),
+        of which one may be held whole at its ``!`` (see ``end_whole``); not VE.Direct's or
+        Gill's blocks."""
+        config = self.config
+        return self._block_framer is not None and (config.parse.block or config.format) == "dsmr"
+
     def end_whole(self) -> None:
         """The DSMR telegram or IEC 62056-21 readout held whole at its ``!`` (see
         ``disconnect``), which a quiet line would end, read at once, stamped when its last
@@ -1836,8 +1844,9 @@ class SensorRuntime:
         """A reload restarts or removes this sensor, and ``successor`` is the sensor that
         reads its port after it, not yet open: the DSMR telegram or IEC 62056-21 readout held
         whole at its ``!`` (see ``end_whole``) is read by ``successor``'s channels when it
-        reads the same port in the same format, stamped when its last byte came, its frames
-        counted as ``successor``'s framer's; else by this sensor's, as at its port's close.
+        reads the same port in the same format and ``parse.block``, stamped when its last
+        byte came, its frames counted as ``successor``'s framer's; else by this sensor's, as
+        at its port's close.
         The meter sends the next telegram 1 s (DSMR 5) or 10 s later: a reload within the
         quiet that ends this one would otherwise leave a gap of a telegram."""
         config = successor.config
@@ -1845,6 +1854,7 @@ class SensorRuntime:
             successor._block_framer is None
             or config.port != self.config.port
             or config.format != self.config.format
+            or config.parse.block != self.config.parse.block
         ):
             self.end_whole()
         elif self._block_framer is not None and self.source is not None:

@@ -177,3 +177,59 @@ def test_the_real_daemon_s_sighup_within_the_quiet_hands_the_telegram_to_the_edi
     wait_for(lambda: value("power_kw") != -1.0, 3, "the telegram's readings")
     assert (value("imported_t1_kwh"), value("power_kw")) == (7041.882, 3125.397)
     assert sum(daemon.status()["sensors"]["m"]["parse_errors"].values()) == 0
+
+
+#: The Kamstrup's telegram read as ``key(value)`` lines in checked DSMR telegrams
+#: (``parse.block = "dsmr"``, as :mod:`test_blocks` reads DSMR 5 with format kv)
+KV_BODY = """
+format = "kv"
+serial = { baudrate = 300 }
+stale_after_s = 30
+parse = { block = "dsmr", kv_separator = "(", pair_separator = ")", units = ["*kWh", "*kW"] }
+channels = [
+  { name = "imported_t1_kwh", field = "1-0:1.8.1" }, { name = "power_kw", field = "1-0:1.7.0" },
+]
+"""
+
+
+def test_a_reload_that_restarts_a_kv_sensor_of_dsmr_telegrams_hands_its_whole_telegram_over(
+    pty_pair: PtyPair,
+) -> None:
+    """A sensor of format kv that reads its lines in DSMR telegrams (``parse.block``) holds
+    the telegram whole at its ``!`` as one of format dsmr does: a reload within the quiet
+    that edits a channel's field hands it to the new sensor. Fails when the reload hands
+    over only the telegrams of sensors of format dsmr (the new sensor has no reading)."""
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, KV_BODY)))
+    try:
+        held_whole(daemon, pty_pair)
+        edited = KV_BODY.replace('field = "1-0:1.7.0"', 'field = "1-0:2.8.1"')
+        daemon.apply(parse_config(sensor_toml("m", pty_pair.path, edited)))
+        new = daemon.reader.sensors["m"]
+        assert {ch: r.value for ch, r in readings(new).items()} == {
+            "imported_t1_kwh": 7041.882,
+            "power_kw": 3125.397,
+        }
+    finally:
+        daemon.reader.close()
+
+
+def test_a_reload_of_a_kv_sensor_onto_another_kind_of_block_reads_the_telegram_itself(
+    pty_pair: PtyPair,
+) -> None:
+    """The same port and format, but blocks of another kind after the reload (VE.Direct's):
+    the telegram, framed as a DSMR one, is read by the stopped sensor's channels, not handed
+    to a sensor whose framer would not have cut it. Fails when only port and format are
+    compared (the new sensor reads the DSMR telegram)."""
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, KV_BODY)))
+    try:
+        held_whole(daemon, pty_pair)
+        old = daemon.reader.sensors["m"]
+        vedirect = KV_BODY.replace('block = "dsmr"', 'block = "vedirect"')
+        daemon.apply(parse_config(sensor_toml("m", pty_pair.path, vedirect)))
+        assert readings(daemon.reader.sensors["m"]) == {}
+        assert {ch: r.value for ch, r in readings(old).items()} == {
+            "imported_t1_kwh": 7041.882,
+            "power_kw": 0.54,
+        }
+    finally:
+        daemon.reader.close()
