@@ -1844,9 +1844,10 @@ class SensorRuntime:
         """A reload restarts or removes this sensor, and ``successor`` is the sensor that
         reads its port after it, not yet open: the DSMR telegram or IEC 62056-21 readout held
         whole at its ``!`` (see ``end_whole``) is read by ``successor``'s channels when it
-        reads the same port in the same format and ``parse.block``, stamped when its last
-        byte came, its frames counted as ``successor``'s framer's; else by this sensor's, as
-        at its port's close.
+        reads the same port in the same format and ``parse.block``, the device both or a
+        simulation both (a meter's telegram is never a simulated sensor's reading, nor a
+        simulated one the meter's), stamped when its last byte came, its frames counted as
+        ``successor``'s framer's; else by this sensor's, as at its port's close.
         The meter sends the next telegram 1 s (DSMR 5) or 10 s later: a reload within the
         quiet that ends this one would otherwise leave a gap of a telegram."""
         config = successor.config
@@ -1855,6 +1856,7 @@ class SensorRuntime:
             or config.port != self.config.port
             or config.format != self.config.format
             or config.parse.block != self.config.parse.block
+            or successor.simulated != self.simulated
         ):
             self.end_whole()
         elif self._block_framer is not None and self.source is not None:

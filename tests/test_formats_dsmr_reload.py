@@ -233,3 +233,28 @@ def test_a_reload_of_a_kv_sensor_onto_another_kind_of_block_reads_the_telegram_i
         }
     finally:
         daemon.reader.close()
+
+
+def test_a_reload_onto_a_simulation_of_the_port_reads_the_held_telegram_with_the_old_channels(
+    pty_pair: PtyPair,
+) -> None:
+    """A reload within the quiet that keeps the port and format but makes the sensor read a
+    simulation (``simulate = "always"``): the meter's telegram is read by the stopped
+    sensor's channels, as at its port's close, never published as the simulated sensor's.
+    Fails when the telegram is handed to the simulated sensor (its readings the meter's)."""
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
+    try:
+        held_whole(daemon, pty_pair)
+        old = daemon.reader.sensors["m"]
+        simulated = sensor_toml("m", pty_pair.path, BODY).replace('"never"', '"always"')
+        daemon.apply(parse_config(simulated))
+        new = daemon.reader.sensors["m"]
+        assert new.simulated
+        assert readings(new) == {}
+        assert new.framer.frames == 0
+        assert {ch: r.value for ch, r in readings(old).items()} == {
+            "imported_t1_kwh": 7041.882,
+            "power_kw": 0.54,
+        }
+    finally:
+        daemon.reader.close()
