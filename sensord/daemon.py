@@ -14,6 +14,7 @@ its shard's sensors and serves HTTP on the primary's private loopback channel.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -545,25 +546,28 @@ class Daemon(Service):
             and not wants_simulation(config)
         )
 
-    def _hand_over_whole(self, going: list[str], fresh: list[SensorRuntime]) -> None:
+    def _hand_over_telegrams(self, going: list[str], fresh: list[SensorRuntime]) -> None:
         """Before the sensors named in ``going`` that read DSMR telegrams (format dsmr, or
         ``parse.block``) stop for a reload, what the kernel still buffers of their ports is
         read, and a telegram that leaves whole at its ``!`` (its quiet end not yet come) is
-        read by the sensor of ``fresh`` that reads the same device in the same format, else
-        by the sensor's own channels
-        (``SensorRuntime.hand_over_whole``), as at a stop (``_summarise``)."""
+        read (``SensorRuntime.end_whole``), as at a stop (``_summarise``): the telegrams of
+        both by the sensor of ``fresh`` that reads the same device in the same format
+        (``SensorRuntime.hands_over_to``), else by the sensor's own channels."""
         successors = {_device_of(runtime.config): runtime for runtime in fresh}
         deadline = time.monotonic() + DRAIN_LIMIT_S
         for name in going:
             before = self.reader.sensors[name]
             if not before.reads_telegrams:
                 continue
-            self._drain(before, deadline)
             successor = successors.get(_device_of(before.config))
-            if successor is None:
+            handing: contextlib.AbstractContextManager[None] = (
+                before.handing_over(successor)
+                if successor is not None and before.hands_over_to(successor)
+                else contextlib.nullcontext()
+            )
+            with handing:
+                self._drain(before, deadline)
                 before.end_whole()
-            else:
-                before.hand_over_whole(successor)
 
     def reload(self) -> bool:
         # the loop reads no port while the reload runs on it: answers that came meanwhile
@@ -646,7 +650,7 @@ class Daemon(Service):
             runtime.resize_capture(self._ring_bytes)
         if retime:
             self.metrics.sample_every = new.metrics.step_timing_sample_every
-        self._hand_over_whole(removed + changed, fresh)
+        self._hand_over_telegrams(removed + changed, fresh)
         # what a scrape reads switches to the new sensors before the old ones stop: it shows a
         # changed sensor opening, as after the reload, never the stopped one it replaces
         going = set(removed + changed)

@@ -79,12 +79,13 @@ while a fault withholds some.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import random
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -1840,37 +1841,52 @@ class SensorRuntime:
         if self._block_framer is not None and self.source is not None:
             self._quiet_end(self._block_framer, math.inf)
 
-    def hand_over_whole(self, successor: SensorRuntime) -> None:
-        """A reload restarts or removes this sensor, and ``successor`` is the sensor that
-        reads its port after it, not yet open: the DSMR telegram or IEC 62056-21 readout held
-        whole at its ``!`` (see ``end_whole``) is read by ``successor``'s channels when it
-        reads the same port in the same format and ``parse.block``, the device both or a
-        simulation both (a meter's telegram is never a simulated sensor's reading, nor a
-        simulated one the meter's), stamped when its last byte came, its frames counted as
-        ``successor``'s framer's; else by this sensor's, as at its port's close.
-        The meter sends the next telegram 1 s (DSMR 5) or 10 s later: a reload within the
-        quiet that ends this one would otherwise leave a gap of a telegram."""
+    def hands_over_to(self, successor: SensorRuntime) -> bool:
+        """Whether ``successor``, the sensor that reads this sensor's port after a reload that
+        restarts or removes this one (not yet open), reads the telegrams this sensor's framer
+        cuts meanwhile (``handing_over``): both read DSMR telegrams (format dsmr, or
+        ``parse.block``) of the same port in the same format and ``parse.block``, the device
+        both or a simulation both (a meter's telegram is never a simulated sensor's reading,
+        nor a simulated one the meter's)."""
         config = successor.config
-        if (
-            successor._block_framer is None
-            or config.port != self.config.port
-            or config.format != self.config.format
-            or config.parse.block != self.config.parse.block
-            or successor.simulated != self.simulated
-        ):
-            self.end_whole()
-        elif self._block_framer is not None and self.source is not None:
-            self._quiet_end(self._block_framer, math.inf, successor)
+        return (
+            self._block_framer is not None
+            and successor._block_framer is not None
+            and config.port == self.config.port
+            and config.format == self.config.format
+            and config.parse.block == self.config.parse.block
+            and successor.simulated == self.simulated
+        )
 
-    def _quiet_end(
-        self, blocks: BlockFramer, now: float, successor: SensorRuntime | None = None
-    ) -> None:
+    @contextlib.contextmanager
+    def handing_over(self, successor: SensorRuntime) -> Iterator[None]:
+        """Meanwhile (a reload's read of what the kernel still buffers of this sensor's port,
+        then ``end_whole``), the frames this sensor's framer cuts are read by ``successor``'s
+        channels (see ``hands_over_to``), as they come, and counted as ``successor``'s
+        framer's, not this sensor's; the bytes stay this sensor's, which read them. The meter
+        sends its next telegram 1 s (DSMR 5) or 10 s later: a telegram that a reload's read
+        completes, or finds held whole at its ``!`` (its quiet end not yet come), would
+        otherwise leave the sensor after the reload a gap of a telegram. The sensor's own
+        ``_take`` is shadowed on this sensor alone, for this while: no other chunk pays."""
+
+        def take(frames: list[bytes], now: float, wall: float | None = None) -> None:
+            self.framer.frames -= len(frames)
+            successor.framer.frames += len(frames)
+            successor._take(frames, now, wall)
+
+        vars(self)["_take"] = take
+        try:
+            yield
+        finally:
+            del vars(self)["_take"]
+
+    def _quiet_end(self, blocks: BlockFramer, now: float) -> None:
         """The telegram whose ``!`` came last, the line quiet since for the framer's
         ``quiet_s`` (``BlockFramer.quiet_end_at``) at the tick's time ``now`` (the loop's
         clock, which ``next_deadline`` was compared with: a tick it gives for the deadline
         ends the telegram, whatever the sensor's own clock reads): its readings are taken,
         stamped with the time its last byte came (``feed``'s last chunk), not the time the
-        quiet was seen; by ``successor``'s channels when one is given (``hand_over_whole``)."""
+        quiet was seen."""
         ends = blocks.quiet_end_at(self._byte_at)
         if ends is None or now < ends:
             return
@@ -1885,13 +1901,7 @@ class SensorRuntime:
                 self._blocks_rejected(blocks)
             if frames:
                 at = self._byte_at
-                wall = self._wall() - (self._clock() - at)
-                if successor is None:
-                    self._take(frames, at, wall)
-                else:
-                    self.framer.frames -= len(frames)
-                    successor.framer.frames += len(frames)
-                    successor._take(frames, at, wall)
+                self._take(frames, at, self._wall() - (self._clock() - at))
         finally:
             self._taking += 1
 

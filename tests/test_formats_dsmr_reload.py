@@ -5,7 +5,8 @@ been quiet for ``quiet_s`` (:mod:`test_formats_dsmr_quiet_end`). A reload (SIGHU
 that quiet that restarts the sensor (a channel's field edited) or removes it stops the sensor
 and closes its port: the telegram is read before it stops, by the sensor that reads the same
 port in the same format after it (its channels, as edited), else by the sensor's own, as at
-its port's close (:mod:`test_formats_dsmr_close`).
+its port's close (:mod:`test_formats_dsmr_close`). So are the telegrams that the reload's read
+of what the kernel still buffers of the port completes.
 
 The real daemon as a subprocess, SIGHUP within the telegram's quiet, shows it end to end. The
 daemon here is otherwise the real one built in this process (``daemon_in_process``), its reader's
@@ -266,5 +267,43 @@ def test_a_reload_onto_a_simulation_of_the_port_reads_the_held_telegram_with_the
             "imported_t1_kwh": 7041.882,
             "power_kw": 0.54,
         }
+    finally:
+        daemon.reader.close()
+
+
+@pytest.mark.parametrize("end", ["whole", "end_lost"])
+def test_telegrams_the_reload_reads_from_the_port_s_buffer_are_the_new_sensor_s(
+    pty_pair: PtyPair, end: str
+) -> None:
+    """Two telegrams of the meter in the port's buffer when the reload comes (the loop not
+    run meanwhile): the first whole with its CR LF, which its framer takes at once, the
+    second whole, or its CR LF lost. Every telegram the reload reads of the port is read by
+    the sensor that replaces the stopped one: its channels have the second's values, its
+    window both, its frames counter both telegrams' data sets; the stopped sensor has none.
+    Fails when the telegrams the reload's read takes whole go to the stopped sensor's
+    channels (the new sensor's window then holds one telegram, or none)."""
+    second = KAMSTRUP_162.replace(b"07041.882", b"07042.001")
+    data = KAMSTRUP_162 + (second if end == "whole" else end_lost(second))
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
+    try:
+        old = daemon.reader.sensors["m"]
+        run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
+        pty_pair.write(data)
+        time.sleep(0.1)  # in the pty's buffer, the loop not run since
+        assert old.bytes_read == 0
+        daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED)))
+        new = daemon.reader.sensors["m"]
+        assert old.bytes_read == len(data)
+        assert readings(old) == {}
+        assert old.framer.frames == 0
+        got = readings(new)
+        assert {ch: r.value for ch, r in got.items()} == {
+            "imported_t1_kwh": 7042.001,
+            "power_kw": 3125.397,
+        }
+        samples = {ch.name: ch.stats.count for ch in new.snapshot().channels if ch.stats}
+        assert samples == {"imported_t1_kwh": 2, "power_kw": 2}
+        assert new.framer.frames == 2 * (len(KAMSTRUP_162.splitlines()) - 3)
+        assert sum(new.snapshot().parse_errors.values()) == 0
     finally:
         daemon.reader.close()
