@@ -307,3 +307,24 @@ def test_telegrams_the_reload_reads_from_the_port_s_buffer_are_the_new_sensor_s(
         assert sum(new.snapshot().parse_errors.values()) == 0
     finally:
         daemon.reader.close()
+
+
+def test_a_reload_whose_read_of_the_port_fails_still_hands_the_held_telegram_over(
+    pty_pair: PtyPair,
+) -> None:
+    """The meter's adapter unplugged after the telegram came whole at its ``!`` and before
+    the reload (the pty's master closed: the reload's read of the port fails with ``EIO``):
+    the reload applies whole, and the telegram the sensor held is the new sensor's. Fails
+    when the failed read ends the reload (``Daemon.apply`` raises) or drops the telegram."""
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
+    try:
+        held_whole(daemon, pty_pair)
+        pty_pair.close_master()
+        assert daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED))) == []
+        new = daemon.reader.sensors["m"]
+        assert {ch: r.value for ch, r in readings(new).items()} == {
+            "imported_t1_kwh": 7041.882,
+            "power_kw": 3125.397,
+        }
+    finally:
+        daemon.reader.close()
