@@ -27,6 +27,7 @@ from harness.common import wait_for
 from harness.config import write_atomically
 from harness.daemon import StartDaemon
 from harness.modbus import daemon_in_process, run_reader_until
+from harness.proc import stopped
 from harness.pty import PtyPair
 from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
 from test_formats_dsmr_quiet_end import KAMSTRUP, readings
@@ -148,12 +149,6 @@ def test_a_telegram_the_loop_has_not_read_when_the_reload_comes_is_read_and_hand
         assert readings(new)["power_kw"].value == 3125.397
     finally:
         daemon.reader.close()
-
-
-def stopped(pid: int) -> bool:
-    """Whether process ``pid`` is stopped (``SIGSTOP``: its state ``T`` in ``/proc``)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] == "T"
 
 
 def test_the_real_daemon_s_sighup_within_the_quiet_hands_the_telegram_to_the_edited_sensor(

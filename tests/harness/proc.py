@@ -33,6 +33,12 @@ def listener(pid: int, port: int) -> str:
     raise HarnessError(f"pid {pid} does not listen at {port}")
 
 
+def stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (``SIGSTOP``: its state ``T``)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
 def fd_count(pid: int) -> int:
     """The number of file descriptors ``pid`` has open."""
     return len(os.listdir(f"/proc/{pid}/fd"))
