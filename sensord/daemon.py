@@ -66,7 +66,8 @@ log = structlog.get_logger("sensord.daemon")
 #: The most a worker's notification of the device paths it opened holds, in bytes of JSON
 #: (the primary reads datagrams of up to 4 KiB); more paths go in more notifications.
 DEVICES_TOLD_BYTES = 2048
-#: Upper bound for the final drain of kernel buffers at shutdown.
+#: Upper bound for the drain of kernel buffers at shutdown, and at a reload of the ports of
+#: the sensors of DSMR telegrams it stops (``Daemon._hand_over_telegrams``).
 DRAIN_LIMIT_S = 1.0
 #: Sensors that are not up named in the summary line (the others are counted).
 SUMMARY_NAMES = 5

@@ -1836,8 +1836,9 @@ class SensorRuntime:
     def end_whole(self) -> None:
         """The DSMR telegram or IEC 62056-21 readout held whole at its ``!`` (see
         ``disconnect``), which a quiet line would end, read at once, stamped when its last
-        byte came: its port closes, or the daemon stops (SIGTERM, after what the kernel
-        still buffers is read). Nothing when none is held, or the port is closed."""
+        byte came: its port closes, the daemon stops (SIGTERM), or a reload stops the sensor
+        (by ``handing_over``'s sensor when there is one), after what the kernel still buffers
+        is read. Nothing when none is held, or the port is closed."""
         if self._block_framer is not None and self.source is not None:
             self._quiet_end(self._block_framer, math.inf)
 
