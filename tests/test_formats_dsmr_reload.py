@@ -133,7 +133,8 @@ def test_a_telegram_the_loop_has_not_read_when_the_reload_comes_is_read_and_hand
         run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
         data = end_lost(KAMSTRUP_162)
         pty_pair.write(data)
-        time.sleep(0.1)  # in the pty's buffer, the loop not run since
+        # in the pty's buffer, the loop not run since
+        wait_for(lambda: pty_pair.queued_bytes() == len(data), 5, "the bytes in the buffer")
         assert old.bytes_read == 0
         daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED)))
         new = daemon.reader.sensors["m"]
@@ -284,7 +285,8 @@ def test_telegrams_the_reload_reads_from_the_port_s_buffer_are_the_new_sensor_s(
         old = daemon.reader.sensors["m"]
         run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
         pty_pair.write(data)
-        time.sleep(0.1)  # in the pty's buffer, the loop not run since
+        # in the pty's buffer, the loop not run since
+        wait_for(lambda: pty_pair.queued_bytes() == len(data), 5, "the bytes in the buffer")
         assert old.bytes_read == 0
         daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED)))
         new = daemon.reader.sensors["m"]
