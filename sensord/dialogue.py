@@ -463,9 +463,10 @@ class DialoguePort(Protocol):
         first as the first bytes after the open (``FirstBytes``) while those are to come."""
         ...
 
-    def ends_frame(self, data: bytes) -> bool:
-        """Whether the bytes the framer holds followed by ``data`` are one whole data frame
-        (start bytes, length, end bytes and checksum), which ``data`` framed now completes."""
+    def ends_frame(self, data: bytes) -> int:
+        """How many first bytes of ``data`` end the bytes the framer holds as one whole data
+        frame (start bytes, length, end bytes and checksum), which they framed now complete
+        (0: none do)."""
         ...
 
     def count_stale_from(self, at: float) -> None:
@@ -817,13 +818,19 @@ class Dialogue:
         the watch holds back as a reply's first that end a data frame whole with the bytes the
         framer holds (a PMS checksum ending ``42``, an MH-Z19 checksum ``FF``) are framed now,
         with the chunk's time ``now``, not when the next chunk or the watch's end decides
-        them; a reply's first bytes end no frame, and those that end none stay held."""
+        them, also when bytes follow the frame's end (an SDS011 whose device id is ``AA C5``,
+        the next frame's first bytes in the same chunk); a reply's first bytes end no frame,
+        and those that end none stay held."""
         watch = self._replies
         if watch is None:
             return
         held = watch.held
-        if held and self._port.ends_frame(held):
-            self._port.frame_held(watch.take_held(), now)
+        port = self._port
+        while held and (n := port.ends_frame(held)):
+            port.frame_held(watch.take_held(n), now)
+            held = watch.held
+        if held and watch.held_anew:  # the bytes after the frame came with the chunk
+            self._held_at = now
 
     # -- the sensor's calls ----------------------------------------------------------------------
     def opened(self, now: float, *, same_device: bool) -> None:

@@ -1283,10 +1283,10 @@ class SensorRuntime:
         finally:
             self._taking += 1
 
-    def ends_frame(self, data: bytes) -> bool:
+    def ends_frame(self, data: bytes) -> int:
         """See :meth:`sensord.dialogue.DialoguePort.ends_frame` (binary frames only)."""
         binary = self._frame_framer
-        return binary is not None and binary.ends_frame(data)
+        return 0 if binary is None else binary.ends_frame(data)
 
     def frame_held(self, data: bytes, at: float) -> None:
         """See :meth:`sensord.dialogue.DialoguePort.frame_held`: ``data`` framed as ``feed``

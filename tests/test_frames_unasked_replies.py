@@ -13,11 +13,19 @@ Device behaviour and bytes:
   docs/understanding.md), later than any wait for them; arendst/Tasmota issue #9747 logs a
   unit answering ``work`` with ``AA C5 06 01 01 00 6F 98 0F AB`` past 150 and 250 ms
   timeouts.
+* An SDS011's device id (bytes 6 and 7 of its frames) is any two bytes its maker wrote
+  (Control Protocol V1.3: "ID byte 1", "ID byte 2"; a command to id ``FF FF`` reaches every
+  unit): ``AA C5`` and ``xx AA`` are ids as any other, and put a reply's start bytes into
+  the frames' last bytes.
 """
 
 from __future__ import annotations
 
+import bisect
+
 from harness.pty import PtyPair
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, DeviceEnd, read_all, reading_count, sds011_on
 from test_late_replies import WORK_REPLY, sds011_frame
@@ -102,3 +110,99 @@ def test_a_set_up_reply_later_than_its_late_watch_is_no_noise() -> None:
     assert rt.dialogue.unanswered == ["work"]
     told = [e["kind"] for e in logs if e["event"] == "reply to a command came unasked"]
     assert told == ["sleep and work"]
+
+
+def test_a_frame_ending_in_a_reply_s_start_is_read_with_the_chunk_it_ends_in() -> None:
+    """An SDS011 whose device id is ``AA C5``, its frames' last four bytes a reply's start
+    bytes, its checksum and ``AB``. A frame comes with the next frame's first three bytes in
+    one chunk (a reader that fell behind), the rest in the next, a second later: the first
+    frame is read with the chunk that ends it and stamped with that chunk's time, not held
+    back as a reply's beginning until the next chunk; nothing is skipped or ignored."""
+    clock = Clock()
+    frames = [sds011_frame(100 + k, 200 + k, b"\xaa\xc5") for k in range(2)]
+    stream = frames[0] + frames[1]
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, [])
+        rt.feed(stream[:13])
+        assert rt.framer.frames == 1
+        assert rt.last_frame_at == clock.now
+        clock.now += 1.0
+        rt.feed(stream[13:])
+        snapshot = rt.snapshot()
+        rt.stop()
+    assert rt.framer.frames == 2
+    assert rt.last_frame_at == clock.now
+    assert rt.framer.skipped_bytes == 0
+    assert snapshot.ignored_frames == 0
+
+
+#: The replies another program's commands get from a unit on the line.
+UNASKED = (WORK_REPLY, PERIOD_REPLY, MODE_REPLY)
+
+
+@st.composite
+def shared_lines(draw: st.DrawFn) -> tuple[bytes, bytes, list[int], int, list[int]]:
+    """SDS011 frames (PM values over the unit's whole range, ids of the test unit and ids
+    whose bytes begin a reply), unasked replies between them, noise without ``AA`` (the
+    first byte of every frame and reply) before each, and a last frame of the test unit:
+    (the stream, the stream without the replies, where chunks are cut, the replies, where
+    each frame ends)."""
+    ids = st.sampled_from([b"\x6f\x98", b"\xaa\xc5", b"\xab\xaa", b"\x01\xaa"])
+    pieces = [
+        sds011_frame(draw(st.integers(0, 9999)), draw(st.integers(0, 9999)), draw(ids))
+        for _ in range(draw(st.integers(1, 6)))
+    ]
+    replies = draw(st.integers(0, 3))
+    for _ in range(replies):
+        pieces.insert(draw(st.integers(0, len(pieces))), draw(st.sampled_from(UNASKED)))
+    noise = st.binary(max_size=5).filter(lambda g: b"\xaa" not in g)
+    stream, without, ends = b"", b"", []
+    for piece in [*pieces, sds011_frame(1, 2)]:
+        noisy = draw(noise)
+        stream += noisy + piece
+        without += noisy
+        if piece not in UNASKED:
+            without += piece
+            ends.append(len(stream) - 1)
+    cuts = sorted(set(draw(st.lists(st.integers(1, len(stream) - 1), max_size=12))))
+    return stream, without, cuts, replies, ends
+
+
+def read_cut(stream: bytes, cuts: list[int]) -> tuple[int, int, int, int, list[float]]:
+    """The frames, readings, skipped bytes and ignored frames of an SDS011 fed ``stream``
+    cut at ``cuts``, chunk k at time k, and the time each frame was stamped with."""
+    clock = Clock(0.0)
+    stamps: list[float] = []
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, [])
+        process = rt.process
+
+        def stamped(chunk: bytes, now: float, wall: float | None = None) -> None:
+            before = rt.framer.frames
+            process(chunk, now, wall)
+            stamps.extend([now] * (rt.framer.frames - before))
+
+        rt.process = stamped  # type: ignore[method-assign]
+        for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(stream)], strict=True)):
+            clock.now = float(k)
+            rt.feed(stream[a:b])
+        snapshot = rt.snapshot()
+        rt.stop()
+    frames, skipped = rt.framer.frames, rt.framer.skipped_bytes
+    return frames, reading_count(rt), skipped, snapshot.ignored_frames, stamps
+
+
+@settings(max_examples=150, deadline=None)
+@given(shared_lines())
+def test_unasked_replies_leave_every_frame_as_the_line_without_them_would(
+    case: tuple[bytes, bytes, list[int], int, list[int]],
+) -> None:
+    """Whatever the chunks, an SDS011 line with unasked replies reads the frames, readings
+    and skipped bytes of the same line without them, counts each reply ignored, and stamps
+    each frame with the time of the chunk its last byte came with."""
+    stream, without, cuts, replies, ends = case
+    frames, readings, skipped, ignored, stamps = read_cut(stream, cuts)
+    alone = read_cut(without, [])
+    assert (frames, readings, skipped) == alone[:3]
+    assert ignored == replies
+    assert stamps == [float(bisect.bisect_right(cuts, end)) for end in ends]

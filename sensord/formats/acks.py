@@ -106,6 +106,7 @@ class AckWatch:
 
     __slots__ = (
         "_checks",
+        "_fresh",
         "_held",
         "_polled",
         "before",
@@ -137,6 +138,8 @@ class AckWatch:
         if stray is not None:
             self._checks[stray] = frame_check(stray.layout)
         self._held = b""
+        #: how many of the last bytes held back came with the last chunk
+        self._fresh = 0
         #: ``(command, its replies)`` whose wait ended before the reply came (``expire``): a
         #: late reply is taken out of the chunks all the same, and told in ``late_found``
         self.late: list[tuple[str, tuple[Ack, ...]]] = []
@@ -160,12 +163,17 @@ class AckWatch:
         """The bytes held back as a reply's first."""
         return self._held
 
-    def take_held(self) -> bytes:
-        """The bytes held back, handed on now: they end a data frame whole (a PMS checksum
-        ending ``42``), which no reply's first bytes do."""
-        held, self._held = self._held, b""
-        self._polled = 0
-        return held
+    def take_held(self, n: int | None = None) -> bytes:
+        """The bytes held back (their first ``n``; None: all), handed on now: they end a data
+        frame whole (a PMS checksum ending ``42``), which no reply's first bytes do. Those
+        after them stay held, ``held_anew`` telling whether they came with the last chunk."""
+        held = self._held
+        if n is None:
+            n = len(held)
+        self._held = held[n:]
+        self._polled = max(0, self._polled - n)
+        self.held_anew = len(self._held) <= self._fresh
+        return held[:n]
 
     def polled(self) -> None:
         """A poll request went out, and the bytes the framer held were dropped: the bytes held
@@ -248,6 +256,7 @@ class AckWatch:
                 self.before += max(0, min(at, polled) - pos)
                 self._polled = max(0, polled - at)
                 self.held_anew = at >= old
+                self._fresh = min(len(self._held), len(chunk))
                 return bytes(out), found
             candidate = data[at : at + ack.length]
             if not self._checks[ack](candidate):  # not a reply: its bytes go on to the framer
@@ -280,6 +289,7 @@ class AckWatch:
         self.before += max(0, min(len(data) - keep, polled) - pos)
         self._polled = max(0, polled - (len(data) - keep))
         self.held_anew = len(data) - keep >= old
+        self._fresh = min(keep, len(chunk))
         return bytes(out), found
 
     def _partial(self, rest: bytes) -> int:

@@ -460,19 +460,22 @@ class FrameFramer:
         self._escaped = False
         self._after = False
 
-    def ends_frame(self, tail: bytes) -> bool:
-        """Whether the pending bytes followed by ``tail`` are one whole frame (its start bytes,
-        its length, end bytes and checksum), the frame ``feed(tail)`` returns; False for byte
-        stuffing and for pending bytes after a frame's shared end bytes, which ``feed`` alone
-        decides."""
+    def ends_frame(self, tail: bytes) -> int:
+        """How many first bytes of ``tail`` end the pending bytes as one whole frame (its start
+        bytes, its length, end bytes and checksum), the frame ``feed`` of them returns; 0 when
+        none do, and for byte stuffing and for pending bytes after a frame's shared end bytes,
+        which ``feed`` alone decides."""
         if self._escape is not None or self._after:
-            return False
+            return 0
         data = self._buffer + tail
         size = len(data)
         if not data.startswith(self._start):
-            return False
+            return 0
         n = self._length(data, 0, size)
-        return n == size and self._check(data, n) is None
+        pending = len(self._buffer)
+        if n <= pending or n > size or self._check(data[:n], n) is not None:
+            return 0
+        return n - pending
 
     def flush(self) -> list[bytes]:
         """See :meth:`sensord.formats.base.Framer.flush`: the pending candidate, which has not
