@@ -1047,7 +1047,7 @@ class Dialogue:
         assert watch is not None
         held_at = self._held_at
         rest, found = watch.feed(chunk)
-        if watch.held_anew:
+        if watch.held_anew and watch.held:  # the time of the bytes held from this chunk on
             self._held_at = self._clock()
         earlier = watch.earlier
         reply_at = watch.reply_at
@@ -1064,8 +1064,8 @@ class Dialogue:
         if watch.late_found and not watch.late:
             self._late_over()
         acks = self._acks
-        if acks is None:  # only late replies watched
-            if not watch.late:
+        if acks is None:  # only late replies watched, or replies nobody awaits
+            if not watch.late and watch.stray is None:
                 self._watch(None)
             return rest
         index = self._setup_sent - 1

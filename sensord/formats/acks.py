@@ -107,6 +107,7 @@ class AckWatch:
     __slots__ = (
         "_checks",
         "_fresh",
+        "_heads",
         "_held",
         "_polled",
         "before",
@@ -135,8 +136,12 @@ class AckWatch:
         #: each such reply the last ``feed`` found
         self.stray = stray
         self.stray_found: list[bytes] = []
+        #: the first bytes of the stray replies' start bytes, short of all of them
+        self._heads: tuple[bytes, ...] = ()
         if stray is not None:
             self._checks[stray] = frame_check(stray.layout)
+            start = stray.layout.start
+            self._heads = tuple(start[:n] for n in range(1, len(start)))
         self._held = b""
         #: how many of the last bytes held back came with the last chunk
         self._fresh = 0
@@ -211,6 +216,21 @@ class AckWatch:
     def feed(self, chunk: bytes) -> tuple[bytes, list[tuple[str, bool]]]:
         """The bytes of ``chunk`` that are no reply (for the framer), and ``(command, ok)`` for
         every reply found, ``ok`` False for a wrong acknowledgement."""
+        if not (self._held or self.pending or self.late):
+            stray = self.stray
+            if stray is None or (
+                stray.layout.start not in chunk and not chunk.endswith(self._heads)
+            ):
+                # no reply begins in the chunk (an SDS011's data frames between its replies,
+                # a frame a second for months): the chunk as it came, at the cost of a search
+                self.reply_at = None
+                if self.late_found:
+                    self.late_found = []
+                if self.stray_found:
+                    self.stray_found = []
+                self.earlier = self.before = self._fresh = 0
+                self.held_anew = True
+                return chunk, []
         old = len(self._held)
         polled = self._polled
         data = self._held + chunk
