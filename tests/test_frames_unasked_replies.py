@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 
+import pytest
 from harness.calls import calls_of
 from harness.pty import PtyPair
 from hypothesis import given, settings
@@ -228,3 +229,37 @@ def test_frames_between_replies_cost_the_watch_a_search_alone() -> None:
         rt.stop()
     assert rt.framer.frames == len(frames)
     assert count == [0]
+
+
+@pytest.mark.parametrize("cut", [1, 5], ids=["its first byte held", "five bytes framed"])
+def test_a_frame_cut_by_a_poll_costs_its_bytes_wherever_the_cut_falls(cut: int) -> None:
+    """An SDS011 polled in query mode that sends a frame of its own between two polls (left
+    in active mode by another program), the poll's write cutting it after ``cut`` bytes. No
+    answer begins before its request: the frame's bytes are skipped whether its first byte
+    was held as a reply's (``AA``, an unasked reply's first) or framed, and the answers to
+    both polls are read."""
+    clock = Clock()
+    query = command_bytes("sds011", "query")
+    stray = sds011_frame(77, 88)
+    with PtyPair() as pair:
+        rt = sds011_on(pair, clock, [])
+        device_end = DeviceEnd(rt, pair)
+        for k in range(2):
+            while True:
+                due = rt.next_deadline()
+                assert due is not None
+                clock.now = max(clock.now, due)
+                if device_end.tick(clock.now) == query:
+                    break
+            for piece in ([stray[cut:]] if k else []) + [sds011_frame(100 + k, 200 + k)]:
+                clock.now += 0.02
+                pair.write(piece)
+                read_all(rt, len(piece))
+            if not k:
+                clock.now += 0.5
+                pair.write(stray[:cut])
+                read_all(rt, cut)
+        rt.stop()
+    assert rt.framer.frames == 2
+    assert reading_count(rt) == 4
+    assert rt.framer.skipped_bytes == len(stray)
