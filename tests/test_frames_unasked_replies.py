@@ -76,11 +76,13 @@ def test_replies_to_another_program_s_commands_are_counted_and_told_once_per_kin
     assert all(e["log_level"] == "info" for e in logs if e["event"].startswith("reply to"))
 
 
-def test_a_set_up_reply_later_than_its_late_watch_is_no_noise() -> None:
+@pytest.mark.parametrize("first", [0, 3], ids=["whole after it", "begun within it"])
+def test_a_set_up_reply_later_than_its_late_watch_is_no_noise(first: int) -> None:
     """An SDS011 that answers ``work`` "eventually": 2.5 s after the wait for its last write
-    ended, past the time a late reply is watched for. The reply is taken out as one nobody
-    awaits (counted, told), not skipped as noise, and the frame after it is read; ``work``
-    stays unanswered (nothing says the reply was that write's)."""
+    ended, past the time a late reply is watched for, or with its ``first`` bytes within
+    that time, held as a reply's first when it ends, the rest after it. The reply is taken
+    out as one nobody awaits (counted, told), not skipped as noise, and the frame after it
+    is read; ``work`` stays unanswered (nothing says the reply was that write's)."""
     clock = Clock()
     work = command_bytes("sds011", "work")
     with PtyPair() as pair, capture_logs() as logs:
@@ -97,13 +99,18 @@ def test_a_set_up_reply_later_than_its_late_watch_is_no_noise() -> None:
                 pair.write(frame)  # the unit streams on
                 read_all(rt, len(frame))
         ended = clock.now
+        if first:
+            clock.now += 0.5
+            pair.write(WORK_REPLY[:first])
+            read_all(rt, first)
         while (due := rt.next_deadline()) is not None and due <= ended + LATE_REPLY_S + 0.5:
             clock.now = max(clock.now, due)
             device_end.tick(clock.now)
         clock.now = ended + ACK_TIMEOUT_S + 1.5
-        for piece in (WORK_REPLY[:3], WORK_REPLY[3:], sds011_frame(70, 80)):
-            pair.write(piece)
-            read_all(rt, len(piece))
+        for piece in (WORK_REPLY[first:3], WORK_REPLY[3:], sds011_frame(70, 80)):
+            if piece:
+                pair.write(piece)
+                read_all(rt, len(piece))
         snapshot = rt.snapshot()
         rt.stop()
     assert rt.framer.skipped_bytes == 0
