@@ -30,7 +30,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, DeviceEnd, read_all, reading_count, sds011_on
-from test_late_replies import WORK_REPLY, sds011_frame
+from test_late_replies import WORK_REPLY, sds011_frame, woken_sds011
 
 from sensord.dialogue import ACK_TIMEOUT_S, LATE_REPLY_S, SETUP_TRIES, Dialogue
 from sensord.formats.acks import AckWatch
@@ -270,3 +270,72 @@ def test_a_frame_cut_by_a_poll_costs_its_bytes_wherever_the_cut_falls(cut: int) 
     assert rt.framer.frames == 2
     assert reading_count(rt) == 4
     assert rt.framer.skipped_bytes == len(stray)
+
+
+@st.composite
+def late_lines(draw: st.DrawFn) -> tuple[bytes, bytes, list[int], bool, int, list[int]]:
+    """SDS011 frames (ids of the test unit and ids whose bytes begin a reply), the late reply
+    to ``work`` or none, replies to another program's query of the reporting mode, noise
+    without ``AA`` before each, and a last frame of the test unit: (the stream, the stream
+    without the replies, where chunks are cut, whether ``work``'s reply came, how many
+    others did, where each frame ends)."""
+    ids = st.sampled_from([b"\x6f\x98", b"\xaa\xc5", b"\x01\xaa"])
+    pieces = [
+        sds011_frame(draw(st.integers(0, 9999)), draw(st.integers(0, 9999)), draw(ids))
+        for _ in range(draw(st.integers(1, 5)))
+    ]
+    late = draw(st.booleans())
+    if late:
+        pieces.insert(draw(st.integers(0, len(pieces))), WORK_REPLY)
+    others = draw(st.integers(0, 2))
+    for _ in range(others):
+        pieces.insert(draw(st.integers(0, len(pieces))), MODE_REPLY)
+    noise = st.binary(max_size=5).filter(lambda g: b"\xaa" not in g)
+    stream, without, ends = b"", b"", []
+    for piece in [*pieces, sds011_frame(1, 2)]:
+        noisy = draw(noise)
+        stream += noisy + piece
+        without += noisy
+        if piece not in (WORK_REPLY, MODE_REPLY):
+            without += piece
+            ends.append(len(stream) - 1)
+    cuts = sorted(set(draw(st.lists(st.integers(1, len(stream) - 1), max_size=10))))
+    return stream, without, cuts, late, others, ends
+
+
+@settings(max_examples=100, deadline=None)
+@given(late_lines())
+def test_a_late_reply_among_unasked_ones_leaves_every_frame_as_the_line_without_them(
+    case: tuple[bytes, bytes, list[int], bool, int, list[int]],
+) -> None:
+    """The woken SDS011 (``work`` written, its wait over, its reply watched as late) sends
+    frames, perhaps ``work``'s late reply, and replies to another program's queries, cut
+    anywhere within a second: the frames, readings and skipped bytes are those of the line
+    without the replies, each frame stamped with the time of the chunk it ends in; the late
+    reply acknowledges ``work``, and the others are ignored frames."""
+    stream, without, cuts, late, others, ends = case
+    stamps: list[float] = []
+    with woken_sds011() as (_, clock, rt, device_end, work_at):
+        clock.now = work_at + ACK_TIMEOUT_S
+        device_end.tick(clock.now)
+        before = (rt.framer.frames, reading_count(rt), rt.framer.skipped_bytes)
+        process = rt.process
+
+        def stamped(chunk: bytes, now: float, wall: float | None = None) -> None:
+            framed = rt.framer.frames
+            process(chunk, now, wall)
+            stamps.extend([now] * (rt.framer.frames - framed))
+
+        rt.process = stamped  # type: ignore[method-assign]
+        base = clock.now
+        for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(stream)], strict=True)):
+            clock.now = base + 0.01 * (k + 1)
+            rt.feed(stream[a:b])
+        after = (rt.framer.frames, reading_count(rt), rt.framer.skipped_bytes)
+        ignored = rt.snapshot().ignored_frames
+        assert rt.dialogue is not None
+        acknowledged = set(rt.dialogue.acknowledged)
+    assert tuple(b - a for a, b in zip(before, after, strict=True)) == read_cut(without, [])[:3]
+    assert ignored == others
+    assert acknowledged == ({"work"} if late else set())
+    assert stamps == [base + 0.01 * (bisect.bisect_right(cuts, end) + 1) for end in ends]
