@@ -687,8 +687,8 @@ class Dialogue:
         #: their reply came (``LATE_REPLY_S``); None: none
         self._replies: AckWatch | None = None
         self._late_until = -math.inf
-        #: when the last wait ended whose replies are watched as late
-        self._late_since = -math.inf
+        #: when the wait ended of each command whose reply is watched as late
+        self._waits_ended: dict[str, float] = {}
         #: when the bytes the watch holds back came (the first of them): a frame they end is
         #: taken with that time once they go on to the framer
         self._held_at = -math.inf
@@ -788,6 +788,7 @@ class Dialogue:
         watch = self._replies
         assert watch is not None
         self._late_until = -math.inf
+        self._waits_ended.clear()
         held = watch.forget_late()
         self._watch(self._acks)
         if held:
@@ -857,6 +858,7 @@ class Dialogue:
 
             self._replies = AckWatch([], self._strays[0])
         self._late_until = -math.inf
+        self._waits_ended.clear()
         self._watch(None)
         self._setup_tries = 0
         self._asking = False
@@ -1118,7 +1120,8 @@ class Dialogue:
 
     def _late_reply(self, command: str, ok: bool, *, query: bool) -> None:
         """The reply to ``command`` came after its wait ended (``LATE_REPLY_S``), and was taken
-        out of the stream, logged at info level. One that acknowledges it tells that the
+        out of the stream, logged at info level with the time since its own wait ended (a
+        later command's may have ended since). One that acknowledges it tells that the
         device took it, as one within the wait does: in ``acknowledged`` for the stale hint,
         no command it ignores (a re-run's line of those waits for the late replies), and, of
         a command after which the device restarts (MH-Z19 ``range``), its boot the
@@ -1140,12 +1143,13 @@ class Dialogue:
                 self._restart_taken_at = self._clock()
         elif not query:
             self._ack_error("wrong", command)
+        now = self._clock()
         self._port.log.info(
             "set-up reply came late",
             command=command,
             query=query,
             acknowledges=ok,
-            after_wait_s=round(self._clock() - self._late_since, 3),
+            after_wait_s=round(now - self._waits_ended.get(command, now), 3),
         )
 
     def _acks_expired(self) -> None:
@@ -1167,7 +1171,8 @@ class Dialogue:
                 return
         missing = acks.expire()
         self._late_until = now + LATE_REPLY_S
-        self._late_since = now
+        for command in missing:
+            self._waits_ended[command] = now
         asking, self._asking = self._asking, False
         self._watch(None)
         if (

@@ -761,3 +761,24 @@ def test_a_reply_every_command_gets_alike_is_the_pending_command_s() -> None:
     assert watch.late_found == []
     assert watch.feed(b"\xa5\xa5") == (b"", [])
     assert watch.late_found == [("stop_autosend", True, positive)]
+
+
+def test_a_late_reply_tells_the_time_since_its_own_command_s_wait_ended() -> None:
+    """The woken SDS011 answers ``working_period=5`` (``AA C5 08 01 05 00 6F 98 15 AB``, its
+    sum 0x115 & 0xFF) late, 50 ms after the wait for ``work``, written after it, ended, and
+    then ``work``: each reply is logged with the time since its own command's wait ended,
+    ``work``'s 0.05 s and ``working_period=5``'s that and ``work``'s write and wait more, not
+    the time since the last wait ended for both."""
+    period_reply = bytes.fromhex("AA C5 08 01 05 00 6F 98 15 AB")
+    with woken_sds011() as (pair, clock, rt, device_end, work_at), capture_logs() as logs:
+        clock.now = work_at + ACK_TIMEOUT_S
+        device_end.tick(clock.now)
+        clock.now += 0.05
+        for reply in (period_reply, WORK_REPLY):
+            pair.write(reply)
+            read_all(rt, len(reply))
+    waited = {
+        e["command"]: e["after_wait_s"] for e in logs if e["event"] == "set-up reply came late"
+    }
+    assert waited["work"] == 0.05
+    assert waited["working_period=5"] == round(SETUP_GAP_S + ACK_TIMEOUT_S + 0.05, 3)
