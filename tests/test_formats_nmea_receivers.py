@@ -1382,3 +1382,44 @@ def test_an_lc79d_first_group_whose_4_3_is_lost_before_signal_8_continued_one_is
             readings += exc.kept
     assert errors == (["truncated"] if lost else ["checksum"])
     assert readings == [("gps", 9.0)] * 3
+
+
+def test_two_empty_pq_groups_of_an_epoch_read_no_constellation_and_no_loss() -> None:
+    """An Android phone's Qualcomm engine sends QZSS's and BeiDou's empty groups each as
+    ``$PQGSV,1,1,0,``, one after the other in the epoch: the second is no group restarting
+    and no loss, neither names a constellation (no satellite, no system ID), and the other
+    talkers' groups read as they came."""
+    got = read("android_qualcomm_two_pq_groups.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSV.in_view_gps"] == [10.0]
+    assert r["GSV.in_view_glonass"] == [8.0]
+    assert r["GSV.in_view_galileo"] == [0.0]
+    assert "GSV.in_view_beidou" not in r
+    assert "GSV.in_view_qzss" not in r
+    assert r["GGA.fix_quality"] == [0.0]
+
+
+#: The BeiDou B1I sentence 2 of the first epoch (05:13:47) in Qualcomm's layout.
+LOCSVC_BEIDOU_2 = b"$PQGSV,4,2,14,202,08,120,,205,18,146,,206,05,099,,208,21,061,,1*78"
+
+
+def test_qualcomm_pq_groups_of_qzss_and_beidou_with_one_signal_id_are_read_apart() -> None:
+    """Qualcomm's location service writes QZSS's L1 C/A group and BeiDou's B1I group both as
+    ``$PQGSV`` with signal ID 1 (QZSS 193-197, BeiDou 201-235), each followed by its empty
+    second-signal group: every epoch reads 3 QZSS and 14 BeiDou satellites once, the second
+    group of signal ID 1 no new epoch and no loss; a BeiDou sentence lost withholds that
+    epoch's BeiDou reading alone."""
+    got = read("qualcomm_locsvc_pq_signals.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSV.in_view_qzss"] == [3.0] * 3
+    assert r["GSV.in_view_beidou"] == [14.0] * 3
+    assert r["GSV.in_view_gps"] == [12.0] * 3
+    assert r["GSV.in_view_glonass"] == [8.0] * 3
+    assert r["GSV.in_view_galileo"] == [3.0] * 3
+    lost = read("qualcomm_locsvc_pq_signals.nmea", damage=(LOCSVC_BEIDOU_2, b""))
+    assert rejected(lost) == {"truncated": 1}
+    assert lost.readings["GSV.in_view_beidou"] == [14.0] * 2
+    assert lost.readings["GSV.in_view_qzss"] == [3.0] * 3
+    assert lost.readings["GSV.in_view_gps"] == [12.0] * 3
