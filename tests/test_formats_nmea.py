@@ -3314,6 +3314,15 @@ def test_quectel_pq_sentences_are_qzss_at_193_and_beidou_below_33() -> None:
         "GSV.snr_max_beidou": 33.0,
     }
     assert parse(nmea("PQGSA,A,3,02,07,,,,,,,,,,,1.6,0.9,1.3")) == [("GSA.used_beidou", 2.0)]
+    # the system ID after the signal ID names the group's constellation: 5 QZSS, numbered from
+    # 1 as NMEA 4.11 numbers it (gpsd's nmeaid_to_prn), 4 BeiDou; a group of none in view reads 0
+    assert dict(parse(nmea("PQGSV,1,1,02,02,38,145,33,07,21,160,24,0,5"))) == {
+        "GSV.in_view_qzss": 2.0,
+        "GSV.snr_mean_qzss": 28.5,
+        "GSV.snr_max_qzss": 33.0,
+    }
+    assert parse(nmea("PQGSV,1,1,00,0,5")) == [("GSV.in_view_qzss", 0.0)]
+    assert parse(nmea("PQGSV,1,1,01,02,20,116,33,0,4"))[0] == ("GSV.in_view_beidou", 1.0)
 
 
 def test_quectel_pq_satellites_up_to_63_are_beidou() -> None:
@@ -3332,11 +3341,17 @@ def test_quectel_pq_satellites_up_to_63_are_beidou() -> None:
     assert zero[0] == ("GSV.in_view_beidou", 3.0)
     assert zero == parse(nmea("PQGSV,1,1,03,05,34,137,30,,,,,40,06,045,31,0,4"))
     # 64 is no BeiDou PRN: of no constellation there, and no SBAS
-    assert parse(nmea("PQGSV,1,1,02,05,34,137,30,64,06,045,31,0,4")) == [
+    assert parse(nmea("PQGSV,1,1,02,05,34,137,30,64,06,045,31")) == [
         ("GSV.in_view_beidou", 1.0),
         ("GSV.snr_mean_beidou", 30.0),
         ("GSV.snr_max_beidou", 30.0),
     ]
+    # but under system ID 4 every satellite of the group is BeiDou's, as GSA's system ID makes
+    # them and as gpsd counts them
+    assert parse(nmea("PQGSV,1,1,02,05,34,137,30,64,06,045,31,0,4"))[0] == (
+        "GSV.in_view_beidou",
+        2.0,
+    )
 
 
 def test_gsv_groups_of_each_signal_are_assembled_apart_and_merged_by_epoch() -> None:

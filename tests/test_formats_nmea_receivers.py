@@ -1400,6 +1400,38 @@ def test_two_empty_pq_groups_of_an_epoch_read_no_constellation_and_no_loss() -> 
     assert r["GGA.fix_quality"] == [0.0]
 
 
+#: The EG25-G's BeiDou sentence 2 of the first epoch (05:13:47).
+EG25G_BEIDOU_2 = b"$PQGSV,4,2,14,02,08,120,,05,18,146,,06,05,099,,08,21,061,,0,4*61"
+#: The QZSS group of the first epoch, one sentence.
+EG25G_QZSS = b"$PQGSV,1,1,03,02,38,145,33,03,12,131,,07,21,160,24,0,5*56"
+
+
+def test_a_pq_group_under_system_id_5_is_qzss_beside_the_beidou_group_of_its_epoch() -> None:
+    """Quectel's ``$PQGSV`` ends with the signal ID and the system ID (4 BeiDou, 5 QZSS, as
+    gpsd reads it): an EG25-G epoch's BeiDou group and QZSS group, both of talker ``PQ``,
+    read 14 BeiDou and 3 QZSS satellites each epoch, the QZSS satellites numbered 2, 3 and 7
+    by NMEA 4.11 counted for QZSS, never as BeiDou's PRNs."""
+    got = read("quectel_eg25g_qzss_system_id.nmea")
+    assert rejected(got) == {}
+    r = got.readings
+    assert r["GSV.in_view_beidou"] == [14.0] * 3
+    assert r["GSV.in_view_qzss"] == [3.0] * 3
+    assert r["GSV.in_view_gps"] == [12.0] * 3
+    assert r["GSV.in_view_glonass"] == [8.0] * 3
+    assert r["GSV.in_view_galileo"] == [3.0] * 3
+    # a BeiDou sentence lost: one error, that epoch's BeiDou reading alone withheld
+    lost = read("quectel_eg25g_qzss_system_id.nmea", damage=(EG25G_BEIDOU_2, b""))
+    assert rejected(lost) == {"truncated": 1}
+    assert lost.readings["GSV.in_view_beidou"] == [14.0] * 2
+    assert lost.readings["GSV.in_view_qzss"] == [3.0] * 3
+    assert lost.readings["GSV.in_view_gps"] == [12.0] * 3
+    # the QZSS group lost whole, one sentence leaving no trace: that epoch reads no QZSS
+    gone = read("quectel_eg25g_qzss_system_id.nmea", damage=(EG25G_QZSS, b""))
+    assert rejected(gone) == {}
+    assert gone.readings["GSV.in_view_qzss"] == [3.0] * 2
+    assert gone.readings["GSV.in_view_beidou"] == [14.0] * 3
+
+
 #: The BeiDou B1I sentence 2 of the first epoch (05:13:47) in Qualcomm's layout.
 LOCSVC_BEIDOU_2 = b"$PQGSV,4,2,14,202,08,120,,205,18,146,,206,05,099,,208,21,061,,1*78"
 

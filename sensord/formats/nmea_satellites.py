@@ -94,6 +94,13 @@ _CONSTELLATION_TALKERS = {
 #: gpsd's capture test/daemon/quectel-eg25-g.log has ``$PQGSV`` groups of 15 satellites
 #: numbered 2 to 30; BeiDou-3's satellites are numbered past 32), or QZSS numbered 193-199.
 _LOW_IDS = {"PQ": "beidou"}
+#: The system ID field that Quectel writes after a ``$PQGSV`` sentence's signal ID -> the
+#: constellation of the group's satellites: gpsd's NMEA driver (drivers/driver_nmea0183.c,
+#: processGSV) reads it, "4 for BeiDou, or 5 for QZSS", and numbers QZSS under 5 from 1 as
+#: NMEA 4.11 does (nmeaid_to_prn), where QZSS's satellites 1 to 10 would read as BeiDou's PRNs
+#: on ``PQ`` (an EG25-G's BeiDou group and QZSS group of one epoch; its ``$PQGSA`` carries the
+#: same system IDs).
+_GSV_SYSTEMS = {str(CONSTELLATIONS[name][1]): name for name in ("beidou", "qzss")}
 #: The last satellite number of a talker of :data:`_LOW_IDS` that is its constellation's:
 #: BeiDou's last PRN.
 _LOW_LAST = 63
@@ -728,9 +735,13 @@ class SatelliteGroups:
             return []
         number_ = _whole(field(fields, 2))
         satellites = len(fields) - 4
-        signal = fields[-1] if satellites % 4 == 1 else ""
+        after = satellites % 4  # the fields after the last whole quadruple
+        signal = fields[-1] if after == 1 else ""
         if len(signal) > 1:  # NMEA 4.10's signal ID is one hex digit
             raise ParseError("syntax", f"GSV signal ID {signal[:8]!r}")
+        named = own  # the constellation of every satellite of the sentence, when one is named
+        if after == 2 and own is None:  # Quectel's signal ID and system ID (:data:`_GSV_SYSTEMS`)
+            named = _GSV_SYSTEMS.get(fields[-1])
         key = (talker, signal)
         if number_ > 1 and not field(fields, 1) and not field(fields, 3):
             # the total and in-view fields left out after sentence 1 (AirMar): its group's
@@ -742,7 +753,7 @@ class SatelliteGroups:
             total, in_view = _whole(field(fields, 1)), _whole(field(fields, 3))
         if not 1 <= number_ <= total:
             raise ParseError("syntax", f"GSV sentence {number_} of {total}")
-        ends = 4 + satellites - satellites % 4  # SNRs at 7, 11, ...: whole quadruples only
+        ends = 4 + satellites - after  # SNRs at 7, 11, ...: whole quadruples only
         for at in range(4, ends, 4):
             text = fields[at]
             if text and not text.isdigit():
@@ -750,7 +761,7 @@ class SatelliteGroups:
         try:
             seen = [
                 (
-                    own or _in_view_kind(fields[at - 3], talker),
+                    named or _in_view_kind(fields[at - 3], talker),
                     (number(fields[at]) or None) if fields[at] else None,
                 )
                 for at in range(7, ends, 4)
@@ -848,7 +859,7 @@ class SatelliteGroups:
         elif group is not None:
             if own is None:
                 self._carry(talker, group)
-            own = own or _TALKER_CONSTELLATION.get(talker)
+            own = named or _TALKER_CONSTELLATION.get(talker)
             if numbers is None and taught != _SEVERAL:
                 readings += self._readings(own, group, in_view)
             elif self._first and self._first.get(talker) == key:
@@ -866,7 +877,7 @@ class SatelliteGroups:
             if self._first and self._first.get(talker) == key:
                 del self._first[talker]
             if taught is not None:
-                self._taught_lost(own or _TALKER_CONSTELLATION.get(talker), seen)
+                self._taught_lost(named or _TALKER_CONSTELLATION.get(talker), seen)
                 if self._held:
                     self._held.pop(talker, None)  # its talker's first epoch lost a sentence
         if number_ == 1 and pending is not None:
