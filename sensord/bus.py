@@ -568,6 +568,9 @@ class Bus:
                     self.log, self.port, source.url, sorted(self.devices, key=natural_key)
                 )
         for device in self.devices.values():
+            if device.owed:  # the old connection's answers do not come on this one
+                device.owed = 0
+                self.owes(device, None)
             if device.sensor.name in idle_closed:  # it goes on: schedule, quarantine, state
                 # a new connection all the same: a device or gateway that drops the requests
                 # sent right after a connect (a Huawei SDongle) drops them on each one, so its
@@ -1068,6 +1071,8 @@ class Bus:
                 return
         expected = device.pending.pop(0)
         device.hold_until = float("-inf")
+        if device.owed_requests and self._owed_hold(device, expected, now):
+            return
         transaction_id = 0
         if self.transport == "tcp":
             transaction_id = self._sent % 0xFFFF + 1
@@ -1114,6 +1119,35 @@ class Bus:
             echo_unknown=not self._line_echoes,
         )
 
+    def _owed_hold(self, device: _Device, expected: Request, now: float) -> bool:
+        """Whether ``expected`` waits, put back first among ``device``'s reads of the poll:
+        the device's read asked again after its timeout took a frame that may be the late
+        answer of its first request, and the answer of the second may still come until
+        ``owed_settled_until`` (``StrayFrames._owed_first``); a request whose answer has the
+        shape of another request still owed waits until then, as that answer would be taken
+        for the owed one's and its own lost where the device lost the request owed (a frame
+        that fits a request owed of its own bytes is its values either way).
+        At its first request after then, the device owes nothing: it answers in order, and
+        what it left unanswered before will not come."""
+        until = device.owed_settled_until
+        if until == float("-inf"):
+            return False
+        if now >= until:
+            device.owed_settled_until = float("-inf")
+            device.owed = 0
+            self.owes(device, None)
+            return False
+        function, frame = expected.read.function_code, expected.frame
+        if not any(
+            r.size == expected.size and r.read.function_code == function and r.frame != frame
+            for r in device.owed_requests
+        ):
+            return False
+        device.pending.insert(0, expected)
+        device.hold_until = until
+        self._upcoming = None
+        return True
+
     def feed(self, chunk: bytes) -> None:
         """Bytes from the port: the response to the exchange in flight, or bytes to drop."""
         self._unheard = 0  # the connection carries bytes
@@ -1134,6 +1168,7 @@ class Bus:
         if (
             not self.link.pending_bytes
             and not self.echo.write_copy  # (a frame settles a write's copy: ``_feed_frames``)
+            and not flight.device.owed_requests  # (a late answer may fit: ``StrayFrames.answers``)
             and flight.expected.answers(chunk, flight.transaction_id)
         ):
             if not self.echo.echo_after_proof(flight, chunk):
@@ -1143,8 +1178,13 @@ class Bus:
         else:
             if 0 <= flight.echoed < len(flight.request):
                 self.echo.read_echo(flight, chunk)
+            paid = flight.paid_owed
             answer = self._feed_frames(chunk, flight)
-            if self.in_flight is flight and flight.expected.rtu:
+            if self.in_flight is flight and flight.paid_owed != paid:
+                # a late answer (``StrayFrames._owed_first``): what follows it can answer
+                flight.starts = None
+                flight.reply = NOTHING
+            elif self.in_flight is flight and flight.expected.rtu:
                 self._arriving(flight, chunk)
             elif flight.reply == ARRIVING and flight.starts is not None and answer not in chunk:
                 # answered by this piece after the ones it began in (not by a frame whole in
@@ -1348,7 +1388,14 @@ class Bus:
         owed = device.owed_requests
         if request is not None and request.rtu:
             owed.append(request)
+            device.owed_settled_until = float("-inf")
         del owed[: max(0, len(owed) - device.owed)]
+        if not owed and device.owed_settled_until != float("-inf"):
+            # paid: a request held for it (``_owed_hold``) goes
+            if device.hold_until == device.owed_settled_until:
+                device.hold_until = float("-inf")
+                self._upcoming = None
+            device.owed_settled_until = float("-inf")
         self._owed_heads = tuple(
             request.head for other in self.devices.values() for request in other.owed_requests
         )
@@ -1575,8 +1622,8 @@ class Bus:
         answer comes, and a drain shorter than it would take that answer for the next read's.
         A device that never answered late, a healthy one, waits nothing more. Before the
         first of its answers that comes late, none is known: one later than twice its timeout
-        can then still be taken for its next read's (and the next read's own answer then
-        comes late, and is counted so).
+        comes during its next exchange, and is told from that exchange's answer by the
+        requests it owes (``StrayFrames._owed_first``).
 
         A rule on timing alone (a reply read sooner after its request than both take on the
         wire is not its answer) was not chosen: it holds only where the configured baud
@@ -1962,8 +2009,9 @@ class Bus:
         device.late_in_row = 0
         device.late_gateway_code = 0
         device.foreign_in_row = 0
-        device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
-        self.owes(device, flight.expected)
+        if not flight.paid_owed:  # (else the frame taken late was this one's answer or none)
+            device.owed = min(device.owed + 1, DOWN_AFTER_TIMEOUTS)
+            self.owes(device, flight.expected)
         if flight.reply != ARRIVING:
             # the start of an answer is kept: when its rest comes after the pause the device
             # made inside it, it is a late answer (the next request drops it)

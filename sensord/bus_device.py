@@ -166,17 +166,23 @@ class _Device:
         #: Modbus TCP its late replies with transaction id 0,
         #: ``StrayFrames._zero_id_reply``), at most ``bus.DOWN_AFTER_TIMEOUTS``: a frame of its
         #: unit id that arrives unasked while none is owed is no late answer (see
-        #: ``StrayFrames._unasked_frame``). The first answer in time
-        #: after a timeout leaves it as it is: a late answer may be taken for the next read's
-        #: (see ``Bus._drain``), and the answer to that read then comes after it; a second answer in
-        #: time running clears it (none of the requests that timed out is answered any more:
-        #: the debt of a past outage would have another master's frames counted as late)
+        #: ``StrayFrames._unasked_frame``). An answer in time that fits a request owed (its
+        #: read asked again) leaves it as it is: it may be that request's late answer, and the
+        #: answer to the read then comes after it (``StrayFrames._owed_first``); an answer that
+        #: fits none of them, or a second answer in time running, clears it (the device answers
+        #: in order, and none of the requests that timed out is answered any more: the debt of
+        #: a past outage would have another master's frames counted as late)
         self.owed = 0
         #: the requests whose answers it owes, oldest first, as many as ``owed`` (RTU): a
         #: frame of its unit id is the late answer of the one whose function code and length
         #: (or exception) it has (``StrayFrames.late``), and the start of such an answer is
         #: the framing's to wait for whole (``Bus._owed_heads``)
         self.owed_requests: list[Request] = []
+        #: a read asked again after its timeout took a frame that fits it and the request
+        #: owed for it (``StrayFrames._owed_first``): until then no request of that answer's
+        #: shape goes to the device while one is owed, and the requests it still owes at its
+        #: first request after then are owed no more (``Bus._owed_hold``)
+        self.owed_settled_until = float("-inf")
         #: the reads whose last answer was a sound frame with fewer bytes than they ask for,
         #: and that frame's length: a read is split only when it is answered so short twice
         #: running (see ``DeviceReads.short``)
@@ -326,6 +332,11 @@ class _Exchange:
     #: write's first copy of its request after the line shows that it echoes is its echo
     #: (``LineEcho.echo_after_proof``)
     echo_unknown: bool = False
+    #: the frames that fit its request's answer taken for the late answers of requests of
+    #: its device that timed out before it, of other reads of that answer's shape (RTU,
+    #: ``StrayFrames._owed_first``): such a frame is the answer of one of them or of this
+    #: one, so at its timeout it owes none (``Bus._timed_out``)
+    paid_owed: int = 0
 
     @property
     def read(self) -> Read:

@@ -392,6 +392,60 @@ class StrayFrames:
             ):
                 flight.device.other_function = response.function_code
             return False
+        # (a frame that fits a request owed may be its late answer)
+        return not (flight.device.owed_requests and self._owed_first(flight, response))
+
+    def _owed_first(self, flight: _Exchange, response: Response) -> bool:
+        """Whether ``response``, a frame of the unit id and function code of ``flight`` on
+        RTU, is taken for the late answer of a request of the device that timed out before
+        it (``_Device.owed_requests``) instead. A device answers its requests in order, and
+        an RTU frame names no register:
+
+        - a frame that fits none of the requests owed (their function code and answer's
+          length, or an exception of their function) answers a later request: the device is
+          done with them (answered, or lost), and owes none any more;
+        - one whose oldest request owed that it fits is another read than ``flight``'s (of
+          other registers, with an answer of the same shape: a meter's voltage and energy, a
+          float32 each) is that read's late answer, which comes before ``flight``'s: counted
+          ``late``, and ``flight`` waits for its own answer a whole timeout from now. When
+          none comes, the device left one of the two unanswered and the frame answered the
+          other: ``flight``'s timeout owes nothing (``Bus._timed_out``), one reading lost and
+          none given another's values;
+        - one whose oldest request owed that it fits is ``flight``'s own read (asked again
+          after its timeout) gives that read's values either way: it is ``flight``'s answer,
+          and no request of that answer's shape goes to the device until the latest the
+          other can come (:data:`~sensord.modbus_timing.LATE_DRAIN_TIMEOUTS` of its timeouts
+          after ``flight``'s request), which then pays the request owed; a device that lost
+          that request (one that sleeps and loses the request that wakes it) owes nothing
+          once that wait ends (``_Device.owed_settled_until``, ``Bus._owed_hold``).
+
+        An exception names no register and is ``flight``'s; so is a frame later than an
+        answer is taken to come at all, ``LATE_DRAIN_TIMEOUTS`` timeouts after the device's
+        last request that timed out went out (a read the device ignores owes an answer that
+        never comes)."""
+        device = flight.device
+        frame = response.frame
+        code = response.exception_code
+        for request in device.owed_requests:
+            if (code and response.function_code == request.read.function_code) or (
+                len(frame) == request.size and frame.startswith(request.head[1:], 1)
+            ):
+                break
+        else:
+            device.owed = 0
+            self._bus.owes(device, None)
+            return False
+        now = self._clock()
+        if code or now > device.timed_out_sent_at + LATE_DRAIN_TIMEOUTS * device.timeout_s:
+            return False
+        if request.frame == flight.expected.frame:
+            device.owed_settled_until = flight.sent_at + LATE_DRAIN_TIMEOUTS * device.timeout_s
+            return False
+        self.late(response)
+        flight.paid_owed += 1
+        deadline = now + device.timeout_s
+        if deadline > flight.deadline:
+            flight.deadline = deadline
         return True
 
     def _answers_broadcast(self, flight: _Exchange, response: Response) -> bool:

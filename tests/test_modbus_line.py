@@ -188,6 +188,133 @@ def test_a_late_answer_is_not_taken_for_the_next_read_of_its_device(pty_pair: Pt
         hand.close()
 
 
+def test_a_late_answer_later_than_the_drain_is_not_taken_for_another_read_of_its_shape(
+    pty_pair: PtyPair,
+) -> None:
+    """The meter's energy read times out and its answer comes later than the drain after it
+    (a loaded host: tests/test_modbus_oncall.py's second master once saw energy read as
+    230.0), while the voltage read of the next poll is in flight. An RTU frame names no
+    register and both answers are a float32: the frame is the late answer of the energy
+    read still owed, which the meter answers before the voltage read, counted ``late``, and
+    the voltage read takes the frame after it, never the energy's 5000.0."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
+    voltage, energy = read_reply(1, float32(230.0)), read_reply(1, float32(5000.0))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 2)
+        assert hand.receive(100.01, voltage) == b""
+        assert hand.tick(100.015) == read_request(1, 100, 2)
+        assert hand.tick(100.33) == b""  # timed out; drained until 100.63
+        assert hand.tick(100.64) == read_request(1, 0, 2)
+        assert hand.receive(100.65, energy) == b""  # the energy read's answer, 0.635 s late
+        assert hand.values("meter")["voltage"] == (230.0, 230.0, 1)
+        assert hand.receive(100.66, voltage) == b""
+        assert hand.tick(100.665) == b""  # drained for a timeout after the late answer
+        assert hand.tick(100.96) == read_request(1, 100, 2)
+        assert hand.receive(100.97, energy) == b""
+        assert hand.values("meter") == {
+            "voltage": (230.0, 230.0, 2),
+            "energy": (5000.0, 5000.0, 1),
+        }
+        counters = hand.counters("meter")
+        assert (counters.timeouts, counters.transactions) == (1, 3)
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "late": 1}
+    finally:
+        hand.close()
+
+
+def test_a_read_asked_again_waits_for_the_late_answer_of_its_first_request(
+    pty_pair: PtyPair,
+) -> None:
+    """The meter's voltage read times out and is asked again after the drain; the answer of
+    the first request comes then (0.63 s late) and the meter answers the second right after
+    it. The first frame is the voltage's either way; the energy read is not asked until the
+    latest the second can come (4 timeouts after its request), so the second is taken for
+    the late answer it is (``late``), not for the energy read's (230.0 as energy, before)."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
+    voltage, energy = read_reply(1, float32(230.0)), read_reply(1, float32(5000.0))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 2)
+        assert hand.tick(100.31) == b""  # timed out; drained until 100.61
+        assert hand.tick(100.62) == read_request(1, 0, 2)
+        assert hand.receive(100.63, voltage) == b""  # the first request's answer
+        assert hand.tick(100.635) == b""  # the energy read waits for the second's
+        assert hand.receive(100.64, voltage) == b""
+        assert hand.counters("meter").errors["late"] == 1
+        assert hand.tick(100.93) == b""  # drained for a timeout after that late answer
+        assert hand.tick(100.945) == read_request(1, 100, 2)
+        assert hand.receive(100.95, energy) == b""
+        assert hand.values("meter") == {
+            "voltage": (230.0, 230.0, 1),
+            "energy": (5000.0, 5000.0, 1),
+        }
+        counters = hand.counters("meter")
+        assert counters.errors == {**dict.fromkeys(counters.errors, 0), "late": 1}
+    finally:
+        hand.close()
+
+
+def test_a_read_lost_by_the_device_costs_one_reading_of_another_read_of_its_shape(
+    pty_pair: PtyPair,
+) -> None:
+    """The meter never answers one energy read (lost in a collision with another master's
+    request). The next poll's voltage answer fits the energy read still owed and is taken
+    for its late answer: the voltage read waits a timeout for another, gets none, and owes
+    nothing, since the one frame answered one of the two. One voltage reading is lost; none
+    is ever 5000.0, and the poll after reads both."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
+    voltage, energy = read_reply(1, float32(230.0)), read_reply(1, float32(5000.0))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 2)
+        assert hand.receive(100.01, voltage) == b""
+        assert hand.tick(100.015) == read_request(1, 100, 2)
+        assert hand.tick(100.33) == b""  # lost: never answered
+        assert hand.tick(100.64) == read_request(1, 0, 2)
+        assert hand.receive(100.65, voltage) == b""  # taken for the energy read's
+        assert hand.tick(100.94) == b""  # waits a whole timeout from that frame
+        assert hand.tick(100.96) == b""  # timed out, owing nothing
+        counters = hand.counters("meter")
+        assert (counters.timeouts, counters.errors["late"]) == (2, 1)
+        assert hand.values("meter") == {"voltage": (230.0, 230.0, 1), "energy": None}
+        polled = [at for at in (101.5, 101.6, 101.7, 101.8) if hand.tick(at)]
+        at = polled[0]  # once drained, as after any timeout
+        assert hand.receive(at + 0.01, voltage) == b""
+        assert hand.tick(at + 0.015) == read_request(1, 100, 2)
+        assert hand.receive(at + 0.02, energy) == b""
+        assert hand.values("meter") == {
+            "voltage": (230.0, 230.0, 2),
+            "energy": (5000.0, 5000.0, 1),
+        }
+        assert hand.counters("meter").timeouts == 2
+    finally:
+        hand.close()
+
+
+def test_a_reconnect_leaves_no_answer_owed(pty_pair: PtyPair) -> None:
+    """The meter's energy read times out and the port is lost and opened again: the answers
+    of the old connection's requests are not owed on the new one. Its first voltage read
+    there takes its answer (not taken for the energy read's late answer), and a frame of its
+    unit id after it is one nobody asked for, ``unasked``, not ``late``."""
+    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
+    voltage = read_reply(1, float32(230.0))
+    try:
+        assert hand.tick(100.0) == read_request(1, 0, 2)
+        assert hand.receive(100.01, voltage) == b""
+        assert hand.tick(100.015) == read_request(1, 100, 2)
+        assert hand.tick(100.33) == b""  # timed out: its answer owed
+        hand.bus.disconnect("device disconnected")
+        hand.now = 100.35
+        assert hand.bus.try_open()
+        at = next(t / 100 for t in range(10036, 10200) if hand.tick(t / 100))
+        assert at < 101.0  # (within 4 timeouts of the energy read's request)
+        assert hand.receive(at + 0.01, read_reply(1, float32(231.0))) == b""
+        assert hand.values("meter")["voltage"] == (230.0, 231.0, 2)
+        assert hand.receive(at + 0.012, voltage) == b""
+        counters = hand.counters("meter")
+        assert (counters.errors["late"], counters.errors["unasked"]) == (0, 1)
+    finally:
+        hand.close()
+
+
 def test_a_late_answer_waiting_when_the_next_poll_is_due_is_read_before_it_goes(
     pty_pair: PtyPair,
 ) -> None:
