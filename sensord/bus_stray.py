@@ -247,7 +247,9 @@ class StrayFrames:
         """Whether ``response``, a frame of ``device``'s unit id, is the answer to a request
         of its that timed out (``_Device.owed_requests``, the oldest that fits first, taken
         out): the request's function code and the length of its answer (its byte count
-        among the first bytes; a write's address and count too), or its exception. An RTU
+        among the first bytes; a write's address and count too; any read answer of its
+        function when the device answers that read with more or fewer values, :func:`_fits`),
+        or its exception. An RTU
         frame names only its unit id, function code and length, so a frame of the device
         that fits none of them (an answer to another master's read of it, a second device
         at its unit id) is no late answer of its. True, taking nothing, when the requests
@@ -255,11 +257,8 @@ class StrayFrames:
         owed = device.owed_requests
         if len(owed) < device.owed:
             return True
-        frame = response.frame
         for at, request in enumerate(owed):
-            if (
-                response.function_code == request.read.function_code and response.exception_code
-            ) or (len(frame) == request.size and frame.startswith(request.head[1:], 1)):
+            if _fits(device, request, response):
                 del owed[at]
                 return True
         return False
@@ -424,12 +423,9 @@ class StrayFrames:
         last request that timed out went out (a read the device ignores owes an answer that
         never comes)."""
         device = flight.device
-        frame = response.frame
         code = response.exception_code
         for request in device.owed_requests:
-            if (code and response.function_code == request.read.function_code) or (
-                len(frame) == request.size and frame.startswith(request.head[1:], 1)
-            ):
+            if _fits(device, request, response):
                 break
         else:
             device.owed = 0
@@ -717,3 +713,21 @@ class StrayFrames:
                 unit=device.unit,
                 answers_as=unit,
             )
+
+
+def _fits(device: _Device, request: Request, response: Response) -> bool:
+    """Whether ``response``, a frame of ``device``'s unit id, can answer ``request``: an
+    exception of its function code; an answer of its function code and length (its byte
+    count among the first bytes; a write's address and count too); or, for a read the
+    device answers with more values than asked for (``long_read``, ``long``: ESPHome's
+    ``modbus_controller`` server answers a 32-bit value whole) or with fewer (``short``:
+    firmware that caps a read), a sound read answer of its function code of any length."""
+    function = response.function_code
+    if function != request.read.function_code:
+        return False
+    frame = response.frame
+    if response.exception_code or (
+        len(frame) == request.size and frame.startswith(request.head[1:], 1)
+    ):
+        return True
+    return request in device.long_read or request in device.long or request in device.short

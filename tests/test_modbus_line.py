@@ -289,6 +289,62 @@ def test_a_read_lost_by_the_device_costs_one_reading_of_another_read_of_its_shap
         hand.close()
 
 
+@pytest.mark.parametrize("between", [False, True])
+def test_a_late_answer_with_more_values_than_asked_is_late(
+    pty_pair: PtyPair, between: bool
+) -> None:
+    """A server that answers a 16-bit read with the 32-bit value whole (ESPHome's
+    ``modbus_controller`` server, esphome#10021: byte count 4 for a read of 1) has two such
+    reads; the second times out and its answer comes before the next request (``between``),
+    or during the next poll's first read. It fits the request owed by its function code and the length the device answers that read
+    with: it is ``late``, and the first read never takes the second's value."""
+    registers = [
+        {"name": "a", "table": "holding", "address": 10},
+        {"name": "b", "table": "holding", "address": 20},
+    ]
+    hand = HandBus(pty_pair, device("m", "", 1, registers, interval_s=0.5, timeout_s=0.3))
+    a, b = read_reply(1, [10, 9]), read_reply(1, [20, 9])
+
+    def next_request(start: float) -> tuple[float, bytes]:
+        for k in range(1, 200):
+            at = round(start + k * 0.005, 3)
+            if sent := hand.tick(at):
+                return at, sent
+        raise AssertionError("no request")
+
+    try:
+        at = 99.995
+        for _ in range(3):  # two whole polls, and the third's first read
+            at, sent = next_request(at)
+            assert sent == read_request(1, 10, 1)
+            hand.receive(at + 0.005, a, look=False)
+            at, sent = next_request(at)
+            assert sent == read_request(1, 20, 1)
+            if _ < 2:
+                hand.receive(at + 0.005, b, look=False)
+        assert hand.values("m") == {
+            "a": (10.0, 10.0, 2),
+            "b": (20.0, 20.0, 1),
+        }  # (the first: `length`)
+        if between:  # its late answer comes before the next request
+            assert hand.tick(round(at + 0.32, 3)) == b""  # timed out
+            assert hand.receive(round(at + 0.33, 3), b) == b""
+            counters = hand.counters("m")
+            assert (counters.errors["late"], counters.errors["unasked"]) == (1, 0)
+            return
+        at, sent = next_request(at)  # after its timeout and the drain
+        assert sent == read_request(1, 10, 1)
+        assert hand.receive(at + 0.005, b) == b""  # the second read's late answer
+        assert hand.receive(at + 0.01, a) == b""
+        # never 20.0; its own answer after a frame of the device besides the answers starts
+        # the run of long answers again (``DeviceReads.long``), and is read from the next on
+        assert hand.values("m")["a"] == (10.0, 10.0, 2)
+        counters = hand.counters("m")
+        assert (counters.errors["late"], counters.errors["unasked"]) == (1, 0)
+    finally:
+        hand.close()
+
+
 def test_a_reconnect_leaves_no_answer_owed(pty_pair: PtyPair) -> None:
     """The meter's energy read times out and the port is lost and opened again: the answers
     of the old connection's requests are not owed on the new one. Its first voltage read
