@@ -63,13 +63,15 @@ def test_the_captured_write_is_pymodbus_s_own_framing() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(OTHER_REQUESTS))
-@pytest.mark.parametrize("pieces", [1, 2])
+@pytest.mark.parametrize("heard_cut", [0, 5, 6, 7])
+@pytest.mark.parametrize("cut", [0, 4, 6])
 def test_another_master_s_request_holds_the_next_request_no_longer_than_it_lasts(
-    name: str, pieces: int
+    name: str, cut: int, heard_cut: int
 ) -> None:
     """Units 1 and 2 were read; another master's request comes 5 ms before their next polls
     are due, whole in one piece or in two an FTDI latency timer (16 ms) apart (AN232B-04),
-    that master heard on the line before (its request whole 0.5 s earlier). The polls go once the line has been silent after the request's last byte: a whole request
+    cut after its fourth or its sixth byte (the latency timer cuts wherever it runs out),
+    that master heard on the line before (its request 0.5 s earlier, whole or cut anywhere). The polls go once the line has been silent after the request's last byte: a whole request
     begins nothing, and one cut holds the line for the rest of the request its first bytes
     tell (its unit id heard, a read's byte count 0 no answer's), not for the long frame its
     last bytes read as. (Fails before: the poll was held for the rest of that frame, 134 to
@@ -83,10 +85,15 @@ def test_another_master_s_request_holds_the_next_request_no_longer_than_it_lasts
             hand.receive(100.02, read_reply(1, [3]), look=False)
             assert hand.tick(100.03) == read_request(2, 0, 1)
             hand.receive(100.05, read_reply(2, [4]), look=False)
-            # the other master's exchange before: its request whole
-            hand.receive(100.5, request, look=False)
-            cut = 4 if pieces == 2 else len(request)
-            first, last = 100.995 - 0.016 * (pieces - 1), 100.995
+            # the other master's exchange before: its request whole, or in two pieces
+            # (``heard_cut``), its rest 16 ms after its first bytes
+            if heard_cut:
+                hand.receive(100.484, request[:heard_cut], look=False)
+            hand.receive(100.5, request[heard_cut:], look=False)
+            pieces = 2 if cut else 1
+            cut = cut or len(request)
+            # (cut: its first bytes when the polls are due, its rest 16 ms later)
+            first, last = (100.998, 101.014) if pieces == 2 else (100.995, 100.995)
             hand.receive(first, request[:cut], look=False)
             if pieces == 2:
                 # (the rest of the request is on the line: no read goes into it)

@@ -840,7 +840,10 @@ class ModbusLink:
         ``(where undecided bytes begin, None)`` when more bytes are needed. A candidate still
         incomplete does not hide a complete frame after it (noise can look like the start of
         a long frame), but for one that begins with ``awaited``, the reply coming: the
-        frames after its start wait until it is whole and its CRC is checked."""
+        frames after its start wait until it is whole and its CRC is checked. The first
+        bytes of a request (another master's, cut by an adapter's pieces anywhere) are kept
+        until its length has come, so that it is taken out whole and its unit id and function
+        code heard."""
         end = len(data)
         waiting: int | None = None
         self._inside_begun = False
@@ -908,7 +911,10 @@ class ModbusLink:
                         waiting = at if waiting is None else waiting
                         break
             size = self._request_size(data, at)
-            if size and end - at >= size and not crc16(data[at : at + size]):
+            if size > end - at:  # a request's first bytes, its rest to come: kept whole
+                if waiting is None:
+                    waiting = at
+            elif size and not crc16(data[at : at + size]):
                 self._request_found = True
                 # (``waiting`` may be this very place, begun as an answer)
                 self._inside_begun = (
