@@ -135,12 +135,14 @@ def test_a_second_master_polling_the_same_meter_is_named() -> None:
                 # the frames owed to those may count as late
                 assert counters.errors["late"] <= counters.timeouts
                 assert latest(reader.sensors["meter"]) == {"voltage": 230.0, "energy": 5000.0}
+                timeouts = counters.timeouts
         finally:
             stop.set()
             thread.join()
         messages = {e["event"] for e in logs if e["log_level"] == "warning"}
         assert "frame of the device's unit id nobody asked for" in messages
-        assert "answer after the timeout" not in messages
+        if not timeouts:  # (a loaded host's late answer of a request that timed out is late)
+            assert "answer after the timeout" not in messages
 
 
 def test_a_device_that_answers_a_long_read_with_fewer_registers_has_it_split() -> None:
