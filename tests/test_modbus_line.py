@@ -146,6 +146,24 @@ METER = [
     {"name": "energy", "table": "holding", "address": 100, "type": "float32"},
 ]
 
+#: The meter's answers to its voltage and energy reads: one length, a float32 each
+VOLTAGE, ENERGY = read_reply(1, float32(230.0)), read_reply(1, float32(5000.0))
+
+
+def meter_bus(pty: HandLine) -> HandBus:
+    """The meter (unit 1, :data:`METER`) alone on the bus, polled every 0.5 s, its reads'
+    timeout 0.3 s."""
+    return HandBus(pty, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
+
+
+def energy_read_timed_out(hand: HandBus) -> None:
+    """The meter's first poll at 100.0: its voltage read answered at 100.01 (230.0), its
+    energy read asked at 100.015 and timed out at 100.33, its answer owed."""
+    assert hand.tick(100.0) == read_request(1, 0, 2)
+    assert hand.receive(100.01, VOLTAGE) == b""
+    assert hand.tick(100.015) == read_request(1, 100, 2)
+    assert hand.tick(100.33) == b""
+
 
 # -- late answers ----------------------------------------------------------------------------
 
@@ -197,20 +215,16 @@ def test_a_late_answer_later_than_the_drain_is_not_taken_for_another_read_of_its
     register and both answers are a float32: the frame is the late answer of the energy
     read still owed, which the meter answers before the voltage read, counted ``late``, and
     the voltage read takes the frame after it, never the energy's 5000.0."""
-    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
-    voltage, energy = read_reply(1, float32(230.0)), read_reply(1, float32(5000.0))
+    hand = meter_bus(pty_pair)
     try:
-        assert hand.tick(100.0) == read_request(1, 0, 2)
-        assert hand.receive(100.01, voltage) == b""
-        assert hand.tick(100.015) == read_request(1, 100, 2)
-        assert hand.tick(100.33) == b""  # timed out; drained until 100.63
+        energy_read_timed_out(hand)  # drained until 100.63
         assert hand.tick(100.64) == read_request(1, 0, 2)
-        assert hand.receive(100.65, energy) == b""  # the energy read's answer, 0.635 s late
+        assert hand.receive(100.65, ENERGY) == b""  # the energy read's answer, 0.635 s late
         assert hand.values("meter")["voltage"] == (230.0, 230.0, 1)
-        assert hand.receive(100.66, voltage) == b""
+        assert hand.receive(100.66, VOLTAGE) == b""
         assert hand.tick(100.665) == b""  # drained for a timeout after the late answer
         assert hand.tick(100.96) == read_request(1, 100, 2)
-        assert hand.receive(100.97, energy) == b""
+        assert hand.receive(100.97, ENERGY) == b""
         assert hand.values("meter") == {
             "voltage": (230.0, 230.0, 2),
             "energy": (5000.0, 5000.0, 1),
@@ -230,19 +244,18 @@ def test_a_read_asked_again_waits_for_the_late_answer_of_its_first_request(
     it. The first frame is the voltage's either way; the energy read is not asked until the
     latest the second can come (4 timeouts after its request), so the second is taken for
     the late answer it is (``late``), not for the energy read's (230.0 as energy, before)."""
-    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
-    voltage, energy = read_reply(1, float32(230.0)), read_reply(1, float32(5000.0))
+    hand = meter_bus(pty_pair)
     try:
         assert hand.tick(100.0) == read_request(1, 0, 2)
         assert hand.tick(100.31) == b""  # timed out; drained until 100.61
         assert hand.tick(100.62) == read_request(1, 0, 2)
-        assert hand.receive(100.63, voltage) == b""  # the first request's answer
+        assert hand.receive(100.63, VOLTAGE) == b""  # the first request's answer
         assert hand.tick(100.635) == b""  # the energy read waits for the second's
-        assert hand.receive(100.64, voltage) == b""
+        assert hand.receive(100.64, VOLTAGE) == b""
         assert hand.counters("meter").errors["late"] == 1
         assert hand.tick(100.93) == b""  # drained for a timeout after that late answer
         assert hand.tick(100.945) == read_request(1, 100, 2)
-        assert hand.receive(100.95, energy) == b""
+        assert hand.receive(100.95, ENERGY) == b""
         assert hand.values("meter") == {
             "voltage": (230.0, 230.0, 1),
             "energy": (5000.0, 5000.0, 1),
@@ -261,15 +274,11 @@ def test_a_read_lost_by_the_device_costs_one_reading_of_another_read_of_its_shap
     for its late answer: the voltage read waits a timeout for another, gets none, and owes
     nothing, since the one frame answered one of the two. One voltage reading is lost; none
     is ever 5000.0, and the poll after reads both."""
-    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
-    voltage, energy = read_reply(1, float32(230.0)), read_reply(1, float32(5000.0))
+    hand = meter_bus(pty_pair)
     try:
-        assert hand.tick(100.0) == read_request(1, 0, 2)
-        assert hand.receive(100.01, voltage) == b""
-        assert hand.tick(100.015) == read_request(1, 100, 2)
-        assert hand.tick(100.33) == b""  # lost: never answered
+        energy_read_timed_out(hand)  # lost: never answered
         assert hand.tick(100.64) == read_request(1, 0, 2)
-        assert hand.receive(100.65, voltage) == b""  # taken for the energy read's
+        assert hand.receive(100.65, VOLTAGE) == b""  # taken for the energy read's
         assert hand.tick(100.94) == b""  # waits a whole timeout from that frame
         assert hand.tick(100.96) == b""  # timed out, owing nothing
         counters = hand.counters("meter")
@@ -277,9 +286,9 @@ def test_a_read_lost_by_the_device_costs_one_reading_of_another_read_of_its_shap
         assert hand.values("meter") == {"voltage": (230.0, 230.0, 1), "energy": None}
         polled = [at for at in (101.5, 101.6, 101.7, 101.8) if hand.tick(at)]
         at = polled[0]  # once drained, as after any timeout
-        assert hand.receive(at + 0.01, voltage) == b""
+        assert hand.receive(at + 0.01, VOLTAGE) == b""
         assert hand.tick(at + 0.015) == read_request(1, 100, 2)
-        assert hand.receive(at + 0.02, energy) == b""
+        assert hand.receive(at + 0.02, ENERGY) == b""
         assert hand.values("meter") == {
             "voltage": (230.0, 230.0, 2),
             "energy": (5000.0, 5000.0, 1),
@@ -350,13 +359,9 @@ def test_a_reconnect_leaves_no_answer_owed(pty_pair: PtyPair) -> None:
     of the old connection's requests are not owed on the new one. Its first voltage read
     there takes its answer (not taken for the energy read's late answer), and a frame of its
     unit id after it is one nobody asked for, ``unasked``, not ``late``."""
-    hand = HandBus(pty_pair, device("meter", "", 1, METER, interval_s=0.5, timeout_s=0.3))
-    voltage = read_reply(1, float32(230.0))
+    hand = meter_bus(pty_pair)
     try:
-        assert hand.tick(100.0) == read_request(1, 0, 2)
-        assert hand.receive(100.01, voltage) == b""
-        assert hand.tick(100.015) == read_request(1, 100, 2)
-        assert hand.tick(100.33) == b""  # timed out: its answer owed
+        energy_read_timed_out(hand)
         hand.bus.disconnect("device disconnected")
         hand.now = 100.35
         assert hand.bus.try_open()
@@ -364,7 +369,7 @@ def test_a_reconnect_leaves_no_answer_owed(pty_pair: PtyPair) -> None:
         assert at < 101.0  # (within 4 timeouts of the energy read's request)
         assert hand.receive(at + 0.01, read_reply(1, float32(231.0))) == b""
         assert hand.values("meter")["voltage"] == (230.0, 231.0, 2)
-        assert hand.receive(at + 0.012, voltage) == b""
+        assert hand.receive(at + 0.012, VOLTAGE) == b""
         counters = hand.counters("meter")
         assert (counters.errors["late"], counters.errors["unasked"]) == (0, 1)
     finally:
