@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from test_modbus import device
-from test_modbus_late_pieces import ONE, two_units
+from test_modbus_late_pieces import ONE, two_units, two_units_on_a_pty, unit_1_timed_out
 from test_modbus_line import HandBus, read_reply, read_request
 
 from sensord.modbus_timing import ARRIVAL_SLACK_S, PIECE_MARGIN_S
@@ -39,8 +39,7 @@ def test_an_answer_begun_right_after_a_late_answer_in_one_piece_is_read_whole(
     hand = two_units(pty_pair)
     try:
         bus = hand.bus
-        assert hand.tick(100.0) == read_request(1, 0, 1)
-        assert hand.tick(100.209) == b""  # unit 1's timeout
+        unit_1_timed_out(hand)
         asked = 100.215
         assert hand.tick(asked) == read_request(2, 0, 1)
         timeout = asked + bus.request_wire_s + 0.2
@@ -104,8 +103,7 @@ def test_a_late_answer_s_spacing_is_learnt_when_a_frame_follows_it_in_its_last_p
     hand = two_units(pty_pair)
     try:
         bus = hand.bus
-        assert hand.tick(100.0) == read_request(1, 0, 1)
-        assert hand.tick(100.209) == b""
+        unit_1_timed_out(hand)
         late = read_reply(1, [7])
         hand.receive(100.2095, late[:4], look=False)
         with capture_logs() as logs:
@@ -246,8 +244,7 @@ def back_to_back(scenario: str, cuts: list[int]) -> None:
         try:
             bus = hand.bus
             if between:
-                assert hand.tick(100.0) == read_request(1, 0, 1)
-                assert hand.tick(100.209) == b""  # unit 1's timeout
+                unit_1_timed_out(hand)
                 last_at = 100.2095 + 0.016 * (len(pieces) - 1)
             elif answering is None:
                 if scenario == "answer then stray":  # the other master's last read of unit 9
@@ -323,20 +320,16 @@ def test_a_byte_after_an_answer_holds_the_next_request_when_it_is_an_address_of_
         (b"\xe1", True, ARRIVAL_SLACK_S),
     )
     for glitch, heard, held_s in cases:
-        with PtyPair() as pty:
-            hand = two_units(pty)
-            try:
-                bus = hand.bus
-                if heard:  # another master's read of unit 225 answered
-                    hand.receive(99.0, read_reply(0xE1, [1]), look=False)
-                assert hand.tick(100.0) == read_request(1, 0, 1)
-                hand.receive(100.02, read_reply(1, [3]) + glitch, look=False)
-                assert hand.values("a") == {"v": (3.0, 3.0, 1)}
-                free = 100.02 + bus.silence_s + (3 * bus.char_s if held_s else 0.0) + held_s
-                assert hand.tick(free - 0.0005) == b"", (glitch, heard)
-                assert hand.tick(free + 0.0005) == read_request(2, 0, 1), (glitch, heard)
-            finally:
-                hand.close()
+        with two_units_on_a_pty() as hand:
+            bus = hand.bus
+            if heard:  # another master's read of unit 225 answered
+                hand.receive(99.0, read_reply(0xE1, [1]), look=False)
+            assert hand.tick(100.0) == read_request(1, 0, 1)
+            hand.receive(100.02, read_reply(1, [3]) + glitch, look=False)
+            assert hand.values("a") == {"v": (3.0, 3.0, 1)}
+            free = 100.02 + bus.silence_s + (3 * bus.char_s if held_s else 0.0) + held_s
+            assert hand.tick(free - 0.0005) == b"", (glitch, heard)
+            assert hand.tick(free + 0.0005) == read_request(2, 0, 1), (glitch, heard)
 
 
 def test_a_frame_s_first_bytes_alone_after_a_silence_hold_the_next_request_for_its_rest(
@@ -352,29 +345,24 @@ def test_a_frame_s_first_bytes_alone_after_a_silence_hold_the_next_request_for_i
     The late answer is counted ``late``, unit 2's read goes a silence after it and is read.
     (Before: unit 2's read went a silence after the first piece, into unit 1's answer.)"""
     for cut in (1, 2):
-        with PtyPair() as pty:
-            hand = two_units(pty)
-            try:
-                bus = hand.bus
-                assert hand.tick(100.0) == read_request(1, 0, 1)
-                assert hand.tick(100.209) == b""  # unit 1's timeout
-                late = read_reply(1, [7])
-                first = 100.2095
-                hand.receive(first, late[:cut], look=False)
-                assert hand.tick(first + bus.silence_s + 0.0005) == b"", cut
-                assert hand.tick(first + 0.015) == b"", cut
-                hand.receive(first + 0.016, late[cut:], look=False)
-                assert hand.counters("a").errors["late"] == 1
-                silent = first + 0.016 + bus.silence_s
-                assert hand.tick(silent - 0.0005) == b"", cut
-                assert hand.tick(silent + 0.0005) == read_request(2, 0, 1), cut
-                hand.receive(silent + 0.02, read_reply(2, [5]), look=False)
-                assert hand.values("b") == {"v": (5.0, 5.0, 1)}
-                counters = hand.counters("b")
-                assert (counters.transactions, counters.timeouts) == (1, 0)
-                assert counters.errors == dict.fromkeys(counters.errors, 0)
-            finally:
-                hand.close()
+        with two_units_on_a_pty() as hand:
+            bus = hand.bus
+            unit_1_timed_out(hand)
+            late = read_reply(1, [7])
+            first = 100.2095
+            hand.receive(first, late[:cut], look=False)
+            assert hand.tick(first + bus.silence_s + 0.0005) == b"", cut
+            assert hand.tick(first + 0.015) == b"", cut
+            hand.receive(first + 0.016, late[cut:], look=False)
+            assert hand.counters("a").errors["late"] == 1
+            silent = first + 0.016 + bus.silence_s
+            assert hand.tick(silent - 0.0005) == b"", cut
+            assert hand.tick(silent + 0.0005) == read_request(2, 0, 1), cut
+            hand.receive(silent + 0.02, read_reply(2, [5]), look=False)
+            assert hand.values("b") == {"v": (5.0, 5.0, 1)}
+            counters = hand.counters("b")
+            assert (counters.transactions, counters.timeouts) == (1, 0)
+            assert counters.errors == dict.fromkeys(counters.errors, 0)
 
 
 def test_a_lone_byte_after_a_silence_holds_the_next_request_no_longer_than_it_must(
@@ -387,19 +375,14 @@ def test_a_lone_byte_after_a_silence_holds_the_next_request_no_longer_than_it_mu
     byte: the unit lost power) holds the read for the rest of the shortest frame (3 bytes)
     and the adapter's 50 ms, no longer."""
     for lone, held_s in ((b"\xe1", 0.0), (b"\x00", 0.0), (b"\xff", 0.0), (b"\x01", 0.05)):
-        with PtyPair() as pty:
-            hand = two_units(pty)
-            try:
-                bus = hand.bus
-                assert bus.piece_slack_s == ARRIVAL_SLACK_S
-                assert hand.tick(100.0) == read_request(1, 0, 1)
-                assert hand.tick(100.209) == b""
-                hand.receive(100.2095, lone, look=False)
-                free = 100.2095 + bus.silence_s + (3 * bus.char_s + held_s if held_s else 0.0)
-                assert hand.tick(free - 0.0005) == b"", lone
-                assert hand.tick(free + 0.0005) == read_request(2, 0, 1), lone
-            finally:
-                hand.close()
+        with two_units_on_a_pty() as hand:
+            bus = hand.bus
+            assert bus.piece_slack_s == ARRIVAL_SLACK_S
+            unit_1_timed_out(hand)
+            hand.receive(100.2095, lone, look=False)
+            free = 100.2095 + bus.silence_s + (3 * bus.char_s + held_s if held_s else 0.0)
+            assert hand.tick(free - 0.0005) == b"", lone
+            assert hand.tick(free + 0.0005) == read_request(2, 0, 1), lone
 
 
 def test_a_byte_in_the_read_after_an_answer_holds_when_it_can_begin_a_frame_of_the_line(
@@ -412,21 +395,17 @@ def test_a_byte_in_the_read_after_an_answer_holds_when_it_can_begin_a_frame_of_t
     2's read no longer than the silence after them; unit 2's id (a frame of a unit of the
     bus) holds it for the rest of the shortest frame and the adapter's 50 ms."""
     for lone, held_s in ((b"\xe1", 0.0), (b"\x00", 0.0), (b"\x02", ARRIVAL_SLACK_S)):
-        with PtyPair() as pty:
-            hand = two_units(pty)
-            try:
-                bus = hand.bus
-                assert hand.tick(100.0) == read_request(1, 0, 1)
-                answer = read_reply(1, [3])
-                hand.receive(100.02, answer[:4], look=False)
-                hand.receive(100.036, answer[4:], look=False)
-                assert hand.values("a") == {"v": (3.0, 3.0, 1)}
-                hand.receive(100.037, lone, look=False)
-                free = 100.037 + bus.silence_s + (3 * bus.char_s + held_s if held_s else 0.0)
-                assert hand.tick(free - 0.0005) == b"", lone
-                assert hand.tick(free + 0.0005) == read_request(2, 0, 1), lone
-            finally:
-                hand.close()
+        with two_units_on_a_pty() as hand:
+            bus = hand.bus
+            assert hand.tick(100.0) == read_request(1, 0, 1)
+            answer = read_reply(1, [3])
+            hand.receive(100.02, answer[:4], look=False)
+            hand.receive(100.036, answer[4:], look=False)
+            assert hand.values("a") == {"v": (3.0, 3.0, 1)}
+            hand.receive(100.037, lone, look=False)
+            free = 100.037 + bus.silence_s + (3 * bus.char_s + held_s if held_s else 0.0)
+            assert hand.tick(free - 0.0005) == b"", lone
+            assert hand.tick(free + 0.0005) == read_request(2, 0, 1), lone
 
 
 def test_noise_like_a_frame_s_first_bytes_holds_the_bus_once_for_the_shortest_frame(
@@ -442,8 +421,7 @@ def test_noise_like_a_frame_s_first_bytes_holds_the_bus_once_for_the_shortest_fr
     hand = two_units(pty_pair)
     try:
         bus = hand.bus
-        assert hand.tick(100.0) == read_request(1, 0, 1)
-        assert hand.tick(100.209) == b""
+        unit_1_timed_out(hand)
         hand.receive(100.2095, b"\x01\x03", look=False)
         free = 100.2095 + bus.silence_s + 2 * bus.char_s + ARRIVAL_SLACK_S
         assert hand.tick(free - 0.0005) == b""

@@ -25,7 +25,9 @@ answers nobody awaits but the bus still reads whole: those of a device a reload 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,33 @@ def two_units(line: HandLine, sys_root: str | None = None) -> HandBus:
         device("b", "", 2, ONE, interval_s=1.0, timeout_s=0.2),
     )
     return HandBus(line, *tables) if sys_root is None else HandBus(line, *tables, sys_root=sys_root)
+
+
+@contextlib.contextmanager
+def two_units_on_a_pty() -> Iterator[HandBus]:
+    """:func:`two_units` on a pty of their own; the bus is stopped and the pty closed after."""
+    with PtyPair() as pty:
+        hand = two_units(pty)
+        try:
+            yield hand
+        finally:
+            hand.close()
+
+
+def both_read(hand: HandBus) -> None:
+    """The two units' first poll: unit 1 asked at 100.0 and answered at 100.02 (3), unit 2
+    asked at 100.03 and answered at 100.05 (4)."""
+    assert hand.tick(100.0) == read_request(1, 0, 1)
+    hand.receive(100.02, read_reply(1, [3]), look=False)
+    assert hand.tick(100.03) == read_request(2, 0, 1)
+    hand.receive(100.05, read_reply(2, [4]), look=False)
+
+
+def unit_1_timed_out(hand: HandBus) -> None:
+    """Unit 1 asked at 100.0 and not answered by 100.209, its timeout (its request's 8 bytes
+    on the wire, then 0.2 s)."""
+    assert hand.tick(100.0) == read_request(1, 0, 1)
+    assert hand.tick(100.209) == b""
 
 
 def late_answer_in_pieces(hand: HandBus, apart_s: float, at: float = 100.0) -> None:

@@ -29,7 +29,7 @@ from pymodbus.pdu.register_message import (
     WriteSingleRegisterRequest,
 )
 from test_modbus import device
-from test_modbus_late_pieces import ONE, two_units
+from test_modbus_late_pieces import ONE, both_read, two_units_on_a_pty, unit_1_timed_out
 from test_modbus_line import HandBus, read_reply, read_request
 
 from sensord.modbus_timing import ARRIVAL_SLACK_S, HEARD_FOR_S
@@ -77,35 +77,28 @@ def test_another_master_s_request_holds_the_next_request_no_longer_than_it_lasts
     last bytes read as. (Fails before: the poll was held for the rest of that frame, 134 to
     254 bytes at 9600 baud and the adapter's 50 ms: 190 to 315 ms.)"""
     request = OTHER_REQUESTS[name]
-    with PtyPair() as pty:
-        hand = two_units(pty)
-        try:
-            bus = hand.bus
-            assert hand.tick(100.0) == read_request(1, 0, 1)
-            hand.receive(100.02, read_reply(1, [3]), look=False)
-            assert hand.tick(100.03) == read_request(2, 0, 1)
-            hand.receive(100.05, read_reply(2, [4]), look=False)
-            # the other master's exchange before: its request whole, or in two pieces
-            # (``heard_cut``), its rest 16 ms after its first bytes
-            if heard_cut:
-                hand.receive(100.484, request[:heard_cut], look=False)
-            hand.receive(100.5, request[heard_cut:], look=False)
-            pieces = 2 if cut else 1
-            cut = cut or len(request)
-            # (cut: its first bytes when the polls are due, its rest 16 ms later)
-            first, last = (100.998, 101.014) if pieces == 2 else (100.995, 100.995)
-            hand.receive(first, request[:cut], look=False)
-            if pieces == 2:
-                # (the rest of the request is on the line: no read goes into it)
-                assert hand.tick(first + bus.silence_s + 0.0005) == b""
-                hand.receive(last, request[cut:], look=False)
-            free = max(101.0, last + bus.silence_s)
-            assert hand.tick(free + 0.0005) == read_request(1, 0, 1)
-            hand.receive(free + 0.02, read_reply(1, [5]), look=False)
-            assert hand.values("a") == {"v": (3.0, 5.0, 2)}
-            assert hand.counters("a").timeouts == hand.counters("b").timeouts == 0
-        finally:
-            hand.close()
+    with two_units_on_a_pty() as hand:
+        bus = hand.bus
+        both_read(hand)
+        # the other master's exchange before: its request whole, or in two pieces
+        # (``heard_cut``), its rest 16 ms after its first bytes
+        if heard_cut:
+            hand.receive(100.484, request[:heard_cut], look=False)
+        hand.receive(100.5, request[heard_cut:], look=False)
+        pieces = 2 if cut else 1
+        cut = cut or len(request)
+        # (cut: its first bytes when the polls are due, its rest 16 ms later)
+        first, last = (100.998, 101.014) if pieces == 2 else (100.995, 100.995)
+        hand.receive(first, request[:cut], look=False)
+        if pieces == 2:
+            # (the rest of the request is on the line: no read goes into it)
+            assert hand.tick(first + bus.silence_s + 0.0005) == b""
+            hand.receive(last, request[cut:], look=False)
+        free = max(101.0, last + bus.silence_s)
+        assert hand.tick(free + 0.0005) == read_request(1, 0, 1)
+        hand.receive(free + 0.02, read_reply(1, [5]), look=False)
+        assert hand.values("a") == {"v": (3.0, 5.0, 2)}
+        assert hand.counters("a").timeouts == hand.counters("b").timeouts == 0
 
 
 def test_a_unit_0_answer_begun_after_a_silence_still_holds_the_next_request() -> None:
@@ -175,30 +168,23 @@ def test_a_device_s_answer_to_another_master_holds_the_next_request_for_its_rest
     read went into the rest of unit 1's answer; on the tree before, the request's last bytes
     held the poll for a long frame instead.)"""
     request, answer = OTHER_ANSWERS[name]
-    with PtyPair() as pty:
-        hand = two_units(pty)
-        try:
-            bus = hand.bus
-            assert hand.tick(100.0) == read_request(1, 0, 1)
-            hand.receive(100.02, read_reply(1, [3]), look=False)
-            assert hand.tick(100.03) == read_request(2, 0, 1)
-            hand.receive(100.05, read_reply(2, [4]), look=False)
-            hand.receive(100.99, request, look=False)
-            hand.receive(100.995, answer[:2], look=False)
-            assert hand.tick(101.0005) == b""
-            assert hand.tick(100.995 + 0.015) == b""
-            last = 100.995 + 0.016
-            hand.receive(last, answer[2:], look=False)
-            assert hand.tick(last + bus.silence_s - 0.0005) == b""
-            sent = hand.tick(last + bus.silence_s + 0.0005)
-            assert sent in {read_request(1, 0, 1), read_request(2, 0, 1)}
-            hand.receive(last + 0.03, read_reply(sent[0], [5]), look=False)
-            assert hand.values("ab"[sent[0] - 1])["v"] == (3.0 + sent[0] - 1, 5.0, 2)
-            # the answer to another master is unit 1's frame nobody asked for, no late one
-            counters = hand.counters("a")
-            assert (counters.errors["late"], counters.errors["unasked"]) == (0, 1)
-        finally:
-            hand.close()
+    with two_units_on_a_pty() as hand:
+        bus = hand.bus
+        both_read(hand)
+        hand.receive(100.99, request, look=False)
+        hand.receive(100.995, answer[:2], look=False)
+        assert hand.tick(101.0005) == b""
+        assert hand.tick(100.995 + 0.015) == b""
+        last = 100.995 + 0.016
+        hand.receive(last, answer[2:], look=False)
+        assert hand.tick(last + bus.silence_s - 0.0005) == b""
+        sent = hand.tick(last + bus.silence_s + 0.0005)
+        assert sent in {read_request(1, 0, 1), read_request(2, 0, 1)}
+        hand.receive(last + 0.03, read_reply(sent[0], [5]), look=False)
+        assert hand.values("ab"[sent[0] - 1])["v"] == (3.0 + sent[0] - 1, 5.0, 2)
+        # the answer to another master is unit 1's frame nobody asked for, no late one
+        counters = hand.counters("a")
+        assert (counters.errors["late"], counters.errors["unasked"]) == (0, 1)
 
 
 def test_a_master_s_addresses_are_forgotten_once_it_left_the_line() -> None:
@@ -256,24 +242,19 @@ def test_a_late_frame_is_the_answer_of_the_request_whose_function_and_length_it_
     (``unasked``), its 7 bytes are the late answer owed, and unit 2's refusal is its late
     answer. (Fails before: unit 1's first frame of its unit id paid the answer owed, counted
     ``late``, and its own late answer was counted ``unasked``.)"""
-    with PtyPair() as pty:
-        hand = two_units(pty)
-        try:
-            bus = hand.bus
-            assert hand.tick(100.0) == read_request(1, 0, 1)
-            assert hand.tick(100.209) == b""  # unit 1's timeout
-            other = framed(ReadHoldingRegistersRequest(address=0x10, count=2, dev_id=1))
-            hand.receive(100.2095, other + read_reply(1, [0x1234, 0x5678]), look=False)
-            counters = hand.counters("a")
-            assert (counters.errors["late"], counters.errors["unasked"]) == (0, 1)
-            hand.receive(100.22, read_reply(1, [7]), look=False)
-            assert (counters.errors["late"], counters.errors["unasked"]) == (1, 1)
-            asked = 100.22 + bus.silence_s + 0.001
-            assert hand.tick(asked) == read_request(2, 0, 1)
-            assert hand.tick(asked + bus.request_wire_s + 0.2 + 0.001) == b""  # its timeout
-            hand.receive(asked + 0.3, rtu_frame(bytes((2, 0x83, 0x02))), look=False)
-            counters = hand.counters("b")
-            assert (counters.errors["late"], counters.errors["unasked"]) == (1, 0)
-            assert counters.exceptions == {2: 1}
-        finally:
-            hand.close()
+    with two_units_on_a_pty() as hand:
+        bus = hand.bus
+        unit_1_timed_out(hand)
+        other = framed(ReadHoldingRegistersRequest(address=0x10, count=2, dev_id=1))
+        hand.receive(100.2095, other + read_reply(1, [0x1234, 0x5678]), look=False)
+        counters = hand.counters("a")
+        assert (counters.errors["late"], counters.errors["unasked"]) == (0, 1)
+        hand.receive(100.22, read_reply(1, [7]), look=False)
+        assert (counters.errors["late"], counters.errors["unasked"]) == (1, 1)
+        asked = 100.22 + bus.silence_s + 0.001
+        assert hand.tick(asked) == read_request(2, 0, 1)
+        assert hand.tick(asked + bus.request_wire_s + 0.2 + 0.001) == b""  # its timeout
+        hand.receive(asked + 0.3, rtu_frame(bytes((2, 0x83, 0x02))), look=False)
+        counters = hand.counters("b")
+        assert (counters.errors["late"], counters.errors["unasked"]) == (1, 0)
+        assert counters.exceptions == {2: 1}
