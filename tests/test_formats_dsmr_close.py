@@ -15,7 +15,6 @@ nielsbasjes/dsmr-tools' tests) and ndokter/dsmr_parser's DSMR 5 telegram ``V5`` 
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -25,7 +24,7 @@ from harness.common import wait_for
 from harness.daemon import StartDaemon
 from harness.dsmr_parser_telegrams import V5
 from harness.modbus import run_reader_until
-from harness.proc import stopped
+from harness.proc import held_stopped
 from harness.pty import PtyPair
 from test_first_line import send
 from test_formats_blocks import counts
@@ -150,16 +149,11 @@ def test_the_daemon_reads_a_whole_telegram_still_held_when_sigterm_comes(
     daemon = start_daemon(config=config)
     daemon.wait_http()
     wait_for(lambda: daemon.status()["sensors"]["m"]["state"] != "opening", 5, "port open")
-    os.kill(daemon.pid, signal.SIGSTOP)
-    try:
-        wait_for(lambda: stopped(daemon.pid), 5, "the daemon stopped")
+    with held_stopped(daemon.pid) as stop:
         pty_pair.write(end_lost(KAMSTRUP_162))
         daemon.signal(signal.SIGTERM)
-    finally:
-        went_on = time.monotonic()
-        os.kill(daemon.pid, signal.SIGCONT)
     code = daemon.proc.wait(timeout=10)
-    elapsed = time.monotonic() - went_on
+    elapsed = time.monotonic() - stop.continued_s
     assert code == 0
     assert elapsed <= 1.0
     (summary,) = daemon.events("sensor summary")

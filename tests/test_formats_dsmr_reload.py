@@ -18,7 +18,6 @@ tests, a Kamstrup 162's DSMR 2.2 telegram), without its CR LF.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 
@@ -27,21 +26,49 @@ from harness.common import wait_for
 from harness.config import write_atomically
 from harness.daemon import StartDaemon
 from harness.modbus import daemon_in_process, run_reader_until
-from harness.proc import stopped
+from harness.proc import held_stopped
 from harness.pty import PtyPair
 from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
 from test_formats_dsmr_quiet_end import KAMSTRUP, readings
 
 from sensord.config import parse_config
 from sensord.daemon import Daemon
+from sensord.sensor import SensorRuntime
 
 BODY = KAMSTRUP.replace("stale_after_s", "serial = { baudrate = 300 }\nstale_after_s")
 #: the power channel reads the exported energy at tariff 1 after the edit (a restart)
 EDITED = BODY.replace('"power_kw", field = "1-0:1.7.0"', '"power_kw", field = "1-0:2.8.1"')
 
 
+#: The Kamstrup's telegram as the sensor's channels read it, as in the file (``BODY``) and as
+#: edited (``EDITED``)
+READ = {"imported_t1_kwh": 7041.882, "power_kw": 0.54}
+READ_EDITED = {"imported_t1_kwh": 7041.882, "power_kw": 3125.397}
+
+
+def values(runtime: SensorRuntime) -> dict[str, float]:
+    """The value of each channel's last reading."""
+    return {channel: r.value for channel, r in readings(runtime).items()}
+
+
 def sensor_toml(name: str, port: str, body: str) -> str:
     return f'[[sensors]]\nname = "{name}"\nport = "{port}"\nsimulate = "never"\n{body}'
+
+
+def reloaded_over_buffered_bytes(
+    daemon: Daemon, pair: PtyPair, data: bytes
+) -> tuple[SensorRuntime, SensorRuntime]:
+    """``data`` written to the port of sensor ``m`` of ``daemon`` once it is open, and still
+    in the pty's buffer (the loop not run since) when a reload edits a channel's field
+    (:data:`EDITED`): the reload reads all of it. (The stopped sensor, its successor.)"""
+    old = daemon.reader.sensors["m"]
+    run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
+    pair.write(data)
+    wait_for(lambda: pair.queued_bytes() == len(data), 5, "the bytes in the buffer")
+    assert old.bytes_read == 0
+    daemon.apply(parse_config(sensor_toml("m", pair.path, EDITED)))
+    assert old.bytes_read == len(data)
+    return old, daemon.reader.sensors["m"]
 
 
 def held_whole(daemon: Daemon, pair: PtyPair) -> float:
@@ -61,8 +88,8 @@ def held_whole(daemon: Daemon, pair: PtyPair) -> float:
 @pytest.mark.parametrize(
     ("after", "name", "read"),
     [
-        (EDITED, "m", {"imported_t1_kwh": 7041.882, "power_kw": 3125.397}),
-        (BODY, "renamed", {"imported_t1_kwh": 7041.882, "power_kw": 0.54}),
+        (EDITED, "m", READ_EDITED),
+        (BODY, "renamed", READ),
     ],
     ids=["field_edited", "renamed"],
 )
@@ -109,10 +136,7 @@ def test_a_reload_that_removes_a_dsmr_sensor_reads_its_whole_telegram_with_its_c
         daemon.apply(parse_config(f'[[sensors]]\nname = "other"\nport = "sim://other"\n{BODY}'))
         assert "m" not in daemon.reader.sensors
         got = readings(old)
-        assert {channel: r.value for channel, r in got.items()} == {
-            "imported_t1_kwh": 7041.882,
-            "power_kw": 0.54,
-        }
+        assert {channel: r.value for channel, r in got.items()} == READ
         assert {written <= r.wall_s <= time.time() for r in got.values()} == {True}
         assert sum(old.snapshot().parse_errors.values()) == 0
     finally:
@@ -129,20 +153,8 @@ def test_a_telegram_the_loop_has_not_read_when_the_reload_comes_is_read_and_hand
     the bytes unread (the new sensor has no reading)."""
     daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
     try:
-        old = daemon.reader.sensors["m"]
-        run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
-        data = end_lost(KAMSTRUP_162)
-        pty_pair.write(data)
-        # in the pty's buffer, the loop not run since
-        wait_for(lambda: pty_pair.queued_bytes() == len(data), 5, "the bytes in the buffer")
-        assert old.bytes_read == 0
-        daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED)))
-        new = daemon.reader.sensors["m"]
-        assert old.bytes_read == len(data)
-        assert {ch: r.value for ch, r in readings(new).items()} == {
-            "imported_t1_kwh": 7041.882,
-            "power_kw": 3125.397,
-        }
+        _, new = reloaded_over_buffered_bytes(daemon, pty_pair, end_lost(KAMSTRUP_162))
+        assert values(new) == READ_EDITED
         run_reader_until(daemon.reader, lambda: new.source is not None, 5.0)
         quiet_until = time.monotonic() + 0.5
         run_reader_until(daemon.reader, lambda: time.monotonic() > quiet_until, 2.0)
@@ -168,13 +180,9 @@ def test_the_real_daemon_s_sighup_within_the_quiet_hands_the_telegram_to_the_edi
     assert daemon.config_path is not None
     write_atomically(daemon.config_path, sensor_toml("m", pty_pair.path, EDITED))
     reloads = daemon.status()["config_reloads"]
-    os.kill(daemon.pid, signal.SIGSTOP)
-    try:
-        wait_for(lambda: stopped(daemon.pid), 5, "the daemon stopped")
+    with held_stopped(daemon.pid):
         pty_pair.write(end_lost(KAMSTRUP_162))
         daemon.signal(signal.SIGHUP)
-    finally:
-        os.kill(daemon.pid, signal.SIGCONT)
     wait_for(lambda: daemon.status()["config_reloads"] > reloads, 10, "the reload counted")
     assert daemon.status()["config_last_reload_sensors"]["restarted"] == ["m"]
 
@@ -212,10 +220,7 @@ def test_a_reload_that_restarts_a_kv_sensor_of_dsmr_telegrams_hands_its_whole_te
         edited = KV_BODY.replace('field = "1-0:1.7.0"', 'field = "1-0:2.8.1"')
         daemon.apply(parse_config(sensor_toml("m", pty_pair.path, edited)))
         new = daemon.reader.sensors["m"]
-        assert {ch: r.value for ch, r in readings(new).items()} == {
-            "imported_t1_kwh": 7041.882,
-            "power_kw": 3125.397,
-        }
+        assert values(new) == READ_EDITED
     finally:
         daemon.reader.close()
 
@@ -234,10 +239,7 @@ def test_a_reload_of_a_kv_sensor_onto_another_kind_of_block_reads_the_telegram_i
         vedirect = KV_BODY.replace('block = "dsmr"', 'block = "vedirect"')
         daemon.apply(parse_config(sensor_toml("m", pty_pair.path, vedirect)))
         assert readings(daemon.reader.sensors["m"]) == {}
-        assert {ch: r.value for ch, r in readings(old).items()} == {
-            "imported_t1_kwh": 7041.882,
-            "power_kw": 0.54,
-        }
+        assert values(old) == READ
     finally:
         daemon.reader.close()
 
@@ -259,10 +261,7 @@ def test_a_reload_onto_a_simulation_of_the_port_reads_the_held_telegram_with_the
         assert new.simulated
         assert readings(new) == {}
         assert new.framer.frames == 0
-        assert {ch: r.value for ch, r in readings(old).items()} == {
-            "imported_t1_kwh": 7041.882,
-            "power_kw": 0.54,
-        }
+        assert values(old) == READ
     finally:
         daemon.reader.close()
 
@@ -282,15 +281,7 @@ def test_telegrams_the_reload_reads_from_the_port_s_buffer_are_the_new_sensor_s(
     data = KAMSTRUP_162 + (second if end == "whole" else end_lost(second))
     daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
     try:
-        old = daemon.reader.sensors["m"]
-        run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
-        pty_pair.write(data)
-        # in the pty's buffer, the loop not run since
-        wait_for(lambda: pty_pair.queued_bytes() == len(data), 5, "the bytes in the buffer")
-        assert old.bytes_read == 0
-        daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED)))
-        new = daemon.reader.sensors["m"]
-        assert old.bytes_read == len(data)
+        old, new = reloaded_over_buffered_bytes(daemon, pty_pair, data)
         assert readings(old) == {}
         assert old.framer.frames == 0
         got = readings(new)
@@ -319,9 +310,6 @@ def test_a_reload_whose_read_of_the_port_fails_still_hands_the_held_telegram_ove
         pty_pair.close_master()
         assert daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED))) == []
         new = daemon.reader.sensors["m"]
-        assert {ch: r.value for ch, r in readings(new).items()} == {
-            "imported_t1_kwh": 7041.882,
-            "power_kw": 3125.397,
-        }
+        assert values(new) == READ_EDITED
     finally:
         daemon.reader.close()

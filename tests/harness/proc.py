@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from harness.common import HarnessError
+from harness.common import HarnessError, wait_for
 
 
 def status_field(pid: int, field: str) -> int:
@@ -37,6 +38,30 @@ def stopped(pid: int) -> bool:
     """Whether process ``pid`` is stopped (``SIGSTOP``: its state ``T``)."""
     with open(f"/proc/{pid}/stat", encoding="ascii") as f:
         return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+@dataclass
+class Stop:
+    """A process held stopped by :func:`held_stopped`: ``continued_s`` is the monotonic time
+    it was sent ``SIGCONT`` (0.0 until then)."""
+
+    pid: int
+    continued_s: float = 0.0
+
+
+@contextlib.contextmanager
+def held_stopped(pid: int, within_s: float = 5.0) -> Iterator[Stop]:
+    """Process ``pid`` stopped (``SIGSTOP``) while the body runs, which begins once the
+    kernel tells it stopped; ``SIGCONT`` after the body, whatever it did. What the body sends
+    the process (bytes on its port, signals) waits until then, however busy the host."""
+    stop = Stop(pid)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: stopped(pid), within_s, f"process {pid} stopped")
+        yield stop
+    finally:
+        stop.continued_s = time.monotonic()
+        os.kill(pid, signal.SIGCONT)
 
 
 def fd_count(pid: int) -> int:
