@@ -22,6 +22,7 @@ Device behaviour and bytes:
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 
 import pytest
 from harness.calls import calls_of
@@ -35,6 +36,7 @@ from test_late_replies import WORK_REPLY, sds011_frame, woken_sds011
 from sensord.dialogue import ACK_TIMEOUT_S, LATE_REPLY_S, SETUP_TRIES, Dialogue
 from sensord.formats.acks import AckWatch
 from sensord.formats.presets import command_bytes
+from sensord.sensor import SensorRuntime
 
 #: Replies of the unit of Tasmota issue #9747 (device id 6F 98) to another program's query of
 #: its working period (``08``, 0: query, 5 minutes) and of its reporting mode (``02``, query
@@ -150,6 +152,24 @@ def test_a_frame_ending_in_a_reply_s_start_is_read_with_the_chunk_it_ends_in() -
 UNASKED = (WORK_REPLY, PERIOD_REPLY, MODE_REPLY)
 
 
+def after_noise(
+    draw: st.DrawFn, pieces: list[bytes], replies: tuple[bytes, ...]
+) -> tuple[bytes, bytes, list[int]]:
+    """``pieces`` and a last frame of the test unit, each after noise without ``AA``: (the
+    stream, the stream without the pieces that are ``replies``, where each other piece
+    ends in the stream)."""
+    noise = st.binary(max_size=5).filter(lambda g: b"\xaa" not in g)
+    stream, without, ends = b"", b"", []
+    for piece in [*pieces, sds011_frame(1, 2)]:
+        noisy = draw(noise)
+        stream += noisy + piece
+        without += noisy
+        if piece not in replies:
+            without += piece
+            ends.append(len(stream) - 1)
+    return stream, without, ends
+
+
 @st.composite
 def shared_lines(draw: st.DrawFn) -> tuple[bytes, bytes, list[int], int, list[int]]:
     """SDS011 frames (PM values over the unit's whole range, ids of the test unit and ids
@@ -165,37 +185,38 @@ def shared_lines(draw: st.DrawFn) -> tuple[bytes, bytes, list[int], int, list[in
     replies = draw(st.integers(0, 3))
     for _ in range(replies):
         pieces.insert(draw(st.integers(0, len(pieces))), draw(st.sampled_from(UNASKED)))
-    noise = st.binary(max_size=5).filter(lambda g: b"\xaa" not in g)
-    stream, without, ends = b"", b"", []
-    for piece in [*pieces, sds011_frame(1, 2)]:
-        noisy = draw(noise)
-        stream += noisy + piece
-        without += noisy
-        if piece not in UNASKED:
-            without += piece
-            ends.append(len(stream) - 1)
+    stream, without, ends = after_noise(draw, pieces, UNASKED)
     cuts = sorted(set(draw(st.lists(st.integers(1, len(stream) - 1), max_size=12))))
     return stream, without, cuts, replies, ends
+
+
+def feed_cut(
+    rt: SensorRuntime, clock: Clock, stream: bytes, cuts: list[int], at: Callable[[int], float]
+) -> list[float]:
+    """``stream`` fed to ``rt`` cut at ``cuts``, chunk k at time ``at(k)`` on ``clock``: the
+    time each frame it read was stamped with."""
+    stamps: list[float] = []
+    process = rt.process
+
+    def stamped(chunk: bytes, now: float, wall: float | None = None) -> None:
+        before = rt.framer.frames
+        process(chunk, now, wall)
+        stamps.extend([now] * (rt.framer.frames - before))
+
+    rt.process = stamped  # type: ignore[method-assign]
+    for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(stream)], strict=True)):
+        clock.now = at(k)
+        rt.feed(stream[a:b])
+    return stamps
 
 
 def read_cut(stream: bytes, cuts: list[int]) -> tuple[int, int, int, int, list[float]]:
     """The frames, readings, skipped bytes and ignored frames of an SDS011 fed ``stream``
     cut at ``cuts``, chunk k at time k, and the time each frame was stamped with."""
     clock = Clock(0.0)
-    stamps: list[float] = []
     with PtyPair() as pair:
         rt = sds011_on(pair, clock, [])
-        process = rt.process
-
-        def stamped(chunk: bytes, now: float, wall: float | None = None) -> None:
-            before = rt.framer.frames
-            process(chunk, now, wall)
-            stamps.extend([now] * (rt.framer.frames - before))
-
-        rt.process = stamped  # type: ignore[method-assign]
-        for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(stream)], strict=True)):
-            clock.now = float(k)
-            rt.feed(stream[a:b])
+        stamps = feed_cut(rt, clock, stream, cuts, float)
         snapshot = rt.snapshot()
         rt.stop()
     frames, skipped = rt.framer.frames, rt.framer.skipped_bytes
@@ -290,15 +311,7 @@ def late_lines(draw: st.DrawFn) -> tuple[bytes, bytes, list[int], bool, int, lis
     others = draw(st.integers(0, 2))
     for _ in range(others):
         pieces.insert(draw(st.integers(0, len(pieces))), MODE_REPLY)
-    noise = st.binary(max_size=5).filter(lambda g: b"\xaa" not in g)
-    stream, without, ends = b"", b"", []
-    for piece in [*pieces, sds011_frame(1, 2)]:
-        noisy = draw(noise)
-        stream += noisy + piece
-        without += noisy
-        if piece not in (WORK_REPLY, MODE_REPLY):
-            without += piece
-            ends.append(len(stream) - 1)
+    stream, without, ends = after_noise(draw, pieces, (WORK_REPLY, MODE_REPLY))
     cuts = sorted(set(draw(st.lists(st.integers(1, len(stream) - 1), max_size=10))))
     return stream, without, cuts, late, others, ends
 
@@ -314,23 +327,12 @@ def test_a_late_reply_among_unasked_ones_leaves_every_frame_as_the_line_without_
     without the replies, each frame stamped with the time of the chunk it ends in; the late
     reply acknowledges ``work``, and the others are ignored frames."""
     stream, without, cuts, late, others, ends = case
-    stamps: list[float] = []
     with woken_sds011() as (_, clock, rt, device_end, work_at):
         clock.now = work_at + ACK_TIMEOUT_S
         device_end.tick(clock.now)
         before = (rt.framer.frames, reading_count(rt), rt.framer.skipped_bytes)
-        process = rt.process
-
-        def stamped(chunk: bytes, now: float, wall: float | None = None) -> None:
-            framed = rt.framer.frames
-            process(chunk, now, wall)
-            stamps.extend([now] * (rt.framer.frames - framed))
-
-        rt.process = stamped  # type: ignore[method-assign]
         base = clock.now
-        for k, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(stream)], strict=True)):
-            clock.now = base + 0.01 * (k + 1)
-            rt.feed(stream[a:b])
+        stamps = feed_cut(rt, clock, stream, cuts, lambda k: base + 0.01 * (k + 1))
         after = (rt.framer.frames, reading_count(rt), rt.framer.skipped_bytes)
         ignored = rt.snapshot().ignored_frames
         assert rt.dialogue is not None
