@@ -89,7 +89,8 @@ def test_a_test_run_killed_with_sigkill_leaves_none_of_its_processes(tmp_path: P
 def test_a_session_that_leaves_a_process_running_fails_and_names_it(tmp_path: Path) -> None:
     """A test that starts a process and never stops it: the run fails, its report names the
     process's command line and the test, and the process is killed."""
-    run, probe, out = _run("test_leaves_a_process", tmp_path)
+    # the session's wait for its processes to end, which ``sleep 600`` never does: a second
+    run, probe, out = _run("test_leaves_a_process", tmp_path, SENSORD_TEST_LEFT_RUNNING_S="1")
     try:
         code = run.wait(120)
         report = out.read_text()
