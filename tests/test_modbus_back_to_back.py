@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from harness.modbus import rtu_frame
 from harness.pty import PtyPair
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -472,5 +473,60 @@ def test_a_frame_inside_a_late_answer_in_pieces_adds_no_address_of_the_line(
         free = 100.999 + bus.silence_s
         assert hand.tick(free - 0.0005) == b""
         assert hand.tick(free + 0.0005) in {read_request(1, 0, 4), read_request(2, 0, 1)}
+    finally:
+        hand.close()
+
+
+def _write_request(unit: int, words: list[int]) -> bytes:
+    """Another master's write of ``words`` to ``unit``'s holding registers from 0x10
+    (function 16: address, count, byte count, values)."""
+    data = b"".join(w.to_bytes(2, "big") for w in words)
+    return rtu_frame(bytes([unit, 16, 0, 0x10, 0, len(words), len(data)]) + data)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        # a read of unit 9's registers 0x10-0x11: an answer of its first five bytes (byte
+        # count 00) is whole
+        read_request(9, 0x10, 2),
+        # a write of 20 registers to unit 9, and to unit 1 of the bus (which sensord only
+        # reads): an answer of their first bytes is 8 bytes, the request 49
+        _write_request(9, list(range(20))),
+        _write_request(1, list(range(20))),
+    ],
+)
+def test_another_master_s_request_begun_right_after_an_answer_holds_for_its_whole_length(
+    pty_pair: PtyPair, request_: bytes
+) -> None:
+    """Two masters on one line (eModbus/eModbus#336's capture: another master's requests a
+    silence after the answers of sensord's reads): after unit 1's answer, another master's
+    request begins a silence later, and an FTDI adapter hands it over in pieces of what the
+    line carried in each 16 ms of its latency timer (15 bytes at 9600 baud, AN232B-04), the
+    first glued to unit 1's answer. Right after a sound frame a frame begins, whatever unit
+    id and function it carries (Modbus over Serial Line V1.02 §2.5.1.1: frames a silence
+    apart, each sent whole): unit 2's read, due at once, waits for the request's whole
+    length, a request's as much as an answer's, and goes once the line has been silent after
+    its last byte. (Before: the read's first five bytes, an answer's whole length, held
+    nothing, nor did the write's first 20, past an answer's 8, and unit 2's read went into
+    the request.)"""
+    hand = two_units(pty_pair)
+    try:
+        bus = hand.bus
+        assert hand.tick(100.0) == read_request(1, 0, 1)
+        pieces = [request_[:5]] + [request_[at : at + 15] for at in range(5, len(request_), 15)]
+        at = 100.02
+        hand.receive(at, read_reply(1, [3]) + pieces[0], look=False)
+        assert hand.values("a") == {"v": (3.0, 3.0, 1)}
+        for piece in pieces[1:]:
+            assert hand.tick(at + 0.015) == b"", pieces.index(piece)
+            at += 0.016
+            hand.receive(at, piece, look=False)
+        assert hand.tick(at + bus.silence_s + 0.0005) == read_request(2, 0, 1)
+        hand.receive(at + 0.02, read_reply(2, [4]), look=False)
+        assert hand.values("b") == {"v": (4.0, 4.0, 1)}
+        for name in "ab":
+            counters = hand.counters(name)
+            assert counters.timeouts == counters.errors["crc"] == 0
     finally:
         hand.close()

@@ -609,18 +609,29 @@ class ModbusLink:
 
     def after_frame_rest(self, unit_0: bool = False) -> int:
         """How many bytes of the RTU frame begun right after a sound frame (:attr:`after_frame`)
-        are still to come: :meth:`awaited_bytes` once its length is told; before that (its unit
-        id alone, or with its function code), the rest of the shortest RTU frame
-        (:data:`RTU_MIN_BYTES`) when they begin like a frame of the line (:meth:`_begins_frame`:
-        a unit id of the bus or one a sound frame carried before), after the line's bytes of a
-        direction turnaround, 0x00 or 0xFF, which begin no frame of their own (``unit_0``: a
-        0x00 may be the unit id of an answer to a read at unit 0 as a gateway sends it for unit
-        0, and begins one); 0 when no frame begun so."""
+        are still to come: from its first three bytes on, the most its length can still need,
+        answer or request of any unit id and function (:meth:`awaited_bytes`,
+        :meth:`_told_rest`; another master's request after an answer is 8 bytes or more where
+        an answer of its first bytes would be 5): a frame begins there, whatever it is
+        (Modbus over Serial Line V1.02 §2.5.1.1: frames a silence apart, each sent whole);
+        before that (its unit id alone, or with its function code), the rest of the shortest
+        RTU frame (:data:`RTU_MIN_BYTES`) when they begin like a frame of the line
+        (:meth:`_begins_frame`: a unit id of the bus or one a sound frame carried before),
+        after the line's bytes of a direction turnaround, 0x00 or 0xFF, which begin no frame
+        of their own (``unit_0``: a 0x00 may be the unit id of an answer to a read at unit 0 as
+        a gateway sends it for unit 0, and begins one); 0 when no frame begun so."""
         buffer = self._buffer
         if not self.after_frame or not buffer:
             return 0
-        rest = self.awaited_bytes()
-        if rest or len(buffer) >= _LENGTH_BYTES:
+        if len(buffer) >= _LENGTH_BYTES:
+            rest = self.awaited_bytes()
+            # (a frame begins here, of any unit id and function: the longest it can be)
+            line_bytes = 0
+            while len(buffer) - line_bytes >= _LENGTH_BYTES:
+                rest = max(rest, self._told_rest(buffer[line_bytes:]))
+                if line_bytes == LINE_BYTES or buffer[line_bytes] not in LINE_BYTE_VALUES:
+                    break
+                line_bytes += 1
             return rest
         # (the line's bytes of a turnaround may come before the frame)
         first = buffer.lstrip(_UNIT_0_LINE_CHARS if unit_0 else _LINE_BYTE_CHARS)
