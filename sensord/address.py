@@ -18,6 +18,7 @@ of these: an unknown scheme, or a network URL without a host and a port.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -80,6 +81,13 @@ class PortAddress:
             return None
         parts = urlsplit(self.text)  # (``parse_address`` checked its host and port)
         return self.scheme, (parts.hostname or "").lower(), parts.port or 0
+
+    def device(self) -> str:
+        """The device a device path names, its links resolved as they are now
+        (``os.path.realpath``): ``/dev/ttyUSB0`` and a ``/dev/serial/by-id/...`` link to it are
+        one device, as ``sensord check`` and the port holders' search find it; a path that is
+        not there is itself. The text of an address of any other kind."""
+        return os.path.realpath(self.text) if self.kind == "device" else self.text
 
     @property
     def serial_url(self) -> str:

@@ -719,8 +719,10 @@ def _standing_in(runtime: SensorRuntime) -> bool:
 
 
 def _device_of(config: SensorConfig) -> tuple[str, int | None]:
-    """The device a sensor reads: its port, and on a Modbus bus its unit id."""
-    return config.port, config.modbus_unit if config.on_bus else None
+    """The device a sensor reads: its port, a device path resolved through its links
+    (``PortAddress.device``: a reload that names ``/dev/ttyUSB0`` by its by-id link, or the
+    reverse, names the same device), and on a Modbus bus its unit id."""
+    return config.address.device(), config.modbus_unit if config.on_bus else None
 
 
 def _prune_captures(others: list[tuple[str, int, Path]], keep: int) -> int:

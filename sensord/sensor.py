@@ -48,7 +48,7 @@ it goes stale and at its opens.
 When the readings of a device just powered, restarted or woken are published, and the quiet hold
 of the first answers of a run of a device polled on a working period, are the sensor's
 ``WarmUp`` (``sensord.warm_up``), which it asks at its opens (``opened``, ``bus_opened``), when a
-reload replaces it on the same port (``carry_warm_up``), after a silence (``_silence_ended``,
+reload replaces it on the same device (``carry_warm_up``), after a silence (``_silence_ended``,
 which asks ``SilenceEnd``, ``sensord.sensor_silence``, whether the device lost its supply or
 slept in it), at its tick (``check_stale``) and when the dialogue calls (``woken``,
 ``streams_anew``, ``run_began``, ``on_working_period``); on the path of a chunk the sensor only
@@ -773,28 +773,36 @@ class SensorRuntime:
             self._set_state("down", error=text, retry_in_s=round(delay, 3))
 
     def carry_warm_up(self, before: SensorRuntime) -> None:
-        """A reload changed this sensor, which replaces ``before`` before either opens: on the
-        same port, read from a device and not a simulation, its device is the one ``before``
-        read, powered all along unless its path went away; a warm-up under way goes on, and
-        so does the hold of a run's first answers (``run_began``), quietly, to the end the new
-        ``warmup_s`` gives it when it changed (``WarmUp.opened``)."""
-        if before.simulated or before.config.port != self.config.port:
+        """A reload changed this sensor, which replaces ``before`` before either opens: on a
+        port that names the same device (``reads_device_of``), read from a device and not a
+        simulation, its device is the one ``before`` read, powered all along unless its path
+        went away; a warm-up under way goes on, and so does the hold of a run's first answers
+        (``run_began``), quietly, to the end the new ``warmup_s`` gives it when it changed
+        (``WarmUp.opened``)."""
+        if before.simulated or not self.reads_device_of(before):
             return
         self._warm.carry(before._warm, before.config.warmup_s)
 
     def carry_device(self, before: SensorRuntime) -> None:
         """A reload changed this sensor, which replaces ``before`` before either opens: on the
-        same device path, with ``simulate = "auto"``, it reads the device ``before`` read
-        (not a simulation standing in for it) whether the path is there now or not. A device
-        unplugged while a reload changes its sensor is a device unplugged later, reopened,
-        never replaced by a simulation. A simulated device of the same preset on the same
-        port is the same unit: it keeps what its flash holds (``simulated_flash``)."""
-        if before.config.port != self.config.port:
+        same device (``reads_device_of``), with ``simulate = "auto"``, it reads the device
+        ``before`` read (not a simulation standing in for it) whether the path is there now or
+        not. A device unplugged while a reload changes its sensor is a device unplugged later,
+        reopened, never replaced by a simulation. A simulated device of the same preset on the
+        same port is the same unit: it keeps what its flash holds (``simulated_flash``)."""
+        if not self.reads_device_of(before):
             return
         if not before.simulated:
             self.wait_for_device()
         elif before.config.preset == self.config.preset:
             self.simulated_flash = before.simulated_flash
+
+    def reads_device_of(self, other: SensorRuntime) -> bool:
+        """Whether this sensor's port names the device of ``other``'s: the same path, or
+        paths that resolve to one device (``PortAddress.device``: ``/dev/ttyUSB0`` and its
+        by-id link)."""
+        mine, theirs = self.config.address, other.config.address
+        return mine.text == theirs.text or mine.device() == theirs.device()
 
     def wait_for_device(self) -> None:
         """This sensor's device was read before (by the sensor it replaces, or by the run's
@@ -1846,14 +1854,15 @@ class SensorRuntime:
         """Whether ``successor``, the sensor that reads this sensor's port after a reload that
         restarts or removes this one (not yet open), reads the telegrams this sensor's framer
         cuts meanwhile (``handing_over``): both read DSMR telegrams (format dsmr, or
-        ``parse.block``) of the same port in the same format and ``parse.block``, the device
-        both or a simulation both (a meter's telegram is never a simulated sensor's reading,
-        nor a simulated one the meter's)."""
+        ``parse.block``) of the same device (``reads_device_of``: one path, or a by-id link
+        and its ttyUSBn) in the same format and ``parse.block``, the device both or a
+        simulation both (a meter's telegram is never a simulated sensor's reading, nor a
+        simulated one the meter's)."""
         config = successor.config
         return (
             self._block_framer is not None
             and successor._block_framer is not None
-            and config.port == self.config.port
+            and successor.reads_device_of(self)
             and config.format == self.config.format
             and config.parse.block == self.config.parse.block
             and successor.simulated == self.simulated

@@ -4,9 +4,10 @@ A DSMR 2.2 or 3 telegram whose CR LF after its ``!`` has not come is read once t
 been quiet for ``quiet_s`` (:mod:`test_formats_dsmr_quiet_end`). A reload (SIGHUP) within
 that quiet that restarts the sensor (a channel's field edited) or removes it stops the sensor
 and closes its port: the telegram is read before it stops, by the sensor that reads the same
-port in the same format after it (its channels, as edited), else by the sensor's own, as at
-its port's close (:mod:`test_formats_dsmr_close`). So are the telegrams that the reload's read
-of what the kernel still buffers of the port completes.
+device in the same format after it (its channels, as edited; its port the same path, or a link
+to the device where it named the device, or the reverse), else by the sensor's own, as at its
+port's close (:mod:`test_formats_dsmr_close`). So are the telegrams that the reload's read of
+what the kernel still buffers of the port completes.
 
 The real daemon as a subprocess, SIGHUP within the telegram's quiet, shows it end to end. The
 daemon here is otherwise the real one built in this process (``daemon_in_process``), its reader's
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from harness.common import wait_for
@@ -311,5 +313,72 @@ def test_a_reload_whose_read_of_the_port_fails_still_hands_the_held_telegram_ove
         assert daemon.apply(parse_config(sensor_toml("m", pty_pair.path, EDITED))) == []
         new = daemon.reader.sensors["m"]
         assert values(new) == READ_EDITED
+    finally:
+        daemon.reader.close()
+
+
+#: the link a reload names the meter's port by in place of its device, or the reverse
+RENAMED = ["to_its_link", "from_its_link"]
+
+
+def renamed_paths(pair: PtyPair, directory: Path, renamed: str) -> tuple[str, str]:
+    """The port before the reload and after it: ``pair``'s device and a link to it in
+    ``directory`` (as a ``/dev/serial/by-id/...`` link names ``/dev/ttyUSB0``), in the order
+    ``renamed`` says."""
+    link = directory / "usb-FTDI_FT232R_USB_UART_A50285BI-if00-port0"
+    link.symlink_to(pair.path)
+    if renamed == "from_its_link":
+        return str(link), pair.path
+    return pair.path, str(link)
+
+
+@pytest.mark.parametrize("renamed", RENAMED)
+def test_a_reload_that_names_the_device_by_another_path_hands_the_telegram_over(
+    pty_pair: PtyPair, tmp_path: Path, renamed: str
+) -> None:
+    """The reload names the meter's port by a link to it where it named the device, or the
+    reverse, a channel's field edited: the paths resolve to one device, so the telegram held
+    whole at its ``!`` is the new sensor's. Fails when the sensors are matched by their
+    port's text (the new sensor has no reading, the stopped one has the telegram's)."""
+    before, after = renamed_paths(pty_pair, tmp_path, renamed)
+    daemon = daemon_in_process(parse_config(sensor_toml("m", before, BODY)))
+    try:
+        held_whole(daemon, pty_pair)
+        old = daemon.reader.sensors["m"]
+        daemon.apply(parse_config(sensor_toml("m", after, EDITED)))
+        new = daemon.reader.sensors["m"]
+        assert new is not old
+        assert {ch: r.value for ch, r in readings(new).items()} == {
+            "imported_t1_kwh": 7041.882,
+            "power_kw": 3125.397,
+        }
+        assert readings(old) == {}
+        assert new.framer.frames == len(KAMSTRUP_162.splitlines()) - 3
+    finally:
+        daemon.reader.close()
+
+
+@pytest.mark.parametrize("renamed", RENAMED)
+def test_a_reload_that_names_the_device_by_another_path_goes_on_with_its_warm_up(
+    pty_pair: PtyPair, tmp_path: Path, renamed: str
+) -> None:
+    """The meter's sensor warms up for 30 s after its port opened (``warmup_s``): a reload
+    that names the port by a link to the device, or the reverse, and edits a channel, goes
+    on with the warm-up under way to its end, the device powered all along; it does not
+    start it over at the new sensor's open. Fails when the sensors are matched by their
+    port's text (the new sensor's warm-up ends 30 s after its own open)."""
+    before, after = renamed_paths(pty_pair, tmp_path, renamed)
+    warm = BODY.replace("stale_after_s", "warmup_s = 30\nstale_after_s")
+    daemon = daemon_in_process(parse_config(sensor_toml("m", before, warm)))
+    try:
+        old = daemon.reader.sensors["m"]
+        run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
+        warming_until = old._warm.until
+        assert warming_until > time.monotonic()
+        edited = warm.replace('"power_kw", field = "1-0:1.7.0"', '"power_kw", field = "1-0:2.8.1"')
+        daemon.apply(parse_config(sensor_toml("m", after, edited)))
+        new = daemon.reader.sensors["m"]
+        run_reader_until(daemon.reader, lambda: new.source is not None, 5.0)
+        assert new._warm.until == warming_until
     finally:
         daemon.reader.close()
