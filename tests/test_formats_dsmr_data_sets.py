@@ -34,6 +34,7 @@ from test_formats_dsmr_bare_end import KAMSTRUP_162
 from test_formats_dsmr_short_codes import E350, E350_CHANNELS, E350_VALUES, bcc
 
 from sensord.formats import codec_for
+from sensord.formats.base import FormatSpec
 
 UH50_LINES = [
     "6.8(0328.871*GJ)6.26(03329.67*m3)9.21(66153690)",
@@ -109,6 +110,36 @@ def test_every_data_set_of_the_uh50_s_lines_is_read_under_its_own_code() -> None
     assert latest(rt) == UH50_VALUES
     assert counts(rt) == {"frames": 132, "ignored": 118, "readings": 14, "errors": {}}
     assert rt.framer.skipped_bytes == 0
+
+
+#: The UH50's data sets whose value is a date (its set days, the dates it logs, its clock),
+#: each as a channel's field names it: read, each would be ``syntax`` on every readout
+UH50_DATES = ("6.36", "6.36*2", "6.36.1", "6.36.4*1", "9.36")
+
+
+def test_a_channel_on_one_of_the_uh50_s_dates_is_refused_by_check_naming_the_key() -> None:
+    """The UH50 writes its set days, the dates it logs and its clock as dates
+    (``6.36(01-01&00:00)``, ``6.36.1(2018-03-03)``, ``9.36(2022-05-19&19:41:17)``; the ultraheat
+    library reads them as text and a datetime): ``check`` refuses a channel on each, the key
+    path naming the channel, the message what the code is; the readout's other channels pass.
+    Fails when the fields are taken (each then ``syntax`` on every readout)."""
+    for date in UH50_DATES:
+        code = date.partition("*")[0]
+        assert f"{code}(" in "".join(UH50_LINES) or f"{code}*" in "".join(UH50_LINES), date
+    fields = (*UH50_CHANNELS, *((f"date{k}", date) for k, date in enumerate(UH50_DATES)))
+    spec = FormatSpec("dsmr", fields)
+    refused = codec_for("dsmr").check(spec)
+    first = len(UH50_CHANNELS)
+    assert [key for key, _ in refused] == [
+        f"channels[{first + k}].field" for k in range(len(UH50_DATES))
+    ]
+    assert {why.split(" is ", 1)[1].split(" (")[0] for _, why in refused} == {
+        "a heat meter's set day or a date it logs",
+        "a heat meter's date and time",
+    }
+    assert refused[-1][1].startswith("'9.36' is a heat meter's date and time")
+    assert "sensord_reading_timestamp_seconds" in refused[-1][1]
+    assert codec_for("dsmr").check(FormatSpec("dsmr", UH50_CHANNELS)) == []
 
 
 def test_a_damaged_data_set_is_counted_and_dropped_and_the_others_on_its_line_are_read() -> None:

@@ -10,15 +10,17 @@ eBZ DD3, and the IEC 62056-21 readouts of a Landis+Gyr E350, an Actaris ACE3000,
 20EC3gr and a Landis+Gyr UH50 heat meter.
 
 For each, a sensor with a channel on every code whose value ``check`` lets a channel read
-(a code of text, the meter's clock and local time are refused there, naming the key) reads it
-through the framer and the decoder: the framer rejects nothing, and no data set is counted
-but ``invalid`` (a value the meter writes as none: a log of no entry, an M-Bus channel without
-a device, an empty value), but for the Hungarian meter's breaker state, ``0-0:96.50.68(ON)``,
-a value of letters and no number (``syntax``, as :mod:`test_formats_dsmr_meters` has it), and
-the UH50's state of letters and dates (:data:`SYNTAX`).
+(a code of text, the meter's clock and local time, and the UH50's dates are refused there,
+naming the key) reads it through the framer and the decoder: the framer rejects nothing, and no
+data set is counted but ``invalid`` (a value the meter writes as none: a log of no entry, an
+M-Bus channel without a device, an empty value), but for the UH50's ``9.22(R)``, a state of
+one letter whose meaning no public source gives (``syntax``, :data:`SYNTAX`). The Hungarian
+meter's breaker state, ``0-0:96.50.68(ON)``, reads as 1 (:mod:`test_formats_dsmr_meters`).
 Every channel is read, or left unavailable by its ``invalid``. Fails with the empty values
-read as ``syntax`` (the UH50's ``6.8.1()``, ``9.2(&&)``; the Pafal's blank ``C.2.1`` value), and
-with a decoder that raises other than ``ParseError`` on a line of the AUX.
+read as ``syntax`` (the UH50's ``6.8.1()``, ``9.2(&&)``; the Pafal's blank ``C.2.1`` value),
+with the breaker state read as ``syntax`` (one a telegram of the AUX: 2 in {0}), with the
+UH50's dates let through ``check`` (``syntax`` 11 a readout: 22 in {1, 2}), and with a decoder
+that raises other than ``ParseError`` on a line of the AUX.
 """
 
 from __future__ import annotations
@@ -57,10 +59,10 @@ CODE = re.compile(
     rb"(?:\.\d{1,3})?(?:\*\d{1,3})?)\(",
     re.MULTILINE,
 )
-#: the data sets of each source whose value is no number, ``syntax`` for a channel: the AUX's
-#: breaker state ``0-0:96.50.68(ON)``; the UH50's ``9.22(R)``, a state of letters, and its
-#: dates, ``6.36.1(2018-03-03)`` and the other 6.36 codes' and ``9.36(2022-05-19&19:41:17)``
-SYNTAX = {"meters_8": 1, "uh50_readout": 11}
+#: the data sets of each source whose value is no number, ``syntax`` for a channel: the UH50's
+#: ``9.22(R)``, a state of one letter (its dates, ``6.36.1(2018-03-03)``, the other 6.36 codes'
+#: and ``9.36(2022-05-19&19:41:17)``, are refused by ``check``)
+SYNTAX = {"uh50_readout": 1}
 
 
 def channels_of(data: bytes) -> list[tuple[str, str]]:

@@ -1087,18 +1087,52 @@ def test_a_text_message_of_bytes_0xff_that_no_channel_reads_is_ignored() -> None
 
 def test_a_value_of_letters_alone_is_no_gas_line_waiting_for_its_value() -> None:
     """The Hungarian meter's breaker state, ``0-0:96.50.68(ON)``, one group of letters as a
-    DSMR 2.2 gas line's last group is a unit: a channel that reads it gets a ``syntax`` error
-    that says its value is no number, each telegram, not a gas value line lost
-    (``truncated``), and the threshold on the line after it, ``0-0:17.0.0(90.000*kW)``, is
+    DSMR 2.2 gas line's last group is a unit: it is no gas line whose value comes next (not
+    ``truncated``), and the threshold on the line after it, ``0-0:17.0.0(90.000*kW)``, is
     read."""
     assert b"\r\n0-0:96.50.68(ON)\r\n0-0:17.0.0(90.000*kW)\r\n" in AUX_HU
     rt = runtime(meter(("breaker", "0-0:96.50.68"), ("threshold_kw", "0-0:17.0.0")))
+    rt.feed(AUX_HU + AUX_HU)
+    assert latest(rt) == {"breaker": 1.0, "threshold_kw": 90.0}
+    assert counts(rt)["errors"] == {"overlong": 2}  # the 0xFF message overlong
+
+
+def with_crc(telegram: bytes) -> bytes:
+    """``telegram`` (its lines to ``!``, and CR LF) with the CRC of its bytes to ``!``."""
+    body = telegram[: telegram.rindex(b"!") + 1]
+    return body + b"%04X\r\n" % crc16_arc(body)
+
+
+@pytest.mark.parametrize(
+    ("state", "read"),
+    [(b"ON", 1.0), (b"OFF", 0.0)],
+)
+def test_the_hungarian_breaker_state_reads_on_as_1_and_off_as_0(state: bytes, read: float) -> None:
+    """The Hungarian meter's breaker state (``0-0:96.50.68``, ON or OFF, as the AUX writes it)
+    reads as DSMR's own breaker state ``0-0:96.3.10`` does, 1 closed (ON), 0 open (OFF), with
+    no error, the telegram's CRC holding; the simulator writes it as the meter does. Fails
+    when it is read as a number (``syntax`` each telegram: 'ON' is no number)."""
+    telegram = with_crc(AUX_HU.replace(b"96.50.68(ON)", b"96.50.68(" + state + b")"))
+    rt = runtime(meter(("breaker", "0-0:96.50.68"), ("threshold_kw", "0-0:17.0.0")))
+    rt.feed(telegram + telegram)
+    assert latest(rt) == {"breaker": read, "threshold_kw": 90.0}
+    assert counts(rt)["errors"] == {"overlong": 2}
+    encode = codec_for("dsmr").encoder(FormatSpec("dsmr", (("breaker", "0-0:96.50.68"),)))
+    assert encode({"0-0:96.50.68": read}, 0.0) == [b"0-0:96.50.68(" + state + b")"]
+
+
+def test_a_breaker_state_of_another_spelling_is_syntax_and_the_telegram_s_others_read() -> None:
+    """A breaker state neither ON nor OFF (``on``, which the meter does not write; a byte
+    damaged on the line, the CRC recomputed as a meter that writes it would): ``syntax``, its
+    detail naming the code and what it holds, the telegram's other values read."""
+    telegram = with_crc(AUX_HU.replace(b"96.50.68(ON)", b"96.50.68(on)"))
+    rt = runtime(meter(("breaker", "0-0:96.50.68"), ("threshold_kw", "0-0:17.0.0")))
     with capture_logs() as logs:
-        rt.feed(AUX_HU + AUX_HU)
+        rt.feed(telegram + telegram)
     assert latest(rt) == {"threshold_kw": 90.0}
-    assert counts(rt)["errors"] == {"overlong": 2, "syntax": 2}  # the 0xFF message overlong
+    assert counts(rt)["errors"] == {"overlong": 2, "syntax": 2}
     [rejected] = [e for e in logs if e["event"] == "frame rejected"]
-    assert rejected["detail"] == "0-0:96.50.68: 'ON' is no number"
+    assert rejected["detail"] == "0-0:96.50.68: 'on' is no state ON or OFF"
 
 
 @pytest.mark.parametrize(

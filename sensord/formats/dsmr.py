@@ -28,8 +28,10 @@ code's, ``0-1:24.4.0(1)``, or the next telegram's first) its value's line was lo
 is read as any other, and the code's reading is lost, ``truncated`` when a channel reads it
 (the other line's readings kept); a line that is neither, such as a value line damaged
 (``(00001.001``), is ``syntax``. A line of one group of letters is no gas line but a value
-that is no number (a Hungarian meter's breaker state, ``0-0:96.50.68(ON)``): ``syntax`` when
-a channel reads it, and the line after it is read as it is. Lines of codes no channel reads
+of letters, and the line after it is read as it is: a Hungarian meter's breaker state,
+``0-0:96.50.68(ON)``, reads as DSMR's own breaker state ``0-0:96.3.10`` does, ON (closed) 1 and
+OFF (open) 0 (see :data:`_ON_OFF_CODES`; any other value of it is ``syntax``), and a value of
+letters of any other code is ``syntax`` when a channel reads it. Lines of codes no channel reads
 are ignored frames, whatever their
 value holds: a Hungarian meter's unwritten text message, 1024 bytes 0xFF, which is no text in
 the sensor's ``encoding``, and an Iskra AM550's ``1-0:0.2.0((ER11))``, whose parentheses
@@ -103,8 +105,10 @@ an electricity one share; and C.D without its E, ``32.7``) names no whole code: 
 only as written. The text and status codes are those of the whole codes (``0.0`` and
 ``C.1.0``, ids, ``0.2.0``, a firmware's version, are refused by ``check``; ``C.5.0`` is a
 status word in hex), and ``check`` refuses the meter's local time and date (``0.9.1``,
-``0.9.2``) as it refuses the telegram's time stamp. ``sensord check`` tells the code each
-channel reads, and the short one when a meter may write it so (``1-0:1.8.1 or 1.8.1``). The
+``0.9.2``) as it refuses the telegram's time stamp, and a heat meter's dates (a Landis+Gyr
+UH50's set days and the dates it logs, ``6.36``, and its clock, ``9.36``: :data:`_DATE_CODES`).
+``sensord check`` tells the code each channel reads, and the short one when a meter may write
+it so (``1-0:1.8.1 or 1.8.1``). The
 Kamstrup 162 and 382's DSMR 2.2 telegrams write the whole codes (``/KMP5 KA6U...``,
 ``1-0:1.8.1(07041.882*kWh)``). A short code in a telegram read unchecked whose other lines
 have their A-B groups is a line that lost its start on the line (``1-0:21.7.0*255(...)``
@@ -135,9 +139,9 @@ The encoder (the simulator) writes a line per code as its first field writes it,
 (the values of the fields that name places of one code's value in one data set, ``&`` between
 them, 0 for a place no field names)
 (``1-0:1.8.0*255(value)`` for a field with its F group, as an EasyMeter does; a status word's
-value as its hex digits, two at least; a time of operation's as 8 hex digits, as an eBZ DD3
-writes it), in a telegram
-the simulator wraps with its header and CRC.
+value as its hex digits, two at least; a Hungarian breaker state as ON or OFF; a time of
+operation's as 8 hex digits, as an eBZ DD3 writes it), in a telegram the simulator wraps with
+its header and CRC.
 """
 
 from __future__ import annotations
@@ -258,6 +262,29 @@ _STATUS_WORD = re.compile(r"(?:\d{1,3}-\d{1,3}:96|C)\.5\.")
 _OPERATING_TIME = re.compile(r"(?:\d{1,3}-\d{1,3}:96|C)\.8\.")
 #: A status word's or a time of operation's value: hex digits.
 _HEX = re.compile(r"[0-9A-Fa-f]{1,16}")
+#: The codes whose value is a state written ON or OFF, by their groups C.D.E: a Hungarian
+#: meter's breaker state, ``0-0:96.50.68(ON)`` (the AUX's telegram in sensord's tests; a
+#: Hungarian user's Tasmota console log, pastebin 4B0Ni1xA, writes it so too; P1 readers in
+#: Rust and C# type it as on/off, a state of two values, and take no other spelling, ``on``
+#: an error). It reads as DSMR's own breaker state ``0-0:96.3.10`` does, which a DSMR or e-MUCS
+#: meter writes as a number (``(1)``, ndokter/dsmr_parser's ACTUAL_SWITCH_POSITION '1'):
+#: ON, the breaker closed, 1; OFF, open, 0.
+_ON_OFF_CODES = frozenset({"96.50.68"})
+#: What each state of :data:`_ON_OFF_CODES` reads as.
+_ON_OFF = {"ON": 1.0, "OFF": 0.0}
+#: The codes whose value is a date, by their value groups C.D, and what each is: a
+#: Landis+Gyr UH50 heat meter's set day and the dates it logs (``6.36(01-01&00:00)``, its
+#: yearly set day, and ``6.36*02(01&00:00)``, its monthly one, as vpathuis/ultraheat, the
+#: library of Home Assistant's landisgyr_heat_meter integration, reads them, as text;
+#: ``6.36.1(2018-03-03)``), and its clock (``9.36(2022-05-19&19:41:17)``, the meter's date and
+#: time, which that library reads as a datetime). A date is no number a channel reads.
+_DATE_CODES = {
+    "6.36": "a heat meter's set day or a date it logs (a Landis+Gyr UH50's 6.36(01-01&00:00), "
+    "6.36.1(2018-03-03)): a date, no number a channel reads",
+    "9.36": "a heat meter's date and time (a Landis+Gyr UH50's 9.36(2022-05-19&19:41:17)): its "
+    "clock, no number a channel reads; the time of a reading is sensord's as its readout "
+    "came: sensord_reading_timestamp_seconds, and the channel's timestamp in /status",
+}
 #: A DSMR time stamp (YYMMDDhhmmss and S or W for summer or winter time), and its parts.
 _TIME_STAMP = re.compile(r"(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)[SW]")
 #: The code of the telegram's own time stamp, the meter's clock (A 0, C.D 1.0: DSMR's
@@ -274,6 +301,17 @@ def _text_code(code: str) -> str | None:
         return None
     quantity = ".".join(_LETTER_GROUPS.get(group, group) for group in groups.split(".")[:2])
     return _TEXT_CODES.get(quantity)
+
+
+def _date_code(code: str) -> str | None:
+    """What the value of ``code`` is when it is a date (see :data:`_DATE_CODES`), or None."""
+    groups = code.rpartition(":")[2].split(".")
+    return _DATE_CODES.get(".".join(groups[:2]))
+
+
+def _on_off(code: str) -> bool:
+    """Whether the value of ``code`` is a state written ON or OFF (:data:`_ON_OFF_CODES`)."""
+    return code.rpartition(":")[2] in _ON_OFF_CODES
 
 
 def _local_time(code: str) -> bool:
@@ -449,6 +487,13 @@ def check(spec: FormatSpec) -> list[tuple[str, str]]:
                     "sensord_reading_timestamp_seconds, and the channel's timestamp in /status",
                 )
             )
+        elif (date := _date_code(match[1])) is not None:
+            problems.append(
+                (
+                    f"channels[{i}].field",
+                    f"{field!r} is {date}",
+                )
+            )
         elif (text := _text_code(match[1])) is not None:
             problems.append(
                 (
@@ -508,6 +553,15 @@ def _number(code: str, value: str) -> float:
         raise ParseError("syntax", f"{code}: {value[:40]!r} is no number")
     # Wh in kWh as the decimal reads (12643.36 Wh is 12.64336, not 12.643360000000001)
     return float(number + "e-3") if unit in _THOUSANDS else float(number)
+
+
+def _state(code: str, value: str) -> float:
+    """The number the state ``value`` of ``code`` (one of :data:`_ON_OFF_CODES`) reads as:
+    ON 1, OFF 0; any other value is ``syntax``."""
+    state = _ON_OFF.get(value)
+    if state is None:
+        raise ParseError("syntax", f"{code}: {value[:40]!r} is no state ON or OFF")
+    return state
 
 
 def _hex_number(code: str, value: str, operating_time: bool) -> float:
@@ -595,6 +649,8 @@ def decoder(spec: FormatSpec) -> Decoder:
     #: the codes read whose value is written in hex digits (a status word, a time of
     #: operation without a unit)
     hex_codes = operating_times.union(code for code in wanted if _STATUS_WORD.match(code))
+    #: the codes read whose value is a state written ON or OFF (a Hungarian breaker state)
+    on_off = frozenset(code for code in wanted if _on_off(code))
     encoding = spec.encoding
     #: the code of a line whose value comes on the next line (DSMR 2.2 and 3 gas)
     pending: list[str] = []
@@ -659,9 +715,11 @@ def decoder(spec: FormatSpec) -> Decoder:
         try:
             value = _number(code, last)
         except ParseError:
-            if last.strip():
+            if not last.strip():
+                raise _written_none(code, _channels_of(code, channels)) from None
+            if not on_off or code not in on_off:
                 raise
-            raise _written_none(code, _channels_of(code, channels)) from None
+            value = _state(code, last)
         return [(channel, value) for channel in channels]
 
     def _channels_of(code: str, channels: tuple[str, ...]) -> tuple[str, ...]:
@@ -739,6 +797,8 @@ def decoder(spec: FormatSpec) -> Decoder:
 
 def _encoded(field: str, value: float) -> str:
     """``value`` as a meter writes it for ``field`` (a code, maybe with its F group)."""
+    if _on_off(field.partition("*")[0]):
+        return "ON" if value else "OFF"
     if _STATUS_WORD.match(field):
         return f"{max(int(value), 0):02X}"
     if _OPERATING_TIME.match(field):
