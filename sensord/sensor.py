@@ -1873,22 +1873,45 @@ class SensorRuntime:
         """Meanwhile (a reload's read of what the kernel still buffers of this sensor's port,
         then ``end_whole``), the frames this sensor's framer cuts are read by ``successor``'s
         channels (see ``hands_over_to``), as they come, and counted as ``successor``'s
-        framer's, not this sensor's; the bytes stay this sensor's, which read them. The meter
-        sends its next telegram 1 s (DSMR 5) or 10 s later: a telegram that a reload's read
-        completes, or finds held whole at its ``!`` (its quiet end not yet come), would
-        otherwise leave the sensor after the reload a gap of a telegram. The sensor's own
-        ``_take`` is shadowed on this sensor alone, for this while: no other chunk pays."""
+        framer's, not this sensor's, and so are the telegrams its framer rejects meanwhile (cut
+        short, their CRC failed: counted and logged as ``successor``'s parse errors, never in
+        the counters of a sensor that stops); the bytes stay this sensor's, which read them.
+        The meter sends its next telegram 1 s (DSMR 5) or 10 s later: a telegram that a
+        reload's read completes, or finds held whole at its ``!`` (its quiet end not yet come),
+        would otherwise leave the sensor after the reload a gap of a telegram. The sensor's own
+        ``_take`` and ``_blocks_rejected`` are shadowed on this sensor alone, for this while:
+        no other chunk pays."""
 
         def take(frames: list[bytes], now: float, wall: float | None = None) -> None:
             self.framer.frames -= len(frames)
             successor.framer.frames += len(frames)
             successor._take(frames, now, wall)
 
+        theirs = successor._block_framer
+        assert theirs is not None  # ``hands_over_to``
+
+        def rejected(blocks: BlockFramer) -> None:
+            # a telegram rejected meanwhile (cut short, its CRC failed) is one the successor
+            # would have read: counted as its framer's and told of in its name, as a telegram
+            # read meanwhile is published as its own
+            self._rejections_told = blocks.rejections
+            told, their_told = self._rejected_told, successor._rejected_told
+            for reason, n in blocks.rejected.items():
+                new = n - told.get(reason, 0)
+                if new > 0:
+                    blocks.rejected[reason] -= new
+                    theirs.rejected[reason] += new
+                    their_told[reason] = their_told.get(reason, 0) + new
+                    last = functools.partial(blocks.last_rejected, reason)
+                    successor.rejects.framer_rejected(reason, last, new)
+
         vars(self)["_take"] = take
+        vars(self)["_blocks_rejected"] = rejected
         try:
             yield
         finally:
             del vars(self)["_take"]
+            del vars(self)["_blocks_rejected"]
 
     def _quiet_end(self, blocks: BlockFramer, now: float) -> None:
         """The telegram whose ``!`` came last, the line quiet since for the framer's

@@ -30,6 +30,7 @@ from harness.daemon import StartDaemon
 from harness.modbus import daemon_in_process, run_reader_until
 from harness.proc import held_stopped
 from harness.pty import PtyPair
+from structlog.testing import capture_logs
 from test_formats_dsmr_bare_end import KAMSTRUP_162, end_lost
 from test_formats_dsmr_quiet_end import KAMSTRUP, readings
 
@@ -380,5 +381,41 @@ def test_a_reload_that_names_the_device_by_another_path_goes_on_with_its_warm_up
         new = daemon.reader.sensors["m"]
         run_reader_until(daemon.reader, lambda: new.source is not None, 5.0)
         assert new._warm.until == warming_until
+    finally:
+        daemon.reader.close()
+
+
+def test_a_telegram_the_reload_s_read_rejects_is_counted_and_told_as_the_new_sensor_s(
+    pty_pair: PtyPair,
+) -> None:
+    """In the port's buffer when the reload comes: a telegram cut short after its fourth line
+    (the meter's bytes lost on the line, the next telegram's ``/`` right after them), then a
+    whole one. The reload reads both before the sensor stops and renames it: the whole one is
+    the new sensor's, and so is the rejection of the one cut short, ``truncated`` for its lines
+    in the new sensor's parse errors and its ``frame rejected`` line in the new sensor's name;
+    the stopped sensor, whose counters go with it, counts none. Fails when the rejection stays
+    the stopped sensor's (the new sensor's parse errors {} and the line in the old name)."""
+    cut = KAMSTRUP_162[: KAMSTRUP_162.index(b"1-0:2.8.1")]
+    data = cut + KAMSTRUP_162
+    daemon = daemon_in_process(parse_config(sensor_toml("m", pty_pair.path, BODY)))
+    try:
+        old = daemon.reader.sensors["m"]
+        run_reader_until(daemon.reader, lambda: old.source is not None, 5.0)
+        pty_pair.write(data)
+        wait_for(lambda: pty_pair.queued_bytes() == len(data), 5, "the bytes in the buffer")
+        with capture_logs() as logs:
+            daemon.apply(parse_config(sensor_toml("renamed", pty_pair.path, BODY)))
+        new = daemon.reader.sensors["renamed"]
+        assert old.bytes_read == len(data)
+        assert {ch: r.value for ch, r in readings(new).items()} == {
+            "imported_t1_kwh": 7041.882,
+            "power_kw": 0.54,
+        }
+        lost = cut.count(b"(")  # its data lines: 0-0:96.1.1, 1-0:1.8.1 and 1-0:1.8.2
+        errors = {k: n for k, n in new.snapshot().parse_errors.items() if n}
+        assert errors == {"truncated": lost}
+        assert sum(old.snapshot().parse_errors.values()) == 0
+        [told] = [e for e in logs if e["event"] == "frame rejected"]
+        assert (told["sensor"], told["reason"]) == ("renamed", "truncated")
     finally:
         daemon.reader.close()
