@@ -418,6 +418,16 @@ SDS011_REPLY_KINDS: Mapping[int, str] = MappingProxyType(
 )
 
 
+#: A PMS's replies to its set-up commands (Plantower PMS5003/PMS7003/PMSA003 manuals,
+#: appendix II): ``42 4D``, the length ``00 04`` that no data frame has (theirs are ``00 1C``
+#: and a PMS5003ST's ``00 24``), the command, its data byte and the 16-bit sum of the bytes
+#: before it, as ``42 4D 00 04 E1 00 01 74`` answers passive mode.
+_PMS_REPLY = Ack(FrameSpec(start=b"\x42\x4d\x00\x04", length=8, checksum="sum16be"), None)
+
+#: The kinds of a PMS's replies by their command (byte 4; the manuals' names).
+PMS_REPLY_KINDS: Mapping[int, str] = MappingProxyType({0xE1: "change mode", 0xE4: "sleep set"})
+
+
 def unasked_replies(preset: str | None) -> tuple[Ack, Callable[[bytes], str]] | None:
     """The replies the device of ``preset`` sends to commands of any kind, which may come
     when the daemon awaits none (a reply to another program's command on the line, or to a
@@ -426,10 +436,18 @@ def unasked_replies(preset: str | None) -> tuple[Ack, Callable[[bytes], str]] | 
     SDS011 answers every command with ``AA C5`` and the command's id (Laser Dust Sensor
     Control Protocol V1.3; nettigo/namf's ``sds011.cpp`` reads such replies between its data
     packets and names their kinds "Reporting mode", "Sleep/work", "Working period", "FW
-    version")."""
-    if preset != "sds011":
-        return None
-    return _SDS011_REPLY, _sds011_reply_kind
+    version"). A PMS that takes commands answers passive mode, active mode and sleep with
+    ``42 4D 00 04``, a length no data frame has (:data:`PMS_REPLY_KINDS`). An MH-Z19's replies
+    (``FF`` and the command) are not watched so: their start bytes differ by command."""
+    if preset == "sds011":
+        return _SDS011_REPLY, _sds011_reply_kind
+    if preset is not None and COMMANDS.get(preset) is _PMS_COMMANDS:
+        return _PMS_REPLY, _pms_reply_kind
+    return None
+
+
+def _pms_reply_kind(reply: bytes) -> str:
+    return PMS_REPLY_KINDS.get(reply[4], f"command {reply[4]:02X}")
 
 
 def _sds011_reply_kind(reply: bytes) -> str:
