@@ -57,11 +57,7 @@ def test_replies_to_another_program_s_commands_are_counted_and_told_once_per_kin
     )
     with PtyPair() as pair, capture_logs() as logs:
         rt = sds011_on(pair, clock, [])
-        for a in range(0, len(stream), 7):
-            piece = stream[a : a + 7]
-            clock.now += 0.01
-            pair.write(piece)
-            read_all(rt, len(piece))
+        write_in_pieces(pair, rt, clock, stream)
         snapshot = rt.snapshot()
         rt.stop()
     assert rt.framer.skipped_bytes == 0
@@ -150,6 +146,16 @@ def test_a_frame_ending_in_a_reply_s_start_is_read_with_the_chunk_it_ends_in() -
 
 #: The replies another program's commands get from a unit on the line.
 UNASKED = (WORK_REPLY, PERIOD_REPLY, MODE_REPLY)
+
+
+def write_in_pieces(pair: PtyPair, rt: SensorRuntime, clock: Clock, stream: bytes) -> None:
+    """Write ``stream`` to the sensor's pty in 7-byte pieces 10 ms apart, each read as it
+    comes: a line's replies and frames cut across reads."""
+    for a in range(0, len(stream), 7):
+        piece = stream[a : a + 7]
+        clock.now += 0.01
+        pair.write(piece)
+        read_all(rt, len(piece))
 
 
 def after_noise(

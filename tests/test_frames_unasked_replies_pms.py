@@ -16,6 +16,7 @@ import random
 from harness.pty import PtyPair
 from structlog.testing import capture_logs
 from test_frames_commands import Clock, pms_frame, read_all, reading_count, sensor_config
+from test_frames_unasked_replies import write_in_pieces
 from test_setup_reruns import Pms5003, pms_passive_on
 
 from sensord.sensor import SensorRuntime
@@ -41,11 +42,7 @@ def test_replies_to_another_program_s_commands_are_counted_and_told_once_per_kin
         config = sensor_config({**table, "port": pair.path})
         rt = SensorRuntime(config, clock=clock, wall_clock=clock, rng=random.Random(1))
         assert rt.try_open()
-        for a in range(0, len(stream), 7):
-            piece = stream[a : a + 7]
-            clock.now += 0.01
-            pair.write(piece)
-            read_all(rt, len(piece))
+        write_in_pieces(pair, rt, clock, stream)
         snapshot = rt.snapshot()
         rt.stop()
     assert rt.framer.skipped_bytes == 0
